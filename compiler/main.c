@@ -1,0 +1,146 @@
+/*
+ * main.c: the gptc command line.
+ *
+ * Each command is a function that takes its own argv. Exit status: 0 when
+ * the command did what was asked, 2 for a bad model file or bad usage (the
+ * message says which), 1 for anything else (I/O errors on output).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report.h"
+#include "schema.h"
+#include "validate.h"
+
+#define GPTC_VERSION "0.1.0"
+#define MAX_SETS 256
+
+static const char main_help[] =
+    "gptc " GPTC_VERSION ": a compiler for modded-nanogpt-style GPT models.\n"
+    "\n"
+    "A model and its training run are one YAML file (see models/README.md).\n"
+    "\n"
+    "Usage: gptc COMMAND [ARGS]\n"
+    "\n"
+    "Commands:\n"
+    "  check MODEL.yaml   validate a model and print its layers, parameter\n"
+    "                     counts, FLOPs per token and memory per GPU\n"
+    "  keys               list every key a model file may hold\n"
+    "\n"
+    "Options for every command that reads a model:\n"
+    "  --set KEY=VALUE    override one key, e.g. --set model.layers=12\n"
+    "                     (repeatable; VALUE is YAML: --set skips.pairs=[[1,3]])\n"
+    "\n"
+    "  gptc COMMAND --help   help for one command\n"
+    "  gptc --version        print the version\n"
+    "\n"
+    "Exit status: 0 on success, 2 for an invalid model or bad usage.\n";
+
+static const char check_help[] =
+    "Usage: gptc check MODEL.yaml [--set KEY=VALUE]... [--json]\n"
+    "\n"
+    "Validates MODEL.yaml (with its `extends` chain and the --set overrides) and\n"
+    "prints a summary:\n"
+    "  - one row per layer: attention or not, long or short window, the value-\n"
+    "    embedding table, skips in and out, the x0 tables mixed in;\n"
+    "  - parameters per group and in total;\n"
+    "  - forward+backward FLOPs per token (attention at the final window);\n"
+    "  - memory per GPU for parameters, gradients, optimizer state and\n"
+    "    activations at train.tokens_per_rank tokens.\n"
+    "\n"
+    "Errors name the file, line and column and the key, e.g.\n"
+    "  models/x.yaml:4:8: error: model.dim: expected an integer from 8 to 65536, found 'abc'\n"
+    "and exit with status 2.\n"
+    "\n"
+    "Options:\n"
+    "  --set KEY=VALUE   override a key after `extends` (repeatable)\n"
+    "  --json            print the summary as one JSON object\n"
+    "  --quiet           print nothing; only the exit status tells\n"
+    "\n"
+    "Examples:\n"
+    "  gptc check models/r8-medium.yaml\n"
+    "  gptc check models/tiny.yaml --set input_embeddings.tables=3\n"
+    "  gptc check models/r10-medium-x01.yaml --json | python3 -m json.tool\n";
+
+static const char keys_help[] =
+    "Usage: gptc keys [--markdown]\n"
+    "\n"
+    "Lists every key a model file may hold, with its type, default, range and\n"
+    "meaning. --markdown prints the tables that models/README.md carries.\n";
+
+static int usage_error(const char *cmd, const char *fmt, const char *arg) {
+    fprintf(stderr, "gptc %s: ", cmd);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry 'gptc %s --help'.\n", cmd);
+    return 2;
+}
+
+static bool is_help(const char *a) { return !strcmp(a, "--help") || !strcmp(a, "-h"); }
+
+static int finish_output(void) {
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fputs("gptc: cannot write the output\n", stderr);
+        return 1;
+    }
+    return 0;
+}
+
+static int cmd_check(int argc, char **argv) {
+    const char *model = NULL, *sets[MAX_SETS];
+    int nsets = 0;
+    bool json = false, quiet = false;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (is_help(a)) return fputs(check_help, stdout), finish_output();
+        if (!strcmp(a, "--json")) json = true;
+        else if (!strcmp(a, "--quiet")) quiet = true;
+        else if (!strcmp(a, "--set") || !strncmp(a, "--set=", 6)) {
+            const char *v = a[5] == '=' ? a + 6 : (i + 1 < argc ? argv[++i] : NULL);
+            if (!v) return usage_error("check", "%s needs KEY=VALUE", a);
+            if (nsets == MAX_SETS) return usage_error("check", "more than %s --set options", "256");
+            sets[nsets++] = v;
+        } else if (a[0] == '-' && a[1]) return usage_error("check", "unknown option '%s'", a);
+        else if (model) return usage_error("check", "one model at a time; '%s' is a second", a);
+        else model = a;
+    }
+    if (!model) return usage_error("check", "%s", "no model file given");
+    ModelSpec *spec = malloc(sizeof *spec);
+    if (!spec) return fputs("gptc: out of memory\n", stderr), 1;
+    int rc = 0;
+    if (!spec_load(model, sets, nsets, spec)) {
+        fprintf(stderr, "gptc check: %s is not a valid model (%d error%s)\n", model,
+                diag_error_count(), diag_error_count() == 1 ? "" : "s");
+        rc = 2;
+    } else if (!quiet) {
+        if (json) report_json(stdout, spec);
+        else report_text(stdout, spec);
+        rc = finish_output();
+    }
+    free(spec);
+    diag_reset();
+    return rc;
+}
+
+static int cmd_keys(int argc, char **argv) {
+    for (int i = 0; i < argc; i++) {
+        if (is_help(argv[i])) return fputs(keys_help, stdout), finish_output();
+        if (strcmp(argv[i], "--markdown")) return usage_error("keys", "unknown option '%s'", argv[i]);
+    }
+    schema_print_markdown(stdout);
+    return finish_output();
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fputs(main_help, stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (is_help(cmd) || !strcmp(cmd, "help")) return fputs(main_help, stdout), finish_output();
+    if (!strcmp(cmd, "--version")) return puts("gptc " GPTC_VERSION), finish_output();
+    if (!strcmp(cmd, "check")) return cmd_check(argc - 2, argv + 2);
+    if (!strcmp(cmd, "keys")) return cmd_keys(argc - 2, argv + 2);
+    fprintf(stderr, "gptc: unknown command '%s'. Try 'gptc --help'.\n", cmd);
+    return 2;
+}

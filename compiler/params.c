@@ -1,0 +1,101 @@
+/*
+ * params.c: lists the parameter tensors of a ModelSpec in the order of
+ * modded-nanogpt's state_dict (modded-nanogpt-medium.md §13): lm_head_w,
+ * scalars, the input tables, the value embeddings, then per block
+ * qkvo_w (only where the layer has attention), fc_w and proj_w. Names are the
+ * recipe's, so that a safetensors export loads into its PyTorch model with
+ * strict=True. Block matrices go to Muon, everything else to Adam.
+ */
+#include <stdio.h>
+
+#include "params.h"
+
+static ParamTensor *add(ParamTensor *t, ParamGroup g, Optimizer opt, DType dt,
+                        int layer, int ndim, const int64_t *shape) {
+    t->ndim = ndim;
+    t->numel = 1;
+    for (int d = 0; d < 3; d++) {
+        t->shape[d] = d < ndim ? shape[d] : 0;
+        if (d < ndim) t->numel *= shape[d];
+    }
+    t->dtype = dt;
+    t->opt = opt;
+    t->group = g;
+    t->layer = layer;
+    return t;
+}
+
+/* The recipe named its tables differently as they multiplied: `embed` alone
+ * (R8, R9), `embed1`/`embed2` in R10, and `embed0`.. in snimu's ablations
+ * with three or more. */
+static void input_table_name(char *buf, size_t n, int k, int tables) {
+    if (tables == 1)
+        snprintf(buf, n, "embed.weight");
+    else if (tables == 2)
+        snprintf(buf, n, "embed%d.weight", k + 1);
+    else
+        snprintf(buf, n, "embed%d.weight", k);
+}
+
+static int add_blocks(const ModelSpec *s, ParamTensor *out, int n) {
+    const SpecModel *m = &s->model;
+    DType dt = s->dtypes.matrices;
+    for (int i = 0; i < m->layers; i++) {
+        ParamTensor *t;
+        if (m->attention[i]) {
+            /* The attention width heads*head_dim equals dim (validated), so
+             * Q, K, V and O are all square [dim, dim]. */
+            int64_t qkvo[3] = {4, m->dim, m->dim};
+            t = add(&out[n++], GROUP_ATTN, OPT_MUON, dt, i, 3, qkvo);
+            snprintf(t->name, sizeof t->name, "blocks.%d.attn.qkvo_w", i);
+        }
+        int64_t fc[2] = {m->mlp_hidden, m->dim};
+        t = add(&out[n++], GROUP_MLP, OPT_MUON, dt, i, 2, fc);
+        snprintf(t->name, sizeof t->name, "blocks.%d.mlp.fc_w", i);
+        int64_t proj[2] = {m->dim, m->mlp_hidden};
+        t = add(&out[n++], GROUP_MLP, OPT_MUON, dt, i, 2, proj);
+        snprintf(t->name, sizeof t->name, "blocks.%d.mlp.proj_w", i);
+    }
+    return n;
+}
+
+int params_list(const ModelSpec *s, ParamTensor *out) {
+    int n = 0;
+    int64_t dim = s->model.dim;
+    int64_t rows = s->vocab.pad_embeddings ? s->vocab.padded : s->vocab.size;
+    ParamTensor *t;
+    if (!s->head.tied) {
+        int64_t head[2] = {s->vocab.padded, dim};
+        t = add(&out[n++], GROUP_HEAD, OPT_ADAM, s->dtypes.head, -1, 2, head);
+        snprintf(t->name, sizeof t->name, "lm_head_w");
+    }
+    int64_t scalars[1] = {spec_scalars_len(s)};
+    t = add(&out[n++], GROUP_SCALARS, OPT_ADAM, s->dtypes.scalars, -1, 1,
+            scalars);
+    snprintf(t->name, sizeof t->name, "scalars");
+    int64_t table[2] = {rows, dim};
+    for (int k = 0; k < s->x0.tables; k++) {
+        t = add(&out[n++], GROUP_INPUT_EMBED, OPT_ADAM, s->dtypes.embeddings,
+                -1, 2, table);
+        input_table_name(t->name, sizeof t->name, k, s->x0.tables);
+    }
+    for (int k = 0; k < s->ve.tables; k++) {
+        t = add(&out[n++], GROUP_VALUE_EMBED, OPT_ADAM, s->dtypes.embeddings,
+                -1, 2, table);
+        snprintf(t->name, sizeof t->name, "value_embeds.%d.weight", k);
+    }
+    return add_blocks(s, out, n);
+}
+
+const char *params_group_name(ParamGroup g) {
+    switch (g) {
+    case GROUP_HEAD: return "head";
+    case GROUP_SCALARS: return "scalars";
+    case GROUP_INPUT_EMBED: return "input_embed";
+    case GROUP_VALUE_EMBED: return "value_embed";
+    case GROUP_ATTN: return "attn";
+    case GROUP_MLP: return "mlp";
+    case GROUP_COUNT: break;
+    }
+    return "?";
+}

@@ -1,0 +1,50 @@
+/*
+ * test.h: the unit-test harness. Each test file defines TEST(name) functions;
+ * tests/unit/main.c runs them all in file order and ends with the line
+ * "N passed, N failed". A test fails when any CHECK in it fails; it goes on
+ * to its next CHECK so one run shows every broken assertion.
+ */
+#ifndef GPTC_TEST_H
+#define GPTC_TEST_H
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef void (*TestFn)(void);
+void test_register(const char *name, TestFn fn);
+void test_fail(const char *file, int line, const char *what);
+
+#define TEST(name)                                                        \
+    static void name(void);                                               \
+    __attribute__((constructor)) static void name##_register(void) {      \
+        test_register(#name, name);                                       \
+    }                                                                     \
+    static void name(void)
+
+#define CHECK(cond)                                                       \
+    do {                                                                  \
+        if (!(cond)) test_fail(__FILE__, __LINE__, #cond);                \
+    } while (0)
+
+#define CHECK_EQ_INT(a, b)                                                \
+    do {                                                                  \
+        long long a_ = (long long)(a), b_ = (long long)(b);               \
+        if (a_ != b_) {                                                   \
+            char m_[256];                                                 \
+            snprintf(m_, sizeof m_, "%s == %s (%lld != %lld)", #a, #b, a_, b_); \
+            test_fail(__FILE__, __LINE__, m_);                            \
+        }                                                                 \
+    } while (0)
+
+#define CHECK_NEAR(a, b, tol)                                             \
+    do {                                                                  \
+        double a_ = (a), b_ = (b);                                        \
+        if (!(fabs(a_ - b_) <= (tol))) {                                  \
+            char m_[256];                                                 \
+            snprintf(m_, sizeof m_, "%s ~ %s (%.9g vs %.9g)", #a, #b, a_, b_); \
+            test_fail(__FILE__, __LINE__, m_);                            \
+        }                                                                 \
+    } while (0)
+
+#endif
