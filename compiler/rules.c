@@ -342,8 +342,8 @@ static bool check_memory(Ctx *c) {
 }
 
 bool rules_check(Ctx *c) {
-    bool sizes = check_vocab(c) & check_dims(c);
-    if (!sizes) return false;
+    bool vocab_ok = check_vocab(c), dims_ok = check_dims(c);
+    if (!vocab_ok || !dims_ok) return false;
     if (!check_attention_layers(c)) return false;
     bool ok = check_rotary(c);
     ok &= check_window(c);

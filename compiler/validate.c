@@ -105,17 +105,22 @@ static bool in_range(const KeyDef *k, double v) {
 
 static void *field(ModelSpec *s, const KeyDef *k) { return (char *)s + k->offset; }
 
-static bool read_number(const KeyDef *k, const YNode *n, ModelSpec *s) {
+static bool out_of_range(const KeyDef *k, const YNode *n) {
     char want[96];
     range_text(k, want, sizeof want);
+    expected(k, n, want);
+    return false;
+}
+
+static bool read_number(const KeyDef *k, const YNode *n, ModelSpec *s) {
     if (k->type == KEY_FLOAT) {
         double v;
-        if (!parse_float(n, &v) || !in_range(k, v)) return expected(k, n, want), false;
+        if (!parse_float(n, &v) || !in_range(k, v)) return out_of_range(k, n);
         *(double *)field(s, k) = v;
         return true;
     }
     long long v;
-    if (!parse_int(n, &v) || !in_range(k, (double)v)) return expected(k, n, want), false;
+    if (!parse_int(n, &v) || !in_range(k, (double)v)) return out_of_range(k, n);
     if (k->type == KEY_INT) *(int *)field(s, k) = (int)v;
     else *(int64_t *)field(s, k) = (int64_t)v;
     return true;
@@ -282,19 +287,26 @@ static bool walk(Ctx *c, const YNode *map, const char *prefix) {
     return ok;
 }
 
-/* Reads every default the tree did not give, from its YAML text. */
+/* Reads every default the tree did not give, from its YAML text. Plain
+ * scalars skip the parser: validation runs once per fuzzer input, and
+ * seventy parser runs per call would dominate it. */
 static bool apply_defaults(Ctx *c) {
     bool ok = true;
     for (int i = 0; i < schema_nkeys; i++) {
         const KeyDef *k = &schema_keys[i];
         if (c->node[i] || !k->def) continue;
-        YDoc d;
-        char name[160];
-        snprintf(name, sizeof name, "<default of %s>", k->path);
-        if (ytree_parse(name, k->def, strlen(k->def), &d)) ok &= read_key(c, k, d.root);
-        else ok = false;
+        if (k->type < KEY_LAYERS && k->def[0] != '"') {
+            YNode plain = {.kind = YNODE_SCALAR, .at = c->file, .text = k->def, .plain = true};
+            ok &= read_key(c, k, &plain);
+        } else {
+            YDoc d;
+            char name[160];
+            snprintf(name, sizeof name, "<default of %s>", k->path);
+            if (ytree_parse(name, k->def, strlen(k->def), &d)) ok &= read_key(c, k, d.root);
+            else ok = false;
+            ytree_free(&d);
+        }
         c->node[i] = NULL; /* defaults have no place in the user's file */
-        ytree_free(&d);
     }
     return ok;
 }
