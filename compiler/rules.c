@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "params.h"
-#include "report.h"
+#include "stats.h"
 #include "rules.h"
 #include "validate.h"
 
@@ -329,7 +329,7 @@ static bool check_validation(Ctx *c) {
 /* A model no accelerator could hold is a typo, not a plan. */
 static bool check_memory(Ctx *c) {
     ModelStats st;
-    report_stats(c->spec, &st);
+    stats_compute(c->spec, &st);
     if (st.bytes_total <= SPEC_MAX_GPU_BYTES) return true;
     const char *culprit = st.bytes_activations > st.bytes_params ? "train.tokens_per_rank"
                                                                   : "model.dim";

@@ -140,7 +140,7 @@ TEST(params_r8_groups) {
     ModelSpec s;
     ModelStats st;
     r8(&s);
-    report_stats(&s, &st);
+    stats_compute(&s, &st);
     CHECK_EQ_INT(st.params_total, 454496336);
     CHECK_EQ_INT(st.params_group[GROUP_HEAD], 50304 * 1024);
     CHECK_EQ_INT(st.params_group[GROUP_SCALARS], 80);
@@ -305,7 +305,7 @@ TEST(stats_flops_r8) {
     ModelSpec s;
     ModelStats st;
     r8(&s);
-    report_stats(&s, &st);
+    stats_compute(&s, &st);
     CHECK_NEAR(st.flops_matmul, 6.0 * (197132288.0 + 50304.0 * 1024), 0.0);
     /* 4 long layers at 27 blocks, 11 short ones at 13 (layer 7 has none). */
     double keys = 4 * (26 * 128 + 64.5) + 11 * (12 * 128 + 64.5);
@@ -313,7 +313,7 @@ TEST(stats_flops_r8) {
     CHECK_NEAR(st.flops_total, st.flops_matmul + st.flops_attention, 0.0);
     /* A sequence shorter than the window caps it at the causal mean. */
     s.train.tokens_per_rank = 256;
-    report_stats(&s, &st);
+    stats_compute(&s, &st);
     CHECK_NEAR(st.flops_attention, 12.0 * 1024 * 15 * 128.5, 0.0);
 }
 
@@ -321,7 +321,7 @@ TEST(stats_memory_r8) {
     ModelSpec s;
     ModelStats st;
     r8(&s);
-    report_stats(&s, &st);
+    stats_compute(&s, &st);
     int64_t mat = 197132288, emb = 4LL * 50257 * 1024, head = 50304LL * 1024;
     CHECK_EQ_INT(st.bytes_params, 2 * mat + 2 * emb + 4 * head + 4 * 80);
     CHECK_EQ_INT(st.bytes_grads, st.bytes_params);
@@ -336,10 +336,10 @@ TEST(stats_memory_r8) {
                  st.bytes_params + st.bytes_grads + st.bytes_optim + st.bytes_activations);
     s.dtypes.muon_master = MASTER_FP32;
     ModelStats fp32;
-    report_stats(&s, &fp32);
+    stats_compute(&s, &fp32);
     CHECK_EQ_INT(fp32.bytes_optim - st.bytes_optim, 6LL * 4194304 * 2);
     s.train.ranks = 1;
-    report_stats(&s, &fp32);
+    stats_compute(&s, &fp32);
     CHECK_EQ_INT(fp32.bytes_optim, 2 * (2 * emb + 4 * head + 4 * 80) + mat * 8);
 }
 
