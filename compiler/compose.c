@@ -68,8 +68,10 @@ static bool merge(YArena *a, YNode *dst, const YNode *src) {
         diag_error(src->at, "out of memory while merging `extends`");
         return false;
     }
-    memcpy(keys, dst->keys, sizeof(YNode *) * (size_t)dst->n);
-    memcpy(items, dst->items, sizeof(YNode *) * (size_t)dst->n);
+    if (dst->n) {
+        memcpy(keys, dst->keys, sizeof(YNode *) * (size_t)dst->n);
+        memcpy(items, dst->items, sizeof(YNode *) * (size_t)dst->n);
+    }
     int n = dst->n;
     for (int i = 0; i < src->n; i++) {
         int j = 0;
@@ -114,7 +116,8 @@ static YNode *load_file(Composer *c, const char *path, SrcLoc from);
 static YNode *load_parent(Composer *c, const char *child, YNode *ext) {
     if (ext->kind != YNODE_SCALAR || ynode_is_null(ext) || !*ext->text) {
         diag_error(ext->at, "extends: expected the path of a model file, found %s",
-                   ynode_kind_name(ext));
+                   ext->kind == YNODE_SCALAR && !ext->plain ? "an empty string"
+                                                            : ynode_kind_name(ext));
         return NULL;
     }
     char path[PATH_MAX];
@@ -195,6 +198,7 @@ static bool set_path(YArena *a, YNode *root, char *path, YNode *value, SrcLoc at
                      const char *arg) {
     YNode *cur = root;
     char *seg = path;
+    const char *holder = "the top level";
     int segments = 0;
     for (;;) {
         char *dot = strchr(seg, '.');
@@ -204,6 +208,11 @@ static bool set_path(YArena *a, YNode *root, char *path, YNode *value, SrcLoc at
             return false;
         }
         if (cur->kind == YNODE_SEQ) {
+            if (cur->n == 0) {
+                diag_error(at, "--set %s: '%s' is an empty sequence; there is no item %s to set",
+                           arg, holder, seg);
+                return false;
+            }
             if (!is_index(seg) || atoi(seg) >= cur->n) {
                 diag_error(at, "--set %s: '%s' indexes a sequence of %d items; "
                                "expected an index from 0 to %d",
@@ -231,10 +240,12 @@ static bool set_path(YArena *a, YNode *root, char *path, YNode *value, SrcLoc at
             }
             cur = next;
         } else {
-            diag_error(at, "--set %s: '%s' holds a value, not a mapping or sequence",
-                       arg, seg);
+            diag_error(at, "--set %s: '%s' holds a value, not a mapping or sequence, so it "
+                           "has no '%s'",
+                       arg, holder, seg);
             return false;
         }
+        holder = seg;
         seg = dot + 1;
     }
 }

@@ -88,6 +88,12 @@ static bool check_dims(Ctx *c) {
             return false;
         }
         m->head_dim = m->dim / m->heads;
+        if (m->head_dim < 2 || m->head_dim > 1024) {
+            fail(c, blame(c, "model.dim", "model.heads"),
+                 "dim / heads = %d / %d gives head_dim %d, outside 2..1024; change one, or "
+                 "give model.head_dim", m->dim, m->heads, m->head_dim);
+            return false;
+        }
     }
     if (m->heads * m->head_dim != m->dim) {
         fail(c, blame(c, "model.head_dim", "model.heads"),
@@ -236,7 +242,11 @@ static bool check_value_embeddings(Ctx *c) {
     for (int i = 0; i < l->n; i++) {
         int t = (int)l->v[i][0];
         ve->layer_table[i] = t;
-        if (t < -1 || t >= ve->tables) {
+        if (t >= ve->tables && ve->tables == 0) {
+            fail_item(c, path, i, "table %d does not exist: value_embeddings.tables is 0, so "
+                                  "every layer must be null", t);
+            ok = false;
+        } else if (t >= ve->tables) {
             fail_item(c, path, i, "table %d does not exist: value_embeddings.tables is %d, so "
                                   "tables run from 0 to %d (or null for none)",
                       t, ve->tables, ve->tables - 1);
@@ -331,8 +341,8 @@ static bool check_memory(Ctx *c) {
     ModelStats st;
     stats_compute(c->spec, &st);
     if (st.bytes_total <= SPEC_MAX_GPU_BYTES) return true;
-    const char *culprit = st.bytes_activations > st.bytes_params ? "train.tokens_per_rank"
-                                                                  : "model.dim";
+    int64_t weights = st.bytes_params + st.bytes_grads + st.bytes_optim;
+    const char *culprit = st.bytes_activations > weights ? "train.tokens_per_rank" : "model.dim";
     fail(c, culprit, "this model needs about %.0f GiB per GPU (parameters %.0f, gradients %.0f, "
                      "optimizer %.0f, activations %.0f); the limit is %lld GiB",
          st.bytes_total / 1073741824.0, st.bytes_params / 1073741824.0,

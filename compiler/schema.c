@@ -19,7 +19,8 @@
 #define INT_DERIVED(p, f, l, h, how, doc) {p, KEY_INT, OFF(f), 0, l, h, false, false, NULL, NULL, how, doc}
 #define INT64(p, f, l, h, d, doc) {p, KEY_INT64, OFF(f), 0, l, h, false, false, NULL, d, NULL, doc}
 #define NUM(p, f, l, h, d, doc) {p, KEY_FLOAT, OFF(f), 0, l, h, false, false, NULL, d, NULL, doc}
-#define NUM_POS(p, f, h, d, doc) {p, KEY_FLOAT, OFF(f), 0, 0, h, true, false, NULL, d, NULL, doc}
+#define NUM_ABOVE(p, f, l, h, d, doc) {p, KEY_FLOAT, OFF(f), 0, l, h, true, false, NULL, d, NULL, doc}
+#define NUM_POS(p, f, h, d, doc) NUM_ABOVE(p, f, 0, h, d, doc)
 #define NUM_UNIT(p, f, d, doc) {p, KEY_FLOAT, OFF(f), 0, 0, 1, false, true, NULL, d, NULL, doc}
 #define BOOL(p, f, d, doc) {p, KEY_BOOL, OFF(f), 0, 0, 0, false, false, NULL, d, NULL, doc}
 #define ENUM(p, f, c, d, doc) {p, KEY_ENUM, OFF(f), 0, 0, 0, false, false, c, d, NULL, doc}
@@ -56,8 +57,8 @@ const KeyDef schema_keys[] = {
          "pre: RMS-norm the block input, then q and k."),
     NUM_POS("attention.scale", attn.scale, 100, "0.12",
             "Fixed softmax scale (the recipe's 0.12, not 1/sqrt(head_dim))."),
-    NUM("attention.rotary.base", attn.rotary_base, 1.0000001, 1e9, "1024",
-        "Frequencies run geometrically from 1 down to 1/base over the rotating pairs."),
+    NUM_ABOVE("attention.rotary.base", attn.rotary_base, 1, 1e9, "1024",
+              "Frequencies run geometrically from 1 down to 1/base over the rotating pairs."),
     INT_DERIVED("attention.rotary.pairs", attn.rotary_pairs, 0, 512, "head_dim / 4",
                 "Frequency pairs that rotate; the other head_dim/2 - pairs stay still."),
     ENUM("attention.rotary.convention", attn.rotary_convention, "half|interleaved", "half",
@@ -244,6 +245,7 @@ const char *schema_suggest(const char *path) {
             consider(path, p, (size_t)(dot - p), &best, &best_path, buf, sizeof buf);
         consider(path, p, strlen(p), &best, &best_path, buf, sizeof buf);
     }
+    consider(path, "extends", 7, &best, &best_path, buf, sizeof buf);
     int len = (int)strlen(last_segment(path));
     int limit = len < 4 ? 1 : len < 8 ? 2 : 3;
     return best <= limit + 1 ? best_path : NULL;

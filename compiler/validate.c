@@ -203,8 +203,16 @@ static bool read_list(const KeyDef *k, const YNode *n, ListValue *l) {
         l->at[i] = it->at;
         l->width[i] = 1;
         if (k->type == KEY_LAYER_MAP && ynode_is_null(it)) {
-            l->v[i][0] = -1;
-        } else if (k->type == KEY_LAYERS || k->type == KEY_LAYER_MAP) {
+            l->v[i][0] = -1; /* null: this layer takes no table */
+        } else if (k->type == KEY_LAYER_MAP) {
+            long long v = 0;
+            if (!parse_int(it, &v) || v < 0 || v > 1000000) {
+                expected(k, it, "a table index (0 or more) or null");
+                ok = false;
+                v = 0;
+            }
+            l->v[i][0] = (double)v;
+        } else if (k->type == KEY_LAYERS) {
             ok &= read_int_item(k, it, &l->v[i][0]);
         } else {
             int want = k->type == KEY_PAIRS ? 2 : 3;
@@ -265,6 +273,13 @@ static bool walk(Ctx *c, const YNode *map, const char *prefix) {
     bool ok = true;
     for (int i = 0; i < map->n; i++) {
         const YNode *key = map->keys[i], *val = map->items[i];
+        if (strchr(key->text, '.')) {
+            diag_error(key->at, "'%s': a key may not contain '.'; nest it as a mapping "
+                                "(model:\n  dim: ...) or use --set for dotted paths",
+                       key->text);
+            ok = false;
+            continue;
+        }
         char path[256];
         int len = snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", key->text);
         const KeyDef *k = len < (int)sizeof path ? schema_find(path) : NULL;

@@ -405,11 +405,22 @@ static void builder_release(Builder *b) {
     free(b->anchors);
 }
 
-static void syntax_error(const Builder *b, const yaml_parser_t *p) {
+/* libyaml's reader reports a byte offset, not a mark: count lines to it. */
+static SrcLoc offset_loc(const Builder *b, const char *text, size_t len, size_t offset) {
+    SrcLoc at = {b->file, 1, 1 + b->col_offset};
+    for (size_t i = 0; i < offset && i < len; i++) {
+        if (text[i] == '\n') at.line++, at.col = 1;
+        else if (((unsigned char)text[i] & 0xc0) != 0x80) at.col++;
+    }
+    return at;
+}
+
+static void syntax_error(const Builder *b, const yaml_parser_t *p, const char *text, size_t len) {
     SrcLoc at = mark_loc(b, p->problem_mark);
     const char *problem = p->problem ? p->problem : "malformed YAML";
     if (p->error == YAML_READER_ERROR)
-        diag_error(at, "the file is not valid UTF-8 (%s)", problem);
+        diag_error(offset_loc(b, text, len, p->problem_offset),
+                   "the file is not valid UTF-8 (%s)", problem);
     else if (p->context)
         diag_error(at, "YAML syntax error: %s %s", problem, p->context);
     else
@@ -444,7 +455,7 @@ YNode *ytree_parse_into(YArena *arena, const char *name, const char *text,
     while (ok && !done) {
         yaml_event_t ev;
         if (!yaml_parser_parse(&parser, &ev)) {
-            syntax_error(&b, &parser);
+            syntax_error(&b, &parser, text, len);
             ok = false;
             break;
         }
