@@ -1,20 +1,30 @@
 # gptc: build everything into build/.
-#   make          build the gptc binary (build/gptc)
-#   make demo     the main job (see README.md)
-#   make test     everything CI runs: unit, bad-input and model tests, also under ASan+UBSan
-#   make test-long  the slow checks: the loader fuzzer for a bounded time
-#   make bench    benchmarks (none yet for the checker)
+#   make            build the gptc binary (build/gptc)
+#   make demo       the main job (see README.md)
+#   make test       everything CI runs: unit, bad-input, model and docs tests,
+#                   also under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make test-long  the slow checks: the loader fuzzer for FUZZ_SECONDS
+#   make bench      benchmarks, reported as ratios measured side by side
 
 CC      ?= gcc
 CFLAGS  ?= -O2 -g
 WARN     = -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -D_DEFAULT_SOURCE
-LDLIBS   = -lyaml -lm
+INC      = -Icompiler -Iruntime -Iruntime/ref
+LDLIBS   = -lyaml -lopenblas -lm
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+FUZZ_SECONDS ?= 120
 
 COMPILER_SRC := $(filter-out compiler/main.c,$(wildcard compiler/*.c))
+RUNTIME_SRC  := $(wildcard runtime/*.c runtime/ref/*.c)
 UNIT_SRC     := $(wildcard tests/unit/*.c)
-HEADERS      := $(wildcard compiler/*.h tests/unit/*.h)
-FUZZ_SECONDS ?= 120
+LIB_SRC      := $(COMPILER_SRC) $(RUNTIME_SRC)
+
+# runtime/ref/model.c is built twice: as float (model.o) and as double
+# (model64.o, for the gradient check).
+objs = $(patsubst %.c,$(1)/%.o,$(2)) $(1)/runtime/ref/model64.o
+
+LIB_OBJ       := $(call objs,build/obj,$(LIB_SRC))
+LIB_OBJ_ASAN  := $(call objs,build/asan/obj,$(LIB_SRC))
 
 .PHONY: all deps demo test test-unit test-bad test-models test-docs test-long bench clean
 all: build/gptc
@@ -22,27 +32,40 @@ all: build/gptc
 deps:
 	@scripts/setup.sh
 
-build/gptc: compiler/main.c $(COMPILER_SRC) $(HEADERS) | build/.deps
-	$(CC) $(WARN) $(CFLAGS) -o $@ compiler/main.c $(COMPILER_SRC) $(LDLIBS)
+# One set of rules per build flavour: $(1) object folder, $(2) flags.
+define flavour
+$(1)/%.o: %.c | build/.deps
+	@mkdir -p $$(@D)
+	$$(CC) $$(WARN) $(2) -fopenmp -MMD -MP $$(INC) -c -o $$@ $$<
+$(1)/runtime/ref/model64.o: runtime/ref/model.c | build/.deps
+	@mkdir -p $$(@D)
+	$$(CC) $$(WARN) $(2) -fopenmp -MMD -MP $$(INC) -DREF_DOUBLE -c -o $$@ $$<
+endef
+$(eval $(call flavour,build/obj,$(CFLAGS)))
+$(eval $(call flavour,build/asan/obj,-O1 -g $(SAN)))
 
-build/asan/gptc: compiler/main.c $(COMPILER_SRC) $(HEADERS) | build/.deps
-	@mkdir -p build/asan
-	$(CC) $(WARN) -O1 -g $(SAN) -o $@ compiler/main.c $(COMPILER_SRC) $(LDLIBS)
+build/gptc: build/obj/compiler/main.o $(LIB_OBJ)
+	$(CC) $(CFLAGS) -fopenmp -o $@ $^ $(LDLIBS)
 
-build/test_unit: $(UNIT_SRC) $(COMPILER_SRC) $(HEADERS) | build/.deps
-	$(CC) $(WARN) $(CFLAGS) -Icompiler -o $@ $(UNIT_SRC) $(COMPILER_SRC) $(LDLIBS)
+build/asan/gptc: build/asan/obj/compiler/main.o $(LIB_OBJ_ASAN)
+	$(CC) -O1 -g $(SAN) -fopenmp -o $@ $^ $(LDLIBS)
 
-build/asan/test_unit: $(UNIT_SRC) $(COMPILER_SRC) $(HEADERS) | build/.deps
-	@mkdir -p build/asan
-	$(CC) $(WARN) -O1 -g $(SAN) -Icompiler -o $@ $(UNIT_SRC) $(COMPILER_SRC) $(LDLIBS)
+build/test_unit: $(patsubst %.c,build/obj/%.o,$(UNIT_SRC)) $(LIB_OBJ)
+	$(CC) $(CFLAGS) -fopenmp -o $@ $^ $(LDLIBS)
 
-build/fuzz_load: tests/fuzz/fuzz_load.c $(COMPILER_SRC) $(HEADERS) | build/.deps
-	clang $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined -Icompiler -o $@ tests/fuzz/fuzz_load.c $(COMPILER_SRC) $(LDLIBS)
+build/asan/test_unit: $(patsubst %.c,build/asan/obj/%.o,$(UNIT_SRC)) $(LIB_OBJ_ASAN)
+	$(CC) -O1 -g $(SAN) -fopenmp -o $@ $^ $(LDLIBS)
+
+build/fuzz_load: tests/fuzz/fuzz_load.c $(COMPILER_SRC) | build/.deps
+	clang $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined -Icompiler -o $@ \
+	    tests/fuzz/fuzz_load.c $(COMPILER_SRC) -lyaml -lm
 
 # Installs missing system packages once per machine (a stamp, not a real file).
 build/.deps: scripts/setup.sh
 	@scripts/setup.sh
 	@mkdir -p build && touch $@
+
+-include $(shell find build -name '*.d' 2>/dev/null)
 
 demo: build/gptc
 	@for m in models/*.yaml; do build/gptc check $$m || exit 1; done
@@ -67,12 +90,12 @@ test-docs: build/gptc
 
 test-long: build/fuzz_load
 	@mkdir -p build/fuzz-corpus
-	cp -n models/*.yaml tests/bad/*.yaml build/fuzz-corpus/ 2>/dev/null || true
-	build/fuzz_load -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
-	    -dict=tests/fuzz/yaml.dict build/fuzz-corpus
+	cp models/*.yaml tests/bad/*.yaml build/fuzz-corpus/
+	build/fuzz_load -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 \
+	    -rss_limit_mb=2048 -dict=tests/fuzz/yaml.dict build/fuzz-corpus
 
 bench:
-	@echo "make bench: no benchmarks yet; the checker has nothing to time"
+	@echo "make bench: no benchmarks yet"
 
 clean:
 	rm -rf build

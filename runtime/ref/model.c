@@ -1,0 +1,485 @@
+/*
+ * model.c: the ref executor's forward and backward pass, interpreting the
+ * ModelSpec directly (modded-nanogpt-medium.md §3; the notation follows it).
+ *
+ * Forward, per rank, one packed sequence of T tokens:
+ *   x0k = rmsnorm(embed_k[ids]) for every input table; x = x00
+ *   for each layer i:
+ *     xs = x + sum over skips (j -> i) of skip_w[j] out_j    (list order)
+ *     xm = lx xs + sum_k lk x0k                               (the x0 mix)
+ *     if attention: h = xm, or rmsnorm(xm) with pre-norm
+ *        q, k, v = h Wq^T, h Wk^T, h Wv^T, per head: rmsnorm q and k (and
+ *        v with qkv-norm), rotary on q and k, v = sa0 v + sa1 ve
+ *        xa = xm + attention(q, k, v) Wo^T
+ *     out_i = xa + relu(rmsnorm(xa) fc^T)^2 proj^T
+ *   logits = rmsnorm(x) head^T, softcapped; loss = mean cross-entropy.
+ * Backward walks the same steps in reverse, keeping gradients for the skip
+ * sources until their layer is reached. Every scalar gets its gradient.
+ *
+ * Everything is stored for backward (no recomputation): the ref executor is
+ * for models that fit a CPU, and plain storage keeps it easy to read.
+ * Compiled twice, as float and as double (real.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops.h"
+#include "ref.h"
+#include "rng.h"
+
+#define Model RNAME(Model)
+
+typedef struct {
+    real *xs, *xm;                 /* after skips; after the x0 mix */
+    real *hn, *rstd_h;             /* pre-norm attention input (ATTN_NORM_PRE) */
+    real *qn, *kn, *vn;            /* per-head normed q, k (v: normed with qkv-norm) */
+    real *rstd_q, *rstd_k, *rstd_v;/* [T, heads] */
+    real *q, *k, *v;               /* rotated q, k; value-mixed v */
+    real *y, *lse;                 /* attention output [T, D]; log-sum-exp [H, T] */
+    real *xa;                      /* after the attention residual */
+    real *n2, *rstd2, *pre, *act;  /* MLP: normed input, fc output, relu^2 */
+    real *out;
+} LayerActs;
+
+struct Model {
+    ModelSpec spec;
+    int max_T, T, step;
+    bool validation, have_forward;
+    int ntensors;
+    ParamTensor meta[PARAMS_MAX];
+    size_t off[PARAMS_MAX], total;
+    real *params, *grads;
+    int t_head, t_scalars, t_x0[SPEC_MAX_TABLES], t_ve[SPEC_MAX_TABLES];
+    int t_qkvo[SPEC_MAX_LAYERS], t_fc[SPEC_MAX_LAYERS], t_proj[SPEC_MAX_LAYERS];
+    int *ids, *tgt, *doc_start;
+    real *cosb, *sinb;
+    LayerActs la[SPEC_MAX_LAYERS];
+    real *x0n[SPEC_MAX_TABLES], *rstd0[SPEC_MAX_TABLES], *ve[SPEC_MAX_TABLES];
+    real *xf, *rstdf, *z, *row_loss;
+    real *dcur, *dxa, *dxm, *dh, *dq, *dk, *dv, *dy, *dact, *dn, *dz;
+    real *dx0[SPEC_MAX_TABLES], *dve[SPEC_MAX_TABLES], *dskip[SPEC_MAX_LAYERS];
+    real *scratch;
+    void **bufs;
+    int nbufs;
+};
+
+/* ---- allocation ---- */
+
+static void *xcalloc(size_t n, size_t size) {
+    void *p = calloc(n ? n : 1, size);
+    if (!p) {
+        fprintf(stderr, "gptc: out of memory (ref executor, %zu bytes)\n", n * size);
+        exit(1);
+    }
+    return p;
+}
+
+/* Every buffer is recorded so model_free releases them all. */
+static real *buf(Model *m, size_t n) {
+    m->bufs = realloc(m->bufs, sizeof(void *) * (size_t)(m->nbufs + 1));
+    if (!m->bufs) {
+        fputs("gptc: out of memory\n", stderr);
+        exit(1);
+    }
+    return m->bufs[m->nbufs++] = xcalloc(n, sizeof(real));
+}
+
+static void index_tensors(Model *m) {
+    m->t_head = -1;
+    int nx0 = 0, nve = 0;
+    for (int i = 0; i < m->ntensors; i++) {
+        const ParamTensor *p = &m->meta[i];
+        switch (p->group) {
+        case GROUP_HEAD: m->t_head = i; break;
+        case GROUP_SCALARS: m->t_scalars = i; break;
+        case GROUP_INPUT_EMBED: m->t_x0[nx0++] = i; break;
+        case GROUP_VALUE_EMBED: m->t_ve[nve++] = i; break;
+        case GROUP_ATTN: m->t_qkvo[p->layer] = i; break;
+        case GROUP_MLP:
+            if (p->shape[0] == m->spec.model.mlp_hidden && strstr(p->name, "fc_w")) m->t_fc[p->layer] = i;
+            else m->t_proj[p->layer] = i;
+            break;
+        case GROUP_COUNT: break;
+        }
+    }
+}
+
+static void alloc_layer(Model *m, LayerActs *a, bool attention) {
+    size_t TD = (size_t)m->max_T * m->spec.model.dim, T = (size_t)m->max_T;
+    size_t TH = T * m->spec.model.heads, TM = T * m->spec.model.mlp_hidden;
+    a->xs = buf(m, TD);
+    a->xm = buf(m, TD);
+    if (attention) {
+        if (m->spec.attn.norm == ATTN_NORM_PRE) a->hn = buf(m, TD), a->rstd_h = buf(m, T);
+        a->qn = buf(m, TD), a->kn = buf(m, TD), a->vn = buf(m, TD);
+        a->rstd_q = buf(m, TH), a->rstd_k = buf(m, TH), a->rstd_v = buf(m, TH);
+        a->q = buf(m, TD), a->k = buf(m, TD), a->v = buf(m, TD);
+        a->y = buf(m, TD), a->lse = buf(m, TH);
+    }
+    a->xa = buf(m, TD);
+    a->n2 = buf(m, TD), a->rstd2 = buf(m, T), a->pre = buf(m, TM), a->act = buf(m, TM);
+    a->out = buf(m, TD);
+}
+
+Model *RNAME(model_new)(const ModelSpec *s, int max_T) {
+    Model *m = xcalloc(1, sizeof *m);
+    m->spec = *s;
+    m->max_T = max_T;
+    m->ntensors = params_list(s, m->meta);
+    for (int i = 0; i < m->ntensors; i++) {
+        m->off[i] = m->total;
+        m->total += (size_t)m->meta[i].numel;
+    }
+    m->params = buf(m, m->total);
+    m->grads = buf(m, m->total);
+    index_tensors(m);
+    const SpecModel *sm = &s->model;
+    size_t T = (size_t)max_T, TD = T * sm->dim;
+    m->ids = xcalloc(T, sizeof(int));
+    m->tgt = xcalloc(T, sizeof(int));
+    m->doc_start = xcalloc(T, sizeof(int));
+    m->cosb = buf(m, T * sm->head_dim / 2);
+    m->sinb = buf(m, T * sm->head_dim / 2);
+    rotary_tables(m->cosb, m->sinb, max_T, sm->head_dim / 2, s->attn.rotary_pairs,
+                  s->attn.rotary_base);
+    for (int i = 0; i < sm->layers; i++) alloc_layer(m, &m->la[i], sm->attention[i]);
+    for (int k = 0; k < s->x0.tables; k++)
+        m->x0n[k] = buf(m, TD), m->rstd0[k] = buf(m, T), m->dx0[k] = buf(m, TD);
+    for (int k = 0; k < s->ve.tables; k++) m->ve[k] = buf(m, TD), m->dve[k] = buf(m, TD);
+    for (int j = 0; j < s->skips.count; j++)
+        if (!m->dskip[s->skips.from[j]]) m->dskip[s->skips.from[j]] = buf(m, TD);
+    m->xf = buf(m, TD), m->rstdf = buf(m, T);
+    m->z = buf(m, T * s->vocab.padded), m->dz = buf(m, T * s->vocab.padded);
+    m->row_loss = buf(m, T);
+    m->dcur = buf(m, TD), m->dxa = buf(m, TD), m->dxm = buf(m, TD), m->dh = buf(m, TD);
+    m->dq = buf(m, TD), m->dk = buf(m, TD), m->dv = buf(m, TD), m->dy = buf(m, TD);
+    m->dn = buf(m, TD), m->dact = buf(m, T * sm->mlp_hidden);
+    m->scratch = buf(m, T * (size_t)omp_get_max_threads());
+    return m;
+}
+
+void RNAME(model_free)(Model *m) {
+    if (!m) return;
+    for (int i = 0; i < m->nbufs; i++) free(m->bufs[i]);
+    free(m->bufs);
+    free(m->ids);
+    free(m->tgt);
+    free(m->doc_start);
+    free(m);
+}
+
+real *RNAME(params)(Model *m) { return m->params; }
+real *RNAME(grads)(Model *m) { return m->grads; }
+size_t RNAME(num_params)(const Model *m) { return m->total; }
+const real *RNAME(logits)(const Model *m) { return m->z; }
+
+int RNAME(tensors)(const Model *m, const ParamTensor **meta, const size_t **offsets) {
+    *meta = m->meta;
+    *offsets = m->off;
+    return m->ntensors;
+}
+
+/* ---- parameter access ---- */
+
+static real *P(Model *m, int t) { return m->params + m->off[t]; }
+static real *G(Model *m, int t) { return m->grads + m->off[t]; }
+
+/* The head's weight: its own tensor, or x00's table when tied. */
+static int head_tensor(const Model *m) { return m->t_head >= 0 ? m->t_head : m->t_x0[0]; }
+
+/* scalars = [skip weights L][block lambdas L x (tables + 1)][sa lambdas L x 2] */
+static int skip_index(const Model *m, int from) { (void)m; return from; }
+static int lambda_index(const Model *m, int layer, int j) {
+    int L = m->spec.model.layers;
+    return L + layer * (m->spec.x0.tables + 1) + j;
+}
+static int sa_index(const Model *m, int layer, int j) {
+    int L = m->spec.model.layers;
+    return L + L * (m->spec.x0.tables + 1) + 2 * layer + j;
+}
+
+/* ---- initialisation (§3.8) ---- */
+
+static void fill_uniform(real *w, size_t n, double bound, Rng *r) {
+    for (size_t i = 0; i < n; i++) w[i] = (real)((2 * rng_uniform(r) - 1) * bound);
+}
+
+static void fill_normal(real *w, size_t n, double std, Rng *r) {
+    for (size_t i = 0; i < n; i++) w[i] = (real)(std * rng_normal(r));
+}
+
+/* uniform(-b, b) with std = scale / sqrt(fan_in), so b = sqrt(3) std. */
+static double linear_bound(const ModelSpec *s, int64_t fan_in) {
+    return sqrt(3.0) * s->init.linear_std_scale / sqrt((double)fan_in);
+}
+
+static void init_scalars(Model *m, real *sc) {
+    const ModelSpec *s = &m->spec;
+    for (int i = 0; i < s->model.layers; i++) {
+        sc[skip_index(m, i)] = (real)s->skips.init;
+        sc[lambda_index(m, i, 0)] = (real)s->x0.lambda_x;
+        sc[lambda_index(m, i, 1)] = (real)s->x0.lambda_x0;
+        for (int k = 1; k < s->x0.tables; k++) sc[lambda_index(m, i, k + 1)] = (real)s->x0.lambda_x0_extra;
+        sc[sa_index(m, i, 0)] = (real)s->ve.lambda_v;
+        sc[sa_index(m, i, 1)] = (real)s->ve.lambda_ve;
+    }
+}
+
+void RNAME(init)(Model *m, uint64_t seed) {
+    const ModelSpec *s = &m->spec;
+    Rng r;
+    rng_seed(&r, seed);
+    for (int t = 0; t < m->ntensors; t++) {
+        const ParamTensor *p = &m->meta[t];
+        real *w = P(m, t);
+        size_t n = (size_t)p->numel;
+        memset(w, 0, n * sizeof(real));
+        switch (p->group) {
+        case GROUP_HEAD:
+            if (s->head.init == INIT_NORMAL) fill_normal(w, n, s->head.init_std, &r);
+            break;
+        case GROUP_SCALARS: init_scalars(m, w); break;
+        case GROUP_INPUT_EMBED: fill_normal(w, n, s->x0.init_std, &r); break;
+        case GROUP_VALUE_EMBED:
+            if (s->ve.init == INIT_NORMAL) fill_normal(w, n, s->ve.init_std, &r);
+            break;
+        case GROUP_ATTN: {
+            size_t DD = n / 4;
+            double b = linear_bound(s, s->model.dim);
+            fill_uniform(w, 3 * DD, b, &r);
+            if (!s->init.zero_out_proj) fill_uniform(w + 3 * DD, DD, b, &r);
+            break;
+        }
+        case GROUP_MLP:
+            if (t == m->t_fc[p->layer]) fill_uniform(w, n, linear_bound(s, s->model.dim), &r);
+            else if (!s->init.zero_out_proj)
+                fill_uniform(w, n, linear_bound(s, s->model.mlp_hidden), &r);
+            break;
+        case GROUP_COUNT: break;
+        }
+    }
+}
+
+/* ---- forward ---- */
+
+static void gather(real *out, const real *table, const int *ids, int T, int D) {
+#pragma omp parallel for
+    for (int t = 0; t < T; t++) memcpy(out + (size_t)t * D, table + (size_t)ids[t] * D, sizeof(real) * D);
+}
+
+/* y = a x + y over n elements. */
+static void axpy(real *y, real a, const real *x, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+/* sum of x . y in a fixed order: the gradient of a scalar lambda. */
+static real dot(const real *x, const real *y, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += (double)x[i] * y[i];
+    return (real)s;
+}
+
+static void layer_windows(const Model *m, int *lw, int *sw) {
+    spec_window_blocks(&m->spec, m->step, m->validation, lw, sw);
+}
+
+static void attention_block_fwd(Model *m, int i, const real *sc) {
+    const ModelSpec *s = &m->spec;
+    LayerActs *a = &m->la[i];
+    int T = m->T, D = s->model.dim, H = s->model.heads, hd = s->model.head_dim;
+    size_t TD = (size_t)T * D, DD = (size_t)D * D;
+    const real *W = P(m, m->t_qkvo[i]);
+    const real *h = a->xm;
+    if (s->attn.norm == ATTN_NORM_PRE) {
+        rmsnorm_fwd(a->hn, a->rstd_h, a->xm, T, D);
+        h = a->hn;
+    }
+    linear_fwd(a->qn, h, W, T, D, D);
+    linear_fwd(a->kn, h, W + DD, T, D, D);
+    linear_fwd(a->vn, h, W + 2 * DD, T, D, D);
+    rmsnorm_fwd(a->qn, a->rstd_q, a->qn, T * H, hd);
+    rmsnorm_fwd(a->kn, a->rstd_k, a->kn, T * H, hd);
+    if (s->attn.norm == ATTN_NORM_QKV) rmsnorm_fwd(a->vn, a->rstd_v, a->vn, T * H, hd);
+    bool inter = s->attn.rotary_convention == ROTARY_INTERLEAVED;
+    memcpy(a->q, a->qn, TD * sizeof(real));
+    memcpy(a->k, a->kn, TD * sizeof(real));
+    rotary_apply(a->q, m->cosb, m->sinb, T, H, hd, inter, false);
+    rotary_apply(a->k, m->cosb, m->sinb, T, H, hd, inter, false);
+    real sa0 = sc[sa_index(m, i, 0)], sa1 = sc[sa_index(m, i, 1)];
+    int table = s->ve.layer_table[i];
+    for (size_t j = 0; j < TD; j++) a->v[j] = sa0 * a->vn[j];
+    if (table >= 0) axpy(a->v, sa1, m->ve[table], TD);
+    int lw, sw;
+    layer_windows(m, &lw, &sw);
+    int Wb = s->attn.window.long_layer[i] ? lw : sw;
+    attention_fwd(a->y, a->lse, a->q, a->k, a->v, m->doc_start, T, H, hd, Wb,
+                  s->attn.window.block_size, (real)s->attn.scale, m->scratch);
+    linear_fwd(a->xa, a->y, W + 3 * DD, T, D, D);
+    axpy(a->xa, 1, a->xm, TD);
+}
+
+static void mlp_fwd(Model *m, int i) {
+    LayerActs *a = &m->la[i];
+    int T = m->T, D = m->spec.model.dim, M = m->spec.model.mlp_hidden;
+    size_t TM = (size_t)T * M;
+    rmsnorm_fwd(a->n2, a->rstd2, a->xa, T, D);
+    linear_fwd(a->pre, a->n2, P(m, m->t_fc[i]), T, D, M);
+    for (size_t j = 0; j < TM; j++) {
+        real r = a->pre[j] > 0 ? a->pre[j] : 0;
+        a->act[j] = r * r;
+    }
+    linear_fwd(a->out, a->act, P(m, m->t_proj[i]), T, M, D);
+    axpy(a->out, 1, a->xa, (size_t)T * D);
+}
+
+static void layer_fwd(Model *m, int i, const real *x_in) {
+    const ModelSpec *s = &m->spec;
+    LayerActs *a = &m->la[i];
+    size_t TD = (size_t)m->T * s->model.dim;
+    const real *sc = P(m, m->t_scalars);
+    memcpy(a->xs, x_in, TD * sizeof(real));
+    for (int j = 0; j < s->skips.count; j++)
+        if (s->skips.to[j] == i) axpy(a->xs, sc[skip_index(m, s->skips.from[j])], m->la[s->skips.from[j]].out, TD);
+    for (size_t j = 0; j < TD; j++) a->xm[j] = sc[lambda_index(m, i, 0)] * a->xs[j];
+    for (int k = 0; k < s->x0.tables; k++) axpy(a->xm, sc[lambda_index(m, i, k + 1)], m->x0n[k], TD);
+    if (s->model.attention[i]) attention_block_fwd(m, i, sc);
+    else memcpy(a->xa, a->xm, TD * sizeof(real));
+    mlp_fwd(m, i);
+}
+
+/* Each token's document starts at the last EOT at or before it (an EOT
+ * opens the document it belongs to, §3.5). */
+static void find_documents(Model *m) {
+    int start = 0;
+    for (int t = 0; t < m->T; t++) {
+        if (m->ids[t] == m->spec.vocab.eot) start = t;
+        m->doc_start[t] = start;
+    }
+}
+
+double RNAME(forward)(Model *m, const int *inputs, const int *targets, int T, int step,
+                      bool validation) {
+    const ModelSpec *s = &m->spec;
+    if (T < 1 || T > m->max_T || T % s->attn.window.block_size) {
+        fprintf(stderr, "gptc: internal error: ref forward of %d tokens (max %d, block %d)\n", T,
+                m->max_T, s->attn.window.block_size);
+        abort();
+    }
+    int D = s->model.dim, V = s->vocab.padded, L = s->model.layers;
+    m->T = T, m->step = step, m->validation = validation, m->have_forward = true;
+    memcpy(m->ids, inputs, sizeof(int) * T);
+    memcpy(m->tgt, targets, sizeof(int) * T);
+    find_documents(m);
+    for (int k = 0; k < s->x0.tables; k++) {
+        gather(m->x0n[k], P(m, m->t_x0[k]), m->ids, T, D);
+        rmsnorm_fwd(m->x0n[k], m->rstd0[k], m->x0n[k], T, D);
+    }
+    for (int k = 0; k < s->ve.tables; k++) gather(m->ve[k], P(m, m->t_ve[k]), m->ids, T, D);
+    for (int i = 0; i < L; i++) layer_fwd(m, i, i ? m->la[i - 1].out : m->x0n[0]);
+    rmsnorm_fwd(m->xf, m->rstdf, m->la[L - 1].out, T, D);
+    linear_fwd(m->z, m->xf, P(m, head_tensor(m)), T, D, V);
+    softcap_fwd(m->z, (size_t)T * V, s->head.softcap, (real)s->head.cap, (real)s->head.divisor,
+                (real)s->head.offset);
+    return cross_entropy_fwd(m->row_loss, m->z, m->tgt, T, V);
+}
+
+/* ---- backward ---- */
+
+static void attention_block_bwd(Model *m, int i, const real *sc, real *dsc) {
+    const ModelSpec *s = &m->spec;
+    LayerActs *a = &m->la[i];
+    int T = m->T, D = s->model.dim, H = s->model.heads, hd = s->model.head_dim;
+    size_t TD = (size_t)T * D, DD = (size_t)D * D;
+    const real *W = P(m, m->t_qkvo[i]);
+    real *dW = G(m, m->t_qkvo[i]);
+    linear_bwd(m->dy, false, dW + 3 * DD, m->dxa, a->y, W + 3 * DD, T, D, D);
+    int lw, sw;
+    layer_windows(m, &lw, &sw);
+    int Wb = s->attn.window.long_layer[i] ? lw : sw;
+    attention_bwd(m->dq, m->dk, m->dv, m->dy, a->y, a->lse, a->q, a->k, a->v, m->doc_start, T, H,
+                  hd, Wb, s->attn.window.block_size, (real)s->attn.scale, m->scratch);
+    real sa0 = sc[sa_index(m, i, 0)], sa1 = sc[sa_index(m, i, 1)];
+    int table = s->ve.layer_table[i];
+    dsc[sa_index(m, i, 0)] += dot(m->dv, a->vn, TD);
+    if (table >= 0) {
+        dsc[sa_index(m, i, 1)] += dot(m->dv, m->ve[table], TD);
+        axpy(m->dve[table], sa1, m->dv, TD);
+    }
+    for (size_t j = 0; j < TD; j++) m->dv[j] *= sa0;
+    if (s->attn.norm == ATTN_NORM_QKV) rmsnorm_bwd(m->dv, false, m->dv, a->vn, a->rstd_v, T * H, hd);
+    bool inter = s->attn.rotary_convention == ROTARY_INTERLEAVED;
+    rotary_apply(m->dq, m->cosb, m->sinb, T, H, hd, inter, true);
+    rotary_apply(m->dk, m->cosb, m->sinb, T, H, hd, inter, true);
+    rmsnorm_bwd(m->dq, false, m->dq, a->qn, a->rstd_q, T * H, hd);
+    rmsnorm_bwd(m->dk, false, m->dk, a->kn, a->rstd_k, T * H, hd);
+    const real *h = s->attn.norm == ATTN_NORM_PRE ? a->hn : a->xm;
+    linear_bwd(m->dh, false, dW, m->dq, h, W, T, D, D);
+    linear_bwd(m->dh, true, dW + DD, m->dk, h, W + DD, T, D, D);
+    linear_bwd(m->dh, true, dW + 2 * DD, m->dv, h, W + 2 * DD, T, D, D);
+    if (s->attn.norm == ATTN_NORM_PRE) rmsnorm_bwd(m->dxm, true, m->dh, a->hn, a->rstd_h, T, D);
+    else axpy(m->dxm, 1, m->dh, TD);
+}
+
+/* m->dcur holds d loss / d out_i on entry, d loss / d (layer input) on exit. */
+static void layer_bwd(Model *m, int i) {
+    const ModelSpec *s = &m->spec;
+    LayerActs *a = &m->la[i];
+    int T = m->T, D = s->model.dim, M = s->model.mlp_hidden;
+    size_t TD = (size_t)T * D, TM = (size_t)T * M;
+    const real *sc = P(m, m->t_scalars);
+    real *dsc = G(m, m->t_scalars);
+    if (m->dskip[i]) axpy(m->dcur, 1, m->dskip[i], TD);
+    memcpy(m->dxa, m->dcur, TD * sizeof(real));
+    linear_bwd(m->dact, false, G(m, m->t_proj[i]), m->dcur, a->act, P(m, m->t_proj[i]), T, M, D);
+    for (size_t j = 0; j < TM; j++) m->dact[j] *= a->pre[j] > 0 ? 2 * a->pre[j] : 0;
+    linear_bwd(m->dn, false, G(m, m->t_fc[i]), m->dact, a->n2, P(m, m->t_fc[i]), T, D, M);
+    rmsnorm_bwd(m->dxa, true, m->dn, a->n2, a->rstd2, T, D);
+    memcpy(m->dxm, m->dxa, TD * sizeof(real));
+    if (s->model.attention[i]) attention_block_bwd(m, i, sc, dsc);
+    dsc[lambda_index(m, i, 0)] += dot(m->dxm, a->xs, TD);
+    for (int k = 0; k < s->x0.tables; k++) {
+        dsc[lambda_index(m, i, k + 1)] += dot(m->dxm, m->x0n[k], TD);
+        axpy(m->dx0[k], sc[lambda_index(m, i, k + 1)], m->dxm, TD);
+    }
+    real lx = sc[lambda_index(m, i, 0)];
+    for (size_t j = 0; j < TD; j++) m->dcur[j] = lx * m->dxm[j];
+    for (int j = s->skips.count - 1; j >= 0; j--) {
+        if (s->skips.to[j] != i) continue;
+        int from = s->skips.from[j];
+        dsc[skip_index(m, from)] += dot(m->dcur, m->la[from].out, TD);
+        axpy(m->dskip[from], sc[skip_index(m, from)], m->dcur, TD);
+    }
+}
+
+/* Embedding rows are summed token by token in order: deterministic. */
+static void scatter_rows(real *dtable, const real *drows, const int *ids, int T, int D) {
+    for (int t = 0; t < T; t++) axpy(dtable + (size_t)ids[t] * D, 1, drows + (size_t)t * D, D);
+}
+
+void RNAME(backward)(Model *m) {
+    const ModelSpec *s = &m->spec;
+    if (!m->have_forward) {
+        fputs("gptc: internal error: ref backward without a forward\n", stderr);
+        abort();
+    }
+    int T = m->T, D = s->model.dim, V = s->vocab.padded, L = s->model.layers;
+    size_t TD = (size_t)T * D;
+    memset(m->grads, 0, m->total * sizeof(real));
+    for (int k = 0; k < s->x0.tables; k++) memset(m->dx0[k], 0, TD * sizeof(real));
+    for (int k = 0; k < s->ve.tables; k++) memset(m->dve[k], 0, TD * sizeof(real));
+    for (int i = 0; i < L; i++)
+        if (m->dskip[i]) memset(m->dskip[i], 0, TD * sizeof(real));
+    cross_entropy_bwd(m->dz, m->z, m->tgt, T, V, s->head.softcap, (real)s->head.cap,
+                      (real)s->head.divisor);
+    int ht = head_tensor(m);
+    linear_bwd(m->dn, false, G(m, ht), m->dz, m->xf, P(m, ht), T, D, V);
+    rmsnorm_bwd(m->dcur, false, m->dn, m->xf, m->rstdf, T, D);
+    for (int i = L - 1; i >= 0; i--) layer_bwd(m, i);
+    axpy(m->dx0[0], 1, m->dcur, TD);
+    for (int k = 0; k < s->x0.tables; k++) {
+        rmsnorm_bwd(m->dn, false, m->dx0[k], m->x0n[k], m->rstd0[k], T, D);
+        scatter_rows(G(m, m->t_x0[k]), m->dn, m->ids, T, D);
+    }
+    for (int k = 0; k < s->ve.tables; k++) scatter_rows(G(m, m->t_ve[k]), m->dve[k], m->ids, T, D);
+}

@@ -1,0 +1,34 @@
+/*
+ * ref_api.h: the ref executor's API for one precision; ref.h includes it
+ * twice (float as ref_*, double as ref64_*). No include guard on purpose.
+ */
+
+typedef struct REF_API_NAME(Model) REF_API_NAME(Model);
+
+/* A model of spec `s` for sequences of up to `max_T` tokens (a multiple of
+ * the attention block size). Parameters are zero until init or a load. */
+REF_API_NAME(Model) *REF_API_NAME(model_new)(const ModelSpec *s, int max_T);
+void REF_API_NAME(model_free)(REF_API_NAME(Model) *m);
+
+/* All parameters (and their gradients) in one buffer, tensor after tensor
+ * in params_list order; `offsets[i]` is where tensor i starts. */
+REF_API_REAL *REF_API_NAME(params)(REF_API_NAME(Model) *m);
+REF_API_REAL *REF_API_NAME(grads)(REF_API_NAME(Model) *m);
+size_t REF_API_NAME(num_params)(const REF_API_NAME(Model) *m);
+int REF_API_NAME(tensors)(const REF_API_NAME(Model) *m, const ParamTensor **meta,
+                          const size_t **offsets);
+
+/* The recipe's initialisation (modded-nanogpt-medium.md §3.8) from `seed`. */
+void REF_API_NAME(init)(REF_API_NAME(Model) *m, uint64_t seed);
+
+/* Forward pass over T tokens with the window of training step `step`
+ * (validation: the validation window). Returns the mean cross-entropy over
+ * the T targets. Keeps what backward needs. */
+double REF_API_NAME(forward)(REF_API_NAME(Model) *m, const int *inputs, const int *targets,
+                             int T, int step, bool validation);
+
+/* Gradients of the last forward's loss, written (not added) to grads. */
+void REF_API_NAME(backward)(REF_API_NAME(Model) *m);
+
+/* The last forward's logits after the softcap, [T, padded vocab]. */
+const REF_API_REAL *REF_API_NAME(logits)(const REF_API_NAME(Model) *m);
