@@ -227,6 +227,13 @@ static bool set_path(YArena *a, YNode *root, char *path, YNode *value, SrcLoc at
             cur = cur->items[i];
         } else if (cur->kind == YNODE_MAP) {
             YNode *next = ynode_get(cur, seg);
+            if (next && dot && ynode_is_null(next)) next = NULL; /* `train:` is an empty section */
+            if (!next && dot && is_index(dot + 1)) {
+                diag_error(at, "--set %s: '%s' is not in the file (it has its default), so it "
+                               "has no item %s to set; set the whole list instead",
+                           arg, seg, dot + 1);
+                return false;
+            }
             if (!next || !dot) {
                 YNode *key = ynode_new(a, YNODE_SCALAR, at);
                 YNode *made = dot ? ynode_new(a, YNODE_MAP, at) : value;

@@ -90,7 +90,13 @@ static void report(const char *kind, SrcLoc at, const char *fmt, va_list ap) {
         fprintf(f, "%s: %s: ", at.file, kind);
     else
         fprintf(f, "gptc: %s: ", kind);
-    vfprintf(f, fmt, ap);
+    /* Messages quote the user's bytes; control characters must not reach
+     * the terminal, and every message must stay on one line. */
+    char msg[1024];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    for (char *p = msg; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
+    fputs(msg, f);
     fputc('\n', f);
     const Source *s = at.file && at.line > 0 ? find_source(at.file) : NULL;
     if (s) quote_line(f, s, at.line, at.col);

@@ -56,7 +56,7 @@ static const char check_help[] =
     "Options:\n"
     "  --set KEY=VALUE   override a key after `extends` (repeatable)\n"
     "  --json            print the summary as one JSON object\n"
-    "  --quiet           print nothing; only the exit status tells\n"
+    "  --quiet           print no summary (errors still go to stderr)\n"
     "\n"
     "Examples:\n"
     "  gptc check models/r8-medium.yaml\n"
@@ -66,8 +66,9 @@ static const char check_help[] =
 static const char keys_help[] =
     "Usage: gptc keys [--markdown]\n"
     "\n"
-    "Lists every key a model file may hold, with its type, default, range and\n"
-    "meaning. --markdown prints the tables that models/README.md carries.\n";
+    "Lists every key a model file may hold, one per line with its type and\n"
+    "default. --markdown prints the full reference (type, default, range and\n"
+    "meaning) as the tables that models/README.md carries.\n";
 
 static int usage_error(const char *cmd, const char *fmt, const char *arg) {
     fprintf(stderr, "gptc %s: ", cmd);
@@ -123,11 +124,14 @@ static int cmd_check(int argc, char **argv) {
 }
 
 static int cmd_keys(int argc, char **argv) {
+    bool markdown = false;
     for (int i = 0; i < argc; i++) {
         if (is_help(argv[i])) return fputs(keys_help, stdout), finish_output();
         if (strcmp(argv[i], "--markdown")) return usage_error("keys", "unknown option '%s'", argv[i]);
+        markdown = true;
     }
-    schema_print_markdown(stdout);
+    if (markdown) schema_print_markdown(stdout);
+    else schema_print_text(stdout);
     return finish_output();
 }
 

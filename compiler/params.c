@@ -26,12 +26,12 @@ static ParamTensor *add(ParamTensor *t, ParamGroup g, Optimizer opt, DType dt,
 }
 
 /* The recipe named its tables differently as they multiplied: `embed` alone
- * (R8, R9), `embed1`/`embed2` in R10, and `embed0`.. in snimu's ablations
- * with three or more. */
-static void input_table_name(char *buf, size_t n, int k, int tables) {
+ * (R8, R9), `embed1`/`embed2` in R10, and `embed0`.. in snimu's ablation
+ * scripts (from two tables on). */
+static void input_table_name(char *buf, size_t n, int k, int tables, TableNaming naming) {
     if (tables == 1)
         snprintf(buf, n, "embed.weight");
-    else if (tables == 2)
+    else if (tables == 2 && naming == NAMING_RECORD)
         snprintf(buf, n, "embed%d.weight", k + 1);
     else
         snprintf(buf, n, "embed%d.weight", k);
@@ -77,7 +77,7 @@ int params_list(const ModelSpec *s, ParamTensor *out) {
     for (int k = 0; k < s->x0.tables; k++) {
         t = add(&out[n++], GROUP_INPUT_EMBED, OPT_ADAM, s->dtypes.embeddings,
                 -1, 2, table);
-        input_table_name(t->name, sizeof t->name, k, s->x0.tables);
+        input_table_name(t->name, sizeof t->name, k, s->x0.tables, s->x0.naming);
     }
     for (int k = 0; k < s->ve.tables; k++) {
         t = add(&out[n++], GROUP_VALUE_EMBED, OPT_ADAM, s->dtypes.embeddings,

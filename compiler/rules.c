@@ -60,6 +60,13 @@ static void fail_item(const Ctx *c, const char *path, int i, const char *fmt, ..
     diag_error(list(c, path)->at[i], "%s[%d]: %s", path, i, msg);
 }
 
+/* Of several keys in one rule, the first the user wrote, else the first. */
+static const char *first_given(const Ctx *c, const char *const *keys, int n) {
+    for (int i = 0; i < n; i++)
+        if (given(c, keys[i])) return keys[i];
+    return keys[0];
+}
+
 /* Of two keys in one rule, the one to blame: the given one, else the first. */
 static const char *blame(const Ctx *c, const char *a, const char *b) {
     return given(c, a) || !given(c, b) ? a : b;
@@ -106,14 +113,8 @@ static bool check_dims(Ctx *c) {
              "head_dim %d is odd; rotary needs pairs of dimensions", m->head_dim);
         return false;
     }
-    if (!given(c, "model.mlp_hidden")) {
-        if (4LL * m->dim > 262144) {
-            fail(c, "model.dim", "the default model.mlp_hidden = 4 x %d is above 262144; give "
-                                 "model.mlp_hidden", m->dim);
-            return false;
-        }
-        m->mlp_hidden = 4 * m->dim;
-    }
+    /* dim <= 65536, so 4 x dim stays within mlp_hidden's range. */
+    if (!given(c, "model.mlp_hidden")) m->mlp_hidden = 4 * m->dim;
     return true;
 }
 
@@ -165,11 +166,6 @@ static bool check_window(Ctx *c) {
     SpecTrain *t = &c->spec->train;
     const SpecModel *m = &c->spec->model;
     bool ok = true;
-    if (w->max_tokens % w->block_size) {
-        fail(c, blame(c, "attention.window.max_tokens", "attention.window.block_size"),
-             "max_tokens %d is not a multiple of block_size %d", w->max_tokens, w->block_size);
-        ok = false;
-    }
     if (t->tokens_per_rank % w->block_size) {
         fail(c, blame(c, "train.tokens_per_rank", "attention.window.block_size"),
              "tokens_per_rank %lld is not a multiple of the attention block size %d",
@@ -328,7 +324,9 @@ static bool check_validation(Ctx *c) {
     const SpecTrain *t = &c->spec->train;
     long long per_step = (long long)t->ranks * t->val_tokens_per_rank;
     if (t->val_tokens % per_step) {
-        fail(c, "train.val.tokens", "%lld is not a multiple of ranks x val.tokens_per_rank = "
+        const char *keys[] = {"train.val.tokens", "train.ranks", "train.val.tokens_per_rank"};
+        fail(c, first_given(c, keys, 3), "val.tokens %lld is not a multiple of ranks x "
+                                          "val.tokens_per_rank = "
                                     "%d x %lld = %lld", (long long)t->val_tokens, t->ranks,
              (long long)t->val_tokens_per_rank, per_step);
         return false;
@@ -342,9 +340,14 @@ static bool check_memory(Ctx *c) {
     stats_compute(c->spec, &st);
     if (st.bytes_total <= SPEC_MAX_GPU_BYTES) return true;
     int64_t weights = st.bytes_params + st.bytes_grads + st.bytes_optim;
-    const char *culprit = st.bytes_activations > weights ? "train.tokens_per_rank" : "model.dim";
-    fail(c, culprit, "this model needs about %.0f GiB per GPU (parameters %.0f, gradients %.0f, "
-                     "optimizer %.0f, activations %.0f); the limit is %lld GiB",
+    static const char *const acts[] = {"train.tokens_per_rank", "model.dim", "model.layers",
+                                       "model.mlp_hidden"};
+    static const char *const sizes[] = {"model.dim", "model.layers", "model.mlp_hidden",
+                                        "vocab.size", "input_embeddings.tables"};
+    const char *culprit = st.bytes_activations > weights ? first_given(c, acts, 4)
+                                                          : first_given(c, sizes, 5);
+    fail(c, culprit, "this model needs about %.0f GiB per GPU (parameters %.1f, gradients %.1f, "
+                     "optimizer %.1f, activations %.1f); the limit is %lld GiB",
          st.bytes_total / 1073741824.0, st.bytes_params / 1073741824.0,
          st.bytes_grads / 1073741824.0, st.bytes_optim / 1073741824.0,
          st.bytes_activations / 1073741824.0, SPEC_MAX_GPU_BYTES >> 30);

@@ -66,10 +66,12 @@ const KeyDef schema_keys[] = {
     INT("attention.window.block_size", attn.window.block_size, 1, 65536, "128",
         "Tokens per mask block; windows are whole blocks."),
     ENUM("attention.window.schedule", attn.window.schedule, "cubic|linear|constant", "cubic",
-         "cubic: long = ceil(max_blocks f(x)), f(x) = 4x^3 - 6x^2 + 3x, x = step/steps (record 8). "
-         "linear: max_tokens x, rounded up to a block (record 7). constant: always max."),
+         "cubic: long = max_tokens f(x) with f(x) = 4x^3 - 6x^2 + 3x and x = step/steps (record 8); "
+         "linear: max_tokens x (record 7); constant: max_tokens. Each rounds up to whole blocks, "
+         "at least 1."),
     INT("attention.window.max_tokens", attn.window.max_tokens, 1, 16777216, "3456",
-        "The long window at the end of the schedule; a multiple of block_size."),
+        "The long window at the end of the schedule, in tokens; windows round up to whole "
+        "blocks (record 7's linear 1728 ends at 14 blocks of 128)."),
     LIST("attention.window.long_layers", KEY_LAYERS, NULL, "every attention layer",
          "Layers with the long window; the other attention layers use the short one "
          "(the recipe: [0, 4, 11, 15])."),
@@ -94,6 +96,10 @@ const KeyDef schema_keys[] = {
 
     INT("input_embeddings.tables", x0.tables, 1, SPEC_MAX_TABLES, "1",
         "Input tables: x00 plus the extra x01..x0K (record 10: 2; the ablation: 2 to 5)."),
+    ENUM("input_embeddings.naming", x0.naming, "record|ablation", "record",
+         "Export names of the tables: record uses embed (1 table) and embed1, embed2 (record 10); "
+         "ablation uses embed0, embed1, ... (snimu's x0 runs). 3 or more tables are always "
+         "embed0...."),
     NUM("input_embeddings.init_std", x0.init_std, 0, 100, "1.0",
         "Std of the normal init of every input table."),
     NUM("input_embeddings.lambda_x", x0.lambda_x, -100, 100, "1.0",
@@ -165,7 +171,7 @@ const KeyDef schema_keys[] = {
     INT("train.val.interval", train.val_interval, 0, 100000000, "125",
         "Validate every this many steps (and at the first and last); 0: only at the end."),
     INT64("train.val.tokens", train.val_tokens, 1, 1e12, "10485760",
-          "Validation tokens: a multiple of ranks x tokens_per_rank."),
+          "Validation tokens: a multiple of ranks x val.tokens_per_rank."),
     INT64("train.val.tokens_per_rank", train.val_tokens_per_rank, 1, 16777216, "262144",
           "Tokens per rank per validation step; a multiple of block_size."),
     STR("train.data.train", train.train_glob, "data/fineweb10B/fineweb_train_*.bin",
@@ -298,5 +304,12 @@ void schema_print_markdown(FILE *f) {
         fputs(" | ", f);
         print_range(f, k);
         fprintf(f, " | %s |\n", k->doc);
+    }
+}
+
+void schema_print_text(FILE *f) {
+    for (int i = 0; i < schema_nkeys; i++) {
+        const KeyDef *k = &schema_keys[i];
+        fprintf(f, "%-36s %-14s %s\n", k->path, type_name(k), k->def ? k->def : k->derived);
     }
 }

@@ -61,4 +61,8 @@ const char *schema_suggest(const char *path);
 /* The key reference as Markdown tables, one per section. */
 void schema_print_markdown(FILE *f);
 
+/* The key reference as plain text, one key per line with its type and
+ * default, for a terminal. */
+void schema_print_text(FILE *f);
+
 #endif

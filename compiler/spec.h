@@ -35,6 +35,7 @@ typedef enum { SOFTCAP_ISRU, SOFTCAP_SIGMOID, SOFTCAP_NONE } SoftcapKind;
 typedef enum { INIT_NORMAL, INIT_ZEROS } TensorInit;
 typedef enum { DTYPE_BF16, DTYPE_FP32 } DType;
 typedef enum { MASTER_SPLIT16, MASTER_FP32 } MuonMaster;
+typedef enum { NAMING_RECORD, NAMING_ABLATION } TableNaming;
 
 typedef struct {
     int size;           /* tokens in the vocabulary */
@@ -78,6 +79,7 @@ typedef struct {
 
 typedef struct {
     int tables;                       /* x00 plus the extra x01..x0K */
+    TableNaming naming;               /* export names of the tables */
     double init_std;
     double lambda_x, lambda_x0, lambda_x0_extra; /* init of the block mix */
 } SpecInputEmbeddings;

@@ -27,7 +27,7 @@ static const char *found(const YNode *n, char *buf, size_t cap) {
     size_t j = 0;
     buf[j++] = n->plain ? '\'' : '"';
     for (const char *p = n->text; *p && j + 5 < cap; p++)
-        buf[j++] = (unsigned char)*p < 0x20 ? '?' : *p;
+        buf[j++] = (unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p;
     if (strlen(n->text) + 5 > cap) buf[j++] = '.', buf[j++] = '.', buf[j++] = '.';
     buf[j++] = n->plain ? '\'' : '"';
     buf[j] = '\0';
@@ -81,7 +81,8 @@ static bool parse_float(const YNode *n, double *out) {
     char buf[128];
     size_t j = 0;
     for (const char *p = n->text; *p; p++) {
-        if (*p == '_') continue;
+        if (*p == '_' && p > n->text && p[-1] >= '0' && p[-1] <= '9' && p[1] >= '0' && p[1] <= '9')
+            continue;
         if (j + 1 >= sizeof buf) return false;
         buf[j++] = *p;
     }
@@ -275,7 +276,7 @@ static bool walk(Ctx *c, const YNode *map, const char *prefix) {
         const YNode *key = map->keys[i], *val = map->items[i];
         if (strchr(key->text, '.')) {
             diag_error(key->at, "'%s': a key may not contain '.'; nest it as a mapping "
-                                "(model:\n  dim: ...) or use --set for dotted paths",
+                                "('model: {dim: ...}') or use --set for dotted paths",
                        key->text);
             ok = false;
             continue;

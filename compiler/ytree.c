@@ -360,12 +360,35 @@ static bool on_scalar(Builder *b, const yaml_event_t *ev) {
     return attach(b, node);
 }
 
+/* Height of the tree under n (n itself is level `level`); adds its node
+ * count to *size. Trees here are at most YTREE_MAX_DEPTH high. */
+static int tree_shape(const YNode *n, int level, int *size) {
+    int height = level;
+    (*size)++;
+    for (int i = 0; n->kind != YNODE_SCALAR && i < n->n; i++) {
+        int h = tree_shape(n->items[i], level + 1, size);
+        if (h > height) height = h;
+    }
+    return height;
+}
+
 static bool on_alias(Builder *b, const yaml_event_t *ev) {
     SrcLoc at = mark_loc(b, ev->start_mark);
     const char *name = (const char *)ev->data.alias.anchor;
     YNode *target = anchor_find(b, name);
     if (!target) {
         diag_error(at, "alias '*%.60s' names no earlier complete anchor", name);
+        return false;
+    }
+    int size = 0, height = tree_shape(target, 1, &size);
+    if (b->depth + height > YTREE_MAX_DEPTH) {
+        diag_error(at, "alias '*%.60s' nests its anchor deeper than %d levels", name,
+                   YTREE_MAX_DEPTH);
+        return false;
+    }
+    if (b->arena->nodes + size > YTREE_MAX_NODES) {
+        diag_error(at, "alias '*%.60s' expands the document to more than %d nodes; a model file is "
+                       "far smaller", name, YTREE_MAX_NODES);
         return false;
     }
     YNode *copy = ynode_copy(b->arena, target, at);
@@ -415,8 +438,19 @@ static SrcLoc offset_loc(const Builder *b, const char *text, size_t len, size_t 
     return at;
 }
 
+/* Errors found at the end of the input (an unclosed bracket) come with a
+ * mark past the last character; point at that character instead, so the
+ * message can quote the line. */
+static SrcLoc clamp_to_text(const Builder *b, SrcLoc at, const char *text, size_t len) {
+    size_t n = len;
+    while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r')) n--;
+    SrcLoc end = offset_loc(b, text, len, n);
+    if (at.line > end.line || (at.line == end.line && at.col > end.col)) return end;
+    return at;
+}
+
 static void syntax_error(const Builder *b, const yaml_parser_t *p, const char *text, size_t len) {
-    SrcLoc at = mark_loc(b, p->problem_mark);
+    SrcLoc at = clamp_to_text(b, mark_loc(b, p->problem_mark), text, len);
     const char *problem = p->problem ? p->problem : "malformed YAML";
     if (p->error == YAML_READER_ERROR)
         diag_error(offset_loc(b, text, len, p->problem_offset),

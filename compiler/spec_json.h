@@ -1,0 +1,17 @@
+/*
+ * spec_json.h: the fully resolved ModelSpec as one JSON object, one member
+ * per key of the schema (dotted paths as in `gptc keys`), with derived
+ * defaults filled in and list keys in their resolved form. It is how tools
+ * outside C (the PyTorch reference in tests/reference/) read a model
+ * exactly as gptc understood it.
+ */
+#ifndef GPTC_SPEC_JSON_H
+#define GPTC_SPEC_JSON_H
+
+#include <stdio.h>
+
+#include "spec.h"
+
+void spec_json(FILE *f, const ModelSpec *s);
+
+#endif
