@@ -1,0 +1,56 @@
+/*
+ * ckpt.h: checkpoints (design.md §8).
+ *
+ * One file holds a header, the ModelSpec it was trained with, the training
+ * position (step, data position, RNG state) and named float arrays
+ * (parameters, then optimizer state), and ends with a checksum of everything
+ * before it. It is written to PATH.tmp, flushed, then renamed over PATH, so a
+ * crash mid-write leaves the previous checkpoint intact.
+ *
+ * Reading checks the magic, version, sizes, checksum and that the stored
+ * model has the same parameter layout as the one being trained; any problem
+ * is an error message naming the file, never a partial load.
+ */
+#ifndef GPTC_CKPT_H
+#define GPTC_CKPT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "data.h"
+#include "rng.h"
+#include "spec.h"
+
+#define CKPT_MAGIC 0x67707463u /* "gptc" */
+#define CKPT_VERSION 1
+
+typedef struct {
+    int64_t step;      /* steps completed */
+    DataPos data;      /* where the train loader stands */
+    Rng rng;           /* the trainer's RNG after `step` steps */
+    double train_time; /* seconds of training so far, for the logs */
+} CkptMeta;
+
+typedef struct {
+    const char *name; /* e.g. "params", "adam_m" */
+    float *data;
+    size_t count;
+} CkptArray;
+
+bool ckpt_write(const char *path, const ModelSpec *s, const CkptMeta *meta,
+                const CkptArray *arrays, int n, char *err, size_t errcap);
+
+/* Reads into `arrays`, whose names and counts must match the file's exactly.
+ * `s` is the model being trained: its parameter layout must match. */
+bool ckpt_read(const char *path, const ModelSpec *s, CkptMeta *meta, CkptArray *arrays, int n,
+               char *err, size_t errcap);
+
+/* Reads only the stored ModelSpec (for export, which needs no YAML). */
+bool ckpt_read_spec(const char *path, ModelSpec *s, char *err, size_t errcap);
+
+/* Reads the array named `name` whole into a new buffer (for export). */
+float *ckpt_read_array(const char *path, const char *name, size_t *count, char *err,
+                       size_t errcap);
+
+#endif

@@ -1,0 +1,42 @@
+/*
+ * optim.h: the recipe's optimizers on fp32 parameters (modded-nanogpt-
+ * medium.md §4), shared by the CPU executors.
+ *
+ * - Adam (AdamW form, bias-corrected, decoupled decay) for the head, the
+ *   input and value tables and the scalars, each group with its own LR.
+ * - Muon for the block matrices: EMA momentum with warm-up, the Nesterov
+ *   form, Newton-Schulz with per-iteration coefficients (each of Q, K, V and
+ *   O orthogonalised on its own), the shape-based LR multiplier and
+ *   decoupled weight decay with its multipliers.
+ * Every LR follows the schedule's multiplier at the step.
+ *
+ * Precision: everything here is fp32, including Newton-Schulz and the
+ * master weights. The recipe runs Newton-Schulz in bf16 and keeps Muon's
+ * master as bf16 plus a 16-bit low half; an fp32 master holds exactly the
+ * same bits, and the bf16 rounding of Newton-Schulz is left to the
+ * GPU executors, whose kernels are checked against this one with a
+ * tolerance. The update is otherwise the recipe's, term by term.
+ */
+#ifndef GPTC_OPTIM_H
+#define GPTC_OPTIM_H
+
+#include <stddef.h>
+
+#include "ckpt.h"
+#include "params.h"
+#include "spec.h"
+
+typedef struct Optim Optim;
+
+/* For the `n` tensors of `meta`, laid out at `offsets` in one buffer. */
+Optim *optim_new(const ModelSpec *s, const ParamTensor *meta, const size_t *offsets, int n);
+void optim_free(Optim *o);
+
+/* One update of `params` from `grads` at training step `step` (0-based). */
+void optim_step(Optim *o, float *params, const float *grads, int step);
+
+/* The state to checkpoint: "adam_m", "adam_v", "muon_momentum". Returns
+ * how many arrays it filled (at most `max`). */
+int optim_state(Optim *o, CkptArray *out, int max);
+
+#endif
