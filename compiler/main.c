@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd_data.h"
+#include "cmd_export.h"
+#include "cmd_train.h"
 #include "report.h"
 #include "schema.h"
 #include "validate.h"
@@ -27,6 +30,9 @@ static const char main_help[] =
     "  check MODEL.yaml   validate a model and print its layers, parameter\n"
     "                     counts, FLOPs per token and memory per GPU\n"
     "  keys               list every key a model file may hold\n"
+    "  data TEXT... -o DIR  turn text files into token shards\n"
+    "  train MODEL.yaml   train the model (on the CPU with --backend ref)\n"
+    "  export CKPT -o F   write a checkpoint's weights as safetensors\n"
     "\n"
     "Options for every command that reads a model:\n"
     "  --set KEY=VALUE    override one key, e.g. --set model.layers=12\n"
@@ -145,6 +151,9 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "--version")) return puts("gptc " GPTC_VERSION), finish_output();
     if (!strcmp(cmd, "check")) return cmd_check(argc - 2, argv + 2);
     if (!strcmp(cmd, "keys")) return cmd_keys(argc - 2, argv + 2);
+    if (!strcmp(cmd, "data")) return cmd_data(argc - 2, argv + 2);
+    if (!strcmp(cmd, "train")) return cmd_train(argc - 2, argv + 2);
+    if (!strcmp(cmd, "export")) return cmd_export(argc - 2, argv + 2);
     fprintf(stderr, "gptc: unknown command '%s'. Try 'gptc --help'.\n", cmd);
     return 2;
 }

@@ -311,6 +311,6 @@ void report_json(FILE *f, const ModelSpec *s) {
                ", \"total\": %" PRId64 "},\n  \"spec\": ",
             st.bytes_params, st.bytes_grads, st.bytes_optim, st.bytes_activations,
             st.bytes_total);
-    spec_json(f, s);
+    spec_json(f, s, true);
     fputs("\n}\n", f);
 }

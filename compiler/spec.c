@@ -87,6 +87,21 @@ int spec_scalars_len(const ModelSpec *s) {
     return L + L * (s->x0.tables + 1) + 2 * L;
 }
 
+int spec_skip_index(const ModelSpec *s, int from) {
+    (void)s;
+    return from;
+}
+
+int spec_lambda_index(const ModelSpec *s, int layer, int j) {
+    int L = s->model.layers;
+    return L + layer * (s->x0.tables + 1) + j;
+}
+
+int spec_sa_index(const ModelSpec *s, int layer, int j) {
+    int L = s->model.layers;
+    return L + L * (s->x0.tables + 1) + 2 * layer + j;
+}
+
 const char *spec_dtype_name(DType d) {
     return d == DTYPE_FP32 ? "fp32" : "bf16";
 }

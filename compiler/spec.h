@@ -165,6 +165,13 @@ double spec_muon_momentum(const ModelSpec *s, int step);
  * [L x (tables+1)], attention lambdas [L x 2], in that order. */
 int spec_scalars_len(const ModelSpec *s);
 
+/* Where each scalar lives in that vector: the skip weight of source layer
+ * `from`; the block lambda j of a layer (j = 0 for x, 1 + k for x0k); the
+ * attention lambda j of a layer (0: sa_v, 1: sa_ve). */
+int spec_skip_index(const ModelSpec *s, int from);
+int spec_lambda_index(const ModelSpec *s, int layer, int j);
+int spec_sa_index(const ModelSpec *s, int layer, int j);
+
 const char *spec_dtype_name(DType d);
 
 #endif

@@ -78,12 +78,13 @@ static void print_value(FILE *f, const ModelSpec *s, const KeyDef *k) {
     }
 }
 
-void spec_json(FILE *f, const ModelSpec *s) {
+void spec_json(FILE *f, const ModelSpec *s, bool pretty) {
+    const char *sep = pretty ? "\n    " : " ";
     fputs("{", f);
     for (int i = 0; i < schema_nkeys; i++) {
-        fprintf(f, "%s\n    \"%s\": ", i ? "," : "", schema_keys[i].path);
+        fprintf(f, "%s%s\"%s\": ", i ? "," : "", i || pretty ? sep : "", schema_keys[i].path);
         print_value(f, s, &schema_keys[i]);
     }
-    fprintf(f, ",\n    \"vocab.padded\": %d,\n    \"scalars.length\": %d\n  }", s->vocab.padded,
-            spec_scalars_len(s));
+    fprintf(f, ",%s\"vocab.padded\": %d,%s\"scalars.length\": %d%s}", sep, s->vocab.padded, sep,
+            spec_scalars_len(s), pretty ? "\n  " : "");
 }

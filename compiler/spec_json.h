@@ -8,10 +8,13 @@
 #ifndef GPTC_SPEC_JSON_H
 #define GPTC_SPEC_JSON_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "spec.h"
 
-void spec_json(FILE *f, const ModelSpec *s);
+/* `pretty` puts each member on its own line; otherwise the object is one
+ * line (for JSON Lines files). */
+void spec_json(FILE *f, const ModelSpec *s, bool pretty);
 
 #endif

@@ -65,8 +65,9 @@ int data_num_shards(const DataLoader *d);
 const char *data_shard_path(const DataLoader *d, int i);
 int64_t data_shard_tokens(const DataLoader *d, int i);
 
-/* Writes one shard atomically: PATH.tmp, fsync, rename to PATH, fsync the
- * directory. On failure PATH is untouched and PATH.tmp removed. */
+/* Writes one shard atomically (atomic_file.h: PATH.tmp, fsync, rename to
+ * PATH, fsync the directory). On failure PATH is untouched and PATH.tmp
+ * removed. */
 bool shard_write(const char *path, const uint16_t *tokens, int64_t n, char *err, size_t errcap);
 
 #endif

@@ -9,6 +9,9 @@ need=()
 have_header() { echo "#include <$1>" | ${CC:-gcc} -E -x c - >/dev/null 2>&1; }
 have_header yaml.h || need+=(libyaml-dev)
 have_header cblas.h || need+=(libopenblas-dev)
+# the OpenMP build of OpenBLAS (see the Makefile's BLAS_DIR)
+[ -e "/usr/lib/$(${CC:-gcc} -print-multiarch)/openblas-openmp/libopenblas.so" ] \
+    || need+=(libopenblas-openmp-dev)
 command -v gcc >/dev/null || need+=(gcc)
 command -v make >/dev/null || need+=(make)
 command -v python3 >/dev/null || need+=(python3)

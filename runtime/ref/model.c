@@ -188,17 +188,6 @@ static real *G(Model *m, int t) { return m->grads + m->off[t]; }
 /* The head's weight: its own tensor, or x00's table when tied. */
 static int head_tensor(const Model *m) { return m->t_head >= 0 ? m->t_head : m->t_x0[0]; }
 
-/* scalars = [skip weights L][block lambdas L x (tables + 1)][sa lambdas L x 2] */
-static int skip_index(const Model *m, int from) { (void)m; return from; }
-static int lambda_index(const Model *m, int layer, int j) {
-    int L = m->spec.model.layers;
-    return L + layer * (m->spec.x0.tables + 1) + j;
-}
-static int sa_index(const Model *m, int layer, int j) {
-    int L = m->spec.model.layers;
-    return L + L * (m->spec.x0.tables + 1) + 2 * layer + j;
-}
-
 /* ---- initialisation (§3.8) ---- */
 
 static void fill_uniform(real *w, size_t n, double bound, Rng *r) {
@@ -217,12 +206,12 @@ static double linear_bound(const ModelSpec *s, int64_t fan_in) {
 static void init_scalars(Model *m, real *sc) {
     const ModelSpec *s = &m->spec;
     for (int i = 0; i < s->model.layers; i++) {
-        sc[skip_index(m, i)] = (real)s->skips.init;
-        sc[lambda_index(m, i, 0)] = (real)s->x0.lambda_x;
-        sc[lambda_index(m, i, 1)] = (real)s->x0.lambda_x0;
-        for (int k = 1; k < s->x0.tables; k++) sc[lambda_index(m, i, k + 1)] = (real)s->x0.lambda_x0_extra;
-        sc[sa_index(m, i, 0)] = (real)s->ve.lambda_v;
-        sc[sa_index(m, i, 1)] = (real)s->ve.lambda_ve;
+        sc[spec_skip_index(&m->spec, i)] = (real)s->skips.init;
+        sc[spec_lambda_index(&m->spec, i, 0)] = (real)s->x0.lambda_x;
+        sc[spec_lambda_index(&m->spec, i, 1)] = (real)s->x0.lambda_x0;
+        for (int k = 1; k < s->x0.tables; k++) sc[spec_lambda_index(&m->spec, i, k + 1)] = (real)s->x0.lambda_x0_extra;
+        sc[spec_sa_index(&m->spec, i, 0)] = (real)s->ve.lambda_v;
+        sc[spec_sa_index(&m->spec, i, 1)] = (real)s->ve.lambda_ve;
     }
 }
 
@@ -306,7 +295,7 @@ static void attention_block_fwd(Model *m, int i, const real *sc) {
     memcpy(a->k, a->kn, TD * sizeof(real));
     rotary_apply(a->q, m->cosb, m->sinb, T, H, hd, inter, false);
     rotary_apply(a->k, m->cosb, m->sinb, T, H, hd, inter, false);
-    real sa0 = sc[sa_index(m, i, 0)], sa1 = sc[sa_index(m, i, 1)];
+    real sa0 = sc[spec_sa_index(&m->spec, i, 0)], sa1 = sc[spec_sa_index(&m->spec, i, 1)];
     int table = s->ve.layer_table[i];
     for (size_t j = 0; j < TD; j++) a->v[j] = sa0 * a->vn[j];
     if (table >= 0) axpy(a->v, sa1, m->ve[table], TD);
@@ -340,9 +329,9 @@ static void layer_fwd(Model *m, int i, const real *x_in) {
     const real *sc = P(m, m->t_scalars);
     memcpy(a->xs, x_in, TD * sizeof(real));
     for (int j = 0; j < s->skips.count; j++)
-        if (s->skips.to[j] == i) axpy(a->xs, sc[skip_index(m, s->skips.from[j])], m->la[s->skips.from[j]].out, TD);
-    for (size_t j = 0; j < TD; j++) a->xm[j] = sc[lambda_index(m, i, 0)] * a->xs[j];
-    for (int k = 0; k < s->x0.tables; k++) axpy(a->xm, sc[lambda_index(m, i, k + 1)], m->x0n[k], TD);
+        if (s->skips.to[j] == i) axpy(a->xs, sc[spec_skip_index(&m->spec, s->skips.from[j])], m->la[s->skips.from[j]].out, TD);
+    for (size_t j = 0; j < TD; j++) a->xm[j] = sc[spec_lambda_index(&m->spec, i, 0)] * a->xs[j];
+    for (int k = 0; k < s->x0.tables; k++) axpy(a->xm, sc[spec_lambda_index(&m->spec, i, k + 1)], m->x0n[k], TD);
     if (s->model.attention[i]) attention_block_fwd(m, i, sc);
     else memcpy(a->xa, a->xm, TD * sizeof(real));
     mlp_fwd(m, i);
@@ -399,11 +388,11 @@ static void attention_block_bwd(Model *m, int i, const real *sc, real *dsc) {
     int Wb = s->attn.window.long_layer[i] ? lw : sw;
     attention_bwd(m->dq, m->dk, m->dv, m->dy, a->y, a->lse, a->q, a->k, a->v, m->doc_start, T, H,
                   hd, Wb, s->attn.window.block_size, (real)s->attn.scale, m->scratch);
-    real sa0 = sc[sa_index(m, i, 0)], sa1 = sc[sa_index(m, i, 1)];
+    real sa0 = sc[spec_sa_index(&m->spec, i, 0)], sa1 = sc[spec_sa_index(&m->spec, i, 1)];
     int table = s->ve.layer_table[i];
-    dsc[sa_index(m, i, 0)] += dot(m->dv, a->vn, TD);
+    dsc[spec_sa_index(&m->spec, i, 0)] += dot(m->dv, a->vn, TD);
     if (table >= 0) {
-        dsc[sa_index(m, i, 1)] += dot(m->dv, m->ve[table], TD);
+        dsc[spec_sa_index(&m->spec, i, 1)] += dot(m->dv, m->ve[table], TD);
         axpy(m->dve[table], sa1, m->dv, TD);
     }
     for (size_t j = 0; j < TD; j++) m->dv[j] *= sa0;
@@ -437,18 +426,18 @@ static void layer_bwd(Model *m, int i) {
     rmsnorm_bwd(m->dxa, true, m->dn, a->n2, a->rstd2, T, D);
     memcpy(m->dxm, m->dxa, TD * sizeof(real));
     if (s->model.attention[i]) attention_block_bwd(m, i, sc, dsc);
-    dsc[lambda_index(m, i, 0)] += dot(m->dxm, a->xs, TD);
+    dsc[spec_lambda_index(&m->spec, i, 0)] += dot(m->dxm, a->xs, TD);
     for (int k = 0; k < s->x0.tables; k++) {
-        dsc[lambda_index(m, i, k + 1)] += dot(m->dxm, m->x0n[k], TD);
-        axpy(m->dx0[k], sc[lambda_index(m, i, k + 1)], m->dxm, TD);
+        dsc[spec_lambda_index(&m->spec, i, k + 1)] += dot(m->dxm, m->x0n[k], TD);
+        axpy(m->dx0[k], sc[spec_lambda_index(&m->spec, i, k + 1)], m->dxm, TD);
     }
-    real lx = sc[lambda_index(m, i, 0)];
+    real lx = sc[spec_lambda_index(&m->spec, i, 0)];
     for (size_t j = 0; j < TD; j++) m->dcur[j] = lx * m->dxm[j];
     for (int j = s->skips.count - 1; j >= 0; j--) {
         if (s->skips.to[j] != i) continue;
         int from = s->skips.from[j];
-        dsc[skip_index(m, from)] += dot(m->dcur, m->la[from].out, TD);
-        axpy(m->dskip[from], sc[skip_index(m, from)], m->dcur, TD);
+        dsc[spec_skip_index(&m->spec, from)] += dot(m->dcur, m->la[from].out, TD);
+        axpy(m->dskip[from], sc[spec_skip_index(&m->spec, from)], m->dcur, TD);
     }
 }
 

@@ -81,7 +81,17 @@ static void rmsnorm_bwd(real *dx, bool add, const real *dy, const real *y, const
 static void rotary_tables(real *cosb, real *sinb, int T, int half, int pairs, double base) {
     for (int j = 0; j < half; j++) {
         float freq = 0.0f;
-        if (j < pairs) freq = pairs > 1 ? powf((float)(1.0 / base), (float)j / (float)(pairs - 1)) : 1.0f;
+        if (j < pairs) {
+            /* The exponent as torch.linspace(0, 1, pairs) computes it in
+             * float32 (from both ends), so the table matches the records'
+             * to the last bit where j / (pairs - 1) would round differently. */
+            float e = 0.0f;
+            if (pairs > 1) {
+                float step = 1.0f / (float)(pairs - 1);
+                e = j < pairs / 2 ? step * (float)j : 1.0f - step * (float)(pairs - 1 - j);
+            }
+            freq = powf((float)(1.0 / base), e);
+        }
         for (int t = 0; t < T; t++) {
             float angle = (float)t * freq;
             cosb[(size_t)t * half + j] = (real)cosf(angle);

@@ -1,0 +1,38 @@
+/*
+ * backend.h: what the trainer needs from an executor: parameters and
+ * gradients in one fp32 buffer each (params_list order), initialisation,
+ * and a forward and backward pass over one rank's slice. The trainer loop,
+ * optimizers, logs and checkpoints are the same for every executor; `ref`
+ * is the first, `sim` and `cuda` plug in here (design.md §3).
+ */
+#ifndef GPTC_BACKEND_H
+#define GPTC_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "params.h"
+#include "spec.h"
+
+typedef struct Backend {
+    const char *name;
+    void *impl;
+    float *(*params)(void *impl);
+    float *(*grads)(void *impl);
+    size_t (*num_params)(const void *impl);
+    int (*tensors)(const void *impl, const ParamTensor **meta, const size_t **offsets);
+    void (*init)(void *impl, uint64_t seed);
+    double (*forward)(void *impl, const int *inputs, const int *targets, int T, int step,
+                      bool validation);
+    void (*backward)(void *impl);
+    void (*close)(void *impl);
+} Backend;
+
+/* Opens executor `name` ("ref") for spec `s` and sequences of up to max_T
+ * tokens. False with a message for an unknown or unavailable executor. */
+bool backend_open(Backend *b, const char *name, const ModelSpec *s, int max_T, char *err,
+                  size_t errcap);
+void backend_close(Backend *b);
+
+#endif

@@ -1,0 +1,539 @@
+/*
+ * cmd_data.c: `gptc data TEXT... -o DIR`, text files to token shards.
+ *
+ * Two passes over the inputs. The first counts documents and tokens, so the
+ * val share (--val-fraction of all tokens) is known before anything is
+ * written. The second tokenizes each document ([EOT] + bytes, tokenize.h)
+ * and sends it to the val shard while the val share is not yet reached, and
+ * to the train stream after that. The val shard takes whole documents, so no
+ * document is seen in both val and train; the train stream is cut every
+ * --shard-tokens tokens, and a document may spill over a train shard
+ * boundary, as in the recipe's fineweb.py.
+ *
+ * Every shard goes through shard_write (temporary file, fsync, rename), so
+ * an interrupted run leaves whole shards or none. The val shard is written
+ * when the first train document arrives, after every check that could
+ * refuse the split, so a refused split writes nothing. Train shards left
+ * over from an earlier, longer run under the same name would be picked up
+ * by the loader's glob, so they are removed (and the summary says so).
+ */
+#include "cmd_data.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "data.h"
+#include "tokenize.h"
+
+#define DEFAULT_SHARD_TOKENS 100000000 /* the recipe's 10^8 tokens per shard */
+#define DEFAULT_VAL_FRACTION 0.1
+#define MAX_SHARD_INDEX 999999 /* six digits keep the names in sorted order */
+
+static const char data_help[] =
+    "Usage: gptc data TEXT... -o DIR [--name NAME] [--val-docs N | --val-fraction F]\n"
+    "                 [--shard-tokens N] [--paragraphs] [--quiet]\n"
+    "\n"
+    "Turns text files into the token shards that training reads, with the\n"
+    "byte-level tokenizer of the small models: each byte is one token (0..255)\n"
+    "and token 256 (EOT) opens every document, so the vocabulary is 257\n"
+    "(models/tiny.yaml: vocab.size 257, vocab.eot 256).\n"
+    "\n"
+    "Each TEXT file is one document; with --paragraphs, each paragraph (lines\n"
+    "separated by one or more blank lines) is a document. The first documents\n"
+    "go to the validation shard until it holds its share of the tokens; the\n"
+    "rest fill the training shards in order:\n"
+    "  DIR/NAME_val_000000.bin\n"
+    "  DIR/NAME_train_000001.bin, DIR/NAME_train_000002.bin, ...\n"
+    "A model file then names them with globs, e.g.\n"
+    "  train.data.train: \"DIR/NAME_train_*.bin\"\n"
+    "  train.data.val:   \"DIR/NAME_val_*.bin\"\n"
+    "The files use the modded-nanogpt / llm.c shard format (a 1024-byte header,\n"
+    "then uint16 tokens), and each is written to a temporary file and renamed,\n"
+    "so an interrupted run never leaves a half-written shard.\n"
+    "\n"
+    "Options:\n"
+    "  -o, --output DIR     where the shards go (made if missing)\n"
+    "  --name NAME          file name prefix (default: data)\n"
+    "  --val-fraction F     validation share of all tokens, 0 <= F < 1, in whole\n"
+    "                       documents (default 0.1; 0 writes no val shard)\n"
+    "  --val-docs N         the first N documents are the validation set instead\n"
+    "  --shard-tokens N     tokens per training shard (default 100000000, as the\n"
+    "                       recipe); a document may continue in the next shard.\n"
+    "                       The validation shard must fit in N tokens too.\n"
+    "  --paragraphs         one document per paragraph instead of per file\n"
+    "  --quiet              print nothing but errors\n"
+    "\n"
+    "Training needs enough tokens: a run of S steps of B tokens reads about\n"
+    "S x B + 2 tokens from the train shards, and each shard must hold at least\n"
+    "B + 2 tokens (the loader drops the tail of a shard that cannot give a whole\n"
+    "batch, as the recipe's loader does).\n"
+    "\n"
+    "Exit status: 0 done, 2 bad usage, an unreadable input or an output\n"
+    "directory that cannot be made, 1 a shard that could not be written.\n"
+    "\n"
+    "Example (the demo corpus):\n"
+    "  gptc data data/demo/corpus.txt -o data/demo --name demo --paragraphs \\\n"
+    "      --val-fraction 0.1\n";
+
+typedef struct {
+    char **inputs;
+    int ninputs;
+    const char *outdir;
+    const char *name;
+    bool by_docs;        /* --val-docs given: val_docs counts, else val_fraction */
+    int64_t val_docs;
+    double val_fraction;
+    int64_t shard_tokens;
+    bool paragraphs;
+    bool quiet;
+} DataOptions;
+
+/* Totals of the first pass. */
+typedef struct {
+    int64_t docs;
+    int64_t tokens;
+} Count;
+
+/* State of the second pass. */
+typedef struct {
+    const DataOptions *o;
+    int64_t val_target;     /* val takes documents while it holds fewer tokens */
+    int64_t total_tokens;   /* from the first pass, to size the train buffer */
+    uint16_t *doc;          /* one tokenized document */
+    size_t doc_cap;
+    uint16_t *val;          /* the val shard, written when train starts */
+    int64_t nval, val_cap, val_ndocs;
+    bool in_train;
+    uint16_t *buf;          /* the train shard being filled */
+    int64_t nbuf, buf_cap;
+    int next_shard;         /* index of the next train shard file */
+    int64_t train_docs, train_tokens;
+    int rc;                 /* exit status once something failed, else 0 */
+} Writer;
+
+typedef bool (*DocFn)(void *ctx, const char *text, size_t len);
+
+/* ---- messages ---- */
+
+static int usage_error(const char *what, const char *arg) {
+    fprintf(stderr, "gptc data: ");
+    fprintf(stderr, what, arg);
+    fputs("\nTry 'gptc data --help'.\n", stderr);
+    return 2;
+}
+
+static int data_error(int rc, const char *msg) {
+    fprintf(stderr, "gptc data: %s\n", msg);
+    return rc;
+}
+
+/* ---- options ---- */
+
+static bool parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out) {
+    if (!s || !*s) return false;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end || v < lo || v > hi) return false;
+    *out = v;
+    return true;
+}
+
+static bool parse_fraction(const char *s, double *out) {
+    if (!s || !*s) return false;
+    char *end;
+    double v = strtod(s, &end);
+    if (*end || !(v >= 0 && v < 1)) return false;
+    *out = v;
+    return true;
+}
+
+/* "--opt VALUE" or "--opt=VALUE": the value, advancing *i past it, or NULL
+ * when `a` is not this option. *missing is set when the value is absent. */
+static const char *option_value(int argc, char **argv, int *i, const char *opt, bool *missing) {
+    const char *a = argv[*i];
+    size_t n = strlen(opt);
+    if (strncmp(a, opt, n)) return NULL;
+    if (a[n] == '=') return a + n + 1;
+    if (a[n]) return NULL;
+    if (*i + 1 >= argc) {
+        *missing = true;
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+static bool valid_name(const char *s) { return *s && !strchr(s, '/'); }
+
+/* One option at argv[*i]; returns 0 when taken, else the exit status. */
+static int parse_option(int argc, char **argv, int *i, DataOptions *o, bool *val_set) {
+    const char *a = argv[*i], *v;
+    bool missing = false;
+    if (!strcmp(a, "--paragraphs")) o->paragraphs = true;
+    else if (!strcmp(a, "--quiet")) o->quiet = true;
+    else if ((v = option_value(argc, argv, i, "-o", &missing)) ||
+             (v = option_value(argc, argv, i, "--output", &missing))) o->outdir = v;
+    else if ((v = option_value(argc, argv, i, "--name", &missing))) {
+        if (!valid_name(v))
+            return usage_error("--name '%s': give a file name prefix without '/'", v);
+        o->name = v;
+    } else if ((v = option_value(argc, argv, i, "--shard-tokens", &missing))) {
+        if (!parse_int(v, 1, INT32_MAX, &o->shard_tokens))
+            return usage_error(
+                "--shard-tokens '%s': expected a whole number from 1 to 2147483647", v);
+    } else if ((v = option_value(argc, argv, i, "--val-docs", &missing))) {
+        if (*val_set) return usage_error("%s", "give --val-docs or --val-fraction, not both");
+        if (!parse_int(v, 0, INT64_MAX, &o->val_docs))
+            return usage_error(
+                "--val-docs '%s': expected a whole number of documents, 0 or more", v);
+        o->by_docs = *val_set = true;
+    } else if ((v = option_value(argc, argv, i, "--val-fraction", &missing))) {
+        if (*val_set) return usage_error("%s", "give --val-docs or --val-fraction, not both");
+        if (!parse_fraction(v, &o->val_fraction))
+            return usage_error(
+                "--val-fraction '%s': expected a number from 0 up to (not including) 1", v);
+        *val_set = true;
+    } else if (missing) return usage_error("%s needs a value", a);
+    else return usage_error("unknown option '%s'", a);
+    return missing ? usage_error("%s needs a value", a) : 0;
+}
+
+/* Returns 0 to go on, -1 after printing the help, else the exit status. */
+static int parse_options(int argc, char **argv, DataOptions *o) {
+    *o = (DataOptions){.name = "data", .val_fraction = DEFAULT_VAL_FRACTION,
+                       .shard_tokens = DEFAULT_SHARD_TOKENS};
+    o->inputs = malloc(sizeof *o->inputs * (size_t)(argc > 0 ? argc : 1));
+    if (!o->inputs) return data_error(1, "out of memory");
+    bool val_set = false, only_files = false;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!only_files && (!strcmp(a, "--help") || !strcmp(a, "-h"))) {
+            fputs(data_help, stdout);
+            return -1;
+        }
+        if (!only_files && !strcmp(a, "--")) only_files = true;
+        else if (!only_files && a[0] == '-' && a[1]) {
+            int rc = parse_option(argc, argv, &i, o, &val_set);
+            if (rc) return rc;
+        } else o->inputs[o->ninputs++] = argv[i];
+    }
+    if (!o->ninputs) return usage_error("%s", "no input files given");
+    if (!o->outdir || !*o->outdir) return usage_error("%s", "no output directory given (-o DIR)");
+    return 0;
+}
+
+/* ---- input ---- */
+
+/* Reads a whole file; NULL with a message in err on failure. */
+static char *read_file(const char *path, size_t *len, char *err, size_t errcap) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errcap, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        snprintf(err, errcap, "%s: is a directory, not a text file", path);
+        close(fd);
+        return NULL;
+    }
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (buf && n == cap) {
+            char *grown = cap <= SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
+            if (!grown) free(buf);
+            buf = grown;
+            cap *= 2;
+        }
+        if (!buf) {
+            snprintf(err, errcap, "%s: out of memory", path);
+            break;
+        }
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            snprintf(err, errcap, "%s: cannot read: %s", path, strerror(errno));
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        if (r == 0) break;
+        n += (size_t)r;
+    }
+    close(fd);
+    *len = n;
+    return buf;
+}
+
+/* Calls fn on every document of every input, in order. Returns 0, 2 for an
+ * unreadable input (with a message), or the status fn left in *fn_rc. */
+static int each_document(const DataOptions *o, DocFn fn, void *ctx) {
+    char err[PATH_MAX + 128];
+    for (int f = 0; f < o->ninputs; f++) {
+        size_t len;
+        char *text = read_file(o->inputs[f], &len, err, sizeof err);
+        if (!text) return data_error(2, err);
+        bool ok = true;
+        if (!o->paragraphs) {
+            ok = fn(ctx, text, len);
+        } else {
+            size_t pos = 0, start, plen;
+            while (ok && next_paragraph(text, len, &pos, &start, &plen))
+                ok = fn(ctx, text + start, plen);
+        }
+        free(text);
+        if (!ok) return -1;
+    }
+    return 0;
+}
+
+static bool count_document(void *ctx, const char *text, size_t len) {
+    (void)text;
+    Count *c = ctx;
+    c->docs++;
+    c->tokens += (int64_t)len + 1;
+    return true;
+}
+
+/* ---- output ---- */
+
+/* mkdir -p: makes DIR and any missing parents. */
+static bool make_dirs(const char *dir, char *err, size_t errcap) {
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path) {
+        snprintf(err, errcap, "%s: path too long", dir);
+        return false;
+    }
+    for (char *p = path + 1;; p++) {
+        if (*p != '/' && *p) continue;
+        char c = *p;
+        *p = 0;
+        struct stat st;
+        if (mkdir(path, 0777) != 0 && errno != EEXIST) {
+            snprintf(err, errcap, "%s: cannot create the output directory: %s", path,
+                     strerror(errno));
+            return false;
+        }
+        if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            snprintf(err, errcap, "%s: cannot create the output directory: %s", path,
+                     "a file of that name is in the way");
+            return false;
+        }
+        *p = c;
+        if (!c) return true;
+    }
+}
+
+static void shard_path(char *out, size_t cap, const DataOptions *o, const char *split, int index) {
+    snprintf(out, cap, "%s/%s_%s_%06d.bin", o->outdir, o->name, split, index);
+}
+
+static bool write_val(Writer *w) {
+    if (w->nval == 0) return true; /* no val share asked for */
+    char path[PATH_MAX], err[PATH_MAX + 128];
+    shard_path(path, sizeof path, w->o, "val", 0);
+    if (shard_write(path, w->val, w->nval, err, sizeof err)) return true;
+    w->rc = data_error(1, err);
+    return false;
+}
+
+static bool flush_train(Writer *w) {
+    if (w->nbuf == 0) return true;
+    if (w->next_shard > MAX_SHARD_INDEX) {
+        w->rc = data_error(2, "more than 999999 train shards; raise --shard-tokens");
+        return false;
+    }
+    char path[PATH_MAX], err[PATH_MAX + 128];
+    shard_path(path, sizeof path, w->o, "train", w->next_shard);
+    if (!shard_write(path, w->buf, w->nbuf, err, sizeof err)) {
+        w->rc = data_error(1, err);
+        return false;
+    }
+    w->next_shard++;
+    w->nbuf = 0;
+    return true;
+}
+
+/* Grows *buf to hold `need` tokens, at most `limit`. */
+static bool reserve(uint16_t **buf, int64_t *cap, int64_t need, int64_t limit) {
+    if (need <= *cap) return true;
+    int64_t c = *cap ? *cap : 4096;
+    while (c < need) c *= 2;
+    if (c > limit) c = limit;
+    uint16_t *grown = realloc(*buf, (size_t)c * sizeof **buf);
+    if (!grown) return false;
+    *buf = grown;
+    *cap = c;
+    return true;
+}
+
+static bool add_to_val(Writer *w, const uint16_t *t, int64_t n) {
+    int64_t limit = w->o->shard_tokens;
+    if (w->nval + n > limit) {
+        char m[256];
+        snprintf(m, sizeof m,
+                 "the val share needs more than --shard-tokens %" PRId64 " tokens; lower "
+                 "--val-fraction or --val-docs, or raise --shard-tokens",
+                 limit);
+        w->rc = data_error(2, m);
+        return false;
+    }
+    if (!reserve(&w->val, &w->val_cap, w->nval + n, limit)) {
+        w->rc = data_error(1, "out of memory");
+        return false;
+    }
+    memcpy(w->val + w->nval, t, (size_t)n * sizeof *t);
+    w->nval += n;
+    w->val_ndocs++;
+    return true;
+}
+
+/* Appends to the train stream, writing a shard each time one fills up: a
+ * document may continue in the next shard. */
+static bool add_to_train(Writer *w, const uint16_t *t, int64_t n) {
+    int64_t limit = w->o->shard_tokens;
+    int64_t expected = w->total_tokens - w->nval; /* sizes the buffer for small corpora */
+    while (n > 0) {
+        if (w->nbuf == limit && !flush_train(w)) return false;
+        int64_t want = w->nbuf + n < limit ? w->nbuf + n : limit;
+        if (want < expected && expected <= limit) want = expected;
+        if (!reserve(&w->buf, &w->buf_cap, want, limit)) {
+            w->rc = data_error(1, "out of memory");
+            return false;
+        }
+        int64_t k = w->buf_cap - w->nbuf < n ? w->buf_cap - w->nbuf : n;
+        memcpy(w->buf + w->nbuf, t, (size_t)k * sizeof *t);
+        w->nbuf += k;
+        w->train_tokens += k;
+        t += k;
+        n -= k;
+    }
+    return true;
+}
+
+static bool wants_val(const Writer *w) {
+    if (w->in_train) return false;
+    if (w->o->by_docs) return w->val_ndocs < w->o->val_docs;
+    return w->nval < w->val_target;
+}
+
+static bool write_document(void *ctx, const char *text, size_t len) {
+    Writer *w = ctx;
+    if (len + 1 > w->doc_cap) {
+        uint16_t *grown = realloc(w->doc, (len + 1) * sizeof *grown);
+        if (!grown) {
+            w->rc = data_error(1, "out of memory");
+            return false;
+        }
+        w->doc = grown;
+        w->doc_cap = len + 1;
+    }
+    int64_t n = (int64_t)tokenize_document(text, len, w->doc);
+    if (wants_val(w)) return add_to_val(w, w->doc, n);
+    if (!w->in_train) {
+        w->in_train = true;
+        if (!write_val(w)) return false;
+    }
+    w->train_docs++;
+    return add_to_train(w, w->doc, n);
+}
+
+/* Removes NAME_train_K.bin for K = from, from + 1, ... while they exist:
+ * shards of an earlier, longer run that the train glob would still match. */
+static int remove_stale(const DataOptions *o, const char *split, int from) {
+    int removed = 0;
+    char path[PATH_MAX];
+    for (int k = from; k <= MAX_SHARD_INDEX; k++) {
+        shard_path(path, sizeof path, o, split, k);
+        if (unlink(path) != 0) break;
+        removed++;
+    }
+    return removed;
+}
+
+/* ---- the command ---- */
+
+static const char *plural(int64_t n) { return n == 1 ? "" : "s"; }
+
+static void print_summary(const DataOptions *o, const Count *c, const Writer *w, int stale) {
+    char first[PATH_MAX], last[PATH_MAX];
+    printf("gptc data: %" PRId64 " document%s, %" PRId64 " tokens (bytes + EOT, vocabulary %d)\n",
+           c->docs, plural(c->docs), c->tokens, BYTE_VOCAB);
+    if (w->nval) {
+        shard_path(first, sizeof first, o, "val", 0);
+        printf("  val:   %" PRId64 " document%s, %" PRId64 " tokens in 1 shard: %s\n",
+               w->val_ndocs, plural(w->val_ndocs), w->nval, first);
+    } else {
+        printf("  val:   none (no val share asked for)\n");
+    }
+    int nshards = w->next_shard - 1;
+    shard_path(first, sizeof first, o, "train", 1);
+    shard_path(last, sizeof last, o, "train", nshards);
+    printf("  train: %" PRId64 " document%s, %" PRId64 " tokens in %d shard%s: %s%s%s\n",
+           w->train_docs, plural(w->train_docs), w->train_tokens, nshards, plural(nshards), first,
+           nshards > 1 ? " .. " : "", nshards > 1 ? strrchr(last, '/') + 1 : "");
+    if (stale) printf("  removed %d stale shard%s of an earlier run\n", stale, plural(stale));
+}
+
+/* The checks that need the first pass's totals. */
+static int check_split(const DataOptions *o, const Count *c) {
+    char m[256];
+    if (c->docs == 0) return data_error(2, "the input holds no documents (only blank lines?)");
+    if (o->by_docs && o->val_docs >= c->docs) {
+        snprintf(m, sizeof m,
+                 "--val-docs %" PRId64 " leaves nothing to train on: the input holds %" PRId64
+                 " document%s",
+                 o->val_docs, c->docs, c->docs == 1 ? "" : "s");
+        return data_error(2, m);
+    }
+    return 0;
+}
+
+/* The second pass and the last shard; returns the exit status. */
+static int write_shards(const DataOptions *o, const Count *c, Writer *w) {
+    int rc = each_document(o, write_document, w);
+    if (rc) return rc > 0 ? rc : w->rc;
+    if (!w->in_train)
+        return data_error(2, "the val share takes every document; nothing is left to train on");
+    if (!flush_train(w)) return w->rc;
+    int stale = remove_stale(o, "train", w->next_shard) + (w->nval ? 0 : remove_stale(o, "val", 0));
+    if (!o->quiet) print_summary(o, c, w, stale);
+    return 0;
+}
+
+static int run(const DataOptions *o) {
+    Count c = {0, 0};
+    int rc = each_document(o, count_document, &c);
+    if (rc) return rc;
+    if ((rc = check_split(o, &c))) return rc;
+    char err[PATH_MAX + 128];
+    if (!make_dirs(o->outdir, err, sizeof err)) return data_error(2, err);
+    Writer w = {.o = o, .total_tokens = c.tokens, .next_shard = 1};
+    w.val_target = o->by_docs ? 0 : (int64_t)ceil(o->val_fraction * (double)c.tokens);
+    rc = write_shards(o, &c, &w);
+    free(w.doc);
+    free(w.val);
+    free(w.buf);
+    return rc;
+}
+
+int cmd_data(int argc, char **argv) {
+    DataOptions o;
+    int rc = parse_options(argc, argv, &o);
+    if (rc == 0) rc = run(&o);
+    else if (rc < 0) rc = fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
+    free(o.inputs);
+    fflush(stdout);
+    return rc;
+}

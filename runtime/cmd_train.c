@@ -1,0 +1,114 @@
+/*
+ * cmd_train.c: `gptc train MODEL.yaml [options]` (help text below).
+ */
+#include "cmd_train.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "train.h"
+#include "validate.h"
+
+#define MAX_SETS 256
+
+static const char help[] =
+    "Usage: gptc train MODEL.yaml [options]\n"
+    "\n"
+    "Trains the model on its data (train.data.train / train.data.val) and writes\n"
+    "the run to a directory:\n"
+    "  train.log       modded-nanogpt's lines: step:125/1200 val_loss:2.1234 ...\n"
+    "  metrics.jsonl   one JSON record per step and per validation, with every\n"
+    "                  lambda and skip weight per layer at each validation\n"
+    "  ckpt.bin        the latest checkpoint (after each validation and at the end)\n"
+    "\n"
+    "Options:\n"
+    "  --run-dir DIR     where the run goes (default: runs/NAME for models/NAME.yaml)\n"
+    "  --steps N         stop after N steps (the schedules still span train.steps;\n"
+    "                    to change the schedule, use --set train.steps=N)\n"
+    "  --resume          continue the run in --run-dir from its checkpoint,\n"
+    "                    bit-identically to a run that never stopped\n"
+    "  --backend NAME    the executor: ref (fp32 C on the CPU; the default)\n"
+    "  --threads N       CPU threads (default: all)\n"
+    "  --set KEY=VALUE   override a model key (repeatable), as in gptc check\n"
+    "  --no-progress     no progress display on stderr\n"
+    "\n"
+    "A NaN or infinite loss stops the run with the last good checkpoint intact.\n"
+    "Ctrl-C stops after the current step and writes a checkpoint first.\n"
+    "\n"
+    "Exit status: 0 done, 1 the run failed, 2 bad model, data, checkpoint or usage,\n"
+    "130 interrupted.\n"
+    "\n"
+    "Example:\n"
+    "  gptc data data/demo/corpus.txt -o data/demo --name demo --paragraphs\n"
+    "  gptc train models/tiny.yaml --run-dir runs/tiny\n";
+
+static int usage(const char *fmt, const char *arg) {
+    fputs("gptc train: ", stderr);
+    fprintf(stderr, fmt, arg);
+    fputs("\nTry 'gptc train --help'.\n", stderr);
+    return 2;
+}
+
+static bool parse_count(const char *s, int *out) {
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*s == '\0' || *end || v < 1 || v > INT_MAX) return false;
+    *out = (int)v;
+    return true;
+}
+
+/* runs/NAME for .../NAME.yaml */
+static void default_run_dir(const char *model, char *out, size_t n) {
+    const char *base = strrchr(model, '/');
+    base = base ? base + 1 : model;
+    size_t len = strlen(base);
+    if (len > 5 && !strcmp(base + len - 5, ".yaml")) len -= 5;
+    snprintf(out, n, "runs/%.*s", (int)len, base);
+}
+
+int cmd_train(int argc, char **argv) {
+    TrainOptions o = {.backend = "ref", .progress = true};
+    const char *model = NULL, *sets[MAX_SETS];
+    int nsets = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
+        bool takes = !strcmp(a, "--steps") || !strcmp(a, "--run-dir") || !strcmp(a, "--backend") ||
+                     !strcmp(a, "--threads") || !strcmp(a, "--set");
+        if (takes && !next) return usage("%s needs a value", a);
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) return fputs(help, stdout), 0;
+        else if (!strcmp(a, "--resume")) o.resume = true;
+        else if (!strcmp(a, "--no-progress")) o.progress = false;
+        else if (!strcmp(a, "--run-dir")) o.run_dir = argv[++i];
+        else if (!strcmp(a, "--backend")) o.backend = argv[++i];
+        else if (!strcmp(a, "--steps")) {
+            if (!parse_count(argv[++i], &o.stop_at)) return usage("--steps expects a count, found '%s'", argv[i]);
+        } else if (!strcmp(a, "--threads")) {
+            if (!parse_count(argv[++i], &o.threads)) return usage("--threads expects a count, found '%s'", argv[i]);
+        } else if (!strcmp(a, "--set")) {
+            if (nsets == MAX_SETS) return usage("more than %s --set options", "256");
+            sets[nsets++] = argv[++i];
+        } else if (a[0] == '-' && a[1]) return usage("unknown option '%s'", a);
+        else if (model) return usage("one model at a time; '%s' is a second", a);
+        else model = a;
+    }
+    if (!model) return usage("%s", "no model file given");
+    char run_dir[4096];
+    if (!o.run_dir) {
+        default_run_dir(model, run_dir, sizeof run_dir);
+        o.run_dir = run_dir;
+    }
+    ModelSpec *spec = malloc(sizeof *spec);
+    if (!spec) return fputs("gptc: out of memory\n", stderr), 1;
+    int rc;
+    if (!spec_load(model, sets, nsets, spec)) {
+        fprintf(stderr, "gptc train: %s is not a valid model\n", model);
+        rc = 2;
+    } else {
+        rc = train_run(spec, &o);
+    }
+    diag_reset();
+    free(spec);
+    return rc;
+}

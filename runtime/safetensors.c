@@ -1,0 +1,153 @@
+/*
+ * safetensors.c: writes a ModelSpec's parameters as safetensors (see
+ * safetensors.h).
+ *
+ * The JSON header is printed into memory first, because its length comes
+ * before it in the file. Tensor names are params_list's, built from fixed
+ * text and integers, so they need no JSON escaping. bf16 tensors are
+ * converted a chunk at a time, so the export needs no second copy of the
+ * model in memory.
+ */
+#include "safetensors.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "atomic_file.h"
+#include "params.h"
+
+/* Tensors are written as they lie in memory, and the format is LE. */
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "safetensors export assumes a little-endian host"
+#endif
+
+#define CHUNK_ELEMS (1u << 18)
+
+static bool fail(char *err, size_t errcap, const char *path, const char *fmt, ...) {
+    int k = snprintf(err, errcap, "%s: ", path);
+    if (k >= 0 && (size_t)k < errcap) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err + k, errcap - (size_t)k, fmt, ap);
+        va_end(ap);
+    }
+    return false;
+}
+
+uint16_t bf16_from_float(float x) {
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    /* Rounding a NaN's bits could carry into the exponent and give an
+     * infinity, or drop every payload bit that is left; set the quiet bit. */
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x0040u);
+    /* Adding 0x7fff rounds halves down; the kept bit's parity tips ties to
+     * even. Overflow past the largest bf16 correctly gives infinity. */
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+static DType stored_dtype(const ParamTensor *t, bool all_fp32) {
+    return all_fp32 ? DTYPE_FP32 : t->dtype;
+}
+
+static uint64_t elem_bytes(DType d) { return d == DTYPE_BF16 ? 2 : 4; }
+
+/* The JSON header, padded; the caller frees it. NULL when out of memory. */
+static char *header_json(const ParamTensor *t, int n, bool all_fp32, size_t *len) {
+    char *buf = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&buf, &size);
+    if (!f) return NULL;
+    uint64_t at = 0;
+    fputc('{', f);
+    for (int i = 0; i < n; i++) {
+        DType d = stored_dtype(&t[i], all_fp32);
+        uint64_t end = at + (uint64_t)t[i].numel * elem_bytes(d);
+        fprintf(f, "\"%s\":{\"dtype\":\"%s\",\"shape\":[", t[i].name,
+                d == DTYPE_BF16 ? "BF16" : "F32");
+        for (int k = 0; k < t[i].ndim; k++) fprintf(f, "%s%" PRId64, k ? "," : "", t[i].shape[k]);
+        fprintf(f, "],\"data_offsets\":[%" PRIu64 ",%" PRIu64 "]},", at, end);
+        at = end;
+    }
+    fputs("\"__metadata__\":{\"format\":\"pt\",\"source\":\"gptc\"}}", f);
+    /* Spaces are JSON whitespace; they align the data that follows. */
+    while ((ftell(f) % 8) != 0) fputc(' ', f);
+    if (fclose(f) != 0) {
+        free(buf);
+        return NULL;
+    }
+    *len = size;
+    return buf;
+}
+
+static bool write_bf16(FILE *f, const float *x, int64_t numel, uint16_t *buf) {
+    for (int64_t i = 0; i < numel; i += CHUNK_ELEMS) {
+        size_t k = numel - i < CHUNK_ELEMS ? (size_t)(numel - i) : CHUNK_ELEMS;
+        for (size_t j = 0; j < k; j++) buf[j] = bf16_from_float(x[i + (int64_t)j]);
+        if (fwrite(buf, sizeof *buf, k, f) != k) return false;
+    }
+    return true;
+}
+
+static bool write_tensors(FILE *f, const ParamTensor *t, int n, const float *params,
+                          bool all_fp32, uint16_t *buf) {
+    for (int i = 0; i < n; i++) {
+        bool ok = stored_dtype(&t[i], all_fp32) == DTYPE_BF16
+                      ? write_bf16(f, params, t[i].numel, buf)
+                      : fwrite(params, sizeof *params, (size_t)t[i].numel, f) == (size_t)t[i].numel;
+        if (!ok) return false;
+        params += t[i].numel;
+    }
+    return true;
+}
+
+static bool write_file(const char *path, const ParamTensor *t, int n, const float *params,
+                       bool all_fp32, uint64_t *file_bytes, char *err, size_t errcap) {
+    size_t len = 0;
+    char *json = header_json(t, n, all_fp32, &len);
+    uint16_t *buf = malloc(CHUNK_ELEMS * sizeof *buf);
+    AtomicFile af;
+    bool ok = json && buf;
+    if (!ok) fail(err, errcap, path, "out of memory");
+    else if ((ok = atomic_open(&af, path, err, errcap))) {
+        unsigned char n8[8];
+        for (int i = 0; i < 8; i++) n8[i] = (unsigned char)((uint64_t)len >> (8 * i));
+        ok = fwrite(n8, 1, 8, af.f) == 8 && fwrite(json, 1, len, af.f) == len &&
+             write_tensors(af.f, t, n, params, all_fp32, buf);
+        if (!ok) {
+            fail(err, errcap, path, "cannot write %s: %s", af.tmp, strerror(errno));
+            atomic_abort(&af);
+        } else {
+            ok = atomic_commit(&af, err, errcap);
+        }
+    }
+    if (ok && file_bytes) {
+        *file_bytes = 8 + len;
+        for (int i = 0; i < n; i++)
+            *file_bytes += (uint64_t)t[i].numel * elem_bytes(stored_dtype(&t[i], all_fp32));
+    }
+    free(json);
+    free(buf);
+    return ok;
+}
+
+bool safetensors_write(const char *path, const ModelSpec *s, const float *params, size_t count,
+                       bool all_fp32, uint64_t *file_bytes, char *err, size_t errcap) {
+    ParamTensor *t = malloc(PARAMS_MAX * sizeof *t);
+    if (!t) return fail(err, errcap, path, "out of memory");
+    int n = params_list(s, t);
+    uint64_t need = 0;
+    for (int i = 0; i < n; i++) need += (uint64_t)t[i].numel;
+    bool ok = need == count;
+    if (!ok)
+        fail(err, errcap, path, "%zu parameters given, the model's %d tensors hold %" PRIu64,
+             count, n, need);
+    else
+        ok = write_file(path, t, n, params, all_fp32, file_bytes, err, errcap);
+    free(t);
+    return ok;
+}

@@ -1,0 +1,337 @@
+/*
+ * train.c: the training loop (see train.h).
+ *
+ * Everything the run depends on is in the Trainer: the executor, the
+ * optimizer state, both loaders, the step and the clock. A checkpoint saves
+ * exactly the parts that change (parameters, optimizer state, step, data
+ * position, RNG), so a resumed run computes the same numbers an
+ * uninterrupted one would: nothing else carries over between steps.
+ *
+ * The train loader stands on the batch of the last step taken, and moves
+ * on just before the next step needs a batch: so a checkpoint's data
+ * position is always that of a consumed batch, and running out of data is
+ * an error only when a step actually needs more.
+ */
+#include "train.h"
+
+#include <cblas.h>
+#include <errno.h>
+#include <math.h>
+#include <omp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "backend.h"
+#include "ckpt.h"
+#include "data.h"
+#include "optim.h"
+#include "runlog.h"
+
+#define CKPT_NAME "ckpt.bin"
+
+typedef struct {
+    const ModelSpec *s;
+    const TrainOptions *o;
+    Backend be;
+    Optim *opt;
+    DataLoader *train, *val;
+    RunLog *log;
+    float *gsum;
+    int *in, *tgt;
+    int step, stop_at, saved_at;
+    double train_ms, loss_sum;
+    int loss_count;
+    Rng rng;
+    char ckpt_path[4096];
+} Trainer;
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig) {
+    (void)sig;
+    interrupted = 1;
+}
+
+static double now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+/* ---- setup ---- */
+
+static bool make_dir(const char *dir, char *err, size_t errcap) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s", dir);
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(path, 0777) && errno != EEXIST) break;
+        *p = '/';
+    }
+    if (mkdir(path, 0777) && errno != EEXIST) {
+        snprintf(err, errcap, "cannot create the run directory %s: %s", dir, strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+/* A new run never overwrites another run's checkpoint; --resume needs one. */
+static bool check_run_dir(Trainer *t, char *err, size_t errcap) {
+    struct stat st;
+    bool exists = stat(t->ckpt_path, &st) == 0;
+    if (t->o->resume && !exists) {
+        snprintf(err, errcap, "--resume: %s holds no checkpoint (%s)", t->o->run_dir, CKPT_NAME);
+        return false;
+    }
+    if (!t->o->resume && exists) {
+        snprintf(err, errcap, "%s already holds a run (%s); continue it with --resume, or "
+                              "choose another --run-dir", t->o->run_dir, CKPT_NAME);
+        return false;
+    }
+    return true;
+}
+
+static bool open_data(Trainer *t, char *err, size_t errcap) {
+    const SpecTrain *tr = &t->s->train;
+    char why[1024];
+    t->train = data_open(tr->train_glob, tr->ranks * tr->tokens_per_rank, t->s->vocab.size, why,
+                         sizeof why);
+    if (!t->train) {
+        snprintf(err, errcap, "training data: %s", why);
+        return false;
+    }
+    t->val = data_open(tr->val_glob, tr->ranks * tr->val_tokens_per_rank, t->s->vocab.size, why,
+                       sizeof why);
+    if (!t->val) {
+        snprintf(err, errcap, "validation data: %s", why);
+        return false;
+    }
+    int64_t need = tr->val_tokens + 1;
+    if (data_total_tokens(t->val) < need) {
+        snprintf(err, errcap, "validation data: %s holds %lld tokens; train.val.tokens needs %lld",
+                 tr->val_glob, (long long)data_total_tokens(t->val), (long long)need);
+        return false;
+    }
+    return true;
+}
+
+static int state_arrays(Trainer *t, CkptArray *a, int max) {
+    a[0] = (CkptArray){"params", t->be.params(t->be.impl), t->be.num_params(t->be.impl)};
+    return 1 + optim_state(t->opt, a + 1, max - 1);
+}
+
+static bool save(Trainer *t, char *err, size_t errcap) {
+    if (t->saved_at == t->step) return true;
+    t->saved_at = t->step;
+    CkptArray a[8];
+    int n = state_arrays(t, a, 8);
+    CkptMeta meta = {t->step, data_tell(t->train), t->rng, t->train_ms / 1000};
+    return ckpt_write(t->ckpt_path, t->s, &meta, a, n, err, errcap);
+}
+
+static bool restore(Trainer *t, char *err, size_t errcap) {
+    CkptArray a[8];
+    int n = state_arrays(t, a, 8);
+    CkptMeta meta;
+    if (!ckpt_read(t->ckpt_path, t->s, &meta, a, n, err, errcap)) return false;
+    if (!data_seek(t->train, meta.data, err, errcap)) return false;
+    t->step = (int)meta.step;
+    t->saved_at = t->step;
+    t->rng = meta.rng;
+    t->train_ms = meta.train_time * 1000;
+    return true;
+}
+
+static bool setup(Trainer *t, char *err, size_t errcap) {
+    const ModelSpec *s = t->s;
+    snprintf(t->ckpt_path, sizeof t->ckpt_path, "%s/%s", t->o->run_dir, CKPT_NAME);
+    if (!make_dir(t->o->run_dir, err, errcap) || !check_run_dir(t, err, errcap)) return false;
+    if (!open_data(t, err, errcap)) return false;
+    int max_T = train_max_tokens(s);
+    if (!t->be.impl && !backend_open(&t->be, t->o->backend, s, max_T, err, errcap)) return false;
+    const ParamTensor *meta;
+    const size_t *off;
+    int n = t->be.tensors(t->be.impl, &meta, &off);
+    t->opt = optim_new(s, meta, off, n);
+    t->gsum = calloc(t->be.num_params(t->be.impl), sizeof(float));
+    t->in = calloc((size_t)max_T, sizeof(int));
+    t->tgt = calloc((size_t)max_T, sizeof(int));
+    if (!t->gsum || !t->in || !t->tgt) {
+        snprintf(err, errcap, "out of memory");
+        return false;
+    }
+    rng_seed(&t->rng, s->train.seed);
+    if (t->o->resume) return restore(t, err, errcap);
+    t->be.init(t->be.impl, s->train.seed);
+    return true;
+}
+
+static void teardown(Trainer *t) {
+    runlog_close(t->log);
+    data_close(t->train);
+    data_close(t->val);
+    optim_free(t->opt);
+    backend_close(&t->be);
+    free(t->gsum);
+    free(t->in);
+    free(t->tgt);
+}
+
+/* ---- steps ---- */
+
+static double validate(Trainer *t) {
+    const SpecTrain *tr = &t->s->train;
+    int T = (int)tr->val_tokens_per_rank;
+    int64_t batches = tr->val_tokens / (tr->ranks * tr->val_tokens_per_rank);
+    double sum = 0;
+    data_rewind(t->val);
+    for (int64_t b = 0; b < batches; b++) {
+        for (int r = 0; r < tr->ranks; r++) {
+            data_batch(t->val, r, T, t->in, t->tgt);
+            sum += t->be.forward(t->be.impl, t->in, t->tgt, T, t->step, true);
+        }
+        if (b + 1 < batches) data_advance(t->val);
+    }
+    return sum / (double)(batches * tr->ranks);
+}
+
+static void log_validation(Trainer *t, double val_loss) {
+    const ParamTensor *meta;
+    const size_t *off;
+    int n = t->be.tensors(t->be.impl, &meta, &off);
+    const float *scalars = NULL;
+    for (int i = 0; i < n; i++)
+        if (meta[i].group == GROUP_SCALARS) scalars = t->be.params(t->be.impl) + off[i];
+    ValPoint p = {t->step, t->s->train.steps, val_loss,
+                  t->loss_count ? t->loss_sum / t->loss_count : NAN, t->train_ms, 0, 0, scalars};
+    spec_window_blocks(t->s, t->step, true, &p.long_blocks, &p.short_blocks);
+    runlog_val(t->log, t->s, &p);
+    t->loss_sum = 0;
+    t->loss_count = 0;
+}
+
+/* Forward and backward on every rank's slice; the mean of their gradients. */
+static double train_step(Trainer *t) {
+    const SpecTrain *tr = &t->s->train;
+    int T = (int)tr->tokens_per_rank;
+    size_t n = t->be.num_params(t->be.impl);
+    float *g = t->be.grads(t->be.impl);
+    double loss = 0;
+    for (int r = 0; r < tr->ranks; r++) {
+        data_batch(t->train, r, T, t->in, t->tgt);
+        loss += t->be.forward(t->be.impl, t->in, t->tgt, T, t->step, false);
+        t->be.backward(t->be.impl);
+        if (tr->ranks == 1) break;
+        if (r == 0) memcpy(t->gsum, g, n * sizeof(float));
+        else
+            for (size_t i = 0; i < n; i++) t->gsum[i] += g[i];
+    }
+    if (tr->ranks > 1) {
+        float inv = 1.0f / (float)tr->ranks;
+        for (size_t i = 0; i < n; i++) g[i] = t->gsum[i] * inv;
+    }
+    loss /= tr->ranks;
+    if (isfinite(loss)) optim_step(t->opt, t->be.params(t->be.impl), g, t->step);
+    return loss;
+}
+
+static bool due_for_validation(const Trainer *t, bool first) {
+    int every = t->s->train.val_interval;
+    if (t->step == t->s->train.steps) return true;
+    if (first && t->o->resume) return false; /* the run that saved it validated already */
+    return t->step == 0 || (every > 0 && t->step % every == 0);
+}
+
+static int fail_save(Trainer *t, const char *what) {
+    char err[1024];
+    if (!save(t, err, sizeof err)) {
+        runlog_say(t->log, "gptc train: %s, and the checkpoint failed: %s", what, err);
+        return 1;
+    }
+    return 0;
+}
+
+static int loop(Trainer *t) {
+    const ModelSpec *s = t->s;
+    double tokens = (double)s->train.ranks * s->train.tokens_per_rank;
+    for (bool first = true;; first = false) {
+        if (due_for_validation(t, first)) {
+            log_validation(t, validate(t));
+            if (fail_save(t, "validation done")) return 1;
+        }
+        if (t->step >= t->stop_at) break;
+        if (interrupted) {
+            runlog_say(t->log, "gptc train: interrupted after step %d; resume with --resume",
+                       t->step);
+            return fail_save(t, "interrupted") ? 1 : 130;
+        }
+        if (t->step > 0 && !data_advance(t->train)) {
+            runlog_say(t->log, "gptc train: the training data (%s) ran out after step %d",
+                       s->train.train_glob, t->step);
+            return fail_save(t, "out of data") ? 1 : 2;
+        }
+        double t0 = now_ms();
+        double loss = train_step(t);
+        if (!isfinite(loss)) {
+            runlog_say(t->log, "gptc train: the loss is %g at step %d; stopping. The last good "
+                               "checkpoint, %s, is intact", loss, t->step + 1, t->ckpt_path);
+            return 1;
+        }
+        double ms = now_ms() - t0;
+        t->step++;
+        t->train_ms += ms;
+        t->loss_sum += loss;
+        t->loss_count++;
+        TrainPoint p = {t->step, s->train.steps, loss, spec_lr_mult(s, t->step - 1), ms,
+                        t->train_ms, tokens / (ms / 1000)};
+        runlog_train(t->log, &p);
+    }
+    char err[1024];
+    if (!save(t, err, sizeof err)) {
+        runlog_say(t->log, "gptc train: %s", err);
+        return 1;
+    }
+    return 0;
+}
+
+int train_max_tokens(const ModelSpec *s) {
+    int64_t T = s->train.tokens_per_rank, Tv = s->train.val_tokens_per_rank;
+    return (int)(T > Tv ? T : Tv);
+}
+
+int train_run(const ModelSpec *s, const TrainOptions *o) { return train_with(s, o, NULL); }
+
+int train_with(const ModelSpec *s, const TrainOptions *o, const Backend *be) {
+    Trainer t = {.s = s, .o = o, .saved_at = -1};
+    if (be) t.be = *be;
+    t.stop_at = o->stop_at > 0 && o->stop_at < s->train.steps ? o->stop_at : s->train.steps;
+    if (o->threads > 0) {
+        omp_set_num_threads(o->threads);
+        openblas_set_num_threads(o->threads);
+    }
+    char err[2048];
+    if (!setup(&t, err, sizeof err) ||
+        !(t.log = runlog_open(o->run_dir, o->resume, o->progress, s->train.steps, err,
+                              sizeof err))) {
+        fprintf(stderr, "gptc train: %s\n", err);
+        teardown(&t);
+        return 2;
+    }
+    if (!o->resume) runlog_run(t.log, s, t.be.name, t.be.num_params(t.be.impl));
+    runlog_say(t.log, "gptc train: %s on %s, %zu parameters, %s step %d of %d (%d x %lld tokens)",
+               s->source, t.be.name, t.be.num_params(t.be.impl), o->resume ? "resuming at" : "from",
+               t.step, s->train.steps, s->train.ranks, (long long)s->train.tokens_per_rank);
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    int rc = t.step > t.stop_at ? 0 : loop(&t);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    if (rc == 0) runlog_say(t.log, "gptc train: done at step %d; checkpoint %s", t.step, t.ckpt_path);
+    teardown(&t);
+    return rc;
+}

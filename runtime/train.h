@@ -1,0 +1,43 @@
+/*
+ * train.h: the training loop, the same for every executor.
+ *
+ * A step runs forward and backward on each rank's slice of the global batch
+ * (one after the other on a CPU; the gradients are averaged in rank order,
+ * which is what the recipe's all-reduce computes), then the optimizers.
+ * Validation runs at step 0, every train.val.interval steps and after the
+ * last step, with the step's window, and its time is not counted as
+ * training time. A checkpoint is written after each validation and when
+ * the run stops; --resume continues from it bit-identically.
+ */
+#ifndef GPTC_TRAIN_H
+#define GPTC_TRAIN_H
+
+#include <stdbool.h>
+
+#include "spec.h"
+
+typedef struct {
+    int stop_at;          /* stop after this many steps; 0: train.steps. The
+                           * schedules always run over train.steps. */
+    const char *run_dir;
+    bool resume;
+    const char *backend;
+    int threads;          /* 0: OpenMP's default */
+    bool progress;        /* a progress display on stderr */
+} TrainOptions;
+
+/* Trains and returns the exit status: 0 done, 1 the run failed (a NaN loss,
+ * an I/O error), 2 bad input (data, checkpoint, run directory), 130
+ * interrupted (a checkpoint was written first). */
+int train_run(const ModelSpec *s, const TrainOptions *o);
+
+/* The same with an executor the caller opened (the trainer closes it), for
+ * executors built outside backend_open, such as the tests' fault
+ * injectors. */
+struct Backend;
+int train_with(const ModelSpec *s, const TrainOptions *o, const struct Backend *be);
+
+/* The longest sequence the executor must take: training or validation. */
+int train_max_tokens(const ModelSpec *s);
+
+#endif

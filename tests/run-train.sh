@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# run-train.sh GPTC: end-to-end tests of `gptc data`, `gptc train` and
+# `gptc export` on tests/train/micro.yaml (two ranks, several shards).
+#   - a run writes train.log, metrics.jsonl and a checkpoint, and learns;
+#   - 20 steps straight and 10 + --resume + 10 give bit-identical parameters;
+#   - a process killed while writing a checkpoint leaves the previous one
+#     loadable, and the run resumes from it;
+#   - bad data, bad checkpoints and misuse are clear errors with status 2,
+#     and lose nothing;
+# (A NaN loss, which no valid model produces on demand, is tested in
+# tests/unit/test_train.c with an executor that injects one.)
+set -u
+gptc=$(realpath "$1")
+cd "$(dirname "$0")/.."
+tmp=$(mktemp -d /tmp/gptc-train-XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+pass=0 fail=0
+
+ok() { pass=$((pass + 1)); echo "ok    $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL  $1"; [ -n "${2:-}" ] && sed 's/^/    | /' "$2" | tail -n 15; }
+
+# Data: the demo corpus cut into small shards so runs cross shard boundaries.
+head -c 300000 data/demo/corpus.txt > "$tmp/text.txt"
+if "$gptc" data "$tmp/text.txt" -o "$tmp/data" --name t --paragraphs --val-fraction 0.1 \
+        --shard-tokens 60000 > "$tmp/data.out" 2>&1; then
+    ok "gptc data writes shards ($(ls "$tmp"/data/t_train_*.bin | wc -l) train shards)"
+else
+    bad "gptc data" "$tmp/data.out"
+fi
+model=tests/train/micro.yaml
+sets=(--set "train.data.train=$tmp/data/t_train_*.bin" --set "train.data.val=$tmp/data/t_val_*.bin")
+
+train() { "$gptc" train "$model" "${sets[@]}" --no-progress --threads 2 "$@"; }
+
+# expect STATUS NAME FRAGMENT -- COMMAND...: status and a line of stderr.
+expect() {
+    local want=$1 name=$2 frag=$3
+    shift 4
+    "$@" > "$tmp/out" 2>&1
+    local got=$?
+    if [ "$got" -ne "$want" ]; then
+        bad "$name: exit status $got, expected $want" "$tmp/out"
+    elif ! grep -qF -- "$frag" "$tmp/out"; then
+        bad "$name: no line contains: $frag" "$tmp/out"
+    elif grep -qE 'AddressSanitizer|runtime error:|LeakSanitizer' "$tmp/out"; then
+        bad "$name: sanitizer report" "$tmp/out"
+    else
+        ok "$name"
+    fi
+}
+
+params() { "$gptc" export "$1/ckpt.bin" -o "$2" --fp32 > /dev/null 2>&1; }
+
+# A whole run.
+expect 0 "a run of 20 steps finishes" "done at step 20" -- train --run-dir "$tmp/a"
+for f in train.log metrics.jsonl ckpt.bin; do
+    [ -s "$tmp/a/$f" ] && ok "the run wrote $f" || bad "the run wrote no $f"
+done
+grep -q '^step:20/20 val_loss:[0-9.]* train_time:[0-9]*ms step_avg:[0-9.]*ms$' "$tmp/a/train.log" \
+    && ok "train.log has modded-nanogpt's val lines" || bad "train.log format" "$tmp/a/train.log"
+python3 - "$tmp/a/metrics.jsonl" > "$tmp/m.out" 2>&1 <<'EOF' && ok "metrics.jsonl: valid, with every scalar per layer, and the loss falls" || bad "metrics.jsonl" "$tmp/m.out"
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+assert recs[0]["kind"] == "run" and recs[0]["spec"]["model.layers"] == 4
+vals = [r for r in recs if r["kind"] == "val"]
+assert [v["step"] for v in vals] == [0, 5, 10, 15, 20], [v["step"] for v in vals]
+sc = vals[-1]["scalars"]
+for k in ["skip", "lambda_x", "lambda_x00", "lambda_x01", "sa_v", "sa_ve"]:
+    assert len(sc[k]) == 4, k
+assert sc["lambda_x01"] != [0.0] * 4, "x01's lambdas never moved"
+assert vals[-1]["val_loss"] < vals[0]["val_loss"] - 0.3, [v["val_loss"] for v in vals]
+assert len([r for r in recs if r["kind"] == "train"]) == 20
+EOF
+
+# Resume: 10 + 10 equals 20, bit for bit.
+expect 0 "10 steps then stop" "done at step 10" -- train --run-dir "$tmp/b" --steps 10
+expect 0 "--resume continues to 20" "resuming at step 10" -- train --run-dir "$tmp/b" --resume
+if params "$tmp/a" "$tmp/a.st" && params "$tmp/b" "$tmp/b.st" && cmp -s "$tmp/a.st" "$tmp/b.st"; then
+    ok "20 steps straight and 10 + resume + 10 give bit-identical parameters"
+else
+    bad "resumed parameters differ from an uninterrupted run"
+fi
+cmp -s <(grep val_loss "$tmp/a/train.log" | sed 's/ train_time.*//') \
+       <(grep val_loss "$tmp/b/train.log" | sed 's/ train_time.*//') \
+    && ok "the resumed run's val losses equal the uninterrupted run's" || bad "val losses differ after resume"
+
+# Misuse and bad input: clear errors, status 2, nothing lost.
+expect 2 "a second run into a used directory is refused" "already holds a run" -- \
+    train --run-dir "$tmp/a"
+expect 2 "--resume with no checkpoint" "holds no checkpoint" -- train --run-dir "$tmp/none" --resume
+expect 2 "a checkpoint of another model" "another model" -- \
+    train --run-dir "$tmp/a" --resume --set model.dim=64
+expect 2 "an empty glob" "no file matches" -- \
+    train --run-dir "$tmp/c" --set "train.data.train=$tmp/nothing_*.bin"
+cp "$tmp/data/t_val_000000.bin" "$tmp/trunc_val_000000.bin"
+truncate -s -3 "$tmp/trunc_val_000000.bin"
+expect 2 "a truncated shard" "trunc_val_000000.bin" -- \
+    train --run-dir "$tmp/d" --set "train.data.val=$tmp/trunc_val_*.bin"
+cp "$tmp/data/t_val_000000.bin" "$tmp/magic_val_000000.bin"
+printf '\x00\x00\x00\x00' | dd of="$tmp/magic_val_000000.bin" conv=notrunc status=none
+expect 2 "a shard with the wrong magic" "magic" -- \
+    train --run-dir "$tmp/e" --set "train.data.val=$tmp/magic_val_*.bin"
+expect 2 "too few tokens for one batch" "tokens" -- \
+    train --run-dir "$tmp/f" --set train.tokens_per_rank=65536 --set train.val.tokens_per_rank=65536 \
+    --set train.val.tokens=131072
+cp "$tmp/a/ckpt.bin" "$tmp/a.keep"
+printf 'X' | dd of="$tmp/a/ckpt.bin" bs=1 seek=5000 conv=notrunc status=none
+expect 2 "a corrupt checkpoint" "checksum" -- train --run-dir "$tmp/a" --resume
+cp "$tmp/a.keep" "$tmp/a/ckpt.bin"
+truncate -s 1000 "$tmp/a/ckpt.bin"
+expect 2 "a truncated checkpoint" "ckpt.bin" -- train --run-dir "$tmp/a" --resume
+expect 2 "export of a truncated checkpoint" "ckpt.bin" -- "$gptc" export "$tmp/a/ckpt.bin" -o "$tmp/x.st"
+[ ! -e "$tmp/x.st" ] && ok "a failed export writes no file" || bad "a failed export left a file"
+expect 2 "an unknown backend" "unknown backend" -- train --run-dir "$tmp/g" --backend nope
+expect 2 "a bad option" "unknown option" -- train --run-dir "$tmp/g" --nope
+
+# Killed in the middle of checkpoint writes (the test waits for the
+# temporary file to appear, then kills), with a checkpoint at every step and
+# a model large enough that writing takes a while: the previous checkpoint
+# always loads, and --resume carries on from it.
+kills=0 broken=0
+for attempt in $(seq 30); do
+    [ "$kills" -ge 5 ] && break
+    rm -rf "$tmp/k"
+    # gptc itself in the background (not the train function, whose subshell
+    # would be what gets killed)
+    "$gptc" train "$model" "${sets[@]}" --no-progress --threads 2 --run-dir "$tmp/k" \
+        --set train.val.interval=1 --set model.dim=96 > /dev/null 2>&1 &
+    pid=$!
+    while kill -0 "$pid" 2> /dev/null; do
+        if [ -e "$tmp/k/ckpt.bin.tmp" ] && [ -e "$tmp/k/ckpt.bin" ]; then
+            kill -9 "$pid" 2> /dev/null && kills=$((kills + 1))
+            break
+        fi
+    done
+    wait "$pid" 2> /dev/null
+    [ -e "$tmp/k/ckpt.bin" ] && ! params "$tmp/k" "$tmp/k.st" && broken=$((broken + 1))
+done
+[ "$kills" -ge 3 ] && [ "$broken" -eq 0 ] \
+    && ok "$kills runs killed mid-checkpoint: the previous checkpoint loaded every time" \
+    || bad "killed mid-checkpoint: $kills kills, $broken broken checkpoints"
+expect 0 "a run killed mid-checkpoint resumes" "done at step 20" -- \
+    train --run-dir "$tmp/k" --resume --set train.val.interval=1 --set model.dim=96
+
+echo "train: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
