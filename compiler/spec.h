@@ -9,6 +9,9 @@
  * the executors) never re-validate and never see YAML. It holds no pointers:
  * it can be copied, compared with memcmp and written into a checkpoint.
  *
+ * A new field must also be listed in runtime/ckpt_spec.c, which checks the
+ * bytes of a ModelSpec read back from a checkpoint field by field.
+ *
  * Only numbers and enums are meant to reach generated code. The strings it
  * holds (source path, description, data globs) are for display and for the
  * runtime's file I/O; emitters must never paste them into source.

@@ -49,7 +49,7 @@ static const SpecField fields[] = {
     PLAIN(attn.window.val_blocks), BOOL(attn.window.long_layer),
     PLAIN(ve.tables), PLAIN(ve.layer_table), ENUM(ve.init, INIT_ZEROS), PLAIN(ve.init_std),
     PLAIN(ve.lambda_v), PLAIN(ve.lambda_ve),
-    PLAIN(x0.tables), PLAIN(x0.init_std), PLAIN(x0.lambda_x), PLAIN(x0.lambda_x0),
+    PLAIN(x0.tables), ENUM(x0.naming, NAMING_ABLATION), PLAIN(x0.init_std), PLAIN(x0.lambda_x), PLAIN(x0.lambda_x0),
     PLAIN(x0.lambda_x0_extra),
     PLAIN(skips.count), PLAIN(skips.from), PLAIN(skips.to), PLAIN(skips.init),
     BOOL(head.tied), ENUM(head.softcap, SOFTCAP_NONE), PLAIN(head.cap), PLAIN(head.divisor),

@@ -28,9 +28,10 @@ static void build_tables(void) {
 /* Loads 8 bytes as a little-endian word whatever the host's byte order,
  * because the slicing below folds the lowest-addressed byte first. */
 static uint64_t load_le64(const unsigned char *p) {
-    uint64_t w = 0;
-    for (int i = 7; i >= 0; i--) w = (w << 8) | p[i];
-    return w;
+    /* Spelled out so that compilers turn it into one load on x86 and ARM. */
+    return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
+           (uint64_t)p[3] << 24 | (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 |
+           (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
 }
 
 uint64_t crc64_update(uint64_t crc, const void *data, size_t n) {

@@ -259,13 +259,32 @@ static void gather(real *out, const real *table, const int *ids, int T, int D) {
 
 /* y = a x + y over n elements. */
 static void axpy(real *y, real a, const real *x, size_t n) {
+#pragma omp parallel for if (n > 4096)
     for (size_t i = 0; i < n; i++) y[i] += a * x[i];
 }
 
-/* sum of x . y in a fixed order: the gradient of a scalar lambda. */
+/* y = a x over n elements. */
+static void scale(real *y, real a, const real *x, size_t n) {
+#pragma omp parallel for if (n > 4096)
+    for (size_t i = 0; i < n; i++) y[i] = a * x[i];
+}
+
+/* sum of x . y: the gradient of a scalar lambda. The sum is cut into a
+ * fixed number of chunks, summed in parallel, then added in chunk order,
+ * so the result does not depend on the thread count. */
+#define DOT_CHUNKS 64
 static real dot(const real *x, const real *y, size_t n) {
+    double part[DOT_CHUNKS];
+    size_t chunk = (n + DOT_CHUNKS - 1) / DOT_CHUNKS;
+#pragma omp parallel for if (n > 4096)
+    for (int c = 0; c < DOT_CHUNKS; c++) {
+        double s = 0;
+        size_t end = (c + 1) * chunk < n ? (c + 1) * chunk : n;
+        for (size_t i = c * chunk; i < end; i++) s += (double)x[i] * y[i];
+        part[c] = s;
+    }
     double s = 0;
-    for (size_t i = 0; i < n; i++) s += (double)x[i] * y[i];
+    for (int c = 0; c < DOT_CHUNKS; c++) s += part[c];
     return (real)s;
 }
 
@@ -297,7 +316,7 @@ static void attention_block_fwd(Model *m, int i, const real *sc) {
     rotary_apply(a->k, m->cosb, m->sinb, T, H, hd, inter, false);
     real sa0 = sc[spec_sa_index(&m->spec, i, 0)], sa1 = sc[spec_sa_index(&m->spec, i, 1)];
     int table = s->ve.layer_table[i];
-    for (size_t j = 0; j < TD; j++) a->v[j] = sa0 * a->vn[j];
+    scale(a->v, sa0, a->vn, TD);
     if (table >= 0) axpy(a->v, sa1, m->ve[table], TD);
     int lw, sw;
     layer_windows(m, &lw, &sw);
@@ -314,6 +333,7 @@ static void mlp_fwd(Model *m, int i) {
     size_t TM = (size_t)T * M;
     rmsnorm_fwd(a->n2, a->rstd2, a->xa, T, D);
     linear_fwd(a->pre, a->n2, P(m, m->t_fc[i]), T, D, M);
+#pragma omp parallel for
     for (size_t j = 0; j < TM; j++) {
         real r = a->pre[j] > 0 ? a->pre[j] : 0;
         a->act[j] = r * r;
@@ -330,7 +350,7 @@ static void layer_fwd(Model *m, int i, const real *x_in) {
     memcpy(a->xs, x_in, TD * sizeof(real));
     for (int j = 0; j < s->skips.count; j++)
         if (s->skips.to[j] == i) axpy(a->xs, sc[spec_skip_index(&m->spec, s->skips.from[j])], m->la[s->skips.from[j]].out, TD);
-    for (size_t j = 0; j < TD; j++) a->xm[j] = sc[spec_lambda_index(&m->spec, i, 0)] * a->xs[j];
+    scale(a->xm, sc[spec_lambda_index(&m->spec, i, 0)], a->xs, TD);
     for (int k = 0; k < s->x0.tables; k++) axpy(a->xm, sc[spec_lambda_index(&m->spec, i, k + 1)], m->x0n[k], TD);
     if (s->model.attention[i]) attention_block_fwd(m, i, sc);
     else memcpy(a->xa, a->xm, TD * sizeof(real));
@@ -395,7 +415,7 @@ static void attention_block_bwd(Model *m, int i, const real *sc, real *dsc) {
         dsc[spec_sa_index(&m->spec, i, 1)] += dot(m->dv, m->ve[table], TD);
         axpy(m->dve[table], sa1, m->dv, TD);
     }
-    for (size_t j = 0; j < TD; j++) m->dv[j] *= sa0;
+    scale(m->dv, sa0, m->dv, TD);
     if (s->attn.norm == ATTN_NORM_QKV) rmsnorm_bwd(m->dv, false, m->dv, a->vn, a->rstd_v, T * H, hd);
     bool inter = s->attn.rotary_convention == ROTARY_INTERLEAVED;
     rotary_apply(m->dq, m->cosb, m->sinb, T, H, hd, inter, true);
@@ -421,6 +441,7 @@ static void layer_bwd(Model *m, int i) {
     if (m->dskip[i]) axpy(m->dcur, 1, m->dskip[i], TD);
     memcpy(m->dxa, m->dcur, TD * sizeof(real));
     linear_bwd(m->dact, false, G(m, m->t_proj[i]), m->dcur, a->act, P(m, m->t_proj[i]), T, M, D);
+#pragma omp parallel for
     for (size_t j = 0; j < TM; j++) m->dact[j] *= a->pre[j] > 0 ? 2 * a->pre[j] : 0;
     linear_bwd(m->dn, false, G(m, m->t_fc[i]), m->dact, a->n2, P(m, m->t_fc[i]), T, D, M);
     rmsnorm_bwd(m->dxa, true, m->dn, a->n2, a->rstd2, T, D);
@@ -432,7 +453,7 @@ static void layer_bwd(Model *m, int i) {
         axpy(m->dx0[k], sc[spec_lambda_index(&m->spec, i, k + 1)], m->dxm, TD);
     }
     real lx = sc[spec_lambda_index(&m->spec, i, 0)];
-    for (size_t j = 0; j < TD; j++) m->dcur[j] = lx * m->dxm[j];
+    scale(m->dcur, lx, m->dxm, TD);
     for (int j = s->skips.count - 1; j >= 0; j--) {
         if (s->skips.to[j] != i) continue;
         int from = s->skips.from[j];
