@@ -91,7 +91,7 @@ static void fmt_eta(char *buf, size_t n, double seconds) {
 static void show_progress(RunLog *r, const TrainPoint *p) {
     if (!r->progress) return;
     char eta[32], val[32] = "";
-    fmt_eta(eta, sizeof eta, (p->steps - p->step) * p->train_ms / 1000.0 / p->step);
+    fmt_eta(eta, sizeof eta, (p->stop_at - p->step) * p->train_ms / 1000.0 / p->step);
     if (r->last_val >= 0) snprintf(val, sizeof val, " val %.4f", r->last_val);
     if (r->bar) {
         char bar[21];

@@ -25,6 +25,7 @@ typedef struct RunLog RunLog;
 
 typedef struct {
     int step, steps;          /* steps done, steps in the schedule */
+    int stop_at;              /* where this run stops (--steps), for the ETA */
     double loss;              /* this step's train loss (mean over ranks) */
     double lr_mult, step_ms, train_ms;
     double tokens_per_s;

@@ -287,8 +287,8 @@ static int loop(Trainer *t) {
         t->train_ms += ms;
         t->loss_sum += loss;
         t->loss_count++;
-        TrainPoint p = {t->step, s->train.steps, loss, spec_lr_mult(s, t->step - 1), ms,
-                        t->train_ms, tokens / (ms / 1000)};
+        TrainPoint p = {t->step, s->train.steps, t->stop_at, loss, spec_lr_mult(s, t->step - 1),
+                        ms, t->train_ms, tokens / (ms / 1000)};
         runlog_train(t->log, &p);
     }
     char err[1024];
