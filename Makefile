@@ -14,7 +14,7 @@ INC      = -Icompiler -Iruntime -Iruntime/ref
 # build brings a second pool, and the two spin against each other for the
 # cores (5x slower measured on tiny.yaml).
 BLAS_DIR = /usr/lib/$(shell $(CC) -print-multiarch)/openblas-openmp
-LDLIBS   = -lyaml -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lm
+LDLIBS   = -lyaml -lpcre2-8 -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lm
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 FUZZ_SECONDS ?= 120
 
@@ -30,7 +30,7 @@ objs = $(patsubst %.c,$(1)/%.o,$(2)) $(1)/runtime/ref/model64.o
 LIB_OBJ       := $(call objs,build/obj,$(LIB_SRC))
 LIB_OBJ_ASAN  := $(call objs,build/asan/obj,$(LIB_SRC))
 
-.PHONY: all deps demo test test-unit test-bad test-models test-docs test-train test-long bench clean fixtures
+.PHONY: all deps demo test test-unit test-bad test-models test-docs test-train test-long bench clean fixtures gpt2-vocab bpe-fixture
 all: build/gptc
 
 deps:
@@ -121,3 +121,15 @@ $(DEMO_SHARDS) &: data/demo/corpus.txt build/gptc
 # python3-torch; CI uses the committed fixtures).
 fixtures: build/gptc
 	/usr/bin/python3 tests/reference/make_fixtures.py --gptc build/gptc
+
+# GPT-2's BPE vocabulary for `gptc data --tokenizer gpt2` (data/gpt2/, git-ignored):
+# fetched once from PyPI's openai-whisper source archive, sha256-checked.
+gpt2-vocab:
+	scripts/get-gpt2-vocab.sh
+
+# Regenerates tests/fixtures/bpe/ with tiktoken from PyPI, in a venv under build/
+# (CI uses the committed fixtures).
+bpe-fixture: gpt2-vocab
+	python3 -m venv build/tiktoken-venv
+	build/tiktoken-venv/bin/pip install --quiet tiktoken==0.14.0
+	build/tiktoken-venv/bin/python tests/reference/make_bpe_fixture.py

@@ -1,10 +1,16 @@
 /*
  * cmd_data.c: `gptc data TEXT... -o DIR`, text files to token shards.
  *
+ * Two tokenizers: bytes (tokenize.h, the default) and GPT-2's BPE (bpe.h,
+ * --tokenizer gpt2, reading GPT-2's ranks file). Either way a document is
+ * written as [EOT] + its tokens.
+ *
  * Two passes over the inputs. The first counts documents and tokens, so the
  * val share (--val-fraction of all tokens) is known before anything is
- * written. The second tokenizes each document ([EOT] + bytes, tokenize.h)
- * and sends it to the val shard while the val share is not yet reached, and
+ * written; under BPE that means encoding every document twice, which costs
+ * less than holding a whole corpus's tokens in memory. The second
+ * tokenizes each document and sends it to the val shard while the val
+ * share is not yet reached, and
  * to the train stream after that. The val shard takes whole documents, so no
  * document is seen in both val and train; the train stream is cut every
  * --shard-tokens tokens, and a document may spill over a train shard
@@ -32,6 +38,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bpe.h"
 #include "data.h"
 #include "tokenize.h"
 
@@ -41,12 +48,21 @@
 
 static const char data_help[] =
     "Usage: gptc data TEXT... -o DIR [--name NAME] [--val-docs N | --val-fraction F]\n"
-    "                 [--shard-tokens N] [--paragraphs] [--quiet]\n"
+    "                 [--shard-tokens N] [--paragraphs] [--tokenizer byte|gpt2]\n"
+    "                 [--vocab PATH] [--quiet]\n"
     "\n"
-    "Turns text files into the token shards that training reads, with the\n"
-    "byte-level tokenizer of the small models: each byte is one token (0..255)\n"
-    "and token 256 (EOT) opens every document, so the vocabulary is 257\n"
-    "(models/tiny.yaml: vocab.size 257, vocab.eot 256).\n"
+    "Turns text files into the token shards that training reads. The end-of-text\n"
+    "token (EOT) opens every document. Two tokenizers:\n"
+    "  byte  the byte-level tokenizer of the small models (the default): each\n"
+    "        byte is one token (0..255), EOT is 256 and the vocabulary 257\n"
+    "        (models/tiny.yaml: vocab.size 257, vocab.eot 256).\n"
+    "  gpt2  GPT-2's BPE, as tiktoken's 'gpt2' encoding (the recipe's): EOT is\n"
+    "        50256 and the vocabulary 50257. It reads GPT-2's ranks file,\n"
+    "        data/gpt2/gpt2.tiktoken unless --vocab says otherwise; gptc never\n"
+    "        downloads it: scripts/get-gpt2-vocab.sh fetches it once. The text\n"
+    "        is read as UTF-8, and bytes that are not valid UTF-8 become U+FFFD\n"
+    "        (as Python reading it with errors='replace'); \"<|endoftext|>\" in the\n"
+    "        text is ordinary text, not EOT.\n"
     "\n"
     "Each TEXT file is one document; with --paragraphs, each paragraph (lines\n"
     "separated by one or more blank lines) is a document. The first documents\n"
@@ -71,6 +87,9 @@ static const char data_help[] =
     "                       recipe); a document may continue in the next shard.\n"
     "                       The validation shard must fit in N tokens too.\n"
     "  --paragraphs         one document per paragraph instead of per file\n"
+    "  --tokenizer NAME     byte (the default) or gpt2, as above\n"
+    "  --vocab PATH         GPT-2's ranks file for --tokenizer gpt2 (default\n"
+    "                       data/gpt2/gpt2.tiktoken)\n"
     "  --quiet              print nothing but errors\n"
     "\n"
     "Training needs enough tokens: a run of S steps of B tokens reads about\n"
@@ -78,12 +97,15 @@ static const char data_help[] =
     "B + 2 tokens (the loader drops the tail of a shard that cannot give a whole\n"
     "batch, as the recipe's loader does).\n"
     "\n"
-    "Exit status: 0 done, 2 bad usage, an unreadable input or an output\n"
-    "directory that cannot be made, 1 a shard that could not be written.\n"
+    "Exit status: 0 done, 2 bad usage, an unreadable input or vocabulary or an\n"
+    "output directory that cannot be made, 1 a shard that could not be written.\n"
     "\n"
-    "Example (the demo corpus):\n"
+    "Examples (the demo corpus):\n"
     "  gptc data data/demo/corpus.txt -o data/demo --name demo --paragraphs \\\n"
-    "      --val-fraction 0.1\n";
+    "      --val-fraction 0.1\n"
+    "  scripts/get-gpt2-vocab.sh\n"
+    "  gptc data data/demo/corpus.txt -o data/demo --name demo-gpt2 --paragraphs \\\n"
+    "      --val-fraction 0.1 --tokenizer gpt2\n";
 
 typedef struct {
     char **inputs;
@@ -96,12 +118,24 @@ typedef struct {
     int64_t shard_tokens;
     bool paragraphs;
     bool quiet;
+    bool gpt2;           /* --tokenizer gpt2, else bytes */
+    const char *vocab;   /* --vocab, or NULL for GPT2_VOCAB_PATH */
+    Bpe *bpe;            /* GPT-2's BPE, loaded once the options are good */
 } DataOptions;
+
+/* A growing buffer for one tokenized document. */
+typedef struct {
+    uint16_t *t;
+    size_t cap;
+} DocBuf;
 
 /* Totals of the first pass. */
 typedef struct {
+    const DataOptions *o;
     int64_t docs;
     int64_t tokens;
+    DocBuf doc;          /* BPE counts by encoding */
+    int rc;              /* exit status once something failed, else 0 */
 } Count;
 
 /* State of the second pass. */
@@ -109,8 +143,7 @@ typedef struct {
     const DataOptions *o;
     int64_t val_target;     /* val takes documents while it holds fewer tokens */
     int64_t total_tokens;   /* from the first pass, to size the train buffer */
-    uint16_t *doc;          /* one tokenized document */
-    size_t doc_cap;
+    DocBuf doc;             /* one tokenized document */
     uint16_t *val;          /* the val shard, written when train starts */
     int64_t nval, val_cap, val_ndocs;
     bool in_train;
@@ -181,7 +214,14 @@ static int parse_option(int argc, char **argv, int *i, DataOptions *o, bool *val
     bool missing = false;
     if (!strcmp(a, "--paragraphs")) o->paragraphs = true;
     else if (!strcmp(a, "--quiet")) o->quiet = true;
-    else if ((v = option_value(argc, argv, i, "-o", &missing)) ||
+    else if ((v = option_value(argc, argv, i, "--tokenizer", &missing))) {
+        if (strcmp(v, "byte") && strcmp(v, "gpt2"))
+            return usage_error("--tokenizer '%s': expected byte or gpt2", v);
+        o->gpt2 = !strcmp(v, "gpt2");
+    } else if ((v = option_value(argc, argv, i, "--vocab", &missing))) {
+        if (!*v) return usage_error("%s", "--vocab needs a file name");
+        o->vocab = v;
+    } else if ((v = option_value(argc, argv, i, "-o", &missing)) ||
              (v = option_value(argc, argv, i, "--output", &missing))) o->outdir = v;
     else if ((v = option_value(argc, argv, i, "--name", &missing))) {
         if (!valid_name(v))
@@ -229,7 +269,66 @@ static int parse_options(int argc, char **argv, DataOptions *o) {
     }
     if (!o->ninputs) return usage_error("%s", "no input files given");
     if (!o->outdir || !*o->outdir) return usage_error("%s", "no output directory given (-o DIR)");
+    if (o->vocab && !o->gpt2) return usage_error("%s", "--vocab goes with --tokenizer gpt2");
     return 0;
+}
+
+/* ---- tokenizers ---- */
+
+/* Loads GPT-2's ranks for --tokenizer gpt2; returns 0 or the exit status. */
+static int load_vocab(DataOptions *o) {
+    if (!o->gpt2) return 0;
+    const char *path = o->vocab ? o->vocab : GPT2_VOCAB_PATH;
+    char err[PATH_MAX + 256];
+    o->bpe = bpe_load(path, err, sizeof err);
+    if (!o->bpe) {
+        fprintf(stderr, "gptc data: %s\n", err);
+        if (!o->vocab && access(path, F_OK) != 0)
+            fputs("gptc data: fetch GPT-2's vocabulary with scripts/get-gpt2-vocab.sh, or give "
+                  "--vocab PATH\n",
+                  stderr);
+        return 2;
+    }
+    /* EOT and the vocabulary size are GPT-2's, so the ranks must be too. */
+    if (bpe_ranks(o->bpe) != GPT2_RANKS) {
+        fprintf(stderr,
+                "gptc data: %s: holds %d ranks where GPT-2's vocabulary has %d; not GPT-2's "
+                "ranks file\n",
+                path, bpe_ranks(o->bpe), GPT2_RANKS);
+        return 2;
+    }
+    return 0;
+}
+
+static int eot_token(const DataOptions *o) { return o->gpt2 ? GPT2_EOT : BYTE_EOT; }
+static int vocab_size(const DataOptions *o) { return o->gpt2 ? GPT2_VOCAB : BYTE_VOCAB; }
+
+/* Tokenizes one document as [EOT] + its tokens into d, grown to fit. Returns
+ * the token count, or -1 after printing why. */
+static int64_t tokenize(const DataOptions *o, DocBuf *d, const char *text, size_t len) {
+    size_t body = o->gpt2 ? bpe_max_tokens(text, len) : len;
+    if (body >= SIZE_MAX / sizeof *d->t - 1) {
+        data_error(1, "out of memory");
+        return -1;
+    }
+    if (body + 1 > d->cap) {
+        uint16_t *grown = realloc(d->t, (body + 1) * sizeof *grown);
+        if (!grown) {
+            data_error(1, "out of memory");
+            return -1;
+        }
+        d->t = grown;
+        d->cap = body + 1;
+    }
+    if (!o->gpt2) return (int64_t)tokenize_document(text, len, d->t);
+    size_t n;
+    char err[256];
+    if (!bpe_encode(o->bpe, text, len, d->t + 1, &n, err, sizeof err)) {
+        data_error(1, err);
+        return -1;
+    }
+    d->t[0] = (uint16_t)eot_token(o);
+    return (int64_t)n + 1;
 }
 
 /* ---- input ---- */
@@ -299,11 +398,16 @@ static int each_document(const DataOptions *o, DocFn fn, void *ctx) {
 }
 
 static bool count_document(void *ctx, const char *text, size_t len) {
-    (void)text;
     Count *c = ctx;
     c->docs++;
-    c->tokens += (int64_t)len + 1;
-    return true;
+    if (!c->o->gpt2) { /* one token a byte: no need to tokenize */
+        c->tokens += (int64_t)len + 1;
+        return true;
+    }
+    int64_t n = tokenize(c->o, &c->doc, text, len);
+    if (n < 0) c->rc = 1;
+    else c->tokens += n;
+    return n >= 0;
 }
 
 /* ---- output ---- */
@@ -430,23 +534,18 @@ static bool wants_val(const Writer *w) {
 
 static bool write_document(void *ctx, const char *text, size_t len) {
     Writer *w = ctx;
-    if (len + 1 > w->doc_cap) {
-        uint16_t *grown = realloc(w->doc, (len + 1) * sizeof *grown);
-        if (!grown) {
-            w->rc = data_error(1, "out of memory");
-            return false;
-        }
-        w->doc = grown;
-        w->doc_cap = len + 1;
+    int64_t n = tokenize(w->o, &w->doc, text, len);
+    if (n < 0) {
+        w->rc = 1;
+        return false;
     }
-    int64_t n = (int64_t)tokenize_document(text, len, w->doc);
-    if (wants_val(w)) return add_to_val(w, w->doc, n);
+    if (wants_val(w)) return add_to_val(w, w->doc.t, n);
     if (!w->in_train) {
         w->in_train = true;
         if (!write_val(w)) return false;
     }
     w->train_docs++;
-    return add_to_train(w, w->doc, n);
+    return add_to_train(w, w->doc.t, n);
 }
 
 /* Removes NAME_train_K.bin for K = from, from + 1, ... while they exist:
@@ -468,8 +567,8 @@ static const char *plural(int64_t n) { return n == 1 ? "" : "s"; }
 
 static void print_summary(const DataOptions *o, const Count *c, const Writer *w, int stale) {
     char first[PATH_MAX], last[PATH_MAX];
-    printf("gptc data: %" PRId64 " document%s, %" PRId64 " tokens (bytes + EOT, vocabulary %d)\n",
-           c->docs, plural(c->docs), c->tokens, BYTE_VOCAB);
+    printf("gptc data: %" PRId64 " document%s, %" PRId64 " tokens (%s + EOT, vocabulary %d)\n",
+           c->docs, plural(c->docs), c->tokens, o->gpt2 ? "GPT-2 BPE" : "bytes", vocab_size(o));
     if (w->nval) {
         shard_path(first, sizeof first, o, "val", 0);
         printf("  val:   %" PRId64 " document%s, %" PRId64 " tokens in 1 shard: %s\n",
@@ -513,16 +612,17 @@ static int write_shards(const DataOptions *o, const Count *c, Writer *w) {
 }
 
 static int run(const DataOptions *o) {
-    Count c = {0, 0};
+    Count c = {.o = o};
     int rc = each_document(o, count_document, &c);
-    if (rc) return rc;
+    free(c.doc.t);
+    if (rc) return rc > 0 ? rc : c.rc;
     if ((rc = check_split(o, &c))) return rc;
     char err[PATH_MAX + 128];
     if (!make_dirs(o->outdir, err, sizeof err)) return data_error(2, err);
     Writer w = {.o = o, .total_tokens = c.tokens, .next_shard = 1};
     w.val_target = o->by_docs ? 0 : (int64_t)ceil(o->val_fraction * (double)c.tokens);
     rc = write_shards(o, &c, &w);
-    free(w.doc);
+    free(w.doc.t);
     free(w.val);
     free(w.buf);
     return rc;
@@ -531,8 +631,10 @@ static int run(const DataOptions *o) {
 int cmd_data(int argc, char **argv) {
     DataOptions o;
     int rc = parse_options(argc, argv, &o);
+    if (rc == 0) rc = load_vocab(&o);
     if (rc == 0) rc = run(&o);
     else if (rc < 0) rc = fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
+    bpe_free(o.bpe);
     free(o.inputs);
     fflush(stdout);
     return rc;

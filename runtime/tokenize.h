@@ -3,7 +3,8 @@
  * vocabulary has 257 tokens: bytes 0..255 are tokens 0..255 and 256 is the
  * end-of-text token EOT. As in the recipe (modded-nanogpt-medium.md §2),
  * every document is written as [EOT] + its tokens, so EOT opens each
- * document and acts as BOS.
+ * document and acts as BOS. (GPT-2's BPE, `gptc data --tokenizer gpt2`,
+ * is in bpe.h.)
  *
  * Also the document splitter of `gptc data --paragraphs`: a paragraph is a
  * run of non-blank lines, and a blank line is one that holds nothing but

@@ -6,9 +6,16 @@ set -euo pipefail
 
 # header or command -> Debian package
 need=()
-have_header() { echo "#include <$1>" | ${CC:-gcc} -E -x c - >/dev/null 2>&1; }
+# have_header HEADER [DEFINE]: DEFINE is "NAME VALUE", #defined before the
+# #include, for headers that refuse to be included without it.
+have_header() {
+    { [ -z "${2:-}" ] || echo "#define $2"; echo "#include <$1>"; } |
+        ${CC:-gcc} -E -x c - >/dev/null 2>&1
+}
 have_header yaml.h || need+=(libyaml-dev)
 have_header cblas.h || need+=(libopenblas-dev)
+# PCRE2 for GPT-2's pre-tokenizer (runtime/bpe.c, linked with -lpcre2-8)
+have_header pcre2.h "PCRE2_CODE_UNIT_WIDTH 8" || need+=(libpcre2-dev)
 # the OpenMP build of OpenBLAS (see the Makefile's BLAS_DIR)
 [ -e "/usr/lib/$(${CC:-gcc} -print-multiarch)/openblas-openmp/libopenblas.so" ] \
     || need+=(libopenblas-openmp-dev)
