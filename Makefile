@@ -14,14 +14,20 @@ INC      = -Icompiler -Iruntime -Iruntime/ref
 # build brings a second pool, and the two spin against each other for the
 # cores (5x slower measured on tiny.yaml).
 BLAS_DIR = /usr/lib/$(shell $(CC) -print-multiarch)/openblas-openmp
-LDLIBS   = -lyaml -lpcre2-8 -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lm
+# -ldl, -lpthread: NVRTC is dlopen'ed, and compiles run in a thread pool.
+LDLIBS   = -lyaml -lpcre2-8 -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lm -ldl -lpthread
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 FUZZ_SECONDS ?= 120
 
 COMPILER_SRC := $(filter-out compiler/main.c,$(wildcard compiler/*.c))
 RUNTIME_SRC  := $(wildcard runtime/*.c runtime/ref/*.c)
 UNIT_SRC     := $(wildcard tests/unit/*.c)
-LIB_SRC      := $(COMPILER_SRC) $(RUNTIME_SRC)
+# The kernel templates, compiled into gptc as C strings by scripts/embed.c,
+# so that `gptc compile` needs no files beside the binary. Sorted: the
+# generated file is the same on every machine.
+TEMPLATES    := $(sort $(wildcard templates/*.cu templates/*.cuh))
+GEN_SRC      := build/gen/templates_data.c
+LIB_SRC      := $(COMPILER_SRC) $(RUNTIME_SRC) $(GEN_SRC)
 
 # runtime/ref/model.c is built twice: as float (model.o) and as double
 # (model64.o, for the gradient check).
@@ -30,7 +36,7 @@ objs = $(patsubst %.c,$(1)/%.o,$(2)) $(1)/runtime/ref/model64.o
 LIB_OBJ       := $(call objs,build/obj,$(LIB_SRC))
 LIB_OBJ_ASAN  := $(call objs,build/asan/obj,$(LIB_SRC))
 
-.PHONY: all deps demo test test-unit test-bad test-models test-docs test-train test-long bench clean fixtures gpt2-vocab bpe-fixture
+.PHONY: all deps demo test test-unit test-bad test-models test-docs test-train test-compile test-sim test-long bench clean fixtures gpt2-vocab bpe-fixture
 all: build/gptc
 
 deps:
@@ -48,6 +54,14 @@ endef
 $(eval $(call flavour,build/obj,$(CFLAGS)))
 $(eval $(call flavour,build/asan/obj,-O1 -g $(SAN)))
 
+build/embed: scripts/embed.c | build/.deps
+	@mkdir -p $(@D)
+	$(CC) $(WARN) -O2 -o $@ $<
+
+$(GEN_SRC): build/embed $(TEMPLATES)
+	@mkdir -p $(@D)
+	build/embed $@ $(TEMPLATES)
+
 build/gptc: build/obj/compiler/main.o $(LIB_OBJ)
 	$(CC) $(CFLAGS) -fopenmp -o $@ $^ $(LDLIBS)
 
@@ -60,9 +74,9 @@ build/test_unit: $(patsubst %.c,build/obj/%.o,$(UNIT_SRC)) $(LIB_OBJ)
 build/asan/test_unit: $(patsubst %.c,build/asan/obj/%.o,$(UNIT_SRC)) $(LIB_OBJ_ASAN)
 	$(CC) -O1 -g $(SAN) -fopenmp -o $@ $^ $(LDLIBS)
 
-build/fuzz_load: tests/fuzz/fuzz_load.c $(COMPILER_SRC) | build/.deps
+build/fuzz_load: tests/fuzz/fuzz_load.c $(COMPILER_SRC) $(GEN_SRC) | build/.deps
 	clang $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined -Icompiler -o $@ \
-	    tests/fuzz/fuzz_load.c $(COMPILER_SRC) -lyaml -lm
+	    tests/fuzz/fuzz_load.c $(COMPILER_SRC) $(GEN_SRC) -lyaml -lm -ldl -lpthread
 
 # Installs missing system packages once per machine (a stamp, not a real file).
 build/.deps: scripts/setup.sh
@@ -79,7 +93,7 @@ demo: build/gptc $(DEMO_SHARDS)
 	rm -rf runs/demo
 	build/gptc train models/tiny.yaml --run-dir runs/demo
 
-test: test-unit test-bad test-models test-docs test-train
+test: test-unit test-bad test-models test-docs test-train test-compile test-sim
 	@echo "make test: all passed"
 
 test-unit: build/test_unit build/asan/test_unit
@@ -100,14 +114,26 @@ test-docs: build/gptc
 test-train: build/gptc build/asan/gptc data/demo/corpus.txt
 	tests/run-train.sh build/gptc
 
+# Every model through `gptc compile`: clean NVRTC builds, no spills,
+# deterministic output, the compile cache (NVRTC checks skipped without it).
+test-compile: build/gptc
+	tests/run-compile.sh build/gptc
+
+# The CUDA emulation layer of the sim executor: its test kernels on the CPU
+# (three builds, ASan among them), planted bugs, and the same sources
+# through NVRTC.
+test-sim:
+	tests/run-sim.sh
+
 test-long: build/fuzz_load
 	@mkdir -p build/fuzz-corpus
 	cp models/*.yaml tests/bad/*.yaml build/fuzz-corpus/
 	build/fuzz_load -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 \
 	    -rss_limit_mb=2048 -dict=tests/fuzz/yaml.dict build/fuzz-corpus
 
-bench:
-	@echo "make bench: no benchmarks yet"
+bench: build/gptc
+	tests/bench-compile.sh build/gptc
+	tests/run-sim.sh --bench
 
 clean:
 	rm -rf build

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd_compile.h"
 #include "cmd_data.h"
 #include "cmd_export.h"
 #include "cmd_train.h"
@@ -31,6 +32,8 @@ static const char main_help[] =
     "                     counts, FLOPs per token and memory per GPU\n"
     "  keys               list every key a model file may hold\n"
     "  data TEXT... -o DIR  turn text files into token shards\n"
+    "  compile MODEL.yaml generate the model's CUDA kernels (kernels.cu, plan.h)\n"
+    "                     and compile them with NVRTC; --report shows resources\n"
     "  train MODEL.yaml   train the model (on the CPU with --backend ref)\n"
     "  export CKPT -o F   write a checkpoint's weights as safetensors\n"
     "\n"
@@ -152,6 +155,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "check")) return cmd_check(argc - 2, argv + 2);
     if (!strcmp(cmd, "keys")) return cmd_keys(argc - 2, argv + 2);
     if (!strcmp(cmd, "data")) return cmd_data(argc - 2, argv + 2);
+    if (!strcmp(cmd, "compile")) return cmd_compile(argc - 2, argv + 2, GPTC_VERSION);
     if (!strcmp(cmd, "train")) return cmd_train(argc - 2, argv + 2);
     if (!strcmp(cmd, "export")) return cmd_export(argc - 2, argv + 2);
     fprintf(stderr, "gptc: unknown command '%s'. Try 'gptc --help'.\n", cmd);

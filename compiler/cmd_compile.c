@@ -1,0 +1,361 @@
+/*
+ * cmd_compile.c: `gptc compile MODEL.yaml`.
+ *
+ * Loads and validates the model, plans its kernel instances (emit.c),
+ * renders kernels.cu and plan.h and writes them atomically to DIR, then
+ * compiles kernels.cu with NVRTC once per architecture, in parallel and
+ * through the compile cache (nvrtc.c). A compile fails on any NVRTC error,
+ * any warning in its log and any spill, printing the log. NVRTC compiles
+ * the file's code with its header comment turned into blank lines: line
+ * numbers stay those of kernels.cu, and models whose kernels are the same
+ * share cache entries although their headers name different models.
+ */
+#include "cmd_compile.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arch.h"
+#include "diag.h"
+#include "emit.h"
+#include "fsutil.h"
+#include "nvrtc.h"
+#include "sha256.h"
+#include "template.h"
+#include "validate.h"
+
+#define MAX_SETS 256
+#define MAX_ARCHS 8
+
+static const char compile_help[] =
+    "Usage: gptc compile MODEL.yaml [-o DIR] [--report] [--arch LIST] [-j N]\n"
+    "                    [--set KEY=VALUE]... [--no-compile]\n"
+    "\n"
+    "Generates the model's fused CUDA kernels and compiles them with NVRTC, so\n"
+    "that you know they build cleanly for each GPU architecture before any GPU\n"
+    "is involved. Writes two files:\n"
+    "  DIR/kernels.cu  the kernels, rendered from gptc's templates with the\n"
+    "                  model's sizes; each is named after its constants, e.g.\n"
+    "                  x0_mix_fwd_t2_d128 (2 input tables, width 128)\n"
+    "  DIR/plan.h      each kernel's name, parameters, constants and launch\n"
+    "                  shape, as C data for the runtime\n"
+    "The same model always gives the same bytes. DIR defaults to generated/NAME\n"
+    "for a model file NAME.yaml.\n"
+    "\n"
+    "kernels.cu is then compiled to CUBIN for each architecture. Any NVRTC\n"
+    "error, any warning and any register spill fails the command and prints\n"
+    "NVRTC's log. Results are cached by content hash in $GPTC_CACHE_DIR, else\n"
+    "$XDG_CACHE_HOME/gptc, else ~/.cache/gptc, so compiling the same kernels\n"
+    "again is nearly instant. NVRTC is loaded at run time from the CUDA toolkit\n"
+    "($CUDA_HOME/lib64, /usr/local/cuda/lib64 or the loader's path); no GPU is\n"
+    "needed.\n"
+    "\n"
+    "Options:\n"
+    "  -o DIR           where to write the files (default generated/NAME)\n"
+    "  --arch LIST      comma-separated architectures (default sm_90a,sm_80;\n"
+    "                   known: sm_80, sm_86, sm_89, sm_90, sm_90a)\n"
+    "  -j N             compile up to N architectures at once (default 2)\n"
+    "  --report         print, per kernel and architecture, registers, stack,\n"
+    "                   spills, shared memory and the estimated occupancy\n"
+    "  --no-compile     write the files only; NVRTC is not needed\n"
+    "  --set KEY=VALUE  override a model key after `extends` (repeatable)\n"
+    "\n"
+    "Exit status: 0 on success; 2 for an invalid model, bad usage, or kernels\n"
+    "that do not compile cleanly; 1 when NVRTC is missing or a file cannot be\n"
+    "written.\n"
+    "\n"
+    "Examples:\n"
+    "  gptc compile models/tiny.yaml --report\n"
+    "  gptc compile models/r10-medium-x01.yaml --arch sm_90a -o /tmp/r10\n"
+    "  gptc compile models/tiny.yaml --set input_embeddings.tables=3 --no-compile\n";
+
+typedef struct {
+    const char *model, *out_dir;
+    const char *sets[MAX_SETS];
+    int nsets;
+    char arch_buf[256];
+    const char *archs[MAX_ARCHS];
+    int narchs;
+    int jobs;
+    bool report, no_compile;
+} Args;
+
+static int usage(const char *fmt, const char *arg) {
+    fputs("gptc compile: ", stderr);
+    fprintf(stderr, fmt, arg);
+    fputs("\nTry 'gptc compile --help'.\n", stderr);
+    return 2;
+}
+
+/* Splits LIST at commas into a->archs, checking each name. */
+static int parse_archs(Args *a, const char *list) {
+    if (snprintf(a->arch_buf, sizeof a->arch_buf, "%s", list) >= (int)sizeof a->arch_buf)
+        return usage("--arch list too long: %s", list);
+    a->narchs = 0;
+    for (char *tok = strtok(a->arch_buf, ","); tok; tok = strtok(NULL, ",")) {
+        if (!arch_find(tok)) {
+            fprintf(stderr, "gptc compile: unknown architecture '%s' (known: %s)\n", tok,
+                    arch_known_list());
+            return 2;
+        }
+        for (int i = 0; i < a->narchs; i++)
+            if (!strcmp(a->archs[i], tok)) return usage("architecture '%s' given twice", tok);
+        if (a->narchs == MAX_ARCHS) return usage("more than 8 architectures in '%s'", list);
+        a->archs[a->narchs++] = tok;
+    }
+    return a->narchs ? 0 : usage("--arch needs at least one architecture, got '%s'", list);
+}
+
+/* The value of an option given as "--opt V" or "--opt=V", or "-xV" for a
+ * one-letter option; NULL if argv[*i] is another option. */
+static const char *option_value(int argc, char **argv, int *i, const char *opt) {
+    size_t n = strlen(opt);
+    if (strncmp(argv[*i], opt, n)) return NULL;
+    if (argv[*i][n] == '=') return argv[*i] + n + 1;
+    if (argv[*i][n] != '\0') return n == 2 ? argv[*i] + n : NULL;
+    return *i + 1 < argc ? argv[++*i] : "";
+}
+
+/* 0, -1 for --help, or an exit status for bad usage. */
+static int parse_args(int argc, char **argv, Args *a) {
+    memset(a, 0, sizeof *a);
+    a->jobs = NVRTC_DEFAULT_WORKERS;
+    int rc = parse_archs(a, "sm_90a,sm_80");
+    for (int i = 0; i < argc && rc == 0; i++) {
+        const char *arg = argv[i], *v;
+        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) return -1;
+        if (!strcmp(arg, "--report")) a->report = true;
+        else if (!strcmp(arg, "--no-compile")) a->no_compile = true;
+        else if ((v = option_value(argc, argv, &i, "-o"))) a->out_dir = v;
+        else if ((v = option_value(argc, argv, &i, "--arch"))) rc = parse_archs(a, v);
+        else if ((v = option_value(argc, argv, &i, "-j"))) {
+            char *end;
+            long j = strtol(v, &end, 10);
+            if (!*v || *end || j < 1 || j > NVRTC_MAX_WORKERS)
+                return usage("-j needs a number from 1 to 64, got '%s'", v);
+            a->jobs = (int)j;
+        } else if ((v = option_value(argc, argv, &i, "--set"))) {
+            if (!strchr(v, '=')) return usage("--set needs KEY=VALUE, got '%s'", v);
+            if (a->nsets == MAX_SETS) return usage("more than %s --set options", "256");
+            a->sets[a->nsets++] = v;
+        } else if (arg[0] == '-' && arg[1]) return usage("unknown option '%s'", arg);
+        else if (a->model) return usage("one model at a time; '%s' is a second", arg);
+        else a->model = arg;
+    }
+    if (rc == 0 && !a->model) return usage("%s", "no model file given");
+    if (rc == 0 && a->out_dir && !*a->out_dir) return usage("%s", "-o needs a directory");
+    return rc;
+}
+
+/* generated/NAME for .../NAME.yaml (or .yml). */
+static void default_out_dir(const char *model, char *buf, size_t len) {
+    const char *base = strrchr(model, '/');
+    base = base ? base + 1 : model;
+    size_t n = strlen(base);
+    if (n > 5 && !strcmp(base + n - 5, ".yaml")) n -= 5;
+    else if (n > 4 && !strcmp(base + n - 4, ".yml")) n -= 4;
+    snprintf(buf, len, "generated/%.*s", (int)n, base);
+}
+
+/* ---- generation ---- */
+
+typedef struct {
+    EmitPlan plan;
+    StrBuf kernels_cu; /* header + code: the file */
+    StrBuf compiled;   /* blank lines + code: what NVRTC sees */
+    StrBuf plan_h;
+} Generated;
+
+static void generated_free(Generated *g) {
+    sb_free(&g->kernels_cu);
+    sb_free(&g->compiled);
+    sb_free(&g->plan_h);
+}
+
+static bool generate(const ModelSpec *spec, const char *version, const char *model, Generated *g) {
+    emit_plan(spec, &g->plan);
+    StrBuf header = {0}, code = {0};
+    char err[512];
+    emit_header(version, model, "kernels.cu: the model's fused kernels; plan.h says how to launch them.",
+                &header);
+    bool ok = emit_kernels(&g->plan, &code, err, sizeof err);
+    if (!ok) fprintf(stderr, "gptc compile: internal error: %s\n", err);
+    else {
+        sb_puts(&g->kernels_cu, sb_str(&header));
+        sb_puts(&g->kernels_cu, sb_str(&code));
+        for (const char *c = sb_str(&header); *c; c++)
+            if (*c == '\n') sb_append(&g->compiled, "\n", 1);
+        sb_puts(&g->compiled, sb_str(&code));
+        Sha256 h;
+        char hex[65];
+        sha256_init(&h);
+        sha256_update(&h, g->kernels_cu.data, g->kernels_cu.len);
+        sha256_hex(&h, hex);
+        header.len = 0;
+        emit_header(version, model,
+                    "plan.h: how to launch the kernels of kernels.cu (the runtime reads this).", &header);
+        emit_plan_h(&g->plan, sb_str(&header), hex, &g->plan_h);
+    }
+    sb_free(&header);
+    sb_free(&code);
+    return ok;
+}
+
+static bool write_text(const char *dir, const char *name, const StrBuf *text) {
+    char path[4200], err[600];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    const void *pieces[] = {sb_str(text)};
+    size_t lens[] = {text->len};
+    if (fs_write_atomic(path, pieces, lens, 1, err, sizeof err)) return true;
+    fprintf(stderr, "gptc compile: %s\n", err);
+    return false;
+}
+
+/* ---- compiling and checking ---- */
+
+static int kernel_count(const EmitPlan *p) {
+    int n = 0;
+    for (int i = 0; i < p->n; i++) n += p->inst[i].nkernels;
+    return n;
+}
+
+static const KernelRes *find_res(const NvrtcOutput *o, const char *name) {
+    for (int i = 0; i < o->nkernels; i++)
+        if (o->kernels[i].entry && !strcmp(o->kernels[i].name, name)) return &o->kernels[i];
+    return NULL;
+}
+
+/* Prints what is wrong with one architecture's result; true if nothing. */
+static bool check_output(const char *arch, const NvrtcOutput *o, const EmitPlan *p) {
+    bool clean = o->ok && o->warnings == 0;
+    for (int i = 0; i < o->nkernels; i++)
+        if (o->kernels[i].spill_store_bytes || o->kernels[i].spill_load_bytes) {
+            fprintf(stderr, "gptc compile: %s: %s spills %d bytes (stores) / %d bytes (loads)\n", arch,
+                    o->kernels[i].name, o->kernels[i].spill_store_bytes, o->kernels[i].spill_load_bytes);
+            clean = false;
+        }
+    for (int i = 0; i < p->n && o->ok; i++)
+        for (int k = 0; k < p->inst[i].nkernels; k++)
+            if (!find_res(o, p->inst[i].kernels[k].name)) {
+                fprintf(stderr, "gptc compile: %s: no ptxas report for %s\n", arch,
+                        p->inst[i].kernels[k].name);
+                clean = false;
+            }
+    if (o->error[0]) fprintf(stderr, "gptc compile: %s\n", o->error);
+    else if (o->warnings)
+        fprintf(stderr, "gptc compile: %s: %d warning%s, treated as errors\n", arch, o->warnings,
+                o->warnings == 1 ? "" : "s");
+    if (!clean && o->log && o->log[0])
+        fprintf(stderr, "---- NVRTC log for %s ----\n%s\n----\n", arch, o->log);
+    return clean;
+}
+
+static void print_report(const Args *a, const NvrtcOutput *out, const EmitPlan *p) {
+    printf("%-26s %-7s %5s %6s %12s %6s %8s %9s %9s\n", "kernel", "arch", "regs", "stack", "spill st/ld",
+           "smem", "threads", "blocks/SM", "occupancy");
+    for (int i = 0; i < p->n; i++)
+        for (int k = 0; k < p->inst[i].nkernels; k++)
+            for (int j = 0; j < a->narchs; j++) {
+                const KernelRes *r = find_res(&out[j], p->inst[i].kernels[k].name);
+                if (!r) continue;
+                Occupancy occ =
+                    arch_occupancy(arch_find(a->archs[j]), p->inst[i].threads, r->registers, r->smem_bytes);
+                char spill[32];
+                snprintf(spill, sizeof spill, "%d/%d", r->spill_store_bytes, r->spill_load_bytes);
+                printf("%-26s %-7s %5d %6d %12s %6d %8d %9d %8.0f%%\n", r->name, a->archs[j], r->registers,
+                       r->stack_bytes, spill, r->smem_bytes, p->inst[i].threads, occ.blocks_per_sm,
+                       occ.occupancy * 100);
+            }
+    puts("(stack and spills in bytes per thread, smem in bytes per block; occupancy: resident warps\n"
+         " / the SM's maximum, estimated from registers, smem and threads per block)");
+}
+
+/* Every embedded .cuh, offered to NVRTC as an include file. */
+static int embedded_headers(NvrtcHeader *h, int max) {
+    int n = 0;
+    for (int i = 0; i < tpl_file_count && n < max; i++) {
+        size_t len = strlen(tpl_files[i].name);
+        if (len > 4 && !strcmp(tpl_files[i].name + len - 4, ".cuh"))
+            h[n++] = (NvrtcHeader){tpl_files[i].name, tpl_files[i].text};
+    }
+    return n;
+}
+
+static int compile_and_check(const Args *a, const Generated *g, const char *dir) {
+    char why[1024];
+    if (!nvrtc_load(why, sizeof why)) {
+        fprintf(
+            stderr,
+            "gptc compile: %s\ngptc compile: wrote %s/kernels.cu and %s/plan.h but did not compile them\n",
+            why, dir, dir);
+        return 1;
+    }
+    NvrtcHeader headers[NVRTC_MAX_HEADERS];
+    NvrtcJob jobs[MAX_ARCHS];
+    NvrtcOutput out[MAX_ARCHS];
+    for (int j = 0; j < a->narchs; j++)
+        jobs[j] = (NvrtcJob){"kernels.cu", sb_str(&g->compiled),
+                             headers,      embedded_headers(headers, NVRTC_MAX_HEADERS),
+                             a->archs[j],  false};
+    NvrtcConfig cfg = {a->jobs, NULL};
+    long hits0 = nvrtc_cache_hits();
+    nvrtc_compile_all(jobs, a->narchs, &cfg, out);
+    double slowest = 0;
+    bool clean = true;
+    for (int j = 0; j < a->narchs; j++) {
+        clean = check_output(a->archs[j], &out[j], &g->plan) && clean;
+        if (out[j].cache_note[0]) fprintf(stderr, "gptc compile: note: %s\n", out[j].cache_note);
+        if (out[j].seconds > slowest) slowest = out[j].seconds;
+    }
+    if (a->report) print_report(a, out, &g->plan);
+    int major = 0, minor = 0;
+    nvrtc_version(&major, &minor);
+    printf("gptc compile: %s/kernels.cu (%d kernels) %s for", dir, kernel_count(&g->plan),
+           clean ? "compiled cleanly" : "FAILED");
+    for (int j = 0; j < a->narchs; j++) printf(" %s", a->archs[j]);
+    printf(" with NVRTC %d.%d in %.1f ms (%ld of %d from the cache)\n", major, minor, slowest * 1e3,
+           nvrtc_cache_hits() - hits0, a->narchs);
+    for (int j = 0; j < a->narchs; j++) nvrtc_output_free(&out[j]);
+    return clean ? 0 : 2;
+}
+
+int cmd_compile(int argc, char **argv, const char *version) {
+    Args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc == -1) return fputs(compile_help, stdout), fflush(stdout) ? 1 : 0;
+    if (rc) return rc;
+    ModelSpec *spec = malloc(sizeof *spec);
+    Generated *g = calloc(1, sizeof *g);
+    if (!spec || !g) {
+        free(spec);
+        free(g);
+        return fputs("gptc: out of memory\n", stderr), 1;
+    }
+    char dir[4096], err[4200];
+    if (a.out_dir) snprintf(dir, sizeof dir, "%s", a.out_dir);
+    else default_out_dir(a.model, dir, sizeof dir);
+    if (!spec_load(a.model, a.sets, a.nsets, spec)) {
+        fprintf(stderr, "gptc compile: %s is not a valid model (%d error%s)\n", a.model, diag_error_count(),
+                diag_error_count() == 1 ? "" : "s");
+        rc = 2;
+    } else if (!generate(spec, version, a.model, g)) {
+        rc = 1;
+    } else if (!fs_mkdir_p(dir, err, sizeof err)) {
+        fprintf(stderr, "gptc compile: %s\n", err);
+        rc = 1;
+    } else if (!write_text(dir, "kernels.cu", &g->kernels_cu) || !write_text(dir, "plan.h", &g->plan_h)) {
+        rc = 1;
+    } else if (a.no_compile) {
+        printf("gptc compile: wrote %s/kernels.cu (%d kernels) and %s/plan.h\n", dir,
+               kernel_count(&g->plan), dir);
+    } else {
+        rc = compile_and_check(&a, g, dir);
+    }
+    if (fflush(stdout) != 0 && rc == 0) rc = 1;
+    generated_free(g);
+    free(g);
+    free(spec);
+    diag_reset();
+    return rc;
+}

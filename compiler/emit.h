@@ -1,0 +1,77 @@
+/*
+ * emit.h: from a validated ModelSpec to the generated sources: which kernel
+ * instances the model needs, kernels.cu (their CUDA source, rendered from
+ * templates/) and plan.h (what the runtime must know to launch them).
+ *
+ * This slice emits the kernels that need no cross-thread reduction: the x0
+ * mix (forward, and backward for the activations) for the model's table
+ * count and width, the relu^2 activation for its MLP width, and the fp32
+ * Adam step. Every constant is a number taken from the ModelSpec, so the
+ * same model always gives the same bytes.
+ *
+ * Launch rule, for every kernel: `threads` threads per block, `vec`
+ * elements per thread, blocks = ceil(N / (threads * vec)), where N = rows *
+ * width for a row kernel (width > 0; `rows` is its last argument) and N = n
+ * for a flat kernel (width == 0; `n` is its size argument). Every pointer
+ * argument must be EMIT_ALIGN_BYTES-aligned.
+ */
+#ifndef GPTC_EMIT_H
+#define GPTC_EMIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "spec.h"
+#include "strbuf.h"
+
+#define EMIT_ALIGN_BYTES 16
+#define EMIT_THREADS 256 /* threads per block of the elementwise kernels */
+#define EMIT_MAX_CONSTS 6
+#define EMIT_MAX_KERNELS 2
+#define EMIT_MAX_INSTANCES 16
+
+typedef struct {
+    char name[64];    /* the extern "C" symbol, e.g. "x0_mix_fwd_t2_d128" */
+    const char *args; /* its parameters in order, for plan.h */
+} EmitKernel;
+
+typedef struct {
+    const char *name; /* the template placeholder, e.g. "TABLES" */
+    long long value;
+} EmitConst;
+
+/* One rendering of one template: its constants and the kernels it holds. */
+typedef struct {
+    const char *family;   /* e.g. "x0_mix" */
+    const char *tpl;      /* template file, e.g. "x0_mix.cu" */
+    char suffix[48];      /* kernel-name suffix, built from the constants */
+    int threads, vec, width;
+    int nconsts;
+    EmitConst consts[EMIT_MAX_CONSTS];
+    int nkernels;
+    EmitKernel kernels[EMIT_MAX_KERNELS];
+} EmitInstance;
+
+typedef struct {
+    int n;
+    EmitInstance inst[EMIT_MAX_INSTANCES];
+} EmitPlan;
+
+/* The instances a model needs, in a fixed order. */
+void emit_plan(const ModelSpec *s, EmitPlan *p);
+
+/* The generated file's first comment block, naming gptc's version and the
+ * model file (its base name only, with characters outside [A-Za-z0-9._-]
+ * replaced by '_', so that a path can neither vary the bytes nor end the
+ * comment). */
+void emit_header(const char *version, const char *model_path, const char *what, StrBuf *out);
+
+/* kernels.cu's code: every instance rendered from its template. False with
+ * a message when a template does not match its instance (a gptc bug). */
+bool emit_kernels(const EmitPlan *p, StrBuf *out, char *err, size_t errlen);
+
+/* plan.h: the kernels as plain C data; source_sha256 is the hash of the
+ * kernels.cu it describes. */
+void emit_plan_h(const EmitPlan *p, const char *header, const char *source_sha256, StrBuf *out);
+
+#endif

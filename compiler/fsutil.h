@@ -1,0 +1,29 @@
+/*
+ * fsutil.h: the few file operations the compile stage needs: create a
+ * directory with its parents, read a whole file, and replace a file
+ * atomically.
+ *
+ * An atomic write goes to a fresh temporary file in the same directory
+ * (mkstemp, so concurrent writers of the same path never share one) and is
+ * renamed over the destination: a reader sees the old file or the new one,
+ * never a mix. It is not fsync'ed: every reader of these files either
+ * regenerates them (kernels.cu, plan.h) or validates them (cache entries),
+ * so a file cut short by a crash is harmless. Messages start with the path.
+ */
+#ifndef GPTC_FSUTIL_H
+#define GPTC_FSUTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+bool fs_mkdir_p(const char *path, char *err, size_t errlen);
+
+/* The whole file, NUL-terminated (*len excludes the NUL); NULL on error,
+ * with errno set. Free with free(). */
+char *fs_read(const char *path, size_t *len);
+
+/* Concatenates n pieces into PATH, atomically. */
+bool fs_write_atomic(const char *path, const void *const *pieces, const size_t *lens, int n,
+                     char *err, size_t errlen);
+
+#endif

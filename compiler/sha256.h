@@ -1,0 +1,25 @@
+/*
+ * sha256.h: SHA-256 (FIPS 180-4), for content hashes: the NVRTC cache key
+ * and the source hash that plan.h records. Incremental, so a key can be
+ * built from several pieces without joining them first.
+ */
+#ifndef GPTC_SHA256_H
+#define GPTC_SHA256_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    uint32_t h[8];
+    uint64_t bytes;
+    unsigned char block[64];
+    size_t fill;
+} Sha256;
+
+void sha256_init(Sha256 *s);
+void sha256_update(Sha256 *s, const void *data, size_t len);
+
+/* Writes the digest as 64 lower-case hex digits and a NUL. */
+void sha256_hex(Sha256 *s, char hex[65]);
+
+#endif

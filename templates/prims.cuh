@@ -1,0 +1,192 @@
+// prims.cuh: the prelude of every kernel template, and the only file with
+// inline PTX (design.md §5).
+//
+// Under a CUDA compiler (NVRTC, nvcc) it includes <cuda_bf16.h>; under the
+// host C++ compiler it includes runtime/sim/cuda_emu.h, so one kernel source
+// compiles with both (add -Iruntime/sim for the host compiler, and
+// -I<cuda>/include -Itemplates for NVRTC). On top it defines what kernels
+// share:
+//   - GPTC_DYN_SMEM(T, name): the kernel's dynamic shared memory as a T*;
+//   - gptc_atomic_add/_max: the only atomics kernels may use;
+//   - gptc_thread_rank, gptc_lane, warp_sum/max, block_sum/max: reductions
+//     built on shuffles, the same code on both sides;
+//   - ld/st helpers for bf16 pairs and float4;
+//   - ldmatrix_x4 and mma_bf16_16816: inline PTX on the GPU, and a portable
+//     twin with the same signature and result built on warp shuffles (for
+//     the host compiler, or anywhere with -DGPTC_PRIMS_PORTABLE, which lets
+//     a GPU test compare the twin with the hardware).
+// Kernels include nothing else: no libc or C++ headers (NVRTC has none).
+#ifndef GPTC_PRIMS_CUH
+#define GPTC_PRIMS_CUH
+
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+
+#include <cuda_bf16.h>
+
+#define GPTC_DYN_SMEM(T, name)                                      \
+    extern __shared__ __align__(16) unsigned char gptc_dyn_smem_[]; \
+    T *name = reinterpret_cast<T *>(gptc_dyn_smem_)
+
+__device__ __forceinline__ float gptc_atomic_add(float *p, float v) { return atomicAdd(p, v); }
+__device__ __forceinline__ int gptc_atomic_add(int *p, int v) { return atomicAdd(p, v); }
+__device__ __forceinline__ unsigned gptc_atomic_add(unsigned *p, unsigned v) { return atomicAdd(p, v); }
+__device__ __forceinline__ int gptc_atomic_max(int *p, int v) { return atomicMax(p, v); }
+__device__ __forceinline__ unsigned gptc_atomic_max(unsigned *p, unsigned v) { return atomicMax(p, v); }
+
+#if !defined(GPTC_PRIMS_PORTABLE)
+#define GPTC_PRIMS_PTX 1
+#endif
+
+#else
+#include "cuda_emu.h"
+#endif
+
+#define GPTC_FULL_MASK 0xffffffffu
+
+// ---- thread indices ----------------------------------------------------------
+
+// The thread's index within its block, x fastest, as warps are formed.
+__device__ __forceinline__ unsigned gptc_thread_rank() {
+    return threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
+}
+__device__ __forceinline__ unsigned gptc_lane() { return gptc_thread_rank() & 31u; }
+
+// ---- reductions ----------------------------------------------------------------
+// Butterfly shuffles: every lane ends with the same, bit-identical result
+// (a + b == b + a in IEEE arithmetic). Call from all 32 lanes of full warps.
+
+__device__ __forceinline__ float warp_sum(float v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(GPTC_FULL_MASK, v, o);
+    return v;
+}
+__device__ __forceinline__ float warp_max(float v) {
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(GPTC_FULL_MASK, v, o));
+    return v;
+}
+
+struct GptcSumOp {
+    __device__ static float apply(float a, float b) { return a + b; }
+    __device__ static float identity() { return 0.0f; }
+    __device__ static float warp(float v) { return warp_sum(v); }
+};
+struct GptcMaxOp {
+    __device__ static float apply(float a, float b) { return fmaxf(a, b); }
+    __device__ static float identity() { return __uint_as_float(0xff800000u); }  // -inf
+    __device__ static float warp(float v) { return warp_max(v); }
+};
+
+// Every thread of the block gets the reduction of all threads' v. Contract:
+// all threads call it, the block has a multiple of 32 threads (at most
+// 1024). The warps' partial results go through shared memory; each warp
+// then reduces all of them, so no broadcast step is needed. The leading
+// barrier makes back-to-back calls safe: the previous call's reads of
+// `partial` are over before anyone writes it again.
+template <class Op>
+__device__ __forceinline__ float block_reduce(float v) {
+    __shared__ float partial[32];
+    const unsigned rank = gptc_thread_rank();
+    const unsigned nwarps = (blockDim.x * blockDim.y * blockDim.z + 31u) >> 5;
+    v = Op::warp(v);
+    __syncthreads();
+    if ((rank & 31u) == 0) partial[rank >> 5] = v;
+    __syncthreads();
+    v = (rank & 31u) < nwarps ? partial[rank & 31u] : Op::identity();
+    return Op::warp(v);
+}
+__device__ __forceinline__ float block_sum(float v) { return block_reduce<GptcSumOp>(v); }
+__device__ __forceinline__ float block_max(float v) { return block_reduce<GptcMaxOp>(v); }
+
+// ---- loads and stores ----------------------------------------------------------
+// p must be aligned to the access (4 bytes for a bf16 pair, 16 for float4).
+
+__device__ __forceinline__ float2 ld_bf16x2(const __nv_bfloat16 *p) {
+    return __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162 *>(p));
+}
+__device__ __forceinline__ void st_bf16x2(__nv_bfloat16 *p, float lo, float hi) {
+    *reinterpret_cast<__nv_bfloat162 *>(p) = __floats2bfloat162_rn(lo, hi);
+}
+__device__ __forceinline__ float4 ld_f4(const float *p) { return *reinterpret_cast<const float4 *>(p); }
+__device__ __forceinline__ void st_f4(float *p, float4 v) { *reinterpret_cast<float4 *>(p) = v; }
+
+// ---- tensor-core fragments -------------------------------------------------------
+// Layouts from the PTX ISA ("Matrix Fragments for mma.m16n8k16 with floating
+// point type", "ldmatrix"), with g = lane / 4 and t = lane % 4; two bf16 per
+// 32-bit register, the lower index in the low half.
+//   A (16x16, row-major): a[0] = A[g][2t..2t+1],   a[1] = A[g+8][2t..2t+1],
+//                         a[2] = A[g][2t+8..2t+9], a[3] = A[g+8][2t+8..2t+9]
+//   B (16x8, k x n):      b[0] = B[2t..2t+1][g],   b[1] = B[2t+8..2t+9][g]
+//   C, D (16x8, fp32):    c[0..1] = C[g][2t..2t+1], c[2..3] = C[g+8][2t..2t+1]
+// ldmatrix.x4: lane l gives the address of row l % 8 of 8x8 matrix l / 8
+// (8 bf16, 16 bytes, 16-byte aligned, in shared memory); r[m] then holds
+// row g, columns 2t..2t+1 of matrix m.
+
+// Loads four 8x8 bf16 matrices from shared memory, one row address per lane.
+__device__ __forceinline__ void ldmatrix_x4(unsigned r[4], const void *row) {
+#if defined(GPTC_PRIMS_PTX)
+    const unsigned a = (unsigned)__cvta_generic_to_shared(row);
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(a));
+#else
+    // Each lane fetches the row pointer of the lane that addresses its row.
+    const unsigned lane = gptc_lane();
+    const unsigned long long p = reinterpret_cast<unsigned long long>(row);
+    for (int m = 0; m < 4; m++) {
+        const int src = m * 8 + (int)(lane >> 2);
+        const unsigned lo = __shfl_sync(GPTC_FULL_MASK, (unsigned)p, src);
+        const unsigned hi = __shfl_sync(GPTC_FULL_MASK, (unsigned)(p >> 32), src);
+        const unsigned *words = reinterpret_cast<const unsigned *>(((unsigned long long)hi << 32) | lo);
+        r[m] = words[lane & 3u];
+    }
+#endif
+}
+
+#if !defined(GPTC_PRIMS_PTX)
+// The dot product of two bf16 pairs, in fp32 (bf16 products are exact).
+__device__ __forceinline__ float gptc_dot_bf16x2(unsigned x, unsigned y) {
+    const float x0 = __bfloat162float(__ushort_as_bfloat16((unsigned short)(x & 0xffffu)));
+    const float x1 = __bfloat162float(__ushort_as_bfloat16((unsigned short)(x >> 16)));
+    const float y0 = __bfloat162float(__ushort_as_bfloat16((unsigned short)(y & 0xffffu)));
+    const float y1 = __bfloat162float(__ushort_as_bfloat16((unsigned short)(y >> 16)));
+    return x0 * y0 + x1 * y1;
+}
+#endif
+
+// d = A * B + c for one warp, on 16x16 (A) and 16x8 (B) bf16 tiles with fp32
+// accumulators, fragments as above; d may alias c.
+__device__ __forceinline__ void mma_bf16_16816(float d[4], const unsigned a[4], const unsigned b[2],
+                                               const float c[4]) {
+#if defined(GPTC_PRIMS_PTX)
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+        "{%10, %11, %12, %13};\n"
+        : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "f"(c[0]), "f"(c[1]), "f"(c[2]),
+          "f"(c[3]));
+#else
+    // Lane (g, t) owns D[g][2t..2t+1] and D[g+8][2t..2t+1]: it needs rows g
+    // and g+8 of A (held by lanes 4g..4g+3) and columns 2t and 2t+1 of B
+    // (held by lanes 8t..8t+3 and 8t+4..8t+7). Step q gathers k = 2q, 2q+1
+    // (low registers) and 2q+8, 2q+9 (high registers) from the q-th lane of
+    // each group; the steps add up in a fixed order.
+    const int g = (int)(gptc_lane() >> 2), t = (int)(gptc_lane() & 3u);
+    float acc[4] = {c[0], c[1], c[2], c[3]};
+    for (int q = 0; q < 4; q++) {
+        const unsigned a_g = __shfl_sync(GPTC_FULL_MASK, a[0], 4 * g + q);
+        const unsigned a_g8 = __shfl_sync(GPTC_FULL_MASK, a[1], 4 * g + q);
+        const unsigned a_g_hi = __shfl_sync(GPTC_FULL_MASK, a[2], 4 * g + q);
+        const unsigned a_g8_hi = __shfl_sync(GPTC_FULL_MASK, a[3], 4 * g + q);
+        const unsigned b_n0 = __shfl_sync(GPTC_FULL_MASK, b[0], 8 * t + q);
+        const unsigned b_n0_hi = __shfl_sync(GPTC_FULL_MASK, b[1], 8 * t + q);
+        const unsigned b_n1 = __shfl_sync(GPTC_FULL_MASK, b[0], 8 * t + 4 + q);
+        const unsigned b_n1_hi = __shfl_sync(GPTC_FULL_MASK, b[1], 8 * t + 4 + q);
+        acc[0] += gptc_dot_bf16x2(a_g, b_n0) + gptc_dot_bf16x2(a_g_hi, b_n0_hi);
+        acc[1] += gptc_dot_bf16x2(a_g, b_n1) + gptc_dot_bf16x2(a_g_hi, b_n1_hi);
+        acc[2] += gptc_dot_bf16x2(a_g8, b_n0) + gptc_dot_bf16x2(a_g8_hi, b_n0_hi);
+        acc[3] += gptc_dot_bf16x2(a_g8, b_n1) + gptc_dot_bf16x2(a_g8_hi, b_n1_hi);
+    }
+    for (int i = 0; i < 4; i++) d[i] = acc[i];
+#endif
+}
+
+#endif
