@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# run-all.sh: what `make test` runs. Each suite prints its own closing line
+# "NAME: N passed, N failed"; this script runs them all (a failing suite
+# does not stop the others), then adds the tallies into one closing line,
+# with the tests that said "skipped:" counted apart, never as passed.
+set -u
+cd "$(dirname "$0")/.."
+log=build/test.log
+mkdir -p build
+: > "$log"
+status=0
+run() {
+    echo "== $*" | tee -a "$log"
+    "$@" 2>&1 | tee -a "$log"
+    [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+}
+run build/test_unit
+run build/asan/test_unit
+run tests/run-bad.sh build/gptc
+run tests/run-bad.sh build/asan/gptc
+run tests/run-models.sh build/gptc
+run tests/run-models.sh build/asan/gptc
+run tests/run-docs.sh build/gptc
+run tests/run-train.sh build/gptc
+run tests/run-compile.sh build/gptc
+run tests/run-sim.sh
+tally() {
+    grep -E '^[^ ]+( \([^)]*\))?: [0-9]+ passed, [0-9]+ failed' "$log" |
+        sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed.*/\1 \2/' |
+        awk -v col="$1" '{ s += $col } END { print s + 0 }'
+}
+passed=$(tally 1)
+failed=$(tally 2)
+skipped=$(grep -c 'skipped:' "$log")
+[ "$failed" -eq 0 ] || status=1
+echo "total: ${passed} passed, ${failed} failed, ${skipped} skipped"
+exit $status
