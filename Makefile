@@ -18,6 +18,7 @@ BLAS_DIR = /usr/lib/$(shell $(CC) -print-multiarch)/openblas-openmp
 LDLIBS   = -lyaml -lpcre2-8 -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lm -ldl -lpthread
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 FUZZ_SECONDS ?= 120
+DEMO_SHARDS  := data/demo/demo_train_000001.bin data/demo/demo_val_000000.bin
 
 COMPILER_SRC := $(filter-out compiler/main.c,$(wildcard compiler/*.c))
 RUNTIME_SRC  := $(wildcard runtime/*.c runtime/ref/*.c)
@@ -133,7 +134,10 @@ test-long: build/fuzz_load
 	build/fuzz_load -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 \
 	    -rss_limit_mb=2048 -dict=tests/fuzz/yaml.dict build/fuzz-corpus
 
-bench: build/gptc
+# Ratios measured side by side in one run: ref against PyTorch on tiny.yaml
+# (same tokens, same threads), cold and warm compiles, the emulator's speed.
+bench: build/gptc $(DEMO_SHARDS)
+	scripts/bench-ref.sh
 	tests/bench-compile.sh build/gptc
 	tests/run-sim.sh --bench
 
@@ -141,7 +145,6 @@ clean:
 	rm -rf build
 
 # The demo corpus's shards (data/demo/README.md): generated, not committed.
-DEMO_SHARDS = data/demo/demo_train_000001.bin data/demo/demo_val_000000.bin
 $(DEMO_SHARDS) &: data/demo/corpus.txt build/gptc
 	build/gptc data data/demo/corpus.txt -o data/demo --name demo --paragraphs --val-fraction 0.1
 
