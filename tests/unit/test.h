@@ -14,6 +14,16 @@
 typedef void (*TestFn)(void);
 void test_register(const char *name, TestFn fn);
 void test_fail(const char *file, int line, const char *what);
+void test_check_has(const char *file, int line, const char *hay, const char *needle);
+
+/* A fresh directory /tmp/gptc-TAG-XXXXXX for one test (tmp_setup), paths
+ * inside it (tmp_path: a few rotating buffers, so two can be live at once),
+ * and its removal with everything in it (tmp_cleanup). */
+void tmp_setup(const char *tag);
+const char *tmp_path(const char *name);
+const char *tmp_dir(void);
+void tmp_cleanup(void);
+void rm_rf(const char *path);
 
 #define TEST(name)                                                        \
     static void name(void);                                               \
@@ -36,6 +46,9 @@ void test_fail(const char *file, int line, const char *what);
             test_fail(__FILE__, __LINE__, m_);                            \
         }                                                                 \
     } while (0)
+
+/* The text `hay` contains `needle`. */
+#define CHECK_HAS(hay, needle) test_check_has(__FILE__, __LINE__, (hay), (needle))
 
 #define CHECK_NEAR(a, b, tol)                                             \
     do {                                                                  \

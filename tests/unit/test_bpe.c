@@ -47,50 +47,7 @@
 
 /* ---- helpers ---- */
 
-static char tdir[64];    /* this test's directory, /tmp/gptc-bpe-XXXXXX */
-static char berr[1024];  /* the last loader or encoder message */
-
-static void check_has(const char *file, int line, const char *hay, const char *needle) {
-    if (hay && strstr(hay, needle)) return;
-    char m[2400];
-    snprintf(m, sizeof m, "expected \"%.300s\" in: %.2000s", needle, hay ? hay : "(null)");
-    test_fail(file, line, m);
-}
-#define CHECK_HAS(hay, needle) check_has(__FILE__, __LINE__, (hay), (needle))
-
-static void tmp_setup(void) {
-    snprintf(tdir, sizeof tdir, "/tmp/gptc-bpe-XXXXXX");
-    if (!mkdtemp(tdir)) test_fail(__FILE__, __LINE__, "mkdtemp failed");
-}
-
-static void rm_rf(const char *path) {
-    struct stat st;
-    if (lstat(path, &st) != 0) return;
-    if (S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(path);
-        struct dirent *e;
-        while (d && (e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            char sub[PATH_MAX];
-            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-            rm_rf(sub);
-        }
-        if (d) closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
-
-static void tmp_cleanup(void) { rm_rf(tdir); }
-
-static const char *tp(const char *name) {
-    static char buf[4][PATH_MAX];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", tdir, name);
-    return buf[k];
-}
+static char berr[1024];  
 
 static void write_bytes(const char *path, const char *data, size_t n) {
     FILE *f = fopen(path, "wb");
@@ -419,32 +376,32 @@ static void check_refused(int line, const char *name, bool bytes, const char *ta
     char text[8192];
     size_t k = bytes ? byte_lines(text, sizeof text) : 0;
     snprintf(text + k, sizeof text - k, "%s", tail);
-    write_bytes(tp(name), text, strlen(text));
-    Bpe *b = bpe_load(tp(name), berr, sizeof berr);
+    write_bytes(tmp_path(name), text, strlen(text));
+    Bpe *b = bpe_load(tmp_path(name), berr, sizeof berr);
     if (b) {
         test_fail(__FILE__, line, "a bad ranks file was accepted");
         bpe_free(b);
         return;
     }
     char full[PATH_MAX + 256];
-    snprintf(full, sizeof full, "%s%s", tp(name), want);
-    check_has(__FILE__, line, berr, full);
+    snprintf(full, sizeof full, "%s%s", tmp_path(name), want);
+    test_check_has(__FILE__, line, berr, full);
 }
 #define CHECK_REFUSED(name, bytes, tail, want) \
     check_refused(__LINE__, (name), (bytes), (tail), (want))
 
 TEST(bpe_load_errors) {
-    tmp_setup();
+    tmp_setup("bpe");
     /* The byte lines alone are a valid vocabulary; CRLF line ends too. */
     char text[8192];
     size_t k = byte_lines(text, sizeof text);
-    write_bytes(tp("ok.tiktoken"), text, k);
-    Bpe *b = bpe_load(tp("ok.tiktoken"), berr, sizeof berr);
+    write_bytes(tmp_path("ok.tiktoken"), text, k);
+    Bpe *b = bpe_load(tmp_path("ok.tiktoken"), berr, sizeof berr);
     CHECK(b && bpe_ranks(b) == 256);
     bpe_free(b);
     snprintf(text + k, sizeof text - k, "YWI= 256\r\n\nYmM= 257"); /* blank line, no last \n */
-    write_bytes(tp("crlf.tiktoken"), text, strlen(text));
-    b = bpe_load(tp("crlf.tiktoken"), berr, sizeof berr);
+    write_bytes(tmp_path("crlf.tiktoken"), text, strlen(text));
+    b = bpe_load(tmp_path("crlf.tiktoken"), berr, sizeof berr);
     CHECK(b && bpe_ranks(b) == 258);
     bpe_free(b);
 
@@ -473,9 +430,9 @@ TEST(bpe_load_errors) {
     CHECK_REFUSED("empty", false, "", ": holds no ranks");
     CHECK_REFUSED("blank", false, "\n\n", ": holds no ranks");
 
-    CHECK(!bpe_load(tp("missing"), berr, sizeof berr));
+    CHECK(!bpe_load(tmp_path("missing"), berr, sizeof berr));
     CHECK_HAS(berr, "/missing: cannot open: No such file or directory");
-    CHECK(!bpe_load(tdir, berr, sizeof berr));
+    CHECK(!bpe_load(tmp_dir(), berr, sizeof berr));
     CHECK_HAS(berr, ": not a regular file");
     tmp_cleanup();
 }
@@ -591,7 +548,7 @@ static int run_data(const char *arg, ...) {
     va_list ap;
     va_start(ap, arg);
     for (const char *a = arg; a && argc < 32; a = va_arg(ap, const char *)) {
-        if (a[0] == '@') snprintf(store[argc], PATH_MAX, "%s/%s", tdir, a + 1);
+        if (a[0] == '@') snprintf(store[argc], PATH_MAX, "%s/%s", tmp_dir(), a + 1);
         else snprintf(store[argc], PATH_MAX, "%s", a);
         argv[argc] = store[argc];
         argc++;
@@ -600,8 +557,8 @@ static int run_data(const char *arg, ...) {
     fflush(stdout);
     fflush(stderr);
     int save_out = dup(1), save_err = dup(2);
-    int fo = open(tp(".stdout"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int fe = open(tp(".stderr"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int fo = open(tmp_path(".stdout"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int fe = open(tmp_path(".stderr"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(fo, 1);
     dup2(fe, 2);
     int rc = cmd_data(argc, argv);
@@ -613,14 +570,14 @@ static int run_data(const char *arg, ...) {
     close(save_err);
     close(fo);
     close(fe);
-    slurp_into(tp(".stdout"), cout, sizeof cout);
-    slurp_into(tp(".stderr"), cerr, sizeof cerr);
+    slurp_into(tmp_path(".stdout"), cout, sizeof cout);
+    slurp_into(tmp_path(".stderr"), cerr, sizeof cerr);
     return rc;
 }
 
 TEST(cmd_data_gpt2_refusals) {
-    tmp_setup();
-    write_bytes(tp("a.txt"), "alpha\n", 6);
+    tmp_setup("bpe");
+    write_bytes(tmp_path("a.txt"), "alpha\n", 6);
     CHECK_EQ_INT(run_data("@a.txt", "-o", "@out", "--tokenizer", "bpe", NULL), 2);
     CHECK_HAS(cerr, "--tokenizer 'bpe': expected byte or gpt2");
     CHECK_EQ_INT(run_data("@a.txt", "-o", "@out", "--vocab", TINY, NULL), 2);
@@ -635,7 +592,7 @@ TEST(cmd_data_gpt2_refusals) {
     /* The default path, from a directory that has no data/gpt2/. */
     char cwd[PATH_MAX];
     CHECK(getcwd(cwd, sizeof cwd) != NULL);
-    CHECK(chdir(tdir) == 0);
+    CHECK(chdir(tmp_dir()) == 0);
     int rc = run_data("@a.txt", "-o", "@out", "--tokenizer", "gpt2", NULL);
     CHECK(chdir(cwd) == 0);
     CHECK_EQ_INT(rc, 2);
@@ -643,7 +600,7 @@ TEST(cmd_data_gpt2_refusals) {
                     "gptc data: fetch GPT-2's vocabulary with scripts/get-gpt2-vocab.sh, or give "
                     "--vocab PATH");
     struct stat st;
-    CHECK(stat(tp("out"), &st) != 0); /* nothing made */
+    CHECK(stat(tmp_path("out"), &st) != 0); /* nothing made */
     tmp_cleanup();
 }
 
@@ -664,7 +621,7 @@ static uint16_t *read_shard(const char *path, long *n) {
 }
 
 TEST_GPT2(cmd_data_gpt2_matches_tiktoken) {
-    tmp_setup();
+    tmp_setup("bpe");
     size_t n;
     char *expected = read_all(EXPECTED, &n), *p = expected;
     CHECK(expected != NULL);
@@ -678,7 +635,7 @@ TEST_GPT2(cmd_data_gpt2_matches_tiktoken) {
         CHECK_EQ_INT(rc, 0);
         CHECK_HAS(cout, "tokens (GPT-2 BPE + EOT, vocabulary 50257)");
         long k = 0;
-        uint16_t *t = read_shard(tp("out/g_train_000001.bin"), &k);
+        uint16_t *t = read_shard(tmp_path("out/g_train_000001.bin"), &k);
         CHECK(t && k == s.count + 1 && t[0] == GPT2_EOT); /* EOT opens the document */
         if (t && k >= 1) compare_ids("gptc data", t + 1, k - 1, &s);
         free(t);

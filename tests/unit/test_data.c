@@ -32,52 +32,7 @@
 
 /* ---- helpers ---- */
 
-static char tdir[64];       /* this test's directory, /tmp/gptc-data-XXXXXX */
-static char terr[1024];     /* the last loader message */
-
-static void check_has(const char *file, int line, const char *hay, const char *needle) {
-    if (hay && strstr(hay, needle)) return;
-    char m[2400];
-    snprintf(m, sizeof m, "expected \"%s\" in: %.2000s", needle, hay ? hay : "(null)");
-    test_fail(file, line, m);
-}
-#define CHECK_HAS(hay, needle) check_has(__FILE__, __LINE__, (hay), (needle))
-
-static void tmp_setup(void) {
-    snprintf(tdir, sizeof tdir, "/tmp/gptc-data-XXXXXX");
-    if (!mkdtemp(tdir)) test_fail(__FILE__, __LINE__, "mkdtemp failed");
-}
-
-static void rm_rf(const char *path) {
-    struct stat st;
-    if (lstat(path, &st) != 0) return;
-    if (S_ISDIR(st.st_mode)) {
-        chmod(path, 0700);
-        DIR *d = opendir(path);
-        struct dirent *e;
-        while (d && (e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            char sub[PATH_MAX];
-            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-            rm_rf(sub);
-        }
-        if (d) closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
-
-static void tmp_cleanup(void) { rm_rf(tdir); }
-
-/* tdir/name, in one of a few rotating buffers so two can be live at once. */
-static const char *tp(const char *name) {
-    static char buf[4][PATH_MAX];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", tdir, name);
-    return buf[k];
-}
+static char terr[1024];     
 
 static bool exists(const char *path) {
     struct stat st;
@@ -88,7 +43,7 @@ static bool exists(const char *path) {
 static void write_seq(const char *name, int n, int first) {
     uint16_t *t = malloc(sizeof *t * (size_t)n);
     for (int i = 0; i < n; i++) t[i] = (uint16_t)(first + i);
-    if (!shard_write(tp(name), t, n, terr, sizeof terr)) test_fail(__FILE__, __LINE__, terr);
+    if (!shard_write(tmp_path(name), t, n, terr, sizeof terr)) test_fail(__FILE__, __LINE__, terr);
     free(t);
 }
 
@@ -96,7 +51,7 @@ static void write_seq(const char *name, int n, int first) {
  * then `extra` bytes of 0. */
 static void write_raw(const char *name, int32_t magic, int32_t version, int32_t count, int n,
                       int extra) {
-    FILE *f = fopen(tp(name), "wb");
+    FILE *f = fopen(tmp_path(name), "wb");
     int32_t head[SHARD_HEADER_INTS] = {magic, version, count};
     fwrite(head, sizeof head, 1, f);
     for (int i = 0; i < n; i++) {
@@ -110,7 +65,7 @@ static void write_raw(const char *name, int32_t magic, int32_t version, int32_t 
 /* Opens tdir/pattern; NULL with the message in terr. */
 static DataLoader *open_in(const char *pattern, int64_t batch, int vocab) {
     terr[0] = 0;
-    return data_open(tp(pattern), batch, vocab, terr, sizeof terr);
+    return data_open(tmp_path(pattern), batch, vocab, terr, sizeof terr);
 }
 
 /* Checks rank r's slice of the current batch against tokens want[0..T]. */
@@ -143,16 +98,16 @@ static int first_token(DataLoader *d) {
 /* ---- loader ---- */
 
 TEST(data_round_trip) {
-    tmp_setup();
+    tmp_setup("data");
     uint16_t t[300];
     for (int i = 0; i < 300; i++) t[i] = (uint16_t)((i * 7919) % 50257);
-    CHECK(shard_write(tp("a_000000.bin"), t, 300, terr, sizeof terr));
-    CHECK(!exists(tp("a_000000.bin.tmp")));
+    CHECK(shard_write(tmp_path("a_000000.bin"), t, 300, terr, sizeof terr));
+    CHECK(!exists(tmp_path("a_000000.bin.tmp")));
     struct stat st;
-    CHECK(stat(tp("a_000000.bin"), &st) == 0);
+    CHECK(stat(tmp_path("a_000000.bin"), &st) == 0);
     CHECK_EQ_INT(st.st_size, 1024 + 2 * 300);
     /* The bytes themselves: little-endian header and tokens. */
-    FILE *f = fopen(tp("a_000000.bin"), "rb");
+    FILE *f = fopen(tmp_path("a_000000.bin"), "rb");
     unsigned char raw[1024 + 600];
     CHECK_EQ_INT(fread(raw, 1, sizeof raw, f), sizeof raw);
     fclose(f);
@@ -181,10 +136,10 @@ TEST(data_round_trip) {
 }
 
 TEST(data_empty_shard_round_trip) {
-    tmp_setup();
-    CHECK(shard_write(tp("e.bin"), NULL, 0, terr, sizeof terr));
+    tmp_setup("data");
+    CHECK(shard_write(tmp_path("e.bin"), NULL, 0, terr, sizeof terr));
     struct stat st;
-    CHECK(stat(tp("e.bin"), &st) == 0 && st.st_size == 1024);
+    CHECK(stat(tmp_path("e.bin"), &st) == 0 && st.st_size == 1024);
     /* A valid file, but it holds no batch. */
     CHECK(!open_in("e.bin", 1, 257));
     CHECK_HAS(terr, "0 tokens are too few for one batch of 1");
@@ -192,26 +147,26 @@ TEST(data_empty_shard_round_trip) {
 }
 
 TEST(data_shard_write_errors) {
-    tmp_setup();
+    tmp_setup("data");
     uint16_t t[4] = {1, 2, 3, 4};
-    CHECK(!shard_write(tp("missing/dir/x.bin"), t, 4, terr, sizeof terr));
+    CHECK(!shard_write(tmp_path("missing/dir/x.bin"), t, 4, terr, sizeof terr));
     CHECK_HAS(terr, "missing/dir/x.bin: cannot create ");
     CHECK_HAS(terr, "missing/dir/x.bin.tmp: No such file or directory");
-    CHECK(!shard_write(tp("x.bin"), t, -1, terr, sizeof terr));
+    CHECK(!shard_write(tmp_path("x.bin"), t, -1, terr, sizeof terr));
     CHECK_HAS(terr, "x.bin: -1 tokens do not fit one shard");
-    CHECK(!exists(tp("x.bin")) && !exists(tp("x.bin.tmp")));
+    CHECK(!exists(tmp_path("x.bin")) && !exists(tmp_path("x.bin.tmp")));
     /* Rewriting replaces the old file whole. */
-    CHECK(shard_write(tp("x.bin"), t, 4, terr, sizeof terr));
-    CHECK(shard_write(tp("x.bin"), t, 2, terr, sizeof terr));
+    CHECK(shard_write(tmp_path("x.bin"), t, 4, terr, sizeof terr));
+    CHECK(shard_write(tmp_path("x.bin"), t, 2, terr, sizeof terr));
     struct stat st;
-    CHECK(stat(tp("x.bin"), &st) == 0 && st.st_size == 1024 + 4);
+    CHECK(stat(tmp_path("x.bin"), &st) == 0 && st.st_size == 1024 + 4);
     tmp_cleanup();
 }
 
 /* One rank, T = 4 (B = 4), one shard of 14 tokens 0..13: batches at pos 0,
  * 4, 8 (8 + 5 < 14); pos 12 fails the rule, so three batches. */
 TEST(data_batches_one_rank) {
-    tmp_setup();
+    tmp_setup("data");
     write_seq("s_1.bin", 14, 0);
     DataLoader *d = open_in("s_*.bin", 4, 257);
     CHECK(d);
@@ -231,7 +186,7 @@ TEST(data_batches_one_rank) {
  * tokens[pos + 3r, pos + 3r + 4). Batches at pos 0, 9, 18 (18 + 10 < 30);
  * pos 27 fails. */
 TEST(data_batches_three_ranks) {
-    tmp_setup();
+    tmp_setup("data");
     write_seq("s_1.bin", 30, 0);
     DataLoader *d = open_in("s_*.bin", 9, 257);
     CHECK(d);
@@ -259,7 +214,7 @@ TEST(data_batches_three_ranks) {
  * drops 8..12. Shard 2 (tokens 100..) has 14 and gives 0, 4, 8. Shard 3 has
  * exactly B + 2 = 6, the least that gives one batch. */
 TEST(data_shard_switch) {
-    tmp_setup();
+    tmp_setup("data");
     write_seq("s_000001.bin", 13, 0);
     write_seq("s_000002.bin", 14, 100);
     write_seq("s_000003.bin", 6, 200);
@@ -285,7 +240,7 @@ TEST(data_shard_switch) {
 
 /* Files are taken in sorted order whatever order they were made in. */
 TEST(data_sorted_glob) {
-    tmp_setup();
+    tmp_setup("data");
     write_seq("s_000002.bin", 6, 100);
     write_seq("s_000001.bin", 6, 0);
     DataLoader *d = open_in("s_*.bin", 4, 257);
@@ -300,7 +255,7 @@ TEST(data_sorted_glob) {
 }
 
 TEST(data_exhaustion_and_rewind) {
-    tmp_setup();
+    tmp_setup("data");
     write_seq("s_1.bin", 10, 0);  /* pos 0, 4 */
     write_seq("s_2.bin", 10, 100); /* pos 0, 4 */
     DataLoader *d = open_in("s_*.bin", 4, 257);
@@ -328,7 +283,7 @@ TEST(data_exhaustion_and_rewind) {
 }
 
 TEST(data_tell_seek) {
-    tmp_setup();
+    tmp_setup("data");
     write_seq("s_1.bin", 10, 0);
     write_seq("s_2.bin", 14, 100);
     DataLoader *d = open_in("s_*.bin", 4, 257);
@@ -371,7 +326,7 @@ TEST(data_tell_seek) {
 /* ---- bad shards: every one refused at open, with the file named ---- */
 
 TEST(data_bad_magic_and_version) {
-    tmp_setup();
+    tmp_setup("data");
     write_raw("m.bin", 12345, 1, 10, 10, 0);
     CHECK(!open_in("m.bin", 4, 257));
     CHECK_HAS(terr, "/m.bin: not a token shard: the magic number is 12345, expected 20240520");
@@ -382,7 +337,7 @@ TEST(data_bad_magic_and_version) {
 }
 
 TEST(data_bad_sizes) {
-    tmp_setup();
+    tmp_setup("data");
     /* The recipe's example: one token missing at the end. */
     write_raw("t.bin", SHARD_MAGIC, 1, 1000, 999, 0);
     CHECK(!open_in("t.bin", 4, 257));
@@ -402,12 +357,12 @@ TEST(data_bad_sizes) {
     CHECK_HAS(terr,
               "the header says 10 tokens but the file holds 12 (extra bytes after the tokens?)");
     /* Shorter than the header itself. */
-    FILE *f = fopen(tp("short.bin"), "wb");
+    FILE *f = fopen(tmp_path("short.bin"), "wb");
     fwrite("abc", 1, 3, f);
     fclose(f);
     CHECK(!open_in("short.bin", 4, 257));
     CHECK_HAS(terr, "/short.bin: the file is 3 bytes, too short for the 1024-byte shard header");
-    f = fopen(tp("zero.bin"), "wb");
+    f = fopen(tmp_path("zero.bin"), "wb");
     fclose(f);
     CHECK(!open_in("zero.bin", 4, 257));
     CHECK_HAS(terr, "/zero.bin: the file is 0 bytes");
@@ -415,16 +370,16 @@ TEST(data_bad_sizes) {
 }
 
 TEST(data_bad_token_id) {
-    tmp_setup();
+    tmp_setup("data");
     uint16_t t[10] = {1, 2, 3, 4, 5, 256, 300, 7, 8, 9};
-    CHECK(shard_write(tp("id.bin"), t, 10, terr, sizeof terr));
+    CHECK(shard_write(tmp_path("id.bin"), t, 10, terr, sizeof terr));
     CHECK(!open_in("id.bin", 4, 257));
     CHECK_HAS(terr, "/id.bin: token 6 is 300, not below the vocabulary size 257");
     /* 256 is fine for 257 and not for 256: the bound is strict. */
     CHECK(!open_in("id.bin", 4, 256));
     CHECK_HAS(terr, "token 5 is 256, not below the vocabulary size 256");
     t[6] = 0;
-    CHECK(shard_write(tp("id.bin"), t, 10, terr, sizeof terr));
+    CHECK(shard_write(tmp_path("id.bin"), t, 10, terr, sizeof terr));
     DataLoader *d = open_in("id.bin", 4, 257);
     CHECK(d);
     data_close(d);
@@ -432,7 +387,7 @@ TEST(data_bad_token_id) {
 }
 
 TEST(data_too_few_tokens) {
-    tmp_setup();
+    tmp_setup("data");
     write_seq("s_1.bin", 100, 0);
     write_seq("s_2.bin", 5, 0); /* B + 1: one short of what the recipe needs */
     CHECK(!open_in("s_*.bin", 4, 257));
@@ -442,22 +397,22 @@ TEST(data_too_few_tokens) {
 }
 
 TEST(data_bad_files) {
-    tmp_setup();
+    tmp_setup("data");
     CHECK(!open_in("none_*.bin", 4, 257));
     CHECK_HAS(terr, "/none_*.bin: no file matches this pattern");
     CHECK(!open_in("plain.bin", 4, 257));
     CHECK_HAS(terr, "/plain.bin: no file matches this pattern");
     /* A dangling link matches the glob but cannot be opened (as root too). */
-    CHECK(symlink(tp("nowhere.bin"), tp("l_1.bin")) == 0);
+    CHECK(symlink(tmp_path("nowhere.bin"), tmp_path("l_1.bin")) == 0);
     CHECK(!open_in("l_*.bin", 4, 257));
     CHECK_HAS(terr, "/l_1.bin: cannot open: No such file or directory");
     if (geteuid() != 0) { /* root reads files whatever their mode */
         write_seq("p_1.bin", 10, 0);
-        chmod(tp("p_1.bin"), 0);
+        chmod(tmp_path("p_1.bin"), 0);
         CHECK(!open_in("p_*.bin", 4, 257));
         CHECK_HAS(terr, "/p_1.bin: cannot open: Permission denied");
     }
-    CHECK(mkdir(tp("d_1.bin"), 0755) == 0);
+    CHECK(mkdir(tmp_path("d_1.bin"), 0755) == 0);
     CHECK(!open_in("d_*.bin", 4, 257));
     CHECK_HAS(terr, "/d_1.bin: is a directory, not a token shard");
     CHECK(!open_in("s_*.bin", 0, 257));
@@ -523,15 +478,15 @@ static int run_data(const char *arg, ...) {
     va_list ap;
     va_start(ap, arg);
     for (const char *a = arg; a && argc < 32; a = va_arg(ap, const char *)) {
-        if (a[0] == '@') snprintf(store[argc], PATH_MAX, "%s/%s", tdir, a + 1);
+        if (a[0] == '@') snprintf(store[argc], PATH_MAX, "%s/%s", tmp_dir(), a + 1);
         else snprintf(store[argc], PATH_MAX, "%s", a);
         argv[argc] = store[argc];
         argc++;
     }
     va_end(ap);
     char out_path[PATH_MAX], err_path[PATH_MAX];
-    snprintf(out_path, sizeof out_path, "%s/.stdout", tdir);
-    snprintf(err_path, sizeof err_path, "%s/.stderr", tdir);
+    snprintf(out_path, sizeof out_path, "%s/.stdout", tmp_dir());
+    snprintf(err_path, sizeof err_path, "%s/.stderr", tmp_dir());
     fflush(stdout);
     fflush(stderr);
     int save_out = dup(1), save_err = dup(2);
@@ -556,7 +511,7 @@ static int run_data(const char *arg, ...) {
 }
 
 static void write_text(const char *name, const char *text) {
-    FILE *f = fopen(tp(name), "wb");
+    FILE *f = fopen(tmp_path(name), "wb");
     fputs(text, f);
     fclose(f);
 }
@@ -566,7 +521,7 @@ static void write_text(const char *name, const char *text) {
 static void shard_text(const char *name, char *out, size_t cap) {
     unsigned char buf[4096];
     out[0] = 0;
-    FILE *f = fopen(tp(name), "rb");
+    FILE *f = fopen(tmp_path(name), "rb");
     if (!f) return;
     size_t n = fread(buf, 1, sizeof buf, f);
     fclose(f);
@@ -579,7 +534,7 @@ static void shard_text(const char *name, char *out, size_t cap) {
 }
 
 TEST(cmd_data_files_val_docs) {
-    tmp_setup();
+    tmp_setup("data");
     write_text("a.txt", "alpha\n");
     write_text("b.txt", "beta\n\ngamma\n");
     int rc = run_data("@a.txt", "@b.txt", "-o", "@out", "--name", "t", "--val-docs", "1", NULL);
@@ -604,7 +559,7 @@ TEST(cmd_data_files_val_docs) {
  * all); 0.3 asks for ceil(4.8) = 5 tokens, so val takes whole documents
  * until it holds 5 or more: two of them. */
 TEST(cmd_data_paragraphs_fraction) {
-    tmp_setup();
+    tmp_setup("data");
     write_text("p.txt", "aaa\n\nbbb\n\n\nccc\n  \nddd\n");
     int rc = run_data("@p.txt", "-o", "@out", "--name", "p", "--paragraphs", "--val-fraction",
                       "0.3", "--quiet", NULL);
@@ -629,7 +584,7 @@ TEST(cmd_data_paragraphs_fraction) {
 /* Train shards of 5 tokens: the stream "#bbb#ccc#ddd" (12 tokens) is cut
  * at 5 and 10, documents continuing across the cuts. */
 TEST(cmd_data_shard_spill) {
-    tmp_setup();
+    tmp_setup("data");
     write_text("p.txt", "aaa\n\nbbb\n\nccc\n\nddd\n");
     int rc = run_data("@p.txt", "-o", "@out/deep", "--name", "s", "--paragraphs", "--val-docs",
                       "1", "--shard-tokens", "5", NULL);
@@ -643,7 +598,7 @@ TEST(cmd_data_shard_spill) {
     CHECK(!strcmp(s, "ccc#d"));
     shard_text("out/deep/s_train_000003.bin", s, sizeof s);
     CHECK(!strcmp(s, "dd"));
-    CHECK(!exists(tp("out/deep/s_train_000004.bin")));
+    CHECK(!exists(tmp_path("out/deep/s_train_000004.bin")));
     CHECK_HAS(cout, "train: 3 documents, 12 tokens in 3 shards: ");
     CHECK_HAS(cout, "s_train_000001.bin .. s_train_000003.bin");
 
@@ -653,16 +608,16 @@ TEST(cmd_data_shard_spill) {
     CHECK_EQ_INT(rc, 0);
     shard_text("out/deep/s_train_000001.bin", s, sizeof s);
     CHECK(!strcmp(s, "#aaa#bbb#ccc#ddd"));
-    CHECK(!exists(tp("out/deep/s_train_000002.bin")));
-    CHECK(!exists(tp("out/deep/s_train_000003.bin")));
-    CHECK(!exists(tp("out/deep/s_val_000000.bin"))); /* it now overlaps train */
+    CHECK(!exists(tmp_path("out/deep/s_train_000002.bin")));
+    CHECK(!exists(tmp_path("out/deep/s_train_000003.bin")));
+    CHECK(!exists(tmp_path("out/deep/s_val_000000.bin"))); /* it now overlaps train */
     CHECK_HAS(cout, "val:   none");
     CHECK_HAS(cout, "removed 3 stale shards of an earlier run");
     tmp_cleanup();
 }
 
 TEST(cmd_data_usage_errors) {
-    tmp_setup();
+    tmp_setup("data");
     write_text("a.txt", "alpha\n");
     CHECK_EQ_INT(run_data("--help", NULL), 0);
     CHECK_HAS(cout, "Usage: gptc data TEXT... -o DIR");
@@ -689,18 +644,18 @@ TEST(cmd_data_usage_errors) {
     CHECK_HAS(cerr, "--shard-tokens '12x'");
     CHECK_EQ_INT(run_data("@a.txt", "-o", "@out", "--name", "a/b", NULL), 2);
     CHECK_HAS(cerr, "--name 'a/b': give a file name prefix without '/'");
-    CHECK(!exists(tp("out"))); /* nothing made on bad usage */
+    CHECK(!exists(tmp_path("out"))); /* nothing made on bad usage */
     tmp_cleanup();
 }
 
 TEST(cmd_data_input_errors) {
-    tmp_setup();
+    tmp_setup("data");
     write_text("a.txt", "alpha\n");
     write_text("b.txt", "beta\n");
     write_text("blank.txt", "\n  \n");
     CHECK_EQ_INT(run_data("@a.txt", "@missing.txt", "-o", "@out", NULL), 2);
     CHECK_HAS(cerr, "/missing.txt: cannot open: No such file or directory");
-    CHECK(mkdir(tp("dir.txt"), 0755) == 0);
+    CHECK(mkdir(tmp_path("dir.txt"), 0755) == 0);
     CHECK_EQ_INT(run_data("@dir.txt", "-o", "@out", NULL), 2);
     CHECK_HAS(cerr, "/dir.txt: is a directory, not a text file");
     CHECK_EQ_INT(run_data("@blank.txt", "-o", "@out", "--paragraphs", NULL), 2);
@@ -710,12 +665,12 @@ TEST(cmd_data_input_errors) {
     /* One document, and val-fraction 0.5 wants it whole. */
     CHECK_EQ_INT(run_data("@a.txt", "-o", "@out", "--val-fraction", "0.5", NULL), 2);
     CHECK_HAS(cerr, "the val share takes every document; nothing is left to train on");
-    CHECK(!exists(tp("out/data_val_000000.bin"))); /* a refused split writes nothing */
+    CHECK(!exists(tmp_path("out/data_val_000000.bin"))); /* a refused split writes nothing */
     /* Val must fit one shard: 2 docs of 7 and 6 tokens, val 1 doc of 7 > 6. */
     CHECK_EQ_INT(run_data("@a.txt", "@b.txt", "-o", "@out", "--val-docs", "1", "--shard-tokens",
                           "6", NULL), 2);
     CHECK_HAS(cerr, "the val share needs more than --shard-tokens 6 tokens");
-    CHECK(!exists(tp("out/data_val_000000.bin")));
+    CHECK(!exists(tmp_path("out/data_val_000000.bin")));
     /* An output directory that cannot be made: a file is in the way. */
     CHECK_EQ_INT(run_data("@a.txt", "-o", "@a.txt/sub", NULL), 2);
     CHECK_HAS(cerr, "/a.txt: cannot create the output directory: ");

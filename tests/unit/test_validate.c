@@ -24,15 +24,6 @@
 #include "validate.h"
 #include "ytree.h"
 
-/* ---- helpers ---- */
-
-static void check_has(const char *file, int line, const char *hay, const char *needle) {
-    if (hay && strstr(hay, needle)) return;
-    char m[1400];
-    snprintf(m, sizeof m, "expected \"%s\" in: %.1000s", needle, hay ? hay : "(null)");
-    test_fail(file, line, m);
-}
-#define CHECK_HAS(hay, needle) check_has(__FILE__, __LINE__, (hay), (needle))
 #define CHECK_LACKS(hay, needle) CHECK(!strstr((hay), (needle)))
 
 static ModelSpec spec;     /* the result of the last validation */
@@ -83,8 +74,8 @@ static void expect_err(const char *file, int at, const char *text, int line,
     char pos[64];
     if (line > 0) snprintf(pos, sizeof pos, "t.yaml:%d:", line);
     else snprintf(pos, sizeof pos, "t.yaml: error: ");
-    check_has(file, at, msg, pos);
-    for (int i = 0; needles[i]; i++) check_has(file, at, msg, needles[i]);
+    test_check_has(file, at, msg, pos);
+    for (int i = 0; needles[i]; i++) test_check_has(file, at, msg, needles[i]);
 }
 #define EXPECT_ERR(text, line, ...) \
     expect_err(__FILE__, __LINE__, (text), (line), (const char *const[]){__VA_ARGS__, NULL})

@@ -21,15 +21,6 @@
 #include "test.h"
 #include "ytree.h"
 
-/* ---- helpers ---- */
-
-static void check_has(const char *file, int line, const char *hay, const char *needle) {
-    if (hay && strstr(hay, needle)) return;
-    char m[1024];
-    snprintf(m, sizeof m, "expected \"%s\" in: %.700s", needle, hay ? hay : "(null)");
-    test_fail(file, line, m);
-}
-#define CHECK_HAS(hay, needle) check_has(__FILE__, __LINE__, (hay), (needle))
 #define CHECK_LACKS(hay, needle) CHECK(!(hay) || !strstr((hay), (needle)))
 
 /* Messages written through diag while capturing; reset by cap_begin. */
