@@ -37,7 +37,7 @@ objs = $(patsubst %.c,$(1)/%.o,$(2)) $(1)/runtime/ref/model64.o
 LIB_OBJ       := $(call objs,build/obj,$(LIB_SRC))
 LIB_OBJ_ASAN  := $(call objs,build/asan/obj,$(LIB_SRC))
 
-.PHONY: all deps demo test test-unit test-bad test-models test-docs test-train test-compile test-sim test-long bench clean fixtures gpt2-vocab bpe-fixture
+.PHONY: all deps demo test test-unit test-bad test-models test-docs test-train test-compile test-sim test-generated test-kernels test-long bench clean fixtures gpt2-vocab bpe-fixture
 all: build/gptc
 
 deps:
@@ -127,6 +127,17 @@ test-compile: build/gptc
 # through NVRTC.
 test-sim:
 	tests/run-sim.sh
+
+# generated/ is exactly what `gptc compile` writes for every model;
+# scripts/regen-generated.sh refreshes it after a change to the emitter or
+# the templates.
+test-generated: build/gptc
+	tests/run-generated.sh build/gptc
+
+# Every generated kernel of the tiny models on the sim executor against the
+# ref executor's own code (tests/kernels/), at -O2 and under ASan + UBSan.
+test-kernels: build/gptc
+	tests/run-kernels.sh build/gptc
 
 test-long: build/fuzz_load
 	@mkdir -p build/fuzz-corpus

@@ -2,13 +2,14 @@
  * cmd_compile.c: `gptc compile MODEL.yaml`.
  *
  * Loads and validates the model, plans its kernel instances (emit.c),
- * renders kernels.cu and plan.h and writes them atomically to DIR, then
- * compiles kernels.cu with NVRTC once per architecture, in parallel and
- * through the compile cache (nvrtc.c). A compile fails on any NVRTC error,
- * any warning in its log and any spill, printing the log. NVRTC compiles
- * the file's code with its header comment turned into blank lines: line
- * numbers stay those of kernels.cu, and models whose kernels are the same
- * share cache entries although their headers name different models.
+ * renders kernels.cu, plan.h and kernels_sim.cc and writes them atomically
+ * to DIR, then compiles kernels.cu with NVRTC once per architecture, in
+ * parallel and through the compile cache (nvrtc.c). A compile fails on any
+ * NVRTC error, any warning in its log and any spill, printing the log.
+ * NVRTC compiles the file's code with its header comment turned into blank
+ * lines: line numbers stay those of kernels.cu, and models whose kernels
+ * are the same share cache entries although their headers name different
+ * models.
  */
 #include "cmd_compile.h"
 
@@ -34,12 +35,15 @@ static const char compile_help[] =
     "\n"
     "Generates the model's fused CUDA kernels and compiles them with NVRTC, so\n"
     "that you know they build cleanly for each GPU architecture before any GPU\n"
-    "is involved. Writes two files:\n"
-    "  DIR/kernels.cu  the kernels, rendered from gptc's templates with the\n"
-    "                  model's sizes; each is named after its constants, e.g.\n"
-    "                  x0_mix_fwd_t2_d128 (2 input tables, width 128)\n"
-    "  DIR/plan.h      each kernel's name, parameters, constants and launch\n"
-    "                  shape, as C data for the runtime\n"
+    "is involved. Writes three files:\n"
+    "  DIR/kernels.cu      the kernels, rendered from gptc's templates with the\n"
+    "                      model's sizes; each is named after its constants,\n"
+    "                      e.g. x0_mix_fwd_t2_d128 (2 input tables, width 128)\n"
+    "  DIR/plan.h          each kernel's name, parameters, constants and launch\n"
+    "                      shape, as C data for the runtime\n"
+    "  DIR/kernels_sim.cc  kernels.cu for the sim executor: built with g++ and\n"
+    "                      runtime/sim/cuda_emu.cc, each kernel NAME is callable\n"
+    "                      from C as gptc_sim_NAME (runtime/sim/README.md)\n"
     "The same model always gives the same bytes. DIR defaults to generated/NAME\n"
     "for a model file NAME.yaml.\n"
     "\n"
@@ -165,12 +169,14 @@ typedef struct {
     StrBuf kernels_cu; /* header + code: the file */
     StrBuf compiled;   /* blank lines + code: what NVRTC sees */
     StrBuf plan_h;
+    StrBuf sim_cc;
 } Generated;
 
 static void generated_free(Generated *g) {
     sb_free(&g->kernels_cu);
     sb_free(&g->compiled);
     sb_free(&g->plan_h);
+    sb_free(&g->sim_cc);
 }
 
 static bool generate(const ModelSpec *spec, const char *version, const char *model, Generated *g) {
@@ -196,6 +202,16 @@ static bool generate(const ModelSpec *spec, const char *version, const char *mod
         emit_header(version, model,
                     "plan.h: how to launch the kernels of kernels.cu (the runtime reads this).", &header);
         emit_plan_h(&g->plan, sb_str(&header), hex, &g->plan_h);
+        header.len = 0;
+        emit_header(version, model,
+                    "kernels_sim.cc: kernels.cu for the sim executor, each kernel NAME callable\n"
+                    " * from C as gptc_sim_NAME (runtime/sim/sim.h). Build it with\n"
+                    " *   g++ -std=c++17 -O2 -fno-strict-aliasing -ffp-contract=off "
+                    "-Iruntime/sim -Itemplates\n"
+                    " * (no FMA contraction: NVRTC compiles with --fmad=false) and link\n"
+                    " * runtime/sim/cuda_emu.cc once per process.",
+                    &header);
+        emit_sim_cc(&g->plan, sb_str(&header), &g->sim_cc);
     }
     sb_free(&header);
     sb_free(&code);
@@ -287,8 +303,9 @@ static int compile_and_check(const Args *a, const Generated *g, const char *dir)
     if (!nvrtc_load(why, sizeof why)) {
         fprintf(
             stderr,
-            "gptc compile: %s\ngptc compile: wrote %s/kernels.cu and %s/plan.h but did not compile them\n",
-            why, dir, dir);
+            "gptc compile: %s\ngptc compile: wrote %s/kernels.cu, plan.h and kernels_sim.cc but did not "
+            "compile kernels.cu\n",
+            why, dir);
         return 1;
     }
     NvrtcHeader headers[NVRTC_MAX_HEADERS];
@@ -344,11 +361,12 @@ int cmd_compile(int argc, char **argv, const char *version) {
     } else if (!fs_mkdir_p(dir, err, sizeof err)) {
         fprintf(stderr, "gptc compile: %s\n", err);
         rc = 1;
-    } else if (!write_text(dir, "kernels.cu", &g->kernels_cu) || !write_text(dir, "plan.h", &g->plan_h)) {
+    } else if (!write_text(dir, "kernels.cu", &g->kernels_cu) || !write_text(dir, "plan.h", &g->plan_h) ||
+               !write_text(dir, "kernels_sim.cc", &g->sim_cc)) {
         rc = 1;
     } else if (a.no_compile) {
-        printf("gptc compile: wrote %s/kernels.cu (%d kernels) and %s/plan.h\n", dir,
-               kernel_count(&g->plan), dir);
+        printf("gptc compile: wrote %s/kernels.cu (%d kernels), plan.h and kernels_sim.cc\n", dir,
+               kernel_count(&g->plan));
     } else {
         rc = compile_and_check(&a, g, dir);
     }

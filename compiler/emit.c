@@ -1,6 +1,6 @@
 /*
- * emit.c: kernel instances for a model, and kernels.cu and plan.h from them
- * (see emit.h).
+ * emit.c: kernel instances for a model, and kernels.cu, plan.h and
+ * kernels_sim.cc from them (see emit.h).
  *
  * Each family is a function that reads the numbers it needs from the
  * ModelSpec and fills an instance: constants (exactly the template's
@@ -205,4 +205,14 @@ void emit_plan_h(const EmitPlan *p, const char *header, const char *source_sha25
     for (int i = 0; i < p->n; i++)
         for (int k = 0; k < p->inst[i].nkernels; k++) plan_kernel(&p->inst[i], &p->inst[i].kernels[k], out);
     sb_puts(out, "};\n\n#endif\n");
+}
+
+void emit_sim_cc(const EmitPlan *p, const char *header, StrBuf *out) {
+    sb_puts(out, header);
+    /* The kernels' own source, not a copy: sim runs exactly what NVRTC
+     * compiles. The include is resolved beside this file. */
+    sb_puts(out, "#include \"kernels.cu\"\n\n");
+    for (int i = 0; i < p->n; i++)
+        for (int k = 0; k < p->inst[i].nkernels; k++)
+            sb_printf(out, "GPTC_SIM_KERNEL(%s)\n", p->inst[i].kernels[k].name);
 }

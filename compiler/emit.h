@@ -1,7 +1,9 @@
 /*
  * emit.h: from a validated ModelSpec to the generated sources: which kernel
  * instances the model needs, kernels.cu (their CUDA source, rendered from
- * templates/) and plan.h (what the runtime must know to launch them).
+ * templates/), plan.h (what the runtime must know to launch them) and
+ * kernels_sim.cc (kernels.cu for the sim executor: the same source, built by
+ * the host C++ compiler with runtime/sim/cuda_emu.h).
  *
  * This slice emits the kernels that need no cross-thread reduction: the x0
  * mix (forward, and backward for the activations) for the model's table
@@ -73,5 +75,9 @@ bool emit_kernels(const EmitPlan *p, StrBuf *out, char *err, size_t errlen);
 /* plan.h: the kernels as plain C data; source_sha256 is the hash of the
  * kernels.cu it describes. */
 void emit_plan_h(const EmitPlan *p, const char *header, const char *source_sha256, StrBuf *out);
+
+/* kernels_sim.cc: includes the kernels.cu beside it and exports each kernel
+ * NAME to C as gptc_sim_NAME (runtime/sim/sim.h), in plan.h's order. */
+void emit_sim_cc(const EmitPlan *p, const char *header, StrBuf *out);
 
 #endif

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "adam.h"
+
 struct Optim {
     ModelSpec spec;
     int n;
@@ -97,21 +99,14 @@ static double adam_lr(const ModelSpec *s, ParamGroup g) {
     return s->train.adam.lr_embed;
 }
 
-/* torch.optim.AdamW: p *= 1 - lr wd; p -= lr / bc1 m / (sqrt(v) / sqrt(bc2) + eps). */
+/* torch.optim.AdamW: p *= 1 - lr wd; p -= lr / bc1 m / (sqrt(v) / sqrt(bc2) + eps)
+ * (adam.h, shared with the kernel tests). */
 static void adam_update(Optim *o, int i, float *w, const float *g, int step, double mult) {
     const SpecAdam *ad = &o->spec.train.adam;
-    float *m = o->adam_m + o->state_off[i], *v = o->adam_v + o->state_off[i];
     double lr = adam_lr(&o->spec, o->meta[i].group) * mult;
-    double bc1 = 1 - pow(ad->beta1, step + 1), bc2 = 1 - pow(ad->beta2, step + 1);
-    float decay = (float)(1 - lr * ad->weight_decay), step_size = (float)(lr / bc1);
-    float b1 = (float)ad->beta1, b2 = (float)ad->beta2, eps = (float)ad->eps;
-    float rbc2 = (float)(1 / sqrt(bc2));
-    size_t n = (size_t)o->meta[i].numel;
-    for (size_t j = 0; j < n; j++) {
-        m[j] = b1 * m[j] + (1 - b1) * g[j];
-        v[j] = b2 * v[j] + (1 - b2) * g[j] * g[j];
-        w[j] = w[j] * decay - step_size * m[j] / (sqrtf(v[j]) * rbc2 + eps);
-    }
+    AdamCoefs c = adam_coefs(lr, ad->beta1, ad->beta2, ad->eps, ad->weight_decay, step);
+    adam_apply(w, o->adam_m + o->state_off[i], o->adam_v + o->state_off[i], g,
+               (size_t)o->meta[i].numel, &c);
 }
 
 /* ---- Muon ---- */

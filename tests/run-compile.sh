@@ -4,7 +4,7 @@
 # For each models/*.yaml (the tiny models and the full-size records):
 # - it compiles (exit 0) for the default architectures, sm_90a and sm_80,
 #   from an empty cache, and the report shows no spill;
-# - kernels.cu and plan.h are byte-identical across two runs;
+# - kernels.cu, plan.h and kernels_sim.cc are byte-identical across two runs;
 # - a second compile is answered from the cache. Both times are printed,
 #   never asserted (CI machines are noisy).
 # And once: the files are written from any directory (the templates are in
@@ -85,10 +85,11 @@ for m in models/*.yaml; do
         "$bin" compile "$m" -o "$out/a" --no-compile >/dev/null 2>&1
         "$bin" compile "$m" -o "$out/b" --no-compile >/dev/null 2>&1
     fi
-    if cmp -s "$out/a/kernels.cu" "$out/b/kernels.cu" && cmp -s "$out/a/plan.h" "$out/b/plan.h"; then
-        pass "$m: kernels.cu and plan.h are the same in two runs"
+    if cmp -s "$out/a/kernels.cu" "$out/b/kernels.cu" && cmp -s "$out/a/plan.h" "$out/b/plan.h" &&
+       cmp -s "$out/a/kernels_sim.cc" "$out/b/kernels_sim.cc"; then
+        pass "$m: kernels.cu, plan.h and kernels_sim.cc are the same in two runs"
     else
-        fail "$m: kernels.cu or plan.h differ between two runs (or are missing)"
+        fail "$m: kernels.cu, plan.h or kernels_sim.cc differ between two runs (or are missing)"
     fi
 done
 

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "elementwise.h"
 #include "ops.h"
 #include "ref.h"
 #include "rng.h"
@@ -333,11 +334,7 @@ static void mlp_fwd(Model *m, int i) {
     size_t TM = (size_t)T * M;
     rmsnorm_fwd(a->n2, a->rstd2, a->xa, T, D);
     linear_fwd(a->pre, a->n2, P(m, m->t_fc[i]), T, D, M);
-#pragma omp parallel for
-    for (size_t j = 0; j < TM; j++) {
-        real r = a->pre[j] > 0 ? a->pre[j] : 0;
-        a->act[j] = r * r;
-    }
+    relu2_fwd(a->act, a->pre, TM);
     linear_fwd(a->out, a->act, P(m, m->t_proj[i]), T, M, D);
     axpy(a->out, 1, a->xa, (size_t)T * D);
 }
@@ -350,8 +347,11 @@ static void layer_fwd(Model *m, int i, const real *x_in) {
     memcpy(a->xs, x_in, TD * sizeof(real));
     for (int j = 0; j < s->skips.count; j++)
         if (s->skips.to[j] == i) axpy(a->xs, sc[spec_skip_index(&m->spec, s->skips.from[j])], m->la[s->skips.from[j]].out, TD);
-    scale(a->xm, sc[spec_lambda_index(&m->spec, i, 0)], a->xs, TD);
-    for (int k = 0; k < s->x0.tables; k++) axpy(a->xm, sc[spec_lambda_index(&m->spec, i, k + 1)], m->x0n[k], TD);
+    /* The layer's block lambdas sit together in the scalars, lx first and
+     * then one per table, as the x0-mix kernel reads them. */
+    const real *x0[SPEC_MAX_TABLES];
+    for (int k = 0; k < s->x0.tables; k++) x0[k] = m->x0n[k];
+    x0_mix_fwd(a->xm, a->xs, x0, sc + spec_lambda_index(&m->spec, i, 0), s->x0.tables, TD);
     if (s->model.attention[i]) attention_block_fwd(m, i, sc);
     else memcpy(a->xa, a->xm, TD * sizeof(real));
     mlp_fwd(m, i);
@@ -441,19 +441,15 @@ static void layer_bwd(Model *m, int i) {
     if (m->dskip[i]) axpy(m->dcur, 1, m->dskip[i], TD);
     memcpy(m->dxa, m->dcur, TD * sizeof(real));
     linear_bwd(m->dact, false, G(m, m->t_proj[i]), m->dcur, a->act, P(m, m->t_proj[i]), T, M, D);
-#pragma omp parallel for
-    for (size_t j = 0; j < TM; j++) m->dact[j] *= a->pre[j] > 0 ? 2 * a->pre[j] : 0;
+    relu2_bwd(m->dact, m->dact, a->pre, TM);
     linear_bwd(m->dn, false, G(m, m->t_fc[i]), m->dact, a->n2, P(m, m->t_fc[i]), T, D, M);
     rmsnorm_bwd(m->dxa, true, m->dn, a->n2, a->rstd2, T, D);
     memcpy(m->dxm, m->dxa, TD * sizeof(real));
     if (s->model.attention[i]) attention_block_bwd(m, i, sc, dsc);
     dsc[spec_lambda_index(&m->spec, i, 0)] += dot(m->dxm, a->xs, TD);
-    for (int k = 0; k < s->x0.tables; k++) {
+    for (int k = 0; k < s->x0.tables; k++)
         dsc[spec_lambda_index(&m->spec, i, k + 1)] += dot(m->dxm, m->x0n[k], TD);
-        axpy(m->dx0[k], sc[spec_lambda_index(&m->spec, i, k + 1)], m->dxm, TD);
-    }
-    real lx = sc[spec_lambda_index(&m->spec, i, 0)];
-    scale(m->dcur, lx, m->dxm, TD);
+    x0_mix_bwd(m->dcur, m->dx0, m->dxm, sc + spec_lambda_index(&m->spec, i, 0), s->x0.tables, TD);
     for (int j = s->skips.count - 1; j >= 0; j--) {
         if (s->skips.to[j] != i) continue;
         int from = s->skips.from[j];

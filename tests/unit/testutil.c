@@ -13,7 +13,7 @@
 
 #include "test.h"
 
-static char tdir[PATH_MAX];
+static char tdir[64];
 
 void test_check_has(const char *file, int line, const char *hay, const char *needle) {
     if (hay && strstr(hay, needle)) return;
@@ -31,7 +31,8 @@ const char *tmp_path(const char *name) {
     static char buf[4][PATH_MAX];
     static int k;
     k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", tdir, name);
+    if (snprintf(buf[k], sizeof buf[k], "%s/%s", tdir, name) >= (int)sizeof buf[k])
+        test_fail(__FILE__, __LINE__, "tmp_path: the path is too long");
     return buf[k];
 }
 

@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# run-kernels.sh GPTC_BINARY: every generated kernel of every tiny model
+# (models/tiny*.yaml) run on the sim executor and compared with the ref
+# executor's code on random inputs (tests/kernels/test_kernels.c says how:
+# shapes with tails, in-place outputs, guard bytes, tolerances, and a second
+# run in random thread/block order with poisoned shared memory). No GPU.
+#
+# For each tiny model: `GPTC compile --no-compile` into build/kernels/gen/NAME;
+# its kernels_sim.cc, as generated, and test_kernels.c (with -I on that
+# folder for plan.h) are built twice, each linked with
+# runtime/sim/cuda_emu.cc: -O2, and -O1 with AddressSanitizer + UBSan, whose
+# stderr must stay empty. The other models' kernels_sim.cc are only built
+# (-O2): their kernels are the same templates at sizes too large to run
+# here in seconds. Every build warns as an error and contracts no
+# multiply-add into an FMA (-ffp-contract=off, as NVRTC's --fmad=false),
+# since the kernels promise the ref code's exact fp32 order.
+# Prints one line per result and ends with "kernels: N passed, N failed";
+# exits 1 if anything failed, 2 on bad usage. Needs bash, g++ and gcc (C++17,
+# C11); CXX and CC override them.
+set -u
+
+if [ $# -ne 1 ]; then
+    echo "usage: $0 GPTC_BINARY" >&2
+    exit 2
+fi
+bin=$1
+case $bin in /*) ;; *) bin=$PWD/$bin ;; esac
+if [ ! -x "$bin" ] || [ -d "$bin" ]; then
+    echo "run-kernels: '$1' is not an executable; build it with 'make build/gptc'" >&2
+    exit 2
+fi
+root=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd) || exit 2
+cd -- "$root" || exit 2
+
+CXX=${CXX:-g++}
+CC=${CC:-gcc}
+out=build/kernels
+SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
+CXXFLAGS="-std=c++17 -Wall -Wextra -Werror -ffp-contract=off"
+# CUDA code reinterprets pointers freely (bf16 * as a vector of 8): the
+# kernels' translation unit must not assume strict aliasing.
+KFLAGS=-fno-strict-aliasing
+CFLAGS="-std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes"
+CFLAGS="$CFLAGS -ffp-contract=off -fopenmp"
+CINC="-Iruntime -Iruntime/ref -Iruntime/sim"
+declare -A flags=([o2]="-O2 -g" [asan]="-O1 -g $SAN")
+
+passed=0
+failed=0
+pass() {
+    passed=$((passed + 1))
+    printf 'ok    %s\n' "$1"
+}
+# fail MESSAGE [FILE]: a failure, with the first lines of FILE below it.
+fail() {
+    failed=$((failed + 1))
+    printf 'FAIL  %s\n' "$1"
+    if [ $# -ge 2 ] && [ -s "$2" ]; then
+        head -n 40 -- "$2" | while IFS= read -r l; do printf '      | %s\n' "$l"; done
+    fi
+}
+
+# Nothing from an earlier run may stand in for a build that fails now.
+rm -rf "$out"
+mkdir -p "$out/gen" "$out/o2" "$out/asan" || exit 2
+
+models=()
+others=()
+for m in models/*.yaml; do
+    name=$(basename "$m" .yaml)
+    if ! "$bin" compile "$m" --no-compile -o "$out/gen/$name" >"$out/gen-$name.log" 2>&1; then
+        fail "$m: gptc compile --no-compile" "$out/gen-$name.log"
+    elif [[ $name == tiny* ]]; then
+        models+=("$name")
+    else
+        others+=("$name")
+    fi
+done
+
+# ---- build: every compile in parallel, then the links ---------------------------
+
+jobs=()
+declare -A broken=()
+# job NAME COMMAND...: runs in the background, output in $out/NAME.log.
+job() {
+    local name=$1
+    shift
+    "$@" >"$out/$name.log" 2>&1 &
+    jobs+=("$name:$!")
+}
+# Waits for every job; a failed one is reported with its log.
+wait_jobs() {
+    local j
+    for j in "${jobs[@]}"; do
+        if ! wait "${j#*:}"; then
+            fail "build ${j%%:*}" "$out/${j%%:*}.log"
+            broken[${j%%:*}]=1
+        fi
+    done
+    jobs=()
+}
+
+for f in o2 asan; do
+    job "$f-emu" $CXX $CXXFLAGS ${flags[$f]} -Iruntime/sim -c runtime/sim/cuda_emu.cc -o "$out/$f/cuda_emu.o"
+    for name in "${models[@]}"; do
+        job "$f-$name-kernels" $CXX $CXXFLAGS ${flags[$f]} $KFLAGS -Iruntime/sim -Itemplates \
+            -c "$out/gen/$name/kernels_sim.cc" -o "$out/$f/$name-kernels_sim.o"
+        job "$f-$name-test" $CC $CFLAGS ${flags[$f]} $CINC -I"$out/gen/$name" \
+            -c tests/kernels/test_kernels.c -o "$out/$f/$name-test_kernels.o"
+    done
+done
+for name in "${others[@]}"; do
+    job "o2-$name-kernels" $CXX $CXXFLAGS ${flags[o2]} $KFLAGS -Iruntime/sim -Itemplates \
+        -c "$out/gen/$name/kernels_sim.cc" -o "$out/o2/$name-kernels_sim.o"
+done
+wait_jobs
+for name in "${others[@]}"; do
+    [ -n "${broken[o2-$name-kernels]+x}" ] || pass "o2: $name: kernels_sim.cc builds"
+done
+# -rdynamic: the test finds each kernel by its exported name, as the runtime
+# will find it in a loaded module.
+for f in o2 asan; do
+    for name in "${models[@]}"; do
+        [ -z "${broken[$f-emu]+x}${broken[$f-$name-kernels]+x}${broken[$f-$name-test]+x}" ] || continue
+        job "$f-$name-link" $CXX ${flags[$f]} -fopenmp -rdynamic -o "$out/$f/$name" \
+            "$out/$f/$name-test_kernels.o" "$out/$f/$name-kernels_sim.o" "$out/$f/cuda_emu.o" -ldl
+    done
+done
+wait_jobs
+
+# ---- run: every program at once, then their results in order -------------------
+
+# One OpenMP thread each (the ref code's loops): the programs run side by
+# side, and their results do not depend on the thread count.
+declare -A status=()
+for name in "${models[@]}"; do
+    for f in o2 asan; do
+        exe=$out/$f/$name
+        [ -x "$exe" ] || continue
+        OMP_NUM_THREADS=1 timeout -k 5 120 "$exe" "$name" >"$exe.out" 2>"$exe.err" &
+        status[$f/$name]=$!
+    done
+done
+for name in "${models[@]}"; do
+    for f in o2 asan; do
+        exe=$out/$f/$name
+        [ -n "${status[$f/$name]+x}" ] || continue
+        wait "${status[$f/$name]}"
+        rc=$?
+        # Each "ok"/"FAIL" line test_kernels prints is a result; it must exit
+        # 0, in time, with nothing on stderr.
+        while IFS= read -r line; do
+            case $line in
+                ok\ *) pass "$f: ${line#ok }" ;;
+                FAIL\ *) fail "$f: ${line#FAIL }" ;;
+            esac
+        done <"$exe.out"
+        if [ $rc -ne 0 ] && ! grep -q '^FAIL ' "$exe.out"; then
+            fail "$f: $name: test_kernels exited with status $rc" "$exe.err"
+        elif [ -s "$exe.err" ]; then
+            fail "$f: $name: test_kernels wrote to stderr" "$exe.err"
+        fi
+    done
+done
+
+echo "kernels: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
