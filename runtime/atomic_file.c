@@ -6,6 +6,7 @@
  * whose blocks were never written (zero-filled on ext4 and xfs), i.e. a
  * checkpoint that exists but is garbage.
  */
+#include "errmsg.h"
 #include "atomic_file.h"
 
 #include <errno.h>
@@ -14,15 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static void say(char *err, size_t errcap, const char *path, const char *fmt, ...) {
-    int k = snprintf(err, errcap, "%s: ", path);
-    if (k < 0 || (size_t)k >= errcap) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err + k, errcap - (size_t)k, fmt, ap);
-    va_end(ap);
-}
 
 static void release(AtomicFile *a) {
     free(a->path);
@@ -38,7 +30,7 @@ bool atomic_open(AtomicFile *a, const char *path, char *err, size_t errcap) {
     a->tmp = malloc(n + 5);
     if (!a->path || !a->tmp) {
         release(a);
-        say(err, errcap, path, "out of memory");
+        path_error(err, errcap, path, "out of memory");
         return false;
     }
     memcpy(a->path, path, n + 1);
@@ -46,7 +38,7 @@ bool atomic_open(AtomicFile *a, const char *path, char *err, size_t errcap) {
     memcpy(a->tmp + n, ".tmp", 5);
     a->f = fopen(a->tmp, "wb");
     if (!a->f) {
-        say(err, errcap, path, "cannot create %s: %s", a->tmp, strerror(errno));
+        path_error(err, errcap, path, "cannot create %s: %s", a->tmp, strerror(errno));
         release(a);
         return false;
     }
@@ -64,11 +56,11 @@ void atomic_abort(AtomicFile *a) {
 static bool sync_dir(const char *path, char *err, size_t errcap) {
     const char *slash = strrchr(path, '/');
     char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-    if (!dir) return say(err, errcap, path, "out of memory"), false;
+    if (!dir) return path_error(err, errcap, path, "out of memory"), false;
     int fd = open(dir, O_RDONLY | O_DIRECTORY);
     bool ok = fd >= 0 && (fsync(fd) == 0 || errno == EINVAL);
     if (!ok)
-        say(err, errcap, path, "written, but cannot sync directory %s: %s", dir, strerror(errno));
+        path_error(err, errcap, path, "written, but cannot sync directory %s: %s", dir, strerror(errno));
     if (fd >= 0) close(fd);
     free(dir);
     return ok;
@@ -93,7 +85,7 @@ bool atomic_commit(AtomicFile *a, char *err, size_t errcap) {
     int e = 0;
     const char *step = finish(a, &e);
     if (step) {
-        say(err, errcap, a->path, "cannot %s %s: %s", step, a->tmp, strerror(e));
+        path_error(err, errcap, a->path, "cannot %s %s: %s", step, a->tmp, strerror(e));
         atomic_abort(a);
         return false;
     }

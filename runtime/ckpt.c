@@ -37,6 +37,7 @@
  * is read a second time into the caller's arrays, from the page cache in
  * practice, so that a bad file never leaves a half-filled model behind.
  */
+#include "errmsg.h"
 #include "ckpt.h"
 
 #include <errno.h>
@@ -64,19 +65,6 @@
 #define DATA_ALIGN 64
 #define CKPT_MAX_ARRAYS 256
 #define CHUNK (1u << 20)
-
-/* ---- messages ---------------------------------------------------------- */
-
-static bool fail(char *err, size_t errcap, const char *path, const char *fmt, ...) {
-    int k = snprintf(err, errcap, "%s: ", path);
-    if (k >= 0 && (size_t)k < errcap) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err + k, errcap - (size_t)k, fmt, ap);
-        va_end(ap);
-    }
-    return false;
-}
 
 /* ---- little-endian fields ---------------------------------------------- */
 
@@ -142,18 +130,18 @@ static void decode_meta(const unsigned char *p, CkptMeta *m) {
 
 static bool check_arrays(const char *path, const CkptArray *a, int n, char *err, size_t errcap) {
     if (n < 0 || n > CKPT_MAX_ARRAYS)
-        return fail(err, errcap, path, "%d arrays; a checkpoint holds 0 to %d", n,
+        return path_error(err, errcap, path, "%d arrays; a checkpoint holds 0 to %d", n,
                     CKPT_MAX_ARRAYS);
     for (int i = 0; i < n; i++) {
         size_t len = a[i].name ? strlen(a[i].name) : 0;
         if (len == 0 || len > NAME_MAX_LEN)
-            return fail(err, errcap, path, "array %d: name must be 1 to %d characters", i,
+            return path_error(err, errcap, path, "array %d: name must be 1 to %d characters", i,
                         NAME_MAX_LEN);
         if (!a[i].data && a[i].count)
-            return fail(err, errcap, path, "array '%s' has no data", a[i].name);
+            return path_error(err, errcap, path, "array '%s' has no data", a[i].name);
         for (int j = 0; j < i; j++)
             if (!strcmp(a[i].name, a[j].name))
-                return fail(err, errcap, path, "two arrays named '%s'", a[i].name);
+                return path_error(err, errcap, path, "two arrays named '%s'", a[i].name);
     }
     return true;
 }
@@ -224,7 +212,7 @@ bool ckpt_write(const char *path, const ModelSpec *s, const CkptMeta *meta,
         ok = fwrite(c, 1, sizeof c, o.af.f) == sizeof c;
     }
     if (!ok) {
-        fail(err, errcap, path, "cannot write %s: %s", o.af.tmp, strerror(errno));
+        path_error(err, errcap, path, "cannot write %s: %s", o.af.tmp, strerror(errno));
         atomic_abort(&o.af);
         return false;
     }
@@ -252,20 +240,20 @@ typedef struct {
  * under us or the disk failed, and is reported as such. */
 static bool read_at(Reader *r, uint64_t offset, void *buf, size_t n, char *err, size_t errcap) {
     if (fseeko(r->f, (off_t)offset, SEEK_SET) != 0)
-        return fail(err, errcap, r->path, "cannot seek: %s", strerror(errno));
+        return path_error(err, errcap, r->path, "cannot seek: %s", strerror(errno));
     if (fread(buf, 1, n, r->f) != n)
-        return fail(err, errcap, r->path, "cannot read %zu bytes at offset %" PRIu64 ": %s", n,
+        return path_error(err, errcap, r->path, "cannot read %zu bytes at offset %" PRIu64 ": %s", n,
                     offset, ferror(r->f) ? strerror(errno) : "file shrank while being read");
     return true;
 }
 
 static bool open_file(Reader *r, char *err, size_t errcap) {
     r->f = fopen(r->path, "rb");
-    if (!r->f) return fail(err, errcap, r->path, "cannot open: %s", strerror(errno));
+    if (!r->f) return path_error(err, errcap, r->path, "cannot open: %s", strerror(errno));
     struct stat st;
     if (fstat(fileno(r->f), &st) != 0)
-        return fail(err, errcap, r->path, "cannot stat: %s", strerror(errno));
-    if (!S_ISREG(st.st_mode)) return fail(err, errcap, r->path, "not a regular file");
+        return path_error(err, errcap, r->path, "cannot stat: %s", strerror(errno));
+    if (!S_ISREG(st.st_mode)) return path_error(err, errcap, r->path, "not a regular file");
     r->size = (uint64_t)st.st_size;
     return true;
 }
@@ -275,25 +263,25 @@ static bool check_header(Reader *r, const unsigned char *h, char *err, size_t er
     const char *p = r->path;
     uint32_t version = get_u32(h + 4);
     if (version != CKPT_VERSION)
-        return fail(err, errcap, p, "checkpoint format version %" PRIu32
+        return path_error(err, errcap, p, "checkpoint format version %" PRIu32
                     "; this gptc reads version %d", version, CKPT_VERSION);
     if (get_u32(h + 8) != HEADER_SIZE || get_u32(h + 24) != META_SIZE)
-        return fail(err, errcap, p, "damaged header (header size %" PRIu32 ", meta size %" PRIu32
+        return path_error(err, errcap, p, "damaged header (header size %" PRIu32 ", meta size %" PRIu32
                     "; expected %d and %d)", get_u32(h + 8), get_u32(h + 24), HEADER_SIZE,
                     META_SIZE);
     uint32_t spec_size = get_u32(h + 12);
     uint64_t hash = get_u64(h + 16);
     if (spec_size != sizeof(ModelSpec) || hash != ckpt_spec_layout_hash())
-        return fail(err, errcap, p, "written by a gptc build with another ModelSpec layout "
+        return path_error(err, errcap, p, "written by a gptc build with another ModelSpec layout "
                     "(%" PRIu32 " bytes, fingerprint %016" PRIx64 "; this build: %zu bytes, %016"
                     PRIx64 "); read it with the gptc that wrote it", spec_size, hash,
                     sizeof(ModelSpec), ckpt_spec_layout_hash());
     r->narrays = get_u32(h + 28);
     if (r->narrays > CKPT_MAX_ARRAYS)
-        return fail(err, errcap, p, "damaged header (%" PRIu32 " arrays; at most %d)",
+        return path_error(err, errcap, p, "damaged header (%" PRIu32 " arrays; at most %d)",
                     r->narrays, CKPT_MAX_ARRAYS);
     if (get_u64(h + 32) != data_offset(r->narrays))
-        return fail(err, errcap, p, "damaged header (data offset %" PRIu64 ", expected %" PRIu64
+        return path_error(err, errcap, p, "damaged header (data offset %" PRIu64 ", expected %" PRIu64
                     ")", get_u64(h + 32), data_offset(r->narrays));
     return true;
 }
@@ -302,13 +290,13 @@ static bool check_header(Reader *r, const unsigned char *h, char *err, size_t er
 static bool check_size(Reader *r, uint64_t claimed, char *err, size_t errcap) {
     uint64_t least = data_offset(r->narrays) + 8;
     if (claimed < least)
-        return fail(err, errcap, r->path, "damaged header (file size %" PRIu64 ", at least %"
+        return path_error(err, errcap, r->path, "damaged header (file size %" PRIu64 ", at least %"
                     PRIu64 " needed)", claimed, least);
     if (r->size < claimed)
-        return fail(err, errcap, r->path, "truncated: expected %" PRIu64 " bytes, found %" PRIu64,
+        return path_error(err, errcap, r->path, "truncated: expected %" PRIu64 " bytes, found %" PRIu64,
                     claimed, r->size);
     if (r->size > claimed)
-        return fail(err, errcap, r->path, "%" PRIu64 " bytes where the header says %" PRIu64
+        return path_error(err, errcap, r->path, "%" PRIu64 " bytes where the header says %" PRIu64
                     " (extra data at the end)", r->size, claimed);
     return true;
 }
@@ -317,16 +305,16 @@ static bool read_header(Reader *r, char *err, size_t errcap) {
     unsigned char h[HEADER_SIZE];
     size_t got = r->size < HEADER_SIZE ? (size_t)r->size : HEADER_SIZE;
     if (!read_at(r, 0, h, got, err, errcap)) return false;
-    if (got >= 4 && !magic_ok(h)) return fail(err, errcap, r->path, "not a gptc checkpoint (bad magic)");
+    if (got >= 4 && !magic_ok(h)) return path_error(err, errcap, r->path, "not a gptc checkpoint (bad magic)");
     if (got < HEADER_SIZE)
-        return fail(err, errcap, r->path, "truncated: expected at least %d bytes, found %zu",
+        return path_error(err, errcap, r->path, "truncated: expected at least %d bytes, found %zu",
                     HEADER_SIZE, got);
     return check_header(r, h, err, errcap) && check_size(r, get_u64(h + 40), err, errcap);
 }
 
 static bool verify_checksum(Reader *r, char *err, size_t errcap) {
     unsigned char *buf = malloc(CHUNK), stored[8];
-    if (!buf) return fail(err, errcap, r->path, "out of memory");
+    if (!buf) return path_error(err, errcap, r->path, "out of memory");
     uint64_t crc = CRC64_INIT, left = r->size - 8, at = 0;
     bool ok = true;
     while (ok && left) {
@@ -339,7 +327,7 @@ static bool verify_checksum(Reader *r, char *err, size_t errcap) {
     free(buf);
     if (!ok || !read_at(r, at, stored, 8, err, errcap)) return false;
     if (get_u64(stored) != crc)
-        return fail(err, errcap, r->path, "checksum mismatch (file corrupt or truncated)");
+        return path_error(err, errcap, r->path, "checksum mismatch (file corrupt or truncated)");
     return true;
 }
 
@@ -348,7 +336,7 @@ static bool read_spec_and_meta(Reader *r, char *err, size_t errcap) {
     char why[160];
     if (!read_at(r, HEADER_SIZE, raw, sizeof raw, err, errcap)) return false;
     if (!ckpt_spec_bytes_ok(raw, why, sizeof why))
-        return fail(err, errcap, r->path, "stored model is damaged: %s", why);
+        return path_error(err, errcap, r->path, "stored model is damaged: %s", why);
     memcpy(&r->spec, raw, sizeof raw);
     if (!read_at(r, HEADER_SIZE + sizeof raw, m, sizeof m, err, errcap)) return false;
     decode_meta(m, &r->meta);
@@ -360,13 +348,13 @@ static bool check_entry(Reader *r, uint32_t i, uint64_t expect, char *err, size_
     Entry *e = &r->table[i];
     size_t len = strnlen(e->name, NAME_FIELD);
     if (len == 0 || len == NAME_FIELD)
-        return fail(err, errcap, r->path, "damaged array table (entry %" PRIu32 ": bad name)", i);
+        return path_error(err, errcap, r->path, "damaged array table (entry %" PRIu32 ": bad name)", i);
     for (uint32_t j = 0; j < i; j++)
         if (!strcmp(r->table[j].name, e->name))
-            return fail(err, errcap, r->path, "damaged array table (two arrays named '%s')",
+            return path_error(err, errcap, r->path, "damaged array table (two arrays named '%s')",
                         e->name);
     if (e->offset != expect || e->count > (r->size - 8 - expect) / sizeof(float))
-        return fail(err, errcap, r->path, "damaged array table ('%s': %" PRIu64 " floats at %"
+        return path_error(err, errcap, r->path, "damaged array table ('%s': %" PRIu64 " floats at %"
                     PRIu64 ")", e->name, e->count, e->offset);
     return true;
 }
@@ -383,7 +371,7 @@ static bool read_table(Reader *r, char *err, size_t errcap) {
         expect += r->table[i].count * sizeof(float);
     }
     if (expect != r->size - 8)
-        return fail(err, errcap, r->path, "damaged array table (arrays end at %" PRIu64
+        return path_error(err, errcap, r->path, "damaged array table (arrays end at %" PRIu64
                     ", the checksum starts at %" PRIu64 ")", expect, r->size - 8);
     return true;
 }
@@ -398,7 +386,7 @@ static void reader_close(Reader *r) {
  * is wrong. */
 static Reader *reader_open(const char *path, char *err, size_t errcap) {
     Reader *r = calloc(1, sizeof *r);
-    if (!r) return fail(err, errcap, path, "out of memory"), NULL;
+    if (!r) return path_error(err, errcap, path, "out of memory"), NULL;
     r->path = path;
     if (open_file(r, err, errcap) && read_header(r, err, errcap) &&
         verify_checksum(r, err, errcap) && read_spec_and_meta(r, err, errcap) &&
@@ -425,19 +413,19 @@ static bool arrays_match(Reader *r, const CkptArray *a, int n, char *err, size_t
         for (int i = 0; i < nw; i++) want[i] = a[i].name ? a[i].name : "?";
         list_names(hs, sizeof hs, have, (int)r->narrays);
         list_names(ws, sizeof ws, want, nw);
-        return fail(err, errcap, r->path, "holds %" PRIu32 " arrays (%s), expected %d (%s)",
+        return path_error(err, errcap, r->path, "holds %" PRIu32 " arrays (%s), expected %d (%s)",
                     r->narrays, hs, n, ws);
     }
     for (int i = 0; i < n; i++) {
         const Entry *e = &r->table[i];
         if (!a[i].name || strcmp(e->name, a[i].name))
-            return fail(err, errcap, r->path, "array %d is '%s', expected '%s'", i, e->name,
+            return path_error(err, errcap, r->path, "array %d is '%s', expected '%s'", i, e->name,
                         a[i].name ? a[i].name : "?");
         if (e->count != a[i].count)
-            return fail(err, errcap, r->path, "array '%s' holds %" PRIu64 " floats, expected %zu",
+            return path_error(err, errcap, r->path, "array '%s' holds %" PRIu64 " floats, expected %zu",
                         e->name, e->count, a[i].count);
         if (!a[i].data && a[i].count)
-            return fail(err, errcap, r->path, "array '%s': no buffer to read into", e->name);
+            return path_error(err, errcap, r->path, "array '%s': no buffer to read into", e->name);
     }
     return true;
 }
@@ -448,7 +436,7 @@ bool ckpt_read(const char *path, const ModelSpec *s, CkptMeta *meta, CkptArray *
     if (!r) return false;
     char why[512];
     bool ok = true;
-    if (!ckpt_same_layout(&r->spec, s, why, sizeof why)) ok = fail(err, errcap, path, "%s", why);
+    if (!ckpt_same_layout(&r->spec, s, why, sizeof why)) ok = path_error(err, errcap, path, "%s", why);
     if (ok) ok = arrays_match(r, arrays, n, err, errcap);
     for (int i = 0; ok && i < n; i++)
         ok = read_at(r, r->table[i].offset, arrays[i].data, arrays[i].count * sizeof(float), err,
@@ -483,10 +471,10 @@ float *ckpt_read_array(const char *path, const char *name, size_t *count, char *
         char hs[512];
         for (uint32_t i = 0; i < r->narrays; i++) have[i] = r->table[i].name;
         list_names(hs, sizeof hs, have, (int)r->narrays);
-        fail(err, errcap, path, "no array named '%s' (it holds: %s)", name,
+        path_error(err, errcap, path, "no array named '%s' (it holds: %s)", name,
              r->narrays ? hs : "none");
     } else if (!(x = malloc(e->count ? e->count * sizeof(float) : 1))) {
-        fail(err, errcap, path, "out of memory for '%s' (%" PRIu64 " floats)", name, e->count);
+        path_error(err, errcap, path, "out of memory for '%s' (%" PRIu64 " floats)", name, e->count);
     } else if (!read_at(r, e->offset, x, e->count * sizeof(float), err, errcap)) {
         free(x);
         x = NULL;

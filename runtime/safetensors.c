@@ -8,6 +8,7 @@
  * converted a chunk at a time, so the export needs no second copy of the
  * model in memory.
  */
+#include "errmsg.h"
 #include "safetensors.h"
 
 #include <errno.h>
@@ -26,17 +27,6 @@
 #endif
 
 #define CHUNK_ELEMS (1u << 18)
-
-static bool fail(char *err, size_t errcap, const char *path, const char *fmt, ...) {
-    int k = snprintf(err, errcap, "%s: ", path);
-    if (k >= 0 && (size_t)k < errcap) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err + k, errcap - (size_t)k, fmt, ap);
-        va_end(ap);
-    }
-    return false;
-}
 
 uint16_t bf16_from_float(float x) {
     uint32_t u;
@@ -112,14 +102,14 @@ static bool write_file(const char *path, const ParamTensor *t, int n, const floa
     uint16_t *buf = malloc(CHUNK_ELEMS * sizeof *buf);
     AtomicFile af;
     bool ok = json && buf;
-    if (!ok) fail(err, errcap, path, "out of memory");
+    if (!ok) path_error(err, errcap, path, "out of memory");
     else if ((ok = atomic_open(&af, path, err, errcap))) {
         unsigned char n8[8];
         for (int i = 0; i < 8; i++) n8[i] = (unsigned char)((uint64_t)len >> (8 * i));
         ok = fwrite(n8, 1, 8, af.f) == 8 && fwrite(json, 1, len, af.f) == len &&
              write_tensors(af.f, t, n, params, all_fp32, buf);
         if (!ok) {
-            fail(err, errcap, path, "cannot write %s: %s", af.tmp, strerror(errno));
+            path_error(err, errcap, path, "cannot write %s: %s", af.tmp, strerror(errno));
             atomic_abort(&af);
         } else {
             ok = atomic_commit(&af, err, errcap);
@@ -138,13 +128,13 @@ static bool write_file(const char *path, const ParamTensor *t, int n, const floa
 bool safetensors_write(const char *path, const ModelSpec *s, const float *params, size_t count,
                        bool all_fp32, uint64_t *file_bytes, char *err, size_t errcap) {
     ParamTensor *t = malloc(PARAMS_MAX * sizeof *t);
-    if (!t) return fail(err, errcap, path, "out of memory");
+    if (!t) return path_error(err, errcap, path, "out of memory");
     int n = params_list(s, t);
     uint64_t need = 0;
     for (int i = 0; i < n; i++) need += (uint64_t)t[i].numel;
     bool ok = need == count;
     if (!ok)
-        fail(err, errcap, path, "%zu parameters given, the model's %d tensors hold %" PRIu64,
+        path_error(err, errcap, path, "%zu parameters given, the model's %d tensors hold %" PRIu64,
              count, n, need);
     else
         ok = write_file(path, t, n, params, all_fp32, file_bytes, err, errcap);
