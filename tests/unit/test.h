@@ -25,6 +25,17 @@ const char *tmp_dir(void);
 void tmp_cleanup(void);
 void rm_rf(const char *path);
 
+/* Runs a command function (cmd_data, cmd_export, ...) on argv with its
+ * stdout and stderr captured, each into a NUL-terminated buffer; with
+ * err == NULL both go to out, interleaved as written. Returns its status. */
+int test_capture(int (*cmd)(int, char **), int argc, char **argv, char *out, size_t outcap,
+                 char *err, size_t errcap);
+
+/* The same with the arguments given inline, NULL-terminated; an argument
+ * "@name" stands for tmp_path(name). */
+int test_run(int (*cmd)(int, char **), char *out, size_t outcap, char *err, size_t errcap,
+             const char *arg, ...);
+
 #define TEST(name)                                                        \
     static void name(void);                                               \
     __attribute__((constructor)) static void name##_register(void) {      \

@@ -532,48 +532,7 @@ TEST_GPT2(bpe_gpt2_matches_tiktoken) {
 /* ---- gptc data --tokenizer gpt2 ---- */
 
 static char cout[8192], cerr[8192];
-
-static void slurp_into(const char *path, char *buf, size_t cap) {
-    size_t n;
-    char *s = read_all(path, &n);
-    snprintf(buf, cap, "%s", s ? s : "");
-    free(s);
-}
-
-/* Runs cmd_data with the arguments, NULL-terminated; "@name" stands for
- * tdir/name. Captures stdout and stderr into cout and cerr. */
-static int run_data(const char *arg, ...) {
-    char *argv[32], store[32][PATH_MAX];
-    int argc = 0;
-    va_list ap;
-    va_start(ap, arg);
-    for (const char *a = arg; a && argc < 32; a = va_arg(ap, const char *)) {
-        if (a[0] == '@') snprintf(store[argc], PATH_MAX, "%s/%s", tmp_dir(), a + 1);
-        else snprintf(store[argc], PATH_MAX, "%s", a);
-        argv[argc] = store[argc];
-        argc++;
-    }
-    va_end(ap);
-    fflush(stdout);
-    fflush(stderr);
-    int save_out = dup(1), save_err = dup(2);
-    int fo = open(tmp_path(".stdout"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int fe = open(tmp_path(".stderr"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(fo, 1);
-    dup2(fe, 2);
-    int rc = cmd_data(argc, argv);
-    fflush(stdout);
-    fflush(stderr);
-    dup2(save_out, 1);
-    dup2(save_err, 2);
-    close(save_out);
-    close(save_err);
-    close(fo);
-    close(fe);
-    slurp_into(tmp_path(".stdout"), cout, sizeof cout);
-    slurp_into(tmp_path(".stderr"), cerr, sizeof cerr);
-    return rc;
-}
+#define run_data(...) test_run(cmd_data, cout, sizeof cout, cerr, sizeof cerr, __VA_ARGS__)
 
 TEST(cmd_data_gpt2_refusals) {
     tmp_setup("bpe");

@@ -859,30 +859,10 @@ TEST(ckpt_safetensors_layout_and_values) {
 /* ---- gptc export ------------------------------------------------------- */
 
 /* Runs cmd_export with stdout and stderr captured into `out`. */
-static int run_export(Tmp *t, const char *const *args, int n, char *out, size_t cap) {
+static int run_export(const char *const *args, int n, char *out, size_t cap) {
     char *argv[8];
     for (int i = 0; i < n; i++) argv[i] = (char *)args[i];
-    char cap_path[128];
-    snprintf(cap_path, sizeof cap_path, "%s/output.txt", t->dir);
-    fflush(stdout);
-    fflush(stderr);
-    int save_out = dup(1), save_err = dup(2);
-    int fd = open(cap_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    close(fd);
-    int rc = cmd_export(n, argv);
-    fflush(stdout);
-    fflush(stderr);
-    dup2(save_out, 1);
-    dup2(save_err, 2);
-    close(save_out);
-    close(save_err);
-    size_t len = 0;
-    unsigned char *b = read_all(cap_path, &len);
-    snprintf(out, cap, "%.*s", (int)len, b ? (const char *)b : "");
-    free(b);
-    return rc;
+    return test_capture(cmd_export, n, argv, out, cap, NULL, 0);
 }
 
 static bool same_file(const char *a, const char *b) {
@@ -904,7 +884,7 @@ TEST(ckpt_export_command) {
     CHECK(ckpt_write(ckpt, &st.spec, &st.meta, st.a, 3, err, sizeof err));
 
     const char *ok[] = {ckpt, "-o", out};
-    CHECK_EQ_INT(run_export(&t, ok, 3, text, sizeof text), 0);
+    CHECK_EQ_INT(run_export(ok, 3, text, sizeof text), 0);
     uint64_t bytes = 0;
     CHECK(safetensors_write(direct, &st.spec, st.a[0].data, st.nparams, false, &bytes, err,
                             sizeof err));
@@ -914,14 +894,14 @@ TEST(ckpt_export_command) {
     CHECK_STR(text, want);
 
     const char *fp32[] = {"--fp32", ckpt, "--output", out, "--quiet"};
-    CHECK_EQ_INT(run_export(&t, fp32, 5, text, sizeof text), 0);
+    CHECK_EQ_INT(run_export(fp32, 5, text, sizeof text), 0);
     CHECK_STR(text, "");
     CHECK(safetensors_write(direct, &st.spec, st.a[0].data, st.nparams, true, NULL, err,
                             sizeof err));
     CHECK(same_file(out, direct));
 
     const char *help[] = {"--help"};
-    CHECK_EQ_INT(run_export(&t, help, 1, text, sizeof text), 0);
+    CHECK_EQ_INT(run_export(help, 1, text, sizeof text), 0);
     const char *usage_line = "Usage: gptc export CHECKPOINT -o FILE.safetensors";
     CHECK(!strncmp(text, usage_line, strlen(usage_line)));
 
@@ -938,7 +918,7 @@ TEST(ckpt_export_command) {
         {{ckpt, "-o", ckpt}, 3, NULL},
     };
     for (size_t i = 0; i < sizeof usage / sizeof usage[0]; i++) {
-        CHECK_EQ_INT(run_export(&t, usage[i].args, usage[i].n, text, sizeof text), 2);
+        CHECK_EQ_INT(run_export(usage[i].args, usage[i].n, text, sizeof text), 2);
         CHECK(strstr(text, "Try 'gptc export --help'.\n") != NULL);
         if (usage[i].want) CHECK(!strncmp(text, usage[i].want, strlen(usage[i].want)));
     }
@@ -947,18 +927,18 @@ TEST(ckpt_export_command) {
     const char *bad = at(&t, "bad.bin");
     CHECK(write_all(bad, "not a checkpoint", 16));
     const char *badargs[] = {bad, "-o", out};
-    CHECK_EQ_INT(run_export(&t, badargs, 3, text, sizeof text), 2);
+    CHECK_EQ_INT(run_export(badargs, 3, text, sizeof text), 2);
     snprintf(want, sizeof want, "gptc export: %s: not a gptc checkpoint (bad magic)\n", bad);
     CHECK_STR(text, want);
     CHECK(ckpt_write(bad, &st.spec, &st.meta, st.a + 1, 2, err, sizeof err));
-    CHECK_EQ_INT(run_export(&t, badargs, 3, text, sizeof text), 2);
+    CHECK_EQ_INT(run_export(badargs, 3, text, sizeof text), 2);
     snprintf(want, sizeof want, "gptc export: %s: no array named 'params' (it holds: adam_m, "
              "momentum_buffer_31_chars_long__)\n", bad);
     CHECK_STR(text, want);
     CkptArray shortp = st.a[0];
     shortp.count = 100;
     CHECK(ckpt_write(bad, &st.spec, &st.meta, &shortp, 1, err, sizeof err));
-    CHECK_EQ_INT(run_export(&t, badargs, 3, text, sizeof text), 2);
+    CHECK_EQ_INT(run_export(badargs, 3, text, sizeof text), 2);
     snprintf(want, sizeof want, "gptc export: %s: the params array holds 100 floats, its model "
              "needs 7554 (damaged checkpoint)\n", bad);
     CHECK_STR(text, want);
@@ -966,7 +946,7 @@ TEST(ckpt_export_command) {
     /* An output that cannot be written: exit 1. */
     const char *nowhere = at(&t, "missing/model.safetensors");
     const char *noargs[] = {ckpt, "-o", nowhere};
-    CHECK_EQ_INT(run_export(&t, noargs, 3, text, sizeof text), 1);
+    CHECK_EQ_INT(run_export(noargs, 3, text, sizeof text), 1);
     snprintf(want, sizeof want, "gptc export: %s: cannot create %s.tmp: No such file or "
              "directory\n", nowhere, nowhere);
     CHECK_STR(text, want);

@@ -462,53 +462,7 @@ TEST(tokenize_paragraphs) {
 /* ---- gptc data ---- */
 
 static char cout[8192], cerr[8192]; /* the command's stdout and stderr */
-
-static void slurp(const char *path, char *buf, size_t cap) {
-    FILE *f = fopen(path, "rb");
-    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
-    buf[n] = 0;
-    if (f) fclose(f);
-}
-
-/* Runs cmd_data with the arguments, NULL-terminated; "@name" stands for
- * tdir/name. Captures stdout and stderr into cout and cerr. */
-static int run_data(const char *arg, ...) {
-    char *argv[32], store[32][PATH_MAX];
-    int argc = 0;
-    va_list ap;
-    va_start(ap, arg);
-    for (const char *a = arg; a && argc < 32; a = va_arg(ap, const char *)) {
-        if (a[0] == '@') snprintf(store[argc], PATH_MAX, "%s/%s", tmp_dir(), a + 1);
-        else snprintf(store[argc], PATH_MAX, "%s", a);
-        argv[argc] = store[argc];
-        argc++;
-    }
-    va_end(ap);
-    char out_path[PATH_MAX], err_path[PATH_MAX];
-    snprintf(out_path, sizeof out_path, "%s/.stdout", tmp_dir());
-    snprintf(err_path, sizeof err_path, "%s/.stderr", tmp_dir());
-    fflush(stdout);
-    fflush(stderr);
-    int save_out = dup(1), save_err = dup(2);
-    int fo = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int fe = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(fo, 1);
-    dup2(fe, 2);
-    int rc = cmd_data(argc, argv);
-    fflush(stdout);
-    fflush(stderr);
-    dup2(save_out, 1);
-    dup2(save_err, 2);
-    close(save_out);
-    close(save_err);
-    close(fo);
-    close(fe);
-    slurp(out_path, cout, sizeof cout);
-    slurp(err_path, cerr, sizeof cerr);
-    unlink(out_path);
-    unlink(err_path);
-    return rc;
-}
+#define run_data(...) test_run(cmd_data, cout, sizeof cout, cerr, sizeof cerr, __VA_ARGS__)
 
 static void write_text(const char *name, const char *text) {
     FILE *f = fopen(tmp_path(name), "wb");
