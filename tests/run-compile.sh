@@ -12,32 +12,8 @@
 # and exits 1 while --no-compile still works; bad usage and a bad model exit 2.
 # Where NVRTC is missing the compile checks are skipped, with a message, and
 # not counted. Ends with `compile: N passed, N failed`; exit 1 if any failed.
-set -uo pipefail
-
-if [ $# -ne 1 ]; then
-    echo "usage: $0 GPTC_BINARY" >&2
-    exit 2
-fi
-bin=$1
-if [ ! -x "$bin" ] || [ -d "$bin" ]; then
-    echo "run-compile: '$bin' is not an executable; build it with 'make build/gptc'" >&2
-    exit 2
-fi
-case $bin in /*) ;; *) bin=$PWD/$bin ;; esac
-cd "$(dirname "$0")/.." || exit 2
+. "$(dirname "$0")/lib.sh" compile "$@"
 repo=$PWD
-
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); echo "ok    $1"; }
-fail() {
-    failed=$((failed + 1))
-    echo "FAIL  $1"
-    [ $# -gt 1 ] && printf '%s\n' "$2" | sed 's/^/      /'
-    return 0
-}
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 
@@ -144,5 +120,4 @@ else
     fail "compile --help"
 fi
 
-echo "compile: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -10,32 +10,8 @@
 # changed in the emitted code. No NVRTC needed.
 # Ends with `generated: N passed, N failed`; exit 1 if any failed, 2 on bad
 # usage.
-set -uo pipefail
+. "$(dirname "$0")/lib.sh" generated "$@"
 shopt -s nullglob
-
-if [ $# -ne 1 ]; then
-    echo "usage: $0 GPTC_BINARY" >&2
-    exit 2
-fi
-bin=$1
-case $bin in /*) ;; *) bin=$PWD/$bin ;; esac
-if [ ! -x "$bin" ] || [ -d "$bin" ]; then
-    echo "run-generated: '$1' is not an executable; build it with 'make build/gptc'" >&2
-    exit 2
-fi
-cd "$(dirname "$0")/.." || exit 2
-
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); echo "ok    $1"; }
-fail() {
-    failed=$((failed + 1))
-    echo "FAIL  $1"
-    [ $# -gt 1 ] && printf '%s\n' "$2" | sed 's/^/      /'
-    return 0
-}
 
 for m in models/*.yaml; do
     name=$(basename "$m" .yaml)
@@ -60,5 +36,4 @@ if [ "$failed" -gt 0 ]; then
     echo "run-generated: refresh generated/ with 'scripts/regen-generated.sh $1'," \
         "review 'git diff generated', and commit it"
 fi
-echo "generated: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -14,31 +14,7 @@
 # - --set changes a model as a file would, after extends and in order.
 # Every assertion is one test. Ends with `models: N passed, N failed`; the exit
 # status is 1 when any failed.
-set -uo pipefail
-
-if [ $# -ne 1 ]; then
-    echo "usage: $0 GPTC_BINARY" >&2
-    exit 2
-fi
-bin=$1
-if [ ! -x "$bin" ] || [ -d "$bin" ]; then
-    echo "run-models: '$bin' is not an executable; build it with 'make build/gptc'" >&2
-    exit 2
-fi
-case $bin in /*) ;; *) bin=$PWD/$bin ;; esac
-cd "$(dirname "$0")/.." || exit 2
-
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); echo "ok    $1"; }
-fail() {
-    failed=$((failed + 1))
-    echo "FAIL  $1"
-    [ $# -gt 1 ] && printf '%s\n' "$2" | sed 's/^/      /'
-    return 0
-}
+. "$(dirname "$0")/lib.sh" models "$@"
 
 # q JSON_FILE EXPR: evaluates the Python expression EXPR with the parsed JSON
 # as `d` and prints the result; fails (printing nothing) if the file is not JSON.
@@ -172,5 +148,4 @@ else
     fail "--set of an unknown key: exit status $rc" "$err"
 fi
 
-echo "models: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -1,0 +1,37 @@
+# lib.sh: what the shell test runners share; each sources it first:
+#     . "$(dirname "$0")/lib.sh" NAME "$@"
+# It checks the one argument (the gptc binary) and makes it absolute in
+# $bin, moves to the repository root, makes a scratch folder $tmp removed on
+# exit, and defines pass/fail (fail may take a second argument: text shown
+# indented under the failure) and finish, which prints the closing line
+# "NAME: N passed, N failed" and exits 1 if any failed.
+set -uo pipefail
+lib_name=$1
+shift
+if [ $# -ne 1 ]; then
+    echo "usage: $0 GPTC_BINARY" >&2
+    exit 2
+fi
+bin=$1
+case $bin in /*) ;; *) bin=$PWD/$bin ;; esac
+if [ ! -x "$bin" ] || [ -d "$bin" ]; then
+    echo "$lib_name: '$1' is not an executable; build it with 'make build/gptc'" >&2
+    exit 2
+fi
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); echo "ok    $1"; }
+fail() {
+    failed=$((failed + 1))
+    echo "FAIL  $1"
+    [ $# -gt 1 ] && printf '%s\n' "$2" | sed 's/^/      /'
+    return 0
+}
+finish() {
+    echo "$lib_name: $passed passed, $failed failed"
+    [ "$failed" -eq 0 ]
+    exit
+}
