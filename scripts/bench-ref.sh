@@ -89,7 +89,6 @@ trap 'rm -rf "$tmp" "$out.tmp"' EXIT
 cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
 cpu="$cpu (family $(grep -m1 'cpu family' /proc/cpuinfo | sed 's/.*: //'), model $(grep -m1 '^model[[:space:]]*:' /proc/cpuinfo | sed 's/.*: //')$(grep -qm1 avx512f /proc/cpuinfo && echo ', AVX-512' || true))"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-torch_version=$("$py" -c "import torch; print(torch.__version__)")
 
 run_gptc() {
     local r=$1 dir=$tmp/gptc-$1
@@ -155,6 +154,13 @@ EOF
 say "torch BLAS: $torch_blas_desc"
 say "OpenBLAS core: gptc ${gptc_core:-?}, torch ${torch_core:-?}; OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-(unset)}, OPENBLAS_NUM_THREADS=$threads"
 say "machine: $cpu, $(nproc) CPUs; load average (1/5/15 min) before $load_before, after $load_after"
+case "$gptc_core" in Prescott|Core2|Nehalem|Katmai|Atom|Banias|Northwood)
+    if grep -qm1 -E 'avx2|avx512f' /proc/cpuinfo; then
+        notes+=("OpenBLAS did not recognise this CPU and runs its generic $gptc_core kernels on both sides; BENCH_CORETYPE=Cooperlake (AVX-512 BF16), SkylakeX (AVX-512) or Haswell (AVX2) measures both with kernels for this CPU")
+    fi ;;
+esac
+busy=$(awk -v a="${load_before%% *}" -v b="${load_after%% *}" -v n="$(nproc)" 'BEGIN{m=a>b?a:b; print (m>n+1)?m:""}')
+[ -n "$busy" ] && notes+=("the machine was busy (1-min load average up to $busy on $(nproc) CPUs): rounds may differ; rerun when it is idle for a clean ratio")
 for n in "${notes[@]+"${notes[@]}"}"; do say "note: $n"; done
 cat "$out.tmp"
 finish
