@@ -11,6 +11,7 @@
  */
 #include "emit.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -25,7 +26,18 @@ static int bf16_vec(int width) {
 }
 
 static void add_const(EmitInstance *in, const char *name, long long value) {
-    in->consts[in->nconsts++] = (EmitConst){name, value};
+    in->consts[in->nconsts++] = (EmitConst){name, value, false, 0};
+}
+
+static void add_float_const(EmitInstance *in, const char *name, double value) {
+    in->consts[in->nconsts++] = (EmitConst){name, 0, true, value};
+}
+
+/* The smallest power of two >= n (1 for n < 1). */
+static int pow2_ceil(int n) {
+    int p = 1;
+    while (p < n) p *= 2;
+    return p;
 }
 
 static void add_kernel(EmitInstance *in, const char *stem, const char *args) {
@@ -83,11 +95,94 @@ static void adam(const ModelSpec *s, EmitPlan *p) {
                "float eps, float decay, float step_size, float rbc2");
 }
 
+/* RMS norm over rows of `width`: TPR threads per row, a power of two. One
+ * vector per thread while a row fits in a warp (several rows per warp);
+ * then one warp per row with up to 4 vectors per lane (dim 1024 at VEC 8);
+ * then a block of up to 512 threads per row, up to 4 vectors each (dim
+ * 16384), all kept in registers. Wider rows take 1024 threads and read
+ * their vectors twice rather than keep them: at 1024 threads a thread has
+ * 64 registers, and the backward pass's two kept rows would spill. Up to
+ * a warp per row, 256 threads per block; beyond, the block is the row. */
+static void rmsnorm(EmitPlan *p, int width) {
+    int vec = bf16_vec(width), nvec = width / vec;
+    int tpr = nvec <= 32 ? pow2_ceil(nvec) : nvec <= 4 * 32 ? 32 : pow2_ceil((nvec + 3) / 4);
+    bool stash = tpr <= 512;
+    if (!stash) tpr = 1024;
+    EmitInstance *in = new_instance(p, "rmsnorm", "rmsnorm.cu", vec, width);
+    in->threads = tpr > 32 ? tpr : EMIT_THREADS;
+    in->rows_per_block = in->threads / tpr;
+    snprintf(in->suffix, sizeof in->suffix, "d%d", width);
+    add_const(in, "WIDTH", width);
+    add_const(in, "TPR", tpr);
+    add_const(in, "STASH", stash);
+    add_kernel(in, "rmsnorm_fwd", "__nv_bfloat16 *y, float *rstd, const __nv_bfloat16 *x, int rows");
+    add_kernel(in, "rmsnorm_bwd",
+               "__nv_bfloat16 *dx, const __nv_bfloat16 *dy, const __nv_bfloat16 *y, const float *rstd, "
+               "int accumulate, int rows");
+}
+
+/* The x0-mix lambdas' gradients, first stage. PARTS blocks, so that a
+ * training step's T x dim elements give each thread about 8 vectors, but
+ * at most 256 partials (a few per SM on any GPU, and one pass of the
+ * second stage's 256 x 4). Fixed per model: the order of the sums cannot
+ * depend on the GPU. */
+static void x0_lambda_grad(const ModelSpec *s, EmitPlan *p) {
+    int d = s->model.dim, k = s->x0.tables, vec = bf16_vec(d);
+    long long per_block = (long long)EMIT_THREADS * 8;
+    long long parts = (s->train.tokens_per_rank * d / vec + per_block - 1) / per_block;
+    parts = parts < 1 ? 1 : parts > 256 ? 256 : parts;
+    EmitInstance *in = new_instance(p, "x0_lambda_grad", "x0_lambda_grad.cu", vec, d);
+    in->grid_blocks = (int)parts;
+    snprintf(in->suffix, sizeof in->suffix, "t%d_d%d_p%lld", k, d, parts);
+    add_const(in, "TABLES", k);
+    add_const(in, "WIDTH", d);
+    add_const(in, "PARTS", parts);
+    add_kernel(in, "x0_lambda_grad",
+               "float *partial, const __nv_bfloat16 *dxm, const __nv_bfloat16 *xs, const __nv_bfloat16 *x0, "
+               "long long table_stride, int rows");
+}
+
+/* The second stage of the two-stage reductions: one block, 4 rows per
+ * thread and step. */
+static void colsum(EmitPlan *p) {
+    EmitInstance *in = new_instance(p, "colsum", "colsum.cu", 4, 0);
+    in->grid_blocks = 1;
+    snprintf(in->suffix, sizeof in->suffix, "fp32_v%d", in->vec);
+    add_kernel(in, "colsum",
+               "float *out, int out_off, const float *in, int n, int cols, float scale, int accumulate");
+}
+
+/* The softcap and cross-entropy over the padded vocabulary: a block per
+ * row, fp32 vectors of up to 4 (16 bytes) that divide the row, and a
+ * warp-multiple of threads up to 512 (about 25 vectors each at 50304). */
+static void softcap_ce(const ModelSpec *s, EmitPlan *p) {
+    static const char *const kinds[] = {[SOFTCAP_ISRU] = "isru", [SOFTCAP_SIGMOID] = "sigmoid",
+                                        [SOFTCAP_NONE] = "none"};
+    int v = s->vocab.padded, vec = v % 4 == 0 ? 4 : v % 2 == 0 ? 2 : 1;
+    int threads = (v / vec + 31) / 32 * 32;
+    EmitInstance *in = new_instance(p, "softcap_ce", "softcap_ce.cu", vec, v);
+    in->threads = threads < 32 ? 32 : threads > 512 ? 512 : threads;
+    in->rows_per_block = 1;
+    snprintf(in->suffix, sizeof in->suffix, "v%d_%s", v, kinds[s->head.softcap]);
+    add_const(in, "VPAD", v);
+    add_const(in, "SOFTCAP", s->head.softcap);
+    add_float_const(in, "CAP", s->head.cap);
+    add_float_const(in, "DIV", s->head.divisor);
+    add_float_const(in, "OFFSET", s->head.offset);
+    add_kernel(in, "softcap_ce",
+               "float *row_loss, float *dlogits, const float *logits, const int *targets, int count, int rows");
+}
+
 void emit_plan(const ModelSpec *s, EmitPlan *p) {
     p->n = 0;
     x0_mix(s, p);
     if (s->model.activation == ACT_RELU2) relu2(s, p);
     adam(s, p);
+    rmsnorm(p, s->model.dim);
+    if (s->model.head_dim != s->model.dim) rmsnorm(p, s->model.head_dim);
+    x0_lambda_grad(s, p);
+    colsum(p);
+    softcap_ce(s, p);
     /* VEC and THREADS are placeholders of every template. */
     for (int i = 0; i < p->n; i++) {
         add_const(&p->inst[i], "VEC", p->inst[i].vec);
@@ -147,14 +242,21 @@ static bool render(const EmitInstance *in, StrBuf *out, char *err, size_t errlen
     TplArgs a;
     tpl_args_init(&a);
     tpl_set_ident(&a, "SUFFIX", in->suffix);
-    for (int i = 0; i < in->nconsts; i++) tpl_set_int(&a, in->consts[i].name, in->consts[i].value);
+    for (int i = 0; i < in->nconsts; i++) {
+        const EmitConst *c = &in->consts[i];
+        if (c->is_float) tpl_set_float(&a, c->name, c->fvalue);
+        else tpl_set_int(&a, c->name, c->value);
+    }
     StrBuf text = {0};
     bool ok = tpl_render(in->tpl, f->text, &a, &text, err, errlen) &&
               check_signatures(in, sb_str(&text), err, errlen);
     if (ok) {
         sb_printf(out, "\n/* ---- %s:", in->tpl);
-        for (int i = 0; i < in->nconsts; i++)
-            sb_printf(out, " %s=%lld", in->consts[i].name, in->consts[i].value);
+        for (int i = 0; i < in->nconsts; i++) {
+            const EmitConst *c = &in->consts[i];
+            if (c->is_float) sb_printf(out, " %s=%.9g", c->name, (double)(float)c->fvalue);
+            else sb_printf(out, " %s=%lld", c->name, c->value);
+        }
         sb_printf(out, " ---- */\n%s", sb_str(&text));
     }
     sb_free(&text);
@@ -167,11 +269,25 @@ bool emit_kernels(const EmitPlan *p, StrBuf *out, char *err, size_t errlen) {
     return true;
 }
 
+/* The IEEE-754 bits of v rounded to float. */
+static uint32_t float_bits(double v) {
+    float f = (float)v;
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
 static void plan_kernel(const EmitInstance *in, const EmitKernel *k, StrBuf *out) {
-    sb_printf(out, "    {\"%s\", \"%s\",\n     \"%s\",\n     %d, %d, %d, 0, %d, {", k->name, in->family,
-              k->args, in->threads, in->vec, in->width, in->nconsts);
-    for (int i = 0; i < in->nconsts; i++)
-        sb_printf(out, "%s{\"%s\", %lld}", i ? ", " : "", in->consts[i].name, in->consts[i].value);
+    sb_printf(out, "    {\"%s\", \"%s\",\n     \"%s\",\n     %d, %d, %d, %d, %d, 0, %d, {", k->name,
+              in->family, k->args, in->grid_blocks, in->rows_per_block, in->threads, in->vec, in->width,
+              in->nconsts);
+    for (int i = 0; i < in->nconsts; i++) {
+        const EmitConst *c = &in->consts[i];
+        if (c->is_float)
+            sb_printf(out, "%s{\"%s\", %lu /* %.9g */}", i ? ", " : "", c->name,
+                      (unsigned long)float_bits(c->fvalue), (double)(float)c->fvalue);
+        else sb_printf(out, "%s{\"%s\", %lld}", i ? ", " : "", c->name, c->value);
+    }
     sb_puts(out, "}},\n");
 }
 
@@ -188,14 +304,19 @@ void emit_plan_h(const EmitPlan *p, const char *header, const char *source_sha25
               "#define GPTC_PLAN_KERNEL_COUNT %d\n\n",
               source_sha256, EMIT_ALIGN_BYTES, count);
     sb_printf(out,
-              "/* Launch: `threads` threads per block, blocks = ceil(N / (threads *\n"
-              " * elems_per_thread)), N = rows * row_elems when row_elems > 0 (rows is\n"
-              " * the last argument), else N = the argument n. `consts` are the values\n"
-              " * the kernel was generated with. */\n"
+              "/* Launch: `threads` threads per block, and\n"
+              " *   grid_blocks > 0: exactly grid_blocks blocks (a fixed grid);\n"
+              " *   else rows_per_block > 0: blocks = ceil(rows / rows_per_block);\n"
+              " *   else blocks = ceil(N / (threads * elems_per_thread)), N = rows *\n"
+              " *   row_elems when row_elems > 0, else N = the argument n.\n"
+              " * rows is the kernel's last argument. `consts` are the values the kernel\n"
+              " * was generated with; a float constant's value is the bits of the\n"
+              " * IEEE-754 float, its decimal value in a comment beside it. */\n"
               "typedef struct {\n"
               "    const char *name;   /* the extern \"C\" symbol in kernels.cu */\n"
               "    const char *family; /* the template, templates/<family>.cu */\n"
               "    const char *args;   /* the parameters, in order */\n"
+              "    int grid_blocks, rows_per_block;\n"
               "    int threads, elems_per_thread, row_elems, dyn_smem_bytes;\n"
               "    int nconsts;\n"
               "    struct {\n        const char *name;\n        long long value;\n    } consts[%d];\n"

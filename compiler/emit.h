@@ -5,17 +5,27 @@
  * kernels_sim.cc (kernels.cu for the sim executor: the same source, built by
  * the host C++ compiler with runtime/sim/cuda_emu.h).
  *
- * This slice emits the kernels that need no cross-thread reduction: the x0
- * mix (forward, and backward for the activations) for the model's table
- * count and width, the relu^2 activation for its MLP width, and the fp32
- * Adam step. Every constant is a number taken from the ModelSpec, so the
- * same model always gives the same bytes.
+ * The kernels, in this order: the x0 mix (forward, and backward for the
+ * activations) for the model's table count and width; the relu^2
+ * activation for its MLP width; the fp32 Adam step; the weightless RMS norm
+ * (forward and backward) at width dim and, when it differs, head_dim; the
+ * x0-mix lambdas' gradients (per-block partial sums); the column sums that
+ * finish every two-stage reduction; and the softcapped cross-entropy over
+ * the padded vocabulary. Every constant is a number taken from the
+ * ModelSpec, so the same model always gives the same bytes.
  *
- * Launch rule, for every kernel: `threads` threads per block, `vec`
- * elements per thread, blocks = ceil(N / (threads * vec)), where N = rows *
- * width for a row kernel (width > 0; `rows` is its last argument) and N = n
- * for a flat kernel (width == 0; `n` is its size argument). Every pointer
- * argument must be EMIT_ALIGN_BYTES-aligned.
+ * Launch rule, for every kernel: `threads` threads per block, and
+ *   grid_blocks > 0:     exactly grid_blocks blocks (a fixed grid: the
+ *                        kernel loops over its data, so that its reduction
+ *                        order does not depend on the size);
+ *   rows_per_block > 0:  blocks = ceil(rows / rows_per_block), `rows` its
+ *                        last argument (the row reductions);
+ *   otherwise:           `vec` elements per thread, blocks = ceil(N /
+ *                        (threads * vec)), where N = rows * width for a row
+ *                        kernel (width > 0; `rows` is its last argument) and
+ *                        N = n for a flat kernel (width == 0; `n` is its size
+ *                        argument).
+ * Every pointer argument must be EMIT_ALIGN_BYTES-aligned.
  */
 #ifndef GPTC_EMIT_H
 #define GPTC_EMIT_H
@@ -28,7 +38,7 @@
 
 #define EMIT_ALIGN_BYTES 16
 #define EMIT_THREADS 256 /* threads per block of the elementwise kernels */
-#define EMIT_MAX_CONSTS 6
+#define EMIT_MAX_CONSTS 8
 #define EMIT_MAX_KERNELS 2
 #define EMIT_MAX_INSTANCES 16
 
@@ -39,7 +49,9 @@ typedef struct {
 
 typedef struct {
     const char *name; /* the template placeholder, e.g. "TABLES" */
-    long long value;
+    long long value;  /* an integer constant */
+    bool is_float;    /* a float constant instead: fvalue, rounded to float */
+    double fvalue;
 } EmitConst;
 
 /* One rendering of one template: its constants and the kernels it holds. */
@@ -48,6 +60,8 @@ typedef struct {
     const char *tpl;      /* template file, e.g. "x0_mix.cu" */
     char suffix[48];      /* kernel-name suffix, built from the constants */
     int threads, vec, width;
+    int rows_per_block;   /* > 0: one block per rows_per_block rows */
+    int grid_blocks;      /* > 0: a fixed grid of this many blocks */
     int nconsts;
     EmitConst consts[EMIT_MAX_CONSTS];
     int nkernels;

@@ -8,8 +8,8 @@
 // share:
 //   - GPTC_DYN_SMEM(T, name): the kernel's dynamic shared memory as a T*;
 //   - gptc_atomic_add/_max: the only atomics kernels may use;
-//   - gptc_thread_rank, gptc_lane, warp_sum/max, block_sum/max: reductions
-//     built on shuffles, the same code on both sides;
+//   - gptc_thread_rank, gptc_lane, warp_sum/max, block_sum/max, group_sum:
+//     reductions built on shuffles, the same code on both sides;
 //   - ld/st helpers for bf16 pairs and float4;
 //   - ldmatrix_x4 and mma_bf16_16816: inline PTX on the GPU, and a portable
 //     twin with the same signature and result built on warp shuffles (for
@@ -95,6 +95,23 @@ __device__ __forceinline__ float block_reduce(float v) {
 }
 __device__ __forceinline__ float block_sum(float v) { return block_reduce<GptcSumOp>(v); }
 __device__ __forceinline__ float block_max(float v) { return block_reduce<GptcMaxOp>(v); }
+
+// The sum over a group of N consecutive threads (N a power of two); every
+// thread gets its group's sum, bit-identical within the group. N <= 32: a
+// butterfly over lanes xor N/2 .. 1, called by all 32 lanes of the warp,
+// each aligned group of N lanes reducing on its own (the order of the
+// additions is fixed by N alone). N > 32: the group must be the whole
+// block, and this is block_sum.
+template <int N>
+__device__ __forceinline__ float group_sum(float v) {
+    static_assert(N > 0 && (N & (N - 1)) == 0, "group_sum: N must be a power of two");
+    if constexpr (N > 32) {
+        return block_sum(v);
+    } else {
+        for (int o = N / 2; o > 0; o >>= 1) v += __shfl_xor_sync(GPTC_FULL_MASK, v, o);
+        return v;
+    }
+}
 
 // ---- loads and stores ----------------------------------------------------------
 // p must be aligned to the access (4 bytes for a bf16 pair, 16 for float4).

@@ -9,8 +9,8 @@
  *   with lx = scalars[lambda_off] and lk = scalars[lambda_off + 1 + k]: the
  *   layer's block lambdas in the fp32 scalars vector, lambda_off =
  *   spec_lambda_index(spec, layer, 0). The lambdas' own gradients,
- *   sum over (t, d) of dxm * xs and of dxm * x0_k, are reductions: they belong
- *   to the reduction kernels (templates/prims.cuh), not to this file.
+ *   sum over (t, d) of dxm * xs and of dxm * x0_k, are reductions:
+ *   templates/x0_lambda_grad.cu, then templates/colsum.cu.
  * Layouts   xs, xm, dxs, dxm: [rows, WIDTH] row-major. x0 and dx0: TABLES
  *           tables of [rows, WIDTH], table k starting k * table_stride
  *           elements after the pointer (table_stride >= rows * WIDTH, a

@@ -5,7 +5,9 @@
 # shapes with tails, in-place outputs, guard bytes, tolerances, and a second
 # run in random thread/block order with poisoned shared memory). No GPU.
 #
-# For each tiny model: `GPTC compile --no-compile` into build/kernels/gen/NAME;
+# For each tiny model, and each variant below (tiny.yaml with overrides, for
+# the template paths that no model takes; only the families it names are
+# tested): `GPTC compile --no-compile` into build/kernels/gen/NAME;
 # its kernels_sim.cc, as generated, and test_kernels.c (with -I on that
 # folder for plan.h) are built twice, each linked with
 # runtime/sim/cuda_emu.cc: -O2, and -O1 with AddressSanitizer + UBSan, whose
@@ -42,7 +44,7 @@ CXXFLAGS="-std=c++17 -Wall -Wextra -Werror -ffp-contract=off"
 KFLAGS=-fno-strict-aliasing
 CFLAGS="-std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes"
 CFLAGS="$CFLAGS -ffp-contract=off -fopenmp"
-CINC="-Iruntime -Iruntime/ref -Iruntime/sim"
+CINC="-Icompiler -Iruntime -Iruntime/ref -Iruntime/sim"
 declare -A flags=([o2]="-O2 -g" [asan]="-O1 -g $SAN")
 
 passed=0
@@ -74,6 +76,36 @@ for m in models/*.yaml; do
         models+=("$name")
     else
         others+=("$name")
+    fi
+done
+
+# Variants: tiny.yaml with overrides that reach template paths no model in
+# models/ takes, tested for the families listed only (the rest are the
+# tiny models' own kernels again, at sizes too large to run here):
+#   NAME|OVERRIDES|FAMILIES
+# d2048: a 2-warp block per RMS-norm row (the records stop at dim 1024, a
+# warp per row); the sigmoid softcap with an offset, over an odd padded
+# vocabulary (257: one fp32 per vector, 288 threads). d16400: 1024 threads
+# per row that read it twice instead of keeping it in registers; head_dim
+# 400, a row of 50 vectors per warp; no softcap, over 258 classes (pairs).
+# v50304: the records' cross-entropy row, 25 vectors per thread, so that
+# each thread's running max and sum are rescaled as they go.
+variants=(
+    "tiny-d2048|model.dim=2048 model.heads=16 model.head_dim=128 head.softcap=sigmoid head.cap=30 head.offset=-0.5 vocab.pad_multiple=1|rmsnorm,softcap_ce"
+    "tiny-d16400|model.dim=16400 model.heads=41 model.head_dim=400 head.softcap=none vocab.pad_multiple=2|rmsnorm,softcap_ce"
+    "tiny-v50304|vocab.size=50257 vocab.pad_multiple=128|softcap_ce"
+)
+declare -A only=()
+for v in "${variants[@]}"; do
+    IFS='|' read -r name sets families <<<"$v"
+    args=()
+    for kv in $sets; do args+=(--set "$kv"); done
+    if ! "$bin" compile models/tiny.yaml "${args[@]}" --no-compile -o "$out/gen/$name" \
+        >"$out/gen-$name.log" 2>&1; then
+        fail "variant $name: gptc compile --no-compile" "$out/gen-$name.log"
+    else
+        models+=("$name")
+        only[$name]=$families
     fi
 done
 
@@ -137,7 +169,8 @@ for name in "${models[@]}"; do
     for f in o2 asan; do
         exe=$out/$f/$name
         [ -x "$exe" ] || continue
-        OMP_NUM_THREADS=1 timeout -k 5 120 "$exe" "$name" >"$exe.out" 2>"$exe.err" &
+        OMP_NUM_THREADS=1 timeout -k 5 120 "$exe" "$name" 20240520 ${only[$name]:+"${only[$name]}"} \
+            >"$exe.out" 2>"$exe.err" &
         status[$f/$name]=$!
     done
 done

@@ -13,8 +13,8 @@
  *   with lx = scalars[lambda_off] and lk = scalars[lambda_off + 1 + k]: the
  *   layer's block lambdas in the fp32 scalars vector, lambda_off =
  *   spec_lambda_index(spec, layer, 0). The lambdas' own gradients,
- *   sum over (t, d) of dxm * xs and of dxm * x0_k, are reductions: they belong
- *   to the reduction kernels (templates/prims.cuh), not to this file.
+ *   sum over (t, d) of dxm * xs and of dxm * x0_k, are reductions:
+ *   templates/x0_lambda_grad.cu, then templates/colsum.cu.
  * Layouts   xs, xm, dxs, dxm: [rows, WIDTH] row-major. x0 and dx0: TABLES
  *           tables of [rows, WIDTH], table k starting k * table_stride
  *           elements after the pointer (table_stride >= rows * WIDTH, a
@@ -184,4 +184,497 @@ adam_fp32_v4(float *p, float *m, float *v, const float *g, long long n, float be
     }
     for (; i < n; i++)
         adam_one_fp32_v4(p[i], m[i], v[i], g[i], beta1, beta2, eps, decay, step_size, rbc2);
+}
+
+/* ---- rmsnorm.cu: WIDTH=128 TPR=16 STASH=1 VEC=8 THREADS=256 ---- */
+/*
+ * rmsnorm.cu: RMS norm without weight over rows of WIDTH elements, forward
+ * and backward (the recipe's F.rms_norm: block input, MLP input, final norm
+ * and x0 tables at WIDTH = dim; the per-head q, k, v norms at WIDTH =
+ * head_dim, over rows = T * heads).
+ *
+ * Computes, per row t, with n = WIDTH and eps = 2^-23 (torch's default: the
+ * float32 machine epsilon, in every dtype; the ref executor's RMS_EPS)
+ *   forward   ss = sum_i x[t, i]^2
+ *             rstd[t] = 1 / sqrtf(ss / n + eps)
+ *             y[t, i] = x[t, i] * rstd[t]
+ *   backward  m = (sum_i dy[t, i] * y[t, i]) / n
+ *             g = rstd[t] * (dy[t, i] - y[t, i] * m)
+ *             dx[t, i] = accumulate ? dx[t, i] + g : g
+ *   as runtime/ref/reduce.h's rmsnorm_fwd and rmsnorm_bwd, in the same
+ *   order after the sum; the sums are fp32 here (double there), added in
+ *   the order below.
+ * Layouts   x, y, dy, dx: [rows, WIDTH] row-major; rstd: [rows] fp32. y may
+ *           be x, and dx may be dy (with accumulate 0 or 1): every thread
+ *           reads its elements into registers before any is written.
+ * Dtypes    bf16 tensors, fp32 statistics and math, one rounding to bf16
+ *           (nearest even) per output; with accumulate, dx is added in fp32
+ *           and rounded once.
+ * Threads   TPR consecutive threads (a power of two) own one row, so a block
+ *           holds THREADS / TPR rows: TPR <= 32 is part of a warp (several
+ *           rows per warp, or one row per warp at TPR = 32), TPR > 32 is the
+ *           whole block (THREADS == TPR, one row per block). Thread j of a
+ *           row holds the row's VEC-element vectors j, j + TPR, j + 2 TPR,
+ *           ... (CHUNKS of them at most). With STASH = 1 it keeps them in
+ *           registers, as bf16 pairs, from the load to the write, so each
+ *           element is read once (pairs, not single bf16 values: ptxas
+ *           keeps them in half as many registers; WIDTH is even, as heads x
+ *           head_dim with head_dim even, so VEC is too). With STASH = 0
+ *           (rows too wide for registers) it reads them again after the
+ *           reduction: the same values, so the same results.
+ * Launch    THREADS threads per block, blocks = ceil(rows / (THREADS / TPR)),
+ *           no dynamic shared memory (block_sum's 32 floats when TPR > 32).
+ *           Pointers 16-byte aligned and WIDTH % VEC == 0, so rows and
+ *           vectors are aligned. Rows past `rows` in the last block take
+ *           part in the reductions (with nothing to add) and write nothing:
+ *           barriers and shuffles stay in uniform control flow.
+ * Determinism  each thread adds its elements in index order, then the
+ *           group's threads combine by group_sum<TPR> (prims.cuh): a
+ *           butterfly over lanes, or block_sum's fixed tree. The order
+ *           depends on WIDTH, VEC and TPR only, not on scheduling or on
+ *           `rows`: bitwise reproducible. No atomics.
+ * Placeholders  SUFFIX (kernel-name suffix), WIDTH, TPR, STASH, VEC, THREADS.
+ */
+#include "prims.cuh"
+#include "vec.cuh"
+
+extern "C" __global__ void __launch_bounds__(256)
+rmsnorm_fwd_d128(__nv_bfloat16 *y, float *rstd, const __nv_bfloat16 *x, int rows) {
+    constexpr int NVEC = 128 / 8, TPR = 16, CHUNKS = (NVEC + TPR - 1) / TPR;
+    constexpr int PAIRS = 8 / 2, KEPT = 1 ? CHUNKS : 1;
+    static_assert(8 % 2 == 0 && 128 % 8 == 0, "rmsnorm: VEC must be even and divide WIDTH");
+    const int row = (int)(blockIdx.x * (256 / TPR) + threadIdx.x / TPR);
+    const int j = (int)(threadIdx.x % TPR);
+    const bool live = row < rows;
+    const long long base = (long long)row * 128;
+    const __nv_bfloat162 *xp = reinterpret_cast<const __nv_bfloat162 *>(x + base);
+    Vec<__nv_bfloat162, PAIRS> v[KEPT] = {};
+    float ss = 0.0f;
+    for (int c = 0; c < CHUNKS; c++) {
+        const int k = c * TPR + j;
+        if (!live || k >= NVEC) continue;
+        const Vec<__nv_bfloat162, PAIRS> a = vec_load<__nv_bfloat162, PAIRS>(xp + k * PAIRS);
+        if (1) v[1 ? c : 0] = a;
+        for (int e = 0; e < PAIRS; e++) {
+            const float2 f = __bfloat1622float2(a.v[e]);
+            ss += f.x * f.x;
+            ss += f.y * f.y;
+        }
+    }
+    ss = group_sum<TPR>(ss);
+    const float r = 1.0f / sqrtf(ss / (float)128 + 1.1920928955078125e-07f);
+    if (!live) return;
+    if (j == 0) rstd[row] = r;
+    for (int c = 0; c < CHUNKS; c++) {
+        const int k = c * TPR + j;
+        if (k >= NVEC) continue;
+        const Vec<__nv_bfloat162, PAIRS> a = 1 ? v[1 ? c : 0] : vec_load<__nv_bfloat162, PAIRS>(xp + k * PAIRS);
+        Vec<__nv_bfloat162, PAIRS> out;
+        for (int e = 0; e < PAIRS; e++) {
+            const float2 f = __bfloat1622float2(a.v[e]);
+            out.v[e] = __floats2bfloat162_rn(f.x * r, f.y * r);
+        }
+        vec_store<__nv_bfloat162, PAIRS>(reinterpret_cast<__nv_bfloat162 *>(y + base) + k * PAIRS, out);
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(256)
+rmsnorm_bwd_d128(__nv_bfloat16 *dx, const __nv_bfloat16 *dy, const __nv_bfloat16 *y,
+                       const float *rstd, int accumulate, int rows) {
+    constexpr int NVEC = 128 / 8, TPR = 16, CHUNKS = (NVEC + TPR - 1) / TPR;
+    constexpr int PAIRS = 8 / 2, KEPT = 1 ? CHUNKS : 1;
+    const int row = (int)(blockIdx.x * (256 / TPR) + threadIdx.x / TPR);
+    const int j = (int)(threadIdx.x % TPR);
+    const bool live = row < rows;
+    const long long base = (long long)row * 128;
+    const __nv_bfloat162 *dyp = reinterpret_cast<const __nv_bfloat162 *>(dy + base);
+    const __nv_bfloat162 *yp = reinterpret_cast<const __nv_bfloat162 *>(y + base);
+    Vec<__nv_bfloat162, PAIRS> g[KEPT] = {}, h[KEPT] = {};
+    float dot = 0.0f;
+    for (int c = 0; c < CHUNKS; c++) {
+        const int k = c * TPR + j;
+        if (!live || k >= NVEC) continue;
+        const Vec<__nv_bfloat162, PAIRS> gk = vec_load<__nv_bfloat162, PAIRS>(dyp + k * PAIRS);
+        const Vec<__nv_bfloat162, PAIRS> hk = vec_load<__nv_bfloat162, PAIRS>(yp + k * PAIRS);
+        if (1) g[1 ? c : 0] = gk, h[1 ? c : 0] = hk;
+        for (int e = 0; e < PAIRS; e++) {
+            const float2 a = __bfloat1622float2(gk.v[e]), b = __bfloat1622float2(hk.v[e]);
+            dot += a.x * b.x;
+            dot += a.y * b.y;
+        }
+    }
+    dot = group_sum<TPR>(dot);
+    if (!live) return;
+    const float m = dot / (float)128, r = rstd[row];
+    for (int c = 0; c < CHUNKS; c++) {
+        const int k = c * TPR + j;
+        if (k >= NVEC) continue;
+        __nv_bfloat162 *d = reinterpret_cast<__nv_bfloat162 *>(dx + base) + k * PAIRS;
+        const Vec<__nv_bfloat162, PAIRS> gk = 1 ? g[1 ? c : 0] : vec_load<__nv_bfloat162, PAIRS>(dyp + k * PAIRS);
+        const Vec<__nv_bfloat162, PAIRS> hk = 1 ? h[1 ? c : 0] : vec_load<__nv_bfloat162, PAIRS>(yp + k * PAIRS);
+        float2 grad[PAIRS];
+        for (int e = 0; e < PAIRS; e++) {
+            const float2 a = __bfloat1622float2(gk.v[e]), b = __bfloat1622float2(hk.v[e]);
+            grad[e] = make_float2(r * (a.x - b.x * m), r * (a.y - b.y * m));
+        }
+        if (accumulate) {
+            const Vec<__nv_bfloat162, PAIRS> old = vec_load<__nv_bfloat162, PAIRS>(d);
+            for (int e = 0; e < PAIRS; e++) {
+                const float2 o = __bfloat1622float2(old.v[e]);
+                grad[e] = make_float2(o.x + grad[e].x, o.y + grad[e].y);
+            }
+        }
+        Vec<__nv_bfloat162, PAIRS> out;
+        for (int e = 0; e < PAIRS; e++) out.v[e] = __floats2bfloat162_rn(grad[e].x, grad[e].y);
+        vec_store<__nv_bfloat162, PAIRS>(d, out);
+    }
+}
+
+/* ---- rmsnorm.cu: WIDTH=32 TPR=4 STASH=1 VEC=8 THREADS=256 ---- */
+/*
+ * rmsnorm.cu: RMS norm without weight over rows of WIDTH elements, forward
+ * and backward (the recipe's F.rms_norm: block input, MLP input, final norm
+ * and x0 tables at WIDTH = dim; the per-head q, k, v norms at WIDTH =
+ * head_dim, over rows = T * heads).
+ *
+ * Computes, per row t, with n = WIDTH and eps = 2^-23 (torch's default: the
+ * float32 machine epsilon, in every dtype; the ref executor's RMS_EPS)
+ *   forward   ss = sum_i x[t, i]^2
+ *             rstd[t] = 1 / sqrtf(ss / n + eps)
+ *             y[t, i] = x[t, i] * rstd[t]
+ *   backward  m = (sum_i dy[t, i] * y[t, i]) / n
+ *             g = rstd[t] * (dy[t, i] - y[t, i] * m)
+ *             dx[t, i] = accumulate ? dx[t, i] + g : g
+ *   as runtime/ref/reduce.h's rmsnorm_fwd and rmsnorm_bwd, in the same
+ *   order after the sum; the sums are fp32 here (double there), added in
+ *   the order below.
+ * Layouts   x, y, dy, dx: [rows, WIDTH] row-major; rstd: [rows] fp32. y may
+ *           be x, and dx may be dy (with accumulate 0 or 1): every thread
+ *           reads its elements into registers before any is written.
+ * Dtypes    bf16 tensors, fp32 statistics and math, one rounding to bf16
+ *           (nearest even) per output; with accumulate, dx is added in fp32
+ *           and rounded once.
+ * Threads   TPR consecutive threads (a power of two) own one row, so a block
+ *           holds THREADS / TPR rows: TPR <= 32 is part of a warp (several
+ *           rows per warp, or one row per warp at TPR = 32), TPR > 32 is the
+ *           whole block (THREADS == TPR, one row per block). Thread j of a
+ *           row holds the row's VEC-element vectors j, j + TPR, j + 2 TPR,
+ *           ... (CHUNKS of them at most). With STASH = 1 it keeps them in
+ *           registers, as bf16 pairs, from the load to the write, so each
+ *           element is read once (pairs, not single bf16 values: ptxas
+ *           keeps them in half as many registers; WIDTH is even, as heads x
+ *           head_dim with head_dim even, so VEC is too). With STASH = 0
+ *           (rows too wide for registers) it reads them again after the
+ *           reduction: the same values, so the same results.
+ * Launch    THREADS threads per block, blocks = ceil(rows / (THREADS / TPR)),
+ *           no dynamic shared memory (block_sum's 32 floats when TPR > 32).
+ *           Pointers 16-byte aligned and WIDTH % VEC == 0, so rows and
+ *           vectors are aligned. Rows past `rows` in the last block take
+ *           part in the reductions (with nothing to add) and write nothing:
+ *           barriers and shuffles stay in uniform control flow.
+ * Determinism  each thread adds its elements in index order, then the
+ *           group's threads combine by group_sum<TPR> (prims.cuh): a
+ *           butterfly over lanes, or block_sum's fixed tree. The order
+ *           depends on WIDTH, VEC and TPR only, not on scheduling or on
+ *           `rows`: bitwise reproducible. No atomics.
+ * Placeholders  SUFFIX (kernel-name suffix), WIDTH, TPR, STASH, VEC, THREADS.
+ */
+#include "prims.cuh"
+#include "vec.cuh"
+
+extern "C" __global__ void __launch_bounds__(256)
+rmsnorm_fwd_d32(__nv_bfloat16 *y, float *rstd, const __nv_bfloat16 *x, int rows) {
+    constexpr int NVEC = 32 / 8, TPR = 4, CHUNKS = (NVEC + TPR - 1) / TPR;
+    constexpr int PAIRS = 8 / 2, KEPT = 1 ? CHUNKS : 1;
+    static_assert(8 % 2 == 0 && 32 % 8 == 0, "rmsnorm: VEC must be even and divide WIDTH");
+    const int row = (int)(blockIdx.x * (256 / TPR) + threadIdx.x / TPR);
+    const int j = (int)(threadIdx.x % TPR);
+    const bool live = row < rows;
+    const long long base = (long long)row * 32;
+    const __nv_bfloat162 *xp = reinterpret_cast<const __nv_bfloat162 *>(x + base);
+    Vec<__nv_bfloat162, PAIRS> v[KEPT] = {};
+    float ss = 0.0f;
+    for (int c = 0; c < CHUNKS; c++) {
+        const int k = c * TPR + j;
+        if (!live || k >= NVEC) continue;
+        const Vec<__nv_bfloat162, PAIRS> a = vec_load<__nv_bfloat162, PAIRS>(xp + k * PAIRS);
+        if (1) v[1 ? c : 0] = a;
+        for (int e = 0; e < PAIRS; e++) {
+            const float2 f = __bfloat1622float2(a.v[e]);
+            ss += f.x * f.x;
+            ss += f.y * f.y;
+        }
+    }
+    ss = group_sum<TPR>(ss);
+    const float r = 1.0f / sqrtf(ss / (float)32 + 1.1920928955078125e-07f);
+    if (!live) return;
+    if (j == 0) rstd[row] = r;
+    for (int c = 0; c < CHUNKS; c++) {
+        const int k = c * TPR + j;
+        if (k >= NVEC) continue;
+        const Vec<__nv_bfloat162, PAIRS> a = 1 ? v[1 ? c : 0] : vec_load<__nv_bfloat162, PAIRS>(xp + k * PAIRS);
+        Vec<__nv_bfloat162, PAIRS> out;
+        for (int e = 0; e < PAIRS; e++) {
+            const float2 f = __bfloat1622float2(a.v[e]);
+            out.v[e] = __floats2bfloat162_rn(f.x * r, f.y * r);
+        }
+        vec_store<__nv_bfloat162, PAIRS>(reinterpret_cast<__nv_bfloat162 *>(y + base) + k * PAIRS, out);
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(256)
+rmsnorm_bwd_d32(__nv_bfloat16 *dx, const __nv_bfloat16 *dy, const __nv_bfloat16 *y,
+                       const float *rstd, int accumulate, int rows) {
+    constexpr int NVEC = 32 / 8, TPR = 4, CHUNKS = (NVEC + TPR - 1) / TPR;
+    constexpr int PAIRS = 8 / 2, KEPT = 1 ? CHUNKS : 1;
+    const int row = (int)(blockIdx.x * (256 / TPR) + threadIdx.x / TPR);
+    const int j = (int)(threadIdx.x % TPR);
+    const bool live = row < rows;
+    const long long base = (long long)row * 32;
+    const __nv_bfloat162 *dyp = reinterpret_cast<const __nv_bfloat162 *>(dy + base);
+    const __nv_bfloat162 *yp = reinterpret_cast<const __nv_bfloat162 *>(y + base);
+    Vec<__nv_bfloat162, PAIRS> g[KEPT] = {}, h[KEPT] = {};
+    float dot = 0.0f;
+    for (int c = 0; c < CHUNKS; c++) {
+        const int k = c * TPR + j;
+        if (!live || k >= NVEC) continue;
+        const Vec<__nv_bfloat162, PAIRS> gk = vec_load<__nv_bfloat162, PAIRS>(dyp + k * PAIRS);
+        const Vec<__nv_bfloat162, PAIRS> hk = vec_load<__nv_bfloat162, PAIRS>(yp + k * PAIRS);
+        if (1) g[1 ? c : 0] = gk, h[1 ? c : 0] = hk;
+        for (int e = 0; e < PAIRS; e++) {
+            const float2 a = __bfloat1622float2(gk.v[e]), b = __bfloat1622float2(hk.v[e]);
+            dot += a.x * b.x;
+            dot += a.y * b.y;
+        }
+    }
+    dot = group_sum<TPR>(dot);
+    if (!live) return;
+    const float m = dot / (float)32, r = rstd[row];
+    for (int c = 0; c < CHUNKS; c++) {
+        const int k = c * TPR + j;
+        if (k >= NVEC) continue;
+        __nv_bfloat162 *d = reinterpret_cast<__nv_bfloat162 *>(dx + base) + k * PAIRS;
+        const Vec<__nv_bfloat162, PAIRS> gk = 1 ? g[1 ? c : 0] : vec_load<__nv_bfloat162, PAIRS>(dyp + k * PAIRS);
+        const Vec<__nv_bfloat162, PAIRS> hk = 1 ? h[1 ? c : 0] : vec_load<__nv_bfloat162, PAIRS>(yp + k * PAIRS);
+        float2 grad[PAIRS];
+        for (int e = 0; e < PAIRS; e++) {
+            const float2 a = __bfloat1622float2(gk.v[e]), b = __bfloat1622float2(hk.v[e]);
+            grad[e] = make_float2(r * (a.x - b.x * m), r * (a.y - b.y * m));
+        }
+        if (accumulate) {
+            const Vec<__nv_bfloat162, PAIRS> old = vec_load<__nv_bfloat162, PAIRS>(d);
+            for (int e = 0; e < PAIRS; e++) {
+                const float2 o = __bfloat1622float2(old.v[e]);
+                grad[e] = make_float2(o.x + grad[e].x, o.y + grad[e].y);
+            }
+        }
+        Vec<__nv_bfloat162, PAIRS> out;
+        for (int e = 0; e < PAIRS; e++) out.v[e] = __floats2bfloat162_rn(grad[e].x, grad[e].y);
+        vec_store<__nv_bfloat162, PAIRS>(d, out);
+    }
+}
+
+/* ---- x0_lambda_grad.cu: TABLES=3 WIDTH=128 PARTS=4 VEC=8 THREADS=256 ---- */
+/*
+ * x0_lambda_grad.cu: the gradients of a layer's x0-mix lambdas, first
+ * stage: per-block partial sums. templates/colsum.cu is the second stage.
+ *
+ * Computes, for the mix xm = lx * xs + sum_k lk * x0_k (x0_mix.cu),
+ *   d lx = sum over (t, d) of dxm[t, d] * xs[t, d]
+ *   d lk = sum over (t, d) of dxm[t, d] * x0_k[t, d]      k = 0 .. TABLES-1
+ *   as block b's share: partial[b * (1 + TABLES) + j], j = 0 for lx and
+ *   1 + k for lk. The second stage, colsum with n = PARTS, cols = 1 +
+ *   TABLES, scale 1 and accumulate 1, adds the PARTS partials of column j
+ *   into the fp32 scalar gradients at spec_lambda_index(spec, layer, j),
+ *   as the ref executor's dot() does (runtime/ref/reduce.h).
+ * Layouts   dxm, xs: [rows, WIDTH] row-major; x0: TABLES tables of [rows,
+ *           WIDTH], table k starting k * table_stride elements after the
+ *           pointer (a multiple of VEC); partial: [PARTS, 1 + TABLES] fp32.
+ * Dtypes    bf16 inputs; their products are exact in fp32, and every sum is
+ *           fp32 (the ref code's is double).
+ * Launch    exactly PARTS blocks of THREADS threads (a fixed grid, whatever
+ *           `rows` is), no dynamic shared memory. Thread i of block b takes
+ *           the VEC-element vectors v = b * THREADS + i, then v + PARTS *
+ *           THREADS, and so on to the end of the rows * WIDTH elements.
+ *           Pointers 16-byte aligned, WIDTH % VEC == 0.
+ * Determinism  no atomics. Each thread sums each of its vectors (VEC
+ *           products in order) and adds that to its running sum, in
+ *           vector order; block_sum (prims.cuh) joins the threads in a fixed
+ *           tree; colsum adds the blocks' partials in a fixed order too.
+ *           The order depends on PARTS, THREADS, VEC and rows only: bitwise
+ *           reproducible.
+ * Placeholders  SUFFIX (kernel-name suffix), TABLES, WIDTH, PARTS, VEC,
+ *           THREADS.
+ */
+#include "prims.cuh"
+#include "vec.cuh"
+
+extern "C" __global__ void __launch_bounds__(256)
+x0_lambda_grad_t3_d128_p4(float *partial, const __nv_bfloat16 *dxm, const __nv_bfloat16 *xs,
+                          const __nv_bfloat16 *x0, long long table_stride, int rows) {
+    constexpr int J = 1 + 3;
+    const long long nvec = (long long)rows * (128 / 8);
+    float acc[J];
+    for (int j = 0; j < J; j++) acc[j] = 0.0f;
+    for (long long v = (long long)blockIdx.x * 256 + threadIdx.x; v < nvec;
+         v += (long long)4 * 256) {
+        const long long i = v * 8;
+        const Vec<__nv_bfloat16, 8> g = vec_load<__nv_bfloat16, 8>(dxm + i);
+        float gf[8];
+        for (int e = 0; e < 8; e++) gf[e] = __bfloat162float(g.v[e]);
+        for (int j = 0; j < J; j++) {
+            const __nv_bfloat16 *src = j == 0 ? xs + i : x0 + (j - 1) * table_stride + i;
+            const Vec<__nv_bfloat16, 8> a = vec_load<__nv_bfloat16, 8>(src);
+            float s = 0.0f;
+            for (int e = 0; e < 8; e++) s += gf[e] * __bfloat162float(a.v[e]);
+            acc[j] += s;
+        }
+    }
+    for (int j = 0; j < J; j++) acc[j] = block_sum(acc[j]);
+    if (threadIdx.x == 0)
+        for (int j = 0; j < J; j++) partial[blockIdx.x * J + j] = acc[j];
+}
+
+/* ---- colsum.cu: VEC=4 THREADS=256 ---- */
+/*
+ * colsum.cu: the second stage of every two-stage reduction: column sums of
+ * a small fp32 matrix, by one block, in a fixed order.
+ *
+ * Computes, for j = 0 .. cols-1,
+ *   s_j = sum over i = 0 .. n-1 of in[i * cols + j]
+ *   out[out_off + j] = accumulate ? out[out_off + j] + s_j * scale : s_j * scale
+ * Uses    the x0-mix lambdas' gradients (x0_lambda_grad.cu's PARTS partials
+ *         of 1 + TABLES columns into the scalar gradients, scale 1,
+ *         accumulate 1, as the ref executor's `dsc[...] += dot(...)`), and
+ *         the mean loss (softcap_ce.cu's per-row losses, n = rows, cols 1,
+ *         scale = 1 / rows rounded to float, accumulate 0).
+ * Layouts   in: [n, cols] row-major fp32; out: fp32, written at out_off ..
+ *           out_off + cols - 1 (an offset, so that `out` itself stays
+ *           aligned, as every pointer argument is).
+ * Launch    exactly 1 block of THREADS threads, no dynamic shared memory.
+ * Determinism  no atomics. Thread t adds rows (t + k * THREADS) * VEC + e,
+ *           e = 0 .. VEC-1 within k, k = 0, 1, ... in that order; block_sum
+ *           (prims.cuh) then joins the threads in a fixed tree. The order
+ *           depends on n, THREADS and VEC only: bitwise reproducible.
+ * Placeholders  SUFFIX (kernel-name suffix), VEC, THREADS.
+ */
+#include "prims.cuh"
+
+extern "C" __global__ void __launch_bounds__(256)
+colsum_fp32_v4(float *out, int out_off, const float *in, int n, int cols, float scale,
+                  int accumulate) {
+    for (int j = 0; j < cols; j++) {
+        float s = 0.0f;
+        for (long long i0 = (long long)threadIdx.x * 4; i0 < n; i0 += (long long)256 * 4)
+            for (int e = 0; e < 4; e++)
+                if (i0 + e < n) s += in[(i0 + e) * cols + j];
+        s = block_sum(s);
+        if (threadIdx.x == 0) {
+            const float v = s * scale;
+            out[out_off + j] = accumulate ? out[out_off + j] + v : v;
+        }
+    }
+}
+
+/* ---- softcap_ce.cu: VPAD=320 SOFTCAP=0 CAP=15 DIV=7.5 OFFSET=0 VEC=4 THREADS=96 ---- */
+/*
+ * softcap_ce.cu: the head's softcap and the cross-entropy loss, forward and
+ * backward in one kernel, one row (token) per block, over the padded
+ * vocabulary; the probabilities are never written.
+ *
+ * Computes, for row t with raw logits l = logits[t, :] and target y =
+ * targets[t], z = softcap(l) with the model's SOFTCAP kind
+ *   0 isru      z = CAP * l / sqrtf(l * l + CAP * CAP)
+ *   1 sigmoid   z = CAP / (1 + expf(-(l + OFFSET) / DIV))
+ *   2 none      z = l
+ * then M = max z, S = sum exp(z - M) (online: one read of the row) and
+ *   row_loss[t]    = logf(S) + M - z[y]
+ *   dlogits[t, i]  = (p - (i == y)) / count * softcap'(z[i]),
+ *                    p = expf(z[i] - M) / S   (a second read of the row)
+ *   softcap' from the output, as the ref code writes it: isru u sqrtf(u)
+ *   with u = max(0, 1 - (z / CAP)^2); sigmoid z (1 - z / CAP) / DIV; none 1.
+ *   That is runtime/ref/reduce.h's softcap_fwd, cross_entropy_fwd's row
+ *   losses and cross_entropy_bwd, in the same order after the sums (which
+ *   are fp32 here, double there). The mean loss is the second stage:
+ *   templates/colsum.cu over row_loss with scale = 1 / count.
+ * Layouts   logits, dlogits: [rows, VPAD] fp32 row-major; targets: [rows]
+ *           int32, each in 0 .. VPAD-1 (classes past the vocabulary are
+ *           ordinary classes here); row_loss: [rows] fp32. dlogits may be
+ *           logits (in place: the target's logit is read before any
+ *           gradient is written), or NULL for the loss alone (validation).
+ *           count is the number of tokens the loss is the mean over (rows
+ *           for one launch over the whole batch).
+ * Launch    THREADS threads per block, one block per row: blocks = rows
+ *           (rows_per_block 1); no dynamic shared memory (block_max and
+ *           block_sum's 32 floats). Pointers 16-byte aligned, VPAD % VEC
+ *           == 0.
+ * Determinism  no atomics. Thread i takes the VEC-element vectors i, i +
+ *           THREADS, ... of its row in order, keeping a running max m and
+ *           sum s of exp(z - m) (rescaled by exp(m_old - m_new) when the
+ *           max grows, once per vector); block_max (exact) gives M, and
+ *           block_sum adds the threads' s * exp(m - M) in a fixed tree. The
+ *           order depends on VPAD, VEC and THREADS only: bitwise
+ *           reproducible.
+ * Placeholders  SUFFIX (kernel-name suffix), VPAD, SOFTCAP, CAP, DIV,
+ *           OFFSET, VEC, THREADS.
+ */
+#include "prims.cuh"
+#include "vec.cuh"
+
+__device__ __forceinline__ float softcap_v320_isru(float l) {
+    if (0 == 0) return 15.0f * l / sqrtf(l * l + 15.0f * 15.0f);
+    if (0 == 1) return 15.0f / (1.0f + expf(-(l + 0.0f) / 7.5f));
+    return l;
+}
+
+/* d softcap / d l, in terms of the output z. A saturated isru logit
+ * rounds to z = CAP or just past it: u is clamped at 0, not a NaN. */
+__device__ __forceinline__ float softcap_slope_v320_isru(float z) {
+    if (0 == 2) return 1.0f;
+    if (0 == 1) return z * (1.0f - z / 15.0f) / 7.5f;
+    float u = 1.0f - (z / 15.0f) * (z / 15.0f);
+    u = u > 0.0f ? u : 0.0f;
+    return u * sqrtf(u);
+}
+
+extern "C" __global__ void __launch_bounds__(96)
+softcap_ce_v320_isru(float *row_loss, float *dlogits, const float *logits, const int *targets,
+                      int count, int rows) {
+    constexpr int NVEC = 320 / 4;
+    if ((int)blockIdx.x >= rows) return; /* the whole block: no barrier is skipped */
+    const long long base = (long long)blockIdx.x * 320;
+    const int target = targets[blockIdx.x];
+    /* Read before the barriers below: in place, the row is overwritten after them. */
+    const float zt = threadIdx.x == 0 ? softcap_v320_isru(logits[base + target]) : 0.0f;
+    float m = __uint_as_float(0xff800000u), s = 0.0f; /* -inf, 0 */
+    for (int k = (int)threadIdx.x; k < NVEC; k += 96) {
+        const Vec<float, 4> l = vec_load<float, 4>(logits + base + (long long)k * 4);
+        float z[4];
+        float vm = __uint_as_float(0xff800000u);
+        for (int e = 0; e < 4; e++) {
+            z[e] = softcap_v320_isru(l.v[e]);
+            vm = fmaxf(vm, z[e]);
+        }
+        if (vm > m) {
+            s *= expf(m - vm);
+            m = vm;
+        }
+        for (int e = 0; e < 4; e++) s += expf(z[e] - m);
+    }
+    const float M = block_max(m);
+    const float S = block_sum(s > 0.0f ? s * expf(m - M) : 0.0f);
+    if (threadIdx.x == 0) row_loss[blockIdx.x] = logf(S) + M - zt;
+    if (dlogits == nullptr) return;
+    for (int k = (int)threadIdx.x; k < NVEC; k += 96) {
+        const long long at = base + (long long)k * 4;
+        const Vec<float, 4> l = vec_load<float, 4>(logits + at);
+        Vec<float, 4> d;
+        for (int e = 0; e < 4; e++) {
+            const float z = softcap_v320_isru(l.v[e]);
+            const float p = expf(z - M) / S;
+            const float g = (p - (k * 4 + e == target ? 1.0f : 0.0f)) / (float)count;
+            d.v[e] = g * softcap_slope_v320_isru(z);
+        }
+        vec_store<float, 4>(dlogits + at, d);
+    }
 }

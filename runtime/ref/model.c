@@ -26,6 +26,7 @@
 
 #include "elementwise.h"
 #include "ops.h"
+#include "reduce.h"
 #include "ref.h"
 #include "rng.h"
 
@@ -268,25 +269,6 @@ static void axpy(real *y, real a, const real *x, size_t n) {
 static void scale(real *y, real a, const real *x, size_t n) {
 #pragma omp parallel for if (n > 4096)
     for (size_t i = 0; i < n; i++) y[i] = a * x[i];
-}
-
-/* sum of x . y: the gradient of a scalar lambda. The sum is cut into a
- * fixed number of chunks, summed in parallel, then added in chunk order,
- * so the result does not depend on the thread count. */
-#define DOT_CHUNKS 64
-static real dot(const real *x, const real *y, size_t n) {
-    double part[DOT_CHUNKS];
-    size_t chunk = (n + DOT_CHUNKS - 1) / DOT_CHUNKS;
-#pragma omp parallel for if (n > 4096)
-    for (int c = 0; c < DOT_CHUNKS; c++) {
-        double s = 0;
-        size_t end = (c + 1) * chunk < n ? (c + 1) * chunk : n;
-        for (size_t i = c * chunk; i < end; i++) s += (double)x[i] * y[i];
-        part[c] = s;
-    }
-    double s = 0;
-    for (int c = 0; c < DOT_CHUNKS; c++) s += part[c];
-    return (real)s;
 }
 
 static void layer_windows(const Model *m, int *lw, int *sw) {

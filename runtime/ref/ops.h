@@ -17,12 +17,8 @@
 #include <string.h>
 
 #include "real.h"
-#include "spec.h"
 
 static int omp_thread(void) { return omp_get_thread_num(); }
-
-/* torch's rms_norm default: the float32 machine epsilon, in every dtype. */
-#define RMS_EPS 1.1920928955078125e-07
 
 /* ---- matrix products (CBLAS, row-major) ---- */
 
@@ -38,38 +34,6 @@ static void linear_bwd(real *dx, bool dx_add, real *dW, const real *dy, const re
     if (dx)
         cblas_gemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, in, out, 1, dy, out, W, in,
                    dx_add ? 1 : 0, dx, in);
-}
-
-/* ---- RMS norm without weight, over rows of width n ---- */
-
-static void rmsnorm_fwd(real *y, real *rstd, const real *x, int rows, int n) {
-#pragma omp parallel for
-    for (int r = 0; r < rows; r++) {
-        const real *xr = x + (size_t)r * n;
-        double ss = 0;
-        for (int i = 0; i < n; i++) ss += (double)xr[i] * xr[i];
-        real s = (real)(1.0 / sqrt(ss / n + RMS_EPS));
-        rstd[r] = s;
-        for (int i = 0; i < n; i++) y[(size_t)r * n + i] = xr[i] * s;
-    }
-}
-
-/* With y = x r and r = (mean(x^2) + eps)^-1/2:
- * dx = r (dy - y mean(dy y)). Adds into dx when `add`. */
-static void rmsnorm_bwd(real *dx, bool add, const real *dy, const real *y, const real *rstd,
-                        int rows, int n) {
-#pragma omp parallel for
-    for (int r = 0; r < rows; r++) {
-        const real *dyr = dy + (size_t)r * n, *yr = y + (size_t)r * n;
-        real *dxr = dx + (size_t)r * n;
-        double dot = 0;
-        for (int i = 0; i < n; i++) dot += (double)dyr[i] * yr[i];
-        real m = (real)(dot / n), s = rstd[r];
-        for (int i = 0; i < n; i++) {
-            real g = s * (dyr[i] - yr[i] * m);
-            dxr[i] = add ? dxr[i] + g : g;
-        }
-    }
 }
 
 /* ---- rotary ---- */
@@ -209,65 +173,6 @@ static void attention_bwd(real *dq, real *dk, real *dv, const real *dy, const re
                     dvs[d] += ps * dyt[d];
                 }
             }
-        }
-    }
-}
-
-/* ---- softcap and cross-entropy ---- */
-
-/* Caps logits in place: isru c z / sqrt(z^2 + c^2); sigmoid c s((z + off) / div). */
-static void softcap_fwd(real *z, size_t n, SoftcapKind kind, real cap, real div, real off) {
-    if (kind == SOFTCAP_NONE) return;
-#pragma omp parallel for
-    for (size_t i = 0; i < n; i++) {
-        real x = z[i];
-        z[i] = kind == SOFTCAP_ISRU ? cap * x / sqrt_r(x * x + cap * cap)
-                                    : cap / (1 + exp_r(-(x + off) / div));
-    }
-}
-
-/* The softcap's derivative written in terms of its output z, so the raw
- * logits need not be kept: isru (1 - (z/c)^2)^(3/2), which is c^3 / (l^2 + c^2)^(3/2);
- * sigmoid z (1 - z/c) / div. */
-static real softcap_grad(real z, SoftcapKind kind, real cap, real div) {
-    if (kind == SOFTCAP_NONE) return 1;
-    if (kind == SOFTCAP_SIGMOID) return z * (1 - z / cap) / div;
-    real u = 1 - (z / cap) * (z / cap);
-    return u * sqrt_r(u);
-}
-
-/* Mean cross-entropy of rows z[T, V] against targets. Per-row losses go to
- * `row_loss` and are summed in order, so the mean is deterministic. */
-static double cross_entropy_fwd(real *row_loss, const real *z, const int *targets, int T, int V) {
-#pragma omp parallel for
-    for (int t = 0; t < T; t++) {
-        const real *zt = z + (size_t)t * V;
-        real mx = zt[0];
-        for (int i = 1; i < V; i++) mx = zt[i] > mx ? zt[i] : mx;
-        double sum = 0;
-        for (int i = 0; i < V; i++) sum += exp((double)(zt[i] - mx));
-        row_loss[t] = (real)(log(sum) + mx - zt[targets[t]]);
-    }
-    double loss = 0;
-    for (int t = 0; t < T; t++) loss += row_loss[t];
-    return loss / T;
-}
-
-/* d loss / d raw logits: (softmax(z) - onehot) / T times the softcap's slope. */
-static void cross_entropy_bwd(real *dl, const real *z, const int *targets, int T, int V,
-                              SoftcapKind kind, real cap, real div) {
-#pragma omp parallel for
-    for (int t = 0; t < T; t++) {
-        const real *zt = z + (size_t)t * V;
-        real *dt = dl + (size_t)t * V;
-        real mx = zt[0];
-        for (int i = 1; i < V; i++) mx = zt[i] > mx ? zt[i] : mx;
-        double sum = 0;
-        for (int i = 0; i < V; i++) sum += exp((double)(zt[i] - mx));
-        for (int i = 0; i < V; i++) {
-            real p = (real)(exp((double)(zt[i] - mx)) / sum);
-            real g = (p - (i == targets[t])) / T;
-            dt[i] = g * softcap_grad(zt[i], kind, cap, div);
         }
     }
 }

@@ -1,0 +1,59 @@
+/*
+ * x0_lambda_grad.cu: the gradients of a layer's x0-mix lambdas, first
+ * stage: per-block partial sums. templates/colsum.cu is the second stage.
+ *
+ * Computes, for the mix xm = lx * xs + sum_k lk * x0_k (x0_mix.cu),
+ *   d lx = sum over (t, d) of dxm[t, d] * xs[t, d]
+ *   d lk = sum over (t, d) of dxm[t, d] * x0_k[t, d]      k = 0 .. TABLES-1
+ *   as block b's share: partial[b * (1 + TABLES) + j], j = 0 for lx and
+ *   1 + k for lk. The second stage, colsum with n = PARTS, cols = 1 +
+ *   TABLES, scale 1 and accumulate 1, adds the PARTS partials of column j
+ *   into the fp32 scalar gradients at spec_lambda_index(spec, layer, j),
+ *   as the ref executor's dot() does (runtime/ref/reduce.h).
+ * Layouts   dxm, xs: [rows, WIDTH] row-major; x0: TABLES tables of [rows,
+ *           WIDTH], table k starting k * table_stride elements after the
+ *           pointer (a multiple of VEC); partial: [PARTS, 1 + TABLES] fp32.
+ * Dtypes    bf16 inputs; their products are exact in fp32, and every sum is
+ *           fp32 (the ref code's is double).
+ * Launch    exactly PARTS blocks of THREADS threads (a fixed grid, whatever
+ *           `rows` is), no dynamic shared memory. Thread i of block b takes
+ *           the VEC-element vectors v = b * THREADS + i, then v + PARTS *
+ *           THREADS, and so on to the end of the rows * WIDTH elements.
+ *           Pointers 16-byte aligned, WIDTH % VEC == 0.
+ * Determinism  no atomics. Each thread sums each of its vectors (VEC
+ *           products in order) and adds that to its running sum, in
+ *           vector order; block_sum (prims.cuh) joins the threads in a fixed
+ *           tree; colsum adds the blocks' partials in a fixed order too.
+ *           The order depends on PARTS, THREADS, VEC and rows only: bitwise
+ *           reproducible.
+ * Placeholders  SUFFIX (kernel-name suffix), TABLES, WIDTH, PARTS, VEC,
+ *           THREADS.
+ */
+#include "prims.cuh"
+#include "vec.cuh"
+
+extern "C" __global__ void __launch_bounds__({{THREADS}})
+x0_lambda_grad_{{SUFFIX}}(float *partial, const __nv_bfloat16 *dxm, const __nv_bfloat16 *xs,
+                          const __nv_bfloat16 *x0, long long table_stride, int rows) {
+    constexpr int J = 1 + {{TABLES}};
+    const long long nvec = (long long)rows * ({{WIDTH}} / {{VEC}});
+    float acc[J];
+    for (int j = 0; j < J; j++) acc[j] = 0.0f;
+    for (long long v = (long long)blockIdx.x * {{THREADS}} + threadIdx.x; v < nvec;
+         v += (long long){{PARTS}} * {{THREADS}}) {
+        const long long i = v * {{VEC}};
+        const Vec<__nv_bfloat16, {{VEC}}> g = vec_load<__nv_bfloat16, {{VEC}}>(dxm + i);
+        float gf[{{VEC}}];
+        for (int e = 0; e < {{VEC}}; e++) gf[e] = __bfloat162float(g.v[e]);
+        for (int j = 0; j < J; j++) {
+            const __nv_bfloat16 *src = j == 0 ? xs + i : x0 + (j - 1) * table_stride + i;
+            const Vec<__nv_bfloat16, {{VEC}}> a = vec_load<__nv_bfloat16, {{VEC}}>(src);
+            float s = 0.0f;
+            for (int e = 0; e < {{VEC}}; e++) s += gf[e] * __bfloat162float(a.v[e]);
+            acc[j] += s;
+        }
+    }
+    for (int j = 0; j < J; j++) acc[j] = block_sum(acc[j]);
+    if (threadIdx.x == 0)
+        for (int j = 0; j < J; j++) partial[blockIdx.x * J + j] = acc[j];
+}
