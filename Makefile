@@ -9,7 +9,7 @@
 CC      ?= gcc
 CFLAGS  ?= -O2 -g
 WARN     = -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -D_DEFAULT_SOURCE
-INC      = -Icompiler -Iruntime -Iruntime/ref
+INC      = -Icompiler -Iruntime -Iruntime/ref -Iruntime/sim
 # OpenBLAS's OpenMP build: it shares our OpenMP thread pool. The pthread
 # build brings a second pool, and the two spin against each other for the
 # cores (5x slower measured on tiny.yaml).
@@ -21,7 +21,7 @@ FUZZ_SECONDS ?= 120
 DEMO_SHARDS  := data/demo/demo_train_000001.bin data/demo/demo_val_000000.bin
 
 COMPILER_SRC := $(filter-out compiler/main.c,$(wildcard compiler/*.c))
-RUNTIME_SRC  := $(wildcard runtime/*.c runtime/ref/*.c)
+RUNTIME_SRC  := $(wildcard runtime/*.c runtime/ref/*.c runtime/sim/*.c)
 UNIT_SRC     := $(wildcard tests/unit/*.c)
 # The kernel templates, compiled into gptc as C strings by scripts/embed.c,
 # so that `gptc compile` needs no files beside the binary. Sorted: the
