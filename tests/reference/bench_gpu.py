@@ -32,6 +32,12 @@ Usage:
   /usr/bin/python3 tests/reference/bench_gpu.py models/tiny.yaml --device cpu \\
       --no-compile --steps 2 --warmup 1 --tokens-per-gpu 1024 --check
 
+Measured with torch 2.11 (the command above, --compile-mode default, no
+--check): on an H100 80GB, about 2 minutes in all: 15 s setup, 93 s compile
+(the first warm-up step), 271 ms/step (fwd+bwd 246, optimizers 22), 242k
+tokens/s, MFU 46%, peak 48.6 GiB; on an H200 258 ms/step and 87 s compile.
+--check on models/tiny.yaml with --device cuda takes about 30 s.
+
 Prints human-readable lines on stderr and, last on stdout, one line
   BENCH_GPU {"median_step_ms": ..., "tokens_per_s": ..., "mfu": ..., ...}
 (the same object goes to --out). --check prints CHECK_GPU {...} first. Exit
@@ -464,7 +470,9 @@ class Optimizers:
         update = make_muon_update(tuple(tuple(c) for c in s["train.muon.ns_coefficients"]),
                                   s["train.muon.nesterov"], master, ns_dtype)
         self.update = torch.compile(update, dynamic=False, mode=compile_mode) if compile_mode else update
-        self.hyper = torch.zeros(len(self.muon), 3, dtype=torch.float32, device=device)
+        # One small tensor per parameter, not rows of one: a view's storage
+        # offset could make each call a recompile of the update.
+        self.hyper = [torch.zeros(3, dtype=torch.float32, device=device) for _ in self.muon]
 
     def set_step(self, step):
         """Learning rates and momentum of training step `step` (§4.3)."""
@@ -479,7 +487,8 @@ class Optimizers:
             r, c = t.shape[-2], t.shape[-1]
             rows.append([m, 1 - lr_t * s["train.muon.weight_decay"] * wd_mul,
                          lr_t * math.sqrt(max(1.0, r / c))])
-        self.hyper.copy_(torch.tensor(rows, dtype=torch.float32))
+        for h, row in zip(self.hyper, torch.tensor(rows, dtype=torch.float32)):
+            h.copy_(row)
 
     def step(self):
         self.adam.step()
@@ -649,7 +658,8 @@ def benchmark(args, info, device, use_compile):
     window_step = cfg.steps if args.window_step is None else args.window_step
     mode = args.compile_mode if use_compile else None
     if args.coordinate_descent and use_compile:
-        torch._inductor.config.coordinate_descent_tuning = True
+        import torch._inductor.config as inductor_config
+        inductor_config.coordinate_descent_tuning = True
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
     t0 = time.perf_counter()
