@@ -37,7 +37,7 @@ objs = $(patsubst %.c,$(1)/%.o,$(2)) $(1)/runtime/ref/model64.o
 LIB_OBJ       := $(call objs,build/obj,$(LIB_SRC))
 LIB_OBJ_ASAN  := $(call objs,build/asan/obj,$(LIB_SRC))
 
-.PHONY: all deps demo test test-unit test-bad test-models test-docs test-train test-compile test-sim test-generated test-kernels test-long bench clean fixtures gpt2-vocab bpe-fixture
+.PHONY: all deps demo test test-unit test-bad test-models test-docs test-train test-compile test-sim test-generated test-kernels test-torchref test-long bench clean fixtures gpt2-vocab bpe-fixture
 all: build/gptc
 
 deps:
@@ -138,6 +138,11 @@ test-generated: build/gptc
 # ref executor's own code (tests/kernels/), at -O2 and under ASan + UBSan.
 test-kernels: build/gptc
 	tests/run-kernels.sh build/gptc
+
+# The PyTorch GPU benchmark (tests/reference/bench_gpu.py) on the CPU with
+# Debian's torch: a short run and its check against gptc_ref.py.
+test-torchref: build/gptc
+	tests/run-torchref.sh build/gptc
 
 test-long: build/fuzz_load
 	@mkdir -p build/fuzz-corpus

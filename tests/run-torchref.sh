@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# run-torchref.sh GPTC: the PyTorch GPU benchmark (tests/reference/bench_gpu.py)
+# run on the CPU with Debian's torch, so that it is known to work before it
+# first meets a GPU:
+#   - a short benchmark of models/tiny.yaml (2 timed steps, 1024 tokens) with
+#     --check exits 0 and prints a well-formed result line: positive times,
+#     tokens/s and MFU consistent with gptc check's FLOPs, finite losses, the
+#     same object in --out;
+#   - its check against gptc_ref.py passes (fp32 loss, logits, gradients and
+#     one optimizer step against float64; attention tiles against the token
+#     rule; the split16 master round-trip) on tiny.yaml and tiny-x01.yaml;
+#   - bad input is a clear error with a non-zero status.
+# Without torch in /usr/bin/python3 it says "skipped: no torch".
+. "$(dirname "$0")/lib.sh" torchref "$@"
+py=/usr/bin/python3
+bench=tests/reference/bench_gpu.py
+if ! "$py" -c 'import torch' 2>/dev/null; then
+    echo "skipped: no torch in $py"
+    finish
+fi
+
+tokens=1024 steps=2
+"$bin" check models/tiny.yaml --json > "$tmp/tiny.json"
+if "$py" "$bench" models/tiny.yaml --gptc "$bin" --device cpu --no-compile --steps $steps --warmup 1 \
+        --tokens-per-gpu $tokens --check --check-tokens 512 --out "$tmp/result.json" > "$tmp/out" 2> "$tmp/err"; then
+    pass "bench_gpu.py --check on tiny.yaml runs ($(grep -c '^bench_gpu: check' "$tmp/err") check lines)"
+else
+    fail "bench_gpu.py --check on tiny.yaml: exit status $?" "$(tail -n 15 "$tmp/err")"
+fi
+if problems=$("$py" tests/reference/check_bench_result.py "$tmp/out" "$tmp/result.json" "$tmp/tiny.json" \
+        $tokens $steps 2>&1); then
+    pass "the result line is well-formed and the check against gptc_ref passed"
+else
+    fail "the result" "$problems"
+fi
+
+if "$py" "$bench" models/tiny-x01.yaml --gptc "$bin" --device cpu --no-compile --check-only --check-tokens 512 \
+        --tokens-per-gpu $tokens > "$tmp/x01.out" 2> "$tmp/x01.err" \
+        && grep -q '^CHECK_GPU .*"passed": true' "$tmp/x01.out"; then
+    pass "the check passes on tiny-x01.yaml (two input tables)"
+else
+    fail "the check on tiny-x01.yaml" "$(tail -n 15 "$tmp/x01.err")"
+fi
+
+# expect NAME FRAGMENT ARGS...: a non-zero status and FRAGMENT on stderr.
+expect() {
+    local name=$1 frag=$2
+    shift 2
+    "$py" "$bench" "$@" > "$tmp/bad.out" 2>&1
+    local got=$?
+    if [ "$got" -eq 0 ]; then
+        fail "$name: exit status 0" "$(tail -n 5 "$tmp/bad.out")"
+    elif ! grep -qF -- "$frag" "$tmp/bad.out"; then
+        fail "$name: no line contains: $frag" "$(tail -n 5 "$tmp/bad.out")"
+    elif grep -q Traceback "$tmp/bad.out"; then
+        fail "$name: a traceback" "$(tail -n 5 "$tmp/bad.out")"
+    else
+        pass "$name"
+    fi
+}
+expect "a missing model file is an error" "cannot read the spec" missing.yaml --gptc "$bin" --device cpu
+expect "--tokens-per-gpu 0 is an error" "--tokens-per-gpu must be at least 1" models/tiny.yaml \
+    --gptc "$bin" --device cpu --tokens-per-gpu 0
+if "$py" -c 'import torch, sys; sys.exit(torch.cuda.is_available())'; then
+    expect "--device cuda without a GPU is an error" "no CUDA device" models/tiny.yaml --gptc "$bin"
+fi
+finish
