@@ -37,7 +37,7 @@ objs = $(patsubst %.c,$(1)/%.o,$(2)) $(1)/runtime/ref/model64.o
 LIB_OBJ       := $(call objs,build/obj,$(LIB_SRC))
 LIB_OBJ_ASAN  := $(call objs,build/asan/obj,$(LIB_SRC))
 
-.PHONY: all deps demo test test-unit test-bad test-models test-docs test-train test-compile test-sim test-generated test-kernels test-long bench clean fixtures gpt2-vocab bpe-fixture
+.PHONY: all deps demo test test-unit test-bad test-models test-docs test-train test-compile test-sim test-generated test-kernels test-optim-gpu test-long bench clean fixtures gpt2-vocab bpe-fixture
 all: build/gptc
 
 deps:
@@ -138,6 +138,11 @@ test-generated: build/gptc
 # ref executor's own code (tests/kernels/), at -O2 and under ASan + UBSan.
 test-kernels: build/gptc
 	tests/run-kernels.sh build/gptc
+
+# The GPU executors' optimizer step on the sim device against the ref
+# optimizer, and sim's GEMM against double loops (tests/optim/).
+test-optim-gpu: build/gptc
+	tests/run-optim-gpu.sh build/gptc
 
 test-long: build/fuzz_load
 	@mkdir -p build/fuzz-corpus
