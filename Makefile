@@ -37,7 +37,7 @@ objs = $(patsubst %.c,$(1)/%.o,$(2)) $(1)/runtime/ref/model64.o
 LIB_OBJ       := $(call objs,build/obj,$(LIB_SRC))
 LIB_OBJ_ASAN  := $(call objs,build/asan/obj,$(LIB_SRC))
 
-.PHONY: all deps demo test test-unit test-bad test-models test-docs test-train test-compile test-sim test-generated test-kernels test-torchref test-long bench clean fixtures gpt2-vocab bpe-fixture
+.PHONY: all deps demo test test-unit test-bad test-models test-docs test-train test-compile test-sim test-generated test-kernels test-torchref test-long bench clean fixtures gpt2-vocab bpe-fixture test-optim-gpu
 all: build/gptc
 
 deps:
@@ -143,6 +143,11 @@ test-kernels: build/gptc
 # Debian's torch: a short run and its check against gptc_ref.py.
 test-torchref: build/gptc
 	tests/run-torchref.sh build/gptc
+
+# The GPU executors' optimizer step on the sim device against the ref
+# optimizer, and sim's GEMM against double loops (tests/optim/).
+test-optim-gpu: build/gptc
+	tests/run-optim-gpu.sh build/gptc
 
 test-long: build/fuzz_load
 	@mkdir -p build/fuzz-corpus

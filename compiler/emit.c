@@ -173,6 +173,50 @@ static void softcap_ce(const ModelSpec *s, EmitPlan *p) {
                "float *row_loss, float *dlogits, const float *logits, const int *targets, int count, int rows");
 }
 
+/* The widest vector of fp32 (16 bytes at most) that divides the model
+ * width: every Muon matrix holds a multiple of dim elements, so a tensor,
+ * a matrix of it and every plane stay aligned to it. */
+static int muon_vec(const ModelSpec *s) {
+    int v = 4;
+    while (s->model.dim % v) v /= 2;
+    return v;
+}
+
+/* Muon's momentum and the first stage of its norms (muon_momentum.cu):
+ * PARTS blocks per launch, so that the largest Muon matrix (the MLP's, or
+ * an attention matrix if larger) gives each thread about 8 vectors, at most
+ * 256 partials. Fixed per model: the order of the sums cannot depend on
+ * the GPU. */
+static void muon_momentum(const ModelSpec *s, EmitPlan *p) {
+    long long d = s->model.dim, m = s->model.mlp_hidden, vec = muon_vec(s);
+    long long biggest = d * (m > d ? m : d), per_block = (long long)EMIT_THREADS * 8;
+    long long parts = (biggest / vec + per_block - 1) / per_block;
+    parts = parts < 1 ? 1 : parts > 256 ? 256 : parts;
+    EmitInstance *in = new_instance(p, "muon_momentum", "muon_momentum.cu", (int)vec, 0);
+    in->grid_blocks = (int)parts;
+    snprintf(in->suffix, sizeof in->suffix, "n%d_p%lld_v%lld", s->train.muon.nesterov ? 1 : 0, parts, vec);
+    add_const(in, "NESTEROV", s->train.muon.nesterov ? 1 : 0);
+    add_const(in, "PARTS", parts);
+    add_kernel(in, "muon_momentum",
+               "float *buf, __nv_bfloat16 *x, float *partial, const float *g, float momentum, "
+               "long long per_matrix, int count");
+}
+
+/* Muon's elementwise steps and the head's bf16 copy (muon.cu): flat
+ * kernels, sizes and coefficients as arguments. */
+static void muon(const ModelSpec *s, EmitPlan *p) {
+    EmitInstance *in = new_instance(p, "muon", "muon.cu", muon_vec(s), 0);
+    snprintf(in->suffix, sizeof in->suffix, "v%d", in->vec);
+    add_kernel(in, "muon_normalize",
+               "__nv_bfloat16 *x, const float *sumsq, float eps, long long per_matrix, long long n");
+    add_kernel(in, "muon_combine",
+               "__nv_bfloat16 *out, const __nv_bfloat16 *x, const float *t, float a, float b, long long n");
+    add_kernel(in, "muon_update",
+               "__nv_bfloat16 *hi, unsigned short *lo, const __nv_bfloat16 *o, float decay, float lr_eff, "
+               "long long n");
+    add_kernel(in, "cast_bf16", "__nv_bfloat16 *out, const float *in, long long n");
+}
+
 void emit_plan(const ModelSpec *s, EmitPlan *p) {
     p->n = 0;
     x0_mix(s, p);
@@ -183,6 +227,8 @@ void emit_plan(const ModelSpec *s, EmitPlan *p) {
     x0_lambda_grad(s, p);
     colsum(p);
     softcap_ce(s, p);
+    muon_momentum(s, p);
+    muon(s, p);
     /* VEC and THREADS are placeholders of every template. */
     for (int i = 0; i < p->n; i++) {
         add_const(&p->inst[i], "VEC", p->inst[i].vec);

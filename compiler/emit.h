@@ -11,8 +11,11 @@
  * (forward and backward) at width dim and, when it differs, head_dim; the
  * x0-mix lambdas' gradients (per-block partial sums); the column sums that
  * finish every two-stage reduction; and the softcapped cross-entropy over
- * the padded vocabulary. Every constant is a number taken from the
- * ModelSpec, so the same model always gives the same bytes.
+ * the padded vocabulary; Muon's momentum with the first stage of its norms,
+ * and its elementwise steps (normalise, the Newton-Schulz combinations, the
+ * split-master update) with the head's bf16 cast. Every constant is a
+ * number taken from the ModelSpec, so the same model always gives the same
+ * bytes.
  *
  * Launch rule, for every kernel: `threads` threads per block, and
  *   grid_blocks > 0:     exactly grid_blocks blocks (a fixed grid: the
@@ -39,7 +42,7 @@
 #define EMIT_ALIGN_BYTES 16
 #define EMIT_THREADS 256 /* threads per block of the elementwise kernels */
 #define EMIT_MAX_CONSTS 8
-#define EMIT_MAX_KERNELS 2
+#define EMIT_MAX_KERNELS 4
 #define EMIT_MAX_INSTANCES 16
 
 typedef struct {

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "adam.h"
 
 struct Optim {
     ModelSpec spec;
@@ -32,8 +31,7 @@ static void *xcalloc(size_t n, size_t size) {
     return p;
 }
 
-/* Muon sees Q, K, V and O of an attention tensor as four matrices. */
-static void matrix_shape(const ParamTensor *p, int *rows, int *cols, int *count) {
+void optim_matrix_shape(const ParamTensor *p, int *rows, int *cols, int *count) {
     *count = p->ndim == 3 ? (int)p->shape[0] : 1;
     *rows = (int)p->shape[p->ndim - 2];
     *cols = (int)p->shape[p->ndim - 1];
@@ -52,7 +50,7 @@ Optim *optim_new(const ModelSpec *s, const ParamTensor *meta, const size_t *offs
         *total += (size_t)meta[i].numel;
         if (meta[i].opt == OPT_MUON) {
             int r, c, k;
-            matrix_shape(&meta[i], &r, &c, &k);
+            optim_matrix_shape(&meta[i], &r, &c, &k);
             int small = r < c ? r : c;
             if ((size_t)r * c > biggest) biggest = (size_t)r * c;
             if ((size_t)small * small > square) square = (size_t)small * small;
@@ -99,12 +97,15 @@ static double adam_lr(const ModelSpec *s, ParamGroup g) {
     return s->train.adam.lr_embed;
 }
 
+AdamCoefs optim_adam_coefs(const ModelSpec *s, ParamGroup g, int step, double mult) {
+    const SpecAdam *ad = &s->train.adam;
+    return adam_coefs(adam_lr(s, g) * mult, ad->beta1, ad->beta2, ad->eps, ad->weight_decay, step);
+}
+
 /* torch.optim.AdamW: p *= 1 - lr wd; p -= lr / bc1 m / (sqrt(v) / sqrt(bc2) + eps)
  * (adam.h, shared with the kernel tests). */
 static void adam_update(Optim *o, int i, float *w, const float *g, int step, double mult) {
-    const SpecAdam *ad = &o->spec.train.adam;
-    double lr = adam_lr(&o->spec, o->meta[i].group) * mult;
-    AdamCoefs c = adam_coefs(lr, ad->beta1, ad->beta2, ad->eps, ad->weight_decay, step);
+    AdamCoefs c = optim_adam_coefs(&o->spec, o->meta[i].group, step, mult);
     adam_apply(w, o->adam_m + o->state_off[i], o->adam_v + o->state_off[i], g,
                (size_t)o->meta[i].numel, &c);
 }
@@ -129,7 +130,7 @@ static void newton_schulz(Optim *o, float *out, const float *u, int rows, int co
     else memcpy(o->x, u, rc * sizeof(float));
     double norm = 0;
     for (size_t j = 0; j < rc; j++) norm += (double)o->x[j] * o->x[j];
-    float scale = (float)(1 / (sqrt(norm) + 1e-7));
+    float scale = (float)(1 / (sqrt(norm) + MUON_NS_EPS));
     for (size_t j = 0; j < rc; j++) o->x[j] *= scale;
     for (int it = 0; it < mu->ns_steps; it++) {
         float a = (float)mu->ns_coef[it][0], b = (float)mu->ns_coef[it][1], cc = (float)mu->ns_coef[it][2];
@@ -143,25 +144,29 @@ static void newton_schulz(Optim *o, float *out, const float *u, int rows, int co
     else memcpy(out, o->x, rc * sizeof(float));
 }
 
+MuonCoefs optim_muon_coefs(const ModelSpec *s, const ParamTensor *p, int step, double mult) {
+    const SpecMuon *mu = &s->train.muon;
+    int rows, cols, count;
+    optim_matrix_shape(p, &rows, &cols, &count);
+    double lr = mu->lr * mult;
+    double wd_mul = p->group == GROUP_ATTN ? mu->attn_wd_mul : mu->mlp_wd_mul;
+    return (MuonCoefs){(float)spec_muon_momentum(s, step), (float)(1 - lr * mu->weight_decay * wd_mul),
+                       (float)(lr * sqrt(rows > cols ? (double)rows / cols : 1.0))};
+}
+
 static void muon_update(Optim *o, int i, float *w, const float *g, int step, double mult) {
     const SpecMuon *mu = &o->spec.train.muon;
     int rows, cols, count;
-    matrix_shape(&o->meta[i], &rows, &cols, &count);
+    optim_matrix_shape(&o->meta[i], &rows, &cols, &count);
     size_t rc = (size_t)rows * cols;
-    float m = (float)spec_muon_momentum(&o->spec, step);
-    double lr = mu->lr * mult;
-    double wd_mul = o->meta[i].group == GROUP_ATTN ? mu->attn_wd_mul : mu->mlp_wd_mul;
-    float decay = (float)(1 - lr * mu->weight_decay * wd_mul);
-    float lr_eff = (float)(lr * sqrt(rows > cols ? (double)rows / cols : 1.0));
+    MuonCoefs mc = optim_muon_coefs(&o->spec, &o->meta[i], step, mult);
+    float m = mc.momentum, decay = mc.decay, lr_eff = mc.lr_eff;
     float *buf = o->muon_buf + o->state_off[i];
     for (int k = 0; k < count; k++) {
         size_t base = (size_t)k * rc;
-        for (size_t j = 0; j < rc; j++) {
-            buf[base + j] = m * buf[base + j] + (1 - m) * g[base + j];
-            o->u[j] = mu->nesterov ? m * buf[base + j] + (1 - m) * g[base + j] : buf[base + j];
-        }
+        muon_momentum_apply(buf + base, o->u, g + base, rc, m, mu->nesterov);
         newton_schulz(o, o->u, o->u, rows, cols);
-        for (size_t j = 0; j < rc; j++) w[base + j] = w[base + j] * decay - lr_eff * o->u[j];
+        muon_update_apply(w + base, o->u, rc, decay, lr_eff);
     }
 }
 

@@ -22,9 +22,31 @@
 
 #include <stddef.h>
 
+#include "adam.h"
 #include "ckpt.h"
+#include "muon.h"
 #include "params.h"
 #include "spec.h"
+
+/* What the GPU executors' optimizer (runtime/optim_gpu.c) shares with this
+ * one, so that both compute every coefficient the same way. */
+
+/* Muon's view of a tensor: `count` matrices of rows x cols (Q, K, V and O
+ * of an attention tensor are four). */
+void optim_matrix_shape(const ParamTensor *p, int *rows, int *cols, int *count);
+
+/* Adam's coefficients for a tensor of group g at `step`, with the LR
+ * schedule's multiplier `mult` (spec_lr_mult). */
+AdamCoefs optim_adam_coefs(const ModelSpec *s, ParamGroup g, int step, double mult);
+
+/* Muon's per-tensor scalars at `step`: the momentum (with its warm-up),
+ * decay = 1 - lr wd wd_mul and lr_eff = lr max(1, rows / cols)^1/2, lr
+ * with the schedule's multiplier `mult`; each computed in double and
+ * rounded once to float. The update is w = w decay - lr_eff O. */
+typedef struct {
+    float momentum, decay, lr_eff;
+} MuonCoefs;
+MuonCoefs optim_muon_coefs(const ModelSpec *s, const ParamTensor *p, int step, double mult);
 
 typedef struct Optim Optim;
 

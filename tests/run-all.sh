@@ -27,6 +27,7 @@ run tests/run-sim.sh
 run tests/run-generated.sh build/gptc
 run tests/run-kernels.sh build/gptc
 run tests/run-torchref.sh build/gptc
+run tests/run-optim-gpu.sh build/gptc
 tally() {
     grep -E '^[^ ]+( \([^)]*\))?: [0-9]+ passed, [0-9]+ failed' "$log" |
         sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed.*/\1 \2/' |

@@ -678,3 +678,173 @@ softcap_ce_v50304_isru(float *row_loss, float *dlogits, const float *logits, con
         vec_store<float, 4>(dlogits + at, d);
     }
 }
+
+/* ---- muon_momentum.cu: NESTEROV=1 PARTS=256 VEC=4 THREADS=256 ---- */
+/*
+ * muon_momentum.cu: Muon's first step for one parameter tensor of `count`
+ * matrices (Q, K, V and O of an attention tensor are four): the momentum
+ * update, the Nesterov form rounded to bf16 (the matrix Newton-Schulz
+ * starts from), and the first stage of each matrix's Frobenius norm.
+ *
+ * Computes, for every element i of matrix k (fp32, in this order, as
+ * runtime/optim.c's muon_update):
+ *   buf[i] = momentum * buf[i] + (1 - momentum) * g[i]
+ *   u      = NESTEROV ? momentum * buf[i] + (1 - momentum) * g[i] : buf[i]
+ *   x[i]   = bf16(u)                                   (nearest even)
+ *   partial[b * count + k] = block b's share of sum over matrix k of x[i]^2
+ *   (the bf16 values squared: the norm is the matrix Newton-Schulz sees).
+ * The second stage is templates/colsum.cu with in = partial, n = PARTS,
+ * cols = count, scale 1, accumulate 0: the sums of squares, one per
+ * matrix; templates/muon.cu's muon_normalize then divides by the norm.
+ * Layouts   buf, g: fp32, x: bf16, each count matrices of per_matrix
+ *           elements back to back (matrix k at k * per_matrix); partial:
+ *           [PARTS, count] fp32. buf is updated in place.
+ * Launch    exactly PARTS blocks of THREADS threads (a fixed grid, whatever
+ *           the size), no dynamic shared memory. Thread i of block b takes
+ *           the VEC-element vectors v = b * THREADS + i, v + PARTS *
+ *           THREADS, ... of each matrix in turn. Pointers 16-byte aligned,
+ *           per_matrix % VEC == 0.
+ * Determinism  no atomics. A thread sums each vector's VEC squares in
+ *           order and adds that to its running sum in vector order;
+ *           block_sum (prims.cuh) joins the threads in a fixed tree and
+ *           colsum the blocks in a fixed order: the order depends on PARTS,
+ *           THREADS, VEC and per_matrix only, so bitwise reproducible.
+ * Placeholders  SUFFIX (kernel-name suffix), NESTEROV (0 or 1), PARTS, VEC,
+ *           THREADS.
+ */
+#include "prims.cuh"
+#include "vec.cuh"
+
+extern "C" __global__ void __launch_bounds__(256)
+muon_momentum_n1_p256_v4(float *buf, __nv_bfloat16 *x, float *partial, const float *g, float momentum,
+                         long long per_matrix, int count) {
+    const float keep = 1.0f - momentum;
+    const long long nvec = per_matrix / 4;
+    for (int k = 0; k < count; k++) {
+        const long long base = (long long)k * per_matrix;
+        float acc = 0.0f;
+        for (long long v = (long long)blockIdx.x * 256 + threadIdx.x; v < nvec;
+             v += (long long)256 * 256) {
+            const long long i = base + v * 4;
+            Vec<float, 4> b = vec_load<float, 4>(buf + i);
+            const Vec<float, 4> gv = vec_load<float, 4>(g + i);
+            Vec<__nv_bfloat16, 4> out;
+            float s = 0.0f;
+            for (int e = 0; e < 4; e++) {
+                b.v[e] = momentum * b.v[e] + keep * gv.v[e];
+                const float u = 1 ? momentum * b.v[e] + keep * gv.v[e] : b.v[e];
+                out.v[e] = __float2bfloat16(u);
+                const float r = __bfloat162float(out.v[e]);
+                s += r * r;
+            }
+            vec_store<float, 4>(buf + i, b);
+            vec_store<__nv_bfloat16, 4>(x + i, out);
+            acc += s;
+        }
+        acc = block_sum(acc);
+        if (threadIdx.x == 0) partial[blockIdx.x * count + k] = acc;
+    }
+}
+
+/* ---- muon.cu: VEC=4 THREADS=256 ---- */
+/*
+ * muon.cu: the elementwise steps of Muon's update that the GEMMs do not
+ * do, and the head's bf16 copy after Adam. runtime/optim_gpu.c drives them;
+ * templates/muon_momentum.cu is the step before.
+ *
+ * Computes (fp32 math, --fmad=false, the operations in the order written):
+ *   muon_normalize  x[i] = bf16(x[i] / (sqrtf(sumsq[i / per_matrix]) + eps))
+ *                   sumsq: one sum of squares per matrix (muon_momentum's
+ *                   partials after colsum); eps: the recipe's 1e-7.
+ *   muon_combine    out[i] = bf16(a * x[i] + b * t[i])
+ *                   Newton-Schulz's two combinations, with t the fp32 GEMM
+ *                   result: B = b A + c (A A) as (x = A, t = A A), and
+ *                   X = a X + B X as (x = X, t = B X, b = 1).
+ *   muon_update     w = float((hi[i] << 16) | lo[i])   (the exact fp32 master)
+ *                   w = w * decay - lr_eff * float(o[i])
+ *                   hi[i] = bits(w) >> 16, lo[i] = bits(w) & 0xffff
+ *                   as runtime/optim.c's muon_update; hi, the bf16 weight
+ *                   the GEMMs read, is the master truncated toward zero.
+ *   cast_bf16       out[i] = bf16(in[i])                  (nearest even)
+ * Layouts   every array n contiguous elements; out may be x (in place),
+ *           each thread reads its elements before it writes them.
+ * Dtypes    x, o, out of combine and normalize: bf16; t, in: fp32; hi:
+ *           bf16 bits, lo: uint16.
+ * Launch    THREADS threads per block, VEC elements per thread, blocks =
+ *           ceil(n / (THREADS * VEC)), no shared memory. Pointers 16-byte
+ *           aligned; n is any count (the last thread finishes the tail one
+ *           element at a time); muon_normalize needs per_matrix % VEC == 0.
+ * Determinism  elementwise, no atomics: bitwise reproducible.
+ * Placeholders  SUFFIX (kernel-name suffix), VEC, THREADS.
+ */
+#include "prims.cuh"
+#include "vec.cuh"
+
+extern "C" __global__ void __launch_bounds__(256)
+muon_normalize_v4(__nv_bfloat16 *x, const float *sumsq, float eps, long long per_matrix, long long n) {
+    long long i = ((long long)blockIdx.x * 256 + threadIdx.x) * 4;
+    if (i >= n) return;
+    /* A vector lies within one matrix: per_matrix % VEC == 0. */
+    const float d = sqrtf(sumsq[i / per_matrix]) + eps;
+    if (i + 4 <= n) {
+        Vec<__nv_bfloat16, 4> v = vec_load<__nv_bfloat16, 4>(x + i);
+        for (int e = 0; e < 4; e++) v.v[e] = __float2bfloat16(__bfloat162float(v.v[e]) / d);
+        vec_store<__nv_bfloat16, 4>(x + i, v);
+        return;
+    }
+    for (; i < n; i++) x[i] = __float2bfloat16(__bfloat162float(x[i]) / d);
+}
+
+extern "C" __global__ void __launch_bounds__(256)
+muon_combine_v4(__nv_bfloat16 *out, const __nv_bfloat16 *x, const float *t, float a, float b,
+                        long long n) {
+    long long i = ((long long)blockIdx.x * 256 + threadIdx.x) * 4;
+    if (i + 4 <= n) {
+        const Vec<__nv_bfloat16, 4> xv = vec_load<__nv_bfloat16, 4>(x + i);
+        const Vec<float, 4> tv = vec_load<float, 4>(t + i);
+        Vec<__nv_bfloat16, 4> o;
+        for (int e = 0; e < 4; e++) o.v[e] = __float2bfloat16(a * __bfloat162float(xv.v[e]) + b * tv.v[e]);
+        vec_store<__nv_bfloat16, 4>(out + i, o);
+        return;
+    }
+    for (; i < n; i++) out[i] = __float2bfloat16(a * __bfloat162float(x[i]) + b * t[i]);
+}
+
+/* One master element: rebuilt from its planes, updated, split again. */
+__device__ inline void muon_update_one_v4(__nv_bfloat16 &hi, unsigned short &lo, __nv_bfloat16 o,
+                                                  float decay, float lr_eff) {
+    float w = __uint_as_float(((unsigned)__bfloat16_as_ushort(hi) << 16) | lo);
+    w = w * decay - lr_eff * __bfloat162float(o);
+    const unsigned bits = __float_as_uint(w);
+    hi = __ushort_as_bfloat16((unsigned short)(bits >> 16));
+    lo = (unsigned short)(bits & 0xffffu);
+}
+
+extern "C" __global__ void __launch_bounds__(256)
+muon_update_v4(__nv_bfloat16 *hi, unsigned short *lo, const __nv_bfloat16 *o, float decay,
+                       float lr_eff, long long n) {
+    long long i = ((long long)blockIdx.x * 256 + threadIdx.x) * 4;
+    if (i + 4 <= n) {
+        Vec<__nv_bfloat16, 4> h = vec_load<__nv_bfloat16, 4>(hi + i);
+        Vec<unsigned short, 4> l = vec_load<unsigned short, 4>(lo + i);
+        const Vec<__nv_bfloat16, 4> ov = vec_load<__nv_bfloat16, 4>(o + i);
+        for (int e = 0; e < 4; e++) muon_update_one_v4(h.v[e], l.v[e], ov.v[e], decay, lr_eff);
+        vec_store<__nv_bfloat16, 4>(hi + i, h);
+        vec_store<unsigned short, 4>(lo + i, l);
+        return;
+    }
+    for (; i < n; i++) muon_update_one_v4(hi[i], lo[i], o[i], decay, lr_eff);
+}
+
+extern "C" __global__ void __launch_bounds__(256)
+cast_bf16_v4(__nv_bfloat16 *out, const float *in, long long n) {
+    long long i = ((long long)blockIdx.x * 256 + threadIdx.x) * 4;
+    if (i + 4 <= n) {
+        const Vec<float, 4> v = vec_load<float, 4>(in + i);
+        Vec<__nv_bfloat16, 4> o;
+        for (int e = 0; e < 4; e++) o.v[e] = __float2bfloat16(v.v[e]);
+        vec_store<__nv_bfloat16, 4>(out + i, o);
+        return;
+    }
+    for (; i < n; i++) out[i] = __float2bfloat16(in[i]);
+}

@@ -4,10 +4,10 @@
 #define GPTC_PLAN_H
 
 /* SHA-256 of the kernels.cu beside this file. */
-#define GPTC_PLAN_SOURCE_SHA256 "09a570bcddec6f376c8a4369891cd346797d04a614deaf1a199c638cae538bbc"
+#define GPTC_PLAN_SOURCE_SHA256 "230bb71b368523733d868d198c65c748cbcff192754066d2c645523336381151"
 /* Every pointer argument of every kernel is aligned to this. */
 #define GPTC_PLAN_ALIGN_BYTES 16
-#define GPTC_PLAN_KERNEL_COUNT 12
+#define GPTC_PLAN_KERNEL_COUNT 17
 
 /* Launch: `threads` threads per block, and
  *   grid_blocks > 0: exactly grid_blocks blocks (a fixed grid);
@@ -67,6 +67,21 @@ static const GptcPlanKernel gptc_plan_kernels[GPTC_PLAN_KERNEL_COUNT] = {
     {"softcap_ce_v50304_isru", "softcap_ce",
      "float *row_loss, float *dlogits, const float *logits, const int *targets, int count, int rows",
      0, 1, 512, 4, 50304, 0, 7, {{"VPAD", 50304}, {"SOFTCAP", 0}, {"CAP", 1097859072 /* 15 */}, {"DIV", 1089470464 /* 7.5 */}, {"OFFSET", 0 /* 0 */}, {"VEC", 4}, {"THREADS", 512}}},
+    {"muon_momentum_n1_p256_v4", "muon_momentum",
+     "float *buf, __nv_bfloat16 *x, float *partial, const float *g, float momentum, long long per_matrix, int count",
+     256, 0, 256, 4, 0, 0, 4, {{"NESTEROV", 1}, {"PARTS", 256}, {"VEC", 4}, {"THREADS", 256}}},
+    {"muon_normalize_v4", "muon",
+     "__nv_bfloat16 *x, const float *sumsq, float eps, long long per_matrix, long long n",
+     0, 0, 256, 4, 0, 0, 2, {{"VEC", 4}, {"THREADS", 256}}},
+    {"muon_combine_v4", "muon",
+     "__nv_bfloat16 *out, const __nv_bfloat16 *x, const float *t, float a, float b, long long n",
+     0, 0, 256, 4, 0, 0, 2, {{"VEC", 4}, {"THREADS", 256}}},
+    {"muon_update_v4", "muon",
+     "__nv_bfloat16 *hi, unsigned short *lo, const __nv_bfloat16 *o, float decay, float lr_eff, long long n",
+     0, 0, 256, 4, 0, 0, 2, {{"VEC", 4}, {"THREADS", 256}}},
+    {"cast_bf16_v4", "muon",
+     "__nv_bfloat16 *out, const float *in, long long n",
+     0, 0, 256, 4, 0, 0, 2, {{"VEC", 4}, {"THREADS", 256}}},
 };
 
 #endif

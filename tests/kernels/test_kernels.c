@@ -56,6 +56,7 @@
 #include <string.h>
 
 #include "adam.h"
+#include "muon.h"
 #include "elementwise.h"
 #include "plan.h"
 #include "reduce.h"
@@ -112,10 +113,12 @@ static uint16_t float_to_bf16(float f) {
 
 /* ---- buffers ---- */
 
-typedef enum { BF16, F32, I32 } BufType;
+typedef enum { BF16, F32, I32, U16 } BufType; /* U16: raw 16-bit words (Muon's low plane) */
 
-static const char *dtype_name(BufType t) { return t == BF16 ? "bf16" : t == F32 ? "fp32" : "int32"; }
-static size_t dtype_size(BufType t) { return t == BF16 ? 2 : 4; }
+static const char *dtype_name(BufType t) {
+    return t == BF16 ? "bf16" : t == F32 ? "fp32" : t == U16 ? "uint16" : "int32";
+}
+static size_t dtype_size(BufType t) { return t == BF16 || t == U16 ? 2 : 4; }
 
 typedef struct {
     const char *name;
@@ -170,12 +173,14 @@ static bool guards_intact(const Buf *b) {
 
 static float buf_get(const Buf *b, size_t i) {
     if (b->dtype == I32) return (float)((const int *)b->p)[i];
+    if (b->dtype == U16) return (float)((const uint16_t *)b->p)[i];
     return b->dtype == BF16 ? bf16_to_float(((const uint16_t *)b->p)[i]) : ((const float *)b->p)[i];
 }
 
 static void buf_set(Buf *b, size_t i, float v) {
     if (b->dtype == BF16) ((uint16_t *)b->p)[i] = float_to_bf16(v);
     else if (b->dtype == I32) ((int *)b->p)[i] = (int)v;
+    else if (b->dtype == U16) ((uint16_t *)b->p)[i] = (uint16_t)v;
     else ((float *)b->p)[i] = v;
 }
 
@@ -235,6 +240,8 @@ typedef struct {
     int ints[4];         /* lambda_off / out_off, rows / n, accumulate / cols, count */
     float scale;         /* column sums */
     AdamCoefs coefs;
+    float f[2];          /* Muon: the kernel's float arguments */
+    long long n2;        /* Muon normalize: n (ll is per_matrix) */
     void *args[MAX_ARGS]; /* as cuLaunchKernel's kernelParams */
     /* Set by a kind's reference where an output may differ from the ref
      * code by more than the kind's tolerance in ulps: the absolute error
@@ -780,6 +787,170 @@ static void ce_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
  * 512), 515 and 2051 (many blocks, for the random block order, and enough
  * values that a different fp32 rounding somewhere shows in the bf16
  * results); some with gaps between the tables and some in place. */
+/* ---- Muon (templates/muon_momentum.cu, then colsum.cu; templates/muon.cu) ---- */
+
+/* The recipe's momentum at the start, mid-warm-up and after it. */
+static const float muon_momenta[] = {0.85f, 0.9f, 0.95f};
+
+/* Buffers: 0 buf, 1 x, 2 the partial sums (scratch), 3 g, 4 the sums of
+ * squares (colsum's output, 4 slots, count of them written). Shape: n =
+ * per_matrix, cols = count, step picks the momentum. */
+static void momentum_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
+    int parts = (int)kconst(k, "PARTS");
+    size_t n = (size_t)s->n * (size_t)s->cols;
+    fill(add_buf(c, "buf", F32, n, true), r, -20, 0, false, 0);
+    fill(add_buf(c, "x", BF16, n, true), r, -8, 3, false, 0);
+    Buf *partial = add_buf(c, "partial", F32, (size_t)parts * s->cols, true);
+    partial->scratch = true;
+    fill(partial, r, -8, 3, false, 0);
+    fill(add_buf(c, "g", F32, n, false), r, -20, 0, false, 0);
+    fill(add_buf(c, "sumsq", F32, 4, true), r, -8, 3, false, 0);
+    c->f[0] = muon_momenta[s->step % 3], c->f[1] = 1.0f;
+    c->ll = s->n;
+    c->ints[0] = s->cols, c->ints[1] = 0, c->ints[2] = parts, c->ints[3] = 0;
+    void **a = c->args;
+    for (int i = 0; i < 4; i++) a[i] = &c->ptr[i];
+    a[4] = &c->f[0], a[5] = &c->ll, a[6] = &c->ints[0];
+}
+
+static int momentum_then(Case *c, const GptcPlanKernel *k, const Shape *s, const GptcSimOptions *opt) {
+    (void)k, (void)s;
+    return launch_colsum((float **)&c->ptr[4], &c->ints[1], (float **)&c->ptr[2], &c->ints[2], &c->ints[0],
+                         &c->f[1], &c->ints[3], opt);
+}
+
+/* buf and x: muon.h's code, 0 ulp (x is u rounded to bf16). The sums of
+ * squares: the products of two bf16 values are exact in fp32; the
+ * kernels' sum has depth D = VEC + ceil(per_matrix / (VEC PARTS THREADS))
+ * + log2 THREADS + colsum's depth over PARTS, so it is off from the exact
+ * (double) sum S by at most D u S, and the expectation S rounded to float
+ * by u S more. */
+static void momentum_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
+    int parts = (int)kconst(k, "PARTS");
+    size_t per = (size_t)s->n, n = per * (size_t)s->cols;
+    long long nvec = s->n / k->elems_per_thread, per_pass = (long long)parts * k->threads;
+    int depth = k->elems_per_thread + (int)((nvec + per_pass - 1) / per_pass) + log2_ceil(k->threads) +
+                colsum_depth(parts);
+    float *u = xmalloc(sizeof(float) * n), *sumsq = c->b[4].p;
+    muon_momentum_apply(c->b[0].p, u, c->b[3].p, n, c->f[0], kconst(k, "NESTEROV") != 0);
+    buf_store(&c->b[1], u);
+    double *bound = new_bound(c, 4);
+    for (int m = 0; m < s->cols; m++) {
+        double S = 0;
+        for (size_t j = 0; j < per; j++) {
+            double x = buf_get(&c->b[1], m * per + j);
+            S += x * x;
+        }
+        sumsq[m] = (float)S;
+        bound[m] = (depth + 1) * U32 * S;
+    }
+    free(u);
+}
+
+/* Buffers: 0 x, 1 the sums of squares (4). Shape: n = all elements, cols =
+ * count (per_matrix = n / count). */
+static void normalize_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
+    (void)k;
+    fill(add_buf(c, "x", BF16, (size_t)s->n, true), r, -12, 3, false, 0);
+    fill(add_buf(c, "sumsq", F32, 4, false), r, -4, 12, true, 0);
+    c->f[0] = (float)MUON_NS_EPS;
+    c->ll = s->n / s->cols, c->n2 = s->n;
+    void **a = c->args;
+    a[0] = &c->ptr[0], a[1] = &c->ptr[1], a[2] = &c->f[0], a[3] = &c->ll, a[4] = &c->n2;
+}
+
+/* The contract's x / (sqrt(sumsq) + eps) in fp32, rounded once: 0 ulp. */
+static void normalize_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
+    (void)k;
+    const float *ss = c->b[1].p;
+    for (long long i = 0; i < s->n; i++) {
+        float d = sqrtf(ss[i / c->ll]) + c->f[0];
+        buf_set(&c->b[0], (size_t)i, buf_get(&c->b[0], (size_t)i) / d);
+    }
+}
+
+/* Newton-Schulz's (a, b) pairs: B = b A + c (A A) and X = a X + 1 (B X). */
+static const float combine_coefs[][2] = {{-6.8946f, 2.9270f}, {4.0848f, 1.0f}, {2.8366f, 1.0f}};
+
+/* Buffers: 0 x, 1 t (fp32), 2 out unless in place; hyper picks (a, b). */
+static void combine_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
+    (void)k;
+    size_t n = (size_t)s->n;
+    fill(add_buf(c, s->inplace ? "out" : "x", BF16, n, s->inplace), r, -8, 1, false, 0);
+    fill(add_buf(c, "t", F32, n, false), r, -12, 2, false, 0);
+    if (!s->inplace) fill(add_buf(c, "out", BF16, n, true), r, -8, 1, false, 0);
+    c->f[0] = combine_coefs[s->hyper][0], c->f[1] = combine_coefs[s->hyper][1];
+    c->ll = s->n;
+    void **a = c->args;
+    a[0] = &c->ptr[s->inplace ? 0 : 2], a[1] = &c->ptr[0], a[2] = &c->ptr[1];
+    a[3] = &c->f[0], a[4] = &c->f[1], a[5] = &c->ll;
+}
+
+/* a x + b t in fp32 (two products, one sum), rounded once: 0 ulp. */
+static void combine_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
+    (void)k;
+    const float *t = c->b[1].p;
+    Buf *out = &c->b[s->inplace ? 0 : 2];
+    for (size_t i = 0; i < (size_t)s->n; i++)
+        buf_set(out, i, c->f[0] * buf_get(&c->b[0], i) + c->f[1] * t[i]);
+}
+
+/* The recipe's (decay, lr_eff) pairs, as optim_muon_coefs rounds them: the
+ * MLP (wd_mul 2, a tall fc_w), attention in the cooldown, and a step of 0. */
+static const double update_coefs[][2] = {
+    {1 - 0.025 * 0.01 * 2, 0.025 * 2}, {1 - 0.025 * 0.37 * 0.01, 0.025 * 0.37}, {1, 0}};
+
+/* Buffers: 0 hi, 1 lo (the master's planes: random fp32 masters), 2 o. */
+static void update_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
+    (void)k;
+    size_t n = (size_t)s->n;
+    fill(add_buf(c, "hi", BF16, n, true), r, -10, 1, false, 0);
+    Buf *lo = add_buf(c, "lo", U16, n, true);
+    for (size_t i = 0; i < n; i++) ((uint16_t *)lo->p)[i] = (uint16_t)rng_next(r);
+    fill(add_buf(c, "o", BF16, n, false), r, -6, 1, false, 0);
+    c->f[0] = (float)update_coefs[s->hyper][0], c->f[1] = (float)update_coefs[s->hyper][1];
+    c->ll = s->n;
+    void **a = c->args;
+    a[0] = &c->ptr[0], a[1] = &c->ptr[1], a[2] = &c->ptr[2], a[3] = &c->f[0], a[4] = &c->f[1], a[5] = &c->ll;
+}
+
+/* muon.h's update on the rebuilt fp32 master, split again: 0 ulp in both
+ * planes (the master bit for bit). */
+static void update_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
+    (void)k;
+    size_t n = (size_t)s->n;
+    uint16_t *hi = c->b[0].p, *lo = c->b[1].p;
+    float *w = xmalloc(sizeof(float) * n), *o = buf_floats(&c->b[2]);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u = (uint32_t)hi[i] << 16 | lo[i];
+        memcpy(&w[i], &u, sizeof u);
+    }
+    muon_update_apply(w, o, n, c->f[0], c->f[1]);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &w[i], sizeof u);
+        hi[i] = (uint16_t)(u >> 16), lo[i] = (uint16_t)(u & 0xffffu);
+    }
+    free(w);
+    free(o);
+}
+
+/* Buffers: 0 in (fp32, a few NaNs), 1 out. */
+static void cast_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
+    (void)k;
+    fill(add_buf(c, "in", F32, (size_t)s->n, false), r, -30, 20, false, 1.0 / 128);
+    fill(add_buf(c, "out", BF16, (size_t)s->n, true), r, -8, 1, false, 0);
+    c->ll = s->n;
+    c->args[0] = &c->ptr[1], c->args[1] = &c->ptr[0], c->args[2] = &c->ll;
+}
+
+/* Round to nearest even, NaN to NaN: 0 ulp. */
+static void cast_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
+    (void)k, (void)s;
+    const float *in = c->b[0].p;
+    for (size_t i = 0; i < c->b[1].n; i++) buf_set(&c->b[1], i, in[i]);
+}
+
 static const Shape row_shapes[] = {
     {.rows = 1, .pad_vecs = 1},  {.rows = 37, .pad_vecs = 3},
     {.rows = 37, .pad_vecs = 3, .inplace = true}, {.rows = 64},
@@ -843,6 +1014,31 @@ static const Shape adam_shapes[] = {
     {.n = 32899, .hyper = 3, .step = 2999},
 };
 
+/* Muon's momentum: per_matrix (n) x count (cols), every size a multiple
+ * of 4 (any VEC): one vector, fewer vectors than one pass, tiny.yaml's
+ * attention (4 x 128 x 128) and MLP (128 x 512) matrices, and a size that
+ * leaves most threads of the last pass idle; step picks the momentum. */
+static const Shape momentum_shapes[] = {
+    {.n = 4, .cols = 1, .step = 0},     {.n = 1028, .cols = 2, .step = 1},
+    {.n = 16384, .cols = 4, .step = 2}, {.n = 65536, .cols = 1, .step = 2},
+    {.n = 70004, .cols = 3, .step = 1},
+};
+
+/* Normalisation: n = all elements, cols = matrices (n / cols a multiple of
+ * 4); tails after the last full vector come from per_matrix % (THREADS
+ * VEC). */
+static const Shape normalize_shapes[] = {
+    {.n = 4, .cols = 1}, {.n = 3084, .cols = 3}, {.n = 65536, .cols = 4}, {.n = 65536, .cols = 1},
+};
+
+/* Flat Muon kernels: below one vector, a tail, one block, the tiny MLP
+ * matrix with a tail; in place and not; hyper picks the coefficients. */
+static const Shape muon_flat_shapes[] = {
+    {.n = 1, .hyper = 0},     {.n = 3, .hyper = 1, .inplace = true},
+    {.n = 1024, .hyper = 2},  {.n = 1027, .hyper = 1, .inplace = true},
+    {.n = 65539, .hyper = 0}, {.n = 65536, .hyper = 2, .inplace = true},
+};
+
 typedef enum { ELEMENTWISE, ROWS, GRID } LaunchRule;
 
 typedef struct Kind Kind;
@@ -894,6 +1090,19 @@ static const Kind kinds[] = {
     {"softcap_ce_",
      "float *row_loss, float *dlogits, const float *logits, const int *targets, int count, int rows", ROWS, 0,
      SHAPES(ce_shapes), ce_setup, ce_reference, ce_then},
+    {"muon_momentum_",
+     "float *buf, __nv_bfloat16 *x, float *partial, const float *g, float momentum, long long per_matrix, "
+     "int count",
+     GRID, 0, SHAPES(momentum_shapes), momentum_setup, momentum_reference, momentum_then},
+    {"muon_normalize_", "__nv_bfloat16 *x, const float *sumsq, float eps, long long per_matrix, long long n",
+     ELEMENTWISE, 0, SHAPES(normalize_shapes), normalize_setup, normalize_reference, NULL},
+    {"muon_combine_", "__nv_bfloat16 *out, const __nv_bfloat16 *x, const float *t, float a, float b, long long n",
+     ELEMENTWISE, 0, SHAPES(muon_flat_shapes), combine_setup, combine_reference, NULL},
+    {"muon_update_",
+     "__nv_bfloat16 *hi, unsigned short *lo, const __nv_bfloat16 *o, float decay, float lr_eff, long long n",
+     ELEMENTWISE, 0, SHAPES(muon_flat_shapes), update_setup, update_reference, NULL},
+    {"cast_bf16_", "__nv_bfloat16 *out, const float *in, long long n", ELEMENTWISE, 0, SHAPES(muon_flat_shapes),
+     cast_setup, cast_reference, NULL},
 };
 
 static const Kind *find_kind(const GptcPlanKernel *k) {
@@ -913,7 +1122,7 @@ static long long ordered(uint32_t bits, int width) {
 }
 
 static uint32_t raw(const Buf *b, size_t i) {
-    if (b->dtype == BF16) return ((const uint16_t *)b->p)[i];
+    if (b->dtype == BF16 || b->dtype == U16) return ((const uint16_t *)b->p)[i];
     uint32_t u;
     memcpy(&u, (const float *)b->p + i, sizeof u);
     return u;
@@ -971,7 +1180,7 @@ static void describe(char *out, size_t len, const Shape *s, bool flat) {
 static void compare(const Case *got, const Case *want, const Kind *kind, const char *shape, Stats *st) {
     for (int bi = 0; bi < got->nbufs; bi++) {
         const Buf *g = &got->b[bi], *w = &want->b[bi];
-        int width = g->dtype == BF16 ? 16 : 32;
+        int width = g->dtype == BF16 || g->dtype == U16 ? 16 : 32;
         if (!guards_intact(g)) note_failure(st, "%s: write outside buffer %s", shape, g->name);
         if (g->scratch) continue;
         Worst *wo = g->output ? worst_of(st, g) : NULL;

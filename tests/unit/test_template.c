@@ -207,7 +207,7 @@ TEST(emit_plans_the_model_kernels) {
     spec(&s, 1024, 2, 4096);
     EmitPlan p;
     emit_plan(&s, &p);
-    CHECK_EQ_INT(p.n, 8);
+    CHECK_EQ_INT(p.n, 10);
     CHECK(!strcmp(p.inst[0].kernels[0].name, "x0_mix_fwd_t2_d1024"));
     CHECK(!strcmp(p.inst[0].kernels[1].name, "x0_mix_bwd_t2_d1024"));
     CHECK(!strcmp(p.inst[1].kernels[0].name, "relu2_fwd_m4096"));
@@ -218,6 +218,10 @@ TEST(emit_plans_the_model_kernels) {
     CHECK_EQ_INT(const_of(&p.inst[0], "VEC"), 8);
     CHECK_EQ_INT(const_of(&p.inst[1], "WIDTH"), 4096);
     CHECK_EQ_INT(const_of(&p.inst[2], "THREADS"), EMIT_THREADS);
+    /* Muon: 1024 x 4096 matrices in vectors of 4 give 512 groups of 2048, capped at 256 partials. */
+    CHECK(!strcmp(p.inst[8].kernels[0].name, "muon_momentum_n0_p256_v4"));
+    CHECK_EQ_INT(p.inst[8].grid_blocks, 256);
+    CHECK(!strcmp(p.inst[9].kernels[3].name, "cast_bf16_v4"));
 }
 
 TEST(emit_vector_width_divides_the_row) {
@@ -257,7 +261,7 @@ TEST(emit_is_deterministic_and_complete) {
     CHECK(strstr(sb_str(&plan[0]), "{\"relu2_fwd_m390\", \"relu2\","));
     CHECK(strstr(sb_str(&plan[0]),
                  "256, 2, 390, 0, 3, {{\"WIDTH\", 390}, {\"VEC\", 2}, {\"THREADS\", 256}}}"));
-    CHECK(strstr(sb_str(&plan[0]), "#define GPTC_PLAN_KERNEL_COUNT 12\n"));
+    CHECK(strstr(sb_str(&plan[0]), "#define GPTC_PLAN_KERNEL_COUNT 17\n"));
     for (int i = 0; i < 2; i++) sb_free(&code[i]), sb_free(&plan[i]);
 }
 

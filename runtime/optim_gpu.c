@@ -1,0 +1,435 @@
+/*
+ * optim_gpu.c: Adam and Muon on the device (see optim_gpu.h). The kernels
+ * and their launch shapes come from compiler/emit.c's plan for the spec,
+ * the one place that names them, so this file cannot drift from what gptc
+ * emitted.
+ */
+#include "optim_gpu.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "emit.h"
+#include "optim.h"
+
+/* Every device array starts on this boundary (in floats: the kernels'
+ * 16-byte promise, EMIT_ALIGN_BYTES). */
+#define ALIGN_FLOATS (EMIT_ALIGN_BYTES / 4)
+#define PLANE_ALIGN 256 /* bytes, between the planes of GpuParams */
+
+typedef struct {
+    char name[64];
+    unsigned threads, vec, grid;
+} Kernel;
+
+struct OptimGpu {
+    Gpu *g;
+    ModelSpec spec;
+    int n;
+    ParamTensor meta[PARAMS_MAX];
+    size_t goff[PARAMS_MAX]; /* gradients, in floats */
+    size_t soff[PARAMS_MAX]; /* device state (adam_m/v or muon), aligned */
+    size_t hoff[PARAMS_MAX]; /* host state, packed as optim_state's */
+    size_t adam_dev, muon_dev, adam_total, muon_total;
+    float *adam_m, *adam_v, *muon; /* device state */
+    float *host[3];                /* optim_gpu_state's arrays */
+    void *x, *a, *b;               /* Newton-Schulz: bf16 X, A, B */
+    float *t, *partial, *sumsq;    /* fp32 GEMM results, norm partials, sums */
+    Kernel adam, colsum, momentum, normalize, combine, update, cast;
+};
+
+static int fail(Gpu *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(Gpu *g, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g->err, sizeof g->err, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static size_t round_up(size_t v, size_t to) { return (v + to - 1) / to * to; }
+
+static bool is_head_copy(const ParamTensor *t) { return t->group == GROUP_HEAD; }
+
+/* ---- parameters on the device ---- */
+
+int gpu_params_new(Gpu *g, const ParamTensor *meta, int n, GpuParams *out) {
+    memset(out, 0, sizeof *out);
+    size_t off[PARAMS_MAX][2], total = 0;
+    for (int i = 0; i < n; i++) {
+        size_t numel = (size_t)meta[i].numel;
+        /* Muon: hi and lo (2 bytes each); Adam: fp32, and the head's bf16. */
+        size_t first = meta[i].opt == OPT_MUON ? 2 * numel : 4 * numel;
+        off[i][0] = total;
+        total = round_up(total + first, PLANE_ALIGN);
+        off[i][1] = total;
+        if (meta[i].opt == OPT_MUON || is_head_copy(&meta[i])) total = round_up(total + 2 * numel, PLANE_ALIGN);
+    }
+    char *base = g->alloc(g, total ? total : 1);
+    if (!base) return -1;
+    out->n = n;
+    out->block = base;
+    for (int i = 0; i < n; i++) {
+        GpuParamTensor *t = &out->t[i];
+        if (meta[i].opt == OPT_MUON) {
+            t->hi = base + off[i][0];
+            t->lo = base + off[i][1];
+        } else {
+            t->master = (float *)(base + off[i][0]);
+            if (is_head_copy(&meta[i])) t->bf16 = base + off[i][1];
+        }
+    }
+    return 0;
+}
+
+void gpu_params_free(Gpu *g, GpuParams *p) {
+    if (p->block) g->free(g, p->block);
+    memset(p, 0, sizeof *p);
+}
+
+static uint16_t bf16_rne(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return 0x7fff;
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+/* A host staging buffer of `bytes`, or NULL with g->err set. */
+static void *stage(Gpu *g, size_t bytes) {
+    void *p = malloc(bytes ? bytes : 1);
+    if (!p) fail(g, "optim_gpu: out of host memory (%zu bytes)", bytes);
+    return p;
+}
+
+static int upload_tensor(Gpu *g, GpuParamTensor *t, const ParamTensor *m, const float *w) {
+    size_t n = (size_t)m->numel;
+    if (m->opt == OPT_ADAM && g->copy_to_device(g, t->master, w, n * sizeof(float))) return -1;
+    if (m->opt == OPT_ADAM && !t->bf16) return 0;
+    uint16_t *a = stage(g, 2 * n * sizeof(uint16_t));
+    if (!a) return -1;
+    uint16_t *b = a + n;
+    for (size_t j = 0; j < n; j++) {
+        uint32_t u;
+        memcpy(&u, &w[j], sizeof u);
+        a[j] = m->opt == OPT_MUON ? (uint16_t)(u >> 16) : bf16_rne(w[j]);
+        b[j] = (uint16_t)(u & 0xffffu);
+    }
+    int rc = m->opt == OPT_MUON ? (g->copy_to_device(g, t->hi, a, 2 * n) || g->copy_to_device(g, t->lo, b, 2 * n))
+                                : g->copy_to_device(g, t->bf16, a, 2 * n);
+    free(a);
+    return rc ? -1 : 0;
+}
+
+int gpu_params_upload(Gpu *g, GpuParams *p, const ParamTensor *meta, const float *host) {
+    size_t off = 0;
+    for (int i = 0; i < p->n; i++) {
+        if (upload_tensor(g, &p->t[i], &meta[i], host + off)) return -1;
+        off += (size_t)meta[i].numel;
+    }
+    return 0;
+}
+
+static int download_tensor(Gpu *g, const GpuParamTensor *t, const ParamTensor *m, float *w) {
+    size_t n = (size_t)m->numel;
+    if (m->opt == OPT_ADAM) return g->copy_to_host(g, w, t->master, n * sizeof(float));
+    uint16_t *hi = stage(g, 2 * n * sizeof(uint16_t));
+    if (!hi) return -1;
+    uint16_t *lo = hi + n;
+    int rc = g->copy_to_host(g, hi, t->hi, 2 * n) || g->copy_to_host(g, lo, t->lo, 2 * n);
+    for (size_t j = 0; j < n && !rc; j++) {
+        uint32_t u = (uint32_t)hi[j] << 16 | lo[j];
+        memcpy(&w[j], &u, sizeof u);
+    }
+    free(hi);
+    return rc ? -1 : 0;
+}
+
+int gpu_params_download(Gpu *g, const GpuParams *p, const ParamTensor *meta, float *host) {
+    size_t off = 0;
+    for (int i = 0; i < p->n; i++) {
+        if (download_tensor(g, &p->t[i], &meta[i], host + off)) return -1;
+        off += (size_t)meta[i].numel;
+    }
+    return 0;
+}
+
+size_t optim_gpu_layout(const ParamTensor *meta, int n, size_t *offsets) {
+    size_t total = 0;
+    for (int i = 0; i < n; i++) {
+        offsets[i] = total;
+        total = round_up(total + (size_t)meta[i].numel, ALIGN_FLOATS);
+    }
+    return total;
+}
+
+/* ---- the optimizer ---- */
+
+/* Kernel `stem` of the plan's family `family`, with its launch shape. */
+static int find_kernel(Gpu *g, const EmitPlan *plan, const char *family, const char *stem, Kernel *k) {
+    for (int i = 0; i < plan->n; i++) {
+        const EmitInstance *in = &plan->inst[i];
+        if (strcmp(in->family, family)) continue;
+        for (int j = 0; j < in->nkernels; j++) {
+            size_t len = strlen(stem);
+            if (strncmp(in->kernels[j].name, stem, len) || in->kernels[j].name[len] != '_') continue;
+            snprintf(k->name, sizeof k->name, "%s", in->kernels[j].name);
+            k->threads = (unsigned)in->threads;
+            k->vec = (unsigned)in->vec;
+            k->grid = (unsigned)in->grid_blocks;
+            return 0;
+        }
+    }
+    return fail(g, "optim_gpu: the plan has no kernel %s (family %s)", stem, family);
+}
+
+static int find_kernels(OptimGpu *o) {
+    EmitPlan *plan = malloc(sizeof *plan);
+    if (!plan) return fail(o->g, "optim_gpu: out of host memory");
+    emit_plan(&o->spec, plan);
+    int rc = find_kernel(o->g, plan, "adam", "adam", &o->adam) ||
+             find_kernel(o->g, plan, "colsum", "colsum", &o->colsum) ||
+             find_kernel(o->g, plan, "muon_momentum", "muon_momentum", &o->momentum) ||
+             find_kernel(o->g, plan, "muon", "muon_normalize", &o->normalize) ||
+             find_kernel(o->g, plan, "muon", "muon_combine", &o->combine) ||
+             find_kernel(o->g, plan, "muon", "muon_update", &o->update) ||
+             find_kernel(o->g, plan, "muon", "cast_bf16", &o->cast);
+    free(plan);
+    return rc ? -1 : 0;
+}
+
+/* Launches k over n elements (its grid when fixed). */
+static int launch(OptimGpu *o, const Kernel *k, long long n, void **args) {
+    long long per_block = (long long)k->threads * k->vec;
+    unsigned blocks = k->grid ? k->grid : (unsigned)((n + per_block - 1) / per_block);
+    if (!blocks) return 0;
+    GpuLaunch l = {{blocks, 1, 1}, {k->threads, 1, 1}, 0};
+    return o->g->launch(o->g, k->name, &l, args);
+}
+
+static void *dev_alloc(OptimGpu *o, size_t bytes, int *bad) {
+    void *p = o->g->alloc(o->g, bytes ? bytes : 1);
+    if (!p) *bad = 1;
+    return p;
+}
+
+/* Checks what the kernels assume of the layout; then the device buffers. */
+static int setup(OptimGpu *o, const size_t *offsets) {
+    size_t biggest = 1, square = 1;
+    int max_count = 1;
+    for (int i = 0; i < o->n; i++) {
+        const ParamTensor *m = &o->meta[i];
+        if (offsets[i] % ALIGN_FLOATS)
+            return fail(o->g, "optim_gpu: gradient offset %zu of %s is not a multiple of %d floats", offsets[i],
+                        m->name, ALIGN_FLOATS);
+        o->goff[i] = offsets[i];
+        bool muon = m->opt == OPT_MUON;
+        size_t *dev = muon ? &o->muon_dev : &o->adam_dev, *total = muon ? &o->muon_total : &o->adam_total;
+        o->soff[i] = *dev;
+        o->hoff[i] = *total;
+        *dev = round_up(*dev + (size_t)m->numel, ALIGN_FLOATS);
+        *total += (size_t)m->numel;
+        if (!muon) continue;
+        int r, c, k;
+        optim_matrix_shape(m, &r, &c, &k);
+        if (((size_t)r * c) % o->momentum.vec)
+            return fail(o->g, "optim_gpu: %s: %d x %d matrices do not split into vectors of %u", m->name, r, c,
+                        o->momentum.vec);
+        int small = r < c ? r : c;
+        if ((size_t)m->numel > biggest) biggest = (size_t)m->numel;
+        if ((size_t)k * small * small > square) square = (size_t)k * small * small;
+        if (k > max_count) max_count = k;
+    }
+    int bad = 0;
+    o->adam_m = dev_alloc(o, o->adam_dev * sizeof(float), &bad);
+    o->adam_v = dev_alloc(o, o->adam_dev * sizeof(float), &bad);
+    o->muon = dev_alloc(o, o->muon_dev * sizeof(float), &bad);
+    o->x = dev_alloc(o, biggest * 2, &bad);
+    o->a = dev_alloc(o, square * 2, &bad);
+    o->b = dev_alloc(o, square * 2, &bad);
+    o->t = dev_alloc(o, biggest * sizeof(float), &bad);
+    o->partial = dev_alloc(o, (size_t)o->momentum.grid * (size_t)max_count * sizeof(float), &bad);
+    o->sumsq = dev_alloc(o, (size_t)max_count * sizeof(float), &bad);
+    size_t counts[3] = {o->adam_total, o->adam_total, o->muon_total};
+    for (int j = 0; j < 3 && !bad; j++)
+        if (!(o->host[j] = calloc(counts[j] ? counts[j] : 1, sizeof(float))))
+            return fail(o->g, "optim_gpu: out of host memory");
+    return bad ? -1 : 0;
+}
+
+OptimGpu *optim_gpu_new(Gpu *g, const ModelSpec *s, const ParamTensor *meta, const size_t *offsets, int n) {
+    if (s->dtypes.muon_master != MASTER_SPLIT16) {
+        fail(g, "optim_gpu: dtypes.muon_master fp32 is not supported on the GPU (it keeps split16 planes)");
+        return NULL;
+    }
+    if (n < 0 || n > PARAMS_MAX) {
+        fail(g, "optim_gpu: %d tensors (at most %d)", n, PARAMS_MAX);
+        return NULL;
+    }
+    OptimGpu *o = calloc(1, sizeof *o);
+    if (!o) {
+        fail(g, "optim_gpu: out of host memory");
+        return NULL;
+    }
+    o->g = g;
+    o->spec = *s;
+    o->n = n;
+    memcpy(o->meta, meta, sizeof *meta * (size_t)n);
+    if (find_kernels(o) || setup(o, offsets)) {
+        char why[sizeof g->err];
+        memcpy(why, g->err, sizeof why);
+        optim_gpu_free(o);
+        memcpy(g->err, why, sizeof why);
+        return NULL;
+    }
+    return o;
+}
+
+void optim_gpu_free(OptimGpu *o) {
+    if (!o) return;
+    Gpu *g = o->g;
+    void *dev[] = {o->adam_m, o->adam_v, o->muon, o->x, o->a, o->b, o->t, o->partial, o->sumsq};
+    for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
+        if (dev[i]) g->free(g, dev[i]);
+    for (int j = 0; j < 3; j++) free(o->host[j]);
+    free(o);
+}
+
+/* ---- one step ---- */
+
+static int adam_step(OptimGpu *o, int i, GpuParamTensor *t, const float *grads, int step, double mult) {
+    AdamCoefs c = optim_adam_coefs(&o->spec, o->meta[i].group, step, mult);
+    float *m = o->adam_m + o->soff[i], *v = o->adam_v + o->soff[i];
+    const float *g = grads + o->goff[i];
+    long long n = o->meta[i].numel;
+    void *args[] = {&t->master, &m, &v, &g, &n, &c.beta1, &c.beta2, &c.eps, &c.decay, &c.step_size, &c.rbc2};
+    if (launch(o, &o->adam, n, args)) return -1;
+    if (!t->bf16) return 0;
+    void *cast[] = {&t->bf16, &t->master, &n};
+    return launch(o, &o->cast, n, cast);
+}
+
+/* out = bf16(a x + b t) over n elements. */
+static int combine(OptimGpu *o, void *out, const void *x, const float *t, float a, float b, long long n) {
+    void *args[] = {&out, &x, &t, &a, &b, &n};
+    return launch(o, &o->combine, n, args);
+}
+
+/* A batched bf16 x bf16 GEMM: C = op(A) op(B), count matrices. */
+static int gemm(OptimGpu *o, int count, int m, int n, int k, int ta, int tb, const void *a, const void *b,
+                void *c, GpuDtype ct) {
+    GpuGemm mm = {.m = m, .n = n, .k = k, .batch = count, .trans_a = ta, .trans_b = tb,
+                  .a_type = GPU_BF16, .b_type = GPU_BF16, .c_type = ct, .a = a, .b = b, .c = c,
+                  .lda = ta ? m : k, .ldb = tb ? k : n, .ldc = n,
+                  .stride_a = (long long)m * k, .stride_b = (long long)k * n, .stride_c = (long long)m * n,
+                  .alpha = 1, .beta = 0};
+    return o->g->gemm(o->g, &mm);
+}
+
+/* The recipe's quintic iterations on X (normalised). X holds `count`
+ * matrices [rows, cols]; with r = min(rows, cols) and c the other, the
+ * iteration runs on the wide r x c orientation: for a tall matrix that is
+ * X^T, reached through the GEMMs' trans flags (A = X^T X, and X = a X +
+ * X B^T, which is (a X^T + B X^T)^T). */
+static int newton_schulz(OptimGpu *o, int count, int rows, int cols) {
+    const SpecMuon *mu = &o->spec.train.muon;
+    bool tall = rows > cols;
+    int r = tall ? cols : rows, c = tall ? rows : cols;
+    long long nx = (long long)count * r * c, na = (long long)count * r * r;
+    for (int it = 0; it < mu->ns_steps; it++) {
+        float a = (float)mu->ns_coef[it][0], b = (float)mu->ns_coef[it][1], cc = (float)mu->ns_coef[it][2];
+        if ((tall ? gemm(o, count, r, r, c, 1, 0, o->x, o->x, o->a, GPU_BF16)
+                  : gemm(o, count, r, r, c, 0, 1, o->x, o->x, o->a, GPU_BF16)) ||
+            gemm(o, count, r, r, r, 0, 0, o->a, o->a, o->t, GPU_F32) || combine(o, o->b, o->a, o->t, b, cc, na) ||
+            (tall ? gemm(o, count, c, r, r, 0, 1, o->x, o->b, o->t, GPU_F32)
+                  : gemm(o, count, r, c, r, 0, 0, o->b, o->x, o->t, GPU_F32)) ||
+            combine(o, o->x, o->x, o->t, a, 1.0f, nx))
+            return -1;
+    }
+    return 0;
+}
+
+int optim_gpu_direction(OptimGpu *o, int i, const float *grads, int step, const void **x) {
+    if (i < 0 || i >= o->n || o->meta[i].opt != OPT_MUON) return fail(o->g, "optim_gpu: tensor %d is not Muon's", i);
+    const ParamTensor *m = &o->meta[i];
+    int rows, cols, count;
+    optim_matrix_shape(m, &rows, &cols, &count);
+    MuonCoefs mc = optim_muon_coefs(&o->spec, m, step, spec_lr_mult(&o->spec, step));
+    float *buf = o->muon + o->soff[i];
+    const float *g = grads + o->goff[i];
+    long long per = (long long)rows * cols, n = m->numel;
+    int zero = 0, parts = (int)o->momentum.grid;
+    float unit = 1.0f, eps = (float)MUON_NS_EPS;
+    void *mom[] = {&buf, &o->x, &o->partial, &g, &mc.momentum, &per, &count};
+    void *sum[] = {&o->sumsq, &zero, &o->partial, &parts, &count, &unit, &zero};
+    void *norm[] = {&o->x, &o->sumsq, &eps, &per, &n};
+    if (launch(o, &o->momentum, n, mom) || launch(o, &o->colsum, count, sum) ||
+        launch(o, &o->normalize, n, norm) || newton_schulz(o, count, rows, cols))
+        return -1;
+    *x = o->x;
+    return 0;
+}
+
+static int muon_step(OptimGpu *o, int i, GpuParamTensor *t, const float *grads, int step, double mult) {
+    const void *x;
+    if (optim_gpu_direction(o, i, grads, step, &x)) return -1;
+    MuonCoefs mc = optim_muon_coefs(&o->spec, &o->meta[i], step, mult);
+    long long n = o->meta[i].numel;
+    void *args[] = {&t->hi, &t->lo, &x, &mc.decay, &mc.lr_eff, &n};
+    return launch(o, &o->update, n, args);
+}
+
+int optim_gpu_step(OptimGpu *o, GpuParams *p, const float *grads, int step) {
+    if (p->n != o->n) return fail(o->g, "optim_gpu: %d parameter tensors, the optimizer has %d", p->n, o->n);
+    double mult = spec_lr_mult(&o->spec, step);
+    for (int i = 0; i < o->n; i++) {
+        int rc = o->meta[i].opt == OPT_ADAM ? adam_step(o, i, &p->t[i], grads, step, mult)
+                                            : muon_step(o, i, &p->t[i], grads, step, mult);
+        if (rc) return -1;
+    }
+    return 0;
+}
+
+/* ---- state ---- */
+
+static const char *const state_names[3] = {"adam_m", "adam_v", "muon_momentum"};
+
+/* Device array j of the state and whether tensor i has its values there. */
+static float *state_dev(OptimGpu *o, int j, int i, bool *has) {
+    *has = (o->meta[i].opt == OPT_MUON) == (j == 2);
+    return (j == 0 ? o->adam_m : j == 1 ? o->adam_v : o->muon) + o->soff[i];
+}
+
+int optim_gpu_state(OptimGpu *o, CkptArray *out, int max) {
+    int n = max < 3 ? max : 3;
+    for (int j = 0; j < n; j++) {
+        for (int i = 0; i < o->n; i++) {
+            bool has;
+            float *d = state_dev(o, j, i, &has);
+            if (has && o->g->copy_to_host(o->g, o->host[j] + o->hoff[i], d, sizeof(float) * (size_t)o->meta[i].numel))
+                return -1;
+        }
+        out[j] = (CkptArray){state_names[j], o->host[j], j == 2 ? o->muon_total : o->adam_total};
+    }
+    return n;
+}
+
+int optim_gpu_set_state(OptimGpu *o, const CkptArray *in, int n) {
+    for (int k = 0; k < n; k++) {
+        int j = 0;
+        while (j < 3 && strcmp(in[k].name, state_names[j])) j++;
+        size_t want = j == 2 ? o->muon_total : o->adam_total;
+        if (j == 3) return fail(o->g, "optim_gpu: no optimizer state named '%s'", in[k].name);
+        if (in[k].count != want)
+            return fail(o->g, "optim_gpu: %s has %zu values, the model needs %zu", in[k].name, in[k].count, want);
+        for (int i = 0; i < o->n; i++) {
+            bool has;
+            float *d = state_dev(o, j, i, &has);
+            if (has && o->g->copy_to_device(o->g, d, in[k].data + o->hoff[i], sizeof(float) * (size_t)o->meta[i].numel))
+                return -1;
+        }
+    }
+    return 0;
+}
