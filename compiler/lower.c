@@ -327,7 +327,9 @@ static void embed_forward(Lower *L) {
         bind(st, "ids", L->in[IN_IDS]);
         bind_int(st, "norm", 1);
         bind_rows(st, "rows", 1);
-        int raw = internal(L, PD_F32, D, "x0.raw");
+        char raw_name[16];
+        snprintf(raw_name, sizeof raw_name, "x0.raw%d", k);
+        int raw = internal(L, PD_F32, D, raw_name);
         PlanOp *o = op(L, st, "gather");
         in(o, part(whole(L, L->t_x0[k], PLANE_MASTER), D, 0));
         in(o, ref(L, L->in[IN_IDS]));
@@ -364,7 +366,7 @@ static int skip_into(const ModelSpec *s, int i) {
 
 static void mix_op(Lower *L, PlanStep *st, int xm, int xs) {
     PlanOp *o = op(L, st, "x0_mix");
-    in(o, ref(L, xs));
+    in(o, xs == L->x0 ? part(xs, L->s->model.dim, 0) : ref(L, xs)); /* layer 0: x00 */
     in(o, ref(L, L->x0));
     in(o, ref(L, scalars(L)));
     out(o, ref(L, xm));
@@ -783,7 +785,9 @@ static void backward(Lower *L) {
     }
     L->layer = -1;
     for (int k = 0; k < K; k++) {
-        int dtab = act(L, PD_BF16, D, 0, "x0.drows");
+        char drows[16];
+        snprintf(drows, sizeof drows, "x0.drows%d", k);
+        int dtab = act(L, PD_BF16, D, 0, drows);
         PlanStep *st = kernel(L, "rmsnorm_bwd", D, "x0 norm backward");
         bind(st, "dx", dtab);
         bind_at(st, "dy", L->dx0, (int64_t)k * D, 0);
@@ -858,6 +862,14 @@ static void inputs(Lower *L) {
     for (int i = 0; i < IN_COUNT; i++) L->p->bufs[L->in[i]].input = (PlanInput)i;
 }
 
+/* Buffers are found by name (schedule.c, exec_buffer): one name, one buffer. */
+static void unique_names(Lower *L) {
+    const Plan *p = L->p;
+    for (int i = 0; i < p->nbufs; i++)
+        for (int j = i + 1; j < p->nbufs; j++)
+            if (!strcmp(p->bufs[i].name, p->bufs[j].name)) fail(L, "two buffers named %s", p->bufs[i].name);
+}
+
 bool lower_plan(const ModelSpec *s, Plan *p, char *err, size_t errlen) {
     memset(p, 0, sizeof *p);
     p->spec = *s;
@@ -895,6 +907,7 @@ bool lower_plan(const ModelSpec *s, Plan *p, char *err, size_t errlen) {
     }
     p->nforward = p->nsteps;
     if (L->ok) backward(L);
+    if (L->ok) unique_names(L);
     if (L->ok) return fuse_check(p, err, errlen);
     return false;
 }

@@ -66,7 +66,7 @@ static const GptcSchedBuf gptc_sched_bufs[GPTC_SCHED_BUFS] = {
     {"x0", "arena", "bf16", 1024, 0, 571904, 0, -1, "", 0, 0, 460}, /* 8 */
     {"x0.rstd", "arena", "fp32", 1, 0, 805248, 0, -1, "", 0, 0, 460}, /* 9 */
     {"embed.weight.fp32", "param", "fp32", 0, 51463168, 0, 0, 2, "fp32", 0, 0, 0}, /* 10 */
-    {"x0.raw", "internal", "fp32", 1024, 0, 0, 0, -1, "", 0, 0, 0}, /* 11 */
+    {"x0.raw0", "internal", "fp32", 1024, 0, 0, 0, -1, "", 0, 0, 0}, /* 11 */
     {"ve0", "arena", "bf16", 1024, 0, 573952, 0, -1, "", 0, 1, 452}, /* 12 */
     {"value_embeds.0.weight.fp32", "param", "fp32", 0, 51463168, 0, 0, 3, "fp32", 0, 1, 1}, /* 13 */
     {"ve1", "arena", "bf16", 1024, 0, 576000, 0, -1, "", 0, 2, 434}, /* 14 */
@@ -683,7 +683,7 @@ static const GptcSchedBuf gptc_sched_bufs[GPTC_SCHED_BUFS] = {
     {"blocks.0.attn.qkvo_w.grad[0:]", "param", "fp32", 0, 3145728, 0, 0, 6, "grad", 0, 454, 454}, /* 625 */
     {"L0.lambda.partial", "arena", "fp32", 0, 512, 805252, 0, -1, "", 0, 456, 457}, /* 626 */
     {"L0.dxs", "arena", "bf16", 1024, 0, 0, 0, -1, "", 0, 458, 460}, /* 627 */
-    {"x0.drows", "arena", "bf16", 1024, 0, 2048, 0, -1, "", 0, 459, 461}, /* 628 */
+    {"x0.drows0", "arena", "bf16", 1024, 0, 2048, 0, -1, "", 0, 459, 461}, /* 628 */
     {"embed.weight.grad", "param", "fp32", 0, 51463168, 0, 0, 2, "grad", 0, 461, 461}, /* 629 */
     {"value_embeds.0.weight.grad", "param", "fp32", 0, 51463168, 0, 0, 3, "grad", 0, 462, 462}, /* 630 */
     {"value_embeds.1.weight.grad", "param", "fp32", 0, 51463168, 0, 0, 4, "grad", 0, 463, 463}, /* 631 */

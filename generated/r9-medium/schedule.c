@@ -66,7 +66,7 @@ static const GptcSchedBuf gptc_sched_bufs[GPTC_SCHED_BUFS] = {
     {"x0", "arena", "bf16", 1024, 0, 580096, 0, -1, "", 0, 0, 464}, /* 8 */
     {"x0.rstd", "arena", "fp32", 1, 0, 817536, 0, -1, "", 0, 0, 464}, /* 9 */
     {"embed.weight.fp32", "param", "fp32", 0, 51463168, 0, 0, 2, "fp32", 0, 0, 0}, /* 10 */
-    {"x0.raw", "internal", "fp32", 1024, 0, 0, 0, -1, "", 0, 0, 0}, /* 11 */
+    {"x0.raw0", "internal", "fp32", 1024, 0, 0, 0, -1, "", 0, 0, 0}, /* 11 */
     {"ve0", "arena", "bf16", 1024, 0, 582144, 0, -1, "", 0, 1, 456}, /* 12 */
     {"value_embeds.0.weight.fp32", "param", "fp32", 0, 51463168, 0, 0, 3, "fp32", 0, 1, 1}, /* 13 */
     {"ve1", "arena", "bf16", 1024, 0, 584192, 0, -1, "", 0, 2, 438}, /* 14 */
@@ -689,7 +689,7 @@ static const GptcSchedBuf gptc_sched_bufs[GPTC_SCHED_BUFS] = {
     {"blocks.0.attn.qkvo_w.grad[0:]", "param", "fp32", 0, 3145728, 0, 0, 8, "grad", 0, 458, 458}, /* 631 */
     {"L0.lambda.partial", "arena", "fp32", 0, 512, 817540, 0, -1, "", 0, 460, 461}, /* 632 */
     {"L0.dxs", "arena", "bf16", 1024, 0, 0, 0, -1, "", 0, 462, 464}, /* 633 */
-    {"x0.drows", "arena", "bf16", 1024, 0, 2048, 0, -1, "", 0, 463, 465}, /* 634 */
+    {"x0.drows0", "arena", "bf16", 1024, 0, 2048, 0, -1, "", 0, 463, 465}, /* 634 */
     {"embed.weight.grad", "param", "fp32", 0, 51463168, 0, 0, 2, "grad", 0, 465, 465}, /* 635 */
     {"value_embeds.0.weight.grad", "param", "fp32", 0, 51463168, 0, 0, 3, "grad", 0, 466, 466}, /* 636 */
     {"value_embeds.1.weight.grad", "param", "fp32", 0, 51463168, 0, 0, 4, "grad", 0, 467, 467}, /* 637 */

@@ -66,9 +66,9 @@ static const GptcSchedBuf gptc_sched_bufs[GPTC_SCHED_BUFS] = {
     {"x0", "arena", "bf16", 256, 0, 17408, 0, -1, "", 0, 0, 175}, /* 8 */
     {"x0.rstd", "arena", "fp32", 2, 0, 30528, 0, -1, "", 0, 0, 175}, /* 9 */
     {"embed1.weight.fp32", "param", "fp32", 0, 32896, 0, 0, 2, "fp32", 0, 0, 0}, /* 10 */
-    {"x0.raw", "internal", "fp32", 128, 0, 0, 0, -1, "", 0, 0, 0}, /* 11 */
+    {"x0.raw0", "internal", "fp32", 128, 0, 0, 0, -1, "", 0, 0, 0}, /* 11 */
     {"embed2.weight.fp32", "param", "fp32", 0, 32896, 0, 0, 3, "fp32", 0, 1, 1}, /* 12 */
-    {"x0.raw", "internal", "fp32", 128, 0, 0, 0, -1, "", 0, 1, 1}, /* 13 */
+    {"x0.raw1", "internal", "fp32", 128, 0, 0, 0, -1, "", 0, 1, 1}, /* 13 */
     {"ve0", "arena", "bf16", 128, 0, 19968, 0, -1, "", 0, 2, 165}, /* 14 */
     {"value_embeds.0.weight.fp32", "param", "fp32", 0, 32896, 0, 0, 4, "fp32", 0, 2, 2}, /* 15 */
     {"ve1", "arena", "bf16", 128, 0, 20224, 0, -1, "", 0, 3, 147}, /* 16 */
@@ -296,9 +296,9 @@ static const GptcSchedBuf gptc_sched_bufs[GPTC_SCHED_BUFS] = {
     {"blocks.0.attn.qkvo_w.grad[0:]", "param", "fp32", 0, 49152, 0, 0, 6, "grad", 0, 167, 167}, /* 238 */
     {"L0.lambda.partial", "arena", "fp32", 0, 12, 30592, 256, -1, "", 0, 169, 170}, /* 239 */
     {"L0.dxs", "arena", "bf16", 128, 0, 0, 0, -1, "", 0, 171, 173}, /* 240 */
-    {"x0.drows", "arena", "bf16", 128, 0, 256, 0, -1, "", 0, 172, 174}, /* 241 */
+    {"x0.drows0", "arena", "bf16", 128, 0, 256, 0, -1, "", 0, 172, 174}, /* 241 */
     {"embed1.weight.grad", "param", "fp32", 0, 32896, 0, 0, 2, "grad", 0, 174, 174}, /* 242 */
-    {"x0.drows", "arena", "bf16", 128, 0, 0, 0, -1, "", 0, 175, 176}, /* 243 */
+    {"x0.drows1", "arena", "bf16", 128, 0, 0, 0, -1, "", 0, 175, 176}, /* 243 */
     {"embed2.weight.grad", "param", "fp32", 0, 32896, 0, 0, 3, "grad", 0, 176, 176}, /* 244 */
     {"value_embeds.0.weight.grad", "param", "fp32", 0, 32896, 0, 0, 4, "grad", 0, 177, 177}, /* 245 */
     {"value_embeds.1.weight.grad", "param", "fp32", 0, 32896, 0, 0, 5, "grad", 0, 178, 178}, /* 246 */

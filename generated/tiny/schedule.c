@@ -66,7 +66,7 @@ static const GptcSchedBuf gptc_sched_bufs[GPTC_SCHED_BUFS] = {
     {"x0", "arena", "bf16", 128, 0, 18944, 0, -1, "", 0, 0, 172}, /* 8 */
     {"x0.rstd", "arena", "fp32", 1, 0, 30016, 0, -1, "", 0, 0, 172}, /* 9 */
     {"embed.weight.fp32", "param", "fp32", 0, 32896, 0, 0, 2, "fp32", 0, 0, 0}, /* 10 */
-    {"x0.raw", "internal", "fp32", 128, 0, 0, 0, -1, "", 0, 0, 0}, /* 11 */
+    {"x0.raw0", "internal", "fp32", 128, 0, 0, 0, -1, "", 0, 0, 0}, /* 11 */
     {"ve0", "arena", "bf16", 128, 0, 19200, 0, -1, "", 0, 1, 164}, /* 12 */
     {"value_embeds.0.weight.fp32", "param", "fp32", 0, 32896, 0, 0, 3, "fp32", 0, 1, 1}, /* 13 */
     {"ve1", "arena", "bf16", 128, 0, 19456, 0, -1, "", 0, 2, 146}, /* 14 */
@@ -294,7 +294,7 @@ static const GptcSchedBuf gptc_sched_bufs[GPTC_SCHED_BUFS] = {
     {"blocks.0.attn.qkvo_w.grad[0:]", "param", "fp32", 0, 49152, 0, 0, 5, "grad", 0, 166, 166}, /* 236 */
     {"L0.lambda.partial", "arena", "fp32", 0, 8, 30080, 256, -1, "", 0, 168, 169}, /* 237 */
     {"L0.dxs", "arena", "bf16", 128, 0, 0, 0, -1, "", 0, 170, 172}, /* 238 */
-    {"x0.drows", "arena", "bf16", 128, 0, 256, 0, -1, "", 0, 171, 173}, /* 239 */
+    {"x0.drows0", "arena", "bf16", 128, 0, 256, 0, -1, "", 0, 171, 173}, /* 239 */
     {"embed.weight.grad", "param", "fp32", 0, 32896, 0, 0, 2, "grad", 0, 173, 173}, /* 240 */
     {"value_embeds.0.weight.grad", "param", "fp32", 0, 32896, 0, 0, 3, "grad", 0, 174, 174}, /* 241 */
     {"value_embeds.1.weight.grad", "param", "fp32", 0, 32896, 0, 0, 4, "grad", 0, 175, 175}, /* 242 */
