@@ -327,7 +327,7 @@ static void embed_forward(Lower *L) {
         bind(st, "ids", L->in[IN_IDS]);
         bind_int(st, "norm", 1);
         bind_rows(st, "rows", 1);
-        char raw_name[16];
+        char raw_name[24];
         snprintf(raw_name, sizeof raw_name, "x0.raw%d", k);
         int raw = internal(L, PD_F32, D, raw_name);
         PlanOp *o = op(L, st, "gather");
@@ -340,7 +340,7 @@ static void embed_forward(Lower *L) {
         out(o, part(L->x0_rstd, 1, 0));
     }
     for (int k = 0; k < s->ve.tables; k++) {
-        char name[16];
+        char name[24];
         snprintf(name, sizeof name, "ve%d", k);
         L->ve[k] = act(L, PD_BF16, D, 0, name);
         PlanStep *st = kernel(L, "embed_fwd", 0, "embed ve");
@@ -755,7 +755,7 @@ static void backward(Lower *L) {
     L->dx0 = act(L, PD_BF16, (int64_t)K * D, 0, "dx0");
     zero(L, "dx0 = 0", L->dx0);
     for (int k = 0; k < s->ve.tables; k++) {
-        char name[16];
+        char name[24];
         snprintf(name, sizeof name, "dve%d", k);
         L->dve[k] = act(L, PD_F32, D, 0, name);
         zero(L, "dve = 0", L->dve[k]);
@@ -785,7 +785,7 @@ static void backward(Lower *L) {
     }
     L->layer = -1;
     for (int k = 0; k < K; k++) {
-        char drows[16];
+        char drows[24];
         snprintf(drows, sizeof drows, "x0.drows%d", k);
         int dtab = act(L, PD_BF16, D, 0, drows);
         PlanStep *st = kernel(L, "rmsnorm_bwd", D, "x0 norm backward");

@@ -95,7 +95,10 @@ static bool alloc_all(Exec *e) {
     e->bf16copy[e->head] = dev_alloc(e, (size_t)p->tensors[e->head].numel * 2, &ok);
     e->grads = dev_alloc(e, e->total * 4, &ok);
     e->host_i = malloc(sizeof(int) * ((size_t)e->max_T * 4 + 1));
-    if (!e->host_i && ok) ok = fail(e, "out of memory") == 0;
+    if (!e->host_i && ok) {
+        fail(e, "out of memory");
+        ok = false;
+    }
     return ok;
 }
 
