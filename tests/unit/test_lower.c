@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "bufplan.h"
+#include "cmd_compile.h"
 #include "diag.h"
 #include "lower.h"
 #include "schedule.h"
@@ -201,4 +202,29 @@ TEST(lower_schedule_matches_generated_tiny) {
     }
     CHECK_EQ_INT(bad, 0);
     free(p);
+}
+
+static int compile_cmd(int argc, char **argv) { return cmd_compile(argc, argv, "test"); }
+
+/* gptc compile's plan options: the graph, the traffic line, the arena
+ * line, schedule.c written beside the other files; a bad T is refused. */
+TEST(lower_compile_prints_plan) {
+    static char out[1 << 20], err[4096];
+    tmp_setup("lower");
+    int rc = test_run(compile_cmd, out, sizeof out, err, sizeof err, "models/tiny.yaml", "--no-compile", "-o",
+                      "@gen", "--print-graph", "--plan-stats=65536", NULL);
+    CHECK_EQ_INT(rc, 0);
+    CHECK_HAS(out, "relu2_fwd_m512");
+    CHECK_HAS(out, "plan at T=65536: ");
+    CHECK_HAS(out, "launches/step fused");
+    CHECK_HAS(out, "activation arena at T=65536: ");
+    CHECK_HAS(out, "schedule.c");
+    FILE *f = fopen(tmp_path("gen/schedule.c"), "r");
+    CHECK(f != NULL);
+    if (f) fclose(f);
+    rc = test_run(compile_cmd, out, sizeof out, err, sizeof err, "models/tiny.yaml", "--no-compile", "-o", "@gen",
+                  "--plan-stats=abc", NULL);
+    CHECK_EQ_INT(rc, 2);
+    CHECK_HAS(err, "--plan-stats=T needs a token count");
+    tmp_cleanup();
 }
