@@ -27,6 +27,9 @@ UNIT_SRC     := $(wildcard tests/unit/*.c)
 # so that `gptc compile` needs no files beside the binary. Sorted: the
 # generated file is the same on every machine.
 TEMPLATES    := $(sort $(wildcard templates/*.cu templates/*.cuh))
+# The emulator's sources ride along, so that the sim executor can build a
+# model's kernels for the CPU at run time (runtime/sim/sim_build.c).
+SIM_EMBED    := runtime/sim/cuda_emu.cc runtime/sim/cuda_emu.h runtime/sim/sim.h
 GEN_SRC      := build/gen/templates_data.c
 LIB_SRC      := $(COMPILER_SRC) $(RUNTIME_SRC) $(GEN_SRC)
 
@@ -59,9 +62,9 @@ build/embed: scripts/embed.c | build/.deps
 	@mkdir -p $(@D)
 	$(CC) $(WARN) -O2 -o $@ $<
 
-$(GEN_SRC): build/embed $(TEMPLATES)
+$(GEN_SRC): build/embed $(TEMPLATES) $(SIM_EMBED)
 	@mkdir -p $(@D)
-	build/embed $@ $(TEMPLATES)
+	build/embed $@ $(TEMPLATES) $(SIM_EMBED)
 
 build/gptc: build/obj/compiler/main.o $(LIB_OBJ)
 	$(CC) $(CFLAGS) -fopenmp -o $@ $^ $(LDLIBS)
@@ -161,6 +164,9 @@ bench: build/gptc $(DEMO_SHARDS)
 	scripts/bench-ref.sh
 	tests/bench-compile.sh build/gptc
 	tests/run-sim.sh --bench
+	@mkdir -p build/bench-plan
+	build/gptc compile models/tiny.yaml --no-compile -o build/bench-plan/tiny --plan-stats=65536
+	build/gptc compile models/r10-medium-x01.yaml --no-compile -o build/bench-plan/r10-medium-x01 --plan-stats=65536
 
 clean:
 	rm -rf build

@@ -18,10 +18,12 @@
 #include <string.h>
 
 #include "arch.h"
+#include "bufplan.h"
 #include "diag.h"
 #include "emit.h"
 #include "fsutil.h"
 #include "nvrtc.h"
+#include "schedule.h"
 #include "sha256.h"
 #include "template.h"
 #include "validate.h"
@@ -31,11 +33,12 @@
 
 static const char compile_help[] =
     "Usage: gptc compile MODEL.yaml [-o DIR] [--report] [--arch LIST] [-j N]\n"
-    "                    [--set KEY=VALUE]... [--no-compile]\n"
+    "                    [--set KEY=VALUE]... [--no-compile] [--print-graph]\n"
+    "                    [--plan-stats[=T]]\n"
     "\n"
     "Generates the model's fused CUDA kernels and compiles them with NVRTC, so\n"
     "that you know they build cleanly for each GPU architecture before any GPU\n"
-    "is involved. Writes three files:\n"
+    "is involved. Writes four files:\n"
     "  DIR/kernels.cu      the kernels, rendered from gptc's templates with the\n"
     "                      model's sizes; each is named after its constants,\n"
     "                      e.g. x0_mix_fwd_t2_d128 (2 input tables, width 128)\n"
@@ -44,6 +47,10 @@ static const char compile_help[] =
     "  DIR/kernels_sim.cc  kernels.cu for the sim executor: built with g++ and\n"
     "                      runtime/sim/cuda_emu.cc, each kernel NAME is callable\n"
     "                      from C as gptc_sim_NAME (runtime/sim/README.md)\n"
+    "  DIR/schedule.c      one training step as C data: the arena's buffers\n"
+    "                      with their offsets, and every kernel launch, GEMM,\n"
+    "                      copy and fill in order, each kernel argument bound\n"
+    "                      by its parameter name\n"
     "The same model always gives the same bytes. DIR defaults to generated/NAME\n"
     "for a model file NAME.yaml.\n"
     "\n"
@@ -61,8 +68,14 @@ static const char compile_help[] =
     "                   known: sm_80, sm_86, sm_89, sm_90, sm_90a)\n"
     "  -j N             compile up to N architectures at once (default 2)\n"
     "  --report         print, per kernel and architecture, registers, stack,\n"
-    "                   spills, shared memory and the estimated occupancy\n"
+    "                   spills, shared memory and the estimated occupancy,\n"
+    "                   and the activation arena's peak (with reuse) and total\n"
     "  --no-compile     write the files only; NVRTC is not needed\n"
+    "  --print-graph    print the step's op graph: each fused kernel and the\n"
+    "                   elementary ops it computes, with their tensors\n"
+    "  --plan-stats[=T] print launches and bytes through memory per step at T\n"
+    "                   tokens (default the model's tokens per rank), fused\n"
+    "                   and unfused, and the activation arena's size\n"
     "  --set KEY=VALUE  override a model key after `extends` (repeatable)\n"
     "\n"
     "Exit status: 0 on success; 2 for an invalid model, bad usage, or kernels\n"
@@ -82,7 +95,8 @@ typedef struct {
     const char *archs[MAX_ARCHS];
     int narchs;
     int jobs;
-    bool report, no_compile;
+    bool report, no_compile, print_graph, plan_stats;
+    long long stats_T;
 } Args;
 
 static int usage(const char *fmt, const char *arg) {
@@ -131,6 +145,15 @@ static int parse_args(int argc, char **argv, Args *a) {
         if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) return -1;
         if (!strcmp(arg, "--report")) a->report = true;
         else if (!strcmp(arg, "--no-compile")) a->no_compile = true;
+        else if (!strcmp(arg, "--print-graph")) a->print_graph = true;
+        else if (!strcmp(arg, "--plan-stats")) a->plan_stats = true;
+        else if (!strncmp(arg, "--plan-stats=", 13)) {
+            char *end;
+            a->stats_T = strtoll(arg + 13, &end, 10);
+            if (!arg[13] || *end || a->stats_T < 1 || a->stats_T > (1LL << 40))
+                return usage("--plan-stats=T needs a token count, got '%s'", arg + 13);
+            a->plan_stats = true;
+        }
         else if ((v = option_value(argc, argv, &i, "-o"))) a->out_dir = v;
         else if ((v = option_value(argc, argv, &i, "--arch"))) rc = parse_archs(a, v);
         else if ((v = option_value(argc, argv, &i, "-j"))) {
@@ -170,6 +193,9 @@ typedef struct {
     StrBuf compiled;   /* blank lines + code: what NVRTC sees */
     StrBuf plan_h;
     StrBuf sim_cc;
+    StrBuf schedule_c;
+    Plan plan_steps;
+    BufPlanSize arena;
 } Generated;
 
 static void generated_free(Generated *g) {
@@ -177,6 +203,7 @@ static void generated_free(Generated *g) {
     sb_free(&g->compiled);
     sb_free(&g->plan_h);
     sb_free(&g->sim_cc);
+    sb_free(&g->schedule_c);
 }
 
 static bool generate(const ModelSpec *spec, const char *version, const char *model, Generated *g) {
@@ -212,6 +239,17 @@ static bool generate(const ModelSpec *spec, const char *version, const char *mod
                     " * runtime/sim/cuda_emu.cc once per process.",
                     &header);
         emit_sim_cc(&g->plan, sb_str(&header), &g->sim_cc);
+        ok = lower_plan(spec, &g->plan_steps, err, sizeof err);
+        if (!ok) fprintf(stderr, "gptc compile: internal error: the step's schedule: %s\n", err);
+    }
+    if (ok) {
+        bufplan_run(&g->plan_steps, spec->train.tokens_per_rank, &g->arena);
+        header.len = 0;
+        emit_header(version, model,
+                    "schedule.c: one training step (forward, backward) as C data: buffers,\n"
+                    " * kernel launches with arguments bound by parameter name, GEMMs.",
+                    &header);
+        schedule_emit(&g->plan_steps, &g->arena, sb_str(&header), &g->schedule_c);
     }
     sb_free(&header);
     sb_free(&code);
@@ -337,6 +375,40 @@ static int compile_and_check(const Args *a, const Generated *g, const char *dir)
     return clean ? 0 : 2;
 }
 
+static double gib(int64_t bytes) { return (double)bytes / (1 << 30); }
+
+/* --print-graph, --plan-stats and the arena line of --report. */
+static bool print_plan(const Args *a, const ModelSpec *spec, Generated *g) {
+    const Plan *p = &g->plan_steps;
+    if (a->print_graph) {
+        StrBuf text = {0};
+        lower_print_graph(p, &text);
+        fputs(sb_str(&text), stdout);
+        sb_free(&text);
+    }
+    long long T = a->stats_T ? a->stats_T : spec->train.tokens_per_rank;
+    if (a->plan_stats) {
+        PlanStats st;
+        fuse_stats(p, T, &st);
+        printf("plan at T=%lld: %lld launches/step fused (%lld unfused), %.3f GiB/step through memory fused, "
+               "%.3f GiB unfused (%.2fx less)\n",
+               T, (long long)st.launches, (long long)st.unfused_launches, gib(st.bytes), gib(st.unfused_bytes),
+               st.bytes ? (double)st.unfused_bytes / (double)st.bytes : 0.0);
+    }
+    if (a->plan_stats || a->report) {
+        char err[512];
+        if (T % spec->attn.window.block_size == 0 && !bufplan_verify(p, T, err, sizeof err)) {
+            fprintf(stderr, "gptc compile: internal error: arena plan: %s\n", err);
+            return false;
+        }
+        const BufPlanSize *z = &g->arena;
+        printf("activation arena at T=%lld: %.3f GiB with reuse, %.3f GiB without (%d buffers)\n", T,
+               gib(bufplan_bytes(z->arena_per_token, z->arena_fixed, T)),
+               gib(bufplan_bytes(z->total_per_token, z->total_fixed, T)), z->narena);
+    }
+    return true;
+}
+
 int cmd_compile(int argc, char **argv, const char *version) {
     Args a;
     int rc = parse_args(argc, argv, &a);
@@ -362,10 +434,12 @@ int cmd_compile(int argc, char **argv, const char *version) {
         fprintf(stderr, "gptc compile: %s\n", err);
         rc = 1;
     } else if (!write_text(dir, "kernels.cu", &g->kernels_cu) || !write_text(dir, "plan.h", &g->plan_h) ||
-               !write_text(dir, "kernels_sim.cc", &g->sim_cc)) {
+               !write_text(dir, "kernels_sim.cc", &g->sim_cc) || !write_text(dir, "schedule.c", &g->schedule_c)) {
+        rc = 1;
+    } else if (!print_plan(&a, spec, g)) {
         rc = 1;
     } else if (a.no_compile) {
-        printf("gptc compile: wrote %s/kernels.cu (%d kernels), plan.h and kernels_sim.cc\n", dir,
+        printf("gptc compile: wrote %s/kernels.cu (%d kernels), plan.h, kernels_sim.cc and schedule.c\n", dir,
                kernel_count(&g->plan));
     } else {
         rc = compile_and_check(&a, g, dir);

@@ -338,7 +338,7 @@ static void *worker(void *arg) {
 
 /* $GPTC_CACHE_DIR, $XDG_CACHE_HOME/gptc (an absolute one only, as the XDG
  * spec says), ~/.cache/gptc; false, and no cache, when none is set. */
-static bool default_cache_dir(char *buf, size_t len) {
+bool nvrtc_default_cache_dir(char *buf, size_t len) {
     const char *v;
     if ((v = getenv("GPTC_CACHE_DIR")) && *v) return snprintf(buf, len, "%s", v), true;
     if ((v = getenv("XDG_CACHE_HOME")) && v[0] == '/') return snprintf(buf, len, "%s/gptc", v), true;
@@ -349,7 +349,7 @@ static bool default_cache_dir(char *buf, size_t len) {
 void nvrtc_compile_all(const NvrtcJob *jobs, int n, const NvrtcConfig *cfg, NvrtcOutput *out) {
     char dir[4096] = "";
     if (cfg->cache_dir) snprintf(dir, sizeof dir, "%s", cfg->cache_dir);
-    else default_cache_dir(dir, sizeof dir);
+    else nvrtc_default_cache_dir(dir, sizeof dir);
     memset(out, 0, sizeof *out * (size_t)n);
     Pool p = {.jobs = jobs, .out = out, .n = n, .cache_dir = dir};
     pthread_mutex_init(&p.mu, NULL);

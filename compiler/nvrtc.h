@@ -113,4 +113,9 @@ int nvrtc_parse_log(const char *log, KernelRes **out, int *warnings);
 long nvrtc_cache_hits(void);
 long nvrtc_compiles(void);
 
+/* The compile cache's folder: $GPTC_CACHE_DIR, else $XDG_CACHE_HOME/gptc (an
+ * absolute one), else ~/.cache/gptc; false when none is set. The sim
+ * executor's kernel builds share it. */
+bool nvrtc_default_cache_dir(char *buf, size_t len);
+
 #endif

@@ -1,0 +1,178 @@
+/*
+ * lower.h: one training step of a ModelSpec as a plan the executors run:
+ * the buffers (activations, token arrays, views of the parameters), and the
+ * steps in launch order (fused kernel launches, GEMMs, copies, zero fills),
+ * each kernel argument bound BY PARAMETER NAME to a buffer, a scalar or a
+ * runtime value. Every step also lists the elementary ops it computes (the
+ * op graph of model.c, one op per line of the ref code), so the same plan
+ * gives the unfused view: one launch per op, every intermediate stored.
+ *
+ * Forward and backward mirror runtime/ref/model.c op by op (lower.c says
+ * where the fused order differs, and why that is the same math).
+ *
+ * Sizes are `per_token * T + fixed` elements, so one plan holds for every
+ * T; bufplan.c places the arena buffers, exec.c runs the steps.
+ */
+#ifndef GPTC_LOWER_H
+#define GPTC_LOWER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "params.h"
+#include "spec.h"
+#include "strbuf.h"
+
+#define PLAN_MAX_BUFS 4096
+#define PLAN_MAX_STEPS 4096
+#define PLAN_MAX_ARGS 16
+#define PLAN_MAX_OPS 6
+#define PLAN_MAX_REFS 8
+
+typedef enum { PD_BF16, PD_F32, PD_I32, PD_U16 } PlanDtype;
+
+typedef enum {
+    BUF_ARENA,    /* an activation in the one arena (bufplan.c places it) */
+    BUF_INPUT,    /* uploaded by the executor before each step (ids, tables) */
+    BUF_PARAM,    /* a view of a parameter tensor (plane below) */
+    BUF_INTERNAL  /* an intermediate a fused kernel never stores */
+} BufClass;
+
+typedef enum { PLANE_MASTER, PLANE_HI, PLANE_BF16COPY, PLANE_GRAD } ParamPlane;
+
+/* Uploaded inputs, in the order of the executor's upload. */
+typedef enum {
+    IN_IDS, IN_TARGETS, IN_DOC_START, IN_COS, IN_SIN,
+    IN_SEG_ORDER, IN_SEG_START, IN_SEG_TOKEN, IN_COUNT
+} PlanInput;
+
+typedef struct {
+    char name[40];
+    BufClass cls;
+    PlanDtype dtype;
+    int64_t per_token, fixed; /* elements: per_token * T + fixed */
+    int tensor;               /* BUF_PARAM: index in params_list */
+    ParamPlane plane;
+    int64_t tensor_off;       /* BUF_PARAM: first element of the view */
+    PlanInput input;          /* BUF_INPUT */
+    bool output;              /* read by the executor after the step (the loss) */
+    /* bufplan.c: arena offset in bytes = off_per_token * T + off_fixed */
+    int64_t off_per_token, off_fixed;
+    int first, last;          /* steps of the first write and last access */
+} PlanBuf;
+
+typedef enum {
+    ARG_BUF,     /* buffer `id`, `off_pt` * T + `off` elements in */
+    ARG_NULL,    /* a NULL pointer (an absent optional tensor) */
+    ARG_INT,     /* the constant ival */
+    ARG_FLOAT,   /* the constant fval */
+    ARG_ROWS,    /* T * ival (rows, table strides, counts) */
+    ARG_INV_ROWS,/* 1 / T, as a float (the mean loss) */
+    ARG_WINDOW,  /* window blocks of layer ival at this step (spec_window_blocks) */
+    ARG_NSEG     /* embedding segments of this step's ids (token_segments) */
+} ArgKind;
+
+typedef struct {
+    const char *name; /* the kernel parameter it binds */
+    ArgKind kind;
+    int id;
+    int64_t off_pt, off;
+    long long ival;
+    double fval;
+} PlanArg;
+
+typedef enum { STEP_KERNEL, STEP_GEMM, STEP_COPY, STEP_ZERO } StepKind;
+
+/* A size rule: per_token * T + fixed. */
+typedef struct {
+    int64_t per_token, fixed;
+} PlanDim;
+
+typedef struct {
+    PlanDim m, n, k;
+    int trans_a, trans_b;
+    long long lda, ldb, ldc;
+    float alpha, beta;
+} PlanGemm;
+
+/* One operand of an elementary op: a buffer, or part of one. */
+typedef struct {
+    int buf;
+    int64_t per_token, fixed; /* elements touched */
+} OpRef;
+
+typedef struct {
+    const char *kind; /* e.g. "gather", "rmsnorm", "matmul" */
+    int nin, nout;
+    OpRef in[PLAN_MAX_REFS], out[PLAN_MAX_REFS];
+} PlanOp;
+
+typedef struct {
+    StepKind kind;
+    char kernel[64];   /* STEP_KERNEL: the symbol in kernels.cu */
+    const char *stem;  /* its family stem, e.g. "rmsnorm_fwd" */
+    const char *params;/* its parameter list (emit.c's, or the pending table's) */
+    bool pending;      /* a contracts.md family emit.c does not have yet */
+    int threads, rows_per_block, grid_blocks, grid_y, vec, width;
+    char what[48];     /* e.g. "L3 mlp norm" */
+    int layer;         /* -1 outside the blocks */
+    bool backward;
+    int nargs;
+    PlanArg args[PLAN_MAX_ARGS]; /* KERNEL: by name; GEMM: a, b, c; COPY: dst, src; ZERO: dst */
+    PlanGemm gemm;
+    PlanDim bytes;     /* COPY, ZERO: bytes */
+    int nops;
+    PlanOp ops[PLAN_MAX_OPS];
+} PlanStep;
+
+typedef struct {
+    ModelSpec spec;
+    int ntensors;
+    ParamTensor tensors[PARAMS_MAX];
+    int64_t tensor_off[PARAMS_MAX]; /* element offset in params_list order */
+    int nbufs, nsteps, nforward;    /* steps [0, nforward) are the forward pass */
+    PlanBuf bufs[PLAN_MAX_BUFS];
+    PlanStep steps[PLAN_MAX_STEPS];
+    int loss_buf;
+    int scalars_tensor;
+} Plan;
+
+/* Builds the plan of one training step. False with a message in err for a
+ * model the lowering does not handle (or a binding that does not match a
+ * kernel's parameters: a gptc bug). The Plan is large: allocate it. */
+bool lower_plan(const ModelSpec *s, Plan *p, char *err, size_t errlen);
+
+/* The op graph, one elementary op per line, with each step's fused kernel. */
+void lower_print_graph(const Plan *p, StrBuf *out);
+
+/* Elements of a size rule at T tokens, and bytes of one element. */
+int64_t plan_dim(PlanDim d, int64_t T);
+int64_t plan_elems(const PlanBuf *b, int64_t T);
+int plan_dtype_bytes(PlanDtype d);
+const char *plan_dtype_name(PlanDtype d);
+
+/* ---- fuse.c: kernel families, parameter lists, launch counts and traffic ---- */
+
+/* The kernel of family `stem` (width: the row width that selects among
+ * instances; 0 for any). Fills the step's name, parameter list and launch
+ * rule. False when the model has no such kernel. */
+bool fuse_find_kernel(const ModelSpec *s, const char *stem, int width, PlanStep *st);
+
+/* Checks each kernel step's bindings against its parameter list: every
+ * parameter bound exactly once, no binding of a parameter the kernel lacks.
+ * False with the first problem in err. */
+bool fuse_check(const Plan *p, char *err, size_t errlen);
+
+/* Parameter i of a parameter list: its name and whether it is a pointer,
+ * int, long long or float. Returns the count of parameters. */
+typedef enum { PT_PTR, PT_INT, PT_LL, PT_FLOAT } ParamType;
+int fuse_params(const char *list, char names[][32], ParamType *types, int max);
+
+typedef struct {
+    int64_t launches, bytes;               /* fused: the plan as it runs */
+    int64_t unfused_launches, unfused_bytes; /* one launch per op, all stored */
+} PlanStats;
+
+void fuse_stats(const Plan *p, int64_t T, PlanStats *out);
+
+#endif

@@ -1,0 +1,60 @@
+/*
+ * exec.h: runs a training step's plan (compiler/lower.h, packed by
+ * bufplan.h) over a Gpu (runtime/gpu.h): the executor of `sim` and `cuda`.
+ *
+ * The plan is built in-process from the ModelSpec (generated/NAME/
+ * schedule.c is its reviewable form). exec_new allocates one arena for the
+ * activations at max_T, the token arrays, the parameters in the device
+ * layout of contracts.md (Muon tensors as a bf16 `hi` plane and a uint16
+ * `lo` plane whose (hi << 16) | lo is the fp32 master; Adam tensors as the
+ * fp32 master; the head, or x00's table when tied, also as a bf16 copy)
+ * and the fp32 gradients in params_list order.
+ *
+ * Per step: exec_forward uploads ids, targets, doc_start (each token's
+ * document start), the embedding segments (token_segments) and runs the
+ * forward steps, returning the mean loss; exec_backward zeroes the
+ * gradients and runs the backward steps. Every call returns 0, or -1 with
+ * the reason in exec_error().
+ */
+#ifndef GPTC_EXEC_H
+#define GPTC_EXEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "bufplan.h"
+#include "gpu.h"
+#include "lower.h"
+
+typedef struct Exec Exec;
+
+/* NULL with the reason in err (a plan the lowering refuses, no memory). */
+Exec *exec_new(const ModelSpec *s, Gpu *g, int max_T, char *err, size_t errlen);
+void exec_free(Exec *e);
+const char *exec_error(const Exec *e);
+const Plan *exec_plan(const Exec *e);
+
+/* Parameters as one host fp32 array in params_list order. Upload also
+ * refreshes the bf16 copy of the head (round to nearest even). */
+int exec_upload_params(Exec *e, const float *host);
+int exec_download_params(Exec *e, float *host);
+int exec_download_grads(Exec *e, float *host);
+size_t exec_num_params(const Exec *e);
+
+/* Device pointers: a tensor's plane (NULL when it has none), and the
+ * gradients (fp32, params_list order). */
+void *exec_param(Exec *e, int tensor, ParamPlane plane);
+float *exec_grads(Exec *e);
+
+int exec_forward(Exec *e, const int *ids, const int *targets, int T, int step, bool validation, double *loss);
+int exec_backward(Exec *e);
+
+/* The pieces of a step, for tests and partial plans: set T and upload the
+ * step's inputs; run steps [from, to); zero the gradients; the device
+ * pointer of a buffer (by its plan name) at the current T. */
+int exec_prepare(Exec *e, const int *ids, const int *targets, int T, int step, bool validation);
+int exec_run(Exec *e, int from, int to);
+int exec_zero_grads(Exec *e);
+void *exec_buffer(Exec *e, const char *name);
+
+#endif
