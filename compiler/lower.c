@@ -830,8 +830,10 @@ static void index_tensors(Lower *L) {
     int64_t off = 0;
     for (int i = 0; i < p->ntensors; i++) {
         const ParamTensor *t = &p->tensors[i];
+        /* Each tensor's gradient starts on a 16-byte boundary: the device
+         * optimizer reads them as float4 (runtime/optim_gpu.h). */
         p->tensor_off[i] = off;
-        off += t->numel;
+        off = (off + t->numel + 3) / 4 * 4;
         switch (t->group) {
         case GROUP_HEAD: L->t_head = i; break;
         case GROUP_SCALARS: L->t_scalars = i; break;

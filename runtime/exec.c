@@ -33,7 +33,9 @@ struct Exec {
     void *inputs[IN_COUNT];
     void *master[PARAMS_MAX], *hi[PARAMS_MAX], *lo[PARAMS_MAX], *bf16copy[PARAMS_MAX];
     float *grads;
-    size_t total;
+    size_t total;      /* parameters, packed as params_list */
+    size_t grad_total; /* the device gradients, each tensor 16-byte aligned (plan->tensor_off) */
+    size_t host_off[PARAMS_MAX];
     int head; /* the tensor the head's bf16 copy mirrors */
     int *host_i;
 };
@@ -84,7 +86,9 @@ static bool alloc_all(Exec *e) {
     }
     for (int t = 0; t < p->ntensors; t++) {
         size_t n = (size_t)p->tensors[t].numel;
+        e->host_off[t] = e->total;
         e->total += n;
+        e->grad_total = ((size_t)p->tensor_off[t] + n + 3) / 4 * 4;
         if (p->tensors[t].opt == OPT_MUON) {
             e->hi[t] = dev_alloc(e, n * 2, &ok);
             e->lo[t] = dev_alloc(e, n * 2, &ok);
@@ -93,7 +97,7 @@ static bool alloc_all(Exec *e) {
         }
     }
     e->bf16copy[e->head] = dev_alloc(e, (size_t)p->tensors[e->head].numel * 2, &ok);
-    e->grads = dev_alloc(e, e->total * 4, &ok);
+    e->grads = dev_alloc(e, e->grad_total * 4, &ok);
     e->host_i = malloc(sizeof(int) * ((size_t)e->max_T * 4 + 1));
     if (!e->host_i && ok) {
         fail(e, "out of memory");
@@ -191,7 +195,7 @@ int exec_upload_params(Exec *e, const float *host) {
     int rc = 0;
     for (int t = 0; t < p->ntensors && rc == 0; t++) {
         size_t n = (size_t)p->tensors[t].numel;
-        const float *src = host + p->tensor_off[t];
+        const float *src = host + e->host_off[t];
         if (e->master[t]) rc = g->copy_to_device(g, e->master[t], src, n * 4);
         if ((e->hi[t] || t == e->head) && rc == 0) {
             uint16_t *hi = malloc(n * 2), *lo = malloc(n * 2);
@@ -217,7 +221,7 @@ int exec_download_params(Exec *e, float *host) {
     Gpu *g = e->g;
     for (int t = 0; t < p->ntensors; t++) {
         size_t n = (size_t)p->tensors[t].numel;
-        float *dst = host + p->tensor_off[t];
+        float *dst = host + e->host_off[t];
         if (e->master[t]) {
             if (g->copy_to_host(g, dst, e->master[t], n * 4)) return fail(e, "%s", g->err);
             continue;
@@ -238,11 +242,27 @@ int exec_download_params(Exec *e, float *host) {
 }
 
 int exec_download_grads(Exec *e, float *host) {
-    return e->g->copy_to_host(e->g, host, e->grads, e->total * 4) ? fail(e, "%s", e->g->err) : 0;
+    const Plan *p = e->plan;
+    for (int t = 0; t < p->ntensors; t++)
+        if (e->g->copy_to_host(e->g, host + e->host_off[t], e->grads + p->tensor_off[t],
+                               (size_t)p->tensors[t].numel * 4))
+            return fail(e, "%s", e->g->err);
+    return 0;
 }
 
 int exec_zero_grads(Exec *e) {
-    return e->g->memset_zero(e->g, e->grads, e->total * 4) ? fail(e, "%s", e->g->err) : 0;
+    return e->g->memset_zero(e->g, e->grads, e->grad_total * 4) ? fail(e, "%s", e->g->err) : 0;
+}
+
+void exec_gpu_params(Exec *e, GpuParams *out) {
+    memset(out, 0, sizeof *out);
+    out->n = e->plan->ntensors;
+    for (int t = 0; t < out->n; t++)
+        out->t[t] = (GpuParamTensor){e->hi[t], e->lo[t], e->master[t], e->bf16copy[t]};
+}
+
+void exec_grad_offsets(const Exec *e, size_t *offsets) {
+    for (int t = 0; t < e->plan->ntensors; t++) offsets[t] = (size_t)e->plan->tensor_off[t];
 }
 
 /* ---- buffers and arguments ---- */

@@ -25,6 +25,7 @@
 #include "bufplan.h"
 #include "gpu.h"
 #include "lower.h"
+#include "optim_gpu.h"
 
 typedef struct Exec Exec;
 
@@ -42,9 +43,14 @@ int exec_download_grads(Exec *e, float *host);
 size_t exec_num_params(const Exec *e);
 
 /* Device pointers: a tensor's plane (NULL when it has none), and the
- * gradients (fp32, params_list order). */
+ * gradients (fp32, params_list order, each tensor starting on a 16-byte
+ * boundary: exec_grad_offsets gives where, in floats). exec_gpu_params
+ * views the parameters as runtime/optim_gpu.h's GpuParams, so the device
+ * optimizer updates them in place. */
 void *exec_param(Exec *e, int tensor, ParamPlane plane);
 float *exec_grads(Exec *e);
+void exec_grad_offsets(const Exec *e, size_t *offsets);
+void exec_gpu_params(Exec *e, GpuParams *out);
 
 int exec_forward(Exec *e, const int *ids, const int *targets, int T, int step, bool validation, double *loss);
 int exec_backward(Exec *e);

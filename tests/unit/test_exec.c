@@ -29,6 +29,14 @@
 
 #define TOL 0.015625
 
+/* Where tensor t starts in the host fp32 array (params_list order, packed);
+ * the device gradients are laid out apart (plan->tensor_off, aligned). */
+static size_t host_off(const Plan *p, int t) {
+    size_t off = 0;
+    for (int i = 0; i < t; i++) off += (size_t)p->tensors[i].numel;
+    return off;
+}
+
 static float bf16_value(uint16_t b) {
     uint32_t u = (uint32_t)b << 16;
     float f;
@@ -165,11 +173,11 @@ TEST(exec_mlp_layer_on_sim_matches_ref) {
     for (int t = 0; t < p->ntensors; t++) {
         const ParamTensor *pt = &p->tensors[t];
         double scale = pt->ndim == 2 ? 1 / sqrt((double)pt->shape[1]) : 0.5;
-        for (int64_t i = 0; i < pt->numel; i++) params[p->tensor_off[t] + i] = rand_bf16(&r, scale);
+        for (int64_t i = 0; i < pt->numel; i++) params[host_off(p, t) + i] = rand_bf16(&r, scale);
         if (pt->layer == L && strstr(pt->name, "fc_w")) t_fc = t;
         if (pt->layer == L && strstr(pt->name, "proj_w")) t_proj = t;
     }
-    float *sc = params + p->tensor_off[p->scalars_tensor];
+    float *sc = params + host_off(p, p->scalars_tensor);
     int li = spec_lambda_index(&s, L, 0);
     sc[li] = 0.875f, sc[li + 1] = 0.375f;
     CHECK(exec_upload_params(e, params) == 0);
@@ -178,8 +186,8 @@ TEST(exec_mlp_layer_on_sim_matches_ref) {
 
     Ref ref = {.T = T, .D = D, .M = M, .lam = sc + li};
     size_t TD = (size_t)T * D, TM = (size_t)T * M;
-    ref.fc = params + p->tensor_off[t_fc];
-    ref.proj = params + p->tensor_off[t_proj];
+    ref.fc = params + host_off(p, t_fc);
+    ref.proj = params + host_off(p, t_proj);
     ref.x = fill(&g, exec_buffer(e, "L2.xa=out"), TD, &r, 1.0);
     ref.x0 = fill(&g, exec_buffer(e, "x0"), TD, &r, 1.0);
     int f0, f1, b0, b1;
@@ -206,13 +214,13 @@ TEST(exec_mlp_layer_on_sim_matches_ref) {
     ref_layer(&ref);
     compare("act", act, ref.act, TM);
     compare("out", out, ref.out, TD);
-    compare("d proj", grads + p->tensor_off[t_proj], ref.dproj, (size_t)D * M);
-    compare("d fc", grads + p->tensor_off[t_fc], ref.dfc, (size_t)M * D);
+    compare("d proj", grads + host_off(p, t_proj), ref.dproj, (size_t)D * M);
+    compare("d fc", grads + host_off(p, t_fc), ref.dfc, (size_t)M * D);
     compare("dxs", dxs, ref.dxs, TD);
     compare("dx0", dx0, ref.dx0, TD);
-    compare("d lambdas", grads + p->tensor_off[p->scalars_tensor] + li, ref.dlam, 2);
+    compare("d lambdas", grads + host_off(p, p->scalars_tensor) + li, ref.dlam, 2);
     /* Nothing else got a gradient from this layer. */
-    CHECK(grads[p->tensor_off[p->scalars_tensor] + spec_lambda_index(&s, 2, 0)] == 0);
+    CHECK(grads[host_off(p, p->scalars_tensor) + spec_lambda_index(&s, 2, 0)] == 0);
 
     float *bufs[] = {params, grads, out, act, dxs, dx0, (float *)ref.x, (float *)ref.x0, (float *)ref.dout,
                      ref.xm, ref.n2, ref.rstd, ref.pre, ref.act, ref.out, ref.dact, ref.dn, ref.dxa, ref.dfc,
