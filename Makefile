@@ -21,7 +21,7 @@ FUZZ_SECONDS ?= 120
 DEMO_SHARDS  := data/demo/demo_train_000001.bin data/demo/demo_val_000000.bin
 
 COMPILER_SRC := $(filter-out compiler/main.c,$(wildcard compiler/*.c))
-RUNTIME_SRC  := $(wildcard runtime/*.c runtime/ref/*.c)
+RUNTIME_SRC  := $(wildcard runtime/*.c runtime/ref/*.c runtime/cuda/*.c)
 UNIT_SRC     := $(wildcard tests/unit/*.c)
 # The kernel templates, compiled into gptc as C strings by scripts/embed.c,
 # so that `gptc compile` needs no files beside the binary. Sorted: the
@@ -62,6 +62,25 @@ build/embed: scripts/embed.c | build/.deps
 $(GEN_SRC): build/embed $(TEMPLATES)
 	@mkdir -p $(@D)
 	build/embed $@ $(TEMPLATES)
+
+# ---- the cuda executor (runtime/cuda/) --------------------------------------
+# The driver, cuBLASLt and NVRTC are loaded with dlopen (never -lcuda); the
+# toolkit's cuda.h and cublasLt.h give the types only, for these files alone.
+# EXTRA_INC / EXTRA_LIB: more -I / -L folders for the system libraries, for a
+# machine without the -dev packages (scripts/gpu-check.sh unpacks them).
+comma     := ,
+CUDA_HOME ?= /usr/local/cuda
+EXTRA_INC ?=
+EXTRA_LIB ?=
+INC    += $(addprefix -isystem ,$(EXTRA_INC))
+LDLIBS := $(addprefix -L,$(EXTRA_LIB)) $(addprefix -Wl$(comma)-rpath$(comma),$(EXTRA_LIB)) $(LDLIBS)
+build/obj/runtime/cuda/%.o build/asan/obj/runtime/cuda/%.o: INC += -isystem $(CUDA_HOME)/include
+
+# Everything but main(), for test programs that link the runtime (the GPU
+# mode of tests/kernels/test_kernels.c).
+build/libgptc.a: $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
 
 build/gptc: build/obj/compiler/main.o $(LIB_OBJ)
 	$(CC) $(CFLAGS) -fopenmp -o $@ $^ $(LDLIBS)
