@@ -37,6 +37,7 @@ objs = $(patsubst %.c,$(1)/%.o,$(2)) $(1)/runtime/ref/model64.o
 LIB_OBJ       := $(call objs,build/obj,$(LIB_SRC))
 LIB_OBJ_ASAN  := $(call objs,build/asan/obj,$(LIB_SRC))
 
+.PHONY: print-ldlibs test-kernels-gpu test-cuda
 .PHONY: all deps demo test test-unit test-bad test-models test-docs test-train test-compile test-sim test-generated test-kernels test-long bench clean fixtures gpt2-vocab bpe-fixture
 all: build/gptc
 
@@ -82,6 +83,22 @@ build/libgptc.a: $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
+# The link flags, for scripts that link build/libgptc.a (tests/run-kernels.sh --gpu).
+print-ldlibs:
+	@echo $(LDLIBS)
+
+# The GPU mode of tests/kernels for every tiny model and the GEMM check
+# (scripts/gpu-check.sh); without a GPU each program says "skipped: no GPU".
+test-kernels-gpu: build/gptc build/libgptc.a
+	GPU_LDLIBS="$(LDLIBS)" GPU_INC="$(addprefix -isystem ,$(EXTRA_INC))" tests/run-kernels.sh --gpu build/gptc
+
+# Without a GPU: the cuda code's loaders and errors (a fake driver), gptc
+# train's backend choice, and the GPU mode of tests/kernels building,
+# linking without libcuda and saying "skipped: no GPU".
+test-cuda: build/gptc build/libgptc.a
+	tests/run-kernels.sh --gpu build/gptc tiny
+	tests/run-cuda.sh build/gptc
+
 build/gptc: build/obj/compiler/main.o $(LIB_OBJ)
 	$(CC) $(CFLAGS) -fopenmp -o $@ $^ $(LDLIBS)
 
@@ -115,7 +132,7 @@ demo: build/gptc $(DEMO_SHARDS)
 
 # Every suite, then one closing tally (tests/run-all.sh); the test-* targets
 # below run one suite each.
-test: build/gptc build/asan/gptc build/test_unit build/asan/test_unit
+test: build/gptc build/asan/gptc build/test_unit build/asan/test_unit build/libgptc.a
 	tests/run-all.sh
 
 test-unit: build/test_unit build/asan/test_unit
