@@ -96,8 +96,8 @@ test-kernels-gpu: build/gptc build/libgptc.a
 # train's backend choice, and the GPU mode of tests/kernels building,
 # linking without libcuda and saying "skipped: no GPU".
 test-cuda: build/gptc build/libgptc.a
-	tests/run-kernels.sh --gpu build/gptc tiny
-	tests/run-cuda.sh build/gptc
+	GPU_LDLIBS="$(LDLIBS)" GPU_INC="$(addprefix -isystem ,$(EXTRA_INC))" tests/run-kernels.sh --gpu build/gptc tiny
+	GPU_LDLIBS="$(LDLIBS)" tests/run-cuda.sh build/gptc
 
 build/gptc: build/obj/compiler/main.o $(LIB_OBJ)
 	$(CC) $(CFLAGS) -fopenmp -o $@ $^ $(LDLIBS)

@@ -101,9 +101,10 @@ int main(void) {
     return 0;
 }
 EOF
-    # shellcheck disable=SC2046 # print-ldlibs is a list of flags
+    ldlibs=${GPU_LDLIBS:-$(make -s --no-print-directory print-ldlibs)}
+    # shellcheck disable=SC2086 # ldlibs is a list of flags
     if $CC -std=c11 -Iruntime -Icompiler -isystem "$CUDA_INC" -o "$tmp/lt" "$tmp/lt.c" build/libgptc.a \
-        $(make -s --no-print-directory print-ldlibs) -fopenmp >"$tmp/lt.log" 2>&1; then
+        $ldlibs -fopenmp >"$tmp/lt.log" 2>&1; then
         expect 0 "cuBLASLt loads with every entry point gptc uses" "cuBLASLt 1" -- "$tmp/lt"
         expect 1 "a missing cuBLASLt is an error naming the path" "cuBLASLt not found (tried $tmp/none.so)" -- \
             env GPTC_CUBLASLT_LIB="$tmp/none.so" "$tmp/lt"
