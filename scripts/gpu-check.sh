@@ -82,7 +82,7 @@ deps_link() {
     local dir inc=() lib=()
     dir=$(mktemp -d)
     [ $# -gt 0 ] && inc=(-isystem "$1/usr/include" -isystem "$1/usr/include/$arch/openblas-openmp") &&
-        lib=(-L "$1/usr/lib/$arch")
+        lib=(-L "$1/usr/lib/$arch" -Wl,-rpath-link,"$1/usr/lib/$arch")
     printf '%s\n' '#define PCRE2_CODE_UNIT_WIDTH 8' '#include <yaml.h>' '#include <pcre2.h>' '#include <cblas.h>' \
         'int main(void) { yaml_parser_t p; yaml_parser_initialize(&p); return (int)cblas_sdot(0, 0, 1, 0, 1); }' \
         >"$dir/probe.c"
@@ -114,6 +114,13 @@ deps() {
         makevars=("EXTRA_INC=$d/usr/include $d/usr/include/$arch/openblas-openmp" "EXTRA_LIB=$d/usr/lib/$arch"
                   "BLAS_DIR=$blas")
         ok "build dependencies unpacked from .gpudeps/ into $d${forced:+ (GPTC_DEPS)}"
+        # OpenBLAS needs the Fortran runtime; the binaries' run path does
+        # not reach a library's own dependencies, so where the system has
+        # none, this script's programs find the unpacked one.
+        if ! ldconfig -p 2>/dev/null | grep -q 'libgfortran\.so\.5 '; then
+            export LD_LIBRARY_PATH=$d/usr/lib/$arch${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+            echo "note: no libgfortran.so.5 on the system: LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
+        fi
     else
         bad "build dependencies from .gpudeps/ do not link"
     fi
