@@ -21,7 +21,7 @@ FUZZ_SECONDS ?= 120
 DEMO_SHARDS  := data/demo/demo_train_000001.bin data/demo/demo_val_000000.bin
 
 COMPILER_SRC := $(filter-out compiler/main.c,$(wildcard compiler/*.c))
-RUNTIME_SRC  := $(wildcard runtime/*.c runtime/ref/*.c runtime/sim/*.c)
+RUNTIME_SRC  := $(wildcard runtime/*.c runtime/ref/*.c runtime/sim/*.c runtime/cuda/*.c)
 UNIT_SRC     := $(wildcard tests/unit/*.c)
 # The kernel templates, compiled into gptc as C strings by scripts/embed.c,
 # so that `gptc compile` needs no files beside the binary. Sorted: the
@@ -41,6 +41,7 @@ LIB_OBJ       := $(call objs,build/obj,$(LIB_SRC))
 LIB_OBJ_ASAN  := $(call objs,build/asan/obj,$(LIB_SRC))
 
 .PHONY: all deps demo test test-unit test-bad test-models test-docs test-train test-compile test-sim test-generated test-kernels test-torchref test-long bench clean fixtures gpt2-vocab bpe-fixture test-optim-gpu
+.PHONY: print-ldlibs test-kernels-gpu test-cuda
 all: build/gptc
 
 deps:
@@ -65,6 +66,41 @@ build/embed: scripts/embed.c | build/.deps
 $(GEN_SRC): build/embed $(TEMPLATES) $(SIM_EMBED)
 	@mkdir -p $(@D)
 	build/embed $@ $(TEMPLATES) $(SIM_EMBED)
+
+# ---- the cuda executor (runtime/cuda/) --------------------------------------
+# The driver, cuBLASLt and NVRTC are loaded with dlopen (never -lcuda); the
+# toolkit's cuda.h and cublasLt.h give the types only, for these files alone.
+# EXTRA_INC / EXTRA_LIB: more -I / -L folders for the system libraries, for a
+# machine without the -dev packages (scripts/gpu-check.sh unpacks them).
+comma     := ,
+CUDA_HOME ?= /usr/local/cuda
+EXTRA_INC ?=
+EXTRA_LIB ?=
+INC    += $(addprefix -isystem ,$(EXTRA_INC))
+LDLIBS := $(addprefix -L,$(EXTRA_LIB)) $(addprefix -Wl$(comma)-rpath$(comma),$(EXTRA_LIB)) $(LDLIBS)
+build/obj/runtime/cuda/%.o build/asan/obj/runtime/cuda/%.o: INC += -isystem $(CUDA_HOME)/include
+
+# Everything but main(), for test programs that link the runtime (the GPU
+# mode of tests/kernels/test_kernels.c).
+build/libgptc.a: $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+# The link flags, for scripts that link build/libgptc.a (tests/run-kernels.sh --gpu).
+print-ldlibs:
+	@echo $(LDLIBS)
+
+# The GPU mode of tests/kernels for every tiny model and the GEMM check
+# (scripts/gpu-check.sh); without a GPU each program says "skipped: no GPU".
+test-kernels-gpu: build/gptc build/libgptc.a
+	GPU_LDLIBS="$(LDLIBS)" GPU_INC="$(addprefix -isystem ,$(EXTRA_INC))" tests/run-kernels.sh --gpu build/gptc
+
+# Without a GPU: the cuda code's loaders and errors (a fake driver), gptc
+# train's backend choice, and the GPU mode of tests/kernels building,
+# linking without libcuda and saying "skipped: no GPU".
+test-cuda: build/gptc build/libgptc.a
+	GPU_LDLIBS="$(LDLIBS)" GPU_INC="$(addprefix -isystem ,$(EXTRA_INC))" tests/run-kernels.sh --gpu build/gptc tiny
+	GPU_LDLIBS="$(LDLIBS)" tests/run-cuda.sh build/gptc
 
 build/gptc: build/obj/compiler/main.o $(LIB_OBJ)
 	$(CC) $(CFLAGS) -fopenmp -o $@ $^ $(LDLIBS)
@@ -99,7 +135,7 @@ demo: build/gptc $(DEMO_SHARDS)
 
 # Every suite, then one closing tally (tests/run-all.sh); the test-* targets
 # below run one suite each.
-test: build/gptc build/asan/gptc build/test_unit build/asan/test_unit
+test: build/gptc build/asan/gptc build/test_unit build/asan/test_unit build/libgptc.a
 	tests/run-all.sh
 
 test-unit: build/test_unit build/asan/test_unit

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cuda/gpu_cuda.h"
 #include "ref.h"
 
 static float *ref_params_fn(void *m) { return ref_params(m); }
@@ -22,17 +23,58 @@ static double ref_forward_fn(void *m, const int *in, const int *tgt, int T, int 
 static void ref_backward_fn(void *m) { ref_backward(m); }
 static void ref_close_fn(void *m) { ref_model_free(m); }
 
-bool backend_open(Backend *b, const char *name, const ModelSpec *s, int max_T, char *err,
-                  size_t errcap) {
-    memset(b, 0, sizeof *b);
-    if (strcmp(name, "ref")) {
-        snprintf(err, errcap, "unknown backend '%s'; this build has: ref", name);
-        return false;
-    }
+static bool ref_open(Backend *b, const ModelSpec *s, int max_T, char *err, size_t errcap) {
+    (void)err, (void)errcap;
     *b = (Backend){"ref",          ref_model_new(s, max_T), ref_params_fn,  ref_grads_fn,
                    ref_num_params_fn, ref_tensors_fn,       ref_init_fn,    ref_forward_fn,
                    ref_backward_fn, ref_close_fn};
     return true;
+}
+
+/* The executors of this build, by name. */
+static const struct {
+    const char *name;
+    bool (*open)(Backend *b, const ModelSpec *s, int max_T, char *err, size_t errcap);
+} registry[] = {
+    {"ref", ref_open},
+};
+#define NREGISTRY (sizeof registry / sizeof registry[0])
+
+bool backend_registered(const char *name) {
+    for (size_t i = 0; i < NREGISTRY; i++)
+        if (!strcmp(registry[i].name, name)) return true;
+    return false;
+}
+
+bool backend_open(Backend *b, const char *name, const ModelSpec *s, int max_T, char *err,
+                  size_t errcap) {
+    memset(b, 0, sizeof *b);
+    for (size_t i = 0; i < NREGISTRY; i++)
+        if (!strcmp(registry[i].name, name)) return registry[i].open(b, s, max_T, err, errcap);
+    int at = snprintf(err, errcap, "unknown backend '%s'; this build has:", name);
+    for (size_t i = 0; i < NREGISTRY && at >= 0 && (size_t)at < errcap; i++)
+        at += snprintf(err + at, errcap - (size_t)at, "%s %s", i ? "," : "", registry[i].name);
+    return false;
+}
+
+const char *backend_resolve(const char *requested, char *note, size_t notecap, char *err, size_t errcap) {
+    char why[800];
+    if (!strcmp(requested, "auto")) {
+        int n = cuda_device_count(why, sizeof why);
+        if (n > 0 && backend_registered("cuda")) {
+            snprintf(note, notecap, "backend: cuda (auto: %d GPU%s found)", n, n == 1 ? "" : "s");
+            return "cuda";
+        }
+        if (n > 0) snprintf(note, notecap, "backend: ref (auto: a GPU is present, but this build has no cuda executor yet)");
+        else snprintf(note, notecap, "backend: ref (%s)", why);
+        return "ref";
+    }
+    if (!strcmp(requested, "cuda") && cuda_device_count(why, sizeof why) == 0) {
+        snprintf(err, errcap, "--backend cuda: %s", why);
+        return NULL;
+    }
+    snprintf(note, notecap, "backend: %s (--backend %s)", requested, requested);
+    return requested;
 }
 
 void backend_close(Backend *b) {

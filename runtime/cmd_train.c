@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
 #include "train.h"
 #include "validate.h"
 
@@ -29,7 +30,9 @@ static const char help[] =
     "                    to change the schedule, use --set train.steps=N)\n"
     "  --resume          continue the run in --run-dir from its checkpoint,\n"
     "                    bit-identically to a run that never stopped\n"
-    "  --backend NAME    the executor: ref (fp32 C on the CPU; the default)\n"
+    "  --backend NAME    the executor: auto (the default: cuda when there is a GPU\n"
+    "                    and this build has the cuda executor, else ref), ref (fp32\n"
+    "                    C on the CPU) or cuda (the GPU; an error without one)\n"
     "  --threads N       CPU threads (default: all)\n"
     "  --set KEY=VALUE   override a model key (repeatable), as in gptc check\n"
     "  --no-progress     no progress display on stderr\n"
@@ -69,7 +72,7 @@ static void default_run_dir(const char *model, char *out, size_t n) {
 }
 
 int cmd_train(int argc, char **argv) {
-    TrainOptions o = {.backend = "ref", .progress = true};
+    TrainOptions o = {.backend = "auto", .progress = true};
     const char *model = NULL, *sets[MAX_SETS];
     int nsets = 0;
     for (int i = 0; i < argc; i++) {
@@ -94,6 +97,13 @@ int cmd_train(int argc, char **argv) {
         else model = a;
     }
     if (!model) return usage("%s", "no model file given");
+    char note[1024], why[1024];
+    if (!(o.backend = backend_resolve(o.backend, note, sizeof note, why, sizeof why))) {
+        fprintf(stderr, "gptc train: %s\n", why);
+        return 2;
+    }
+    printf("gptc train: %s\n", note);
+    fflush(stdout);
     char run_dir[4096];
     if (!o.run_dir) {
         default_run_dir(model, run_dir, sizeof run_dir);

@@ -28,6 +28,8 @@ run tests/run-generated.sh build/gptc
 run tests/run-kernels.sh build/gptc
 run tests/run-torchref.sh build/gptc
 run tests/run-optim-gpu.sh build/gptc
+run tests/run-kernels.sh --gpu build/gptc tiny
+run tests/run-cuda.sh build/gptc
 tally() {
     grep -E '^[^ ]+( \([^)]*\))?: [0-9]+ passed, [0-9]+ failed' "$log" |
         sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed.*/\1 \2/' |

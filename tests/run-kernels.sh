@@ -19,13 +19,31 @@
 # Prints one line per result and ends with "kernels: N passed, N failed";
 # exits 1 if anything failed, 2 on bad usage. Needs bash, g++ and gcc (C++17,
 # C11); CXX and CC override them.
+#
+# run-kernels.sh --gpu GPTC_BINARY [MODEL...]: the GPU mode instead
+# (tests/kernels/gpu_mode.h): one -O2 build per tiny model and variant (or
+# only the MODELs named), with -DGPTC_KERNELS_GPU and linked with
+# build/libgptc.a (make build/libgptc.a first), which must not need
+# libcuda; each runs its kernels on sim, on the GPU and through the ref
+# code, and the first also checks Gpu.gemm against CBLAS (--gemm). Without
+# a GPU each program prints "skipped: no GPU ..." (passed through, not
+# counted). GPU_LDLIBS and GPU_INC give the libraries and extra include
+# flags (the Makefile's test-kernels-gpu passes its own); the default is
+# what `make print-ldlibs` prints.
 set -u
 
-if [ $# -ne 1 ]; then
-    echo "usage: $0 GPTC_BINARY" >&2
+gpu=0
+if [ "${1:-}" = --gpu ]; then
+    gpu=1
+    shift
+fi
+if [ $# -lt 1 ] || { [ $gpu -eq 0 ] && [ $# -ne 1 ]; }; then
+    echo "usage: $0 GPTC_BINARY | $0 --gpu GPTC_BINARY [MODEL...]" >&2
     exit 2
 fi
 bin=$1
+shift
+pick=("$@")
 case $bin in /*) ;; *) bin=$PWD/$bin ;; esac
 if [ ! -x "$bin" ] || [ -d "$bin" ]; then
     echo "run-kernels: '$1' is not an executable; build it with 'make build/gptc'" >&2
@@ -37,6 +55,7 @@ cd -- "$root" || exit 2
 CXX=${CXX:-g++}
 CC=${CC:-gcc}
 out=build/kernels
+[ $gpu -eq 1 ] && out=build/kernels-gpu
 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
 CXXFLAGS="-std=c++17 -Wall -Wextra -Werror -ffp-contract=off"
 # CUDA code reinterprets pointers freely (bf16 * as a vector of 8): the
@@ -45,7 +64,24 @@ KFLAGS=-fno-strict-aliasing
 CFLAGS="-std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes"
 CFLAGS="$CFLAGS -ffp-contract=off -fopenmp"
 CINC="-Icompiler -Iruntime -Iruntime/ref -Iruntime/sim"
-declare -A flags=([o2]="-O2 -g" [asan]="-O1 -g $SAN")
+declare -A flags=([o2]="-O2 -g" [asan]="-O1 -g $SAN" [gpu]="-O2 -g")
+flavours=(o2 asan)
+if [ $gpu -eq 1 ]; then
+    flavours=(gpu)
+    if [ ! -f build/libgptc.a ]; then
+        echo "run-kernels: build/libgptc.a is missing; build it with 'make build/libgptc.a'" >&2
+        exit 2
+    fi
+    GPU_LDLIBS=${GPU_LDLIBS:-$(make -s --no-print-directory print-ldlibs)}
+    CINC="$CINC ${GPU_INC:-}"
+fi
+# picked NAME: whether the --gpu run was asked for NAME (all when none named).
+picked() {
+    [ ${#pick[@]} -eq 0 ] && return 0
+    local p
+    for p in "${pick[@]}"; do [ "$p" = "$1" ] && return 0; done
+    return 1
+}
 
 passed=0
 failed=0
@@ -64,13 +100,15 @@ fail() {
 
 # Nothing from an earlier run may stand in for a build that fails now.
 rm -rf "$out"
-mkdir -p "$out/gen" "$out/o2" "$out/asan" || exit 2
+mkdir -p "$out/gen" "$out/o2" "$out/asan" "$out/gpu" || exit 2
 
 models=()
 others=()
 for m in models/*.yaml; do
     name=$(basename "$m" .yaml)
-    if ! "$bin" compile "$m" --no-compile -o "$out/gen/$name" >"$out/gen-$name.log" 2>&1; then
+    if [ $gpu -eq 1 ] && { [[ $name != tiny* ]] || ! picked "$name"; }; then
+        continue
+    elif ! "$bin" compile "$m" --no-compile -o "$out/gen/$name" >"$out/gen-$name.log" 2>&1; then
         fail "$m: gptc compile --no-compile" "$out/gen-$name.log"
     elif [[ $name == tiny* ]]; then
         models+=("$name")
@@ -98,6 +136,7 @@ variants=(
 declare -A only=()
 for v in "${variants[@]}"; do
     IFS='|' read -r name sets families <<<"$v"
+    [ $gpu -eq 1 ] && ! picked "$name" && continue
     args=()
     for kv in $sets; do args+=(--set "$kv"); done
     if ! "$bin" compile models/tiny.yaml "${args[@]}" --no-compile -o "$out/gen/$name" \
@@ -132,12 +171,16 @@ wait_jobs() {
     jobs=()
 }
 
-for f in o2 asan; do
+# The GPU mode's extra flags for model NAME: its kernels.cu, for NVRTC.
+gpu_flags() {
+    [ "$1" = gpu ] && printf -- '-DGPTC_KERNELS_GPU -DGPTC_KERNELS_CU="%s"' "$root/$out/gen/$2/kernels.cu"
+}
+for f in "${flavours[@]}"; do
     job "$f-emu" $CXX $CXXFLAGS ${flags[$f]} -Iruntime/sim -c runtime/sim/cuda_emu.cc -o "$out/$f/cuda_emu.o"
     for name in "${models[@]}"; do
         job "$f-$name-kernels" $CXX $CXXFLAGS ${flags[$f]} $KFLAGS -Iruntime/sim -Itemplates \
             -c "$out/gen/$name/kernels_sim.cc" -o "$out/$f/$name-kernels_sim.o"
-        job "$f-$name-test" $CC $CFLAGS ${flags[$f]} $CINC -I"$out/gen/$name" \
+        job "$f-$name-test" $CC $CFLAGS ${flags[$f]} $CINC -I"$out/gen/$name" $(gpu_flags "$f" "$name") \
             -c tests/kernels/test_kernels.c -o "$out/$f/$name-test_kernels.o"
     done
 done
@@ -151,31 +194,58 @@ for name in "${others[@]}"; do
 done
 # -rdynamic: the test finds each kernel by its exported name, as the runtime
 # will find it in a loaded module.
-for f in o2 asan; do
+# The GPU mode links the runtime, never libcuda (loaded with dlopen).
+for f in "${flavours[@]}"; do
     for name in "${models[@]}"; do
         [ -z "${broken[$f-emu]+x}${broken[$f-$name-kernels]+x}${broken[$f-$name-test]+x}" ] || continue
-        job "$f-$name-link" $CXX ${flags[$f]} -fopenmp -rdynamic -o "$out/$f/$name" \
-            "$out/$f/$name-test_kernels.o" "$out/$f/$name-kernels_sim.o" "$out/$f/cuda_emu.o" -ldl
+        if [ "$f" = gpu ]; then
+            # shellcheck disable=SC2086 # GPU_LDLIBS is a list of flags
+            job "$f-$name-link" $CXX ${flags[$f]} -fopenmp -rdynamic -o "$out/$f/$name" \
+                "$out/$f/$name-test_kernels.o" "$out/$f/$name-kernels_sim.o" "$out/$f/cuda_emu.o" \
+                build/libgptc.a $GPU_LDLIBS
+        else
+            job "$f-$name-link" $CXX ${flags[$f]} -fopenmp -rdynamic -o "$out/$f/$name" \
+                "$out/$f/$name-test_kernels.o" "$out/$f/$name-kernels_sim.o" "$out/$f/cuda_emu.o" -ldl
+        fi
     done
 done
 wait_jobs
+for name in "${models[@]}"; do
+    exe=$out/gpu/$name
+    [ $gpu -eq 1 ] && [ -x "$exe" ] || continue
+    if readelf -d "$exe" | grep -q 'NEEDED.*libcuda'; then
+        fail "gpu: $name: the test program links libcuda"
+    else
+        pass "gpu: $name: builds and links without libcuda"
+    fi
+done
 
 # ---- run: every program at once, then their results in order -------------------
 
 # One OpenMP thread each (the ref code's loops): the programs run side by
 # side, and their results do not depend on the thread count.
 declare -A status=()
+limit=120
+[ $gpu -eq 1 ] && limit=300 # the first run compiles each model with NVRTC
 for name in "${models[@]}"; do
-    for f in o2 asan; do
+    for f in "${flavours[@]}"; do
         exe=$out/$f/$name
         [ -x "$exe" ] || continue
-        OMP_NUM_THREADS=1 timeout -k 5 120 "$exe" "$name" 20240520 ${only[$name]:+"${only[$name]}"} \
+        OMP_NUM_THREADS=1 timeout -k 5 $limit "$exe" "$name" 20240520 ${only[$name]:+"${only[$name]}"} \
             >"$exe.out" 2>"$exe.err" &
         status[$f/$name]=$!
     done
 done
+# The GEMM check, once: the first program that built, after the others.
+gemm_exe=
 for name in "${models[@]}"; do
-    for f in o2 asan; do
+    if [ $gpu -eq 1 ] && [ -x "$out/gpu/$name" ]; then
+        gemm_exe=$out/gpu/$name
+        break
+    fi
+done
+for name in "${models[@]}"; do
+    for f in "${flavours[@]}"; do
         exe=$out/$f/$name
         [ -n "${status[$f/$name]+x}" ] || continue
         wait "${status[$f/$name]}"
@@ -186,6 +256,7 @@ for name in "${models[@]}"; do
             case $line in
                 ok\ *) pass "$f: ${line#ok }" ;;
                 FAIL\ *) fail "$f: ${line#FAIL }" ;;
+                skipped:* | info\ *) printf '%s\n' "$line" ;;
             esac
         done <"$exe.out"
         if [ $rc -ne 0 ] && ! grep -q '^FAIL ' "$exe.out"; then
@@ -196,5 +267,22 @@ for name in "${models[@]}"; do
     done
 done
 
-echo "kernels: $passed passed, $failed failed"
+if [ -n "$gemm_exe" ]; then
+    timeout -k 5 300 "$gemm_exe" --gemm >"$gemm_exe.gemm.out" 2>"$gemm_exe.gemm.err"
+    rc=$?
+    while IFS= read -r line; do
+        case $line in
+            ok\ *) pass "gpu: ${line#ok }" ;;
+            FAIL\ *) fail "gpu: ${line#FAIL }" ;;
+            skipped:* | info\ *) printf '%s\n' "$line" ;;
+        esac
+    done <"$gemm_exe.gemm.out"
+    if [ $rc -ne 0 ] && ! grep -q '^FAIL ' "$gemm_exe.gemm.out"; then
+        fail "gpu: the GEMM check exited with status $rc" "$gemm_exe.gemm.err"
+    elif [ -s "$gemm_exe.gemm.err" ]; then
+        fail "gpu: the GEMM check wrote to stderr" "$gemm_exe.gemm.err"
+    fi
+fi
+
+echo "kernels${pick[*]:+ (gpu: ${pick[*]})}$([ $gpu -eq 1 ] && [ ${#pick[@]} -eq 0 ] && echo ' (gpu)'): $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

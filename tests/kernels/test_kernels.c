@@ -71,6 +71,15 @@
 #define UNDER_ASAN 0
 #endif
 
+#ifdef GPTC_KERNELS_GPU
+#if UNDER_ASAN
+#error "the GPU mode is not built under ASan: its device copies include the poisoned guards"
+#endif
+/* Passed as a launch's options, sends the launch to the GPU (gpu_mode.h). */
+static const GptcSimOptions on_gpu;
+static int gpu_launch(const GptcPlanKernel *k, const GptcSimLaunch *l, void **args);
+#endif
+
 #define MAX_TABLES 16
 #define MAX_BUFS 6
 #define MAX_ARGS 12
@@ -1248,6 +1257,9 @@ static int launch_args(const GptcPlanKernel *k, void **args, int rows, long long
         blocks = (total + per_block - 1) / per_block;
     }
     GptcSimLaunch l = {{(unsigned)blocks, 1, 1}, {(unsigned)k->threads, 1, 1}, (size_t)k->dyn_smem_bytes, *opt};
+#ifdef GPTC_KERNELS_GPU
+    if (opt == &on_gpu) return gpu_launch(k, &l, args);
+#endif
     return fn(&l, args);
 }
 
@@ -1288,6 +1300,10 @@ static void check_plan(const GptcPlanKernel *k, const Kind *kind, char *why, siz
                  kconst(k, "TPR"));
 }
 
+#ifdef GPTC_KERNELS_GPU
+#include "gpu_mode.h"
+#endif
+
 static void test_kernel(const char *model, const GptcPlanKernel *k, uint64_t seed) {
     const Kind *kind = find_kind(k);
     char why[1024], line[1400];
@@ -1310,6 +1326,9 @@ static void test_kernel(const char *model, const GptcPlanKernel *k, uint64_t see
     GptcSimOptions plain = {0}, shuffled = {.order_seed = seed | 1, .poison_smem = 1};
     Stats st = {0};
     bool same = true;
+#ifdef GPTC_KERNELS_GPU
+    GpuStats gst = {0};
+#endif
     for (int si = 0; si < kind->nshapes; si++) {
         /* Wide rows (the variant builds of run-kernels.sh) get fewer of
          * them: at most 2^23 elements per buffer, a few seconds under ASan. */
@@ -1338,6 +1357,9 @@ static void test_kernel(const char *model, const GptcPlanKernel *k, uint64_t see
                 same = false;
             }
             st.cases++;
+#ifdef GPTC_KERNELS_GPU
+            gpu_case(k, kind, s, shape, case_seed, &got, &want, &gst);
+#endif
         }
         case_free(&got);
         case_free(&want);
@@ -1363,6 +1385,9 @@ static void test_kernel(const char *model, const GptcPlanKernel *k, uint64_t see
     snprintf(line, sizeof line, "random thread/block order + poisoned smem: %s (%d cases)",
              same ? "bit-identical" : why, st.cases);
     result(same, model, k->name, line);
+#ifdef GPTC_KERNELS_GPU
+    gpu_report(model, k, kind, &gst);
+#endif
 }
 
 /* Is `family` in the comma-separated list? */
@@ -1378,6 +1403,10 @@ static bool listed(const char *list, const char *family) {
 }
 
 int main(int argc, char **argv) {
+#ifdef GPTC_KERNELS_GPU
+    int gpu_status = gpu_mode_start(argc, argv);
+    if (gpu_status >= 0) return gpu_status;
+#endif
     if (argc < 2 || argc > 4) {
         fprintf(stderr, "usage: %s MODEL_NAME [SEED [FAMILY,...]]\n", argv[0]);
         return 2;
@@ -1395,6 +1424,9 @@ int main(int argc, char **argv) {
         test_kernel(argv[1], &gptc_plan_kernels[i], seed);
         tested++;
     }
+#ifdef GPTC_KERNELS_GPU
+    gpu.close(&gpu);
+#endif
     printf("%s: %d of %d kernels, seed %llu: %d checks passed, %d failed\n", argv[1], tested,
            GPTC_PLAN_KERNEL_COUNT, (unsigned long long)seed, passed, failed);
     return failed || !tested ? 1 : 0;

@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# gpu-check.sh: the one prepared script for a machine with a GPU (design.md
+# §9), finishing well inside 10 minutes. Writes everything to stdout and,
+# when $OUT is set, to $OUT/gpu-check.txt. On a machine without a GPU it
+# still builds, and each GPU step says "skipped: no GPU" (never counted as
+# passed). Steps:
+#   versions   nvidia-smi, driver, nvcc, python, torch, compiler, OS
+#   deps       the build's system libraries; where the machine lacks them
+#              (no libyaml-dev, libpcre2-dev or OpenBLAS's OpenMP build),
+#              the .deb files scripts/fetch-gpu-deps.sh put in .gpudeps/
+#              are unpacked with `dpkg -x` into $GPTC_DEPS (default
+#              /tmp/gptc-deps) and the build points there (make's
+#              EXTRA_INC, EXTRA_LIB and BLAS_DIR). GPTC_DEPS set in the
+#              environment forces that path (a dry run on any machine).
+#   build      build/gptc and build/libgptc.a
+#   cuda       tests/run-cuda.sh (loaders, errors, backend choice)
+#   kernels    every kernel of every tiny model on the GPU against ref and
+#              sim, and Gpu.gemm against CBLAS (make test-kernels-gpu)
+#   train      not yet: a training step of each tiny model, cuda vs ref
+#   timing     not yet: 20 steps of r10-medium-x01 at 65,536 tokens/GPU
+#   torch      the PyTorch torch.compile comparison
+#              (tests/reference/bench_gpu.py, when present)
+# A "not yet: ..." line is a step that has nothing to run yet; it counts as
+# neither passed nor skipped. Exit status: 0 when no step failed.
+set -u
+cd "$(dirname "$0")/.." || exit 2
+root=$PWD
+if [ -n "${OUT:-}" ]; then
+    mkdir -p "$OUT"
+    exec > >(tee "$OUT/gpu-check.txt") 2>&1
+fi
+t0=$(date +%s)
+passed=0 failed=0 skipped=0 notyet=0
+jobs=$(nproc 2>/dev/null || echo 4)
+makevars=()
+gpu=0
+
+step() { printf '\n== %s (at %ds)\n' "$1" $(($(date +%s) - t0)); }
+ok() { passed=$((passed + 1)); echo "PASS  $1"; }
+bad() { failed=$((failed + 1)); echo "FAIL  $1"; }
+skip() { skipped=$((skipped + 1)); echo "skipped: $1"; }
+not_yet() { notyet=$((notyet + 1)); echo "not yet: $1"; }
+# run SECONDS NAME LOG COMMAND...: a step's command with a time limit, its
+# output into LOG (- for here).
+run() {
+    local limit=$1 name=$2 log=$3
+    shift 3
+    if [ "$log" = - ]; then
+        timeout -k 10 "$limit" "$@"
+    else
+        timeout -k 10 "$limit" "$@" >"$log" 2>&1
+    fi
+    local rc=$?
+    if [ $rc -eq 0 ]; then ok "$name"
+    elif [ $rc -eq 124 ] || [ $rc -eq 137 ]; then bad "$name: over its ${limit}s limit"
+    else bad "$name: exit status $rc"
+    fi
+    return $rc
+}
+
+versions() {
+    step versions
+    if command -v nvidia-smi >/dev/null; then
+        nvidia-smi
+        nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv
+        nvidia-smi -L | grep -q '^GPU ' && gpu=1
+    else
+        echo "nvidia-smi: not found"
+    fi
+    for c in "${CUDA_HOME:-/usr/local/cuda}/bin/nvcc --version" "python3 --version" "${CC:-gcc} --version" "make --version"; do
+        echo "\$ $c"
+        $c 2>&1 | head -n 5
+    done
+    python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "available", torch.cuda.is_available())' 2>&1 | tail -n 1
+    uname -srm
+    grep -E '^PRETTY_NAME=' /etc/os-release 2>/dev/null
+    echo "GPU: $([ $gpu -eq 1 ] && echo yes || echo no)"
+}
+
+# Whether a program with the build's headers and libraries links.
+deps_link() {
+    local dir inc=() lib=()
+    dir=$(mktemp -d)
+    [ $# -gt 0 ] && inc=(-isystem "$1/usr/include" -isystem "$1/usr/include/$arch/openblas-openmp") &&
+        lib=(-L "$1/usr/lib/$arch" -Wl,-rpath-link,"$1/usr/lib/$arch")
+    printf '%s\n' '#define PCRE2_CODE_UNIT_WIDTH 8' '#include <yaml.h>' '#include <pcre2.h>' '#include <cblas.h>' \
+        'int main(void) { yaml_parser_t p; yaml_parser_initialize(&p); return (int)cblas_sdot(0, 0, 1, 0, 1); }' \
+        >"$dir/probe.c"
+    ${CC:-gcc} "${inc[@]}" -fopenmp -o "$dir/probe" "$dir/probe.c" "${lib[@]}" -lyaml -lpcre2-8 \
+        -L"${blas:-/usr/lib/$arch/openblas-openmp}" -lopenblas >"$dir/log" 2>&1
+    local rc=$?
+    [ $rc -ne 0 ] && sed 's/^/    | /' "$dir/log" | head -n 6
+    rm -rf "$dir"
+    return $rc
+}
+
+deps() {
+    step deps
+    arch=$(${CC:-gcc} -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+    local forced=${GPTC_DEPS:+1}
+    if [ -z "$forced" ] && deps_link; then
+        ok "the system has libyaml, PCRE2 and OpenBLAS (OpenMP) with their headers"
+        return
+    fi
+    local d=${GPTC_DEPS:-/tmp/gptc-deps}
+    if ! ls .gpudeps/*.deb >/dev/null 2>&1; then
+        bad "the system lacks build dependencies and .gpudeps/ holds no .deb (run scripts/fetch-gpu-deps.sh where there is a network)"
+        return
+    fi
+    rm -rf "$d" && mkdir -p "$d"
+    for deb in .gpudeps/*.deb; do dpkg -x "$deb" "$d" || bad "dpkg -x $deb"; done
+    blas=$d/usr/lib/$arch/openblas-openmp
+    if deps_link "$d"; then
+        makevars=("EXTRA_INC=$d/usr/include $d/usr/include/$arch/openblas-openmp" "EXTRA_LIB=$d/usr/lib/$arch"
+                  "BLAS_DIR=$blas")
+        ok "build dependencies unpacked from .gpudeps/ into $d${forced:+ (GPTC_DEPS)}"
+        # OpenBLAS needs the Fortran runtime; the binaries' run path does
+        # not reach a library's own dependencies, so where the system has
+        # none, this script's programs find the unpacked one.
+        if ! ldconfig -p 2>/dev/null | grep -q 'libgfortran\.so\.5 '; then
+            export LD_LIBRARY_PATH=$d/usr/lib/$arch${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+            echo "note: no libgfortran.so.5 on the system: LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
+        fi
+    else
+        bad "build dependencies from .gpudeps/ do not link"
+    fi
+}
+
+build() {
+    step build
+    local log=$root/build/gpu-check-build.log
+    mkdir -p build
+    run 300 "build/gptc and build/libgptc.a" "$log" make -j"$jobs" "${makevars[@]}" build/gptc build/libgptc.a ||
+        tail -n 30 "$log"
+    [ -x build/gptc ] && ldd build/gptc | grep -E 'yaml|pcre2|openblas|gfortran'
+}
+
+cuda_tests() {
+    step cuda
+    [ -x build/gptc ] || return
+    run 200 "make test-cuda (the GPU test program builds without libcuda; loaders, errors, backend choice)" \
+        "$root/build/gpu-check-cuda.log" make "${makevars[@]}" test-cuda
+    grep -E '^(FAIL|skipped:|cuda:|kernels)' "$root/build/gpu-check-cuda.log"
+}
+
+kernels() {
+    step kernels
+    if [ $gpu -eq 0 ]; then
+        skip "no GPU: every kernel of every tiny model on the GPU, and Gpu.gemm against CBLAS"
+        return
+    fi
+    run 360 "every kernel of every tiny model on the GPU vs ref and sim; Gpu.gemm vs CBLAS" - \
+        make -j"$jobs" "${makevars[@]}" test-kernels-gpu
+}
+
+train_step() {
+    step train
+    not_yet "a training step of each tiny model on cuda vs ref (needs the cuda executor registered in runtime/backend.c)"
+}
+
+timing() {
+    step timing
+    not_yet "20 steps of r10-medium-x01 at 65,536 tokens/GPU: ms/step, tok/s, MFU against 989 TFLOP/s, peak memory"
+}
+
+torch_compare() {
+    step torch
+    if [ ! -f tests/reference/bench_gpu.py ]; then
+        not_yet "the PyTorch torch.compile comparison (tests/reference/bench_gpu.py is not there yet)"
+    elif [ $gpu -eq 0 ]; then
+        skip "no GPU: the PyTorch torch.compile comparison"
+    else
+        run 200 "tests/reference/bench_gpu.py" - python3 tests/reference/bench_gpu.py
+    fi
+}
+
+versions
+deps
+build
+cuda_tests
+kernels
+train_step
+timing
+torch_compare
+printf '\ngpu-check: %d passed, %d failed, %d skipped, %d not yet, in %ds\n' "$passed" "$failed" "$skipped" \
+    "$notyet" $(($(date +%s) - t0))
+[ "$failed" -eq 0 ]

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# run-cuda.sh GPTC: the cuda code on any machine, GPU or not.
+#   - the driver loader (runtime/cuda/cuda_drv.c) against a fake libcuda
+#     (tests/cuda/fake_libcuda.c, through GPTC_CUDA_LIB): a missing library,
+#     one that is no driver, a driver without an entry point, cuInit
+#     failing, no device; and gpu_cuda_open failing cleanly with the call
+#     and the CUresult's name when a context cannot be made;
+#   - gptc train's backend choice: --backend auto says which and why, and
+#     trains; --backend cuda without a GPU is an exit-2 error naming why;
+#   - cuBLASLt loads where the CUDA toolkit is (skipped where it is not).
+# The GPU mode of tests/kernels is tests/run-kernels.sh --gpu.
+. "$(dirname "$0")/lib.sh" cuda "$@"
+
+CC=${CC:-gcc}
+fake=$tmp/libfakecuda.so
+CUDA_INC=${CUDA_HOME:-/usr/local/cuda}/include
+if ! $CC -std=c11 -Wall -Wextra -Werror -isystem "$CUDA_INC" -shared -fPIC -o "$fake" \
+    tests/cuda/fake_libcuda.c >"$tmp/fake.log" 2>&1; then
+    fail "the fake driver builds" "$(cat "$tmp/fake.log")"
+fi
+
+# expect STATUS NAME FRAGMENT -- COMMAND...: the exit status, and a line of
+# the output that holds FRAGMENT.
+expect() {
+    local want=$1 name=$2 frag=$3
+    shift 4
+    "$@" >"$tmp/out" 2>&1
+    local got=$?
+    if [ "$got" -ne "$want" ]; then
+        fail "$name: exit status $got, expected $want" "$(tail -n 8 "$tmp/out")"
+    elif ! grep -qF -- "$frag" "$tmp/out"; then
+        fail "$name: no line holds: $frag" "$(tail -n 8 "$tmp/out")"
+    else
+        pass "$name"
+    fi
+}
+
+# Any model does for the backend choice: it is made before data is read.
+model=models/tiny.yaml
+train() { "$bin" train "$model" --no-progress --run-dir "$tmp/run" "$@"; }
+
+expect 2 "--backend cuda, driver library missing: exit 2 naming it" \
+    "--backend cuda: no GPU: $tmp/none.so not found (from GPTC_CUDA_LIB)" -- \
+    env GPTC_CUDA_LIB="$tmp/none.so" "$bin" train "$model" --backend cuda --run-dir "$tmp/run"
+expect 2 "--backend cuda, a library that is no driver" \
+    "no GPU: the NVIDIA driver is too old: it has no cuGetProcAddress_v2" -- \
+    env GPTC_CUDA_LIB=libm.so.6 "$bin" train "$model" --backend cuda --run-dir "$tmp/run"
+expect 2 "--backend cuda, a driver without cuLaunchKernel" \
+    "no GPU: the NVIDIA driver (version 13.0) has no cuLaunchKernel" -- \
+    env GPTC_CUDA_LIB="$fake" FAKE_CUDA_MISSING=cuLaunchKernel "$bin" train "$model" --backend cuda
+expect 2 "--backend cuda, cuInit failing" "no GPU: cuInit failed: CUDA_ERROR_NO_DEVICE" -- \
+    env GPTC_CUDA_LIB="$fake" FAKE_CUDA_INIT=FAIL "$bin" train "$model" --backend cuda
+expect 2 "--backend cuda, a driver with no device" "no GPU: the driver sees no device" -- \
+    env GPTC_CUDA_LIB="$fake" "$bin" train "$model" --backend cuda
+expect 2 "--backend auto, no GPU: ref, saying why" "backend: ref (no GPU: the driver sees no device)" -- \
+    env GPTC_CUDA_LIB="$fake" "$bin" train "$model" --run-dir "$tmp/run" --set "train.data.train=$tmp/no_*.bin"
+expect 2 "--backend auto, a GPU but no cuda executor in this build: ref, saying why" \
+    "backend: ref (auto: a GPU is present, but this build has no cuda executor yet)" -- \
+    env GPTC_CUDA_LIB="$fake" FAKE_CUDA_DEVICES=1 "$bin" train "$model" --run-dir "$tmp/run" \
+    --set "train.data.train=$tmp/no_*.bin"
+
+# What this machine has: the choice is printed either way, and a run trains.
+head -c 200000 data/demo/corpus.txt >"$tmp/text.txt"
+if "$bin" data "$tmp/text.txt" -o "$tmp/data" --name t --paragraphs --val-fraction 0.1 >"$tmp/data.out" 2>&1; then
+    expect 0 "--backend auto (the default) trains, on: $(
+        "$bin" train "$model" --run-dir "$tmp/probe" --set "train.data.train=$tmp/no_*.bin" 2>/dev/null |
+            sed -n 's/^gptc train: backend: //p'
+    )" "done at step 2" -- \
+        "$bin" train tests/train/micro.yaml --no-progress --threads 2 --run-dir "$tmp/auto" --steps 2 \
+        --set "train.data.train=$tmp/data/t_train_*.bin" --set "train.data.val=$tmp/data/t_val_*.bin"
+    grep -qE '^gptc train: backend: (ref|cuda) \(.+\)$' "$tmp/out" &&
+        pass "the run's first line says which backend and why" ||
+        fail "no 'gptc train: backend: NAME (why)' line" "$(head -n 3 "$tmp/out")"
+else
+    fail "gptc data for the training run" "$(cat "$tmp/data.out")"
+fi
+
+# gpu_cuda_open through the GPU mode of tests/kernels: a device the fake
+# driver describes, whose context cannot be made. Needs that program
+# (tests/run-kernels.sh --gpu builds it; make test runs that afterwards).
+exe=build/kernels-gpu/gpu/tiny
+if [ -x "$exe" ]; then
+    expect 1 "gpu_cuda_open fails cleanly, naming the call and the CUresult" \
+        "opening the GPU: cuDevicePrimaryCtxRetain: CUDA_ERROR_OUT_OF_MEMORY" -- \
+        env GPTC_CUDA_LIB="$fake" FAKE_CUDA_DEVICES=1 "$exe" tiny
+    expect 0 "the GPU mode of tests/kernels without a GPU: skipped, exit 0" "skipped: tiny: GPU mode (no GPU: " -- \
+        env GPTC_CUDA_LIB="$fake" "$exe" tiny
+else
+    echo "skipped: gpu_cuda_open's failure path: $exe not built yet (tests/run-kernels.sh --gpu builds it)"
+fi
+
+# cuBLASLt: found and complete wherever the toolkit is.
+if [ -e "${CUDA_HOME:-/usr/local/cuda}/lib64/libcublasLt.so.13" ]; then
+    cat >"$tmp/lt.c" <<'EOF'
+#include <stdio.h>
+#include "cuda/cublaslt.h"
+int main(void) {
+    char why[2048];
+    if (!cublaslt_load(why, sizeof why)) return puts(why), 1;
+    printf("cuBLASLt %zu\n", cublaslt_version());
+    return 0;
+}
+EOF
+    ldlibs=${GPU_LDLIBS:-$(make -s --no-print-directory print-ldlibs)}
+    # shellcheck disable=SC2086 # ldlibs is a list of flags
+    if $CC -std=c11 -Iruntime -Icompiler -isystem "$CUDA_INC" -o "$tmp/lt" "$tmp/lt.c" build/libgptc.a \
+        $ldlibs -fopenmp >"$tmp/lt.log" 2>&1; then
+        expect 0 "cuBLASLt loads with every entry point gptc uses" "cuBLASLt 1" -- "$tmp/lt"
+        expect 1 "a missing cuBLASLt is an error naming the path" "cuBLASLt not found (tried $tmp/none.so)" -- \
+            env GPTC_CUBLASLT_LIB="$tmp/none.so" "$tmp/lt"
+    else
+        fail "a program using cublaslt.h builds" "$(tail -n 8 "$tmp/lt.log")"
+    fi
+else
+    echo "skipped: cuBLASLt: no CUDA toolkit at ${CUDA_HOME:-/usr/local/cuda}"
+fi
+
+finish
