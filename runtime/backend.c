@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "backend_dev.h"
 #include "cuda/gpu_cuda.h"
 #include "ref.h"
 
@@ -25,9 +26,16 @@ static void ref_close_fn(void *m) { ref_model_free(m); }
 
 static bool ref_open(Backend *b, const ModelSpec *s, int max_T, char *err, size_t errcap) {
     (void)err, (void)errcap;
-    *b = (Backend){"ref",          ref_model_new(s, max_T), ref_params_fn,  ref_grads_fn,
-                   ref_num_params_fn, ref_tensors_fn,       ref_init_fn,    ref_forward_fn,
-                   ref_backward_fn, ref_close_fn};
+    *b = (Backend){.name = "ref",
+                   .impl = ref_model_new(s, max_T),
+                   .params = ref_params_fn,
+                   .grads = ref_grads_fn,
+                   .num_params = ref_num_params_fn,
+                   .tensors = ref_tensors_fn,
+                   .init = ref_init_fn,
+                   .forward = ref_forward_fn,
+                   .backward = ref_backward_fn,
+                   .close = ref_close_fn};
     return true;
 }
 
@@ -37,6 +45,8 @@ static const struct {
     bool (*open)(Backend *b, const ModelSpec *s, int max_T, char *err, size_t errcap);
 } registry[] = {
     {"ref", ref_open},
+    {"sim", backend_sim_open},
+    {"cuda", backend_cuda_open},
 };
 #define NREGISTRY (sizeof registry / sizeof registry[0])
 

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ckpt.h"
 #include "params.h"
 #include "spec.h"
 
@@ -27,6 +28,21 @@ typedef struct Backend {
                       bool validation);
     void (*backward)(void *impl);
     void (*close)(void *impl);
+    /* The device executors (sim, cuda) keep parameters, gradients and the
+     * optimizer on the device; NULL for ref. params() and grads() are then
+     * host copies fetched on demand: after writing into params() (a
+     * checkpoint load, a host optimizer step) the trainer calls
+     * params_changed, and grads_changed after writing into grads() (the
+     * average over ranks). device_step runs the optimizer on the device;
+     * device_state / device_set_state give and take its state as
+     * optim_state's arrays. Each returns 0, or -1 with the reason in
+     * error(). */
+    void (*params_changed)(void *impl);
+    void (*grads_changed)(void *impl);
+    int (*device_step)(void *impl, int step);
+    int (*device_state)(void *impl, CkptArray *out, int max);
+    int (*device_set_state)(void *impl, const CkptArray *in, int n);
+    const char *(*error)(void *impl);
 } Backend;
 
 /* Opens executor `name` ("ref") for spec `s` and sequences of up to max_T

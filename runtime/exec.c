@@ -250,6 +250,15 @@ int exec_download_grads(Exec *e, float *host) {
     return 0;
 }
 
+int exec_upload_grads(Exec *e, const float *host) {
+    const Plan *p = e->plan;
+    for (int t = 0; t < p->ntensors; t++)
+        if (e->g->copy_to_device(e->g, e->grads + p->tensor_off[t], host + e->host_off[t],
+                                 (size_t)p->tensors[t].numel * 4))
+            return fail(e, "%s", e->g->err);
+    return 0;
+}
+
 int exec_zero_grads(Exec *e) {
     return e->g->memset_zero(e->g, e->grads, e->grad_total * 4) ? fail(e, "%s", e->g->err) : 0;
 }

@@ -40,6 +40,7 @@ const Plan *exec_plan(const Exec *e);
 int exec_upload_params(Exec *e, const float *host);
 int exec_download_params(Exec *e, float *host);
 int exec_download_grads(Exec *e, float *host);
+int exec_upload_grads(Exec *e, const float *host);
 size_t exec_num_params(const Exec *e);
 
 /* Device pointers: a tensor's plane (NULL when it has none), and the

@@ -252,6 +252,20 @@ void RNAME(init)(Model *m, uint64_t seed) {
     }
 }
 
+void RNAME(init_params)(const ModelSpec *s, real *params, uint64_t seed) {
+    Model *m = xcalloc(1, sizeof *m);
+    m->spec = *s;
+    m->ntensors = params_list(s, m->meta);
+    for (int i = 0; i < m->ntensors; i++) {
+        m->off[i] = m->total;
+        m->total += (size_t)m->meta[i].numel;
+    }
+    m->params = params;
+    index_tensors(m);
+    RNAME(init)(m, seed);
+    free(m);
+}
+
 /* ---- forward ---- */
 
 static void gather(real *out, const real *table, const int *ids, int T, int D) {

@@ -21,6 +21,10 @@ int REF_API_NAME(tensors)(const REF_API_NAME(Model) *m, const ParamTensor **meta
 /* The recipe's initialisation (modded-nanogpt-medium.md §3.8) from `seed`. */
 void REF_API_NAME(init)(REF_API_NAME(Model) *m, uint64_t seed);
 
+/* The same initialisation into `params` (params_list order, packed), with
+ * no model: the device executors start from exactly ref's weights. */
+void REF_API_NAME(init_params)(const ModelSpec *s, REF_API_REAL *params, uint64_t seed);
+
 /* Forward pass over T tokens with the window of training step `step`
  * (validation: the validation window). Returns the mean cross-entropy over
  * the T targets. Keeps what backward needs. */

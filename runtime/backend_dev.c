@@ -1,0 +1,233 @@
+/*
+ * backend_dev.c: the device executors, `sim` and `cuda`, as Backends. Both
+ * are the same three parts over a Gpu (runtime/gpu.h): the plan of a step
+ * run by exec.c, the optimizer on the device (optim_gpu.c), and host
+ * copies of the parameters and gradients that the trainer reads for logs,
+ * checkpoints and multi-rank averaging. Only the Gpu differs: the sim one
+ * runs the generated kernels compiled for this CPU (sim_build.c), the cuda
+ * one the same kernels compiled by NVRTC on the GPU.
+ *
+ * The host copies are fetched only when asked for (params(), grads()), so
+ * that a training step on one rank never moves the model over PCIe.
+ */
+#include "backend_dev.h"
+
+#include <dlfcn.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cuda/gpu_cuda.h"
+#include "emit.h"
+#include "exec.h"
+#include "optim_gpu.h"
+#include "ref.h"
+#include "sim_build.h"
+#include "gpu_sim.h"
+#include "strbuf.h"
+
+typedef struct {
+    Gpu g;
+    bool gpu_open;
+    void *so; /* sim: the kernels' shared object */
+    Exec *e;
+    OptimGpu *opt;
+    GpuParams gp;
+    ModelSpec spec;
+    ParamTensor meta[PARAMS_MAX];
+    size_t off[PARAMS_MAX], grad_off[PARAMS_MAX];
+    int ntensors;
+    size_t total;
+    float *params, *grads;     /* host copies */
+    bool params_fresh;         /* params holds what the device holds */
+    bool grads_fresh;
+    char err[1024];
+} Dev;
+
+static void dev_fail(Dev *d, const char *what, const char *why) {
+    snprintf(d->err, sizeof d->err, "%s executor: %s: %s", d->g.name ? d->g.name : "device", what, why);
+    fprintf(stderr, "gptc: %s\n", d->err);
+}
+
+static float *dev_params(void *impl) {
+    Dev *d = impl;
+    if (!d->params_fresh) {
+        if (exec_download_params(d->e, d->params)) dev_fail(d, "reading the parameters", exec_error(d->e));
+        d->params_fresh = true;
+    }
+    return d->params;
+}
+
+static float *dev_grads(void *impl) {
+    Dev *d = impl;
+    if (!d->grads_fresh) {
+        if (exec_download_grads(d->e, d->grads)) dev_fail(d, "reading the gradients", exec_error(d->e));
+        d->grads_fresh = true;
+    }
+    return d->grads;
+}
+
+static size_t dev_num_params(const void *impl) { return ((const Dev *)impl)->total; }
+
+static int dev_tensors(const void *impl, const ParamTensor **meta, const size_t **offsets) {
+    const Dev *d = impl;
+    *meta = d->meta;
+    *offsets = d->off;
+    return d->ntensors;
+}
+
+static void dev_params_changed(void *impl) {
+    Dev *d = impl;
+    if (exec_upload_params(d->e, d->params)) dev_fail(d, "writing the parameters", exec_error(d->e));
+    d->params_fresh = true;
+}
+
+static void dev_grads_changed(void *impl) {
+    Dev *d = impl;
+    if (exec_upload_grads(d->e, d->grads)) dev_fail(d, "writing the gradients", exec_error(d->e));
+}
+
+static void dev_init(void *impl, uint64_t seed) {
+    Dev *d = impl;
+    ref_init_params(&d->spec, d->params, seed);
+    dev_params_changed(d);
+}
+
+static double dev_forward(void *impl, const int *in, const int *tgt, int T, int step, bool val) {
+    Dev *d = impl;
+    double loss = NAN;
+    if (exec_forward(d->e, in, tgt, T, step, val, &loss)) {
+        dev_fail(d, "forward", exec_error(d->e));
+        return NAN;
+    }
+    return loss;
+}
+
+static void dev_backward(void *impl) {
+    Dev *d = impl;
+    if (exec_backward(d->e)) dev_fail(d, "backward", exec_error(d->e));
+    d->grads_fresh = false;
+}
+
+static int dev_step(void *impl, int step) {
+    Dev *d = impl;
+    if (optim_gpu_step(d->opt, &d->gp, exec_grads(d->e), step)) {
+        dev_fail(d, "optimizer step", d->g.err);
+        return -1;
+    }
+    d->params_fresh = false;
+    return 0;
+}
+
+static int dev_state(void *impl, CkptArray *out, int max) { return optim_gpu_state(((Dev *)impl)->opt, out, max); }
+
+static int dev_set_state(void *impl, const CkptArray *in, int n) {
+    Dev *d = impl;
+    if (optim_gpu_set_state(d->opt, in, n)) {
+        dev_fail(d, "loading the optimizer state", d->g.err);
+        return -1;
+    }
+    return 0;
+}
+
+static const char *dev_error(void *impl) { return ((Dev *)impl)->err; }
+
+static void dev_close(void *impl) {
+    Dev *d = impl;
+    if (!d) return;
+    optim_gpu_free(d->opt);
+    exec_free(d->e);
+    if (d->gpu_open) d->g.close(&d->g);
+    if (d->so) dlclose(d->so);
+    free(d->params);
+    free(d->grads);
+    free(d);
+}
+
+/* The parts over an open Gpu: the plan, parameters, optimizer. */
+static bool dev_build(Dev *d, Backend *b, const ModelSpec *s, int max_T, char *err, size_t errcap) {
+    d->e = exec_new(s, &d->g, max_T, err, errcap);
+    if (!d->e) return false;
+    d->ntensors = params_list(s, d->meta);
+    for (int i = 0; i < d->ntensors; i++) {
+        d->off[i] = d->total;
+        d->total += (size_t)d->meta[i].numel;
+    }
+    exec_grad_offsets(d->e, d->grad_off);
+    exec_gpu_params(d->e, &d->gp);
+    d->opt = optim_gpu_new(&d->g, s, d->meta, d->grad_off, d->ntensors);
+    d->params = calloc(d->total ? d->total : 1, sizeof(float));
+    d->grads = calloc(d->total ? d->total : 1, sizeof(float));
+    if (!d->opt || !d->params || !d->grads) {
+        snprintf(err, errcap, "%s executor: %s", d->g.name, d->opt ? "out of memory" : d->g.err);
+        return false;
+    }
+    d->params_fresh = d->grads_fresh = true;
+    *b = (Backend){.name = d->g.name,
+                   .impl = d,
+                   .params = dev_params,
+                   .grads = dev_grads,
+                   .num_params = dev_num_params,
+                   .tensors = dev_tensors,
+                   .init = dev_init,
+                   .forward = dev_forward,
+                   .backward = dev_backward,
+                   .close = dev_close,
+                   .params_changed = dev_params_changed,
+                   .grads_changed = dev_grads_changed,
+                   .device_step = dev_step,
+                   .device_state = dev_state,
+                   .device_set_state = dev_set_state,
+                   .error = dev_error};
+    return true;
+}
+
+static Dev *dev_new(const ModelSpec *s, char *err, size_t errcap) {
+    Dev *d = calloc(1, sizeof *d);
+    if (!d) snprintf(err, errcap, "out of memory");
+    else d->spec = *s;
+    return d;
+}
+
+bool backend_sim_open(Backend *b, const ModelSpec *s, int max_T, char *err, size_t errcap) {
+    Dev *d = dev_new(s, err, errcap);
+    if (!d) return false;
+    char so[4096];
+    if (!sim_build_kernels(s, so, sizeof so, err, errcap)) goto fail;
+    d->so = dlopen(so, RTLD_NOW | RTLD_LOCAL);
+    if (!d->so) {
+        snprintf(err, errcap, "sim executor: %s", dlerror());
+        goto fail;
+    }
+    if (gpu_sim_open(&d->g, d->so)) {
+        snprintf(err, errcap, "sim executor: %s", d->g.err);
+        goto fail;
+    }
+    d->gpu_open = true;
+    if (dev_build(d, b, s, max_T, err, errcap)) return true;
+fail:
+    dev_close(d);
+    return false;
+}
+
+bool backend_cuda_open(Backend *b, const ModelSpec *s, int max_T, char *err, size_t errcap) {
+    Dev *d = dev_new(s, err, errcap);
+    if (!d) return false;
+    EmitPlan *plan = malloc(sizeof *plan);
+    StrBuf src = {0};
+    bool ok = plan != NULL;
+    if (ok) {
+        emit_plan(s, plan);
+        ok = emit_kernels(plan, &src, err, errcap);
+    } else {
+        snprintf(err, errcap, "out of memory");
+    }
+    GpuCudaConfig cfg = {0, sb_str(&src), NULL};
+    if (ok && gpu_cuda_open(&d->g, &cfg, err, errcap) == 0) d->gpu_open = true;
+    free(plan);
+    sb_free(&src);
+    if (d->gpu_open && dev_build(d, b, s, max_T, err, errcap)) return true;
+    dev_close(d);
+    return false;
+}
