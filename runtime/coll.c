@@ -20,8 +20,10 @@ struct Coll {
     int rank, size;
 };
 
+/* SLURM_STEP_NUM_TASKS rather than SLURM_NTASKS: sbatch sets the latter
+ * for the batch script itself, which is not a rank. */
 int coll_launcher_size(void) {
-    static const char *vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_NTASKS"};
+    static const char *vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_STEP_NUM_TASKS"};
     for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
         const char *v = getenv(vars[i]);
         if (v && atoi(v) > 0) return atoi(v);

@@ -28,8 +28,9 @@
 
 typedef struct Coll Coll;
 
-/* Where MPI's launchers say the process count is: OMPI_COMM_WORLD_SIZE,
- * PMI_SIZE, SLURM_NTASKS. 0 when none is set (not started by a launcher). */
+/* Where MPI's launchers say the process count is: OMPI_COMM_WORLD_SIZE
+ * (mpirun), PMI_SIZE or SLURM_STEP_NUM_TASKS (srun). 0 when none is set
+ * (not started by a launcher). */
 int coll_launcher_size(void);
 
 /* Opens the collectives: MPI when the process was started by a launcher,

@@ -192,15 +192,19 @@ static int64_t val_batches(const ModelSpec *s) {
     return s->train.val_tokens / (s->train.ranks * s->train.val_tokens_per_rank);
 }
 
+bool train_ranks_fit(const ModelSpec *s, int nranks, char *err, size_t errcap) {
+    int R = s->train.ranks;
+    if (R % nranks == 0) return true;
+    snprintf(err, errcap, "%d ranks cannot share the global batch evenly: it is train.ranks = %d "
+                          "slices of %lld tokens; use a number of ranks that divides %d",
+             nranks, R, (long long)s->train.tokens_per_rank, R);
+    return false;
+}
+
 /* This process's share of the global batch. */
 static bool split_batch(Trainer *t, char *err, size_t errcap) {
+    if (!train_ranks_fit(t->s, t->nranks, err, errcap)) return false;
     int R = t->s->train.ranks;
-    if (R % t->nranks) {
-        snprintf(err, errcap, "%d ranks cannot share train.ranks = %d slices of %lld tokens "
-                              "evenly; use a number of ranks that divides %d",
-                 t->nranks, R, (long long)t->s->train.tokens_per_rank, R);
-        return false;
-    }
     t->slices = R / t->nranks;
     t->first_slice = t->rank * t->slices;
     return true;

@@ -16,6 +16,7 @@
 #define GPTC_TRAIN_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "spec.h"
 
@@ -47,6 +48,10 @@ int train_run(const ModelSpec *s, const TrainOptions *o);
  * injectors. */
 struct Backend;
 int train_with(const ModelSpec *s, const TrainOptions *o, const struct Backend *be);
+
+/* Whether nranks processes can share the global batch (train.ranks slices)
+ * evenly; false with a message. */
+bool train_ranks_fit(const ModelSpec *s, int nranks, char *err, size_t errcap);
 
 /* The longest sequence the executor must take: training or validation. */
 int train_max_tokens(const ModelSpec *s);
