@@ -18,6 +18,10 @@ BLAS_DIR = /usr/lib/$(shell $(CC) -print-multiarch)/openblas-openmp
 LDLIBS   = -lyaml -lpcre2-8 -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lm -ldl -lpthread
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 FUZZ_SECONDS ?= 120
+# Open MPI's compiler wrapper, for the multi-rank plugin (empty: no MPI here,
+# and multi-rank runs are unavailable; scripts/setup.sh installs it).
+MPICC   := $(shell command -v mpicc 2>/dev/null)
+MPI_PLUGIN := $(if $(MPICC),build/libgptc_mpi.so)
 DEMO_SHARDS  := data/demo/demo_train_000001.bin data/demo/demo_val_000000.bin
 
 COMPILER_SRC := $(filter-out compiler/main.c,$(wildcard compiler/*.c))
@@ -40,9 +44,9 @@ objs = $(patsubst %.c,$(1)/%.o,$(2)) $(1)/runtime/ref/model64.o
 LIB_OBJ       := $(call objs,build/obj,$(LIB_SRC))
 LIB_OBJ_ASAN  := $(call objs,build/asan/obj,$(LIB_SRC))
 
-.PHONY: all deps demo test test-unit test-bad test-models test-docs test-train test-compile test-sim test-generated test-kernels test-torchref test-long bench clean fixtures gpt2-vocab bpe-fixture test-optim-gpu
+.PHONY: all deps demo test test-ranks test-unit test-bad test-models test-docs test-train test-compile test-sim test-generated test-kernels test-torchref test-long bench clean fixtures gpt2-vocab bpe-fixture test-optim-gpu
 .PHONY: print-ldlibs test-kernels-gpu test-cuda
-all: build/gptc
+all: build/gptc $(MPI_PLUGIN)
 
 deps:
 	@scripts/setup.sh
@@ -58,6 +62,12 @@ $(1)/runtime/ref/model64.o: runtime/ref/model.c | build/.deps
 endef
 $(eval $(call flavour,build/obj,$(CFLAGS)))
 $(eval $(call flavour,build/asan/obj,-O1 -g $(SAN)))
+
+# The MPI collectives as a plugin that gptc dlopens for multi-rank runs
+# (runtime/coll.h): gptc itself never links libmpi.
+build/libgptc_mpi.so: runtime/mpi/coll_mpi.c runtime/coll.h | build/.deps
+	@mkdir -p $(@D)
+	$(MPICC) $(WARN) $(CFLAGS) -fPIC -shared -Iruntime -o $@ $<
 
 build/embed: scripts/embed.c | build/.deps
 	@mkdir -p $(@D)
@@ -135,7 +145,7 @@ demo: build/gptc $(DEMO_SHARDS)
 
 # Every suite, then one closing tally (tests/run-all.sh); the test-* targets
 # below run one suite each.
-test: build/gptc build/asan/gptc build/test_unit build/asan/test_unit build/libgptc.a
+test: build/gptc build/asan/gptc build/test_unit build/asan/test_unit build/libgptc.a $(MPI_PLUGIN)
 	tests/run-all.sh
 
 test-unit: build/test_unit build/asan/test_unit
@@ -155,6 +165,10 @@ test-docs: build/gptc
 
 test-train: build/gptc build/asan/gptc data/demo/corpus.txt
 	tests/run-train.sh build/gptc
+
+# Multi-rank training on the CPU through MPI (skipped without Open MPI).
+test-ranks: build/gptc $(MPI_PLUGIN) data/demo/corpus.txt
+	tests/run-ranks.sh build/gptc
 
 # Every model through `gptc compile`: clean NVRTC builds, no spills,
 # deterministic output, the compile cache (NVRTC checks skipped without it).

@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "backend.h"
+#include "coll.h"
+#include "launch.h"
 #include "train.h"
 #include "validate.h"
 
@@ -30,10 +32,18 @@ static const char help[] =
     "                    to change the schedule, use --set train.steps=N)\n"
     "  --resume          continue the run in --run-dir from its checkpoint,\n"
     "                    bit-identically to a run that never stopped\n"
-    "  --backend NAME    the executor: auto (the default: cuda when there is a GPU\n"
-    "                    and this build has the cuda executor, else ref), ref (fp32\n"
-    "                    C on the CPU) or cuda (the GPU; an error without one)\n"
-    "  --threads N       CPU threads (default: all)\n"
+    "  --backend NAME    the executor: auto (the default: cuda when there is a GPU,\n"
+    "                    else ref), ref (fp32 C on the CPU), sim (the generated\n"
+    "                    kernels compiled for this CPU: slow, for checking) or cuda\n"
+    "                    (the GPU; an error without one)\n"
+    "  --threads N       CPU threads (default: all); with --ranks, split among the\n"
+    "                    ranks\n"
+    "  --ranks N         N processes share each step's global batch (train.ranks\n"
+    "                    slices; N must divide it), started here with Open MPI's\n"
+    "                    mpirun; under an mpirun or srun of your own, checks that\n"
+    "                    N ranks started. Same global batch, same results\n"
+    "  --rank-timeout S  seconds a rank waits for another before it stops the run\n"
+    "                    (default 60; also covers rank 0 writing a checkpoint)\n"
     "  --set KEY=VALUE   override a model key (repeatable), as in gptc check\n"
     "  --no-progress     no progress display on stderr\n"
     "\n"
@@ -45,7 +55,8 @@ static const char help[] =
     "\n"
     "Example:\n"
     "  gptc data data/demo/corpus.txt -o data/demo --name demo --paragraphs\n"
-    "  gptc train models/tiny.yaml --run-dir runs/tiny\n";
+    "  gptc train models/tiny.yaml --run-dir runs/tiny\n"
+    "  gptc train models/tiny.yaml --run-dir runs/tiny4 --ranks 4\n";
 
 static int usage(const char *fmt, const char *arg) {
     fputs("gptc train: ", stderr);
@@ -71,14 +82,57 @@ static void default_run_dir(const char *model, char *out, size_t n) {
     snprintf(out, n, "runs/%.*s", (int)len, base);
 }
 
+static bool takes_value(const char *a) {
+    return !strcmp(a, "--steps") || !strcmp(a, "--run-dir") || !strcmp(a, "--backend") ||
+           !strcmp(a, "--threads") || !strcmp(a, "--set") || !strcmp(a, "--ranks") ||
+           !strcmp(a, "--rank-timeout");
+}
+
+/* The ranks' own arguments: ours without --ranks and --threads, which the
+ * launcher sets for each rank. */
+static int rank_args(int argc, char **argv, char **out) {
+    int n = 0;
+    for (int i = 0; i < argc; i++) {
+        bool own = !strcmp(argv[i], "--ranks") || !strcmp(argv[i], "--threads");
+        if (!own) out[n++] = argv[i];
+        if (takes_value(argv[i]) && i + 1 < argc) {
+            if (!own) out[n++] = argv[i + 1];
+            i++;
+        }
+    }
+    return n;
+}
+
+static bool parse_seconds(const char *s, double *out) {
+    char *end;
+    double v = strtod(s, &end);
+    if (*s == '\0' || *end || !(v > 0 && v <= 86400)) return false;
+    *out = v;
+    return true;
+}
+
+/* Starts the ranks with mpirun, unless a launcher started this process. */
+static int train_ranks(const ModelSpec *spec, const TrainOptions *o, int argc, char **argv) {
+    char err[512];
+    if (!train_ranks_fit(spec, o->ranks, err, sizeof err)) {
+        fprintf(stderr, "gptc train: %s\n", err);
+        return 2;
+    }
+    if (o->ranks <= 1 || coll_launcher_size() > 0) return train_run(spec, o);
+    char **args = malloc(sizeof *args * (size_t)(argc + 1));
+    if (!args) return fputs("gptc: out of memory\n", stderr), 1;
+    int rc = launch_ranks(o->ranks, o->threads, rank_args(argc, argv, args), args);
+    free(args);
+    return rc;
+}
+
 int cmd_train(int argc, char **argv) {
     TrainOptions o = {.backend = "auto", .progress = true};
     const char *model = NULL, *sets[MAX_SETS];
     int nsets = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
-        bool takes = !strcmp(a, "--steps") || !strcmp(a, "--run-dir") || !strcmp(a, "--backend") ||
-                     !strcmp(a, "--threads") || !strcmp(a, "--set");
+        bool takes = takes_value(a);
         if (takes && !next) return usage("%s needs a value", a);
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) return fputs(help, stdout), 0;
         else if (!strcmp(a, "--resume")) o.resume = true;
@@ -89,6 +143,11 @@ int cmd_train(int argc, char **argv) {
             if (!parse_count(argv[++i], &o.stop_at)) return usage("--steps expects a count, found '%s'", argv[i]);
         } else if (!strcmp(a, "--threads")) {
             if (!parse_count(argv[++i], &o.threads)) return usage("--threads expects a count, found '%s'", argv[i]);
+        } else if (!strcmp(a, "--ranks")) {
+            if (!parse_count(argv[++i], &o.ranks)) return usage("--ranks expects a count, found '%s'", argv[i]);
+        } else if (!strcmp(a, "--rank-timeout")) {
+            if (!parse_seconds(argv[++i], &o.rank_timeout))
+                return usage("--rank-timeout expects seconds (0 < S <= 86400), found '%s'", argv[i]);
         } else if (!strcmp(a, "--set")) {
             if (nsets == MAX_SETS) return usage("more than %s --set options", "256");
             sets[nsets++] = argv[++i];
@@ -116,7 +175,7 @@ int cmd_train(int argc, char **argv) {
         fprintf(stderr, "gptc train: %s is not a valid model\n", model);
         rc = 2;
     } else {
-        rc = train_run(spec, &o);
+        rc = o.ranks ? train_ranks(spec, &o, argc, argv) : train_run(spec, &o);
     }
     diag_reset();
     free(spec);

@@ -11,6 +11,18 @@
  * on just before the next step needs a batch: so a checkpoint's data
  * position is always that of a consumed batch, and running out of data is
  * an error only when a step actually needs more.
+ *
+ * Ranks (coll.h): the global batch is train.ranks slices of
+ * train.tokens_per_rank tokens, whatever the number of processes N. Each
+ * process takes train.ranks / N consecutive slices, one after the other
+ * (gradient accumulation), sums their gradients in tree_sum.h's order, and
+ * the processes sum those over coll.h's matching tree; every process then
+ * takes the same optimizer step from the same numbers, so the parameters
+ * stay identical without being sent. Decisions that end the loop are
+ * either made from numbers every rank shares (the loss, the step, the
+ * data) or agreed through a collective (a signal, a failed checkpoint), so
+ * no rank is left waiting for one that has gone. Rank 0 alone writes the
+ * logs and checkpoints; every rank reads the checkpoint to resume.
  */
 #include "train.h"
 
@@ -27,9 +39,11 @@
 
 #include "backend.h"
 #include "ckpt.h"
+#include "coll.h"
 #include "data.h"
 #include "optim.h"
 #include "runlog.h"
+#include "tree_sum.h"
 
 #define CKPT_NAME "ckpt.bin"
 
@@ -39,8 +53,13 @@ typedef struct {
     Backend be;
     Optim *opt;
     DataLoader *train, *val;
-    RunLog *log;
-    float *gsum;
+    RunLog *log; /* rank 0's; NULL on the others */
+    Coll *coll;
+    int rank, nranks;
+    int slices, first_slice; /* this rank's slices of the global batch */
+    TreeSum gsum;
+    double *slice_loss, *val_loss; /* per slice; per validation batch */
+    bool stop_agreed;              /* a signal, as every rank has seen it */
     int *in, *tgt;
     int step, stop_at, saved_at;
     double train_ms, loss_sum;
@@ -54,6 +73,19 @@ static volatile sig_atomic_t interrupted;
 static void on_signal(int sig) {
     (void)sig;
     interrupted = 1;
+}
+
+/* Messages for people come from rank 0, which holds the log. */
+#define SAY(t, ...) \
+    do { \
+        if ((t)->log) runlog_say((t)->log, __VA_ARGS__); \
+    } while (0)
+
+/* True on every rank when any rank's `failed` is true. */
+static bool any_failed(Trainer *t, bool failed, const char *what) {
+    double n = failed;
+    coll_sum_f64(t->coll, &n, 1, what);
+    return n > 0;
 }
 
 static double now_ms(void) {
@@ -125,13 +157,22 @@ static int state_arrays(Trainer *t, CkptArray *a, int max) {
     return 1 + optim_state(t->opt, a + 1, max - 1);
 }
 
+/* Rank 0 writes; every rank learns whether that worked. */
 static bool save(Trainer *t, char *err, size_t errcap) {
     if (t->saved_at == t->step) return true;
     t->saved_at = t->step;
-    CkptArray a[8];
-    int n = state_arrays(t, a, 8);
-    CkptMeta meta = {t->step, data_tell(t->train), t->rng, t->train_ms / 1000};
-    return ckpt_write(t->ckpt_path, t->s, &meta, a, n, err, errcap);
+    bool ok = true;
+    if (t->rank == 0) {
+        CkptArray a[8];
+        int n = state_arrays(t, a, 8);
+        CkptMeta meta = {t->step, data_tell(t->train), t->rng, t->train_ms / 1000};
+        ok = ckpt_write(t->ckpt_path, t->s, &meta, a, n, err, errcap);
+    }
+    char what[64];
+    snprintf(what, sizeof what, "the checkpoint of step %d", t->step);
+    bool failed = any_failed(t, !ok, what);
+    if (failed && ok) snprintf(err, errcap, "rank 0 could not write %s", what);
+    return !failed;
 }
 
 static bool restore(Trainer *t, char *err, size_t errcap) {
@@ -147,10 +188,35 @@ static bool restore(Trainer *t, char *err, size_t errcap) {
     return true;
 }
 
+static int64_t val_batches(const ModelSpec *s) {
+    return s->train.val_tokens / (s->train.ranks * s->train.val_tokens_per_rank);
+}
+
+bool train_ranks_fit(const ModelSpec *s, int nranks, char *err, size_t errcap) {
+    int R = s->train.ranks;
+    if (R % nranks == 0) return true;
+    snprintf(err, errcap, "%d ranks cannot share the global batch evenly: it is train.ranks = %d "
+                          "slices of %lld tokens; use a number of ranks that divides %d",
+             nranks, R, (long long)s->train.tokens_per_rank, R);
+    return false;
+}
+
+/* This process's share of the global batch. */
+static bool split_batch(Trainer *t, char *err, size_t errcap) {
+    if (!train_ranks_fit(t->s, t->nranks, err, errcap)) return false;
+    int R = t->s->train.ranks;
+    t->slices = R / t->nranks;
+    t->first_slice = t->rank * t->slices;
+    return true;
+}
+
 static bool setup(Trainer *t, char *err, size_t errcap) {
     const ModelSpec *s = t->s;
     snprintf(t->ckpt_path, sizeof t->ckpt_path, "%s/%s", t->o->run_dir, CKPT_NAME);
-    if (!make_dir(t->o->run_dir, err, errcap) || !check_run_dir(t, err, errcap)) return false;
+    if (!split_batch(t, err, errcap)) return false;
+    /* Rank 0 owns the run directory; the others only read its checkpoint. */
+    if (t->rank == 0 && (!make_dir(t->o->run_dir, err, errcap) || !check_run_dir(t, err, errcap)))
+        return false;
     if (!open_data(t, err, errcap)) return false;
     int max_T = train_max_tokens(s);
     if (!t->be.impl && !backend_open(&t->be, t->o->backend, s, max_T, err, errcap)) return false;
@@ -158,10 +224,12 @@ static bool setup(Trainer *t, char *err, size_t errcap) {
     const size_t *off;
     int n = t->be.tensors(t->be.impl, &meta, &off);
     t->opt = optim_new(s, meta, off, n);
-    t->gsum = calloc(t->be.num_params(t->be.impl), sizeof(float));
+    tree_sum_init(&t->gsum, t->be.num_params(t->be.impl));
+    t->slice_loss = calloc((size_t)t->slices, sizeof(double));
+    t->val_loss = calloc((size_t)val_batches(s), sizeof(double));
     t->in = calloc((size_t)max_T, sizeof(int));
     t->tgt = calloc((size_t)max_T, sizeof(int));
-    if (!t->gsum || !t->in || !t->tgt) {
+    if (!t->slice_loss || !t->val_loss || !t->in || !t->tgt) {
         snprintf(err, errcap, "out of memory");
         return false;
     }
@@ -177,26 +245,36 @@ static void teardown(Trainer *t) {
     data_close(t->val);
     optim_free(t->opt);
     backend_close(&t->be);
-    free(t->gsum);
+    tree_sum_free(&t->gsum);
+    coll_close(t->coll);
+    free(t->slice_loss);
+    free(t->val_loss);
     free(t->in);
     free(t->tgt);
 }
 
 /* ---- steps ---- */
 
+/* The mean loss over the validation tokens: each batch's slices summed in
+ * tree order across the ranks, the batches one after the other. */
 static double validate(Trainer *t) {
     const SpecTrain *tr = &t->s->train;
     int T = (int)tr->val_tokens_per_rank;
-    int64_t batches = tr->val_tokens / (tr->ranks * tr->val_tokens_per_rank);
-    double sum = 0;
+    int64_t batches = val_batches(t->s);
     data_rewind(t->val);
     for (int64_t b = 0; b < batches; b++) {
-        for (int r = 0; r < tr->ranks; r++) {
-            data_batch(t->val, r, T, t->in, t->tgt);
-            sum += t->be.forward(t->be.impl, t->in, t->tgt, T, t->step, true);
+        for (int k = 0; k < t->slices; k++) {
+            data_batch(t->val, t->first_slice + k, T, t->in, t->tgt);
+            t->slice_loss[k] = t->be.forward(t->be.impl, t->in, t->tgt, T, t->step, true);
         }
+        t->val_loss[b] = tree_sum_f64(t->slice_loss, t->slices);
         if (b + 1 < batches) data_advance(t->val);
     }
+    char what[64];
+    snprintf(what, sizeof what, "the validation losses of step %d", t->step);
+    coll_sum_f64(t->coll, t->val_loss, (size_t)batches, what);
+    double sum = 0;
+    for (int64_t b = 0; b < batches; b++) sum += t->val_loss[b];
     return sum / (double)(batches * tr->ranks);
 }
 
@@ -215,29 +293,49 @@ static void log_validation(Trainer *t, double val_loss) {
     t->loss_count = 0;
 }
 
-/* Forward and backward on every rank's slice; the mean of their gradients. */
+/* Forward and backward on this rank's slices; the sum of their gradients
+ * in tree order, NULL when out of memory. */
+static float *local_gradients(Trainer *t) {
+    int T = (int)t->s->train.tokens_per_rank;
+    float *g = t->be.grads(t->be.impl);
+    for (int k = 0; k < t->slices; k++) {
+        data_batch(t->train, t->first_slice + k, T, t->in, t->tgt);
+        t->slice_loss[k] = t->be.forward(t->be.impl, t->in, t->tgt, T, t->step, false);
+        t->be.backward(t->be.impl);
+        if (t->slices > 1 && !tree_sum_add(&t->gsum, g)) return NULL;
+    }
+    return t->slices > 1 ? tree_sum_finish(&t->gsum) : g;
+}
+
+/* One step on every rank: the mean over the global batch's slices of the
+ * loss and the gradients, then the optimizers. Also agrees on a pending
+ * signal (stop_agreed), carried with the loss. */
 static double train_step(Trainer *t) {
     const SpecTrain *tr = &t->s->train;
-    int T = (int)tr->tokens_per_rank;
     size_t n = t->be.num_params(t->be.impl);
     float *g = t->be.grads(t->be.impl);
-    double loss = 0;
-    for (int r = 0; r < tr->ranks; r++) {
-        data_batch(t->train, r, T, t->in, t->tgt);
-        loss += t->be.forward(t->be.impl, t->in, t->tgt, T, t->step, false);
-        t->be.backward(t->be.impl);
-        if (tr->ranks == 1) break;
-        if (r == 0) memcpy(t->gsum, g, n * sizeof(float));
-        else
-            for (size_t i = 0; i < n; i++) t->gsum[i] += g[i];
-    }
+    float *sum = local_gradients(t);
+    if (!sum) coll_abort(t->coll, 1, "out of memory for the gradient sums");
+    char what[64];
+    snprintf(what, sizeof what, "the gradients of step %d", t->step + 1);
+    coll_sum_f32(t->coll, sum, n, what);
     if (tr->ranks > 1) {
         float inv = 1.0f / (float)tr->ranks;
-        for (size_t i = 0; i < n; i++) g[i] = t->gsum[i] * inv;
+        for (size_t i = 0; i < n; i++) g[i] = sum[i] * inv;
     }
-    loss /= tr->ranks;
+    double shared[2] = {tree_sum_f64(t->slice_loss, t->slices), interrupted};
+    snprintf(what, sizeof what, "the loss of step %d", t->step + 1);
+    coll_sum_f64(t->coll, shared, 2, what);
+    t->stop_agreed = shared[1] > 0;
+    double loss = shared[0] / tr->ranks;
     if (isfinite(loss)) optim_step(t->opt, t->be.params(t->be.impl), g, t->step);
     return loss;
+}
+
+/* One process reads its own signals; several act on the signals every rank
+ * has seen by the last step, so that all stop at the same step. */
+static bool stop_requested(const Trainer *t) {
+    return t->nranks == 1 ? interrupted : t->stop_agreed;
 }
 
 static bool due_for_validation(const Trainer *t, bool first) {
@@ -250,7 +348,7 @@ static bool due_for_validation(const Trainer *t, bool first) {
 static int fail_save(Trainer *t, const char *what) {
     char err[1024];
     if (!save(t, err, sizeof err)) {
-        runlog_say(t->log, "gptc train: %s, and the checkpoint failed: %s", what, err);
+        SAY(t, "gptc train: %s, and the checkpoint failed: %s", what, err);
         return 1;
     }
     return 0;
@@ -261,24 +359,25 @@ static int loop(Trainer *t) {
     double tokens = (double)s->train.ranks * s->train.tokens_per_rank;
     for (bool first = true;; first = false) {
         if (due_for_validation(t, first)) {
-            log_validation(t, validate(t));
+            double val_loss = validate(t);
+            if (t->log) log_validation(t, val_loss);
             if (fail_save(t, "validation done")) return 1;
         }
         if (t->step >= t->stop_at) break;
-        if (interrupted) {
-            runlog_say(t->log, "gptc train: interrupted after step %d; resume with --resume",
+        if (stop_requested(t)) {
+            SAY(t, "gptc train: interrupted after step %d; resume with --resume",
                        t->step);
             return fail_save(t, "interrupted") ? 1 : 130;
         }
         if (t->step > 0 && !data_advance(t->train)) {
-            runlog_say(t->log, "gptc train: the training data (%s) ran out after step %d",
+            SAY(t, "gptc train: the training data (%s) ran out after step %d",
                        s->train.train_glob, t->step);
             return fail_save(t, "out of data") ? 1 : 2;
         }
         double t0 = now_ms();
         double loss = train_step(t);
         if (!isfinite(loss)) {
-            runlog_say(t->log, "gptc train: the loss is %g at step %d; stopping. The last good "
+            SAY(t, "gptc train: the loss is %g at step %d; stopping. The last good "
                                "checkpoint, %s, is intact", loss, t->step + 1, t->ckpt_path);
             return 1;
         }
@@ -289,11 +388,11 @@ static int loop(Trainer *t) {
         t->loss_count++;
         TrainPoint p = {t->step, s->train.steps, t->stop_at, loss, spec_lr_mult(s, t->step - 1),
                         ms, t->train_ms, tokens / (ms / 1000)};
-        runlog_train(t->log, &p);
+        if (t->log) runlog_train(t->log, &p);
     }
     char err[1024];
     if (!save(t, err, sizeof err)) {
-        runlog_say(t->log, "gptc train: %s", err);
+        SAY(t, "gptc train: %s", err);
         return 1;
     }
     return 0;
@@ -315,23 +414,43 @@ int train_with(const ModelSpec *s, const TrainOptions *o, const Backend *be) {
         openblas_set_num_threads(o->threads);
     }
     char err[2048];
-    if (!setup(&t, err, sizeof err) ||
-        !(t.log = runlog_open(o->run_dir, o->resume, o->progress, s->train.steps, err,
-                              sizeof err))) {
+    if (!(t.coll = coll_open(o->rank_timeout > 0 ? o->rank_timeout : TRAIN_RANK_TIMEOUT, err,
+                             sizeof err))) {
         fprintf(stderr, "gptc train: %s\n", err);
         teardown(&t);
         return 2;
     }
-    if (!o->resume) runlog_run(t.log, s, t.be.name, t.be.num_params(t.be.impl));
-    runlog_say(t.log, "gptc train: %s on %s, %zu parameters, %s step %d of %d (%d x %lld tokens)",
-               s->source, t.be.name, t.be.num_params(t.be.impl), o->resume ? "resuming at" : "from",
-               t.step, s->train.steps, s->train.ranks, (long long)s->train.tokens_per_rank);
+    t.rank = coll_rank(t.coll);
+    t.nranks = coll_size(t.coll);
+    bool ok = true;
+    if (o->ranks > 0 && o->ranks != t.nranks) {
+        snprintf(err, sizeof err, "--ranks %d, but the launcher started %d", o->ranks, t.nranks);
+        ok = false;
+    }
+    ok = ok && setup(&t, err, sizeof err) &&
+         (t.rank || (t.log = runlog_open(o->run_dir, o->resume, o->progress, s->train.steps, err,
+                                         sizeof err)));
+    if (!ok) {
+        if (t.nranks > 1) fprintf(stderr, "gptc train: rank %d: %s\n", t.rank, err);
+        else fprintf(stderr, "gptc train: %s\n", err);
+    }
+    if (any_failed(&t, !ok, "the start of the run")) {
+        teardown(&t);
+        return 2;
+    }
+    if (!o->resume && t.log) runlog_run(t.log, s, t.be.name, t.be.num_params(t.be.impl));
+    SAY(&t, "gptc train: %s on %s, %zu parameters, %s step %d of %d (%d x %lld tokens)",
+        s->source, t.be.name, t.be.num_params(t.be.impl), o->resume ? "resuming at" : "from",
+        t.step, s->train.steps, s->train.ranks, (long long)s->train.tokens_per_rank);
+    if (t.nranks > 1)
+        SAY(&t, "gptc train: %d ranks, %d slice%s of the global batch each", t.nranks, t.slices,
+            t.slices > 1 ? "s (accumulated)" : "");
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     int rc = t.step > t.stop_at ? 0 : loop(&t);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
-    if (rc == 0) runlog_say(t.log, "gptc train: done at step %d; checkpoint %s", t.step, t.ckpt_path);
+    if (rc == 0) SAY(&t, "gptc train: done at step %d; checkpoint %s", t.step, t.ckpt_path);
     teardown(&t);
     return rc;
 }

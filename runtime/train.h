@@ -2,8 +2,11 @@
  * train.h: the training loop, the same for every executor.
  *
  * A step runs forward and backward on each rank's slice of the global batch
- * (one after the other on a CPU; the gradients are averaged in rank order,
- * which is what the recipe's all-reduce computes), then the optimizers.
+ * (train.ranks slices of train.tokens_per_rank tokens: the global batch
+ * never depends on how many processes share it), the gradients are
+ * averaged over the slices (summed in tree_sum.h's fixed order), then the
+ * optimizers. One process computes every slice in turn; N processes
+ * started by MPI (coll.h) take train.ranks / N slices each.
  * Validation runs at step 0, every train.val.interval steps and after the
  * last step, with the step's window, and its time is not counted as
  * training time. A checkpoint is written after each validation and when
@@ -13,6 +16,7 @@
 #define GPTC_TRAIN_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "spec.h"
 
@@ -24,7 +28,15 @@ typedef struct {
     const char *backend;
     int threads;          /* 0: OpenMP's default */
     bool progress;        /* a progress display on stderr */
+    int ranks;            /* 0: as many ranks as the launcher started (one
+                           * without a launcher); else that many must run */
+    double rank_timeout;  /* seconds any rank waits for another; 0: the
+                           * default, TRAIN_RANK_TIMEOUT */
 } TrainOptions;
+
+/* How long a rank waits for another by default before it stops the run:
+ * it also covers rank 0 writing a checkpoint while the others wait. */
+#define TRAIN_RANK_TIMEOUT 60.0
 
 /* Trains and returns the exit status: 0 done, 1 the run failed (a NaN loss,
  * an I/O error), 2 bad input (data, checkpoint, run directory), 130
@@ -36,6 +48,10 @@ int train_run(const ModelSpec *s, const TrainOptions *o);
  * injectors. */
 struct Backend;
 int train_with(const ModelSpec *s, const TrainOptions *o, const struct Backend *be);
+
+/* Whether nranks processes can share the global batch (train.ranks slices)
+ * evenly; false with a message. */
+bool train_ranks_fit(const ModelSpec *s, int nranks, char *err, size_t errcap);
 
 /* The longest sequence the executor must take: training or validation. */
 int train_max_tokens(const ModelSpec *s);

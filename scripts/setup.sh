@@ -19,6 +19,11 @@ have_header pcre2.h "PCRE2_CODE_UNIT_WIDTH 8" || need+=(libpcre2-dev)
 # the OpenMP build of OpenBLAS (see the Makefile's BLAS_DIR)
 [ -e "/usr/lib/$(${CC:-gcc} -print-multiarch)/openblas-openmp/libopenblas.so" ] \
     || need+=(libopenblas-openmp-dev)
+# OpenMPI for multi-rank training on CPU executors: only the plugin
+# build/libgptc_mpi.so links it (gptc itself dlopens it), and mpirun starts
+# the ranks of `gptc train --ranks N`.
+command -v mpicc >/dev/null || need+=(libopenmpi-dev)
+command -v mpirun >/dev/null || need+=(openmpi-bin)
 command -v gcc >/dev/null || need+=(gcc)
 command -v make >/dev/null || need+=(make)
 command -v python3 >/dev/null || need+=(python3)
