@@ -152,9 +152,14 @@ static bool open_data(Trainer *t, char *err, size_t errcap) {
     return true;
 }
 
+/* The parameters and the optimizer's state: the host optimizer's, or the
+ * device's (fetched now), under the same names and layout. -1 when the
+ * device could not give them. */
 static int state_arrays(Trainer *t, CkptArray *a, int max) {
     a[0] = (CkptArray){"params", t->be.params(t->be.impl), t->be.num_params(t->be.impl)};
-    return 1 + optim_state(t->opt, a + 1, max - 1);
+    if (!t->be.device_step) return 1 + optim_state(t->opt, a + 1, max - 1);
+    int n = t->be.device_state(t->be.impl, a + 1, max - 1);
+    return n < 0 ? -1 : 1 + n;
 }
 
 /* Rank 0 writes; every rank learns whether that worked. */
@@ -166,7 +171,12 @@ static bool save(Trainer *t, char *err, size_t errcap) {
         CkptArray a[8];
         int n = state_arrays(t, a, 8);
         CkptMeta meta = {t->step, data_tell(t->train), t->rng, t->train_ms / 1000};
-        ok = ckpt_write(t->ckpt_path, t->s, &meta, a, n, err, errcap);
+        if (n < 0) {
+            snprintf(err, errcap, "%s", t->be.error(t->be.impl));
+            ok = false;
+        } else {
+            ok = ckpt_write(t->ckpt_path, t->s, &meta, a, n, err, errcap);
+        }
     }
     char what[64];
     snprintf(what, sizeof what, "the checkpoint of step %d", t->step);
@@ -179,7 +189,13 @@ static bool restore(Trainer *t, char *err, size_t errcap) {
     CkptArray a[8];
     int n = state_arrays(t, a, 8);
     CkptMeta meta;
+    if (n < 0) return snprintf(err, errcap, "%s", t->be.error(t->be.impl)), false;
     if (!ckpt_read(t->ckpt_path, t->s, &meta, a, n, err, errcap)) return false;
+    if (t->be.device_step) {
+        t->be.params_changed(t->be.impl);
+        if (t->be.device_set_state(t->be.impl, a + 1, n - 1))
+            return snprintf(err, errcap, "%s", t->be.error(t->be.impl)), false;
+    }
     if (!data_seek(t->train, meta.data, err, errcap)) return false;
     t->step = (int)meta.step;
     t->saved_at = t->step;
@@ -223,7 +239,8 @@ static bool setup(Trainer *t, char *err, size_t errcap) {
     const ParamTensor *meta;
     const size_t *off;
     int n = t->be.tensors(t->be.impl, &meta, &off);
-    t->opt = optim_new(s, meta, off, n);
+    /* The device executors run their own optimizer (backend.h). */
+    if (!t->be.device_step) t->opt = optim_new(s, meta, off, n);
     tree_sum_init(&t->gsum, t->be.num_params(t->be.impl));
     t->slice_loss = calloc((size_t)t->slices, sizeof(double));
     t->val_loss = calloc((size_t)val_batches(s), sizeof(double));
@@ -297,14 +314,26 @@ static void log_validation(Trainer *t, double val_loss) {
  * in tree order, NULL when out of memory. */
 static float *local_gradients(Trainer *t) {
     int T = (int)t->s->train.tokens_per_rank;
-    float *g = t->be.grads(t->be.impl);
     for (int k = 0; k < t->slices; k++) {
         data_batch(t->train, t->first_slice + k, T, t->in, t->tgt);
         t->slice_loss[k] = t->be.forward(t->be.impl, t->in, t->tgt, T, t->step, false);
         t->be.backward(t->be.impl);
-        if (t->slices > 1 && !tree_sum_add(&t->gsum, g)) return NULL;
+        if (t->slices > 1 && !tree_sum_add(&t->gsum, t->be.grads(t->be.impl))) return NULL;
     }
-    return t->slices > 1 ? tree_sum_finish(&t->gsum) : g;
+    return t->slices > 1 ? tree_sum_finish(&t->gsum) : t->be.grads(t->be.impl);
+}
+
+/* A device executor on one slice keeps its gradients on the device: no sum
+ * to form, nothing to fetch. */
+static bool grads_stay_on_device(const Trainer *t) {
+    return t->be.device_step && t->s->train.ranks == 1;
+}
+
+static void device_only_step(Trainer *t) {
+    int T = (int)t->s->train.tokens_per_rank;
+    data_batch(t->train, t->first_slice, T, t->in, t->tgt);
+    t->slice_loss[0] = t->be.forward(t->be.impl, t->in, t->tgt, T, t->step, false);
+    t->be.backward(t->be.impl);
 }
 
 /* One step on every rank: the mean over the global batch's slices of the
@@ -313,22 +342,29 @@ static float *local_gradients(Trainer *t) {
 static double train_step(Trainer *t) {
     const SpecTrain *tr = &t->s->train;
     size_t n = t->be.num_params(t->be.impl);
-    float *g = t->be.grads(t->be.impl);
-    float *sum = local_gradients(t);
-    if (!sum) coll_abort(t->coll, 1, "out of memory for the gradient sums");
     char what[64];
-    snprintf(what, sizeof what, "the gradients of step %d", t->step + 1);
-    coll_sum_f32(t->coll, sum, n, what);
-    if (tr->ranks > 1) {
-        float inv = 1.0f / (float)tr->ranks;
-        for (size_t i = 0; i < n; i++) g[i] = sum[i] * inv;
+    if (grads_stay_on_device(t)) {
+        device_only_step(t);
+    } else {
+        float *sum = local_gradients(t);
+        if (!sum) coll_abort(t->coll, 1, "out of memory for the gradient sums");
+        float *g = t->be.grads(t->be.impl);
+        snprintf(what, sizeof what, "the gradients of step %d", t->step + 1);
+        coll_sum_f32(t->coll, sum, n, what);
+        if (tr->ranks > 1) {
+            float inv = 1.0f / (float)tr->ranks;
+            for (size_t i = 0; i < n; i++) g[i] = sum[i] * inv;
+            if (t->be.grads_changed) t->be.grads_changed(t->be.impl);
+        }
     }
     double shared[2] = {tree_sum_f64(t->slice_loss, t->slices), interrupted};
     snprintf(what, sizeof what, "the loss of step %d", t->step + 1);
     coll_sum_f64(t->coll, shared, 2, what);
     t->stop_agreed = shared[1] > 0;
     double loss = shared[0] / tr->ranks;
-    if (isfinite(loss)) optim_step(t->opt, t->be.params(t->be.impl), g, t->step);
+    if (!isfinite(loss)) return loss;
+    if (!t->be.device_step) optim_step(t->opt, t->be.params(t->be.impl), t->be.grads(t->be.impl), t->step);
+    else if (t->be.device_step(t->be.impl, t->step)) return NAN;
     return loss;
 }
 
