@@ -84,6 +84,15 @@ static void relu2(const ModelSpec *s, EmitPlan *p) {
                "__nv_bfloat16 *dpre, const __nv_bfloat16 *dact, const __nv_bfloat16 *pre, int rows");
 }
 
+/* Widens the final norm's bf16 output for the head's fp32 weight gradient. */
+static void cast_f32(const ModelSpec *s, EmitPlan *p) {
+    int d = s->model.dim;
+    EmitInstance *in = new_instance(p, "cast", "cast.cu", bf16_vec(d), d);
+    snprintf(in->suffix, sizeof in->suffix, "d%d", d);
+    add_const(in, "WIDTH", d);
+    add_kernel(in, "cast_f32", "float *y, const __nv_bfloat16 *x, int rows");
+}
+
 /* One instance serves every Adam tensor: sizes and hyperparameters are
  * arguments. 4 fp32 = 16 bytes per vector. */
 static void adam(const ModelSpec *s, EmitPlan *p) {
@@ -229,6 +238,7 @@ void emit_plan(const ModelSpec *s, EmitPlan *p) {
     softcap_ce(s, p);
     muon_momentum(s, p);
     muon(s, p);
+    cast_f32(s, p);
     /* VEC and THREADS are placeholders of every template. */
     for (int i = 0; i < p->n; i++) {
         add_const(&p->inst[i], "VEC", p->inst[i].vec);

@@ -4,10 +4,10 @@
 #define GPTC_PLAN_H
 
 /* SHA-256 of the kernels.cu beside this file. */
-#define GPTC_PLAN_SOURCE_SHA256 "36299593a640e9e7074285db34126cf6e90809d4dbdbe4e5b0aa95a3590a4dec"
+#define GPTC_PLAN_SOURCE_SHA256 "0507ca43cec41bc96bf6d12c2a353734318edbb98edf624492e03ae1b70612d0"
 /* Every pointer argument of every kernel is aligned to this. */
 #define GPTC_PLAN_ALIGN_BYTES 16
-#define GPTC_PLAN_KERNEL_COUNT 17
+#define GPTC_PLAN_KERNEL_COUNT 18
 
 /* Launch: `threads` threads per block, and
  *   grid_blocks > 0: exactly grid_blocks blocks (a fixed grid);
@@ -82,6 +82,9 @@ static const GptcPlanKernel gptc_plan_kernels[GPTC_PLAN_KERNEL_COUNT] = {
     {"cast_bf16_v4", "muon",
      "__nv_bfloat16 *out, const float *in, long long n",
      0, 0, 256, 4, 0, 0, 2, {{"VEC", 4}, {"THREADS", 256}}},
+    {"cast_f32_d1024", "cast",
+     "float *y, const __nv_bfloat16 *x, int rows",
+     0, 0, 256, 8, 1024, 0, 3, {{"WIDTH", 1024}, {"VEC", 8}, {"THREADS", 256}}},
 };
 
 #endif

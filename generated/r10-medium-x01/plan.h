@@ -4,10 +4,10 @@
 #define GPTC_PLAN_H
 
 /* SHA-256 of the kernels.cu beside this file. */
-#define GPTC_PLAN_SOURCE_SHA256 "230bb71b368523733d868d198c65c748cbcff192754066d2c645523336381151"
+#define GPTC_PLAN_SOURCE_SHA256 "7da60593c5b7dd83885b9edfa4b1f8fba63bac483279f890144c38a92b55f385"
 /* Every pointer argument of every kernel is aligned to this. */
 #define GPTC_PLAN_ALIGN_BYTES 16
-#define GPTC_PLAN_KERNEL_COUNT 17
+#define GPTC_PLAN_KERNEL_COUNT 18
 
 /* Launch: `threads` threads per block, and
  *   grid_blocks > 0: exactly grid_blocks blocks (a fixed grid);
@@ -82,6 +82,9 @@ static const GptcPlanKernel gptc_plan_kernels[GPTC_PLAN_KERNEL_COUNT] = {
     {"cast_bf16_v4", "muon",
      "__nv_bfloat16 *out, const float *in, long long n",
      0, 0, 256, 4, 0, 0, 2, {{"VEC", 4}, {"THREADS", 256}}},
+    {"cast_f32_d1024", "cast",
+     "float *y, const __nv_bfloat16 *x, int rows",
+     0, 0, 256, 8, 1024, 0, 3, {{"WIDTH", 1024}, {"VEC", 8}, {"THREADS", 256}}},
 };
 
 #endif

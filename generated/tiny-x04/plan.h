@@ -4,10 +4,10 @@
 #define GPTC_PLAN_H
 
 /* SHA-256 of the kernels.cu beside this file. */
-#define GPTC_PLAN_SOURCE_SHA256 "a9ec07f196ed160d615346c7e5bfd0cd275f30696019bebec8e454880f562aa4"
+#define GPTC_PLAN_SOURCE_SHA256 "e2748e51a5a3efa4f6b26812353b3b8a515c3b6c6d5355f3fd795e94a41674b1"
 /* Every pointer argument of every kernel is aligned to this. */
 #define GPTC_PLAN_ALIGN_BYTES 16
-#define GPTC_PLAN_KERNEL_COUNT 17
+#define GPTC_PLAN_KERNEL_COUNT 18
 
 /* Launch: `threads` threads per block, and
  *   grid_blocks > 0: exactly grid_blocks blocks (a fixed grid);
@@ -82,6 +82,9 @@ static const GptcPlanKernel gptc_plan_kernels[GPTC_PLAN_KERNEL_COUNT] = {
     {"cast_bf16_v4", "muon",
      "__nv_bfloat16 *out, const float *in, long long n",
      0, 0, 256, 4, 0, 0, 2, {{"VEC", 4}, {"THREADS", 256}}},
+    {"cast_f32_d128", "cast",
+     "float *y, const __nv_bfloat16 *x, int rows",
+     0, 0, 256, 8, 128, 0, 3, {{"WIDTH", 128}, {"VEC", 8}, {"THREADS", 256}}},
 };
 
 #endif

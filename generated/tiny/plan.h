@@ -4,10 +4,10 @@
 #define GPTC_PLAN_H
 
 /* SHA-256 of the kernels.cu beside this file. */
-#define GPTC_PLAN_SOURCE_SHA256 "a9b517e7a548769c9e404079c3254f1e9faea9ae63694880031cca0ebfb8d5e9"
+#define GPTC_PLAN_SOURCE_SHA256 "4e32bfd8b7aa65596c906b2160ebd99864c2431ca8f99dcd90f7c5afd54d4731"
 /* Every pointer argument of every kernel is aligned to this. */
 #define GPTC_PLAN_ALIGN_BYTES 16
-#define GPTC_PLAN_KERNEL_COUNT 17
+#define GPTC_PLAN_KERNEL_COUNT 18
 
 /* Launch: `threads` threads per block, and
  *   grid_blocks > 0: exactly grid_blocks blocks (a fixed grid);
@@ -82,6 +82,9 @@ static const GptcPlanKernel gptc_plan_kernels[GPTC_PLAN_KERNEL_COUNT] = {
     {"cast_bf16_v4", "muon",
      "__nv_bfloat16 *out, const float *in, long long n",
      0, 0, 256, 4, 0, 0, 2, {{"VEC", 4}, {"THREADS", 256}}},
+    {"cast_f32_d128", "cast",
+     "float *y, const __nv_bfloat16 *x, int rows",
+     0, 0, 256, 8, 128, 0, 3, {{"WIDTH", 128}, {"VEC", 8}, {"THREADS", 256}}},
 };
 
 #endif

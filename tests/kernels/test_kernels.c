@@ -391,6 +391,23 @@ static void relu2_fwd_reference(Case *c, const GptcPlanKernel *k, const Shape *s
 }
 
 /* Buffers: 0 dact, 1 pre, 2 dpre unless in place. */
+/* ---- bf16 -> fp32 (templates/cast.cu); never in place: the dtypes differ ---- */
+
+static void cast_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
+    size_t n = (size_t)s->rows * k->row_elems;
+    fill(add_buf(c, "x", BF16, n, false), r, -8, 3, false, 1.0 / 128);
+    fill(add_buf(c, "y", F32, n, true), r, -8, 3, false, 0);
+    c->ints[1] = s->rows;
+    c->args[0] = &c->ptr[1], c->args[1] = &c->ptr[0], c->args[2] = &c->ints[1];
+}
+
+static void cast_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
+    (void)k, (void)s;
+    float *x = buf_floats(&c->b[0]);
+    buf_store(&c->b[1], x);
+    free(x);
+}
+
 static void relu2_bwd_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
     size_t n = (size_t)s->rows * k->row_elems;
     fill(add_buf(c, "dact", BF16, n, s->inplace), r, -8, 3, false, 0);
@@ -1078,6 +1095,8 @@ static const Kind kinds[] = {
      ELEMENTWISE, 0, SHAPES(row_shapes), x0_bwd_setup, x0_bwd_reference, NULL},
     {"relu2_fwd_", "__nv_bfloat16 *act, const __nv_bfloat16 *pre, int rows", ELEMENTWISE, 0, SHAPES(row_shapes),
      relu2_fwd_setup, relu2_fwd_reference, NULL},
+    {"cast_f32_", "float *y, const __nv_bfloat16 *x, int rows", ELEMENTWISE, 0, SHAPES(row_shapes), cast_setup,
+     cast_reference, NULL},
     {"relu2_bwd_", "__nv_bfloat16 *dpre, const __nv_bfloat16 *dact, const __nv_bfloat16 *pre, int rows",
      ELEMENTWISE, 0, SHAPES(row_shapes), relu2_bwd_setup, relu2_bwd_reference, NULL},
     {"adam_",
