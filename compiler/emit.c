@@ -173,6 +173,33 @@ static void softcap_ce(const ModelSpec *s, EmitPlan *p) {
                "float *row_loss, float *dlogits, const float *logits, const int *targets, int count, int rows");
 }
 
+/* The widest vector of fp32 (16 bytes at most) that divides a row. */
+static int f32_vec(int width) {
+    return width % 4 == 0 ? 4 : width % 2 == 0 ? 2 : 1;
+}
+
+/* The embedding tables' gather (+ RMS norm) and their gradients' segment
+ * sums, at width dim over fp32 rows: TPR threads per row, a power of two,
+ * one vector each while a row fits in a warp; then a warp per row with up
+ * to 8 vectors per lane (32 floats: dim 1024); then a block of up to 1024
+ * threads per row. Up to a warp per row, 256 threads per block. */
+static void embed(const ModelSpec *s, EmitPlan *p) {
+    int d = s->model.dim, vec = f32_vec(d), nvec = d / vec;
+    int tpr = nvec <= 32 ? pow2_ceil(nvec) : nvec <= 8 * 32 ? 32 : pow2_ceil((nvec + 7) / 8);
+    if (tpr > 1024) tpr = 1024;
+    EmitInstance *in = new_instance(p, "embed", "embed.cu", vec, d);
+    in->threads = tpr > 32 ? tpr : EMIT_THREADS;
+    in->rows_per_block = in->threads / tpr;
+    snprintf(in->suffix, sizeof in->suffix, "d%d", d);
+    add_const(in, "WIDTH", d);
+    add_const(in, "TPR", tpr);
+    add_kernel(in, "embed_fwd",
+               "__nv_bfloat16 *y, float *rstd, const float *table, const int *ids, int norm, int rows");
+    add_kernel(in, "embed_bwd",
+               "float *dtable, const __nv_bfloat16 *drows, const int *order, const int *seg_start, "
+               "const int *seg_token, int rows");
+}
+
 void emit_plan(const ModelSpec *s, EmitPlan *p) {
     p->n = 0;
     x0_mix(s, p);
@@ -183,6 +210,7 @@ void emit_plan(const ModelSpec *s, EmitPlan *p) {
     x0_lambda_grad(s, p);
     colsum(p);
     softcap_ce(s, p);
+    embed(s, p);
     /* VEC and THREADS are placeholders of every template. */
     for (int i = 0; i < p->n; i++) {
         add_const(&p->inst[i], "VEC", p->inst[i].vec);

@@ -11,7 +11,11 @@
  * (forward and backward) at width dim and, when it differs, head_dim; the
  * x0-mix lambdas' gradients (per-block partial sums); the column sums that
  * finish every two-stage reduction; and the softcapped cross-entropy over
- * the padded vocabulary. Every constant is a number taken from the
+ * the padded vocabulary; then the embedding tables' gather (with the RMS
+ * norm) and their gradients' segment sums; the per-head q/k/v norms,
+ * rotary and value mix with their backward (models with attention); the
+ * skip add fused into the x0 mix and the skip's backward (models with
+ * skips). Every constant is a number taken from the
  * ModelSpec, so the same model always gives the same bytes.
  *
  * Launch rule, for every kernel: `threads` threads per block, and

@@ -10,7 +10,8 @@
 # tested): `GPTC compile --no-compile` into build/kernels/gen/NAME;
 # its kernels_sim.cc, as generated, and test_kernels.c (with -I on that
 # folder for plan.h) are built twice, each linked with
-# runtime/sim/cuda_emu.cc: -O2, and -O1 with AddressSanitizer + UBSan, whose
+# runtime/sim/cuda_emu.cc (and runtime/token_segments.c, the embedding
+# backward's host side): -O2, and -O1 with AddressSanitizer + UBSan, whose
 # stderr must stay empty. The other models' kernels_sim.cc are only built
 # (-O2): their kernels are the same templates at sizes too large to run
 # here in seconds. Every build warns as an error and contracts no
@@ -134,6 +135,7 @@ wait_jobs() {
 
 for f in o2 asan; do
     job "$f-emu" $CXX $CXXFLAGS ${flags[$f]} -Iruntime/sim -c runtime/sim/cuda_emu.cc -o "$out/$f/cuda_emu.o"
+    job "$f-segments" $CC $CFLAGS ${flags[$f]} $CINC -c runtime/token_segments.c -o "$out/$f/token_segments.o"
     for name in "${models[@]}"; do
         job "$f-$name-kernels" $CXX $CXXFLAGS ${flags[$f]} $KFLAGS -Iruntime/sim -Itemplates \
             -c "$out/gen/$name/kernels_sim.cc" -o "$out/$f/$name-kernels_sim.o"
@@ -153,9 +155,11 @@ done
 # will find it in a loaded module.
 for f in o2 asan; do
     for name in "${models[@]}"; do
-        [ -z "${broken[$f-emu]+x}${broken[$f-$name-kernels]+x}${broken[$f-$name-test]+x}" ] || continue
+        [ -z "${broken[$f-emu]+x}${broken[$f-segments]+x}${broken[$f-$name-kernels]+x}${broken[$f-$name-test]+x}" ] ||
+            continue
         job "$f-$name-link" $CXX ${flags[$f]} -fopenmp -rdynamic -o "$out/$f/$name" \
-            "$out/$f/$name-test_kernels.o" "$out/$f/$name-kernels_sim.o" "$out/$f/cuda_emu.o" -ldl
+            "$out/$f/$name-test_kernels.o" "$out/$f/$name-kernels_sim.o" "$out/$f/cuda_emu.o" \
+            "$out/$f/token_segments.o" -ldl
     done
 done
 wait_jobs

@@ -4,10 +4,10 @@
 #define GPTC_PLAN_H
 
 /* SHA-256 of the kernels.cu beside this file. */
-#define GPTC_PLAN_SOURCE_SHA256 "09a570bcddec6f376c8a4369891cd346797d04a614deaf1a199c638cae538bbc"
+#define GPTC_PLAN_SOURCE_SHA256 "c6455e260e303b41869a816cb91862ad7c87f54ec3b7ac8ff99de59d1a1d9d59"
 /* Every pointer argument of every kernel is aligned to this. */
 #define GPTC_PLAN_ALIGN_BYTES 16
-#define GPTC_PLAN_KERNEL_COUNT 12
+#define GPTC_PLAN_KERNEL_COUNT 14
 
 /* Launch: `threads` threads per block, and
  *   grid_blocks > 0: exactly grid_blocks blocks (a fixed grid);
@@ -67,6 +67,12 @@ static const GptcPlanKernel gptc_plan_kernels[GPTC_PLAN_KERNEL_COUNT] = {
     {"softcap_ce_v50304_isru", "softcap_ce",
      "float *row_loss, float *dlogits, const float *logits, const int *targets, int count, int rows",
      0, 1, 512, 4, 50304, 0, 7, {{"VPAD", 50304}, {"SOFTCAP", 0}, {"CAP", 1097859072 /* 15 */}, {"DIV", 1089470464 /* 7.5 */}, {"OFFSET", 0 /* 0 */}, {"VEC", 4}, {"THREADS", 512}}},
+    {"embed_fwd_d1024", "embed",
+     "__nv_bfloat16 *y, float *rstd, const float *table, const int *ids, int norm, int rows",
+     0, 8, 256, 4, 1024, 0, 4, {{"WIDTH", 1024}, {"TPR", 32}, {"VEC", 4}, {"THREADS", 256}}},
+    {"embed_bwd_d1024", "embed",
+     "float *dtable, const __nv_bfloat16 *drows, const int *order, const int *seg_start, const int *seg_token, int rows",
+     0, 8, 256, 4, 1024, 0, 4, {{"WIDTH", 1024}, {"TPR", 32}, {"VEC", 4}, {"THREADS", 256}}},
 };
 
 #endif

@@ -4,10 +4,10 @@
 #define GPTC_PLAN_H
 
 /* SHA-256 of the kernels.cu beside this file. */
-#define GPTC_PLAN_SOURCE_SHA256 "5609995a1536fedfa7e47b528c37150275b2425b93c0ccfebea0d2e1c7c39147"
+#define GPTC_PLAN_SOURCE_SHA256 "5ff08d7ab8fdef4cbfac7a8b3d97703570a62d70c76d9446ea1a0a39500a19e6"
 /* Every pointer argument of every kernel is aligned to this. */
 #define GPTC_PLAN_ALIGN_BYTES 16
-#define GPTC_PLAN_KERNEL_COUNT 12
+#define GPTC_PLAN_KERNEL_COUNT 14
 
 /* Launch: `threads` threads per block, and
  *   grid_blocks > 0: exactly grid_blocks blocks (a fixed grid);
@@ -67,6 +67,12 @@ static const GptcPlanKernel gptc_plan_kernels[GPTC_PLAN_KERNEL_COUNT] = {
     {"softcap_ce_v320_isru", "softcap_ce",
      "float *row_loss, float *dlogits, const float *logits, const int *targets, int count, int rows",
      0, 1, 96, 4, 320, 0, 7, {{"VPAD", 320}, {"SOFTCAP", 0}, {"CAP", 1097859072 /* 15 */}, {"DIV", 1089470464 /* 7.5 */}, {"OFFSET", 0 /* 0 */}, {"VEC", 4}, {"THREADS", 96}}},
+    {"embed_fwd_d128", "embed",
+     "__nv_bfloat16 *y, float *rstd, const float *table, const int *ids, int norm, int rows",
+     0, 8, 256, 4, 128, 0, 4, {{"WIDTH", 128}, {"TPR", 32}, {"VEC", 4}, {"THREADS", 256}}},
+    {"embed_bwd_d128", "embed",
+     "float *dtable, const __nv_bfloat16 *drows, const int *order, const int *seg_start, const int *seg_token, int rows",
+     0, 8, 256, 4, 128, 0, 4, {{"WIDTH", 128}, {"TPR", 32}, {"VEC", 4}, {"THREADS", 256}}},
 };
 
 #endif

@@ -254,23 +254,6 @@ void RNAME(init)(Model *m, uint64_t seed) {
 
 /* ---- forward ---- */
 
-static void gather(real *out, const real *table, const int *ids, int T, int D) {
-#pragma omp parallel for
-    for (int t = 0; t < T; t++) memcpy(out + (size_t)t * D, table + (size_t)ids[t] * D, sizeof(real) * D);
-}
-
-/* y = a x + y over n elements. */
-static void axpy(real *y, real a, const real *x, size_t n) {
-#pragma omp parallel for if (n > 4096)
-    for (size_t i = 0; i < n; i++) y[i] += a * x[i];
-}
-
-/* y = a x over n elements. */
-static void scale(real *y, real a, const real *x, size_t n) {
-#pragma omp parallel for if (n > 4096)
-    for (size_t i = 0; i < n; i++) y[i] = a * x[i];
-}
-
 static void layer_windows(const Model *m, int *lw, int *sw) {
     spec_window_blocks(&m->spec, m->step, m->validation, lw, sw);
 }
@@ -363,10 +346,10 @@ double RNAME(forward)(Model *m, const int *inputs, const int *targets, int T, in
     memcpy(m->tgt, targets, sizeof(int) * T);
     find_documents(m);
     for (int k = 0; k < s->x0.tables; k++) {
-        gather(m->x0n[k], P(m, m->t_x0[k]), m->ids, T, D);
+        embed_gather(m->x0n[k], P(m, m->t_x0[k]), m->ids, T, D);
         rmsnorm_fwd(m->x0n[k], m->rstd0[k], m->x0n[k], T, D);
     }
-    for (int k = 0; k < s->ve.tables; k++) gather(m->ve[k], P(m, m->t_ve[k]), m->ids, T, D);
+    for (int k = 0; k < s->ve.tables; k++) embed_gather(m->ve[k], P(m, m->t_ve[k]), m->ids, T, D);
     for (int i = 0; i < L; i++) layer_fwd(m, i, i ? m->la[i - 1].out : m->x0n[0]);
     rmsnorm_fwd(m->xf, m->rstdf, m->la[L - 1].out, T, D);
     linear_fwd(m->z, m->xf, P(m, head_tensor(m)), T, D, V);
@@ -440,11 +423,6 @@ static void layer_bwd(Model *m, int i) {
     }
 }
 
-/* Embedding rows are summed token by token in order: deterministic. */
-static void scatter_rows(real *dtable, const real *drows, const int *ids, int T, int D) {
-    for (int t = 0; t < T; t++) axpy(dtable + (size_t)ids[t] * D, 1, drows + (size_t)t * D, D);
-}
-
 void RNAME(backward)(Model *m) {
     const ModelSpec *s = &m->spec;
     if (!m->have_forward) {
@@ -467,7 +445,7 @@ void RNAME(backward)(Model *m) {
     axpy(m->dx0[0], 1, m->dcur, TD);
     for (int k = 0; k < s->x0.tables; k++) {
         rmsnorm_bwd(m->dn, false, m->dx0[k], m->x0n[k], m->rstd0[k], T, D);
-        scatter_rows(G(m, m->t_x0[k]), m->dn, m->ids, T, D);
+        embed_scatter_add(G(m, m->t_x0[k]), m->dn, m->ids, T, D);
     }
-    for (int k = 0; k < s->ve.tables; k++) scatter_rows(G(m, m->t_ve[k]), m->dve[k], m->ids, T, D);
+    for (int k = 0; k < s->ve.tables; k++) embed_scatter_add(G(m, m->t_ve[k]), m->dve[k], m->ids, T, D);
 }

@@ -60,6 +60,7 @@
 #include "plan.h"
 #include "reduce.h"
 #include "sim.h"
+#include "token_segments.h"
 
 #ifdef __SANITIZE_ADDRESS__
 #include <sanitizer/asan_interface.h>
@@ -71,8 +72,8 @@
 #endif
 
 #define MAX_TABLES 16
-#define MAX_BUFS 6
-#define MAX_ARGS 12
+#define MAX_BUFS 16
+#define MAX_ARGS 16
 #define U32 0x1p-24 /* fp32 unit roundoff */
 #define NSCALARS 64 /* the scalars vector the x0 mix reads its lambdas from */
 
@@ -241,6 +242,9 @@ typedef struct {
      * allowed per element (a bound derived from the two summation orders;
      * see each kind). */
     double *bound[MAX_BUFS];
+    /* Pointer arguments that a case may set to NULL (qkv's ve and dve, embed's
+     * rstd), beside ptr[MAX_BUFS]. */
+    void *maybe[2];
 } Case;
 
 static Buf *add_buf(Case *c, const char *name, BufType t, size_t n, bool output) {
@@ -773,6 +777,112 @@ static void ce_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
     free(dl);
 }
 
+/* ---- the embedding tables (templates/embed.cu) ---- */
+
+/* A buffer of ints, for ids and segments. */
+static int *add_ints(Case *c, const char *name, size_t n) {
+    return add_buf(c, name, I32, n, false)->p;
+}
+
+#define EMBED_VOCAB 50 /* table rows in the forward cases: every row used many times */
+
+/* The forward pass's buffers: 0 table [EMBED_VOCAB, WIDTH] fp32, 1 ids, 2
+ * rstd (an output with the norm only: without it the kernel must leave it
+ * alone), 3 y. hyper 0: norm; 1: no norm; 2: no norm and rstd NULL. Edge
+ * rows (special): tokens 0 .. 3 are table rows of zeros, large values,
+ * values so small that eps dominates, one value repeated. */
+static void embed_fwd_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
+    size_t w = (size_t)k->row_elems;
+    Buf *table = add_buf(c, "table", F32, EMBED_VOCAB * w, false);
+    fill(table, r, -8, 3, false, 0);
+    if (s->special) rms_edge_rows(table, w, r);
+    int *ids = add_ints(c, "ids", (size_t)s->rows);
+    for (int t = 0; t < s->rows; t++) ids[t] = s->special && t < 4 ? t : (int)(rng_next(r) % EMBED_VOCAB);
+    fill(add_buf(c, "rstd", F32, (size_t)s->rows, s->hyper == 0), r, -8, 3, false, 0);
+    fill(add_buf(c, "y", BF16, (size_t)s->rows * w, true), r, -8, 3, false, 0);
+    c->ints[1] = s->rows, c->ints[2] = s->hyper == 0;
+    c->maybe[0] = s->hyper == 2 ? NULL : c->ptr[2];
+    void **a = c->args;
+    a[0] = &c->ptr[3], a[1] = &c->maybe[0], a[2] = &c->ptr[0], a[3] = &c->ptr[1], a[4] = &c->ints[2];
+    a[5] = &c->ints[1];
+}
+
+/* The ref code: embed_gather, then rmsnorm_fwd. Without the norm y is the
+ * row rounded to bf16: exact (no bound). With it, rstd as the RMS norm
+ * kind's, one more u of depth for the squares of fp32 values (they round,
+ * where bf16 squares are exact); y = x rstd moves by |x| times rstd's
+ * bound, plus each side's fp32 rounding of the product. */
+static void embed_fwd_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
+    int w = k->row_elems;
+    bool norm = c->ints[2];
+    float *table = buf_floats(&c->b[0]), *x = xmalloc(sizeof(float) * (size_t)s->rows * w);
+    float *y = xmalloc(sizeof(float) * (size_t)s->rows * w), *rstd = c->b[2].p;
+    embed_gather(x, table, c->b[1].p, s->rows, w);
+    if (norm) {
+        rmsnorm_fwd(y, rstd, x, s->rows, w);
+        double *br = new_bound(c, 2), *by = new_bound(c, 3), rel = ((rms_depth(k) + 1) / 2.0 + 4) * U32;
+        for (int t = 0; t < s->rows; t++) {
+            br[t] = rel * rstd[t];
+            for (int i = 0; i < w; i++) {
+                double xi = fabs((double)x[(size_t)t * w + i]);
+                by[(size_t)t * w + i] = xi * br[t] + 2 * U32 * xi * rstd[t];
+            }
+        }
+    } else {
+        memcpy(y, x, sizeof(float) * (size_t)s->rows * w);
+    }
+    buf_store(&c->b[3], y);
+    free(table);
+    free(x);
+    free(y);
+}
+
+/* The backward pass's case: `rows` segments (distinct tokens, drawn from
+ * rows + 7 table rows, so some rows get nothing and must stay as they
+ * are) over T = rows + rows / 2 + 3 positions in random order, every token
+ * at least once and some many times; the segments from the runtime's own
+ * token_segments. Buffers: 0 dtable, 1 drows, 2 order, 3 seg_start, 4
+ * seg_token, 5 ids (for the reference only). */
+static void embed_bwd_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
+    size_t w = (size_t)k->row_elems;
+    int V = s->rows + 7, T = s->rows + s->rows / 2 + 3;
+    int *perm = xmalloc(sizeof(int) * (size_t)V), *ids = xmalloc(sizeof(int) * (size_t)T);
+    for (int v = 0; v < V; v++) perm[v] = v;
+    for (int v = V - 1; v > 0; v--) {
+        int j = (int)(rng_next(r) % (uint64_t)(v + 1)), tmp = perm[v];
+        perm[v] = perm[j], perm[j] = tmp;
+    }
+    for (int t = 0; t < T; t++) ids[t] = perm[t < s->rows ? t : (int)(rng_next(r) % (uint64_t)s->rows)];
+    for (int t = T - 1; t > 0; t--) {
+        int j = (int)(rng_next(r) % (uint64_t)(t + 1)), tmp = ids[t];
+        ids[t] = ids[j], ids[j] = tmp;
+    }
+    fill(add_buf(c, "dtable", F32, (size_t)V * w, true), r, -8, 3, false, 0);
+    fill(add_buf(c, "drows", BF16, (size_t)T * w, false), r, -8, 3, false, 0);
+    int *order = add_ints(c, "order", (size_t)T), *start = add_ints(c, "seg_start", (size_t)s->rows + 1);
+    int *tok = add_ints(c, "seg_token", (size_t)s->rows);
+    memcpy(add_ints(c, "ids", (size_t)T), ids, sizeof(int) * (size_t)T);
+    if (token_segments(ids, T, V, order, start, tok) != s->rows) {
+        fprintf(stderr, "test_kernels: token_segments did not give %d segments\n", s->rows);
+        exit(2);
+    }
+    c->ints[1] = s->rows, c->ints[2] = T;
+    void **a = c->args;
+    for (int i = 0; i < 5; i++) a[i] = &c->ptr[i];
+    a[5] = &c->ints[1];
+    free(perm);
+    free(ids);
+}
+
+/* The ref code's embed_scatter_add over the positions in order: the
+ * kernel adds each segment's rows in that order, so exact. */
+static void embed_bwd_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
+    (void)s;
+    float *drows = buf_floats(&c->b[1]);
+    embed_scatter_add(c->b[0].p, drows, c->b[5].p, c->ints[2], k->row_elems);
+    free(drows);
+}
+
 /* ---- the kinds ---- */
 
 /* Row counts: 1 (one partial block), 37 (several blocks, the last partly
@@ -843,6 +953,16 @@ static const Shape adam_shapes[] = {
     {.n = 32899, .hyper = 3, .step = 2999},
 };
 
+/* The embedding forward: norm (hyper 0) with edge rows, without (1), and
+ * without with rstd NULL (2); a block's tail and many blocks. */
+static const Shape embed_fwd_shapes[] = {
+    {.rows = 1},           {.rows = 37, .special = true}, {.rows = 37, .hyper = 1},
+    {.rows = 64, .hyper = 2}, {.rows = 515, .special = true}, {.rows = 2051, .hyper = 1},
+};
+
+/* The embedding backward: rows = segments (distinct tokens). */
+static const Shape embed_bwd_shapes[] = {{.rows = 1}, {.rows = 37}, {.rows = 64}, {.rows = 515}, {.rows = 2051}};
+
 typedef enum { ELEMENTWISE, ROWS, GRID } LaunchRule;
 
 typedef struct Kind Kind;
@@ -894,6 +1014,12 @@ static const Kind kinds[] = {
     {"softcap_ce_",
      "float *row_loss, float *dlogits, const float *logits, const int *targets, int count, int rows", ROWS, 0,
      SHAPES(ce_shapes), ce_setup, ce_reference, ce_then},
+    {"embed_fwd_", "__nv_bfloat16 *y, float *rstd, const float *table, const int *ids, int norm, int rows", ROWS,
+     0, SHAPES(embed_fwd_shapes), embed_fwd_setup, embed_fwd_reference, NULL},
+    {"embed_bwd_",
+     "float *dtable, const __nv_bfloat16 *drows, const int *order, const int *seg_start, const int *seg_token, "
+     "int rows",
+     ROWS, 0, SHAPES(embed_bwd_shapes), embed_bwd_setup, embed_bwd_reference, NULL},
 };
 
 static const Kind *find_kind(const GptcPlanKernel *k) {
