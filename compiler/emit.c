@@ -200,6 +200,49 @@ static void embed(const ModelSpec *s, EmitPlan *p) {
                "const int *seg_token, int rows");
 }
 
+/* Does any layer have attention? */
+static bool has_attention(const ModelSpec *s) {
+    for (int i = 0; i < s->model.layers; i++)
+        if (s->model.attention[i]) return true;
+    return false;
+}
+
+/* The per-head norms, rotary and value mix around the attention. VEC
+ * consecutive rotary pairs per vector (bf16, 16 bytes at most, dividing
+ * head_dim / 2). A fixed grid, since backward reduces the attention lambdas'
+ * gradients: the template places the threads (TPH per head, HG heads side
+ * by side, RPB tokens per block and step); PARTS blocks so that a step's
+ * tokens give each block about 4 groups of RPB tokens, at most 512 (several
+ * blocks per SM; colsum adds 512 x 2 partials in one pass). The same
+ * placement here, only to size the grid. */
+static void qkv(const ModelSpec *s, EmitPlan *p) {
+    int d = s->model.dim, hd = s->model.head_dim, heads = d / hd, vec = bf16_vec(hd / 2);
+    int nv = hd / 2 / vec, tph = nv >= 32 ? 32 : pow2_ceil(nv), hg = 1;
+    while (heads % (2 * hg) == 0 && 2 * hg * tph <= EMIT_THREADS) hg *= 2;
+    long long rpb = EMIT_THREADS / (hg * tph), groups = (s->train.tokens_per_rank + rpb - 1) / rpb;
+    long long parts = (groups + 3) / 4;
+    parts = parts < 1 ? 1 : parts > 512 ? 512 : parts;
+    bool inter = s->attn.rotary_convention == ROTARY_INTERLEAVED, vnorm = s->attn.norm == ATTN_NORM_QKV;
+    EmitInstance *in = new_instance(p, "qkv", "qkv.cu", vec, d);
+    in->grid_blocks = (int)parts;
+    snprintf(in->suffix, sizeof in->suffix, "h%d_d%d_r%d%s%s_p%lld", heads, hd, s->attn.rotary_pairs,
+             inter ? "i" : "h", vnorm ? "_vn" : "", parts);
+    add_const(in, "WIDTH", d);
+    add_const(in, "HEAD_DIM", hd);
+    add_const(in, "PAIRS", s->attn.rotary_pairs);
+    add_const(in, "INTERLEAVED", inter);
+    add_const(in, "VNORM", vnorm);
+    add_const(in, "PARTS", parts);
+    add_kernel(in, "qkv_fwd",
+               "__nv_bfloat16 *q, __nv_bfloat16 *k, __nv_bfloat16 *v, float *rstd, const __nv_bfloat16 *qkv, "
+               "const __nv_bfloat16 *ve, const float *cos, const float *sin, const float *scalars, int sa_off, "
+               "int rows");
+    add_kernel(in, "qkv_bwd",
+               "__nv_bfloat16 *dqkv, float *partial, float *dve, const __nv_bfloat16 *dq, const __nv_bfloat16 *dk, "
+               "const __nv_bfloat16 *dv, const __nv_bfloat16 *qkv, const float *rstd, const __nv_bfloat16 *ve, "
+               "const float *cos, const float *sin, const float *scalars, int sa_off, int rows");
+}
+
 void emit_plan(const ModelSpec *s, EmitPlan *p) {
     p->n = 0;
     x0_mix(s, p);
@@ -211,6 +254,7 @@ void emit_plan(const ModelSpec *s, EmitPlan *p) {
     colsum(p);
     softcap_ce(s, p);
     embed(s, p);
+    if (has_attention(s)) qkv(s, p);
     /* VEC and THREADS are placeholders of every template. */
     for (int i = 0; i < p->n; i++) {
         add_const(&p->inst[i], "VEC", p->inst[i].vec);

@@ -4,10 +4,10 @@
 #define GPTC_PLAN_H
 
 /* SHA-256 of the kernels.cu beside this file. */
-#define GPTC_PLAN_SOURCE_SHA256 "b1c36a47c68e0bf5653be9899beeceb5b0c3afb47782083be95b63e1201a34e1"
+#define GPTC_PLAN_SOURCE_SHA256 "487c2e43bf4b79b8c2c45e683d75fdc91b8663485c199837f72ca8edd47b7f20"
 /* Every pointer argument of every kernel is aligned to this. */
 #define GPTC_PLAN_ALIGN_BYTES 16
-#define GPTC_PLAN_KERNEL_COUNT 14
+#define GPTC_PLAN_KERNEL_COUNT 16
 
 /* Launch: `threads` threads per block, and
  *   grid_blocks > 0: exactly grid_blocks blocks (a fixed grid);
@@ -73,6 +73,12 @@ static const GptcPlanKernel gptc_plan_kernels[GPTC_PLAN_KERNEL_COUNT] = {
     {"embed_bwd_d1024", "embed",
      "float *dtable, const __nv_bfloat16 *drows, const int *order, const int *seg_start, const int *seg_token, int rows",
      0, 8, 256, 4, 1024, 0, 4, {{"WIDTH", 1024}, {"TPR", 32}, {"VEC", 4}, {"THREADS", 256}}},
+    {"qkv_fwd_h8_d128_r32h_vn_p512", "qkv",
+     "__nv_bfloat16 *q, __nv_bfloat16 *k, __nv_bfloat16 *v, float *rstd, const __nv_bfloat16 *qkv, const __nv_bfloat16 *ve, const float *cos, const float *sin, const float *scalars, int sa_off, int rows",
+     512, 0, 256, 8, 1024, 0, 8, {{"WIDTH", 1024}, {"HEAD_DIM", 128}, {"PAIRS", 32}, {"INTERLEAVED", 0}, {"VNORM", 1}, {"PARTS", 512}, {"VEC", 8}, {"THREADS", 256}}},
+    {"qkv_bwd_h8_d128_r32h_vn_p512", "qkv",
+     "__nv_bfloat16 *dqkv, float *partial, float *dve, const __nv_bfloat16 *dq, const __nv_bfloat16 *dk, const __nv_bfloat16 *dv, const __nv_bfloat16 *qkv, const float *rstd, const __nv_bfloat16 *ve, const float *cos, const float *sin, const float *scalars, int sa_off, int rows",
+     512, 0, 256, 8, 1024, 0, 8, {{"WIDTH", 1024}, {"HEAD_DIM", 128}, {"PAIRS", 32}, {"INTERLEAVED", 0}, {"VNORM", 1}, {"PARTS", 512}, {"VEC", 8}, {"THREADS", 256}}},
 };
 
 #endif

@@ -4,10 +4,10 @@
 #define GPTC_PLAN_H
 
 /* SHA-256 of the kernels.cu beside this file. */
-#define GPTC_PLAN_SOURCE_SHA256 "5ff08d7ab8fdef4cbfac7a8b3d97703570a62d70c76d9446ea1a0a39500a19e6"
+#define GPTC_PLAN_SOURCE_SHA256 "dbaf65d5d67e0dd49e72a8523d3a0056438700f1a1a1115b3bd6a5c3f15469cf"
 /* Every pointer argument of every kernel is aligned to this. */
 #define GPTC_PLAN_ALIGN_BYTES 16
-#define GPTC_PLAN_KERNEL_COUNT 14
+#define GPTC_PLAN_KERNEL_COUNT 16
 
 /* Launch: `threads` threads per block, and
  *   grid_blocks > 0: exactly grid_blocks blocks (a fixed grid);
@@ -73,6 +73,12 @@ static const GptcPlanKernel gptc_plan_kernels[GPTC_PLAN_KERNEL_COUNT] = {
     {"embed_bwd_d128", "embed",
      "float *dtable, const __nv_bfloat16 *drows, const int *order, const int *seg_start, const int *seg_token, int rows",
      0, 8, 256, 4, 128, 0, 4, {{"WIDTH", 128}, {"TPR", 32}, {"VEC", 4}, {"THREADS", 256}}},
+    {"qkv_fwd_h4_d32_r8h_vn_p4", "qkv",
+     "__nv_bfloat16 *q, __nv_bfloat16 *k, __nv_bfloat16 *v, float *rstd, const __nv_bfloat16 *qkv, const __nv_bfloat16 *ve, const float *cos, const float *sin, const float *scalars, int sa_off, int rows",
+     4, 0, 256, 8, 128, 0, 8, {{"WIDTH", 128}, {"HEAD_DIM", 32}, {"PAIRS", 8}, {"INTERLEAVED", 0}, {"VNORM", 1}, {"PARTS", 4}, {"VEC", 8}, {"THREADS", 256}}},
+    {"qkv_bwd_h4_d32_r8h_vn_p4", "qkv",
+     "__nv_bfloat16 *dqkv, float *partial, float *dve, const __nv_bfloat16 *dq, const __nv_bfloat16 *dk, const __nv_bfloat16 *dv, const __nv_bfloat16 *qkv, const float *rstd, const __nv_bfloat16 *ve, const float *cos, const float *sin, const float *scalars, int sa_off, int rows",
+     4, 0, 256, 8, 128, 0, 8, {{"WIDTH", 128}, {"HEAD_DIM", 32}, {"PAIRS", 8}, {"INTERLEAVED", 0}, {"VNORM", 1}, {"PARTS", 4}, {"VEC", 8}, {"THREADS", 256}}},
 };
 
 #endif

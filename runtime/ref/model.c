@@ -124,6 +124,10 @@ static void alloc_layer(Model *m, LayerActs *a, bool attention) {
     a->out = buf(m, TD);
 }
 
+void RNAME(rotary_tables)(const ModelSpec *s, int T, real *cosb, real *sinb) {
+    rotary_tables(cosb, sinb, T, s->model.head_dim / 2, s->attn.rotary_pairs, s->attn.rotary_base);
+}
+
 Model *RNAME(model_new)(const ModelSpec *s, int max_T) {
     Model *m = xcalloc(1, sizeof *m);
     m->spec = *s;
@@ -143,8 +147,7 @@ Model *RNAME(model_new)(const ModelSpec *s, int max_T) {
     m->doc_start = xcalloc(T, sizeof(int));
     m->cosb = buf(m, T * sm->head_dim / 2);
     m->sinb = buf(m, T * sm->head_dim / 2);
-    rotary_tables(m->cosb, m->sinb, max_T, sm->head_dim / 2, s->attn.rotary_pairs,
-                  s->attn.rotary_base);
+    RNAME(rotary_tables)(s, max_T, m->cosb, m->sinb);
     for (int i = 0; i < sm->layers; i++) alloc_layer(m, &m->la[i], sm->attention[i]);
     for (int k = 0; k < s->x0.tables; k++)
         m->x0n[k] = buf(m, TD), m->rstd0[k] = buf(m, T), m->dx0[k] = buf(m, TD);
