@@ -243,6 +243,36 @@ static void qkv(const ModelSpec *s, EmitPlan *p) {
                "const float *cos, const float *sin, const float *scalars, int sa_off, int rows");
 }
 
+/* The skip add fused into the x0 mix (elementwise, as x0_mix). */
+static void x0_skip(const ModelSpec *s, EmitPlan *p) {
+    int d = s->model.dim, k = s->x0.tables;
+    EmitInstance *in = new_instance(p, "x0_skip", "x0_skip.cu", bf16_vec(d), d);
+    snprintf(in->suffix, sizeof in->suffix, "t%d_d%d", k, d);
+    add_const(in, "TABLES", k);
+    add_const(in, "WIDTH", d);
+    add_kernel(in, "x0_skip_fwd",
+               "__nv_bfloat16 *xs, __nv_bfloat16 *xm, const __nv_bfloat16 *x, const __nv_bfloat16 *src, "
+               "const __nv_bfloat16 *x0, long long table_stride, const float *scalars, int skip_off, "
+               "int lambda_off, int rows");
+}
+
+/* The skip's backward: a fixed grid of PARTS blocks, sized as
+ * x0_lambda_grad's (about 8 vectors per thread, at most 256 partials). */
+static void skip_bwd(const ModelSpec *s, EmitPlan *p) {
+    int d = s->model.dim, vec = bf16_vec(d);
+    long long per_block = (long long)EMIT_THREADS * 8;
+    long long parts = (s->train.tokens_per_rank * d / vec + per_block - 1) / per_block;
+    parts = parts < 1 ? 1 : parts > 256 ? 256 : parts;
+    EmitInstance *in = new_instance(p, "skip", "skip.cu", vec, d);
+    in->grid_blocks = (int)parts;
+    snprintf(in->suffix, sizeof in->suffix, "d%d_p%lld", d, parts);
+    add_const(in, "WIDTH", d);
+    add_const(in, "PARTS", parts);
+    add_kernel(in, "skip_bwd",
+               "__nv_bfloat16 *dsrc, float *partial, const __nv_bfloat16 *dxs, const __nv_bfloat16 *src, "
+               "const float *scalars, int skip_off, int rows");
+}
+
 void emit_plan(const ModelSpec *s, EmitPlan *p) {
     p->n = 0;
     x0_mix(s, p);
@@ -255,6 +285,7 @@ void emit_plan(const ModelSpec *s, EmitPlan *p) {
     softcap_ce(s, p);
     embed(s, p);
     if (has_attention(s)) qkv(s, p);
+    if (s->skips.count > 0) x0_skip(s, p), skip_bwd(s, p);
     /* VEC and THREADS are placeholders of every template. */
     for (int i = 0; i < p->n; i++) {
         add_const(&p->inst[i], "VEC", p->inst[i].vec);

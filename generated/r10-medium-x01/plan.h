@@ -4,10 +4,10 @@
 #define GPTC_PLAN_H
 
 /* SHA-256 of the kernels.cu beside this file. */
-#define GPTC_PLAN_SOURCE_SHA256 "cfc1f42fff3440a2f4962adeef1f0ccd39abc901416c8059e850bc06d0b835b0"
+#define GPTC_PLAN_SOURCE_SHA256 "b4c75e37e7baceb0198eb127280dd1f0a32daca8b4c2ebf06eaed0946dafa842"
 /* Every pointer argument of every kernel is aligned to this. */
 #define GPTC_PLAN_ALIGN_BYTES 16
-#define GPTC_PLAN_KERNEL_COUNT 16
+#define GPTC_PLAN_KERNEL_COUNT 18
 
 /* Launch: `threads` threads per block, and
  *   grid_blocks > 0: exactly grid_blocks blocks (a fixed grid);
@@ -79,6 +79,12 @@ static const GptcPlanKernel gptc_plan_kernels[GPTC_PLAN_KERNEL_COUNT] = {
     {"qkv_bwd_h8_d128_r32h_vn_p512", "qkv",
      "__nv_bfloat16 *dqkv, float *partial, float *dve, const __nv_bfloat16 *dq, const __nv_bfloat16 *dk, const __nv_bfloat16 *dv, const __nv_bfloat16 *qkv, const float *rstd, const __nv_bfloat16 *ve, const float *cos, const float *sin, const float *scalars, int sa_off, int rows",
      512, 0, 256, 8, 1024, 0, 8, {{"WIDTH", 1024}, {"HEAD_DIM", 128}, {"PAIRS", 32}, {"INTERLEAVED", 0}, {"VNORM", 1}, {"PARTS", 512}, {"VEC", 8}, {"THREADS", 256}}},
+    {"x0_skip_fwd_t2_d1024", "x0_skip",
+     "__nv_bfloat16 *xs, __nv_bfloat16 *xm, const __nv_bfloat16 *x, const __nv_bfloat16 *src, const __nv_bfloat16 *x0, long long table_stride, const float *scalars, int skip_off, int lambda_off, int rows",
+     0, 0, 256, 8, 1024, 0, 4, {{"TABLES", 2}, {"WIDTH", 1024}, {"VEC", 8}, {"THREADS", 256}}},
+    {"skip_bwd_d1024_p256", "skip",
+     "__nv_bfloat16 *dsrc, float *partial, const __nv_bfloat16 *dxs, const __nv_bfloat16 *src, const float *scalars, int skip_off, int rows",
+     256, 0, 256, 8, 1024, 0, 4, {{"WIDTH", 1024}, {"PARTS", 256}, {"VEC", 8}, {"THREADS", 256}}},
 };
 
 #endif

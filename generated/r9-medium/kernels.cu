@@ -1060,3 +1060,111 @@ qkv_bwd_h8_d128_r32h_vn_p512(__nv_bfloat16 *dqkv, float *partial, float *dve, co
     dsa1 = block_sum(dsa1);
     if (threadIdx.x == 0) partial[blockIdx.x * 2] = dsa0, partial[blockIdx.x * 2 + 1] = dsa1;
 }
+
+/* ---- x0_skip.cu: TABLES=1 WIDTH=1024 VEC=8 THREADS=256 ---- */
+/*
+ * x0_skip.cu: a U-net skip's add fused into the x0 mix at the start of its
+ * target block, forward (the backward is x0_mix_bwd, then skip.cu).
+ *
+ * Computes, with w = scalars[skip_off] (the source layer's skip weight,
+ * spec_skip_index) and the target layer's lambdas lx = scalars[lambda_off],
+ * lk = scalars[lambda_off + 1 + k]:
+ *   s = x[t, d] + w * src[t, d]                   (fp32)
+ *   xs[t, d] = s                                  (bf16: the lambdas' gradient reads it)
+ *   xm[t, d] = lx * s + sum_k lk * x0_k[t, d]     k = 0 .. TABLES-1
+ *   the ref executor's axpy then x0_mix_fwd (runtime/ref/elementwise.h), in
+ *   its fp32 order: xm is mixed from s before s is rounded, as the ref code
+ *   mixes its fp32 xs. One skip per call: a layer that several skips reach
+ *   (the ref code adds them in list order) needs its other adds elsewhere.
+ * Layouts   x, src, xs, xm: [rows, WIDTH] row-major; x0: TABLES tables of
+ *           [rows, WIDTH], table k starting k * table_stride elements after
+ *           the pointer (a multiple of VEC). xs may be x: each thread reads
+ *           its elements before it writes them.
+ * Dtypes    bf16 tensors, fp32 scalars and math, one rounding to bf16
+ *           (nearest even) per output.
+ * Launch    THREADS threads per block, VEC elements per thread, blocks =
+ *           ceil(rows * WIDTH / (THREADS * VEC)), no shared memory.
+ *           Pointers 16-byte aligned, WIDTH % VEC == 0.
+ * Determinism  elementwise, no atomics: bitwise reproducible.
+ * Placeholders  SUFFIX (kernel-name suffix), TABLES, WIDTH, VEC, THREADS.
+ */
+#include "prims.cuh"
+#include "vec.cuh"
+
+extern "C" __global__ void __launch_bounds__(256)
+x0_skip_fwd_t1_d1024(__nv_bfloat16 *xs, __nv_bfloat16 *xm, const __nv_bfloat16 *x, const __nv_bfloat16 *src,
+                       const __nv_bfloat16 *x0, long long table_stride, const float *scalars, int skip_off,
+                       int lambda_off, int rows) {
+    const long long n = (long long)rows * 1024;
+    const long long i = ((long long)blockIdx.x * 256 + threadIdx.x) * 8;
+    if (i >= n) return;
+    const Vec<__nv_bfloat16, 8> a = vec_load<__nv_bfloat16, 8>(x + i);
+    const Vec<__nv_bfloat16, 8> b = vec_load<__nv_bfloat16, 8>(src + i);
+    const float w = scalars[skip_off], lx = scalars[lambda_off];
+    float s[8], acc[8];
+    Vec<__nv_bfloat16, 8> out;
+    for (int e = 0; e < 8; e++) {
+        s[e] = __bfloat162float(a.v[e]) + w * __bfloat162float(b.v[e]);
+        out.v[e] = __float2bfloat16(s[e]);
+        acc[e] = lx * s[e];
+    }
+    vec_store<__nv_bfloat16, 8>(xs + i, out);
+    for (int k = 0; k < 1; k++) {
+        const float lk = scalars[lambda_off + 1 + k];
+        const Vec<__nv_bfloat16, 8> c = vec_load<__nv_bfloat16, 8>(x0 + k * table_stride + i);
+        for (int e = 0; e < 8; e++) acc[e] += lk * __bfloat162float(c.v[e]);
+    }
+    for (int e = 0; e < 8; e++) out.v[e] = __float2bfloat16(acc[e]);
+    vec_store<__nv_bfloat16, 8>(xm + i, out);
+}
+
+/* ---- skip.cu: WIDTH=1024 PARTS=256 VEC=8 THREADS=256 ---- */
+/*
+ * skip.cu: a U-net skip's backward: the source's gradient and the first
+ * stage of the skip weight's gradient (templates/colsum.cu is the second).
+ *
+ * Computes, with w = scalars[skip_off] (spec_skip_index of the source layer)
+ * and dxs the gradient at the target's xs (x0_mix_bwd's output):
+ *   dsrc[t, d] += w * dxs[t, d]        (fp32, one rounding to bf16)
+ *   d w = sum over (t, d) of dxs[t, d] * src[t, d], as block b's share in
+ *   partial[b]; colsum with n = PARTS, cols = 1, scale 1, accumulate 1 and
+ *   out_off = skip_off adds it into the fp32 scalar gradients.
+ *   The ref executor's dot and axpy (runtime/ref/reduce.h, elementwise.h);
+ *   its dot sums in double, this in fp32 (the bf16 products are exact).
+ * Layouts   dsrc, dxs, src: [rows, WIDTH] row-major; partial: [PARTS] fp32.
+ * Launch    exactly PARTS blocks of THREADS threads (a fixed grid, whatever
+ *           `rows` is), no dynamic shared memory. Thread i of block b takes
+ *           the VEC-element vectors b * THREADS + i, then + PARTS * THREADS,
+ *           and so on. Pointers 16-byte aligned, WIDTH % VEC == 0.
+ * Determinism  no atomics; each thread sums its vectors in order (VEC
+ *           products each, then added to its running sum), block_sum joins
+ *           the threads in a fixed tree: bitwise reproducible.
+ * Placeholders  SUFFIX (kernel-name suffix), WIDTH, PARTS, VEC, THREADS.
+ */
+#include "prims.cuh"
+#include "vec.cuh"
+
+extern "C" __global__ void __launch_bounds__(256)
+skip_bwd_d1024_p256(__nv_bfloat16 *dsrc, float *partial, const __nv_bfloat16 *dxs, const __nv_bfloat16 *src,
+                    const float *scalars, int skip_off, int rows) {
+    const long long nvec = (long long)rows * (1024 / 8);
+    const float w = scalars[skip_off];
+    float acc = 0.0f;
+    for (long long v = (long long)blockIdx.x * 256 + threadIdx.x; v < nvec;
+         v += (long long)256 * 256) {
+        const long long i = v * 8;
+        const Vec<__nv_bfloat16, 8> g = vec_load<__nv_bfloat16, 8>(dxs + i);
+        const Vec<__nv_bfloat16, 8> a = vec_load<__nv_bfloat16, 8>(src + i);
+        Vec<__nv_bfloat16, 8> d = vec_load<__nv_bfloat16, 8>(dsrc + i);
+        float s = 0.0f;
+        for (int e = 0; e < 8; e++) {
+            const float gf = __bfloat162float(g.v[e]);
+            s += gf * __bfloat162float(a.v[e]);
+            d.v[e] = __float2bfloat16(__bfloat162float(d.v[e]) + w * gf);
+        }
+        vec_store<__nv_bfloat16, 8>(dsrc + i, d);
+        acc += s;
+    }
+    acc = block_sum(acc);
+    if (threadIdx.x == 0) partial[blockIdx.x] = acc;
+}

@@ -4,10 +4,10 @@
 #define GPTC_PLAN_H
 
 /* SHA-256 of the kernels.cu beside this file. */
-#define GPTC_PLAN_SOURCE_SHA256 "82d7e738d69a03a647f714433e6f1d8dccf070d2041c7b599ddabe7364c3e28e"
+#define GPTC_PLAN_SOURCE_SHA256 "433ffe81c4570e358e8a4328a00c610c3ec812fe44d4c3fedcf4ef5655d7b7c4"
 /* Every pointer argument of every kernel is aligned to this. */
 #define GPTC_PLAN_ALIGN_BYTES 16
-#define GPTC_PLAN_KERNEL_COUNT 16
+#define GPTC_PLAN_KERNEL_COUNT 18
 
 /* Launch: `threads` threads per block, and
  *   grid_blocks > 0: exactly grid_blocks blocks (a fixed grid);
@@ -79,6 +79,12 @@ static const GptcPlanKernel gptc_plan_kernels[GPTC_PLAN_KERNEL_COUNT] = {
     {"qkv_bwd_h4_d32_r8h_vn_p4", "qkv",
      "__nv_bfloat16 *dqkv, float *partial, float *dve, const __nv_bfloat16 *dq, const __nv_bfloat16 *dk, const __nv_bfloat16 *dv, const __nv_bfloat16 *qkv, const float *rstd, const __nv_bfloat16 *ve, const float *cos, const float *sin, const float *scalars, int sa_off, int rows",
      4, 0, 256, 8, 128, 0, 8, {{"WIDTH", 128}, {"HEAD_DIM", 32}, {"PAIRS", 8}, {"INTERLEAVED", 0}, {"VNORM", 1}, {"PARTS", 4}, {"VEC", 8}, {"THREADS", 256}}},
+    {"x0_skip_fwd_t1_d128", "x0_skip",
+     "__nv_bfloat16 *xs, __nv_bfloat16 *xm, const __nv_bfloat16 *x, const __nv_bfloat16 *src, const __nv_bfloat16 *x0, long long table_stride, const float *scalars, int skip_off, int lambda_off, int rows",
+     0, 0, 256, 8, 128, 0, 4, {{"TABLES", 1}, {"WIDTH", 128}, {"VEC", 8}, {"THREADS", 256}}},
+    {"skip_bwd_d128_p4", "skip",
+     "__nv_bfloat16 *dsrc, float *partial, const __nv_bfloat16 *dxs, const __nv_bfloat16 *src, const float *scalars, int skip_off, int rows",
+     4, 0, 256, 8, 128, 0, 4, {{"WIDTH", 128}, {"PARTS", 4}, {"VEC", 8}, {"THREADS", 256}}},
 };
 
 #endif

@@ -1125,6 +1125,93 @@ static void qkv_bwd_reference(Case *c, const GptcPlanKernel *k, const Shape *s) 
     free(ve);
 }
 
+/* ---- skips (templates/x0_skip.cu, templates/skip.cu) ---- */
+
+/* Buffers: 0 x (xs over it when in place), 1 src, 2 the x0 tables, 3
+ * scalars, 4 xm, 5 xs unless in place. */
+static void x0_skip_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
+    int tables = (int)kconst(k, "TABLES");
+    size_t n = (size_t)s->rows * k->row_elems;
+    c->ll = (long long)n + (long long)s->pad_vecs * k->elems_per_thread;
+    fill(add_buf(c, s->inplace ? "xs" : "x", BF16, n, s->inplace), r, -8, 3, false, 0);
+    fill(add_buf(c, "src", BF16, n, false), r, -8, 3, false, 0);
+    fill(add_buf(c, "x0", BF16, (size_t)tables * c->ll, false), r, -8, 3, false, 0);
+    fill(add_buf(c, "scalars", F32, NSCALARS, false), r, -3, 1, false, 0);
+    fill(add_buf(c, "xm", BF16, n, true), r, -8, 3, false, 0);
+    if (!s->inplace) fill(add_buf(c, "xs", BF16, n, true), r, -8, 3, false, 0);
+    c->ints[0] = 1 + s->rows % 5, c->ints[1] = 9 + s->rows % 7, c->ints[2] = s->rows; /* skip_off, lambda_off */
+    void **a = c->args;
+    a[0] = &c->ptr[s->inplace ? 0 : 5], a[1] = &c->ptr[4], a[2] = &c->ptr[0], a[3] = &c->ptr[1];
+    a[4] = &c->ptr[2], a[5] = &c->ll, a[6] = &c->ptr[3], a[7] = &c->ints[0], a[8] = &c->ints[1];
+    a[9] = &c->ints[2];
+}
+
+/* The ref code's layer_fwd steps: xs = x, axpy(xs, w, src), x0_mix_fwd
+ * from that fp32 xs; the kernel's order exactly. */
+static void x0_skip_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
+    int tables = (int)kconst(k, "TABLES");
+    size_t n = c->b[0].n;
+    float *xs = buf_floats(&c->b[0]), *src = buf_floats(&c->b[1]), *tab = buf_floats(&c->b[2]);
+    float *xm = xmalloc(sizeof(float) * n);
+    const float *sc = c->b[3].p, *ct[MAX_TABLES];
+    for (int i = 0; i < tables; i++) ct[i] = tab + (size_t)i * c->ll;
+    axpy(xs, sc[c->ints[0]], src, n);
+    x0_mix_fwd(xm, xs, ct, sc + c->ints[1], tables, n);
+    buf_store(&c->b[4], xm);
+    buf_store(&c->b[s->inplace ? 0 : 5], xs);
+    free(xs), free(src), free(tab), free(xm);
+}
+
+/* Buffers: 0 dxs, 1 src, 2 scalars, 3 partial (scratch), 4 dsrc, 5 the
+ * scalar gradients (the second stage adds at skip_off). */
+static void skip_bwd_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
+    int parts = (int)kconst(k, "PARTS");
+    size_t n = (size_t)s->rows * k->row_elems;
+    fill(add_buf(c, "dxs", BF16, n, false), r, -12, 0, false, 0);
+    fill(add_buf(c, "src", BF16, n, false), r, -8, 3, false, 0);
+    fill(add_buf(c, "scalars", F32, NSCALARS, false), r, -3, 1, false, 0);
+    Buf *partial = add_buf(c, "partial", F32, (size_t)parts, true);
+    partial->scratch = true;
+    fill(partial, r, -8, 3, false, 0);
+    fill(add_buf(c, "dsrc", BF16, n, true), r, -12, 0, false, 0);
+    fill(add_buf(c, "dscalars", F32, NSCALARS, true), r, -6, 0, false, 0);
+    c->ints[0] = 1 + s->rows % 5, c->ints[1] = s->rows, c->ints[2] = parts, c->ints[3] = 1;
+    c->scale = 1.0f;
+    void **a = c->args;
+    a[0] = &c->ptr[4], a[1] = &c->ptr[3], a[2] = &c->ptr[0], a[3] = &c->ptr[1], a[4] = &c->ptr[2];
+    a[5] = &c->ints[0], a[6] = &c->ints[1];
+}
+
+static int skip_bwd_then(Case *c, const GptcPlanKernel *k, const Shape *s, const GptcSimOptions *opt) {
+    (void)k, (void)s;
+    static int one = 1;
+    return launch_colsum((float **)&c->ptr[5], &c->ints[0], (float **)&c->ptr[3], &c->ints[2], &c->ints[3],
+                         &c->scale, &one, opt);
+}
+
+/* The ref code's layer_bwd steps: dsc[skip] += dot(dxs, src), then
+ * axpy(dsrc, w, dxs) (exact: the same fp32 operation, one rounding). The
+ * dot's bound as the x0-lambda kind's: depth VEC + a thread's vectors +
+ * log2 THREADS + colsum's over PARTS. */
+static void skip_bwd_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
+    (void)s;
+    int parts = (int)kconst(k, "PARTS");
+    size_t n = c->b[0].n;
+    long long nvec = (long long)n / k->elems_per_thread, per_pass = (long long)parts * k->threads;
+    int depth = k->elems_per_thread + (int)((nvec + per_pass - 1) / per_pass) + log2_ceil(k->threads) +
+                colsum_depth(parts);
+    float *dxs = buf_floats(&c->b[0]), *src = buf_floats(&c->b[1]), *dsrc = buf_floats(&c->b[4]);
+    float *dsc = c->b[5].p, w = ((const float *)c->b[2].p)[c->ints[0]];
+    double S = 0;
+    for (size_t i = 0; i < n; i++) S += fabs((double)dxs[i] * src[i]);
+    float old = dsc[c->ints[0]], d = dot(dxs, src, n);
+    dsc[c->ints[0]] += d;
+    new_bound(c, 5)[c->ints[0]] = depth * U32 * S + U32 * fabs(d) + 2 * U32 * (fabs(old) + fabs(d));
+    axpy(dsrc, w, dxs, n);
+    buf_store(&c->b[4], dsrc);
+    free(dxs), free(src), free(dsrc);
+}
+
 /* ---- the kinds ---- */
 
 /* Row counts: 1 (one partial block), 37 (several blocks, the last partly
@@ -1279,6 +1366,15 @@ static const Kind kinds[] = {
      "const __nv_bfloat16 *dv, const __nv_bfloat16 *qkv, const float *rstd, const __nv_bfloat16 *ve, "
      "const float *cos, const float *sin, const float *scalars, int sa_off, int rows",
      GRID, 0, SHAPES(qkv_shapes), qkv_bwd_setup, qkv_bwd_reference, qkv_bwd_then},
+    {"x0_skip_fwd_",
+     "__nv_bfloat16 *xs, __nv_bfloat16 *xm, const __nv_bfloat16 *x, const __nv_bfloat16 *src, "
+     "const __nv_bfloat16 *x0, long long table_stride, const float *scalars, int skip_off, int lambda_off, "
+     "int rows",
+     ELEMENTWISE, 0, SHAPES(row_shapes), x0_skip_setup, x0_skip_reference, NULL},
+    {"skip_bwd_",
+     "__nv_bfloat16 *dsrc, float *partial, const __nv_bfloat16 *dxs, const __nv_bfloat16 *src, "
+     "const float *scalars, int skip_off, int rows",
+     GRID, 0, SHAPES(lambda_shapes), skip_bwd_setup, skip_bwd_reference, skip_bwd_then},
 };
 
 static const Kind *find_kind(const GptcPlanKernel *k) {
