@@ -226,6 +226,106 @@ static void muon(const ModelSpec *s, EmitPlan *p) {
     add_kernel(in, "cast_bf16", "__nv_bfloat16 *out, const float *in, long long n");
 }
 
+/* The widest vector of fp32 (16 bytes at most) that divides a row. */
+static int f32_vec(int width) {
+    return width % 4 == 0 ? 4 : width % 2 == 0 ? 2 : 1;
+}
+
+/* The embedding tables' gather (+ RMS norm) and their gradients' segment
+ * sums, at width dim over fp32 rows: TPR threads per row, a power of two,
+ * one vector each while a row fits in a warp; then a warp per row with up
+ * to 8 vectors per lane (32 floats: dim 1024); then a block of up to 1024
+ * threads per row. Up to a warp per row, 256 threads per block. */
+static void embed(const ModelSpec *s, EmitPlan *p) {
+    int d = s->model.dim, vec = f32_vec(d), nvec = d / vec;
+    int tpr = nvec <= 32 ? pow2_ceil(nvec) : nvec <= 8 * 32 ? 32 : pow2_ceil((nvec + 7) / 8);
+    if (tpr > 1024) tpr = 1024;
+    EmitInstance *in = new_instance(p, "embed", "embed.cu", vec, d);
+    in->threads = tpr > 32 ? tpr : EMIT_THREADS;
+    in->rows_per_block = in->threads / tpr;
+    snprintf(in->suffix, sizeof in->suffix, "d%d", d);
+    add_const(in, "WIDTH", d);
+    add_const(in, "TPR", tpr);
+    add_kernel(in, "embed_fwd",
+               "__nv_bfloat16 *y, float *rstd, const float *table, const int *ids, int norm, int rows");
+    add_kernel(in, "embed_bwd",
+               "float *dtable, const __nv_bfloat16 *drows, const int *order, const int *seg_start, "
+               "const int *seg_token, int rows");
+}
+
+/* Does any layer have attention? */
+static bool has_attention(const ModelSpec *s) {
+    for (int i = 0; i < s->model.layers; i++)
+        if (s->model.attention[i]) return true;
+    return false;
+}
+
+/* The per-head norms, rotary and value mix around the attention. VEC
+ * consecutive rotary pairs per vector (bf16, 16 bytes at most, dividing
+ * head_dim / 2). A fixed grid, since backward reduces the attention lambdas'
+ * gradients: the template places the threads (TPH per head, HG heads side
+ * by side, RPB tokens per block and step); PARTS blocks so that a step's
+ * tokens give each block about 4 groups of RPB tokens, at most 512 (several
+ * blocks per SM; colsum adds 512 x 2 partials in one pass). The same
+ * placement here, only to size the grid. */
+static void qkv(const ModelSpec *s, EmitPlan *p) {
+    int d = s->model.dim, hd = s->model.head_dim, heads = d / hd, vec = bf16_vec(hd / 2);
+    int nv = hd / 2 / vec, tph = nv >= 32 ? 32 : pow2_ceil(nv), hg = 1;
+    while (heads % (2 * hg) == 0 && 2 * hg * tph <= EMIT_THREADS) hg *= 2;
+    long long rpb = EMIT_THREADS / (hg * tph), groups = (s->train.tokens_per_rank + rpb - 1) / rpb;
+    long long parts = (groups + 3) / 4;
+    parts = parts < 1 ? 1 : parts > 512 ? 512 : parts;
+    bool inter = s->attn.rotary_convention == ROTARY_INTERLEAVED, vnorm = s->attn.norm == ATTN_NORM_QKV;
+    EmitInstance *in = new_instance(p, "qkv", "qkv.cu", vec, d);
+    in->grid_blocks = (int)parts;
+    snprintf(in->suffix, sizeof in->suffix, "h%d_d%d_r%d%s%s_p%lld", heads, hd, s->attn.rotary_pairs,
+             inter ? "i" : "h", vnorm ? "_vn" : "", parts);
+    add_const(in, "WIDTH", d);
+    add_const(in, "HEAD_DIM", hd);
+    add_const(in, "PAIRS", s->attn.rotary_pairs);
+    add_const(in, "INTERLEAVED", inter);
+    add_const(in, "VNORM", vnorm);
+    add_const(in, "PARTS", parts);
+    add_kernel(in, "qkv_fwd",
+               "__nv_bfloat16 *q, __nv_bfloat16 *k, __nv_bfloat16 *v, float *rstd, const __nv_bfloat16 *qkv, "
+               "const __nv_bfloat16 *ve, const float *cos, const float *sin, const float *scalars, int sa_off, "
+               "int rows");
+    add_kernel(in, "qkv_bwd",
+               "__nv_bfloat16 *dqkv, float *partial, float *dve, const __nv_bfloat16 *dq, const __nv_bfloat16 *dk, "
+               "const __nv_bfloat16 *dv, const __nv_bfloat16 *qkv, const float *rstd, const __nv_bfloat16 *ve, "
+               "const float *cos, const float *sin, const float *scalars, int sa_off, int rows");
+}
+
+/* The skip add fused into the x0 mix (elementwise, as x0_mix). */
+static void x0_skip(const ModelSpec *s, EmitPlan *p) {
+    int d = s->model.dim, k = s->x0.tables;
+    EmitInstance *in = new_instance(p, "x0_skip", "x0_skip.cu", bf16_vec(d), d);
+    snprintf(in->suffix, sizeof in->suffix, "t%d_d%d", k, d);
+    add_const(in, "TABLES", k);
+    add_const(in, "WIDTH", d);
+    add_kernel(in, "x0_skip_fwd",
+               "__nv_bfloat16 *xs, __nv_bfloat16 *xm, const __nv_bfloat16 *x, const __nv_bfloat16 *src, "
+               "const __nv_bfloat16 *x0, long long table_stride, const float *scalars, int skip_off, "
+               "int lambda_off, int rows");
+}
+
+/* The skip's backward: a fixed grid of PARTS blocks, sized as
+ * x0_lambda_grad's (about 8 vectors per thread, at most 256 partials). */
+static void skip_bwd(const ModelSpec *s, EmitPlan *p) {
+    int d = s->model.dim, vec = bf16_vec(d);
+    long long per_block = (long long)EMIT_THREADS * 8;
+    long long parts = (s->train.tokens_per_rank * d / vec + per_block - 1) / per_block;
+    parts = parts < 1 ? 1 : parts > 256 ? 256 : parts;
+    EmitInstance *in = new_instance(p, "skip", "skip.cu", vec, d);
+    in->grid_blocks = (int)parts;
+    snprintf(in->suffix, sizeof in->suffix, "d%d_p%lld", d, parts);
+    add_const(in, "WIDTH", d);
+    add_const(in, "PARTS", parts);
+    add_kernel(in, "skip_bwd",
+               "__nv_bfloat16 *dsrc, float *partial, const __nv_bfloat16 *dxs, const __nv_bfloat16 *src, "
+               "const float *scalars, int skip_off, int rows");
+}
+
 void emit_plan(const ModelSpec *s, EmitPlan *p) {
     p->n = 0;
     x0_mix(s, p);
@@ -239,6 +339,9 @@ void emit_plan(const ModelSpec *s, EmitPlan *p) {
     muon_momentum(s, p);
     muon(s, p);
     cast_f32(s, p);
+    embed(s, p);
+    if (has_attention(s)) qkv(s, p);
+    if (s->skips.count > 0) x0_skip(s, p), skip_bwd(s, p);
     /* VEC and THREADS are placeholders of every template. */
     for (int i = 0; i < p->n; i++) {
         add_const(&p->inst[i], "VEC", p->inst[i].vec);

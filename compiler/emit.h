@@ -13,9 +13,13 @@
  * finish every two-stage reduction; and the softcapped cross-entropy over
  * the padded vocabulary; Muon's momentum with the first stage of its norms,
  * and its elementwise steps (normalise, the Newton-Schulz combinations, the
- * split-master update) with the head's bf16 cast. Every constant is a
- * number taken from the ModelSpec, so the same model always gives the same
- * bytes.
+ * split-master update) with the head's bf16 cast;
+ * then the embedding tables' gather (with the RMS
+ * norm) and their gradients' segment sums; the per-head q/k/v norms,
+ * rotary and value mix with their backward (models with attention); the
+ * skip add fused into the x0 mix and the skip's backward (models with
+ * skips). Every constant is a number taken from the
+ * ModelSpec, so the same model always gives the same bytes.
  *
  * Launch rule, for every kernel: `threads` threads per block, and
  *   grid_blocks > 0:     exactly grid_blocks blocks (a fixed grid: the

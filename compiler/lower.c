@@ -572,6 +572,24 @@ static void embed_backward(Lower *L, const char *what, int dtable, int drows) {
     out(o, part(dtable, D, 0));
 }
 
+/* The value table's gradient rows, summed over its layers in fp32 by
+ * qkv_bwd, rounded once to bf16: embed_bwd reads activation gradients in
+ * bf16, as it does for the input tables. */
+static int dve_bf16(Lower *L, int k) {
+    int D = L->s->model.dim;
+    char name[32];
+    snprintf(name, sizeof name, "dve%d.bf16", k);
+    int rows = act(L, PD_BF16, D, 0, name);
+    PlanStep *st = kernel(L, "cast_bf16", 0, "value table gradient rows to bf16");
+    bind(st, "out", rows);
+    bind(st, "in", L->dve[k]);
+    bind_rows(st, "n", D);
+    PlanOp *o = op(L, st, "cast");
+    in(o, ref(L, L->dve[k]));
+    out(o, ref(L, rows));
+    return rows;
+}
+
 /* The skips whose source is layer i, applied to d out_i (see the top). */
 static void skips_backward(Lower *L, int i, int dout) {
     const ModelSpec *s = L->s;
@@ -818,7 +836,7 @@ static void backward(Lower *L) {
         embed_backward(L, "x0 table gradient", whole(L, L->t_x0[k], PLANE_GRAD), dtab);
     }
     for (int k = 0; k < s->ve.tables; k++)
-        embed_backward(L, "value table gradient", whole(L, L->t_ve[k], PLANE_GRAD), L->dve[k]);
+        embed_backward(L, "value table gradient", whole(L, L->t_ve[k], PLANE_GRAD), dve_bf16(L, k));
 }
 
 /* ---- the plan ---- */

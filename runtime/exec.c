@@ -341,7 +341,7 @@ static int run_kernel(Exec *e, const PlanStep *st) {
     ArgVal vals[32];
     void *args[32];
     int n = fuse_params(st->params, names, types, 32);
-    long long rows = 0;
+    long long rows = 0, flat = 0; /* plan.h's launch rule: N = rows * width, or the argument n */
     for (int i = 0; i < n; i++) {
         const PlanArg *a = NULL;
         for (int j = 0; j < st->nargs && !a; j++)
@@ -350,11 +350,15 @@ static int run_kernel(Exec *e, const PlanStep *st) {
         if (!arg_value(e, st, a, types[i], &vals[i])) return -1;
         args[i] = &vals[i];
         if (!strcmp(names[i], "rows")) rows = vals[i].i;
+        if (!strcmp(names[i], "n")) flat = types[i] == PT_LL ? vals[i].ll : vals[i].i;
     }
     long long blocks;
     if (st->grid_blocks > 0) blocks = st->grid_blocks;
     else if (st->rows_per_block > 0) blocks = (rows + st->rows_per_block - 1) / st->rows_per_block;
-    else blocks = (rows * st->width + (long long)st->threads * st->vec - 1) / ((long long)st->threads * st->vec);
+    else {
+        long long total = st->width > 0 ? rows * st->width : flat;
+        blocks = (total + (long long)st->threads * st->vec - 1) / ((long long)st->threads * st->vec);
+    }
     if (blocks < 1) blocks = 1;
     GpuLaunch l = {{(unsigned)blocks, st->grid_y > 0 ? (unsigned)st->grid_y : 1u, 1}, {(unsigned)st->threads, 1, 1}, 0};
     if (e->g->launch(e->g, st->kernel, &l, args))

@@ -10,7 +10,8 @@
 # tested): `GPTC compile --no-compile` into build/kernels/gen/NAME;
 # its kernels_sim.cc, as generated, and test_kernels.c (with -I on that
 # folder for plan.h) are built twice, each linked with
-# runtime/sim/cuda_emu.cc: -O2, and -O1 with AddressSanitizer + UBSan, whose
+# runtime/sim/cuda_emu.cc (and runtime/token_segments.c, the embedding
+# backward's host side): -O2, and -O1 with AddressSanitizer + UBSan, whose
 # stderr must stay empty. The other models' kernels_sim.cc are only built
 # (-O2): their kernels are the same templates at sizes too large to run
 # here in seconds. Every build warns as an error and contracts no
@@ -128,10 +129,14 @@ done
 # 400, a row of 50 vectors per warp; no softcap, over 258 classes (pairs).
 # v50304: the records' cross-entropy row, 25 vectors per thread, so that
 # each thread's running max and sum are rescaled as they go.
+# qkv-pre: q/k/v with the pre-norm (v not normed), interleaved rotary pairs,
+# 5 rotating pairs (a vector partly rotating) and head_dim 48 (3 vectors per
+# head on 4 threads: one idle).
 variants=(
     "tiny-d2048|model.dim=2048 model.heads=16 model.head_dim=128 head.softcap=sigmoid head.cap=30 head.offset=-0.5 vocab.pad_multiple=1|rmsnorm,softcap_ce"
     "tiny-d16400|model.dim=16400 model.heads=41 model.head_dim=400 head.softcap=none vocab.pad_multiple=2|rmsnorm,softcap_ce"
     "tiny-v50304|vocab.size=50257 vocab.pad_multiple=128|softcap_ce"
+    "tiny-qkv-pre|model.dim=96 model.heads=2 model.head_dim=48 attention.norm=pre attention.rotary.convention=interleaved attention.rotary.pairs=5|qkv"
 )
 declare -A only=()
 for v in "${variants[@]}"; do
@@ -177,6 +182,7 @@ gpu_flags() {
 }
 for f in "${flavours[@]}"; do
     job "$f-emu" $CXX $CXXFLAGS ${flags[$f]} -Iruntime/sim -c runtime/sim/cuda_emu.cc -o "$out/$f/cuda_emu.o"
+    job "$f-segments" $CC $CFLAGS ${flags[$f]} $CINC -c runtime/token_segments.c -o "$out/$f/token_segments.o"
     for name in "${models[@]}"; do
         job "$f-$name-kernels" $CXX $CXXFLAGS ${flags[$f]} $KFLAGS -Iruntime/sim -Itemplates \
             -c "$out/gen/$name/kernels_sim.cc" -o "$out/$f/$name-kernels_sim.o"
@@ -197,7 +203,8 @@ done
 # The GPU mode links the runtime, never libcuda (loaded with dlopen).
 for f in "${flavours[@]}"; do
     for name in "${models[@]}"; do
-        [ -z "${broken[$f-emu]+x}${broken[$f-$name-kernels]+x}${broken[$f-$name-test]+x}" ] || continue
+        [ -z "${broken[$f-emu]+x}${broken[$f-segments]+x}${broken[$f-$name-kernels]+x}${broken[$f-$name-test]+x}" ] ||
+            continue
         if [ "$f" = gpu ]; then
             # shellcheck disable=SC2086 # GPU_LDLIBS is a list of flags
             job "$f-$name-link" $CXX ${flags[$f]} -fopenmp -rdynamic -o "$out/$f/$name" \
@@ -205,7 +212,8 @@ for f in "${flavours[@]}"; do
                 build/libgptc.a $GPU_LDLIBS
         else
             job "$f-$name-link" $CXX ${flags[$f]} -fopenmp -rdynamic -o "$out/$f/$name" \
-                "$out/$f/$name-test_kernels.o" "$out/$f/$name-kernels_sim.o" "$out/$f/cuda_emu.o" -ldl
+                "$out/$f/$name-test_kernels.o" "$out/$f/$name-kernels_sim.o" "$out/$f/cuda_emu.o" \
+                "$out/$f/token_segments.o" -ldl
         fi
     done
 done

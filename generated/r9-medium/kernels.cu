@@ -876,3 +876,493 @@ cast_f32_d1024(float *y, const __nv_bfloat16 *x, int rows) {
     const Vec<__nv_bfloat16, 8> v = vec_load<__nv_bfloat16, 8>(x + i);
     for (int e = 0; e < 8; e++) y[i + e] = __bfloat162float(v.v[e]);
 }
+
+/* ---- embed.cu: WIDTH=1024 TPR=32 VEC=4 THREADS=256 ---- */
+/*
+ * embed.cu: the embedding tables, forward (gather, with the RMS norm of the
+ * input tables) and backward (the rows' gradients summed into the table's).
+ *
+ * Computes
+ *   forward   x = table[ids[t], :] (fp32)
+ *             norm:  ss = sum_i x[i]^2, rstd[t] = 1 / sqrtf(ss / WIDTH + eps),
+ *                    y[t, i] = x[i] * rstd[t]              (input tables)
+ *             !norm: y[t, i] = x[i], rstd untouched        (value embeddings)
+ *             with eps = 2^-23, as runtime/ref/reduce.h's rmsnorm_fwd after
+ *             the ref executor's gather (runtime/ref/elementwise.h,
+ *             embed_gather); the sum is fp32 here (double there).
+ *   backward  for each segment s = 0 .. rows-1 (rows = the number of
+ *             segments, runtime/token_segments.h):
+ *               dtable[seg_token[s], :] += drows[order[i], :]
+ *                 for i = seg_start[s], seg_start[s] + 1, ..., seg_start[s+1] - 1
+ *             one fp32 addition per row, in that order: the ref executor's
+ *             embed_scatter_add (token by token in position order), exactly.
+ * Layouts   table, dtable: [vocab, WIDTH] fp32; y, drows: [T, WIDTH] bf16;
+ *           rstd: [T] fp32; ids: [T]; order: [T]; seg_start: [rows + 1];
+ *           seg_token: [rows], distinct ids (each table row has one owner).
+ * Dtypes    fp32 tables and math; y rounded once to bf16 (nearest even).
+ * Threads   TPR consecutive threads (a power of two) own one row (forward:
+ *           token t; backward: segment s), THREADS / TPR rows per block;
+ *           TPR > 32 is the whole block. Thread j takes the row's VEC-float
+ *           vectors j, j + TPR, ... (CHUNKS at most) and keeps them in
+ *           registers. Backward: each thread adds its vectors of the
+ *           segment's rows one row after another.
+ * Launch    THREADS threads per block, blocks = ceil(rows / (THREADS / TPR)),
+ *           no dynamic shared memory (block_sum's 32 floats when TPR > 32).
+ *           Pointers 16-byte aligned, WIDTH % VEC == 0. Rows past `rows`
+ *           take part in the reductions with nothing to add.
+ * Determinism  forward: each thread sums its elements in index order, then
+ *           group_sum<TPR>; backward: one thread per element in segment
+ *           order. No atomics: bitwise reproducible.
+ * Placeholders  SUFFIX (kernel-name suffix), WIDTH, TPR, VEC, THREADS.
+ */
+#include "prims.cuh"
+#include "vec.cuh"
+
+extern "C" __global__ void __launch_bounds__(256)
+embed_fwd_d1024(__nv_bfloat16 *y, float *rstd, const float *table, const int *ids, int norm, int rows) {
+    constexpr int NVEC = 1024 / 4, TPR = 32, CHUNKS = (NVEC + TPR - 1) / TPR;
+    static_assert(1024 % 4 == 0, "embed: VEC must divide WIDTH");
+    const int row = (int)(blockIdx.x * (256 / TPR) + threadIdx.x / TPR);
+    const int j = (int)(threadIdx.x % TPR);
+    const bool live = row < rows;
+    const float *x = table + (live ? (long long)ids[row] * 1024 : 0);
+    Vec<float, 4> v[CHUNKS] = {};
+    float ss = 0.0f;
+    for (int c = 0; c < CHUNKS; c++) {
+        const int k = c * TPR + j;
+        if (!live || k >= NVEC) continue;
+        v[c] = vec_load<float, 4>(x + k * 4);
+        for (int e = 0; e < 4; e++) ss += v[c].v[e] * v[c].v[e];
+    }
+    float r = 1.0f;
+    if (norm) {  // uniform: a kernel argument
+        ss = group_sum<TPR>(ss);
+        r = 1.0f / sqrtf(ss / (float)1024 + 1.1920928955078125e-07f);
+    }
+    if (!live) return;
+    if (norm && j == 0) rstd[row] = r;
+    for (int c = 0; c < CHUNKS; c++) {
+        const int k = c * TPR + j;
+        if (k >= NVEC) continue;
+        Vec<__nv_bfloat16, 4> out;
+        for (int e = 0; e < 4; e++) out.v[e] = __float2bfloat16(norm ? v[c].v[e] * r : v[c].v[e]);
+        vec_store<__nv_bfloat16, 4>(y + (long long)row * 1024 + k * 4, out);
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(256)
+embed_bwd_d1024(float *dtable, const __nv_bfloat16 *drows, const int *order, const int *seg_start,
+                     const int *seg_token, int rows) {
+    constexpr int NVEC = 1024 / 4, TPR = 32, CHUNKS = (NVEC + TPR - 1) / TPR;
+    const int seg = (int)(blockIdx.x * (256 / TPR) + threadIdx.x / TPR);
+    const int j = (int)(threadIdx.x % TPR);
+    if (seg >= rows) return;
+    float *d = dtable + (long long)seg_token[seg] * 1024;
+    Vec<float, 4> acc[CHUNKS] = {};
+    for (int c = 0; c < CHUNKS; c++)
+        if (c * TPR + j < NVEC) acc[c] = vec_load<float, 4>(d + (c * TPR + j) * 4);
+    const int end = seg_start[seg + 1];
+    for (int i = seg_start[seg]; i < end; i++) {
+        const __nv_bfloat16 *g = drows + (long long)order[i] * 1024;
+        for (int c = 0; c < CHUNKS; c++) {
+            const int k = c * TPR + j;
+            if (k >= NVEC) continue;
+            const Vec<__nv_bfloat16, 4> gk = vec_load<__nv_bfloat16, 4>(g + k * 4);
+            for (int e = 0; e < 4; e++) acc[c].v[e] += __bfloat162float(gk.v[e]);
+        }
+    }
+    for (int c = 0; c < CHUNKS; c++)
+        if (c * TPR + j < NVEC) vec_store<float, 4>(d + (c * TPR + j) * 4, acc[c]);
+}
+
+/* ---- qkv.cu: WIDTH=1024 HEAD_DIM=128 PAIRS=32 INTERLEAVED=0 VNORM=1 PARTS=512 VEC=8 THREADS=256 ---- */
+/*
+ * qkv.cu: what happens to q, k and v between the QKV projection and the
+ * attention, per token and head, forward and backward.
+ *
+ * Computes, for token t and head h, with x the head's hd = HEAD_DIM raw
+ * values of q, k or v (from one [T, 3 WIDTH] GEMM output: q in columns
+ * 0 .. WIDTH-1, k next, v last), eps = 2^-23 and p = 0 .. hd/2 - 1 the
+ * rotary pairs (INTERLEAVED 0: elements (p, p + hd/2); 1: (2p, 2p + 1)):
+ *   forward   r = 1 / sqrtf(sum(x^2) / hd + eps), saved in rstd[t, part, h]
+ *             q, k: y = x r, then for p < PAIRS (the others stay still)
+ *                   out1 = y1 c + y2 s,  out2 = -y1 s + y2 c
+ *                   c = cos[t, p], s = sin[t, p]
+ *             v:    vn = VNORM ? x r : x;  v = sa0 vn (+ sa1 ve when ve)
+ *   backward  q, k: g = the rotation's transpose of dq (s -> -s above),
+ *                   m = sum(g y) / hd, dx = r (g - y m)
+ *             v:    d sa0 += sum(dv vn), d sa1 += sum(dv ve) (when ve),
+ *                   dve += sa1 dv (fp32, when ve), g = sa0 dv,
+ *                   dx = VNORM ? r (g - vn m) (as for q) : g
+ *   sa0 = scalars[sa_off], sa1 = scalars[sa_off + 1]. This is the ref
+ *   executor's attention_block_fwd/bwd (runtime/ref/model.c) in its fp32
+ *   order: rmsnorm_fwd/bwd (reduce.h), rotary_apply (rotary.h), scale and
+ *   axpy (elementwise.h); the norms' sums are fp32 here (double there), and
+ *   nothing is rounded to bf16 before the one rounding of each output.
+ * Layouts   qkv, dqkv: [rows, 3 WIDTH]; q, k, v, dq, dk, dv, ve: [rows,
+ *           WIDTH] bf16, head h the columns h hd .. h hd + hd - 1; dve:
+ *           [rows, WIDTH] fp32; rstd: [rows, 3, WIDTH / hd] fp32 (part 0 q,
+ *           1 k, 2 v; the v slots are left alone without VNORM); cos, sin:
+ *           [rows, hd / 2] fp32, the ref executor's rotary_tables
+ *           (ref_rotary_tables); partial: [PARTS, 2] fp32. ve (and then
+ *           dve) may be NULL.
+ * The scalars' gradients, second stage: colsum with n = PARTS, cols = 2
+ *           (1 without ve: the second column is then 0), scale 1,
+ *           accumulate 1, out_off = sa_off.
+ * Threads   TPH threads (a power of two, at most a warp) share one head:
+ *           thread j holds the head's pair vectors j, j + TPH, ... (VEC
+ *           consecutive pairs each, CH vectors at most). HG heads of a
+ *           token run side by side and the rest in turn (HLOOP rounds),
+ *           RPB = THREADS / (HG TPH) tokens per block and step.
+ * Launch    exactly PARTS blocks of THREADS threads (a fixed grid): block b
+ *           takes the token groups b, b + PARTS, ... of RPB tokens each. No
+ *           dynamic shared memory. Pointers 16-byte aligned; VEC divides
+ *           hd / 2. Tokens past `rows` take part in the reductions with
+ *           nothing to add and write nothing.
+ * Determinism  each thread sums in a fixed order (its elements in index
+ *           order, pair member 1 before 2), group_sum<TPH> and block_sum
+ *           join threads in a fixed tree, colsum the blocks. No atomics:
+ *           bitwise reproducible.
+ * Placeholders  SUFFIX (kernel-name suffix), WIDTH, HEAD_DIM, PAIRS,
+ *           INTERLEAVED, VNORM, PARTS, VEC, THREADS.
+ */
+#include "prims.cuh"
+#include "vec.cuh"
+
+namespace qkv_h8_d128_r32h_vn_p512 {
+
+constexpr int pow2_ceil(int n) {
+    int p = 1;
+    while (p < n) p *= 2;
+    return p;
+}
+
+constexpr int W = 1024, HD = 128, H = W / HD, HALF = HD / 2, V = 8, NV = HALF / V;
+constexpr int TPH = NV >= 32 ? 32 : pow2_ceil(NV), CH = (NV + TPH - 1) / TPH;
+
+// The most heads side by side: a power of two that divides H, within a block.
+constexpr int heads_side_by_side() {
+    int g = 1;
+    while (H % (2 * g) == 0 && 2 * g * TPH <= 256) g *= 2;
+    return g;
+}
+
+constexpr int HG = heads_side_by_side(), TPT = HG * TPH, RPB = 256 / TPT, HLOOP = H / HG;
+constexpr float EPS = 1.1920928955078125e-07f;
+static_assert(HALF % V == 0 && W % HD == 0 && 256 % TPT == 0, "qkv: bad shape");
+
+// V consecutive elements as floats, from bf16 or fp32 (fp32 in 16-byte pieces).
+__device__ __forceinline__ void ld(const __nv_bfloat16 *p, float *out) {
+    const Vec<__nv_bfloat16, V> a = vec_load<__nv_bfloat16, V>(p);
+    for (int e = 0; e < V; e++) out[e] = __bfloat162float(a.v[e]);
+}
+__device__ __forceinline__ void ld(const float *p, float *out) {
+    constexpr int F = V < 4 ? V : 4;
+    for (int i = 0; i < V; i += F) {
+        const Vec<float, F> a = vec_load<float, F>(p + i);
+        for (int e = 0; e < F; e++) out[i + e] = a.v[e];
+    }
+}
+__device__ __forceinline__ void st(__nv_bfloat16 *p, const float *in) {
+    Vec<__nv_bfloat16, V> a;
+    for (int e = 0; e < V; e++) a.v[e] = __float2bfloat16(in[e]);
+    vec_store<__nv_bfloat16, V>(p, a);
+}
+__device__ __forceinline__ void st(float *p, const float *in) {
+    constexpr int F = V < 4 ? V : 4;
+    for (int i = 0; i < V; i += F) {
+        Vec<float, F> a;
+        for (int e = 0; e < F; e++) a.v[e] = in[i + e];
+        vec_store<float, F>(p + i, a);
+    }
+}
+
+// Pairs p0 .. p0 + V - 1 of a head: a[e], b[e] are pair p0 + e's members.
+template <typename T>
+__device__ __forceinline__ void load_pairs(const T *head, int p0, float *a, float *b) {
+    if (0) {
+        float all[2 * V];
+        ld(head + 2 * p0, all);
+        ld(head + 2 * p0 + V, all + V);
+        for (int e = 0; e < V; e++) a[e] = all[2 * e], b[e] = all[2 * e + 1];
+    } else {
+        ld(head + p0, a);
+        ld(head + HALF + p0, b);
+    }
+}
+template <typename T>
+__device__ __forceinline__ void store_pairs(T *head, int p0, const float *a, const float *b) {
+    if (0) {
+        float all[2 * V];
+        for (int e = 0; e < V; e++) all[2 * e] = a[e], all[2 * e + 1] = b[e];
+        st(head + 2 * p0, all);
+        st(head + 2 * p0 + V, all + V);
+    } else {
+        st(head + p0, a);
+        st(head + HALF + p0, b);
+    }
+}
+
+// Rotates pairs p0 .. p0 + V - 1 of token t by the tables (sign -1: the
+// transpose), as rotary_apply: a' = a c + b s, b' = -a s + b c, s = sign sin.
+__device__ __forceinline__ void rotate(float *a, float *b, const float *cosb, const float *sinb, int t, int p0,
+                                       float sign) {
+    if (p0 >= 32) return;
+    float c[V], s[V];
+    ld(cosb + (long long)t * HALF + p0, c);
+    ld(sinb + (long long)t * HALF + p0, s);
+    for (int e = 0; e < V; e++) {
+        if (p0 + e >= 32) continue;
+        const float sn = sign * s[e], x1 = a[e], x2 = b[e];
+        a[e] = x1 * c[e] + x2 * sn;
+        b[e] = -x1 * sn + x2 * c[e];
+    }
+}
+
+// Where a thread works: token t (live if t < rows), head h, its pair vectors.
+struct Slot {
+    int t, h, j;
+    bool live;
+    long long row(int width) const { return (long long)t * width + h * HD; }
+};
+
+__device__ __forceinline__ float rstd_of(float ss) { return 1.0f / sqrtf(ss / (float)HD + EPS); }
+
+}  // namespace qkv_h8_d128_r32h_vn_p512
+
+extern "C" __global__ void __launch_bounds__(256)
+qkv_fwd_h8_d128_r32h_vn_p512(__nv_bfloat16 *q, __nv_bfloat16 *k, __nv_bfloat16 *v, float *rstd, const __nv_bfloat16 *qkv,
+                   const __nv_bfloat16 *ve, const float *cos, const float *sin, const float *scalars, int sa_off,
+                   int rows) {
+    using namespace qkv_h8_d128_r32h_vn_p512;
+    const float sa0 = scalars[sa_off], sa1 = scalars[sa_off + 1];
+    for (long long g = blockIdx.x; g * RPB < rows; g += 512) {
+        for (int hl = 0; hl < HLOOP; hl++) {
+            Slot sl;
+            sl.t = (int)(g * RPB + threadIdx.x / TPT);
+            sl.h = hl * HG + (int)(threadIdx.x % TPT) / TPH;
+            sl.j = (int)(threadIdx.x % TPH);
+            sl.live = sl.t < rows;
+            for (int part = 0; part < 3; part++) {
+                const bool norm = part < 2 || 1;
+                const __nv_bfloat16 *x = qkv + sl.row(3 * W) + part * W;
+                float a[CH][V] = {}, b[CH][V] = {};
+                float ss = 0.0f;
+                for (int c = 0; c < CH; c++) {
+                    const int i = c * TPH + sl.j;
+                    if (!sl.live || i >= NV) continue;
+                    load_pairs(x, i * V, a[c], b[c]);
+                    for (int e = 0; e < V; e++) {
+                        ss += a[c][e] * a[c][e];
+                        ss += b[c][e] * b[c][e];
+                    }
+                }
+                float r = 1.0f;
+                if (norm) r = rstd_of(group_sum<TPH>(ss));  // uniform: part and VNORM
+                if (norm && sl.live && sl.j == 0) rstd[((long long)sl.t * 3 + part) * H + sl.h] = r;
+                for (int c = 0; c < CH; c++) {
+                    const int i = c * TPH + sl.j;
+                    if (!sl.live || i >= NV) continue;
+                    if (norm)
+                        for (int e = 0; e < V; e++) a[c][e] = a[c][e] * r, b[c][e] = b[c][e] * r;
+                    if (part < 2) {
+                        rotate(a[c], b[c], cos, sin, sl.t, i * V, 1.0f);
+                        store_pairs(part == 0 ? q + sl.row(W) : k + sl.row(W), i * V, a[c], b[c]);
+                        continue;
+                    }
+                    float ea[V], eb[V];
+                    if (ve) load_pairs(ve + sl.row(W), i * V, ea, eb);
+                    for (int e = 0; e < V; e++) {
+                        a[c][e] = sa0 * a[c][e], b[c][e] = sa0 * b[c][e];
+                        if (ve) a[c][e] += sa1 * ea[e], b[c][e] += sa1 * eb[e];
+                    }
+                    store_pairs(v + sl.row(W), i * V, a[c], b[c]);
+                }
+            }
+        }
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(256)
+qkv_bwd_h8_d128_r32h_vn_p512(__nv_bfloat16 *dqkv, float *partial, float *dve, const __nv_bfloat16 *dq,
+                   const __nv_bfloat16 *dk, const __nv_bfloat16 *dv, const __nv_bfloat16 *qkv, const float *rstd,
+                   const __nv_bfloat16 *ve, const float *cos, const float *sin, const float *scalars, int sa_off,
+                   int rows) {
+    using namespace qkv_h8_d128_r32h_vn_p512;
+    const float sa0 = scalars[sa_off], sa1 = scalars[sa_off + 1];
+    float dsa0 = 0.0f, dsa1 = 0.0f;
+    for (long long g = blockIdx.x; g * RPB < rows; g += 512) {
+        for (int hl = 0; hl < HLOOP; hl++) {
+            Slot sl;
+            sl.t = (int)(g * RPB + threadIdx.x / TPT);
+            sl.h = hl * HG + (int)(threadIdx.x % TPT) / TPH;
+            sl.j = (int)(threadIdx.x % TPH);
+            sl.live = sl.t < rows;
+            for (int part = 0; part < 3; part++) {
+                const bool norm = part < 2 || 1;
+                const __nv_bfloat16 *x = qkv + sl.row(3 * W) + part * W;
+                const __nv_bfloat16 *dy = (part == 0 ? dq : part == 1 ? dk : dv) + sl.row(W);
+                const float r = norm && sl.live ? rstd[((long long)sl.t * 3 + part) * H + sl.h] : 1.0f;
+                // y (the normed input, as forward computed it) and g (the
+                // gradient reaching the norm), per pair member.
+                float ya[CH][V] = {}, yb[CH][V] = {}, ga[CH][V] = {}, gb[CH][V] = {};
+                float dot = 0.0f;
+                for (int c = 0; c < CH; c++) {
+                    const int i = c * TPH + sl.j;
+                    if (!sl.live || i >= NV) continue;
+                    load_pairs(x, i * V, ya[c], yb[c]);
+                    load_pairs(dy, i * V, ga[c], gb[c]);
+                    if (norm)
+                        for (int e = 0; e < V; e++) ya[c][e] = ya[c][e] * r, yb[c][e] = yb[c][e] * r;
+                    if (part < 2) {
+                        rotate(ga[c], gb[c], cos, sin, sl.t, i * V, -1.0f);
+                    } else {
+                        float ea[V], eb[V], da[V], db[V];
+                        for (int e = 0; e < V; e++) {
+                            dsa0 += ga[c][e] * ya[c][e];
+                            dsa0 += gb[c][e] * yb[c][e];
+                        }
+                        if (ve) {
+                            load_pairs(ve + sl.row(W), i * V, ea, eb);
+                            load_pairs(dve + sl.row(W), i * V, da, db);
+                            for (int e = 0; e < V; e++) {
+                                dsa1 += ga[c][e] * ea[e];
+                                dsa1 += gb[c][e] * eb[e];
+                                da[e] += sa1 * ga[c][e], db[e] += sa1 * gb[c][e];
+                            }
+                            store_pairs(dve + sl.row(W), i * V, da, db);
+                        }
+                        for (int e = 0; e < V; e++) ga[c][e] = sa0 * ga[c][e], gb[c][e] = sa0 * gb[c][e];
+                    }
+                    for (int e = 0; e < V; e++) {
+                        dot += ga[c][e] * ya[c][e];
+                        dot += gb[c][e] * yb[c][e];
+                    }
+                }
+                float m = 0.0f;
+                if (norm) m = group_sum<TPH>(dot) / (float)HD;  // uniform: part and VNORM
+                for (int c = 0; c < CH; c++) {
+                    const int i = c * TPH + sl.j;
+                    if (!sl.live || i >= NV) continue;
+                    if (norm)
+                        for (int e = 0; e < V; e++) {
+                            ga[c][e] = r * (ga[c][e] - ya[c][e] * m);
+                            gb[c][e] = r * (gb[c][e] - yb[c][e] * m);
+                        }
+                    store_pairs(dqkv + sl.row(3 * W) + part * W, i * V, ga[c], gb[c]);
+                }
+            }
+        }
+    }
+    dsa0 = block_sum(dsa0);
+    dsa1 = block_sum(dsa1);
+    if (threadIdx.x == 0) partial[blockIdx.x * 2] = dsa0, partial[blockIdx.x * 2 + 1] = dsa1;
+}
+
+/* ---- x0_skip.cu: TABLES=1 WIDTH=1024 VEC=8 THREADS=256 ---- */
+/*
+ * x0_skip.cu: a U-net skip's add fused into the x0 mix at the start of its
+ * target block, forward (the backward is x0_mix_bwd, then skip.cu).
+ *
+ * Computes, with w = scalars[skip_off] (the source layer's skip weight,
+ * spec_skip_index) and the target layer's lambdas lx = scalars[lambda_off],
+ * lk = scalars[lambda_off + 1 + k]:
+ *   s = x[t, d] + w * src[t, d]                   (fp32)
+ *   xs[t, d] = s                                  (bf16: the lambdas' gradient reads it)
+ *   xm[t, d] = lx * s + sum_k lk * x0_k[t, d]     k = 0 .. TABLES-1
+ *   the ref executor's axpy then x0_mix_fwd (runtime/ref/elementwise.h), in
+ *   its fp32 order: xm is mixed from s before s is rounded, as the ref code
+ *   mixes its fp32 xs. One skip per call: a layer that several skips reach
+ *   (the ref code adds them in list order) needs its other adds elsewhere.
+ * Layouts   x, src, xs, xm: [rows, WIDTH] row-major; x0: TABLES tables of
+ *           [rows, WIDTH], table k starting k * table_stride elements after
+ *           the pointer (a multiple of VEC). xs may be x: each thread reads
+ *           its elements before it writes them.
+ * Dtypes    bf16 tensors, fp32 scalars and math, one rounding to bf16
+ *           (nearest even) per output.
+ * Launch    THREADS threads per block, VEC elements per thread, blocks =
+ *           ceil(rows * WIDTH / (THREADS * VEC)), no shared memory.
+ *           Pointers 16-byte aligned, WIDTH % VEC == 0.
+ * Determinism  elementwise, no atomics: bitwise reproducible.
+ * Placeholders  SUFFIX (kernel-name suffix), TABLES, WIDTH, VEC, THREADS.
+ */
+#include "prims.cuh"
+#include "vec.cuh"
+
+extern "C" __global__ void __launch_bounds__(256)
+x0_skip_fwd_t1_d1024(__nv_bfloat16 *xs, __nv_bfloat16 *xm, const __nv_bfloat16 *x, const __nv_bfloat16 *src,
+                       const __nv_bfloat16 *x0, long long table_stride, const float *scalars, int skip_off,
+                       int lambda_off, int rows) {
+    const long long n = (long long)rows * 1024;
+    const long long i = ((long long)blockIdx.x * 256 + threadIdx.x) * 8;
+    if (i >= n) return;
+    const Vec<__nv_bfloat16, 8> a = vec_load<__nv_bfloat16, 8>(x + i);
+    const Vec<__nv_bfloat16, 8> b = vec_load<__nv_bfloat16, 8>(src + i);
+    const float w = scalars[skip_off], lx = scalars[lambda_off];
+    float s[8], acc[8];
+    Vec<__nv_bfloat16, 8> out;
+    for (int e = 0; e < 8; e++) {
+        s[e] = __bfloat162float(a.v[e]) + w * __bfloat162float(b.v[e]);
+        out.v[e] = __float2bfloat16(s[e]);
+        acc[e] = lx * s[e];
+    }
+    vec_store<__nv_bfloat16, 8>(xs + i, out);
+    for (int k = 0; k < 1; k++) {
+        const float lk = scalars[lambda_off + 1 + k];
+        const Vec<__nv_bfloat16, 8> c = vec_load<__nv_bfloat16, 8>(x0 + k * table_stride + i);
+        for (int e = 0; e < 8; e++) acc[e] += lk * __bfloat162float(c.v[e]);
+    }
+    for (int e = 0; e < 8; e++) out.v[e] = __float2bfloat16(acc[e]);
+    vec_store<__nv_bfloat16, 8>(xm + i, out);
+}
+
+/* ---- skip.cu: WIDTH=1024 PARTS=256 VEC=8 THREADS=256 ---- */
+/*
+ * skip.cu: a U-net skip's backward: the source's gradient and the first
+ * stage of the skip weight's gradient (templates/colsum.cu is the second).
+ *
+ * Computes, with w = scalars[skip_off] (spec_skip_index of the source layer)
+ * and dxs the gradient at the target's xs (x0_mix_bwd's output):
+ *   dsrc[t, d] += w * dxs[t, d]        (fp32, one rounding to bf16)
+ *   d w = sum over (t, d) of dxs[t, d] * src[t, d], as block b's share in
+ *   partial[b]; colsum with n = PARTS, cols = 1, scale 1, accumulate 1 and
+ *   out_off = skip_off adds it into the fp32 scalar gradients.
+ *   The ref executor's dot and axpy (runtime/ref/reduce.h, elementwise.h);
+ *   its dot sums in double, this in fp32 (the bf16 products are exact).
+ * Layouts   dsrc, dxs, src: [rows, WIDTH] row-major; partial: [PARTS] fp32.
+ * Launch    exactly PARTS blocks of THREADS threads (a fixed grid, whatever
+ *           `rows` is), no dynamic shared memory. Thread i of block b takes
+ *           the VEC-element vectors b * THREADS + i, then + PARTS * THREADS,
+ *           and so on. Pointers 16-byte aligned, WIDTH % VEC == 0.
+ * Determinism  no atomics; each thread sums its vectors in order (VEC
+ *           products each, then added to its running sum), block_sum joins
+ *           the threads in a fixed tree: bitwise reproducible.
+ * Placeholders  SUFFIX (kernel-name suffix), WIDTH, PARTS, VEC, THREADS.
+ */
+#include "prims.cuh"
+#include "vec.cuh"
+
+extern "C" __global__ void __launch_bounds__(256)
+skip_bwd_d1024_p256(__nv_bfloat16 *dsrc, float *partial, const __nv_bfloat16 *dxs, const __nv_bfloat16 *src,
+                    const float *scalars, int skip_off, int rows) {
+    const long long nvec = (long long)rows * (1024 / 8);
+    const float w = scalars[skip_off];
+    float acc = 0.0f;
+    for (long long v = (long long)blockIdx.x * 256 + threadIdx.x; v < nvec;
+         v += (long long)256 * 256) {
+        const long long i = v * 8;
+        const Vec<__nv_bfloat16, 8> g = vec_load<__nv_bfloat16, 8>(dxs + i);
+        const Vec<__nv_bfloat16, 8> a = vec_load<__nv_bfloat16, 8>(src + i);
+        Vec<__nv_bfloat16, 8> d = vec_load<__nv_bfloat16, 8>(dsrc + i);
+        float s = 0.0f;
+        for (int e = 0; e < 8; e++) {
+            const float gf = __bfloat162float(g.v[e]);
+            s += gf * __bfloat162float(a.v[e]);
+            d.v[e] = __float2bfloat16(__bfloat162float(d.v[e]) + w * gf);
+        }
+        vec_store<__nv_bfloat16, 8>(dsrc + i, d);
+        acc += s;
+    }
+    acc = block_sum(acc);
+    if (threadIdx.x == 0) partial[blockIdx.x] = acc;
+}

@@ -4,10 +4,10 @@
 #define GPTC_PLAN_H
 
 /* SHA-256 of the kernels.cu beside this file. */
-#define GPTC_PLAN_SOURCE_SHA256 "e2748e51a5a3efa4f6b26812353b3b8a515c3b6c6d5355f3fd795e94a41674b1"
+#define GPTC_PLAN_SOURCE_SHA256 "1d40991dde74b4487aeadf18723ef9e1b9f96942c34160e69d7ae471b8febf21"
 /* Every pointer argument of every kernel is aligned to this. */
 #define GPTC_PLAN_ALIGN_BYTES 16
-#define GPTC_PLAN_KERNEL_COUNT 18
+#define GPTC_PLAN_KERNEL_COUNT 24
 
 /* Launch: `threads` threads per block, and
  *   grid_blocks > 0: exactly grid_blocks blocks (a fixed grid);
@@ -85,6 +85,24 @@ static const GptcPlanKernel gptc_plan_kernels[GPTC_PLAN_KERNEL_COUNT] = {
     {"cast_f32_d128", "cast",
      "float *y, const __nv_bfloat16 *x, int rows",
      0, 0, 256, 8, 128, 0, 3, {{"WIDTH", 128}, {"VEC", 8}, {"THREADS", 256}}},
+    {"embed_fwd_d128", "embed",
+     "__nv_bfloat16 *y, float *rstd, const float *table, const int *ids, int norm, int rows",
+     0, 8, 256, 4, 128, 0, 4, {{"WIDTH", 128}, {"TPR", 32}, {"VEC", 4}, {"THREADS", 256}}},
+    {"embed_bwd_d128", "embed",
+     "float *dtable, const __nv_bfloat16 *drows, const int *order, const int *seg_start, const int *seg_token, int rows",
+     0, 8, 256, 4, 128, 0, 4, {{"WIDTH", 128}, {"TPR", 32}, {"VEC", 4}, {"THREADS", 256}}},
+    {"qkv_fwd_h4_d32_r8h_vn_p4", "qkv",
+     "__nv_bfloat16 *q, __nv_bfloat16 *k, __nv_bfloat16 *v, float *rstd, const __nv_bfloat16 *qkv, const __nv_bfloat16 *ve, const float *cos, const float *sin, const float *scalars, int sa_off, int rows",
+     4, 0, 256, 8, 128, 0, 8, {{"WIDTH", 128}, {"HEAD_DIM", 32}, {"PAIRS", 8}, {"INTERLEAVED", 0}, {"VNORM", 1}, {"PARTS", 4}, {"VEC", 8}, {"THREADS", 256}}},
+    {"qkv_bwd_h4_d32_r8h_vn_p4", "qkv",
+     "__nv_bfloat16 *dqkv, float *partial, float *dve, const __nv_bfloat16 *dq, const __nv_bfloat16 *dk, const __nv_bfloat16 *dv, const __nv_bfloat16 *qkv, const float *rstd, const __nv_bfloat16 *ve, const float *cos, const float *sin, const float *scalars, int sa_off, int rows",
+     4, 0, 256, 8, 128, 0, 8, {{"WIDTH", 128}, {"HEAD_DIM", 32}, {"PAIRS", 8}, {"INTERLEAVED", 0}, {"VNORM", 1}, {"PARTS", 4}, {"VEC", 8}, {"THREADS", 256}}},
+    {"x0_skip_fwd_t5_d128", "x0_skip",
+     "__nv_bfloat16 *xs, __nv_bfloat16 *xm, const __nv_bfloat16 *x, const __nv_bfloat16 *src, const __nv_bfloat16 *x0, long long table_stride, const float *scalars, int skip_off, int lambda_off, int rows",
+     0, 0, 256, 8, 128, 0, 4, {{"TABLES", 5}, {"WIDTH", 128}, {"VEC", 8}, {"THREADS", 256}}},
+    {"skip_bwd_d128_p4", "skip",
+     "__nv_bfloat16 *dsrc, float *partial, const __nv_bfloat16 *dxs, const __nv_bfloat16 *src, const float *scalars, int skip_off, int rows",
+     4, 0, 256, 8, 128, 0, 4, {{"WIDTH", 128}, {"PARTS", 4}, {"VEC", 8}, {"THREADS", 256}}},
 };
 
 #endif

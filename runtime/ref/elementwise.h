@@ -1,8 +1,10 @@
 /*
  * elementwise.h: the ref executor's elementwise steps that gptc also
- * generates as kernels — the x0 mix (templates/x0_mix.cu) and the relu^2
- * activation (templates/relu2.cu), forward and backward — as named
- * functions, so that model.c and the kernel tests (tests/kernels/) run the
+ * generates as kernels — the x0 mix (templates/x0_mix.cu), the relu^2
+ * activation (templates/relu2.cu), the embedding gather and its scatter-add
+ * (templates/embed.cu), and the axpy and scaling that make the skips
+ * (templates/x0_skip.cu, skip.cu) and the value mix (templates/qkv.cu) —
+ * as named functions, so that model.c and the kernel tests (tests/kernels/) run the
  * very same code.
  *
  * Each function states its floating-point order; the kernels follow it in
@@ -15,6 +17,7 @@
 #define GPTC_REF_ELEMENTWISE_H
 
 #include <stddef.h>
+#include <string.h>
 
 #include "real.h"
 
@@ -60,6 +63,30 @@ static inline void relu2_fwd(real *act, const real *pre, size_t n) {
 static inline void relu2_bwd(real *dpre, const real *dact, const real *pre, size_t n) {
 #pragma omp parallel for
     for (size_t j = 0; j < n; j++) dpre[j] = dact[j] * (pre[j] > 0 ? 2 * pre[j] : 0);
+}
+
+/* y = a x + y over n elements. */
+static inline void axpy(real *y, real a, const real *x, size_t n) {
+#pragma omp parallel for if (n > 4096)
+    for (size_t i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+/* y = a x over n elements. y may be x. */
+static inline void scale(real *y, real a, const real *x, size_t n) {
+#pragma omp parallel for if (n > 4096)
+    for (size_t i = 0; i < n; i++) y[i] = a * x[i];
+}
+
+/* out[t] = table[ids[t]] for T rows of width D. */
+static inline void embed_gather(real *out, const real *table, const int *ids, int T, int D) {
+#pragma omp parallel for
+    for (int t = 0; t < T; t++) memcpy(out + (size_t)t * D, table + (size_t)ids[t] * D, sizeof(real) * D);
+}
+
+/* dtable[ids[t]] += drows[t], token by token in order t = 0, 1, ...: each
+ * table element adds its rows in position order, deterministic. */
+static inline void embed_scatter_add(real *dtable, const real *drows, const int *ids, int T, int D) {
+    for (int t = 0; t < T; t++) axpy(dtable + (size_t)ids[t] * D, 1, drows + (size_t)t * D, (size_t)D);
 }
 
 #endif

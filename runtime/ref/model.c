@@ -124,6 +124,10 @@ static void alloc_layer(Model *m, LayerActs *a, bool attention) {
     a->out = buf(m, TD);
 }
 
+void RNAME(rotary_tables)(const ModelSpec *s, int T, real *cosb, real *sinb) {
+    rotary_tables(cosb, sinb, T, s->model.head_dim / 2, s->attn.rotary_pairs, s->attn.rotary_base);
+}
+
 Model *RNAME(model_new)(const ModelSpec *s, int max_T) {
     Model *m = xcalloc(1, sizeof *m);
     m->spec = *s;
@@ -143,8 +147,7 @@ Model *RNAME(model_new)(const ModelSpec *s, int max_T) {
     m->doc_start = xcalloc(T, sizeof(int));
     m->cosb = buf(m, T * sm->head_dim / 2);
     m->sinb = buf(m, T * sm->head_dim / 2);
-    rotary_tables(m->cosb, m->sinb, max_T, sm->head_dim / 2, s->attn.rotary_pairs,
-                  s->attn.rotary_base);
+    RNAME(rotary_tables)(s, max_T, m->cosb, m->sinb);
     for (int i = 0; i < sm->layers; i++) alloc_layer(m, &m->la[i], sm->attention[i]);
     for (int k = 0; k < s->x0.tables; k++)
         m->x0n[k] = buf(m, TD), m->rstd0[k] = buf(m, T), m->dx0[k] = buf(m, TD);
@@ -268,23 +271,6 @@ void RNAME(init_params)(const ModelSpec *s, real *params, uint64_t seed) {
 
 /* ---- forward ---- */
 
-static void gather(real *out, const real *table, const int *ids, int T, int D) {
-#pragma omp parallel for
-    for (int t = 0; t < T; t++) memcpy(out + (size_t)t * D, table + (size_t)ids[t] * D, sizeof(real) * D);
-}
-
-/* y = a x + y over n elements. */
-static void axpy(real *y, real a, const real *x, size_t n) {
-#pragma omp parallel for if (n > 4096)
-    for (size_t i = 0; i < n; i++) y[i] += a * x[i];
-}
-
-/* y = a x over n elements. */
-static void scale(real *y, real a, const real *x, size_t n) {
-#pragma omp parallel for if (n > 4096)
-    for (size_t i = 0; i < n; i++) y[i] = a * x[i];
-}
-
 static void layer_windows(const Model *m, int *lw, int *sw) {
     spec_window_blocks(&m->spec, m->step, m->validation, lw, sw);
 }
@@ -377,10 +363,10 @@ double RNAME(forward)(Model *m, const int *inputs, const int *targets, int T, in
     memcpy(m->tgt, targets, sizeof(int) * T);
     find_documents(m);
     for (int k = 0; k < s->x0.tables; k++) {
-        gather(m->x0n[k], P(m, m->t_x0[k]), m->ids, T, D);
+        embed_gather(m->x0n[k], P(m, m->t_x0[k]), m->ids, T, D);
         rmsnorm_fwd(m->x0n[k], m->rstd0[k], m->x0n[k], T, D);
     }
-    for (int k = 0; k < s->ve.tables; k++) gather(m->ve[k], P(m, m->t_ve[k]), m->ids, T, D);
+    for (int k = 0; k < s->ve.tables; k++) embed_gather(m->ve[k], P(m, m->t_ve[k]), m->ids, T, D);
     for (int i = 0; i < L; i++) layer_fwd(m, i, i ? m->la[i - 1].out : m->x0n[0]);
     rmsnorm_fwd(m->xf, m->rstdf, m->la[L - 1].out, T, D);
     linear_fwd(m->z, m->xf, P(m, head_tensor(m)), T, D, V);
@@ -454,11 +440,6 @@ static void layer_bwd(Model *m, int i) {
     }
 }
 
-/* Embedding rows are summed token by token in order: deterministic. */
-static void scatter_rows(real *dtable, const real *drows, const int *ids, int T, int D) {
-    for (int t = 0; t < T; t++) axpy(dtable + (size_t)ids[t] * D, 1, drows + (size_t)t * D, D);
-}
-
 void RNAME(backward)(Model *m) {
     const ModelSpec *s = &m->spec;
     if (!m->have_forward) {
@@ -481,7 +462,7 @@ void RNAME(backward)(Model *m) {
     axpy(m->dx0[0], 1, m->dcur, TD);
     for (int k = 0; k < s->x0.tables; k++) {
         rmsnorm_bwd(m->dn, false, m->dx0[k], m->x0n[k], m->rstd0[k], T, D);
-        scatter_rows(G(m, m->t_x0[k]), m->dn, m->ids, T, D);
+        embed_scatter_add(G(m, m->t_x0[k]), m->dn, m->ids, T, D);
     }
-    for (int k = 0; k < s->ve.tables; k++) scatter_rows(G(m, m->t_ve[k]), m->dve[k], m->ids, T, D);
+    for (int k = 0; k < s->ve.tables; k++) embed_scatter_add(G(m, m->t_ve[k]), m->dve[k], m->ids, T, D);
 }

@@ -36,3 +36,8 @@ void REF_API_NAME(backward)(REF_API_NAME(Model) *m);
 
 /* The last forward's logits after the softcap, [T, padded vocab]. */
 const REF_API_REAL *REF_API_NAME(logits)(const REF_API_NAME(Model) *m);
+
+/* cos and sin [T, head_dim / 2] (row-major, fp32 in ref_*) of the spec's
+ * rotary for positions 0 .. T-1: the very tables the ref executor rotates
+ * with, for an executor that must rotate identically (templates/qkv.cu). */
+void REF_API_NAME(rotary_tables)(const ModelSpec *s, int T, REF_API_REAL *cosb, REF_API_REAL *sinb);

@@ -60,7 +60,9 @@
 #include "elementwise.h"
 #include "plan.h"
 #include "reduce.h"
+#include "rotary.h"
 #include "sim.h"
+#include "token_segments.h"
 
 #ifdef __SANITIZE_ADDRESS__
 #include <sanitizer/asan_interface.h>
@@ -81,8 +83,8 @@ static int gpu_launch(const GptcPlanKernel *k, const GptcSimLaunch *l, void **ar
 #endif
 
 #define MAX_TABLES 16
-#define MAX_BUFS 6
-#define MAX_ARGS 12
+#define MAX_BUFS 16
+#define MAX_ARGS 16
 #define U32 0x1p-24 /* fp32 unit roundoff */
 #define NSCALARS 64 /* the scalars vector the x0 mix reads its lambdas from */
 
@@ -257,6 +259,9 @@ typedef struct {
      * allowed per element (a bound derived from the two summation orders;
      * see each kind). */
     double *bound[MAX_BUFS];
+    /* Pointer arguments that a case may set to NULL (qkv's ve and dve, embed's
+     * rstd), beside ptr[MAX_BUFS]. */
+    void *maybe[2];
 } Case;
 
 static Buf *add_buf(Case *c, const char *name, BufType t, size_t n, bool output) {
@@ -806,6 +811,440 @@ static void ce_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
     free(dl);
 }
 
+/* ---- the embedding tables (templates/embed.cu) ---- */
+
+/* A buffer of ints, for ids and segments. */
+static int *add_ints(Case *c, const char *name, size_t n) {
+    return add_buf(c, name, I32, n, false)->p;
+}
+
+#define EMBED_VOCAB 50 /* table rows in the forward cases: every row used many times */
+
+/* The forward pass's buffers: 0 table [EMBED_VOCAB, WIDTH] fp32, 1 ids, 2
+ * rstd (an output with the norm only: without it the kernel must leave it
+ * alone), 3 y. hyper 0: norm; 1: no norm; 2: no norm and rstd NULL. Edge
+ * rows (special): tokens 0 .. 3 are table rows of zeros, large values,
+ * values so small that eps dominates, one value repeated. */
+static void embed_fwd_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
+    size_t w = (size_t)k->row_elems;
+    Buf *table = add_buf(c, "table", F32, EMBED_VOCAB * w, false);
+    fill(table, r, -8, 3, false, 0);
+    if (s->special) rms_edge_rows(table, w, r);
+    int *ids = add_ints(c, "ids", (size_t)s->rows);
+    for (int t = 0; t < s->rows; t++) ids[t] = s->special && t < 4 ? t : (int)(rng_next(r) % EMBED_VOCAB);
+    fill(add_buf(c, "rstd", F32, (size_t)s->rows, s->hyper == 0), r, -8, 3, false, 0);
+    fill(add_buf(c, "y", BF16, (size_t)s->rows * w, true), r, -8, 3, false, 0);
+    c->ints[1] = s->rows, c->ints[2] = s->hyper == 0;
+    c->maybe[0] = s->hyper == 2 ? NULL : c->ptr[2];
+    void **a = c->args;
+    a[0] = &c->ptr[3], a[1] = &c->maybe[0], a[2] = &c->ptr[0], a[3] = &c->ptr[1], a[4] = &c->ints[2];
+    a[5] = &c->ints[1];
+}
+
+/* The ref code: embed_gather, then rmsnorm_fwd. Without the norm y is the
+ * row rounded to bf16: exact (no bound). With it, rstd as the RMS norm
+ * kind's, one more u of depth for the squares of fp32 values (they round,
+ * where bf16 squares are exact); y = x rstd moves by |x| times rstd's
+ * bound, plus each side's fp32 rounding of the product. */
+static void embed_fwd_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
+    int w = k->row_elems;
+    bool norm = c->ints[2];
+    float *table = buf_floats(&c->b[0]), *x = xmalloc(sizeof(float) * (size_t)s->rows * w);
+    float *y = xmalloc(sizeof(float) * (size_t)s->rows * w), *rstd = c->b[2].p;
+    embed_gather(x, table, c->b[1].p, s->rows, w);
+    if (norm) {
+        rmsnorm_fwd(y, rstd, x, s->rows, w);
+        double *br = new_bound(c, 2), *by = new_bound(c, 3), rel = ((rms_depth(k) + 1) / 2.0 + 4) * U32;
+        for (int t = 0; t < s->rows; t++) {
+            br[t] = rel * rstd[t];
+            for (int i = 0; i < w; i++) {
+                double xi = fabs((double)x[(size_t)t * w + i]);
+                by[(size_t)t * w + i] = xi * br[t] + 2 * U32 * xi * rstd[t];
+            }
+        }
+    } else {
+        memcpy(y, x, sizeof(float) * (size_t)s->rows * w);
+    }
+    buf_store(&c->b[3], y);
+    free(table);
+    free(x);
+    free(y);
+}
+
+/* The backward pass's case: `rows` segments (distinct tokens, drawn from
+ * rows + 7 table rows, so some rows get nothing and must stay as they
+ * are) over T = rows + rows / 2 + 3 positions in random order, every token
+ * at least once and some many times; the segments from the runtime's own
+ * token_segments. Buffers: 0 dtable, 1 drows, 2 order, 3 seg_start, 4
+ * seg_token, 5 ids (for the reference only). */
+static void embed_bwd_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
+    size_t w = (size_t)k->row_elems;
+    int V = s->rows + 7, T = s->rows + s->rows / 2 + 3;
+    int *perm = xmalloc(sizeof(int) * (size_t)V), *ids = xmalloc(sizeof(int) * (size_t)T);
+    for (int v = 0; v < V; v++) perm[v] = v;
+    for (int v = V - 1; v > 0; v--) {
+        int j = (int)(rng_next(r) % (uint64_t)(v + 1)), tmp = perm[v];
+        perm[v] = perm[j], perm[j] = tmp;
+    }
+    for (int t = 0; t < T; t++) ids[t] = perm[t < s->rows ? t : (int)(rng_next(r) % (uint64_t)s->rows)];
+    for (int t = T - 1; t > 0; t--) {
+        int j = (int)(rng_next(r) % (uint64_t)(t + 1)), tmp = ids[t];
+        ids[t] = ids[j], ids[j] = tmp;
+    }
+    fill(add_buf(c, "dtable", F32, (size_t)V * w, true), r, -8, 3, false, 0);
+    fill(add_buf(c, "drows", BF16, (size_t)T * w, false), r, -8, 3, false, 0);
+    int *order = add_ints(c, "order", (size_t)T), *start = add_ints(c, "seg_start", (size_t)s->rows + 1);
+    int *tok = add_ints(c, "seg_token", (size_t)s->rows);
+    memcpy(add_ints(c, "ids", (size_t)T), ids, sizeof(int) * (size_t)T);
+    if (token_segments(ids, T, V, order, start, tok) != s->rows) {
+        fprintf(stderr, "test_kernels: token_segments did not give %d segments\n", s->rows);
+        exit(2);
+    }
+    c->ints[1] = s->rows, c->ints[2] = T;
+    void **a = c->args;
+    for (int i = 0; i < 5; i++) a[i] = &c->ptr[i];
+    a[5] = &c->ints[1];
+    free(perm);
+    free(ids);
+}
+
+/* The ref code's embed_scatter_add over the positions in order: the
+ * kernel adds each segment's rows in that order, so exact. */
+static void embed_bwd_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
+    (void)s;
+    float *drows = buf_floats(&c->b[1]);
+    embed_scatter_add(c->b[0].p, drows, c->b[5].p, c->ints[2], k->row_elems);
+    free(drows);
+}
+
+/* ---- q, k, v around the attention (templates/qkv.cu) ---- */
+
+/* The template's placement of threads (its comment), from plan.h. */
+typedef struct {
+    int W, HD, H, half, pairs, vec, tph, ch, rpb, hloop, parts;
+    bool inter, vnorm;
+} QkvGeom;
+
+static QkvGeom qkv_geom(const GptcPlanKernel *k) {
+    QkvGeom g;
+    g.W = (int)kconst(k, "WIDTH"), g.HD = (int)kconst(k, "HEAD_DIM"), g.H = g.W / g.HD, g.half = g.HD / 2;
+    g.pairs = (int)kconst(k, "PAIRS"), g.vec = k->elems_per_thread, g.parts = (int)kconst(k, "PARTS");
+    g.inter = kconst(k, "INTERLEAVED") == 1, g.vnorm = kconst(k, "VNORM") == 1;
+    int nv = g.half / g.vec, hg = 1;
+    g.tph = 1;
+    while (g.tph < nv && g.tph < 32) g.tph *= 2;
+    g.ch = (nv + g.tph - 1) / g.tph;
+    while (g.H % (2 * hg) == 0 && 2 * hg * g.tph <= k->threads) hg *= 2;
+    g.rpb = k->threads / (hg * g.tph), g.hloop = g.H / hg;
+    return g;
+}
+
+/* The depth of one head's fp32 sum: a thread's CH vectors of 2 VEC terms,
+ * then group_sum's butterfly over TPH. */
+static int qkv_depth(const QkvGeom *g) { return g->ch * 2 * g->vec + log2_ceil(g->tph); }
+
+/* Part p (0 q, 1 k, 2 v) of the [T, 3W] rows, as [T, W] floats. */
+static float *qkv_part(const Buf *qkv, int T, int W, int p) {
+    float *out = xmalloc(sizeof(float) * (size_t)T * W);
+    for (int t = 0; t < T; t++)
+        for (int i = 0; i < W; i++) out[(size_t)t * W + i] = buf_get(qkv, (size_t)t * 3 * W + (size_t)p * W + i);
+    return out;
+}
+
+/* The ref code's cos/sin tables (base 1024; the kernel only reads them). */
+static void qkv_tables(Case *c, const QkvGeom *g, int T) {
+    Buf *cb = add_buf(c, "cos", F32, (size_t)T * g->half, false), *sb = add_buf(c, "sin", F32, (size_t)T * g->half, false);
+    rotary_tables(cb->p, sb->p, T, g->half, g->pairs, 1024.0);
+}
+
+/* Forward buffers: 0 qkv, 1 ve (passed as NULL with hyper 1), 2 cos, 3
+ * sin, 4 scalars, 5 q, 6 k, 7 v, 8 rstd. Edge rows (special): the first
+ * four heads of token 0 (q, and k for 2 heads) as the RMS norm's edge rows. */
+static void qkv_fwd_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
+    QkvGeom g = qkv_geom(k);
+    size_t T = (size_t)s->rows, W = (size_t)g.W;
+    Buf *qkv = add_buf(c, "qkv", BF16, T * 3 * W, false);
+    fill(qkv, r, -8, 3, false, 0);
+    if (s->special) rms_edge_rows(qkv, (size_t)g.HD, r);
+    fill(add_buf(c, "ve", BF16, T * W, false), r, -8, 3, false, 0);
+    qkv_tables(c, &g, s->rows);
+    fill(add_buf(c, "scalars", F32, NSCALARS, false), r, -3, 1, false, 0);
+    fill(add_buf(c, "q", BF16, T * W, true), r, -8, 3, false, 0);
+    fill(add_buf(c, "k", BF16, T * W, true), r, -8, 3, false, 0);
+    fill(add_buf(c, "v", BF16, T * W, true), r, -8, 3, false, 0);
+    fill(add_buf(c, "rstd", F32, T * 3 * g.H, true), r, -8, 3, false, 0);
+    c->ints[0] = 1 + s->rows % 7, c->ints[1] = s->rows; /* sa_off, rows */
+    c->maybe[0] = s->hyper ? NULL : c->ptr[1];
+    void **a = c->args;
+    a[0] = &c->ptr[5], a[1] = &c->ptr[6], a[2] = &c->ptr[7], a[3] = &c->ptr[8], a[4] = &c->ptr[0];
+    a[5] = &c->maybe[0], a[6] = &c->ptr[2], a[7] = &c->ptr[3], a[8] = &c->ptr[4], a[9] = &c->ints[0];
+    a[10] = &c->ints[1];
+}
+
+/* The ref code's steps: rmsnorm_fwd per head, rotary_apply on q and k,
+ * scale and axpy for v. rstd: the RMS norm kind's bound. q, k: the kernel's
+ * r is off by rel r (rel: that bound plus rstd's own rounding), which moves
+ * an output by rel r (|x1 c| + |x2 s|); each side rounds x r, the two
+ * products and their sum (3 u of the same on each side). v with VNORM:
+ * rel |sa0 x r| from r, and 3 u (|sa0 vn| + |sa1 ve|) of roundings per
+ * side; without VNORM the ref code's order exactly (no bound). */
+static void qkv_fwd_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
+    QkvGeom g = qkv_geom(k);
+    int T = s->rows, W = g.W, H = g.H, HD = g.HD, rows = T * H;
+    size_t TW = (size_t)T * W;
+    const float *cosb = c->b[2].p, *sinb = c->b[3].p, *sc = (const float *)c->b[4].p + c->ints[0];
+    float *x[3], *y[3], *rs[3], *rstd = c->b[8].p;
+    double rel = (qkv_depth(&g) / 2.0 + 5) * U32;
+    for (int p = 0; p < 3; p++) {
+        x[p] = qkv_part(&c->b[0], T, W, p);
+        y[p] = xmalloc(sizeof(float) * TW);
+        rs[p] = xmalloc(sizeof(float) * (size_t)rows);
+        if (p < 2 || g.vnorm) rmsnorm_fwd(y[p], rs[p], x[p], rows, HD);
+        else memcpy(y[p], x[p], sizeof(float) * TW);
+    }
+    double *bound[3] = {new_bound(c, 5), new_bound(c, 6), g.vnorm ? new_bound(c, 7) : NULL};
+    double *brs = new_bound(c, 8);
+    for (int t = 0; t < T; t++)
+        for (int h = 0; h < H; h++)
+            for (int p = 0; p < 3; p++) {
+                if (p == 2 && !g.vnorm) continue;
+                float rv = rs[p][(size_t)t * H + h];
+                rstd[((size_t)t * 3 + p) * H + h] = rv;
+                brs[((size_t)t * 3 + p) * H + h] = (rel - U32) * rv;
+            }
+    float *ve = c->maybe[0] ? buf_floats(&c->b[1]) : NULL;
+    for (int t = 0; t < T; t++)
+        for (int h = 0; h < H; h++)
+            for (int j = 0; j < g.half; j++) {
+                size_t at = (size_t)t * W + (size_t)h * HD;
+                size_t i1 = at + (g.inter ? 2 * j : j), i2 = at + (g.inter ? 2 * j + 1 : j + g.half);
+                double cs = fabs(cosb[(size_t)t * g.half + j]), sn = fabs(sinb[(size_t)t * g.half + j]);
+                for (int p = 0; p < 2; p++) {
+                    double r = rs[p][(size_t)t * H + h], x1 = fabs(x[p][i1]), x2 = fabs(x[p][i2]);
+                    bound[p][i1] = (rel + 6 * U32) * r * (x1 * cs + x2 * sn);
+                    bound[p][i2] = (rel + 6 * U32) * r * (x1 * sn + x2 * cs);
+                }
+                if (!g.vnorm) continue;
+                for (int m = 0; m < 2; m++) {
+                    size_t i = m ? i2 : i1;
+                    double vn = fabs((double)sc[0] * y[2][i]), e = ve ? fabs((double)sc[1] * ve[i]) : 0;
+                    bound[2][i] = rel * vn + 6 * U32 * (vn + e);
+                }
+            }
+    rotary_apply(y[0], cosb, sinb, T, H, HD, g.inter, false);
+    rotary_apply(y[1], cosb, sinb, T, H, HD, g.inter, false);
+    scale(y[2], sc[0], y[2], TW);
+    if (ve) axpy(y[2], sc[1], ve, TW);
+    for (int p = 0; p < 3; p++) {
+        buf_store(&c->b[5 + p], y[p]);
+        free(x[p]), free(y[p]), free(rs[p]);
+    }
+    free(ve);
+}
+
+/* Backward buffers: 0 dq, 1 dk, 2 dv, 3 qkv, 4 rstd, 5 ve (NULL with hyper
+ * 1), 6 cos, 7 sin, 8 scalars, 9 dqkv, 10 partial (scratch), 11 dve (NULL
+ * with hyper 1, then an input that must stay as it is), 12 dscalars (the
+ * second stage adds at sa_off). */
+static void qkv_bwd_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
+    QkvGeom g = qkv_geom(k);
+    size_t T = (size_t)s->rows, W = (size_t)g.W;
+    bool ve = s->hyper == 0;
+    fill(add_buf(c, "dq", BF16, T * W, false), r, -12, 0, false, 0);
+    fill(add_buf(c, "dk", BF16, T * W, false), r, -12, 0, false, 0);
+    fill(add_buf(c, "dv", BF16, T * W, false), r, -12, 0, false, 0);
+    fill(add_buf(c, "qkv", BF16, T * 3 * W, false), r, -8, 3, false, 0);
+    fill(add_buf(c, "rstd", F32, T * 3 * g.H, false), r, -3, 6, true, 0);
+    fill(add_buf(c, "ve", BF16, T * W, false), r, -8, 3, false, 0);
+    qkv_tables(c, &g, s->rows);
+    fill(add_buf(c, "scalars", F32, NSCALARS, false), r, -3, 1, false, 0);
+    fill(add_buf(c, "dqkv", BF16, T * 3 * W, true), r, -8, 3, false, 0);
+    Buf *partial = add_buf(c, "partial", F32, (size_t)g.parts * 2, true);
+    partial->scratch = true;
+    fill(partial, r, -8, 3, false, 0);
+    fill(add_buf(c, "dve", F32, T * W, ve), r, -12, 0, false, 0);
+    fill(add_buf(c, "dscalars", F32, NSCALARS, true), r, -6, 0, false, 0);
+    c->ints[0] = 1 + s->rows % 7, c->ints[1] = s->rows, c->ints[2] = g.parts, c->ints[3] = ve ? 2 : 1;
+    c->scale = 1.0f;
+    c->maybe[0] = ve ? c->ptr[5] : NULL, c->maybe[1] = ve ? c->ptr[11] : NULL;
+    void **a = c->args;
+    a[0] = &c->ptr[9], a[1] = &c->ptr[10], a[2] = &c->maybe[1], a[3] = &c->ptr[0], a[4] = &c->ptr[1];
+    a[5] = &c->ptr[2], a[6] = &c->ptr[3], a[7] = &c->ptr[4], a[8] = &c->maybe[0], a[9] = &c->ptr[6];
+    a[10] = &c->ptr[7], a[11] = &c->ptr[8], a[12] = &c->ints[0], a[13] = &c->ints[1];
+}
+
+static int qkv_bwd_then(Case *c, const GptcPlanKernel *k, const Shape *s, const GptcSimOptions *opt) {
+    (void)k, (void)s;
+    static int one = 1;
+    return launch_colsum((float **)&c->ptr[12], &c->ints[0], (float **)&c->ptr[10], &c->ints[2], &c->ints[3],
+                         &c->scale, &one, opt);
+}
+
+/* The RMS norm backward's bound per element (as rms_bwd_reference's), for
+ * rows of n with fp32 y (its products round: one more u of depth). */
+static void rms_bwd_bound(double *bound, const float *dy, const float *y, const float *rstd, int rows, int n,
+                          int depth) {
+    for (int t = 0; t < rows; t++) {
+        const float *dyr = dy + (size_t)t * n, *yr = y + (size_t)t * n;
+        double S = 0, dot = 0;
+        for (int i = 0; i < n; i++) S += fabs((double)dyr[i] * yr[i]), dot += (double)dyr[i] * yr[i];
+        double m = dot / n, dm = (depth + 1) * U32 * S / n + 2 * U32 * fabs(m), r = rstd[t];
+        for (int i = 0; i < n; i++)
+            bound[(size_t)t * n + i] = r * fabs(yr[i]) * dm + 6 * U32 * r * (fabs(dyr[i]) + fabs(yr[i] * m));
+    }
+}
+
+/* The ref code's attention_block_bwd steps from dq, dk, dv to the GEMM's
+ * input gradient: y = x r recomputed as rmsnorm_fwd forms it; rotary_apply
+ * (transposed), rmsnorm_bwd for q and k; dot, axpy, scale and (VNORM)
+ * rmsnorm_bwd for v. The rotation and the scalings are the same fp32
+ * operations on both sides; the norms' sums differ (rms_bwd_bound). The
+ * lambdas' gradients as the x0-lambda kind's, over the kernel's depth: a
+ * thread's terms (2 VEC per vector, CH vectors, HLOOP heads, one step per
+ * PARTS groups of RPB tokens), block_sum's tree and colsum's; one more
+ * rounding per product where vn is fp32 (VNORM). dve: axpy exactly. */
+static void qkv_bwd_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
+    QkvGeom g = qkv_geom(k);
+    int T = s->rows, W = g.W, H = g.H, HD = g.HD, rows = T * H;
+    size_t TW = (size_t)T * W;
+    const float *cosb = c->b[6].p, *sinb = c->b[7].p, *rstd = c->b[4].p;
+    const float *sc = (const float *)c->b[8].p + c->ints[0];
+    float *dsc = (float *)c->b[12].p + c->ints[0];
+    float *out = buf_floats(&c->b[9]), *ve = c->maybe[0] ? buf_floats(&c->b[5]) : NULL;
+    double *bout = new_bound(c, 9);
+    int depth = qkv_depth(&g);
+    for (int p = 0; p < 3; p++) {
+        bool norm = p < 2 || g.vnorm;
+        float *x = qkv_part(&c->b[3], T, W, p), *dy = buf_floats(&c->b[p]);
+        float *rs = xmalloc(sizeof(float) * (size_t)rows), *dx = xmalloc(sizeof(float) * TW);
+        double *bd = xmalloc(sizeof(double) * TW);
+        for (int t = 0; t < rows; t++) rs[t] = rstd[((size_t)(t / H) * 3 + p) * H + t % H];
+        if (norm)
+            for (size_t i = 0; i < TW; i++) x[i] = x[i] * rs[i / HD];
+        if (p < 2) {
+            rotary_apply(dy, cosb, sinb, T, H, HD, g.inter, true);
+        } else {
+            long long steps = ((T + g.rpb - 1) / g.rpb + g.parts - 1) / g.parts;
+            int dd = (int)(steps * g.hloop * g.ch * 2 * g.vec) + log2_ceil(k->threads) + colsum_depth(g.parts);
+            double *bsc = new_bound(c, 12);
+            for (int j = 0; j < (ve ? 2 : 1); j++) {
+                const float *other = j ? ve : x;
+                double S = 0;
+                for (size_t i = 0; i < TW; i++) S += fabs((double)dy[i] * other[i]);
+                float old = dsc[j], d = dot(dy, other, TW);
+                dsc[j] += d;
+                bsc[c->ints[0] + j] =
+                    (dd + (g.vnorm && !j)) * U32 * S + U32 * fabs(d) + 2 * U32 * (fabs(old) + fabs(d));
+            }
+            if (ve) axpy(c->b[11].p, sc[1], dy, TW);
+            scale(dy, sc[0], dy, TW);
+        }
+        if (norm) {
+            rms_bwd_bound(bd, dy, x, rs, rows, HD, depth);
+            rmsnorm_bwd(dx, false, dy, x, rs, rows, HD);
+        } else {
+            memcpy(dx, dy, sizeof(float) * TW);
+        }
+        for (int t = 0; t < T; t++)
+            for (int i = 0; i < W; i++) {
+                size_t at = (size_t)t * 3 * W + (size_t)p * W + i;
+                out[at] = dx[(size_t)t * W + i];
+                bout[at] = norm ? bd[(size_t)t * W + i] : 0;
+            }
+        free(x), free(dy), free(rs), free(dx), free(bd);
+    }
+    buf_store(&c->b[9], out);
+    free(out);
+    free(ve);
+}
+
+/* ---- skips (templates/x0_skip.cu, templates/skip.cu) ---- */
+
+/* Buffers: 0 x (xs over it when in place), 1 src, 2 the x0 tables, 3
+ * scalars, 4 xm, 5 xs unless in place. */
+static void x0_skip_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
+    int tables = (int)kconst(k, "TABLES");
+    size_t n = (size_t)s->rows * k->row_elems;
+    c->ll = (long long)n + (long long)s->pad_vecs * k->elems_per_thread;
+    fill(add_buf(c, s->inplace ? "xs" : "x", BF16, n, s->inplace), r, -8, 3, false, 0);
+    fill(add_buf(c, "src", BF16, n, false), r, -8, 3, false, 0);
+    fill(add_buf(c, "x0", BF16, (size_t)tables * c->ll, false), r, -8, 3, false, 0);
+    fill(add_buf(c, "scalars", F32, NSCALARS, false), r, -3, 1, false, 0);
+    fill(add_buf(c, "xm", BF16, n, true), r, -8, 3, false, 0);
+    if (!s->inplace) fill(add_buf(c, "xs", BF16, n, true), r, -8, 3, false, 0);
+    c->ints[0] = 1 + s->rows % 5, c->ints[1] = 9 + s->rows % 7, c->ints[2] = s->rows; /* skip_off, lambda_off */
+    void **a = c->args;
+    a[0] = &c->ptr[s->inplace ? 0 : 5], a[1] = &c->ptr[4], a[2] = &c->ptr[0], a[3] = &c->ptr[1];
+    a[4] = &c->ptr[2], a[5] = &c->ll, a[6] = &c->ptr[3], a[7] = &c->ints[0], a[8] = &c->ints[1];
+    a[9] = &c->ints[2];
+}
+
+/* The ref code's layer_fwd steps: xs = x, axpy(xs, w, src), x0_mix_fwd
+ * from that fp32 xs; the kernel's order exactly. */
+static void x0_skip_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
+    int tables = (int)kconst(k, "TABLES");
+    size_t n = c->b[0].n;
+    float *xs = buf_floats(&c->b[0]), *src = buf_floats(&c->b[1]), *tab = buf_floats(&c->b[2]);
+    float *xm = xmalloc(sizeof(float) * n);
+    const float *sc = c->b[3].p, *ct[MAX_TABLES];
+    for (int i = 0; i < tables; i++) ct[i] = tab + (size_t)i * c->ll;
+    axpy(xs, sc[c->ints[0]], src, n);
+    x0_mix_fwd(xm, xs, ct, sc + c->ints[1], tables, n);
+    buf_store(&c->b[4], xm);
+    buf_store(&c->b[s->inplace ? 0 : 5], xs);
+    free(xs), free(src), free(tab), free(xm);
+}
+
+/* Buffers: 0 dxs, 1 src, 2 scalars, 3 partial (scratch), 4 dsrc, 5 the
+ * scalar gradients (the second stage adds at skip_off). */
+static void skip_bwd_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
+    int parts = (int)kconst(k, "PARTS");
+    size_t n = (size_t)s->rows * k->row_elems;
+    fill(add_buf(c, "dxs", BF16, n, false), r, -12, 0, false, 0);
+    fill(add_buf(c, "src", BF16, n, false), r, -8, 3, false, 0);
+    fill(add_buf(c, "scalars", F32, NSCALARS, false), r, -3, 1, false, 0);
+    Buf *partial = add_buf(c, "partial", F32, (size_t)parts, true);
+    partial->scratch = true;
+    fill(partial, r, -8, 3, false, 0);
+    fill(add_buf(c, "dsrc", BF16, n, true), r, -12, 0, false, 0);
+    fill(add_buf(c, "dscalars", F32, NSCALARS, true), r, -6, 0, false, 0);
+    c->ints[0] = 1 + s->rows % 5, c->ints[1] = s->rows, c->ints[2] = parts, c->ints[3] = 1;
+    c->scale = 1.0f;
+    void **a = c->args;
+    a[0] = &c->ptr[4], a[1] = &c->ptr[3], a[2] = &c->ptr[0], a[3] = &c->ptr[1], a[4] = &c->ptr[2];
+    a[5] = &c->ints[0], a[6] = &c->ints[1];
+}
+
+static int skip_bwd_then(Case *c, const GptcPlanKernel *k, const Shape *s, const GptcSimOptions *opt) {
+    (void)k, (void)s;
+    static int one = 1;
+    return launch_colsum((float **)&c->ptr[5], &c->ints[0], (float **)&c->ptr[3], &c->ints[2], &c->ints[3],
+                         &c->scale, &one, opt);
+}
+
+/* The ref code's layer_bwd steps: dsc[skip] += dot(dxs, src), then
+ * axpy(dsrc, w, dxs) (exact: the same fp32 operation, one rounding). The
+ * dot's bound as the x0-lambda kind's: depth VEC + a thread's vectors +
+ * log2 THREADS + colsum's over PARTS. */
+static void skip_bwd_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
+    (void)s;
+    int parts = (int)kconst(k, "PARTS");
+    size_t n = c->b[0].n;
+    long long nvec = (long long)n / k->elems_per_thread, per_pass = (long long)parts * k->threads;
+    int depth = k->elems_per_thread + (int)((nvec + per_pass - 1) / per_pass) + log2_ceil(k->threads) +
+                colsum_depth(parts);
+    float *dxs = buf_floats(&c->b[0]), *src = buf_floats(&c->b[1]), *dsrc = buf_floats(&c->b[4]);
+    float *dsc = c->b[5].p, w = ((const float *)c->b[2].p)[c->ints[0]];
+    double S = 0;
+    for (size_t i = 0; i < n; i++) S += fabs((double)dxs[i] * src[i]);
+    float old = dsc[c->ints[0]], d = dot(dxs, src, n);
+    dsc[c->ints[0]] += d;
+    new_bound(c, 5)[c->ints[0]] = depth * U32 * S + U32 * fabs(d) + 2 * U32 * (fabs(old) + fabs(d));
+    axpy(dsrc, w, dxs, n);
+    buf_store(&c->b[4], dsrc);
+    free(dxs), free(src), free(dsrc);
+}
+
 /* ---- the kinds ---- */
 
 /* Row counts: 1 (one partial block), 37 (several blocks, the last partly
@@ -1063,6 +1502,24 @@ static const Shape muon_flat_shapes[] = {
     {.n = 1, .hyper = 0},     {.n = 3, .hyper = 1, .inplace = true},
     {.n = 1024, .hyper = 2},  {.n = 1027, .hyper = 1, .inplace = true},
     {.n = 65539, .hyper = 0}, {.n = 65536, .hyper = 2, .inplace = true},
+/* The embedding forward: norm (hyper 0) with edge rows, without (1), and
+ * without with rstd NULL (2); a block's tail and many blocks. */
+static const Shape embed_fwd_shapes[] = {
+    {.rows = 1},           {.rows = 37, .special = true}, {.rows = 37, .hyper = 1},
+    {.rows = 64, .hyper = 2}, {.rows = 515, .special = true}, {.rows = 2051, .hyper = 1},
+};
+
+/* The embedding backward: rows = segments (distinct tokens). */
+static const Shape embed_bwd_shapes[] = {{.rows = 1}, {.rows = 37}, {.rows = 64}, {.rows = 515}, {.rows = 2051}};
+
+/* q, k, v: tokens of less than one block's RPB, a tail, whole blocks,
+ * and more groups than PARTS (so blocks loop: PARTS x RPB is 128 tokens
+ * for tiny.yaml); ve there (hyper 0) and NULL (hyper 1); edge heads
+ * (special). At most 515 tokens: the kernels do 3 heads' work per thread
+ * and are the slowest here on the emulator. */
+static const Shape qkv_shapes[] = {
+    {.rows = 1},           {.rows = 37, .special = true}, {.rows = 37, .hyper = 1},
+    {.rows = 64, .hyper = 1}, {.rows = 261}, {.rows = 515, .special = true},
 };
 
 typedef enum { ELEMENTWISE, ROWS, GRID } LaunchRule;
@@ -1131,6 +1588,30 @@ static const Kind kinds[] = {
      ELEMENTWISE, 0, SHAPES(muon_flat_shapes), update_setup, update_reference, NULL},
     {"cast_bf16_", "__nv_bfloat16 *out, const float *in, long long n", ELEMENTWISE, 0, SHAPES(muon_flat_shapes),
      cast_setup, cast_reference, NULL},
+    {"embed_fwd_", "__nv_bfloat16 *y, float *rstd, const float *table, const int *ids, int norm, int rows", ROWS,
+     0, SHAPES(embed_fwd_shapes), embed_fwd_setup, embed_fwd_reference, NULL},
+    {"embed_bwd_",
+     "float *dtable, const __nv_bfloat16 *drows, const int *order, const int *seg_start, const int *seg_token, "
+     "int rows",
+     ROWS, 0, SHAPES(embed_bwd_shapes), embed_bwd_setup, embed_bwd_reference, NULL},
+    {"qkv_fwd_",
+     "__nv_bfloat16 *q, __nv_bfloat16 *k, __nv_bfloat16 *v, float *rstd, const __nv_bfloat16 *qkv, "
+     "const __nv_bfloat16 *ve, const float *cos, const float *sin, const float *scalars, int sa_off, int rows",
+     GRID, 0, SHAPES(qkv_shapes), qkv_fwd_setup, qkv_fwd_reference, NULL},
+    {"qkv_bwd_",
+     "__nv_bfloat16 *dqkv, float *partial, float *dve, const __nv_bfloat16 *dq, const __nv_bfloat16 *dk, "
+     "const __nv_bfloat16 *dv, const __nv_bfloat16 *qkv, const float *rstd, const __nv_bfloat16 *ve, "
+     "const float *cos, const float *sin, const float *scalars, int sa_off, int rows",
+     GRID, 0, SHAPES(qkv_shapes), qkv_bwd_setup, qkv_bwd_reference, qkv_bwd_then},
+    {"x0_skip_fwd_",
+     "__nv_bfloat16 *xs, __nv_bfloat16 *xm, const __nv_bfloat16 *x, const __nv_bfloat16 *src, "
+     "const __nv_bfloat16 *x0, long long table_stride, const float *scalars, int skip_off, int lambda_off, "
+     "int rows",
+     ELEMENTWISE, 0, SHAPES(row_shapes), x0_skip_setup, x0_skip_reference, NULL},
+    {"skip_bwd_",
+     "__nv_bfloat16 *dsrc, float *partial, const __nv_bfloat16 *dxs, const __nv_bfloat16 *src, "
+     "const float *scalars, int skip_off, int rows",
+     GRID, 0, SHAPES(lambda_shapes), skip_bwd_setup, skip_bwd_reference, skip_bwd_then},
 };
 
 static const Kind *find_kind(const GptcPlanKernel *k) {

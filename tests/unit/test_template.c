@@ -207,7 +207,8 @@ TEST(emit_plans_the_model_kernels) {
     spec(&s, 1024, 2, 4096);
     EmitPlan p;
     emit_plan(&s, &p);
-    CHECK_EQ_INT(p.n, 10);
+    CHECK_EQ_INT(p.n, 12);
+    CHECK(!strcmp(p.inst[11].kernels[0].name, "embed_fwd_d1024"));
     CHECK(!strcmp(p.inst[0].kernels[0].name, "x0_mix_fwd_t2_d1024"));
     CHECK(!strcmp(p.inst[0].kernels[1].name, "x0_mix_bwd_t2_d1024"));
     CHECK(!strcmp(p.inst[1].kernels[0].name, "relu2_fwd_m4096"));
@@ -222,6 +223,35 @@ TEST(emit_plans_the_model_kernels) {
     CHECK(!strcmp(p.inst[8].kernels[0].name, "muon_momentum_n0_p256_v4"));
     CHECK_EQ_INT(p.inst[8].grid_blocks, 256);
     CHECK(!strcmp(p.inst[9].kernels[3].name, "cast_bf16_v4"));
+}
+
+/* q/k/v only with an attention layer, the skip kernels only with a skip;
+ * their constants from the spec. */
+TEST(emit_plans_qkv_and_skips_from_the_spec) {
+    ModelSpec s;
+    spec(&s, 1024, 1, 4096);
+    s.train.tokens_per_rank = 65536;
+    s.attn.rotary_pairs = 32;
+    s.attn.rotary_convention = ROTARY_INTERLEAVED;
+    s.attn.norm = ATTN_NORM_PRE;
+    s.model.layers = 2;
+    s.model.attention[1] = true;
+    s.skips.count = 1;
+    EmitPlan p;
+    emit_plan(&s, &p);
+    CHECK_EQ_INT(p.n, 12);
+    CHECK(!strcmp(p.inst[9].kernels[0].name, "qkv_fwd_h8_d128_r32i_p512"));
+    CHECK_EQ_INT(const_of(&p.inst[9], "HEAD_DIM"), 128);
+    CHECK_EQ_INT(const_of(&p.inst[9], "PAIRS"), 32);
+    CHECK_EQ_INT(const_of(&p.inst[9], "INTERLEAVED"), 1);
+    CHECK_EQ_INT(const_of(&p.inst[9], "VNORM"), 0);
+    CHECK_EQ_INT(p.inst[9].grid_blocks, 512);
+    CHECK(!strcmp(p.inst[10].kernels[0].name, "x0_skip_fwd_t1_d1024"));
+    CHECK(!strcmp(p.inst[11].kernels[0].name, "skip_bwd_d1024_p256"));
+    s.model.attention[1] = false;
+    s.skips.count = 0;
+    emit_plan(&s, &p);
+    CHECK_EQ_INT(p.n, 9);
 }
 
 TEST(emit_vector_width_divides_the_row) {
@@ -261,7 +291,7 @@ TEST(emit_is_deterministic_and_complete) {
     CHECK(strstr(sb_str(&plan[0]), "{\"relu2_fwd_m390\", \"relu2\","));
     CHECK(strstr(sb_str(&plan[0]),
                  "256, 2, 390, 0, 3, {{\"WIDTH\", 390}, {\"VEC\", 2}, {\"THREADS\", 256}}}"));
-    CHECK(strstr(sb_str(&plan[0]), "#define GPTC_PLAN_KERNEL_COUNT 17\n"));
+    CHECK(strstr(sb_str(&plan[0]), "#define GPTC_PLAN_KERNEL_COUNT 20\n"));
     for (int i = 0; i < 2; i++) sb_free(&code[i]), sb_free(&plan[i]);
 }
 
