@@ -11,7 +11,8 @@
  * (forward and backward) at width dim and, when it differs, head_dim; the
  * x0-mix lambdas' gradients (per-block partial sums); the column sums that
  * finish every two-stage reduction; and the softcapped cross-entropy over
- * the padded vocabulary. Every constant is a number taken from the
+ * the padded vocabulary; attention forward and backward (models with an
+ * attention layer and head_dim a multiple of 16, up to 256). Every constant is a number taken from the
  * ModelSpec, so the same model always gives the same bytes.
  *
  * Launch rule, for every kernel: `threads` threads per block, and
@@ -24,7 +25,11 @@
  *                        (threads * vec)), where N = rows * width for a row
  *                        kernel (width > 0; `rows` is its last argument) and
  *                        N = n for a flat kernel (width == 0; `n` is its size
- *                        argument).
+ *                        argument);
+ *   and grid_y blocks along y (1 for every family but attention, whose
+ *   grid is (ceil(rows / rows_per_block), heads)). A kernel with
+ *   dyn_smem_bytes > 48 KiB needs the driver's opt-in
+ *   (CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES) before its launch.
  * Every pointer argument must be EMIT_ALIGN_BYTES-aligned.
  */
 #ifndef GPTC_EMIT_H
@@ -38,13 +43,14 @@
 
 #define EMIT_ALIGN_BYTES 16
 #define EMIT_THREADS 256 /* threads per block of the elementwise kernels */
-#define EMIT_MAX_CONSTS 8
-#define EMIT_MAX_KERNELS 2
+#define EMIT_MAX_CONSTS 16
+#define EMIT_MAX_KERNELS 4
 #define EMIT_MAX_INSTANCES 16
 
 typedef struct {
     char name[64];    /* the extern "C" symbol, e.g. "x0_mix_fwd_t2_d128" */
     const char *args; /* its parameters in order, for plan.h */
+    int smem_bytes;   /* dynamic shared memory per block */
 } EmitKernel;
 
 typedef struct {
@@ -62,6 +68,7 @@ typedef struct {
     int threads, vec, width;
     int rows_per_block;   /* > 0: one block per rows_per_block rows */
     int grid_blocks;      /* > 0: a fixed grid of this many blocks */
+    int grid_y;           /* blocks along y (1 but for attention: heads) */
     int nconsts;
     EmitConst consts[EMIT_MAX_CONSTS];
     int nkernels;
