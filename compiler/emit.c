@@ -56,6 +56,7 @@ static EmitInstance *new_instance(EmitPlan *p, const char *family, const char *t
     in->threads = EMIT_THREADS;
     in->vec = vec;
     in->width = width;
+    in->grid_y = 1;
     return in;
 }
 
@@ -326,6 +327,56 @@ static void skip_bwd(const ModelSpec *s, EmitPlan *p) {
                "const float *scalars, int skip_off, int rows");
 }
 
+/* Attention, forward and backward (templates/attention.cu): blocks of TILE
+ * = 64 rows (4 warps of 16 query or key rows) per head. The key and query
+ * tiles streamed through shared memory are as large as registers allow:
+ * at head_dim 128 (the records) attn_fwd holds Q (32 registers) and the
+ * output (64) and takes 64 keys at a time, attn_bwd_dq holds Q and dY (64)
+ * and dQ (64) and takes 32, attn_bwd_dkdv holds dK and dV (128) and takes
+ * 32 queries; small heads take 64 throughout. Shared memory stays within
+ * 48 KiB up to head_dim 128 (no opt-in needed). A head_dim that is not a
+ * multiple of 16 (the mma k-step) or above 256 gets no kernels: the GPU
+ * executors must refuse such a model. */
+static void attention(const ModelSpec *s, EmitPlan *p) {
+    int heads = s->model.heads, hd = s->model.head_dim, tile = 64;
+    bool any = false;
+    for (int i = 0; i < s->model.layers; i++) any = any || s->model.attention[i];
+    if (!any || hd % 16 || hd > 256) return;
+    int fwd_kn = hd <= 128 ? 64 : 32, kn = hd <= 64 ? 64 : 32, kn_dkdv = hd <= 64 ? 64 : 16;
+    int tpr = pow2_ceil(hd / 8) > 32 ? 32 : pow2_ceil(hd / 8);
+    EmitInstance *in = new_instance(p, "attention", "attention.cu", 8, heads * hd);
+    in->threads = 2 * tile;
+    in->rows_per_block = tile;
+    in->grid_y = heads;
+    snprintf(in->suffix, sizeof in->suffix, "h%d_d%d", heads, hd);
+    add_const(in, "HEADS", heads);
+    add_const(in, "HEAD_DIM", hd);
+    add_const(in, "WIDTH", heads * hd);
+    add_const(in, "BLOCK_SIZE", s->attn.window.block_size);
+    add_float_const(in, "SCALE", s->attn.scale);
+    add_const(in, "TILE", tile);
+    add_const(in, "FWD_KN", fwd_kn);
+    add_const(in, "DQ_KN", kn);
+    add_const(in, "DKDV_QN", kn_dkdv);
+    add_const(in, "PRE_TPR", tpr);
+    int row_bytes = hd * 2;
+    add_kernel(in, "attn_fwd",
+               "__nv_bfloat16 *y, float *lse, const __nv_bfloat16 *q, const __nv_bfloat16 *k, "
+               "const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int rows");
+    in->kernels[0].smem_bytes = (tile > 2 * fwd_kn ? tile : 2 * fwd_kn) * row_bytes;
+    add_kernel(in, "attn_bwd_pre", "float *delta, const __nv_bfloat16 *dy, const __nv_bfloat16 *y, int rows");
+    add_kernel(in, "attn_bwd_dkdv",
+               "__nv_bfloat16 *dk, __nv_bfloat16 *dv, const __nv_bfloat16 *dy, const float *lse, "
+               "const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, "
+               "const int *doc_start, int window_blocks, int rows");
+    in->kernels[2].smem_bytes = (2 * tile + 2 * kn_dkdv) * row_bytes;
+    add_kernel(in, "attn_bwd_dq",
+               "__nv_bfloat16 *dq, const __nv_bfloat16 *dy, const float *lse, const float *delta, "
+               "const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, "
+               "int window_blocks, int rows");
+    in->kernels[3].smem_bytes = (tile > kn ? 2 * tile : 2 * kn) * row_bytes;
+}
+
 void emit_plan(const ModelSpec *s, EmitPlan *p) {
     p->n = 0;
     x0_mix(s, p);
@@ -342,6 +393,7 @@ void emit_plan(const ModelSpec *s, EmitPlan *p) {
     embed(s, p);
     if (has_attention(s)) qkv(s, p);
     if (s->skips.count > 0) x0_skip(s, p), skip_bwd(s, p);
+    attention(s, p);
     /* VEC and THREADS are placeholders of every template. */
     for (int i = 0; i < p->n; i++) {
         add_const(&p->inst[i], "VEC", p->inst[i].vec);
@@ -437,9 +489,9 @@ static uint32_t float_bits(double v) {
 }
 
 static void plan_kernel(const EmitInstance *in, const EmitKernel *k, StrBuf *out) {
-    sb_printf(out, "    {\"%s\", \"%s\",\n     \"%s\",\n     %d, %d, %d, %d, %d, 0, %d, {", k->name,
-              in->family, k->args, in->grid_blocks, in->rows_per_block, in->threads, in->vec, in->width,
-              in->nconsts);
+    sb_printf(out, "    {\"%s\", \"%s\",\n     \"%s\",\n     %d, %d, %d, %d, %d, %d, %d, %d, {", k->name,
+              in->family, k->args, in->grid_blocks, in->rows_per_block, in->grid_y, in->threads, in->vec,
+              in->width, k->smem_bytes, in->nconsts);
     for (int i = 0; i < in->nconsts; i++) {
         const EmitConst *c = &in->consts[i];
         if (c->is_float)
@@ -468,6 +520,8 @@ void emit_plan_h(const EmitPlan *p, const char *header, const char *source_sha25
               " *   else rows_per_block > 0: blocks = ceil(rows / rows_per_block);\n"
               " *   else blocks = ceil(N / (threads * elems_per_thread)), N = rows *\n"
               " *   row_elems when row_elems > 0, else N = the argument n.\n"
+              " * grid_y blocks along y (1 but for attention: its heads). A\n"
+              " * dyn_smem_bytes above 48 KiB needs the driver's opt-in first.\n"
               " * rows is the kernel's last argument. `consts` are the values the kernel\n"
               " * was generated with; a float constant's value is the bits of the\n"
               " * IEEE-754 float, its decimal value in a comment beside it. */\n"
@@ -475,7 +529,7 @@ void emit_plan_h(const EmitPlan *p, const char *header, const char *source_sha25
               "    const char *name;   /* the extern \"C\" symbol in kernels.cu */\n"
               "    const char *family; /* the template, templates/<family>.cu */\n"
               "    const char *args;   /* the parameters, in order */\n"
-              "    int grid_blocks, rows_per_block;\n"
+              "    int grid_blocks, rows_per_block, grid_y;\n"
               "    int threads, elems_per_thread, row_elems, dyn_smem_bytes;\n"
               "    int nconsts;\n"
               "    struct {\n        const char *name;\n        long long value;\n    } consts[%d];\n"

@@ -13,12 +13,13 @@
  * finish every two-stage reduction; and the softcapped cross-entropy over
  * the padded vocabulary; Muon's momentum with the first stage of its norms,
  * and its elementwise steps (normalise, the Newton-Schulz combinations, the
- * split-master update) with the head's bf16 cast;
- * then the embedding tables' gather (with the RMS
- * norm) and their gradients' segment sums; the per-head q/k/v norms,
- * rotary and value mix with their backward (models with attention); the
- * skip add fused into the x0 mix and the skip's backward (models with
- * skips). Every constant is a number taken from the
+ * split-master update) with the head's bf16 cast; the bf16-to-fp32 cast of
+ * the final norm's output; the embedding tables' gather (with the RMS norm)
+ * and their gradients' segment sums; the per-head q/k/v norms, rotary and
+ * value mix with their backward (models with attention); the skip add
+ * fused into the x0 mix and the skip's backward (models with skips);
+ * attention forward and backward (models with an attention layer and
+ * head_dim a multiple of 16, up to 256). Every constant is a number taken from the
  * ModelSpec, so the same model always gives the same bytes.
  *
  * Launch rule, for every kernel: `threads` threads per block, and
@@ -31,7 +32,11 @@
  *                        (threads * vec)), where N = rows * width for a row
  *                        kernel (width > 0; `rows` is its last argument) and
  *                        N = n for a flat kernel (width == 0; `n` is its size
- *                        argument).
+ *                        argument);
+ *   and grid_y blocks along y (1 for every family but attention, whose
+ *   grid is (ceil(rows / rows_per_block), heads)). A kernel with
+ *   dyn_smem_bytes > 48 KiB needs the driver's opt-in
+ *   (CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES) before its launch.
  * Every pointer argument must be EMIT_ALIGN_BYTES-aligned.
  */
 #ifndef GPTC_EMIT_H
@@ -45,13 +50,14 @@
 
 #define EMIT_ALIGN_BYTES 16
 #define EMIT_THREADS 256 /* threads per block of the elementwise kernels */
-#define EMIT_MAX_CONSTS 8
+#define EMIT_MAX_CONSTS 16
 #define EMIT_MAX_KERNELS 4
 #define EMIT_MAX_INSTANCES 16
 
 typedef struct {
     char name[64];    /* the extern "C" symbol, e.g. "x0_mix_fwd_t2_d128" */
     const char *args; /* its parameters in order, for plan.h */
+    int smem_bytes;   /* dynamic shared memory per block */
 } EmitKernel;
 
 typedef struct {
@@ -69,6 +75,7 @@ typedef struct {
     int threads, vec, width;
     int rows_per_block;   /* > 0: one block per rows_per_block rows */
     int grid_blocks;      /* > 0: a fixed grid of this many blocks */
+    int grid_y;           /* blocks along y (1 but for attention: heads) */
     int nconsts;
     EmitConst consts[EMIT_MAX_CONSTS];
     int nkernels;

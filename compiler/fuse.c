@@ -11,63 +11,6 @@
 #include "emit.h"
 #include "lower.h"
 
-/* ==== PENDING FAMILIES: delete when they merge into emit.c ====
- * The families of /work/briefs/contracts.md that emit.c does not emit on
- * this branch yet, with their contracted parameter lists, so that the
- * plan binds and checks against them today. The launch shapes here are
- * placeholders; once a family is in emit.c its instance (name suffix,
- * parameter list, launch rule) is found there first and this entry is
- * unused. cast_f32 is not in the contracts: the head's weight gradient
- * needs xf in fp32 (Gpu.gemm's operands share one dtype, and softcap_ce's
- * dlogits are fp32); it needs an owner. */
-typedef struct {
-    const char *stem, *params;
-    int threads, rows_per_block, grid_blocks_parts, grid_y_heads;
-} Pending;
-
-static const Pending pending[] = {
-    {"embed_fwd", "__nv_bfloat16 *y, float *rstd, const float *table, const int *ids, int norm, int rows",
-     256, 8, 0, 0},
-    {"embed_bwd",
-     "float *dtable, const __nv_bfloat16 *drows, const int *order, const int *seg_start, const int *seg_token, "
-     "int rows",
-     256, 1, 0, 0},
-    {"qkv_fwd",
-     "__nv_bfloat16 *q, __nv_bfloat16 *k, __nv_bfloat16 *v, float *rstd, const __nv_bfloat16 *qkv, "
-     "const __nv_bfloat16 *ve, const float *cos, const float *sin, const float *scalars, int sa_off, int rows",
-     256, 8, 0, 0},
-    {"qkv_bwd",
-     "__nv_bfloat16 *dqkv, float *partial, float *dve, const __nv_bfloat16 *dq, const __nv_bfloat16 *dk, "
-     "const __nv_bfloat16 *dv, const __nv_bfloat16 *qkv, const float *rstd, const __nv_bfloat16 *ve, "
-     "const float *cos, const float *sin, const float *scalars, int sa_off, int rows",
-     256, 0, 1, 0},
-    {"x0_skip_fwd",
-     "__nv_bfloat16 *xs, __nv_bfloat16 *xm, const __nv_bfloat16 *x, const __nv_bfloat16 *src, "
-     "const __nv_bfloat16 *x0, long long table_stride, const float *scalars, int skip_off, int lambda_off, "
-     "int rows",
-     256, 8, 0, 0},
-    {"skip_bwd",
-     "__nv_bfloat16 *dsrc, float *partial, const __nv_bfloat16 *dxs, const __nv_bfloat16 *src, "
-     "const float *scalars, int skip_off, int rows",
-     256, 0, 1, 0},
-    {"attn_fwd",
-     "__nv_bfloat16 *y, float *lse, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, "
-     "const int *doc_start, int window_blocks, int rows",
-     128, 64, 0, 1},
-    {"attn_bwd_pre", "float *delta, const __nv_bfloat16 *dy, const __nv_bfloat16 *y, int rows", 256, 8, 0, 0},
-    {"attn_bwd_dkdv",
-     "__nv_bfloat16 *dk, __nv_bfloat16 *dv, const __nv_bfloat16 *dy, const float *lse, const float *delta, "
-     "const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, "
-     "int window_blocks, int rows",
-     128, 64, 0, 1},
-    {"attn_bwd_dq",
-     "__nv_bfloat16 *dq, const __nv_bfloat16 *dy, const float *lse, const float *delta, const __nv_bfloat16 *q, "
-     "const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int rows",
-     128, 64, 0, 1},
-    {"cast_f32", "float *y, const __nv_bfloat16 *x, int rows", 256, 0, 0, 0},
-};
-/* ==== end of PENDING FAMILIES ==== */
-
 static bool from_emit(const ModelSpec *s, const char *stem, int width, PlanStep *st) {
     EmitPlan ep;
     emit_plan(s, &ep);
@@ -85,34 +28,15 @@ static bool from_emit(const ModelSpec *s, const char *stem, int width, PlanStep 
             st->params = in->kernels[k].args;
             st->threads = in->threads, st->rows_per_block = in->rows_per_block;
             st->grid_blocks = in->grid_blocks, st->vec = in->vec, st->width = in->width;
+            st->grid_y = in->grid_y, st->smem_bytes = in->kernels[k].smem_bytes;
             return true;
         }
     }
     return false;
 }
 
-/* The partial rows of the two-stage reductions: x0_lambda_grad's grid. */
-static int parts(const ModelSpec *s) {
-    PlanStep st;
-    return from_emit(s, "x0_lambda_grad", 0, &st) ? st.grid_blocks : 1;
-}
-
 bool fuse_find_kernel(const ModelSpec *s, const char *stem, int width, PlanStep *st) {
-    if (from_emit(s, stem, width, st)) return true;
-    for (size_t i = 0; i < sizeof pending / sizeof pending[0]; i++) {
-        const Pending *pd = &pending[i];
-        if (strcmp(pd->stem, stem)) continue;
-        snprintf(st->kernel, sizeof st->kernel, "%s", stem);
-        st->stem = pd->stem;
-        st->params = pd->params;
-        st->pending = true;
-        st->threads = pd->threads, st->rows_per_block = pd->rows_per_block;
-        st->grid_blocks = pd->grid_blocks_parts ? parts(s) : 0;
-        st->grid_y = pd->grid_y_heads ? s->model.heads : 0;
-        st->vec = 8, st->width = s->model.dim;
-        return true;
-    }
-    return false;
+    return from_emit(s, stem, width, st);
 }
 
 /* ---- parameter lists ---- */
@@ -203,7 +127,7 @@ static bool check_step(const Plan *p, int si, char *err, size_t errlen) {
         /* Pending families are checked by name only: the contracts
          * disagree on one dtype (qkv_bwd's fp32 dve, embed_bwd's bf16
          * drows), which the coordinator settles when they merge. */
-        if (b && !st->pending && decl_dtype(decl) != b->dtype) {
+        if (b && decl_dtype(decl) != b->dtype) {
             snprintf(err, errlen, "step %d (%s): parameter '%s' of %s is %s, bound to %s buffer %s", si, st->what,
                      names[found], st->kernel, decl, plan_dtype_name(b->dtype), b->name);
             return false;

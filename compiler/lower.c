@@ -965,8 +965,7 @@ void lower_print_graph(const Plan *p, StrBuf *out) {
         const char *k = st->kind == STEP_KERNEL ? st->kernel : st->kind == STEP_GEMM ? "gemm"
                                                           : st->kind == STEP_COPY ? "copy"
                                                                                   : "zero";
-        sb_printf(out, "%4d %s %-28s %s%s\n", i, st->backward ? "B" : "F", st->what, k,
-                  st->pending ? " (pending)" : "");
+        sb_printf(out, "%4d %s %-28s %s\n", i, st->backward ? "B" : "F", st->what, k);
         for (int j = 0; j < st->nops; j++) {
             const PlanOp *o = &st->ops[j];
             sb_printf(out, "       %-18s", o->kind);

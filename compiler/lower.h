@@ -111,8 +111,8 @@ typedef struct {
     StepKind kind;
     char kernel[64];   /* STEP_KERNEL: the symbol in kernels.cu */
     const char *stem;  /* its family stem, e.g. "rmsnorm_fwd" */
-    const char *params;/* its parameter list (emit.c's, or the pending table's) */
-    bool pending;      /* a contracts.md family emit.c does not have yet */
+    const char *params;/* its parameter list, from emit.c */
+    int smem_bytes;    /* dynamic shared memory per block */
     int threads, rows_per_block, grid_blocks, grid_y, vec, width;
     char what[48];     /* e.g. "L3 mlp norm" */
     int layer;         /* -1 outside the blocks */

@@ -57,11 +57,11 @@ static void types(StrBuf *out) {
             "/* kernel: launch with threads per block, grid_y (0: 1), and grid_blocks\n"
             " * > 0 blocks, else ceil(rows / rows_per_block), else ceil(rows * width /\n"
             " * (threads * vec)). gemm: C = alpha op(A) op(B) + beta C with m, n, k as\n"
-            " * size rules. copy/zero: bytes_per_token * T + bytes. pending: a family\n"
-            " * of contracts.md that this gptc does not emit yet. */\n"
+            " * size rules. copy/zero: bytes_per_token * T + bytes. smem_bytes: dynamic\n"
+            " * shared memory per block. */\n"
             "typedef struct {\n"
             "    const char *kind, *kernel, *what;\n"
-            "    int layer, backward, pending;\n"
+            "    int layer, backward, smem_bytes;\n"
             "    int threads, rows_per_block, grid_blocks, grid_y, vec, width;\n"
             "    long long m_per_token, m, n_per_token, n, k_per_token, k;\n"
             "    int trans_a, trans_b;\n"
@@ -112,7 +112,7 @@ void schedule_emit(const Plan *p, const BufPlanSize *size, const char *header, S
                   "    {\"%s\", \"%s\", \"%s\", %d, %d, %d, %d, %d, %d, %d, %d, %d, %lld, %lld, %lld, %lld, %lld, "
                   "%lld, %d, %d, %lld, %lld, %lld, %.9g, %.9g, %lld, %lld, %d, %d}, /* %d */\n",
                   schedule_step_kind(s->kind), s->kind == STEP_KERNEL ? s->kernel : "", s->what, s->layer,
-                  s->backward, s->pending, s->threads, s->rows_per_block, s->grid_blocks, s->grid_y, s->vec,
+                  s->backward, s->smem_bytes, s->threads, s->rows_per_block, s->grid_blocks, s->grid_y, s->vec,
                   s->width, (long long)g->m.per_token, (long long)g->m.fixed, (long long)g->n.per_token,
                   (long long)g->n.fixed, (long long)g->k.per_token, (long long)g->k.fixed, g->trans_a, g->trans_b,
                   g->lda, g->ldb, g->ldc, (double)g->alpha, (double)g->beta, (long long)s->bytes.per_token,

@@ -360,9 +360,10 @@ static int run_kernel(Exec *e, const PlanStep *st) {
         blocks = (total + (long long)st->threads * st->vec - 1) / ((long long)st->threads * st->vec);
     }
     if (blocks < 1) blocks = 1;
-    GpuLaunch l = {{(unsigned)blocks, st->grid_y > 0 ? (unsigned)st->grid_y : 1u, 1}, {(unsigned)st->threads, 1, 1}, 0};
+    GpuLaunch l = {{(unsigned)blocks, st->grid_y > 0 ? (unsigned)st->grid_y : 1u, 1}, {(unsigned)st->threads, 1, 1},
+                   (size_t)st->smem_bytes};
     if (e->g->launch(e->g, st->kernel, &l, args))
-        return fail(e, "step %s: %s%s", st->what, e->g->err, st->pending ? " (a family this gptc does not emit yet)" : "");
+        return fail(e, "step %s: %s", st->what, e->g->err);
     return 0;
 }
 

@@ -11,10 +11,11 @@
 //   - gptc_thread_rank, gptc_lane, warp_sum/max, block_sum/max, group_sum:
 //     reductions built on shuffles, the same code on both sides;
 //   - ld/st helpers for bf16 pairs and float4;
-//   - ldmatrix_x4 and mma_bf16_16816: inline PTX on the GPU, and a portable
-//     twin with the same signature and result built on warp shuffles (for
-//     the host compiler, or anywhere with -DGPTC_PRIMS_PORTABLE, which lets
-//     a GPU test compare the twin with the hardware).
+//   - ldmatrix_x4, ldmatrix_x4_trans and mma_bf16_16816: inline PTX on
+//     the GPU, and a portable twin with the same signature and result
+//     built on warp shuffles (for the host compiler, or anywhere with
+//     -DGPTC_PRIMS_PORTABLE, which lets a GPU test compare the twin with
+//     the hardware).
 // Kernels include nothing else: no libc or C++ headers (NVRTC has none).
 #ifndef GPTC_PRIMS_CUH
 #define GPTC_PRIMS_CUH
@@ -154,6 +155,35 @@ __device__ __forceinline__ void ldmatrix_x4(unsigned r[4], const void *row) {
         const unsigned hi = __shfl_sync(GPTC_FULL_MASK, (unsigned)(p >> 32), src);
         const unsigned *words = reinterpret_cast<const unsigned *>(((unsigned long long)hi << 32) | lo);
         r[m] = words[lane & 3u];
+    }
+#endif
+}
+
+// As ldmatrix_x4, each matrix transposed (ldmatrix .trans): r[m] holds
+// column g, rows 2t..2t+1 of matrix m, the lower row in the low half. This
+// gives mma's B fragment straight from a row-major [k][n] tile (rows k).
+__device__ __forceinline__ void ldmatrix_x4_trans(unsigned r[4], const void *row) {
+#if defined(GPTC_PRIMS_PTX)
+    const unsigned a = (unsigned)__cvta_generic_to_shared(row);
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(a));
+#else
+    // Lane (g, t) reads element g of rows 2t and 2t + 1 of each matrix,
+    // whose addresses lanes 8m + 2t and 8m + 2t + 1 hold.
+    const unsigned lane = gptc_lane();
+    const unsigned long long p = reinterpret_cast<unsigned long long>(row);
+    for (int m = 0; m < 4; m++) {
+        unsigned half[2];
+        for (int k = 0; k < 2; k++) {
+            const int src = m * 8 + 2 * (int)(lane & 3u) + k;
+            const unsigned lo = __shfl_sync(GPTC_FULL_MASK, (unsigned)p, src);
+            const unsigned hi = __shfl_sync(GPTC_FULL_MASK, (unsigned)(p >> 32), src);
+            const unsigned short *elems =
+                reinterpret_cast<const unsigned short *>(((unsigned long long)hi << 32) | lo);
+            half[k] = elems[lane >> 2];
+        }
+        r[m] = half[0] | (half[1] << 16);
     }
 #endif
 }

@@ -132,11 +132,14 @@ done
 # qkv-pre: q/k/v with the pre-norm (v not normed), interleaved rotary pairs,
 # 5 rotating pairs (a vector partly rotating) and head_dim 48 (3 vectors per
 # head on 4 threads: one idle).
+# h128: the records' head_dim 128 (their attention tiles: 32 keys or 16
+# queries at a time in the backward), on one head.
 variants=(
     "tiny-d2048|model.dim=2048 model.heads=16 model.head_dim=128 head.softcap=sigmoid head.cap=30 head.offset=-0.5 vocab.pad_multiple=1|rmsnorm,softcap_ce"
     "tiny-d16400|model.dim=16400 model.heads=41 model.head_dim=400 head.softcap=none vocab.pad_multiple=2|rmsnorm,softcap_ce"
     "tiny-v50304|vocab.size=50257 vocab.pad_multiple=128|softcap_ce"
     "tiny-qkv-pre|model.dim=96 model.heads=2 model.head_dim=48 attention.norm=pre attention.rotary.convention=interleaved attention.rotary.pairs=5|qkv"
+    "tiny-h128|model.dim=128 model.heads=1 model.head_dim=128|attention"
 )
 declare -A only=()
 for v in "${variants[@]}"; do

@@ -1366,3 +1366,412 @@ skip_bwd_d1024_p256(__nv_bfloat16 *dsrc, float *partial, const __nv_bfloat16 *dx
     acc = block_sum(acc);
     if (threadIdx.x == 0) partial[blockIdx.x] = acc;
 }
+
+/* ---- attention.cu: HEADS=8 HEAD_DIM=128 WIDTH=1024 BLOCK_SIZE=128 SCALE=0.119999997 TILE=64 FWD_KN=64 DQ_KN=32 DKDV_QN=16 PRE_TPR=16 VEC=8 THREADS=128 ---- */
+/*
+ * attention.cu: causal attention with the document-causal block-window mask,
+ * forward and backward, FlashAttention-2 style (tiles in shared memory, the
+ * products on tensor cores, an online softmax; the T x T scores are never
+ * stored).
+ *
+ * Computes, per head h and query t, with the visible keys
+ *   V(t) = { s : first_key(t) <= s <= t },
+ *   first_key(t) = max(doc_start[t], (t / BS - W + 1) * BS, 0)
+ * (BS = the window block size, W = window_blocks; documents are contiguous
+ * and doc_start[t] is the first token of t's document, so V(t) is a range)
+ *   forward   s_ts = SCALE (q_t . k_s) for s in V(t)
+ *             lse[h, t] = log sum_s exp(s_ts)
+ *             y_t = sum_s exp(s_ts - lse) v_s
+ *   backward  p_ts = exp(SCALE (q_t . k_s) - lse[h, t])
+ *             delta[h, t] = dy_t . y_t                        (attn_bwd_pre)
+ *             ds_ts = p_ts (dy_t . v_s - delta[h, t]) SCALE
+ *             dv_s = sum_t p_ts dy_t, dk_s = sum_t ds_ts q_t    (attn_bwd_dkdv)
+ *             dq_t = sum_s ds_ts k_s                           (attn_bwd_dq)
+ *   as runtime/ref/attention.h's attention_fwd and attention_bwd.
+ * Layouts   q, k, v, y, dy, dq, dk, dv: [rows, WIDTH] bf16, head h the
+ *           columns h * HEAD_DIM .. + HEAD_DIM - 1 (WIDTH = HEADS *
+ *           HEAD_DIM); lse, delta: [HEADS, rows] fp32; doc_start: [rows]
+ *           int32, nondecreasing, doc_start[t] <= t.
+ * Numerics  q . k and every product on tensor cores (mma m16n8k16, bf16 in,
+ *           fp32 accumulate); the softmax in fp32 in base 2 (scores times
+ *           SCALE * log2(e), exp2f), lse converted back to natural log. The
+ *           probabilities P (forward) and P, dS (backward) are rounded to
+ *           bf16 for their second product, as in FlashAttention: a relative
+ *           error of 2^-8 per term that the tests bound. One rounding to bf16
+ *           per output.
+ * Tiles     grid (ceil(rows / TILE), HEADS), THREADS = 2 * TILE threads: 4
+ *           warps, each owning 16 rows of the block's tile (queries in
+ *           attn_fwd and attn_bwd_dq, keys in attn_bwd_dkdv).
+ *           attn_fwd:  the block's TILE queries stay in registers as mma
+ *                      fragments; key tiles of FWD_KN keys (K and V) go
+ *                      through shared memory.
+ *           attn_bwd_dq: as attn_fwd, with q and dy in registers and key
+ *                      tiles of DQ_KN.
+ *           attn_bwd_dkdv: the block's TILE keys (K, V) in shared memory,
+ *                      query tiles of DKDV_QN (q, dy); dK and dV accumulate
+ *                      in registers. No atomics anywhere: dq has its own pass,
+ *                      so every output element is written by one thread,
+ *                      summed in a fixed order (deterministic).
+ *           attn_bwd_pre: PRE_TPR threads per row (a power of two), each
+ *                      adding its 16-byte chunks, then a butterfly.
+ *           Shared-memory rows are HEAD_DIM wide with their 16-byte chunks
+ *           permuted (chunk c of row r at c ^ (r & SWZ)), so that the 8 rows
+ *           one ldmatrix reads fall in different banks; every global load
+ *           is 16 bytes.
+ * Skipping  key s >= first_key(t) for every query of a tile, as first_key is
+ *           nondecreasing in t, so a query tile starting at q0 needs the key
+ *           tiles first_key(q0) / KN .. last_query / KN only; the rest are
+ *           never loaded. With the records' T = 65536 tokens per rank, a
+ *           short window of W blocks of 128 visits at most W * 128 / 64 + 2
+ *           key tiles of 64 per query tile instead of up to 1024 (e.g. 10
+ *           instead of ~512 on average at W = 8); documents cut it further.
+ *           attn_bwd_dkdv likewise visits only the query tiles from the key
+ *           tile's first key to the last query that sees any of its keys
+ *           (the window's end and the document's end, found by a binary
+ *           search of doc_start). Masking inside a visited tile is per
+ *           element.
+ * Launch    THREADS threads, grid (ceil(rows / TILE), HEADS); dynamic shared
+ *           memory as plan.h's dyn_smem_bytes per kernel. rows % BS need not
+ *           hold here (tails are masked), though the model's T is a
+ *           multiple of BS. Pointers 16-byte aligned; HEAD_DIM % 16 == 0.
+ * Placeholders  SUFFIX, HEADS, HEAD_DIM, WIDTH, BLOCK_SIZE, SCALE, TILE,
+ *           FWD_KN, DQ_KN, DKDV_QN, PRE_TPR, VEC (8: bf16 per 16-byte
+ *           load), THREADS.
+ */
+#include "prims.cuh"
+#include "vec.cuh"
+
+namespace attn_h8_d128 {
+
+constexpr int H = 8, HD = 128, ROW = 1024, BS = 128;
+constexpr int TILE = 64, FWD_KN = 64, DQ_KN = 32, DKDV_QN = 16;
+constexpr int THREADS = 128, VEC = 8, PRE_TPR = 16;
+constexpr int CH = HD / VEC;                                   // 16-byte chunks per row
+constexpr int SWZ = ((CH & -CH) < 8 ? (CH & -CH) : 8) - 1;     // a power of two dividing CH, minus 1
+constexpr float SCALE = 0.119999997f;
+constexpr float LOG2E = 1.44269504088896341f, LN2 = 0.693147180559945309f;
+constexpr float SCALE_LOG2 = SCALE * LOG2E;
+static_assert(ROW == H * HD && VEC == 8 && HD % 16 == 0, "attention: bad head shape");
+static_assert(THREADS == 32 * (TILE / 16) && TILE % 16 == 0, "attention: a warp per 16 rows of the tile");
+static_assert(FWD_KN % 16 == 0 && DQ_KN % 16 == 0 && DKDV_QN % 16 == 0, "attention: tiles of 16");
+static_assert(PRE_TPR <= 32 && (PRE_TPR & (PRE_TPR - 1)) == 0, "attention: PRE_TPR a power of two");
+
+__device__ __forceinline__ float neg_inf() { return __uint_as_float(0xff800000u); }
+
+// The element offset of chunk c of row r in a shared tile (see Tiles).
+__device__ __forceinline__ int swz(int r, int c) { return r * HD + ((c ^ (r & SWZ)) << 3); }
+
+// Rows r0 .. r0 + N - 1 of head h of a [rows, ROW] tensor into tile s;
+// zeros past `rows` (a tail tile's rows are then harmless zeros).
+template <int N>
+__device__ __forceinline__ void load_tile(__nv_bfloat16 *s, const __nv_bfloat16 *g, int r0, int rows, int h) {
+    for (int i = (int)threadIdx.x; i < N * CH; i += THREADS) {
+        const int r = i / CH, c = i % CH;
+        Vec<unsigned, 4> x = {};
+        if (r0 + r < rows)
+            x = vec_load<unsigned, 4>(
+                reinterpret_cast<const unsigned *>(g + (long long)(r0 + r) * ROW + h * HD + c * VEC));
+        vec_store<unsigned, 4>(reinterpret_cast<unsigned *>(s + swz(r, c)), x);
+    }
+}
+
+// mma's A fragment: rows r0 .. r0 + 15, columns 16 kk .. 16 kk + 15 of tile s.
+__device__ __forceinline__ void frag_a(unsigned f[4], const __nv_bfloat16 *s, int r0, int kk) {
+    const int l = (int)gptc_lane();
+    ldmatrix_x4(f, s + swz(r0 + (l & 7) + 8 * ((l >> 3) & 1), 2 * kk + (l >> 4)));
+}
+
+// B fragments of B = S^T for two n-blocks (rows n0 .. n0 + 15 of tile s,
+// which is [n][k]), k = columns 16 kk .. 16 kk + 15: f[0..1] for n0 .. n0 + 7,
+// f[2..3] for n0 + 8 .. n0 + 15.
+__device__ __forceinline__ void frag_bt(unsigned f[4], const __nv_bfloat16 *s, int n0, int kk) {
+    const int l = (int)gptc_lane();
+    ldmatrix_x4(f, s + swz(n0 + (l & 7) + 8 * (l >> 4), 2 * kk + ((l >> 3) & 1)));
+}
+
+// B fragments of B = S (tile s is [k][n]): k = rows 16 kk .. 16 kk + 15,
+// n = chunks nc and nc + 1 (f[0..1] and f[2..3]).
+__device__ __forceinline__ void frag_b(unsigned f[4], const __nv_bfloat16 *s, int kk, int nc) {
+    const int l = (int)gptc_lane();
+    ldmatrix_x4_trans(f, s + swz(16 * kk + (l & 7) + 8 * ((l >> 3) & 1), nc + (l >> 4)));
+}
+
+__device__ __forceinline__ unsigned pack_bf16(float lo, float hi) {
+    __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+    return *reinterpret_cast<unsigned *>(&v);
+}
+
+// The A fragment of k-step j from accumulators c (n-blocks 2j and 2j + 1):
+// an accumulator's layout is the A operand's, two n-blocks per k-step.
+__device__ __forceinline__ void acc_to_a(unsigned a[4], const float c0[4], const float c1[4]) {
+    a[0] = pack_bf16(c0[0], c0[1]);
+    a[1] = pack_bf16(c0[2], c0[3]);
+    a[2] = pack_bf16(c1[0], c1[1]);
+    a[3] = pack_bf16(c1[2], c1[3]);
+}
+
+// acc[N / 8][4] += A (16 x 16 kk-steps of a) times the N rows of tile s,
+// transposed: a warp's 16 rows against N keys (or queries).
+template <int N>
+__device__ __forceinline__ void mma_rows_t(float acc[][4], const unsigned a[4], const __nv_bfloat16 *s, int kk) {
+    for (int nb = 0; nb < N / 8; nb += 2) {
+        unsigned b[4];
+        frag_bt(b, s, 8 * nb, kk);
+        mma_bf16_16816(acc[nb], a, b, acc[nb]);
+        mma_bf16_16816(acc[nb + 1], a, b + 2, acc[nb + 1]);
+    }
+}
+
+// acc[HD / 8][4] += A (k-step j) times rows 16 j .. 16 j + 15 of tile s.
+__device__ __forceinline__ void mma_cols(float acc[][4], const unsigned a[4], const __nv_bfloat16 *s, int j) {
+    for (int dn = 0; dn < HD / 8; dn += 2) {
+        unsigned b[4];
+        frag_b(b, s, j, dn);
+        mma_bf16_16816(acc[dn], a, b, acc[dn]);
+        mma_bf16_16816(acc[dn + 1], a, b + 2, acc[dn + 1]);
+    }
+}
+
+// The first key query t sees (runtime/ref/attention.h's first_key); no
+// overflow for any window_blocks.
+__device__ __forceinline__ int first_key(const int *doc_start, int t, int window_blocks) {
+    const int blk = t / BS - window_blocks + 1;
+    const int lo = blk > 0 ? blk * BS : 0;
+    return doc_start[t] > lo ? doc_start[t] : lo;
+}
+
+// Writes a warp's 16 x HD accumulator rows (this lane's rows ra and ra + 8)
+// as bf16, each multiplied by mul[r]; rows past `rows` are not written.
+__device__ __forceinline__ void store_rows(__nv_bfloat16 *out, const float acc[][4], int ra, int rows, int h,
+                                           const float mul[2]) {
+    const int t4 = (int)(gptc_lane() & 3u);
+    for (int r = 0; r < 2; r++) {
+        const int row = ra + 8 * r;
+        if (row >= rows) continue;
+        __nv_bfloat16 *o = out + (long long)row * ROW + h * HD + 2 * t4;
+        for (int dn = 0; dn < HD / 8; dn++) st_bf16x2(o + 8 * dn, acc[dn][2 * r] * mul[r], acc[dn][2 * r + 1] * mul[r]);
+    }
+}
+
+// The max (sum) over the 4 lanes of a quad, which hold one row's columns;
+// the same bits on each (the butterfly is commutative).
+__device__ __forceinline__ float quad_max(float x) {
+    x = fmaxf(x, __shfl_xor_sync(GPTC_FULL_MASK, x, 1));
+    return fmaxf(x, __shfl_xor_sync(GPTC_FULL_MASK, x, 2));
+}
+__device__ __forceinline__ float quad_sum(float x) {
+    x += __shfl_xor_sync(GPTC_FULL_MASK, x, 1);
+    return x + __shfl_xor_sync(GPTC_FULL_MASK, x, 2);
+}
+
+}  // namespace attn_h8_d128
+
+extern "C" __global__ void __launch_bounds__(128)
+attn_fwd_h8_d128(__nv_bfloat16 *y, float *lse, const __nv_bfloat16 *q, const __nv_bfloat16 *k,
+                    const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int rows) {
+    using namespace attn_h8_d128;
+    GPTC_DYN_SMEM(__nv_bfloat16, smem);
+    __nv_bfloat16 *sk = smem, *sv = smem + FWD_KN * HD;
+    const int h = (int)blockIdx.y, q0 = (int)blockIdx.x * TILE, w = (int)(threadIdx.x >> 5);
+    const int lane = (int)gptc_lane(), t4 = lane & 3, ra = q0 + 16 * w + (lane >> 2);
+    // Q through shared memory into registers, once; the loop then reuses
+    // the memory for K and V (its first barrier orders the two).
+    load_tile<TILE>(smem, q, q0, rows, h);
+    __syncthreads();
+    unsigned qf[HD / 16][4];
+    for (int kk = 0; kk < HD / 16; kk++) frag_a(qf[kk], smem, 16 * w, kk);
+    int lo[2];  // a row past `rows` sees nothing: lo = rows is above every key
+    for (int r = 0; r < 2; r++) lo[r] = ra + 8 * r < rows ? first_key(doc_start, ra + 8 * r, window_blocks) : rows;
+    float m[2] = {neg_inf(), neg_inf()}, l[2] = {0.0f, 0.0f};  // running max (base 2) and this lane's sum
+    float o[HD / 8][4] = {};
+    const int last = (q0 + TILE < rows ? q0 + TILE : rows) - 1;
+    for (int kt = first_key(doc_start, q0, window_blocks) / FWD_KN; kt <= last / FWD_KN; kt++) {
+        const int k0 = kt * FWD_KN;
+        __syncthreads();  // every warp is done with the previous tile
+        load_tile<FWD_KN>(sk, k, k0, rows, h);
+        load_tile<FWD_KN>(sv, v, k0, rows, h);
+        __syncthreads();
+        float s[FWD_KN / 8][4] = {};
+        for (int kk = 0; kk < HD / 16; kk++) mma_rows_t<FWD_KN>(s, qf[kk], sk, kk);
+        float mx[2] = {m[0], m[1]};
+        for (int nb = 0; nb < FWD_KN / 8; nb++)
+            for (int e = 0; e < 4; e++) {
+                const int key = k0 + 8 * nb + 2 * t4 + (e & 1), r = e >> 1;
+                s[nb][e] = key >= lo[r] && key <= ra + 8 * r ? s[nb][e] * SCALE_LOG2 : neg_inf();
+                mx[r] = fmaxf(mx[r], s[nb][e]);
+            }
+        float base[2];
+        for (int r = 0; r < 2; r++) {
+            mx[r] = quad_max(mx[r]);
+            // A row with nothing visible yet keeps max -inf: exponents
+            // relative to 0 then give exp2(-inf) = 0, never inf - inf.
+            base[r] = mx[r] == neg_inf() ? 0.0f : mx[r];
+            const float alpha = exp2f(m[r] - base[r]);
+            m[r] = mx[r];
+            l[r] *= alpha;
+            for (int dn = 0; dn < HD / 8; dn++) o[dn][2 * r] *= alpha, o[dn][2 * r + 1] *= alpha;
+        }
+        for (int nb = 0; nb < FWD_KN / 8; nb++)
+            for (int e = 0; e < 4; e++) {
+                s[nb][e] = exp2f(s[nb][e] - base[e >> 1]);
+                l[e >> 1] += s[nb][e];
+            }
+        for (int j = 0; j < FWD_KN / 16; j++) {
+            unsigned a[4];
+            acc_to_a(a, s[2 * j], s[2 * j + 1]);
+            mma_cols(o, a, sv, j);
+        }
+    }
+    float inv[2];
+    for (int r = 0; r < 2; r++) {
+        l[r] = quad_sum(l[r]);
+        inv[r] = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;
+        const int row = ra + 8 * r;
+        if (row < rows && t4 == 0) lse[(long long)h * rows + row] = (m[r] + log2f(l[r])) * LN2;
+    }
+    store_rows(y, o, ra, rows, h, inv);
+}
+
+extern "C" __global__ void __launch_bounds__(128)
+attn_bwd_pre_h8_d128(float *delta, const __nv_bfloat16 *dy, const __nv_bfloat16 *y, int rows) {
+    using namespace attn_h8_d128;
+    const int h = (int)blockIdx.y, j = (int)threadIdx.x % PRE_TPR;
+    for (int r0 = 0; r0 < TILE; r0 += THREADS / PRE_TPR) {
+        const int row = (int)blockIdx.x * TILE + r0 + (int)threadIdx.x / PRE_TPR;
+        float acc = 0.0f;
+        for (int c = j; row < rows && c < CH; c += PRE_TPR) {
+            const long long at = (long long)row * ROW + h * HD + c * VEC;
+            const Vec<__nv_bfloat162, VEC / 2> a = vec_load<__nv_bfloat162, VEC / 2>(
+                reinterpret_cast<const __nv_bfloat162 *>(dy + at));
+            const Vec<__nv_bfloat162, VEC / 2> b = vec_load<__nv_bfloat162, VEC / 2>(
+                reinterpret_cast<const __nv_bfloat162 *>(y + at));
+            for (int e = 0; e < VEC / 2; e++) {
+                const float2 fa = __bfloat1622float2(a.v[e]), fb = __bfloat1622float2(b.v[e]);
+                acc += fa.x * fb.x;
+                acc += fa.y * fb.y;
+            }
+        }
+        acc = group_sum<PRE_TPR>(acc);
+        if (row < rows && j == 0) delta[(long long)h * rows + row] = acc;
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(128)
+attn_bwd_dkdv_h8_d128(__nv_bfloat16 *dk, __nv_bfloat16 *dv, const __nv_bfloat16 *dy, const float *lse,
+                         const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k,
+                         const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int rows) {
+    using namespace attn_h8_d128;
+    GPTC_DYN_SMEM(__nv_bfloat16, smem);
+    __nv_bfloat16 *sk = smem, *sv = smem + TILE * HD, *sq = smem + 2 * TILE * HD, *sdy = sq + DKDV_QN * HD;
+    const int h = (int)blockIdx.y, k0 = (int)blockIdx.x * TILE, w = (int)(threadIdx.x >> 5);
+    const int lane = (int)gptc_lane(), t4 = lane & 3, ka = k0 + 16 * w + (lane >> 2);
+    load_tile<TILE>(sk, k, k0, rows, h);
+    load_tile<TILE>(sv, v, k0, rows, h);
+    // The last query that sees a key of this tile: first_key(t) <= klast
+    // needs the window's (t / BS - W + 1) * BS <= klast and doc_start[t] <=
+    // klast, both monotone in t.
+    const int klast = (k0 + TILE < rows ? k0 + TILE : rows) - 1;
+    const long long wend = ((long long)(klast / BS) + window_blocks) * BS - 1;
+    int lo = klast, hi = rows - 1;  // the document's end: the last t with doc_start[t] <= klast
+    while (lo < hi) {
+        const int mid = lo + (hi - lo + 1) / 2;
+        if (doc_start[mid] <= klast) lo = mid;
+        else hi = mid - 1;
+    }
+    const int qlast = wend < lo ? (int)wend : lo;
+    float dka[HD / 8][4] = {}, dva[HD / 8][4] = {};
+    for (int qt = k0 / DKDV_QN; qt <= qlast / DKDV_QN; qt++) {
+        const int qs = qt * DKDV_QN;
+        __syncthreads();  // every warp is done with the previous query tile
+        load_tile<DKDV_QN>(sq, q, qs, rows, h);
+        load_tile<DKDV_QN>(sdy, dy, qs, rows, h);
+        __syncthreads();
+        float s[DKDV_QN / 8][4] = {}, dp[DKDV_QN / 8][4] = {};  // transposed: rows keys, columns queries
+        for (int kk = 0; kk < HD / 16; kk++) {
+            unsigned a[4];
+            frag_a(a, sk, 16 * w, kk);
+            mma_rows_t<DKDV_QN>(s, a, sq, kk);
+            frag_a(a, sv, 16 * w, kk);
+            mma_rows_t<DKDV_QN>(dp, a, sdy, kk);
+        }
+        for (int nb = 0; nb < DKDV_QN / 8; nb++)
+            for (int c = 0; c < 2; c++) {
+                const int t = qs + 8 * nb + 2 * t4 + c;
+                const int first = t < rows ? first_key(doc_start, t, window_blocks) : rows;
+                const float lse2 = t < rows ? lse[(long long)h * rows + t] * LOG2E : 0.0f;
+                const float dl = t < rows ? delta[(long long)h * rows + t] : 0.0f;
+                for (int r = 0; r < 2; r++) {
+                    const int key = ka + 8 * r, e = 2 * r + c;
+                    const float p = key >= first && key <= t ? exp2f(s[nb][e] * SCALE_LOG2 - lse2) : 0.0f;
+                    s[nb][e] = p;
+                    dp[nb][e] = p * (dp[nb][e] - dl) * SCALE;
+                }
+            }
+        for (int j = 0; j < DKDV_QN / 16; j++) {
+            unsigned a[4];
+            acc_to_a(a, s[2 * j], s[2 * j + 1]);
+            mma_cols(dva, a, sdy, j);
+            acc_to_a(a, dp[2 * j], dp[2 * j + 1]);
+            mma_cols(dka, a, sq, j);
+        }
+    }
+    const float one[2] = {1.0f, 1.0f};
+    store_rows(dk, dka, ka, rows, h, one);
+    store_rows(dv, dva, ka, rows, h, one);
+}
+
+extern "C" __global__ void __launch_bounds__(128)
+attn_bwd_dq_h8_d128(__nv_bfloat16 *dq, const __nv_bfloat16 *dy, const float *lse, const float *delta,
+                       const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v,
+                       const int *doc_start, int window_blocks, int rows) {
+    using namespace attn_h8_d128;
+    GPTC_DYN_SMEM(__nv_bfloat16, smem);
+    __nv_bfloat16 *sk = smem, *sv = smem + DQ_KN * HD;
+    const int h = (int)blockIdx.y, q0 = (int)blockIdx.x * TILE, w = (int)(threadIdx.x >> 5);
+    const int lane = (int)gptc_lane(), t4 = lane & 3, ra = q0 + 16 * w + (lane >> 2);
+    // Q and dY through shared memory into registers, once (as attn_fwd).
+    load_tile<TILE>(smem, q, q0, rows, h);
+    load_tile<TILE>(smem + TILE * HD, dy, q0, rows, h);
+    __syncthreads();
+    unsigned qf[HD / 16][4], dyf[HD / 16][4];
+    for (int kk = 0; kk < HD / 16; kk++) {
+        frag_a(qf[kk], smem, 16 * w, kk);
+        frag_a(dyf[kk], smem + TILE * HD, 16 * w, kk);
+    }
+    int lo[2];
+    float lse2[2], dl[2];
+    for (int r = 0; r < 2; r++) {
+        const int row = ra + 8 * r;
+        lo[r] = row < rows ? first_key(doc_start, row, window_blocks) : rows;
+        lse2[r] = row < rows ? lse[(long long)h * rows + row] * LOG2E : 0.0f;
+        dl[r] = row < rows ? delta[(long long)h * rows + row] : 0.0f;
+    }
+    float dqa[HD / 8][4] = {};
+    const int last = (q0 + TILE < rows ? q0 + TILE : rows) - 1;
+    for (int kt = first_key(doc_start, q0, window_blocks) / DQ_KN; kt <= last / DQ_KN; kt++) {
+        const int k0 = kt * DQ_KN;
+        __syncthreads();  // every warp is done with the previous tile
+        load_tile<DQ_KN>(sk, k, k0, rows, h);
+        load_tile<DQ_KN>(sv, v, k0, rows, h);
+        __syncthreads();
+        float s[DQ_KN / 8][4] = {}, dp[DQ_KN / 8][4] = {};
+        for (int kk = 0; kk < HD / 16; kk++) {
+            mma_rows_t<DQ_KN>(s, qf[kk], sk, kk);
+            mma_rows_t<DQ_KN>(dp, dyf[kk], sv, kk);
+        }
+        for (int nb = 0; nb < DQ_KN / 8; nb++)
+            for (int e = 0; e < 4; e++) {
+                const int key = k0 + 8 * nb + 2 * t4 + (e & 1), r = e >> 1;
+                const float p =
+                    key >= lo[r] && key <= ra + 8 * r ? exp2f(s[nb][e] * SCALE_LOG2 - lse2[r]) : 0.0f;
+                s[nb][e] = p * (dp[nb][e] - dl[r]) * SCALE;
+            }
+        for (int j = 0; j < DQ_KN / 16; j++) {
+            unsigned a[4];
+            acc_to_a(a, s[2 * j], s[2 * j + 1]);
+            mma_cols(dqa, a, sk, j);
+        }
+    }
+    const float one[2] = {1.0f, 1.0f};
+    store_rows(dq, dqa, ra, rows, h, one);
+}

@@ -4,16 +4,18 @@
 #define GPTC_PLAN_H
 
 /* SHA-256 of the kernels.cu beside this file. */
-#define GPTC_PLAN_SOURCE_SHA256 "1d40991dde74b4487aeadf18723ef9e1b9f96942c34160e69d7ae471b8febf21"
+#define GPTC_PLAN_SOURCE_SHA256 "9c76031d64a67a3f27c8ff936d9f589bdd09c7194c810b9becdfdf8588d71796"
 /* Every pointer argument of every kernel is aligned to this. */
 #define GPTC_PLAN_ALIGN_BYTES 16
-#define GPTC_PLAN_KERNEL_COUNT 24
+#define GPTC_PLAN_KERNEL_COUNT 28
 
 /* Launch: `threads` threads per block, and
  *   grid_blocks > 0: exactly grid_blocks blocks (a fixed grid);
  *   else rows_per_block > 0: blocks = ceil(rows / rows_per_block);
  *   else blocks = ceil(N / (threads * elems_per_thread)), N = rows *
  *   row_elems when row_elems > 0, else N = the argument n.
+ * grid_y blocks along y (1 but for attention: its heads). A
+ * dyn_smem_bytes above 48 KiB needs the driver's opt-in first.
  * rows is the kernel's last argument. `consts` are the values the kernel
  * was generated with; a float constant's value is the bits of the
  * IEEE-754 float, its decimal value in a comment beside it. */
@@ -21,88 +23,100 @@ typedef struct {
     const char *name;   /* the extern "C" symbol in kernels.cu */
     const char *family; /* the template, templates/<family>.cu */
     const char *args;   /* the parameters, in order */
-    int grid_blocks, rows_per_block;
+    int grid_blocks, rows_per_block, grid_y;
     int threads, elems_per_thread, row_elems, dyn_smem_bytes;
     int nconsts;
     struct {
         const char *name;
         long long value;
-    } consts[8];
+    } consts[16];
 } GptcPlanKernel;
 
 static const GptcPlanKernel gptc_plan_kernels[GPTC_PLAN_KERNEL_COUNT] = {
     {"x0_mix_fwd_t5_d128", "x0_mix",
      "__nv_bfloat16 *xm, const __nv_bfloat16 *xs, const __nv_bfloat16 *x0, long long table_stride, const float *scalars, int lambda_off, int rows",
-     0, 0, 256, 8, 128, 0, 4, {{"TABLES", 5}, {"WIDTH", 128}, {"VEC", 8}, {"THREADS", 256}}},
+     0, 0, 1, 256, 8, 128, 0, 4, {{"TABLES", 5}, {"WIDTH", 128}, {"VEC", 8}, {"THREADS", 256}}},
     {"x0_mix_bwd_t5_d128", "x0_mix",
      "__nv_bfloat16 *dxs, __nv_bfloat16 *dx0, long long table_stride, const __nv_bfloat16 *dxm, const float *scalars, int lambda_off, int rows",
-     0, 0, 256, 8, 128, 0, 4, {{"TABLES", 5}, {"WIDTH", 128}, {"VEC", 8}, {"THREADS", 256}}},
+     0, 0, 1, 256, 8, 128, 0, 4, {{"TABLES", 5}, {"WIDTH", 128}, {"VEC", 8}, {"THREADS", 256}}},
     {"relu2_fwd_m512", "relu2",
      "__nv_bfloat16 *act, const __nv_bfloat16 *pre, int rows",
-     0, 0, 256, 8, 512, 0, 3, {{"WIDTH", 512}, {"VEC", 8}, {"THREADS", 256}}},
+     0, 0, 1, 256, 8, 512, 0, 3, {{"WIDTH", 512}, {"VEC", 8}, {"THREADS", 256}}},
     {"relu2_bwd_m512", "relu2",
      "__nv_bfloat16 *dpre, const __nv_bfloat16 *dact, const __nv_bfloat16 *pre, int rows",
-     0, 0, 256, 8, 512, 0, 3, {{"WIDTH", 512}, {"VEC", 8}, {"THREADS", 256}}},
+     0, 0, 1, 256, 8, 512, 0, 3, {{"WIDTH", 512}, {"VEC", 8}, {"THREADS", 256}}},
     {"adam_fp32_v4", "adam",
      "float *p, float *m, float *v, const float *g, long long n, float beta1, float beta2, float eps, float decay, float step_size, float rbc2",
-     0, 0, 256, 4, 0, 0, 2, {{"VEC", 4}, {"THREADS", 256}}},
+     0, 0, 1, 256, 4, 0, 0, 2, {{"VEC", 4}, {"THREADS", 256}}},
     {"rmsnorm_fwd_d128", "rmsnorm",
      "__nv_bfloat16 *y, float *rstd, const __nv_bfloat16 *x, int rows",
-     0, 16, 256, 8, 128, 0, 5, {{"WIDTH", 128}, {"TPR", 16}, {"STASH", 1}, {"VEC", 8}, {"THREADS", 256}}},
+     0, 16, 1, 256, 8, 128, 0, 5, {{"WIDTH", 128}, {"TPR", 16}, {"STASH", 1}, {"VEC", 8}, {"THREADS", 256}}},
     {"rmsnorm_bwd_d128", "rmsnorm",
      "__nv_bfloat16 *dx, const __nv_bfloat16 *dy, const __nv_bfloat16 *y, const float *rstd, int accumulate, int rows",
-     0, 16, 256, 8, 128, 0, 5, {{"WIDTH", 128}, {"TPR", 16}, {"STASH", 1}, {"VEC", 8}, {"THREADS", 256}}},
+     0, 16, 1, 256, 8, 128, 0, 5, {{"WIDTH", 128}, {"TPR", 16}, {"STASH", 1}, {"VEC", 8}, {"THREADS", 256}}},
     {"rmsnorm_fwd_d32", "rmsnorm",
      "__nv_bfloat16 *y, float *rstd, const __nv_bfloat16 *x, int rows",
-     0, 64, 256, 8, 32, 0, 5, {{"WIDTH", 32}, {"TPR", 4}, {"STASH", 1}, {"VEC", 8}, {"THREADS", 256}}},
+     0, 64, 1, 256, 8, 32, 0, 5, {{"WIDTH", 32}, {"TPR", 4}, {"STASH", 1}, {"VEC", 8}, {"THREADS", 256}}},
     {"rmsnorm_bwd_d32", "rmsnorm",
      "__nv_bfloat16 *dx, const __nv_bfloat16 *dy, const __nv_bfloat16 *y, const float *rstd, int accumulate, int rows",
-     0, 64, 256, 8, 32, 0, 5, {{"WIDTH", 32}, {"TPR", 4}, {"STASH", 1}, {"VEC", 8}, {"THREADS", 256}}},
+     0, 64, 1, 256, 8, 32, 0, 5, {{"WIDTH", 32}, {"TPR", 4}, {"STASH", 1}, {"VEC", 8}, {"THREADS", 256}}},
     {"x0_lambda_grad_t5_d128_p4", "x0_lambda_grad",
      "float *partial, const __nv_bfloat16 *dxm, const __nv_bfloat16 *xs, const __nv_bfloat16 *x0, long long table_stride, int rows",
-     4, 0, 256, 8, 128, 0, 5, {{"TABLES", 5}, {"WIDTH", 128}, {"PARTS", 4}, {"VEC", 8}, {"THREADS", 256}}},
+     4, 0, 1, 256, 8, 128, 0, 5, {{"TABLES", 5}, {"WIDTH", 128}, {"PARTS", 4}, {"VEC", 8}, {"THREADS", 256}}},
     {"colsum_fp32_v4", "colsum",
      "float *out, int out_off, const float *in, int n, int cols, float scale, int accumulate",
-     1, 0, 256, 4, 0, 0, 2, {{"VEC", 4}, {"THREADS", 256}}},
+     1, 0, 1, 256, 4, 0, 0, 2, {{"VEC", 4}, {"THREADS", 256}}},
     {"softcap_ce_v320_isru", "softcap_ce",
      "float *row_loss, float *dlogits, const float *logits, const int *targets, int count, int rows",
-     0, 1, 96, 4, 320, 0, 7, {{"VPAD", 320}, {"SOFTCAP", 0}, {"CAP", 1097859072 /* 15 */}, {"DIV", 1089470464 /* 7.5 */}, {"OFFSET", 0 /* 0 */}, {"VEC", 4}, {"THREADS", 96}}},
+     0, 1, 1, 96, 4, 320, 0, 7, {{"VPAD", 320}, {"SOFTCAP", 0}, {"CAP", 1097859072 /* 15 */}, {"DIV", 1089470464 /* 7.5 */}, {"OFFSET", 0 /* 0 */}, {"VEC", 4}, {"THREADS", 96}}},
     {"muon_momentum_n1_p8_v4", "muon_momentum",
      "float *buf, __nv_bfloat16 *x, float *partial, const float *g, float momentum, long long per_matrix, int count",
-     8, 0, 256, 4, 0, 0, 4, {{"NESTEROV", 1}, {"PARTS", 8}, {"VEC", 4}, {"THREADS", 256}}},
+     8, 0, 1, 256, 4, 0, 0, 4, {{"NESTEROV", 1}, {"PARTS", 8}, {"VEC", 4}, {"THREADS", 256}}},
     {"muon_normalize_v4", "muon",
      "__nv_bfloat16 *x, const float *sumsq, float eps, long long per_matrix, long long n",
-     0, 0, 256, 4, 0, 0, 2, {{"VEC", 4}, {"THREADS", 256}}},
+     0, 0, 1, 256, 4, 0, 0, 2, {{"VEC", 4}, {"THREADS", 256}}},
     {"muon_combine_v4", "muon",
      "__nv_bfloat16 *out, const __nv_bfloat16 *x, const float *t, float a, float b, long long n",
-     0, 0, 256, 4, 0, 0, 2, {{"VEC", 4}, {"THREADS", 256}}},
+     0, 0, 1, 256, 4, 0, 0, 2, {{"VEC", 4}, {"THREADS", 256}}},
     {"muon_update_v4", "muon",
      "__nv_bfloat16 *hi, unsigned short *lo, const __nv_bfloat16 *o, float decay, float lr_eff, long long n",
-     0, 0, 256, 4, 0, 0, 2, {{"VEC", 4}, {"THREADS", 256}}},
+     0, 0, 1, 256, 4, 0, 0, 2, {{"VEC", 4}, {"THREADS", 256}}},
     {"cast_bf16_v4", "muon",
      "__nv_bfloat16 *out, const float *in, long long n",
-     0, 0, 256, 4, 0, 0, 2, {{"VEC", 4}, {"THREADS", 256}}},
+     0, 0, 1, 256, 4, 0, 0, 2, {{"VEC", 4}, {"THREADS", 256}}},
     {"cast_f32_d128", "cast",
      "float *y, const __nv_bfloat16 *x, int rows",
-     0, 0, 256, 8, 128, 0, 3, {{"WIDTH", 128}, {"VEC", 8}, {"THREADS", 256}}},
+     0, 0, 1, 256, 8, 128, 0, 3, {{"WIDTH", 128}, {"VEC", 8}, {"THREADS", 256}}},
     {"embed_fwd_d128", "embed",
      "__nv_bfloat16 *y, float *rstd, const float *table, const int *ids, int norm, int rows",
-     0, 8, 256, 4, 128, 0, 4, {{"WIDTH", 128}, {"TPR", 32}, {"VEC", 4}, {"THREADS", 256}}},
+     0, 8, 1, 256, 4, 128, 0, 4, {{"WIDTH", 128}, {"TPR", 32}, {"VEC", 4}, {"THREADS", 256}}},
     {"embed_bwd_d128", "embed",
      "float *dtable, const __nv_bfloat16 *drows, const int *order, const int *seg_start, const int *seg_token, int rows",
-     0, 8, 256, 4, 128, 0, 4, {{"WIDTH", 128}, {"TPR", 32}, {"VEC", 4}, {"THREADS", 256}}},
+     0, 8, 1, 256, 4, 128, 0, 4, {{"WIDTH", 128}, {"TPR", 32}, {"VEC", 4}, {"THREADS", 256}}},
     {"qkv_fwd_h4_d32_r8h_vn_p4", "qkv",
      "__nv_bfloat16 *q, __nv_bfloat16 *k, __nv_bfloat16 *v, float *rstd, const __nv_bfloat16 *qkv, const __nv_bfloat16 *ve, const float *cos, const float *sin, const float *scalars, int sa_off, int rows",
-     4, 0, 256, 8, 128, 0, 8, {{"WIDTH", 128}, {"HEAD_DIM", 32}, {"PAIRS", 8}, {"INTERLEAVED", 0}, {"VNORM", 1}, {"PARTS", 4}, {"VEC", 8}, {"THREADS", 256}}},
+     4, 0, 1, 256, 8, 128, 0, 8, {{"WIDTH", 128}, {"HEAD_DIM", 32}, {"PAIRS", 8}, {"INTERLEAVED", 0}, {"VNORM", 1}, {"PARTS", 4}, {"VEC", 8}, {"THREADS", 256}}},
     {"qkv_bwd_h4_d32_r8h_vn_p4", "qkv",
      "__nv_bfloat16 *dqkv, float *partial, float *dve, const __nv_bfloat16 *dq, const __nv_bfloat16 *dk, const __nv_bfloat16 *dv, const __nv_bfloat16 *qkv, const float *rstd, const __nv_bfloat16 *ve, const float *cos, const float *sin, const float *scalars, int sa_off, int rows",
-     4, 0, 256, 8, 128, 0, 8, {{"WIDTH", 128}, {"HEAD_DIM", 32}, {"PAIRS", 8}, {"INTERLEAVED", 0}, {"VNORM", 1}, {"PARTS", 4}, {"VEC", 8}, {"THREADS", 256}}},
+     4, 0, 1, 256, 8, 128, 0, 8, {{"WIDTH", 128}, {"HEAD_DIM", 32}, {"PAIRS", 8}, {"INTERLEAVED", 0}, {"VNORM", 1}, {"PARTS", 4}, {"VEC", 8}, {"THREADS", 256}}},
     {"x0_skip_fwd_t5_d128", "x0_skip",
      "__nv_bfloat16 *xs, __nv_bfloat16 *xm, const __nv_bfloat16 *x, const __nv_bfloat16 *src, const __nv_bfloat16 *x0, long long table_stride, const float *scalars, int skip_off, int lambda_off, int rows",
-     0, 0, 256, 8, 128, 0, 4, {{"TABLES", 5}, {"WIDTH", 128}, {"VEC", 8}, {"THREADS", 256}}},
+     0, 0, 1, 256, 8, 128, 0, 4, {{"TABLES", 5}, {"WIDTH", 128}, {"VEC", 8}, {"THREADS", 256}}},
     {"skip_bwd_d128_p4", "skip",
      "__nv_bfloat16 *dsrc, float *partial, const __nv_bfloat16 *dxs, const __nv_bfloat16 *src, const float *scalars, int skip_off, int rows",
-     4, 0, 256, 8, 128, 0, 4, {{"WIDTH", 128}, {"PARTS", 4}, {"VEC", 8}, {"THREADS", 256}}},
+     4, 0, 1, 256, 8, 128, 0, 4, {{"WIDTH", 128}, {"PARTS", 4}, {"VEC", 8}, {"THREADS", 256}}},
+    {"attn_fwd_h4_d32", "attention",
+     "__nv_bfloat16 *y, float *lse, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int rows",
+     0, 64, 4, 128, 8, 128, 8192, 12, {{"HEADS", 4}, {"HEAD_DIM", 32}, {"WIDTH", 128}, {"BLOCK_SIZE", 32}, {"SCALE", 1039516303 /* 0.119999997 */}, {"TILE", 64}, {"FWD_KN", 64}, {"DQ_KN", 64}, {"DKDV_QN", 64}, {"PRE_TPR", 4}, {"VEC", 8}, {"THREADS", 128}}},
+    {"attn_bwd_pre_h4_d32", "attention",
+     "float *delta, const __nv_bfloat16 *dy, const __nv_bfloat16 *y, int rows",
+     0, 64, 4, 128, 8, 128, 0, 12, {{"HEADS", 4}, {"HEAD_DIM", 32}, {"WIDTH", 128}, {"BLOCK_SIZE", 32}, {"SCALE", 1039516303 /* 0.119999997 */}, {"TILE", 64}, {"FWD_KN", 64}, {"DQ_KN", 64}, {"DKDV_QN", 64}, {"PRE_TPR", 4}, {"VEC", 8}, {"THREADS", 128}}},
+    {"attn_bwd_dkdv_h4_d32", "attention",
+     "__nv_bfloat16 *dk, __nv_bfloat16 *dv, const __nv_bfloat16 *dy, const float *lse, const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int rows",
+     0, 64, 4, 128, 8, 128, 16384, 12, {{"HEADS", 4}, {"HEAD_DIM", 32}, {"WIDTH", 128}, {"BLOCK_SIZE", 32}, {"SCALE", 1039516303 /* 0.119999997 */}, {"TILE", 64}, {"FWD_KN", 64}, {"DQ_KN", 64}, {"DKDV_QN", 64}, {"PRE_TPR", 4}, {"VEC", 8}, {"THREADS", 128}}},
+    {"attn_bwd_dq_h4_d32", "attention",
+     "__nv_bfloat16 *dq, const __nv_bfloat16 *dy, const float *lse, const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int rows",
+     0, 64, 4, 128, 8, 128, 8192, 12, {{"HEADS", 4}, {"HEAD_DIM", 32}, {"WIDTH", 128}, {"BLOCK_SIZE", 32}, {"SCALE", 1039516303 /* 0.119999997 */}, {"TILE", 64}, {"FWD_KN", 64}, {"DQ_KN", 64}, {"DKDV_QN", 64}, {"PRE_TPR", 4}, {"VEC", 8}, {"THREADS", 128}}},
 };
 
 #endif

@@ -57,6 +57,8 @@
 
 #include "adam.h"
 #include "muon.h"
+
+#include "attention.h"
 #include "elementwise.h"
 #include "plan.h"
 #include "reduce.h"
@@ -239,6 +241,7 @@ typedef struct {
     bool accumulate; /* RMS norm backward, column sums: add into the output */
     bool special;    /* a few rows of edge cases (each kind says which) */
     int cols;        /* column sums: the cols argument */
+    int window;      /* attention: window_blocks (rows = T) */
 } Shape;
 
 typedef struct {
@@ -1243,6 +1246,256 @@ static void skip_bwd_reference(Case *c, const GptcPlanKernel *k, const Shape *s)
     axpy(dsrc, w, dxs, n);
     buf_store(&c->b[4], dsrc);
     free(dxs), free(src), free(dsrc);
+/* ---- attention (templates/attention.cu) ---- */
+
+/* The instance's shape, from plan.h's constants. */
+typedef struct {
+    int T, H, hd, W, bs;
+    float scale;
+} AttnDims;
+
+static AttnDims attn_dims(const GptcPlanKernel *k, const Case *c) {
+    return (AttnDims){c->ints[1], (int)kconst(k, "HEADS"), (int)kconst(k, "HEAD_DIM"), c->ints[0],
+                      (int)kconst(k, "BLOCK_SIZE"), kconst_float(k, "SCALE")};
+}
+
+/* Documents: one, or (special) several, starting at 37 (inside a 64-row
+ * tile and a 32-token block), 64 (on a tile boundary), 101, 200, 333 and
+ * 450 where T reaches. */
+static void attn_docs(Buf *b, const Shape *s) {
+    static const int starts[] = {37, 64, 101, 200, 333, 450};
+    int *d = b->p, start = 0;
+    for (int t = 0; t < s->rows; t++) {
+        for (size_t i = 0; s->special && i < sizeof starts / sizeof starts[0]; i++)
+            if (starts[i] == t) start = t;
+        d[t] = start;
+    }
+}
+
+/* The backward's inputs as the model makes them: y and lse from ref's
+ * attention_fwd on the case's q, k, v (y rounded to bf16, as stored), dy
+ * random, delta = dy . y per row in float, in ref's attention_bwd order
+ * (so that both sides start from the same delta). */
+static void attn_fwd_values(Buf *y, Buf *lse, Buf *delta, const Buf *dy, const Buf *q, const Buf *k, const Buf *v,
+                            const Buf *doc, const AttnDims *d) {
+    float *fq = buf_floats(q), *fk = buf_floats(k), *fv = buf_floats(v), *fy = xmalloc(sizeof(float) * q->n);
+    float *scratch = xmalloc(sizeof(float) * (size_t)d->T * omp_get_max_threads());
+    attention_fwd(fy, lse->p, fq, fk, fv, doc->p, d->T, d->H, d->hd, d->W, d->bs, d->scale, scratch);
+    buf_store(y, fy);
+    if (delta) {
+        float *fdy = buf_floats(dy), *fy16 = buf_floats(y);
+        for (int h = 0; h < d->H; h++)
+            for (int t = 0; t < d->T; t++) {
+                size_t at = (size_t)t * d->H * d->hd + (size_t)h * d->hd;
+                float dyy = 0;
+                for (int i = 0; i < d->hd; i++) dyy += fdy[at + i] * fy16[at + i];
+                ((float *)delta->p)[(size_t)h * d->T + t] = dyy;
+            }
+        free(fdy);
+        free(fy16);
+    }
+    free(fq), free(fk), free(fv), free(fy), free(scratch);
+}
+
+/* Buffers: 0 y, 1 lse, 2 q, 3 k, 4 v, 5 doc_start. Magnitudes up to 2:
+ * scores SCALE q . k reach about +-15 at head_dim 32, so the softmax has
+ * sharp rows as well as flat ones. */
+static void attn_fwd_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
+    size_t n = (size_t)s->rows * k->row_elems, nh = (size_t)s->rows * kconst(k, "HEADS");
+    fill(add_buf(c, "y", BF16, n, true), r, -4, 1, false, 0);
+    fill(add_buf(c, "lse", F32, nh, true), r, -4, 1, false, 0);
+    for (int i = 0; i < 3; i++) fill(add_buf(c, i == 0 ? "q" : i == 1 ? "k" : "v", BF16, n, false), r, -6, 1, false, 0);
+    attn_docs(add_buf(c, "doc_start", I32, (size_t)s->rows, false), s);
+    c->ints[0] = s->window, c->ints[1] = s->rows;
+    for (int i = 0; i < 6; i++) c->args[i] = &c->ptr[i];
+    c->args[6] = &c->ints[0], c->args[7] = &c->ints[1];
+}
+
+/* Buffers: 0 delta, 1 dy, 2 y. */
+static void attn_pre_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
+    size_t n = (size_t)s->rows * k->row_elems, nh = (size_t)s->rows * kconst(k, "HEADS");
+    fill(add_buf(c, "delta", F32, nh, true), r, -4, 1, false, 0);
+    fill(add_buf(c, "dy", BF16, n, false), r, -12, 0, false, 0);
+    fill(add_buf(c, "y", BF16, n, false), r, -6, 1, false, 0);
+    c->ints[1] = s->rows;
+    c->args[0] = &c->ptr[0], c->args[1] = &c->ptr[1], c->args[2] = &c->ptr[2], c->args[3] = &c->ints[1];
+}
+
+/* The backward kernels' inputs: dy, lse, delta, q, k, v, doc_start, at
+ * buffers `at` onwards (after the outputs), lse and delta made by
+ * attn_fwd_values. */
+static void attn_bwd_inputs(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r, int at) {
+    size_t n = (size_t)s->rows * k->row_elems, nh = (size_t)s->rows * kconst(k, "HEADS");
+    fill(add_buf(c, "dy", BF16, n, false), r, -12, 0, false, 0);
+    Buf *lse = add_buf(c, "lse", F32, nh, false), *delta = add_buf(c, "delta", F32, nh, false);
+    for (int i = 0; i < 3; i++) fill(add_buf(c, i == 0 ? "q" : i == 1 ? "k" : "v", BF16, n, false), r, -6, 1, false, 0);
+    attn_docs(add_buf(c, "doc_start", I32, (size_t)s->rows, false), s);
+    c->ints[0] = s->window, c->ints[1] = s->rows;
+    Buf y;
+    buf_alloc(&y, "y", BF16, n, false);
+    AttnDims d = attn_dims(k, c);
+    attn_fwd_values(&y, lse, delta, &c->b[at], &c->b[at + 3], &c->b[at + 4], &c->b[at + 5], &c->b[at + 6], &d);
+    buf_free(&y);
+    for (int i = 0; i < at + 7; i++) c->args[i] = &c->ptr[i];
+    c->args[at + 7] = &c->ints[0], c->args[at + 8] = &c->ints[1];
+}
+
+/* Buffers: 0 dk, 1 dv, then attn_bwd_inputs. */
+static void attn_dkdv_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
+    size_t n = (size_t)s->rows * k->row_elems;
+    fill(add_buf(c, "dk", BF16, n, true), r, -4, 1, false, 0);
+    fill(add_buf(c, "dv", BF16, n, true), r, -4, 1, false, 0);
+    attn_bwd_inputs(c, k, s, r, 2);
+}
+
+/* Buffers: 0 dq, then attn_bwd_inputs. */
+static void attn_dq_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
+    fill(add_buf(c, "dq", BF16, (size_t)s->rows * k->row_elems, true), r, -4, 1, false, 0);
+    attn_bwd_inputs(c, k, s, r, 1);
+}
+
+/* Per-element bounds of the kernels' attention against ref's, from the
+ * exact (double) values. Both sides compute z = q . k in fp32 (the kernel
+ * on tensor cores, in its own order; the hardware may round its sums
+ * less carefully still), so each score SCALE z is off by at most 2 (hd +
+ * 4) u SCALE sum |q k| per side; the kernel also rounds SCALE log2(e), the
+ * exponent and lse times log2(e), and exp2f is off by 2 ulp: every p of row
+ * t is off relatively by at most E_t = 2 max_s (2 (hd + 4) u SCALE sum
+ * |q k|) + 8 u (max |score| + |lse|) + 8 u. Then, with n_t the row's
+ * visible keys, u16 = 2^-8 the rounding of P or dS to bf16 for their
+ * second product, and both sides' fp32 sums of n_t terms (2 (n_t + hd +
+ * 8) u of the sum of magnitudes):
+ *   y[t]:    sum_s w |v_s| (u16 + 2 E_t + 4 (n_t + hd + 8) u), w = p / l;
+ *   lse[t]:  E_t + 2 (n_t + 4) u + 4 u |lse|;
+ *   dv[s]:   sum_t p |dy_t| (u16 + E_t + 2 (n + hd + 8) u);
+ *   dk[s], dq[t]: sum of |ds| (u16 + 2 (n + hd + 8) u) + e_ds times |q_t|
+ *            (|k_s|), where ds = p (dp - delta) SCALE is off by e_ds =
+ *            SCALE (p 2 (hd + 4) u sum |dy v| + (E_t + 3 u) |p (dp -
+ *            delta)|): dp = dy . v in fp32 on both sides, delta and lse the
+ *            same inputs to both. Cancellation in dp - delta makes these
+ *            absolute. */
+typedef struct {
+    double *y, *lse, *dq, *dk, *dv; /* the bounds to fill, each may be NULL */
+} AttnBounds;
+
+static void attn_bounds(const AttnDims *d, const float *q, const float *k, const float *v,
+                        const float *dy, const float *lse_in, const float *delta, const int *doc,
+                        const AttnBounds *out) {
+    int T = d->T, hd = d->hd, row = d->H * hd;
+    double *z = xmalloc(sizeof(double) * T), *p = xmalloc(sizeof(double) * T);
+    const double u = U32, u16 = 0x1p-8, sc = d->scale;
+    for (int h = 0; h < d->H; h++)
+        for (int t = 0; t < T; t++) {
+            const float *qt = q + (size_t)t * row + h * hd;
+            int lo = first_key(doc, t, d->W, d->bs), nt = t - lo + 1;
+            double mx = -INFINITY, emax = 0, sum = 0;
+            for (int s = lo; s <= t; s++) {
+                const float *ks = k + (size_t)s * row + h * hd;
+                double dot = 0, mag = 0;
+                for (int i = 0; i < hd; i++) dot += (double)qt[i] * ks[i], mag += fabs((double)qt[i] * ks[i]);
+                z[s - lo] = sc * dot;
+                mx = fmax(mx, z[s - lo]);
+                emax = fmax(emax, 2 * (hd + 4) * u * sc * mag);
+            }
+            for (int s = lo; s <= t; s++) sum += exp(z[s - lo] - mx);
+            double lse = lse_in ? lse_in[(size_t)h * T + t] : mx + log(sum);
+            double E = 2 * emax + 8 * u * (fabs(mx) + fabs(lse)) + 8 * u, fsum = 2 * (nt + hd + 8) * u;
+            for (int s = lo; s <= t; s++) p[s - lo] = exp(z[s - lo] - lse);
+            if (out->lse) out->lse[(size_t)h * T + t] = E + 2 * (nt + 4) * u + 4 * u * fabs(lse);
+            const float *dyt = dy ? dy + (size_t)t * row + h * hd : NULL;
+            for (int s = lo; s <= t; s++) {
+                const float *ks = k + (size_t)s * row + h * hd, *vs = v + (size_t)s * row + h * hd;
+                size_t ot = (size_t)t * row + h * hd, os = (size_t)s * row + h * hd;
+                double ps = p[s - lo];
+                for (int i = 0; out->y && i < hd; i++)
+                    out->y[ot + i] += ps * fabs(vs[i]) * (u16 + 2 * E + 2 * fsum);
+                if (!dyt) continue;
+                double dp = 0, B = 0;
+                for (int i = 0; i < hd; i++) dp += (double)dyt[i] * vs[i], B += fabs((double)dyt[i] * vs[i]);
+                double ds = ps * (dp - delta[(size_t)h * T + t]) * sc;
+                double eds = sc * ps * 2 * (hd + 4) * u * B + (E + 3 * u) * fabs(ds);
+                for (int i = 0; i < hd; i++) {
+                    if (out->dv) out->dv[os + i] += ps * fabs(dyt[i]) * (u16 + E + fsum);
+                    if (out->dk) out->dk[os + i] += (fabs(ds) * (u16 + fsum) + eds) * fabs(qt[i]);
+                    if (out->dq) out->dq[ot + i] += (fabs(ds) * (u16 + fsum) + eds) * fabs(ks[i]);
+                }
+            }
+        }
+    free(z), free(p);
+}
+
+/* y through ref's attention_fwd, rounded to bf16; lse in fp32. */
+static void attn_fwd_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
+    (void)s;
+    AttnDims d = attn_dims(k, c);
+    float *q = buf_floats(&c->b[2]), *kk = buf_floats(&c->b[3]), *v = buf_floats(&c->b[4]);
+    attn_fwd_values(&c->b[0], &c->b[1], NULL, NULL, &c->b[2], &c->b[3], &c->b[4], &c->b[5], &d);
+    AttnBounds b = {.y = new_bound(c, 0), .lse = new_bound(c, 1)};
+    attn_bounds(&d, q, kk, v, NULL, NULL, NULL, c->b[5].p, &b);
+    free(q), free(kk), free(v);
+}
+
+/* No ref function computes delta on its own (attention_bwd does it
+ * inline, in float): the expectation is the exact sum (double) rounded
+ * once, within the kernel's depth, CH / PRE_TPR chunks of 8 then a
+ * butterfly over PRE_TPR threads: depth u sum |dy y|. */
+static void attn_pre_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
+    int H = (int)kconst(k, "HEADS"), hd = (int)kconst(k, "HEAD_DIM"), tpr = (int)kconst(k, "PRE_TPR");
+    int depth = (hd / 8 + tpr - 1) / tpr * 8 + log2_ceil(tpr);
+    float *dy = buf_floats(&c->b[1]), *y = buf_floats(&c->b[2]), *delta = c->b[0].p;
+    double *bound = new_bound(c, 0);
+    for (int h = 0; h < H; h++)
+        for (int t = 0; t < s->rows; t++) {
+            size_t at = (size_t)t * H * hd + (size_t)h * hd;
+            double sum = 0, S = 0;
+            for (int i = 0; i < hd; i++) sum += (double)dy[at + i] * y[at + i], S += fabs((double)dy[at + i] * y[at + i]);
+            delta[(size_t)h * s->rows + t] = (float)sum;
+            bound[(size_t)h * s->rows + t] = depth * U32 * S + U32 * fabs(sum);
+        }
+    free(dy), free(y);
+}
+
+/* dq, dk, dv through ref's attention_bwd (which recomputes delta from y:
+ * the y of attn_fwd_values, the same delta), rounded to bf16. */
+static void attn_bwd_reference(Case *c, const GptcPlanKernel *k, bool dkdv) {
+    AttnDims d = attn_dims(k, c);
+    int at = dkdv ? 2 : 1;
+    size_t n = c->b[0].n;
+    float *dy = buf_floats(&c->b[at]), *lse = c->b[at + 1].p, *delta = c->b[at + 2].p;
+    float *q = buf_floats(&c->b[at + 3]), *kk = buf_floats(&c->b[at + 4]), *v = buf_floats(&c->b[at + 5]);
+    const int *doc = c->b[at + 6].p;
+    Buf yb;
+    buf_alloc(&yb, "y", BF16, n, false);
+    float *flse = xmalloc(sizeof(float) * c->b[at + 1].n);
+    AttnDims dd = d;
+    Buf lb = c->b[at + 1];
+    lb.p = flse;
+    attn_fwd_values(&yb, &lb, NULL, NULL, &c->b[at + 3], &c->b[at + 4], &c->b[at + 5], &c->b[at + 6], &dd);
+    float *y = buf_floats(&yb), *dq = xmalloc(sizeof(float) * n), *dk = xmalloc(sizeof(float) * n);
+    float *dv = xmalloc(sizeof(float) * n);
+    float *scratch = xmalloc(sizeof(float) * (size_t)d.T * omp_get_max_threads());
+    attention_bwd(dq, dk, dv, dy, y, lse, q, kk, v, doc, d.T, d.H, d.hd, d.W, d.bs, d.scale, scratch);
+    AttnBounds b = {0};
+    if (dkdv) {
+        buf_store(&c->b[0], dk), buf_store(&c->b[1], dv);
+        b.dk = new_bound(c, 0), b.dv = new_bound(c, 1);
+    } else {
+        buf_store(&c->b[0], dq);
+        b.dq = new_bound(c, 0);
+    }
+    attn_bounds(&d, q, kk, v, dy, lse, delta, doc, &b);
+    buf_free(&yb);
+    free(dy), free(q), free(kk), free(v), free(y), free(dq), free(dk), free(dv), free(scratch), free(flse);
+}
+
+static void attn_dkdv_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
+    (void)s;
+    attn_bwd_reference(c, k, true);
+}
+
+static void attn_dq_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
+    (void)s;
+    attn_bwd_reference(c, k, false);
 }
 
 /* ---- the kinds ---- */
@@ -1472,6 +1725,20 @@ static const Shape ce_shapes[] = {
     {.rows = 515, .inplace = true, .special = true},
 };
 
+/* Attention: T a multiple of the tiny models' block size, 32 (the model's
+ * rule; the kernels mask any tail): one block, under a 64-row tile (32);
+ * tiles and a half (96, 224); windows of 1 block (a query sees its own
+ * block only: skipping a key tile that holds a visible key changes the
+ * result), 2 and 64 (all of T); one document or several (one starting
+ * inside a tile, one on a tile boundary). Few and small: the emulated
+ * tensor cores cost about 16 shuffles per mma, and ASan multiplies that. */
+static const Shape attn_shapes[] = {
+    {.rows = 32, .window = 1},
+    {.rows = 96, .window = 2, .special = true},
+    {.rows = 160, .window = 1, .special = true},
+    {.rows = 224, .window = 64, .special = true},
+};
+
 static const Shape adam_shapes[] = {
     {.n = 1, .hyper = 0, .step = 0},      {.n = 3, .hyper = 1, .step = 1},
     {.n = 4, .hyper = 2, .step = 7},      {.n = 30, .hyper = 2, .step = 0},
@@ -1612,6 +1879,25 @@ static const Kind kinds[] = {
      "__nv_bfloat16 *dsrc, float *partial, const __nv_bfloat16 *dxs, const __nv_bfloat16 *src, "
      "const float *scalars, int skip_off, int rows",
      GRID, 0, SHAPES(lambda_shapes), skip_bwd_setup, skip_bwd_reference, skip_bwd_then},
+    /* Attention: within 1 ulp or the bounds of attn_bounds (bf16 outputs:
+     * the bf16 rounding of P and dS dominates, about 2^-8 of the sum of
+     * magnitudes; lse fp32: the scores' fp32 error) and attn_pre_reference
+     * (delta: its fp32 summation depth). */
+    {"attn_fwd_",
+     "__nv_bfloat16 *y, float *lse, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, "
+     "const int *doc_start, int window_blocks, int rows",
+     ROWS, 1, SHAPES(attn_shapes), attn_fwd_setup, attn_fwd_reference, NULL},
+    {"attn_bwd_pre_", "float *delta, const __nv_bfloat16 *dy, const __nv_bfloat16 *y, int rows", ROWS, 1,
+     SHAPES(attn_shapes), attn_pre_setup, attn_pre_reference, NULL},
+    {"attn_bwd_dkdv_",
+     "__nv_bfloat16 *dk, __nv_bfloat16 *dv, const __nv_bfloat16 *dy, const float *lse, const float *delta, "
+     "const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, "
+     "int window_blocks, int rows",
+     ROWS, 1, SHAPES(attn_shapes), attn_dkdv_setup, attn_dkdv_reference, NULL},
+    {"attn_bwd_dq_",
+     "__nv_bfloat16 *dq, const __nv_bfloat16 *dy, const float *lse, const float *delta, const __nv_bfloat16 *q, "
+     "const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int rows",
+     ROWS, 1, SHAPES(attn_shapes), attn_dq_setup, attn_dq_reference, NULL},
 };
 
 static const Kind *find_kind(const GptcPlanKernel *k) {
@@ -1674,7 +1960,9 @@ static Worst *worst_of(Stats *st, const Buf *b) {
 }
 
 static void describe(char *out, size_t len, const Shape *s, bool flat) {
-    if (s->cols)
+    if (s->window)
+        snprintf(out, len, "T=%d window_blocks=%d%s", s->rows, s->window, s->special ? " documents" : "");
+    else if (s->cols)
         snprintf(out, len, "n=%lld cols=%d%s%s", s->n, s->cols, s->hyper ? " scale 1/n" : "",
                  s->accumulate ? " accumulate" : "");
     else if (flat) snprintf(out, len, "n=%lld step=%d", s->n, s->step);
@@ -1739,7 +2027,7 @@ static void *self; /* this executable, whose gptc_sim_* symbols are the kernels 
 
 /* plan.h's launch rule: a fixed grid; or ceil(rows / rows_per_block)
  * blocks; or N / (threads * elems_per_thread) blocks, N = rows * row_elems
- * for a row kernel, else n. */
+ * for a row kernel, else n; and grid_y blocks along y. */
 static int launch_args(const GptcPlanKernel *k, void **args, int rows, long long n,
                        const GptcSimOptions *opt) {
     char sym[128];
@@ -1756,7 +2044,8 @@ static int launch_args(const GptcPlanKernel *k, void **args, int rows, long long
         long long per_block = (long long)k->threads * k->elems_per_thread;
         blocks = (total + per_block - 1) / per_block;
     }
-    GptcSimLaunch l = {{(unsigned)blocks, 1, 1}, {(unsigned)k->threads, 1, 1}, (size_t)k->dyn_smem_bytes, *opt};
+    GptcSimLaunch l = {{(unsigned)blocks, (unsigned)k->grid_y, 1}, {(unsigned)k->threads, 1, 1},
+                       (size_t)k->dyn_smem_bytes, *opt};
 #ifdef GPTC_KERNELS_GPU
     if (opt == &on_gpu) return gpu_launch(k, &l, args);
 #endif
@@ -1795,6 +2084,8 @@ static void check_plan(const GptcPlanKernel *k, const Kind *kind, char *why, siz
              (k->grid_blocks > 0 && k->rows_per_block > 0))
         snprintf(why, len, "grid_blocks %d, rows_per_block %d: not the launch rule this kind expects",
                  k->grid_blocks, k->rows_per_block);
+    else if (k->grid_y != (kconst(k, "HEADS") > 0 ? kconst(k, "HEADS") : 1))
+        snprintf(why, len, "grid_y %d: not 1, nor the attention's heads", k->grid_y);
     else if (kconst(k, "TPR") > 0 && k->rows_per_block * kconst(k, "TPR") != k->threads)
         snprintf(why, len, "rows_per_block %d is not THREADS %d / TPR %lld", k->rows_per_block, k->threads,
                  kconst(k, "TPR"));

@@ -347,8 +347,10 @@ void test_mma() {
             for (int k = 0; k < 16; k++) s += bf16_value(a[i * 16 + k]) * bf16_value(bt[j * 16 + k]);
             want[i * 16 + j] = (float)s;
         }
-    for (GptcSimKernelFn fn : {gptc_sim_mma_ldmatrix, gptc_sim_mma_direct}) {
-        const char *name = fn == gptc_sim_mma_direct ? "mma_direct" : "mma_ldmatrix";
+    for (GptcSimKernelFn fn : {gptc_sim_mma_ldmatrix, gptc_sim_mma_direct, gptc_sim_mma_ldmatrix_trans}) {
+        const char *name = fn == gptc_sim_mma_direct    ? "mma_direct"
+                           : fn == gptc_sim_mma_ldmatrix ? "mma_ldmatrix"
+                                                         : "mma_ldmatrix_trans";
         std::fill(d.begin(), d.end(), NAN);
         int rc = run(fn, config1(1, 32), (const void *)a.data(), (const void *)bt.data(), c.data(), d.data());
         EXPECT(rc == GPTC_SIM_OK, "%s", gptc_sim_last_error());

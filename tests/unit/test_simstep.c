@@ -30,11 +30,12 @@
 #include "test.h"
 
 /* Loss: relative. Gradients: relative L2 per tensor, over tensors whose
- * gradient is not ~0. Updates: relative L2 of (new - old) per tensor. */
-#define TOL_LOSS 1e-2
+ * gradient is not ~0. Updates: relative L2 of (new - old) per tensor, from
+ * the same gradients (Newton-Schulz in bf16 moves Muon's by ~1e-2). */
+#define TOL_LOSS 5e-3
 #define TOL_GRAD 6e-2
-#define TOL_UPDATE 1e-1
-#define TOL_CURVE 2e-2
+#define TOL_UPDATE 5e-2
+#define TOL_CURVE 5e-3
 
 static double rel_l2(const float *got, const float *want, size_t n, double *norm) {
     double d = 0, w = 0;
@@ -67,10 +68,16 @@ typedef struct {
     int *ids, *tgt;
 } Pair;
 
-static bool pair_open(Pair *p, const char *model, int T) {
+/* The recipe starts the head and the output projections at zero, so that
+ * the first step's gradient reaches the head alone: the single steps start
+ * from random weights everywhere instead, so that every gradient and
+ * update is exercised. */
+static const char *const all_random[] = {"head.init=normal", "head.init_std=0.05", "init.zero_out_proj=false"};
+
+static bool pair_open(Pair *p, const char *model, int T, bool random_init) {
     memset(p, 0, sizeof *p);
     char err[4096];
-    if (!spec_load(model, NULL, 0, &p->s)) {
+    if (!spec_load(model, random_init ? all_random : NULL, random_init ? 3 : 0, &p->s)) {
         diag_reset();
         return false;
     }
@@ -120,7 +127,7 @@ static double worst_tensor(const Pair *p, const float *got, const float *want, c
 
 static void whole_step(const char *model) {
     Pair p;
-    if (!pair_open(&p, model, 256)) {
+    if (!pair_open(&p, model, 256, true)) {
         CHECK(!"both executors open");
         pair_close(&p);
         return;
@@ -139,9 +146,16 @@ static void whole_step(const char *model) {
     double eg = worst_tensor(&p, p.sim.grads(p.sim.impl), p.ref.grads(p.ref.impl), &name);
     printf("  simstep %-22s gradients worst rel L2 %.2e (%s, tol %.0e)\n", model, eg, name, TOL_GRAD);
     CHECK(eg <= TOL_GRAD);
+    /* The update from the same gradients (ref's, handed to the device):
+     * Adam's first step is lr * sign(g) wherever |g| >> eps, so a gradient
+     * that is ~0 and differs in sign by noise would flip its update; with
+     * the same gradients the update checks the device optimizer as wired
+     * into the executor, and the loss after it checks the whole step. */
     float *before = malloc(n * sizeof(float)), *ref_upd = malloc(n * sizeof(float)),
           *sim_upd = malloc(n * sizeof(float));
     memcpy(before, p.ref.params(p.ref.impl), n * sizeof(float));
+    memcpy(p.sim.grads(p.sim.impl), p.ref.grads(p.ref.impl), n * sizeof(float));
+    p.sim.grads_changed(p.sim.impl);
     optim_step(p.opt, p.ref.params(p.ref.impl), p.ref.grads(p.ref.impl), 0);
     CHECK(p.sim.device_step(p.sim.impl, 0) == 0);
     const float *pr = p.ref.params(p.ref.impl), *ps = p.sim.params(p.sim.impl);
@@ -149,6 +163,12 @@ static void whole_step(const char *model) {
     double eu = worst_tensor(&p, sim_upd, ref_upd, &name);
     printf("  simstep %-22s updates   worst rel L2 %.2e (%s, tol %.0e)\n", model, eu, name, TOL_UPDATE);
     CHECK(eu <= TOL_UPDATE);
+    lr = p.ref.forward(p.ref.impl, p.ids, p.tgt, p.T, 1, false);
+    ls = p.sim.forward(p.sim.impl, p.ids, p.tgt, p.T, 1, false);
+    el = fabs(ls - lr) / fabs(lr);
+    printf("  simstep %-22s loss after the update: ref %.6f sim %.6f (rel %.2e, tol %.0e)\n", model, lr, ls, el,
+           TOL_LOSS);
+    CHECK(el <= TOL_LOSS);
     free(before);
     free(ref_upd);
     free(sim_upd);
@@ -159,11 +179,18 @@ TEST(simstep_tiny_matches_ref) { whole_step("models/tiny.yaml"); }
 TEST(simstep_tiny_x02_matches_ref) { whole_step("models/tiny-x02.yaml"); }
 TEST(simstep_tiny_x04_matches_ref) { whole_step("models/tiny-x04.yaml"); }
 
-/* 20 steps of tiny.yaml, each on its own tokens, both executors with their
- * own optimizer: the curves must stay together. */
+/* 20 steps of tiny.yaml from the recipe's initialisation, each on its own
+ * tokens, both executors with their own optimizer: the curves must stay
+ * together. A minute of emulated kernels: the AddressSanitizer build, whose
+ * kernels are the same uninstrumented shared object, leaves it to the plain
+ * build. */
 TEST(simstep_tiny_20_step_curve_matches_ref) {
+#ifdef __SANITIZE_ADDRESS__
+    printf("  simstep tiny 20 steps: left to the build without AddressSanitizer\n");
+    return;
+#endif
     Pair p;
-    if (!pair_open(&p, "models/tiny.yaml", 256)) {
+    if (!pair_open(&p, "models/tiny.yaml", 256, false)) {
         CHECK(!"both executors open");
         pair_close(&p);
         return;

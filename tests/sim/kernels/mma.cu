@@ -1,9 +1,11 @@
 // mma.cu: test kernels for the tensor-core prims of templates/prims.cuh.
 // One warp computes D = A * B + C for A 16x16 and B 16x16 (two 16x8 tiles),
 // bf16 inputs and fp32 accumulators. mma_ldmatrix stages A and B^T in shared
-// memory and loads the fragments with ldmatrix_x4; mma_direct builds them
-// from the fragment layout with plain loads. Both must match the same
-// product, which ties the two prims' readings of the PTX layouts together.
+// memory and loads the fragments with ldmatrix_x4; mma_ldmatrix_trans
+// stages B itself (row-major, k x n) and loads its fragments with
+// ldmatrix_x4_trans; mma_direct builds them from the fragment layout with
+// plain loads. All must match the same product, which ties the prims'
+// readings of the PTX layouts together.
 #include "prims.cuh"
 
 // a: A row-major; bt: B transposed (bt[n][k], the .col layout); c, d: 16x16
@@ -25,6 +27,36 @@ extern "C" __global__ void mma_ldmatrix(const __nv_bfloat16 *__restrict__ a, con
     // B^T's: for columns n 0-7, k 0-7 then k 8-15 (b[0], b[1] of the first
     // 16x8 tile); then the same for n 8-15.
     ldmatrix_x4(fb, sb + ((lane & 7u) + 8 * (lane >> 4)) * 16 + 8 * ((lane >> 3) & 1u));
+    for (unsigned half = 0; half < 2; half++) {
+        const unsigned n0 = 8 * half + 2 * t;
+        float acc[4] = {c[g * 16 + n0], c[g * 16 + n0 + 1], c[(g + 8) * 16 + n0], c[(g + 8) * 16 + n0 + 1]};
+        mma_bf16_16816(acc, fa, fb + 2 * half, acc);
+        d[g * 16 + n0] = acc[0];
+        d[g * 16 + n0 + 1] = acc[1];
+        d[(g + 8) * 16 + n0] = acc[2];
+        d[(g + 8) * 16 + n0 + 1] = acc[3];
+    }
+}
+
+// As mma_ldmatrix, with B staged untransposed (sb[k][n]) and read by
+// ldmatrix_x4_trans: lane l addresses row k = l % 8 + 8 ((l / 8) % 2),
+// columns 8 (l / 16) onwards, so r[0..1] are b[0..1] of columns n 0-7 and
+// r[2..3] those of columns 8-15.
+extern "C" __global__ void mma_ldmatrix_trans(const __nv_bfloat16 *__restrict__ a,
+                                              const __nv_bfloat16 *__restrict__ bt,
+                                              const float *__restrict__ c, float *__restrict__ d) {
+    __shared__ __align__(16) __nv_bfloat16 sa[16 * 16];
+    __shared__ __align__(16) __nv_bfloat16 sb[16 * 16];
+    const unsigned lane = gptc_lane(), g = lane >> 2, t = lane & 3u;
+    for (unsigned i = lane; i < 16 * 16; i += 32) {
+        sa[i] = a[i];
+        sb[i] = bt[(i % 16) * 16 + i / 16];
+    }
+    __syncwarp();
+    unsigned fa[4], fb[4];
+    const unsigned row = (lane & 7u) + 8 * ((lane >> 3) & 1u), col = 8 * (lane >> 4);
+    ldmatrix_x4(fa, sa + row * 16 + col);
+    ldmatrix_x4_trans(fb, sb + row * 16 + col);
     for (unsigned half = 0; half < 2; half++) {
         const unsigned n0 = 8 * half + 2 * t;
         float acc[4] = {c[g * 16 + n0], c[g * 16 + n0 + 1], c[(g + 8) * 16 + n0], c[(g + 8) * 16 + n0 + 1]};
