@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd_bench.h"
 #include "cmd_compile.h"
 #include "cmd_data.h"
 #include "cmd_export.h"
@@ -36,6 +37,7 @@ static const char main_help[] =
     "                     kernels_sim.cc) and compile them with NVRTC\n"
     "  train MODEL.yaml   train the model (on the CPU with --backend ref)\n"
     "  export CKPT -o F   write a checkpoint's weights as safetensors\n"
+    "  bench MODEL        time whole training steps on one executor\n"
     "\n"
     "Options for every command that reads a model:\n"
     "  --set KEY=VALUE    override one key, e.g. --set model.layers=12\n"
@@ -158,6 +160,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "compile")) return cmd_compile(argc - 2, argv + 2, GPTC_VERSION);
     if (!strcmp(cmd, "train")) return cmd_train(argc - 2, argv + 2);
     if (!strcmp(cmd, "export")) return cmd_export(argc - 2, argv + 2);
+    if (!strcmp(cmd, "bench")) return cmd_bench(argc - 2, argv + 2);
     fprintf(stderr, "gptc: unknown command '%s'. Try 'gptc --help'.\n", cmd);
     return 2;
 }

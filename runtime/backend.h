@@ -43,6 +43,10 @@ typedef struct Backend {
     int (*device_state)(void *impl, CkptArray *out, int max);
     int (*device_set_state)(void *impl, const CkptArray *in, int n);
     const char *(*error)(void *impl);
+    /* Waits for the device's queued work (timing); the device memory in
+     * use now and at its peak since open, in bytes (0 where not known). */
+    int (*sync)(void *impl);
+    void (*memory)(void *impl, size_t *now, size_t *peak);
 } Backend;
 
 /* Opens executor `name` ("ref") for spec `s` and sequences of up to max_T

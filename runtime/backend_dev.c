@@ -133,6 +133,21 @@ static int dev_set_state(void *impl, const CkptArray *in, int n) {
 
 static const char *dev_error(void *impl) { return ((Dev *)impl)->err; }
 
+static int dev_sync(void *impl) {
+    Dev *d = impl;
+    if (d->g.sync(&d->g)) {
+        dev_fail(d, "waiting for the device", d->g.err);
+        return -1;
+    }
+    return 0;
+}
+
+static void dev_memory(void *impl, size_t *now, size_t *peak) {
+    Dev *d = impl;
+    *now = *peak = 0;
+    if (!strcmp(d->g.name, "cuda")) gpu_cuda_stats(&d->g, now, peak);
+}
+
 static void dev_close(void *impl) {
     Dev *d = impl;
     if (!d) return;
@@ -179,7 +194,9 @@ static bool dev_build(Dev *d, Backend *b, const ModelSpec *s, int max_T, char *e
                    .device_step = dev_step,
                    .device_state = dev_state,
                    .device_set_state = dev_set_state,
-                   .error = dev_error};
+                   .error = dev_error,
+                   .sync = dev_sync,
+                   .memory = dev_memory};
     return true;
 }
 

@@ -16,12 +16,16 @@
 #   cuda       tests/run-cuda.sh (loaders, errors, backend choice)
 #   kernels    every kernel of every tiny model on the GPU against ref and
 #              sim, and Gpu.gemm against CBLAS (make test-kernels-gpu)
-#   train      not yet: a training step of each tiny model, cuda vs ref
-#   timing     not yet: 20 steps of r10-medium-x01 at 65,536 tokens/GPU
-#   torch      the PyTorch torch.compile comparison
-#              (tests/reference/bench_gpu.py, when present)
-# A "not yet: ..." line is a step that has nothing to run yet; it counts as
-# neither passed nor skipped. Exit status: 0 when no step failed.
+#   train      a whole training step of each tiny model on cuda against ref
+#              (loss, every gradient, every update, the loss after it) and a
+#              20-step loss curve: tests/unit/test_simstep.c with
+#              GPTC_TEST_DEVICE=cuda
+#   timing     gptc bench: 20 steps of r10-medium-x01 at 65,536 tokens on
+#              the GPU (ms/step, tok/s, MFU against 989 TFLOP/s, peak memory)
+#   torch      the project's PyTorch reference of the same model under
+#              torch.compile (tests/reference/bench_gpu.py, FlexAttention),
+#              same tokens per step, same run; then the ratio
+# Exit status: 0 when no step failed.
 set -u
 cd "$(dirname "$0")/.." || exit 2
 root=$PWD
@@ -30,6 +34,8 @@ if [ -n "${OUT:-}" ]; then
     exec > >(tee "$OUT/gpu-check.txt") 2>&1
 fi
 t0=$(date +%s)
+results=${OUT:-$root/build/gpu-check}
+mkdir -p "$results"
 passed=0 failed=0 skipped=0 notyet=0
 jobs=$(nproc 2>/dev/null || echo 4)
 makevars=()
@@ -130,7 +136,8 @@ build() {
     step build
     local log=$root/build/gpu-check-build.log
     mkdir -p build
-    run 300 "build/gptc and build/libgptc.a" "$log" make -j"$jobs" "${makevars[@]}" build/gptc build/libgptc.a ||
+    run 300 "build/gptc, build/libgptc.a and build/test_unit" "$log" \
+        make -j"$jobs" "${makevars[@]}" build/gptc build/libgptc.a build/test_unit ||
         tail -n 30 "$log"
     [ -x build/gptc ] && ldd build/gptc | grep -E 'yaml|pcre2|openblas|gfortran'
 }
@@ -138,7 +145,7 @@ build() {
 cuda_tests() {
     step cuda
     [ -x build/gptc ] || return
-    run 200 "make test-cuda (the GPU test program builds without libcuda; loaders, errors, backend choice)" \
+    run 120 "make test-cuda (the GPU test program builds without libcuda; loaders, errors, backend choice)" \
         "$root/build/gpu-check-cuda.log" make "${makevars[@]}" test-cuda
     grep -E '^(FAIL|skipped:|cuda:|kernels)' "$root/build/gpu-check-cuda.log"
 }
@@ -149,19 +156,33 @@ kernels() {
         skip "no GPU: every kernel of every tiny model on the GPU, and Gpu.gemm against CBLAS"
         return
     fi
-    run 360 "every kernel of every tiny model on the GPU vs ref and sim; Gpu.gemm vs CBLAS" - \
+    run 240 "every kernel of every tiny model on the GPU vs ref and sim; Gpu.gemm vs CBLAS" - \
         make -j"$jobs" "${makevars[@]}" test-kernels-gpu
 }
 
 train_step() {
     step train
-    not_yet "a training step of each tiny model on cuda vs ref (needs the cuda executor registered in runtime/backend.c)"
+    if [ $gpu -eq 0 ]; then
+        skip "no GPU: a training step of each tiny model on cuda vs ref"
+        return
+    fi
+    run 240 "a whole training step of tiny, tiny-x02, tiny-x04 and a 20-step curve of tiny: cuda vs ref" - \
+        env GPTC_TEST_DEVICE=cuda build/test_unit simstep
 }
 
 timing() {
     step timing
-    not_yet "20 steps of r10-medium-x01 at 65,536 tokens/GPU: ms/step, tok/s, MFU against 989 TFLOP/s, peak memory"
+    if [ $gpu -eq 0 ]; then
+        skip "no GPU: 20 steps of r10-medium-x01 at 65,536 tokens"
+        return
+    fi
+    run 300 "gptc bench: 20 steps of r10-medium-x01 at 65,536 tokens on cuda" - \
+        build/gptc bench models/r10-medium-x01.yaml --backend cuda --tokens 65536 --steps 20 --warmup 3 \
+        --json "$results/gptc-bench.json"
 }
+
+# The value of "key" in a one-line JSON object.
+json_field() { sed -E "s/.*\"$2\": ([0-9.eE+-]+).*/\1/" "$1"; }
 
 torch_compare() {
     step torch
@@ -170,7 +191,15 @@ torch_compare() {
     elif [ $gpu -eq 0 ]; then
         skip "no GPU: the PyTorch torch.compile comparison"
     else
-        run 200 "tests/reference/bench_gpu.py" - python3 tests/reference/bench_gpu.py
+        run 300 "tests/reference/bench_gpu.py: r10-medium-x01 under torch.compile" - \
+            python3 tests/reference/bench_gpu.py models/r10-medium-x01.yaml --gptc build/gptc \
+            --tokens-per-gpu 65536 --steps 20 --out "$results/torch.json"
+        if [ -s "$results/torch.json" ] && [ -s "$results/gptc-bench.json" ]; then
+            local g t
+            g=$(json_field "$results/gptc-bench.json" ms_per_step)
+            t=$(json_field "$results/torch.json" mean_step_ms)
+            awk -v g="$g" -v t="$t" 'BEGIN { printf "ratio: torch.compile %.2f ms/step / gptc %.2f ms/step = %.2fx\n", t, g, t / g }'
+        fi
     fi
 }
 

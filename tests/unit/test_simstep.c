@@ -48,6 +48,13 @@ static double rel_l2(const float *got, const float *want, size_t n, double *norm
     return w > 0 ? sqrt(d / w) : sqrt(d);
 }
 
+/* The executor checked against ref: sim, or GPTC_TEST_DEVICE (the GPU
+ * check runs these tests with cuda: the same contract, the same bounds). */
+static const char *device(void) {
+    const char *d = getenv("GPTC_TEST_DEVICE");
+    return d && *d ? d : "sim";
+}
+
 /* Tokens of a few documents: random ids, an EOT at fixed places. */
 static void make_tokens(const ModelSpec *s, int T, uint64_t seed, int *ids, int *tgt) {
     Rng r;
@@ -83,7 +90,7 @@ static bool pair_open(Pair *p, const char *model, int T, bool random_init) {
     }
     p->T = T;
     bool ok = backend_open(&p->ref, "ref", &p->s, T, err, sizeof err);
-    if (ok && !backend_open(&p->sim, "sim", &p->s, T, err, sizeof err)) {
+    if (ok && !backend_open(&p->sim, device(), &p->s, T, err, sizeof err)) {
         fprintf(stderr, "  %s\n", err);
         ok = false;
     }
@@ -138,13 +145,13 @@ static void whole_step(const char *model) {
     double lr = p.ref.forward(p.ref.impl, p.ids, p.tgt, p.T, 0, false);
     double ls = p.sim.forward(p.sim.impl, p.ids, p.tgt, p.T, 0, false);
     double el = fabs(ls - lr) / fabs(lr);
-    printf("  simstep %-22s loss      ref %.6f sim %.6f (rel %.2e, tol %.0e)\n", model, lr, ls, el, TOL_LOSS);
+    printf("  %s step %-22s loss      ref %.6f sim %.6f (rel %.2e, tol %.0e)\n", device(), model, lr, ls, el, TOL_LOSS);
     CHECK(el <= TOL_LOSS);
     p.ref.backward(p.ref.impl);
     p.sim.backward(p.sim.impl);
     const char *name;
     double eg = worst_tensor(&p, p.sim.grads(p.sim.impl), p.ref.grads(p.ref.impl), &name);
-    printf("  simstep %-22s gradients worst rel L2 %.2e (%s, tol %.0e)\n", model, eg, name, TOL_GRAD);
+    printf("  %s step %-22s gradients worst rel L2 %.2e (%s, tol %.0e)\n", device(), model, eg, name, TOL_GRAD);
     CHECK(eg <= TOL_GRAD);
     /* The update from the same gradients (ref's, handed to the device):
      * Adam's first step is lr * sign(g) wherever |g| >> eps, so a gradient
@@ -161,12 +168,12 @@ static void whole_step(const char *model) {
     const float *pr = p.ref.params(p.ref.impl), *ps = p.sim.params(p.sim.impl);
     for (size_t i = 0; i < n; i++) ref_upd[i] = pr[i] - before[i], sim_upd[i] = ps[i] - before[i];
     double eu = worst_tensor(&p, sim_upd, ref_upd, &name);
-    printf("  simstep %-22s updates   worst rel L2 %.2e (%s, tol %.0e)\n", model, eu, name, TOL_UPDATE);
+    printf("  %s step %-22s updates   worst rel L2 %.2e (%s, tol %.0e)\n", device(), model, eu, name, TOL_UPDATE);
     CHECK(eu <= TOL_UPDATE);
     lr = p.ref.forward(p.ref.impl, p.ids, p.tgt, p.T, 1, false);
     ls = p.sim.forward(p.sim.impl, p.ids, p.tgt, p.T, 1, false);
     el = fabs(ls - lr) / fabs(lr);
-    printf("  simstep %-22s loss after the update: ref %.6f sim %.6f (rel %.2e, tol %.0e)\n", model, lr, ls, el,
+    printf("  %s step %-22s loss after the update: ref %.6f sim %.6f (rel %.2e, tol %.0e)\n", device(), model, lr, ls, el,
            TOL_LOSS);
     CHECK(el <= TOL_LOSS);
     free(before);
@@ -210,8 +217,8 @@ TEST(simstep_tiny_20_step_curve_matches_ref) {
         if (step == 0) first = lr;
         last_r = lr, last_s = ls;
     }
-    printf("  simstep tiny 20 steps: ref %.4f -> %.4f, sim -> %.4f; worst rel gap %.2e at step %d (tol %.0e)\n",
-           first, last_r, last_s, worst, at, TOL_CURVE);
+    printf("  %s tiny 20 steps: ref %.4f -> %.4f, sim -> %.4f; worst rel gap %.2e at step %d (tol %.0e)\n",
+           device(), first, last_r, last_s, worst, at, TOL_CURVE);
     CHECK(worst <= TOL_CURVE);
     CHECK(last_r < first);
     pair_close(&p);

@@ -1,0 +1,239 @@
+/*
+ * cmd_bench.c: `gptc bench`, the speed of whole training steps on one
+ * executor: forward, backward and the optimizer on synthetic tokens (the
+ * data loader and checkpoints are left out, so that what is timed is the
+ * executor), after warm-up steps that absorb compilation and allocation.
+ * Each phase is timed between device syncs; MFU counts the model's FLOPs
+ * per token from `gptc check` (matmuls and attention at the final window,
+ * forward + backward) against the given peak.
+ */
+#include "cmd_bench.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "backend.h"
+#include "diag.h"
+#include "optim.h"
+#include "rng.h"
+#include "stats.h"
+#include "validate.h"
+
+#define MAX_SETS 64
+
+static const char help[] =
+    "Usage: gptc bench MODEL.yaml [options]\n"
+    "\n"
+    "Times whole training steps (forward, backward, optimizer) of the model on\n"
+    "synthetic tokens, after warm-up steps, and prints ms/step, tokens/s, MFU\n"
+    "and peak device memory.\n"
+    "\n"
+    "Options:\n"
+    "  --backend NAME   auto (default), ref, sim or cuda\n"
+    "  --tokens N       tokens per step (default train.tokens_per_rank; a\n"
+    "                   multiple of the attention block size)\n"
+    "  --steps N        timed steps (default 20)\n"
+    "  --warmup N       untimed steps first (default 3)\n"
+    "  --peak-tflops X  the device's dense bf16 peak for MFU (default 989: H100 SXM)\n"
+    "  --json FILE      also write the result as one JSON object\n"
+    "  --set KEY=VALUE  override a model key (repeatable)\n"
+    "\n"
+    "Exit status: 0 done, 1 a step failed, 2 bad model or usage.\n";
+
+typedef struct {
+    const char *backend, *json;
+    int tokens, steps, warmup;
+    double peak_tflops;
+} BenchOptions;
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int usage(const char *fmt, const char *arg) {
+    fputs("gptc bench: ", stderr);
+    fprintf(stderr, fmt, arg);
+    fputs("\nTry 'gptc bench --help'.\n", stderr);
+    return 2;
+}
+
+static bool parse_int(const char *s, int lo, int *out) {
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*s == '\0' || *end || v < lo || v > INT_MAX) return false;
+    *out = (int)v;
+    return true;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Random ids with an EOT every ~1024 tokens: documents as in the data. */
+static void tokens(const ModelSpec *s, int T, uint64_t seed, int *ids, int *tgt) {
+    Rng r;
+    rng_seed(&r, seed);
+    for (int t = 0; t < T; t++) {
+        ids[t] = rng_uniform(&r) < 1.0 / 1024 ? s->vocab.eot : (int)(rng_uniform(&r) * (s->vocab.size - 1));
+        tgt[t] = (int)(rng_uniform(&r) * (s->vocab.size - 1));
+    }
+    ids[0] = s->vocab.eot;
+}
+
+typedef struct {
+    double fwd_bwd, opt, total, loss;
+} StepTime;
+
+/* One step; false with the reason printed when the executor failed. */
+static bool step(Backend *b, Optim *opt, const int *ids, const int *tgt, int T, int k, StepTime *st) {
+    double t0 = now_ms();
+    st->loss = b->forward(b->impl, ids, tgt, T, k, false);
+    b->backward(b->impl);
+    if (b->sync && b->sync(b->impl)) return false;
+    double t1 = now_ms();
+    if (b->device_step) {
+        if (b->device_step(b->impl, k) || b->sync(b->impl)) return false;
+    } else {
+        optim_step(opt, b->params(b->impl), b->grads(b->impl), k);
+    }
+    double t2 = now_ms();
+    st->fwd_bwd = t1 - t0, st->opt = t2 - t1, st->total = t2 - t0;
+    if (!isfinite(st->loss)) {
+        fprintf(stderr, "gptc bench: the loss is %g at step %d\n", st->loss, k);
+        return false;
+    }
+    return true;
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static int run(const ModelSpec *s, const char *model, const BenchOptions *o) {
+    char note[1024], err[4096];
+    const char *name = backend_resolve(o->backend, note, sizeof note, err, sizeof err);
+    if (!name) return fprintf(stderr, "gptc bench: %s\n", err), 2;
+    int T = o->tokens ? o->tokens : (int)s->train.tokens_per_rank;
+    if (T % s->attn.window.block_size)
+        return fprintf(stderr, "gptc bench: --tokens %d is not a multiple of the block size %d\n", T,
+                       s->attn.window.block_size), 2;
+    printf("gptc bench: %s, %s, %d tokens per step, %d warm-up + %d timed steps\n", model, note, T, o->warmup,
+           o->steps);
+    fflush(stdout);
+    double t_open = now_ms();
+    Backend b;
+    if (!backend_open(&b, name, s, T, err, sizeof err)) return fprintf(stderr, "gptc bench: %s\n", err), 1;
+    Optim *opt = NULL;
+    if (!b.device_step) {
+        const ParamTensor *meta;
+        const size_t *off;
+        int n = b.tensors(b.impl, &meta, &off);
+        opt = optim_new(s, meta, off, n);
+    }
+    b.init(b.impl, s->train.seed);
+    int *ids = malloc(sizeof(int) * (size_t)T), *tgt = malloc(sizeof(int) * (size_t)T);
+    double *total = calloc((size_t)o->steps, sizeof(double)), fwd = 0, optms = 0, last = NAN;
+    int rc = ids && tgt && total ? 0 : 1;
+    double open_s = (now_ms() - t_open) / 1e3;
+    StepTime st;
+    for (int k = 0; k < o->warmup + o->steps && rc == 0; k++) {
+        tokens(s, T, 1000 + (uint64_t)k, ids, tgt);
+        if (!step(&b, opt, ids, tgt, T, k, &st)) {
+            fprintf(stderr, "gptc bench: step %d failed%s%s\n", k, b.error ? ": " : "", b.error ? b.error(b.impl) : "");
+            rc = 1;
+            break;
+        }
+        if (k == 0) printf("  first step %.1f ms (compiles, allocations), loss %.4f\n", st.total, st.loss);
+        if (k < o->warmup) continue;
+        total[k - o->warmup] = st.total, fwd += st.fwd_bwd, optms += st.opt, last = st.loss;
+    }
+    if (rc == 0) {
+        ModelStats ms;
+        stats_compute(s, &ms);
+        double mean = 0;
+        for (int k = 0; k < o->steps; k++) mean += total[k];
+        mean /= o->steps;
+        double med = median(total, o->steps), tps = T / (mean / 1e3);
+        double mfu = ms.flops_total * tps / (o->peak_tflops * 1e12);
+        size_t now = 0, peak = 0;
+        if (b.memory) b.memory(b.impl, &now, &peak);
+        printf("  ms/step %.2f (median %.2f), forward+backward %.2f, optimizer %.2f\n", mean, med,
+               fwd / o->steps, optms / o->steps);
+        printf("  tokens/s %.0f, MFU %.1f%% of %.0f TFLOP/s (%.3g FLOPs/token), peak device memory %.2f GiB\n", tps,
+               100 * mfu, o->peak_tflops, ms.flops_total, peak / 1073741824.0);
+        printf("  setup %.1f s, last loss %.4f\n", open_s, last);
+        if (o->json) {
+            FILE *f = fopen(o->json, "w");
+            if (!f) {
+                fprintf(stderr, "gptc bench: %s: cannot write\n", o->json);
+                rc = 1;
+            } else {
+                fprintf(f,
+                        "{\"model\": \"%s\", \"backend\": \"%s\", \"tokens\": %d, \"steps\": %d, \"ms_per_step\": %.4f, "
+                        "\"median_ms\": %.4f, \"fwd_bwd_ms\": %.4f, \"opt_ms\": %.4f, \"tokens_per_s\": %.1f, "
+                        "\"mfu\": %.5f, \"flops_per_token\": %.6g, \"peak_bytes\": %zu, \"last_loss\": %.6f}\n",
+                        model, name, T, o->steps, mean, med, fwd / o->steps, optms / o->steps, tps, mfu,
+                        ms.flops_total, peak, last);
+                fclose(f);
+            }
+        }
+    }
+    free(ids);
+    free(tgt);
+    free(total);
+    optim_free(opt);
+    backend_close(&b);
+    return rc;
+}
+
+int cmd_bench(int argc, char **argv) {
+    BenchOptions o = {.backend = "auto", .steps = 20, .warmup = 3, .peak_tflops = 989};
+    const char *model = NULL, *sets[MAX_SETS];
+    int nsets = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        bool takes = !strcmp(a, "--backend") || !strcmp(a, "--tokens") || !strcmp(a, "--steps") ||
+                     !strcmp(a, "--warmup") || !strcmp(a, "--peak-tflops") || !strcmp(a, "--json") ||
+                     !strcmp(a, "--set");
+        if (takes && !v) return usage("%s needs a value", a);
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) return fputs(help, stdout), 0;
+        if (takes) i++;
+        if (!strcmp(a, "--backend")) o.backend = v;
+        else if (!strcmp(a, "--json")) o.json = v;
+        else if (!strcmp(a, "--tokens")) {
+            if (!parse_int(v, 1, &o.tokens)) return usage("--tokens: '%s' is not a positive integer", v);
+        } else if (!strcmp(a, "--steps")) {
+            if (!parse_int(v, 1, &o.steps)) return usage("--steps: '%s' is not a positive integer", v);
+        } else if (!strcmp(a, "--warmup")) {
+            if (!parse_int(v, 0, &o.warmup)) return usage("--warmup: '%s' is not a whole number", v);
+        } else if (!strcmp(a, "--peak-tflops")) {
+            char *end;
+            o.peak_tflops = strtod(v, &end);
+            if (*v == '\0' || *end || !(o.peak_tflops > 0)) return usage("--peak-tflops: '%s' is not positive", v);
+        } else if (!strcmp(a, "--set")) {
+            if (nsets == MAX_SETS) return usage("more than %s --set options", "64");
+            sets[nsets++] = v;
+        } else if (a[0] == '-') {
+            return usage("unknown option '%s'", a);
+        } else if (model) {
+            return usage("one model only (also got '%s')", a);
+        } else {
+            model = a;
+        }
+    }
+    if (!model) return usage("%s", "no model given");
+    ModelSpec s;
+    if (!spec_load(model, sets, nsets, &s)) {
+        diag_reset();
+        return 2;
+    }
+    return run(&s, model, &o);
+}
