@@ -239,8 +239,12 @@ static bool generate(const ModelSpec *spec, const char *version, const char *mod
                     " * runtime/sim/cuda_emu.cc once per process.",
                     &header);
         emit_sim_cc(&g->plan, sb_str(&header), &g->sim_cc);
-        ok = lower_plan(spec, &g->plan_steps, err, sizeof err);
-        if (!ok) fprintf(stderr, "gptc compile: internal error: the step's schedule: %s\n", err);
+        if (!lower_supported(spec, err, sizeof err)) {
+            fprintf(stderr, "gptc compile: %s: the sim and cuda executors cannot run this model: %s\n", model, err);
+            ok = false;
+        } else if (!(ok = lower_plan(spec, &g->plan_steps, err, sizeof err))) {
+            fprintf(stderr, "gptc compile: internal error: the step's schedule: %s\n", err);
+        }
     }
     if (ok) {
         bufplan_run(&g->plan_steps, spec->train.tokens_per_rank, &g->arena);

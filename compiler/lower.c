@@ -890,15 +890,31 @@ static void unique_names(Lower *L) {
             if (!strcmp(p->bufs[i].name, p->bufs[j].name)) fail(L, "two buffers named %s", p->bufs[i].name);
 }
 
+bool lower_supported(const ModelSpec *s, char *err, size_t errlen) {
+    for (int i = 0; i < s->model.layers; i++) {
+        int into = 0;
+        for (int j = 0; j < s->skips.count; j++) into += s->skips.to[j] == i;
+        if (into > 1)
+            return snprintf(err, errlen, "layer %d receives %d skips; the fused plan adds one per layer", i, into),
+                   false;
+    }
+    bool attention = false;
+    for (int i = 0; i < s->model.layers; i++) attention = attention || s->model.attention[i];
+    int hd = s->model.head_dim;
+    if (attention && (hd % 16 || hd > 256))
+        return snprintf(err, errlen,
+                        "model.head_dim %d: the attention kernels need a multiple of 16 (the mma k-step) up to 256",
+                        hd),
+               false;
+    return true;
+}
+
 bool lower_plan(const ModelSpec *s, Plan *p, char *err, size_t errlen) {
     memset(p, 0, sizeof *p);
+    if (!lower_supported(s, err, errlen)) return false;
     p->spec = *s;
     p->ntensors = params_list(s, p->tensors);
     Lower *L = &(Lower){.p = p, .s = &p->spec, .ok = true, .err = err, .errlen = errlen, .layer = -1};
-    for (int i = 0; i < s->model.layers; i++)
-        for (int j = 0; j < s->skips.count; j++)
-            if (s->skips.to[j] == i && skip_into(s, i) != j)
-                fail(L, "layer %d receives more than one skip: not supported by the fused plan yet", i);
     PlanStep probe;
     if (!fuse_find_kernel(s, "x0_lambda_grad", 0, &probe)) fail(L, "no x0_lambda_grad kernel");
     L->parts = probe.grid_blocks;

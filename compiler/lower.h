@@ -140,6 +140,9 @@ typedef struct {
 /* Builds the plan of one training step. False with a message in err for a
  * model the lowering does not handle (or a binding that does not match a
  * kernel's parameters: a gptc bug). The Plan is large: allocate it. */
+/* Whether the GPU executors' plan covers this model; false with the reason
+ * (a limit of the fused kernels, not a bad model: ref runs it). */
+bool lower_supported(const ModelSpec *s, char *err, size_t errlen);
 bool lower_plan(const ModelSpec *s, Plan *p, char *err, size_t errlen);
 
 /* The op graph, one elementary op per line, with each step's fused kernel. */

@@ -126,7 +126,8 @@ done
 # warp per row); the sigmoid softcap with an offset, over an odd padded
 # vocabulary (257: one fp32 per vector, 288 threads). d16400: 1024 threads
 # per row that read it twice instead of keeping it in registers; head_dim
-# 400, a row of 50 vectors per warp; no softcap, over 258 classes (pairs).
+# 400, a row of 50 vectors per warp (no attention layers: its kernels stop at
+# head_dim 256); no softcap, over 258 classes (pairs).
 # v50304: the records' cross-entropy row, 25 vectors per thread, so that
 # each thread's running max and sum are rescaled as they go.
 # qkv-pre: q/k/v with the pre-norm (v not normed), interleaved rotary pairs,
@@ -136,7 +137,7 @@ done
 # queries at a time in the backward), on one head.
 variants=(
     "tiny-d2048|model.dim=2048 model.heads=16 model.head_dim=128 head.softcap=sigmoid head.cap=30 head.offset=-0.5 vocab.pad_multiple=1|rmsnorm,softcap_ce"
-    "tiny-d16400|model.dim=16400 model.heads=41 model.head_dim=400 head.softcap=none vocab.pad_multiple=2|rmsnorm,softcap_ce"
+    "tiny-d16400|model.dim=16400 model.heads=41 model.head_dim=400 head.softcap=none vocab.pad_multiple=2 attention.off_layers=[0,1,2,3,4,5] attention.window.long_layers=[] value_embeddings.tables=0|rmsnorm,softcap_ce"
     "tiny-v50304|vocab.size=50257 vocab.pad_multiple=128|softcap_ce"
     "tiny-qkv-pre|model.dim=96 model.heads=2 model.head_dim=48 attention.norm=pre attention.rotary.convention=interleaved attention.rotary.pairs=5|qkv"
     "tiny-h128|model.dim=128 model.heads=1 model.head_dim=128|attention"

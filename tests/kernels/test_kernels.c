@@ -401,7 +401,7 @@ static void relu2_fwd_reference(Case *c, const GptcPlanKernel *k, const Shape *s
 /* Buffers: 0 dact, 1 pre, 2 dpre unless in place. */
 /* ---- bf16 -> fp32 (templates/cast.cu); never in place: the dtypes differ ---- */
 
-static void cast_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
+static void cast_f32_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
     size_t n = (size_t)s->rows * k->row_elems;
     fill(add_buf(c, "x", BF16, n, false), r, -8, 3, false, 1.0 / 128);
     fill(add_buf(c, "y", F32, n, true), r, -8, 3, false, 0);
@@ -409,7 +409,7 @@ static void cast_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r)
     c->args[0] = &c->ptr[1], c->args[1] = &c->ptr[0], c->args[2] = &c->ints[1];
 }
 
-static void cast_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
+static void cast_f32_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
     (void)k, (void)s;
     float *x = buf_floats(&c->b[0]);
     buf_store(&c->b[1], x);
@@ -1246,6 +1246,8 @@ static void skip_bwd_reference(Case *c, const GptcPlanKernel *k, const Shape *s)
     axpy(dsrc, w, dxs, n);
     buf_store(&c->b[4], dsrc);
     free(dxs), free(src), free(dsrc);
+}
+
 /* ---- attention (templates/attention.cu) ---- */
 
 /* The instance's shape, from plan.h's constants. */
@@ -1769,6 +1771,8 @@ static const Shape muon_flat_shapes[] = {
     {.n = 1, .hyper = 0},     {.n = 3, .hyper = 1, .inplace = true},
     {.n = 1024, .hyper = 2},  {.n = 1027, .hyper = 1, .inplace = true},
     {.n = 65539, .hyper = 0}, {.n = 65536, .hyper = 2, .inplace = true},
+};
+
 /* The embedding forward: norm (hyper 0) with edge rows, without (1), and
  * without with rstd NULL (2); a block's tail and many blocks. */
 static const Shape embed_fwd_shapes[] = {
@@ -1819,8 +1823,8 @@ static const Kind kinds[] = {
      ELEMENTWISE, 0, SHAPES(row_shapes), x0_bwd_setup, x0_bwd_reference, NULL},
     {"relu2_fwd_", "__nv_bfloat16 *act, const __nv_bfloat16 *pre, int rows", ELEMENTWISE, 0, SHAPES(row_shapes),
      relu2_fwd_setup, relu2_fwd_reference, NULL},
-    {"cast_f32_", "float *y, const __nv_bfloat16 *x, int rows", ELEMENTWISE, 0, SHAPES(row_shapes), cast_setup,
-     cast_reference, NULL},
+    {"cast_f32_", "float *y, const __nv_bfloat16 *x, int rows", ELEMENTWISE, 0, SHAPES(row_shapes), cast_f32_setup,
+     cast_f32_reference, NULL},
     {"relu2_bwd_", "__nv_bfloat16 *dpre, const __nv_bfloat16 *dact, const __nv_bfloat16 *pre, int rows",
      ELEMENTWISE, 0, SHAPES(row_shapes), relu2_bwd_setup, relu2_bwd_reference, NULL},
     {"adam_",
