@@ -86,6 +86,13 @@ same four1 four2 "4 slices: 2 ranks give bit-identical parameters to 1"
 same four1 four4 "4 slices: 4 ranks give bit-identical parameters to 1"
 run four2b 4 --ranks 2 || fail "4 slices on 2 ranks, again" "$(tail -n 20 "$tmp/four2b.out")"
 same four2 four2b "the same 2 ranks twice: bit-identical"
+# The sim executor under the same rank logic: its gradients come to the host
+# for the sums across slices and ranks and go back before its own optimizer.
+for n in 1 2 4; do
+    run "simfour$n" 4 --ranks "$n" --backend sim || fail "sim: 4 slices on $n ranks" "$(tail -n 20 "$tmp/simfour$n.out")"
+done
+same simfour1 simfour2 "sim: 4 slices: 2 ranks give bit-identical parameters to 1"
+same simfour1 simfour4 "sim: 4 slices: 4 ranks give bit-identical parameters to 1"
 for n in 1 2 3 6; do
     run "six$n" 6 --ranks "$n" || fail "6 slices on $n ranks" "$(tail -n 20 "$tmp/six$n.out")"
 done
