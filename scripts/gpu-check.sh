@@ -108,6 +108,10 @@ deps_link() {
 deps() {
     step deps
     arch=$(${CC:-gcc} -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+    if ! command -v make >/dev/null && ls .gpudeps/make_*.deb >/dev/null 2>&1; then
+        dpkg -x .gpudeps/make_*.deb /tmp/gptc-make && export PATH=/tmp/gptc-make/usr/bin:$PATH
+        echo "note: no make on the system: using the one from .gpudeps/"
+    fi
     local forced=${GPTC_DEPS:+1}
     if [ -z "$forced" ] && deps_link; then
         ok "the system has libyaml, PCRE2 and OpenBLAS (OpenMP) with their headers"
