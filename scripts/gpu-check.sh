@@ -166,7 +166,7 @@ kernels() {
         skip "no GPU: every kernel of every tiny model on the GPU, and Gpu.gemm against CBLAS"
         return
     fi
-    run 240 "every kernel of every tiny model on the GPU vs ref and sim; Gpu.gemm vs CBLAS" - \
+    run 150 "every kernel of every tiny model on the GPU vs ref and sim; Gpu.gemm vs CBLAS" - \
         make -j"$jobs" "${makevars[@]}" test-kernels-gpu
 }
 
@@ -176,7 +176,7 @@ train_step() {
         skip "no GPU: a training step of each tiny model on cuda vs ref"
         return
     fi
-    run 240 "a whole training step of tiny, tiny-x02, tiny-x04 and a 20-step curve of tiny: cuda vs ref" - \
+    run 100 "a whole training step of tiny, tiny-x02, tiny-x04 and a 20-step curve of tiny: cuda vs ref" - \
         env GPTC_TEST_DEVICE=cuda build/test_unit simstep
 }
 
@@ -186,7 +186,7 @@ timing() {
         skip "no GPU: 20 steps of r10-medium-x01 at 65,536 tokens"
         return
     fi
-    run 300 "gptc bench: 20 steps of r10-medium-x01 at 65,536 tokens on cuda" - \
+    run 150 "gptc bench: 20 steps of r10-medium-x01 at 65,536 tokens on cuda" - \
         build/gptc bench models/r10-medium-x01.yaml --backend cuda --tokens 65536 --steps 20 --warmup 3 \
         --json "$results/gptc-bench.json"
 }
@@ -201,7 +201,7 @@ torch_compare() {
     elif [ $gpu -eq 0 ]; then
         skip "no GPU: the PyTorch torch.compile comparison"
     else
-        run 300 "tests/reference/bench_gpu.py: r10-medium-x01 under torch.compile" - \
+        run 180 "tests/reference/bench_gpu.py: r10-medium-x01 under torch.compile" - \
             python3 tests/reference/bench_gpu.py models/r10-medium-x01.yaml --gptc build/gptc \
             --tokens-per-gpu 65536 --steps 20 --out "$results/torch.json"
         if [ -s "$results/torch.json" ] && [ -s "$results/gptc-bench.json" ]; then
