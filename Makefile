@@ -106,7 +106,7 @@ print-ldlibs:
 # The GPU mode of tests/kernels for every tiny model and the GEMM check
 # (scripts/gpu-check.sh); without a GPU each program says "skipped: no GPU".
 test-kernels-gpu: build/gptc build/libgptc.a
-	GPU_LDLIBS="$(LDLIBS)" GPU_INC="$(addprefix -isystem ,$(EXTRA_INC))" tests/run-kernels.sh --gpu build/gptc
+	GPU_LDLIBS="$(LDLIBS)" GPU_INC="$(addprefix -isystem ,$(EXTRA_INC))" tests/run-kernels.sh --gpu build/gptc $(GPU_MODELS)
 
 # Without a GPU: the cuda code's loaders and errors (a fake driver), gptc
 # train's backend choice, and the GPU mode of tests/kernels building,

@@ -778,9 +778,18 @@ static void backward(Lower *L) {
         L->dve[k] = act(L, PD_F32, D, 0, name);
         zero(L, "dve = 0", L->dve[k]);
     }
-    int dn = act(L, PD_BF16, D, 0, "dxf");
+    /* fp32 logit gradients times the fp32 head give fp32 (cuBLASLt has no
+     * fp32 x fp32 -> bf16), rounded once to bf16 for the norm backward. */
+    int dn32 = act(L, PD_F32, D, 0, "dxf.fp32"), dn = act(L, PD_BF16, D, 0, "dxf");
     gemm(L, "dxf = dlogits head", (Mat){L->logits, 0, 0, V}, (Mat){whole(L, ht, PLANE_MASTER), 0, 0, D},
-         (Mat){dn, 0, 0, D}, TOK, fixed_dim(D), fixed_dim(V), 0, 0, 0);
+         (Mat){dn32, 0, 0, D}, TOK, fixed_dim(D), fixed_dim(V), 0, 0, 0);
+    PlanStep *cast = kernel(L, "cast_bf16", 0, "dxf to bf16");
+    bind(cast, "out", dn);
+    bind(cast, "in", dn32);
+    bind_rows(cast, "n", D);
+    PlanOp *co = op(L, cast, "cast");
+    in(co, ref(L, dn32));
+    out(co, ref(L, dn));
     /* Gpu.gemm takes operands of one dtype: the fp32 logit gradients meet
      * an fp32 copy of xf. */
     gemm(L, "d head = dlogits^T xf", (Mat){L->logits, 0, 0, V}, (Mat){L->xf32, 0, 0, D},

@@ -5,7 +5,9 @@
  * executor), after warm-up steps that absorb compilation and allocation.
  * Each phase is timed between device syncs; MFU counts the model's FLOPs
  * per token from `gptc check` (matmuls and attention at the final window,
- * forward + backward) against the given peak.
+ * forward + backward) against the given peak. The forward pass runs with
+ * the attention windows of the schedule's last step, the widest, which is
+ * what those FLOPs count (and what tests/reference/bench_gpu.py times).
  */
 #include "cmd_bench.h"
 
@@ -92,9 +94,10 @@ typedef struct {
 } StepTime;
 
 /* One step; false with the reason printed when the executor failed. */
-static bool step(Backend *b, Optim *opt, const int *ids, const int *tgt, int T, int k, StepTime *st) {
+static bool step(Backend *b, Optim *opt, const int *ids, const int *tgt, int T, int k, int window_step,
+                 StepTime *st) {
     double t0 = now_ms();
-    st->loss = b->forward(b->impl, ids, tgt, T, k, false);
+    st->loss = b->forward(b->impl, ids, tgt, T, window_step, false);
     b->backward(b->impl);
     if (b->sync && b->sync(b->impl)) return false;
     double t1 = now_ms();
@@ -105,6 +108,7 @@ static bool step(Backend *b, Optim *opt, const int *ids, const int *tgt, int T, 
     }
     double t2 = now_ms();
     st->fwd_bwd = t1 - t0, st->opt = t2 - t1, st->total = t2 - t0;
+    if (b->error && b->error(b->impl)[0]) return false; /* a step that failed part way times nothing */
     if (!isfinite(st->loss)) {
         fprintf(stderr, "gptc bench: the loss is %g at step %d\n", st->loss, k);
         return false;
@@ -146,7 +150,7 @@ static int run(const ModelSpec *s, const char *model, const BenchOptions *o) {
     StepTime st;
     for (int k = 0; k < o->warmup + o->steps && rc == 0; k++) {
         tokens(s, T, 1000 + (uint64_t)k, ids, tgt);
-        if (!step(&b, opt, ids, tgt, T, k, &st)) {
+        if (!step(&b, opt, ids, tgt, T, k, s->train.steps, &st)) {
             fprintf(stderr, "gptc bench: step %d failed%s%s\n", k, b.error ? ": " : "", b.error ? b.error(b.impl) : "");
             rc = 1;
             break;

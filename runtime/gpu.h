@@ -39,6 +39,12 @@ typedef struct GpuGemm {
     float alpha, beta;
 } GpuGemm;
 
+/* Why mm is not a GEMM that every Gpu runs ("" when it is): sizes, leading
+ * dimensions, dtypes (bf16 x bf16 -> bf16 or fp32, fp32 x fp32 -> fp32:
+ * what cuBLASLt does with fp32 compute), beta. The sim device refuses what
+ * the GPU would, so that a plan checked on sim runs on cuda. */
+void gpu_gemm_check(const GpuGemm *mm, char *why, size_t cap);
+
 typedef struct GpuLaunch {
     unsigned grid[3], block[3];
     size_t smem_bytes;

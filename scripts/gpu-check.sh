@@ -17,7 +17,8 @@
 #              GPTC_CHECK_CPU_TESTS=1 only, since make test runs it on every
 #              CPU and the GPU's minutes are scarce
 #   kernels    every kernel of every tiny model on the GPU against ref and
-#              sim, and Gpu.gemm against CBLAS (make test-kernels-gpu)
+#              sim, and Gpu.gemm against CBLAS (make test-kernels-gpu);
+#              GPTC_GPU_MODELS names a subset (tiny variants by name)
 #   train      a whole training step of each tiny model on cuda against ref
 #              (loss, every gradient, every update, the loss after it) and a
 #              20-step loss curve: tests/unit/test_simstep.c with
@@ -144,7 +145,10 @@ deps() {
 build() {
     step build
     local log=$root/build/gpu-check-build.log
-    mkdir -p build
+    # make's first step would run scripts/setup.sh (apt-get), which cannot
+    # reach a registry from the GPU machine: deps() has provided the
+    # libraries instead.
+    mkdir -p build && touch build/.deps
     run 300 "build/gptc, build/libgptc.a and build/test_unit" "$log" \
         make -j"$jobs" "${makevars[@]}" build/gptc build/libgptc.a build/test_unit ||
         tail -n 30 "$log"
@@ -167,7 +171,7 @@ kernels() {
         return
     fi
     run 150 "every kernel of every tiny model on the GPU vs ref and sim; Gpu.gemm vs CBLAS" - \
-        make -j"$jobs" "${makevars[@]}" test-kernels-gpu
+        make -j"$jobs" "${makevars[@]}" "GPU_MODELS=${GPTC_GPU_MODELS:-}" test-kernels-gpu
 }
 
 train_step() {
@@ -192,7 +196,7 @@ timing() {
 }
 
 # The value of "key" in a one-line JSON object.
-json_field() { sed -E "s/.*\"$2\": ([0-9.eE+-]+).*/\1/" "$1"; }
+json_field() { grep -oE "\"$2\": [0-9.eE+-]+" "$1" | head -n 1 | sed 's/.*: //'; }
 
 torch_compare() {
     step torch

@@ -49,8 +49,4 @@ int cublaslt_gemm(CublasLt *lt, const GpuGemm *mm, char *err, size_t cap);
 
 void cublaslt_close(CublasLt *lt);
 
-/* Why mm is not a valid GEMM for any Gpu ("" when it is): sizes, leading
- * dimensions, dtypes, beta. Shared with the other Gpu implementations. */
-void gpu_gemm_check(const GpuGemm *mm, char *why, size_t cap);
-
 #endif

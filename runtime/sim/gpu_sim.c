@@ -122,10 +122,9 @@ static void widen(float *out, const void *in, GpuDtype t, long long rows, long l
 
 static int sim_gemm(Gpu *g, const GpuGemm *mm) {
     SimImpl *s = g->impl;
-    if (mm->m < 0 || mm->n < 0 || mm->k < 0 || mm->batch < 1 || mm->a_type != mm->b_type ||
-        (mm->beta != 0 && mm->beta != 1))
-        return fail(g, "sim: gemm m=%d n=%d k=%d batch=%d: bad shape, dtypes or beta", mm->m, mm->n, mm->k,
-                    mm->batch);
+    char why[256];
+    gpu_gemm_check(mm, why, sizeof why);
+    if (why[0]) return fail(g, "sim: gemm: %s", why);
     long long ar = mm->trans_a ? mm->k : mm->m, ac = mm->trans_a ? mm->m : mm->k;
     long long br = mm->trans_b ? mm->n : mm->k, bc = mm->trans_b ? mm->k : mm->n;
     size_t elem_ab = mm->a_type == GPU_BF16 ? 2 : 4, elem_c = mm->c_type == GPU_BF16 ? 2 : 4;

@@ -1982,6 +1982,14 @@ static void describe(char *out, size_t len, const Shape *s, bool flat) {
 /* An output element passes when it is within the kind's tolerance in ulps
  * or, where the reference set a bound, when |got - want| <= bound plus one
  * unit in the last place of the output's dtype (its final rounding). */
+/* Extra ulps allowed where the GPU's exp and log (within 2 ulp of the
+ * correctly rounded result, CUDA's programming guide) stand in for glibc's,
+ * which the ref code and the emulator share: set by the GPU mode for the
+ * kinds that call them (gpu_mode.h). Through the softcap, the softmax and
+ * its derivative those differences compound: 33 fp32 ulp were measured on
+ * an H200 (sigmoid softcap, cross-entropy gradient); 128 leaves room. */
+static int transcendental_slack;
+
 static void compare(const Case *got, const Case *want, const Kind *kind, const char *shape, Stats *st) {
     for (int bi = 0; bi < got->nbufs; bi++) {
         const Buf *g = &got->b[bi], *w = &want->b[bi];
@@ -2002,7 +2010,7 @@ static void compare(const Case *got, const Case *want, const Kind *kind, const c
             double e = isfinite(a) && isfinite(b) ? fabs((double)a - b) : (d ? INFINITY : 0);
             if (d > wo->ulps) wo->ulps = d;
             if (e > wo->abs) wo->abs = e;
-            bool ok = d <= kind->tol_ulps;
+            bool ok = d <= kind->tol_ulps + transcendental_slack;
             if (want->bound[bi]) {
                 double m = fmax(fabs((double)a), fabs((double)b));
                 double allowed = want->bound[bi][i] + (g->dtype == BF16 ? bf16_ulp(m) : f32_ulp(m));
