@@ -50,12 +50,6 @@ static const struct {
 };
 #define NREGISTRY (sizeof registry / sizeof registry[0])
 
-bool backend_registered(const char *name) {
-    for (size_t i = 0; i < NREGISTRY; i++)
-        if (!strcmp(registry[i].name, name)) return true;
-    return false;
-}
-
 bool backend_open(Backend *b, const char *name, const ModelSpec *s, int max_T, char *err,
                   size_t errcap) {
     memset(b, 0, sizeof *b);
@@ -71,12 +65,11 @@ const char *backend_resolve(const char *requested, char *note, size_t notecap, c
     char why[800];
     if (!strcmp(requested, "auto")) {
         int n = cuda_device_count(why, sizeof why);
-        if (n > 0 && backend_registered("cuda")) {
+        if (n > 0) {
             snprintf(note, notecap, "backend: cuda (auto: %d GPU%s found)", n, n == 1 ? "" : "s");
             return "cuda";
         }
-        if (n > 0) snprintf(note, notecap, "backend: ref (auto: a GPU is present, but this build has no cuda executor yet)");
-        else snprintf(note, notecap, "backend: ref (%s)", why);
+        snprintf(note, notecap, "backend: ref (%s)", why);
         return "ref";
     }
     if (!strcmp(requested, "cuda") && cuda_device_count(why, sizeof why) == 0) {

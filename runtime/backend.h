@@ -49,18 +49,14 @@ typedef struct Backend {
     void (*memory)(void *impl, size_t *now, size_t *peak);
 } Backend;
 
-/* Opens executor `name` ("ref") for spec `s` and sequences of up to max_T
+/* Opens executor `name` ("ref", "sim" or "cuda") for spec `s` and sequences of up to max_T
  * tokens. False with a message for an unknown or unavailable executor. */
 bool backend_open(Backend *b, const char *name, const ModelSpec *s, int max_T, char *err,
                   size_t errcap);
 void backend_close(Backend *b);
 
-/* Whether this build has executor `name` in its table (backend.c). */
-bool backend_registered(const char *name);
-
-/* The executor to open for --backend `requested`: "auto" is cuda when this
- * build has it and the driver sees a GPU (cuda_device_count() > 0), else
- * ref; "cuda" needs a GPU. Writes the choice and why into note, e.g.
+/* The executor to open for --backend `requested`: "auto" is cuda when the
+ * driver sees a GPU (cuda_device_count() > 0), else ref; "cuda" needs a GPU. Writes the choice and why into note, e.g.
  * "backend: ref (no GPU: libcuda.so.1 not found ...)". NULL with the reason
  * in err when the request cannot be met (--backend cuda without a GPU). */
 const char *backend_resolve(const char *requested, char *note, size_t notecap, char *err, size_t errcap);

@@ -54,8 +54,7 @@ expect 2 "--backend cuda, a driver with no device" "no GPU: the driver sees no d
     env GPTC_CUDA_LIB="$fake" "$bin" train "$model" --backend cuda
 expect 2 "--backend auto, no GPU: ref, saying why" "backend: ref (no GPU: the driver sees no device)" -- \
     env GPTC_CUDA_LIB="$fake" "$bin" train "$model" --run-dir "$tmp/run" --set "train.data.train=$tmp/no_*.bin"
-expect 2 "--backend auto, a GPU but no cuda executor in this build: ref, saying why" \
-    "backend: ref (auto: a GPU is present, but this build has no cuda executor yet)" -- \
+expect 2 "--backend auto, a GPU: cuda, saying so" "backend: cuda (auto: 1 GPU found)" -- \
     env GPTC_CUDA_LIB="$fake" FAKE_CUDA_DEVICES=1 "$bin" train "$model" --run-dir "$tmp/run" \
     --set "train.data.train=$tmp/no_*.bin"
 

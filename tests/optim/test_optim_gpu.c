@@ -194,13 +194,25 @@ static void test_gemm_case(Gpu *g, int ta, int tb, GpuDtype ab, GpuDtype ct, flo
     free(ha), free(hb), free(hc), free(got);
 }
 
+/* fp32 x fp32 -> bf16 is refused, as on the GPU (cuBLASLt has no such
+ * kind with fp32 compute): a plan that runs on sim must run on cuda. */
+static void test_gemm_refuses_f32_to_bf16(Gpu *g) {
+    float *d = g->alloc(g, 64 * sizeof(float));
+    GpuGemm mm = {4, 4, 4, 1, 0, 0, GPU_F32, GPU_F32, GPU_BF16, d, d, d, 4, 4, 4, 0, 0, 0, 1.0f, 0.0f};
+    bool refused = g->gemm(g, &mm) != 0 && strstr(g->err, "fp32 x fp32 -> fp32");
+    result(refused, "gemm fp32 x fp32 -> bf16 is refused with a message, as cuda refuses it");
+    g->free(g, d);
+}
+
 static void test_gemm(Gpu *g) {
     for (int ta = 0; ta < 2; ta++)
         for (int tb = 0; tb < 2; tb++)
             for (int ab = 0; ab < 2; ab++)
                 for (int ct = 0; ct < 2; ct++)
                     for (int beta = 0; beta < 2; beta++)
-                        test_gemm_case(g, ta, tb, (GpuDtype)ab, (GpuDtype)ct, (float)beta);
+                        if (ab == GPU_BF16 || ct == GPU_F32)
+                            test_gemm_case(g, ta, tb, (GpuDtype)ab, (GpuDtype)ct, (float)beta);
+    test_gemm_refuses_f32_to_bf16(g);
 }
 
 /* ---- singular values: cyclic Jacobi on the Gram matrix (double) ---- */
