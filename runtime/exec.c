@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bf16.h"
 #include "real.h"
 /* ref's rotary tables, so that cos/sin are bit for bit the ones the ref
  * executor uses; the header's other functions are not used here. */
@@ -181,14 +182,6 @@ void exec_free(Exec *e) {
 
 /* ---- parameters ---- */
 
-static uint16_t bf16_rne(float f) {
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (uint16_t)(u >> 16);
-}
-
 int exec_upload_params(Exec *e, const float *host) {
     const Plan *p = e->plan;
     Gpu *g = e->g;
@@ -207,7 +200,7 @@ int exec_upload_params(Exec *e, const float *host) {
             }
             if (rc == 0 && e->hi[t])
                 rc = g->copy_to_device(g, e->hi[t], hi, n * 2) || g->copy_to_device(g, e->lo[t], lo, n * 2) ? -1 : 0;
-            for (size_t i = 0; i < n && rc == 0 && t == e->head; i++) hi[i] = bf16_rne(src[i]);
+            for (size_t i = 0; i < n && rc == 0 && t == e->head; i++) hi[i] = f32_to_bf16(src[i]);
             if (rc == 0 && t == e->head) rc = g->copy_to_device(g, e->bf16copy[t], hi, n * 2);
             free(hi);
             free(lo);

@@ -3,8 +3,17 @@
  */
 #include "gpu.h"
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+
+int gpu_fail(Gpu *g, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g->err, sizeof g->err, fmt, ap);
+    va_end(ap);
+    return -1;
+}
 
 void gpu_gemm_check(const GpuGemm *mm, char *why, size_t cap) {
     why[0] = '\0';

@@ -71,4 +71,7 @@ struct Gpu {
     void (*close)(Gpu *g);
 };
 
+/* Writes the reason into g->err; returns -1, for `return gpu_fail(...)`. */
+int gpu_fail(Gpu *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 #endif

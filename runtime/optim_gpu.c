@@ -6,11 +6,11 @@
  */
 #include "optim_gpu.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bf16.h"
 #include "emit.h"
 #include "optim.h"
 
@@ -39,15 +39,6 @@ struct OptimGpu {
     float *t, *partial, *sumsq;    /* fp32 GEMM results, norm partials, sums */
     Kernel adam, colsum, momentum, normalize, combine, update, cast;
 };
-
-static int fail(Gpu *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(Gpu *g, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(g->err, sizeof g->err, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 static size_t round_up(size_t v, size_t to) { return (v + to - 1) / to * to; }
 
@@ -89,18 +80,10 @@ void gpu_params_free(Gpu *g, GpuParams *p) {
     memset(p, 0, sizeof *p);
 }
 
-static uint16_t bf16_rne(float f) {
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return 0x7fff;
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (uint16_t)(u >> 16);
-}
-
 /* A host staging buffer of `bytes`, or NULL with g->err set. */
 static void *stage(Gpu *g, size_t bytes) {
     void *p = malloc(bytes ? bytes : 1);
-    if (!p) fail(g, "optim_gpu: out of host memory (%zu bytes)", bytes);
+    if (!p) gpu_fail(g, "optim_gpu: out of host memory (%zu bytes)", bytes);
     return p;
 }
 
@@ -114,7 +97,7 @@ static int upload_tensor(Gpu *g, GpuParamTensor *t, const ParamTensor *m, const 
     for (size_t j = 0; j < n; j++) {
         uint32_t u;
         memcpy(&u, &w[j], sizeof u);
-        a[j] = m->opt == OPT_MUON ? (uint16_t)(u >> 16) : bf16_rne(w[j]);
+        a[j] = m->opt == OPT_MUON ? (uint16_t)(u >> 16) : f32_to_bf16(w[j]);
         b[j] = (uint16_t)(u & 0xffffu);
     }
     int rc = m->opt == OPT_MUON ? (g->copy_to_device(g, t->hi, a, 2 * n) || g->copy_to_device(g, t->lo, b, 2 * n))
@@ -182,12 +165,12 @@ static int find_kernel(Gpu *g, const EmitPlan *plan, const char *family, const c
             return 0;
         }
     }
-    return fail(g, "optim_gpu: the plan has no kernel %s (family %s)", stem, family);
+    return gpu_fail(g, "optim_gpu: the plan has no kernel %s (family %s)", stem, family);
 }
 
 static int find_kernels(OptimGpu *o) {
     EmitPlan *plan = malloc(sizeof *plan);
-    if (!plan) return fail(o->g, "optim_gpu: out of host memory");
+    if (!plan) return gpu_fail(o->g, "optim_gpu: out of host memory");
     emit_plan(&o->spec, plan);
     int rc = find_kernel(o->g, plan, "adam", "adam", &o->adam) ||
              find_kernel(o->g, plan, "colsum", "colsum", &o->colsum) ||
@@ -222,7 +205,7 @@ static int setup(OptimGpu *o, const size_t *offsets) {
     for (int i = 0; i < o->n; i++) {
         const ParamTensor *m = &o->meta[i];
         if (offsets[i] % ALIGN_FLOATS)
-            return fail(o->g, "optim_gpu: gradient offset %zu of %s is not a multiple of %d floats", offsets[i],
+            return gpu_fail(o->g, "optim_gpu: gradient offset %zu of %s is not a multiple of %d floats", offsets[i],
                         m->name, ALIGN_FLOATS);
         o->goff[i] = offsets[i];
         bool muon = m->opt == OPT_MUON;
@@ -235,7 +218,7 @@ static int setup(OptimGpu *o, const size_t *offsets) {
         int r, c, k;
         optim_matrix_shape(m, &r, &c, &k);
         if (((size_t)r * c) % o->momentum.vec)
-            return fail(o->g, "optim_gpu: %s: %d x %d matrices do not split into vectors of %u", m->name, r, c,
+            return gpu_fail(o->g, "optim_gpu: %s: %d x %d matrices do not split into vectors of %u", m->name, r, c,
                         o->momentum.vec);
         int small = r < c ? r : c;
         if ((size_t)m->numel > biggest) biggest = (size_t)m->numel;
@@ -255,22 +238,22 @@ static int setup(OptimGpu *o, const size_t *offsets) {
     size_t counts[3] = {o->adam_total, o->adam_total, o->muon_total};
     for (int j = 0; j < 3 && !bad; j++)
         if (!(o->host[j] = calloc(counts[j] ? counts[j] : 1, sizeof(float))))
-            return fail(o->g, "optim_gpu: out of host memory");
+            return gpu_fail(o->g, "optim_gpu: out of host memory");
     return bad ? -1 : 0;
 }
 
 OptimGpu *optim_gpu_new(Gpu *g, const ModelSpec *s, const ParamTensor *meta, const size_t *offsets, int n) {
     if (s->dtypes.muon_master != MASTER_SPLIT16) {
-        fail(g, "optim_gpu: dtypes.muon_master fp32 is not supported on the GPU (it keeps split16 planes)");
+        gpu_fail(g, "optim_gpu: dtypes.muon_master fp32 is not supported on the GPU (it keeps split16 planes)");
         return NULL;
     }
     if (n < 0 || n > PARAMS_MAX) {
-        fail(g, "optim_gpu: %d tensors (at most %d)", n, PARAMS_MAX);
+        gpu_fail(g, "optim_gpu: %d tensors (at most %d)", n, PARAMS_MAX);
         return NULL;
     }
     OptimGpu *o = calloc(1, sizeof *o);
     if (!o) {
-        fail(g, "optim_gpu: out of host memory");
+        gpu_fail(g, "optim_gpu: out of host memory");
         return NULL;
     }
     o->g = g;
@@ -352,7 +335,7 @@ static int newton_schulz(OptimGpu *o, int count, int rows, int cols) {
 }
 
 int optim_gpu_direction(OptimGpu *o, int i, const float *grads, int step, const void **x) {
-    if (i < 0 || i >= o->n || o->meta[i].opt != OPT_MUON) return fail(o->g, "optim_gpu: tensor %d is not Muon's", i);
+    if (i < 0 || i >= o->n || o->meta[i].opt != OPT_MUON) return gpu_fail(o->g, "optim_gpu: tensor %d is not Muon's", i);
     const ParamTensor *m = &o->meta[i];
     int rows, cols, count;
     optim_matrix_shape(m, &rows, &cols, &count);
@@ -382,7 +365,7 @@ static int muon_step(OptimGpu *o, int i, GpuParamTensor *t, const float *grads, 
 }
 
 int optim_gpu_step(OptimGpu *o, GpuParams *p, const float *grads, int step) {
-    if (p->n != o->n) return fail(o->g, "optim_gpu: %d parameter tensors, the optimizer has %d", p->n, o->n);
+    if (p->n != o->n) return gpu_fail(o->g, "optim_gpu: %d parameter tensors, the optimizer has %d", p->n, o->n);
     double mult = spec_lr_mult(&o->spec, step);
     for (int i = 0; i < o->n; i++) {
         int rc = o->meta[i].opt == OPT_ADAM ? adam_step(o, i, &p->t[i], grads, step, mult)
@@ -421,9 +404,9 @@ int optim_gpu_set_state(OptimGpu *o, const CkptArray *in, int n) {
         int j = 0;
         while (j < 3 && strcmp(in[k].name, state_names[j])) j++;
         size_t want = j == 2 ? o->muon_total : o->adam_total;
-        if (j == 3) return fail(o->g, "optim_gpu: no optimizer state named '%s'", in[k].name);
+        if (j == 3) return gpu_fail(o->g, "optim_gpu: no optimizer state named '%s'", in[k].name);
         if (in[k].count != want)
-            return fail(o->g, "optim_gpu: %s has %zu values, the model needs %zu", in[k].name, in[k].count, want);
+            return gpu_fail(o->g, "optim_gpu: %s has %zu values, the model needs %zu", in[k].name, in[k].count, want);
         for (int i = 0; i < o->n; i++) {
             bool has;
             float *d = state_dev(o, j, i, &has);

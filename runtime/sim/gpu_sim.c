@@ -14,11 +14,11 @@
 
 #include <cblas.h>
 #include <dlfcn.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bf16.h"
 #include "sim.h"
 
 typedef struct {
@@ -29,20 +29,11 @@ typedef struct {
     size_t na, nb, nc;
 } SimImpl;
 
-static int fail(Gpu *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(Gpu *g, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(g->err, sizeof g->err, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 static void *sim_alloc(Gpu *g, size_t bytes) {
     size_t n = (bytes + 255) / 256 * 256;
     void *p = aligned_alloc(256, n ? n : 256);
     if (!p) {
-        fail(g, "sim: out of memory allocating %zu bytes", bytes);
+        gpu_fail(g, "sim: out of memory allocating %zu bytes", bytes);
         return NULL;
     }
     memset(p, 0, n ? n : 256);
@@ -71,30 +62,15 @@ static int sim_launch(Gpu *g, const char *name, const GpuLaunch *l, void **args)
     char sym[160];
     snprintf(sym, sizeof sym, "gptc_sim_%s", name);
     void *addr = dlsym(s->handle, sym);
-    if (!addr) return fail(g, "sim: kernel %s is not in the loaded kernels", name);
+    if (!addr) return gpu_fail(g, "sim: kernel %s is not in the loaded kernels", name);
     GptcSimKernelFn fn;
     memcpy(&fn, &addr, sizeof fn);
     GptcSimLaunch sl = {{l->grid[0], l->grid[1], l->grid[2]},
                         {l->block[0], l->block[1], l->block[2]},
                         l->smem_bytes,
                         s->opt};
-    if (fn(&sl, args) != GPTC_SIM_OK) return fail(g, "%s", s->last_error());
+    if (fn(&sl, args) != GPTC_SIM_OK) return gpu_fail(g, "%s", s->last_error());
     return 0;
-}
-
-static float bf16_to_f32(uint16_t b) {
-    uint32_t u = (uint32_t)b << 16;
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
-static uint16_t f32_to_bf16(float f) {
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40); /* quiet NaN */
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (uint16_t)(u >> 16);
 }
 
 /* A staging buffer of at least n floats. */
@@ -124,13 +100,13 @@ static int sim_gemm(Gpu *g, const GpuGemm *mm) {
     SimImpl *s = g->impl;
     char why[256];
     gpu_gemm_check(mm, why, sizeof why);
-    if (why[0]) return fail(g, "sim: gemm: %s", why);
+    if (why[0]) return gpu_fail(g, "sim: gemm: %s", why);
     long long ar = mm->trans_a ? mm->k : mm->m, ac = mm->trans_a ? mm->m : mm->k;
     long long br = mm->trans_b ? mm->n : mm->k, bc = mm->trans_b ? mm->k : mm->n;
     size_t elem_ab = mm->a_type == GPU_BF16 ? 2 : 4, elem_c = mm->c_type == GPU_BF16 ? 2 : 4;
     float *a = stage(&s->wa, &s->na, (size_t)(ar * ac)), *b = stage(&s->wb, &s->nb, (size_t)(br * bc));
     float *c = stage(&s->wc, &s->nc, (size_t)mm->m * mm->n);
-    if (!a || !b || !c) return fail(g, "sim: out of memory in gemm");
+    if (!a || !b || !c) return gpu_fail(g, "sim: out of memory in gemm");
     for (int i = 0; i < mm->batch; i++) {
         const char *pa = (const char *)mm->a + (size_t)(i * mm->stride_a) * elem_ab;
         const char *pb = (const char *)mm->b + (size_t)(i * mm->stride_b) * elem_ab;
@@ -176,12 +152,12 @@ int gpu_sim_open(Gpu *g, void *handle) {
     memset(g, 0, sizeof *g);
     g->name = "sim";
     SimImpl *s = calloc(1, sizeof *s);
-    if (!s) return fail(g, "sim: out of memory");
+    if (!s) return gpu_fail(g, "sim: out of memory");
     s->handle = handle ? handle : RTLD_DEFAULT;
     void *le = dlsym(s->handle, "gptc_sim_last_error"), *oe = dlsym(s->handle, "gptc_sim_options_from_env");
     if (!le || !oe) {
         free(s);
-        return fail(g, "sim: the emulator (gptc_sim_last_error) is not in the loaded kernels");
+        return gpu_fail(g, "sim: the emulator (gptc_sim_last_error) is not in the loaded kernels");
     }
     memcpy(&s->last_error, &le, sizeof le);
     int (*from_env)(GptcSimOptions *);
