@@ -390,12 +390,22 @@ static int fail_save(Trainer *t, const char *what) {
     return 0;
 }
 
+/* A device executor that failed (a launch, a copy, memory) says why; the
+ * run stops as for a bad loss, with the last checkpoint intact. */
+static bool device_failed(Trainer *t, const char *during) {
+    if (!t->be.error || !t->be.error(t->be.impl)[0]) return false;
+    SAY(t, "gptc train: %s of step %d failed: %s. Stopping; the last good checkpoint, %s, is intact", during,
+        t->step + 1, t->be.error(t->be.impl), t->ckpt_path);
+    return true;
+}
+
 static int loop(Trainer *t) {
     const ModelSpec *s = t->s;
     double tokens = (double)s->train.ranks * s->train.tokens_per_rank;
     for (bool first = true;; first = false) {
         if (due_for_validation(t, first)) {
             double val_loss = validate(t);
+            if (device_failed(t, "the validation")) return 1;
             if (t->log) log_validation(t, val_loss);
             if (fail_save(t, "validation done")) return 1;
         }
@@ -412,6 +422,7 @@ static int loop(Trainer *t) {
         }
         double t0 = now_ms();
         double loss = train_step(t);
+        if (device_failed(t, "the training")) return 1;
         if (!isfinite(loss)) {
             SAY(t, "gptc train: the loss is %g at step %d; stopping. The last good "
                                "checkpoint, %s, is intact", loss, t->step + 1, t->ckpt_path);

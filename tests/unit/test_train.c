@@ -1,11 +1,13 @@
 /*
- * test_train.c: the training loop's handling of a non-finite loss. No
+ * test_train.c: the training loop's handling of a non-finite loss and of a
+ * device executor that fails (its error() says why). No
  * valid model produces one on demand (the softcap and the norms keep the
  * recipe's models finite), so an executor wraps ref and poisons the loss
  * from a chosen step on: the run must stop with status 1 and leave the last
  * good checkpoint, which must load. The rest of the loop is tested end to
  * end by tests/run-train.sh.
  */
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,22 @@ static double poisoned_forward(void *m, const int *in, const int *tgt, int T, in
     return !val && step >= NAN_STEP ? NAN : loss;
 }
 
+/* An executor whose device fails at NAN_STEP: the loss is NaN, as the
+ * device executors return, and error() says why. */
+static char device_err[64];
+
+static double failing_forward(void *m, const int *in, const int *tgt, int T, int step, bool val) {
+    double loss = ref_forward(m, in, tgt, T, step, val);
+    if (val || step < NAN_STEP) return loss;
+    snprintf(device_err, sizeof device_err, "launch of attn_fwd: CUDA_ERROR_ILLEGAL_ADDRESS");
+    return NAN;
+}
+
+static const char *failing_error(void *m) {
+    (void)m;
+    return device_err;
+}
+
 static void write_shard(const char *path, int n, int vocab) {
     uint16_t *tok = malloc(sizeof(uint16_t) * (size_t)n);
     for (int i = 0; i < n; i++) tok[i] = (uint16_t)((i * 7 + i / 13) % vocab);
@@ -34,7 +52,9 @@ static void write_shard(const char *path, int n, int vocab) {
     free(tok);
 }
 
-TEST(train_stops_on_nan_and_keeps_the_checkpoint) {
+/* A run that stops at NAN_STEP, from a NaN loss or a device failure (the
+ * message says which), leaves the last good checkpoint, which loads. */
+static void stops_and_keeps_the_checkpoint(bool device) {
     char dir[] = "/tmp/gptc-test-train-XXXXXX";
     CHECK(mkdtemp(dir) != NULL);
     char yaml[4096], train[4200], val[4200], run[4200], ckpt[4300];
@@ -60,9 +80,26 @@ TEST(train_stops_on_nan_and_keeps_the_checkpoint) {
     Backend be;
     char err[512];
     CHECK(backend_open(&be, "ref", &s, train_max_tokens(&s), err, sizeof err));
-    be.forward = poisoned_forward;
+    be.forward = device ? failing_forward : poisoned_forward;
+    if (device) be.error = failing_error;
+    device_err[0] = '\0';
     TrainOptions o = {.run_dir = run, .backend = "ref"};
+    /* What the run says on stderr, into a file beside it. */
+    char log[8192];
+    snprintf(log, sizeof log, "%s/stderr.txt", dir);
+    fflush(stderr);
+    int saved = dup(2), fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    CHECK(saved >= 0 && fd >= 0 && dup2(fd, 2) == 2);
     CHECK_EQ_INT(train_with(&s, &o, &be), 1);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved), close(fd);
+    FILE *lf = fopen(log, "r");
+    size_t got = lf ? fread(log, 1, sizeof log - 1, lf) : 0;
+    log[got] = '\0';
+    if (lf) fclose(lf);
+    CHECK_HAS(log, device ? "the training of step 8 failed: launch of attn_fwd: CUDA_ERROR_ILLEGAL_ADDRESS"
+                          : "the loss is nan at step 8");
     /* The last validation before the NaN was at step 5: its checkpoint. */
     CHECK(ckpt_read_spec(ckpt, &s, err, sizeof err));
     size_t count = 0;
@@ -81,3 +118,6 @@ TEST(train_stops_on_nan_and_keeps_the_checkpoint) {
     CHECK(system(cmd) == 0);
     diag_reset();
 }
+
+TEST(train_stops_on_nan_and_keeps_the_checkpoint) { stops_and_keeps_the_checkpoint(false); }
+TEST(train_stops_on_a_device_failure_and_keeps_the_checkpoint) { stops_and_keeps_the_checkpoint(true); }
