@@ -25,7 +25,6 @@
 #include "nvrtc.h"
 #include "schedule.h"
 #include "sha256.h"
-#include "template.h"
 #include "validate.h"
 
 #define MAX_SETS 256
@@ -329,17 +328,6 @@ static void print_report(const Args *a, const NvrtcOutput *out, const EmitPlan *
          " / the SM's maximum, estimated from registers, smem and threads per block)");
 }
 
-/* Every embedded .cuh, offered to NVRTC as an include file. */
-static int embedded_headers(NvrtcHeader *h, int max) {
-    int n = 0;
-    for (int i = 0; i < tpl_file_count && n < max; i++) {
-        size_t len = strlen(tpl_files[i].name);
-        if (len > 4 && !strcmp(tpl_files[i].name + len - 4, ".cuh"))
-            h[n++] = (NvrtcHeader){tpl_files[i].name, tpl_files[i].text};
-    }
-    return n;
-}
-
 static int compile_and_check(const Args *a, const Generated *g, const char *dir) {
     char why[1024];
     if (!nvrtc_load(why, sizeof why)) {
@@ -355,7 +343,7 @@ static int compile_and_check(const Args *a, const Generated *g, const char *dir)
     NvrtcOutput out[MAX_ARCHS];
     for (int j = 0; j < a->narchs; j++)
         jobs[j] = (NvrtcJob){"kernels.cu", sb_str(&g->compiled),
-                             headers,      embedded_headers(headers, NVRTC_MAX_HEADERS),
+                             headers,      nvrtc_template_headers(headers, NVRTC_MAX_HEADERS),
                              a->archs[j],  false};
     NvrtcConfig cfg = {a->jobs, NULL};
     long hits0 = nvrtc_cache_hits();

@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "template.h"
+
 #include "fsutil.h"
 #include "sha256.h"
 
@@ -467,4 +469,14 @@ int nvrtc_parse_log(const char *log, KernelRes **out, int *warnings) {
     }
     *out = l.k;
     return l.n;
+}
+
+int nvrtc_template_headers(NvrtcHeader *h, int max) {
+    int n = 0;
+    for (int i = 0; i < tpl_file_count && n < max; i++) {
+        size_t len = strlen(tpl_files[i].name);
+        if (len > 4 && !strcmp(tpl_files[i].name + len - 4, ".cuh"))
+            h[n++] = (NvrtcHeader){tpl_files[i].name, tpl_files[i].text};
+    }
+    return n;
 }

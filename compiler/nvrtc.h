@@ -61,6 +61,10 @@ typedef struct {
     const char *text;
 } NvrtcHeader;
 
+/* Every .cuh embedded in gptc with the templates (prims.cuh, vec.cuh), as
+ * NVRTC include files; returns how many (at most max). */
+int nvrtc_template_headers(NvrtcHeader *h, int max);
+
 typedef struct {
     const char *name;   /* the program's name in NVRTC's messages */
     const char *source;

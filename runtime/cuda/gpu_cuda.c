@@ -13,7 +13,6 @@
 #include "cublaslt.h"
 #include "cuda_drv.h"
 #include "nvrtc.h"
-#include "template.h"
 
 #define FUNC_SLOTS 1024 /* a power of two, far above any model's kernel count */
 #define DEFAULT_SMEM_LIMIT (48 << 10)
@@ -283,17 +282,6 @@ static int context_and_stream(Gpu *g) {
     return 0;
 }
 
-/* Every embedded .cuh, offered to NVRTC as an include file. */
-static int embedded_headers(NvrtcHeader *h, int max) {
-    int n = 0;
-    for (int i = 0; i < tpl_file_count && n < max; i++) {
-        size_t len = strlen(tpl_files[i].name);
-        if (len > 4 && !strcmp(tpl_files[i].name + len - 4, ".cuh"))
-            h[n++] = (NvrtcHeader){tpl_files[i].name, tpl_files[i].text};
-    }
-    return n;
-}
-
 /* The last `keep` bytes of a log, for a message. */
 static const char *tail(const char *log, size_t keep) {
     size_t n = log ? strlen(log) : 0;
@@ -309,7 +297,7 @@ static int load_module(Gpu *g, const GpuCudaConfig *cfg) {
     }
     nvrtc_version(&c->info.nvrtc_major, &c->info.nvrtc_minor);
     NvrtcHeader headers[NVRTC_MAX_HEADERS];
-    NvrtcJob job = {"kernels.cu", cfg->kernels_source, headers, embedded_headers(headers, NVRTC_MAX_HEADERS),
+    NvrtcJob job = {"kernels.cu", cfg->kernels_source, headers, nvrtc_template_headers(headers, NVRTC_MAX_HEADERS),
                     c->info.arch, false};
     NvrtcConfig ncfg = {1, cfg->cache_dir};
     NvrtcOutput out;
