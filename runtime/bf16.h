@@ -1,6 +1,6 @@
 /*
  * bf16.h: bf16 <-> fp32 on the host, rounding as the GPU's conversions do:
- * to nearest, ties to even; a NaN stays a quiet NaN of the same sign. The
+ * to nearest, ties to even; every NaN becomes the canonical 0x7FFF. The
  * device executors use them for their host copies (the head's bf16 copy,
  * sim's GEMM operands), so that the host and the kernels agree bit for bit.
  */
@@ -20,7 +20,7 @@ static inline float bf16_to_f32(uint16_t b) {
 static inline uint16_t f32_to_bf16(float f) {
     uint32_t u;
     memcpy(&u, &f, sizeof u);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return 0x7fff;
     u += 0x7fffu + ((u >> 16) & 1u);
     return (uint16_t)(u >> 16);
 }

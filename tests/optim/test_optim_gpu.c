@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bf16.h"
 #include "gpu_sim.h"
 #include "muon.h"
 #include "optim.h"
@@ -99,20 +100,6 @@ static uint64_t draw(void) {
 static double unit(void) { return (double)(draw() >> 11) * 0x1p-53; }
 /* Roughly normal (sum of 4 uniforms), times scale. */
 static float gauss(double scale) { return (float)((unit() + unit() + unit() + unit() - 2) * 1.7 * scale); }
-
-static float bf16_to_f32(uint16_t b) {
-    uint32_t u = (uint32_t)b << 16;
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-static uint16_t f32_to_bf16(float f) {
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return 0x7fff;
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (uint16_t)(u >> 16);
-}
 
 static void die_gpu(Gpu *g, const char *what) {
     fprintf(stderr, "test_optim_gpu: %s: %s\n", what, g->err);
