@@ -3,7 +3,8 @@
 # It checks the one argument (the gptc binary) and makes it absolute in
 # $bin, moves to the repository root, makes a scratch folder $tmp removed on
 # exit, and defines pass/fail (fail may take a second argument: text shown
-# indented under the failure) and finish, which prints the closing line
+# indented under the failure), expect (a command's exit status and a line
+# of its output) and finish, which prints the closing line
 # "NAME: N passed, N failed" and exits 1 if any failed.
 set -uo pipefail
 lib_name=$1
@@ -29,6 +30,21 @@ fail() {
     echo "FAIL  $1"
     [ $# -gt 1 ] && printf '%s\n' "$2" | sed 's/^/      /'
     return 0
+}
+# expect STATUS NAME FRAGMENT -- COMMAND...: the command exits with STATUS
+# and a line of its output (stdout and stderr) holds FRAGMENT.
+expect() {
+    local want=$1 name=$2 frag=$3
+    shift 4
+    "$@" >"$tmp/out" 2>&1
+    local got=$?
+    if [ "$got" -ne "$want" ]; then
+        fail "$name: exit status $got, expected $want" "$(tail -n 15 "$tmp/out")"
+    elif ! grep -qF -- "$frag" "$tmp/out"; then
+        fail "$name: no line holds: $frag" "$(tail -n 15 "$tmp/out")"
+    else
+        pass "$name"
+    fi
 }
 finish() {
     echo "$lib_name: $passed passed, $failed failed"

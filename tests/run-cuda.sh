@@ -19,22 +19,6 @@ if ! $CC -std=c11 -Wall -Wextra -Werror -isystem "$CUDA_INC" -shared -fPIC -o "$
     fail "the fake driver builds" "$(cat "$tmp/fake.log")"
 fi
 
-# expect STATUS NAME FRAGMENT -- COMMAND...: the exit status, and a line of
-# the output that holds FRAGMENT.
-expect() {
-    local want=$1 name=$2 frag=$3
-    shift 4
-    "$@" >"$tmp/out" 2>&1
-    local got=$?
-    if [ "$got" -ne "$want" ]; then
-        fail "$name: exit status $got, expected $want" "$(tail -n 8 "$tmp/out")"
-    elif ! grep -qF -- "$frag" "$tmp/out"; then
-        fail "$name: no line holds: $frag" "$(tail -n 8 "$tmp/out")"
-    else
-        pass "$name"
-    fi
-}
-
 # Any model does for the backend choice: it is made before data is read.
 model=models/tiny.yaml
 train() { "$bin" train "$model" --no-progress --run-dir "$tmp/run" "$@"; }

@@ -29,7 +29,8 @@ print(eval(sys.argv[2], {"d": d}))
 EOF
 }
 
-# expect NAME ACTUAL WANTED: one test, passing when the two strings are equal.
+# expect NAME ACTUAL WANTED: one test, passing when the two strings are equal
+# (this runner's own expect, in place of lib.sh's).
 expect() {
     if [ "$2" = "$3" ]; then
         pass "$1"

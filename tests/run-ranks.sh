@@ -129,20 +129,6 @@ run res 4 --ranks 2 --steps 3 && "$bin" train "$model" "${base[@]}" $(slices 4) 
     fail "3 steps on 2 ranks, resumed on 4" "$(tail -n 20 "$tmp/res.out" "$tmp/res2.out")"
 same four1 res "3 steps on 2 ranks + resume on 4 ranks: bit-identical to 5 steps on 1"
 
-# expect STATUS NAME FRAGMENT -- COMMAND...: status and a line of output.
-expect() {
-    local want=$1 name=$2 frag=$3
-    shift 4
-    "$@" > "$tmp/out" 2>&1
-    local got=$?
-    if [ "$got" -ne "$want" ]; then
-        fail "$name: exit status $got, expected $want" "$(tail -n 15 "$tmp/out")"
-    elif ! grep -qF -- "$frag" "$tmp/out"; then
-        fail "$name: no line contains: $frag" "$(tail -n 15 "$tmp/out")"
-    else
-        pass "$name"
-    fi
-}
 expect 2 "--ranks 3 with 4 slices is an error" "3 ranks cannot share the global batch evenly" -- \
     "$bin" train "$model" "${base[@]}" $(slices 4) --run-dir "$tmp/three" --ranks 3
 [ ! -e "$tmp/three" ] && pass "--ranks 3: no run directory made" || fail "--ranks 3 made $tmp/three"

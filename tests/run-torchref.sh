@@ -42,8 +42,8 @@ else
     fail "the check on tiny-x01.yaml" "$(tail -n 15 "$tmp/x01.err")"
 fi
 
-# expect NAME FRAGMENT ARGS...: a non-zero status and FRAGMENT on stderr.
-expect() {
+# refuses NAME FRAGMENT ARGS...: a non-zero status, FRAGMENT in the output, no traceback.
+refuses() {
     local name=$1 frag=$2
     shift 2
     "$py" "$bench" "$@" > "$tmp/bad.out" 2>&1
@@ -58,10 +58,10 @@ expect() {
         pass "$name"
     fi
 }
-expect "a missing model file is an error" "cannot read the spec" missing.yaml --gptc "$bin" --device cpu
-expect "--tokens-per-gpu 0 is an error" "--tokens-per-gpu must be at least 1" models/tiny.yaml \
+refuses "a missing model file is an error" "cannot read the spec" missing.yaml --gptc "$bin" --device cpu
+refuses "--tokens-per-gpu 0 is an error" "--tokens-per-gpu must be at least 1" models/tiny.yaml \
     --gptc "$bin" --device cpu --tokens-per-gpu 0
 if "$py" -c 'import torch, sys; sys.exit(torch.cuda.is_available())'; then
-    expect "--device cuda without a GPU is an error" "no CUDA device" models/tiny.yaml --gptc "$bin"
+    refuses "--device cuda without a GPU is an error" "no CUDA device" models/tiny.yaml --gptc "$bin"
 fi
 finish
