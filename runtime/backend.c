@@ -40,25 +40,33 @@ static bool ref_open(Backend *b, const ModelSpec *s, int max_T, char *err, size_
 }
 
 /* The executors of this build, by name. */
-static const struct {
+typedef struct {
     const char *name;
     bool (*open)(Backend *b, const ModelSpec *s, int max_T, char *err, size_t errcap);
-} registry[] = {
+} Registered;
+
+static const Registered registry[] = {
     {"ref", ref_open},
     {"sim", backend_sim_open},
     {"cuda", backend_cuda_open},
 };
 #define NREGISTRY (sizeof registry / sizeof registry[0])
 
+/* The registry's entry for name; NULL with the names there are in err. */
+static const Registered *find(const char *name, char *err, size_t errcap) {
+    for (size_t i = 0; i < NREGISTRY; i++)
+        if (!strcmp(registry[i].name, name)) return &registry[i];
+    int at = snprintf(err, errcap, "unknown backend '%s'; this build has: auto", name);
+    for (size_t i = 0; i < NREGISTRY && at >= 0 && (size_t)at < errcap; i++)
+        at += snprintf(err + at, errcap - (size_t)at, ", %s", registry[i].name);
+    return NULL;
+}
+
 bool backend_open(Backend *b, const char *name, const ModelSpec *s, int max_T, char *err,
                   size_t errcap) {
     memset(b, 0, sizeof *b);
-    for (size_t i = 0; i < NREGISTRY; i++)
-        if (!strcmp(registry[i].name, name)) return registry[i].open(b, s, max_T, err, errcap);
-    int at = snprintf(err, errcap, "unknown backend '%s'; this build has:", name);
-    for (size_t i = 0; i < NREGISTRY && at >= 0 && (size_t)at < errcap; i++)
-        at += snprintf(err + at, errcap - (size_t)at, "%s %s", i ? "," : "", registry[i].name);
-    return false;
+    const Registered *r = find(name, err, errcap);
+    return r && r->open(b, s, max_T, err, errcap);
 }
 
 const char *backend_resolve(const char *requested, char *note, size_t notecap, char *err, size_t errcap) {
@@ -72,6 +80,7 @@ const char *backend_resolve(const char *requested, char *note, size_t notecap, c
         snprintf(note, notecap, "backend: ref (%s)", why);
         return "ref";
     }
+    if (!find(requested, err, errcap)) return NULL;
     if (!strcmp(requested, "cuda") && cuda_device_count(why, sizeof why) == 0) {
         snprintf(err, errcap, "--backend cuda: %s", why);
         return NULL;

@@ -137,6 +137,13 @@ expect 2 "export of a truncated checkpoint" "ckpt.bin" -- "$gptc" export "$tmp/a
 expect 2 "an unknown backend" "unknown backend" -- train --run-dir "$tmp/g" --backend nope
 expect 2 "a bad option" "unknown option" -- train --run-dir "$tmp/g" --nope
 
+# gptc bench: whole steps timed on an executor, and its bad input.
+expect 0 "gptc bench on ref prints ms/step and MFU" "MFU" -- "$gptc" bench "$model" --backend ref --steps 2 --warmup 1
+expect 2 "gptc bench: an unknown backend" "unknown backend 'nope'" -- "$gptc" bench "$model" --backend nope
+expect 2 "gptc bench: tokens off the block size" "not a multiple of the block size" -- \
+    "$gptc" bench "$model" --backend ref --tokens 100
+expect 2 "gptc bench: no model" "no model given" -- "$gptc" bench
+
 # Killed in the middle of checkpoint writes (the test waits for the
 # temporary file to appear, then kills), with a checkpoint at every step and
 # a model large enough that writing takes a while: the previous checkpoint

@@ -4,7 +4,7 @@
 #define GPTC_PLAN_H
 
 /* SHA-256 of the kernels.cu beside this file. */
-#define GPTC_PLAN_SOURCE_SHA256 "aa8e9dce786d77d0448e1e8b52386e77803bb4a803ee59085532f95fd7653a95"
+#define GPTC_PLAN_SOURCE_SHA256 "7f86496f8c501c30635c64058f82512fef0c2285effcba08657fd3d21b3768a1"
 /* Every pointer argument of every kernel is aligned to this. */
 #define GPTC_PLAN_ALIGN_BYTES 16
 #define GPTC_PLAN_KERNEL_COUNT 28

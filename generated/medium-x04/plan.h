@@ -4,7 +4,7 @@
 #define GPTC_PLAN_H
 
 /* SHA-256 of the kernels.cu beside this file. */
-#define GPTC_PLAN_SOURCE_SHA256 "6d37a76ed467c626eb2a6925c63e64d795a4f7e39efaab61fd1a146ebcb51fdc"
+#define GPTC_PLAN_SOURCE_SHA256 "10d924b06f7d0aa0938ee5bd4674ea50c33e133d33a18e8d1aec38776751484c"
 /* Every pointer argument of every kernel is aligned to this. */
 #define GPTC_PLAN_ALIGN_BYTES 16
 #define GPTC_PLAN_KERNEL_COUNT 28

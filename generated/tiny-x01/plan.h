@@ -4,7 +4,7 @@
 #define GPTC_PLAN_H
 
 /* SHA-256 of the kernels.cu beside this file. */
-#define GPTC_PLAN_SOURCE_SHA256 "b8d697780461e4e4779a20a14a2cf12379bbfb9591141d5c94c4455502d745fd"
+#define GPTC_PLAN_SOURCE_SHA256 "b196d50bde915f5461104a70bf85addbbcc3cffcb4ac3b27775a2b1aa9ac8102"
 /* Every pointer argument of every kernel is aligned to this. */
 #define GPTC_PLAN_ALIGN_BYTES 16
 #define GPTC_PLAN_KERNEL_COUNT 28

@@ -1126,6 +1126,17 @@ struct Slot {
     long long row(int width) const { return (long long)t * width + h * HD; }
 };
 
+// This thread's token, head and place in the head in row group g, head
+// loop hl: the same in forward and backward, so both walk the same slots.
+__device__ __forceinline__ Slot slot_at(long long g, int hl, int rows) {
+    Slot sl;
+    sl.t = (int)(g * RPB + threadIdx.x / TPT);
+    sl.h = hl * HG + (int)(threadIdx.x % TPT) / TPH;
+    sl.j = (int)(threadIdx.x % TPH);
+    sl.live = sl.t < rows;
+    return sl;
+}
+
 __device__ __forceinline__ float rstd_of(float ss) { return 1.0f / sqrtf(ss / (float)HD + EPS); }
 
 }  // namespace qkv_h4_d32_r8h_vn_p4
@@ -1138,11 +1149,7 @@ qkv_fwd_h4_d32_r8h_vn_p4(__nv_bfloat16 *q, __nv_bfloat16 *k, __nv_bfloat16 *v, f
     const float sa0 = scalars[sa_off], sa1 = scalars[sa_off + 1];
     for (long long g = blockIdx.x; g * RPB < rows; g += 4) {
         for (int hl = 0; hl < HLOOP; hl++) {
-            Slot sl;
-            sl.t = (int)(g * RPB + threadIdx.x / TPT);
-            sl.h = hl * HG + (int)(threadIdx.x % TPT) / TPH;
-            sl.j = (int)(threadIdx.x % TPH);
-            sl.live = sl.t < rows;
+            const Slot sl = slot_at(g, hl, rows);
             for (int part = 0; part < 3; part++) {
                 const bool norm = part < 2 || 1;
                 const __nv_bfloat16 *x = qkv + sl.row(3 * W) + part * W;
@@ -1193,11 +1200,7 @@ qkv_bwd_h4_d32_r8h_vn_p4(__nv_bfloat16 *dqkv, float *partial, float *dve, const 
     float dsa0 = 0.0f, dsa1 = 0.0f;
     for (long long g = blockIdx.x; g * RPB < rows; g += 4) {
         for (int hl = 0; hl < HLOOP; hl++) {
-            Slot sl;
-            sl.t = (int)(g * RPB + threadIdx.x / TPT);
-            sl.h = hl * HG + (int)(threadIdx.x % TPT) / TPH;
-            sl.j = (int)(threadIdx.x % TPH);
-            sl.live = sl.t < rows;
+            const Slot sl = slot_at(g, hl, rows);
             for (int part = 0; part < 3; part++) {
                 const bool norm = part < 2 || 1;
                 const __nv_bfloat16 *x = qkv + sl.row(3 * W) + part * W;

@@ -4,7 +4,7 @@
 #define GPTC_PLAN_H
 
 /* SHA-256 of the kernels.cu beside this file. */
-#define GPTC_PLAN_SOURCE_SHA256 "9c76031d64a67a3f27c8ff936d9f589bdd09c7194c810b9becdfdf8588d71796"
+#define GPTC_PLAN_SOURCE_SHA256 "068e194de7ace5a3dd1260b844a8ab866448727851e546f5a953c51a123b9d34"
 /* Every pointer argument of every kernel is aligned to this. */
 #define GPTC_PLAN_ALIGN_BYTES 16
 #define GPTC_PLAN_KERNEL_COUNT 28
