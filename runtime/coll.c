@@ -106,8 +106,8 @@ void coll_sum_f64(Coll *c, double *buf, size_t n, const char *what) {
     if (c->mpi && c->size > 1) c->mpi->sum(buf, n, COLL_F64, what);
 }
 
-void coll_bcast(Coll *c, void *buf, size_t bytes, const char *what) {
-    if (c->mpi && c->size > 1) c->mpi->bcast(buf, bytes, what);
+void coll_bcast(Coll *c, void *buf, size_t bytes, int root, const char *what) {
+    if (c->mpi && c->size > 1) c->mpi->bcast(buf, bytes, root, what);
 }
 
 void coll_barrier(Coll *c, const char *what) {

@@ -48,15 +48,15 @@ int coll_size(const Coll *c);
  * the exchange in timeout messages, e.g. "the gradients of step 12". */
 void coll_sum_f32(Coll *c, float *buf, size_t n, const char *what);
 void coll_sum_f64(Coll *c, double *buf, size_t n, const char *what);
-/* Rank 0's bytes on every rank. */
-void coll_bcast(Coll *c, void *buf, size_t bytes, const char *what);
+/* Rank root's bytes on every rank. */
+void coll_bcast(Coll *c, void *buf, size_t bytes, int root, const char *what);
 void coll_barrier(Coll *c, const char *what);
 /* Ends every rank of the job with `status`, after printing msg. */
 _Noreturn void coll_abort(Coll *c, int status, const char *msg);
 
 /* ---- the plugin's interface (runtime/mpi/coll_mpi.c) ---- */
 
-#define GPTC_COLL_ABI 1
+#define GPTC_COLL_ABI 2
 #define GPTC_COLL_SYMBOL "gptc_coll_mpi"
 
 typedef enum { COLL_F32, COLL_F64 } CollType;
@@ -66,7 +66,7 @@ typedef struct {
     /* Starts MPI; false with a message. */
     bool (*init)(double timeout_s, int *rank, int *size, char *err, size_t errcap);
     void (*sum)(void *buf, size_t n, CollType type, const char *what);
-    void (*bcast)(void *buf, size_t bytes, const char *what);
+    void (*bcast)(void *buf, size_t bytes, int root, const char *what);
     void (*barrier)(const char *what);
     void (*abort_job)(int status);
     void (*finalize)(void);

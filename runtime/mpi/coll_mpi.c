@@ -126,12 +126,14 @@ static void add_into(void *acc, const void *x, size_t n, CollType type) {
 /* Rank 0's buffer down the tree: each rank receives from the rank that
  * sent it its first partial, then sends to the ranks it received from,
  * largest stride first. */
-static void tree_bcast(void *buf, size_t bytes, const char *what) {
-    int s = 1;
-    while (s < world_size && !(my_rank & s)) s <<= 1;
-    if (my_rank) recv_bytes(buf, bytes, my_rank - s, what);
+/* From `root` down a binary tree over the ranks renumbered so that root
+ * is 0. */
+static void tree_bcast(void *buf, size_t bytes, int root, const char *what) {
+    int v = (my_rank - root + world_size) % world_size, s = 1;
+    while (s < world_size && !(v & s)) s <<= 1;
+    if (v) recv_bytes(buf, bytes, (v - s + root) % world_size, what);
     for (s >>= 1; s >= 1; s >>= 1)
-        if (my_rank + s < world_size) send_bytes(buf, bytes, my_rank + s, what);
+        if (v + s < world_size) send_bytes(buf, bytes, (v + s + root) % world_size, what);
 }
 
 static void sum(void *buf, size_t n, CollType type, const char *what) {
@@ -149,7 +151,7 @@ static void sum(void *buf, size_t n, CollType type, const char *what) {
         recv_bytes(scratch, bytes, my_rank + s, what);
         add_into(buf, scratch, n, type);
     }
-    tree_bcast(buf, bytes, what);
+    tree_bcast(buf, bytes, 0, what);
 }
 
 static void barrier(const char *what) {
