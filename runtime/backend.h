@@ -13,6 +13,8 @@
 #include <stdint.h>
 
 #include "ckpt.h"
+#include "coll.h"
+#include "lower.h"
 #include "params.h"
 #include "spec.h"
 
@@ -47,6 +49,18 @@ typedef struct Backend {
      * use now and at its peak since open, in bytes (0 where not known). */
     int (*sync)(void *impl);
     void (*memory)(void *impl, size_t *now, size_t *peak);
+    /* Several ranks, one slice of the batch each: from now on backward
+     * leaves every rank with the gradients averaged over coll's ranks
+     * (computed on the device, while the backward pass goes on), and
+     * device_step shares Muon's work among the ranks. NULL where the
+     * executor cannot (the trainer then averages on the host); 0, or -1
+     * with the reason in error(). */
+    int (*join_ranks)(void *impl, Coll *coll, double timeout_s);
+    /* Timing of each step of the plan (gptc bench --profile, exec.h):
+     * set_profile turns it on (zeroing the sums) or off; profile gives the
+     * plan and the ms of each of its steps summed since. NULL for ref. */
+    int (*set_profile)(void *impl, bool on);
+    void (*profile)(void *impl, const Plan **plan, const double **ms);
 } Backend;
 
 /* Opens executor `name` ("ref", "sim" or "cuda") for spec `s` and sequences of up to max_T

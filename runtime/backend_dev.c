@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "cuda/gpu_cuda.h"
+#include "devcomm.h"
 #include "emit.h"
 #include "exec.h"
 #include "optim_gpu.h"
@@ -42,6 +43,10 @@ typedef struct {
     float *params, *grads;     /* host copies */
     bool params_fresh;         /* params holds what the device holds */
     bool grads_fresh;
+    DevComm *comm; /* several ranks */
+    /* How this executor's device collectives are made: sim's straight on
+     * host memory, cuda's through NCCL. */
+    DevComm *(*open_comm)(Gpu *g, Coll *coll, double timeout_s, char *err, size_t errcap);
     char err[1024];
 } Dev;
 
@@ -148,9 +153,37 @@ static void dev_memory(void *impl, size_t *now, size_t *peak) {
     if (!strcmp(d->g.name, "cuda")) gpu_cuda_stats(&d->g, now, peak);
 }
 
+static int dev_join_ranks(void *impl, Coll *coll, double timeout_s) {
+    Dev *d = impl;
+    char why[512];
+    if (!(d->comm = d->open_comm(&d->g, coll, timeout_s, why, sizeof why))) {
+        dev_fail(d, "joining the other ranks", why);
+        return -1;
+    }
+    exec_set_comm(d->e, d->comm, 1.0f / (float)d->comm->size);
+    optim_gpu_set_comm(d->opt, d->comm);
+    return 0;
+}
+
+static int dev_set_profile(void *impl, bool on) {
+    Dev *d = impl;
+    if (exec_set_profile(d->e, on)) {
+        dev_fail(d, "profiling", exec_error(d->e));
+        return -1;
+    }
+    return 0;
+}
+
+static void dev_profile(void *impl, const Plan **plan, const double **ms) {
+    Dev *d = impl;
+    *plan = exec_plan(d->e);
+    *ms = exec_profile(d->e);
+}
+
 static void dev_close(void *impl) {
     Dev *d = impl;
     if (!d) return;
+    if (d->comm) d->comm->close(d->comm);
     optim_gpu_free(d->opt);
     exec_free(d->e);
     if (d->gpu_open) d->g.close(&d->g);
@@ -196,7 +229,10 @@ static bool dev_build(Dev *d, Backend *b, const ModelSpec *s, int max_T, char *e
                    .device_set_state = dev_set_state,
                    .error = dev_error,
                    .sync = dev_sync,
-                   .memory = dev_memory};
+                   .memory = dev_memory,
+                   .join_ranks = d->open_comm ? dev_join_ranks : NULL,
+                   .set_profile = dev_set_profile,
+                   .profile = dev_profile};
     return true;
 }
 
@@ -205,6 +241,13 @@ static Dev *dev_new(const ModelSpec *s, char *err, size_t errcap) {
     if (!d) snprintf(err, errcap, "out of memory");
     else d->spec = *s;
     return d;
+}
+
+static DevComm *sim_comm(Gpu *g, Coll *coll, double timeout_s, char *err, size_t errcap) {
+    (void)g, (void)timeout_s; /* coll's own deadlines bound every wait */
+    DevComm *c = devcomm_host(coll);
+    if (!c) snprintf(err, errcap, "out of memory");
+    return c;
 }
 
 bool backend_sim_open(Backend *b, const ModelSpec *s, int max_T, char *err, size_t errcap) {
@@ -222,6 +265,7 @@ bool backend_sim_open(Backend *b, const ModelSpec *s, int max_T, char *err, size
         goto fail;
     }
     d->gpu_open = true;
+    d->open_comm = sim_comm;
     if (dev_build(d, b, s, max_T, err, errcap)) return true;
 fail:
     dev_close(d);

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "backend.h"
+#include "bench_profile.h"
 #include "diag.h"
 #include "optim.h"
 #include "rng.h"
@@ -42,13 +43,16 @@ static const char help[] =
     "  --warmup N       untimed steps first (default 3)\n"
     "  --peak-tflops X  the device's dense bf16 peak for MFU (default 989: H100 SXM)\n"
     "  --json FILE      also write the result as one JSON object\n"
+    "  --profile N      then N more steps with each step of the plan timed on\n"
+    "                   its own: time by kernel family and the slowest steps\n"
+    "                   (sim and cuda)\n"
     "  --set KEY=VALUE  override a model key (repeatable)\n"
     "\n"
     "Exit status: 0 done, 1 a step failed, 2 bad model or usage.\n";
 
 typedef struct {
     const char *backend, *json;
-    int tokens, steps, warmup;
+    int tokens, steps, warmup, profile;
     double peak_tflops;
 } BenchOptions;
 
@@ -121,6 +125,24 @@ static double median(double *v, int n) {
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/* Steps after the timed ones, so that their waits perturb nothing timed. */
+static int profile(Backend *b, Optim *opt, const ModelSpec *s, const BenchOptions *o, int T, int *ids, int *tgt) {
+    if (b->set_profile(b->impl, true)) return fprintf(stderr, "gptc bench: %s\n", b->error(b->impl)), 1;
+    StepTime st;
+    for (int k = 0; k < o->profile; k++) {
+        tokens(s, T, 5000 + (uint64_t)k, ids, tgt);
+        if (!step(b, opt, ids, tgt, T, o->warmup + o->steps + k, s->train.steps, &st)) {
+            fprintf(stderr, "gptc bench: profiled step %d failed: %s\n", k, b->error(b->impl));
+            return 1;
+        }
+    }
+    const Plan *p;
+    const double *ms;
+    b->profile(b->impl, &p, &ms);
+    bench_profile_print(stdout, p, ms, o->profile, T, 20);
+    return b->set_profile(b->impl, false) ? 1 : 0;
+}
+
 static int run(const ModelSpec *s, const char *model, const BenchOptions *o) {
     char note[1024], err[4096];
     const char *name = backend_resolve(o->backend, note, sizeof note, err, sizeof err);
@@ -135,6 +157,11 @@ static int run(const ModelSpec *s, const char *model, const BenchOptions *o) {
     double t_open = now_ms();
     Backend b;
     if (!backend_open(&b, name, s, T, err, sizeof err)) return fprintf(stderr, "gptc bench: %s\n", err), 1;
+    if (o->profile && !b.set_profile) {
+        fprintf(stderr, "gptc bench: --profile: the %s executor has no plan to profile (sim and cuda do)\n", name);
+        backend_close(&b);
+        return 2;
+    }
     Optim *opt = NULL;
     if (!b.device_step) {
         const ParamTensor *meta;
@@ -190,6 +217,7 @@ static int run(const ModelSpec *s, const char *model, const BenchOptions *o) {
             }
         }
     }
+    if (rc == 0 && o->profile) rc = profile(&b, opt, s, o, T, ids, tgt);
     free(ids);
     free(tgt);
     free(total);
@@ -206,7 +234,7 @@ int cmd_bench(int argc, char **argv) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         bool takes = !strcmp(a, "--backend") || !strcmp(a, "--tokens") || !strcmp(a, "--steps") ||
                      !strcmp(a, "--warmup") || !strcmp(a, "--peak-tflops") || !strcmp(a, "--json") ||
-                     !strcmp(a, "--set");
+                     !strcmp(a, "--set") || !strcmp(a, "--profile");
         if (takes && !v) return usage("%s needs a value", a);
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) return fputs(help, stdout), 0;
         if (takes) i++;
@@ -216,6 +244,8 @@ int cmd_bench(int argc, char **argv) {
             if (!parse_int(v, 1, &o.tokens)) return usage("--tokens: '%s' is not a positive integer", v);
         } else if (!strcmp(a, "--steps")) {
             if (!parse_int(v, 1, &o.steps)) return usage("--steps: '%s' is not a positive integer", v);
+        } else if (!strcmp(a, "--profile")) {
+            if (!parse_int(v, 1, &o.profile)) return usage("--profile: '%s' is not a positive integer", v);
         } else if (!strcmp(a, "--warmup")) {
             if (!parse_int(v, 0, &o.warmup)) return usage("--warmup: '%s' is not a whole number", v);
         } else if (!strcmp(a, "--peak-tflops")) {

@@ -7,8 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bf16.h"
+#include "devcomm.h"
 #include "real.h"
 /* ref's rotary tables, so that cos/sin are bit for bit the ones the ref
  * executor uses; the header's other functions are not used here. */
@@ -39,6 +41,10 @@ struct Exec {
     size_t host_off[PARAMS_MAX];
     int head; /* the tensor the head's bf16 copy mirrors */
     int *host_i;
+    DevComm *comm;          /* several ranks: the gradients are averaged during the backward */
+    float comm_scale;
+    int grad_last[PARAMS_MAX]; /* the step after which a tensor's gradient is final; -1: none */
+    double *profile;        /* per step, ms summed over the runs profiled; NULL: off */
 };
 
 static int fail(Exec *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -176,6 +182,7 @@ void exec_free(Exec *e) {
         if (e->grads) g->free(g, e->grads);
     }
     free(e->host_i);
+    free(e->profile);
     free(e->plan);
     free(e);
 }
@@ -380,26 +387,91 @@ static int run_gemm(Exec *e, const PlanStep *st) {
     return 0;
 }
 
+static int run_step(Exec *e, const PlanStep *st) {
+    size_t bytes = (size_t)plan_dim(st->bytes, e->T);
+    switch (st->kind) {
+    case STEP_KERNEL: return run_kernel(e, st);
+    case STEP_GEMM: return run_gemm(e, st);
+    case STEP_COPY:
+        if (e->g->copy_device(e->g, arg_ptr(e, &st->args[0]), arg_ptr(e, &st->args[1]), bytes))
+            return fail(e, "step %s: %s", st->what, e->g->err);
+        return 0;
+    case STEP_ZERO:
+        if (e->g->memset_zero(e->g, arg_ptr(e, &st->args[0]), bytes))
+            return fail(e, "step %s: %s", st->what, e->g->err);
+        return 0;
+    }
+    return 0;
+}
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+/* A profiled step waits for the device before and after, so that its time
+ * is its own. */
+static int run_profiled(Exec *e, int i) {
+    if (e->g->sync(e->g)) return fail(e, "%s", e->g->err);
+    double t0 = now_ms();
+    if (run_step(e, &e->plan->steps[i])) return -1;
+    if (e->g->sync(e->g)) return fail(e, "step %s: %s", e->plan->steps[i].what, e->g->err);
+    e->profile[i] += now_ms() - t0;
+    return 0;
+}
+
 int exec_run(Exec *e, int from, int to) {
     const Plan *p = e->plan;
     if (e->T < 1) return fail(e, "no step prepared (exec_prepare)");
-    for (int i = from; i < to && i < p->nsteps; i++) {
-        const PlanStep *st = &p->steps[i];
-        int rc = 0;
-        size_t bytes = (size_t)plan_dim(st->bytes, e->T);
-        switch (st->kind) {
-        case STEP_KERNEL: rc = run_kernel(e, st); break;
-        case STEP_GEMM: rc = run_gemm(e, st); break;
-        case STEP_COPY:
-            if (e->g->copy_device(e->g, arg_ptr(e, &st->args[0]), arg_ptr(e, &st->args[1]), bytes))
-                rc = fail(e, "step %s: %s", st->what, e->g->err);
-            break;
-        case STEP_ZERO:
-            if (e->g->memset_zero(e->g, arg_ptr(e, &st->args[0]), bytes))
-                rc = fail(e, "step %s: %s", st->what, e->g->err);
-            break;
+    for (int i = from; i < to && i < p->nsteps; i++)
+        if (e->profile ? run_profiled(e, i) : run_step(e, &p->steps[i])) return -1;
+    return 0;
+}
+
+int exec_set_profile(Exec *e, bool on) {
+    free(e->profile);
+    e->profile = NULL;
+    if (on && !(e->profile = calloc((size_t)e->plan->nsteps, sizeof *e->profile))) return fail(e, "out of memory");
+    return 0;
+}
+
+const double *exec_profile(const Exec *e) { return e->profile; }
+
+/* ---- gradients over the ranks ---- */
+
+/* The gradient views of the backward pass tell when each tensor's
+ * gradient is complete: after the last step that touches it. */
+static void find_grad_last(Exec *e) {
+    const Plan *p = e->plan;
+    for (int t = 0; t < p->ntensors; t++) e->grad_last[t] = -1;
+    for (int i = p->nforward; i < p->nsteps; i++)
+        for (int a = 0; a < p->steps[i].nargs; a++) {
+            const PlanArg *arg = &p->steps[i].args[a];
+            if (arg->kind != ARG_BUF) continue;
+            const PlanBuf *b = &p->bufs[arg->id];
+            if (b->cls == BUF_PARAM && b->plane == PLANE_GRAD) e->grad_last[b->tensor] = i;
         }
-        if (rc) return rc;
+}
+
+void exec_set_comm(Exec *e, DevComm *comm, float scale) {
+    e->comm = comm;
+    e->comm_scale = scale;
+    if (comm) find_grad_last(e);
+}
+
+/* Averages the gradients completed by step `step` (-1: those no step
+ * touches) while the backward pass goes on, neighbours in one call. */
+static int average_done(Exec *e, int step) {
+    const Plan *p = e->plan;
+    for (int t = 0; t < p->ntensors; t++) {
+        if (e->grad_last[t] != step) continue;
+        int u = t;
+        while (u + 1 < p->ntensors && e->grad_last[u + 1] == step) u++;
+        size_t from = (size_t)p->tensor_off[t], to = (size_t)(p->tensor_off[u] + p->tensors[u].numel);
+        if (e->comm->sum_f32(e->comm, e->g, e->grads + from, to - from, e->comm_scale))
+            return fail(e, "averaging the gradients over the ranks: %s", e->comm->err);
+        t = u;
     }
     return 0;
 }
@@ -446,6 +518,12 @@ int exec_forward(Exec *e, const int *ids, const int *targets, int T, int step, b
 }
 
 int exec_backward(Exec *e) {
+    const Plan *p = e->plan;
     if (exec_zero_grads(e)) return -1;
-    return exec_run(e, e->plan->nforward, e->plan->nsteps);
+    if (!e->comm) return exec_run(e, p->nforward, p->nsteps);
+    for (int i = p->nforward; i < p->nsteps; i++)
+        if (exec_run(e, i, i + 1) || average_done(e, i)) return -1;
+    if (average_done(e, -1)) return -1;
+    if (e->comm->wait(e->comm, e->g)) return fail(e, "averaging the gradients over the ranks: %s", e->comm->err);
+    return 0;
 }

@@ -23,6 +23,7 @@
 #include <stddef.h>
 
 #include "bufplan.h"
+#include "devcomm.h"
 #include "gpu.h"
 #include "lower.h"
 #include "optim_gpu.h"
@@ -52,6 +53,20 @@ void *exec_param(Exec *e, int tensor, ParamPlane plane);
 float *exec_grads(Exec *e);
 void exec_grad_offsets(const Exec *e, size_t *offsets);
 void exec_gpu_params(Exec *e, GpuParams *out);
+
+/* Several ranks: exec_backward then leaves every rank with `scale` times
+ * the sum over the ranks of the gradients, each tensor's sum started as
+ * soon as the backward pass has completed it (on cuda, beside the rest of
+ * the backward pass). NULL: one rank. */
+void exec_set_comm(Exec *e, DevComm *comm, float scale);
+
+/* Profiling (gptc bench --profile): when on, each step of the plan waits
+ * for the device before and after it and adds its time to its entry of
+ * exec_profile (ms, one per plan step, summed over the runs since it was
+ * turned on; NULL when off). Slower, so for finding where a step's time
+ * goes, not for timing it. */
+int exec_set_profile(Exec *e, bool on);
+const double *exec_profile(const Exec *e);
 
 int exec_forward(Exec *e, const int *ids, const int *targets, int T, int step, bool validation, double *loss);
 int exec_backward(Exec *e);

@@ -38,6 +38,7 @@ struct OptimGpu {
     void *x, *a, *b;               /* Newton-Schulz: bf16 X, A, B */
     float *t, *partial, *sumsq;    /* fp32 GEMM results, norm partials, sums */
     Kernel adam, colsum, momentum, normalize, combine, update, cast;
+    DevComm *comm; /* several ranks: Muon's tensors shared out among them */
 };
 
 static size_t round_up(size_t v, size_t to) { return (v + to - 1) / to * to; }
@@ -334,21 +335,31 @@ static int newton_schulz(OptimGpu *o, int count, int rows, int cols) {
     return 0;
 }
 
-int optim_gpu_direction(OptimGpu *o, int i, const float *grads, int step, const void **x) {
-    if (i < 0 || i >= o->n || o->meta[i].opt != OPT_MUON) return gpu_fail(o->g, "optim_gpu: tensor %d is not Muon's", i);
+/* Muon's momentum update of tensor i, which also leaves the Nesterov
+ * direction in o->x and its norm's partials in o->partial. */
+static int muon_momentum(OptimGpu *o, int i, const float *grads, int step) {
     const ParamTensor *m = &o->meta[i];
     int rows, cols, count;
     optim_matrix_shape(m, &rows, &cols, &count);
     MuonCoefs mc = optim_muon_coefs(&o->spec, m, step, spec_lr_mult(&o->spec, step));
     float *buf = o->muon + o->soff[i];
     const float *g = grads + o->goff[i];
+    long long per = (long long)rows * cols;
+    void *mom[] = {&buf, &o->x, &o->partial, &g, &mc.momentum, &per, &count};
+    return launch(o, &o->momentum, m->numel, mom);
+}
+
+int optim_gpu_direction(OptimGpu *o, int i, const float *grads, int step, const void **x) {
+    if (i < 0 || i >= o->n || o->meta[i].opt != OPT_MUON) return gpu_fail(o->g, "optim_gpu: tensor %d is not Muon's", i);
+    const ParamTensor *m = &o->meta[i];
+    int rows, cols, count;
+    optim_matrix_shape(m, &rows, &cols, &count);
     long long per = (long long)rows * cols, n = m->numel;
     int zero = 0, parts = (int)o->momentum.grid;
     float unit = 1.0f, eps = (float)MUON_NS_EPS;
-    void *mom[] = {&buf, &o->x, &o->partial, &g, &mc.momentum, &per, &count};
     void *sum[] = {&o->sumsq, &zero, &o->partial, &parts, &count, &unit, &zero};
     void *norm[] = {&o->x, &o->sumsq, &eps, &per, &n};
-    if (launch(o, &o->momentum, n, mom) || launch(o, &o->colsum, count, sum) ||
+    if (muon_momentum(o, i, grads, step) || launch(o, &o->colsum, count, sum) ||
         launch(o, &o->normalize, n, norm) || newton_schulz(o, count, rows, cols))
         return -1;
     *x = o->x;
@@ -364,15 +375,43 @@ static int muon_step(OptimGpu *o, int i, GpuParamTensor *t, const float *grads, 
     return launch(o, &o->update, n, args);
 }
 
+void optim_gpu_set_comm(OptimGpu *o, DevComm *comm) { o->comm = comm && comm->size > 1 ? comm : NULL; }
+
+/* With several ranks, Muon tensor number k (in params_list order) is
+ * updated by rank k % ranks, as the recipe shares out Newton-Schulz; the
+ * others only advance its momentum, so that every rank holds the whole
+ * state (a checkpoint is rank 0's), then take the owner's new weights. */
+static int muon_owner(const OptimGpu *o, int i) {
+    int k = 0;
+    for (int j = 0; j < i; j++) k += o->meta[j].opt == OPT_MUON;
+    return o->comm ? k % o->comm->size : 0;
+}
+
+static int share_muon(OptimGpu *o, GpuParams *p) {
+    for (int i = 0; i < o->n; i++) {
+        if (o->meta[i].opt != OPT_MUON) continue;
+        size_t bytes = (size_t)o->meta[i].numel * 2;
+        int root = muon_owner(o, i);
+        if (o->comm->bcast(o->comm, o->g, p->t[i].hi, bytes, root) ||
+            o->comm->bcast(o->comm, o->g, p->t[i].lo, bytes, root))
+            return gpu_fail(o->g, "sharing Muon's weights over the ranks: %s", o->comm->err);
+    }
+    if (o->comm->wait(o->comm, o->g)) return gpu_fail(o->g, "sharing Muon's weights over the ranks: %s", o->comm->err);
+    return 0;
+}
+
 int optim_gpu_step(OptimGpu *o, GpuParams *p, const float *grads, int step) {
     if (p->n != o->n) return gpu_fail(o->g, "optim_gpu: %d parameter tensors, the optimizer has %d", p->n, o->n);
     double mult = spec_lr_mult(&o->spec, step);
+    int rank = o->comm ? o->comm->rank : 0;
     for (int i = 0; i < o->n; i++) {
-        int rc = o->meta[i].opt == OPT_ADAM ? adam_step(o, i, &p->t[i], grads, step, mult)
-                                            : muon_step(o, i, &p->t[i], grads, step, mult);
+        int rc;
+        if (o->meta[i].opt == OPT_ADAM) rc = adam_step(o, i, &p->t[i], grads, step, mult);
+        else if (muon_owner(o, i) == rank) rc = muon_step(o, i, &p->t[i], grads, step, mult);
+        else rc = muon_momentum(o, i, grads, step);
         if (rc) return -1;
     }
-    return 0;
+    return o->comm ? share_muon(o, p) : 0;
 }
 
 /* ---- state ---- */

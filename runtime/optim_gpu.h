@@ -38,6 +38,7 @@
 #include <stddef.h>
 
 #include "ckpt.h"
+#include "devcomm.h"
 #include "gpu.h"
 #include "params.h"
 #include "spec.h"
@@ -77,6 +78,13 @@ typedef struct OptimGpu OptimGpu;
  * for s (compiler/emit.c), loaded in g. */
 OptimGpu *optim_gpu_new(Gpu *g, const ModelSpec *s, const ParamTensor *meta, const size_t *offsets, int n);
 void optim_gpu_free(OptimGpu *o);
+
+/* Several ranks (NULL or a size of 1: one): each updates its share of the
+ * Muon tensors (Newton-Schulz is most of the optimizer's work), every rank
+ * advances every momentum, and optim_gpu_step ends with each tensor's new
+ * weights sent from its rank to all. The same gradients on every rank give
+ * the parameters of a single rank, bit for bit. */
+void optim_gpu_set_comm(OptimGpu *o, DevComm *comm);
 
 /* One update of p from grads (device) at training step `step` (0-based). */
 int optim_gpu_step(OptimGpu *o, GpuParams *p, const float *grads, int step);

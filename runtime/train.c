@@ -60,6 +60,7 @@ typedef struct {
     TreeSum gsum;
     double *slice_loss, *val_loss; /* per slice; per validation batch */
     bool stop_agreed;              /* a signal, as every rank has seen it */
+    bool device_ranks;             /* the executor averages the gradients (join_ranks) */
     int *in, *tgt;
     int step, stop_at, saved_at;
     double train_ms, loss_sum;
@@ -236,6 +237,13 @@ static bool setup(Trainer *t, char *err, size_t errcap) {
     if (!open_data(t, err, errcap)) return false;
     int max_T = train_max_tokens(s);
     if (!t->be.impl && !backend_open(&t->be, t->o->backend, s, max_T, err, errcap)) return false;
+    if (t->nranks > 1 && t->slices == 1 && t->be.join_ranks) {
+        if (t->be.join_ranks(t->be.impl, t->coll, t->o->rank_timeout > 0 ? t->o->rank_timeout : TRAIN_RANK_TIMEOUT)) {
+            snprintf(err, errcap, "%s", t->be.error(t->be.impl));
+            return false;
+        }
+        t->device_ranks = true;
+    }
     const ParamTensor *meta;
     const size_t *off;
     int n = t->be.tensors(t->be.impl, &meta, &off);
@@ -326,7 +334,7 @@ static float *local_gradients(Trainer *t) {
 /* A device executor on one slice keeps its gradients on the device: no sum
  * to form, nothing to fetch. */
 static bool grads_stay_on_device(const Trainer *t) {
-    return t->be.device_step && t->s->train.ranks == 1;
+    return t->be.device_step && (t->s->train.ranks == 1 || t->device_ranks);
 }
 
 static void device_only_step(Trainer *t) {
@@ -490,8 +498,9 @@ int train_with(const ModelSpec *s, const TrainOptions *o, const Backend *be) {
         s->source, t.be.name, t.be.num_params(t.be.impl), o->resume ? "resuming at" : "from",
         t.step, s->train.steps, s->train.ranks, (long long)s->train.tokens_per_rank);
     if (t.nranks > 1)
-        SAY(&t, "gptc train: %d ranks, %d slice%s of the global batch each", t.nranks, t.slices,
-            t.slices > 1 ? "s (accumulated)" : "");
+        SAY(&t, "gptc train: %d ranks, %d slice%s of the global batch each; gradients averaged %s", t.nranks,
+            t.slices, t.slices > 1 ? "s (accumulated)" : "",
+            t.device_ranks ? "on the device during the backward pass, Muon's work shared" : "on the host");
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     int rc = t.step > t.stop_at ? 0 : loop(&t);

@@ -143,6 +143,18 @@ expect 2 "gptc bench: an unknown backend" "unknown backend 'nope'" -- "$gptc" be
 expect 2 "gptc bench: tokens off the block size" "not a multiple of the block size" -- \
     "$gptc" bench "$model" --backend ref --tokens 100
 expect 2 "gptc bench: no model" "no model given" -- "$gptc" bench
+# --profile: every plan step timed on its own (tests/train/check_profile.py
+# checks that the report adds up); ref has no plan to profile.
+if "$gptc" bench "$model" --backend sim --tokens 64 --steps 1 --warmup 0 --profile 2 > "$tmp/prof" 2>&1 &&
+    python3 tests/train/check_profile.py "$tmp/prof" > "$tmp/prof.check" 2>&1; then
+    ok "gptc bench --profile on sim: $(cat "$tmp/prof.check")"
+else
+    cat "$tmp/prof.check" >> "$tmp/prof" 2> /dev/null
+    bad "gptc bench --profile on sim" "$tmp/prof"
+fi
+expect 2 "gptc bench --profile on ref: no plan" "has no plan to profile" -- \
+    "$gptc" bench "$model" --backend ref --steps 1 --warmup 0 --profile 1
+expect 2 "gptc bench: a bad --profile" "--profile: 'x'" -- "$gptc" bench "$model" --profile x
 
 # Killed in the middle of checkpoint writes (the test waits for the
 # temporary file to appear, then kills), with a checkpoint at every step and
