@@ -25,8 +25,11 @@ typedef enum { GPU_BF16 = 0, GPU_F32 = 1 } GpuDtype;
  * elements; 0 with batch 1). op(A) is [m, k], op(B) is [k, n], C is
  * [m, n]. trans_a means A is stored [k, m] (lda >= m), likewise trans_b:
  * B stored [n, k]. Products accumulate in fp32 whatever the dtypes; a bf16
- * C is rounded to nearest even once, at the end. beta is 0 or 1 (1 adds
- * into C, read in C's dtype). */
+ * C is rounded to nearest even at the end. beta is 0 or 1 (1 adds into C,
+ * read in C's dtype). With beta 1 and a bf16 C, cuBLASLt may also round
+ * the product to bf16 before adding C: that is x + bf16(x W^T), the
+ * residual add of PyTorch's bf16 model, and the GPU tests accept either
+ * (and count the elements that needed it). */
 typedef struct GpuGemm {
     int m, n, k, batch;
     int trans_a, trans_b;

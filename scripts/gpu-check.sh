@@ -24,10 +24,13 @@
 #              20-step loss curve: tests/unit/test_simstep.c with
 #              GPTC_TEST_DEVICE=cuda
 #   timing     gptc bench: 20 steps of r10-medium-x01 at 65,536 tokens on
-#              the GPU (ms/step, tok/s, MFU against 989 TFLOP/s, peak memory)
+#              the GPU (ms/step, tok/s, MFU against 989 TFLOP/s, peak memory),
+#              then 3 profiled steps: time by kernel family, slowest steps
 #   torch      the project's PyTorch reference of the same model under
 #              torch.compile (tests/reference/bench_gpu.py, FlexAttention),
-#              same tokens per step, same run; then the ratio
+#              same tokens per step, same run; then the ratio.
+#              GPTC_CHECK_TORCH=0 leaves it out (a quicker rerun after a
+#              fix, when the same run's figures are already in hand)
 # Exit status: 0 when no step failed.
 set -u
 cd "$(dirname "$0")/.." || exit 2
@@ -192,7 +195,7 @@ timing() {
     fi
     run 150 "gptc bench: 20 steps of r10-medium-x01 at 65,536 tokens on cuda" - \
         build/gptc bench models/r10-medium-x01.yaml --backend cuda --tokens 65536 --steps 20 --warmup 3 \
-        --json "$results/gptc-bench.json"
+        --json "$results/gptc-bench.json" --profile 3
 }
 
 # The value of "key" in a one-line JSON object.
@@ -204,6 +207,8 @@ torch_compare() {
         not_yet "the PyTorch torch.compile comparison (tests/reference/bench_gpu.py is not there yet)"
     elif [ $gpu -eq 0 ]; then
         skip "no GPU: the PyTorch torch.compile comparison"
+    elif [ "${GPTC_CHECK_TORCH:-1}" = 0 ]; then
+        skip "GPTC_CHECK_TORCH=0: the PyTorch torch.compile comparison"
     else
         run 180 "tests/reference/bench_gpu.py: r10-medium-x01 under torch.compile" - \
             python3 tests/reference/bench_gpu.py models/r10-medium-x01.yaml --gptc build/gptc \
