@@ -85,15 +85,6 @@ static void relu2(const ModelSpec *s, EmitPlan *p) {
                "__nv_bfloat16 *dpre, const __nv_bfloat16 *dact, const __nv_bfloat16 *pre, int rows");
 }
 
-/* Widens the final norm's bf16 output for the head's fp32 weight gradient. */
-static void cast_f32(const ModelSpec *s, EmitPlan *p) {
-    int d = s->model.dim;
-    EmitInstance *in = new_instance(p, "cast", "cast.cu", bf16_vec(d), d);
-    snprintf(in->suffix, sizeof in->suffix, "d%d", d);
-    add_const(in, "WIDTH", d);
-    add_kernel(in, "cast_f32", "float *y, const __nv_bfloat16 *x, int rows");
-}
-
 /* One instance serves every Adam tensor: sizes and hyperparameters are
  * arguments. 4 fp32 = 16 bytes per vector. */
 static void adam(const ModelSpec *s, EmitPlan *p) {
@@ -163,12 +154,12 @@ static void colsum(EmitPlan *p) {
 }
 
 /* The softcap and cross-entropy over the padded vocabulary: a block per
- * row, fp32 vectors of up to 4 (16 bytes) that divide the row, and a
- * warp-multiple of threads up to 512 (about 25 vectors each at 50304). */
+ * row, bf16 vectors of up to 8 (16 bytes) that divide the row, and a
+ * warp-multiple of threads up to 512 (about 12 vectors each at 50304). */
 static void softcap_ce(const ModelSpec *s, EmitPlan *p) {
     static const char *const kinds[] = {[SOFTCAP_ISRU] = "isru", [SOFTCAP_SIGMOID] = "sigmoid",
                                         [SOFTCAP_NONE] = "none"};
-    int v = s->vocab.padded, vec = v % 4 == 0 ? 4 : v % 2 == 0 ? 2 : 1;
+    int v = s->vocab.padded, vec = v % 8 == 0 ? 8 : v % 4 == 0 ? 4 : v % 2 == 0 ? 2 : 1;
     int threads = (v / vec + 31) / 32 * 32;
     EmitInstance *in = new_instance(p, "softcap_ce", "softcap_ce.cu", vec, v);
     in->threads = threads < 32 ? 32 : threads > 512 ? 512 : threads;
@@ -180,7 +171,8 @@ static void softcap_ce(const ModelSpec *s, EmitPlan *p) {
     add_float_const(in, "DIV", s->head.divisor);
     add_float_const(in, "OFFSET", s->head.offset);
     add_kernel(in, "softcap_ce",
-               "float *row_loss, float *dlogits, const float *logits, const int *targets, int count, int rows");
+               "float *row_loss, __nv_bfloat16 *dlogits, const __nv_bfloat16 *logits, const int *targets, int count, "
+               "int rows");
 }
 
 /* The widest vector of fp32 (16 bytes at most) that divides the model
@@ -389,7 +381,6 @@ void emit_plan(const ModelSpec *s, EmitPlan *p) {
     softcap_ce(s, p);
     muon_momentum(s, p);
     muon(s, p);
-    cast_f32(s, p);
     embed(s, p);
     if (has_attention(s)) qkv(s, p);
     if (s->skips.count > 0) x0_skip(s, p), skip_bwd(s, p);

@@ -44,7 +44,7 @@ typedef struct {
     int hn[SPEC_MAX_LAYERS], rstd_h[SPEC_MAX_LAYERS], qkv[SPEC_MAX_LAYERS], qkv_rstd[SPEC_MAX_LAYERS];
     int q[SPEC_MAX_LAYERS], k[SPEC_MAX_LAYERS], v[SPEC_MAX_LAYERS], y[SPEC_MAX_LAYERS], lse[SPEC_MAX_LAYERS];
     int n2[SPEC_MAX_LAYERS], rstd2[SPEC_MAX_LAYERS], pre[SPEC_MAX_LAYERS], act[SPEC_MAX_LAYERS];
-    int xf, xf32, rstdf, logits, row_loss;
+    int xf, rstdf, logits, row_loss;
     /* backward */
     int dx0, dve[SPEC_MAX_TABLES], dxs[SPEC_MAX_LAYERS];
 } Lower;
@@ -526,7 +526,7 @@ static void head_forward(Lower *L) {
     L->xf = act(L, PD_BF16, D, 0, "xf");
     L->rstdf = act(L, PD_F32, 1, 0, "rstdf");
     rmsnorm_fwd(L, "final norm", L->xf, L->rstdf, L->out[s->model.layers - 1]);
-    L->logits = act(L, PD_F32, V, 0, "logits=dlogits");
+    L->logits = act(L, PD_BF16, V, 0, "logits=dlogits");
     linear_fwd(L, "logits = xf head^T", L->logits, L->xf, whole(L, ht, PLANE_BF16COPY), D, V, 0);
     L->row_loss = act(L, PD_F32, 1, 0, "row_loss");
     PlanStep *st = kernel(L, "softcap_ce", 0, "softcap + cross-entropy");
@@ -778,21 +778,12 @@ static void backward(Lower *L) {
         L->dve[k] = act(L, PD_F32, D, 0, name);
         zero(L, "dve = 0", L->dve[k]);
     }
-    /* fp32 logit gradients times the fp32 head give fp32 (cuBLASLt has no
-     * fp32 x fp32 -> bf16), rounded once to bf16 for the norm backward. */
-    int dn32 = act(L, PD_F32, D, 0, "dxf.fp32"), dn = act(L, PD_BF16, D, 0, "dxf");
-    gemm(L, "dxf = dlogits head", (Mat){L->logits, 0, 0, V}, (Mat){whole(L, ht, PLANE_MASTER), 0, 0, D},
-         (Mat){dn32, 0, 0, D}, TOK, fixed_dim(D), fixed_dim(V), 0, 0, 0);
-    PlanStep *cast = kernel(L, "cast_bf16", 0, "dxf to bf16");
-    bind(cast, "out", dn);
-    bind(cast, "in", dn32);
-    bind_rows(cast, "n", D);
-    PlanOp *co = op(L, cast, "cast");
-    in(co, ref(L, dn32));
-    out(co, ref(L, dn));
-    /* Gpu.gemm takes operands of one dtype: the fp32 logit gradients meet
-     * an fp32 copy of xf. */
-    gemm(L, "d head = dlogits^T xf", (Mat){L->logits, 0, 0, V}, (Mat){L->xf32, 0, 0, D},
+    /* The recipe's bf16 head matmuls: bf16 logit gradients (softcap_ce)
+     * with the head's bf16 copy and with xf, accumulated in fp32. */
+    int dn = act(L, PD_BF16, D, 0, "dxf");
+    gemm(L, "dxf = dlogits head", (Mat){L->logits, 0, 0, V}, (Mat){whole(L, ht, PLANE_BF16COPY), 0, 0, D},
+         (Mat){dn, 0, 0, D}, TOK, fixed_dim(D), fixed_dim(V), 0, 0, 0);
+    gemm(L, "d head = dlogits^T xf", (Mat){L->logits, 0, 0, V}, (Mat){L->xf, 0, 0, D},
          (Mat){whole(L, ht, PLANE_GRAD), 0, 0, D}, fixed_dim(V), fixed_dim(D), TOK, 1, 0, 0);
     int dout = act(L, PD_BF16, D, 0, "dout");
     rmsnorm_bwd(L, "final norm backward", dout, dn, L->xf, L->rstdf, 0);
@@ -940,16 +931,6 @@ bool lower_plan(const ModelSpec *s, Plan *p, char *err, size_t errlen) {
         x = L->out[i];
     }
     if (L->ok) head_forward(L);
-    if (L->ok) {
-        L->xf32 = act(L, PD_F32, s->model.dim, 0, "xf.fp32");
-        PlanStep *st = kernel(L, "cast_f32", 0, "xf in fp32 (head gradient)");
-        bind(st, "y", L->xf32);
-        bind(st, "x", L->xf);
-        bind_rows(st, "rows", 1);
-        PlanOp *o = op(L, st, "cast");
-        in(o, ref(L, L->xf));
-        out(o, ref(L, L->xf32));
-    }
     p->nforward = p->nsteps;
     if (L->ok) backward(L);
     if (L->ok) unique_names(L);

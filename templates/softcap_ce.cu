@@ -18,7 +18,12 @@
  *   losses and cross_entropy_bwd, in the same order after the sums (which
  *   are fp32 here, double there). The mean loss is the second stage:
  *   templates/colsum.cu over row_loss with scale = 1 / count.
- * Layouts   logits, dlogits: [rows, VPAD] fp32 row-major; targets: [rows]
+ * Precision the recipe's (modded-nanogpt-medium.md §3.7): logits are the
+ *           head GEMM's bf16 output, widened to fp32 here (PyTorch's
+ *           `.float()`), and everything after is fp32; the gradient is
+ *           rounded to bf16 once, at the store, as PyTorch's backward of
+ *           `.float()` casts it back to the matmul's bf16.
+ * Layouts   logits, dlogits: [rows, VPAD] bf16 row-major; targets: [rows]
  *           int32, each in 0 .. VPAD-1 (classes past the vocabulary are
  *           ordinary classes here); row_loss: [rows] fp32. dlogits may be
  *           logits (in place: the target's logit is read before any
@@ -59,21 +64,21 @@ __device__ __forceinline__ float softcap_slope_{{SUFFIX}}(float z) {
 }
 
 extern "C" __global__ void __launch_bounds__({{THREADS}})
-softcap_ce_{{SUFFIX}}(float *row_loss, float *dlogits, const float *logits, const int *targets,
-                      int count, int rows) {
+softcap_ce_{{SUFFIX}}(float *row_loss, __nv_bfloat16 *dlogits, const __nv_bfloat16 *logits,
+                      const int *targets, int count, int rows) {
     constexpr int NVEC = {{VPAD}} / {{VEC}};
     if ((int)blockIdx.x >= rows) return; /* the whole block: no barrier is skipped */
     const long long base = (long long)blockIdx.x * {{VPAD}};
     const int target = targets[blockIdx.x];
     /* Read before the barriers below: in place, the row is overwritten after them. */
-    const float zt = threadIdx.x == 0 ? softcap_{{SUFFIX}}(logits[base + target]) : 0.0f;
+    const float zt = threadIdx.x == 0 ? softcap_{{SUFFIX}}(__bfloat162float(logits[base + target])) : 0.0f;
     float m = __uint_as_float(0xff800000u), s = 0.0f; /* -inf, 0 */
     for (int k = (int)threadIdx.x; k < NVEC; k += {{THREADS}}) {
-        const Vec<float, {{VEC}}> l = vec_load<float, {{VEC}}>(logits + base + (long long)k * {{VEC}});
+        const Vec<__nv_bfloat16, {{VEC}}> l = vec_load<__nv_bfloat16, {{VEC}}>(logits + base + (long long)k * {{VEC}});
         float z[{{VEC}}];
         float vm = __uint_as_float(0xff800000u);
         for (int e = 0; e < {{VEC}}; e++) {
-            z[e] = softcap_{{SUFFIX}}(l.v[e]);
+            z[e] = softcap_{{SUFFIX}}(__bfloat162float(l.v[e]));
             vm = fmaxf(vm, z[e]);
         }
         if (vm > m) {
@@ -88,14 +93,14 @@ softcap_ce_{{SUFFIX}}(float *row_loss, float *dlogits, const float *logits, cons
     if (dlogits == nullptr) return;
     for (int k = (int)threadIdx.x; k < NVEC; k += {{THREADS}}) {
         const long long at = base + (long long)k * {{VEC}};
-        const Vec<float, {{VEC}}> l = vec_load<float, {{VEC}}>(logits + at);
-        Vec<float, {{VEC}}> d;
+        const Vec<__nv_bfloat16, {{VEC}}> l = vec_load<__nv_bfloat16, {{VEC}}>(logits + at);
+        Vec<__nv_bfloat16, {{VEC}}> d;
         for (int e = 0; e < {{VEC}}; e++) {
-            const float z = softcap_{{SUFFIX}}(l.v[e]);
+            const float z = softcap_{{SUFFIX}}(__bfloat162float(l.v[e]));
             const float p = expf(z - M) / S;
             const float g = (p - (k * {{VEC}} + e == target ? 1.0f : 0.0f)) / (float)count;
-            d.v[e] = g * softcap_slope_{{SUFFIX}}(z);
+            d.v[e] = __float2bfloat16(g * softcap_slope_{{SUFFIX}}(z));
         }
-        vec_store<float, {{VEC}}>(dlogits + at, d);
+        vec_store<__nv_bfloat16, {{VEC}}>(dlogits + at, d);
     }
 }

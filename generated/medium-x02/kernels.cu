@@ -576,7 +576,7 @@ colsum_fp32_v4(float *out, int out_off, const float *in, int n, int cols, float 
     }
 }
 
-/* ---- softcap_ce.cu: VPAD=50304 SOFTCAP=0 CAP=15 DIV=7.5 OFFSET=0 VEC=4 THREADS=512 ---- */
+/* ---- softcap_ce.cu: VPAD=50304 SOFTCAP=0 CAP=15 DIV=7.5 OFFSET=0 VEC=8 THREADS=512 ---- */
 /*
  * softcap_ce.cu: the head's softcap and the cross-entropy loss, forward and
  * backward in one kernel, one row (token) per block, over the padded
@@ -597,7 +597,12 @@ colsum_fp32_v4(float *out, int out_off, const float *in, int n, int cols, float 
  *   losses and cross_entropy_bwd, in the same order after the sums (which
  *   are fp32 here, double there). The mean loss is the second stage:
  *   templates/colsum.cu over row_loss with scale = 1 / count.
- * Layouts   logits, dlogits: [rows, VPAD] fp32 row-major; targets: [rows]
+ * Precision the recipe's (modded-nanogpt-medium.md §3.7): logits are the
+ *           head GEMM's bf16 output, widened to fp32 here (PyTorch's
+ *           `.float()`), and everything after is fp32; the gradient is
+ *           rounded to bf16 once, at the store, as PyTorch's backward of
+ *           `.float()` casts it back to the matmul's bf16.
+ * Layouts   logits, dlogits: [rows, VPAD] bf16 row-major; targets: [rows]
  *           int32, each in 0 .. VPAD-1 (classes past the vocabulary are
  *           ordinary classes here); row_loss: [rows] fp32. dlogits may be
  *           logits (in place: the target's logit is read before any
@@ -638,44 +643,44 @@ __device__ __forceinline__ float softcap_slope_v50304_isru(float z) {
 }
 
 extern "C" __global__ void __launch_bounds__(512)
-softcap_ce_v50304_isru(float *row_loss, float *dlogits, const float *logits, const int *targets,
-                      int count, int rows) {
-    constexpr int NVEC = 50304 / 4;
+softcap_ce_v50304_isru(float *row_loss, __nv_bfloat16 *dlogits, const __nv_bfloat16 *logits,
+                      const int *targets, int count, int rows) {
+    constexpr int NVEC = 50304 / 8;
     if ((int)blockIdx.x >= rows) return; /* the whole block: no barrier is skipped */
     const long long base = (long long)blockIdx.x * 50304;
     const int target = targets[blockIdx.x];
     /* Read before the barriers below: in place, the row is overwritten after them. */
-    const float zt = threadIdx.x == 0 ? softcap_v50304_isru(logits[base + target]) : 0.0f;
+    const float zt = threadIdx.x == 0 ? softcap_v50304_isru(__bfloat162float(logits[base + target])) : 0.0f;
     float m = __uint_as_float(0xff800000u), s = 0.0f; /* -inf, 0 */
     for (int k = (int)threadIdx.x; k < NVEC; k += 512) {
-        const Vec<float, 4> l = vec_load<float, 4>(logits + base + (long long)k * 4);
-        float z[4];
+        const Vec<__nv_bfloat16, 8> l = vec_load<__nv_bfloat16, 8>(logits + base + (long long)k * 8);
+        float z[8];
         float vm = __uint_as_float(0xff800000u);
-        for (int e = 0; e < 4; e++) {
-            z[e] = softcap_v50304_isru(l.v[e]);
+        for (int e = 0; e < 8; e++) {
+            z[e] = softcap_v50304_isru(__bfloat162float(l.v[e]));
             vm = fmaxf(vm, z[e]);
         }
         if (vm > m) {
             s *= expf(m - vm);
             m = vm;
         }
-        for (int e = 0; e < 4; e++) s += expf(z[e] - m);
+        for (int e = 0; e < 8; e++) s += expf(z[e] - m);
     }
     const float M = block_max(m);
     const float S = block_sum(s > 0.0f ? s * expf(m - M) : 0.0f);
     if (threadIdx.x == 0) row_loss[blockIdx.x] = logf(S) + M - zt;
     if (dlogits == nullptr) return;
     for (int k = (int)threadIdx.x; k < NVEC; k += 512) {
-        const long long at = base + (long long)k * 4;
-        const Vec<float, 4> l = vec_load<float, 4>(logits + at);
-        Vec<float, 4> d;
-        for (int e = 0; e < 4; e++) {
-            const float z = softcap_v50304_isru(l.v[e]);
+        const long long at = base + (long long)k * 8;
+        const Vec<__nv_bfloat16, 8> l = vec_load<__nv_bfloat16, 8>(logits + at);
+        Vec<__nv_bfloat16, 8> d;
+        for (int e = 0; e < 8; e++) {
+            const float z = softcap_v50304_isru(__bfloat162float(l.v[e]));
             const float p = expf(z - M) / S;
-            const float g = (p - (k * 4 + e == target ? 1.0f : 0.0f)) / (float)count;
-            d.v[e] = g * softcap_slope_v50304_isru(z);
+            const float g = (p - (k * 8 + e == target ? 1.0f : 0.0f)) / (float)count;
+            d.v[e] = __float2bfloat16(g * softcap_slope_v50304_isru(z));
         }
-        vec_store<float, 4>(dlogits + at, d);
+        vec_store<__nv_bfloat16, 8>(dlogits + at, d);
     }
 }
 
@@ -847,34 +852,6 @@ cast_bf16_v4(__nv_bfloat16 *out, const float *in, long long n) {
         return;
     }
     for (; i < n; i++) out[i] = __float2bfloat16(in[i]);
-}
-
-/* ---- cast.cu: WIDTH=1024 VEC=8 THREADS=256 ---- */
-/*
- * cast.cu: bf16 rows widened to fp32.
- *
- * Computes  y[t, j] = float(x[t, j]), exact (every bf16 is an fp32).
- *           The head's weight gradient is an fp32 GEMM of the fp32
- *           logit gradients with the final norm's output, and a GEMM's
- *           operands share one dtype (runtime/gpu.h), so that output is
- *           widened once per step rather than the logits narrowed.
- * Layouts   x, y: [rows, WIDTH] row-major, WIDTH = the model's dim.
- * Launch    THREADS threads per block, VEC elements per thread, blocks =
- *           ceil(rows * WIDTH / (THREADS * VEC)), no shared memory.
- *           Pointers 16-byte aligned and WIDTH % VEC == 0.
- * Determinism  elementwise, exact.
- * Placeholders  SUFFIX (kernel-name suffix), WIDTH, VEC, THREADS.
- */
-#include "prims.cuh"
-#include "vec.cuh"
-
-extern "C" __global__ void __launch_bounds__(256)
-cast_f32_d1024(float *y, const __nv_bfloat16 *x, int rows) {
-    const long long n = (long long)rows * 1024;
-    const long long i = ((long long)blockIdx.x * 256 + threadIdx.x) * 8;
-    if (i >= n) return;
-    const Vec<__nv_bfloat16, 8> v = vec_load<__nv_bfloat16, 8>(x + i);
-    for (int e = 0; e < 8; e++) y[i + e] = __bfloat162float(v.v[e]);
 }
 
 /* ---- embed.cu: WIDTH=1024 TPR=32 VEC=4 THREADS=256 ---- */

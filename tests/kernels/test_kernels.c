@@ -399,23 +399,6 @@ static void relu2_fwd_reference(Case *c, const GptcPlanKernel *k, const Shape *s
 }
 
 /* Buffers: 0 dact, 1 pre, 2 dpre unless in place. */
-/* ---- bf16 -> fp32 (templates/cast.cu); never in place: the dtypes differ ---- */
-
-static void cast_f32_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
-    size_t n = (size_t)s->rows * k->row_elems;
-    fill(add_buf(c, "x", BF16, n, false), r, -8, 3, false, 1.0 / 128);
-    fill(add_buf(c, "y", F32, n, true), r, -8, 3, false, 0);
-    c->ints[1] = s->rows;
-    c->args[0] = &c->ptr[1], c->args[1] = &c->ptr[0], c->args[2] = &c->ints[1];
-}
-
-static void cast_f32_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
-    (void)k, (void)s;
-    float *x = buf_floats(&c->b[0]);
-    buf_store(&c->b[1], x);
-    free(x);
-}
-
 static void relu2_bwd_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
     size_t n = (size_t)s->rows * k->row_elems;
     fill(add_buf(c, "dact", BF16, n, s->inplace), r, -8, 3, false, 0);
@@ -729,24 +712,23 @@ static float kconst_float(const GptcPlanKernel *k, const char *name) {
 static void ce_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
     size_t v = (size_t)k->row_elems, n = (size_t)s->rows * v;
     bool grad = s->hyper == 0;
-    Buf *logits = add_buf(c, s->inplace ? "dlogits" : "logits", F32, n, s->inplace);
+    Buf *logits = add_buf(c, s->inplace ? "dlogits" : "logits", BF16, n, s->inplace);
     fill(logits, r, -4, 3, false, 0);
     Buf *targets = add_buf(c, "targets", I32, (size_t)s->rows, false);
     int *tg = targets->p;
     for (int t = 0; t < s->rows; t++) tg[t] = (int)(rng_next(r) % v);
     if (s->special && s->rows >= 5) {
-        float *l = logits->p;
-        for (size_t i = 0; i < v; i++) l[i] = 1.5f;
+        for (size_t i = 0; i < v; i++) buf_set(logits, i, 1.5f);
         Buf row = rows_of(logits, v, 1, 2);
         fill(&row, r, 10, 30, false, 0);
         tg[2] = (int)v - 1;
         tg[3] = 0;
-        l[3 * v] = 9.0f;
-        l[4 * v + v / 2] = 40.0f;
+        buf_set(logits, 3 * v, 9.0f);
+        buf_set(logits, 4 * v + v / 2, 40.0f);
     }
     fill(add_buf(c, "row_loss", F32, (size_t)s->rows, true), r, -4, 3, false, 0);
     fill(add_buf(c, "loss", F32, 4, true), r, -4, 3, false, 0);
-    if (grad && !s->inplace) fill(add_buf(c, "dlogits", F32, n, true), r, -4, 3, false, 0);
+    if (grad && !s->inplace) fill(add_buf(c, "dlogits", BF16, n, true), r, -4, 3, false, 0);
     c->ints[0] = 0, c->ints[1] = s->rows, c->ints[2] = 1, c->ints[3] = s->rows; /* count = rows */
     c->scale = (float)(1.0 / s->rows);
     c->ptr[MAX_BUFS] = grad ? c->ptr[s->inplace ? 0 : 4] : NULL;
@@ -1827,8 +1809,6 @@ static const Kind kinds[] = {
      ELEMENTWISE, 0, SHAPES(row_shapes), x0_bwd_setup, x0_bwd_reference, NULL},
     {"relu2_fwd_", "__nv_bfloat16 *act, const __nv_bfloat16 *pre, int rows", ELEMENTWISE, 0, SHAPES(row_shapes),
      relu2_fwd_setup, relu2_fwd_reference, NULL},
-    {"cast_f32_", "float *y, const __nv_bfloat16 *x, int rows", ELEMENTWISE, 0, SHAPES(row_shapes), cast_f32_setup,
-     cast_f32_reference, NULL},
     {"relu2_bwd_", "__nv_bfloat16 *dpre, const __nv_bfloat16 *dact, const __nv_bfloat16 *pre, int rows",
      ELEMENTWISE, 0, SHAPES(row_shapes), relu2_bwd_setup, relu2_bwd_reference, NULL},
     {"adam_",
@@ -1848,7 +1828,9 @@ static const Kind kinds[] = {
     {"colsum_", "float *out, int out_off, const float *in, int n, int cols, float scale, int accumulate", GRID,
      0, SHAPES(colsum_shapes), colsum_setup, colsum_reference, NULL},
     {"softcap_ce_",
-     "float *row_loss, float *dlogits, const float *logits, const int *targets, int count, int rows", ROWS, 0,
+     "float *row_loss, __nv_bfloat16 *dlogits, const __nv_bfloat16 *logits, const int *targets, int count, "
+     "int rows",
+     ROWS, 0,
      SHAPES(ce_shapes), ce_setup, ce_reference, ce_then},
     {"muon_momentum_",
      "float *buf, __nv_bfloat16 *x, float *partial, const float *g, float momentum, long long per_matrix, "
