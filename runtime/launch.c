@@ -440,12 +440,14 @@ static void on_wake_pipe(Hub *h, int fd) {
     reap(h);
 }
 
-static void timers(Hub *h) {
-    double t = now_s();
-    if (h->stopping && h->kill_at > 0 && t >= h->kill_at) {
+/* `polled`: when this round's poll began. A rank is late only if the
+ * deadline had passed then: what it sent before is read by now, even if
+ * this process was itself stopped for a while between reading and here. */
+static void timers(Hub *h, double polled) {
+    if (h->stopping && h->kill_at > 0 && now_s() >= h->kill_at) {
         signal_ranks(h, SIGKILL);
         h->kill_at = 0;
-    } else if (!h->stopping && h->deadline > 0 && t >= h->deadline) {
+    } else if (!h->stopping && h->deadline > 0 && polled >= h->deadline) {
         overdue(h);
     }
 }
@@ -461,6 +463,7 @@ static void serve_once(Hub *h, int wake) {
         short ev = h->scatter ? (r->outsent < r->outlen ? POLLOUT : 0) : (r->arrived ? 0 : POLLIN);
         p[i + 1] = (struct pollfd){r->fd, ev, 0};
     }
+    double polled = now_s();
     if (poll(p, (nfds_t)h->n + 1, poll_ms(h)) < 0 && errno != EINTR) {
         perror("gptc train: poll");
         stop(h, 1, "the launcher cannot wait for its ranks");
@@ -480,7 +483,7 @@ static void serve_once(Hub *h, int wake) {
         h->scatter = false;
         h->deadline = 0;
     }
-    timers(h);
+    timers(h, polled);
 }
 
 static int serve(Hub *h, int wake) {
