@@ -334,7 +334,8 @@ static bool header_in(Hub *h, int i) {
                     i, (unsigned long long)r->h.seq, r->h.what, r->h.op, (unsigned long long)r->h.bytes,
                     h->first, (unsigned long long)f->h.seq, f->h.what, f->h.op,
                     (unsigned long long)f->h.bytes), false;
-    if (r->h.op < HUB_SUM || r->h.op > HUB_FINALIZE || r->h.root < 0 || r->h.root >= h->n)
+    if (r->h.op < HUB_SUM || r->h.op > HUB_FINALIZE || r->h.root < 0 || r->h.root >= h->n ||
+        (r->h.op == HUB_SUM && r->h.type != COLL_F32 && r->h.type != COLL_F64))
         return stop(h, 1, "rank %d sent a malformed collective", i), false;
     size_t need = payload_bytes(&r->h, i);
     if (need > r->cap) {

@@ -28,7 +28,8 @@
 #     rank stops them all together at one step, status 130, checkpoint
 #     written; no process is left behind in any case;
 #   - ranks that do not divide the batch, or disagree with the launcher,
-#     are clear errors with status 2.
+#     and --gpus 2 without a GPU are clear errors with status 2 (more
+#     --gpus cases against a fake driver: tests/run-cuda.sh).
 # Without Open MPI (mpirun and the plugin) the MPI checks say "skipped: no
 # MPI"; the rest runs.
 . "$(dirname "$0")/lib.sh" ranks "$@"
@@ -157,6 +158,8 @@ expect 2 "--ranks 3 with 4 slices is an error" "3 ranks cannot share the global 
         mpirun_np 2 "$bin" train "$model" "${base[@]}" $(slices 4) --run-dir "$tmp/mismatch" --ranks 4
 expect 2 "a bad --rank-timeout" "--rank-timeout expects seconds" -- \
     "$bin" train "$model" --rank-timeout 0
+expect 2 "--gpus 2 without a GPU: exit 2 naming why" "--gpus 2: no GPU: $tmp/none.so not found" -- \
+    env GPTC_CUDA_LIB="$tmp/none.so" "$bin" train "$model" "${base[@]}" --run-dir "$tmp/gpus" --gpus 2
 
 # Failures: start a long run on 4 ranks, wait for its first steps, then
 # signal rank 2's process (found by the rank number the launcher gives it),
