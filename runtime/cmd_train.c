@@ -10,6 +10,7 @@
 
 #include "backend.h"
 #include "coll.h"
+#include "cuda/gpu_cuda.h"
 #include "launch.h"
 #include "train.h"
 #include "validate.h"
@@ -39,9 +40,13 @@ static const char help[] =
     "  --threads N       CPU threads (default: all); with --ranks, split among the\n"
     "                    ranks\n"
     "  --ranks N         N processes share each step's global batch (train.ranks\n"
-    "                    slices; N must divide it), started here with Open MPI's\n"
-    "                    mpirun; under an mpirun or srun of your own, checks that\n"
-    "                    N ranks started. Same global batch, same results\n"
+    "                    slices; N must divide it), started here on this machine\n"
+    "                    (no MPI needed: this process sums their gradients and\n"
+    "                    stops them all if one fails or hangs); under an mpirun or\n"
+    "                    srun of your own (MPI, across machines), checks that N\n"
+    "                    ranks started. Same global batch, same results\n"
+    "  --gpus N          --ranks N on this machine's first N GPUs, one each\n"
+    "                    (implies --backend cuda)\n"
     "  --rank-timeout S  seconds a rank waits for another before it stops the run\n"
     "                    (default 60; also covers rank 0 writing a checkpoint)\n"
     "  --set KEY=VALUE   override a model key (repeatable), as in gptc check\n"
@@ -56,7 +61,8 @@ static const char help[] =
     "Example:\n"
     "  gptc data data/demo/corpus.txt -o data/demo --name demo --paragraphs\n"
     "  gptc train models/tiny.yaml --run-dir runs/tiny\n"
-    "  gptc train models/tiny.yaml --run-dir runs/tiny4 --ranks 4\n";
+    "  gptc train models/tiny.yaml --run-dir runs/tiny4 --ranks 4\n"
+    "  gptc train models/tiny.yaml --run-dir runs/tiny8 --gpus 8\n";
 
 static int usage(const char *fmt, const char *arg) {
     fputs("gptc train: ", stderr);
@@ -85,21 +91,25 @@ static void default_run_dir(const char *model, char *out, size_t n) {
 static bool takes_value(const char *a) {
     return !strcmp(a, "--steps") || !strcmp(a, "--run-dir") || !strcmp(a, "--backend") ||
            !strcmp(a, "--threads") || !strcmp(a, "--set") || !strcmp(a, "--ranks") ||
-           !strcmp(a, "--rank-timeout");
+           !strcmp(a, "--rank-timeout") || !strcmp(a, "--gpus");
 }
 
-/* The ranks' own arguments: ours without --ranks and --threads, which the
- * launcher sets for each rank. */
-static int rank_args(int argc, char **argv, char **out) {
+/* The ranks' own arguments: ours without --ranks, --gpus and --threads,
+ * which the launcher sets for each rank, then the executor resolved here,
+ * so that every rank runs the same one. */
+static int rank_args(int argc, char **argv, const char *backend, char **out) {
     int n = 0;
     for (int i = 0; i < argc; i++) {
-        bool own = !strcmp(argv[i], "--ranks") || !strcmp(argv[i], "--threads");
+        bool own = !strcmp(argv[i], "--ranks") || !strcmp(argv[i], "--threads") ||
+                   !strcmp(argv[i], "--gpus");
         if (!own) out[n++] = argv[i];
         if (takes_value(argv[i]) && i + 1 < argc) {
             if (!own) out[n++] = argv[i + 1];
             i++;
         }
     }
+    out[n++] = "--backend";
+    out[n++] = (char *)backend;
     return n;
 }
 
@@ -111,25 +121,57 @@ static bool parse_seconds(const char *s, double *out) {
     return true;
 }
 
-/* Starts the ranks with mpirun, unless a launcher started this process. */
+/* Starts the ranks and serves them (launch.h), unless this process is a
+ * rank already: one that launch_ranks or an MPI launcher started. */
 static int train_ranks(const ModelSpec *spec, const TrainOptions *o, int argc, char **argv) {
     char err[512];
     if (!train_ranks_fit(spec, o->ranks, err, sizeof err)) {
         fprintf(stderr, "gptc train: %s\n", err);
         return 2;
     }
-    if (o->ranks <= 1 || coll_launcher_size() > 0) return train_run(spec, o);
-    char **args = malloc(sizeof *args * (size_t)(argc + 1));
+    if (o->ranks <= 1 || coll_launcher_size() > 0 || coll_hub_started()) return train_run(spec, o);
+    char **args = malloc(sizeof *args * (size_t)(argc + 3));
     if (!args) return fputs("gptc: out of memory\n", stderr), 1;
-    int rc = launch_ranks(o->ranks, o->threads, rank_args(argc, argv, args), args);
+    double timeout = o->rank_timeout > 0 ? o->rank_timeout : TRAIN_RANK_TIMEOUT;
+    int rc = launch_ranks(o->ranks, o->threads, rank_args(argc, argv, o->backend, args), args, timeout);
     free(args);
     return rc;
+}
+
+/* --gpus N: the cuda executor on N ranks, when the driver sees N GPUs.
+ * 0, or the exit status of the error. */
+static int check_gpus(int gpus, TrainOptions *o) {
+    if (!gpus) return 0;
+    if (strcmp(o->backend, "auto") && strcmp(o->backend, "cuda")) {
+        fprintf(stderr, "gptc train: --gpus %d runs the cuda executor, not --backend %s\n", gpus,
+                o->backend);
+        return 2;
+    }
+    if (o->ranks && o->ranks != gpus) {
+        fprintf(stderr, "gptc train: --gpus %d and --ranks %d disagree (--gpus N is --ranks N)\n",
+                gpus, o->ranks);
+        return 2;
+    }
+    char why[800];
+    int have = cuda_device_count(why, sizeof why);
+    if (have == 0) {
+        fprintf(stderr, "gptc train: --gpus %d: %s\n", gpus, why);
+        return 2;
+    }
+    if (have < gpus) {
+        fprintf(stderr, "gptc train: --gpus %d: the driver sees only %d GPU%s\n", gpus, have,
+                have == 1 ? "" : "s");
+        return 2;
+    }
+    o->backend = "cuda";
+    o->ranks = gpus;
+    return 0;
 }
 
 int cmd_train(int argc, char **argv) {
     TrainOptions o = {.backend = "auto", .progress = true};
     const char *model = NULL, *sets[MAX_SETS];
-    int nsets = 0;
+    int nsets = 0, gpus = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
         bool takes = takes_value(a);
@@ -145,6 +187,8 @@ int cmd_train(int argc, char **argv) {
             if (!parse_count(argv[++i], &o.threads)) return usage("--threads expects a count, found '%s'", argv[i]);
         } else if (!strcmp(a, "--ranks")) {
             if (!parse_count(argv[++i], &o.ranks)) return usage("--ranks expects a count, found '%s'", argv[i]);
+        } else if (!strcmp(a, "--gpus")) {
+            if (!parse_count(argv[++i], &gpus)) return usage("--gpus expects a count, found '%s'", argv[i]);
         } else if (!strcmp(a, "--rank-timeout")) {
             if (!parse_seconds(argv[++i], &o.rank_timeout))
                 return usage("--rank-timeout expects seconds (0 < S <= 86400), found '%s'", argv[i]);
@@ -156,6 +200,8 @@ int cmd_train(int argc, char **argv) {
         else model = a;
     }
     if (!model) return usage("%s", "no model file given");
+    int bad = check_gpus(gpus, &o);
+    if (bad) return bad;
     char note[1024], why[1024];
     if (!(o.backend = backend_resolve(o.backend, note, sizeof note, why, sizeof why))) {
         fprintf(stderr, "gptc train: %s\n", why);

@@ -1,6 +1,7 @@
 /*
- * coll.c: the collectives (coll.h): a single rank without MPI, or the MPI
- * plugin, loaded with dlopen from beside the gptc binary.
+ * coll.c: the collectives (coll.h): a single rank; the hub's (coll_hub.c)
+ * for a rank that `gptc train --ranks N` started; or the MPI plugin, loaded
+ * with dlopen from beside the gptc binary.
  */
 #include "coll.h"
 
@@ -15,7 +16,7 @@
 #define PLUGIN_NAME "libgptc_mpi.so"
 
 struct Coll {
-    const CollPlugin *mpi; /* NULL: a single rank */
+    const CollPlugin *impl; /* NULL: a single rank */
     void *lib;
     int rank, size;
 };
@@ -70,17 +71,22 @@ Coll *coll_open(double timeout_s, char *err, size_t errcap) {
         return NULL;
     }
     c->size = 1;
+    if (coll_hub_started()) {
+        c->impl = coll_hub();
+        if (c->impl->init(timeout_s, &c->rank, &c->size, err, errcap)) return c;
+        return free(c), NULL;
+    }
     if (coll_launcher_size() == 0) return c;
     if (!(c->lib = load_plugin(err, errcap))) return free(c), NULL;
     CollPluginEntry entry = (CollPluginEntry)(uintptr_t)dlsym(c->lib, GPTC_COLL_SYMBOL);
-    c->mpi = entry ? entry() : NULL;
-    if (!c->mpi || c->mpi->abi != GPTC_COLL_ABI) {
+    c->impl = entry ? entry() : NULL;
+    if (!c->impl || c->impl->abi != GPTC_COLL_ABI) {
         snprintf(err, errcap, "%s is not this gptc's MPI plugin (rebuild it: make build/%s)",
                  PLUGIN_NAME, PLUGIN_NAME);
         dlclose(c->lib);
         return free(c), NULL;
     }
-    if (!c->mpi->init(timeout_s, &c->rank, &c->size, err, errcap)) {
+    if (!c->impl->init(timeout_s, &c->rank, &c->size, err, errcap)) {
         dlclose(c->lib);
         return free(c), NULL;
     }
@@ -89,8 +95,8 @@ Coll *coll_open(double timeout_s, char *err, size_t errcap) {
 
 void coll_close(Coll *c) {
     if (!c) return;
-    if (c->mpi) c->mpi->finalize();
-    /* The library stays loaded: Open MPI leaves handlers and threads behind
+    if (c->impl) c->impl->finalize();
+    /* The MPI library stays loaded: Open MPI leaves handlers and threads behind
      * that may still run after MPI_Finalize. */
     free(c);
 }
@@ -99,23 +105,23 @@ int coll_rank(const Coll *c) { return c->rank; }
 int coll_size(const Coll *c) { return c->size; }
 
 void coll_sum_f32(Coll *c, float *buf, size_t n, const char *what) {
-    if (c->mpi && c->size > 1) c->mpi->sum(buf, n, COLL_F32, what);
+    if (c->impl && c->size > 1) c->impl->sum(buf, n, COLL_F32, what);
 }
 
 void coll_sum_f64(Coll *c, double *buf, size_t n, const char *what) {
-    if (c->mpi && c->size > 1) c->mpi->sum(buf, n, COLL_F64, what);
+    if (c->impl && c->size > 1) c->impl->sum(buf, n, COLL_F64, what);
 }
 
 void coll_bcast(Coll *c, void *buf, size_t bytes, int root, const char *what) {
-    if (c->mpi && c->size > 1) c->mpi->bcast(buf, bytes, root, what);
+    if (c->impl && c->size > 1) c->impl->bcast(buf, bytes, root, what);
 }
 
 void coll_barrier(Coll *c, const char *what) {
-    if (c->mpi && c->size > 1) c->mpi->barrier(what);
+    if (c->impl && c->size > 1) c->impl->barrier(what);
 }
 
 _Noreturn void coll_abort(Coll *c, int status, const char *msg) {
     fprintf(stderr, "gptc train: rank %d: %s\n", c->rank, msg);
-    if (c->mpi) c->mpi->abort_job(status);
+    if (c->impl) c->impl->abort_job(status);
     exit(status);
 }

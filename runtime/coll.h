@@ -1,24 +1,26 @@
 /*
  * coll.h: collectives between the ranks of a training run (design.md §7).
  *
- * One process per rank. A run started under mpirun or srun (or by
- * `gptc train --ranks N`, which starts mpirun) uses MPI through a plugin,
- * build/libgptc_mpi.so, that gptc loads with dlopen only then: the gptc
- * binary never links libmpi, so it starts on machines without MPI. Any
- * other run is a single rank, with no MPI at all.
+ * One process per rank. The ranks that `gptc train --ranks N` (or --gpus
+ * N) starts on one machine talk to it, their hub, over a socket each
+ * (coll_hub.c, launch.c): no MPI there. A run started under mpirun or srun
+ * uses MPI through a plugin, build/libgptc_mpi.so, that gptc loads with
+ * dlopen only then: the gptc binary never links libmpi, so it starts on
+ * machines without MPI. Any other run is a single rank.
  *
- * Sums are deterministic: the plugin adds the ranks' buffers over a fixed
- * binary tree (at stride s = 1, 2, 4, ..., rank r with r % 2s == 0 adds
- * rank r + s's buffer to its own), then rank 0 sends the result back down
- * the same tree. The result depends only on the number of ranks, never on
- * arrival order, and it is the aligned pairwise sum of tree_sum.h: the same
- * association that tree_sum gives one process adding the same buffers.
+ * Sums are deterministic: the hub and the MPI plugin add the ranks'
+ * buffers over a fixed binary tree (at stride s = 1, 2, 4, ..., rank r
+ * with r % 2s == 0 adds rank r + s's buffer to its own); the result, rank
+ * 0's, goes back to every rank. The result depends only on the number of
+ * ranks, never on arrival order, and it is the aligned pairwise sum of
+ * tree_sum.h: the same association that tree_sum gives one process adding
+ * the same buffers.
  *
  * No wait is unbounded: every wait for another rank has a deadline (the
- * timeout given to coll_open); past it, the rank prints which rank it was
- * waiting for and on what, and aborts the whole job (MPI_Abort). A rank
- * that dies outright is normally noticed first by mpirun, which ends the
- * job.
+ * timeout given to coll_open); past it, the hub, or under MPI the rank,
+ * prints which rank was late and on what, and stops the whole job. A rank
+ * that dies outright is normally noticed first by mpirun, or by the hub,
+ * which ends the job.
  */
 #ifndef GPTC_COLL_H
 #define GPTC_COLL_H
@@ -33,8 +35,11 @@ typedef struct Coll Coll;
  * (not started by a launcher). */
 int coll_launcher_size(void);
 
-/* Opens the collectives: MPI when the process was started by a launcher,
- * else a single rank. `timeout_s` bounds every wait for another rank.
+/* Whether `gptc train --ranks N` started this process as one of its ranks. */
+bool coll_hub_started(void);
+
+/* Opens the collectives: the hub's when the hub started this process, MPI
+ * when a launcher did, else a single rank. `timeout_s` bounds every wait for another rank.
  * NULL with a message when MPI is needed and the plugin cannot be loaded
  * or MPI cannot start. */
 Coll *coll_open(double timeout_s, char *err, size_t errcap);
@@ -54,7 +59,7 @@ void coll_barrier(Coll *c, const char *what);
 /* Ends every rank of the job with `status`, after printing msg. */
 _Noreturn void coll_abort(Coll *c, int status, const char *msg);
 
-/* ---- the plugin's interface (runtime/mpi/coll_mpi.c) ---- */
+/* ---- the implementations' interface (runtime/mpi/coll_mpi.c, coll_hub.c) ---- */
 
 #define GPTC_COLL_ABI 2
 #define GPTC_COLL_SYMBOL "gptc_coll_mpi"
@@ -74,5 +79,8 @@ typedef struct {
 
 /* The plugin exports `const CollPlugin *gptc_coll_mpi(void)`. */
 typedef const CollPlugin *(*CollPluginEntry)(void);
+
+/* The same interface over the hub's socket (coll_hub.c), built into gptc. */
+const CollPlugin *coll_hub(void);
 
 #endif

@@ -7,6 +7,9 @@
 #     and the CUresult's name when a context cannot be made;
 #   - gptc train's backend choice: --backend auto says which and why, and
 #     trains; --backend cuda without a GPU is an exit-2 error naming why;
+#   - --gpus N: an exit-2 error naming why without N GPUs or with --backend
+#     ref; with N (fake) GPUs, N ranks start, each fails to open its GPU,
+#     and all end with status 2, none left behind;
 #   - cuBLASLt loads where the CUDA toolkit is (skipped where it is not).
 # The GPU mode of tests/kernels is tests/run-kernels.sh --gpu.
 . "$(dirname "$0")/lib.sh" cuda "$@"
@@ -42,6 +45,13 @@ expect 2 "--backend auto, a GPU: cuda, saying so" "backend: cuda (auto: 1 GPU fo
     env GPTC_CUDA_LIB="$fake" FAKE_CUDA_DEVICES=1 "$bin" train "$model" --run-dir "$tmp/run" \
     --set "train.data.train=$tmp/no_*.bin"
 
+expect 2 "--gpus 2, no GPU: exit 2 naming why" "--gpus 2: no GPU: the driver sees no device" -- \
+    env GPTC_CUDA_LIB="$fake" "$bin" train "$model" --gpus 2 --run-dir "$tmp/run"
+expect 2 "--gpus 2, one GPU: exit 2" "--gpus 2: the driver sees only 1 GPU" -- \
+    env GPTC_CUDA_LIB="$fake" FAKE_CUDA_DEVICES=1 "$bin" train "$model" --gpus 2 --run-dir "$tmp/run"
+expect 2 "--gpus 2 --backend ref: exit 2" "--gpus 2 runs the cuda executor, not --backend ref" -- \
+    "$bin" train "$model" --gpus 2 --backend ref --run-dir "$tmp/run"
+
 # What this machine has: the choice is printed either way, and a run trains.
 head -c 200000 data/demo/corpus.txt >"$tmp/text.txt"
 if "$bin" data "$tmp/text.txt" -o "$tmp/data" --name t --paragraphs --val-fraction 0.1 >"$tmp/data.out" 2>&1; then
@@ -54,6 +64,16 @@ if "$bin" data "$tmp/text.txt" -o "$tmp/data" --name t --paragraphs --val-fracti
     grep -qE '^gptc train: backend: (ref|cuda) \(.+\)$' "$tmp/out" &&
         pass "the run's first line says which backend and why" ||
         fail "no 'gptc train: backend: NAME (why)' line" "$(head -n 3 "$tmp/out")"
+    # The fake devices have no memory: every rank fails to open its GPU.
+    expect 2 "--gpus 2, two GPUs without memory: both ranks stop with status 2" \
+        "rank 1: cuDevicePrimaryCtxRetain: CUDA_ERROR_OUT_OF_MEMORY" -- \
+        env GPTC_CUDA_LIB="$fake" FAKE_CUDA_DEVICES=2 "$bin" train tests/train/micro.yaml --no-progress \
+        --gpus 2 --run-dir "$tmp/gpus2" --set train.ranks=2 --set train.val.tokens=128 \
+        --set train.val.tokens_per_rank=64 \
+        --set "train.data.train=$tmp/data/t_train_*.bin" --set "train.data.val=$tmp/data/t_val_*.bin"
+    left=$(pgrep -f -- "--run-dir $tmp/gpus2 " | tr '\n' ' ')
+    [ -z "$left" ] && pass "--gpus 2: no process left behind" ||
+        fail "--gpus 2: processes left behind: $left"
 else
     fail "gptc data for the training run" "$(cat "$tmp/data.out")"
 fi

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# run-ranks.sh GPTC: multi-rank training on the CPU (`gptc train --ranks N`,
-# MPI through build/libgptc_mpi.so) on tests/train/micro.yaml, 5 steps.
+# run-ranks.sh GPTC: multi-rank training on the CPU on tests/train/micro.yaml,
+# 5 steps: `gptc train --ranks N` (N forked ranks; the gptc that forked them
+# sums their gradients: runtime/launch.c), and an mpirun of one's own (MPI
+# through build/libgptc_mpi.so).
 #   - gptc itself does not link libmpi;
 #   - the same global batch on 1, 2 and 4 ranks (4 slices) and on 1, 3 and
 #     6 ranks (6 slices) gives bit-identical parameters: each rank's share
 #     is a power-of-two number of slices, so the fixed-tree sums associate
 #     exactly as one process's do (runtime/tree_sum.h); the same N twice is
-#     bit-identical; an external mpirun gives the same as --ranks;
+#     bit-identical; an external mpirun -np 2 gives the same as --ranks 2
+#     (both add over the same tree); so do gradients of 3.6 MB, which the
+#     hub's sockets carry in many pieces;
 #   - 6 slices on 2 ranks (3 each) associate differently: the parameters
 #     agree within a relative L2 difference of 1e-3. Rounding alone gives
 #     ~4e-5 here (fp32 sums of 3 vs 6 terms, through 5 Adam/Muon steps);
@@ -14,20 +18,27 @@
 #     the test checks that it exceeds the tolerance tenfold;
 #   - a resumed multi-rank run equals an uninterrupted one; rank 0 alone
 #     writes the logs;
-#   - a rank killed with SIGKILL mid-run stops the others within 60 s (the
-#     default --rank-timeout; mpirun normally notices at once), non-zero,
-#     naming the rank, with the last checkpoint intact; a rank that hangs
-#     (SIGSTOP) stops every rank after --rank-timeout (3 s here) with a
-#     message naming it; no process is left behind;
+#   - a rank killed with SIGKILL mid-run stops the others at once (bound
+#     15 s: the 5 s between SIGTERM and SIGKILL, and slack), non-zero,
+#     naming the rank and the exchange, with the last checkpoint intact; a
+#     rank that hangs (SIGSTOP) stops every rank after --rank-timeout (3 s
+#     here) with a message naming it; a hung launcher (SIGSTOP) makes every
+#     rank leave by its own deadline (--rank-timeout + 5 s) with status 1,
+#     after which the launcher, resumed, stops and says so; SIGTERM to one
+#     rank stops them all together at one step, status 130, checkpoint
+#     written; no process is left behind in any case;
 #   - ranks that do not divide the batch, or disagree with the launcher,
-#     are clear errors with status 2.
-# Without Open MPI (mpirun and the plugin) it says "skipped: no MPI".
+#     and --gpus 2 without a GPU are clear errors with status 2 (more
+#     --gpus cases against a fake driver: tests/run-cuda.sh).
+# Without Open MPI (mpirun and the plugin) the MPI checks say "skipped: no
+# MPI"; the rest runs.
 . "$(dirname "$0")/lib.sh" ranks "$@"
 
 plugin=$(dirname "$bin")/libgptc_mpi.so
+mpi=1
 if ! command -v mpirun > /dev/null || [ ! -e "$plugin" ]; then
-    echo "skipped: no MPI (install Open MPI with scripts/setup.sh, then make $plugin)"
-    finish
+    mpi=0
+    echo "skipped: no MPI, so no external mpirun checks (install Open MPI with scripts/setup.sh, then make $plugin)"
 fi
 
 if ! ldd "$bin" | grep -q libmpi; then
@@ -86,6 +97,12 @@ same four1 four2 "4 slices: 2 ranks give bit-identical parameters to 1"
 same four1 four4 "4 slices: 4 ranks give bit-identical parameters to 1"
 run four2b 4 --ranks 2 || fail "4 slices on 2 ranks, again" "$(tail -n 20 "$tmp/four2b.out")"
 same four2 four2b "the same 2 ranks twice: bit-identical"
+# Gradients of 3.6 MB (893464 parameters), over 10 times a socket's buffer:
+# the hub streams them in pieces, and still gives the same bits.
+wide=(--set model.dim=128 --set model.mlp_hidden=512 --steps 2)
+run wide1 2 "${wide[@]}" || fail "a wider model on 1 rank" "$(tail -n 20 "$tmp/wide1.out")"
+run wide2 2 "${wide[@]}" --ranks 2 || fail "a wider model on 2 ranks" "$(tail -n 20 "$tmp/wide2.out")"
+same wide1 wide2 "3.6 MB of gradients per step: 2 ranks give bit-identical parameters to 1"
 # The sim executor under the same rank logic: its gradients come to the host
 # for the sums across slices and ranks and go back before its own optimizer.
 for n in 1 2 4; do
@@ -107,14 +124,18 @@ else
     fail "6 slices on 2 ranks: relative L2 '$err' (tolerance 1e-3), one step fewer '$far' (must be > 1e-2)"
 fi
 
-# An mpirun of one's own works the same.
+# An mpirun of one's own: MPI's sums, over the hub's tree.
 root=()
 [ "$(id -u)" -eq 0 ] && root=(--allow-run-as-root)
-mpirun -np 2 --oversubscribe --mca plm isolated "${root[@]}" "$bin" train "$model" "${base[@]}" \
-    $(slices 4) --threads 1 --run-dir "$tmp/ext" > "$tmp/ext.out" 2>&1 &&
-    "$bin" export "$tmp/ext/ckpt.bin" -o "$tmp/ext.st" --fp32 > /dev/null 2>&1 ||
-    fail "gptc train under mpirun -np 2" "$(tail -n 20 "$tmp/ext.out")"
-same four1 ext "under an external mpirun -np 2: bit-identical to 1 rank"
+mpirun_np() { mpirun -np "$1" --oversubscribe --mca plm isolated "${root[@]}" "${@:2}"; }
+if [ "$mpi" -eq 1 ]; then
+    mpirun_np 2 "$bin" train "$model" "${base[@]}" $(slices 4) --threads 1 --run-dir "$tmp/ext" \
+        > "$tmp/ext.out" 2>&1 &&
+        "$bin" export "$tmp/ext/ckpt.bin" -o "$tmp/ext.st" --fp32 > /dev/null 2>&1 ||
+        fail "gptc train under mpirun -np 2" "$(tail -n 20 "$tmp/ext.out")"
+    same four2 ext "under an external mpirun -np 2: bit-identical to --ranks 2"
+    same four1 ext "under an external mpirun -np 2: bit-identical to 1 rank"
+fi
 
 # Rank 0 alone writes the logs; resuming on several ranks is exact.
 if [ "$(grep -c '^step:5/5 val_loss' "$tmp/four4/train.log")" -eq 1 ] &&
@@ -132,31 +153,40 @@ same four1 res "3 steps on 2 ranks + resume on 4 ranks: bit-identical to 5 steps
 expect 2 "--ranks 3 with 4 slices is an error" "3 ranks cannot share the global batch evenly" -- \
     "$bin" train "$model" "${base[@]}" $(slices 4) --run-dir "$tmp/three" --ranks 3
 [ ! -e "$tmp/three" ] && pass "--ranks 3: no run directory made" || fail "--ranks 3 made $tmp/three"
-expect 2 "--ranks 4 under mpirun -np 2 is an error" "--ranks 4, but the launcher started 2" -- \
-    mpirun -np 2 --oversubscribe --mca plm isolated "${root[@]}" "$bin" train "$model" \
-    "${base[@]}" $(slices 4) --run-dir "$tmp/mismatch" --ranks 4
+[ "$mpi" -eq 1 ] &&
+    expect 2 "--ranks 4 under mpirun -np 2 is an error" "--ranks 4, but the launcher started 2" -- \
+        mpirun_np 2 "$bin" train "$model" "${base[@]}" $(slices 4) --run-dir "$tmp/mismatch" --ranks 4
 expect 2 "a bad --rank-timeout" "--rank-timeout expects seconds" -- \
     "$bin" train "$model" --rank-timeout 0
+expect 2 "--gpus 2 without a GPU: exit 2 naming why" "--gpus 2: no GPU: $tmp/none.so not found" -- \
+    env GPTC_CUDA_LIB="$tmp/none.so" "$bin" train "$model" "${base[@]}" --run-dir "$tmp/gpus" --gpus 2
 
 # Failures: start a long run on 4 ranks, wait for its first steps, then
-# signal rank 2's process (found by the rank number mpirun gives it).
+# signal rank 2's process (found by the rank number the launcher gives it),
+# or the launcher itself (rank "hub").
 rank_pid() { # rank_pid RUN_DIR RANK
     local p
     for p in $(pgrep -f -- "--run-dir $1 "); do
-        tr '\0' '\n' < "/proc/$p/environ" 2> /dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$2" &&
+        tr '\0' '\n' < "/proc/$p/environ" 2> /dev/null | grep -qx "GPTC_HUB_RANK=$2" &&
             echo "$p" && return 0
     done
     return 1
 }
-# fault NAME SIGNAL BOUND_S FRAGMENT EXTRA_ARGS...
+# fault NAME SIGNAL RANK BOUND_S STATUS FRAGMENT EXTRA_ARGS...: after the
+# signal, every process has ended within BOUND_S with STATUS ("nonzero":
+# any but 0), a line of the output holds FRAGMENT, and the last checkpoint
+# loads. A stopped launcher is resumed after PAUSE_S (default 0).
 fault() {
-    local name=$1 sig=$2 bound=$3 frag=$4 dir=$tmp/$1
-    shift 4
+    local name=$1 sig=$2 rank=$3 bound=$4 want=$5 frag=$6 dir=$tmp/$1
+    shift 6
     "$bin" train "$model" "${base[@]}" $(slices 4) --set train.steps=100000 --set \
         train.val.interval=10 --run-dir "$dir" --ranks 4 "$@" > "$tmp/$name.out" 2>&1 &
     local launcher=$! pid="" i
     for i in $(seq 600); do
-        grep -q '^step:2[0-9]/' "$dir/train.log" 2> /dev/null && pid=$(rank_pid "$dir" 2) && break
+        if grep -q '^step:2[0-9]/' "$dir/train.log" 2> /dev/null; then
+            [ "$rank" = hub ] && pid=$launcher && break
+            pid=$(rank_pid "$dir" "$rank") && break
+        fi
         sleep 0.1
     done
     if [ -z "$pid" ]; then
@@ -168,12 +198,17 @@ fault() {
     local t0 status
     t0=$(date +%s)
     kill "-$sig" "$pid"
+    if [ "${PAUSE_S:-0}" != 0 ]; then
+        sleep "$PAUSE_S"
+        kill -CONT "$pid"
+    fi
     wait "$launcher"
     status=$?
-    local took=$(($(date +%s) - t0)) left
+    local took=$(($(date +%s) - t0)) left bad=0
     left=$(pgrep -f -- "--run-dir $dir " | tr '\n' ' ')
-    if [ "$status" -eq 0 ] || [ "$took" -gt "$bound" ] || ! grep -qF -- "$frag" "$tmp/$name.out"; then
-        fail "$name: status $status after ${took}s (bound ${bound}s), expected a line with: $frag" \
+    if [ "$want" = nonzero ]; then [ "$status" -ne 0 ] || bad=1; else [ "$status" -eq "$want" ] || bad=1; fi
+    if [ "$bad" -eq 1 ] || [ "$took" -gt "$bound" ] || ! grep -qF -- "$frag" "$tmp/$name.out"; then
+        fail "$name: status $status (expected $want) after ${took}s (bound ${bound}s), expected a line with: $frag" \
             "$(tail -n 15 "$tmp/$name.out")"
     elif [ -n "$left" ]; then
         fail "$name: processes left behind: $left"
@@ -184,7 +219,12 @@ fault() {
         pass "$name: every rank stopped in ${took}s (bound ${bound}s), status $status, checkpoint intact"
     fi
 }
-fault killed KILL 60 "process rank 2 with PID"
-fault hung STOP 15 "rank 2 did not" --rank-timeout 3
+fault killed KILL 2 15 nonzero "rank 2 ended on signal 9"
+fault hung STOP 2 15 nonzero "rank 2 did not" --rank-timeout 3
+fault term TERM 2 15 130 "interrupted after step"
+PAUSE_S=8 fault hubhung STOP hub 20 nonzero "no answer from the launcher within 6 s" --rank-timeout 1
+grep -qE "rank [0-3] exited with status 1 during" "$tmp/hubhung.out" &&
+    pass "hubhung: the resumed launcher names a rank that left on its own (status 1)" ||
+    fail "hubhung: no 'rank N exited with status 1' line" "$(tail -n 8 "$tmp/hubhung.out")"
 
 finish
