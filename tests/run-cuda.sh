@@ -7,7 +7,11 @@
 #     and the CUresult's name when a context cannot be made;
 #   - gptc train's backend choice: --backend auto says which and why, and
 #     trains; --backend cuda without a GPU is an exit-2 error naming why;
-#   - cuBLASLt loads where the CUDA toolkit is (skipped where it is not).
+#   - cuBLASLt loads where the CUDA toolkit is (skipped where it is not);
+#   - NCCL's loader (runtime/cuda/nccl.c): a missing library and one that is
+#     not NCCL are errors naming them, also from devcomm_nccl; the toolkit's
+#     libnccl.so.2 loads with every entry point (skipped where it is not).
+#     Its GPU test is tests/unit/test_nccl.c (GPTC_TEST_DEVICE=cuda).
 # The GPU mode of tests/kernels is tests/run-kernels.sh --gpu.
 . "$(dirname "$0")/lib.sh" cuda "$@"
 
@@ -96,6 +100,51 @@ EOF
     fi
 else
     echo "skipped: cuBLASLt: no CUDA toolkit at ${CUDA_HOME:-/usr/local/cuda}"
+fi
+
+# NCCL: the loader needs no GPU; devcomm_nccl says why it cannot start.
+cat >"$tmp/nccl.c" <<'EOF'
+#include <stdio.h>
+#include <string.h>
+#include "coll.h"
+#include "cuda/nccl.h"
+int main(int argc, char **argv) {
+    char msg[1200];
+    if (argc > 1 && !strcmp(argv[1], "devcomm")) {
+        Coll *coll = coll_open(10, msg, sizeof msg);
+        if (!coll) return puts(msg), 1;
+        Gpu sim = {.name = "sim"};
+        DevComm *c = devcomm_nccl(&sim, coll, 0, 10, msg, sizeof msg);
+        puts(c ? "devcomm_nccl accepted a sim Gpu" : msg);
+        coll_close(coll);
+        return 1;
+    }
+    int v = nccl_available(msg, sizeof msg);
+    printf("%s (version code %d)\n", msg, v);
+    return v ? 0 : 1;
+}
+EOF
+ldlibs=${GPU_LDLIBS:-$(make -s --no-print-directory print-ldlibs)}
+# shellcheck disable=SC2086 # ldlibs is a list of flags
+if $CC -std=c11 -Iruntime -Icompiler -o "$tmp/nccl" "$tmp/nccl.c" build/libgptc.a $ldlibs -fopenmp \
+    >"$tmp/nccl.log" 2>&1; then
+    expect 1 "a missing NCCL is an error naming the path" \
+        "NCCL: $tmp/none.so not found ($tmp/none.so: " -- env GPTC_NCCL_LIB="$tmp/none.so" "$tmp/nccl"
+    expect 1 "a library that is not NCCL is an error naming it and the entry point" \
+        "NCCL: libm.so.6 has no ncclGetVersion" -- env GPTC_NCCL_LIB=libm.so.6 "$tmp/nccl"
+    expect 1 "devcomm_nccl without NCCL: NULL with the loader's reason" \
+        "NCCL: $tmp/none.so not found (" -- env GPTC_NCCL_LIB="$tmp/none.so" "$tmp/nccl" devcomm
+    nccl_lib=${CUDA_HOME:-/usr/local/cuda}/lib64/libnccl.so.2
+    if [ -e "$nccl_lib" ]; then
+        expect 0 "the toolkit's NCCL loads with every entry point gptc uses: $(
+            env -u GPTC_NCCL_LIB "$tmp/nccl" 2>&1 | head -n 1)" "NCCL 2." -- env -u GPTC_NCCL_LIB "$tmp/nccl"
+        expect 1 "devcomm_nccl refuses a Gpu that is not cuda" \
+            "NCCL: rank 0 of 1: NCCL needs a cuda Gpu, not sim" -- env GPTC_NCCL_LIB="$nccl_lib" "$tmp/nccl" devcomm
+    else
+        echo "skipped: NCCL: no $nccl_lib"
+    fi
+else
+    fail "a program using cuda/nccl.h builds" "$(tail -n 8 "$tmp/nccl.log")"
 fi
 
 finish
