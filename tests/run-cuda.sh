@@ -130,12 +130,11 @@ int main(int argc, char **argv) {
         /* Named cuda, with null handles: the fake driver takes any. */
         Gpu g = {.name = "cuda", .impl = calloc(1, 1 << 20)};
         DevComm *c = devcomm_nccl(&g, coll, 0, 1, msg, sizeof msg);
-        if (!c) return puts(msg), coll_close(coll), 1;
-        int rc = c->sum_f32(c, &g, (float *)256, 1000, 0.5f);
+        int rc = c ? c->sum_f32(c, &g, (float *)256, 1000, 0.5f) : -1;
         if (rc == 0) rc = c->bcast(c, &g, (void *)512, 7, 0);
         if (rc == 0) rc = c->wait(c, &g);
-        puts(rc == 0 ? "collectives done" : c->err);
-        c->close(c);
+        puts(rc == 0 ? "collectives done" : c ? c->err : msg);
+        if (c) c->close(c);
         coll_close(coll);
         free(g.impl);
         return rc == 0 ? 0 : 1;

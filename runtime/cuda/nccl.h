@@ -45,7 +45,8 @@ int nccl_available(char *msg, size_t cap);
  * rank of coll must call it: rank 0 makes the NCCL id and sends it to all
  * with coll_bcast; then each rank learns (coll_sum_f64) whether every rank
  * could start, so that none waits for a rank that gave up. timeout_s
- * bounds the communicator's setup and each wait. NULL with the reason in
+ * bounds the communicator's setup and each wait (from the call: a wait's
+ * includes the Gpu work queued before its collectives). NULL with the reason in
  * err: no NCCL (nccl_available's message), g not a cuda Gpu, another rank
  * failing, NCCL's error, or the deadline ("... within 60 s"). Use it from
  * the thread that uses g; close with c->close(c) before closing g. */
