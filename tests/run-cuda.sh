@@ -10,7 +10,15 @@
 #   - --gpus N: an exit-2 error naming why without N GPUs or with --backend
 #     ref; with N (fake) GPUs, N ranks start, each fails to open its GPU,
 #     and all end with status 2, none left behind;
-#   - cuBLASLt loads where the CUDA toolkit is (skipped where it is not).
+#   - cuBLASLt loads where the CUDA toolkit is (skipped where it is not);
+#   - NCCL's loader (runtime/cuda/nccl.c): a missing library and one that is
+#     not NCCL are errors naming them, also from devcomm_nccl; the toolkit's
+#     libnccl.so.2 loads with every entry point (skipped where it is not);
+#     the DevComm against a fake NCCL (tests/cuda/fake_libnccl.c) and the
+#     fake driver: the calls it makes, and a communicator that never comes
+#     up, fails, or whose collectives never finish or fail, each ending in
+#     ncclCommAbort with "NCCL: rank 0 of 1: ..." within the deadline.
+#     Its GPU test is tests/unit/test_nccl.c (GPTC_TEST_DEVICE=cuda).
 # The GPU mode of tests/kernels is tests/run-kernels.sh --gpu.
 . "$(dirname "$0")/lib.sh" cuda "$@"
 
@@ -116,6 +124,96 @@ EOF
     fi
 else
     echo "skipped: cuBLASLt: no CUDA toolkit at ${CUDA_HOME:-/usr/local/cuda}"
+fi
+
+# NCCL: the loader needs no GPU; devcomm_nccl says why it cannot start.
+cat >"$tmp/nccl.c" <<'EOF'
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "coll.h"
+#include "cuda/nccl.h"
+int main(int argc, char **argv) {
+    char msg[1200];
+    if (argc > 1 && !strcmp(argv[1], "devcomm")) {
+        Coll *coll = coll_open(10, msg, sizeof msg);
+        if (!coll) return puts(msg), 1;
+        Gpu sim = {.name = "sim"};
+        DevComm *c = devcomm_nccl(&sim, coll, 0, 10, msg, sizeof msg);
+        puts(c ? "devcomm_nccl accepted a sim Gpu" : msg);
+        coll_close(coll);
+        return 1;
+    }
+    if (argc > 1 && !strcmp(argv[1], "fake")) {
+        Coll *coll = coll_open(10, msg, sizeof msg);
+        if (!coll) return puts(msg), 1;
+        /* Named cuda, with null handles: the fake driver takes any. */
+        Gpu g = {.name = "cuda", .impl = calloc(1, 1 << 20)};
+        DevComm *c = devcomm_nccl(&g, coll, 0, 1, msg, sizeof msg);
+        int rc = c ? c->sum_f32(c, &g, (float *)256, 1000, 0.5f) : -1;
+        if (rc == 0) rc = c->bcast(c, &g, (void *)512, 7, 0);
+        if (rc == 0) rc = c->wait(c, &g);
+        puts(rc == 0 ? "collectives done" : c ? c->err : msg);
+        if (c) c->close(c);
+        coll_close(coll);
+        free(g.impl);
+        return rc == 0 ? 0 : 1;
+    }
+    int v = nccl_available(msg, sizeof msg);
+    printf("%s (version code %d)\n", msg, v);
+    return v ? 0 : 1;
+}
+EOF
+ldlibs=${GPU_LDLIBS:-$(make -s --no-print-directory print-ldlibs)}
+# shellcheck disable=SC2086 # ldlibs is a list of flags
+if $CC -std=c11 -Iruntime -Icompiler -o "$tmp/nccl" "$tmp/nccl.c" build/libgptc.a $ldlibs -fopenmp \
+    >"$tmp/nccl.log" 2>&1; then
+    expect 1 "a missing NCCL is an error naming the path" \
+        "NCCL: $tmp/none.so not found ($tmp/none.so: " -- env GPTC_NCCL_LIB="$tmp/none.so" "$tmp/nccl"
+    expect 1 "a library that is not NCCL is an error naming it and the entry point" \
+        "NCCL: libm.so.6 has no ncclGetVersion" -- env GPTC_NCCL_LIB=libm.so.6 "$tmp/nccl"
+    expect 1 "devcomm_nccl without NCCL: NULL with the loader's reason" \
+        "NCCL: $tmp/none.so not found (" -- env GPTC_NCCL_LIB="$tmp/none.so" "$tmp/nccl" devcomm
+    nccl_lib=${CUDA_HOME:-/usr/local/cuda}/lib64/libnccl.so.2
+    if [ -e "$nccl_lib" ]; then
+        expect 0 "the toolkit's NCCL loads with every entry point gptc uses: $(
+            env -u GPTC_NCCL_LIB "$tmp/nccl" 2>&1 | head -n 1)" "NCCL 2." -- env -u GPTC_NCCL_LIB "$tmp/nccl"
+        expect 1 "devcomm_nccl refuses a Gpu that is not cuda" \
+            "NCCL: rank 0 of 1: NCCL needs a cuda Gpu, not sim" -- env GPTC_NCCL_LIB="$nccl_lib" "$tmp/nccl" devcomm
+    else
+        echo "skipped: NCCL: no $nccl_lib"
+    fi
+    fake_nccl=$tmp/libfakenccl.so
+    if $CC -std=c11 -Wall -Wextra -Werror -isystem "$CUDA_INC" -shared -fPIC -o "$fake_nccl" \
+        tests/cuda/fake_libnccl.c >"$tmp/fake_nccl.log" 2>&1; then
+        fake() { env GPTC_CUDA_LIB="$fake" FAKE_CUDA_DEVICES=1 GPTC_NCCL_LIB="$fake_nccl" "$@" "$tmp/nccl" fake; }
+        expect 0 "NCCL DevComm on a fake NCCL: set up, sum, broadcast, wait, close" "collectives done" -- fake
+        for line in "premultiplied sum by 0.5" "ncclAllReduce of 1000 (type 7, op 5, in place)" \
+            "ncclBroadcast of 7 (type 1, root 0, in place)" "ncclCommFinalize" "ncclCommDestroy"; do
+            grep -qF "fake nccl: $line" "$tmp/out" && pass "NCCL DevComm calls: $line" ||
+                fail "NCCL DevComm calls: no '$line'" "$(cat "$tmp/out")"
+        done
+        ! grep -q "ncclCommAbort" "$tmp/out" && pass "a clean close does not abort" || fail "a clean close aborted"
+        aborts() {
+            expect 1 "$1" "$2" -- fake "${@:3}"
+            grep -qF "fake nccl: ncclCommAbort" "$tmp/out" && pass "$1: aborted" || fail "$1: no ncclCommAbort"
+        }
+        aborts "a communicator that never comes up: the deadline" \
+            "NCCL: rank 0 of 1: setting up the communicator (ncclCommInitRankConfig): not done within 1 s" \
+            FAKE_NCCL_INIT=HANG
+        aborts "a communicator that fails to come up: NCCL's reason" \
+            "NCCL: rank 0 of 1: setting up the communicator (ncclCommInitRankConfig): remote process exited or there was a network error (fake: rank 1 closed the connection)" \
+            FAKE_NCCL_INIT=ERROR
+        aborts "collectives that never finish: the deadline" \
+            "NCCL: rank 0 of 1: waiting for the collectives: not done within 1 s" FAKE_CUDA_EVENT=NOT_READY
+        aborts "collectives whose peer dies: NCCL's error, before the deadline" \
+            "NCCL: rank 0 of 1: waiting for the collectives: remote process exited or there was a network error (fake: rank 1 closed the connection)" \
+            FAKE_CUDA_EVENT=NOT_READY FAKE_NCCL_ASYNC=ERROR
+    else
+        fail "the fake NCCL builds" "$(cat "$tmp/fake_nccl.log")"
+    fi
+else
+    fail "a program using cuda/nccl.h builds" "$(tail -n 8 "$tmp/nccl.log")"
 fi
 
 finish

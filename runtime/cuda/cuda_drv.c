@@ -52,7 +52,8 @@ static bool resolve_all(GetProcFn get, int version) {
         "cuEventDestroy",   "cuEventRecord",          "cuEventSynchronize",     "cuEventElapsedTime",
         "cuMemAlloc",       "cuMemFree",              "cuMemcpyHtoDAsync",      "cuMemcpyDtoHAsync",
         "cuMemcpyDtoDAsync", "cuMemsetD8Async",       "cuModuleLoadData",       "cuModuleUnload",
-        "cuModuleGetFunction", "cuFuncSetAttribute",  "cuLaunchKernel"};
+        "cuModuleGetFunction", "cuFuncSetAttribute",  "cuLaunchKernel",         "cuStreamWaitEvent",
+        "cuEventQuery"};
     void *slots[] = {
         &drv.Init,          &drv.GetErrorName,        &drv.DeviceGetCount,      &drv.DeviceGet,
         &drv.DeviceGetName, &drv.DeviceGetAttribute,  &drv.DeviceTotalMem,      &drv.DevicePrimaryCtxRetain,
@@ -61,7 +62,8 @@ static bool resolve_all(GetProcFn get, int version) {
         &drv.EventDestroy,  &drv.EventRecord,         &drv.EventSynchronize,    &drv.EventElapsedTime,
         &drv.MemAlloc,      &drv.MemFree,             &drv.MemcpyHtoDAsync,     &drv.MemcpyDtoHAsync,
         &drv.MemcpyDtoDAsync, &drv.MemsetD8Async,     &drv.ModuleLoadData,      &drv.ModuleUnload,
-        &drv.ModuleGetFunction, &drv.FuncSetAttribute, &drv.LaunchKernel};
+        &drv.ModuleGetFunction, &drv.FuncSetAttribute, &drv.LaunchKernel,     &drv.StreamWaitEvent,
+        &drv.EventQuery};
     _Static_assert(sizeof names / sizeof names[0] == sizeof slots / sizeof slots[0], "one slot per name");
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!resolve(get, version, names[i], slots[i])) return false;

@@ -52,6 +52,9 @@ typedef struct {
     CUresult (*FuncSetAttribute)(CUfunction, CUfunction_attribute, int);
     CUresult (*LaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned,
                              CUstream, void **, void **);
+    /* For the NCCL stream's ordering with the Gpu's (cuda/nccl.c). */
+    CUresult (*StreamWaitEvent)(CUstream, CUevent, unsigned int);
+    CUresult (*EventQuery)(CUevent);
 } CudaDrv;
 
 /* The loaded driver with cuInit done, or NULL with the reason in why

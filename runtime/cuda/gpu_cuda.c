@@ -361,6 +361,14 @@ int gpu_cuda_info(const Gpu *g, GpuCudaInfo *info) {
     return 0;
 }
 
+int gpu_cuda_handles(const Gpu *g, struct CUctx_st **ctx, struct CUstream_st **stream) {
+    if (!g || !g->impl || !g->name || strcmp(g->name, "cuda")) return -1;
+    const CudaGpu *c = g->impl;
+    *ctx = c->ctx;
+    *stream = c->stream;
+    return 0;
+}
+
 void gpu_cuda_stats(const Gpu *g, size_t *now, size_t *peak) {
     const CudaGpu *c = g->impl;
     *now = c ? c->bytes_now : 0;

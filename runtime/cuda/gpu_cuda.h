@@ -64,6 +64,14 @@ typedef struct {
 /* What device g is; -1 when g is not an open cuda Gpu. */
 int gpu_cuda_info(const Gpu *g, GpuCudaInfo *info);
 
+/* The context and the stream of an open cuda Gpu (cuda.h's CUcontext and
+ * CUstream, named by their structs so that this header needs no cuda.h),
+ * for code that queues its own work in order with g's (cuda/nccl.c); -1
+ * when g is not an open cuda Gpu. */
+struct CUctx_st;
+struct CUstream_st;
+int gpu_cuda_handles(const Gpu *g, struct CUctx_st **ctx, struct CUstream_st **stream);
+
 /* Bytes allocated through g now, and the most at any time since open. */
 void gpu_cuda_stats(const Gpu *g, size_t *now, size_t *peak);
 

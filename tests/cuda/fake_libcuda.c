@@ -7,8 +7,11 @@
  *   FAKE_CUDA_MISSING=NAME   cuGetProcAddress does not know NAME
  *   FAKE_CUDA_INIT=FAIL      cuInit answers CUDA_ERROR_NO_DEVICE
  *   FAKE_CUDA_DEVICES=N      cuDeviceGetCount answers N (default 0)
+ *   FAKE_CUDA_EVENT=NOT_READY cuEventQuery never sees an event complete
  * A device, when there is one, is described (an sm_90 with 132 SMs) but
  * has no memory: cuDevicePrimaryCtxRetain answers CUDA_ERROR_OUT_OF_MEMORY.
+ * Streams and events (for the NCCL DevComm's test, tests/cuda/fake_libnccl.c)
+ * are accepted and do nothing.
  */
 #include <cuda.h>
 #include <stdlib.h>
@@ -71,6 +74,12 @@ static CUresult fake_retain(CUcontext *c, CUdevice d) {
     return CUDA_ERROR_OUT_OF_MEMORY;
 }
 
+static CUresult fake_event_query(CUevent e) {
+    (void)e;
+    const char *q = getenv("FAKE_CUDA_EVENT");
+    return q && !strcmp(q, "NOT_READY") ? CUDA_ERROR_NOT_READY : CUDA_SUCCESS;
+}
+
 static const struct {
     const char *name;
     void (*fn)(void);
@@ -84,6 +93,14 @@ static const struct {
     {"cuDeviceTotalMem", (void (*)(void))fake_total},
     {"cuDevicePrimaryCtxRetain", (void (*)(void))fake_retain},
     {"cuDevicePrimaryCtxRelease", (void (*)(void))ok},
+    {"cuCtxSetCurrent", (void (*)(void))ok},
+    {"cuStreamCreate", (void (*)(void))ok},
+    {"cuStreamDestroy", (void (*)(void))ok},
+    {"cuStreamWaitEvent", (void (*)(void))ok},
+    {"cuEventCreate", (void (*)(void))ok},
+    {"cuEventDestroy", (void (*)(void))ok},
+    {"cuEventRecord", (void (*)(void))ok},
+    {"cuEventQuery", (void (*)(void))fake_event_query},
 };
 
 EXPORT CUresult cuDriverGetVersion(int *v) {
