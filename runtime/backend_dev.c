@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "cuda/gpu_cuda.h"
+#include "cuda/nccl_comm.h"
 #include "devcomm.h"
 #include "emit.h"
 #include "exec.h"
@@ -272,6 +273,10 @@ fail:
     return false;
 }
 
+static DevComm *cuda_comm(Gpu *g, Coll *coll, double timeout_s, char *err, size_t errcap) {
+    return devcomm_nccl(g, coll, coll_local_rank(), timeout_s, err, errcap);
+}
+
 bool backend_cuda_open(Backend *b, const ModelSpec *s, int max_T, char *err, size_t errcap) {
     Dev *d = dev_new(s, err, errcap);
     if (!d) return false;
@@ -284,10 +289,22 @@ bool backend_cuda_open(Backend *b, const ModelSpec *s, int max_T, char *err, siz
     } else {
         snprintf(err, errcap, "out of memory");
     }
-    GpuCudaConfig cfg = {0, sb_str(&src), NULL};
+    /* One GPU per rank on a machine: the rank's local number. */
+    char why[512];
+    int device = coll_local_rank(), count = ok ? cuda_device_count(why, sizeof why) : 0;
+    if (ok && count == 0) {
+        snprintf(err, errcap, "%s", why);
+        ok = false;
+    } else if (ok && device >= count) {
+        snprintf(err, errcap, "this rank is number %d on its machine, but the driver sees %d GPU%s", device, count,
+                 count == 1 ? "" : "s");
+        ok = false;
+    }
+    GpuCudaConfig cfg = {device, sb_str(&src), NULL};
     if (ok && gpu_cuda_open(&d->g, &cfg, err, errcap) == 0) d->gpu_open = true;
     free(plan);
     sb_free(&src);
+    d->open_comm = cuda_comm;
     if (d->gpu_open && dev_build(d, b, s, max_T, err, errcap)) return true;
     dev_close(d);
     return false;

@@ -32,6 +32,15 @@ int coll_launcher_size(void) {
     return 0;
 }
 
+int coll_local_rank(void) {
+    static const char *vars[] = {"GPTC_LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID"};
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && atoi(v) > 0) return atoi(v);
+    }
+    return 0;
+}
+
 /* The plugin sits beside the binary (build/), or one folder up for the
  * sanitizer build (build/asan/gptc); GPTC_MPI_PLUGIN overrides both. */
 static void *load_plugin(char *err, size_t errcap) {

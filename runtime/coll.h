@@ -35,6 +35,11 @@ typedef struct Coll Coll;
  * (not started by a launcher). */
 int coll_launcher_size(void);
 
+/* This process's number among the ranks on its machine (GPTC_LOCAL_RANK
+ * from the hub, OMPI_COMM_WORLD_LOCAL_RANK from mpirun, SLURM_LOCALID from
+ * srun; 0 when none is set): the GPU a cuda rank opens. */
+int coll_local_rank(void);
+
 /* Whether `gptc train --ranks N` started this process as one of its ranks. */
 bool coll_hub_started(void);
 

@@ -9,7 +9,7 @@
  *         the run's host collectives (coll.h) straight on the buffers, at
  *         once. Sums are therefore coll.h's fixed tree, and a run on N
  *         ranks gives the parameters of one process running the N slices.
- *   nccl  (cuda/nccl.c) for `cuda`: NCCL on a stream of its own. A call is
+ *   nccl  (cuda/nccl_comm.c) for `cuda`: NCCL on a stream of its own. A call is
  *         queued after the work already queued on the Gpu and runs beside
  *         the work queued later, until wait.
  *

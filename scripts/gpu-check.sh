@@ -23,6 +23,12 @@
 #              (loss, every gradient, every update, the loss after it) and a
 #              20-step loss curve: tests/unit/test_simstep.c with
 #              GPTC_TEST_DEVICE=cuda
+#   nccl       the cuda executor's NCCL DevComm on a communicator of one
+#              (tests/unit/test_nccl.c: sums, broadcasts, stream order, an
+#              all-reduce's GB/s); the gradients averaged during the backward
+#              pass through it are checked by the train step's
+#              simstep_gradients_over_one_rank_unchanged. One GPU cannot
+#              test more ranks: NCCL refuses two ranks on one device
 #   timing     gptc bench: 20 steps of r10-medium-x01 at 65,536 tokens on
 #              the GPU (ms/step, tok/s, MFU against 989 TFLOP/s, peak memory),
 #              then 3 profiled steps: time by kernel family, slowest steps
@@ -187,6 +193,16 @@ train_step() {
         env GPTC_TEST_DEVICE=cuda build/test_unit simstep
 }
 
+nccl() {
+    step nccl
+    if [ $gpu -eq 0 ]; then
+        skip "no GPU: NCCL on the GPU"
+        return
+    fi
+    run 120 "NCCL: sums, broadcasts and stream order on a communicator of one" - \
+        env GPTC_TEST_DEVICE=cuda build/test_unit nccl
+}
+
 timing() {
     step timing
     if [ $gpu -eq 0 ]; then
@@ -228,6 +244,7 @@ build
 cuda_tests
 kernels
 train_step
+nccl
 timing
 torch_compare
 printf '\ngpu-check: %d passed, %d failed, %d skipped, %d not yet, in %ds\n' "$passed" "$failed" "$skipped" \

@@ -11,7 +11,7 @@
 #     ref; with N (fake) GPUs, N ranks start, each fails to open its GPU,
 #     and all end with status 2, none left behind;
 #   - cuBLASLt loads where the CUDA toolkit is (skipped where it is not);
-#   - NCCL's loader (runtime/cuda/nccl.c): a missing library and one that is
+#   - NCCL's loader (runtime/cuda/nccl_comm.c): a missing library and one that is
 #     not NCCL are errors naming them, also from devcomm_nccl; the toolkit's
 #     libnccl.so.2 loads with every entry point (skipped where it is not);
 #     the DevComm against a fake NCCL (tests/cuda/fake_libnccl.c) and the
@@ -132,7 +132,7 @@ cat >"$tmp/nccl.c" <<'EOF'
 #include <stdlib.h>
 #include <string.h>
 #include "coll.h"
-#include "cuda/nccl.h"
+#include "cuda/nccl_comm.h"
 int main(int argc, char **argv) {
     char msg[1200];
     if (argc > 1 && !strcmp(argv[1], "devcomm")) {
@@ -213,7 +213,7 @@ if $CC -std=c11 -Iruntime -Icompiler -o "$tmp/nccl" "$tmp/nccl.c" build/libgptc.
         fail "the fake NCCL builds" "$(cat "$tmp/fake_nccl.log")"
     fi
 else
-    fail "a program using cuda/nccl.h builds" "$(tail -n 8 "$tmp/nccl.log")"
+    fail "a program using cuda/nccl_comm.h builds" "$(tail -n 8 "$tmp/nccl.log")"
 fi
 
 finish

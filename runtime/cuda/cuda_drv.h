@@ -52,7 +52,7 @@ typedef struct {
     CUresult (*FuncSetAttribute)(CUfunction, CUfunction_attribute, int);
     CUresult (*LaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned,
                              CUstream, void **, void **);
-    /* For the NCCL stream's ordering with the Gpu's (cuda/nccl.c). */
+    /* For the NCCL stream's ordering with the Gpu's (cuda/nccl_comm.c). */
     CUresult (*StreamWaitEvent)(CUstream, CUevent, unsigned int);
     CUresult (*EventQuery)(CUevent);
 } CudaDrv;

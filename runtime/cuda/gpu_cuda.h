@@ -66,7 +66,7 @@ int gpu_cuda_info(const Gpu *g, GpuCudaInfo *info);
 
 /* The context and the stream of an open cuda Gpu (cuda.h's CUcontext and
  * CUstream, named by their structs so that this header needs no cuda.h),
- * for code that queues its own work in order with g's (cuda/nccl.c); -1
+ * for code that queues its own work in order with g's (cuda/nccl_comm.c); -1
  * when g is not an open cuda Gpu. */
 struct CUctx_st;
 struct CUstream_st;

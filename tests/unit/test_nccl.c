@@ -1,5 +1,5 @@
 /*
- * test_nccl.c: the NCCL DevComm (runtime/cuda/nccl.c) on a real GPU, as
+ * test_nccl.c: the NCCL DevComm (runtime/cuda/nccl_comm.c) on a real GPU, as
  * one rank: the lent machine has one GPU, and NCCL runs a 1-rank
  * communicator through the same calls (its one-rank path: a copy, or a
  * scaling kernel for a premultiplied sum). Runs with GPTC_TEST_DEVICE=cuda
@@ -24,7 +24,7 @@
 
 #include "coll.h"
 #include "cuda/gpu_cuda.h"
-#include "cuda/nccl.h"
+#include "cuda/nccl_comm.h"
 #include "test.h"
 
 #define N_SUM ((size_t)3 * 1000 * 1000 + 17)

@@ -221,3 +221,41 @@ TEST(simstep_tiny_20_step_curve_matches_ref) {
     pair_close(&p);
 }
 #endif
+
+/* The gradients averaged over the ranks during the backward pass
+ * (Backend.join_ranks: devcomm.h, exec_set_comm): with one rank the
+ * average is the gradient itself, so a step after joining must give the
+ * gradients of a step before, bit for bit. On cuda this runs NCCL (a
+ * communicator of one) on its own stream beside the backward pass: a
+ * missing wait between the two streams shows as different gradients. */
+TEST(simstep_gradients_over_one_rank_unchanged) {
+    Pair p;
+    if (!pair_open(&p, "models/tiny.yaml", 256, true)) {
+        CHECK(!"both executors open");
+        pair_close(&p);
+        return;
+    }
+    size_t n = p.sim.num_params(p.sim.impl);
+    make_tokens(&p.s, p.T, 7, p.ids, p.tgt);
+    double l0 = p.sim.forward(p.sim.impl, p.ids, p.tgt, p.T, 0, false);
+    p.sim.backward(p.sim.impl);
+    float *alone = malloc(n * sizeof(float));
+    memcpy(alone, p.sim.grads(p.sim.impl), n * sizeof(float));
+    char err[1024];
+    Coll *coll = coll_open(30, err, sizeof err);
+    CHECK(coll && coll_size(coll) == 1);
+    CHECK(p.sim.join_ranks && p.sim.join_ranks(p.sim.impl, coll, 30) == 0);
+    if (p.sim.error(p.sim.impl)[0]) printf("  %s\n", p.sim.error(p.sim.impl));
+    double l1 = p.sim.forward(p.sim.impl, p.ids, p.tgt, p.T, 0, false);
+    p.sim.backward(p.sim.impl);
+    const float *joined = p.sim.grads(p.sim.impl);
+    size_t differ = 0;
+    for (size_t i = 0; i < n; i++) differ += memcmp(&alone[i], &joined[i], sizeof(float)) != 0;
+    printf("  %s: gradients over one rank: %zu of %zu differ from the step alone\n", device(), differ, n);
+    CHECK(l0 == l1);
+    CHECK(differ == 0);
+    CHECK(!p.sim.error(p.sim.impl)[0]);
+    free(alone);
+    pair_close(&p);
+    coll_close(coll);
+}

@@ -1,11 +1,8 @@
 /*
- * cuda/nccl.c: NCCL through dlopen, and the DevComm on it (see nccl.h for
- * what and why).
- *
- * "nccl.h" is this folder's header; <nccl.h> is the toolkit's (for its
- * types), found through -isystem $CUDA_HOME/include, never through -I.
+ * cuda/nccl_comm.c: NCCL through dlopen, and the DevComm on it (see
+ * nccl_comm.h for what and why). <nccl.h> is the toolkit's, for the types.
  */
-#include "nccl.h"
+#include "nccl_comm.h"
 
 #include <nccl.h>
 

@@ -1,9 +1,9 @@
 /*
- * cuda/nccl.h: NCCL, loaded at run time with dlopen, as the `cuda`
+ * cuda/nccl_comm.h: NCCL, loaded at run time with dlopen, as the `cuda`
  * executor's DevComm (runtime/devcomm.h).
  *
  * gptc never links -lnccl, so every binary starts on a machine without
- * NCCL; the toolkit's nccl.h supplies the types only (for cuda/nccl.c
+ * NCCL; the toolkit's nccl.h supplies the types only (for cuda/nccl_comm.c
  * alone: this header needs neither). The library is $GPTC_NCCL_LIB when set
  * (only that), else libnccl.so.2 on the loader's path, else
  * $CUDA_HOME/lib64/libnccl.so.2 (CUDA_HOME defaults to /usr/local/cuda).
