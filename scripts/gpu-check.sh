@@ -32,6 +32,12 @@
 #   timing     gptc bench: 20 steps of r10-medium-x01 at 65,536 tokens on
 #              the GPU (ms/step, tok/s, MFU against 989 TFLOP/s, peak memory),
 #              then 3 profiled steps: time by kernel family, slowest steps
+#   variant    only with GPTC_VARIANT=DIR (another checkout of gptc, e.g. a
+#              branch under test, carried to the machine): built like this
+#              one, then both time r10-medium-x01 in turns (this, the
+#              variant, this, the variant: 10 steps each) and the ratio of
+#              their means is printed: a change's effect measured side by
+#              side in one run
 #   torch      the project's PyTorch reference of the same model under
 #              torch.compile (tests/reference/bench_gpu.py, FlexAttention),
 #              same tokens per step, same run; then the ratio.
@@ -214,6 +220,31 @@ timing() {
         --json "$results/gptc-bench.json" --profile 3
 }
 
+variant() {
+    [ -n "${GPTC_VARIANT:-}" ] || return
+    step variant
+    if [ $gpu -eq 0 ]; then
+        skip "no GPU: the variant $GPTC_VARIANT against this tree"
+        return
+    fi
+    mkdir -p "$GPTC_VARIANT/build" && touch "$GPTC_VARIANT/build/.deps"
+    run 300 "the variant's build/gptc ($GPTC_VARIANT)" "$root/build/gpu-check-variant.log" \
+        make -C "$GPTC_VARIANT" -j"$jobs" "${makevars[@]}" build/gptc || return
+    local turn bin ms=() args=(models/r10-medium-x01.yaml --backend cuda --tokens 65536 --steps 10 --warmup 2)
+    for turn in 0 1 2 3; do
+        bin=build/gptc
+        [ $((turn % 2)) -eq 1 ] && bin=$GPTC_VARIANT/build/gptc
+        "$bin" bench "${args[@]}" --json "$results/ab$turn.json" >"$results/ab$turn.out" 2>&1 ||
+            { bad "bench of $bin (turn $turn)"; tail -n 5 "$results/ab$turn.out"; return; }
+        ms+=("$(json_field "$results/ab$turn.json" ms_per_step)")
+        echo "  turn $turn: $bin: ${ms[-1]} ms/step"
+    done
+    awk -v a="${ms[0]}" -v b="${ms[1]}" -v c="${ms[2]}" -v d="${ms[3]}" 'BEGIN {
+        printf "variant: this tree %.2f ms/step, the variant %.2f ms/step: the variant takes %.3fx the time\n",
+               (a + c) / 2, (b + d) / 2, (b + d) / (a + c) }'
+    ok "the variant against this tree, side by side"
+}
+
 # The value of "key" in a one-line JSON object.
 json_field() { grep -oE "\"$2\": [0-9.eE+-]+" "$1" | head -n 1 | sed 's/.*: //'; }
 
@@ -246,6 +277,7 @@ kernels
 train_step
 nccl
 timing
+variant
 torch_compare
 printf '\ngpu-check: %d passed, %d failed, %d skipped, %d not yet, in %ds\n' "$passed" "$failed" "$skipped" \
     "$notyet" $(($(date +%s) - t0))

@@ -103,13 +103,20 @@ wide=(--set model.dim=128 --set model.mlp_hidden=512 --steps 2)
 run wide1 2 "${wide[@]}" || fail "a wider model on 1 rank" "$(tail -n 20 "$tmp/wide1.out")"
 run wide2 2 "${wide[@]}" --ranks 2 || fail "a wider model on 2 ranks" "$(tail -n 20 "$tmp/wide2.out")"
 same wide1 wide2 "3.6 MB of gradients per step: 2 ranks give bit-identical parameters to 1"
-# The sim executor under the same rank logic: its gradients come to the host
-# for the sums across slices and ranks and go back before its own optimizer.
+# The sim executor under the same rank logic. With two slices per rank its
+# gradients come to the host for the sums; with one (4 ranks) it averages
+# them itself during the backward pass and shares Muon's Newton-Schulz out
+# among the ranks (runtime/devcomm.h), which must still give the bits of
+# one process.
 for n in 1 2 4; do
     run "simfour$n" 4 --ranks "$n" --backend sim || fail "sim: 4 slices on $n ranks" "$(tail -n 20 "$tmp/simfour$n.out")"
 done
 same simfour1 simfour2 "sim: 4 slices: 2 ranks give bit-identical parameters to 1"
 same simfour1 simfour4 "sim: 4 slices: 4 ranks give bit-identical parameters to 1"
+grep -q "gradients averaged on the host" "$tmp/simfour2.out" &&
+    grep -q "gradients averaged on the device during the backward pass, Muon's work shared" "$tmp/simfour4.out" &&
+    pass "sim: 2 slices per rank average on the host, 1 slice per rank on the device with Muon shared" ||
+    fail "sim: the ranks did not say where the gradients are averaged" "$(head -n 5 "$tmp/simfour4.out")"
 for n in 1 2 3 6; do
     run "six$n" 6 --ranks "$n" || fail "6 slices on $n ranks" "$(tail -n 20 "$tmp/six$n.out")"
 done
