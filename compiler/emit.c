@@ -325,16 +325,21 @@ static void skip_bwd(const ModelSpec *s, EmitPlan *p) {
  * at head_dim 128 (the records) attn_fwd holds Q (32 registers) and the
  * output (64) and takes 64 keys at a time, attn_bwd_dq holds Q and dY (64)
  * and dQ (64) and takes 32, attn_bwd_dkdv holds dK and dV (128) and takes
- * 32 queries; small heads take 64 throughout. Shared memory stays within
- * 48 KiB up to head_dim 128 (no opt-in needed). A head_dim that is not a
- * multiple of 16 (the mma k-step) or above 256 gets no kernels: the GPU
- * executors must refuse such a model. */
+ * 32 queries (237 registers on sm_90a, no spill; 16 above head_dim 128,
+ * where dK and dV alone take 256); small heads take 64 throughout.
+ * attn_fwd and attn_bwd_dq stay within 48 KiB of shared memory up to
+ * head_dim 128; attn_bwd_dkdv double-buffers its query tiles (q, dY and
+ * their lse, delta, doc_start, copied with cp.async while the previous
+ * tile is computed), 66 KiB at head_dim 128, so its launch opts in above
+ * 48 KiB (2 blocks, the register limit, still fit an SM). A head_dim
+ * that is not a multiple of 16 (the mma k-step) or above 256 gets no
+ * kernels: the GPU executors must refuse such a model. */
 static void attention(const ModelSpec *s, EmitPlan *p) {
     int heads = s->model.heads, hd = s->model.head_dim, tile = 64;
     bool any = false;
     for (int i = 0; i < s->model.layers; i++) any = any || s->model.attention[i];
     if (!any || hd % 16 || hd > 256) return;
-    int fwd_kn = hd <= 128 ? 64 : 32, kn = hd <= 64 ? 64 : 32, kn_dkdv = hd <= 64 ? 64 : 16;
+    int fwd_kn = hd <= 128 ? 64 : 32, kn = hd <= 64 ? 64 : 32, kn_dkdv = hd <= 64 ? 64 : hd <= 128 ? 32 : 16;
     int tpr = pow2_ceil(hd / 8) > 32 ? 32 : pow2_ceil(hd / 8);
     EmitInstance *in = new_instance(p, "attention", "attention.cu", 8, heads * hd);
     in->threads = 2 * tile;
@@ -361,7 +366,8 @@ static void attention(const ModelSpec *s, EmitPlan *p) {
                "__nv_bfloat16 *dk, __nv_bfloat16 *dv, const __nv_bfloat16 *dy, const float *lse, "
                "const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, "
                "const int *doc_start, int window_blocks, int rows");
-    in->kernels[2].smem_bytes = (2 * tile + 2 * kn_dkdv) * row_bytes;
+    /* K and V, then two stages of q and dY rows and 3 words per query */
+    in->kernels[2].smem_bytes = (2 * tile + 4 * kn_dkdv) * row_bytes + 2 * 3 * kn_dkdv * 4;
     add_kernel(in, "attn_bwd_dq",
                "__nv_bfloat16 *dq, const __nv_bfloat16 *dy, const float *lse, const float *delta, "
                "const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, "

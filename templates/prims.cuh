@@ -11,6 +11,8 @@
 //   - gptc_thread_rank, gptc_lane, warp_sum/max, block_sum/max, group_sum:
 //     reductions built on shuffles, the same code on both sides;
 //   - ld/st helpers for bf16 pairs and float4;
+//   - cp_async_16, cp_async_4, cp_async_commit, cp_async_wait: copies
+//     from global to shared memory that run while the thread computes;
 //   - ldmatrix_x4, ldmatrix_x4_trans and mma_bf16_16816: inline PTX on
 //     the GPU, and a portable twin with the same signature and result
 //     built on warp shuffles (for the host compiler, or anywhere with
@@ -125,6 +127,51 @@ __device__ __forceinline__ void st_bf16x2(__nv_bfloat16 *p, float lo, float hi) 
 }
 __device__ __forceinline__ float4 ld_f4(const float *p) { return *reinterpret_cast<const float4 *>(p); }
 __device__ __forceinline__ void st_f4(float *p, float4 v) { *reinterpret_cast<float4 *>(p) = v; }
+
+// ---- asynchronous copies (sm_80+) -------------------------------------------------
+// cp.async: the thread queues a copy from global to shared memory and goes
+// on; cp_async_commit closes the thread's group of queued copies, and
+// cp_async_wait<N>() returns once at most N of its groups are still in
+// flight. A copy is visible to other threads only after its group is
+// waited for and a barrier follows. `valid` false writes zeros and reads
+// nothing (the source may then point anywhere). Both pointers must be
+// aligned to the copy's size. The portable twin copies at once, so its
+// commit and wait have nothing to do.
+
+__device__ __forceinline__ void cp_async_16(void *dst, const void *src, bool valid) {
+#if defined(GPTC_PRIMS_PTX)
+    const unsigned a = (unsigned)__cvta_generic_to_shared(dst);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(a), "l"(src), "r"(valid ? 16 : 0)
+                 : "memory");
+#else
+    unsigned *d = reinterpret_cast<unsigned *>(dst);
+    const unsigned *s = reinterpret_cast<const unsigned *>(src);
+    for (int i = 0; i < 4; i++) d[i] = valid ? s[i] : 0u;
+#endif
+}
+
+__device__ __forceinline__ void cp_async_4(void *dst, const void *src, bool valid) {
+#if defined(GPTC_PRIMS_PTX)
+    const unsigned a = (unsigned)__cvta_generic_to_shared(dst);
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(a), "l"(src), "r"(valid ? 4 : 0)
+                 : "memory");
+#else
+    *reinterpret_cast<unsigned *>(dst) = valid ? *reinterpret_cast<const unsigned *>(src) : 0u;
+#endif
+}
+
+__device__ __forceinline__ void cp_async_commit() {
+#if defined(GPTC_PRIMS_PTX)
+    asm volatile("cp.async.commit_group;\n" ::: "memory");
+#endif
+}
+
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+#if defined(GPTC_PRIMS_PTX)
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+#endif
+}
 
 // ---- tensor-core fragments -------------------------------------------------------
 // Layouts from the PTX ISA ("Matrix Fragments for mma.m16n8k16 with floating

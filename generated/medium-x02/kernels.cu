@@ -1347,7 +1347,7 @@ skip_bwd_d1024_p256(__nv_bfloat16 *dsrc, float *partial, const __nv_bfloat16 *dx
     if (threadIdx.x == 0) partial[blockIdx.x] = acc;
 }
 
-/* ---- attention.cu: HEADS=8 HEAD_DIM=128 WIDTH=1024 BLOCK_SIZE=128 SCALE=0.119999997 TILE=64 FWD_KN=64 DQ_KN=32 DKDV_QN=16 PRE_TPR=16 VEC=8 THREADS=128 ---- */
+/* ---- attention.cu: HEADS=8 HEAD_DIM=128 WIDTH=1024 BLOCK_SIZE=128 SCALE=0.119999997 TILE=64 FWD_KN=64 DQ_KN=32 DKDV_QN=32 PRE_TPR=16 VEC=8 THREADS=128 ---- */
 /*
  * attention.cu: causal attention with the document-causal block-window mask,
  * forward and backward, FlashAttention-2 style (tiles in shared memory, the
@@ -1388,10 +1388,21 @@ skip_bwd_d1024_p256(__nv_bfloat16 *dsrc, float *partial, const __nv_bfloat16 *dx
  *           attn_bwd_dq: as attn_fwd, with q and dy in registers and key
  *                      tiles of DQ_KN.
  *           attn_bwd_dkdv: the block's TILE keys (K, V) in shared memory,
- *                      query tiles of DKDV_QN (q, dy); dK and dV accumulate
- *                      in registers. No atomics anywhere: dq has its own pass,
- *                      so every output element is written by one thread,
- *                      summed in a fixed order (deterministic).
+ *                      query tiles of DKDV_QN (q, dy, and per query lse,
+ *                      delta and doc_start) streamed through two stages of
+ *                      shared memory with cp.async: the copies of tile i + 1
+ *                      are queued right after the barrier that opens tile i,
+ *                      so they land while the block computes on tile i, and
+ *                      one barrier per tile suffices (it both publishes tile
+ *                      i and retires tile i - 1, whose stage tile i + 1
+ *                      reuses). dK and dV (HD / 4 fp32 each per thread)
+ *                      accumulate in registers; K and V fragments are read
+ *                      from shared memory per k-step, which leaves room for
+ *                      32-query tiles at head_dim 128 (fewer barriers and
+ *                      K/V fragment reads per product). No atomics anywhere:
+ *                      dq has its own pass, so every output element is
+ *                      written by one thread, summed in a fixed order
+ *                      (deterministic).
  *           attn_bwd_pre: PRE_TPR threads per row (a power of two), each
  *                      adding its 16-byte chunks, then a butterfly.
  *           Shared-memory rows are HEAD_DIM wide with their 16-byte chunks
@@ -1411,7 +1422,8 @@ skip_bwd_d1024_p256(__nv_bfloat16 *dsrc, float *partial, const __nv_bfloat16 *dx
  *           search of doc_start). Masking inside a visited tile is per
  *           element.
  * Launch    THREADS threads, grid (ceil(rows / TILE), HEADS); dynamic shared
- *           memory as plan.h's dyn_smem_bytes per kernel. rows % BS need not
+ *           memory as plan.h's dyn_smem_bytes per kernel (attn_bwd_dkdv's
+ *           is above 48 KiB: the launch opts in). rows % BS need not
  *           hold here (tails are masked), though the model's T is a
  *           multiple of BS. Pointers 16-byte aligned; HEAD_DIM % 16 == 0.
  * Placeholders  SUFFIX, HEADS, HEAD_DIM, WIDTH, BLOCK_SIZE, SCALE, TILE,
@@ -1424,7 +1436,7 @@ skip_bwd_d1024_p256(__nv_bfloat16 *dsrc, float *partial, const __nv_bfloat16 *dx
 namespace attn_h8_d128 {
 
 constexpr int H = 8, HD = 128, ROW = 1024, BS = 128;
-constexpr int TILE = 64, FWD_KN = 64, DQ_KN = 32, DKDV_QN = 16;
+constexpr int TILE = 64, FWD_KN = 64, DQ_KN = 32, DKDV_QN = 32;
 constexpr int THREADS = 128, VEC = 8, PRE_TPR = 16;
 constexpr int CH = HD / VEC;                                   // 16-byte chunks per row
 constexpr int SWZ = ((CH & -CH) < 8 ? (CH & -CH) : 8) - 1;     // a power of two dividing CH, minus 1
@@ -1514,10 +1526,62 @@ __device__ __forceinline__ void mma_cols(float acc[][4], const unsigned a[4], co
 
 // The first key query t sees (runtime/ref/attention.h's first_key); no
 // overflow for any window_blocks.
-__device__ __forceinline__ int first_key(const int *doc_start, int t, int window_blocks) {
+__device__ __forceinline__ int first_key_of(int doc, int t, int window_blocks) {
     const int blk = t / BS - window_blocks + 1;
     const int lo = blk > 0 ? blk * BS : 0;
-    return doc_start[t] > lo ? doc_start[t] : lo;
+    return doc > lo ? doc : lo;
+}
+__device__ __forceinline__ int first_key(const int *doc_start, int t, int window_blocks) {
+    return first_key_of(doc_start[t], t, window_blocks);
+}
+
+// As load_tile, with cp.async: the copies land while the block computes;
+// cp_async_wait and a barrier make them visible (see attn_bwd_dkdv).
+template <int N>
+__device__ __forceinline__ void load_tile_async(__nv_bfloat16 *s, const __nv_bfloat16 *g, int r0, int rows, int h) {
+    for (int i = (int)threadIdx.x; i < N * CH; i += THREADS) {
+        const int r = i / CH, c = i % CH;
+        const bool in = r0 + r < rows;
+        cp_async_16(s + swz(r, c), g + (long long)(in ? r0 + r : 0) * ROW + h * HD + c * VEC, in);
+    }
+}
+
+// One query tile's stage of attn_bwd_dkdv, in shared memory: its q and dy
+// rows (tiles of DKDV_QN rows, swizzled) and per query lse[h, t],
+// delta[h, t] and doc_start[t] (zeros past `rows`).
+struct DkdvStage {
+    __nv_bfloat16 *q, *dy;
+    float *lse, *delta;
+    int *doc;
+};
+
+// Stage b (0 or 1) of the two after K and V in shared memory: so that the
+// copies of the next query tile land while the block computes on this one.
+__device__ __forceinline__ DkdvStage dkdv_stage(__nv_bfloat16 *smem, int b) {
+    float *vals = reinterpret_cast<float *>(smem + (2 * TILE + 4 * DKDV_QN) * HD) + 3 * b * DKDV_QN;
+    DkdvStage st;
+    st.q = smem + (2 * TILE + 2 * b * DKDV_QN) * HD;
+    st.dy = st.q + DKDV_QN * HD;
+    st.lse = vals;
+    st.delta = vals + DKDV_QN;
+    st.doc = reinterpret_cast<int *>(vals + 2 * DKDV_QN);
+    return st;
+}
+
+// Queues the copies of query tile qs .. qs + DKDV_QN - 1 into stage st.
+__device__ __forceinline__ void dkdv_stage_async(const DkdvStage &st, const __nv_bfloat16 *q,
+                                                 const __nv_bfloat16 *dy, const float *lse, const float *delta,
+                                                 const int *doc_start, int qs, int rows, int h) {
+    load_tile_async<DKDV_QN>(st.q, q, qs, rows, h);
+    load_tile_async<DKDV_QN>(st.dy, dy, qs, rows, h);
+    for (int i = (int)threadIdx.x; i < 3 * DKDV_QN; i += THREADS) {
+        const int which = i / DKDV_QN, j = i % DKDV_QN;
+        const bool in = qs + j < rows;
+        const long long t = in ? qs + j : 0;
+        if (which == 0) cp_async_4(st.lse + j, lse + (long long)h * rows + t, in);
+        else if (which == 1) cp_async_4(st.delta + j, delta + (long long)h * rows + t, in);
+        else cp_async_4(st.doc + j, doc_start + t, in);
+    }
 }
 
 // Writes a warp's 16 x HD accumulator rows (this lane's rows ra and ra + 8)
@@ -1642,11 +1706,14 @@ attn_bwd_dkdv_h8_d128(__nv_bfloat16 *dk, __nv_bfloat16 *dv, const __nv_bfloat16 
                          const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int rows) {
     using namespace attn_h8_d128;
     GPTC_DYN_SMEM(__nv_bfloat16, smem);
-    __nv_bfloat16 *sk = smem, *sv = smem + TILE * HD, *sq = smem + 2 * TILE * HD, *sdy = sq + DKDV_QN * HD;
+    __nv_bfloat16 *sk = smem, *sv = smem + TILE * HD;
     const int h = (int)blockIdx.y, k0 = (int)blockIdx.x * TILE, w = (int)(threadIdx.x >> 5);
     const int lane = (int)gptc_lane(), t4 = lane & 3, ka = k0 + 16 * w + (lane >> 2);
-    load_tile<TILE>(sk, k, k0, rows, h);
-    load_tile<TILE>(sv, v, k0, rows, h);
+    const int qfirst = k0 / DKDV_QN;
+    load_tile_async<TILE>(sk, k, k0, rows, h);
+    load_tile_async<TILE>(sv, v, k0, rows, h);
+    dkdv_stage_async(dkdv_stage(smem, 0), q, dy, lse, delta, doc_start, qfirst * DKDV_QN, rows, h);
+    cp_async_commit();
     // The last query that sees a key of this tile: first_key(t) <= klast
     // needs the window's (t / BS - W + 1) * BS <= klast and doc_start[t] <=
     // klast, both monotone in t.
@@ -1658,28 +1725,32 @@ attn_bwd_dkdv_h8_d128(__nv_bfloat16 *dk, __nv_bfloat16 *dv, const __nv_bfloat16 
         if (doc_start[mid] <= klast) lo = mid;
         else hi = mid - 1;
     }
-    const int qlast = wend < lo ? (int)wend : lo;
+    const int qend = (wend < lo ? (int)wend : lo) / DKDV_QN;
     float dka[HD / 8][4] = {}, dva[HD / 8][4] = {};
-    for (int qt = k0 / DKDV_QN; qt <= qlast / DKDV_QN; qt++) {
+    for (int qt = qfirst; qt <= qend; qt++) {
         const int qs = qt * DKDV_QN;
-        __syncthreads();  // every warp is done with the previous query tile
-        load_tile<DKDV_QN>(sq, q, qs, rows, h);
-        load_tile<DKDV_QN>(sdy, dy, qs, rows, h);
+        const DkdvStage cur = dkdv_stage(smem, (qt - qfirst) & 1);
+        // Tile qt has landed for every thread, and every warp is done with
+        // tile qt - 1, whose stage the copies of tile qt + 1 now reuse.
+        cp_async_wait<0>();
         __syncthreads();
+        if (qt < qend)
+            dkdv_stage_async(dkdv_stage(smem, (qt + 1 - qfirst) & 1), q, dy, lse, delta, doc_start, qs + DKDV_QN, rows, h);
+        cp_async_commit();
         float s[DKDV_QN / 8][4] = {}, dp[DKDV_QN / 8][4] = {};  // transposed: rows keys, columns queries
         for (int kk = 0; kk < HD / 16; kk++) {
             unsigned a[4];
             frag_a(a, sk, 16 * w, kk);
-            mma_rows_t<DKDV_QN>(s, a, sq, kk);
+            mma_rows_t<DKDV_QN>(s, a, cur.q, kk);
             frag_a(a, sv, 16 * w, kk);
-            mma_rows_t<DKDV_QN>(dp, a, sdy, kk);
+            mma_rows_t<DKDV_QN>(dp, a, cur.dy, kk);
         }
         for (int nb = 0; nb < DKDV_QN / 8; nb++)
             for (int c = 0; c < 2; c++) {
-                const int t = qs + 8 * nb + 2 * t4 + c;
-                const int first = t < rows ? first_key(doc_start, t, window_blocks) : rows;
-                const float lse2 = t < rows ? lse[(long long)h * rows + t] * LOG2E : 0.0f;
-                const float dl = t < rows ? delta[(long long)h * rows + t] : 0.0f;
+                const int j = 8 * nb + 2 * t4 + c, t = qs + j;
+                const int first = t < rows ? first_key_of(cur.doc[j], t, window_blocks) : rows;
+                const float lse2 = t < rows ? cur.lse[j] * LOG2E : 0.0f;
+                const float dl = t < rows ? cur.delta[j] : 0.0f;
                 for (int r = 0; r < 2; r++) {
                     const int key = ka + 8 * r, e = 2 * r + c;
                     const float p = key >= first && key <= t ? exp2f(s[nb][e] * SCALE_LOG2 - lse2) : 0.0f;
@@ -1690,9 +1761,9 @@ attn_bwd_dkdv_h8_d128(__nv_bfloat16 *dk, __nv_bfloat16 *dv, const __nv_bfloat16 
         for (int j = 0; j < DKDV_QN / 16; j++) {
             unsigned a[4];
             acc_to_a(a, s[2 * j], s[2 * j + 1]);
-            mma_cols(dva, a, sdy, j);
+            mma_cols(dva, a, cur.dy, j);
             acc_to_a(a, dp[2 * j], dp[2 * j + 1]);
-            mma_cols(dka, a, sq, j);
+            mma_cols(dka, a, cur.q, j);
         }
     }
     const float one[2] = {1.0f, 1.0f};
