@@ -260,6 +260,7 @@ TEST(simstep_gradients_over_one_rank_unchanged) {
     coll_close(coll);
 }
 
+#ifndef __SANITIZE_ADDRESS__
 #define DET_STEPS 2
 
 /* DET_STEPS steps on a freshly opened device executor; false when it
@@ -294,7 +295,6 @@ static bool some_steps(const ModelSpec *s, int T, double loss[DET_STEPS], float 
  * device optimizer). Every reduction has a fixed order and no kernel uses
  * float atomics; on cuda this checks that cuBLASLt's choices and the
  * launches keep it so. Plain build only, as the curve above. */
-#ifndef __SANITIZE_ADDRESS__
 TEST(simstep_device_steps_are_deterministic) {
     ModelSpec s;
     if (!spec_load("models/tiny.yaml", all_random, 3, &s)) {
