@@ -327,13 +327,15 @@ static void skip_bwd(const ModelSpec *s, EmitPlan *p) {
  * and dQ (64) and takes 32, attn_bwd_dkdv holds dK and dV (128) and takes
  * 32 queries (237 registers on sm_90a, no spill; 16 above head_dim 128,
  * where dK and dV alone take 256); small heads take 64 throughout.
- * attn_fwd and attn_bwd_dq stay within 48 KiB of shared memory up to
- * head_dim 128; attn_bwd_dkdv double-buffers its query tiles (q, dY and
- * their lse, delta, doc_start, copied with cp.async while the previous
- * tile is computed), 66 KiB at head_dim 128, so its launch opts in above
- * 48 KiB (2 blocks, the register limit, still fit an SM). A head_dim
- * that is not a multiple of 16 (the mma k-step) or above 256 gets no
- * kernels: the GPU executors must refuse such a model. */
+ * Every streamed tile is double-buffered (copied with cp.async while the
+ * previous one is computed): attn_fwd's and attn_bwd_dq's key tiles (K, V),
+ * attn_bwd_dkdv's query tiles (q, dY and their lse, delta, doc_start). At
+ * head_dim 128 that takes 64 KiB (attn_fwd), 48 KiB (attn_bwd_dq) and
+ * 66 KiB (attn_bwd_dkdv), so launches opt in above 48 KiB (2 blocks, the
+ * register limit, still fit an SM's 228 KiB: under 97 KiB each up to
+ * head_dim 256). A head_dim that is not a multiple of 16 (the mma k-step)
+ * or above 256 gets no kernels: the GPU executors must refuse such a
+ * model. */
 static void attention(const ModelSpec *s, EmitPlan *p) {
     int heads = s->model.heads, hd = s->model.head_dim, tile = 64;
     bool any = false;
@@ -360,7 +362,8 @@ static void attention(const ModelSpec *s, EmitPlan *p) {
     add_kernel(in, "attn_fwd",
                "__nv_bfloat16 *y, float *lse, const __nv_bfloat16 *q, const __nv_bfloat16 *k, "
                "const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int rows");
-    in->kernels[0].smem_bytes = (tile > 2 * fwd_kn ? tile : 2 * fwd_kn) * row_bytes;
+    /* two stages of K and V rows; Q is staged once from the second on */
+    in->kernels[0].smem_bytes = (2 * fwd_kn + (tile > 2 * fwd_kn ? tile : 2 * fwd_kn)) * row_bytes;
     add_kernel(in, "attn_bwd_pre", "float *delta, const __nv_bfloat16 *dy, const __nv_bfloat16 *y, int rows");
     add_kernel(in, "attn_bwd_dkdv",
                "__nv_bfloat16 *dk, __nv_bfloat16 *dv, const __nv_bfloat16 *dy, const float *lse, "
@@ -372,7 +375,8 @@ static void attention(const ModelSpec *s, EmitPlan *p) {
                "__nv_bfloat16 *dq, const __nv_bfloat16 *dy, const float *lse, const float *delta, "
                "const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, "
                "int window_blocks, int rows");
-    in->kernels[3].smem_bytes = (tile > kn ? 2 * tile : 2 * kn) * row_bytes;
+    /* as attn_fwd's, with Q and dY staged once from the second stage on */
+    in->kernels[3].smem_bytes = (2 * kn + (tile > kn ? 2 * tile : 2 * kn)) * row_bytes;
 }
 
 void emit_plan(const ModelSpec *s, EmitPlan *p) {

@@ -4,7 +4,7 @@
 #define GPTC_PLAN_H
 
 /* SHA-256 of the kernels.cu beside this file. */
-#define GPTC_PLAN_SOURCE_SHA256 "fbbbd4df6d58e4ed26fa58515aebb6eeab80a8150cd623b15521deb4a305f4bf"
+#define GPTC_PLAN_SOURCE_SHA256 "3a635d08680b99d66ef33886bc65f217a316ac8751c06830b80dc5d7a2249a61"
 /* Every pointer argument of every kernel is aligned to this. */
 #define GPTC_PLAN_ALIGN_BYTES 16
 #define GPTC_PLAN_KERNEL_COUNT 27
@@ -104,7 +104,7 @@ static const GptcPlanKernel gptc_plan_kernels[GPTC_PLAN_KERNEL_COUNT] = {
      256, 0, 1, 256, 8, 1024, 0, 4, {{"WIDTH", 1024}, {"PARTS", 256}, {"VEC", 8}, {"THREADS", 256}}},
     {"attn_fwd_h8_d128", "attention",
      "__nv_bfloat16 *y, float *lse, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int rows",
-     0, 64, 8, 128, 8, 1024, 32768, 12, {{"HEADS", 8}, {"HEAD_DIM", 128}, {"WIDTH", 1024}, {"BLOCK_SIZE", 128}, {"SCALE", 1039516303 /* 0.119999997 */}, {"TILE", 64}, {"FWD_KN", 64}, {"DQ_KN", 32}, {"DKDV_QN", 32}, {"PRE_TPR", 16}, {"VEC", 8}, {"THREADS", 128}}},
+     0, 64, 8, 128, 8, 1024, 65536, 12, {{"HEADS", 8}, {"HEAD_DIM", 128}, {"WIDTH", 1024}, {"BLOCK_SIZE", 128}, {"SCALE", 1039516303 /* 0.119999997 */}, {"TILE", 64}, {"FWD_KN", 64}, {"DQ_KN", 32}, {"DKDV_QN", 32}, {"PRE_TPR", 16}, {"VEC", 8}, {"THREADS", 128}}},
     {"attn_bwd_pre_h8_d128", "attention",
      "float *delta, const __nv_bfloat16 *dy, const __nv_bfloat16 *y, int rows",
      0, 64, 8, 128, 8, 1024, 0, 12, {{"HEADS", 8}, {"HEAD_DIM", 128}, {"WIDTH", 1024}, {"BLOCK_SIZE", 128}, {"SCALE", 1039516303 /* 0.119999997 */}, {"TILE", 64}, {"FWD_KN", 64}, {"DQ_KN", 32}, {"DKDV_QN", 32}, {"PRE_TPR", 16}, {"VEC", 8}, {"THREADS", 128}}},
@@ -113,7 +113,7 @@ static const GptcPlanKernel gptc_plan_kernels[GPTC_PLAN_KERNEL_COUNT] = {
      0, 64, 8, 128, 8, 1024, 66304, 12, {{"HEADS", 8}, {"HEAD_DIM", 128}, {"WIDTH", 1024}, {"BLOCK_SIZE", 128}, {"SCALE", 1039516303 /* 0.119999997 */}, {"TILE", 64}, {"FWD_KN", 64}, {"DQ_KN", 32}, {"DKDV_QN", 32}, {"PRE_TPR", 16}, {"VEC", 8}, {"THREADS", 128}}},
     {"attn_bwd_dq_h8_d128", "attention",
      "__nv_bfloat16 *dq, const __nv_bfloat16 *dy, const float *lse, const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int rows",
-     0, 64, 8, 128, 8, 1024, 32768, 12, {{"HEADS", 8}, {"HEAD_DIM", 128}, {"WIDTH", 1024}, {"BLOCK_SIZE", 128}, {"SCALE", 1039516303 /* 0.119999997 */}, {"TILE", 64}, {"FWD_KN", 64}, {"DQ_KN", 32}, {"DKDV_QN", 32}, {"PRE_TPR", 16}, {"VEC", 8}, {"THREADS", 128}}},
+     0, 64, 8, 128, 8, 1024, 49152, 12, {{"HEADS", 8}, {"HEAD_DIM", 128}, {"WIDTH", 1024}, {"BLOCK_SIZE", 128}, {"SCALE", 1039516303 /* 0.119999997 */}, {"TILE", 64}, {"FWD_KN", 64}, {"DQ_KN", 32}, {"DKDV_QN", 32}, {"PRE_TPR", 16}, {"VEC", 8}, {"THREADS", 128}}},
 };
 
 #endif

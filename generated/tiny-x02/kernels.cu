@@ -1383,10 +1383,16 @@ skip_bwd_d128_p4(__nv_bfloat16 *dsrc, float *partial, const __nv_bfloat16 *dxs, 
  *           warps, each owning 16 rows of the block's tile (queries in
  *           attn_fwd and attn_bwd_dq, keys in attn_bwd_dkdv).
  *           attn_fwd:  the block's TILE queries stay in registers as mma
- *                      fragments; key tiles of FWD_KN keys (K and V) go
- *                      through shared memory.
- *           attn_bwd_dq: as attn_fwd, with q and dy in registers and key
- *                      tiles of DQ_KN.
+ *                      fragments; key tiles of FWD_KN keys (K and V) stream
+ *                      through two stages of shared memory with cp.async,
+ *                      as attn_bwd_dkdv's query tiles below (the copies of
+ *                      tile i + 1 queued right after the barrier that opens
+ *                      tile i; one barrier per tile). Q is staged once in
+ *                      the second stage, while the first key tile lands in
+ *                      the first.
+ *           attn_bwd_dq: as attn_fwd, with q and dy in registers (staged
+ *                      once from the second stage on) and key tiles of
+ *                      DQ_KN.
  *           attn_bwd_dkdv: the block's TILE keys (K, V) in shared memory,
  *                      query tiles of DKDV_QN (q, dy, and per query lse,
  *                      delta and doc_start) streamed through two stages of
@@ -1422,8 +1428,9 @@ skip_bwd_d128_p4(__nv_bfloat16 *dsrc, float *partial, const __nv_bfloat16 *dxs, 
  *           search of doc_start). Masking inside a visited tile is per
  *           element.
  * Launch    THREADS threads, grid (ceil(rows / TILE), HEADS); dynamic shared
- *           memory as plan.h's dyn_smem_bytes per kernel (attn_bwd_dkdv's
- *           is above 48 KiB: the launch opts in). rows % BS need not
+ *           memory as plan.h's dyn_smem_bytes per kernel (above 48 KiB
+ *           for attn_fwd and attn_bwd_dkdv at head_dim 128, and for
+ *           attn_bwd_dq above it: the launch opts in). rows % BS need not
  *           hold here (tails are masked), though the model's T is a
  *           multiple of BS. Pointers 16-byte aligned; HEAD_DIM % 16 == 0.
  * Placeholders  SUFFIX, HEADS, HEAD_DIM, WIDTH, BLOCK_SIZE, SCALE, TILE,
@@ -1452,20 +1459,6 @@ __device__ __forceinline__ float neg_inf() { return __uint_as_float(0xff800000u)
 
 // The element offset of chunk c of row r in a shared tile (see Tiles).
 __device__ __forceinline__ int swz(int r, int c) { return r * HD + ((c ^ (r & SWZ)) << 3); }
-
-// Rows r0 .. r0 + N - 1 of head h of a [rows, ROW] tensor into tile s;
-// zeros past `rows` (a tail tile's rows are then harmless zeros).
-template <int N>
-__device__ __forceinline__ void load_tile(__nv_bfloat16 *s, const __nv_bfloat16 *g, int r0, int rows, int h) {
-    for (int i = (int)threadIdx.x; i < N * CH; i += THREADS) {
-        const int r = i / CH, c = i % CH;
-        Vec<unsigned, 4> x = {};
-        if (r0 + r < rows)
-            x = vec_load<unsigned, 4>(
-                reinterpret_cast<const unsigned *>(g + (long long)(r0 + r) * ROW + h * HD + c * VEC));
-        vec_store<unsigned, 4>(reinterpret_cast<unsigned *>(s + swz(r, c)), x);
-    }
-}
 
 // mma's A fragment: rows r0 .. r0 + 15, columns 16 kk .. 16 kk + 15 of tile s.
 __device__ __forceinline__ void frag_a(unsigned f[4], const __nv_bfloat16 *s, int r0, int kk) {
@@ -1535,8 +1528,10 @@ __device__ __forceinline__ int first_key(const int *doc_start, int t, int window
     return first_key_of(doc_start[t], t, window_blocks);
 }
 
-// As load_tile, with cp.async: the copies land while the block computes;
-// cp_async_wait and a barrier make them visible (see attn_bwd_dkdv).
+// Rows r0 .. r0 + N - 1 of head h of a [rows, ROW] tensor into tile s,
+// with cp.async: the copies land while the block computes; cp_async_wait
+// and a barrier make them visible. Zeros past `rows` (a tail tile's rows
+// are then harmless zeros).
 template <int N>
 __device__ __forceinline__ void load_tile_async(__nv_bfloat16 *s, const __nv_bfloat16 *g, int r0, int rows, int h) {
     for (int i = (int)threadIdx.x; i < N * CH; i += THREADS) {
@@ -1544,6 +1539,22 @@ __device__ __forceinline__ void load_tile_async(__nv_bfloat16 *s, const __nv_bfl
         const bool in = r0 + r < rows;
         cp_async_16(s + swz(r, c), g + (long long)(in ? r0 + r : 0) * ROW + h * HD + c * VEC, in);
     }
+}
+
+// Key-tile stage b (0 or 1) of attn_fwd and attn_bwd_dq: K then V, KN rows
+// each, at the start of shared memory; the block's own rows (q, dy) are
+// staged once, at stage 1, before any key tile goes there.
+template <int KN>
+__device__ __forceinline__ __nv_bfloat16 *kv_stage(__nv_bfloat16 *smem, int b) {
+    return smem + 2 * b * KN * HD;
+}
+
+// Queues the copies of key tile k0 .. k0 + KN - 1 (K and V) into stage st.
+template <int KN>
+__device__ __forceinline__ void kv_stage_async(__nv_bfloat16 *st, const __nv_bfloat16 *k, const __nv_bfloat16 *v,
+                                               int k0, int rows, int h) {
+    load_tile_async<KN>(st, k, k0, rows, h);
+    load_tile_async<KN>(st + KN * HD, v, k0, rows, h);
 }
 
 // One query tile's stage of attn_bwd_dkdv, in shared memory: its q and dy
@@ -1615,26 +1626,35 @@ attn_fwd_h4_d32(__nv_bfloat16 *y, float *lse, const __nv_bfloat16 *q, const __nv
                     const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int rows) {
     using namespace attn_h4_d32;
     GPTC_DYN_SMEM(__nv_bfloat16, smem);
-    __nv_bfloat16 *sk = smem, *sv = smem + FWD_KN * HD;
     const int h = (int)blockIdx.y, q0 = (int)blockIdx.x * TILE, w = (int)(threadIdx.x >> 5);
     const int lane = (int)gptc_lane(), t4 = lane & 3, ra = q0 + 16 * w + (lane >> 2);
-    // Q through shared memory into registers, once; the loop then reuses
-    // the memory for K and V (its first barrier orders the two).
-    load_tile<TILE>(smem, q, q0, rows, h);
-    __syncthreads();
-    unsigned qf[HD / 16][4];
-    for (int kk = 0; kk < HD / 16; kk++) frag_a(qf[kk], smem, 16 * w, kk);
+    const int last = (q0 + TILE < rows ? q0 + TILE : rows) - 1;
+    const int kfirst = first_key(doc_start, q0, window_blocks) / FWD_KN, kend = last / FWD_KN;
+    // Q through stage 1 into registers, once, while the first key tile
+    // lands in stage 0; the loop's first barrier retires Q before the
+    // second key tile reuses stage 1.
+    __nv_bfloat16 *sq = kv_stage<FWD_KN>(smem, 1);
+    load_tile_async<TILE>(sq, q, q0, rows, h);
+    cp_async_commit();
+    kv_stage_async<FWD_KN>(kv_stage<FWD_KN>(smem, 0), k, v, kfirst * FWD_KN, rows, h);
+    cp_async_commit();
     int lo[2];  // a row past `rows` sees nothing: lo = rows is above every key
     for (int r = 0; r < 2; r++) lo[r] = ra + 8 * r < rows ? first_key(doc_start, ra + 8 * r, window_blocks) : rows;
+    cp_async_wait<1>();  // Q's group; the key tile's may still be in flight
+    __syncthreads();
+    unsigned qf[HD / 16][4];
+    for (int kk = 0; kk < HD / 16; kk++) frag_a(qf[kk], sq, 16 * w, kk);
     float m[2] = {neg_inf(), neg_inf()}, l[2] = {0.0f, 0.0f};  // running max (base 2) and this lane's sum
     float o[HD / 8][4] = {};
-    const int last = (q0 + TILE < rows ? q0 + TILE : rows) - 1;
-    for (int kt = first_key(doc_start, q0, window_blocks) / FWD_KN; kt <= last / FWD_KN; kt++) {
+    for (int kt = kfirst; kt <= kend; kt++) {
         const int k0 = kt * FWD_KN;
-        __syncthreads();  // every warp is done with the previous tile
-        load_tile<FWD_KN>(sk, k, k0, rows, h);
-        load_tile<FWD_KN>(sv, v, k0, rows, h);
+        const __nv_bfloat16 *sk = kv_stage<FWD_KN>(smem, (kt - kfirst) & 1), *sv = sk + FWD_KN * HD;
+        // Tile kt has landed for every thread, and every warp is done with
+        // tile kt - 1 (or Q), whose stage the copies of tile kt + 1 reuse.
+        cp_async_wait<0>();
         __syncthreads();
+        if (kt < kend) kv_stage_async<FWD_KN>(kv_stage<FWD_KN>(smem, (kt + 1 - kfirst) & 1), k, v, k0 + FWD_KN, rows, h);
+        cp_async_commit();
         float s[FWD_KN / 8][4] = {};
         for (int kk = 0; kk < HD / 16; kk++) mma_rows_t<FWD_KN>(s, qf[kk], sk, kk);
         float mx[2] = {m[0], m[1]};
@@ -1777,18 +1797,18 @@ attn_bwd_dq_h4_d32(__nv_bfloat16 *dq, const __nv_bfloat16 *dy, const float *lse,
                        const int *doc_start, int window_blocks, int rows) {
     using namespace attn_h4_d32;
     GPTC_DYN_SMEM(__nv_bfloat16, smem);
-    __nv_bfloat16 *sk = smem, *sv = smem + DQ_KN * HD;
     const int h = (int)blockIdx.y, q0 = (int)blockIdx.x * TILE, w = (int)(threadIdx.x >> 5);
     const int lane = (int)gptc_lane(), t4 = lane & 3, ra = q0 + 16 * w + (lane >> 2);
-    // Q and dY through shared memory into registers, once (as attn_fwd).
-    load_tile<TILE>(smem, q, q0, rows, h);
-    load_tile<TILE>(smem + TILE * HD, dy, q0, rows, h);
-    __syncthreads();
-    unsigned qf[HD / 16][4], dyf[HD / 16][4];
-    for (int kk = 0; kk < HD / 16; kk++) {
-        frag_a(qf[kk], smem, 16 * w, kk);
-        frag_a(dyf[kk], smem + TILE * HD, 16 * w, kk);
-    }
+    const int last = (q0 + TILE < rows ? q0 + TILE : rows) - 1;
+    const int kfirst = first_key(doc_start, q0, window_blocks) / DQ_KN, kend = last / DQ_KN;
+    // Q and dY through shared memory from stage 1 on into registers, once,
+    // as attn_fwd's Q.
+    __nv_bfloat16 *sq = kv_stage<DQ_KN>(smem, 1), *sdy = sq + TILE * HD;
+    load_tile_async<TILE>(sq, q, q0, rows, h);
+    load_tile_async<TILE>(sdy, dy, q0, rows, h);
+    cp_async_commit();
+    kv_stage_async<DQ_KN>(kv_stage<DQ_KN>(smem, 0), k, v, kfirst * DQ_KN, rows, h);
+    cp_async_commit();
     int lo[2];
     float lse2[2], dl[2];
     for (int r = 0; r < 2; r++) {
@@ -1797,14 +1817,23 @@ attn_bwd_dq_h4_d32(__nv_bfloat16 *dq, const __nv_bfloat16 *dy, const float *lse,
         lse2[r] = row < rows ? lse[(long long)h * rows + row] * LOG2E : 0.0f;
         dl[r] = row < rows ? delta[(long long)h * rows + row] : 0.0f;
     }
+    cp_async_wait<1>();  // Q's and dY's group; the key tile's may still be in flight
+    __syncthreads();
+    unsigned qf[HD / 16][4], dyf[HD / 16][4];
+    for (int kk = 0; kk < HD / 16; kk++) {
+        frag_a(qf[kk], sq, 16 * w, kk);
+        frag_a(dyf[kk], sdy, 16 * w, kk);
+    }
     float dqa[HD / 8][4] = {};
-    const int last = (q0 + TILE < rows ? q0 + TILE : rows) - 1;
-    for (int kt = first_key(doc_start, q0, window_blocks) / DQ_KN; kt <= last / DQ_KN; kt++) {
+    for (int kt = kfirst; kt <= kend; kt++) {
         const int k0 = kt * DQ_KN;
-        __syncthreads();  // every warp is done with the previous tile
-        load_tile<DQ_KN>(sk, k, k0, rows, h);
-        load_tile<DQ_KN>(sv, v, k0, rows, h);
+        const __nv_bfloat16 *sk = kv_stage<DQ_KN>(smem, (kt - kfirst) & 1), *sv = sk + DQ_KN * HD;
+        // As attn_fwd: tile kt has landed, and tile kt - 1 (or Q and dY)
+        // is retired from the stage the copies of tile kt + 1 reuse.
+        cp_async_wait<0>();
         __syncthreads();
+        if (kt < kend) kv_stage_async<DQ_KN>(kv_stage<DQ_KN>(smem, (kt + 1 - kfirst) & 1), k, v, k0 + DQ_KN, rows, h);
+        cp_async_commit();
         float s[DQ_KN / 8][4] = {}, dp[DQ_KN / 8][4] = {};
         for (int kk = 0; kk < HD / 16; kk++) {
             mma_rows_t<DQ_KN>(s, qf[kk], sk, kk);

@@ -4,7 +4,7 @@
 #define GPTC_PLAN_H
 
 /* SHA-256 of the kernels.cu beside this file. */
-#define GPTC_PLAN_SOURCE_SHA256 "3c0e3c58ce066af2e1b35800166b9eb9f2a86b543f741620b2b90fae66a1a3c8"
+#define GPTC_PLAN_SOURCE_SHA256 "6346c5f68ce3672c9962aa4d11751d6a40a2800515e90a24c0f30504749cad20"
 /* Every pointer argument of every kernel is aligned to this. */
 #define GPTC_PLAN_ALIGN_BYTES 16
 #define GPTC_PLAN_KERNEL_COUNT 27
@@ -104,7 +104,7 @@ static const GptcPlanKernel gptc_plan_kernels[GPTC_PLAN_KERNEL_COUNT] = {
      4, 0, 1, 256, 8, 128, 0, 4, {{"WIDTH", 128}, {"PARTS", 4}, {"VEC", 8}, {"THREADS", 256}}},
     {"attn_fwd_h4_d32", "attention",
      "__nv_bfloat16 *y, float *lse, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int rows",
-     0, 64, 4, 128, 8, 128, 8192, 12, {{"HEADS", 4}, {"HEAD_DIM", 32}, {"WIDTH", 128}, {"BLOCK_SIZE", 32}, {"SCALE", 1039516303 /* 0.119999997 */}, {"TILE", 64}, {"FWD_KN", 64}, {"DQ_KN", 64}, {"DKDV_QN", 64}, {"PRE_TPR", 4}, {"VEC", 8}, {"THREADS", 128}}},
+     0, 64, 4, 128, 8, 128, 16384, 12, {{"HEADS", 4}, {"HEAD_DIM", 32}, {"WIDTH", 128}, {"BLOCK_SIZE", 32}, {"SCALE", 1039516303 /* 0.119999997 */}, {"TILE", 64}, {"FWD_KN", 64}, {"DQ_KN", 64}, {"DKDV_QN", 64}, {"PRE_TPR", 4}, {"VEC", 8}, {"THREADS", 128}}},
     {"attn_bwd_pre_h4_d32", "attention",
      "float *delta, const __nv_bfloat16 *dy, const __nv_bfloat16 *y, int rows",
      0, 64, 4, 128, 8, 128, 0, 12, {{"HEADS", 4}, {"HEAD_DIM", 32}, {"WIDTH", 128}, {"BLOCK_SIZE", 32}, {"SCALE", 1039516303 /* 0.119999997 */}, {"TILE", 64}, {"FWD_KN", 64}, {"DQ_KN", 64}, {"DKDV_QN", 64}, {"PRE_TPR", 4}, {"VEC", 8}, {"THREADS", 128}}},
@@ -113,7 +113,7 @@ static const GptcPlanKernel gptc_plan_kernels[GPTC_PLAN_KERNEL_COUNT] = {
      0, 64, 4, 128, 8, 128, 26112, 12, {{"HEADS", 4}, {"HEAD_DIM", 32}, {"WIDTH", 128}, {"BLOCK_SIZE", 32}, {"SCALE", 1039516303 /* 0.119999997 */}, {"TILE", 64}, {"FWD_KN", 64}, {"DQ_KN", 64}, {"DKDV_QN", 64}, {"PRE_TPR", 4}, {"VEC", 8}, {"THREADS", 128}}},
     {"attn_bwd_dq_h4_d32", "attention",
      "__nv_bfloat16 *dq, const __nv_bfloat16 *dy, const float *lse, const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int rows",
-     0, 64, 4, 128, 8, 128, 8192, 12, {{"HEADS", 4}, {"HEAD_DIM", 32}, {"WIDTH", 128}, {"BLOCK_SIZE", 32}, {"SCALE", 1039516303 /* 0.119999997 */}, {"TILE", 64}, {"FWD_KN", 64}, {"DQ_KN", 64}, {"DKDV_QN", 64}, {"PRE_TPR", 4}, {"VEC", 8}, {"THREADS", 128}}},
+     0, 64, 4, 128, 8, 128, 16384, 12, {{"HEADS", 4}, {"HEAD_DIM", 32}, {"WIDTH", 128}, {"BLOCK_SIZE", 32}, {"SCALE", 1039516303 /* 0.119999997 */}, {"TILE", 64}, {"FWD_KN", 64}, {"DQ_KN", 64}, {"DKDV_QN", 64}, {"PRE_TPR", 4}, {"VEC", 8}, {"THREADS", 128}}},
 };
 
 #endif
