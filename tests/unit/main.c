@@ -1,4 +1,6 @@
-/* main.c: runs every registered unit test and prints the closing tally. */
+/* main.c: runs every registered unit test (or those whose name holds
+ * argv[1]) and prints the closing tally. A skipped test is counted apart,
+ * never as passed, and is reported only when it was selected. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -6,18 +8,30 @@
 
 #define MAX_TESTS 1024
 
-static struct { const char *name; TestFn fn; } tests[MAX_TESTS];
+static struct {
+    const char *name;
+    TestFn fn;
+    char why[256]; /* test_register_skip's reason */
+} tests[MAX_TESTS];
 static int ntests, current_failed;
+static char current_skip[256];
 
-void test_register(const char *name, TestFn fn) {
+static void add(const char *name, TestFn fn, const char *why) {
     if (ntests == MAX_TESTS) {
         fprintf(stderr, "too many tests (max %d)\n", MAX_TESTS);
         exit(1);
     }
     tests[ntests].name = name;
     tests[ntests].fn = fn;
+    snprintf(tests[ntests].why, sizeof tests[ntests].why, "%s", why ? why : "");
     ntests++;
 }
+
+void test_register(const char *name, TestFn fn) { add(name, fn, NULL); }
+
+void test_register_skip(const char *name, const char *why) { add(name, NULL, why); }
+
+void test_skip(const char *why) { snprintf(current_skip, sizeof current_skip, "%s", why); }
 
 void test_fail(const char *file, int line, const char *what) {
     fprintf(stderr, "  %s:%d: check failed: %s\n", file, line, what);
@@ -25,18 +39,22 @@ void test_fail(const char *file, int line, const char *what) {
 }
 
 int main(int argc, char **argv) {
-    int passed = 0, failed = 0;
+    int passed = 0, failed = 0, skipped = 0;
     for (int i = 0; i < ntests; i++) {
         if (argc > 1 && !strstr(tests[i].name, argv[1])) continue;
         current_failed = 0;
-        tests[i].fn();
+        snprintf(current_skip, sizeof current_skip, "%s", tests[i].why);
+        if (tests[i].fn) tests[i].fn();
         if (current_failed) {
             fprintf(stderr, "FAIL %s\n", tests[i].name);
             failed++;
+        } else if (current_skip[0]) {
+            printf("skipped: %s: %s\n", tests[i].name, current_skip);
+            skipped++;
         } else {
             passed++;
         }
     }
-    printf("unit: %d passed, %d failed\n", passed, failed);
+    printf("unit: %d passed, %d failed, %d skipped\n", passed, failed, skipped);
     return failed ? 1 : 0;
 }

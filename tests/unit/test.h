@@ -1,7 +1,7 @@
 /*
  * test.h: the unit-test harness. Each test file defines TEST(name) functions;
  * tests/unit/main.c runs them all in file order and ends with the line
- * "N passed, N failed". A test fails when any CHECK in it fails; it goes on
+ * "N passed, N failed, N skipped". A test fails when any CHECK in it fails; it goes on
  * to its next CHECK so one run shows every broken assertion.
  */
 #ifndef GPTC_TEST_H
@@ -13,6 +13,11 @@
 
 typedef void (*TestFn)(void);
 void test_register(const char *name, TestFn fn);
+/* A test that cannot run here (no GPU, no vocabulary file): reported as
+ * "skipped: NAME: why" when selected, never counted as passed. */
+void test_register_skip(const char *name, const char *why);
+/* The running test skips (it returns right after): as above. */
+void test_skip(const char *why);
 void test_fail(const char *file, int line, const char *what);
 void test_check_has(const char *file, int line, const char *hay, const char *needle);
 

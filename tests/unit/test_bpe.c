@@ -447,8 +447,7 @@ static bool have_gpt2(void) { return access(GPT2_VOCAB_PATH, R_OK) == 0; }
     static void name(void);                                                          \
     __attribute__((constructor)) static void name##_register(void) {                 \
         if (have_gpt2()) test_register(#name, name);                                 \
-        else printf("skipped: no GPT-2 vocabulary (run scripts/get-gpt2-vocab.sh): %s\n", \
-                    #name);                                                          \
+        else test_register_skip(#name, "no GPT-2 vocabulary (run scripts/get-gpt2-vocab.sh)"); \
     }                                                                                \
     static void name(void)
 

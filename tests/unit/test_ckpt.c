@@ -1015,5 +1015,5 @@ __attribute__((constructor)) static void ckpt_safetensors_torch_register(void) {
     if (rc != -1 && WIFEXITED(rc) && WEXITSTATUS(rc) == 0)
         test_register("ckpt_safetensors_torch", ckpt_safetensors_torch);
     else
-        printf("skipped: ckpt_safetensors_torch (no torch for " PYTHON ")\n");
+        test_register_skip("ckpt_safetensors_torch", "no torch for " PYTHON);
 }

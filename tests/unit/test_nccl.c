@@ -130,11 +130,11 @@ TEST(nccl_single_rank_on_gpu) {
     const char *d = getenv("GPTC_TEST_DEVICE");
     char why[1024];
     if (!d || strcmp(d, "cuda")) {
-        printf("skipped: nccl_single_rank_on_gpu (runs with GPTC_TEST_DEVICE=cuda)\n");
+        test_skip("runs with GPTC_TEST_DEVICE=cuda");
         return;
     }
     if (cuda_device_count(why, sizeof why) == 0) {
-        printf("skipped: nccl_single_rank_on_gpu: %s\n", why);
+        test_skip(why);
         return;
     }
     CHECK(nccl_available(why, sizeof why) > 0);

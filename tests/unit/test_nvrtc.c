@@ -123,21 +123,21 @@ TEST(arch_occupancy_follows_the_calculator) {
 
 /* ---- NVRTC needed ---- */
 
+static char nvrtc_why[1024];
+
+/* Whether NVRTC loads; nvrtc_why says why not. */
 static bool have_nvrtc(void) {
     static int state = -1;
-    if (state < 0) {
-        char why[1024];
-        state = nvrtc_load(why, sizeof why);
-        if (!state) printf("test_nvrtc: skipped: %s\n", why);
-    }
+    if (state < 0) state = nvrtc_load(nvrtc_why, sizeof nvrtc_why);
     return state;
 }
 
-/* A TEST that is registered only when NVRTC loads. */
+/* A TEST that runs only when NVRTC loads (else it is reported skipped). */
 #define NVRTC_TEST(name)                                                                                   \
     static void name(void);                                                                                \
     __attribute__((constructor)) static void name##_register(void) {                                       \
         if (have_nvrtc()) test_register(#name, name);                                                      \
+        else test_register_skip(#name, nvrtc_why);                                                         \
     }                                                                                                      \
     static void name(void)
 
