@@ -21,24 +21,25 @@ struct Coll {
     int rank, size;
 };
 
-/* SLURM_STEP_NUM_TASKS rather than SLURM_NTASKS: sbatch sets the latter
- * for the batch script itself, which is not a rank. */
-int coll_launcher_size(void) {
-    static const char *vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_STEP_NUM_TASKS"};
-    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
+/* The first of the three variables set to a positive number, else 0. */
+static int first_positive(const char *const vars[3]) {
+    for (int i = 0; i < 3; i++) {
         const char *v = getenv(vars[i]);
         if (v && atoi(v) > 0) return atoi(v);
     }
     return 0;
 }
 
+/* SLURM_STEP_NUM_TASKS rather than SLURM_NTASKS: sbatch sets the latter
+ * for the batch script itself, which is not a rank. */
+int coll_launcher_size(void) {
+    static const char *const vars[3] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_STEP_NUM_TASKS"};
+    return first_positive(vars);
+}
+
 int coll_local_rank(void) {
-    static const char *vars[] = {"GPTC_LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID"};
-    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
-        const char *v = getenv(vars[i]);
-        if (v && atoi(v) > 0) return atoi(v);
-    }
-    return 0;
+    static const char *const vars[3] = {"GPTC_LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID"};
+    return first_positive(vars);
 }
 
 /* The plugin sits beside the binary (build/), or one folder up for the

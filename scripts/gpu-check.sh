@@ -62,6 +62,8 @@ makevars=(WERROR=)
 export WERROR=
 gpu=0
 
+# Whether there is a GPU; where there is none, the step says it is skipped.
+have_gpu() { [ $gpu -eq 1 ] || { skip "no GPU: $1"; return 1; }; }
 step() { printf '\n== %s (at %ds)\n' "$1" $(($(date +%s) - t0)); }
 ok() { passed=$((passed + 1)); echo "PASS  $1"; }
 bad() { failed=$((failed + 1)); echo "FAIL  $1"; }
@@ -181,40 +183,28 @@ cuda_tests() {
 
 kernels() {
     step kernels
-    if [ $gpu -eq 0 ]; then
-        skip "no GPU: every kernel of every tiny model on the GPU, and Gpu.gemm against CBLAS"
-        return
-    fi
+    have_gpu "every kernel of every tiny model on the GPU, and Gpu.gemm against CBLAS" || return
     run 150 "every kernel of every tiny model on the GPU vs ref and sim; Gpu.gemm vs CBLAS" - \
         make -j"$jobs" "${makevars[@]}" "GPU_MODELS=${GPTC_GPU_MODELS:-}" test-kernels-gpu
 }
 
 train_step() {
     step train
-    if [ $gpu -eq 0 ]; then
-        skip "no GPU: a training step of each tiny model on cuda vs ref"
-        return
-    fi
+    have_gpu "a training step of each tiny model on cuda vs ref" || return
     run 100 "a whole training step of tiny, tiny-x02, tiny-x04 and a 20-step curve of tiny: cuda vs ref" - \
         env GPTC_TEST_DEVICE=cuda build/test_unit simstep
 }
 
 nccl() {
     step nccl
-    if [ $gpu -eq 0 ]; then
-        skip "no GPU: NCCL on the GPU"
-        return
-    fi
+    have_gpu "NCCL on the GPU" || return
     run 120 "NCCL: sums, broadcasts and stream order on a communicator of one" - \
         env GPTC_TEST_DEVICE=cuda build/test_unit nccl
 }
 
 timing() {
     step timing
-    if [ $gpu -eq 0 ]; then
-        skip "no GPU: 20 steps of r10-medium-x01 at 65,536 tokens"
-        return
-    fi
+    have_gpu "20 steps of r10-medium-x01 at 65,536 tokens" || return
     run 150 "gptc bench: 20 steps of r10-medium-x01 at 65,536 tokens on cuda" - \
         build/gptc bench models/r10-medium-x01.yaml --backend cuda --tokens 65536 --steps 20 --warmup 3 \
         --json "$results/gptc-bench.json" --profile 3
@@ -223,10 +213,7 @@ timing() {
 variant() {
     [ -n "${GPTC_VARIANT:-}" ] || return
     step variant
-    if [ $gpu -eq 0 ]; then
-        skip "no GPU: the variant $GPTC_VARIANT against this tree"
-        return
-    fi
+    have_gpu "the variant $GPTC_VARIANT against this tree" || return
     mkdir -p "$GPTC_VARIANT/build" && touch "$GPTC_VARIANT/build/.deps"
     run 300 "the variant's build/gptc ($GPTC_VARIANT)" "$root/build/gpu-check-variant.log" \
         make -C "$GPTC_VARIANT" -j"$jobs" "${makevars[@]}" build/gptc || return
