@@ -37,7 +37,11 @@
 #              one, then both time r10-medium-x01 in turns (this, the
 #              variant, this, the variant: 10 steps each) and the ratio of
 #              their means is printed: a change's effect measured side by
-#              side in one run
+#              side in one run. To make one from revision REV in a folder
+#              git ignores, name it in the device tool's carry, and pass
+#              GPTC_VARIANT=.variant:
+#                echo /.variant/ >> .git/info/exclude
+#                mkdir .variant && git archive REV | tar -x -C .variant
 #   torch      the project's PyTorch reference of the same model under
 #              torch.compile (tests/reference/bench_gpu.py, FlexAttention),
 #              same tokens per step, same run; then the ratio.
