@@ -31,8 +31,9 @@ fail() {
     [ $# -gt 1 ] && printf '%s\n' "$2" | sed 's/^/      /'
     return 0
 }
-# expect STATUS NAME FRAGMENT -- COMMAND...: the command exits with STATUS
-# and a line of its output (stdout and stderr) holds FRAGMENT.
+# expect STATUS NAME FRAGMENT -- COMMAND...: the command exits with STATUS,
+# a line of its output (stdout and stderr) holds FRAGMENT, and no sanitizer
+# reported anything.
 expect() {
     local want=$1 name=$2 frag=$3
     shift 4
@@ -42,6 +43,8 @@ expect() {
         fail "$name: exit status $got, expected $want" "$(tail -n 15 "$tmp/out")"
     elif ! grep -qF -- "$frag" "$tmp/out"; then
         fail "$name: no line holds: $frag" "$(tail -n 15 "$tmp/out")"
+    elif grep -qE 'AddressSanitizer|runtime error:|LeakSanitizer' "$tmp/out"; then
+        fail "$name: sanitizer report" "$(tail -n 15 "$tmp/out")"
     else
         pass "$name"
     fi

@@ -9,56 +9,32 @@
 #     and lose nothing;
 # (A NaN loss, which no valid model produces on demand, is tested in
 # tests/unit/test_train.c with an executor that injects one.)
-set -u
-gptc=$(realpath "$1")
-cd "$(dirname "$0")/.."
-tmp=$(mktemp -d /tmp/gptc-train-XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-
-ok() { pass=$((pass + 1)); echo "ok    $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL  $1"; [ -n "${2:-}" ] && sed 's/^/    | /' "$2" | tail -n 15; }
+. "$(dirname "$0")/lib.sh" train "$@"
+gptc=$bin
 
 # Data: the demo corpus cut into small shards so runs cross shard boundaries.
 head -c 300000 data/demo/corpus.txt > "$tmp/text.txt"
 if "$gptc" data "$tmp/text.txt" -o "$tmp/data" --name t --paragraphs --val-fraction 0.1 \
         --shard-tokens 60000 > "$tmp/data.out" 2>&1; then
-    ok "gptc data writes shards ($(ls "$tmp"/data/t_train_*.bin | wc -l) train shards)"
+    pass "gptc data writes shards ($(ls "$tmp"/data/t_train_*.bin | wc -l) train shards)"
 else
-    bad "gptc data" "$tmp/data.out"
+    fail "gptc data" "$(tail -n 15 "$tmp/data.out")"
 fi
 model=tests/train/micro.yaml
 sets=(--set "train.data.train=$tmp/data/t_train_*.bin" --set "train.data.val=$tmp/data/t_val_*.bin")
 
 train() { "$gptc" train "$model" "${sets[@]}" --no-progress --threads 2 "$@"; }
 
-# expect STATUS NAME FRAGMENT -- COMMAND...: status and a line of stderr.
-expect() {
-    local want=$1 name=$2 frag=$3
-    shift 4
-    "$@" > "$tmp/out" 2>&1
-    local got=$?
-    if [ "$got" -ne "$want" ]; then
-        bad "$name: exit status $got, expected $want" "$tmp/out"
-    elif ! grep -qF -- "$frag" "$tmp/out"; then
-        bad "$name: no line contains: $frag" "$tmp/out"
-    elif grep -qE 'AddressSanitizer|runtime error:|LeakSanitizer' "$tmp/out"; then
-        bad "$name: sanitizer report" "$tmp/out"
-    else
-        ok "$name"
-    fi
-}
-
 params() { "$gptc" export "$1/ckpt.bin" -o "$2" --fp32 > /dev/null 2>&1; }
 
 # A whole run.
 expect 0 "a run of 20 steps finishes" "done at step 20" -- train --run-dir "$tmp/a"
 for f in train.log metrics.jsonl ckpt.bin; do
-    [ -s "$tmp/a/$f" ] && ok "the run wrote $f" || bad "the run wrote no $f"
+    [ -s "$tmp/a/$f" ] && pass "the run wrote $f" || fail "the run wrote no $f"
 done
 grep -q '^step:20/20 val_loss:[0-9.]* train_time:[0-9]*ms step_avg:[0-9.]*ms$' "$tmp/a/train.log" \
-    && ok "train.log has modded-nanogpt's val lines" || bad "train.log format" "$tmp/a/train.log"
-python3 - "$tmp/a/metrics.jsonl" > "$tmp/m.out" 2>&1 <<'EOF' && ok "metrics.jsonl: valid, with every scalar per layer, and the loss falls" || bad "metrics.jsonl" "$tmp/m.out"
+    && pass "train.log has modded-nanogpt's val lines" || fail "train.log format" "$(tail -n 15 "$tmp/a/train.log")"
+python3 - "$tmp/a/metrics.jsonl" > "$tmp/m.out" 2>&1 <<'EOF' && pass "metrics.jsonl: valid, with every scalar per layer, and the loss falls" || fail "metrics.jsonl" "$(tail -n 15 "$tmp/m.out")"
 import json, sys
 recs = [json.loads(l) for l in open(sys.argv[1])]
 assert recs[0]["kind"] == "run" and recs[0]["spec"]["model.layers"] == 4
@@ -81,9 +57,9 @@ expect 0 "sim: 6 steps" "done at step 6" -- train --backend sim --run-dir "$tmp/
 expect 0 "sim: 3 steps then stop" "done at step 3" -- train --backend sim --run-dir "$tmp/s2" --steps 3
 expect 0 "sim: --resume continues to 6" "resuming at step 3" -- train --backend sim --run-dir "$tmp/s2" --steps 6 --resume
 if params "$tmp/s1" "$tmp/s1.st" && params "$tmp/s2" "$tmp/s2.st" && cmp -s "$tmp/s1.st" "$tmp/s2.st"; then
-    ok "sim: 6 steps straight and 3 + resume + 3 give bit-identical parameters"
+    pass "sim: 6 steps straight and 3 + resume + 3 give bit-identical parameters"
 else
-    bad "sim: resumed parameters differ"
+    fail "sim: resumed parameters differ"
 fi
 expect 0 "ref: 6 steps" "done at step 6" -- train --backend ref --run-dir "$tmp/r1" --steps 6
 python3 - "$tmp/s1/metrics.jsonl" "$tmp/r1/metrics.jsonl" > "$tmp/sv.out" 2>&1 <<'EOF2' &&
@@ -93,19 +69,19 @@ s, r = val(sys.argv[1]), val(sys.argv[2])
 print("sim %.6f ref %.6f rel %.2e" % (s, r, abs(s - r) / r))
 assert abs(s - r) / r <= 5e-3
 EOF2
-    ok "sim: validation loss at step 5 within 5e-3 of ref's ($(cat "$tmp/sv.out"))" || bad "sim vs ref validation loss" "$tmp/sv.out"
+    pass "sim: validation loss at step 5 within 5e-3 of ref's ($(cat "$tmp/sv.out"))" || fail "sim vs ref validation loss" "$(tail -n 15 "$tmp/sv.out")"
 
 # Resume: 10 + 10 equals 20, bit for bit.
 expect 0 "10 steps then stop" "done at step 10" -- train --run-dir "$tmp/b" --steps 10
 expect 0 "--resume continues to 20" "resuming at step 10" -- train --run-dir "$tmp/b" --resume
 if params "$tmp/a" "$tmp/a.st" && params "$tmp/b" "$tmp/b.st" && cmp -s "$tmp/a.st" "$tmp/b.st"; then
-    ok "20 steps straight and 10 + resume + 10 give bit-identical parameters"
+    pass "20 steps straight and 10 + resume + 10 give bit-identical parameters"
 else
-    bad "resumed parameters differ from an uninterrupted run"
+    fail "resumed parameters differ from an uninterrupted run"
 fi
 cmp -s <(grep val_loss "$tmp/a/train.log" | sed 's/ train_time.*//') \
        <(grep val_loss "$tmp/b/train.log" | sed 's/ train_time.*//') \
-    && ok "the resumed run's val losses equal the uninterrupted run's" || bad "val losses differ after resume"
+    && pass "the resumed run's val losses equal the uninterrupted run's" || fail "val losses differ after resume"
 
 # Misuse and bad input: clear errors, status 2, nothing lost.
 expect 2 "a second run into a used directory is refused" "already holds a run" -- \
@@ -133,7 +109,7 @@ cp "$tmp/a.keep" "$tmp/a/ckpt.bin"
 truncate -s 1000 "$tmp/a/ckpt.bin"
 expect 2 "a truncated checkpoint" "ckpt.bin" -- train --run-dir "$tmp/a" --resume
 expect 2 "export of a truncated checkpoint" "ckpt.bin" -- "$gptc" export "$tmp/a/ckpt.bin" -o "$tmp/x.st"
-[ ! -e "$tmp/x.st" ] && ok "a failed export writes no file" || bad "a failed export left a file"
+[ ! -e "$tmp/x.st" ] && pass "a failed export writes no file" || fail "a failed export left a file"
 expect 2 "an unknown backend" "unknown backend" -- train --run-dir "$tmp/g" --backend nope
 expect 2 "a bad option" "unknown option" -- train --run-dir "$tmp/g" --nope
 
@@ -147,10 +123,10 @@ expect 2 "gptc bench: no model" "no model given" -- "$gptc" bench
 # checks that the report adds up); ref has no plan to profile.
 if "$gptc" bench "$model" --backend sim --tokens 64 --steps 1 --warmup 0 --profile 2 > "$tmp/prof" 2>&1 &&
     python3 tests/train/check_profile.py "$tmp/prof" > "$tmp/prof.check" 2>&1; then
-    ok "gptc bench --profile on sim: $(cat "$tmp/prof.check")"
+    pass "gptc bench --profile on sim: $(cat "$tmp/prof.check")"
 else
     cat "$tmp/prof.check" >> "$tmp/prof" 2> /dev/null
-    bad "gptc bench --profile on sim" "$tmp/prof"
+    fail "gptc bench --profile on sim" "$(tail -n 15 "$tmp/prof")"
 fi
 expect 2 "gptc bench --profile on ref: no plan" "has no plan to profile" -- \
     "$gptc" bench "$model" --backend ref --steps 1 --warmup 0 --profile 1
@@ -179,10 +155,9 @@ for attempt in $(seq 30); do
     [ -e "$tmp/k/ckpt.bin" ] && ! params "$tmp/k" "$tmp/k.st" && broken=$((broken + 1))
 done
 [ "$kills" -ge 3 ] && [ "$broken" -eq 0 ] \
-    && ok "$kills runs killed mid-checkpoint: the previous checkpoint loaded every time" \
-    || bad "killed mid-checkpoint: $kills kills, $broken broken checkpoints"
+    && pass "$kills runs killed mid-checkpoint: the previous checkpoint loaded every time" \
+    || fail "killed mid-checkpoint: $kills kills, $broken broken checkpoints"
 expect 0 "a run killed mid-checkpoint resumes" "done at step 20" -- \
     train --run-dir "$tmp/k" --resume --set train.val.interval=1 --set model.dim=96
 
-echo "train: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish
