@@ -132,8 +132,8 @@ static int train_ranks(const ModelSpec *spec, const TrainOptions *o, int argc, c
     if (o->ranks <= 1 || coll_launcher_size() > 0 || coll_hub_started()) return train_run(spec, o);
     char **args = malloc(sizeof *args * (size_t)(argc + 3));
     if (!args) return fputs("gptc: out of memory\n", stderr), 1;
-    double timeout = o->rank_timeout > 0 ? o->rank_timeout : TRAIN_RANK_TIMEOUT;
-    int rc = launch_ranks(o->ranks, o->threads, rank_args(argc, argv, o->backend, args), args, timeout);
+    int rc = launch_ranks(o->ranks, o->threads, rank_args(argc, argv, o->backend, args), args,
+                          train_rank_timeout(o));
     free(args);
     return rc;
 }

@@ -238,7 +238,7 @@ static bool setup(Trainer *t, char *err, size_t errcap) {
     int max_T = train_max_tokens(s);
     if (!t->be.impl && !backend_open(&t->be, t->o->backend, s, max_T, err, errcap)) return false;
     if (t->nranks > 1 && t->slices == 1 && t->be.join_ranks) {
-        if (t->be.join_ranks(t->be.impl, t->coll, t->o->rank_timeout > 0 ? t->o->rank_timeout : TRAIN_RANK_TIMEOUT)) {
+        if (t->be.join_ranks(t->be.impl, t->coll, train_rank_timeout(t->o))) {
             snprintf(err, errcap, "%s", t->be.error(t->be.impl));
             return false;
         }
@@ -469,8 +469,7 @@ int train_with(const ModelSpec *s, const TrainOptions *o, const Backend *be) {
         openblas_set_num_threads(o->threads);
     }
     char err[2048];
-    if (!(t.coll = coll_open(o->rank_timeout > 0 ? o->rank_timeout : TRAIN_RANK_TIMEOUT, err,
-                             sizeof err))) {
+    if (!(t.coll = coll_open(train_rank_timeout(o), err, sizeof err))) {
         fprintf(stderr, "gptc train: %s\n", err);
         teardown(&t);
         return 2;

@@ -38,6 +38,11 @@ typedef struct {
  * it also covers rank 0 writing a checkpoint while the others wait. */
 #define TRAIN_RANK_TIMEOUT 60.0
 
+/* o->rank_timeout, or the default when it is 0. */
+static inline double train_rank_timeout(const TrainOptions *o) {
+    return o->rank_timeout > 0 ? o->rank_timeout : TRAIN_RANK_TIMEOUT;
+}
+
 /* Trains and returns the exit status: 0 done, 1 the run failed (a NaN loss,
  * an I/O error), 2 bad input (data, checkpoint, run directory), 130
  * interrupted (a checkpoint was written first). */
