@@ -37,7 +37,7 @@ TEMPLATES    := $(sort $(wildcard templates/*.cu templates/*.cuh))
 # The emulator's sources ride along, so that the sim executor can build a
 # model's kernels for the CPU at run time (runtime/sim/sim_build.c).
 SIM_EMBED    := runtime/sim/cuda_emu.cc runtime/sim/cuda_emu.h runtime/sim/sim.h
-GEN_SRC      := build/gen/templates_data.c
+GEN_SRC      := build/gen/templates_data.c build/gen/buildinfo.c
 LIB_SRC      := $(COMPILER_SRC) $(RUNTIME_SRC) $(GEN_SRC)
 
 # runtime/ref/model.c is built twice: as float (model.o) and as double
@@ -48,7 +48,7 @@ LIB_OBJ       := $(call objs,build/obj,$(LIB_SRC))
 LIB_OBJ_ASAN  := $(call objs,build/asan/obj,$(LIB_SRC))
 
 .PHONY: all deps demo test test-ranks test-unit test-bad test-models test-docs test-train test-compile test-sim test-generated test-kernels test-torchref test-long bench clean fixtures gpt2-vocab bpe-fixture test-optim-gpu
-.PHONY: print-ldlibs test-kernels-gpu test-cuda
+.PHONY: print-ldlibs test-kernels-gpu test-cuda FORCE
 all: build/gptc $(MPI_PLUGIN)
 
 deps:
@@ -76,9 +76,15 @@ build/embed: scripts/embed.c | build/.deps
 	@mkdir -p $(@D)
 	$(CC) $(WARN) -O2 -o $@ $<
 
-$(GEN_SRC): build/embed $(TEMPLATES) $(SIM_EMBED)
+build/gen/templates_data.c: build/embed $(TEMPLATES) $(SIM_EMBED)
 	@mkdir -p $(@D)
 	build/embed $@ $(TEMPLATES) $(SIM_EMBED)
+
+# The commit gptc is built from (compiler/version.h): checked at every make,
+# rewritten only when it changes.
+build/gen/buildinfo.c: FORCE
+	@scripts/buildinfo.sh $@
+FORCE:
 
 # ---- the cuda executor (runtime/cuda/) --------------------------------------
 # The driver, cuBLASLt and NVRTC are loaded with dlopen (never -lcuda); the

@@ -274,6 +274,34 @@ static bool apply_set(YArena *a, YNode *root, const char *arg, int index) {
     return path && set_path(a, root, path, value, at, arg);
 }
 
+/* A key spec_json prints that is derived, not given: reading one back
+ * would be an unknown key. */
+static bool derived_key(const char *key) {
+    return !strcmp(key, "vocab.padded") || !strcmp(key, "scalars.length");
+}
+
+bool ytree_load_flat(const char *name, const char *text, size_t len, const char *const *sets, int nsets,
+                     YDoc *out) {
+    if (!ytree_parse(name, text, len, out)) return false;
+    const YNode *flat = out->root;
+    out->root = NULL;
+    if (flat->kind != YNODE_MAP) {
+        diag_error(flat->at, "expected a mapping of key paths to values, found a %s", ynode_kind_name(flat));
+        return false;
+    }
+    YNode *root = ynode_new(out->arena, YNODE_MAP, flat->at);
+    bool ok = root != NULL;
+    for (int i = 0; ok && i < flat->n; i++) {
+        const YNode *key = flat->keys[i];
+        if (derived_key(key->text)) continue;
+        char *path = arena_strndup(out->arena, key->text, strlen(key->text));
+        ok = path && set_path(out->arena, root, path, flat->items[i], key->at, key->text);
+    }
+    for (int i = 0; ok && i < nsets; i++) ok = apply_set(out->arena, root, sets[i], i);
+    out->root = ok ? root : NULL;
+    return ok;
+}
+
 bool ytree_load_model(const char *path, const char *const *sets, int nsets, YDoc *out) {
     Composer c = {.arena = arena_new()};
     out->arena = c.arena;

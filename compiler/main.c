@@ -14,11 +14,13 @@
 #include "cmd_data.h"
 #include "cmd_export.h"
 #include "cmd_train.h"
+#include "manifest.h"
 #include "report.h"
+#include "safetensors.h"
 #include "schema.h"
 #include "validate.h"
+#include "version.h"
 
-#define GPTC_VERSION "0.1.0"
 #define MAX_SETS 256
 
 static const char main_help[] =
@@ -50,9 +52,11 @@ static const char main_help[] =
 
 static const char check_help[] =
     "Usage: gptc check MODEL.yaml [--set KEY=VALUE]... [--json]\n"
+    "       gptc check FILE.safetensors [--set KEY=VALUE]... [--json]\n"
     "\n"
-    "Validates MODEL.yaml (with its `extends` chain and the --set overrides) and\n"
-    "prints a summary:\n"
+    "Validates MODEL.yaml (with its `extends` chain and the --set overrides), or\n"
+    "the model a `gptc export` file carries in its metadata, and prints a\n"
+    "summary:\n"
     "  - one row per layer: attention or not, long or short window, the value-\n"
     "    embedding table, skips in and out, the x0 tables mixed in;\n"
     "  - parameters per group and in total;\n"
@@ -98,6 +102,22 @@ static int finish_output(void) {
     return 0;
 }
 
+/* A model file, or the model a safetensors export carries in its metadata
+ * (safetensors.h), so that the file alone rebuilds its model. */
+static bool load_model(const char *path, const char *const *sets, int nsets, ModelSpec *spec) {
+    size_t len = strlen(path);
+    if (len < 12 || strcmp(path + len - 12, ".safetensors")) return spec_load(path, sets, nsets, spec);
+    char err[1024];
+    char *text = safetensors_metadata(path, SAFETENSORS_SPEC_KEY, err, sizeof err);
+    if (!text) {
+        diag_error((SrcLoc){path, 0, 0}, "%s", err + strlen(path) + 2);
+        return false;
+    }
+    bool ok = spec_load_flat(path, text, strlen(text), sets, nsets, spec);
+    free(text);
+    return ok;
+}
+
 static int cmd_check(int argc, char **argv) {
     const char *model = NULL, *sets[MAX_SETS];
     int nsets = 0;
@@ -120,7 +140,7 @@ static int cmd_check(int argc, char **argv) {
     ModelSpec *spec = malloc(sizeof *spec);
     if (!spec) return fputs("gptc: out of memory\n", stderr), 1;
     int rc = 0;
-    if (!spec_load(model, sets, nsets, spec)) {
+    if (!load_model(model, sets, nsets, spec)) {
         fprintf(stderr, "gptc check: %s is not a valid model (%d error%s)\n", model,
                 diag_error_count(), diag_error_count() == 1 ? "" : "s");
         rc = 2;
@@ -153,7 +173,9 @@ int main(int argc, char **argv) {
     }
     const char *cmd = argv[1];
     if (is_help(cmd) || !strcmp(cmd, "help")) return fputs(main_help, stdout), finish_output();
-    if (!strcmp(cmd, "--version")) return puts("gptc " GPTC_VERSION), finish_output();
+    if (!strcmp(cmd, "--version"))
+        return printf("gptc %s (commit %s)\n", GPTC_VERSION, gptc_commit), finish_output();
+    manifest_set_command(argc, argv);
     if (!strcmp(cmd, "check")) return cmd_check(argc - 2, argv + 2);
     if (!strcmp(cmd, "keys")) return cmd_keys(argc - 2, argv + 2);
     if (!strcmp(cmd, "data")) return cmd_data(argc - 2, argv + 2);

@@ -178,6 +178,10 @@ const KeyDef schema_keys[] = {
         "Glob of training shards, taken in sorted order."),
     STR("train.data.val", train.val_glob, "data/fineweb10B/fineweb_val_*.bin",
         "Glob of validation shards."),
+    BOOL("train.data.repeat", train.data_repeat, "false",
+         "At the end of the training data, start it again from the first shard (each pass is "
+         "logged in metrics.jsonl). Off: a run whose data holds fewer steps than it needs is "
+         "refused before it starts."),
 };
 
 const int schema_nkeys = (int)(sizeof schema_keys / sizeof *schema_keys);

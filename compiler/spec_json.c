@@ -7,6 +7,7 @@
 #include "spec_json.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "json.h"
@@ -76,6 +77,35 @@ static void print_value(FILE *f, const ModelSpec *s, const KeyDef *k) {
     case KEY_STRING: json_str(f, (const char *)p, k->size); break;
     default: print_list(f, s, k); break;
     }
+}
+
+/* One key's value as spec_json prints it, as a new string. */
+static char *value_text(const ModelSpec *s, const KeyDef *k) {
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) return NULL;
+    print_value(f, s, k);
+    if (fclose(f)) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
+int spec_diff(const ModelSpec *old, const ModelSpec *now, SpecDiffFn *each, void *ctx) {
+    int n = 0;
+    for (int i = 0; i < schema_nkeys && n >= 0; i++) {
+        char *a = value_text(old, &schema_keys[i]), *b = value_text(now, &schema_keys[i]);
+        if (!a || !b) n = -1;
+        else if (strcmp(a, b)) {
+            each(ctx, schema_keys[i].path, a, b);
+            n++;
+        }
+        free(a);
+        free(b);
+    }
+    return n;
 }
 
 void spec_json(FILE *f, const ModelSpec *s, bool pretty) {

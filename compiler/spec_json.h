@@ -17,4 +17,10 @@
  * line (for JSON Lines files). */
 void spec_json(FILE *f, const ModelSpec *s, bool pretty);
 
+/* Calls `each` for every key whose resolved value differs between `old`
+ * and `now`, in schema order, with both values as the JSON text spec_json
+ * prints for them; returns how many keys differ (-1 when out of memory). */
+typedef void SpecDiffFn(void *ctx, const char *key, const char *old, const char *now);
+int spec_diff(const ModelSpec *old, const ModelSpec *now, SpecDiffFn *each, void *ctx);
+
 #endif

@@ -353,6 +353,14 @@ bool spec_validate(const YNode *root, const char *source, ModelSpec *out) {
     return ok;
 }
 
+bool spec_load_flat(const char *name, const char *text, size_t len, const char *const *sets, int nsets,
+                    ModelSpec *out) {
+    YDoc doc;
+    bool ok = ytree_load_flat(name, text, len, sets, nsets, &doc) && spec_validate(doc.root, name, out);
+    ytree_free(&doc);
+    return ok;
+}
+
 bool spec_load(const char *path, const char *const *sets, int nsets, ModelSpec *out) {
     YDoc doc;
     bool ok = ytree_load_model(path, sets, nsets, &doc) && spec_validate(doc.root, path, out);

@@ -23,4 +23,10 @@ bool spec_validate(const YNode *root, const char *source, ModelSpec *out);
  * and frees the tree. */
 bool spec_load(const char *path, const char *const *sets, int nsets, ModelSpec *out);
 
+/* The same from a spec given as one mapping of dotted key paths (the
+ * "spec" of `gptc check --json`, as a safetensors export carries it),
+ * registered under `name` for messages. */
+bool spec_load_flat(const char *name, const char *text, size_t len, const char *const *sets, int nsets,
+                    ModelSpec *out);
+
 #endif

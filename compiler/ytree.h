@@ -58,6 +58,13 @@ typedef struct {
 bool ytree_load_model(const char *path, const char *const *sets, int nsets,
                      YDoc *out);
 
+/* Loads a model given as one mapping of dotted key paths to values, as
+ * `gptc check --json` prints its "spec" (a safetensors file carries one):
+ * each key is set as --set would set it, the derived keys that spec_json
+ * adds are skipped, then the `nsets` overrides apply. */
+bool ytree_load_flat(const char *name, const char *text, size_t len, const char *const *sets,
+                     int nsets, YDoc *out);
+
 /* Parses one in-memory document registered under `name`; used by
  * ytree_load_model, the tests and the fuzzer. */
 bool ytree_parse(const char *name, const char *text, size_t len, YDoc *out);

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "ckpt.h"
 #include "coll.h"
@@ -61,6 +62,10 @@ typedef struct Backend {
      * plan and the ms of each of its steps summed since. NULL for ref. */
     int (*set_profile)(void *impl, bool on);
     void (*profile)(void *impl, const Plan **plan, const double **ms);
+    /* What the run record says about the device (manifest.h): JSON
+     * members, each written as `, "key": value`. NULL where there is no
+     * device to describe (ref). */
+    void (*describe)(void *impl, FILE *json);
 } Backend;
 
 /* Opens executor `name` ("ref", "sim" or "cuda") for spec `s` and sequences of up to max_T

@@ -27,6 +27,7 @@
 #include "ref.h"
 #include "sim_build.h"
 #include "gpu_sim.h"
+#include "json.h"
 #include "strbuf.h"
 
 typedef struct {
@@ -194,6 +195,25 @@ static void dev_close(void *impl) {
     free(d);
 }
 
+/* sim: the compiler that built the kernels for this CPU; cuda: the GPU and
+ * the versions of what drives it. */
+static void dev_describe(void *impl, FILE *f) {
+    Dev *d = impl;
+    GpuCudaInfo in;
+    if (gpu_cuda_info(&d->g, &in) != 0) {
+        fputs(", \"sim\": {\"compiler\": ", f);
+        json_str(f, sim_build_compiler(), 256);
+        fputs(", \"flags\": \"" SIM_BUILD_FLAGS "\"}", f);
+        return;
+    }
+    fputs(", \"gpu\": {\"name\": ", f);
+    json_str(f, in.name, sizeof in.name);
+    fprintf(f, ", \"device\": %d, \"compute_capability\": \"%d.%d\", \"arch\": \"%s\", \"sms\": %d, "
+               "\"memory_bytes\": %zu, \"driver\": \"%d.%d\", \"nvrtc\": \"%d.%d\", \"cublaslt\": %zu}",
+            coll_local_rank(), in.cc_major, in.cc_minor, in.arch, in.sms, in.total_mem, in.driver_version / 1000,
+            in.driver_version % 1000 / 10, in.nvrtc_major, in.nvrtc_minor, in.cublaslt_version);
+}
+
 /* The parts over an open Gpu: the plan, parameters, optimizer. */
 static bool dev_build(Dev *d, Backend *b, const ModelSpec *s, int max_T, char *err, size_t errcap) {
     d->e = exec_new(s, &d->g, max_T, err, errcap);
@@ -233,7 +253,8 @@ static bool dev_build(Dev *d, Backend *b, const ModelSpec *s, int max_T, char *e
                    .memory = dev_memory,
                    .join_ranks = d->open_comm ? dev_join_ranks : NULL,
                    .set_profile = dev_set_profile,
-                   .profile = dev_profile};
+                   .profile = dev_profile,
+                   .describe = dev_describe};
     return true;
 }
 

@@ -1,7 +1,7 @@
 /*
  * ckpt.c: the checkpoint file (see ckpt.h).
  *
- * Layout, version 1. Integers are little-endian; offsets are bytes from the
+ * Layout, version 2. Integers are little-endian; offsets are bytes from the
  * start of the file.
  *
  *    0  header, 64 bytes:
@@ -15,13 +15,19 @@
  *        28  u32     number of arrays A, at most CKPT_MAX_ARRAYS
  *        32  u64     data offset D
  *        40  u64     file size F, checksum included
- *        48  u8[16]  zero
+ *        48  u64     history length H in bytes, at most CKPT_MAX_HISTORY
+ *        56  u8[8]   zero
  *   64  the ModelSpec, sizeof(ModelSpec) bytes as held in memory (it has
  *       no pointers, and spec_validate zeroes it first, so no padding
  *       garbage is written)
- *   ..  meta, 64 bytes: i64 step, i32 data.shard, u32 zero, i64 data.pos,
- *       u64 rng.s[0..3], f64 train_time (IEEE bits), field by field so
- *       that CkptMeta's own padding never reaches the file
+ *   ..  meta, 128 bytes, field by field so that CkptMeta's own padding
+ *       never reaches the file:
+ *         0  i64 step          8  i32 data.shard     12  i32 data.epoch
+ *        16  i64 data.pos     24  u64 rng.s[0..3]    56  f64 train_time
+ *        64  i32 nranks       68  i32 threads        72  char executor[16]
+ *        88  i64 data_tokens  96  i32 data_shards   100  zeros
+ *   ..  the run history, H bytes of text without NUL (one JSON run record
+ *       per line: how each start and resume of the run was made)
  *   ..  array table, A entries of 48 bytes: char name[32] (at most 31
  *       characters, NUL-padded), u64 count of floats, u64 byte offset
  *   ..  zeros up to D, the next multiple of 64 (so the data can be mapped
@@ -58,7 +64,7 @@
 #endif
 
 #define HEADER_SIZE 64
-#define META_SIZE 64
+#define META_SIZE 128
 #define ENTRY_SIZE 48
 #define NAME_FIELD 32
 #define NAME_MAX_LEN (NAME_FIELD - 1)
@@ -100,33 +106,60 @@ static bool magic_ok(const unsigned char *p) {
 
 /* ---- the shape of a file ----------------------------------------------- */
 
-static uint64_t data_offset(uint32_t narrays) {
-    uint64_t end = HEADER_SIZE + sizeof(ModelSpec) + META_SIZE + (uint64_t)narrays * ENTRY_SIZE;
-    return (end + DATA_ALIGN - 1) / DATA_ALIGN * DATA_ALIGN;
+/* Where the history starts, and where the array table starts after it. */
+#define HISTORY_OFFSET (HEADER_SIZE + sizeof(ModelSpec) + META_SIZE)
+
+static uint64_t table_offset(uint64_t history) { return HISTORY_OFFSET + history; }
+
+static uint64_t table_end(uint32_t narrays, uint64_t history) {
+    return table_offset(history) + (uint64_t)narrays * ENTRY_SIZE;
+}
+
+static uint64_t data_offset(uint32_t narrays, uint64_t history) {
+    return (table_end(narrays, history) + DATA_ALIGN - 1) / DATA_ALIGN * DATA_ALIGN;
 }
 
 static void encode_meta(unsigned char *p, const CkptMeta *m) {
     memset(p, 0, META_SIZE);
     put_u64(p, (uint64_t)m->step);
     put_u32(p + 8, (uint32_t)m->data.shard);
+    put_u32(p + 12, (uint32_t)m->data.epoch);
     put_u64(p + 16, (uint64_t)m->data.pos);
     for (int i = 0; i < 4; i++) put_u64(p + 24 + 8 * i, m->rng.s[i]);
     uint64_t bits;
     memcpy(&bits, &m->train_time, sizeof bits);
     put_u64(p + 56, bits);
+    put_u32(p + 64, (uint32_t)m->nranks);
+    put_u32(p + 68, (uint32_t)m->threads);
+    memcpy(p + 72, m->executor, strnlen(m->executor, sizeof m->executor - 1));
+    put_u64(p + 88, (uint64_t)m->data_tokens);
+    put_u32(p + 96, (uint32_t)m->data_shards);
 }
 
 static void decode_meta(const unsigned char *p, CkptMeta *m) {
     memset(m, 0, sizeof *m);
     m->step = (int64_t)get_u64(p);
     m->data.shard = (int32_t)get_u32(p + 8);
+    m->data.epoch = (int32_t)get_u32(p + 12);
     m->data.pos = (int64_t)get_u64(p + 16);
     for (int i = 0; i < 4; i++) m->rng.s[i] = get_u64(p + 24 + 8 * i);
     uint64_t bits = get_u64(p + 56);
     memcpy(&m->train_time, &bits, sizeof bits);
+    m->nranks = (int32_t)get_u32(p + 64);
+    m->threads = (int32_t)get_u32(p + 68);
+    memcpy(m->executor, p + 72, sizeof m->executor - 1);
+    m->data_tokens = (int64_t)get_u64(p + 88);
+    m->data_shards = (int32_t)get_u32(p + 96);
 }
 
 /* ---- writing ----------------------------------------------------------- */
+
+static bool check_history(const char *path, const char *h, char *err, size_t errcap) {
+    if (h && strlen(h) > CKPT_MAX_HISTORY)
+        return path_error(err, errcap, path, "a run history of %zu bytes; a checkpoint holds at most %d",
+                          strlen(h), CKPT_MAX_HISTORY);
+    return true;
+}
 
 static bool check_arrays(const char *path, const CkptArray *a, int n, char *err, size_t errcap) {
     if (n < 0 || n > CKPT_MAX_ARRAYS)
@@ -172,7 +205,8 @@ static bool emit_floats(Out *o, const float *x, size_t count) {
 static bool emit_front(Out *o, const ModelSpec *s, const CkptMeta *meta, const CkptArray *a,
                        int n, uint64_t file_size) {
     unsigned char h[HEADER_SIZE] = {0}, m[META_SIZE], e[ENTRY_SIZE];
-    uint64_t off = data_offset((uint32_t)n);
+    uint64_t hlen = meta->history ? strlen(meta->history) : 0;
+    uint64_t off = data_offset((uint32_t)n, hlen);
     put_magic(h);
     put_u32(h + 4, CKPT_VERSION);
     put_u32(h + 8, HEADER_SIZE);
@@ -182,8 +216,11 @@ static bool emit_front(Out *o, const ModelSpec *s, const CkptMeta *meta, const C
     put_u32(h + 28, (uint32_t)n);
     put_u64(h + 32, off);
     put_u64(h + 40, file_size);
+    put_u64(h + 48, hlen);
     encode_meta(m, meta);
-    if (!emit(o, h, sizeof h) || !emit(o, s, sizeof *s) || !emit(o, m, sizeof m)) return false;
+    if (!emit(o, h, sizeof h) || !emit(o, s, sizeof *s) || !emit(o, m, sizeof m) ||
+        !emit(o, meta->history ? meta->history : "", (size_t)hlen))
+        return false;
     for (int i = 0; i < n; i++) {
         memset(e, 0, sizeof e);
         memcpy(e, a[i].name, strlen(a[i].name));
@@ -193,14 +230,14 @@ static bool emit_front(Out *o, const ModelSpec *s, const CkptMeta *meta, const C
         if (!emit(o, e, sizeof e)) return false;
     }
     static const unsigned char zeros[DATA_ALIGN];
-    uint64_t used = HEADER_SIZE + sizeof(ModelSpec) + META_SIZE + (uint64_t)n * ENTRY_SIZE;
-    return emit(o, zeros, (size_t)(data_offset((uint32_t)n) - used));
+    return emit(o, zeros, (size_t)(data_offset((uint32_t)n, hlen) - table_end((uint32_t)n, hlen)));
 }
 
 bool ckpt_write(const char *path, const ModelSpec *s, const CkptMeta *meta,
                 const CkptArray *arrays, int n, char *err, size_t errcap) {
-    if (!check_arrays(path, arrays, n, err, errcap)) return false;
-    uint64_t size = data_offset((uint32_t)n) + 8;
+    if (!check_arrays(path, arrays, n, err, errcap) || !check_history(path, meta->history, err, errcap))
+        return false;
+    uint64_t size = data_offset((uint32_t)n, meta->history ? strlen(meta->history) : 0) + 8;
     for (int i = 0; i < n; i++) size += (uint64_t)arrays[i].count * sizeof(float);
     Out o = {.crc = CRC64_INIT};
     if (!atomic_open(&o.af, path, err, errcap)) return false;
@@ -231,6 +268,7 @@ typedef struct {
     FILE *f;
     uint64_t size;
     uint32_t narrays;
+    uint64_t history; /* its length */
     ModelSpec spec;
     CkptMeta meta;
     Entry table[CKPT_MAX_ARRAYS];
@@ -280,15 +318,20 @@ static bool check_header(Reader *r, const unsigned char *h, char *err, size_t er
     if (r->narrays > CKPT_MAX_ARRAYS)
         return path_error(err, errcap, p, "damaged header (%" PRIu32 " arrays; at most %d)",
                     r->narrays, CKPT_MAX_ARRAYS);
-    if (get_u64(h + 32) != data_offset(r->narrays))
+    r->history = get_u64(h + 48);
+    if (r->history > CKPT_MAX_HISTORY)
+        return path_error(err, errcap, p, "damaged header (a run history of %" PRIu64
+                          " bytes; at most %d)", r->history, CKPT_MAX_HISTORY);
+    uint64_t want = data_offset(r->narrays, r->history);
+    if (get_u64(h + 32) != want)
         return path_error(err, errcap, p, "damaged header (data offset %" PRIu64 ", expected %" PRIu64
-                    ")", get_u64(h + 32), data_offset(r->narrays));
+                    ")", get_u64(h + 32), want);
     return true;
 }
 
 /* The size the header claims, against the real one. */
 static bool check_size(Reader *r, uint64_t claimed, char *err, size_t errcap) {
-    uint64_t least = data_offset(r->narrays) + 8;
+    uint64_t least = data_offset(r->narrays, r->history) + 8;
     if (claimed < least)
         return path_error(err, errcap, r->path, "damaged header (file size %" PRIu64 ", at least %"
                     PRIu64 " needed)", claimed, least);
@@ -360,7 +403,7 @@ static bool check_entry(Reader *r, uint32_t i, uint64_t expect, char *err, size_
 }
 
 static bool read_table(Reader *r, char *err, size_t errcap) {
-    uint64_t at = HEADER_SIZE + sizeof(ModelSpec) + META_SIZE, expect = data_offset(r->narrays);
+    uint64_t at = table_offset(r->history), expect = data_offset(r->narrays, r->history);
     for (uint32_t i = 0; i < r->narrays; i++, at += ENTRY_SIZE) {
         unsigned char e[ENTRY_SIZE];
         if (!read_at(r, at, e, sizeof e, err, errcap)) return false;
@@ -446,12 +489,37 @@ bool ckpt_read(const char *path, const ModelSpec *s, CkptMeta *meta, CkptArray *
     return ok;
 }
 
+bool ckpt_read_head(const char *path, ModelSpec *s, CkptMeta *meta, char *err, size_t errcap) {
+    Reader *r = reader_open(path, err, errcap);
+    if (!r) return false;
+    *s = r->spec;
+    *meta = r->meta;
+    reader_close(r);
+    return true;
+}
+
 bool ckpt_read_spec(const char *path, ModelSpec *s, char *err, size_t errcap) {
     Reader *r = reader_open(path, err, errcap);
     if (!r) return false;
     *s = r->spec;
     reader_close(r);
     return true;
+}
+
+char *ckpt_read_history(const char *path, char *err, size_t errcap) {
+    Reader *r = reader_open(path, err, errcap);
+    if (!r) return NULL;
+    char *h = malloc((size_t)r->history + 1);
+    if (!h) path_error(err, errcap, path, "out of memory for the run history");
+    else if (!read_at(r, HISTORY_OFFSET, h, (size_t)r->history, err, errcap)) h = (free(h), NULL);
+    else if (memchr(h, 0, (size_t)r->history)) {
+        path_error(err, errcap, path, "damaged run history (a NUL byte)");
+        h = (free(h), NULL);
+    } else {
+        h[r->history] = '\0';
+    }
+    reader_close(r);
+    return h;
 }
 
 static const Entry *find(const Reader *r, const char *name) {

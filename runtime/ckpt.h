@@ -2,7 +2,8 @@
  * ckpt.h: checkpoints (design.md §8).
  *
  * One file holds a header, the ModelSpec it was trained with, the training
- * position (step, data position, RNG state) and named float arrays
+ * position (step, data position, RNG state), how the run was made (its
+ * executor, ranks and run history) and named float arrays
  * (parameters, then optimizer state), and ends with a checksum of everything
  * before it. It is written to PATH.tmp, flushed, then renamed over PATH, so a
  * crash mid-write leaves the previous checkpoint intact.
@@ -23,13 +24,25 @@
 #include "spec.h"
 
 #define CKPT_MAGIC 0x67707463u /* "gptc" */
-#define CKPT_VERSION 1
+#define CKPT_VERSION 2
+#define CKPT_MAX_HISTORY (16 << 20)
 
 typedef struct {
     int64_t step;      /* steps completed */
     DataPos data;      /* where the train loader stands */
     Rng rng;           /* the trainer's RNG after `step` steps */
     double train_time; /* seconds of training so far, for the logs */
+    /* How the run was made when it wrote the checkpoint, for --resume to
+     * compare (resume.h): processes, CPU threads, the executor's name, and
+     * the training data's size as a cheap fingerprint of which data it is. */
+    int32_t nranks, threads;
+    char executor[16];
+    int64_t data_tokens;
+    int32_t data_shards;
+    /* The run's history: one JSON run record per line, one per start and
+     * resume (runlog.h). Written when not NULL; ckpt_read leaves it NULL
+     * (ckpt_read_history reads it). */
+    const char *history;
 } CkptMeta;
 
 typedef struct {
@@ -45,6 +58,14 @@ bool ckpt_write(const char *path, const ModelSpec *s, const CkptMeta *meta,
  * `s` is the model being trained: its parameter layout must match. */
 bool ckpt_read(const char *path, const ModelSpec *s, CkptMeta *meta, CkptArray *arrays, int n,
                char *err, size_t errcap);
+
+/* The run history, as a new string (the caller frees it); NULL with a
+ * message on error. */
+char *ckpt_read_history(const char *path, char *err, size_t errcap);
+
+/* Reads the stored ModelSpec and meta, not the arrays (for --resume's
+ * comparison, before anything is loaded). */
+bool ckpt_read_head(const char *path, ModelSpec *s, CkptMeta *meta, char *err, size_t errcap);
 
 /* Reads only the stored ModelSpec (for export, which needs no YAML). */
 bool ckpt_read_spec(const char *path, ModelSpec *s, char *err, size_t errcap);

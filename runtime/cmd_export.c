@@ -33,7 +33,10 @@ static const char export_help[] =
     "Each tensor keeps the dtype the model file gives it (dtypes.matrices,\n"
     "dtypes.embeddings: bf16 by default; head and scalars: fp32), rounded to\n"
     "nearest-even from the fp32 values training keeps. No model file is\n"
-    "needed: the checkpoint holds the model description it was trained with.\n"
+    "needed: the checkpoint holds the model description it was trained with,\n"
+    "and the file carries it on in its metadata (gptc.spec, with gptc.step and\n"
+    "the gptc version and commit), so `gptc check FILE.safetensors` rebuilds\n"
+    "the model from the file alone.\n"
     "The output is written to FILE.safetensors.tmp and renamed, so an\n"
     "interrupted export never leaves a partial file.\n"
     "\n"
@@ -113,13 +116,14 @@ static int export(const ExportArgs *a) {
     size_t count = 0;
     float *params = NULL;
     int rc = 2;
-    if (!ckpt_read_spec(a->ckpt, s, err, sizeof err) ||
+    CkptMeta meta;
+    if (!ckpt_read_head(a->ckpt, s, &meta, err, sizeof err) ||
         !(params = ckpt_read_array(a->ckpt, "params", &count, err, sizeof err)))
         fprintf(stderr, "gptc export: %s\n", err);
     else if (params_fit(a, s, count)) {
         uint64_t bytes = 0;
         rc = 1;
-        if (!safetensors_write(a->out, s, params, count, a->fp32, &bytes, err, sizeof err))
+        if (!safetensors_write(a->out, s, meta.step, params, count, a->fp32, &bytes, err, sizeof err))
             fprintf(stderr, "gptc export: %s\n", err);
         else if (a->quiet) rc = 0;
         else {

@@ -12,6 +12,7 @@
 #include "coll.h"
 #include "cuda/gpu_cuda.h"
 #include "launch.h"
+#include "manifest.h"
 #include "train.h"
 #include "validate.h"
 
@@ -29,10 +30,18 @@ static const char help[] =
     "\n"
     "Options:\n"
     "  --run-dir DIR     where the run goes (default: runs/NAME for models/NAME.yaml)\n"
-    "  --steps N         stop after N steps (the schedules still span train.steps;\n"
-    "                    to change the schedule, use --set train.steps=N)\n"
+    "  --steps N         stop once the run has taken N steps, counted from step 0,\n"
+    "                    not from where --resume starts (the schedules still span\n"
+    "                    train.steps; to change the schedule, use --set\n"
+    "                    train.steps=N)\n"
     "  --resume          continue the run in --run-dir from its checkpoint,\n"
-    "                    bit-identically to a run that never stopped\n"
+    "                    bit-identically to a run that never stopped. The model,\n"
+    "                    schedule, data, seed and number of ranks must resolve as\n"
+    "                    the run was made: any difference is listed and refused\n"
+    "                    (a different executor or thread count is allowed and\n"
+    "                    reported)\n"
+    "  --accept-changes  with --resume: continue despite those differences; they\n"
+    "                    are recorded in metrics.jsonl\n"
     "  --backend NAME    the executor: auto (the default: cuda when there is a GPU,\n"
     "                    else ref), ref (fp32 C on the CPU), sim (the generated\n"
     "                    kernels compiled for this CPU: slow, for checking) or cuda\n"
@@ -132,6 +141,9 @@ static int train_ranks(const ModelSpec *spec, const TrainOptions *o, int argc, c
     if (o->ranks <= 1 || coll_launcher_size() > 0 || coll_hub_started()) return train_run(spec, o);
     char **args = malloc(sizeof *args * (size_t)(argc + 3));
     if (!args) return fputs("gptc: out of memory\n", stderr), 1;
+    /* The ranks run with arguments of their own; their run records name
+     * the command the user typed. */
+    setenv(MANIFEST_COMMAND_ENV, manifest_command(), 1);
     int rc = launch_ranks(o->ranks, o->threads, rank_args(argc, argv, o->backend, args), args,
                           train_rank_timeout(o));
     free(args);
@@ -178,6 +190,7 @@ int cmd_train(int argc, char **argv) {
         if (takes && !next) return usage("%s needs a value", a);
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) return fputs(help, stdout), 0;
         else if (!strcmp(a, "--resume")) o.resume = true;
+        else if (!strcmp(a, "--accept-changes")) o.accept_changes = true;
         else if (!strcmp(a, "--no-progress")) o.progress = false;
         else if (!strcmp(a, "--run-dir")) o.run_dir = argv[++i];
         else if (!strcmp(a, "--backend")) o.backend = argv[++i];
@@ -200,6 +213,7 @@ int cmd_train(int argc, char **argv) {
         else model = a;
     }
     if (!model) return usage("%s", "no model file given");
+    if (o.accept_changes && !o.resume) return usage("%s", "--accept-changes goes with --resume");
     int bad = check_gpus(gpus, &o);
     if (bad) return bad;
     char note[1024], why[1024];
@@ -207,8 +221,7 @@ int cmd_train(int argc, char **argv) {
         fprintf(stderr, "gptc train: %s\n", why);
         return 2;
     }
-    printf("gptc train: %s\n", note);
-    fflush(stdout);
+    fprintf(stderr, "gptc train: %s\n", note);
     char run_dir[4096];
     if (!o.run_dir) {
         default_run_dir(model, run_dir, sizeof run_dir);

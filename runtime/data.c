@@ -8,7 +8,8 @@
  * tokens for one batch. After that the loader only does arithmetic on
  * (shard, pos), which is also what a checkpoint stores.
  *
- * The walk is the recipe's distributed_data_generator, one epoch: before each
+ * The walk is the recipe's distributed_data_generator, one epoch (data_wrap
+ * starts another, for train.data.repeat): before each
  * batch, if pos + B + 1 >= len(shard), the next shard is opened at pos 0 and
  * the leftover of the old one is dropped. Note the >=: the recipe wants one
  * token to spare beyond the B + 1 a batch reads, so a shard must hold at
@@ -52,6 +53,7 @@ struct DataLoader {
     int64_t batch; /* B = ranks x T */
     int32_t shard; /* current batch: shards[shard], tokens from pos */
     int64_t pos;
+    int32_t epoch; /* passes over the data completed (data_wrap) */
     int64_t total;
 };
 
@@ -285,12 +287,42 @@ void data_rewind(DataLoader *d) {
     d->pos = 0;
 }
 
-DataPos data_tell(const DataLoader *d) { return (DataPos){.shard = d->shard, .pos = d->pos}; }
+void data_wrap(DataLoader *d) {
+    data_rewind(d);
+    d->epoch++;
+}
+
+/* The batches data_advance would reach in shard i from `pos` on, `pos`
+ * included: those at pos + k B that still fit. */
+static int64_t batches_in(const DataLoader *d, int i, int64_t pos) {
+    int64_t room = d->shards[i].len - 1 - pos; /* a batch at p needs p + B < len - 1 */
+    return room > d->batch ? (room - 1) / d->batch : 0;
+}
+
+int64_t data_batches_left(const DataLoader *d) {
+    int64_t n = batches_in(d, d->shard, d->pos);
+    for (int i = d->shard + 1; i < d->nshards; i++) n += batches_in(d, i, 0);
+    return n;
+}
+
+int64_t data_batches_total(const DataLoader *d) {
+    int64_t n = 0;
+    for (int i = 0; i < d->nshards; i++) n += batches_in(d, i, 0);
+    return n;
+}
+
+DataPos data_tell(const DataLoader *d) {
+    return (DataPos){.shard = d->shard, .epoch = d->epoch, .pos = d->pos};
+}
 
 bool data_seek(DataLoader *d, DataPos p, char *err, size_t errcap) {
     if (p.shard < 0 || p.shard >= d->nshards) {
         fail(err, errcap, "data position: shard %d does not exist (there are %d)", (int)p.shard,
              d->nshards);
+        return false;
+    }
+    if (p.epoch < 0) {
+        fail(err, errcap, "data position: epoch %d is negative", (int)p.epoch);
         return false;
     }
     const Shard *s = &d->shards[p.shard];
@@ -310,6 +342,7 @@ bool data_seek(DataLoader *d, DataPos p, char *err, size_t errcap) {
     }
     d->shard = p.shard;
     d->pos = p.pos;
+    d->epoch = p.epoch;
     return true;
 }
 

@@ -33,6 +33,7 @@ typedef struct DataLoader DataLoader;
 typedef struct {
     int32_t shard;
     int64_t pos;
+    int32_t epoch; /* passes over the data completed before this one */
 } DataPos;
 
 /* Opens every shard matching `glob`. `batch_tokens` = ranks x T. On failure
@@ -51,6 +52,15 @@ bool data_advance(DataLoader *d);
 
 /* Back to the first batch (validation starts at 0 every time). */
 void data_rewind(DataLoader *d);
+
+/* Back to the first batch for another pass over the data (the epoch
+ * counts up): train.data.repeat. */
+void data_wrap(DataLoader *d);
+
+/* How many batches the loader still gives, the current one included
+ * (data_advance succeeds one time fewer); and how many one pass holds. */
+int64_t data_batches_left(const DataLoader *d);
+int64_t data_batches_total(const DataLoader *d);
 
 DataPos data_tell(const DataLoader *d);
 /* False (with a message) when `p` lies outside these shards. */

@@ -74,12 +74,40 @@ void runlog_say(RunLog *r, const char *fmt, ...) {
     fputc('\n', stderr);
 }
 
-void runlog_run(RunLog *r, const ModelSpec *s, const char *backend, size_t params) {
-    fprintf(r->metrics, "{\"kind\": \"run\", \"backend\": \"%s\", \"params\": %zu, \"spec\": ",
-            backend, params);
-    spec_json(r->metrics, s, false);
-    fputs("}\n", r->metrics);
+char *runlog_record(const RunRecord *rec) {
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) return NULL;
+    fprintf(f, "{\"kind\": \"run\", \"event\": \"%s\", \"step\": %d, \"backend\": \"%s\", "
+               "\"params\": %zu, \"manifest\": ",
+            rec->resume ? "resume" : "start", rec->step, rec->run->executor, rec->params);
+    manifest_json(f, rec->run);
+    if (rec->changes) {
+        fputs(", \"changes\": ", f);
+        resume_changes_json(f, rec->changes);
+    }
+    fputs(", \"spec\": ", f);
+    spec_json(f, rec->spec, false);
+    fputc('}', f);
+    if (fclose(f)) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
+void runlog_line(RunLog *r, const char *line) {
+    fprintf(r->metrics, "%s\n", line);
     fflush(r->metrics);
+}
+
+void runlog_data_wrap(RunLog *r, int step, int epoch) {
+    fprintf(r->metrics, "{\"kind\": \"data\", \"event\": \"repeat\", \"step\": %d, \"epoch\": %d}\n",
+            step, epoch);
+    fflush(r->metrics);
+    runlog_say(r, "gptc train: the training data ran out after step %d; starting it again "
+                  "(pass %d, train.data.repeat)", step, epoch + 1);
 }
 
 static void fmt_eta(char *buf, size_t n, double seconds) {
@@ -166,6 +194,9 @@ void runlog_val(RunLog *r, const ModelSpec *s, const ValPoint *p) {
     fflush(r->metrics);
     r->last_val = p->val_loss;
     clear_bar(r);
-    fprintf(stderr, "step %d/%d val_loss %.4f (train %.4f) train_time %.1fs\n", p->step, p->steps,
-            p->val_loss, p->train_loss, p->train_ms / 1000);
+    /* Before the first step there is no train loss to show. */
+    char train[32] = "";
+    if (p->train_loss == p->train_loss) snprintf(train, sizeof train, " (train %.4f)", p->train_loss);
+    fprintf(stderr, "step %d/%d val_loss %.4f%s train_time %.1fs\n", p->step, p->steps, p->val_loss,
+            train, p->train_ms / 1000);
 }

@@ -1,12 +1,13 @@
 /*
- * safetensors.c: writes a ModelSpec's parameters as safetensors (see
- * safetensors.h).
+ * safetensors.c: writes a ModelSpec's parameters as safetensors, and reads
+ * back the metadata of such a file (see safetensors.h).
  *
  * The JSON header is printed into memory first, because its length comes
  * before it in the file. Tensor names are params_list's, built from fixed
  * text and integers, so they need no JSON escaping. bf16 tensors are
  * converted a chunk at a time, so the export needs no second copy of the
- * model in memory.
+ * model in memory. The header is read back with the YAML loader: JSON is
+ * YAML, and the loader already bounds what untrusted text may cost.
  */
 #include "errmsg.h"
 #include "safetensors.h"
@@ -17,9 +18,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "atomic_file.h"
+#include "json.h"
 #include "params.h"
+#include "spec_json.h"
+#include "version.h"
+#include "ytree.h"
 
 /* Tensors are written as they lie in memory, and the format is LE. */
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -46,8 +52,28 @@ static DType stored_dtype(const ParamTensor *t, bool all_fp32) {
 
 static uint64_t elem_bytes(DType d) { return d == DTYPE_BF16 ? 2 : 4; }
 
+/* The model the weights belong to, as safetensors metadata (string values
+ * only): the spec as `gptc check --json` prints it, the step, and the gptc
+ * that wrote it. */
+static void metadata_json(FILE *f, const ModelSpec *s, int64_t step) {
+    char *spec = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&spec, &len);
+    if (m) {
+        spec_json(m, s, false);
+        if (fclose(m)) len = 0;
+    }
+    fprintf(f, "\"__metadata__\":{\"format\":\"pt\",\"source\":\"gptc\",\"gptc.version\":\"%s\","
+               "\"gptc.commit\":\"%s\",\"gptc.step\":\"%" PRId64 "\",\"" SAFETENSORS_SPEC_KEY "\":",
+            GPTC_VERSION, gptc_commit, step);
+    json_str(f, spec ? spec : "", len);
+    fputs("}}", f);
+    free(spec);
+}
+
 /* The JSON header, padded; the caller frees it. NULL when out of memory. */
-static char *header_json(const ParamTensor *t, int n, bool all_fp32, size_t *len) {
+static char *header_json(const ParamTensor *t, int n, const ModelSpec *s, int64_t step, bool all_fp32,
+                         size_t *len) {
     char *buf = NULL;
     size_t size = 0;
     FILE *f = open_memstream(&buf, &size);
@@ -63,7 +89,7 @@ static char *header_json(const ParamTensor *t, int n, bool all_fp32, size_t *len
         fprintf(f, "],\"data_offsets\":[%" PRIu64 ",%" PRIu64 "]},", at, end);
         at = end;
     }
-    fputs("\"__metadata__\":{\"format\":\"pt\",\"source\":\"gptc\"}}", f);
+    metadata_json(f, s, step);
     /* Spaces are JSON whitespace; they align the data that follows. */
     while ((ftell(f) % 8) != 0) fputc(' ', f);
     if (fclose(f) != 0) {
@@ -95,10 +121,10 @@ static bool write_tensors(FILE *f, const ParamTensor *t, int n, const float *par
     return true;
 }
 
-static bool write_file(const char *path, const ParamTensor *t, int n, const float *params,
-                       bool all_fp32, uint64_t *file_bytes, char *err, size_t errcap) {
+static bool write_file(const char *path, const ParamTensor *t, int n, const ModelSpec *s, int64_t step,
+                       const float *params, bool all_fp32, uint64_t *file_bytes, char *err, size_t errcap) {
     size_t len = 0;
-    char *json = header_json(t, n, all_fp32, &len);
+    char *json = header_json(t, n, s, step, all_fp32, &len);
     uint16_t *buf = malloc(CHUNK_ELEMS * sizeof *buf);
     AtomicFile af;
     bool ok = json && buf;
@@ -125,7 +151,7 @@ static bool write_file(const char *path, const ParamTensor *t, int n, const floa
     return ok;
 }
 
-bool safetensors_write(const char *path, const ModelSpec *s, const float *params, size_t count,
+bool safetensors_write(const char *path, const ModelSpec *s, int64_t step, const float *params, size_t count,
                        bool all_fp32, uint64_t *file_bytes, char *err, size_t errcap) {
     ParamTensor *t = malloc(PARAMS_MAX * sizeof *t);
     if (!t) return path_error(err, errcap, path, "out of memory");
@@ -137,7 +163,54 @@ bool safetensors_write(const char *path, const ModelSpec *s, const float *params
         path_error(err, errcap, path, "%zu parameters given, the model's %d tensors hold %" PRIu64,
              count, n, need);
     else
-        ok = write_file(path, t, n, params, all_fp32, file_bytes, err, errcap);
+        ok = write_file(path, t, n, s, step, params, all_fp32, file_bytes, err, errcap);
     free(t);
     return ok;
+}
+
+/* ---- reading the metadata ---- */
+
+/* The header: its 8-byte length, then that many bytes of JSON, which must
+ * fit in the file and in what the YAML loader takes. */
+static char *read_header(FILE *f, const char *path, size_t *len, char *err, size_t errcap) {
+    unsigned char n8[8];
+    uint64_t n = 0;
+    if (fread(n8, 1, 8, f) != 8) return path_error(err, errcap, path, "not a safetensors file (shorter than 8 bytes)"), NULL;
+    for (int i = 7; i >= 0; i--) n = n << 8 | n8[i];
+    struct stat st;
+    if (fstat(fileno(f), &st) || n > (uint64_t)st.st_size - 8 || n > YTREE_MAX_BYTES || n < 2)
+        return path_error(err, errcap, path, "not a safetensors file (a header of %" PRIu64 " bytes in a file of %lld)",
+                          n, (long long)st.st_size), NULL;
+    char *text = malloc((size_t)n + 1);
+    if (!text) return path_error(err, errcap, path, "out of memory"), NULL;
+    if (fread(text, 1, (size_t)n, f) != n) {
+        free(text);
+        return path_error(err, errcap, path, "cannot read its header: %s", strerror(errno)), NULL;
+    }
+    text[n] = '\0';
+    *len = (size_t)n;
+    return text;
+}
+
+char *safetensors_metadata(const char *path, const char *key, char *err, size_t errcap) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return path_error(err, errcap, path, "cannot open: %s", strerror(errno)), NULL;
+    size_t len = 0;
+    char *text = read_header(f, path, &len, err, errcap), *value = NULL;
+    fclose(f);
+    if (!text) return NULL;
+    YDoc doc;
+    if (!ytree_parse(path, text, len, &doc)) {
+        path_error(err, errcap, path, "its header is not valid JSON");
+    } else {
+        const YNode *meta = ynode_get(doc.root, "__metadata__");
+        const YNode *v = meta && meta->kind == YNODE_MAP ? ynode_get(meta, key) : NULL;
+        if (!v || v->kind != YNODE_SCALAR)
+            path_error(err, errcap, path, "no metadata '%s' (was it written by gptc export?)", key);
+        else if (!(value = strdup(v->text)))
+            path_error(err, errcap, path, "out of memory");
+    }
+    ytree_free(&doc);
+    free(text);
+    return value;
 }

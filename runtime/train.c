@@ -36,12 +36,15 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "backend.h"
 #include "ckpt.h"
 #include "coll.h"
 #include "data.h"
+#include "manifest.h"
 #include "optim.h"
+#include "resume.h"
 #include "runlog.h"
 #include "tree_sum.h"
 
@@ -67,6 +70,10 @@ typedef struct {
     int loss_count;
     Rng rng;
     char ckpt_path[4096];
+    bool made_dir;       /* this run created its directory */
+    RunChanges changes;  /* --resume: how this run differs from the checkpoint's */
+    DataPos resume_at;   /* --resume: the checkpoint's data position */
+    char *history;       /* rank 0: the run records so far, one per line */
 } Trainer;
 
 static volatile sig_atomic_t interrupted;
@@ -97,7 +104,10 @@ static double now_ms(void) {
 
 /* ---- setup ---- */
 
-static bool make_dir(const char *dir, char *err, size_t errcap) {
+/* Creates the run directory and its parents; *made tells whether the
+ * directory itself is new (so that a run that fails to start can take it
+ * back). */
+static bool make_dir(const char *dir, bool *made, char *err, size_t errcap) {
     char path[4096];
     snprintf(path, sizeof path, "%s", dir);
     for (char *p = path + 1; *p; p++) {
@@ -106,11 +116,26 @@ static bool make_dir(const char *dir, char *err, size_t errcap) {
         if (mkdir(path, 0777) && errno != EEXIST) break;
         *p = '/';
     }
-    if (mkdir(path, 0777) && errno != EEXIST) {
+    *made = mkdir(path, 0777) == 0;
+    if (!*made && errno != EEXIST) {
         snprintf(err, errcap, "cannot create the run directory %s: %s", dir, strerror(errno));
         return false;
     }
     return true;
+}
+
+/* A new run that failed to start leaves nothing behind: the directory it
+ * made goes, with the empty logs it may have opened. */
+static void unmake_dir(const Trainer *t) {
+    if (!t->made_dir) return;
+    const char *names[] = {"train.log", "metrics.jsonl"};
+    char path[4200];
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/%s", t->o->run_dir, names[i]);
+        struct stat st;
+        if (stat(path, &st) == 0 && st.st_size == 0) unlink(path);
+    }
+    rmdir(t->o->run_dir);
 }
 
 /* A new run never overwrites another run's checkpoint; --resume needs one. */
@@ -163,6 +188,17 @@ static int state_arrays(Trainer *t, CkptArray *a, int max) {
     return n < 0 ? -1 : 1 + n;
 }
 
+/* The executor's name before it is open (--resume compares first). */
+static const char *executor_name(const Trainer *t) { return t->be.impl ? t->be.name : t->o->backend; }
+
+/* How this run is made, as a checkpoint records it (ckpt.h). */
+static CkptMeta run_facts(const Trainer *t) {
+    CkptMeta m = {.nranks = t->nranks, .threads = omp_get_max_threads(),
+                  .data_tokens = data_total_tokens(t->train), .data_shards = data_num_shards(t->train)};
+    snprintf(m.executor, sizeof m.executor, "%s", executor_name(t));
+    return m;
+}
+
 /* Rank 0 writes; every rank learns whether that worked. */
 static bool save(Trainer *t, char *err, size_t errcap) {
     if (t->saved_at == t->step) return true;
@@ -171,7 +207,12 @@ static bool save(Trainer *t, char *err, size_t errcap) {
     if (t->rank == 0) {
         CkptArray a[8];
         int n = state_arrays(t, a, 8);
-        CkptMeta meta = {t->step, data_tell(t->train), t->rng, t->train_ms / 1000};
+        CkptMeta meta = run_facts(t);
+        meta.step = t->step;
+        meta.data = data_tell(t->train);
+        meta.rng = t->rng;
+        meta.train_time = t->train_ms / 1000;
+        meta.history = t->history;
         if (n < 0) {
             snprintf(err, errcap, "%s", t->be.error(t->be.impl));
             ok = false;
@@ -227,14 +268,71 @@ static bool split_batch(Trainer *t, char *err, size_t errcap) {
     return true;
 }
 
+/* --resume: the run in the checkpoint against this command's (resume.h);
+ * refused changes are an error unless accepted. Also reads the history the
+ * run records of this resume will extend. */
+static bool compare_with_checkpoint(Trainer *t, char *err, size_t errcap) {
+    ModelSpec *old = malloc(sizeof *old);
+    CkptMeta was, now = run_facts(t);
+    bool ok = old && ckpt_read_head(t->ckpt_path, old, &was, err, errcap);
+    if (!old) snprintf(err, errcap, "out of memory");
+    if (ok && !resume_compare(old, &was, t->s, &now, &t->changes)) {
+        snprintf(err, errcap, "out of memory");
+        ok = false;
+    }
+    free(old);
+    if (!ok) return false;
+    t->resume_at = was.data;
+    t->step = (int)was.step;
+    if (resume_refused(&t->changes) && !t->o->accept_changes) {
+        fputs("gptc train: ", stderr);
+        resume_refusal(stderr, &t->changes, t->o->run_dir);
+        fputc('\n', stderr);
+        err[0] = '\0'; /* said already */
+        return false;
+    }
+    return (t->history = ckpt_read_history(t->ckpt_path, err, errcap)) != NULL;
+}
+
+/* Training data that cannot feed the run is found before step 1, unless
+ * train.data.repeat starts it again at its end. */
+static bool data_suffices(Trainer *t, char *err, size_t errcap) {
+    const SpecTrain *tr = &t->s->train;
+    if (tr->data_repeat) return true;
+    if (t->o->resume && !data_seek(t->train, t->resume_at, err, errcap)) return false;
+    /* The loader stands on the batch of the last step taken (train.c's
+     * header): the first step takes the one it stands on. */
+    int64_t holds = data_batches_left(t->train) - (t->step > 0);
+    int64_t need = t->stop_at - t->step;
+    if (holds >= need) return true;
+    snprintf(err, errcap,
+             "the training data (%s: %d shard%s, %lld tokens) holds %lld steps of %d x %lld tokens "
+             "%s step %d; this run needs %lld (to step %d). Give it more data, fewer steps "
+             "(--set train.steps=N, or --steps N to stop early), or --set train.data.repeat=true "
+             "to start the data again at its end",
+             tr->train_glob, data_num_shards(t->train), data_num_shards(t->train) == 1 ? "" : "s",
+             (long long)data_total_tokens(t->train), (long long)(holds < 0 ? 0 : holds), tr->ranks,
+             (long long)tr->tokens_per_rank, t->step ? "after" : "from", t->step, (long long)need,
+             t->stop_at);
+    return false;
+}
+
+/* Rank 0's checks before anything is made or loaded: the run directory,
+ * what a resume would change, whether the data suffices; then the
+ * directory. */
+static bool check_run(Trainer *t, char *err, size_t errcap) {
+    return check_run_dir(t, err, errcap) &&
+           (!t->o->resume || compare_with_checkpoint(t, err, errcap)) &&
+           data_suffices(t, err, errcap) && make_dir(t->o->run_dir, &t->made_dir, err, errcap);
+}
+
 static bool setup(Trainer *t, char *err, size_t errcap) {
     const ModelSpec *s = t->s;
     snprintf(t->ckpt_path, sizeof t->ckpt_path, "%s/%s", t->o->run_dir, CKPT_NAME);
     if (!split_batch(t, err, errcap)) return false;
-    /* Rank 0 owns the run directory; the others only read its checkpoint. */
-    if (t->rank == 0 && (!make_dir(t->o->run_dir, err, errcap) || !check_run_dir(t, err, errcap)))
-        return false;
     if (!open_data(t, err, errcap)) return false;
+    /* Rank 0 owns the run directory; the others only read its checkpoint. */
+    if (t->rank == 0 && !check_run(t, err, errcap)) return false;
     int max_T = train_max_tokens(s);
     if (!t->be.impl && !backend_open(&t->be, t->o->backend, s, max_T, err, errcap)) return false;
     if (t->nranks > 1 && t->slices == 1 && t->be.join_ranks) {
@@ -266,6 +364,8 @@ static bool setup(Trainer *t, char *err, size_t errcap) {
 
 static void teardown(Trainer *t) {
     runlog_close(t->log);
+    resume_free(&t->changes);
+    free(t->history);
     data_close(t->train);
     data_close(t->val);
     optim_free(t->opt);
@@ -407,6 +507,16 @@ static bool device_failed(Trainer *t, const char *during) {
     return true;
 }
 
+/* Moves the train loader on; at the end of the data, train.data.repeat
+ * starts it again (logged), else false. */
+static bool next_batch(Trainer *t) {
+    if (data_advance(t->train)) return true;
+    if (!t->s->train.data_repeat) return false;
+    data_wrap(t->train);
+    if (t->log) runlog_data_wrap(t->log, t->step, data_tell(t->train).epoch);
+    return true;
+}
+
 static int loop(Trainer *t) {
     const ModelSpec *s = t->s;
     double tokens = (double)s->train.ranks * s->train.tokens_per_rank;
@@ -423,7 +533,7 @@ static int loop(Trainer *t) {
                        t->step);
             return fail_save(t, "interrupted") ? 1 : 130;
         }
-        if (t->step > 0 && !data_advance(t->train)) {
+        if (t->step > 0 && !next_batch(t)) {
             SAY(t, "gptc train: the training data (%s) ran out after step %d",
                        s->train.train_glob, t->step);
             return fail_save(t, "out of data") ? 1 : 2;
@@ -451,6 +561,29 @@ static int loop(Trainer *t) {
         return 1;
     }
     return 0;
+}
+
+/* Rank 0: this start or resume as a run record, in metrics.jsonl and in
+ * the history every later checkpoint carries; a resume's changes are
+ * reported first. */
+static bool record_run(Trainer *t, char *err, size_t errcap) {
+    ManifestRun run = {executor_name(t), omp_get_max_threads(), t->nranks, t->slices, &t->be};
+    RunRecord rec = {t->o->resume, t->step, t->be.num_params(t->be.impl), &run,
+                     t->o->resume ? &t->changes : NULL, t->s};
+    char *line = runlog_record(&rec);
+    size_t had = t->history ? strlen(t->history) : 0;
+    char *h = line ? realloc(t->history, had + strlen(line) + 2) : NULL;
+    if (!h) {
+        free(line);
+        snprintf(err, errcap, "out of memory");
+        return false;
+    }
+    sprintf(h + had, "%s\n", line);
+    t->history = h;
+    if (t->o->resume) resume_report(stderr, &t->changes, t->o->accept_changes);
+    runlog_line(t->log, line);
+    free(line);
+    return true;
 }
 
 int train_max_tokens(const ModelSpec *s) {
@@ -482,17 +615,18 @@ int train_with(const ModelSpec *s, const TrainOptions *o, const Backend *be) {
         ok = false;
     }
     ok = ok && setup(&t, err, sizeof err) &&
-         (t.rank || (t.log = runlog_open(o->run_dir, o->resume, o->progress, s->train.steps, err,
-                                         sizeof err)));
-    if (!ok) {
+         (t.rank || ((t.log = runlog_open(o->run_dir, o->resume, o->progress, s->train.steps, err,
+                                          sizeof err)) &&
+                     record_run(&t, err, sizeof err)));
+    if (!ok && err[0]) {
         if (t.nranks > 1) fprintf(stderr, "gptc train: rank %d: %s\n", t.rank, err);
         else fprintf(stderr, "gptc train: %s\n", err);
     }
     if (any_failed(&t, !ok, "the start of the run")) {
+        if (t.rank == 0 && !o->resume) unmake_dir(&t);
         teardown(&t);
         return 2;
     }
-    if (!o->resume && t.log) runlog_run(t.log, s, t.be.name, t.be.num_params(t.be.impl));
     SAY(&t, "gptc train: %s on %s, %zu parameters, %s step %d of %d (%d x %lld tokens)",
         s->source, t.be.name, t.be.num_params(t.be.impl), o->resume ? "resuming at" : "from",
         t.step, s->train.steps, s->train.ranks, (long long)s->train.tokens_per_rank);

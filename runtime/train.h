@@ -25,6 +25,7 @@ typedef struct {
                            * schedules always run over train.steps. */
     const char *run_dir;
     bool resume;
+    bool accept_changes;  /* --resume may change what resume.h refuses */
     const char *backend;
     int threads;          /* 0: OpenMP's default */
     bool progress;        /* a progress display on stderr */

@@ -39,7 +39,7 @@ static int sources(const StrBuf *cu, const StrBuf *cc, SrcFile *f) {
     return n;
 }
 
-static const char *cxx(void) {
+const char *sim_build_compiler(void) {
     const char *v = getenv("CXX");
     return v && *v ? v : "c++";
 }
@@ -57,7 +57,7 @@ static bool compile(const char *dir, const char *out, char *err, size_t errlen) 
         char flags[] = SIM_BUILD_FLAGS;
         char *argv[24];
         int n = 0;
-        argv[n++] = (char *)cxx();
+        argv[n++] = (char *)sim_build_compiler();
         for (char *t = strtok(flags, " "); t && n < 16; t = strtok(NULL, " ")) argv[n++] = t;
         argv[n++] = "-I.";
         argv[n++] = "-o";
@@ -82,7 +82,7 @@ static bool compile(const char *dir, const char *out, char *err, size_t errlen) 
         tail[got] = '\0';
         fclose(f);
     }
-    snprintf(err, errlen, "sim: %s failed to build the kernels in %s (exit %d):\n%s", cxx(), dir,
+    snprintf(err, errlen, "sim: %s failed to build the kernels in %s (exit %d):\n%s", sim_build_compiler(), dir,
              WIFEXITED(status) ? WEXITSTATUS(status) : -1, tail);
     return false;
 }
@@ -116,7 +116,7 @@ bool sim_build_kernels(const ModelSpec *s, char *so_path, size_t cap, char *err,
         Sha256 h;
         char hex[65];
         sha256_init(&h);
-        sha256_update(&h, cxx(), strlen(cxx()) + 1);
+        sha256_update(&h, sim_build_compiler(), strlen(sim_build_compiler()) + 1);
         sha256_update(&h, SIM_BUILD_FLAGS, sizeof SIM_BUILD_FLAGS);
         for (int i = 0; i < n; i++) {
             sha256_update(&h, files[i].name, strlen(files[i].name) + 1);

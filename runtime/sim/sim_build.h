@@ -25,4 +25,7 @@
  * (and the compiler's log) in err. */
 bool sim_build_kernels(const ModelSpec *s, char *so_path, size_t cap, char *err, size_t errlen);
 
+/* The C++ compiler it runs: $CXX, else c++. */
+const char *sim_build_compiler(void);
+
 #endif

@@ -82,15 +82,30 @@ def module_tree(manifest):
     return root
 
 
+def check_metadata(meta):
+    """One __metadata__ of strings only (the format's rule): PyTorch's tag,
+    and the model it carries: gptc's version and commit, the step, and the
+    resolved spec as the JSON of `gptc check --json`."""
+    keys = {"format", "source", "gptc.version", "gptc.commit", "gptc.step", "gptc.spec"}
+    if len(meta) != 1 or set(meta[0]) != keys:
+        fail("__metadata__ is %r" % meta)
+    meta = meta[0]
+    if not all(isinstance(v, str) for v in meta.values()):
+        fail("__metadata__ values must be strings: %r" % meta)
+    if (meta["format"], meta["source"]) != ("pt", "gptc") or not meta["gptc.step"].isdigit():
+        fail("__metadata__ is %r" % meta)
+    spec = json.loads(meta["gptc.spec"])
+    if not isinstance(spec.get("model.layers"), int) or "train.steps" not in spec:
+        fail("gptc.spec is not a model: %r" % meta["gptc.spec"][:200])
+
+
 def main():
     if len(sys.argv) != 4:
         fail("usage: check_safetensors.py FILE.safetensors PARAMS.f32 MANIFEST")
     entries, data = parse(sys.argv[1])
     flat = torch.frombuffer(bytearray(open(sys.argv[2], "rb").read()), dtype=torch.float32)
     manifest = read_manifest(sys.argv[3])
-    meta = [v for k, v in entries if k == "__metadata__"]
-    if meta != [{"format": "pt", "source": "gptc"}]:
-        fail("__metadata__ is %r" % meta)
+    check_metadata([v for k, v in entries if k == "__metadata__"])
     tensors = [(k, v) for k, v in entries if k != "__metadata__"]
     if [k for k, _ in tensors] != [m[0] for m in manifest]:
         fail("names %r, expected %r" % ([k for k, _ in tensors], [m[0] for m in manifest]))

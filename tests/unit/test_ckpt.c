@@ -34,6 +34,7 @@
 #include "diag.h"
 #include "params.h"
 #include "safetensors.h"
+#include "spec_json.h"
 #include "test.h"
 #include "validate.h"
 
@@ -150,14 +151,23 @@ typedef struct {
     size_t nparams;
 } State;
 
+/* Two run records, as a run started and resumed once would hold them. */
+#define STATE_HISTORY "{\"kind\": \"run\", \"event\": \"start\"}\n{\"kind\": \"run\", \"event\": \"resume\"}\n"
+
 static bool state_make(Tmp *t, State *st) {
     memset(st, 0, sizeof *st);
     if (!load_spec(t, NULL, 0, &st->spec)) return false;
     st->nparams = (size_t)ckpt_param_count(&st->spec);
     st->meta.step = 1234;
-    st->meta.data = (DataPos){.shard = 3, .pos = 5000000000LL};
+    st->meta.data = (DataPos){.shard = 3, .pos = 5000000000LL, .epoch = 7};
     rng_seed(&st->meta.rng, 99);
     st->meta.train_time = 61.25;
+    st->meta.nranks = 4;
+    st->meta.threads = 16;
+    snprintf(st->meta.executor, sizeof st->meta.executor, "cuda");
+    st->meta.data_tokens = 9876543210LL;
+    st->meta.data_shards = 32;
+    st->meta.history = STATE_HISTORY;
     static const char *names[] = {"params", "adam_m", "momentum_buffer_31_chars_long__", "empty"};
     size_t counts[] = {st->nparams, st->nparams, 5, 0};
     for (int i = 0; i < 4; i++) {
@@ -255,7 +265,7 @@ static bool write_forged(const char *path, unsigned char *b, size_t n) {
 }
 
 #define SPEC_AT 64
-#define TABLE_AT (64 + sizeof(ModelSpec) + 64)
+#define TABLE_AT (64 + sizeof(ModelSpec) + 128 + strlen(STATE_HISTORY))
 
 /* ---- checkpoint tests -------------------------------------------------- */
 
@@ -296,12 +306,32 @@ TEST(ckpt_round_trip_is_bit_exact) {
     CHECK_EQ_INT(meta.data.pos, 5000000000LL);
     CHECK(!memcmp(meta.rng.s, st.meta.rng.s, sizeof meta.rng.s));
     CHECK(meta.train_time == 61.25);
+    CHECK_EQ_INT(meta.data.epoch, 7);
+    CHECK_EQ_INT(meta.nranks, 4);
+    CHECK_EQ_INT(meta.threads, 16);
+    CHECK_STR(meta.executor, "cuda");
+    CHECK_EQ_INT(meta.data_tokens, 9876543210LL);
+    CHECK_EQ_INT(meta.data_shards, 32);
+    CHECK(meta.history == NULL);
+    char *h = ckpt_read_history(path, err, sizeof err);
+    CHECK(h != NULL);
+    if (h) CHECK_STR(h, STATE_HISTORY);
+    free(h);
+    ModelSpec *head = malloc(sizeof *head);
+    CkptMeta hm;
+    CHECK(head && ckpt_read_head(path, head, &hm, err, sizeof err));
+    CHECK(head && !memcmp(head, &st.spec, sizeof *head));
+    CHECK_EQ_INT(hm.step, 1234);
+    CHECK_STR(hm.executor, "cuda");
+    free(head);
 
     /* The layout ckpt.c documents: magic, sizes, and the CRC at the end. */
     size_t n = 0;
     unsigned char *b = read_all(path, &n);
     CHECK(b && !memcmp(b, "gptc", 4));
     CHECK_EQ_INT(le64(b + 40), n);
+    CHECK_EQ_INT(le64(b + 48), strlen(STATE_HISTORY));
+    CHECK(!memcmp(b + 64 + sizeof(ModelSpec) + 128, STATE_HISTORY, strlen(STATE_HISTORY)));
     CHECK_EQ_INT(le64(b + 32) % 64, 0);
     CHECK_EQ_INT(le64(b + 32) + (2 * st.nparams + 5) * 4 + 8, n);
     CHECK(le64(b + n - 8) == crc_bitwise(b, n - 8));
@@ -338,7 +368,8 @@ TEST(ckpt_read_spec_and_one_array) {
 }
 
 /* The metadata is written field by field: garbage in CkptMeta's padding
- * (between data.shard and data.pos) must not reach the file. */
+ * (after data.shard, data.epoch and data_shards, and after the executor's
+ * name) must not reach the file. */
 TEST(ckpt_meta_padding_never_written) {
     Tmp t;
     State st;
@@ -352,8 +383,15 @@ TEST(ckpt_meta_padding_never_written) {
         m.step = st.meta.step;
         m.data.shard = st.meta.data.shard;
         m.data.pos = st.meta.data.pos;
+        m.data.epoch = 2;
         m.rng = st.meta.rng;
         m.train_time = st.meta.train_time;
+        m.nranks = 4;
+        m.threads = 3;
+        snprintf(m.executor, sizeof m.executor, "sim");
+        m.data_tokens = 12345;
+        m.data_shards = 2;
+        m.history = "{\"kind\": \"run\"}\n";
         const char *path = at(&t, k ? "b.bin" : "a.bin");
         CHECK(ckpt_write(path, &st.spec, &m, st.a, 2, err, sizeof err));
         files[k] = read_all(path, &sizes[k]);
@@ -508,10 +546,10 @@ TEST(ckpt_header_problems_named) {
     CHECK(write_all(bad, text, sizeof text - 1));
     EXPECT_READ_FAIL(bad, &st.spec, &st, 4, "not a gptc checkpoint (bad magic)");
 
-    put_le(b + 4, 2, 4);
+    put_le(b + 4, 1, 4);
     CHECK(write_all(bad, b, n));
     EXPECT_READ_FAIL(bad, &st.spec, &st, 4,
-                     "checkpoint format version 2; this gptc reads version 1");
+                     "checkpoint format version 1; this gptc reads version 2");
     put_le(b + 4, CKPT_VERSION, 4);
 
     /* Another build: the ModelSpec grew, or its fields moved. */
@@ -808,10 +846,89 @@ static void check_safetensors_file(const char *path, const ModelSpec *s, const f
         src += (size_t)p[i].numel;
         off = end;
     }
-    CHECK(strstr(pos, "\"__metadata__\":{\"format\":\"pt\",\"source\":\"gptc\"}") != NULL);
+    CHECK(strstr(pos, "\"__metadata__\":{\"format\":\"pt\",\"source\":\"gptc\",\"gptc.version\":") != NULL);
+    CHECK(strstr(pos, "\"gptc.step\":\"0\",\"gptc.spec\":\"{\\\"description\\\": ") != NULL);
     CHECK_EQ_INT(n, 8 + hlen + off);
     free(json);
     free(b);
+}
+
+/* Two specs are the same model when they differ at most in the file they
+ * were read from. */
+static bool same_model(const ModelSpec *a, const ModelSpec *b) {
+    ModelSpec x = *a, y = *b;
+    memset(x.source, 0, sizeof x.source);
+    memset(y.source, 0, sizeof y.source);
+    return !memcmp(&x, &y, sizeof x);
+}
+
+/* The export carries its model: the metadata's spec rebuilds the same
+ * ModelSpec, and the step is the checkpoint's. */
+TEST(ckpt_export_carries_the_model) {
+    Tmp t;
+    ModelSpec s, back;
+    const char *sets[] = {"input_embeddings.tables=3", "skips.pairs=[[0, 2]]", "train.seed=77"};
+    CHECK(tmp_make(&t) && load_spec(&t, sets, 3, &s));
+    size_t count = 0, embed_at = 0;
+    float *x = probe_params(&s, &count, &embed_at);
+    const char *path = at(&t, "model.safetensors");
+    char err[1024] = "";
+    CHECK(safetensors_write(path, &s, 4321, x, count, false, NULL, err, sizeof err));
+    char *spec = safetensors_metadata(path, SAFETENSORS_SPEC_KEY, err, sizeof err);
+    char *step = safetensors_metadata(path, "gptc.step", err, sizeof err);
+    CHECK(spec && step);
+    if (step) CHECK_STR(step, "4321");
+    CHECK(spec && spec_load_flat(path, spec, strlen(spec), NULL, 0, &back));
+    CHECK(same_model(&s, &back));
+    /* --set applies on top of the carried spec, as on a model file. */
+    const char *longer[] = {"train.steps=99"};
+    CHECK(spec && spec_load_flat(path, spec, strlen(spec), longer, 1, &back));
+    CHECK_EQ_INT(back.train.steps, 99);
+    free(spec);
+    free(step);
+
+    CHECK(!safetensors_metadata(path, "gptc.nothing", err, sizeof err));
+    char want[1200];
+    snprintf(want, sizeof want, "%s: no metadata 'gptc.nothing' (was it written by gptc export?)", path);
+    CHECK_STR(err, want);
+    const char *bad = at(&t, "bad.safetensors");
+    diag_set_stream(NULL);
+    CHECK(write_all(bad, "\x10\0\0\0\0\0\0\0{\"a\": [1, 2}    ", 24));
+    CHECK(!safetensors_metadata(bad, SAFETENSORS_SPEC_KEY, err, sizeof err));
+    CHECK(strstr(err, "its header is not valid JSON") != NULL);
+    CHECK(write_all(bad, "\xff\xff\xff\xff\0\0\0\0{}", 10));
+    CHECK(!safetensors_metadata(bad, SAFETENSORS_SPEC_KEY, err, sizeof err));
+    CHECK(strstr(err, "not a safetensors file (a header of 4294967295 bytes in a file of 10)") != NULL);
+    diag_set_stream(stderr);
+    diag_reset();
+    free(x);
+    rm_tree(t.dir);
+}
+
+/* Every shipped model survives the trip through its flat JSON. */
+TEST(ckpt_spec_json_round_trip_every_model) {
+    DIR *d = opendir("models");
+    CHECK(d != NULL);
+    int checked = 0;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        size_t n = strlen(e->d_name);
+        if (n < 6 || strcmp(e->d_name + n - 5, ".yaml")) continue;
+        char path[512], *text = NULL;
+        size_t len = 0;
+        snprintf(path, sizeof path, "models/%s", e->d_name);
+        ModelSpec a, b;
+        CHECK(spec_load(path, NULL, 0, &a));
+        FILE *f = open_memstream(&text, &len);
+        spec_json(f, &a, false);
+        fclose(f);
+        CHECK(spec_load_flat("flat.json", text, len, NULL, 0, &b));
+        if (!same_model(&a, &b)) test_fail(__FILE__, __LINE__, path);
+        free(text);
+        checked++;
+    }
+    if (d) closedir(d);
+    CHECK(checked >= 12);
+    diag_reset();
 }
 
 TEST(ckpt_safetensors_layout_and_values) {
@@ -823,7 +940,7 @@ TEST(ckpt_safetensors_layout_and_values) {
     const char *path = at(&t, "model.safetensors");
     char err[1024] = "";
     uint64_t bytes = 0;
-    CHECK(safetensors_write(path, &s, x, count, false, &bytes, err, sizeof err));
+    CHECK(safetensors_write(path, &s, 0, x, count, false, &bytes, err, sizeof err));
     CHECK_STR(err, "");
     CHECK(!exists(at(&t, "model.safetensors.tmp")));
     check_safetensors_file(path, &s, x, false);
@@ -843,12 +960,12 @@ TEST(ckpt_safetensors_layout_and_values) {
     for (int i = 0; i < NPROBE; i++) CHECK_EQ_INT(e[2 * i] | e[2 * i + 1] << 8, probe_bf16[i]);
     free(b);
 
-    CHECK(safetensors_write(path, &s, x, count, true, &bytes, err, sizeof err));
+    CHECK(safetensors_write(path, &s, 0, x, count, true, &bytes, err, sizeof err));
     check_safetensors_file(path, &s, x, true);
     CHECK_EQ_INT(bytes % 8, 0); /* 8 + padded header + 4-byte elements, 7554 of them */
 
     char want[512];
-    CHECK(!safetensors_write(path, &s, x, count - 1, false, NULL, err, sizeof err));
+    CHECK(!safetensors_write(path, &s, 0, x, count - 1, false, NULL, err, sizeof err));
     snprintf(want, sizeof want, "%s: %zu parameters given, the model's 13 tensors hold %zu",
              path, count - 1, count);
     CHECK_STR(err, want);
@@ -886,7 +1003,7 @@ TEST(ckpt_export_command) {
     const char *ok[] = {ckpt, "-o", out};
     CHECK_EQ_INT(run_export(ok, 3, text, sizeof text), 0);
     uint64_t bytes = 0;
-    CHECK(safetensors_write(direct, &st.spec, st.a[0].data, st.nparams, false, &bytes, err,
+    CHECK(safetensors_write(direct, &st.spec, st.meta.step, st.a[0].data, st.nparams, false, &bytes, err,
                             sizeof err));
     CHECK(same_file(out, direct));
     snprintf(want, sizeof want, "wrote %s: 13 tensors, 7554 parameters (6896 bf16, 658 fp32), "
@@ -896,7 +1013,7 @@ TEST(ckpt_export_command) {
     const char *fp32[] = {"--fp32", ckpt, "--output", out, "--quiet"};
     CHECK_EQ_INT(run_export(fp32, 5, text, sizeof text), 0);
     CHECK_STR(text, "");
-    CHECK(safetensors_write(direct, &st.spec, st.a[0].data, st.nparams, true, NULL, err,
+    CHECK(safetensors_write(direct, &st.spec, st.meta.step, st.a[0].data, st.nparams, true, NULL, err,
                             sizeof err));
     CHECK(same_file(out, direct));
 
@@ -986,7 +1103,7 @@ static void ckpt_safetensors_torch(void) {
     for (int fp32 = 0; fp32 < 2; fp32++) {
         const char *st = at(&t, "model.safetensors"), *man = at(&t, "manifest.txt");
         char err[1024], cmd[2048];
-        CHECK(safetensors_write(st, &s, x, count, fp32, NULL, err, sizeof err));
+        CHECK(safetensors_write(st, &s, 0, x, count, fp32, NULL, err, sizeof err));
         write_manifest(man, &s, fp32);
         snprintf(cmd, sizeof cmd, PYTHON " " CHECKER " %s %s %s > %s 2>&1", st, raw, man,
                  at(&t, "python.txt"));

@@ -304,16 +304,16 @@ TEST(data_tell_seek) {
         CHECK(!data_advance(d));
 
         /* Positions that no walk over these shards reaches. */
-        CHECK(!data_seek(d, (DataPos){2, 0}, terr, sizeof terr));
+        CHECK(!data_seek(d, (DataPos){2, 0, 0}, terr, sizeof terr));
         CHECK_HAS(terr, "shard 2 does not exist (there are 2)");
-        CHECK(!data_seek(d, (DataPos){-1, 0}, terr, sizeof terr));
+        CHECK(!data_seek(d, (DataPos){-1, 0, 0}, terr, sizeof terr));
         CHECK_HAS(terr, "shard -1 does not exist");
-        CHECK(!data_seek(d, (DataPos){1, 6}, terr, sizeof terr));
+        CHECK(!data_seek(d, (DataPos){1, 6, 0}, terr, sizeof terr));
         CHECK_HAS(terr, "token 6 of ");
         CHECK_HAS(terr, "s_2.bin is not a batch start (batches are 4 tokens");
-        CHECK(!data_seek(d, (DataPos){1, -4}, terr, sizeof terr));
+        CHECK(!data_seek(d, (DataPos){1, -4, 0}, terr, sizeof terr));
         CHECK_HAS(terr, "token -4 of");
-        CHECK(!data_seek(d, (DataPos){0, 8}, terr, sizeof terr));
+        CHECK(!data_seek(d, (DataPos){0, 8, 0}, terr, sizeof terr));
         CHECK_HAS(terr, "s_1.bin leaves no room for a batch (the shard holds 10");
         /* A refused seek leaves the loader where it was. */
         CHECK_EQ_INT(data_tell(d).shard, 1);
