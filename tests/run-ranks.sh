@@ -16,7 +16,8 @@
 #     ~4e-5 here (fp32 sums of 3 vs 6 terms, through 5 Adam/Muon steps);
 #     a real error is far larger: stopping one step early gives ~3e-2, and
 #     the test checks that it exceeds the tolerance tenfold;
-#   - a resumed multi-rank run equals an uninterrupted one; rank 0 alone
+#   - a resumed multi-rank run equals an uninterrupted one (another number
+#     of ranks is refused, then accepted with --accept-changes); rank 0 alone
 #     writes the logs;
 #   - a rank killed with SIGKILL mid-run stops the others at once (bound
 #     15 s: the 5 s between SIGTERM and SIGKILL, and slack), non-zero,
@@ -151,8 +152,12 @@ if [ "$(grep -c '^step:5/5 val_loss' "$tmp/four4/train.log")" -eq 1 ] &&
 else
     fail "4 ranks: duplicated or missing log lines" "$(cat "$tmp/four4/train.log")"
 fi
-run res 4 --ranks 2 --steps 3 && "$bin" train "$model" "${base[@]}" $(slices 4) --run-dir "$tmp/res" \
-    --ranks 4 --resume > "$tmp/res2.out" 2>&1 &&
+run res 4 --ranks 2 --steps 3 ||
+    fail "3 steps on 2 ranks" "$(tail -n 20 "$tmp/res.out")"
+expect 2 "a resume on another number of ranks is refused without --accept-changes" "ranks: 2 -> 4" -- \
+    "$bin" train "$model" "${base[@]}" $(slices 4) --run-dir "$tmp/res" --ranks 4 --resume
+"$bin" train "$model" "${base[@]}" $(slices 4) --run-dir "$tmp/res" \
+    --ranks 4 --resume --accept-changes > "$tmp/res2.out" 2>&1 &&
     "$bin" export "$tmp/res/ckpt.bin" -o "$tmp/res.st" --fp32 > /dev/null 2>&1 ||
     fail "3 steps on 2 ranks, resumed on 4" "$(tail -n 20 "$tmp/res.out" "$tmp/res2.out")"
 same four1 res "3 steps on 2 ranks + resume on 4 ranks: bit-identical to 5 steps on 1"

@@ -3,6 +3,11 @@
 # `gptc export` on tests/train/micro.yaml (two ranks, several shards).
 #   - a run writes train.log, metrics.jsonl and a checkpoint, and learns;
 #   - 20 steps straight and 10 + --resume + 10 give bit-identical parameters;
+#   - a resume that would change the model, schedule, data, seed or ranks is
+#     refused with every difference, and goes on with --accept-changes;
+#     every start and resume has a run record with its manifest; the export
+#     carries the model; data that cannot feed the run is refused before
+#     step 1; train.data.repeat wraps, bit-identically across a resume;
 #   - a process killed while writing a checkpoint leaves the previous one
 #     loadable, and the run resumes from it;
 #   - bad data, bad checkpoints and misuse are clear errors with status 2,
@@ -83,12 +88,107 @@ cmp -s <(grep val_loss "$tmp/a/train.log" | sed 's/ train_time.*//') \
        <(grep val_loss "$tmp/b/train.log" | sed 's/ train_time.*//') \
     && pass "the resumed run's val losses equal the uninterrupted run's" || fail "val losses differ after resume"
 
+# Resume refuses silent changes (runtime/resume.h): each class of change is
+# refused with its `key: old -> new` line and the options that undo it, and
+# the checkpoint is left as it was; --accept-changes goes on and records
+# the change; another executor is allowed and reported.
+expect 0 "4 steps of a run to resume" "done at step 4" -- train --run-dir "$tmp/h" --steps 4
+cp "$tmp/h/ckpt.bin" "$tmp/h.ckpt"
+refused() { # refused WHAT LINE UNDO -- ARGS...: refused, naming LINE and UNDO, checkpoint kept
+    local what=$1 line=$2 undo=$3
+    shift 4
+    expect 2 "resume refuses another $what" "$line" -- train --run-dir "$tmp/h" --resume --steps 5 "$@"
+    grep -qF -- "$undo" "$tmp/out" && grep -qF -- "--accept-changes" "$tmp/out" &&
+        pass "the refusal of another $what names the undo ($undo) and --accept-changes" ||
+        fail "the refusal of another $what" "$(cat "$tmp/out")"
+    cmp -s "$tmp/h/ckpt.bin" "$tmp/h.ckpt" || fail "a refused resume changed the checkpoint"
+}
+refused "value-embedding map" "value_embeddings.layers: [0, 1, null, 0] -> [1, 0, null, 1]" \
+    "--set 'value_embeddings.layers=[0, 1, null, 0]'" -- --set "value_embeddings.layers=[1, 0, null, 1]"
+refused "skip" "skips.pairs: [[0, 3]] -> [[1, 3]]" "--set 'skips.pairs=[[0, 3]]'" -- --set "skips.pairs=[[1,3]]"
+refused "window" "attention.window.max_tokens: 64 -> 32" "--set 'attention.window.max_tokens=64'" -- \
+    --set attention.window.max_tokens=32
+refused "schedule" "train.steps: 20 -> 40" "--set 'train.steps=20'" -- --set train.steps=40
+refused "seed" "train.seed: 0 -> 7" "--set 'train.seed=0'" -- --set train.seed=7
+mkdir -p "$tmp/data2" && cp "$tmp"/data/t_train_*.bin "$tmp/data2/"
+refused "data glob" "train.data.train: \"$tmp/data/t_train_*.bin\" -> \"$tmp/data2/t_train_*.bin\"" \
+    "train.data.train=\"$tmp/data/t_train_*.bin\"" -- --set "train.data.train=$tmp/data2/t_train_*.bin"
+# The same glob over other data: its shard and token counts differ.
+mkdir -p "$tmp/data3" && cp "$tmp"/data/t_train_*.bin "$tmp/data3/"
+d3=(--set "train.data.train=$tmp/data3/t_train_*.bin")
+train "${d3[@]}" --run-dir "$tmp/h3" --steps 2 > /dev/null 2>&1
+rm "$(ls "$tmp"/data3/t_train_*.bin | tail -n 1)"
+expect 2 "resume refuses training data that changed under the same glob" "train data tokens: " -- \
+    train "${d3[@]}" --run-dir "$tmp/h3" --resume
+grep -qF "train data shards: $(ls "$tmp"/data/t_train_*.bin | wc -l) -> $(ls "$tmp"/data3/t_train_*.bin | wc -l)" \
+    "$tmp/out" && pass "the refusal counts the shards before and after" || fail "shard counts" "$(cat "$tmp/out")"
+expect 2 "--accept-changes needs --resume" "--accept-changes goes with --resume" -- \
+    train --run-dir "$tmp/h4" --accept-changes
+expect 0 "--accept-changes resumes with a longer schedule" "train.steps: 20 -> 24 (accepted)" -- \
+    train --run-dir "$tmp/h" --resume --accept-changes --set train.steps=24 --steps 6
+expect 0 "another executor is allowed and reported" 'executor: "ref" -> "sim"' -- \
+    train --run-dir "$tmp/h" --resume --backend sim --set train.steps=24 --steps 7
+python3 - "$tmp/h/metrics.jsonl" > "$tmp/rr.out" 2>&1 <<'EOF' && pass "every start and resume has a run record with its manifest and changes" || fail "run records" "$(tail -n 15 "$tmp/rr.out")"
+import json, sys
+runs = [r for r in map(json.loads, open(sys.argv[1])) if r["kind"] == "run"]
+assert [(r["event"], r["step"]) for r in runs] == [("start", 0), ("resume", 4), ("resume", 6)], runs
+assert "changes" not in runs[0]
+assert runs[1]["changes"] == [{"key": "train.steps", "old": 20, "new": 24, "how": "accepted"}], runs[1]["changes"]
+assert runs[2]["changes"] == [{"key": "executor", "old": "ref", "new": "sim", "how": "reported"}], runs[2]["changes"]
+assert runs[1]["spec"]["train.steps"] == 24 and runs[0]["spec"]["train.steps"] == 20
+for r in runs:
+    m = r["manifest"]
+    for k in ["gptc", "commit", "command", "executor", "threads", "ranks", "host", "cpu", "blas", "start_utc"]:
+        assert k in m, k
+    assert m["blas"]["kernel"], m["blas"]
+    assert " train " in m["command"] and "--run-dir" in m["command"], m["command"]
+assert runs[2]["manifest"]["executor"] == "sim" and "sim" in runs[2]["manifest"]
+assert "--resume" in runs[1]["manifest"]["command"]
+EOF
+"$gptc" export "$tmp/h/ckpt.bin" -o "$tmp/h.safetensors" > /dev/null 2>&1
+"$gptc" check "$tmp/h.safetensors" --json > "$tmp/h.check" 2>&1
+"$gptc" check "$model" "${sets[@]}" --set train.steps=24 --json > "$tmp/h.model" 2>&1
+python3 - "$tmp/h.check" "$tmp/h.model" "$tmp/h.safetensors" > "$tmp/ex.out" 2>&1 <<'EOF' && pass "the export carries its model: gptc check of the file gives the run's spec, and its step" || fail "the export's model" "$(tail -n 15 "$tmp/ex.out")"
+import json, struct, sys
+a, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert a["spec"] == b["spec"], [k for k in a["spec"] if a["spec"][k] != b["spec"].get(k)]
+assert a["params"] == b["params"]
+f = open(sys.argv[3], "rb")
+meta = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))["__metadata__"]
+assert meta["gptc.step"] == "7", meta["gptc.step"]
+EOF
+
+# Data problems are found before step 1, and leave no run directory.
+expect 2 "data too short for the steps is refused before step 1" "holds " -- \
+    train --run-dir "$tmp/short" --set train.steps=100000
+grep -qF -- "train.data.repeat=true" "$tmp/out" && [ ! -e "$tmp/short" ] &&
+    pass "it says what to change, and leaves no run directory" || fail "short data" "$(cat "$tmp/out")"
+expect 2 "a missing data glob" "no file matches" -- train --run-dir "$tmp/nodata" \
+    --set "train.data.val=$tmp/nothing/*.bin"
+[ ! -e "$tmp/nodata" ] && pass "a missing data glob leaves no run directory" || fail "a run directory was left"
+# train.data.repeat: the data starts again at its end, each pass is logged,
+# and a resume across a wrap is bit-identical.
+head -c 1500 "$tmp/text.txt" > "$tmp/small.txt"
+"$gptc" data "$tmp/small.txt" -o "$tmp/small" --name s --paragraphs --val-fraction 0 > /dev/null 2>&1
+rep=(--set "train.data.train=$tmp/small/s_train_*.bin" --set train.data.repeat=true --set train.steps=40)
+expect 0 "train.data.repeat runs past the end of the data" "starting it again" -- \
+    train --run-dir "$tmp/rep1" "${rep[@]}"
+expect 0 "repeat: 17 steps then stop" "done at step 17" -- train --run-dir "$tmp/rep2" "${rep[@]}" --steps 17
+expect 0 "repeat: resume to 40" "done at step 40" -- train --run-dir "$tmp/rep2" "${rep[@]}" --resume
+if params "$tmp/rep1" "$tmp/rep1.st" && params "$tmp/rep2" "$tmp/rep2.st" && cmp -s "$tmp/rep1.st" "$tmp/rep2.st" &&
+    [ "$(grep -c '"kind": "data"' "$tmp/rep1/metrics.jsonl")" -ge 2 ] &&
+    cmp -s <(grep '"kind": "data"' "$tmp/rep1/metrics.jsonl") <(grep '"kind": "data"' "$tmp/rep2/metrics.jsonl"); then
+    pass "repeat: each wrap logged, and a resume across the wraps is bit-identical"
+else
+    fail "repeat: resumed parameters or wrap records differ" "$(grep '"kind": "data"' "$tmp"/rep*/metrics.jsonl)"
+fi
+
 # Misuse and bad input: clear errors, status 2, nothing lost.
 expect 2 "a second run into a used directory is refused" "already holds a run" -- \
     train --run-dir "$tmp/a"
 expect 2 "--resume with no checkpoint" "holds no checkpoint" -- train --run-dir "$tmp/none" --resume
 expect 2 "a checkpoint of another model" "another model" -- \
-    train --run-dir "$tmp/a" --resume --set model.dim=64
+    train --run-dir "$tmp/a" --resume --set model.dim=64 --accept-changes
 expect 2 "an empty glob" "no file matches" -- \
     train --run-dir "$tmp/c" --set "train.data.train=$tmp/nothing_*.bin"
 cp "$tmp/data/t_val_000000.bin" "$tmp/trunc_val_000000.bin"
