@@ -40,6 +40,7 @@
 
 #include "bpe.h"
 #include "data.h"
+#include "suggest.h"
 #include "tokenize.h"
 
 #define DEFAULT_SHARD_TOKENS 100000000 /* the recipe's 10^8 tokens per shard */
@@ -208,6 +209,10 @@ static const char *option_value(int argc, char **argv, int *i, const char *opt, 
 
 static bool valid_name(const char *s) { return *s && !strchr(s, '/'); }
 
+static const char *const options[] = {"-o", "--output", "--name", "--val-fraction", "--val-docs",
+                                      "--shard-tokens", "--paragraphs", "--tokenizer", "--vocab",
+                                      "--quiet", "--help", NULL};
+
 /* One option at argv[*i]; returns 0 when taken, else the exit status. */
 static int parse_option(int argc, char **argv, int *i, DataOptions *o, bool *val_set) {
     const char *a = argv[*i], *v;
@@ -244,7 +249,7 @@ static int parse_option(int argc, char **argv, int *i, DataOptions *o, bool *val
                 "--val-fraction '%s': expected a number from 0 up to (not including) 1", v);
         *val_set = true;
     } else if (missing) return usage_error("%s needs a value", a);
-    else return usage_error("unknown option '%s'", a);
+    else return usage_error("%s", suggest_unknown("option", a, options));
     return missing ? usage_error("%s needs a value", a) : 0;
 }
 
