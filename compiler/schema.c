@@ -1,7 +1,7 @@
 /*
  * schema.c: the key table, and the lookups and docs built from it.
  *
- * Defaults are the recipe's (GPT-2 Medium record 8, modded-nanogpt-medium.md)
+ * Defaults are the recipe's (GPT-2 Medium record 8, docs/recipe.md)
  * wherever one value makes sense for every model. Defaults that depend on
  * other keys (head_dim = dim / heads, ...) are derived in validate.c and
  * described here for the docs. Ranges are wide enough for any real model and
