@@ -47,7 +47,7 @@ objs = $(patsubst %.c,$(1)/%.o,$(2)) $(1)/runtime/ref/model64.o
 LIB_OBJ       := $(call objs,build/obj,$(LIB_SRC))
 LIB_OBJ_ASAN  := $(call objs,build/asan/obj,$(LIB_SRC))
 
-.PHONY: all deps demo test test-ranks test-unit test-bad test-models test-docs test-train test-compile test-sim test-generated test-kernels test-torchref test-long bench clean fixtures gpt2-vocab bpe-fixture test-optim-gpu
+.PHONY: all deps demo test test-ranks test-unit test-bad test-cli test-models test-docs test-train test-compile test-sim test-generated test-kernels test-torchref test-long bench clean fixtures gpt2-vocab bpe-fixture test-optim-gpu
 .PHONY: print-ldlibs test-kernels-gpu test-cuda FORCE
 all: build/gptc $(MPI_PLUGIN)
 
@@ -164,6 +164,11 @@ test-unit: build/test_unit build/asan/test_unit
 test-bad: build/gptc build/asan/gptc
 	tests/run-bad.sh build/gptc
 	tests/run-bad.sh build/asan/gptc
+
+# Misspelt commands and options: what each command suggests, or not.
+test-cli: build/gptc build/asan/gptc
+	tests/run-cli.sh build/gptc
+	tests/run-cli.sh build/asan/gptc
 
 test-models: build/gptc build/asan/gptc
 	tests/run-models.sh build/gptc

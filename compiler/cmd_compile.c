@@ -25,6 +25,7 @@
 #include "nvrtc.h"
 #include "schedule.h"
 #include "sha256.h"
+#include "suggest.h"
 #include "validate.h"
 
 #define MAX_SETS 256
@@ -134,6 +135,9 @@ static const char *option_value(int argc, char **argv, int *i, const char *opt) 
     return *i + 1 < argc ? argv[++*i] : "";
 }
 
+static const char *const options[] = {"-o", "--arch", "-j", "--report", "--no-compile",
+                                      "--print-graph", "--plan-stats", "--set", "--help", NULL};
+
 /* 0, -1 for --help, or an exit status for bad usage. */
 static int parse_args(int argc, char **argv, Args *a) {
     memset(a, 0, sizeof *a);
@@ -165,7 +169,7 @@ static int parse_args(int argc, char **argv, Args *a) {
             if (!strchr(v, '=')) return usage("--set needs KEY=VALUE, got '%s'", v);
             if (a->nsets == MAX_SETS) return usage("more than %s --set options", "256");
             a->sets[a->nsets++] = v;
-        } else if (arg[0] == '-' && arg[1]) return usage("unknown option '%s'", arg);
+        } else if (arg[0] == '-' && arg[1]) return usage("%s", suggest_unknown("option", arg, options));
         else if (a->model) return usage("one model at a time; '%s' is a second", arg);
         else a->model = arg;
     }

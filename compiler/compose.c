@@ -186,6 +186,12 @@ static YNode *load_file(Composer *c, const char *path, SrcLoc from) {
 
 /* ---- --set ---- */
 
+#define SET_SOURCE "--set #"
+
+bool ytree_from_set(SrcLoc at) {
+    return at.file && !strncmp(at.file, SET_SOURCE, strlen(SET_SOURCE));
+}
+
 static bool is_index(const char *s) {
     if (!*s || strlen(s) > 6) return false;
     for (; *s; s++)
@@ -259,7 +265,7 @@ static bool set_path(YArena *a, YNode *root, char *path, YNode *value, SrcLoc at
 
 static bool apply_set(YArena *a, YNode *root, const char *arg, int index) {
     char name[48];
-    snprintf(name, sizeof name, "--set #%d", index + 1);
+    snprintf(name, sizeof name, SET_SOURCE "%d", index + 1);
     const char *src = diag_add_source(name, arg, strlen(arg));
     const char *eq = strchr(arg, '=');
     SrcLoc at = {src, 1, 1};

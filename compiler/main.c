@@ -18,6 +18,7 @@
 #include "report.h"
 #include "safetensors.h"
 #include "schema.h"
+#include "suggest.h"
 #include "validate.h"
 #include "version.h"
 
@@ -85,6 +86,9 @@ static const char keys_help[] =
     "default. --markdown prints the full reference (type, default, range and\n"
     "meaning) as the tables that models/README.md carries.\n";
 
+static const char *const check_options[] = {"--set", "--json", "--quiet", "--help", NULL};
+static const char *const keys_options[] = {"--markdown", "--help", NULL};
+
 static int usage_error(const char *cmd, const char *fmt, const char *arg) {
     fprintf(stderr, "gptc %s: ", cmd);
     fprintf(stderr, fmt, arg);
@@ -132,9 +136,13 @@ static int cmd_check(int argc, char **argv) {
             if (!v) return usage_error("check", "%s needs KEY=VALUE", a);
             if (nsets == MAX_SETS) return usage_error("check", "more than %s --set options", "256");
             sets[nsets++] = v;
-        } else if (a[0] == '-' && a[1]) return usage_error("check", "unknown option '%s'", a);
-        else if (model) return usage_error("check", "one model at a time; '%s' is a second", a);
-        else model = a;
+        } else if (a[0] == '-' && a[1]) {
+            return usage_error("check", "%s", suggest_unknown("option", a, check_options));
+        } else if (model) {
+            return usage_error("check", "one model at a time; '%s' is a second", a);
+        } else {
+            model = a;
+        }
     }
     if (!model) return usage_error("check", "%s", "no model file given");
     ModelSpec *spec = malloc(sizeof *spec);
@@ -158,13 +166,18 @@ static int cmd_keys(int argc, char **argv) {
     bool markdown = false;
     for (int i = 0; i < argc; i++) {
         if (is_help(argv[i])) return fputs(keys_help, stdout), finish_output();
-        if (strcmp(argv[i], "--markdown")) return usage_error("keys", "unknown option '%s'", argv[i]);
+        if (strcmp(argv[i], "--markdown"))
+            return usage_error("keys", "%s", suggest_unknown("option", argv[i], keys_options));
         markdown = true;
     }
     if (markdown) schema_print_markdown(stdout);
     else schema_print_text(stdout);
     return finish_output();
 }
+
+/* For "did you mean": every word main() takes as a command. */
+static const char *const commands[] = {"check", "keys", "data", "compile", "train", "export",
+                                       "bench", "help", "--help", "--version", NULL};
 
 int main(int argc, char **argv) {
     if (argc < 2) {
@@ -183,6 +196,6 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "train")) return cmd_train(argc - 2, argv + 2);
     if (!strcmp(cmd, "export")) return cmd_export(argc - 2, argv + 2);
     if (!strcmp(cmd, "bench")) return cmd_bench(argc - 2, argv + 2);
-    fprintf(stderr, "gptc: unknown command '%s'. Try 'gptc --help'.\n", cmd);
+    fprintf(stderr, "gptc: %s\nTry 'gptc --help'.\n", suggest_unknown("command", cmd, commands));
     return 2;
 }

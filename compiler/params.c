@@ -1,10 +1,11 @@
 /*
  * params.c: lists the parameter tensors of a ModelSpec in the order of
- * modded-nanogpt's state_dict (modded-nanogpt-medium.md §13): lm_head_w,
- * scalars, the input tables, the value embeddings, then per block
- * qkvo_w (only where the layer has attention), fc_w and proj_w. Names are the
- * recipe's, so that a safetensors export loads into its PyTorch model with
- * strict=True. Block matrices go to Muon, everything else to Adam.
+ * modded-nanogpt's state_dict (docs/recipe.md, 'Parameter names and
+ * order'): lm_head_w, scalars, the input tables, the value embeddings, then
+ * per block qkvo_w (only where the layer has attention), fc_w and proj_w.
+ * Names are the recipe's, so that a safetensors export loads into its
+ * PyTorch model with strict=True. Block matrices go to Muon, everything
+ * else to Adam.
  */
 #include <stdio.h>
 

@@ -1,7 +1,7 @@
 /*
  * params.h: the parameter tensors a ModelSpec implies, in modded-nanogpt's
- * names, shapes and state_dict order (modded-nanogpt-medium.md §13), with
- * each tensor's dtype, optimizer and parameter group.
+ * names, shapes and state_dict order (docs/recipe.md, 'Parameter names and
+ * order'), with each tensor's dtype, optimizer and parameter group.
  *
  * This list is the single source of truth for parameter counts (gptc
  * check), for the checkpoint layout and for safetensors export.

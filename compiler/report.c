@@ -159,7 +159,8 @@ static void text_layers(FILE *f, const ModelSpec *s) {
         }
         int t = s->ve.layer_table[i];
         if (t >= 0) {
-            /* A table on a layer without attention is never read (§13). */
+            /* A table on a layer without attention is never read
+             * (docs/recipe.md, 'Attention'). */
             snprintf(ve, sizeof ve, attn ? "ve%d" : "(ve%d)", t);
             unused_ve |= !attn;
         }

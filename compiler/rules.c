@@ -1,10 +1,12 @@
 /*
  * rules.c: derived defaults and the rules between keys.
  *
- * Every rule reports at the key the user most likely has to change: the one
- * written in the file if only one of the keys involved was, the list item at
- * fault for lists. A value that came from a default says so, since the user
- * cannot see it in the file.
+ * Every rule reports at the key the user most likely has to change: one
+ * given with --set if the rule involves one (the user changed it last, and
+ * an error at the file would blame a line they did not touch; a note then
+ * shows the file's side), else the one written in the file if only one of
+ * the keys involved was, the list item at fault for lists. A value that came
+ * from a default says so, since the user cannot see it in the file.
  *
  * The rules run in dependency order (sizes, then layers, then windows and
  * tables, then training), and a group whose inputs are broken is skipped, so
@@ -30,46 +32,96 @@ static int key_id(const char *path) {
     return schema_index(k);
 }
 
-static bool given(const Ctx *c, const char *path) { return c->node[key_id(path)] != NULL; }
+static const YNode *node(const Ctx *c, const char *path) { return c->node[key_id(path)]; }
+
+static bool given(const Ctx *c, const char *path) { return node(c, path) != NULL; }
+
+static bool from_set(const Ctx *c, const char *path) {
+    return given(c, path) && ytree_from_set(node(c, path)->at);
+}
 
 static const ListValue *list(const Ctx *c, const char *path) { return c->list[key_id(path)]; }
 
-/* The problem is with `path`; point at it, or at the file if it was defaulted. */
-static void fail(const Ctx *c, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void fail(const Ctx *c, const char *path, const char *fmt, ...) {
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    const YNode *n = c->node[key_id(path)];
-    if (n) diag_error(n->at, "%s: %s", path, msg);
-    else diag_error(c->file, "%s (default): %s", path, msg);
+/* A NULL-terminated list of keys, for the rules below. */
+#define KEYS(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+/* Reports `msg` about `what` (a key or a list item), written at `at` (in
+ * the file or a --set), or NULL when it has its default. When one of the
+ * keys `against` (the others the rule involves; NULL for none) came from
+ * --set and `what` did not, the error goes to that --set, with a note where
+ * `what` is. */
+static void report(const Ctx *c, const char *what, const SrcLoc *at, const char *const *against,
+                   const char *msg) {
+    char label[160];
+    snprintf(label, sizeof label, "%s%s", what, at ? "" : " (default)");
+    const YNode *set = NULL;
+    for (int i = 0; against && against[i] && !set; i++)
+        if (from_set(c, against[i])) set = node(c, against[i]);
+    if (set && !(at && ytree_from_set(*at))) {
+        diag_error(set->at, "%s: %s", label, msg);
+        if (at) diag_note(*at, "%s is set here", what);
+    } else {
+        diag_error(at ? *at : c->file, "%s: %s", label, msg);
+    }
 }
 
-/* The problem is with item `i` of list key `path`. */
-static void fail_item(const Ctx *c, const char *path, int i, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void fail_item(const Ctx *c, const char *path, int i, const char *fmt, ...) {
+/* The problem is with key `path`, measured against the keys `against`. */
+static void fail(const Ctx *c, const char *path, const char *const *against, const char *fmt,
+                 ...) __attribute__((format(printf, 4, 5)));
+static void fail(const Ctx *c, const char *path, const char *const *against, const char *fmt,
+                 ...) {
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    diag_error(list(c, path)->at[i], "%s[%d]: %s", path, i, msg);
+    const YNode *n = node(c, path);
+    report(c, path, n ? &n->at : NULL, against, msg);
 }
 
 /* Of several keys in one rule, the first the user wrote, else the first. */
-static const char *first_given(const Ctx *c, const char *const *keys, int n) {
-    for (int i = 0; i < n; i++)
+static const char *first_given(const Ctx *c, const char *const *keys) {
+    for (int i = 0; keys[i]; i++)
         if (given(c, keys[i])) return keys[i];
     return keys[0];
 }
 
-/* Of two keys in one rule, the one to blame: the given one, else the first. */
-static const char *blame(const Ctx *c, const char *a, const char *b) {
-    return given(c, a) || !given(c, b) ? a : b;
+/* A rule between `keys` broke, none of them more at fault than another:
+ * the error goes to the first of them given with --set, with a note at the
+ * key it would blame without one; without a --set, to the first written in
+ * the file, else to the first. */
+static void fail_rule(const Ctx *c, const char *const *keys, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void fail_rule(const Ctx *c, const char *const *keys, const char *fmt, ...) {
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    const char *in_file = first_given(c, keys), *path = in_file;
+    for (int i = 0; keys[i]; i++) {
+        if (!from_set(c, keys[i])) continue;
+        path = keys[i];
+        break;
+    }
+    const YNode *n = node(c, path);
+    report(c, path, n ? &n->at : NULL, NULL, msg);
+    if (path != in_file) diag_note(node(c, in_file)->at, "%s is set here", in_file);
+}
+
+/* The problem is with item `i` of list key `path`, measured against the
+ * keys `against`. */
+static void fail_item(const Ctx *c, const char *path, int i, const char *const *against,
+                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void fail_item(const Ctx *c, const char *path, int i, const char *const *against,
+                      const char *fmt, ...) {
+    char msg[512], what[128];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    snprintf(what, sizeof what, "%s[%d]", path, i);
+    report(c, what, &list(c, path)->at[i], against, msg);
 }
 
 /* ---- sizes ---- */
@@ -77,8 +129,8 @@ static const char *blame(const Ctx *c, const char *a, const char *b) {
 static bool check_vocab(Ctx *c) {
     SpecVocab *v = &c->spec->vocab;
     if (v->eot >= v->size) {
-        fail(c, blame(c, "vocab.eot", "vocab.size"), "the EOT id %d is not below vocab.size %d",
-             v->eot, v->size);
+        fail_rule(c, KEYS("vocab.eot", "vocab.size"), "the EOT id %d is not below vocab.size %d",
+                  v->eot, v->size);
         return false;
     }
     v->padded = (v->size + v->pad_multiple - 1) / v->pad_multiple * v->pad_multiple;
@@ -89,28 +141,29 @@ static bool check_dims(Ctx *c) {
     SpecModel *m = &c->spec->model;
     if (!given(c, "model.head_dim")) {
         if (m->dim % m->heads) {
-            fail(c, blame(c, "model.dim", "model.heads"),
-                 "model.dim %d is not divisible by model.heads %d; change one, or give "
-                 "model.head_dim", m->dim, m->heads);
+            fail_rule(c, KEYS("model.dim", "model.heads"),
+                      "model.dim %d is not divisible by model.heads %d; change one, or give "
+                      "model.head_dim", m->dim, m->heads);
             return false;
         }
         m->head_dim = m->dim / m->heads;
         if (m->head_dim < 2 || m->head_dim > 1024) {
-            fail(c, blame(c, "model.dim", "model.heads"),
-                 "dim / heads = %d / %d gives head_dim %d, outside 2..1024; change one, or "
-                 "give model.head_dim", m->dim, m->heads, m->head_dim);
+            fail_rule(c, KEYS("model.dim", "model.heads"),
+                      "dim / heads = %d / %d gives head_dim %d, outside 2..1024; change one, or "
+                      "give model.head_dim", m->dim, m->heads, m->head_dim);
             return false;
         }
     }
     if (m->heads * m->head_dim != m->dim) {
-        fail(c, blame(c, "model.head_dim", "model.heads"),
-             "model.heads x model.head_dim = %d x %d = %d, but model.dim is %d; the attention "
-             "width must equal dim", m->heads, m->head_dim, m->heads * m->head_dim, m->dim);
+        fail_rule(c, KEYS("model.head_dim", "model.heads", "model.dim"),
+                  "model.heads x model.head_dim = %d x %d = %d, but model.dim is %d; the "
+                  "attention width must equal dim", m->heads, m->head_dim,
+                  m->heads * m->head_dim, m->dim);
         return false;
     }
     if (m->head_dim % 2) {
-        fail(c, blame(c, "model.head_dim", "model.dim"),
-             "head_dim %d is odd; rotary needs pairs of dimensions", m->head_dim);
+        fail_rule(c, KEYS("model.head_dim", "model.dim", "model.heads"),
+                  "head_dim %d is odd; rotary needs pairs of dimensions", m->head_dim);
         return false;
     }
     /* dim <= 65536, so 4 x dim stays within mlp_hidden's range. */
@@ -129,11 +182,12 @@ static bool layer_set(Ctx *c, const char *path, bool *mark) {
     for (int i = 0; l && i < l->n; i++) {
         int v = (int)l->v[i][0];
         if (v < 0 || v >= layers) {
-            fail_item(c, path, i, "layer %d is out of range; model.layers is %d, so layers "
-                                  "run from 0 to %d", v, layers, layers - 1);
+            fail_item(c, path, i, KEYS("model.layers"),
+                      "layer %d is out of range; model.layers is %d, so layers run from 0 to %d",
+                      v, layers, layers - 1);
             ok = false;
         } else if (mark[v]) {
-            fail_item(c, path, i, "layer %d is listed twice", v);
+            fail_item(c, path, i, NULL, "layer %d is listed twice", v);
             ok = false;
         } else {
             mark[v] = true;
@@ -154,8 +208,9 @@ static bool check_rotary(Ctx *c) {
     int half = c->spec->model.head_dim / 2;
     if (!given(c, "attention.rotary.pairs")) a->rotary_pairs = c->spec->model.head_dim / 4;
     if (a->rotary_pairs > half) {
-        fail(c, "attention.rotary.pairs", "%d pairs do not fit in head_dim %d (at most %d)",
-             a->rotary_pairs, c->spec->model.head_dim, half);
+        fail(c, "attention.rotary.pairs", KEYS("model.head_dim", "model.dim", "model.heads"),
+             "%d pairs do not fit in head_dim %d (at most %d)", a->rotary_pairs,
+             c->spec->model.head_dim, half);
         return false;
     }
     return true;
@@ -167,15 +222,15 @@ static bool check_window(Ctx *c) {
     const SpecModel *m = &c->spec->model;
     bool ok = true;
     if (t->tokens_per_rank % w->block_size) {
-        fail(c, blame(c, "train.tokens_per_rank", "attention.window.block_size"),
-             "tokens_per_rank %lld is not a multiple of the attention block size %d",
-             (long long)t->tokens_per_rank, w->block_size);
+        fail_rule(c, KEYS("train.tokens_per_rank", "attention.window.block_size"),
+                  "tokens_per_rank %lld is not a multiple of the attention block size %d",
+                  (long long)t->tokens_per_rank, w->block_size);
         ok = false;
     }
     if (t->val_tokens_per_rank % w->block_size) {
-        fail(c, blame(c, "train.val.tokens_per_rank", "attention.window.block_size"),
-             "val tokens_per_rank %lld is not a multiple of the attention block size %d",
-             (long long)t->val_tokens_per_rank, w->block_size);
+        fail_rule(c, KEYS("train.val.tokens_per_rank", "attention.window.block_size"),
+                  "val tokens_per_rank %lld is not a multiple of the attention block size %d",
+                  (long long)t->val_tokens_per_rank, w->block_size);
         ok = false;
     }
     /* A window wider than the sequence masks nothing more than the causal
@@ -203,7 +258,7 @@ static bool check_window(Ctx *c) {
     for (int i = 0; i < l->n; i++) {
         int v = (int)l->v[i][0];
         if (!m->attention[v]) {
-            fail_item(c, "attention.window.long_layers", i,
+            fail_item(c, "attention.window.long_layers", i, KEYS("attention.off_layers"),
                       "layer %d has no attention (attention.off_layers), so it has no window", v);
             ok = false;
         }
@@ -218,9 +273,9 @@ static bool default_value_layers(Ctx *c) {
     for (int i = 0; i < m->layers; i++) ve->layer_table[i] = -1;
     if (ve->tables == 0) return true;
     if (2 * ve->tables > m->layers) {
-        fail(c, "value_embeddings.tables", "the default placement of %d tables needs %d layers "
-                                           "(first %d and last %d), but model.layers is %d; give "
-                                           "value_embeddings.layers",
+        fail(c, "value_embeddings.tables", KEYS("model.layers"),
+             "the default placement of %d tables needs %d layers (first %d and last %d), but "
+             "model.layers is %d; give value_embeddings.layers",
              ve->tables, 2 * ve->tables, ve->tables, ve->tables, m->layers);
         return false;
     }
@@ -230,9 +285,9 @@ static bool default_value_layers(Ctx *c) {
     }
     for (int i = 0; i < m->layers; i++) {
         if (ve->layer_table[i] >= 0 && !m->attention[i]) {
-            fail(c, "value_embeddings.tables", "the default placement puts table %d on layer %d, "
-                                               "which has no attention; give "
-                                               "value_embeddings.layers", ve->layer_table[i], i);
+            fail(c, "value_embeddings.tables", KEYS("attention.off_layers", "model.layers"),
+                 "the default placement puts table %d on layer %d, which has no attention; give "
+                 "value_embeddings.layers", ve->layer_table[i], i);
             return false;
         }
     }
@@ -246,8 +301,9 @@ static bool check_value_embeddings(Ctx *c) {
     if (!given(c, path)) return default_value_layers(c);
     const ListValue *l = list(c, path);
     if (l->n != m->layers) {
-        fail(c, path, "the list has %d entries; it needs one per layer (model.layers is %d)",
-             l->n, m->layers);
+        fail(c, path, KEYS("model.layers"),
+             "the list has %d entries; it needs one per layer (model.layers is %d)", l->n,
+             m->layers);
         return false;
     }
     bool ok = true, used[SPEC_MAX_TABLES] = {false};
@@ -255,17 +311,19 @@ static bool check_value_embeddings(Ctx *c) {
         int t = (int)l->v[i][0];
         ve->layer_table[i] = t;
         if (t >= ve->tables && ve->tables == 0) {
-            fail_item(c, path, i, "table %d does not exist: value_embeddings.tables is 0, so "
-                                  "every layer must be null", t);
+            fail_item(c, path, i, KEYS("value_embeddings.tables"),
+                      "table %d does not exist: value_embeddings.tables is 0, so every layer "
+                      "must be null", t);
             ok = false;
         } else if (t >= ve->tables) {
-            fail_item(c, path, i, "table %d does not exist: value_embeddings.tables is %d, so "
-                                  "tables run from 0 to %d (or null for none)",
-                      t, ve->tables, ve->tables - 1);
+            fail_item(c, path, i, KEYS("value_embeddings.tables"),
+                      "table %d does not exist: value_embeddings.tables is %d, so tables run "
+                      "from 0 to %d (or null for none)", t, ve->tables, ve->tables - 1);
             ok = false;
         } else if (t >= 0 && !m->attention[i]) {
-            fail_item(c, path, i, "layer %d has no attention, so it cannot take a value "
-                                  "embedding; use null", i);
+            fail_item(c, path, i, KEYS("attention.off_layers"),
+                      "layer %d has no attention, so it cannot take a value embedding; use "
+                      "null", i);
             ok = false;
         } else if (t >= 0) {
             used[t] = true;
@@ -273,8 +331,8 @@ static bool check_value_embeddings(Ctx *c) {
     }
     for (int t = 0; ok && t < ve->tables; t++) {
         if (!used[t]) {
-            fail(c, path, "table %d is used by no layer; lower value_embeddings.tables or use it",
-                 t);
+            fail(c, path, KEYS("value_embeddings.tables"),
+                 "table %d is used by no layer; lower value_embeddings.tables or use it", t);
             ok = false;
         }
     }
@@ -293,15 +351,17 @@ static bool check_skips(Ctx *c) {
         s->from[i] = from;
         s->to[i] = to;
         if (from < 0 || from >= layers || to < 0 || to >= layers) {
-            fail_item(c, path, i, "[%d, %d] names a layer outside 0..%d", from, to, layers - 1);
+            fail_item(c, path, i, KEYS("model.layers"), "[%d, %d] names a layer outside 0..%d",
+                      from, to, layers - 1);
             ok = false;
         } else if (from >= to) {
-            fail_item(c, path, i, "[%d, %d] goes to an earlier or the same layer; a skip carries "
-                                  "the output of block `from` forward to a later block", from, to);
+            fail_item(c, path, i, NULL, "[%d, %d] goes to an earlier or the same layer; a skip "
+                                        "carries the output of block `from` forward to a later "
+                                        "block", from, to);
             ok = false;
         } else if (source[from]) {
-            fail_item(c, path, i, "layer %d is already the source of a skip; its one skip weight "
-                                  "cannot serve two", from);
+            fail_item(c, path, i, NULL, "layer %d is already the source of a skip; its one skip "
+                                        "weight cannot serve two", from);
             ok = false;
         } else {
             source[from] = true;
@@ -315,8 +375,9 @@ static bool check_skips(Ctx *c) {
 static bool check_head(Ctx *c) {
     c->spec->dtypes.scalars = DTYPE_FP32; /* lambdas move by 1e-4 steps: bf16 would lose them */
     if (c->spec->head.tied && !c->spec->vocab.pad_embeddings) {
-        fail(c, "head.tied", "a tied head shares x00, whose rows must be padded like the head's; "
-                             "set vocab.pad_embeddings: true");
+        fail(c, "head.tied", KEYS("vocab.pad_embeddings"),
+             "a tied head shares x00, whose rows must be padded like the head's; set "
+             "vocab.pad_embeddings: true");
         return false;
     }
     return true;
@@ -326,8 +387,8 @@ static bool check_muon(Ctx *c) {
     const ListValue *l = list(c, "train.muon.ns_coefficients");
     SpecMuon *mu = &c->spec->train.muon;
     if (l->n < 1 || l->n > SPEC_MAX_NS_STEPS) {
-        fail(c, "train.muon.ns_coefficients", "%d triples given; Newton-Schulz needs 1 to %d", l->n,
-             SPEC_MAX_NS_STEPS);
+        fail(c, "train.muon.ns_coefficients", NULL,
+             "%d triples given; Newton-Schulz needs 1 to %d", l->n, SPEC_MAX_NS_STEPS);
         return false;
     }
     mu->ns_steps = l->n;
@@ -340,11 +401,10 @@ static bool check_validation(Ctx *c) {
     const SpecTrain *t = &c->spec->train;
     long long per_step = (long long)t->ranks * t->val_tokens_per_rank;
     if (t->val_tokens % per_step) {
-        const char *keys[] = {"train.val.tokens", "train.ranks", "train.val.tokens_per_rank"};
-        fail(c, first_given(c, keys, 3), "val.tokens %lld is not a multiple of ranks x "
-                                          "val.tokens_per_rank = "
-                                    "%d x %lld = %lld", (long long)t->val_tokens, t->ranks,
-             (long long)t->val_tokens_per_rank, per_step);
+        fail_rule(c, KEYS("train.val.tokens", "train.ranks", "train.val.tokens_per_rank"),
+                  "val.tokens %lld is not a multiple of ranks x val.tokens_per_rank = "
+                  "%d x %lld = %lld", (long long)t->val_tokens, t->ranks,
+                  (long long)t->val_tokens_per_rank, per_step);
         return false;
     }
     return true;
@@ -356,17 +416,16 @@ static bool check_memory(Ctx *c) {
     stats_compute(c->spec, &st);
     if (st.bytes_total <= SPEC_MAX_GPU_BYTES) return true;
     int64_t weights = st.bytes_params + st.bytes_grads + st.bytes_optim;
-    static const char *const acts[] = {"train.tokens_per_rank", "model.dim", "model.layers",
-                                       "model.mlp_hidden"};
-    static const char *const sizes[] = {"model.dim", "model.layers", "model.mlp_hidden",
-                                        "vocab.size", "input_embeddings.tables"};
-    const char *culprit = st.bytes_activations > weights ? first_given(c, acts, 4)
-                                                          : first_given(c, sizes, 5);
-    fail(c, culprit, "this model needs about %.0f GiB per GPU (parameters %.1f, gradients %.1f, "
-                     "optimizer %.1f, activations %.1f); the limit is %lld GiB",
-         st.bytes_total / 1073741824.0, st.bytes_params / 1073741824.0,
-         st.bytes_grads / 1073741824.0, st.bytes_optim / 1073741824.0,
-         st.bytes_activations / 1073741824.0, SPEC_MAX_GPU_BYTES >> 30);
+    const char *const *culprits =
+        st.bytes_activations > weights
+            ? KEYS("train.tokens_per_rank", "model.dim", "model.layers", "model.mlp_hidden")
+            : KEYS("model.dim", "model.layers", "model.mlp_hidden", "vocab.size",
+                   "input_embeddings.tables");
+    fail_rule(c, culprits, "this model needs about %.0f GiB per GPU (parameters %.1f, gradients "
+                           "%.1f, optimizer %.1f, activations %.1f); the limit is %lld GiB",
+              st.bytes_total / 1073741824.0, st.bytes_params / 1073741824.0,
+              st.bytes_grads / 1073741824.0, st.bytes_optim / 1073741824.0,
+              st.bytes_activations / 1073741824.0, SPEC_MAX_GPU_BYTES >> 30);
     return false;
 }
 

@@ -1,7 +1,7 @@
 /*
  * schema.c: the key table, and the lookups and docs built from it.
  *
- * Defaults are the recipe's (GPT-2 Medium record 8, modded-nanogpt-medium.md)
+ * Defaults are the recipe's (GPT-2 Medium record 8, docs/recipe.md)
  * wherever one value makes sense for every model. Defaults that depend on
  * other keys (head_dim = dim / heads, ...) are derived in validate.c and
  * described here for the docs. Ranges are wide enough for any real model and
@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "spec.h"
+#include "suggest.h"
 
 #define OFF(f) offsetof(ModelSpec, f)
 #define INT(p, f, l, h, d, doc) {p, KEY_INT, OFF(f), 0, l, h, false, false, NULL, d, NULL, doc}
@@ -202,27 +203,6 @@ bool schema_is_section(const char *path) {
     return false;
 }
 
-/* Levenshtein distance, capped: inputs longer than 63 bytes are far away. */
-static int distance(const char *a, const char *b) {
-    int la = (int)strlen(a), lb = (int)strlen(b);
-    if (la > 63 || lb > 63) return 99;
-    int row[64];
-    for (int j = 0; j <= lb; j++) row[j] = j;
-    for (int i = 1; i <= la; i++) {
-        int diag = row[0];
-        row[0] = i;
-        for (int j = 1; j <= lb; j++) {
-            int up = row[j];
-            int best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best) best = up + 1;
-            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
-}
-
 static const char *last_segment(const char *path) {
     const char *dot = strrchr(path, '.');
     return dot ? dot + 1 : path;
@@ -235,8 +215,8 @@ static void consider(const char *unknown, const char *cand, size_t cand_len,
     if (cand_len >= sizeof tmp) return;
     memcpy(tmp, cand, cand_len);
     tmp[cand_len] = '\0';
-    int d = distance(unknown, tmp);
-    int d_last = distance(last_segment(unknown), last_segment(tmp));
+    int d = suggest_distance(unknown, tmp);
+    int d_last = suggest_distance(last_segment(unknown), last_segment(tmp));
     if (d_last < d) d = d_last + 1;
     if (d < *best) {
         *best = d;
@@ -256,9 +236,9 @@ const char *schema_suggest(const char *path) {
         consider(path, p, strlen(p), &best, &best_path, buf, sizeof buf);
     }
     consider(path, "extends", 7, &best, &best_path, buf, sizeof buf);
-    int len = (int)strlen(last_segment(path));
-    int limit = len < 4 ? 1 : len < 8 ? 2 : 3;
-    return best <= limit + 1 ? best_path : NULL;
+    /* A path may hold a typo in its section as well as in its key: one
+     * edit more than a single word may have. */
+    return best_path && suggest_close(best - 1, strlen(last_segment(path))) ? best_path : NULL;
 }
 
 static const char *type_name(const KeyDef *k) {

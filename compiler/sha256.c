@@ -63,11 +63,15 @@ void sha256_update(Sha256 *s, const void *data, size_t len) {
     }
 }
 
-void sha256_hex(Sha256 *s, char hex[65]) {
+void sha256_finish(Sha256 *s) {
     uint64_t bits = s->bytes * 8;
     unsigned char pad[72] = {0x80};
     size_t padlen = (s->fill < 56 ? 56 : 120) - s->fill;
     for (int i = 0; i < 8; i++) pad[padlen + i] = (unsigned char)(bits >> (56 - 8 * i));
     sha256_update(s, pad, padlen + 8);
+}
+
+void sha256_hex(Sha256 *s, char hex[65]) {
+    sha256_finish(s);
     for (int i = 0; i < 8; i++) snprintf(hex + 8 * i, 9, "%08x", s->h[i]);
 }

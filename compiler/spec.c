@@ -2,9 +2,10 @@
  * spec.c: the schedules and derived sizes that a validated ModelSpec implies
  * at a given training step: the block-granular attention windows, the
  * learning-rate multiplier, Muon's momentum, and the length of the `scalars`
- * vector. Each follows modded-nanogpt-medium.md (§3.5, §4.3, §3.9, §13) and
- * is evaluated in double precision, as the recipe's Python does, so that the
- * step at which a window grows matches the reference run exactly.
+ * vector. Each follows docs/recipe.md ('Window schedule', 'Schedules', 'The
+ * scalars vector') and is evaluated in double precision, as the recipe's
+ * Python does, so that the step at which a window grows matches the
+ * reference run exactly.
  */
 #include <math.h>
 
@@ -56,7 +57,8 @@ void spec_window_blocks(const ModelSpec *s, int step, bool validation,
     const SpecWindow *w = &s->attn.window;
     int lw = validation && w->val_blocks > 0 ? w->val_blocks
                                              : long_window(s, step);
-    /* A short window of 0 blocks behaves as 1 (the diagonal block), §3.5. */
+    /* A short window of 0 blocks behaves as 1 (the diagonal block):
+     * docs/recipe.md, 'Window schedule'. */
     int sw = lw / 2;
     if (w->short_max_blocks > 0 && sw > w->short_max_blocks)
         sw = w->short_max_blocks;

@@ -155,7 +155,7 @@ typedef struct {
 } ModelSpec;
 
 /* Window sizes in blocks at a training step, as the recipe's schedule gives
- * them (modded-nanogpt-medium.md §3.5). `validation` applies val_blocks. */
+ * them (docs/recipe.md, 'Window schedule'). `validation` applies val_blocks. */
 void spec_window_blocks(const ModelSpec *s, int step, bool validation,
                         int *long_blocks, int *short_blocks);
 

@@ -22,8 +22,9 @@ static int shape_cmp(const ParamTensor *a, const ParamTensor *b) {
 
 /* The Muon matrices are sorted by shape, descending and stable, and dealt in
  * chunks of `ranks`; rank r updates element r of each chunk and alone keeps
- * its state (§5). Rank 0 takes elements 0, ranks, 2*ranks, ..., which is the
- * largest share. Returns its element count; *owned gets how many matrices. */
+ * its state (docs/recipe.md, 'Distributed training'). Rank 0 takes elements
+ * 0, ranks, 2*ranks, ..., which is the largest share. Returns its element
+ * count; *owned gets how many matrices. */
 static int64_t muon_rank0_numel(const ParamTensor *p, int n, int ranks,
                                 int *owned) {
     int idx[PARAMS_MAX], m = 0;
@@ -46,10 +47,10 @@ static int64_t muon_rank0_numel(const ParamTensor *p, int n, int ranks,
 }
 
 /* Optimizer state bytes on rank 0.
- * - Adam keeps m and v on every rank (it runs redundantly, §5), in the
+ * - Adam keeps m and v on every rank (it runs redundantly), in the
  *   parameter's dtype: PyTorch's fused AdamW allocates them with
- *   zeros_like(param), so bf16 tables get bf16 moments (§4.2, §12) and the
- *   fp32 head and scalars get fp32 ones.
+ *   zeros_like(param), so bf16 tables get bf16 moments and the fp32 head and
+ *   scalars get fp32 ones (docs/recipe.md, 'Adam', 'Distributed training').
  * - Muon keeps an fp32 momentum buffer plus the master weight's missing
  *   precision: the 16-bit low half with the recipe's split master, or a full
  *   fp32 copy with MASTER_FP32; only on the owning rank. */
@@ -159,8 +160,8 @@ void stats_compute(const ModelSpec *s, ModelStats *out) {
     out->flops_matmul = 6.0 * (double)weights;
     out->flops_attention = attention_flops(s);
     out->flops_total = out->flops_matmul + out->flops_attention;
-    /* Gradients are all-reduced whole on every rank (§5), in the dtype of
-     * their parameter. */
+    /* Gradients are all-reduced whole on every rank (docs/recipe.md,
+     * 'Distributed training'), in the dtype of their parameter. */
     out->bytes_grads = out->bytes_params;
     out->bytes_optim = optimizer_bytes(s, p, n, &out->muon_owned);
     for (int i = 0; i < n; i++) out->muon_matrices += p[i].opt == OPT_MUON;

@@ -449,10 +449,27 @@ static SrcLoc clamp_to_text(const Builder *b, SrcLoc at, const char *text, size_
     return at;
 }
 
+/* The byte at a libyaml mark (which counts lines and characters), or -1
+ * past the end of the text. */
+static int byte_at_mark(const char *text, size_t len, yaml_mark_t m) {
+    size_t i = 0;
+    for (size_t line = 0; line < m.line && i < len; i++)
+        if (text[i] == '\n') line++;
+    for (size_t col = 0; i < len && text[i] != '\n'; i++) {
+        if (((unsigned char)text[i] & 0xc0) == 0x80) continue;
+        if (col++ == m.column) return (unsigned char)text[i];
+    }
+    return -1;
+}
+
 static void syntax_error(const Builder *b, const yaml_parser_t *p, const char *text, size_t len) {
     SrcLoc at = clamp_to_text(b, mark_loc(b, p->problem_mark), text, len);
     const char *problem = p->problem ? p->problem : "malformed YAML";
-    if (p->error == YAML_READER_ERROR)
+    /* libyaml words a tab by where it stopped ("cannot start any token",
+     * "violates indentation"); the fix is always the same. */
+    if (p->error == YAML_SCANNER_ERROR && byte_at_mark(text, len, p->problem_mark) == '\t')
+        diag_error(at, "a tab character; YAML indents with spaces");
+    else if (p->error == YAML_READER_ERROR)
         diag_error(offset_loc(b, text, len, p->problem_offset),
                    "the file is not valid UTF-8 (%s)", problem);
     else if (p->context)

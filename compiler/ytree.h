@@ -65,6 +65,10 @@ bool ytree_load_model(const char *path, const char *const *sets, int nsets,
 bool ytree_load_flat(const char *name, const char *text, size_t len, const char *const *sets,
                      int nsets, YDoc *out);
 
+/* True when `at` is in a --set argument (whose source ytree_load_model
+ * names "--set #N"), not in a file. */
+bool ytree_from_set(SrcLoc at);
+
 /* Parses one in-memory document registered under `name`; used by
  * ytree_load_model, the tests and the fuzzer. */
 bool ytree_parse(const char *name, const char *text, size_t len, YDoc *out);

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # x0-sweep-check.sh: the configurations of the extra-x0-embeddings study
-# (shared/seed/embeddings-extravaganza-2.md), x00 (the baseline) to x04, for
-# the tiny family (CPU scale) and the medium family (record 8 on 8 GPUs): one
-# line per configuration with its parameter count and its training FLOPs per
-# token, read from `gptc check --json`. Training them comes later.
+# (docs/study.md), x00 (the baseline) to x04, for the tiny family (CPU scale)
+# and the medium family (record 8 on 8 GPUs): one line per configuration
+# with its parameter count and its training FLOPs per token, read from
+# `gptc check --json`. Each trains with `gptc train FILE`; docs/study.md
+# shows how to run the sweep and read its results.
 #
 # Usage: examples/x0-sweep-check.sh [GPTC]
 #   GPTC: the gptc binary; default build/gptc, else gptc on the PATH.

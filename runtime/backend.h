@@ -3,7 +3,8 @@
  * gradients in one fp32 buffer each (params_list order), initialisation,
  * and a forward and backward pass over one rank's slice. The trainer loop,
  * optimizers, logs and checkpoints are the same for every executor; `ref`
- * is the first, `sim` and `cuda` plug in here (design.md §3).
+ * is the first, `sim` and `cuda` plug in here (docs/design.md,
+ * 'Executors').
  */
 #ifndef GPTC_BACKEND_H
 #define GPTC_BACKEND_H

@@ -1,5 +1,5 @@
 /*
- * ckpt.h: checkpoints (design.md §8).
+ * ckpt.h: checkpoints (docs/design.md, 'Files').
  *
  * One file holds a header, the ModelSpec it was trained with, the training
  * position (step, data position, RNG state), how the run was made (its

@@ -24,6 +24,7 @@
 #include "optim.h"
 #include "rng.h"
 #include "stats.h"
+#include "suggest.h"
 #include "validate.h"
 
 #define MAX_SETS 64
@@ -226,6 +227,10 @@ static int run(const ModelSpec *s, const char *model, const BenchOptions *o) {
     return rc;
 }
 
+static const char *const options[] = {"--backend", "--tokens", "--steps", "--warmup",
+                                      "--peak-tflops", "--json", "--set", "--profile", "--help",
+                                      NULL};
+
 int cmd_bench(int argc, char **argv) {
     BenchOptions o = {.backend = "auto", .steps = 20, .warmup = 3, .peak_tflops = 989};
     const char *model = NULL, *sets[MAX_SETS];
@@ -256,7 +261,7 @@ int cmd_bench(int argc, char **argv) {
             if (nsets == MAX_SETS) return usage("more than %s --set options", "64");
             sets[nsets++] = v;
         } else if (a[0] == '-') {
-            return usage("unknown option '%s'", a);
+            return usage("%s", suggest_unknown("option", a, options));
         } else if (model) {
             return usage("one model only (also got '%s')", a);
         } else {

@@ -11,10 +11,12 @@
  * less than holding a whole corpus's tokens in memory. The second
  * tokenizes each document and sends it to the val shard while the val
  * share is not yet reached, and
- * to the train stream after that. The val shard takes whole documents, so no
- * document is seen in both val and train; the train stream is cut every
- * --shard-tokens tokens, and a document may spill over a train shard
- * boundary, as in the recipe's fineweb.py.
+ * to the train stream after that. The val shard takes whole documents, and
+ * a later document with the same text as one of them is dropped (a
+ * corpus often repeats boilerplate), so validation never scores text that
+ * training saw; the train stream is cut every --shard-tokens tokens, and a
+ * document may spill over a train shard boundary, as in the recipe's
+ * fineweb.py. An input named twice, or by two paths (a link), is read once.
  *
  * Every shard goes through shard_write (temporary file, fsync, rename), so
  * an interrupted run leaves whole shards or none. The val shard is written
@@ -40,6 +42,8 @@
 
 #include "bpe.h"
 #include "data.h"
+#include "suggest.h"
+#include "textset.h"
 #include "tokenize.h"
 
 #define DEFAULT_SHARD_TOKENS 100000000 /* the recipe's 10^8 tokens per shard */
@@ -65,9 +69,10 @@ static const char data_help[] =
     "        text is ordinary text, not EOT.\n"
     "\n"
     "Each TEXT file is one document; with --paragraphs, each paragraph (lines\n"
-    "separated by one or more blank lines) is a document. The first documents\n"
-    "go to the validation shard until it holds its share of the tokens; the\n"
-    "rest fill the training shards in order:\n"
+    "separated by one or more blank lines) is a document. A file named twice, or\n"
+    "by two paths, is read once. The first documents go to the validation shard\n"
+    "until it holds its share of the tokens; the rest fill the training shards\n"
+    "in order, less any document whose text is already in the validation shard:\n"
     "  DIR/NAME_val_000000.bin\n"
     "  DIR/NAME_train_000001.bin, DIR/NAME_train_000002.bin, ...\n"
     "A model file then names them with globs, e.g.\n"
@@ -151,6 +156,8 @@ typedef struct {
     int64_t nbuf, buf_cap;
     int next_shard;         /* index of the next train shard file */
     int64_t train_docs, train_tokens;
+    TextSet val_texts;      /* the val documents, which train must not repeat */
+    int64_t dropped;        /* train documents dropped as copies of val ones */
     int rc;                 /* exit status once something failed, else 0 */
 } Writer;
 
@@ -168,6 +175,19 @@ static int usage_error(const char *what, const char *arg) {
 static int data_error(int rc, const char *msg) {
     fprintf(stderr, "gptc data: %s\n", msg);
     return rc;
+}
+
+/* Something the user may not have meant, though it is no error. */
+static void data_note(const DataOptions *o, const char *msg) {
+    if (!o->quiet) fprintf(stderr, "gptc data: note: %s\n", msg);
+}
+
+/* Where the user may have forgotten --paragraphs: the advice for a split
+ * that has too few documents, or "". */
+static const char *paragraphs_hint(const DataOptions *o) {
+    return o->paragraphs ? ""
+                         : " (without --paragraphs each file is one document; --paragraphs cuts "
+                           "files into one per paragraph)";
 }
 
 /* ---- options ---- */
@@ -208,6 +228,10 @@ static const char *option_value(int argc, char **argv, int *i, const char *opt, 
 
 static bool valid_name(const char *s) { return *s && !strchr(s, '/'); }
 
+static const char *const options[] = {"-o", "--output", "--name", "--val-fraction", "--val-docs",
+                                      "--shard-tokens", "--paragraphs", "--tokenizer", "--vocab",
+                                      "--quiet", "--help", NULL};
+
 /* One option at argv[*i]; returns 0 when taken, else the exit status. */
 static int parse_option(int argc, char **argv, int *i, DataOptions *o, bool *val_set) {
     const char *a = argv[*i], *v;
@@ -244,7 +268,7 @@ static int parse_option(int argc, char **argv, int *i, DataOptions *o, bool *val
                 "--val-fraction '%s': expected a number from 0 up to (not including) 1", v);
         *val_set = true;
     } else if (missing) return usage_error("%s needs a value", a);
-    else return usage_error("unknown option '%s'", a);
+    else return usage_error("%s", suggest_unknown("option", a, options));
     return missing ? usage_error("%s needs a value", a) : 0;
 }
 
@@ -270,6 +294,42 @@ static int parse_options(int argc, char **argv, DataOptions *o) {
     if (!o->ninputs) return usage_error("%s", "no input files given");
     if (!o->outdir || !*o->outdir) return usage_error("%s", "no output directory given (-o DIR)");
     if (o->vocab && !o->gpt2) return usage_error("%s", "--vocab goes with --tokenizer gpt2");
+    return 0;
+}
+
+/* Drops the inputs that name a file named before (again, through a link or
+ * by another path), so that each file is read once. An input that cannot be
+ * stat'ed stays, for read_file to report. Returns 0 or the exit status. */
+static int drop_repeated_inputs(DataOptions *o) {
+    struct stat *id = malloc(sizeof *id * (size_t)o->ninputs);
+    bool *known = malloc(sizeof *known * (size_t)o->ninputs);
+    if (!id || !known) {
+        free(id);
+        free(known);
+        return data_error(1, "out of memory");
+    }
+    int kept = 0;
+    for (int f = 0; f < o->ninputs; f++) {
+        known[kept] = stat(o->inputs[f], &id[kept]) == 0;
+        int same = -1;
+        for (int k = 0; known[kept] && k < kept && same < 0; k++)
+            if (known[k] && id[k].st_dev == id[kept].st_dev && id[k].st_ino == id[kept].st_ino)
+                same = k;
+        if (same < 0) {
+            o->inputs[kept++] = o->inputs[f];
+            continue;
+        }
+        char m[2 * PATH_MAX + 64];
+        if (!strcmp(o->inputs[f], o->inputs[same]))
+            snprintf(m, sizeof m, "%s is given again; it is read once", o->inputs[f]);
+        else
+            snprintf(m, sizeof m, "%s is the same file as %s; it is read once", o->inputs[f],
+                     o->inputs[same]);
+        data_note(o, m);
+    }
+    o->ninputs = kept;
+    free(id);
+    free(known);
     return 0;
 }
 
@@ -534,12 +594,23 @@ static bool wants_val(const Writer *w) {
 
 static bool write_document(void *ctx, const char *text, size_t len) {
     Writer *w = ctx;
+    bool val = wants_val(w);
+    TextKey key = {{0}};
+    if (val || w->val_texts.n) key = text_key(text, len); /* no val share: nothing to compare */
+    if (!val && textset_has(&w->val_texts, key)) {
+        w->dropped++;
+        return true;
+    }
     int64_t n = tokenize(w->o, &w->doc, text, len);
     if (n < 0) {
         w->rc = 1;
         return false;
     }
-    if (wants_val(w)) return add_to_val(w, w->doc.t, n);
+    if (val) {
+        if (textset_add(&w->val_texts, key)) return add_to_val(w, w->doc.t, n);
+        w->rc = data_error(1, "out of memory");
+        return false;
+    }
     if (!w->in_train) {
         w->in_train = true;
         if (!write_val(w)) return false;
@@ -582,20 +653,36 @@ static void print_summary(const DataOptions *o, const Count *c, const Writer *w,
     printf("  train: %" PRId64 " document%s, %" PRId64 " tokens in %d shard%s: %s%s%s\n",
            w->train_docs, plural(w->train_docs), w->train_tokens, nshards, plural(nshards), first,
            nshards > 1 ? " .. " : "", nshards > 1 ? strrchr(last, '/') + 1 : "");
+    if (w->dropped)
+        printf("  dropped %" PRId64 " train document%s whose text the val shard holds\n",
+               w->dropped, plural(w->dropped));
     if (stale) printf("  removed %d stale shard%s of an earlier run\n", stale, plural(stale));
 }
 
 /* The checks that need the first pass's totals. */
 static int check_split(const DataOptions *o, const Count *c) {
-    char m[256];
+    char m[512];
     if (c->docs == 0) return data_error(2, "the input holds no documents (only blank lines?)");
     if (o->by_docs && o->val_docs >= c->docs) {
         snprintf(m, sizeof m,
                  "--val-docs %" PRId64 " leaves nothing to train on: the input holds %" PRId64
-                 " document%s",
-                 o->val_docs, c->docs, c->docs == 1 ? "" : "s");
+                 " document%s%s",
+                 o->val_docs, c->docs, plural(c->docs), paragraphs_hint(o));
         return data_error(2, m);
     }
+    /* The val share takes whole documents, so one document cannot be split. */
+    if (!o->by_docs && o->val_fraction > 0 && c->docs == 1) {
+        snprintf(m, sizeof m,
+                 "the input is one document%s, so the val share (--val-fraction %g) leaves "
+                 "nothing to train on; %sgive --val-fraction 0 for no validation",
+                 o->paragraphs ? "" : " (without --paragraphs each file is one)",
+                 o->val_fraction,
+                 o->paragraphs ? "" : "add --paragraphs to cut it into one per paragraph, or ");
+        return data_error(2, m);
+    }
+    if (c->docs == 1 && !o->paragraphs)
+        data_note(o, "the input is one document: without --paragraphs each file is one; "
+                     "--paragraphs would cut it into one per paragraph");
     return 0;
 }
 
@@ -603,8 +690,16 @@ static int check_split(const DataOptions *o, const Count *c) {
 static int write_shards(const DataOptions *o, const Count *c, Writer *w) {
     int rc = each_document(o, write_document, w);
     if (rc) return rc > 0 ? rc : w->rc;
-    if (!w->in_train)
-        return data_error(2, "the val share takes every document; nothing is left to train on");
+    if (!w->in_train && w->dropped) {
+        return data_error(2, "every document after the val share has the text of one in it; "
+                             "nothing is left to train on");
+    }
+    if (!w->in_train) {
+        char m[512];
+        snprintf(m, sizeof m, "the val share takes every document; nothing is left to train on%s",
+                 paragraphs_hint(o));
+        return data_error(2, m);
+    }
     if (!flush_train(w)) return w->rc;
     int stale = remove_stale(o, "train", w->next_shard) + (w->nval ? 0 : remove_stale(o, "val", 0));
     if (!o->quiet) print_summary(o, c, w, stale);
@@ -622,6 +717,7 @@ static int run(const DataOptions *o) {
     Writer w = {.o = o, .total_tokens = c.tokens, .next_shard = 1};
     w.val_target = o->by_docs ? 0 : (int64_t)ceil(o->val_fraction * (double)c.tokens);
     rc = write_shards(o, &c, &w);
+    textset_free(&w.val_texts);
     free(w.doc.t);
     free(w.val);
     free(w.buf);
@@ -631,6 +727,7 @@ static int run(const DataOptions *o) {
 int cmd_data(int argc, char **argv) {
     DataOptions o;
     int rc = parse_options(argc, argv, &o);
+    if (rc == 0) rc = drop_repeated_inputs(&o);
     if (rc == 0) rc = load_vocab(&o);
     if (rc == 0) rc = run(&o);
     else if (rc < 0) rc = fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;

@@ -2,8 +2,8 @@
  * cmd_data.h: `gptc data`, which turns text files into token shards for the
  * byte-level models: documents are tokenized with tokenize.h, the first ones
  * fill the val shard NAME_val_000000.bin, the rest stream into train shards
- * NAME_train_000001.bin, ... (the recipe's layout, modded-nanogpt-medium.md
- * §2). `gptc data --help` has the details.
+ * NAME_train_000001.bin, ... (the recipe's layout, docs/recipe.md, 'Data').
+ * `gptc data --help` has the details.
  */
 #ifndef GPTC_CMD_DATA_H
 #define GPTC_CMD_DATA_H

@@ -18,6 +18,7 @@
 #include "ckpt_spec.h"
 #include "params.h"
 #include "safetensors.h"
+#include "suggest.h"
 
 static const char export_help[] =
     "Usage: gptc export CHECKPOINT -o FILE.safetensors [--fp32] [--quiet]\n"
@@ -63,6 +64,8 @@ static int usage(const char *fmt, const char *arg) {
     return 2;
 }
 
+static const char *const options[] = {"-o", "--output", "--fp32", "--quiet", "--help", NULL};
+
 /* Returns -1 when the arguments are good, otherwise the exit status. */
 static int parse(int argc, char **argv, ExportArgs *a) {
     for (int i = 0; i < argc; i++) {
@@ -77,7 +80,7 @@ static int parse(int argc, char **argv, ExportArgs *a) {
             if (i + 1 >= argc) return usage("%s needs a file name", s);
             a->out = argv[++i];
         } else if (!strncmp(s, "--output=", 9)) a->out = s + 9;
-        else if (s[0] == '-' && s[1]) return usage("unknown option '%s'", s);
+        else if (s[0] == '-' && s[1]) return usage("%s", suggest_unknown("option", s, options));
         else if (a->ckpt) return usage("one checkpoint at a time; '%s' is a second", s);
         else a->ckpt = s;
     }

@@ -13,6 +13,7 @@
 #include "cuda/gpu_cuda.h"
 #include "launch.h"
 #include "manifest.h"
+#include "suggest.h"
 #include "train.h"
 #include "validate.h"
 
@@ -180,6 +181,11 @@ static int check_gpus(int gpus, TrainOptions *o) {
     return 0;
 }
 
+/* Every option the parser below takes, for "did you mean". */
+static const char *const options[] = {"--run-dir", "--steps", "--resume", "--backend", "--threads",
+                                      "--ranks", "--gpus", "--rank-timeout", "--set",
+                                      "--no-progress", "--accept-changes", "--help", NULL};
+
 int cmd_train(int argc, char **argv) {
     TrainOptions o = {.backend = "auto", .progress = true};
     const char *model = NULL, *sets[MAX_SETS];
@@ -208,7 +214,7 @@ int cmd_train(int argc, char **argv) {
         } else if (!strcmp(a, "--set")) {
             if (nsets == MAX_SETS) return usage("more than %s --set options", "256");
             sets[nsets++] = argv[++i];
-        } else if (a[0] == '-' && a[1]) return usage("unknown option '%s'", a);
+        } else if (a[0] == '-' && a[1]) return usage("%s", suggest_unknown("option", a, options));
         else if (model) return usage("one model at a time; '%s' is a second", a);
         else model = a;
     }

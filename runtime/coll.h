@@ -1,5 +1,6 @@
 /*
- * coll.h: collectives between the ranks of a training run (design.md §7).
+ * coll.h: collectives between the ranks of a training run (docs/design.md,
+ * 'Distributed training').
  *
  * One process per rank. The ranks that `gptc train --ranks N` (or --gpus
  * N) starts on one machine talk to it, their hub, over a socket each

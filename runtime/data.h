@@ -1,6 +1,6 @@
 /*
  * data.h: token shards in the modded-nanogpt / llm.c format, read as the
- * recipe reads them (modded-nanogpt-medium.md §2, design.md §8).
+ * recipe reads them (docs/recipe.md, 'Data'; docs/design.md, 'Files').
  *
  * A shard is 256 little-endian int32 (magic 20240520, version 1, token
  * count, zeros) and then the tokens as uint16. Shards are taken in sorted

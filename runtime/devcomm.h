@@ -1,8 +1,8 @@
 /*
  * devcomm.h: collectives on device memory between the ranks of a run, for
- * the device executors (design.md §7): the gradients averaged during the
- * backward pass, and Muon's directions, each computed by one rank, sent to
- * all.
+ * the device executors (docs/design.md, 'Distributed training'): the
+ * gradients averaged during the backward pass, and Muon's directions, each
+ * computed by one rank, sent to all.
  *
  * Two implementations:
  *   host  (devcomm_host.c) for `sim`, whose device memory is host memory:

@@ -5,10 +5,11 @@
  * The plan is built in-process from the ModelSpec (generated/NAME/
  * schedule.c is its reviewable form). exec_new allocates one arena for the
  * activations at max_T, the token arrays, the parameters in the device
- * layout of contracts.md (Muon tensors as a bf16 `hi` plane and a uint16
- * `lo` plane whose (hi << 16) | lo is the fp32 master; Adam tensors as the
- * fp32 master; the head, or x00's table when tied, also as a bf16 copy)
- * and the fp32 gradients in params_list order.
+ * executors' layout (docs/design.md, 'Numerics and determinism': Muon
+ * tensors as a bf16 `hi` plane and a uint16 `lo` plane whose
+ * (hi << 16) | lo is the fp32 master; Adam tensors as the fp32 master; the
+ * head, or x00's table when tied, also as a bf16 copy) and the fp32
+ * gradients in params_list order.
  *
  * Per step: exec_forward uploads ids, targets, doc_start (each token's
  * document start), the embedding segments (token_segments) and runs the

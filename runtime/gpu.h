@@ -1,7 +1,7 @@
 /*
  * gpu.h: the one small interface through which the runtime drives a
- * device (design.md §3): allocate, copy, launch a generated kernel, GEMM,
- * events. Two implementations: `sim` (runtime/sim/gpu_sim.c: host memory,
+ * device (docs/design.md, 'Executors'): allocate, copy, launch a generated
+ * kernel, GEMM, events. Two implementations: `sim` (runtime/sim/gpu_sim.c: host memory,
  * the generated kernels compiled for the CPU, GEMMs through CBLAS) and
  * `cuda` (runtime/cuda/gpu_cuda.c: the driver API loaded with dlopen,
  * cubins from NVRTC, cuBLASLt). The generated schedule and the executor

@@ -8,8 +8,8 @@
  * same bits) and sends the result back. Memory: one buffer per rank.
  *
  * The parent also watches the ranks, because no run may wait forever
- * (design.md §7): one poll() covers every socket and a self-pipe that the
- * SIGCHLD, SIGTERM and SIGINT handlers write to. A rank that dies, exits
+ * (docs/design.md, 'Distributed training'): one poll() covers every socket
+ * and a self-pipe that the SIGCHLD, SIGTERM and SIGINT handlers write to. A rank that dies, exits
  * before the end of the run, asks to abort, disagrees on the collective, or
  * is late to one by more than the rank timeout stops the job: the parent
  * says which rank and during which exchange, closes every socket (ranks

@@ -1,6 +1,6 @@
 /*
- * optim.h: the recipe's optimizers on fp32 parameters (modded-nanogpt-
- * medium.md §4), shared by the CPU executors.
+ * optim.h: the recipe's optimizers on fp32 parameters (docs/recipe.md,
+ * 'Muon' and 'Adam'), shared by the CPU executors.
  *
  * - Adam (AdamW form, bias-corrected, decoupled decay) for the head, the
  *   input and value tables and the scalars, each group with its own LR.

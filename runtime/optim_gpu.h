@@ -1,7 +1,7 @@
 /*
  * optim_gpu.h: the optimizer step of the GPU executors, on the device,
  * through runtime/gpu.h only (so the same code drives `sim` and `cuda`):
- * the recipe's Adam and Muon (modded-nanogpt-medium.md §4) as
+ * the recipe's Adam and Muon (docs/recipe.md, 'Adam' and 'Muon') as
  * runtime/optim.c computes them, with which it shares every coefficient
  * (optim_adam_coefs, optim_muon_coefs) and its checkpoint state.
  *
@@ -22,12 +22,12 @@
  * sums in a fixed order) rather than of fp32 u (double sums). Everything
  * else is bit for bit.
  *
- * Device memory (/work/briefs contracts, "device memory of the GPU
- * executors"): Muon masters as planes hi (bf16, what the GEMMs read) and lo
- * (uint16), (hi << 16) | lo being the fp32 master; Adam masters fp32, the
- * head with a bf16 copy. Gradients: fp32 in one buffer, tensor i at
- * offsets[i], each offset a multiple of 4 floats (optim_gpu_layout gives
- * such a layout), as every kernel pointer is 16-byte aligned.
+ * Device memory (docs/design.md, 'Numerics and determinism'): Muon masters
+ * as planes hi (bf16, what the GEMMs read) and lo (uint16), (hi << 16) | lo
+ * being the fp32 master; Adam masters fp32, the head with a bf16 copy.
+ * Gradients: fp32 in one buffer, tensor i at offsets[i], each offset a
+ * multiple of 4 floats (optim_gpu_layout gives such a layout), as every
+ * kernel pointer is 16-byte aligned.
  *
  * Every call returns 0 (or a pointer) on success, -1 (or NULL) with the
  * reason in g->err.

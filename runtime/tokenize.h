@@ -1,9 +1,9 @@
 /*
  * tokenize.h: the byte-level tokenizer of the CPU-scale models. The
  * vocabulary has 257 tokens: bytes 0..255 are tokens 0..255 and 256 is the
- * end-of-text token EOT. As in the recipe (modded-nanogpt-medium.md §2),
- * every document is written as [EOT] + its tokens, so EOT opens each
- * document and acts as BOS. (GPT-2's BPE, `gptc data --tokenizer gpt2`,
+ * end-of-text token EOT. As in the recipe (docs/recipe.md, 'Data'), every
+ * document is written as [EOT] + its tokens, so EOT opens each document
+ * and acts as BOS. (GPT-2's BPE, `gptc data --tokenizer gpt2`,
  * is in bpe.h.)
  *
  * Also the document splitter of `gptc data --paragraphs`: a paragraph is a

@@ -2,7 +2,8 @@
 # bench-ref.sh: training speed of gptc's `ref` executor against the PyTorch
 # reference (tests/reference/bench_torch.py) on the same model, the same
 # tokens and the same thread count, measured side by side in one run
-# (design.md §9), as a ratio ref / torch of median tokens per second.
+# (docs/design.md, 'Tests and budgets'), as a ratio ref / torch of median
+# tokens per second.
 #
 # Each round runs `gptc train` for WARMUP + STEPS steps and bench_torch.py for
 # as many, alternating which side goes first; warm-up steps are dropped; the
@@ -78,7 +79,7 @@ else
     [ "$torch_blas" = openmp ] && notes+=("libopenblas0-openmp is not installed: torch uses the system libblas.so.3")
 fi
 if ! [ -e "$pthread_dir/libblas.so.3" ]; then
-    notes+=("libopenblas0-pthread is not installed: Debian's torch would use the reference BLAS by default (about 3 vs 86 GFLOP/s, design.md §9); apt-get install libopenblas0-pthread")
+    notes+=("libopenblas0-pthread is not installed: Debian's torch would use the reference BLAS by default (about 3 vs 86 GFLOP/s, docs/design.md, 'Tests and budgets'); apt-get install libopenblas0-pthread")
 fi
 case "${sys_blas:-}" in */blas/libblas.so*)
     notes+=("torch runs its matrix products on the slow reference BLAS ($sys_blas): its numbers are not a fair baseline") ;;

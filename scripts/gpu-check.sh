@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# gpu-check.sh: the one prepared script for a machine with a GPU (design.md
-# §9), finishing well inside 10 minutes. Writes everything to stdout and,
-# when $OUT is set, to $OUT/gpu-check.txt. On a machine without a GPU it
-# still builds, and each GPU step says "skipped: no GPU" (never counted as
-# passed). Steps:
+# gpu-check.sh: the one prepared script for a machine with a GPU
+# (docs/design.md, 'Tests and budgets'), finishing well inside 10 minutes.
+# Writes everything to stdout and, when $OUT is set, to $OUT/gpu-check.txt.
+# On a machine without a GPU it still builds, and each GPU step says
+# "skipped: no GPU" (never counted as passed). Steps:
 #   versions   nvidia-smi, driver, nvcc, python, torch, compiler, OS
 #   deps       the build's system libraries; where the machine lacks them
 #              (no libyaml-dev, libpcre2-dev or OpenBLAS's OpenMP build),

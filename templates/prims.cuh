@@ -1,5 +1,5 @@
 // prims.cuh: the prelude of every kernel template, and the only file with
-// inline PTX (design.md §5).
+// inline PTX (docs/design.md, 'Kernel templates').
 //
 // Under a CUDA compiler (NVRTC, nvcc) it includes <cuda_bf16.h>; under the
 // host C++ compiler it includes runtime/sim/cuda_emu.h, so one kernel source

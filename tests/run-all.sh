@@ -18,6 +18,8 @@ run build/test_unit
 run build/asan/test_unit
 run tests/run-bad.sh build/gptc
 run tests/run-bad.sh build/asan/gptc
+run tests/run-cli.sh build/gptc
+run tests/run-cli.sh build/asan/gptc
 run tests/run-models.sh build/gptc
 run tests/run-models.sh build/asan/gptc
 run tests/run-docs.sh build/gptc

@@ -4,7 +4,7 @@
 # - every models/*.yaml passes `check`, prints valid JSON with `check --json`,
 #   and prints nothing with `check --quiet`;
 # - records 8, 9 and 10 have the recipe's parameter totals
-#   (modded-nanogpt-medium.md §3.1);
+#   (docs/recipe.md, 'Dimensions and parameter counts');
 # - the x0 ablations (medium-x0K on r8-medium, tiny-x0K on tiny) have K+1
 #   input tables, and K x vocab x dim + K x layers more parameters than their
 #   base: the extra tables and their per-layer lambdas;

@@ -4,7 +4,7 @@
 #define GPTC_PLAN_H
 
 /* SHA-256 of the kernels.cu beside this file. */
-#define GPTC_PLAN_SOURCE_SHA256 "3a635d08680b99d66ef33886bc65f217a316ac8751c06830b80dc5d7a2249a61"
+#define GPTC_PLAN_SOURCE_SHA256 "c738c694729817922df40d4c48f670ba769252c7ca47008a1c5358c708791aaa"
 /* Every pointer argument of every kernel is aligned to this. */
 #define GPTC_PLAN_ALIGN_BYTES 16
 #define GPTC_PLAN_KERNEL_COUNT 27

@@ -4,7 +4,7 @@
 #define GPTC_PLAN_H
 
 /* SHA-256 of the kernels.cu beside this file. */
-#define GPTC_PLAN_SOURCE_SHA256 "77ef43b19c996720b94e5e601ca81be8e59dcda13349de989e422b790cc9da73"
+#define GPTC_PLAN_SOURCE_SHA256 "0b17cbb81375d1a62dd2d97318a93d4e186401aee3cb86a32eb5294aafdbb780"
 /* Every pointer argument of every kernel is aligned to this. */
 #define GPTC_PLAN_ALIGN_BYTES 16
 #define GPTC_PLAN_KERNEL_COUNT 27

@@ -4,7 +4,7 @@
 #define GPTC_PLAN_H
 
 /* SHA-256 of the kernels.cu beside this file. */
-#define GPTC_PLAN_SOURCE_SHA256 "8725cc3d78caa5ef2e6b57c331f861a24b612562c2c83498383a7bfd288a0af5"
+#define GPTC_PLAN_SOURCE_SHA256 "aca056752b44dd92581cc5157323a19170ea72e5278debe5170acb0ba5f442bc"
 /* Every pointer argument of every kernel is aligned to this. */
 #define GPTC_PLAN_ALIGN_BYTES 16
 #define GPTC_PLAN_KERNEL_COUNT 27

@@ -4,7 +4,7 @@
 #define GPTC_PLAN_H
 
 /* SHA-256 of the kernels.cu beside this file. */
-#define GPTC_PLAN_SOURCE_SHA256 "a4920fb9581025b792371c9a255246dd58e8b64c57768e726c7bf584ce34c7b0"
+#define GPTC_PLAN_SOURCE_SHA256 "1581331e263a78add0cca5bfdc69356b4050d26a1e649ee8e8fef9cb987eea97"
 /* Every pointer argument of every kernel is aligned to this. */
 #define GPTC_PLAN_ALIGN_BYTES 16
 #define GPTC_PLAN_KERNEL_COUNT 27

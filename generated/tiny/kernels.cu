@@ -597,11 +597,11 @@ colsum_fp32_v4(float *out, int out_off, const float *in, int n, int cols, float 
  *   losses and cross_entropy_bwd, in the same order after the sums (which
  *   are fp32 here, double there). The mean loss is the second stage:
  *   templates/colsum.cu over row_loss with scale = 1 / count.
- * Precision the recipe's (modded-nanogpt-medium.md §3.7): logits are the
- *           head GEMM's bf16 output, widened to fp32 here (PyTorch's
- *           `.float()`), and everything after is fp32; the gradient is
- *           rounded to bf16 once, at the store, as PyTorch's backward of
- *           `.float()` casts it back to the matmul's bf16.
+ * Precision the recipe's (docs/recipe.md, 'Head, softcap and loss'):
+ *           logits are the head GEMM's bf16 output, widened to fp32 here
+ *           (PyTorch's `.float()`), and everything after is fp32; the
+ *           gradient is rounded to bf16 once, at the store, as PyTorch's
+ *           backward of `.float()` casts it back to the matmul's bf16.
  * Layouts   logits, dlogits: [rows, VPAD] bf16 row-major; targets: [rows]
  *           int32, each in 0 .. VPAD-1 (classes past the vocabulary are
  *           ordinary classes here); row_loss: [rows] fp32. dlogits may be

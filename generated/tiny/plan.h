@@ -4,7 +4,7 @@
 #define GPTC_PLAN_H
 
 /* SHA-256 of the kernels.cu beside this file. */
-#define GPTC_PLAN_SOURCE_SHA256 "ed36b5020f23144477a5064ed1a700785f769ee141fa667ef4f882adb66530b5"
+#define GPTC_PLAN_SOURCE_SHA256 "8681c4c40e1e7f981f54ce88e308a49cbe4e1897d8e67cdf666da1759addb746"
 /* Every pointer argument of every kernel is aligned to this. */
 #define GPTC_PLAN_ALIGN_BYTES 16
 #define GPTC_PLAN_KERNEL_COUNT 27

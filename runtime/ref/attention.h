@@ -19,8 +19,8 @@
 /* ---- attention with the document-causal block-window mask ---- */
 
 /* Query t may see key k iff k <= t, doc[k] == doc[t] and
- * k / bs >= t / bs - W + 1 (§3.5). Documents are contiguous, so that is
- * one range [first_key(t), t]. */
+ * k / bs >= t / bs - W + 1 (docs/recipe.md, 'Document mask'). Documents
+ * are contiguous, so that is one range [first_key(t), t]. */
 static inline int first_key(const int *doc_start, int t, int W, int bs) {
     int lo = (t / bs - W + 1) * bs;
     if (lo < doc_start[t]) lo = doc_start[t];

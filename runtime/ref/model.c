@@ -1,6 +1,7 @@
 /*
  * model.c: the ref executor's forward and backward pass, interpreting the
- * ModelSpec directly (modded-nanogpt-medium.md §3; the notation follows it).
+ * ModelSpec directly (docs/recipe.md, from 'Forward pass' to 'Dtypes'; the
+ * notation follows it).
  *
  * Forward, per rank, one packed sequence of T tokens:
  *   x0k = rmsnorm(embed_k[ids]) for every input table; x = x00
@@ -193,7 +194,7 @@ static real *G(Model *m, int t) { return m->grads + m->off[t]; }
 /* The head's weight: its own tensor, or x00's table when tied. */
 static int head_tensor(const Model *m) { return m->t_head >= 0 ? m->t_head : m->t_x0[0]; }
 
-/* ---- initialisation (§3.8) ---- */
+/* ---- initialisation (docs/recipe.md, 'Initialisation') ---- */
 
 static void fill_uniform(real *w, size_t n, double bound, Rng *r) {
     for (size_t i = 0; i < n; i++) w[i] = (real)((2 * rng_uniform(r) - 1) * bound);
@@ -340,7 +341,7 @@ static void layer_fwd(Model *m, int i, const real *x_in) {
 }
 
 /* Each token's document starts at the last EOT at or before it (an EOT
- * opens the document it belongs to, §3.5). */
+ * opens the document it belongs to: docs/recipe.md, 'Document mask'). */
 static void find_documents(Model *m) {
     int start = 0;
     for (int t = 0; t < m->T; t++) {

@@ -1,8 +1,8 @@
 /*
  * ref.h: the `ref` executor, a readable fp32 C implementation of the whole
- * model family that interprets the ModelSpec directly (design.md §3). It is
- * the oracle every generated kernel is tested against, and the trainer's
- * backend on a machine with no GPU.
+ * model family that interprets the ModelSpec directly (docs/design.md,
+ * 'Executors'). It is the oracle every generated kernel is tested against,
+ * and the trainer's backend on a machine with no GPU.
  *
  * Two builds of one source: ref_* in float and ref64_* in double.
  */

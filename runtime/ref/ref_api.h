@@ -18,7 +18,8 @@ size_t REF_API_NAME(num_params)(const REF_API_NAME(Model) *m);
 int REF_API_NAME(tensors)(const REF_API_NAME(Model) *m, const ParamTensor **meta,
                           const size_t **offsets);
 
-/* The recipe's initialisation (modded-nanogpt-medium.md §3.8) from `seed`. */
+/* The recipe's initialisation (docs/recipe.md, 'Initialisation') from
+ * `seed`. */
 void REF_API_NAME(init)(REF_API_NAME(Model) *m, uint64_t seed);
 
 /* The same initialisation into `params` (params_list order, packed), with

@@ -17,7 +17,8 @@
 /* cos and sin [T, half] of the recipe's half-truncated rotary: `pairs`
  * frequencies from 1 down to 1/base (both included), then zeros. Angles are
  * formed in float32 as the recipe does; at long sequences that differs from
- * float64 by up to ~0.016 rad (§13), and matching the records matters more. */
+ * float64 by up to ~0.016 rad (docs/recipe.md, 'Rotary'), and matching the
+ * records matters more. */
 static inline void rotary_tables(real *cosb, real *sinb, int T, int half, int pairs, double base) {
     for (int j = 0; j < half; j++) {
         float freq = 0.0f;

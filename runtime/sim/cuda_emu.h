@@ -1,8 +1,9 @@
-// cuda_emu.h: lets a kernel written in gptc's CUDA subset (design.md §5)
-// compile with the system C++ compiler (C++17) and run on the CPU, for the
-// `sim` executor. It is the host-compiler half of "one kernel source, two
-// compilers": templates/prims.cuh includes it when no CUDA compiler is
-// compiling, and <cuda_bf16.h> otherwise, so every spelling here is CUDA's.
+// cuda_emu.h: lets a kernel written in gptc's CUDA subset (docs/design.md,
+// 'Kernel templates') compile with the system C++ compiler (C++17) and run
+// on the CPU, for the `sim` executor. It is the host-compiler half of "one
+// kernel source, two compilers": templates/prims.cuh includes it when no
+// CUDA compiler is compiling, and <cuda_bf16.h> otherwise, so every
+// spelling here is CUDA's.
 //
 // What it provides: the CUDA keywords (__global__, __device__,
 // __forceinline__, __launch_bounds__, __shared__, __align__), dim3 and the

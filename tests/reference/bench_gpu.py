@@ -1,11 +1,12 @@
 """
 bench_gpu.py: times one training step of a gptc model in PyTorch on a GPU,
-set up the way the recipe runs it (shared/reference/modded-nanogpt-medium.md,
-cited as "§n"), so that gptc's cuda executor has a fair baseline on the same
-ModelSpec: bf16 weights and activations (§3.10), FlexAttention with a
-document-causal block-window BlockMask (§3.5, §7), torch.compile, fused AdamW
-for head, tables and scalars (§4.2), and Muon with Newton-Schulz in bf16 on
-the block matrices and the split16 fp32 master (§4.1).
+set up the way the recipe runs it (docs/recipe.md, whose sections are cited
+by title), so that gptc's cuda executor has a fair baseline on the same
+ModelSpec: bf16 weights and activations ('Dtypes'), FlexAttention with a
+document-causal block-window BlockMask ('Document mask', 'PyTorch setup'),
+torch.compile, fused AdamW for head, tables and scalars ('Adam'), and Muon
+with Newton-Schulz in bf16 on the block matrices and the split16 fp32 master
+('Muon').
 
 The model here is a GPU-fast variant of gptc_ref.py (the project's reference,
 written from the same spec): same Config, same parameter names and init, but
@@ -67,7 +68,7 @@ TOL_GRAD = 1e-4
 # Newton-Schulz of the check run in float64 (in bf16 it differs from
 # gptc_ref's float64 by ~3e-2, which would hide a wrong weight decay). Adam's
 # first step is lr g / (|g| + eps): a few value-embedding gradients are as
-# small as eps (1e-10, see §13) and carry fp32's relative error of such tiny
+# small as eps (1e-10, see 'Adam') and carry fp32's relative error of such tiny
 # sums, which moves those entries by up to 1e-3 of the update's norm.
 TOL_OPT = {"adam": 1e-3, "muon": 1e-4}
 
@@ -112,7 +113,7 @@ def parse_args():
 
 
 ARGS = parse_args()
-# Before torch initialises CUDA (§7: the recipe's allocator setting).
+# Before torch initialises CUDA ('PyTorch setup': the recipe's allocator setting).
 os.environ.setdefault("PYTORCH_CUDA_ALLOC_CONF", "expandable_segments:True")
 
 try:
@@ -151,7 +152,7 @@ def load_check_json(args):
 
 
 # ---------------------------------------------------------------------------
-# Masks: the token rule of §3.5 and its FlexAttention tiles
+# Masks: the token rule of 'Document mask' and its FlexAttention tiles
 # ---------------------------------------------------------------------------
 
 def document_ids(ids, eot):
@@ -258,11 +259,11 @@ def make_attention(kind, device, compiled_model):
 
 
 # ---------------------------------------------------------------------------
-# The model (§3.2 in order, as gptc_ref.forward, with bf16 activations)
+# The model ('Forward pass', in order, as gptc_ref.forward, with bf16 activations)
 # ---------------------------------------------------------------------------
 
 def rmsnorm(x):
-    """Weightless RMSNorm, eps 2^-23, reduced in fp32 (§3.3)."""
+    """Weightless RMSNorm, eps 2^-23, reduced in fp32 ('RMS norm')."""
     if hasattr(F, "rms_norm"):
         return F.rms_norm(x, (x.size(-1),), eps=R.RMS_EPS)
     xf = x.float()
@@ -273,7 +274,7 @@ DTYPES = {"bf16": torch.bfloat16, "fp32": torch.float32}
 
 
 def param_dtypes(spec, fp32):
-    """dtype of each parameter class and of the activations (§3.10)."""
+    """dtype of each parameter class and of the activations ('Dtypes')."""
     if fp32:
         return dict(matrices=torch.float32, embeddings=torch.float32, head=torch.float32, act=torch.float32)
     m = DTYPES[spec["dtypes.matrices"]]
@@ -305,7 +306,7 @@ class FastGPT(torch.nn.Module):
             dt = torch.float32 if cls == "scalars" else dtypes[cls]
             self.register_parameter(attr_name(name),
                                     torch.nn.Parameter(t.to(device=device, dtype=dt)))
-        cos, sin = R.rotary_tables(cfg, T)      # fp32, as the recipe builds them (§3.4)
+        cos, sin = R.rotary_tables(cfg, T)      # fp32, as in 'Rotary'
         self.register_buffer("cos", cos.to(device)[:, None, :], persistent=False)
         self.register_buffer("sin", sin.to(device)[:, None, :], persistent=False)
         self.windows = cfg.windows(cfg.steps)
@@ -318,7 +319,7 @@ class FastGPT(torch.nn.Module):
         return [(n, self.p(n)) for n in self.names]
 
     def rotary(self, x):
-        """Rotation in fp32, cast back (§3.4); x: [T, heads, head_dim]."""
+        """Rotation in fp32, cast back ('Rotary'); x: [T, heads, head_dim]."""
         xf = x.float()
         cos, sin = self.cos, self.sin
         if self.cfg.rot_conv == "half":
@@ -380,11 +381,11 @@ class FastGPT(torch.nn.Module):
 
 
 # ---------------------------------------------------------------------------
-# Optimizers (§4): fused AdamW, and Muon with a bf16 Newton-Schulz
+# Optimizers ('Adam', 'Muon'): fused AdamW, and Muon with a bf16 Newton-Schulz
 # ---------------------------------------------------------------------------
 
 def newton_schulz(u, coeffs, dtype):
-    """§4.1 NS5 in `dtype` (bf16 as the recipe), batched over leading dims:
+    """'Muon': NS5 in `dtype` (bf16 as the recipe), batched over leading dims:
     transpose when rows > cols, X / (|X|_F + 1e-7) per matrix, A = X X^T,
     B = b A + (c A) A, X = a X + B X."""
     X = u.to(dtype)
@@ -399,7 +400,7 @@ def newton_schulz(u, coeffs, dtype):
     return X.transpose(-2, -1) if tall else X
 
 
-# split16 (§4.1): the fp32 master's high 16 bits are the bf16 weight, its low
+# split16 ('Muon'): the fp32 master's high 16 bits are the bf16 weight, its low
 # 16 bits an int16 state. Written with multiply, mask and floor division
 # rather than shifts, so no step overflows int32 or depends on how a signed
 # shift rounds, in eager mode, under torch.compile and in old torch alike.
@@ -475,7 +476,7 @@ class Optimizers:
         self.hyper = [torch.zeros(3, dtype=torch.float32, device=device) for _ in self.muon]
 
     def set_step(self, step):
-        """Learning rates and momentum of training step `step` (§4.3)."""
+        """Learning rates and momentum of training step `step` ('Schedules')."""
         cfg, s = self.cfg, self.cfg.spec
         mult = R.lr_mult(cfg, step)
         for g in self.adam.param_groups:

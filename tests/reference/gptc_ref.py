@@ -2,14 +2,14 @@
 gptc_ref.py: an independent PyTorch implementation of the model family gptc
 compiles, for checking the C `ref` executor and runtime/optim.c.
 
-It is written from the recipe's description (shared/reference/
-modded-nanogpt-medium.md, cited below as "§n") and from gptc's key reference
-(models/README.md), not from the C code. Gradients come from autograd; the
+It is written from the recipe's description (docs/recipe.md, whose sections
+are cited below by title) and from gptc's key reference (models/README.md),
+not from the C code. Gradients come from autograd; the
 only hand-written optimizer is Muon, because torch has none.
 
 Everything runs in the dtype of the parameters it is given (float64 for the
 fixtures). The one deliberate exception is the rotary table, which the recipe
-builds in float32 (§3.4, §13) and which is then used in the working dtype.
+builds in float32 ('Rotary') and which is then used in the working dtype.
 
 The model description is gptc's own resolved spec: the "spec" object of
 `gptc check MODEL.yaml --json`, with dotted keys as in `gptc keys` and every
@@ -22,7 +22,7 @@ import subprocess
 import torch
 import torch.nn.functional as F
 
-# RMSNorm epsilon: float32 machine epsilon 2^-23 in every dtype (§3.3, §13).
+# RMSNorm epsilon: float32 machine epsilon 2^-23 in every dtype ('RMS norm').
 RMS_EPS = 1.1920928955078125e-07
 
 
@@ -52,7 +52,8 @@ class Config:
         self.V = g("vocab.size")
         self.Vp = g("vocab.padded")
         self.eot = g("vocab.eot")
-        # Tables are padded like the head only with vocab.pad_embeddings (§3.1).
+        # Tables are padded like the head only with vocab.pad_embeddings
+        # ('Dimensions and parameter counts').
         self.V_tables = self.Vp if g("vocab.pad_embeddings") else self.V
         off = set(g("attention.off_layers"))
         self.attn = [i not in off for i in range(self.L)]
@@ -80,7 +81,7 @@ class Config:
         self.n_scalars = g("scalars.length")
         assert self.n_scalars == self.L * (self.n_in + 4)
 
-    # §13 / models/README.md: names of the input tables.
+    # 'Parameter names and order' / models/README.md: names of the input tables.
     def input_names(self):
         if self.n_in == 1:
             return ["embed.weight"]
@@ -89,7 +90,8 @@ class Config:
         return ["embed%d.weight" % k for k in range(self.n_in)]
 
     def param_shapes(self):
-        """(name, shape) of every parameter in state_dict order (§13)."""
+        """(name, shape) of every parameter in state_dict order
+        ('Parameter names and order')."""
         out = []
         if not self.tied:
             out.append(("lm_head_w", (self.Vp, self.D)))
@@ -105,8 +107,9 @@ class Config:
             out.append(("blocks.%d.mlp.proj_w" % i, (self.D, self.hidden)))
         return out
 
-    # §3.9 and §10.1: scalars = skip weights [L] (by source layer), block
-    # lambdas [L x (n+1)] layer-major, attention lambdas [L x 2].
+    # 'The scalars vector', 'Extra input embeddings': scalars = skip weights
+    # [L] (by source layer), block lambdas [L x (n+1)] layer-major, attention
+    # lambdas [L x 2].
     def skip_index(self, src):
         return src
 
@@ -118,7 +121,7 @@ class Config:
         """k = 0: lambda_v; k = 1: lambda_ve."""
         return self.L + self.L * (self.n_in + 1) + 2 * layer + k
 
-    # §3.5 and models/README.md "Attention windows".
+    # 'Window schedule' and models/README.md "Attention windows".
     def windows(self, step):
         """(long, short) window in blocks at training step `step`."""
         max_blocks = self.max_tokens // self.bs
@@ -136,12 +139,13 @@ class Config:
         short_w = long_w // 2
         if self.short_max > 0:
             short_w = min(short_w, self.short_max)
-        # A short window of 0 blocks acts as 1 (§3.5 edge case).
+        # A short window of 0 blocks acts as 1 ('Window schedule').
         return long_w, max(1, short_w)
 
 
 # ---------------------------------------------------------------------------
-# Initialisation (§3.8, roughly: the fixtures store the weights they use)
+# Initialisation ('Initialisation', roughly: the fixtures store the weights
+# they use)
 # ---------------------------------------------------------------------------
 
 def init_params(cfg, gen, dtype=torch.float64, scalar_noise=0.0):
@@ -194,16 +198,16 @@ def init_params(cfg, gen, dtype=torch.float64, scalar_noise=0.0):
 
 
 # ---------------------------------------------------------------------------
-# The forward pass (§3.2 in order)
+# The forward pass ('Forward pass', in order)
 # ---------------------------------------------------------------------------
 
 def rmsnorm(x):
-    """Weightless RMSNorm over the last dim, eps = 2^-23 (§3.3, §13)."""
+    """Weightless RMSNorm over the last dim, eps = 2^-23 ('RMS norm')."""
     return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + RMS_EPS)
 
 
 def rotary_tables(cfg, T):
-    """cos, sin of shape [T, head_dim/2] (§3.4).
+    """cos, sin of shape [T, head_dim/2] ('Rotary').
 
     `pairs` frequencies geometric from 1 to 1/base, both ends included
     (linspace(0, 1, pairs) as exponent), then zeros up to head_dim/2. Built in
@@ -255,7 +259,7 @@ def rotary_tables_libm(cfg, T):
 def apply_rotary(x, cos, sin, convention):
     """x: [T, heads, head_dim]. Pairs (j, j + head_dim/2) for "half", (2j, 2j+1)
     for "interleaved"; y1 = x1 cos + x2 sin, y2 = -x1 sin + x2 cos (the recipe's
-    sign, §3.4)."""
+    sign, 'Rotary')."""
     cos = cos.to(x.dtype)[:, None, :]
     sin = sin.to(x.dtype)[:, None, :]
     if convention == "half":
@@ -268,8 +272,8 @@ def apply_rotary(x, cos, sin, convention):
 
 
 def window_mask(cfg, ids, W):
-    """Boolean [T, T] mask, [query, key], from the proven token rule (§3.5):
-    k <= q, same document (doc = cumsum(ids == eot), inclusive), and
+    """Boolean [T, T] mask, [query, key], from the token rule of
+    'Document mask': k <= q, same document (doc = cumsum(ids == eot), inclusive), and
     k // bs >= q // bs - W + 1."""
     T = ids.numel()
     doc = torch.cumsum((ids == cfg.eot).long(), 0)
@@ -279,14 +283,14 @@ def window_mask(cfg, ids, W):
 
 
 def attention(cfg, i, x, qkvo, ve, sa_v, sa_ve, mask, cos, sin):
-    """One attention layer's output (to be added to x) (§3.3)."""
+    """One attention layer's output (to be added to x) ('Attention')."""
     T = x.shape[0]
     h = rmsnorm(x) if cfg.norm == "pre" else x
     q = (h @ qkvo[0].T).view(T, cfg.heads, cfg.hd)
     k = (h @ qkvo[1].T).view(T, cfg.heads, cfg.hd)
     v = (h @ qkvo[2].T).view(T, cfg.heads, cfg.hd)
     # qkv: q, k and v normed per head, no norm on the input. pre: the input
-    # is normed, then q and k only (§9, models/README.md).
+    # is normed, then q and k only ('Attention', models/README.md).
     q, k = rmsnorm(q), rmsnorm(k)
     if cfg.norm == "qkv":
         v = rmsnorm(v)
@@ -304,8 +308,8 @@ def attention(cfg, i, x, qkvo, ve, sa_v, sa_ve, mask, cos, sin):
 
 
 def softcap(cfg, z):
-    """§3.7: isru cap z / sqrt(z^2 + cap^2); sigmoid cap sigmoid((z + offset) /
-    divisor); none."""
+    """'Head, softcap and loss': isru cap z / sqrt(z^2 + cap^2); sigmoid
+    cap sigmoid((z + offset) / divisor); none."""
     if cfg.softcap == "isru":
         return cfg.cap * z * torch.rsqrt(z * z + cfg.cap * cfg.cap)
     if cfg.softcap == "sigmoid":
@@ -316,7 +320,7 @@ def softcap(cfg, z):
 
 def forward(cfg, p, ids, targets, step):
     """(logits after the softcap [T, Vp], mean cross-entropy) for one packed
-    sequence with the windows of training step `step` (§3.2)."""
+    sequence with the windows of training step `step` ('Forward pass')."""
     T = ids.numel()
     s = p["scalars"]
     ids = ids.long()
@@ -326,7 +330,8 @@ def forward(cfg, p, ids, targets, step):
     long_w, short_w = cfg.windows(step)
     masks = {True: window_mask(cfg, ids, long_w), False: window_mask(cfg, ids, short_w)}
     cos, sin = (rotary_tables_libm if LIBM_ROTARY else rotary_tables)(cfg, T)
-    # 3. x = x00 = rmsnorm(embed(ids)); each extra table normed on its own (§10.1).
+    # 3. x = x00 = rmsnorm(embed(ids)); each extra table normed on its own
+    # ('Extra input embeddings').
     x0 = [rmsnorm(p[name][ids]) for name in cfg.input_names()]
     x = x0[0]
     outs = []
@@ -346,12 +351,12 @@ def forward(cfg, p, ids, targets, step):
                               ves[t] if t is not None else None,
                               s[cfg.sa_index(i, 0)], s[cfg.sa_index(i, 1)],
                               masks[cfg.long[i]], cos, sin)
-        # 4d. MLP on the normed stream: proj relu(fc x)^2 (§3.6).
+        # 4d. MLP on the normed stream: proj relu(fc x)^2 ('MLP').
         h = rmsnorm(x) @ p["blocks.%d.mlp.fc_w" % i].T
         x = x + F.relu(h).square() @ p["blocks.%d.mlp.proj_w" % i].T
         outs.append(x)
     # 5. final norm, head (x00's table when tied), softcap, mean CE over
-    # every padded class (§3.7).
+    # every padded class ('Head, softcap and loss').
     head = p[cfg.input_names()[0]] if cfg.tied else p["lm_head_w"]
     logits = softcap(cfg, rmsnorm(x) @ head.T)
     loss = F.cross_entropy(logits, targets.long(), reduction="mean")
@@ -359,11 +364,11 @@ def forward(cfg, p, ids, targets, step):
 
 
 # ---------------------------------------------------------------------------
-# Optimizers and schedules (§4)
+# Optimizers and schedules ('Muon', 'Adam', 'Schedules')
 # ---------------------------------------------------------------------------
 
 def lr_mult(cfg, step):
-    """§4.3: 1 while x < 1 - cooldown_frac, then (1 - x) / cooldown_frac;
+    """'Schedules': 1 while x < 1 - cooldown_frac, then (1 - x) / cooldown_frac;
     then floor + (1 - floor) mult (train.lr_floor)."""
     x = step / cfg.steps
     cd = cfg.spec["train.cooldown_frac"]
@@ -373,7 +378,7 @@ def lr_mult(cfg, step):
 
 
 def muon_momentum(cfg, step):
-    """§4.3: linear warm-up from momentum_start to momentum_end."""
+    """'Schedules': linear warm-up from momentum_start to momentum_end."""
     s = cfg.spec
     warm = s["train.muon.momentum_warmup_steps"]
     f = min(step / warm, 1.0) if warm > 0 else 1.0
@@ -381,7 +386,7 @@ def muon_momentum(cfg, step):
 
 
 def newton_schulz(G, coeffs):
-    """§4.1 NS5 in the working precision (float64 here, not bf16): transpose
+    """'Muon': NS5 in the working precision (float64 here, not bf16): transpose
     when rows > cols, X / (|X|_F + 1e-7), then per iteration
     A = X X^T, B = b A + (c A) A, X = a X + B X."""
     X = G
@@ -397,7 +402,7 @@ def newton_schulz(G, coeffs):
 
 
 class Muon:
-    """§4.1 for the block matrices; qkvo_w is four matrices (Q, K, V, O)."""
+    """'Muon' for the block matrices; qkvo_w is four matrices (Q, K, V, O)."""
 
     def __init__(self, cfg, params):
         s = cfg.spec
@@ -430,8 +435,8 @@ class Muon:
 
 
 class Optimizers:
-    """Adam (AdamW) for head, tables and scalars with per-group LRs (§4.2),
-    Muon for the block matrices (§4.1); every LR times lr_mult(step)."""
+    """Adam (AdamW) for head, tables and scalars with per-group LRs ('Adam'),
+    Muon for the block matrices ('Muon'); every LR times lr_mult(step)."""
 
     def __init__(self, cfg, p):
         s = cfg.spec

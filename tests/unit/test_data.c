@@ -7,8 +7,10 @@
  * leftover dropped) at its boundary; exhaustion, rewind, tell and seek; and
  * every bad input, each with its message. Tokenizer: EOT placement and the
  * paragraph splitter. Command: the val/train split by documents and by
- * fraction, documents spilling over train shards, stale shards, and every
- * refusal with its message and exit status.
+ * fraction, documents spilling over train shards, stale shards, a single
+ * document, inputs named twice, train documents that repeat val ones (and
+ * the set of texts that finds them, textset.c), and every refusal with its
+ * message and exit status.
  *
  * Files live in a fresh mkdtemp directory per test, removed at its end.
  * Shard tokens are small numbers chosen so a slice shows where it came from
@@ -28,6 +30,7 @@
 #include "cmd_data.h"
 #include "data.h"
 #include "test.h"
+#include "textset.h"
 #include "tokenize.h"
 
 /* ---- helpers ---- */
@@ -616,9 +619,11 @@ TEST(cmd_data_input_errors) {
     CHECK_HAS(cerr, "the input holds no documents (only blank lines?)");
     CHECK_EQ_INT(run_data("@a.txt", "@b.txt", "-o", "@out", "--val-docs", "2", NULL), 2);
     CHECK_HAS(cerr, "--val-docs 2 leaves nothing to train on: the input holds 2 documents");
-    /* One document, and val-fraction 0.5 wants it whole. */
-    CHECK_EQ_INT(run_data("@a.txt", "-o", "@out", "--val-fraction", "0.5", NULL), 2);
-    CHECK_HAS(cerr, "the val share takes every document; nothing is left to train on");
+    /* Two documents of 7 and 6 tokens; val-fraction 0.9 wants 12 tokens: both. */
+    CHECK_EQ_INT(run_data("@a.txt", "@b.txt", "-o", "@out", "--val-fraction", "0.9", NULL), 2);
+    CHECK_HAS(cerr, "the val share takes every document; nothing is left to train on (without "
+                    "--paragraphs each file is one document; --paragraphs cuts files into one "
+                    "per paragraph)");
     CHECK(!exists(tmp_path("out/data_val_000000.bin"))); /* a refused split writes nothing */
     /* Val must fit one shard: 2 docs of 7 and 6 tokens, val 1 doc of 7 > 6. */
     CHECK_EQ_INT(run_data("@a.txt", "@b.txt", "-o", "@out", "--val-docs", "1", "--shard-tokens",
@@ -626,10 +631,163 @@ TEST(cmd_data_input_errors) {
     CHECK_HAS(cerr, "the val share needs more than --shard-tokens 6 tokens");
     CHECK(!exists(tmp_path("out/data_val_000000.bin")));
     /* An output directory that cannot be made: a file is in the way. */
-    CHECK_EQ_INT(run_data("@a.txt", "-o", "@a.txt/sub", NULL), 2);
+    CHECK_EQ_INT(run_data("@a.txt", "-o", "@a.txt/sub", "--val-fraction", "0", NULL), 2);
     CHECK_HAS(cerr, "/a.txt: cannot create the output directory: ");
     CHECK_EQ_INT(run_data("@a.txt", "@b.txt", "-o", "@a.txt", NULL), 2);
     CHECK_HAS(cerr,
               "/a.txt: cannot create the output directory: a file of that name is in the way");
     tmp_cleanup();
+}
+
+/* One input without --paragraphs is one document: a val share cannot be cut
+ * from it, and the error says how to get more documents; without a val
+ * share it trains, with a note. */
+TEST(cmd_data_one_document) {
+    tmp_setup("data");
+    write_text("a.txt", "alpha\n\nbeta\n");
+    CHECK_EQ_INT(run_data("@a.txt", "-o", "@out", NULL), 2);
+    CHECK_HAS(cerr, "gptc data: the input is one document (without --paragraphs each file is "
+                    "one), so the val share (--val-fraction 0.1) leaves nothing to train on; add "
+                    "--paragraphs to cut it into one per paragraph, or give --val-fraction 0 for "
+                    "no validation\n");
+    CHECK(!exists(tmp_path("out"))); /* refused before anything is made */
+    CHECK_EQ_INT(run_data("@a.txt", "-o", "@out", "--val-docs", "1", NULL), 2);
+    CHECK_HAS(cerr, "--val-docs 1 leaves nothing to train on: the input holds 1 document "
+                    "(without --paragraphs");
+
+    CHECK_EQ_INT(run_data("@a.txt", "-o", "@out", "--val-fraction", "0", NULL), 0);
+    CHECK_HAS(cerr, "gptc data: note: the input is one document: without --paragraphs each file "
+                    "is one; --paragraphs would cut it into one per paragraph\n");
+    char t[512];
+    shard_text("out/data_train_000001.bin", t, sizeof t);
+    CHECK(!strcmp(t, "#alpha\n\nbeta\n"));
+    CHECK_EQ_INT(run_data("@a.txt", "-o", "@out", "--val-fraction", "0", "--quiet", NULL), 0);
+    CHECK_EQ_INT(cerr[0], 0);
+
+    /* --paragraphs: two documents, a split, no note. */
+    CHECK_EQ_INT(run_data("@a.txt", "-o", "@out", "--paragraphs", "--val-docs", "1", NULL), 0);
+    CHECK_EQ_INT(cerr[0], 0);
+    /* One paragraph: one document still, and nothing to add about --paragraphs. */
+    write_text("one.txt", "alpha\n");
+    CHECK_EQ_INT(run_data("@one.txt", "-o", "@out", "--paragraphs", NULL), 2);
+    CHECK_HAS(cerr, "the input is one document, so the val share (--val-fraction 0.1) leaves "
+                    "nothing to train on; give --val-fraction 0 for no validation\n");
+    tmp_cleanup();
+}
+
+/* A file named again, through a symbolic or hard link, or by another path,
+ * is read once, with a note for each repeat. */
+TEST(cmd_data_inputs_read_once) {
+    tmp_setup("data");
+    write_text("a.txt", "alpha\n");
+    write_text("b.txt", "beta\n");
+    CHECK(symlink(tmp_path("a.txt"), tmp_path("sym.txt")) == 0);
+    CHECK(link(tmp_path("a.txt"), tmp_path("hard.txt")) == 0);
+    CHECK(mkdir(tmp_path("sub"), 0755) == 0);
+    int rc = run_data("@a.txt", "@b.txt", "@a.txt", "@sym.txt", "@hard.txt", "@sub/../a.txt", "-o",
+                      "@out", "--val-docs", "1", NULL);
+    CHECK_EQ_INT(rc, 0);
+    CHECK_HAS(cout, "gptc data: 2 documents, 13 tokens");
+    char t[512], want[PATH_MAX * 2 + 64];
+    shard_text("out/data_val_000000.bin", t, sizeof t);
+    CHECK(!strcmp(t, "#alpha\n"));
+    shard_text("out/data_train_000001.bin", t, sizeof t);
+    CHECK(!strcmp(t, "#beta\n"));
+    snprintf(want, sizeof want, "gptc data: note: %s is given again; it is read once\n",
+             tmp_path("a.txt"));
+    CHECK_HAS(cerr, want);
+    const char *same[] = {"sym.txt", "hard.txt", "sub/../a.txt"};
+    for (int i = 0; i < 3; i++) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s", tmp_path(same[i]));
+        snprintf(want, sizeof want,
+                 "gptc data: note: %s is the same file as %s; it is read once\n", path,
+                 tmp_path("a.txt"));
+        CHECK_HAS(cerr, want);
+    }
+    /* A missing file named twice is still an error. */
+    CHECK_EQ_INT(run_data("@b.txt", "@none.txt", "@none.txt", "-o", "@out", NULL), 2);
+    CHECK_HAS(cerr, "/none.txt: cannot open: No such file or directory");
+    tmp_cleanup();
+}
+
+/* A train document with the text of a val document is dropped and counted:
+ * validation never scores text that training saw. Repeats within one
+ * split stay. */
+TEST(cmd_data_val_text_not_in_train) {
+    tmp_setup("data");
+    char t[512];
+    write_text("p.txt", "aaa\n\nbbb\n\naaa\n\nccc\n\nbbb\n\nddd\n\naab\n");
+    int rc = run_data("@p.txt", "-o", "@out", "--paragraphs", "--val-docs", "2", NULL);
+    CHECK_EQ_INT(rc, 0);
+    shard_text("out/data_val_000000.bin", t, sizeof t);
+    CHECK(!strcmp(t, "#aaa#bbb"));
+    shard_text("out/data_train_000001.bin", t, sizeof t);
+    CHECK(!strcmp(t, "#ccc#ddd#aab")); /* "aab" differs by one byte: kept */
+    CHECK_HAS(cout, "gptc data: 7 documents, 28 tokens");
+    CHECK_HAS(cout, "train: 3 documents, 12 tokens in 1 shard");
+    CHECK_HAS(cout, "dropped 2 train documents whose text the val shard holds\n");
+
+    /* By fraction: 16 tokens, 0.25 asks for 4, so val is "#aaa". */
+    write_text("f.txt", "aaa\n\nbbb\n\naaa\n\nccc\n");
+    CHECK_EQ_INT(run_data("@f.txt", "-o", "@out", "--name", "f", "--paragraphs",
+                          "--val-fraction", "0.25", NULL), 0);
+    shard_text("out/f_val_000000.bin", t, sizeof t);
+    CHECK(!strcmp(t, "#aaa"));
+    shard_text("out/f_train_000001.bin", t, sizeof t);
+    CHECK(!strcmp(t, "#bbb#ccc"));
+    CHECK_HAS(cout, "dropped 1 train document whose text the val shard holds\n");
+
+    /* Repeats inside val, or inside train, are no overlap. */
+    write_text("r.txt", "aaa\n\naaa\n\nccc\n\nccc\n");
+    CHECK_EQ_INT(run_data("@r.txt", "-o", "@out", "--name", "r", "--paragraphs", "--val-docs",
+                          "2", NULL), 0);
+    shard_text("out/r_val_000000.bin", t, sizeof t);
+    CHECK(!strcmp(t, "#aaa#aaa"));
+    shard_text("out/r_train_000001.bin", t, sizeof t);
+    CHECK(!strcmp(t, "#ccc#ccc"));
+    CHECK(!strstr(cout, "dropped"));
+
+    /* Two files with the same text (not the same file): the second is a copy. */
+    write_text("x.txt", "same\n");
+    write_text("y.txt", "same\n");
+    write_text("z.txt", "other\n");
+    CHECK_EQ_INT(run_data("@x.txt", "@y.txt", "@z.txt", "-o", "@out", "--name", "xyz",
+                          "--val-docs", "1", NULL), 0);
+    shard_text("out/xyz_train_000001.bin", t, sizeof t);
+    CHECK(!strcmp(t, "#other\n"));
+    CHECK_HAS(cout, "dropped 1 train document");
+
+    /* Nothing but copies after the val share: refused, nothing written. */
+    write_text("c.txt", "aaa\n\nbbb\n\naaa\n\nbbb\n");
+    CHECK_EQ_INT(run_data("@c.txt", "-o", "@out", "--name", "c", "--paragraphs", "--val-docs",
+                          "2", NULL), 2);
+    CHECK_HAS(cerr, "every document after the val share has the text of one in it; nothing is "
+                    "left to train on");
+    CHECK(!exists(tmp_path("out/c_val_000000.bin")));
+    tmp_cleanup();
+}
+
+/* The set behind it: members by content, through growth. */
+TEST(textset_members) {
+    TextSet s = {0};
+    CHECK(!textset_has(&s, text_key("a", 1)));
+    char buf[32];
+    for (int i = 0; i < 5000; i++) {
+        int n = snprintf(buf, sizeof buf, "doc %d", i);
+        CHECK(textset_add(&s, text_key(buf, (size_t)n)));
+    }
+    CHECK(textset_add(&s, text_key("doc 7", 5))); /* again: no second member */
+    CHECK_EQ_INT(s.n, 5000);
+    int found = 0;
+    for (int i = 0; i < 10000; i++) {
+        int n = snprintf(buf, sizeof buf, "doc %d", i);
+        found += textset_has(&s, text_key(buf, (size_t)n));
+    }
+    CHECK_EQ_INT(found, 5000);
+    CHECK(!textset_has(&s, text_key("doc 7 ", 6)));
+    CHECK(textset_has(&s, text_key("doc 7", 5)));
+    CHECK(!textset_has(&s, text_key("", 0)));
+    textset_free(&s);
+    CHECK_EQ_INT(s.cap, 0);
 }

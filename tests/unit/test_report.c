@@ -1,10 +1,12 @@
 /*
  * test_report.c: the schedules of spec.c, the parameter list of params.c and
  * the report of report.c, checked against the numbers of the reference
- * recipe (modded-nanogpt-medium.md): parameter totals of records 8, 9 and
- * 10, state_dict names and order (§13), the window transition table (§3.5),
- * the learning-rate and momentum schedules (§4.3), and the report's text and
- * JSON. The specs are built by hand, so these tests need no YAML.
+ * recipe (docs/recipe.md, whose sections are named here): parameter totals
+ * of records 8, 9 and 10 ('Dimensions and parameter counts'), state_dict
+ * names and order ('Parameter names and order'), the window transition
+ * table ('Window schedule'), the learning-rate and momentum schedules
+ * ('Schedules'), and the report's text and JSON. The specs are built by
+ * hand, so these tests need no YAML.
  */
 #include <stdlib.h>
 
@@ -13,8 +15,9 @@
 #include "spec.h"
 #include "test.h"
 
-/* Record 8 (§3): 16 layers of 1024, layer 7 without attention, 3 value
- * tables shared 012...012, U-net skips 6->9, 4->10, 2->11. */
+/* Record 8 ('Dimensions and parameter counts'): 16 layers of 1024, layer 7
+ * without attention, 3 value tables shared 012...012, U-net skips 6->9,
+ * 4->10, 2->11. */
 static void r8(ModelSpec *s) {
     memset(s, 0, sizeof *s);
     snprintf(s->source, sizeof s->source, "models/r8.yaml");
@@ -56,7 +59,7 @@ static void r8(ModelSpec *s) {
     t->muon.momentum_warmup_steps = 300;
 }
 
-/* Record 9 (§3.11): five value tables on layers 0-4 and 11-15. */
+/* Record 9 ('Records 9 and 10'): five value tables on layers 0-4 and 11-15. */
 static void r9(ModelSpec *s) {
     r8(s);
     s->ve.tables = 5;
@@ -325,8 +328,9 @@ TEST(stats_memory_r8) {
     int64_t mat = 197132288, emb = 4LL * 50257 * 1024, head = 50304LL * 1024;
     CHECK_EQ_INT(st.bytes_params, 2 * mat + 2 * emb + 4 * head + 4 * 80);
     CHECK_EQ_INT(st.bytes_grads, st.bytes_params);
-    /* Rank 0 owns fc 0 and 8, proj 0 and 8, qkvo 0 and 8 (§5): 6 matrices of
-     * 4M elements, each with fp32 momentum and a 16-bit low half. */
+    /* Rank 0 owns fc 0 and 8, proj 0 and 8, qkvo 0 and 8 ('Distributed
+     * training'): 6 matrices of 4M elements, each with fp32 momentum and a
+     * 16-bit low half. */
     int64_t muon = 6LL * 4194304 * (4 + 2);
     CHECK_EQ_INT(st.bytes_optim, 2 * (2 * emb + 4 * head + 4 * 80) + muon);
     int64_t logits = 65536LL * 50304 * 4;

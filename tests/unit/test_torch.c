@@ -25,7 +25,7 @@
  * compared values by the amounts given):
  *   TOL_F64 = 2e-7: both sides compute the same function in double, with
  *     one exception the recipe imposes: the rotary cos/sin table is built
- *     in float32 (modded-nanogpt-medium.md §3.4, §13), by torch's float32
+ *     in float32 (docs/recipe.md, 'Rotary'), by torch's float32
  *     pow/cos/sin and torch.linspace on one side and by the C library's
  *     powf/cosf/sinf and j / (pairs - 1) on the other. Those differ in the
  *     last bit of some entries, which puts a floor of 5e-10 to 1e-7 under

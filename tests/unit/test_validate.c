@@ -1126,6 +1126,96 @@ TEST(schema_suggest_and_sections) {
     }
 }
 
+/* ---- rules broken by a --set ---- */
+
+/* spec_load with the overrides, its messages captured into `msg`. */
+static bool load_msgs(const char *path, const char *const *sets, int nsets) {
+    static ModelSpec s;
+    diag_reset();
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    diag_set_stream(f);
+    bool ok = spec_load(path, sets, nsets, &s);
+    nerr = diag_error_count();
+    diag_set_stream(NULL);
+    fclose(f);
+    snprintf(msg, sizeof msg, "%s", buf ? buf : "");
+    free(buf);
+    diag_reset();
+    return ok;
+}
+
+/* A rule that a --set breaks is reported at the --set, the change the user
+ * just made, with a note at the file's side of the rule; a value that
+ * --set gave itself, or a default, keeps its own place or label. */
+TEST(validate_rule_blames_the_set) {
+    tmp_setup("rules");
+    FILE *f = fopen(tmp_path("m.yaml"), "w");
+    fputs("model: {layers: 6}\n"
+          "attention:\n"
+          "  window: {block_size: 32, max_tokens: 256}\n"
+          "value_embeddings: {tables: 2}\n"
+          "skips: {pairs: [[1, 4]]}\n"
+          "train:\n"
+          "  tokens_per_rank: 512\n"
+          "  val: {tokens: 8192, tokens_per_rank: 1024}\n", f);
+    fclose(f);
+    char path[PATH_MAX], want[PATH_MAX + 128];
+    snprintf(path, sizeof path, "%s", tmp_path("m.yaml"));
+    CHECK(load_msgs(path, NULL, 0));
+
+    const char *block[] = {"attention.window.block_size=1024"};
+    CHECK(!load_msgs(path, block, 1));
+    CHECK_EQ_INT(nerr, 1);
+    CHECK_HAS(msg, "--set #1:1:29: error: attention.window.block_size: tokens_per_rank 512 is not "
+                   "a multiple of the attention block size 1024\n"
+                   "     1 | attention.window.block_size=1024\n");
+    snprintf(want, sizeof want, "%s:7:20: note: train.tokens_per_rank is set here\n", path);
+    CHECK_HAS(msg, want);
+
+    /* Both keys from --set: the first of the rule's keys, no note. */
+    const char *both[] = {"train.tokens_per_rank=500", "attention.window.block_size=64"};
+    CHECK(!load_msgs(path, both, 2));
+    CHECK_HAS(msg, "--set #1:1:23: error: train.tokens_per_rank: tokens_per_rank 500 is not a "
+                   "multiple of the attention block size 64\n");
+    CHECK_LACKS(msg, "note:");
+
+    /* A list item measured against model.layers. */
+    const char *layers[] = {"model.layers=4"};
+    CHECK(!load_msgs(path, layers, 1));
+    CHECK_EQ_INT(nerr, 1);
+    CHECK_HAS(msg, "--set #1:1:14: error: skips.pairs[0]: [1, 4] names a layer outside 0..3\n");
+    snprintf(want, sizeof want, "%s:5:17: note: skips.pairs[0] is set here\n", path);
+    CHECK_HAS(msg, want);
+
+    /* The item itself from --set: the error stays at it. */
+    const char *item[] = {"model.layers=4", "skips.pairs=[[1, 5]]"};
+    CHECK(!load_msgs(path, item, 2));
+    CHECK_HAS(msg, "--set #2:1:14: error: skips.pairs[0]: [1, 5] names a layer outside 0..3\n");
+    CHECK_LACKS(msg, "note:");
+
+    /* A defaulted key keeps "(default)" and has no place to note. */
+    f = fopen(tmp_path("d.yaml"), "w");
+    fputs("model: {layers: 6}\n", f);
+    fclose(f);
+    CHECK(!load_msgs(tmp_path("d.yaml"), layers, 1));
+    CHECK_HAS(msg, "--set #1:1:14: error: value_embeddings.tables (default): the default "
+                   "placement of 3 tables needs 6 layers");
+    CHECK_LACKS(msg, "note:");
+
+    /* No --set: the blame is the file's, as before. */
+    f = fopen(tmp_path("b.yaml"), "w");
+    fputs("attention: {window: {block_size: 1024}}\ntrain: {tokens_per_rank: 512}\n", f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s", tmp_path("b.yaml"));
+    CHECK(!load_msgs(path, NULL, 0));
+    snprintf(want, sizeof want, "%s:2:26: error: train.tokens_per_rank: tokens_per_rank 512", path);
+    CHECK_HAS(msg, want);
+    CHECK_LACKS(msg, "note:");
+    tmp_cleanup();
+}
+
 /* ---- whole files: extends and --set give the same spec ---- */
 
 static char vtmp[PATH_MAX];

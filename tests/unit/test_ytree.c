@@ -555,6 +555,30 @@ TEST(ytree_syntax_error_position) {
     diag_reset();
 }
 
+/* A tab where YAML wants indentation is named as such, wherever libyaml
+ * stops on it and however it words that. */
+TEST(ytree_tab_indentation) {
+    const char *m = parse_error("model:\n\tlayers: 6\n");
+    CHECK_HAS(m, "t.yaml:2:1: error: a tab character; YAML indents with spaces\n");
+    m = parse_error("model:\n  layers: 6\n  \tdim: 128\n");
+    CHECK_HAS(m, "t.yaml:3:3: error: a tab character; YAML indents with spaces\n");
+    m = parse_error("a: |\n  x\n\ty\n");
+    CHECK_HAS(m, "t.yaml:3:1: error: a tab character");
+    m = parse_error("a:\n- 1\n\t- 2\n");
+    CHECK_HAS(m, "t.yaml:3:1: error: a tab character");
+    /* Tabs that YAML allows are no error: inside a flow collection, and
+     * between a key and its value. */
+    YDoc d;
+    CHECK(parse("a: {b:\t1,\n\tc: 2}\nd:\t3\n", &d));
+    CHECK(scalar_is(at_path(d.root, "a", "c", NULL), "2"));
+    ytree_free(&d);
+    /* Another error on a line indented with a tab keeps libyaml's words. */
+    m = parse_error("a: [1,\n\t2\n");
+    CHECK_HAS(m, "YAML syntax error");
+    CHECK_LACKS(m, "a tab character");
+    diag_reset();
+}
+
 TEST(ytree_parse_size_limit) {
     size_t len = (size_t)YTREE_MAX_BYTES + 1;
     char *big = malloc(len);
