@@ -236,14 +236,14 @@ static bool check_window(Ctx *c) {
     /* A window wider than the sequence masks nothing more than the causal
      * mask does, so the window schedule would silently do nothing. */
     if (w->max_tokens > t->tokens_per_rank) {
-        fail(c, blame(c, "attention.window.max_tokens", "train.tokens_per_rank"),
+        fail_rule(c, KEYS("attention.window.max_tokens", "train.tokens_per_rank"),
              "a long window of %d tokens is longer than a training sequence (train.tokens_per_rank "
              "= %lld), so the window schedule would do nothing; use at most %lld",
              w->max_tokens, (long long)t->tokens_per_rank, (long long)t->tokens_per_rank);
         ok = false;
     }
     if ((int64_t)w->val_blocks * w->block_size > t->val_tokens_per_rank) {
-        fail(c, blame(c, "attention.window.val_blocks", "train.val.tokens_per_rank"),
+        fail_rule(c, KEYS("attention.window.val_blocks", "train.val.tokens_per_rank"),
              "%d blocks of %d tokens are longer than a validation sequence (train.val."
              "tokens_per_rank = %lld); use at most %lld blocks", w->val_blocks, w->block_size,
              (long long)t->val_tokens_per_rank, (long long)(t->val_tokens_per_rank / w->block_size));

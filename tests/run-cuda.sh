@@ -64,7 +64,7 @@ expect 2 "--gpus 2 --backend ref: exit 2" "--gpus 2 runs the cuda executor, not 
 head -c 200000 data/demo/corpus.txt >"$tmp/text.txt"
 if "$bin" data "$tmp/text.txt" -o "$tmp/data" --name t --paragraphs --val-fraction 0.1 >"$tmp/data.out" 2>&1; then
     expect 0 "--backend auto (the default) trains, on: $(
-        "$bin" train "$model" --run-dir "$tmp/probe" --set "train.data.train=$tmp/no_*.bin" 2>/dev/null |
+        "$bin" train "$model" --run-dir "$tmp/probe" --set "train.data.train=$tmp/no_*.bin" 2>&1 |
             sed -n 's/^gptc train: backend: //p'
     )" "done at step 2" -- \
         "$bin" train tests/train/micro.yaml --no-progress --threads 2 --run-dir "$tmp/auto" --steps 2 \
