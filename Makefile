@@ -3,6 +3,7 @@
 #   make demo       the main job (see README.md)
 #   make test       everything CI runs: unit, bad-input, model and docs tests,
 #                   also under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make test-deps  install what only the tests need (PyTorch, pip); CI does
 #   make test-long  the slow checks: the loader fuzzer for FUZZ_SECONDS
 #   make bench      benchmarks, reported as ratios measured side by side
 
@@ -47,12 +48,18 @@ objs = $(patsubst %.c,$(1)/%.o,$(2)) $(1)/runtime/ref/model64.o
 LIB_OBJ       := $(call objs,build/obj,$(LIB_SRC))
 LIB_OBJ_ASAN  := $(call objs,build/asan/obj,$(LIB_SRC))
 
-.PHONY: all deps demo test test-ranks test-unit test-bad test-cli test-models test-docs test-train test-compile test-sim test-generated test-kernels test-torchref test-long bench clean fixtures gpt2-vocab bpe-fixture test-optim-gpu
+.PHONY: all deps test-deps demo test test-ranks test-unit test-bad test-cli test-models test-docs test-train test-compile test-sim test-generated test-kernels test-torchref test-long bench clean fixtures gpt2-vocab bpe-fixture test-optim-gpu
 .PHONY: print-ldlibs test-kernels-gpu test-cuda FORCE
 all: build/gptc $(MPI_PLUGIN)
 
 deps:
 	@scripts/setup.sh
+
+# What only the tests need besides (PyTorch for the comparisons with the
+# PyTorch reference, pip for `make gpt2-vocab`); .ci/run installs it, `make
+# demo` does not.
+test-deps:
+	@scripts/setup.sh --test
 
 # One set of rules per build flavour: $(1) object folder, $(2) flags.
 define flavour

@@ -1,8 +1,25 @@
 #!/usr/bin/env bash
-# setup.sh: installs the system packages gptc needs, once per machine.
+# setup.sh [--test]: installs the system packages gptc needs, once per machine.
 # Called by make (through a stamp file). Debian only; elsewhere it names what
 # is missing and stops.
+#
+# --test (make test-deps, which .ci/run calls): also what only the tests
+# need, so that `make demo` does not pay for it: Debian's PyTorch for the
+# comparisons with the PyTorch reference (tests/run-torchref.sh, the unit
+# test ckpt_safetensors_torch; numpy comes with it, and
+# tests/reference/gptc_ref.py uses it too), and pip, with which
+# scripts/get-gpt2-vocab.sh fetches GPT-2's vocabulary.
 set -euo pipefail
+
+test_deps=0
+case $# in
+    0) ;;
+    1) [ "$1" = --test ] && test_deps=1 ;;
+esac
+if [ $# -gt 1 ] || { [ $# -eq 1 ] && [ $test_deps -eq 0 ]; }; then
+    echo "usage: $0 [--test]" >&2
+    exit 2
+fi
 
 # header or command -> Debian package
 need=()
@@ -31,6 +48,16 @@ command -v python3 >/dev/null || need+=(python3)
 command -v clang >/dev/null || need+=(clang)
 [ -n "$(ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a 2>/dev/null)" ] \
     || need+=(libclang-rt-dev)
+
+if [ $test_deps -eq 1 ]; then
+    # The tests run Debian's /usr/bin/python3, not whichever python3 comes
+    # first on PATH, so that is the one that must import these.
+    py_has() { [ -x /usr/bin/python3 ] && /usr/bin/python3 -c "import $1" >/dev/null 2>&1; }
+    py_has torch || need+=(python3-torch)
+    py_has numpy || need+=(python3-numpy)
+    # get-gpt2-vocab.sh runs `python3 -m pip` from PATH.
+    python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
+fi
 
 [ ${#need[@]} -eq 0 ] && exit 0
 

@@ -6,6 +6,27 @@
 # indented under the failure), expect (a command's exit status and a line
 # of its output) and finish, which prints the closing line
 # "NAME: N passed, N failed" and exits 1 if any failed.
+#
+# missing, for checks that need something a CPU machine can have but this
+# one lacks, is the one rule for such checks; a runner with its own pass
+# and fail and no gptc argument (run-sim.sh) takes only it:
+#     . "$(dirname "$0")/lib.sh" --missing-only
+
+# missing WHAT HOW: the checks that need WHAT cannot run here. Under CI
+# (CI=true, as .ci/run sets) nothing a CPU can run may go unchecked, so
+# that is a failure naming WHAT and HOW to install it; elsewhere (a
+# developer's machine) a "skipped:" line, counted apart, never as passed.
+# Uses the runner's fail. A GPU check without a GPU is not this: it says
+# "skipped: ... no GPU" everywhere.
+missing() {
+    if [ "${CI:-}" = true ]; then
+        fail "missing under CI=true: $1 ($2)"
+    else
+        echo "skipped: $1 ($2)"
+    fi
+}
+[ "${1:-}" = --missing-only ] && return 0
+
 set -uo pipefail
 lib_name=$1
 shift

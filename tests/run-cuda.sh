@@ -10,15 +10,18 @@
 #   - --gpus N: an exit-2 error naming why without N GPUs or with --backend
 #     ref; with N (fake) GPUs, N ranks start, each fails to open its GPU,
 #     and all end with status 2, none left behind;
-#   - cuBLASLt loads where the CUDA toolkit is (skipped where it is not);
+#   - cuBLASLt loads where the CUDA toolkit is;
 #   - NCCL's loader (runtime/cuda/nccl_comm.c): a missing library and one that is
 #     not NCCL are errors naming them, also from devcomm_nccl; the toolkit's
-#     libnccl.so.2 loads with every entry point (skipped where it is not);
+#     libnccl.so.2 loads with every entry point;
 #     the DevComm against a fake NCCL (tests/cuda/fake_libnccl.c) and the
 #     fake driver: the calls it makes, and a communicator that never comes
 #     up, fails, or whose collectives never finish or fail, each ending in
 #     ncclCommAbort with "NCCL: rank 0 of 1: ..." within the deadline.
 #     Its GPU test is tests/unit/test_nccl.c (GPTC_TEST_DEVICE=cuda).
+# None of this needs a GPU, but the toolkit's libraries and the GPU mode's
+# program must be there: where one is not, its checks say "skipped:" and,
+# under CI, fail (tests/lib.sh's missing).
 # The GPU mode of tests/kernels is tests/run-kernels.sh --gpu.
 . "$(dirname "$0")/lib.sh" cuda "$@"
 
@@ -97,7 +100,8 @@ if [ -x "$exe" ]; then
     expect 0 "the GPU mode of tests/kernels without a GPU: skipped, exit 0" "skipped: tiny: GPU mode (no GPU: " -- \
         env GPTC_CUDA_LIB="$fake" "$exe" tiny
 else
-    echo "skipped: gpu_cuda_open's failure path: $exe not built yet (tests/run-kernels.sh --gpu builds it)"
+    missing "no $exe, so no check of gpu_cuda_open's failure path" \
+        "tests/run-kernels.sh --gpu $bin tiny builds it; make test runs that first"
 fi
 
 # cuBLASLt: found and complete wherever the toolkit is.
@@ -123,7 +127,7 @@ EOF
         fail "a program using cublaslt.h builds" "$(tail -n 8 "$tmp/lt.log")"
     fi
 else
-    echo "skipped: cuBLASLt: no CUDA toolkit at ${CUDA_HOME:-/usr/local/cuda}"
+    missing "no cuBLASLt at ${CUDA_HOME:-/usr/local/cuda}/lib64" "install the CUDA toolkit or set CUDA_HOME"
 fi
 
 # NCCL: the loader needs no GPU; devcomm_nccl says why it cannot start.
@@ -181,7 +185,7 @@ if $CC -std=c11 -Iruntime -Icompiler -o "$tmp/nccl" "$tmp/nccl.c" build/libgptc.
         expect 1 "devcomm_nccl refuses a Gpu that is not cuda" \
             "NCCL: rank 0 of 1: NCCL needs a cuda Gpu, not sim" -- env GPTC_NCCL_LIB="$nccl_lib" "$tmp/nccl" devcomm
     else
-        echo "skipped: NCCL: no $nccl_lib"
+        missing "no NCCL at $nccl_lib" "install NCCL into the CUDA toolkit or set CUDA_HOME"
     fi
     fake_nccl=$tmp/libfakenccl.so
     if $CC -std=c11 -Wall -Wextra -Werror -isystem "$CUDA_INC" -shared -fPIC -o "$fake_nccl" \

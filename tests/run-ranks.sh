@@ -32,14 +32,14 @@
 #     and --gpus 2 without a GPU are clear errors with status 2 (more
 #     --gpus cases against a fake driver: tests/run-cuda.sh).
 # Without Open MPI (mpirun and the plugin) the MPI checks say "skipped: no
-# MPI"; the rest runs.
+# MPI" (under CI: fail); the rest runs.
 . "$(dirname "$0")/lib.sh" ranks "$@"
 
 plugin=$(dirname "$bin")/libgptc_mpi.so
 mpi=1
 if ! command -v mpirun > /dev/null || [ ! -e "$plugin" ]; then
     mpi=0
-    echo "skipped: no MPI, so no external mpirun checks (install Open MPI with scripts/setup.sh, then make $plugin)"
+    missing "no MPI, so no external mpirun checks" "install Open MPI with scripts/setup.sh, then make $plugin"
 fi
 
 if ! ldd "$bin" | grep -q libmpi; then

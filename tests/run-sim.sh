@@ -14,7 +14,8 @@
 #   - every test kernel source compiled by NVRTC for sm_90a, mma.cu also with
 #     the portable prims (-DGPTC_PRIMS_PORTABLE), printing each kernel's
 #     registers and spills; skipped, with a message, without a CUDA toolkit
-#     ($CUDA_HOME, default /usr/local/cuda).
+#     ($CUDA_HOME, default /usr/local/cuda), and under CI a failure
+#     (tests/lib.sh's missing).
 # Prints one line per result and ends with "sim: N passed, N failed"; exits 1
 # if anything failed, 2 on bad usage. With --bench it builds the -O2 programs
 # and prints the speed measurements (assembly and ucontext switches) instead.
@@ -33,6 +34,7 @@ fi
 
 root=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd) || exit 2
 cd -- "$root" || exit 2
+. tests/lib.sh --missing-only
 
 CXX=${CXX:-g++}
 CC=${CC:-gcc}
@@ -163,7 +165,8 @@ fi
 [ -z "${broken[sim-h-c11]+x}" ] && pass "ok runtime/sim/sim.h compiles as C11"
 
 if [ -z "$have_cuda" ]; then
-    echo "skip nvrtc: no CUDA toolkit at $CUDA_HOME (set CUDA_HOME)"
+    missing "no NVRTC at $CUDA_HOME, so no NVRTC compiles of the test kernels" \
+        "install the CUDA toolkit or set CUDA_HOME"
 elif [ -x $out/nvrtc_check ]; then
     # nvrtc FLAGS...: one result per "ok nvrtc"/"FAIL nvrtc" line.
     nvrtc() {

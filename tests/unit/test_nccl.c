@@ -130,7 +130,7 @@ TEST(nccl_single_rank_on_gpu) {
     const char *d = getenv("GPTC_TEST_DEVICE");
     char why[1024];
     if (!d || strcmp(d, "cuda")) {
-        test_skip("runs with GPTC_TEST_DEVICE=cuda");
+        test_skip("a GPU test: runs with GPTC_TEST_DEVICE=cuda");
         return;
     }
     if (cuda_device_count(why, sizeof why) == 0) {
