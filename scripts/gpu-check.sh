@@ -29,6 +29,10 @@
 #              pass through it are checked by the train step's
 #              simstep_gradients_over_one_rank_unchanged. One GPU cannot
 #              test more ranks: NCCL refuses two ranks on one device
+#   record     gptc train on cuda: 2 steps of tiny.yaml, whose run record
+#              must name the GPU, its driver, NVRTC and cuBLASLt
+#              (runtime/manifest.h); then --resume on ref to step 3, which
+#              must report the change of executor and go on
 #   timing     gptc bench: 20 steps of r10-medium-x01 at 65,536 tokens on
 #              the GPU (ms/step, tok/s, MFU against 989 TFLOP/s, peak memory),
 #              then 3 profiled steps: time by kernel family, slowest steps
@@ -206,6 +210,28 @@ nccl() {
         env GPTC_TEST_DEVICE=cuda build/test_unit nccl
 }
 
+run_record() {
+    step record
+    have_gpu "a run record naming the GPU" || return
+    local dir=$results/record
+    rm -rf "$dir" && mkdir -p "$dir"
+    head -c 100000 data/demo/corpus.txt >"$dir/text.txt"
+    build/gptc data "$dir/text.txt" -o "$dir/data" --name t --paragraphs --val-fraction 0.1 >/dev/null 2>&1
+    local sets=(--set "train.data.train=$dir/data/t_train_*.bin" --set "train.data.val=$dir/data/t_val_*.bin"
+        --set train.steps=3 --set train.val.tokens=4096 --no-progress --run-dir "$dir/run")
+    run 120 "gptc train on cuda: 2 steps of tiny.yaml" "$dir/cuda.log" \
+        build/gptc train models/tiny.yaml --backend cuda --steps 2 "${sets[@]}" || return
+    run 60 "its run record names the GPU, driver, NVRTC and cuBLASLt" - python3 -c '
+import json, sys
+run = [r for r in map(json.loads, open(sys.argv[1])) if r["kind"] == "run"][0]
+g = run["manifest"]["gpu"]
+assert g["name"] and g["driver"] != "0.0" and g["nvrtc"] != "0.0" and g["cublaslt"] > 0, g
+print("run record:", json.dumps(g))' "$dir/run/metrics.jsonl"
+    run 120 "--resume of the cuda run on ref reports the executor and goes on" "$dir/ref.log" \
+        build/gptc train models/tiny.yaml --backend ref --resume "${sets[@]}" &&
+        grep -F 'executor: "cuda" -> "ref"' "$dir/ref.log"
+}
+
 timing() {
     step timing
     have_gpu "20 steps of r10-medium-x01 at 65,536 tokens" || return
@@ -267,6 +293,7 @@ cuda_tests
 kernels
 train_step
 nccl
+run_record
 timing
 variant
 torch_compare
