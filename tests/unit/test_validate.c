@@ -812,12 +812,29 @@ TEST(rule_window_multiples) {
     EXPECT_ERR("train:\n  tokens_per_rank: 65600\n", 2,
                "t.yaml:2:20: error: train.tokens_per_rank: tokens_per_rank 65600 is not a multiple of "
                "the attention block size 128");
-    EXPECT_OK("train: {tokens_per_rank: 128}\n");
+    EXPECT_OK("attention: {window: {max_tokens: 128}}\ntrain: {tokens_per_rank: 128}\n");
     EXPECT_ERR("train:\n  val:\n    tokens_per_rank: 262208\n", 3,
                "train.val.tokens_per_rank: val tokens_per_rank 262208 is not a multiple of the "
                "attention block size 128");
     EXPECT_OK("train: {ranks: 1, val: {tokens_per_rank: 128, tokens: 128}}\n");
     EXPECT_OK("attention: {window: {block_size: 1, max_tokens: 1}}\ntrain: {tokens_per_rank: 1}\n");
+}
+
+/* A window longer than its sequence would make the schedule do nothing:
+ * refused at the window, or at the sequence when only it was written. */
+TEST(rule_window_fits_the_sequence) {
+    EXPECT_OK("attention: {window: {max_tokens: 65536}}\n");
+    EXPECT_ERR("attention:\n  window:\n    max_tokens: 65664\n", 3,
+               "t.yaml:3:17: error: attention.window.max_tokens: a long window of 65664 tokens is longer "
+               "than a training sequence (train.tokens_per_rank = 65536)");
+    EXPECT_ERR("train:\n  tokens_per_rank: 2048\n", 2,
+               "t.yaml:2:20: error: train.tokens_per_rank: a long window of 3456 tokens is longer than a "
+               "training sequence (train.tokens_per_rank = 2048), so the window schedule would do "
+               "nothing; use at most 2048");
+    EXPECT_OK("attention: {window: {val_blocks: 2048}}\n");
+    EXPECT_ERR("attention: {window: {val_blocks: 2049}}\n", 1,
+               "attention.window.val_blocks: 2049 blocks of 128 tokens are longer than a validation "
+               "sequence (train.val.tokens_per_rank = 262144); use at most 2048 blocks");
 }
 
 TEST(rule_long_layers) {
@@ -986,7 +1003,8 @@ TEST(rule_val_tokens_blames_written_key) {
  * the memory, so the rule blames model.dim (line 3). */
 #define MEM_TEXT                                                                    \
     "model:\n  layers: %d\n  dim: 16384\n  heads: 16\n"                            \
-    "train: {tokens_per_rank: 128, val: {tokens_per_rank: 128, tokens: 1024}}\n"
+    "train: {tokens_per_rank: 128, val: {tokens_per_rank: 128, tokens: 1024}}\n"            \
+    "attention: {window: {max_tokens: 128}}\n"
 
 TEST(rule_memory_limit) {
     /* Width 16384, growing depth: find the first depth over the limit. */
