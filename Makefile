@@ -187,6 +187,8 @@ test-unit: build/test_unit build/asan/test_unit
 test-bad: build/gptc build/asan/gptc
 	tests/run-bad.sh build/gptc
 	tests/run-bad.sh build/asan/gptc
+	tests/run-bad-files.sh build/gptc
+	tests/run-bad-files.sh build/asan/gptc
 
 test-models: build/gptc build/asan/gptc
 	tests/run-models.sh build/gptc

@@ -18,6 +18,8 @@ run build/test_unit
 run build/asan/test_unit
 run tests/run-bad.sh build/gptc
 run tests/run-bad.sh build/asan/gptc
+run tests/run-bad-files.sh build/gptc
+run tests/run-bad-files.sh build/asan/gptc
 run tests/run-fuzz.sh
 run tests/run-models.sh build/gptc
 run tests/run-models.sh build/asan/gptc
