@@ -4,7 +4,7 @@
 #   make test       everything CI runs: unit, bad-input, model and docs tests,
 #                   also under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make test-deps  install what only the tests need (PyTorch, pip); CI does
-#   make test-long  the slow checks: the loader fuzzer for FUZZ_SECONDS
+#   make test-long  the slow checks: every fuzz target for FUZZ_SECONDS each
 #   make bench      benchmarks, reported as ratios measured side by side
 
 CC      ?= gcc
@@ -48,7 +48,7 @@ objs = $(patsubst %.c,$(1)/%.o,$(2)) $(1)/runtime/ref/model64.o
 LIB_OBJ       := $(call objs,build/obj,$(LIB_SRC))
 LIB_OBJ_ASAN  := $(call objs,build/asan/obj,$(LIB_SRC))
 
-.PHONY: all deps test-deps demo test test-ranks test-unit test-bad test-cli test-models test-docs test-train test-compile test-sim test-generated test-kernels test-torchref test-long bench clean fixtures gpt2-vocab bpe-fixture test-optim-gpu
+.PHONY: all deps test-deps demo test test-ranks test-unit test-bad test-cli test-models test-docs test-train test-compile test-sim test-generated test-kernels test-torchref test-fuzz test-long fuzz fuzz-if-libfuzzer bench clean fixtures gpt2-vocab bpe-fixture test-optim-gpu
 .PHONY: print-ldlibs test-kernels-gpu test-cuda FORCE
 all: build/gptc $(MPI_PLUGIN)
 
@@ -140,9 +140,37 @@ build/test_unit: $(patsubst %.c,build/obj/%.o,$(UNIT_SRC)) $(LIB_OBJ)
 build/asan/test_unit: $(patsubst %.c,build/asan/obj/%.o,$(UNIT_SRC)) $(LIB_OBJ_ASAN)
 	$(CC) -O1 -g $(SAN) -fopenmp -o $@ $^ $(LDLIBS)
 
-build/fuzz_load: tests/fuzz/fuzz_load.c $(COMPILER_SRC) $(GEN_SRC) | build/.deps
-	clang $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined -Icompiler -o $@ \
-	    tests/fuzz/fuzz_load.c $(COMPILER_SRC) $(GEN_SRC) -lyaml -lm -ldl -lpthread
+# ---- the libFuzzer targets (tests/fuzz/, run by tests/run-fuzz.sh) ----------
+# clang with ASan and UBSan; every UBSan report aborts, so that libFuzzer
+# records it as a crash instead of printing it and going on.
+FUZZ_TARGETS := load ckpt shard vocab
+FUZZ_BINS    := $(FUZZ_TARGETS:%=build/fuzz_%)
+FUZZ_SAN     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+# The readers under test and what they need, as an archive so that each
+# target links only what it calls.
+FUZZ_LIB_SRC := tests/fuzz/fuzz.c $(COMPILER_SRC) $(GEN_SRC) \
+    $(addprefix runtime/,atomic_file.c bpe.c ckpt.c ckpt_spec.c crc64.c data.c errmsg.c rng.c safetensors.c)
+# Whether clang finds libFuzzer (Debian: clang and libclang-rt-dev), tested
+# when a recipe runs, after build/.deps has installed what it could. The
+# same test as tests/run-fuzz.sh's, which says "skipped" without it.
+HAVE_LIBFUZZER = [ -f "$$(clang -print-file-name=libclang_rt.fuzzer-$$(uname -m).a 2>/dev/null)" ]
+
+build/fuzz/%.o: %.c | build/.deps
+	@mkdir -p $(@D)
+	clang $(WARN) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -MMD -MP $(INC) -Itests/fuzz -c -o $@ $<
+
+build/fuzz/libfuzz.a: $(patsubst %.c,build/fuzz/%.o,$(FUZZ_LIB_SRC))
+	rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BINS): build/fuzz_%: build/fuzz/tests/fuzz/fuzz_%.o build/fuzz/libfuzz.a
+	clang $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ -lyaml -lpcre2-8 -lm -ldl -lpthread
+
+fuzz: $(FUZZ_BINS)
+
+# The fuzz targets for `make test`, where libFuzzer is installed.
+fuzz-if-libfuzzer: | build/.deps
+	@if $(HAVE_LIBFUZZER); then $(MAKE) --no-print-directory fuzz; fi
 
 # Installs missing system packages once per machine (a stamp, not a real file).
 build/.deps: scripts/setup.sh
@@ -161,7 +189,8 @@ demo: build/gptc $(DEMO_SHARDS)
 
 # Every suite, then one closing tally (tests/run-all.sh); the test-* targets
 # below run one suite each.
-test: build/gptc build/asan/gptc build/test_unit build/asan/test_unit build/libgptc.a $(MPI_PLUGIN)
+test: build/gptc build/asan/gptc build/test_unit build/asan/test_unit build/libgptc.a $(MPI_PLUGIN) \
+    fuzz-if-libfuzzer
 	tests/run-all.sh
 
 test-unit: build/test_unit build/asan/test_unit
@@ -171,6 +200,8 @@ test-unit: build/test_unit build/asan/test_unit
 test-bad: build/gptc build/asan/gptc
 	tests/run-bad.sh build/gptc
 	tests/run-bad.sh build/asan/gptc
+	tests/run-bad-files.sh build/gptc
+	tests/run-bad-files.sh build/asan/gptc
 
 # Misspelt commands and options: what each command suggests, or not.
 test-cli: build/gptc build/asan/gptc
@@ -223,11 +254,13 @@ test-torchref: build/gptc
 test-optim-gpu: build/gptc
 	tests/run-optim-gpu.sh build/gptc
 
-test-long: build/fuzz_load
-	@mkdir -p build/fuzz-corpus
-	cp models/*.yaml tests/bad/*.yaml build/fuzz-corpus/
-	build/fuzz_load -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 \
-	    -rss_limit_mb=2048 -dict=tests/fuzz/yaml.dict build/fuzz-corpus
+# Every fuzz target for a few seconds (also in `make test`), or for
+# FUZZ_SECONDS each with its corpus kept in build/fuzz-corpus/.
+test-fuzz: $(FUZZ_BINS)
+	tests/run-fuzz.sh
+
+test-long: $(FUZZ_BINS)
+	tests/run-fuzz.sh --long $(FUZZ_SECONDS)
 
 # Ratios measured side by side in one run: ref against PyTorch on tiny.yaml
 # (same tokens, same threads), cold and warm compiles, the emulator's speed.

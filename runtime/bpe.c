@@ -214,9 +214,8 @@ typedef struct {
     size_t errcap;
 } Loader;
 
-/* One line "BASE64 RANK" (a '\r' before the '\n' allowed). */
+/* One line "BASE64 RANK", without its line end. */
 static bool load_line(Bpe *b, Loader *L, const char *s, size_t n, size_t line) {
-    if (n && s[n - 1] == '\r') n--;
     const char *sp = memchr(s, ' ', n);
     if (!sp || sp == s) {
         load_error(L->err, L->errcap, L->path, line,
@@ -262,14 +261,16 @@ static bool load_line(Bpe *b, Loader *L, const char *s, size_t n, size_t line) {
     return true;
 }
 
-/* Every line; empty lines are skipped, as tiktoken skips them. */
+/* Every line, a '\r' before its '\n' allowed; empty lines are skipped, as
+ * tiktoken skips them (a CRLF file's blank "\r\n" too). */
 static bool load_lines(Bpe *b, Loader *L, const char *text, size_t size) {
     size_t line = 0;
     for (size_t i = 0; i < size;) {
         const char *nl = memchr(text + i, '\n', size - i);
         size_t n = nl ? (size_t)(nl - (text + i)) : size - i;
+        size_t body = n && text[i + n - 1] == '\r' ? n - 1 : n;
         line++;
-        if (n && !load_line(b, L, text + i, n, line)) return false;
+        if (body && !load_line(b, L, text + i, body, line)) return false;
         i += n + 1;
     }
     return true;

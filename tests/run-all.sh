@@ -20,6 +20,9 @@ run tests/run-bad.sh build/gptc
 run tests/run-bad.sh build/asan/gptc
 run tests/run-cli.sh build/gptc
 run tests/run-cli.sh build/asan/gptc
+run tests/run-bad-files.sh build/gptc
+run tests/run-bad-files.sh build/asan/gptc
+run tests/run-fuzz.sh
 run tests/run-models.sh build/gptc
 run tests/run-models.sh build/asan/gptc
 run tests/run-docs.sh build/gptc

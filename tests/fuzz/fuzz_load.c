@@ -1,5 +1,5 @@
 /*
- * fuzz_load.c: libFuzzer target for the model loader (make test-long).
+ * fuzz_load.c: libFuzzer target for the model loader (tests/run-fuzz.sh).
  *
  * Each input is one model file in memory: parsed into a tree and validated,
  * with messages silenced. It must never crash, leak, hang or allocate

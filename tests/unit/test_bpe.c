@@ -399,7 +399,8 @@ TEST(bpe_load_errors) {
     Bpe *b = bpe_load(tmp_path("ok.tiktoken"), berr, sizeof berr);
     CHECK(b && bpe_ranks(b) == 256);
     bpe_free(b);
-    snprintf(text + k, sizeof text - k, "YWI= 256\r\n\nYmM= 257"); /* blank line, no last \n */
+    /* blank lines, LF and CRLF, and no last \n */
+    snprintf(text + k, sizeof text - k, "YWI= 256\r\n\n\r\nYmM= 257");
     write_bytes(tmp_path("crlf.tiktoken"), text, strlen(text));
     b = bpe_load(tmp_path("crlf.tiktoken"), berr, sizeof berr);
     CHECK(b && bpe_ranks(b) == 258);
