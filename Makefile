@@ -143,7 +143,7 @@ build/asan/test_unit: $(patsubst %.c,build/asan/obj/%.o,$(UNIT_SRC)) $(LIB_OBJ_A
 # ---- the libFuzzer targets (tests/fuzz/, run by tests/run-fuzz.sh) ----------
 # clang with ASan and UBSan; every UBSan report aborts, so that libFuzzer
 # records it as a crash instead of printing it and going on.
-FUZZ_TARGETS := load ckpt shard vocab
+FUZZ_TARGETS := load ckpt shard vocab safetensors
 FUZZ_BINS    := $(FUZZ_TARGETS:%=build/fuzz_%)
 FUZZ_SAN     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 # The readers under test and what they need, as an archive so that each

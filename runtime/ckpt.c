@@ -374,6 +374,22 @@ static bool verify_checksum(Reader *r, char *err, size_t errcap) {
     return true;
 }
 
+/* The meta is covered by the checksum, but a file can be made by hand:
+ * what the trainer casts or prints must be in range. */
+static bool meta_ok(const CkptMeta *m, char *why, size_t cap) {
+    for (const char *c = m->executor; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_'))
+            return snprintf(why, cap, "an executor name with byte 0x%02x", (unsigned char)*c), false;
+    if (m->step < 0 || m->step > INT32_MAX) return snprintf(why, cap, "step %" PRId64, m->step), false;
+    if (!(m->train_time >= 0 && m->train_time < 1e12))
+        return snprintf(why, cap, "a training time of %g s", m->train_time), false;
+    if (m->nranks < 0 || m->threads < 0 || m->data_shards < 0 || m->data_tokens < 0 || m->data.epoch < 0)
+        return snprintf(why, cap, "a negative count (ranks %d, threads %d, shards %d, tokens %" PRId64
+                        ", epoch %d)", m->nranks, m->threads, m->data_shards, m->data_tokens, m->data.epoch),
+               false;
+    return true;
+}
+
 static bool read_spec_and_meta(Reader *r, char *err, size_t errcap) {
     unsigned char raw[sizeof(ModelSpec)], m[META_SIZE];
     char why[160];
@@ -383,6 +399,8 @@ static bool read_spec_and_meta(Reader *r, char *err, size_t errcap) {
     memcpy(&r->spec, raw, sizeof raw);
     if (!read_at(r, HEADER_SIZE + sizeof raw, m, sizeof m, err, errcap)) return false;
     decode_meta(m, &r->meta);
+    if (!meta_ok(&r->meta, why, sizeof why))
+        return path_error(err, errcap, r->path, "damaged run position: %s", why);
     return true;
 }
 

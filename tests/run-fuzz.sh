@@ -7,6 +7,8 @@
 #   ckpt   the checkpoint reader    seeds: build/fuzz_ckpt --seeds=DIR
 #   shard  the token-shard loader   seeds: build/fuzz_shard --seeds=DIR
 #   vocab  the GPT-2 ranks reader   seeds: build/fuzz_vocab --seeds=DIR
+#   safetensors  what `gptc check FILE.safetensors` reads: the header and
+#          the spec in its metadata   seeds: build/fuzz_safetensors --seeds=DIR
 #
 # By default (`make test`) each runs for 8 seconds in a scratch corpus;
 # with --long (`make test-long`) for SECONDS each, in build/fuzz-corpus/NAME,
@@ -69,9 +71,9 @@ seed() {
 
 # Each input at most this long: above the largest seed (a checkpoint of
 # fuzz_ckpt.c's model is 25 KB), and short enough to mutate quickly.
-max_len() { case $1 in load) echo 4096 ;; ckpt) echo 32768 ;; *) echo 8192 ;; esac; }
+max_len() { case $1 in load) echo 4096 ;; ckpt | safetensors) echo 32768 ;; *) echo 8192 ;; esac; }
 
-for name in load ckpt shard vocab; do
+for name in load ckpt shard vocab safetensors; do
     bin=build/fuzz_$name
     if [ ! -x "$bin" ]; then
         fail "$bin is missing: build it with 'make fuzz'"

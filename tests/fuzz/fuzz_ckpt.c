@@ -138,7 +138,7 @@ static void export(const ModelSpec *s, const CkptArray *params) {
     snprintf(dir, sizeof dir, "%s/gptc-fuzz-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(dir)) fuzz_fail("cannot make a folder like %s", dir);
     snprintf(path, sizeof path, "%s/params.safetensors", dir);
-    if (!safetensors_write(path, s, params->data, params->count, false, NULL, err, sizeof err))
+    if (!safetensors_write(path, s, 0, params->data, params->count, false, NULL, err, sizeof err))
         fuzz_fail("the export of a checkpoint that fits its model failed: %s", err);
     unlink(path);
     rmdir(dir);
@@ -147,11 +147,16 @@ static void export(const ModelSpec *s, const CkptArray *params) {
 /* Every reader on the file in `in`; true when all of them accepted it. */
 static bool read_checkpoint(void) {
     ModelSpec stored;
+    CkptMeta head;
     char err[1024];
-    if (!ckpt_read_spec(in.path, &stored, err, sizeof err)) {
-        check_message("ckpt_read_spec", err);
+    if (!ckpt_read_head(in.path, &stored, &head, err, sizeof err)) {
+        check_message("ckpt_read_head", err);
         return false;
     }
+    char *history = ckpt_read_history(in.path, err, sizeof err);
+    if (!history) check_message("ckpt_read_history", err);
+    else if (strlen(history) > CKPT_MAX_HISTORY) fuzz_fail("a run history over its bound");
+    free(history);
     CkptArray whole[NNAMES];
     int n = 0;
     for (int i = 0; i < NNAMES; i++) {
@@ -188,7 +193,9 @@ static void write_seed(const char *dir, const char *name, const ModelSpec *s, co
         if (!a[i].data) fuzz_fail("out of memory");
         for (size_t k = 0; k < counts[i]; k++) a[i].data[k] = (float)(k % 97) / 64 - 0.75f;
     }
-    CkptMeta meta = {.step = 2, .data = {.shard = 0, .pos = 16}, .train_time = 1.5};
+    CkptMeta meta = {.step = 2, .data = {.shard = 0, .pos = 16}, .train_time = 1.5, .nranks = 1,
+                     .threads = 2, .executor = "ref", .data_tokens = 4096, .data_shards = 1,
+                     .history = "{\"kind\": \"run\", \"event\": \"start\"}\n"};
     rng_seed(&meta.rng, 7);
     char path[4096], err[1024];
     snprintf(path, sizeof path, "%s/%s", dir, name);

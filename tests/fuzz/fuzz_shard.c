@@ -96,14 +96,23 @@ static bool load(const Settings *c, const uint8_t *shard, size_t size) {
     if (!data_seek(d, c->saved, err, sizeof err)) check_message("data_seek", err, "data position: ");
     else check_batch(d, c, shard);
     data_rewind(d);
-    int64_t steps = 0;
+    int64_t steps = 0, total = data_batches_total(d);
     do {
         DataPos at = data_tell(d);
         if (!data_seek(d, at, err, sizeof err)) fuzz_fail("the loader stood where it cannot seek: %s", err);
         check_batch(d, c, shard);
+        /* The count the trainer checks before step 1 is the walk's own. */
+        if (data_batches_left(d) != total - steps)
+            fuzz_fail("at batch %lld of %lld, data_batches_left says %lld", (long long)steps,
+                      (long long)total, (long long)data_batches_left(d));
         if (++steps > len) fuzz_fail("the walk over %lld tokens does not end", (long long)len);
     } while (data_advance(d));
+    if (steps != total) fuzz_fail("the walk took %lld batches; data_batches_total says %lld", (long long)steps,
+                                  (long long)total);
     if (data_advance(d)) fuzz_fail("data_advance went on after the end");
+    data_wrap(d);
+    if (data_tell(d).pos != 0 || data_tell(d).epoch != 1 || data_batches_left(d) != total)
+        fuzz_fail("data_wrap did not start a second pass at the first batch");
     data_close(d);
     return true;
 }
@@ -154,8 +163,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     if (!dir) return 0;
     /* Bytes with EOT (257) over several batches, resumed mid-shard; GPT-2's
      * vocabulary on one rank; and the fewest tokens one batch allows. */
-    write_seed(dir, "bytes", 2, 8, 257, (DataPos){0, 32}, 300);
-    write_seed(dir, "gpt2", 1, 16, 50257, (DataPos){0, 0}, 100);
-    write_seed(dir, "smallest", 4, 4, 65536, (DataPos){0, 0}, 4 * 4 + 2);
+    write_seed(dir, "bytes", 2, 8, 257, (DataPos){0, 32, 0}, 300);
+    write_seed(dir, "gpt2", 1, 16, 50257, (DataPos){0, 0, 0}, 100);
+    write_seed(dir, "smallest", 4, 4, 65536, (DataPos){0, 0, 0}, 4 * 4 + 2);
     exit(0);
 }

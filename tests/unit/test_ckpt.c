@@ -528,6 +528,33 @@ TEST(ckpt_flipped_bytes_fail_the_checksum) {
     rm_tree(t.dir);
 }
 
+/* A forged meta (valid checksum) with values the trainer cannot use. */
+TEST(ckpt_forged_meta_refused) {
+    Tmp t;
+    State st;
+    CHECK(tmp_make(&t) && state_make(&t, &st));
+    const char *path = at(&t, "ckpt.bin"), *bad = at(&t, "bad.bin");
+    char err[1024];
+    CHECK(ckpt_write(path, &st.spec, &st.meta, st.a, 4, err, sizeof err));
+    size_t n = 0;
+    unsigned char *b = read_all(path, &n), *meta = b + SPEC_AT + sizeof(ModelSpec);
+    put_le(meta, (uint64_t)-5, 8);
+    CHECK(write_forged(bad, b, n));
+    EXPECT_READ_FAIL(bad, &st.spec, &st, 4, "damaged run position: step -5");
+    put_le(meta, 1234, 8);
+    put_le(meta + 64, (uint64_t)-1, 4);
+    CHECK(write_forged(bad, b, n));
+    EXPECT_READ_FAIL(bad, &st.spec, &st, 4, "damaged run position: a negative count (ranks -1, threads 16, "
+                                            "shards 32, tokens 9876543210, epoch 7)");
+    put_le(meta + 64, 4, 4);
+    meta[73] = '\n';
+    CHECK(write_forged(bad, b, n));
+    EXPECT_READ_FAIL(bad, &st.spec, &st, 4, "damaged run position: an executor name with byte 0x0a");
+    free(b);
+    state_free(&st);
+    rm_tree(t.dir);
+}
+
 TEST(ckpt_header_problems_named) {
     Tmp t;
     State st;
