@@ -7,6 +7,10 @@
 # of its output) and finish, which prints the closing line
 # "NAME: N passed, N failed" and exits 1 if any failed.
 #
+# A runner that takes arguments of its own instead of the gptc binary parses
+# them first, then sources this with --no-binary ($bin is then empty):
+#     . "$(dirname "$0")/lib.sh" NAME --no-binary
+#
 # missing, for checks that need something a CPU machine can have but this
 # one lacks, is the one rule for such checks; a runner with its own pass
 # and fail and no gptc argument (run-sim.sh) takes only it:
@@ -30,15 +34,18 @@ missing() {
 set -uo pipefail
 lib_name=$1
 shift
-if [ $# -ne 1 ]; then
-    echo "usage: $0 GPTC_BINARY" >&2
-    exit 2
-fi
-bin=$1
-case $bin in /*) ;; *) bin=$PWD/$bin ;; esac
-if [ ! -x "$bin" ] || [ -d "$bin" ]; then
-    echo "$lib_name: '$1' is not an executable; build it with 'make build/gptc'" >&2
-    exit 2
+bin=
+if [ "${1:-}" != --no-binary ]; then
+    if [ $# -ne 1 ]; then
+        echo "usage: $0 GPTC_BINARY" >&2
+        exit 2
+    fi
+    bin=$1
+    case $bin in /*) ;; *) bin=$PWD/$bin ;; esac
+    if [ ! -x "$bin" ] || [ -d "$bin" ]; then
+        echo "$lib_name: '$1' is not an executable; build it with 'make build/gptc'" >&2
+        exit 2
+    fi
 fi
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 2
 tmp=$(mktemp -d)

@@ -22,8 +22,7 @@
 # ends with "fuzz: N passed, N failed"; without clang's libFuzzer it says
 # "skipped: no libFuzzer" instead (fails under CI=true). Exits 1 if anything
 # failed.
-set -u
-cd "$(dirname "$0")/.." || exit 2
+. "$(dirname "$0")/lib.sh" fuzz --no-binary
 
 seconds=8 corpus_root=
 case $# in
@@ -35,29 +34,11 @@ if [ $# -ne 0 ] && [ -z "$corpus_root" ] || ! [ "$seconds" -gt 0 ] 2> /dev/null;
     exit 2
 fi
 
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); echo "ok    $1"; }
-fail() {
-    failed=$((failed + 1))
-    echo "FAIL  $1"
-    [ $# -gt 1 ] && printf '%s\n' "$2" | sed 's/^/      /'
-    return 0
-}
-finish() {
-    echo "fuzz: $passed passed, $failed failed"
-    [ "$failed" -eq 0 ]
-    exit
-}
-
 # The same test as the Makefile's HAVE_LIBFUZZER.
 have_libfuzzer() { [ -f "$(clang -print-file-name="libclang_rt.fuzzer-$(uname -m).a" 2> /dev/null)" ]; }
 # Without libFuzzer: a skip on a developer's machine, a failure under CI=true.
-. "$(dirname "$0")/lib.sh" --missing-only
 have_libfuzzer || { missing "no libFuzzer" "clang and libclang-rt-dev; scripts/setup.sh installs them"; finish; }
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 mkdir -p build/fuzz-crashes
 
 # seed NAME DIR: the target's seed corpus into DIR.
