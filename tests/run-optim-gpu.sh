@@ -21,7 +21,7 @@ mkdir -p "$out"
 BLAS_DIR=/usr/lib/$($CC -print-multiarch)/openblas-openmp
 objs=$(ls build/obj/compiler/*.o build/obj/runtime/*.o build/obj/runtime/ref/*.o build/obj/runtime/sim/*.o \
     build/obj/runtime/cuda/*.o \
-    build/obj/build/gen/templates_data.o 2>/dev/null | grep -v '^build/obj/compiler/main\.o$')
+    build/obj/build/gen/*.o 2>/dev/null | grep -v '^build/obj/compiler/main\.o$')
 
 if ! "$bin" compile models/tiny.yaml --no-compile -o "$out/gen" >"$out/gen.log" 2>&1; then
     fail "gptc compile --no-compile models/tiny.yaml" "$(head -n 20 "$out/gen.log")"
