@@ -843,7 +843,6 @@ static void backward(Lower *L) {
 
 static void index_tensors(Lower *L) {
     Plan *p = L->p;
-    int nx0 = 0, nve = 0;
     L->t_head = -1;
     int64_t off = 0;
     for (int i = 0; i < p->ntensors; i++) {
@@ -852,20 +851,17 @@ static void index_tensors(Lower *L) {
          * optimizer reads them as float4 (runtime/optim_gpu.h). */
         p->tensor_off[i] = off;
         off = (off + t->numel + 3) / 4 * 4;
-        switch (t->group) {
-        case GROUP_HEAD: L->t_head = i; break;
-        case GROUP_SCALARS: L->t_scalars = i; break;
-        case GROUP_INPUT_EMBED: L->t_x0[nx0++] = i; break;
-        case GROUP_VALUE_EMBED: L->t_ve[nve++] = i; break;
-        case GROUP_ATTN: L->t_qkvo[t->layer] = i; break;
-        case GROUP_MLP:
-            if (strstr(t->name, "fc_w")) L->t_fc[t->layer] = i;
-            else L->t_proj[t->layer] = i;
-            break;
-        case GROUP_COUNT: break;
+        switch (t->role) {
+        case ROLE_HEAD: break;
+        case ROLE_SCALARS: L->t_scalars = i; break;
+        case ROLE_INPUT_TABLE: L->t_x0[t->table] = i; break;
+        case ROLE_VALUE_TABLE: L->t_ve[t->table] = i; break;
+        case ROLE_QKVO: L->t_qkvo[t->layer] = i; break;
+        case ROLE_FC: L->t_fc[t->layer] = i; break;
+        case ROLE_PROJ: L->t_proj[t->layer] = i; break;
         }
+        if (t->bf16_copy) L->t_head = i; /* lm_head_w, or the table a tied head reads */
     }
-    if (L->t_head < 0) L->t_head = L->t_x0[0]; /* tied: x00's table */
     p->scalars_tensor = L->t_scalars;
 }
 

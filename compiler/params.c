@@ -11,8 +11,9 @@
 
 #include "params.h"
 
-static ParamTensor *add(ParamTensor *t, ParamGroup g, Optimizer opt, DType dt,
+static ParamTensor *add(ParamTensor *t, ParamGroup g, ParamRole role, Optimizer opt, DType dt,
                         int layer, int ndim, const int64_t *shape) {
+    *t = (ParamTensor){.role = role, .table = -1};
     t->ndim = ndim;
     t->numel = 1;
     for (int d = 0; d < 3; d++) {
@@ -47,14 +48,14 @@ static int add_blocks(const ModelSpec *s, ParamTensor *out, int n) {
             /* The attention width heads*head_dim equals dim (validated), so
              * Q, K, V and O are all square [dim, dim]. */
             int64_t qkvo[3] = {4, m->dim, m->dim};
-            t = add(&out[n++], GROUP_ATTN, OPT_MUON, dt, i, 3, qkvo);
+            t = add(&out[n++], GROUP_ATTN, ROLE_QKVO, OPT_MUON, dt, i, 3, qkvo);
             snprintf(t->name, sizeof t->name, "blocks.%d.attn.qkvo_w", i);
         }
         int64_t fc[2] = {m->mlp_hidden, m->dim};
-        t = add(&out[n++], GROUP_MLP, OPT_MUON, dt, i, 2, fc);
+        t = add(&out[n++], GROUP_MLP, ROLE_FC, OPT_MUON, dt, i, 2, fc);
         snprintf(t->name, sizeof t->name, "blocks.%d.mlp.fc_w", i);
         int64_t proj[2] = {m->dim, m->mlp_hidden};
-        t = add(&out[n++], GROUP_MLP, OPT_MUON, dt, i, 2, proj);
+        t = add(&out[n++], GROUP_MLP, ROLE_PROJ, OPT_MUON, dt, i, 2, proj);
         snprintf(t->name, sizeof t->name, "blocks.%d.mlp.proj_w", i);
     }
     return n;
@@ -67,23 +68,24 @@ int params_list(const ModelSpec *s, ParamTensor *out) {
     ParamTensor *t;
     if (!s->head.tied) {
         int64_t head[2] = {s->vocab.padded, dim};
-        t = add(&out[n++], GROUP_HEAD, OPT_ADAM, s->dtypes.head, -1, 2, head);
+        t = add(&out[n++], GROUP_HEAD, ROLE_HEAD, OPT_ADAM, s->dtypes.head, -1, 2, head);
         snprintf(t->name, sizeof t->name, "lm_head_w");
+        t->bf16_copy = true;
     }
     int64_t scalars[1] = {spec_scalars_len(s)};
-    t = add(&out[n++], GROUP_SCALARS, OPT_ADAM, s->dtypes.scalars, -1, 1,
-            scalars);
+    t = add(&out[n++], GROUP_SCALARS, ROLE_SCALARS, OPT_ADAM, s->dtypes.scalars, -1, 1, scalars);
     snprintf(t->name, sizeof t->name, "scalars");
     int64_t table[2] = {rows, dim};
     for (int k = 0; k < s->x0.tables; k++) {
-        t = add(&out[n++], GROUP_INPUT_EMBED, OPT_ADAM, s->dtypes.embeddings,
-                -1, 2, table);
+        t = add(&out[n++], GROUP_INPUT_EMBED, ROLE_INPUT_TABLE, OPT_ADAM, s->dtypes.embeddings, -1, 2, table);
         input_table_name(t->name, sizeof t->name, k, s->x0.tables, s->x0.naming);
+        t->table = k;
+        t->bf16_copy = s->head.tied && k == 0;
     }
     for (int k = 0; k < s->ve.tables; k++) {
-        t = add(&out[n++], GROUP_VALUE_EMBED, OPT_ADAM, s->dtypes.embeddings,
-                -1, 2, table);
+        t = add(&out[n++], GROUP_VALUE_EMBED, ROLE_VALUE_TABLE, OPT_ADAM, s->dtypes.embeddings, -1, 2, table);
         snprintf(t->name, sizeof t->name, "value_embeds.%d.weight", k);
+        t->table = k;
     }
     return add_blocks(s, out, n);
 }
@@ -99,4 +101,13 @@ const char *params_group_name(ParamGroup g) {
     case GROUP_COUNT: break;
     }
     return "?";
+}
+
+int params_find(const ParamTensor *t, int n, ParamRole role, int index) {
+    for (int i = 0; i < n; i++) {
+        if (t[i].role != role) continue;
+        int at = t[i].table >= 0 ? t[i].table : t[i].layer;
+        if (index < 0 || at == index) return i;
+    }
+    return -1;
 }

@@ -9,6 +9,7 @@
 #ifndef GPTC_PARAMS_H
 #define GPTC_PARAMS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "spec.h"
@@ -25,6 +26,19 @@ typedef enum {
 
 typedef enum { OPT_ADAM, OPT_MUON } Optimizer;
 
+/* What a tensor is in the model. Recorded here, once, so that no consumer
+ * (the lowering, the ref model, the optimizers, the trainer's logs) works
+ * it out again from names or shapes. */
+typedef enum {
+    ROLE_HEAD,        /* lm_head_w */
+    ROLE_SCALARS,     /* the scalars vector */
+    ROLE_INPUT_TABLE, /* x0k: `table` is k */
+    ROLE_VALUE_TABLE, /* value embedding k: `table` is k */
+    ROLE_QKVO,        /* a block's attention matrices */
+    ROLE_FC,          /* a block's MLP input matrix */
+    ROLE_PROJ         /* a block's MLP output matrix */
+} ParamRole;
+
 typedef struct {
     char name[64];    /* e.g. "blocks.3.attn.qkvo_w" */
     int ndim;
@@ -33,7 +47,12 @@ typedef struct {
     DType dtype;
     Optimizer opt;
     ParamGroup group;
+    ParamRole role;
     int layer;        /* -1 for tensors outside the blocks */
+    int table;        /* ROLE_INPUT_TABLE, ROLE_VALUE_TABLE: k; else -1 */
+    bool bf16_copy;   /* the device executors keep a bf16 copy of it for the
+                       * head's GEMMs: lm_head_w, or x00's table when the
+                       * head is tied to it */
 } ParamTensor;
 
 /* Upper bound on the number of tensors: head, scalars, tables, 3 per layer. */
@@ -43,5 +62,9 @@ typedef struct {
 int params_list(const ModelSpec *s, ParamTensor *out);
 
 const char *params_group_name(ParamGroup g);
+
+/* The first tensor of `role` (with `index`: the layer of a block matrix,
+ * the k of a table; -1 for the others), or -1. */
+int params_find(const ParamTensor *t, int n, ParamRole role, int index);
 
 #endif

@@ -156,9 +156,7 @@ Exec *exec_new(const ModelSpec *s, Gpu *g, int max_T, char *err, size_t errlen) 
     bufplan_run(p, max_T, &e->size);
     e->head = -1;
     for (int t = 0; t < p->ntensors && e->head < 0; t++)
-        if (p->tensors[t].group == GROUP_HEAD) e->head = t;
-    for (int t = 0; t < p->ntensors && e->head < 0; t++)
-        if (p->tensors[t].group == GROUP_INPUT_EMBED) e->head = t;
+        if (p->tensors[t].bf16_copy) e->head = t;
     if (!alloc_all(e) || !upload_rotary(e)) {
         snprintf(err, errlen, "%s", e->err);
         exec_free(e);

@@ -149,7 +149,7 @@ MuonCoefs optim_muon_coefs(const ModelSpec *s, const ParamTensor *p, int step, d
     int rows, cols, count;
     optim_matrix_shape(p, &rows, &cols, &count);
     double lr = mu->lr * mult;
-    double wd_mul = p->group == GROUP_ATTN ? mu->attn_wd_mul : mu->mlp_wd_mul;
+    double wd_mul = p->role == ROLE_QKVO ? mu->attn_wd_mul : mu->mlp_wd_mul;
     return (MuonCoefs){(float)spec_muon_momentum(s, step), (float)(1 - lr * mu->weight_decay * wd_mul),
                        (float)(lr * sqrt(rows > cols ? (double)rows / cols : 1.0))};
 }

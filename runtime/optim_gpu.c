@@ -43,7 +43,7 @@ struct OptimGpu {
 
 static size_t round_up(size_t v, size_t to) { return (v + to - 1) / to * to; }
 
-static bool is_head_copy(const ParamTensor *t) { return t->group == GROUP_HEAD; }
+static bool is_head_copy(const ParamTensor *t) { return t->bf16_copy; }
 
 /* ---- parameters on the device ---- */
 

@@ -409,7 +409,7 @@ static void log_validation(Trainer *t, double val_loss) {
     int n = t->be.tensors(t->be.impl, &meta, &off);
     const float *scalars = NULL;
     for (int i = 0; i < n; i++)
-        if (meta[i].group == GROUP_SCALARS) scalars = t->be.params(t->be.impl) + off[i];
+        if (meta[i].role == ROLE_SCALARS) scalars = t->be.params(t->be.impl) + off[i];
     ValPoint p = {t->step, t->s->train.steps, val_loss,
                   t->loss_count ? t->loss_sum / t->loss_count : NAN, t->train_ms, 0, 0, scalars};
     spec_window_blocks(t->s, t->step, true, &p.long_blocks, &p.short_blocks);

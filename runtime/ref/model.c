@@ -90,20 +90,16 @@ static real *buf(Model *m, size_t n) {
 
 static void index_tensors(Model *m) {
     m->t_head = -1;
-    int nx0 = 0, nve = 0;
     for (int i = 0; i < m->ntensors; i++) {
         const ParamTensor *p = &m->meta[i];
-        switch (p->group) {
-        case GROUP_HEAD: m->t_head = i; break;
-        case GROUP_SCALARS: m->t_scalars = i; break;
-        case GROUP_INPUT_EMBED: m->t_x0[nx0++] = i; break;
-        case GROUP_VALUE_EMBED: m->t_ve[nve++] = i; break;
-        case GROUP_ATTN: m->t_qkvo[p->layer] = i; break;
-        case GROUP_MLP:
-            if (p->shape[0] == m->spec.model.mlp_hidden && strstr(p->name, "fc_w")) m->t_fc[p->layer] = i;
-            else m->t_proj[p->layer] = i;
-            break;
-        case GROUP_COUNT: break;
+        switch (p->role) {
+        case ROLE_HEAD: m->t_head = i; break;
+        case ROLE_SCALARS: m->t_scalars = i; break;
+        case ROLE_INPUT_TABLE: m->t_x0[p->table] = i; break;
+        case ROLE_VALUE_TABLE: m->t_ve[p->table] = i; break;
+        case ROLE_QKVO: m->t_qkvo[p->layer] = i; break;
+        case ROLE_FC: m->t_fc[p->layer] = i; break;
+        case ROLE_PROJ: m->t_proj[p->layer] = i; break;
         }
     }
 }

@@ -79,12 +79,15 @@ typedef struct {
  * the first step's gradient reaches the head alone: the single steps start
  * from random weights everywhere instead, so that every gradient and
  * update is exercised. */
-static const char *const all_random[] = {"head.init=normal", "head.init_std=0.05", "init.zero_out_proj=false"};
+static const char *const all_random[] = {"head.init=normal", "head.init_std=0.05", "init.zero_out_proj=false",
+                                         "head.tied=true", "vocab.pad_embeddings=true"};
 
-static bool pair_open(Pair *p, const char *model, int T, bool random_init) {
+/* random_init: the sets above; tied: the last one too (a head tied to x00's
+ * table, whose bf16 copy the device must refresh after every update). */
+static bool pair_open_tied(Pair *p, const char *model, int T, bool random_init, bool tied) {
     memset(p, 0, sizeof *p);
     char err[4096];
-    if (!spec_load(model, random_init ? all_random : NULL, random_init ? 3 : 0, &p->s)) {
+    if (!spec_load(model, random_init ? all_random : NULL, random_init ? 3 + 2 * tied : 0, &p->s)) {
         diag_reset();
         return false;
     }
@@ -104,6 +107,10 @@ static bool pair_open(Pair *p, const char *model, int T, bool random_init) {
     p->ref.init(p->ref.impl, 1234);
     p->sim.init(p->sim.impl, 1234);
     return p->opt && p->ids && p->tgt;
+}
+
+static bool pair_open(Pair *p, const char *model, int T, bool random_init) {
+    return pair_open_tied(p, model, T, random_init, false);
 }
 
 static void pair_close(Pair *p) {
@@ -132,9 +139,9 @@ static double worst_tensor(const Pair *p, const float *got, const float *want, c
     return worst;
 }
 
-static void whole_step(const char *model) {
+static void whole_step_of(const char *model, bool tied) {
     Pair p;
-    if (!pair_open(&p, model, 256, true)) {
+    if (!pair_open_tied(&p, model, 256, true, tied)) {
         CHECK(!"both executors open");
         pair_close(&p);
         return;
@@ -182,7 +189,10 @@ static void whole_step(const char *model) {
     pair_close(&p);
 }
 
+static void whole_step(const char *model) { whole_step_of(model, false); }
+
 TEST(simstep_tiny_matches_ref) { whole_step("models/tiny.yaml"); }
+TEST(simstep_tiny_tied_head_matches_ref) { whole_step_of("models/tiny.yaml", true); }
 TEST(simstep_tiny_x02_matches_ref) { whole_step("models/tiny-x02.yaml"); }
 TEST(simstep_tiny_x04_matches_ref) { whole_step("models/tiny-x04.yaml"); }
 
