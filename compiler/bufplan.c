@@ -17,7 +17,7 @@ static int64_t gcd(int64_t a, int64_t b) {
 
 static int64_t round_up(int64_t v, int64_t q) { return (v + q - 1) / q * q; }
 
-static int64_t token_quantum(const Plan *p) { return 256 / gcd(256, p->spec.attn.window.block_size); }
+static int64_t token_quantum(const Plan *p) { return 256 / gcd(256, p->block_size); }
 
 void bufplan_size(const Plan *p, const PlanBuf *b, int64_t *per_token, int64_t *fixed) {
     int es = plan_dtype_bytes(b->dtype);
@@ -38,8 +38,9 @@ static void liveness(Plan *p) {
         for (int a = 0; a < st->nargs; a++)
             if (st->args[a].kind == ARG_BUF) touch(p, st->args[a].id, s);
         for (int j = 0; j < st->nops; j++) {
-            for (int r = 0; r < st->ops[j].nin; r++) touch(p, st->ops[j].in[r].buf, s);
-            for (int r = 0; r < st->ops[j].nout; r++) touch(p, st->ops[j].out[r].buf, s);
+            const PlanOp *o = &p->ops[st->first_op + j];
+            for (int r = 0; r < o->nin; r++) touch(p, o->in[r].buf, s);
+            for (int r = 0; r < o->nout; r++) touch(p, o->out[r].buf, s);
         }
     }
     for (int i = 0; i < p->nbufs; i++)
@@ -122,7 +123,7 @@ static bool verify_reads(const Plan *p, char *err, size_t errlen) {
     for (int s = 0; s < p->nsteps && ok; s++) {
         const PlanStep *st = &p->steps[s];
         for (int j = 0; j < st->nops && ok; j++) {
-            const PlanOp *o = &st->ops[j];
+            const PlanOp *o = &p->ops[st->first_op + j];
             for (int r = 0; r < o->nin && ok; r++) {
                 const PlanBuf *b = &p->bufs[o->in[r].buf];
                 if (b->cls == BUF_ARENA && !written[o->in[r].buf]) {

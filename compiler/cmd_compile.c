@@ -18,12 +18,13 @@
 #include <string.h>
 
 #include "arch.h"
-#include "bufplan.h"
+#include "build.h"
+#include "buildc.h"
 #include "diag.h"
 #include "emit.h"
 #include "fsutil.h"
 #include "nvrtc.h"
-#include "schedule.h"
+#include "planstats.h"
 #include "sha256.h"
 #include "suggest.h"
 #include "validate.h"
@@ -47,10 +48,12 @@ static const char compile_help[] =
     "  DIR/kernels_sim.cc  kernels.cu for the sim executor: built with g++ and\n"
     "                      runtime/sim/cuda_emu.cc, each kernel NAME is callable\n"
     "                      from C as gptc_sim_NAME (runtime/sim/README.md)\n"
-    "  DIR/schedule.c      one training step as C data: the arena's buffers\n"
-    "                      with their offsets, and every kernel launch, GEMM,\n"
-    "                      copy and fill in order, each kernel argument bound\n"
-    "                      by its parameter name\n"
+    "  DIR/build.c         the model build as C data, what a generated trainer\n"
+    "                      links: the tensors, the kernel set, one training\n"
+    "                      step (the arena's buffers with their offsets, every\n"
+    "                      kernel launch, GEMM, copy and fill in order, each\n"
+    "                      argument in its kernel's parameter order) and the\n"
+    "                      optimizer's launches\n"
     "The same model always gives the same bytes. DIR defaults to generated/NAME\n"
     "for a model file NAME.yaml.\n"
     "\n"
@@ -191,75 +194,69 @@ static void default_out_dir(const char *model, char *buf, size_t len) {
 /* ---- generation ---- */
 
 typedef struct {
-    EmitPlan plan;
+    ModelBuild *build;
     StrBuf kernels_cu; /* header + code: the file */
     StrBuf compiled;   /* blank lines + code: what NVRTC sees */
     StrBuf plan_h;
     StrBuf sim_cc;
-    StrBuf schedule_c;
-    Plan plan_steps;
-    BufPlanSize arena;
+    StrBuf build_c;
 } Generated;
 
 static void generated_free(Generated *g) {
+    model_build_free(g->build);
     sb_free(&g->kernels_cu);
     sb_free(&g->compiled);
     sb_free(&g->plan_h);
     sb_free(&g->sim_cc);
-    sb_free(&g->schedule_c);
+    sb_free(&g->build_c);
 }
 
+/* Every file from the one model build (build.h). */
 static bool generate(const ModelSpec *spec, const char *version, const char *model, Generated *g) {
-    emit_plan(spec, &g->plan);
-    StrBuf header = {0}, code = {0};
     char err[512];
-    emit_header(version, model, "kernels.cu: the model's fused kernels; plan.h says how to launch them.",
-                &header);
-    bool ok = emit_kernels(&g->plan, &code, err, sizeof err);
-    if (!ok) fprintf(stderr, "gptc compile: internal error: %s\n", err);
-    else {
-        sb_puts(&g->kernels_cu, sb_str(&header));
-        sb_puts(&g->kernels_cu, sb_str(&code));
-        for (const char *c = sb_str(&header); *c; c++)
-            if (*c == '\n') sb_append(&g->compiled, "\n", 1);
-        sb_puts(&g->compiled, sb_str(&code));
-        Sha256 h;
-        char hex[65];
-        sha256_init(&h);
-        sha256_update(&h, g->kernels_cu.data, g->kernels_cu.len);
-        sha256_hex(&h, hex);
-        header.len = 0;
-        emit_header(version, model,
-                    "plan.h: how to launch the kernels of kernels.cu (the runtime reads this).", &header);
-        emit_plan_h(&g->plan, sb_str(&header), hex, &g->plan_h);
-        header.len = 0;
-        emit_header(version, model,
-                    "kernels_sim.cc: kernels.cu for the sim executor, each kernel NAME callable\n"
-                    " * from C as gptc_sim_NAME (runtime/sim/sim.h). Build it with\n"
-                    " *   g++ -std=c++17 -O2 -fno-strict-aliasing -ffp-contract=off "
-                    "-Iruntime/sim -Itemplates\n"
-                    " * (no FMA contraction: NVRTC compiles with --fmad=false) and link\n"
-                    " * runtime/sim/cuda_emu.cc once per process.",
-                    &header);
-        emit_sim_cc(&g->plan, sb_str(&header), &g->sim_cc);
-        if (!lower_supported(spec, err, sizeof err)) {
-            fprintf(stderr, "gptc compile: %s: the sim and cuda executors cannot run this model: %s\n", model, err);
-            ok = false;
-        } else if (!(ok = lower_plan(spec, &g->plan_steps, err, sizeof err))) {
-            fprintf(stderr, "gptc compile: internal error: the step's schedule: %s\n", err);
-        }
+    if (!(g->build = model_build(spec, err, sizeof err))) {
+        fprintf(stderr, "gptc compile: internal error: %s\n", err);
+        return false;
     }
-    if (ok) {
-        bufplan_run(&g->plan_steps, spec->train.tokens_per_rank, &g->arena);
+    const ModelBuild *b = g->build;
+    StrBuf header = {0};
+    emit_header(version, model, "kernels.cu: the model's fused kernels; plan.h says how to launch them.", &header);
+    sb_puts(&g->kernels_cu, sb_str(&header));
+    sb_puts(&g->kernels_cu, b->kernels_cu);
+    for (const char *c = sb_str(&header); *c; c++)
+        if (*c == '\n') sb_append(&g->compiled, "\n", 1);
+    sb_puts(&g->compiled, b->kernels_cu);
+    Sha256 h;
+    char hex[65];
+    sha256_init(&h);
+    sha256_update(&h, g->kernels_cu.data, g->kernels_cu.len);
+    sha256_hex(&h, hex);
+    header.len = 0;
+    emit_header(version, model, "plan.h: how to launch the kernels of kernels.cu (the runtime reads this).", &header);
+    emit_plan_h(&b->kernels, sb_str(&header), hex, &g->plan_h);
+    header.len = 0;
+    emit_header(version, model,
+                "kernels_sim.cc: kernels.cu for the sim executor, each kernel NAME callable\n"
+                " * from C as gptc_sim_NAME (runtime/sim/sim.h). Build it with\n"
+                " *   g++ -std=c++17 -O2 -fno-strict-aliasing -ffp-contract=off "
+                "-Iruntime/sim -Itemplates\n"
+                " * (no FMA contraction: NVRTC compiles with --fmad=false) and link\n"
+                " * runtime/sim/cuda_emu.cc once per process.",
+                &header);
+    emit_sim_cc(&b->kernels, sb_str(&header), &g->sim_cc);
+    bool ok = b->has_plan;
+    if (!ok) {
+        fprintf(stderr, "gptc compile: %s: the sim and cuda executors cannot run this model: %s\n", model, b->plan_why);
+    } else {
         header.len = 0;
         emit_header(version, model,
-                    "schedule.c: one training step (forward, backward) as C data: buffers,\n"
-                    " * kernel launches with arguments bound by parameter name, GEMMs.",
+                    "build.c: the model build as C data (compiler/buildc.h): its tensors, its\n"
+                    " * kernel set, one training step with every argument in its kernel's\n"
+                    " * parameter order, the arena and the optimizer's launches.",
                     &header);
-        schedule_emit(&g->plan_steps, &g->arena, sb_str(&header), &g->schedule_c);
+        buildc_emit(b, sb_str(&header), &g->build_c);
     }
     sb_free(&header);
-    sb_free(&code);
     return ok;
 }
 
@@ -355,14 +352,14 @@ static int compile_and_check(const Args *a, const Generated *g, const char *dir)
     double slowest = 0;
     bool clean = true;
     for (int j = 0; j < a->narchs; j++) {
-        clean = check_output(a->archs[j], &out[j], &g->plan) && clean;
+        clean = check_output(a->archs[j], &out[j], &g->build->kernels) && clean;
         if (out[j].cache_note[0]) fprintf(stderr, "gptc compile: note: %s\n", out[j].cache_note);
         if (out[j].seconds > slowest) slowest = out[j].seconds;
     }
-    if (a->report) print_report(a, out, &g->plan);
+    if (a->report) print_report(a, out, &g->build->kernels);
     int major = 0, minor = 0;
     nvrtc_version(&major, &minor);
-    printf("gptc compile: %s/kernels.cu (%d kernels) %s for", dir, kernel_count(&g->plan),
+    printf("gptc compile: %s/kernels.cu (%d kernels) %s for", dir, kernel_count(&g->build->kernels),
            clean ? "compiled cleanly" : "FAILED");
     for (int j = 0; j < a->narchs; j++) printf(" %s", a->archs[j]);
     printf(" with NVRTC %d.%d in %.1f ms (%ld of %d from the cache)\n", major, minor, slowest * 1e3,
@@ -375,7 +372,7 @@ static double gib(int64_t bytes) { return (double)bytes / (1 << 30); }
 
 /* --print-graph, --plan-stats and the arena line of --report. */
 static bool print_plan(const Args *a, const ModelSpec *spec, Generated *g) {
-    const Plan *p = &g->plan_steps;
+    const Plan *p = &g->build->plan;
     if (a->print_graph) {
         StrBuf text = {0};
         lower_print_graph(p, &text);
@@ -385,7 +382,7 @@ static bool print_plan(const Args *a, const ModelSpec *spec, Generated *g) {
     long long T = a->stats_T ? a->stats_T : spec->train.tokens_per_rank;
     if (a->plan_stats) {
         PlanStats st;
-        fuse_stats(p, T, &st);
+        plan_stats(p, T, &st);
         printf("plan at T=%lld: %lld launches/step fused (%lld unfused), %.3f GiB/step through memory fused, "
                "%.3f GiB unfused (%.2fx less)\n",
                T, (long long)st.launches, (long long)st.unfused_launches, gib(st.bytes), gib(st.unfused_bytes),
@@ -397,7 +394,7 @@ static bool print_plan(const Args *a, const ModelSpec *spec, Generated *g) {
             fprintf(stderr, "gptc compile: internal error: arena plan: %s\n", err);
             return false;
         }
-        const BufPlanSize *z = &g->arena;
+        const BufPlanSize *z = &g->build->arena;
         printf("activation arena at T=%lld: %.3f GiB with reuse, %.3f GiB without (%d buffers)\n", T,
                gib(bufplan_bytes(z->arena_per_token, z->arena_fixed, T)),
                gib(bufplan_bytes(z->total_per_token, z->total_fixed, T)), z->narena);
@@ -430,13 +427,13 @@ int cmd_compile(int argc, char **argv, const char *version) {
         fprintf(stderr, "gptc compile: %s\n", err);
         rc = 1;
     } else if (!write_text(dir, "kernels.cu", &g->kernels_cu) || !write_text(dir, "plan.h", &g->plan_h) ||
-               !write_text(dir, "kernels_sim.cc", &g->sim_cc) || !write_text(dir, "schedule.c", &g->schedule_c)) {
+               !write_text(dir, "kernels_sim.cc", &g->sim_cc) || !write_text(dir, "build.c", &g->build_c)) {
         rc = 1;
     } else if (!print_plan(&a, spec, g)) {
         rc = 1;
     } else if (a.no_compile) {
-        printf("gptc compile: wrote %s/kernels.cu (%d kernels), plan.h, kernels_sim.cc and schedule.c\n", dir,
-               kernel_count(&g->plan));
+        printf("gptc compile: wrote %s/kernels.cu (%d kernels), plan.h, kernels_sim.cc and build.c\n", dir,
+               kernel_count(&g->build->kernels));
     } else {
         rc = compile_and_check(&a, g, dir);
     }

@@ -24,10 +24,15 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "bind.h"
+#include "build.h"
 
 typedef struct {
     Plan *p;
+    ModelBuild *b;
     const ModelSpec *s;
     bool ok;
     char *err;
@@ -104,14 +109,14 @@ static int param(Lower *L, int t, ParamPlane plane, int64_t off, int64_t n) {
             return i;
     }
     PlanDtype dt = plane == PLANE_HI || plane == PLANE_BF16COPY ? PD_BF16 : PD_F32;
-    int id = off || n != p->tensors[t].numel
-                 ? new_buf(L, BUF_PARAM, dt, 0, n, "%s.%s[%lld:]", p->tensors[t].name, planes[plane], (long long)off)
-                 : new_buf(L, BUF_PARAM, dt, 0, n, "%s.%s", p->tensors[t].name, planes[plane]);
+    const ParamTensor *pt = &L->b->tensors[t];
+    int id = off || n != pt->numel ? new_buf(L, BUF_PARAM, dt, 0, n, "%s.%s[%lld:]", pt->name, planes[plane], (long long)off)
+                                   : new_buf(L, BUF_PARAM, dt, 0, n, "%s.%s", pt->name, planes[plane]);
     p->bufs[id].tensor = t, p->bufs[id].plane = plane, p->bufs[id].tensor_off = off;
     return id;
 }
 
-static int whole(Lower *L, int t, ParamPlane plane) { return param(L, t, plane, 0, L->p->tensors[t].numel); }
+static int whole(Lower *L, int t, ParamPlane plane) { return param(L, t, plane, 0, L->b->tensors[t].numel); }
 
 /* ---- steps ---- */
 
@@ -133,7 +138,7 @@ static PlanStep *new_step(Lower *L, StepKind kind, const char *what) {
 
 static PlanStep *kernel(Lower *L, const char *stem, int width, const char *what) {
     PlanStep *st = new_step(L, STEP_KERNEL, what);
-    if (!fuse_find_kernel(L->s, stem, width, st)) fail(L, "no kernel %s (width %d) for this model", stem, width);
+    if (!bind_kernel(&L->b->kernels, stem, width, st)) fail(L, "no kernel %s (width %d) for this model", stem, width);
     return st;
 }
 
@@ -163,12 +168,18 @@ static void bind_rows(PlanStep *st, const char *name, long long mult) { arg(st, 
 
 /* ---- elementary ops ---- */
 
+/* A step's ops follow each other in the plan's ops: they are added while
+ * the step is the last one. */
 static PlanOp *op(Lower *L, PlanStep *st, const char *kind) {
+    Plan *p = L->p;
+    if (st != &p->steps[p->nsteps - 1]) fail(L, "step %s: an op added after the next step", st->what);
     if (st->nops == PLAN_MAX_OPS) {
         fail(L, "step %s: more than %d ops", st->what, PLAN_MAX_OPS);
-        st->nops--;
+        st->nops--, p->nops--;
     }
-    PlanOp *o = &st->ops[st->nops++];
+    if (!st->nops) st->first_op = p->nops;
+    st->nops++;
+    PlanOp *o = &p->ops[p->nops++];
     memset(o, 0, sizeof *o);
     o->kind = kind;
     return o;
@@ -842,14 +853,14 @@ static void backward(Lower *L) {
 /* ---- the plan ---- */
 
 static void index_tensors(Lower *L) {
-    Plan *p = L->p;
+    ModelBuild *b = L->b;
     L->t_head = -1;
     int64_t off = 0;
-    for (int i = 0; i < p->ntensors; i++) {
-        const ParamTensor *t = &p->tensors[i];
+    for (int i = 0; i < b->ntensors; i++) {
+        const ParamTensor *t = &b->tensors[i];
         /* Each tensor's gradient starts on a 16-byte boundary: the device
          * optimizer reads them as float4 (runtime/optim_gpu.h). */
-        p->tensor_off[i] = off;
+        b->grad_off[i] = off;
         off = (off + t->numel + 3) / 4 * 4;
         switch (t->role) {
         case ROLE_HEAD: break;
@@ -862,7 +873,7 @@ static void index_tensors(Lower *L) {
         }
         if (t->bf16_copy) L->t_head = i; /* lm_head_w, or the table a tied head reads */
     }
-    p->scalars_tensor = L->t_scalars;
+    b->grad_total = off;
 }
 
 static void inputs(Lower *L) {
@@ -905,15 +916,40 @@ bool lower_supported(const ModelSpec *s, char *err, size_t errlen) {
     return true;
 }
 
-bool lower_plan(const ModelSpec *s, Plan *p, char *err, size_t errlen) {
+/* Room for the largest plan while lowering; trimmed to size after. */
+static bool plan_alloc(Plan *p) {
+    p->bufs = calloc(PLAN_MAX_BUFS, sizeof *p->bufs);
+    p->steps = calloc(PLAN_MAX_STEPS, sizeof *p->steps);
+    p->ops = calloc((size_t)PLAN_MAX_STEPS * PLAN_MAX_OPS, sizeof *p->ops);
+    return p->bufs && p->steps && p->ops;
+}
+
+static void *trim(void *a, size_t n, size_t size) {
+    void *t = realloc(a, (n ? n : 1) * size);
+    return t ? t : a;
+}
+
+void plan_free(Plan *p) {
+    free(p->bufs);
+    free(p->steps);
+    free(p->ops);
+    memset(p, 0, sizeof *p);
+}
+
+bool lower_plan(ModelBuild *b, char *err, size_t errlen) {
+    Plan *p = &b->plan;
+    const ModelSpec *s = &b->spec;
     memset(p, 0, sizeof *p);
     if (!lower_supported(s, err, errlen)) return false;
-    p->spec = *s;
-    p->ntensors = params_list(s, p->tensors);
-    Lower *L = &(Lower){.p = p, .s = &p->spec, .ok = true, .err = err, .errlen = errlen, .layer = -1};
+    if (!plan_alloc(p)) {
+        plan_free(p);
+        return snprintf(err, errlen, "out of memory"), false;
+    }
+    p->block_size = s->attn.window.block_size;
+    Lower *L = &(Lower){.p = p, .b = b, .s = s, .ok = true, .err = err, .errlen = errlen, .layer = -1};
     PlanStep probe;
-    if (!fuse_find_kernel(s, "x0_lambda_grad", 0, &probe)) fail(L, "no x0_lambda_grad kernel");
-    L->parts = probe.grid_blocks;
+    if (!bind_kernel(&b->kernels, "x0_lambda_grad", 0, &probe)) fail(L, "no x0_lambda_grad kernel");
+    else L->parts = b->kernels.inst[probe.kinst].grid_blocks;
     index_tensors(L);
     inputs(L);
     embed_forward(L);
@@ -930,7 +966,13 @@ bool lower_plan(const ModelSpec *s, Plan *p, char *err, size_t errlen) {
     p->nforward = p->nsteps;
     if (L->ok) backward(L);
     if (L->ok) unique_names(L);
-    if (L->ok) return fuse_check(p, err, errlen);
+    if (L->ok && bind_plan(p, &b->kernels, err, errlen)) {
+        p->bufs = trim(p->bufs, (size_t)p->nbufs, sizeof *p->bufs);
+        p->steps = trim(p->steps, (size_t)p->nsteps, sizeof *p->steps);
+        p->ops = trim(p->ops, (size_t)p->nops, sizeof *p->ops);
+        return true;
+    }
+    plan_free(p);
     return false;
 }
 
@@ -968,8 +1010,8 @@ void lower_print_graph(const Plan *p, StrBuf *out) {
                                                           : st->kind == STEP_COPY ? "copy"
                                                                                   : "zero";
         sb_printf(out, "%4d %s %-28s %s\n", i, st->backward ? "B" : "F", st->what, k);
-        for (int j = 0; j < st->nops; j++) {
-            const PlanOp *o = &st->ops[j];
+        for (int j = 0; j < st->nops && p->ops; j++) {
+            const PlanOp *o = &p->ops[st->first_op + j];
             sb_printf(out, "       %-18s", o->kind);
             for (int r = 0; r < o->nout; r++) print_ref(p, o->out[r], out);
             sb_puts(out, " <-");

@@ -72,9 +72,13 @@ typedef enum {
     ARG_NSEG     /* embedding segments of this step's ids (token_segments) */
 } ArgKind;
 
+/* The C type of a kernel parameter: how an argument is passed. */
+typedef enum { PT_PTR, PT_INT, PT_LL, PT_FLOAT } ParamType;
+
 typedef struct {
     const char *name; /* the kernel parameter it binds */
     ArgKind kind;
+    ParamType type;   /* KERNEL: the parameter's C type (bind.c sets it) */
     int id;
     int64_t off_pt, off;
     long long ival;
@@ -110,40 +114,47 @@ typedef struct {
 typedef struct {
     StepKind kind;
     char kernel[64];   /* STEP_KERNEL: the symbol in kernels.cu */
-    const char *stem;  /* its family stem, e.g. "rmsnorm_fwd" */
-    const char *params;/* its parameter list, from emit.c */
-    int smem_bytes;    /* dynamic shared memory per block */
-    int threads, rows_per_block, grid_blocks, grid_y, vec, width;
+    int kinst, kidx;   /* KERNEL: the instance (its launch rule: emit.h) and
+                        * its kernel in the build's kernel set */
+    int rows_arg, n_arg; /* KERNEL: the arguments `rows` and `n` that size
+                          * the grid (emit.h's launch rule); -1: none */
     char what[48];     /* e.g. "L3 mlp norm" */
     int layer;         /* -1 outside the blocks */
     bool backward;
     int nargs;
-    PlanArg args[PLAN_MAX_ARGS]; /* KERNEL: by name; GEMM: a, b, c; COPY: dst, src; ZERO: dst */
+    /* KERNEL: one per parameter, in the kernel's parameter order with
+     * their C types (bound by name while lowering, placed by bind.c);
+     * GEMM: a, b, c; COPY: dst, src; ZERO: dst */
+    PlanArg args[PLAN_MAX_ARGS];
     PlanGemm gemm;
     PlanDim bytes;     /* COPY, ZERO: bytes */
-    int nops;
-    PlanOp ops[PLAN_MAX_OPS];
+    int first_op, nops; /* its elementary ops: the plan's ops[first_op ..] */
 } PlanStep;
 
+/* One training step. The arrays are the plan's own (plan_free); a build
+ * that gptc compile wrote out as C data (build.h) points at static ones,
+ * and has no op graph (ops NULL): the executors never read it. */
 typedef struct {
-    ModelSpec spec;
-    int ntensors;
-    ParamTensor tensors[PARAMS_MAX];
-    int64_t tensor_off[PARAMS_MAX]; /* element offset in params_list order */
-    int nbufs, nsteps, nforward;    /* steps [0, nforward) are the forward pass */
-    PlanBuf bufs[PLAN_MAX_BUFS];
-    PlanStep steps[PLAN_MAX_STEPS];
+    int block_size;                    /* T is a multiple of it (the window block) */
+    int nbufs, nsteps, nforward, nops; /* steps [0, nforward) are the forward pass */
+    PlanBuf *bufs;
+    PlanStep *steps;
+    PlanOp *ops;
     int loss_buf;
-    int scalars_tensor;
 } Plan;
 
-/* Builds the plan of one training step. False with a message in err for a
- * model the lowering does not handle (or a binding that does not match a
- * kernel's parameters: a gptc bug). The Plan is large: allocate it. */
 /* Whether the GPU executors' plan covers this model; false with the reason
  * (a limit of the fused kernels, not a bad model: ref runs it). */
 bool lower_supported(const ModelSpec *s, char *err, size_t errlen);
-bool lower_plan(const ModelSpec *s, Plan *p, char *err, size_t errlen);
+
+/* The plan of one training step of build b (its spec, tensors and kernel
+ * set: build.h), into b->plan, with the device gradient layout (b->grad_off,
+ * b->grad_total). False with a message for a model the lowering does not
+ * handle, or a binding that does not match a kernel's parameters (a gptc
+ * bug). */
+struct ModelBuild;
+bool lower_plan(struct ModelBuild *b, char *err, size_t errlen);
+void plan_free(Plan *p);
 
 /* The op graph, one elementary op per line, with each step's fused kernel. */
 void lower_print_graph(const Plan *p, StrBuf *out);
@@ -153,29 +164,5 @@ int64_t plan_dim(PlanDim d, int64_t T);
 int64_t plan_elems(const PlanBuf *b, int64_t T);
 int plan_dtype_bytes(PlanDtype d);
 const char *plan_dtype_name(PlanDtype d);
-
-/* ---- fuse.c: kernel families, parameter lists, launch counts and traffic ---- */
-
-/* The kernel of family `stem` (width: the row width that selects among
- * instances; 0 for any). Fills the step's name, parameter list and launch
- * rule. False when the model has no such kernel. */
-bool fuse_find_kernel(const ModelSpec *s, const char *stem, int width, PlanStep *st);
-
-/* Checks each kernel step's bindings against its parameter list: every
- * parameter bound exactly once, no binding of a parameter the kernel lacks.
- * False with the first problem in err. */
-bool fuse_check(const Plan *p, char *err, size_t errlen);
-
-/* Parameter i of a parameter list: its name and whether it is a pointer,
- * int, long long or float. Returns the count of parameters. */
-typedef enum { PT_PTR, PT_INT, PT_LL, PT_FLOAT } ParamType;
-int fuse_params(const char *list, char names[][32], ParamType *types, int max);
-
-typedef struct {
-    int64_t launches, bytes;               /* fused: the plan as it runs */
-    int64_t unfused_launches, unfused_bytes; /* one launch per op, all stored */
-} PlanStats;
-
-void fuse_stats(const Plan *p, int64_t T, PlanStats *out);
 
 #endif

@@ -111,3 +111,9 @@ int params_find(const ParamTensor *t, int n, ParamRole role, int index) {
     }
     return -1;
 }
+
+void params_matrix_shape(const ParamTensor *p, int *rows, int *cols, int *count) {
+    *count = p->ndim == 3 ? (int)p->shape[0] : 1;
+    *rows = (int)p->shape[p->ndim - 2];
+    *cols = (int)p->shape[p->ndim - 1];
+}

@@ -63,6 +63,9 @@ int params_list(const ModelSpec *s, ParamTensor *out);
 
 const char *params_group_name(ParamGroup g);
 
+/* A Muon tensor as `count` matrices [rows, cols] (qkvo_w: 4 of [dim, dim]). */
+void params_matrix_shape(const ParamTensor *p, int *rows, int *cols, int *count);
+
 /* The first tensor of `role` (with `index`: the layer of a block matrix,
  * the k of a table; -1 for the others), or -1. */
 int params_find(const ParamTensor *t, int n, ParamRole role, int index);

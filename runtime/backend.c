@@ -24,10 +24,10 @@ static double ref_forward_fn(void *m, const int *in, const int *tgt, int T, int 
 static void ref_backward_fn(void *m) { ref_backward(m); }
 static void ref_close_fn(void *m) { ref_model_free(m); }
 
-static bool ref_open(Backend *b, const ModelSpec *s, int max_T, char *err, size_t errcap) {
+static bool ref_open(Backend *b, const ModelBuild *mb, int max_T, char *err, size_t errcap) {
     (void)err, (void)errcap;
     *b = (Backend){.name = "ref",
-                   .impl = ref_model_new(s, max_T),
+                   .impl = ref_model_new(&mb->spec, max_T),
                    .params = ref_params_fn,
                    .grads = ref_grads_fn,
                    .num_params = ref_num_params_fn,
@@ -42,7 +42,7 @@ static bool ref_open(Backend *b, const ModelSpec *s, int max_T, char *err, size_
 /* The executors of this build, by name. */
 typedef struct {
     const char *name;
-    bool (*open)(Backend *b, const ModelSpec *s, int max_T, char *err, size_t errcap);
+    bool (*open)(Backend *b, const ModelBuild *mb, int max_T, char *err, size_t errcap);
 } Registered;
 
 static const Registered registry[] = {
@@ -62,11 +62,10 @@ static const Registered *find(const char *name, char *err, size_t errcap) {
     return NULL;
 }
 
-bool backend_open(Backend *b, const char *name, const ModelSpec *s, int max_T, char *err,
-                  size_t errcap) {
+bool backend_open(Backend *b, const char *name, const ModelBuild *mb, int max_T, char *err, size_t errcap) {
     memset(b, 0, sizeof *b);
     const Registered *r = find(name, err, errcap);
-    return r && r->open(b, s, max_T, err, errcap);
+    return r && r->open(b, mb, max_T, err, errcap);
 }
 
 const char *backend_resolve(const char *requested, char *note, size_t notecap, char *err, size_t errcap) {

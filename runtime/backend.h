@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "build.h"
 #include "ckpt.h"
 #include "coll.h"
 #include "lower.h"
@@ -60,19 +61,21 @@ typedef struct Backend {
     int (*join_ranks)(void *impl, Coll *coll, double timeout_s);
     /* Timing of each step of the plan (gptc bench --profile, exec.h):
      * set_profile turns it on (zeroing the sums) or off; profile gives the
-     * plan and the ms of each of its steps summed since. NULL for ref. */
+     * build and the ms of each of its plan's steps summed since. NULL for
+     * ref. */
     int (*set_profile)(void *impl, bool on);
-    void (*profile)(void *impl, const Plan **plan, const double **ms);
+    void (*profile)(void *impl, const ModelBuild **build, const double **ms);
     /* What the run record says about the device (manifest.h): JSON
      * members, each written as `, "key": value`. NULL where there is no
      * device to describe (ref). */
     void (*describe)(void *impl, FILE *json);
 } Backend;
 
-/* Opens executor `name` ("ref", "sim" or "cuda") for spec `s` and sequences of up to max_T
- * tokens. False with a message for an unknown or unavailable executor. */
-bool backend_open(Backend *b, const char *name, const ModelSpec *s, int max_T, char *err,
-                  size_t errcap);
+/* Opens executor `name` ("ref", "sim" or "cuda") for the model of build
+ * mb (compiler/build.h; ref reads only its spec) and sequences of up to
+ * max_T tokens. False with a message for an unknown or unavailable
+ * executor. mb must outlive the executor. */
+bool backend_open(Backend *b, const char *name, const ModelBuild *mb, int max_T, char *err, size_t errcap);
 void backend_close(Backend *b);
 
 /* The executor to open for --backend `requested`: "auto" is cuda when the

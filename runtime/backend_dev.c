@@ -21,14 +21,12 @@
 #include "cuda/gpu_cuda.h"
 #include "cuda/nccl_comm.h"
 #include "devcomm.h"
-#include "emit.h"
 #include "exec.h"
 #include "optim_gpu.h"
 #include "ref.h"
 #include "sim_build.h"
 #include "gpu_sim.h"
 #include "json.h"
-#include "strbuf.h"
 
 typedef struct {
     Gpu g;
@@ -37,10 +35,8 @@ typedef struct {
     Exec *e;
     OptimGpu *opt;
     GpuParams gp;
-    ModelSpec spec;
-    ParamTensor meta[PARAMS_MAX];
-    size_t off[PARAMS_MAX], grad_off[PARAMS_MAX];
-    int ntensors;
+    const ModelBuild *mb;
+    size_t off[PARAMS_MAX];
     size_t total;
     float *params, *grads;     /* host copies */
     bool params_fresh;         /* params holds what the device holds */
@@ -79,9 +75,9 @@ static size_t dev_num_params(const void *impl) { return ((const Dev *)impl)->tot
 
 static int dev_tensors(const void *impl, const ParamTensor **meta, const size_t **offsets) {
     const Dev *d = impl;
-    *meta = d->meta;
+    *meta = d->mb->tensors;
     *offsets = d->off;
-    return d->ntensors;
+    return d->mb->ntensors;
 }
 
 static void dev_params_changed(void *impl) {
@@ -97,7 +93,7 @@ static void dev_grads_changed(void *impl) {
 
 static void dev_init(void *impl, uint64_t seed) {
     Dev *d = impl;
-    ref_init_params(&d->spec, d->params, seed);
+    ref_init_params(&d->mb->spec, d->params, seed);
     dev_params_changed(d);
 }
 
@@ -176,9 +172,9 @@ static int dev_set_profile(void *impl, bool on) {
     return 0;
 }
 
-static void dev_profile(void *impl, const Plan **plan, const double **ms) {
+static void dev_profile(void *impl, const ModelBuild **build, const double **ms) {
     Dev *d = impl;
-    *plan = exec_plan(d->e);
+    *build = d->mb;
     *ms = exec_profile(d->e);
 }
 
@@ -215,17 +211,15 @@ static void dev_describe(void *impl, FILE *f) {
 }
 
 /* The parts over an open Gpu: the plan, parameters, optimizer. */
-static bool dev_build(Dev *d, Backend *b, const ModelSpec *s, int max_T, char *err, size_t errcap) {
-    d->e = exec_new(s, &d->g, max_T, err, errcap);
+static bool dev_build(Dev *d, Backend *b, int max_T, char *err, size_t errcap) {
+    d->e = exec_new(d->mb, &d->g, max_T, err, errcap);
     if (!d->e) return false;
-    d->ntensors = params_list(s, d->meta);
-    for (int i = 0; i < d->ntensors; i++) {
+    for (int i = 0; i < d->mb->ntensors; i++) {
         d->off[i] = d->total;
-        d->total += (size_t)d->meta[i].numel;
+        d->total += (size_t)d->mb->tensors[i].numel;
     }
-    exec_grad_offsets(d->e, d->grad_off);
     exec_gpu_params(d->e, &d->gp);
-    d->opt = optim_gpu_new(&d->g, s, d->meta, d->grad_off, d->ntensors);
+    d->opt = optim_gpu_new(&d->g, d->mb);
     d->params = calloc(d->total ? d->total : 1, sizeof(float));
     d->grads = calloc(d->total ? d->total : 1, sizeof(float));
     if (!d->opt || !d->params || !d->grads) {
@@ -258,10 +252,12 @@ static bool dev_build(Dev *d, Backend *b, const ModelSpec *s, int max_T, char *e
     return true;
 }
 
-static Dev *dev_new(const ModelSpec *s, char *err, size_t errcap) {
+/* A device executor of build mb, which has a plan. */
+static Dev *dev_new(const ModelBuild *mb, char *err, size_t errcap) {
+    if (!mb->has_plan) return snprintf(err, errcap, "%s", mb->plan_why), NULL;
     Dev *d = calloc(1, sizeof *d);
     if (!d) snprintf(err, errcap, "out of memory");
-    else d->spec = *s;
+    else d->mb = mb;
     return d;
 }
 
@@ -272,11 +268,11 @@ static DevComm *sim_comm(Gpu *g, Coll *coll, double timeout_s, char *err, size_t
     return c;
 }
 
-bool backend_sim_open(Backend *b, const ModelSpec *s, int max_T, char *err, size_t errcap) {
-    Dev *d = dev_new(s, err, errcap);
+bool backend_sim_open(Backend *b, const ModelBuild *mb, int max_T, char *err, size_t errcap) {
+    Dev *d = dev_new(mb, err, errcap);
     if (!d) return false;
     char so[4096];
-    if (!sim_build_kernels(s, so, sizeof so, err, errcap)) goto fail;
+    if (!sim_build_kernels(mb, so, sizeof so, err, errcap)) goto fail;
     d->so = dlopen(so, RTLD_NOW | RTLD_LOCAL);
     if (!d->so) {
         snprintf(err, errcap, "sim executor: %s", dlerror());
@@ -288,7 +284,7 @@ bool backend_sim_open(Backend *b, const ModelSpec *s, int max_T, char *err, size
     }
     d->gpu_open = true;
     d->open_comm = sim_comm;
-    if (dev_build(d, b, s, max_T, err, errcap)) return true;
+    if (dev_build(d, b, max_T, err, errcap)) return true;
 fail:
     dev_close(d);
     return false;
@@ -298,35 +294,25 @@ static DevComm *cuda_comm(Gpu *g, Coll *coll, double timeout_s, char *err, size_
     return devcomm_nccl(g, coll, coll_local_rank(), timeout_s, err, errcap);
 }
 
-bool backend_cuda_open(Backend *b, const ModelSpec *s, int max_T, char *err, size_t errcap) {
-    Dev *d = dev_new(s, err, errcap);
+bool backend_cuda_open(Backend *b, const ModelBuild *mb, int max_T, char *err, size_t errcap) {
+    Dev *d = dev_new(mb, err, errcap);
     if (!d) return false;
-    EmitPlan *plan = malloc(sizeof *plan);
-    StrBuf src = {0};
-    bool ok = plan != NULL;
-    if (ok) {
-        emit_plan(s, plan);
-        ok = emit_kernels(plan, &src, err, errcap);
-    } else {
-        snprintf(err, errcap, "out of memory");
-    }
     /* One GPU per rank on a machine: the rank's local number. */
     char why[512];
-    int device = coll_local_rank(), count = ok ? cuda_device_count(why, sizeof why) : 0;
-    if (ok && count == 0) {
+    int device = coll_local_rank(), count = cuda_device_count(why, sizeof why);
+    bool ok = true;
+    if (count == 0) {
         snprintf(err, errcap, "%s", why);
         ok = false;
-    } else if (ok && device >= count) {
+    } else if (device >= count) {
         snprintf(err, errcap, "this rank is number %d on its machine, but the driver sees %d GPU%s", device, count,
                  count == 1 ? "" : "s");
         ok = false;
     }
-    GpuCudaConfig cfg = {device, sb_str(&src), NULL};
+    GpuCudaConfig cfg = {device, mb->kernels_cu, NULL};
     if (ok && gpu_cuda_open(&d->g, &cfg, err, errcap) == 0) d->gpu_open = true;
-    free(plan);
-    sb_free(&src);
     d->open_comm = cuda_comm;
-    if (d->gpu_open && dev_build(d, b, s, max_T, err, errcap)) return true;
+    if (d->gpu_open && dev_build(d, b, max_T, err, errcap)) return true;
     dev_close(d);
     return false;
 }

@@ -8,7 +8,7 @@
 
 #include "backend.h"
 
-bool backend_sim_open(Backend *b, const ModelSpec *s, int max_T, char *err, size_t errcap);
-bool backend_cuda_open(Backend *b, const ModelSpec *s, int max_T, char *err, size_t errcap);
+bool backend_sim_open(Backend *b, const ModelBuild *mb, int max_T, char *err, size_t errcap);
+bool backend_cuda_open(Backend *b, const ModelBuild *mb, int max_T, char *err, size_t errcap);
 
 #endif

@@ -17,10 +17,13 @@ static double gemm_flops(const PlanStep *st, int T) {
     return 2.0 * (double)plan_dim(g->m, T) * (double)plan_dim(g->n, T) * (double)plan_dim(g->k, T);
 }
 
-static void family_name(const PlanStep *st, char *out, size_t cap) {
+/* A kernel's family: its name without its instance's suffix
+ * (rmsnorm_fwd_d128 -> rmsnorm_fwd). */
+static void family_name(const ModelBuild *b, const PlanStep *st, char *out, size_t cap) {
     const char *pass = st->backward ? "backward" : "forward";
+    size_t n = strlen(st->kernel), suffix = st->kind == STEP_KERNEL ? strlen(b->kernels.inst[st->kinst].suffix) : 0;
     switch (st->kind) {
-    case STEP_KERNEL: snprintf(out, cap, "%s", st->stem ? st->stem : st->kernel); break;
+    case STEP_KERNEL: snprintf(out, cap, "%.*s", (int)(n > suffix ? n - suffix - 1 : n), st->kernel); break;
     case STEP_GEMM: snprintf(out, cap, "GEMMs (%s)", pass); break;
     case STEP_COPY: snprintf(out, cap, "copies (%s)", pass); break;
     case STEP_ZERO: snprintf(out, cap, "zeroings (%s)", pass); break;
@@ -32,13 +35,14 @@ static int by_ms_desc(const void *a, const void *b) {
     return (x < y) - (x > y);
 }
 
-static void print_families(FILE *out, const Plan *p, const double *ms, int runs, int T, double total) {
+static void print_families(FILE *out, const ModelBuild *b, const double *ms, int runs, int T, double total) {
+    const Plan *p = &b->plan;
     Family *f = calloc((size_t)p->nsteps, sizeof *f);
     if (!f) return;
     int n = 0;
     for (int i = 0; i < p->nsteps; i++) {
         char name[64];
-        family_name(&p->steps[i], name, sizeof name);
+        family_name(b, &p->steps[i], name, sizeof name);
         int j = 0;
         while (j < n && strcmp(f[j].name, name)) j++;
         if (j == n) snprintf(f[n++].name, sizeof f->name, "%s", name);
@@ -84,13 +88,14 @@ static void print_top(FILE *out, const Plan *p, const double *ms, int runs, int 
     free(idx);
 }
 
-void bench_profile_print(FILE *out, const Plan *p, const double *ms, int runs, int T, int top) {
+void bench_profile_print(FILE *out, const ModelBuild *b, const double *ms, int runs, int T, int top) {
+    const Plan *p = &b->plan;
     double total = 0;
     for (int i = 0; i < p->nsteps; i++) total += ms[i] / runs;
     if (runs < 1 || total <= 0) return;
     fprintf(out, "profile: %d step%s of %d tokens, each plan step waited for on its own: %.2f ms/step in "
                  "%d launches (the optimizer not included)\n",
             runs, runs > 1 ? "s" : "", T, total, p->nsteps);
-    print_families(out, p, ms, runs, T, total);
+    print_families(out, b, ms, runs, T, total);
     print_top(out, p, ms, runs, T, total, top);
 }

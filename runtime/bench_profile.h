@@ -8,11 +8,11 @@
 
 #include <stdio.h>
 
-#include "lower.h"
+#include "build.h"
 
 /* ms[i]: plan step i's time summed over `runs` steps of T tokens. Prints
  * the families (kernel stem; GEMMs, copies and zeroings by pass) by time,
  * with launches and, for GEMMs, TFLOP/s; then the `top` slowest steps. */
-void bench_profile_print(FILE *out, const Plan *p, const double *ms, int runs, int T, int top);
+void bench_profile_print(FILE *out, const ModelBuild *b, const double *ms, int runs, int T, int top);
 
 #endif

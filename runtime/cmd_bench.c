@@ -137,14 +137,15 @@ static int profile(Backend *b, Optim *opt, const ModelSpec *s, const BenchOption
             return 1;
         }
     }
-    const Plan *p;
+    const ModelBuild *mb;
     const double *ms;
-    b->profile(b->impl, &p, &ms);
-    bench_profile_print(stdout, p, ms, o->profile, T, 20);
+    b->profile(b->impl, &mb, &ms);
+    bench_profile_print(stdout, mb, ms, o->profile, T, 20);
     return b->set_profile(b->impl, false) ? 1 : 0;
 }
 
-static int run(const ModelSpec *s, const char *model, const BenchOptions *o) {
+static int run(const ModelBuild *mb, const char *model, const BenchOptions *o) {
+    const ModelSpec *s = &mb->spec;
     char note[1024], err[4096];
     const char *name = backend_resolve(o->backend, note, sizeof note, err, sizeof err);
     if (!name) return fprintf(stderr, "gptc bench: %s\n", err), 2;
@@ -157,7 +158,7 @@ static int run(const ModelSpec *s, const char *model, const BenchOptions *o) {
     fflush(stdout);
     double t_open = now_ms();
     Backend b;
-    if (!backend_open(&b, name, s, T, err, sizeof err)) return fprintf(stderr, "gptc bench: %s\n", err), 1;
+    if (!backend_open(&b, name, mb, T, err, sizeof err)) return fprintf(stderr, "gptc bench: %s\n", err), 1;
     if (o->profile && !b.set_profile) {
         fprintf(stderr, "gptc bench: --profile: the %s executor has no plan to profile (sim and cuda do)\n", name);
         backend_close(&b);
@@ -274,5 +275,10 @@ int cmd_bench(int argc, char **argv) {
         diag_reset();
         return 2;
     }
-    return run(&s, model, &o);
+    char err[1024];
+    ModelBuild *mb = model_build(&s, err, sizeof err);
+    if (!mb) return fprintf(stderr, "gptc bench: %s: %s\n", model, err), 1;
+    int rc = run(mb, model, &o);
+    model_build_free(mb);
+    return rc;
 }

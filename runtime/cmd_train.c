@@ -133,13 +133,13 @@ static bool parse_seconds(const char *s, double *out) {
 
 /* Starts the ranks and serves them (launch.h), unless this process is a
  * rank already: one that launch_ranks or an MPI launcher started. */
-static int train_ranks(const ModelSpec *spec, const TrainOptions *o, int argc, char **argv) {
+static int train_ranks(const ModelBuild *mb, const TrainOptions *o, int argc, char **argv) {
     char err[512];
-    if (!train_ranks_fit(spec, o->ranks, err, sizeof err)) {
+    if (!train_ranks_fit(&mb->spec, o->ranks, err, sizeof err)) {
         fprintf(stderr, "gptc train: %s\n", err);
         return 2;
     }
-    if (o->ranks <= 1 || coll_launcher_size() > 0 || coll_hub_started()) return train_run(spec, o);
+    if (o->ranks <= 1 || coll_launcher_size() > 0 || coll_hub_started()) return train_run(mb, o);
     char **args = malloc(sizeof *args * (size_t)(argc + 3));
     if (!args) return fputs("gptc: out of memory\n", stderr), 1;
     /* The ranks run with arguments of their own; their run records name
@@ -235,13 +235,17 @@ int cmd_train(int argc, char **argv) {
     }
     ModelSpec *spec = malloc(sizeof *spec);
     if (!spec) return fputs("gptc: out of memory\n", stderr), 1;
-    int rc;
+    int rc = 2;
+    ModelBuild *mb = NULL;
     if (!spec_load(model, sets, nsets, spec)) {
         fprintf(stderr, "gptc train: %s is not a valid model\n", model);
-        rc = 2;
+    } else if (!(mb = model_build(spec, why, sizeof why))) {
+        fprintf(stderr, "gptc train: %s: %s\n", model, why);
+        rc = 1;
     } else {
-        rc = o.ranks ? train_ranks(spec, &o, argc, argv) : train_run(spec, &o);
+        rc = o.ranks ? train_ranks(mb, &o, argc, argv) : train_run(mb, &o);
     }
+    model_build_free(mb);
     diag_reset();
     free(spec);
     return rc;

@@ -11,24 +11,13 @@
 
 #include "bf16.h"
 #include "devcomm.h"
-#include "real.h"
-/* ref's rotary tables, so that cos/sin are bit for bit the ones the ref
- * executor uses; the header's other functions are not used here. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"
-#include "ops.h"
-#pragma GCC diagnostic pop
-
-/* runtime/token_segments.h (the embedding helper's branch): weak until it
- * merges, so that this executor links without it and a plan that needs it
- * fails with a message instead. */
-int token_segments(const int *ids, int T, int vocab, int *order, int *seg_start, int *seg_token)
-    __attribute__((weak));
+#include "ref.h"            /* ref_rotary_tables: cos/sin bit for bit as ref's */
+#include "token_segments.h" /* the embedding gradients' segments of a step's ids */
 
 struct Exec {
     Gpu *g;
-    Plan *plan;
-    BufPlanSize size;
+    const ModelBuild *b;
+    const Plan *plan;
     int max_T, T, step, nseg;
     bool validation;
     char err[512];
@@ -37,7 +26,7 @@ struct Exec {
     void *master[PARAMS_MAX], *hi[PARAMS_MAX], *lo[PARAMS_MAX], *bf16copy[PARAMS_MAX];
     float *grads;
     size_t total;      /* parameters, packed as params_list */
-    size_t grad_total; /* the device gradients, each tensor 16-byte aligned (plan->tensor_off) */
+    size_t grad_total; /* the device gradients, each tensor 16-byte aligned (the build's grad_off) */
     size_t host_off[PARAMS_MAX];
     int head; /* the tensor the head's bf16 copy mirrors */
     int *host_i;
@@ -62,12 +51,12 @@ size_t exec_num_params(const Exec *e) { return e->total; }
 float *exec_grads(Exec *e) { return e->grads; }
 
 void *exec_param(Exec *e, int t, ParamPlane plane) {
-    if (t < 0 || t >= e->plan->ntensors) return NULL;
+    if (t < 0 || t >= e->b->ntensors) return NULL;
     switch (plane) {
     case PLANE_MASTER: return e->master[t];
     case PLANE_HI: return e->hi[t];
     case PLANE_BF16COPY: return e->bf16copy[t];
-    case PLANE_GRAD: return e->grads + e->plan->tensor_off[t];
+    case PLANE_GRAD: return e->grads + e->b->grad_off[t];
     }
     return NULL;
 }
@@ -83,27 +72,28 @@ static void *dev_alloc(Exec *e, size_t bytes, bool *ok) {
 
 static bool alloc_all(Exec *e) {
     const Plan *p = e->plan;
+    const ModelBuild *mb = e->b;
     bool ok = true;
     int64_t T = e->max_T;
-    e->arena = dev_alloc(e, (size_t)bufplan_bytes(e->size.arena_per_token, e->size.arena_fixed, T), &ok);
+    e->arena = dev_alloc(e, (size_t)bufplan_bytes(mb->arena.arena_per_token, mb->arena.arena_fixed, T), &ok);
     for (int i = 0; i < p->nbufs; i++) {
         const PlanBuf *b = &p->bufs[i];
         if (b->cls == BUF_INPUT)
             e->inputs[b->input] = dev_alloc(e, (size_t)(plan_elems(b, T) * plan_dtype_bytes(b->dtype)), &ok);
     }
-    for (int t = 0; t < p->ntensors; t++) {
-        size_t n = (size_t)p->tensors[t].numel;
+    for (int t = 0; t < mb->ntensors; t++) {
+        size_t n = (size_t)mb->tensors[t].numel;
         e->host_off[t] = e->total;
         e->total += n;
-        e->grad_total = ((size_t)p->tensor_off[t] + n + 3) / 4 * 4;
-        if (p->tensors[t].opt == OPT_MUON) {
+        e->grad_total = (size_t)mb->grad_total;
+        if (mb->tensors[t].opt == OPT_MUON) {
             e->hi[t] = dev_alloc(e, n * 2, &ok);
             e->lo[t] = dev_alloc(e, n * 2, &ok);
         } else {
             e->master[t] = dev_alloc(e, n * 4, &ok);
         }
     }
-    e->bf16copy[e->head] = dev_alloc(e, (size_t)p->tensors[e->head].numel * 2, &ok);
+    e->bf16copy[e->head] = dev_alloc(e, (size_t)mb->tensors[e->head].numel * 2, &ok);
     e->grads = dev_alloc(e, e->grad_total * 4, &ok);
     e->host_i = malloc(sizeof(int) * ((size_t)e->max_T * 4 + 1));
     if (!e->host_i && ok) {
@@ -114,14 +104,14 @@ static bool alloc_all(Exec *e) {
 }
 
 static bool upload_rotary(Exec *e) {
-    const ModelSpec *s = &e->plan->spec;
+    const ModelSpec *s = &e->b->spec;
     int half = s->model.head_dim / 2;
     size_t n = (size_t)e->max_T * half;
     float *c = malloc(n * sizeof *c), *sn = malloc(n * sizeof *sn);
     bool ok = c && sn;
     if (!ok) fail(e, "out of memory");
     if (ok) {
-        rotary_tables(c, sn, e->max_T, half, s->attn.rotary_pairs, s->attn.rotary_base);
+        ref_rotary_tables(s, e->max_T, c, sn);
         ok = e->g->copy_to_device(e->g, e->inputs[IN_COS], c, n * 4) == 0 &&
              e->g->copy_to_device(e->g, e->inputs[IN_SIN], sn, n * 4) == 0;
         if (!ok) fail(e, "%s", e->g->err);
@@ -131,32 +121,22 @@ static bool upload_rotary(Exec *e) {
     return ok;
 }
 
-Exec *exec_new(const ModelSpec *s, Gpu *g, int max_T, char *err, size_t errlen) {
+Exec *exec_new(const ModelBuild *b, Gpu *g, int max_T, char *err, size_t errlen) {
+    if (!b->has_plan) return snprintf(err, errlen, "%s", b->plan_why), NULL;
     Exec *e = calloc(1, sizeof *e);
-    Plan *p = malloc(sizeof *p);
-    if (!e || !p) {
-        snprintf(err, errlen, "out of memory");
-        free(e);
-        free(p);
-        return NULL;
-    }
+    if (!e) return snprintf(err, errlen, "out of memory"), NULL;
     e->g = g;
-    e->plan = p;
+    e->b = b;
+    e->plan = &b->plan;
     e->max_T = max_T;
-    if (max_T < 1 || max_T % s->attn.window.block_size) {
-        snprintf(err, errlen, "max_T %d is not a positive multiple of the block size %d", max_T,
-                 s->attn.window.block_size);
+    if (max_T < 1 || max_T % b->plan.block_size) {
+        snprintf(err, errlen, "max_T %d is not a positive multiple of the block size %d", max_T, b->plan.block_size);
         exec_free(e);
         return NULL;
     }
-    if (!lower_plan(s, p, err, errlen)) {
-        exec_free(e);
-        return NULL;
-    }
-    bufplan_run(p, max_T, &e->size);
     e->head = -1;
-    for (int t = 0; t < p->ntensors && e->head < 0; t++)
-        if (p->tensors[t].bf16_copy) e->head = t;
+    for (int t = 0; t < b->ntensors && e->head < 0; t++)
+        if (b->tensors[t].bf16_copy) e->head = t;
     if (!alloc_all(e) || !upload_rotary(e)) {
         snprintf(err, errlen, "%s", e->err);
         exec_free(e);
@@ -181,18 +161,17 @@ void exec_free(Exec *e) {
     }
     free(e->host_i);
     free(e->profile);
-    free(e->plan);
     free(e);
 }
 
 /* ---- parameters ---- */
 
 int exec_upload_params(Exec *e, const float *host) {
-    const Plan *p = e->plan;
+    const ModelBuild *b = e->b;
     Gpu *g = e->g;
     int rc = 0;
-    for (int t = 0; t < p->ntensors && rc == 0; t++) {
-        size_t n = (size_t)p->tensors[t].numel;
+    for (int t = 0; t < b->ntensors && rc == 0; t++) {
+        size_t n = (size_t)b->tensors[t].numel;
         const float *src = host + e->host_off[t];
         if (e->master[t]) rc = g->copy_to_device(g, e->master[t], src, n * 4);
         if ((e->hi[t] || t == e->head) && rc == 0) {
@@ -215,10 +194,10 @@ int exec_upload_params(Exec *e, const float *host) {
 }
 
 int exec_download_params(Exec *e, float *host) {
-    const Plan *p = e->plan;
+    const ModelBuild *b = e->b;
     Gpu *g = e->g;
-    for (int t = 0; t < p->ntensors; t++) {
-        size_t n = (size_t)p->tensors[t].numel;
+    for (int t = 0; t < b->ntensors; t++) {
+        size_t n = (size_t)b->tensors[t].numel;
         float *dst = host + e->host_off[t];
         if (e->master[t]) {
             if (g->copy_to_host(g, dst, e->master[t], n * 4)) return fail(e, "%s", g->err);
@@ -240,19 +219,18 @@ int exec_download_params(Exec *e, float *host) {
 }
 
 int exec_download_grads(Exec *e, float *host) {
-    const Plan *p = e->plan;
-    for (int t = 0; t < p->ntensors; t++)
-        if (e->g->copy_to_host(e->g, host + e->host_off[t], e->grads + p->tensor_off[t],
-                               (size_t)p->tensors[t].numel * 4))
+    const ModelBuild *b = e->b;
+    for (int t = 0; t < b->ntensors; t++)
+        if (e->g->copy_to_host(e->g, host + e->host_off[t], e->grads + b->grad_off[t], (size_t)b->tensors[t].numel * 4))
             return fail(e, "%s", e->g->err);
     return 0;
 }
 
 int exec_upload_grads(Exec *e, const float *host) {
-    const Plan *p = e->plan;
-    for (int t = 0; t < p->ntensors; t++)
-        if (e->g->copy_to_device(e->g, e->grads + p->tensor_off[t], host + e->host_off[t],
-                                 (size_t)p->tensors[t].numel * 4))
+    const ModelBuild *b = e->b;
+    for (int t = 0; t < b->ntensors; t++)
+        if (e->g->copy_to_device(e->g, e->grads + b->grad_off[t], host + e->host_off[t],
+                                 (size_t)b->tensors[t].numel * 4))
             return fail(e, "%s", e->g->err);
     return 0;
 }
@@ -263,13 +241,13 @@ int exec_zero_grads(Exec *e) {
 
 void exec_gpu_params(Exec *e, GpuParams *out) {
     memset(out, 0, sizeof *out);
-    out->n = e->plan->ntensors;
+    out->n = e->b->ntensors;
     for (int t = 0; t < out->n; t++)
         out->t[t] = (GpuParamTensor){e->hi[t], e->lo[t], e->master[t], e->bf16copy[t]};
 }
 
 void exec_grad_offsets(const Exec *e, size_t *offsets) {
-    for (int t = 0; t < e->plan->ntensors; t++) offsets[t] = (size_t)e->plan->tensor_off[t];
+    for (int t = 0; t < e->b->ntensors; t++) offsets[t] = (size_t)e->b->grad_off[t];
 }
 
 /* ---- buffers and arguments ---- */
@@ -303,9 +281,9 @@ typedef union {
     float f;
 } ArgVal;
 
-/* An argument's value; false with a message for a value the step cannot
- * have (a pointer to nothing, no segments). */
-static bool arg_value(Exec *e, const PlanStep *st, const PlanArg *a, ParamType type, ArgVal *v) {
+/* An argument's value, as its parameter's C type; false with a message for
+ * a value the step cannot have (a pointer to nothing, no segments). */
+static bool arg_value(Exec *e, const PlanStep *st, const PlanArg *a, ArgVal *v) {
     long long n = 0;
     switch (a->kind) {
     case ARG_BUF:
@@ -319,47 +297,33 @@ static bool arg_value(Exec *e, const PlanStep *st, const PlanArg *a, ParamType t
     case ARG_ROWS: n = (long long)e->T * a->ival; break;
     case ARG_WINDOW: {
         int lw, sw;
-        spec_window_blocks(&e->plan->spec, e->step, e->validation, &lw, &sw);
-        n = e->plan->spec.attn.window.long_layer[a->ival] ? lw : sw;
+        spec_window_blocks(&e->b->spec, e->step, e->validation, &lw, &sw);
+        n = e->b->spec.attn.window.long_layer[a->ival] ? lw : sw;
         break;
     }
-    case ARG_NSEG:
-        if (e->nseg < 0) return fail(e, "step %s: no embedding segments (token_segments is not linked)", st->what), false;
-        n = e->nseg;
-        break;
+    case ARG_NSEG: n = e->nseg; break;
     }
-    if (type == PT_LL) v->ll = n;
+    if (a->type == PT_LL) v->ll = n;
     else v->i = (int)n;
     return true;
 }
 
+/* An integer argument's value, for the grid. */
+static long long int_value(const PlanStep *st, const ArgVal *vals, int i) {
+    return i < 0 ? 0 : st->args[i].type == PT_LL ? vals[i].ll : vals[i].i;
+}
+
 static int run_kernel(Exec *e, const PlanStep *st) {
-    char names[32][32];
-    ParamType types[32];
-    ArgVal vals[32];
-    void *args[32];
-    int n = fuse_params(st->params, names, types, 32);
-    long long rows = 0, flat = 0; /* plan.h's launch rule: N = rows * width, or the argument n */
-    for (int i = 0; i < n; i++) {
-        const PlanArg *a = NULL;
-        for (int j = 0; j < st->nargs && !a; j++)
-            if (!strcmp(st->args[j].name, names[i])) a = &st->args[j];
-        if (!a) return fail(e, "step %s: parameter %s of %s unbound", st->what, names[i], st->kernel);
-        if (!arg_value(e, st, a, types[i], &vals[i])) return -1;
+    ArgVal vals[PLAN_MAX_ARGS];
+    void *args[PLAN_MAX_ARGS];
+    for (int i = 0; i < st->nargs; i++) {
+        if (!arg_value(e, st, &st->args[i], &vals[i])) return -1;
         args[i] = &vals[i];
-        if (!strcmp(names[i], "rows")) rows = vals[i].i;
-        if (!strcmp(names[i], "n")) flat = types[i] == PT_LL ? vals[i].ll : vals[i].i;
     }
-    long long blocks;
-    if (st->grid_blocks > 0) blocks = st->grid_blocks;
-    else if (st->rows_per_block > 0) blocks = (rows + st->rows_per_block - 1) / st->rows_per_block;
-    else {
-        long long total = st->width > 0 ? rows * st->width : flat;
-        blocks = (total + (long long)st->threads * st->vec - 1) / ((long long)st->threads * st->vec);
-    }
-    if (blocks < 1) blocks = 1;
-    GpuLaunch l = {{(unsigned)blocks, st->grid_y > 0 ? (unsigned)st->grid_y : 1u, 1}, {(unsigned)st->threads, 1, 1},
-                   (size_t)st->smem_bytes};
+    const EmitInstance *in = &e->b->kernels.inst[st->kinst];
+    long long blocks = build_blocks(in, int_value(st, vals, st->rows_arg), int_value(st, vals, st->n_arg));
+    GpuLaunch l = {{(unsigned)blocks, in->grid_y > 0 ? (unsigned)in->grid_y : 1u, 1}, {(unsigned)in->threads, 1, 1},
+                   (size_t)in->kernels[st->kidx].smem_bytes};
     if (e->g->launch(e->g, st->kernel, &l, args))
         return fail(e, "step %s: %s", st->what, e->g->err);
     return 0;
@@ -442,7 +406,7 @@ const double *exec_profile(const Exec *e) { return e->profile; }
  * gradient is complete: after the last step that touches it. */
 static void find_grad_last(Exec *e) {
     const Plan *p = e->plan;
-    for (int t = 0; t < p->ntensors; t++) e->grad_last[t] = -1;
+    for (int t = 0; t < e->b->ntensors; t++) e->grad_last[t] = -1;
     for (int i = p->nforward; i < p->nsteps; i++)
         for (int a = 0; a < p->steps[i].nargs; a++) {
             const PlanArg *arg = &p->steps[i].args[a];
@@ -461,12 +425,12 @@ void exec_set_comm(Exec *e, DevComm *comm, float scale) {
 /* Averages the gradients completed by step `step` (-1: those no step
  * touches) while the backward pass goes on, neighbours in one call. */
 static int average_done(Exec *e, int step) {
-    const Plan *p = e->plan;
-    for (int t = 0; t < p->ntensors; t++) {
+    const ModelBuild *b = e->b;
+    for (int t = 0; t < b->ntensors; t++) {
         if (e->grad_last[t] != step) continue;
         int u = t;
-        while (u + 1 < p->ntensors && e->grad_last[u + 1] == step) u++;
-        size_t from = (size_t)p->tensor_off[t], to = (size_t)(p->tensor_off[u] + p->tensors[u].numel);
+        while (u + 1 < b->ntensors && e->grad_last[u + 1] == step) u++;
+        size_t from = (size_t)b->grad_off[t], to = (size_t)(b->grad_off[u] + b->tensors[u].numel);
         if (e->comm->sum_f32(e->comm, e->g, e->grads + from, to - from, e->comm_scale))
             return fail(e, "averaging the gradients over the ranks: %s", e->comm->err);
         t = u;
@@ -481,7 +445,7 @@ static int upload(Exec *e, PlanInput in, const int *src, size_t n) {
 }
 
 int exec_prepare(Exec *e, const int *ids, const int *targets, int T, int step, bool validation) {
-    const ModelSpec *s = &e->plan->spec;
+    const ModelSpec *s = &e->b->spec;
     if (T < 1 || T > e->max_T || T % s->attn.window.block_size)
         return fail(e, "%d tokens: not a positive multiple of %d up to %d", T, s->attn.window.block_size, e->max_T);
     e->T = T, e->step = step, e->validation = validation;
@@ -495,14 +459,11 @@ int exec_prepare(Exec *e, const int *ids, const int *targets, int T, int step, b
     if (upload(e, IN_IDS, ids, (size_t)T) || upload(e, IN_TARGETS, targets, (size_t)T) ||
         upload(e, IN_DOC_START, doc, (size_t)T))
         return -1;
-    e->nseg = -1;
-    if (token_segments) {
-        int *order = e->host_i, *seg_start = order + T, *seg_token = seg_start + T + 1;
-        e->nseg = token_segments(ids, T, s->vocab.size, order, seg_start, seg_token);
-        if (upload(e, IN_SEG_ORDER, order, (size_t)T) || upload(e, IN_SEG_START, seg_start, (size_t)e->nseg + 1) ||
-            upload(e, IN_SEG_TOKEN, seg_token, (size_t)e->nseg))
-            return -1;
-    }
+    int *order = e->host_i, *seg_start = order + T, *seg_token = seg_start + T + 1;
+    e->nseg = token_segments(ids, T, s->vocab.size, order, seg_start, seg_token);
+    if (upload(e, IN_SEG_ORDER, order, (size_t)T) || upload(e, IN_SEG_START, seg_start, (size_t)e->nseg + 1) ||
+        upload(e, IN_SEG_TOKEN, seg_token, (size_t)e->nseg))
+        return -1;
     return 0;
 }
 

@@ -2,8 +2,8 @@
  * exec.h: runs a training step's plan (compiler/lower.h, packed by
  * bufplan.h) over a Gpu (runtime/gpu.h): the executor of `sim` and `cuda`.
  *
- * The plan is built in-process from the ModelSpec (generated/NAME/
- * schedule.c is its reviewable form). exec_new allocates one arena for the
+ * The plan is the model build's (compiler/build.h), made in memory by
+ * model_build or linked in as generated/NAME/build.c. exec_new allocates one arena for the
  * activations at max_T, the token arrays, the parameters in the device
  * executors' layout (docs/design.md, 'Numerics and determinism': Muon
  * tensors as a bf16 `hi` plane and a uint16 `lo` plane whose
@@ -23,7 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "bufplan.h"
+#include "build.h"
 #include "devcomm.h"
 #include "gpu.h"
 #include "lower.h"
@@ -31,8 +31,9 @@
 
 typedef struct Exec Exec;
 
-/* NULL with the reason in err (a plan the lowering refuses, no memory). */
-Exec *exec_new(const ModelSpec *s, Gpu *g, int max_T, char *err, size_t errlen);
+/* An executor of build b's plan for steps of up to max_T tokens; NULL with
+ * the reason in err (a build without a plan, no memory). b must outlive it. */
+Exec *exec_new(const ModelBuild *b, Gpu *g, int max_T, char *err, size_t errlen);
 void exec_free(Exec *e);
 const char *exec_error(const Exec *e);
 const Plan *exec_plan(const Exec *e);

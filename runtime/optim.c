@@ -31,12 +31,6 @@ static void *xcalloc(size_t n, size_t size) {
     return p;
 }
 
-void optim_matrix_shape(const ParamTensor *p, int *rows, int *cols, int *count) {
-    *count = p->ndim == 3 ? (int)p->shape[0] : 1;
-    *rows = (int)p->shape[p->ndim - 2];
-    *cols = (int)p->shape[p->ndim - 1];
-}
-
 Optim *optim_new(const ModelSpec *s, const ParamTensor *meta, const size_t *offsets, int n) {
     Optim *o = xcalloc(1, sizeof *o);
     o->spec = *s;
@@ -50,7 +44,7 @@ Optim *optim_new(const ModelSpec *s, const ParamTensor *meta, const size_t *offs
         *total += (size_t)meta[i].numel;
         if (meta[i].opt == OPT_MUON) {
             int r, c, k;
-            optim_matrix_shape(&meta[i], &r, &c, &k);
+            params_matrix_shape(&meta[i], &r, &c, &k);
             int small = r < c ? r : c;
             if ((size_t)r * c > biggest) biggest = (size_t)r * c;
             if ((size_t)small * small > square) square = (size_t)small * small;
@@ -147,7 +141,7 @@ static void newton_schulz(Optim *o, float *out, const float *u, int rows, int co
 MuonCoefs optim_muon_coefs(const ModelSpec *s, const ParamTensor *p, int step, double mult) {
     const SpecMuon *mu = &s->train.muon;
     int rows, cols, count;
-    optim_matrix_shape(p, &rows, &cols, &count);
+    params_matrix_shape(p, &rows, &cols, &count);
     double lr = mu->lr * mult;
     double wd_mul = p->role == ROLE_QKVO ? mu->attn_wd_mul : mu->mlp_wd_mul;
     return (MuonCoefs){(float)spec_muon_momentum(s, step), (float)(1 - lr * mu->weight_decay * wd_mul),
@@ -157,7 +151,7 @@ MuonCoefs optim_muon_coefs(const ModelSpec *s, const ParamTensor *p, int step, d
 static void muon_update(Optim *o, int i, float *w, const float *g, int step, double mult) {
     const SpecMuon *mu = &o->spec.train.muon;
     int rows, cols, count;
-    optim_matrix_shape(&o->meta[i], &rows, &cols, &count);
+    params_matrix_shape(&o->meta[i], &rows, &cols, &count);
     size_t rc = (size_t)rows * cols;
     MuonCoefs mc = optim_muon_coefs(&o->spec, &o->meta[i], step, mult);
     float m = mc.momentum, decay = mc.decay, lr_eff = mc.lr_eff;

@@ -31,10 +31,6 @@
 /* What the GPU executors' optimizer (runtime/optim_gpu.c) shares with this
  * one, so that both compute every coefficient the same way. */
 
-/* Muon's view of a tensor: `count` matrices of rows x cols (Q, K, V and O
- * of an attention tensor are four). */
-void optim_matrix_shape(const ParamTensor *p, int *rows, int *cols, int *count);
-
 /* Adam's coefficients for a tensor of group g at `step`, with the LR
  * schedule's multiplier `mult` (spec_lr_mult). */
 AdamCoefs optim_adam_coefs(const ModelSpec *s, ParamGroup g, int step, double mult);

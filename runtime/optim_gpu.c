@@ -1,8 +1,9 @@
 /*
- * optim_gpu.c: Adam and Muon on the device (see optim_gpu.h). The kernels
- * and their launch shapes come from compiler/emit.c's plan for the spec,
- * the one place that names them, so this file cannot drift from what gptc
- * emitted.
+ * optim_gpu.c: Adam and Muon on the device (see optim_gpu.h). What to
+ * launch, in which order, with which kernel, and where the state lives all
+ * come from the model build's optimizer plan (compiler/build.h), launched
+ * under the build's one launch rule: this file only supplies each launch's
+ * arguments.
  */
 #include "optim_gpu.h"
 
@@ -11,7 +12,7 @@
 #include <string.h>
 
 #include "bf16.h"
-#include "emit.h"
+#include "muon.h"
 #include "optim.h"
 
 /* Every device array starts on this boundary (in floats: the kernels'
@@ -19,25 +20,16 @@
 #define ALIGN_FLOATS (EMIT_ALIGN_BYTES / 4)
 #define PLANE_ALIGN 256 /* bytes, between the planes of GpuParams */
 
-typedef struct {
-    char name[64];
-    unsigned threads, vec, grid;
-} Kernel;
-
 struct OptimGpu {
     Gpu *g;
-    ModelSpec spec;
+    const ModelBuild *b; /* the tensors, kernels, launches and layout */
     int n;
-    ParamTensor meta[PARAMS_MAX];
-    size_t goff[PARAMS_MAX]; /* gradients, in floats */
-    size_t soff[PARAMS_MAX]; /* device state (adam_m/v or muon), aligned */
     size_t hoff[PARAMS_MAX]; /* host state, packed as optim_state's */
-    size_t adam_dev, muon_dev, adam_total, muon_total;
-    float *adam_m, *adam_v, *muon; /* device state */
+    size_t adam_total, muon_total;
+    float *adam_m, *adam_v, *muon; /* device state, at the build's state_off */
     float *host[3];                /* optim_gpu_state's arrays */
-    void *x, *a, *b;               /* Newton-Schulz: bf16 X, A, B */
+    void *x, *a, *b2;              /* Newton-Schulz: bf16 X, A, B */
     float *t, *partial, *sumsq;    /* fp32 GEMM results, norm partials, sums */
-    Kernel adam, colsum, momentum, normalize, combine, update, cast;
     DevComm *comm; /* several ranks: Muon's tensors shared out among them */
 };
 
@@ -151,46 +143,12 @@ size_t optim_gpu_layout(const ParamTensor *meta, int n, size_t *offsets) {
 
 /* ---- the optimizer ---- */
 
-/* Kernel `stem` of the plan's family `family`, with its launch shape. */
-static int find_kernel(Gpu *g, const EmitPlan *plan, const char *family, const char *stem, Kernel *k) {
-    for (int i = 0; i < plan->n; i++) {
-        const EmitInstance *in = &plan->inst[i];
-        if (strcmp(in->family, family)) continue;
-        for (int j = 0; j < in->nkernels; j++) {
-            size_t len = strlen(stem);
-            if (strncmp(in->kernels[j].name, stem, len) || in->kernels[j].name[len] != '_') continue;
-            snprintf(k->name, sizeof k->name, "%s", in->kernels[j].name);
-            k->threads = (unsigned)in->threads;
-            k->vec = (unsigned)in->vec;
-            k->grid = (unsigned)in->grid_blocks;
-            return 0;
-        }
-    }
-    return gpu_fail(g, "optim_gpu: the plan has no kernel %s (family %s)", stem, family);
-}
-
-static int find_kernels(OptimGpu *o) {
-    EmitPlan *plan = malloc(sizeof *plan);
-    if (!plan) return gpu_fail(o->g, "optim_gpu: out of host memory");
-    emit_plan(&o->spec, plan);
-    int rc = find_kernel(o->g, plan, "adam", "adam", &o->adam) ||
-             find_kernel(o->g, plan, "colsum", "colsum", &o->colsum) ||
-             find_kernel(o->g, plan, "muon_momentum", "muon_momentum", &o->momentum) ||
-             find_kernel(o->g, plan, "muon", "muon_normalize", &o->normalize) ||
-             find_kernel(o->g, plan, "muon", "muon_combine", &o->combine) ||
-             find_kernel(o->g, plan, "muon", "muon_update", &o->update) ||
-             find_kernel(o->g, plan, "muon", "cast_bf16", &o->cast);
-    free(plan);
-    return rc ? -1 : 0;
-}
-
-/* Launches k over n elements (its grid when fixed). */
-static int launch(OptimGpu *o, const Kernel *k, long long n, void **args) {
-    long long per_block = (long long)k->threads * k->vec;
-    unsigned blocks = k->grid ? k->grid : (unsigned)((n + per_block - 1) / per_block);
-    if (!blocks) return 0;
-    GpuLaunch l = {{blocks, 1, 1}, {k->threads, 1, 1}, 0};
-    return o->g->launch(o->g, k->name, &l, args);
+/* Launches kernel r over n elements (or rows) under the build's launch
+ * rule (build_blocks, the executor's too). */
+static int launch(OptimGpu *o, KernelRef r, long long n, void **args) {
+    const EmitInstance *in = &o->b->kernels.inst[r.inst];
+    GpuLaunch l = {{(unsigned)build_blocks(in, 0, n), 1, 1}, {(unsigned)in->threads, 1, 1}, 0};
+    return o->g->launch(o->g, in->kernels[r.k].name, &l, args);
 }
 
 static void *dev_alloc(OptimGpu *o, size_t bytes, int *bad) {
@@ -199,43 +157,26 @@ static void *dev_alloc(OptimGpu *o, size_t bytes, int *bad) {
     return p;
 }
 
-/* Checks what the kernels assume of the layout; then the device buffers. */
-static int setup(OptimGpu *o, const size_t *offsets) {
-    size_t biggest = 1, square = 1;
-    int max_count = 1;
+/* The device state and scratch the build laid out, and the host arrays
+ * of optim_gpu_state. */
+static int setup(OptimGpu *o) {
+    const OptimPlan *op = &o->b->optim;
     for (int i = 0; i < o->n; i++) {
-        const ParamTensor *m = &o->meta[i];
-        if (offsets[i] % ALIGN_FLOATS)
-            return gpu_fail(o->g, "optim_gpu: gradient offset %zu of %s is not a multiple of %d floats", offsets[i],
-                        m->name, ALIGN_FLOATS);
-        o->goff[i] = offsets[i];
-        bool muon = m->opt == OPT_MUON;
-        size_t *dev = muon ? &o->muon_dev : &o->adam_dev, *total = muon ? &o->muon_total : &o->adam_total;
-        o->soff[i] = *dev;
+        const ParamTensor *m = &o->b->tensors[i];
+        size_t *total = m->opt == OPT_MUON ? &o->muon_total : &o->adam_total;
         o->hoff[i] = *total;
-        *dev = round_up(*dev + (size_t)m->numel, ALIGN_FLOATS);
         *total += (size_t)m->numel;
-        if (!muon) continue;
-        int r, c, k;
-        optim_matrix_shape(m, &r, &c, &k);
-        if (((size_t)r * c) % o->momentum.vec)
-            return gpu_fail(o->g, "optim_gpu: %s: %d x %d matrices do not split into vectors of %u", m->name, r, c,
-                        o->momentum.vec);
-        int small = r < c ? r : c;
-        if ((size_t)m->numel > biggest) biggest = (size_t)m->numel;
-        if ((size_t)k * small * small > square) square = (size_t)k * small * small;
-        if (k > max_count) max_count = k;
     }
     int bad = 0;
-    o->adam_m = dev_alloc(o, o->adam_dev * sizeof(float), &bad);
-    o->adam_v = dev_alloc(o, o->adam_dev * sizeof(float), &bad);
-    o->muon = dev_alloc(o, o->muon_dev * sizeof(float), &bad);
-    o->x = dev_alloc(o, biggest * 2, &bad);
-    o->a = dev_alloc(o, square * 2, &bad);
-    o->b = dev_alloc(o, square * 2, &bad);
-    o->t = dev_alloc(o, biggest * sizeof(float), &bad);
-    o->partial = dev_alloc(o, (size_t)o->momentum.grid * (size_t)max_count * sizeof(float), &bad);
-    o->sumsq = dev_alloc(o, (size_t)max_count * sizeof(float), &bad);
+    o->adam_m = dev_alloc(o, (size_t)op->adam_state * sizeof(float), &bad);
+    o->adam_v = dev_alloc(o, (size_t)op->adam_state * sizeof(float), &bad);
+    o->muon = dev_alloc(o, (size_t)op->muon_state * sizeof(float), &bad);
+    o->x = dev_alloc(o, (size_t)op->x * 2, &bad);
+    o->a = dev_alloc(o, (size_t)op->square * 2, &bad);
+    o->b2 = dev_alloc(o, (size_t)op->square * 2, &bad);
+    o->t = dev_alloc(o, (size_t)op->x * sizeof(float), &bad);
+    o->partial = dev_alloc(o, (size_t)op->partials * sizeof(float), &bad);
+    o->sumsq = dev_alloc(o, (size_t)op->count * sizeof(float), &bad);
     size_t counts[3] = {o->adam_total, o->adam_total, o->muon_total};
     for (int j = 0; j < 3 && !bad; j++)
         if (!(o->host[j] = calloc(counts[j] ? counts[j] : 1, sizeof(float))))
@@ -243,13 +184,9 @@ static int setup(OptimGpu *o, const size_t *offsets) {
     return bad ? -1 : 0;
 }
 
-OptimGpu *optim_gpu_new(Gpu *g, const ModelSpec *s, const ParamTensor *meta, const size_t *offsets, int n) {
-    if (s->dtypes.muon_master != MASTER_SPLIT16) {
-        gpu_fail(g, "optim_gpu: dtypes.muon_master fp32 is not supported on the GPU (it keeps split16 planes)");
-        return NULL;
-    }
-    if (n < 0 || n > PARAMS_MAX) {
-        gpu_fail(g, "optim_gpu: %d tensors (at most %d)", n, PARAMS_MAX);
+OptimGpu *optim_gpu_new(Gpu *g, const ModelBuild *b) {
+    if (!b->has_plan) {
+        gpu_fail(g, "optim_gpu: %s", b->plan_why);
         return NULL;
     }
     OptimGpu *o = calloc(1, sizeof *o);
@@ -258,10 +195,9 @@ OptimGpu *optim_gpu_new(Gpu *g, const ModelSpec *s, const ParamTensor *meta, con
         return NULL;
     }
     o->g = g;
-    o->spec = *s;
-    o->n = n;
-    memcpy(o->meta, meta, sizeof *meta * (size_t)n);
-    if (find_kernels(o) || setup(o, offsets)) {
+    o->b = b;
+    o->n = b->ntensors;
+    if (setup(o)) {
         char why[sizeof g->err];
         memcpy(why, g->err, sizeof why);
         optim_gpu_free(o);
@@ -274,7 +210,7 @@ OptimGpu *optim_gpu_new(Gpu *g, const ModelSpec *s, const ParamTensor *meta, con
 void optim_gpu_free(OptimGpu *o) {
     if (!o) return;
     Gpu *g = o->g;
-    void *dev[] = {o->adam_m, o->adam_v, o->muon, o->x, o->a, o->b, o->t, o->partial, o->sumsq};
+    void *dev[] = {o->adam_m, o->adam_v, o->muon, o->x, o->a, o->b2, o->t, o->partial, o->sumsq};
     for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
         if (dev[i]) g->free(g, dev[i]);
     for (int j = 0; j < 3; j++) free(o->host[j]);
@@ -283,22 +219,29 @@ void optim_gpu_free(OptimGpu *o) {
 
 /* ---- one step ---- */
 
+static const ParamTensor *meta(const OptimGpu *o, int i) { return &o->b->tensors[i]; }
+static const float *grad(const OptimGpu *o, const float *grads, int i) { return grads + o->b->grad_off[i]; }
+static int64_t soff(const OptimGpu *o, int i) { return o->b->optim.state_off[i]; }
+
 static int adam_step(OptimGpu *o, int i, GpuParamTensor *t, const float *grads, int step, double mult) {
-    AdamCoefs c = optim_adam_coefs(&o->spec, o->meta[i].group, step, mult);
-    float *m = o->adam_m + o->soff[i], *v = o->adam_v + o->soff[i];
-    const float *g = grads + o->goff[i];
-    long long n = o->meta[i].numel;
+    AdamCoefs c = optim_adam_coefs(&o->b->spec, meta(o, i)->group, step, mult);
+    float *m = o->adam_m + soff(o, i), *v = o->adam_v + soff(o, i);
+    const float *g = grad(o, grads, i);
+    long long n = meta(o, i)->numel;
     void *args[] = {&t->master, &m, &v, &g, &n, &c.beta1, &c.beta2, &c.eps, &c.decay, &c.step_size, &c.rbc2};
-    if (launch(o, &o->adam, n, args)) return -1;
-    if (!t->bf16) return 0;
-    void *cast[] = {&t->bf16, &t->master, &n};
-    return launch(o, &o->cast, n, cast);
+    return launch(o, o->b->optim.adam, n, args);
+}
+
+static int cast(OptimGpu *o, int i, GpuParamTensor *t) {
+    long long n = meta(o, i)->numel;
+    void *args[] = {&t->bf16, &t->master, &n};
+    return launch(o, o->b->optim.cast, n, args);
 }
 
 /* out = bf16(a x + b t) over n elements. */
 static int combine(OptimGpu *o, void *out, const void *x, const float *t, float a, float b, long long n) {
     void *args[] = {&out, &x, &t, &a, &b, &n};
-    return launch(o, &o->combine, n, args);
+    return launch(o, o->b->optim.combine, n, args);
 }
 
 /* A batched bf16 x bf16 GEMM: C = op(A) op(B), count matrices. */
@@ -318,7 +261,7 @@ static int gemm(OptimGpu *o, int count, int m, int n, int k, int ta, int tb, con
  * X^T, reached through the GEMMs' trans flags (A = X^T X, and X = a X +
  * X B^T, which is (a X^T + B X^T)^T). */
 static int newton_schulz(OptimGpu *o, int count, int rows, int cols) {
-    const SpecMuon *mu = &o->spec.train.muon;
+    const SpecMuon *mu = &o->b->spec.train.muon;
     bool tall = rows > cols;
     int r = tall ? cols : rows, c = tall ? rows : cols;
     long long nx = (long long)count * r * c, na = (long long)count * r * r;
@@ -326,9 +269,9 @@ static int newton_schulz(OptimGpu *o, int count, int rows, int cols) {
         float a = (float)mu->ns_coef[it][0], b = (float)mu->ns_coef[it][1], cc = (float)mu->ns_coef[it][2];
         if ((tall ? gemm(o, count, r, r, c, 1, 0, o->x, o->x, o->a, GPU_BF16)
                   : gemm(o, count, r, r, c, 0, 1, o->x, o->x, o->a, GPU_BF16)) ||
-            gemm(o, count, r, r, r, 0, 0, o->a, o->a, o->t, GPU_F32) || combine(o, o->b, o->a, o->t, b, cc, na) ||
-            (tall ? gemm(o, count, c, r, r, 0, 1, o->x, o->b, o->t, GPU_F32)
-                  : gemm(o, count, r, c, r, 0, 0, o->b, o->x, o->t, GPU_F32)) ||
+            gemm(o, count, r, r, r, 0, 0, o->a, o->a, o->t, GPU_F32) || combine(o, o->b2, o->a, o->t, b, cc, na) ||
+            (tall ? gemm(o, count, c, r, r, 0, 1, o->x, o->b2, o->t, GPU_F32)
+                  : gemm(o, count, r, c, r, 0, 0, o->b2, o->x, o->t, GPU_F32)) ||
             combine(o, o->x, o->x, o->t, a, 1.0f, nx))
             return -1;
     }
@@ -338,41 +281,48 @@ static int newton_schulz(OptimGpu *o, int count, int rows, int cols) {
 /* Muon's momentum update of tensor i, which also leaves the Nesterov
  * direction in o->x and its norm's partials in o->partial. */
 static int muon_momentum(OptimGpu *o, int i, const float *grads, int step) {
-    const ParamTensor *m = &o->meta[i];
     int rows, cols, count;
-    optim_matrix_shape(m, &rows, &cols, &count);
-    MuonCoefs mc = optim_muon_coefs(&o->spec, m, step, spec_lr_mult(&o->spec, step));
-    float *buf = o->muon + o->soff[i];
-    const float *g = grads + o->goff[i];
+    params_matrix_shape(meta(o, i), &rows, &cols, &count);
+    MuonCoefs mc = optim_muon_coefs(&o->b->spec, meta(o, i), step, spec_lr_mult(&o->b->spec, step));
+    float *buf = o->muon + soff(o, i);
+    const float *g = grad(o, grads, i);
     long long per = (long long)rows * cols;
     void *mom[] = {&buf, &o->x, &o->partial, &g, &mc.momentum, &per, &count};
-    return launch(o, &o->momentum, m->numel, mom);
+    return launch(o, o->b->optim.momentum, meta(o, i)->numel, mom);
 }
 
-int optim_gpu_direction(OptimGpu *o, int i, const float *grads, int step, const void **x) {
-    if (i < 0 || i >= o->n || o->meta[i].opt != OPT_MUON) return gpu_fail(o->g, "optim_gpu: tensor %d is not Muon's", i);
-    const ParamTensor *m = &o->meta[i];
+/* X / max(||X||, eps) per matrix: the sums of squares' second stage, then
+ * the scaling. */
+static int muon_normalize(OptimGpu *o, int i) {
     int rows, cols, count;
-    optim_matrix_shape(m, &rows, &cols, &count);
-    long long per = (long long)rows * cols, n = m->numel;
-    int zero = 0, parts = (int)o->momentum.grid;
+    params_matrix_shape(meta(o, i), &rows, &cols, &count);
+    long long per = (long long)rows * cols, n = meta(o, i)->numel;
+    const EmitInstance *mom = &o->b->kernels.inst[o->b->optim.momentum.inst];
+    int zero = 0, parts = mom->grid_blocks;
     float unit = 1.0f, eps = (float)MUON_NS_EPS;
     void *sum[] = {&o->sumsq, &zero, &o->partial, &parts, &count, &unit, &zero};
     void *norm[] = {&o->x, &o->sumsq, &eps, &per, &n};
-    if (muon_momentum(o, i, grads, step) || launch(o, &o->colsum, count, sum) ||
-        launch(o, &o->normalize, n, norm) || newton_schulz(o, count, rows, cols))
-        return -1;
-    *x = o->x;
-    return 0;
+    return launch(o, o->b->optim.colsum, count, sum) || launch(o, o->b->optim.normalize, n, norm) ? -1 : 0;
 }
 
-static int muon_step(OptimGpu *o, int i, GpuParamTensor *t, const float *grads, int step, double mult) {
-    const void *x;
-    if (optim_gpu_direction(o, i, grads, step, &x)) return -1;
-    MuonCoefs mc = optim_muon_coefs(&o->spec, &o->meta[i], step, mult);
-    long long n = o->meta[i].numel;
-    void *args[] = {&t->hi, &t->lo, &x, &mc.decay, &mc.lr_eff, &n};
-    return launch(o, &o->update, n, args);
+static int muon_ns(OptimGpu *o, int i) {
+    int rows, cols, count;
+    params_matrix_shape(meta(o, i), &rows, &cols, &count);
+    return newton_schulz(o, count, rows, cols);
+}
+
+static int muon_update(OptimGpu *o, int i, GpuParamTensor *t, int step, double mult) {
+    MuonCoefs mc = optim_muon_coefs(&o->b->spec, meta(o, i), step, mult);
+    long long n = meta(o, i)->numel;
+    void *args[] = {&t->hi, &t->lo, &o->x, &mc.decay, &mc.lr_eff, &n};
+    return launch(o, o->b->optim.update, n, args);
+}
+
+int optim_gpu_direction(OptimGpu *o, int i, const float *grads, int step, const void **x) {
+    if (i < 0 || i >= o->n || meta(o, i)->opt != OPT_MUON) return gpu_fail(o->g, "optim_gpu: tensor %d is not Muon's", i);
+    if (muon_momentum(o, i, grads, step) || muon_normalize(o, i) || muon_ns(o, i)) return -1;
+    *x = o->x;
+    return 0;
 }
 
 void optim_gpu_set_comm(OptimGpu *o, DevComm *comm) { o->comm = comm && comm->size > 1 ? comm : NULL; }
@@ -383,35 +333,44 @@ void optim_gpu_set_comm(OptimGpu *o, DevComm *comm) { o->comm = comm && comm->si
  * state (a checkpoint is rank 0's), then take the owner's new weights. */
 static int muon_owner(const OptimGpu *o, int i) {
     int k = 0;
-    for (int j = 0; j < i; j++) k += o->meta[j].opt == OPT_MUON;
+    for (int j = 0; j < i; j++) k += meta(o, j)->opt == OPT_MUON;
     return o->comm ? k % o->comm->size : 0;
 }
 
-static int share_muon(OptimGpu *o, GpuParams *p) {
-    for (int i = 0; i < o->n; i++) {
-        if (o->meta[i].opt != OPT_MUON) continue;
-        size_t bytes = (size_t)o->meta[i].numel * 2;
-        int root = muon_owner(o, i);
-        if (o->comm->bcast(o->comm, o->g, p->t[i].hi, bytes, root) ||
-            o->comm->bcast(o->comm, o->g, p->t[i].lo, bytes, root))
-            return gpu_fail(o->g, "sharing Muon's weights over the ranks: %s", o->comm->err);
+static int share(OptimGpu *o, int i, GpuParams *p) {
+    size_t bytes = (size_t)meta(o, i)->numel * 2;
+    int root = muon_owner(o, i);
+    if (o->comm->bcast(o->comm, o->g, p->t[i].hi, bytes, root) || o->comm->bcast(o->comm, o->g, p->t[i].lo, bytes, root))
+        return gpu_fail(o->g, "sharing Muon's weights over the ranks: %s", o->comm->err);
+    return 0;
+}
+
+/* One launch of the build's optimizer plan. The steps after the momentum
+ * belong to the tensor's owner; the sharing happens only over ranks. */
+static int run_launch(OptimGpu *o, const OptimLaunch *l, GpuParams *p, const float *grads, int step, double mult) {
+    int i = l->tensor, rank = o->comm ? o->comm->rank : 0;
+    bool owner = muon_owner(o, i) == rank;
+    switch (l->op) {
+    case OL_ADAM: return adam_step(o, i, &p->t[i], grads, step, mult);
+    case OL_CAST: return cast(o, i, &p->t[i]);
+    case OL_MOMENTUM: return muon_momentum(o, i, grads, step);
+    case OL_NORM: return owner ? muon_normalize(o, i) : 0;
+    case OL_NEWTON_SCHULZ: return owner ? muon_ns(o, i) : 0;
+    case OL_UPDATE: return owner ? muon_update(o, i, &p->t[i], step, mult) : 0;
+    case OL_SHARE: return o->comm ? share(o, i, p) : 0;
     }
-    if (o->comm->wait(o->comm, o->g)) return gpu_fail(o->g, "sharing Muon's weights over the ranks: %s", o->comm->err);
     return 0;
 }
 
 int optim_gpu_step(OptimGpu *o, GpuParams *p, const float *grads, int step) {
     if (p->n != o->n) return gpu_fail(o->g, "optim_gpu: %d parameter tensors, the optimizer has %d", p->n, o->n);
-    double mult = spec_lr_mult(&o->spec, step);
-    int rank = o->comm ? o->comm->rank : 0;
-    for (int i = 0; i < o->n; i++) {
-        int rc;
-        if (o->meta[i].opt == OPT_ADAM) rc = adam_step(o, i, &p->t[i], grads, step, mult);
-        else if (muon_owner(o, i) == rank) rc = muon_step(o, i, &p->t[i], grads, step, mult);
-        else rc = muon_momentum(o, i, grads, step);
-        if (rc) return -1;
-    }
-    return o->comm ? share_muon(o, p) : 0;
+    double mult = spec_lr_mult(&o->b->spec, step);
+    const OptimPlan *op = &o->b->optim;
+    for (int k = 0; k < op->nlaunches; k++)
+        if (run_launch(o, &op->launches[k], p, grads, step, mult)) return -1;
+    if (o->comm && o->comm->wait(o->comm, o->g))
+        return gpu_fail(o->g, "sharing Muon's weights over the ranks: %s", o->comm->err);
+    return 0;
 }
 
 /* ---- state ---- */
@@ -420,8 +379,8 @@ static const char *const state_names[3] = {"adam_m", "adam_v", "muon_momentum"};
 
 /* Device array j of the state and whether tensor i has its values there. */
 static float *state_dev(OptimGpu *o, int j, int i, bool *has) {
-    *has = (o->meta[i].opt == OPT_MUON) == (j == 2);
-    return (j == 0 ? o->adam_m : j == 1 ? o->adam_v : o->muon) + o->soff[i];
+    *has = (meta(o, i)->opt == OPT_MUON) == (j == 2);
+    return (j == 0 ? o->adam_m : j == 1 ? o->adam_v : o->muon) + soff(o, i);
 }
 
 int optim_gpu_state(OptimGpu *o, CkptArray *out, int max) {
@@ -430,7 +389,7 @@ int optim_gpu_state(OptimGpu *o, CkptArray *out, int max) {
         for (int i = 0; i < o->n; i++) {
             bool has;
             float *d = state_dev(o, j, i, &has);
-            if (has && o->g->copy_to_host(o->g, o->host[j] + o->hoff[i], d, sizeof(float) * (size_t)o->meta[i].numel))
+            if (has && o->g->copy_to_host(o->g, o->host[j] + o->hoff[i], d, sizeof(float) * (size_t)meta(o, i)->numel))
                 return -1;
         }
         out[j] = (CkptArray){state_names[j], o->host[j], j == 2 ? o->muon_total : o->adam_total};
@@ -449,7 +408,7 @@ int optim_gpu_set_state(OptimGpu *o, const CkptArray *in, int n) {
         for (int i = 0; i < o->n; i++) {
             bool has;
             float *d = state_dev(o, j, i, &has);
-            if (has && o->g->copy_to_device(o->g, d, in[k].data + o->hoff[i], sizeof(float) * (size_t)o->meta[i].numel))
+            if (has && o->g->copy_to_device(o->g, d, in[k].data + o->hoff[i], sizeof(float) * (size_t)meta(o, i)->numel))
                 return -1;
         }
     }

@@ -37,6 +37,7 @@
 
 #include <stddef.h>
 
+#include "build.h"
 #include "ckpt.h"
 #include "devcomm.h"
 #include "gpu.h"
@@ -73,10 +74,10 @@ size_t optim_gpu_layout(const ParamTensor *meta, int n, size_t *offsets);
 
 typedef struct OptimGpu OptimGpu;
 
-/* For the n tensors of meta, whose gradients lie at offsets (in floats)
- * in the buffer optim_gpu_step receives. The kernels are those gptc emits
- * for s (compiler/emit.c), loaded in g. */
-OptimGpu *optim_gpu_new(Gpu *g, const ModelSpec *s, const ParamTensor *meta, const size_t *offsets, int n);
+/* The optimizer of build b (its optimizer plan, compiler/build.h), whose
+ * kernels are loaded in g; the gradients optim_gpu_step receives lie at the
+ * build's grad_off. b must outlive it. */
+OptimGpu *optim_gpu_new(Gpu *g, const ModelBuild *b);
 void optim_gpu_free(OptimGpu *o);
 
 /* Several ranks (NULL or a size of 1: one): each updates its share of the

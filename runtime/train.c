@@ -51,7 +51,8 @@
 #define CKPT_NAME "ckpt.bin"
 
 typedef struct {
-    const ModelSpec *s;
+    const ModelBuild *mb;
+    const ModelSpec *s; /* the build's */
     const TrainOptions *o;
     Backend be;
     Optim *opt;
@@ -334,7 +335,7 @@ static bool setup(Trainer *t, char *err, size_t errcap) {
     /* Rank 0 owns the run directory; the others only read its checkpoint. */
     if (t->rank == 0 && !check_run(t, err, errcap)) return false;
     int max_T = train_max_tokens(s);
-    if (!t->be.impl && !backend_open(&t->be, t->o->backend, s, max_T, err, errcap)) return false;
+    if (!t->be.impl && !backend_open(&t->be, t->o->backend, t->mb, max_T, err, errcap)) return false;
     if (t->nranks > 1 && t->slices == 1 && t->be.join_ranks) {
         if (t->be.join_ranks(t->be.impl, t->coll, train_rank_timeout(t->o))) {
             snprintf(err, errcap, "%s", t->be.error(t->be.impl));
@@ -591,10 +592,11 @@ int train_max_tokens(const ModelSpec *s) {
     return (int)(T > Tv ? T : Tv);
 }
 
-int train_run(const ModelSpec *s, const TrainOptions *o) { return train_with(s, o, NULL); }
+int train_run(const ModelBuild *mb, const TrainOptions *o) { return train_with(mb, o, NULL); }
 
-int train_with(const ModelSpec *s, const TrainOptions *o, const Backend *be) {
-    Trainer t = {.s = s, .o = o, .saved_at = -1};
+int train_with(const ModelBuild *mb, const TrainOptions *o, const Backend *be) {
+    const ModelSpec *s = &mb->spec;
+    Trainer t = {.mb = mb, .s = s, .o = o, .saved_at = -1};
     if (be) t.be = *be;
     t.stop_at = o->stop_at > 0 && o->stop_at < s->train.steps ? o->stop_at : s->train.steps;
     if (o->threads > 0) {

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "build.h"
 #include "spec.h"
 
 typedef struct {
@@ -44,16 +45,17 @@ static inline double train_rank_timeout(const TrainOptions *o) {
     return o->rank_timeout > 0 ? o->rank_timeout : TRAIN_RANK_TIMEOUT;
 }
 
-/* Trains and returns the exit status: 0 done, 1 the run failed (a NaN loss,
- * an I/O error), 2 bad input (data, checkpoint, run directory), 130
- * interrupted (a checkpoint was written first). */
-int train_run(const ModelSpec *s, const TrainOptions *o);
+/* Trains the model of build mb (compiler/build.h) and returns the exit
+ * status: 0 done, 1 the run failed (a NaN loss, an I/O error), 2 bad input
+ * (data, checkpoint, run directory), 130 interrupted (a checkpoint was
+ * written first). */
+int train_run(const ModelBuild *mb, const TrainOptions *o);
 
 /* The same with an executor the caller opened (the trainer closes it), for
  * executors built outside backend_open, such as the tests' fault
  * injectors. */
 struct Backend;
-int train_with(const ModelSpec *s, const TrainOptions *o, const struct Backend *be);
+int train_with(const ModelBuild *mb, const TrainOptions *o, const struct Backend *be);
 
 /* Whether nranks processes can share the global batch (train.ranks slices)
  * evenly; false with a message. */

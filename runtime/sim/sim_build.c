@@ -11,7 +11,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "emit.h"
 #include "fsutil.h"
 #include "nvrtc.h"
 #include "sha256.h"
@@ -26,10 +25,10 @@ typedef struct {
 } SrcFile;
 
 /* The kernel sources, then every embedded header and the emulator. */
-static int sources(const StrBuf *cu, const StrBuf *cc, SrcFile *f) {
+static int sources(const ModelBuild *b, SrcFile *f) {
     int n = 0;
-    f[n++] = (SrcFile){"kernels.cu", sb_str(cu)};
-    f[n++] = (SrcFile){"kernels_sim.cc", sb_str(cc)};
+    f[n++] = (SrcFile){"kernels.cu", b->kernels_cu};
+    f[n++] = (SrcFile){"kernels_sim.cc", b->kernels_sim_cc};
     for (int i = 0; i < tpl_file_count && n < MAX_FILES; i++) {
         const char *name = tpl_files[i].name;
         size_t len = strlen(name);
@@ -98,18 +97,10 @@ static bool write_sources(const char *dir, const SrcFile *f, int n, char *err, s
     return true;
 }
 
-bool sim_build_kernels(const ModelSpec *s, char *so_path, size_t cap, char *err, size_t errlen) {
-    EmitPlan *ep = malloc(sizeof *ep);
-    StrBuf cu = {0}, cc = {0};
-    bool ok = ep != NULL;
-    if (!ok) snprintf(err, errlen, "sim: out of memory");
-    if (ok) {
-        emit_plan(s, ep);
-        ok = emit_kernels(ep, &cu, err, errlen);
-        emit_sim_cc(ep, "", &cc);
-    }
+bool sim_build_kernels(const ModelBuild *b, char *so_path, size_t cap, char *err, size_t errlen) {
+    bool ok = true;
     SrcFile files[MAX_FILES];
-    int n = ok ? sources(&cu, &cc, files) : 0;
+    int n = sources(b, files);
     char base[4096] = "", dir[4200];
     if (ok && !nvrtc_default_cache_dir(base, sizeof base)) snprintf(base, sizeof base, "build/cache");
     if (ok) {
@@ -140,8 +131,5 @@ bool sim_build_kernels(const ModelSpec *s, char *so_path, size_t cap, char *err,
         }
         if (!ok) remove(tmp_path);
     }
-    sb_free(&cu);
-    sb_free(&cc);
-    free(ep);
     return ok;
 }

@@ -264,6 +264,7 @@ static void singular_values(const float *o, int rows, int cols, double *sv) {
 
 typedef struct {
     ModelSpec spec;
+    ModelBuild *b;
     int n;
     ParamTensor meta[PARAMS_MAX];
     size_t off[PARAMS_MAX];  /* host, packed */
@@ -282,7 +283,7 @@ static void dev_open(Dev *d, const Model *m, const float *params) {
     if (gpu_sim_open(&d->g, NULL)) die_gpu(&d->g, "gpu_sim_open");
     if (gpu_params_new(&d->g, m->meta, m->n, &d->p) || gpu_params_upload(&d->g, &d->p, m->meta, params))
         die_gpu(&d->g, "parameters");
-    d->o = optim_gpu_new(&d->g, &m->spec, m->meta, m->goff, m->n);
+    d->o = optim_gpu_new(&d->g, m->b);
     if (!d->o) die_gpu(&d->g, "optim_gpu_new");
     d->grads = d->g.alloc(&d->g, m->gtotal * sizeof(float));
     if (!d->grads) die_gpu(&d->g, "alloc");
@@ -330,7 +331,7 @@ typedef struct {
 static void check_muon(const Model *m, int i, const float *w0, const float *w_ref, const float *w_gpu,
                        const float *o, int step, Worst *wo) {
     int rows, cols, count;
-    optim_matrix_shape(&m->meta[i], &rows, &cols, &count);
+    params_matrix_shape(&m->meta[i], &rows, &cols, &count);
     MuonCoefs mc = optim_muon_coefs(&m->spec, &m->meta[i], step, spec_lr_mult(&m->spec, step));
     size_t rc = (size_t)rows * cols, base = m->off[i];
     int r = rows < cols ? rows : cols;
@@ -483,9 +484,17 @@ int main(int argc, char **argv) {
     Model m;
     memset(&m, 0, sizeof m);
     if (!spec_load(argv[1], NULL, 0, &m.spec)) return 2;
-    m.n = params_list(&m.spec, m.meta);
+    char err[1024];
+    if (!(m.b = model_build(&m.spec, err, sizeof err))) return fprintf(stderr, "%s\n", err), 2;
+    m.n = m.b->ntensors;
+    memcpy(m.meta, m.b->tensors, sizeof *m.meta * (size_t)m.n);
     for (int i = 0; i < m.n; i++) m.off[i] = m.total, m.total += (size_t)m.meta[i].numel;
+    /* The device gradients in the build's layout; optim_gpu_layout (the
+     * same rule, for executors without a build) must agree with it. */
     m.gtotal = optim_gpu_layout(m.meta, m.n, m.goff);
+    bool same_layout = m.gtotal == (size_t)m.b->grad_total;
+    for (int i = 0; i < m.n; i++) same_layout = same_layout && m.goff[i] == (size_t)m.b->grad_off[i];
+    result(same_layout, "layout: optim_gpu_layout gives the build's gradient offsets (%zu floats)", m.gtotal);
 
     Dev d;
     if (gpu_sim_open(&d.g, NULL)) die_gpu(&d.g, "gpu_sim_open");
@@ -542,6 +551,7 @@ int main(int argc, char **argv) {
     result(same, "determinism: %d steps with random thread/block order + poisoned smem are bit-identical", STEPS);
     free(final1), free(final2), free(params), free(params_ref);
     for (int j = 0; j < 3; j++) free(st1[j].data), free(st2[j].data);
+    model_build_free(m.b);
     printf("optim-gpu: %d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

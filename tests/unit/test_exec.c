@@ -30,11 +30,22 @@
 #define TOL 0.015625
 
 /* Where tensor t starts in the host fp32 array (params_list order, packed);
- * the device gradients are laid out apart (plan->tensor_off, aligned). */
-static size_t host_off(const Plan *p, int t) {
+ * the device gradients are laid out apart (the build's grad_off, aligned). */
+static size_t host_off(const ModelBuild *b, int t) {
     size_t off = 0;
-    for (int i = 0; i < t; i++) off += (size_t)p->tensors[i].numel;
+    for (int i = 0; i < t; i++) off += (size_t)b->tensors[i].numel;
     return off;
+}
+
+/* The build of models/tiny.yaml (NULL after a message). */
+static ModelBuild *tiny_build(void) {
+    ModelSpec s;
+    bool loaded = spec_load("models/tiny.yaml", NULL, 0, &s);
+    diag_reset();
+    char err[1024];
+    ModelBuild *b = loaded ? model_build(&s, err, sizeof err) : NULL;
+    if (loaded && !b) fprintf(stderr, "%s\n", err);
+    return b;
 }
 
 static float bf16_value(uint16_t b) {
@@ -144,40 +155,41 @@ static void ref_layer(Ref *r) {
 static float *zalloc(size_t n) { return calloc(n, sizeof(float)); }
 
 TEST(exec_mlp_layer_on_sim_matches_ref) {
-    ModelSpec s;
-    bool loaded = spec_load("models/tiny.yaml", NULL, 0, &s);
-    diag_reset();
-    CHECK(loaded);
+    ModelBuild *mb = tiny_build();
+    CHECK(mb != NULL);
+    if (!mb) return;
+    const ModelSpec s = mb->spec;
     char so[4200], err[2048];
-    bool built = loaded && sim_build_kernels(&s, so, sizeof so, err, sizeof err);
-    if (loaded && !built) fprintf(stderr, "%s\n", err);
+    bool built = sim_build_kernels(mb, so, sizeof so, err, sizeof err);
+    if (!built) fprintf(stderr, "%s\n", err);
     CHECK(built);
     void *h = built ? dlopen(so, RTLD_NOW | RTLD_LOCAL) : NULL;
     CHECK(!built || h);
     Gpu g;
     if (!h || gpu_sim_open(&g, h) != 0) {
         CHECK(!h);
+        model_build_free(mb);
         return;
     }
     int T = 64, D = s.model.dim, M = s.model.mlp_hidden, L = 3;
     CHECK(!s.model.attention[L]);
-    Exec *e = exec_new(&s, &g, T, err, sizeof err);
+    Exec *e = exec_new(mb, &g, T, err, sizeof err);
     CHECK(e != NULL);
-    if (!e) return g.close(&g), (void)dlclose(h);
+    if (!e) return g.close(&g), (void)dlclose(h), model_build_free(mb);
     const Plan *p = exec_plan(e);
     Rng r;
     rng_seed(&r, 7);
     size_t np = exec_num_params(e);
     float *params = zalloc(np);
-    int t_fc = -1, t_proj = -1;
-    for (int t = 0; t < p->ntensors; t++) {
-        const ParamTensor *pt = &p->tensors[t];
+    for (int t = 0; t < mb->ntensors; t++) {
+        const ParamTensor *pt = &mb->tensors[t];
         double scale = pt->ndim == 2 ? 1 / sqrt((double)pt->shape[1]) : 0.5;
-        for (int64_t i = 0; i < pt->numel; i++) params[host_off(p, t) + i] = rand_bf16(&r, scale);
-        if (pt->layer == L && strstr(pt->name, "fc_w")) t_fc = t;
-        if (pt->layer == L && strstr(pt->name, "proj_w")) t_proj = t;
+        for (int64_t i = 0; i < pt->numel; i++) params[host_off(mb, t) + i] = rand_bf16(&r, scale);
     }
-    float *sc = params + host_off(p, p->scalars_tensor);
+    int t_fc = params_find(mb->tensors, mb->ntensors, ROLE_FC, L);
+    int t_proj = params_find(mb->tensors, mb->ntensors, ROLE_PROJ, L);
+    int t_scalars = params_find(mb->tensors, mb->ntensors, ROLE_SCALARS, -1);
+    float *sc = params + host_off(mb, t_scalars);
     int li = spec_lambda_index(&s, L, 0);
     sc[li] = 0.875f, sc[li + 1] = 0.375f;
     CHECK(exec_upload_params(e, params) == 0);
@@ -186,8 +198,8 @@ TEST(exec_mlp_layer_on_sim_matches_ref) {
 
     Ref ref = {.T = T, .D = D, .M = M, .lam = sc + li};
     size_t TD = (size_t)T * D, TM = (size_t)T * M;
-    ref.fc = params + host_off(p, t_fc);
-    ref.proj = params + host_off(p, t_proj);
+    ref.fc = params + host_off(mb, t_fc);
+    ref.proj = params + host_off(mb, t_proj);
     ref.x = fill(&g, exec_buffer(e, "L2.xa=out"), TD, &r, 1.0);
     ref.x0 = fill(&g, exec_buffer(e, "x0"), TD, &r, 1.0);
     int f0, f1, b0, b1;
@@ -214,13 +226,13 @@ TEST(exec_mlp_layer_on_sim_matches_ref) {
     ref_layer(&ref);
     compare("act", act, ref.act, TM);
     compare("out", out, ref.out, TD);
-    compare("d proj", grads + host_off(p, t_proj), ref.dproj, (size_t)D * M);
-    compare("d fc", grads + host_off(p, t_fc), ref.dfc, (size_t)M * D);
+    compare("d proj", grads + host_off(mb, t_proj), ref.dproj, (size_t)D * M);
+    compare("d fc", grads + host_off(mb, t_fc), ref.dfc, (size_t)M * D);
     compare("dxs", dxs, ref.dxs, TD);
     compare("dx0", dx0, ref.dx0, TD);
-    compare("d lambdas", grads + host_off(p, p->scalars_tensor) + li, ref.dlam, 2);
+    compare("d lambdas", grads + host_off(mb, t_scalars) + li, ref.dlam, 2);
     /* Nothing else got a gradient from this layer. */
-    CHECK(grads[host_off(p, p->scalars_tensor) + spec_lambda_index(&s, 2, 0)] == 0);
+    CHECK(grads[host_off(mb, t_scalars) + spec_lambda_index(&s, 2, 0)] == 0);
 
     float *bufs[] = {params, grads, out, act, dxs, dx0, (float *)ref.x, (float *)ref.x0, (float *)ref.dout,
                      ref.xm, ref.n2, ref.rstd, ref.pre, ref.act, ref.out, ref.dact, ref.dn, ref.dxa, ref.dfc,
@@ -230,20 +242,19 @@ TEST(exec_mlp_layer_on_sim_matches_ref) {
     exec_free(e);
     g.close(&g);
     dlclose(h);
+    model_build_free(mb);
 }
 
 /* A token count the attention blocks cannot tile fails with a message, not
  * a crash. */
 TEST(exec_refuses_a_token_count_off_the_block_size) {
-    ModelSpec s;
-    bool loaded = spec_load("models/tiny.yaml", NULL, 0, &s);
-    diag_reset();
+    ModelBuild *mb = tiny_build();
     char so[4200], err[2048];
-    void *h = loaded && sim_build_kernels(&s, so, sizeof so, err, sizeof err) ? dlopen(so, RTLD_NOW) : NULL;
+    void *h = mb && sim_build_kernels(mb, so, sizeof so, err, sizeof err) ? dlopen(so, RTLD_NOW) : NULL;
     Gpu g;
     CHECK(h && gpu_sim_open(&g, h) == 0);
-    if (!h) return;
-    Exec *e = exec_new(&s, &g, 64, err, sizeof err);
+    if (!h) return model_build_free(mb);
+    Exec *e = exec_new(mb, &g, 64, err, sizeof err);
     CHECK(e != NULL);
     int ids[64] = {0};
     double loss = 0;
@@ -252,4 +263,5 @@ TEST(exec_refuses_a_token_count_off_the_block_size) {
     exec_free(e);
     g.close(&g);
     dlclose(h);
+    model_build_free(mb);
 }

@@ -69,6 +69,7 @@ static void make_tokens(const ModelSpec *s, int T, uint64_t seed, int *ids, int 
 
 typedef struct {
     ModelSpec s;
+    ModelBuild *mb;
     Backend ref, sim;
     Optim *opt;
     int T;
@@ -92,8 +93,9 @@ static bool pair_open_tied(Pair *p, const char *model, int T, bool random_init, 
         return false;
     }
     p->T = T;
-    bool ok = backend_open(&p->ref, "ref", &p->s, T, err, sizeof err);
-    if (ok && !backend_open(&p->sim, device(), &p->s, T, err, sizeof err)) {
+    p->mb = model_build(&p->s, err, sizeof err);
+    bool ok = p->mb && backend_open(&p->ref, "ref", p->mb, T, err, sizeof err);
+    if (ok && !backend_open(&p->sim, device(), p->mb, T, err, sizeof err)) {
         fprintf(stderr, "  %s\n", err);
         ok = false;
     }
@@ -117,6 +119,7 @@ static void pair_close(Pair *p) {
     optim_free(p->opt);
     backend_close(&p->ref);
     backend_close(&p->sim);
+    model_build_free(p->mb);
     free(p->ids);
     free(p->tgt);
 }
@@ -275,10 +278,11 @@ TEST(simstep_gradients_over_one_rank_unchanged) {
 
 /* DET_STEPS steps on a freshly opened device executor; false when it
  * fails. */
-static bool some_steps(const ModelSpec *s, int T, double loss[DET_STEPS], float **params, size_t *n) {
+static bool some_steps(const ModelBuild *mb, int T, double loss[DET_STEPS], float **params, size_t *n) {
+    const ModelSpec *s = &mb->spec;
     Backend b;
     char err[4096];
-    if (!backend_open(&b, device(), s, T, err, sizeof err)) {
+    if (!backend_open(&b, device(), mb, T, err, sizeof err)) {
         printf("  %s\n", err);
         return false;
     }
@@ -315,7 +319,10 @@ TEST(simstep_device_steps_are_deterministic) {
     double loss[2][DET_STEPS];
     float *params[2] = {NULL, NULL};
     size_t n[2];
-    bool ok = some_steps(&s, 128, loss[0], &params[0], &n[0]) && some_steps(&s, 128, loss[1], &params[1], &n[1]);
+    char err[1024];
+    ModelBuild *mb = model_build(&s, err, sizeof err);
+    bool ok = mb && some_steps(mb, 128, loss[0], &params[0], &n[0]) && some_steps(mb, 128, loss[1], &params[1], &n[1]);
+    model_build_free(mb);
     CHECK(ok);
     if (ok) {
         size_t differ = 0;

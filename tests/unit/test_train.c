@@ -79,7 +79,8 @@ static void stops_and_keeps_the_checkpoint(bool device) {
     CHECK(spec_load(yaml, NULL, 0, &s));
     Backend be;
     char err[512];
-    CHECK(backend_open(&be, "ref", &s, train_max_tokens(&s), err, sizeof err));
+    ModelBuild *mb = model_build(&s, err, sizeof err);
+    CHECK(mb && backend_open(&be, "ref", mb, train_max_tokens(&s), err, sizeof err));
     be.forward = device ? failing_forward : poisoned_forward;
     if (device) be.error = failing_error;
     device_err[0] = '\0';
@@ -90,7 +91,8 @@ static void stops_and_keeps_the_checkpoint(bool device) {
     fflush(stderr);
     int saved = dup(2), fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     CHECK(saved >= 0 && fd >= 0 && dup2(fd, 2) == 2);
-    CHECK_EQ_INT(train_with(&s, &o, &be), 1);
+    CHECK_EQ_INT(train_with(mb, &o, &be), 1);
+    model_build_free(mb);
     fflush(stderr);
     dup2(saved, 2);
     close(saved), close(fd);

@@ -1,0 +1,171 @@
+/*
+ * build.c: model_build, the one entry point into the compiler for
+ * everything that runs a model (see build.h).
+ *
+ * The stages run once each, in pipeline order: the parameter list with its
+ * roles (params.c), the kernel set and its source (emit.c), the step's plan
+ * with its arguments bound (lower.c, bind.c), the arena (bufplan.c), and
+ * the optimizer's launches over the same kernel set (here). Nothing later
+ * looks a kernel up again: the plan and the optimizer hold references into
+ * the kernel set.
+ */
+#include "build.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bind.h"
+#include "sha256.h"
+
+/* Every device array of the optimizer starts on this boundary, in floats:
+ * the kernels' 16-byte promise (emit.h). */
+#define ALIGN_FLOATS (EMIT_ALIGN_BYTES / 4)
+
+static int64_t round_up(int64_t v, int64_t to) { return (v + to - 1) / to * to; }
+
+long long build_blocks(const EmitInstance *in, long long rows, long long n) {
+    long long blocks;
+    if (in->grid_blocks > 0) blocks = in->grid_blocks;
+    else if (in->rows_per_block > 0) blocks = (rows + in->rows_per_block - 1) / in->rows_per_block;
+    else {
+        long long total = in->width > 0 ? rows * in->width : n, per = (long long)in->threads * in->vec;
+        blocks = (total + per - 1) / per;
+    }
+    return blocks < 1 ? 1 : blocks;
+}
+
+const EmitKernel *build_kernel(const ModelBuild *b, KernelRef r) { return &b->kernels.inst[r.inst].kernels[r.k]; }
+
+/* ---- the optimizer ---- */
+
+static bool optim_kernel(const ModelBuild *b, const char *stem, KernelRef *r, char *err, size_t errlen) {
+    PlanStep probe;
+    if (!bind_kernel(&b->kernels, stem, 0, &probe))
+        return snprintf(err, errlen, "the kernel set has no %s kernel", stem), false;
+    *r = (KernelRef){probe.kinst, probe.kidx};
+    return true;
+}
+
+static bool optim_kernels(ModelBuild *b, char *err, size_t errlen) {
+    OptimPlan *o = &b->optim;
+    return optim_kernel(b, "adam", &o->adam, err, errlen) && optim_kernel(b, "cast_bf16", &o->cast, err, errlen) &&
+           optim_kernel(b, "muon_momentum", &o->momentum, err, errlen) &&
+           optim_kernel(b, "colsum", &o->colsum, err, errlen) &&
+           optim_kernel(b, "muon_normalize", &o->normalize, err, errlen) &&
+           optim_kernel(b, "muon_combine", &o->combine, err, errlen) &&
+           optim_kernel(b, "muon_update", &o->update, err, errlen);
+}
+
+static void launch(OptimPlan *o, OptimOp op, int tensor, long long n) {
+    o->launches[o->nlaunches++] = (OptimLaunch){op, tensor, n};
+}
+
+/* The state and scratch each tensor needs, and what the kernels assume of
+ * it: a momentum kernel reads whole vectors of `vec` elements. */
+static bool optim_layout(ModelBuild *b, char *err, size_t errlen) {
+    OptimPlan *o = &b->optim;
+    const EmitInstance *mom = &b->kernels.inst[o->momentum.inst];
+    int max_count = 1;
+    o->x = o->square = 1;
+    for (int i = 0; i < b->ntensors; i++) {
+        const ParamTensor *t = &b->tensors[i];
+        bool muon = t->opt == OPT_MUON;
+        int64_t *state = muon ? &o->muon_state : &o->adam_state;
+        o->state_off[i] = *state;
+        *state = round_up(*state + t->numel, ALIGN_FLOATS);
+        if (!muon) continue;
+        int r, c, k;
+        params_matrix_shape(t, &r, &c, &k);
+        if (((int64_t)r * c) % mom->vec)
+            return snprintf(err, errlen, "%s: %d x %d matrices do not split into vectors of %d", t->name, r, c,
+                            mom->vec),
+                   false;
+        int small = r < c ? r : c;
+        if (t->numel > o->x) o->x = t->numel;
+        if ((int64_t)k * small * small > o->square) o->square = (int64_t)k * small * small;
+        if (k > max_count) max_count = k;
+    }
+    o->count = max_count;
+    o->partials = (int64_t)mom->grid_blocks * max_count;
+    return true;
+}
+
+static void optim_launches(ModelBuild *b) {
+    OptimPlan *o = &b->optim;
+    for (int i = 0; i < b->ntensors; i++) {
+        const ParamTensor *t = &b->tensors[i];
+        if (t->opt == OPT_ADAM) {
+            launch(o, OL_ADAM, i, t->numel);
+            if (t->bf16_copy) launch(o, OL_CAST, i, t->numel);
+            continue;
+        }
+        int r, c, k;
+        params_matrix_shape(t, &r, &c, &k);
+        launch(o, OL_MOMENTUM, i, t->numel);
+        launch(o, OL_NORM, i, k);
+        launch(o, OL_NEWTON_SCHULZ, i, t->numel);
+        launch(o, OL_UPDATE, i, t->numel);
+    }
+    for (int i = 0; i < b->ntensors; i++)
+        if (b->tensors[i].opt == OPT_MUON) launch(o, OL_SHARE, i, b->tensors[i].numel);
+}
+
+/* ---- the build ---- */
+
+/* Why the device executors cannot run this model ("" when they can). */
+static void device_limits(const ModelSpec *s, char *why, size_t cap) {
+    why[0] = '\0';
+    if (!lower_supported(s, why, cap)) return;
+    if (s->dtypes.muon_master != MASTER_SPLIT16)
+        snprintf(why, cap, "dtypes.muon_master fp32 is not supported on the device (it keeps split16 planes)");
+}
+
+static bool kernel_source(ModelBuild *b, char *err, size_t errlen) {
+    StrBuf cu = {0};
+    if (!emit_kernels(&b->kernels, &cu, err, errlen)) {
+        sb_free(&cu);
+        return false;
+    }
+    Sha256 h;
+    sha256_init(&h);
+    sha256_update(&h, sb_str(&cu), cu.len);
+    sha256_hex(&h, b->kernels_sha256);
+    b->kernels_cu = cu.data ? cu.data : strdup("");
+    StrBuf cc = {0};
+    emit_sim_cc(&b->kernels, "", &cc);
+    b->kernels_sim_cc = cc.data ? cc.data : strdup("");
+    return b->kernels_cu && b->kernels_sim_cc;
+}
+
+ModelBuild *model_build(const ModelSpec *s, char *err, size_t errlen) {
+    ModelBuild *b = calloc(1, sizeof *b);
+    if (!b) return snprintf(err, errlen, "out of memory"), NULL;
+    b->owned = true;
+    b->spec = *s;
+    b->ntensors = params_list(s, b->tensors);
+    emit_plan(s, &b->kernels);
+    bool ok = kernel_source(b, err, errlen);
+    if (ok) device_limits(s, b->plan_why, sizeof b->plan_why);
+    if (ok && !b->plan_why[0]) {
+        int64_t T = s->train.tokens_per_rank > s->train.val_tokens_per_rank ? s->train.tokens_per_rank
+                                                                           : s->train.val_tokens_per_rank;
+        ok = lower_plan(b, err, errlen) && optim_kernels(b, err, errlen) && optim_layout(b, err, errlen);
+        if (ok) {
+            bufplan_run(&b->plan, T, &b->arena);
+            optim_launches(b);
+            b->has_plan = true;
+        }
+    }
+    if (ok) return b;
+    model_build_free(b);
+    return NULL;
+}
+
+void model_build_free(ModelBuild *b) {
+    if (!b || !b->owned) return;
+    plan_free(&b->plan);
+    free((char *)b->kernels_cu);
+    free((char *)b->kernels_sim_cc);
+    free(b);
+}

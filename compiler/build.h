@@ -1,0 +1,106 @@
+/*
+ * build.h: the model build: everything a model needs to train, made once
+ * from its ModelSpec by model_build, the one entry point from the runtime
+ * into the compiler.
+ *
+ *   spec       the resolved model and run
+ *   tensors    its parameters in state_dict order, each with its role
+ *              (params.h), and their gradients' device layout
+ *   kernels    the kernel set (emit.h: the instances of the templates the
+ *              model needs) and their source, kernels.cu, with its hash
+ *   plan       one training step (lower.h): buffers and launches, every
+ *              kernel argument resolved to a typed slot (bind.h)
+ *   arena      where the plan's activations live (bufplan.h)
+ *   optim      the optimizer step as launches over the same kernel set
+ *
+ * `gptc compile` writes a build out as C data (generated/NAME/build.c,
+ * written by buildc.h), which the generated trainer links; `gptc train`,
+ * `gptc bench`, the executors and the tests take the build model_build
+ * makes in memory. Either way the runtime reads the same structure and
+ * never calls the compiler's stages itself.
+ *
+ * A model the GPU lowering does not cover (lower_supported) still builds,
+ * for the ref executor, which needs only the spec and the tensors: such a
+ * build has no plan, and plan_why says why.
+ */
+#ifndef GPTC_BUILD_H
+#define GPTC_BUILD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bufplan.h"
+#include "emit.h"
+#include "lower.h"
+#include "params.h"
+#include "spec.h"
+
+/* A kernel of the build's kernel set: instance `inst`, its kernel `k`. */
+typedef struct {
+    int inst, k;
+} KernelRef;
+
+/* One launch of the optimizer step, in order. Adam: its update, then the
+ * bf16 copy's refresh where the tensor has one (cast). Muon: the momentum
+ * (every rank, every tensor: the state stays whole on each), then, on the
+ * rank that owns the tensor (muon_owner), the norm's sums and the
+ * normalisation, ns_steps Newton-Schulz iterations (GEMMs and combines:
+ * optim_gpu.h) and the update; with several ranks the owner's new weights
+ * then go to every rank (share). `n` is the elements the launch covers. */
+typedef enum {
+    OL_ADAM, OL_CAST, OL_MOMENTUM, OL_NORM, OL_NEWTON_SCHULZ, OL_UPDATE, OL_SHARE
+} OptimOp;
+
+typedef struct {
+    OptimOp op;
+    int tensor;
+    long long n;
+} OptimLaunch;
+
+#define OPTIM_MAX_LAUNCHES (6 * PARAMS_MAX)
+
+typedef struct {
+    KernelRef adam, cast, momentum, colsum, normalize, combine, update;
+    int nlaunches;
+    OptimLaunch launches[OPTIM_MAX_LAUNCHES];
+    /* The optimizer's device state and scratch, in elements: Adam's
+     * moments and Muon's momentum (each tensor at state_off, 4-float
+     * aligned), Newton-Schulz's X (x) and A, B (square), the norms'
+     * partial sums (partials) and sums (count). */
+    int64_t state_off[PARAMS_MAX];
+    int64_t adam_state, muon_state;
+    int64_t x, square, partials, count;
+} OptimPlan;
+
+typedef struct ModelBuild {
+    ModelSpec spec;
+    int ntensors;
+    ParamTensor tensors[PARAMS_MAX];
+    int64_t grad_off[PARAMS_MAX]; /* each tensor's gradient in the device's buffer, in floats */
+    int64_t grad_total;
+    EmitPlan kernels;
+    const char *kernels_cu;       /* the kernel set's CUDA source */
+    const char *kernels_sim_cc;   /* the same for the sim executor (emit_sim_cc) */
+    char kernels_sha256[65];
+    bool has_plan;                /* false: ref only (plan_why) */
+    char plan_why[256];
+    Plan plan;
+    BufPlanSize arena;
+    OptimPlan optim;
+    bool owned;                   /* made by model_build (model_build_free frees it) */
+} ModelBuild;
+
+/* The build of spec s; NULL with a message only for a gptc bug (a template
+ * and its instance disagree) or out of memory. */
+ModelBuild *model_build(const ModelSpec *s, char *err, size_t errlen);
+void model_build_free(ModelBuild *b);
+
+/* Blocks along x of a launch under emit.h's launch rule, from the
+ * instance's shape and its `rows` and `n` arguments (0 where it has none). */
+long long build_blocks(const EmitInstance *in, long long rows, long long n);
+
+/* The instance and kernel a reference names. */
+const EmitKernel *build_kernel(const ModelBuild *b, KernelRef r);
+
+#endif
