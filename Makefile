@@ -29,7 +29,7 @@ MPI_PLUGIN := $(if $(MPICC),build/libgptc_mpi.so)
 DEMO_SHARDS  := data/demo/demo_train_000001.bin data/demo/demo_val_000000.bin
 
 COMPILER_SRC := $(filter-out compiler/main.c,$(wildcard compiler/*.c))
-RUNTIME_SRC  := $(wildcard runtime/*.c runtime/ref/*.c runtime/sim/*.c runtime/cuda/*.c)
+RUNTIME_SRC  := $(filter-out runtime/trainer_main.c,$(wildcard runtime/*.c runtime/ref/*.c runtime/sim/*.c runtime/cuda/*.c))
 UNIT_SRC     := $(wildcard tests/unit/*.c)
 # The kernel templates, compiled into gptc as C strings by scripts/embed.c,
 # so that `gptc compile` needs no files beside the binary. Sorted: the
@@ -48,7 +48,7 @@ objs = $(patsubst %.c,$(1)/%.o,$(2)) $(1)/runtime/ref/model64.o
 LIB_OBJ       := $(call objs,build/obj,$(LIB_SRC))
 LIB_OBJ_ASAN  := $(call objs,build/asan/obj,$(LIB_SRC))
 
-.PHONY: all deps test-deps demo test test-ranks test-unit test-bad test-cli test-models test-docs test-train test-compile test-sim test-generated test-kernels test-torchref test-fuzz test-long fuzz fuzz-if-libfuzzer bench clean fixtures gpt2-vocab bpe-fixture test-optim-gpu
+.PHONY: all deps test-deps demo test test-ranks test-unit test-bad test-cli test-models test-docs test-train test-trainer test-compile test-sim test-generated test-kernels test-torchref test-fuzz test-long fuzz fuzz-if-libfuzzer bench clean fixtures gpt2-vocab bpe-fixture test-optim-gpu
 .PHONY: print-ldlibs test-kernels-gpu test-cuda FORCE
 all: build/gptc $(MPI_PLUGIN)
 
@@ -72,6 +72,40 @@ $(1)/runtime/ref/model64.o: runtime/ref/model.c | build/.deps
 endef
 $(eval $(call flavour,build/obj,$(CFLAGS)))
 $(eval $(call flavour,build/asan/obj,-O1 -g $(SAN)))
+
+# ---- a generated trainer: one model's build linked with the runtime ------
+# `make generated/NAME/train` compiles models/NAME.yaml (gptc compile, with
+# NVRTC for the GPUs' cubins where the toolkit is there) into
+# build/trainers/NAME/, builds its sim kernels with the C++ compiler and
+# the very flags sim uses at run time (runtime/sim/sim_build.h), and links
+# them with runtime/trainer_main.c and build/libgptc.a. The result trains
+# that model alone, with gptc train's options and no model file.
+CXX      ?= c++
+SIM_CXXFLAGS := $(filter-out -shared,$(shell sed -n 's/^\#define SIM_BUILD_FLAGS "\(.*\)"$$/\1/p' runtime/sim/sim_build.h))
+TRAINER_CFLAGS = $(WARN) $(CFLAGS) -fopenmp $(INC) -Wno-missing-field-initializers
+
+build/trainers/%/build.c: models/%.yaml build/gptc
+	@mkdir -p $(@D)
+	@if ! build/gptc compile $< -o $(@D) > $(@D)/compile.log 2>&1; then \
+	    build/gptc compile $< -o $(@D) --no-compile > /dev/null && \
+	    printf '#include "build.h"\nconst int gptc_build_ncubins = 0;\nconst BuildCubin gptc_build_cubins[1];\n' \
+	        > $(@D)/cubins.c && \
+	    echo "note: no cubins for $* (its trainer runs ref and sim; see $(@D)/compile.log)"; fi
+
+build/trainers/%/trainer.o: runtime/trainer_main.c build/trainers/%/build.c
+	$(CC) $(TRAINER_CFLAGS) -c -o $@ $<
+
+.PRECIOUS: build/trainers/%/build.c build/trainers/%/trainer.o
+
+generated/%/train: build/trainers/%/build.c build/trainers/%/trainer.o build/libgptc.a
+	$(CC) $(TRAINER_CFLAGS) -c -o build/trainers/$*/build.o build/trainers/$*/build.c
+	$(CC) $(TRAINER_CFLAGS) -c -o build/trainers/$*/cubins.o build/trainers/$*/cubins.c
+	$(CXX) $(SIM_CXXFLAGS) -Iruntime/sim -Itemplates -c -o build/trainers/$*/kernels_sim.o build/trainers/$*/kernels_sim.cc
+	$(CXX) $(SIM_CXXFLAGS) -Iruntime/sim -c -o build/trainers/$*/cuda_emu.o runtime/sim/cuda_emu.cc
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fopenmp -rdynamic -o $@ build/trainers/$*/trainer.o build/trainers/$*/build.o \
+	    build/trainers/$*/cubins.o build/trainers/$*/kernels_sim.o build/trainers/$*/cuda_emu.o build/libgptc.a \
+	    $(LDLIBS) -lstdc++
 
 # The MPI collectives as a plugin that gptc dlopens for multi-rank runs
 # (runtime/coll.h): gptc itself never links libmpi.
@@ -217,6 +251,10 @@ test-docs: build/gptc
 
 test-train: build/gptc build/asan/gptc data/demo/corpus.txt
 	tests/run-train.sh build/gptc
+
+# The generated trainer of tiny-x02 against gptc train, bit for bit.
+test-trainer: build/gptc build/libgptc.a
+	tests/run-trainer.sh build/gptc
 
 # Multi-rank training on the CPU through MPI (skipped without Open MPI).
 test-ranks: build/gptc $(MPI_PLUGIN) data/demo/corpus.txt

@@ -143,6 +143,8 @@ ModelBuild *model_build(const ModelSpec *s, char *err, size_t errlen) {
     if (!b) return snprintf(err, errlen, "out of memory"), NULL;
     b->owned = true;
     b->spec = *s;
+    const char *base = strrchr(s->source, '/');
+    snprintf(b->model_name, sizeof b->model_name, "%.127s", base ? base + 1 : s->source);
     b->ntensors = params_list(s, b->tensors);
     emit_plan(s, &b->kernels);
     bool ok = kernel_source(b, err, errlen);

@@ -73,8 +73,18 @@ typedef struct {
     int64_t x, square, partials, count;
 } OptimPlan;
 
+/* The kernels compiled ahead of time for one architecture ("sm_90a"). */
+typedef struct {
+    char arch[16];
+    const unsigned char *data;
+    size_t size;
+} BuildCubin;
+
+#define BUILD_MAX_CUBINS 4
+
 typedef struct ModelBuild {
     ModelSpec spec;
+    char model_name[128];         /* the model file's base name, for messages */
     int ntensors;
     ParamTensor tensors[PARAMS_MAX];
     int64_t grad_off[PARAMS_MAX]; /* each tensor's gradient in the device's buffer, in floats */
@@ -88,6 +98,13 @@ typedef struct ModelBuild {
     Plan plan;
     BufPlanSize arena;
     OptimPlan optim;
+    /* A generated trainer's (cubins.c and its link): its kernels compiled
+     * ahead of time for the GPUs (the cuda executor loads the one for its
+     * GPU instead of running NVRTC), and sim's linked into the program
+     * (instead of built with the C++ compiler at run time). */
+    int ncubins;
+    BuildCubin cubins[BUILD_MAX_CUBINS];
+    bool sim_linked;
     bool owned;                   /* made by model_build (model_build_free frees it) */
 } ModelBuild;
 

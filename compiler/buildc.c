@@ -208,7 +208,9 @@ void buildc_emit(const ModelBuild *b, const char *header, StrBuf *out) {
     free(json);
     sb_puts(out, ";\n\n");
     plan(out, &b->plan);
-    sb_printf(out, "ModelBuild gptc_build = {\n    .ntensors = %d,\n    .tensors = {\n", b->ntensors);
+    sb_puts(out, "ModelBuild gptc_build = {\n    .model_name = ");
+    c_str(out, b->model_name);
+    sb_printf(out, ",\n    .ntensors = %d,\n    .tensors = {\n", b->ntensors);
     for (int i = 0; i < b->ntensors; i++) tensor(out, &b->tensors[i], i);
     sb_puts(out, "    },\n    .grad_off = {");
     for (int i = 0; i < b->ntensors; i++) sb_printf(out, "%s%" PRId64, i ? ", " : "", b->grad_off[i]);

@@ -329,6 +329,25 @@ static void print_report(const Args *a, const NvrtcOutput *out, const EmitPlan *
          " / the SM's maximum, estimated from registers, smem and threads per block)");
 }
 
+/* cubins.c: every architecture's CUBIN as C data, for a generated trainer
+ * (compiler/build.h's BuildCubin); written only for a clean compile. */
+static bool write_cubins(const Args *a, const NvrtcOutput *out, const char *dir) {
+    StrBuf c = {0};
+    sb_puts(&c, "/* Written by gptc compile: kernels.cu compiled for each architecture. */\n#include \"build.h\"\n\n");
+    for (int j = 0; j < a->narchs; j++) {
+        sb_printf(&c, "_Alignas(16) static const unsigned char cubin_%d[%zu] = {", j, out[j].cubin_size);
+        for (size_t i = 0; i < out[j].cubin_size; i++) sb_printf(&c, "%s%u,", i % 24 ? "" : "\n", out[j].cubin[i]);
+        sb_puts(&c, "\n};\n\n");
+    }
+    sb_printf(&c, "const int gptc_build_ncubins = %d;\nconst BuildCubin gptc_build_cubins[%d] = {\n", a->narchs,
+              a->narchs);
+    for (int j = 0; j < a->narchs; j++) sb_printf(&c, "    {\"%s\", cubin_%d, sizeof cubin_%d},\n", a->archs[j], j, j);
+    sb_puts(&c, "};\n");
+    bool ok = write_text(dir, "cubins.c", &c);
+    sb_free(&c);
+    return ok;
+}
+
 static int compile_and_check(const Args *a, const Generated *g, const char *dir) {
     char why[1024];
     if (!nvrtc_load(why, sizeof why)) {
@@ -357,6 +376,7 @@ static int compile_and_check(const Args *a, const Generated *g, const char *dir)
         if (out[j].seconds > slowest) slowest = out[j].seconds;
     }
     if (a->report) print_report(a, out, &g->build->kernels);
+    if (clean && !write_cubins(a, out, dir)) clean = false;
     int major = 0, minor = 0;
     nvrtc_version(&major, &minor);
     printf("gptc compile: %s/kernels.cu (%d kernels) %s for", dir, kernel_count(&g->build->kernels),

@@ -271,9 +271,10 @@ static DevComm *sim_comm(Gpu *g, Coll *coll, double timeout_s, char *err, size_t
 bool backend_sim_open(Backend *b, const ModelBuild *mb, int max_T, char *err, size_t errcap) {
     Dev *d = dev_new(mb, err, errcap);
     if (!d) return false;
+    /* A generated trainer has its kernels linked in: its own symbols. */
     char so[4096];
-    if (!sim_build_kernels(mb, so, sizeof so, err, errcap)) goto fail;
-    d->so = dlopen(so, RTLD_NOW | RTLD_LOCAL);
+    if (!mb->sim_linked && !sim_build_kernels(mb, so, sizeof so, err, errcap)) goto fail;
+    d->so = dlopen(mb->sim_linked ? NULL : so, RTLD_NOW | RTLD_LOCAL);
     if (!d->so) {
         snprintf(err, errcap, "sim executor: %s", dlerror());
         goto fail;
@@ -309,7 +310,8 @@ bool backend_cuda_open(Backend *b, const ModelBuild *mb, int max_T, char *err, s
                  count == 1 ? "" : "s");
         ok = false;
     }
-    GpuCudaConfig cfg = {device, mb->kernels_cu, NULL};
+    GpuCudaConfig cfg = {.device = device, .kernels_source = mb->kernels_cu, .cubins = mb->cubins,
+                         .ncubins = mb->ncubins};
     if (ok && gpu_cuda_open(&d->g, &cfg, err, errcap) == 0) d->gpu_open = true;
     d->open_comm = cuda_comm;
     if (d->gpu_open && dev_build(d, b, max_T, err, errcap)) return true;

@@ -1,5 +1,8 @@
 /*
- * cmd_train.c: `gptc train MODEL.yaml [options]` (help text below).
+ * cmd_train.c: `gptc train MODEL.yaml [options]` (help text below), and the
+ * same command line for a generated trainer (`generated/NAME/train
+ * [options]`: cmd_train.h), which carries its model build instead of
+ * reading a model file.
  */
 #include "cmd_train.h"
 
@@ -13,14 +16,16 @@
 #include "cuda/gpu_cuda.h"
 #include "launch.h"
 #include "manifest.h"
+#include "spec_json.h"
 #include "suggest.h"
 #include "train.h"
 #include "validate.h"
 
 #define MAX_SETS 256
 
+static const char help_usage[] = "Usage: gptc train MODEL.yaml [options]\n";
+
 static const char help[] =
-    "Usage: gptc train MODEL.yaml [options]\n"
     "\n"
     "Trains the model on its data (train.data.train / train.data.val) and writes\n"
     "the run to a directory:\n"
@@ -59,7 +64,9 @@ static const char help[] =
     "                    (implies --backend cuda)\n"
     "  --rank-timeout S  seconds a rank waits for another before it stops the run\n"
     "                    (default 60; also covers rank 0 writing a checkpoint)\n"
-    "  --set KEY=VALUE   override a model key (repeatable), as in gptc check\n"
+    "  --set KEY=VALUE   override a model key (repeatable), as in gptc check; a\n"
+    "                    generated trainer takes only train.* keys (the rest\n"
+    "                    shape the build it carries)\n"
     "  --no-progress     no progress display on stderr\n"
     "\n"
     "A NaN or infinite loss stops the run with the last good checkpoint intact.\n"
@@ -74,10 +81,13 @@ static const char help[] =
     "  gptc train models/tiny.yaml --run-dir runs/tiny4 --ranks 4\n"
     "  gptc train models/tiny.yaml --run-dir runs/tiny8 --gpus 8\n";
 
+/* "gptc train", or a generated trainer's own name, for messages. */
+static const char *prog = "gptc train";
+
 static int usage(const char *fmt, const char *arg) {
-    fputs("gptc train: ", stderr);
+    fprintf(stderr, "%s: ", prog);
     fprintf(stderr, fmt, arg);
-    fputs("\nTry 'gptc train --help'.\n", stderr);
+    fprintf(stderr, "\nTry '%s --help'.\n", prog);
     return 2;
 }
 
@@ -133,7 +143,7 @@ static bool parse_seconds(const char *s, double *out) {
 
 /* Starts the ranks and serves them (launch.h), unless this process is a
  * rank already: one that launch_ranks or an MPI launcher started. */
-static int train_ranks(const ModelBuild *mb, const TrainOptions *o, int argc, char **argv) {
+static int train_ranks(const ModelBuild *mb, const TrainOptions *o, const char *command, int argc, char **argv) {
     char err[512];
     if (!train_ranks_fit(&mb->spec, o->ranks, err, sizeof err)) {
         fprintf(stderr, "gptc train: %s\n", err);
@@ -145,7 +155,7 @@ static int train_ranks(const ModelBuild *mb, const TrainOptions *o, int argc, ch
     /* The ranks run with arguments of their own; their run records name
      * the command the user typed. */
     setenv(MANIFEST_COMMAND_ENV, manifest_command(), 1);
-    int rc = launch_ranks(o->ranks, o->threads, rank_args(argc, argv, o->backend, args), args,
+    int rc = launch_ranks(o->ranks, o->threads, command, rank_args(argc, argv, o->backend, args), args,
                           train_rank_timeout(o));
     free(args);
     return rc;
@@ -186,67 +196,139 @@ static const char *const options[] = {"--run-dir", "--steps", "--resume", "--bac
                                       "--ranks", "--gpus", "--rank-timeout", "--set",
                                       "--no-progress", "--accept-changes", "--help", NULL};
 
-int cmd_train(int argc, char **argv) {
-    TrainOptions o = {.backend = "auto", .progress = true};
-    const char *model = NULL, *sets[MAX_SETS];
-    int nsets = 0, gpus = 0;
+typedef struct {
+    TrainOptions o;
+    const char *model; /* the model file; a generated trainer's: its model's name */
+    const char *sets[MAX_SETS];
+    int nsets, gpus;
+    char run_dir[4096];
+} TrainArgs;
+
+/* The arguments after "train" (gptc) or the program's name (a generated
+ * trainer, which takes no model file: want_model false). -1 when they are
+ * good, else the exit status (0 after --help). */
+static int parse(int argc, char **argv, bool want_model, TrainArgs *a) {
+    TrainOptions *o = &a->o;
     for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
-        bool takes = takes_value(a);
-        if (takes && !next) return usage("%s needs a value", a);
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) return fputs(help, stdout), 0;
-        else if (!strcmp(a, "--resume")) o.resume = true;
-        else if (!strcmp(a, "--accept-changes")) o.accept_changes = true;
-        else if (!strcmp(a, "--no-progress")) o.progress = false;
-        else if (!strcmp(a, "--run-dir")) o.run_dir = argv[++i];
-        else if (!strcmp(a, "--backend")) o.backend = argv[++i];
-        else if (!strcmp(a, "--steps")) {
-            if (!parse_count(argv[++i], &o.stop_at)) return usage("--steps expects a count, found '%s'", argv[i]);
-        } else if (!strcmp(a, "--threads")) {
-            if (!parse_count(argv[++i], &o.threads)) return usage("--threads expects a count, found '%s'", argv[i]);
-        } else if (!strcmp(a, "--ranks")) {
-            if (!parse_count(argv[++i], &o.ranks)) return usage("--ranks expects a count, found '%s'", argv[i]);
-        } else if (!strcmp(a, "--gpus")) {
-            if (!parse_count(argv[++i], &gpus)) return usage("--gpus expects a count, found '%s'", argv[i]);
-        } else if (!strcmp(a, "--rank-timeout")) {
-            if (!parse_seconds(argv[++i], &o.rank_timeout))
+        const char *s = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
+        if (takes_value(s) && !next) return usage("%s needs a value", s);
+        if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
+            if (want_model) fputs(help_usage, stdout);
+            else printf("Usage: %s [options]\n\nThe trainer gptc generated for %s (no model file needed).\n", prog,
+                        a->model);
+            return fputs(help, stdout), 0;
+        } else if (!strcmp(s, "--resume")) o->resume = true;
+        else if (!strcmp(s, "--accept-changes")) o->accept_changes = true;
+        else if (!strcmp(s, "--no-progress")) o->progress = false;
+        else if (!strcmp(s, "--run-dir")) o->run_dir = argv[++i];
+        else if (!strcmp(s, "--backend")) o->backend = argv[++i];
+        else if (!strcmp(s, "--steps")) {
+            if (!parse_count(argv[++i], &o->stop_at)) return usage("--steps expects a count, found '%s'", argv[i]);
+        } else if (!strcmp(s, "--threads")) {
+            if (!parse_count(argv[++i], &o->threads)) return usage("--threads expects a count, found '%s'", argv[i]);
+        } else if (!strcmp(s, "--ranks")) {
+            if (!parse_count(argv[++i], &o->ranks)) return usage("--ranks expects a count, found '%s'", argv[i]);
+        } else if (!strcmp(s, "--gpus")) {
+            if (!parse_count(argv[++i], &a->gpus)) return usage("--gpus expects a count, found '%s'", argv[i]);
+        } else if (!strcmp(s, "--rank-timeout")) {
+            if (!parse_seconds(argv[++i], &o->rank_timeout))
                 return usage("--rank-timeout expects seconds (0 < S <= 86400), found '%s'", argv[i]);
-        } else if (!strcmp(a, "--set")) {
-            if (nsets == MAX_SETS) return usage("more than %s --set options", "256");
-            sets[nsets++] = argv[++i];
-        } else if (a[0] == '-' && a[1]) return usage("%s", suggest_unknown("option", a, options));
-        else if (model) return usage("one model at a time; '%s' is a second", a);
-        else model = a;
+        } else if (!strcmp(s, "--set")) {
+            if (a->nsets == MAX_SETS) return usage("more than %s --set options", "256");
+            a->sets[a->nsets++] = argv[++i];
+        } else if (s[0] == '-' && s[1]) return usage("%s", suggest_unknown("option", s, options));
+        else if (!want_model) return usage("'%s': this trainer carries its model; it takes no model file", s);
+        else if (a->model) return usage("one model at a time; '%s' is a second", s);
+        else a->model = s;
     }
-    if (!model) return usage("%s", "no model file given");
-    if (o.accept_changes && !o.resume) return usage("%s", "--accept-changes goes with --resume");
-    int bad = check_gpus(gpus, &o);
+    if (!a->model) return usage("%s", "no model file given");
+    if (o->accept_changes && !o->resume) return usage("%s", "--accept-changes goes with --resume");
+    return -1;
+}
+
+/* The executor (said on stderr) and the run directory; -1, or the exit
+ * status of a refusal. */
+static int settle(TrainArgs *a) {
+    int bad = check_gpus(a->gpus, &a->o);
     if (bad) return bad;
     char note[1024], why[1024];
-    if (!(o.backend = backend_resolve(o.backend, note, sizeof note, why, sizeof why))) {
-        fprintf(stderr, "gptc train: %s\n", why);
+    if (!(a->o.backend = backend_resolve(a->o.backend, note, sizeof note, why, sizeof why))) {
+        fprintf(stderr, "%s: %s\n", prog, why);
         return 2;
     }
-    fprintf(stderr, "gptc train: %s\n", note);
-    char run_dir[4096];
-    if (!o.run_dir) {
-        default_run_dir(model, run_dir, sizeof run_dir);
-        o.run_dir = run_dir;
+    fprintf(stderr, "%s: %s\n", prog, note);
+    if (!a->o.run_dir) {
+        default_run_dir(a->model, a->run_dir, sizeof a->run_dir);
+        a->o.run_dir = a->run_dir;
     }
+    return -1;
+}
+
+static int start(TrainArgs *a, const ModelBuild *mb, const char *command, int argc, char **argv) {
+    return a->o.ranks ? train_ranks(mb, &a->o, command, argc, argv) : train_run(mb, &a->o);
+}
+
+int cmd_train(int argc, char **argv) {
+    TrainArgs *a = calloc(1, sizeof *a);
     ModelSpec *spec = malloc(sizeof *spec);
-    if (!spec) return fputs("gptc: out of memory\n", stderr), 1;
-    int rc = 2;
+    if (!a || !spec) return free(a), free(spec), fputs("gptc: out of memory\n", stderr), 1;
+    a->o = (TrainOptions){.backend = "auto", .progress = true};
+    int rc = parse(argc, argv, true, a);
+    if (rc < 0) rc = settle(a);
     ModelBuild *mb = NULL;
-    if (!spec_load(model, sets, nsets, spec)) {
-        fprintf(stderr, "gptc train: %s is not a valid model\n", model);
+    char why[1024];
+    if (rc >= 0) {
+    } else if (!spec_load(a->model, a->sets, a->nsets, spec)) {
+        fprintf(stderr, "gptc train: %s is not a valid model\n", a->model);
+        rc = 2;
     } else if (!(mb = model_build(spec, why, sizeof why))) {
-        fprintf(stderr, "gptc train: %s: %s\n", model, why);
+        fprintf(stderr, "gptc train: %s: %s\n", a->model, why);
         rc = 1;
     } else {
-        rc = o.ranks ? train_ranks(mb, &o, argc, argv) : train_run(mb, &o);
+        rc = start(a, mb, "train", argc, argv);
     }
     model_build_free(mb);
     diag_reset();
     free(spec);
+    free(a);
+    return rc;
+}
+
+/* --set on a generated trainer: the build it carries holds for train.*
+ * keys alone (the schedule, data, seed and optimizers are read at run
+ * time); another key would need another build. */
+static void changed_key(void *ctx, const char *key, const char *old, const char *now) {
+    (void)old, (void)now;
+    const char **first = ctx;
+    if (!*first && strncmp(key, "train.", 6) && strcmp(key, "description")) *first = key;
+}
+
+int cmd_train_generated(int argc, char **argv, const char *name, ModelBuild *b, const char *spec_json) {
+    TrainArgs *a = calloc(1, sizeof *a);
+    ModelSpec *carried = malloc(sizeof *carried), *spec = malloc(sizeof *spec);
+    if (!a || !carried || !spec) return free(a), free(carried), free(spec), fputs("out of memory\n", stderr), 1;
+    prog = name;
+    a->o = (TrainOptions){.backend = "auto", .progress = true};
+    a->model = b->model_name;
+    int rc = parse(argc, argv, false, a);
+    if (rc < 0) rc = settle(a);
+    const char *changed = NULL;
+    if (rc >= 0) {
+    } else if (!spec_load_flat(b->model_name, spec_json, strlen(spec_json), NULL, 0, carried) ||
+               !spec_load_flat(b->model_name, spec_json, strlen(spec_json), a->sets, a->nsets, spec)) {
+        rc = 2;
+    } else if (spec_diff(carried, spec, changed_key, &changed), changed) {
+        fprintf(stderr, "%s: --set %s: this trainer was generated for %s and carries its build; a key "
+                        "outside train.* changes the model: compile it again with gptc compile\n",
+                prog, changed, b->model_name);
+        rc = 2;
+    } else {
+        b->spec = *spec;
+        rc = start(a, b, NULL, argc, argv);
+    }
+    diag_reset();
+    free(carried);
+    free(spec);
+    free(a);
     return rc;
 }

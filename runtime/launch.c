@@ -500,8 +500,10 @@ static int serve(Hub *h, int wake) {
     return 0;
 }
 
-/* argv of rank: this binary, "train", args, --ranks N --threads K. */
-static char **rank_argv(int nranks, int threads, int argc, char **args, char *np, char *nthreads) {
+/* argv of rank: this binary, the command (if any), args, --ranks N
+ * --threads K. */
+static char **rank_argv(int nranks, int threads, const char *command, int argc, char **args, char *np,
+                        char *nthreads) {
     static char exe[PATH_MAX];
     ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (len <= 0) {
@@ -516,7 +518,7 @@ static char **rank_argv(int nranks, int threads, int argc, char **args, char *np
     if (!argv) return fputs("gptc: out of memory\n", stderr), NULL;
     int n = 0;
     argv[n++] = exe;
-    argv[n++] = "train";
+    if (command) argv[n++] = (char *)command;
     for (int i = 0; i < argc; i++) argv[n++] = args[i];
     argv[n++] = "--ranks";
     argv[n++] = np;
@@ -551,9 +553,9 @@ static int start_and_serve(Hub *h, char **argv) {
     return rc;
 }
 
-int launch_ranks(int nranks, int threads, int argc, char **args, double timeout_s) {
+int launch_ranks(int nranks, int threads, const char *command, int argc, char **args, double timeout_s) {
     char np[16], nthreads[16];
-    char **argv = rank_argv(nranks, threads, argc, args, np, nthreads);
+    char **argv = rank_argv(nranks, threads, command, argc, args, np, nthreads);
     Hub h = {.n = nranks, .timeout = timeout_s, .first = -1};
     h.r = calloc((size_t)nranks, sizeof *h.r);
     h.p = calloc((size_t)nranks + 1, sizeof *h.p);

@@ -27,6 +27,7 @@ run tests/run-models.sh build/gptc
 run tests/run-models.sh build/asan/gptc
 run tests/run-docs.sh build/gptc
 run tests/run-train.sh build/gptc
+run tests/run-trainer.sh build/gptc
 run tests/run-ranks.sh build/gptc
 run tests/run-compile.sh build/gptc
 run tests/run-sim.sh

@@ -288,8 +288,43 @@ static const char *tail(const char *log, size_t keep) {
     return n > keep ? log + n - keep : log ? log : "";
 }
 
+const BuildCubin *cuda_cubin_for(const BuildCubin *c, int n, int major, int minor) {
+    const BuildCubin *best = NULL;
+    int best_minor = -1;
+    for (int i = 0; i < n; i++) {
+        int ma = 0, mi = 0;
+        char tail[4] = "";
+        if (sscanf(c[i].arch, "sm_%1d%1d%3s", &ma, &mi, tail) < 2 || ma != major) continue;
+        bool specific = tail[0] != '\0';
+        if (specific ? mi == minor : mi <= minor && mi > best_minor) {
+            if (specific) return &c[i];
+            best = &c[i], best_minor = mi;
+        }
+    }
+    return best;
+}
+
+/* The kernels compiled ahead of time for this GPU, where the
+ * configuration has them. */
+static int load_cubin(Gpu *g, const BuildCubin *cubin) {
+    CudaGpu *c = impl(g);
+    c->info.module_cached = 1;
+    CUresult r = c->d->ModuleLoadData(&c->module, cubin->data);
+    return r == CUDA_SUCCESS ? 0 : cu_fail(g, r, "cuModuleLoadData");
+}
+
 static int load_module(Gpu *g, const GpuCudaConfig *cfg) {
     CudaGpu *c = impl(g);
+    const BuildCubin *cubin = cuda_cubin_for(cfg->cubins, cfg->ncubins, c->info.cc_major, c->info.cc_minor);
+    if (cubin) return load_cubin(g, cubin);
+    if (!cfg->kernels_source) {
+        char have[128] = "";
+        for (int i = 0, k = 0; i < cfg->ncubins; i++)
+            k += snprintf(have + k, sizeof have - (size_t)k, "%s%s", i ? ", " : "", cfg->cubins[i].arch);
+        return gpu_fail(g, "the kernels were compiled ahead of time for %s, not for this GPU (%s): compile the "
+                           "model again on a machine whose NVRTC knows it", cfg->ncubins ? have : "no GPU",
+                        c->info.arch);
+    }
     char why[1024];
     if (!nvrtc_load(why, sizeof why)) {
         snprintf(g->err, sizeof g->err, "%.500s", why);
@@ -342,7 +377,7 @@ int gpu_cuda_open(Gpu *g, const GpuCudaConfig *cfg, char *err, size_t errcap) {
     c->d = cuda_drv(NULL, 0);
     int rc = device_info(g, cfg->device);
     if (rc == 0) rc = context_and_stream(g);
-    if (rc == 0 && cfg->kernels_source) rc = load_module(g, cfg);
+    if (rc == 0 && (cfg->kernels_source || cfg->ncubins)) rc = load_module(g, cfg);
     if (rc == 0) {
         CUresult r = c->d->EventRecord(c->mark[0], c->stream);
         if (r != CUDA_SUCCESS) rc = cu_fail(g, r, "cuEventRecord");

@@ -27,6 +27,7 @@
 
 #include <stddef.h>
 
+#include "build.h"
 #include "gpu.h"
 
 typedef struct {
@@ -34,6 +35,10 @@ typedef struct {
     const char *kernels_source; /* the text of a model's kernels.cu; NULL: no
                                  * module (copies, memsets and GEMMs only) */
     const char *cache_dir;      /* NVRTC's compile cache: NULL its default, "" none */
+    /* The same kernels compiled ahead of time: the one for this GPU's
+     * architecture (cuda_cubin_for) is loaded instead of running NVRTC. */
+    const BuildCubin *cubins;
+    int ncubins;
 } GpuCudaConfig;
 
 /* Opens device cfg->device as *g (g->name is "cuda"); 0, or -1 with the
@@ -60,6 +65,12 @@ typedef struct {
     int module_cached;      /* the module came from the compile cache */
     double compile_seconds; /* NVRTC (or the cache) */
 } GpuCudaInfo;
+
+/* Of n cubins, the one a GPU of compute capability major.minor runs: its
+ * own architecture's, else an earlier one of the same major (a cubin runs
+ * on later minors of its major) that is not arch-specific ("sm_90a" runs
+ * on 9.0 only). NULL when none fits. */
+const BuildCubin *cuda_cubin_for(const BuildCubin *c, int n, int major, int minor);
 
 /* What device g is; -1 when g is not an open cuda Gpu. */
 int gpu_cuda_info(const Gpu *g, GpuCudaInfo *info);

@@ -317,7 +317,7 @@ static int gpu_mode_start(int argc, char **argv) {
             return 1;
         }
     }
-    GpuCudaConfig cfg = {0, src, NULL};
+    GpuCudaConfig cfg = {.device = 0, .kernels_source = src};
     int rc = gpu_cuda_open(&gpu, &cfg, why, sizeof why);
     free(src);
     if (rc) {

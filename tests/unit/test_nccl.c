@@ -140,7 +140,7 @@ TEST(nccl_single_rank_on_gpu) {
     CHECK(nccl_available(why, sizeof why) > 0);
     printf("nccl: %s\n", why);
     Gpu g;
-    GpuCudaConfig cfg = {0, NULL, ""};
+    GpuCudaConfig cfg = {.device = 0, .cache_dir = ""};
     if (gpu_cuda_open(&g, &cfg, why, sizeof why) != 0) {
         fprintf(stderr, "  gpu_cuda_open: %s\n", why);
         CHECK(!"gpu_cuda_open");

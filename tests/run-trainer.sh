@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# run-trainer.sh GPTC: the generated trainer (make generated/NAME/train,
+# runtime/trainer_main.c): the model build that gptc compile writes as C
+# data, linked with the runtime, trains that model with gptc train's
+# options and no model file.
+#   - 5 steps of tiny-x02 give bit-identical parameters from the generated
+#     trainer and from gptc train (which makes the same build in memory),
+#     on ref and on sim (the trainer's sim kernels are linked in, gptc
+#     train's built at run time with the same flags);
+#   - two ranks of the generated trainer (it starts copies of itself) give
+#     the bits of one process;
+#   - it refuses a checkpoint of another model (the resume's comparison;
+#     with --accept-changes, the parameter layout), a model file argument,
+#     and a --set outside train.*; a --set of train.* is taken.
+. "$(dirname "$0")/lib.sh" trainer "$@"
+
+if make --no-print-directory generated/tiny-x02/train > "$tmp/make.out" 2>&1; then
+    pass "make generated/tiny-x02/train builds the trainer"
+else
+    fail "make generated/tiny-x02/train" "$(tail -n 15 "$tmp/make.out")"
+    finish
+fi
+trainer=$PWD/generated/tiny-x02/train
+head -c 300000 data/demo/corpus.txt > "$tmp/text.txt"
+"$bin" data "$tmp/text.txt" -o "$tmp/data" --name t --paragraphs --val-fraction 0.1 > /dev/null 2>&1 ||
+    fail "gptc data"
+common=(--set "train.data.train=$tmp/data/t_train_*.bin" --set "train.data.val=$tmp/data/t_val_*.bin"
+        --set train.val.tokens=1024 --set train.steps=5 --no-progress)
+params() { "$bin" export "$1/ckpt.bin" -o "$2" --fp32 > /dev/null 2>&1; }
+
+for be in ref sim; do
+    expect 0 "the generated trainer: 5 steps on $be" "done at step 5" -- \
+        "$trainer" --backend "$be" --run-dir "$tmp/g-$be" "${common[@]}"
+    expect 0 "gptc train: the same 5 steps on $be" "done at step 5" -- \
+        "$bin" train models/tiny-x02.yaml --backend "$be" --run-dir "$tmp/t-$be" "${common[@]}"
+    if params "$tmp/g-$be" "$tmp/g-$be.st" && params "$tmp/t-$be" "$tmp/t-$be.st" &&
+        cmp -s "$tmp/g-$be.st" "$tmp/t-$be.st"; then
+        pass "$be: the generated trainer and gptc train give bit-identical parameters"
+    else
+        fail "$be: the generated trainer's parameters differ from gptc train's"
+    fi
+done
+
+# One thread per process on both sides (run-ranks.sh says why).
+two=(--set train.ranks=2 --set train.val.tokens=2048)
+expect 0 "the generated trainer on 2 ranks" "done at step 5" -- \
+    "$trainer" --run-dir "$tmp/g2" "${common[@]}" "${two[@]}" --ranks 2 --threads 2
+expect 0 "the generated trainer on 1 rank, 2 slices" "done at step 5" -- \
+    "$trainer" --run-dir "$tmp/g1" "${common[@]}" "${two[@]}" --threads 1
+params "$tmp/g2" "$tmp/g2.st" && params "$tmp/g1" "$tmp/g1.st" && cmp -s "$tmp/g1.st" "$tmp/g2.st" &&
+    pass "2 ranks of the generated trainer give the bits of 1 process" || fail "2 ranks differ from 1"
+
+expect 0 "a run of tiny.yaml to resume" "done at step 2" -- \
+    "$bin" train models/tiny.yaml --run-dir "$tmp/tiny" "${common[@]}" --steps 2
+expect 2 "the trainer refuses to resume a run of another model" "input_embeddings.tables: 1 -> 3" -- \
+    "$trainer" --run-dir "$tmp/tiny" --resume "${common[@]}"
+expect 2 "... and with --accept-changes, its checkpoint" "this checkpoint is of another model" -- \
+    "$trainer" --run-dir "$tmp/tiny" --resume --accept-changes "${common[@]}"
+expect 2 "a --set outside train.* is refused" "changes the model: compile it again" -- \
+    "$trainer" --set model.mlp_hidden=256 "${common[@]}"
+expect 2 "a model file is refused" "this trainer carries its model" -- "$trainer" models/tiny.yaml
+expect 0 "--help names the model" "The trainer gptc generated for tiny-x02.yaml" -- "$trainer" --help
+finish
