@@ -74,7 +74,7 @@ $(eval $(call flavour,build/obj,$(CFLAGS)))
 $(eval $(call flavour,build/asan/obj,-O1 -g $(SAN)))
 
 # ---- a generated trainer: one model's build linked with the runtime ------
-# `make generated/NAME/train` compiles models/NAME.yaml (gptc compile, with
+# `make train-NAME` (build/trainers/NAME/train) compiles models/NAME.yaml (gptc compile, with
 # NVRTC for the GPUs' cubins where the toolkit is there) into
 # build/trainers/NAME/, builds its sim kernels with the C++ compiler and
 # the very flags sim uses at run time (runtime/sim/sim_build.h), and links
@@ -95,14 +95,16 @@ build/trainers/%/build.c: models/%.yaml build/gptc
 build/trainers/%/trainer.o: runtime/trainer_main.c build/trainers/%/build.c
 	$(CC) $(TRAINER_CFLAGS) -c -o $@ $<
 
-.PRECIOUS: build/trainers/%/build.c build/trainers/%/trainer.o
+.PRECIOUS: build/trainers/%/build.c build/trainers/%/trainer.o build/trainers/%/train
 
-generated/%/train: build/trainers/%/build.c build/trainers/%/trainer.o build/libgptc.a
+train-%: build/trainers/%/train
+	@echo "the trainer of models/$*.yaml: $<"
+
+build/trainers/%/train: build/trainers/%/build.c build/trainers/%/trainer.o build/libgptc.a
 	$(CC) $(TRAINER_CFLAGS) -c -o build/trainers/$*/build.o build/trainers/$*/build.c
 	$(CC) $(TRAINER_CFLAGS) -c -o build/trainers/$*/cubins.o build/trainers/$*/cubins.c
 	$(CXX) $(SIM_CXXFLAGS) -Iruntime/sim -Itemplates -c -o build/trainers/$*/kernels_sim.o build/trainers/$*/kernels_sim.cc
 	$(CXX) $(SIM_CXXFLAGS) -Iruntime/sim -c -o build/trainers/$*/cuda_emu.o runtime/sim/cuda_emu.cc
-	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -fopenmp -rdynamic -o $@ build/trainers/$*/trainer.o build/trainers/$*/build.o \
 	    build/trainers/$*/cubins.o build/trainers/$*/kernels_sim.o build/trainers/$*/cuda_emu.o build/libgptc.a \
 	    $(LDLIBS) -lstdc++

@@ -1,6 +1,6 @@
 /*
  * cmd_train.c: `gptc train MODEL.yaml [options]` (help text below), and the
- * same command line for a generated trainer (`generated/NAME/train
+ * same command line for a generated trainer (`build/trainers/NAME/train
  * [options]`: cmd_train.h), which carries its model build instead of
  * reading a model file.
  */

@@ -1,5 +1,5 @@
 /*
- * trainer_main.c: main() of a generated trainer, `make generated/NAME/train`
+ * trainer_main.c: main() of a generated trainer, `make train-NAME`
  * (the Makefile says how it is linked): the model build that gptc compile
  * wrote as C data (build.c), its kernels compiled ahead of time for the
  * GPUs (cubins.c) and for this CPU (kernels_sim.cc, linked in), and the

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# regen-generated.sh [GPTC_BINARY]: rewrites generated/ from models/: for
-# every models/NAME.yaml, generated/NAME/ becomes exactly what
-# `gptc compile models/NAME.yaml --no-compile` writes (kernels.cu, plan.h,
-# kernels_sim.cc), and a generated/NAME/ whose model is gone is removed.
-# tests/run-generated.sh fails until this has been run and the result
-# committed, so that a reviewer sees every change in the emitted code.
+# regen-generated.sh [GPTC_BINARY]: rewrites generated/ from models/
+# (generated/README.md): every models/NAME.yaml through `gptc compile
+# --no-compile`; the models listed in generated/FULL kept whole in
+# generated/NAME/, every model's files hashed into generated/SHA256SUMS,
+# and any other generated/NAME/ removed. tests/run-generated.sh fails until
+# this has been run and the result committed, so that a reviewer sees
+# every change in the emitted code.
 #
-# Each model is written to a scratch folder first and then swapped in, so
-# that a file gptc no longer writes does not linger, and a failing model
-# leaves its old folder alone. GPTC_BINARY defaults to build/gptc (make
-# build/gptc). NVRTC is not needed.
+# Each whole model is written to a scratch folder first and then swapped
+# in, so that a file gptc no longer writes does not linger, and a failing
+# model leaves its old folder alone. GPTC_BINARY defaults to build/gptc
+# (make build/gptc). NVRTC is not needed.
 set -euo pipefail
 shopt -s nullglob
 
@@ -21,23 +22,22 @@ if [ $# -gt 1 ] || [ ! -x "$bin" ] || [ -d "$bin" ]; then
     exit 2
 fi
 cd -- "$root"
+. scripts/generated-lib.sh
 
 tmp=$(mktemp -d generated.tmp.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-mkdir -p generated
+generate_all "$bin" "$tmp"
+hashes "$tmp" > "$tmp/SHA256SUMS"
 for m in models/*.yaml; do
     name=$(basename "$m" .yaml)
-    "$bin" compile "$m" --no-compile -o "$tmp/$name" >/dev/null
     rm -rf "generated/$name"
-    mv "$tmp/$name" "generated/$name"
+    if kept_whole "$name"; then mv "$tmp/$name" "generated/$name"; fi
 done
 for d in generated/*/; do
     name=$(basename "$d")
-    if [ ! -f "models/$name.yaml" ]; then
-        echo "regen-generated: removed generated/$name (no models/$name.yaml)"
-        rm -rf "generated/$name"
-    fi
+    kept_whole "$name" || { echo "regen-generated: removed generated/$name (not in generated/FULL)"; rm -rf "$d"; }
 done
-count=$(ls models/*.yaml | wc -l)
-echo "regen-generated: generated/ holds the output of $count models;" \
+mv "$tmp/SHA256SUMS" generated/SHA256SUMS
+echo "regen-generated: generated/ holds $(wc -l < generated/SHA256SUMS) file hashes of" \
+    "$(ls models/*.yaml | wc -l) models and $(grep -vc '^#' generated/FULL) models whole;" \
     "review with 'git status generated' and 'git diff generated'"

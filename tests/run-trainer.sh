@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# run-trainer.sh GPTC: the generated trainer (make generated/NAME/train,
+# run-trainer.sh GPTC: the generated trainer (make train-NAME,
 # runtime/trainer_main.c): the model build that gptc compile writes as C
 # data, linked with the runtime, trains that model with gptc train's
 # options and no model file.
@@ -14,13 +14,13 @@
 #     and a --set outside train.*; a --set of train.* is taken.
 . "$(dirname "$0")/lib.sh" trainer "$@"
 
-if make --no-print-directory generated/tiny-x02/train > "$tmp/make.out" 2>&1; then
-    pass "make generated/tiny-x02/train builds the trainer"
+if make --no-print-directory train-tiny-x02 > "$tmp/make.out" 2>&1; then
+    pass "make train-tiny-x02 builds the trainer"
 else
-    fail "make generated/tiny-x02/train" "$(tail -n 15 "$tmp/make.out")"
+    fail "make train-tiny-x02" "$(tail -n 15 "$tmp/make.out")"
     finish
 fi
-trainer=$PWD/generated/tiny-x02/train
+trainer=$PWD/build/trainers/tiny-x02/train
 head -c 300000 data/demo/corpus.txt > "$tmp/text.txt"
 "$bin" data "$tmp/text.txt" -o "$tmp/data" --name t --paragraphs --val-fraction 0.1 > /dev/null 2>&1 ||
     fail "gptc data"

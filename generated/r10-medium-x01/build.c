@@ -4576,6 +4576,7 @@ static PlanStep steps[478] = {
 };
 
 ModelBuild gptc_build = {
+    .model_name = "r10-medium-x01.yaml",
     .ntensors = 56,
     .tensors = {
         {.name = "lm_head_w", .ndim = 2, .shape = {50304, 1024, 0}, .numel = 51511296, .dtype = DTYPE_FP32, .opt = OPT_ADAM,

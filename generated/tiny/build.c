@@ -1694,6 +1694,7 @@ static PlanStep steps[177] = {
 };
 
 ModelBuild gptc_build = {
+    .model_name = "tiny.yaml",
     .ntensors = 22,
     .tensors = {
         {.name = "lm_head_w", .ndim = 2, .shape = {320, 128, 0}, .numel = 40960, .dtype = DTYPE_FP32, .opt = OPT_ADAM,
