@@ -5,29 +5,76 @@
 #include "backend.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "backend_dev.h"
 #include "cuda/gpu_cuda.h"
+#include "optim.h"
 #include "ref.h"
 
-static float *ref_params_fn(void *m) { return ref_params(m); }
-static float *ref_grads_fn(void *m) { return ref_grads(m); }
-static size_t ref_num_params_fn(const void *m) { return ref_num_params(m); }
-static int ref_tensors_fn(const void *m, const ParamTensor **meta, const size_t **off) {
-    return ref_tensors(m, meta, off);
+/* The ref executor: the model and the optimizer that owns its state, both
+ * on the host. */
+typedef struct {
+    ref_Model *m;
+    Optim *opt;
+    char err[512];
+} Ref;
+
+static float *ref_params_fn(void *r) { return ref_params(((Ref *)r)->m); }
+static float *ref_grads_fn(void *r) { return ref_grads(((Ref *)r)->m); }
+static size_t ref_num_params_fn(const void *r) { return ref_num_params(((const Ref *)r)->m); }
+static int ref_tensors_fn(const void *r, const ParamTensor **meta, const size_t **off) {
+    return ref_tensors(((const Ref *)r)->m, meta, off);
 }
-static void ref_init_fn(void *m, uint64_t seed) { ref_init(m, seed); }
-static double ref_forward_fn(void *m, const int *in, const int *tgt, int T, int step, bool val) {
-    return ref_forward(m, in, tgt, T, step, val);
+static void ref_init_fn(void *r, uint64_t seed) { ref_init(((Ref *)r)->m, seed); }
+static double ref_forward_fn(void *r, const int *in, const int *tgt, int T, int step, bool val) {
+    return ref_forward(((Ref *)r)->m, in, tgt, T, step, val);
 }
-static void ref_backward_fn(void *m) { ref_backward(m); }
-static void ref_close_fn(void *m) { ref_model_free(m); }
+static void ref_backward_fn(void *r) { ref_backward(((Ref *)r)->m); }
+
+/* The buffers are the model's own: nothing to copy anywhere. */
+static void ref_changed(void *r) { (void)r; }
+
+static int ref_step(void *impl, int step) {
+    Ref *r = impl;
+    optim_step(r->opt, ref_params(r->m), ref_grads(r->m), step);
+    return 0;
+}
+
+static int ref_state(void *r, CkptArray *out, int max) { return optim_state(((Ref *)r)->opt, out, max); }
+
+static int ref_set_state(void *impl, const CkptArray *in, int n) {
+    Ref *r = impl;
+    char why[256];
+    if (optim_set_state(r->opt, in, n, why, sizeof why)) return 0;
+    snprintf(r->err, sizeof r->err, "ref executor: loading the optimizer state: %s", why);
+    return -1;
+}
+
+static const char *ref_error(void *r) { return ((Ref *)r)->err; }
+
+/* ref computes as it is called: nothing is queued, no device memory. */
+static int ref_sync(void *r) { return (void)r, 0; }
+static void ref_memory(void *r, size_t *now, size_t *peak) { (void)r, *now = *peak = 0; }
+
+static void ref_close_fn(void *impl) {
+    Ref *r = impl;
+    optim_free(r->opt);
+    ref_model_free(r->m);
+    free(r);
+}
 
 static bool ref_open(Backend *b, const ModelBuild *mb, int max_T, char *err, size_t errcap) {
-    (void)err, (void)errcap;
+    Ref *r = calloc(1, sizeof *r);
+    if (!r) return snprintf(err, errcap, "out of memory"), false;
+    r->m = ref_model_new(&mb->spec, max_T);
+    const ParamTensor *meta;
+    const size_t *off;
+    int n = ref_tensors(r->m, &meta, &off);
+    r->opt = optim_new(&mb->spec, meta, off, n);
     *b = (Backend){.name = "ref",
-                   .impl = ref_model_new(&mb->spec, max_T),
+                   .impl = r,
                    .params = ref_params_fn,
                    .grads = ref_grads_fn,
                    .num_params = ref_num_params_fn,
@@ -35,7 +82,15 @@ static bool ref_open(Backend *b, const ModelBuild *mb, int max_T, char *err, siz
                    .init = ref_init_fn,
                    .forward = ref_forward_fn,
                    .backward = ref_backward_fn,
-                   .close = ref_close_fn};
+                   .close = ref_close_fn,
+                   .params_changed = ref_changed,
+                   .grads_changed = ref_changed,
+                   .step = ref_step,
+                   .state = ref_state,
+                   .set_state = ref_set_state,
+                   .error = ref_error,
+                   .sync = ref_sync,
+                   .memory = ref_memory};
     return true;
 }
 

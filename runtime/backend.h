@@ -1,9 +1,10 @@
 /*
  * backend.h: what the trainer needs from an executor: parameters and
  * gradients in one fp32 buffer each (params_list order), initialisation,
- * and a forward and backward pass over one rank's slice. The trainer loop,
- * optimizers, logs and checkpoints are the same for every executor; `ref`
- * is the first, `sim` and `cuda` plug in here (docs/design.md,
+ * a forward and backward pass over one rank's slice, and the optimizer
+ * step, which each executor owns. The trainer loop, logs and checkpoints
+ * are the same for every executor, with no branch on which one it has;
+ * `ref` is the first, `sim` and `cuda` plug in here (docs/design.md,
  * 'Executors').
  */
 #ifndef GPTC_BACKEND_H
@@ -21,6 +22,8 @@
 #include "params.h"
 #include "spec.h"
 
+/* Every function is there for every executor, except the last four, each
+ * NULL where it says why. */
 typedef struct Backend {
     const char *name;
     void *impl;
@@ -33,41 +36,49 @@ typedef struct Backend {
                       bool validation);
     void (*backward)(void *impl);
     void (*close)(void *impl);
-    /* The device executors (sim, cuda) keep parameters, gradients and the
-     * optimizer on the device; NULL for ref. params() and grads() are then
-     * host copies fetched on demand: after writing into params() (a
-     * checkpoint load, a host optimizer step) the trainer calls
+    /* params() and grads() may be host copies of what the executor keeps
+     * elsewhere (sim and cuda: on the device, fetched on demand): after
+     * writing into params() (a checkpoint load) the caller calls
      * params_changed, and grads_changed after writing into grads() (the
-     * average over ranks). device_step runs the optimizer on the device;
-     * device_state / device_set_state give and take its state as
-     * optim_state's arrays. Each returns 0, or -1 with the reason in
-     * error(). */
+     * average over ranks). No-ops for ref, whose buffers are the model's. */
     void (*params_changed)(void *impl);
     void (*grads_changed)(void *impl);
-    int (*device_step)(void *impl, int step);
-    int (*device_state)(void *impl, CkptArray *out, int max);
-    int (*device_set_state)(void *impl, const CkptArray *in, int n);
+    /* The optimizer (ref: optim.h on the host; sim and cuda: optim_gpu.h
+     * on the device). step updates the parameters from the gradients the
+     * executor holds, at training step `step` (0-based). state gives its
+     * state to checkpoint as optim_state's arrays ("adam_m", "adam_v",
+     * "muon_momentum", the same layout on every executor, so checkpoints
+     * move between them), at most max, and returns how many; the caller
+     * may fill them (a checkpoint load) and hand them to set_state, which
+     * also takes arrays of its own with those names and counts. Each
+     * returns -1 with the reason in error() when it fails. */
+    int (*step)(void *impl, int step);
+    int (*state)(void *impl, CkptArray *out, int max);
+    int (*set_state)(void *impl, const CkptArray *in, int n);
+    /* Why the executor failed (a launch, a copy, memory, a bad state), or
+     * "" while nothing has; a forward that failed returns NaN. */
     const char *(*error)(void *impl);
-    /* Waits for the device's queued work (timing); the device memory in
-     * use now and at its peak since open, in bytes (0 where not known). */
+    /* Waits for the device's queued work (timing; 0, or -1 with the reason
+     * in error()); the device memory in use now and at its peak since open,
+     * in bytes (0 where not known: ref). */
     int (*sync)(void *impl);
     void (*memory)(void *impl, size_t *now, size_t *peak);
     /* Several ranks, one slice of the batch each: from now on backward
      * leaves every rank with the gradients averaged over coll's ranks
-     * (computed on the device, while the backward pass goes on), and
-     * device_step shares Muon's work among the ranks. NULL where the
-     * executor cannot (the trainer then averages on the host); 0, or -1
-     * with the reason in error(). */
+     * (computed on the device, while the backward pass goes on), and step
+     * shares Muon's work among the ranks. 0, or -1 with the reason in
+     * error(). NULL for ref, which has no device to average on: the
+     * trainer then averages on the host. */
     int (*join_ranks)(void *impl, Coll *coll, double timeout_s);
     /* Timing of each step of the plan (gptc bench --profile, exec.h):
      * set_profile turns it on (zeroing the sums) or off; profile gives the
      * build and the ms of each of its plan's steps summed since. NULL for
-     * ref. */
+     * ref, which runs no plan. */
     int (*set_profile)(void *impl, bool on);
     void (*profile)(void *impl, const ModelBuild **build, const double **ms);
     /* What the run record says about the device (manifest.h): JSON
-     * members, each written as `, "key": value`. NULL where there is no
-     * device to describe (ref). */
+     * members, each written as `, "key": value`. NULL for ref, whose
+     * device is the host the run record describes already. */
     void (*describe)(void *impl, FILE *json);
 } Backend;
 

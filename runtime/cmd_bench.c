@@ -21,7 +21,6 @@
 #include "backend.h"
 #include "bench_profile.h"
 #include "diag.h"
-#include "optim.h"
 #include "rng.h"
 #include "stats.h"
 #include "suggest.h"
@@ -99,21 +98,16 @@ typedef struct {
 } StepTime;
 
 /* One step; false with the reason printed when the executor failed. */
-static bool step(Backend *b, Optim *opt, const int *ids, const int *tgt, int T, int k, int window_step,
-                 StepTime *st) {
+static bool step(Backend *b, const int *ids, const int *tgt, int T, int k, int window_step, StepTime *st) {
     double t0 = now_ms();
     st->loss = b->forward(b->impl, ids, tgt, T, window_step, false);
     b->backward(b->impl);
-    if (b->sync && b->sync(b->impl)) return false;
+    if (b->sync(b->impl)) return false;
     double t1 = now_ms();
-    if (b->device_step) {
-        if (b->device_step(b->impl, k) || b->sync(b->impl)) return false;
-    } else {
-        optim_step(opt, b->params(b->impl), b->grads(b->impl), k);
-    }
+    if (b->step(b->impl, k) || b->sync(b->impl)) return false;
     double t2 = now_ms();
     st->fwd_bwd = t1 - t0, st->opt = t2 - t1, st->total = t2 - t0;
-    if (b->error && b->error(b->impl)[0]) return false; /* a step that failed part way times nothing */
+    if (b->error(b->impl)[0]) return false; /* a step that failed part way times nothing */
     if (!isfinite(st->loss)) {
         fprintf(stderr, "gptc bench: the loss is %g at step %d\n", st->loss, k);
         return false;
@@ -127,12 +121,12 @@ static double median(double *v, int n) {
 }
 
 /* Steps after the timed ones, so that their waits perturb nothing timed. */
-static int profile(Backend *b, Optim *opt, const ModelSpec *s, const BenchOptions *o, int T, int *ids, int *tgt) {
+static int profile(Backend *b, const ModelSpec *s, const BenchOptions *o, int T, int *ids, int *tgt) {
     if (b->set_profile(b->impl, true)) return fprintf(stderr, "gptc bench: %s\n", b->error(b->impl)), 1;
     StepTime st;
     for (int k = 0; k < o->profile; k++) {
         tokens(s, T, 5000 + (uint64_t)k, ids, tgt);
-        if (!step(b, opt, ids, tgt, T, o->warmup + o->steps + k, s->train.steps, &st)) {
+        if (!step(b, ids, tgt, T, o->warmup + o->steps + k, s->train.steps, &st)) {
             fprintf(stderr, "gptc bench: profiled step %d failed: %s\n", k, b->error(b->impl));
             return 1;
         }
@@ -164,13 +158,6 @@ static int run(const ModelBuild *mb, const char *model, const BenchOptions *o) {
         backend_close(&b);
         return 2;
     }
-    Optim *opt = NULL;
-    if (!b.device_step) {
-        const ParamTensor *meta;
-        const size_t *off;
-        int n = b.tensors(b.impl, &meta, &off);
-        opt = optim_new(s, meta, off, n);
-    }
     b.init(b.impl, s->train.seed);
     int *ids = malloc(sizeof(int) * (size_t)T), *tgt = malloc(sizeof(int) * (size_t)T);
     double *total = calloc((size_t)o->steps, sizeof(double)), fwd = 0, optms = 0, last = NAN;
@@ -179,8 +166,9 @@ static int run(const ModelBuild *mb, const char *model, const BenchOptions *o) {
     StepTime st;
     for (int k = 0; k < o->warmup + o->steps && rc == 0; k++) {
         tokens(s, T, 1000 + (uint64_t)k, ids, tgt);
-        if (!step(&b, opt, ids, tgt, T, k, s->train.steps, &st)) {
-            fprintf(stderr, "gptc bench: step %d failed%s%s\n", k, b.error ? ": " : "", b.error ? b.error(b.impl) : "");
+        if (!step(&b, ids, tgt, T, k, s->train.steps, &st)) {
+            const char *why = b.error(b.impl);
+            fprintf(stderr, "gptc bench: step %d failed%s%s\n", k, why[0] ? ": " : "", why);
             rc = 1;
             break;
         }
@@ -197,7 +185,7 @@ static int run(const ModelBuild *mb, const char *model, const BenchOptions *o) {
         double med = median(total, o->steps), tps = T / (mean / 1e3);
         double mfu = ms.flops_total * tps / (o->peak_tflops * 1e12);
         size_t now = 0, peak = 0;
-        if (b.memory) b.memory(b.impl, &now, &peak);
+        b.memory(b.impl, &now, &peak);
         printf("  ms/step %.2f (median %.2f), forward+backward %.2f, optimizer %.2f\n", mean, med,
                fwd / o->steps, optms / o->steps);
         printf("  tokens/s %.0f, MFU %.1f%% of %.0f TFLOP/s (%.3g FLOPs/token), peak device memory %.2f GiB\n", tps,
@@ -219,11 +207,10 @@ static int run(const ModelBuild *mb, const char *model, const BenchOptions *o) {
             }
         }
     }
-    if (rc == 0 && o->profile) rc = profile(&b, opt, s, o, T, ids, tgt);
+    if (rc == 0 && o->profile) rc = profile(&b, s, o, T, ids, tgt);
     free(ids);
     free(tgt);
     free(total);
-    optim_free(opt);
     backend_close(&b);
     return rc;
 }

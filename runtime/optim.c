@@ -83,6 +83,21 @@ int optim_state(Optim *o, CkptArray *out, int max) {
     return n;
 }
 
+bool optim_set_state(Optim *o, const CkptArray *in, int n, char *err, size_t errcap) {
+    CkptArray own[3];
+    optim_state(o, own, 3);
+    for (int k = 0; k < n; k++) {
+        int j = 0;
+        while (j < 3 && strcmp(in[k].name, own[j].name)) j++;
+        if (j == 3) return snprintf(err, errcap, "no optimizer state named '%s'", in[k].name), false;
+        if (in[k].count != own[j].count)
+            return snprintf(err, errcap, "%s has %zu values, the model needs %zu", in[k].name, in[k].count,
+                            own[j].count), false;
+        if (own[j].count && in[k].data != own[j].data) memcpy(own[j].data, in[k].data, own[j].count * sizeof(float));
+    }
+    return true;
+}
+
 /* ---- Adam ---- */
 
 static double adam_lr(const ModelSpec *s, ParamGroup g) {

@@ -1,6 +1,7 @@
 /*
  * optim.h: the recipe's optimizers on fp32 parameters (docs/recipe.md,
- * 'Muon' and 'Adam'), shared by the CPU executors.
+ * 'Muon' and 'Adam'): the ref executor's own (backend.c), and what the
+ * device optimizer (optim_gpu.h) is checked against.
  *
  * - Adam (AdamW form, bias-corrected, decoupled decay) for the head, the
  *   input and value tables and the scalars, each group with its own LR.
@@ -20,6 +21,7 @@
 #ifndef GPTC_OPTIM_H
 #define GPTC_OPTIM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "adam.h"
@@ -56,5 +58,10 @@ void optim_step(Optim *o, float *params, const float *grads, int step);
 /* The state to checkpoint: "adam_m", "adam_v", "muon_momentum". Returns
  * how many arrays it filled (at most `max`). */
 int optim_state(Optim *o, CkptArray *out, int max);
+
+/* Loads the state from arrays named and sized as optim_state's (a
+ * checkpoint's, or optim_state's own arrays, which it leaves as they are);
+ * false with the reason in err. */
+bool optim_set_state(Optim *o, const CkptArray *in, int n, char *err, size_t errcap);
 
 #endif

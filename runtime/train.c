@@ -1,11 +1,12 @@
 /*
  * train.c: the training loop (see train.h).
  *
- * Everything the run depends on is in the Trainer: the executor, the
- * optimizer state, both loaders, the step and the clock. A checkpoint saves
- * exactly the parts that change (parameters, optimizer state, step, data
- * position, RNG), so a resumed run computes the same numbers an
- * uninterrupted one would: nothing else carries over between steps.
+ * Everything the run depends on is in the Trainer: the executor (which
+ * owns the optimizer and its state), both loaders, the step and the clock.
+ * A checkpoint saves exactly the parts that change (parameters, optimizer
+ * state, step, data position, RNG), so a resumed run computes the same
+ * numbers an uninterrupted one would: nothing else carries over between
+ * steps. The trainer has one path for every executor (backend.h).
  *
  * The train loader stands on the batch of the last step taken, and moves
  * on just before the next step needs a batch: so a checkpoint's data
@@ -43,7 +44,6 @@
 #include "coll.h"
 #include "data.h"
 #include "manifest.h"
-#include "optim.h"
 #include "resume.h"
 #include "runlog.h"
 #include "tree_sum.h"
@@ -55,7 +55,6 @@ typedef struct {
     const ModelSpec *s; /* the build's */
     const TrainOptions *o;
     Backend be;
-    Optim *opt;
     DataLoader *train, *val;
     RunLog *log; /* rank 0's; NULL on the others */
     Coll *coll;
@@ -179,13 +178,11 @@ static bool open_data(Trainer *t, char *err, size_t errcap) {
     return true;
 }
 
-/* The parameters and the optimizer's state: the host optimizer's, or the
- * device's (fetched now), under the same names and layout. -1 when the
- * device could not give them. */
+/* The parameters and the optimizer's state, as the executor gives them
+ * (a device's fetched now). -1 when it could not. */
 static int state_arrays(Trainer *t, CkptArray *a, int max) {
     a[0] = (CkptArray){"params", t->be.params(t->be.impl), t->be.num_params(t->be.impl)};
-    if (!t->be.device_step) return 1 + optim_state(t->opt, a + 1, max - 1);
-    int n = t->be.device_state(t->be.impl, a + 1, max - 1);
+    int n = t->be.state(t->be.impl, a + 1, max - 1);
     return n < 0 ? -1 : 1 + n;
 }
 
@@ -234,11 +231,8 @@ static bool restore(Trainer *t, char *err, size_t errcap) {
     CkptMeta meta;
     if (n < 0) return snprintf(err, errcap, "%s", t->be.error(t->be.impl)), false;
     if (!ckpt_read(t->ckpt_path, t->s, &meta, a, n, err, errcap)) return false;
-    if (t->be.device_step) {
-        t->be.params_changed(t->be.impl);
-        if (t->be.device_set_state(t->be.impl, a + 1, n - 1))
-            return snprintf(err, errcap, "%s", t->be.error(t->be.impl)), false;
-    }
+    t->be.params_changed(t->be.impl);
+    if (t->be.set_state(t->be.impl, a + 1, n - 1)) return snprintf(err, errcap, "%s", t->be.error(t->be.impl)), false;
     if (!data_seek(t->train, meta.data, err, errcap)) return false;
     t->step = (int)meta.step;
     t->saved_at = t->step;
@@ -343,11 +337,6 @@ static bool setup(Trainer *t, char *err, size_t errcap) {
         }
         t->device_ranks = true;
     }
-    const ParamTensor *meta;
-    const size_t *off;
-    int n = t->be.tensors(t->be.impl, &meta, &off);
-    /* The device executors run their own optimizer (backend.h). */
-    if (!t->be.device_step) t->opt = optim_new(s, meta, off, n);
     tree_sum_init(&t->gsum, t->be.num_params(t->be.impl));
     t->slice_loss = calloc((size_t)t->slices, sizeof(double));
     t->val_loss = calloc((size_t)val_batches(s), sizeof(double));
@@ -369,7 +358,6 @@ static void teardown(Trainer *t) {
     free(t->history);
     data_close(t->train);
     data_close(t->val);
-    optim_free(t->opt);
     backend_close(&t->be);
     tree_sum_free(&t->gsum);
     coll_close(t->coll);
@@ -419,62 +407,54 @@ static void log_validation(Trainer *t, double val_loss) {
     t->loss_count = 0;
 }
 
-/* Forward and backward on this rank's slices; the sum of their gradients
- * in tree order, NULL when out of memory. */
-static float *local_gradients(Trainer *t) {
+/* Forward and backward on this rank's slices, one after the other; with
+ * several, their gradients are summed in tree order as they come. */
+static void local_slices(Trainer *t) {
     int T = (int)t->s->train.tokens_per_rank;
     for (int k = 0; k < t->slices; k++) {
         data_batch(t->train, t->first_slice + k, T, t->in, t->tgt);
         t->slice_loss[k] = t->be.forward(t->be.impl, t->in, t->tgt, T, t->step, false);
         t->be.backward(t->be.impl);
-        if (t->slices > 1 && !tree_sum_add(&t->gsum, t->be.grads(t->be.impl))) return NULL;
+        if (t->slices > 1 && !tree_sum_add(&t->gsum, t->be.grads(t->be.impl)))
+            coll_abort(t->coll, 1, "out of memory for the gradient sums");
     }
-    return t->slices > 1 ? tree_sum_finish(&t->gsum) : t->be.grads(t->be.impl);
 }
 
-/* A device executor on one slice keeps its gradients on the device: no sum
- * to form, nothing to fetch. */
-static bool grads_stay_on_device(const Trainer *t) {
-    return t->be.device_step && (t->s->train.ranks == 1 || t->device_ranks);
-}
+/* Whether backward leaves the executor with the mean gradients of the
+ * global batch: it is one slice, or the executor averages over the ranks
+ * itself (join_ranks). Then nothing is summed or fetched, and a device
+ * executor's gradients stay on the device. */
+static bool grads_averaged(const Trainer *t) { return t->s->train.ranks == 1 || t->device_ranks; }
 
-static void device_only_step(Trainer *t) {
-    int T = (int)t->s->train.tokens_per_rank;
-    data_batch(t->train, t->first_slice, T, t->in, t->tgt);
-    t->slice_loss[0] = t->be.forward(t->be.impl, t->in, t->tgt, T, t->step, false);
-    t->be.backward(t->be.impl);
+/* This rank's gradients (its slices' sum) summed over the ranks in tree
+ * order, divided by the global batch's slices and written back to the
+ * executor. */
+static void average_on_host(Trainer *t) {
+    size_t n = t->be.num_params(t->be.impl);
+    float *g = t->be.grads(t->be.impl), *sum = t->slices > 1 ? tree_sum_finish(&t->gsum) : g;
+    if (!sum) coll_abort(t->coll, 1, "out of memory for the gradient sums");
+    char what[64];
+    snprintf(what, sizeof what, "the gradients of step %d", t->step + 1);
+    coll_sum_f32(t->coll, sum, n, what);
+    float inv = 1.0f / (float)t->s->train.ranks;
+    for (size_t i = 0; i < n; i++) g[i] = sum[i] * inv;
+    t->be.grads_changed(t->be.impl);
 }
 
 /* One step on every rank: the mean over the global batch's slices of the
- * loss and the gradients, then the optimizers. Also agrees on a pending
- * signal (stop_agreed), carried with the loss. */
+ * loss and the gradients, then the executor's optimizer. Also agrees on a
+ * pending signal (stop_agreed), carried with the loss. */
 static double train_step(Trainer *t) {
-    const SpecTrain *tr = &t->s->train;
-    size_t n = t->be.num_params(t->be.impl);
-    char what[64];
-    if (grads_stay_on_device(t)) {
-        device_only_step(t);
-    } else {
-        float *sum = local_gradients(t);
-        if (!sum) coll_abort(t->coll, 1, "out of memory for the gradient sums");
-        float *g = t->be.grads(t->be.impl);
-        snprintf(what, sizeof what, "the gradients of step %d", t->step + 1);
-        coll_sum_f32(t->coll, sum, n, what);
-        if (tr->ranks > 1) {
-            float inv = 1.0f / (float)tr->ranks;
-            for (size_t i = 0; i < n; i++) g[i] = sum[i] * inv;
-            if (t->be.grads_changed) t->be.grads_changed(t->be.impl);
-        }
-    }
+    local_slices(t);
+    if (!grads_averaged(t)) average_on_host(t);
     double shared[2] = {tree_sum_f64(t->slice_loss, t->slices), interrupted};
+    char what[64];
     snprintf(what, sizeof what, "the loss of step %d", t->step + 1);
     coll_sum_f64(t->coll, shared, 2, what);
     t->stop_agreed = shared[1] > 0;
-    double loss = shared[0] / tr->ranks;
+    double loss = shared[0] / t->s->train.ranks;
     if (!isfinite(loss)) return loss;
-    if (!t->be.device_step) optim_step(t->opt, t->be.params(t->be.impl), t->be.grads(t->be.impl), t->step);
-    else if (t->be.device_step(t->be.impl, t->step)) return NAN;
-    return loss;
+    return t->be.step(t->be.impl, t->step) ? NAN : loss;
 }
 
 /* One process reads its own signals; several act on the signals every rank
@@ -499,10 +479,10 @@ static int fail_save(Trainer *t, const char *what) {
     return 0;
 }
 
-/* A device executor that failed (a launch, a copy, memory) says why; the
- * run stops as for a bad loss, with the last checkpoint intact. */
-static bool device_failed(Trainer *t, const char *during) {
-    if (!t->be.error || !t->be.error(t->be.impl)[0]) return false;
+/* An executor that failed (a launch, a copy, memory) says why; the run
+ * stops as for a bad loss, with the last checkpoint intact. */
+static bool executor_failed(Trainer *t, const char *during) {
+    if (!t->be.error(t->be.impl)[0]) return false;
     SAY(t, "gptc train: %s of step %d failed: %s. Stopping; the last good checkpoint, %s, is intact", during,
         t->step + 1, t->be.error(t->be.impl), t->ckpt_path);
     return true;
@@ -524,7 +504,7 @@ static int loop(Trainer *t) {
     for (bool first = true;; first = false) {
         if (due_for_validation(t, first)) {
             double val_loss = validate(t);
-            if (device_failed(t, "the validation")) return 1;
+            if (executor_failed(t, "the validation")) return 1;
             if (t->log) log_validation(t, val_loss);
             if (fail_save(t, "validation done")) return 1;
         }
@@ -541,7 +521,7 @@ static int loop(Trainer *t) {
         }
         double t0 = now_ms();
         double loss = train_step(t);
-        if (device_failed(t, "the training")) return 1;
+        if (executor_failed(t, "the training")) return 1;
         if (!isfinite(loss)) {
             SAY(t, "gptc train: the loss is %g at step %d; stopping. The last good "
                                "checkpoint, %s, is intact", loss, t->step + 1, t->ckpt_path);

@@ -3,8 +3,8 @@
  * executor (the generated kernels and schedule, compiled for this CPU)
  * against the ref executor, through the same Backend interface the trainer
  * uses: the same initial weights, the same tokens, then the loss, every
- * gradient and every parameter after the optimizer's update; and a 20-step
- * loss curve.
+ * gradient and every parameter after the optimizer's update; a 20-step
+ * loss curve; and each executor's optimizer state moved into the other.
  *
  * The two are not meant to agree bit for bit: sim runs the recipe's
  * numerics (bf16 activations, weights and Newton-Schulz; fp32 reductions,
@@ -23,7 +23,6 @@
 
 #include "backend.h"
 #include "diag.h"
-#include "optim.h"
 #include "rng.h"
 #include "spec.h"
 #include "validate.h"
@@ -71,7 +70,6 @@ typedef struct {
     ModelSpec s;
     ModelBuild *mb;
     Backend ref, sim;
-    Optim *opt;
     int T;
     int *ids, *tgt;
 } Pair;
@@ -100,15 +98,11 @@ static bool pair_open_tied(Pair *p, const char *model, int T, bool random_init, 
         ok = false;
     }
     if (!ok) return false;
-    const ParamTensor *meta;
-    const size_t *off;
-    int n = p->ref.tensors(p->ref.impl, &meta, &off);
-    p->opt = optim_new(&p->s, meta, off, n);
     p->ids = malloc(sizeof(int) * (size_t)T);
     p->tgt = malloc(sizeof(int) * (size_t)T);
     p->ref.init(p->ref.impl, 1234);
     p->sim.init(p->sim.impl, 1234);
-    return p->opt && p->ids && p->tgt;
+    return p->ids && p->tgt;
 }
 
 static bool pair_open(Pair *p, const char *model, int T, bool random_init) {
@@ -116,7 +110,6 @@ static bool pair_open(Pair *p, const char *model, int T, bool random_init) {
 }
 
 static void pair_close(Pair *p) {
-    optim_free(p->opt);
     backend_close(&p->ref);
     backend_close(&p->sim);
     model_build_free(p->mb);
@@ -173,8 +166,8 @@ static void whole_step_of(const char *model, bool tied) {
     memcpy(before, p.ref.params(p.ref.impl), n * sizeof(float));
     memcpy(p.sim.grads(p.sim.impl), p.ref.grads(p.ref.impl), n * sizeof(float));
     p.sim.grads_changed(p.sim.impl);
-    optim_step(p.opt, p.ref.params(p.ref.impl), p.ref.grads(p.ref.impl), 0);
-    CHECK(p.sim.device_step(p.sim.impl, 0) == 0);
+    CHECK(p.ref.step(p.ref.impl, 0) == 0);
+    CHECK(p.sim.step(p.sim.impl, 0) == 0);
     const float *pr = p.ref.params(p.ref.impl), *ps = p.sim.params(p.sim.impl);
     for (size_t i = 0; i < n; i++) ref_upd[i] = pr[i] - before[i], sim_upd[i] = ps[i] - before[i];
     double eu = worst_tensor(&p, sim_upd, ref_upd, &name);
@@ -220,8 +213,8 @@ TEST(simstep_tiny_20_step_curve_matches_ref) {
         double ls = p.sim.forward(p.sim.impl, p.ids, p.tgt, p.T, step, false);
         p.ref.backward(p.ref.impl);
         p.sim.backward(p.sim.impl);
-        optim_step(p.opt, p.ref.params(p.ref.impl), p.ref.grads(p.ref.impl), step);
-        CHECK(p.sim.device_step(p.sim.impl, step) == 0);
+        CHECK(p.ref.step(p.ref.impl, step) == 0);
+        CHECK(p.sim.step(p.sim.impl, step) == 0);
         double e = fabs(ls - lr) / fabs(lr);
         if (!(e <= worst)) worst = isfinite(e) ? e : INFINITY, at = step;
         if (step == 0) first = lr;
@@ -234,6 +227,63 @@ TEST(simstep_tiny_20_step_curve_matches_ref) {
     pair_close(&p);
 }
 #endif
+
+/* Every function the trainer calls unconditionally is there on both
+ * executors (backend.h); only the ones backend.h lets be NULL are. */
+static bool complete(const Backend *b) {
+    return b->params && b->grads && b->num_params && b->tensors && b->init && b->forward && b->backward &&
+           b->close && b->params_changed && b->grads_changed && b->step && b->state && b->set_state && b->error &&
+           b->sync && b->memory;
+}
+
+/* The optimizer each executor owns gives and takes its state under the
+ * same names and layout (what lets a checkpoint move between executors):
+ * ref's state after a step, set into the device, comes back from it bit
+ * for bit, and the device's after a step of its own into ref; ref refuses
+ * an array of another name or size, saying which. */
+TEST(simstep_optimizer_state_moves_between_executors) {
+    Pair p;
+    if (!pair_open(&p, "models/tiny.yaml", 256, true)) {
+        CHECK(!"both executors open");
+        pair_close(&p);
+        return;
+    }
+    CHECK(complete(&p.ref) && complete(&p.sim));
+    CHECK(!p.ref.join_ranks && !p.ref.set_profile && !p.ref.profile && !p.ref.describe);
+    CHECK(p.sim.join_ranks && p.sim.set_profile && p.sim.profile && p.sim.describe);
+    make_tokens(&p.s, p.T, 11, p.ids, p.tgt);
+    Backend *from[2] = {&p.ref, &p.sim}, *to[2] = {&p.sim, &p.ref};
+    for (int dir = 0; dir < 2; dir++) {
+        from[dir]->forward(from[dir]->impl, p.ids, p.tgt, p.T, dir, false);
+        from[dir]->backward(from[dir]->impl);
+        CHECK(from[dir]->step(from[dir]->impl, dir) == 0);
+        CkptArray a[3], b[3];
+        CHECK_EQ_INT(from[dir]->state(from[dir]->impl, a, 3), 3);
+        CHECK(to[dir]->set_state(to[dir]->impl, a, 3) == 0);
+        CHECK_EQ_INT(to[dir]->state(to[dir]->impl, b, 3), 3);
+        size_t nonzero = 0, differ = 0;
+        for (int j = 0; j < 3; j++) {
+            CHECK(!strcmp(a[j].name, b[j].name) && a[j].count == b[j].count);
+            for (size_t i = 0; i < a[j].count && i < b[j].count; i++) {
+                nonzero += a[j].data[i] != 0;
+                differ += memcmp(&a[j].data[i], &b[j].data[i], sizeof(float)) != 0;
+            }
+        }
+        printf("  %s -> %s: optimizer state, %zu of its values non-zero, %zu differ after the move\n",
+               from[dir]->name, to[dir]->name, nonzero, differ);
+        CHECK(nonzero > 0);
+        CHECK(differ == 0);
+    }
+    CkptArray a[3];
+    CHECK_EQ_INT(p.ref.state(p.ref.impl, a, 3), 3);
+    CkptArray other = {"adam_q", a[0].data, a[0].count}, shorter = {"adam_v", a[1].data, a[1].count - 1};
+    CHECK(p.ref.set_state(p.ref.impl, &other, 1) == -1);
+    CHECK_HAS(p.ref.error(p.ref.impl), "no optimizer state named 'adam_q'");
+    CHECK(p.ref.set_state(p.ref.impl, &shorter, 1) == -1);
+    CHECK_HAS(p.ref.error(p.ref.impl), "adam_v has");
+    CHECK(!p.sim.error(p.sim.impl)[0]);
+    pair_close(&p);
+}
 
 /* The gradients averaged over the ranks during the backward pass
  * (Backend.join_ranks: devcomm.h, exec_set_comm): with one rank the
@@ -293,7 +343,7 @@ static bool some_steps(const ModelBuild *mb, int T, double loss[DET_STEPS], floa
         make_tokens(s, T, 50 + (uint64_t)k, ids, tgt);
         loss[k] = b.forward(b.impl, ids, tgt, T, k, false);
         b.backward(b.impl);
-        ok = b.device_step(b.impl, k) == 0;
+        ok = b.step(b.impl, k) == 0;
     }
     *n = b.num_params(b.impl);
     *params = ok ? malloc(*n * sizeof(float)) : NULL;
