@@ -13,7 +13,7 @@ CFLAGS  ?= -O2 -g
 # WERROR= on a machine whose newer compiler may warn about new things.
 WERROR  ?= -Werror
 WARN     = -std=c11 -Wall -Wextra $(WERROR) -Wshadow -Wstrict-prototypes -D_DEFAULT_SOURCE
-INC      = -Icompiler -Iruntime -Iruntime/ref -Iruntime/sim
+INC      = -Icli -Icompiler -Iruntime -Iruntime/ref -Iruntime/sim
 # OpenBLAS's OpenMP build: it shares our OpenMP thread pool. The pthread
 # build brings a second pool, and the two spin against each other for the
 # cores (5x slower measured on tiny.yaml).
@@ -28,7 +28,10 @@ MPICC   := $(shell command -v mpicc 2>/dev/null)
 MPI_PLUGIN := $(if $(MPICC),build/libgptc_mpi.so)
 DEMO_SHARDS  := data/demo/demo_train_000001.bin data/demo/demo_val_000000.bin
 
-COMPILER_SRC := $(filter-out compiler/main.c,$(wildcard compiler/*.c))
+# cli/: main() (cli/main.c, gptc's alone) and the option parser and
+# commands that a generated trainer links too.
+CLI_SRC      := $(filter-out cli/main.c,$(wildcard cli/*.c))
+COMPILER_SRC := $(wildcard compiler/*.c)
 RUNTIME_SRC  := $(filter-out runtime/trainer_main.c,$(wildcard runtime/*.c runtime/ref/*.c runtime/sim/*.c runtime/cuda/*.c))
 UNIT_SRC     := $(wildcard tests/unit/*.c)
 # The kernel templates, compiled into gptc as C strings by scripts/embed.c,
@@ -39,7 +42,7 @@ TEMPLATES    := $(sort $(wildcard templates/*.cu templates/*.cuh))
 # model's kernels for the CPU at run time (runtime/sim/sim_build.c).
 SIM_EMBED    := runtime/sim/cuda_emu.cc runtime/sim/cuda_emu.h runtime/sim/sim.h
 GEN_SRC      := build/gen/templates_data.c build/gen/buildinfo.c
-LIB_SRC      := $(COMPILER_SRC) $(RUNTIME_SRC) $(GEN_SRC)
+LIB_SRC      := $(CLI_SRC) $(COMPILER_SRC) $(RUNTIME_SRC) $(GEN_SRC)
 
 # runtime/ref/model.c is built twice: as float (model.o) and as double
 # (model64.o, for the gradient check).
@@ -164,10 +167,10 @@ test-cuda: build/gptc build/libgptc.a
 	GPU_LDLIBS="$(LDLIBS)" GPU_INC="$(addprefix -isystem ,$(EXTRA_INC))" tests/run-kernels.sh --gpu build/gptc tiny
 	GPU_LDLIBS="$(LDLIBS)" tests/run-cuda.sh build/gptc
 
-build/gptc: build/obj/compiler/main.o $(LIB_OBJ)
+build/gptc: build/obj/cli/main.o $(LIB_OBJ)
 	$(CC) $(CFLAGS) -fopenmp -o $@ $^ $(LDLIBS)
 
-build/asan/gptc: build/asan/obj/compiler/main.o $(LIB_OBJ_ASAN)
+build/asan/gptc: build/asan/obj/cli/main.o $(LIB_OBJ_ASAN)
 	$(CC) -O1 -g $(SAN) -fopenmp -o $@ $^ $(LDLIBS)
 
 build/test_unit: $(patsubst %.c,build/obj/%.o,$(UNIT_SRC)) $(LIB_OBJ)

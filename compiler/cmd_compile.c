@@ -20,16 +20,15 @@
 #include "arch.h"
 #include "build.h"
 #include "buildc.h"
+#include "cli.h"
 #include "diag.h"
 #include "emit.h"
 #include "fsutil.h"
 #include "nvrtc.h"
 #include "planstats.h"
 #include "sha256.h"
-#include "suggest.h"
 #include "validate.h"
 
-#define MAX_SETS 256
 #define MAX_ARCHS 8
 
 static const char compile_help[] =
@@ -91,28 +90,20 @@ static const char compile_help[] =
     "  gptc compile models/tiny.yaml --set input_embeddings.tables=3 --no-compile\n";
 
 typedef struct {
-    const char *model, *out_dir;
-    const char *sets[MAX_SETS];
-    int nsets;
+    const char *model, *out_dir, *arch_list;
+    CliArgs cli; /* the model file and the --set options */
     char arch_buf[256];
     const char *archs[MAX_ARCHS];
     int narchs;
     int jobs;
     bool report, no_compile, print_graph, plan_stats;
-    long long stats_T;
+    int64_t stats_T;
 } Args;
 
-static int usage(const char *fmt, const char *arg) {
-    fputs("gptc compile: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputs("\nTry 'gptc compile --help'.\n", stderr);
-    return 2;
-}
-
 /* Splits LIST at commas into a->archs, checking each name. */
-static int parse_archs(Args *a, const char *list) {
+static int parse_archs(const CliCommand *c, Args *a, const char *list) {
     if (snprintf(a->arch_buf, sizeof a->arch_buf, "%s", list) >= (int)sizeof a->arch_buf)
-        return usage("--arch list too long: %s", list);
+        return cli_usage(c, "--arch list too long: %s", list);
     a->narchs = 0;
     for (char *tok = strtok(a->arch_buf, ","); tok; tok = strtok(NULL, ",")) {
         if (!arch_find(tok)) {
@@ -121,64 +112,36 @@ static int parse_archs(Args *a, const char *list) {
             return 2;
         }
         for (int i = 0; i < a->narchs; i++)
-            if (!strcmp(a->archs[i], tok)) return usage("architecture '%s' given twice", tok);
-        if (a->narchs == MAX_ARCHS) return usage("more than 8 architectures in '%s'", list);
+            if (!strcmp(a->archs[i], tok)) return cli_usage(c, "architecture '%s' given twice", tok);
+        if (a->narchs == MAX_ARCHS) return cli_usage(c, "more than 8 architectures in '%s'", list);
         a->archs[a->narchs++] = tok;
     }
-    return a->narchs ? 0 : usage("--arch needs at least one architecture, got '%s'", list);
+    return a->narchs ? CLI_GO : cli_bad_value(c, "--arch", "at least one architecture", list);
 }
 
-/* The value of an option given as "--opt V" or "--opt=V", or "-xV" for a
- * one-letter option; NULL if argv[*i] is another option. */
-static const char *option_value(int argc, char **argv, int *i, const char *opt) {
-    size_t n = strlen(opt);
-    if (strncmp(argv[*i], opt, n)) return NULL;
-    if (argv[*i][n] == '=') return argv[*i] + n + 1;
-    if (argv[*i][n] != '\0') return n == 2 ? argv[*i] + n : NULL;
-    return *i + 1 < argc ? argv[++*i] : "";
-}
-
-static const char *const options[] = {"-o", "--arch", "-j", "--report", "--no-compile",
-                                      "--print-graph", "--plan-stats", "--set", "--help", NULL};
-
-/* 0, -1 for --help, or an exit status for bad usage. */
+/* CLI_GO, or the exit status: 0 after --help, 2 for bad usage. */
 static int parse_args(int argc, char **argv, Args *a) {
     memset(a, 0, sizeof *a);
     a->jobs = NVRTC_DEFAULT_WORKERS;
-    int rc = parse_archs(a, "sm_90a,sm_80");
-    for (int i = 0; i < argc && rc == 0; i++) {
-        const char *arg = argv[i], *v;
-        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) return -1;
-        if (!strcmp(arg, "--report")) a->report = true;
-        else if (!strcmp(arg, "--no-compile")) a->no_compile = true;
-        else if (!strcmp(arg, "--print-graph")) a->print_graph = true;
-        else if (!strcmp(arg, "--plan-stats")) a->plan_stats = true;
-        else if (!strncmp(arg, "--plan-stats=", 13)) {
-            char *end;
-            a->stats_T = strtoll(arg + 13, &end, 10);
-            if (!arg[13] || *end || a->stats_T < 1 || a->stats_T > (1LL << 40))
-                return usage("--plan-stats=T needs a token count, got '%s'", arg + 13);
-            a->plan_stats = true;
-        }
-        else if ((v = option_value(argc, argv, &i, "-o"))) a->out_dir = v;
-        else if ((v = option_value(argc, argv, &i, "--arch"))) rc = parse_archs(a, v);
-        else if ((v = option_value(argc, argv, &i, "-j"))) {
-            char *end;
-            long j = strtol(v, &end, 10);
-            if (!*v || *end || j < 1 || j > NVRTC_MAX_WORKERS)
-                return usage("-j needs a number from 1 to 64, got '%s'", v);
-            a->jobs = (int)j;
-        } else if ((v = option_value(argc, argv, &i, "--set"))) {
-            if (!strchr(v, '=')) return usage("--set needs KEY=VALUE, got '%s'", v);
-            if (a->nsets == MAX_SETS) return usage("more than %s --set options", "256");
-            a->sets[a->nsets++] = v;
-        } else if (arg[0] == '-' && arg[1]) return usage("%s", suggest_unknown("option", arg, options));
-        else if (a->model) return usage("one model at a time; '%s' is a second", arg);
-        else a->model = arg;
-    }
-    if (rc == 0 && !a->model) return usage("%s", "no model file given");
-    if (rc == 0 && a->out_dir && !*a->out_dir) return usage("%s", "-o needs a directory");
-    return rc;
+    a->arch_list = "sm_90a,sm_80";
+    const CliOpt opts[] = {
+        {"-o", NULL, CLI_STRING, .to.str = &a->out_dir, .what = "a directory"},
+        {"--arch", NULL, CLI_STRING, .to.str = &a->arch_list, .what = "a list of architectures"},
+        {"-j", NULL, CLI_COUNT, .to.count = &a->jobs, .lo = 1, .hi = NVRTC_MAX_WORKERS},
+        {"--report", NULL, CLI_FLAG, .to.flag = &a->report},
+        {"--no-compile", NULL, CLI_FLAG, .to.flag = &a->no_compile},
+        {"--print-graph", NULL, CLI_FLAG, .to.flag = &a->print_graph},
+        {"--plan-stats", NULL, CLI_COUNT64, .to.count64 = &a->stats_T, .lo = 1, .hi = INT64_C(1) << 40,
+         .optional = true, .seen = &a->plan_stats},
+        {"--set", .kind = CLI_SET},
+        {0},
+    };
+    const CliCommand cmd = {"gptc compile", "model file", .opts = opts, .help = compile_help};
+    int rc = cli_parse(&cmd, argc, argv, &a->cli);
+    if (rc != CLI_GO) return rc;
+    a->model = a->cli.args[0];
+    if (a->out_dir && !*a->out_dir) return cli_usage(&cmd, "-o needs a directory");
+    return parse_archs(&cmd, a, a->arch_list);
 }
 
 /* generated/NAME for .../NAME.yaml (or .yml). */
@@ -422,11 +385,7 @@ static bool print_plan(const Args *a, const ModelSpec *spec, Generated *g) {
     return true;
 }
 
-int cmd_compile(int argc, char **argv, const char *version) {
-    Args a;
-    int rc = parse_args(argc, argv, &a);
-    if (rc == -1) return fputs(compile_help, stdout), fflush(stdout) ? 1 : 0;
-    if (rc) return rc;
+static int compile(const Args *a, const char *version) {
     ModelSpec *spec = malloc(sizeof *spec);
     Generated *g = calloc(1, sizeof *g);
     if (!spec || !g) {
@@ -435,13 +394,14 @@ int cmd_compile(int argc, char **argv, const char *version) {
         return fputs("gptc: out of memory\n", stderr), 1;
     }
     char dir[4096], err[4200];
-    if (a.out_dir) snprintf(dir, sizeof dir, "%s", a.out_dir);
-    else default_out_dir(a.model, dir, sizeof dir);
-    if (!spec_load(a.model, a.sets, a.nsets, spec)) {
-        fprintf(stderr, "gptc compile: %s is not a valid model (%d error%s)\n", a.model, diag_error_count(),
+    if (a->out_dir) snprintf(dir, sizeof dir, "%s", a->out_dir);
+    else default_out_dir(a->model, dir, sizeof dir);
+    int rc = 0;
+    if (!spec_load(a->model, a->cli.sets, a->cli.nsets, spec)) {
+        fprintf(stderr, "gptc compile: %s is not a valid model (%d error%s)\n", a->model, diag_error_count(),
                 diag_error_count() == 1 ? "" : "s");
         rc = 2;
-    } else if (!generate(spec, version, a.model, g)) {
+    } else if (!generate(spec, version, a->model, g)) {
         rc = 1;
     } else if (!fs_mkdir_p(dir, err, sizeof err)) {
         fprintf(stderr, "gptc compile: %s\n", err);
@@ -449,18 +409,26 @@ int cmd_compile(int argc, char **argv, const char *version) {
     } else if (!write_text(dir, "kernels.cu", &g->kernels_cu) || !write_text(dir, "plan.h", &g->plan_h) ||
                !write_text(dir, "kernels_sim.cc", &g->sim_cc) || !write_text(dir, "build.c", &g->build_c)) {
         rc = 1;
-    } else if (!print_plan(&a, spec, g)) {
+    } else if (!print_plan(a, spec, g)) {
         rc = 1;
-    } else if (a.no_compile) {
+    } else if (a->no_compile) {
         printf("gptc compile: wrote %s/kernels.cu (%d kernels), plan.h, kernels_sim.cc and build.c\n", dir,
                kernel_count(&g->build->kernels));
     } else {
-        rc = compile_and_check(&a, g, dir);
+        rc = compile_and_check(a, g, dir);
     }
     if (fflush(stdout) != 0 && rc == 0) rc = 1;
     generated_free(g);
     free(g);
     free(spec);
     diag_reset();
+    return rc;
+}
+
+int cmd_compile(int argc, char **argv, const char *version) {
+    Args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc == CLI_GO) rc = compile(&a, version);
+    cli_free(&a.cli);
     return rc;
 }

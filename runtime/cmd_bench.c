@@ -20,13 +20,11 @@
 
 #include "backend.h"
 #include "bench_profile.h"
+#include "cli.h"
 #include "diag.h"
 #include "rng.h"
 #include "stats.h"
-#include "suggest.h"
 #include "validate.h"
-
-#define MAX_SETS 64
 
 static const char help[] =
     "Usage: gptc bench MODEL.yaml [options]\n"
@@ -60,21 +58,6 @@ static double now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int usage(const char *fmt, const char *arg) {
-    fputs("gptc bench: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputs("\nTry 'gptc bench --help'.\n", stderr);
-    return 2;
-}
-
-static bool parse_int(const char *s, int lo, int *out) {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (*s == '\0' || *end || v < lo || v > INT_MAX) return false;
-    *out = (int)v;
-    return true;
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -215,57 +198,43 @@ static int run(const ModelBuild *mb, const char *model, const BenchOptions *o) {
     return rc;
 }
 
-static const char *const options[] = {"--backend", "--tokens", "--steps", "--warmup",
-                                      "--peak-tflops", "--json", "--set", "--profile", "--help",
-                                      NULL};
+/* The model and the timing as the command line gives them; CLI_GO, or
+ * the exit status. */
+static int parse(int argc, char **argv, BenchOptions *o, CliArgs *a) {
+    const CliOpt opts[] = {
+        {"--backend", NULL, CLI_STRING, .to.str = &o->backend},
+        {"--tokens", NULL, CLI_COUNT, .to.count = &o->tokens, .lo = 1, .hi = INT_MAX},
+        {"--steps", NULL, CLI_COUNT, .to.count = &o->steps, .lo = 1, .hi = INT_MAX},
+        {"--warmup", NULL, CLI_COUNT, .to.count = &o->warmup, .lo = 0, .hi = INT_MAX},
+        {"--peak-tflops", NULL, CLI_POSITIVE, .to.real = &o->peak_tflops},
+        {"--json", NULL, CLI_STRING, .to.str = &o->json, .what = "a file name"},
+        {"--set", .kind = CLI_SET},
+        {"--profile", NULL, CLI_COUNT, .to.count = &o->profile, .lo = 1, .hi = INT_MAX},
+        {0},
+    };
+    const CliCommand cmd = {"gptc bench", "model file", .opts = opts, .help = help};
+    return cli_parse(&cmd, argc, argv, a);
+}
 
-int cmd_bench(int argc, char **argv) {
-    BenchOptions o = {.backend = "auto", .steps = 20, .warmup = 3, .peak_tflops = 989};
-    const char *model = NULL, *sets[MAX_SETS];
-    int nsets = 0;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        bool takes = !strcmp(a, "--backend") || !strcmp(a, "--tokens") || !strcmp(a, "--steps") ||
-                     !strcmp(a, "--warmup") || !strcmp(a, "--peak-tflops") || !strcmp(a, "--json") ||
-                     !strcmp(a, "--set") || !strcmp(a, "--profile");
-        if (takes && !v) return usage("%s needs a value", a);
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) return fputs(help, stdout), 0;
-        if (takes) i++;
-        if (!strcmp(a, "--backend")) o.backend = v;
-        else if (!strcmp(a, "--json")) o.json = v;
-        else if (!strcmp(a, "--tokens")) {
-            if (!parse_int(v, 1, &o.tokens)) return usage("--tokens: '%s' is not a positive integer", v);
-        } else if (!strcmp(a, "--steps")) {
-            if (!parse_int(v, 1, &o.steps)) return usage("--steps: '%s' is not a positive integer", v);
-        } else if (!strcmp(a, "--profile")) {
-            if (!parse_int(v, 1, &o.profile)) return usage("--profile: '%s' is not a positive integer", v);
-        } else if (!strcmp(a, "--warmup")) {
-            if (!parse_int(v, 0, &o.warmup)) return usage("--warmup: '%s' is not a whole number", v);
-        } else if (!strcmp(a, "--peak-tflops")) {
-            char *end;
-            o.peak_tflops = strtod(v, &end);
-            if (*v == '\0' || *end || !(o.peak_tflops > 0)) return usage("--peak-tflops: '%s' is not positive", v);
-        } else if (!strcmp(a, "--set")) {
-            if (nsets == MAX_SETS) return usage("more than %s --set options", "64");
-            sets[nsets++] = v;
-        } else if (a[0] == '-') {
-            return usage("%s", suggest_unknown("option", a, options));
-        } else if (model) {
-            return usage("one model only (also got '%s')", a);
-        } else {
-            model = a;
-        }
-    }
-    if (!model) return usage("%s", "no model given");
+static int bench(const char *model, const CliArgs *a, const BenchOptions *o) {
     ModelSpec s;
-    if (!spec_load(model, sets, nsets, &s)) {
+    if (!spec_load(model, a->sets, a->nsets, &s)) {
         diag_reset();
         return 2;
     }
     char err[1024];
     ModelBuild *mb = model_build(&s, err, sizeof err);
     if (!mb) return fprintf(stderr, "gptc bench: %s: %s\n", model, err), 1;
-    int rc = run(mb, model, &o);
+    int rc = run(mb, model, o);
     model_build_free(mb);
+    return rc;
+}
+
+int cmd_bench(int argc, char **argv) {
+    BenchOptions o = {.backend = "auto", .steps = 20, .warmup = 3, .peak_tflops = 989};
+    CliArgs a;
+    int rc = parse(argc, argv, &o, &a);
+    if (rc == CLI_GO) rc = bench(a.args[0], &a, &o);
+    cli_free(&a);
     return rc;
 }

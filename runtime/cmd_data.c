@@ -41,8 +41,8 @@
 #include <unistd.h>
 
 #include "bpe.h"
+#include "cli.h"
 #include "data.h"
-#include "suggest.h"
 #include "textset.h"
 #include "tokenize.h"
 
@@ -165,13 +165,6 @@ typedef bool (*DocFn)(void *ctx, const char *text, size_t len);
 
 /* ---- messages ---- */
 
-static int usage_error(const char *what, const char *arg) {
-    fprintf(stderr, "gptc data: ");
-    fprintf(stderr, what, arg);
-    fputs("\nTry 'gptc data --help'.\n", stderr);
-    return 2;
-}
-
 static int data_error(int rc, const char *msg) {
     fprintf(stderr, "gptc data: %s\n", msg);
     return rc;
@@ -192,109 +185,39 @@ static const char *paragraphs_hint(const DataOptions *o) {
 
 /* ---- options ---- */
 
-static bool parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out) {
-    if (!s || !*s) return false;
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || *end || v < lo || v > hi) return false;
-    *out = v;
-    return true;
-}
-
-static bool parse_fraction(const char *s, double *out) {
-    if (!s || !*s) return false;
-    char *end;
-    double v = strtod(s, &end);
-    if (*end || !(v >= 0 && v < 1)) return false;
-    *out = v;
-    return true;
-}
-
-/* "--opt VALUE" or "--opt=VALUE": the value, advancing *i past it, or NULL
- * when `a` is not this option. *missing is set when the value is absent. */
-static const char *option_value(int argc, char **argv, int *i, const char *opt, bool *missing) {
-    const char *a = argv[*i];
-    size_t n = strlen(opt);
-    if (strncmp(a, opt, n)) return NULL;
-    if (a[n] == '=') return a + n + 1;
-    if (a[n]) return NULL;
-    if (*i + 1 >= argc) {
-        *missing = true;
-        return NULL;
-    }
-    return argv[++*i];
-}
-
-static bool valid_name(const char *s) { return *s && !strchr(s, '/'); }
-
-static const char *const options[] = {"-o", "--output", "--name", "--val-fraction", "--val-docs",
-                                      "--shard-tokens", "--paragraphs", "--tokenizer", "--vocab",
-                                      "--quiet", "--help", NULL};
-
-/* One option at argv[*i]; returns 0 when taken, else the exit status. */
-static int parse_option(int argc, char **argv, int *i, DataOptions *o, bool *val_set) {
-    const char *a = argv[*i], *v;
-    bool missing = false;
-    if (!strcmp(a, "--paragraphs")) o->paragraphs = true;
-    else if (!strcmp(a, "--quiet")) o->quiet = true;
-    else if ((v = option_value(argc, argv, i, "--tokenizer", &missing))) {
-        if (strcmp(v, "byte") && strcmp(v, "gpt2"))
-            return usage_error("--tokenizer '%s': expected byte or gpt2", v);
-        o->gpt2 = !strcmp(v, "gpt2");
-    } else if ((v = option_value(argc, argv, i, "--vocab", &missing))) {
-        if (!*v) return usage_error("%s", "--vocab needs a file name");
-        o->vocab = v;
-    } else if ((v = option_value(argc, argv, i, "-o", &missing)) ||
-             (v = option_value(argc, argv, i, "--output", &missing))) o->outdir = v;
-    else if ((v = option_value(argc, argv, i, "--name", &missing))) {
-        if (!valid_name(v))
-            return usage_error("--name '%s': give a file name prefix without '/'", v);
-        o->name = v;
-    } else if ((v = option_value(argc, argv, i, "--shard-tokens", &missing))) {
-        if (!parse_int(v, 1, INT32_MAX, &o->shard_tokens))
-            return usage_error(
-                "--shard-tokens '%s': expected a whole number from 1 to 2147483647", v);
-    } else if ((v = option_value(argc, argv, i, "--val-docs", &missing))) {
-        if (*val_set) return usage_error("%s", "give --val-docs or --val-fraction, not both");
-        if (!parse_int(v, 0, INT64_MAX, &o->val_docs))
-            return usage_error(
-                "--val-docs '%s': expected a whole number of documents, 0 or more", v);
-        o->by_docs = *val_set = true;
-    } else if ((v = option_value(argc, argv, i, "--val-fraction", &missing))) {
-        if (*val_set) return usage_error("%s", "give --val-docs or --val-fraction, not both");
-        if (!parse_fraction(v, &o->val_fraction))
-            return usage_error(
-                "--val-fraction '%s': expected a number from 0 up to (not including) 1", v);
-        *val_set = true;
-    } else if (missing) return usage_error("%s needs a value", a);
-    else return usage_error("%s", suggest_unknown("option", a, options));
-    return missing ? usage_error("%s needs a value", a) : 0;
-}
-
-/* Returns 0 to go on, -1 after printing the help, else the exit status. */
-static int parse_options(int argc, char **argv, DataOptions *o) {
+/* Returns CLI_GO to go on, else the exit status (0 after --help). */
+static int parse_options(int argc, char **argv, DataOptions *o, CliArgs *args) {
     *o = (DataOptions){.name = "data", .val_fraction = DEFAULT_VAL_FRACTION,
                        .shard_tokens = DEFAULT_SHARD_TOKENS};
-    o->inputs = malloc(sizeof *o->inputs * (size_t)(argc > 0 ? argc : 1));
-    if (!o->inputs) return data_error(1, "out of memory");
-    bool val_set = false, only_files = false;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (!only_files && (!strcmp(a, "--help") || !strcmp(a, "-h"))) {
-            fputs(data_help, stdout);
-            return -1;
-        }
-        if (!only_files && !strcmp(a, "--")) only_files = true;
-        else if (!only_files && a[0] == '-' && a[1]) {
-            int rc = parse_option(argc, argv, &i, o, &val_set);
-            if (rc) return rc;
-        } else o->inputs[o->ninputs++] = argv[i];
-    }
-    if (!o->ninputs) return usage_error("%s", "no input files given");
-    if (!o->outdir || !*o->outdir) return usage_error("%s", "no output directory given (-o DIR)");
-    if (o->vocab && !o->gpt2) return usage_error("%s", "--vocab goes with --tokenizer gpt2");
-    return 0;
+    const char *tokenizer = "byte";
+    bool val_fraction = false;
+    const CliOpt opts[] = {
+        {"-o", "--output", CLI_STRING, .to.str = &o->outdir, .what = "a directory"},
+        {"--name", NULL, CLI_STRING, .to.str = &o->name, .what = "a file name prefix"},
+        {"--val-fraction", NULL, CLI_FRACTION, .to.real = &o->val_fraction, .seen = &val_fraction},
+        {"--val-docs", NULL, CLI_COUNT64, .to.count64 = &o->val_docs, .lo = 0, .hi = INT64_MAX,
+         .seen = &o->by_docs},
+        {"--shard-tokens", NULL, CLI_COUNT64, .to.count64 = &o->shard_tokens, .lo = 1, .hi = INT32_MAX},
+        {"--paragraphs", NULL, CLI_FLAG, .to.flag = &o->paragraphs},
+        {"--tokenizer", NULL, CLI_STRING, .to.str = &tokenizer, .what = "byte or gpt2"},
+        {"--vocab", NULL, CLI_STRING, .to.str = &o->vocab, .what = "a file name"},
+        {"--quiet", NULL, CLI_FLAG, .to.flag = &o->quiet},
+        {0},
+    };
+    const CliCommand c = {"gptc data", "input files", .many = true, .opts = opts, .help = data_help};
+    int rc = cli_parse(&c, argc, argv, args);
+    if (rc != CLI_GO) return rc;
+    o->inputs = args->args;
+    o->ninputs = args->nargs;
+    o->gpt2 = !strcmp(tokenizer, "gpt2");
+    if (!o->gpt2 && strcmp(tokenizer, "byte")) return cli_bad_value(&c, "--tokenizer", "byte or gpt2", tokenizer);
+    if (!*o->name || strchr(o->name, '/'))
+        return cli_bad_value(&c, "--name", "a file name prefix without '/'", o->name);
+    if (o->by_docs && val_fraction) return cli_usage(&c, "give --val-docs or --val-fraction, not both");
+    if (o->vocab && !*o->vocab) return cli_usage(&c, "--vocab needs a file name");
+    if (!o->outdir || !*o->outdir) return cli_usage(&c, "no output directory given (-o DIR)");
+    if (o->vocab && !o->gpt2) return cli_usage(&c, "--vocab goes with --tokenizer gpt2");
+    return CLI_GO;
 }
 
 /* Drops the inputs that name a file named before (again, through a link or
@@ -726,13 +649,11 @@ static int run(const DataOptions *o) {
 
 int cmd_data(int argc, char **argv) {
     DataOptions o;
-    int rc = parse_options(argc, argv, &o);
-    if (rc == 0) rc = drop_repeated_inputs(&o);
-    if (rc == 0) rc = load_vocab(&o);
-    if (rc == 0) rc = run(&o);
-    else if (rc < 0) rc = fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
+    CliArgs args;
+    int rc = parse_options(argc, argv, &o, &args);
+    if (rc == CLI_GO && !(rc = drop_repeated_inputs(&o)) && !(rc = load_vocab(&o))) rc = run(&o);
     bpe_free(o.bpe);
-    free(o.inputs);
+    cli_free(&args);
     fflush(stdout);
     return rc;
 }

@@ -16,9 +16,9 @@
 
 #include "ckpt.h"
 #include "ckpt_spec.h"
+#include "cli.h"
 #include "params.h"
 #include "safetensors.h"
-#include "suggest.h"
 
 static const char export_help[] =
     "Usage: gptc export CHECKPOINT -o FILE.safetensors [--fp32] [--quiet]\n"
@@ -56,40 +56,6 @@ typedef struct {
     const char *ckpt, *out;
     bool fp32, quiet;
 } ExportArgs;
-
-static int usage(const char *fmt, const char *arg) {
-    fputs("gptc export: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputs("\nTry 'gptc export --help'.\n", stderr);
-    return 2;
-}
-
-static const char *const options[] = {"-o", "--output", "--fp32", "--quiet", "--help", NULL};
-
-/* Returns -1 when the arguments are good, otherwise the exit status. */
-static int parse(int argc, char **argv, ExportArgs *a) {
-    for (int i = 0; i < argc; i++) {
-        const char *s = argv[i];
-        if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
-            fputs(export_help, stdout);
-            return fflush(stdout) == 0 ? 0 : 1;
-        }
-        if (!strcmp(s, "--fp32")) a->fp32 = true;
-        else if (!strcmp(s, "--quiet")) a->quiet = true;
-        else if (!strcmp(s, "-o") || !strcmp(s, "--output")) {
-            if (i + 1 >= argc) return usage("%s needs a file name", s);
-            a->out = argv[++i];
-        } else if (!strncmp(s, "--output=", 9)) a->out = s + 9;
-        else if (s[0] == '-' && s[1]) return usage("%s", suggest_unknown("option", s, options));
-        else if (a->ckpt) return usage("one checkpoint at a time; '%s' is a second", s);
-        else a->ckpt = s;
-    }
-    if (!a->ckpt) return usage("%s", "no checkpoint given");
-    if (!a->out || !a->out[0]) return usage("%s", "no output given (-o FILE.safetensors)");
-    if (!strcmp(a->ckpt, a->out))
-        return usage("the output '%s' is the checkpoint itself", a->out);
-    return -1;
-}
 
 /* The params array must hold exactly the tensors the stored spec implies. */
 static bool params_fit(const ExportArgs *a, const ModelSpec *s, size_t count) {
@@ -141,6 +107,21 @@ static int export(const ExportArgs *a) {
 
 int cmd_export(int argc, char **argv) {
     ExportArgs a = {0};
-    int rc = parse(argc, argv, &a);
-    return rc >= 0 ? rc : export(&a);
+    const CliOpt opts[] = {
+        {"-o", "--output", CLI_STRING, .to.str = &a.out, .what = "a file name"},
+        {"--fp32", NULL, CLI_FLAG, .to.flag = &a.fp32},
+        {"--quiet", NULL, CLI_FLAG, .to.flag = &a.quiet},
+        {0},
+    };
+    const CliCommand cmd = {"gptc export", "checkpoint", .opts = opts, .help = export_help};
+    CliArgs args;
+    int rc = cli_parse(&cmd, argc, argv, &args);
+    if (rc == CLI_GO) {
+        a.ckpt = args.args[0];
+        if (!a.out || !a.out[0]) rc = cli_usage(&cmd, "no output given (-o FILE.safetensors)");
+        else if (!strcmp(a.ckpt, a.out)) rc = cli_usage(&cmd, "the output '%s' is the checkpoint itself", a.out);
+        else rc = export(&a);
+    }
+    cli_free(&args);
+    return rc;
 }

@@ -12,18 +12,14 @@
 #include <string.h>
 
 #include "backend.h"
+#include "cli.h"
 #include "coll.h"
 #include "cuda/gpu_cuda.h"
 #include "launch.h"
 #include "manifest.h"
 #include "spec_json.h"
-#include "suggest.h"
 #include "train.h"
 #include "validate.h"
-
-#define MAX_SETS 256
-
-static const char help_usage[] = "Usage: gptc train MODEL.yaml [options]\n";
 
 static const char help[] =
     "\n"
@@ -84,21 +80,6 @@ static const char help[] =
 /* "gptc train", or a generated trainer's own name, for messages. */
 static const char *prog = "gptc train";
 
-static int usage(const char *fmt, const char *arg) {
-    fprintf(stderr, "%s: ", prog);
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nTry '%s --help'.\n", prog);
-    return 2;
-}
-
-static bool parse_count(const char *s, int *out) {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (*s == '\0' || *end || v < 1 || v > INT_MAX) return false;
-    *out = (int)v;
-    return true;
-}
-
 /* runs/NAME for .../NAME.yaml */
 static void default_run_dir(const char *model, char *out, size_t n) {
     const char *base = strrchr(model, '/');
@@ -108,42 +89,21 @@ static void default_run_dir(const char *model, char *out, size_t n) {
     snprintf(out, n, "runs/%.*s", (int)len, base);
 }
 
-static bool takes_value(const char *a) {
-    return !strcmp(a, "--steps") || !strcmp(a, "--run-dir") || !strcmp(a, "--backend") ||
-           !strcmp(a, "--threads") || !strcmp(a, "--set") || !strcmp(a, "--ranks") ||
-           !strcmp(a, "--rank-timeout") || !strcmp(a, "--gpus");
-}
-
 /* The ranks' own arguments: ours without --ranks, --gpus and --threads,
  * which the launcher sets for each rank, then the executor resolved here,
  * so that every rank runs the same one. */
-static int rank_args(int argc, char **argv, const char *backend, char **out) {
-    int n = 0;
-    for (int i = 0; i < argc; i++) {
-        bool own = !strcmp(argv[i], "--ranks") || !strcmp(argv[i], "--threads") ||
-                   !strcmp(argv[i], "--gpus");
-        if (!own) out[n++] = argv[i];
-        if (takes_value(argv[i]) && i + 1 < argc) {
-            if (!own) out[n++] = argv[i + 1];
-            i++;
-        }
-    }
+static int rank_args(const CliCommand *c, int argc, char **argv, const char *backend, char **out) {
+    static const char *const own[] = {"--ranks", "--gpus", "--threads", NULL};
+    int n = cli_without(c, argc, argv, own, out);
     out[n++] = "--backend";
     out[n++] = (char *)backend;
     return n;
 }
 
-static bool parse_seconds(const char *s, double *out) {
-    char *end;
-    double v = strtod(s, &end);
-    if (*s == '\0' || *end || !(v > 0 && v <= 86400)) return false;
-    *out = v;
-    return true;
-}
-
 /* Starts the ranks and serves them (launch.h), unless this process is a
  * rank already: one that launch_ranks or an MPI launcher started. */
-static int train_ranks(const ModelBuild *mb, const TrainOptions *o, const char *command, int argc, char **argv) {
+static int train_ranks(const ModelBuild *mb, const TrainOptions *o, const CliCommand *c, const char *command, int argc,
+                       char **argv) {
     char err[512];
     if (!train_ranks_fit(&mb->spec, o->ranks, err, sizeof err)) {
         fprintf(stderr, "gptc train: %s\n", err);
@@ -155,7 +115,7 @@ static int train_ranks(const ModelBuild *mb, const TrainOptions *o, const char *
     /* The ranks run with arguments of their own; their run records name
      * the command the user typed. */
     setenv(MANIFEST_COMMAND_ENV, manifest_command(), 1);
-    int rc = launch_ranks(o->ranks, o->threads, command, rank_args(argc, argv, o->backend, args), args,
+    int rc = launch_ranks(o->ranks, o->threads, command, rank_args(c, argc, argv, o->backend, args), args,
                           train_rank_timeout(o));
     free(args);
     return rc;
@@ -191,63 +151,60 @@ static int check_gpus(int gpus, TrainOptions *o) {
     return 0;
 }
 
-/* Every option the parser below takes, for "did you mean". */
-static const char *const options[] = {"--run-dir", "--steps", "--resume", "--backend", "--threads",
-                                      "--ranks", "--gpus", "--rank-timeout", "--set",
-                                      "--no-progress", "--accept-changes", "--help", NULL};
-
 typedef struct {
     TrainOptions o;
     const char *model; /* the model file; a generated trainer's: its model's name */
-    const char *sets[MAX_SETS];
-    int nsets, gpus;
+    CliArgs cli;       /* the model file and the --set options */
+    int gpus;
+    bool no_progress;
+    CliOpt opts[12];
+    CliCommand cmd;
+    char help[sizeof help + 8192];
     char run_dir[4096];
 } TrainArgs;
 
 /* The arguments after "train" (gptc) or the program's name (a generated
- * trainer, which takes no model file: want_model false). -1 when they are
- * good, else the exit status (0 after --help). */
+ * trainer, which takes no model file: want_model false). CLI_GO when they
+ * are good, else the exit status (0 after --help). */
 static int parse(int argc, char **argv, bool want_model, TrainArgs *a) {
     TrainOptions *o = &a->o;
-    for (int i = 0; i < argc; i++) {
-        const char *s = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
-        if (takes_value(s) && !next) return usage("%s needs a value", s);
-        if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
-            if (want_model) fputs(help_usage, stdout);
-            else printf("Usage: %s [options]\n\nThe trainer gptc generated for %s (no model file needed).\n", prog,
-                        a->model);
-            return fputs(help, stdout), 0;
-        } else if (!strcmp(s, "--resume")) o->resume = true;
-        else if (!strcmp(s, "--accept-changes")) o->accept_changes = true;
-        else if (!strcmp(s, "--no-progress")) o->progress = false;
-        else if (!strcmp(s, "--run-dir")) o->run_dir = argv[++i];
-        else if (!strcmp(s, "--backend")) o->backend = argv[++i];
-        else if (!strcmp(s, "--steps")) {
-            if (!parse_count(argv[++i], &o->stop_at)) return usage("--steps expects a count, found '%s'", argv[i]);
-        } else if (!strcmp(s, "--threads")) {
-            if (!parse_count(argv[++i], &o->threads)) return usage("--threads expects a count, found '%s'", argv[i]);
-        } else if (!strcmp(s, "--ranks")) {
-            if (!parse_count(argv[++i], &o->ranks)) return usage("--ranks expects a count, found '%s'", argv[i]);
-        } else if (!strcmp(s, "--gpus")) {
-            if (!parse_count(argv[++i], &a->gpus)) return usage("--gpus expects a count, found '%s'", argv[i]);
-        } else if (!strcmp(s, "--rank-timeout")) {
-            if (!parse_seconds(argv[++i], &o->rank_timeout))
-                return usage("--rank-timeout expects seconds (0 < S <= 86400), found '%s'", argv[i]);
-        } else if (!strcmp(s, "--set")) {
-            if (a->nsets == MAX_SETS) return usage("more than %s --set options", "256");
-            a->sets[a->nsets++] = argv[++i];
-        } else if (s[0] == '-' && s[1]) return usage("%s", suggest_unknown("option", s, options));
-        else if (!want_model) return usage("'%s': this trainer carries its model; it takes no model file", s);
-        else if (a->model) return usage("one model at a time; '%s' is a second", s);
-        else a->model = s;
-    }
-    if (!a->model) return usage("%s", "no model file given");
-    if (o->accept_changes && !o->resume) return usage("%s", "--accept-changes goes with --resume");
-    return -1;
+    const CliOpt opts[] = {
+        {"--run-dir", NULL, CLI_STRING, .to.str = &o->run_dir, .what = "a directory"},
+        {"--steps", NULL, CLI_COUNT, .to.count = &o->stop_at, .lo = 1, .hi = INT_MAX},
+        {"--resume", NULL, CLI_FLAG, .to.flag = &o->resume},
+        {"--backend", NULL, CLI_STRING, .to.str = &o->backend},
+        {"--threads", NULL, CLI_COUNT, .to.count = &o->threads, .lo = 1, .hi = INT_MAX},
+        {"--ranks", NULL, CLI_COUNT, .to.count = &o->ranks, .lo = 1, .hi = INT_MAX},
+        {"--gpus", NULL, CLI_COUNT, .to.count = &a->gpus, .lo = 1, .hi = INT_MAX},
+        {"--rank-timeout", NULL, CLI_SECONDS, .to.real = &o->rank_timeout},
+        {"--set", .kind = CLI_SET},
+        {"--no-progress", NULL, CLI_FLAG, .to.flag = &a->no_progress},
+        {"--accept-changes", NULL, CLI_FLAG, .to.flag = &o->accept_changes},
+        {0},
+    };
+    /* Kept beside the options: the ranks' command line (rank_args) is read
+     * with the same table after the parse. */
+    _Static_assert(sizeof opts == sizeof a->opts, "TrainArgs.opts holds the table");
+    memcpy(a->opts, opts, sizeof opts);
+    if (want_model)
+        snprintf(a->help, sizeof a->help, "Usage: gptc train MODEL.yaml [options]\n%s", help);
+    else
+        snprintf(a->help, sizeof a->help,
+                 "Usage: %s [options]\n\nThe trainer gptc generated for %s (no model file needed).\n%s", prog,
+                 a->model, help);
+    a->cmd = (CliCommand){prog, want_model ? "model file" : NULL,
+                          .stray = want_model ? NULL : "'%s': this trainer carries its model; it takes no model file",
+                          .opts = a->opts, .help = a->help};
+    int rc = cli_parse(&a->cmd, argc, argv, &a->cli);
+    if (rc != CLI_GO) return rc;
+    if (want_model) a->model = a->cli.args[0];
+    o->progress = !a->no_progress;
+    if (o->accept_changes && !o->resume) return cli_usage(&a->cmd, "--accept-changes goes with --resume");
+    return CLI_GO;
 }
 
-/* The executor (said on stderr) and the run directory; -1, or the exit
- * status of a refusal. */
+/* The executor (said on stderr) and the run directory; CLI_GO, or the
+ * exit status of a refusal. */
 static int settle(TrainArgs *a) {
     int bad = check_gpus(a->gpus, &a->o);
     if (bad) return bad;
@@ -261,11 +218,11 @@ static int settle(TrainArgs *a) {
         default_run_dir(a->model, a->run_dir, sizeof a->run_dir);
         a->o.run_dir = a->run_dir;
     }
-    return -1;
+    return CLI_GO;
 }
 
 static int start(TrainArgs *a, const ModelBuild *mb, const char *command, int argc, char **argv) {
-    return a->o.ranks ? train_ranks(mb, &a->o, command, argc, argv) : train_run(mb, &a->o);
+    return a->o.ranks ? train_ranks(mb, &a->o, &a->cmd, command, argc, argv) : train_run(mb, &a->o);
 }
 
 int cmd_train(int argc, char **argv) {
@@ -274,11 +231,11 @@ int cmd_train(int argc, char **argv) {
     if (!a || !spec) return free(a), free(spec), fputs("gptc: out of memory\n", stderr), 1;
     a->o = (TrainOptions){.backend = "auto", .progress = true};
     int rc = parse(argc, argv, true, a);
-    if (rc < 0) rc = settle(a);
+    if (rc == CLI_GO) rc = settle(a);
     ModelBuild *mb = NULL;
     char why[1024];
-    if (rc >= 0) {
-    } else if (!spec_load(a->model, a->sets, a->nsets, spec)) {
+    if (rc != CLI_GO) {
+    } else if (!spec_load(a->model, a->cli.sets, a->cli.nsets, spec)) {
         fprintf(stderr, "gptc train: %s is not a valid model\n", a->model);
         rc = 2;
     } else if (!(mb = model_build(spec, why, sizeof why))) {
@@ -289,6 +246,7 @@ int cmd_train(int argc, char **argv) {
     }
     model_build_free(mb);
     diag_reset();
+    cli_free(&a->cli);
     free(spec);
     free(a);
     return rc;
@@ -311,11 +269,11 @@ int cmd_train_generated(int argc, char **argv, const char *name, ModelBuild *b, 
     a->o = (TrainOptions){.backend = "auto", .progress = true};
     a->model = b->model_name;
     int rc = parse(argc, argv, false, a);
-    if (rc < 0) rc = settle(a);
+    if (rc == CLI_GO) rc = settle(a);
     const char *changed = NULL;
-    if (rc >= 0) {
+    if (rc != CLI_GO) {
     } else if (!spec_load_flat(b->model_name, spec_json, strlen(spec_json), NULL, 0, carried) ||
-               !spec_load_flat(b->model_name, spec_json, strlen(spec_json), a->sets, a->nsets, spec)) {
+               !spec_load_flat(b->model_name, spec_json, strlen(spec_json), a->cli.sets, a->cli.nsets, spec)) {
         rc = 2;
     } else if (spec_diff(carried, spec, changed_key, &changed), changed) {
         fprintf(stderr, "%s: --set %s: this trainer was generated for %s and carries its build; a key "
@@ -327,6 +285,7 @@ int cmd_train_generated(int argc, char **argv, const char *name, ModelBuild *b, 
         rc = start(a, b, NULL, argc, argv);
     }
     diag_reset();
+    cli_free(&a->cli);
     free(carried);
     free(spec);
     free(a);

@@ -2,7 +2,8 @@
 # run-cli.sh GPTC_BINARY: the command line's answers to a misspelt command or
 # option. Each command names the unknown word and, when a known one is close,
 # suggests it ("did you mean '--json'?"), exiting with status 2; when nothing
-# is close it suggests nothing. Nothing here reads a model or trains.
+# is close it suggests nothing. Bad and missing values read alike in every
+# command. Nothing here reads a model or trains.
 # Ends with `cli: N passed, N failed`; the exit status is 1 when any failed.
 . "$(dirname "$0")/lib.sh" cli "$@"
 
@@ -44,8 +45,26 @@ usage "export" "gptc export: unknown option '--outptu'; did you mean '--output'?
     export x.bin --outptu y.safetensors
 usage "bench" "gptc bench: unknown option '--jsn'; did you mean '--json'?" \
     bench models/tiny.yaml --jsn out.json
+usage "train, misspelt as --opt=V" "gptc train: unknown option '--setps=3'; did you mean '--steps'?" \
+    train models/tiny.yaml --setps=3
 quiet "train --jsn: no train option is near it" train models/tiny.yaml --jsn
 quiet "check: an option far from any" check models/tiny.yaml --colour
 [ ! -e "$tmp/d" ] && pass "a bad option makes no output folder" || fail "data made $tmp/d"
+
+# One parser (cli/cli.h): a bad or missing value reads the same in every
+# command, however the option was written.
+usage "train: a bad count" "gptc train: --threads expects a whole number from 1 up, found 'x'" \
+    train models/tiny.yaml --threads=x
+usage "bench: a bad count" "gptc bench: --steps expects a whole number from 1 up, found '0'" \
+    bench models/tiny.yaml --steps 0
+usage "compile: a bad count" "gptc compile: -j expects a whole number from 1 to 64, found '65'" \
+    compile models/tiny.yaml -j65
+usage "data: a bad count" "gptc data: --shard-tokens expects a whole number from 1 to 2147483647, found '0'" \
+    data x.txt -o "$tmp/d" --shard-tokens=0
+usage "train: a missing value" "gptc train: --run-dir needs a directory" train models/tiny.yaml --run-dir
+usage "export: a missing value" "gptc export: --output needs a file name" export x.bin --output
+usage "check: a missing --set" "gptc check: --set needs KEY=VALUE" check models/tiny.yaml --set
+usage "check: a flag given a value" "gptc check: --json takes no value, found 'yes'" check models/tiny.yaml --json=yes
+usage "keys: an argument" "gptc keys: unexpected argument 'x'" keys x
 
 finish

@@ -112,7 +112,7 @@ usage() {
 }
 usage "no model" "no model file given"
 usage "unknown architecture" "unknown architecture 'sm_70'" models/tiny.yaml --arch sm_90a,sm_70 --no-compile
-usage "bad -j" "-j needs a number from 1 to 64" models/tiny.yaml -j 0 --no-compile
+usage "bad -j" "-j expects a whole number from 1 to 64, found '0'" models/tiny.yaml -j 0 --no-compile
 usage "unknown option" "unknown option '--fast'" models/tiny.yaml --fast
 usage "invalid model" "is not a valid model" models/tiny.yaml --set model.dim=abc --no-compile
 if "$bin" compile --help | grep -q '^Usage: gptc compile MODEL.yaml'; then

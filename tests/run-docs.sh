@@ -13,7 +13,7 @@
 #    Each block runs in its own scratch directory holding copies of models/ and
 #    examples/, as if in the repository root, so blocks that write model files
 #    leave the checkout alone.
-# 3. No file under README.md, models/, docs/, compiler/, runtime/,
+# 3. No file under README.md, models/, docs/, cli/, compiler/, runtime/,
 #    templates/, scripts/, examples/, tests/, generated/ or the Makefile
 #    points outside the repository: at the notes folder that sat beside the
 #    project during its development, at its note files by name, or at their
@@ -170,7 +170,7 @@ count_lines() {
 
 # The patterns are assembled from pieces, so that this script, which is
 # scanned too, does not match itself.
-scanned=(README.md Makefile models docs compiler runtime templates scripts examples tests generated)
+scanned=(README.md Makefile models docs cli compiler runtime templates scripts examples tests generated)
 present=()
 for f in "${scanned[@]}"; do [ -e "$root/$f" ] && present+=("$f"); done
 notes='modded-nanogpt-medium|llm-c|nvrtc-autotune-emulation|embeddings-extravaganza-2|contracts'

@@ -8,7 +8,8 @@
 # kernels_sim.cc and runtime/sim/cuda_emu.cc are compiled here (-O2, no FMA
 # contraction, as tests/run-kernels.sh) and linked with the test and the
 # objects `make build/gptc` left in build/obj (the compiler, for the spec
-# and the emitter's plan, and the runtime). -rdynamic: gpu_sim finds the
+# and the emitter's plan, and the runtime; any main.o, gptc's main() from
+# cli/main.c or one an older tree left in compiler/, stays out). -rdynamic: gpu_sim finds the
 # kernels by name in the executable. Ends with "optim-gpu: N passed, N
 # failed"; exits 1 if anything failed, 2 on bad usage.
 . "$(dirname "$0")/lib.sh" optim-gpu "$@"
@@ -19,9 +20,9 @@ out=build/optim-gpu
 rm -rf "$out"
 mkdir -p "$out"
 BLAS_DIR=/usr/lib/$($CC -print-multiarch)/openblas-openmp
-objs=$(ls build/obj/compiler/*.o build/obj/runtime/*.o build/obj/runtime/ref/*.o build/obj/runtime/sim/*.o \
-    build/obj/runtime/cuda/*.o \
-    build/obj/build/gen/*.o 2>/dev/null | grep -v '^build/obj/compiler/main\.o$')
+objs=$(ls build/obj/cli/*.o build/obj/compiler/*.o build/obj/runtime/*.o build/obj/runtime/ref/*.o \
+    build/obj/runtime/sim/*.o build/obj/runtime/cuda/*.o \
+    build/obj/build/gen/*.o 2>/dev/null | grep -v '/main\.o$')
 
 if ! "$bin" compile models/tiny.yaml --no-compile -o "$out/gen" >"$out/gen.log" 2>&1; then
     fail "gptc compile --no-compile models/tiny.yaml" "$(head -n 20 "$out/gen.log")"

@@ -212,13 +212,21 @@ expect 2 "export of a truncated checkpoint" "ckpt.bin" -- "$gptc" export "$tmp/a
 [ ! -e "$tmp/x.st" ] && pass "a failed export writes no file" || fail "a failed export left a file"
 expect 2 "an unknown backend" "unknown backend" -- train --run-dir "$tmp/g" --backend nope
 expect 2 "a bad option" "unknown option" -- train --run-dir "$tmp/g" --nope
+# Every option of every command takes --opt=V as well as --opt V (cli/cli.h).
+expect 0 "--set=KEY=VALUE: train applies it as --set KEY=VALUE" "done at step 4" -- \
+    "$gptc" train "$model" "--set=train.data.train=$tmp/data/t_train_*.bin" \
+    "--set=train.data.val=$tmp/data/t_val_*.bin" --set=train.steps=4 --no-progress --threads=2 --run-dir="$tmp/eq"
+grep -q '^step:4/4 val_loss:' "$tmp/eq/train.log" && pass "... a run of train.steps=4 in the run directory given as --run-dir=" ||
+    fail "--set=train.steps=4: no step:4/4 line in $tmp/eq/train.log"
 
 # gptc bench: whole steps timed on an executor, and its bad input.
 expect 0 "gptc bench on ref prints ms/step and MFU" "MFU" -- "$gptc" bench "$model" --backend ref --steps 2 --warmup 1
 expect 2 "gptc bench: an unknown backend" "unknown backend 'nope'" -- "$gptc" bench "$model" --backend nope
 expect 2 "gptc bench: tokens off the block size" "not a multiple of the block size" -- \
     "$gptc" bench "$model" --backend ref --tokens 100
-expect 2 "gptc bench: no model" "no model given" -- "$gptc" bench
+expect 2 "gptc bench: no model" "no model file given" -- "$gptc" bench
+expect 0 "gptc bench --set=KEY=VALUE applies it" "128 tokens per step" -- \
+    "$gptc" bench "$model" --backend=ref --steps=1 --warmup=0 --set=train.tokens_per_rank=128
 # --profile: every plan step timed on its own (tests/train/check_profile.py
 # checks that the report adds up); ref has no plan to profile.
 if "$gptc" bench "$model" --backend sim --tokens 64 --steps 1 --warmup 0 --profile 2 > "$tmp/prof" 2>&1 &&
@@ -230,7 +238,7 @@ else
 fi
 expect 2 "gptc bench --profile on ref: no plan" "has no plan to profile" -- \
     "$gptc" bench "$model" --backend ref --steps 1 --warmup 0 --profile 1
-expect 2 "gptc bench: a bad --profile" "--profile: 'x'" -- "$gptc" bench "$model" --profile x
+expect 2 "gptc bench: a bad --profile" "--profile expects a whole number from 1 up, found 'x'" -- "$gptc" bench "$model" --profile x
 
 # Killed in the middle of checkpoint writes (the test waits for the
 # temporary file to appear, then kills), with a checkpoint at every step and

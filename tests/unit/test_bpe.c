@@ -540,7 +540,7 @@ TEST(cmd_data_gpt2_refusals) {
     tmp_setup("bpe");
     write_bytes(tmp_path("a.txt"), "alpha\n", 6);
     CHECK_EQ_INT(run_data("@a.txt", "-o", "@out", "--tokenizer", "bpe", NULL), 2);
-    CHECK_HAS(cerr, "--tokenizer 'bpe': expected byte or gpt2");
+    CHECK_HAS(cerr, "--tokenizer expects byte or gpt2, found 'bpe'");
     CHECK_EQ_INT(run_data("@a.txt", "-o", "@out", "--vocab", TINY, NULL), 2);
     CHECK_HAS(cerr, "--vocab goes with --tokenizer gpt2");
     CHECK_EQ_INT(run_data("@a.txt", "-o", "@out", "--tokenizer", "gpt2", "--vocab", "", NULL), 2);

@@ -585,22 +585,22 @@ TEST(cmd_data_usage_errors) {
     CHECK_EQ_INT(run_data("@a.txt", "-o", "", NULL), 2);
     CHECK_HAS(cerr, "no output directory given (-o DIR)");
     CHECK_EQ_INT(run_data("@a.txt", "-o", NULL), 2);
-    CHECK_HAS(cerr, "-o needs a value");
+    CHECK_HAS(cerr, "-o needs a directory");
     CHECK_EQ_INT(run_data("@a.txt", "-o", "@out", "--bogus", NULL), 2);
     CHECK_HAS(cerr, "unknown option '--bogus'");
     CHECK_EQ_INT(
         run_data("@a.txt", "-o", "@out", "--val-docs", "1", "--val-fraction", "0.1", NULL), 2);
     CHECK_HAS(cerr, "give --val-docs or --val-fraction, not both");
     CHECK_EQ_INT(run_data("@a.txt", "-o", "@out", "--val-fraction", "1", NULL), 2);
-    CHECK_HAS(cerr, "--val-fraction '1': expected a number from 0 up to (not including) 1");
+    CHECK_HAS(cerr, "--val-fraction expects a number from 0 up to (not including) 1, found '1'");
     CHECK_EQ_INT(run_data("@a.txt", "-o", "@out", "--val-docs", "-1", NULL), 2);
-    CHECK_HAS(cerr, "--val-docs '-1': expected a whole number of documents");
+    CHECK_HAS(cerr, "--val-docs expects a whole number from 0 up, found '-1'");
     CHECK_EQ_INT(run_data("@a.txt", "-o", "@out", "--shard-tokens", "0", NULL), 2);
-    CHECK_HAS(cerr, "--shard-tokens '0': expected a whole number from 1 to 2147483647");
+    CHECK_HAS(cerr, "--shard-tokens expects a whole number from 1 to 2147483647, found '0'");
     CHECK_EQ_INT(run_data("@a.txt", "-o", "@out", "--shard-tokens", "12x", NULL), 2);
-    CHECK_HAS(cerr, "--shard-tokens '12x'");
+    CHECK_HAS(cerr, "--shard-tokens expects a whole number from 1 to 2147483647, found '12x'");
     CHECK_EQ_INT(run_data("@a.txt", "-o", "@out", "--name", "a/b", NULL), 2);
-    CHECK_HAS(cerr, "--name 'a/b': give a file name prefix without '/'");
+    CHECK_HAS(cerr, "--name expects a file name prefix without '/', found 'a/b'");
     CHECK(!exists(tmp_path("out"))); /* nothing made on bad usage */
     tmp_cleanup();
 }

@@ -296,6 +296,6 @@ TEST(lower_compile_prints_plan) {
     rc = test_run(compile_cmd, out, sizeof out, err, sizeof err, "models/tiny.yaml", "--no-compile", "-o", "@gen",
                   "--plan-stats=abc", NULL);
     CHECK_EQ_INT(rc, 2);
-    CHECK_HAS(err, "--plan-stats=T needs a token count");
+    CHECK_HAS(err, "--plan-stats expects a whole number from 1 to 1099511627776, found 'abc'");
     tmp_cleanup();
 }
