@@ -13,7 +13,9 @@ CFLAGS  ?= -O2 -g
 # WERROR= on a machine whose newer compiler may warn about new things.
 WERROR  ?= -Werror
 WARN     = -std=c11 -Wall -Wextra $(WERROR) -Wshadow -Wstrict-prototypes -D_DEFAULT_SOURCE
-INC      = -Icli -Icompiler -Iruntime -Iruntime/ref -Iruntime/sim
+# Every include names its file from the repository root
+# ("runtime/train/ckpt.h"), so that a reach across layers shows.
+INC      = -I.
 # OpenBLAS's OpenMP build: it shares our OpenMP thread pool. The pthread
 # build brings a second pool, and the two spin against each other for the
 # cores (5x slower measured on tiny.yaml).
@@ -31,16 +33,19 @@ DEMO_SHARDS  := data/demo/demo_train_000001.bin data/demo/demo_val_000000.bin
 # cli/: main() (cli/main.c, gptc's alone) and the option parser and
 # commands that a generated trainer links too.
 CLI_SRC      := $(filter-out cli/main.c,$(wildcard cli/*.c))
-COMPILER_SRC := $(wildcard compiler/*.c)
-RUNTIME_SRC  := $(filter-out runtime/trainer_main.c,$(wildcard runtime/*.c runtime/ref/*.c runtime/sim/*.c runtime/cuda/*.c))
+COMPILER_SRC := $(wildcard compiler/*.c compiler/*/*.c)
+# The runtime but for a generated trainer's main() and the MPI plugin,
+# which are linked apart.
+RUNTIME_SRC  := $(filter-out runtime/train/trainer_main.c runtime/dist/mpi/%,\
+                  $(wildcard runtime/*.c runtime/*/*.c runtime/*/*/*.c))
 UNIT_SRC     := $(wildcard tests/unit/*.c)
 # The kernel templates, compiled into gptc as C strings by scripts/embed.c,
 # so that `gptc compile` needs no files beside the binary. Sorted: the
 # generated file is the same on every machine.
 TEMPLATES    := $(sort $(wildcard templates/*.cu templates/*.cuh))
 # The emulator's sources ride along, so that the sim executor can build a
-# model's kernels for the CPU at run time (runtime/sim/sim_build.c).
-SIM_EMBED    := runtime/sim/cuda_emu.cc runtime/sim/cuda_emu.h runtime/sim/sim.h
+# model's kernels for the CPU at run time (runtime/device/sim/sim_build.c).
+SIM_EMBED    := runtime/device/sim/cuda_emu.cc runtime/device/sim/cuda_emu.h runtime/device/sim/sim.h
 GEN_SRC      := build/gen/templates_data.c build/gen/buildinfo.c
 LIB_SRC      := $(CLI_SRC) $(COMPILER_SRC) $(RUNTIME_SRC) $(GEN_SRC)
 
@@ -80,22 +85,22 @@ $(eval $(call flavour,build/asan/obj,-O1 -g $(SAN)))
 # `make train-NAME` (build/trainers/NAME/train) compiles models/NAME.yaml (gptc compile, with
 # NVRTC for the GPUs' cubins where the toolkit is there) into
 # build/trainers/NAME/, builds its sim kernels with the C++ compiler and
-# the very flags sim uses at run time (runtime/sim/sim_build.h), and links
-# them with runtime/trainer_main.c and build/libgptc.a. The result trains
+# the very flags sim uses at run time (runtime/device/sim/sim_build.h), and links
+# them with runtime/train/trainer_main.c and build/libgptc.a. The result trains
 # that model alone, with gptc train's options and no model file.
 CXX      ?= c++
-SIM_CXXFLAGS := $(filter-out -shared,$(shell sed -n 's/^\#define SIM_BUILD_FLAGS "\(.*\)"$$/\1/p' runtime/sim/sim_build.h))
+SIM_CXXFLAGS := $(filter-out -shared,$(shell sed -n 's/^\#define SIM_BUILD_FLAGS "\(.*\)"$$/\1/p' runtime/device/sim/sim_build.h))
 TRAINER_CFLAGS = $(WARN) $(CFLAGS) -fopenmp $(INC) -Wno-missing-field-initializers
 
 build/trainers/%/build.c: models/%.yaml build/gptc
 	@mkdir -p $(@D)
 	@if ! build/gptc compile $< -o $(@D) > $(@D)/compile.log 2>&1; then \
 	    build/gptc compile $< -o $(@D) --no-compile > /dev/null && \
-	    printf '#include "build.h"\nconst int gptc_build_ncubins = 0;\nconst BuildCubin gptc_build_cubins[1];\n' \
+	    printf '#include "compiler/build.h"\nconst int gptc_build_ncubins = 0;\nconst BuildCubin gptc_build_cubins[1];\n' \
 	        > $(@D)/cubins.c && \
 	    echo "note: no cubins for $* (its trainer runs ref and sim; see $(@D)/compile.log)"; fi
 
-build/trainers/%/trainer.o: runtime/trainer_main.c build/trainers/%/build.c
+build/trainers/%/trainer.o: runtime/train/trainer_main.c build/trainers/%/build.c
 	$(CC) $(TRAINER_CFLAGS) -c -o $@ $<
 
 .PRECIOUS: build/trainers/%/build.c build/trainers/%/trainer.o build/trainers/%/train
@@ -106,17 +111,18 @@ train-%: build/trainers/%/train
 build/trainers/%/train: build/trainers/%/build.c build/trainers/%/trainer.o build/libgptc.a
 	$(CC) $(TRAINER_CFLAGS) -c -o build/trainers/$*/build.o build/trainers/$*/build.c
 	$(CC) $(TRAINER_CFLAGS) -c -o build/trainers/$*/cubins.o build/trainers/$*/cubins.c
-	$(CXX) $(SIM_CXXFLAGS) -Iruntime/sim -Itemplates -c -o build/trainers/$*/kernels_sim.o build/trainers/$*/kernels_sim.cc
-	$(CXX) $(SIM_CXXFLAGS) -Iruntime/sim -c -o build/trainers/$*/cuda_emu.o runtime/sim/cuda_emu.cc
+	$(CXX) $(SIM_CXXFLAGS) -Iruntime/device/sim -Itemplates -c -o build/trainers/$*/kernels_sim.o \
+	    build/trainers/$*/kernels_sim.cc
+	$(CXX) $(SIM_CXXFLAGS) -Iruntime/device/sim -c -o build/trainers/$*/cuda_emu.o runtime/device/sim/cuda_emu.cc
 	$(CC) $(CFLAGS) -fopenmp -rdynamic -o $@ build/trainers/$*/trainer.o build/trainers/$*/build.o \
 	    build/trainers/$*/cubins.o build/trainers/$*/kernels_sim.o build/trainers/$*/cuda_emu.o build/libgptc.a \
 	    $(LDLIBS) -lstdc++
 
 # The MPI collectives as a plugin that gptc dlopens for multi-rank runs
-# (runtime/coll.h): gptc itself never links libmpi.
-build/libgptc_mpi.so: runtime/mpi/coll_mpi.c runtime/coll.h | build/.deps
+# (runtime/dist/coll.h): gptc itself never links libmpi.
+build/libgptc_mpi.so: runtime/dist/mpi/coll_mpi.c runtime/dist/coll.h | build/.deps
 	@mkdir -p $(@D)
-	$(MPICC) $(WARN) $(CFLAGS) -fPIC -shared -Iruntime -o $@ $<
+	$(MPICC) $(WARN) $(CFLAGS) -fPIC -shared -I. -o $@ $<
 
 build/embed: scripts/embed.c | build/.deps
 	@mkdir -p $(@D)
@@ -132,7 +138,7 @@ build/gen/buildinfo.c: FORCE
 	@scripts/buildinfo.sh $@
 FORCE:
 
-# ---- the cuda executor (runtime/cuda/) --------------------------------------
+# ---- the cuda executor (runtime/device/cuda/) -------------------------------
 # The driver, cuBLASLt and NVRTC are loaded with dlopen (never -lcuda); the
 # toolkit's cuda.h and cublasLt.h give the types only, for these files alone.
 # EXTRA_INC / EXTRA_LIB: more -I / -L folders for the system libraries, for a
@@ -143,7 +149,7 @@ EXTRA_INC ?=
 EXTRA_LIB ?=
 INC    += $(addprefix -isystem ,$(EXTRA_INC))
 LDLIBS := $(addprefix -L,$(EXTRA_LIB)) $(addprefix -Wl$(comma)-rpath$(comma),$(EXTRA_LIB)) $(LDLIBS)
-build/obj/runtime/cuda/%.o build/asan/obj/runtime/cuda/%.o: INC += -isystem $(CUDA_HOME)/include
+build/obj/runtime/device/cuda/%.o build/asan/obj/runtime/device/cuda/%.o: INC += -isystem $(CUDA_HOME)/include
 
 # Everything but main(), for test programs that link the runtime (the GPU
 # mode of tests/kernels/test_kernels.c).
@@ -188,7 +194,8 @@ FUZZ_SAN     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno
 # The readers under test and what they need, as an archive so that each
 # target links only what it calls.
 FUZZ_LIB_SRC := tests/fuzz/fuzz.c $(COMPILER_SRC) $(GEN_SRC) \
-    $(addprefix runtime/,atomic_file.c bpe.c ckpt.c ckpt_spec.c crc64.c data.c errmsg.c rng.c safetensors.c)
+    $(addprefix runtime/util/,atomic_file.c crc64.c errmsg.c rng.c) $(addprefix runtime/data/,bpe.c data.c) \
+    $(addprefix runtime/train/,ckpt.c ckpt_spec.c safetensors.c)
 # Whether clang finds libFuzzer (Debian: clang and libclang-rt-dev), tested
 # when a recipe runs, after build/.deps has installed what it could. The
 # same test as tests/run-fuzz.sh's, which says "skipped" without it.

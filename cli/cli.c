@@ -1,5 +1,5 @@
 /* cli.c: see cli.h. */
-#include "cli.h"
+#include "cli/cli.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "suggest.h"
+#include "compiler/lang/suggest.h"
 
 int cli_usage(const CliCommand *c, const char *fmt, ...) {
     va_list ap;

@@ -2,17 +2,17 @@
  * cmd_check.c: `gptc check MODEL.yaml`, a model validated and summed up
  * (report.h), or the model that a `gptc export` file carries.
  */
-#include "cmd_check.h"
+#include "cli/cmd_check.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "diag.h"
-#include "report.h"
-#include "safetensors.h"
-#include "validate.h"
+#include "cli/cli.h"
+#include "compiler/lang/diag.h"
+#include "compiler/report/report.h"
+#include "runtime/train/safetensors.h"
+#include "compiler/lang/validate.h"
 
 static const char help[] =
     "Usage: gptc check MODEL.yaml [--set KEY=VALUE]... [--json]\n"

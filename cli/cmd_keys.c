@@ -2,13 +2,13 @@
  * cmd_keys.c: `gptc keys [--markdown]`, the key table of model files
  * (schema.h) as text, or as the Markdown reference of models/README.md.
  */
-#include "cmd_keys.h"
+#include "cli/cmd_keys.h"
 
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "cli.h"
-#include "schema.h"
+#include "cli/cli.h"
+#include "compiler/lang/schema.h"
 
 static const char help[] =
     "Usage: gptc keys [--markdown]\n"

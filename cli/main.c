@@ -10,16 +10,16 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cmd_bench.h"
-#include "cmd_check.h"
-#include "cmd_compile.h"
-#include "cmd_data.h"
-#include "cmd_export.h"
-#include "cmd_keys.h"
-#include "cmd_train.h"
-#include "manifest.h"
-#include "suggest.h"
-#include "version.h"
+#include "cli/cmd_bench.h"
+#include "cli/cmd_check.h"
+#include "cli/cmd_compile.h"
+#include "cli/cmd_data.h"
+#include "cli/cmd_export.h"
+#include "cli/cmd_keys.h"
+#include "cli/cmd_train.h"
+#include "runtime/train/manifest.h"
+#include "compiler/lang/suggest.h"
+#include "compiler/version.h"
 
 static int compile(int argc, char **argv) { return cmd_compile(argc, argv, GPTC_VERSION); }
 

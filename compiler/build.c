@@ -9,14 +9,14 @@
  * looks a kernel up again: the plan and the optimizer hold references into
  * the kernel set.
  */
-#include "build.h"
+#include "compiler/build.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "bind.h"
-#include "sha256.h"
+#include "compiler/plan/bind.h"
+#include "compiler/util/sha256.h"
 
 /* Every device array of the optimizer starts on this boundary, in floats:
  * the kernels' 16-byte promise (emit.h). */

@@ -30,11 +30,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bufplan.h"
-#include "emit.h"
-#include "lower.h"
-#include "params.h"
-#include "spec.h"
+#include "compiler/plan/bufplan.h"
+#include "compiler/codegen/emit.h"
+#include "compiler/plan/lower.h"
+#include "compiler/plan/params.h"
+#include "compiler/lang/spec.h"
 
 /* A kernel of the build's kernel set: instance `inst`, its kernel `k`. */
 typedef struct {

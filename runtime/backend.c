@@ -2,16 +2,16 @@
  * backend.c: the executors the trainer can use. Each is a table of
  * functions over its own model object; adding one means adding a table.
  */
-#include "backend.h"
+#include "runtime/backend.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend_dev.h"
-#include "cuda/gpu_cuda.h"
-#include "optim.h"
-#include "ref.h"
+#include "runtime/device/backend_dev.h"
+#include "runtime/device/cuda/gpu_cuda.h"
+#include "runtime/ref/optim.h"
+#include "runtime/ref/ref.h"
 
 /* The ref executor: the model and the optimizer that owns its state, both
  * on the host. */

@@ -15,12 +15,12 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "build.h"
-#include "ckpt.h"
-#include "coll.h"
-#include "lower.h"
-#include "params.h"
-#include "spec.h"
+#include "compiler/build.h"
+#include "runtime/train/ckpt.h"
+#include "runtime/dist/coll.h"
+#include "compiler/plan/lower.h"
+#include "compiler/plan/params.h"
+#include "compiler/lang/spec.h"
 
 /* Every function is there for every executor, except the last four, each
  * NULL where it says why. */

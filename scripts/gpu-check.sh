@@ -31,7 +31,7 @@
 #              test more ranks: NCCL refuses two ranks on one device
 #   record     gptc train on cuda: 2 steps of tiny.yaml, whose run record
 #              must name the GPU, its driver, NVRTC and cuBLASLt
-#              (runtime/manifest.h); then --resume on ref to step 3, which
+#              (runtime/train/manifest.h); then --resume on ref to step 3, which
 #              must report the change of executor and go on
 #   timing     gptc bench: 20 steps of r10-medium-x01 at 65,536 tokens on
 #              the GPU (ms/step, tok/s, MFU against 989 TFLOP/s, peak memory),

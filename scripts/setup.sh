@@ -31,7 +31,7 @@ have_header() {
 }
 have_header yaml.h || need+=(libyaml-dev)
 have_header cblas.h || need+=(libopenblas-dev)
-# PCRE2 for GPT-2's pre-tokenizer (runtime/bpe.c, linked with -lpcre2-8)
+# PCRE2 for GPT-2's pre-tokenizer (runtime/data/bpe.c, linked with -lpcre2-8)
 have_header pcre2.h "PCRE2_CODE_UNIT_WIDTH 8" || need+=(libpcre2-dev)
 # the OpenMP build of OpenBLAS (see the Makefile's BLAS_DIR)
 [ -e "/usr/lib/$(${CC:-gcc} -print-multiarch)/openblas-openmp/libopenblas.so" ] \

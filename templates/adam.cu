@@ -1,6 +1,6 @@
 /*
  * adam.cu: one Adam step on an fp32 tensor and its fp32 moments, in the
- * torch.optim.AdamW form that runtime/optim.c uses (bit for bit, given
+ * torch.optim.AdamW form that runtime/ref/optim.c uses (bit for bit, given
  * NVRTC's --fmad=false):
  *
  *   m = beta1 * m + (1 - beta1) * g

@@ -11,7 +11,7 @@
  *             the ref executor's gather (runtime/ref/elementwise.h,
  *             embed_gather); the sum is fp32 here (double there).
  *   backward  for each segment s = 0 .. rows-1 (rows = the number of
- *             segments, runtime/token_segments.h):
+ *             segments, runtime/data/token_segments.h):
  *               dtable[seg_token[s], :] += drows[order[i], :]
  *                 for i = seg_start[s], seg_start[s] + 1, ..., seg_start[s+1] - 1
  *             one fp32 addition per row, in that order: the ref executor's

@@ -1,6 +1,6 @@
 /*
  * muon.cu: the elementwise steps of Muon's update that the GEMMs do not
- * do, and the head's bf16 copy after Adam. runtime/optim_gpu.c drives them;
+ * do, and the head's bf16 copy after Adam. runtime/device/optim_gpu.c drives them;
  * templates/muon_momentum.cu is the step before.
  *
  * Computes (fp32 math, --fmad=false, the operations in the order written):
@@ -14,7 +14,7 @@
  *   muon_update     w = float((hi[i] << 16) | lo[i])   (the exact fp32 master)
  *                   w = w * decay - lr_eff * float(o[i])
  *                   hi[i] = bits(w) >> 16, lo[i] = bits(w) & 0xffff
- *                   as runtime/optim.c's muon_update; hi, the bf16 weight
+ *                   as runtime/ref/optim.c's muon_update; hi, the bf16 weight
  *                   the GEMMs read, is the master truncated toward zero.
  *   cast_bf16       out[i] = bf16(in[i])                  (nearest even)
  * Layouts   every array n contiguous elements; out may be x (in place),

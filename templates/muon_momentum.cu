@@ -5,7 +5,7 @@
  * starts from), and the first stage of each matrix's Frobenius norm.
  *
  * Computes, for every element i of matrix k (fp32, in this order, as
- * runtime/optim.c's muon_update):
+ * runtime/ref/optim.c's muon_update):
  *   buf[i] = momentum * buf[i] + (1 - momentum) * g[i]
  *   u      = NESTEROV ? momentum * buf[i] + (1 - momentum) * g[i] : buf[i]
  *   x[i]   = bf16(u)                                   (nearest even)

@@ -2,7 +2,7 @@
 // inline PTX (docs/design.md, 'Kernel templates').
 //
 // Under a CUDA compiler (NVRTC, nvcc) it includes <cuda_bf16.h>; under the
-// host C++ compiler it includes runtime/sim/cuda_emu.h, so one kernel source
+// host C++ compiler it includes runtime/device/sim/cuda_emu.h, so one kernel source
 // compiles with both (add -Iruntime/sim for the host compiler, and
 // -I<cuda>/include -Itemplates for NVRTC). On top it defines what kernels
 // share:

@@ -11,7 +11,7 @@
  * The bf16 type and its conversions (__nv_bfloat16, __float2bfloat16 with
  * round-to-nearest-even, __bfloat162float) come from prims.cuh, every
  * template's prelude: cuda_bf16.h under a CUDA compiler, the emulation
- * header runtime/sim/cuda_emu.h under the host compiler.
+ * header runtime/device/sim/cuda_emu.h under the host compiler.
  */
 #pragma once
 #include "prims.cuh"

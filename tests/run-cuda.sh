@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # run-cuda.sh GPTC: the cuda code on any machine, GPU or not.
-#   - the driver loader (runtime/cuda/cuda_drv.c) against a fake libcuda
+#   - the driver loader (runtime/device/cuda/cuda_drv.c) against a fake libcuda
 #     (tests/cuda/fake_libcuda.c, through GPTC_CUDA_LIB): a missing library,
 #     one that is no driver, a driver without an entry point, cuInit
 #     failing, no device; and gpu_cuda_open failing cleanly with the call
@@ -11,7 +11,7 @@
 #     ref; with N (fake) GPUs, N ranks start, each fails to open its GPU,
 #     and all end with status 2, none left behind;
 #   - cuBLASLt loads where the CUDA toolkit is;
-#   - NCCL's loader (runtime/cuda/nccl_comm.c): a missing library and one that is
+#   - NCCL's loader (runtime/device/cuda/nccl_comm.c): a missing library and one that is
 #     not NCCL are errors naming them, also from devcomm_nccl; the toolkit's
 #     libnccl.so.2 loads with every entry point;
 #     the DevComm against a fake NCCL (tests/cuda/fake_libnccl.c) and the
@@ -108,7 +108,7 @@ fi
 if [ -e "${CUDA_HOME:-/usr/local/cuda}/lib64/libcublasLt.so.13" ]; then
     cat >"$tmp/lt.c" <<'EOF'
 #include <stdio.h>
-#include "cuda/cublaslt.h"
+#include "runtime/device/cuda/cublaslt.h"
 int main(void) {
     char why[2048];
     if (!cublaslt_load(why, sizeof why)) return puts(why), 1;
@@ -118,7 +118,7 @@ int main(void) {
 EOF
     ldlibs=${GPU_LDLIBS:-$(make -s --no-print-directory print-ldlibs)}
     # shellcheck disable=SC2086 # ldlibs is a list of flags
-    if $CC -std=c11 -Iruntime -Icompiler -isystem "$CUDA_INC" -o "$tmp/lt" "$tmp/lt.c" build/libgptc.a \
+    if $CC -std=c11 -I. -isystem "$CUDA_INC" -o "$tmp/lt" "$tmp/lt.c" build/libgptc.a \
         $ldlibs -fopenmp >"$tmp/lt.log" 2>&1; then
         expect 0 "cuBLASLt loads with every entry point gptc uses" "cuBLASLt 1" -- "$tmp/lt"
         expect 1 "a missing cuBLASLt is an error naming the path" "cuBLASLt not found (tried $tmp/none.so)" -- \
@@ -135,8 +135,8 @@ cat >"$tmp/nccl.c" <<'EOF'
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "coll.h"
-#include "cuda/nccl_comm.h"
+#include "runtime/dist/coll.h"
+#include "runtime/device/cuda/nccl_comm.h"
 int main(int argc, char **argv) {
     char msg[1200];
     if (argc > 1 && !strcmp(argv[1], "devcomm")) {
@@ -170,7 +170,7 @@ int main(int argc, char **argv) {
 EOF
 ldlibs=${GPU_LDLIBS:-$(make -s --no-print-directory print-ldlibs)}
 # shellcheck disable=SC2086 # ldlibs is a list of flags
-if $CC -std=c11 -Iruntime -Icompiler -o "$tmp/nccl" "$tmp/nccl.c" build/libgptc.a $ldlibs -fopenmp \
+if $CC -std=c11 -I. -o "$tmp/nccl" "$tmp/nccl.c" build/libgptc.a $ldlibs -fopenmp \
     >"$tmp/nccl.log" 2>&1; then
     expect 1 "a missing NCCL is an error naming the path" \
         "NCCL: $tmp/none.so not found ($tmp/none.so: " -- env GPTC_NCCL_LIB="$tmp/none.so" "$tmp/nccl"

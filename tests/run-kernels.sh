@@ -10,7 +10,7 @@
 # tested): `GPTC compile --no-compile` into build/kernels/gen/NAME;
 # its kernels_sim.cc, as generated, and test_kernels.c (with -I on that
 # folder for plan.h) are built twice, each linked with
-# runtime/sim/cuda_emu.cc (and runtime/token_segments.c, the embedding
+# runtime/device/sim/cuda_emu.cc (and runtime/data/token_segments.c, the embedding
 # backward's host side): -O2, and -O1 with AddressSanitizer + UBSan, whose
 # stderr must stay empty. The other models' kernels_sim.cc are only built
 # (-O2): their kernels are the same templates at sizes too large to run
@@ -67,7 +67,7 @@ CXXFLAGS="-std=c++17 -Wall -Wextra $WERROR -ffp-contract=off"
 KFLAGS=-fno-strict-aliasing
 CFLAGS="-std=c11 -D_DEFAULT_SOURCE -Wall -Wextra $WERROR -Wshadow -Wstrict-prototypes"
 CFLAGS="$CFLAGS -ffp-contract=off -fopenmp"
-CINC="-Icompiler -Iruntime -Iruntime/ref -Iruntime/sim"
+CINC="-I."
 declare -A flags=([o2]="-O2 -g" [asan]="-O1 -g $SAN" [gpu]="-O2 -g")
 flavours=(o2 asan)
 if [ $gpu -eq 1 ]; then
@@ -188,17 +188,17 @@ gpu_flags() {
     [ "$1" = gpu ] && printf -- '-DGPTC_KERNELS_GPU -DGPTC_KERNELS_CU="%s"' "$root/$out/gen/$2/kernels.cu"
 }
 for f in "${flavours[@]}"; do
-    job "$f-emu" $CXX $CXXFLAGS ${flags[$f]} -Iruntime/sim -c runtime/sim/cuda_emu.cc -o "$out/$f/cuda_emu.o"
-    job "$f-segments" $CC $CFLAGS ${flags[$f]} $CINC -c runtime/token_segments.c -o "$out/$f/token_segments.o"
+    job "$f-emu" $CXX $CXXFLAGS ${flags[$f]} -Iruntime/device/sim -c runtime/device/sim/cuda_emu.cc -o "$out/$f/cuda_emu.o"
+    job "$f-segments" $CC $CFLAGS ${flags[$f]} $CINC -c runtime/data/token_segments.c -o "$out/$f/token_segments.o"
     for name in "${models[@]}"; do
-        job "$f-$name-kernels" $CXX $CXXFLAGS ${flags[$f]} $KFLAGS -Iruntime/sim -Itemplates \
+        job "$f-$name-kernels" $CXX $CXXFLAGS ${flags[$f]} $KFLAGS -Iruntime/device/sim -Itemplates \
             -c "$out/gen/$name/kernels_sim.cc" -o "$out/$f/$name-kernels_sim.o"
         job "$f-$name-test" $CC $CFLAGS ${flags[$f]} $CINC -I"$out/gen/$name" $(gpu_flags "$f" "$name") \
             -c tests/kernels/test_kernels.c -o "$out/$f/$name-test_kernels.o"
     done
 done
 for name in "${others[@]}"; do
-    job "o2-$name-kernels" $CXX $CXXFLAGS ${flags[o2]} $KFLAGS -Iruntime/sim -Itemplates \
+    job "o2-$name-kernels" $CXX $CXXFLAGS ${flags[o2]} $KFLAGS -Iruntime/device/sim -Itemplates \
         -c "$out/gen/$name/kernels_sim.cc" -o "$out/o2/$name-kernels_sim.o"
 done
 wait_jobs

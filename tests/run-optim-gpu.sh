@@ -1,16 +1,15 @@
 #!/usr/bin/env bash
 # run-optim-gpu.sh GPTC_BINARY: the GPU executors' optimizer step
-# (runtime/optim_gpu.c) on the sim device against the ref optimizer
-# (runtime/optim.c), and sim's GEMM against double loops
+# (runtime/device/optim_gpu.c) on the sim device against the ref optimizer
+# (runtime/ref/optim.c), and sim's GEMM against double loops
 # (tests/optim/test_optim_gpu.c says what is checked). No GPU.
 #
 # `GPTC compile models/tiny.yaml --no-compile` gives the kernels; its
-# kernels_sim.cc and runtime/sim/cuda_emu.cc are compiled here (-O2, no FMA
-# contraction, as tests/run-kernels.sh) and linked with the test and the
-# objects `make build/gptc` left in build/obj (the compiler, for the spec
-# and the emitter's plan, and the runtime; any main.o, gptc's main() from
-# cli/main.c or one an older tree left in compiler/, stays out). -rdynamic: gpu_sim finds the
-# kernels by name in the executable. Ends with "optim-gpu: N passed, N
+# kernels_sim.cc and runtime/device/sim/cuda_emu.cc are compiled here (-O2, no FMA
+# contraction, as tests/run-kernels.sh) and linked with the test and
+# build/libgptc.a (make build/libgptc.a: the compiler, for the model build,
+# and the runtime). -rdynamic: gpu_sim finds the kernels by name in the
+# executable. Ends with "optim-gpu: N passed, N
 # failed"; exits 1 if anything failed, 2 on bad usage.
 . "$(dirname "$0")/lib.sh" optim-gpu "$@"
 
@@ -20,9 +19,7 @@ out=build/optim-gpu
 rm -rf "$out"
 mkdir -p "$out"
 BLAS_DIR=/usr/lib/$($CC -print-multiarch)/openblas-openmp
-objs=$(ls build/obj/cli/*.o build/obj/compiler/*.o build/obj/runtime/*.o build/obj/runtime/ref/*.o \
-    build/obj/runtime/sim/*.o build/obj/runtime/cuda/*.o \
-    build/obj/build/gen/*.o 2>/dev/null | grep -v '/main\.o$')
+objs=build/libgptc.a
 
 if ! "$bin" compile models/tiny.yaml --no-compile -o "$out/gen" >"$out/gen.log" 2>&1; then
     fail "gptc compile --no-compile models/tiny.yaml" "$(head -n 20 "$out/gen.log")"
@@ -30,12 +27,12 @@ if ! "$bin" compile models/tiny.yaml --no-compile -o "$out/gen" >"$out/gen.log" 
 fi
 CXXFLAGS="-std=c++17 -O2 -g -Wall -Wextra -Werror -ffp-contract=off"
 CFLAGS="-std=c11 -D_DEFAULT_SOURCE -O2 -g -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -ffp-contract=off"
-if ! { $CXX $CXXFLAGS -fno-strict-aliasing -Iruntime/sim -Itemplates -c "$out/gen/kernels_sim.cc" -o "$out/kernels_sim.o" &&
-    $CXX $CXXFLAGS -Iruntime/sim -c runtime/sim/cuda_emu.cc -o "$out/cuda_emu.o" &&
-    $CC $CFLAGS -fopenmp -Icompiler -Iruntime -Iruntime/ref -Iruntime/sim -c tests/optim/test_optim_gpu.c \
+if ! { $CXX $CXXFLAGS -fno-strict-aliasing -Iruntime/device/sim -Itemplates -c "$out/gen/kernels_sim.cc" -o "$out/kernels_sim.o" &&
+    $CXX $CXXFLAGS -Iruntime/device/sim -c runtime/device/sim/cuda_emu.cc -o "$out/cuda_emu.o" &&
+    $CC $CFLAGS -fopenmp -I. -c tests/optim/test_optim_gpu.c \
         -o "$out/test_optim_gpu.o" &&
-    $CXX -O2 -fopenmp -rdynamic -o "$out/test_optim_gpu" "$out/test_optim_gpu.o" $objs "$out/kernels_sim.o" \
-        "$out/cuda_emu.o" -lyaml -lpcre2-8 -L"$BLAS_DIR" -Wl,-rpath,"$BLAS_DIR" -lopenblas -lm -ldl -lpthread; \
+    $CXX -O2 -fopenmp -rdynamic -o "$out/test_optim_gpu" "$out/test_optim_gpu.o" "$out/kernels_sim.o" \
+        "$out/cuda_emu.o" "$objs" -lyaml -lpcre2-8 -L"$BLAS_DIR" -Wl,-rpath,"$BLAS_DIR" -lopenblas -lm -ldl -lpthread; \
     } >"$out/build.log" 2>&1; then
     fail "build test_optim_gpu" "$(head -n 40 "$out/build.log")"
     finish

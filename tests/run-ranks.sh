@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # run-ranks.sh GPTC: multi-rank training on the CPU on tests/train/micro.yaml,
 # 5 steps: `gptc train --ranks N` (N forked ranks; the gptc that forked them
-# sums their gradients: runtime/launch.c), and an mpirun of one's own (MPI
+# sums their gradients: runtime/dist/launch.c), and an mpirun of one's own (MPI
 # through build/libgptc_mpi.so).
 #   - gptc itself does not link libmpi;
 #   - the same global batch on 1, 2 and 4 ranks (4 slices) and on 1, 3 and
 #     6 ranks (6 slices) gives bit-identical parameters: each rank's share
 #     is a power-of-two number of slices, so the fixed-tree sums associate
-#     exactly as one process's do (runtime/tree_sum.h); the same N twice is
+#     exactly as one process's do (runtime/dist/tree_sum.h); the same N twice is
 #     bit-identical; an external mpirun -np 2 gives the same as --ranks 2
 #     (both add over the same tree); so do gradients of 3.6 MB, which the
 #     hub's sockets carry in many pieces;
@@ -112,7 +112,7 @@ same wide1 wide2 "3.6 MB of gradients per step: 2 ranks give bit-identical param
 # The sim executor under the same rank logic. With two slices per rank its
 # gradients come to the host for the sums; with one (4 ranks) it averages
 # them itself during the backward pass and shares Muon's Newton-Schulz out
-# among the ranks (runtime/devcomm.h), which must still give the bits of
+# among the ranks (runtime/dist/devcomm.h), which must still give the bits of
 # one process.
 for n in 1 2 4; do
     run "simfour$n" 4 --ranks "$n" --backend sim || fail "sim: 4 slices on $n ranks" "$(tail -n 20 "$tmp/simfour$n.out")"

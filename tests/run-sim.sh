@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # run-sim.sh [--bench]: builds and runs the tests of the `sim` executor
-# (runtime/sim/, templates/prims.cuh, tests/sim/) into build/sim/. No GPU.
+# (runtime/device/sim/, templates/prims.cuh, tests/sim/) into build/sim/. No GPU.
 #
 #   - tests/sim/test_sim.cc with the test kernels (tests/sim/kernels/*.cu)
 #     and the emulator, built three ways, each running every test: -O2;
@@ -10,7 +10,7 @@
 #   - the planted out-of-bounds write (test_sim --oob) in the ASan build, as
 #     a process of its own: it must abort with an AddressSanitizer report
 #     that names the kernel's source line;
-#   - runtime/sim/sim.h compiled as C11 (the runtime's side of the boundary);
+#   - runtime/device/sim/sim.h compiled as C11 (the runtime's side of the boundary);
 #   - every test kernel source compiled by NVRTC for sm_90a, mma.cu also with
 #     the portable prims (-DGPTC_PRIMS_PORTABLE), printing each kernel's
 #     registers and spills; skipped, with a message, without a CUDA toolkit
@@ -43,7 +43,7 @@ out=build/sim
 mkdir -p "$out/o2" "$out/asan" "$out/uctx" || exit 2
 
 WARN="-std=c++17 -Wall -Wextra -Werror"
-INC="-Iruntime/sim -Itemplates -Itests/sim"
+INC="-Iruntime/device/sim -Itemplates -Itests/sim"
 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
 # CUDA code reinterprets pointers freely (float * as float4 *): the kernels'
 # translation unit must not assume strict aliasing.
@@ -91,15 +91,15 @@ wait_jobs() {
 # Nothing from an earlier run may stand in for a build that fails now.
 rm -f $out/*/*.o $out/*/test_sim $out/nvrtc_check
 
-job o2-emu $CXX $WARN -O2 -g $INC -c runtime/sim/cuda_emu.cc -o $out/o2/cuda_emu.o
+job o2-emu $CXX $WARN -O2 -g $INC -c runtime/device/sim/cuda_emu.cc -o $out/o2/cuda_emu.o
 job o2-kernels $CXX $WARN -O2 -g $KFLAGS $INC -c tests/sim/kernels_sim.cc -o $out/o2/kernels_sim.o
 job o2-test $CXX $WARN -O2 -g $INC -c tests/sim/test_sim.cc -o $out/o2/test_sim.o
-job uctx-emu $CXX $WARN -O2 -g -DGPTC_SIM_UCONTEXT $INC -c runtime/sim/cuda_emu.cc -o $out/uctx/cuda_emu.o
+job uctx-emu $CXX $WARN -O2 -g -DGPTC_SIM_UCONTEXT $INC -c runtime/device/sim/cuda_emu.cc -o $out/uctx/cuda_emu.o
 if [ -z "$bench" ]; then
-    job asan-emu $CXX $WARN -O1 -g $SAN $INC -c runtime/sim/cuda_emu.cc -o $out/asan/cuda_emu.o
+    job asan-emu $CXX $WARN -O1 -g $SAN $INC -c runtime/device/sim/cuda_emu.cc -o $out/asan/cuda_emu.o
     job asan-kernels $CXX $WARN -O1 -g $SAN $KFLAGS $INC -c tests/sim/kernels_sim.cc -o $out/asan/kernels_sim.o
     job asan-test $CXX $WARN -O1 -g $SAN $INC -c tests/sim/test_sim.cc -o $out/asan/test_sim.o
-    job sim-h-c11 $CC -std=c11 -Wall -Wextra -Werror -pedantic -fsyntax-only -x c runtime/sim/sim.h
+    job sim-h-c11 $CC -std=c11 -Wall -Wextra -Werror -pedantic -fsyntax-only -x c runtime/device/sim/sim.h
     if [ -f "$CUDA_HOME/include/nvrtc.h" ] && [ -e "$CUDA_HOME/lib64/libnvrtc.so" ]; then
         have_cuda=1
         job nvrtc-check $CXX $WARN -O1 -I"$CUDA_HOME/include" tests/sim/nvrtc_check.cc -o $out/nvrtc_check \
@@ -116,7 +116,7 @@ wait_jobs
 
 if [ -n "$bench" ]; then
     [ "$failed" -eq 0 ] || exit 1
-    echo "== assembly context switch (runtime/sim/cuda_emu.cc), $(nproc) cores"
+    echo "== assembly context switch (runtime/device/sim/cuda_emu.cc), $(nproc) cores"
     $out/o2/test_sim --bench || exit 1
     echo "== ucontext context switch (-DGPTC_SIM_UCONTEXT)"
     $out/uctx/test_sim --bench || exit 1
@@ -162,7 +162,7 @@ if [ -x $out/asan/test_sim ]; then
     fi
 fi
 
-[ -z "${broken[sim-h-c11]+x}" ] && pass "ok runtime/sim/sim.h compiles as C11"
+[ -z "${broken[sim-h-c11]+x}" ] && pass "ok runtime/device/sim/sim.h compiles as C11"
 
 if [ -z "$have_cuda" ]; then
     missing "no NVRTC at $CUDA_HOME, so no NVRTC compiles of the test kernels" \

@@ -88,7 +88,7 @@ cmp -s <(grep val_loss "$tmp/a/train.log" | sed 's/ train_time.*//') \
        <(grep val_loss "$tmp/b/train.log" | sed 's/ train_time.*//') \
     && pass "the resumed run's val losses equal the uninterrupted run's" || fail "val losses differ after resume"
 
-# Resume refuses silent changes (runtime/resume.h): each class of change is
+# Resume refuses silent changes (runtime/train/resume.h): each class of change is
 # refused with its `key: old -> new` line and the options that undo it, and
 # the checkpoint is left as it was; --accept-changes goes on and records
 # the change; another executor is allowed and reported.

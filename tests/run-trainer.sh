@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # run-trainer.sh GPTC: the generated trainer (make train-NAME,
-# runtime/trainer_main.c): the model build that gptc compile writes as C
+# runtime/train/trainer_main.c): the model build that gptc compile writes as C
 # data, linked with the runtime, trains that model with gptc train's
 # options and no model file.
 #   - 5 steps of tiny-x02 give bit-identical parameters from the generated

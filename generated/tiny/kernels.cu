@@ -133,7 +133,7 @@ relu2_bwd_m512(__nv_bfloat16 *dpre, const __nv_bfloat16 *dact, const __nv_bfloat
 /* ---- adam.cu: VEC=4 THREADS=256 ---- */
 /*
  * adam.cu: one Adam step on an fp32 tensor and its fp32 moments, in the
- * torch.optim.AdamW form that runtime/optim.c uses (bit for bit, given
+ * torch.optim.AdamW form that runtime/ref/optim.c uses (bit for bit, given
  * NVRTC's --fmad=false):
  *
  *   m = beta1 * m + (1 - beta1) * g
@@ -692,7 +692,7 @@ softcap_ce_v320_isru(float *row_loss, __nv_bfloat16 *dlogits, const __nv_bfloat1
  * starts from), and the first stage of each matrix's Frobenius norm.
  *
  * Computes, for every element i of matrix k (fp32, in this order, as
- * runtime/optim.c's muon_update):
+ * runtime/ref/optim.c's muon_update):
  *   buf[i] = momentum * buf[i] + (1 - momentum) * g[i]
  *   u      = NESTEROV ? momentum * buf[i] + (1 - momentum) * g[i] : buf[i]
  *   x[i]   = bf16(u)                                   (nearest even)
@@ -754,7 +754,7 @@ muon_momentum_n1_p8_v4(float *buf, __nv_bfloat16 *x, float *partial, const float
 /* ---- muon.cu: VEC=4 THREADS=256 ---- */
 /*
  * muon.cu: the elementwise steps of Muon's update that the GEMMs do not
- * do, and the head's bf16 copy after Adam. runtime/optim_gpu.c drives them;
+ * do, and the head's bf16 copy after Adam. runtime/device/optim_gpu.c drives them;
  * templates/muon_momentum.cu is the step before.
  *
  * Computes (fp32 math, --fmad=false, the operations in the order written):
@@ -768,7 +768,7 @@ muon_momentum_n1_p8_v4(float *buf, __nv_bfloat16 *x, float *partial, const float
  *   muon_update     w = float((hi[i] << 16) | lo[i])   (the exact fp32 master)
  *                   w = w * decay - lr_eff * float(o[i])
  *                   hi[i] = bits(w) >> 16, lo[i] = bits(w) & 0xffff
- *                   as runtime/optim.c's muon_update; hi, the bf16 weight
+ *                   as runtime/ref/optim.c's muon_update; hi, the bf16 weight
  *                   the GEMMs read, is the master truncated toward zero.
  *   cast_bf16       out[i] = bf16(in[i])                  (nearest even)
  * Layouts   every array n contiguous elements; out may be x (in place),
@@ -868,7 +868,7 @@ cast_bf16_v4(__nv_bfloat16 *out, const float *in, long long n) {
  *             the ref executor's gather (runtime/ref/elementwise.h,
  *             embed_gather); the sum is fp32 here (double there).
  *   backward  for each segment s = 0 .. rows-1 (rows = the number of
- *             segments, runtime/token_segments.h):
+ *             segments, runtime/data/token_segments.h):
  *               dtable[seg_token[s], :] += drows[order[i], :]
  *                 for i = seg_start[s], seg_start[s] + 1, ..., seg_start[s+1] - 1
  *             one fp32 addition per row, in that order: the ref executor's

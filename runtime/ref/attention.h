@@ -14,7 +14,7 @@
 #include <omp.h>
 #include <string.h>
 
-#include "real.h"
+#include "runtime/ref/real.h"
 
 /* ---- attention with the document-causal block-window mask ---- */
 

@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "real.h"
+#include "runtime/ref/real.h"
 
 /* The x0 mix of a layer, over n elements:
  *   xm = lam[0] xs + lam[1] x0[0] + ... + lam[tables] x0[tables - 1],

@@ -25,11 +25,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "elementwise.h"
-#include "ops.h"
-#include "reduce.h"
-#include "ref.h"
-#include "rng.h"
+#include "runtime/ref/elementwise.h"
+#include "runtime/ref/ops.h"
+#include "runtime/ref/reduce.h"
+#include "runtime/ref/ref.h"
+#include "runtime/util/rng.h"
 
 #define Model RNAME(Model)
 

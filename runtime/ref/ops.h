@@ -17,9 +17,9 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "attention.h"
-#include "real.h"
-#include "rotary.h"
+#include "runtime/ref/attention.h"
+#include "runtime/ref/real.h"
+#include "runtime/ref/rotary.h"
 
 /* ---- matrix products (CBLAS, row-major) ---- */
 

@@ -20,8 +20,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "real.h"
-#include "spec.h"
+#include "runtime/ref/real.h"
+#include "compiler/lang/spec.h"
 
 /* torch's rms_norm default: the float32 machine epsilon, in every dtype. */
 #define RMS_EPS 1.1920928955078125e-07

@@ -13,18 +13,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "params.h"
-#include "spec.h"
+#include "compiler/plan/params.h"
+#include "compiler/lang/spec.h"
 
 #define REF_API_NAME(x) ref_##x
 #define REF_API_REAL float
-#include "ref_api.h"
+#include "runtime/ref/ref_api.h"
 #undef REF_API_NAME
 #undef REF_API_REAL
 
 #define REF_API_NAME(x) ref64_##x
 #define REF_API_REAL double
-#include "ref_api.h"
+#include "runtime/ref/ref_api.h"
 #undef REF_API_NAME
 #undef REF_API_REAL
 

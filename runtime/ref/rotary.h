@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "real.h"
+#include "runtime/ref/real.h"
 
 /* cos and sin [T, half] of the recipe's half-truncated rotary: `pairs`
  * frequencies from 1 down to 1/base (both included), then zeros. Angles are

@@ -1,6 +1,6 @@
 /*
  * fake_libcuda.c: a stand-in for libcuda.so.1, so that the driver loader
- * (runtime/cuda/cuda_drv.c) and gpu_cuda_open's error paths are tested on
+ * (runtime/device/cuda/cuda_drv.c) and gpu_cuda_open's error paths are tested on
  * machines without a GPU (tests/run-cuda.sh loads it with GPTC_CUDA_LIB).
  * It exports only cuDriverGetVersion and cuGetProcAddress_v2, as a real
  * driver's loader would use them, and behaves as the environment says:

@@ -1,6 +1,6 @@
 /*
  * fake_libnccl.c: a stand-in for libnccl.so.2, so that the NCCL DevComm's
- * polling, deadlines and aborts (runtime/cuda/nccl_comm.c) are tested on
+ * polling, deadlines and aborts (runtime/device/cuda/nccl_comm.c) are tested on
  * machines without a GPU (tests/run-cuda.sh loads it with GPTC_NCCL_LIB,
  * beside tests/cuda/fake_libcuda.c). It exports every entry point gptc
  * uses and behaves as a non-blocking communicator would, as the

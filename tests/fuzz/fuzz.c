@@ -3,7 +3,7 @@
  * report that every fuzz target uses (see fuzz.h).
  */
 #define _GNU_SOURCE /* memfd_create */
-#include "fuzz.h"
+#include "tests/fuzz/fuzz.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -13,7 +13,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "fsutil.h"
+#include "compiler/util/fsutil.h"
 
 void fuzz_fail(const char *fmt, ...) {
     va_list ap;

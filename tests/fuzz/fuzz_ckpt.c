@@ -29,13 +29,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ckpt.h"
-#include "ckpt_spec.h"
-#include "crc64.h"
-#include "fsutil.h"
-#include "fuzz.h"
-#include "safetensors.h"
-#include "validate.h"
+#include "runtime/train/ckpt.h"
+#include "runtime/train/ckpt_spec.h"
+#include "runtime/util/crc64.h"
+#include "compiler/util/fsutil.h"
+#include "tests/fuzz/fuzz.h"
+#include "runtime/train/safetensors.h"
+#include "compiler/lang/validate.h"
 
 /* The model a resumed run reads into; its checkpoints are seeds. */
 static const char model_a[] =

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "validate.h"
+#include "compiler/lang/validate.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

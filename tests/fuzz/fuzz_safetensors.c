@@ -19,12 +19,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "diag.h"
-#include "fuzz.h"
-#include "params.h"
-#include "safetensors.h"
-#include "spec_json.h"
-#include "validate.h"
+#include "compiler/lang/diag.h"
+#include "tests/fuzz/fuzz.h"
+#include "compiler/plan/params.h"
+#include "runtime/train/safetensors.h"
+#include "compiler/lang/spec_json.h"
+#include "compiler/lang/validate.h"
 
 static FuzzFile in;
 

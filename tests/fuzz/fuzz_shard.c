@@ -28,9 +28,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "data.h"
-#include "fsutil.h"
-#include "fuzz.h"
+#include "runtime/data/data.h"
+#include "compiler/util/fsutil.h"
+#include "tests/fuzz/fuzz.h"
 
 #define SETTINGS 9
 #define HEADER_BYTES (SHARD_HEADER_INTS * 4)

@@ -22,9 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bpe.h"
-#include "fuzz.h"
-#include "strbuf.h"
+#include "runtime/data/bpe.h"
+#include "tests/fuzz/fuzz.h"
+#include "compiler/util/strbuf.h"
 
 #define TEXT_MAX 512
 

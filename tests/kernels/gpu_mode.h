@@ -7,7 +7,7 @@
  * exits 0 (a skip, never counted as passed).
  *
  * With a GPU, every case of every kernel also runs on the device through
- * the cuda Gpu (runtime/cuda/gpu_cuda.h): the model's kernels.cu (checked
+ * the cuda Gpu (runtime/device/cuda/gpu_cuda.h): the model's kernels.cu (checked
  * against plan.h's SHA-256) compiled by NVRTC for the device, each buffer
  * copied to device memory with its guard bytes around it, the kernel (and
  * a two-stage reduction's second stage) launched with plan.h's rule, as on
@@ -31,9 +31,9 @@
  */
 #include <cblas.h>
 
-#include "cuda/gpu_cuda.h"
-#include "fsutil.h"
-#include "sha256.h"
+#include "runtime/device/cuda/gpu_cuda.h"
+#include "compiler/util/fsutil.h"
+#include "compiler/util/sha256.h"
 
 static Gpu gpu;
 

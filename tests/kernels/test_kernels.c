@@ -4,7 +4,7 @@
  * inputs. tests/run-kernels.sh builds it once per model, with -I on the
  * model's generated folder (plan.h: the kernels, their parameters and their
  * launch rule) and linked with that folder's kernels_sim.cc and
- * runtime/sim/cuda_emu.cc; each kernel is found by its exported name,
+ * runtime/device/sim/cuda_emu.cc; each kernel is found by its exported name,
  * gptc_sim_NAME. Usage: test_kernels MODEL_NAME [SEED [FAMILY,...]]; the
  * name is only for the messages, and a list of families tests only those
  * kernels (run-kernels.sh's variant builds).
@@ -16,7 +16,7 @@
  * one seed:
  *   got    launched as the runtime will: plan.h's threads and blocks;
  *   want   the same inputs through the ref code (runtime/ref/elementwise.h,
- *          runtime/ref/reduce.h, runtime/adam.h) in fp32, outputs then
+ *          runtime/ref/reduce.h, runtime/ref/adam.h) in fp32, outputs then
  *          rounded to the buffer's dtype (bf16: to nearest even);
  *   again  launched with the emulator's random thread and block order and
  *          poisoned shared memory.
@@ -55,16 +55,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "adam.h"
-#include "muon.h"
+#include "runtime/ref/adam.h"
+#include "runtime/ref/muon.h"
 
-#include "attention.h"
-#include "elementwise.h"
+#include "runtime/ref/attention.h"
+#include "runtime/ref/elementwise.h"
 #include "plan.h"
-#include "reduce.h"
-#include "rotary.h"
-#include "sim.h"
-#include "token_segments.h"
+#include "runtime/ref/reduce.h"
+#include "runtime/ref/rotary.h"
+#include "runtime/device/sim/sim.h"
+#include "runtime/data/token_segments.h"
 
 #ifdef __SANITIZE_ADDRESS__
 #include <sanitizer/asan_interface.h>
@@ -2090,7 +2090,7 @@ static void check_plan(const GptcPlanKernel *k, const Kind *kind, char *why, siz
 }
 
 #ifdef GPTC_KERNELS_GPU
-#include "gpu_mode.h"
+#include "tests/kernels/gpu_mode.h"
 #endif
 
 static void test_kernel(const char *model, const GptcPlanKernel *k, uint64_t seed) {

@@ -1,6 +1,6 @@
 /*
- * test_optim_gpu.c: the GPU executors' optimizer step (runtime/optim_gpu.c)
- * on the sim device, against the ref executor's (runtime/optim.c), and the
+ * test_optim_gpu.c: the GPU executors' optimizer step (runtime/device/optim_gpu.c)
+ * on the sim device, against the ref executor's (runtime/ref/optim.c), and the
  * sim device's GEMM against plain double-precision loops. Built by
  * tests/run-optim-gpu.sh with tiny.yaml's generated kernels_sim.cc and the
  * emulator linked in (the kernels found by gpu_sim through dlsym).
@@ -39,13 +39,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bf16.h"
-#include "gpu_sim.h"
-#include "muon.h"
-#include "optim.h"
-#include "optim_gpu.h"
-#include "params.h"
-#include "validate.h"
+#include "runtime/util/bf16.h"
+#include "runtime/device/sim/gpu_sim.h"
+#include "runtime/ref/muon.h"
+#include "runtime/ref/optim.h"
+#include "runtime/device/optim_gpu.h"
+#include "compiler/plan/params.h"
+#include "compiler/lang/validate.h"
 
 #define U32 0x1p-24
 /* Muon's bf16 Newton-Schulz against ref's fp32 one: the largest relative

@@ -12,7 +12,7 @@ tables and scalars, Muon with Newton-Schulz for the block matrices), all in
 float32. Step i uses the windows, learning rates and momentum of training
 step i, and, with real data, the batch gptc's loader gives step i (the
 shards of train.data.train, in sorted order, from position 0; see
-runtime/data.h), so both sides see the same tokens.
+runtime/data/data.h), so both sides see the same tokens.
 
 Usage (Debian's torch is /usr/bin/python3's):
   /usr/bin/python3 tests/reference/bench_torch.py models/tiny.yaml \
@@ -101,7 +101,7 @@ def read_shard(path):
 
 
 class Batches:
-    """gptc's loader (runtime/data.h): batch = ranks x T tokens; rank r reads
+    """gptc's loader (runtime/data/data.h): batch = ranks x T tokens; rank r reads
     tokens[pos + rT, pos + rT + T + 1); pos += ranks T; before a batch, if
     pos + ranks T + 1 >= len, the next shard at 0. Wraps to the first shard
     at the end (a benchmark, not a training run)."""

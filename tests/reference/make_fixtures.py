@@ -85,7 +85,7 @@ def fixture(cfg, seed):
     tensors = [("inputs", inputs), ("targets", targets),
                ("eval_step", torch.tensor([EVAL_STEP], dtype=torch.int32))]
     # The schedules of steps 0..STEPS-1 (docs/recipe.md, 'Window schedule' and
-    # 'Schedules'), for a direct check of compiler/spec.c's versions: windows
+    # 'Schedules'), for a direct check of compiler/lang/spec.c's versions: windows
     # (long, short) in blocks, LR multiplier, Muon momentum.
     tensors += [("schedule.windows", torch.tensor([cfg.windows(k) for k in range(STEPS)],
                                                   dtype=torch.int32)),

@@ -1,5 +1,5 @@
 // kernels_sim.cc: the test kernels compiled for the sim executor, each
-// exported to C as gptc_sim_NAME (runtime/sim/sim.h) the way generated code
+// exported to C as gptc_sim_NAME (runtime/device/sim/sim.h) the way generated code
 // wraps its kernels. Needs -Iruntime/sim -Itemplates -fno-strict-aliasing.
 #include "kernels/bench.cu"
 #include "kernels/bf16.cu"

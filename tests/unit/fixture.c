@@ -1,6 +1,6 @@
 /* fixture.c: the fixture reader (see fixture.h). Every length read from the
  * file is checked against the bytes that remain before it is used. */
-#include "fixture.h"
+#include "tests/unit/fixture.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "test.h"
+#include "tests/unit/test.h"
 
 #define MAX_TESTS 1024
 

@@ -36,9 +36,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bpe.h"
-#include "cmd_data.h"
-#include "test.h"
+#include "runtime/data/bpe.h"
+#include "cli/cmd_data.h"
+#include "tests/unit/test.h"
 
 #define TINY "tests/fixtures/bpe/tiny.tiktoken"
 #define TINY_RANKS 273

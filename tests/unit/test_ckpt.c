@@ -27,16 +27,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "ckpt.h"
-#include "ckpt_spec.h"
-#include "cmd_export.h"
-#include "crc64.h"
-#include "diag.h"
-#include "params.h"
-#include "safetensors.h"
-#include "spec_json.h"
-#include "test.h"
-#include "validate.h"
+#include "runtime/train/ckpt.h"
+#include "runtime/train/ckpt_spec.h"
+#include "cli/cmd_export.h"
+#include "runtime/util/crc64.h"
+#include "compiler/lang/diag.h"
+#include "compiler/plan/params.h"
+#include "runtime/train/safetensors.h"
+#include "compiler/lang/spec_json.h"
+#include "tests/unit/test.h"
+#include "compiler/lang/validate.h"
 
 /* ---- files and directories --------------------------------------------- */
 

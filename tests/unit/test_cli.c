@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "test.h"
+#include "cli/cli.h"
+#include "tests/unit/test.h"
 
 /* What the test command's options hold after a parse. */
 static struct {

@@ -1,13 +1,13 @@
 /*
  * test_cubin.c: which of a generated trainer's ahead-of-time cubins the
- * cuda executor loads on a GPU (cuda_cubin_for in runtime/cuda/gpu_cuda.h):
+ * cuda executor loads on a GPU (cuda_cubin_for in runtime/device/cuda/gpu_cuda.h):
  * its own architecture's; else an earlier minor of the same major; never
  * an arch-specific one (sm_90a) on another GPU; none across majors.
  */
 #include <string.h>
 
-#include "cuda/gpu_cuda.h"
-#include "test.h"
+#include "runtime/device/cuda/gpu_cuda.h"
+#include "tests/unit/test.h"
 
 static const BuildCubin cubins[] = {{"sm_90a", NULL, 0}, {"sm_80", NULL, 0}, {"sm_86", NULL, 0}};
 

@@ -27,11 +27,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cmd_data.h"
-#include "data.h"
-#include "test.h"
-#include "textset.h"
-#include "tokenize.h"
+#include "cli/cmd_data.h"
+#include "runtime/data/data.h"
+#include "tests/unit/test.h"
+#include "runtime/data/textset.h"
+#include "runtime/data/tokenize.h"
 
 /* ---- helpers ---- */
 

@@ -1,6 +1,6 @@
 /*
- * test_exec.c: the plan executor (runtime/exec.c) on the sim device, with
- * the model's kernels built at run time (runtime/sim/sim_build.c).
+ * test_exec.c: the plan executor (runtime/device/exec.c) on the sim device, with
+ * the model's kernels built at run time (runtime/device/sim/sim_build.c).
  *
  * Today's check runs the part of tiny.yaml's plan whose kernels exist on
  * this branch: layer 3 (no attention, no skip) forward, x0 mix -> MLP norm
@@ -15,17 +15,17 @@
 #include <dlfcn.h>
 #include <stdlib.h>
 
-#include "diag.h"
-#include "exec.h"
-#include "gpu_sim.h"
-#include "rng.h"
-#include "sim_build.h"
-#include "test.h"
-#include "validate.h"
+#include "compiler/lang/diag.h"
+#include "runtime/device/exec.h"
+#include "runtime/device/sim/gpu_sim.h"
+#include "runtime/util/rng.h"
+#include "runtime/device/sim/sim_build.h"
+#include "tests/unit/test.h"
+#include "compiler/lang/validate.h"
 
-#include "real.h"
-#include "elementwise.h"
-#include "reduce.h"
+#include "runtime/ref/real.h"
+#include "runtime/ref/elementwise.h"
+#include "runtime/ref/reduce.h"
 
 #define TOL 0.015625
 

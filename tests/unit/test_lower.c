@@ -11,16 +11,16 @@
 #include <glob.h>
 #include <stdlib.h>
 
-#include "bind.h"
-#include "build.h"
-#include "bufplan.h"
-#include "cmd_compile.h"
-#include "diag.h"
-#include "planstats.h"
-#include "test.h"
-#include "validate.h"
+#include "compiler/plan/bind.h"
+#include "compiler/build.h"
+#include "compiler/plan/bufplan.h"
+#include "cli/cmd_compile.h"
+#include "compiler/lang/diag.h"
+#include "compiler/plan/planstats.h"
+#include "tests/unit/test.h"
+#include "compiler/lang/validate.h"
 
-#include "../../generated/tiny/build.c"
+#include "generated/tiny/build.c"
 
 /* The build of the model at path; its plan p (NULL after a failed check). */
 static ModelBuild *build_of(const char *path, Plan **p) {

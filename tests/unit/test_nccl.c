@@ -1,5 +1,5 @@
 /*
- * test_nccl.c: the NCCL DevComm (runtime/cuda/nccl_comm.c) on a real GPU, as
+ * test_nccl.c: the NCCL DevComm (runtime/device/cuda/nccl_comm.c) on a real GPU, as
  * one rank: the lent machine has one GPU, and NCCL runs a 1-rank
  * communicator through the same calls (its one-rank path: a copy, or a
  * scaling kernel for a premultiplied sum). Runs with GPTC_TEST_DEVICE=cuda
@@ -22,10 +22,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "coll.h"
-#include "cuda/gpu_cuda.h"
-#include "cuda/nccl_comm.h"
-#include "test.h"
+#include "runtime/dist/coll.h"
+#include "runtime/device/cuda/gpu_cuda.h"
+#include "runtime/device/cuda/nccl_comm.h"
+#include "tests/unit/test.h"
 
 #define N_SUM ((size_t)3 * 1000 * 1000 + 17)
 #define TIMING_BYTES ((size_t)64 << 20)

@@ -19,10 +19,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "arch.h"
-#include "nvrtc.h"
-#include "sha256.h"
-#include "test.h"
+#include "compiler/codegen/arch.h"
+#include "compiler/codegen/nvrtc.h"
+#include "compiler/util/sha256.h"
+#include "tests/unit/test.h"
 
 /* ---- no toolkit needed ---- */
 

@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ref.h"
-#include "rng.h"
-#include "test.h"
-#include "validate.h"
+#include "runtime/ref/ref.h"
+#include "runtime/util/rng.h"
+#include "tests/unit/test.h"
+#include "compiler/lang/validate.h"
 
 #define GC_T 32
 

@@ -10,10 +10,10 @@
  */
 #include <stdlib.h>
 
-#include "params.h"
-#include "report.h"
-#include "spec.h"
-#include "test.h"
+#include "compiler/plan/params.h"
+#include "compiler/report/report.h"
+#include "compiler/lang/spec.h"
+#include "tests/unit/test.h"
 
 /* Record 8 ('Dimensions and parameter counts'): 16 layers of 1024, layer 7
  * without attention, 3 value tables shared 012...012, U-net skips 6->9,

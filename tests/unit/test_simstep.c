@@ -21,12 +21,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend.h"
-#include "diag.h"
-#include "rng.h"
-#include "spec.h"
-#include "validate.h"
-#include "test.h"
+#include "runtime/backend.h"
+#include "compiler/lang/diag.h"
+#include "runtime/util/rng.h"
+#include "compiler/lang/spec.h"
+#include "compiler/lang/validate.h"
+#include "tests/unit/test.h"
 
 /* Loss: relative. Gradients: relative L2 per tensor, over tensors whose
  * gradient is not ~0. Updates: relative L2 of (new - old) per tensor, from

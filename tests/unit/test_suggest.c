@@ -1,5 +1,5 @@
 /*
- * test_suggest.c: "did you mean" (compiler/suggest.c): the edit distance,
+ * test_suggest.c: "did you mean" (compiler/lang/suggest.c): the edit distance,
  * when a name is close enough to offer, how options are compared (dashes and
  * "=VALUE" aside), and the message. The option lists are the shapes the
  * commands use; `gptc train --jsn` must stay quiet, since no train option is
@@ -7,8 +7,8 @@
  */
 #include <string.h>
 
-#include "suggest.h"
-#include "test.h"
+#include "compiler/lang/suggest.h"
+#include "tests/unit/test.h"
 
 static const char *const train_like[] = {"--run-dir", "--steps", "--resume", "--backend",
                                          "--threads", "--ranks", "--gpus", "--rank-timeout",

@@ -11,9 +11,9 @@
  * widths that divide the rows, byte-identical output for the same model,
  * and a header that no model path can break out of.
  */
-#include "emit.h"
-#include "template.h"
-#include "test.h"
+#include "compiler/codegen/emit.h"
+#include "compiler/codegen/template.h"
+#include "tests/unit/test.h"
 
 /* Renders `text` with `a`; returns the output (static) or NULL, with the
  * error in err. */

@@ -1,14 +1,14 @@
 /*
  * test_token_segments.c: the stable counting sort behind the embedding
- * tables' backward pass (runtime/token_segments.h), on hand-checked inputs,
+ * tables' backward pass (runtime/data/token_segments.h), on hand-checked inputs,
  * on random ones against its definition, and on bad ids.
  */
 #include <stdbool.h>
 #include <stdlib.h>
 
-#include "rng.h"
-#include "test.h"
-#include "token_segments.h"
+#include "runtime/util/rng.h"
+#include "tests/unit/test.h"
+#include "runtime/data/token_segments.h"
 
 TEST(token_segments_small) {
     const int ids[] = {5, 2, 5, 0, 2, 5, 7};

@@ -6,7 +6,7 @@
  * format and the meaning of each tensor). torch is needed only to write
  * fixtures, never to run this test.
  *
- * Per fixture, first the schedules of compiler/spec.c (windows, LR
+ * Per fixture, first the schedules of compiler/lang/spec.c (windows, LR
  * multiplier, Muon momentum) against the reference's; then, from the
  * fixture's initial weights (float32 values, so both builds start from
  * exactly the reference's point):
@@ -58,12 +58,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "diag.h"
-#include "fixture.h"
-#include "optim.h"
-#include "ref.h"
-#include "test.h"
-#include "validate.h"
+#include "compiler/lang/diag.h"
+#include "tests/unit/fixture.h"
+#include "runtime/ref/optim.h"
+#include "runtime/ref/ref.h"
+#include "tests/unit/test.h"
+#include "compiler/lang/validate.h"
 
 #define TOL_F64 2e-7
 #define TOL_F32 2e-4

@@ -13,12 +13,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "backend.h"
-#include "ckpt.h"
-#include "data.h"
-#include "test.h"
-#include "train.h"
-#include "validate.h"
+#include "runtime/backend.h"
+#include "runtime/train/ckpt.h"
+#include "runtime/data/data.h"
+#include "tests/unit/test.h"
+#include "runtime/train/train.h"
+#include "compiler/lang/validate.h"
 
 #define NAN_STEP 7
 

@@ -1,11 +1,11 @@
 /*
  * test_tree_sum.c: the fixed summation order that makes multi-rank runs
- * reproduce one process's numbers (runtime/tree_sum.h). The leaves are
+ * reproduce one process's numbers (runtime/dist/tree_sum.h). The leaves are
  * chosen so that every association gives a different fp32 result, and
  * each sum is checked against its tree written out by hand.
  */
-#include "test.h"
-#include "tree_sum.h"
+#include "tests/unit/test.h"
+#include "runtime/dist/tree_sum.h"
 
 /* Values of very different sizes: (a + b) + c != a + (b + c) for them. */
 static const float leaf[7] = {1.0f, 3e-8f, 7e-8f, -1.0f, 5e-8f, 0.5f, 9e-8f};

@@ -16,13 +16,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "diag.h"
-#include "stats.h"
-#include "schema.h"
-#include "spec.h"
-#include "test.h"
-#include "validate.h"
-#include "ytree.h"
+#include "compiler/lang/diag.h"
+#include "compiler/report/stats.h"
+#include "compiler/lang/schema.h"
+#include "compiler/lang/spec.h"
+#include "tests/unit/test.h"
+#include "compiler/lang/validate.h"
+#include "compiler/lang/ytree.h"
 
 #define CHECK_LACKS(hay, needle) CHECK(!strstr((hay), (needle)))
 

@@ -17,9 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "diag.h"
-#include "test.h"
-#include "ytree.h"
+#include "compiler/lang/diag.h"
+#include "tests/unit/test.h"
+#include "compiler/lang/ytree.h"
 
 #define CHECK_LACKS(hay, needle) CHECK(!(hay) || !strstr((hay), (needle)))
 

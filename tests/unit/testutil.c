@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "test.h"
+#include "tests/unit/test.h"
 
 static char tdir[64];
 

@@ -1,4 +1,4 @@
-// whitelist.cu: one use of every math intrinsic that runtime/sim/cuda_emu.h
+// whitelist.cu: one use of every math intrinsic that runtime/device/sim/cuda_emu.h
 // promises (math_whitelist), and of the vector types, fences, atomics and
 // prims that no other test kernel uses (api_misc), so that NVRTC proves each
 // name and signature exists in CUDA and the sim test checks the values.

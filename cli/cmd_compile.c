@@ -1,0 +1,434 @@
+/*
+ * cmd_compile.c: `gptc compile MODEL.yaml`.
+ *
+ * Loads and validates the model, plans its kernel instances (emit.c),
+ * renders kernels.cu, plan.h and kernels_sim.cc and writes them atomically
+ * to DIR, then compiles kernels.cu with NVRTC once per architecture, in
+ * parallel and through the compile cache (nvrtc.c). A compile fails on any
+ * NVRTC error, any warning in its log and any spill, printing the log.
+ * NVRTC compiles the file's code with its header comment turned into blank
+ * lines: line numbers stay those of kernels.cu, and models whose kernels
+ * are the same share cache entries although their headers name different
+ * models.
+ */
+#include "cli/cmd_compile.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compiler/codegen/arch.h"
+#include "compiler/build.h"
+#include "compiler/codegen/buildc.h"
+#include "cli/cli.h"
+#include "compiler/lang/diag.h"
+#include "compiler/codegen/emit.h"
+#include "compiler/util/fsutil.h"
+#include "compiler/codegen/nvrtc.h"
+#include "compiler/plan/planstats.h"
+#include "compiler/util/sha256.h"
+#include "compiler/lang/validate.h"
+
+#define MAX_ARCHS 8
+
+static const char compile_help[] =
+    "Usage: gptc compile MODEL.yaml [-o DIR] [--report] [--arch LIST] [-j N]\n"
+    "                    [--set KEY=VALUE]... [--no-compile] [--print-graph]\n"
+    "                    [--plan-stats[=T]]\n"
+    "\n"
+    "Generates the model's fused CUDA kernels and compiles them with NVRTC, so\n"
+    "that you know they build cleanly for each GPU architecture before any GPU\n"
+    "is involved. Writes four files:\n"
+    "  DIR/kernels.cu      the kernels, rendered from gptc's templates with the\n"
+    "                      model's sizes; each is named after its constants,\n"
+    "                      e.g. x0_mix_fwd_t2_d128 (2 input tables, width 128)\n"
+    "  DIR/plan.h          each kernel's name, parameters, constants and launch\n"
+    "                      shape, as C data for the runtime\n"
+    "  DIR/kernels_sim.cc  kernels.cu for the sim executor: built with g++ and\n"
+    "                      runtime/device/sim/cuda_emu.cc, each kernel NAME is callable\n"
+    "                      from C as gptc_sim_NAME (runtime/device/sim/README.md)\n"
+    "  DIR/build.c         the model build as C data, what a generated trainer\n"
+    "                      links: the tensors, the kernel set, one training\n"
+    "                      step (the arena's buffers with their offsets, every\n"
+    "                      kernel launch, GEMM, copy and fill in order, each\n"
+    "                      argument in its kernel's parameter order) and the\n"
+    "                      optimizer's launches\n"
+    "The same model always gives the same bytes. DIR defaults to generated/NAME\n"
+    "for a model file NAME.yaml.\n"
+    "\n"
+    "kernels.cu is then compiled to CUBIN for each architecture. Any NVRTC\n"
+    "error, any warning and any register spill fails the command and prints\n"
+    "NVRTC's log. Results are cached by content hash in $GPTC_CACHE_DIR, else\n"
+    "$XDG_CACHE_HOME/gptc, else ~/.cache/gptc, so compiling the same kernels\n"
+    "again is nearly instant. NVRTC is loaded at run time from the CUDA toolkit\n"
+    "($CUDA_HOME/lib64, /usr/local/cuda/lib64 or the loader's path); no GPU is\n"
+    "needed.\n"
+    "\n"
+    "Options:\n"
+    "  -o DIR           where to write the files (default generated/NAME)\n"
+    "  --arch LIST      comma-separated architectures (default sm_90a,sm_80;\n"
+    "                   known: sm_80, sm_86, sm_89, sm_90, sm_90a)\n"
+    "  -j N             compile up to N architectures at once (default 2)\n"
+    "  --report         print, per kernel and architecture, registers, stack,\n"
+    "                   spills, shared memory and the estimated occupancy,\n"
+    "                   and the activation arena's peak (with reuse) and total\n"
+    "  --no-compile     write the files only; NVRTC is not needed\n"
+    "  --print-graph    print the step's op graph: each fused kernel and the\n"
+    "                   elementary ops it computes, with their tensors\n"
+    "  --plan-stats[=T] print launches and bytes through memory per step at T\n"
+    "                   tokens (default the model's tokens per rank), fused\n"
+    "                   and unfused, and the activation arena's size\n"
+    "  --set KEY=VALUE  override a model key after `extends` (repeatable)\n"
+    "\n"
+    "Exit status: 0 on success; 2 for an invalid model, bad usage, or kernels\n"
+    "that do not compile cleanly; 1 when NVRTC is missing or a file cannot be\n"
+    "written.\n"
+    "\n"
+    "Examples:\n"
+    "  gptc compile models/tiny.yaml --report\n"
+    "  gptc compile models/r10-medium-x01.yaml --arch sm_90a -o /tmp/r10\n"
+    "  gptc compile models/tiny.yaml --set input_embeddings.tables=3 --no-compile\n";
+
+typedef struct {
+    const char *model, *out_dir, *arch_list;
+    CliArgs cli; /* the model file and the --set options */
+    char arch_buf[256];
+    const char *archs[MAX_ARCHS];
+    int narchs;
+    int jobs;
+    bool report, no_compile, print_graph, plan_stats;
+    int64_t stats_T;
+} Args;
+
+/* Splits LIST at commas into a->archs, checking each name. */
+static int parse_archs(const CliCommand *c, Args *a, const char *list) {
+    if (snprintf(a->arch_buf, sizeof a->arch_buf, "%s", list) >= (int)sizeof a->arch_buf)
+        return cli_usage(c, "--arch list too long: %s", list);
+    a->narchs = 0;
+    for (char *tok = strtok(a->arch_buf, ","); tok; tok = strtok(NULL, ",")) {
+        if (!arch_find(tok)) {
+            fprintf(stderr, "gptc compile: unknown architecture '%s' (known: %s)\n", tok,
+                    arch_known_list());
+            return 2;
+        }
+        for (int i = 0; i < a->narchs; i++)
+            if (!strcmp(a->archs[i], tok)) return cli_usage(c, "architecture '%s' given twice", tok);
+        if (a->narchs == MAX_ARCHS) return cli_usage(c, "more than 8 architectures in '%s'", list);
+        a->archs[a->narchs++] = tok;
+    }
+    return a->narchs ? CLI_GO : cli_bad_value(c, "--arch", "at least one architecture", list);
+}
+
+/* CLI_GO, or the exit status: 0 after --help, 2 for bad usage. */
+static int parse_args(int argc, char **argv, Args *a) {
+    memset(a, 0, sizeof *a);
+    a->jobs = NVRTC_DEFAULT_WORKERS;
+    a->arch_list = "sm_90a,sm_80";
+    const CliOpt opts[] = {
+        {"-o", NULL, CLI_STRING, .to.str = &a->out_dir, .what = "a directory"},
+        {"--arch", NULL, CLI_STRING, .to.str = &a->arch_list, .what = "a list of architectures"},
+        {"-j", NULL, CLI_COUNT, .to.count = &a->jobs, .lo = 1, .hi = NVRTC_MAX_WORKERS},
+        {"--report", NULL, CLI_FLAG, .to.flag = &a->report},
+        {"--no-compile", NULL, CLI_FLAG, .to.flag = &a->no_compile},
+        {"--print-graph", NULL, CLI_FLAG, .to.flag = &a->print_graph},
+        {"--plan-stats", NULL, CLI_COUNT64, .to.count64 = &a->stats_T, .lo = 1, .hi = INT64_C(1) << 40,
+         .optional = true, .seen = &a->plan_stats},
+        {"--set", .kind = CLI_SET},
+        {0},
+    };
+    const CliCommand cmd = {"gptc compile", "model file", .opts = opts, .help = compile_help};
+    int rc = cli_parse(&cmd, argc, argv, &a->cli);
+    if (rc != CLI_GO) return rc;
+    a->model = a->cli.args[0];
+    if (a->out_dir && !*a->out_dir) return cli_usage(&cmd, "-o needs a directory");
+    return parse_archs(&cmd, a, a->arch_list);
+}
+
+/* generated/NAME for .../NAME.yaml (or .yml). */
+static void default_out_dir(const char *model, char *buf, size_t len) {
+    const char *base = strrchr(model, '/');
+    base = base ? base + 1 : model;
+    size_t n = strlen(base);
+    if (n > 5 && !strcmp(base + n - 5, ".yaml")) n -= 5;
+    else if (n > 4 && !strcmp(base + n - 4, ".yml")) n -= 4;
+    snprintf(buf, len, "generated/%.*s", (int)n, base);
+}
+
+/* ---- generation ---- */
+
+typedef struct {
+    ModelBuild *build;
+    StrBuf kernels_cu; /* header + code: the file */
+    StrBuf compiled;   /* blank lines + code: what NVRTC sees */
+    StrBuf plan_h;
+    StrBuf sim_cc;
+    StrBuf build_c;
+} Generated;
+
+static void generated_free(Generated *g) {
+    model_build_free(g->build);
+    sb_free(&g->kernels_cu);
+    sb_free(&g->compiled);
+    sb_free(&g->plan_h);
+    sb_free(&g->sim_cc);
+    sb_free(&g->build_c);
+}
+
+/* Every file from the one model build (build.h). */
+static bool generate(const ModelSpec *spec, const char *version, const char *model, Generated *g) {
+    char err[512];
+    if (!(g->build = model_build(spec, err, sizeof err))) {
+        fprintf(stderr, "gptc compile: internal error: %s\n", err);
+        return false;
+    }
+    const ModelBuild *b = g->build;
+    StrBuf header = {0};
+    emit_header(version, model, "kernels.cu: the model's fused kernels; plan.h says how to launch them.", &header);
+    sb_puts(&g->kernels_cu, sb_str(&header));
+    sb_puts(&g->kernels_cu, b->kernels_cu);
+    for (const char *c = sb_str(&header); *c; c++)
+        if (*c == '\n') sb_append(&g->compiled, "\n", 1);
+    sb_puts(&g->compiled, b->kernels_cu);
+    Sha256 h;
+    char hex[65];
+    sha256_init(&h);
+    sha256_update(&h, g->kernels_cu.data, g->kernels_cu.len);
+    sha256_hex(&h, hex);
+    header.len = 0;
+    emit_header(version, model, "plan.h: how to launch the kernels of kernels.cu (the runtime reads this).", &header);
+    emit_plan_h(&b->kernels, sb_str(&header), hex, &g->plan_h);
+    header.len = 0;
+    emit_header(version, model,
+                "kernels_sim.cc: kernels.cu for the sim executor, each kernel NAME callable\n"
+                " * from C as gptc_sim_NAME (runtime/device/sim/sim.h). Build it with\n"
+                " *   g++ -std=c++17 -O2 -fno-strict-aliasing -ffp-contract=off "
+                "-Iruntime/sim -Itemplates\n"
+                " * (no FMA contraction: NVRTC compiles with --fmad=false) and link\n"
+                " * runtime/device/sim/cuda_emu.cc once per process.",
+                &header);
+    emit_sim_cc(&b->kernels, sb_str(&header), &g->sim_cc);
+    bool ok = b->has_plan;
+    if (!ok) {
+        fprintf(stderr, "gptc compile: %s: the sim and cuda executors cannot run this model: %s\n", model, b->plan_why);
+    } else {
+        header.len = 0;
+        emit_header(version, model,
+                    "build.c: the model build as C data (compiler/codegen/buildc.h): its tensors, its\n"
+                    " * kernel set, one training step with every argument in its kernel's\n"
+                    " * parameter order, the arena and the optimizer's launches.",
+                    &header);
+        buildc_emit(b, sb_str(&header), &g->build_c);
+    }
+    sb_free(&header);
+    return ok;
+}
+
+static bool write_text(const char *dir, const char *name, const StrBuf *text) {
+    char path[4200], err[600];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    const void *pieces[] = {sb_str(text)};
+    size_t lens[] = {text->len};
+    if (fs_write_atomic(path, pieces, lens, 1, err, sizeof err)) return true;
+    fprintf(stderr, "gptc compile: %s\n", err);
+    return false;
+}
+
+/* ---- compiling and checking ---- */
+
+static int kernel_count(const EmitPlan *p) {
+    int n = 0;
+    for (int i = 0; i < p->n; i++) n += p->inst[i].nkernels;
+    return n;
+}
+
+static const KernelRes *find_res(const NvrtcOutput *o, const char *name) {
+    for (int i = 0; i < o->nkernels; i++)
+        if (o->kernels[i].entry && !strcmp(o->kernels[i].name, name)) return &o->kernels[i];
+    return NULL;
+}
+
+/* Prints what is wrong with one architecture's result; true if nothing. */
+static bool check_output(const char *arch, const NvrtcOutput *o, const EmitPlan *p) {
+    bool clean = o->ok && o->warnings == 0;
+    for (int i = 0; i < o->nkernels; i++)
+        if (o->kernels[i].spill_store_bytes || o->kernels[i].spill_load_bytes) {
+            fprintf(stderr, "gptc compile: %s: %s spills %d bytes (stores) / %d bytes (loads)\n", arch,
+                    o->kernels[i].name, o->kernels[i].spill_store_bytes, o->kernels[i].spill_load_bytes);
+            clean = false;
+        }
+    for (int i = 0; i < p->n && o->ok; i++)
+        for (int k = 0; k < p->inst[i].nkernels; k++)
+            if (!find_res(o, p->inst[i].kernels[k].name)) {
+                fprintf(stderr, "gptc compile: %s: no ptxas report for %s\n", arch,
+                        p->inst[i].kernels[k].name);
+                clean = false;
+            }
+    if (o->error[0]) fprintf(stderr, "gptc compile: %s\n", o->error);
+    else if (o->warnings)
+        fprintf(stderr, "gptc compile: %s: %d warning%s, treated as errors\n", arch, o->warnings,
+                o->warnings == 1 ? "" : "s");
+    if (!clean && o->log && o->log[0])
+        fprintf(stderr, "---- NVRTC log for %s ----\n%s\n----\n", arch, o->log);
+    return clean;
+}
+
+static void print_report(const Args *a, const NvrtcOutput *out, const EmitPlan *p) {
+    printf("%-26s %-7s %5s %6s %12s %6s %8s %9s %9s\n", "kernel", "arch", "regs", "stack", "spill st/ld",
+           "smem", "threads", "blocks/SM", "occupancy");
+    for (int i = 0; i < p->n; i++)
+        for (int k = 0; k < p->inst[i].nkernels; k++)
+            for (int j = 0; j < a->narchs; j++) {
+                const KernelRes *r = find_res(&out[j], p->inst[i].kernels[k].name);
+                if (!r) continue;
+                Occupancy occ =
+                    arch_occupancy(arch_find(a->archs[j]), p->inst[i].threads, r->registers, r->smem_bytes);
+                char spill[32];
+                snprintf(spill, sizeof spill, "%d/%d", r->spill_store_bytes, r->spill_load_bytes);
+                printf("%-26s %-7s %5d %6d %12s %6d %8d %9d %8.0f%%\n", r->name, a->archs[j], r->registers,
+                       r->stack_bytes, spill, r->smem_bytes, p->inst[i].threads, occ.blocks_per_sm,
+                       occ.occupancy * 100);
+            }
+    puts("(stack and spills in bytes per thread, smem in bytes per block; occupancy: resident warps\n"
+         " / the SM's maximum, estimated from registers, smem and threads per block)");
+}
+
+/* cubins.c: every architecture's CUBIN as C data, for a generated trainer
+ * (compiler/build.h's BuildCubin); written only for a clean compile. */
+static bool write_cubins(const Args *a, const NvrtcOutput *out, const char *dir) {
+    StrBuf c = {0};
+    sb_puts(&c, "/* Written by gptc compile: kernels.cu compiled for each architecture. */\n#include \"compiler/build.h\"\n\n");
+    for (int j = 0; j < a->narchs; j++) {
+        sb_printf(&c, "_Alignas(16) static const unsigned char cubin_%d[%zu] = {", j, out[j].cubin_size);
+        for (size_t i = 0; i < out[j].cubin_size; i++) sb_printf(&c, "%s%u,", i % 24 ? "" : "\n", out[j].cubin[i]);
+        sb_puts(&c, "\n};\n\n");
+    }
+    sb_printf(&c, "const int gptc_build_ncubins = %d;\nconst BuildCubin gptc_build_cubins[%d] = {\n", a->narchs,
+              a->narchs);
+    for (int j = 0; j < a->narchs; j++) sb_printf(&c, "    {\"%s\", cubin_%d, sizeof cubin_%d},\n", a->archs[j], j, j);
+    sb_puts(&c, "};\n");
+    bool ok = write_text(dir, "cubins.c", &c);
+    sb_free(&c);
+    return ok;
+}
+
+static int compile_and_check(const Args *a, const Generated *g, const char *dir) {
+    char why[1024];
+    if (!nvrtc_load(why, sizeof why)) {
+        fprintf(
+            stderr,
+            "gptc compile: %s\ngptc compile: wrote %s/kernels.cu, plan.h and kernels_sim.cc but did not "
+            "compile kernels.cu\n",
+            why, dir);
+        return 1;
+    }
+    NvrtcHeader headers[NVRTC_MAX_HEADERS];
+    NvrtcJob jobs[MAX_ARCHS];
+    NvrtcOutput out[MAX_ARCHS];
+    for (int j = 0; j < a->narchs; j++)
+        jobs[j] = (NvrtcJob){"kernels.cu", sb_str(&g->compiled),
+                             headers,      nvrtc_template_headers(headers, NVRTC_MAX_HEADERS),
+                             a->archs[j],  false};
+    NvrtcConfig cfg = {a->jobs, NULL};
+    long hits0 = nvrtc_cache_hits();
+    nvrtc_compile_all(jobs, a->narchs, &cfg, out);
+    double slowest = 0;
+    bool clean = true;
+    for (int j = 0; j < a->narchs; j++) {
+        clean = check_output(a->archs[j], &out[j], &g->build->kernels) && clean;
+        if (out[j].cache_note[0]) fprintf(stderr, "gptc compile: note: %s\n", out[j].cache_note);
+        if (out[j].seconds > slowest) slowest = out[j].seconds;
+    }
+    if (a->report) print_report(a, out, &g->build->kernels);
+    if (clean && !write_cubins(a, out, dir)) clean = false;
+    int major = 0, minor = 0;
+    nvrtc_version(&major, &minor);
+    printf("gptc compile: %s/kernels.cu (%d kernels) %s for", dir, kernel_count(&g->build->kernels),
+           clean ? "compiled cleanly" : "FAILED");
+    for (int j = 0; j < a->narchs; j++) printf(" %s", a->archs[j]);
+    printf(" with NVRTC %d.%d in %.1f ms (%ld of %d from the cache)\n", major, minor, slowest * 1e3,
+           nvrtc_cache_hits() - hits0, a->narchs);
+    for (int j = 0; j < a->narchs; j++) nvrtc_output_free(&out[j]);
+    return clean ? 0 : 2;
+}
+
+static double gib(int64_t bytes) { return (double)bytes / (1 << 30); }
+
+/* --print-graph, --plan-stats and the arena line of --report. */
+static bool print_plan(const Args *a, const ModelSpec *spec, Generated *g) {
+    const Plan *p = &g->build->plan;
+    if (a->print_graph) {
+        StrBuf text = {0};
+        lower_print_graph(p, &text);
+        fputs(sb_str(&text), stdout);
+        sb_free(&text);
+    }
+    long long T = a->stats_T ? a->stats_T : spec->train.tokens_per_rank;
+    if (a->plan_stats) {
+        PlanStats st;
+        plan_stats(p, T, &st);
+        printf("plan at T=%lld: %lld launches/step fused (%lld unfused), %.3f GiB/step through memory fused, "
+               "%.3f GiB unfused (%.2fx less)\n",
+               T, (long long)st.launches, (long long)st.unfused_launches, gib(st.bytes), gib(st.unfused_bytes),
+               st.bytes ? (double)st.unfused_bytes / (double)st.bytes : 0.0);
+    }
+    if (a->plan_stats || a->report) {
+        char err[512];
+        if (T % spec->attn.window.block_size == 0 && !bufplan_verify(p, T, err, sizeof err)) {
+            fprintf(stderr, "gptc compile: internal error: arena plan: %s\n", err);
+            return false;
+        }
+        const BufPlanSize *z = &g->build->arena;
+        printf("activation arena at T=%lld: %.3f GiB with reuse, %.3f GiB without (%d buffers)\n", T,
+               gib(bufplan_bytes(z->arena_per_token, z->arena_fixed, T)),
+               gib(bufplan_bytes(z->total_per_token, z->total_fixed, T)), z->narena);
+    }
+    return true;
+}
+
+static int compile(const Args *a, const char *version) {
+    ModelSpec *spec = malloc(sizeof *spec);
+    Generated *g = calloc(1, sizeof *g);
+    if (!spec || !g) {
+        free(spec);
+        free(g);
+        return fputs("gptc: out of memory\n", stderr), 1;
+    }
+    char dir[4096], err[4200];
+    if (a->out_dir) snprintf(dir, sizeof dir, "%s", a->out_dir);
+    else default_out_dir(a->model, dir, sizeof dir);
+    int rc = 0;
+    if (!spec_load(a->model, a->cli.sets, a->cli.nsets, spec)) {
+        fprintf(stderr, "gptc compile: %s is not a valid model (%d error%s)\n", a->model, diag_error_count(),
+                diag_error_count() == 1 ? "" : "s");
+        rc = 2;
+    } else if (!generate(spec, version, a->model, g)) {
+        rc = 1;
+    } else if (!fs_mkdir_p(dir, err, sizeof err)) {
+        fprintf(stderr, "gptc compile: %s\n", err);
+        rc = 1;
+    } else if (!write_text(dir, "kernels.cu", &g->kernels_cu) || !write_text(dir, "plan.h", &g->plan_h) ||
+               !write_text(dir, "kernels_sim.cc", &g->sim_cc) || !write_text(dir, "build.c", &g->build_c)) {
+        rc = 1;
+    } else if (!print_plan(a, spec, g)) {
+        rc = 1;
+    } else if (a->no_compile) {
+        printf("gptc compile: wrote %s/kernels.cu (%d kernels), plan.h, kernels_sim.cc and build.c\n", dir,
+               kernel_count(&g->build->kernels));
+    } else {
+        rc = compile_and_check(a, g, dir);
+    }
+    if (fflush(stdout) != 0 && rc == 0) rc = 1;
+    generated_free(g);
+    free(g);
+    free(spec);
+    diag_reset();
+    return rc;
+}
+
+int cmd_compile(int argc, char **argv, const char *version) {
+    Args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc == CLI_GO) rc = compile(&a, version);
+    cli_free(&a.cli);
+    return rc;
+}

@@ -1,0 +1,22 @@
+/*
+ * planstats.h: what a plan costs per step at T tokens, against the same
+ * step unfused (one launch per elementary op, every intermediate stored
+ * and read back): launches and bytes moved. `gptc compile --plan-stats`
+ * prints them.
+ */
+#ifndef GPTC_PLANSTATS_H
+#define GPTC_PLANSTATS_H
+
+#include <stdint.h>
+
+#include "compiler/plan/lower.h"
+
+typedef struct {
+    int64_t launches, bytes;                 /* fused: the plan as it runs */
+    int64_t unfused_launches, unfused_bytes; /* one launch per op, all stored */
+} PlanStats;
+
+/* Needs the plan's op graph (a plan lowered in this process). */
+void plan_stats(const Plan *p, int64_t T, PlanStats *out);
+
+#endif

@@ -1,0 +1,111 @@
+/*
+ * fsutil.c: directories, whole-file reads and atomic writes (see fsutil.h).
+ */
+#include "compiler/util/fsutil.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+bool fs_mkdir_p(const char *path, char *err, size_t errlen) {
+    char buf[4096];
+    if (!*path) {
+        snprintf(err, errlen, "empty directory name");
+        return false;
+    }
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
+        snprintf(err, errlen, "%.200s...: path too long", path);
+        return false;
+    }
+    /* Each prefix ending before a '/', then the whole path. */
+    for (char *p = buf + 1;; p++) {
+        if (*p != '/' && *p != '\0') continue;
+        char saved = *p;
+        *p = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
+            snprintf(err, errlen, "%s: cannot create directory: %s", buf, strerror(errno));
+            return false;
+        }
+        *p = saved;
+        if (!saved) break;
+    }
+    struct stat st;
+    if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "%s: not a directory", buf);
+        return false;
+    }
+    return true;
+}
+
+char *fs_read(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = NULL;
+    size_t n = 0, cap = 0, got;
+    do {
+        if (n + 1 >= cap) {
+            cap = cap ? cap * 2 : 65536;
+            char *bigger = realloc(buf, cap);
+            if (!bigger) {
+                free(buf);
+                fclose(f);
+                errno = ENOMEM;
+                return NULL;
+            }
+            buf = bigger;
+        }
+        got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+    } while (got > 0);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        errno = EIO;
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+static bool write_all(int fd, const void *const *pieces, const size_t *lens, int n) {
+    for (int i = 0; i < n; i++) {
+        const char *p = pieces[i];
+        for (size_t left = lens[i]; left > 0;) {
+            ssize_t w = write(fd, p, left);
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) return false;
+            p += w, left -= (size_t)w;
+        }
+    }
+    return true;
+}
+
+bool fs_write_atomic(const char *path, const void *const *pieces, const size_t *lens, int n, char *err,
+                     size_t errlen) {
+    char tmp[4096];
+    const char *slash = strrchr(path, '/');
+    int dirlen = slash ? (int)(slash - path) + 1 : 0;
+    if (snprintf(tmp, sizeof tmp, "%.*s.gptc-tmp-XXXXXX", dirlen, path) >= (int)sizeof tmp) {
+        snprintf(err, errlen, "%.200s...: path too long", path);
+        return false;
+    }
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: cannot create a temporary file beside it: %s", path, strerror(errno));
+        return false;
+    }
+    /* mkstemp makes the file 0600; give it the usual 0644 (umask cannot be
+     * read without setting it, which would race with other threads). */
+    bool ok = fchmod(fd, 0644) == 0 && write_all(fd, pieces, lens, n);
+    ok = close(fd) == 0 && ok;
+    ok = ok && rename(tmp, path) == 0;
+    if (ok) return true;
+    snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+    unlink(tmp);
+    return false;
+}

@@ -1,0 +1,80 @@
+/*
+ * gpu.h: the one small interface through which the runtime drives a
+ * device (docs/design.md, 'Executors'): allocate, copy, launch a generated
+ * kernel, GEMM, events. Two implementations: `sim` (runtime/device/sim/gpu_sim.c: host memory,
+ * the generated kernels compiled for the CPU, GEMMs through CBLAS) and
+ * `cuda` (runtime/device/cuda/gpu_cuda.c: the driver API loaded with dlopen,
+ * cubins from NVRTC, cuBLASLt). The generated schedule and the executor
+ * are written once against this interface.
+ *
+ * Pointers returned by alloc are device pointers: only this interface may
+ * read or write through them (on sim they happen to be host memory).
+ * Every call returns 0 on success, or -1 with the reason in gpu->err.
+ * Calls are ordered as issued (one stream); copy_to_host waits for all
+ * work before it.
+ */
+#ifndef GPTC_GPU_H
+#define GPTC_GPU_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { GPU_BF16 = 0, GPU_F32 = 1 } GpuDtype;
+
+/* C = alpha op(A) op(B) + beta C, all row-major, batched with strides (in
+ * elements; 0 with batch 1). op(A) is [m, k], op(B) is [k, n], C is
+ * [m, n]. trans_a means A is stored [k, m] (lda >= m), likewise trans_b:
+ * B stored [n, k]. Products accumulate in fp32 whatever the dtypes; a bf16
+ * C is rounded to nearest even at the end. beta is 0 or 1 (1 adds into C,
+ * read in C's dtype). With beta 1 and a bf16 C, cuBLASLt may also round
+ * the product to bf16 before adding C: that is x + bf16(x W^T), the
+ * residual add of PyTorch's bf16 model, and the GPU tests accept either
+ * (and count the elements that needed it). */
+typedef struct GpuGemm {
+    int m, n, k, batch;
+    int trans_a, trans_b;
+    GpuDtype a_type, b_type, c_type;
+    const void *a;
+    const void *b;
+    void *c;
+    long long lda, ldb, ldc;
+    long long stride_a, stride_b, stride_c;
+    float alpha, beta;
+} GpuGemm;
+
+/* Why mm is not a GEMM that every Gpu runs ("" when it is): sizes, leading
+ * dimensions, dtypes (bf16 x bf16 -> bf16 or fp32, fp32 x fp32 -> fp32:
+ * what cuBLASLt does with fp32 compute), beta. The sim device refuses what
+ * the GPU would, so that a plan checked on sim runs on cuda. */
+void gpu_gemm_check(const GpuGemm *mm, char *why, size_t cap);
+
+typedef struct GpuLaunch {
+    unsigned grid[3], block[3];
+    size_t smem_bytes;
+} GpuLaunch;
+
+typedef struct Gpu Gpu;
+struct Gpu {
+    const char *name; /* "sim" or "cuda" */
+    void *impl;
+    char err[512];
+    void *(*alloc)(Gpu *g, size_t bytes); /* zeroed, 256-byte aligned; NULL on failure */
+    void (*free)(Gpu *g, void *p);
+    int (*copy_to_device)(Gpu *g, void *dst, const void *src, size_t bytes);
+    int (*copy_to_host)(Gpu *g, void *dst, const void *src, size_t bytes);
+    int (*copy_device)(Gpu *g, void *dst, const void *src, size_t bytes);
+    int (*memset_zero)(Gpu *g, void *p, size_t bytes);
+    /* Launches kernel `name` (an extern "C" symbol of the model's
+     * kernels.cu) with cuLaunchKernel-style args. */
+    int (*launch)(Gpu *g, const char *name, const GpuLaunch *l, void **args);
+    int (*gemm)(Gpu *g, const GpuGemm *mm);
+    int (*sync)(Gpu *g);
+    /* Milliseconds of device time since the last call (0 on sim). */
+    double (*elapsed_ms)(Gpu *g);
+    void (*close)(Gpu *g);
+};
+
+/* Writes the reason into g->err; returns -1, for `return gpu_fail(...)`. */
+int gpu_fail(Gpu *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif
