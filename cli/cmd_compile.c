@@ -2,7 +2,7 @@
  * cmd_compile.c: `gptc compile MODEL.yaml`.
  *
  * Loads and validates the model, plans its kernel instances (emit.c),
- * renders kernels.cu, plan.h and kernels_sim.cc and writes them atomically
+ * renders kernels.cu, kernels.h and kernels_sim.cc and writes them atomically
  * to DIR, then compiles kernels.cu with NVRTC once per architecture, in
  * parallel and through the compile cache (nvrtc.c). A compile fails on any
  * NVRTC error, any warning in its log and any spill, printing the log.
@@ -38,12 +38,12 @@ static const char compile_help[] =
     "\n"
     "Generates the model's fused CUDA kernels and compiles them with NVRTC, so\n"
     "that you know they build cleanly for each GPU architecture before any GPU\n"
-    "is involved. Writes four files:\n"
+    "is involved. Writes:\n"
     "  DIR/kernels.cu      the kernels, rendered from gptc's templates with the\n"
     "                      model's sizes; each is named after its constants,\n"
     "                      e.g. x0_mix_fwd_t2_d128 (2 input tables, width 128)\n"
-    "  DIR/plan.h          each kernel's name, parameters, constants and launch\n"
-    "                      shape, as C data for the runtime\n"
+    "  DIR/kernels.h       each kernel's name, parameters, constants and launch\n"
+    "                      shape, as C data (the kernel tests read it)\n"
     "  DIR/kernels_sim.cc  kernels.cu for the sim executor: built with g++ and\n"
     "                      runtime/device/sim/cuda_emu.cc, each kernel NAME is callable\n"
     "                      from C as gptc_sim_NAME (runtime/device/sim/README.md)\n"
@@ -56,9 +56,11 @@ static const char compile_help[] =
     "The same model always gives the same bytes. DIR defaults to generated/NAME\n"
     "for a model file NAME.yaml.\n"
     "\n"
-    "kernels.cu is then compiled to CUBIN for each architecture. Any NVRTC\n"
-    "error, any warning and any register spill fails the command and prints\n"
-    "NVRTC's log. Results are cached by content hash in $GPTC_CACHE_DIR, else\n"
+    "kernels.cu is then compiled to CUBIN for each architecture, written as C\n"
+    "data to DIR/cubins.c for a generated trainer (make train-NAME links\n"
+    "build.c, cubins.c and kernels_sim.cc with the runtime: a program that\n"
+    "trains that model with gptc train's options). Any NVRTC error, any\n"
+    "warning and any register spill fails the command and prints NVRTC's log. Results are cached by content hash in $GPTC_CACHE_DIR, else\n"
     "$XDG_CACHE_HOME/gptc, else ~/.cache/gptc, so compiling the same kernels\n"
     "again is nearly instant. NVRTC is loaded at run time from the CUDA toolkit\n"
     "($CUDA_HOME/lib64, /usr/local/cuda/lib64 or the loader's path); no GPU is\n"
@@ -160,7 +162,7 @@ typedef struct {
     ModelBuild *build;
     StrBuf kernels_cu; /* header + code: the file */
     StrBuf compiled;   /* blank lines + code: what NVRTC sees */
-    StrBuf plan_h;
+    StrBuf kernels_h;
     StrBuf sim_cc;
     StrBuf build_c;
 } Generated;
@@ -169,7 +171,7 @@ static void generated_free(Generated *g) {
     model_build_free(g->build);
     sb_free(&g->kernels_cu);
     sb_free(&g->compiled);
-    sb_free(&g->plan_h);
+    sb_free(&g->kernels_h);
     sb_free(&g->sim_cc);
     sb_free(&g->build_c);
 }
@@ -183,7 +185,7 @@ static bool generate(const ModelSpec *spec, const char *version, const char *mod
     }
     const ModelBuild *b = g->build;
     StrBuf header = {0};
-    emit_header(version, model, "kernels.cu: the model's fused kernels; plan.h says how to launch them.", &header);
+    emit_header(version, model, "kernels.cu: the model's fused kernels; kernels.h says how to launch them.", &header);
     sb_puts(&g->kernels_cu, sb_str(&header));
     sb_puts(&g->kernels_cu, b->kernels_cu);
     for (const char *c = sb_str(&header); *c; c++)
@@ -195,8 +197,8 @@ static bool generate(const ModelSpec *spec, const char *version, const char *mod
     sha256_update(&h, g->kernels_cu.data, g->kernels_cu.len);
     sha256_hex(&h, hex);
     header.len = 0;
-    emit_header(version, model, "plan.h: how to launch the kernels of kernels.cu (the runtime reads this).", &header);
-    emit_plan_h(&b->kernels, sb_str(&header), hex, &g->plan_h);
+    emit_header(version, model, "kernels.h: how to launch the kernels of kernels.cu (the runtime reads this).", &header);
+    emit_kernels_h(&b->kernels, sb_str(&header), hex, &g->kernels_h);
     header.len = 0;
     emit_header(version, model,
                 "kernels_sim.cc: kernels.cu for the sim executor, each kernel NAME callable\n"
@@ -235,7 +237,7 @@ static bool write_text(const char *dir, const char *name, const StrBuf *text) {
 
 /* ---- compiling and checking ---- */
 
-static int kernel_count(const EmitPlan *p) {
+static int kernel_count(const KernelSet *p) {
     int n = 0;
     for (int i = 0; i < p->n; i++) n += p->inst[i].nkernels;
     return n;
@@ -248,7 +250,7 @@ static const KernelRes *find_res(const NvrtcOutput *o, const char *name) {
 }
 
 /* Prints what is wrong with one architecture's result; true if nothing. */
-static bool check_output(const char *arch, const NvrtcOutput *o, const EmitPlan *p) {
+static bool check_output(const char *arch, const NvrtcOutput *o, const KernelSet *p) {
     bool clean = o->ok && o->warnings == 0;
     for (int i = 0; i < o->nkernels; i++)
         if (o->kernels[i].spill_store_bytes || o->kernels[i].spill_load_bytes) {
@@ -272,7 +274,7 @@ static bool check_output(const char *arch, const NvrtcOutput *o, const EmitPlan 
     return clean;
 }
 
-static void print_report(const Args *a, const NvrtcOutput *out, const EmitPlan *p) {
+static void print_report(const Args *a, const NvrtcOutput *out, const KernelSet *p) {
     printf("%-26s %-7s %5s %6s %12s %6s %8s %9s %9s\n", "kernel", "arch", "regs", "stack", "spill st/ld",
            "smem", "threads", "blocks/SM", "occupancy");
     for (int i = 0; i < p->n; i++)
@@ -316,7 +318,7 @@ static int compile_and_check(const Args *a, const Generated *g, const char *dir)
     if (!nvrtc_load(why, sizeof why)) {
         fprintf(
             stderr,
-            "gptc compile: %s\ngptc compile: wrote %s/kernels.cu, plan.h and kernels_sim.cc but did not "
+            "gptc compile: %s\ngptc compile: wrote %s/kernels.cu, kernels.h and kernels_sim.cc but did not "
             "compile kernels.cu\n",
             why, dir);
         return 1;
@@ -373,14 +375,14 @@ static bool print_plan(const Args *a, const ModelSpec *spec, Generated *g) {
     }
     if (a->plan_stats || a->report) {
         char err[512];
-        if (T % spec->attn.window.block_size == 0 && !bufplan_verify(p, T, err, sizeof err)) {
+        if (T % spec->attn.window.block_size == 0 && !arena_verify(p, T, err, sizeof err)) {
             fprintf(stderr, "gptc compile: internal error: arena plan: %s\n", err);
             return false;
         }
-        const BufPlanSize *z = &g->build->arena;
+        const ArenaLayout *z = &g->build->arena;
         printf("activation arena at T=%lld: %.3f GiB with reuse, %.3f GiB without (%d buffers)\n", T,
-               gib(bufplan_bytes(z->arena_per_token, z->arena_fixed, T)),
-               gib(bufplan_bytes(z->total_per_token, z->total_fixed, T)), z->narena);
+               gib(arena_bytes(z->arena_per_token, z->arena_fixed, T)),
+               gib(arena_bytes(z->total_per_token, z->total_fixed, T)), z->narena);
     }
     return true;
 }
@@ -406,13 +408,13 @@ static int compile(const Args *a, const char *version) {
     } else if (!fs_mkdir_p(dir, err, sizeof err)) {
         fprintf(stderr, "gptc compile: %s\n", err);
         rc = 1;
-    } else if (!write_text(dir, "kernels.cu", &g->kernels_cu) || !write_text(dir, "plan.h", &g->plan_h) ||
+    } else if (!write_text(dir, "kernels.cu", &g->kernels_cu) || !write_text(dir, "kernels.h", &g->kernels_h) ||
                !write_text(dir, "kernels_sim.cc", &g->sim_cc) || !write_text(dir, "build.c", &g->build_c)) {
         rc = 1;
     } else if (!print_plan(a, spec, g)) {
         rc = 1;
     } else if (a->no_compile) {
-        printf("gptc compile: wrote %s/kernels.cu (%d kernels), plan.h, kernels_sim.cc and build.c\n", dir,
+        printf("gptc compile: wrote %s/kernels.cu (%d kernels), kernels.h, kernels_sim.cc and build.c\n", dir,
                kernel_count(&g->build->kernels));
     } else {
         rc = compile_and_check(a, g, dir);

@@ -1,6 +1,6 @@
 /*
  * cmd_compile.h: `gptc compile`, which generates a model's kernels
- * (kernels.cu, plan.h) and compiles them with NVRTC for each architecture.
+ * (kernels.cu, kernels.h) and compiles them with NVRTC for each architecture.
  */
 #ifndef GPTC_CMD_COMPILE_H
 #define GPTC_CMD_COMPILE_H

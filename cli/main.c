@@ -32,7 +32,7 @@ static const struct {
     {"keys", "keys", "list every key a model file may hold", cmd_keys},
     {"data", "data TEXT... -o DIR", "turn text files into token shards", cmd_data},
     {"compile", "compile MODEL.yaml",
-     "generate the model's CUDA kernels (kernels.cu, plan.h,\nkernels_sim.cc) and compile them with NVRTC", compile},
+     "generate the model's CUDA kernels (kernels.cu, kernels.h,\nkernels_sim.cc) and compile them with NVRTC", compile},
     {"train", "train MODEL.yaml", "train the model (on the CPU with --backend ref)", cmd_train},
     {"export", "export CKPT -o F", "write a checkpoint's weights as safetensors", cmd_export},
     {"bench", "bench MODEL", "time whole training steps on one executor", cmd_bench},

@@ -4,7 +4,7 @@
  *
  * The stages run once each, in pipeline order: the parameter list with its
  * roles (params.c), the kernel set and its source (emit.c), the step's plan
- * with its arguments bound (lower.c, bind.c), the arena (bufplan.c), and
+ * with its arguments bound (lower.c, bind.c), the arena (arena.c), and
  * the optimizer's launches over the same kernel set (here). Nothing later
  * looks a kernel up again: the plan and the optimizer hold references into
  * the kernel set.
@@ -146,7 +146,7 @@ ModelBuild *model_build(const ModelSpec *s, char *err, size_t errlen) {
     const char *base = strrchr(s->source, '/');
     snprintf(b->model_name, sizeof b->model_name, "%.127s", base ? base + 1 : s->source);
     b->ntensors = params_list(s, b->tensors);
-    emit_plan(s, &b->kernels);
+    emit_kernel_set(s, &b->kernels);
     bool ok = kernel_source(b, err, errlen);
     if (ok) device_limits(s, b->plan_why, sizeof b->plan_why);
     if (ok && !b->plan_why[0]) {
@@ -154,7 +154,7 @@ ModelBuild *model_build(const ModelSpec *s, char *err, size_t errlen) {
                                                                            : s->train.val_tokens_per_rank;
         ok = lower_plan(b, err, errlen) && optim_kernels(b, err, errlen) && optim_layout(b, err, errlen);
         if (ok) {
-            bufplan_run(&b->plan, T, &b->arena);
+            arena_pack(&b->plan, T, &b->arena);
             optim_launches(b);
             b->has_plan = true;
         }

@@ -10,7 +10,7 @@
  *              model needs) and their source, kernels.cu, with its hash
  *   plan       one training step (lower.h): buffers and launches, every
  *              kernel argument resolved to a typed slot (bind.h)
- *   arena      where the plan's activations live (bufplan.h)
+ *   arena      where the plan's activations live (arena.h)
  *   optim      the optimizer step as launches over the same kernel set
  *
  * `gptc compile` writes a build out as C data (generated/NAME/build.c,
@@ -30,7 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "compiler/plan/bufplan.h"
+#include "compiler/plan/arena.h"
 #include "compiler/codegen/emit.h"
 #include "compiler/plan/lower.h"
 #include "compiler/plan/params.h"
@@ -89,14 +89,14 @@ typedef struct ModelBuild {
     ParamTensor tensors[PARAMS_MAX];
     int64_t grad_off[PARAMS_MAX]; /* each tensor's gradient in the device's buffer, in floats */
     int64_t grad_total;
-    EmitPlan kernels;
+    KernelSet kernels;
     const char *kernels_cu;       /* the kernel set's CUDA source */
     const char *kernels_sim_cc;   /* the same for the sim executor (emit_sim_cc) */
     char kernels_sha256[65];
     bool has_plan;                /* false: ref only (plan_why) */
     char plan_why[256];
     Plan plan;
-    BufPlanSize arena;
+    ArenaLayout arena;
     OptimPlan optim;
     /* A generated trainer's (cubins.c and its link): its kernels compiled
      * ahead of time for the GPUs (the cuda executor loads the one for its

@@ -33,6 +33,10 @@
 #              must name the GPU, its driver, NVRTC and cuBLASLt
 #              (runtime/train/manifest.h); then --resume on ref to step 3, which
 #              must report the change of executor and go on
+#   trainer    make train-tiny-x02 (the generated trainer, its CUBINs
+#              compiled ahead of time) and 2 steps of it on cuda, which must
+#              give gptc train's parameters bit for bit (gptc train compiles
+#              the same kernels.cu with NVRTC when it starts)
 #   timing     gptc bench: 20 steps of r10-medium-x01 at 65,536 tokens on
 #              the GPU (ms/step, tok/s, MFU against 989 TFLOP/s, peak memory),
 #              then 3 profiled steps: time by kernel family, slowest steps
@@ -232,6 +236,27 @@ print("run record:", json.dumps(g))' "$dir/run/metrics.jsonl"
         grep -F 'executor: "cuda" -> "ref"' "$dir/ref.log"
 }
 
+trainer() {
+    step trainer
+    have_gpu "the generated trainer on cuda" || return
+    local dir=$results/trainer
+    rm -rf "$dir" && mkdir -p "$dir"
+    run 300 "make train-tiny-x02 (build.c, cubins.c, the sim kernels, linked)" "$dir/make.log" \
+        make "${makevars[@]}" train-tiny-x02 || { tail -n 20 "$dir/make.log"; return; }
+    head -c 100000 data/demo/corpus.txt >"$dir/text.txt"
+    build/gptc data "$dir/text.txt" -o "$dir/data" --name t --paragraphs --val-fraction 0.1 >/dev/null 2>&1
+    local sets=(--set "train.data.train=$dir/data/t_train_*.bin" --set "train.data.val=$dir/data/t_val_*.bin"
+        --set train.steps=2 --set train.val.tokens=4096 --no-progress --backend cuda)
+    run 120 "the generated trainer: 2 steps of tiny-x02 on cuda from its CUBINs" "$dir/g.log" \
+        build/trainers/tiny-x02/train --run-dir "$dir/g" "${sets[@]}" || { tail -n 10 "$dir/g.log"; return; }
+    run 120 "gptc train: the same 2 steps on cuda" "$dir/t.log" \
+        build/gptc train models/tiny-x02.yaml --run-dir "$dir/t" "${sets[@]}" || { tail -n 10 "$dir/t.log"; return; }
+    build/gptc export "$dir/g/ckpt.bin" -o "$dir/g.st" --fp32 >/dev/null 2>&1 &&
+        build/gptc export "$dir/t/ckpt.bin" -o "$dir/t.st" --fp32 >/dev/null 2>&1 &&
+        cmp -s "$dir/g.st" "$dir/t.st" && ok "the generated trainer and gptc train give bit-identical parameters on cuda" ||
+        bad "the generated trainer's parameters on cuda differ from gptc train's"
+}
+
 timing() {
     step timing
     have_gpu "20 steps of r10-medium-x01 at 65,536 tokens" || return
@@ -294,6 +319,7 @@ kernels
 train_step
 nccl
 run_record
+trainer
 timing
 variant
 torch_compare

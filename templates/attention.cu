@@ -78,7 +78,7 @@
  *           search of doc_start). Masking inside a visited tile is per
  *           element.
  * Launch    THREADS threads, grid (ceil(rows / TILE), HEADS); dynamic shared
- *           memory as plan.h's dyn_smem_bytes per kernel (above 48 KiB
+ *           memory as kernels.h's dyn_smem_bytes per kernel (above 48 KiB
  *           for attn_fwd and attn_bwd_dkdv at head_dim 128, and for
  *           attn_bwd_dq above it: the launch opts in). rows % BS need not
  *           hold here (tails are masked), though the model's T is a

@@ -4,7 +4,7 @@
  * Vec<T, N> is N values of T aligned to their total size, so that loading or
  * storing one is a single memory instruction (ld.global.v4.u32 for 8 bf16 or
  * 4 fp32; checked in the PTX). The caller guarantees the alignment: the plan
- * (plan.h, GPTC_PLAN_ALIGN_BYTES) starts every buffer on a 16-byte boundary,
+ * (kernels.h, GPTC_KERNELS_ALIGN_BYTES) starts every buffer on a 16-byte boundary,
  * and the emitter picks N so that every row, table and tensor offset the
  * kernel forms is a multiple of N elements.
  *

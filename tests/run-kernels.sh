@@ -9,7 +9,7 @@
 # the template paths that no model takes; only the families it names are
 # tested): `GPTC compile --no-compile` into build/kernels/gen/NAME;
 # its kernels_sim.cc, as generated, and test_kernels.c (with -I on that
-# folder for plan.h) are built twice, each linked with
+# folder for kernels.h) are built twice, each linked with
 # runtime/device/sim/cuda_emu.cc (and runtime/data/token_segments.c, the embedding
 # backward's host side): -O2, and -O1 with AddressSanitizer + UBSan, whose
 # stderr must stay empty. The other models' kernels_sim.cc are only built

@@ -221,7 +221,7 @@ void buildc_emit(const ModelBuild *b, const char *header, StrBuf *out) {
     sb_printf(out, ",\n    .has_plan = true,\n    .plan = {.block_size = %d, .nbufs = %d, .nsteps = %d, .nforward = %d, "
                    ".bufs = bufs, .steps = steps, .loss_buf = %d},\n",
               b->plan.block_size, b->plan.nbufs, b->plan.nsteps, b->plan.nforward, b->plan.loss_buf);
-    const BufPlanSize *a = &b->arena;
+    const ArenaLayout *a = &b->arena;
     sb_printf(out, "    .arena = {.arena_per_token = %" PRId64 ", .arena_fixed = %" PRId64 ", .total_per_token = %" PRId64
                    ", .total_fixed = %" PRId64 ", .narena = %d},\n",
               a->arena_per_token, a->arena_fixed, a->total_per_token, a->total_fixed, a->narena);

@@ -1,5 +1,5 @@
 /*
- * emit.c: kernel instances for a model, and kernels.cu, plan.h and
+ * emit.c: kernel instances for a model, and kernels.cu, kernels.h and
  * kernels_sim.cc from them (see emit.h).
  *
  * Each family is a function that reads the numbers it needs from the
@@ -7,7 +7,7 @@
  * placeholders besides SUFFIX: the engine refuses extra or missing ones),
  * the kernel names and their parameter lists. Rendering checks that each
  * kernel's declared parameters appear verbatim in the rendered source, so
- * plan.h cannot drift from the templates.
+ * kernels.h cannot drift from the templates.
  */
 #include "compiler/codegen/emit.h"
 
@@ -48,7 +48,7 @@ static void add_kernel(EmitInstance *in, const char *stem, const char *args) {
     k->args = args;
 }
 
-static EmitInstance *new_instance(EmitPlan *p, const char *family, const char *tpl, int vec, int width) {
+static EmitInstance *new_instance(KernelSet *p, const char *family, const char *tpl, int vec, int width) {
     EmitInstance *in = &p->inst[p->n++];
     memset(in, 0, sizeof *in);
     in->family = family;
@@ -60,7 +60,7 @@ static EmitInstance *new_instance(EmitPlan *p, const char *family, const char *t
     return in;
 }
 
-static void x0_mix(const ModelSpec *s, EmitPlan *p) {
+static void x0_mix(const ModelSpec *s, KernelSet *p) {
     int d = s->model.dim, k = s->x0.tables;
     EmitInstance *in = new_instance(p, "x0_mix", "x0_mix.cu", bf16_vec(d), d);
     snprintf(in->suffix, sizeof in->suffix, "t%d_d%d", k, d);
@@ -75,7 +75,7 @@ static void x0_mix(const ModelSpec *s, EmitPlan *p) {
                "const float *scalars, int lambda_off, int rows");
 }
 
-static void relu2(const ModelSpec *s, EmitPlan *p) {
+static void relu2(const ModelSpec *s, KernelSet *p) {
     int m = s->model.mlp_hidden;
     EmitInstance *in = new_instance(p, "relu2", "relu2.cu", bf16_vec(m), m);
     snprintf(in->suffix, sizeof in->suffix, "m%d", m);
@@ -87,7 +87,7 @@ static void relu2(const ModelSpec *s, EmitPlan *p) {
 
 /* One instance serves every Adam tensor: sizes and hyperparameters are
  * arguments. 4 fp32 = 16 bytes per vector. */
-static void adam(const ModelSpec *s, EmitPlan *p) {
+static void adam(const ModelSpec *s, KernelSet *p) {
     (void)s;
     EmitInstance *in = new_instance(p, "adam", "adam.cu", 4, 0);
     snprintf(in->suffix, sizeof in->suffix, "fp32_v%d", in->vec);
@@ -104,7 +104,7 @@ static void adam(const ModelSpec *s, EmitPlan *p) {
  * their vectors twice rather than keep them: at 1024 threads a thread has
  * 64 registers, and the backward pass's two kept rows would spill. Up to
  * a warp per row, 256 threads per block; beyond, the block is the row. */
-static void rmsnorm(EmitPlan *p, int width) {
+static void rmsnorm(KernelSet *p, int width) {
     int vec = bf16_vec(width), nvec = width / vec;
     int tpr = nvec <= 32 ? pow2_ceil(nvec) : nvec <= 4 * 32 ? 32 : pow2_ceil((nvec + 3) / 4);
     bool stash = tpr <= 512;
@@ -127,7 +127,7 @@ static void rmsnorm(EmitPlan *p, int width) {
  * at most 256 partials (a few per SM on any GPU, and one pass of the
  * second stage's 256 x 4). Fixed per model: the order of the sums cannot
  * depend on the GPU. */
-static void x0_lambda_grad(const ModelSpec *s, EmitPlan *p) {
+static void x0_lambda_grad(const ModelSpec *s, KernelSet *p) {
     int d = s->model.dim, k = s->x0.tables, vec = bf16_vec(d);
     long long per_block = (long long)EMIT_THREADS * 8;
     long long parts = (s->train.tokens_per_rank * d / vec + per_block - 1) / per_block;
@@ -145,7 +145,7 @@ static void x0_lambda_grad(const ModelSpec *s, EmitPlan *p) {
 
 /* The second stage of the two-stage reductions: one block, 4 rows per
  * thread and step. */
-static void colsum(EmitPlan *p) {
+static void colsum(KernelSet *p) {
     EmitInstance *in = new_instance(p, "colsum", "colsum.cu", 4, 0);
     in->grid_blocks = 1;
     snprintf(in->suffix, sizeof in->suffix, "fp32_v%d", in->vec);
@@ -156,7 +156,7 @@ static void colsum(EmitPlan *p) {
 /* The softcap and cross-entropy over the padded vocabulary: a block per
  * row, bf16 vectors of up to 8 (16 bytes) that divide the row, and a
  * warp-multiple of threads up to 512 (about 12 vectors each at 50304). */
-static void softcap_ce(const ModelSpec *s, EmitPlan *p) {
+static void softcap_ce(const ModelSpec *s, KernelSet *p) {
     static const char *const kinds[] = {[SOFTCAP_ISRU] = "isru", [SOFTCAP_SIGMOID] = "sigmoid",
                                         [SOFTCAP_NONE] = "none"};
     int v = s->vocab.padded, vec = v % 8 == 0 ? 8 : v % 4 == 0 ? 4 : v % 2 == 0 ? 2 : 1;
@@ -189,7 +189,7 @@ static int muon_vec(const ModelSpec *s) {
  * an attention matrix if larger) gives each thread about 8 vectors, at most
  * 256 partials. Fixed per model: the order of the sums cannot depend on
  * the GPU. */
-static void muon_momentum(const ModelSpec *s, EmitPlan *p) {
+static void muon_momentum(const ModelSpec *s, KernelSet *p) {
     long long d = s->model.dim, m = s->model.mlp_hidden, vec = muon_vec(s);
     long long biggest = d * (m > d ? m : d), per_block = (long long)EMIT_THREADS * 8;
     long long parts = (biggest / vec + per_block - 1) / per_block;
@@ -206,7 +206,7 @@ static void muon_momentum(const ModelSpec *s, EmitPlan *p) {
 
 /* Muon's elementwise steps and the head's bf16 copy (muon.cu): flat
  * kernels, sizes and coefficients as arguments. */
-static void muon(const ModelSpec *s, EmitPlan *p) {
+static void muon(const ModelSpec *s, KernelSet *p) {
     EmitInstance *in = new_instance(p, "muon", "muon.cu", muon_vec(s), 0);
     snprintf(in->suffix, sizeof in->suffix, "v%d", in->vec);
     add_kernel(in, "muon_normalize",
@@ -229,7 +229,7 @@ static int f32_vec(int width) {
  * one vector each while a row fits in a warp; then a warp per row with up
  * to 8 vectors per lane (32 floats: dim 1024); then a block of up to 1024
  * threads per row. Up to a warp per row, 256 threads per block. */
-static void embed(const ModelSpec *s, EmitPlan *p) {
+static void embed(const ModelSpec *s, KernelSet *p) {
     int d = s->model.dim, vec = f32_vec(d), nvec = d / vec;
     int tpr = nvec <= 32 ? pow2_ceil(nvec) : nvec <= 8 * 32 ? 32 : pow2_ceil((nvec + 7) / 8);
     if (tpr > 1024) tpr = 1024;
@@ -261,7 +261,7 @@ static bool has_attention(const ModelSpec *s) {
  * tokens give each block about 4 groups of RPB tokens, at most 512 (several
  * blocks per SM; colsum adds 512 x 2 partials in one pass). The same
  * placement here, only to size the grid. */
-static void qkv(const ModelSpec *s, EmitPlan *p) {
+static void qkv(const ModelSpec *s, KernelSet *p) {
     int d = s->model.dim, hd = s->model.head_dim, heads = d / hd, vec = bf16_vec(hd / 2);
     int nv = hd / 2 / vec, tph = nv >= 32 ? 32 : pow2_ceil(nv), hg = 1;
     while (heads % (2 * hg) == 0 && 2 * hg * tph <= EMIT_THREADS) hg *= 2;
@@ -290,7 +290,7 @@ static void qkv(const ModelSpec *s, EmitPlan *p) {
 }
 
 /* The skip add fused into the x0 mix (elementwise, as x0_mix). */
-static void x0_skip(const ModelSpec *s, EmitPlan *p) {
+static void x0_skip(const ModelSpec *s, KernelSet *p) {
     int d = s->model.dim, k = s->x0.tables;
     EmitInstance *in = new_instance(p, "x0_skip", "x0_skip.cu", bf16_vec(d), d);
     snprintf(in->suffix, sizeof in->suffix, "t%d_d%d", k, d);
@@ -304,7 +304,7 @@ static void x0_skip(const ModelSpec *s, EmitPlan *p) {
 
 /* The skip's backward: a fixed grid of PARTS blocks, sized as
  * x0_lambda_grad's (about 8 vectors per thread, at most 256 partials). */
-static void skip_bwd(const ModelSpec *s, EmitPlan *p) {
+static void skip_bwd(const ModelSpec *s, KernelSet *p) {
     int d = s->model.dim, vec = bf16_vec(d);
     long long per_block = (long long)EMIT_THREADS * 8;
     long long parts = (s->train.tokens_per_rank * d / vec + per_block - 1) / per_block;
@@ -336,7 +336,7 @@ static void skip_bwd(const ModelSpec *s, EmitPlan *p) {
  * head_dim 256). A head_dim that is not a multiple of 16 (the mma k-step)
  * or above 256 gets no kernels: the GPU executors must refuse such a
  * model. */
-static void attention(const ModelSpec *s, EmitPlan *p) {
+static void attention(const ModelSpec *s, KernelSet *p) {
     int heads = s->model.heads, hd = s->model.head_dim, tile = 64;
     bool any = false;
     for (int i = 0; i < s->model.layers; i++) any = any || s->model.attention[i];
@@ -379,7 +379,7 @@ static void attention(const ModelSpec *s, EmitPlan *p) {
     in->kernels[3].smem_bytes = (2 * kn + (tile > kn ? 2 * tile : 2 * kn)) * row_bytes;
 }
 
-void emit_plan(const ModelSpec *s, EmitPlan *p) {
+void emit_kernel_set(const ModelSpec *s, KernelSet *p) {
     p->n = 0;
     x0_mix(s, p);
     if (s->model.activation == ACT_RELU2) relu2(s, p);
@@ -475,7 +475,7 @@ static bool render(const EmitInstance *in, StrBuf *out, char *err, size_t errlen
     return ok;
 }
 
-bool emit_kernels(const EmitPlan *p, StrBuf *out, char *err, size_t errlen) {
+bool emit_kernels(const KernelSet *p, StrBuf *out, char *err, size_t errlen) {
     for (int i = 0; i < p->n; i++)
         if (!render(&p->inst[i], out, err, errlen)) return false;
     return true;
@@ -503,17 +503,17 @@ static void plan_kernel(const EmitInstance *in, const EmitKernel *k, StrBuf *out
     sb_puts(out, "}},\n");
 }
 
-void emit_plan_h(const EmitPlan *p, const char *header, const char *source_sha256, StrBuf *out) {
+void emit_kernels_h(const KernelSet *p, const char *header, const char *source_sha256, StrBuf *out) {
     int count = 0;
     for (int i = 0; i < p->n; i++) count += p->inst[i].nkernels;
     sb_puts(out, header);
     sb_printf(out,
-              "#ifndef GPTC_PLAN_H\n#define GPTC_PLAN_H\n\n"
+              "#ifndef GPTC_KERNELS_H\n#define GPTC_KERNELS_H\n\n"
               "/* SHA-256 of the kernels.cu beside this file. */\n"
-              "#define GPTC_PLAN_SOURCE_SHA256 \"%s\"\n"
+              "#define GPTC_KERNELS_SOURCE_SHA256 \"%s\"\n"
               "/* Every pointer argument of every kernel is aligned to this. */\n"
-              "#define GPTC_PLAN_ALIGN_BYTES %d\n"
-              "#define GPTC_PLAN_KERNEL_COUNT %d\n\n",
+              "#define GPTC_KERNELS_ALIGN_BYTES %d\n"
+              "#define GPTC_KERNELS_KERNEL_COUNT %d\n\n",
               source_sha256, EMIT_ALIGN_BYTES, count);
     sb_printf(out,
               "/* Launch: `threads` threads per block, and\n"
@@ -534,15 +534,15 @@ void emit_plan_h(const EmitPlan *p, const char *header, const char *source_sha25
               "    int threads, elems_per_thread, row_elems, dyn_smem_bytes;\n"
               "    int nconsts;\n"
               "    struct {\n        const char *name;\n        long long value;\n    } consts[%d];\n"
-              "} GptcPlanKernel;\n\n"
-              "static const GptcPlanKernel gptc_plan_kernels[GPTC_PLAN_KERNEL_COUNT] = {\n",
+              "} GptcKernel;\n\n"
+              "static const GptcKernel gptc_kernels[GPTC_KERNELS_KERNEL_COUNT] = {\n",
               EMIT_MAX_CONSTS);
     for (int i = 0; i < p->n; i++)
         for (int k = 0; k < p->inst[i].nkernels; k++) plan_kernel(&p->inst[i], &p->inst[i].kernels[k], out);
     sb_puts(out, "};\n\n#endif\n");
 }
 
-void emit_sim_cc(const EmitPlan *p, const char *header, StrBuf *out) {
+void emit_sim_cc(const KernelSet *p, const char *header, StrBuf *out) {
     sb_puts(out, header);
     /* The kernels' own source, not a copy: sim runs exactly what NVRTC
      * compiles. The include is resolved beside this file. */

@@ -1,7 +1,7 @@
 /*
  * emit.h: from a validated ModelSpec to the generated sources: which kernel
  * instances the model needs, kernels.cu (their CUDA source, rendered from
- * templates/), plan.h (what the runtime must know to launch them) and
+ * templates/), kernels.h (what the runtime must know to launch them) and
  * kernels_sim.cc (kernels.cu for the sim executor: the same source, built by
  * the host C++ compiler with runtime/device/sim/cuda_emu.h).
  *
@@ -56,7 +56,7 @@
 
 typedef struct {
     char name[64];    /* the extern "C" symbol, e.g. "x0_mix_fwd_t2_d128" */
-    const char *args; /* its parameters in order, for plan.h */
+    const char *args; /* its parameters in order, for kernels.h */
     int smem_bytes;   /* dynamic shared memory per block */
 } EmitKernel;
 
@@ -85,10 +85,10 @@ typedef struct {
 typedef struct {
     int n;
     EmitInstance inst[EMIT_MAX_INSTANCES];
-} EmitPlan;
+} KernelSet;
 
 /* The instances a model needs, in a fixed order. */
-void emit_plan(const ModelSpec *s, EmitPlan *p);
+void emit_kernel_set(const ModelSpec *s, KernelSet *p);
 
 /* The generated file's first comment block, naming gptc's version and the
  * model file (its base name only, with characters outside [A-Za-z0-9._-]
@@ -98,14 +98,14 @@ void emit_header(const char *version, const char *model_path, const char *what, 
 
 /* kernels.cu's code: every instance rendered from its template. False with
  * a message when a template does not match its instance (a gptc bug). */
-bool emit_kernels(const EmitPlan *p, StrBuf *out, char *err, size_t errlen);
+bool emit_kernels(const KernelSet *p, StrBuf *out, char *err, size_t errlen);
 
-/* plan.h: the kernels as plain C data; source_sha256 is the hash of the
+/* kernels.h: the kernels as plain C data; source_sha256 is the hash of the
  * kernels.cu it describes. */
-void emit_plan_h(const EmitPlan *p, const char *header, const char *source_sha256, StrBuf *out);
+void emit_kernels_h(const KernelSet *p, const char *header, const char *source_sha256, StrBuf *out);
 
 /* kernels_sim.cc: includes the kernels.cu beside it and exports each kernel
- * NAME to C as gptc_sim_NAME (runtime/device/sim/sim.h), in plan.h's order. */
-void emit_sim_cc(const EmitPlan *p, const char *header, StrBuf *out);
+ * NAME to C as gptc_sim_NAME (runtime/device/sim/sim.h), in kernels.h's order. */
+void emit_sim_cc(const KernelSet *p, const char *header, StrBuf *out);
 
 #endif

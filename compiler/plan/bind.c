@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-bool bind_kernel(const EmitPlan *ks, const char *stem, int width, PlanStep *st) {
+bool bind_kernel(const KernelSet *ks, const char *stem, int width, PlanStep *st) {
     size_t n = strlen(stem);
     for (int i = 0; i < ks->n; i++) {
         const EmitInstance *in = &ks->inst[i];
@@ -93,7 +93,7 @@ typedef struct {
     char decls[32][128];
 } Params;
 
-static void kernel_params(const EmitPlan *ks, const PlanStep *st, Params *out) {
+static void kernel_params(const KernelSet *ks, const PlanStep *st, Params *out) {
     const char *list = ks->inst[st->kinst].kernels[st->kidx].args, *starts[32];
     size_t lens[32];
     out->n = bind_params(list, out->names, out->types, 32);
@@ -123,7 +123,7 @@ static int match(const Plan *p, int si, const Params *k, const PlanArg *a, char 
     return found;
 }
 
-static bool bind_step(Plan *p, int si, const EmitPlan *ks, char *err, size_t errlen) {
+static bool bind_step(Plan *p, int si, const KernelSet *ks, char *err, size_t errlen) {
     PlanStep *st = &p->steps[si];
     Params k;
     kernel_params(ks, st, &k);
@@ -157,7 +157,7 @@ static bool bind_step(Plan *p, int si, const EmitPlan *ks, char *err, size_t err
     return true;
 }
 
-bool bind_plan(Plan *p, const EmitPlan *ks, char *err, size_t errlen) {
+bool bind_plan(Plan *p, const KernelSet *ks, char *err, size_t errlen) {
     for (int i = 0; i < p->nsteps; i++)
         if (p->steps[i].kind == STEP_KERNEL && !bind_step(p, i, ks, err, errlen)) return false;
     return true;

@@ -23,7 +23,7 @@
 /* The kernel of family `stem` in kernel set ks (width: the row width that
  * selects among instances; 0 for any): fills the step's kernel name and its
  * place in ks. False when the set has no such kernel. */
-bool bind_kernel(const EmitPlan *ks, const char *stem, int width, PlanStep *st);
+bool bind_kernel(const KernelSet *ks, const char *stem, int width, PlanStep *st);
 
 /* Parameter i of a parameter list: its name and C type. Returns the count
  * of parameters (at most max). */
@@ -32,6 +32,6 @@ int bind_params(const char *list, char names[][32], ParamType *types, int max);
 /* Checks and places every kernel step's arguments (see above); false with
  * the first problem in err (a gptc bug: the lowering and a template
  * disagree). */
-bool bind_plan(Plan *p, const EmitPlan *ks, char *err, size_t errlen);
+bool bind_plan(Plan *p, const KernelSet *ks, char *err, size_t errlen);
 
 #endif

@@ -889,7 +889,7 @@ static void inputs(Lower *L) {
     for (int i = 0; i < IN_COUNT; i++) L->p->bufs[L->in[i]].input = (PlanInput)i;
 }
 
-/* Buffers are found by name (schedule.c, exec_buffer): one name, one buffer. */
+/* Tests find buffers by name (exec_buffer): one name, one buffer. */
 static void unique_names(Lower *L) {
     const Plan *p = L->p;
     for (int i = 0; i < p->nbufs; i++)

@@ -11,7 +11,7 @@
  * where the fused order differs, and why that is the same math).
  *
  * Sizes are `per_token * T + fixed` elements, so one plan holds for every
- * T; bufplan.c places the arena buffers, exec.c runs the steps.
+ * T; arena.c places the arena buffers, exec.c runs the steps.
  */
 #ifndef GPTC_LOWER_H
 #define GPTC_LOWER_H
@@ -32,7 +32,7 @@
 typedef enum { PD_BF16, PD_F32, PD_I32, PD_U16 } PlanDtype;
 
 typedef enum {
-    BUF_ARENA,    /* an activation in the one arena (bufplan.c places it) */
+    BUF_ARENA,    /* an activation in the one arena (arena.c places it) */
     BUF_INPUT,    /* uploaded by the executor before each step (ids, tables) */
     BUF_PARAM,    /* a view of a parameter tensor (plane below) */
     BUF_INTERNAL  /* an intermediate a fused kernel never stores */
@@ -56,7 +56,7 @@ typedef struct {
     int64_t tensor_off;       /* BUF_PARAM: first element of the view */
     PlanInput input;          /* BUF_INPUT */
     bool output;              /* read by the executor after the step (the loss) */
-    /* bufplan.c: arena offset in bytes = off_per_token * T + off_fixed */
+    /* arena.c: arena offset in bytes = off_per_token * T + off_fixed */
     int64_t off_per_token, off_fixed;
     int first, last;          /* steps of the first write and last access */
 } PlanBuf;

@@ -7,7 +7,7 @@
  * (mkstemp, so concurrent writers of the same path never share one) and is
  * renamed over the destination: a reader sees the old file or the new one,
  * never a mix. It is not fsync'ed: every reader of these files either
- * regenerates them (kernels.cu, plan.h) or validates them (cache entries),
+ * regenerates them (kernels.cu, kernels.h) or validates them (cache entries),
  * so a file cut short by a crash is harmless. Messages start with the path.
  */
 #ifndef GPTC_FSUTIL_H

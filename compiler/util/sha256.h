@@ -1,6 +1,6 @@
 /*
  * sha256.h: SHA-256 (FIPS 180-4), for content hashes: the NVRTC cache key,
- * the source hash that plan.h records, and the documents `gptc data` keeps
+ * the source hash that kernels.h records, and the documents `gptc data` keeps
  * out of training (textset.h). Incremental, so a key can be built from
  * several pieces without joining them first.
  */

@@ -1,6 +1,6 @@
 /*
  * strbuf.h: a growable, always NUL-terminated text buffer for the emitters
- * (template rendering, kernels.cu, plan.h, reports).
+ * (template rendering, kernels.cu, kernels.h, reports).
  *
  * Running out of memory is not an error callers handle: it prints a message
  * and exits, as the rest of gptc does for allocations of this size.

@@ -75,7 +75,7 @@ static bool alloc_all(Exec *e) {
     const ModelBuild *mb = e->b;
     bool ok = true;
     int64_t T = e->max_T;
-    e->arena = dev_alloc(e, (size_t)bufplan_bytes(mb->arena.arena_per_token, mb->arena.arena_fixed, T), &ok);
+    e->arena = dev_alloc(e, (size_t)arena_bytes(mb->arena.arena_per_token, mb->arena.arena_fixed, T), &ok);
     for (int i = 0; i < p->nbufs; i++) {
         const PlanBuf *b = &p->bufs[i];
         if (b->cls == BUF_INPUT)

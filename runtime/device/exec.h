@@ -1,6 +1,6 @@
 /*
  * exec.h: runs a training step's plan (compiler/plan/lower.h, packed by
- * bufplan.h) over a Gpu (runtime/device/gpu.h): the executor of `sim` and `cuda`.
+ * arena.h) over a Gpu (runtime/device/gpu.h): the executor of `sim` and `cuda`.
  *
  * The plan is the model build's (compiler/build.h), made in memory by
  * model_build or linked in as generated/NAME/build.c. exec_new allocates one arena for the

@@ -8,9 +8,9 @@
  *
  * With a GPU, every case of every kernel also runs on the device through
  * the cuda Gpu (runtime/device/cuda/gpu_cuda.h): the model's kernels.cu (checked
- * against plan.h's SHA-256) compiled by NVRTC for the device, each buffer
+ * against kernels.h's SHA-256) compiled by NVRTC for the device, each buffer
  * copied to device memory with its guard bytes around it, the kernel (and
- * a two-stage reduction's second stage) launched with plan.h's rule, as on
+ * a two-stage reduction's second stage) launched with kernels.h's rule, as on
  * sim, and everything copied back. The result must match the ref code
  * within the kind's tolerance, exactly as sim's must, with the guards
  * intact and the inputs unchanged; its worst difference from sim in ulps
@@ -38,7 +38,7 @@
 static Gpu gpu;
 
 /* A launch on the GPU; GPTC_SIM_OK or GPTC_SIM_ERR_CONFIG with gpu.err. */
-static int gpu_launch(const GptcPlanKernel *k, const GptcSimLaunch *l, void **args) {
+static int gpu_launch(const GptcKernel *k, const GptcSimLaunch *l, void **args) {
     GpuLaunch gl = {{l->grid.x, l->grid.y, l->grid.z}, {l->block.x, l->block.y, l->block.z}, l->smem_bytes};
     return gpu.launch(&gpu, k->name, &gl, args) == 0 ? GPTC_SIM_OK : GPTC_SIM_ERR_CONFIG;
 }
@@ -53,7 +53,7 @@ static size_t span_of(const Buf *b) { return LEAD + b->n * dtype_size(b->dtype) 
 
 /* Copies c's buffers (with their guards) to the device, points c's pointer
  * slots there, launches, copies back and restores the slots. */
-static int gpu_run(const GptcPlanKernel *k, const Kind *kind, Case *c, const Shape *s, char *why, size_t cap) {
+static int gpu_run(const GptcKernel *k, const Kind *kind, Case *c, const Shape *s, char *why, size_t cap) {
     void *dmem[MAX_BUFS] = {0}, *host[MAX_BUFS + 1], *maybe[2];
     memcpy(host, c->ptr, sizeof host);
     memcpy(maybe, c->maybe, sizeof maybe);
@@ -84,7 +84,7 @@ static int gpu_run(const GptcPlanKernel *k, const Kind *kind, Case *c, const Sha
 }
 
 /* One case on the GPU, against the ref code's result (want) and sim's (got). */
-static void gpu_case(const GptcPlanKernel *k, const Kind *kind, const Shape *s, const char *shape,
+static void gpu_case(const GptcKernel *k, const Kind *kind, const Shape *s, const char *shape,
                      uint64_t case_seed, const Case *got, const Case *want, GpuStats *gs) {
     Case dev = {0};
     Rng r = {case_seed};
@@ -111,7 +111,7 @@ static void gpu_case(const GptcPlanKernel *k, const Kind *kind, const Shape *s, 
     case_free(&dev);
 }
 
-static void gpu_report(const char *model, const GptcPlanKernel *k, const Kind *kind, const GpuStats *gs) {
+static void gpu_report(const char *model, const GptcKernel *k, const Kind *kind, const GpuStats *gs) {
     char line[1400];
     const Stats *st = &gs->ref;
     if (st->failed) {
@@ -289,7 +289,7 @@ static int gemm_check(void) {
 /* ---- starting ---- */
 
 /* Opens the GPU with this model's kernels.cu (GPTC_KERNELS_CU, beside
- * plan.h, whose hash it must have). Returns -1 to go on testing, else the
+ * kernels.h, whose hash it must have). Returns -1 to go on testing, else the
  * exit status: 0 after "skipped: no GPU", 1 when the GPU cannot be used,
  * or the GEMM check's with --gemm. */
 static int gpu_mode_start(int argc, char **argv) {
@@ -311,8 +311,8 @@ static int gpu_mode_start(int argc, char **argv) {
         sha256_init(&h);
         sha256_update(&h, src, len);
         sha256_hex(&h, hex);
-        if (strcmp(hex, GPTC_PLAN_SOURCE_SHA256)) {
-            printf("FAIL %s: %s is not the kernels.cu plan.h was generated with\n", argv[1], GPTC_KERNELS_CU);
+        if (strcmp(hex, GPTC_KERNELS_SOURCE_SHA256)) {
+            printf("FAIL %s: %s is not the kernels.cu kernels.h was generated with\n", argv[1], GPTC_KERNELS_CU);
             free(src);
             return 1;
         }

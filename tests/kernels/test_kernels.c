@@ -2,19 +2,19 @@
  * test_kernels.c: every kernel of one generated model, run on the sim
  * executor and compared with the ref executor's own code on the same random
  * inputs. tests/run-kernels.sh builds it once per model, with -I on the
- * model's generated folder (plan.h: the kernels, their parameters and their
+ * model's generated folder (kernels.h: the kernels, their parameters and their
  * launch rule) and linked with that folder's kernels_sim.cc and
  * runtime/device/sim/cuda_emu.cc; each kernel is found by its exported name,
  * gptc_sim_NAME. Usage: test_kernels MODEL_NAME [SEED [FAMILY,...]]; the
  * name is only for the messages, and a list of families tests only those
  * kernels (run-kernels.sh's variant builds).
  *
- * Each kernel family has a Kind below: the parameters it expects (plan.h
+ * Each kernel family has a Kind below: the parameters it expects (kernels.h
  * must agree, so a changed template cannot be called with stale arguments),
  * its tolerance, its shapes, how to build a case's buffers and how the ref
  * code computes the expected result. Every case is built three times from
  * one seed:
- *   got    launched as the runtime will: plan.h's threads and blocks;
+ *   got    launched as the runtime will: kernels.h's threads and blocks;
  *   want   the same inputs through the ref code (runtime/ref/elementwise.h,
  *          runtime/ref/reduce.h, runtime/ref/adam.h) in fp32, outputs then
  *          rounded to the buffer's dtype (bf16: to nearest even);
@@ -60,7 +60,7 @@
 
 #include "runtime/ref/attention.h"
 #include "runtime/ref/elementwise.h"
-#include "plan.h"
+#include "kernels.h"
 #include "runtime/ref/reduce.h"
 #include "runtime/ref/rotary.h"
 #include "runtime/device/sim/sim.h"
@@ -81,7 +81,7 @@
 #endif
 /* Passed as a launch's options, sends the launch to the GPU (gpu_mode.h). */
 static const GptcSimOptions on_gpu;
-static int gpu_launch(const GptcPlanKernel *k, const GptcSimLaunch *l, void **args);
+static int gpu_launch(const GptcKernel *k, const GptcSimLaunch *l, void **args);
 #endif
 
 #define MAX_TABLES 16
@@ -145,9 +145,9 @@ typedef struct {
 } Buf;
 
 /* The data starts 3 * ALIGN bytes into a block aligned to 4 * ALIGN: aligned
- * to exactly plan.h's promise and no more, so that a kernel relying on more
+ * to exactly kernels.h's promise and no more, so that a kernel relying on more
  * alignment would fault (the vector types are over-aligned). */
-#define ALIGN GPTC_PLAN_ALIGN_BYTES
+#define ALIGN GPTC_KERNELS_ALIGN_BYTES
 #define LEAD (3 * ALIGN)
 #define TRAIL (UNDER_ASAN ? 0 : 64)
 #define GUARD 0xA5
@@ -312,7 +312,7 @@ static int log2_ceil(long long n) {
     return l;
 }
 
-static long long kconst(const GptcPlanKernel *k, const char *name) {
+static long long kconst(const GptcKernel *k, const char *name) {
     for (int i = 0; i < k->nconsts; i++)
         if (!strcmp(k->consts[i].name, name)) return k->consts[i].value;
     return -1;
@@ -322,7 +322,7 @@ static long long kconst(const GptcPlanKernel *k, const char *name) {
 
 /* Buffers: 0 the rows input, 1 the tables, 2 the scalars, 3 the rows
  * output unless in place. */
-static void x0_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r, bool fwd) {
+static void x0_setup(Case *c, const GptcKernel *k, const Shape *s, Rng *r, bool fwd) {
     int tables = (int)kconst(k, "TABLES");
     size_t n = (size_t)s->rows * k->row_elems;
     c->ll = (long long)n + (long long)s->pad_vecs * k->elems_per_thread;
@@ -342,16 +342,16 @@ static void x0_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r, b
     a[4] = &c->ptr[2], a[5] = &c->ints[0], a[6] = &c->ints[1];
 }
 
-static void x0_fwd_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
+static void x0_fwd_setup(Case *c, const GptcKernel *k, const Shape *s, Rng *r) {
     x0_setup(c, k, s, r, true);
 }
 
-static void x0_bwd_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
+static void x0_bwd_setup(Case *c, const GptcKernel *k, const Shape *s, Rng *r) {
     x0_setup(c, k, s, r, false);
 }
 
 /* Both directions: in = buffer 0, tables = buffer 1, out = 3 or 0. */
-static void x0_reference(Case *c, const GptcPlanKernel *k, const Shape *s, bool fwd) {
+static void x0_reference(Case *c, const GptcKernel *k, const Shape *s, bool fwd) {
     int tables = (int)kconst(k, "TABLES");
     size_t n = c->b[0].n;
     float *in = buf_floats(&c->b[0]), *tab = buf_floats(&c->b[1]);
@@ -369,11 +369,11 @@ static void x0_reference(Case *c, const GptcPlanKernel *k, const Shape *s, bool 
     if (!s->inplace) free(out);
 }
 
-static void x0_fwd_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
+static void x0_fwd_reference(Case *c, const GptcKernel *k, const Shape *s) {
     x0_reference(c, k, s, true);
 }
 
-static void x0_bwd_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
+static void x0_bwd_reference(Case *c, const GptcKernel *k, const Shape *s) {
     x0_reference(c, k, s, false);
 }
 
@@ -381,7 +381,7 @@ static void x0_bwd_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
 
 /* Buffers: 0 pre, 1 act unless in place. pre holds a few NaNs: the
  * contract maps them to 0, as the ref code does. */
-static void relu2_fwd_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
+static void relu2_fwd_setup(Case *c, const GptcKernel *k, const Shape *s, Rng *r) {
     size_t n = (size_t)s->rows * k->row_elems;
     fill(add_buf(c, "pre", BF16, n, s->inplace), r, -8, 3, false, 1.0 / 128);
     if (!s->inplace) fill(add_buf(c, "act", BF16, n, true), r, -8, 3, false, 0);
@@ -389,7 +389,7 @@ static void relu2_fwd_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rn
     c->args[0] = &c->ptr[s->inplace ? 0 : 1], c->args[1] = &c->ptr[0], c->args[2] = &c->ints[1];
 }
 
-static void relu2_fwd_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
+static void relu2_fwd_reference(Case *c, const GptcKernel *k, const Shape *s) {
     (void)k;
     float *pre = buf_floats(&c->b[0]), *act = s->inplace ? pre : buf_floats(&c->b[1]);
     relu2_fwd(act, pre, c->b[0].n);
@@ -399,7 +399,7 @@ static void relu2_fwd_reference(Case *c, const GptcPlanKernel *k, const Shape *s
 }
 
 /* Buffers: 0 dact, 1 pre, 2 dpre unless in place. */
-static void relu2_bwd_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
+static void relu2_bwd_setup(Case *c, const GptcKernel *k, const Shape *s, Rng *r) {
     size_t n = (size_t)s->rows * k->row_elems;
     fill(add_buf(c, "dact", BF16, n, s->inplace), r, -8, 3, false, 0);
     fill(add_buf(c, "pre", BF16, n, false), r, -8, 3, false, 1.0 / 128);
@@ -409,7 +409,7 @@ static void relu2_bwd_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rn
     c->args[3] = &c->ints[1];
 }
 
-static void relu2_bwd_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
+static void relu2_bwd_reference(Case *c, const GptcKernel *k, const Shape *s) {
     (void)k;
     float *dact = buf_floats(&c->b[0]), *pre = buf_floats(&c->b[1]);
     float *dpre = s->inplace ? dact : buf_floats(&c->b[2]);
@@ -433,7 +433,7 @@ static const struct {
 
 /* Buffers: p, m, v, g, all fp32. The moments are random too: any step's
  * state is a valid start. */
-static void adam_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
+static void adam_setup(Case *c, const GptcKernel *k, const Shape *s, Rng *r) {
     (void)k;
     size_t n = (size_t)s->n;
     fill(add_buf(c, "p", F32, n, true), r, -8, 1, false, 0);
@@ -450,7 +450,7 @@ static void adam_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r)
     a[8] = &c->coefs.decay, a[9] = &c->coefs.step_size, a[10] = &c->coefs.rbc2;
 }
 
-static void adam_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
+static void adam_reference(Case *c, const GptcKernel *k, const Shape *s) {
     (void)k;
     adam_apply(c->b[0].p, c->b[1].p, c->b[2].p, c->b[3].p, (size_t)s->n, &c->coefs);
 }
@@ -462,7 +462,7 @@ static void adam_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
  * terms of one sign is off by at most (CHUNKS * VEC + log2 TPR) u of it
  * (u = 2^-24; the products of two bf16 values are exact in fp32). The ref
  * code sums in double. */
-static int rms_depth(const GptcPlanKernel *k) {
+static int rms_depth(const GptcKernel *k) {
     long long nvec = k->row_elems / k->elems_per_thread, tpr = kconst(k, "TPR");
     return (int)((nvec + tpr - 1) / tpr * k->elems_per_thread) + log2_ceil(tpr);
 }
@@ -491,7 +491,7 @@ static void rms_edge_rows(Buf *x, size_t width, Rng *r) {
 }
 
 /* Buffers: 0 x, 1 rstd, 2 y unless in place. */
-static void rms_fwd_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
+static void rms_fwd_setup(Case *c, const GptcKernel *k, const Shape *s, Rng *r) {
     size_t w = (size_t)k->row_elems, n = (size_t)s->rows * w;
     Buf *x = add_buf(c, s->inplace ? "y" : "x", BF16, n, s->inplace);
     fill(x, r, -8, 3, false, 0);
@@ -507,7 +507,7 @@ static void rms_fwd_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng 
  * boundary. rstd = (ss / n + eps)^-1/2: its relative error is half that of
  * ss, (depth / 2) u, plus one rounding in each of /n, +eps, sqrt and 1/x on
  * the kernel's side (the ref code's own, in double, is below u). */
-static void rms_fwd_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
+static void rms_fwd_reference(Case *c, const GptcKernel *k, const Shape *s) {
     int w = k->row_elems;
     float *x = buf_floats(&c->b[0]), *rstd = buf_floats(&c->b[1]);
     float *y = s->inplace ? x : buf_floats(&c->b[2]);
@@ -522,7 +522,7 @@ static void rms_fwd_reference(Case *c, const GptcPlanKernel *k, const Shape *s) 
 }
 
 /* Buffers: 0 dy, 1 y, 2 rstd, 3 dx unless in place (dx = dy). */
-static void rms_bwd_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
+static void rms_bwd_setup(Case *c, const GptcKernel *k, const Shape *s, Rng *r) {
     size_t w = (size_t)k->row_elems, n = (size_t)s->rows * w;
     Buf *dy = add_buf(c, s->inplace ? "dx" : "dy", BF16, n, s->inplace);
     fill(dy, r, -12, 0, false, 0);
@@ -547,7 +547,7 @@ static void rms_bwd_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng 
  * difference, r times it) add up to 3 u r (|dy| + |y m|), and with
  * accumulate one more of u (|dx| + |g|). Cancellation in dy - y m makes
  * this absolute, not relative to dx. */
-static void rms_bwd_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
+static void rms_bwd_reference(Case *c, const GptcKernel *k, const Shape *s) {
     int w = k->row_elems, depth = rms_depth(k);
     float *dy = buf_floats(&c->b[0]), *y = buf_floats(&c->b[1]), *rstd = buf_floats(&c->b[2]);
     float *dx = s->inplace ? dy : buf_floats(&c->b[3]);
@@ -574,20 +574,20 @@ static void rms_bwd_reference(Case *c, const GptcPlanKernel *k, const Shape *s) 
 /* ---- the x0-mix lambdas' gradients (templates/x0_lambda_grad.cu, then
  * templates/colsum.cu) ---- */
 
-static int launch_args(const GptcPlanKernel *k, void **args, int rows, long long n,
+static int launch_args(const GptcKernel *k, void **args, int rows, long long n,
                        const GptcSimOptions *opt);
 
 /* The plan's kernel of a family, or NULL. */
-static const GptcPlanKernel *plan_family(const char *family) {
-    for (int i = 0; i < GPTC_PLAN_KERNEL_COUNT; i++)
-        if (!strcmp(gptc_plan_kernels[i].family, family)) return &gptc_plan_kernels[i];
+static const GptcKernel *plan_family(const char *family) {
+    for (int i = 0; i < GPTC_KERNELS_KERNEL_COUNT; i++)
+        if (!strcmp(gptc_kernels[i].family, family)) return &gptc_kernels[i];
     return NULL;
 }
 
 /* The depth of colsum's sum of n values: each thread adds VEC values per
  * step for ceil(n / (THREADS * VEC)) steps, then a tree over THREADS. */
 static int colsum_depth(long long n) {
-    const GptcPlanKernel *k = plan_family("colsum");
+    const GptcKernel *k = plan_family("colsum");
     long long per_step = (long long)k->threads * k->elems_per_thread;
     return (int)((n + per_step - 1) / per_step * k->elems_per_thread) + log2_ceil(k->threads);
 }
@@ -602,7 +602,7 @@ static int launch_colsum(float **out, int *out_off, float **in, int *n, int *col
 
 /* Buffers: 0 dxm, 1 xs, 2 the tables, 3 the partial sums (scratch), 4 the
  * scalar gradients, into which the second stage adds at lambda_off. */
-static void lambda_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
+static void lambda_setup(Case *c, const GptcKernel *k, const Shape *s, Rng *r) {
     int tables = (int)kconst(k, "TABLES"), parts = (int)kconst(k, "PARTS");
     size_t n = (size_t)s->rows * k->row_elems;
     c->ll = (long long)n + (long long)s->pad_vecs * k->elems_per_thread;
@@ -622,7 +622,7 @@ static void lambda_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *
     a[5] = &c->ints[1];
 }
 
-static int lambda_then(Case *c, const GptcPlanKernel *k, const Shape *s, const GptcSimOptions *opt) {
+static int lambda_then(Case *c, const GptcKernel *k, const Shape *s, const GptcSimOptions *opt) {
     (void)k, (void)s;
     static int one = 1;
     return launch_colsum((float **)&c->ptr[4], &c->ints[0], (float **)&c->ptr[3], &c->ints[2], &c->ints[3],
@@ -636,7 +636,7 @@ static int lambda_then(Case *c, const GptcPlanKernel *k, const Shape *s, const G
  * exact sum by at most D u S, S = sum |dxm x|; the ref code's double sum
  * rounds once to float (u |dot|), and both sides add it to dscalars with
  * one more rounding each. */
-static void lambda_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
+static void lambda_reference(Case *c, const GptcKernel *k, const Shape *s) {
     (void)s;
     int tables = (int)kconst(k, "TABLES"), parts = (int)kconst(k, "PARTS");
     size_t n = c->b[0].n;
@@ -661,7 +661,7 @@ static void lambda_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
 /* ---- column sums (templates/colsum.cu) on their own ---- */
 
 /* Buffers: 0 out, 1 in [n, cols]. */
-static void colsum_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
+static void colsum_setup(Case *c, const GptcKernel *k, const Shape *s, Rng *r) {
     (void)k;
     fill(add_buf(c, "out", F32, NSCALARS, true), r, -6, 4, false, 0);
     fill(add_buf(c, "in", F32, (size_t)s->n * s->cols, false), r, -20, 4, false, 0);
@@ -677,7 +677,7 @@ static void colsum_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *
  * inside), so the expectation is the exact sum (double), scaled and
  * rounded once: colsum's sum is off by at most depth u sum |in|, then one
  * rounding for the scale and one for the accumulation. */
-static void colsum_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
+static void colsum_reference(Case *c, const GptcKernel *k, const Shape *s) {
     (void)k;
     const float *in = c->b[1].p;
     float *out = c->b[0].p;
@@ -696,7 +696,7 @@ static void colsum_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
  * for the mean) ---- */
 
 /* A float constant of the plan (its IEEE-754 bits). */
-static float kconst_float(const GptcPlanKernel *k, const char *name) {
+static float kconst_float(const GptcKernel *k, const char *name) {
     uint32_t u = (uint32_t)kconst(k, name);
     float f;
     memcpy(&f, &u, sizeof f);
@@ -709,7 +709,7 @@ static float kconst_float(const GptcPlanKernel *k, const char *name) {
  * either sign: the softcap saturates); the target on the last padded
  * class; the target on class 0 with the row's largest logit; one logit
  * far above the rest. Targets otherwise anywhere in the padded row. */
-static void ce_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
+static void ce_setup(Case *c, const GptcKernel *k, const Shape *s, Rng *r) {
     size_t v = (size_t)k->row_elems, n = (size_t)s->rows * v;
     bool grad = s->hyper == 0;
     Buf *logits = add_buf(c, s->inplace ? "dlogits" : "logits", BF16, n, s->inplace);
@@ -737,7 +737,7 @@ static void ce_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
     a[5] = &c->ints[1];
 }
 
-static int ce_then(Case *c, const GptcPlanKernel *k, const Shape *s, const GptcSimOptions *opt) {
+static int ce_then(Case *c, const GptcKernel *k, const Shape *s, const GptcSimOptions *opt) {
     (void)k, (void)s;
     static int off = 0, cols = 1, no = 0;
     return launch_colsum((float **)&c->ptr[3], &off, (float **)&c->ptr[2], &c->ints[1], &cols, &c->scale, &no,
@@ -761,7 +761,7 @@ static int ce_then(Case *c, const GptcPlanKernel *k, const Shape *s, const GptcS
  *   mean:     the row losses' bounds over count, colsum's depth u sum
  *             |row loss| / count, and the scale and the ref code's double
  *             rounded to float: 2 u |mean|. */
-static void ce_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
+static void ce_reference(Case *c, const GptcKernel *k, const Shape *s) {
     int v = k->row_elems, T = s->rows, kind = (int)kconst(k, "SOFTCAP");
     float cap = kconst_float(k, "CAP"), div = kconst_float(k, "DIV"), off = kconst_float(k, "OFFSET");
     bool grad = s->hyper == 0;
@@ -810,7 +810,7 @@ static int *add_ints(Case *c, const char *name, size_t n) {
  * alone), 3 y. hyper 0: norm; 1: no norm; 2: no norm and rstd NULL. Edge
  * rows (special): tokens 0 .. 3 are table rows of zeros, large values,
  * values so small that eps dominates, one value repeated. */
-static void embed_fwd_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
+static void embed_fwd_setup(Case *c, const GptcKernel *k, const Shape *s, Rng *r) {
     size_t w = (size_t)k->row_elems;
     Buf *table = add_buf(c, "table", F32, EMBED_VOCAB * w, false);
     fill(table, r, -8, 3, false, 0);
@@ -831,7 +831,7 @@ static void embed_fwd_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rn
  * kind's, one more u of depth for the squares of fp32 values (they round,
  * where bf16 squares are exact); y = x rstd moves by |x| times rstd's
  * bound, plus each side's fp32 rounding of the product. */
-static void embed_fwd_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
+static void embed_fwd_reference(Case *c, const GptcKernel *k, const Shape *s) {
     int w = k->row_elems;
     bool norm = c->ints[2];
     float *table = buf_floats(&c->b[0]), *x = xmalloc(sizeof(float) * (size_t)s->rows * w);
@@ -862,7 +862,7 @@ static void embed_fwd_reference(Case *c, const GptcPlanKernel *k, const Shape *s
  * at least once and some many times; the segments from the runtime's own
  * token_segments. Buffers: 0 dtable, 1 drows, 2 order, 3 seg_start, 4
  * seg_token, 5 ids (for the reference only). */
-static void embed_bwd_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
+static void embed_bwd_setup(Case *c, const GptcKernel *k, const Shape *s, Rng *r) {
     size_t w = (size_t)k->row_elems;
     int V = s->rows + 7, T = s->rows + s->rows / 2 + 3;
     int *perm = xmalloc(sizeof(int) * (size_t)V), *ids = xmalloc(sizeof(int) * (size_t)T);
@@ -895,7 +895,7 @@ static void embed_bwd_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rn
 
 /* The ref code's embed_scatter_add over the positions in order: the
  * kernel adds each segment's rows in that order, so exact. */
-static void embed_bwd_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
+static void embed_bwd_reference(Case *c, const GptcKernel *k, const Shape *s) {
     (void)s;
     float *drows = buf_floats(&c->b[1]);
     embed_scatter_add(c->b[0].p, drows, c->b[5].p, c->ints[2], k->row_elems);
@@ -904,13 +904,13 @@ static void embed_bwd_reference(Case *c, const GptcPlanKernel *k, const Shape *s
 
 /* ---- q, k, v around the attention (templates/qkv.cu) ---- */
 
-/* The template's placement of threads (its comment), from plan.h. */
+/* The template's placement of threads (its comment), from kernels.h. */
 typedef struct {
     int W, HD, H, half, pairs, vec, tph, ch, rpb, hloop, parts;
     bool inter, vnorm;
 } QkvGeom;
 
-static QkvGeom qkv_geom(const GptcPlanKernel *k) {
+static QkvGeom qkv_geom(const GptcKernel *k) {
     QkvGeom g;
     g.W = (int)kconst(k, "WIDTH"), g.HD = (int)kconst(k, "HEAD_DIM"), g.H = g.W / g.HD, g.half = g.HD / 2;
     g.pairs = (int)kconst(k, "PAIRS"), g.vec = k->elems_per_thread, g.parts = (int)kconst(k, "PARTS");
@@ -945,7 +945,7 @@ static void qkv_tables(Case *c, const QkvGeom *g, int T) {
 /* Forward buffers: 0 qkv, 1 ve (passed as NULL with hyper 1), 2 cos, 3
  * sin, 4 scalars, 5 q, 6 k, 7 v, 8 rstd. Edge rows (special): the first
  * four heads of token 0 (q, and k for 2 heads) as the RMS norm's edge rows. */
-static void qkv_fwd_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
+static void qkv_fwd_setup(Case *c, const GptcKernel *k, const Shape *s, Rng *r) {
     QkvGeom g = qkv_geom(k);
     size_t T = (size_t)s->rows, W = (size_t)g.W;
     Buf *qkv = add_buf(c, "qkv", BF16, T * 3 * W, false);
@@ -973,7 +973,7 @@ static void qkv_fwd_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng 
  * products and their sum (3 u of the same on each side). v with VNORM:
  * rel |sa0 x r| from r, and 3 u (|sa0 vn| + |sa1 ve|) of roundings per
  * side; without VNORM the ref code's order exactly (no bound). */
-static void qkv_fwd_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
+static void qkv_fwd_reference(Case *c, const GptcKernel *k, const Shape *s) {
     QkvGeom g = qkv_geom(k);
     int T = s->rows, W = g.W, H = g.H, HD = g.HD, rows = T * H;
     size_t TW = (size_t)T * W;
@@ -1031,7 +1031,7 @@ static void qkv_fwd_reference(Case *c, const GptcPlanKernel *k, const Shape *s) 
  * 1), 6 cos, 7 sin, 8 scalars, 9 dqkv, 10 partial (scratch), 11 dve (NULL
  * with hyper 1, then an input that must stay as it is), 12 dscalars (the
  * second stage adds at sa_off). */
-static void qkv_bwd_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
+static void qkv_bwd_setup(Case *c, const GptcKernel *k, const Shape *s, Rng *r) {
     QkvGeom g = qkv_geom(k);
     size_t T = (size_t)s->rows, W = (size_t)g.W;
     bool ve = s->hyper == 0;
@@ -1058,7 +1058,7 @@ static void qkv_bwd_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng 
     a[10] = &c->ptr[7], a[11] = &c->ptr[8], a[12] = &c->ints[0], a[13] = &c->ints[1];
 }
 
-static int qkv_bwd_then(Case *c, const GptcPlanKernel *k, const Shape *s, const GptcSimOptions *opt) {
+static int qkv_bwd_then(Case *c, const GptcKernel *k, const Shape *s, const GptcSimOptions *opt) {
     (void)k, (void)s;
     static int one = 1;
     return launch_colsum((float **)&c->ptr[12], &c->ints[0], (float **)&c->ptr[10], &c->ints[2], &c->ints[3],
@@ -1088,7 +1088,7 @@ static void rms_bwd_bound(double *bound, const float *dy, const float *y, const 
  * thread's terms (2 VEC per vector, CH vectors, HLOOP heads, one step per
  * PARTS groups of RPB tokens), block_sum's tree and colsum's; one more
  * rounding per product where vn is fp32 (VNORM). dve: axpy exactly. */
-static void qkv_bwd_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
+static void qkv_bwd_reference(Case *c, const GptcKernel *k, const Shape *s) {
     QkvGeom g = qkv_geom(k);
     int T = s->rows, W = g.W, H = g.H, HD = g.HD, rows = T * H;
     size_t TW = (size_t)T * W;
@@ -1147,7 +1147,7 @@ static void qkv_bwd_reference(Case *c, const GptcPlanKernel *k, const Shape *s) 
 
 /* Buffers: 0 x (xs over it when in place), 1 src, 2 the x0 tables, 3
  * scalars, 4 xm, 5 xs unless in place. */
-static void x0_skip_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
+static void x0_skip_setup(Case *c, const GptcKernel *k, const Shape *s, Rng *r) {
     int tables = (int)kconst(k, "TABLES");
     size_t n = (size_t)s->rows * k->row_elems;
     c->ll = (long long)n + (long long)s->pad_vecs * k->elems_per_thread;
@@ -1166,7 +1166,7 @@ static void x0_skip_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng 
 
 /* The ref code's layer_fwd steps: xs = x, axpy(xs, w, src), x0_mix_fwd
  * from that fp32 xs; the kernel's order exactly. */
-static void x0_skip_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
+static void x0_skip_reference(Case *c, const GptcKernel *k, const Shape *s) {
     int tables = (int)kconst(k, "TABLES");
     size_t n = c->b[0].n;
     float *xs = buf_floats(&c->b[0]), *src = buf_floats(&c->b[1]), *tab = buf_floats(&c->b[2]);
@@ -1182,7 +1182,7 @@ static void x0_skip_reference(Case *c, const GptcPlanKernel *k, const Shape *s) 
 
 /* Buffers: 0 dxs, 1 src, 2 scalars, 3 partial (scratch), 4 dsrc, 5 the
  * scalar gradients (the second stage adds at skip_off). */
-static void skip_bwd_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
+static void skip_bwd_setup(Case *c, const GptcKernel *k, const Shape *s, Rng *r) {
     int parts = (int)kconst(k, "PARTS");
     size_t n = (size_t)s->rows * k->row_elems;
     fill(add_buf(c, "dxs", BF16, n, false), r, -12, 0, false, 0);
@@ -1200,7 +1200,7 @@ static void skip_bwd_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng
     a[5] = &c->ints[0], a[6] = &c->ints[1];
 }
 
-static int skip_bwd_then(Case *c, const GptcPlanKernel *k, const Shape *s, const GptcSimOptions *opt) {
+static int skip_bwd_then(Case *c, const GptcKernel *k, const Shape *s, const GptcSimOptions *opt) {
     (void)k, (void)s;
     static int one = 1;
     return launch_colsum((float **)&c->ptr[5], &c->ints[0], (float **)&c->ptr[3], &c->ints[2], &c->ints[3],
@@ -1211,7 +1211,7 @@ static int skip_bwd_then(Case *c, const GptcPlanKernel *k, const Shape *s, const
  * axpy(dsrc, w, dxs) (exact: the same fp32 operation, one rounding). The
  * dot's bound as the x0-lambda kind's: depth VEC + a thread's vectors +
  * log2 THREADS + colsum's over PARTS. */
-static void skip_bwd_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
+static void skip_bwd_reference(Case *c, const GptcKernel *k, const Shape *s) {
     (void)s;
     int parts = (int)kconst(k, "PARTS");
     size_t n = c->b[0].n;
@@ -1232,13 +1232,13 @@ static void skip_bwd_reference(Case *c, const GptcPlanKernel *k, const Shape *s)
 
 /* ---- attention (templates/attention.cu) ---- */
 
-/* The instance's shape, from plan.h's constants. */
+/* The instance's shape, from kernels.h's constants. */
 typedef struct {
     int T, H, hd, W, bs;
     float scale;
 } AttnDims;
 
-static AttnDims attn_dims(const GptcPlanKernel *k, const Case *c) {
+static AttnDims attn_dims(const GptcKernel *k, const Case *c) {
     return (AttnDims){c->ints[1], (int)kconst(k, "HEADS"), (int)kconst(k, "HEAD_DIM"), c->ints[0],
                       (int)kconst(k, "BLOCK_SIZE"), kconst_float(k, "SCALE")};
 }
@@ -1284,7 +1284,7 @@ static void attn_fwd_values(Buf *y, Buf *lse, Buf *delta, const Buf *dy, const B
 /* Buffers: 0 y, 1 lse, 2 q, 3 k, 4 v, 5 doc_start. Magnitudes up to 2:
  * scores SCALE q . k reach about +-15 at head_dim 32, so the softmax has
  * sharp rows as well as flat ones. */
-static void attn_fwd_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
+static void attn_fwd_setup(Case *c, const GptcKernel *k, const Shape *s, Rng *r) {
     size_t n = (size_t)s->rows * k->row_elems, nh = (size_t)s->rows * kconst(k, "HEADS");
     fill(add_buf(c, "y", BF16, n, true), r, -4, 1, false, 0);
     fill(add_buf(c, "lse", F32, nh, true), r, -4, 1, false, 0);
@@ -1296,7 +1296,7 @@ static void attn_fwd_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng
 }
 
 /* Buffers: 0 delta, 1 dy, 2 y. */
-static void attn_pre_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
+static void attn_pre_setup(Case *c, const GptcKernel *k, const Shape *s, Rng *r) {
     size_t n = (size_t)s->rows * k->row_elems, nh = (size_t)s->rows * kconst(k, "HEADS");
     fill(add_buf(c, "delta", F32, nh, true), r, -4, 1, false, 0);
     fill(add_buf(c, "dy", BF16, n, false), r, -12, 0, false, 0);
@@ -1308,7 +1308,7 @@ static void attn_pre_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng
 /* The backward kernels' inputs: dy, lse, delta, q, k, v, doc_start, at
  * buffers `at` onwards (after the outputs), lse and delta made by
  * attn_fwd_values. */
-static void attn_bwd_inputs(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r, int at) {
+static void attn_bwd_inputs(Case *c, const GptcKernel *k, const Shape *s, Rng *r, int at) {
     size_t n = (size_t)s->rows * k->row_elems, nh = (size_t)s->rows * kconst(k, "HEADS");
     fill(add_buf(c, "dy", BF16, n, false), r, -12, 0, false, 0);
     Buf *lse = add_buf(c, "lse", F32, nh, false), *delta = add_buf(c, "delta", F32, nh, false);
@@ -1325,7 +1325,7 @@ static void attn_bwd_inputs(Case *c, const GptcPlanKernel *k, const Shape *s, Rn
 }
 
 /* Buffers: 0 dk, 1 dv, then attn_bwd_inputs. */
-static void attn_dkdv_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
+static void attn_dkdv_setup(Case *c, const GptcKernel *k, const Shape *s, Rng *r) {
     size_t n = (size_t)s->rows * k->row_elems;
     fill(add_buf(c, "dk", BF16, n, true), r, -4, 1, false, 0);
     fill(add_buf(c, "dv", BF16, n, true), r, -4, 1, false, 0);
@@ -1333,7 +1333,7 @@ static void attn_dkdv_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rn
 }
 
 /* Buffers: 0 dq, then attn_bwd_inputs. */
-static void attn_dq_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
+static void attn_dq_setup(Case *c, const GptcKernel *k, const Shape *s, Rng *r) {
     fill(add_buf(c, "dq", BF16, (size_t)s->rows * k->row_elems, true), r, -4, 1, false, 0);
     attn_bwd_inputs(c, k, s, r, 1);
 }
@@ -1409,7 +1409,7 @@ static void attn_bounds(const AttnDims *d, const float *q, const float *k, const
 }
 
 /* y through ref's attention_fwd, rounded to bf16; lse in fp32. */
-static void attn_fwd_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
+static void attn_fwd_reference(Case *c, const GptcKernel *k, const Shape *s) {
     (void)s;
     AttnDims d = attn_dims(k, c);
     float *q = buf_floats(&c->b[2]), *kk = buf_floats(&c->b[3]), *v = buf_floats(&c->b[4]);
@@ -1423,7 +1423,7 @@ static void attn_fwd_reference(Case *c, const GptcPlanKernel *k, const Shape *s)
  * inline, in float): the expectation is the exact sum (double) rounded
  * once, within the kernel's depth, CH / PRE_TPR chunks of 8 then a
  * butterfly over PRE_TPR threads: depth u sum |dy y|. */
-static void attn_pre_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
+static void attn_pre_reference(Case *c, const GptcKernel *k, const Shape *s) {
     int H = (int)kconst(k, "HEADS"), hd = (int)kconst(k, "HEAD_DIM"), tpr = (int)kconst(k, "PRE_TPR");
     int depth = (hd / 8 + tpr - 1) / tpr * 8 + log2_ceil(tpr);
     float *dy = buf_floats(&c->b[1]), *y = buf_floats(&c->b[2]), *delta = c->b[0].p;
@@ -1441,7 +1441,7 @@ static void attn_pre_reference(Case *c, const GptcPlanKernel *k, const Shape *s)
 
 /* dq, dk, dv through ref's attention_bwd (which recomputes delta from y:
  * the y of attn_fwd_values, the same delta), rounded to bf16. */
-static void attn_bwd_reference(Case *c, const GptcPlanKernel *k, bool dkdv) {
+static void attn_bwd_reference(Case *c, const GptcKernel *k, bool dkdv) {
     AttnDims d = attn_dims(k, c);
     int at = dkdv ? 2 : 1;
     size_t n = c->b[0].n;
@@ -1472,12 +1472,12 @@ static void attn_bwd_reference(Case *c, const GptcPlanKernel *k, bool dkdv) {
     free(dy), free(q), free(kk), free(v), free(y), free(dq), free(dk), free(dv), free(scratch), free(flse);
 }
 
-static void attn_dkdv_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
+static void attn_dkdv_reference(Case *c, const GptcKernel *k, const Shape *s) {
     (void)s;
     attn_bwd_reference(c, k, true);
 }
 
-static void attn_dq_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
+static void attn_dq_reference(Case *c, const GptcKernel *k, const Shape *s) {
     (void)s;
     attn_bwd_reference(c, k, false);
 }
@@ -1497,7 +1497,7 @@ static const float muon_momenta[] = {0.85f, 0.9f, 0.95f};
 /* Buffers: 0 buf, 1 x, 2 the partial sums (scratch), 3 g, 4 the sums of
  * squares (colsum's output, 4 slots, count of them written). Shape: n =
  * per_matrix, cols = count, step picks the momentum. */
-static void momentum_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
+static void momentum_setup(Case *c, const GptcKernel *k, const Shape *s, Rng *r) {
     int parts = (int)kconst(k, "PARTS");
     size_t n = (size_t)s->n * (size_t)s->cols;
     fill(add_buf(c, "buf", F32, n, true), r, -20, 0, false, 0);
@@ -1515,7 +1515,7 @@ static void momentum_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng
     a[4] = &c->f[0], a[5] = &c->ll, a[6] = &c->ints[0];
 }
 
-static int momentum_then(Case *c, const GptcPlanKernel *k, const Shape *s, const GptcSimOptions *opt) {
+static int momentum_then(Case *c, const GptcKernel *k, const Shape *s, const GptcSimOptions *opt) {
     (void)k, (void)s;
     return launch_colsum((float **)&c->ptr[4], &c->ints[1], (float **)&c->ptr[2], &c->ints[2], &c->ints[0],
                          &c->f[1], &c->ints[3], opt);
@@ -1527,7 +1527,7 @@ static int momentum_then(Case *c, const GptcPlanKernel *k, const Shape *s, const
  * + log2 THREADS + colsum's depth over PARTS, so it is off from the exact
  * (double) sum S by at most D u S, and the expectation S rounded to float
  * by u S more. */
-static void momentum_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
+static void momentum_reference(Case *c, const GptcKernel *k, const Shape *s) {
     int parts = (int)kconst(k, "PARTS");
     size_t per = (size_t)s->n, n = per * (size_t)s->cols;
     long long nvec = s->n / k->elems_per_thread, per_pass = (long long)parts * k->threads;
@@ -1551,7 +1551,7 @@ static void momentum_reference(Case *c, const GptcPlanKernel *k, const Shape *s)
 
 /* Buffers: 0 x, 1 the sums of squares (4). Shape: n = all elements, cols =
  * count (per_matrix = n / count). */
-static void normalize_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
+static void normalize_setup(Case *c, const GptcKernel *k, const Shape *s, Rng *r) {
     (void)k;
     fill(add_buf(c, "x", BF16, (size_t)s->n, true), r, -12, 3, false, 0);
     fill(add_buf(c, "sumsq", F32, 4, false), r, -4, 12, true, 0);
@@ -1562,7 +1562,7 @@ static void normalize_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rn
 }
 
 /* The contract's x / (sqrt(sumsq) + eps) in fp32, rounded once: 0 ulp. */
-static void normalize_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
+static void normalize_reference(Case *c, const GptcKernel *k, const Shape *s) {
     (void)k;
     const float *ss = c->b[1].p;
     for (long long i = 0; i < s->n; i++) {
@@ -1575,7 +1575,7 @@ static void normalize_reference(Case *c, const GptcPlanKernel *k, const Shape *s
 static const float combine_coefs[][2] = {{-6.8946f, 2.9270f}, {4.0848f, 1.0f}, {2.8366f, 1.0f}};
 
 /* Buffers: 0 x, 1 t (fp32), 2 out unless in place; hyper picks (a, b). */
-static void combine_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
+static void combine_setup(Case *c, const GptcKernel *k, const Shape *s, Rng *r) {
     (void)k;
     size_t n = (size_t)s->n;
     fill(add_buf(c, s->inplace ? "out" : "x", BF16, n, s->inplace), r, -8, 1, false, 0);
@@ -1589,7 +1589,7 @@ static void combine_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng 
 }
 
 /* a x + b t in fp32 (two products, one sum), rounded once: 0 ulp. */
-static void combine_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
+static void combine_reference(Case *c, const GptcKernel *k, const Shape *s) {
     (void)k;
     const float *t = c->b[1].p;
     Buf *out = &c->b[s->inplace ? 0 : 2];
@@ -1603,7 +1603,7 @@ static const double update_coefs[][2] = {
     {1 - 0.025 * 0.01 * 2, 0.025 * 2}, {1 - 0.025 * 0.37 * 0.01, 0.025 * 0.37}, {1, 0}};
 
 /* Buffers: 0 hi, 1 lo (the master's planes: random fp32 masters), 2 o. */
-static void update_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
+static void update_setup(Case *c, const GptcKernel *k, const Shape *s, Rng *r) {
     (void)k;
     size_t n = (size_t)s->n;
     fill(add_buf(c, "hi", BF16, n, true), r, -10, 1, false, 0);
@@ -1618,7 +1618,7 @@ static void update_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *
 
 /* muon.h's update on the rebuilt fp32 master, split again: 0 ulp in both
  * planes (the master bit for bit). */
-static void update_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
+static void update_reference(Case *c, const GptcKernel *k, const Shape *s) {
     (void)k;
     size_t n = (size_t)s->n;
     uint16_t *hi = c->b[0].p, *lo = c->b[1].p;
@@ -1638,7 +1638,7 @@ static void update_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
 }
 
 /* Buffers: 0 in (fp32, a few NaNs), 1 out. */
-static void cast_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r) {
+static void cast_setup(Case *c, const GptcKernel *k, const Shape *s, Rng *r) {
     (void)k;
     fill(add_buf(c, "in", F32, (size_t)s->n, false), r, -30, 20, false, 1.0 / 128);
     fill(add_buf(c, "out", BF16, (size_t)s->n, true), r, -8, 1, false, 0);
@@ -1647,7 +1647,7 @@ static void cast_setup(Case *c, const GptcPlanKernel *k, const Shape *s, Rng *r)
 }
 
 /* Round to nearest even, NaN to NaN: 0 ulp. */
-static void cast_reference(Case *c, const GptcPlanKernel *k, const Shape *s) {
+static void cast_reference(Case *c, const GptcKernel *k, const Shape *s) {
     (void)k, (void)s;
     const float *in = c->b[0].p;
     for (size_t i = 0; i < c->b[1].n; i++) buf_set(&c->b[1], i, in[i]);
@@ -1784,16 +1784,16 @@ typedef enum { ELEMENTWISE, ROWS, GRID } LaunchRule;
 typedef struct Kind Kind;
 struct Kind {
     const char *prefix; /* the kernel's name before its suffix */
-    const char *args;   /* the parameters this file passes; plan.h must agree */
-    LaunchRule rule;    /* the launch rule plan.h must give it */
+    const char *args;   /* the parameters this file passes; kernels.h must agree */
+    LaunchRule rule;    /* the launch rule kernels.h must give it */
     int tol_ulps;       /* in each output's dtype */
     const Shape *shapes;
     int nshapes;
-    void (*setup)(Case *, const GptcPlanKernel *, const Shape *, Rng *);
-    void (*reference)(Case *, const GptcPlanKernel *, const Shape *);
+    void (*setup)(Case *, const GptcKernel *, const Shape *, Rng *);
+    void (*reference)(Case *, const GptcKernel *, const Shape *);
     /* The second stage of a two-stage reduction, launched after the kernel
      * (NULL for one stage): the outputs compared are the pipeline's. */
-    int (*then)(Case *, const GptcPlanKernel *, const Shape *, const GptcSimOptions *);
+    int (*then)(Case *, const GptcKernel *, const Shape *, const GptcSimOptions *);
 };
 
 #define SHAPES(a) a, (int)(sizeof a / sizeof a[0])
@@ -1890,7 +1890,7 @@ static const Kind kinds[] = {
      ROWS, 1, ATTN_SHAPES(attn_shapes), attn_dq_setup, attn_dq_reference, NULL},
 };
 
-static const Kind *find_kind(const GptcPlanKernel *k) {
+static const Kind *find_kind(const GptcKernel *k) {
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
         if (!strncmp(k->name, kinds[i].prefix, strlen(kinds[i].prefix))) return &kinds[i];
     return NULL;
@@ -2023,10 +2023,10 @@ static bool same_bytes(const Case *a, const Case *b) {
 
 static void *self; /* this executable, whose gptc_sim_* symbols are the kernels */
 
-/* plan.h's launch rule: a fixed grid; or ceil(rows / rows_per_block)
+/* kernels.h's launch rule: a fixed grid; or ceil(rows / rows_per_block)
  * blocks; or N / (threads * elems_per_thread) blocks, N = rows * row_elems
  * for a row kernel, else n; and grid_y blocks along y. */
-static int launch_args(const GptcPlanKernel *k, void **args, int rows, long long n,
+static int launch_args(const GptcKernel *k, void **args, int rows, long long n,
                        const GptcSimOptions *opt) {
     char sym[128];
     snprintf(sym, sizeof sym, "gptc_sim_%s", k->name);
@@ -2050,7 +2050,7 @@ static int launch_args(const GptcPlanKernel *k, void **args, int rows, long long
     return fn(&l, args);
 }
 
-static int launch(const GptcPlanKernel *k, Case *c, const Shape *s, const GptcSimOptions *opt) {
+static int launch(const GptcKernel *k, Case *c, const Shape *s, const GptcSimOptions *opt) {
     return launch_args(k, c->args, s->rows, s->n, opt);
 }
 
@@ -2062,8 +2062,8 @@ static void result(bool ok, const char *model, const char *kernel, const char *w
     else failed++;
 }
 
-/* Whatever in plan.h this file does not expect; empty if nothing. */
-static void check_plan(const GptcPlanKernel *k, const Kind *kind, char *why, size_t len) {
+/* Whatever in kernels.h this file does not expect; empty if nothing. */
+static void check_plan(const GptcKernel *k, const Kind *kind, char *why, size_t len) {
     why[0] = '\0';
     long long width = kconst(k, "WIDTH") >= 0 ? kconst(k, "WIDTH") : kconst(k, "VPAD");
     long long tables = kconst(k, "TABLES");
@@ -2093,7 +2093,7 @@ static void check_plan(const GptcPlanKernel *k, const Kind *kind, char *why, siz
 #include "tests/kernels/gpu_mode.h"
 #endif
 
-static void test_kernel(const char *model, const GptcPlanKernel *k, uint64_t seed) {
+static void test_kernel(const char *model, const GptcKernel *k, uint64_t seed) {
     const Kind *kind = find_kind(k);
     char why[1024], line[1400];
     if (!kind) {
@@ -2208,15 +2208,15 @@ int main(int argc, char **argv) {
         return 2;
     }
     int tested = 0;
-    for (int i = 0; i < GPTC_PLAN_KERNEL_COUNT; i++) {
-        if (only && !listed(only, gptc_plan_kernels[i].family)) continue;
-        test_kernel(argv[1], &gptc_plan_kernels[i], seed);
+    for (int i = 0; i < GPTC_KERNELS_KERNEL_COUNT; i++) {
+        if (only && !listed(only, gptc_kernels[i].family)) continue;
+        test_kernel(argv[1], &gptc_kernels[i], seed);
         tested++;
     }
 #ifdef GPTC_KERNELS_GPU
     gpu.close(&gpu);
 #endif
     printf("%s: %d of %d kernels, seed %llu: %d checks passed, %d failed\n", argv[1], tested,
-           GPTC_PLAN_KERNEL_COUNT, (unsigned long long)seed, passed, failed);
+           GPTC_KERNELS_KERNEL_COUNT, (unsigned long long)seed, passed, failed);
     return failed || !tested ? 1 : 0;
 }

@@ -1,6 +1,6 @@
 /*
  * test_lower.c: the model build (compiler/build.c): the step's plan
- * (lower.c), its kernel bindings (bind.c), the arena (bufplan.c), the
+ * (lower.c), its kernel bindings (bind.c), the arena (arena.c), the
  * optimizer's launches, and the build written as C data (buildc.c): for
  * every model in models/, the packing property (no two buffers alive at
  * once share bytes, at several T), every read after a write, peak <=
@@ -13,7 +13,7 @@
 
 #include "compiler/plan/bind.h"
 #include "compiler/build.h"
-#include "compiler/plan/bufplan.h"
+#include "compiler/plan/arena.h"
 #include "cli/cmd_compile.h"
 #include "compiler/lang/diag.h"
 #include "compiler/plan/planstats.h"
@@ -46,16 +46,16 @@ TEST(lower_every_model_packs_without_overlap) {
         ModelBuild *mb = build_of(g.gl_pathv[i], &p);
         if (!mb) continue;
         const ModelSpec s = mb->spec;
-        BufPlanSize z = mb->arena;
+        ArenaLayout z = mb->arena;
         int64_t bs = s.attn.window.block_size;
         int64_t Ts[] = {bs, 3 * bs, s.train.tokens_per_rank, 65536};
         for (int t = 0; t < 4; t++) {
             char err[512] = "";
-            bool ok = bufplan_verify(p, Ts[t], err, sizeof err);
+            bool ok = arena_verify(p, Ts[t], err, sizeof err);
             if (!ok) fprintf(stderr, "%s at T=%lld: %s\n", g.gl_pathv[i], (long long)Ts[t], err);
             CHECK(ok);
-            CHECK(bufplan_bytes(z.arena_per_token, z.arena_fixed, Ts[t]) <=
-                  bufplan_bytes(z.total_per_token, z.total_fixed, Ts[t]));
+            CHECK(arena_bytes(z.arena_per_token, z.arena_fixed, Ts[t]) <=
+                  arena_bytes(z.total_per_token, z.total_fixed, Ts[t]));
         }
         /* Reuse must actually happen in a model with several layers. */
         CHECK(z.arena_per_token < z.total_per_token);
@@ -74,10 +74,10 @@ TEST(lower_verify_catches_planted_faults) {
     Plan *p;
     ModelBuild *mb = build_of("models/tiny.yaml", &p);
     if (!mb) return;
-    BufPlanSize z;
-    bufplan_run(p, 512, &z);
+    ArenaLayout z;
+    arena_pack(p, 512, &z);
     char err[512];
-    CHECK(bufplan_verify(p, 512, err, sizeof err));
+    CHECK(arena_verify(p, 512, err, sizeof err));
     /* Two buffers alive together: L0.q and L0.k (both written by qkv_fwd). */
     int q = -1, k = -1;
     for (int i = 0; i < p->nbufs; i++) {
@@ -89,14 +89,14 @@ TEST(lower_verify_catches_planted_faults) {
     PlanBuf saved = p->bufs[k];
     p->bufs[k].off_per_token = p->bufs[q].off_per_token;
     p->bufs[k].off_fixed = p->bufs[q].off_fixed;
-    CHECK(!bufplan_verify(p, 512, err, sizeof err));
+    CHECK(!arena_verify(p, 512, err, sizeof err));
     CHECK_HAS(err, "share bytes");
     p->bufs[k] = saved;
     /* Swap the first two steps: x0's mix would read before the embedding. */
     PlanStep tmp = p->steps[0];
     p->steps[0] = p->steps[3];
     p->steps[3] = tmp;
-    CHECK(!bufplan_verify(p, 512, err, sizeof err));
+    CHECK(!arena_verify(p, 512, err, sizeof err));
     CHECK_HAS(err, "before any step writes it");
     model_build_free(mb);
 }
@@ -108,18 +108,18 @@ TEST(lower_tiny_by_hand) {
     Plan *p;
     ModelBuild *mb = build_of("models/tiny.yaml", &p);
     if (!mb) return;
-    BufPlanSize z;
-    bufplan_run(p, 512, &z);
+    ArenaLayout z;
+    arena_pack(p, 512, &z);
     int x0 = -1;
     for (int i = 0; i < p->nbufs; i++)
         if (!strcmp(p->bufs[i].name, "x0")) x0 = i;
     CHECK(x0 >= 0);
     if (x0 < 0) return model_build_free(mb);
     int64_t pt, fx;
-    bufplan_size(p, &p->bufs[x0], &pt, &fx);
+    arena_buf_size(p, &p->bufs[x0], &pt, &fx);
     CHECK_EQ_INT(pt, 256);
     CHECK_EQ_INT(fx, 0);
-    bufplan_size(p, &p->bufs[p->loss_buf], &pt, &fx);
+    arena_buf_size(p, &p->bufs[p->loss_buf], &pt, &fx);
     CHECK_EQ_INT(pt, 0);
     CHECK_EQ_INT(fx, 256);
     /* x0 is written by step 0 and read by the last x00 norm backward. */
@@ -219,7 +219,7 @@ static int tensor_diff(const ParamTensor *a, const ParamTensor *b) {
            a->role != b->role || a->layer != b->layer || a->table != b->table || a->bf16_copy != b->bf16_copy;
 }
 
-static int kernels_diff(const EmitPlan *a, const EmitPlan *b) {
+static int kernels_diff(const KernelSet *a, const KernelSet *b) {
     int bad = a->n != b->n;
     for (int i = 0; i < a->n && i < b->n; i++) {
         const EmitInstance *x = &a->inst[i], *y = &b->inst[i];

@@ -205,8 +205,8 @@ static long long const_of(const EmitInstance *in, const char *name) {
 TEST(emit_plans_the_model_kernels) {
     ModelSpec s;
     spec(&s, 1024, 2, 4096);
-    EmitPlan p;
-    emit_plan(&s, &p);
+    KernelSet p;
+    emit_kernel_set(&s, &p);
     CHECK_EQ_INT(p.n, 11);
     CHECK(!strcmp(p.inst[10].kernels[0].name, "embed_fwd_d1024"));
     CHECK(!strcmp(p.inst[0].kernels[0].name, "x0_mix_fwd_t2_d1024"));
@@ -226,7 +226,7 @@ TEST(emit_plans_the_model_kernels) {
 }
 
 /* The plan's instance of a family, or NULL. */
-static const EmitInstance *family(const EmitPlan *p, const char *name) {
+static const EmitInstance *family(const KernelSet *p, const char *name) {
     for (int i = 0; i < p->n; i++)
         if (!strcmp(p->inst[i].family, name)) return &p->inst[i];
     return NULL;
@@ -244,8 +244,8 @@ TEST(emit_plans_qkv_and_skips_from_the_spec) {
     s.model.layers = 2;
     s.model.attention[1] = true;
     s.skips.count = 1;
-    EmitPlan p;
-    emit_plan(&s, &p);
+    KernelSet p;
+    emit_kernel_set(&s, &p);
     const EmitInstance *q = family(&p, "qkv"), *xs = family(&p, "x0_skip"), *sk = family(&p, "skip");
     CHECK(q && xs && sk && family(&p, "attention"));
     if (!q || !xs || !sk) return;
@@ -260,7 +260,7 @@ TEST(emit_plans_qkv_and_skips_from_the_spec) {
     int with = p.n;
     s.model.attention[1] = false;
     s.skips.count = 0;
-    emit_plan(&s, &p);
+    emit_kernel_set(&s, &p);
     CHECK(!family(&p, "qkv") && !family(&p, "attention") && !family(&p, "x0_skip") && !family(&p, "skip"));
     CHECK_EQ_INT(p.n, with - 4);
 }
@@ -270,21 +270,21 @@ TEST(emit_vector_width_divides_the_row) {
     for (size_t i = 0; i < sizeof widths / sizeof widths[0]; i++) {
         ModelSpec s;
         spec(&s, widths[i][0], 1, widths[i][0]);
-        EmitPlan p;
-        emit_plan(&s, &p);
+        KernelSet p;
+        emit_kernel_set(&s, &p);
         CHECK_EQ_INT(p.inst[0].vec, widths[i][1]);
         CHECK_EQ_INT(p.inst[1].vec, widths[i][1]);
     }
 }
 
-/* kernels.cu's code, then plan.h, into two buffers. */
+/* kernels.cu's code, then kernels.h, into two buffers. */
 static bool emit_all(const ModelSpec *s, StrBuf *code, StrBuf *plan) {
-    EmitPlan p;
-    emit_plan(s, &p);
+    KernelSet p;
+    emit_kernel_set(s, &p);
     char err[512];
     bool ok = emit_kernels(&p, code, err, sizeof err);
     if (!ok) fprintf(stderr, "  %s\n", err);
-    emit_plan_h(&p, "/* plan */\n", "00", plan);
+    emit_kernels_h(&p, "/* plan */\n", "00", plan);
     return ok;
 }
 
@@ -302,7 +302,7 @@ TEST(emit_is_deterministic_and_complete) {
     CHECK(strstr(sb_str(&plan[0]), "{\"relu2_fwd_m390\", \"relu2\","));
     CHECK(strstr(sb_str(&plan[0]),
                  "256, 2, 390, 0, 3, {{\"WIDTH\", 390}, {\"VEC\", 2}, {\"THREADS\", 256}}}"));
-    CHECK(strstr(sb_str(&plan[0]), "#define GPTC_PLAN_KERNEL_COUNT 19\n"));
+    CHECK(strstr(sb_str(&plan[0]), "#define GPTC_KERNELS_KERNEL_COUNT 19\n"));
     for (int i = 0; i < 2; i++) sb_free(&code[i]), sb_free(&plan[i]);
 }
 

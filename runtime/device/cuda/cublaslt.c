@@ -174,7 +174,7 @@ typedef struct {
     cublasLtMatmulDesc_t desc;
     cublasLtMatrixLayout_t la, lb, lc; /* cuBLASLt's A (our B), B (our A), C = D */
     cublasLtMatmulAlgo_t algo;
-} Plan;
+} LtPlan;
 
 #define MAX_PLANS 256
 
@@ -182,7 +182,7 @@ struct CublasLt {
     cublasLtHandle_t handle;
     CUstream stream;
     CUdeviceptr workspace;
-    Plan plans[MAX_PLANS];
+    LtPlan plans[MAX_PLANS];
     int nplans;
 };
 
@@ -203,7 +203,7 @@ CublasLt *cublaslt_open(CUstream stream, CUdeviceptr workspace, char *why, size_
     return c;
 }
 
-static void plan_free(Plan *p) {
+static void lt_plan_free(LtPlan *p) {
     if (p->desc) lt.desc_destroy(p->desc);
     if (p->la) lt.layout_destroy(p->la);
     if (p->lb) lt.layout_destroy(p->lb);
@@ -213,7 +213,7 @@ static void plan_free(Plan *p) {
 
 void cublaslt_close(CublasLt *c) {
     if (!c) return;
-    for (int i = 0; i < c->nplans; i++) plan_free(&c->plans[i]);
+    for (int i = 0; i < c->nplans; i++) lt_plan_free(&c->plans[i]);
     lt.destroy(c->handle);
     free(c);
 }
@@ -254,7 +254,7 @@ static cublasStatus_t layout(cublasLtMatrixLayout_t *l, int t, long long rows, l
 }
 
 /* Descriptors for the column-major C^T [n, m] = op(B)^T [n, k] op(A)^T [k, m]. */
-static int plan_descriptors(Plan *p, char *err, size_t cap) {
+static int plan_descriptors(LtPlan *p, char *err, size_t cap) {
     const PlanKey *k = &p->key;
     cublasOperation_t op_first = k->trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
     cublasOperation_t op_second = k->trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
@@ -282,7 +282,7 @@ static int plan_descriptors(Plan *p, char *err, size_t cap) {
     return 0;
 }
 
-static int plan_algorithm(CublasLt *c, Plan *p, char *err, size_t cap) {
+static int plan_algorithm(CublasLt *c, LtPlan *p, char *err, size_t cap) {
     cublasLtMatmulPreference_t pref;
     cublasStatus_t s = lt.pref_create(&pref);
     if (s != CUBLAS_STATUS_SUCCESS) {
@@ -322,19 +322,19 @@ static int plan_algorithm(CublasLt *c, Plan *p, char *err, size_t cap) {
     return 0;
 }
 
-static Plan *get_plan(CublasLt *c, const GpuGemm *mm, char *err, size_t cap) {
+static LtPlan *get_plan(CublasLt *c, const GpuGemm *mm, char *err, size_t cap) {
     PlanKey k = key_of(mm);
     for (int i = 0; i < c->nplans; i++)
         if (!memcmp(&c->plans[i].key, &k, sizeof k)) return &c->plans[i];
     if (c->nplans == MAX_PLANS) { /* more shapes than any model has: start over */
-        for (int i = 0; i < c->nplans; i++) plan_free(&c->plans[i]);
+        for (int i = 0; i < c->nplans; i++) lt_plan_free(&c->plans[i]);
         c->nplans = 0;
     }
-    Plan *p = &c->plans[c->nplans];
+    LtPlan *p = &c->plans[c->nplans];
     memset(p, 0, sizeof *p);
     p->key = k;
     if (plan_descriptors(p, err, cap) || plan_algorithm(c, p, err, cap)) {
-        plan_free(p);
+        lt_plan_free(p);
         return NULL;
     }
     c->nplans++;
@@ -348,7 +348,7 @@ int cublaslt_gemm(CublasLt *c, const GpuGemm *mm, char *err, size_t cap) {
         snprintf(err, cap, "gemm: %s", why);
         return -1;
     }
-    Plan *p = get_plan(c, mm, err, cap);
+    LtPlan *p = get_plan(c, mm, err, cap);
     if (!p) return -1;
     float alpha = mm->alpha, beta = mm->beta;
     void *ws = (void *)(uintptr_t)c->workspace;

@@ -1,7 +1,7 @@
 /*
- * bufplan.c: liveness and greedy packing of the arena (see bufplan.h).
+ * arena.c: liveness and greedy packing of the arena (see arena.h).
  */
-#include "compiler/plan/bufplan.h"
+#include "compiler/plan/arena.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +19,7 @@ static int64_t round_up(int64_t v, int64_t q) { return (v + q - 1) / q * q; }
 
 static int64_t token_quantum(const Plan *p) { return 256 / gcd(256, p->block_size); }
 
-void bufplan_size(const Plan *p, const PlanBuf *b, int64_t *per_token, int64_t *fixed) {
+void arena_buf_size(const Plan *p, const PlanBuf *b, int64_t *per_token, int64_t *fixed) {
     int es = plan_dtype_bytes(b->dtype);
     *per_token = round_up(b->per_token * es, token_quantum(p));
     *fixed = round_up(b->fixed * es, 256);
@@ -77,7 +77,7 @@ static bool fits(const Plan *p, const Item *items, int placed, const Item *it, i
     return true;
 }
 
-void bufplan_run(Plan *p, int64_t ref_T, BufPlanSize *out) {
+void arena_pack(Plan *p, int64_t ref_T, ArenaLayout *out) {
     liveness(p);
     memset(out, 0, sizeof *out);
     Item *items = calloc((size_t)p->nbufs, sizeof *items);
@@ -87,7 +87,7 @@ void bufplan_run(Plan *p, int64_t ref_T, BufPlanSize *out) {
         if (b->cls != BUF_ARENA || b->first < 0) continue;
         Item *it = &items[n++];
         it->id = i;
-        bufplan_size(p, b, &it->pt, &it->fx);
+        arena_buf_size(p, b, &it->pt, &it->fx);
         it->at_ref = it->pt * ref_T + it->fx;
         out->total_per_token += it->pt, out->total_fixed += it->fx;
     }
@@ -138,12 +138,12 @@ static bool verify_reads(const Plan *p, char *err, size_t errlen) {
     return ok;
 }
 
-bool bufplan_verify(const Plan *p, int64_t T, char *err, size_t errlen) {
+bool arena_verify(const Plan *p, int64_t T, char *err, size_t errlen) {
     for (int i = 0; i < p->nbufs; i++) {
         const PlanBuf *a = &p->bufs[i];
         if (a->cls != BUF_ARENA || a->first < 0) continue;
         int64_t apt, afx;
-        bufplan_size(p, a, &apt, &afx);
+        arena_buf_size(p, a, &apt, &afx);
         int64_t ao = a->off_per_token * T + a->off_fixed, as = apt * T + afx;
         if (ao % 256) {
             snprintf(err, errlen, "%s: offset %lld at T=%lld is not 256-aligned", a->name, (long long)ao, (long long)T);
@@ -153,7 +153,7 @@ bool bufplan_verify(const Plan *p, int64_t T, char *err, size_t errlen) {
             const PlanBuf *b = &p->bufs[j];
             if (b->cls != BUF_ARENA || b->first < 0 || !overlap_life(a, b)) continue;
             int64_t bpt, bfx;
-            bufplan_size(p, b, &bpt, &bfx);
+            arena_buf_size(p, b, &bpt, &bfx);
             int64_t bo = b->off_per_token * T + b->off_fixed, bs = bpt * T + bfx;
             if (as && bs && ao < bo + bs && bo < ao + as) {
                 snprintf(err, errlen, "%s (steps %d..%d) and %s (steps %d..%d) share bytes at T=%lld", a->name,
