@@ -53,22 +53,24 @@ static void dev_fail(Dev *d, const char *what, const char *why) {
     fprintf(stderr, "gptc: %s\n", d->err);
 }
 
+/* The host copy of the parameters or gradients, read from the device only
+ * when the device has changed them since. */
+static float *dev_host_copy(Dev *d, bool *fresh, int (*download)(Exec *, float *), float *host, const char *what) {
+    if (!*fresh) {
+        if (download(d->e, host)) dev_fail(d, what, exec_error(d->e));
+        *fresh = true;
+    }
+    return host;
+}
+
 static float *dev_params(void *impl) {
     Dev *d = impl;
-    if (!d->params_fresh) {
-        if (exec_download_params(d->e, d->params)) dev_fail(d, "reading the parameters", exec_error(d->e));
-        d->params_fresh = true;
-    }
-    return d->params;
+    return dev_host_copy(d, &d->params_fresh, exec_download_params, d->params, "reading the parameters");
 }
 
 static float *dev_grads(void *impl) {
     Dev *d = impl;
-    if (!d->grads_fresh) {
-        if (exec_download_grads(d->e, d->grads)) dev_fail(d, "reading the gradients", exec_error(d->e));
-        d->grads_fresh = true;
-    }
-    return d->grads;
+    return dev_host_copy(d, &d->grads_fresh, exec_download_grads, d->grads, "reading the gradients");
 }
 
 static size_t dev_num_params(const void *impl) { return ((const Dev *)impl)->total; }
