@@ -87,7 +87,8 @@ $(eval $(call flavour,build/asan/obj,-O1 -g $(SAN)))
 # build/trainers/NAME/, builds its sim kernels with the C++ compiler and
 # the very flags sim uses at run time (runtime/device/sim/sim_build.h), and links
 # them with runtime/train/trainer_main.c and build/libgptc.a. The result trains
-# that model alone, with gptc train's options and no model file.
+# that model alone, with gptc train's options and no model file; the MPI
+# plugin is linked beside it, where a run under mpirun or srun looks for it.
 CXX      ?= c++
 SIM_CXXFLAGS := $(filter-out -shared,$(shell sed -n 's/^\#define SIM_BUILD_FLAGS "\(.*\)"$$/\1/p' runtime/device/sim/sim_build.h))
 TRAINER_CFLAGS = $(WARN) $(CFLAGS) -fopenmp $(INC) -Wno-missing-field-initializers
@@ -108,7 +109,7 @@ build/trainers/%/trainer.o: runtime/train/trainer_main.c build/trainers/%/build.
 train-%: build/trainers/%/train
 	@echo "the trainer of models/$*.yaml: $<"
 
-build/trainers/%/train: build/trainers/%/build.c build/trainers/%/trainer.o build/libgptc.a
+build/trainers/%/train: build/trainers/%/build.c build/trainers/%/trainer.o build/libgptc.a $(MPI_PLUGIN)
 	$(CC) $(TRAINER_CFLAGS) -c -o build/trainers/$*/build.o build/trainers/$*/build.c
 	$(CC) $(TRAINER_CFLAGS) -c -o build/trainers/$*/cubins.o build/trainers/$*/cubins.c
 	$(CXX) $(SIM_CXXFLAGS) -Iruntime/device/sim -Itemplates -c -o build/trainers/$*/kernels_sim.o \
@@ -117,6 +118,7 @@ build/trainers/%/train: build/trainers/%/build.c build/trainers/%/trainer.o buil
 	$(CC) $(CFLAGS) -fopenmp -rdynamic -o $@ build/trainers/$*/trainer.o build/trainers/$*/build.o \
 	    build/trainers/$*/cubins.o build/trainers/$*/kernels_sim.o build/trainers/$*/cuda_emu.o build/libgptc.a \
 	    $(LDLIBS) -lstdc++
+	$(if $(MPI_PLUGIN),ln -sf ../../libgptc_mpi.so build/trainers/$*/libgptc_mpi.so)
 
 # The MPI collectives as a plugin that gptc dlopens for multi-rank runs
 # (runtime/dist/coll.h): gptc itself never links libmpi.

@@ -11,8 +11,10 @@ mkdir -p build
 status=0
 run() {
     echo "== $*" | tee -a "$log"
+    local t=$SECONDS
     "$@" 2>&1 | tee -a "$log"
     [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+    echo "   ($*: $((SECONDS - t))s)" | tee -a "$log"
 }
 run build/test_unit
 run build/asan/test_unit

@@ -7,8 +7,9 @@
 #     trainer and from gptc train (which makes the same build in memory),
 #     on ref and on sim (the trainer's sim kernels are linked in, gptc
 #     train's built at run time with the same flags);
-#   - two ranks of the generated trainer (it starts copies of itself) give
-#     the bits of one process;
+#   - two ranks of the generated trainer (it starts copies of itself), and
+#     two under mpirun (it finds the MPI plugin beside it), give the bits
+#     of one process;
 #   - it refuses a checkpoint of another model (the resume's comparison;
 #     with --accept-changes, the parameter layout), a model file argument,
 #     and a --set outside train.*; a --set of train.* is taken.
@@ -49,6 +50,22 @@ expect 0 "the generated trainer on 1 rank, 2 slices" "done at step 5" -- \
     "$trainer" --run-dir "$tmp/g1" "${common[@]}" "${two[@]}" --threads 1
 params "$tmp/g2" "$tmp/g2.st" && params "$tmp/g1" "$tmp/g1.st" && cmp -s "$tmp/g1.st" "$tmp/g2.st" &&
     pass "2 ranks of the generated trainer give the bits of 1 process" || fail "2 ranks differ from 1"
+
+# Under an external launcher the trainer finds the MPI plugin make linked
+# beside it (run-ranks.sh checks gptc itself the same way).
+if ! command -v mpirun > /dev/null || [ ! -e "$(dirname "$trainer")/libgptc_mpi.so" ]; then
+    missing "no MPI, so no mpirun of the generated trainer" "install Open MPI with scripts/setup.sh"
+else
+    root=()
+    [ "$(id -u)" -eq 0 ] && root=(--allow-run-as-root)
+    if mpirun -np 2 --oversubscribe --mca plm isolated "${root[@]}" "$trainer" --run-dir "$tmp/gm" \
+        "${common[@]}" "${two[@]}" --threads 1 > "$tmp/gm.out" 2>&1 && params "$tmp/gm" "$tmp/gm.st" &&
+        cmp -s "$tmp/g1.st" "$tmp/gm.st"; then
+        pass "the generated trainer under mpirun -np 2 gives the bits of 1 process"
+    else
+        fail "the generated trainer under mpirun -np 2" "$(tail -n 15 "$tmp/gm.out")"
+    fi
+fi
 
 expect 0 "a run of tiny.yaml to resume" "done at step 2" -- \
     "$bin" train models/tiny.yaml --run-dir "$tmp/tiny" "${common[@]}" --steps 2

@@ -42,8 +42,9 @@ int coll_local_rank(void) {
     return first_positive(vars);
 }
 
-/* The plugin sits beside the binary (build/), or one folder up for the
- * sanitizer build (build/asan/gptc); GPTC_MPI_PLUGIN overrides both. */
+/* The plugin sits beside the binary (build/, or a generated trainer's
+ * folder, where make links it), or one folder up for the sanitizer build
+ * (build/asan/gptc); GPTC_MPI_PLUGIN overrides both. */
 static void *load_plugin(char *err, size_t errcap) {
     const char *env = getenv("GPTC_MPI_PLUGIN");
     char exe[PATH_MAX], tried[2][PATH_MAX + 32];
