@@ -61,8 +61,8 @@ static const char help[] =
     "  --rank-timeout S  seconds a rank waits for another before it stops the run\n"
     "                    (default 60; also covers rank 0 writing a checkpoint)\n"
     "  --set KEY=VALUE   override a model key (repeatable), as in gptc check; a\n"
-    "                    generated trainer takes only train.* keys (the rest\n"
-    "                    shape the build it carries)\n"
+    "                    generated trainer takes only train.* keys that keep\n"
+    "                    the build it carries (not train.tokens_per_rank)\n"
     "  --no-progress     no progress display on stderr\n"
     "\n"
     "A NaN or infinite loss stops the run with the last good checkpoint intact.\n"
@@ -253,12 +253,43 @@ int cmd_train(int argc, char **argv) {
 }
 
 /* --set on a generated trainer: the build it carries holds for train.*
- * keys alone (the schedule, data, seed and optimizers are read at run
- * time); another key would need another build. */
+ * keys (the schedule, data, seed and optimizers are read at run time),
+ * unless one sizes its kernels (build_kernels_fit); another key would
+ * need another build. */
+typedef struct {
+    const char *outside; /* the first key outside train.* */
+    char sets[256];      /* the train.* keys set, for messages */
+} Changes;
+
 static void changed_key(void *ctx, const char *key, const char *old, const char *now) {
     (void)old, (void)now;
-    const char **first = ctx;
-    if (!*first && strncmp(key, "train.", 6) && strcmp(key, "description")) *first = key;
+    Changes *c = ctx;
+    if (!strncmp(key, "train.", 6)) {
+        size_t n = strlen(c->sets);
+        snprintf(c->sets + n, sizeof c->sets - n, "%s%s", n ? ", " : "", key);
+    } else if (!c->outside && strcmp(key, "description")) {
+        c->outside = key;
+    }
+}
+
+/* Whether spec, the carried one with the --set keys, fits the build. */
+static bool fits_build(const ModelBuild *b, const ModelSpec *carried, const ModelSpec *spec) {
+    Changes c = {0};
+    char which[300];
+    spec_diff(carried, spec, changed_key, &c);
+    if (c.outside) {
+        fprintf(stderr, "%s: --set %s: this trainer was generated for %s and carries its build; a key "
+                        "outside train.* changes the model: compile it again with gptc compile\n",
+                prog, c.outside, b->model_name);
+        return false;
+    }
+    if (!build_kernels_fit(b, spec, which, sizeof which)) {
+        fprintf(stderr, "%s: --set %s: changes the kernels this trainer carries (%s): put the keys in a model "
+                        "file that extends %s and make its trainer\n",
+                prog, c.sets, which, b->model_name);
+        return false;
+    }
+    return true;
 }
 
 int cmd_train_generated(int argc, char **argv, const char *name, ModelBuild *b, const char *spec_json) {
@@ -270,15 +301,10 @@ int cmd_train_generated(int argc, char **argv, const char *name, ModelBuild *b, 
     a->model = b->model_name;
     int rc = parse(argc, argv, false, a);
     if (rc == CLI_GO) rc = settle(a);
-    const char *changed = NULL;
     if (rc != CLI_GO) {
     } else if (!spec_load_flat(b->model_name, spec_json, strlen(spec_json), NULL, 0, carried) ||
-               !spec_load_flat(b->model_name, spec_json, strlen(spec_json), a->cli.sets, a->cli.nsets, spec)) {
-        rc = 2;
-    } else if (spec_diff(carried, spec, changed_key, &changed), changed) {
-        fprintf(stderr, "%s: --set %s: this trainer was generated for %s and carries its build; a key "
-                        "outside train.* changes the model: compile it again with gptc compile\n",
-                prog, changed, b->model_name);
+               !spec_load_flat(b->model_name, spec_json, strlen(spec_json), a->cli.sets, a->cli.nsets, spec) ||
+               !fits_build(b, carried, spec)) {
         rc = 2;
     } else {
         b->spec = *spec;

@@ -164,6 +164,29 @@ ModelBuild *model_build(const ModelSpec *s, char *err, size_t errlen) {
     return NULL;
 }
 
+static void instance_name(const EmitInstance *in, char *out, size_t cap) {
+    snprintf(out, cap, "%s_%s (%d blocks of %d threads)", in->family, in->suffix, in->grid_blocks, in->threads);
+}
+
+bool build_kernels_fit(const ModelBuild *b, const ModelSpec *s, char *which, size_t cap) {
+    KernelSet *now = malloc(sizeof *now);
+    if (!now) return snprintf(which, cap, "out of memory"), false;
+    emit_kernel_set(s, now);
+    const KernelSet *old = &b->kernels;
+    char o[128], n[128];
+    bool fit = true;
+    for (int i = 0; fit && i < (old->n > now->n ? old->n : now->n); i++) {
+        snprintf(o, sizeof o, "none");
+        snprintf(n, sizeof n, "none");
+        if (i < old->n) instance_name(&old->inst[i], o, sizeof o);
+        if (i < now->n) instance_name(&now->inst[i], n, sizeof n);
+        fit = !strcmp(o, n);
+    }
+    if (!fit) snprintf(which, cap, "%s -> %s", o, n);
+    free(now);
+    return fit;
+}
+
 void model_build_free(ModelBuild *b) {
     if (!b || !b->owned) return;
     plan_free(&b->plan);

@@ -113,6 +113,12 @@ typedef struct ModelBuild {
 ModelBuild *model_build(const ModelSpec *s, char *err, size_t errlen);
 void model_build_free(ModelBuild *b);
 
+/* Whether spec s needs the kernels build b holds (same instances, shapes
+ * and grids): a run setting such as train.tokens_per_rank sizes the fixed
+ * grids of the two-stage reductions, so it changes the order of their sums.
+ * If not, `which` names the first that differs, "old -> new". */
+bool build_kernels_fit(const ModelBuild *b, const ModelSpec *s, char *which, size_t cap);
+
 /* Blocks along x of a launch under emit.h's launch rule, from the
  * instance's shape and its `rows` and `n` arguments (0 where it has none). */
 long long build_blocks(const EmitInstance *in, long long rows, long long n);

@@ -66,13 +66,18 @@ expect() {
     local want=$1 name=$2 frag=$3
     shift 4
     "$@" >"$tmp/out" 2>&1
-    local got=$?
+    judge "$want" "$name" "$frag" $? "$tmp/out"
+}
+# judge STATUS NAME FRAGMENT GOT FILE: expect's verdict on a command that
+# ran already (in the background), which exited with GOT, output in FILE.
+judge() {
+    local want=$1 name=$2 frag=$3 got=$4 out=$5
     if [ "$got" -ne "$want" ]; then
-        fail "$name: exit status $got, expected $want" "$(tail -n 15 "$tmp/out")"
-    elif ! grep -qF -- "$frag" "$tmp/out"; then
-        fail "$name: no line holds: $frag" "$(tail -n 15 "$tmp/out")"
-    elif grep -qE 'AddressSanitizer|runtime error:|LeakSanitizer' "$tmp/out"; then
-        fail "$name: sanitizer report" "$(tail -n 15 "$tmp/out")"
+        fail "$name: exit status $got, expected $want" "$(tail -n 15 "$out")"
+    elif ! grep -qF -- "$frag" "$out"; then
+        fail "$name: no line holds: $frag" "$(tail -n 15 "$out")"
+    elif grep -qE 'AddressSanitizer|runtime error:|LeakSanitizer' "$out"; then
+        fail "$name: sanitizer report" "$(tail -n 15 "$out")"
     else
         pass "$name"
     fi

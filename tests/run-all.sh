@@ -16,6 +16,24 @@ run() {
     [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
     echo "   ($*: $((SECONDS - t))s)" | tee -a "$log"
 }
+# both SUITE... -- SUITE...: two suites that each keep one core busy, side
+# by side (make test's machine has two cores); then their output in order.
+both() {
+    local a=() t=$SECONDS out1 out2 rc1 rc2
+    while [ "$1" != -- ]; do a+=("$1"); shift; done
+    shift
+    out1=$(mktemp) out2=$(mktemp)
+    "${a[@]}" > "$out1" 2>&1 &
+    local p1=$!
+    "$@" > "$out2" 2>&1
+    rc2=$?
+    wait $p1
+    rc1=$?
+    { echo "== ${a[*]}"; cat "$out1"; echo "== $*"; cat "$out2"; } | tee -a "$log"
+    echo "   (${a[*]} and $*, side by side: $((SECONDS - t))s)" | tee -a "$log"
+    [ $rc1 -eq 0 ] && [ $rc2 -eq 0 ] || status=1
+    rm -f "$out1" "$out2"
+}
 run build/test_unit
 run build/asan/test_unit
 run tests/run-bad.sh build/gptc
@@ -25,8 +43,7 @@ run tests/run-cli.sh build/asan/gptc
 run tests/run-bad-files.sh build/gptc
 run tests/run-bad-files.sh build/asan/gptc
 run tests/run-fuzz.sh
-run tests/run-models.sh build/gptc
-run tests/run-models.sh build/asan/gptc
+both tests/run-models.sh build/gptc -- tests/run-models.sh build/asan/gptc
 run tests/run-docs.sh build/gptc
 run tests/run-train.sh build/gptc
 run tests/run-trainer.sh build/gptc
@@ -35,8 +52,7 @@ run tests/run-compile.sh build/gptc
 run tests/run-sim.sh
 run tests/run-generated.sh build/gptc
 run tests/run-kernels.sh build/gptc
-run tests/run-torchref.sh build/gptc
-run tests/run-optim-gpu.sh build/gptc
+both tests/run-torchref.sh build/gptc -- tests/run-optim-gpu.sh build/gptc
 run tests/run-kernels.sh --gpu build/gptc tiny
 run tests/run-cuda.sh build/gptc
 tally() {

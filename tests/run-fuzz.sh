@@ -54,7 +54,11 @@ seed() {
 # fuzz_ckpt.c's model is 25 KB), and short enough to mutate quickly.
 max_len() { case $1 in load) echo 4096 ;; ckpt | safetensors) echo 32768 ;; *) echo 8192 ;; esac; }
 
-for name in load ckpt shard vocab safetensors; do
+# The targets run side by side, one per core; their results follow in order.
+targets=(load ckpt shard vocab safetensors)
+slots=$(nproc 2> /dev/null || echo 2)
+declare -A pid=()
+for name in "${targets[@]}"; do
     bin=build/fuzz_$name
     if [ ! -x "$bin" ]; then
         fail "$bin is missing: build it with 'make fuzz'"
@@ -68,11 +72,17 @@ for name in load ckpt shard vocab safetensors; do
     fi
     dict=()
     [ "$name" = load ] && dict=(-dict=tests/fuzz/yaml.dict)
+    while [ "$(jobs -rp | wc -l)" -ge "$slots" ]; do sleep 0.2; done
     # len_control=0: mutate at full length from the start, since the seeds
     # are whole files that a shorter cut only truncates.
     nice "$bin" -max_total_time="$seconds" -max_len="$(max_len "$name")" -len_control=0 \
         -timeout=10 -rss_limit_mb=2048 -artifact_prefix="build/fuzz-crashes/$name-" \
-        ${dict[@]+"${dict[@]}"} "$dir" > "$tmp/$name.log" 2>&1
+        ${dict[@]+"${dict[@]}"} "$dir" > "$tmp/$name.log" 2>&1 &
+    pid[$name]=$!
+done
+for name in "${targets[@]}"; do
+    [ -n "${pid[$name]+x}" ] || continue
+    wait "${pid[$name]}"
     rc=$?
     done_line=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$tmp/$name.log" | tail -n 1)
     if [ "$rc" -ne 0 ] || [ -z "$done_line" ]; then
