@@ -17,6 +17,7 @@
 
 #include "compiler/plan/bind.h"
 #include "compiler/util/sha256.h"
+#include "compiler/tune/space.h"
 
 /* Every device array of the optimizer starts on this boundary, in floats:
  * the kernels' 16-byte promise (emit.h). */
@@ -138,7 +139,41 @@ static bool kernel_source(ModelBuild *b, char *err, size_t errlen) {
     return b->kernels_cu && b->kernels_sim_cc;
 }
 
-ModelBuild *model_build(const ModelSpec *s, char *err, size_t errlen) {
+/* The hash of the choices in effect: every instance whose knobs are not
+ * its rule's, by family, shape and knobs, in the kernel set's order. */
+static void tuning_hash(const KernelSet *rules, const KernelSet *tuned, char out[17]) {
+    Sha256 h;
+    char line[160], hex[65];
+    bool any = false;
+    sha256_init(&h);
+    for (int i = 0; i < tuned->n; i++) {
+        TuneKnobs r = tune_knobs(&rules->inst[i]), t = tune_knobs(&tuned->inst[i]);
+        if (r.threads == t.threads && r.vec == t.vec) continue;
+        any = true;
+        int n = snprintf(line, sizeof line, "%s %s threads=%d vec=%d\n", rules->inst[i].family,
+                         rules->inst[i].suffix, t.threads, t.vec);
+        sha256_update(&h, line, (size_t)n);
+    }
+    sha256_hex(&h, hex);
+    snprintf(out, 17, "%.16s", any ? hex : "");
+}
+
+/* The kernel set of spec s under choices t (NULL: the rules). */
+static bool kernel_set(const ModelSpec *s, const TuneChoices *t, KernelSet *out, char tuning[17], char *err,
+                       size_t errlen) {
+    emit_kernel_set(s, out);
+    KernelSet *rules = malloc(sizeof *rules);
+    if (!rules) return snprintf(err, errlen, "out of memory"), false;
+    *rules = *out;
+    bool ok = tune_apply_all(out, t, err, errlen);
+    if (ok) tuning_hash(rules, out, tuning);
+    free(rules);
+    return ok;
+}
+
+ModelBuild *model_build(const ModelSpec *s, char *err, size_t errlen) { return model_build_tuned(s, NULL, err, errlen); }
+
+ModelBuild *model_build_tuned(const ModelSpec *s, const TuneChoices *t, char *err, size_t errlen) {
     ModelBuild *b = calloc(1, sizeof *b);
     if (!b) return snprintf(err, errlen, "out of memory"), NULL;
     b->owned = true;
@@ -146,8 +181,7 @@ ModelBuild *model_build(const ModelSpec *s, char *err, size_t errlen) {
     const char *base = strrchr(s->source, '/');
     snprintf(b->model_name, sizeof b->model_name, "%.127s", base ? base + 1 : s->source);
     b->ntensors = params_list(s, b->tensors);
-    emit_kernel_set(s, &b->kernels);
-    bool ok = kernel_source(b, err, errlen);
+    bool ok = kernel_set(s, t, &b->kernels, b->tuning, err, errlen) && kernel_source(b, err, errlen);
     if (ok) device_limits(s, b->plan_why, sizeof b->plan_why);
     if (ok && !b->plan_why[0]) {
         int64_t T = s->train.tokens_per_rank > s->train.val_tokens_per_rank ? s->train.tokens_per_rank
@@ -172,6 +206,15 @@ bool build_kernels_fit(const ModelBuild *b, const ModelSpec *s, char *which, siz
     KernelSet *now = malloc(sizeof *now);
     if (!now) return snprintf(which, cap, "out of memory"), false;
     emit_kernel_set(s, now);
+    /* The build's knobs, on the instances that line up: where they do
+     * not fit, the comparison below names the instance that differs. */
+    for (int i = 0; i < now->n && i < b->kernels.n; i++) {
+        TuneCandidate cand[TUNE_MAX_CANDIDATES];
+        TuneKnobs k = tune_knobs(&b->kernels.inst[i]);
+        int n = tune_candidates(&now->inst[i], cand, TUNE_MAX_CANDIDATES);
+        for (int j = 0; j < n; j++)
+            if (cand[j].knobs.threads == k.threads && cand[j].knobs.vec == k.vec) tune_apply(&now->inst[i], k);
+    }
     const KernelSet *old = &b->kernels;
     char o[128], n[128];
     bool fit = true;

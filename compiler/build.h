@@ -35,6 +35,7 @@
 #include "compiler/plan/lower.h"
 #include "compiler/plan/params.h"
 #include "compiler/lang/spec.h"
+#include "compiler/tune/space.h"
 
 /* A kernel of the build's kernel set: instance `inst`, its kernel `k`. */
 typedef struct {
@@ -93,6 +94,11 @@ typedef struct ModelBuild {
     const char *kernels_cu;       /* the kernel set's CUDA source */
     const char *kernels_sim_cc;   /* the same for the sim executor (emit_sim_cc) */
     char kernels_sha256[65];
+    /* The tuning choices applied to the kernel set (tune/space.h): the
+     * first 16 hex digits of the SHA-256 of those that differ from the
+     * rules, "" when none does. A checkpoint keeps it, and --resume
+     * compares it like any other setting. */
+    char tuning[17];
     bool has_plan;                /* false: ref only (plan_why) */
     char plan_why[256];
     Plan plan;
@@ -111,6 +117,11 @@ typedef struct ModelBuild {
 /* The build of spec s; NULL with a message only for a gptc bug (a template
  * and its instance disagree) or out of memory. */
 ModelBuild *model_build(const ModelSpec *s, char *err, size_t errlen);
+
+/* The same with tuning choices (NULL: the rules); NULL with a message also
+ * when a choice for one of the model's instances is not among its
+ * candidates. */
+ModelBuild *model_build_tuned(const ModelSpec *s, const TuneChoices *t, char *err, size_t errlen);
 void model_build_free(ModelBuild *b);
 
 /* Whether spec s needs the kernels build b holds (same instances, shapes

@@ -218,6 +218,8 @@ void buildc_emit(const ModelBuild *b, const char *header, StrBuf *out) {
     for (int i = 0; i < b->kernels.n; i++) instance(out, &b->kernels.inst[i]);
     sb_puts(out, "    }},\n    .kernels_sha256 = ");
     c_str(out, b->kernels_sha256);
+    sb_puts(out, ",\n    .tuning = ");
+    c_str(out, b->tuning);
     sb_printf(out, ",\n    .has_plan = true,\n    .plan = {.block_size = %d, .nbufs = %d, .nsteps = %d, .nforward = %d, "
                    ".bufs = bufs, .steps = steps, .loss_buf = %d},\n",
               b->plan.block_size, b->plan.nbufs, b->plan.nsteps, b->plan.nforward, b->plan.loss_buf);

@@ -4769,6 +4769,7 @@ ModelBuild gptc_build = {
              {"attn_bwd_dq_h8_d128", "__nv_bfloat16 *dq, const __nv_bfloat16 *dy, const float *lse, const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int rows", 49152}}},
     }},
     .kernels_sha256 = "4ba3fc3f57029e368ac967b291a445b437cc8fb809a271d1596de27208c78001",
+    .tuning = "",
     .has_plan = true,
     .plan = {.block_size = 128, .nbufs = 648, .nsteps = 478, .nforward = 166, .bufs = bufs, .steps = steps, .loss_buf = 341},
     .arena = {.arena_per_token = 717004, .arena_fixed = 3328, .total_per_token = 1159856, .total_fixed = 83200, .narena = 405},

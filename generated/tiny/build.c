@@ -1819,6 +1819,7 @@ ModelBuild gptc_build = {
              {"attn_bwd_dq_h4_d32", "__nv_bfloat16 *dq, const __nv_bfloat16 *dy, const float *lse, const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int rows", 16384}}},
     }},
     .kernels_sha256 = "32f29fede3c341c8ebe856882b5e4b026e4feca9f0b693379266716ceb3f8ff5",
+    .tuning = "",
     .has_plan = true,
     .plan = {.block_size = 32, .nbufs = 243, .nsteps = 177, .nforward = 62, .bufs = bufs, .steps = steps, .loss_buf = 131},
     .arena = {.arena_per_token = 28928, .arena_fixed = 512, .total_per_token = 48984, .total_fixed = 3328, .narena = 149},

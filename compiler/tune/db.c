@@ -1,0 +1,185 @@
+/*
+ * db.c: the tuning database's text format (db.h).
+ */
+#include "compiler/tune/db.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compiler/util/fsutil.h"
+#include "compiler/util/strbuf.h"
+
+#define MAGIC "gptc-tune 1"
+
+/* The next space-separated word of *p (advanced past it), NUL-terminated
+ * in place; NULL at the end of the line. */
+static char *word(char **p) {
+    char *s = *p;
+    while (*s == ' ' || *s == '\t') s++;
+    if (!*s) return NULL;
+    char *w = s;
+    while (*s && *s != ' ' && *s != '\t') s++;
+    if (*s) *s++ = 0;
+    *p = s;
+    return w;
+}
+
+static bool copy(char *dst, size_t cap, const char *src) {
+    if (!src || strlen(src) >= cap) return false;
+    memcpy(dst, src, strlen(src) + 1);
+    return true;
+}
+
+/* "NAME=N" with N a positive int. */
+static bool knob(const char *w, const char *name, int *out) {
+    size_t n = strlen(name);
+    if (!w || strncmp(w, name, n) || w[n] != '=') return false;
+    char *end;
+    errno = 0;
+    long v = strtol(w + n + 1, &end, 10);
+    if (errno || *end || end == w + n + 1 || v < 1 || v > 65536) return false;
+    *out = (int)v;
+    return true;
+}
+
+/* FAMILY TPL SHAPE threads=N vec=N */
+static bool variant(char **p, TuneChoice *c) {
+    memset(c, 0, sizeof *c);
+    if (!copy(c->family, sizeof c->family, word(p)) || !copy(c->tpl, sizeof c->tpl, word(p))) return false;
+    if (!strcmp(c->tpl, "-")) c->tpl[0] = 0; /* not checked */
+    return copy(c->shape, sizeof c->shape, word(p)) && knob(word(p), "threads", &c->knobs.threads) &&
+           knob(word(p), "vec", &c->knobs.vec);
+}
+
+static const char *parse_line(char *line, TuneDb *db) {
+    char *p = line, *kind = word(&p);
+    if (!strcmp(kind, "validator")) {
+        char *name = word(&p);
+        while (*p == ' ' || *p == '\t') p++;
+        if (!name || !*p) return "a validator needs a name and a value";
+        if (strlen(name) >= sizeof db->v[0].name || strlen(p) >= sizeof db->v[0].value) return "validator too long";
+        if (db->nrows || db->choices.n) return "validators come before every candidate and choice";
+        for (int i = 0; i < db->nvalidators; i++)
+            if (!strcmp(db->v[i].name, name)) return "this validator is given twice";
+        if (db->nvalidators == TUNE_MAX_VALIDATORS) return "too many validators";
+        tune_db_validator(db, name, p);
+        return NULL;
+    }
+    if (!strcmp(kind, "candidate")) {
+        if (db->nrows == TUNE_MAX_ROWS) return "too many candidate rows";
+        TuneRow *r = &db->rows[db->nrows];
+        if (!variant(&p, &r->c)) return "expected: candidate FAMILY TEMPLATE SHAPE threads=N vec=N STATUS [MICROSECONDS]";
+        const char *st = word(&p), *us = word(&p);
+        if (!st || (strcmp(st, "ok") && strcmp(st, "pruned") && strcmp(st, "wrong")))
+            return "a candidate's status is ok, pruned or wrong";
+        snprintf(r->status, sizeof r->status, "%s", st);
+        r->us = -1;
+        if (us) {
+            char *end;
+            r->us = strtod(us, &end);
+            if (*end || !(r->us >= 0)) return "a candidate's time is microseconds, a number >= 0";
+        }
+        if (word(&p)) return "unexpected words after the candidate";
+        db->nrows++;
+        return NULL;
+    }
+    if (!strcmp(kind, "choice")) {
+        TuneChoices *t = &db->choices;
+        if (t->n == (int)(sizeof t->c / sizeof t->c[0])) return "too many choices";
+        if (!variant(&p, &t->c[t->n]) || word(&p)) return "expected: choice FAMILY TEMPLATE SHAPE threads=N vec=N";
+        const TuneChoice *c = &t->c[t->n];
+        for (int i = 0; i < t->n; i++)
+            if (!strcmp(t->c[i].family, c->family) && !strcmp(t->c[i].shape, c->shape) &&
+                !strcmp(t->c[i].tpl, c->tpl))
+                return "a second choice for the same family, template and shape";
+        t->n++;
+        return NULL;
+    }
+    return "expected validator, candidate or choice";
+}
+
+bool tune_db_read(const char *path, TuneDb *db, char *err, size_t errlen) {
+    size_t len;
+    char *text = fs_read(path, &len);
+    if (!text) return snprintf(err, errlen, "%s: %s", path, strerror(errno)), false;
+    memset(db, 0, sizeof *db);
+    const char *why = NULL, *nul = memchr(text, 0, len);
+    int lineno = 0;
+    for (char *line = text, *next; !why && line < text + len; line = next) {
+        char *eol = memchr(line, '\n', (size_t)(text + len - line));
+        const char *end = eol ? eol : text + len, *first = line + strspn(line, " \t");
+        next = eol ? eol + 1 : text + len;
+        if (eol) *eol = 0;
+        lineno++;
+        if (nul && nul >= line && nul < end) why = "a NUL byte in the line";
+        else if (lineno == 1 && strcmp(line, MAGIC)) why = "not a gptc tuning database (line 1 must be " MAGIC ")";
+        else if (lineno > 1 && *first && *first != '#') why = parse_line(line, db);
+    }
+    if (!why && lineno == 0) why = "empty file", lineno = 1;
+    free(text);
+    if (why) snprintf(err, errlen, "%s:%d: %s", path, lineno, why);
+    return !why;
+}
+
+static void put_variant(StrBuf *o, const char *kind, const TuneChoice *c) {
+    sb_printf(o, "%s %s %s %s threads=%d vec=%d", kind, c->family, c->tpl[0] ? c->tpl : "-", c->shape,
+              c->knobs.threads, c->knobs.vec);
+}
+
+bool tune_db_write(const char *path, const TuneDb *db, char *err, size_t errlen) {
+    StrBuf o = {0};
+    sb_puts(&o, MAGIC "\n# gptc tuning database: what the choices were measured on, each variant, the choices\n");
+    for (int i = 0; i < db->nvalidators; i++) sb_printf(&o, "validator %s %s\n", db->v[i].name, db->v[i].value);
+    for (int i = 0; i < db->nrows; i++) {
+        const TuneRow *r = &db->rows[i];
+        put_variant(&o, "candidate", &r->c);
+        sb_printf(&o, " %s", r->status);
+        if (r->us >= 0) sb_printf(&o, " %.3f", r->us);
+        sb_puts(&o, "\n");
+    }
+    for (int i = 0; i < db->choices.n; i++) {
+        put_variant(&o, "choice", &db->choices.c[i]);
+        sb_puts(&o, "\n");
+    }
+    const void *pieces[1] = {sb_str(&o)};
+    size_t lens[1] = {o.len};
+    bool ok = fs_write_atomic(path, pieces, lens, 1, err, errlen);
+    sb_free(&o);
+    return ok;
+}
+
+void tune_db_validator(TuneDb *db, const char *name, const char *value) {
+    int i = 0;
+    while (i < db->nvalidators && strcmp(db->v[i].name, name)) i++;
+    if (i == TUNE_MAX_VALIDATORS) return;
+    if (i == db->nvalidators) db->nvalidators++;
+    snprintf(db->v[i].name, sizeof db->v[i].name, "%s", name);
+    snprintf(db->v[i].value, sizeof db->v[i].value, "%s", value);
+}
+
+static const char *value_of(const TuneValidator *v, int n, const char *name) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(v[i].name, name)) return v[i].value;
+    return NULL;
+}
+
+bool tune_db_holds(const TuneDb *db, const char *path, const TuneValidator *here, int nhere, char *err,
+                   size_t errlen) {
+    for (int i = 0; i < nhere; i++) {
+        const char *was = value_of(db->v, db->nvalidators, here[i].name);
+        if (!was || strcmp(was, here[i].value)) {
+            snprintf(err, errlen, "%s was tuned for %s %s; here it is %s: tune again (gptc tune)", path,
+                     here[i].name, was ? was : "(not recorded)", here[i].value);
+            return false;
+        }
+    }
+    for (int i = 0; i < db->nvalidators; i++)
+        if (!value_of(here, nhere, db->v[i].name)) {
+            snprintf(err, errlen, "%s was tuned for %s %s, which this run cannot check: tune again (gptc tune)",
+                     path, db->v[i].name, db->v[i].value);
+            return false;
+        }
+    return true;
+}

@@ -1,0 +1,90 @@
+/*
+ * space.h: the variant spaces of the template families, and the choices
+ * that select one variant per kernel instance.
+ *
+ * A variant is a setting of an instance's knobs. emit.c's rule gives each
+ * instance its knobs; tune_candidates lists the others its template
+ * supports at that shape, with the rule's setting always candidate 0 (and
+ * the fallback). The spaces, per family:
+ *
+ *   x0_mix, relu2, x0_skip, adam, muon   threads per block (64..1024) and
+ *       the vector width (the rule's, or half of it): elementwise, each
+ *       element computed alone, so no knob changes the order of a sum.
+ *   rmsnorm, embed                       threads per block (64..1024) while
+ *       a row takes at most a warp: the rows per block change, never the
+ *       TPR threads that sum one row. A wider row is a block already.
+ *   softcap_ce                           threads per block (128..1024):
+ *       each thread's share of a row, and so the order of the row's max
+ *       and sum, changes with it (reorders).
+ *
+ * Fixed, never tuned: the fixed grids of the two-stage reductions
+ * (x0_lambda_grad, skip, muon_momentum, qkv, colsum), which make a run's
+ * bits independent of the GPU, and attention (its tiles are next).
+ *
+ * A choice names its instance by family and shape (the rule's kernel-name
+ * suffix, which holds every constant of the instance), so that a tuning
+ * database outlives a rebuild; tune_apply renames the instance's kernels
+ * for the variant, so two variants never share a symbol.
+ */
+#ifndef GPTC_TUNE_SPACE_H
+#define GPTC_TUNE_SPACE_H
+
+#include <stdbool.h>
+
+#include "compiler/codegen/emit.h"
+
+#define TUNE_MAX_CANDIDATES 16
+
+typedef struct {
+    int threads; /* threads per block */
+    int vec;     /* elements per vector */
+} TuneKnobs;
+
+typedef struct {
+    TuneKnobs knobs;
+    bool reorders; /* sums in another order than candidate 0: compared to it
+                      within the kernel's tolerance, not bit for bit */
+} TuneCandidate;
+
+/* The instance's variants, candidate 0 its rule's; returns how many (at
+ * most max; 1 when the family is not tuned). `in` must be as emit.c made
+ * it, before any tune_apply. */
+int tune_candidates(const EmitInstance *in, TuneCandidate *out, int max);
+
+/* The instance's knobs now. */
+TuneKnobs tune_knobs(const EmitInstance *in);
+
+/* Sets the instance's knobs to k (one of its candidates): threads, vector
+ * width, rows per block, the THREADS and VEC constants, and the kernel
+ * names (the rule's suffix plus "_n<threads>v<vec>" when k is not the
+ * rule's). */
+void tune_apply(EmitInstance *in, TuneKnobs k);
+
+typedef struct {
+    char family[32];
+    char shape[48]; /* the rule's suffix */
+    char tpl[17];   /* tune_template_hash of its template; "" not checked */
+    TuneKnobs knobs;
+} TuneChoice;
+
+/* The first 16 hex digits of the SHA-256 of the built-in template `name`
+ * ("" when there is none): a choice made for another version of the
+ * template is stale. */
+void tune_template_hash(const char *name, char out[17]);
+
+typedef struct {
+    int n;
+    TuneChoice c[EMIT_MAX_INSTANCES * 4];
+} TuneChoices;
+
+/* The choice for an instance (by its family and the rule's suffix); NULL
+ * when none, which means the rule. */
+const TuneChoice *tune_find(const TuneChoices *t, const char *family, const char *shape);
+
+/* Applies every choice that names an instance of p. False, with the first
+ * that is not one of its candidates or was made for another version of
+ * its template, in err: such a choice (a hand-edited or stale database) is
+ * an error, never ignored. */
+bool tune_apply_all(KernelSet *p, const TuneChoices *t, char *err, size_t errlen);
+
+#endif
