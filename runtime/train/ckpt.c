@@ -25,7 +25,8 @@
  *         0  i64 step          8  i32 data.shard     12  i32 data.epoch
  *        16  i64 data.pos     24  u64 rng.s[0..3]    56  f64 train_time
  *        64  i32 nranks       68  i32 threads        72  char executor[16]
- *        88  i64 data_tokens  96  i32 data_shards   100  zeros
+ *        88  i64 data_tokens  96  i32 data_shards   100  char tuning[17]
+ *       117  zeros (a checkpoint of a run without tuning has zeros from 100)
  *   ..  the run history, H bytes of text without NUL (one JSON run record
  *       per line: how each start and resume of the run was made)
  *   ..  array table, A entries of 48 bytes: char name[32] (at most 31
@@ -134,6 +135,7 @@ static void encode_meta(unsigned char *p, const CkptMeta *m) {
     memcpy(p + 72, m->executor, strnlen(m->executor, sizeof m->executor - 1));
     put_u64(p + 88, (uint64_t)m->data_tokens);
     put_u32(p + 96, (uint32_t)m->data_shards);
+    memcpy(p + 100, m->tuning, strnlen(m->tuning, sizeof m->tuning - 1));
 }
 
 static void decode_meta(const unsigned char *p, CkptMeta *m) {
@@ -150,6 +152,7 @@ static void decode_meta(const unsigned char *p, CkptMeta *m) {
     memcpy(m->executor, p + 72, sizeof m->executor - 1);
     m->data_tokens = (int64_t)get_u64(p + 88);
     m->data_shards = (int32_t)get_u32(p + 96);
+    memcpy(m->tuning, p + 100, sizeof m->tuning - 1);
 }
 
 /* ---- writing ----------------------------------------------------------- */
@@ -380,6 +383,9 @@ static bool meta_ok(const CkptMeta *m, char *why, size_t cap) {
     for (const char *c = m->executor; *c; c++)
         if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_'))
             return snprintf(why, cap, "an executor name with byte 0x%02x", (unsigned char)*c), false;
+    for (const char *c = m->tuning; *c; c++)
+        if (!((*c >= 'a' && *c <= 'f') || (*c >= '0' && *c <= '9')))
+            return snprintf(why, cap, "a tuning hash with byte 0x%02x", (unsigned char)*c), false;
     if (m->step < 0 || m->step > INT32_MAX) return snprintf(why, cap, "step %" PRId64, m->step), false;
     if (!(m->train_time >= 0 && m->train_time < 1e12))
         return snprintf(why, cap, "a training time of %g s", m->train_time), false;

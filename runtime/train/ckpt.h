@@ -39,6 +39,8 @@ typedef struct {
     char executor[16];
     int64_t data_tokens;
     int32_t data_shards;
+    /* The kernels' tuning choices (ModelBuild.tuning): "" for the rules. */
+    char tuning[17];
     /* The run's history: one JSON run record per line, one per start and
      * resume (runlog.h). Written when not NULL; ckpt_read leaves it NULL
      * (ckpt_read_history reads it). */

@@ -51,12 +51,12 @@ static void add_int(RunChanges *c, const char *key, int64_t old, int64_t now, bo
     add(c, key, a, b, refused);
 }
 
-static void add_str(RunChanges *c, const char *key, const char *old, const char *now) {
+static void add_str(RunChanges *c, const char *key, const char *old, const char *now, bool refused) {
     if (!strcmp(old, now)) return;
     char a[64], b[64];
     snprintf(a, sizeof a, "\"%s\"", old);
     snprintf(b, sizeof b, "\"%s\"", now);
-    add(c, key, a, b, false);
+    add(c, key, a, b, refused);
 }
 
 bool resume_compare(const ModelSpec *old_spec, const CkptMeta *old, const ModelSpec *now_spec,
@@ -66,7 +66,9 @@ bool resume_compare(const ModelSpec *old_spec, const CkptMeta *old, const ModelS
     add_int(out, "ranks", old->nranks, now->nranks, true);
     add_int(out, "train data shards", old->data_shards, now->data_shards, true);
     add_int(out, "train data tokens", old->data_tokens, now->data_tokens, true);
-    add_str(out, "executor", old->executor, now->executor);
+    add_str(out, "executor", old->executor, now->executor, false);
+    /* Other kernel variants: the same model, summed in another order. */
+    add_str(out, "kernel tuning", old->tuning, now->tuning, true);
     add_int(out, "threads", old->threads, now->threads, false);
     return !out->oom;
 }
@@ -99,10 +101,14 @@ void resume_refusal(FILE *f, const RunChanges *c, const char *run_dir) {
     for (int i = 0; i < c->n; i++) change_line(f, &c->v[i]);
     fputs("To resume with these changes, add --accept-changes (they are recorded in metrics.jsonl).\n"
           "To resume as the run was made, undo them:", f);
-    bool data = false;
-    for (int i = 0; i < c->n; i++)
-        if (c->v[i].refused && !undo_option(f, &c->v[i])) data = true;
+    bool data = false, tuning = false;
+    for (int i = 0; i < c->n; i++) {
+        if (!c->v[i].refused || undo_option(f, &c->v[i])) continue;
+        if (!strcmp(c->v[i].key, "kernel tuning")) tuning = true;
+        else data = true;
+    }
     if (data) fputs("\n(and give it the training data it was started with)", f);
+    if (tuning) fputs("\n(and build its kernels with the tuning choices it was started with)", f);
 }
 
 void resume_report(FILE *f, const RunChanges *c, bool accepted) {

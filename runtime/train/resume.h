@@ -6,8 +6,9 @@
  * (ckpt.h's CkptMeta); this command gives a spec (the YAML file with its
  * --set options) and a way to run it. Every key of the spec whose resolved
  * value differs (the model, the schedule, the optimizers, the data globs,
- * the seed), a different number of processes, and other training data (its
- * shard and token counts) would change the run silently, so each is
+ * the seed), a different number of processes, other training data (its
+ * shard and token counts) and other kernel tuning choices (ModelBuild's
+ * tuning hash) would change the run silently, so each is
  * refused unless --accept-changes says to go on. A different executor or
  * thread count, or another description, is allowed, because a checkpoint
  * moves between executors, but is reported. Accepted or reported, every

@@ -194,6 +194,7 @@ static CkptMeta run_facts(const Trainer *t) {
     CkptMeta m = {.nranks = t->nranks, .threads = omp_get_max_threads(),
                   .data_tokens = data_total_tokens(t->train), .data_shards = data_num_shards(t->train)};
     snprintf(m.executor, sizeof m.executor, "%s", executor_name(t));
+    snprintf(m.tuning, sizeof m.tuning, "%s", t->mb->tuning);
     return m;
 }
 

@@ -167,6 +167,7 @@ static bool state_make(Tmp *t, State *st) {
     snprintf(st->meta.executor, sizeof st->meta.executor, "cuda");
     st->meta.data_tokens = 9876543210LL;
     st->meta.data_shards = 32;
+    snprintf(st->meta.tuning, sizeof st->meta.tuning, "0f1e2d3c4b5a6978");
     st->meta.history = STATE_HISTORY;
     static const char *names[] = {"params", "adam_m", "momentum_buffer_31_chars_long__", "empty"};
     size_t counts[] = {st->nparams, st->nparams, 5, 0};
@@ -312,6 +313,7 @@ TEST(ckpt_round_trip_is_bit_exact) {
     CHECK_STR(meta.executor, "cuda");
     CHECK_EQ_INT(meta.data_tokens, 9876543210LL);
     CHECK_EQ_INT(meta.data_shards, 32);
+    CHECK_STR(meta.tuning, "0f1e2d3c4b5a6978");
     CHECK(meta.history == NULL);
     char *h = ckpt_read_history(path, err, sizeof err);
     CHECK(h != NULL);
@@ -391,6 +393,7 @@ TEST(ckpt_meta_padding_never_written) {
         snprintf(m.executor, sizeof m.executor, "sim");
         m.data_tokens = 12345;
         m.data_shards = 2;
+        snprintf(m.tuning, sizeof m.tuning, "0123456789abcdef");
         m.history = "{\"kind\": \"run\"}\n";
         const char *path = at(&t, k ? "b.bin" : "a.bin");
         CHECK(ckpt_write(path, &st.spec, &m, st.a, 2, err, sizeof err));

@@ -10,16 +10,22 @@
  * exactly, which proves those knobs order-neutral; the knob that reorders
  * sums stays within a stated tolerance. The database: a round trip,
  * validators that differ, and damaged files, each an error at FILE:LINE.
+ * The checkpoint: a resume under other choices is refused.
  */
+#include <fcntl.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "compiler/build.h"
 #include "compiler/lang/diag.h"
 #include "compiler/lang/validate.h"
 #include "compiler/tune/db.h"
 #include "runtime/backend.h"
+#include "runtime/data/data.h"
+#include "runtime/train/train.h"
 #include "tests/unit/test.h"
 
 static bool load(const char *model, ModelSpec *s) {
@@ -290,5 +296,57 @@ TEST(tune_db_damage_is_an_error_at_its_line) {
     CHECK_HAS(err, ":2: a NUL byte in the line");
     CHECK(!tune_db_read(tmp_path("missing.db"), &db, err, sizeof err));
     CHECK_HAS(err, "No such file");
+    tmp_cleanup();
+}
+
+/* ---- the checkpoint keeps the choices ---- */
+
+static int train_quiet(const ModelBuild *mb, const TrainOptions *o, const char *log) {
+    fflush(stderr);
+    int saved = dup(2), fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    CHECK(saved >= 0 && fd >= 0 && dup2(fd, 2) == 2);
+    int rc = train_run(mb, o);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved), close(fd);
+    return rc;
+}
+
+/* Two steps on ref under the rules, then a resume with other choices:
+ * refused, naming the change, unless --accept-changes. */
+TEST(tune_resume_with_other_choices_is_refused) {
+    tmp_setup("tune");
+    uint16_t tok[6000];
+    char err[512], train[4200], val[4200];
+    for (int i = 0; i < 6000; i++) tok[i] = (uint16_t)((i * 7 + i / 13) % 256);
+    CHECK(shard_write(tmp_path("d_train_000001.bin"), tok, 6000, err, sizeof err));
+    CHECK(shard_write(tmp_path("d_val_000000.bin"), tok, 2000, err, sizeof err));
+    snprintf(train, sizeof train, "train.data.train=%s/d_train_*.bin", tmp_dir());
+    snprintf(val, sizeof val, "train.data.val=%s/d_val_*.bin", tmp_dir());
+    const char *sets[] = {train, val, "train.steps=4", "train.val.tokens=1024"};
+    ModelSpec s;
+    CHECK(spec_load("models/tiny-x02.yaml", sets, 4, &s));
+    TuneChoices t;
+    choose(&s, false, &t);
+    ModelBuild *rules = model_build(&s, err, sizeof err), *tuned = model_build_tuned(&s, &t, err, sizeof err);
+    char run[4200], log[4200], text[8192] = "";
+    snprintf(run, sizeof run, "%s/run", tmp_dir());
+    snprintf(log, sizeof log, "%s/stderr.txt", tmp_dir());
+    TrainOptions o = {.run_dir = run, .backend = "ref", .stop_at = 2};
+    CHECK(rules && tuned && train_quiet(rules, &o, log) == 0);
+    o.resume = true;
+    o.stop_at = 0;
+    if (rules && tuned) CHECK_EQ_INT(train_quiet(tuned, &o, log), 2);
+    FILE *f = fopen(log, "r");
+    size_t got = f ? fread(text, 1, sizeof text - 1, f) : 0;
+    text[got] = 0;
+    if (f) fclose(f);
+    CHECK_HAS(text, "kernel tuning: \"\" -> \"");
+    CHECK_HAS(text, "build its kernels with the tuning choices it was started with");
+    o.accept_changes = true;
+    if (rules && tuned) CHECK_EQ_INT(train_quiet(tuned, &o, log), 0);
+    model_build_free(rules);
+    model_build_free(tuned);
+    diag_reset();
     tmp_cleanup();
 }
