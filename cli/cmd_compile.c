@@ -28,13 +28,14 @@
 #include "compiler/plan/planstats.h"
 #include "compiler/util/sha256.h"
 #include "compiler/lang/validate.h"
+#include "compiler/tune/db.h"
 
 #define MAX_ARCHS 8
 
 static const char compile_help[] =
     "Usage: gptc compile MODEL.yaml [-o DIR] [--report] [--arch LIST] [-j N]\n"
     "                    [--set KEY=VALUE]... [--no-compile] [--print-graph]\n"
-    "                    [--plan-stats[=T]]\n"
+    "                    [--plan-stats[=T]] [--db FILE]\n"
     "\n"
     "Generates the model's fused CUDA kernels and compiles them with NVRTC, so\n"
     "that you know they build cleanly for each GPU architecture before any GPU\n"
@@ -81,6 +82,8 @@ static const char compile_help[] =
     "                   tokens (default the model's tokens per rank), fused\n"
     "                   and unfused, and the activation arena's size\n"
     "  --set KEY=VALUE  override a model key after `extends` (repeatable)\n"
+    "  --db FILE        the kernels' variants as chosen in this tuning database\n"
+    "                   (gptc tune); it must be of this gptc version\n"
     "\n"
     "Exit status: 0 on success; 2 for an invalid model, bad usage, or kernels\n"
     "that do not compile cleanly; 1 when NVRTC is missing or a file cannot be\n"
@@ -92,7 +95,7 @@ static const char compile_help[] =
     "  gptc compile models/tiny.yaml --set input_embeddings.tables=3 --no-compile\n";
 
 typedef struct {
-    const char *model, *out_dir, *arch_list;
+    const char *model, *out_dir, *arch_list, *db;
     CliArgs cli; /* the model file and the --set options */
     char arch_buf[256];
     const char *archs[MAX_ARCHS];
@@ -136,6 +139,7 @@ static int parse_args(int argc, char **argv, Args *a) {
         {"--plan-stats", NULL, CLI_COUNT64, .to.count64 = &a->stats_T, .lo = 1, .hi = INT64_C(1) << 40,
          .optional = true, .seen = &a->plan_stats},
         {"--set", .kind = CLI_SET},
+        {"--db", NULL, CLI_STRING, .to.str = &a->db, .what = "a file"},
         {0},
     };
     const CliCommand cmd = {"gptc compile", "model file", .opts = opts, .help = compile_help};
@@ -176,11 +180,31 @@ static void generated_free(Generated *g) {
     sb_free(&g->build_c);
 }
 
+/* The choices of tuning database `path`: it must be of this gptc; the
+ * device it was tuned on is said, since a compile has none to check. */
+static bool load_choices(const char *path, const char *version, TuneChoices *out) {
+    TuneDb *db = malloc(sizeof *db);
+    char err[1024];
+    TuneValidator here = {"gptc", ""};
+    snprintf(here.value, sizeof here.value, "%s", version);
+    bool ok = db && tune_db_read(path, db, err, sizeof err) && tune_db_holds(db, path, &here, 1, false, err, sizeof err);
+    if (ok) {
+        *out = db->choices;
+        const char *device = tune_db_value(db, "device");
+        printf("gptc compile: kernel variants as tuned in %s (on %s)\n", path, device ? device : "an unnamed device");
+    } else {
+        fprintf(stderr, "gptc compile: %s\n", db ? err : "out of memory");
+    }
+    free(db);
+    return ok;
+}
+
 /* Every file from the one model build (build.h). */
-static bool generate(const ModelSpec *spec, const char *version, const char *model, Generated *g) {
+static bool generate(const ModelSpec *spec, const char *version, const char *model, const TuneChoices *t,
+                     Generated *g) {
     char err[512];
-    if (!(g->build = model_build(spec, err, sizeof err))) {
-        fprintf(stderr, "gptc compile: internal error: %s\n", err);
+    if (!(g->build = model_build_tuned(spec, t, err, sizeof err))) {
+        fprintf(stderr, "gptc compile: %s%s\n", t ? "" : "internal error: ", err);
         return false;
     }
     const ModelBuild *b = g->build;
@@ -396,6 +420,7 @@ static int compile(const Args *a, const char *version) {
         return fputs("gptc: out of memory\n", stderr), 1;
     }
     char dir[4096], err[4200];
+    TuneChoices *choices = NULL;
     if (a->out_dir) snprintf(dir, sizeof dir, "%s", a->out_dir);
     else default_out_dir(a->model, dir, sizeof dir);
     int rc = 0;
@@ -403,8 +428,10 @@ static int compile(const Args *a, const char *version) {
         fprintf(stderr, "gptc compile: %s is not a valid model (%d error%s)\n", a->model, diag_error_count(),
                 diag_error_count() == 1 ? "" : "s");
         rc = 2;
-    } else if (!generate(spec, version, a->model, g)) {
-        rc = 1;
+    } else if (a->db && (!(choices = malloc(sizeof *choices)) || !load_choices(a->db, version, choices))) {
+        rc = 2;
+    } else if (!generate(spec, version, a->model, choices, g)) {
+        rc = choices ? 2 : 1;
     } else if (!fs_mkdir_p(dir, err, sizeof err)) {
         fprintf(stderr, "gptc compile: %s\n", err);
         rc = 1;
@@ -423,6 +450,7 @@ static int compile(const Args *a, const char *version) {
     generated_free(g);
     free(g);
     free(spec);
+    free(choices);
     diag_reset();
     return rc;
 }

@@ -20,6 +20,8 @@
 #include "compiler/lang/spec_json.h"
 #include "runtime/train/train.h"
 #include "compiler/lang/validate.h"
+#include "compiler/tune/db.h"
+#include "compiler/version.h"
 
 static const char help[] =
     "\n"
@@ -63,6 +65,9 @@ static const char help[] =
     "  --set KEY=VALUE   override a model key (repeatable), as in gptc check; a\n"
     "                    generated trainer takes only train.* keys that keep\n"
     "                    the build it carries (not train.tokens_per_rank)\n"
+    "  --db FILE         the kernels' variants as chosen in this tuning database\n"
+    "                    (gptc tune), if it holds for this gptc and executor;\n"
+    "                    not for a generated trainer (gptc compile --db)\n"
     "  --no-progress     no progress display on stderr\n"
     "\n"
     "A NaN or infinite loss stops the run with the last good checkpoint intact.\n"
@@ -157,7 +162,8 @@ typedef struct {
     CliArgs cli;       /* the model file and the --set options */
     int gpus;
     bool no_progress;
-    CliOpt opts[12];
+    const char *db;    /* gptc train's --db: a tuning database */
+    CliOpt opts[13];
     CliCommand cmd;
     char help[sizeof help + 8192];
     char run_dir[4096];
@@ -180,6 +186,9 @@ static int parse(int argc, char **argv, bool want_model, TrainArgs *a) {
         {"--set", .kind = CLI_SET},
         {"--no-progress", NULL, CLI_FLAG, .to.flag = &a->no_progress},
         {"--accept-changes", NULL, CLI_FLAG, .to.flag = &o->accept_changes},
+        /* NULL ends the table for a generated trainer: its kernels are
+         * chosen when it is made (gptc compile --db). */
+        {want_model ? "--db" : NULL, NULL, CLI_STRING, .to.str = &a->db, .what = "a file"},
         {0},
     };
     /* Kept beside the options: the ranks' command line (rank_args) is read
@@ -225,6 +234,23 @@ static int start(TrainArgs *a, const ModelBuild *mb, const char *command, int ar
     return a->o.ranks ? train_ranks(mb, &a->o, &a->cmd, command, argc, argv) : train_run(mb, &a->o);
 }
 
+/* --db's choices, if the database holds for executor `backend`: its
+ * gptc version and device (sim's is its cost model); NULL, said, if not. */
+static TuneChoices *tune_choices(const char *path, const char *backend) {
+    if (!strcmp(backend, "ref")) {
+        fprintf(stderr, "gptc train: --db: the ref executor runs no generated kernels to tune\n");
+        return NULL;
+    }
+    TuneValidator here[2] = {{"gptc", GPTC_VERSION}, {"device", "sim cost model"}};
+    if (strcmp(backend, "sim")) snprintf(here[1].value, sizeof here[1].value, "%s", backend);
+    TuneChoices *t = malloc(sizeof *t);
+    char err[1024];
+    if (t && tune_db_choices(path, here, 2, true, t, err, sizeof err)) return t;
+    fprintf(stderr, "gptc train: --db: %s\n", t ? err : "out of memory");
+    free(t);
+    return NULL;
+}
+
 int cmd_train(int argc, char **argv) {
     TrainArgs *a = calloc(1, sizeof *a);
     ModelSpec *spec = malloc(sizeof *spec);
@@ -233,18 +259,22 @@ int cmd_train(int argc, char **argv) {
     int rc = parse(argc, argv, true, a);
     if (rc == CLI_GO) rc = settle(a);
     ModelBuild *mb = NULL;
+    TuneChoices *choices = NULL;
     char why[1024];
     if (rc != CLI_GO) {
     } else if (!spec_load(a->model, a->cli.sets, a->cli.nsets, spec)) {
         fprintf(stderr, "gptc train: %s is not a valid model\n", a->model);
         rc = 2;
-    } else if (!(mb = model_build(spec, why, sizeof why))) {
+    } else if (a->db && !(choices = tune_choices(a->db, a->o.backend))) {
+        rc = 2;
+    } else if (!(mb = model_build_tuned(spec, choices, why, sizeof why))) {
         fprintf(stderr, "gptc train: %s: %s\n", a->model, why);
-        rc = 1;
+        rc = choices ? 2 : 1;
     } else {
         rc = start(a, mb, "train", argc, argv);
     }
     model_build_free(mb);
+    free(choices);
     diag_reset();
     cli_free(&a->cli);
     free(spec);

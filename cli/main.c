@@ -17,6 +17,7 @@
 #include "cli/cmd_export.h"
 #include "cli/cmd_keys.h"
 #include "cli/cmd_train.h"
+#include "cli/cmd_tune.h"
 #include "runtime/train/manifest.h"
 #include "compiler/lang/suggest.h"
 #include "compiler/version.h"
@@ -33,6 +34,7 @@ static const struct {
     {"data", "data TEXT... -o DIR", "turn text files into token shards", cmd_data},
     {"compile", "compile MODEL.yaml",
      "generate the model's CUDA kernels (kernels.cu, kernels.h,\nkernels_sim.cc) and compile them with NVRTC", compile},
+    {"tune", "tune MODEL.yaml", "choose each kernel's fastest correct variant, into a\ntuning database", cmd_tune},
     {"train", "train MODEL.yaml", "train the model (on the CPU with --backend ref)", cmd_train},
     {"export", "export CKPT -o F", "write a checkpoint's weights as safetensors", cmd_export},
     {"bench", "bench MODEL", "time whole training steps on one executor", cmd_bench},

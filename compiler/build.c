@@ -36,6 +36,27 @@ long long build_blocks(const EmitInstance *in, long long rows, long long n) {
     return blocks < 1 ? 1 : blocks;
 }
 
+KernelRef build_optim_kernel(const ModelBuild *b, OptimOp op) {
+    const OptimPlan *o = &b->optim;
+    switch (op) {
+    case OL_ADAM: return o->adam;
+    case OL_CAST: return o->cast;
+    case OL_MOMENTUM: return o->momentum;
+    case OL_NORM: return o->normalize;
+    case OL_NEWTON_SCHULZ: return o->combine;
+    case OL_UPDATE: return o->update;
+    case OL_SHARE: break;
+    }
+    return (KernelRef){-1, 0};
+}
+
+int build_launches(const ModelBuild *b, int inst) {
+    int n = 0;
+    for (int s = 0; s < b->plan.nsteps; s++) n += b->plan.steps[s].kind == STEP_KERNEL && b->plan.steps[s].kinst == inst;
+    for (int i = 0; i < b->optim.nlaunches; i++) n += build_optim_kernel(b, b->optim.launches[i].op).inst == inst;
+    return n;
+}
+
 const EmitKernel *build_kernel(const ModelBuild *b, KernelRef r) { return &b->kernels.inst[r.inst].kernels[r.k]; }
 
 /* ---- the optimizer ---- */

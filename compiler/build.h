@@ -130,6 +130,15 @@ void model_build_free(ModelBuild *b);
  * If not, `which` names the first that differs, "old -> new". */
 bool build_kernels_fit(const ModelBuild *b, const ModelSpec *s, char *which, size_t cap);
 
+/* The kernel an optimizer launch runs first (Newton-Schulz: its
+ * combination; a share: none, inst -1). */
+KernelRef build_optim_kernel(const ModelBuild *b, OptimOp op);
+
+/* How many launches of instance `inst` one training step makes: its
+ * plan's kernel steps and the optimizer's launches (by their first
+ * kernel). */
+int build_launches(const ModelBuild *b, int inst);
+
 /* Blocks along x of a launch under emit.h's launch rule, from the
  * instance's shape and its `rows` and `n` arguments (0 where it has none). */
 long long build_blocks(const EmitInstance *in, long long rows, long long n);

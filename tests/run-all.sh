@@ -47,6 +47,7 @@ both tests/run-models.sh build/gptc -- tests/run-models.sh build/asan/gptc
 run tests/run-docs.sh build/gptc
 run tests/run-train.sh build/gptc
 run tests/run-trainer.sh build/gptc
+run tests/run-tune.sh build/gptc
 run tests/run-ranks.sh build/gptc
 run tests/run-compile.sh build/gptc
 run tests/run-sim.sh

@@ -72,8 +72,8 @@ static const char *parse_line(char *line, TuneDb *db) {
         TuneRow *r = &db->rows[db->nrows];
         if (!variant(&p, &r->c)) return "expected: candidate FAMILY TEMPLATE SHAPE threads=N vec=N STATUS [MICROSECONDS]";
         const char *st = word(&p), *us = word(&p);
-        if (!st || (strcmp(st, "ok") && strcmp(st, "pruned") && strcmp(st, "wrong")))
-            return "a candidate's status is ok, pruned or wrong";
+        if (!st || (strcmp(st, "ok") && strcmp(st, "pruned") && strcmp(st, "wrong") && strcmp(st, "untimed")))
+            return "a candidate's status is ok, pruned, wrong or untimed";
         snprintf(r->status, sizeof r->status, "%s", st);
         r->us = -1;
         if (us) {
@@ -165,7 +165,7 @@ static const char *value_of(const TuneValidator *v, int n, const char *name) {
     return NULL;
 }
 
-bool tune_db_holds(const TuneDb *db, const char *path, const TuneValidator *here, int nhere, char *err,
+bool tune_db_holds(const TuneDb *db, const char *path, const TuneValidator *here, int nhere, bool every, char *err,
                    size_t errlen) {
     for (int i = 0; i < nhere; i++) {
         const char *was = value_of(db->v, db->nvalidators, here[i].name);
@@ -175,11 +175,23 @@ bool tune_db_holds(const TuneDb *db, const char *path, const TuneValidator *here
             return false;
         }
     }
-    for (int i = 0; i < db->nvalidators; i++)
+    for (int i = 0; every && i < db->nvalidators; i++)
         if (!value_of(here, nhere, db->v[i].name)) {
             snprintf(err, errlen, "%s was tuned for %s %s, which this run cannot check: tune again (gptc tune)",
                      path, db->v[i].name, db->v[i].value);
             return false;
         }
     return true;
+}
+
+const char *tune_db_value(const TuneDb *db, const char *name) { return value_of(db->v, db->nvalidators, name); }
+
+bool tune_db_choices(const char *path, const TuneValidator *here, int nhere, bool every, TuneChoices *out,
+                     char *err, size_t errlen) {
+    TuneDb *db = malloc(sizeof *db);
+    if (!db) return snprintf(err, errlen, "out of memory"), false;
+    bool ok = tune_db_read(path, db, err, errlen) && tune_db_holds(db, path, here, nhere, every, err, errlen);
+    if (ok) *out = db->choices;
+    free(db);
+    return ok;
 }

@@ -59,10 +59,21 @@ bool tune_db_write(const char *path, const TuneDb *db, char *err, size_t errlen)
 /* Sets validator `name` to value (adds it, or replaces its value). */
 void tune_db_validator(TuneDb *db, const char *name, const char *value);
 
-/* Whether db holds where `here` was measured: every validator of either
- * must be in both, with the same value. False with the first difference
- * ("PATH was tuned for device X; here it is Y: tune again") in err. */
-bool tune_db_holds(const TuneDb *db, const char *path, const TuneValidator *here, int nhere, char *err,
+/* Whether db holds where `here` was measured: every validator of here
+ * must be in db with the same value and, when `every`, every validator of
+ * db in here (a run that cannot check one cannot trust it). False with the
+ * first difference ("PATH was tuned for device X; here it is Y: tune
+ * again") in err. */
+bool tune_db_holds(const TuneDb *db, const char *path, const TuneValidator *here, int nhere, bool every, char *err,
                    size_t errlen);
+
+/* Reads PATH, checks that it holds where `here` was measured (as
+ * tune_db_holds), and gives its choices. False with the reason (FILE:LINE, or the validator that
+ * differs) in err. */
+bool tune_db_choices(const char *path, const TuneValidator *here, int nhere, bool every, TuneChoices *out,
+                     char *err, size_t errlen);
+
+/* The value of db's validator `name`, or NULL. */
+const char *tune_db_value(const TuneDb *db, const char *name);
 
 #endif

@@ -10,7 +10,10 @@
  * exactly, which proves those knobs order-neutral; the knob that reorders
  * sums stays within a stated tolerance. The database: a round trip,
  * validators that differ, and damaged files, each an error at FILE:LINE.
- * The checkpoint: a resume under other choices is refused.
+ * The checkpoint: a resume under other choices is refused. The search on
+ * a fake timer (the fastest, the margin, ties, dropped candidates, the
+ * budget), pruning from ptxas's report, and the gate, which drops a
+ * planted wrong variant run on sim.
  */
 #include <fcntl.h>
 #include <math.h>
@@ -23,8 +26,11 @@
 #include "compiler/lang/diag.h"
 #include "compiler/lang/validate.h"
 #include "compiler/tune/db.h"
+#include "compiler/tune/prune.h"
+#include "compiler/tune/search.h"
 #include "runtime/backend.h"
 #include "runtime/data/data.h"
+#include "runtime/device/tune_gate.h"
 #include "runtime/train/train.h"
 #include "tests/unit/test.h"
 
@@ -141,86 +147,42 @@ TEST(tune_choices_apply_or_are_refused) {
 /* ---- on sim: which knobs keep the bits ---- */
 
 #ifndef __SANITIZE_ADDRESS__
-typedef struct {
-    ModelBuild *mb;
-    Backend be;
-} Run;
-
-static bool run_open(Run *r, const ModelSpec *s, const TuneChoices *t, int T) {
-    char err[4096];
-    memset(r, 0, sizeof *r);
-    r->mb = model_build_tuned(s, t, err, sizeof err);
-    if (!r->mb || !backend_open(&r->be, "sim", r->mb, T, err, sizeof err)) {
-        fprintf(stderr, "  %s\n", err);
-        return false;
-    }
-    r->be.init(r->be.impl, 1234);
-    return true;
-}
-
-static void run_close(Run *r) {
-    if (r->mb) backend_close(&r->be);
-    model_build_free(r->mb);
-}
-
-/* One step: forward, backward, optimizer; the loss. */
-static double one_step(Run *r, const int *ids, const int *tgt, int T) {
-    double loss = r->be.forward(r->be.impl, ids, tgt, T, 0, false);
-    r->be.backward(r->be.impl);
-    CHECK(r->be.step(r->be.impl, 0) == 0);
-    return loss;
-}
-
-static double rel_l2(const float *a, const float *b, size_t n) {
-    double d = 0, w = 0;
-    for (size_t i = 0; i < n; i++) d += ((double)a[i] - b[i]) * ((double)a[i] - b[i]), w += (double)b[i] * b[i];
-    return w > 0 ? sqrt(d / w) : sqrt(d);
-}
-
-/* Three builds of tiny-x02 on sim, one step each from the same weights and
- * tokens: the rules; every order-neutral knob moved (threads and vector
- * width of the elementwise kernels, rows per block of the row kernels):
- * bit for bit the same loss, gradients and parameters; and the knob that
- * reorders (softcap_ce's threads): the loss within 1e-6 relative and the
- * parameters within 1e-3 relative L2 (a reordered fp32 sum moves the
- * last bits of a gradient, which bf16 roundings then carry). At tiny's
- * 320-token vocabulary (40 vectors a row) no thread holds two vectors at
- * any candidate, so there it happens to match exactly; the tolerance is
- * for the records' vocabulary. Only the plain build runs it (the kernels
- * are the same shared object under ASan). */
+/* Three builds of tiny-x02 on sim, one step each from the same random
+ * weights and tokens (the gate's step, tune_gate.h): the rules; every
+ * order-neutral knob moved (threads and vector width of the elementwise
+ * kernels, rows per block of the row kernels): bit for bit the same loss
+ * and parameters; and the knob that reorders (softcap_ce's threads):
+ * within the gate's tolerances. At tiny's 320-token vocabulary (40
+ * vectors a row) no thread holds two vectors at any candidate, so there it
+ * happens to match exactly; the tolerance is for the records' vocabulary.
+ * Only the plain build runs it (the kernels are the same shared object
+ * under ASan). */
 TEST(tune_order_neutral_knobs_keep_the_bits_on_sim) {
     ModelSpec s;
     if (!load("models/tiny-x02.yaml", &s)) {
         CHECK(!"the model loads");
         return;
     }
-    const int T = 256;
     TuneChoices neutral, reorder;
     choose(&s, false, &neutral);
     choose(&s, true, &reorder);
     CHECK(reorder.n == 1 && !strcmp(reorder.c[0].family, "softcap_ce"));
-    Run rule, same, moved;
-    bool ok = run_open(&rule, &s, NULL, T) && run_open(&same, &s, &neutral, T) && run_open(&moved, &s, &reorder, T);
+    char err[4096], why[160];
+    ModelBuild *b[3] = {model_build(&s, err, sizeof err), model_build_tuned(&s, &neutral, err, sizeof err),
+                        model_build_tuned(&s, &reorder, err, sizeof err)};
+    GateStep st[3] = {{0}};
+    bool ok = b[0] && b[1] && b[2];
+    for (int i = 0; ok && i < 3; i++) ok = gate_step(b[i], "sim", 256, &st[i], err, sizeof err);
     CHECK(ok);
-    int *ids = malloc(sizeof(int) * T), *tgt = malloc(sizeof(int) * T);
-    for (int t = 0; ok && t < T; t++) ids[t] = (t * 37 + 11) % 256, tgt[t] = (t * 53 + 7) % 256;
     if (ok) {
-        double l0 = one_step(&rule, ids, tgt, T), l1 = one_step(&same, ids, tgt, T), l2 = one_step(&moved, ids, tgt, T);
-        size_t n = rule.be.num_params(rule.be.impl);
-        CHECK(memcmp(&l0, &l1, sizeof l0) == 0);
-        CHECK(!memcmp(rule.be.grads(rule.be.impl), same.be.grads(same.be.impl), n * sizeof(float)));
-        CHECK(!memcmp(rule.be.params(rule.be.impl), same.be.params(same.be.impl), n * sizeof(float)));
-        double el = fabs(l2 - l0) / fabs(l0),
-               ep = rel_l2(moved.be.params(moved.be.impl), rule.be.params(rule.be.impl), n);
-        printf("  tune: softcap_ce at %d threads: loss rel %.2e (tol 1e-6), parameters rel L2 %.2e (tol 1e-3)\n",
-               reorder.c[0].knobs.threads, el, ep);
-        CHECK(el <= 1e-6 && ep <= 1e-3);
+        CHECK(gate_compare(&st[0], &st[1], false, why, sizeof why));
+        CHECK(gate_compare(&st[0], &st[2], true, why, sizeof why));
+        printf("  tune: every order-neutral knob moved: %s; softcap_ce at %d threads: %s\n",
+               memcmp(st[0].params, st[1].params, st[0].n * sizeof(float)) ? "differs" : "bit-identical",
+               reorder.c[0].knobs.threads,
+               memcmp(st[0].params, st[2].params, st[0].n * sizeof(float)) ? "within tolerance" : "bit-identical");
     }
-    free(ids);
-    free(tgt);
-    run_close(&rule);
-    run_close(&same);
-    run_close(&moved);
+    for (int i = 0; i < 3; i++) gate_step_free(&st[i]), model_build_free(b[i]);
 }
 #endif
 
@@ -253,11 +215,11 @@ TEST(tune_db_round_trip_and_validators) {
     CHECK(!strcmp(back.rows[1].status, "pruned"));
     CHECK(back.choices.n == 1 && !memcmp(&back.choices.c[0], &db.choices.c[0], sizeof db.choices.c[0]));
     TuneValidator here[2] = {{"gptc", "0.1.0"}, {"device", "sim cost model"}};
-    CHECK(tune_db_holds(&back, path, here, 2, err, sizeof err));
+    CHECK(tune_db_holds(&back, path, here, 2, true, err, sizeof err));
     snprintf(here[1].value, sizeof here[1].value, "NVIDIA H200");
-    CHECK(!tune_db_holds(&back, path, here, 2, err, sizeof err));
+    CHECK(!tune_db_holds(&back, path, here, 2, true, err, sizeof err));
     CHECK_HAS(err, "was tuned for device sim cost model; here it is NVIDIA H200: tune again");
-    CHECK(!tune_db_holds(&back, path, here, 1, err, sizeof err));
+    CHECK(!tune_db_holds(&back, path, here, 1, true, err, sizeof err));
     CHECK_HAS(err, "which this run cannot check");
     tmp_cleanup();
 }
@@ -350,3 +312,154 @@ TEST(tune_resume_with_other_choices_is_refused) {
     diag_reset();
     tmp_cleanup();
 }
+
+/* ---- the search, on a fake timer ---- */
+
+/* Times per (instance, candidate), with noise that alternates by round. */
+typedef struct {
+    double us[4][TUNE_MAX_CANDIDATES];
+    double noise;
+    int calls;
+    double clock_s, per_call_s;
+} Fake;
+
+static double fake_time(void *ctx, int inst, TuneKnobs k) {
+    Fake *f = ctx;
+    f->clock_s += f->per_call_s;
+    int j = k.threads / 64 - 1; /* the fake's candidates: threads 64, 128, ... */
+    /* The same noise for every candidate of a round of three. */
+    return f->us[inst][j] * (1 + (f->calls++ / 3 % 2 ? f->noise : -f->noise));
+}
+
+static double fake_elapsed(void *ctx) { return ((Fake *)ctx)->clock_s; }
+
+static void fake_instance(TuneInstance *ti, int inst, int n) {
+    memset(ti, 0, sizeof *ti);
+    ti->inst = inst;
+    ti->n = n;
+    for (int j = 0; j < n; j++) ti->v[j] = (TuneVariant){.knobs = {64 * (j + 1), 8}, .status = TUNE_OK, .median_us = -1};
+}
+
+TEST(tune_search_argmin_margin_ties_and_budget) {
+    Fake f = {.us = {{10, 8, 9}, {10, 9.9, 10.5}, {10, 7, 7}, {10, 6, 5}}, .noise = 0.005};
+    TuneInstance ins[4];
+    for (int i = 0; i < 4; i++) fake_instance(&ins[i], i, 3);
+    ins[3].v[2].status = TUNE_WRONG; /* a dropped candidate is never timed */
+    TuneTimer t = {fake_time, fake_elapsed, &f};
+    TuneSearch cfg = {.rounds = 21, .margin = 0.02};
+    CHECK_EQ_INT(tune_search(ins, 4, &t, &cfg), 4);
+    CHECK_EQ_INT(ins[0].chosen, 1);  /* the fastest */
+    CHECK_EQ_INT(ins[1].chosen, 0);  /* 1% faster than the rule: within the margin */
+    CHECK_EQ_INT(ins[2].chosen, 1);  /* a tie: the lower index */
+    CHECK_EQ_INT(ins[3].chosen, 1);  /* the fastest is wrong: the next */
+    CHECK(ins[3].v[2].median_us < 0);
+    CHECK(fabs(ins[0].v[1].median_us - 8 * 0.995) < 1e-9 || fabs(ins[0].v[1].median_us - 8 * 1.005) < 1e-9);
+    CHECK_EQ_INT(f.calls, 21 * (3 + 3 + 3 + 2));
+    /* The same timings again: the same choices. */
+    TuneInstance again[4];
+    for (int i = 0; i < 4; i++) fake_instance(&again[i], i, 3);
+    again[3].v[2].status = TUNE_WRONG;
+    tune_search(again, 4, &t, &cfg);
+    for (int i = 0; i < 4; i++) CHECK_EQ_INT(again[i].chosen, ins[i].chosen);
+    /* A budget of 2 s at 0.05 s a timing: two instances (63 timings each), then the rules. */
+    Fake g = f;
+    g.clock_s = 0, g.per_call_s = 0.05, g.calls = 0;
+    t.ctx = &g;
+    cfg.budget_s = 2;
+    for (int i = 0; i < 4; i++) fake_instance(&ins[i], i, 3);
+    CHECK_EQ_INT(tune_search(ins, 4, &t, &cfg), 1);
+    CHECK_EQ_INT(ins[0].chosen, 1);
+    CHECK(ins[1].chosen == 0 && ins[1].v[1].status == TUNE_UNTIMED && ins[3].v[0].status == TUNE_UNTIMED);
+    double odd[] = {3, 1, 2}, even[] = {4, 1, 3, 2};
+    CHECK(tune_median(odd, 3) == 2 && tune_median(even, 4) == 2.5);
+}
+
+/* ---- pruning and the gate ---- */
+
+TEST(tune_pruning_reads_ptxas_report) {
+    EmitKernel k = {.name = "relu2_fwd_m512", .smem_bytes = 0};
+    KernelRes r = {.name = "relu2_fwd_m512", .entry = true, .registers = 32};
+    char why[128];
+    CHECK(tune_prune_why(&r, &k, 1024, why, sizeof why) == NULL);
+    r.spill_store_bytes = 8;
+    CHECK(tune_prune_why(&r, &k, 256, why, sizeof why) != NULL);
+    CHECK_HAS(why, "spills 8/0 bytes");
+    r.spill_store_bytes = 0, r.stack_bytes = 16;
+    CHECK(tune_prune_why(&r, &k, 256, why, sizeof why) != NULL);
+    CHECK_HAS(why, "16 bytes of local memory");
+    r.stack_bytes = 0, k.smem_bytes = PRUNE_SMEM_MAX;
+    r.smem_bytes = 4;
+    CHECK(tune_prune_why(&r, &k, 256, why, sizeof why) != NULL);
+    CHECK_HAS(why, "bytes of shared memory");
+    k.smem_bytes = 0, r.smem_bytes = 0, r.registers = 128;
+    CHECK(tune_prune_why(&r, &k, 1024, why, sizeof why) != NULL);
+    CHECK_HAS(why, "128 registers x 1024 threads");
+    CHECK(tune_prune_why(NULL, &k, 64, why, sizeof why) != NULL);
+    CHECK_HAS(why, "no ptxas report");
+}
+
+TEST(tune_gate_compares_bits_or_tolerance) {
+    float a[4] = {1, 2, 3, 4}, b[4] = {1, 2, 3, 4};
+    GateStep want = {2.5, a, 4}, got = {2.5, b, 4};
+    char why[160];
+    CHECK(gate_compare(&want, &got, false, why, sizeof why));
+    b[2] = nextafterf(3, 4); /* one ulp */
+    CHECK(!gate_compare(&want, &got, false, why, sizeof why));
+    CHECK_HAS(why, "not bit-identical to the rule");
+    CHECK(gate_compare(&want, &got, true, why, sizeof why));
+    b[2] = 3.5f;
+    CHECK(!gate_compare(&want, &got, true, why, sizeof why));
+    CHECK_HAS(why, "parameters rel L2");
+    b[2] = 3;
+    got.loss = 2.6;
+    CHECK(!gate_compare(&want, &got, true, why, sizeof why));
+    CHECK_HAS(why, "loss rel");
+}
+
+#ifndef __SANITIZE_ADDRESS__
+/* A planted wrong variant: relu2 at another vector width, its forward
+ * squaring off by a factor, run on sim: the gate drops it. */
+TEST(tune_gate_drops_a_planted_wrong_variant_on_sim) {
+    ModelSpec s;
+    if (!load("models/tiny.yaml", &s)) {
+        CHECK(!"the model loads");
+        return;
+    }
+    char err[4096];
+    ModelBuild *rules = model_build(&s, err, sizeof err);
+    TuneChoices t = {.n = 1};
+    snprintf(t.c[0].family, sizeof t.c[0].family, "relu2");
+    snprintf(t.c[0].shape, sizeof t.c[0].shape, "m512");
+    t.c[0].knobs = (TuneKnobs){256, 4};
+    ModelBuild *right = model_build_tuned(&s, &t, err, sizeof err), *wrong = model_build_tuned(&s, &t, err, sizeof err);
+    CHECK(rules && right && wrong);
+    if (!rules || !right || !wrong) return;
+    /* The planted bug: in the variant's forward, r * r becomes r * r * 1.25f. */
+    const char *at = strstr(wrong->kernels_cu, "relu2_fwd_m512_n256v4");
+    const char *sq = at ? strstr(at, "r * r") : NULL;
+    CHECK(sq != NULL);
+    if (sq) {
+        StrBuf planted = {0};
+        sb_append(&planted, wrong->kernels_cu, (size_t)(sq - wrong->kernels_cu));
+        sb_puts(&planted, "r * r * 1.25f");
+        sb_puts(&planted, sq + 5);
+        free((char *)wrong->kernels_cu);
+        wrong->kernels_cu = planted.data;
+    }
+    GateStep want, good, bad;
+    CHECK(gate_step(rules, "sim", 128, &want, err, sizeof err));
+    CHECK(gate_step(right, "sim", 128, &good, err, sizeof err));
+    CHECK(gate_step(wrong, "sim", 128, &bad, err, sizeof err));
+    char why[160];
+    CHECK(gate_compare(&want, &good, false, why, sizeof why));
+    CHECK(!gate_compare(&want, &bad, false, why, sizeof why));
+    CHECK(!gate_compare(&want, &bad, true, why, sizeof why));
+    printf("  tune: the planted wrong relu2 variant: %s (losses %.9g %.9g %.9g)\n", why, want.loss, good.loss, bad.loss);
+    gate_step_free(&want);
+    gate_step_free(&good);
+    gate_step_free(&bad);
+    model_build_free(rules);
+    model_build_free(right);
+    model_build_free(wrong);
+}
+#endif

@@ -1,0 +1,75 @@
+/*
+ * prune.c: static pruning from NVRTC's resource report (prune.h).
+ */
+#include "compiler/tune/prune.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define MAX_PROGRAMS 64
+
+const char *tune_prune_why(const KernelRes *r, const EmitKernel *k, int threads, char *buf, size_t cap) {
+    if (!r) return snprintf(buf, cap, "%s: no ptxas report", k->name), buf;
+    if (r->spill_store_bytes || r->spill_load_bytes)
+        return snprintf(buf, cap, "%s spills %d/%d bytes", r->name, r->spill_store_bytes, r->spill_load_bytes), buf;
+    if (r->stack_bytes) return snprintf(buf, cap, "%s uses %d bytes of local memory", r->name, r->stack_bytes), buf;
+    if (r->smem_bytes + k->smem_bytes > PRUNE_SMEM_MAX)
+        return snprintf(buf, cap, "%s needs %d bytes of shared memory", r->name, r->smem_bytes + k->smem_bytes), buf;
+    if (r->registers * threads > 65536)
+        return snprintf(buf, cap, "%s: %d registers x %d threads exceed an SM's 65536", r->name, r->registers,
+                        threads),
+               buf;
+    return NULL;
+}
+
+static const KernelRes *find_res(const NvrtcOutput *o, const char *name) {
+    for (int i = 0; i < o->nkernels; i++)
+        if (o->kernels[i].entry && !strcmp(o->kernels[i].name, name)) return &o->kernels[i];
+    return NULL;
+}
+
+bool tune_prune(const KernelSet *rules, TuneInstance *ins, int n, const char *arch, char *err, size_t errlen) {
+    if (!nvrtc_load(err, errlen)) return false;
+    static KernelSet sets[MAX_PROGRAMS];
+    static int where[EMIT_MAX_INSTANCES][TUNE_MAX_CANDIDATES];
+    static NvrtcOutput out[MAX_PROGRAMS];
+    int nsets = 0;
+    for (int i = 0; i < n; i++)
+        for (int j = 1; j < ins[i].n; j++) {
+            if (!nsets || sets[nsets - 1].n == EMIT_MAX_INSTANCES) sets[nsets++].n = 0;
+            KernelSet *s = &sets[nsets - 1];
+            s->inst[s->n] = rules->inst[ins[i].inst];
+            tune_apply(&s->inst[s->n++], ins[i].v[j].knobs);
+            where[i][j] = nsets - 1;
+        }
+    StrBuf src[MAX_PROGRAMS] = {{0}};
+    NvrtcHeader headers[NVRTC_MAX_HEADERS];
+    NvrtcJob jobs[MAX_PROGRAMS];
+    int nheaders = nvrtc_template_headers(headers, NVRTC_MAX_HEADERS);
+    bool ok = true;
+    for (int c = 0; c < nsets && ok; c++) {
+        ok = emit_kernels(&sets[c], &src[c], err, errlen);
+        jobs[c] = (NvrtcJob){"variants.cu", sb_str(&src[c]), headers, nheaders, arch, false};
+    }
+    if (ok) nvrtc_compile_all(jobs, nsets, &(NvrtcConfig){NVRTC_DEFAULT_WORKERS, NULL}, out);
+    for (int i = 0; ok && i < n; i++)
+        for (int j = 1; j < ins[i].n; j++) {
+            TuneVariant *v = &ins[i].v[j];
+            const NvrtcOutput *o = &out[where[i][j]];
+            EmitInstance in = rules->inst[ins[i].inst];
+            tune_apply(&in, v->knobs);
+            const char *why = o->ok ? NULL : "does not compile";
+            for (int k = 0; !why && k < in.nkernels; k++)
+                why = tune_prune_why(find_res(o, in.kernels[k].name), &in.kernels[k], in.threads, v->why,
+                                     sizeof v->why);
+            if (why) {
+                if (why != v->why) snprintf(v->why, sizeof v->why, "%s", why);
+                v->status = TUNE_PRUNED;
+            }
+        }
+    for (int c = 0; c < nsets; c++) {
+        if (ok) nvrtc_output_free(&out[c]);
+        sb_free(&src[c]);
+    }
+    return ok;
+}

@@ -1,0 +1,28 @@
+/*
+ * prune.h: static pruning, on any machine. Every variant but the rule is
+ * compiled by NVRTC (through its cache and thread pool, many variants to a
+ * program) and dropped, before anything runs, if ptxas reports that one of
+ * its kernels spills, uses local memory, needs more shared memory than a
+ * block may have, or needs more registers for its threads than an SM has.
+ */
+#ifndef GPTC_TUNE_PRUNE_H
+#define GPTC_TUNE_PRUNE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "compiler/codegen/nvrtc.h"
+#include "compiler/tune/search.h"
+
+#define PRUNE_SMEM_MAX (227 * 1024) /* shared memory per block on sm_90, opted in */
+
+/* Why ptxas's report `r` rules out kernel k at `threads` threads per block
+ * (written into buf), or NULL when it does not. */
+const char *tune_prune_why(const KernelRes *r, const EmitKernel *k, int threads, char *buf, size_t cap);
+
+/* Compiles the variants of ins[0..n) (instances of `rules`) for `arch`
+ * and marks those ruled out TUNE_PRUNED, with why. False, with err, when
+ * NVRTC is missing or a variant does not render. */
+bool tune_prune(const KernelSet *rules, TuneInstance *ins, int n, const char *arch, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,63 @@
+/*
+ * search.c: the interleaved timing and the choice (search.h).
+ */
+#include "compiler/tune/search.h"
+
+#include <stdlib.h>
+
+void tune_instance_init(TuneInstance *ti, int inst, const EmitInstance *in) {
+    TuneCandidate c[TUNE_MAX_CANDIDATES];
+    ti->inst = inst;
+    ti->n = tune_candidates(in, c, TUNE_MAX_CANDIDATES);
+    ti->chosen = 0;
+    for (int j = 0; j < ti->n; j++)
+        ti->v[j] = (TuneVariant){.knobs = c[j].knobs, .reorders = c[j].reorders, .status = TUNE_OK, .median_us = -1};
+}
+
+static int by_value(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double tune_median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, by_value);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* Every OK candidate once per round, in order; then each one's median. */
+static void time_instance(TuneInstance *ti, const TuneTimer *t, int rounds) {
+    static double samples[TUNE_MAX_CANDIDATES][TUNE_MAX_ROUNDS];
+    for (int r = 0; r < rounds; r++)
+        for (int j = 0; j < ti->n; j++)
+            if (ti->v[j].status == TUNE_OK) samples[j][r] = t->time_us(t->ctx, ti->inst, ti->v[j].knobs);
+    for (int j = 0; j < ti->n; j++)
+        if (ti->v[j].status == TUNE_OK) ti->v[j].median_us = tune_median(samples[j], rounds);
+}
+
+/* The fastest OK candidate, the lowest index on a tie; the rule unless it
+ * beats the rule by the margin (or the rule could not be timed). */
+static int choose(const TuneInstance *ti, double margin) {
+    int best = -1;
+    for (int j = 0; j < ti->n; j++)
+        if (ti->v[j].status == TUNE_OK && (best < 0 || ti->v[j].median_us < ti->v[best].median_us)) best = j;
+    if (best <= 0 || ti->v[0].status != TUNE_OK) return 0;
+    return ti->v[best].median_us < (1.0 - margin) * ti->v[0].median_us ? best : 0;
+}
+
+int tune_search(TuneInstance *ins, int n, const TuneTimer *t, const TuneSearch *cfg) {
+    int rounds = cfg->rounds < 1 ? 1 : cfg->rounds > TUNE_MAX_ROUNDS ? TUNE_MAX_ROUNDS : cfg->rounds;
+    int timed = 0;
+    for (int i = 0; i < n; i++) {
+        TuneInstance *ti = &ins[i];
+        if (cfg->budget_s > 0 && t->elapsed_s(t->ctx) >= cfg->budget_s) {
+            for (int j = 0; j < ti->n; j++)
+                if (ti->v[j].status == TUNE_OK) ti->v[j].status = TUNE_UNTIMED;
+            ti->chosen = 0;
+            continue;
+        }
+        time_instance(ti, t, rounds);
+        ti->chosen = choose(ti, cfg->margin);
+        timed++;
+    }
+    return timed;
+}

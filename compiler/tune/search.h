@@ -1,0 +1,67 @@
+/*
+ * search.h: choosing one variant per kernel instance from timings.
+ *
+ * The variants that survive pruning and the correctness gate are timed
+ * round by round, interleaved (every candidate once per round, so that a
+ * drift of the machine's clocks or load falls on all of them alike); each
+ * candidate's time is the median of its rounds. The fastest wins only if
+ * it beats candidate 0, the rule, by more than the margin, so that noise
+ * cannot flip a choice between two tuning runs; a tie goes to the lower
+ * index. The budget is checked between instances: those not reached keep
+ * the rule, and say so.
+ *
+ * The timer is a function, so that the search is the same on a GPU (CUDA
+ * events), on sim's cost model and in tests (a fake).
+ */
+#ifndef GPTC_TUNE_SEARCH_H
+#define GPTC_TUNE_SEARCH_H
+
+#include <stdbool.h>
+
+#include "compiler/tune/space.h"
+
+#define TUNE_MAX_ROUNDS 64
+
+typedef enum { TUNE_OK, TUNE_PRUNED, TUNE_WRONG, TUNE_UNTIMED } TuneStatus;
+
+typedef struct {
+    TuneKnobs knobs;
+    bool reorders;
+    TuneStatus status;
+    char why[128];    /* why pruned or wrong */
+    double median_us; /* < 0 until timed */
+} TuneVariant;
+
+/* One tuned instance of the kernel set and its variants (v[0]: the rule). */
+typedef struct {
+    int inst;
+    int n;
+    TuneVariant v[TUNE_MAX_CANDIDATES];
+    int chosen;       /* index into v */
+} TuneInstance;
+
+typedef struct {
+    /* One timing of instance `inst` at knobs k, in microseconds. */
+    double (*time_us)(void *ctx, int inst, TuneKnobs k);
+    /* Seconds spent so far, for the budget. */
+    double (*elapsed_s)(void *ctx);
+    void *ctx;
+} TuneTimer;
+
+typedef struct {
+    int rounds;      /* timings per candidate, 1..TUNE_MAX_ROUNDS */
+    double margin;   /* e.g. 0.02: the winner's median below (1 - margin) x the rule's */
+    double budget_s; /* <= 0: none */
+} TuneSearch;
+
+/* The instance's candidates (tune_candidates) as variants, all TUNE_OK. */
+void tune_instance_init(TuneInstance *ti, int inst, const EmitInstance *in);
+
+/* Times and chooses, instance by instance; returns how many were timed
+ * before the budget ran out (the rest keep v[0], marked TUNE_UNTIMED). */
+int tune_search(TuneInstance *ins, int n, const TuneTimer *t, const TuneSearch *cfg);
+
+/* The median of n values (n >= 1); reorders the array. */
+double tune_median(double *v, int n);
+
+#endif

@@ -1,0 +1,93 @@
+/*
+ * tune_gate.c: a training step to compare variants by (tune_gate.h).
+ */
+#include "runtime/device/tune_gate.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/backend.h"
+#include "runtime/util/rng.h"
+
+/* Random tokens with an end of text every 97, so that documents and their
+ * boundaries in the attention are exercised. */
+static void tokens(const ModelSpec *s, int T, int *ids, int *tgt) {
+    Rng r;
+    rng_seed(&r, 4321);
+    int prev = s->vocab.eot;
+    for (int t = 0; t <= T; t++) {
+        int v = t % 97 == 0 ? s->vocab.eot : (int)(rng_uniform(&r) * (s->vocab.size - 1));
+        if (t > 0) ids[t - 1] = prev, tgt[t - 1] = v;
+        prev = v;
+    }
+}
+
+/* The recipe starts the head and the output projections at zero, so that
+ * a first step's gradient reaches the head alone and most kernels could
+ * not change the result: the gate starts every weight at random instead
+ * (the same build: initialisation is not in the kernels). */
+static ModelBuild *random_start(const ModelBuild *b) {
+    ModelBuild *g = malloc(sizeof *g);
+    if (!g) return NULL;
+    *g = *b;
+    g->owned = false;
+    g->spec.head.init = INIT_NORMAL;
+    g->spec.head.init_std = 0.05;
+    g->spec.init.zero_out_proj = false;
+    return g;
+}
+
+bool gate_step(const ModelBuild *b, const char *backend, int T, GateStep *out, char *err, size_t errlen) {
+    memset(out, 0, sizeof *out);
+    Backend be;
+    ModelBuild *g = random_start(b);
+    int *ids = malloc(sizeof(int) * (size_t)T), *tgt = malloc(sizeof(int) * (size_t)T);
+    if (!g || !ids || !tgt || !backend_open(&be, backend, g, T, err, errlen)) {
+        if (!g || !ids || !tgt) snprintf(err, errlen, "out of memory");
+        free(g), free(ids), free(tgt);
+        return false;
+    }
+    tokens(&b->spec, T, ids, tgt);
+    be.init(be.impl, 1234);
+    out->loss = be.forward(be.impl, ids, tgt, T, 0, false);
+    be.backward(be.impl);
+    bool ok = isfinite(out->loss) && be.step(be.impl, 0) == 0;
+    out->n = be.num_params(be.impl);
+    out->params = ok ? malloc(out->n * sizeof(float)) : NULL;
+    if (out->params) memcpy(out->params, be.params(be.impl), out->n * sizeof(float));
+    else snprintf(err, errlen, "%s: the step failed%s%s", backend, be.error ? ": " : "", be.error ? be.error(be.impl) : "");
+    backend_close(&be);
+    free(g), free(ids), free(tgt);
+    return out->params != NULL;
+}
+
+void gate_step_free(GateStep *s) {
+    free(s->params);
+    memset(s, 0, sizeof *s);
+}
+
+bool gate_compare(const GateStep *want, const GateStep *got, bool reorders, char *why, size_t cap) {
+    if (want->n != got->n) return snprintf(why, cap, "another parameter count"), false;
+    bool bits = !memcmp(&want->loss, &got->loss, sizeof want->loss) &&
+                !memcmp(want->params, got->params, want->n * sizeof(float));
+    if (bits) return true;
+    double d = 0, w = 0;
+    for (size_t i = 0; i < want->n; i++) {
+        double e = (double)got->params[i] - want->params[i];
+        d += e * e;
+        w += (double)want->params[i] * want->params[i];
+    }
+    double loss_rel = fabs(got->loss - want->loss) / fabs(want->loss), params_rel = w > 0 ? sqrt(d / w) : sqrt(d);
+    if (!reorders) {
+        snprintf(why, cap, "not bit-identical to the rule (loss rel %.2e, parameters rel L2 %.2e)", loss_rel, params_rel);
+        return false;
+    }
+    if (!(loss_rel <= GATE_LOSS_REL && params_rel <= GATE_PARAMS_REL)) {
+        snprintf(why, cap, "loss rel %.2e (tol %.0e), parameters rel L2 %.2e (tol %.0e) from the rule", loss_rel,
+                 GATE_LOSS_REL, params_rel, GATE_PARAMS_REL);
+        return false;
+    }
+    return true;
+}

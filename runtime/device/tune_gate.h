@@ -1,0 +1,42 @@
+/*
+ * tune_gate.h: the tuner's correctness gate. A variant is timed only after
+ * a training step under it matches the same step under the rules: the same
+ * initial weights (seed 1234, every one random: the recipe's zero head and
+ * projections would hide most kernels from a first step), the same tokens, one forward, backward and
+ * optimizer step on an executor (sim, or a GPU), then the loss and every
+ * parameter compared.
+ *
+ * Knobs that keep the order of every sum (space.h) must give the rules'
+ * bits exactly. Knobs that reorder a sum may move the last bits of a
+ * gradient, which the bf16 activations then carry: they must keep the
+ * loss within GATE_LOSS_REL and the parameters within GATE_PARAMS_REL
+ * (relative L2), where a wrong kernel (a dropped term, a wrong sign, a
+ * missed rescale) moves them by percents.
+ */
+#ifndef GPTC_TUNE_GATE_H
+#define GPTC_TUNE_GATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "compiler/build.h"
+
+#define GATE_LOSS_REL 1e-5
+#define GATE_PARAMS_REL 1e-3
+
+typedef struct {
+    double loss;
+    float *params; /* after the optimizer's step */
+    size_t n;
+} GateStep;
+
+/* One step of build b on executor `backend` over T tokens (a multiple of
+ * the window block, at most the build's tokens per rank). */
+bool gate_step(const ModelBuild *b, const char *backend, int T, GateStep *out, char *err, size_t errlen);
+void gate_step_free(GateStep *s);
+
+/* Whether `got` passes against the rules' `want`: bit for bit, or within
+ * the tolerances when `reorders`. False with why (the measured errors). */
+bool gate_compare(const GateStep *want, const GateStep *got, bool reorders, char *why, size_t cap);
+
+#endif

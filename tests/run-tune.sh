@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# run-tune.sh GPTC: gptc tune, and the tuning database as compile and train
+# read it (compiler/tune/, cli/cmd_tune.c), on sim's cost model:
+#   - gptc tune prunes, gates and times tiny.yaml's RMS-norm variants and
+#     writes a database headed by its validators; a second run picks the
+#     same choices; a GPU run is refused as not built yet, a database of
+#     another device is not overwritten, --only that matches nothing fails;
+#   - gptc compile --db applies the choices and says where they come from;
+#   - gptc train --db on sim with an order-neutral choice (relu2 at other
+#     threads and vector width) gives the rules' parameters bit for bit,
+#     the checkpoint keeps the choices, and a resume without them is
+#     refused; --db is refused on ref, for another device and for another
+#     gptc version, and a damaged database is an error at its line.
+. "$(dirname "$0")/lib.sh" tune "$@"
+
+db=$tmp/tiny.db
+tune=("$bin" tune models/tiny.yaml --backend sim --cost-model --db "$db" --only rmsnorm --rounds 5)
+expect 2 "tuning on a GPU is refused as not built yet" "tuning on a GPU is not built yet" -- \
+    "$bin" tune models/tiny.yaml
+expect 0 "gptc tune on sim's cost model writes the database" "gptc tune: wrote $db" -- "${tune[@]}"
+grep -q '^validator device sim cost model$' "$db" && grep -q '^validator gptc ' "$db" &&
+    grep -q '^candidate rmsnorm [0-9a-f]* d128 threads=64 vec=8 ok ' "$db" &&
+    grep -q '^choice rmsnorm [0-9a-f]* d128 ' "$db" &&
+    pass "the database holds its validators, every variant and a choice" || fail "the database" "$(cat "$db")"
+grep '^choice' "$db" > "$tmp/choices1"
+expect 0 "a second tuning run" "gptc tune: wrote $db" -- "${tune[@]}"
+grep '^choice' "$db" | cmp -s - "$tmp/choices1" && pass "a second run makes the same choices" ||
+    fail "a second run chose otherwise" "$(grep '^choice' "$db")"
+expect 2 "--only that matches no kernel" "no kernel to tune in --only" -- \
+    "$bin" tune models/tiny.yaml --backend sim --cost-model --db "$tmp/none.db" --only nosuch
+sed 's/^validator device .*/validator device NVIDIA H200/' "$db" > "$tmp/h200.db"
+cp "$tmp/h200.db" "$tmp/h200.keep"
+expect 1 "a database of another device is not overwritten" "was tuned for device NVIDIA H200" -- \
+    "$bin" tune models/tiny.yaml --backend sim --cost-model --db "$tmp/h200.db" --only rmsnorm --rounds 1
+cmp -s "$tmp/h200.db" "$tmp/h200.keep" && pass "... and is left as it was" || fail "the other device's database changed"
+
+expect 0 "gptc compile --db" "kernel variants as tuned in $db (on sim cost model)" -- \
+    "$bin" compile models/tiny.yaml --db "$db" --no-compile -o "$tmp/gen"
+
+# An order-neutral choice that differs from the rule, written by hand.
+version=$(sed -n 's/^validator gptc //p' "$db")
+printf 'gptc-tune 1\nvalidator gptc %s\nvalidator device sim cost model\nchoice relu2 - m512 threads=1024 vec=4\n' \
+    "$version" > "$tmp/relu2.db"
+head -c 300000 data/demo/corpus.txt > "$tmp/text.txt"
+"$bin" data "$tmp/text.txt" -o "$tmp/data" --name t --paragraphs --val-fraction 0.1 > /dev/null 2>&1 || fail "gptc data"
+common=(models/tiny.yaml --backend sim --set "train.data.train=$tmp/data/t_train_*.bin"
+        --set "train.data.val=$tmp/data/t_val_*.bin" --set train.val.tokens=1024 --set train.steps=3 --no-progress)
+params() { "$bin" export "$1/ckpt.bin" -o "$2" --fp32 > /dev/null 2>&1; }
+"$bin" train "${common[@]}" --steps 2 --run-dir "$tmp/rules" > "$tmp/rules.out" 2>&1 &
+rules=$!
+expect 0 "gptc train --db on sim" "done at step 2" -- \
+    "$bin" train "${common[@]}" --steps 2 --db "$tmp/relu2.db" --run-dir "$tmp/tuned"
+wait $rules
+judge 0 "gptc train on sim under the rules" "done at step 2" $? "$tmp/rules.out"
+params "$tmp/rules" "$tmp/rules.st" && params "$tmp/tuned" "$tmp/tuned.st" && cmp -s "$tmp/rules.st" "$tmp/tuned.st" &&
+    pass "an order-neutral choice gives the rules' parameters bit for bit" || fail "the tuned run's parameters differ"
+expect 2 "a resume without the run's choices is refused" 'kernel tuning: "' -- \
+    "$bin" train "${common[@]}" --resume --run-dir "$tmp/tuned"
+expect 2 "--db on ref is refused" "the ref executor runs no generated kernels" -- \
+    "$bin" train models/tiny.yaml --backend ref --db "$tmp/relu2.db" --run-dir "$tmp/ref"
+expect 2 "--db of another device is refused" "was tuned for device NVIDIA H200; here it is sim cost model" -- \
+    "$bin" train "${common[@]}" --db "$tmp/h200.db" --run-dir "$tmp/h200"
+sed "s/^validator gptc .*/validator gptc 0.0.0-other/" "$tmp/relu2.db" > "$tmp/old.db"
+expect 2 "--db of another gptc is refused" "was tuned for gptc 0.0.0-other" -- \
+    "$bin" train "${common[@]}" --db "$tmp/old.db" --run-dir "$tmp/old"
+printf 'gptc-tune 1\nchoice relu2 - m512 threads=1024\n' > "$tmp/bad.db"
+expect 2 "a damaged database is an error at its line" "bad.db:2: expected: choice FAMILY" -- \
+    "$bin" compile models/tiny.yaml --db "$tmp/bad.db" --no-compile -o "$tmp/gen2"
+printf 'gptc-tune 1\nvalidator gptc %s\nvalidator device sim cost model\nchoice relu2 - m512 threads=96 vec=8\n' \
+    "$version" > "$tmp/outside.db"
+expect 2 "a choice outside the variant space is refused" "threads=96 vec=8 is not one of its" -- \
+    "$bin" train "${common[@]}" --db "$tmp/outside.db" --run-dir "$tmp/outside"
+[ ! -e "$tmp/outside" ] && [ ! -e "$tmp/h200" ] && pass "a refused --db leaves no run directory" ||
+    fail "a refused --db left a run directory"
+finish
