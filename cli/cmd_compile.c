@@ -83,7 +83,8 @@ static const char compile_help[] =
     "                   and unfused, and the activation arena's size\n"
     "  --set KEY=VALUE  override a model key after `extends` (repeatable)\n"
     "  --db FILE        the kernels' variants as chosen in this tuning database\n"
-    "                   (gptc tune); it must be of this gptc version\n"
+    "                   (gptc tune); it must be of this gptc version. With\n"
+    "                   --report, each chosen variant and its speed-up\n"
     "\n"
     "Exit status: 0 on success; 2 for an invalid model, bad usage, or kernels\n"
     "that do not compile cleanly; 1 when NVRTC is missing or a file cannot be\n"
@@ -180,23 +181,57 @@ static void generated_free(Generated *g) {
     sb_free(&g->build_c);
 }
 
-/* The choices of tuning database `path`: it must be of this gptc; the
- * device it was tuned on is said, since a compile has none to check. */
-static bool load_choices(const char *path, const char *version, TuneChoices *out) {
+/* Tuning database `path`, if it is of this gptc (the device it was tuned
+ * on is said: a compile has none to check); NULL, said, if not. */
+static TuneDb *load_db(const char *path, const char *version) {
     TuneDb *db = malloc(sizeof *db);
     char err[1024];
     TuneValidator here = {"gptc", ""};
     snprintf(here.value, sizeof here.value, "%s", version);
-    bool ok = db && tune_db_read(path, db, err, sizeof err) && tune_db_holds(db, path, &here, 1, false, err, sizeof err);
-    if (ok) {
-        *out = db->choices;
+    if (db && tune_db_read(path, db, err, sizeof err) && tune_db_holds(db, path, &here, 1, false, err, sizeof err)) {
         const char *device = tune_db_value(db, "device");
         printf("gptc compile: kernel variants as tuned in %s (on %s)\n", path, device ? device : "an unnamed device");
-    } else {
-        fprintf(stderr, "gptc compile: %s\n", db ? err : "out of memory");
+        return db;
     }
+    fprintf(stderr, "gptc compile: %s\n", db ? err : "out of memory");
     free(db);
-    return ok;
+    return NULL;
+}
+
+/* The time db records for instance `in` (rule shape) at knobs k; < 0 if none. */
+static double recorded_us(const TuneDb *db, const EmitInstance *in, const char *tpl, TuneKnobs k) {
+    for (int r = 0; r < db->nrows; r++) {
+        const TuneChoice *c = &db->rows[r].c;
+        if (!strcmp(c->family, in->family) && !strcmp(c->shape, in->suffix) && (!c->tpl[0] || !strcmp(c->tpl, tpl)) &&
+            c->knobs.threads == k.threads && c->knobs.vec == k.vec)
+            return db->rows[r].us;
+    }
+    return -1;
+}
+
+/* --report with --db: each tuned kernel's variant and its speed-up over
+ * the rule, as the database measured them. */
+static void print_tuning(const ModelSpec *spec, const TuneDb *db, const ModelBuild *b) {
+    KernelSet *rules = malloc(sizeof *rules);
+    if (!rules) return;
+    emit_kernel_set(spec, rules);
+    const char *device = tune_db_value(db, "device");
+    printf("%-16s %-22s %-20s %s\n", "family", "shape", "variant", "speed-up over the rule");
+    for (int i = 0; i < rules->n && i < b->kernels.n; i++) {
+        const EmitInstance *r = &rules->inst[i];
+        char tpl[17];
+        tune_template_hash(r->tpl, tpl);
+        const TuneChoice *c = tune_find(&db->choices, r->family, r->suffix);
+        if (!c) continue;
+        TuneKnobs k = tune_knobs(&b->kernels.inst[i]);
+        double rule = recorded_us(db, r, tpl, tune_knobs(r)), now = recorded_us(db, r, tpl, k);
+        char knobs[40];
+        snprintf(knobs, sizeof knobs, "threads=%d vec=%d", k.threads, k.vec);
+        printf("%-16s %-22s %-20s ", r->family, r->suffix, knobs);
+        if (rule > 0 && now > 0) printf("%.3fx (%s)\n", rule / now, device ? device : "?");
+        else puts("-");
+    }
+    free(rules);
 }
 
 /* Every file from the one model build (build.h). */
@@ -379,8 +414,9 @@ static int compile_and_check(const Args *a, const Generated *g, const char *dir)
 
 static double gib(int64_t bytes) { return (double)bytes / (1 << 30); }
 
-/* --print-graph, --plan-stats and the arena line of --report. */
-static bool print_plan(const Args *a, const ModelSpec *spec, Generated *g) {
+/* --print-graph, --plan-stats, and --report's arena line and (with --db)
+ * the tuned variants. */
+static bool print_plan(const Args *a, const ModelSpec *spec, const TuneDb *db, Generated *g) {
     const Plan *p = &g->build->plan;
     if (a->print_graph) {
         StrBuf text = {0};
@@ -408,6 +444,7 @@ static bool print_plan(const Args *a, const ModelSpec *spec, Generated *g) {
                gib(arena_bytes(z->arena_per_token, z->arena_fixed, T)),
                gib(arena_bytes(z->total_per_token, z->total_fixed, T)), z->narena);
     }
+    if (a->report && db) print_tuning(spec, db, g->build);
     return true;
 }
 
@@ -420,7 +457,7 @@ static int compile(const Args *a, const char *version) {
         return fputs("gptc: out of memory\n", stderr), 1;
     }
     char dir[4096], err[4200];
-    TuneChoices *choices = NULL;
+    TuneDb *db = NULL;
     if (a->out_dir) snprintf(dir, sizeof dir, "%s", a->out_dir);
     else default_out_dir(a->model, dir, sizeof dir);
     int rc = 0;
@@ -428,17 +465,17 @@ static int compile(const Args *a, const char *version) {
         fprintf(stderr, "gptc compile: %s is not a valid model (%d error%s)\n", a->model, diag_error_count(),
                 diag_error_count() == 1 ? "" : "s");
         rc = 2;
-    } else if (a->db && (!(choices = malloc(sizeof *choices)) || !load_choices(a->db, version, choices))) {
+    } else if (a->db && !(db = load_db(a->db, version))) {
         rc = 2;
-    } else if (!generate(spec, version, a->model, choices, g)) {
-        rc = choices ? 2 : 1;
+    } else if (!generate(spec, version, a->model, db ? &db->choices : NULL, g)) {
+        rc = db ? 2 : 1;
     } else if (!fs_mkdir_p(dir, err, sizeof err)) {
         fprintf(stderr, "gptc compile: %s\n", err);
         rc = 1;
     } else if (!write_text(dir, "kernels.cu", &g->kernels_cu) || !write_text(dir, "kernels.h", &g->kernels_h) ||
                !write_text(dir, "kernels_sim.cc", &g->sim_cc) || !write_text(dir, "build.c", &g->build_c)) {
         rc = 1;
-    } else if (!print_plan(a, spec, g)) {
+    } else if (!print_plan(a, spec, db, g)) {
         rc = 1;
     } else if (a->no_compile) {
         printf("gptc compile: wrote %s/kernels.cu (%d kernels), kernels.h, kernels_sim.cc and build.c\n", dir,
@@ -450,7 +487,7 @@ static int compile(const Args *a, const char *version) {
     generated_free(g);
     free(g);
     free(spec);
-    free(choices);
+    free(db);
     diag_reset();
     return rc;
 }

@@ -5,11 +5,12 @@
 #     writes a database headed by its validators; a second run picks the
 #     same choices; a GPU run is refused as not built yet, a database of
 #     another device is not overwritten, --only that matches nothing fails;
-#   - gptc compile --db applies the choices and says where they come from;
+#   - gptc compile --db applies the choices and says where they come from,
+#     and with --report each variant's speed-up;
 #   - gptc train --db on sim with an order-neutral choice (relu2 at other
 #     threads and vector width) gives the rules' parameters bit for bit,
 #     the checkpoint keeps the choices, and a resume without them is
-#     refused; --db is refused on ref, for another device and for another
+#     refused; 4 ranks (each checks rank 0's choices) give 1 process's bits; --db is refused on ref, for another device and for another
 #     gptc version, and a damaged database is an error at its line.
 . "$(dirname "$0")/lib.sh" tune "$@"
 
@@ -36,6 +37,8 @@ cmp -s "$tmp/h200.db" "$tmp/h200.keep" && pass "... and is left as it was" || fa
 
 expect 0 "gptc compile --db" "kernel variants as tuned in $db (on sim cost model)" -- \
     "$bin" compile models/tiny.yaml --db "$db" --no-compile -o "$tmp/gen"
+expect 0 "gptc compile --db --report: each variant's speed-up" "x (sim cost model)" -- \
+    "$bin" compile models/tiny.yaml --db "$db" --report --no-compile -o "$tmp/gen"
 
 # An order-neutral choice that differs from the rule, written by hand.
 version=$(sed -n 's/^validator gptc //p' "$db")
@@ -54,6 +57,16 @@ wait $rules
 judge 0 "gptc train on sim under the rules" "done at step 2" $? "$tmp/rules.out"
 params "$tmp/rules" "$tmp/rules.st" && params "$tmp/tuned" "$tmp/tuned.st" && cmp -s "$tmp/rules.st" "$tmp/tuned.st" &&
     pass "an order-neutral choice gives the rules' parameters bit for bit" || fail "the tuned run's parameters differ"
+# Four ranks, each reading the database, check that they hold rank 0's
+# choices, and give one process's bits.
+four=(models/tiny.yaml --backend sim --db "$tmp/relu2.db" --set "train.data.train=$tmp/data/t_train_*.bin"
+      --set "train.data.val=$tmp/data/t_val_*.bin" --set train.ranks=4 --set train.tokens_per_rank=128
+      --set attention.window.max_tokens=128 --set train.val.tokens=512 --set train.val.tokens_per_rank=128
+      --set train.steps=1 --no-progress --threads 1)
+expect 0 "gptc train --db on sim, 4 ranks" "done at step 1" -- "$bin" train "${four[@]}" --ranks 4 --run-dir "$tmp/four"
+expect 0 "... and in one process" "done at step 1" -- "$bin" train "${four[@]}" --run-dir "$tmp/one"
+params "$tmp/four" "$tmp/four.st" && params "$tmp/one" "$tmp/one.st" && cmp -s "$tmp/four.st" "$tmp/one.st" &&
+    pass "4 ranks under the database's choices give one process's bits" || fail "4 ranks differ from 1"
 expect 2 "a resume without the run's choices is refused" 'kernel tuning: "' -- \
     "$bin" train "${common[@]}" --resume --run-dir "$tmp/tuned"
 expect 2 "--db on ref is refused" "the ref executor runs no generated kernels" -- \

@@ -573,6 +573,20 @@ int train_max_tokens(const ModelSpec *s) {
     return (int)(T > Tv ? T : Tv);
 }
 
+/* Every rank runs the kernels rank 0 runs: rank 0 sends the hash of its
+ * tuning choices, and each rank compares its own (each built from the same
+ * command line, so only a database changed under a run can differ). */
+static bool same_tuning(Trainer *t, char *err, size_t errcap) {
+    char root[sizeof t->mb->tuning];
+    memcpy(root, t->mb->tuning, sizeof root);
+    coll_bcast(t->coll, root, sizeof root, 0, "the kernel tuning");
+    root[sizeof root - 1] = 0;
+    if (!strcmp(root, t->mb->tuning)) return true;
+    snprintf(err, errcap, "its kernel tuning (%s) is not rank 0's (%s): every rank must use the same tuning database",
+             t->mb->tuning[0] ? t->mb->tuning : "the rules", root[0] ? root : "the rules");
+    return false;
+}
+
 int train_run(const ModelBuild *mb, const TrainOptions *o) { return train_with(mb, o, NULL); }
 
 int train_with(const ModelBuild *mb, const TrainOptions *o, const Backend *be) {
@@ -597,7 +611,7 @@ int train_with(const ModelBuild *mb, const TrainOptions *o, const Backend *be) {
         snprintf(err, sizeof err, "--ranks %d, but the launcher started %d", o->ranks, t.nranks);
         ok = false;
     }
-    ok = ok && setup(&t, err, sizeof err) &&
+    ok = ok && same_tuning(&t, err, sizeof err) && setup(&t, err, sizeof err) &&
          (t.rank || ((t.log = runlog_open(o->run_dir, o->resume, o->progress, s->train.steps, err,
                                           sizeof err)) &&
                      record_run(&t, err, sizeof err)));
