@@ -203,7 +203,7 @@ static double recorded_us(const TuneDb *db, const EmitInstance *in, const char *
     for (int r = 0; r < db->nrows; r++) {
         const TuneChoice *c = &db->rows[r].c;
         if (!strcmp(c->family, in->family) && !strcmp(c->shape, in->suffix) && (!c->tpl[0] || !strcmp(c->tpl, tpl)) &&
-            c->knobs.threads == k.threads && c->knobs.vec == k.vec)
+            tune_knobs_equal(c->knobs, k))
             return db->rows[r].us;
     }
     return -1;
@@ -225,8 +225,8 @@ static void print_tuning(const ModelSpec *spec, const TuneDb *db, const ModelBui
         if (!c) continue;
         TuneKnobs k = tune_knobs(&b->kernels.inst[i]);
         double rule = recorded_us(db, r, tpl, tune_knobs(r)), now = recorded_us(db, r, tpl, k);
-        char knobs[40];
-        snprintf(knobs, sizeof knobs, "threads=%d vec=%d", k.threads, k.vec);
+        char knobs[TUNE_KNOBS_TEXT];
+        tune_knobs_format(k, knobs, sizeof knobs);
         printf("%-16s %-22s %-20s ", r->family, r->suffix, knobs);
         if (rule > 0 && now > 0) printf("%.3fx (%s)\n", rule / now, device ? device : "?");
         else puts("-");

@@ -40,11 +40,13 @@
 
 static const char tune_help[] =
     "Usage: gptc tune MODEL.yaml --backend sim --cost-model [--db FILE]\n"
+    "       gptc tune MODEL.yaml --prune-only [--only FAMILY,...]\n"
     "                 [--budget SECONDS] [--only FAMILY,...] [--rounds N]\n"
     "                 [--set KEY=VALUE]...\n"
     "\n"
     "Chooses, for each of the model's tunable kernels, one variant of its\n"
-    "template (threads per block, vector width, rows per block): every variant\n"
+    "template (threads per block, vector width, rows per block; attention's\n"
+    "query tile and its kernels' key and query tiles): every variant\n"
     "is compiled with NVRTC and dropped if it spills, uses local memory or\n"
     "exceeds shared memory; the rest must pass a correctness gate (a training\n"
     "step under the variant against the same step under the rules: bit for\n"
@@ -66,6 +68,8 @@ static const char tune_help[] =
     "  --budget SECONDS  stop timing once this much time has passed; the kernels\n"
     "                    not reached keep their rule\n"
     "  --only LIST       tune these template families only (e.g. relu2,rmsnorm)\n"
+    "  --prune-only      list every variant and what static pruning says of it,\n"
+    "                    then stop (any machine: no executor, no database)\n"
     "  --rounds N        timings per variant (default 20)\n"
     "  --set KEY=VALUE   override a model key (repeatable)\n"
     "\n"
@@ -74,7 +78,7 @@ static const char tune_help[] =
 
 typedef struct {
     const char *model, *db, *backend, *only;
-    bool cost_model;
+    bool cost_model, prune_only;
     double budget;
     int rounds;
     CliArgs cli;
@@ -89,6 +93,7 @@ static int parse_args(int argc, char **argv, Args *a) {
         {"--db", NULL, CLI_STRING, .to.str = &a->db, .what = "a file"},
         {"--backend", NULL, CLI_STRING, .to.str = &a->backend},
         {"--cost-model", NULL, CLI_FLAG, .to.flag = &a->cost_model},
+        {"--prune-only", NULL, CLI_FLAG, .to.flag = &a->prune_only},
         {"--budget", NULL, CLI_SECONDS, .to.real = &a->budget},
         {"--only", NULL, CLI_STRING, .to.str = &a->only, .what = "a list of families"},
         {"--rounds", NULL, CLI_COUNT, .to.count = &a->rounds, .lo = 1, .hi = TUNE_MAX_ROUNDS},
@@ -99,7 +104,7 @@ static int parse_args(int argc, char **argv, Args *a) {
     int rc = cli_parse(&cmd, argc, argv, &a->cli);
     if (rc != CLI_GO) return rc;
     a->model = a->cli.args[0];
-    if (strcmp(a->backend, "sim") || !a->cost_model)
+    if (!a->prune_only && (strcmp(a->backend, "sim") || !a->cost_model))
         return fprintf(stderr, "gptc tune: tuning on a GPU is not built yet; run the search on sim's cost model "
                                "with --backend sim --cost-model\n"),
                2;
@@ -257,14 +262,22 @@ static void forget(TuneDb *db, const TuneChoice *key) {
     db->choices.n = n;
 }
 
-static bool save(const Tuning *t, const char *path, char *err, size_t errlen) {
-    TuneDb *db = calloc(1, sizeof *db);
-    if (!db) return snprintf(err, errlen, "out of memory"), false;
+/* The database at path, read into db if it exists: it must hold here,
+ * since tuning adds to it. */
+static bool open_db(const char *path, TuneDb *db, char *err, size_t errlen) {
     TuneValidator v[2];
     here(v);
     struct stat st;
-    bool ok = true;
-    if (stat(path, &st) == 0) ok = tune_db_read(path, db, err, errlen) && tune_db_holds(db, path, v, 2, true, err, errlen);
+    memset(db, 0, sizeof *db);
+    return stat(path, &st) != 0 || (tune_db_read(path, db, err, errlen) && tune_db_holds(db, path, v, 2, true, err, errlen));
+}
+
+static bool save(const Tuning *t, const char *path, char *err, size_t errlen) {
+    TuneDb *db = malloc(sizeof *db);
+    if (!db) return snprintf(err, errlen, "out of memory"), false;
+    TuneValidator v[2];
+    here(v);
+    bool ok = open_db(path, db, err, errlen);
     for (int i = 0; i < 2; i++) tune_db_validator(db, v[i].name, v[i].value);
     for (int i = 0; ok && i < t->n; i++) {
         const TuneInstance *ti = &t->ins[i];
@@ -302,17 +315,36 @@ static void report(const Tuning *t) {
         int pruned = 0, wrong = 0;
         for (int j = 0; j < ti->n; j++) pruned += ti->v[j].status == TUNE_PRUNED, wrong += ti->v[j].status == TUNE_WRONG;
         const TuneVariant *c = &ti->v[ti->chosen];
-        char knobs[32];
-        snprintf(knobs, sizeof knobs, "threads=%d vec=%d%s", c->knobs.threads, c->knobs.vec, ti->chosen ? "" : " (rule)");
-        printf("%-16s %-22s %8d %6d %5d  %-20s ", rule_of(t, ti)->family, rule_of(t, ti)->suffix, ti->n, pruned, wrong,
-               knobs);
+        char knobs[TUNE_KNOBS_TEXT];
+        tune_knobs_format(c->knobs, knobs, sizeof knobs);
+        printf("%-16s %-22s %8d %6d %5d  %-20s%s ", rule_of(t, ti)->family, rule_of(t, ti)->suffix, ti->n, pruned, wrong,
+               knobs, ti->chosen ? "" : " (rule)");
         if (c->median_us > 0 && ti->v[0].median_us > 0) printf("%.3fx\n", ti->v[0].median_us / c->median_us);
         else puts("-");
         for (int j = 0; j < ti->n; j++)
-            if (ti->v[j].status == TUNE_PRUNED || ti->v[j].status == TUNE_WRONG)
-                printf("    threads=%d vec=%d %s: %s\n", ti->v[j].knobs.threads, ti->v[j].knobs.vec,
-                       status_names[ti->v[j].status], ti->v[j].why);
+            if (ti->v[j].status == TUNE_PRUNED || ti->v[j].status == TUNE_WRONG) {
+                tune_knobs_format(ti->v[j].knobs, knobs, sizeof knobs);
+                printf("    %s %s: %s\n", knobs, status_names[ti->v[j].status], ti->v[j].why);
+            }
     }
+}
+
+/* --prune-only: every variant, kept or why not. */
+static void list_pruned(const Tuning *t) {
+    int kept = 0, all = 0;
+    for (int i = 0; i < t->n; i++) {
+        const TuneInstance *ti = &t->ins[i];
+        printf("%s %s:\n", rule_of(t, ti)->family, rule_of(t, ti)->suffix);
+        for (int j = 0; j < ti->n; j++) {
+            char knobs[TUNE_KNOBS_TEXT];
+            tune_knobs_format(ti->v[j].knobs, knobs, sizeof knobs);
+            bool ok = ti->v[j].status == TUNE_OK;
+            printf("  %-48s %s%s%s\n", knobs, j ? (ok ? "kept" : "pruned: ") : "the rule", ok ? "" : ti->v[j].why,
+                   ti->v[j].reorders ? " (reorders sums)" : "");
+            kept += ok, all++;
+        }
+    }
+    printf("gptc tune: %d of %d variants kept by static pruning (sm_90a)\n", kept, all);
 }
 
 static int tune(const Args *a, const ModelSpec *spec) {
@@ -339,6 +371,18 @@ static int tune(const Args *a, const ModelSpec *spec) {
     /* The gate's tokens: a few window blocks, as few as cover a document end. */
     int bs = spec->attn.window.block_size, T = (int)(spec->train.tokens_per_rank < 256 ? spec->train.tokens_per_rank : 256);
     T = T / bs * bs;
+    if (!rc && a->prune_only) {
+        if (!tune_prune(&rules->kernels, t.ins, t.n, "sm_90a", err, sizeof err))
+            fprintf(stderr, "gptc tune: static pruning: %s\n", err), rc = 1;
+        else list_pruned(&t);
+        model_build_free(rules);
+        return rc;
+    }
+    /* A database that cannot take the result is said before the work. */
+    TuneDb *db = rc ? NULL : malloc(sizeof *db);
+    if (!rc && (!db || !open_db(a->db, db, err, sizeof err)))
+        fprintf(stderr, "gptc tune: %s\n", db ? err : "out of memory"), rc = 1;
+    free(db);
     if (!rc && !tune_prune(&rules->kernels, t.ins, t.n, "sm_90a", err, sizeof err)) fprintf(stderr, "gptc tune: static pruning: %s\n", err), rc = 1;
     if (!rc && !gate(&t, T, err, sizeof err)) fprintf(stderr, "gptc tune: the correctness gate: %s\n", err), rc = 1;
     if (!rc) {

@@ -164,15 +164,16 @@ static bool kernel_source(ModelBuild *b, char *err, size_t errlen) {
  * its rule's, by family, shape and knobs, in the kernel set's order. */
 static void tuning_hash(const KernelSet *rules, const KernelSet *tuned, char out[17]) {
     Sha256 h;
-    char line[160], hex[65];
+    char line[256], hex[65];
     bool any = false;
     sha256_init(&h);
     for (int i = 0; i < tuned->n; i++) {
         TuneKnobs r = tune_knobs(&rules->inst[i]), t = tune_knobs(&tuned->inst[i]);
-        if (r.threads == t.threads && r.vec == t.vec) continue;
+        if (tune_knobs_equal(r, t)) continue;
         any = true;
-        int n = snprintf(line, sizeof line, "%s %s threads=%d vec=%d\n", rules->inst[i].family,
-                         rules->inst[i].suffix, t.threads, t.vec);
+        char knobs[TUNE_KNOBS_TEXT];
+        tune_knobs_format(t, knobs, sizeof knobs);
+        int n = snprintf(line, sizeof line, "%s %s %s\n", rules->inst[i].family, rules->inst[i].suffix, knobs);
         sha256_update(&h, line, (size_t)n);
     }
     sha256_hex(&h, hex);
@@ -234,7 +235,7 @@ bool build_kernels_fit(const ModelBuild *b, const ModelSpec *s, char *which, siz
         TuneKnobs k = tune_knobs(&b->kernels.inst[i]);
         int n = tune_candidates(&now->inst[i], cand, TUNE_MAX_CANDIDATES);
         for (int j = 0; j < n; j++)
-            if (cand[j].knobs.threads == k.threads && cand[j].knobs.vec == k.vec) tune_apply(&now->inst[i], k);
+            if (tune_knobs_equal(cand[j].knobs, k)) tune_apply(&now->inst[i], k);
     }
     const KernelSet *old = &b->kernels;
     char o[128], n[128];

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run-tune.sh GPTC: gptc tune, and the tuning database as compile and train
 # read it (compiler/tune/, cli/cmd_tune.c), on sim's cost model:
-#   - gptc tune prunes, gates and times tiny.yaml's RMS-norm variants and
+#   - gptc tune --prune-only lists attention's variants with pruning's
+#     verdicts; gptc tune prunes, gates and times tiny.yaml's RMS-norm variants and
 #     writes a database headed by its validators; a second run picks the
 #     same choices; a GPU run is refused as not built yet, a database of
 #     another device is not overwritten, --only that matches nothing fails;
@@ -18,6 +19,10 @@ db=$tmp/tiny.db
 tune=("$bin" tune models/tiny.yaml --backend sim --cost-model --db "$db" --only rmsnorm --rounds 5)
 expect 2 "tuning on a GPU is refused as not built yet" "tuning on a GPU is not built yet" -- \
     "$bin" tune models/tiny.yaml
+expect 0 "--prune-only lists attention's variants with pruning's verdict" "variants kept by static pruning (sm_90a)" -- \
+    "$bin" tune models/tiny.yaml --prune-only --only attention
+grep -q 'tile=128 fwd_kn=128 dq_kn=64 dkdv_qn=64 kept (reorders sums)' "$tmp/out" &&
+    pass "... each variant on a line, marked when it reorders sums" || fail "--prune-only's list" "$(tail -n 5 "$tmp/out")"
 expect 0 "gptc tune on sim's cost model writes the database" "gptc tune: wrote $db" -- "${tune[@]}"
 grep -q '^validator device sim cost model$' "$db" && grep -q '^validator gptc ' "$db" &&
     grep -q '^candidate rmsnorm [0-9a-f]* d128 threads=64 vec=8 ok ' "$db" &&

@@ -358,23 +358,35 @@ static void attention(const ModelSpec *s, KernelSet *p) {
     add_const(in, "DQ_KN", kn);
     add_const(in, "DKDV_QN", kn_dkdv);
     add_const(in, "PRE_TPR", tpr);
-    int row_bytes = hd * 2;
     add_kernel(in, "attn_fwd",
                "__nv_bfloat16 *y, float *lse, const __nv_bfloat16 *q, const __nv_bfloat16 *k, "
                "const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int rows");
-    /* two stages of K and V rows; Q is staged once from the second on */
-    in->kernels[0].smem_bytes = (2 * fwd_kn + (tile > 2 * fwd_kn ? tile : 2 * fwd_kn)) * row_bytes;
     add_kernel(in, "attn_bwd_pre", "float *delta, const __nv_bfloat16 *dy, const __nv_bfloat16 *y, int rows");
     add_kernel(in, "attn_bwd_dkdv",
                "__nv_bfloat16 *dk, __nv_bfloat16 *dv, const __nv_bfloat16 *dy, const float *lse, "
                "const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, "
                "const int *doc_start, int window_blocks, int rows");
-    /* K and V, then two stages of q and dY rows and 3 words per query */
-    in->kernels[2].smem_bytes = (2 * tile + 4 * kn_dkdv) * row_bytes + 2 * 3 * kn_dkdv * 4;
     add_kernel(in, "attn_bwd_dq",
                "__nv_bfloat16 *dq, const __nv_bfloat16 *dy, const float *lse, const float *delta, "
                "const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, "
                "int window_blocks, int rows");
+    emit_attention_smem(in);
+}
+
+long long emit_const(const EmitInstance *in, const char *name) {
+    for (int i = 0; i < in->nconsts; i++)
+        if (!strcmp(in->consts[i].name, name)) return in->consts[i].value;
+    return 0;
+}
+
+void emit_attention_smem(EmitInstance *in) {
+    int hd = (int)emit_const(in, "HEAD_DIM"), tile = (int)emit_const(in, "TILE"), row_bytes = hd * 2;
+    int fwd_kn = (int)emit_const(in, "FWD_KN"), kn = (int)emit_const(in, "DQ_KN"),
+        kn_dkdv = (int)emit_const(in, "DKDV_QN");
+    /* two stages of K and V rows; Q is staged once from the second on */
+    in->kernels[0].smem_bytes = (2 * fwd_kn + (tile > 2 * fwd_kn ? tile : 2 * fwd_kn)) * row_bytes;
+    /* K and V, then two stages of q and dY rows and 3 words per query */
+    in->kernels[2].smem_bytes = (2 * tile + 4 * kn_dkdv) * row_bytes + 2 * 3 * kn_dkdv * 4;
     /* as attn_fwd's, with Q and dY staged once from the second stage on */
     in->kernels[3].smem_bytes = (2 * kn + (tile > kn ? 2 * tile : 2 * kn)) * row_bytes;
 }

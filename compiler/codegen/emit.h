@@ -87,6 +87,14 @@ typedef struct {
     EmitInstance inst[EMIT_MAX_INSTANCES];
 } KernelSet;
 
+/* The value of the instance's integer constant `name` (0 when it has none). */
+long long emit_const(const EmitInstance *in, const char *name);
+
+/* An attention instance's dynamic shared memory per kernel, from its
+ * HEAD_DIM, TILE, FWD_KN, DQ_KN and DKDV_QN constants (for a tuned
+ * variant, after they change). */
+void emit_attention_smem(EmitInstance *in);
+
 /* The instances a model needs, in a fixed order. */
 void emit_kernel_set(const ModelSpec *s, KernelSet *p);
 

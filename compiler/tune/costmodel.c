@@ -48,7 +48,7 @@ double tune_cost_us(const ModelBuild *b, int inst, TuneKnobs k, long long T) {
         if (st->kind != STEP_KERNEL || st->kinst != inst) continue;
         long long rows = arg_value(st, st->rows_arg, T), n = arg_value(st, st->n_arg, T);
         double elems = in.width > 0 ? (double)rows * in.width : (double)n;
-        us += launch_us(&in, k, elems, pointer_args(st), build_blocks(&in, rows, n));
+        us += launch_us(&in, k, elems, pointer_args(st), build_blocks(&in, rows, n) * (in.grid_y > 0 ? in.grid_y : 1));
     }
     const OptimPlan *o = &b->optim;
     for (int i = 0; i < o->nlaunches; i++) {

@@ -32,25 +32,21 @@ static bool copy(char *dst, size_t cap, const char *src) {
     return true;
 }
 
-/* "NAME=N" with N a positive int. */
-static bool knob(const char *w, const char *name, int *out) {
-    size_t n = strlen(name);
-    if (!w || strncmp(w, name, n) || w[n] != '=') return false;
-    char *end;
-    errno = 0;
-    long v = strtol(w + n + 1, &end, 10);
-    if (errno || *end || end == w + n + 1 || v < 1 || v > 65536) return false;
-    *out = (int)v;
-    return true;
+/* Whether the next word of p holds '=': a knob. */
+static bool knob_next(const char *p) {
+    p += strspn(p, " \t");
+    return memchr(p, '=', strcspn(p, " \t")) != NULL;
 }
 
-/* FAMILY TPL SHAPE threads=N vec=N */
+/* FAMILY TPL SHAPE NAME=N..., the knobs (threads and vec at least). */
 static bool variant(char **p, TuneChoice *c) {
     memset(c, 0, sizeof *c);
     if (!copy(c->family, sizeof c->family, word(p)) || !copy(c->tpl, sizeof c->tpl, word(p))) return false;
     if (!strcmp(c->tpl, "-")) c->tpl[0] = 0; /* not checked */
-    return copy(c->shape, sizeof c->shape, word(p)) && knob(word(p), "threads", &c->knobs.threads) &&
-           knob(word(p), "vec", &c->knobs.vec);
+    if (!copy(c->shape, sizeof c->shape, word(p))) return false;
+    while (knob_next(*p))
+        if (!tune_knobs_parse(word(p), &c->knobs)) return false;
+    return c->knobs.threads > 0 && c->knobs.vec > 0;
 }
 
 static const char *parse_line(char *line, TuneDb *db) {
@@ -70,7 +66,7 @@ static const char *parse_line(char *line, TuneDb *db) {
     if (!strcmp(kind, "candidate")) {
         if (db->nrows == TUNE_MAX_ROWS) return "too many candidate rows";
         TuneRow *r = &db->rows[db->nrows];
-        if (!variant(&p, &r->c)) return "expected: candidate FAMILY TEMPLATE SHAPE threads=N vec=N STATUS [MICROSECONDS]";
+        if (!variant(&p, &r->c)) return "expected: candidate FAMILY TEMPLATE SHAPE threads=N vec=N [KNOB=N]... STATUS [MICROSECONDS]";
         const char *st = word(&p), *us = word(&p);
         if (!st || (strcmp(st, "ok") && strcmp(st, "pruned") && strcmp(st, "wrong") && strcmp(st, "untimed")))
             return "a candidate's status is ok, pruned, wrong or untimed";
@@ -88,7 +84,7 @@ static const char *parse_line(char *line, TuneDb *db) {
     if (!strcmp(kind, "choice")) {
         TuneChoices *t = &db->choices;
         if (t->n == (int)(sizeof t->c / sizeof t->c[0])) return "too many choices";
-        if (!variant(&p, &t->c[t->n]) || word(&p)) return "expected: choice FAMILY TEMPLATE SHAPE threads=N vec=N";
+        if (!variant(&p, &t->c[t->n]) || word(&p)) return "expected: choice FAMILY TEMPLATE SHAPE threads=N vec=N [KNOB=N]...";
         const TuneChoice *c = &t->c[t->n];
         for (int i = 0; i < t->n; i++)
             if (!strcmp(t->c[i].family, c->family) && !strcmp(t->c[i].shape, c->shape) &&
@@ -124,8 +120,9 @@ bool tune_db_read(const char *path, TuneDb *db, char *err, size_t errlen) {
 }
 
 static void put_variant(StrBuf *o, const char *kind, const TuneChoice *c) {
-    sb_printf(o, "%s %s %s %s threads=%d vec=%d", kind, c->family, c->tpl[0] ? c->tpl : "-", c->shape,
-              c->knobs.threads, c->knobs.vec);
+    char knobs[TUNE_KNOBS_TEXT];
+    tune_knobs_format(c->knobs, knobs, sizeof knobs);
+    sb_printf(o, "%s %s %s %s %s", kind, c->family, c->tpl[0] ? c->tpl : "-", c->shape, knobs);
 }
 
 bool tune_db_write(const char *path, const TuneDb *db, char *err, size_t errlen) {

@@ -3,13 +3,15 @@
  */
 #include "compiler/tune/space.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "compiler/codegen/template.h"
 #include "compiler/util/sha256.h"
 
-typedef enum { SPACE_NONE, SPACE_ELEMENTWISE, SPACE_ROWS, SPACE_ROW_BLOCK } SpaceKind;
+typedef enum { SPACE_NONE, SPACE_ELEMENTWISE, SPACE_ROWS, SPACE_ROW_BLOCK, SPACE_ATTENTION } SpaceKind;
 
 static SpaceKind kind_of(const EmitInstance *in) {
     static const char *const elementwise[] = {"x0_mix", "relu2", "x0_skip", "adam", "muon"};
@@ -17,44 +19,102 @@ static SpaceKind kind_of(const EmitInstance *in) {
         if (!strcmp(in->family, elementwise[i])) return SPACE_ELEMENTWISE;
     if (!strcmp(in->family, "rmsnorm") || !strcmp(in->family, "embed")) return SPACE_ROWS;
     if (!strcmp(in->family, "softcap_ce")) return SPACE_ROW_BLOCK;
+    if (!strcmp(in->family, "attention")) return SPACE_ATTENTION;
     return SPACE_NONE;
 }
 
-/* The TPR constant of a row family (threads per row). */
-static int tpr_of(const EmitInstance *in) {
-    for (int i = 0; i < in->nconsts; i++)
-        if (!strcmp(in->consts[i].name, "TPR")) return (int)in->consts[i].value;
-    return 0;
+/* ---- knobs ---- */
+
+static const struct {
+    const char *name;
+    size_t off;
+} knob_fields[] = {
+    {"threads", offsetof(TuneKnobs, threads)}, {"vec", offsetof(TuneKnobs, vec)},
+    {"tile", offsetof(TuneKnobs, tile)},       {"fwd_kn", offsetof(TuneKnobs, fwd_kn)},
+    {"dq_kn", offsetof(TuneKnobs, dq_kn)},     {"dkdv_qn", offsetof(TuneKnobs, dkdv_qn)},
+};
+enum { NKNOBS = sizeof knob_fields / sizeof *knob_fields };
+
+static int *field(TuneKnobs *k, int i) { return (int *)((char *)k + knob_fields[i].off); }
+
+bool tune_knobs_equal(TuneKnobs a, TuneKnobs b) {
+    for (int i = 0; i < NKNOBS; i++)
+        if (*field(&a, i) != *field(&b, i)) return false;
+    return true;
 }
 
-static void add(TuneCandidate *out, int *n, int max, int threads, int vec, bool reorders) {
-    if (*n < max) out[(*n)++] = (TuneCandidate){{threads, vec}, reorders};
+void tune_knobs_format(TuneKnobs k, char *out, size_t cap) {
+    size_t len = 0;
+    out[0] = 0;
+    for (int i = 0; i < NKNOBS && len < cap; i++)
+        if (*field(&k, i))
+            len += (size_t)snprintf(out + len, cap - len, "%s%s=%d", len ? " " : "", knob_fields[i].name, *field(&k, i));
 }
 
-TuneKnobs tune_knobs(const EmitInstance *in) { return (TuneKnobs){in->threads, in->vec}; }
+bool tune_knobs_parse(const char *word, TuneKnobs *k) {
+    const char *eq = strchr(word, '=');
+    if (!eq) return false;
+    for (int i = 0; i < NKNOBS; i++) {
+        if (strlen(knob_fields[i].name) != (size_t)(eq - word) || strncmp(word, knob_fields[i].name, (size_t)(eq - word)))
+            continue;
+        char *end;
+        errno = 0;
+        long v = strtol(eq + 1, &end, 10);
+        if (errno || *end || end == eq + 1 || v < 1 || v > 65536) return false;
+        *field(k, i) = (int)v;
+        return true;
+    }
+    return false;
+}
+
+TuneKnobs tune_knobs(const EmitInstance *in) {
+    TuneKnobs k = {.threads = in->threads, .vec = in->vec};
+    if (kind_of(in) == SPACE_ATTENTION)
+        k.tile = (int)emit_const(in, "TILE"), k.fwd_kn = (int)emit_const(in, "FWD_KN"),
+        k.dq_kn = (int)emit_const(in, "DQ_KN"), k.dkdv_qn = (int)emit_const(in, "DKDV_QN");
+    return k;
+}
+
+/* ---- spaces ---- */
+
+static void add(TuneCandidate *out, int *n, int max, TuneKnobs k, bool reorders) {
+    if (*n < max) out[(*n)++] = (TuneCandidate){k, reorders};
+}
+
+static void attention_space(TuneKnobs rule, TuneCandidate *out, int *n, int max) {
+    static const int tiles[] = {64, 128}, fwd[] = {32, 64, 128}, dq[] = {32, 64}, dkdv[] = {16, 32, 64};
+    for (int a = 0; a < 2; a++)
+        for (int b = 0; b < 3; b++)
+            for (int c = 0; c < 2; c++)
+                for (int d = 0; d < 3; d++) {
+                    TuneKnobs k = {2 * tiles[a], rule.vec, tiles[a], fwd[b], dq[c], dkdv[d]};
+                    if (!tune_knobs_equal(k, rule)) add(out, n, max, k, true);
+                }
+}
 
 int tune_candidates(const EmitInstance *in, TuneCandidate *out, int max) {
     int n = 0;
-    TuneKnobs rule = tune_knobs(in);
-    add(out, &n, max, rule.threads, rule.vec, false);
+    TuneKnobs rule = tune_knobs(in), k = rule;
+    add(out, &n, max, rule, false);
     switch (kind_of(in)) {
     case SPACE_ELEMENTWISE:
         /* Half the vector keeps every alignment the rule's width promises. */
-        for (int vec = rule.vec; vec >= 1 && vec >= rule.vec / 2; vec /= 2)
-            for (int t = 64; t <= 1024; t *= 2)
-                if (t != rule.threads || vec != rule.vec) add(out, &n, max, t, vec, false);
+        for (k.vec = rule.vec; k.vec >= 1 && k.vec >= rule.vec / 2; k.vec /= 2)
+            for (k.threads = 64; k.threads <= 1024; k.threads *= 2)
+                if (!tune_knobs_equal(k, rule)) add(out, &n, max, k, false);
         break;
     case SPACE_ROWS: {
-        int tpr = tpr_of(in);
+        long long tpr = emit_const(in, "TPR");
         if (tpr > 32 || tpr < 1) break; /* a row per block already */
-        for (int t = 64; t <= 1024; t *= 2)
-            if (t != rule.threads) add(out, &n, max, t, rule.vec, false);
+        for (k.threads = 64; k.threads <= 1024; k.threads *= 2)
+            if (k.threads != rule.threads) add(out, &n, max, k, false);
         break;
     }
     case SPACE_ROW_BLOCK:
-        for (int t = 128; t <= 1024; t *= 2)
-            if (t != rule.threads) add(out, &n, max, t, rule.vec, true);
+        for (k.threads = 128; k.threads <= 1024; k.threads *= 2)
+            if (k.threads != rule.threads) add(out, &n, max, k, true);
         break;
+    case SPACE_ATTENTION: attention_space(rule, out, &n, max); break;
     case SPACE_NONE: break;
     }
     return n;
@@ -66,16 +126,26 @@ static void set_const(EmitInstance *in, const char *name, long long value) {
 }
 
 void tune_apply(EmitInstance *in, TuneKnobs k) {
-    if (k.threads == in->threads && k.vec == in->vec) return;
-    if (in->rows_per_block > 0 && kind_of(in) == SPACE_ROWS) in->rows_per_block = k.threads / tpr_of(in);
+    if (tune_knobs_equal(k, tune_knobs(in))) return;
+    char tag[32];
+    if (kind_of(in) == SPACE_ATTENTION) {
+        in->rows_per_block = k.tile;
+        set_const(in, "TILE", k.tile);
+        set_const(in, "FWD_KN", k.fwd_kn);
+        set_const(in, "DQ_KN", k.dq_kn);
+        set_const(in, "DKDV_QN", k.dkdv_qn);
+        emit_attention_smem(in);
+        snprintf(tag, sizeof tag, "_t%df%dq%dk%d", k.tile, k.fwd_kn, k.dq_kn, k.dkdv_qn);
+    } else {
+        if (in->rows_per_block > 0 && kind_of(in) == SPACE_ROWS) in->rows_per_block = k.threads / (int)emit_const(in, "TPR");
+        snprintf(tag, sizeof tag, "_n%dv%d", k.threads, k.vec);
+    }
     in->threads = k.threads;
     in->vec = k.vec;
     set_const(in, "THREADS", k.threads);
     set_const(in, "VEC", k.vec);
     /* Each kernel's name is its stem, '_', the suffix: the stem stays. */
     size_t old = strlen(in->suffix);
-    char tag[24];
-    snprintf(tag, sizeof tag, "_n%dv%d", k.threads, k.vec);
     snprintf(in->suffix + old, sizeof in->suffix - old, "%s", tag);
     for (int i = 0; i < in->nkernels; i++) {
         size_t len = strlen(in->kernels[i].name);
@@ -104,7 +174,7 @@ bool tune_apply_all(KernelSet *p, const TuneChoices *t, char *err, size_t errlen
         EmitInstance *in = &p->inst[i];
         const TuneChoice *c = tune_find(t, in->family, in->suffix);
         if (!c) continue;
-        char tpl[17];
+        char tpl[17], knobs[TUNE_KNOBS_TEXT];
         tune_template_hash(in->tpl, tpl);
         if (c->tpl[0] && strcmp(c->tpl, tpl)) {
             snprintf(err, errlen, "%s %s: chosen for another version of templates/%s (%s, now %s): tune again",
@@ -113,10 +183,10 @@ bool tune_apply_all(KernelSet *p, const TuneChoices *t, char *err, size_t errlen
         }
         TuneCandidate cand[TUNE_MAX_CANDIDATES];
         int n = tune_candidates(in, cand, TUNE_MAX_CANDIDATES), j = 0;
-        while (j < n && (cand[j].knobs.threads != c->knobs.threads || cand[j].knobs.vec != c->knobs.vec)) j++;
+        while (j < n && !tune_knobs_equal(cand[j].knobs, c->knobs)) j++;
         if (j == n) {
-            snprintf(err, errlen, "%s %s: threads=%d vec=%d is not one of its %d variants", c->family, c->shape,
-                     c->knobs.threads, c->knobs.vec, n);
+            tune_knobs_format(c->knobs, knobs, sizeof knobs);
+            snprintf(err, errlen, "%s %s: %s is not one of its %d variants", c->family, c->shape, knobs, n);
             return false;
         }
         tune_apply(in, c->knobs);

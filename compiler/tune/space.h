@@ -16,10 +16,17 @@
  *   softcap_ce                           threads per block (128..1024):
  *       each thread's share of a row, and so the order of the row's max
  *       and sum, changes with it (reorders).
+ *   attention                            the query tile per block (64 or
+ *       128 rows: 4 or 8 warps) and each kernel's streamed tile (attn_fwd's
+ *       keys 32, 64 or 128; attn_bwd_dq's keys 32 or 64; attn_bwd_dkdv's
+ *       queries 16, 32 or 64): the online softmax rescales and the
+ *       gradients accumulate tile by tile, so every one reorders. Shared
+ *       memory is recomputed for each (emit_attention_smem); what does not
+ *       fit, or spills, pruning drops.
  *
  * Fixed, never tuned: the fixed grids of the two-stage reductions
  * (x0_lambda_grad, skip, muon_momentum, qkv, colsum), which make a run's
- * bits independent of the GPU, and attention (its tiles are next).
+ * bits independent of the GPU.
  *
  * A choice names its instance by family and shape (the rule's kernel-name
  * suffix, which holds every constant of the instance), so that a tuning
@@ -30,15 +37,34 @@
 #define GPTC_TUNE_SPACE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "compiler/codegen/emit.h"
 
-#define TUNE_MAX_CANDIDATES 16
+#define TUNE_MAX_CANDIDATES 40
 
+/* An instance's knobs. threads and vec are every family's; the rest are
+ * attention's (0 elsewhere): the query tile per block (TILE, 16 rows a
+ * warp, so threads = 2 x tile) and the key or query tile each of its
+ * kernels streams (attn_fwd's FWD_KN, attn_bwd_dq's DQ_KN,
+ * attn_bwd_dkdv's DKDV_QN). */
 typedef struct {
     int threads; /* threads per block */
     int vec;     /* elements per vector */
+    int tile, fwd_kn, dq_kn, dkdv_qn;
 } TuneKnobs;
+
+#define TUNE_KNOBS_TEXT 96
+
+bool tune_knobs_equal(TuneKnobs a, TuneKnobs b);
+
+/* "threads=N vec=N", then attention's "tile=N fwd_kn=N dq_kn=N dkdv_qn=N"
+ * where set: how the database and the reports write them. */
+void tune_knobs_format(TuneKnobs k, char *out, size_t cap);
+
+/* One "name=N" word into k; false if the name is not a knob or N is not a
+ * whole number from 1 to 65536. */
+bool tune_knobs_parse(const char *word, TuneKnobs *k);
 
 typedef struct {
     TuneKnobs knobs;

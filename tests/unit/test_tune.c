@@ -41,7 +41,7 @@ static bool load(const char *model, ModelSpec *s) {
 }
 
 static bool fixed_grid(const char *family) {
-    static const char *const fixed[] = {"x0_lambda_grad", "skip", "muon_momentum", "qkv", "colsum", "attention"};
+    static const char *const fixed[] = {"x0_lambda_grad", "skip", "muon_momentum", "qkv", "colsum"};
     for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
         if (!strcmp(family, fixed[i])) return true;
     return false;
@@ -61,10 +61,18 @@ static void check_spaces(const char *model) {
         int n = tune_candidates(in, c, TUNE_MAX_CANDIDATES);
         CHECK(n >= 1 && c[0].knobs.threads == in->threads && c[0].knobs.vec == in->vec && !c[0].reorders);
         if (fixed_grid(in->family)) CHECK_EQ_INT(n, 1);
+        bool attention = !strcmp(in->family, "attention");
+        if (attention) CHECK_EQ_INT(n, 36);
         for (int j = 1; j < n; j++) {
             CHECK(c[j].knobs.threads % 32 == 0 && c[j].knobs.threads >= 64 && c[j].knobs.threads <= 1024);
             CHECK(c[j].knobs.vec >= 1 && in->vec % c[j].knobs.vec == 0);
-            CHECK(c[j].knobs.threads != in->threads || c[j].knobs.vec != in->vec);
+            CHECK(!tune_knobs_equal(c[j].knobs, c[0].knobs));
+            if (attention) CHECK(c[j].reorders && c[j].knobs.threads == 2 * c[j].knobs.tile);
+            char text[TUNE_KNOBS_TEXT];
+            TuneKnobs back = {0};
+            tune_knobs_format(c[j].knobs, text, sizeof text);
+            for (char *w = strtok(text, " "); w; w = strtok(NULL, " ")) CHECK(tune_knobs_parse(w, &back));
+            CHECK(tune_knobs_equal(back, c[j].knobs));
             /* Every variant renders: its template takes these knobs. */
             KernelSet one = {.n = 1};
             one.inst[0] = *in;
@@ -151,8 +159,8 @@ TEST(tune_choices_apply_or_are_refused) {
  * weights and tokens (the gate's step, tune_gate.h): the rules; every
  * order-neutral knob moved (threads and vector width of the elementwise
  * kernels, rows per block of the row kernels): bit for bit the same loss
- * and parameters; and the knob that reorders (softcap_ce's threads):
- * within the gate's tolerances. At tiny's 320-token vocabulary (40
+ * and parameters; and knobs that reorder (softcap_ce's threads, two sets
+ * of attention's tiles): within the gate's tolerances. At tiny's 320-token vocabulary (40
  * vectors a row) no thread holds two vectors at any candidate, so there it
  * happens to match exactly; the tolerance is for the records' vocabulary.
  * Only the plain build runs it (the kernels are the same shared object
@@ -166,23 +174,38 @@ TEST(tune_order_neutral_knobs_keep_the_bits_on_sim) {
     TuneChoices neutral, reorder;
     choose(&s, false, &neutral);
     choose(&s, true, &reorder);
-    CHECK(reorder.n == 1 && !strcmp(reorder.c[0].family, "softcap_ce"));
+    CHECK(reorder.n == 2 && !strcmp(reorder.c[0].family, "softcap_ce") && !strcmp(reorder.c[1].family, "attention"));
+    /* Attention's smallest tiles everywhere, and its 128-row query tile. */
+    TuneChoices small = {.n = 1}, wide = {.n = 1};
+    snprintf(small.c[0].family, sizeof small.c[0].family, "attention");
+    snprintf(small.c[0].shape, sizeof small.c[0].shape, "h4_d32");
+    wide.c[0] = small.c[0];
+    small.c[0].knobs = (TuneKnobs){128, 8, 64, 32, 32, 16};
+    wide.c[0].knobs = (TuneKnobs){256, 8, 128, 128, 64, 32};
     char err[4096], why[160];
-    ModelBuild *b[3] = {model_build(&s, err, sizeof err), model_build_tuned(&s, &neutral, err, sizeof err),
-                        model_build_tuned(&s, &reorder, err, sizeof err)};
-    GateStep st[3] = {{0}};
-    bool ok = b[0] && b[1] && b[2];
-    for (int i = 0; ok && i < 3; i++) ok = gate_step(b[i], "sim", 256, &st[i], err, sizeof err);
+    ModelBuild *b[5] = {model_build(&s, err, sizeof err), model_build_tuned(&s, &neutral, err, sizeof err),
+                        model_build_tuned(&s, &reorder, err, sizeof err), model_build_tuned(&s, &small, err, sizeof err),
+                        model_build_tuned(&s, &wide, err, sizeof err)};
+    GateStep st[5] = {{0}};
+    bool ok = true;
+    for (int i = 0; ok && i < 5; i++) ok = b[i] && gate_step(b[i], "sim", 256, &st[i], err, sizeof err);
     CHECK(ok);
     if (ok) {
         CHECK(gate_compare(&st[0], &st[1], false, why, sizeof why));
         CHECK(gate_compare(&st[0], &st[2], true, why, sizeof why));
-        printf("  tune: every order-neutral knob moved: %s; softcap_ce at %d threads: %s\n",
+        printf("  tune: every order-neutral knob moved: %s; softcap_ce at %d threads with attention's last "
+               "variant: %s\n",
                memcmp(st[0].params, st[1].params, st[0].n * sizeof(float)) ? "differs" : "bit-identical",
                reorder.c[0].knobs.threads,
                memcmp(st[0].params, st[2].params, st[0].n * sizeof(float)) ? "within tolerance" : "bit-identical");
+        for (int i = 3; i < 5; i++) {
+            bool pass = gate_compare(&st[0], &st[i], true, why, sizeof why);
+            CHECK(pass);
+            printf("  tune: attention %s: %s\n", i == 3 ? "tiles 64/32/32/16" : "tiles 128/128/64/32",
+                   pass ? "within the gate's tolerances" : why);
+        }
     }
-    for (int i = 0; i < 3; i++) gate_step_free(&st[i]), model_build_free(b[i]);
+    for (int i = 0; i < 5; i++) gate_step_free(&st[i]), model_build_free(b[i]);
 }
 #endif
 
@@ -200,10 +223,11 @@ TEST(tune_db_round_trip_and_validators) {
     tune_db_validator(&db, "gptc", "0.1.0");
     tune_db_validator(&db, "device", "sim cost model");
     db.nrows = 2;
-    db.rows[0] = (TuneRow){{"relu2", "m512", "0123456789abcdef", {256, 8}}, "ok", 12.5};
-    db.rows[1] = (TuneRow){{"relu2", "m512", "0123456789abcdef", {1024, 4}}, "pruned", -1};
-    db.choices.n = 1;
+    db.rows[0] = (TuneRow){{"relu2", "m512", "0123456789abcdef", {.threads = 256, .vec = 8}}, "ok", 12.5};
+    db.rows[1] = (TuneRow){{"attention", "h4_d32", "0123456789abcdef", {256, 8, 128, 32, 64, 16}}, "pruned", -1};
+    db.choices.n = 2;
     db.choices.c[0] = db.rows[0].c;
+    db.choices.c[1] = db.rows[1].c;
     char err[512];
     const char *path = tmp_path("t.db");
     CHECK(tune_db_write(path, &db, err, sizeof err));
@@ -213,7 +237,8 @@ TEST(tune_db_round_trip_and_validators) {
     CHECK_EQ_INT(back.nrows, 2);
     CHECK(back.rows[0].us == 12.5 && back.rows[1].us < 0);
     CHECK(!strcmp(back.rows[1].status, "pruned"));
-    CHECK(back.choices.n == 1 && !memcmp(&back.choices.c[0], &db.choices.c[0], sizeof db.choices.c[0]));
+    CHECK(back.choices.n == 2 && !memcmp(&back.choices.c[0], &db.choices.c[0], sizeof db.choices.c[0]) &&
+          !memcmp(&back.choices.c[1], &db.choices.c[1], sizeof db.choices.c[1]));
     TuneValidator here[2] = {{"gptc", "0.1.0"}, {"device", "sim cost model"}};
     CHECK(tune_db_holds(&back, path, here, 2, true, err, sizeof err));
     snprintf(here[1].value, sizeof here[1].value, "NVIDIA H200");
@@ -337,7 +362,7 @@ static void fake_instance(TuneInstance *ti, int inst, int n) {
     memset(ti, 0, sizeof *ti);
     ti->inst = inst;
     ti->n = n;
-    for (int j = 0; j < n; j++) ti->v[j] = (TuneVariant){.knobs = {64 * (j + 1), 8}, .status = TUNE_OK, .median_us = -1};
+    for (int j = 0; j < n; j++) ti->v[j] = (TuneVariant){.knobs = {.threads = 64 * (j + 1), .vec = 8}, .status = TUNE_OK, .median_us = -1};
 }
 
 TEST(tune_search_argmin_margin_ties_and_budget) {
@@ -430,7 +455,7 @@ TEST(tune_gate_drops_a_planted_wrong_variant_on_sim) {
     TuneChoices t = {.n = 1};
     snprintf(t.c[0].family, sizeof t.c[0].family, "relu2");
     snprintf(t.c[0].shape, sizeof t.c[0].shape, "m512");
-    t.c[0].knobs = (TuneKnobs){256, 4};
+    t.c[0].knobs = (TuneKnobs){.threads = 256, .vec = 4};
     ModelBuild *right = model_build_tuned(&s, &t, err, sizeof err), *wrong = model_build_tuned(&s, &t, err, sizeof err);
     CHECK(rules && right && wrong);
     if (!rules || !right || !wrong) return;
