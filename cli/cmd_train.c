@@ -6,6 +6,7 @@
  */
 #include "cli/cmd_train.h"
 
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +63,7 @@ static const char help[] =
     "                    (implies --backend cuda)\n"
     "  --rank-timeout S  seconds a rank waits for another before it stops the run\n"
     "                    (default 60; also covers rank 0 writing a checkpoint)\n"
+    "  --seed N          the seed of the initialisation (--set train.seed=N)\n"
     "  --set KEY=VALUE   override a model key (repeatable), as in gptc check; a\n"
     "                    generated trainer takes only train.* keys that keep\n"
     "                    the build it carries (not train.tokens_per_rank)\n"
@@ -163,7 +165,10 @@ typedef struct {
     int gpus;
     bool no_progress;
     const char *db;    /* gptc train's --db: a tuning database */
-    CliOpt opts[13];
+    int64_t seed;      /* --seed: train.seed */
+    bool seed_given;
+    char seed_set[48];
+    CliOpt opts[14];
     CliCommand cmd;
     char help[sizeof help + 8192];
     char run_dir[4096];
@@ -186,6 +191,8 @@ static int parse(int argc, char **argv, bool want_model, TrainArgs *a) {
         {"--set", .kind = CLI_SET},
         {"--no-progress", NULL, CLI_FLAG, .to.flag = &a->no_progress},
         {"--accept-changes", NULL, CLI_FLAG, .to.flag = &o->accept_changes},
+        {"--seed", NULL, CLI_COUNT64, .to.count64 = &a->seed, .lo = 0, .hi = INT64_C(9007199254740991),
+         .seen = &a->seed_given},
         /* NULL ends the table for a generated trainer: its kernels are
          * chosen when it is made (gptc compile --db). */
         {want_model ? "--db" : NULL, NULL, CLI_STRING, .to.str = &a->db, .what = "a file"},
@@ -207,6 +214,12 @@ static int parse(int argc, char **argv, bool want_model, TrainArgs *a) {
     int rc = cli_parse(&a->cmd, argc, argv, &a->cli);
     if (rc != CLI_GO) return rc;
     if (want_model) a->model = a->cli.args[0];
+    /* --seed N is --set train.seed=N, after the other --set options. */
+    if (a->seed_given) {
+        if (a->cli.nsets == CLI_MAX_SETS) return cli_usage(&a->cmd, "more than %d --set options", CLI_MAX_SETS);
+        snprintf(a->seed_set, sizeof a->seed_set, "train.seed=%" PRId64, a->seed);
+        a->cli.sets[a->cli.nsets++] = a->seed_set;
+    }
     o->progress = !a->no_progress;
     if (o->accept_changes && !o->resume) return cli_usage(&a->cmd, "--accept-changes goes with --resume");
     return CLI_GO;

@@ -14,6 +14,7 @@
 #include "cli/cmd_check.h"
 #include "cli/cmd_compile.h"
 #include "cli/cmd_data.h"
+#include "cli/cmd_eval.h"
 #include "cli/cmd_export.h"
 #include "cli/cmd_keys.h"
 #include "cli/cmd_train.h"
@@ -36,6 +37,7 @@ static const struct {
      "generate the model's CUDA kernels (kernels.cu, kernels.h,\nkernels_sim.cc) and compile them with NVRTC", compile},
     {"tune", "tune MODEL.yaml", "choose each kernel's fastest correct variant, into a\ntuning database", cmd_tune},
     {"train", "train MODEL.yaml", "train the model (on the CPU with --backend ref)", cmd_train},
+    {"eval", "eval CKPT", "the validation loss of a checkpoint on any shards", cmd_eval},
     {"export", "export CKPT -o F", "write a checkpoint's weights as safetensors", cmd_export},
     {"bench", "bench MODEL", "time whole training steps on one executor", cmd_bench},
 };

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# run-study.sh GPTC: what a study of seeds and checkpoints needs, on
+# tests/train/micro.yaml (ref, and sim for eval):
+#   - gptc train --seed N is --set train.seed=N, bit for bit; another seed
+#     gives other weights; a resume with another --seed is refused;
+#   - gptc eval CKPT on the run's own validation data at its step gives the
+#     run's last val_loss to the bit (text and --json); on other shards, at
+#     another step and on sim it runs; a batch that does not divide
+#     --tokens, data too short and a bad checkpoint are errors (status 2).
+. "$(dirname "$0")/lib.sh" study "$@"
+
+head -c 200000 data/demo/corpus.txt > "$tmp/text.txt"
+"$bin" data "$tmp/text.txt" -o "$tmp/data" --name t --paragraphs --val-fraction 0.1 > /dev/null 2>&1 ||
+    fail "gptc data"
+model=tests/train/micro.yaml
+sets=(--set "train.data.train=$tmp/data/t_train_*.bin" --set "train.data.val=$tmp/data/t_val_*.bin")
+train() { "$bin" train "$model" "${sets[@]}" --no-progress --threads 2 "$@"; }
+params() { "$bin" export "$1/ckpt.bin" -o "$2" --fp32 > /dev/null 2>&1; }
+
+expect 0 "--seed 7" "done at step 3" -- train --seed 7 --steps 3 --run-dir "$tmp/s7"
+expect 0 "--set train.seed=7" "done at step 3" -- train --set train.seed=7 --steps 3 --run-dir "$tmp/set7"
+expect 0 "the default seed" "done at step 3" -- train --steps 3 --run-dir "$tmp/s0"
+params "$tmp/s7" "$tmp/s7.st" && params "$tmp/set7" "$tmp/set7.st" && cmp -s "$tmp/s7.st" "$tmp/set7.st" &&
+    pass "--seed 7 and --set train.seed=7 give the same bits" || fail "--seed differs from --set train.seed"
+params "$tmp/s0" "$tmp/s0.st" && ! cmp -s "$tmp/s7.st" "$tmp/s0.st" &&
+    pass "another seed gives other weights" || fail "--seed 7 gave the default seed's weights"
+expect 2 "a resume with another --seed is refused" "train.seed: 7 -> 8" -- \
+    train --seed 8 --resume --run-dir "$tmp/s7"
+expect 2 "--seed takes a whole number" "--seed" -- train --seed -1 --run-dir "$tmp/bad"
+
+expect 0 "a run to evaluate" "done at step 10" -- train --steps 10 --set train.val.interval=5 --run-dir "$tmp/e"
+want=$(python3 -c 'import json,sys; print([json.loads(l) for l in open(sys.argv[1]) if "\"val\"" in l][-1]["val_loss"])' \
+    "$tmp/e/metrics.jsonl")
+expect 0 "gptc eval on the run's validation data" "at step 10" -- \
+    "$bin" eval "$tmp/e/ckpt.bin" --backend ref --json "$tmp/e.json"
+got=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["val_loss"])' "$tmp/e.json" 2> /dev/null)
+[ -n "$want" ] && [ "$got" = "$want" ] && pass "... gives the run's last val_loss to the bit ($got)" ||
+    fail "gptc eval gave $got, the run's last val_loss is $want"
+expect 0 "gptc eval on other shards, at step 0" "at step 0 (windows" -- \
+    "$bin" eval "$tmp/e/ckpt.bin" --backend ref --data "$tmp/data/t_train_*.bin" --step 0
+expect 0 "gptc eval on sim" "(sim)" -- "$bin" eval "$tmp/e/ckpt.bin" --backend sim
+expect 2 "--tokens that the batch does not divide" "is not a multiple of the batch" -- \
+    "$bin" eval "$tmp/e/ckpt.bin" --backend ref --tokens 100
+expect 2 "data too short for --tokens" "batches of" -- \
+    "$bin" eval "$tmp/e/ckpt.bin" --backend ref --tokens 100000000
+printf 'not a checkpoint' > "$tmp/bad.bin"
+expect 2 "a bad checkpoint" "bad.bin" -- "$bin" eval "$tmp/bad.bin" --backend ref
+finish
