@@ -17,6 +17,7 @@
 #include "cli/cmd_eval.h"
 #include "cli/cmd_export.h"
 #include "cli/cmd_keys.h"
+#include "cli/cmd_sample.h"
 #include "cli/cmd_train.h"
 #include "cli/cmd_tune.h"
 #include "runtime/train/manifest.h"
@@ -38,6 +39,7 @@ static const struct {
     {"tune", "tune MODEL.yaml", "choose each kernel's fastest correct variant, into a\ntuning database", cmd_tune},
     {"train", "train MODEL.yaml", "train the model (on the CPU with --backend ref)", cmd_train},
     {"eval", "eval CKPT", "the validation loss of a checkpoint on any shards", cmd_eval},
+    {"sample", "sample CKPT", "continue a prompt with a checkpoint's model", cmd_sample},
     {"export", "export CKPT -o F", "write a checkpoint's weights as safetensors", cmd_export},
     {"bench", "bench MODEL", "time whole training steps on one executor", cmd_bench},
 };

@@ -6,7 +6,10 @@
 #   - gptc eval CKPT on the run's own validation data at its step gives the
 #     run's last val_loss to the bit (text and --json); on other shards, at
 #     another step and on sim it runs; a batch that does not divide
-#     --tokens, data too short and a bad checkpoint are errors (status 2).
+#     --tokens, data too short and a bad checkpoint are errors (status 2);
+#   - gptc sample continues a prompt: the same seed the same text, other
+#     seeds other text, temperature 0 greedy whatever the seed; a missing
+#     prompt, a bad temperature and a bad checkpoint are errors.
 . "$(dirname "$0")/lib.sh" study "$@"
 
 head -c 200000 data/demo/corpus.txt > "$tmp/text.txt"
@@ -45,4 +48,18 @@ expect 2 "data too short for --tokens" "batches of" -- \
     "$bin" eval "$tmp/e/ckpt.bin" --backend ref --tokens 100000000
 printf 'not a checkpoint' > "$tmp/bad.bin"
 expect 2 "a bad checkpoint" "bad.bin" -- "$bin" eval "$tmp/bad.bin" --backend ref
+
+sample() { "$bin" sample "$tmp/e/ckpt.bin" --prompt "The cat" --tokens 40 "$@"; }
+expect 0 "gptc sample" "The cat" -- sample --seed 3
+cp "$tmp/out" "$tmp/s3a"
+sample --seed 3 > "$tmp/s3b" 2>&1 && cmp -s "$tmp/s3a" "$tmp/s3b" && pass "the same seed gives the same text" ||
+    fail "the same seed gave other text" "$(cat "$tmp/s3a" "$tmp/s3b")"
+same=0
+for s in 4 5 6; do sample --seed $s 2>&1 | cmp -s - "$tmp/s3a" && same=$((same + 1)); done
+[ $same -lt 3 ] && pass "other seeds give other text" || fail "three other seeds all gave seed 3's text"
+sample --temperature 0 --seed 1 > "$tmp/g1" 2>&1 && sample --temperature 0 --seed 2 > "$tmp/g2" 2>&1 &&
+    cmp -s "$tmp/g1" "$tmp/g2" && pass "--temperature 0 is greedy: no seed changes it" || fail "greedy sampling varied"
+expect 2 "--prompt is required" "--prompt is required" -- "$bin" sample "$tmp/e/ckpt.bin"
+expect 2 "a bad --temperature" "--temperature" -- sample --temperature hot
+expect 2 "sample: a bad checkpoint" "bad.bin" -- "$bin" sample "$tmp/bad.bin" --prompt x
 finish

@@ -1,0 +1,215 @@
+/*
+ * cmd_sample.c: `gptc sample CKPT --prompt TEXT`: text from a checkpoint,
+ * token by token on the ref executor (runtime/ref/ref.h), decoded with the
+ * run's tokenizer: the byte-level one for a 257-token vocabulary, GPT-2's
+ * BPE for 50257 (its ranks file, as gptc data reads it).
+ *
+ * Each token runs the whole context forward (the ref executor keeps no
+ * cache): the context is padded with end-of-text tokens up to a multiple
+ * of the attention block, which causal attention never lets the real
+ * positions see, and the last real position's logits (after the softcap,
+ * over the true vocabulary, padding excluded) are divided by the
+ * temperature, cut to the top k, and sampled with the seed's RNG. The
+ * attention windows are the checkpoint step's validation windows. A
+ * document ends at its end-of-text token, or after --tokens tokens.
+ */
+#include "cli/cmd_sample.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "compiler/lang/diag.h"
+#include "runtime/data/bpe.h"
+#include "runtime/data/tokenize.h"
+#include "runtime/ref/ref.h"
+#include "runtime/train/ckpt.h"
+#include "runtime/util/rng.h"
+
+static const char sample_help[] =
+    "Usage: gptc sample CKPT --prompt TEXT [--tokens N] [--temperature T]\n"
+    "                   [--top-k K] [--seed S] [--vocab PATH]\n"
+    "\n"
+    "Continues TEXT with the checkpoint's model on the CPU (the ref executor)\n"
+    "and prints the prompt and its continuation, decoded with the run's\n"
+    "tokenizer: bytes for a 257-token vocabulary, GPT-2's BPE for 50257 (its\n"
+    "ranks file, data/gpt2/gpt2.tiktoken unless --vocab says otherwise). The\n"
+    "same checkpoint, prompt and options always give the same text.\n"
+    "\n"
+    "Options:\n"
+    "  --prompt TEXT      the text to continue (required)\n"
+    "  --tokens N         at most N new tokens (default 200); an end-of-text\n"
+    "                     token ends the text sooner\n"
+    "  --temperature T    divides the logits (default 1); 0 takes the most\n"
+    "                     likely token every time\n"
+    "  --top-k K          sample among the K most likely tokens only (default:\n"
+    "                     all)\n"
+    "  --seed S           the sampling seed (default 0)\n"
+    "  --vocab PATH       GPT-2's ranks file, for a 50257-token model\n"
+    "\n"
+    "Exit status: 0 on success; 2 for bad usage, a bad checkpoint or a\n"
+    "vocabulary gptc has no tokenizer for.\n";
+
+typedef struct {
+    const char *ckpt, *prompt, *vocab, *temperature_text;
+    int tokens, top_k;
+    double temperature;
+    int64_t seed;
+    CliArgs cli;
+} SampleArgs;
+
+static int parse_args(int argc, char **argv, SampleArgs *a) {
+    memset(a, 0, sizeof *a);
+    a->tokens = 200;
+    a->temperature = 1;
+    a->vocab = "data/gpt2/gpt2.tiktoken";
+    const CliOpt opts[] = {
+        {"--prompt", NULL, CLI_STRING, .to.str = &a->prompt, .what = "text"},
+        {"--tokens", NULL, CLI_COUNT, .to.count = &a->tokens, .lo = 1, .hi = 1 << 20},
+        {"--temperature", NULL, CLI_STRING, .to.str = &a->temperature_text, .what = "a number"},
+        {"--top-k", NULL, CLI_COUNT, .to.count = &a->top_k, .lo = 1, .hi = 1 << 20},
+        {"--seed", NULL, CLI_COUNT64, .to.count64 = &a->seed, .lo = 0, .hi = INT64_C(9007199254740991)},
+        {"--vocab", NULL, CLI_STRING, .to.str = &a->vocab, .what = "a file"},
+        {0},
+    };
+    const CliCommand cmd = {"gptc sample", "checkpoint", .opts = opts, .help = sample_help};
+    int rc = cli_parse(&cmd, argc, argv, &a->cli);
+    if (rc != CLI_GO) return rc;
+    a->ckpt = a->cli.args[0];
+    if (!a->prompt) return cli_usage(&cmd, "--prompt is required");
+    if (a->temperature_text) {
+        char *end;
+        a->temperature = strtod(a->temperature_text, &end);
+        if (*end || end == a->temperature_text || !(a->temperature >= 0 && a->temperature <= 100))
+            return cli_bad_value(&cmd, "--temperature", "a number from 0 to 100", a->temperature_text);
+    }
+    return CLI_GO;
+}
+
+/* ---- the tokenizer the vocabulary implies ---- */
+
+typedef struct {
+    Bpe *bpe; /* NULL: bytes */
+    int eot;
+} Tok;
+
+static bool tok_open(const SampleArgs *a, const ModelSpec *s, Tok *t, char *err, size_t errlen) {
+    t->bpe = NULL;
+    t->eot = s->vocab.eot;
+    if (s->vocab.size == BYTE_VOCAB) return true;
+    if (s->vocab.size != 50257)
+        return snprintf(err, errlen, "a %d-token vocabulary: gptc knows the byte tokenizer (257) and GPT-2's (50257)",
+                        s->vocab.size),
+               false;
+    return (t->bpe = bpe_load(a->vocab, err, errlen)) != NULL;
+}
+
+/* [EOT] + the prompt's tokens into out (cap tokens); how many, or -1. */
+static int tok_encode(const Tok *t, const char *text, int *out, int cap, char *err, size_t errlen) {
+    size_t len = strlen(text), n = 0;
+    uint16_t *buf = malloc(sizeof(uint16_t) * (bpe_max_tokens(text, len) + len + 1));
+    bool ok = buf != NULL;
+    if (ok && !t->bpe) n = tokenize_document(text, len, buf);
+    else if (ok) buf[0] = (uint16_t)t->eot, ok = bpe_encode(t->bpe, text, len, buf + 1, &n, err, errlen), n++;
+    if (ok && (int)n > cap) ok = false, snprintf(err, errlen, "the prompt is %zu tokens; the model takes %d", n, cap);
+    for (size_t i = 0; ok && i < n; i++) out[i] = buf[i];
+    free(buf);
+    return ok ? (int)n : -1;
+}
+
+static void tok_print(const Tok *t, int id) {
+    if (!t->bpe) {
+        if (id < 256) putchar(id);
+        return;
+    }
+    size_t len;
+    const unsigned char *s = bpe_token(t->bpe, id, &len);
+    if (s) fwrite(s, 1, len, stdout);
+}
+
+/* ---- sampling ---- */
+
+typedef struct {
+    float logit;
+    int id;
+} Cand;
+
+static int by_logit(const void *a, const void *b) {
+    const Cand *x = a, *y = b;
+    return x->logit < y->logit ? 1 : x->logit > y->logit ? -1 : x->id - y->id;
+}
+
+/* The next token from one row of logits over the true vocabulary. */
+static int pick(const float *logits, int vocab, const SampleArgs *a, Rng *r, Cand *c) {
+    for (int i = 0; i < vocab; i++) c[i] = (Cand){logits[i], i};
+    qsort(c, (size_t)vocab, sizeof *c, by_logit);
+    if (a->temperature == 0) return c[0].id;
+    int k = a->top_k && a->top_k < vocab ? a->top_k : vocab;
+    double sum = 0;
+    for (int i = 0; i < k; i++) sum += exp((c[i].logit - c[0].logit) / a->temperature);
+    double u = rng_uniform(r) * sum, acc = 0;
+    for (int i = 0; i < k; i++) {
+        acc += exp((c[i].logit - c[0].logit) / a->temperature);
+        if (u < acc) return c[i].id;
+    }
+    return c[k - 1].id;
+}
+
+static int sample(const SampleArgs *a, const ModelSpec *s, const CkptMeta *meta) {
+    char err[1024];
+    Tok tok;
+    if (!tok_open(a, s, &tok, err, sizeof err)) return fprintf(stderr, "gptc sample: %s\n", err), 2;
+    int bs = s->attn.window.block_size, max_T = (int)s->train.val_tokens_per_rank, V = s->vocab.padded;
+    int *ids = malloc(sizeof(int) * (size_t)max_T), *tgt = calloc((size_t)max_T, sizeof(int));
+    Cand *cand = malloc(sizeof(Cand) * (size_t)s->vocab.size);
+    ref_Model *m = ref_model_new(s, max_T);
+    size_t count = 0;
+    float *params = m ? ckpt_read_array(a->ckpt, "params", &count, err, sizeof err) : NULL;
+    int n = ids && tgt && cand && params && count == ref_num_params(m)
+                ? tok_encode(&tok, a->prompt, ids, max_T - 1, err, sizeof err)
+                : -1;
+    if (params && count != ref_num_params(m)) snprintf(err, sizeof err, "%s: the parameters do not fit its model", a->ckpt);
+    int rc = n < 0 ? 2 : 0;
+    if (rc) fprintf(stderr, "gptc sample: %s\n", ids && tgt && cand && m ? err : "out of memory");
+    else memcpy(ref_params(m), params, count * sizeof(float));
+    Rng r;
+    rng_seed(&r, (uint64_t)a->seed);
+    for (int i = 1; !rc && i < n; i++) tok_print(&tok, ids[i]);
+    for (int made = 0; !rc && made < a->tokens; made++) {
+        if (n == max_T) { /* keep the latest tokens, the window the model was trained on */
+            memmove(ids, ids + max_T / 2, sizeof(int) * (size_t)(max_T - max_T / 2));
+            n = max_T - max_T / 2;
+        }
+        int T = (n + bs - 1) / bs * bs;
+        for (int i = n; i < T; i++) ids[i] = tok.eot;
+        ref_forward(m, ids, tgt, T, (int)meta->step, true);
+        int next = pick(ref_logits(m) + (size_t)(n - 1) * (size_t)V, s->vocab.size, a, &r, cand);
+        if (next == tok.eot) break;
+        ids[n++] = next;
+        tok_print(&tok, next);
+    }
+    if (!rc) putchar('\n');
+    free(params), free(ids), free(tgt), free(cand);
+    if (m) ref_model_free(m);
+    if (tok.bpe) bpe_free(tok.bpe);
+    return rc;
+}
+
+int cmd_sample(int argc, char **argv) {
+    SampleArgs a;
+    int rc = parse_args(argc, argv, &a);
+    ModelSpec *s = malloc(sizeof *s);
+    CkptMeta meta;
+    char err[1024];
+    if (rc == CLI_GO && !s) rc = 1, fputs("gptc: out of memory\n", stderr);
+    else if (rc == CLI_GO && !ckpt_read_head(a.ckpt, s, &meta, err, sizeof err))
+        rc = 2, fprintf(stderr, "gptc sample: %s\n", err);
+    else if (rc == CLI_GO)
+        rc = sample(&a, s, &meta);
+    free(s);
+    diag_reset();
+    cli_free(&a.cli);
+    return rc;
+}
