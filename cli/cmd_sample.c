@@ -22,8 +22,7 @@
 
 #include "cli/cli.h"
 #include "compiler/lang/diag.h"
-#include "runtime/data/bpe.h"
-#include "runtime/data/tokenize.h"
+#include "runtime/data/codec.h"
 #include "runtime/ref/ref.h"
 #include "runtime/train/ckpt.h"
 #include "runtime/util/rng.h"
@@ -88,45 +87,10 @@ static int parse_args(int argc, char **argv, SampleArgs *a) {
     return CLI_GO;
 }
 
-/* ---- the tokenizer the vocabulary implies ---- */
-
-typedef struct {
-    Bpe *bpe; /* NULL: bytes */
-    int eot;
-} Tok;
-
-static bool tok_open(const SampleArgs *a, const ModelSpec *s, Tok *t, char *err, size_t errlen) {
-    t->bpe = NULL;
-    t->eot = s->vocab.eot;
-    if (s->vocab.size == BYTE_VOCAB) return true;
-    if (s->vocab.size != 50257)
-        return snprintf(err, errlen, "a %d-token vocabulary: gptc knows the byte tokenizer (257) and GPT-2's (50257)",
-                        s->vocab.size),
-               false;
-    return (t->bpe = bpe_load(a->vocab, err, errlen)) != NULL;
-}
-
-/* [EOT] + the prompt's tokens into out (cap tokens); how many, or -1. */
-static int tok_encode(const Tok *t, const char *text, int *out, int cap, char *err, size_t errlen) {
-    size_t len = strlen(text), n = 0;
-    uint16_t *buf = malloc(sizeof(uint16_t) * (bpe_max_tokens(text, len) + len + 1));
-    bool ok = buf != NULL;
-    if (ok && !t->bpe) n = tokenize_document(text, len, buf);
-    else if (ok) buf[0] = (uint16_t)t->eot, ok = bpe_encode(t->bpe, text, len, buf + 1, &n, err, errlen), n++;
-    if (ok && (int)n > cap) ok = false, snprintf(err, errlen, "the prompt is %zu tokens; the model takes %d", n, cap);
-    for (size_t i = 0; ok && i < n; i++) out[i] = buf[i];
-    free(buf);
-    return ok ? (int)n : -1;
-}
-
-static void tok_print(const Tok *t, int id) {
-    if (!t->bpe) {
-        if (id < 256) putchar(id);
-        return;
-    }
+static void print_token(const Codec *c, int id) {
     size_t len;
-    const unsigned char *s = bpe_token(t->bpe, id, &len);
-    if (s) fwrite(s, 1, len, stdout);
+    const unsigned char *piece = codec_piece(c, id, &len);
+    if (piece) fwrite(piece, 1, len, stdout);
 }
 
 /* ---- sampling ---- */
@@ -159,8 +123,8 @@ static int pick(const float *logits, int vocab, const SampleArgs *a, Rng *r, Can
 
 static int sample(const SampleArgs *a, const ModelSpec *s, const CkptMeta *meta) {
     char err[1024];
-    Tok tok;
-    if (!tok_open(a, s, &tok, err, sizeof err)) return fprintf(stderr, "gptc sample: %s\n", err), 2;
+    Codec tok;
+    if (!codec_open(&tok, s, a->vocab, err, sizeof err)) return fprintf(stderr, "gptc sample: %s\n", err), 2;
     int bs = s->attn.window.block_size, max_T = (int)s->train.val_tokens_per_rank, V = s->vocab.padded;
     int *ids = malloc(sizeof(int) * (size_t)max_T), *tgt = calloc((size_t)max_T, sizeof(int));
     Cand *cand = malloc(sizeof(Cand) * (size_t)s->vocab.size);
@@ -168,7 +132,7 @@ static int sample(const SampleArgs *a, const ModelSpec *s, const CkptMeta *meta)
     size_t count = 0;
     float *params = m ? ckpt_read_array(a->ckpt, "params", &count, err, sizeof err) : NULL;
     int n = ids && tgt && cand && params && count == ref_num_params(m)
-                ? tok_encode(&tok, a->prompt, ids, max_T - 1, err, sizeof err)
+                ? codec_encode(&tok, a->prompt, ids, max_T - 1, err, sizeof err)
                 : -1;
     if (params && count != ref_num_params(m)) snprintf(err, sizeof err, "%s: the parameters do not fit its model", a->ckpt);
     int rc = n < 0 ? 2 : 0;
@@ -176,7 +140,7 @@ static int sample(const SampleArgs *a, const ModelSpec *s, const CkptMeta *meta)
     else memcpy(ref_params(m), params, count * sizeof(float));
     Rng r;
     rng_seed(&r, (uint64_t)a->seed);
-    for (int i = 1; !rc && i < n; i++) tok_print(&tok, ids[i]);
+    for (int i = 1; !rc && i < n; i++) print_token(&tok, ids[i]);
     for (int made = 0; !rc && made < a->tokens; made++) {
         if (n == max_T) { /* keep the latest tokens, the window the model was trained on */
             memmove(ids, ids + max_T / 2, sizeof(int) * (size_t)(max_T - max_T / 2));
@@ -188,12 +152,12 @@ static int sample(const SampleArgs *a, const ModelSpec *s, const CkptMeta *meta)
         int next = pick(ref_logits(m) + (size_t)(n - 1) * (size_t)V, s->vocab.size, a, &r, cand);
         if (next == tok.eot) break;
         ids[n++] = next;
-        tok_print(&tok, next);
+        print_token(&tok, next);
     }
     if (!rc) putchar('\n');
     free(params), free(ids), free(tgt), free(cand);
     if (m) ref_model_free(m);
-    if (tok.bpe) bpe_free(tok.bpe);
+    codec_close(&tok);
     return rc;
 }
 

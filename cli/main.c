@@ -17,6 +17,7 @@
 #include "cli/cmd_eval.h"
 #include "cli/cmd_export.h"
 #include "cli/cmd_keys.h"
+#include "cli/cmd_lens.h"
 #include "cli/cmd_sample.h"
 #include "cli/cmd_train.h"
 #include "cli/cmd_tune.h"
@@ -40,6 +41,7 @@ static const struct {
     {"train", "train MODEL.yaml", "train the model (on the CPU with --backend ref)", cmd_train},
     {"eval", "eval CKPT", "the validation loss of a checkpoint on any shards", cmd_eval},
     {"sample", "sample CKPT", "continue a prompt with a checkpoint's model", cmd_sample},
+    {"lens", "lens CKPT", "a logit lens: the next tokens each layer's x, each\ninput table and each value table predict", cmd_lens},
     {"export", "export CKPT -o F", "write a checkpoint's weights as safetensors", cmd_export},
     {"bench", "bench MODEL", "time whole training steps on one executor", cmd_bench},
 };

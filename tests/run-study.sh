@@ -9,7 +9,10 @@
 #     --tokens, data too short and a bad checkpoint are errors (status 2);
 #   - gptc sample continues a prompt: the same seed the same text, other
 #     seeds other text, temperature 0 greedy whatever the seed; a missing
-#     prompt, a bad temperature and a bad checkpoint are errors.
+#     prompt, a bad temperature and a bad checkpoint are errors;
+#   - gptc lens shows every view (each layer's input, the last output, each
+#     input table, each value table) at every position, and the prediction
+#     view's top token is what greedy sampling picks.
 . "$(dirname "$0")/lib.sh" study "$@"
 
 head -c 200000 data/demo/corpus.txt > "$tmp/text.txt"
@@ -62,4 +65,28 @@ sample --temperature 0 --seed 1 > "$tmp/g1" 2>&1 && sample --temperature 0 --see
 expect 2 "--prompt is required" "--prompt is required" -- "$bin" sample "$tmp/e/ckpt.bin"
 expect 2 "a bad --temperature" "--temperature" -- sample --temperature hot
 expect 2 "sample: a bad checkpoint" "bad.bin" -- "$bin" sample "$tmp/bad.bin" --prompt x
+
+expect 0 "gptc lens" "x at the input of layer 0" -- \
+    "$bin" lens "$tmp/e/ckpt.bin" --text "The cat" --top 3 --json "$tmp/lens.json"
+"$bin" sample "$tmp/e/ckpt.bin" --prompt "The cat" --temperature 0 --tokens 1 > "$tmp/next" 2>&1
+python3 - "$tmp/lens.json" "$tmp/next" > "$tmp/lens.out" 2>&1 <<'EOF' &&
+import json, sys
+views = json.load(open(sys.argv[1]))["views"]
+names = [v["view"] for v in views]
+# micro.yaml: 4 layers (their inputs and the last output), 2 input tables, 2 value tables
+assert names[:5] == ["x at the input of layer %d" % i for i in range(4)] + [
+    "x at the output of layer 3 (the model's prediction)"], names
+assert names[5:] == ["input table x00 (after its norm)", "input table x01 (after its norm)",
+                     "value-embedding table 0", "value-embedding table 1"], names
+for v in views:
+    assert len(v["positions"]) == 8 and all(len(p) == 3 for p in v["positions"]), v["view"]
+    for p in v["positions"]:
+        assert p[0]["p"] >= p[1]["p"] >= p[2]["p"] and 0 < sum(q["p"] for q in p) <= 1.0001
+greedy = open(sys.argv[2]).read()[len("The cat"):len("The cat") + 1]
+assert views[4]["positions"][-1][0]["text"] == greedy, (views[4]["positions"][-1][0], greedy)
+EOF
+    pass "lens: every view at every position; the prediction view's top token is greedy sampling's" ||
+    fail "lens" "$(cat "$tmp/lens.out")"
+expect 2 "lens: --text is required" "--text is required" -- "$bin" lens "$tmp/e/ckpt.bin"
 finish
+

@@ -176,6 +176,7 @@ real *RNAME(grads)(Model *m) { return m->grads; }
 size_t RNAME(num_params)(const Model *m) { return m->total; }
 const real *RNAME(logits)(const Model *m) { return m->z; }
 
+
 int RNAME(tensors)(const Model *m, const ParamTensor **meta, const size_t **offsets) {
     *meta = m->meta;
     *offsets = m->off;
@@ -370,6 +371,31 @@ double RNAME(forward)(Model *m, const int *inputs, const int *targets, int T, in
     softcap_fwd(m->z, (size_t)T * V, s->head.softcap, (real)s->head.cap, (real)s->head.divisor,
                 (real)s->head.offset);
     return cross_entropy_fwd(m->row_loss, m->z, m->tgt, T, V);
+}
+
+/* ---- the logit lens (ref_api.h) ---- */
+
+const real *RNAME(stream)(const Model *m, int layer) {
+    int L = m->spec.model.layers;
+    if (!m->have_forward || layer < 0 || layer > L) return NULL;
+    return layer ? m->la[layer - 1].out : m->x0n[0];
+}
+
+const real *RNAME(input_table)(const Model *m, int k) {
+    return m->have_forward && k >= 0 && k < m->spec.x0.tables ? m->x0n[k] : NULL;
+}
+
+const real *RNAME(value_table)(const Model *m, int k) {
+    return m->have_forward && k >= 0 && k < m->spec.ve.tables ? m->ve[k] : NULL;
+}
+
+const real *RNAME(decode)(Model *m, const real *x) {
+    const ModelSpec *s = &m->spec;
+    int T = m->T, D = s->model.dim, V = s->vocab.padded;
+    rmsnorm_fwd(m->xf, m->rstdf, x, T, D);
+    linear_fwd(m->z, m->xf, P(m, head_tensor(m)), T, D, V);
+    softcap_fwd(m->z, (size_t)T * V, s->head.softcap, (real)s->head.cap, (real)s->head.divisor, (real)s->head.offset);
+    return m->z;
 }
 
 /* ---- backward ---- */

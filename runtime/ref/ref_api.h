@@ -38,6 +38,20 @@ void REF_API_NAME(backward)(REF_API_NAME(Model) *m);
 /* The last forward's logits after the softcap, [T, padded vocab]. */
 const REF_API_REAL *REF_API_NAME(logits)(const REF_API_NAME(Model) *m);
 
+/* The logit lens's views of the last forward, [T, dim] each, or NULL when
+ * out of range: x at the input of layer i (i = layers: the last layer's
+ * output, what the head reads), input table k after its norm, and value
+ * table k's rows for the tokens. */
+const REF_API_REAL *REF_API_NAME(stream)(const REF_API_NAME(Model) *m, int layer);
+const REF_API_REAL *REF_API_NAME(input_table)(const REF_API_NAME(Model) *m, int k);
+const REF_API_REAL *REF_API_NAME(value_table)(const REF_API_NAME(Model) *m, int k);
+
+/* Rows x [T, dim] (T of the last forward) through the final norm, the head
+ * and the softcap, as the forward decodes the last layer's output; returns
+ * the logits [T, padded vocab], in the buffer logits() returns (the last
+ * forward's are overwritten). */
+const REF_API_REAL *REF_API_NAME(decode)(REF_API_NAME(Model) *m, const REF_API_REAL *x);
+
 /* cos and sin [T, head_dim / 2] (row-major, fp32 in ref_*) of the spec's
  * rotary for positions 0 .. T-1: the very tables the ref executor rotates
  * with, for an executor that must rotate identically (templates/qkv.cu). */
