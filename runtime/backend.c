@@ -65,6 +65,8 @@ static void ref_close_fn(void *impl) {
     free(r);
 }
 
+static void ref_norms_fn(void *impl, double *x_rms, double *x0_rms) { ref_norms(((Ref *)impl)->m, x_rms, x0_rms); }
+
 static bool ref_open(Backend *b, const ModelBuild *mb, int max_T, char *err, size_t errcap) {
     Ref *r = calloc(1, sizeof *r);
     if (!r) return snprintf(err, errcap, "out of memory"), false;
@@ -90,7 +92,8 @@ static bool ref_open(Backend *b, const ModelBuild *mb, int max_T, char *err, siz
                    .set_state = ref_set_state,
                    .error = ref_error,
                    .sync = ref_sync,
-                   .memory = ref_memory};
+                   .memory = ref_memory,
+                   .norms = ref_norms_fn};
     return true;
 }
 

@@ -80,6 +80,11 @@ typedef struct Backend {
      * members, each written as `, "key": value`. NULL for ref, whose
      * device is the host the run record describes already. */
     void (*describe)(void *impl, FILE *json);
+    /* The RMS of x where it enters each layer's mix, and of each input
+     * table after its norm, over the last forward's tokens (ref_norms):
+     * the metrics' norms. NULL for sim and cuda, which do not report them
+     * yet. */
+    void (*norms)(void *impl, double *x_rms, double *x0_rms);
 } Backend;
 
 /* Opens executor `name` ("ref", "sim" or "cuda") for the model of build

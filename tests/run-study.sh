@@ -3,6 +3,9 @@
 # tests/train/micro.yaml (ref, and sim for eval):
 #   - gptc train --seed N is --set train.seed=N, bit for bit; another seed
 #     gives other weights; a resume with another --seed is refused;
+#   - every validation of a ref run records the RMS of x at each layer's mix
+#     and of each input table, and the lambdas corrected by them (shares of
+#     each layer's mix that sum to 1 in magnitude);
 #   - gptc eval CKPT on the run's own validation data at its step gives the
 #     run's last val_loss to the bit (text and --json); on other shards, at
 #     another step and on sim it runs; a batch that does not divide
@@ -37,6 +40,22 @@ expect 2 "--seed takes a whole number" "--seed" -- train --seed -1 --run-dir "$t
 expect 0 "a run to evaluate" "done at step 10" -- train --steps 10 --set train.val.interval=5 --run-dir "$tmp/e"
 want=$(python3 -c 'import json,sys; print([json.loads(l) for l in open(sys.argv[1]) if "\"val\"" in l][-1]["val_loss"])' \
     "$tmp/e/metrics.jsonl")
+python3 - "$tmp/e/metrics.jsonl" "$model" > "$tmp/norms.out" 2>&1 <<'EOF' &&
+import json, sys
+vals = [json.loads(l) for l in open(sys.argv[1]) if '"val"' in l]
+for v in vals:
+    n, c = v["norms"], v["norm_corrected"]
+    assert len(n["x"]) == 4 and all(x > 0 for x in n["x"]), n
+    assert abs(n["x00"] - 1) < 1e-3 and abs(n["x01"] - 1) < 1e-3, n  # normed tables
+    assert sorted(c) == ["lambda_x", "lambda_x00", "lambda_x01"], c
+    for i in range(4):
+        share = sum(abs(c[k][i]) for k in c)
+        assert abs(share - 1) < 1e-9, (i, share)
+        lam = v["scalars"]["lambda_x"][i] * n["x"][i]
+        assert (lam > 0) == (c["lambda_x"][i] > 0), i
+EOF
+    pass "ref: every validation records the norms and the norm-corrected lambdas" ||
+    fail "the norms in metrics.jsonl" "$(cat "$tmp/norms.out")"
 expect 0 "gptc eval on the run's validation data" "at step 10" -- \
     "$bin" eval "$tmp/e/ckpt.bin" --backend ref --json "$tmp/e.json"
 got=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["val_loss"])' "$tmp/e.json" 2> /dev/null)

@@ -21,6 +21,7 @@
  * for models that fit a CPU, and plain storage keeps it easy to read.
  * Compiled twice, as float and as double (real.h).
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -387,6 +388,18 @@ const real *RNAME(input_table)(const Model *m, int k) {
 
 const real *RNAME(value_table)(const Model *m, int k) {
     return m->have_forward && k >= 0 && k < m->spec.ve.tables ? m->ve[k] : NULL;
+}
+
+static double rms(const real *x, size_t n) {
+    double ss = 0;
+    for (size_t i = 0; i < n; i++) ss += (double)x[i] * x[i];
+    return n ? sqrt(ss / (double)n) : 0;
+}
+
+void RNAME(norms)(const Model *m, double *x_rms, double *x0_rms) {
+    size_t TD = (size_t)m->T * m->spec.model.dim;
+    for (int i = 0; i < m->spec.model.layers; i++) x_rms[i] = rms(m->la[i].xs, TD);
+    for (int k = 0; k < m->spec.x0.tables; k++) x0_rms[k] = rms(m->x0n[k], TD);
 }
 
 const real *RNAME(decode)(Model *m, const real *x) {

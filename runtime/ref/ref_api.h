@@ -46,6 +46,12 @@ const REF_API_REAL *REF_API_NAME(stream)(const REF_API_NAME(Model) *m, int layer
 const REF_API_REAL *REF_API_NAME(input_table)(const REF_API_NAME(Model) *m, int k);
 const REF_API_REAL *REF_API_NAME(value_table)(const REF_API_NAME(Model) *m, int k);
 
+/* The RMS over the last forward's tokens of x where it enters each layer's
+ * mix with the input tables (the residual stream at the layer's input,
+ * plus the skip that lands there): x_rms[layers]; and of each input table
+ * after its norm: x0_rms[tables]. */
+void REF_API_NAME(norms)(const REF_API_NAME(Model) *m, double *x_rms, double *x0_rms);
+
 /* Rows x [T, dim] (T of the last forward) through the final norm, the head
  * and the softcap, as the forward decodes the last layer's output; returns
  * the logits [T, padded vocab], in the buffer logits() returns (the last

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,6 +178,49 @@ static void scalars_json(FILE *f, const ModelSpec *s, const float *sc) {
     fputc('}', f);
 }
 
+static void number_list(FILE *f, const char *name, const double *v, int n) {
+    fprintf(f, "\"%s\": [", name);
+    for (int i = 0; i < n; i++) {
+        if (i) fputs(", ", f);
+        json_num(f, v[i]);
+    }
+    fputc(']', f);
+}
+
+/* ", "norms": {...}, "norm_corrected": {...}": the RMS of x per layer and
+ * of each input table, and each lambda of a layer's mix times the RMS of
+ * what it scales, as a share of that layer's sum of their magnitudes
+ * (signed), so that the layers compare although x's norm grows. */
+static void norms_json(FILE *f, const ModelSpec *s, const ValPoint *p) {
+    int L = s->model.layers, K = s->x0.tables;
+    fputs(", \"norms\": {", f);
+    number_list(f, "x", p->x_rms, L);
+    for (int k = 0; k < K; k++) {
+        fprintf(f, ", \"x0%d\": ", k);
+        json_num(f, p->x0_rms[k]);
+    }
+    fputs("}, \"norm_corrected\": {", f);
+    double w[SPEC_MAX_LAYERS][SPEC_MAX_TABLES + 1];
+    for (int i = 0; i < L; i++) {
+        double sum = 0;
+        for (int j = 0; j <= K; j++) {
+            w[i][j] = p->scalars[spec_lambda_index(s, i, j)] * (j ? p->x0_rms[j - 1] : p->x_rms[i]);
+            sum += fabs(w[i][j]);
+        }
+        for (int j = 0; j <= K; j++) w[i][j] = sum > 0 ? w[i][j] / sum : 0;
+    }
+    for (int j = 0; j <= K; j++) {
+        double col[SPEC_MAX_LAYERS];
+        char name[32];
+        for (int i = 0; i < L; i++) col[i] = w[i][j];
+        if (j) snprintf(name, sizeof name, "lambda_x0%d", j - 1);
+        else snprintf(name, sizeof name, "lambda_x");
+        if (j) fputs(", ", f);
+        number_list(f, name, col, L);
+    }
+    fputc('}', f);
+}
+
 void runlog_val(RunLog *r, const ModelSpec *s, const ValPoint *p) {
     double avg = p->step ? p->train_ms / p->step : 0;
     fprintf(r->log, "step:%d/%d val_loss:%.4f train_time:%.0fms step_avg:%.2fms\n", p->step,
@@ -190,6 +234,7 @@ void runlog_val(RunLog *r, const ModelSpec *s, const ValPoint *p) {
                         "\"window_blocks\": {\"long\": %d, \"short\": %d}, \"scalars\": ",
             p->train_ms, avg, p->long_blocks, p->short_blocks);
     scalars_json(r->metrics, s, p->scalars);
+    if (p->x_rms && p->x0_rms) norms_json(r->metrics, s, p);
     fputs("}\n", r->metrics);
     fflush(r->metrics);
     r->last_val = p->val_loss;

@@ -42,6 +42,10 @@ typedef struct {
     double train_ms;
     int long_blocks, short_blocks;
     const float *scalars;        /* the model's scalars vector */
+    /* The RMS of x at each layer's mix [layers] and of each input table
+     * after its norm [tables], over the last validation batch; NULL when
+     * the executor does not report them. */
+    const double *x_rms, *x0_rms;
 } ValPoint;
 
 /* `steps`: the schedule's length, for the progress display. */
