@@ -19,6 +19,7 @@
 #include "cli/cmd_keys.h"
 #include "cli/cmd_lens.h"
 #include "cli/cmd_sample.h"
+#include "cli/cmd_sweep.h"
 #include "cli/cmd_train.h"
 #include "cli/cmd_tune.h"
 #include "runtime/train/manifest.h"
@@ -39,6 +40,7 @@ static const struct {
      "generate the model's CUDA kernels (kernels.cu, kernels.h,\nkernels_sim.cc) and compile them with NVRTC", compile},
     {"tune", "tune MODEL.yaml", "choose each kernel's fastest correct variant, into a\ntuning database", cmd_tune},
     {"train", "train MODEL.yaml", "train the model (on the CPU with --backend ref)", cmd_train},
+    {"sweep", "sweep SWEEP.yaml", "train configurations times seeds, resuming what stopped", cmd_sweep},
     {"eval", "eval CKPT", "the validation loss of a checkpoint on any shards", cmd_eval},
     {"sample", "sample CKPT", "continue a prompt with a checkpoint's model", cmd_sample},
     {"lens", "lens CKPT", "a logit lens: the next tokens each layer's x, each\ninput table and each value table predict", cmd_lens},

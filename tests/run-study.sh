@@ -15,7 +15,12 @@
 #     prompt, a bad temperature and a bad checkpoint are errors;
 #   - gptc lens shows every view (each layer's input, the last output, each
 #     input table, each value table) at every position, and the prediction
-#     view's top token is what greedy sampling picks.
+#     view's top token is what greedy sampling picks;
+#   - gptc sweep trains configurations times seeds: --dry-run makes nothing,
+#     a failing configuration is reported and the others go on, sweep.json
+#     lists them, a second sweep skips what finished and resumes what
+#     stopped (bit for bit a straight run), and bad sweep files are errors
+#     at FILE:LINE:COLUMN.
 . "$(dirname "$0")/lib.sh" study "$@"
 
 head -c 200000 data/demo/corpus.txt > "$tmp/text.txt"
@@ -107,5 +112,43 @@ EOF
     pass "lens: every view at every position; the prediction view's top token is greedy sampling's" ||
     fail "lens" "$(cat "$tmp/lens.out")"
 expect 2 "lens: --text is required" "--text is required" -- "$bin" lens "$tmp/e/ckpt.bin"
+
+# A sweep: two configurations (one whose data is missing) times two seeds.
+data=("train.data.train: \"$tmp/data/t_train_*.bin\"" "train.data.val: \"$tmp/data/t_val_*.bin\"")
+cat > "$tmp/sweep.yaml" <<EOF
+dir: sw
+backend: ref
+seeds: [0, 1]
+runs:
+  - name: base
+    model: $PWD/$model
+    set: {train.steps: 4, ${data[0]}, ${data[1]}}
+  - name: nodata
+    model: $PWD/$model
+    set: {train.data.train: "$tmp/none/*.bin"}
+EOF
+expect 0 "gptc sweep --dry-run" "sw/nodata-s1: would start" -- "$bin" sweep "$tmp/sweep.yaml" --dry-run
+[ ! -e "$tmp/sw" ] && pass "... and makes nothing" || fail "--dry-run made $tmp/sw"
+expect 1 "a sweep with a failing configuration" "2 of 4 runs failed" -- "$bin" sweep "$tmp/sweep.yaml"
+grep -q "sw/nodata-s0: gptc train exited with status 2" "$tmp/out" && [ -s "$tmp/sw/base-s1/ckpt.bin" ] &&
+    pass "a failed run is reported and the others go on" || fail "the sweep's runs" "$(cat "$tmp/out")"
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["runs"]; assert [(x["name"],x["seed"],x["status"]) for x in r] == [("base",0,"done"),("base",1,"done"),("nodata",0,"FAILED"),("nodata",1,"FAILED")], r; assert r[0]["val_loss"] > 0' \
+    "$tmp/sw/sweep.json" 2> "$tmp/sj.out" && pass "sweep.json lists every run" || fail "sweep.json" "$(cat "$tmp/sj.out")"
+expect 1 "the sweep again" "finished (step 4 of 4), skipped" -- "$bin" sweep "$tmp/sweep.yaml"
+# A run stopped part way is resumed, and ends as a straight run does.
+sed -e 's/seeds: \[0, 1\]/seeds: [2]/' -e '/- name: nodata/,$d' "$tmp/sweep.yaml" > "$tmp/sweep2.yaml"
+"$bin" train "$model" --run-dir "$tmp/sw/base-s2" --seed 2 --backend ref --no-progress --steps 2 "${sets[@]}" \
+    --set train.steps=4 > /dev/null 2>&1
+expect 0 "a sweep resumes a run stopped part way" "sw/base-s2: resuming" -- "$bin" sweep "$tmp/sweep2.yaml"
+# (with the sweep's threads: all of them, as gptc train's default)
+expect 0 "the same run straight" "done at step 4" -- \
+    "$bin" train "$model" "${sets[@]}" --no-progress --seed 2 --set train.steps=4 --run-dir "$tmp/straight"
+params "$tmp/sw/base-s2" "$tmp/b2.st" && params "$tmp/straight" "$tmp/st.st" && cmp -s "$tmp/b2.st" "$tmp/st.st" &&
+    pass "... bit for bit" || fail "the resumed sweep run differs from a straight one"
+printf 'seeds: [0]\nruns:\n  - name: a\n    model: m.yaml\n    colour: red\n' > "$tmp/bad1.yaml"
+expect 2 "an unknown key in a sweep" "bad1.yaml:5:5: error: unknown key 'colour' in a run" -- "$bin" sweep "$tmp/bad1.yaml"
+printf 'runs:\n  - {name: a, model: m.yaml}\n  - {name: a, model: m.yaml}\n' > "$tmp/bad2.yaml"
+expect 2 "a sweep without seeds, with a name twice" "a second run named 'a'" -- "$bin" sweep "$tmp/bad2.yaml"
+grep -q "'seeds' is a list of whole numbers" "$tmp/out" && pass "... both said" || fail "missing seeds not said" "$(cat "$tmp/out")"
 finish
 

@@ -1,0 +1,336 @@
+/*
+ * cmd_sweep.c: `gptc sweep SWEEP.yaml`: configurations times seeds, each
+ * trained by `gptc train` in its own run directory under one sweep
+ * directory, one after another. A run that finished is skipped, one that
+ * stopped part way is resumed, and one that fails is reported without
+ * stopping the others; the sweep ends with a table of every run and
+ * DIR/sweep.json, which lists them for analysis.
+ *
+ * The sweep file (paths relative to it, as `extends` in a model file):
+ *   dir: runs/x0-sweep          where the runs go (default runs/NAME)
+ *   backend: ref                the executor of every run (default auto)
+ *   seeds: [0, 1, 2]            train.seed of each run
+ *   runs:                       the configurations
+ *     - name: baseline          a name of letters, digits, '-', '_' and '.'
+ *       model: models/tiny.yaml
+ *     - name: x02
+ *       model: models/tiny.yaml
+ *       set: {input_embeddings.tables: 3}   --set options (scalar values)
+ * Run NAME with seed S lives in DIR/NAME-sS, its output in DIR/logs.
+ */
+#include "cli/cmd_sweep.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "compiler/lang/diag.h"
+#include "compiler/lang/ytree.h"
+#include "compiler/util/fsutil.h"
+#include "compiler/util/json.h"
+#include "runtime/train/ckpt.h"
+
+#define SWEEP_MAX_RUNS 64
+#define SWEEP_MAX_SEEDS 64
+#define SWEEP_MAX_SETS 32
+
+static const char sweep_help[] =
+    "Usage: gptc sweep SWEEP.yaml [--dry-run]\n"
+    "\n"
+    "Trains every configuration of SWEEP.yaml with every seed, one run after\n"
+    "another, each with gptc train in its own run directory DIR/NAME-sSEED.\n"
+    "Running the sweep again skips the runs that finished and resumes those\n"
+    "that stopped; a run that fails is reported and the others go on. The\n"
+    "sweep ends with a table of the runs and writes DIR/sweep.json.\n"
+    "\n"
+    "SWEEP.yaml:\n"
+    "  dir: runs/x0-sweep        where the runs go (default runs/NAME)\n"
+    "  backend: ref              every run's executor (default auto)\n"
+    "  seeds: [0, 1, 2]          train.seed of each run\n"
+    "  runs:\n"
+    "    - name: baseline\n"
+    "      model: models/tiny.yaml       (relative to SWEEP.yaml)\n"
+    "    - name: x02\n"
+    "      model: models/tiny.yaml\n"
+    "      set: {input_embeddings.tables: 3}\n"
+    "\n"
+    "Options:\n"
+    "  --dry-run   print what each run would do, and do nothing\n"
+    "\n"
+    "Exit status: 0 when every run finished; 1 when one failed; 2 for a bad\n"
+    "sweep file or bad usage.\n";
+
+typedef struct {
+    char name[64], model[4096];
+    int nsets;
+    char sets[SWEEP_MAX_SETS][512];
+} SweepRun;
+
+typedef struct {
+    char dir[4096], backend[16];
+    int nseeds, nruns;
+    long long seeds[SWEEP_MAX_SEEDS];
+    SweepRun runs[SWEEP_MAX_RUNS];
+} Sweep;
+
+/* ---- the sweep file ---- */
+
+static const YNode *scalar(const YNode *map, const char *key, bool required) {
+    const YNode *n = ynode_get(map, key);
+    if (!n && required) diag_error(map->at, "the sweep needs '%s'", key);
+    else if (n && n->kind != YNODE_SCALAR) diag_error(n->at, "'%s' must be a scalar, not a %s", key, ynode_kind_name(n)), n = NULL;
+    return n;
+}
+
+static bool good_name(const char *s) {
+    if (!*s || strlen(s) >= 64) return false;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || strchr("-_.", *s)))
+            return false;
+    return true;
+}
+
+/* path, relative to the sweep file's folder unless absolute. */
+static void relative(const char *sweep_path, const char *path, char *out, size_t cap) {
+    const char *slash = strrchr(sweep_path, '/');
+    if (path[0] == '/' || !slash) snprintf(out, cap, "%s", path);
+    else snprintf(out, cap, "%.*s/%s", (int)(slash - sweep_path), sweep_path, path);
+}
+
+static void read_run(const char *path, const YNode *n, Sweep *w) {
+    static const char *const keys[] = {"name", "model", "set"};
+    if (n->kind != YNODE_MAP) {
+        diag_error(n->at, "each run is a mapping (name, model, set)");
+        return;
+    }
+    for (int i = 0; i < n->n; i++) {
+        bool known = false;
+        for (size_t k = 0; k < 3; k++) known = known || !strcmp(n->keys[i]->text, keys[k]);
+        if (!known) diag_error(n->keys[i]->at, "unknown key '%s' in a run (name, model, set)", n->keys[i]->text);
+    }
+    const YNode *name = scalar(n, "name", true), *model = scalar(n, "model", true), *set = ynode_get(n, "set");
+    if (!name || !model) return;
+    if (!good_name(name->text)) {
+        diag_error(name->at, "a run's name is letters, digits, '-', '_' and '.'");
+        return;
+    }
+    for (int r = 0; r < w->nruns; r++)
+        if (!strcmp(w->runs[r].name, name->text)) {
+        diag_error(name->at, "a second run named '%s'", name->text);
+        return;
+    }
+    if (w->nruns == SWEEP_MAX_RUNS) {
+        diag_error(n->at, "more than %d runs", SWEEP_MAX_RUNS);
+        return;
+    }
+    SweepRun *r = &w->runs[w->nruns++];
+    snprintf(r->name, sizeof r->name, "%s", name->text);
+    relative(path, model->text, r->model, sizeof r->model);
+    if (set && set->kind != YNODE_MAP) {
+        diag_error(set->at, "'set' is a mapping of model keys to values");
+        return;
+    }
+    for (int i = 0; set && i < set->n; i++) {
+        if (set->items[i]->kind != YNODE_SCALAR)
+            {
+        diag_error(set->items[i]->at, "a set value is a scalar (write a list as a string: '[1, 2]')");
+        return;
+    }
+        if (r->nsets == SWEEP_MAX_SETS) {
+        diag_error(set->at, "more than %d keys in 'set'", SWEEP_MAX_SETS);
+        return;
+    }
+        snprintf(r->sets[r->nsets++], sizeof r->sets[0], "%s=%s", set->keys[i]->text, set->items[i]->text);
+    }
+}
+
+static bool read_sweep(const char *path, Sweep *w) {
+    size_t len;
+    char *text = fs_read(path, &len);
+    if (!text) return fprintf(stderr, "gptc sweep: %s: %s\n", path, strerror(errno)), false;
+    YDoc doc;
+    bool ok = ytree_parse(path, text, len, &doc);
+    free(text);
+    if (!ok) return false;
+    const YNode *root = doc.root;
+    static const char *const keys[] = {"dir", "backend", "seeds", "runs"};
+    for (int i = 0; i < root->n; i++) {
+        bool known = false;
+        for (size_t k = 0; k < 4; k++) known = known || !strcmp(root->keys[i]->text, keys[k]);
+        if (!known) diag_error(root->keys[i]->at, "unknown key '%s' (dir, backend, seeds, runs)", root->keys[i]->text);
+    }
+    const YNode *dir = scalar(root, "dir", false), *backend = scalar(root, "backend", false),
+                *seeds = ynode_get(root, "seeds"), *runs = ynode_get(root, "runs");
+    if (dir) relative(path, dir->text, w->dir, sizeof w->dir);
+    else {
+        const char *base = strrchr(path, '/');
+        base = base ? base + 1 : path;
+        size_t n = strlen(base);
+        if (n > 5 && !strcmp(base + n - 5, ".yaml")) n -= 5;
+        snprintf(w->dir, sizeof w->dir, "runs/%.*s", (int)n, base);
+    }
+    snprintf(w->backend, sizeof w->backend, "%s", backend ? backend->text : "auto");
+    if (!seeds || seeds->kind != YNODE_SEQ || !seeds->n)
+        diag_error(seeds ? seeds->at : root->at, "'seeds' is a list of whole numbers, e.g. [0, 1, 2]");
+    for (int i = 0; seeds && seeds->kind == YNODE_SEQ && i < seeds->n && i < SWEEP_MAX_SEEDS; i++) {
+        char *end;
+        const YNode *s = seeds->items[i];
+        long long v = s->kind == YNODE_SCALAR ? strtoll(s->text, &end, 10) : -1;
+        if (s->kind != YNODE_SCALAR || *end || end == s->text || v < 0) diag_error(s->at, "a seed is a whole number >= 0");
+        w->seeds[w->nseeds++] = v;
+    }
+    if (!runs || runs->kind != YNODE_SEQ || !runs->n) diag_error(runs ? runs->at : root->at, "'runs' is a list of runs");
+    for (int i = 0; runs && runs->kind == YNODE_SEQ && i < runs->n; i++) read_run(path, runs->items[i], w);
+    ytree_free(&doc);
+    return diag_error_count() == 0;
+}
+
+/* ---- running ---- */
+
+typedef enum { RUN_START, RUN_RESUME, RUN_DONE, RUN_STUCK } RunState;
+
+/* Where run directory `dir` stands: no run yet, a checkpoint before the
+ * end, the end, or a directory with no checkpoint gptc can resume. */
+static RunState state_of(const char *dir, int *step, int *steps) {
+    char ckpt[4400];
+    struct stat st;
+    snprintf(ckpt, sizeof ckpt, "%s/ckpt.bin", dir);
+    *step = *steps = 0;
+    if (stat(dir, &st) != 0) return RUN_START;
+    ModelSpec *s = malloc(sizeof *s);
+    CkptMeta meta;
+    char err[512];
+    bool ok = s && ckpt_read_head(ckpt, s, &meta, err, sizeof err);
+    if (ok) *step = (int)meta.step, *steps = s->train.steps;
+    free(s);
+    diag_reset();
+    return !ok ? RUN_STUCK : *step >= *steps ? RUN_DONE : RUN_RESUME;
+}
+
+/* The last val_loss in dir/metrics.jsonl, or -1. */
+static double last_val_loss(const char *dir) {
+    char path[4400], line[8192];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    FILE *f = fopen(path, "r");
+    double loss = -1;
+    while (f && fgets(line, sizeof line, f)) {
+        const char *v = strstr(line, "\"val_loss\": ");
+        if (strstr(line, "\"kind\": \"val\"") && v) loss = strtod(v + 12, NULL);
+    }
+    if (f) fclose(f);
+    return loss;
+}
+
+/* gptc train for one run, its output appended to log; its exit status. */
+static int train(const Sweep *w, const SweepRun *r, long long seed, const char *dir, bool resume, const char *log) {
+    char seed_text[32], self[4096];
+    char *argv[16 + 2 * SWEEP_MAX_SETS];
+    int n = 0;
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (len <= 0) return 127;
+    self[len] = 0;
+    snprintf(seed_text, sizeof seed_text, "%lld", seed);
+    argv[n++] = "gptc", argv[n++] = "train", argv[n++] = (char *)r->model;
+    argv[n++] = "--run-dir", argv[n++] = (char *)dir, argv[n++] = "--seed", argv[n++] = seed_text;
+    argv[n++] = "--backend", argv[n++] = (char *)w->backend, argv[n++] = "--no-progress";
+    if (resume) argv[n++] = "--resume";
+    for (int i = 0; i < r->nsets; i++) argv[n++] = "--set", argv[n++] = (char *)r->sets[i];
+    argv[n] = NULL;
+    fflush(stdout), fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        FILE *f = fopen(log, "a");
+        if (!f || dup2(fileno(f), 1) < 0 || dup2(fileno(f), 2) < 0) _exit(127);
+        execv(self, argv);
+        _exit(127);
+    }
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) < 0) return 127;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+typedef struct {
+    const char *what;
+    double val_loss;
+} Outcome;
+
+static int sweep(const Sweep *w, bool dry) {
+    static Outcome out[SWEEP_MAX_RUNS][SWEEP_MAX_SEEDS];
+    char logs[4200], err[4400];
+    snprintf(logs, sizeof logs, "%s/logs", w->dir);
+    if (!dry && !fs_mkdir_p(logs, err, sizeof err)) return fprintf(stderr, "gptc sweep: %s\n", err), 1;
+    int failed = 0;
+    for (int i = 0; i < w->nruns; i++)
+        for (int j = 0; j < w->nseeds; j++) {
+            const SweepRun *r = &w->runs[i];
+            char dir[4300], log[4400];
+            snprintf(dir, sizeof dir, "%s/%s-s%lld", w->dir, r->name, w->seeds[j]);
+            snprintf(log, sizeof log, "%s/%s-s%lld.log", logs, r->name, w->seeds[j]);
+            int step, steps;
+            RunState st = state_of(dir, &step, &steps);
+            Outcome *o = &out[i][j];
+            o->val_loss = -1;
+            if (st == RUN_DONE) {
+                o->what = "done before";
+                printf("gptc sweep: %s: finished (step %d of %d), skipped\n", dir, step, steps);
+            } else if (st == RUN_STUCK) {
+                o->what = "FAILED";
+                failed++;
+                printf("gptc sweep: %s: a run directory without a checkpoint to resume: remove it to start again\n", dir);
+            } else if (dry) {
+                o->what = st == RUN_RESUME ? "would resume" : "would start";
+                printf("gptc sweep: %s: %s\n", dir, o->what);
+            } else {
+                printf("gptc sweep: %s: %s (output in %s)\n", dir, st == RUN_RESUME ? "resuming" : "starting", log);
+                int rc = train(w, r, w->seeds[j], dir, st == RUN_RESUME, log);
+                o->what = rc ? "FAILED" : st == RUN_RESUME ? "resumed" : "done";
+                if (rc) failed++, printf("gptc sweep: %s: gptc train exited with status %d (see %s)\n", dir, rc, log);
+            }
+            o->val_loss = last_val_loss(dir);
+        }
+    printf("\n%-24s %8s  %-12s %s\n", "run", "seed", "status", "last val_loss");
+    for (int i = 0; i < w->nruns; i++)
+        for (int j = 0; j < w->nseeds; j++) {
+            printf("%-24s %8lld  %-12s ", w->runs[i].name, w->seeds[j], out[i][j].what);
+            if (out[i][j].val_loss >= 0) printf("%.4f\n", out[i][j].val_loss);
+            else puts("-");
+        }
+    if (dry) return 0;
+    char path[4300];
+    snprintf(path, sizeof path, "%s/sweep.json", w->dir);
+    FILE *f = fopen(path, "w");
+    for (int i = 0; f && i < w->nruns; i++)
+        for (int j = 0; j < w->nseeds; j++) {
+            fprintf(f, "%s{\"name\": ", i || j ? ",\n " : "{\"runs\": [");
+            json_str(f, w->runs[i].name, strlen(w->runs[i].name));
+            fprintf(f, ", \"seed\": %lld, \"dir\": \"%s-s%lld\", \"status\": \"%s\", \"val_loss\": ", w->seeds[j],
+                    w->runs[i].name, w->seeds[j], out[i][j].what);
+            if (out[i][j].val_loss >= 0) fprintf(f, "%.9g}", out[i][j].val_loss);
+            else fputs("null}", f);
+        }
+    if (!f || (fputs("]}\n", f), fclose(f) != 0)) return fprintf(stderr, "gptc sweep: cannot write %s\n", path), 1;
+    printf("gptc sweep: %d of %d runs failed; %s lists them\n", failed, w->nruns * w->nseeds, path);
+    return failed ? 1 : 0;
+}
+
+int cmd_sweep(int argc, char **argv) {
+    bool dry = false;
+    const CliOpt opts[] = {{"--dry-run", NULL, CLI_FLAG, .to.flag = &dry}, {0}};
+    const CliCommand cmd = {"gptc sweep", "sweep file", .opts = opts, .help = sweep_help};
+    CliArgs args;
+    int rc = cli_parse(&cmd, argc, argv, &args);
+    if (rc != CLI_GO) return rc;
+    Sweep *w = calloc(1, sizeof *w);
+    if (!w) rc = 1, fputs("gptc: out of memory\n", stderr);
+    else if (!read_sweep(args.args[0], w)) rc = 2, fprintf(stderr, "gptc sweep: %s is not a valid sweep\n", args.args[0]);
+    else rc = sweep(w, dry);
+    free(w);
+    diag_reset();
+    cli_free(&args);
+    return rc;
+}
