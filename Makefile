@@ -56,7 +56,7 @@ objs = $(patsubst %.c,$(1)/%.o,$(2)) $(1)/runtime/ref/model64.o
 LIB_OBJ       := $(call objs,build/obj,$(LIB_SRC))
 LIB_OBJ_ASAN  := $(call objs,build/asan/obj,$(LIB_SRC))
 
-.PHONY: all deps test-deps demo test test-ranks test-unit test-bad test-cli test-models test-docs test-train test-trainer test-tune test-study test-compile test-sim test-generated test-kernels test-torchref test-fuzz test-long fuzz fuzz-if-libfuzzer bench clean fixtures gpt2-vocab bpe-fixture test-optim-gpu
+.PHONY: all deps test-deps demo test test-ranks test-unit test-bad test-cli test-models test-docs test-train test-trainer test-tune test-study test-analyze test-compile test-sim test-generated test-kernels test-torchref test-fuzz test-long fuzz fuzz-if-libfuzzer bench clean fixtures gpt2-vocab bpe-fixture test-optim-gpu
 .PHONY: print-ldlibs test-kernels-gpu test-cuda FORCE
 all: build/gptc $(MPI_PLUGIN)
 
@@ -275,6 +275,9 @@ test-tune: build/gptc data/demo/corpus.txt
 
 test-study: build/gptc data/demo/corpus.txt
 	tests/run-study.sh build/gptc
+
+test-analyze: build/gptc data/demo/corpus.txt
+	tests/run-analyze.sh build/gptc
 
 # Multi-rank training on the CPU through MPI (skipped without Open MPI).
 test-ranks: build/gptc $(MPI_PLUGIN) data/demo/corpus.txt

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/cmd_analyze.h"
 #include "cli/cmd_bench.h"
 #include "cli/cmd_check.h"
 #include "cli/cmd_compile.h"
@@ -41,6 +42,7 @@ static const struct {
     {"tune", "tune MODEL.yaml", "choose each kernel's fastest correct variant, into a\ntuning database", cmd_tune},
     {"train", "train MODEL.yaml", "train the model (on the CPU with --backend ref)", cmd_train},
     {"sweep", "sweep SWEEP.yaml", "train configurations times seeds, resuming what stopped", cmd_sweep},
+    {"analyze", "analyze DIR... -o R", "a report of runs and sweeps: curves, lambdas, norms,\nstatistics over seeds, paired differences", cmd_analyze},
     {"eval", "eval CKPT", "the validation loss of a checkpoint on any shards", cmd_eval},
     {"sample", "sample CKPT", "continue a prompt with a checkpoint's model", cmd_sample},
     {"lens", "lens CKPT", "a logit lens: the next tokens each layer's x, each\ninput table and each value table predict", cmd_lens},

@@ -55,6 +55,8 @@ if [ $test_deps -eq 1 ]; then
     py_has() { [ -x /usr/bin/python3 ] && /usr/bin/python3 -c "import $1" >/dev/null 2>&1; }
     py_has torch || need+=(python3-torch)
     py_has numpy || need+=(python3-numpy)
+    # gptc analyze's figures (and its tests)
+    py_has matplotlib || need+=(python3-matplotlib)
     # get-gpt2-vocab.sh runs `python3 -m pip` from PATH.
     python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 fi

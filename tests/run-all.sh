@@ -49,6 +49,7 @@ run tests/run-train.sh build/gptc
 run tests/run-trainer.sh build/gptc
 run tests/run-tune.sh build/gptc
 run tests/run-study.sh build/gptc
+run tests/run-analyze.sh build/gptc
 run tests/run-ranks.sh build/gptc
 run tests/run-compile.sh build/gptc
 run tests/run-sim.sh
