@@ -15,7 +15,8 @@
 #     prompt, a bad temperature and a bad checkpoint are errors;
 #   - gptc lens shows every view (each layer's input, the last output, each
 #     input table, each value table) at every position, and the prediction
-#     view's top token is what greedy sampling picks;
+#     view's top token is what greedy sampling picks; trained on a repeated
+#     sentence, its prediction view gives the sentence's next bytes;
 #   - gptc sweep trains configurations times seeds: --dry-run makes nothing,
 #     a failing configuration is reported and the others go on, sweep.json
 #     lists them, a second sweep skips what finished and resumes what
@@ -112,6 +113,24 @@ EOF
     pass "lens: every view at every position; the prediction view's top token is greedy sampling's" ||
     fail "lens" "$(cat "$tmp/lens.out")"
 expect 2 "lens: --text is required" "--text is required" -- "$bin" lens "$tmp/e/ckpt.bin"
+# A model trained on one sentence, repeated, predicts its next bytes
+# through the lens's prediction view.
+python3 -c "open('$tmp/rep.txt', 'w').write(('the quick brown fox jumps over the lazy dog. ' * 20 + '\n\n') * 150)"
+"$bin" data "$tmp/rep.txt" -o "$tmp/rep" --name r --val-fraction 0 --paragraphs > /dev/null 2>&1 || fail "gptc data of the repeated text"
+expect 0 "300 steps on a repeated sentence" "done at step 300" -- \
+    "$bin" train "$model" --backend ref --no-progress --run-dir "$tmp/rep/run" --set train.steps=300 \
+    --set "train.data.train=$tmp/rep/r_train_*.bin" --set "train.data.val=$tmp/rep/r_train_*.bin"
+"$bin" lens "$tmp/rep/run/ckpt.bin" --text "the quick brown fox jumps over the lazy dog. the quick brown" --top 1 \
+    --json "$tmp/rep.json" > /dev/null 2>&1
+python3 - "$tmp/rep.json" > "$tmp/rep.out" 2>&1 <<'EOF' && pass "its lens predicts the sentence's next bytes" || fail "the lens of the repeated sentence" "$(cat "$tmp/rep.out")"
+import json, sys
+views = json.load(open(sys.argv[1]))["views"]
+pred = "".join(p[0]["text"] for p in views[4]["positions"])
+text = "the quick brown fox jumps over the lazy dog. the quick brown"
+hits = sum(a == b for a, b in zip(pred, text))
+print(f"{hits} of {len(text)}: {pred!r}")
+assert hits >= len(text) - 3, (hits, pred)
+EOF
 
 # A sweep: two configurations (one whose data is missing) times two seeds.
 data=("train.data.train: \"$tmp/data/t_train_*.bin\"" "train.data.val: \"$tmp/data/t_val_*.bin\"")
