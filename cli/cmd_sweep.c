@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -40,7 +41,7 @@
 #define SWEEP_MAX_SETS 32
 
 static const char sweep_help[] =
-    "Usage: gptc sweep SWEEP.yaml [--dry-run]\n"
+    "Usage: gptc sweep SWEEP.yaml [--dry-run] [--jobs N]\n"
     "\n"
     "Trains every configuration of SWEEP.yaml with every seed, one run after\n"
     "another, each with gptc train in its own run directory DIR/NAME-sSEED.\n"
@@ -61,6 +62,8 @@ static const char sweep_help[] =
     "\n"
     "Options:\n"
     "  --dry-run   print what each run would do, and do nothing\n"
+    "  --jobs N    N runs at a time, each with its share of the CPU threads\n"
+    "              (default 1: one run at a time with every thread)\n"
     "\n"
     "Exit status: 0 when every run finished; 1 when one failed; 2 for a bad\n"
     "sweep file or bad usage.\n";
@@ -226,18 +229,22 @@ static double last_val_loss(const char *dir) {
     return loss;
 }
 
-/* gptc train for one run, its output appended to log; its exit status. */
-static int train(const Sweep *w, const SweepRun *r, long long seed, const char *dir, bool resume, const char *log) {
-    char seed_text[32], self[4096];
-    char *argv[16 + 2 * SWEEP_MAX_SETS];
+/* Starts gptc train for one run, its output appended to log, with
+ * `threads` CPU threads (0: gptc train's default); its pid, or -1. */
+static pid_t start_train(const Sweep *w, const SweepRun *r, long long seed, const char *dir, bool resume,
+                         const char *log, int threads) {
+    char seed_text[32], threads_text[32], self[4096];
+    char *argv[20 + 2 * SWEEP_MAX_SETS];
     int n = 0;
     ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (len <= 0) return 127;
+    if (len <= 0) return -1;
     self[len] = 0;
     snprintf(seed_text, sizeof seed_text, "%lld", seed);
+    snprintf(threads_text, sizeof threads_text, "%d", threads);
     argv[n++] = "gptc", argv[n++] = "train", argv[n++] = (char *)r->model;
     argv[n++] = "--run-dir", argv[n++] = (char *)dir, argv[n++] = "--seed", argv[n++] = seed_text;
     argv[n++] = "--backend", argv[n++] = (char *)w->backend, argv[n++] = "--no-progress";
+    if (threads) argv[n++] = "--threads", argv[n++] = threads_text;
     if (resume) argv[n++] = "--resume";
     for (int i = 0; i < r->nsets; i++) argv[n++] = "--set", argv[n++] = (char *)r->sets[i];
     argv[n] = NULL;
@@ -249,50 +256,75 @@ static int train(const Sweep *w, const SweepRun *r, long long seed, const char *
         execv(self, argv);
         _exit(127);
     }
-    int status = 0;
-    if (pid < 0 || waitpid(pid, &status, 0) < 0) return 127;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return pid;
 }
 
 typedef struct {
     const char *what;
     double val_loss;
+    pid_t pid;       /* while it trains */
+    bool resume;
+    char dir[4300], log[4400];
 } Outcome;
 
-static int sweep(const Sweep *w, bool dry) {
-    static Outcome out[SWEEP_MAX_RUNS][SWEEP_MAX_SEEDS];
+static Outcome out[SWEEP_MAX_RUNS][SWEEP_MAX_SEEDS];
+
+/* Waits for one run to end and records how. */
+static int reap(const Sweep *w) {
+    int status = 0;
+    pid_t pid = wait(&status);
+    for (int i = 0; pid > 0 && i < w->nruns; i++)
+        for (int j = 0; j < w->nseeds; j++) {
+            Outcome *o = &out[i][j];
+            if (o->pid != pid) continue;
+            int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            o->pid = 0;
+            o->what = rc ? "FAILED" : o->resume ? "resumed" : "done";
+            o->val_loss = last_val_loss(o->dir);
+            if (rc) printf("gptc sweep: %s: gptc train exited with status %d (see %s)\n", o->dir, rc, o->log);
+            else printf("gptc sweep: %s: %s\n", o->dir, o->what);
+            return rc != 0;
+        }
+    return 0;
+}
+
+/* Every run, `jobs` at a time. */
+static int sweep(const Sweep *w, bool dry, int jobs) {
     char logs[4200], err[4400];
     snprintf(logs, sizeof logs, "%s/logs", w->dir);
     if (!dry && !fs_mkdir_p(logs, err, sizeof err)) return fprintf(stderr, "gptc sweep: %s\n", err), 1;
-    int failed = 0;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int threads = jobs > 1 ? (int)(cores / jobs > 1 ? cores / jobs : 1) : 0, failed = 0, running = 0;
     for (int i = 0; i < w->nruns; i++)
         for (int j = 0; j < w->nseeds; j++) {
             const SweepRun *r = &w->runs[i];
-            char dir[4300], log[4400];
-            snprintf(dir, sizeof dir, "%s/%s-s%lld", w->dir, r->name, w->seeds[j]);
-            snprintf(log, sizeof log, "%s/%s-s%lld.log", logs, r->name, w->seeds[j]);
-            int step, steps;
-            RunState st = state_of(dir, &step, &steps);
             Outcome *o = &out[i][j];
-            o->val_loss = -1;
+            snprintf(o->dir, sizeof o->dir, "%s/%s-s%lld", w->dir, r->name, w->seeds[j]);
+            snprintf(o->log, sizeof o->log, "%s/%s-s%lld.log", logs, r->name, w->seeds[j]);
+            int step, steps;
+            RunState st = state_of(o->dir, &step, &steps);
+            o->val_loss = last_val_loss(o->dir);
+            o->resume = st == RUN_RESUME;
             if (st == RUN_DONE) {
                 o->what = "done before";
-                printf("gptc sweep: %s: finished (step %d of %d), skipped\n", dir, step, steps);
+                printf("gptc sweep: %s: finished (step %d of %d), skipped\n", o->dir, step, steps);
             } else if (st == RUN_STUCK) {
                 o->what = "FAILED";
                 failed++;
-                printf("gptc sweep: %s: a run directory without a checkpoint to resume: remove it to start again\n", dir);
+                printf("gptc sweep: %s: a run directory without a checkpoint to resume: remove it to start again\n",
+                       o->dir);
             } else if (dry) {
-                o->what = st == RUN_RESUME ? "would resume" : "would start";
-                printf("gptc sweep: %s: %s\n", dir, o->what);
+                o->what = o->resume ? "would resume" : "would start";
+                printf("gptc sweep: %s: %s\n", o->dir, o->what);
             } else {
-                printf("gptc sweep: %s: %s (output in %s)\n", dir, st == RUN_RESUME ? "resuming" : "starting", log);
-                int rc = train(w, r, w->seeds[j], dir, st == RUN_RESUME, log);
-                o->what = rc ? "FAILED" : st == RUN_RESUME ? "resumed" : "done";
-                if (rc) failed++, printf("gptc sweep: %s: gptc train exited with status %d (see %s)\n", dir, rc, log);
+                for (; running >= jobs; running--) failed += reap(w);
+                printf("gptc sweep: %s: %s (output in %s)\n", o->dir, o->resume ? "resuming" : "starting", o->log);
+                o->pid = start_train(w, r, w->seeds[j], o->dir, o->resume, o->log, threads);
+                if (o->pid > 0) running++;
+                else o->what = "FAILED", failed++, printf("gptc sweep: %s: cannot start gptc train\n", o->dir);
             }
-            o->val_loss = last_val_loss(dir);
         }
+    for (; running > 0; running--) failed += reap(w);
     printf("\n%-24s %8s  %-12s %s\n", "run", "seed", "status", "last val_loss");
     for (int i = 0; i < w->nruns; i++)
         for (int j = 0; j < w->nseeds; j++) {
@@ -320,7 +352,10 @@ static int sweep(const Sweep *w, bool dry) {
 
 int cmd_sweep(int argc, char **argv) {
     bool dry = false;
-    const CliOpt opts[] = {{"--dry-run", NULL, CLI_FLAG, .to.flag = &dry}, {0}};
+    int jobs = 1;
+    const CliOpt opts[] = {{"--dry-run", NULL, CLI_FLAG, .to.flag = &dry},
+                           {"--jobs", NULL, CLI_COUNT, .to.count = &jobs, .lo = 1, .hi = 256},
+                           {0}};
     const CliCommand cmd = {"gptc sweep", "sweep file", .opts = opts, .help = sweep_help};
     CliArgs args;
     int rc = cli_parse(&cmd, argc, argv, &args);
@@ -328,7 +363,7 @@ int cmd_sweep(int argc, char **argv) {
     Sweep *w = calloc(1, sizeof *w);
     if (!w) rc = 1, fputs("gptc: out of memory\n", stderr);
     else if (!read_sweep(args.args[0], w)) rc = 2, fprintf(stderr, "gptc sweep: %s is not a valid sweep\n", args.args[0]);
-    else rc = sweep(w, dry);
+    else rc = sweep(w, dry, jobs);
     free(w);
     diag_reset();
     cli_free(&args);

@@ -20,7 +20,8 @@
 #   - gptc sweep trains configurations times seeds: --dry-run makes nothing,
 #     a failing configuration is reported and the others go on, sweep.json
 #     lists them, a second sweep skips what finished and resumes what
-#     stopped (bit for bit a straight run), and bad sweep files are errors
+#     stopped (bit for bit a straight run), --jobs 2 runs two at a time
+#     (each as a run alone on one thread), and bad sweep files are errors
 #     at FILE:LINE:COLUMN.
 . "$(dirname "$0")/lib.sh" study "$@"
 
@@ -164,6 +165,13 @@ expect 0 "the same run straight" "done at step 4" -- \
     "$bin" train "$model" "${sets[@]}" --no-progress --seed 2 --set train.steps=4 --run-dir "$tmp/straight"
 params "$tmp/sw/base-s2" "$tmp/b2.st" && params "$tmp/straight" "$tmp/st.st" && cmp -s "$tmp/b2.st" "$tmp/st.st" &&
     pass "... bit for bit" || fail "the resumed sweep run differs from a straight one"
+# --jobs 2: two runs at once, a core each; each as a run on one thread.
+sed -e 's/seeds: \[0, 1\]/seeds: [5, 6]/' -e 's/^dir: sw/dir: sw3/' -e '/- name: nodata/,$d' "$tmp/sweep.yaml" > "$tmp/sweep3.yaml"
+expect 0 "gptc sweep --jobs 2" "0 of 2 runs failed" -- "$bin" sweep "$tmp/sweep3.yaml" --jobs 2
+"$bin" train "$model" "${sets[@]}" --no-progress --seed 6 --set train.steps=4 --threads 1 --run-dir "$tmp/one6" \
+    > /dev/null 2>&1
+params "$tmp/sw3/base-s6" "$tmp/j6.st" && params "$tmp/one6" "$tmp/o6.st" && cmp -s "$tmp/j6.st" "$tmp/o6.st" &&
+    pass "... each run as it is alone on one thread" || fail "a --jobs 2 run differs from one on one thread"
 printf 'seeds: [0]\nruns:\n  - name: a\n    model: m.yaml\n    colour: red\n' > "$tmp/bad1.yaml"
 expect 2 "an unknown key in a sweep" "bad1.yaml:5:5: error: unknown key 'colour' in a run" -- "$bin" sweep "$tmp/bad1.yaml"
 printf 'runs:\n  - {name: a, model: m.yaml}\n  - {name: a, model: m.yaml}\n' > "$tmp/bad2.yaml"
