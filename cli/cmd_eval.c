@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/ckpt_cmd.h"
 #include "cli/cli.h"
 #include "compiler/build.h"
-#include "compiler/lang/diag.h"
 #include "compiler/util/json.h"
 #include "runtime/backend.h"
 #include "runtime/data/data.h"
@@ -171,19 +171,12 @@ static int eval(const EvalArgs *a, const ModelSpec *s, const CkptMeta *meta) {
     return rc;
 }
 
+static int run(const void *args, const ModelSpec *s, const CkptMeta *meta) { return eval(args, s, meta); }
+
 int cmd_eval(int argc, char **argv) {
     EvalArgs a;
     int rc = parse_args(argc, argv, &a);
-    ModelSpec *s = malloc(sizeof *s);
-    CkptMeta meta;
-    char err[1024];
-    if (rc == CLI_GO && !s) rc = 1, fputs("gptc: out of memory\n", stderr);
-    else if (rc == CLI_GO && !ckpt_read_head(a.ckpt, s, &meta, err, sizeof err))
-        rc = 2, fprintf(stderr, "gptc eval: %s\n", err);
-    else if (rc == CLI_GO)
-        rc = eval(&a, s, &meta);
-    free(s);
-    diag_reset();
+    if (rc == CLI_GO) rc = ckpt_cmd_run("gptc eval", a.ckpt, run, &a);
     cli_free(&a.cli);
     return rc;
 }

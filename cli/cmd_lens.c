@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/ckpt_cmd.h"
 #include "cli/cli.h"
-#include "compiler/lang/diag.h"
 #include "compiler/util/json.h"
 #include "runtime/data/codec.h"
 #include "runtime/ref/ref.h"
@@ -200,19 +200,12 @@ static int lens(const LensArgs *a, const ModelSpec *s, const CkptMeta *meta) {
     return rc;
 }
 
+static int run(const void *args, const ModelSpec *s, const CkptMeta *meta) { return lens(args, s, meta); }
+
 int cmd_lens(int argc, char **argv) {
     LensArgs a;
     int rc = parse_args(argc, argv, &a);
-    ModelSpec *s = malloc(sizeof *s);
-    CkptMeta meta;
-    char err[1024];
-    if (rc == CLI_GO && !s) rc = 1, fputs("gptc: out of memory\n", stderr);
-    else if (rc == CLI_GO && !ckpt_read_head(a.ckpt, s, &meta, err, sizeof err))
-        rc = 2, fprintf(stderr, "gptc lens: %s\n", err);
-    else if (rc == CLI_GO)
-        rc = lens(&a, s, &meta);
-    free(s);
-    diag_reset();
+    if (rc == CLI_GO) rc = ckpt_cmd_run("gptc lens", a.ckpt, run, &a);
     cli_free(&a.cli);
     return rc;
 }

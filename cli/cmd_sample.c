@@ -20,8 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/ckpt_cmd.h"
 #include "cli/cli.h"
-#include "compiler/lang/diag.h"
 #include "runtime/data/codec.h"
 #include "runtime/ref/ref.h"
 #include "runtime/train/ckpt.h"
@@ -161,19 +161,12 @@ static int sample(const SampleArgs *a, const ModelSpec *s, const CkptMeta *meta)
     return rc;
 }
 
+static int run(const void *args, const ModelSpec *s, const CkptMeta *meta) { return sample(args, s, meta); }
+
 int cmd_sample(int argc, char **argv) {
     SampleArgs a;
     int rc = parse_args(argc, argv, &a);
-    ModelSpec *s = malloc(sizeof *s);
-    CkptMeta meta;
-    char err[1024];
-    if (rc == CLI_GO && !s) rc = 1, fputs("gptc: out of memory\n", stderr);
-    else if (rc == CLI_GO && !ckpt_read_head(a.ckpt, s, &meta, err, sizeof err))
-        rc = 2, fprintf(stderr, "gptc sample: %s\n", err);
-    else if (rc == CLI_GO)
-        rc = sample(&a, s, &meta);
-    free(s);
-    diag_reset();
+    if (rc == CLI_GO) rc = ckpt_cmd_run("gptc sample", a.ckpt, run, &a);
     cli_free(&a.cli);
     return rc;
 }

@@ -35,6 +35,7 @@
 #include "compiler/tune/prune.h"
 #include "compiler/tune/search.h"
 #include "compiler/util/fsutil.h"
+#include "compiler/util/strlist.h"
 #include "compiler/version.h"
 #include "runtime/device/tune_gate.h"
 
@@ -117,19 +118,6 @@ static int parse_args(int argc, char **argv, Args *a) {
         a->db = a->db_buf;
     }
     return CLI_GO;
-}
-
-/* Whether `family` is in the comma-separated list (all when NULL). */
-static bool picked(const char *list, const char *family) {
-    if (!list) return true;
-    size_t n = strlen(family);
-    for (const char *p = list; *p;) {
-        const char *end = strchr(p, ',');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len == n && !strncmp(p, family, n)) return true;
-        p += len + (end != NULL);
-    }
-    return false;
 }
 
 typedef struct {
@@ -365,7 +353,7 @@ static int tune(const Args *a, const ModelSpec *spec) {
         TuneInstance *ti = &t.ins[t.n];
         tune_instance_init(ti, i, &rules->kernels.inst[i]);
         /* An instance the step never launches (a norm the plan fuses away) is not worth a variant. */
-        if (ti->n > 1 && build_launches(rules, i) && picked(a->only, rules->kernels.inst[i].family)) t.n++;
+        if (ti->n > 1 && build_launches(rules, i) && (!a->only || str_listed(a->only, rules->kernels.inst[i].family))) t.n++;
     }
     if (!rc && !t.n) fprintf(stderr, "gptc tune: %s: no kernel to tune%s\n", a->model, a->only ? " in --only" : ""), rc = 2;
     /* The gate's tokens: a few window blocks, as few as cover a document end. */

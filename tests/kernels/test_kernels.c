@@ -65,6 +65,7 @@
 #include "runtime/ref/rotary.h"
 #include "runtime/device/sim/sim.h"
 #include "runtime/data/token_segments.h"
+#include "compiler/util/strlist.h"
 
 #ifdef __SANITIZE_ADDRESS__
 #include <sanitizer/asan_interface.h>
@@ -2179,17 +2180,6 @@ static void test_kernel(const char *model, const GptcKernel *k, uint64_t seed) {
 #endif
 }
 
-/* Is `family` in the comma-separated list? */
-static bool listed(const char *list, const char *family) {
-    size_t n = strlen(family);
-    for (const char *p = list; *p;) {
-        const char *end = strchr(p, ',');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len == n && !strncmp(p, family, n)) return true;
-        p += len + (end != NULL);
-    }
-    return false;
-}
 
 int main(int argc, char **argv) {
 #ifdef GPTC_KERNELS_GPU
@@ -2209,7 +2199,7 @@ int main(int argc, char **argv) {
     }
     int tested = 0;
     for (int i = 0; i < GPTC_KERNELS_KERNEL_COUNT; i++) {
-        if (only && !listed(only, gptc_kernels[i].family)) continue;
+        if (only && !str_listed(only, gptc_kernels[i].family)) continue;
         test_kernel(argv[1], &gptc_kernels[i], seed);
         tested++;
     }
