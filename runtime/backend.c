@@ -65,7 +65,10 @@ static void ref_close_fn(void *impl) {
     free(r);
 }
 
-static void ref_norms_fn(void *impl, double *x_rms, double *x0_rms) { ref_norms(((Ref *)impl)->m, x_rms, x0_rms); }
+static int ref_norms_fn(void *impl, double *x_rms, double *x0_rms) {
+    ref_norms(((Ref *)impl)->m, x_rms, x0_rms);
+    return 0;
+}
 
 static bool ref_open(Backend *b, const ModelBuild *mb, int max_T, char *err, size_t errcap) {
     Ref *r = calloc(1, sizeof *r);

@@ -81,10 +81,10 @@ typedef struct Backend {
      * device is the host the run record describes already. */
     void (*describe)(void *impl, FILE *json);
     /* The RMS of x where it enters each layer's mix, and of each input
-     * table after its norm, over the last forward's tokens (ref_norms):
-     * the metrics' norms. NULL for sim and cuda, which do not report them
-     * yet. */
-    void (*norms)(void *impl, double *x_rms, double *x0_rms);
+     * table after its norm, over the last forward's tokens (ref_norms,
+     * exec_norms): the metrics' norms. 0, or -1 with the reason in
+     * error(). */
+    int (*norms)(void *impl, double *x_rms, double *x0_rms);
 } Backend;
 
 /* Opens executor `name` ("ref", "sim" or "cuda") for the model of build

@@ -3,9 +3,9 @@
 # tests/train/micro.yaml (ref, and sim for eval):
 #   - gptc train --seed N is --set train.seed=N, bit for bit; another seed
 #     gives other weights; a resume with another --seed is refused;
-#   - every validation of a ref run records the RMS of x at each layer's mix
-#     and of each input table, and the lambdas corrected by them (shares of
-#     each layer's mix that sum to 1 in magnitude);
+#   - every validation records the RMS of x at each layer's mix and of each
+#     input table, and the lambdas corrected by them (shares of each layer's
+#     mix that sum to 1 in magnitude); sim's agree with ref's;
 #   - gptc eval CKPT on the run's own validation data at its step gives the
 #     run's last val_loss to the bit (text and --json); on other shards, at
 #     another step and on sim it runs; a batch that does not divide
@@ -61,8 +61,20 @@ for v in vals:
         lam = v["scalars"]["lambda_x"][i] * n["x"][i]
         assert (lam > 0) == (c["lambda_x"][i] > 0), i
 EOF
-    pass "ref: every validation records the norms and the norm-corrected lambdas" ||
+    pass "every validation records the norms and the norm-corrected lambdas" ||
     fail "the norms in metrics.jsonl" "$(cat "$tmp/norms.out")"
+# sim reads the same norms from its device buffers (bf16): at step 0,
+# from the same weights, within bf16's rounding of ref's.
+expect 0 "a sim run to compare norms with" "done at step 2" -- train --backend sim --steps 2 --run-dir "$tmp/ns"
+expect 0 "... and a ref run" "done at step 2" -- train --backend ref --steps 2 --run-dir "$tmp/nr"
+python3 - "$tmp/ns/metrics.jsonl" "$tmp/nr/metrics.jsonl" > "$tmp/ns.out" 2>&1 <<'EOF' &&
+import json, sys
+first = lambda p: [json.loads(l) for l in open(p) if '"val"' in l][0]["norms"]
+s, r = first(sys.argv[1]), first(sys.argv[2])
+for a, b in zip(s["x"] + [s["x00"], s["x01"]], r["x"] + [r["x00"], r["x01"]]):
+    assert abs(a - b) <= 1e-2 * b, (s, r)
+EOF
+    pass "sim's norms are ref's within bf16's rounding" || fail "sim's norms" "$(cat "$tmp/ns.out")"
 expect 0 "gptc eval on the run's validation data" "at step 10" -- \
     "$bin" eval "$tmp/e/ckpt.bin" --backend ref --json "$tmp/e.json"
 got=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["val_loss"])' "$tmp/e.json" 2> /dev/null)

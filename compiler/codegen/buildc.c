@@ -221,8 +221,10 @@ void buildc_emit(const ModelBuild *b, const char *header, StrBuf *out) {
     sb_puts(out, ",\n    .tuning = ");
     c_str(out, b->tuning);
     sb_printf(out, ",\n    .has_plan = true,\n    .plan = {.block_size = %d, .nbufs = %d, .nsteps = %d, .nforward = %d, "
-                   ".bufs = bufs, .steps = steps, .loss_buf = %d},\n",
+                   ".bufs = bufs, .steps = steps, .loss_buf = %d, .xs_buf = {",
               b->plan.block_size, b->plan.nbufs, b->plan.nsteps, b->plan.nforward, b->plan.loss_buf);
+    for (int i = 0; i < b->spec.model.layers; i++) sb_printf(out, "%s%d", i ? ", " : "", b->plan.xs_buf[i]);
+    sb_printf(out, "}, .x0_buf = %d},\n", b->plan.x0_buf);
     const ArenaLayout *a = &b->arena;
     sb_printf(out, "    .arena = {.arena_per_token = %" PRId64 ", .arena_fixed = %" PRId64 ", .total_per_token = %" PRId64
                    ", .total_fixed = %" PRId64 ", .narena = %d},\n",

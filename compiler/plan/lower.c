@@ -329,6 +329,7 @@ static void embed_forward(Lower *L) {
     const ModelSpec *s = L->s;
     int D = s->model.dim, K = s->x0.tables;
     L->x0 = act(L, PD_BF16, (int64_t)K * D, 0, "x0");
+    L->p->x0_buf = L->x0;
     L->x0_rstd = act(L, PD_F32, K, 0, "x0.rstd");
     for (int k = 0; k < K; k++) {
         PlanStep *st = kernel(L, "embed_fwd", 0, "embed x0");
@@ -420,6 +421,7 @@ static void mix_forward(Lower *L, int i, int x_in) {
     bind_int(st, "lambda_off", spec_lambda_index(s, i, 0));
     bind_rows(st, "rows", 1);
     mix_op(L, st, L->xm[i], L->xs[i]);
+    L->p->xs_buf[i] = L->xs[i];
 }
 
 static void qkv_ops(Lower *L, PlanStep *st, int i, int qkv, int rstd, int ve) {

@@ -141,6 +141,10 @@ typedef struct {
     PlanStep *steps;
     PlanOp *ops;
     int loss_buf;
+    /* What the metrics' norms read after a forward pass (bf16, live until
+     * the backward pass): x where it enters each layer's mix [T, dim], and
+     * the input tables after their norm [tables, T, dim]. */
+    int xs_buf[SPEC_MAX_LAYERS], x0_buf;
 } Plan;
 
 /* Whether the GPU executors' plan covers this model; false with the reason

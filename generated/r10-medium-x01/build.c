@@ -4771,7 +4771,7 @@ ModelBuild gptc_build = {
     .kernels_sha256 = "4ba3fc3f57029e368ac967b291a445b437cc8fb809a271d1596de27208c78001",
     .tuning = "",
     .has_plan = true,
-    .plan = {.block_size = 128, .nbufs = 648, .nsteps = 478, .nforward = 166, .bufs = bufs, .steps = steps, .loss_buf = 341},
+    .plan = {.block_size = 128, .nbufs = 648, .nsteps = 478, .nforward = 166, .bufs = bufs, .steps = steps, .loss_buf = 341, .xs_buf = {8, 37, 57, 77, 97, 117, 137, 157, 165, 193, 214, 235, 247, 267, 287, 307}, .x0_buf = 8},
     .arena = {.arena_per_token = 717004, .arena_fixed = 3328, .total_per_token = 1159856, .total_fixed = 83200, .narena = 405},
     .optim = {.adam = {2, 0}, .cast = {9, 3}, .momentum = {8, 0}, 
               .colsum = {6, 0}, .normalize = {9, 0}, .combine = {9, 1}, .update = {9, 2}, 

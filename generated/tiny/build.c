@@ -1821,7 +1821,7 @@ ModelBuild gptc_build = {
     .kernels_sha256 = "32f29fede3c341c8ebe856882b5e4b026e4feca9f0b693379266716ceb3f8ff5",
     .tuning = "",
     .has_plan = true,
-    .plan = {.block_size = 32, .nbufs = 243, .nsteps = 177, .nforward = 62, .bufs = bufs, .steps = steps, .loss_buf = 131},
+    .plan = {.block_size = 32, .nbufs = 243, .nsteps = 177, .nforward = 62, .bufs = bufs, .steps = steps, .loss_buf = 131, .xs_buf = {8, 29, 49, 69, 85, 97}, .x0_buf = 8},
     .arena = {.arena_per_token = 28928, .arena_fixed = 512, .total_per_token = 48984, .total_fixed = 3328, .narena = 149},
     .optim = {.adam = {2, 0}, .cast = {9, 3}, .momentum = {8, 0}, 
               .colsum = {6, 0}, .normalize = {9, 0}, .combine = {9, 1}, .update = {9, 2}, 

@@ -153,6 +153,13 @@ static void dev_memory(void *impl, size_t *now, size_t *peak) {
     if (!strcmp(d->g.name, "cuda")) gpu_cuda_stats(&d->g, now, peak);
 }
 
+static int dev_norms(void *impl, double *x_rms, double *x0_rms) {
+    Dev *d = impl;
+    if (!exec_norms(d->e, x_rms, x0_rms)) return 0;
+    dev_fail(d, "reading the norms", exec_error(d->e));
+    return -1;
+}
+
 static int dev_join_ranks(void *impl, Coll *coll, double timeout_s) {
     Dev *d = impl;
     char why[512];
@@ -247,6 +254,7 @@ static bool dev_build(Dev *d, Backend *b, int max_T, char *err, size_t errcap) {
                    .error = dev_error,
                    .sync = dev_sync,
                    .memory = dev_memory,
+                   .norms = dev_norms,
                    .join_ranks = dev_join_ranks,
                    .set_profile = dev_set_profile,
                    .profile = dev_profile,

@@ -4,6 +4,7 @@
 #include "runtime/device/exec.h"
 
 #include <stdarg.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -473,6 +474,31 @@ int exec_forward(Exec *e, const int *ids, const int *targets, int T, int step, b
     const PlanBuf *b = &e->plan->bufs[e->plan->loss_buf];
     if (e->g->copy_to_host(e->g, &l, buf_ptr(e, b, 0, 0), sizeof l)) return fail(e, "%s", e->g->err);
     *loss = l;
+    return 0;
+}
+
+/* The RMS of n bf16 values at device address p, read in pieces. */
+static int rms_bf16(Exec *e, const void *p, size_t n, double *out) {
+    enum { CHUNK = 1 << 16 };
+    static uint16_t host[CHUNK];
+    double ss = 0;
+    for (size_t i = 0; i < n; i += CHUNK) {
+        size_t m = n - i < CHUNK ? n - i : CHUNK;
+        if (e->g->copy_to_host(e->g, host, (const uint16_t *)p + i, m * sizeof *host)) return fail(e, "%s", e->g->err);
+        for (size_t j = 0; j < m; j++) ss += (double)bf16_to_f32(host[j]) * bf16_to_f32(host[j]);
+    }
+    *out = n ? sqrt(ss / (double)n) : 0;
+    return 0;
+}
+
+int exec_norms(Exec *e, double *x_rms, double *x0_rms) {
+    const ModelSpec *s = &e->b->spec;
+    size_t TD = (size_t)e->T * s->model.dim;
+    for (int i = 0; i < s->model.layers; i++)
+        if (rms_bf16(e, buf_ptr(e, &e->plan->bufs[e->plan->xs_buf[i]], 0, 0), TD, &x_rms[i])) return -1;
+    const char *x0 = buf_ptr(e, &e->plan->bufs[e->plan->x0_buf], 0, 0);
+    for (int k = 0; k < s->x0.tables; k++)
+        if (rms_bf16(e, x0 + (size_t)k * TD * 2, TD, &x0_rms[k])) return -1;
     return 0;
 }
 

@@ -73,6 +73,11 @@ const double *exec_profile(const Exec *e);
 int exec_forward(Exec *e, const int *ids, const int *targets, int T, int step, bool validation, double *loss);
 int exec_backward(Exec *e);
 
+/* After a forward pass: the RMS of x where it enters each layer's mix
+ * [layers] and of each input table after its norm [tables] (the plan's
+ * xs_buf and x0_buf), over its T tokens. 0, or -1 with the reason. */
+int exec_norms(Exec *e, double *x_rms, double *x0_rms);
+
 /* The pieces of a step, for tests and partial plans: set T and upload the
  * step's inputs; run steps [from, to); zero the gradients; the device
  * pointer of a buffer (by its plan name) at the current T. */

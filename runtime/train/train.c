@@ -403,7 +403,7 @@ static void log_validation(Trainer *t, double val_loss) {
     ValPoint p = {t->step, t->s->train.steps, val_loss,
                   t->loss_count ? t->loss_sum / t->loss_count : NAN, t->train_ms, 0, 0, scalars, NULL, NULL};
     double x_rms[SPEC_MAX_LAYERS], x0_rms[SPEC_MAX_TABLES];
-    if (t->be.norms) t->be.norms(t->be.impl, x_rms, x0_rms), p.x_rms = x_rms, p.x0_rms = x0_rms;
+    if (t->be.norms && !t->be.norms(t->be.impl, x_rms, x0_rms)) p.x_rms = x_rms, p.x0_rms = x0_rms;
     spec_window_blocks(t->s, t->step, true, &p.long_blocks, &p.short_blocks);
     runlog_val(t->log, t->s, &p);
     t->loss_sum = 0;
