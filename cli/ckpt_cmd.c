@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "compiler/lang/diag.h"
 
@@ -19,4 +20,16 @@ int ckpt_cmd_run(const char *prog, const char *ckpt, CkptCmdFn fn, const void *a
     free(s);
     diag_reset();
     return rc;
+}
+
+ref_Model *ckpt_cmd_ref_model(const char *ckpt, const ModelSpec *s, int max_T, char *err, size_t errlen) {
+    ref_Model *m = ref_model_new(s, max_T);
+    size_t count = 0;
+    float *params = ckpt_read_array(ckpt, "params", &count, err, errlen);
+    bool fit = params && count == ref_num_params(m);
+    if (fit) memcpy(ref_params(m), params, count * sizeof(float));
+    else if (params) snprintf(err, errlen, "%s: the parameters do not fit its model", ckpt);
+    free(params);
+    if (!fit) ref_model_free(m);
+    return fit ? m : NULL;
 }

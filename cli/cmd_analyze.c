@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "compiler/util/fsutil.h"
+
 static const char analyze_help[] =
     "Usage: gptc analyze DIR... -o REPORT [--baseline NAME] [--target LOSS]\n"
     "                    [--steps A:B] [--time A:B] [--no-plots]\n"
@@ -44,9 +46,7 @@ static const char analyze_help[] =
 /* scripts/analyze.py of the clone this gptc was built in. */
 static bool find_script(char *out, size_t cap) {
     char exe[4096];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) return false;
-    exe[n] = 0;
+    if (!fs_self_exe(exe, sizeof exe)) return false;
     static const char *const up[] = {"/../scripts/analyze.py", "/../../scripts/analyze.py"};
     char *slash = strrchr(exe, '/');
     if (!slash) return false;

@@ -151,15 +151,6 @@ static int parse_args(int argc, char **argv, Args *a) {
     return parse_archs(&cmd, a, a->arch_list);
 }
 
-/* generated/NAME for .../NAME.yaml (or .yml). */
-static void default_out_dir(const char *model, char *buf, size_t len) {
-    const char *base = strrchr(model, '/');
-    base = base ? base + 1 : model;
-    size_t n = strlen(base);
-    if (n > 5 && !strcmp(base + n - 5, ".yaml")) n -= 5;
-    else if (n > 4 && !strcmp(base + n - 4, ".yml")) n -= 4;
-    snprintf(buf, len, "generated/%.*s", (int)n, base);
-}
 
 /* ---- generation ---- */
 
@@ -459,7 +450,7 @@ static int compile(const Args *a, const char *version) {
     char dir[4096], err[4200];
     TuneDb *db = NULL;
     if (a->out_dir) snprintf(dir, sizeof dir, "%s", a->out_dir);
-    else default_out_dir(a->model, dir, sizeof dir);
+    else fs_stem_path("generated", a->model, dir, sizeof dir);
     int rc = 0;
     if (!spec_load(a->model, a->cli.sets, a->cli.nsets, spec)) {
         fprintf(stderr, "gptc compile: %s is not a valid model (%d error%s)\n", a->model, diag_error_count(),

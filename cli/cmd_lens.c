@@ -169,22 +169,15 @@ static int lens(const LensArgs *a, const ModelSpec *s, const CkptMeta *meta) {
     int bs = s->attn.window.block_size, max_T = (int)s->train.val_tokens_per_rank;
     l.ids = malloc(sizeof(int) * (size_t)max_T);
     int *tgt = calloc((size_t)max_T, sizeof(int));
-    l.m = ref_model_new(s, max_T);
-    size_t count = 0;
-    float *params = l.m ? ckpt_read_array(a->ckpt, "params", &count, err, sizeof err) : NULL;
+    l.m = ckpt_cmd_ref_model(a->ckpt, s, max_T, err, sizeof err);
     int rc = 0;
-    if (!l.ids || !tgt || !l.m) rc = 1, snprintf(err, sizeof err, "out of memory");
-    else if (!params || count != ref_num_params(l.m)) {
-        if (params) snprintf(err, sizeof err, "%s: the parameters do not fit its model", a->ckpt);
-        rc = 2;
-    } else if ((l.n = codec_encode(&l.codec, a->text, l.ids, max_T, err, sizeof err)) < 0) {
-        rc = 2;
-    }
+    if (!l.m) rc = 2;
+    else if (!l.ids || !tgt) rc = 1, snprintf(err, sizeof err, "out of memory");
+    else if ((l.n = codec_encode(&l.codec, a->text, l.ids, max_T, err, sizeof err)) < 0) rc = 2;
     if (!rc && a->json && !(l.json = fopen(a->json, "w"))) rc = 1, snprintf(err, sizeof err, "cannot write %s", a->json);
     if (rc) {
         fprintf(stderr, "gptc lens: %s\n", err);
     } else {
-        memcpy(ref_params(l.m), params, count * sizeof(float));
         int T = (l.n + bs - 1) / bs * bs;
         for (int t = l.n; t < T; t++) l.ids[t] = l.codec.eot;
         ref_forward(l.m, l.ids, tgt, T, (int)meta->step, true);
@@ -194,7 +187,7 @@ static int lens(const LensArgs *a, const ModelSpec *s, const CkptMeta *meta) {
         show_all(&l);
         if (l.json && (fputs("]}\n", l.json), fclose(l.json) != 0)) rc = 1, fprintf(stderr, "gptc lens: cannot write %s\n", a->json);
     }
-    free(params), free(l.ids), free(tgt);
+    free(l.ids), free(tgt);
     if (l.m) ref_model_free(l.m);
     codec_close(&l.codec);
     return rc;

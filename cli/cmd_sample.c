@@ -128,16 +128,10 @@ static int sample(const SampleArgs *a, const ModelSpec *s, const CkptMeta *meta)
     int bs = s->attn.window.block_size, max_T = (int)s->train.val_tokens_per_rank, V = s->vocab.padded;
     int *ids = malloc(sizeof(int) * (size_t)max_T), *tgt = calloc((size_t)max_T, sizeof(int));
     Cand *cand = malloc(sizeof(Cand) * (size_t)s->vocab.size);
-    ref_Model *m = ref_model_new(s, max_T);
-    size_t count = 0;
-    float *params = m ? ckpt_read_array(a->ckpt, "params", &count, err, sizeof err) : NULL;
-    int n = ids && tgt && cand && params && count == ref_num_params(m)
-                ? codec_encode(&tok, a->prompt, ids, max_T - 1, err, sizeof err)
-                : -1;
-    if (params && count != ref_num_params(m)) snprintf(err, sizeof err, "%s: the parameters do not fit its model", a->ckpt);
+    ref_Model *m = ckpt_cmd_ref_model(a->ckpt, s, max_T, err, sizeof err);
+    int n = m && ids && tgt && cand ? codec_encode(&tok, a->prompt, ids, max_T - 1, err, sizeof err) : -1;
     int rc = n < 0 ? 2 : 0;
-    if (rc) fprintf(stderr, "gptc sample: %s\n", ids && tgt && cand && m ? err : "out of memory");
-    else memcpy(ref_params(m), params, count * sizeof(float));
+    if (rc) fprintf(stderr, "gptc sample: %s\n", !m || (ids && tgt && cand) ? err : "out of memory");
     Rng r;
     rng_seed(&r, (uint64_t)a->seed);
     for (int i = 1; !rc && i < n; i++) print_token(&tok, ids[i]);
@@ -155,7 +149,7 @@ static int sample(const SampleArgs *a, const ModelSpec *s, const CkptMeta *meta)
         print_token(&tok, next);
     }
     if (!rc) putchar('\n');
-    free(params), free(ids), free(tgt), free(cand);
+    free(ids), free(tgt), free(cand);
     if (m) ref_model_free(m);
     codec_close(&tok);
     return rc;

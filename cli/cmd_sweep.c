@@ -170,13 +170,7 @@ static bool read_sweep(const char *path, Sweep *w) {
     const YNode *dir = scalar(root, "dir", false), *backend = scalar(root, "backend", false),
                 *seeds = ynode_get(root, "seeds"), *runs = ynode_get(root, "runs");
     if (dir) relative(path, dir->text, w->dir, sizeof w->dir);
-    else {
-        const char *base = strrchr(path, '/');
-        base = base ? base + 1 : path;
-        size_t n = strlen(base);
-        if (n > 5 && !strcmp(base + n - 5, ".yaml")) n -= 5;
-        snprintf(w->dir, sizeof w->dir, "runs/%.*s", (int)n, base);
-    }
+    else fs_stem_path("runs", path, w->dir, sizeof w->dir);
     snprintf(w->backend, sizeof w->backend, "%s", backend ? backend->text : "auto");
     if (!seeds || seeds->kind != YNODE_SEQ || !seeds->n)
         diag_error(seeds ? seeds->at : root->at, "'seeds' is a list of whole numbers, e.g. [0, 1, 2]");
@@ -236,9 +230,7 @@ static pid_t start_train(const Sweep *w, const SweepRun *r, long long seed, cons
     char seed_text[32], threads_text[32], self[4096];
     char *argv[20 + 2 * SWEEP_MAX_SETS];
     int n = 0;
-    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (len <= 0) return -1;
-    self[len] = 0;
+    if (!fs_self_exe(self, sizeof self)) return -1;
     snprintf(seed_text, sizeof seed_text, "%lld", seed);
     snprintf(threads_text, sizeof threads_text, "%d", threads);
     argv[n++] = "gptc", argv[n++] = "train", argv[n++] = (char *)r->model;

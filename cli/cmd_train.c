@@ -22,7 +22,7 @@
 #include "runtime/train/train.h"
 #include "compiler/lang/validate.h"
 #include "compiler/tune/db.h"
-#include "compiler/version.h"
+#include "compiler/util/fsutil.h"
 
 static const char help[] =
     "\n"
@@ -86,15 +86,6 @@ static const char help[] =
 
 /* "gptc train", or a generated trainer's own name, for messages. */
 static const char *prog = "gptc train";
-
-/* runs/NAME for .../NAME.yaml */
-static void default_run_dir(const char *model, char *out, size_t n) {
-    const char *base = strrchr(model, '/');
-    base = base ? base + 1 : model;
-    size_t len = strlen(base);
-    if (len > 5 && !strcmp(base + len - 5, ".yaml")) len -= 5;
-    snprintf(out, n, "runs/%.*s", (int)len, base);
-}
 
 /* The ranks' own arguments: ours without --ranks, --gpus and --threads,
  * which the launcher sets for each rank, then the executor resolved here,
@@ -237,7 +228,7 @@ static int settle(TrainArgs *a) {
     }
     fprintf(stderr, "%s: %s\n", prog, note);
     if (!a->o.run_dir) {
-        default_run_dir(a->model, a->run_dir, sizeof a->run_dir);
+        fs_stem_path("runs", a->model, a->run_dir, sizeof a->run_dir);
         a->o.run_dir = a->run_dir;
     }
     return CLI_GO;
@@ -254,8 +245,8 @@ static TuneChoices *tune_choices(const char *path, const char *backend) {
         fprintf(stderr, "gptc train: --db: the ref executor runs no generated kernels to tune\n");
         return NULL;
     }
-    TuneValidator here[2] = {{"gptc", GPTC_VERSION}, {"device", "sim cost model"}};
-    if (strcmp(backend, "sim")) snprintf(here[1].value, sizeof here[1].value, "%s", backend);
+    TuneValidator here[2];
+    tune_db_here(backend, here);
     TuneChoices *t = malloc(sizeof *t);
     char err[1024];
     if (t && tune_db_choices(path, here, 2, true, t, err, sizeof err)) return t;

@@ -36,7 +36,6 @@
 #include "compiler/tune/search.h"
 #include "compiler/util/fsutil.h"
 #include "compiler/util/strlist.h"
-#include "compiler/version.h"
 #include "runtime/device/tune_gate.h"
 
 static const char tune_help[] =
@@ -110,11 +109,8 @@ static int parse_args(int argc, char **argv, Args *a) {
                                "with --backend sim --cost-model\n"),
                2;
     if (!a->db) {
-        const char *base = strrchr(a->model, '/');
-        base = base ? base + 1 : a->model;
-        size_t n = strlen(base);
-        if (n > 5 && !strcmp(base + n - 5, ".yaml")) n -= 5;
-        snprintf(a->db_buf, sizeof a->db_buf, "runs/tune/%.*s.db", (int)n, base);
+        fs_stem_path("runs/tune", a->model, a->db_buf, sizeof a->db_buf - 3);
+        strcat(a->db_buf, ".db");
         a->db = a->db_buf;
     }
     return CLI_GO;
@@ -227,26 +223,16 @@ static double step_us(const Tuning *t, bool chosen) {
 static const char *const status_names[] = {[TUNE_OK] = "ok", [TUNE_PRUNED] = "pruned", [TUNE_WRONG] = "wrong",
                                            [TUNE_UNTIMED] = "untimed"};
 
-static void here(TuneValidator v[2]) {
-    v[0] = (TuneValidator){"gptc", GPTC_VERSION};
-    v[1] = (TuneValidator){"device", "sim cost model"};
-}
 
-/* Drops db's rows and choice for (family, template, shape). */
+/* Drops db's rows and choice for key's (family, template, shape). */
 static void forget(TuneDb *db, const TuneChoice *key) {
     int n = 0;
-    for (int r = 0; r < db->nrows; r++) {
-        const TuneChoice *c = &db->rows[r].c;
-        if (strcmp(c->family, key->family) || strcmp(c->shape, key->shape) || strcmp(c->tpl, key->tpl))
-            db->rows[n++] = db->rows[r];
-    }
+    for (int r = 0; r < db->nrows; r++)
+        if (!tune_same_key(&db->rows[r].c, key)) db->rows[n++] = db->rows[r];
     db->nrows = n;
     n = 0;
-    for (int r = 0; r < db->choices.n; r++) {
-        const TuneChoice *c = &db->choices.c[r];
-        if (strcmp(c->family, key->family) || strcmp(c->shape, key->shape) || strcmp(c->tpl, key->tpl))
-            db->choices.c[n++] = *c;
-    }
+    for (int r = 0; r < db->choices.n; r++)
+        if (!tune_same_key(&db->choices.c[r], key)) db->choices.c[n++] = db->choices.c[r];
     db->choices.n = n;
 }
 
@@ -254,7 +240,7 @@ static void forget(TuneDb *db, const TuneChoice *key) {
  * since tuning adds to it. */
 static bool open_db(const char *path, TuneDb *db, char *err, size_t errlen) {
     TuneValidator v[2];
-    here(v);
+    tune_db_here("sim", v);
     struct stat st;
     memset(db, 0, sizeof *db);
     return stat(path, &st) != 0 || (tune_db_read(path, db, err, errlen) && tune_db_holds(db, path, v, 2, true, err, errlen));
@@ -264,7 +250,7 @@ static bool save(const Tuning *t, const char *path, char *err, size_t errlen) {
     TuneDb *db = malloc(sizeof *db);
     if (!db) return snprintf(err, errlen, "out of memory"), false;
     TuneValidator v[2];
-    here(v);
+    tune_db_here("sim", v);
     bool ok = open_db(path, db, err, errlen);
     for (int i = 0; i < 2; i++) tune_db_validator(db, v[i].name, v[i].value);
     for (int i = 0; ok && i < t->n; i++) {

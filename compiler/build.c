@@ -230,13 +230,9 @@ bool build_kernels_fit(const ModelBuild *b, const ModelSpec *s, char *which, siz
     emit_kernel_set(s, now);
     /* The build's knobs, on the instances that line up: where they do
      * not fit, the comparison below names the instance that differs. */
-    for (int i = 0; i < now->n && i < b->kernels.n; i++) {
-        TuneCandidate cand[TUNE_MAX_CANDIDATES];
-        TuneKnobs k = tune_knobs(&b->kernels.inst[i]);
-        int n = tune_candidates(&now->inst[i], cand, TUNE_MAX_CANDIDATES);
-        for (int j = 0; j < n; j++)
-            if (tune_knobs_equal(cand[j].knobs, k)) tune_apply(&now->inst[i], k);
-    }
+    for (int i = 0; i < now->n && i < b->kernels.n; i++)
+        if (tune_is_candidate(&now->inst[i], tune_knobs(&b->kernels.inst[i])))
+            tune_apply(&now->inst[i], tune_knobs(&b->kernels.inst[i]));
     const KernelSet *old = &b->kernels;
     char o[128], n[128];
     bool fit = true;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "compiler/util/fsutil.h"
+#include "compiler/version.h"
 #include "compiler/util/strbuf.h"
 
 #define MAGIC "gptc-tune 1"
@@ -85,11 +86,8 @@ static const char *parse_line(char *line, TuneDb *db) {
         TuneChoices *t = &db->choices;
         if (t->n == (int)(sizeof t->c / sizeof t->c[0])) return "too many choices";
         if (!variant(&p, &t->c[t->n]) || word(&p)) return "expected: choice FAMILY TEMPLATE SHAPE threads=N vec=N [KNOB=N]...";
-        const TuneChoice *c = &t->c[t->n];
         for (int i = 0; i < t->n; i++)
-            if (!strcmp(t->c[i].family, c->family) && !strcmp(t->c[i].shape, c->shape) &&
-                !strcmp(t->c[i].tpl, c->tpl))
-                return "a second choice for the same family, template and shape";
+            if (tune_same_key(&t->c[i], &t->c[t->n])) return "a second choice for the same family, template and shape";
         t->n++;
         return NULL;
     }
@@ -191,4 +189,15 @@ bool tune_db_choices(const char *path, const TuneValidator *here, int nhere, boo
     if (ok) *out = db->choices;
     free(db);
     return ok;
+}
+
+int tune_db_here(const char *backend, TuneValidator out[2]) {
+    out[0] = (TuneValidator){"gptc", GPTC_VERSION};
+    out[1] = (TuneValidator){"device", "sim cost model"};
+    if (strcmp(backend, "sim")) snprintf(out[1].value, sizeof out[1].value, "%s", backend);
+    return 2;
+}
+
+bool tune_same_key(const TuneChoice *a, const TuneChoice *b) {
+    return !strcmp(a->family, b->family) && !strcmp(a->shape, b->shape) && !strcmp(a->tpl, b->tpl);
 }

@@ -120,6 +120,14 @@ int tune_candidates(const EmitInstance *in, TuneCandidate *out, int max) {
     return n;
 }
 
+bool tune_is_candidate(const EmitInstance *in, TuneKnobs k) {
+    TuneCandidate cand[TUNE_MAX_CANDIDATES];
+    int n = tune_candidates(in, cand, TUNE_MAX_CANDIDATES);
+    for (int j = 0; j < n; j++)
+        if (tune_knobs_equal(cand[j].knobs, k)) return true;
+    return false;
+}
+
 static void set_const(EmitInstance *in, const char *name, long long value) {
     for (int i = 0; i < in->nconsts; i++)
         if (!strcmp(in->consts[i].name, name)) in->consts[i].value = value;
@@ -181,12 +189,11 @@ bool tune_apply_all(KernelSet *p, const TuneChoices *t, char *err, size_t errlen
                      c->family, c->shape, in->tpl, c->tpl, tpl);
             return false;
         }
-        TuneCandidate cand[TUNE_MAX_CANDIDATES];
-        int n = tune_candidates(in, cand, TUNE_MAX_CANDIDATES), j = 0;
-        while (j < n && !tune_knobs_equal(cand[j].knobs, c->knobs)) j++;
-        if (j == n) {
+        if (!tune_is_candidate(in, c->knobs)) {
+            TuneCandidate cand[TUNE_MAX_CANDIDATES];
             tune_knobs_format(c->knobs, knobs, sizeof knobs);
-            snprintf(err, errlen, "%s %s: %s is not one of its %d variants", c->family, c->shape, knobs, n);
+            snprintf(err, errlen, "%s %s: %s is not one of its %d variants", c->family, c->shape, knobs,
+                     tune_candidates(in, cand, TUNE_MAX_CANDIDATES));
             return false;
         }
         tune_apply(in, c->knobs);

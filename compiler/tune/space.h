@@ -77,6 +77,9 @@ typedef struct {
  * it, before any tune_apply. */
 int tune_candidates(const EmitInstance *in, TuneCandidate *out, int max);
 
+/* Whether k is one of the instance's candidates (`in` as emit.c made it). */
+bool tune_is_candidate(const EmitInstance *in, TuneKnobs k);
+
 /* The instance's knobs now. */
 TuneKnobs tune_knobs(const EmitInstance *in);
 

@@ -109,3 +109,19 @@ bool fs_write_atomic(const char *path, const void *const *pieces, const size_t *
     unlink(tmp);
     return false;
 }
+
+void fs_stem_path(const char *prefix, const char *file, char *out, size_t cap) {
+    const char *base = strrchr(file, '/');
+    base = base ? base + 1 : file;
+    size_t n = strlen(base);
+    if (n > 5 && !strcmp(base + n - 5, ".yaml")) n -= 5;
+    else if (n > 4 && !strcmp(base + n - 4, ".yml")) n -= 4;
+    snprintf(out, cap, "%s/%.*s", prefix, (int)n, base);
+}
+
+bool fs_self_exe(char *out, size_t cap) {
+    ssize_t len = cap > 1 ? readlink("/proc/self/exe", out, cap - 1) : -1;
+    if (len <= 0) return false;
+    out[len] = '\0';
+    return true;
+}

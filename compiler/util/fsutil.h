@@ -18,6 +18,13 @@
 
 bool fs_mkdir_p(const char *path, char *err, size_t errlen);
 
+/* PREFIX/NAME for a file .../NAME.yaml (or .yml, or no extension): where a
+ * command puts what it makes for a model or sweep file by default. */
+void fs_stem_path(const char *prefix, const char *file, char *out, size_t cap);
+
+/* The path of the running binary (/proc/self/exe); false if unknown. */
+bool fs_self_exe(char *out, size_t cap);
+
 /* The whole file, NUL-terminated (*len excludes the NUL); NULL on error,
  * with errno set. Free with free(). */
 char *fs_read(const char *path, size_t *len);

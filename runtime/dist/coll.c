@@ -4,6 +4,7 @@
  * with dlopen from beside the gptc binary.
  */
 #include "runtime/dist/coll.h"
+#include "compiler/util/fsutil.h"
 
 #include <dlfcn.h>
 #include <stdint.h>
@@ -51,12 +52,10 @@ static void *load_plugin(char *err, size_t errcap) {
     int ntried = 0;
     if (env) snprintf(tried[ntried++], sizeof tried[0], "%s", env);
     else {
-        ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        if (len <= 0) {
+        if (!fs_self_exe(exe, sizeof exe)) {
             snprintf(err, errcap, "cannot find the gptc binary's folder to load %s", PLUGIN_NAME);
             return NULL;
         }
-        exe[len] = '\0';
         char *slash = strrchr(exe, '/');
         *slash = '\0';
         snprintf(tried[ntried++], sizeof tried[0], "%s/%s", exe, PLUGIN_NAME);

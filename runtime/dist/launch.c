@@ -38,6 +38,7 @@
 
 #include "runtime/dist/coll.h"
 #include "runtime/dist/hub_wire.h"
+#include "compiler/util/fsutil.h"
 
 extern char **environ;
 
@@ -505,12 +506,10 @@ static int serve(Hub *h, int wake) {
 static char **rank_argv(int nranks, int threads, const char *command, int argc, char **args, char *np,
                         char *nthreads) {
     static char exe[PATH_MAX];
-    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (len <= 0) {
+    if (!fs_self_exe(exe, sizeof exe)) {
         perror("gptc train: cannot find the gptc binary to start the ranks");
         return NULL;
     }
-    exe[len] = '\0';
     int total = threads > 0 ? threads : omp_get_num_procs();
     snprintf(np, 16, "%d", nranks);
     snprintf(nthreads, 16, "%d", total / nranks > 0 ? total / nranks : 1);
