@@ -324,9 +324,11 @@ test-long: $(FUZZ_BINS)
 	tests/run-fuzz.sh --long $(FUZZ_SECONDS)
 
 # Ratios measured side by side in one run: ref against PyTorch on tiny.yaml
+# at its early windows and at the widest throughout
 # (same tokens, same threads), cold and warm compiles, the emulator's speed.
 bench: build/gptc $(DEMO_SHARDS)
 	scripts/bench-ref.sh
+	BENCH_SET="attention.window.schedule=constant" BENCH_OUT=build/bench/ref-vs-torch-widest.txt scripts/bench-ref.sh
 	tests/bench-compile.sh build/gptc
 	tests/run-sim.sh --bench
 	@mkdir -p build/bench-plan

@@ -76,9 +76,11 @@ if [ $gpu -eq 1 ]; then
         echo "run-kernels: build/libgptc.a is missing; build it with 'make build/libgptc.a'" >&2
         exit 2
     fi
-    GPU_LDLIBS=${GPU_LDLIBS:-$(make -s --no-print-directory print-ldlibs)}
     CINC="$CINC ${GPU_INC:-}"
 fi
+# The runtime's libraries: the GPU mode links the runtime; the others need
+# its BLAS, which the ref attention the tests compare with calls.
+LDLIBS=${GPU_LDLIBS:-$(make -s --no-print-directory print-ldlibs)}
 # picked NAME: whether the --gpu run was asked for NAME (all when none named).
 picked() {
     [ ${#pick[@]} -eq 0 ] && return 0
@@ -225,14 +227,15 @@ for f in "${flavours[@]}"; do
         [ -z "${broken[$f-emu]+x}${broken[$f-segments]+x}${broken[$f-$name-kernels]+x}${broken[$f-$name-test]+x}" ] ||
             continue
         if [ "$f" = gpu ]; then
-            # shellcheck disable=SC2086 # GPU_LDLIBS is a list of flags
+            # shellcheck disable=SC2086 # LDLIBS is a list of flags
             job "$f-$name-link" $CXX ${flags[$f]} -fopenmp -rdynamic -o "$out/$f/$name" \
                 "$out/$f/$name-test_kernels.o" "$out/$f/$name-kernels_sim.o" "$out/$f/cuda_emu.o" \
-                build/libgptc.a $GPU_LDLIBS
+                build/libgptc.a $LDLIBS
         else
+            # shellcheck disable=SC2086 # LDLIBS is a list of flags
             job "$f-$name-link" $CXX ${flags[$f]} -fopenmp -rdynamic -o "$out/$f/$name" \
                 "$out/$f/$name-test_kernels.o" "$out/$f/$name-kernels_sim.o" "$out/$f/cuda_emu.o" \
-                "$out/$f/token_segments.o" -ldl
+                "$out/$f/token_segments.o" $LDLIBS
         fi
     done
 done

@@ -158,7 +158,7 @@ Model *RNAME(model_new)(const ModelSpec *s, int max_T) {
     m->dcur = buf(m, TD), m->dxa = buf(m, TD), m->dxm = buf(m, TD), m->dh = buf(m, TD);
     m->dq = buf(m, TD), m->dk = buf(m, TD), m->dv = buf(m, TD), m->dy = buf(m, TD);
     m->dn = buf(m, TD), m->dact = buf(m, T * sm->mlp_hidden);
-    m->scratch = buf(m, T * (size_t)omp_get_max_threads());
+    m->scratch = buf(m, attention_scratch(T) * (size_t)omp_get_max_threads());
     return m;
 }
 

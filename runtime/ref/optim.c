@@ -6,10 +6,22 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+
+/* Newton-Schulz's working matrices: the wide orientation x and its copy t
+ * [r, c], the momentum's matrix u, and the [r, r] products a and b. */
+typedef struct {
+    float *u, *x, *t, *a, *b;
+} NsScratch;
+
+/* One Muon matrix: matrix k of tensor i. */
+typedef struct {
+    int i, k;
+} MuonJob;
 
 struct Optim {
     ModelSpec spec;
@@ -19,7 +31,10 @@ struct Optim {
     size_t state_off[PARAMS_MAX]; /* into adam_m/v or muon_buf */
     size_t adam_total, muon_total;
     float *adam_m, *adam_v, *muon_buf;
-    float *u, *x, *a, *b, *t; /* Newton-Schulz scratch */
+    NsScratch *ns; /* one per OpenMP thread */
+    int nthreads;
+    int njobs;
+    MuonJob *jobs; /* every Muon matrix, biggest first */
 };
 
 static void *xcalloc(size_t n, size_t size) {
@@ -29,6 +44,36 @@ static void *xcalloc(size_t n, size_t size) {
         exit(1);
     }
     return p;
+}
+
+static size_t matrix_numel(const ParamTensor *p) {
+    int r, c, k;
+    params_matrix_shape(p, &r, &c, &k);
+    return (size_t)r * c;
+}
+
+/* The Muon matrices as independent jobs for the threads, biggest first so
+ * that the last ones to start are the quick ones. */
+static void muon_jobs(Optim *o) {
+    int total = 0;
+    for (int i = 0; i < o->n; i++) {
+        int r, c, k;
+        params_matrix_shape(&o->meta[i], &r, &c, &k);
+        if (o->meta[i].opt == OPT_MUON) total += k;
+    }
+    o->jobs = xcalloc((size_t)total, sizeof(MuonJob));
+    for (int i = 0; i < o->n; i++) {
+        int r, c, k;
+        params_matrix_shape(&o->meta[i], &r, &c, &k);
+        for (int j = 0; o->meta[i].opt == OPT_MUON && j < k; j++) o->jobs[o->njobs++] = (MuonJob){i, j};
+    }
+    for (int j = 1; j < o->njobs; j++) /* a stable insertion sort: a few dozen jobs */
+        for (int at = j; at > 0 && matrix_numel(&o->meta[o->jobs[at].i]) > matrix_numel(&o->meta[o->jobs[at - 1].i]);
+             at--) {
+            MuonJob swap = o->jobs[at];
+            o->jobs[at] = o->jobs[at - 1];
+            o->jobs[at - 1] = swap;
+        }
 }
 
 Optim *optim_new(const ModelSpec *s, const ParamTensor *meta, const size_t *offsets, int n) {
@@ -53,11 +98,17 @@ Optim *optim_new(const ModelSpec *s, const ParamTensor *meta, const size_t *offs
     o->adam_m = xcalloc(o->adam_total, sizeof(float));
     o->adam_v = xcalloc(o->adam_total, sizeof(float));
     o->muon_buf = xcalloc(o->muon_total, sizeof(float));
-    o->u = xcalloc(biggest, sizeof(float));
-    o->x = xcalloc(biggest, sizeof(float));
-    o->t = xcalloc(biggest, sizeof(float));
-    o->a = xcalloc(square, sizeof(float));
-    o->b = xcalloc(square, sizeof(float));
+    o->nthreads = omp_get_max_threads();
+    o->ns = xcalloc((size_t)o->nthreads, sizeof(NsScratch));
+    for (int t = 0; t < o->nthreads; t++) {
+        NsScratch *w = &o->ns[t];
+        w->u = xcalloc(biggest, sizeof(float));
+        w->x = xcalloc(biggest, sizeof(float));
+        w->t = xcalloc(biggest, sizeof(float));
+        w->a = xcalloc(square, sizeof(float));
+        w->b = xcalloc(square, sizeof(float));
+    }
+    muon_jobs(o);
     return o;
 }
 
@@ -66,11 +117,12 @@ void optim_free(Optim *o) {
     free(o->adam_m);
     free(o->adam_v);
     free(o->muon_buf);
-    free(o->u);
-    free(o->x);
-    free(o->t);
-    free(o->a);
-    free(o->b);
+    for (int t = 0; t < o->nthreads; t++) {
+        NsScratch *w = &o->ns[t];
+        free(w->u), free(w->x), free(w->t), free(w->a), free(w->b);
+    }
+    free(o->ns);
+    free(o->jobs);
     free(o);
 }
 
@@ -127,30 +179,39 @@ static void transpose(float *dst, const float *src, int r, int c) {
         for (int j = 0; j < c; j++) dst[(size_t)j * r + i] = src[(size_t)i * c + j];
 }
 
+/* a[n, n] <- its upper triangle, mirrored below the diagonal. */
+static void mirror_upper(float *a, int n) {
+    for (int i = 1; i < n; i++)
+        for (int j = 0; j < i; j++) a[(size_t)i * n + j] = a[(size_t)j * n + i];
+}
+
 /* The recipe's quintic Newton-Schulz on u [rows, cols], into out: work on
  * the wide orientation, scale to unit Frobenius norm (+1e-7), then per
- * iteration A = X X^T, B = b A + (c A) A, X = a X + B X. */
-static void newton_schulz(Optim *o, float *out, const float *u, int rows, int cols) {
-    const SpecMuon *mu = &o->spec.train.muon;
+ * iteration A = X X^T, B = b A + (c A) A, X = a X + B X. A and B are
+ * symmetric (A A = A A^T), so both come from SYRK, which computes one
+ * triangle: a quarter of the work less than three GEMMs. */
+static void newton_schulz(const SpecMuon *mu, NsScratch *w, float *out, const float *u, int rows, int cols) {
     bool tall = rows > cols;
     int r = tall ? cols : rows, c = tall ? rows : cols;
     size_t rc = (size_t)r * c;
-    if (tall) transpose(o->x, u, rows, cols);
-    else memcpy(o->x, u, rc * sizeof(float));
+    if (tall) transpose(w->x, u, rows, cols);
+    else memcpy(w->x, u, rc * sizeof(float));
     double norm = 0;
-    for (size_t j = 0; j < rc; j++) norm += (double)o->x[j] * o->x[j];
+    for (size_t j = 0; j < rc; j++) norm += (double)w->x[j] * w->x[j];
     float scale = (float)(1 / (sqrt(norm) + MUON_NS_EPS));
-    for (size_t j = 0; j < rc; j++) o->x[j] *= scale;
+    for (size_t j = 0; j < rc; j++) w->x[j] *= scale;
     for (int it = 0; it < mu->ns_steps; it++) {
         float a = (float)mu->ns_coef[it][0], b = (float)mu->ns_coef[it][1], cc = (float)mu->ns_coef[it][2];
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r, r, c, 1, o->x, c, o->x, c, 0, o->a, r);
-        memcpy(o->b, o->a, (size_t)r * r * sizeof(float));
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r, r, r, cc, o->a, r, o->a, r, b, o->b, r);
-        memcpy(o->t, o->x, rc * sizeof(float));
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r, c, r, 1, o->b, r, o->t, c, a, o->x, c);
+        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, r, c, 1, w->x, c, 0, w->a, r);
+        mirror_upper(w->a, r);
+        memcpy(w->b, w->a, (size_t)r * r * sizeof(float));
+        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, r, r, cc, w->a, r, b, w->b, r);
+        mirror_upper(w->b, r);
+        memcpy(w->t, w->x, rc * sizeof(float));
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r, c, r, 1, w->b, r, w->t, c, a, w->x, c);
     }
-    if (tall) transpose(out, o->x, r, c);
-    else memcpy(out, o->x, rc * sizeof(float));
+    if (tall) transpose(out, w->x, r, c);
+    else memcpy(out, w->x, rc * sizeof(float));
 }
 
 MuonCoefs optim_muon_coefs(const ModelSpec *s, const ParamTensor *p, int step, double mult) {
@@ -163,28 +224,33 @@ MuonCoefs optim_muon_coefs(const ModelSpec *s, const ParamTensor *p, int step, d
                        (float)(lr * sqrt(rows > cols ? (double)rows / cols : 1.0))};
 }
 
-static void muon_update(Optim *o, int i, float *w, const float *g, int step, double mult) {
+/* Matrix k of tensor i: momentum, Newton-Schulz, update. Touches only that
+ * matrix's parameters and momentum, and the thread's own scratch. */
+static void muon_update(Optim *o, const MuonJob *job, NsScratch *w, float *params, const float *grads, int step,
+                        double mult) {
     const SpecMuon *mu = &o->spec.train.muon;
+    const ParamTensor *p = &o->meta[job->i];
     int rows, cols, count;
-    params_matrix_shape(&o->meta[i], &rows, &cols, &count);
-    size_t rc = (size_t)rows * cols;
-    MuonCoefs mc = optim_muon_coefs(&o->spec, &o->meta[i], step, mult);
-    float m = mc.momentum, decay = mc.decay, lr_eff = mc.lr_eff;
-    float *buf = o->muon_buf + o->state_off[i];
-    for (int k = 0; k < count; k++) {
-        size_t base = (size_t)k * rc;
-        muon_momentum_apply(buf + base, o->u, g + base, rc, m, mu->nesterov);
-        newton_schulz(o, o->u, o->u, rows, cols);
-        muon_update_apply(w + base, o->u, rc, decay, lr_eff);
-    }
+    params_matrix_shape(p, &rows, &cols, &count);
+    size_t rc = (size_t)rows * cols, base = (size_t)job->k * rc;
+    MuonCoefs mc = optim_muon_coefs(&o->spec, p, step, mult);
+    float *buf = o->muon_buf + o->state_off[job->i] + base;
+    muon_momentum_apply(buf, w->u, grads + o->off[job->i] + base, rc, mc.momentum, mu->nesterov);
+    newton_schulz(mu, w, w->u, w->u, rows, cols);
+    muon_update_apply(params + o->off[job->i] + base, w->u, rc, mc.decay, mc.lr_eff);
 }
 
+/* Adam in tensor order; then the Muon matrices, one per thread at a time:
+ * Newton-Schulz's products are small, and a whole matrix per thread keeps
+ * both cores busy where splitting each product between them would not.
+ * Each product runs inside the parallel region, so OpenBLAS keeps it on
+ * one thread and its summation order does not depend on the thread
+ * count. */
 void optim_step(Optim *o, float *params, const float *grads, int step) {
     double mult = spec_lr_mult(&o->spec, step);
-    for (int i = 0; i < o->n; i++) {
-        float *w = params + o->off[i];
-        const float *g = grads + o->off[i];
-        if (o->meta[i].opt == OPT_ADAM) adam_update(o, i, w, g, step, mult);
-        else muon_update(o, i, w, g, step, mult);
-    }
+    for (int i = 0; i < o->n; i++)
+        if (o->meta[i].opt == OPT_ADAM) adam_update(o, i, params + o->off[i], grads + o->off[i], step, mult);
+#pragma omp parallel for schedule(dynamic) num_threads(o->nthreads)
+    for (int j = 0; j < o->njobs; j++)
+        muon_update(o, &o->jobs[j], &o->ns[omp_get_thread_num()], params, grads, step, mult);
 }

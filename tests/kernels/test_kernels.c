@@ -1264,7 +1264,7 @@ static void attn_docs(Buf *b, const Shape *s) {
 static void attn_fwd_values(Buf *y, Buf *lse, Buf *delta, const Buf *dy, const Buf *q, const Buf *k, const Buf *v,
                             const Buf *doc, const AttnDims *d) {
     float *fq = buf_floats(q), *fk = buf_floats(k), *fv = buf_floats(v), *fy = xmalloc(sizeof(float) * q->n);
-    float *scratch = xmalloc(sizeof(float) * (size_t)d->T * omp_get_max_threads());
+    float *scratch = xmalloc(sizeof(float) * attention_scratch(d->T) * omp_get_max_threads());
     attention_fwd(fy, lse->p, fq, fk, fv, doc->p, d->T, d->H, d->hd, d->W, d->bs, d->scale, scratch);
     buf_store(y, fy);
     if (delta) {
@@ -1458,7 +1458,7 @@ static void attn_bwd_reference(Case *c, const GptcKernel *k, bool dkdv) {
     attn_fwd_values(&yb, &lb, NULL, NULL, &c->b[at + 3], &c->b[at + 4], &c->b[at + 5], &c->b[at + 6], &dd);
     float *y = buf_floats(&yb), *dq = xmalloc(sizeof(float) * n), *dk = xmalloc(sizeof(float) * n);
     float *dv = xmalloc(sizeof(float) * n);
-    float *scratch = xmalloc(sizeof(float) * (size_t)d.T * omp_get_max_threads());
+    float *scratch = xmalloc(sizeof(float) * attention_scratch(d.T) * omp_get_max_threads());
     attention_bwd(dq, dk, dv, dy, y, lse, q, kk, v, doc, d.T, d.H, d.hd, d.W, d.bs, d.scale, scratch);
     AttnBounds b = {0};
     if (dkdv) {
