@@ -9,6 +9,7 @@
  * The sweep file (paths relative to it, as `extends` in a model file):
  *   dir: runs/x0-sweep          where the runs go (default runs/NAME)
  *   backend: ref                the executor of every run (default auto)
+ *   ranks: 2                    gptc train --ranks of every run (default: one process)
  *   seeds: [0, 1, 2]            train.seed of each run
  *   runs:                       the configurations
  *     - name: baseline          a name of letters, digits, '-', '_' and '.'
@@ -17,6 +18,9 @@
  *       model: models/tiny.yaml
  *       set: {input_embeddings.tables: 3}   --set options (scalar values)
  * Run NAME with seed S lives in DIR/NAME-sS, its output in DIR/logs.
+ * `--jobs N` runs N at a time on the CPU threads; `--gpus N` runs as many
+ * at a time as N GPUs hold (ranks GPUs each), each seeing only its own
+ * through CUDA_VISIBLE_DEVICES.
  */
 #include "cli/cmd_sweep.h"
 
@@ -41,7 +45,7 @@
 #define SWEEP_MAX_SETS 32
 
 static const char sweep_help[] =
-    "Usage: gptc sweep SWEEP.yaml [--dry-run] [--jobs N]\n"
+    "Usage: gptc sweep SWEEP.yaml [--dry-run] [--jobs N | --gpus N]\n"
     "\n"
     "Trains every configuration of SWEEP.yaml with every seed, one run after\n"
     "another, each with gptc train in its own run directory DIR/NAME-sSEED.\n"
@@ -52,6 +56,8 @@ static const char sweep_help[] =
     "SWEEP.yaml:\n"
     "  dir: runs/x0-sweep        where the runs go (default runs/NAME)\n"
     "  backend: ref              every run's executor (default auto)\n"
+    "  ranks: 2                  every run as gptc train --ranks 2 (default: one\n"
+    "                            process; with --gpus: GPUs per run)\n"
     "  seeds: [0, 1, 2]          train.seed of each run\n"
     "  runs:\n"
     "    - name: baseline\n"
@@ -64,6 +70,9 @@ static const char sweep_help[] =
     "  --dry-run   print what each run would do, and do nothing\n"
     "  --jobs N    N runs at a time, each with its share of the CPU threads\n"
     "              (default 1: one run at a time with every thread)\n"
+    "  --gpus N    spread the runs over this machine's first N GPUs: N / ranks\n"
+    "              runs at a time, each on its own GPUs (CUDA_VISIBLE_DEVICES)\n"
+    "              with gptc train --gpus ranks; the backend must be auto or cuda\n"
     "\n"
     "Exit status: 0 when every run finished; 1 when one failed; 2 for a bad\n"
     "sweep file or bad usage.\n";
@@ -76,6 +85,7 @@ typedef struct {
 
 typedef struct {
     char dir[4096], backend[16];
+    int ranks; /* gptc train --ranks (--gpus with the sweep's --gpus); 0: not given */
     int nseeds, nruns;
     long long seeds[SWEEP_MAX_SEEDS];
     SweepRun runs[SWEEP_MAX_RUNS];
@@ -161,14 +171,22 @@ static bool read_sweep(const char *path, Sweep *w) {
     free(text);
     if (!ok) return false;
     const YNode *root = doc.root;
-    static const char *const keys[] = {"dir", "backend", "seeds", "runs"};
+    static const char *const keys[] = {"dir", "backend", "ranks", "seeds", "runs"};
     for (int i = 0; i < root->n; i++) {
         bool known = false;
-        for (size_t k = 0; k < 4; k++) known = known || !strcmp(root->keys[i]->text, keys[k]);
-        if (!known) diag_error(root->keys[i]->at, "unknown key '%s' (dir, backend, seeds, runs)", root->keys[i]->text);
+        for (size_t k = 0; k < 5; k++) known = known || !strcmp(root->keys[i]->text, keys[k]);
+        if (!known)
+            diag_error(root->keys[i]->at, "unknown key '%s' (dir, backend, ranks, seeds, runs)", root->keys[i]->text);
     }
     const YNode *dir = scalar(root, "dir", false), *backend = scalar(root, "backend", false),
-                *seeds = ynode_get(root, "seeds"), *runs = ynode_get(root, "runs");
+                *ranks = scalar(root, "ranks", false), *seeds = ynode_get(root, "seeds"),
+                *runs = ynode_get(root, "runs");
+    if (ranks) {
+        char *end;
+        long v = strtol(ranks->text, &end, 10);
+        if (*end || end == ranks->text || v < 1 || v > 1024) diag_error(ranks->at, "'ranks' is a whole number, 1 to 1024");
+        else w->ranks = (int)v;
+    }
     if (dir) relative(path, dir->text, w->dir, sizeof w->dir);
     else fs_stem_path("runs", path, w->dir, sizeof w->dir);
     snprintf(w->backend, sizeof w->backend, "%s", backend ? backend->text : "auto");
@@ -223,20 +241,37 @@ static double last_val_loss(const char *dir) {
     return loss;
 }
 
-/* Starts gptc train for one run, its output appended to log, with
- * `threads` CPU threads (0: gptc train's default); its pid, or -1. */
+/* How the runs share the machine: `threads` CPU threads each (0: gptc
+ * train's default), or with `gpus` GPUs in all, `ranks` of them each. */
+typedef struct {
+    int threads, gpus, ranks;
+} Share;
+
+/* CUDA_VISIBLE_DEVICES for the run in GPU slot `slot`: its ranks GPUs. */
+static void slot_gpus(const Share *sh, int slot, char *out, size_t cap) {
+    size_t n = 0;
+    out[0] = 0;
+    for (int g = slot * sh->ranks; g < (slot + 1) * sh->ranks && n < cap; g++)
+        n += (size_t)snprintf(out + n, cap - n, "%s%d", n ? "," : "", g);
+}
+
+/* Starts gptc train for one run, its output appended to log, on the share
+ * of the machine `sh` gives it (with GPUs: GPU slot `slot`); its pid, or
+ * -1. */
 static pid_t start_train(const Sweep *w, const SweepRun *r, long long seed, const char *dir, bool resume,
-                         const char *log, int threads) {
-    char seed_text[32], threads_text[32], self[4096];
+                         const char *log, const Share *sh, int slot) {
+    char seed_text[32], threads_text[32], ranks_text[32], gpus[256] = "";
     char *argv[20 + 2 * SWEEP_MAX_SETS];
     int n = 0;
-    if (!fs_self_exe(self, sizeof self)) return -1;
     snprintf(seed_text, sizeof seed_text, "%lld", seed);
-    snprintf(threads_text, sizeof threads_text, "%d", threads);
+    snprintf(threads_text, sizeof threads_text, "%d", sh->threads);
+    snprintf(ranks_text, sizeof ranks_text, "%d", sh->ranks);
     argv[n++] = "gptc", argv[n++] = "train", argv[n++] = (char *)r->model;
     argv[n++] = "--run-dir", argv[n++] = (char *)dir, argv[n++] = "--seed", argv[n++] = seed_text;
     argv[n++] = "--backend", argv[n++] = (char *)w->backend, argv[n++] = "--no-progress";
-    if (threads) argv[n++] = "--threads", argv[n++] = threads_text;
+    if (sh->threads) argv[n++] = "--threads", argv[n++] = threads_text;
+    if (sh->gpus) argv[n++] = "--gpus", argv[n++] = ranks_text, slot_gpus(sh, slot, gpus, sizeof gpus);
+    else if (w->ranks) argv[n++] = "--ranks", argv[n++] = ranks_text;
     if (resume) argv[n++] = "--resume";
     for (int i = 0; i < r->nsets; i++) argv[n++] = "--set", argv[n++] = (char *)r->sets[i];
     argv[n] = NULL;
@@ -245,7 +280,15 @@ static pid_t start_train(const Sweep *w, const SweepRun *r, long long seed, cons
     if (pid == 0) {
         FILE *f = fopen(log, "a");
         if (!f || dup2(fileno(f), 1) < 0 || dup2(fileno(f), 2) < 0) _exit(127);
-        execv(self, argv);
+        if (gpus[0]) {
+            printf("gptc sweep: this run's GPUs: CUDA_VISIBLE_DEVICES=%s\n", gpus);
+            fflush(stdout);
+            if (setenv("CUDA_VISIBLE_DEVICES", gpus, 1)) _exit(127);
+        }
+        /* The binary this sweep runs, by its kernel handle rather than its
+         * path: a gptc rebuilt in the middle of a sweep must not change the
+         * later runs (or, half written, fail them). */
+        execv("/proc/self/exe", argv);
         _exit(127);
     }
     return pid;
@@ -255,14 +298,15 @@ typedef struct {
     const char *what;
     double val_loss;
     pid_t pid;       /* while it trains */
+    int slot;        /* its GPU slot, with --gpus */
     bool resume;
     char dir[4300], log[4400];
 } Outcome;
 
 static Outcome out[SWEEP_MAX_RUNS][SWEEP_MAX_SEEDS];
 
-/* Waits for one run to end and records how. */
-static int reap(const Sweep *w) {
+/* Waits for one run to end, records how and frees its GPU slot. */
+static int reap(const Sweep *w, bool *busy) {
     int status = 0;
     pid_t pid = wait(&status);
     for (int i = 0; pid > 0 && i < w->nruns; i++)
@@ -271,6 +315,7 @@ static int reap(const Sweep *w) {
             if (o->pid != pid) continue;
             int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
             o->pid = 0;
+            busy[o->slot] = false;
             o->what = rc ? "FAILED" : o->resume ? "resumed" : "done";
             o->val_loss = last_val_loss(o->dir);
             if (rc) printf("gptc sweep: %s: gptc train exited with status %d (see %s)\n", o->dir, rc, o->log);
@@ -280,13 +325,17 @@ static int reap(const Sweep *w) {
     return 0;
 }
 
-/* Every run, `jobs` at a time. */
-static int sweep(const Sweep *w, bool dry, int jobs) {
+/* Every run, `jobs` at a time (with GPUs: one per GPU slot). */
+static int sweep(const Sweep *w, bool dry, int jobs, int gpus) {
     char logs[4200], err[4400];
     snprintf(logs, sizeof logs, "%s/logs", w->dir);
     if (!dry && !fs_mkdir_p(logs, err, sizeof err)) return fprintf(stderr, "gptc sweep: %s\n", err), 1;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int threads = jobs > 1 ? (int)(cores / jobs > 1 ? cores / jobs : 1) : 0, failed = 0, running = 0;
+    Share sh = {0, gpus, w->ranks ? w->ranks : 1};
+    if (gpus) jobs = gpus / sh.ranks;
+    else if (jobs > 1) sh.threads = (int)(cores / (jobs * sh.ranks) > 1 ? cores / (jobs * sh.ranks) : 1);
+    bool busy[256] = {false};
+    int failed = 0, running = 0;
     for (int i = 0; i < w->nruns; i++)
         for (int j = 0; j < w->nseeds; j++) {
             const SweepRun *r = &w->runs[i];
@@ -309,14 +358,16 @@ static int sweep(const Sweep *w, bool dry, int jobs) {
                 o->what = o->resume ? "would resume" : "would start";
                 printf("gptc sweep: %s: %s\n", o->dir, o->what);
             } else {
-                for (; running >= jobs; running--) failed += reap(w);
+                for (; running >= jobs; running--) failed += reap(w, busy);
+                for (o->slot = 0; busy[o->slot]; o->slot++) continue;
+                busy[o->slot] = true;
                 printf("gptc sweep: %s: %s (output in %s)\n", o->dir, o->resume ? "resuming" : "starting", o->log);
-                o->pid = start_train(w, r, w->seeds[j], o->dir, o->resume, o->log, threads);
+                o->pid = start_train(w, r, w->seeds[j], o->dir, o->resume, o->log, &sh, o->slot);
                 if (o->pid > 0) running++;
-                else o->what = "FAILED", failed++, printf("gptc sweep: %s: cannot start gptc train\n", o->dir);
+                else busy[o->slot] = false, o->what = "FAILED", failed++, printf("gptc sweep: %s: cannot start gptc train\n", o->dir);
             }
         }
-    for (; running > 0; running--) failed += reap(w);
+    for (; running > 0; running--) failed += reap(w, busy);
     printf("\n%-24s %8s  %-12s %s\n", "run", "seed", "status", "last val_loss");
     for (int i = 0; i < w->nruns; i++)
         for (int j = 0; j < w->nseeds; j++) {
@@ -342,11 +393,27 @@ static int sweep(const Sweep *w, bool dry, int jobs) {
     return failed ? 1 : 0;
 }
 
+/* --gpus against the rest: not with --jobs, a GPU backend, whole runs. */
+static bool gpus_fit(const Sweep *w, int gpus, bool jobs_given) {
+    int ranks = w->ranks ? w->ranks : 1;
+    if (!gpus) return true;
+    if (jobs_given) fputs("gptc sweep: --gpus sets how many runs go at once; it does not go with --jobs\n", stderr);
+    else if (strcmp(w->backend, "auto") && strcmp(w->backend, "cuda"))
+        fprintf(stderr, "gptc sweep: --gpus runs on GPUs, and the sweep's backend is '%s' (use auto or cuda)\n",
+                w->backend);
+    else if (gpus < ranks)
+        fprintf(stderr, "gptc sweep: --gpus %d holds no run of %d ranks (the sweep's 'ranks')\n", gpus, ranks);
+    else return true;
+    return false;
+}
+
 int cmd_sweep(int argc, char **argv) {
     bool dry = false;
-    int jobs = 1;
+    int jobs = 1, gpus = 0;
+    bool jobs_given = false;
     const CliOpt opts[] = {{"--dry-run", NULL, CLI_FLAG, .to.flag = &dry},
-                           {"--jobs", NULL, CLI_COUNT, .to.count = &jobs, .lo = 1, .hi = 256},
+                           {"--jobs", NULL, CLI_COUNT, .to.count = &jobs, .lo = 1, .hi = 256, .seen = &jobs_given},
+                           {"--gpus", NULL, CLI_COUNT, .to.count = &gpus, .lo = 1, .hi = 256},
                            {0}};
     const CliCommand cmd = {"gptc sweep", "sweep file", .opts = opts, .help = sweep_help};
     CliArgs args;
@@ -355,7 +422,8 @@ int cmd_sweep(int argc, char **argv) {
     Sweep *w = calloc(1, sizeof *w);
     if (!w) rc = 1, fputs("gptc: out of memory\n", stderr);
     else if (!read_sweep(args.args[0], w)) rc = 2, fprintf(stderr, "gptc sweep: %s is not a valid sweep\n", args.args[0]);
-    else rc = sweep(w, dry, jobs);
+    else if (!gpus_fit(w, gpus, jobs_given)) rc = 2;
+    else rc = sweep(w, dry, jobs, gpus);
     free(w);
     diag_reset();
     cli_free(&args);

@@ -64,6 +64,9 @@ static const char help[] =
     "  --rank-timeout S  seconds a rank waits for another before it stops the run\n"
     "                    (default 60; also covers rank 0 writing a checkpoint)\n"
     "  --seed N          the seed of the initialisation (--set train.seed=N)\n"
+    "  --data-seed N     shuffle the order of the training batches with seed N\n"
+    "                    (--set train.data.seed=N; 0, the default, keeps the\n"
+    "                    recipe's fixed order)\n"
     "  --set KEY=VALUE   override a model key (repeatable), as in gptc check; a\n"
     "                    generated trainer takes only train.* keys that keep\n"
     "                    the build it carries (not train.tokens_per_rank)\n"
@@ -156,14 +159,23 @@ typedef struct {
     int gpus;
     bool no_progress;
     const char *db;    /* gptc train's --db: a tuning database */
-    int64_t seed;      /* --seed: train.seed */
-    bool seed_given;
-    char seed_set[48];
-    CliOpt opts[14];
+    int64_t seed, data_seed; /* --seed: train.seed; --data-seed: train.data.seed */
+    bool seed_given, data_seed_given;
+    char seed_set[48], data_seed_set[48];
+    CliOpt opts[15];
     CliCommand cmd;
     char help[sizeof help + 8192];
     char run_dir[4096];
 } TrainArgs;
+
+/* Appends KEY=VALUE (written into `text`) to the --set options; false when
+ * they are full. */
+static bool add_set(TrainArgs *a, char *text, size_t cap, const char *key, int64_t value) {
+    if (a->cli.nsets == CLI_MAX_SETS) return false;
+    snprintf(text, cap, "%s=%" PRId64, key, value);
+    a->cli.sets[a->cli.nsets++] = text;
+    return true;
+}
 
 /* The arguments after "train" (gptc) or the program's name (a generated
  * trainer, which takes no model file: want_model false). CLI_GO when they
@@ -184,6 +196,8 @@ static int parse(int argc, char **argv, bool want_model, TrainArgs *a) {
         {"--accept-changes", NULL, CLI_FLAG, .to.flag = &o->accept_changes},
         {"--seed", NULL, CLI_COUNT64, .to.count64 = &a->seed, .lo = 0, .hi = INT64_C(9007199254740991),
          .seen = &a->seed_given},
+        {"--data-seed", NULL, CLI_COUNT64, .to.count64 = &a->data_seed, .lo = 0,
+         .hi = INT64_C(9007199254740991), .seen = &a->data_seed_given},
         /* NULL ends the table for a generated trainer: its kernels are
          * chosen when it is made (gptc compile --db). */
         {want_model ? "--db" : NULL, NULL, CLI_STRING, .to.str = &a->db, .what = "a file"},
@@ -205,12 +219,13 @@ static int parse(int argc, char **argv, bool want_model, TrainArgs *a) {
     int rc = cli_parse(&a->cmd, argc, argv, &a->cli);
     if (rc != CLI_GO) return rc;
     if (want_model) a->model = a->cli.args[0];
-    /* --seed N is --set train.seed=N, after the other --set options. */
-    if (a->seed_given) {
-        if (a->cli.nsets == CLI_MAX_SETS) return cli_usage(&a->cmd, "more than %d --set options", CLI_MAX_SETS);
-        snprintf(a->seed_set, sizeof a->seed_set, "train.seed=%" PRId64, a->seed);
-        a->cli.sets[a->cli.nsets++] = a->seed_set;
-    }
+    /* --seed N is --set train.seed=N, --data-seed N --set train.data.seed=N,
+     * after the other --set options. */
+    if (a->seed_given && !add_set(a, a->seed_set, sizeof a->seed_set, "train.seed", a->seed))
+        return cli_usage(&a->cmd, "more than %d --set options", CLI_MAX_SETS);
+    if (a->data_seed_given &&
+        !add_set(a, a->data_seed_set, sizeof a->data_seed_set, "train.data.seed", a->data_seed))
+        return cli_usage(&a->cmd, "more than %d --set options", CLI_MAX_SETS);
     o->progress = !a->no_progress;
     if (o->accept_changes && !o->resume) return cli_usage(&a->cmd, "--accept-changes goes with --resume");
     return CLI_GO;

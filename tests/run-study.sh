@@ -3,6 +3,8 @@
 # tests/train/micro.yaml (ref, and sim for eval):
 #   - gptc train --seed N is --set train.seed=N, bit for bit; another seed
 #     gives other weights; a resume with another --seed is refused;
+#     --data-seed N (train.data.seed) likewise, and its run resumes bit for
+#     bit;
 #   - every validation records the RMS of x at each layer's mix and of each
 #     input table, and the lambdas corrected by them (shares of each layer's
 #     mix that sum to 1 in magnitude); sim's agree with ref's;
@@ -21,7 +23,10 @@
 #     a failing configuration is reported and the others go on, sweep.json
 #     lists them, a second sweep skips what finished and resumes what
 #     stopped (bit for bit a straight run), --jobs 2 runs two at a time
-#     (each as a run alone on one thread), and bad sweep files are errors
+#     (each as a run alone on one thread), ranks: N trains each run with N
+#     ranks, --gpus N gives each run GPUs of its own (CUDA_VISIBLE_DEVICES,
+#     seen in the runs' logs) and is refused with a CPU backend, with
+#     --jobs or with fewer GPUs than a run's ranks, and bad sweep files are errors
 #     at FILE:LINE:COLUMN.
 . "$(dirname "$0")/lib.sh" study "$@"
 
@@ -43,6 +48,20 @@ params "$tmp/s0" "$tmp/s0.st" && ! cmp -s "$tmp/s7.st" "$tmp/s0.st" &&
 expect 2 "a resume with another --seed is refused" "train.seed: 7 -> 8" -- \
     train --seed 8 --resume --run-dir "$tmp/s7"
 expect 2 "--seed takes a whole number" "--seed" -- train --seed -1 --run-dir "$tmp/bad"
+
+expect 0 "--data-seed 3" "done at step 3" -- train --data-seed 3 --steps 3 --run-dir "$tmp/d3"
+expect 0 "--set train.data.seed=3" "done at step 3" -- train --set train.data.seed=3 --steps 3 --run-dir "$tmp/setd3"
+params "$tmp/d3" "$tmp/d3.st" && params "$tmp/setd3" "$tmp/setd3.st" && cmp -s "$tmp/d3.st" "$tmp/setd3.st" &&
+    pass "--data-seed 3 and --set train.data.seed=3 give the same bits" ||
+    fail "--data-seed differs from --set train.data.seed"
+! cmp -s "$tmp/d3.st" "$tmp/s0.st" && pass "a data seed gives other batches, so other weights" ||
+    fail "--data-seed 3 gave the recipe's order's weights"
+train --data-seed 3 --steps 2 --run-dir "$tmp/d3r" > /dev/null 2>&1 &&
+    train --data-seed 3 --steps 3 --resume --run-dir "$tmp/d3r" > /dev/null 2>&1 && params "$tmp/d3r" "$tmp/d3r.st" &&
+    cmp -s "$tmp/d3.st" "$tmp/d3r.st" && pass "a run with a data seed resumes bit for bit" ||
+    fail "a run with a data seed resumed to other bits"
+expect 2 "a resume with another --data-seed is refused" "train.data.seed: 3 -> 4" -- \
+    train --data-seed 4 --resume --run-dir "$tmp/d3"
 
 expect 0 "a run to evaluate" "done at step 10" -- train --steps 10 --set train.val.interval=5 --run-dir "$tmp/e"
 want=$(python3 -c 'import json,sys; print([json.loads(l) for l in open(sys.argv[1]) if "\"val\"" in l][-1]["val_loss"])' \
@@ -184,6 +203,23 @@ expect 0 "gptc sweep --jobs 2" "0 of 2 runs failed" -- "$bin" sweep "$tmp/sweep3
     > /dev/null 2>&1
 params "$tmp/sw3/base-s6" "$tmp/j6.st" && params "$tmp/one6" "$tmp/o6.st" && cmp -s "$tmp/j6.st" "$tmp/o6.st" &&
     pass "... each run as it is alone on one thread" || fail "a --jobs 2 run differs from one on one thread"
+# ranks: every run as gptc train --ranks N.
+sed -e 's/seeds: \[0, 1\]/seeds: [7]/' -e 's/^dir: sw/dir: sw4\nranks: 2/' -e '/- name: nodata/,$d' \
+    -e 's/set: {train.steps: 4,/set: {train.steps: 4, train.ranks: 2,/' "$tmp/sweep.yaml" > "$tmp/sweep4.yaml"
+expect 0 "a sweep with ranks: 2" "0 of 1 runs failed" -- "$bin" sweep "$tmp/sweep4.yaml"
+grep -q '"ranks": 2,' "$tmp/sw4/base-s7/metrics.jsonl" && grep -q -- "--ranks 2" "$tmp/sw4/base-s7/metrics.jsonl" &&
+    pass "... trains each run with 2 ranks" || fail "the ranks: 2 run" "$(head -c 600 "$tmp/sw4/base-s7/metrics.jsonl")"
+# --gpus: one run per GPU slot, each seeing only its own GPUs.
+expect 2 "--gpus with a CPU backend" "the sweep's backend is 'ref'" -- "$bin" sweep "$tmp/sweep3.yaml" --gpus 2
+expect 2 "--gpus with --jobs" "does not go with --jobs" -- "$bin" sweep "$tmp/sweep3.yaml" --gpus 2 --jobs 2
+sed -e 's/^backend: ref/backend: auto/' -e 's/^dir: sw3/dir: sw5/' "$tmp/sweep3.yaml" > "$tmp/sweep5.yaml"
+sed -e 's/^backend: ref/backend: cuda/' "$tmp/sweep4.yaml" > "$tmp/sweep6.yaml"
+expect 2 "--gpus fewer than a run's ranks" "--gpus 1 holds no run of 2 ranks" -- \
+    "$bin" sweep "$tmp/sweep6.yaml" --gpus 1
+"$bin" sweep "$tmp/sweep5.yaml" --gpus 2 > "$tmp/out" 2>&1
+grep -q "CUDA_VISIBLE_DEVICES=0$" "$tmp/sw5/logs/base-s5.log" && grep -q "CUDA_VISIBLE_DEVICES=1$" "$tmp/sw5/logs/base-s6.log" &&
+    pass "--gpus 2 gives each run a GPU of its own" ||
+    fail "--gpus 2's runs" "$(cat "$tmp/out" "$tmp/sw5/logs/"*.log | head -20)"
 printf 'seeds: [0]\nruns:\n  - name: a\n    model: m.yaml\n    colour: red\n' > "$tmp/bad1.yaml"
 expect 2 "an unknown key in a sweep" "bad1.yaml:5:5: error: unknown key 'colour' in a run" -- "$bin" sweep "$tmp/bad1.yaml"
 printf 'runs:\n  - {name: a, model: m.yaml}\n  - {name: a, model: m.yaml}\n' > "$tmp/bad2.yaml"

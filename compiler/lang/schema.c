@@ -179,6 +179,10 @@ const KeyDef schema_keys[] = {
         "Glob of training shards, taken in sorted order."),
     STR("train.data.val", train.val_glob, "data/fineweb10B/fineweb_val_*.bin",
         "Glob of validation shards."),
+    INT64("train.data.seed", train.data_seed, 0, 9007199254740991.0, "0",
+          "Seed of the training batches' order: 0 keeps the recipe's fixed order; any other value "
+          "reads the batches of each shard in an order shuffled by it (anew each pass over the "
+          "data), so that runs can differ in their data as well as their initialisation."),
     BOOL("train.data.repeat", train.data_repeat, "false",
          "At the end of the training data, start it again from the first shard (each pass is "
          "logged in metrics.jsonl). Off: a run whose data holds fewer steps than it needs is "

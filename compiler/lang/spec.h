@@ -136,7 +136,8 @@ typedef struct {
     int val_interval;
     int64_t val_tokens, val_tokens_per_rank;
     char train_glob[SPEC_PATH_MAX], val_glob[SPEC_PATH_MAX];
-    bool data_repeat; /* start the training data again at its end */
+    uint64_t data_seed; /* 0: the recipe's order; else batches shuffled within each shard */
+    bool data_repeat;   /* start the training data again at its end */
 } SpecTrain;
 
 typedef struct {

@@ -24,6 +24,7 @@
 #include "runtime/data/data.h"
 
 #include "runtime/util/atomic_file.h"
+#include "runtime/util/rng.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -55,6 +56,9 @@ struct DataLoader {
     int64_t pos;
     int32_t epoch; /* passes over the data completed (data_wrap) */
     int64_t total;
+    uint64_t order_seed;  /* data_shuffle; 0: the recipe's order */
+    int64_t *order;       /* the shuffled batch slots of order_shard in order_epoch */
+    int32_t order_shard, order_epoch;
 };
 
 static void fail(char *err, size_t errcap, const char *fmt, ...) {
@@ -247,9 +251,51 @@ DataLoader *data_open(const char *pattern, int64_t batch_tokens, int vocab_size,
 
 void data_close(DataLoader *d) {
     if (!d) return;
+    free(d->order);
     for (int i = 0; i < d->nshards; i++) shard_unmap(&d->shards[i]);
     free(d->shards);
     free(d);
+}
+
+/* The batches data_advance would reach in shard i from `pos` on, `pos`
+ * included: those at pos + k B that still fit. */
+static int64_t batches_in(const DataLoader *d, int i, int64_t pos) {
+    int64_t room = d->shards[i].len - 1 - pos; /* a batch at p needs p + B < len - 1 */
+    return room > d->batch ? (room - 1) / d->batch : 0;
+}
+
+void data_shuffle(DataLoader *d, uint64_t seed) {
+    d->order_seed = seed;
+    d->order_shard = -1;
+}
+
+/* The token where the current batch starts: the walk's own position, or
+ * with a data seed the slot the shuffle gives it. The slots of a shard are
+ * a Fisher-Yates permutation of its batch starts, drawn from the seed, the
+ * shard and the epoch, so that it depends on nothing else (a resume
+ * rebuilds it) and each pass over the data has an order of its own. */
+static int64_t batch_start(DataLoader *d) {
+    if (!d->order_seed) return d->pos;
+    if (d->order_shard != d->shard || d->order_epoch != d->epoch) {
+        int64_t n = batches_in(d, d->shard, 0);
+        int64_t *slot = realloc(d->order, sizeof(int64_t) * (size_t)n);
+        if (!slot) {
+            fputs("gptc: out of memory (the shuffled batch order)\n", stderr);
+            exit(1);
+        }
+        d->order = slot;
+        Rng r;
+        rng_seed(&r, d->order_seed ^ (uint64_t)d->shard << 32 ^ (uint64_t)d->epoch << 48);
+        for (int64_t i = 0; i < n; i++) slot[i] = i * d->batch;
+        for (int64_t i = n - 1; i > 0; i--) {
+            int64_t j = (int64_t)(rng_uniform(&r) * (double)(i + 1)); /* 0..i */
+            int64_t swap = slot[i];
+            slot[i] = slot[j];
+            slot[j] = swap;
+        }
+        d->order_shard = d->shard, d->order_epoch = d->epoch;
+    }
+    return d->order[d->pos / d->batch];
 }
 
 void data_batch(DataLoader *d, int rank, int T, int *inputs, int *targets) {
@@ -261,7 +307,7 @@ void data_batch(DataLoader *d, int rank, int T, int *inputs, int *targets) {
         abort();
     }
     const Shard *s = &d->shards[d->shard];
-    const unsigned char *p = s->tokens + 2 * (d->pos + (int64_t)rank * T);
+    const unsigned char *p = s->tokens + 2 * (batch_start(d) + (int64_t)rank * T);
     for (int i = 0; i < T; i++) {
         inputs[i] = (int)read_u16le(p + 2 * i);
         targets[i] = (int)read_u16le(p + 2 * (i + 1));
@@ -290,13 +336,6 @@ void data_rewind(DataLoader *d) {
 void data_wrap(DataLoader *d) {
     data_rewind(d);
     d->epoch++;
-}
-
-/* The batches data_advance would reach in shard i from `pos` on, `pos`
- * included: those at pos + k B that still fit. */
-static int64_t batches_in(const DataLoader *d, int i, int64_t pos) {
-    int64_t room = d->shards[i].len - 1 - pos; /* a batch at p needs p + B < len - 1 */
-    return room > d->batch ? (room - 1) / d->batch : 0;
 }
 
 int64_t data_batches_left(const DataLoader *d) {

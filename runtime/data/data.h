@@ -42,6 +42,11 @@ DataLoader *data_open(const char *glob, int64_t batch_tokens, int vocab_size, ch
                       size_t errcap);
 void data_close(DataLoader *d);
 
+/* With seed 0 (the default) the batches come in the recipe's order; with
+ * any other seed, the batches of each shard come in an order shuffled by
+ * the seed, the shard and the epoch. Positions (data_tell, data_seek) stay
+ * those of the walk, so a checkpoint resumes the same order. */
+void data_shuffle(DataLoader *d, uint64_t seed);
 /* Inputs and targets [T] of rank `rank` in the current batch. */
 void data_batch(DataLoader *d, int rank, int T, int *inputs, int *targets);
 

@@ -68,7 +68,8 @@ static const SpecField fields[] = {
     PLAIN(train.adam.weight_decay), PLAIN(train.adam.lr_head), PLAIN(train.adam.lr_embed),
     PLAIN(train.adam.lr_scalars),
     PLAIN(train.val_interval), PLAIN(train.val_tokens), PLAIN(train.val_tokens_per_rank),
-    TEXT(train.train_glob), TEXT(train.val_glob), BOOL(train.data_repeat),
+    TEXT(train.train_glob), TEXT(train.val_glob), PLAIN(train.data_seed),
+    BOOL(train.data_repeat),
 };
 #define NFIELDS (sizeof fields / sizeof fields[0])
 

@@ -163,6 +163,7 @@ static bool open_data(Trainer *t, char *err, size_t errcap) {
         snprintf(err, errcap, "training data: %s", why);
         return false;
     }
+    data_shuffle(t->train, tr->data_seed);
     t->val = data_open(tr->val_glob, tr->ranks * tr->val_tokens_per_rank, t->s->vocab.size, why,
                        sizeof why);
     if (!t->val) {

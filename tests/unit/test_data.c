@@ -4,7 +4,8 @@
  *
  * Loader: a write/read round trip; the slices of 1 and 3 ranks against
  * hand-written token lists; the recipe's shard switch (pos + B + 1 >= len,
- * leftover dropped) at its boundary; exhaustion, rewind, tell and seek; and
+ * leftover dropped) at its boundary; exhaustion, rewind, tell and seek; the
+ * order a data seed gives; and
  * every bad input, each with its message. Tokenizer: EOT placement and the
  * paragraph splitter. Command: the val/train split by documents and by
  * fraction, documents spilling over train shards, stale shards, a single
@@ -321,6 +322,70 @@ TEST(data_tell_seek) {
         /* A refused seek leaves the loader where it was. */
         CHECK_EQ_INT(data_tell(d).shard, 1);
         CHECK_EQ_INT(data_tell(d).pos, 8);
+        data_close(d);
+    }
+    tmp_cleanup();
+}
+
+/* The first tokens of one epoch's batches, in the order the walk gives
+ * them; their count. */
+static int walk_firsts(DataLoader *d, int *firsts) {
+    int n = 0;
+    do firsts[n++] = first_token(d);
+    while (data_advance(d));
+    return n;
+}
+
+/* A data seed reorders the batches within each shard and nothing else:
+ * every batch once per epoch, shards in order, the same order for the same
+ * seed (after a seek, too), another for another seed or another epoch, and
+ * seed 0 is the recipe's walk. */
+TEST(data_shuffle_order) {
+    tmp_setup("data");
+    write_seq("s_1.bin", 42, 0);   /* batches at 0, 4, ..., 36: ten */
+    write_seq("s_2.bin", 22, 100); /* batches at 0, 4, ..., 16: five */
+    DataLoader *d = open_in("s_*.bin", 4, 257);
+    CHECK(d);
+    if (d) {
+        int plain[32], a[32], b[32], other[32], again[32];
+        CHECK_EQ_INT(walk_firsts(d, plain), 15);
+        data_rewind(d);
+        data_shuffle(d, 7);
+        CHECK_EQ_INT(walk_firsts(d, a), 15);
+        bool moved = false, same_set = true;
+        for (int i = 0; i < 15; i++) {
+            moved |= a[i] != plain[i];
+            bool found = false;
+            for (int j = 0; j < 15; j++) found |= a[j] == plain[i];
+            same_set &= found;
+            if (i < 10) same_set &= a[i] < 100; /* the first shard's batches first */
+        }
+        CHECK(moved);
+        CHECK(same_set);
+        /* A resume: seek to the fourth batch, and the walk goes on as before. */
+        data_rewind(d);
+        for (int i = 0; i < 3; i++) data_advance(d);
+        DataPos p = data_tell(d);
+        DataLoader *e = open_in("s_*.bin", 4, 257);
+        data_shuffle(e, 7);
+        CHECK(data_seek(e, p, terr, sizeof terr));
+        CHECK_EQ_INT(walk_firsts(e, b), 12);
+        CHECK(!memcmp(b, a + 3, sizeof(int) * 12));
+        /* Another seed, another order; another epoch, another order. */
+        data_rewind(e);
+        data_shuffle(e, 8);
+        walk_firsts(e, other);
+        CHECK(memcmp(other, a, sizeof(int) * 15) != 0);
+        data_rewind(d);
+        data_wrap(d);
+        walk_firsts(d, again);
+        CHECK(memcmp(again, a, sizeof(int) * 15) != 0);
+        /* Seed 0: the recipe's order again. */
+        data_rewind(d);
+        data_shuffle(d, 0);
+        walk_firsts(d, other);
+        CHECK(!memcmp(other, plain, sizeof(int) * 15));
+        data_close(e);
         data_close(d);
     }
     tmp_cleanup();
