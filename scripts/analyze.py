@@ -202,6 +202,27 @@ def layer_means(groups, field, names):
     return out
 
 
+def lambdas_over_training(groups):
+    """Per configuration: {component: {layer: [(step, mean over seeds)]}} at
+    the validation steps every seed has."""
+    out = {}
+    for name, runs in groups.items():
+        per_seed = [{v["step"]: v.get("scalars") or {} for v in r["vals"]} for _, r in runs]
+        steps = sorted(set.intersection(*(set(p) for p in per_seed)))
+        comps = {}
+        for comp in [k for k in last_layers(runs[0][1], "scalars") if k.startswith("lambda_")]:
+            layers = len(last_layers(runs[0][1], "scalars")[comp])
+            series = {i: [] for i in range(layers)}
+            for st in steps:
+                rows = [p[st].get(comp) for p in per_seed]
+                if all(isinstance(x, list) and len(x) == layers for x in rows):
+                    for i in range(layers):
+                        series[i].append((st, statistics.fmean(x[i] for x in rows)))
+            comps[comp] = series
+        out[name] = comps
+    return out
+
+
 def plot(out_dir, groups, args, report):
     try:
         import matplotlib
@@ -251,6 +272,23 @@ def plot(out_dir, groups, args, report):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
         fig.tight_layout()
+        fig.savefig(os.path.join(out_dir, fname), dpi=110)
+        plt.close(fig)
+        figs.append(fname)
+    for conf, comps in lambdas_over_training(groups).items():
+        if not comps:
+            continue
+        fig, axes = plt.subplots(1, len(comps), figsize=(3.2 * len(comps) + 1, 3.6), squeeze=False)
+        for ax, (comp, layers) in zip(axes[0], comps.items()):
+            for i, pts in layers.items():
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], label=f"layer {i}")
+            ax.set_title(comp, fontsize=9)
+            ax.set_xlabel("step")
+            ax.grid(alpha=0.3)
+        axes[0][0].legend(fontsize=7)
+        fig.suptitle(f"{conf}: lambdas over training (mean over {len(groups[conf])} seeds)", fontsize=10)
+        fig.tight_layout()
+        fname = f"lambdas_over_training_{conf}.png"
         fig.savefig(os.path.join(out_dir, fname), dpi=110)
         plt.close(fig)
         figs.append(fname)
@@ -321,6 +359,9 @@ def analyze(args):
         write_csv(os.path.join(args.out, fname), ["config", "component", "layer", "mean_over_seeds"],
                   [[c, comp, i, y] for c, comps in layer_means(groups, field, pick).items()
                    for comp, ys in comps.items() for i, y in enumerate(ys)])
+    write_csv(os.path.join(args.out, "lambdas_over_training.csv"), ["config", "component", "layer", "step", "mean_over_seeds"],
+              [[c, comp, i, st, y] for c, comps in lambdas_over_training(groups).items()
+               for comp, layers in comps.items() for i, pts in layers.items() for st, y in pts])
     report = ["# gptc analyze\n", f"\nRuns: {len(runs)} in {len(groups)} configurations; baseline: {base}.\n",
               "\n## Final validation loss and mean train loss, over seeds\n",
               "\n| config | seeds | final mean | sd | min | max | mean train loss | steps to target |\n",

@@ -5,7 +5,8 @@
 #     differences are 1..5 (a paired t test of known answer: t = 4.243 on 4
 #     degrees of freedom, p = 0.0132, 95% CI 3 +- 1.963) come out right;
 #   - on real tiny runs (a sweep of two seeds, ref), the report's lambdas
-#     are the runs' last ones, averaged, and the figures are PNG files;
+#     are the runs' last ones and, over training, the runs' at each
+#     validation, averaged, and the figures are PNG files;
 #   - a directory that is neither a run nor a sweep, a damaged
 #     metrics.jsonl and an unknown baseline are errors (status 2).
 . "$(dirname "$0")/lib.sh" analyze "$@"
@@ -86,7 +87,7 @@ runs:
 EOF
 expect 0 "a sweep to analyze" "0 of 2 runs failed" -- "$bin" sweep "$tmp/sweep.yaml"
 expect 0 "gptc analyze on the sweep" "2 runs, 1 configurations" -- "$bin" analyze "$tmp/sw" -o "$tmp/rep"
-python3 - "$tmp/sw" "$tmp/rep" > "$tmp/lam.out" 2>&1 <<'EOF' && pass "the report's lambdas are the runs' last ones, averaged" || fail "lambdas" "$(cat "$tmp/lam.out")"
+python3 - "$tmp/sw" "$tmp/rep" > "$tmp/lam.out" 2>&1 <<'EOF' && pass "the report's lambdas (at the end and over training) are the runs', averaged" || fail "lambdas" "$(cat "$tmp/lam.out")"
 import csv, json, sys
 last = [[json.loads(l) for l in open(f"{sys.argv[1]}/micro-s{s}/metrics.jsonl") if '"val"' in l][-1] for s in (0, 1)]
 rows = list(csv.DictReader(open(sys.argv[2] + "/lambdas.csv")))
@@ -96,7 +97,16 @@ for r in rows:
     assert abs(float(r["mean_over_seeds"]) - want) < 1e-12, (r, want)
 norms = list(csv.DictReader(open(sys.argv[2] + "/norms.csv")))
 assert len(norms) == 4 and all(float(r["mean_over_seeds"]) > 0 for r in norms), norms
+vals = [{v["step"]: v for v in map(json.loads, open(f"{sys.argv[1]}/micro-s{s}/metrics.jsonl")) if v.get("kind") == "val"}
+        for s in (0, 1)]
+over = list(csv.DictReader(open(sys.argv[2] + "/lambdas_over_training.csv")))
+assert {int(r["step"]) for r in over} == set(vals[0]) & set(vals[1]), over[:3]
+for r in over:
+    want = sum(v[int(r["step"])]["scalars"][r["component"]][int(r["layer"])] for v in vals) / 2
+    assert abs(float(r["mean_over_seeds"]) - want) < 1e-12, (r, want)
 EOF
+head -c 4 "$tmp/rep/lambdas_over_training_micro.png" 2> /dev/null | grep -q PNG &&
+    pass "a figure of the lambdas over training per configuration" || fail "lambdas_over_training_micro.png"
 expect 2 "a directory that is neither a run nor a sweep" "neither a sweep" -- "$bin" analyze "$tmp/data" -o "$tmp/x"
 mkdir -p "$tmp/broken" && printf '{"kind": "val", "step": 0, "val_loss": 1}\n{"kind": \n' > "$tmp/broken/metrics.jsonl"
 expect 2 "a damaged metrics.jsonl is an error at its line" "broken/metrics.jsonl:2: not a JSON record" -- \
