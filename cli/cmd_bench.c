@@ -103,12 +103,16 @@ static double median(double *v, int n) {
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-/* Steps after the timed ones, so that their waits perturb nothing timed. */
-static int profile(Backend *b, const ModelSpec *s, const BenchOptions *o, int T, int *ids, int *tgt) {
+/* Steps after the timed ones, so that their waits perturb nothing timed;
+ * their classes into *pc. */
+static int profile(Backend *b, const ModelSpec *s, const BenchOptions *o, int T, int *ids, int *tgt,
+                   ProfileClasses *pc) {
     if (b->set_profile(b->impl, true)) return fprintf(stderr, "gptc bench: %s\n", b->error(b->impl)), 1;
     StepTime st;
+    double pairs = 0;
     for (int k = 0; k < o->profile; k++) {
         tokens(s, T, 5000 + (uint64_t)k, ids, tgt);
+        pairs += bench_attention_pairs(s, ids, T, s->train.steps) / o->profile;
         if (!step(b, ids, tgt, T, o->warmup + o->steps + k, s->train.steps, &st)) {
             fprintf(stderr, "gptc bench: profiled step %d failed: %s\n", k, b->error(b->impl));
             return 1;
@@ -117,8 +121,27 @@ static int profile(Backend *b, const ModelSpec *s, const BenchOptions *o, int T,
     const ModelBuild *mb;
     const double *ms;
     b->profile(b->impl, &mb, &ms);
-    bench_profile_print(stdout, mb, ms, o->profile, T, 20);
+    bench_profile_print(stdout, mb, ms, o->profile, T, pairs, 20);
+    bench_profile_classes(mb, ms, o->profile, T, pairs, pc);
     return b->set_profile(b->impl, false) ? 1 : 0;
+}
+
+/* The result as one JSON object; with --profile, its classes too. */
+static int write_json(const char *path, const char *model, const char *name, int T, int steps, double mean,
+                      double med, double fwd, double optms, double tps, double mfu, double flops, size_t peak,
+                      double last, const ProfileClasses *pc) {
+    FILE *f = fopen(path, "w");
+    if (!f) return fprintf(stderr, "gptc bench: %s: cannot write\n", path), 1;
+    fprintf(f,
+            "{\"model\": \"%s\", \"backend\": \"%s\", \"tokens\": %d, \"steps\": %d, \"ms_per_step\": %.4f, "
+            "\"median_ms\": %.4f, \"fwd_bwd_ms\": %.4f, \"opt_ms\": %.4f, \"tokens_per_s\": %.1f, "
+            "\"mfu\": %.5f, \"flops_per_token\": %.6g, \"peak_bytes\": %zu, \"last_loss\": %.6f",
+            model, name, T, steps, mean, med, fwd, optms, tps, mfu, flops, peak, last);
+    for (int c = 0; pc && c < NCLASSES; c++)
+        fprintf(f, "%s\"%s\": {\"ms\": %.4f, \"bytes\": %.6g, \"flops\": %.6g}", c ? ", " : ", \"profile\": {",
+                profile_class_names[c], pc->ms[c], pc->bytes[c], pc->flops[c]);
+    fputs(pc ? "}}\n" : "}\n", f);
+    return fclose(f) ? fprintf(stderr, "gptc bench: %s: cannot write\n", path), 1 : 0;
 }
 
 static int run(const ModelBuild *mb, const char *model, const BenchOptions *o) {
@@ -174,23 +197,12 @@ static int run(const ModelBuild *mb, const char *model, const BenchOptions *o) {
         printf("  tokens/s %.0f, MFU %.1f%% of %.0f TFLOP/s (%.3g FLOPs/token), peak device memory %.2f GiB\n", tps,
                100 * mfu, o->peak_tflops, ms.flops_total, peak / 1073741824.0);
         printf("  setup %.1f s, last loss %.4f\n", open_s, last);
-        if (o->json) {
-            FILE *f = fopen(o->json, "w");
-            if (!f) {
-                fprintf(stderr, "gptc bench: %s: cannot write\n", o->json);
-                rc = 1;
-            } else {
-                fprintf(f,
-                        "{\"model\": \"%s\", \"backend\": \"%s\", \"tokens\": %d, \"steps\": %d, \"ms_per_step\": %.4f, "
-                        "\"median_ms\": %.4f, \"fwd_bwd_ms\": %.4f, \"opt_ms\": %.4f, \"tokens_per_s\": %.1f, "
-                        "\"mfu\": %.5f, \"flops_per_token\": %.6g, \"peak_bytes\": %zu, \"last_loss\": %.6f}\n",
-                        model, name, T, o->steps, mean, med, fwd / o->steps, optms / o->steps, tps, mfu,
-                        ms.flops_total, peak, last);
-                fclose(f);
-            }
-        }
+        ProfileClasses pc;
+        if (o->profile) rc = profile(&b, s, o, T, ids, tgt, &pc);
+        if (rc == 0 && o->json)
+            rc = write_json(o->json, model, name, T, o->steps, mean, med, fwd / o->steps, optms / o->steps, tps, mfu,
+                            ms.flops_total, peak, last, o->profile ? &pc : NULL);
     }
-    if (rc == 0 && o->profile) rc = profile(&b, s, o, T, ids, tgt);
     free(ids);
     free(tgt);
     free(total);

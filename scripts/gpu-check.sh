@@ -52,7 +52,11 @@
 #                mkdir .variant && git archive REV | tar -x -C .variant
 #   torch      the project's PyTorch reference of the same model under
 #              torch.compile (tests/reference/bench_gpu.py, FlexAttention),
-#              same tokens per step, same run; then the ratio.
+#              same tokens per step, same run; then the ratio, and both
+#              profiles by class side by side (tests/reference/
+#              compare_profiles.py: GEMMs, attention forward and backward,
+#              softcap + cross-entropy, elementwise, copies; TFLOP/s and
+#              GB/s against the GPU's peaks).
 #              GPTC_CHECK_TORCH=0 leaves it out (a quicker rerun after a
 #              fix, when the same run's figures are already in hand)
 # Exit status: 0 when no step failed.
@@ -301,12 +305,16 @@ torch_compare() {
     else
         run 180 "tests/reference/bench_gpu.py: r10-medium-x01 under torch.compile" - \
             python3 tests/reference/bench_gpu.py models/r10-medium-x01.yaml --gptc build/gptc \
-            --tokens-per-gpu 65536 --steps 20 --out "$results/torch.json"
+            --tokens-per-gpu 65536 --steps 20 --profile 3 --out "$results/torch.json"
         if [ -s "$results/torch.json" ] && [ -s "$results/gptc-bench.json" ]; then
-            local g t
+            local g t gbs=4800
             g=$(json_field "$results/gptc-bench.json" ms_per_step)
             t=$(json_field "$results/torch.json" mean_step_ms)
             awk -v g="$g" -v t="$t" 'BEGIN { printf "ratio: torch.compile %.2f ms/step / gptc %.2f ms/step = %.2fx\n", t, g, t / g }'
+            nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | grep -q H100 && gbs=3350
+            echo "the two profiles by class (3 forward+backward passes each; rates against 989 TFLOP/s, $gbs GB/s):"
+            python3 tests/reference/compare_profiles.py "$results/gptc-bench.json" "$results/torch.json" \
+                --peak-gbs "$gbs" || bad "compare_profiles.py"
         fi
     fi
 }

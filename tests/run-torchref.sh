@@ -9,6 +9,9 @@
 #   - its check against gptc_ref.py passes (fp32 loss, logits, gradients and
 #     one optimizer step against float64; attention tiles against the token
 #     rule; the split16 master round-trip) on tiny.yaml and tiny-x01.yaml;
+#   - --profile sorts the passes' operators into gptc bench --profile's
+#     classes, and its count of attention's useful work equals the mask
+#     rule's, pair by pair; compare_profiles.py prints it beside gptc's;
 #   - bad input is a clear error with a non-zero status.
 # Without torch in /usr/bin/python3 it says "skipped: no torch", and under
 # CI fails (tests/lib.sh's missing).
@@ -23,7 +26,8 @@ fi
 tokens=1024 steps=2
 "$bin" check models/tiny.yaml --json > "$tmp/tiny.json"
 if "$py" "$bench" models/tiny.yaml --gptc "$bin" --device cpu --no-compile --steps $steps --warmup 1 \
-        --tokens-per-gpu $tokens --check --check-tokens 512 --out "$tmp/result.json" > "$tmp/out" 2> "$tmp/err"; then
+        --tokens-per-gpu $tokens --check --check-tokens 512 --profile 1 --out "$tmp/result.json" > "$tmp/out" \
+        2> "$tmp/err"; then
     pass "bench_gpu.py --check on tiny.yaml runs ($(grep -c '^bench_gpu: check' "$tmp/err") check lines)"
 else
     fail "bench_gpu.py --check on tiny.yaml: exit status $?" "$(tail -n 15 "$tmp/err")"
@@ -33,6 +37,45 @@ if problems=$("$py" tests/reference/check_bench_result.py "$tmp/out" "$tmp/resul
     pass "the result line is well-formed and the check against gptc_ref passed"
 else
     fail "the result" "$problems"
+fi
+
+# The profile by class: every class there, GEMMs and cross-entropy timed, and the
+# attention FLOPs' pair count against the mask rule pair by pair.
+if problems=$(RESULT="$tmp/result.json" TINY="$tmp/tiny.json" "$py" - 2>&1 <<'EOF'
+import json, os, sys
+sys.argv = ["bench_gpu.py", "models/tiny.yaml"]
+sys.path.insert(0, "tests/reference")
+import bench_gpu as B
+import torch
+prof = json.load(open(os.environ["RESULT"]))["profile"]
+assert list(prof) == list(B.CLASSES), list(prof)
+assert all(prof[c]["ms"] >= 0 for c in prof) and prof["GEMMs"]["ms"] > 0 and prof["softcap + cross-entropy"]["ms"] > 0, prof
+assert prof["GEMMs"]["flops"] > 0 and prof["attention backward"]["flops"] == 2 * prof["attention forward"]["flops"] > 0, prof
+cfg = B.R.Config(json.load(open(os.environ["TINY"]))["spec"])
+gen = torch.Generator().manual_seed(3)
+ids, _ = B.synthetic_batch(cfg, 512, 40, gen)
+docs = B.document_ids(ids, cfg.eot)
+for windows in ([8, 4], [1, 0], [3, 1]):
+    want = sum(int(B.token_mask(docs, max(1, windows[0] if cfg.long[i] else windows[1]), cfg.bs).sum())
+               for i in range(cfg.L) if cfg.attn[i]) * cfg.heads * cfg.hd
+    got = B.attention_pairs(cfg, ids, windows)
+    assert got == want, (windows, got, want)
+EOF
+); then
+    pass "--profile: every class, and attention's pair count equals the mask rule's"
+else
+    fail "bench_gpu.py --profile" "$problems"
+fi
+
+# Side by side with a gptc profile (made up: the GEMMs at 2 ms for 8 GFLOP).
+printf '{"profile": {"GEMMs": {"ms": 2, "bytes": 1e6, "flops": 8e9}, "elementwise": {"ms": 1, "bytes": 2e9, "flops": 0}}}\n' \
+    > "$tmp/gptc.json"
+if "$py" tests/reference/compare_profiles.py "$tmp/gptc.json" "$tmp/result.json" > "$tmp/cmp" 2>&1 &&
+        grep -q '^GEMMs  *2.000 4 TFLOP/s (0.4%)' "$tmp/cmp" && grep -q '^elementwise  *1.000 2e+03 GB/s' "$tmp/cmp" &&
+        grep -q '^forward+backward  *3.000' "$tmp/cmp"; then
+    pass "compare_profiles.py puts the two profiles side by side"
+else
+    fail "compare_profiles.py" "$(cat "$tmp/cmp")"
 fi
 
 if "$py" "$bench" models/tiny-x01.yaml --gptc "$bin" --device cpu --no-compile --check-only --check-tokens 512 \

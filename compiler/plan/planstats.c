@@ -23,7 +23,7 @@ static void note(int *bufs, int64_t *bytes, int *n, int buf, int64_t b) {
 
 /* A fused step reads what its ops take from outside it and writes what it
  * stores: intermediates between its ops never reach memory. */
-static int64_t step_bytes(const Plan *p, const PlanStep *st, int64_t T) {
+int64_t plan_step_bytes(const Plan *p, const PlanStep *st, int64_t T) {
     int rb[PLAN_MAX_OPS * PLAN_MAX_REFS], wb[PLAN_MAX_OPS * PLAN_MAX_REFS], nr = 0, nw = 0;
     int64_t rbytes[PLAN_MAX_OPS * PLAN_MAX_REFS], wbytes[PLAN_MAX_OPS * PLAN_MAX_REFS];
     const PlanOp *ops = p->ops + st->first_op;
@@ -51,7 +51,7 @@ void plan_stats(const Plan *p, int64_t T, PlanStats *out) {
     for (int i = 0; i < p->nsteps; i++) {
         const PlanStep *st = &p->steps[i];
         out->launches++;
-        out->bytes += step_bytes(p, st, T);
+        out->bytes += plan_step_bytes(p, st, T);
         for (int j = 0; j < st->nops; j++) {
             const PlanOp *o = &p->ops[st->first_op + j];
             out->unfused_launches++;

@@ -19,4 +19,8 @@ typedef struct {
 /* Needs the plan's op graph (a plan lowered in this process). */
 void plan_stats(const Plan *p, int64_t T, PlanStats *out);
 
+/* The bytes one step of the plan reads and writes at T tokens: what its ops
+ * take from outside it and what it stores (not its internal values). */
+int64_t plan_step_bytes(const Plan *p, const PlanStep *st, int64_t T);
+
 #endif

@@ -6,6 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compiler/plan/planstats.h"
+
+const char *const profile_class_names[NCLASSES] = {
+    "GEMMs", "attention forward", "attention backward", "softcap + cross-entropy", "elementwise", "copies",
+};
+
 typedef struct {
     char name[64];
     double ms, flops;
@@ -27,6 +33,62 @@ static void family_name(const ModelBuild *b, const PlanStep *st, char *out, size
     case STEP_GEMM: snprintf(out, cap, "GEMMs (%s)", pass); break;
     case STEP_COPY: snprintf(out, cap, "copies (%s)", pass); break;
     case STEP_ZERO: snprintf(out, cap, "zeroings (%s)", pass); break;
+    }
+}
+
+static ProfileClass class_of(const PlanStep *st) {
+    if (st->kind == STEP_GEMM) return CLASS_GEMM;
+    if (st->kind != STEP_KERNEL) return CLASS_COPIES;
+    if (!strncmp(st->kernel, "attn_fwd", 8)) return CLASS_ATTN_FWD;
+    if (!strncmp(st->kernel, "attn_bwd", 8)) return CLASS_ATTN_BWD;
+    if (!strncmp(st->kernel, "softcap_ce", 10)) return CLASS_CE;
+    return CLASS_ELEMENTWISE;
+}
+
+double bench_attention_pairs(const ModelSpec *s, const int *ids, int T, int step) {
+    int lw, sw, bs = s->attn.window.block_size;
+    spec_window_blocks(s, step, false, &lw, &sw);
+    double pairs = 0;
+    for (int i = 0; i < s->model.layers; i++) {
+        if (!s->model.attention[i]) continue;
+        int W = s->attn.window.long_layer[i] ? lw : sw, doc = 0;
+        if (W < 1) W = 1; /* a window of 0 blocks behaves as 1 (docs/recipe.md) */
+        for (int t = 0; t < T; t++) {
+            if (ids[t] == s->vocab.eot) doc = t;
+            int lo = (t / bs - W + 1) * bs;
+            lo = lo < doc ? doc : lo < 0 ? 0 : lo;
+            pairs += t - lo + 1;
+        }
+    }
+    return pairs * s->model.heads * s->model.head_dim;
+}
+
+void bench_profile_classes(const ModelBuild *b, const double *ms, int runs, int T, double attn_pairs,
+                           ProfileClasses *out) {
+    const Plan *p = &b->plan;
+    memset(out, 0, sizeof *out);
+    for (int i = 0; i < p->nsteps; i++) {
+        const PlanStep *st = &p->steps[i];
+        ProfileClass c = class_of(st);
+        out->ms[c] += ms[i] / runs;
+        out->bytes[c] += (double)plan_step_bytes(p, st, T);
+        if (st->kind == STEP_GEMM) out->flops[c] += gemm_flops(st, T);
+    }
+    out->flops[CLASS_ATTN_FWD] = 4 * attn_pairs;
+    out->flops[CLASS_ATTN_BWD] = 8 * attn_pairs;
+}
+
+static void print_classes(FILE *out, const ModelBuild *b, const double *ms, int runs, int T, double attn_pairs,
+                          double total) {
+    ProfileClasses pc;
+    bench_profile_classes(b, ms, runs, T, attn_pairs, &pc);
+    fprintf(out, "  %-28s %9s %7s %12s\n", "class", "ms/step", "share", "rate");
+    for (int c = 0; c < NCLASSES; c++) {
+        if (pc.ms[c] <= 0) continue;
+        fprintf(out, "  %-28s %9.3f %6.1f%%", profile_class_names[c], pc.ms[c], 100 * pc.ms[c] / total);
+        if (pc.flops[c] > 0) fprintf(out, "   %.3g TFLOP/s", pc.flops[c] / (pc.ms[c] * 1e9));
+        else fprintf(out, "   %.3g GB/s", pc.bytes[c] / (pc.ms[c] * 1e6));
+        fputc('\n', out);
     }
 }
 
@@ -88,7 +150,8 @@ static void print_top(FILE *out, const Plan *p, const double *ms, int runs, int 
     free(idx);
 }
 
-void bench_profile_print(FILE *out, const ModelBuild *b, const double *ms, int runs, int T, int top) {
+void bench_profile_print(FILE *out, const ModelBuild *b, const double *ms, int runs, int T, double attn_pairs,
+                         int top) {
     const Plan *p = &b->plan;
     double total = 0;
     for (int i = 0; i < p->nsteps; i++) total += ms[i] / runs;
@@ -96,6 +159,7 @@ void bench_profile_print(FILE *out, const ModelBuild *b, const double *ms, int r
     fprintf(out, "profile: %d step%s of %d tokens, each plan step waited for on its own: %.2f ms/step in "
                  "%d launches (the optimizer not included)\n",
             runs, runs > 1 ? "s" : "", T, total, p->nsteps);
+    print_classes(out, b, ms, runs, T, attn_pairs, total);
     print_families(out, b, ms, runs, T, total);
     print_top(out, p, ms, runs, T, total, top);
 }

@@ -39,6 +39,14 @@ Measured with torch 2.11 (the command above, --compile-mode default, no
 tokens/s, MFU 46%, peak 48.6 GiB; on an H200 258 ms/step and 87 s compile.
 --check on models/tiny.yaml with --device cuda takes about 30 s.
 
+--profile N runs N more forward+backward passes under torch.profiler and
+sorts their kernels (on the CPU, their operators) into the classes of gptc
+bench --profile: GEMMs, attention forward and backward, softcap +
+cross-entropy, elementwise, copies; with TFLOP/s for the GEMMs and for
+attention (its useful FLOPs: 4 per visible query-key pair and head dimension
+forward, 8 backward) and each class's top kernel names, so that a kernel
+filed in the wrong class shows. The result object gets "profile".
+
 Prints human-readable lines on stderr and, last on stdout, one line
   BENCH_GPU {"median_step_ms": ..., "tokens_per_s": ..., "mfu": ..., ...}
 (the same object goes to --out). --check prints CHECK_GPU {...} first. Exit
@@ -103,12 +111,16 @@ def parse_args():
     ap.add_argument("--check-only", action="store_true", help="only the check, no benchmark")
     ap.add_argument("--check-tokens", type=int, default=1024, help="sequence length of the check")
     ap.add_argument("--out", metavar="FILE", help="write the result object here as JSON")
+    ap.add_argument("--profile", type=int, default=0, metavar="N",
+                    help="then N more forward+backward passes under torch.profiler, by class (as gptc bench --profile)")
     args = ap.parse_args()
     for name in ("tokens_per_gpu", "steps", "check_tokens", "doc_tokens"):
         if getattr(args, name) < 1:
             ap.error("--%s must be at least 1" % name.replace("_", "-"))
     if args.warmup < 0:
         ap.error("--warmup must be at least 0")
+    if args.profile < 0:
+        ap.error("--profile must be at least 0")
     return args
 
 
@@ -647,6 +659,99 @@ def run_check(args, spec, device, attention_kind):
 # The benchmark
 # ---------------------------------------------------------------------------
 
+# ---------------------------------------------------------------------------
+# The profile by class: the classes of gptc bench --profile
+# (runtime/train/bench_profile.c), so that gpu-check prints both side by side
+# ---------------------------------------------------------------------------
+
+CLASSES = ("GEMMs", "attention forward", "attention backward", "softcap + cross-entropy", "elementwise", "copies")
+
+
+def class_of(name):
+    """A kernel's (or on the CPU an operator's) class, from its name: cuBLAS
+    and CUTLASS GEMMs; FlexAttention's or a flash kernel's forward and
+    backward; log-softmax and NLL; copies and fills; the rest (Inductor's
+    fused pointwise and reduction kernels) elementwise. Names are what
+    torch.profiler reports; the top names per class are printed so that a
+    misfiled kernel shows."""
+    n = name.lower()
+    if any(k in n for k in ("memcpy", "memset", "aten::copy_", "aten::fill_", "aten::zero_", "aten::to")):
+        return "copies"
+    if any(k in n for k in ("flex_attention", "flash", "fmha", "scaled_dot_product", "attention")):
+        return "attention backward" if any(k in n for k in ("backward", "bwd")) else "attention forward"
+    if any(k in n for k in ("log_softmax", "cross_entropy", "nll_loss")):
+        return "softcap + cross-entropy"
+    if any(k in n for k in ("gemm", "xmma", "nvjet", "cutlass", "cublas", "aten::mm", "aten::addmm",
+                            "aten::bmm", "aten::_scaled_mm")):
+        return "GEMMs"
+    return "elementwise"
+
+
+def attention_pairs(cfg, ids, windows):
+    """Visible (query, key) pairs x heads x head_dim over the attention
+    layers (the token rule of 'Document mask'): the useful FLOPs are 4 per
+    unit forward and 8 backward, as gptc bench counts them."""
+    docs = document_ids(ids.cpu(), cfg.eot)
+    T = ids.numel()
+    t = torch.arange(T)
+    start = torch.zeros(T, dtype=torch.long)
+    first = torch.ones(T, dtype=torch.bool)
+    first[1:] = docs[1:] != docs[:-1]
+    start[first] = t[first]
+    start = torch.cummax(start, 0).values
+    total = 0
+    for i in range(cfg.L):
+        if not cfg.attn[i]:
+            continue
+        W = max(1, windows[0] if cfg.long[i] else windows[1])
+        lo = torch.clamp(torch.maximum((t // cfg.bs - W + 1) * cfg.bs, start), min=0)
+        total += int((t - lo + 1).sum())
+    return total * cfg.heads * cfg.hd
+
+
+def profile_classes(args, info, cfg, fwd, batches, params_list, windows, device):
+    """ms per forward+backward pass by class over args.profile passes (the
+    optimizer is left out, as gptc bench --profile leaves it out), with
+    TFLOP/s for the GEMMs and attention and the top names of each class."""
+    from torch.profiler import ProfilerActivity, profile
+    cuda = device == "cuda"
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    per = {c: 0.0 for c in CLASSES}
+    names = {c: {} for c in CLASSES}
+    pairs = 0
+    for ids, tgt in batches[:args.profile]:
+        sync(device)
+        with profile(activities=acts) as prof:
+            fwd(ids, tgt).backward()
+            sync(device)
+        for p in params_list:
+            p.grad = None
+        pairs += attention_pairs(cfg, ids, windows) / args.profile
+        for e in prof.key_averages():
+            kernel = str(getattr(e, "device_type", "")).endswith("CUDA")
+            if cuda != kernel:
+                continue   # on a GPU the kernels; on the CPU the operators' own time
+            us = (getattr(e, "self_device_time_total", None) or getattr(e, "self_cuda_time_total", 0)) if cuda \
+                else e.self_cpu_time_total
+            c = class_of(e.key)
+            per[c] += us / 1e3 / args.profile
+            names[c][e.key] = names[c].get(e.key, 0) + us / 1e3 / args.profile
+    T = args.tokens_per_gpu
+    flops = {"GEMMs": info["flops_per_token"]["matmul"] * T, "attention forward": 4 * pairs,
+             "attention backward": 8 * pairs}
+    total = sum(per.values())
+    out = {}
+    log("bench_gpu: profile of %d forward+backward passes, %.2f ms/pass by class:" % (args.profile, total))
+    for c in CLASSES:
+        top = sorted(names[c].items(), key=lambda kv: -kv[1])[:3]
+        rate = flops[c] / (per[c] * 1e9) if c in flops and per[c] > 0 else None
+        out[c] = {"ms": round(per[c], 4), "flops": flops.get(c, 0), "top": [[k[:80], round(v, 4)] for k, v in top]}
+        log("  %-26s %9.3f ms %6.1f%%%s   %s" % (c, per[c], 100 * per[c] / total if total else 0,
+                                              "  %.3g TFLOP/s" % rate if rate else "",
+                                              "; ".join("%s %.2f" % (k[:40], v) for k, v in top)))
+    return out
+
+
 def sync(device):
     if device == "cuda":
         torch.cuda.synchronize()
@@ -718,6 +823,10 @@ def benchmark(args, info, device, use_compile):
             step_s.append(time.perf_counter() - t)
     sync(device)
     wall = time.perf_counter() - t_all
+    profiled = None
+    if args.profile:
+        more = [tuple(t.to(device) for t in synthetic_batch(cfg, T, args.doc_tokens, gen)) for _ in range(args.profile)]
+        profiled = profile_classes(args, info, cfg, fwd, more, params_list, model.windows, device)
     losses = [x.item() for x in losses]
     if cuda:
         step_ms = [a[0].elapsed_time(a[2]) for a in marks]
@@ -763,6 +872,8 @@ def benchmark(args, info, device, use_compile):
         "first_loss": losses[0],
         "last_loss": losses[-1],
     }
+    if profiled:
+        result["profile"] = profiled
     log("bench_gpu: %s on %s, torch %s, attention %s, compile %s, %d tokens/step, windows %s (step %d)"
         % (args.model, result["device"], torch.__version__, attn.name,
            mode if use_compile else "off", T, result["windows"], window_step))

@@ -17,6 +17,7 @@
 #include "runtime/train/ckpt.h"
 #include "runtime/data/data.h"
 #include "tests/unit/test.h"
+#include "runtime/train/bench_profile.h"
 #include "runtime/train/train.h"
 #include "compiler/lang/validate.h"
 
@@ -126,3 +127,35 @@ static void stops_and_keeps_the_checkpoint(bool device) {
 
 TEST(train_stops_on_nan_and_keeps_the_checkpoint) { stops_and_keeps_the_checkpoint(false); }
 TEST(train_stops_on_a_device_failure_and_keeps_the_checkpoint) { stops_and_keeps_the_checkpoint(true); }
+
+/* gptc bench's count of attention's useful work, against every (query, key)
+ * pair tested one by one with the mask rule: tiny.yaml at three steps of
+ * its window schedule (windows of 1 block and of 0 short blocks included),
+ * on documents of random lengths. */
+TEST(bench_attention_pairs_brute_force) {
+    ModelSpec s;
+    CHECK(spec_load("models/tiny.yaml", NULL, 0, &s));
+    diag_reset();
+    enum { T = 512 };
+    int ids[T], doc[T], d = 0;
+    Rng r;
+    rng_seed(&r, 11);
+    for (int t = 0; t < T; t++) {
+        ids[t] = t == 0 || rng_uniform(&r) < 0.02 ? s.vocab.eot : 1;
+        d += ids[t] == s.vocab.eot;
+        doc[t] = d;
+    }
+    const int steps[] = {0, 600, 1200};
+    for (int k = 0; k < 3; k++) {
+        int lw, sw, bs = s.attn.window.block_size;
+        spec_window_blocks(&s, steps[k], false, &lw, &sw);
+        double want = 0;
+        for (int i = 0; i < s.model.layers; i++) {
+            int W = s.attn.window.long_layer[i] ? lw : sw;
+            W = W < 1 ? 1 : W;
+            for (int t = 0; s.model.attention[i] && t < T; t++)
+                for (int key = 0; key <= t; key++) want += doc[key] == doc[t] && key / bs >= t / bs - W + 1;
+        }
+        CHECK(bench_attention_pairs(&s, ids, T, steps[k]) == want * s.model.heads * s.model.head_dim);
+    }
+}

@@ -1,0 +1,57 @@
+"""
+compare_profiles.py: gptc's and PyTorch's step side by side, by the classes
+both profiles use (gptc bench --profile --json, bench_gpu.py --profile
+--out): ms per forward+backward pass, the rate against the GPU's peaks
+(TFLOP/s for GEMMs and attention, from each side's own count of useful
+FLOPs; GB/s for gptc's memory-bound classes, from the bytes its plan moves;
+PyTorch's bytes are not known), and gptc / torch per class.
+
+Usage: python3 tests/reference/compare_profiles.py GPTC_BENCH.json TORCH.json
+       [--peak-tflops 989] [--peak-gbs 4800]
+"""
+import argparse
+import json
+import sys
+
+
+def rate(entry, peak_tflops, peak_gbs, with_bytes):
+    ms = entry.get("ms", 0)
+    if ms <= 0:
+        return "-"
+    if entry.get("flops"):
+        t = entry["flops"] / (ms * 1e9)
+        return "%.3g TFLOP/s (%.2g%%)" % (t, 100 * t / peak_tflops)
+    if with_bytes and entry.get("bytes"):
+        g = entry["bytes"] / (ms * 1e6)
+        return "%.3g GB/s (%.2g%%)" % (g, 100 * g / peak_gbs)
+    return "-"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("gptc")
+    ap.add_argument("torch")
+    ap.add_argument("--peak-tflops", type=float, default=989.0, help="dense bf16 (H100 SXM and H200: 989)")
+    ap.add_argument("--peak-gbs", type=float, default=4800.0, help="HBM bandwidth (H200 4800, H100 SXM 3350)")
+    a = ap.parse_args()
+    try:
+        g = json.load(open(a.gptc))["profile"]
+        t = json.load(open(a.torch))["profile"]
+    except (OSError, ValueError, KeyError) as e:
+        sys.exit("compare_profiles: %s (both files need a 'profile': gptc bench --profile, bench_gpu.py --profile)" % e)
+    print("%-26s %10s %-22s %10s %-22s %8s" % ("class", "gptc ms", "gptc rate", "torch ms", "torch rate",
+                                               "gptc/torch"))
+    tg = tt = 0.0
+    for c in t:
+        ge, te = g.get(c, {}), t[c]
+        gm, tm = ge.get("ms", 0.0), te.get("ms", 0.0)
+        tg, tt = tg + gm, tt + tm
+        ratio = "%.2f" % (gm / tm) if tm > 0 and gm > 0 else "-"
+        print("%-26s %10.3f %-22s %10.3f %-22s %8s" % (c, gm, rate(ge, a.peak_tflops, a.peak_gbs, True), tm,
+                                                      rate(te, a.peak_tflops, a.peak_gbs, False), ratio))
+    print("%-26s %10.3f %-22s %10.3f %-22s %8s" % ("forward+backward", tg, "", tt, "",
+                                                  "%.2f" % (tg / tt) if tt > 0 else "-"))
+
+
+if __name__ == "__main__":
+    main()
