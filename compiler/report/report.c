@@ -219,13 +219,27 @@ static void text_memory(FILE *f, const ModelSpec *s, const ModelStats *st) {
     fmt_bytes(a, sizeof a, st->bytes_grads);
     fprintf(f, "    %-12s %13s\n", "grads", a);
     fmt_bytes(a, sizeof a, st->bytes_optim);
-    fprintf(f, "    %-12s %13s  Adam m, v; Muon state for %d of %d matrices\n",
-            "optimizer", a, st->muon_owned, st->muon_matrices);
+    fprintf(f, "    %-12s %13s  Adam m, v; Muon's for all %d matrices (rank 0 orthogonalises %d)\n",
+            "optimizer", a, st->muon_matrices, st->muon_owned);
     fmt_bytes(a, sizeof a, st->bytes_activations);
     fprintf(f, "    %-12s %13s  saved for backward at %s tokens, logits in fp32\n",
             "activations", a, t);
     fmt_bytes(a, sizeof a, st->bytes_total);
     fprintf(f, "    %-12s %13s\n", "total", a);
+}
+
+static void text_comm(FILE *f, const ModelSpec *s, const ModelStats *st) {
+    char a[32], b[32];
+    if (s->train.ranks < 2) return;
+    fprintf(f, "\n  communication per step at %d ranks (NCCL on cuda)\n", s->train.ranks);
+    fmt_bytes(a, sizeof a, st->comm_allreduce);
+    fmt_bytes(b, sizeof b, st->comm_allreduce_sent);
+    fprintf(f, "    %-12s %13s  fp32, all-reduced as backward completes them: %s sent per rank (ring)\n",
+            "gradients", a, b);
+    fmt_bytes(a, sizeof a, st->comm_bcast);
+    fmt_bytes(b, sizeof b, st->comm_bcast_received);
+    fprintf(f, "    %-12s %13s  both halves, broadcast by their owners: %s received by rank 0\n", "Muon weights", a,
+            b);
 }
 
 void report_text(FILE *f, const ModelSpec *s) {
@@ -236,6 +250,7 @@ void report_text(FILE *f, const ModelSpec *s) {
     text_params(f, s, &st);
     text_flops(f, s, &st);
     text_memory(f, s, &st);
+    text_comm(f, s, &st);
 }
 
 /* ---- JSON ---- */
@@ -309,9 +324,12 @@ void report_json(FILE *f, const ModelSpec *s) {
     json_num(f, st.flops_total);
     fprintf(f, "},\n  \"memory_bytes\": {\"params\": %" PRId64 ", \"grads\": %" PRId64
                ", \"optimizer\": %" PRId64 ", \"activations\": %" PRId64
-               ", \"total\": %" PRId64 "},\n  \"spec\": ",
+               ", \"total\": %" PRId64 "},\n",
             st.bytes_params, st.bytes_grads, st.bytes_optim, st.bytes_activations,
             st.bytes_total);
+    fprintf(f, "  \"comm_bytes_per_step\": {\"ranks\": %d, \"allreduce\": %" PRId64 ", \"allreduce_sent_per_rank\": %" PRId64
+               ", \"broadcast\": %" PRId64 ", \"broadcast_received_rank0\": %" PRId64 "},\n  \"spec\": ",
+            s->train.ranks, st.comm_allreduce, st.comm_allreduce_sent, st.comm_bcast, st.comm_bcast_received);
     spec_json(f, s, true);
     fputs("\n}\n", f);
 }

@@ -12,56 +12,46 @@
 
 static int64_t dtype_bytes(DType d) { return d == DTYPE_FP32 ? 4 : 2; }
 
-/* Python's tuple order, which the recipe sorts shapes by: element by
- * element, and a prefix sorts first. */
-static int shape_cmp(const ParamTensor *a, const ParamTensor *b) {
-    for (int d = 0; d < a->ndim && d < b->ndim; d++)
-        if (a->shape[d] != b->shape[d]) return a->shape[d] < b->shape[d] ? -1 : 1;
-    return a->ndim - b->ndim;
-}
-
-/* The Muon matrices are sorted by shape, descending and stable, and dealt in
- * chunks of `ranks`; rank r updates element r of each chunk and alone keeps
- * its state (docs/recipe.md, 'Distributed training'). Rank 0 takes elements
- * 0, ranks, 2*ranks, ..., which is the largest share. Returns its element
- * count; *owned gets how many matrices. */
-static int64_t muon_rank0_numel(const ParamTensor *p, int n, int ranks,
-                                int *owned) {
-    int idx[PARAMS_MAX], m = 0;
-    for (int i = 0; i < n; i++) {
-        if (p[i].opt != OPT_MUON) continue;
-        int j = m++;
-        while (j > 0 && shape_cmp(&p[idx[j - 1]], &p[i]) < 0) {
-            idx[j] = idx[j - 1];
-            j--;
-        }
-        idx[j] = i;
-    }
-    int64_t numel = 0;
+/* Optimizer state bytes on rank 0, as gptc's device executors keep it
+ * (runtime/device/optim_gpu.c), which is more than the recipe keeps:
+ * - Adam's m and v in fp32 on every rank (the recipe keeps them in the
+ *   parameter's dtype);
+ * - Muon's fp32 momentum for every matrix on every rank (every rank
+ *   advances every momentum, so that any rank's checkpoint is whole; the
+ *   recipe keeps a matrix's state only on its owner), plus the master
+ *   weight's missing precision: the 16-bit low half with the split master,
+ *   or a full fp32 copy with MASTER_FP32.
+ * *owned gets how many Muon matrices rank 0 orthogonalises: the k-th in
+ * params_list order belongs to rank k mod ranks. */
+static int64_t optimizer_bytes(const ModelSpec *s, const ParamTensor *p, int n, int *owned) {
+    int64_t bytes = 0, master = s->dtypes.muon_master == MASTER_SPLIT16 ? 2 : 4;
+    int k = 0, ranks = s->train.ranks > 0 ? s->train.ranks : 1;
     *owned = 0;
-    for (int j = 0; j < m; j += ranks > 0 ? ranks : 1) {
-        numel += p[idx[j]].numel;
-        (*owned)++;
+    for (int i = 0; i < n; i++) {
+        if (p[i].opt == OPT_ADAM) {
+            bytes += 2 * 4 * p[i].numel;
+            continue;
+        }
+        bytes += p[i].numel * (4 + master);
+        *owned += k++ % ranks == 0;
     }
-    return numel;
+    return bytes;
 }
 
-/* Optimizer state bytes on rank 0.
- * - Adam keeps m and v on every rank (it runs redundantly), in the
- *   parameter's dtype: PyTorch's fused AdamW allocates them with
- *   zeros_like(param), so bf16 tables get bf16 moments and the fp32 head and
- *   scalars get fp32 ones (docs/recipe.md, 'Adam', 'Distributed training').
- * - Muon keeps an fp32 momentum buffer plus the master weight's missing
- *   precision: the 16-bit low half with the recipe's split master, or a full
- *   fp32 copy with MASTER_FP32; only on the owning rank. */
-static int64_t optimizer_bytes(const ModelSpec *s, const ParamTensor *p,
-                               int n, int *owned) {
-    int64_t bytes = 0;
-    for (int i = 0; i < n; i++)
-        if (p[i].opt == OPT_ADAM) bytes += 2 * p[i].numel * dtype_bytes(p[i].dtype);
-    int64_t master = s->dtypes.muon_master == MASTER_SPLIT16 ? 2 : 4;
-    bytes += muon_rank0_numel(p, n, s->train.ranks, owned) * (4 + master);
-    return bytes;
+/* What one step sends between the ranks (runtime/dist/devcomm.h): every
+ * gradient, fp32, averaged by an all-reduce; each Muon tensor's new
+ * weights, both 16-bit halves, broadcast by the rank that orthogonalised
+ * it (the k-th in params_list order: rank k mod ranks). */
+static void comm_bytes(const ModelSpec *s, const ParamTensor *p, int n, ModelStats *out) {
+    int N = s->train.ranks, k = 0;
+    if (N < 2) return;
+    for (int i = 0; i < n; i++) {
+        out->comm_allreduce += 4 * p[i].numel;
+        if (p[i].opt != OPT_MUON) continue;
+        out->comm_bcast += 4 * p[i].numel;
+        if (k++ % N) out->comm_bcast_received += 4 * p[i].numel;
+    }
+    out->comm_allreduce_sent = out->comm_allreduce / N * 2 * (N - 1);
 }
 
 /* Activations saved for backward by one training step at tokens_per_rank
@@ -160,11 +150,14 @@ void stats_compute(const ModelSpec *s, ModelStats *out) {
     out->flops_matmul = 6.0 * (double)weights;
     out->flops_attention = attention_flops(s);
     out->flops_total = out->flops_matmul + out->flops_attention;
-    /* Gradients are all-reduced whole on every rank (docs/recipe.md,
-     * 'Distributed training'), in the dtype of their parameter. */
-    out->bytes_grads = out->bytes_params;
+    /* Every rank holds every gradient, in fp32 whatever its parameter's
+     * dtype: the device executors accumulate and average them in fp32
+     * (runtime/device/exec.c), where the recipe keeps each in its
+     * parameter's dtype. */
+    out->bytes_grads = 4 * out->params_total;
     out->bytes_optim = optimizer_bytes(s, p, n, &out->muon_owned);
     for (int i = 0; i < n; i++) out->muon_matrices += p[i].opt == OPT_MUON;
+    comm_bytes(s, p, n, out);
     out->bytes_activations = activation_bytes(s);
     out->bytes_total = out->bytes_params + out->bytes_grads + out->bytes_optim +
                        out->bytes_activations;

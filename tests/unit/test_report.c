@@ -327,12 +327,20 @@ TEST(stats_memory_r8) {
     stats_compute(&s, &st);
     int64_t mat = 197132288, emb = 4LL * 50257 * 1024, head = 50304LL * 1024;
     CHECK_EQ_INT(st.bytes_params, 2 * mat + 2 * emb + 4 * head + 4 * 80);
-    CHECK_EQ_INT(st.bytes_grads, st.bytes_params);
-    /* Rank 0 owns fc 0 and 8, proj 0 and 8, qkvo 0 and 8 ('Distributed
-     * training'): 6 matrices of 4M elements, each with fp32 momentum and a
-     * 16-bit low half. */
-    int64_t muon = 6LL * 4194304 * (4 + 2);
-    CHECK_EQ_INT(st.bytes_optim, 2 * (2 * emb + 4 * head + 4 * 80) + muon);
+    CHECK_EQ_INT(st.bytes_grads, 4 * (mat + emb + head + 80));
+    /* Adam's m and v in fp32; every Muon matrix's fp32 momentum and 16-bit
+     * low half on every rank; rank 0 orthogonalises the Muon tensors 0, 8,
+     * 16, ... of params_list: 6 of 47. */
+    CHECK_EQ_INT(st.bytes_optim, 8 * (emb + head + 80) + mat * (4 + 2));
+    CHECK_EQ_INT(st.muon_owned, 6);
+    CHECK_EQ_INT(st.muon_matrices, 47);
+    /* 8 ranks: every gradient in fp32, 7/4 of it sent per rank; rank 0
+     * receives the 41 Muon tensors it does not own, both halves. */
+    CHECK_EQ_INT(st.comm_allreduce, st.bytes_grads);
+    CHECK_EQ_INT(st.comm_allreduce_sent, st.bytes_grads / 8 * 14);
+    CHECK_EQ_INT(st.comm_bcast, 4 * mat);
+    CHECK(st.comm_bcast_received < st.comm_bcast * 7 / 8 + 4 * 4194304 &&
+          st.comm_bcast_received > st.comm_bcast * 7 / 8 - 4 * 4194304);
     int64_t logits = 65536LL * 50304 * 4;
     CHECK(st.bytes_activations > logits);
     CHECK(st.bytes_activations < logits + 40LL * 1024 * 1024 * 1024);
@@ -341,10 +349,11 @@ TEST(stats_memory_r8) {
     s.dtypes.muon_master = MASTER_FP32;
     ModelStats fp32;
     stats_compute(&s, &fp32);
-    CHECK_EQ_INT(fp32.bytes_optim - st.bytes_optim, 6LL * 4194304 * 2);
+    CHECK_EQ_INT(fp32.bytes_optim - st.bytes_optim, mat * 2);
     s.train.ranks = 1;
     stats_compute(&s, &fp32);
-    CHECK_EQ_INT(fp32.bytes_optim, 2 * (2 * emb + 4 * head + 4 * 80) + mat * 8);
+    CHECK_EQ_INT(fp32.bytes_optim, 8 * (emb + head + 80) + mat * 8);
+    CHECK_EQ_INT(fp32.muon_owned, 47);
 }
 
 TEST(report_json_r8) {
