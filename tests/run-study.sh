@@ -180,6 +180,8 @@ runs:
 EOF
 expect 0 "gptc sweep --dry-run" "sw/nodata-s1: would start" -- "$bin" sweep "$tmp/sweep.yaml" --dry-run
 [ ! -e "$tmp/sw" ] && pass "... and makes nothing" || fail "--dry-run made $tmp/sw"
+sed -e 's|^dir: sw|dir: ./sub/../sw|' "$tmp/sweep.yaml" > "$tmp/tidy.yaml"
+expect 0 "a sweep's paths without ./ and NAME/.." "$tmp/sw/base-s0: would start" -- "$bin" sweep "$tmp/tidy.yaml" --dry-run
 expect 1 "a sweep with a failing configuration" "2 of 4 runs failed" -- "$bin" sweep "$tmp/sweep.yaml"
 grep -q "sw/nodata-s0: gptc train exited with status 2" "$tmp/out" && [ -s "$tmp/sw/base-s1/ckpt.bin" ] &&
     pass "a failed run is reported and the others go on" || fail "the sweep's runs" "$(cat "$tmp/out")"
