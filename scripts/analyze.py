@@ -262,15 +262,17 @@ def plot(out_dir, groups, args, report):
         means = layer_means(groups, field, lambda r: [k for k in last_layers(r, field) if k.startswith("lambda_")])
         if not any(means.values()):
             continue
-        fig, ax = plt.subplots(figsize=(7, 4.5))
-        for conf, comps in means.items():
-            for comp, ys in comps.items():
-                ax.plot(range(len(ys)), ys, marker="o", label=f"{conf}: {comp}")
-        ax.set_xlabel("layer")
-        ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.set_title(title + " (mean over seeds)")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        confs = [c for c in means if means[c]]
+        fig, axes = plt.subplots(1, len(confs), figsize=(3.2 * len(confs) + 1, 3.8), sharey=True, squeeze=False)
+        for ax, conf in zip(axes[0], confs):
+            for comp, ys in means[conf].items():
+                ax.plot(range(len(ys)), ys, marker="o", label=comp)
+            ax.set_title(conf, fontsize=9)
+            ax.set_xlabel("layer")
+            ax.xaxis.get_major_locator().set_params(integer=True)
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7)
+        fig.suptitle(title + " (mean over seeds)", fontsize=10)
         fig.tight_layout()
         fig.savefig(os.path.join(out_dir, fname), dpi=110)
         plt.close(fig)
@@ -341,15 +343,19 @@ def analyze(args):
             bv = {v["step"]: v["val_loss"] for v in b["vals"]}
             common = [v for v in r["vals"] if v["step"] in bv]
             d_curve.append(statistics.fmean(v["val_loss"] - bv[v["step"]] for v in common))
-        for what, d in (("final val_loss", d_final), ("whole curve", d_curve)):
+        d_train = [statistics.fmean(r["train"]) - statistics.fmean(b["train"]) for r, b in pairs if r["train"] and b["train"]]
+        for what, d in (("final val_loss", d_final), ("whole curve", d_curve), ("mean train loss", d_train)):
+            if not d:
+                continue
             mean, lo, hi, p = paired(d)
-            paired_rows.append([name, base, what, len(d), mean, lo, hi, p])
+            paired_rows.append([name, base, what, len(d), mean, lo, hi, p, sum(x < 0 for x in d)])
     write_csv(os.path.join(args.out, "stats.csv"),
               ["config", "seeds", "final_mean", "final_sd", "final_min", "final_max", "train_mean", "train_sd",
                "train_min", "train_max", "steps_to_target_mean", "steps_to_target_sd", "steps_to_target_min",
                "steps_to_target_max", "reached_target", "seconds_to_target_mean", "seconds_to_target_sd"], stats_rows)
     write_csv(os.path.join(args.out, "paired.csv"),
-              ["config", "baseline", "what", "pairs", "mean_diff", "ci95_low", "ci95_high", "p"], paired_rows)
+              ["config", "baseline", "what", "pairs", "mean_diff", "ci95_low", "ci95_high", "p", "pairs_lower"],
+              paired_rows)
     for key, fname in (("step", "val_loss_step.csv"), ("train_time_ms", "val_loss_time.csv")):
         write_csv(os.path.join(args.out, fname), ["config", key, "mean", "min", "max"],
                   [[c] + list(p) for c, pts in curves(groups, key).items() for p in pts])
@@ -371,9 +377,11 @@ def analyze(args):
                       f"{fmt(r[10], 0)} ({r[14]} of {r[1]}) |\n")
     if paired_rows:
         report += [f"\n## Paired differences against {base} (same seed; negative: lower loss)\n",
-                   "\n| config | over | pairs | mean difference | 95% CI | p |\n", "|---|---|---|---|---|---|\n"]
+                   "\n| config | over | pairs | mean difference | 95% CI | p | lower in |\n",
+                   "|---|---|---|---|---|---|---|\n"]
         for r in paired_rows:
-            report.append(f"| {r[0]} | {r[2]} | {r[3]} | {fmt(r[4])} | [{fmt(r[5])}, {fmt(r[6])}] | {fmt(r[7], 3)} |\n")
+            report.append(f"| {r[0]} | {r[2]} | {r[3]} | {fmt(r[4])} | [{fmt(r[5])}, {fmt(r[6])}] | {fmt(r[7], 3)} | "
+                          f"{r[8]} of {r[3]} |\n")
     if not args.no_plots:
         plot(args.out, groups, args, report)
     report.append("\nEvery plotted series is also a CSV file beside this report.\n")

@@ -50,6 +50,9 @@ assert close(rows[("B", "whole curve")]["mean_diff"], 0.1), rows[("B", "whole cu
 n = rows[("N", "final val_loss")]
 assert close(n["mean_diff"], 0, 1e-12) and close(n["p"], 1, 1e-9), n
 assert close(float(n["ci95_low"]), -float(n["ci95_high"]), 1e-12), n
+assert n["pairs_lower"] == "2" and rows[("B", "final val_loss")]["pairs_lower"] == "0", n
+# the train losses are the same in every configuration: no difference
+assert close(rows[("B", "mean train loss")]["mean_diff"], 0, 1e-12), rows[("B", "mean train loss")]
 c = rows[("C", "final val_loss")]
 assert close(c["mean_diff"], 3) and abs(float(c["p"]) - 0.013236) < 2e-5, c
 assert abs(float(c["ci95_low"]) - (3 - 1.96324)) < 1e-4 and abs(float(c["ci95_high"]) - (3 + 1.96324)) < 1e-4, c
@@ -70,7 +73,7 @@ for f in val_loss_step val_loss_time lambdas; do
         { fail "the figure and CSV $f"; continue; }
     pass "the figure $f.png and its series $f.csv"
 done
-grep -q '^| B | final val_loss | 5 | 0.1000 | \[0.1000, 0.1000\] | 0.000 |$' "$tmp/prep/report.md" &&
+grep -q '^| B | final val_loss | 5 | 0.1000 | \[0.1000, 0.1000\] | 0.000 | 0 of 5 |$' "$tmp/prep/report.md" &&
     pass "report.md holds the paired table" || fail "report.md" "$(cat "$tmp/prep/report.md")"
 
 # Real runs: a sweep of two seeds of micro.yaml on ref.
