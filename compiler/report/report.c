@@ -234,12 +234,10 @@ static void text_comm(FILE *f, const ModelSpec *s, const ModelStats *st) {
     fprintf(f, "\n  communication per step at %d ranks (NCCL on cuda)\n", s->train.ranks);
     fmt_bytes(a, sizeof a, st->comm_allreduce);
     fmt_bytes(b, sizeof b, st->comm_allreduce_sent);
-    fprintf(f, "    %-12s %13s  fp32, all-reduced as backward completes them: %s sent per rank (ring)\n",
-            "gradients", a, b);
+    fprintf(f, "    %-12s %13s  fp32, all-reduced during backward: %s sent per rank\n", "gradients", a, b);
     fmt_bytes(a, sizeof a, st->comm_bcast);
     fmt_bytes(b, sizeof b, st->comm_bcast_received);
-    fprintf(f, "    %-12s %13s  both halves, broadcast by their owners: %s received by rank 0\n", "Muon weights", a,
-            b);
+    fprintf(f, "    %-12s %13s  broadcast by their owners: %s received by rank 0\n", "Muon weights", a, b);
 }
 
 void report_text(FILE *f, const ModelSpec *s) {
