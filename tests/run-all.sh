@@ -4,16 +4,27 @@
 # does not stop the others), then adds the tallies into one closing line,
 # with the tests that said "skipped:" counted apart, never as passed.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 log=build/test.log
 mkdir -p build
 : > "$log"
 status=0
+closing='^[^ ]+( \([^)]*\))?: [0-9]+ passed, [0-9]+ failed'
+# stopped NAME RC FILE: a suite that ended with status RC without its
+# closing line (a crash, a sanitizer's abort) counts as one failure.
+stopped() {
+    [ "$2" -ne 0 ] && ! grep -qE "$closing" "$3" || return 0
+    echo "$1: 0 passed, 1 failed (it stopped with status $2 before its closing line)" | tee -a "$log"
+}
 run() {
     echo "== $*" | tee -a "$log"
-    local t=$SECONDS
-    "$@" 2>&1 | tee -a "$log"
-    [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+    local t=$SECONDS out rc
+    out=$(mktemp)
+    "$@" 2>&1 | tee -a "$log" "$out"
+    rc=${PIPESTATUS[0]}
+    [ "$rc" -eq 0 ] || status=1
+    stopped "$1" "$rc" "$out"
+    rm -f "$out"
     echo "   ($*: $((SECONDS - t))s)" | tee -a "$log"
 }
 # both SUITE... -- SUITE...: two suites that each keep one core busy, side
@@ -30,6 +41,8 @@ both() {
     wait $p1
     rc1=$?
     { echo "== ${a[*]}"; cat "$out1"; echo "== $*"; cat "$out2"; } | tee -a "$log"
+    stopped "${a[0]}" $rc1 "$out1"
+    stopped "$1" $rc2 "$out2"
     echo "   (${a[*]} and $*, side by side: $((SECONDS - t))s)" | tee -a "$log"
     [ $rc1 -eq 0 ] && [ $rc2 -eq 0 ] || status=1
     rm -f "$out1" "$out2"
@@ -59,7 +72,7 @@ both tests/run-torchref.sh build/gptc -- tests/run-optim-gpu.sh build/gptc
 run tests/run-kernels.sh --gpu build/gptc tiny
 run tests/run-cuda.sh build/gptc
 tally() {
-    grep -E '^[^ ]+( \([^)]*\))?: [0-9]+ passed, [0-9]+ failed' "$log" |
+    grep -E "$closing" "$log" |
         sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed.*/\1 \2/' |
         awk -v col="$1" '{ s += $col } END { print s + 0 }'
 }

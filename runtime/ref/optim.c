@@ -55,17 +55,14 @@ static size_t matrix_numel(const ParamTensor *p) {
 /* The Muon matrices as independent jobs for the threads, biggest first so
  * that the last ones to start are the quick ones. */
 static void muon_jobs(Optim *o) {
-    int total = 0;
-    for (int i = 0; i < o->n; i++) {
-        int r, c, k;
-        params_matrix_shape(&o->meta[i], &r, &c, &k);
-        if (o->meta[i].opt == OPT_MUON) total += k;
-    }
+    int total = 0, r, c, k;
+    for (int i = 0; i < o->n; i++)
+        if (o->meta[i].opt == OPT_MUON) params_matrix_shape(&o->meta[i], &r, &c, &k), total += k;
     o->jobs = xcalloc((size_t)total, sizeof(MuonJob));
     for (int i = 0; i < o->n; i++) {
-        int r, c, k;
+        if (o->meta[i].opt != OPT_MUON) continue;
         params_matrix_shape(&o->meta[i], &r, &c, &k);
-        for (int j = 0; o->meta[i].opt == OPT_MUON && j < k; j++) o->jobs[o->njobs++] = (MuonJob){i, j};
+        for (int j = 0; j < k; j++) o->jobs[o->njobs++] = (MuonJob){i, j};
     }
     for (int j = 1; j < o->njobs; j++) /* a stable insertion sort: a few dozen jobs */
         for (int at = j; at > 0 && matrix_numel(&o->meta[o->jobs[at].i]) > matrix_numel(&o->meta[o->jobs[at - 1].i]);
