@@ -108,32 +108,10 @@ static bool good_name(const char *s) {
     return true;
 }
 
-/* path with each "NAME/.." and "." dropped ("a/b/../../c" -> "c"), so that
- * the paths a sweep prints read as the user would write them. The NAMEs
- * are folders the sweep file's path names, taken as written. */
-static void tidy(char *path) {
-    char copy[4096], *seg[512], *save = NULL;
-    int n = 0;
-    bool absolute = path[0] == '/';
-    snprintf(copy, sizeof copy, "%s", path);
-    for (char *t = strtok_r(copy, "/", &save); t && n < 512; t = strtok_r(NULL, "/", &save)) {
-        if (!strcmp(t, ".")) continue;
-        if (!strcmp(t, "..") && n > 0 && strcmp(seg[n - 1], "..")) n--;
-        else seg[n++] = t;
-    }
-    char out[4096];
-    size_t len = (size_t)snprintf(out, sizeof out, "%s", absolute ? "/" : "");
-    for (int i = 0; i < n && len < sizeof out; i++)
-        len += (size_t)snprintf(out + len, sizeof out - len, "%s%s", i ? "/" : "", seg[i]);
-    snprintf(path, strlen(path) + 1, "%s", n || absolute ? out : ".");
-}
-
-/* path, relative to the sweep file's folder unless absolute. */
+/* path, relative to the sweep file's folder unless absolute, tidied. */
 static void relative(const char *sweep_path, const char *path, char *out, size_t cap) {
-    const char *slash = strrchr(sweep_path, '/');
-    if (path[0] == '/' || !slash) snprintf(out, cap, "%s", path);
-    else snprintf(out, cap, "%.*s/%s", (int)(slash - sweep_path), sweep_path, path);
-    tidy(out);
+    if (!fs_beside(sweep_path, path, out, cap)) out[0] = '\0';
+    fs_tidy(out);
 }
 
 static void read_run(const char *path, const YNode *n, Sweep *w) {

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compiler/util/fsutil.h"
 #include "compiler/lang/ytree_internal.h"
 
 typedef struct {
@@ -100,17 +101,6 @@ static void remove_key(YNode *map, const char *key) {
     }
 }
 
-/* The parent's path: relative names are taken from the child's folder. */
-static bool parent_path(const char *child, const char *rel, char *out, size_t cap) {
-    const char *slash = strrchr(child, '/');
-    int n;
-    if (rel[0] == '/' || !slash)
-        n = snprintf(out, cap, "%s", rel);
-    else
-        n = snprintf(out, cap, "%.*s/%s", (int)(slash - child), child, rel);
-    return n > 0 && (size_t)n < cap;
-}
-
 static YNode *load_file(Composer *c, const char *path, SrcLoc from);
 
 static YNode *load_parent(Composer *c, const char *child, YNode *ext) {
@@ -121,7 +111,7 @@ static YNode *load_parent(Composer *c, const char *child, YNode *ext) {
         return NULL;
     }
     char path[PATH_MAX];
-    if (!parent_path(child, ext->text, path, sizeof path)) {
+    if (!fs_beside(child, ext->text, path, sizeof path)) {
         diag_error(ext->at, "extends: the path is too long");
         return NULL;
     }

@@ -119,6 +119,31 @@ void fs_stem_path(const char *prefix, const char *file, char *out, size_t cap) {
     snprintf(out, cap, "%s/%.*s", prefix, (int)n, base);
 }
 
+bool fs_beside(const char *file, const char *rel, char *out, size_t cap) {
+    const char *slash = strrchr(file, '/');
+    int n;
+    if (rel[0] == '/' || !slash) n = snprintf(out, cap, "%s", rel);
+    else n = snprintf(out, cap, "%.*s/%s", (int)(slash - file), file, rel);
+    return n > 0 && (size_t)n < cap;
+}
+
+void fs_tidy(char *path) {
+    char copy[4096], *seg[512], *save = NULL;
+    int n = 0;
+    bool absolute = path[0] == '/';
+    snprintf(copy, sizeof copy, "%s", path);
+    for (char *t = strtok_r(copy, "/", &save); t && n < 512; t = strtok_r(NULL, "/", &save)) {
+        if (!strcmp(t, ".")) continue;
+        if (!strcmp(t, "..") && n > 0 && strcmp(seg[n - 1], "..")) n--;
+        else seg[n++] = t;
+    }
+    char out[4096];
+    size_t len = (size_t)snprintf(out, sizeof out, "%s", absolute ? "/" : "");
+    for (int i = 0; i < n && len < sizeof out; i++)
+        len += (size_t)snprintf(out + len, sizeof out - len, "%s%s", i ? "/" : "", seg[i]);
+    snprintf(path, strlen(path) + 1, "%s", n || absolute ? out : ".");
+}
+
 bool fs_self_exe(char *out, size_t cap) {
     ssize_t len = cap > 1 ? readlink("/proc/self/exe", out, cap - 1) : -1;
     if (len <= 0) return false;

@@ -22,6 +22,16 @@ bool fs_mkdir_p(const char *path, char *err, size_t errlen);
  * command puts what it makes for a model or sweep file by default. */
 void fs_stem_path(const char *prefix, const char *file, char *out, size_t cap);
 
+/* REL taken from the folder of FILE (as `extends` and a sweep's paths are),
+ * or REL itself when absolute or FILE has no folder; false if it does not
+ * fit in cap. */
+bool fs_beside(const char *file, const char *rel, char *out, size_t cap);
+
+/* PATH with each "NAME/.." and "." dropped, in place ("a/b/../../c" -> "c";
+ * "a/.." -> "."): the path as a user would write it. Lexical: NAME is taken
+ * as written, not as a link would lead. */
+void fs_tidy(char *path);
+
 /* The path of the running binary (/proc/self/exe); false if unknown. */
 bool fs_self_exe(char *out, size_t cap);
 
