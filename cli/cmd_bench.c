@@ -126,17 +126,24 @@ static int profile(Backend *b, const ModelSpec *s, const BenchOptions *o, int T,
     return b->set_profile(b->impl, false) ? 1 : 0;
 }
 
+/* What the timed steps measured, per step. */
+typedef struct {
+    const char *model, *backend;
+    int tokens, steps;
+    double mean, median, fwd_bwd, opt, tokens_per_s, mfu, flops_per_token, last_loss;
+    size_t peak;
+} BenchResult;
+
 /* The result as one JSON object; with --profile, its classes too. */
-static int write_json(const char *path, const char *model, const char *name, int T, int steps, double mean,
-                      double med, double fwd, double optms, double tps, double mfu, double flops, size_t peak,
-                      double last, const ProfileClasses *pc) {
+static int write_json(const char *path, const BenchResult *r, const ProfileClasses *pc) {
     FILE *f = fopen(path, "w");
     if (!f) return fprintf(stderr, "gptc bench: %s: cannot write\n", path), 1;
     fprintf(f,
             "{\"model\": \"%s\", \"backend\": \"%s\", \"tokens\": %d, \"steps\": %d, \"ms_per_step\": %.4f, "
             "\"median_ms\": %.4f, \"fwd_bwd_ms\": %.4f, \"opt_ms\": %.4f, \"tokens_per_s\": %.1f, "
             "\"mfu\": %.5f, \"flops_per_token\": %.6g, \"peak_bytes\": %zu, \"last_loss\": %.6f",
-            model, name, T, steps, mean, med, fwd, optms, tps, mfu, flops, peak, last);
+            r->model, r->backend, r->tokens, r->steps, r->mean, r->median, r->fwd_bwd, r->opt, r->tokens_per_s,
+            r->mfu, r->flops_per_token, r->peak, r->last_loss);
     for (int c = 0; pc && c < NCLASSES; c++)
         fprintf(f, "%s\"%s\": {\"ms\": %.4f, \"bytes\": %.6g, \"flops\": %.6g}", c ? ", " : ", \"profile\": {",
                 profile_class_names[c], pc->ms[c], pc->bytes[c], pc->flops[c]);
@@ -185,23 +192,22 @@ static int run(const ModelBuild *mb, const char *model, const BenchOptions *o) {
     if (rc == 0) {
         ModelStats ms;
         stats_compute(s, &ms);
-        double mean = 0;
-        for (int k = 0; k < o->steps; k++) mean += total[k];
-        mean /= o->steps;
-        double med = median(total, o->steps), tps = T / (mean / 1e3);
-        double mfu = ms.flops_total * tps / (o->peak_tflops * 1e12);
-        size_t now = 0, peak = 0;
-        b.memory(b.impl, &now, &peak);
-        printf("  ms/step %.2f (median %.2f), forward+backward %.2f, optimizer %.2f\n", mean, med,
-               fwd / o->steps, optms / o->steps);
-        printf("  tokens/s %.0f, MFU %.1f%% of %.0f TFLOP/s (%.3g FLOPs/token), peak device memory %.2f GiB\n", tps,
-               100 * mfu, o->peak_tflops, ms.flops_total, peak / 1073741824.0);
+        BenchResult r = {model, name, T, o->steps, .fwd_bwd = fwd / o->steps, .opt = optms / o->steps,
+                         .flops_per_token = ms.flops_total, .last_loss = last};
+        for (int k = 0; k < o->steps; k++) r.mean += total[k];
+        r.mean /= o->steps;
+        r.median = median(total, o->steps), r.tokens_per_s = T / (r.mean / 1e3);
+        r.mfu = ms.flops_total * r.tokens_per_s / (o->peak_tflops * 1e12);
+        size_t now = 0;
+        b.memory(b.impl, &now, &r.peak);
+        printf("  ms/step %.2f (median %.2f), forward+backward %.2f, optimizer %.2f\n", r.mean, r.median, r.fwd_bwd,
+               r.opt);
+        printf("  tokens/s %.0f, MFU %.1f%% of %.0f TFLOP/s (%.3g FLOPs/token), peak device memory %.2f GiB\n",
+               r.tokens_per_s, 100 * r.mfu, o->peak_tflops, ms.flops_total, r.peak / 1073741824.0);
         printf("  setup %.1f s, last loss %.4f\n", open_s, last);
         ProfileClasses pc;
         if (o->profile) rc = profile(&b, s, o, T, ids, tgt, &pc);
-        if (rc == 0 && o->json)
-            rc = write_json(o->json, model, name, T, o->steps, mean, med, fwd / o->steps, optms / o->steps, tps, mfu,
-                            ms.flops_total, peak, last, o->profile ? &pc : NULL);
+        if (rc == 0 && o->json) rc = write_json(o->json, &r, o->profile ? &pc : NULL);
     }
     free(ids);
     free(tgt);

@@ -229,8 +229,8 @@ expect 0 "gptc bench --set=KEY=VALUE applies it" "128 tokens per step" -- \
     "$gptc" bench "$model" --backend=ref --steps=1 --warmup=0 --set=train.tokens_per_rank=128
 # --profile: every plan step timed on its own (tests/train/check_profile.py
 # checks that the report adds up); ref has no plan to profile.
-if "$gptc" bench "$model" --backend sim --tokens 64 --steps 1 --warmup 0 --profile 2 > "$tmp/prof" 2>&1 &&
-    python3 tests/train/check_profile.py "$tmp/prof" > "$tmp/prof.check" 2>&1; then
+if "$gptc" bench "$model" --backend sim --tokens 64 --steps 1 --warmup 0 --profile 2 --json "$tmp/prof.json" \
+        > "$tmp/prof" 2>&1 && python3 tests/train/check_profile.py "$tmp/prof" "$tmp/prof.json" > "$tmp/prof.check" 2>&1; then
     pass "gptc bench --profile on sim: $(cat "$tmp/prof.check")"
 else
     cat "$tmp/prof.check" >> "$tmp/prof" 2> /dev/null
