@@ -27,6 +27,18 @@ def rate(entry, peak_tflops, peak_gbs, with_bytes):
     return "-"
 
 
+def load(path, maker):
+    """The "profile" object of a result file, or exit naming the file."""
+    try:
+        with open(path) as f:
+            prof = json.load(f).get("profile")
+    except (OSError, ValueError, AttributeError) as e:
+        sys.exit("compare_profiles: %s: %s" % (path, e))
+    if not isinstance(prof, dict):
+        sys.exit("compare_profiles: %s has no \"profile\" (make it with %s)" % (path, maker))
+    return prof
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("gptc")
@@ -34,11 +46,7 @@ def main():
     ap.add_argument("--peak-tflops", type=float, default=989.0, help="dense bf16 (H100 SXM and H200: 989)")
     ap.add_argument("--peak-gbs", type=float, default=4800.0, help="HBM bandwidth (H200 4800, H100 SXM 3350)")
     a = ap.parse_args()
-    try:
-        g = json.load(open(a.gptc))["profile"]
-        t = json.load(open(a.torch))["profile"]
-    except (OSError, ValueError, KeyError) as e:
-        sys.exit("compare_profiles: %s (both files need a 'profile': gptc bench --profile, bench_gpu.py --profile)" % e)
+    g, t = load(a.gptc, "gptc bench --profile N --json"), load(a.torch, "bench_gpu.py --profile N --out")
     print("%-26s %10s %-22s %10s %-22s %8s" % ("class", "gptc ms", "gptc rate", "torch ms", "torch rate",
                                                "gptc/torch"))
     tg = tt = 0.0
