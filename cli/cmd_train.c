@@ -22,6 +22,7 @@
 #include "runtime/train/train.h"
 #include "compiler/lang/validate.h"
 #include "compiler/tune/db.h"
+#include "runtime/device/tune_bench.h"
 #include "compiler/util/fsutil.h"
 
 static const char help[] =
@@ -253,18 +254,22 @@ static int start(TrainArgs *a, const ModelBuild *mb, const char *command, int ar
     return a->o.ranks ? train_ranks(mb, &a->o, &a->cmd, command, argc, argv) : train_run(mb, &a->o);
 }
 
-/* --db's choices, if the database holds for executor `backend`: its
- * gptc version and device (sim's is its cost model); NULL, said, if not. */
+/* --db's choices, if the database holds for executor `backend`: every
+ * validator that tuning there writes (tune_validators; on sim, by the cost
+ * model or by the host's clock, as the database says); NULL, said, if not. */
 static TuneChoices *tune_choices(const char *path, const char *backend) {
     if (!strcmp(backend, "ref")) {
         fprintf(stderr, "gptc train: --db: the ref executor runs no generated kernels to tune\n");
         return NULL;
     }
-    TuneValidator here[2];
-    tune_db_here(backend, here);
+    TuneValidator here[TUNE_MAX_VALIDATORS];
+    TuneDb *db = malloc(sizeof *db);
     TuneChoices *t = malloc(sizeof *t);
     char err[1024];
-    if (t && tune_db_choices(path, here, 2, true, t, err, sizeof err)) return t;
+    const char *device = db && tune_db_read(path, db, err, sizeof err) ? tune_db_value(db, "device") : NULL;
+    int nhere = tune_validators(backend, device && !strcmp(device, "sim cost model"), here, TUNE_MAX_VALIDATORS, err, sizeof err);
+    free(db);
+    if (t && nhere > 0 && tune_db_choices(path, here, nhere, true, t, err, sizeof err)) return t;
     fprintf(stderr, "gptc train: --db: %s\n", t ? err : "out of memory");
     free(t);
     return NULL;

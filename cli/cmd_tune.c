@@ -6,17 +6,21 @@
  *   2. static pruning: every candidate compiled by NVRTC (through its cache,
  *      in its thread pool); one that spills, uses local memory, exceeds
  *      shared memory or cannot launch its threads' registers is dropped
- *   3. the correctness gate (runtime/device/tune_gate.h): the candidates
- *      that keep the order of every sum go in rounds, one of each instance
- *      per round, and a round must give the rules' training step bit for
- *      bit (a failing round is retried candidate by candidate to find the
- *      culprit); those that reorder go one at a time, within tolerance
- *   4. the search (compiler/tune/search.h) on a timer, then a whole-step
- *      A/B of the choices against the rules: the choices are kept only if
- *      the step is faster
+ *   3. the correctness gate (runtime/device/tune_gate.h), on the executor
+ *      being tuned: the candidates that keep the order of every sum go in
+ *      rounds, one of each instance per round, and a round must give the
+ *      rules' training step bit for bit (a failing round is retried
+ *      candidate by candidate to find the culprit); those that reorder go
+ *      one at a time, within tolerance
+ *   4. the timing: on the executor (runtime/device/tune_bench.h: a GPU's
+ *      events, or sim's host clock), or with --cost-model on sim's labelled
+ *      cost model (compiler/tune/costmodel.h) through compiler/tune/search.h;
+ *      then a whole-step A/B of the choices against the rules: the choices
+ *      are kept only if the step is faster
  *
- * The timer here is sim's cost model (compiler/tune/costmodel.h); the GPU's
- * (CUDA events) is not written yet, and says so.
+ * Every executor step (gate and timing) runs on one bench: the rules'
+ * build carrying every surviving variant's kernels, switched from variant
+ * to variant without a compile or an allocation.
  */
 #include "cli/cmd_tune.h"
 
@@ -36,13 +40,16 @@
 #include "compiler/tune/search.h"
 #include "compiler/util/fsutil.h"
 #include "compiler/util/strlist.h"
+#include "runtime/backend.h"
+#include "runtime/device/cuda/gpu_cuda.h"
+#include "runtime/device/tune_bench.h"
 #include "runtime/device/tune_gate.h"
 
 static const char tune_help[] =
-    "Usage: gptc tune MODEL.yaml --backend sim --cost-model [--db FILE]\n"
-    "       gptc tune MODEL.yaml --prune-only [--only FAMILY,...]\n"
+    "Usage: gptc tune MODEL.yaml [--backend auto|cuda|sim] [--cost-model] [--db FILE]\n"
     "                 [--budget SECONDS] [--only FAMILY,...] [--rounds N]\n"
-    "                 [--set KEY=VALUE]...\n"
+    "                 [--tokens N] [--set KEY=VALUE]...\n"
+    "       gptc tune MODEL.yaml --prune-only [--only FAMILY,...]\n"
     "\n"
     "Chooses, for each of the model's tunable kernels, one variant of its\n"
     "template (threads per block, vector width, rows per block; attention's\n"
@@ -57,10 +64,15 @@ static const char tune_help[] =
     "they were measured on go to the tuning database, which gptc compile --db\n"
     "and gptc train --db read.\n"
     "\n"
-    "Tuning on a GPU (CUDA events) is not built yet. --backend sim --cost-model\n"
-    "runs the same search on sim with a deterministic cost model instead of a\n"
-    "clock (a fixed formula of grid shape and bytes, not a measurement): its\n"
-    "database says \"sim cost model\" and holds for sim runs only.\n"
+    "On a GPU (the default when there is one) every launch of a training step\n"
+    "is timed alone with CUDA events after a wipe of the L2 cache, at the\n"
+    "schedule's early and final windows, after a warm-up; each variant's time\n"
+    "is its median over the rounds, the windows weighted by the steps spent at\n"
+    "each. --backend sim times the same way by the host's clock on sim (a CPU:\n"
+    "its choices say nothing of a GPU). --backend sim --cost-model runs the\n"
+    "search on a deterministic cost model instead of a clock (a fixed formula\n"
+    "of grid shape and bytes, not a measurement). The database says which, and\n"
+    "holds only where it was measured.\n"
     "\n"
     "Options:\n"
     "  --db FILE         the tuning database (default runs/tune/NAME.db); one of\n"
@@ -70,7 +82,10 @@ static const char tune_help[] =
     "  --only LIST       tune these template families only (e.g. relu2,rmsnorm)\n"
     "  --prune-only      list every variant and what static pruning says of it,\n"
     "                    then stop (any machine: no executor, no database)\n"
-    "  --rounds N        timings per variant (default 20)\n"
+    "  --rounds N        timings per variant (default 20), and whole steps of\n"
+    "                    each side in the closing A/B\n"
+    "  --tokens N        tokens per timed step: a multiple of the window block\n"
+    "                    up to the model's tokens per rank (the default)\n"
     "  --set KEY=VALUE   override a model key (repeatable)\n"
     "\n"
     "Exit status: 0 on success; 2 for bad usage or an invalid model; 1 when\n"
@@ -80,7 +95,7 @@ typedef struct {
     const char *model, *db, *backend, *only;
     bool cost_model, prune_only;
     double budget;
-    int rounds;
+    int rounds, tokens;
     CliArgs cli;
     char db_buf[4096];
 } Args;
@@ -97,6 +112,7 @@ static int parse_args(int argc, char **argv, Args *a) {
         {"--budget", NULL, CLI_SECONDS, .to.real = &a->budget},
         {"--only", NULL, CLI_STRING, .to.str = &a->only, .what = "a list of families"},
         {"--rounds", NULL, CLI_COUNT, .to.count = &a->rounds, .lo = 1, .hi = TUNE_MAX_ROUNDS},
+        {"--tokens", NULL, CLI_COUNT, .to.count = &a->tokens, .lo = 1, .hi = 1 << 30},
         {"--set", .kind = CLI_SET},
         {0},
     };
@@ -104,10 +120,10 @@ static int parse_args(int argc, char **argv, Args *a) {
     int rc = cli_parse(&cmd, argc, argv, &a->cli);
     if (rc != CLI_GO) return rc;
     a->model = a->cli.args[0];
-    if (!a->prune_only && (strcmp(a->backend, "sim") || !a->cost_model))
-        return fprintf(stderr, "gptc tune: tuning on a GPU is not built yet; run the search on sim's cost model "
-                               "with --backend sim --cost-model\n"),
-               2;
+    if (a->cost_model && strcmp(a->backend, "sim"))
+        return fprintf(stderr, "gptc tune: --cost-model is sim's: add --backend sim\n"), 2;
+    if (!a->prune_only && !strcmp(a->backend, "ref"))
+        return fprintf(stderr, "gptc tune: the ref executor runs no generated kernels to tune\n"), 2;
     if (!a->db) {
         fs_stem_path("runs/tune", a->model, a->db_buf, sizeof a->db_buf - 3);
         strcat(a->db_buf, ".db");
@@ -122,6 +138,11 @@ typedef struct {
     TuneInstance ins[EMIT_MAX_INSTANCES];
     int n;
     struct timespec start;
+    const char *backend; /* the executor tuned: "sim" or "cuda" */
+    bool cost_model;
+    TuneValidator here[TUNE_MAX_VALIDATORS];
+    int nhere;
+    TuneBench *bench;
 } Tuning;
 
 static double seconds_since(const struct timespec *t0) {
@@ -138,25 +159,13 @@ static const EmitInstance *rule_of(const Tuning *t, const TuneInstance *ti) { re
  * compared with the rules'. */
 static bool gate_round(const Tuning *t, const int *j, int T, const GateStep *want, bool *pass, char *why, size_t cap,
                        char *err, size_t errlen) {
-    TuneChoices *c = calloc(1, sizeof *c);
-    if (!c) return snprintf(err, errlen, "out of memory"), false;
     bool reorders = false;
-    for (int i = 0; i < t->n; i++) {
-        if (!j[i]) continue;
-        const EmitInstance *in = rule_of(t, &t->ins[i]);
-        TuneChoice *ch = &c->c[c->n++];
-        snprintf(ch->family, sizeof ch->family, "%s", in->family);
-        snprintf(ch->shape, sizeof ch->shape, "%s", in->suffix);
-        ch->knobs = t->ins[i].v[j[i]].knobs;
-        reorders = reorders || t->ins[i].v[j[i]].reorders;
-    }
-    ModelBuild *b = model_build_tuned(t->spec, c, err, errlen);
+    for (int i = 0; i < t->n; i++) reorders = reorders || (j[i] && t->ins[i].v[j[i]].reorders);
     GateStep got;
-    bool ok = b && gate_step(b, "sim", T, &got, err, errlen);
-    if (ok) *pass = gate_compare(want, &got, reorders, why, cap), gate_step_free(&got);
-    model_build_free(b);
-    free(c);
-    return ok;
+    if (!tune_bench_gate_step(t->bench, j, T, &got, err, errlen)) return false;
+    *pass = gate_compare(want, &got, reorders, why, cap);
+    gate_step_free(&got);
+    return true;
 }
 
 /* One candidate alone; marks it wrong if it fails. */
@@ -180,7 +189,7 @@ static int nth(const TuneInstance *ti, int k, bool reorders) {
 
 static bool gate(Tuning *t, int T, char *err, size_t errlen) {
     GateStep want;
-    if (!gate_step(t->rules, "sim", T, &want, err, errlen)) return false;
+    if (!tune_bench_gate_step(t->bench, NULL, T, &want, err, errlen)) return false;
     bool ok = true;
     for (int k = 0; ok; k++) {
         int pick[EMIT_MAX_INSTANCES] = {0}, any = 0;
@@ -199,7 +208,7 @@ static bool gate(Tuning *t, int T, char *err, size_t errlen) {
     return ok;
 }
 
-/* ---- 4. the search, on sim's cost model -------------------------------- */
+/* ---- 4. the timing ----------------------------------------------------- */
 
 static double model_time(void *ctx, int inst, TuneKnobs k) {
     const Tuning *t = ctx;
@@ -208,14 +217,42 @@ static double model_time(void *ctx, int inst, TuneKnobs k) {
 
 static double model_elapsed(void *ctx) { return seconds_since(&((Tuning *)ctx)->start); }
 
-/* The whole step's tuned instances, under their choices or their rules. */
-static double step_us(const Tuning *t, bool chosen) {
+/* The tuned instances' modelled step, under their choices or their rules. */
+static double model_step_us(const Tuning *t, bool chosen) {
     double us = 0;
     for (int i = 0; i < t->n; i++) {
         const TuneInstance *ti = &t->ins[i];
         us += tune_cost_us(t->rules, ti->inst, ti->v[chosen ? ti->chosen : 0].knobs, t->spec->train.tokens_per_rank);
     }
     return us;
+}
+
+/* Times the variants and, by a whole-step A/B, keeps the choices only if
+ * the step is faster; before and after are the A/B's sides. */
+static bool timing(Tuning *t, const Args *a, double *before, double *after, char *err, size_t errlen) {
+    int T = a->tokens ? a->tokens : (int)t->spec->train.tokens_per_rank;
+    if (t->cost_model) {
+        TuneTimer timer = {model_time, model_elapsed, t};
+        TuneSearch cfg = {a->rounds, 0.02, a->budget};
+        int timed = tune_search(t->ins, t->n, &timer, &cfg);
+        if (timed < t->n) printf("gptc tune: the budget ran out: %d of %d kernels keep their rule\n", t->n - timed, t->n);
+        *before = model_step_us(t, false), *after = model_step_us(t, true);
+    } else {
+        double left = a->budget > 0 ? a->budget - seconds_since(&t->start) : 0;
+        TuneBenchTiming cfg = {a->rounds, strcmp(t->backend, "cuda") ? 0 : 1.0, a->budget > 0 ? (left > 0 ? left : 1e-9) : 0,
+                               0.02, T};
+        int rounds = tune_bench_time(t->bench, t->ins, &cfg, err, errlen);
+        if (rounds < 0) return false;
+        if (rounds < a->rounds)
+            printf("gptc tune: the budget ran out after %d of %d rounds%s\n", rounds, a->rounds,
+                   rounds ? "" : ": every kernel keeps its rule");
+        if (!rounds) return *before = *after = 0, true;
+        if (!tune_bench_ab(t->bench, t->ins, a->rounds, T, before, after, err, errlen)) return false;
+        *before *= 1e3, *after *= 1e3;
+    }
+    if (!(*after < *before))
+        for (int i = 0; i < t->n; i++) t->ins[i].chosen = 0;
+    return true;
 }
 
 /* ---- the database ------------------------------------------------------ */
@@ -238,21 +275,18 @@ static void forget(TuneDb *db, const TuneChoice *key) {
 
 /* The database at path, read into db if it exists: it must hold here,
  * since tuning adds to it. */
-static bool open_db(const char *path, TuneDb *db, char *err, size_t errlen) {
-    TuneValidator v[2];
-    tune_db_here("sim", v);
+static bool open_db(const Tuning *t, const char *path, TuneDb *db, char *err, size_t errlen) {
     struct stat st;
     memset(db, 0, sizeof *db);
-    return stat(path, &st) != 0 || (tune_db_read(path, db, err, errlen) && tune_db_holds(db, path, v, 2, true, err, errlen));
+    return stat(path, &st) != 0 ||
+           (tune_db_read(path, db, err, errlen) && tune_db_holds(db, path, t->here, t->nhere, true, err, errlen));
 }
 
 static bool save(const Tuning *t, const char *path, char *err, size_t errlen) {
     TuneDb *db = malloc(sizeof *db);
     if (!db) return snprintf(err, errlen, "out of memory"), false;
-    TuneValidator v[2];
-    tune_db_here("sim", v);
-    bool ok = open_db(path, db, err, errlen);
-    for (int i = 0; i < 2; i++) tune_db_validator(db, v[i].name, v[i].value);
+    bool ok = open_db(t, path, db, err, errlen);
+    for (int i = 0; i < t->nhere; i++) tune_db_validator(db, t->here[i].name, t->here[i].value);
     for (int i = 0; ok && i < t->n; i++) {
         const TuneInstance *ti = &t->ins[i];
         const EmitInstance *in = rule_of(t, ti);
@@ -283,7 +317,7 @@ static bool save(const Tuning *t, const char *path, char *err, size_t errlen) {
 
 static void report(const Tuning *t) {
     printf("%-16s %-22s %8s %6s %5s  %-20s %s\n", "family", "shape", "variants", "pruned", "wrong", "chosen",
-           "speed-up (cost model)");
+           t->cost_model ? "speed-up (cost model)" : "speed-up (measured)");
     for (int i = 0; i < t->n; i++) {
         const TuneInstance *ti = &t->ins[i];
         int pruned = 0, wrong = 0;
@@ -293,7 +327,8 @@ static void report(const Tuning *t) {
         tune_knobs_format(c->knobs, knobs, sizeof knobs);
         printf("%-16s %-22s %8d %6d %5d  %-20s%s ", rule_of(t, ti)->family, rule_of(t, ti)->suffix, ti->n, pruned, wrong,
                knobs, ti->chosen ? "" : " (rule)");
-        if (c->median_us > 0 && ti->v[0].median_us > 0) printf("%.3fx\n", ti->v[0].median_us / c->median_us);
+        if (c->median_us > 0 && ti->v[0].median_us > 0)
+            printf("%.3fx (%.1f us -> %.1f us)\n", ti->v[0].median_us / c->median_us, ti->v[0].median_us, c->median_us);
         else puts("-");
         for (int j = 0; j < ti->n; j++)
             if (ti->v[j].status == TUNE_PRUNED || ti->v[j].status == TUNE_WRONG) {
@@ -304,7 +339,7 @@ static void report(const Tuning *t) {
 }
 
 /* --prune-only: every variant, kept or why not. */
-static void list_pruned(const Tuning *t) {
+static void list_pruned(const Tuning *t, const char *arch) {
     int kept = 0, all = 0;
     for (int i = 0; i < t->n; i++) {
         const TuneInstance *ti = &t->ins[i];
@@ -318,15 +353,39 @@ static void list_pruned(const Tuning *t) {
             kept += ok, all++;
         }
     }
-    printf("gptc tune: %d of %d variants kept by static pruning (sm_90a)\n", kept, all);
+    printf("gptc tune: %d of %d variants kept by static pruning (%s)\n", kept, all, arch);
+}
+
+/* The executor to tune and the architecture to prune for: a GPU's own, or
+ * sm_90a (the GPUs the project targets) for sim. */
+static bool resolve(Tuning *t, const Args *a, char *arch, size_t cap) {
+    char note[1024], err[1024];
+    if (!strcmp(a->backend, "auto") && a->prune_only) t->backend = "sim";
+    else if (!(t->backend = backend_resolve(a->backend, note, sizeof note, err, sizeof err))) {
+        fprintf(stderr, "gptc tune: %s\n", err);
+        return false;
+    } else if (!strcmp(t->backend, "ref")) {
+        fprintf(stderr, "gptc tune: no GPU here (%s): time on sim's clock with --backend sim, or run the search on "
+                        "sim's cost model with --backend sim --cost-model\n", note);
+        return false;
+    }
+    snprintf(arch, cap, "sm_90a");
+    GpuCudaInfo info;
+    if (!strcmp(t->backend, "cuda") && gpu_cuda_describe(0, &info, err, sizeof err) == 0) snprintf(arch, cap, "%s", info.arch);
+    t->cost_model = a->cost_model;
+    if (a->prune_only) return true;
+    t->nhere = tune_validators(t->backend, t->cost_model, t->here, TUNE_MAX_VALIDATORS, err, sizeof err);
+    if (t->nhere < 0) fprintf(stderr, "gptc tune: %s\n", err);
+    return t->nhere > 0;
 }
 
 static int tune(const Args *a, const ModelSpec *spec) {
-    char err[1024];
+    char err[1024], arch[16];
     static Tuning t;
     memset(&t, 0, sizeof t);
     clock_gettime(CLOCK_MONOTONIC, &t.start);
     t.spec = spec;
+    if (!resolve(&t, a, arch, sizeof arch)) return 2;
     ModelBuild *rules = model_build(spec, err, sizeof err);
     if (!rules) return fprintf(stderr, "gptc tune: internal error: %s\n", err), 1;
     t.rules = rules;
@@ -342,37 +401,49 @@ static int tune(const Args *a, const ModelSpec *spec) {
         if (ti->n > 1 && build_launches(rules, i) && (!a->only || str_listed(a->only, rules->kernels.inst[i].family))) t.n++;
     }
     if (!rc && !t.n) fprintf(stderr, "gptc tune: %s: no kernel to tune%s\n", a->model, a->only ? " in --only" : ""), rc = 2;
-    /* The gate's tokens: a few window blocks, as few as cover a document end. */
+    if (!rc && a->tokens && (a->tokens > spec->train.tokens_per_rank || a->tokens % spec->attn.window.block_size)) {
+        fprintf(stderr, "gptc tune: --tokens %d: a multiple of the window block (%d) up to train.tokens_per_rank (%lld)\n",
+                a->tokens, spec->attn.window.block_size, (long long)spec->train.tokens_per_rank);
+        rc = 2;
+    }
+    /* The gate's tokens: a few window blocks, as few as cover a document
+     * end (the gate's are 97 tokens long), and no more than a timed step's. */
     int bs = spec->attn.window.block_size, T = (int)(spec->train.tokens_per_rank < 256 ? spec->train.tokens_per_rank : 256);
+    if (a->tokens && a->tokens < T) T = a->tokens;
     T = T / bs * bs;
     if (!rc && a->prune_only) {
-        if (!tune_prune(&rules->kernels, t.ins, t.n, "sm_90a", err, sizeof err))
+        if (!tune_prune(&rules->kernels, t.ins, t.n, arch, err, sizeof err))
             fprintf(stderr, "gptc tune: static pruning: %s\n", err), rc = 1;
-        else list_pruned(&t);
+        else list_pruned(&t, arch);
         model_build_free(rules);
         return rc;
     }
     /* A database that cannot take the result is said before the work. */
     TuneDb *db = rc ? NULL : malloc(sizeof *db);
-    if (!rc && (!db || !open_db(a->db, db, err, sizeof err)))
+    if (!rc && (!db || !open_db(&t, a->db, db, err, sizeof err)))
         fprintf(stderr, "gptc tune: %s\n", db ? err : "out of memory"), rc = 1;
     free(db);
-    if (!rc && !tune_prune(&rules->kernels, t.ins, t.n, "sm_90a", err, sizeof err)) fprintf(stderr, "gptc tune: static pruning: %s\n", err), rc = 1;
+    if (!rc && !tune_prune(&rules->kernels, t.ins, t.n, arch, err, sizeof err)) fprintf(stderr, "gptc tune: static pruning: %s\n", err), rc = 1;
+    double pruned_s = seconds_since(&t.start);
+    const char *bench_on = t.cost_model ? "sim" : t.backend;
+    if (!rc && !(t.bench = tune_bench_open(rules, t.ins, t.n, bench_on, (int)spec->train.tokens_per_rank, err, sizeof err)))
+        fprintf(stderr, "gptc tune: %s: %s\n", bench_on, err), rc = 1;
+    double opened_s = seconds_since(&t.start);
     if (!rc && !gate(&t, T, err, sizeof err)) fprintf(stderr, "gptc tune: the correctness gate: %s\n", err), rc = 1;
+    double gated_s = seconds_since(&t.start), before = 0, after = 0;
+    if (!rc && !timing(&t, a, &before, &after, err, sizeof err)) fprintf(stderr, "gptc tune: timing: %s\n", err), rc = 1;
     if (!rc) {
-        TuneTimer timer = {model_time, model_elapsed, &t};
-        TuneSearch cfg = {a->rounds, 0.02, a->budget};
-        int timed = tune_search(t.ins, t.n, &timer, &cfg);
-        if (timed < t.n) printf("gptc tune: the budget ran out: %d of %d kernels keep their rule\n", t.n - timed, t.n);
-        double before = step_us(&t, false), after = step_us(&t, true);
-        if (!(after < before))
-            for (int i = 0; i < t.n; i++) t.ins[i].chosen = 0;
         report(&t);
-        printf("gptc tune: the tuned kernels' step on the cost model: %.1f us with the rules, %.1f us tuned (%.3fx)%s\n",
-               before, after, after > 0 ? before / after : 0, after < before ? "" : "; no faster, so the rules are kept");
+        if (before > 0)
+            printf("gptc tune: %s: %.1f us with the rules, %.1f us tuned (%.3fx)%s\n",
+                   t.cost_model ? "the tuned kernels' step on the cost model" : "the whole step, A/B (median)", before,
+                   after, after > 0 ? before / after : 0, after < before ? "" : "; no faster, so the rules are kept");
+        printf("gptc tune: %.1f s: pruning %.1f s, opening %s %.1f s, gate %.1f s, timing %.1f s\n", seconds_since(&t.start),
+               pruned_s, bench_on, opened_s - pruned_s, gated_s - opened_s, seconds_since(&t.start) - gated_s);
         if (!save(&t, a->db, err, sizeof err)) fprintf(stderr, "gptc tune: %s\n", err), rc = 1;
         else printf("gptc tune: wrote %s (%d kernels, %.1f s)\n", a->db, t.n, seconds_since(&t.start));
     }
+    tune_bench_close(t.bench);
     model_build_free(rules);
     return rc;
 }

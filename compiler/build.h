@@ -93,6 +93,12 @@ typedef struct ModelBuild {
     KernelSet kernels;
     const char *kernels_cu;       /* the kernel set's CUDA source */
     const char *kernels_sim_cc;   /* the same for the sim executor (emit_sim_cc) */
+    /* More kernels, each program its own source: the variants that gptc
+     * tune's timing build adds beside the rules' (cli/cmd_tune.c). cuda
+     * loads each as a module of its own, compiled in parallel; sim compiles
+     * them as part of kernels.cu, so kernels_sim_cc must list them. */
+    const char *const *extra_cu;
+    int nextra_cu;
     char kernels_sha256[65];
     /* The tuning choices applied to the kernel set (tune/space.h): the
      * first 16 hex digits of the SHA-256 of those that differ from the

@@ -85,6 +85,14 @@ typedef struct Backend {
      * exec_norms): the metrics' norms. 0, or -1 with the reason in
      * error(). */
     int (*norms)(void *impl, double *x_rms, double *x0_rms);
+    /* For gptc tune (NULL for ref, which runs no kernels): use_build runs
+     * build nb from now on, a variant of the open build (the same buffers,
+     * parameters and optimizer state; other kernels and launch shapes),
+     * whose kernels the open build carries (its extra_cu); 0, or -1 with
+     * the reason in error(). gpu is the device, for timing each launch
+     * (gpu.h's set_timing and timed). */
+    int (*use_build)(void *impl, const ModelBuild *nb);
+    struct Gpu *(*gpu)(void *impl);
 } Backend;
 
 /* Opens executor `name` ("ref", "sim" or "cuda") for the model of build

@@ -2,23 +2,31 @@
 # run-tune.sh GPTC: gptc tune, and the tuning database as compile and train
 # read it (compiler/tune/, cli/cmd_tune.c), on sim's cost model:
 #   - gptc tune --prune-only lists attention's variants with pruning's
-#     verdicts; gptc tune prunes, gates and times tiny.yaml's RMS-norm variants and
-#     writes a database headed by its validators; a second run picks the
-#     same choices; a GPU run is refused as not built yet, a database of
-#     another device is not overwritten, --only that matches nothing fails;
+#     verdicts; gptc tune prunes, gates and times tiny.yaml's RMS-norm
+#     variants on sim's cost model and writes a database headed by its
+#     validators; a second run picks the same choices; the same tuning timed
+#     by sim's clock (every launch timed alone, the whole-step A/B) writes
+#     the host's validators and each variant's time, and a budget that runs
+#     out leaves every rule untimed; without a GPU, on ref, and with
+#     --cost-model off sim, tuning is refused; a database of another device
+#     is not overwritten, --only that matches nothing fails;
 #   - gptc compile --db applies the choices and says where they come from,
 #     and with --report each variant's speed-up;
 #   - gptc train --db on sim with an order-neutral choice (relu2 at other
 #     threads and vector width) gives the rules' parameters bit for bit,
 #     the checkpoint keeps the choices, and a resume without them is
-#     refused; 4 ranks (each checks rank 0's choices) give 1 process's bits; --db is refused on ref, for another device and for another
+#     refused; a database timed on sim holds for a sim run here; 4 ranks (each checks rank 0's choices) give 1 process's bits; --db is refused on ref, for another device and for another
 #     gptc version, and a damaged database is an error at its line.
 . "$(dirname "$0")/lib.sh" tune "$@"
 
 db=$tmp/tiny.db
 tune=("$bin" tune models/tiny.yaml --backend sim --cost-model --db "$db" --only rmsnorm --rounds 5)
-expect 2 "tuning on a GPU is refused as not built yet" "tuning on a GPU is not built yet" -- \
-    "$bin" tune models/tiny.yaml
+expect 2 "tuning without a GPU is refused, with the ways to tune on sim" "time on sim's clock with --backend sim" -- \
+    env GPTC_CUDA_LIB="$tmp/no-driver.so" "$bin" tune models/tiny.yaml
+expect 2 "tuning on ref is refused" "the ref executor runs no generated kernels to tune" -- \
+    "$bin" tune models/tiny.yaml --backend ref
+expect 2 "--cost-model off sim is refused" "--cost-model is sim's: add --backend sim" -- \
+    "$bin" tune models/tiny.yaml --cost-model
 expect 0 "--prune-only lists attention's variants with pruning's verdict" "variants kept by static pruning (sm_90a)" -- \
     "$bin" tune models/tiny.yaml --prune-only --only attention
 grep -q 'tile=128 fwd_kn=128 dq_kn=64 dkdv_qn=64 kept (reorders sums)' "$tmp/out" &&
@@ -32,6 +40,20 @@ grep '^choice' "$db" > "$tmp/choices1"
 expect 0 "a second tuning run" "gptc tune: wrote $db" -- "${tune[@]}"
 grep '^choice' "$db" | cmp -s - "$tmp/choices1" && pass "a second run makes the same choices" ||
     fail "a second run chose otherwise" "$(grep '^choice' "$db")"
+# Timed by sim's clock: every launch of a step alone, then the A/B.
+timed=(models/tiny.yaml --backend sim --only rmsnorm --rounds 1 --tokens 128 --set attention.window.schedule=constant)
+expect 0 "gptc tune timed by sim's clock" "gptc tune: wrote $tmp/timed.db" -- "$bin" tune "${timed[@]}" --db "$tmp/timed.db"
+grep -q 'speed-up (measured)' "$tmp/out" && grep -q 'the whole step, A/B (median): ' "$tmp/out" &&
+    pass "... reports measured speed-ups and the whole-step A/B" || fail "the timed report" "$(tail -n 8 "$tmp/out")"
+grep -q '^validator device sim (host clock)$' "$tmp/timed.db" && grep -q '^validator cpu ' "$tmp/timed.db" &&
+    [ "$(grep -c '^candidate rmsnorm [0-9a-f]* d128 threads=[0-9]* vec=8 ok [0-9.]*$' "$tmp/timed.db")" = 5 ] &&
+    pass "... and writes the host's validators and every variant's time" || fail "the timed database" "$(cat "$tmp/timed.db")"
+expect 0 "a budget that runs out before the first round" "the budget ran out after 0 of 1 rounds" -- \
+    "$bin" tune "${timed[@]}" --budget 0.001 --db "$tmp/budget.db"
+[ "$(grep -c '^candidate rmsnorm .* untimed$' "$tmp/budget.db")" = 5 ] && grep -q '^choice rmsnorm .* threads=256 vec=8$' "$tmp/budget.db" &&
+    pass "... leaves every variant untimed and the rule chosen" || fail "the budget's database" "$(cat "$tmp/budget.db")"
+expect 2 "--tokens that is not a multiple of the window block" "--tokens 100: a multiple of the window block" -- \
+    "$bin" tune models/tiny.yaml --backend sim --tokens 100 --db "$tmp/none.db"
 expect 2 "--only that matches no kernel" "no kernel to tune in --only" -- \
     "$bin" tune models/tiny.yaml --backend sim --cost-model --db "$tmp/none.db" --only nosuch
 sed 's/^validator device .*/validator device NVIDIA H200/' "$db" > "$tmp/h200.db"
@@ -76,7 +98,9 @@ expect 2 "a resume without the run's choices is refused" 'kernel tuning: "' -- \
     "$bin" train "${common[@]}" --resume --run-dir "$tmp/tuned"
 expect 2 "--db on ref is refused" "the ref executor runs no generated kernels" -- \
     "$bin" train models/tiny.yaml --backend ref --db "$tmp/relu2.db" --run-dir "$tmp/ref"
-expect 2 "--db of another device is refused" "was tuned for device NVIDIA H200; here it is sim cost model" -- \
+expect 0 "a database timed on sim holds for a sim run here" "done at step 1" -- \
+    "$bin" train "${common[@]}" --steps 1 --db "$tmp/timed.db" --run-dir "$tmp/timed"
+expect 2 "--db of another device is refused" "was tuned for device NVIDIA H200; here it is sim (host clock)" -- \
     "$bin" train "${common[@]}" --db "$tmp/h200.db" --run-dir "$tmp/h200"
 sed "s/^validator gptc .*/validator gptc 0.0.0-other/" "$tmp/relu2.db" > "$tmp/old.db"
 expect 2 "--db of another gptc is refused" "was tuned for gptc 0.0.0-other" -- \

@@ -480,3 +480,8 @@ int nvrtc_template_headers(NvrtcHeader *h, int max) {
     }
     return n;
 }
+
+int nvrtc_workers_here(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > NVRTC_MAX_WORKERS ? NVRTC_MAX_WORKERS : (int)n;
+}

@@ -95,6 +95,10 @@ typedef struct {
     const char *cache_dir; /* NULL: the default above; "": no cache */
 } NvrtcConfig;
 
+/* One worker per online processor, at most NVRTC_MAX_WORKERS: for the
+ * jobs that compile many programs at once (gptc tune's variants). */
+int nvrtc_workers_here(void);
+
 /* Loads NVRTC once (thread-safe). False, with the places searched in why,
  * when it cannot be found or lacks an entry point gptc needs. */
 bool nvrtc_load(char *why, size_t whylen);

@@ -191,13 +191,6 @@ bool tune_db_choices(const char *path, const TuneValidator *here, int nhere, boo
     return ok;
 }
 
-int tune_db_here(const char *backend, TuneValidator out[2]) {
-    out[0] = (TuneValidator){"gptc", GPTC_VERSION};
-    out[1] = (TuneValidator){"device", "sim cost model"};
-    if (strcmp(backend, "sim")) snprintf(out[1].value, sizeof out[1].value, "%s", backend);
-    return 2;
-}
-
 bool tune_same_key(const TuneChoice *a, const TuneChoice *b) {
     return !strcmp(a->family, b->family) && !strcmp(a->shape, b->shape) && !strcmp(a->tpl, b->tpl);
 }

@@ -67,11 +67,6 @@ void tune_db_validator(TuneDb *db, const char *name, const char *value);
 bool tune_db_holds(const TuneDb *db, const char *path, const TuneValidator *here, int nhere, bool every, char *err,
                    size_t errlen);
 
-/* The validators a run on executor `backend` checks a database against:
- * gptc's version and the device ("sim cost model" for sim, whose timer
- * is its cost model). Returns how many (2). */
-int tune_db_here(const char *backend, TuneValidator out[2]);
-
 /* Whether two choices are for the same (family, template, shape). */
 bool tune_same_key(const TuneChoice *a, const TuneChoice *b);
 

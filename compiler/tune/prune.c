@@ -6,8 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define MAX_PROGRAMS 64
-
 const char *tune_prune_why(const KernelRes *r, const EmitKernel *k, int threads, char *buf, size_t cap) {
     if (!r) return snprintf(buf, cap, "%s: no ptxas report", k->name), buf;
     if (r->spill_store_bytes || r->spill_load_bytes)
@@ -28,30 +26,41 @@ static const KernelRes *find_res(const NvrtcOutput *o, const char *name) {
     return NULL;
 }
 
-bool tune_prune(const KernelSet *rules, TuneInstance *ins, int n, const char *arch, char *err, size_t errlen) {
-    if (!nvrtc_load(err, errlen)) return false;
-    static KernelSet sets[MAX_PROGRAMS];
-    static int where[EMIT_MAX_INSTANCES][TUNE_MAX_CANDIDATES];
-    static NvrtcOutput out[MAX_PROGRAMS];
+int tune_variant_sets(const KernelSet *rules, const TuneInstance *ins, int n, bool ok_only, KernelSet *sets, int max,
+                      int (*where)[TUNE_MAX_CANDIDATES]) {
     int nsets = 0;
     for (int i = 0; i < n; i++)
         for (int j = 1; j < ins[i].n; j++) {
-            if (!nsets || sets[nsets - 1].n == EMIT_MAX_INSTANCES) sets[nsets++].n = 0;
+            if (ok_only && ins[i].v[j].status != TUNE_OK) continue;
+            if (!nsets || sets[nsets - 1].n == EMIT_MAX_INSTANCES) {
+                if (nsets == max) return -1;
+                sets[nsets++].n = 0;
+            }
             KernelSet *s = &sets[nsets - 1];
             s->inst[s->n] = rules->inst[ins[i].inst];
             tune_apply(&s->inst[s->n++], ins[i].v[j].knobs);
-            where[i][j] = nsets - 1;
+            if (where) where[i][j] = nsets - 1;
         }
-    StrBuf src[MAX_PROGRAMS] = {{0}};
+    return nsets;
+}
+
+bool tune_prune(const KernelSet *rules, TuneInstance *ins, int n, const char *arch, char *err, size_t errlen) {
+    if (!nvrtc_load(err, errlen)) return false;
+    static KernelSet sets[TUNE_MAX_PROGRAMS];
+    static int where[EMIT_MAX_INSTANCES][TUNE_MAX_CANDIDATES];
+    static NvrtcOutput out[TUNE_MAX_PROGRAMS];
+    int nsets = tune_variant_sets(rules, ins, n, false, sets, TUNE_MAX_PROGRAMS, where);
+    if (nsets < 0) return snprintf(err, errlen, "more than %d programs of variants", TUNE_MAX_PROGRAMS), false;
+    StrBuf src[TUNE_MAX_PROGRAMS] = {{0}};
     NvrtcHeader headers[NVRTC_MAX_HEADERS];
-    NvrtcJob jobs[MAX_PROGRAMS];
+    NvrtcJob jobs[TUNE_MAX_PROGRAMS];
     int nheaders = nvrtc_template_headers(headers, NVRTC_MAX_HEADERS);
     bool ok = true;
     for (int c = 0; c < nsets && ok; c++) {
         ok = emit_kernels(&sets[c], &src[c], err, errlen);
         jobs[c] = (NvrtcJob){"variants.cu", sb_str(&src[c]), headers, nheaders, arch, false};
     }
-    if (ok) nvrtc_compile_all(jobs, nsets, &(NvrtcConfig){NVRTC_DEFAULT_WORKERS, NULL}, out);
+    if (ok) nvrtc_compile_all(jobs, nsets, &(NvrtcConfig){nvrtc_workers_here(), NULL}, out);
     for (int i = 0; ok && i < n; i++)
         for (int j = 1; j < ins[i].n; j++) {
             TuneVariant *v = &ins[i].v[j];

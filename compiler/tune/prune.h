@@ -15,6 +15,15 @@
 #include "compiler/tune/search.h"
 
 #define PRUNE_SMEM_MAX (227 * 1024) /* shared memory per block on sm_90, opted in */
+#define TUNE_MAX_PROGRAMS 64
+
+/* The variants of ins[0..n) (instances of `rules`, tune_apply'd; all but
+ * each rule, or with ok_only those still TUNE_OK) grouped into kernel sets
+ * of at most EMIT_MAX_INSTANCES, one program each: where[i][j] (when not
+ * NULL) is the set of ins[i]'s variant j. Returns how many sets, or -1 when
+ * more than max would be needed. */
+int tune_variant_sets(const KernelSet *rules, const TuneInstance *ins, int n, bool ok_only, KernelSet *sets, int max,
+                      int (*where)[TUNE_MAX_CANDIDATES]);
 
 /* Why ptxas's report `r` rules out kernel k at `threads` threads per block
  * (written into buf), or NULL when it does not. */

@@ -34,9 +34,7 @@ static void time_instance(TuneInstance *ti, const TuneTimer *t, int rounds) {
         if (ti->v[j].status == TUNE_OK) ti->v[j].median_us = tune_median(samples[j], rounds);
 }
 
-/* The fastest OK candidate, the lowest index on a tie; the rule unless it
- * beats the rule by the margin (or the rule could not be timed). */
-static int choose(const TuneInstance *ti, double margin) {
+int tune_choose(const TuneInstance *ti, double margin) {
     int best = -1;
     for (int j = 0; j < ti->n; j++)
         if (ti->v[j].status == TUNE_OK && (best < 0 || ti->v[j].median_us < ti->v[best].median_us)) best = j;
@@ -56,7 +54,7 @@ int tune_search(TuneInstance *ins, int n, const TuneTimer *t, const TuneSearch *
             continue;
         }
         time_instance(ti, t, rounds);
-        ti->chosen = choose(ti, cfg->margin);
+        ti->chosen = tune_choose(ti, cfg->margin);
         timed++;
     }
     return timed;

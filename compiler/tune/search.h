@@ -61,6 +61,11 @@ void tune_instance_init(TuneInstance *ti, int inst, const EmitInstance *in);
  * before the budget ran out (the rest keep v[0], marked TUNE_UNTIMED). */
 int tune_search(TuneInstance *ins, int n, const TuneTimer *t, const TuneSearch *cfg);
 
+/* The fastest TUNE_OK variant of ti by median_us, the lowest index on a
+ * tie; the rule (0) unless it beats the rule's median by more than the
+ * margin, or when the rule itself was not timed. */
+int tune_choose(const TuneInstance *ti, double margin);
+
 /* The median of n values (n >= 1); reorders the array. */
 double tune_median(double *v, int n);
 

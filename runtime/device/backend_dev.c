@@ -187,6 +187,16 @@ static void dev_profile(void *impl, const ModelBuild **build, const double **ms)
     *ms = exec_profile(d->e);
 }
 
+static int dev_use_build(void *impl, const ModelBuild *nb) {
+    Dev *d = impl;
+    if (exec_use_build(d->e, nb)) return dev_fail(d, "a variant build", exec_error(d->e)), -1;
+    if (optim_gpu_use_build(d->opt, nb)) return dev_fail(d, "a variant build", "another optimizer plan"), -1;
+    d->mb = nb;
+    return 0;
+}
+
+static Gpu *dev_gpu(void *impl) { return &((Dev *)impl)->g; }
+
 static void dev_close(void *impl) {
     Dev *d = impl;
     if (!d) return;
@@ -258,7 +268,9 @@ static bool dev_build(Dev *d, Backend *b, int max_T, char *err, size_t errcap) {
                    .join_ranks = dev_join_ranks,
                    .set_profile = dev_set_profile,
                    .profile = dev_profile,
-                   .describe = dev_describe};
+                   .describe = dev_describe,
+                   .use_build = dev_use_build,
+                   .gpu = dev_gpu};
     return true;
 }
 
@@ -320,7 +332,7 @@ bool backend_cuda_open(Backend *b, const ModelBuild *mb, int max_T, char *err, s
                  count == 1 ? "" : "s");
         ok = false;
     }
-    GpuCudaConfig cfg = {.device = device, .kernels_source = mb->kernels_cu, .cubins = mb->cubins,
+    GpuCudaConfig cfg = {.device = device, .kernels_source = mb->kernels_cu, .extra_sources = mb->extra_cu, .nextra = mb->nextra_cu, .cubins = mb->cubins,
                          .ncubins = mb->ncubins};
     if (ok && gpu_cuda_open(&d->g, &cfg, err, errcap) == 0) d->gpu_open = true;
     d->open_comm = cuda_comm;

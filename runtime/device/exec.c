@@ -401,6 +401,22 @@ int exec_set_profile(Exec *e, bool on) {
 
 const double *exec_profile(const Exec *e) { return e->profile; }
 
+int exec_use_build(Exec *e, const ModelBuild *nb) {
+    const ModelBuild *b = e->b;
+    const Plan *p = &b->plan, *q = &nb->plan;
+    bool same = nb->has_plan && q->nsteps == p->nsteps && q->nbufs == p->nbufs && q->nforward == p->nforward &&
+                nb->ntensors == b->ntensors && nb->grad_total == b->grad_total &&
+                !memcmp(&nb->arena, &b->arena, sizeof b->arena) &&
+                !memcmp(nb->grad_off, b->grad_off, sizeof b->grad_off[0] * (size_t)b->ntensors);
+    for (int i = 0; same && i < p->nbufs; i++)
+        same = p->bufs[i].per_token == q->bufs[i].per_token && p->bufs[i].fixed == q->bufs[i].fixed &&
+               p->bufs[i].off_per_token == q->bufs[i].off_per_token && p->bufs[i].off_fixed == q->bufs[i].off_fixed;
+    if (!same) return fail(e, "another build's buffers: not a variant of this one");
+    e->b = nb;
+    e->plan = q;
+    return 0;
+}
+
 /* ---- gradients over the ranks ---- */
 
 /* The gradient views of the backward pass tell when each tensor's

@@ -70,6 +70,12 @@ void exec_set_comm(Exec *e, DevComm *comm, float scale);
 int exec_set_profile(Exec *e, bool on);
 const double *exec_profile(const Exec *e);
 
+/* From now on, run build nb's plan instead: a variant of the build the
+ * executor was made for (gptc tune: other kernels and launch shapes over
+ * the same buffers), whose kernels the Gpu has. -1 with the reason when nb
+ * lays out its buffers or gradients otherwise. nb must outlive e. */
+int exec_use_build(Exec *e, const ModelBuild *nb);
+
 int exec_forward(Exec *e, const int *ids, const int *targets, int T, int step, bool validation, double *loss);
 int exec_backward(Exec *e);
 

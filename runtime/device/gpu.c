@@ -6,6 +6,8 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 int gpu_fail(Gpu *g, const char *fmt, ...) {
     va_list ap;
@@ -37,4 +39,22 @@ void gpu_gemm_check(const GpuGemm *mm, char *why, size_t cap) {
                  mm->stride_a, mm->stride_b, mm->stride_c);
     else if (!mm->a || !mm->b || !mm->c)
         snprintf(why, cap, "a NULL matrix");
+}
+
+GpuTimed *gpu_time_log_add(GpuTimeLog *l, const char *name) {
+    if (l->n == l->cap) {
+        int cap = l->cap ? 2 * l->cap : 256;
+        GpuTimed *v = realloc(l->v, sizeof *v * (size_t)cap);
+        if (!v) return NULL;
+        l->v = v, l->cap = cap;
+    }
+    GpuTimed *t = &l->v[l->n++];
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->ms = 0;
+    return t;
+}
+
+void gpu_time_log_free(GpuTimeLog *l) {
+    free(l->v);
+    memset(l, 0, sizeof *l);
 }

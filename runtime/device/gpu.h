@@ -16,6 +16,7 @@
 #ifndef GPTC_GPU_H
 #define GPTC_GPU_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -53,6 +54,14 @@ typedef struct GpuLaunch {
     size_t smem_bytes;
 } GpuLaunch;
 
+/* One timed launch or GEMM (Gpu.timed): the kernel's name, or "gemm",
+ * and its device time. */
+#define GPU_TIMED_NAME 96
+typedef struct {
+    char name[GPU_TIMED_NAME];
+    double ms;
+} GpuTimed;
+
 typedef struct Gpu Gpu;
 struct Gpu {
     const char *name; /* "sim" or "cuda" */
@@ -71,8 +80,29 @@ struct Gpu {
     int (*sync)(Gpu *g);
     /* Milliseconds of device time since the last call (0 on sim). */
     double (*elapsed_ms)(Gpu *g);
+    /* Timing each launch and GEMM alone (gptc tune): while on, cuda
+     * brackets each with events on the stream, and first overwrites
+     * wipe_bytes of scratch memory (0: none) outside the events, so that a
+     * kernel starts with what it reads out of the L2 cache; sim, which
+     * runs a launch before returning, reads the host's monotonic clock
+     * around it. Turning it on or off forgets what was timed. */
+    int (*set_timing)(Gpu *g, bool on, size_t wipe_bytes);
+    /* Waits for the device and gives the launches and GEMMs timed since
+     * set_timing or the last call, in order (the array is the Gpu's, valid
+     * until its next call), then forgets them. */
+    int (*timed)(Gpu *g, const GpuTimed **out, int *n);
     void (*close)(Gpu *g);
 };
+
+/* The implementations' record of timed launches (set_timing, timed). */
+typedef struct {
+    GpuTimed *v;
+    int n, cap;
+} GpuTimeLog;
+
+/* Appends an entry named `name` with no time yet; NULL when out of memory. */
+GpuTimed *gpu_time_log_add(GpuTimeLog *l, const char *name);
+void gpu_time_log_free(GpuTimeLog *l);
 
 /* Writes the reason into g->err; returns -1, for `return gpu_fail(...)`. */
 int gpu_fail(Gpu *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -207,6 +207,16 @@ OptimGpu *optim_gpu_new(Gpu *g, const ModelBuild *b) {
     return o;
 }
 
+int optim_gpu_use_build(OptimGpu *o, const ModelBuild *nb) {
+    const OptimPlan *a = &o->b->optim, *b = &nb->optim;
+    if (a->nlaunches != b->nlaunches || memcmp(a->launches, b->launches, sizeof a->launches[0] * (size_t)a->nlaunches) ||
+        memcmp(a->state_off, b->state_off, sizeof a->state_off) || a->x != b->x || a->square != b->square ||
+        a->partials != b->partials || a->count != b->count)
+        return -1;
+    o->b = nb;
+    return 0;
+}
+
 void optim_gpu_free(OptimGpu *o) {
     if (!o) return;
     Gpu *g = o->g;

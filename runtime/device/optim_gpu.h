@@ -78,6 +78,10 @@ typedef struct OptimGpu OptimGpu;
  * kernels are loaded in g; the gradients optim_gpu_step receives lie at the
  * build's grad_off. b must outlive it. */
 OptimGpu *optim_gpu_new(Gpu *g, const ModelBuild *b);
+
+/* From now on, launch build nb's kernels (a variant of b with the same
+ * optimizer plan and state: exec_use_build's); -1 when its plan differs. */
+int optim_gpu_use_build(OptimGpu *o, const ModelBuild *nb);
 void optim_gpu_free(OptimGpu *o);
 
 /* Several ranks (NULL or a size of 1: one): each updates its share of the

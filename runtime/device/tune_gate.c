@@ -11,9 +11,7 @@
 #include "runtime/backend.h"
 #include "runtime/util/rng.h"
 
-/* Random tokens with an end of text every 97, so that documents and their
- * boundaries in the attention are exercised. */
-static void tokens(const ModelSpec *s, int T, int *ids, int *tgt) {
+void gate_tokens(const ModelSpec *s, int T, int *ids, int *tgt) {
     Rng r;
     rng_seed(&r, 4321);
     int prev = s->vocab.eot;
@@ -24,18 +22,19 @@ static void tokens(const ModelSpec *s, int T, int *ids, int *tgt) {
     }
 }
 
-/* The recipe starts the head and the output projections at zero, so that
- * a first step's gradient reaches the head alone and most kernels could
- * not change the result: the gate starts every weight at random instead
- * (the same build: initialisation is not in the kernels). */
+void gate_start_spec(ModelSpec *s) {
+    s->head.init = INIT_NORMAL;
+    s->head.init_std = 0.05;
+    s->init.zero_out_proj = false;
+}
+
+/* The same build with gate_start_spec's initialisation (not in the kernels). */
 static ModelBuild *random_start(const ModelBuild *b) {
     ModelBuild *g = malloc(sizeof *g);
     if (!g) return NULL;
     *g = *b;
     g->owned = false;
-    g->spec.head.init = INIT_NORMAL;
-    g->spec.head.init_std = 0.05;
-    g->spec.init.zero_out_proj = false;
+    gate_start_spec(&g->spec);
     return g;
 }
 
@@ -49,7 +48,7 @@ bool gate_step(const ModelBuild *b, const char *backend, int T, GateStep *out, c
         free(g), free(ids), free(tgt);
         return false;
     }
-    tokens(&b->spec, T, ids, tgt);
+    gate_tokens(&b->spec, T, ids, tgt);
     be.init(be.impl, 1234);
     out->loss = be.forward(be.impl, ids, tgt, T, 0, false);
     be.backward(be.impl);

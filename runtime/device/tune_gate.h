@@ -30,6 +30,17 @@ typedef struct {
     size_t n;
 } GateStep;
 
+/* The gate's tokens: random ids (seed 4321) with an end of text every 97,
+ * so that documents and their boundaries in the attention are exercised;
+ * ids and tgt hold T each. */
+void gate_tokens(const ModelSpec *s, int T, int *ids, int *tgt);
+
+/* The gate's start: the recipe starts the head and the output projections
+ * at zero, so that a first step's gradient reaches the head alone and most
+ * kernels could not change the result; the gate starts every weight at
+ * random instead (seed 1234). */
+void gate_start_spec(ModelSpec *s);
+
 /* One step of build b on executor `backend` over T tokens (a multiple of
  * the window block, at most the build's tokens per rank). */
 bool gate_step(const ModelBuild *b, const char *backend, int T, GateStep *out, char *err, size_t errlen);

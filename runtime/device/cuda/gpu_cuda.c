@@ -5,6 +5,7 @@
 #include "runtime/device/cuda/gpu_cuda.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 
 #define FUNC_SLOTS 1024 /* a power of two, far above any model's kernel count */
 #define DEFAULT_SMEM_LIMIT (48 << 10)
+#define GPU_CUDA_MAX_MODULES 65
 
 typedef struct {
     char *name; /* NULL: a free slot */
@@ -35,7 +37,8 @@ typedef struct {
     CUstream stream;
     CUevent mark[2]; /* elapsed_ms: the last mark, and the next */
     int last_mark;
-    CUmodule module;
+    CUmodule modules[GPU_CUDA_MAX_MODULES];
+    int nmodules;
     CUdeviceptr workspace;
     CublasLt *lt;
     Func funcs[FUNC_SLOTS];
@@ -43,6 +46,14 @@ typedef struct {
     int nallocs, cap_allocs;
     size_t bytes_now, bytes_peak;
     GpuCudaInfo info;
+    /* set_timing: an event pair per timed call (log entry i's), created as
+     * the log grows and kept; the scratch memory the wipe overwrites. */
+    bool timing;
+    GpuTimeLog log;
+    CUevent *ev;
+    int nev;
+    CUdeviceptr wipe;
+    size_t wipe_bytes;
 } CudaGpu;
 
 static CudaGpu *impl(Gpu *g) { return g->impl; }
@@ -146,7 +157,7 @@ static uint32_t name_hash(const char *s) {
 /* The function called `name`, looked up in the module on first use. */
 static Func *get_func(Gpu *g, const char *name) {
     CudaGpu *c = impl(g);
-    if (!c->module) {
+    if (!c->nmodules) {
         snprintf(g->err, sizeof g->err, "launch %s: this Gpu was opened without kernels", name);
         return NULL;
     }
@@ -155,7 +166,8 @@ static Func *get_func(Gpu *g, const char *name) {
         if (f->name && !strcmp(f->name, name)) return f;
         if (f->name) continue;
         CUfunction fn;
-        CUresult r = c->d->ModuleGetFunction(&fn, c->module, name);
+        CUresult r = CUDA_ERROR_NOT_FOUND;
+        for (int m = 0; m < c->nmodules && r == CUDA_ERROR_NOT_FOUND; m++) r = c->d->ModuleGetFunction(&fn, c->modules[m], name);
         if (r != CUDA_SUCCESS) {
             snprintf(g->err, sizeof g->err, "cuModuleGetFunction(%.200s): %s", name, cuda_result_name(c->d, r));
             return NULL;
@@ -171,7 +183,63 @@ static Func *get_func(Gpu *g, const char *name) {
     return NULL;
 }
 
-static int cuda_launch(Gpu *g, const char *name, const GpuLaunch *l, void **args) {
+/* ---- timing each call (set_timing) ---- */
+
+/* Before a timed call: the wipe, then its start event. *i is its log
+ * entry, or -1 when timing is off. */
+static int time_start(Gpu *g, const char *name, int *i) {
+    CudaGpu *c = impl(g);
+    *i = -1;
+    if (!c->timing) return 0;
+    if (!gpu_time_log_add(&c->log, name)) return gpu_fail(g, "out of host memory");
+    *i = c->log.n - 1;
+    if (2 * c->log.n > c->nev) {
+        CUevent *ev = realloc(c->ev, sizeof *ev * (size_t)(2 * c->log.cap));
+        if (!ev) return gpu_fail(g, "out of host memory");
+        c->ev = ev;
+        for (; c->nev < 2 * c->log.cap; c->nev++)
+            CU_CHECK(g, c->d->EventCreate(&c->ev[c->nev], CU_EVENT_DEFAULT), "cuEventCreate (timing)");
+    }
+    if (c->wipe_bytes) CU_CHECK(g, c->d->MemsetD8Async(c->wipe, (unsigned char)*i, c->wipe_bytes, c->stream), "cuMemsetD8Async (the L2 wipe)");
+    CU_CHECK(g, c->d->EventRecord(c->ev[2 * *i], c->stream), "cuEventRecord (timing)");
+    return 0;
+}
+
+static int time_end(Gpu *g, int i, int rc) {
+    CudaGpu *c = impl(g);
+    if (rc || i < 0) return rc;
+    CU_CHECK(g, c->d->EventRecord(c->ev[2 * i + 1], c->stream), "cuEventRecord (timing)");
+    return 0;
+}
+
+static int cuda_set_timing(Gpu *g, bool on, size_t wipe_bytes) {
+    CudaGpu *c = impl(g);
+    CU_CHECK(g, c->d->StreamSynchronize(c->stream), "cuStreamSynchronize");
+    c->log.n = 0;
+    c->timing = on;
+    if (c->wipe_bytes != (on ? wipe_bytes : 0)) {
+        if (c->wipe) c->d->MemFree(c->wipe);
+        c->wipe = 0, c->wipe_bytes = 0;
+        if (on && wipe_bytes) CU_CHECK(g, c->d->MemAlloc(&c->wipe, wipe_bytes), "cuMemAlloc (the L2 wipe's scratch)");
+        c->wipe_bytes = on ? wipe_bytes : 0;
+    }
+    return 0;
+}
+
+static int cuda_timed(Gpu *g, const GpuTimed **out, int *n) {
+    CudaGpu *c = impl(g);
+    CU_CHECK(g, c->d->StreamSynchronize(c->stream), "cuStreamSynchronize");
+    for (int i = 0; i < c->log.n; i++) {
+        float ms = 0;
+        CU_CHECK(g, c->d->EventElapsedTime(&ms, c->ev[2 * i], c->ev[2 * i + 1]), "cuEventElapsedTime (timing)");
+        c->log.v[i].ms = ms;
+    }
+    *out = c->log.v, *n = c->log.n;
+    c->log.n = 0;
+    return 0;
+}
+
+static int cuda_launch_now(Gpu *g, const char *name, const GpuLaunch *l, void **args) {
     CudaGpu *c = impl(g);
     Func *f = get_func(g, name);
     if (!f) return -1;
@@ -194,9 +262,19 @@ static int cuda_launch(Gpu *g, const char *name, const GpuLaunch *l, void **args
     return 0;
 }
 
+static int cuda_launch(Gpu *g, const char *name, const GpuLaunch *l, void **args) {
+    int i;
+    if (time_start(g, name, &i)) return -1;
+    return time_end(g, i, cuda_launch_now(g, name, l, args));
+}
+
 /* ---- GEMM, sync, time ---- */
 
-static int cuda_gemm(Gpu *g, const GpuGemm *mm) { return cublaslt_gemm(impl(g)->lt, mm, g->err, sizeof g->err); }
+static int cuda_gemm(Gpu *g, const GpuGemm *mm) {
+    int i;
+    if (time_start(g, "gemm", &i)) return -1;
+    return time_end(g, i, cublaslt_gemm(impl(g)->lt, mm, g->err, sizeof g->err));
+}
 
 static int cuda_sync(Gpu *g) {
     CU_CHECK(g, impl(g)->d->StreamSynchronize(impl(g)->stream), "cuStreamSynchronize");
@@ -228,7 +306,11 @@ static void cuda_close(Gpu *g) {
     for (int i = 0; i < c->nallocs; i++) c->d->MemFree(c->allocs[i].p);
     free(c->allocs);
     if (c->workspace) c->d->MemFree(c->workspace);
-    if (c->module) c->d->ModuleUnload(c->module);
+    if (c->wipe) c->d->MemFree(c->wipe);
+    for (int i = 0; i < c->nev; i++) c->d->EventDestroy(c->ev[i]);
+    free(c->ev);
+    gpu_time_log_free(&c->log);
+    for (int m = 0; m < c->nmodules; m++) c->d->ModuleUnload(c->modules[m]);
     for (int i = 0; i < 2; i++)
         if (c->mark[i]) c->d->EventDestroy(c->mark[i]);
     if (c->stream) c->d->StreamDestroy(c->stream);
@@ -251,22 +333,50 @@ int cuda_device_count(char *why, size_t cap) {
     return r == CUDA_SUCCESS && n > 0 ? n : 0;
 }
 
-static int device_info(Gpu *g, int ordinal) {
-    CudaGpu *c = impl(g);
-    GpuCudaInfo *in = &c->info;
-    CU_CHECK(g, c->d->DeviceGet(&c->dev, ordinal), "cuDeviceGet");
-    CU_CHECK(g, c->d->DeviceGetName(in->name, sizeof in->name, c->dev), "cuDeviceGetName");
-    CU_CHECK(g, c->d->DeviceGetAttribute(&in->cc_major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, c->dev),
-             "cuDeviceGetAttribute(compute capability)");
-    CU_CHECK(g, c->d->DeviceGetAttribute(&in->cc_minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, c->dev),
-             "cuDeviceGetAttribute(compute capability)");
-    CU_CHECK(g, c->d->DeviceGetAttribute(&in->sms, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, c->dev),
-             "cuDeviceGetAttribute(multiprocessors)");
-    CU_CHECK(g, c->d->DeviceTotalMem(&in->total_mem, c->dev), "cuDeviceTotalMem");
-    in->driver_version = c->d->driver_version;
+/* The device's description, through the driver alone; the failing call or NULL. */
+static const char *query_info(const CudaDrv *d, int ordinal, CUdevice *dev, GpuCudaInfo *in, CUresult *r) {
+    static const struct {
+        CUdevice_attribute a;
+        size_t off;
+    } attrs[] = {{CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, offsetof(GpuCudaInfo, cc_major)},
+                 {CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, offsetof(GpuCudaInfo, cc_minor)},
+                 {CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, offsetof(GpuCudaInfo, sms)},
+                 {CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE, offsetof(GpuCudaInfo, l2_bytes)},
+                 {CU_DEVICE_ATTRIBUTE_CLOCK_RATE, offsetof(GpuCudaInfo, sm_khz)},
+                 {CU_DEVICE_ATTRIBUTE_MEMORY_CLOCK_RATE, offsetof(GpuCudaInfo, mem_khz)}};
+    if ((*r = d->DeviceGet(dev, ordinal)) != CUDA_SUCCESS) return "cuDeviceGet";
+    if ((*r = d->DeviceGetName(in->name, sizeof in->name, *dev)) != CUDA_SUCCESS) return "cuDeviceGetName";
+    for (size_t i = 0; i < sizeof attrs / sizeof attrs[0]; i++)
+        if ((*r = d->DeviceGetAttribute((int *)((char *)in + attrs[i].off), attrs[i].a, *dev)) != CUDA_SUCCESS)
+            return "cuDeviceGetAttribute";
+    if ((*r = d->DeviceTotalMem(&in->total_mem, *dev)) != CUDA_SUCCESS) return "cuDeviceTotalMem";
+    in->driver_version = d->driver_version;
     /* Hopper's arch-specific features (wgmma, setmaxnreg) need the "a" target. */
     snprintf(in->arch, sizeof in->arch, "sm_%d%d%s", in->cc_major, in->cc_minor,
              in->cc_major == 9 && in->cc_minor == 0 ? "a" : "");
+    return NULL;
+}
+
+static int device_info(Gpu *g, int ordinal) {
+    CudaGpu *c = impl(g);
+    CUresult r;
+    const char *call = query_info(c->d, ordinal, &c->dev, &c->info, &r);
+    return call ? cu_fail(g, r, call) : 0;
+}
+
+int gpu_cuda_describe(int ordinal, GpuCudaInfo *info, char *err, size_t cap) {
+    memset(info, 0, sizeof *info);
+    int n = cuda_device_count(err, cap);
+    if (n == 0) return -1;
+    if (ordinal < 0 || ordinal >= n) return snprintf(err, cap, "device %d: this machine has %d", ordinal, n), -1;
+    const CudaDrv *d = cuda_drv(NULL, 0);
+    CUdevice dev;
+    CUresult r;
+    const char *call = query_info(d, ordinal, &dev, info, &r);
+    if (call) return snprintf(err, cap, "%s: %s", call, cuda_result_name(d, r)), -1;
+    char why[256];
+    if (nvrtc_load(why, sizeof why)) nvrtc_version(&info->nvrtc_major, &info->nvrtc_minor);
+    info->cublaslt_version = cublaslt_version();
     return 0;
 }
 
@@ -309,14 +419,17 @@ const BuildCubin *cuda_cubin_for(const BuildCubin *c, int n, int major, int mino
 static int load_cubin(Gpu *g, const BuildCubin *cubin) {
     CudaGpu *c = impl(g);
     c->info.module_cached = 1;
-    CUresult r = c->d->ModuleLoadData(&c->module, cubin->data);
-    return r == CUDA_SUCCESS ? 0 : cu_fail(g, r, "cuModuleLoadData");
+    CUresult r = c->d->ModuleLoadData(&c->modules[0], cubin->data);
+    if (r != CUDA_SUCCESS) return cu_fail(g, r, "cuModuleLoadData");
+    c->nmodules = 1;
+    return 0;
 }
 
 static int load_module(Gpu *g, const GpuCudaConfig *cfg) {
     CudaGpu *c = impl(g);
     const BuildCubin *cubin = cuda_cubin_for(cfg->cubins, cfg->ncubins, c->info.cc_major, c->info.cc_minor);
-    if (cubin) return load_cubin(g, cubin);
+    if (cubin && !cfg->nextra) return load_cubin(g, cubin);
+    if (cfg->nextra >= GPU_CUDA_MAX_MODULES) return gpu_fail(g, "%d programs of kernels: at most %d", cfg->nextra + 1, GPU_CUDA_MAX_MODULES);
     if (!cfg->kernels_source) {
         char have[128] = "";
         for (int i = 0, k = 0; i < cfg->ncubins; i++)
@@ -332,22 +445,27 @@ static int load_module(Gpu *g, const GpuCudaConfig *cfg) {
     }
     nvrtc_version(&c->info.nvrtc_major, &c->info.nvrtc_minor);
     NvrtcHeader headers[NVRTC_MAX_HEADERS];
-    NvrtcJob job = {"kernels.cu", cfg->kernels_source, headers, nvrtc_template_headers(headers, NVRTC_MAX_HEADERS),
-                    c->info.arch, false};
-    NvrtcConfig ncfg = {1, cfg->cache_dir};
-    NvrtcOutput out;
-    nvrtc_compile_all(&job, 1, &ncfg, &out);
-    c->info.module_cached = out.cached;
-    c->info.compile_seconds = out.seconds;
+    int nheaders = nvrtc_template_headers(headers, NVRTC_MAX_HEADERS), njobs = 1 + cfg->nextra;
+    NvrtcJob jobs[GPU_CUDA_MAX_MODULES];
+    NvrtcOutput out[GPU_CUDA_MAX_MODULES];
+    jobs[0] = (NvrtcJob){"kernels.cu", cfg->kernels_source, headers, nheaders, c->info.arch, false};
+    for (int i = 0; i < cfg->nextra; i++)
+        jobs[1 + i] = (NvrtcJob){"variants.cu", cfg->extra_sources[i], headers, nheaders, c->info.arch, false};
+    nvrtc_compile_all(jobs, njobs, &(NvrtcConfig){njobs > 1 ? nvrtc_workers_here() : 1, cfg->cache_dir}, out);
+    c->info.module_cached = out[0].cached;
+    c->info.compile_seconds = out[0].seconds;
     int rc = 0;
-    if (!out.ok) {
-        snprintf(g->err, sizeof g->err, "%.200s\n%.300s", out.error, tail(out.log, 300));
-        rc = -1;
-    } else {
-        CUresult r = c->d->ModuleLoadData(&c->module, out.cubin);
-        if (r != CUDA_SUCCESS) rc = cu_fail(g, r, "cuModuleLoadData");
+    for (int i = 0; i < njobs; i++) {
+        if (rc == 0 && !out[i].ok) {
+            snprintf(g->err, sizeof g->err, "%.200s\n%.300s", out[i].error, tail(out[i].log, 300));
+            rc = -1;
+        } else if (rc == 0) {
+            CUresult r = c->d->ModuleLoadData(&c->modules[i], out[i].cubin);
+            if (r != CUDA_SUCCESS) rc = cu_fail(g, r, "cuModuleLoadData");
+            else c->nmodules = i + 1;
+        }
+        nvrtc_output_free(&out[i]);
     }
-    nvrtc_output_free(&out);
     return rc;
 }
 
@@ -373,7 +491,8 @@ int gpu_cuda_open(Gpu *g, const GpuCudaConfig *cfg, char *err, size_t errcap) {
                .copy_to_device = cuda_copy_to_device, .copy_to_host = cuda_copy_to_host,
                .copy_device = cuda_copy_device, .memset_zero = cuda_memset_zero,
                .launch = cuda_launch, .gemm = cuda_gemm, .sync = cuda_sync,
-               .elapsed_ms = cuda_elapsed_ms, .close = cuda_close};
+               .elapsed_ms = cuda_elapsed_ms, .set_timing = cuda_set_timing, .timed = cuda_timed,
+               .close = cuda_close};
     c->d = cuda_drv(NULL, 0);
     int rc = device_info(g, cfg->device);
     if (rc == 0) rc = context_and_stream(g);

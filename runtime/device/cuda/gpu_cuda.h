@@ -39,6 +39,11 @@ typedef struct {
      * architecture (cuda_cubin_for) is loaded instead of running NVRTC. */
     const BuildCubin *cubins;
     int ncubins;
+    /* More programs of kernels (gptc tune's variants), each compiled by
+     * NVRTC beside kernels_source, in parallel, and loaded as a module of
+     * its own; a launch finds its kernel in whichever module has it. */
+    const char *const *extra_sources;
+    int nextra;
 } GpuCudaConfig;
 
 /* Opens device cfg->device as *g (g->name is "cuda"); 0, or -1 with the
@@ -57,6 +62,8 @@ typedef struct {
     char name[256];         /* cuDeviceGetName */
     int cc_major, cc_minor; /* compute capability */
     int sms;                /* multiprocessors */
+    int l2_bytes;           /* the L2 cache */
+    int sm_khz, mem_khz;    /* peak clocks */
     size_t total_mem;       /* bytes */
     int driver_version;     /* 13000 for CUDA 13.0 */
     char arch[16];          /* what NVRTC compiled for: "sm_90a" */
@@ -71,6 +78,12 @@ typedef struct {
  * on later minors of its major) that is not arch-specific ("sm_90a" runs
  * on 9.0 only). NULL when none fits. */
 const BuildCubin *cuda_cubin_for(const BuildCubin *c, int n, int major, int minor);
+
+/* What device `ordinal` is, without opening it (no context): its name,
+ * compute capability, SMs, L2, clocks and memory, the driver's version, and
+ * NVRTC's and cuBLASLt's where they load (0 where not). 0, or -1 with the
+ * reason in err. */
+int gpu_cuda_describe(int ordinal, GpuCudaInfo *info, char *err, size_t cap);
 
 /* What device g is; -1 when g is not an open cuda Gpu. */
 int gpu_cuda_info(const Gpu *g, GpuCudaInfo *info);

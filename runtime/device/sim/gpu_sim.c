@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "runtime/util/bf16.h"
 #include "runtime/device/sim/sim.h"
@@ -27,7 +28,30 @@ typedef struct {
     const char *(*last_error)(void);
     float *wa, *wb, *wc; /* fp32 staging for bf16 operands */
     size_t na, nb, nc;
+    bool timing;
+    GpuTimeLog log;
 } SimImpl;
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+/* Starts timing a call named `name` when timing is on: its entry, or NULL. */
+static GpuTimed *time_start(Gpu *g, const char *name, double *t0) {
+    SimImpl *s = g->impl;
+    if (!s->timing) return NULL;
+    GpuTimed *t = gpu_time_log_add(&s->log, name);
+    *t0 = now_ms();
+    return t;
+}
+
+static int time_end(Gpu *g, GpuTimed *t, double t0, int rc) {
+    if (t) t->ms = now_ms() - t0;
+    else if (((SimImpl *)g->impl)->timing && !rc) return gpu_fail(g, "sim: out of memory timing a launch");
+    return rc;
+}
 
 static void *sim_alloc(Gpu *g, size_t bytes) {
     size_t n = (bytes + 255) / 256 * 256;
@@ -57,7 +81,7 @@ static int sim_zero(Gpu *g, void *p, size_t bytes) {
     return 0;
 }
 
-static int sim_launch(Gpu *g, const char *name, const GpuLaunch *l, void **args) {
+static int sim_launch_now(Gpu *g, const char *name, const GpuLaunch *l, void **args) {
     SimImpl *s = g->impl;
     char sym[160];
     snprintf(sym, sizeof sym, "gptc_sim_%s", name);
@@ -96,7 +120,13 @@ static void widen(float *out, const void *in, GpuDtype t, long long rows, long l
     }
 }
 
-static int sim_gemm(Gpu *g, const GpuGemm *mm) {
+static int sim_launch(Gpu *g, const char *name, const GpuLaunch *l, void **args) {
+    double t0 = 0;
+    GpuTimed *t = time_start(g, name, &t0);
+    return time_end(g, t, t0, sim_launch_now(g, name, l, args));
+}
+
+static int sim_gemm_now(Gpu *g, const GpuGemm *mm) {
     SimImpl *s = g->impl;
     char why[256];
     gpu_gemm_check(mm, why, sizeof why);
@@ -128,6 +158,28 @@ static int sim_gemm(Gpu *g, const GpuGemm *mm) {
     return 0;
 }
 
+static int sim_gemm(Gpu *g, const GpuGemm *mm) {
+    double t0 = 0;
+    GpuTimed *t = time_start(g, "gemm", &t0);
+    return time_end(g, t, t0, sim_gemm_now(g, mm));
+}
+
+/* Nothing to wipe: the host's caches are not what a GPU kernel would see. */
+static int sim_set_timing(Gpu *g, bool on, size_t wipe_bytes) {
+    SimImpl *s = g->impl;
+    (void)wipe_bytes;
+    s->timing = on;
+    s->log.n = 0;
+    return 0;
+}
+
+static int sim_timed(Gpu *g, const GpuTimed **out, int *n) {
+    SimImpl *s = g->impl;
+    *out = s->log.v, *n = s->log.n;
+    s->log.n = 0;
+    return 0;
+}
+
 static int sim_sync(Gpu *g) {
     (void)g;
     return 0;
@@ -144,6 +196,7 @@ static void sim_close(Gpu *g) {
     free(s->wa);
     free(s->wb);
     free(s->wc);
+    gpu_time_log_free(&s->log);
     free(s);
     g->impl = NULL;
 }
@@ -178,6 +231,8 @@ int gpu_sim_open(Gpu *g, void *handle) {
     g->gemm = sim_gemm;
     g->sync = sim_sync;
     g->elapsed_ms = sim_elapsed;
+    g->set_timing = sim_set_timing;
+    g->timed = sim_timed;
     g->close = sim_close;
     return 0;
 }

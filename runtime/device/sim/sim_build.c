@@ -24,10 +24,18 @@ typedef struct {
     const char *text;
 } SrcFile;
 
+/* kernels.cu: the build's, then its extra programs. */
+static char *kernels_cu(const ModelBuild *b) {
+    StrBuf sb = {0};
+    sb_puts(&sb, b->kernels_cu);
+    for (int i = 0; i < b->nextra_cu; i++) sb_puts(&sb, b->extra_cu[i]);
+    return sb.data ? sb.data : strdup("");
+}
+
 /* The kernel sources, then every embedded header and the emulator. */
-static int sources(const ModelBuild *b, SrcFile *f) {
+static int sources(const ModelBuild *b, const char *cu, SrcFile *f) {
     int n = 0;
-    f[n++] = (SrcFile){"kernels.cu", b->kernels_cu};
+    f[n++] = (SrcFile){"kernels.cu", cu};
     f[n++] = (SrcFile){"kernels_sim.cc", b->kernels_sim_cc};
     for (int i = 0; i < tpl_file_count && n < MAX_FILES; i++) {
         const char *name = tpl_files[i].name;
@@ -98,9 +106,11 @@ static bool write_sources(const char *dir, const SrcFile *f, int n, char *err, s
 }
 
 bool sim_build_kernels(const ModelBuild *b, char *so_path, size_t cap, char *err, size_t errlen) {
+    char *cu = kernels_cu(b);
+    if (!cu) return snprintf(err, errlen, "sim: out of memory"), false;
     bool ok = true;
     SrcFile files[MAX_FILES];
-    int n = sources(b, files);
+    int n = sources(b, cu, files);
     char base[4096] = "", dir[4200];
     if (ok && !nvrtc_default_cache_dir(base, sizeof base)) snprintf(base, sizeof base, "build/cache");
     if (ok) {
@@ -131,5 +141,6 @@ bool sim_build_kernels(const ModelBuild *b, char *so_path, size_t cap, char *err
         }
         if (!ok) remove(tmp_path);
     }
+    free(cu);
     return ok;
 }

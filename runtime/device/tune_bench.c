@@ -1,0 +1,385 @@
+/*
+ * tune_bench.c: the gate's steps and the timing on one executor (see
+ * tune_bench.h).
+ */
+#include "runtime/device/tune_bench.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "compiler/tune/prune.h"
+#include "compiler/version.h"
+#include "runtime/backend.h"
+#include "runtime/device/cuda/gpu_cuda.h"
+#include "runtime/device/gpu.h"
+
+struct TuneBench {
+    const ModelBuild *rules;
+    const TuneInstance *ins;
+    int n;
+    ModelBuild *all; /* the rules' build carrying every variant's kernels */
+    char *extra[TUNE_MAX_PROGRAMS];
+    int nextra;
+    char *sim_cc;
+    Backend be;
+    bool open;
+    int max_T;
+    int *ids, *tgt;
+    size_t wipe_bytes;
+};
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* ---- validators ------------------------------------------------------------ */
+
+/* The host processor's model name, from /proc/cpuinfo. */
+static void cpu_model(char *out, size_t cap) {
+    snprintf(out, cap, "unknown");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[512];
+    while (f && fgets(line, sizeof line, f)) {
+        char *colon = strchr(line, ':');
+        if (strncmp(line, "model name", 10) || !colon) continue;
+        colon += 1 + (colon[1] == ' ');
+        colon[strcspn(colon, "\n")] = 0;
+        snprintf(out, cap, "%s", colon);
+        break;
+    }
+    if (f) fclose(f);
+}
+
+static void put(TuneValidator *out, int *n, int max, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void put(TuneValidator *out, int *n, int max, const char *name, const char *fmt, ...) {
+    if (*n >= max) return;
+    snprintf(out[*n].name, sizeof out[*n].name, "%s", name);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out[*n].value, sizeof out[*n].value, fmt, ap);
+    va_end(ap);
+    ++*n;
+}
+
+int tune_validators(const char *backend, bool cost_model, TuneValidator *out, int max, char *err, size_t errlen) {
+    int n = 0;
+    put(out, &n, max, "gptc", "%s", GPTC_VERSION);
+    if (!strcmp(backend, "sim")) {
+        if (cost_model) {
+            put(out, &n, max, "device", "sim cost model");
+            return n;
+        }
+        char cpu[128];
+        cpu_model(cpu, sizeof cpu);
+        put(out, &n, max, "device", "sim (host clock)");
+        put(out, &n, max, "cpu", "%s", cpu);
+        return n;
+    }
+    GpuCudaInfo in;
+    if (gpu_cuda_describe(0, &in, err, errlen)) return -1;
+    put(out, &n, max, "device", "%s", in.name);
+    put(out, &n, max, "cc", "%d.%d", in.cc_major, in.cc_minor);
+    put(out, &n, max, "sms", "%d", in.sms);
+    put(out, &n, max, "l2", "%d", in.l2_bytes);
+    put(out, &n, max, "clocks", "sm %d kHz, memory %d kHz", in.sm_khz, in.mem_khz);
+    put(out, &n, max, "driver", "%d", in.driver_version);
+    put(out, &n, max, "nvrtc", "%d.%d", in.nvrtc_major, in.nvrtc_minor);
+    put(out, &n, max, "cublaslt", "%zu", in.cublaslt_version);
+    return n;
+}
+
+/* ---- the build with every variant ---------------------------------------- */
+
+/* Renders the variants still in the running into programs of their own, and
+ * the sim listing of the rules' kernels and theirs. */
+static bool render_variants(TuneBench *tb, char *err, size_t errlen) {
+    static KernelSet sets[TUNE_MAX_PROGRAMS];
+    int nsets = tune_variant_sets(&tb->rules->kernels, tb->ins, tb->n, true, sets, TUNE_MAX_PROGRAMS, NULL);
+    if (nsets < 0) return snprintf(err, errlen, "more than %d programs of variants", TUNE_MAX_PROGRAMS), false;
+    StrBuf cc = {0};
+    sb_puts(&cc, tb->rules->kernels_sim_cc);
+    for (int s = 0; s < nsets; s++) {
+        StrBuf src = {0};
+        if (!emit_kernels(&sets[s], &src, err, errlen)) return sb_free(&src), sb_free(&cc), false;
+        tb->extra[tb->nextra++] = src.data ? src.data : strdup("");
+        for (int i = 0; i < sets[s].n; i++)
+            for (int k = 0; k < sets[s].inst[i].nkernels; k++) {
+                sb_puts(&cc, "GPTC_SIM_KERNEL(");
+                sb_puts(&cc, sets[s].inst[i].kernels[k].name);
+                sb_puts(&cc, ")\n");
+            }
+    }
+    tb->sim_cc = cc.data;
+    return tb->sim_cc != NULL || (snprintf(err, errlen, "out of memory"), false);
+}
+
+/* The build under pick (pick[i]: ins[i]'s variant; NULL: the rules), with
+ * the gate's start. */
+static ModelBuild *build_for(const TuneBench *tb, const int *pick, char *err, size_t errlen) {
+    TuneChoices *c = calloc(1, sizeof *c);
+    if (!c) return snprintf(err, errlen, "out of memory"), NULL;
+    for (int i = 0; pick && i < tb->n; i++) {
+        if (!pick[i]) continue;
+        const EmitInstance *in = &tb->rules->kernels.inst[tb->ins[i].inst];
+        TuneChoice *ch = &c->c[c->n++];
+        snprintf(ch->family, sizeof ch->family, "%s", in->family);
+        snprintf(ch->shape, sizeof ch->shape, "%s", in->suffix);
+        ch->knobs = tb->ins[i].v[pick[i]].knobs;
+    }
+    ModelBuild *b = model_build_tuned(&tb->rules->spec, c, err, errlen);
+    free(c);
+    if (b) gate_start_spec(&b->spec);
+    return b;
+}
+
+TuneBench *tune_bench_open(const ModelBuild *rules, const TuneInstance *ins, int n, const char *backend, int max_T,
+                           char *err, size_t errlen) {
+    TuneBench *tb = calloc(1, sizeof *tb);
+    if (!tb) return snprintf(err, errlen, "out of memory"), NULL;
+    tb->rules = rules, tb->ins = ins, tb->n = n, tb->max_T = max_T;
+    tb->ids = malloc(sizeof(int) * (size_t)max_T), tb->tgt = malloc(sizeof(int) * (size_t)max_T);
+    tb->all = malloc(sizeof *tb->all);
+    bool ok = tb->ids && tb->tgt && tb->all;
+    if (!ok) snprintf(err, errlen, "out of memory");
+    ok = ok && render_variants(tb, err, errlen);
+    if (ok) {
+        *tb->all = *rules;
+        tb->all->owned = false;
+        gate_start_spec(&tb->all->spec);
+        tb->all->extra_cu = (const char *const *)tb->extra;
+        tb->all->nextra_cu = tb->nextra;
+        tb->all->kernels_sim_cc = tb->sim_cc;
+        gate_tokens(&rules->spec, max_T, tb->ids, tb->tgt);
+        ok = tb->open = backend_open(&tb->be, backend, tb->all, max_T, err, errlen);
+    }
+    if (ok && (!tb->be.use_build || !tb->be.gpu)) ok = false, snprintf(err, errlen, "%s runs no generated kernels", backend);
+    GpuCudaInfo info;
+    if (ok && gpu_cuda_info(tb->be.gpu(tb->be.impl), &info) == 0) tb->wipe_bytes = 2 * info.l2_bytes;
+    if (!ok) tune_bench_close(tb), tb = NULL;
+    return tb;
+}
+
+void tune_bench_close(TuneBench *tb) {
+    if (!tb) return;
+    if (tb->open) backend_close(&tb->be);
+    for (int i = 0; i < tb->nextra; i++) free(tb->extra[i]);
+    free(tb->sim_cc);
+    free(tb->all);
+    free(tb->ids);
+    free(tb->tgt);
+    free(tb);
+}
+
+const char *tune_bench_backend(const TuneBench *tb) { return tb->be.name; }
+
+/* ---- steps ----------------------------------------------------------------- */
+
+static bool failed(TuneBench *tb, const char *what, char *err, size_t errlen) {
+    const char *why = tb->be.error ? tb->be.error(tb->be.impl) : "";
+    snprintf(err, errlen, "%s: %s", what, why[0] ? why : "failed");
+    return false;
+}
+
+/* One training step (forward, backward, optimizer) of T tokens at schedule
+ * step `step` under build b. */
+static bool train_step(TuneBench *tb, const ModelBuild *b, int T, int step, double *loss, char *err, size_t errlen) {
+    Backend *be = &tb->be;
+    if (be->use_build(be->impl, b)) return failed(tb, "switching to a variant", err, errlen);
+    double l = be->forward(be->impl, tb->ids, tb->tgt, T, step, false);
+    if (!isfinite(l)) return failed(tb, "a forward pass", err, errlen);
+    be->backward(be->impl);
+    if (be->step(be->impl, step)) return failed(tb, "an optimizer step", err, errlen);
+    if (loss) *loss = l;
+    return true;
+}
+
+/* Frees a build the executor may be running, which goes back to the
+ * rules' build first. */
+static void release(TuneBench *tb, ModelBuild *b) {
+    if (b && tb->be.use_build(tb->be.impl, tb->all) == 0) model_build_free(b);
+}
+
+/* The gate's start: its weights and a zero optimizer state. */
+static bool gate_start(TuneBench *tb, const ModelBuild *b, char *err, size_t errlen) {
+    Backend *be = &tb->be;
+    if (be->use_build(be->impl, b)) return failed(tb, "switching to a variant", err, errlen);
+    be->init(be->impl, 1234);
+    CkptArray st[3];
+    int ns = be->state(be->impl, st, 3);
+    for (int j = 0; j < ns; j++) memset(st[j].data, 0, sizeof(float) * st[j].count);
+    if (ns < 0 || be->set_state(be->impl, st, ns)) return failed(tb, "zeroing the optimizer state", err, errlen);
+    return true;
+}
+
+bool tune_bench_gate_step(TuneBench *tb, const int *pick, int T, GateStep *out, char *err, size_t errlen) {
+    memset(out, 0, sizeof *out);
+    ModelBuild *b = build_for(tb, pick, err, errlen);
+    bool ok = b && gate_start(tb, b, err, errlen) && train_step(tb, b, T, 0, &out->loss, err, errlen);
+    if (ok) {
+        out->n = tb->be.num_params(tb->be.impl);
+        const float *p = tb->be.params(tb->be.impl);
+        out->params = p ? malloc(out->n * sizeof(float)) : NULL;
+        if (out->params) memcpy(out->params, p, out->n * sizeof(float));
+        else ok = p ? (snprintf(err, errlen, "out of memory"), false) : failed(tb, "reading the parameters", err, errlen);
+    }
+    release(tb, b);
+    return ok;
+}
+
+/* ---- timing ---------------------------------------------------------------- */
+
+/* The windows to time at: step 0's and the last step's, with the share of
+ * the schedule's steps at the last one's (weight[1]); one when they agree. */
+static int windows(const ModelSpec *s, int step[2], double weight[2]) {
+    int steps = s->train.steps > 0 ? s->train.steps : 1, lw0, sw0, lwf, swf, at_final = 0;
+    step[0] = 0, step[1] = steps - 1;
+    spec_window_blocks(s, step[0], false, &lw0, &sw0);
+    spec_window_blocks(s, step[1], false, &lwf, &swf);
+    if (lw0 == lwf && sw0 == swf) return weight[0] = 1, 1;
+    for (int k = 0; k < steps; k++) {
+        int lw, sw;
+        spec_window_blocks(s, k, false, &lw, &sw);
+        at_final += lw == lwf && sw == swf;
+    }
+    weight[1] = (double)at_final / steps, weight[0] = 1 - weight[1];
+    return 2;
+}
+
+/* The instance of tb whose kernel in build b is called `name`; -1 none. */
+static int owner(const TuneBench *tb, const ModelBuild *b, const char *name) {
+    for (int i = 0; i < tb->n; i++) {
+        const EmitInstance *in = &b->kernels.inst[tb->ins[i].inst];
+        for (int k = 0; k < in->nkernels; k++)
+            if (!strcmp(in->kernels[k].name, name)) return i;
+    }
+    return -1;
+}
+
+typedef struct {
+    int K;                       /* candidate indices */
+    ModelBuild *b[TUNE_MAX_CANDIDATES];
+    int pick[TUNE_MAX_CANDIDATES][EMIT_MAX_INSTANCES];
+    double *us;                  /* [i][k][w][round] */
+    int nw, step[2];
+    double weight[2];
+} Timing;
+
+static double *sample(Timing *t, int i, int k, int w, int r) {
+    return &t->us[(((size_t)i * TUNE_MAX_CANDIDATES + (size_t)k) * 2 + (size_t)w) * TUNE_MAX_ROUNDS + (size_t)r];
+}
+
+/* One step of candidate index k at window w, each launch timed; round r < 0
+ * only warms up. */
+static bool timed_step(TuneBench *tb, Timing *t, int k, int w, int r, int T, char *err, size_t errlen) {
+    Gpu *g = tb->be.gpu(tb->be.impl);
+    if (r >= 0 && g->set_timing(g, true, tb->wipe_bytes)) return snprintf(err, errlen, "timing: %s", g->err), false;
+    if (!train_step(tb, t->b[k], T, t->step[w], NULL, err, errlen)) return false;
+    if (r < 0) return true;
+    const GpuTimed *log;
+    int nlog;
+    if (g->timed(g, &log, &nlog) || g->set_timing(g, false, 0)) return snprintf(err, errlen, "timing: %s", g->err), false;
+    double ms[EMIT_MAX_INSTANCES] = {0};
+    for (int e = 0; e < nlog; e++) {
+        int i = owner(tb, t->b[k], log[e].name);
+        if (i >= 0) ms[i] += log[e].ms;
+    }
+    for (int i = 0; i < tb->n; i++)
+        if (t->pick[k][i] == k) *sample(t, i, k, w, r) = 1e3 * ms[i];
+    return true;
+}
+
+static bool pass(TuneBench *tb, Timing *t, int r, int T, char *err, size_t errlen) {
+    for (int w = 0; w < t->nw; w++)
+        for (int k = 0; k < t->K; k++)
+            if (t->b[k] && !timed_step(tb, t, k, w, r, T, err, errlen)) return false;
+    return true;
+}
+
+static void medians(const TuneBench *tb, Timing *t, TuneInstance *ins, int rounds) {
+    double v[TUNE_MAX_ROUNDS];
+    for (int i = 0; i < tb->n; i++)
+        for (int j = 0; j < ins[i].n; j++) {
+            if (ins[i].v[j].status != TUNE_OK) continue;
+            double us = 0;
+            for (int w = 0; w < t->nw; w++) {
+                for (int r = 0; r < rounds; r++) v[r] = *sample(t, i, j, w, r);
+                us += t->weight[w] * tune_median(v, rounds);
+            }
+            ins[i].v[j].median_us = us;
+        }
+}
+
+int tune_bench_time(TuneBench *tb, TuneInstance *ins, const TuneBenchTiming *cfg, char *err, size_t errlen) {
+    Timing *t = calloc(1, sizeof *t);
+    if (t) t->us = malloc(sizeof(double) * (size_t)tb->n * TUNE_MAX_CANDIDATES * 2 * TUNE_MAX_ROUNDS);
+    if (!t || !t->us) return free(t), snprintf(err, errlen, "out of memory"), -1;
+    t->nw = windows(&tb->rules->spec, t->step, t->weight);
+    for (int i = 0; i < tb->n; i++) t->K = ins[i].n > t->K ? ins[i].n : t->K;
+    bool ok = true;
+    for (int k = 0; ok && k < t->K; k++) {
+        bool any = k == 0;
+        for (int i = 0; i < tb->n; i++) {
+            t->pick[k][i] = k < ins[i].n && ins[i].v[k].status == TUNE_OK ? k : 0;
+            any = any || t->pick[k][i];
+        }
+        if (any) ok = (t->b[k] = build_for(tb, t->pick[k], err, errlen)) != NULL;
+    }
+    double start = now_s();
+    int rounds = cfg->rounds < 1 ? 1 : cfg->rounds > TUNE_MAX_ROUNDS ? TUNE_MAX_ROUNDS : cfg->rounds, done = 0;
+    ok = ok && gate_start(tb, t->b[0], err, errlen) && pass(tb, t, -1, cfg->T, err, errlen);
+    while (ok && now_s() - start < cfg->warmup_s) ok = pass(tb, t, -1, cfg->T, err, errlen);
+    for (; ok && done < rounds; done++) {
+        if (cfg->budget_s > 0 && now_s() - start >= cfg->budget_s) break;
+        ok = pass(tb, t, done, cfg->T, err, errlen);
+    }
+    if (ok && done > 0) medians(tb, t, ins, done);
+    for (int i = 0; ok && i < tb->n; i++) {
+        for (int j = 0; !done && j < ins[i].n; j++)
+            if (ins[i].v[j].status == TUNE_OK) ins[i].v[j].status = TUNE_UNTIMED;
+        ins[i].chosen = done ? tune_choose(&ins[i], cfg->margin) : 0;
+    }
+    for (int k = 0; k < t->K; k++) release(tb, t->b[k]);
+    free(t->us);
+    free(t);
+    return ok ? done : -1;
+}
+
+static bool synced(TuneBench *tb, char *err, size_t errlen) {
+    return tb->be.sync(tb->be.impl) == 0 || failed(tb, "waiting for the device", err, errlen);
+}
+
+bool tune_bench_ab(TuneBench *tb, const TuneInstance *ins, int rounds, int T, double *rules_ms, double *tuned_ms,
+                   char *err, size_t errlen) {
+    int pick[EMIT_MAX_INSTANCES], step[2], nw;
+    double weight[2], ms[2][2][TUNE_MAX_ROUNDS];
+    for (int i = 0; i < tb->n; i++) pick[i] = ins[i].chosen;
+    nw = windows(&tb->rules->spec, step, weight);
+    rounds = rounds < 1 ? 1 : rounds > TUNE_MAX_ROUNDS ? TUNE_MAX_ROUNDS : rounds;
+    ModelBuild *b[2] = {build_for(tb, NULL, err, errlen), build_for(tb, pick, err, errlen)};
+    bool ok = b[0] && b[1] && gate_start(tb, b[0], err, errlen);
+    for (int s = 0; ok && s < 2; s++) ok = train_step(tb, b[s], T, step[nw - 1], NULL, err, errlen);
+    for (int r = 0; ok && r < rounds; r++)
+        for (int w = 0; ok && w < nw; w++)
+            for (int o = 0; ok && o < 2; o++) {
+                int s = (r + o) % 2; /* each side first in every other round */
+                double t0 = 0;
+                ok = synced(tb, err, errlen) && (t0 = now_s(), train_step(tb, b[s], T, step[w], NULL, err, errlen)) &&
+                     synced(tb, err, errlen);
+                ms[s][w][r] = 1e3 * (now_s() - t0);
+            }
+    for (int s = 0; ok && s < 2; s++) {
+        double total = 0;
+        for (int w = 0; w < nw; w++) total += weight[w] * tune_median(ms[s][w], rounds);
+        *(s ? tuned_ms : rules_ms) = total;
+    }
+    release(tb, b[0]);
+    release(tb, b[1]);
+    return ok;
+}

@@ -1,0 +1,88 @@
+/*
+ * tune_bench.h: gptc tune's work on an executor (sim, or a GPU): the
+ * correctness gate's steps and the timing, on one executor for every
+ * variant, so that neither pays a compile and an allocation per variant.
+ *
+ * The bench opens the rules' build with the kernels of every variant still
+ * in the running added (ModelBuild.extra_cu: one program per group of
+ * variants, compiled in parallel on a GPU), then runs a set of choices by
+ * switching the executor to that set's build (Backend.use_build): the same
+ * buffers, other kernels and launch shapes.
+ *
+ *   gate   one training step under a set of choices from the gate's start
+ *          (tune_gate.h: random weights, seed 1234, a zero optimizer state,
+ *          the gate's tokens), for gate_compare against the rules' step.
+ *   time   rounds; in each, every candidate index k (each instance at its
+ *          k-th variant: the instances' kernels are independent, so one
+ *          step times a variant of each) runs one training step with each
+ *          launch timed alone (Gpu.set_timing: CUDA events, and on a GPU a
+ *          wipe of twice the L2 cache before each launch), at the early
+ *          windows (step 0) and at the final ones (the last step). An
+ *          instance's time in a step is the sum of its launches. After a
+ *          warm-up (every build once, then more until warmup_s), the rounds
+ *          go on to `rounds` or the budget; a variant's time is its median
+ *          over the rounds at each window, weighted by the share of the
+ *          schedule's steps at the final windows; then tune_choose picks.
+ *   ab     whole steps (forward, backward, optimizer), rules and choices
+ *          alternately, each timed by the host's clock with the device
+ *          waited for: the median of each.
+ */
+#ifndef GPTC_TUNE_BENCH_H
+#define GPTC_TUNE_BENCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "compiler/build.h"
+#include "compiler/tune/db.h"
+#include "compiler/tune/search.h"
+#include "runtime/device/tune_gate.h"
+
+/* What tuning on executor `backend` measures on, as the tuning database's
+ * validators (db.h), and so what a run there checks a database against:
+ *   sim's cost model   gptc's version; device "sim cost model"
+ *   sim, timed         gptc's version; device "sim (host clock)" and the
+ *                      host's processor
+ *   cuda               gptc's version; the GPU's name, compute capability,
+ *                      SMs, L2 size, SM and memory clocks, the driver's,
+ *                      NVRTC's and cuBLASLt's versions (the first visible
+ *                      GPU: a run's ranks each see theirs)
+ * Returns how many, or -1 with err (cuda without a GPU). */
+int tune_validators(const char *backend, bool cost_model, TuneValidator *out, int max, char *err, size_t errlen);
+
+typedef struct TuneBench TuneBench;
+
+/* A bench for ins[0..n) (instances of `rules`, after pruning: the TUNE_OK
+ * variants are the ones it carries) on executor `backend` ("sim" or
+ * "cuda"), for steps of up to max_T tokens. NULL with the reason in err. */
+TuneBench *tune_bench_open(const ModelBuild *rules, const TuneInstance *ins, int n, const char *backend, int max_T,
+                           char *err, size_t errlen);
+void tune_bench_close(TuneBench *tb);
+
+/* The device, for the database's validators: "sim", or the GPU's. */
+const char *tune_bench_backend(const TuneBench *tb);
+
+/* One gate step of T tokens under pick (pick[i]: ins[i]'s variant, 0 the
+ * rule; NULL: every rule). */
+bool tune_bench_gate_step(TuneBench *tb, const int *pick, int T, GateStep *out, char *err, size_t errlen);
+
+typedef struct {
+    int rounds;       /* at most TUNE_MAX_ROUNDS */
+    double warmup_s;  /* at least */
+    double budget_s;  /* <= 0: none; checked between rounds */
+    double margin;    /* tune_choose's */
+    int T;            /* tokens per timed step */
+} TuneBenchTiming;
+
+/* Times every TUNE_OK variant of ins (the bench's, updated in place:
+ * median_us and chosen). Returns the rounds done (0 when the budget
+ * allowed none: every variant is then TUNE_UNTIMED and the rules stay),
+ * or -1 with err. */
+int tune_bench_time(TuneBench *tb, TuneInstance *ins, const TuneBenchTiming *cfg, char *err, size_t errlen);
+
+/* Whole steps of T tokens, rules and the instances' chosen variants
+ * alternately, `rounds` of each: their medians in ms. */
+bool tune_bench_ab(TuneBench *tb, const TuneInstance *ins, int rounds, int T, double *rules_ms, double *tuned_ms,
+                   char *err, size_t errlen);
+
+#endif
