@@ -89,9 +89,12 @@ typedef struct Backend {
      * build nb from now on, a variant of the open build (the same buffers,
      * parameters and optimizer state; other kernels and launch shapes),
      * whose kernels the open build carries (its extra_cu); 0, or -1 with
-     * the reason in error(). gpu is the device, for timing each launch
-     * (gpu.h's set_timing and timed). */
+     * the reason in error(). replay runs steps [from, to) of the plan again,
+     * over the last forward pass's tokens and buffers as they are now (the
+     * values do not matter, the time does). gpu is the device, for timing
+     * each launch (gpu.h's set_timing and timed). */
     int (*use_build)(void *impl, const ModelBuild *nb);
+    int (*replay)(void *impl, int from, int to);
     struct Gpu *(*gpu)(void *impl);
 } Backend;
 

@@ -195,6 +195,12 @@ static int dev_use_build(void *impl, const ModelBuild *nb) {
     return 0;
 }
 
+static int dev_replay(void *impl, int from, int to) {
+    Dev *d = impl;
+    if (exec_run(d->e, from, to)) return dev_fail(d, "replaying a step", exec_error(d->e)), -1;
+    return 0;
+}
+
 static Gpu *dev_gpu(void *impl) { return &((Dev *)impl)->g; }
 
 static void dev_close(void *impl) {
@@ -270,6 +276,7 @@ static bool dev_build(Dev *d, Backend *b, int max_T, char *err, size_t errcap) {
                    .profile = dev_profile,
                    .describe = dev_describe,
                    .use_build = dev_use_build,
+                   .replay = dev_replay,
                    .gpu = dev_gpu};
     return true;
 }

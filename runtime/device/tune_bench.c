@@ -262,10 +262,18 @@ static int owner(const TuneBench *tb, const ModelBuild *b, const char *name) {
     return -1;
 }
 
+/* Whether the optimizer step launches instance `inst` of b. */
+static bool in_optimizer(const ModelBuild *b, int inst) {
+    for (int i = 0; i < b->optim.nlaunches; i++)
+        if (build_optim_kernel(b, b->optim.launches[i].op).inst == inst) return true;
+    return false;
+}
+
 typedef struct {
     int K;                       /* candidate indices */
     ModelBuild *b[TUNE_MAX_CANDIDATES];
     int pick[TUNE_MAX_CANDIDATES][EMIT_MAX_INSTANCES];
+    bool optim[TUNE_MAX_CANDIDATES]; /* build k times an instance the optimizer launches */
     double *us;                  /* [i][k][w][round] */
     int nw, step[2];
     double weight[2];
@@ -275,19 +283,30 @@ static double *sample(Timing *t, int i, int k, int w, int r) {
     return &t->us[(((size_t)i * TUNE_MAX_CANDIDATES + (size_t)k) * 2 + (size_t)w) * TUNE_MAX_ROUNDS + (size_t)r];
 }
 
-/* One step of candidate index k at window w, each launch timed; round r < 0
- * only warms up. */
-static bool timed_step(TuneBench *tb, Timing *t, int k, int w, int r, int T, char *err, size_t errlen) {
+/* Candidate index k's launches, each timed alone (round r < 0: a warm-up,
+ * untimed): every plan step of the instances at their k-th variant, over
+ * the activations of the step before, then the optimizer's step if one of
+ * them is its. */
+static bool time_index(TuneBench *tb, Timing *t, int k, int w, int r, char *err, size_t errlen) {
     Gpu *g = tb->be.gpu(tb->be.impl);
+    const ModelBuild *b = t->b[k];
+    if (tb->be.use_build(tb->be.impl, b)) return failed(tb, "switching to a variant", err, errlen);
     if (r >= 0 && g->set_timing(g, true, tb->wipe_bytes)) return snprintf(err, errlen, "timing: %s", g->err), false;
-    if (!train_step(tb, t->b[k], T, t->step[w], NULL, err, errlen)) return false;
+    for (int s = 0; s < b->plan.nsteps; s++) {
+        const PlanStep *st = &b->plan.steps[s];
+        if (st->kind != STEP_KERNEL) continue;
+        int i = owner(tb, b, st->kernel);
+        if (i >= 0 && t->pick[k][i] == k && tb->be.replay(tb->be.impl, s, s + 1))
+            return failed(tb, "replaying a launch", err, errlen);
+    }
+    if (t->optim[k] && tb->be.step(tb->be.impl, t->step[w])) return failed(tb, "an optimizer step", err, errlen);
     if (r < 0) return true;
     const GpuTimed *log;
     int nlog;
     if (g->timed(g, &log, &nlog) || g->set_timing(g, false, 0)) return snprintf(err, errlen, "timing: %s", g->err), false;
     double ms[EMIT_MAX_INSTANCES] = {0};
     for (int e = 0; e < nlog; e++) {
-        int i = owner(tb, t->b[k], log[e].name);
+        int i = owner(tb, b, log[e].name);
         if (i >= 0) ms[i] += log[e].ms;
     }
     for (int i = 0; i < tb->n; i++)
@@ -295,10 +314,20 @@ static bool timed_step(TuneBench *tb, Timing *t, int k, int w, int r, int T, cha
     return true;
 }
 
-static bool pass(TuneBench *tb, Timing *t, int r, int T, char *err, size_t errlen) {
+/* Every candidate index once at window w, after a whole step of the rules
+ * there: its activations are what the launches run on. (The replays move
+ * the values, a gradient summed twice, an extra optimizer step, each by
+ * no more than a step does: the whole step recomputes them.) */
+static bool pass(TuneBench *tb, Timing *t, int w, int r, int T, char *err, size_t errlen) {
+    if (!train_step(tb, t->b[0], T, t->step[w], NULL, err, errlen)) return false;
+    for (int k = 0; k < t->K; k++)
+        if (t->b[k] && !time_index(tb, t, k, w, r, err, errlen)) return false;
+    return true;
+}
+
+static bool round_all(TuneBench *tb, Timing *t, int r, int T, char *err, size_t errlen) {
     for (int w = 0; w < t->nw; w++)
-        for (int k = 0; k < t->K; k++)
-            if (t->b[k] && !timed_step(tb, t, k, w, r, T, err, errlen)) return false;
+        if (!pass(tb, t, w, r, T, err, errlen)) return false;
     return true;
 }
 
@@ -328,16 +357,17 @@ int tune_bench_time(TuneBench *tb, TuneInstance *ins, const TuneBenchTiming *cfg
         for (int i = 0; i < tb->n; i++) {
             t->pick[k][i] = k < ins[i].n && ins[i].v[k].status == TUNE_OK ? k : 0;
             any = any || t->pick[k][i];
+            t->optim[k] = t->optim[k] || (t->pick[k][i] == k && in_optimizer(tb->rules, ins[i].inst));
         }
         if (any) ok = (t->b[k] = build_for(tb, t->pick[k], err, errlen)) != NULL;
     }
     double start = now_s();
     int rounds = cfg->rounds < 1 ? 1 : cfg->rounds > TUNE_MAX_ROUNDS ? TUNE_MAX_ROUNDS : cfg->rounds, done = 0;
-    ok = ok && gate_start(tb, t->b[0], err, errlen) && pass(tb, t, -1, cfg->T, err, errlen);
-    while (ok && now_s() - start < cfg->warmup_s) ok = pass(tb, t, -1, cfg->T, err, errlen);
+    ok = ok && gate_start(tb, t->b[0], err, errlen) && round_all(tb, t, -1, cfg->T, err, errlen);
+    while (ok && now_s() - start < cfg->warmup_s) ok = round_all(tb, t, -1, cfg->T, err, errlen);
     for (; ok && done < rounds; done++) {
         if (cfg->budget_s > 0 && now_s() - start >= cfg->budget_s) break;
-        ok = pass(tb, t, done, cfg->T, err, errlen);
+        ok = round_all(tb, t, done, cfg->T, err, errlen);
     }
     if (ok && done > 0) medians(tb, t, ins, done);
     for (int i = 0; ok && i < tb->n; i++) {
