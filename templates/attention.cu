@@ -85,7 +85,9 @@
  *           multiple of BS. Pointers 16-byte aligned; HEAD_DIM % 16 == 0.
  * Placeholders  SUFFIX, HEADS, HEAD_DIM, WIDTH, BLOCK_SIZE, SCALE, TILE,
  *           FWD_KN, DQ_KN, DKDV_QN, PRE_TPR, VEC (8: bf16 per 16-byte
- *           load), THREADS.
+ *           load), THREADS, MIN_BLOCKS (the blocks per SM that
+ *           __launch_bounds__ asks ptxas to leave registers for: a tuning
+ *           knob that changes register allocation, never the arithmetic).
  */
 #include "prims.cuh"
 #include "vec.cuh"
@@ -271,7 +273,7 @@ __device__ __forceinline__ float quad_sum(float x) {
 
 }  // namespace attn_{{SUFFIX}}
 
-extern "C" __global__ void __launch_bounds__({{THREADS}})
+extern "C" __global__ void __launch_bounds__({{THREADS}}, {{MIN_BLOCKS}})
 attn_fwd_{{SUFFIX}}(__nv_bfloat16 *y, float *lse, const __nv_bfloat16 *q, const __nv_bfloat16 *k,
                     const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int rows) {
     using namespace attn_{{SUFFIX}};
@@ -346,7 +348,7 @@ attn_fwd_{{SUFFIX}}(__nv_bfloat16 *y, float *lse, const __nv_bfloat16 *q, const 
     store_rows(y, o, ra, rows, h, inv);
 }
 
-extern "C" __global__ void __launch_bounds__({{THREADS}})
+extern "C" __global__ void __launch_bounds__({{THREADS}}, {{MIN_BLOCKS}})
 attn_bwd_pre_{{SUFFIX}}(float *delta, const __nv_bfloat16 *dy, const __nv_bfloat16 *y, int rows) {
     using namespace attn_{{SUFFIX}};
     const int h = (int)blockIdx.y, j = (int)threadIdx.x % PRE_TPR;
@@ -370,7 +372,7 @@ attn_bwd_pre_{{SUFFIX}}(float *delta, const __nv_bfloat16 *dy, const __nv_bfloat
     }
 }
 
-extern "C" __global__ void __launch_bounds__({{THREADS}})
+extern "C" __global__ void __launch_bounds__({{THREADS}}, {{MIN_BLOCKS}})
 attn_bwd_dkdv_{{SUFFIX}}(__nv_bfloat16 *dk, __nv_bfloat16 *dv, const __nv_bfloat16 *dy, const float *lse,
                          const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k,
                          const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int rows) {
@@ -441,7 +443,7 @@ attn_bwd_dkdv_{{SUFFIX}}(__nv_bfloat16 *dk, __nv_bfloat16 *dv, const __nv_bfloat
     store_rows(dv, dva, ka, rows, h, one);
 }
 
-extern "C" __global__ void __launch_bounds__({{THREADS}})
+extern "C" __global__ void __launch_bounds__({{THREADS}}, {{MIN_BLOCKS}})
 attn_bwd_dq_{{SUFFIX}}(__nv_bfloat16 *dq, const __nv_bfloat16 *dy, const float *lse, const float *delta,
                        const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v,
                        const int *doc_start, int window_blocks, int rows) {

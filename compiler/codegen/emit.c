@@ -358,6 +358,7 @@ static void attention(const ModelSpec *s, KernelSet *p) {
     add_const(in, "DQ_KN", kn);
     add_const(in, "DKDV_QN", kn_dkdv);
     add_const(in, "PRE_TPR", tpr);
+    add_const(in, "MIN_BLOCKS", 1);
     add_kernel(in, "attn_fwd",
                "__nv_bfloat16 *y, float *lse, const __nv_bfloat16 *q, const __nv_bfloat16 *k, "
                "const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int rows");

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-const char *tune_prune_why(const KernelRes *r, const EmitKernel *k, int threads, char *buf, size_t cap) {
+const char *tune_prune_why(const KernelRes *r, const EmitKernel *k, int threads, int min_blocks, char *buf, size_t cap) {
     if (!r) return snprintf(buf, cap, "%s: no ptxas report", k->name), buf;
     if (r->spill_store_bytes || r->spill_load_bytes)
         return snprintf(buf, cap, "%s spills %d/%d bytes", r->name, r->spill_store_bytes, r->spill_load_bytes), buf;
@@ -16,6 +16,15 @@ const char *tune_prune_why(const KernelRes *r, const EmitKernel *k, int threads,
     if (r->registers * threads > 65536)
         return snprintf(buf, cap, "%s: %d registers x %d threads exceed an SM's 65536", r->name, r->registers,
                         threads),
+               buf;
+    int blocks = min_blocks > 1 ? min_blocks : 1;
+    if (blocks > 1 && (r->smem_bytes + k->smem_bytes + 1024) * blocks > PRUNE_SMEM_SM)
+        return snprintf(buf, cap, "%s: %d blocks of %d bytes of shared memory exceed an SM's", r->name, blocks,
+                        r->smem_bytes + k->smem_bytes),
+               buf;
+    if (blocks > 1 && r->registers * threads * blocks > 65536)
+        return snprintf(buf, cap, "%s: %d blocks of %d registers x %d threads exceed an SM's 65536", r->name, blocks,
+                        r->registers, threads),
                buf;
     return NULL;
 }
@@ -69,7 +78,7 @@ bool tune_prune(const KernelSet *rules, TuneInstance *ins, int n, const char *ar
             tune_apply(&in, v->knobs);
             const char *why = o->ok ? NULL : "does not compile";
             for (int k = 0; !why && k < in.nkernels; k++)
-                why = tune_prune_why(find_res(o, in.kernels[k].name), &in.kernels[k], in.threads, v->why,
+                why = tune_prune_why(find_res(o, in.kernels[k].name), &in.kernels[k], in.threads, v->knobs.minb, v->why,
                                      sizeof v->why);
             if (why) {
                 if (why != v->why) snprintf(v->why, sizeof v->why, "%s", why);

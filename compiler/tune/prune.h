@@ -3,7 +3,9 @@
  * compiled by NVRTC (through its cache and thread pool, many variants to a
  * program) and dropped, before anything runs, if ptxas reports that one of
  * its kernels spills, uses local memory, needs more shared memory than a
- * block may have, or needs more registers for its threads than an SM has.
+ * block may have, or needs more registers for its threads than an SM has;
+ * or, asking for several blocks per SM (attention's minb), more shared
+ * memory or registers than that many blocks can have.
  */
 #ifndef GPTC_TUNE_PRUNE_H
 #define GPTC_TUNE_PRUNE_H
@@ -15,6 +17,7 @@
 #include "compiler/tune/search.h"
 
 #define PRUNE_SMEM_MAX (227 * 1024) /* shared memory per block on sm_90, opted in */
+#define PRUNE_SMEM_SM (228 * 1024)  /* per SM, of which 1 KiB per block is the system's */
 #define TUNE_MAX_PROGRAMS 64
 
 /* The variants of ins[0..n) (instances of `rules`, tune_apply'd; all but
@@ -26,8 +29,9 @@ int tune_variant_sets(const KernelSet *rules, const TuneInstance *ins, int n, bo
                       int (*where)[TUNE_MAX_CANDIDATES]);
 
 /* Why ptxas's report `r` rules out kernel k at `threads` threads per block
- * (written into buf), or NULL when it does not. */
-const char *tune_prune_why(const KernelRes *r, const EmitKernel *k, int threads, char *buf, size_t cap);
+ * with `min_blocks` of them asked for per SM (written into buf), or NULL
+ * when it does not. */
+const char *tune_prune_why(const KernelRes *r, const EmitKernel *k, int threads, int min_blocks, char *buf, size_t cap);
 
 /* Compiles the variants of ins[0..n) (instances of `rules`) for `arch`
  * and marks those ruled out TUNE_PRUNED, with why. False, with err, when

@@ -32,6 +32,7 @@ static const struct {
     {"threads", offsetof(TuneKnobs, threads)}, {"vec", offsetof(TuneKnobs, vec)},
     {"tile", offsetof(TuneKnobs, tile)},       {"fwd_kn", offsetof(TuneKnobs, fwd_kn)},
     {"dq_kn", offsetof(TuneKnobs, dq_kn)},     {"dkdv_qn", offsetof(TuneKnobs, dkdv_qn)},
+    {"minb", offsetof(TuneKnobs, minb)},
 };
 enum { NKNOBS = sizeof knob_fields / sizeof *knob_fields };
 
@@ -71,7 +72,8 @@ TuneKnobs tune_knobs(const EmitInstance *in) {
     TuneKnobs k = {.threads = in->threads, .vec = in->vec};
     if (kind_of(in) == SPACE_ATTENTION)
         k.tile = (int)emit_const(in, "TILE"), k.fwd_kn = (int)emit_const(in, "FWD_KN"),
-        k.dq_kn = (int)emit_const(in, "DQ_KN"), k.dkdv_qn = (int)emit_const(in, "DKDV_QN");
+        k.dq_kn = (int)emit_const(in, "DQ_KN"), k.dkdv_qn = (int)emit_const(in, "DKDV_QN"),
+        k.minb = (int)emit_const(in, "MIN_BLOCKS");
     return k;
 }
 
@@ -83,13 +85,16 @@ static void add(TuneCandidate *out, int *n, int max, TuneKnobs k, bool reorders)
 
 static void attention_space(TuneKnobs rule, TuneCandidate *out, int *n, int max) {
     static const int tiles[] = {64, 128}, fwd[] = {32, 64, 128}, dq[] = {32, 64}, dkdv[] = {16, 32, 64};
-    for (int a = 0; a < 2; a++)
-        for (int b = 0; b < 3; b++)
-            for (int c = 0; c < 2; c++)
-                for (int d = 0; d < 3; d++) {
-                    TuneKnobs k = {2 * tiles[a], rule.vec, tiles[a], fwd[b], dq[c], dkdv[d]};
-                    if (!tune_knobs_equal(k, rule)) add(out, n, max, k, true);
-                }
+    for (int m = 1; m <= 2; m++)
+        for (int a = 0; a < 2; a++)
+            for (int b = 0; b < 3; b++)
+                for (int c = 0; c < 2; c++)
+                    for (int d = 0; d < 3; d++) {
+                        TuneKnobs k = {2 * tiles[a], rule.vec, tiles[a], fwd[b], dq[c], dkdv[d], m};
+                        TuneKnobs tiles_only = k;
+                        tiles_only.minb = rule.minb;
+                        if (!tune_knobs_equal(k, rule)) add(out, n, max, k, !tune_knobs_equal(tiles_only, rule));
+                    }
 }
 
 int tune_candidates(const EmitInstance *in, TuneCandidate *out, int max) {
@@ -142,8 +147,9 @@ void tune_apply(EmitInstance *in, TuneKnobs k) {
         set_const(in, "FWD_KN", k.fwd_kn);
         set_const(in, "DQ_KN", k.dq_kn);
         set_const(in, "DKDV_QN", k.dkdv_qn);
+        set_const(in, "MIN_BLOCKS", k.minb);
         emit_attention_smem(in);
-        snprintf(tag, sizeof tag, "_t%df%dq%dk%d", k.tile, k.fwd_kn, k.dq_kn, k.dkdv_qn);
+        snprintf(tag, sizeof tag, "_t%df%dq%dk%dm%d", k.tile, k.fwd_kn, k.dq_kn, k.dkdv_qn, k.minb);
     } else {
         if (in->rows_per_block > 0 && kind_of(in) == SPACE_ROWS) in->rows_per_block = k.threads / (int)emit_const(in, "TPR");
         snprintf(tag, sizeof tag, "_n%dv%d", k.threads, k.vec);

@@ -22,7 +22,10 @@
  *       queries 16, 32 or 64): the online softmax rescales and the
  *       gradients accumulate tile by tile, so every one reorders. Shared
  *       memory is recomputed for each (emit_attention_smem); what does not
- *       fit, or spills, pruning drops.
+ *       fit, or spills, pruning drops. And the blocks per SM that
+ *       __launch_bounds__ asks registers for (1 or 2): the register budget
+ *       changes, never the arithmetic, so with the rule's tiles it keeps
+ *       every sum's order.
  *
  * Fixed, never tuned: the fixed grids of the two-stage reductions
  * (x0_lambda_grad, skip, muon_momentum, qkv, colsum), which make a run's
@@ -41,25 +44,26 @@
 
 #include "compiler/codegen/emit.h"
 
-#define TUNE_MAX_CANDIDATES 40
+#define TUNE_MAX_CANDIDATES 80
 
 /* An instance's knobs. threads and vec are every family's; the rest are
  * attention's (0 elsewhere): the query tile per block (TILE, 16 rows a
- * warp, so threads = 2 x tile) and the key or query tile each of its
- * kernels streams (attn_fwd's FWD_KN, attn_bwd_dq's DQ_KN,
- * attn_bwd_dkdv's DKDV_QN). */
+ * warp, so threads = 2 x tile), the key or query tile each of its kernels
+ * streams (attn_fwd's FWD_KN, attn_bwd_dq's DQ_KN, attn_bwd_dkdv's
+ * DKDV_QN), and the blocks per SM its __launch_bounds__ asks for
+ * (MIN_BLOCKS). */
 typedef struct {
     int threads; /* threads per block */
     int vec;     /* elements per vector */
-    int tile, fwd_kn, dq_kn, dkdv_qn;
+    int tile, fwd_kn, dq_kn, dkdv_qn, minb;
 } TuneKnobs;
 
 #define TUNE_KNOBS_TEXT 96
 
 bool tune_knobs_equal(TuneKnobs a, TuneKnobs b);
 
-/* "threads=N vec=N", then attention's "tile=N fwd_kn=N dq_kn=N dkdv_qn=N"
- * where set: how the database and the reports write them. */
+/* "threads=N vec=N", then attention's "tile=N fwd_kn=N dq_kn=N dkdv_qn=N
+ * minb=N" where set: how the database and the reports write them. */
 void tune_knobs_format(TuneKnobs k, char *out, size_t cap);
 
 /* One "name=N" word into k; false if the name is not a knob or N is not a

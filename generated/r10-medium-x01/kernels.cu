@@ -1347,7 +1347,7 @@ skip_bwd_d1024_p256(__nv_bfloat16 *dsrc, float *partial, const __nv_bfloat16 *dx
     if (threadIdx.x == 0) partial[blockIdx.x] = acc;
 }
 
-/* ---- attention.cu: HEADS=8 HEAD_DIM=128 WIDTH=1024 BLOCK_SIZE=128 SCALE=0.119999997 TILE=64 FWD_KN=64 DQ_KN=32 DKDV_QN=32 PRE_TPR=16 VEC=8 THREADS=128 ---- */
+/* ---- attention.cu: HEADS=8 HEAD_DIM=128 WIDTH=1024 BLOCK_SIZE=128 SCALE=0.119999997 TILE=64 FWD_KN=64 DQ_KN=32 DKDV_QN=32 PRE_TPR=16 MIN_BLOCKS=1 VEC=8 THREADS=128 ---- */
 /*
  * attention.cu: causal attention with the document-causal block-window mask,
  * forward and backward, FlashAttention-2 style (tiles in shared memory, the
@@ -1435,7 +1435,9 @@ skip_bwd_d1024_p256(__nv_bfloat16 *dsrc, float *partial, const __nv_bfloat16 *dx
  *           multiple of BS. Pointers 16-byte aligned; HEAD_DIM % 16 == 0.
  * Placeholders  SUFFIX, HEADS, HEAD_DIM, WIDTH, BLOCK_SIZE, SCALE, TILE,
  *           FWD_KN, DQ_KN, DKDV_QN, PRE_TPR, VEC (8: bf16 per 16-byte
- *           load), THREADS.
+ *           load), THREADS, MIN_BLOCKS (the blocks per SM that
+ *           __launch_bounds__ asks ptxas to leave registers for: a tuning
+ *           knob that changes register allocation, never the arithmetic).
  */
 #include "prims.cuh"
 #include "vec.cuh"
@@ -1621,7 +1623,7 @@ __device__ __forceinline__ float quad_sum(float x) {
 
 }  // namespace attn_h8_d128
 
-extern "C" __global__ void __launch_bounds__(128)
+extern "C" __global__ void __launch_bounds__(128, 1)
 attn_fwd_h8_d128(__nv_bfloat16 *y, float *lse, const __nv_bfloat16 *q, const __nv_bfloat16 *k,
                     const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int rows) {
     using namespace attn_h8_d128;
@@ -1696,7 +1698,7 @@ attn_fwd_h8_d128(__nv_bfloat16 *y, float *lse, const __nv_bfloat16 *q, const __n
     store_rows(y, o, ra, rows, h, inv);
 }
 
-extern "C" __global__ void __launch_bounds__(128)
+extern "C" __global__ void __launch_bounds__(128, 1)
 attn_bwd_pre_h8_d128(float *delta, const __nv_bfloat16 *dy, const __nv_bfloat16 *y, int rows) {
     using namespace attn_h8_d128;
     const int h = (int)blockIdx.y, j = (int)threadIdx.x % PRE_TPR;
@@ -1720,7 +1722,7 @@ attn_bwd_pre_h8_d128(float *delta, const __nv_bfloat16 *dy, const __nv_bfloat16 
     }
 }
 
-extern "C" __global__ void __launch_bounds__(128)
+extern "C" __global__ void __launch_bounds__(128, 1)
 attn_bwd_dkdv_h8_d128(__nv_bfloat16 *dk, __nv_bfloat16 *dv, const __nv_bfloat16 *dy, const float *lse,
                          const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k,
                          const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int rows) {
@@ -1791,7 +1793,7 @@ attn_bwd_dkdv_h8_d128(__nv_bfloat16 *dk, __nv_bfloat16 *dv, const __nv_bfloat16 
     store_rows(dv, dva, ka, rows, h, one);
 }
 
-extern "C" __global__ void __launch_bounds__(128)
+extern "C" __global__ void __launch_bounds__(128, 1)
 attn_bwd_dq_h8_d128(__nv_bfloat16 *dq, const __nv_bfloat16 *dy, const float *lse, const float *delta,
                        const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v,
                        const int *doc_start, int window_blocks, int rows) {

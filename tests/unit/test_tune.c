@@ -62,12 +62,18 @@ static void check_spaces(const char *model) {
         CHECK(n >= 1 && c[0].knobs.threads == in->threads && c[0].knobs.vec == in->vec && !c[0].reorders);
         if (fixed_grid(in->family)) CHECK_EQ_INT(n, 1);
         bool attention = !strcmp(in->family, "attention");
-        if (attention) CHECK_EQ_INT(n, 36);
+        if (attention) CHECK_EQ_INT(n, 72);
         for (int j = 1; j < n; j++) {
             CHECK(c[j].knobs.threads % 32 == 0 && c[j].knobs.threads >= 64 && c[j].knobs.threads <= 1024);
             CHECK(c[j].knobs.vec >= 1 && in->vec % c[j].knobs.vec == 0);
             CHECK(!tune_knobs_equal(c[j].knobs, c[0].knobs));
-            if (attention) CHECK(c[j].reorders && c[j].knobs.threads == 2 * c[j].knobs.tile);
+            if (attention) {
+                /* Only the tiles reorder sums; the blocks per SM do not. */
+                TuneKnobs tiles = c[j].knobs;
+                tiles.minb = c[0].knobs.minb;
+                CHECK(c[j].reorders == !tune_knobs_equal(tiles, c[0].knobs) && c[j].knobs.threads == 2 * c[j].knobs.tile);
+                CHECK(c[j].knobs.minb == 1 || c[j].knobs.minb == 2);
+            }
             char text[TUNE_KNOBS_TEXT];
             TuneKnobs back = {0};
             tune_knobs_format(c[j].knobs, text, sizeof text);
@@ -158,7 +164,8 @@ TEST(tune_choices_apply_or_are_refused) {
 /* Three builds of tiny-x02 on sim, one step each from the same random
  * weights and tokens (the gate's step, tune_gate.h): the rules; every
  * order-neutral knob moved (threads and vector width of the elementwise
- * kernels, rows per block of the row kernels): bit for bit the same loss
+ * kernels, rows per block of the row kernels, attention's blocks per SM,
+ * which only its __launch_bounds__ reads): bit for bit the same loss
  * and parameters; and knobs that reorder (softcap_ce's threads, two sets
  * of attention's tiles): within the gate's tolerances. At tiny's 320-token vocabulary (40
  * vectors a row) no thread holds two vectors at any candidate, so there it
@@ -180,8 +187,8 @@ TEST(tune_order_neutral_knobs_keep_the_bits_on_sim) {
     snprintf(small.c[0].family, sizeof small.c[0].family, "attention");
     snprintf(small.c[0].shape, sizeof small.c[0].shape, "h4_d32");
     wide.c[0] = small.c[0];
-    small.c[0].knobs = (TuneKnobs){128, 8, 64, 32, 32, 16};
-    wide.c[0].knobs = (TuneKnobs){256, 8, 128, 128, 64, 32};
+    small.c[0].knobs = (TuneKnobs){128, 8, 64, 32, 32, 16, 1};
+    wide.c[0].knobs = (TuneKnobs){256, 8, 128, 128, 64, 32, 1};
     char err[4096], why[160];
     ModelBuild *b[5] = {model_build(&s, err, sizeof err), model_build_tuned(&s, &neutral, err, sizeof err),
                         model_build_tuned(&s, &reorder, err, sizeof err), model_build_tuned(&s, &small, err, sizeof err),
@@ -224,7 +231,7 @@ TEST(tune_db_round_trip_and_validators) {
     tune_db_validator(&db, "device", "sim cost model");
     db.nrows = 2;
     db.rows[0] = (TuneRow){{"relu2", "m512", "0123456789abcdef", {.threads = 256, .vec = 8}}, "ok", 12.5};
-    db.rows[1] = (TuneRow){{"attention", "h4_d32", "0123456789abcdef", {256, 8, 128, 32, 64, 16}}, "pruned", -1};
+    db.rows[1] = (TuneRow){{"attention", "h4_d32", "0123456789abcdef", {256, 8, 128, 32, 64, 16, 2}}, "pruned", -1};
     db.choices.n = 2;
     db.choices.c[0] = db.rows[0].c;
     db.choices.c[1] = db.rows[1].c;
@@ -405,22 +412,31 @@ TEST(tune_pruning_reads_ptxas_report) {
     EmitKernel k = {.name = "relu2_fwd_m512", .smem_bytes = 0};
     KernelRes r = {.name = "relu2_fwd_m512", .entry = true, .registers = 32};
     char why[128];
-    CHECK(tune_prune_why(&r, &k, 1024, why, sizeof why) == NULL);
+    CHECK(tune_prune_why(&r, &k, 1024, 0, why, sizeof why) == NULL);
     r.spill_store_bytes = 8;
-    CHECK(tune_prune_why(&r, &k, 256, why, sizeof why) != NULL);
+    CHECK(tune_prune_why(&r, &k, 256, 0, why, sizeof why) != NULL);
     CHECK_HAS(why, "spills 8/0 bytes");
     r.spill_store_bytes = 0, r.stack_bytes = 16;
-    CHECK(tune_prune_why(&r, &k, 256, why, sizeof why) != NULL);
+    CHECK(tune_prune_why(&r, &k, 256, 0, why, sizeof why) != NULL);
     CHECK_HAS(why, "16 bytes of local memory");
     r.stack_bytes = 0, k.smem_bytes = PRUNE_SMEM_MAX;
     r.smem_bytes = 4;
-    CHECK(tune_prune_why(&r, &k, 256, why, sizeof why) != NULL);
+    CHECK(tune_prune_why(&r, &k, 256, 0, why, sizeof why) != NULL);
     CHECK_HAS(why, "bytes of shared memory");
     k.smem_bytes = 0, r.smem_bytes = 0, r.registers = 128;
-    CHECK(tune_prune_why(&r, &k, 1024, why, sizeof why) != NULL);
+    CHECK(tune_prune_why(&r, &k, 1024, 0, why, sizeof why) != NULL);
     CHECK_HAS(why, "128 registers x 1024 threads");
-    CHECK(tune_prune_why(NULL, &k, 64, why, sizeof why) != NULL);
+    CHECK(tune_prune_why(NULL, &k, 64, 0, why, sizeof why) != NULL);
     CHECK_HAS(why, "no ptxas report");
+    /* Two blocks per SM: each with half the SM's registers and shared memory. */
+    r.registers = 128;
+    CHECK(tune_prune_why(&r, &k, 256, 2, why, sizeof why) == NULL);
+    CHECK(tune_prune_why(&r, &k, 256, 3, why, sizeof why) != NULL);
+    CHECK_HAS(why, "3 blocks of 128 registers x 256 threads");
+    r.registers = 32, k.smem_bytes = 120 * 1024;
+    CHECK(tune_prune_why(&r, &k, 128, 1, why, sizeof why) == NULL);
+    CHECK(tune_prune_why(&r, &k, 128, 2, why, sizeof why) != NULL);
+    CHECK_HAS(why, "2 blocks of 122880 bytes of shared memory");
 }
 
 TEST(tune_gate_compares_bits_or_tolerance) {
