@@ -40,6 +40,15 @@
 #   timing     gptc bench: 20 steps of r10-medium-x01 at 65,536 tokens on
 #              the GPU (ms/step, tok/s, MFU against 989 TFLOP/s, peak memory),
 #              then 3 profiled steps: time by kernel family, slowest steps
+#   tune       gptc tune on r10-medium-x01 on the GPU, twice: cold (an
+#              empty NVRTC cache) and warm (the same cache, fewer rounds);
+#              up to 9 minutes, so GPTC_CHECK_TUNE=0 leaves it out, and
+#              GPTC_STEPS=tune runs it alone (after versions, deps, build);
+#              each prints its phases' seconds (pruning, opening the bench,
+#              the correctness gate, the timing), every kernel's chosen
+#              variant with its measured speed-up over the rule, and the
+#              whole-step A/B of the tuned kernels against the rules, in
+#              one run; then gptc compile --report --db on the result
 #   variant    only with GPTC_VARIANT=DIR (another checkout of gptc, e.g. a
 #              branch under test, carried to the machine): built like this
 #              one, then both time r10-medium-x01 in turns (this, the
@@ -59,6 +68,9 @@
 #              GB/s against the GPU's peaks).
 #              GPTC_CHECK_TORCH=0 leaves it out (a quicker rerun after a
 #              fix, when the same run's figures are already in hand)
+# GPTC_STEPS="kernels timing ..." runs only the steps named, by their
+# functions' names: cuda_tests kernels train_step nccl run_record trainer
+# timing tune variant torch_compare (versions, deps and build always run).
 # Exit status: 0 when no step failed.
 set -u
 cd "$(dirname "$0")/.." || exit 2
@@ -269,6 +281,26 @@ timing() {
         --json "$results/gptc-bench.json" --profile 3
 }
 
+tune() {
+    step tune
+    have_gpu "gptc tune on r10-medium-x01" || return
+    [ "${GPTC_CHECK_TUNE:-1}" = 0 ] && { skip "GPTC_CHECK_TUNE=0: gptc tune"; return; }
+    local cache=$results/tune-cache db=$results/r10-tune.db t
+    rm -rf "$cache" "$db" "$results/r10-tune-warm.db"
+    t=$(date +%s)
+    run 330 "gptc tune r10-medium-x01 on the GPU, cold NVRTC cache (20 rounds, budget 240 s)" - \
+        env GPTC_CACHE_DIR="$cache" build/gptc tune models/r10-medium-x01.yaml --backend cuda --db "$db" \
+        --rounds 20 --budget 240 || return
+    echo "tune, cold: $(($(date +%s) - t)) s in all"
+    t=$(date +%s)
+    run 200 "gptc tune again with the warm NVRTC cache (3 rounds, budget 150 s)" - \
+        env GPTC_CACHE_DIR="$cache" build/gptc tune models/r10-medium-x01.yaml --backend cuda \
+        --db "$results/r10-tune-warm.db" --rounds 3 --budget 150
+    echo "tune, warm: $(($(date +%s) - t)) s in all"
+    run 60 "gptc compile --report --db: each kernel's variant and speed-up" - \
+        build/gptc compile models/r10-medium-x01.yaml --db "$db" --report --no-compile -o "$results/r10-tuned"
+}
+
 variant() {
     [ -n "${GPTC_VARIANT:-}" ] || return
     step variant
@@ -319,18 +351,15 @@ torch_compare() {
     fi
 }
 
+# Whether step $1 is to run: every step, unless GPTC_STEPS names some.
+want() { [ -z "${GPTC_STEPS:-}" ] || [[ " $GPTC_STEPS " == *" $1 "* ]]; }
+
 versions
 deps
 build
-cuda_tests
-kernels
-train_step
-nccl
-run_record
-trainer
-timing
-variant
-torch_compare
+for s in cuda_tests kernels train_step nccl run_record trainer timing tune variant torch_compare; do
+    want "$s" && "$s"
+done
 printf '\ngpu-check: %d passed, %d failed, %d skipped, %d not yet, in %ds\n' "$passed" "$failed" "$skipped" \
     "$notyet" $(($(date +%s) - t0))
 [ "$failed" -eq 0 ]

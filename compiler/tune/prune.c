@@ -76,7 +76,7 @@ bool tune_prune(const KernelSet *rules, TuneInstance *ins, int n, const char *ar
             const NvrtcOutput *o = &out[where[i][j]];
             EmitInstance in = rules->inst[ins[i].inst];
             tune_apply(&in, v->knobs);
-            const char *why = o->ok ? NULL : "does not compile";
+            const char *why = o->ok ? NULL : TUNE_NO_COMPILE;
             for (int k = 0; !why && k < in.nkernels; k++)
                 why = tune_prune_why(find_res(o, in.kernels[k].name), &in.kernels[k], in.threads, v->knobs.minb, v->why,
                                      sizeof v->why);

@@ -19,6 +19,7 @@
 #define PRUNE_SMEM_MAX (227 * 1024) /* shared memory per block on sm_90, opted in */
 #define PRUNE_SMEM_SM (228 * 1024)  /* per SM, of which 1 KiB per block is the system's */
 #define TUNE_MAX_PROGRAMS 64
+#define TUNE_NO_COMPILE "does not compile" /* a pruned variant's why, when NVRTC failed */
 
 /* The variants of ins[0..n) (instances of `rules`, tune_apply'd; all but
  * each rule, or with ok_only those still TUNE_OK) grouped into kernel sets

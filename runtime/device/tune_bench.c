@@ -30,6 +30,7 @@ struct TuneBench {
     int max_T;
     int *ids, *tgt;
     size_t wipe_bytes;
+    float *start; /* the gate's weights, once made (a model's init is slow) */
 };
 
 static double now_s(void) {
@@ -97,11 +98,17 @@ int tune_validators(const char *backend, bool cost_model, TuneValidator *out, in
 
 /* ---- the build with every variant ---------------------------------------- */
 
-/* Renders the variants still in the running into programs of their own, and
- * the sim listing of the rules' kernels and theirs. */
+/* Renders the variants into programs of their own, and the sim listing of
+ * the rules' kernels and theirs. They are grouped as pruning grouped them,
+ * pruned ones included, so that NVRTC's cache answers for them; unless one
+ * did not compile at all, when only those still in the running go. */
 static bool render_variants(TuneBench *tb, char *err, size_t errlen) {
     static KernelSet sets[TUNE_MAX_PROGRAMS];
-    int nsets = tune_variant_sets(&tb->rules->kernels, tb->ins, tb->n, true, sets, TUNE_MAX_PROGRAMS, NULL);
+    bool ok_only = false;
+    for (int i = 0; i < tb->n; i++)
+        for (int j = 1; j < tb->ins[i].n; j++)
+            ok_only = ok_only || (tb->ins[i].v[j].status == TUNE_PRUNED && !strcmp(tb->ins[i].v[j].why, TUNE_NO_COMPILE));
+    int nsets = tune_variant_sets(&tb->rules->kernels, tb->ins, tb->n, ok_only, sets, TUNE_MAX_PROGRAMS, NULL);
     if (nsets < 0) return snprintf(err, errlen, "more than %d programs of variants", TUNE_MAX_PROGRAMS), false;
     StrBuf cc = {0};
     sb_puts(&cc, tb->rules->kernels_sim_cc);
@@ -174,6 +181,7 @@ void tune_bench_close(TuneBench *tb) {
     free(tb->all);
     free(tb->ids);
     free(tb->tgt);
+    free(tb->start);
     free(tb);
 }
 
@@ -210,7 +218,16 @@ static void release(TuneBench *tb, ModelBuild *b) {
 static bool gate_start(TuneBench *tb, const ModelBuild *b, char *err, size_t errlen) {
     Backend *be = &tb->be;
     if (be->use_build(be->impl, b)) return failed(tb, "switching to a variant", err, errlen);
-    be->init(be->impl, 1234);
+    size_t n = be->num_params(be->impl);
+    float *p = be->params(be->impl);
+    if (!p) return failed(tb, "reading the parameters", err, errlen);
+    if (tb->start) {
+        memcpy(p, tb->start, n * sizeof(float));
+        be->params_changed(be->impl);
+    } else {
+        be->init(be->impl, 1234);
+        if ((tb->start = malloc(n * sizeof(float))) && (p = be->params(be->impl))) memcpy(tb->start, p, n * sizeof(float));
+    }
     CkptArray st[3];
     int ns = be->state(be->impl, st, 3);
     for (int j = 0; j < ns; j++) memset(st[j].data, 0, sizeof(float) * st[j].count);
