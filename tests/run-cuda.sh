@@ -10,6 +10,8 @@
 #   - --gpus N: an exit-2 error naming why without N GPUs or with --backend
 #     ref; with N (fake) GPUs, N ranks start, each fails to open its GPU,
 #     and all end with status 2, none left behind;
+#   - gptc tune --backend cuda and train --db on a fake GPU: validators read
+#     from the device, a bench that cannot open it, a database refused;
 #   - cuBLASLt loads where the CUDA toolkit is;
 #   - NCCL's loader (runtime/device/cuda/nccl_comm.c): a missing library and one that is
 #     not NCCL are errors naming them, also from devcomm_nccl; the toolkit's
@@ -62,6 +64,19 @@ expect 2 "--gpus 2, one GPU: exit 2" "--gpus 2: the driver sees only 1 GPU" -- \
     env GPTC_CUDA_LIB="$fake" FAKE_CUDA_DEVICES=1 "$bin" train "$model" --gpus 2 --run-dir "$tmp/run"
 expect 2 "--gpus 2 --backend ref: exit 2" "--gpus 2 runs the cuda executor, not --backend ref" -- \
     "$bin" train "$model" --gpus 2 --backend ref --run-dir "$tmp/run"
+
+# gptc tune and --db on a (fake) GPU: the validators come from the device,
+# read without a context; a bench that cannot open the GPU fails cleanly and
+# writes no database; a database tuned elsewhere is refused, naming the GPU.
+expect 1 "gptc tune --backend cuda on a GPU that cannot be opened: exit 1 naming the call" \
+    "gptc tune: cuda: cuDevicePrimaryCtxRetain: CUDA_ERROR_OUT_OF_MEMORY" -- env GPTC_CUDA_LIB="$fake" \
+    FAKE_CUDA_DEVICES=1 "$bin" tune "$model" --backend cuda --only rmsnorm --db "$tmp/tune.db"
+[ ! -e "$tmp/tune.db" ] && pass "... and writes no database" || fail "a failed tuning wrote $tmp/tune.db"
+printf 'gptc-tune 1\nvalidator gptc %s\nvalidator device sim cost model\n' \
+    "$("$bin" --version | sed -n 's/^gptc \([^ ]*\).*/\1/p')" >"$tmp/sim.db"
+expect 2 "gptc train --db on a GPU refuses a database tuned on sim, naming the GPU" \
+    "was tuned for device sim cost model; here it is Fake GPU: tune again" -- env GPTC_CUDA_LIB="$fake" \
+    FAKE_CUDA_DEVICES=1 "$bin" train "$model" --backend cuda --db "$tmp/sim.db" --run-dir "$tmp/run"
 
 # What this machine has: the choice is printed either way, and a run trains.
 head -c 200000 data/demo/corpus.txt >"$tmp/text.txt"
