@@ -135,7 +135,7 @@ static int parse_args(int argc, char **argv, Args *a) {
 typedef struct {
     const ModelSpec *spec;
     const ModelBuild *rules;
-    TuneInstance ins[EMIT_MAX_INSTANCES];
+    TuneInstance ins[TUNE_MAX_INSTANCES];
     int n;
     struct timespec start;
     const char *backend; /* the executor tuned: "sim" or "cuda" */
@@ -170,7 +170,7 @@ static bool gate_round(const Tuning *t, const int *j, int T, const GateStep *wan
 
 /* One candidate alone; marks it wrong if it fails. */
 static bool gate_one(Tuning *t, int i, int j, int T, const GateStep *want, char *err, size_t errlen) {
-    int pick[EMIT_MAX_INSTANCES] = {0};
+    int pick[TUNE_MAX_INSTANCES] = {0};
     pick[i] = j;
     bool pass = false;
     TuneVariant *v = &t->ins[i].v[j];
@@ -187,23 +187,28 @@ static int nth(const TuneInstance *ti, int k, bool reorders) {
     return 0;
 }
 
-static bool gate(Tuning *t, int T, char *err, size_t errlen) {
-    GateStep want;
-    if (!tune_bench_gate_step(t->bench, NULL, T, &want, err, errlen)) return false;
+/* Rounds of one variant of each instance (its k-th that keeps, or with
+ * `reorders` changes, the order of the sums), until none is left; a round
+ * that fails is retried variant by variant to find the culprits. */
+static bool gate_rounds(Tuning *t, bool reorders, int T, const GateStep *want, char *err, size_t errlen) {
     bool ok = true;
     for (int k = 0; ok; k++) {
-        int pick[EMIT_MAX_INSTANCES] = {0}, any = 0;
-        for (int i = 0; i < t->n; i++) any += (pick[i] = nth(&t->ins[i], k, false)) != 0;
+        int pick[TUNE_MAX_INSTANCES] = {0}, any = 0;
+        for (int i = 0; i < t->n; i++) any += (pick[i] = nth(&t->ins[i], k, reorders)) != 0;
         if (!any) break;
         bool pass = false;
         char why[128];
-        ok = gate_round(t, pick, T, &want, &pass, why, sizeof why, err, errlen);
+        ok = gate_round(t, pick, T, want, &pass, why, sizeof why, err, errlen);
         for (int i = 0; ok && !pass && i < t->n; i++)
-            if (pick[i]) ok = gate_one(t, i, pick[i], T, &want, err, errlen);
+            if (pick[i]) ok = gate_one(t, i, pick[i], T, want, err, errlen);
     }
-    for (int i = 0; ok && i < t->n; i++)
-        for (int j = 1; ok && j < t->ins[i].n; j++)
-            if (t->ins[i].v[j].status == TUNE_OK && t->ins[i].v[j].reorders) ok = gate_one(t, i, j, T, &want, err, errlen);
+    return ok;
+}
+
+static bool gate(Tuning *t, int T, char *err, size_t errlen) {
+    GateStep want;
+    if (!tune_bench_gate_step(t->bench, NULL, T, &want, err, errlen)) return false;
+    bool ok = gate_rounds(t, false, T, &want, err, errlen) && gate_rounds(t, true, T, &want, err, errlen);
     gate_step_free(&want);
     return ok;
 }
@@ -289,11 +294,10 @@ static bool save(const Tuning *t, const char *path, char *err, size_t errlen) {
     for (int i = 0; i < t->nhere; i++) tune_db_validator(db, t->here[i].name, t->here[i].value);
     for (int i = 0; ok && i < t->n; i++) {
         const TuneInstance *ti = &t->ins[i];
-        const EmitInstance *in = rule_of(t, ti);
         TuneChoice key = {.knobs = ti->v[ti->chosen].knobs};
-        snprintf(key.family, sizeof key.family, "%s", in->family);
-        snprintf(key.shape, sizeof key.shape, "%s", in->suffix);
-        tune_template_hash(in->tpl, key.tpl);
+        snprintf(key.family, sizeof key.family, "%s", ti->family);
+        snprintf(key.shape, sizeof key.shape, "%s", ti->shape);
+        if (ti->inst >= 0) tune_template_hash(rule_of(t, ti)->tpl, key.tpl);
         forget(db, &key);
         for (int j = 0; j < ti->n && db->nrows < TUNE_MAX_ROWS; j++) {
             TuneRow *r = &db->rows[db->nrows++];
@@ -325,8 +329,8 @@ static void report(const Tuning *t) {
         const TuneVariant *c = &ti->v[ti->chosen];
         char knobs[TUNE_KNOBS_TEXT];
         tune_knobs_format(c->knobs, knobs, sizeof knobs);
-        printf("%-16s %-22s %8d %6d %5d  %-20s%s ", rule_of(t, ti)->family, rule_of(t, ti)->suffix, ti->n, pruned, wrong,
-               knobs, ti->chosen ? "" : " (rule)");
+        printf("%-16s %-22s %8d %6d %5d  %-20s%s ", ti->family, ti->shape, ti->n, pruned, wrong, knobs,
+               ti->chosen ? "" : " (rule)");
         if (c->median_us > 0 && ti->v[0].median_us > 0)
             printf("%.3fx (%.1f us -> %.1f us)\n", ti->v[0].median_us / c->median_us, ti->v[0].median_us, c->median_us);
         else puts("-");
@@ -343,7 +347,7 @@ static void list_pruned(const Tuning *t, const char *arch) {
     int kept = 0, all = 0;
     for (int i = 0; i < t->n; i++) {
         const TuneInstance *ti = &t->ins[i];
-        printf("%s %s:\n", rule_of(t, ti)->family, rule_of(t, ti)->suffix);
+        printf("%s %s:\n", ti->family, ti->shape);
         for (int j = 0; j < ti->n; j++) {
             char knobs[TUNE_KNOBS_TEXT];
             tune_knobs_format(ti->v[j].knobs, knobs, sizeof knobs);
@@ -400,7 +404,9 @@ static int tune(const Args *a, const ModelSpec *spec) {
         /* An instance the step never launches (a norm the plan fuses away) is not worth a variant. */
         if (ti->n > 1 && build_launches(rules, i) && (!a->only || str_listed(a->only, rules->kernels.inst[i].family))) t.n++;
     }
-    if (!rc && !t.n) fprintf(stderr, "gptc tune: %s: no kernel to tune%s\n", a->model, a->only ? " in --only" : ""), rc = 2;
+    bool gemms = !a->cost_model && !a->prune_only && (!a->only || str_listed(a->only, TUNE_GEMM));
+    if (!rc && !t.n && !gemms)
+        fprintf(stderr, "gptc tune: %s: no kernel to tune%s\n", a->model, a->only ? " in --only" : ""), rc = 2;
     if (!rc && a->tokens && (a->tokens > spec->train.tokens_per_rank || a->tokens % spec->attn.window.block_size)) {
         fprintf(stderr, "gptc tune: --tokens %d: a multiple of the window block (%d) up to train.tokens_per_rank (%lld)\n",
                 a->tokens, spec->attn.window.block_size, (long long)spec->train.tokens_per_rank);
@@ -428,6 +434,11 @@ static int tune(const Args *a, const ModelSpec *spec) {
     const char *bench_on = t.cost_model ? "sim" : t.backend;
     if (!rc && !(t.bench = tune_bench_open(rules, t.ins, t.n, bench_on, (int)spec->train.tokens_per_rank, err, sizeof err)))
         fprintf(stderr, "gptc tune: %s: %s\n", bench_on, err), rc = 1;
+    /* GEMM shapes join on the executor (their algorithms are the device's); the cost model has none. */
+    if (!rc && !t.cost_model && (!a->only || str_listed(a->only, TUNE_GEMM)) &&
+        tune_bench_gemms(t.bench, t.ins, &t.n, TUNE_MAX_INSTANCES, a->tokens ? a->tokens : (int)spec->train.tokens_per_rank,
+                         err, sizeof err) < 0)
+        fprintf(stderr, "gptc tune: the GEMMs' algorithms: %s\n", err), rc = 1;
     double opened_s = seconds_since(&t.start);
     if (!rc && !gate(&t, T, err, sizeof err)) fprintf(stderr, "gptc tune: the correctness gate: %s\n", err), rc = 1;
     double gated_s = seconds_since(&t.start), before = 0, after = 0;

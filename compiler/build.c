@@ -161,12 +161,21 @@ static bool kernel_source(ModelBuild *b, char *err, size_t errlen) {
 }
 
 /* The hash of the choices in effect: every instance whose knobs are not
- * its rule's, by family, shape and knobs, in the kernel set's order. */
-static void tuning_hash(const KernelSet *rules, const KernelSet *tuned, char out[17]) {
+ * its rule's, by family, shape and knobs, in the kernel set's order; then
+ * every GEMM algorithm that is not the device's default, in b's order. */
+static void tuning_hash(const KernelSet *rules, const KernelSet *tuned, const ModelBuild *b, char out[17]) {
     Sha256 h;
     char line[256], hex[65];
     bool any = false;
     sha256_init(&h);
+    for (int i = 0; i < b->ngemm; i++) {
+        if (b->gemm[i].knobs.algo.set != 2) continue;
+        any = true;
+        char knobs[TUNE_KNOBS_TEXT];
+        tune_knobs_format(b->gemm[i].knobs, knobs, sizeof knobs);
+        int n = snprintf(line, sizeof line, "%s %s %s\n", TUNE_GEMM, b->gemm[i].shape, knobs);
+        sha256_update(&h, line, (size_t)n);
+    }
     for (int i = 0; i < tuned->n; i++) {
         TuneKnobs r = tune_knobs(&rules->inst[i]), t = tune_knobs(&tuned->inst[i]);
         if (tune_knobs_equal(r, t)) continue;
@@ -180,15 +189,21 @@ static void tuning_hash(const KernelSet *rules, const KernelSet *tuned, char out
     snprintf(out, 17, "%.16s", any ? hex : "");
 }
 
-/* The kernel set of spec s under choices t (NULL: the rules). */
-static bool kernel_set(const ModelSpec *s, const TuneChoices *t, KernelSet *out, char tuning[17], char *err,
-                       size_t errlen) {
+/* The kernel set of spec s under choices t (NULL: the rules), and t's
+ * GEMM algorithms. */
+static bool kernel_set(const ModelSpec *s, const TuneChoices *t, ModelBuild *b, char *err, size_t errlen) {
+    KernelSet *out = &b->kernels;
     emit_kernel_set(s, out);
+    for (int i = 0; t && i < t->n; i++) {
+        if (strcmp(t->c[i].family, TUNE_GEMM)) continue;
+        if (b->ngemm == BUILD_MAX_GEMMS) return snprintf(err, errlen, "more than %d GEMM choices", BUILD_MAX_GEMMS), false;
+        b->gemm[b->ngemm++] = t->c[i];
+    }
     KernelSet *rules = malloc(sizeof *rules);
     if (!rules) return snprintf(err, errlen, "out of memory"), false;
     *rules = *out;
     bool ok = tune_apply_all(out, t, err, errlen);
-    if (ok) tuning_hash(rules, out, tuning);
+    if (ok) tuning_hash(rules, out, b, b->tuning);
     free(rules);
     return ok;
 }
@@ -203,7 +218,7 @@ ModelBuild *model_build_tuned(const ModelSpec *s, const TuneChoices *t, char *er
     const char *base = strrchr(s->source, '/');
     snprintf(b->model_name, sizeof b->model_name, "%.127s", base ? base + 1 : s->source);
     b->ntensors = params_list(s, b->tensors);
-    bool ok = kernel_set(s, t, &b->kernels, b->tuning, err, errlen) && kernel_source(b, err, errlen);
+    bool ok = kernel_set(s, t, b, err, errlen) && kernel_source(b, err, errlen);
     if (ok) device_limits(s, b->plan_why, sizeof b->plan_why);
     if (ok && !b->plan_why[0]) {
         int64_t T = s->train.tokens_per_rank > s->train.val_tokens_per_rank ? s->train.tokens_per_rank

@@ -82,6 +82,7 @@ typedef struct {
 } BuildCubin;
 
 #define BUILD_MAX_CUBINS 4
+#define BUILD_MAX_GEMMS 64
 
 typedef struct ModelBuild {
     ModelSpec spec;
@@ -105,6 +106,11 @@ typedef struct ModelBuild {
      * rules, "" when none does. A checkpoint keeps it, and --resume
      * compares it like any other setting. */
     char tuning[17];
+    /* The GEMM algorithms chosen by shape (family TUNE_GEMM, the shape
+     * gpu_gemm_key's text): the executor has its device run them
+     * (Gpu.gemm_use); a shape without one runs the device's default. */
+    int ngemm;
+    TuneChoice gemm[BUILD_MAX_GEMMS];
     bool has_plan;                /* false: ref only (plan_why) */
     char plan_why[256];
     Plan plan;

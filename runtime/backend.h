@@ -21,6 +21,7 @@
 #include "compiler/plan/lower.h"
 #include "compiler/plan/params.h"
 #include "compiler/lang/spec.h"
+#include "runtime/device/gpu.h"
 
 /* Every function is there for every executor, except the last four, each
  * NULL where it says why. */
@@ -95,7 +96,9 @@ typedef struct Backend {
      * each launch (gpu.h's set_timing and timed). */
     int (*use_build)(void *impl, const ModelBuild *nb);
     int (*replay)(void *impl, int from, int to);
-    struct Gpu *(*gpu)(void *impl);
+    /* The GEMM that plan step `step` runs at the last forward's T. */
+    int (*gemm_of)(void *impl, int step, GpuGemm *out);
+    Gpu *(*gpu)(void *impl);
 } Backend;
 
 /* Opens executor `name` ("ref", "sim" or "cuda") for the model of build

@@ -7,7 +7,8 @@
 #     validators; a second run picks the same choices; the same tuning timed
 #     by sim's clock (every launch timed alone, the whole-step A/B) writes
 #     the host's validators and each variant's time, and a budget that runs
-#     out leaves every rule untimed; without a GPU, on ref, and with
+#     out leaves every rule untimed (with GPTC_TEST_LONG=1, make test-long:
+#     every GEMM shape's algorithms tuned too); without a GPU, on ref, and with
 #     --cost-model off sim, tuning is refused; a database of another device
 #     is not overwritten, --only that matches nothing fails;
 #   - gptc compile --db applies the choices and says where they come from,
@@ -15,7 +16,10 @@
 #   - gptc train --db on sim with an order-neutral choice (relu2 at other
 #     threads and vector width) gives the rules' parameters bit for bit,
 #     the checkpoint keeps the choices, and a resume without them is
-#     refused; a database timed on sim holds for a sim run here; 4 ranks (each checks rank 0's choices) give 1 process's bits; --db is refused on ref, for another device and for another
+#     refused; a database timed on sim holds for a sim run here; a GEMM's
+#     algorithm from the database is what the run uses (its bits move), one
+#     the device lacks is an error naming the GEMM, and compile --db writes
+#     it into the generated build; 4 ranks (each checks rank 0's choices) give 1 process's bits; --db is refused on ref, for another device and for another
 #     gptc version, and a damaged database is an error at its line.
 . "$(dirname "$0")/lib.sh" tune "$@"
 
@@ -53,6 +57,15 @@ expect 0 "a budget that runs out before the first round" "the budget ran out aft
     "$bin" tune "${timed[@]}" --budget 0.001 --db "$tmp/budget.db"
 [ "$(grep -c '^candidate rmsnorm .* untimed$' "$tmp/budget.db")" = 5 ] && grep -q '^choice rmsnorm .* threads=256 vec=8$' "$tmp/budget.db" &&
     pass "... leaves every variant untimed and the rule chosen" || fail "the budget's database" "$(cat "$tmp/budget.db")"
+if [ "${GPTC_TEST_LONG:-0}" = 1 ]; then
+    expect 0 "gptc tune --only gemm timed by sim's clock (long)" "gptc tune: wrote $tmp/gemm-tuned.db" -- \
+        "$bin" tune "${timed[@]/rmsnorm/gemm}" --db "$tmp/gemm-tuned.db"
+    grep -q '^candidate gemm - m128_n512_k128_nn_hhh_b0 algo=default ok ' "$tmp/gemm-tuned.db" &&
+        grep -q '^candidate gemm - m128_n512_k128_nn_hhh_b0 algo=1\.0\.0\.2\.0\.0\.0\.0\.0 ' "$tmp/gemm-tuned.db" &&
+        grep -q '^choice gemm - m128_n512_k128_nn_hhh_b0 algo=' "$tmp/gemm-tuned.db" &&
+        pass "... every GEMM shape's algorithms, gated and timed, and a choice" ||
+        fail "the GEMMs' database" "$(grep gemm "$tmp/gemm-tuned.db" | head -n 8)"
+fi
 expect 2 "--tokens that is not a multiple of the window block" "--tokens 100: a multiple of the window block" -- \
     "$bin" tune models/tiny.yaml --backend sim --tokens 100 --db "$tmp/none.db"
 expect 2 "--only that matches no kernel" "no kernel to tune in --only" -- \
@@ -85,6 +98,25 @@ wait $rules
 judge 0 "gptc train on sim under the rules" "done at step 2" $? "$tmp/rules.out"
 params "$tmp/rules" "$tmp/rules.st" && params "$tmp/tuned" "$tmp/tuned.st" && cmp -s "$tmp/rules.st" "$tmp/tuned.st" &&
     pass "an order-neutral choice gives the rules' parameters bit for bit" || fail "the tuned run's parameters differ"
+# A GEMM's algorithm, written as gptc tune writes it: sim's split-K in 2 for
+# the head's weight gradient at tiny's 512 tokens (the recipe's zero
+# projections keep the other weights' gradients at zero for two steps).
+gemm=m320_n128_k512_tn_hhf_b0
+printf 'gptc-tune 1\nvalidator gptc %s\nvalidator device sim cost model\nchoice gemm - %s algo=1.0.0.2.0.0.0.0.0\n' \
+    "$version" "$gemm" > "$tmp/gemm.db"
+expect 0 "gptc train --db with a GEMM's algorithm on sim" "done at step 2" -- \
+    "$bin" train "${common[@]}" --steps 2 --db "$tmp/gemm.db" --run-dir "$tmp/gemm"
+params "$tmp/gemm" "$tmp/gemm.st" && ! cmp -s "$tmp/rules.st" "$tmp/gemm.st" &&
+    pass "... which the run uses: its sum in two parts moves the parameters' last bits" ||
+    fail "the GEMM's algorithm left the rules' parameters"
+sed 's/algo=1\./algo=7./' "$tmp/gemm.db" > "$tmp/gemm7.db"
+expect 2 "an algorithm the device does not have is an error naming the GEMM" "GEMM $gemm: no algorithm 7" -- \
+    "$bin" train "${common[@]}" --steps 1 --db "$tmp/gemm7.db" --run-dir "$tmp/gemm7"
+[ ! -e "$tmp/gemm7" ] && pass "... and leaves no run directory" || fail "a refused GEMM algorithm left a run directory"
+expect 0 "gptc compile --db with a GEMM's algorithm" "gptc compile: wrote" -- \
+    "$bin" compile models/tiny.yaml --db "$tmp/gemm.db" --no-compile -o "$tmp/gen-gemm"
+grep -q "\.ngemm = 1" "$tmp/gen-gemm/build.c" && grep -q "\.shape = \"$gemm\"" "$tmp/gen-gemm/build.c" &&
+    pass "... writes it into the generated build" || fail "the generated build lacks the GEMM's algorithm"
 # Four ranks, each reading the database, check that they hold rank 0's
 # choices, and give one process's bits.
 four=(models/tiny.yaml --backend sim --db "$tmp/relu2.db" --set "train.data.train=$tmp/data/t_train_*.bin"

@@ -194,6 +194,22 @@ static void optim(StrBuf *out, const ModelBuild *b) {
     sb_puts(out, "}},\n");
 }
 
+/* The GEMM algorithms chosen, as ModelBuild's gemm array. */
+static void gemm_choices(StrBuf *out, const ModelBuild *b) {
+    if (!b->ngemm) return;
+    sb_printf(out, ",\n    .ngemm = %d,\n    .gemm = {\n", b->ngemm);
+    for (int i = 0; i < b->ngemm; i++) {
+        const TuneAlgo *a = &b->gemm[i].knobs.algo;
+        sb_puts(out, "        {.family = ");
+        c_str(out, b->gemm[i].family);
+        sb_puts(out, ", .shape = ");
+        c_str(out, b->gemm[i].shape);
+        sb_printf(out, ", .knobs = {.algo = {%d, %d, %d, %d, %d, %d, %d, %d, %d, %d}}},\n", a->set, a->id, a->tile,
+                  a->stages, a->splitk, a->reduction, a->swizzle, a->custom, a->inner, a->cluster);
+    }
+    sb_puts(out, "    }");
+}
+
 void buildc_emit(const ModelBuild *b, const char *header, StrBuf *out) {
     sb_puts(out, header);
     sb_puts(out, "#include \"compiler/build.h\"\n\n/* The resolved spec, as `gptc check --json` prints it. */\nconst char gptc_build_spec[] =\n    ");
@@ -220,6 +236,7 @@ void buildc_emit(const ModelBuild *b, const char *header, StrBuf *out) {
     c_str(out, b->kernels_sha256);
     sb_puts(out, ",\n    .tuning = ");
     c_str(out, b->tuning);
+    gemm_choices(out, b);
     sb_printf(out, ",\n    .has_plan = true,\n    .plan = {.block_size = %d, .nbufs = %d, .nsteps = %d, .nforward = %d, "
                    ".bufs = bufs, .steps = steps, .loss_buf = %d, .xs_buf = {",
               b->plan.block_size, b->plan.nbufs, b->plan.nsteps, b->plan.nforward, b->plan.loss_buf);

@@ -39,7 +39,8 @@ static bool knob_next(const char *p) {
     return memchr(p, '=', strcspn(p, " \t")) != NULL;
 }
 
-/* FAMILY TPL SHAPE NAME=N..., the knobs (threads and vec at least). */
+/* FAMILY TPL SHAPE NAME=N..., the knobs (threads and vec at least; a
+ * GEMM's, its algorithm alone). */
 static bool variant(char **p, TuneChoice *c) {
     memset(c, 0, sizeof *c);
     if (!copy(c->family, sizeof c->family, word(p)) || !copy(c->tpl, sizeof c->tpl, word(p))) return false;
@@ -47,7 +48,8 @@ static bool variant(char **p, TuneChoice *c) {
     if (!copy(c->shape, sizeof c->shape, word(p))) return false;
     while (knob_next(*p))
         if (!tune_knobs_parse(word(p), &c->knobs)) return false;
-    return c->knobs.threads > 0 && c->knobs.vec > 0;
+    if (!strcmp(c->family, TUNE_GEMM)) return c->knobs.algo.set && !c->knobs.threads && !c->knobs.vec;
+    return c->knobs.threads > 0 && c->knobs.vec > 0 && !c->knobs.algo.set;
 }
 
 static const char *parse_line(char *line, TuneDb *db) {
@@ -67,7 +69,7 @@ static const char *parse_line(char *line, TuneDb *db) {
     if (!strcmp(kind, "candidate")) {
         if (db->nrows == TUNE_MAX_ROWS) return "too many candidate rows";
         TuneRow *r = &db->rows[db->nrows];
-        if (!variant(&p, &r->c)) return "expected: candidate FAMILY TEMPLATE SHAPE threads=N vec=N [KNOB=N]... STATUS [MICROSECONDS]";
+        if (!variant(&p, &r->c)) return "expected: candidate FAMILY TEMPLATE SHAPE threads=N vec=N [KNOB=N]... (a GEMM: algo=...) STATUS [MICROSECONDS]";
         const char *st = word(&p), *us = word(&p);
         if (!st || (strcmp(st, "ok") && strcmp(st, "pruned") && strcmp(st, "wrong") && strcmp(st, "untimed")))
             return "a candidate's status is ok, pruned, wrong or untimed";

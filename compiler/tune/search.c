@@ -3,11 +3,14 @@
  */
 #include "compiler/tune/search.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 void tune_instance_init(TuneInstance *ti, int inst, const EmitInstance *in) {
     TuneCandidate c[TUNE_MAX_CANDIDATES];
     ti->inst = inst;
+    snprintf(ti->family, sizeof ti->family, "%s", in->family);
+    snprintf(ti->shape, sizeof ti->shape, "%s", in->suffix);
     ti->n = tune_candidates(in, c, TUNE_MAX_CANDIDATES);
     ti->chosen = 0;
     for (int j = 0; j < ti->n; j++)

@@ -21,6 +21,7 @@
 #include "compiler/tune/space.h"
 
 #define TUNE_MAX_ROUNDS 64
+#define TUNE_MAX_INSTANCES (2 * EMIT_MAX_INSTANCES) /* kernels, then GEMM shapes */
 
 typedef enum { TUNE_OK, TUNE_PRUNED, TUNE_WRONG, TUNE_UNTIMED } TuneStatus;
 
@@ -32,9 +33,13 @@ typedef struct {
     double median_us; /* < 0 until timed */
 } TuneVariant;
 
-/* One tuned instance of the kernel set and its variants (v[0]: the rule). */
+/* One tuned instance of the kernel set, or one GEMM shape (inst -1), and
+ * its variants (v[0]: the rule). family and shape name it in the database
+ * (a kernel's: its family and the rule's suffix; a GEMM's: TUNE_GEMM and
+ * gpu_gemm_key's text). */
 typedef struct {
     int inst;
+    char family[32], shape[48];
     int n;
     TuneVariant v[TUNE_MAX_CANDIDATES];
     int chosen;       /* index into v */

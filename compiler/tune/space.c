@@ -41,7 +41,29 @@ static int *field(TuneKnobs *k, int i) { return (int *)((char *)k + knob_fields[
 bool tune_knobs_equal(TuneKnobs a, TuneKnobs b) {
     for (int i = 0; i < NKNOBS; i++)
         if (*field(&a, i) != *field(&b, i)) return false;
-    return true;
+    return !memcmp(&a.algo, &b.algo, sizeof a.algo);
+}
+
+/* TuneAlgo's fields after `set`, in the order its text gives them. */
+static int *algo_field(TuneAlgo *a, int i) {
+    int *f[] = {&a->id, &a->tile, &a->stages, &a->splitk, &a->reduction, &a->swizzle, &a->custom, &a->inner, &a->cluster};
+    return f[i];
+}
+enum { NALGO = 9 };
+
+static bool algo_parse(const char *text, TuneAlgo *a) {
+    memset(a, 0, sizeof *a);
+    if (!strcmp(text, "default")) return a->set = 1, true;
+    const char *p = text;
+    for (int i = 0; i < NALGO; i++) {
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (errno || end == p || v < 0 || v > 0x7fffffff || *end != (i + 1 < NALGO ? '.' : '\0')) return false;
+        *algo_field(a, i) = (int)v;
+        p = end + 1;
+    }
+    return a->set = 2, true;
 }
 
 void tune_knobs_format(TuneKnobs k, char *out, size_t cap) {
@@ -50,11 +72,16 @@ void tune_knobs_format(TuneKnobs k, char *out, size_t cap) {
     for (int i = 0; i < NKNOBS && len < cap; i++)
         if (*field(&k, i))
             len += (size_t)snprintf(out + len, cap - len, "%s%s=%d", len ? " " : "", knob_fields[i].name, *field(&k, i));
+    if (k.algo.set && len < cap) len += (size_t)snprintf(out + len, cap - len, "%salgo=", len ? " " : "");
+    if (k.algo.set == 1 && len < cap) snprintf(out + len, cap - len, "default");
+    for (int i = 0; k.algo.set == 2 && i < NALGO && len < cap; i++)
+        len += (size_t)snprintf(out + len, cap - len, "%s%d", i ? "." : "", *algo_field(&k.algo, i));
 }
 
 bool tune_knobs_parse(const char *word, TuneKnobs *k) {
     const char *eq = strchr(word, '=');
     if (!eq) return false;
+    if (eq - word == 4 && !strncmp(word, "algo", 4)) return algo_parse(eq + 1, &k->algo);
     for (int i = 0; i < NKNOBS; i++) {
         if (strlen(knob_fields[i].name) != (size_t)(eq - word) || strncmp(word, knob_fields[i].name, (size_t)(eq - word)))
             continue;
@@ -90,7 +117,7 @@ static void attention_space(TuneKnobs rule, TuneCandidate *out, int *n, int max)
             for (int b = 0; b < 3; b++)
                 for (int c = 0; c < 2; c++)
                     for (int d = 0; d < 3; d++) {
-                        TuneKnobs k = {2 * tiles[a], rule.vec, tiles[a], fwd[b], dq[c], dkdv[d], m};
+                        TuneKnobs k = {.threads = 2 * tiles[a], .vec = rule.vec, .tile = tiles[a], .fwd_kn = fwd[b], .dq_kn = dq[c], .dkdv_qn = dkdv[d], .minb = m};
                         TuneKnobs tiles_only = k;
                         tiles_only.minb = rule.minb;
                         if (!tune_knobs_equal(k, rule)) add(out, n, max, k, !tune_knobs_equal(tiles_only, rule));

@@ -52,13 +52,29 @@
  * streams (attn_fwd's FWD_KN, attn_bwd_dq's DQ_KN, attn_bwd_dkdv's
  * DKDV_QN), and the blocks per SM its __launch_bounds__ asks for
  * (MIN_BLOCKS). */
+/* A GEMM's algorithm by the device's configuration fields (runtime/device/
+ * gpu.h's GpuGemmAlgo: id, tile, stages, split-K count, reduction scheme,
+ * CTA swizzling, custom option, inner and cluster shapes), so that a choice
+ * is rebuilt in another process. set: 0 for a kernel's knobs, 1 the
+ * device's default (a GEMM's rule: cuBLASLt's heuristic's first), 2 these
+ * fields. Written "algo=default" or "algo=ID.TILE.STAGES.SPLITK.REDUCTION.
+ * SWIZZLE.CUSTOM.INNER.CLUSTER". */
+typedef struct {
+    int set, id, tile, stages, splitk, reduction, swizzle, custom, inner, cluster;
+} TuneAlgo;
+
 typedef struct {
     int threads; /* threads per block */
     int vec;     /* elements per vector */
     int tile, fwd_kn, dq_kn, dkdv_qn, minb;
+    TuneAlgo algo; /* GEMMs only */
 } TuneKnobs;
 
-#define TUNE_KNOBS_TEXT 96
+#define TUNE_KNOBS_TEXT 128
+
+/* The family of a GEMM's choice: its shape is gpu_gemm_key's text, its
+ * knobs only an algorithm, and it names no template. */
+#define TUNE_GEMM "gemm"
 
 bool tune_knobs_equal(TuneKnobs a, TuneKnobs b);
 
@@ -67,7 +83,8 @@ bool tune_knobs_equal(TuneKnobs a, TuneKnobs b);
 void tune_knobs_format(TuneKnobs k, char *out, size_t cap);
 
 /* One "name=N" word into k; false if the name is not a knob or N is not a
- * whole number from 1 to 65536. */
+ * whole number from 1 to 65536 (or, for algo, not "default" or its nine
+ * fields). */
 bool tune_knobs_parse(const char *word, TuneKnobs *k);
 
 typedef struct {

@@ -187,10 +187,24 @@ static void dev_profile(void *impl, const ModelBuild **build, const double **ms)
     *ms = exec_profile(d->e);
 }
 
+/* The device runs build b's GEMM algorithms, every other shape its default. */
+static int use_gemms(Dev *d, const ModelBuild *b) {
+    Gpu *g = &d->g;
+    int rc = g->gemm_use(g, NULL, NULL);
+    for (int i = 0; !rc && i < b->ngemm; i++) {
+        const TuneAlgo *t = &b->gemm[i].knobs.algo;
+        GpuGemmAlgo a = {t->id, t->tile, t->stages, t->splitk, t->reduction, t->swizzle, t->custom, t->inner, t->cluster};
+        rc = g->gemm_use(g, b->gemm[i].shape, t->set == 2 ? &a : NULL);
+    }
+    if (rc) dev_fail(d, "the tuned GEMM algorithms", g->err);
+    return rc;
+}
+
 static int dev_use_build(void *impl, const ModelBuild *nb) {
     Dev *d = impl;
     if (exec_use_build(d->e, nb)) return dev_fail(d, "a variant build", exec_error(d->e)), -1;
     if (optim_gpu_use_build(d->opt, nb)) return dev_fail(d, "a variant build", "another optimizer plan"), -1;
+    if (use_gemms(d, nb)) return -1;
     d->mb = nb;
     return 0;
 }
@@ -198,6 +212,12 @@ static int dev_use_build(void *impl, const ModelBuild *nb) {
 static int dev_replay(void *impl, int from, int to) {
     Dev *d = impl;
     if (exec_run(d->e, from, to)) return dev_fail(d, "replaying a step", exec_error(d->e)), -1;
+    return 0;
+}
+
+static int dev_gemm_of(void *impl, int step, GpuGemm *out) {
+    Dev *d = impl;
+    if (exec_gemm(d->e, step, out)) return dev_fail(d, "a GEMM step", exec_error(d->e)), -1;
     return 0;
 }
 
@@ -251,6 +271,7 @@ static bool dev_build(Dev *d, Backend *b, int max_T, char *err, size_t errcap) {
         snprintf(err, errcap, "%s executor: %s", d->g.name, d->opt ? "out of memory" : d->g.err);
         return false;
     }
+    if (use_gemms(d, d->mb)) return snprintf(err, errcap, "%s", d->err), false;
     d->params_fresh = d->grads_fresh = true;
     *b = (Backend){.name = d->g.name,
                    .impl = d,
@@ -277,6 +298,7 @@ static bool dev_build(Dev *d, Backend *b, int max_T, char *err, size_t errcap) {
                    .describe = dev_describe,
                    .use_build = dev_use_build,
                    .replay = dev_replay,
+                   .gemm_of = dev_gemm_of,
                    .gpu = dev_gpu};
     return true;
 }

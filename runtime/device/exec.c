@@ -332,7 +332,7 @@ static int run_kernel(Exec *e, const PlanStep *st) {
 
 static GpuDtype gpu_dtype(PlanDtype d) { return d == PD_BF16 ? GPU_BF16 : GPU_F32; }
 
-static int run_gemm(Exec *e, const PlanStep *st) {
+static int gemm_of(Exec *e, const PlanStep *st, GpuGemm *out) {
     const PlanGemm *m = &st->gemm;
     const PlanArg *a = &st->args[0], *b = &st->args[1], *c = &st->args[2];
     GpuGemm g = {0};
@@ -346,8 +346,22 @@ static int run_gemm(Exec *e, const PlanStep *st) {
     g.lda = m->lda, g.ldb = m->ldb, g.ldc = m->ldc;
     g.alpha = m->alpha, g.beta = m->beta;
     if (!g.a || !g.b || !g.c) return fail(e, "step %s: an operand has no device memory", st->what);
+    *out = g;
+    return 0;
+}
+
+static int run_gemm(Exec *e, const PlanStep *st) {
+    GpuGemm g;
+    if (gemm_of(e, st, &g)) return -1;
     if (e->g->gemm(e->g, &g)) return fail(e, "step %s: %s", st->what, e->g->err);
     return 0;
+}
+
+int exec_gemm(Exec *e, int step, GpuGemm *out) {
+    if (e->T < 1) return fail(e, "no step prepared (exec_prepare)");
+    if (step < 0 || step >= e->plan->nsteps || e->plan->steps[step].kind != STEP_GEMM)
+        return fail(e, "step %d is not a GEMM", step);
+    return gemm_of(e, &e->plan->steps[step], out);
 }
 
 static int run_step(Exec *e, const PlanStep *st) {

@@ -76,6 +76,9 @@ const double *exec_profile(const Exec *e);
  * lays out its buffers or gradients otherwise. nb must outlive e. */
 int exec_use_build(Exec *e, const ModelBuild *nb);
 
+/* The GEMM plan step `step` runs at the current T (pointers included). */
+int exec_gemm(Exec *e, int step, GpuGemm *out);
+
 int exec_forward(Exec *e, const int *ids, const int *targets, int T, int step, bool validation, double *loss);
 int exec_backward(Exec *e);
 

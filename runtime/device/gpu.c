@@ -58,3 +58,10 @@ void gpu_time_log_free(GpuTimeLog *l) {
     free(l->v);
     memset(l, 0, sizeof *l);
 }
+
+void gpu_gemm_key(const GpuGemm *mm, char *out, size_t cap) {
+    snprintf(out, cap, "m%d_n%d_k%d%s%.0d_%c%c_%c%c%c_b%d", mm->m, mm->n, mm->k, mm->batch > 1 ? "_x" : "",
+             mm->batch > 1 ? mm->batch : 0, mm->trans_a ? 't' : 'n', mm->trans_b ? 't' : 'n',
+             mm->a_type == GPU_BF16 ? 'h' : 'f', mm->b_type == GPU_BF16 ? 'h' : 'f', mm->c_type == GPU_BF16 ? 'h' : 'f',
+             mm->beta != 0.0f);
+}

@@ -49,6 +49,19 @@ typedef struct GpuGemm {
  * the GPU would, so that a plan checked on sim runs on cuda. */
 void gpu_gemm_check(const GpuGemm *mm, char *why, size_t cap);
 
+/* A GEMM algorithm by its configuration fields, enough to rebuild it in
+ * another process: cuBLASLt's (cublasLtMatmulAlgoConfigAttributes_t: the
+ * algorithm's id, tile, stages, split-K count, reduction scheme, CTA
+ * swizzling, custom option, inner shape, cluster shape); sim's emulated
+ * ones use id and splitk (the k sum in splitk parts, added in order). */
+typedef struct {
+    int id, tile, stages, splitk, reduction, swizzle, custom, inner, cluster;
+} GpuGemmAlgo;
+
+/* The shape of mm as a tuning key: sizes, batch, transposes, dtypes and
+ * whether beta is 0, e.g. "m512_n128_k128_nt_hhh_b0" (h bf16, f fp32). */
+void gpu_gemm_key(const GpuGemm *mm, char *out, size_t cap);
+
 typedef struct GpuLaunch {
     unsigned grid[3], block[3];
     size_t smem_bytes;
@@ -91,6 +104,15 @@ struct Gpu {
      * set_timing or the last call, in order (the array is the Gpu's, valid
      * until its next call), then forgets them. */
     int (*timed)(Gpu *g, const GpuTimed **out, int *n);
+    /* GEMM algorithms (gptc tune): gemm_algos gives up to max of the
+     * algorithms the device offers for mm's shape besides its default
+     * (cuBLASLt: the heuristic's next ones; sim: split-K in 2 and 4), and
+     * returns how many, or -1; gemm_use makes every GEMM whose shape has
+     * gpu_gemm_key `key` run algorithm a from now on (NULL: the device's
+     * default; a NULL key: every shape back to the default). A GEMM whose
+     * algorithm the device cannot run for its shape fails, naming it. */
+    int (*gemm_algos)(Gpu *g, const GpuGemm *mm, GpuGemmAlgo *out, int max);
+    int (*gemm_use)(Gpu *g, const char *key, const GpuGemmAlgo *a);
     void (*close)(Gpu *g);
 };
 

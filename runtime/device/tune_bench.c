@@ -31,6 +31,7 @@ struct TuneBench {
     int *ids, *tgt;
     size_t wipe_bytes;
     float *start; /* the gate's weights, once made (a model's init is slow) */
+    int *gemm_owner; /* per plan step: the GEMM instance that runs it, or -1 */
 };
 
 static double now_s(void) {
@@ -134,10 +135,9 @@ static ModelBuild *build_for(const TuneBench *tb, const int *pick, char *err, si
     if (!c) return snprintf(err, errlen, "out of memory"), NULL;
     for (int i = 0; pick && i < tb->n; i++) {
         if (!pick[i]) continue;
-        const EmitInstance *in = &tb->rules->kernels.inst[tb->ins[i].inst];
         TuneChoice *ch = &c->c[c->n++];
-        snprintf(ch->family, sizeof ch->family, "%s", in->family);
-        snprintf(ch->shape, sizeof ch->shape, "%s", in->suffix);
+        snprintf(ch->family, sizeof ch->family, "%s", tb->ins[i].family);
+        snprintf(ch->shape, sizeof ch->shape, "%s", tb->ins[i].shape);
         ch->knobs = tb->ins[i].v[pick[i]].knobs;
     }
     ModelBuild *b = model_build_tuned(&tb->rules->spec, c, err, errlen);
@@ -182,6 +182,7 @@ void tune_bench_close(TuneBench *tb) {
     free(tb->ids);
     free(tb->tgt);
     free(tb->start);
+    free(tb->gemm_owner);
     free(tb);
 }
 
@@ -272,6 +273,7 @@ static int windows(const ModelSpec *s, int step[2], double weight[2]) {
 /* The instance of tb whose kernel in build b is called `name`; -1 none. */
 static int owner(const TuneBench *tb, const ModelBuild *b, const char *name) {
     for (int i = 0; i < tb->n; i++) {
+        if (tb->ins[i].inst < 0) continue;
         const EmitInstance *in = &b->kernels.inst[tb->ins[i].inst];
         for (int k = 0; k < in->nkernels; k++)
             if (!strcmp(in->kernels[k].name, name)) return i;
@@ -281,7 +283,7 @@ static int owner(const TuneBench *tb, const ModelBuild *b, const char *name) {
 
 /* Whether the optimizer step launches instance `inst` of b. */
 static bool in_optimizer(const ModelBuild *b, int inst) {
-    for (int i = 0; i < b->optim.nlaunches; i++)
+    for (int i = 0; inst >= 0 && i < b->optim.nlaunches; i++)
         if (build_optim_kernel(b, b->optim.launches[i].op).inst == inst) return true;
     return false;
 }
@@ -289,7 +291,7 @@ static bool in_optimizer(const ModelBuild *b, int inst) {
 typedef struct {
     int K;                       /* candidate indices */
     ModelBuild *b[TUNE_MAX_CANDIDATES];
-    int pick[TUNE_MAX_CANDIDATES][EMIT_MAX_INSTANCES];
+    int pick[TUNE_MAX_CANDIDATES][TUNE_MAX_INSTANCES];
     bool optim[TUNE_MAX_CANDIDATES]; /* build k times an instance the optimizer launches */
     double *us;                  /* [i][k][w][round] */
     int nw, step[2];
@@ -300,35 +302,48 @@ static double *sample(Timing *t, int i, int k, int w, int r) {
     return &t->us[(((size_t)i * TUNE_MAX_CANDIDATES + (size_t)k) * 2 + (size_t)w) * TUNE_MAX_ROUNDS + (size_t)r];
 }
 
-/* Candidate index k's launches, each timed alone (round r < 0: a warm-up,
- * untimed): every plan step of the instances at their k-th variant, over
- * the activations of the step before, then the optimizer's step if one of
- * them is its. */
+/* The instance plan step s of build b belongs to, or -1. */
+static int step_owner(const TuneBench *tb, const ModelBuild *b, int s) {
+    const PlanStep *st = &b->plan.steps[s];
+    if (st->kind == STEP_KERNEL) return owner(tb, b, st->kernel);
+    return st->kind == STEP_GEMM && tb->gemm_owner ? tb->gemm_owner[s] : -1;
+}
+
+/* Candidate index k's launches and GEMMs, each timed alone (round r < 0: a
+ * warm-up, untimed): every plan step of the instances at their k-th
+ * variant, over the activations of the step before, then the optimizer's
+ * step if one of them is its. */
 static bool time_index(TuneBench *tb, Timing *t, int k, int w, int r, char *err, size_t errlen) {
     Gpu *g = tb->be.gpu(tb->be.impl);
     const ModelBuild *b = t->b[k];
     if (tb->be.use_build(tb->be.impl, b)) return failed(tb, "switching to a variant", err, errlen);
     if (r >= 0 && g->set_timing(g, true, tb->wipe_bytes)) return snprintf(err, errlen, "timing: %s", g->err), false;
-    for (int s = 0; s < b->plan.nsteps; s++) {
-        const PlanStep *st = &b->plan.steps[s];
-        if (st->kind != STEP_KERNEL) continue;
-        int i = owner(tb, b, st->kernel);
-        if (i >= 0 && t->pick[k][i] == k && tb->be.replay(tb->be.impl, s, s + 1))
-            return failed(tb, "replaying a launch", err, errlen);
+    int *who = malloc(sizeof(int) * (size_t)b->plan.nsteps), nwho = 0;
+    if (!who) return snprintf(err, errlen, "out of memory"), false;
+    bool ok = true;
+    for (int s = 0; ok && s < b->plan.nsteps; s++) {
+        int i = step_owner(tb, b, s);
+        if (i < 0 || t->pick[k][i] != k) continue;
+        who[nwho++] = i;
+        ok = tb->be.replay(tb->be.impl, s, s + 1) == 0 || failed(tb, "replaying a launch", err, errlen);
     }
-    if (t->optim[k] && tb->be.step(tb->be.impl, t->step[w])) return failed(tb, "an optimizer step", err, errlen);
-    if (r < 0) return true;
+    if (ok && t->optim[k] && tb->be.step(tb->be.impl, t->step[w])) ok = failed(tb, "an optimizer step", err, errlen);
     const GpuTimed *log;
     int nlog;
-    if (g->timed(g, &log, &nlog) || g->set_timing(g, false, 0)) return snprintf(err, errlen, "timing: %s", g->err), false;
-    double ms[EMIT_MAX_INSTANCES] = {0};
-    for (int e = 0; e < nlog; e++) {
-        int i = owner(tb, b, log[e].name);
-        if (i >= 0) ms[i] += log[e].ms;
+    if (ok && r >= 0 && (g->timed(g, &log, &nlog) || g->set_timing(g, false, 0)))
+        ok = (snprintf(err, errlen, "timing: %s", g->err), false);
+    if (ok && r >= 0) {
+        /* One entry per replayed step, in order; then the optimizer's. */
+        double ms[TUNE_MAX_INSTANCES] = {0};
+        for (int e = 0; e < nlog; e++) {
+            int i = e < nwho ? who[e] : owner(tb, b, log[e].name);
+            if (i >= 0) ms[i] += log[e].ms;
+        }
+        for (int i = 0; i < tb->n; i++)
+            if (t->pick[k][i] == k) *sample(t, i, k, w, r) = 1e3 * ms[i];
     }
-    for (int i = 0; i < tb->n; i++)
-        if (t->pick[k][i] == k) *sample(t, i, k, w, r) = 1e3 * ms[i];
-    return true;
+    free(who);
+    return ok;
 }
 
 /* Every candidate index once at window w, after a whole step of the rules
@@ -404,7 +419,7 @@ static bool synced(TuneBench *tb, char *err, size_t errlen) {
 
 bool tune_bench_ab(TuneBench *tb, const TuneInstance *ins, int rounds, int T, double *rules_ms, double *tuned_ms,
                    char *err, size_t errlen) {
-    int pick[EMIT_MAX_INSTANCES], step[2], nw;
+    int pick[TUNE_MAX_INSTANCES], step[2], nw;
     double weight[2], ms[2][2][TUNE_MAX_ROUNDS];
     for (int i = 0; i < tb->n; i++) pick[i] = ins[i].chosen;
     nw = windows(&tb->rules->spec, step, weight);
@@ -429,4 +444,46 @@ bool tune_bench_ab(TuneBench *tb, const TuneInstance *ins, int rounds, int T, do
     release(tb, b[0]);
     release(tb, b[1]);
     return ok;
+}
+
+int tune_bench_gemms(TuneBench *tb, TuneInstance *ins, int *n, int cap, int T, char *err, size_t errlen) {
+    const ModelBuild *b = tb->rules;
+    Backend *be = &tb->be;
+    Gpu *g = be->gpu(be->impl);
+    int first = *n;
+    free(tb->gemm_owner);
+    tb->gemm_owner = malloc(sizeof(int) * (size_t)b->plan.nsteps);
+    if (!tb->gemm_owner) return snprintf(err, errlen, "out of memory"), -1;
+    if (!gate_start(tb, tb->all, err, errlen) || !train_step(tb, tb->all, T, 0, NULL, err, errlen)) return -1;
+    for (int s = 0; s < b->plan.nsteps; s++) {
+        tb->gemm_owner[s] = -1;
+        if (b->plan.steps[s].kind != STEP_GEMM) continue;
+        GpuGemm mm;
+        char key[48];
+        if (be->gemm_of(be->impl, s, &mm)) return failed(tb, "a GEMM step", err, errlen), -1;
+        gpu_gemm_key(&mm, key, sizeof key);
+        int i = first;
+        while (i < *n && strcmp(ins[i].shape, key)) i++;
+        if (i == *n) {
+            GpuGemmAlgo algos[TUNE_MAX_CANDIDATES];
+            int na = g->gemm_algos(g, &mm, algos, TUNE_MAX_CANDIDATES - 1);
+            if (na < 0) return snprintf(err, errlen, "GEMM %s: %s", key, g->err), -1;
+            if (!na) continue; /* one algorithm: nothing to choose */
+            if (*n == cap) return snprintf(err, errlen, "more than %d kernels and GEMM shapes to tune", cap), -1;
+            TuneInstance *ti = &ins[(*n)++];
+            memset(ti, 0, sizeof *ti);
+            ti->inst = -1;
+            snprintf(ti->family, sizeof ti->family, "%s", TUNE_GEMM);
+            snprintf(ti->shape, sizeof ti->shape, "%s", key);
+            ti->v[ti->n++] = (TuneVariant){.knobs = {.algo = {.set = 1}}, .status = TUNE_OK, .median_us = -1};
+            for (int j = 0; j < na; j++) {
+                const GpuGemmAlgo *a = &algos[j];
+                TuneAlgo t = {2, a->id, a->tile, a->stages, a->splitk, a->reduction, a->swizzle, a->custom, a->inner, a->cluster};
+                ti->v[ti->n++] = (TuneVariant){.knobs = {.algo = t}, .reorders = true, .status = TUNE_OK, .median_us = -1};
+            }
+        }
+        tb->gemm_owner[s] = i;
+    }
+    tb->n = *n;
+    return *n - first;
 }

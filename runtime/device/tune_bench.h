@@ -62,6 +62,15 @@ void tune_bench_close(TuneBench *tb);
 /* The device, for the database's validators: "sim", or the GPU's. */
 const char *tune_bench_backend(const TuneBench *tb);
 
+/* Appends to ins (holding *n instances, room for cap; the array the bench
+ * was opened with) one instance per GEMM shape of the plan at T tokens
+ * with more than one algorithm on the device: candidate 0 the device's
+ * default, then its other algorithms (Gpu.gemm_algos), each marked as
+ * reordering sums. Returns how many, or -1 with err. From then on the
+ * bench's gate steps and timing take them too: a GEMM's time is its plan
+ * steps' (the optimizer's Newton-Schulz GEMMs keep the default). */
+int tune_bench_gemms(TuneBench *tb, TuneInstance *ins, int *n, int cap, int T, char *err, size_t errlen);
+
 /* One gate step of T tokens under pick (pick[i]: ins[i]'s variant, 0 the
  * rule; NULL: every rule). */
 bool tune_bench_gate_step(TuneBench *tb, const int *pick, int T, GateStep *out, char *err, size_t errlen);

@@ -187,8 +187,8 @@ TEST(tune_order_neutral_knobs_keep_the_bits_on_sim) {
     snprintf(small.c[0].family, sizeof small.c[0].family, "attention");
     snprintf(small.c[0].shape, sizeof small.c[0].shape, "h4_d32");
     wide.c[0] = small.c[0];
-    small.c[0].knobs = (TuneKnobs){128, 8, 64, 32, 32, 16, 1};
-    wide.c[0].knobs = (TuneKnobs){256, 8, 128, 128, 64, 32, 1};
+    small.c[0].knobs = (TuneKnobs){128, 8, 64, 32, 32, 16, 1, {0}};
+    wide.c[0].knobs = (TuneKnobs){256, 8, 128, 128, 64, 32, 1, {0}};
     char err[4096], why[160];
     ModelBuild *b[5] = {model_build(&s, err, sizeof err), model_build_tuned(&s, &neutral, err, sizeof err),
                         model_build_tuned(&s, &reorder, err, sizeof err), model_build_tuned(&s, &small, err, sizeof err),
@@ -229,23 +229,29 @@ TEST(tune_db_round_trip_and_validators) {
     memset(&db, 0, sizeof db);
     tune_db_validator(&db, "gptc", "0.1.0");
     tune_db_validator(&db, "device", "sim cost model");
-    db.nrows = 2;
+    db.nrows = 4;
     db.rows[0] = (TuneRow){{"relu2", "m512", "0123456789abcdef", {.threads = 256, .vec = 8}}, "ok", 12.5};
-    db.rows[1] = (TuneRow){{"attention", "h4_d32", "0123456789abcdef", {256, 8, 128, 32, 64, 16, 2}}, "pruned", -1};
-    db.choices.n = 2;
+    db.rows[1] = (TuneRow){{"attention", "h4_d32", "0123456789abcdef", {256, 8, 128, 32, 64, 16, 2, {0}}}, "pruned", -1};
+    /* A GEMM's candidates: the device's default, and an algorithm by its nine fields. */
+    db.rows[2] = (TuneRow){{TUNE_GEMM, "m512_n512_k128_nn_hhh_b0", "", {.algo = {.set = 1}}}, "ok", 30};
+    db.rows[3] = (TuneRow){{TUNE_GEMM, "m512_n512_k128_nn_hhh_b0", "", {.algo = {2, 21, 18, 5, 4, 2, 1, 0, 3, 7}}}, "ok", 25};
+    db.choices.n = 3;
     db.choices.c[0] = db.rows[0].c;
     db.choices.c[1] = db.rows[1].c;
+    db.choices.c[2] = db.rows[3].c;
     char err[512];
     const char *path = tmp_path("t.db");
     CHECK(tune_db_write(path, &db, err, sizeof err));
     CHECK(tune_db_read(path, &back, err, sizeof err));
     CHECK_EQ_INT(back.nvalidators, 2);
     CHECK(!strcmp(back.v[1].value, "sim cost model"));
-    CHECK_EQ_INT(back.nrows, 2);
+    CHECK_EQ_INT(back.nrows, 4);
     CHECK(back.rows[0].us == 12.5 && back.rows[1].us < 0);
     CHECK(!strcmp(back.rows[1].status, "pruned"));
-    CHECK(back.choices.n == 2 && !memcmp(&back.choices.c[0], &db.choices.c[0], sizeof db.choices.c[0]) &&
-          !memcmp(&back.choices.c[1], &db.choices.c[1], sizeof db.choices.c[1]));
+    CHECK(back.choices.n == 3);
+    for (int i = 0; i < 3 && i < back.choices.n; i++) CHECK(!memcmp(&back.choices.c[i], &db.choices.c[i], sizeof db.choices.c[i]));
+    CHECK(tune_knobs_equal(back.rows[2].c.knobs, db.rows[2].c.knobs) &&
+          !tune_knobs_equal(back.rows[2].c.knobs, back.rows[3].c.knobs));
     TuneValidator here[2] = {{"gptc", "0.1.0"}, {"device", "sim cost model"}};
     CHECK(tune_db_holds(&back, path, here, 2, true, err, sizeof err));
     snprintf(here[1].value, sizeof here[1].value, "NVIDIA H200");
@@ -274,6 +280,9 @@ TEST(tune_db_damage_is_an_error_at_its_line) {
          ":3: validators come before every candidate and choice"},
         {"gptc-tune 1\nvalidator gptc 1\nvalidator gptc 2\n", ":3: this validator is given twice"},
         {"gptc-tune 1\nbogus\n", ":2: expected validator, candidate or choice"},
+        {"gptc-tune 1\nchoice gemm - m512_n512_k128_nn_hhh_b0 threads=256 vec=8\n", ":2: expected: choice FAMILY"},
+        {"gptc-tune 1\nchoice gemm - m512_n512_k128_nn_hhh_b0 algo=1.2.3\n", ":2: expected: choice FAMILY"},
+        {"gptc-tune 1\nchoice relu2 - m512 threads=256 vec=8 algo=default\n", ":2: expected: choice FAMILY"},
     };
     static TuneDb db;
     char err[512];

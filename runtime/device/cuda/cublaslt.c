@@ -38,6 +38,14 @@ static struct {
                              cublasLtMatrixLayout_t, const void *, cublasLtMatrixLayout_t, const void *,
                              const void *, cublasLtMatrixLayout_t, void *, cublasLtMatrixLayout_t,
                              const cublasLtMatmulAlgo_t *, void *, size_t, cudaStream_t);
+    cublasStatus_t (*algo_init)(cublasLtHandle_t, cublasComputeType_t, cudaDataType_t, cudaDataType_t,
+                                cudaDataType_t, cudaDataType_t, cudaDataType_t, int, cublasLtMatmulAlgo_t *);
+    cublasStatus_t (*algo_get)(const cublasLtMatmulAlgo_t *, cublasLtMatmulAlgoConfigAttributes_t, void *, size_t,
+                               size_t *);
+    cublasStatus_t (*algo_set)(cublasLtMatmulAlgo_t *, cublasLtMatmulAlgoConfigAttributes_t, const void *, size_t);
+    cublasStatus_t (*algo_check)(cublasLtHandle_t, cublasLtMatmulDesc_t, cublasLtMatrixLayout_t,
+                                 cublasLtMatrixLayout_t, cublasLtMatrixLayout_t, cublasLtMatrixLayout_t,
+                                 const cublasLtMatmulAlgo_t *, cublasLtMatmulHeuristicResult_t *);
 } lt;
 
 static pthread_once_t lt_once = PTHREAD_ONCE_INIT;
@@ -130,11 +138,15 @@ static void load(void) {
                                   "cublasLtMatmulPreferenceDestroy",
                                   "cublasLtMatmulPreferenceSetAttribute",
                                   "cublasLtMatmulAlgoGetHeuristic",
-                                  "cublasLtMatmul"};
+                                  "cublasLtMatmul",
+                                  "cublasLtMatmulAlgoInit",
+                                  "cublasLtMatmulAlgoConfigGetAttribute",
+                                  "cublasLtMatmulAlgoConfigSetAttribute",
+                                  "cublasLtMatmulAlgoCheck"};
     void *slots[] = {&lt.status_name, &lt.version,       &lt.create,        &lt.destroy,   &lt.desc_create,
                      &lt.desc_destroy, &lt.desc_set,     &lt.layout_create, &lt.layout_destroy,
                      &lt.layout_set,  &lt.pref_create,   &lt.pref_destroy,  &lt.pref_set,  &lt.heuristic,
-                     &lt.matmul};
+                     &lt.matmul,      &lt.algo_init,     &lt.algo_get,      &lt.algo_set,  &lt.algo_check};
     _Static_assert(sizeof names / sizeof names[0] == sizeof slots / sizeof slots[0], "one slot per name");
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!sym(lib, names[i], slots[i])) {
@@ -184,6 +196,11 @@ struct CublasLt {
     CUdeviceptr workspace;
     LtPlan plans[MAX_PLANS];
     int nplans;
+    struct {
+        char key[64];
+        GpuGemmAlgo a;
+    } prefs[MAX_PLANS]; /* cublaslt_use's algorithms, by shape */
+    int nprefs;
 };
 
 CublasLt *cublaslt_open(CUstream stream, CUdeviceptr workspace, char *why, size_t cap) {
@@ -282,7 +299,9 @@ static int plan_descriptors(LtPlan *p, char *err, size_t cap) {
     return 0;
 }
 
-static int plan_algorithm(CublasLt *c, LtPlan *p, char *err, size_t cap) {
+/* The heuristic's best `want` algorithms for p's shape into res; how many,
+ * or -1 with err. */
+static int heuristic(CublasLt *c, LtPlan *p, cublasLtMatmulHeuristicResult_t *res, int want, char *err, size_t cap) {
     cublasLtMatmulPreference_t pref;
     cublasStatus_t s = lt.pref_create(&pref);
     if (s != CUBLAS_STATUS_SUCCESS) {
@@ -307,9 +326,8 @@ static int plan_algorithm(CublasLt *c, LtPlan *p, char *err, size_t cap) {
         snprintf(err, cap, "cublasLtMatmulPreferenceSetAttribute: %s", status(s));
         return -1;
     }
-    cublasLtMatmulHeuristicResult_t res;
     int found = 0;
-    s = lt.heuristic(c->handle, p->desc, p->la, p->lb, p->lc, p->lc, pref, 1, &res, &found);
+    s = lt.heuristic(c->handle, p->desc, p->la, p->lb, p->lc, p->lc, pref, want, res, &found);
     lt.pref_destroy(pref);
     if (s != CUBLAS_STATUS_SUCCESS || found < 1) {
         const PlanKey *k = &p->key;
@@ -318,9 +336,17 @@ static int plan_algorithm(CublasLt *c, LtPlan *p, char *err, size_t cap) {
                  k->trans_a ? " trans_a" : "", k->trans_b ? " trans_b" : "");
         return -1;
     }
+    return found;
+}
+
+static int plan_algorithm(CublasLt *c, LtPlan *p, char *err, size_t cap) {
+    cublasLtMatmulHeuristicResult_t res;
+    if (heuristic(c, p, &res, 1, err, cap) < 0) return -1;
     p->algo = res.algo;
     return 0;
 }
+
+static int plan_preferred(CublasLt *c, LtPlan *p, char *err, size_t cap);
 
 static LtPlan *get_plan(CublasLt *c, const GpuGemm *mm, char *err, size_t cap) {
     PlanKey k = key_of(mm);
@@ -333,7 +359,7 @@ static LtPlan *get_plan(CublasLt *c, const GpuGemm *mm, char *err, size_t cap) {
     LtPlan *p = &c->plans[c->nplans];
     memset(p, 0, sizeof *p);
     p->key = k;
-    if (plan_descriptors(p, err, cap) || plan_algorithm(c, p, err, cap)) {
+    if (plan_descriptors(p, err, cap) || plan_preferred(c, p, err, cap)) {
         lt_plan_free(p);
         return NULL;
     }
@@ -357,6 +383,118 @@ int cublaslt_gemm(CublasLt *c, const GpuGemm *mm, char *err, size_t cap) {
     if (s != CUBLAS_STATUS_SUCCESS) {
         snprintf(err, cap, "cublasLtMatmul (m %d n %d k %d batch %d): %s", mm->m, mm->n, mm->k, mm->batch, status(s));
         return -1;
+    }
+    return 0;
+}
+
+/* ---- other algorithms (gptc tune) ---- */
+
+static const cublasLtMatmulAlgoConfigAttributes_t algo_fields[] = {
+    CUBLASLT_ALGO_CONFIG_ID,           CUBLASLT_ALGO_CONFIG_TILE_ID,        CUBLASLT_ALGO_CONFIG_STAGES_ID,
+    CUBLASLT_ALGO_CONFIG_SPLITK_NUM,   CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME, CUBLASLT_ALGO_CONFIG_CTA_SWIZZLING,
+    CUBLASLT_ALGO_CONFIG_CUSTOM_OPTION, CUBLASLT_ALGO_CONFIG_INNER_SHAPE_ID, CUBLASLT_ALGO_CONFIG_CLUSTER_SHAPE_ID};
+
+/* GpuGemmAlgo's fields in algo_fields' order. */
+static int *algo_field(GpuGemmAlgo *a, int i) {
+    int *f[] = {&a->id, &a->tile, &a->stages, &a->splitk, &a->reduction, &a->swizzle, &a->custom, &a->inner, &a->cluster};
+    return f[i];
+}
+
+enum { NFIELDS = sizeof algo_fields / sizeof algo_fields[0] };
+
+/* Each field is read and written at the width the attribute has (32 bits,
+ * or 16 for the inner and cluster shapes), through a 64-bit buffer. */
+static void read_algo(const cublasLtMatmulAlgo_t *algo, GpuGemmAlgo *out) {
+    memset(out, 0, sizeof *out);
+    for (int i = 0; i < NFIELDS; i++) {
+        uint64_t v = 0;
+        size_t got = 0;
+        if (lt.algo_get(algo, algo_fields[i], &v, sizeof v, &got) == CUBLAS_STATUS_SUCCESS) {
+            if (got == 2) *algo_field(out, i) = (int)(uint16_t)v;
+            else *algo_field(out, i) = (int)(uint32_t)v;
+        }
+    }
+}
+
+static cublasStatus_t write_algo(cublasLtMatmulAlgo_t *algo, const GpuGemmAlgo *a) {
+    for (int i = 1; i < NFIELDS; i++) {
+        uint64_t probe = 0;
+        size_t width = 0;
+        lt.algo_get(algo, algo_fields[i], &probe, sizeof probe, &width);
+        uint32_t v32 = (uint32_t)*algo_field((GpuGemmAlgo *)a, i);
+        uint16_t v16 = (uint16_t)v32;
+        cublasStatus_t s = lt.algo_set(algo, algo_fields[i], width == 2 ? (const void *)&v16 : (const void *)&v32,
+                                       width == 2 ? 2 : 4);
+        if (s != CUBLAS_STATUS_SUCCESS) return s;
+    }
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+int cublaslt_algos(CublasLt *c, const GpuGemm *mm, GpuGemmAlgo *out, int max, char *err, size_t cap) {
+    LtPlan *p = get_plan(c, mm, err, cap);
+    if (!p) return -1;
+    cublasLtMatmulHeuristicResult_t res[CUBLASLT_MAX_ALGOS + 1];
+    int want = max + 1 > CUBLASLT_MAX_ALGOS + 1 ? CUBLASLT_MAX_ALGOS + 1 : max + 1;
+    int found = heuristic(c, p, res, want, err, cap), n = 0;
+    for (int i = 1; i < found; i++)
+        if (res[i].state == CUBLAS_STATUS_SUCCESS) read_algo(&res[i].algo, &out[n++]);
+    return found < 0 ? -1 : n;
+}
+
+/* The tuning key of a plan's shape (gpu_gemm_key's). */
+static void plan_key_text(const PlanKey *k, char *out, size_t cap) {
+    GpuGemm mm = {.m = k->m, .n = k->n, .k = k->k, .batch = k->batch, .trans_a = k->trans_a, .trans_b = k->trans_b,
+                  .a_type = k->a_type, .b_type = k->b_type, .c_type = k->c_type, .beta = k->beta_zero ? 0.0f : 1.0f};
+    gpu_gemm_key(&mm, out, cap);
+}
+
+/* Plan p runs its shape's preferred algorithm, or the heuristic's first. */
+static int plan_preferred(CublasLt *c, LtPlan *p, char *err, size_t cap) {
+    char key[64];
+    plan_key_text(&p->key, key, sizeof key);
+    const GpuGemmAlgo *a = NULL;
+    for (int i = 0; i < c->nprefs && !a; i++)
+        if (!strcmp(c->prefs[i].key, key)) a = &c->prefs[i].a;
+    if (!a) return plan_algorithm(c, p, err, cap);
+    cublasLtMatmulAlgo_t algo;
+    const PlanKey *k = &p->key;
+    /* cuBLASLt's A is our B (see the header). */
+    cublasStatus_t s = lt.algo_init(c->handle, CUBLAS_COMPUTE_32F, CUDA_R_32F, dtype(k->b_type), dtype(k->a_type),
+                                    dtype(k->c_type), dtype(k->c_type), a->id, &algo);
+    const char *call = "cublasLtMatmulAlgoInit";
+    if (s == CUBLAS_STATUS_SUCCESS) s = write_algo(&algo, a), call = "cublasLtMatmulAlgoConfigSetAttribute";
+    cublasLtMatmulHeuristicResult_t res;
+    if (s == CUBLAS_STATUS_SUCCESS)
+        s = lt.algo_check(c->handle, p->desc, p->la, p->lb, p->lc, p->lc, &algo, &res), call = "cublasLtMatmulAlgoCheck";
+    if (s == CUBLAS_STATUS_SUCCESS && res.workspaceSize > CUBLASLT_WORKSPACE_BYTES) s = CUBLAS_STATUS_NOT_SUPPORTED;
+    if (s != CUBLAS_STATUS_SUCCESS) {
+        snprintf(err, cap, "GEMM %s: algorithm %d (tile %d, stages %d, split-K %d) does not run here: %s: %s", key,
+                 a->id, a->tile, a->stages, a->splitk, call, status(s));
+        return -1;
+    }
+    p->algo = algo;
+    return 0;
+}
+
+int cublaslt_use(CublasLt *c, const char *key, const GpuGemmAlgo *a, char *err, size_t cap) {
+    int i = 0;
+    if (!key) c->nprefs = 0;
+    else {
+        while (i < c->nprefs && strcmp(c->prefs[i].key, key)) i++;
+        if (!a && i < c->nprefs) c->prefs[i] = c->prefs[--c->nprefs];
+        else if (a && i == c->nprefs && c->nprefs == MAX_PLANS)
+            return snprintf(err, cap, "more than %d GEMM shapes", MAX_PLANS), -1;
+        else if (a) {
+            if (i == c->nprefs) c->nprefs++;
+            snprintf(c->prefs[i].key, sizeof c->prefs[i].key, "%s", key);
+            c->prefs[i].a = *a;
+        }
+    }
+    /* The shapes planned already take their new algorithm now. */
+    for (int j = 0; j < c->nplans; j++) {
+        char k[64];
+        plan_key_text(&c->plans[j].key, k, sizeof k);
+        if ((!key || !strcmp(k, key)) && plan_preferred(c, &c->plans[j], err, cap)) return -1;
     }
     return 0;
 }

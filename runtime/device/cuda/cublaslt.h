@@ -18,7 +18,9 @@
  * Each distinct shape (sizes, strides, types, transposes, pointer
  * alignments, beta == 0) keeps its descriptors and the heuristic's first
  * algorithm for a 32 MiB workspace, so a training step asks the heuristic
- * once per GEMM shape.
+ * once per GEMM shape; gptc tune may set another of the heuristic's
+ * algorithms for a shape (cublaslt_algos, cublaslt_use), by its
+ * configuration fields.
  */
 #ifndef GPTC_CUBLASLT_H
 #define GPTC_CUBLASLT_H
@@ -30,6 +32,7 @@
 #include "runtime/device/gpu.h"
 
 #define CUBLASLT_WORKSPACE_BYTES ((size_t)32 << 20)
+#define CUBLASLT_MAX_ALGOS 16 /* the heuristic's algorithms gptc tune tries, after the first */
 
 typedef struct CublasLt CublasLt;
 
@@ -46,6 +49,17 @@ CublasLt *cublaslt_open(CUstream stream, CUdeviceptr workspace, char *why, size_
 /* Checks mm and runs it; 0, or -1 with the call and the cuBLAS status name
  * in err. */
 int cublaslt_gemm(CublasLt *lt, const GpuGemm *mm, char *err, size_t cap);
+
+/* The heuristic's algorithms for mm's shape after its first (the default),
+ * at most max, by their configuration fields; how many, or -1 with err. */
+int cublaslt_algos(CublasLt *lt, const GpuGemm *mm, GpuGemmAlgo *out, int max, char *err, size_t cap);
+
+/* GEMMs whose gpu_gemm_key is `key` run algorithm a from now on (rebuilt
+ * from its fields and checked with cublasLtMatmulAlgoCheck when a GEMM of
+ * that shape first runs), or the heuristic's first again (a NULL; a NULL
+ * key: every shape); 0, or -1 with err (the algorithm does not fit a shape
+ * already planned). */
+int cublaslt_use(CublasLt *lt, const char *key, const GpuGemmAlgo *a, char *err, size_t cap);
 
 void cublaslt_close(CublasLt *lt);
 

@@ -276,6 +276,14 @@ static int cuda_gemm(Gpu *g, const GpuGemm *mm) {
     return time_end(g, i, cublaslt_gemm(impl(g)->lt, mm, g->err, sizeof g->err));
 }
 
+static int cuda_gemm_algos(Gpu *g, const GpuGemm *mm, GpuGemmAlgo *out, int max) {
+    return cublaslt_algos(impl(g)->lt, mm, out, max, g->err, sizeof g->err);
+}
+
+static int cuda_gemm_use(Gpu *g, const char *key, const GpuGemmAlgo *a) {
+    return cublaslt_use(impl(g)->lt, key, a, g->err, sizeof g->err);
+}
+
 static int cuda_sync(Gpu *g) {
     CU_CHECK(g, impl(g)->d->StreamSynchronize(impl(g)->stream), "cuStreamSynchronize");
     return 0;
@@ -492,6 +500,7 @@ int gpu_cuda_open(Gpu *g, const GpuCudaConfig *cfg, char *err, size_t errcap) {
                .copy_device = cuda_copy_device, .memset_zero = cuda_memset_zero,
                .launch = cuda_launch, .gemm = cuda_gemm, .sync = cuda_sync,
                .elapsed_ms = cuda_elapsed_ms, .set_timing = cuda_set_timing, .timed = cuda_timed,
+               .gemm_algos = cuda_gemm_algos, .gemm_use = cuda_gemm_use,
                .close = cuda_close};
     c->d = cuda_drv(NULL, 0);
     int rc = device_info(g, cfg->device);

@@ -22,6 +22,8 @@
 #include "runtime/util/bf16.h"
 #include "runtime/device/sim/sim.h"
 
+#define SIM_MAX_GEMM_ALGOS 256
+
 typedef struct {
     void *handle;
     GptcSimOptions opt;
@@ -30,7 +32,19 @@ typedef struct {
     size_t na, nb, nc;
     bool timing;
     GpuTimeLog log;
+    float *ws; /* split-K: the parts' sum */
+    size_t ns;
+    int nalgos; /* gemm_use's choices, by shape */
+    struct {
+        char key[64];
+        GpuGemmAlgo a;
+    } algos[SIM_MAX_GEMM_ALGOS];
 } SimImpl;
+
+/* sim's GEMM algorithms: CBLAS's sgemm (the default), or the k sum in
+ * `splitk` interleaved parts (split_k): another order of the sum, as a
+ * GPU's split-K algorithms have. */
+#define SIM_ALGO_SPLITK 1
 
 static double now_ms(void) {
     struct timespec ts;
@@ -126,6 +140,43 @@ static int sim_launch(Gpu *g, const char *name, const GpuLaunch *l, void **args)
     return time_end(g, t, t0, sim_launch_now(g, name, l, args));
 }
 
+/* The algorithm gemm_use set for mm's shape; NULL: the default. */
+static const GpuGemmAlgo *algo_for(const SimImpl *s, const GpuGemm *mm) {
+    char key[64];
+    gpu_gemm_key(mm, key, sizeof key);
+    if (!s->nalgos) return NULL;
+    for (int i = 0; i < s->nalgos; i++)
+        if (!strcmp(s->algos[i].key, key)) return &s->algos[i].a;
+    return NULL;
+}
+
+/* c = alpha a b + beta c (fp32, row-major, c's leading dimension n), the
+ * k sum in `parts` interleaved parts (part p: every k = p mod parts), each
+ * summed in fp32, then added in order: an order that no blocking of
+ * CBLAS's k loop gives, as a GPU's split-K reduction is an order of its
+ * own. A plain loop: sim's GEMMs are small. */
+static int split_k(SimImpl *s, const GpuGemm *mm, int parts, const float *a, int ac, const float *b, float *c) {
+    float *sum = stage(&s->ws, &s->ns, (size_t)mm->m * mm->n);
+    if (!sum) return -1;
+    int bc = mm->trans_b ? mm->k : mm->n;
+    for (int i = 0; i < mm->m; i++)
+        for (int j = 0; j < mm->n; j++) {
+            float total = 0;
+            for (int p = 0; p < parts; p++) {
+                float part = 0;
+                for (int k = p; k < mm->k; k += parts) {
+                    float x = mm->trans_a ? a[(size_t)k * ac + i] : a[(size_t)i * ac + k];
+                    float y = mm->trans_b ? b[(size_t)j * bc + k] : b[(size_t)k * bc + j];
+                    part += x * y;
+                }
+                total += part;
+            }
+            sum[(size_t)i * mm->n + j] = total;
+        }
+    for (size_t i = 0; i < (size_t)mm->m * mm->n; i++) c[i] = mm->alpha * sum[i] + (mm->beta != 0 ? mm->beta * c[i] : 0.0f);
+    return 0;
+}
+
 static int sim_gemm_now(Gpu *g, const GpuGemm *mm) {
     SimImpl *s = g->impl;
     char why[256];
@@ -137,6 +188,7 @@ static int sim_gemm_now(Gpu *g, const GpuGemm *mm) {
     float *a = stage(&s->wa, &s->na, (size_t)(ar * ac)), *b = stage(&s->wb, &s->nb, (size_t)(br * bc));
     float *c = stage(&s->wc, &s->nc, (size_t)mm->m * mm->n);
     if (!a || !b || !c) return gpu_fail(g, "sim: out of memory in gemm");
+    const GpuGemmAlgo *algo = algo_for(s, mm);
     for (int i = 0; i < mm->batch; i++) {
         const char *pa = (const char *)mm->a + (size_t)(i * mm->stride_a) * elem_ab;
         const char *pb = (const char *)mm->b + (size_t)(i * mm->stride_b) * elem_ab;
@@ -144,8 +196,12 @@ static int sim_gemm_now(Gpu *g, const GpuGemm *mm) {
         widen(a, pa, mm->a_type, ar, ac, mm->lda);
         widen(b, pb, mm->b_type, br, bc, mm->ldb);
         if (mm->beta != 0) widen(c, pc, mm->c_type, mm->m, mm->n, mm->ldc);
-        cblas_sgemm(CblasRowMajor, mm->trans_a ? CblasTrans : CblasNoTrans, mm->trans_b ? CblasTrans : CblasNoTrans,
-                    mm->m, mm->n, mm->k, mm->alpha, a, (int)ac, b, (int)bc, mm->beta, c, mm->n);
+        if (algo && algo->splitk > 1) {
+            if (split_k(s, mm, algo->splitk, a, (int)ac, b, c)) return gpu_fail(g, "sim: out of memory in gemm");
+        } else {
+            cblas_sgemm(CblasRowMajor, mm->trans_a ? CblasTrans : CblasNoTrans, mm->trans_b ? CblasTrans : CblasNoTrans,
+                        mm->m, mm->n, mm->k, mm->alpha, a, (int)ac, b, (int)bc, mm->beta, c, mm->n);
+        }
         for (long long r = 0; r < mm->m; r++) {
             if (mm->c_type == GPU_F32) {
                 memcpy((float *)pc + r * mm->ldc, c + r * mm->n, sizeof(float) * (size_t)mm->n);
@@ -162,6 +218,33 @@ static int sim_gemm(Gpu *g, const GpuGemm *mm) {
     double t0 = 0;
     GpuTimed *t = time_start(g, "gemm", &t0);
     return time_end(g, t, t0, sim_gemm_now(g, mm));
+}
+
+static int sim_gemm_algos(Gpu *g, const GpuGemm *mm, GpuGemmAlgo *out, int max) {
+    (void)g;
+    int n = 0;
+    for (int parts = 2; parts <= 4 && n < max; parts *= 2)
+        if (mm->k >= 2 * parts) out[n++] = (GpuGemmAlgo){.id = SIM_ALGO_SPLITK, .splitk = parts};
+    return n;
+}
+
+static int sim_gemm_use(Gpu *g, const char *key, const GpuGemmAlgo *a) {
+    SimImpl *s = g->impl;
+    if (!key) return s->nalgos = 0, 0;
+    int i = 0;
+    while (i < s->nalgos && strcmp(s->algos[i].key, key)) i++;
+    if (!a) {
+        if (i < s->nalgos) s->algos[i] = s->algos[--s->nalgos];
+        return 0;
+    }
+    if (a->id != SIM_ALGO_SPLITK || a->splitk < 2)
+        return gpu_fail(g, "sim: GEMM %s: no algorithm %d with split-K %d here (sim has CBLAS and split-K)", key, a->id,
+                        a->splitk);
+    if (i == s->nalgos && s->nalgos == SIM_MAX_GEMM_ALGOS) return gpu_fail(g, "sim: more than %d GEMM shapes", i);
+    if (i == s->nalgos) s->nalgos++;
+    snprintf(s->algos[i].key, sizeof s->algos[i].key, "%s", key);
+    s->algos[i].a = *a;
+    return 0;
 }
 
 /* Nothing to wipe: the host's caches are not what a GPU kernel would see. */
@@ -197,6 +280,7 @@ static void sim_close(Gpu *g) {
     free(s->wb);
     free(s->wc);
     gpu_time_log_free(&s->log);
+    free(s->ws);
     free(s);
     g->impl = NULL;
 }
@@ -232,6 +316,8 @@ int gpu_sim_open(Gpu *g, void *handle) {
     g->sync = sim_sync;
     g->elapsed_ms = sim_elapsed;
     g->set_timing = sim_set_timing;
+    g->gemm_algos = sim_gemm_algos;
+    g->gemm_use = sim_gemm_use;
     g->timed = sim_timed;
     g->close = sim_close;
     return 0;
