@@ -46,7 +46,8 @@
 #              GPTC_STEPS=tune runs it alone (after versions, deps, build);
 #              each prints its phases' seconds (pruning, opening the bench,
 #              the correctness gate, the timing), every kernel's chosen
-#              variant with its measured speed-up over the rule, and the
+#              variant and every GEMM shape's cuBLASLt algorithm with its
+#              measured speed-up over the rule (the heuristic's first), and the
 #              whole-step A/B of the tuned kernels against the rules, in
 #              one run; then gptc compile --report --db on the result
 #   variant    only with GPTC_VARIANT=DIR (another checkout of gptc, e.g. a
