@@ -4,8 +4,7 @@
 #   make test       everything CI runs: unit, bad-input, model and docs tests,
 #                   also under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make test-deps  install what only the tests need (PyTorch, pip); CI does
-#   make test-long  the slow checks: every fuzz target for FUZZ_SECONDS each, and
-#                   gptc tune of every GEMM shape's algorithms on sim
+#   make test-long  the slow checks: every fuzz target for FUZZ_SECONDS each
 #   make bench      benchmarks, reported as ratios measured side by side
 
 CC      ?= gcc
@@ -321,9 +320,8 @@ test-optim-gpu: build/gptc
 test-fuzz: $(FUZZ_BINS)
 	tests/run-fuzz.sh
 
-test-long: $(FUZZ_BINS) build/gptc data/demo/corpus.txt
+test-long: $(FUZZ_BINS)
 	tests/run-fuzz.sh --long $(FUZZ_SECONDS)
-	GPTC_TEST_LONG=1 tests/run-tune.sh build/gptc
 
 # Ratios measured side by side in one run: ref against PyTorch on tiny.yaml
 # at its early windows and at the widest throughout

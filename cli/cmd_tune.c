@@ -179,10 +179,11 @@ static bool gate_one(Tuning *t, int i, int j, int T, const GateStep *want, char 
     return true;
 }
 
-/* The k-th OK candidate of instance i that keeps (or, reorders, changes)
- * the order of the sums; 0 when none. */
+/* The k-th OK candidate of kernel instance i that keeps (or, reorders,
+ * changes) the order of the sums; 0 when none (and for a GEMM, which has
+ * a gate of its own: tune_bench_gemm_gate). */
 static int nth(const TuneInstance *ti, int k, bool reorders) {
-    for (int j = 1; j < ti->n; j++)
+    for (int j = 1; ti->inst >= 0 && j < ti->n; j++)
         if (ti->v[j].status == TUNE_OK && ti->v[j].reorders == reorders && k-- == 0) return j;
     return 0;
 }
@@ -205,12 +206,12 @@ static bool gate_rounds(Tuning *t, bool reorders, int T, const GateStep *want, c
     return ok;
 }
 
-static bool gate(Tuning *t, int T, char *err, size_t errlen) {
+static bool gate(Tuning *t, int T, int gemm_T, char *err, size_t errlen) {
     GateStep want;
     if (!tune_bench_gate_step(t->bench, NULL, T, &want, err, errlen)) return false;
     bool ok = gate_rounds(t, false, T, &want, err, errlen) && gate_rounds(t, true, T, &want, err, errlen);
     gate_step_free(&want);
-    return ok;
+    return ok && tune_bench_gemm_gate(t->bench, t->ins, t->n, gemm_T, err, errlen);
 }
 
 /* ---- 4. the timing ----------------------------------------------------- */
@@ -440,7 +441,8 @@ static int tune(const Args *a, const ModelSpec *spec) {
                          err, sizeof err) < 0)
         fprintf(stderr, "gptc tune: the GEMMs' algorithms: %s\n", err), rc = 1;
     double opened_s = seconds_since(&t.start);
-    if (!rc && !gate(&t, T, err, sizeof err)) fprintf(stderr, "gptc tune: the correctness gate: %s\n", err), rc = 1;
+    int timed_T = a->tokens ? a->tokens : (int)spec->train.tokens_per_rank;
+    if (!rc && !gate(&t, T, timed_T, err, sizeof err)) fprintf(stderr, "gptc tune: the correctness gate: %s\n", err), rc = 1;
     double gated_s = seconds_since(&t.start), before = 0, after = 0;
     if (!rc && !timing(&t, a, &before, &after, err, sizeof err)) fprintf(stderr, "gptc tune: timing: %s\n", err), rc = 1;
     if (!rc) {

@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "runtime/backend.h"
 #include "runtime/device/cuda/gpu_cuda.h"
 #include "runtime/device/gpu.h"
+#include "runtime/util/bf16.h"
 
 struct TuneBench {
     const ModelBuild *rules;
@@ -486,4 +488,79 @@ int tune_bench_gemms(TuneBench *tb, TuneInstance *ins, int *n, int cap, int T, c
     }
     tb->n = *n;
     return *n - first;
+}
+
+/* ---- the GEMMs' gate ---------------------------------------------------------- */
+
+/* Replays GEMM step s under algorithm a (NULL: the default) from C as
+ * saved in `keep`, and reads its output into out. */
+static bool gemm_run(TuneBench *tb, int s, const GpuGemm *mm, const char *key, const GpuGemmAlgo *a, const void *keep,
+                     size_t bytes, void *out, char *err, size_t errlen) {
+    Gpu *g = tb->be.gpu(tb->be.impl);
+    if (g->gemm_use(g, key, a) || (keep && g->copy_device(g, mm->c, keep, bytes)))
+        return snprintf(err, errlen, "GEMM %s: %s", key, g->err), false;
+    if (tb->be.replay(tb->be.impl, s, s + 1)) return failed(tb, "replaying a GEMM", err, errlen);
+    if (g->copy_to_host(g, out, mm->c, bytes)) return snprintf(err, errlen, "GEMM %s: %s", key, g->err), false;
+    return true;
+}
+
+/* The relative L2 distance of got from want, n values of dtype t. */
+static double rel_l2(const void *want, const void *got, size_t n, GpuDtype t) {
+    double d = 0, w = 0;
+    for (size_t i = 0; i < n; i++) {
+        float x = t == GPU_F32 ? ((const float *)want)[i] : bf16_to_f32(((const uint16_t *)want)[i]);
+        float y = t == GPU_F32 ? ((const float *)got)[i] : bf16_to_f32(((const uint16_t *)got)[i]);
+        d += ((double)y - x) * ((double)y - x), w += (double)x * x;
+    }
+    return isfinite(d) ? (w > 0 ? sqrt(d / w) : sqrt(d)) : INFINITY;
+}
+
+/* GEMM instance i's gate, over the operands its step finds now. */
+static bool gemm_gate(TuneBench *tb, TuneInstance *ins, int i, int T, char *err, size_t errlen) {
+    TuneInstance *ti = &ins[i];
+    int s = 0;
+    while (s < tb->rules->plan.nsteps && !(tb->gemm_owner && tb->gemm_owner[s] == i)) s++;
+    if (s == tb->rules->plan.nsteps) return snprintf(err, errlen, "GEMM %s: not in the plan", ti->shape), false;
+    Gpu *g = tb->be.gpu(tb->be.impl);
+    GpuGemm mm;
+    char key[48];
+    if (tb->be.gemm_of(tb->be.impl, s, &mm)) return failed(tb, "a GEMM step", err, errlen);
+    gpu_gemm_key(&mm, key, sizeof key);
+    if (strcmp(key, ti->shape)) return snprintf(err, errlen, "GEMM %s: the step runs %s at %d tokens", ti->shape, key, T), false;
+    size_t n = (size_t)(mm.m - 1) * (size_t)mm.ldc + (size_t)mm.n, bytes = n * (mm.c_type == GPU_F32 ? 4 : 2);
+    void *keep = mm.beta != 0 ? g->alloc(g, bytes) : NULL, *want = malloc(bytes), *got = malloc(bytes);
+    bool ok = want && got && (mm.beta == 0 || keep);
+    if (!ok) snprintf(err, errlen, "out of memory");
+    if (ok && keep && g->copy_device(g, keep, mm.c, bytes)) ok = (snprintf(err, errlen, "%s", g->err), false);
+    ok = ok && gemm_run(tb, s, &mm, ti->shape, NULL, keep, bytes, want, err, errlen);
+    double tol = mm.c_type == GPU_F32 ? GATE_GEMM_F32_REL : GATE_GEMM_BF16_REL;
+    for (int j = 1; ok && j < ti->n; j++) {
+        TuneVariant *v = &ti->v[j];
+        if (v->status != TUNE_OK) continue;
+        const TuneAlgo *t = &v->knobs.algo;
+        GpuGemmAlgo a = {t->id, t->tile, t->stages, t->splitk, t->reduction, t->swizzle, t->custom, t->inner, t->cluster};
+        ok = gemm_run(tb, s, &mm, ti->shape, &a, keep, bytes, got, err, errlen);
+        double r = ok ? rel_l2(want, got, n, mm.c_type) : 0;
+        if (ok && !(r <= tol)) {
+            v->status = TUNE_WRONG;
+            snprintf(v->why, sizeof v->why, "output rel L2 %.2e from the default algorithm's (tol %.0e)", r, tol);
+        }
+    }
+    /* The shape back to its default and its output as it was. */
+    if (g->gemm_use(g, ti->shape, NULL) && ok) ok = (snprintf(err, errlen, "%s", g->err), false);
+    if (keep && ok && g->copy_device(g, mm.c, keep, bytes)) ok = (snprintf(err, errlen, "%s", g->err), false);
+    if (keep) g->free(g, keep);
+    free(want);
+    free(got);
+    return ok;
+}
+
+bool tune_bench_gemm_gate(TuneBench *tb, TuneInstance *ins, int n, int T, char *err, size_t errlen) {
+    bool any = false;
+    for (int i = 0; i < n; i++) any = any || ins[i].inst < 0;
+    if (!any) return true;
+    if (!gate_start(tb, tb->all, err, errlen) || !train_step(tb, tb->all, T, 0, NULL, err, errlen)) return false;
+    for (int i = 0; i < n; i++)
+        if (ins[i].inst < 0 && !gemm_gate(tb, ins, i, T, err, errlen)) return false;
+    return true;
 }

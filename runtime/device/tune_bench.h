@@ -71,6 +71,16 @@ const char *tune_bench_backend(const TuneBench *tb);
  * steps' (the optimizer's Newton-Schulz GEMMs keep the default). */
 int tune_bench_gemms(TuneBench *tb, TuneInstance *ins, int *n, int cap, int T, char *err, size_t errlen);
 
+/* The gate of the GEMM instances among ins[0..n) (added by
+ * tune_bench_gemms at T tokens): after a step of the rules at T, the first
+ * plan step of each shape is replayed over the operands it finds, under
+ * the default algorithm and under each TUNE_OK variant, and each output is
+ * compared with the default's within GATE_GEMM_*_REL; a variant outside is
+ * marked TUNE_WRONG with why. The whole-step gate cannot judge a GEMM: it
+ * runs at fewer tokens than the shape's, and Muon's orthogonalisation
+ * magnifies any reordered gradient bit. False with err when a step fails. */
+bool tune_bench_gemm_gate(TuneBench *tb, TuneInstance *ins, int n, int T, char *err, size_t errlen);
+
 /* One gate step of T tokens under pick (pick[i]: ins[i]'s variant, 0 the
  * rule; NULL: every rule). */
 bool tune_bench_gate_step(TuneBench *tb, const int *pick, int T, GateStep *out, char *err, size_t errlen);

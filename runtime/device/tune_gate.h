@@ -23,6 +23,12 @@
 
 #define GATE_LOSS_REL 1e-5
 #define GATE_PARAMS_REL 1e-3
+/* A GEMM's algorithm is gated on its own output instead (tune_bench.h),
+ * against the default algorithm's over the same operands, relative L2: an
+ * fp32 output within a few roundings of fp32's, a bf16 one within one
+ * rounding of bf16's (2^-8) wherever it falls. */
+#define GATE_GEMM_F32_REL 1e-5
+#define GATE_GEMM_BF16_REL 4e-3
 
 typedef struct {
     double loss;
