@@ -456,6 +456,12 @@ static int plan_preferred(CublasLt *c, LtPlan *p, char *err, size_t cap) {
     for (int i = 0; i < c->nprefs && !a; i++)
         if (!strcmp(c->prefs[i].key, key)) a = &c->prefs[i].a;
     if (!a) return plan_algorithm(c, p, err, cap);
+    /* As the heuristic is asked (plan_algorithm): split-K partial sums in fp32 only. */
+    if (a->reduction != CUBLASLT_REDUCTION_SCHEME_NONE && a->reduction != CUBLASLT_REDUCTION_SCHEME_COMPUTE_TYPE) {
+        snprintf(err, cap, "GEMM %s: algorithm %d reduces split-K partial sums in scheme %d, not in fp32", key, a->id,
+                 a->reduction);
+        return -1;
+    }
     cublasLtMatmulAlgo_t algo;
     const PlanKey *k = &p->key;
     /* cuBLASLt's A is our B (see the header). */
