@@ -190,18 +190,28 @@ static TuneDb *load_db(const char *path, const char *version) {
 }
 
 /* The time db records for instance `in` (rule shape) at knobs k; < 0 if none. */
-static double recorded_us(const TuneDb *db, const EmitInstance *in, const char *tpl, TuneKnobs k) {
+static double recorded_us(const TuneDb *db, const char *family, const char *shape, const char *tpl, TuneKnobs k) {
     for (int r = 0; r < db->nrows; r++) {
         const TuneChoice *c = &db->rows[r].c;
-        if (!strcmp(c->family, in->family) && !strcmp(c->shape, in->suffix) && (!c->tpl[0] || !strcmp(c->tpl, tpl)) &&
+        if (!strcmp(c->family, family) && !strcmp(c->shape, shape) && (!c->tpl[0] || !strcmp(c->tpl, tpl)) &&
             tune_knobs_equal(c->knobs, k))
             return db->rows[r].us;
     }
     return -1;
 }
 
-/* --report with --db: each tuned kernel's variant and its speed-up over
- * the rule, as the database measured them. */
+static void print_speedup(const char *family, const char *shape, TuneKnobs k, double rule, double now,
+                          const char *device) {
+    char knobs[TUNE_KNOBS_TEXT];
+    tune_knobs_format(k, knobs, sizeof knobs);
+    printf("%-16s %-22s %-20s ", family, shape, knobs);
+    if (rule > 0 && now > 0) printf("%.3fx (%s)\n", rule / now, device ? device : "?");
+    else puts("-");
+}
+
+/* --report with --db: each tuned kernel's variant and each GEMM shape's
+ * algorithm, with its speed-up over the rule, as the database measured
+ * them. */
 static void print_tuning(const ModelSpec *spec, const TuneDb *db, const ModelBuild *b) {
     KernelSet *rules = malloc(sizeof *rules);
     if (!rules) return;
@@ -215,12 +225,14 @@ static void print_tuning(const ModelSpec *spec, const TuneDb *db, const ModelBui
         const TuneChoice *c = tune_find(&db->choices, r->family, r->suffix);
         if (!c) continue;
         TuneKnobs k = tune_knobs(&b->kernels.inst[i]);
-        double rule = recorded_us(db, r, tpl, tune_knobs(r)), now = recorded_us(db, r, tpl, k);
-        char knobs[TUNE_KNOBS_TEXT];
-        tune_knobs_format(k, knobs, sizeof knobs);
-        printf("%-16s %-22s %-20s ", r->family, r->suffix, knobs);
-        if (rule > 0 && now > 0) printf("%.3fx (%s)\n", rule / now, device ? device : "?");
-        else puts("-");
+        print_speedup(r->family, r->suffix, k, recorded_us(db, r->family, r->suffix, tpl, tune_knobs(r)),
+                      recorded_us(db, r->family, r->suffix, tpl, k), device);
+    }
+    TuneKnobs dflt = {.algo = {.set = 1}};
+    for (int i = 0; i < b->ngemm; i++) {
+        const TuneChoice *c = &b->gemm[i];
+        print_speedup(c->family, c->shape, c->knobs, recorded_us(db, c->family, c->shape, "", dflt),
+                      recorded_us(db, c->family, c->shape, "", c->knobs), device);
     }
     free(rules);
 }

@@ -45,25 +45,28 @@ grep '^choice' "$db" > "$tmp/choices1"
 expect 0 "a second tuning run" "gptc tune: wrote $db" -- "${tune[@]}"
 grep '^choice' "$db" | cmp -s - "$tmp/choices1" && pass "a second run makes the same choices" ||
     fail "a second run chose otherwise" "$(grep '^choice' "$db")"
-# Timed by sim's clock: every launch of a step alone, then the A/B.
-timed=(models/tiny.yaml --backend sim --only rmsnorm --rounds 1 --tokens 128 --set attention.window.schedule=constant)
-expect 0 "gptc tune timed by sim's clock" "gptc tune: wrote $tmp/timed.db" -- "$bin" tune "${timed[@]}" --db "$tmp/timed.db"
+# Timed by sim's clock: every launch of a step alone, then the A/B; the
+# RMS norm's variants and every GEMM shape's algorithms (sim's split-K).
+timed=(models/tiny.yaml --backend sim --rounds 1 --tokens 128 --set attention.window.schedule=constant)
+expect 0 "gptc tune timed by sim's clock" "gptc tune: wrote $tmp/timed.db" -- \
+    "$bin" tune "${timed[@]}" --only rmsnorm,gemm --db "$tmp/timed.db"
 grep -q 'speed-up (measured)' "$tmp/out" && grep -q 'the whole step, A/B (median): ' "$tmp/out" &&
     pass "... reports measured speed-ups and the whole-step A/B" || fail "the timed report" "$(tail -n 8 "$tmp/out")"
 grep -q '^validator device sim (host clock)$' "$tmp/timed.db" && grep -q '^validator cpu ' "$tmp/timed.db" &&
     [ "$(grep -c '^candidate rmsnorm [0-9a-f]* d128 threads=[0-9]* vec=8 ok [0-9.]*$' "$tmp/timed.db")" = 5 ] &&
     pass "... and writes the host's validators and every variant's time" || fail "the timed database" "$(cat "$tmp/timed.db")"
-expect 0 "a budget that runs out before the first round" "the budget ran out after 0 of 1 rounds" -- \
-    "$bin" tune "${timed[@]}" --budget 0.001 --db "$tmp/budget.db"
-[ "$(grep -c '^candidate rmsnorm .* untimed$' "$tmp/budget.db")" = 5 ] && grep -q '^choice rmsnorm .* threads=256 vec=8$' "$tmp/budget.db" &&
-    pass "... leaves every variant untimed and the rule chosen" || fail "the budget's database" "$(cat "$tmp/budget.db")"
-expect 0 "gptc tune --only gemm timed by sim's clock" "gptc tune: wrote $tmp/gemm-tuned.db" -- \
-    "$bin" tune "${timed[@]/rmsnorm/gemm}" --db "$tmp/gemm-tuned.db"
-grep -q '^candidate gemm - m128_n512_k128_nn_hhh_b0 algo=default ok ' "$tmp/gemm-tuned.db" &&
-    grep -q '^candidate gemm - m128_n512_k128_nn_hhh_b0 algo=1\.0\.0\.2\.0\.0\.0\.0\.0 ok ' "$tmp/gemm-tuned.db" &&
-    grep -q '^choice gemm - m128_n512_k128_nn_hhh_b0 algo=' "$tmp/gemm-tuned.db" &&
+grep -q '^candidate gemm - m128_n512_k128_nn_hhh_b0 algo=default ok ' "$tmp/timed.db" &&
+    grep -q '^candidate gemm - m128_n512_k128_nn_hhh_b0 algo=1\.0\.0\.2\.0\.0\.0\.0\.0 ok ' "$tmp/timed.db" &&
+    grep -q '^choice gemm - m128_n512_k128_nn_hhh_b0 algo=' "$tmp/timed.db" &&
     pass "... every GEMM shape's algorithms, each within tolerance of the default's output, timed, and a choice" ||
-    fail "the GEMMs' database" "$(grep gemm "$tmp/gemm-tuned.db" | head -n 8)"
+    fail "the GEMMs' database" "$(grep gemm "$tmp/timed.db" | head -n 8)"
+expect 0 "a budget that runs out before the first round" "the budget ran out after 0 of 1 rounds" -- \
+    "$bin" tune "${timed[@]}" --only gemm --budget 0.001 --db "$tmp/budget.db"
+! grep -q '^candidate gemm .* ok' "$tmp/budget.db" && grep -q '^candidate gemm .* untimed$' "$tmp/budget.db" &&
+    ! grep '^choice gemm' "$tmp/budget.db" | grep -qv 'algo=default$' &&
+    pass "... leaves every variant untimed and the rule chosen" || fail "the budget's database" "$(cat "$tmp/budget.db")"
+expect 0 "gptc compile --report --db: each GEMM shape's algorithm and speed-up" "gemm             m128_n512_k128_nn_hhh_b0" -- \
+    "$bin" compile models/tiny.yaml --db "$tmp/timed.db" --report --no-compile -o "$tmp/gen-gemm-report"
 expect 2 "--tokens that is not a multiple of the window block" "--tokens 100: a multiple of the window block" -- \
     "$bin" tune models/tiny.yaml --backend sim --tokens 100 --db "$tmp/none.db"
 expect 2 "--only that matches no kernel" "no kernel to tune in --only" -- \
