@@ -389,42 +389,47 @@ int cublaslt_gemm(CublasLt *c, const GpuGemm *mm, char *err, size_t cap) {
 
 /* ---- other algorithms (gptc tune) ---- */
 
-static const cublasLtMatmulAlgoConfigAttributes_t algo_fields[] = {
-    CUBLASLT_ALGO_CONFIG_ID,           CUBLASLT_ALGO_CONFIG_TILE_ID,        CUBLASLT_ALGO_CONFIG_STAGES_ID,
-    CUBLASLT_ALGO_CONFIG_SPLITK_NUM,   CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME, CUBLASLT_ALGO_CONFIG_CTA_SWIZZLING,
-    CUBLASLT_ALGO_CONFIG_CUSTOM_OPTION, CUBLASLT_ALGO_CONFIG_INNER_SHAPE_ID, CUBLASLT_ALGO_CONFIG_CLUSTER_SHAPE_ID};
+/* The configuration fields, in GpuGemmAlgo's order, with the width each
+ * is stored in (cublasLt.h): a get or set of another size is refused. */
+static const struct {
+    cublasLtMatmulAlgoConfigAttributes_t attr;
+    size_t width;
+} algo_fields[] = {
+    {CUBLASLT_ALGO_CONFIG_ID, 4},           {CUBLASLT_ALGO_CONFIG_TILE_ID, 4},
+    {CUBLASLT_ALGO_CONFIG_STAGES_ID, 4},    {CUBLASLT_ALGO_CONFIG_SPLITK_NUM, 4},
+    {CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME, 4}, {CUBLASLT_ALGO_CONFIG_CTA_SWIZZLING, 4},
+    {CUBLASLT_ALGO_CONFIG_CUSTOM_OPTION, 4}, {CUBLASLT_ALGO_CONFIG_INNER_SHAPE_ID, 2},
+    {CUBLASLT_ALGO_CONFIG_CLUSTER_SHAPE_ID, 2}};
 
-/* GpuGemmAlgo's fields in algo_fields' order. */
+enum { NFIELDS = sizeof algo_fields / sizeof algo_fields[0] };
+
 static int *algo_field(GpuGemmAlgo *a, int i) {
     int *f[] = {&a->id, &a->tile, &a->stages, &a->splitk, &a->reduction, &a->swizzle, &a->custom, &a->inner, &a->cluster};
     return f[i];
 }
 
-enum { NFIELDS = sizeof algo_fields / sizeof algo_fields[0] };
-
-/* Each field is read and written at the width the attribute has (32 bits,
- * or 16 for the inner and cluster shapes), through a 64-bit buffer. */
 static void read_algo(const cublasLtMatmulAlgo_t *algo, GpuGemmAlgo *out) {
     memset(out, 0, sizeof *out);
     for (int i = 0; i < NFIELDS; i++) {
-        uint64_t v = 0;
+        uint32_t v32 = 0;
+        uint16_t v16 = 0;
         size_t got = 0;
-        if (lt.algo_get(algo, algo_fields[i], &v, sizeof v, &got) == CUBLAS_STATUS_SUCCESS) {
-            if (got == 2) *algo_field(out, i) = (int)(uint16_t)v;
-            else *algo_field(out, i) = (int)(uint32_t)v;
-        }
+        bool wide = algo_fields[i].width == 4;
+        if (lt.algo_get(algo, algo_fields[i].attr, wide ? (void *)&v32 : (void *)&v16, algo_fields[i].width, &got) ==
+            CUBLAS_STATUS_SUCCESS)
+            *algo_field(out, i) = wide ? (int)v32 : (int)v16;
     }
 }
 
+/* Every field but the id (which cublasLtMatmulAlgoInit took). */
 static cublasStatus_t write_algo(cublasLtMatmulAlgo_t *algo, const GpuGemmAlgo *a) {
+    GpuGemmAlgo fields = *a;
     for (int i = 1; i < NFIELDS; i++) {
-        uint64_t probe = 0;
-        size_t width = 0;
-        lt.algo_get(algo, algo_fields[i], &probe, sizeof probe, &width);
-        uint32_t v32 = (uint32_t)*algo_field((GpuGemmAlgo *)a, i);
+        uint32_t v32 = (uint32_t)*algo_field(&fields, i);
         uint16_t v16 = (uint16_t)v32;
-        cublasStatus_t s = lt.algo_set(algo, algo_fields[i], width == 2 ? (const void *)&v16 : (const void *)&v32,
-                                       width == 2 ? 2 : 4);
+        bool wide = algo_fields[i].width == 4;
+        cublasStatus_t s = lt.algo_set(algo, algo_fields[i].attr, wide ? (const void *)&v32 : (const void *)&v16,
+                                       algo_fields[i].width);
         if (s != CUBLAS_STATUS_SUCCESS) return s;
     }
     return CUBLAS_STATUS_SUCCESS;
