@@ -53,16 +53,20 @@ static const char tune_help[] =
     "\n"
     "Chooses, for each of the model's tunable kernels, one variant of its\n"
     "template (threads per block, vector width, rows per block; attention's\n"
-    "query tile and its kernels' key and query tiles): every variant\n"
-    "is compiled with NVRTC and dropped if it spills, uses local memory or\n"
-    "exceeds shared memory; the rest must pass a correctness gate (a training\n"
-    "step under the variant against the same step under the rules: bit for\n"
-    "bit where the variant keeps the order of every sum, within 1e-5 of the\n"
-    "loss and 1e-3 of the parameters where it does not); then each kernel's\n"
-    "variants are timed, interleaved, and one wins only if it beats the rule\n"
-    "by more than 2%. The choices, every variant's status and time, and what\n"
-    "they were measured on go to the tuning database, which gptc compile --db\n"
-    "and gptc train --db read.\n"
+    "query tile, its kernels' key and query tiles and the blocks per SM they\n"
+    "ask for), and for each GEMM shape of the step one of the device's\n"
+    "algorithms (cuBLASLt's heuristic's first 16; on sim, split-K sums).\n"
+    "Every kernel variant is compiled with NVRTC and dropped if it spills,\n"
+    "uses local memory or exceeds shared memory; the rest must pass a\n"
+    "correctness gate (a training step under the variant against the same\n"
+    "step under the rules: bit for bit where the variant keeps the order of\n"
+    "every sum, within 1e-5 of the loss and 1e-3 of the parameters where it\n"
+    "does not; a GEMM's algorithm, its output against the default's: 1e-5\n"
+    "for fp32, 4e-3 for bf16); then the variants are timed, interleaved, and\n"
+    "one wins only if it beats the rule by more than 2%. A whole-step A/B\n"
+    "keeps the choices only if the step is faster. The choices, every\n"
+    "variant's status and time, and what they were measured on go to the\n"
+    "tuning database, which gptc compile --db and gptc train --db read.\n"
     "\n"
     "On a GPU (the default when there is one) every launch of a training step\n"
     "is timed alone with CUDA events after a wipe of the L2 cache, at the\n"
@@ -79,7 +83,8 @@ static const char tune_help[] =
     "                    the same device is updated, one of another refused\n"
     "  --budget SECONDS  stop timing once this much time has passed; the kernels\n"
     "                    not reached keep their rule\n"
-    "  --only LIST       tune these template families only (e.g. relu2,rmsnorm)\n"
+    "  --only LIST       tune these template families only (e.g. relu2,rmsnorm;\n"
+    "                    gemm for the GEMMs' algorithms)\n"
     "  --prune-only      list every variant and what static pruning says of it,\n"
     "                    then stop (any machine: no executor, no database)\n"
     "  --rounds N        timings per variant (default 20), and whole steps of\n"
@@ -235,8 +240,7 @@ static double model_step_us(const Tuning *t, bool chosen) {
 
 /* Times the variants and, by a whole-step A/B, keeps the choices only if
  * the step is faster; before and after are the A/B's sides. */
-static bool timing(Tuning *t, const Args *a, double *before, double *after, char *err, size_t errlen) {
-    int T = a->tokens ? a->tokens : (int)t->spec->train.tokens_per_rank;
+static bool timing(Tuning *t, const Args *a, int T, double *before, double *after, char *err, size_t errlen) {
     if (t->cost_model) {
         TuneTimer timer = {model_time, model_elapsed, t};
         TuneSearch cfg = {a->rounds, 0.02, a->budget};
@@ -413,10 +417,11 @@ static int tune(const Args *a, const ModelSpec *spec) {
                 a->tokens, spec->attn.window.block_size, (long long)spec->train.tokens_per_rank);
         rc = 2;
     }
+    int timed_T = a->tokens ? a->tokens : (int)spec->train.tokens_per_rank;
     /* The gate's tokens: a few window blocks, as few as cover a document
      * end (the gate's are 97 tokens long), and no more than a timed step's. */
     int bs = spec->attn.window.block_size, T = (int)(spec->train.tokens_per_rank < 256 ? spec->train.tokens_per_rank : 256);
-    if (a->tokens && a->tokens < T) T = a->tokens;
+    if (timed_T < T) T = timed_T;
     T = T / bs * bs;
     if (!rc && a->prune_only) {
         if (!tune_prune(&rules->kernels, t.ins, t.n, arch, err, sizeof err))
@@ -437,14 +442,12 @@ static int tune(const Args *a, const ModelSpec *spec) {
         fprintf(stderr, "gptc tune: %s: %s\n", bench_on, err), rc = 1;
     /* GEMM shapes join on the executor (their algorithms are the device's); the cost model has none. */
     if (!rc && !t.cost_model && (!a->only || str_listed(a->only, TUNE_GEMM)) &&
-        tune_bench_gemms(t.bench, t.ins, &t.n, TUNE_MAX_INSTANCES, a->tokens ? a->tokens : (int)spec->train.tokens_per_rank,
-                         err, sizeof err) < 0)
+        tune_bench_gemms(t.bench, t.ins, &t.n, TUNE_MAX_INSTANCES, timed_T, err, sizeof err) < 0)
         fprintf(stderr, "gptc tune: the GEMMs' algorithms: %s\n", err), rc = 1;
     double opened_s = seconds_since(&t.start);
-    int timed_T = a->tokens ? a->tokens : (int)spec->train.tokens_per_rank;
     if (!rc && !gate(&t, T, timed_T, err, sizeof err)) fprintf(stderr, "gptc tune: the correctness gate: %s\n", err), rc = 1;
     double gated_s = seconds_since(&t.start), before = 0, after = 0;
-    if (!rc && !timing(&t, a, &before, &after, err, sizeof err)) fprintf(stderr, "gptc tune: timing: %s\n", err), rc = 1;
+    if (!rc && !timing(&t, a, timed_T, &before, &after, err, sizeof err)) fprintf(stderr, "gptc tune: timing: %s\n", err), rc = 1;
     if (!rc) {
         report(&t);
         if (before > 0)

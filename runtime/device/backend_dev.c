@@ -26,6 +26,7 @@
 #include "runtime/ref/ref.h"
 #include "runtime/device/sim/sim_build.h"
 #include "runtime/device/sim/gpu_sim.h"
+#include "runtime/device/tune_bench.h"
 #include "compiler/util/json.h"
 
 typedef struct {
@@ -192,9 +193,8 @@ static int use_gemms(Dev *d, const ModelBuild *b) {
     Gpu *g = &d->g;
     int rc = g->gemm_use(g, NULL, NULL);
     for (int i = 0; !rc && i < b->ngemm; i++) {
-        const TuneAlgo *t = &b->gemm[i].knobs.algo;
-        GpuGemmAlgo a = {t->id, t->tile, t->stages, t->splitk, t->reduction, t->swizzle, t->custom, t->inner, t->cluster};
-        rc = g->gemm_use(g, b->gemm[i].shape, t->set == 2 ? &a : NULL);
+        GpuGemmAlgo a = tune_gpu_algo(&b->gemm[i].knobs.algo);
+        rc = g->gemm_use(g, b->gemm[i].shape, b->gemm[i].knobs.algo.set == 2 ? &a : NULL);
     }
     if (rc) dev_fail(d, "the tuned GEMM algorithms", g->err);
     return rc;

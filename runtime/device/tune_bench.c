@@ -99,6 +99,14 @@ int tune_validators(const char *backend, bool cost_model, TuneValidator *out, in
     return n;
 }
 
+GpuGemmAlgo tune_gpu_algo(const TuneAlgo *t) {
+    return (GpuGemmAlgo){t->id, t->tile, t->stages, t->splitk, t->reduction, t->swizzle, t->custom, t->inner, t->cluster};
+}
+
+TuneAlgo tune_algo_of(const GpuGemmAlgo *a) {
+    return (TuneAlgo){2, a->id, a->tile, a->stages, a->splitk, a->reduction, a->swizzle, a->custom, a->inner, a->cluster};
+}
+
 /* ---- the build with every variant ---------------------------------------- */
 
 /* Renders the variants into programs of their own, and the sim listing of
@@ -478,11 +486,9 @@ int tune_bench_gemms(TuneBench *tb, TuneInstance *ins, int *n, int cap, int T, c
             snprintf(ti->family, sizeof ti->family, "%s", TUNE_GEMM);
             snprintf(ti->shape, sizeof ti->shape, "%s", key);
             ti->v[ti->n++] = (TuneVariant){.knobs = {.algo = {.set = 1}}, .status = TUNE_OK, .median_us = -1};
-            for (int j = 0; j < na; j++) {
-                const GpuGemmAlgo *a = &algos[j];
-                TuneAlgo t = {2, a->id, a->tile, a->stages, a->splitk, a->reduction, a->swizzle, a->custom, a->inner, a->cluster};
-                ti->v[ti->n++] = (TuneVariant){.knobs = {.algo = t}, .reorders = true, .status = TUNE_OK, .median_us = -1};
-            }
+            for (int j = 0; j < na; j++)
+                ti->v[ti->n++] = (TuneVariant){.knobs = {.algo = tune_algo_of(&algos[j])}, .reorders = true,
+                                               .status = TUNE_OK, .median_us = -1};
         }
         tb->gemm_owner[s] = i;
     }
@@ -537,8 +543,7 @@ static bool gemm_gate(TuneBench *tb, TuneInstance *ins, int i, int T, char *err,
     for (int j = 1; ok && j < ti->n; j++) {
         TuneVariant *v = &ti->v[j];
         if (v->status != TUNE_OK) continue;
-        const TuneAlgo *t = &v->knobs.algo;
-        GpuGemmAlgo a = {t->id, t->tile, t->stages, t->splitk, t->reduction, t->swizzle, t->custom, t->inner, t->cluster};
+        GpuGemmAlgo a = tune_gpu_algo(&v->knobs.algo);
         ok = gemm_run(tb, s, &mm, ti->shape, &a, keep, bytes, got, err, errlen);
         double r = ok ? rel_l2(want, got, n, mm.c_type) : 0;
         if (ok && !(r <= tol)) {

@@ -36,6 +36,7 @@
 #include "compiler/build.h"
 #include "compiler/tune/db.h"
 #include "compiler/tune/search.h"
+#include "runtime/device/gpu.h"
 #include "runtime/device/tune_gate.h"
 
 /* What tuning on executor `backend` measures on, as the tuning database's
@@ -49,6 +50,11 @@
  *                      GPU: a run's ranks each see theirs)
  * Returns how many, or -1 with err (cuda without a GPU). */
 int tune_validators(const char *backend, bool cost_model, TuneValidator *out, int max, char *err, size_t errlen);
+
+/* A GEMM algorithm as the device takes it (gpu.h) and as the database
+ * keeps it (space.h, set 2: by its fields). */
+GpuGemmAlgo tune_gpu_algo(const TuneAlgo *t);
+TuneAlgo tune_algo_of(const GpuGemmAlgo *a);
 
 typedef struct TuneBench TuneBench;
 
