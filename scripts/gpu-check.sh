@@ -310,10 +310,13 @@ variant() {
     run 300 "the variant's build/gptc ($GPTC_VARIANT)" "$root/build/gpu-check-variant.log" \
         make -C "$GPTC_VARIANT" -j"$jobs" "${makevars[@]}" build/gptc || return
     local turn bin ms=() args=(models/r10-medium-x01.yaml --backend cuda --tokens 65536 --steps 10 --warmup 2)
+    local prof=()
     for turn in 0 1 2 3; do
         bin=build/gptc
         [ $((turn % 2)) -eq 1 ] && bin=$GPTC_VARIANT/build/gptc
-        "$bin" bench "${args[@]}" --json "$results/ab$turn.json" >"$results/ab$turn.out" 2>&1 ||
+        # The last two turns profile 3 more steps after the timed ones.
+        [ $turn -ge 2 ] && prof=(--profile 3)
+        "$bin" bench "${args[@]}" "${prof[@]}" --json "$results/ab$turn.json" >"$results/ab$turn.out" 2>&1 ||
             { bad "bench of $bin (turn $turn)"; tail -n 5 "$results/ab$turn.out"; return; }
         ms+=("$(json_field "$results/ab$turn.json" ms_per_step)")
         echo "  turn $turn: $bin: ${ms[-1]} ms/step"
@@ -321,7 +324,15 @@ variant() {
     awk -v a="${ms[0]}" -v b="${ms[1]}" -v c="${ms[2]}" -v d="${ms[3]}" 'BEGIN {
         printf "variant: this tree %.2f ms/step, the variant %.2f ms/step: the variant takes %.3fx the time\n",
                (a + c) / 2, (b + d) / 2, (b + d) / (a + c) }'
+    echo "the two profiles by class (attention's TFLOP/s before and after, from the same run):"
+    python3 tests/reference/compare_profiles.py "$results/ab2.json" "$results/ab3.json" --names "this tree" variant \
+        --peak-gbs "$(peak_gbs)" || bad "compare_profiles.py on the variant"
     ok "the variant against this tree, side by side"
+}
+
+# The GPU's memory bandwidth in GB/s: an H100 SXM's 3350, else an H200's 4800.
+peak_gbs() {
+    if nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | grep -q H100; then echo 3350; else echo 4800; fi
 }
 
 # The value of "key" in a one-line JSON object.
@@ -340,11 +351,11 @@ torch_compare() {
             python3 tests/reference/bench_gpu.py models/r10-medium-x01.yaml --gptc build/gptc \
             --tokens-per-gpu 65536 --steps 20 --profile 3 --out "$results/torch.json"
         if [ -s "$results/torch.json" ] && [ -s "$results/gptc-bench.json" ]; then
-            local g t gbs=4800
+            local g t gbs
+            gbs=$(peak_gbs)
             g=$(json_field "$results/gptc-bench.json" ms_per_step)
             t=$(json_field "$results/torch.json" mean_step_ms)
             awk -v g="$g" -v t="$t" 'BEGIN { printf "ratio: torch.compile %.2f ms/step / gptc %.2f ms/step = %.2fx\n", t, g, t / g }'
-            nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | grep -q H100 && gbs=3350
             echo "the two profiles by class (3 forward+backward passes each; rates against 989 TFLOP/s, $gbs GB/s):"
             python3 tests/reference/compare_profiles.py "$results/gptc-bench.json" "$results/torch.json" \
                 --peak-gbs "$gbs" || bad "compare_profiles.py"

@@ -18,6 +18,29 @@
  *             dv_s = sum_t p_ts dy_t, dk_s = sum_t ds_ts q_t    (attn_bwd_dkdv)
  *             dq_t = sum_s ds_ts k_s                           (attn_bwd_dq)
  *   as runtime/ref/attention.h's attention_fwd and attention_bwd.
+ * dQ's two sources (DQ_SRC, a tuning knob)
+ *   1  attn_bwd_dq recomputes s and ds from q, k, v, dy, lse and delta:
+ *      three products per key tile (q k^T, dy v^T, ds k), as
+ *      FlashAttention-2's separate dQ pass.
+ *   2  attn_bwd_dkdv, which computes every ds_ts anyway, stores them (bf16,
+ *      as both paths round them for their product) and attn_bwd_dq is one
+ *      product, ds k, over the stored granules: no scores recomputed, no
+ *      atomics (every dq element is still summed by one thread, key
+ *      granules ascending), at the price of writing and reading dS once.
+ *      The sums are those of path 1 term for term (path 1's extra granules
+ *      hold only zeros, which change no sum), so on sim both give the same
+ *      bits.
+ *   Stored dS: granules of 16 queries x 16 keys, each as mma A fragments
+ *   (lane l's four registers, 16 bytes, at byte 16 l: a warp loads a
+ *   granule with one coalesced 16-byte load per lane). Query granule qb
+ *   (queries 16 qb ..) keeps key granules kb = first_key(16 qb) / 16 .. qb
+ *   (the only ones with a visible pair) at slots kb - first_key(16 qb) /
+ *   16, granule (h, qb, slot) at element ((h nqb + qb) ds_slots + slot)
+ *   256, nqb = ceil(rows / 16). A window of W blocks needs at most
+ *   min(W BS / 16, nqb) slots (BS % 16 == 0); the plan sizes ds_slots for
+ *   the schedule's widest window and the executor refuses a wider one.
+ *   attn_bwd_dkdv's key rows hold dS transposed: movmatrix turns each 8 x 8
+ *   piece around in registers before the store.
  * Layouts   q, k, v, y, dy, dq, dk, dv: [rows, WIDTH] bf16, head h the
  *           columns h * HEAD_DIM .. + HEAD_DIM - 1 (WIDTH = HEADS *
  *           HEAD_DIM); lse, delta: [HEADS, rows] fp32; doc_start: [rows]
@@ -42,7 +65,9 @@
  *                      the first.
  *           attn_bwd_dq: as attn_fwd, with q and dy in registers (staged
  *                      once from the second stage on) and key tiles of
- *                      DQ_KN.
+ *                      DQ_KN; with DQ_SRC 2 only K streams (two stages of
+ *                      DQ_KN rows) and each warp reads its stored granules
+ *                      straight into registers.
  *           attn_bwd_dkdv: the block's TILE keys (K, V) in shared memory,
  *                      query tiles of DKDV_QN (q, dy, and per query lse,
  *                      delta and doc_start) streamed through two stages of
@@ -56,9 +81,9 @@
  *                      from shared memory per k-step, which leaves room for
  *                      32-query tiles at head_dim 128 (fewer barriers and
  *                      K/V fragment reads per product). No atomics anywhere:
- *                      dq has its own pass, so every output element is
- *                      written by one thread, summed in a fixed order
- *                      (deterministic).
+ *                      dq has its own pass (recomputing, or over the stored
+ *                      dS), so every output element is written by one
+ *                      thread, summed in a fixed order (deterministic).
  *           attn_bwd_pre: PRE_TPR threads per row (a power of two), each
  *                      adding its 16-byte chunks, then a butterfly.
  *           Shared-memory rows are HEAD_DIM wide with their 16-byte chunks
@@ -84,7 +109,7 @@
  *           hold here (tails are masked), though the model's T is a
  *           multiple of BS. Pointers 16-byte aligned; HEAD_DIM % 16 == 0.
  * Placeholders  SUFFIX, HEADS, HEAD_DIM, WIDTH, BLOCK_SIZE, SCALE, TILE,
- *           FWD_KN, DQ_KN, DKDV_QN, PRE_TPR, VEC (8: bf16 per 16-byte
+ *           FWD_KN, DQ_KN, DKDV_QN, DQ_SRC, PRE_TPR, VEC (8: bf16 per 16-byte
  *           load), THREADS, MIN_BLOCKS (the blocks per SM that
  *           __launch_bounds__ asks ptxas to leave registers for: a tuning
  *           knob that changes register allocation, never the arithmetic).
@@ -96,7 +121,7 @@ namespace attn_{{SUFFIX}} {
 
 constexpr int H = {{HEADS}}, HD = {{HEAD_DIM}}, ROW = {{WIDTH}}, BS = {{BLOCK_SIZE}};
 constexpr int TILE = {{TILE}}, FWD_KN = {{FWD_KN}}, DQ_KN = {{DQ_KN}}, DKDV_QN = {{DKDV_QN}};
-constexpr int THREADS = {{THREADS}}, VEC = {{VEC}}, PRE_TPR = {{PRE_TPR}};
+constexpr int THREADS = {{THREADS}}, VEC = {{VEC}}, PRE_TPR = {{PRE_TPR}}, DQ_SRC = {{DQ_SRC}};
 constexpr int CH = HD / VEC;                                   // 16-byte chunks per row
 constexpr int SWZ = ((CH & -CH) < 8 ? (CH & -CH) : 8) - 1;     // a power of two dividing CH, minus 1
 constexpr float SCALE = {{SCALE}};
@@ -106,6 +131,7 @@ static_assert(ROW == H * HD && VEC == 8 && HD % 16 == 0, "attention: bad head sh
 static_assert(THREADS == 32 * (TILE / 16) && TILE % 16 == 0, "attention: a warp per 16 rows of the tile");
 static_assert(FWD_KN % 16 == 0 && DQ_KN % 16 == 0 && DKDV_QN % 16 == 0, "attention: tiles of 16");
 static_assert(PRE_TPR <= 32 && (PRE_TPR & (PRE_TPR - 1)) == 0, "attention: PRE_TPR a power of two");
+static_assert(DQ_SRC == 1 || (DQ_SRC == 2 && BS % 16 == 0), "attention: stored dS needs whole granules per block");
 
 __device__ __forceinline__ float neg_inf() { return __uint_as_float(0xff800000u); }
 
@@ -260,6 +286,29 @@ __device__ __forceinline__ void store_rows(__nv_bfloat16 *out, const float acc[]
     }
 }
 
+// The element offset of stored-dS granule (h, qb, slot) (see dQ's two
+// sources).
+__device__ __forceinline__ long long ds_offset(int h, int qb, int slot, int rows, int ds_slots) {
+    const long long nqb = (rows + 15) / 16;
+    return ((h * nqb + qb) * ds_slots + slot) * 256;
+}
+
+// attn_bwd_dkdv's store of one granule: a holds dS^T for the warp's 16 keys
+// (from key0) and queries t0 .. t0 + 15 as an A fragment (a[0] keys g,
+// queries 2t..; a[1] keys g + 8; a[2], a[3] the queries 8 further on);
+// transposed, a[0] gives queries g, keys 2t.. (the A fragment's a[0]),
+// a[1] its a[2], a[2] its a[1]. Only the granules attn_bwd_dq reads are
+// written; the test is warp-uniform (doc is t0's doc_start).
+__device__ __forceinline__ void store_ds(__nv_bfloat16 *ds, const unsigned a[4], int doc, int t0, int key0,
+                                         int window_blocks, int rows, int h, int ds_slots) {
+    const int qb = t0 / 16, kb = key0 / 16, kbf = first_key_of(doc, t0, window_blocks) / 16;
+    if (t0 >= rows || kb < kbf || kb > qb) return;
+    const unsigned x0 = movmatrix_trans(a[0]), x1 = movmatrix_trans(a[1]);
+    const unsigned x2 = movmatrix_trans(a[2]), x3 = movmatrix_trans(a[3]);
+    *reinterpret_cast<uint4 *>(ds + ds_offset(h, qb, kb - kbf, rows, ds_slots) + 8 * gptc_lane()) =
+        make_uint4(x0, x2, x1, x3);
+}
+
 // The max (sum) over the 4 lanes of a quad, which hold one row's columns;
 // the same bits on each (the butterfly is commutative).
 __device__ __forceinline__ float quad_max(float x) {
@@ -373,9 +422,10 @@ attn_bwd_pre_{{SUFFIX}}(float *delta, const __nv_bfloat16 *dy, const __nv_bfloat
 }
 
 extern "C" __global__ void __launch_bounds__({{THREADS}}, {{MIN_BLOCKS}})
-attn_bwd_dkdv_{{SUFFIX}}(__nv_bfloat16 *dk, __nv_bfloat16 *dv, const __nv_bfloat16 *dy, const float *lse,
-                         const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k,
-                         const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int rows) {
+attn_bwd_dkdv_{{SUFFIX}}(__nv_bfloat16 *dk, __nv_bfloat16 *dv, __nv_bfloat16 *ds, const __nv_bfloat16 *dy,
+                         const float *lse, const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k,
+                         const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int ds_slots,
+                         int rows) {
     using namespace attn_{{SUFFIX}};
     GPTC_DYN_SMEM(__nv_bfloat16, smem);
     __nv_bfloat16 *sk = smem, *sv = smem + TILE * HD;
@@ -436,6 +486,8 @@ attn_bwd_dkdv_{{SUFFIX}}(__nv_bfloat16 *dk, __nv_bfloat16 *dv, const __nv_bfloat
             mma_cols(dva, a, cur.dy, j);
             acc_to_a(a, dp[2 * j], dp[2 * j + 1]);
             mma_cols(dka, a, cur.q, j);
+            if (DQ_SRC == 2)
+                store_ds(ds, a, cur.doc[16 * j], qs + 16 * j, k0 + 16 * w, window_blocks, rows, h, ds_slots);
         }
     }
     const float one[2] = {1.0f, 1.0f};
@@ -444,15 +496,46 @@ attn_bwd_dkdv_{{SUFFIX}}(__nv_bfloat16 *dk, __nv_bfloat16 *dv, const __nv_bfloat
 }
 
 extern "C" __global__ void __launch_bounds__({{THREADS}}, {{MIN_BLOCKS}})
-attn_bwd_dq_{{SUFFIX}}(__nv_bfloat16 *dq, const __nv_bfloat16 *dy, const float *lse, const float *delta,
-                       const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v,
-                       const int *doc_start, int window_blocks, int rows) {
+attn_bwd_dq_{{SUFFIX}}(__nv_bfloat16 *dq, const __nv_bfloat16 *ds, const __nv_bfloat16 *dy, const float *lse,
+                       const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v,
+                       const int *doc_start, int window_blocks, int ds_slots, int rows) {
     using namespace attn_{{SUFFIX}};
     GPTC_DYN_SMEM(__nv_bfloat16, smem);
     const int h = (int)blockIdx.y, q0 = (int)blockIdx.x * TILE, w = (int)(threadIdx.x >> 5);
     const int lane = (int)gptc_lane(), t4 = lane & 3, ra = q0 + 16 * w + (lane >> 2);
     const int last = (q0 + TILE < rows ? q0 + TILE : rows) - 1;
     const int kfirst = first_key(doc_start, q0, window_blocks) / DQ_KN, kend = last / DQ_KN;
+    const float one[2] = {1.0f, 1.0f};
+    if (DQ_SRC == 2) {
+        // K tiles of DQ_KN rows through two stages of shared memory (as
+        // below, without V); each warp adds ds k for its own query granule
+        // qb's stored key granules, ascending. The granules it skips hold
+        // only zeros in path 1, so the sums are the same.
+        const int qb = q0 / 16 + w;
+        const bool live = 16 * qb < rows;
+        const int kbf = live ? first_key(doc_start, 16 * qb, window_blocks) / 16 : 0;
+        load_tile_async<DQ_KN>(smem, k, kfirst * DQ_KN, rows, h);
+        cp_async_commit();
+        float dqa[HD / 8][4] = {};
+        for (int kt = kfirst; kt <= kend; kt++) {
+            const int k0 = kt * DQ_KN;
+            const __nv_bfloat16 *sk = smem + ((kt - kfirst) & 1) * DQ_KN * HD;
+            cp_async_wait<0>();
+            __syncthreads();
+            if (kt < kend) load_tile_async<DQ_KN>(smem + ((kt + 1 - kfirst) & 1) * DQ_KN * HD, k, k0 + DQ_KN, rows, h);
+            cp_async_commit();
+            for (int j = 0; j < DQ_KN / 16; j++) {
+                const int kb = k0 / 16 + j;
+                if (!live || kb < kbf || kb > qb) continue;
+                const uint4 f =
+                    *reinterpret_cast<const uint4 *>(ds + ds_offset(h, qb, kb - kbf, rows, ds_slots) + 8 * lane);
+                const unsigned a[4] = {f.x, f.y, f.z, f.w};
+                mma_cols(dqa, a, sk, j);
+            }
+        }
+        store_rows(dq, dqa, ra, rows, h, one);
+        return;
+    }
     // Q and dY through shared memory from stage 1 on into registers, once,
     // as attn_fwd's Q.
     __nv_bfloat16 *sq = kv_stage<DQ_KN>(smem, 1), *sdy = sq + TILE * HD;
@@ -504,6 +587,5 @@ attn_bwd_dq_{{SUFFIX}}(__nv_bfloat16 *dq, const __nv_bfloat16 *dy, const float *
             mma_cols(dqa, a, sk, j);
         }
     }
-    const float one[2] = {1.0f, 1.0f};
     store_rows(dq, dqa, ra, rows, h, one);
 }

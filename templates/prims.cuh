@@ -13,11 +13,11 @@
 //   - ld/st helpers for bf16 pairs and float4;
 //   - cp_async_16, cp_async_4, cp_async_commit, cp_async_wait: copies
 //     from global to shared memory that run while the thread computes;
-//   - ldmatrix_x4, ldmatrix_x4_trans and mma_bf16_16816: inline PTX on
-//     the GPU, and a portable twin with the same signature and result
-//     built on warp shuffles (for the host compiler, or anywhere with
-//     -DGPTC_PRIMS_PORTABLE, which lets a GPU test compare the twin with
-//     the hardware).
+//   - ldmatrix_x4, ldmatrix_x4_trans, movmatrix_trans and mma_bf16_16816:
+//     inline PTX on the GPU, and a portable twin with the same signature
+//     and result built on warp shuffles (for the host compiler, or
+//     anywhere with -DGPTC_PRIMS_PORTABLE, which lets a GPU test compare
+//     the twin with the hardware).
 // Kernels include nothing else: no libc or C++ headers (NVRTC has none).
 #ifndef GPTC_PRIMS_CUH
 #define GPTC_PRIMS_CUH
@@ -232,6 +232,25 @@ __device__ __forceinline__ void ldmatrix_x4_trans(unsigned r[4], const void *row
         }
         r[m] = half[0] | (half[1] << 16);
     }
+#endif
+}
+
+// Transposes an 8x8 bf16 matrix held as mma fragments (lane (g, t) holds
+// row g, columns 2t..2t+1): afterwards it holds row g, columns 2t..2t+1 of
+// the transpose, i.e. column g, rows 2t and 2t + 1 of the original, the
+// lower row in the low half (movmatrix .trans, sm_75 and later).
+__device__ __forceinline__ unsigned movmatrix_trans(unsigned x) {
+#if defined(GPTC_PRIMS_PTX)
+    unsigned d;
+    asm volatile("movmatrix.sync.aligned.m8n8.trans.b16 %0, %1;\n" : "=r"(d) : "r"(x));
+    return d;
+#else
+    // Element [r][c] lives in lane 4 r + c / 2, half c % 2: rows 2t and
+    // 2t + 1 of column g are in lanes 8t + g / 2 and 8t + 4 + g / 2.
+    const unsigned lane = gptc_lane(), g = lane >> 2, t = lane & 3u, half = 16u * (g & 1u);
+    const unsigned lo = __shfl_sync(GPTC_FULL_MASK, x, (int)(8u * t + (g >> 1)));
+    const unsigned hi = __shfl_sync(GPTC_FULL_MASK, x, (int)(8u * t + 4u + (g >> 1)));
+    return ((lo >> half) & 0xffffu) | (((hi >> half) & 0xffffu) << 16);
 #endif
 }
 

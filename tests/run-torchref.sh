@@ -77,6 +77,16 @@ if "$py" tests/reference/compare_profiles.py "$tmp/gptc.json" "$tmp/result.json"
 else
     fail "compare_profiles.py" "$(cat "$tmp/cmp")"
 fi
+# Two gptc profiles (gpu-check's variant step): named columns, GB/s on both.
+printf '{"profile": {"GEMMs": {"ms": 4, "bytes": 1e6, "flops": 8e9}, "elementwise": {"ms": 2, "bytes": 2e9, "flops": 0}}}\n' \
+    > "$tmp/gptc2.json"
+if "$py" tests/reference/compare_profiles.py "$tmp/gptc.json" "$tmp/gptc2.json" --names new old > "$tmp/cmp2" 2>&1 &&
+        grep -q '^class  *new ms  *new rate  *old ms  *old rate  *new/old' "$tmp/cmp2" &&
+        grep -q '^elementwise  *1.000 2e+03 GB/s .*2.000 1e+03 GB/s .* 0.50$' "$tmp/cmp2"; then
+    pass "compare_profiles.py --names puts two gptc profiles side by side"
+else
+    fail "compare_profiles.py --names" "$(cat "$tmp/cmp2")"
+fi
 
 if "$py" "$bench" models/tiny-x01.yaml --gptc "$bin" --device cpu --no-compile --check-only --check-tokens 512 \
         --tokens-per-gpu $tokens > "$tmp/x01.out" 2> "$tmp/x01.err" \

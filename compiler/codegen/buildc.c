@@ -29,7 +29,8 @@ static const char *enum_name(const char *const *names, int n, int v) { return v 
 #define ENUM_NAME(names, v) enum_name(names, (int)(sizeof names / sizeof *names), (int)(v))
 
 static const char *const arg_kinds[] = {"ARG_BUF", "ARG_NULL", "ARG_INT", "ARG_FLOAT",
-                                        "ARG_ROWS", "ARG_INV_ROWS", "ARG_WINDOW", "ARG_NSEG"};
+                                        "ARG_ROWS", "ARG_INV_ROWS", "ARG_WINDOW", "ARG_NSEG",
+                                        "ARG_DS_SLOTS"};
 static const char *const step_kinds[] = {"STEP_KERNEL", "STEP_GEMM", "STEP_COPY", "STEP_ZERO"};
 static const char *const param_types[] = {"PT_PTR", "PT_INT", "PT_LL", "PT_FLOAT"};
 static const char *const buf_classes[] = {"BUF_ARENA", "BUF_INPUT", "BUF_PARAM", "BUF_INTERNAL"};
@@ -71,7 +72,7 @@ static void arg(StrBuf *out, const PlanArg *a, bool kernel) {
     c_str(out, a->name);
     sb_printf(out, ", %s", ENUM_NAME(arg_kinds, a->kind));
     if (kernel) sb_printf(out, ", .type = %s", ENUM_NAME(param_types, a->type));
-    if (a->kind == ARG_BUF) {
+    if (a->kind == ARG_BUF || a->id) {
         sb_printf(out, ", .id = %d", a->id);
         if (a->off_pt) sb_printf(out, ", .off_pt = %" PRId64, a->off_pt);
         if (a->off) sb_printf(out, ", .off = %" PRId64, a->off);

@@ -335,7 +335,9 @@ static void skip_bwd(const ModelSpec *s, KernelSet *p) {
  * register limit, still fit an SM's 228 KiB: under 97 KiB each up to
  * head_dim 256). A head_dim that is not a multiple of 16 (the mma k-step)
  * or above 256 gets no kernels: the GPU executors must refuse such a
- * model. */
+ * model. dQ comes from the dS attn_bwd_dkdv stores (DQ_SRC 2: one product
+ * instead of three) wherever the window block is whole 16-key granules,
+ * else attn_bwd_dq recomputes it (1); the tuner may choose either. */
 static void attention(const ModelSpec *s, KernelSet *p) {
     int heads = s->model.heads, hd = s->model.head_dim, tile = 64;
     bool any = false;
@@ -359,18 +361,19 @@ static void attention(const ModelSpec *s, KernelSet *p) {
     add_const(in, "DKDV_QN", kn_dkdv);
     add_const(in, "PRE_TPR", tpr);
     add_const(in, "MIN_BLOCKS", 1);
+    add_const(in, "DQ_SRC", s->attn.window.block_size % 16 ? 1 : 2);
     add_kernel(in, "attn_fwd",
                "__nv_bfloat16 *y, float *lse, const __nv_bfloat16 *q, const __nv_bfloat16 *k, "
                "const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int rows");
     add_kernel(in, "attn_bwd_pre", "float *delta, const __nv_bfloat16 *dy, const __nv_bfloat16 *y, int rows");
     add_kernel(in, "attn_bwd_dkdv",
-               "__nv_bfloat16 *dk, __nv_bfloat16 *dv, const __nv_bfloat16 *dy, const float *lse, "
-               "const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, "
-               "const int *doc_start, int window_blocks, int rows");
+               "__nv_bfloat16 *dk, __nv_bfloat16 *dv, __nv_bfloat16 *ds, const __nv_bfloat16 *dy, "
+               "const float *lse, const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, "
+               "const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int ds_slots, int rows");
     add_kernel(in, "attn_bwd_dq",
-               "__nv_bfloat16 *dq, const __nv_bfloat16 *dy, const float *lse, const float *delta, "
-               "const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, "
-               "int window_blocks, int rows");
+               "__nv_bfloat16 *dq, const __nv_bfloat16 *ds, const __nv_bfloat16 *dy, const float *lse, "
+               "const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, "
+               "const int *doc_start, int window_blocks, int ds_slots, int rows");
     emit_attention_smem(in);
 }
 
@@ -388,8 +391,10 @@ void emit_attention_smem(EmitInstance *in) {
     in->kernels[0].smem_bytes = (2 * fwd_kn + (tile > 2 * fwd_kn ? tile : 2 * fwd_kn)) * row_bytes;
     /* K and V, then two stages of q and dY rows and 3 words per query */
     in->kernels[2].smem_bytes = (2 * tile + 4 * kn_dkdv) * row_bytes + 2 * 3 * kn_dkdv * 4;
-    /* as attn_fwd's, with Q and dY staged once from the second stage on */
-    in->kernels[3].smem_bytes = (2 * kn + (tile > kn ? 2 * tile : 2 * kn)) * row_bytes;
+    /* as attn_fwd's, with Q and dY staged once from the second stage on;
+     * from the stored dS, two stages of K rows only */
+    in->kernels[3].smem_bytes = emit_const(in, "DQ_SRC") == 2 ? 2 * kn * row_bytes
+                                                              : (2 * kn + (tile > kn ? 2 * tile : 2 * kn)) * row_bytes;
 }
 
 void emit_kernel_set(const ModelSpec *s, KernelSet *p) {

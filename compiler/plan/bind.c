@@ -80,7 +80,8 @@ static bool kind_fits(ArgKind k, ParamType t) {
     case ARG_INT:
     case ARG_ROWS:
     case ARG_WINDOW:
-    case ARG_NSEG: return t == PT_INT || t == PT_LL;
+    case ARG_NSEG:
+    case ARG_DS_SLOTS: return t == PT_INT || t == PT_LL;
     }
     return false;
 }

@@ -209,13 +209,17 @@ typedef struct {
     long long ld;
 } Mat;
 
-static void gemm(Lower *L, const char *what, Mat a, Mat b, Mat c, PlanDim m, PlanDim n, PlanDim k, int ta,
-                 int tb, float beta) {
+/* c = A B + beta c_in, c_in (a buffer laid out as c) or, when -1, c
+ * itself. */
+static void gemm_into(Lower *L, const char *what, Mat a, Mat b, Mat c, int c_in, PlanDim m, PlanDim n, PlanDim k,
+                      int ta, int tb, float beta) {
     PlanStep *st = new_step(L, STEP_GEMM, what);
     st->gemm = (PlanGemm){m, n, k, ta, tb, a.ld, b.ld, c.ld, 1.0f, beta};
     bind_at(st, "a", a.buf, a.off_pt, a.off);
     bind_at(st, "b", b.buf, b.off_pt, b.off);
     bind_at(st, "c", c.buf, c.off_pt, c.off);
+    if (c_in >= 0) bind_at(st, "c_in", c_in, c.off_pt, c.off);
+    else arg(st, "c_in", ARG_NULL);
     /* Traffic per token: each operand's elements as a size rule. */
     PlanDim mk = {m.per_token * k.fixed + k.per_token * m.fixed, m.fixed * k.fixed};
     PlanDim kn = {k.per_token * n.fixed + n.per_token * k.fixed, k.fixed * n.fixed};
@@ -223,8 +227,13 @@ static void gemm(Lower *L, const char *what, Mat a, Mat b, Mat c, PlanDim m, Pla
     PlanOp *o = op(L, st, "matmul");
     in(o, part(a.buf, mk.per_token, mk.fixed));
     in(o, part(b.buf, kn.per_token, kn.fixed));
-    if (beta != 0) in(o, part(c.buf, mn.per_token, mn.fixed));
+    if (beta != 0) in(o, part(c_in >= 0 ? c_in : c.buf, mn.per_token, mn.fixed));
     out(o, part(c.buf, mn.per_token, mn.fixed));
+}
+
+static void gemm(Lower *L, const char *what, Mat a, Mat b, Mat c, PlanDim m, PlanDim n, PlanDim k, int ta,
+                 int tb, float beta) {
+    gemm_into(L, what, a, b, c, -1, m, n, k, ta, tb, beta);
 }
 
 static const PlanDim TOK = {1, 0};
@@ -504,11 +513,12 @@ static void attention_forward(Lower *L, int i) {
     in(o, ref(L, L->in[IN_DOC_START]));
     out(o, ref(L, L->y[i]));
     out(o, ref(L, L->lse[i]));
-    /* xa = xm + y Wo^T: xm is kept for the weight gradient, so the sum
-     * starts from a copy (which the MLP's residual then overwrites). */
+    /* xa = xm + y Wo^T: xm is kept for the weight gradient, so the GEMM
+     * reads it as C and writes xa (which the MLP's residual then
+     * overwrites) instead of adding into a copy of it. */
     L->out[i] = act(L, PD_BF16, D, 0, "xa=out");
-    copy(L, "xa = xm", L->out[i], L->xm[i]);
-    linear_fwd(L, "xa += y Wo^T", L->out[i], L->y[i], param(L, t, PLANE_HI, 3 * DD, DD), D, D, 1);
+    gemm_into(L, "xa = xm + y Wo^T", (Mat){L->y[i], 0, 0, D}, (Mat){param(L, t, PLANE_HI, 3 * DD, DD), 0, 0, D},
+              (Mat){L->out[i], 0, 0, D}, L->xm[i], TOK, fixed_dim(D), fixed_dim(D), 0, 1, 1);
 }
 
 static void mlp_forward(Lower *L, int i) {
@@ -652,6 +662,25 @@ static void mlp_backward(Lower *L, int i, int dout) {
     rmsnorm_bwd(L, "mlp norm backward", dout, dn, L->n2[i], L->rstd2[i], 1);
 }
 
+/* The stored-dS slots per 16 queries of layer i (templates/attention.cu,
+ * dQ's two sources): its widest window over the training schedule in
+ * 16-key granules, at most the tokens' granules; 0 where the window block
+ * is not whole granules (dQ is then always recomputed). Sized for the
+ * worst case, one document as long as the window: the kernels write only
+ * the granules with a visible pair. */
+static long long ds_slots(const ModelSpec *s, int i) {
+    int bs = s->attn.window.block_size, widest = 1;
+    if (bs % 16) return 0;
+    for (int step = 0; step <= s->train.steps; step++) {
+        int lw, sw;
+        spec_window_blocks(s, step, false, &lw, &sw);
+        int w = s->attn.window.long_layer[i] ? lw : sw;
+        widest = w > widest ? w : widest;
+    }
+    long long slots = (long long)widest * bs / 16, most = (s->train.tokens_per_rank + 15) / 16;
+    return slots < most ? slots : most;
+}
+
 /* dxm (= the buffer dxa) += the attention block's input gradient. */
 static void attention_backward(Lower *L, int i, int dxm) {
     const ModelSpec *s = L->s;
@@ -671,10 +700,15 @@ static void attention_backward(Lower *L, int i, int dxm) {
     in(o, ref(L, L->y[i]));
     out(o, ref(L, delta));
     int dq = act(L, PD_BF16, D, 0, "dq"), dk = act(L, PD_BF16, D, 0, "dk"), dv = act(L, PD_BF16, D, 0, "dv");
+    long long slots = ds_slots(s, i);
+    int ds = slots ? act(L, PD_BF16, (int64_t)H * slots * 16, 0, "ds") : -1;
     for (int pass = 0; pass < 2; pass++) {
         st = kernel(L, pass ? "attn_bwd_dq" : "attn_bwd_dkdv", 0, pass ? "attention dq" : "attention dk dv");
         if (pass) bind(st, "dq", dq);
         else bind(st, "dk", dk), bind(st, "dv", dv);
+        bind_opt(st, "ds", ds);
+        PlanArg *a = arg(st, "ds_slots", ARG_DS_SLOTS);
+        a->id = i, a->ival = slots;
         bind(st, "dy", dy);
         bind(st, "lse", L->lse[i]);
         bind(st, "delta", delta);
@@ -687,8 +721,10 @@ static void attention_backward(Lower *L, int i, int dxm) {
         o = op(L, st, pass ? "attention_bwd_dq" : "attention_bwd_dkdv");
         int ins[] = {dy, L->lse[i], delta, L->q[i], L->k[i], L->v[i], L->in[IN_DOC_START]};
         for (int k = 0; k < 7; k++) in(o, ref(L, ins[k]));
+        if (pass && ds >= 0) in(o, ref(L, ds));
         if (pass) out(o, ref(L, dq));
         else out(o, ref(L, dk)), out(o, ref(L, dv));
+        if (!pass && ds >= 0) out(o, ref(L, ds));
     }
     int table = s->ve.layer_table[i];
     int dqkv = act(L, PD_BF16, 3 * D, 0, "dqkv");

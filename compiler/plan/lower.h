@@ -69,7 +69,10 @@ typedef enum {
     ARG_ROWS,    /* T * ival (rows, table strides, counts) */
     ARG_INV_ROWS,/* 1 / T, as a float (the mean loss) */
     ARG_WINDOW,  /* window blocks of layer ival at this step (spec_window_blocks) */
-    ARG_NSEG     /* embedding segments of this step's ids (token_segments) */
+    ARG_NSEG,    /* embedding segments of this step's ids (token_segments) */
+    ARG_DS_SLOTS /* the constant ival: the stored-dS slots per 16 queries that
+                  * layer id's buffer has (templates/attention.cu); the
+                  * executor refuses a step whose window needs more */
 } ArgKind;
 
 /* The C type of a kernel parameter: how an argument is passed. */
@@ -124,7 +127,7 @@ typedef struct {
     int nargs;
     /* KERNEL: one per parameter, in the kernel's parameter order with
      * their C types (bound by name while lowering, placed by bind.c);
-     * GEMM: a, b, c; COPY: dst, src; ZERO: dst */
+     * GEMM: a, b, c, c_in (ARG_NULL: C is c); COPY: dst, src; ZERO: dst */
     PlanArg args[PLAN_MAX_ARGS];
     PlanGemm gemm;
     PlanDim bytes;     /* COPY, ZERO: bytes */

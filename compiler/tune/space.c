@@ -32,7 +32,7 @@ static const struct {
     {"threads", offsetof(TuneKnobs, threads)}, {"vec", offsetof(TuneKnobs, vec)},
     {"tile", offsetof(TuneKnobs, tile)},       {"fwd_kn", offsetof(TuneKnobs, fwd_kn)},
     {"dq_kn", offsetof(TuneKnobs, dq_kn)},     {"dkdv_qn", offsetof(TuneKnobs, dkdv_qn)},
-    {"minb", offsetof(TuneKnobs, minb)},
+    {"minb", offsetof(TuneKnobs, minb)},       {"dq_src", offsetof(TuneKnobs, dq_src)},
 };
 enum { NKNOBS = sizeof knob_fields / sizeof *knob_fields };
 
@@ -100,7 +100,7 @@ TuneKnobs tune_knobs(const EmitInstance *in) {
     if (kind_of(in) == SPACE_ATTENTION)
         k.tile = (int)emit_const(in, "TILE"), k.fwd_kn = (int)emit_const(in, "FWD_KN"),
         k.dq_kn = (int)emit_const(in, "DQ_KN"), k.dkdv_qn = (int)emit_const(in, "DKDV_QN"),
-        k.minb = (int)emit_const(in, "MIN_BLOCKS");
+        k.minb = (int)emit_const(in, "MIN_BLOCKS"), k.dq_src = (int)emit_const(in, "DQ_SRC");
     return k;
 }
 
@@ -117,11 +117,19 @@ static void attention_space(TuneKnobs rule, TuneCandidate *out, int *n, int max)
             for (int b = 0; b < 3; b++)
                 for (int c = 0; c < 2; c++)
                     for (int d = 0; d < 3; d++) {
-                        TuneKnobs k = {.threads = 2 * tiles[a], .vec = rule.vec, .tile = tiles[a], .fwd_kn = fwd[b], .dq_kn = dq[c], .dkdv_qn = dkdv[d], .minb = m};
+                        TuneKnobs k = {.threads = 2 * tiles[a], .vec = rule.vec, .tile = tiles[a], .fwd_kn = fwd[b],
+                                       .dq_kn = dq[c], .dkdv_qn = dkdv[d], .minb = m, .dq_src = rule.dq_src};
                         TuneKnobs tiles_only = k;
                         tiles_only.minb = rule.minb;
                         if (!tune_knobs_equal(k, rule)) add(out, n, max, k, !tune_knobs_equal(tiles_only, rule));
                     }
+    /* Recomputing dQ, where the rule reads the stored dS (never the other
+     * way: a rule of 1 means the window blocks are not whole granules). */
+    if (rule.dq_src == 2) {
+        TuneKnobs k = rule;
+        k.dq_src = 1;
+        add(out, n, max, k, true);
+    }
 }
 
 int tune_candidates(const EmitInstance *in, TuneCandidate *out, int max) {
@@ -175,8 +183,9 @@ void tune_apply(EmitInstance *in, TuneKnobs k) {
         set_const(in, "DQ_KN", k.dq_kn);
         set_const(in, "DKDV_QN", k.dkdv_qn);
         set_const(in, "MIN_BLOCKS", k.minb);
+        set_const(in, "DQ_SRC", k.dq_src);
         emit_attention_smem(in);
-        snprintf(tag, sizeof tag, "_t%df%dq%dk%dm%d", k.tile, k.fwd_kn, k.dq_kn, k.dkdv_qn, k.minb);
+        snprintf(tag, sizeof tag, "_t%df%dq%dk%dm%ds%d", k.tile, k.fwd_kn, k.dq_kn, k.dkdv_qn, k.minb, k.dq_src);
     } else {
         if (in->rows_per_block > 0 && kind_of(in) == SPACE_ROWS) in->rows_per_block = k.threads / (int)emit_const(in, "TPR");
         snprintf(tag, sizeof tag, "_n%dv%d", k.threads, k.vec);

@@ -25,7 +25,11 @@
  *       fit, or spills, pruning drops. And the blocks per SM that
  *       __launch_bounds__ asks registers for (1 or 2): the register budget
  *       changes, never the arithmetic, so with the rule's tiles it keeps
- *       every sum's order.
+ *       every sum's order. And, at the rule's tiles, dQ's other source
+ *       (DQ_SRC: recomputed by attn_bwd_dq, or the dS attn_bwd_dkdv
+ *       stored): the same sums term for term, but the GPU's tensor cores
+ *       do not promise the same bits for a product and its transpose, so
+ *       it counts as reordering.
  *
  * Fixed, never tuned: the fixed grids of the two-stage reductions
  * (x0_lambda_grad, skip, muon_momentum, qkv, colsum), which make a run's
@@ -50,8 +54,8 @@
  * attention's (0 elsewhere): the query tile per block (TILE, 16 rows a
  * warp, so threads = 2 x tile), the key or query tile each of its kernels
  * streams (attn_fwd's FWD_KN, attn_bwd_dq's DQ_KN, attn_bwd_dkdv's
- * DKDV_QN), and the blocks per SM its __launch_bounds__ asks for
- * (MIN_BLOCKS). */
+ * DKDV_QN), the blocks per SM its __launch_bounds__ asks for
+ * (MIN_BLOCKS) and dQ's source (DQ_SRC: 1 recomputed, 2 stored dS). */
 /* A GEMM's algorithm by the device's configuration fields (runtime/device/
  * gpu.h's GpuGemmAlgo: id, tile, stages, split-K count, reduction scheme,
  * CTA swizzling, custom option, inner and cluster shapes), so that a choice
@@ -66,7 +70,7 @@ typedef struct {
 typedef struct {
     int threads; /* threads per block */
     int vec;     /* elements per vector */
-    int tile, fwd_kn, dq_kn, dkdv_qn, minb;
+    int tile, fwd_kn, dq_kn, dkdv_qn, minb, dq_src;
     TuneAlgo algo; /* GEMMs only */
 } TuneKnobs;
 

@@ -8,658 +8,673 @@
 const char gptc_build_spec[] =
     "{\"description\": \"modded-nanogpt GPT-2 Medium record 10 (x00 + x01)\", \"vocab.size\": 50257, \"vocab.eot\": 50256, \"vocab.pad_multiple\": 128, \"vocab.pad_embeddings\": false, \"model.layers\": 16, \"model.dim\": 1024, \"model.heads\": 8, \"model.head_dim\": 128, \"model.mlp_hidden\": 4096, \"model.activation\": \"relu2\", \"attention.off_layers\": [7], \"attention.norm\": \"qkv\", \"attention.scale\": 0.12, \"attention.rotary.base\": 1024, \"attention.rotary.pairs\": 32, \"attention.rotary.convention\": \"half\", \"attention.window.block_size\": 128, \"attention.window.schedule\": \"cubic\", \"attention.window.max_tokens\": 3456, \"attention.window.long_layers\": [0, 4, 11, 15], \"attention.window.short_max_blocks\": 0, \"attention.window.val_blocks\": 0, \"value_embeddings.tables\": 5, \"value_embeddings.layers\": [0, 1, 2, 3, 4, null, null, null, null, null, null, 0, 1, 2, 3, 4], \"value_embeddings.init\": \"normal\", \"value_embeddings.init_std\": 1, \"value_embeddings.lambda_v\": 0.5, \"value_embeddings.lambda_ve\": 0.5, \"input_embeddings.tables\": 2, \"input_embeddings.naming\": \"record\", \"input_embeddings.init_std\": 1, \"input_embeddings.lambda_x\": 1, \"input_embeddings.lambda_x00\": 0, \"input_embeddings.lambda_extra\": 0, \"skips.pairs\": [[6, 9], [4, 10], [2, 11]], \"skips.init\": 1, \"head.tied\": false, \"head.softcap\": \"isru\", \"head.cap\": 15, \"head.divisor\": 7.5, \"head.offset\": 0, \"head.init\": \"zeros\", \"head.init_std\": 0.0050000000000000001, \"init.linear_std_scale\": 0.5, \"init.zero_out_proj\": true, \"dtypes.matrices\": \"bf16\", \"dtypes.embeddings\": \"bf16\", \"dtypes.head\": \"fp32\", \"dtypes.muon_master\": \"split16\", \"train.ranks\": 8, \"train.tokens_per_rank\": 65536, \"train.steps\": 5690, \"train.seed\": 0, \"train.cooldown_frac\": 0.69999999999999996, \"train.lr_floor\": 0, \"train.muon.lr\": 0.025000000000000001, \"train.muon.weight_decay\": 0.01, \"train.muon.attn_wd_mul\": 1, \"train.muon.mlp_wd_mul\": 2, \"train.muon.momentum_start\": 0.84999999999999998, \"train.muon.momentum_end\": 0.94999999999999996, \"train.muon.momentum_warmup_steps\": 300, \"train.muon.nesterov\": true, \"train.muon.ns_coefficients\": [[4.0848000000000004, -6.8945999999999996, 2.927], [3.9504999999999999, -6.3029000000000002, 2.6377000000000002], [3.7418, -5.5913000000000004, 2.3037000000000001], [2.8769, -3.1427, 1.2045999999999999], [2.8365999999999998, -3.0525000000000002, 1.2012]], \"train.adam.beta1\": 0.80000000000000004, \"train.adam.beta2\": 0.94999999999999996, \"train.adam.eps\": 1e-10, \"train.adam.weight_decay\": 0, \"train.adam.lr_head\": 0.0031250000000000002, \"train.adam.lr_embed\": 0.29999999999999999, \"train.adam.lr_scalars\": 0.014999999999999999, \"train.val.interval\": 125, \"train.val.tokens\": 10485760, \"train.val.tokens_per_rank\": 262144, \"train.data.train\": \"data/fineweb10B/fineweb_train_*.bin\", \"train.data.val\": \"data/fineweb10B/fineweb_val_*.bin\", \"train.data.seed\": 0, \"train.data.repeat\": false, \"vocab.padded\": 50304, \"scalars.length\": 96}";
 
-static PlanBuf bufs[648] = {
-    {.name = "ids", .cls = BUF_INPUT, .dtype = PD_I32, .per_token = 1, .fixed = 0, .tensor = -1, .input = IN_IDS, .off_per_token = 0, .off_fixed = 0, .first = 0, .last = 477}, /* 0 */
-    {.name = "targets", .cls = BUF_INPUT, .dtype = PD_I32, .per_token = 1, .fixed = 0, .tensor = -1, .input = IN_TARGETS, .off_per_token = 0, .off_fixed = 0, .first = 164, .last = 164}, /* 1 */
-    {.name = "doc_start", .cls = BUF_INPUT, .dtype = PD_I32, .per_token = 1, .fixed = 0, .tensor = -1, .input = IN_DOC_START, .off_per_token = 0, .off_fixed = 0, .first = 10, .last = 455}, /* 2 */
-    {.name = "cos", .cls = BUF_INPUT, .dtype = PD_F32, .per_token = 64, .fixed = 0, .tensor = -1, .input = IN_COS, .off_per_token = 0, .off_fixed = 0, .first = 9, .last = 456}, /* 3 */
-    {.name = "sin", .cls = BUF_INPUT, .dtype = PD_F32, .per_token = 64, .fixed = 0, .tensor = -1, .input = IN_SIN, .off_per_token = 0, .off_fixed = 0, .first = 9, .last = 456}, /* 4 */
-    {.name = "seg.order", .cls = BUF_INPUT, .dtype = PD_I32, .per_token = 1, .fixed = 0, .tensor = -1, .input = IN_SEG_ORDER, .off_per_token = 0, .off_fixed = 0, .first = 465, .last = 477}, /* 5 */
-    {.name = "seg.start", .cls = BUF_INPUT, .dtype = PD_I32, .per_token = 1, .fixed = 1, .tensor = -1, .input = IN_SEG_START, .off_per_token = 0, .off_fixed = 0, .first = 465, .last = 477}, /* 6 */
-    {.name = "seg.token", .cls = BUF_INPUT, .dtype = PD_I32, .per_token = 1, .fixed = 0, .tensor = -1, .input = IN_SEG_TOKEN, .off_per_token = 0, .off_fixed = 0, .first = 465, .last = 477}, /* 7 */
-    {.name = "x0", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 2048, .fixed = 0, .tensor = -1, .off_per_token = 454912, .off_fixed = 0, .first = 0, .last = 466}, /* 8 */
-    {.name = "x0.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 2, .fixed = 0, .tensor = -1, .off_per_token = 716928, .off_fixed = 0, .first = 0, .last = 466}, /* 9 */
+static PlanBuf bufs[663] = {
+    {.name = "ids", .cls = BUF_INPUT, .dtype = PD_I32, .per_token = 1, .fixed = 0, .tensor = -1, .input = IN_IDS, .off_per_token = 0, .off_fixed = 0, .first = 0, .last = 462}, /* 0 */
+    {.name = "targets", .cls = BUF_INPUT, .dtype = PD_I32, .per_token = 1, .fixed = 0, .tensor = -1, .input = IN_TARGETS, .off_per_token = 0, .off_fixed = 0, .first = 149, .last = 149}, /* 1 */
+    {.name = "doc_start", .cls = BUF_INPUT, .dtype = PD_I32, .per_token = 1, .fixed = 0, .tensor = -1, .input = IN_DOC_START, .off_per_token = 0, .off_fixed = 0, .first = 10, .last = 440}, /* 2 */
+    {.name = "cos", .cls = BUF_INPUT, .dtype = PD_F32, .per_token = 64, .fixed = 0, .tensor = -1, .input = IN_COS, .off_per_token = 0, .off_fixed = 0, .first = 9, .last = 441}, /* 3 */
+    {.name = "sin", .cls = BUF_INPUT, .dtype = PD_F32, .per_token = 64, .fixed = 0, .tensor = -1, .input = IN_SIN, .off_per_token = 0, .off_fixed = 0, .first = 9, .last = 441}, /* 4 */
+    {.name = "seg.order", .cls = BUF_INPUT, .dtype = PD_I32, .per_token = 1, .fixed = 0, .tensor = -1, .input = IN_SEG_ORDER, .off_per_token = 0, .off_fixed = 0, .first = 450, .last = 462}, /* 5 */
+    {.name = "seg.start", .cls = BUF_INPUT, .dtype = PD_I32, .per_token = 1, .fixed = 1, .tensor = -1, .input = IN_SEG_START, .off_per_token = 0, .off_fixed = 0, .first = 450, .last = 462}, /* 6 */
+    {.name = "seg.token", .cls = BUF_INPUT, .dtype = PD_I32, .per_token = 1, .fixed = 0, .tensor = -1, .input = IN_SEG_TOKEN, .off_per_token = 0, .off_fixed = 0, .first = 450, .last = 462}, /* 7 */
+    {.name = "x0", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 2048, .fixed = 0, .tensor = -1, .off_per_token = 454912, .off_fixed = 0, .first = 0, .last = 451}, /* 8 */
+    {.name = "x0.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 2, .fixed = 0, .tensor = -1, .off_per_token = 716928, .off_fixed = 0, .first = 0, .last = 451}, /* 9 */
     {.name = "embed1.weight.fp32", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 51463168, .tensor = 2, .plane = PLANE_MASTER, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 0, .last = 0}, /* 10 */
     {.name = "x0.raw0", .cls = BUF_INTERNAL, .dtype = PD_F32, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 0, .last = 0}, /* 11 */
     {.name = "embed2.weight.fp32", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 51463168, .tensor = 3, .plane = PLANE_MASTER, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 1, .last = 1}, /* 12 */
     {.name = "x0.raw1", .cls = BUF_INTERNAL, .dtype = PD_F32, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 1, .last = 1}, /* 13 */
-    {.name = "ve0", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 483584, .off_fixed = 0, .first = 2, .last = 456}, /* 14 */
+    {.name = "ve0", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 483584, .off_fixed = 0, .first = 2, .last = 441}, /* 14 */
     {.name = "value_embeds.0.weight.fp32", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 51463168, .tensor = 4, .plane = PLANE_MASTER, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 2, .last = 2}, /* 15 */
-    {.name = "ve1", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 485632, .off_fixed = 0, .first = 3, .last = 438}, /* 16 */
+    {.name = "ve1", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 485632, .off_fixed = 0, .first = 3, .last = 423}, /* 16 */
     {.name = "value_embeds.1.weight.fp32", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 51463168, .tensor = 5, .plane = PLANE_MASTER, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 3, .last = 3}, /* 17 */
-    {.name = "ve2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 487680, .off_fixed = 0, .first = 4, .last = 420}, /* 18 */
+    {.name = "ve2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 487680, .off_fixed = 0, .first = 4, .last = 405}, /* 18 */
     {.name = "value_embeds.2.weight.fp32", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 51463168, .tensor = 6, .plane = PLANE_MASTER, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 4, .last = 4}, /* 19 */
-    {.name = "ve3", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 489728, .off_fixed = 0, .first = 5, .last = 400}, /* 20 */
+    {.name = "ve3", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 489728, .off_fixed = 0, .first = 5, .last = 385}, /* 20 */
     {.name = "value_embeds.3.weight.fp32", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 51463168, .tensor = 7, .plane = PLANE_MASTER, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 5, .last = 5}, /* 21 */
-    {.name = "ve4", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 491776, .off_fixed = 0, .first = 6, .last = 382}, /* 22 */
+    {.name = "ve4", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 491776, .off_fixed = 0, .first = 6, .last = 367}, /* 22 */
     {.name = "value_embeds.4.weight.fp32", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 51463168, .tensor = 8, .plane = PLANE_MASTER, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 6, .last = 6}, /* 23 */
-    {.name = "L0.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 493824, .off_fixed = 0, .first = 7, .last = 458}, /* 24 */
-    {.name = "scalars.fp32", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 96, .tensor = 1, .plane = PLANE_MASTER, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 7, .last = 462}, /* 25 */
-    {.name = "L0.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 362752, .off_fixed = 0, .first = 8, .last = 456}, /* 26 */
-    {.name = "blocks.0.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 9, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 8, .last = 459}, /* 27 */
-    {.name = "L0.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 715008, .off_fixed = 0, .first = 9, .last = 456}, /* 28 */
-    {.name = "L0.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 495872, .off_fixed = 0, .first = 9, .last = 455}, /* 29 */
-    {.name = "L0.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 497920, .off_fixed = 0, .first = 9, .last = 455}, /* 30 */
-    {.name = "L0.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 499968, .off_fixed = 0, .first = 9, .last = 455}, /* 31 */
+    {.name = "L0.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 493824, .off_fixed = 0, .first = 7, .last = 443}, /* 24 */
+    {.name = "scalars.fp32", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 96, .tensor = 1, .plane = PLANE_MASTER, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 7, .last = 447}, /* 25 */
+    {.name = "L0.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 362752, .off_fixed = 0, .first = 8, .last = 441}, /* 26 */
+    {.name = "blocks.0.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 9, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 8, .last = 444}, /* 27 */
+    {.name = "L0.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 715008, .off_fixed = 0, .first = 9, .last = 441}, /* 28 */
+    {.name = "L0.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 495872, .off_fixed = 0, .first = 9, .last = 440}, /* 29 */
+    {.name = "L0.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 497920, .off_fixed = 0, .first = 9, .last = 440}, /* 30 */
+    {.name = "L0.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 499968, .off_fixed = 0, .first = 9, .last = 440}, /* 31 */
     {.name = "L0.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 9, .last = 9}, /* 32 */
     {.name = "L0.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 9, .last = 9}, /* 33 */
     {.name = "L0.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 9, .last = 9}, /* 34 */
-    {.name = "L0.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 502016, .off_fixed = 0, .first = 10, .last = 453}, /* 35 */
-    {.name = "L0.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716448, .off_fixed = 0, .first = 10, .last = 455}, /* 36 */
-    {.name = "L0.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 504064, .off_fixed = 0, .first = 11, .last = 442}, /* 37 */
-    {.name = "blocks.0.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 9, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 12, .last = 452}, /* 38 */
-    {.name = "L0.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 506112, .off_fixed = 0, .first = 13, .last = 450}, /* 39 */
-    {.name = "L0.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716936, .off_fixed = 0, .first = 13, .last = 450}, /* 40 */
-    {.name = "L0.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 100608, .off_fixed = 0, .first = 14, .last = 447}, /* 41 */
-    {.name = "blocks.0.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 10, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 14, .last = 449}, /* 42 */
-    {.name = "L0.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 108800, .off_fixed = 0, .first = 15, .last = 445}, /* 43 */
-    {.name = "blocks.0.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 11, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 16, .last = 446}, /* 44 */
-    {.name = "L1.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 508160, .off_fixed = 0, .first = 17, .last = 440}, /* 45 */
-    {.name = "L1.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 368896, .off_fixed = 0, .first = 18, .last = 438}, /* 46 */
-    {.name = "blocks.1.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 12, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 18, .last = 441}, /* 47 */
-    {.name = "L1.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 715104, .off_fixed = 0, .first = 19, .last = 438}, /* 48 */
-    {.name = "L1.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 510208, .off_fixed = 0, .first = 19, .last = 437}, /* 49 */
-    {.name = "L1.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 512256, .off_fixed = 0, .first = 19, .last = 437}, /* 50 */
-    {.name = "L1.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 514304, .off_fixed = 0, .first = 19, .last = 437}, /* 51 */
-    {.name = "L1.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 19, .last = 19}, /* 52 */
-    {.name = "L1.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 19, .last = 19}, /* 53 */
-    {.name = "L1.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 19, .last = 19}, /* 54 */
-    {.name = "L1.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 516352, .off_fixed = 0, .first = 20, .last = 435}, /* 55 */
-    {.name = "L1.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716480, .off_fixed = 0, .first = 20, .last = 437}, /* 56 */
-    {.name = "L1.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 518400, .off_fixed = 0, .first = 21, .last = 424}, /* 57 */
-    {.name = "blocks.1.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 12, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 22, .last = 434}, /* 58 */
-    {.name = "L1.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 520448, .off_fixed = 0, .first = 23, .last = 432}, /* 59 */
-    {.name = "L1.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716940, .off_fixed = 0, .first = 23, .last = 432}, /* 60 */
-    {.name = "L1.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 116992, .off_fixed = 0, .first = 24, .last = 429}, /* 61 */
-    {.name = "blocks.1.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 13, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 24, .last = 431}, /* 62 */
-    {.name = "L1.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 125184, .off_fixed = 0, .first = 25, .last = 427}, /* 63 */
-    {.name = "blocks.1.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 14, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 26, .last = 428}, /* 64 */
-    {.name = "L2.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 522496, .off_fixed = 0, .first = 27, .last = 422}, /* 65 */
-    {.name = "L2.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 375040, .off_fixed = 0, .first = 28, .last = 420}, /* 66 */
-    {.name = "blocks.2.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 15, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 28, .last = 423}, /* 67 */
-    {.name = "L2.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 715200, .off_fixed = 0, .first = 29, .last = 420}, /* 68 */
-    {.name = "L2.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 524544, .off_fixed = 0, .first = 29, .last = 419}, /* 69 */
-    {.name = "L2.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 526592, .off_fixed = 0, .first = 29, .last = 419}, /* 70 */
-    {.name = "L2.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 528640, .off_fixed = 0, .first = 29, .last = 419}, /* 71 */
-    {.name = "L2.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 29, .last = 29}, /* 72 */
-    {.name = "L2.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 29, .last = 29}, /* 73 */
-    {.name = "L2.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 29, .last = 29}, /* 74 */
-    {.name = "L2.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 530688, .off_fixed = 0, .first = 30, .last = 417}, /* 75 */
-    {.name = "L2.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716512, .off_fixed = 0, .first = 30, .last = 419}, /* 76 */
-    {.name = "L2.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 532736, .off_fixed = 0, .first = 31, .last = 407}, /* 77 */
-    {.name = "blocks.2.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 15, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 32, .last = 416}, /* 78 */
-    {.name = "L2.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 534784, .off_fixed = 0, .first = 33, .last = 414}, /* 79 */
-    {.name = "L2.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716944, .off_fixed = 0, .first = 33, .last = 414}, /* 80 */
-    {.name = "L2.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 133376, .off_fixed = 0, .first = 34, .last = 411}, /* 81 */
-    {.name = "blocks.2.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 16, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 34, .last = 413}, /* 82 */
-    {.name = "L2.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 141568, .off_fixed = 0, .first = 35, .last = 409}, /* 83 */
-    {.name = "blocks.2.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 17, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 36, .last = 410}, /* 84 */
-    {.name = "L3.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 536832, .off_fixed = 0, .first = 37, .last = 402}, /* 85 */
-    {.name = "L3.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 381184, .off_fixed = 0, .first = 38, .last = 400}, /* 86 */
-    {.name = "blocks.3.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 18, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 38, .last = 403}, /* 87 */
-    {.name = "L3.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 715296, .off_fixed = 0, .first = 39, .last = 400}, /* 88 */
-    {.name = "L3.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 538880, .off_fixed = 0, .first = 39, .last = 399}, /* 89 */
-    {.name = "L3.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 540928, .off_fixed = 0, .first = 39, .last = 399}, /* 90 */
-    {.name = "L3.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 542976, .off_fixed = 0, .first = 39, .last = 399}, /* 91 */
-    {.name = "L3.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 39, .last = 39}, /* 92 */
-    {.name = "L3.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 39, .last = 39}, /* 93 */
-    {.name = "L3.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 39, .last = 39}, /* 94 */
-    {.name = "L3.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 545024, .off_fixed = 0, .first = 40, .last = 397}, /* 95 */
-    {.name = "L3.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716544, .off_fixed = 0, .first = 40, .last = 399}, /* 96 */
-    {.name = "L3.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 547072, .off_fixed = 0, .first = 41, .last = 386}, /* 97 */
-    {.name = "blocks.3.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 18, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 42, .last = 396}, /* 98 */
-    {.name = "L3.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 549120, .off_fixed = 0, .first = 43, .last = 394}, /* 99 */
-    {.name = "L3.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716948, .off_fixed = 0, .first = 43, .last = 394}, /* 100 */
-    {.name = "L3.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 149760, .off_fixed = 0, .first = 44, .last = 391}, /* 101 */
-    {.name = "blocks.3.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 19, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 44, .last = 393}, /* 102 */
-    {.name = "L3.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 157952, .off_fixed = 0, .first = 45, .last = 389}, /* 103 */
-    {.name = "blocks.3.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 20, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 46, .last = 390}, /* 104 */
-    {.name = "L4.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 551168, .off_fixed = 0, .first = 47, .last = 384}, /* 105 */
-    {.name = "L4.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 387328, .off_fixed = 0, .first = 48, .last = 382}, /* 106 */
-    {.name = "blocks.4.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 21, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 48, .last = 385}, /* 107 */
-    {.name = "L4.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 715392, .off_fixed = 0, .first = 49, .last = 382}, /* 108 */
-    {.name = "L4.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 553216, .off_fixed = 0, .first = 49, .last = 381}, /* 109 */
-    {.name = "L4.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 555264, .off_fixed = 0, .first = 49, .last = 381}, /* 110 */
-    {.name = "L4.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 557312, .off_fixed = 0, .first = 49, .last = 381}, /* 111 */
-    {.name = "L4.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 49, .last = 49}, /* 112 */
-    {.name = "L4.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 49, .last = 49}, /* 113 */
-    {.name = "L4.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 49, .last = 49}, /* 114 */
-    {.name = "L4.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 559360, .off_fixed = 0, .first = 50, .last = 379}, /* 115 */
-    {.name = "L4.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716576, .off_fixed = 0, .first = 50, .last = 381}, /* 116 */
-    {.name = "L4.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 561408, .off_fixed = 0, .first = 51, .last = 369}, /* 117 */
-    {.name = "blocks.4.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 21, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 52, .last = 378}, /* 118 */
-    {.name = "L4.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 563456, .off_fixed = 0, .first = 53, .last = 376}, /* 119 */
-    {.name = "L4.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716952, .off_fixed = 0, .first = 53, .last = 376}, /* 120 */
-    {.name = "L4.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 166144, .off_fixed = 0, .first = 54, .last = 373}, /* 121 */
-    {.name = "blocks.4.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 22, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 54, .last = 375}, /* 122 */
-    {.name = "L4.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 174336, .off_fixed = 0, .first = 55, .last = 371}, /* 123 */
-    {.name = "blocks.4.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 23, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 56, .last = 372}, /* 124 */
-    {.name = "L5.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 565504, .off_fixed = 0, .first = 57, .last = 364}, /* 125 */
-    {.name = "L5.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 393472, .off_fixed = 0, .first = 58, .last = 362}, /* 126 */
-    {.name = "blocks.5.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 24, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 58, .last = 365}, /* 127 */
-    {.name = "L5.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 715488, .off_fixed = 0, .first = 59, .last = 362}, /* 128 */
-    {.name = "L5.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 567552, .off_fixed = 0, .first = 59, .last = 361}, /* 129 */
-    {.name = "L5.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 569600, .off_fixed = 0, .first = 59, .last = 361}, /* 130 */
-    {.name = "L5.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 571648, .off_fixed = 0, .first = 59, .last = 361}, /* 131 */
-    {.name = "L5.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 59, .last = 59}, /* 132 */
-    {.name = "L5.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 59, .last = 59}, /* 133 */
-    {.name = "L5.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 59, .last = 59}, /* 134 */
-    {.name = "L5.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 573696, .off_fixed = 0, .first = 60, .last = 359}, /* 135 */
-    {.name = "L5.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716608, .off_fixed = 0, .first = 60, .last = 361}, /* 136 */
-    {.name = "L5.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 575744, .off_fixed = 0, .first = 61, .last = 348}, /* 137 */
-    {.name = "blocks.5.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 24, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 62, .last = 358}, /* 138 */
-    {.name = "L5.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 577792, .off_fixed = 0, .first = 63, .last = 356}, /* 139 */
-    {.name = "L5.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716956, .off_fixed = 0, .first = 63, .last = 356}, /* 140 */
-    {.name = "L5.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 182528, .off_fixed = 0, .first = 64, .last = 353}, /* 141 */
-    {.name = "blocks.5.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 25, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 64, .last = 355}, /* 142 */
-    {.name = "L5.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 190720, .off_fixed = 0, .first = 65, .last = 351}, /* 143 */
-    {.name = "blocks.5.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 26, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 66, .last = 352}, /* 144 */
-    {.name = "L6.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 579840, .off_fixed = 0, .first = 67, .last = 346}, /* 145 */
-    {.name = "L6.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 399616, .off_fixed = 0, .first = 68, .last = 344}, /* 146 */
-    {.name = "blocks.6.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 27, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 68, .last = 347}, /* 147 */
-    {.name = "L6.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 715584, .off_fixed = 0, .first = 69, .last = 344}, /* 148 */
-    {.name = "L6.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 581888, .off_fixed = 0, .first = 69, .last = 343}, /* 149 */
-    {.name = "L6.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 583936, .off_fixed = 0, .first = 69, .last = 343}, /* 150 */
-    {.name = "L6.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 585984, .off_fixed = 0, .first = 69, .last = 343}, /* 151 */
-    {.name = "L6.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 69, .last = 69}, /* 152 */
-    {.name = "L6.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 69, .last = 69}, /* 153 */
-    {.name = "L6.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 69, .last = 69}, /* 154 */
-    {.name = "L6.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 588032, .off_fixed = 0, .first = 70, .last = 341}, /* 155 */
-    {.name = "L6.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716640, .off_fixed = 0, .first = 70, .last = 343}, /* 156 */
-    {.name = "L6.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 590080, .off_fixed = 0, .first = 71, .last = 331}, /* 157 */
-    {.name = "blocks.6.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 27, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 72, .last = 340}, /* 158 */
-    {.name = "L6.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 592128, .off_fixed = 0, .first = 73, .last = 338}, /* 159 */
-    {.name = "L6.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716960, .off_fixed = 0, .first = 73, .last = 338}, /* 160 */
-    {.name = "L6.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 198912, .off_fixed = 0, .first = 74, .last = 335}, /* 161 */
-    {.name = "blocks.6.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 28, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 74, .last = 337}, /* 162 */
-    {.name = "L6.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 207104, .off_fixed = 0, .first = 75, .last = 333}, /* 163 */
-    {.name = "blocks.6.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 29, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 76, .last = 334}, /* 164 */
-    {.name = "L7.xm=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 594176, .off_fixed = 0, .first = 77, .last = 319}, /* 165 */
-    {.name = "L7.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 596224, .off_fixed = 0, .first = 78, .last = 327}, /* 166 */
-    {.name = "L7.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716964, .off_fixed = 0, .first = 78, .last = 327}, /* 167 */
-    {.name = "L7.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 215296, .off_fixed = 0, .first = 79, .last = 324}, /* 168 */
-    {.name = "blocks.7.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 30, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 79, .last = 326}, /* 169 */
-    {.name = "L7.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 223488, .off_fixed = 0, .first = 80, .last = 322}, /* 170 */
-    {.name = "blocks.7.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 31, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 81, .last = 323}, /* 171 */
-    {.name = "L8.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 598272, .off_fixed = 0, .first = 82, .last = 317}, /* 172 */
-    {.name = "L8.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 405760, .off_fixed = 0, .first = 83, .last = 315}, /* 173 */
-    {.name = "blocks.8.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 32, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 83, .last = 318}, /* 174 */
-    {.name = "L8.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 715680, .off_fixed = 0, .first = 84, .last = 315}, /* 175 */
-    {.name = "L8.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 600320, .off_fixed = 0, .first = 84, .last = 314}, /* 176 */
-    {.name = "L8.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 602368, .off_fixed = 0, .first = 84, .last = 314}, /* 177 */
-    {.name = "L8.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 604416, .off_fixed = 0, .first = 84, .last = 314}, /* 178 */
-    {.name = "L8.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 84, .last = 84}, /* 179 */
-    {.name = "L8.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 84, .last = 84}, /* 180 */
-    {.name = "L8.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 84, .last = 84}, /* 181 */
-    {.name = "L8.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 606464, .off_fixed = 0, .first = 85, .last = 312}, /* 182 */
-    {.name = "L8.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716672, .off_fixed = 0, .first = 85, .last = 314}, /* 183 */
-    {.name = "L8.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 86, .last = 92}, /* 184 */
-    {.name = "blocks.8.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 32, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 87, .last = 311}, /* 185 */
-    {.name = "L8.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 608512, .off_fixed = 0, .first = 88, .last = 309}, /* 186 */
-    {.name = "L8.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716968, .off_fixed = 0, .first = 88, .last = 309}, /* 187 */
-    {.name = "L8.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 231680, .off_fixed = 0, .first = 89, .last = 306}, /* 188 */
-    {.name = "blocks.8.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 33, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 89, .last = 308}, /* 189 */
-    {.name = "L8.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 239872, .off_fixed = 0, .first = 90, .last = 304}, /* 190 */
-    {.name = "blocks.8.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 34, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 91, .last = 305}, /* 191 */
-    {.name = "L9.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 610560, .off_fixed = 0, .first = 92, .last = 298}, /* 192 */
-    {.name = "L9.xs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 612608, .off_fixed = 0, .first = 92, .last = 300}, /* 193 */
-    {.name = "L9.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 411904, .off_fixed = 0, .first = 93, .last = 296}, /* 194 */
-    {.name = "blocks.9.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 35, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 93, .last = 299}, /* 195 */
-    {.name = "L9.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 715776, .off_fixed = 0, .first = 94, .last = 296}, /* 196 */
-    {.name = "L9.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 614656, .off_fixed = 0, .first = 94, .last = 295}, /* 197 */
-    {.name = "L9.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 616704, .off_fixed = 0, .first = 94, .last = 295}, /* 198 */
-    {.name = "L9.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 618752, .off_fixed = 0, .first = 94, .last = 295}, /* 199 */
-    {.name = "L9.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 94, .last = 94}, /* 200 */
-    {.name = "L9.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 94, .last = 94}, /* 201 */
-    {.name = "L9.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 94, .last = 94}, /* 202 */
-    {.name = "L9.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 620800, .off_fixed = 0, .first = 95, .last = 293}, /* 203 */
-    {.name = "L9.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716704, .off_fixed = 0, .first = 95, .last = 295}, /* 204 */
-    {.name = "L9.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 96, .last = 102}, /* 205 */
-    {.name = "blocks.9.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 35, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 97, .last = 292}, /* 206 */
-    {.name = "L9.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 622848, .off_fixed = 0, .first = 98, .last = 290}, /* 207 */
-    {.name = "L9.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716972, .off_fixed = 0, .first = 98, .last = 290}, /* 208 */
-    {.name = "L9.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 248064, .off_fixed = 0, .first = 99, .last = 287}, /* 209 */
-    {.name = "blocks.9.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 36, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 99, .last = 289}, /* 210 */
-    {.name = "L9.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 256256, .off_fixed = 0, .first = 100, .last = 285}, /* 211 */
-    {.name = "blocks.9.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 37, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 101, .last = 286}, /* 212 */
-    {.name = "L10.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 624896, .off_fixed = 0, .first = 102, .last = 279}, /* 213 */
-    {.name = "L10.xs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 626944, .off_fixed = 0, .first = 102, .last = 281}, /* 214 */
-    {.name = "L10.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 418048, .off_fixed = 0, .first = 103, .last = 277}, /* 215 */
-    {.name = "blocks.10.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 38, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 103, .last = 280}, /* 216 */
-    {.name = "L10.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 715872, .off_fixed = 0, .first = 104, .last = 277}, /* 217 */
-    {.name = "L10.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 628992, .off_fixed = 0, .first = 104, .last = 276}, /* 218 */
-    {.name = "L10.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 631040, .off_fixed = 0, .first = 104, .last = 276}, /* 219 */
-    {.name = "L10.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 633088, .off_fixed = 0, .first = 104, .last = 276}, /* 220 */
-    {.name = "L10.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 104, .last = 104}, /* 221 */
-    {.name = "L10.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 104, .last = 104}, /* 222 */
-    {.name = "L10.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 104, .last = 104}, /* 223 */
-    {.name = "L10.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 635136, .off_fixed = 0, .first = 105, .last = 274}, /* 224 */
-    {.name = "L10.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716736, .off_fixed = 0, .first = 105, .last = 276}, /* 225 */
-    {.name = "L10.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 106, .last = 112}, /* 226 */
-    {.name = "blocks.10.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 38, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 107, .last = 273}, /* 227 */
-    {.name = "L10.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 637184, .off_fixed = 0, .first = 108, .last = 271}, /* 228 */
-    {.name = "L10.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716976, .off_fixed = 0, .first = 108, .last = 271}, /* 229 */
-    {.name = "L10.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 264448, .off_fixed = 0, .first = 109, .last = 268}, /* 230 */
-    {.name = "blocks.10.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 39, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 109, .last = 270}, /* 231 */
-    {.name = "L10.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 272640, .off_fixed = 0, .first = 110, .last = 266}, /* 232 */
-    {.name = "blocks.10.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 40, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 111, .last = 267}, /* 233 */
-    {.name = "L11.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 639232, .off_fixed = 0, .first = 112, .last = 260}, /* 234 */
-    {.name = "L11.xs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 641280, .off_fixed = 0, .first = 112, .last = 262}, /* 235 */
-    {.name = "L11.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 424192, .off_fixed = 0, .first = 113, .last = 258}, /* 236 */
-    {.name = "blocks.11.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 41, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 113, .last = 261}, /* 237 */
-    {.name = "L11.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 715968, .off_fixed = 0, .first = 114, .last = 258}, /* 238 */
-    {.name = "L11.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 643328, .off_fixed = 0, .first = 114, .last = 257}, /* 239 */
-    {.name = "L11.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 645376, .off_fixed = 0, .first = 114, .last = 257}, /* 240 */
-    {.name = "L11.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 647424, .off_fixed = 0, .first = 114, .last = 257}, /* 241 */
-    {.name = "L11.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 114, .last = 114}, /* 242 */
-    {.name = "L11.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 114, .last = 114}, /* 243 */
-    {.name = "L11.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 114, .last = 114}, /* 244 */
-    {.name = "L11.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 649472, .off_fixed = 0, .first = 115, .last = 255}, /* 245 */
-    {.name = "L11.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716768, .off_fixed = 0, .first = 115, .last = 257}, /* 246 */
-    {.name = "L11.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 651520, .off_fixed = 0, .first = 116, .last = 244}, /* 247 */
-    {.name = "blocks.11.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 41, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 117, .last = 254}, /* 248 */
-    {.name = "L11.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 653568, .off_fixed = 0, .first = 118, .last = 252}, /* 249 */
-    {.name = "L11.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716980, .off_fixed = 0, .first = 118, .last = 252}, /* 250 */
-    {.name = "L11.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 280832, .off_fixed = 0, .first = 119, .last = 249}, /* 251 */
-    {.name = "blocks.11.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 42, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 119, .last = 251}, /* 252 */
-    {.name = "L11.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 289024, .off_fixed = 0, .first = 120, .last = 247}, /* 253 */
-    {.name = "blocks.11.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 43, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 121, .last = 248}, /* 254 */
-    {.name = "L12.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 655616, .off_fixed = 0, .first = 122, .last = 242}, /* 255 */
-    {.name = "L12.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 430336, .off_fixed = 0, .first = 123, .last = 240}, /* 256 */
-    {.name = "blocks.12.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 44, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 123, .last = 243}, /* 257 */
-    {.name = "L12.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 716064, .off_fixed = 0, .first = 124, .last = 240}, /* 258 */
-    {.name = "L12.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 657664, .off_fixed = 0, .first = 124, .last = 239}, /* 259 */
-    {.name = "L12.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 659712, .off_fixed = 0, .first = 124, .last = 239}, /* 260 */
-    {.name = "L12.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 661760, .off_fixed = 0, .first = 124, .last = 239}, /* 261 */
-    {.name = "L12.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 124, .last = 124}, /* 262 */
-    {.name = "L12.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 124, .last = 124}, /* 263 */
-    {.name = "L12.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 124, .last = 124}, /* 264 */
-    {.name = "L12.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 663808, .off_fixed = 0, .first = 125, .last = 237}, /* 265 */
-    {.name = "L12.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716800, .off_fixed = 0, .first = 125, .last = 239}, /* 266 */
-    {.name = "L12.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 665856, .off_fixed = 0, .first = 126, .last = 226}, /* 267 */
-    {.name = "blocks.12.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 44, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 127, .last = 236}, /* 268 */
-    {.name = "L12.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 667904, .off_fixed = 0, .first = 128, .last = 234}, /* 269 */
-    {.name = "L12.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716984, .off_fixed = 0, .first = 128, .last = 234}, /* 270 */
-    {.name = "L12.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 297216, .off_fixed = 0, .first = 129, .last = 231}, /* 271 */
-    {.name = "blocks.12.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 45, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 129, .last = 233}, /* 272 */
-    {.name = "L12.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 305408, .off_fixed = 0, .first = 130, .last = 229}, /* 273 */
-    {.name = "blocks.12.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 46, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 131, .last = 230}, /* 274 */
-    {.name = "L13.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 669952, .off_fixed = 0, .first = 132, .last = 224}, /* 275 */
-    {.name = "L13.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 436480, .off_fixed = 0, .first = 133, .last = 222}, /* 276 */
-    {.name = "blocks.13.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 47, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 133, .last = 225}, /* 277 */
-    {.name = "L13.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 716160, .off_fixed = 0, .first = 134, .last = 222}, /* 278 */
-    {.name = "L13.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 672000, .off_fixed = 0, .first = 134, .last = 221}, /* 279 */
-    {.name = "L13.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 674048, .off_fixed = 0, .first = 134, .last = 221}, /* 280 */
-    {.name = "L13.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 676096, .off_fixed = 0, .first = 134, .last = 221}, /* 281 */
-    {.name = "L13.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 134, .last = 134}, /* 282 */
-    {.name = "L13.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 134, .last = 134}, /* 283 */
-    {.name = "L13.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 134, .last = 134}, /* 284 */
-    {.name = "L13.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 678144, .off_fixed = 0, .first = 135, .last = 219}, /* 285 */
-    {.name = "L13.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716832, .off_fixed = 0, .first = 135, .last = 221}, /* 286 */
-    {.name = "L13.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 680192, .off_fixed = 0, .first = 136, .last = 208}, /* 287 */
-    {.name = "blocks.13.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 47, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 137, .last = 218}, /* 288 */
-    {.name = "L13.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 682240, .off_fixed = 0, .first = 138, .last = 216}, /* 289 */
-    {.name = "L13.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716988, .off_fixed = 0, .first = 138, .last = 216}, /* 290 */
-    {.name = "L13.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 313600, .off_fixed = 0, .first = 139, .last = 213}, /* 291 */
-    {.name = "blocks.13.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 48, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 139, .last = 215}, /* 292 */
-    {.name = "L13.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 321792, .off_fixed = 0, .first = 140, .last = 211}, /* 293 */
-    {.name = "blocks.13.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 49, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 141, .last = 212}, /* 294 */
-    {.name = "L14.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 684288, .off_fixed = 0, .first = 142, .last = 206}, /* 295 */
-    {.name = "L14.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 442624, .off_fixed = 0, .first = 143, .last = 204}, /* 296 */
-    {.name = "blocks.14.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 50, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 143, .last = 207}, /* 297 */
-    {.name = "L14.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 716256, .off_fixed = 0, .first = 144, .last = 204}, /* 298 */
-    {.name = "L14.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 686336, .off_fixed = 0, .first = 144, .last = 203}, /* 299 */
-    {.name = "L14.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 688384, .off_fixed = 0, .first = 144, .last = 203}, /* 300 */
-    {.name = "L14.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 690432, .off_fixed = 0, .first = 144, .last = 203}, /* 301 */
-    {.name = "L14.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 144, .last = 144}, /* 302 */
-    {.name = "L14.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 144, .last = 144}, /* 303 */
-    {.name = "L14.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 144, .last = 144}, /* 304 */
-    {.name = "L14.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 692480, .off_fixed = 0, .first = 145, .last = 201}, /* 305 */
-    {.name = "L14.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716864, .off_fixed = 0, .first = 145, .last = 203}, /* 306 */
-    {.name = "L14.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 694528, .off_fixed = 0, .first = 146, .last = 190}, /* 307 */
-    {.name = "blocks.14.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 50, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 147, .last = 200}, /* 308 */
-    {.name = "L14.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 696576, .off_fixed = 0, .first = 148, .last = 198}, /* 309 */
-    {.name = "L14.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716992, .off_fixed = 0, .first = 148, .last = 198}, /* 310 */
-    {.name = "L14.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 329984, .off_fixed = 0, .first = 149, .last = 195}, /* 311 */
-    {.name = "blocks.14.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 51, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 149, .last = 197}, /* 312 */
-    {.name = "L14.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 338176, .off_fixed = 0, .first = 150, .last = 193}, /* 313 */
-    {.name = "blocks.14.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 52, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 151, .last = 194}, /* 314 */
-    {.name = "L15.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 698624, .off_fixed = 0, .first = 152, .last = 188}, /* 315 */
-    {.name = "L15.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 448768, .off_fixed = 0, .first = 153, .last = 186}, /* 316 */
-    {.name = "blocks.15.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 53, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 153, .last = 189}, /* 317 */
-    {.name = "L15.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 716352, .off_fixed = 0, .first = 154, .last = 186}, /* 318 */
-    {.name = "L15.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 700672, .off_fixed = 0, .first = 154, .last = 185}, /* 319 */
-    {.name = "L15.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 702720, .off_fixed = 0, .first = 154, .last = 185}, /* 320 */
-    {.name = "L15.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 704768, .off_fixed = 0, .first = 154, .last = 185}, /* 321 */
-    {.name = "L15.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 154, .last = 154}, /* 322 */
-    {.name = "L15.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 154, .last = 154}, /* 323 */
-    {.name = "L15.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 154, .last = 154}, /* 324 */
-    {.name = "L15.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 706816, .off_fixed = 0, .first = 155, .last = 183}, /* 325 */
-    {.name = "L15.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716896, .off_fixed = 0, .first = 155, .last = 185}, /* 326 */
-    {.name = "L15.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 156, .last = 162}, /* 327 */
-    {.name = "blocks.15.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 53, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 157, .last = 182}, /* 328 */
-    {.name = "L15.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 708864, .off_fixed = 0, .first = 158, .last = 180}, /* 329 */
-    {.name = "L15.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716996, .off_fixed = 0, .first = 158, .last = 180}, /* 330 */
-    {.name = "L15.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 346368, .off_fixed = 0, .first = 159, .last = 177}, /* 331 */
-    {.name = "blocks.15.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 54, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 159, .last = 179}, /* 332 */
-    {.name = "L15.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 354560, .off_fixed = 0, .first = 160, .last = 175}, /* 333 */
-    {.name = "blocks.15.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 55, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 161, .last = 176}, /* 334 */
-    {.name = "xf", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 710912, .off_fixed = 0, .first = 162, .last = 174}, /* 335 */
-    {.name = "rstdf", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 717000, .off_fixed = 0, .first = 162, .last = 174}, /* 336 */
-    {.name = "logits=dlogits", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 50304, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 163, .last = 173}, /* 337 */
-    {.name = "lm_head_w.bf16", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 51511296, .tensor = 0, .plane = PLANE_BF16COPY, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 163, .last = 172}, /* 338 */
-    {.name = "row_loss", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 459008, .off_fixed = 0, .first = 164, .last = 165}, /* 339 */
-    {.name = "z", .cls = BUF_INTERNAL, .dtype = PD_F32, .per_token = 50304, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 164, .last = 164}, /* 340 */
-    {.name = "loss", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 1, .tensor = -1, .output = true, .off_per_token = 717004, .off_fixed = 3072, .first = 165, .last = 478}, /* 341 */
-    {.name = "dx0", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 2048, .fixed = 0, .tensor = -1, .off_per_token = 459008, .off_fixed = 0, .first = 166, .last = 466}, /* 342 */
-    {.name = "dve0", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 463104, .off_fixed = 0, .first = 167, .last = 468}, /* 343 */
-    {.name = "dve1", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 467200, .off_fixed = 0, .first = 168, .last = 470}, /* 344 */
-    {.name = "dve2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 471296, .off_fixed = 0, .first = 169, .last = 472}, /* 345 */
-    {.name = "dve3", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 475392, .off_fixed = 0, .first = 170, .last = 474}, /* 346 */
-    {.name = "dve4", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 479488, .off_fixed = 0, .first = 171, .last = 476}, /* 347 */
-    {.name = "dxf", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 712960, .off_fixed = 0, .first = 172, .last = 174}, /* 348 */
-    {.name = "lm_head_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 51511296, .tensor = 0, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 173, .last = 173}, /* 349 */
-    {.name = "dout", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 174, .last = 192}, /* 350 */
-    {.name = "blocks.15.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 55, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 175, .last = 175}, /* 351 */
-    {.name = "L15.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 176, .last = 179}, /* 352 */
-    {.name = "blocks.15.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 54, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 178, .last = 178}, /* 353 */
-    {.name = "L15.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 10240, .off_fixed = 0, .first = 179, .last = 180}, /* 354 */
-    {.name = "blocks.15.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 53, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 181, .last = 181}, /* 355 */
-    {.name = "L15.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 182, .last = 185}, /* 356 */
-    {.name = "L15.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 2048, .off_fixed = 0, .first = 183, .last = 185}, /* 357 */
-    {.name = "L15.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 6144, .off_fixed = 0, .first = 185, .last = 186}, /* 358 */
-    {.name = "L15.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 10240, .off_fixed = 0, .first = 184, .last = 186}, /* 359 */
-    {.name = "L15.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 12288, .off_fixed = 0, .first = 184, .last = 186}, /* 360 */
-    {.name = "L15.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 186, .last = 189}, /* 361 */
-    {.name = "L15.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716996, .off_fixed = 0, .first = 186, .last = 187}, /* 362 */
-    {.name = "L15.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 186, .last = 186}, /* 363 */
-    {.name = "L15.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 186, .last = 186}, /* 364 */
-    {.name = "L15.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 186, .last = 186}, /* 365 */
-    {.name = "scalars.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 96, .tensor = 1, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 187, .last = 461}, /* 366 */
-    {.name = "blocks.15.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 53, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 188, .last = 188}, /* 367 */
-    {.name = "L15.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716996, .off_fixed = 0, .first = 190, .last = 191}, /* 368 */
-    {.name = "L15.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 10240, .off_fixed = 0, .first = 192, .last = 210}, /* 369 */
-    {.name = "blocks.14.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 52, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 193, .last = 193}, /* 370 */
-    {.name = "L14.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 194, .last = 197}, /* 371 */
-    {.name = "blocks.14.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 51, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 196, .last = 196}, /* 372 */
-    {.name = "L14.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 197, .last = 198}, /* 373 */
-    {.name = "blocks.14.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 50, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 199, .last = 199}, /* 374 */
-    {.name = "L14.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 200, .last = 203}, /* 375 */
-    {.name = "L14.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 2048, .off_fixed = 0, .first = 201, .last = 203}, /* 376 */
-    {.name = "L14.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 6144, .off_fixed = 0, .first = 203, .last = 204}, /* 377 */
-    {.name = "L14.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 202, .last = 204}, /* 378 */
-    {.name = "L14.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 12288, .off_fixed = 0, .first = 202, .last = 204}, /* 379 */
-    {.name = "L14.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 204, .last = 207}, /* 380 */
-    {.name = "L14.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716992, .off_fixed = 0, .first = 204, .last = 205}, /* 381 */
-    {.name = "L14.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 204, .last = 204}, /* 382 */
-    {.name = "L14.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 204, .last = 204}, /* 383 */
-    {.name = "L14.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 204, .last = 204}, /* 384 */
-    {.name = "blocks.14.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 50, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 206, .last = 206}, /* 385 */
-    {.name = "L14.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716992, .off_fixed = 0, .first = 208, .last = 209}, /* 386 */
-    {.name = "L14.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 210, .last = 228}, /* 387 */
-    {.name = "blocks.13.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 49, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 211, .last = 211}, /* 388 */
-    {.name = "L13.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 212, .last = 215}, /* 389 */
-    {.name = "blocks.13.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 48, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 214, .last = 214}, /* 390 */
-    {.name = "L13.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 10240, .off_fixed = 0, .first = 215, .last = 216}, /* 391 */
-    {.name = "blocks.13.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 47, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 217, .last = 217}, /* 392 */
-    {.name = "L13.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 218, .last = 221}, /* 393 */
-    {.name = "L13.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 2048, .off_fixed = 0, .first = 219, .last = 221}, /* 394 */
-    {.name = "L13.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 6144, .off_fixed = 0, .first = 221, .last = 222}, /* 395 */
-    {.name = "L13.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 10240, .off_fixed = 0, .first = 220, .last = 222}, /* 396 */
-    {.name = "L13.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 12288, .off_fixed = 0, .first = 220, .last = 222}, /* 397 */
-    {.name = "L13.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 222, .last = 225}, /* 398 */
-    {.name = "L13.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716988, .off_fixed = 0, .first = 222, .last = 223}, /* 399 */
-    {.name = "L13.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 222, .last = 222}, /* 400 */
-    {.name = "L13.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 222, .last = 222}, /* 401 */
-    {.name = "L13.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 222, .last = 222}, /* 402 */
-    {.name = "blocks.13.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 47, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 224, .last = 224}, /* 403 */
-    {.name = "L13.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716988, .off_fixed = 0, .first = 226, .last = 227}, /* 404 */
-    {.name = "L13.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 10240, .off_fixed = 0, .first = 228, .last = 246}, /* 405 */
-    {.name = "blocks.12.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 46, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 229, .last = 229}, /* 406 */
-    {.name = "L12.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 230, .last = 233}, /* 407 */
-    {.name = "blocks.12.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 45, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 232, .last = 232}, /* 408 */
-    {.name = "L12.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 233, .last = 234}, /* 409 */
-    {.name = "blocks.12.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 44, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 235, .last = 235}, /* 410 */
-    {.name = "L12.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 236, .last = 239}, /* 411 */
-    {.name = "L12.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 2048, .off_fixed = 0, .first = 237, .last = 239}, /* 412 */
-    {.name = "L12.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 6144, .off_fixed = 0, .first = 239, .last = 240}, /* 413 */
-    {.name = "L12.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 238, .last = 240}, /* 414 */
-    {.name = "L12.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 12288, .off_fixed = 0, .first = 238, .last = 240}, /* 415 */
-    {.name = "L12.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 240, .last = 243}, /* 416 */
-    {.name = "L12.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716984, .off_fixed = 0, .first = 240, .last = 241}, /* 417 */
-    {.name = "L12.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 240, .last = 240}, /* 418 */
-    {.name = "L12.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 240, .last = 240}, /* 419 */
-    {.name = "L12.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 240, .last = 240}, /* 420 */
-    {.name = "blocks.12.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 44, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 242, .last = 242}, /* 421 */
-    {.name = "L12.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716984, .off_fixed = 0, .first = 244, .last = 245}, /* 422 */
-    {.name = "L12.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 246, .last = 264}, /* 423 */
-    {.name = "blocks.11.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 43, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 247, .last = 247}, /* 424 */
-    {.name = "L11.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 248, .last = 251}, /* 425 */
-    {.name = "blocks.11.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 42, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 250, .last = 250}, /* 426 */
-    {.name = "L11.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 10240, .off_fixed = 0, .first = 251, .last = 252}, /* 427 */
-    {.name = "blocks.11.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 41, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 253, .last = 253}, /* 428 */
-    {.name = "L11.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 254, .last = 257}, /* 429 */
-    {.name = "L11.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 2048, .off_fixed = 0, .first = 255, .last = 257}, /* 430 */
-    {.name = "L11.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 6144, .off_fixed = 0, .first = 257, .last = 258}, /* 431 */
-    {.name = "L11.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 10240, .off_fixed = 0, .first = 256, .last = 258}, /* 432 */
-    {.name = "L11.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 12288, .off_fixed = 0, .first = 256, .last = 258}, /* 433 */
-    {.name = "L11.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 258, .last = 261}, /* 434 */
-    {.name = "L11.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716980, .off_fixed = 0, .first = 258, .last = 259}, /* 435 */
-    {.name = "L11.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 258, .last = 258}, /* 436 */
-    {.name = "L11.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 258, .last = 258}, /* 437 */
-    {.name = "L11.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 258, .last = 258}, /* 438 */
-    {.name = "blocks.11.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 41, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 260, .last = 260}, /* 439 */
-    {.name = "L11.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716980, .off_fixed = 0, .first = 262, .last = 263}, /* 440 */
-    {.name = "L11.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 10240, .off_fixed = 0, .first = 264, .last = 407}, /* 441 */
-    {.name = "L11.dout", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 265, .last = 283}, /* 442 */
-    {.name = "blocks.10.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 40, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 266, .last = 266}, /* 443 */
-    {.name = "L10.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 267, .last = 270}, /* 444 */
-    {.name = "blocks.10.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 39, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 269, .last = 269}, /* 445 */
-    {.name = "L10.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 12288, .off_fixed = 0, .first = 270, .last = 271}, /* 446 */
-    {.name = "blocks.10.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 38, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 272, .last = 272}, /* 447 */
-    {.name = "L10.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 273, .last = 276}, /* 448 */
-    {.name = "L10.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 2048, .off_fixed = 0, .first = 274, .last = 276}, /* 449 */
-    {.name = "L10.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 6144, .off_fixed = 0, .first = 276, .last = 277}, /* 450 */
-    {.name = "L10.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 12288, .off_fixed = 0, .first = 275, .last = 277}, /* 451 */
-    {.name = "L10.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 14336, .off_fixed = 0, .first = 275, .last = 277}, /* 452 */
-    {.name = "L10.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 277, .last = 280}, /* 453 */
-    {.name = "L10.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716976, .off_fixed = 0, .first = 277, .last = 278}, /* 454 */
-    {.name = "L10.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 277, .last = 277}, /* 455 */
-    {.name = "L10.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 277, .last = 277}, /* 456 */
-    {.name = "L10.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 277, .last = 277}, /* 457 */
-    {.name = "blocks.10.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 38, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 279, .last = 279}, /* 458 */
-    {.name = "L10.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716976, .off_fixed = 0, .first = 281, .last = 282}, /* 459 */
-    {.name = "L10.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 12288, .off_fixed = 0, .first = 283, .last = 369}, /* 460 */
-    {.name = "L10.dout", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 284, .last = 302}, /* 461 */
-    {.name = "blocks.9.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 37, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 285, .last = 285}, /* 462 */
-    {.name = "L9.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 286, .last = 289}, /* 463 */
-    {.name = "blocks.9.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 36, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 288, .last = 288}, /* 464 */
-    {.name = "L9.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 14336, .off_fixed = 0, .first = 289, .last = 290}, /* 465 */
-    {.name = "blocks.9.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 35, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 291, .last = 291}, /* 466 */
-    {.name = "L9.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 292, .last = 295}, /* 467 */
-    {.name = "L9.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 2048, .off_fixed = 0, .first = 293, .last = 295}, /* 468 */
-    {.name = "L9.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 6144, .off_fixed = 0, .first = 295, .last = 296}, /* 469 */
-    {.name = "L9.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 14336, .off_fixed = 0, .first = 294, .last = 296}, /* 470 */
-    {.name = "L9.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 16384, .off_fixed = 0, .first = 294, .last = 296}, /* 471 */
-    {.name = "L9.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 296, .last = 299}, /* 472 */
-    {.name = "L9.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716972, .off_fixed = 0, .first = 296, .last = 297}, /* 473 */
-    {.name = "L9.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 296, .last = 296}, /* 474 */
-    {.name = "L9.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 296, .last = 296}, /* 475 */
-    {.name = "L9.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 296, .last = 296}, /* 476 */
-    {.name = "blocks.9.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 35, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 298, .last = 298}, /* 477 */
-    {.name = "L9.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716972, .off_fixed = 0, .first = 300, .last = 301}, /* 478 */
-    {.name = "L9.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 14336, .off_fixed = 0, .first = 302, .last = 331}, /* 479 */
-    {.name = "L9.dout", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 303, .last = 321}, /* 480 */
-    {.name = "blocks.8.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 34, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 304, .last = 304}, /* 481 */
-    {.name = "L8.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 305, .last = 308}, /* 482 */
-    {.name = "blocks.8.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 33, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 307, .last = 307}, /* 483 */
-    {.name = "L8.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 16384, .off_fixed = 0, .first = 308, .last = 309}, /* 484 */
-    {.name = "blocks.8.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 32, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 310, .last = 310}, /* 485 */
-    {.name = "L8.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 311, .last = 314}, /* 486 */
-    {.name = "L8.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 2048, .off_fixed = 0, .first = 312, .last = 314}, /* 487 */
-    {.name = "L8.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 6144, .off_fixed = 0, .first = 314, .last = 315}, /* 488 */
-    {.name = "L8.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 16384, .off_fixed = 0, .first = 313, .last = 315}, /* 489 */
-    {.name = "L8.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 18432, .off_fixed = 0, .first = 313, .last = 315}, /* 490 */
-    {.name = "L8.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 315, .last = 318}, /* 491 */
-    {.name = "L8.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716968, .off_fixed = 0, .first = 315, .last = 316}, /* 492 */
-    {.name = "L8.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 315, .last = 315}, /* 493 */
-    {.name = "L8.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 315, .last = 315}, /* 494 */
-    {.name = "L8.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 315, .last = 315}, /* 495 */
-    {.name = "blocks.8.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 32, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 317, .last = 317}, /* 496 */
-    {.name = "L8.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716968, .off_fixed = 0, .first = 319, .last = 320}, /* 497 */
-    {.name = "L8.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 16384, .off_fixed = 0, .first = 321, .last = 330}, /* 498 */
-    {.name = "blocks.7.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 31, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 322, .last = 322}, /* 499 */
-    {.name = "L7.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 323, .last = 326}, /* 500 */
-    {.name = "blocks.7.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 30, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 325, .last = 325}, /* 501 */
-    {.name = "L7.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 326, .last = 327}, /* 502 */
-    {.name = "L7.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716964, .off_fixed = 0, .first = 328, .last = 329}, /* 503 */
-    {.name = "L7.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 330, .last = 350}, /* 504 */
-    {.name = "L6.skip.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 256, .tensor = -1, .off_per_token = 716964, .off_fixed = 0, .first = 331, .last = 332}, /* 505 */
-    {.name = "blocks.6.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 29, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 333, .last = 333}, /* 506 */
-    {.name = "L6.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 334, .last = 337}, /* 507 */
-    {.name = "blocks.6.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 28, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 336, .last = 336}, /* 508 */
-    {.name = "L6.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 14336, .off_fixed = 0, .first = 337, .last = 338}, /* 509 */
-    {.name = "blocks.6.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 27, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 339, .last = 339}, /* 510 */
-    {.name = "L6.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 340, .last = 343}, /* 511 */
-    {.name = "L6.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 2048, .off_fixed = 0, .first = 341, .last = 343}, /* 512 */
-    {.name = "L6.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 6144, .off_fixed = 0, .first = 343, .last = 344}, /* 513 */
-    {.name = "L6.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 14336, .off_fixed = 0, .first = 342, .last = 344}, /* 514 */
-    {.name = "L6.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 16384, .off_fixed = 0, .first = 342, .last = 344}, /* 515 */
-    {.name = "L6.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 344, .last = 347}, /* 516 */
-    {.name = "L6.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716960, .off_fixed = 0, .first = 344, .last = 345}, /* 517 */
-    {.name = "L6.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 344, .last = 344}, /* 518 */
-    {.name = "L6.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 344, .last = 344}, /* 519 */
-    {.name = "L6.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 344, .last = 344}, /* 520 */
-    {.name = "blocks.6.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 27, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 346, .last = 346}, /* 521 */
-    {.name = "L6.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716960, .off_fixed = 0, .first = 348, .last = 349}, /* 522 */
-    {.name = "L6.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 14336, .off_fixed = 0, .first = 350, .last = 368}, /* 523 */
-    {.name = "blocks.5.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 26, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 351, .last = 351}, /* 524 */
-    {.name = "L5.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 352, .last = 355}, /* 525 */
-    {.name = "blocks.5.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 25, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 354, .last = 354}, /* 526 */
-    {.name = "L5.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 355, .last = 356}, /* 527 */
-    {.name = "blocks.5.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 24, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 357, .last = 357}, /* 528 */
-    {.name = "L5.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 358, .last = 361}, /* 529 */
-    {.name = "L5.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 2048, .off_fixed = 0, .first = 359, .last = 361}, /* 530 */
-    {.name = "L5.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 6144, .off_fixed = 0, .first = 361, .last = 362}, /* 531 */
-    {.name = "L5.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 360, .last = 362}, /* 532 */
-    {.name = "L5.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 16384, .off_fixed = 0, .first = 360, .last = 362}, /* 533 */
-    {.name = "L5.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 362, .last = 365}, /* 534 */
-    {.name = "L5.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716956, .off_fixed = 0, .first = 362, .last = 363}, /* 535 */
-    {.name = "L5.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 362, .last = 362}, /* 536 */
-    {.name = "L5.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 362, .last = 362}, /* 537 */
-    {.name = "L5.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 362, .last = 362}, /* 538 */
-    {.name = "blocks.5.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 24, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 364, .last = 364}, /* 539 */
-    {.name = "L5.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716956, .off_fixed = 0, .first = 366, .last = 367}, /* 540 */
-    {.name = "L5.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 368, .last = 388}, /* 541 */
-    {.name = "L4.skip.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 256, .tensor = -1, .off_per_token = 716956, .off_fixed = 0, .first = 369, .last = 370}, /* 542 */
-    {.name = "blocks.4.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 23, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 371, .last = 371}, /* 543 */
-    {.name = "L4.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 372, .last = 375}, /* 544 */
-    {.name = "blocks.4.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 22, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 374, .last = 374}, /* 545 */
-    {.name = "L4.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 12288, .off_fixed = 0, .first = 375, .last = 376}, /* 546 */
-    {.name = "blocks.4.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 21, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 377, .last = 377}, /* 547 */
-    {.name = "L4.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 378, .last = 381}, /* 548 */
-    {.name = "L4.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 2048, .off_fixed = 0, .first = 379, .last = 381}, /* 549 */
-    {.name = "L4.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 6144, .off_fixed = 0, .first = 381, .last = 382}, /* 550 */
-    {.name = "L4.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 12288, .off_fixed = 0, .first = 380, .last = 382}, /* 551 */
-    {.name = "L4.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 14336, .off_fixed = 0, .first = 380, .last = 382}, /* 552 */
-    {.name = "L4.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 382, .last = 385}, /* 553 */
-    {.name = "L4.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716952, .off_fixed = 0, .first = 382, .last = 383}, /* 554 */
-    {.name = "L4.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 382, .last = 382}, /* 555 */
-    {.name = "L4.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 382, .last = 382}, /* 556 */
-    {.name = "L4.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 382, .last = 382}, /* 557 */
-    {.name = "blocks.4.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 21, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 384, .last = 384}, /* 558 */
-    {.name = "L4.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716952, .off_fixed = 0, .first = 386, .last = 387}, /* 559 */
-    {.name = "L4.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 12288, .off_fixed = 0, .first = 388, .last = 406}, /* 560 */
-    {.name = "blocks.3.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 20, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 389, .last = 389}, /* 561 */
-    {.name = "L3.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 390, .last = 393}, /* 562 */
-    {.name = "blocks.3.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 19, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 392, .last = 392}, /* 563 */
-    {.name = "L3.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 393, .last = 394}, /* 564 */
-    {.name = "blocks.3.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 18, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 395, .last = 395}, /* 565 */
-    {.name = "L3.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 396, .last = 399}, /* 566 */
-    {.name = "L3.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 2048, .off_fixed = 0, .first = 397, .last = 399}, /* 567 */
-    {.name = "L3.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 6144, .off_fixed = 0, .first = 399, .last = 400}, /* 568 */
-    {.name = "L3.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 398, .last = 400}, /* 569 */
-    {.name = "L3.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 14336, .off_fixed = 0, .first = 398, .last = 400}, /* 570 */
-    {.name = "L3.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 400, .last = 403}, /* 571 */
-    {.name = "L3.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716948, .off_fixed = 0, .first = 400, .last = 401}, /* 572 */
-    {.name = "L3.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 400, .last = 400}, /* 573 */
-    {.name = "L3.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 400, .last = 400}, /* 574 */
-    {.name = "L3.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 400, .last = 400}, /* 575 */
-    {.name = "blocks.3.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 18, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 402, .last = 402}, /* 576 */
-    {.name = "L3.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716948, .off_fixed = 0, .first = 404, .last = 405}, /* 577 */
-    {.name = "L3.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 406, .last = 426}, /* 578 */
-    {.name = "L2.skip.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 256, .tensor = -1, .off_per_token = 716948, .off_fixed = 0, .first = 407, .last = 408}, /* 579 */
-    {.name = "blocks.2.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 17, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 409, .last = 409}, /* 580 */
-    {.name = "L2.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 410, .last = 413}, /* 581 */
-    {.name = "blocks.2.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 16, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 412, .last = 412}, /* 582 */
-    {.name = "L2.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 10240, .off_fixed = 0, .first = 413, .last = 414}, /* 583 */
-    {.name = "blocks.2.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 15, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 415, .last = 415}, /* 584 */
-    {.name = "L2.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 416, .last = 419}, /* 585 */
-    {.name = "L2.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 2048, .off_fixed = 0, .first = 417, .last = 419}, /* 586 */
-    {.name = "L2.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 6144, .off_fixed = 0, .first = 419, .last = 420}, /* 587 */
-    {.name = "L2.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 10240, .off_fixed = 0, .first = 418, .last = 420}, /* 588 */
-    {.name = "L2.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 12288, .off_fixed = 0, .first = 418, .last = 420}, /* 589 */
-    {.name = "L2.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 420, .last = 423}, /* 590 */
-    {.name = "L2.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716944, .off_fixed = 0, .first = 420, .last = 421}, /* 591 */
-    {.name = "L2.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 420, .last = 420}, /* 592 */
-    {.name = "L2.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 420, .last = 420}, /* 593 */
-    {.name = "L2.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 420, .last = 420}, /* 594 */
-    {.name = "blocks.2.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 15, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 422, .last = 422}, /* 595 */
-    {.name = "L2.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716944, .off_fixed = 0, .first = 424, .last = 425}, /* 596 */
-    {.name = "L2.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 10240, .off_fixed = 0, .first = 426, .last = 444}, /* 597 */
-    {.name = "blocks.1.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 14, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 427, .last = 427}, /* 598 */
-    {.name = "L1.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 428, .last = 431}, /* 599 */
-    {.name = "blocks.1.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 13, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 430, .last = 430}, /* 600 */
-    {.name = "L1.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 431, .last = 432}, /* 601 */
-    {.name = "blocks.1.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 12, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 433, .last = 433}, /* 602 */
-    {.name = "L1.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 434, .last = 437}, /* 603 */
-    {.name = "L1.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 2048, .off_fixed = 0, .first = 435, .last = 437}, /* 604 */
-    {.name = "L1.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 6144, .off_fixed = 0, .first = 437, .last = 438}, /* 605 */
-    {.name = "L1.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 436, .last = 438}, /* 606 */
-    {.name = "L1.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 12288, .off_fixed = 0, .first = 436, .last = 438}, /* 607 */
-    {.name = "L1.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 438, .last = 441}, /* 608 */
-    {.name = "L1.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716940, .off_fixed = 0, .first = 438, .last = 439}, /* 609 */
-    {.name = "L1.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 438, .last = 438}, /* 610 */
-    {.name = "L1.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 438, .last = 438}, /* 611 */
-    {.name = "L1.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 438, .last = 438}, /* 612 */
-    {.name = "blocks.1.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 12, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 440, .last = 440}, /* 613 */
-    {.name = "L1.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716940, .off_fixed = 0, .first = 442, .last = 443}, /* 614 */
-    {.name = "L1.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 444, .last = 462}, /* 615 */
-    {.name = "blocks.0.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 11, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 445, .last = 445}, /* 616 */
-    {.name = "L0.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 446, .last = 449}, /* 617 */
-    {.name = "blocks.0.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 10, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 448, .last = 448}, /* 618 */
-    {.name = "L0.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 10240, .off_fixed = 0, .first = 449, .last = 450}, /* 619 */
-    {.name = "blocks.0.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 9, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 451, .last = 451}, /* 620 */
-    {.name = "L0.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 452, .last = 455}, /* 621 */
-    {.name = "L0.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 2048, .off_fixed = 0, .first = 453, .last = 455}, /* 622 */
-    {.name = "L0.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 6144, .off_fixed = 0, .first = 455, .last = 456}, /* 623 */
-    {.name = "L0.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 10240, .off_fixed = 0, .first = 454, .last = 456}, /* 624 */
-    {.name = "L0.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 12288, .off_fixed = 0, .first = 454, .last = 456}, /* 625 */
-    {.name = "L0.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 456, .last = 459}, /* 626 */
-    {.name = "L0.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716936, .off_fixed = 0, .first = 456, .last = 457}, /* 627 */
-    {.name = "L0.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 456, .last = 456}, /* 628 */
-    {.name = "L0.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 456, .last = 456}, /* 629 */
-    {.name = "L0.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 456, .last = 456}, /* 630 */
-    {.name = "blocks.0.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 9, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 458, .last = 458}, /* 631 */
-    {.name = "L0.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716936, .off_fixed = 0, .first = 460, .last = 461}, /* 632 */
-    {.name = "L0.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 462, .last = 464}, /* 633 */
-    {.name = "x0.drows0", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 2048, .off_fixed = 0, .first = 463, .last = 465}, /* 634 */
-    {.name = "embed1.weight.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 51463168, .tensor = 2, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 465, .last = 465}, /* 635 */
-    {.name = "x0.drows1", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 466, .last = 467}, /* 636 */
-    {.name = "embed2.weight.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 51463168, .tensor = 3, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 467, .last = 467}, /* 637 */
-    {.name = "dve0.bf16", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 468, .last = 469}, /* 638 */
-    {.name = "value_embeds.0.weight.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 51463168, .tensor = 4, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 469, .last = 469}, /* 639 */
-    {.name = "dve1.bf16", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 470, .last = 471}, /* 640 */
-    {.name = "value_embeds.1.weight.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 51463168, .tensor = 5, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 471, .last = 471}, /* 641 */
-    {.name = "dve2.bf16", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 472, .last = 473}, /* 642 */
-    {.name = "value_embeds.2.weight.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 51463168, .tensor = 6, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 473, .last = 473}, /* 643 */
-    {.name = "dve3.bf16", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 474, .last = 475}, /* 644 */
-    {.name = "value_embeds.3.weight.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 51463168, .tensor = 7, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 475, .last = 475}, /* 645 */
-    {.name = "dve4.bf16", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 476, .last = 477}, /* 646 */
-    {.name = "value_embeds.4.weight.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 51463168, .tensor = 8, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 477, .last = 477}, /* 647 */
+    {.name = "L0.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 502016, .off_fixed = 0, .first = 10, .last = 438}, /* 35 */
+    {.name = "L0.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716448, .off_fixed = 0, .first = 10, .last = 440}, /* 36 */
+    {.name = "L0.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 504064, .off_fixed = 0, .first = 11, .last = 427}, /* 37 */
+    {.name = "blocks.0.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 9, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 11, .last = 437}, /* 38 */
+    {.name = "L0.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 506112, .off_fixed = 0, .first = 12, .last = 435}, /* 39 */
+    {.name = "L0.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716936, .off_fixed = 0, .first = 12, .last = 435}, /* 40 */
+    {.name = "L0.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 100608, .off_fixed = 0, .first = 13, .last = 432}, /* 41 */
+    {.name = "blocks.0.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 10, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 13, .last = 434}, /* 42 */
+    {.name = "L0.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 108800, .off_fixed = 0, .first = 14, .last = 430}, /* 43 */
+    {.name = "blocks.0.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 11, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 15, .last = 431}, /* 44 */
+    {.name = "L1.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 508160, .off_fixed = 0, .first = 16, .last = 425}, /* 45 */
+    {.name = "L1.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 368896, .off_fixed = 0, .first = 17, .last = 423}, /* 46 */
+    {.name = "blocks.1.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 12, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 17, .last = 426}, /* 47 */
+    {.name = "L1.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 715104, .off_fixed = 0, .first = 18, .last = 423}, /* 48 */
+    {.name = "L1.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 510208, .off_fixed = 0, .first = 18, .last = 422}, /* 49 */
+    {.name = "L1.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 512256, .off_fixed = 0, .first = 18, .last = 422}, /* 50 */
+    {.name = "L1.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 514304, .off_fixed = 0, .first = 18, .last = 422}, /* 51 */
+    {.name = "L1.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 18, .last = 18}, /* 52 */
+    {.name = "L1.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 18, .last = 18}, /* 53 */
+    {.name = "L1.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 18, .last = 18}, /* 54 */
+    {.name = "L1.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 516352, .off_fixed = 0, .first = 19, .last = 420}, /* 55 */
+    {.name = "L1.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716480, .off_fixed = 0, .first = 19, .last = 422}, /* 56 */
+    {.name = "L1.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 518400, .off_fixed = 0, .first = 20, .last = 409}, /* 57 */
+    {.name = "blocks.1.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 12, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 20, .last = 419}, /* 58 */
+    {.name = "L1.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 520448, .off_fixed = 0, .first = 21, .last = 417}, /* 59 */
+    {.name = "L1.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716940, .off_fixed = 0, .first = 21, .last = 417}, /* 60 */
+    {.name = "L1.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 116992, .off_fixed = 0, .first = 22, .last = 414}, /* 61 */
+    {.name = "blocks.1.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 13, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 22, .last = 416}, /* 62 */
+    {.name = "L1.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 125184, .off_fixed = 0, .first = 23, .last = 412}, /* 63 */
+    {.name = "blocks.1.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 14, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 24, .last = 413}, /* 64 */
+    {.name = "L2.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 522496, .off_fixed = 0, .first = 25, .last = 407}, /* 65 */
+    {.name = "L2.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 375040, .off_fixed = 0, .first = 26, .last = 405}, /* 66 */
+    {.name = "blocks.2.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 15, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 26, .last = 408}, /* 67 */
+    {.name = "L2.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 715200, .off_fixed = 0, .first = 27, .last = 405}, /* 68 */
+    {.name = "L2.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 524544, .off_fixed = 0, .first = 27, .last = 404}, /* 69 */
+    {.name = "L2.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 526592, .off_fixed = 0, .first = 27, .last = 404}, /* 70 */
+    {.name = "L2.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 528640, .off_fixed = 0, .first = 27, .last = 404}, /* 71 */
+    {.name = "L2.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 27, .last = 27}, /* 72 */
+    {.name = "L2.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 27, .last = 27}, /* 73 */
+    {.name = "L2.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 27, .last = 27}, /* 74 */
+    {.name = "L2.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 530688, .off_fixed = 0, .first = 28, .last = 402}, /* 75 */
+    {.name = "L2.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716512, .off_fixed = 0, .first = 28, .last = 404}, /* 76 */
+    {.name = "L2.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 532736, .off_fixed = 0, .first = 29, .last = 392}, /* 77 */
+    {.name = "blocks.2.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 15, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 29, .last = 401}, /* 78 */
+    {.name = "L2.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 534784, .off_fixed = 0, .first = 30, .last = 399}, /* 79 */
+    {.name = "L2.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716944, .off_fixed = 0, .first = 30, .last = 399}, /* 80 */
+    {.name = "L2.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 133376, .off_fixed = 0, .first = 31, .last = 396}, /* 81 */
+    {.name = "blocks.2.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 16, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 31, .last = 398}, /* 82 */
+    {.name = "L2.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 141568, .off_fixed = 0, .first = 32, .last = 394}, /* 83 */
+    {.name = "blocks.2.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 17, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 33, .last = 395}, /* 84 */
+    {.name = "L3.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 536832, .off_fixed = 0, .first = 34, .last = 387}, /* 85 */
+    {.name = "L3.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 381184, .off_fixed = 0, .first = 35, .last = 385}, /* 86 */
+    {.name = "blocks.3.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 18, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 35, .last = 388}, /* 87 */
+    {.name = "L3.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 715296, .off_fixed = 0, .first = 36, .last = 385}, /* 88 */
+    {.name = "L3.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 538880, .off_fixed = 0, .first = 36, .last = 384}, /* 89 */
+    {.name = "L3.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 540928, .off_fixed = 0, .first = 36, .last = 384}, /* 90 */
+    {.name = "L3.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 542976, .off_fixed = 0, .first = 36, .last = 384}, /* 91 */
+    {.name = "L3.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 36, .last = 36}, /* 92 */
+    {.name = "L3.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 36, .last = 36}, /* 93 */
+    {.name = "L3.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 36, .last = 36}, /* 94 */
+    {.name = "L3.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 545024, .off_fixed = 0, .first = 37, .last = 382}, /* 95 */
+    {.name = "L3.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716544, .off_fixed = 0, .first = 37, .last = 384}, /* 96 */
+    {.name = "L3.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 547072, .off_fixed = 0, .first = 38, .last = 371}, /* 97 */
+    {.name = "blocks.3.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 18, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 38, .last = 381}, /* 98 */
+    {.name = "L3.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 549120, .off_fixed = 0, .first = 39, .last = 379}, /* 99 */
+    {.name = "L3.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716948, .off_fixed = 0, .first = 39, .last = 379}, /* 100 */
+    {.name = "L3.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 149760, .off_fixed = 0, .first = 40, .last = 376}, /* 101 */
+    {.name = "blocks.3.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 19, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 40, .last = 378}, /* 102 */
+    {.name = "L3.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 157952, .off_fixed = 0, .first = 41, .last = 374}, /* 103 */
+    {.name = "blocks.3.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 20, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 42, .last = 375}, /* 104 */
+    {.name = "L4.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 551168, .off_fixed = 0, .first = 43, .last = 369}, /* 105 */
+    {.name = "L4.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 387328, .off_fixed = 0, .first = 44, .last = 367}, /* 106 */
+    {.name = "blocks.4.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 21, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 44, .last = 370}, /* 107 */
+    {.name = "L4.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 715392, .off_fixed = 0, .first = 45, .last = 367}, /* 108 */
+    {.name = "L4.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 553216, .off_fixed = 0, .first = 45, .last = 366}, /* 109 */
+    {.name = "L4.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 555264, .off_fixed = 0, .first = 45, .last = 366}, /* 110 */
+    {.name = "L4.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 557312, .off_fixed = 0, .first = 45, .last = 366}, /* 111 */
+    {.name = "L4.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 45, .last = 45}, /* 112 */
+    {.name = "L4.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 45, .last = 45}, /* 113 */
+    {.name = "L4.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 45, .last = 45}, /* 114 */
+    {.name = "L4.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 559360, .off_fixed = 0, .first = 46, .last = 364}, /* 115 */
+    {.name = "L4.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716576, .off_fixed = 0, .first = 46, .last = 366}, /* 116 */
+    {.name = "L4.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 561408, .off_fixed = 0, .first = 47, .last = 354}, /* 117 */
+    {.name = "blocks.4.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 21, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 47, .last = 363}, /* 118 */
+    {.name = "L4.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 563456, .off_fixed = 0, .first = 48, .last = 361}, /* 119 */
+    {.name = "L4.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716952, .off_fixed = 0, .first = 48, .last = 361}, /* 120 */
+    {.name = "L4.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 166144, .off_fixed = 0, .first = 49, .last = 358}, /* 121 */
+    {.name = "blocks.4.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 22, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 49, .last = 360}, /* 122 */
+    {.name = "L4.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 174336, .off_fixed = 0, .first = 50, .last = 356}, /* 123 */
+    {.name = "blocks.4.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 23, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 51, .last = 357}, /* 124 */
+    {.name = "L5.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 565504, .off_fixed = 0, .first = 52, .last = 349}, /* 125 */
+    {.name = "L5.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 393472, .off_fixed = 0, .first = 53, .last = 347}, /* 126 */
+    {.name = "blocks.5.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 24, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 53, .last = 350}, /* 127 */
+    {.name = "L5.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 715488, .off_fixed = 0, .first = 54, .last = 347}, /* 128 */
+    {.name = "L5.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 567552, .off_fixed = 0, .first = 54, .last = 346}, /* 129 */
+    {.name = "L5.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 569600, .off_fixed = 0, .first = 54, .last = 346}, /* 130 */
+    {.name = "L5.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 571648, .off_fixed = 0, .first = 54, .last = 346}, /* 131 */
+    {.name = "L5.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 54, .last = 54}, /* 132 */
+    {.name = "L5.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 54, .last = 54}, /* 133 */
+    {.name = "L5.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 54, .last = 54}, /* 134 */
+    {.name = "L5.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 573696, .off_fixed = 0, .first = 55, .last = 344}, /* 135 */
+    {.name = "L5.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716608, .off_fixed = 0, .first = 55, .last = 346}, /* 136 */
+    {.name = "L5.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 575744, .off_fixed = 0, .first = 56, .last = 333}, /* 137 */
+    {.name = "blocks.5.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 24, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 56, .last = 343}, /* 138 */
+    {.name = "L5.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 577792, .off_fixed = 0, .first = 57, .last = 341}, /* 139 */
+    {.name = "L5.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716956, .off_fixed = 0, .first = 57, .last = 341}, /* 140 */
+    {.name = "L5.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 182528, .off_fixed = 0, .first = 58, .last = 338}, /* 141 */
+    {.name = "blocks.5.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 25, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 58, .last = 340}, /* 142 */
+    {.name = "L5.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 190720, .off_fixed = 0, .first = 59, .last = 336}, /* 143 */
+    {.name = "blocks.5.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 26, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 60, .last = 337}, /* 144 */
+    {.name = "L6.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 579840, .off_fixed = 0, .first = 61, .last = 331}, /* 145 */
+    {.name = "L6.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 399616, .off_fixed = 0, .first = 62, .last = 329}, /* 146 */
+    {.name = "blocks.6.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 27, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 62, .last = 332}, /* 147 */
+    {.name = "L6.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 715584, .off_fixed = 0, .first = 63, .last = 329}, /* 148 */
+    {.name = "L6.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 581888, .off_fixed = 0, .first = 63, .last = 328}, /* 149 */
+    {.name = "L6.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 583936, .off_fixed = 0, .first = 63, .last = 328}, /* 150 */
+    {.name = "L6.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 585984, .off_fixed = 0, .first = 63, .last = 328}, /* 151 */
+    {.name = "L6.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 63, .last = 63}, /* 152 */
+    {.name = "L6.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 63, .last = 63}, /* 153 */
+    {.name = "L6.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 63, .last = 63}, /* 154 */
+    {.name = "L6.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 588032, .off_fixed = 0, .first = 64, .last = 326}, /* 155 */
+    {.name = "L6.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716640, .off_fixed = 0, .first = 64, .last = 328}, /* 156 */
+    {.name = "L6.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 590080, .off_fixed = 0, .first = 65, .last = 316}, /* 157 */
+    {.name = "blocks.6.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 27, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 65, .last = 325}, /* 158 */
+    {.name = "L6.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 592128, .off_fixed = 0, .first = 66, .last = 323}, /* 159 */
+    {.name = "L6.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716960, .off_fixed = 0, .first = 66, .last = 323}, /* 160 */
+    {.name = "L6.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 198912, .off_fixed = 0, .first = 67, .last = 320}, /* 161 */
+    {.name = "blocks.6.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 28, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 67, .last = 322}, /* 162 */
+    {.name = "L6.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 207104, .off_fixed = 0, .first = 68, .last = 318}, /* 163 */
+    {.name = "blocks.6.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 29, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 69, .last = 319}, /* 164 */
+    {.name = "L7.xm=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 594176, .off_fixed = 0, .first = 70, .last = 304}, /* 165 */
+    {.name = "L7.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 596224, .off_fixed = 0, .first = 71, .last = 312}, /* 166 */
+    {.name = "L7.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716964, .off_fixed = 0, .first = 71, .last = 312}, /* 167 */
+    {.name = "L7.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 215296, .off_fixed = 0, .first = 72, .last = 309}, /* 168 */
+    {.name = "blocks.7.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 30, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 72, .last = 311}, /* 169 */
+    {.name = "L7.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 223488, .off_fixed = 0, .first = 73, .last = 307}, /* 170 */
+    {.name = "blocks.7.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 31, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 74, .last = 308}, /* 171 */
+    {.name = "L8.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 598272, .off_fixed = 0, .first = 75, .last = 302}, /* 172 */
+    {.name = "L8.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 405760, .off_fixed = 0, .first = 76, .last = 300}, /* 173 */
+    {.name = "blocks.8.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 32, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 76, .last = 303}, /* 174 */
+    {.name = "L8.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 715680, .off_fixed = 0, .first = 77, .last = 300}, /* 175 */
+    {.name = "L8.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 600320, .off_fixed = 0, .first = 77, .last = 299}, /* 176 */
+    {.name = "L8.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 602368, .off_fixed = 0, .first = 77, .last = 299}, /* 177 */
+    {.name = "L8.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 604416, .off_fixed = 0, .first = 77, .last = 299}, /* 178 */
+    {.name = "L8.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 77, .last = 77}, /* 179 */
+    {.name = "L8.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 77, .last = 77}, /* 180 */
+    {.name = "L8.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 77, .last = 77}, /* 181 */
+    {.name = "L8.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 606464, .off_fixed = 0, .first = 78, .last = 297}, /* 182 */
+    {.name = "L8.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716672, .off_fixed = 0, .first = 78, .last = 299}, /* 183 */
+    {.name = "L8.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 79, .last = 84}, /* 184 */
+    {.name = "blocks.8.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 32, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 79, .last = 296}, /* 185 */
+    {.name = "L8.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 608512, .off_fixed = 0, .first = 80, .last = 294}, /* 186 */
+    {.name = "L8.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716968, .off_fixed = 0, .first = 80, .last = 294}, /* 187 */
+    {.name = "L8.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 231680, .off_fixed = 0, .first = 81, .last = 291}, /* 188 */
+    {.name = "blocks.8.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 33, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 81, .last = 293}, /* 189 */
+    {.name = "L8.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 239872, .off_fixed = 0, .first = 82, .last = 289}, /* 190 */
+    {.name = "blocks.8.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 34, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 83, .last = 290}, /* 191 */
+    {.name = "L9.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 610560, .off_fixed = 0, .first = 84, .last = 283}, /* 192 */
+    {.name = "L9.xs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 612608, .off_fixed = 0, .first = 84, .last = 285}, /* 193 */
+    {.name = "L9.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 411904, .off_fixed = 0, .first = 85, .last = 281}, /* 194 */
+    {.name = "blocks.9.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 35, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 85, .last = 284}, /* 195 */
+    {.name = "L9.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 715776, .off_fixed = 0, .first = 86, .last = 281}, /* 196 */
+    {.name = "L9.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 614656, .off_fixed = 0, .first = 86, .last = 280}, /* 197 */
+    {.name = "L9.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 616704, .off_fixed = 0, .first = 86, .last = 280}, /* 198 */
+    {.name = "L9.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 618752, .off_fixed = 0, .first = 86, .last = 280}, /* 199 */
+    {.name = "L9.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 86, .last = 86}, /* 200 */
+    {.name = "L9.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 86, .last = 86}, /* 201 */
+    {.name = "L9.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 86, .last = 86}, /* 202 */
+    {.name = "L9.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 620800, .off_fixed = 0, .first = 87, .last = 278}, /* 203 */
+    {.name = "L9.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716704, .off_fixed = 0, .first = 87, .last = 280}, /* 204 */
+    {.name = "L9.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 88, .last = 93}, /* 205 */
+    {.name = "blocks.9.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 35, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 88, .last = 277}, /* 206 */
+    {.name = "L9.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 622848, .off_fixed = 0, .first = 89, .last = 275}, /* 207 */
+    {.name = "L9.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716972, .off_fixed = 0, .first = 89, .last = 275}, /* 208 */
+    {.name = "L9.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 248064, .off_fixed = 0, .first = 90, .last = 272}, /* 209 */
+    {.name = "blocks.9.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 36, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 90, .last = 274}, /* 210 */
+    {.name = "L9.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 256256, .off_fixed = 0, .first = 91, .last = 270}, /* 211 */
+    {.name = "blocks.9.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 37, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 92, .last = 271}, /* 212 */
+    {.name = "L10.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 624896, .off_fixed = 0, .first = 93, .last = 264}, /* 213 */
+    {.name = "L10.xs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 626944, .off_fixed = 0, .first = 93, .last = 266}, /* 214 */
+    {.name = "L10.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 418048, .off_fixed = 0, .first = 94, .last = 262}, /* 215 */
+    {.name = "blocks.10.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 38, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 94, .last = 265}, /* 216 */
+    {.name = "L10.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 715872, .off_fixed = 0, .first = 95, .last = 262}, /* 217 */
+    {.name = "L10.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 628992, .off_fixed = 0, .first = 95, .last = 261}, /* 218 */
+    {.name = "L10.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 631040, .off_fixed = 0, .first = 95, .last = 261}, /* 219 */
+    {.name = "L10.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 633088, .off_fixed = 0, .first = 95, .last = 261}, /* 220 */
+    {.name = "L10.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 95, .last = 95}, /* 221 */
+    {.name = "L10.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 95, .last = 95}, /* 222 */
+    {.name = "L10.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 95, .last = 95}, /* 223 */
+    {.name = "L10.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 635136, .off_fixed = 0, .first = 96, .last = 259}, /* 224 */
+    {.name = "L10.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716736, .off_fixed = 0, .first = 96, .last = 261}, /* 225 */
+    {.name = "L10.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 97, .last = 102}, /* 226 */
+    {.name = "blocks.10.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 38, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 97, .last = 258}, /* 227 */
+    {.name = "L10.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 637184, .off_fixed = 0, .first = 98, .last = 256}, /* 228 */
+    {.name = "L10.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716976, .off_fixed = 0, .first = 98, .last = 256}, /* 229 */
+    {.name = "L10.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 264448, .off_fixed = 0, .first = 99, .last = 253}, /* 230 */
+    {.name = "blocks.10.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 39, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 99, .last = 255}, /* 231 */
+    {.name = "L10.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 272640, .off_fixed = 0, .first = 100, .last = 251}, /* 232 */
+    {.name = "blocks.10.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 40, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 101, .last = 252}, /* 233 */
+    {.name = "L11.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 639232, .off_fixed = 0, .first = 102, .last = 245}, /* 234 */
+    {.name = "L11.xs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 641280, .off_fixed = 0, .first = 102, .last = 247}, /* 235 */
+    {.name = "L11.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 424192, .off_fixed = 0, .first = 103, .last = 243}, /* 236 */
+    {.name = "blocks.11.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 41, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 103, .last = 246}, /* 237 */
+    {.name = "L11.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 715968, .off_fixed = 0, .first = 104, .last = 243}, /* 238 */
+    {.name = "L11.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 643328, .off_fixed = 0, .first = 104, .last = 242}, /* 239 */
+    {.name = "L11.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 645376, .off_fixed = 0, .first = 104, .last = 242}, /* 240 */
+    {.name = "L11.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 647424, .off_fixed = 0, .first = 104, .last = 242}, /* 241 */
+    {.name = "L11.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 104, .last = 104}, /* 242 */
+    {.name = "L11.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 104, .last = 104}, /* 243 */
+    {.name = "L11.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 104, .last = 104}, /* 244 */
+    {.name = "L11.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 649472, .off_fixed = 0, .first = 105, .last = 240}, /* 245 */
+    {.name = "L11.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716768, .off_fixed = 0, .first = 105, .last = 242}, /* 246 */
+    {.name = "L11.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 651520, .off_fixed = 0, .first = 106, .last = 229}, /* 247 */
+    {.name = "blocks.11.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 41, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 106, .last = 239}, /* 248 */
+    {.name = "L11.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 653568, .off_fixed = 0, .first = 107, .last = 237}, /* 249 */
+    {.name = "L11.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716980, .off_fixed = 0, .first = 107, .last = 237}, /* 250 */
+    {.name = "L11.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 280832, .off_fixed = 0, .first = 108, .last = 234}, /* 251 */
+    {.name = "blocks.11.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 42, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 108, .last = 236}, /* 252 */
+    {.name = "L11.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 289024, .off_fixed = 0, .first = 109, .last = 232}, /* 253 */
+    {.name = "blocks.11.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 43, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 110, .last = 233}, /* 254 */
+    {.name = "L12.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 655616, .off_fixed = 0, .first = 111, .last = 227}, /* 255 */
+    {.name = "L12.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 430336, .off_fixed = 0, .first = 112, .last = 225}, /* 256 */
+    {.name = "blocks.12.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 44, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 112, .last = 228}, /* 257 */
+    {.name = "L12.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 716064, .off_fixed = 0, .first = 113, .last = 225}, /* 258 */
+    {.name = "L12.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 657664, .off_fixed = 0, .first = 113, .last = 224}, /* 259 */
+    {.name = "L12.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 659712, .off_fixed = 0, .first = 113, .last = 224}, /* 260 */
+    {.name = "L12.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 661760, .off_fixed = 0, .first = 113, .last = 224}, /* 261 */
+    {.name = "L12.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 113, .last = 113}, /* 262 */
+    {.name = "L12.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 113, .last = 113}, /* 263 */
+    {.name = "L12.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 113, .last = 113}, /* 264 */
+    {.name = "L12.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 663808, .off_fixed = 0, .first = 114, .last = 222}, /* 265 */
+    {.name = "L12.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716800, .off_fixed = 0, .first = 114, .last = 224}, /* 266 */
+    {.name = "L12.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 665856, .off_fixed = 0, .first = 115, .last = 211}, /* 267 */
+    {.name = "blocks.12.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 44, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 115, .last = 221}, /* 268 */
+    {.name = "L12.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 667904, .off_fixed = 0, .first = 116, .last = 219}, /* 269 */
+    {.name = "L12.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716984, .off_fixed = 0, .first = 116, .last = 219}, /* 270 */
+    {.name = "L12.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 297216, .off_fixed = 0, .first = 117, .last = 216}, /* 271 */
+    {.name = "blocks.12.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 45, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 117, .last = 218}, /* 272 */
+    {.name = "L12.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 305408, .off_fixed = 0, .first = 118, .last = 214}, /* 273 */
+    {.name = "blocks.12.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 46, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 119, .last = 215}, /* 274 */
+    {.name = "L13.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 669952, .off_fixed = 0, .first = 120, .last = 209}, /* 275 */
+    {.name = "L13.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 436480, .off_fixed = 0, .first = 121, .last = 207}, /* 276 */
+    {.name = "blocks.13.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 47, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 121, .last = 210}, /* 277 */
+    {.name = "L13.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 716160, .off_fixed = 0, .first = 122, .last = 207}, /* 278 */
+    {.name = "L13.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 672000, .off_fixed = 0, .first = 122, .last = 206}, /* 279 */
+    {.name = "L13.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 674048, .off_fixed = 0, .first = 122, .last = 206}, /* 280 */
+    {.name = "L13.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 676096, .off_fixed = 0, .first = 122, .last = 206}, /* 281 */
+    {.name = "L13.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 122, .last = 122}, /* 282 */
+    {.name = "L13.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 122, .last = 122}, /* 283 */
+    {.name = "L13.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 122, .last = 122}, /* 284 */
+    {.name = "L13.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 678144, .off_fixed = 0, .first = 123, .last = 204}, /* 285 */
+    {.name = "L13.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716832, .off_fixed = 0, .first = 123, .last = 206}, /* 286 */
+    {.name = "L13.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 680192, .off_fixed = 0, .first = 124, .last = 193}, /* 287 */
+    {.name = "blocks.13.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 47, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 124, .last = 203}, /* 288 */
+    {.name = "L13.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 682240, .off_fixed = 0, .first = 125, .last = 201}, /* 289 */
+    {.name = "L13.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716988, .off_fixed = 0, .first = 125, .last = 201}, /* 290 */
+    {.name = "L13.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 313600, .off_fixed = 0, .first = 126, .last = 198}, /* 291 */
+    {.name = "blocks.13.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 48, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 126, .last = 200}, /* 292 */
+    {.name = "L13.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 321792, .off_fixed = 0, .first = 127, .last = 196}, /* 293 */
+    {.name = "blocks.13.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 49, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 128, .last = 197}, /* 294 */
+    {.name = "L14.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 684288, .off_fixed = 0, .first = 129, .last = 191}, /* 295 */
+    {.name = "L14.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 442624, .off_fixed = 0, .first = 130, .last = 189}, /* 296 */
+    {.name = "blocks.14.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 50, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 130, .last = 192}, /* 297 */
+    {.name = "L14.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 716256, .off_fixed = 0, .first = 131, .last = 189}, /* 298 */
+    {.name = "L14.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 686336, .off_fixed = 0, .first = 131, .last = 188}, /* 299 */
+    {.name = "L14.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 688384, .off_fixed = 0, .first = 131, .last = 188}, /* 300 */
+    {.name = "L14.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 690432, .off_fixed = 0, .first = 131, .last = 188}, /* 301 */
+    {.name = "L14.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 131, .last = 131}, /* 302 */
+    {.name = "L14.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 131, .last = 131}, /* 303 */
+    {.name = "L14.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 131, .last = 131}, /* 304 */
+    {.name = "L14.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 692480, .off_fixed = 0, .first = 132, .last = 186}, /* 305 */
+    {.name = "L14.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716864, .off_fixed = 0, .first = 132, .last = 188}, /* 306 */
+    {.name = "L14.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 694528, .off_fixed = 0, .first = 133, .last = 175}, /* 307 */
+    {.name = "blocks.14.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 50, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 133, .last = 185}, /* 308 */
+    {.name = "L14.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 696576, .off_fixed = 0, .first = 134, .last = 183}, /* 309 */
+    {.name = "L14.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716992, .off_fixed = 0, .first = 134, .last = 183}, /* 310 */
+    {.name = "L14.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 329984, .off_fixed = 0, .first = 135, .last = 180}, /* 311 */
+    {.name = "blocks.14.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 51, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 135, .last = 182}, /* 312 */
+    {.name = "L14.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 338176, .off_fixed = 0, .first = 136, .last = 178}, /* 313 */
+    {.name = "blocks.14.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 52, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 137, .last = 179}, /* 314 */
+    {.name = "L15.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 698624, .off_fixed = 0, .first = 138, .last = 173}, /* 315 */
+    {.name = "L15.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 448768, .off_fixed = 0, .first = 139, .last = 171}, /* 316 */
+    {.name = "blocks.15.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 53, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 139, .last = 174}, /* 317 */
+    {.name = "L15.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 716352, .off_fixed = 0, .first = 140, .last = 171}, /* 318 */
+    {.name = "L15.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 700672, .off_fixed = 0, .first = 140, .last = 170}, /* 319 */
+    {.name = "L15.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 702720, .off_fixed = 0, .first = 140, .last = 170}, /* 320 */
+    {.name = "L15.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 704768, .off_fixed = 0, .first = 140, .last = 170}, /* 321 */
+    {.name = "L15.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 140, .last = 140}, /* 322 */
+    {.name = "L15.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 140, .last = 140}, /* 323 */
+    {.name = "L15.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 140, .last = 140}, /* 324 */
+    {.name = "L15.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 706816, .off_fixed = 0, .first = 141, .last = 168}, /* 325 */
+    {.name = "L15.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716896, .off_fixed = 0, .first = 141, .last = 170}, /* 326 */
+    {.name = "L15.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 142, .last = 147}, /* 327 */
+    {.name = "blocks.15.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 53, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 142, .last = 167}, /* 328 */
+    {.name = "L15.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 708864, .off_fixed = 0, .first = 143, .last = 165}, /* 329 */
+    {.name = "L15.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716996, .off_fixed = 0, .first = 143, .last = 165}, /* 330 */
+    {.name = "L15.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 346368, .off_fixed = 0, .first = 144, .last = 162}, /* 331 */
+    {.name = "blocks.15.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 54, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 144, .last = 164}, /* 332 */
+    {.name = "L15.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 354560, .off_fixed = 0, .first = 145, .last = 160}, /* 333 */
+    {.name = "blocks.15.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 55, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 146, .last = 161}, /* 334 */
+    {.name = "xf", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 710912, .off_fixed = 0, .first = 147, .last = 159}, /* 335 */
+    {.name = "rstdf", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 717000, .off_fixed = 0, .first = 147, .last = 159}, /* 336 */
+    {.name = "logits=dlogits", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 50304, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 148, .last = 158}, /* 337 */
+    {.name = "lm_head_w.bf16", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 51511296, .tensor = 0, .plane = PLANE_BF16COPY, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 148, .last = 157}, /* 338 */
+    {.name = "row_loss", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 459008, .off_fixed = 0, .first = 149, .last = 150}, /* 339 */
+    {.name = "z", .cls = BUF_INTERNAL, .dtype = PD_F32, .per_token = 50304, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 149, .last = 149}, /* 340 */
+    {.name = "loss", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 1, .tensor = -1, .output = true, .off_per_token = 717004, .off_fixed = 3072, .first = 150, .last = 463}, /* 341 */
+    {.name = "dx0", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 2048, .fixed = 0, .tensor = -1, .off_per_token = 459008, .off_fixed = 0, .first = 151, .last = 451}, /* 342 */
+    {.name = "dve0", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 463104, .off_fixed = 0, .first = 152, .last = 453}, /* 343 */
+    {.name = "dve1", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 467200, .off_fixed = 0, .first = 153, .last = 455}, /* 344 */
+    {.name = "dve2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 471296, .off_fixed = 0, .first = 154, .last = 457}, /* 345 */
+    {.name = "dve3", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 475392, .off_fixed = 0, .first = 155, .last = 459}, /* 346 */
+    {.name = "dve4", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 479488, .off_fixed = 0, .first = 156, .last = 461}, /* 347 */
+    {.name = "dxf", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 712960, .off_fixed = 0, .first = 157, .last = 159}, /* 348 */
+    {.name = "lm_head_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 51511296, .tensor = 0, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 158, .last = 158}, /* 349 */
+    {.name = "dout", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 55296, .off_fixed = 0, .first = 159, .last = 177}, /* 350 */
+    {.name = "blocks.15.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 55, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 160, .last = 160}, /* 351 */
+    {.name = "L15.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 161, .last = 164}, /* 352 */
+    {.name = "blocks.15.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 54, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 163, .last = 163}, /* 353 */
+    {.name = "L15.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 164, .last = 165}, /* 354 */
+    {.name = "blocks.15.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 53, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 166, .last = 166}, /* 355 */
+    {.name = "L15.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 57344, .off_fixed = 0, .first = 167, .last = 170}, /* 356 */
+    {.name = "L15.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 65536, .off_fixed = 0, .first = 168, .last = 170}, /* 357 */
+    {.name = "L15.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 59392, .off_fixed = 0, .first = 170, .last = 171}, /* 358 */
+    {.name = "L15.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 61440, .off_fixed = 0, .first = 169, .last = 171}, /* 359 */
+    {.name = "L15.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 63488, .off_fixed = 0, .first = 169, .last = 171}, /* 360 */
+    {.name = "L15.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 27648, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 169, .last = 170}, /* 361 */
+    {.name = "L15.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 171, .last = 174}, /* 362 */
+    {.name = "L15.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716996, .off_fixed = 0, .first = 171, .last = 172}, /* 363 */
+    {.name = "L15.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 171, .last = 171}, /* 364 */
+    {.name = "L15.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 171, .last = 171}, /* 365 */
+    {.name = "L15.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 171, .last = 171}, /* 366 */
+    {.name = "scalars.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 96, .tensor = 1, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 172, .last = 446}, /* 367 */
+    {.name = "blocks.15.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 53, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 173, .last = 173}, /* 368 */
+    {.name = "L15.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716996, .off_fixed = 0, .first = 175, .last = 176}, /* 369 */
+    {.name = "L15.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 26624, .off_fixed = 0, .first = 177, .last = 195}, /* 370 */
+    {.name = "blocks.14.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 52, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 178, .last = 178}, /* 371 */
+    {.name = "L14.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 179, .last = 182}, /* 372 */
+    {.name = "blocks.14.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 51, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 181, .last = 181}, /* 373 */
+    {.name = "L14.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 182, .last = 183}, /* 374 */
+    {.name = "blocks.14.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 50, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 184, .last = 184}, /* 375 */
+    {.name = "L14.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 28672, .off_fixed = 0, .first = 185, .last = 188}, /* 376 */
+    {.name = "L14.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 36864, .off_fixed = 0, .first = 186, .last = 188}, /* 377 */
+    {.name = "L14.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 30720, .off_fixed = 0, .first = 188, .last = 189}, /* 378 */
+    {.name = "L14.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 32768, .off_fixed = 0, .first = 187, .last = 189}, /* 379 */
+    {.name = "L14.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 34816, .off_fixed = 0, .first = 187, .last = 189}, /* 380 */
+    {.name = "L14.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 13312, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 187, .last = 188}, /* 381 */
+    {.name = "L14.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 189, .last = 192}, /* 382 */
+    {.name = "L14.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716992, .off_fixed = 0, .first = 189, .last = 190}, /* 383 */
+    {.name = "L14.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 189, .last = 189}, /* 384 */
+    {.name = "L14.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 189, .last = 189}, /* 385 */
+    {.name = "L14.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 189, .last = 189}, /* 386 */
+    {.name = "blocks.14.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 50, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 191, .last = 191}, /* 387 */
+    {.name = "L14.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716992, .off_fixed = 0, .first = 193, .last = 194}, /* 388 */
+    {.name = "L14.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 28672, .off_fixed = 0, .first = 195, .last = 213}, /* 389 */
+    {.name = "blocks.13.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 49, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 196, .last = 196}, /* 390 */
+    {.name = "L13.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 197, .last = 200}, /* 391 */
+    {.name = "blocks.13.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 48, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 199, .last = 199}, /* 392 */
+    {.name = "L13.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 200, .last = 201}, /* 393 */
+    {.name = "blocks.13.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 47, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 202, .last = 202}, /* 394 */
+    {.name = "L13.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 26624, .off_fixed = 0, .first = 203, .last = 206}, /* 395 */
+    {.name = "L13.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 36864, .off_fixed = 0, .first = 204, .last = 206}, /* 396 */
+    {.name = "L13.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 30720, .off_fixed = 0, .first = 206, .last = 207}, /* 397 */
+    {.name = "L13.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 32768, .off_fixed = 0, .first = 205, .last = 207}, /* 398 */
+    {.name = "L13.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 34816, .off_fixed = 0, .first = 205, .last = 207}, /* 399 */
+    {.name = "L13.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 13312, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 205, .last = 206}, /* 400 */
+    {.name = "L13.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 207, .last = 210}, /* 401 */
+    {.name = "L13.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716988, .off_fixed = 0, .first = 207, .last = 208}, /* 402 */
+    {.name = "L13.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 207, .last = 207}, /* 403 */
+    {.name = "L13.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 207, .last = 207}, /* 404 */
+    {.name = "L13.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 207, .last = 207}, /* 405 */
+    {.name = "blocks.13.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 47, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 209, .last = 209}, /* 406 */
+    {.name = "L13.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716988, .off_fixed = 0, .first = 211, .last = 212}, /* 407 */
+    {.name = "L13.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 26624, .off_fixed = 0, .first = 213, .last = 231}, /* 408 */
+    {.name = "blocks.12.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 46, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 214, .last = 214}, /* 409 */
+    {.name = "L12.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 215, .last = 218}, /* 410 */
+    {.name = "blocks.12.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 45, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 217, .last = 217}, /* 411 */
+    {.name = "L12.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 218, .last = 219}, /* 412 */
+    {.name = "blocks.12.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 44, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 220, .last = 220}, /* 413 */
+    {.name = "L12.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 28672, .off_fixed = 0, .first = 221, .last = 224}, /* 414 */
+    {.name = "L12.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 36864, .off_fixed = 0, .first = 222, .last = 224}, /* 415 */
+    {.name = "L12.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 30720, .off_fixed = 0, .first = 224, .last = 225}, /* 416 */
+    {.name = "L12.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 32768, .off_fixed = 0, .first = 223, .last = 225}, /* 417 */
+    {.name = "L12.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 34816, .off_fixed = 0, .first = 223, .last = 225}, /* 418 */
+    {.name = "L12.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 13312, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 223, .last = 224}, /* 419 */
+    {.name = "L12.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 225, .last = 228}, /* 420 */
+    {.name = "L12.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716984, .off_fixed = 0, .first = 225, .last = 226}, /* 421 */
+    {.name = "L12.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 225, .last = 225}, /* 422 */
+    {.name = "L12.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 225, .last = 225}, /* 423 */
+    {.name = "L12.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 225, .last = 225}, /* 424 */
+    {.name = "blocks.12.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 44, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 227, .last = 227}, /* 425 */
+    {.name = "L12.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716984, .off_fixed = 0, .first = 229, .last = 230}, /* 426 */
+    {.name = "L12.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 55296, .off_fixed = 0, .first = 231, .last = 249}, /* 427 */
+    {.name = "blocks.11.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 43, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 232, .last = 232}, /* 428 */
+    {.name = "L11.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 233, .last = 236}, /* 429 */
+    {.name = "blocks.11.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 42, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 235, .last = 235}, /* 430 */
+    {.name = "L11.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 236, .last = 237}, /* 431 */
+    {.name = "blocks.11.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 41, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 238, .last = 238}, /* 432 */
+    {.name = "L11.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 57344, .off_fixed = 0, .first = 239, .last = 242}, /* 433 */
+    {.name = "L11.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 65536, .off_fixed = 0, .first = 240, .last = 242}, /* 434 */
+    {.name = "L11.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 59392, .off_fixed = 0, .first = 242, .last = 243}, /* 435 */
+    {.name = "L11.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 61440, .off_fixed = 0, .first = 241, .last = 243}, /* 436 */
+    {.name = "L11.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 63488, .off_fixed = 0, .first = 241, .last = 243}, /* 437 */
+    {.name = "L11.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 27648, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 241, .last = 242}, /* 438 */
+    {.name = "L11.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 243, .last = 246}, /* 439 */
+    {.name = "L11.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716980, .off_fixed = 0, .first = 243, .last = 244}, /* 440 */
+    {.name = "L11.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 243, .last = 243}, /* 441 */
+    {.name = "L11.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 243, .last = 243}, /* 442 */
+    {.name = "L11.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 243, .last = 243}, /* 443 */
+    {.name = "blocks.11.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 41, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 245, .last = 245}, /* 444 */
+    {.name = "L11.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716980, .off_fixed = 0, .first = 247, .last = 248}, /* 445 */
+    {.name = "L11.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 57344, .off_fixed = 0, .first = 249, .last = 392}, /* 446 */
+    {.name = "L11.dout", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 26624, .off_fixed = 0, .first = 250, .last = 268}, /* 447 */
+    {.name = "blocks.10.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 40, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 251, .last = 251}, /* 448 */
+    {.name = "L10.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 252, .last = 255}, /* 449 */
+    {.name = "blocks.10.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 39, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 254, .last = 254}, /* 450 */
+    {.name = "L10.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 255, .last = 256}, /* 451 */
+    {.name = "blocks.10.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 38, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 257, .last = 257}, /* 452 */
+    {.name = "L10.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 28672, .off_fixed = 0, .first = 258, .last = 261}, /* 453 */
+    {.name = "L10.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 36864, .off_fixed = 0, .first = 259, .last = 261}, /* 454 */
+    {.name = "L10.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 30720, .off_fixed = 0, .first = 261, .last = 262}, /* 455 */
+    {.name = "L10.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 32768, .off_fixed = 0, .first = 260, .last = 262}, /* 456 */
+    {.name = "L10.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 34816, .off_fixed = 0, .first = 260, .last = 262}, /* 457 */
+    {.name = "L10.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 13312, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 260, .last = 261}, /* 458 */
+    {.name = "L10.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 262, .last = 265}, /* 459 */
+    {.name = "L10.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716976, .off_fixed = 0, .first = 262, .last = 263}, /* 460 */
+    {.name = "L10.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 262, .last = 262}, /* 461 */
+    {.name = "L10.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 262, .last = 262}, /* 462 */
+    {.name = "L10.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 262, .last = 262}, /* 463 */
+    {.name = "blocks.10.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 38, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 264, .last = 264}, /* 464 */
+    {.name = "L10.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716976, .off_fixed = 0, .first = 266, .last = 267}, /* 465 */
+    {.name = "L10.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 28672, .off_fixed = 0, .first = 268, .last = 354}, /* 466 */
+    {.name = "L10.dout", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 26624, .off_fixed = 0, .first = 269, .last = 287}, /* 467 */
+    {.name = "blocks.9.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 37, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 270, .last = 270}, /* 468 */
+    {.name = "L9.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 271, .last = 274}, /* 469 */
+    {.name = "blocks.9.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 36, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 273, .last = 273}, /* 470 */
+    {.name = "L9.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 274, .last = 275}, /* 471 */
+    {.name = "blocks.9.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 35, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 276, .last = 276}, /* 472 */
+    {.name = "L9.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 30720, .off_fixed = 0, .first = 277, .last = 280}, /* 473 */
+    {.name = "L9.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 38912, .off_fixed = 0, .first = 278, .last = 280}, /* 474 */
+    {.name = "L9.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 32768, .off_fixed = 0, .first = 280, .last = 281}, /* 475 */
+    {.name = "L9.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 34816, .off_fixed = 0, .first = 279, .last = 281}, /* 476 */
+    {.name = "L9.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 36864, .off_fixed = 0, .first = 279, .last = 281}, /* 477 */
+    {.name = "L9.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 13312, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 279, .last = 280}, /* 478 */
+    {.name = "L9.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 281, .last = 284}, /* 479 */
+    {.name = "L9.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716972, .off_fixed = 0, .first = 281, .last = 282}, /* 480 */
+    {.name = "L9.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 281, .last = 281}, /* 481 */
+    {.name = "L9.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 281, .last = 281}, /* 482 */
+    {.name = "L9.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 281, .last = 281}, /* 483 */
+    {.name = "blocks.9.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 35, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 283, .last = 283}, /* 484 */
+    {.name = "L9.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716972, .off_fixed = 0, .first = 285, .last = 286}, /* 485 */
+    {.name = "L9.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 30720, .off_fixed = 0, .first = 287, .last = 316}, /* 486 */
+    {.name = "L9.dout", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 26624, .off_fixed = 0, .first = 288, .last = 306}, /* 487 */
+    {.name = "blocks.8.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 34, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 289, .last = 289}, /* 488 */
+    {.name = "L8.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 290, .last = 293}, /* 489 */
+    {.name = "blocks.8.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 33, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 292, .last = 292}, /* 490 */
+    {.name = "L8.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 293, .last = 294}, /* 491 */
+    {.name = "blocks.8.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 32, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 295, .last = 295}, /* 492 */
+    {.name = "L8.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 32768, .off_fixed = 0, .first = 296, .last = 299}, /* 493 */
+    {.name = "L8.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 40960, .off_fixed = 0, .first = 297, .last = 299}, /* 494 */
+    {.name = "L8.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 34816, .off_fixed = 0, .first = 299, .last = 300}, /* 495 */
+    {.name = "L8.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 36864, .off_fixed = 0, .first = 298, .last = 300}, /* 496 */
+    {.name = "L8.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 38912, .off_fixed = 0, .first = 298, .last = 300}, /* 497 */
+    {.name = "L8.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 13312, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 298, .last = 299}, /* 498 */
+    {.name = "L8.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 300, .last = 303}, /* 499 */
+    {.name = "L8.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716968, .off_fixed = 0, .first = 300, .last = 301}, /* 500 */
+    {.name = "L8.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 300, .last = 300}, /* 501 */
+    {.name = "L8.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 300, .last = 300}, /* 502 */
+    {.name = "L8.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 300, .last = 300}, /* 503 */
+    {.name = "blocks.8.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 32, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 302, .last = 302}, /* 504 */
+    {.name = "L8.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716968, .off_fixed = 0, .first = 304, .last = 305}, /* 505 */
+    {.name = "L8.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 306, .last = 315}, /* 506 */
+    {.name = "blocks.7.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 31, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 307, .last = 307}, /* 507 */
+    {.name = "L7.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 308, .last = 311}, /* 508 */
+    {.name = "blocks.7.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 30, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 310, .last = 310}, /* 509 */
+    {.name = "L7.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 10240, .off_fixed = 0, .first = 311, .last = 312}, /* 510 */
+    {.name = "L7.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716964, .off_fixed = 0, .first = 313, .last = 314}, /* 511 */
+    {.name = "L7.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 26624, .off_fixed = 0, .first = 315, .last = 335}, /* 512 */
+    {.name = "L6.skip.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 256, .tensor = -1, .off_per_token = 716964, .off_fixed = 0, .first = 316, .last = 317}, /* 513 */
+    {.name = "blocks.6.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 29, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 318, .last = 318}, /* 514 */
+    {.name = "L6.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 319, .last = 322}, /* 515 */
+    {.name = "blocks.6.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 28, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 321, .last = 321}, /* 516 */
+    {.name = "L6.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 322, .last = 323}, /* 517 */
+    {.name = "blocks.6.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 27, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 324, .last = 324}, /* 518 */
+    {.name = "L6.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 30720, .off_fixed = 0, .first = 325, .last = 328}, /* 519 */
+    {.name = "L6.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 38912, .off_fixed = 0, .first = 326, .last = 328}, /* 520 */
+    {.name = "L6.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 32768, .off_fixed = 0, .first = 328, .last = 329}, /* 521 */
+    {.name = "L6.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 34816, .off_fixed = 0, .first = 327, .last = 329}, /* 522 */
+    {.name = "L6.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 36864, .off_fixed = 0, .first = 327, .last = 329}, /* 523 */
+    {.name = "L6.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 13312, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 327, .last = 328}, /* 524 */
+    {.name = "L6.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 329, .last = 332}, /* 525 */
+    {.name = "L6.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716960, .off_fixed = 0, .first = 329, .last = 330}, /* 526 */
+    {.name = "L6.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 329, .last = 329}, /* 527 */
+    {.name = "L6.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 329, .last = 329}, /* 528 */
+    {.name = "L6.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 329, .last = 329}, /* 529 */
+    {.name = "blocks.6.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 27, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 331, .last = 331}, /* 530 */
+    {.name = "L6.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716960, .off_fixed = 0, .first = 333, .last = 334}, /* 531 */
+    {.name = "L6.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 30720, .off_fixed = 0, .first = 335, .last = 353}, /* 532 */
+    {.name = "blocks.5.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 26, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 336, .last = 336}, /* 533 */
+    {.name = "L5.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 337, .last = 340}, /* 534 */
+    {.name = "blocks.5.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 25, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 339, .last = 339}, /* 535 */
+    {.name = "L5.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 340, .last = 341}, /* 536 */
+    {.name = "blocks.5.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 24, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 342, .last = 342}, /* 537 */
+    {.name = "L5.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 26624, .off_fixed = 0, .first = 343, .last = 346}, /* 538 */
+    {.name = "L5.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 38912, .off_fixed = 0, .first = 344, .last = 346}, /* 539 */
+    {.name = "L5.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 32768, .off_fixed = 0, .first = 346, .last = 347}, /* 540 */
+    {.name = "L5.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 34816, .off_fixed = 0, .first = 345, .last = 347}, /* 541 */
+    {.name = "L5.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 36864, .off_fixed = 0, .first = 345, .last = 347}, /* 542 */
+    {.name = "L5.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 13312, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 345, .last = 346}, /* 543 */
+    {.name = "L5.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 347, .last = 350}, /* 544 */
+    {.name = "L5.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716956, .off_fixed = 0, .first = 347, .last = 348}, /* 545 */
+    {.name = "L5.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 347, .last = 347}, /* 546 */
+    {.name = "L5.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 347, .last = 347}, /* 547 */
+    {.name = "L5.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 347, .last = 347}, /* 548 */
+    {.name = "blocks.5.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 24, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 349, .last = 349}, /* 549 */
+    {.name = "L5.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716956, .off_fixed = 0, .first = 351, .last = 352}, /* 550 */
+    {.name = "L5.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 55296, .off_fixed = 0, .first = 353, .last = 373}, /* 551 */
+    {.name = "L4.skip.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 256, .tensor = -1, .off_per_token = 716956, .off_fixed = 0, .first = 354, .last = 355}, /* 552 */
+    {.name = "blocks.4.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 23, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 356, .last = 356}, /* 553 */
+    {.name = "L4.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 357, .last = 360}, /* 554 */
+    {.name = "blocks.4.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 22, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 359, .last = 359}, /* 555 */
+    {.name = "L4.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 360, .last = 361}, /* 556 */
+    {.name = "blocks.4.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 21, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 362, .last = 362}, /* 557 */
+    {.name = "L4.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 59392, .off_fixed = 0, .first = 363, .last = 366}, /* 558 */
+    {.name = "L4.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 67584, .off_fixed = 0, .first = 364, .last = 366}, /* 559 */
+    {.name = "L4.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 61440, .off_fixed = 0, .first = 366, .last = 367}, /* 560 */
+    {.name = "L4.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 63488, .off_fixed = 0, .first = 365, .last = 367}, /* 561 */
+    {.name = "L4.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 65536, .off_fixed = 0, .first = 365, .last = 367}, /* 562 */
+    {.name = "L4.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 27648, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 365, .last = 366}, /* 563 */
+    {.name = "L4.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 367, .last = 370}, /* 564 */
+    {.name = "L4.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716952, .off_fixed = 0, .first = 367, .last = 368}, /* 565 */
+    {.name = "L4.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 367, .last = 367}, /* 566 */
+    {.name = "L4.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 367, .last = 367}, /* 567 */
+    {.name = "L4.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 367, .last = 367}, /* 568 */
+    {.name = "blocks.4.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 21, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 369, .last = 369}, /* 569 */
+    {.name = "L4.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716952, .off_fixed = 0, .first = 371, .last = 372}, /* 570 */
+    {.name = "L4.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 26624, .off_fixed = 0, .first = 373, .last = 391}, /* 571 */
+    {.name = "blocks.3.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 20, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 374, .last = 374}, /* 572 */
+    {.name = "L3.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 375, .last = 378}, /* 573 */
+    {.name = "blocks.3.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 19, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 377, .last = 377}, /* 574 */
+    {.name = "L3.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 378, .last = 379}, /* 575 */
+    {.name = "blocks.3.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 18, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 380, .last = 380}, /* 576 */
+    {.name = "L3.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 28672, .off_fixed = 0, .first = 381, .last = 384}, /* 577 */
+    {.name = "L3.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 36864, .off_fixed = 0, .first = 382, .last = 384}, /* 578 */
+    {.name = "L3.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 30720, .off_fixed = 0, .first = 384, .last = 385}, /* 579 */
+    {.name = "L3.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 32768, .off_fixed = 0, .first = 383, .last = 385}, /* 580 */
+    {.name = "L3.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 34816, .off_fixed = 0, .first = 383, .last = 385}, /* 581 */
+    {.name = "L3.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 13312, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 383, .last = 384}, /* 582 */
+    {.name = "L3.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 385, .last = 388}, /* 583 */
+    {.name = "L3.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716948, .off_fixed = 0, .first = 385, .last = 386}, /* 584 */
+    {.name = "L3.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 385, .last = 385}, /* 585 */
+    {.name = "L3.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 385, .last = 385}, /* 586 */
+    {.name = "L3.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 385, .last = 385}, /* 587 */
+    {.name = "blocks.3.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 18, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 387, .last = 387}, /* 588 */
+    {.name = "L3.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716948, .off_fixed = 0, .first = 389, .last = 390}, /* 589 */
+    {.name = "L3.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 28672, .off_fixed = 0, .first = 391, .last = 411}, /* 590 */
+    {.name = "L2.skip.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 256, .tensor = -1, .off_per_token = 716948, .off_fixed = 0, .first = 392, .last = 393}, /* 591 */
+    {.name = "blocks.2.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 17, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 394, .last = 394}, /* 592 */
+    {.name = "L2.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 395, .last = 398}, /* 593 */
+    {.name = "blocks.2.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 16, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 397, .last = 397}, /* 594 */
+    {.name = "L2.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 398, .last = 399}, /* 595 */
+    {.name = "blocks.2.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 15, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 400, .last = 400}, /* 596 */
+    {.name = "L2.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 26624, .off_fixed = 0, .first = 401, .last = 404}, /* 597 */
+    {.name = "L2.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 36864, .off_fixed = 0, .first = 402, .last = 404}, /* 598 */
+    {.name = "L2.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 30720, .off_fixed = 0, .first = 404, .last = 405}, /* 599 */
+    {.name = "L2.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 32768, .off_fixed = 0, .first = 403, .last = 405}, /* 600 */
+    {.name = "L2.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 34816, .off_fixed = 0, .first = 403, .last = 405}, /* 601 */
+    {.name = "L2.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 13312, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 403, .last = 404}, /* 602 */
+    {.name = "L2.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 405, .last = 408}, /* 603 */
+    {.name = "L2.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716944, .off_fixed = 0, .first = 405, .last = 406}, /* 604 */
+    {.name = "L2.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 405, .last = 405}, /* 605 */
+    {.name = "L2.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 405, .last = 405}, /* 606 */
+    {.name = "L2.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 405, .last = 405}, /* 607 */
+    {.name = "blocks.2.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 15, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 407, .last = 407}, /* 608 */
+    {.name = "L2.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716944, .off_fixed = 0, .first = 409, .last = 410}, /* 609 */
+    {.name = "L2.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 26624, .off_fixed = 0, .first = 411, .last = 429}, /* 610 */
+    {.name = "blocks.1.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 14, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 412, .last = 412}, /* 611 */
+    {.name = "L1.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 413, .last = 416}, /* 612 */
+    {.name = "blocks.1.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 13, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 415, .last = 415}, /* 613 */
+    {.name = "L1.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 416, .last = 417}, /* 614 */
+    {.name = "blocks.1.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 12, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 418, .last = 418}, /* 615 */
+    {.name = "L1.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 28672, .off_fixed = 0, .first = 419, .last = 422}, /* 616 */
+    {.name = "L1.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 36864, .off_fixed = 0, .first = 420, .last = 422}, /* 617 */
+    {.name = "L1.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 30720, .off_fixed = 0, .first = 422, .last = 423}, /* 618 */
+    {.name = "L1.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 32768, .off_fixed = 0, .first = 421, .last = 423}, /* 619 */
+    {.name = "L1.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 34816, .off_fixed = 0, .first = 421, .last = 423}, /* 620 */
+    {.name = "L1.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 13312, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 421, .last = 422}, /* 621 */
+    {.name = "L1.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 423, .last = 426}, /* 622 */
+    {.name = "L1.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716940, .off_fixed = 0, .first = 423, .last = 424}, /* 623 */
+    {.name = "L1.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 423, .last = 423}, /* 624 */
+    {.name = "L1.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 423, .last = 423}, /* 625 */
+    {.name = "L1.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 423, .last = 423}, /* 626 */
+    {.name = "blocks.1.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 12, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 425, .last = 425}, /* 627 */
+    {.name = "L1.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716940, .off_fixed = 0, .first = 427, .last = 428}, /* 628 */
+    {.name = "L1.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 55296, .off_fixed = 0, .first = 429, .last = 447}, /* 629 */
+    {.name = "blocks.0.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 11, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 430, .last = 430}, /* 630 */
+    {.name = "L0.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 431, .last = 434}, /* 631 */
+    {.name = "blocks.0.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 10, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 433, .last = 433}, /* 632 */
+    {.name = "L0.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 434, .last = 435}, /* 633 */
+    {.name = "blocks.0.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 9, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 436, .last = 436}, /* 634 */
+    {.name = "L0.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 57344, .off_fixed = 0, .first = 437, .last = 440}, /* 635 */
+    {.name = "L0.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 65536, .off_fixed = 0, .first = 438, .last = 440}, /* 636 */
+    {.name = "L0.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 59392, .off_fixed = 0, .first = 440, .last = 441}, /* 637 */
+    {.name = "L0.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 61440, .off_fixed = 0, .first = 439, .last = 441}, /* 638 */
+    {.name = "L0.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 63488, .off_fixed = 0, .first = 439, .last = 441}, /* 639 */
+    {.name = "L0.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 27648, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 439, .last = 440}, /* 640 */
+    {.name = "L0.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 441, .last = 444}, /* 641 */
+    {.name = "L0.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716936, .off_fixed = 0, .first = 441, .last = 442}, /* 642 */
+    {.name = "L0.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 441, .last = 441}, /* 643 */
+    {.name = "L0.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 441, .last = 441}, /* 644 */
+    {.name = "L0.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 441, .last = 441}, /* 645 */
+    {.name = "blocks.0.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 9, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 443, .last = 443}, /* 646 */
+    {.name = "L0.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716936, .off_fixed = 0, .first = 445, .last = 446}, /* 647 */
+    {.name = "L0.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 447, .last = 449}, /* 648 */
+    {.name = "x0.drows0", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 2048, .off_fixed = 0, .first = 448, .last = 450}, /* 649 */
+    {.name = "embed1.weight.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 51463168, .tensor = 2, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 450, .last = 450}, /* 650 */
+    {.name = "x0.drows1", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 451, .last = 452}, /* 651 */
+    {.name = "embed2.weight.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 51463168, .tensor = 3, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 452, .last = 452}, /* 652 */
+    {.name = "dve0.bf16", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 453, .last = 454}, /* 653 */
+    {.name = "value_embeds.0.weight.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 51463168, .tensor = 4, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 454, .last = 454}, /* 654 */
+    {.name = "dve1.bf16", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 455, .last = 456}, /* 655 */
+    {.name = "value_embeds.1.weight.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 51463168, .tensor = 5, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 456, .last = 456}, /* 656 */
+    {.name = "dve2.bf16", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 457, .last = 458}, /* 657 */
+    {.name = "value_embeds.2.weight.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 51463168, .tensor = 6, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 458, .last = 458}, /* 658 */
+    {.name = "dve3.bf16", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 459, .last = 460}, /* 659 */
+    {.name = "value_embeds.3.weight.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 51463168, .tensor = 7, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 460, .last = 460}, /* 660 */
+    {.name = "dve4.bf16", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 461, .last = 462}, /* 661 */
+    {.name = "value_embeds.4.weight.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 51463168, .tensor = 8, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 462, .last = 462}, /* 662 */
 };
 
-static PlanStep steps[478] = {
+static PlanStep steps[463] = {
     {.kind = STEP_KERNEL, .what = "embed x0", .layer = -1,
      .kernel = "embed_fwd_d1024", .kinst = 10, .kidx = 0, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
@@ -735,10 +750,11 @@ static PlanStep steps[478] = {
         {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 7 */
     {.kind = STEP_GEMM, .what = "L0 qkv = h Wqkv^T", .layer = 0,
      .gemm = {.m = {1, 0}, .n = {0, 3072}, .k = {0, 1024}, .trans_a = 0, .trans_b = 1, .lda = 1024, .ldb = 1024, .ldc = 3072, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 24},
         {"b", ARG_BUF, .id = 27},
-        {"c", ARG_BUF, .id = 26}}}, /* 8 */
+        {"c", ARG_BUF, .id = 26},
+        {"c_in", ARG_NULL}}}, /* 8 */
     {.kind = STEP_KERNEL, .what = "L0 q k v norms, rotary, ve", .layer = 0,
      .kernel = "qkv_fwd_h8_d128_r32h_vn_p512", .kinst = 11, .kidx = 0, .rows_arg = 10, .n_arg = -1,
      .nargs = 11, .args = {
@@ -764,42 +780,40 @@ static PlanStep steps[478] = {
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT},
         {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 10 */
-    {.kind = STEP_COPY, .what = "L0 xa = xm", .layer = 0,
-     .bytes = {2048, 0},
-     .nargs = 2, .args = {
-        {"dst", ARG_BUF, .id = 37},
-        {"src", ARG_BUF, .id = 24}}}, /* 11 */
-    {.kind = STEP_GEMM, .what = "L0 xa += y Wo^T", .layer = 0,
+    {.kind = STEP_GEMM, .what = "L0 xa = xm + y Wo^T", .layer = 0,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 1024}, .trans_a = 0, .trans_b = 1, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 35},
         {"b", ARG_BUF, .id = 38},
-        {"c", ARG_BUF, .id = 37}}}, /* 12 */
+        {"c", ARG_BUF, .id = 37},
+        {"c_in", ARG_BUF, .id = 24}}}, /* 11 */
     {.kind = STEP_KERNEL, .what = "L0 mlp norm", .layer = 0,
      .kernel = "rmsnorm_fwd_d1024", .kinst = 3, .kidx = 0, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 39},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 40},
         {"x", ARG_BUF, .type = PT_PTR, .id = 37},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 13 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 12 */
     {.kind = STEP_GEMM, .what = "L0 pre = n2 fc^T", .layer = 0,
      .gemm = {.m = {1, 0}, .n = {0, 4096}, .k = {0, 1024}, .trans_a = 0, .trans_b = 1, .lda = 1024, .ldb = 1024, .ldc = 4096, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 39},
         {"b", ARG_BUF, .id = 42},
-        {"c", ARG_BUF, .id = 41}}}, /* 14 */
+        {"c", ARG_BUF, .id = 41},
+        {"c_in", ARG_NULL}}}, /* 13 */
     {.kind = STEP_KERNEL, .what = "L0 relu^2", .layer = 0,
      .kernel = "relu2_fwd_m4096", .kinst = 1, .kidx = 0, .rows_arg = 2, .n_arg = -1,
      .nargs = 3, .args = {
         {"act", ARG_BUF, .type = PT_PTR, .id = 43},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 41},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 15 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 14 */
     {.kind = STEP_GEMM, .what = "L0 out = xa + act proj^T", .layer = 0,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 4096}, .trans_a = 0, .trans_b = 1, .lda = 4096, .ldb = 4096, .ldc = 1024, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 43},
         {"b", ARG_BUF, .id = 44},
-        {"c", ARG_BUF, .id = 37}}}, /* 16 */
+        {"c", ARG_BUF, .id = 37},
+        {"c_in", ARG_NULL}}}, /* 15 */
     {.kind = STEP_KERNEL, .what = "L1 x0 mix", .layer = 1,
      .kernel = "x0_mix_fwd_t2_d1024", .kinst = 0, .kidx = 0, .rows_arg = 6, .n_arg = -1,
      .nargs = 7, .args = {
@@ -809,13 +823,14 @@ static PlanStep steps[478] = {
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"lambda_off", ARG_INT, .type = PT_INT, .ival = 19},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 17 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 16 */
     {.kind = STEP_GEMM, .what = "L1 qkv = h Wqkv^T", .layer = 1,
      .gemm = {.m = {1, 0}, .n = {0, 3072}, .k = {0, 1024}, .trans_a = 0, .trans_b = 1, .lda = 1024, .ldb = 1024, .ldc = 3072, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 45},
         {"b", ARG_BUF, .id = 47},
-        {"c", ARG_BUF, .id = 46}}}, /* 18 */
+        {"c", ARG_BUF, .id = 46},
+        {"c_in", ARG_NULL}}}, /* 17 */
     {.kind = STEP_KERNEL, .what = "L1 q k v norms, rotary, ve", .layer = 1,
      .kernel = "qkv_fwd_h8_d128_r32h_vn_p512", .kinst = 11, .kidx = 0, .rows_arg = 10, .n_arg = -1,
      .nargs = 11, .args = {
@@ -829,7 +844,7 @@ static PlanStep steps[478] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 66},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 19 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 18 */
     {.kind = STEP_KERNEL, .what = "L1 attention", .layer = 1,
      .kernel = "attn_fwd_h8_d128", .kinst = 14, .kidx = 0, .rows_arg = 7, .n_arg = -1,
      .nargs = 8, .args = {
@@ -840,43 +855,41 @@ static PlanStep steps[478] = {
         {"v", ARG_BUF, .type = PT_PTR, .id = 51},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 20 */
-    {.kind = STEP_COPY, .what = "L1 xa = xm", .layer = 1,
-     .bytes = {2048, 0},
-     .nargs = 2, .args = {
-        {"dst", ARG_BUF, .id = 57},
-        {"src", ARG_BUF, .id = 45}}}, /* 21 */
-    {.kind = STEP_GEMM, .what = "L1 xa += y Wo^T", .layer = 1,
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 19 */
+    {.kind = STEP_GEMM, .what = "L1 xa = xm + y Wo^T", .layer = 1,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 1024}, .trans_a = 0, .trans_b = 1, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 55},
         {"b", ARG_BUF, .id = 58},
-        {"c", ARG_BUF, .id = 57}}}, /* 22 */
+        {"c", ARG_BUF, .id = 57},
+        {"c_in", ARG_BUF, .id = 45}}}, /* 20 */
     {.kind = STEP_KERNEL, .what = "L1 mlp norm", .layer = 1,
      .kernel = "rmsnorm_fwd_d1024", .kinst = 3, .kidx = 0, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 59},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 60},
         {"x", ARG_BUF, .type = PT_PTR, .id = 57},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 23 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 21 */
     {.kind = STEP_GEMM, .what = "L1 pre = n2 fc^T", .layer = 1,
      .gemm = {.m = {1, 0}, .n = {0, 4096}, .k = {0, 1024}, .trans_a = 0, .trans_b = 1, .lda = 1024, .ldb = 1024, .ldc = 4096, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 59},
         {"b", ARG_BUF, .id = 62},
-        {"c", ARG_BUF, .id = 61}}}, /* 24 */
+        {"c", ARG_BUF, .id = 61},
+        {"c_in", ARG_NULL}}}, /* 22 */
     {.kind = STEP_KERNEL, .what = "L1 relu^2", .layer = 1,
      .kernel = "relu2_fwd_m4096", .kinst = 1, .kidx = 0, .rows_arg = 2, .n_arg = -1,
      .nargs = 3, .args = {
         {"act", ARG_BUF, .type = PT_PTR, .id = 63},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 61},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 25 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 23 */
     {.kind = STEP_GEMM, .what = "L1 out = xa + act proj^T", .layer = 1,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 4096}, .trans_a = 0, .trans_b = 1, .lda = 4096, .ldb = 4096, .ldc = 1024, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 63},
         {"b", ARG_BUF, .id = 64},
-        {"c", ARG_BUF, .id = 57}}}, /* 26 */
+        {"c", ARG_BUF, .id = 57},
+        {"c_in", ARG_NULL}}}, /* 24 */
     {.kind = STEP_KERNEL, .what = "L2 x0 mix", .layer = 2,
      .kernel = "x0_mix_fwd_t2_d1024", .kinst = 0, .kidx = 0, .rows_arg = 6, .n_arg = -1,
      .nargs = 7, .args = {
@@ -886,13 +899,14 @@ static PlanStep steps[478] = {
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"lambda_off", ARG_INT, .type = PT_INT, .ival = 22},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 27 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 25 */
     {.kind = STEP_GEMM, .what = "L2 qkv = h Wqkv^T", .layer = 2,
      .gemm = {.m = {1, 0}, .n = {0, 3072}, .k = {0, 1024}, .trans_a = 0, .trans_b = 1, .lda = 1024, .ldb = 1024, .ldc = 3072, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 65},
         {"b", ARG_BUF, .id = 67},
-        {"c", ARG_BUF, .id = 66}}}, /* 28 */
+        {"c", ARG_BUF, .id = 66},
+        {"c_in", ARG_NULL}}}, /* 26 */
     {.kind = STEP_KERNEL, .what = "L2 q k v norms, rotary, ve", .layer = 2,
      .kernel = "qkv_fwd_h8_d128_r32h_vn_p512", .kinst = 11, .kidx = 0, .rows_arg = 10, .n_arg = -1,
      .nargs = 11, .args = {
@@ -906,7 +920,7 @@ static PlanStep steps[478] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 68},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 29 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 27 */
     {.kind = STEP_KERNEL, .what = "L2 attention", .layer = 2,
      .kernel = "attn_fwd_h8_d128", .kinst = 14, .kidx = 0, .rows_arg = 7, .n_arg = -1,
      .nargs = 8, .args = {
@@ -917,43 +931,41 @@ static PlanStep steps[478] = {
         {"v", ARG_BUF, .type = PT_PTR, .id = 71},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 2},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 30 */
-    {.kind = STEP_COPY, .what = "L2 xa = xm", .layer = 2,
-     .bytes = {2048, 0},
-     .nargs = 2, .args = {
-        {"dst", ARG_BUF, .id = 77},
-        {"src", ARG_BUF, .id = 65}}}, /* 31 */
-    {.kind = STEP_GEMM, .what = "L2 xa += y Wo^T", .layer = 2,
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 28 */
+    {.kind = STEP_GEMM, .what = "L2 xa = xm + y Wo^T", .layer = 2,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 1024}, .trans_a = 0, .trans_b = 1, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 75},
         {"b", ARG_BUF, .id = 78},
-        {"c", ARG_BUF, .id = 77}}}, /* 32 */
+        {"c", ARG_BUF, .id = 77},
+        {"c_in", ARG_BUF, .id = 65}}}, /* 29 */
     {.kind = STEP_KERNEL, .what = "L2 mlp norm", .layer = 2,
      .kernel = "rmsnorm_fwd_d1024", .kinst = 3, .kidx = 0, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 79},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 80},
         {"x", ARG_BUF, .type = PT_PTR, .id = 77},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 33 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 30 */
     {.kind = STEP_GEMM, .what = "L2 pre = n2 fc^T", .layer = 2,
      .gemm = {.m = {1, 0}, .n = {0, 4096}, .k = {0, 1024}, .trans_a = 0, .trans_b = 1, .lda = 1024, .ldb = 1024, .ldc = 4096, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 79},
         {"b", ARG_BUF, .id = 82},
-        {"c", ARG_BUF, .id = 81}}}, /* 34 */
+        {"c", ARG_BUF, .id = 81},
+        {"c_in", ARG_NULL}}}, /* 31 */
     {.kind = STEP_KERNEL, .what = "L2 relu^2", .layer = 2,
      .kernel = "relu2_fwd_m4096", .kinst = 1, .kidx = 0, .rows_arg = 2, .n_arg = -1,
      .nargs = 3, .args = {
         {"act", ARG_BUF, .type = PT_PTR, .id = 83},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 81},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 35 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 32 */
     {.kind = STEP_GEMM, .what = "L2 out = xa + act proj^T", .layer = 2,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 4096}, .trans_a = 0, .trans_b = 1, .lda = 4096, .ldb = 4096, .ldc = 1024, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 83},
         {"b", ARG_BUF, .id = 84},
-        {"c", ARG_BUF, .id = 77}}}, /* 36 */
+        {"c", ARG_BUF, .id = 77},
+        {"c_in", ARG_NULL}}}, /* 33 */
     {.kind = STEP_KERNEL, .what = "L3 x0 mix", .layer = 3,
      .kernel = "x0_mix_fwd_t2_d1024", .kinst = 0, .kidx = 0, .rows_arg = 6, .n_arg = -1,
      .nargs = 7, .args = {
@@ -963,13 +975,14 @@ static PlanStep steps[478] = {
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"lambda_off", ARG_INT, .type = PT_INT, .ival = 25},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 37 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 34 */
     {.kind = STEP_GEMM, .what = "L3 qkv = h Wqkv^T", .layer = 3,
      .gemm = {.m = {1, 0}, .n = {0, 3072}, .k = {0, 1024}, .trans_a = 0, .trans_b = 1, .lda = 1024, .ldb = 1024, .ldc = 3072, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 85},
         {"b", ARG_BUF, .id = 87},
-        {"c", ARG_BUF, .id = 86}}}, /* 38 */
+        {"c", ARG_BUF, .id = 86},
+        {"c_in", ARG_NULL}}}, /* 35 */
     {.kind = STEP_KERNEL, .what = "L3 q k v norms, rotary, ve", .layer = 3,
      .kernel = "qkv_fwd_h8_d128_r32h_vn_p512", .kinst = 11, .kidx = 0, .rows_arg = 10, .n_arg = -1,
      .nargs = 11, .args = {
@@ -983,7 +996,7 @@ static PlanStep steps[478] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 70},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 39 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 36 */
     {.kind = STEP_KERNEL, .what = "L3 attention", .layer = 3,
      .kernel = "attn_fwd_h8_d128", .kinst = 14, .kidx = 0, .rows_arg = 7, .n_arg = -1,
      .nargs = 8, .args = {
@@ -994,43 +1007,41 @@ static PlanStep steps[478] = {
         {"v", ARG_BUF, .type = PT_PTR, .id = 91},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 3},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 40 */
-    {.kind = STEP_COPY, .what = "L3 xa = xm", .layer = 3,
-     .bytes = {2048, 0},
-     .nargs = 2, .args = {
-        {"dst", ARG_BUF, .id = 97},
-        {"src", ARG_BUF, .id = 85}}}, /* 41 */
-    {.kind = STEP_GEMM, .what = "L3 xa += y Wo^T", .layer = 3,
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 37 */
+    {.kind = STEP_GEMM, .what = "L3 xa = xm + y Wo^T", .layer = 3,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 1024}, .trans_a = 0, .trans_b = 1, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 95},
         {"b", ARG_BUF, .id = 98},
-        {"c", ARG_BUF, .id = 97}}}, /* 42 */
+        {"c", ARG_BUF, .id = 97},
+        {"c_in", ARG_BUF, .id = 85}}}, /* 38 */
     {.kind = STEP_KERNEL, .what = "L3 mlp norm", .layer = 3,
      .kernel = "rmsnorm_fwd_d1024", .kinst = 3, .kidx = 0, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 99},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 100},
         {"x", ARG_BUF, .type = PT_PTR, .id = 97},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 43 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 39 */
     {.kind = STEP_GEMM, .what = "L3 pre = n2 fc^T", .layer = 3,
      .gemm = {.m = {1, 0}, .n = {0, 4096}, .k = {0, 1024}, .trans_a = 0, .trans_b = 1, .lda = 1024, .ldb = 1024, .ldc = 4096, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 99},
         {"b", ARG_BUF, .id = 102},
-        {"c", ARG_BUF, .id = 101}}}, /* 44 */
+        {"c", ARG_BUF, .id = 101},
+        {"c_in", ARG_NULL}}}, /* 40 */
     {.kind = STEP_KERNEL, .what = "L3 relu^2", .layer = 3,
      .kernel = "relu2_fwd_m4096", .kinst = 1, .kidx = 0, .rows_arg = 2, .n_arg = -1,
      .nargs = 3, .args = {
         {"act", ARG_BUF, .type = PT_PTR, .id = 103},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 101},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 45 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 41 */
     {.kind = STEP_GEMM, .what = "L3 out = xa + act proj^T", .layer = 3,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 4096}, .trans_a = 0, .trans_b = 1, .lda = 4096, .ldb = 4096, .ldc = 1024, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 103},
         {"b", ARG_BUF, .id = 104},
-        {"c", ARG_BUF, .id = 97}}}, /* 46 */
+        {"c", ARG_BUF, .id = 97},
+        {"c_in", ARG_NULL}}}, /* 42 */
     {.kind = STEP_KERNEL, .what = "L4 x0 mix", .layer = 4,
      .kernel = "x0_mix_fwd_t2_d1024", .kinst = 0, .kidx = 0, .rows_arg = 6, .n_arg = -1,
      .nargs = 7, .args = {
@@ -1040,13 +1051,14 @@ static PlanStep steps[478] = {
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"lambda_off", ARG_INT, .type = PT_INT, .ival = 28},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 47 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 43 */
     {.kind = STEP_GEMM, .what = "L4 qkv = h Wqkv^T", .layer = 4,
      .gemm = {.m = {1, 0}, .n = {0, 3072}, .k = {0, 1024}, .trans_a = 0, .trans_b = 1, .lda = 1024, .ldb = 1024, .ldc = 3072, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 105},
         {"b", ARG_BUF, .id = 107},
-        {"c", ARG_BUF, .id = 106}}}, /* 48 */
+        {"c", ARG_BUF, .id = 106},
+        {"c_in", ARG_NULL}}}, /* 44 */
     {.kind = STEP_KERNEL, .what = "L4 q k v norms, rotary, ve", .layer = 4,
      .kernel = "qkv_fwd_h8_d128_r32h_vn_p512", .kinst = 11, .kidx = 0, .rows_arg = 10, .n_arg = -1,
      .nargs = 11, .args = {
@@ -1060,7 +1072,7 @@ static PlanStep steps[478] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 72},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 49 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 45 */
     {.kind = STEP_KERNEL, .what = "L4 attention", .layer = 4,
      .kernel = "attn_fwd_h8_d128", .kinst = 14, .kidx = 0, .rows_arg = 7, .n_arg = -1,
      .nargs = 8, .args = {
@@ -1071,43 +1083,41 @@ static PlanStep steps[478] = {
         {"v", ARG_BUF, .type = PT_PTR, .id = 111},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 4},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 50 */
-    {.kind = STEP_COPY, .what = "L4 xa = xm", .layer = 4,
-     .bytes = {2048, 0},
-     .nargs = 2, .args = {
-        {"dst", ARG_BUF, .id = 117},
-        {"src", ARG_BUF, .id = 105}}}, /* 51 */
-    {.kind = STEP_GEMM, .what = "L4 xa += y Wo^T", .layer = 4,
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 46 */
+    {.kind = STEP_GEMM, .what = "L4 xa = xm + y Wo^T", .layer = 4,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 1024}, .trans_a = 0, .trans_b = 1, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 115},
         {"b", ARG_BUF, .id = 118},
-        {"c", ARG_BUF, .id = 117}}}, /* 52 */
+        {"c", ARG_BUF, .id = 117},
+        {"c_in", ARG_BUF, .id = 105}}}, /* 47 */
     {.kind = STEP_KERNEL, .what = "L4 mlp norm", .layer = 4,
      .kernel = "rmsnorm_fwd_d1024", .kinst = 3, .kidx = 0, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 119},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 120},
         {"x", ARG_BUF, .type = PT_PTR, .id = 117},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 53 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 48 */
     {.kind = STEP_GEMM, .what = "L4 pre = n2 fc^T", .layer = 4,
      .gemm = {.m = {1, 0}, .n = {0, 4096}, .k = {0, 1024}, .trans_a = 0, .trans_b = 1, .lda = 1024, .ldb = 1024, .ldc = 4096, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 119},
         {"b", ARG_BUF, .id = 122},
-        {"c", ARG_BUF, .id = 121}}}, /* 54 */
+        {"c", ARG_BUF, .id = 121},
+        {"c_in", ARG_NULL}}}, /* 49 */
     {.kind = STEP_KERNEL, .what = "L4 relu^2", .layer = 4,
      .kernel = "relu2_fwd_m4096", .kinst = 1, .kidx = 0, .rows_arg = 2, .n_arg = -1,
      .nargs = 3, .args = {
         {"act", ARG_BUF, .type = PT_PTR, .id = 123},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 121},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 55 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 50 */
     {.kind = STEP_GEMM, .what = "L4 out = xa + act proj^T", .layer = 4,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 4096}, .trans_a = 0, .trans_b = 1, .lda = 4096, .ldb = 4096, .ldc = 1024, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 123},
         {"b", ARG_BUF, .id = 124},
-        {"c", ARG_BUF, .id = 117}}}, /* 56 */
+        {"c", ARG_BUF, .id = 117},
+        {"c_in", ARG_NULL}}}, /* 51 */
     {.kind = STEP_KERNEL, .what = "L5 x0 mix", .layer = 5,
      .kernel = "x0_mix_fwd_t2_d1024", .kinst = 0, .kidx = 0, .rows_arg = 6, .n_arg = -1,
      .nargs = 7, .args = {
@@ -1117,13 +1127,14 @@ static PlanStep steps[478] = {
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"lambda_off", ARG_INT, .type = PT_INT, .ival = 31},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 57 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 52 */
     {.kind = STEP_GEMM, .what = "L5 qkv = h Wqkv^T", .layer = 5,
      .gemm = {.m = {1, 0}, .n = {0, 3072}, .k = {0, 1024}, .trans_a = 0, .trans_b = 1, .lda = 1024, .ldb = 1024, .ldc = 3072, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 125},
         {"b", ARG_BUF, .id = 127},
-        {"c", ARG_BUF, .id = 126}}}, /* 58 */
+        {"c", ARG_BUF, .id = 126},
+        {"c_in", ARG_NULL}}}, /* 53 */
     {.kind = STEP_KERNEL, .what = "L5 q k v norms, rotary, ve", .layer = 5,
      .kernel = "qkv_fwd_h8_d128_r32h_vn_p512", .kinst = 11, .kidx = 0, .rows_arg = 10, .n_arg = -1,
      .nargs = 11, .args = {
@@ -1137,7 +1148,7 @@ static PlanStep steps[478] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 74},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 59 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 54 */
     {.kind = STEP_KERNEL, .what = "L5 attention", .layer = 5,
      .kernel = "attn_fwd_h8_d128", .kinst = 14, .kidx = 0, .rows_arg = 7, .n_arg = -1,
      .nargs = 8, .args = {
@@ -1148,43 +1159,41 @@ static PlanStep steps[478] = {
         {"v", ARG_BUF, .type = PT_PTR, .id = 131},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 5},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 60 */
-    {.kind = STEP_COPY, .what = "L5 xa = xm", .layer = 5,
-     .bytes = {2048, 0},
-     .nargs = 2, .args = {
-        {"dst", ARG_BUF, .id = 137},
-        {"src", ARG_BUF, .id = 125}}}, /* 61 */
-    {.kind = STEP_GEMM, .what = "L5 xa += y Wo^T", .layer = 5,
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 55 */
+    {.kind = STEP_GEMM, .what = "L5 xa = xm + y Wo^T", .layer = 5,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 1024}, .trans_a = 0, .trans_b = 1, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 135},
         {"b", ARG_BUF, .id = 138},
-        {"c", ARG_BUF, .id = 137}}}, /* 62 */
+        {"c", ARG_BUF, .id = 137},
+        {"c_in", ARG_BUF, .id = 125}}}, /* 56 */
     {.kind = STEP_KERNEL, .what = "L5 mlp norm", .layer = 5,
      .kernel = "rmsnorm_fwd_d1024", .kinst = 3, .kidx = 0, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 139},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 140},
         {"x", ARG_BUF, .type = PT_PTR, .id = 137},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 63 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 57 */
     {.kind = STEP_GEMM, .what = "L5 pre = n2 fc^T", .layer = 5,
      .gemm = {.m = {1, 0}, .n = {0, 4096}, .k = {0, 1024}, .trans_a = 0, .trans_b = 1, .lda = 1024, .ldb = 1024, .ldc = 4096, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 139},
         {"b", ARG_BUF, .id = 142},
-        {"c", ARG_BUF, .id = 141}}}, /* 64 */
+        {"c", ARG_BUF, .id = 141},
+        {"c_in", ARG_NULL}}}, /* 58 */
     {.kind = STEP_KERNEL, .what = "L5 relu^2", .layer = 5,
      .kernel = "relu2_fwd_m4096", .kinst = 1, .kidx = 0, .rows_arg = 2, .n_arg = -1,
      .nargs = 3, .args = {
         {"act", ARG_BUF, .type = PT_PTR, .id = 143},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 141},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 65 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 59 */
     {.kind = STEP_GEMM, .what = "L5 out = xa + act proj^T", .layer = 5,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 4096}, .trans_a = 0, .trans_b = 1, .lda = 4096, .ldb = 4096, .ldc = 1024, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 143},
         {"b", ARG_BUF, .id = 144},
-        {"c", ARG_BUF, .id = 137}}}, /* 66 */
+        {"c", ARG_BUF, .id = 137},
+        {"c_in", ARG_NULL}}}, /* 60 */
     {.kind = STEP_KERNEL, .what = "L6 x0 mix", .layer = 6,
      .kernel = "x0_mix_fwd_t2_d1024", .kinst = 0, .kidx = 0, .rows_arg = 6, .n_arg = -1,
      .nargs = 7, .args = {
@@ -1194,13 +1203,14 @@ static PlanStep steps[478] = {
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"lambda_off", ARG_INT, .type = PT_INT, .ival = 34},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 67 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 61 */
     {.kind = STEP_GEMM, .what = "L6 qkv = h Wqkv^T", .layer = 6,
      .gemm = {.m = {1, 0}, .n = {0, 3072}, .k = {0, 1024}, .trans_a = 0, .trans_b = 1, .lda = 1024, .ldb = 1024, .ldc = 3072, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 145},
         {"b", ARG_BUF, .id = 147},
-        {"c", ARG_BUF, .id = 146}}}, /* 68 */
+        {"c", ARG_BUF, .id = 146},
+        {"c_in", ARG_NULL}}}, /* 62 */
     {.kind = STEP_KERNEL, .what = "L6 q k v norms, rotary, ve", .layer = 6,
      .kernel = "qkv_fwd_h8_d128_r32h_vn_p512", .kinst = 11, .kidx = 0, .rows_arg = 10, .n_arg = -1,
      .nargs = 11, .args = {
@@ -1214,7 +1224,7 @@ static PlanStep steps[478] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 76},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 69 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 63 */
     {.kind = STEP_KERNEL, .what = "L6 attention", .layer = 6,
      .kernel = "attn_fwd_h8_d128", .kinst = 14, .kidx = 0, .rows_arg = 7, .n_arg = -1,
      .nargs = 8, .args = {
@@ -1225,43 +1235,41 @@ static PlanStep steps[478] = {
         {"v", ARG_BUF, .type = PT_PTR, .id = 151},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 6},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 70 */
-    {.kind = STEP_COPY, .what = "L6 xa = xm", .layer = 6,
-     .bytes = {2048, 0},
-     .nargs = 2, .args = {
-        {"dst", ARG_BUF, .id = 157},
-        {"src", ARG_BUF, .id = 145}}}, /* 71 */
-    {.kind = STEP_GEMM, .what = "L6 xa += y Wo^T", .layer = 6,
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 64 */
+    {.kind = STEP_GEMM, .what = "L6 xa = xm + y Wo^T", .layer = 6,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 1024}, .trans_a = 0, .trans_b = 1, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 155},
         {"b", ARG_BUF, .id = 158},
-        {"c", ARG_BUF, .id = 157}}}, /* 72 */
+        {"c", ARG_BUF, .id = 157},
+        {"c_in", ARG_BUF, .id = 145}}}, /* 65 */
     {.kind = STEP_KERNEL, .what = "L6 mlp norm", .layer = 6,
      .kernel = "rmsnorm_fwd_d1024", .kinst = 3, .kidx = 0, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 159},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 160},
         {"x", ARG_BUF, .type = PT_PTR, .id = 157},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 73 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 66 */
     {.kind = STEP_GEMM, .what = "L6 pre = n2 fc^T", .layer = 6,
      .gemm = {.m = {1, 0}, .n = {0, 4096}, .k = {0, 1024}, .trans_a = 0, .trans_b = 1, .lda = 1024, .ldb = 1024, .ldc = 4096, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 159},
         {"b", ARG_BUF, .id = 162},
-        {"c", ARG_BUF, .id = 161}}}, /* 74 */
+        {"c", ARG_BUF, .id = 161},
+        {"c_in", ARG_NULL}}}, /* 67 */
     {.kind = STEP_KERNEL, .what = "L6 relu^2", .layer = 6,
      .kernel = "relu2_fwd_m4096", .kinst = 1, .kidx = 0, .rows_arg = 2, .n_arg = -1,
      .nargs = 3, .args = {
         {"act", ARG_BUF, .type = PT_PTR, .id = 163},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 161},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 75 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 68 */
     {.kind = STEP_GEMM, .what = "L6 out = xa + act proj^T", .layer = 6,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 4096}, .trans_a = 0, .trans_b = 1, .lda = 4096, .ldb = 4096, .ldc = 1024, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 163},
         {"b", ARG_BUF, .id = 164},
-        {"c", ARG_BUF, .id = 157}}}, /* 76 */
+        {"c", ARG_BUF, .id = 157},
+        {"c_in", ARG_NULL}}}, /* 69 */
     {.kind = STEP_KERNEL, .what = "L7 x0 mix", .layer = 7,
      .kernel = "x0_mix_fwd_t2_d1024", .kinst = 0, .kidx = 0, .rows_arg = 6, .n_arg = -1,
      .nargs = 7, .args = {
@@ -1271,32 +1279,34 @@ static PlanStep steps[478] = {
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"lambda_off", ARG_INT, .type = PT_INT, .ival = 37},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 77 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 70 */
     {.kind = STEP_KERNEL, .what = "L7 mlp norm", .layer = 7,
      .kernel = "rmsnorm_fwd_d1024", .kinst = 3, .kidx = 0, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 166},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 167},
         {"x", ARG_BUF, .type = PT_PTR, .id = 165},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 78 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 71 */
     {.kind = STEP_GEMM, .what = "L7 pre = n2 fc^T", .layer = 7,
      .gemm = {.m = {1, 0}, .n = {0, 4096}, .k = {0, 1024}, .trans_a = 0, .trans_b = 1, .lda = 1024, .ldb = 1024, .ldc = 4096, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 166},
         {"b", ARG_BUF, .id = 169},
-        {"c", ARG_BUF, .id = 168}}}, /* 79 */
+        {"c", ARG_BUF, .id = 168},
+        {"c_in", ARG_NULL}}}, /* 72 */
     {.kind = STEP_KERNEL, .what = "L7 relu^2", .layer = 7,
      .kernel = "relu2_fwd_m4096", .kinst = 1, .kidx = 0, .rows_arg = 2, .n_arg = -1,
      .nargs = 3, .args = {
         {"act", ARG_BUF, .type = PT_PTR, .id = 170},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 168},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 80 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 73 */
     {.kind = STEP_GEMM, .what = "L7 out = xa + act proj^T", .layer = 7,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 4096}, .trans_a = 0, .trans_b = 1, .lda = 4096, .ldb = 4096, .ldc = 1024, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 170},
         {"b", ARG_BUF, .id = 171},
-        {"c", ARG_BUF, .id = 165}}}, /* 81 */
+        {"c", ARG_BUF, .id = 165},
+        {"c_in", ARG_NULL}}}, /* 74 */
     {.kind = STEP_KERNEL, .what = "L8 x0 mix", .layer = 8,
      .kernel = "x0_mix_fwd_t2_d1024", .kinst = 0, .kidx = 0, .rows_arg = 6, .n_arg = -1,
      .nargs = 7, .args = {
@@ -1306,13 +1316,14 @@ static PlanStep steps[478] = {
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"lambda_off", ARG_INT, .type = PT_INT, .ival = 40},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 82 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 75 */
     {.kind = STEP_GEMM, .what = "L8 qkv = h Wqkv^T", .layer = 8,
      .gemm = {.m = {1, 0}, .n = {0, 3072}, .k = {0, 1024}, .trans_a = 0, .trans_b = 1, .lda = 1024, .ldb = 1024, .ldc = 3072, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 172},
         {"b", ARG_BUF, .id = 174},
-        {"c", ARG_BUF, .id = 173}}}, /* 83 */
+        {"c", ARG_BUF, .id = 173},
+        {"c_in", ARG_NULL}}}, /* 76 */
     {.kind = STEP_KERNEL, .what = "L8 q k v norms, rotary, ve", .layer = 8,
      .kernel = "qkv_fwd_h8_d128_r32h_vn_p512", .kinst = 11, .kidx = 0, .rows_arg = 10, .n_arg = -1,
      .nargs = 11, .args = {
@@ -1326,7 +1337,7 @@ static PlanStep steps[478] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 80},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 84 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 77 */
     {.kind = STEP_KERNEL, .what = "L8 attention", .layer = 8,
      .kernel = "attn_fwd_h8_d128", .kinst = 14, .kidx = 0, .rows_arg = 7, .n_arg = -1,
      .nargs = 8, .args = {
@@ -1337,43 +1348,41 @@ static PlanStep steps[478] = {
         {"v", ARG_BUF, .type = PT_PTR, .id = 178},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 8},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 85 */
-    {.kind = STEP_COPY, .what = "L8 xa = xm", .layer = 8,
-     .bytes = {2048, 0},
-     .nargs = 2, .args = {
-        {"dst", ARG_BUF, .id = 184},
-        {"src", ARG_BUF, .id = 172}}}, /* 86 */
-    {.kind = STEP_GEMM, .what = "L8 xa += y Wo^T", .layer = 8,
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 78 */
+    {.kind = STEP_GEMM, .what = "L8 xa = xm + y Wo^T", .layer = 8,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 1024}, .trans_a = 0, .trans_b = 1, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 182},
         {"b", ARG_BUF, .id = 185},
-        {"c", ARG_BUF, .id = 184}}}, /* 87 */
+        {"c", ARG_BUF, .id = 184},
+        {"c_in", ARG_BUF, .id = 172}}}, /* 79 */
     {.kind = STEP_KERNEL, .what = "L8 mlp norm", .layer = 8,
      .kernel = "rmsnorm_fwd_d1024", .kinst = 3, .kidx = 0, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 186},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 187},
         {"x", ARG_BUF, .type = PT_PTR, .id = 184},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 88 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 80 */
     {.kind = STEP_GEMM, .what = "L8 pre = n2 fc^T", .layer = 8,
      .gemm = {.m = {1, 0}, .n = {0, 4096}, .k = {0, 1024}, .trans_a = 0, .trans_b = 1, .lda = 1024, .ldb = 1024, .ldc = 4096, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 186},
         {"b", ARG_BUF, .id = 189},
-        {"c", ARG_BUF, .id = 188}}}, /* 89 */
+        {"c", ARG_BUF, .id = 188},
+        {"c_in", ARG_NULL}}}, /* 81 */
     {.kind = STEP_KERNEL, .what = "L8 relu^2", .layer = 8,
      .kernel = "relu2_fwd_m4096", .kinst = 1, .kidx = 0, .rows_arg = 2, .n_arg = -1,
      .nargs = 3, .args = {
         {"act", ARG_BUF, .type = PT_PTR, .id = 190},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 188},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 90 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 82 */
     {.kind = STEP_GEMM, .what = "L8 out = xa + act proj^T", .layer = 8,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 4096}, .trans_a = 0, .trans_b = 1, .lda = 4096, .ldb = 4096, .ldc = 1024, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 190},
         {"b", ARG_BUF, .id = 191},
-        {"c", ARG_BUF, .id = 184}}}, /* 91 */
+        {"c", ARG_BUF, .id = 184},
+        {"c_in", ARG_NULL}}}, /* 83 */
     {.kind = STEP_KERNEL, .what = "L9 skip + x0 mix", .layer = 9,
      .kernel = "x0_skip_fwd_t2_d1024", .kinst = 12, .kidx = 0, .rows_arg = 9, .n_arg = -1,
      .nargs = 10, .args = {
@@ -1386,13 +1395,14 @@ static PlanStep steps[478] = {
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"skip_off", ARG_INT, .type = PT_INT, .ival = 6},
         {"lambda_off", ARG_INT, .type = PT_INT, .ival = 43},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 92 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 84 */
     {.kind = STEP_GEMM, .what = "L9 qkv = h Wqkv^T", .layer = 9,
      .gemm = {.m = {1, 0}, .n = {0, 3072}, .k = {0, 1024}, .trans_a = 0, .trans_b = 1, .lda = 1024, .ldb = 1024, .ldc = 3072, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 192},
         {"b", ARG_BUF, .id = 195},
-        {"c", ARG_BUF, .id = 194}}}, /* 93 */
+        {"c", ARG_BUF, .id = 194},
+        {"c_in", ARG_NULL}}}, /* 85 */
     {.kind = STEP_KERNEL, .what = "L9 q k v norms, rotary, ve", .layer = 9,
      .kernel = "qkv_fwd_h8_d128_r32h_vn_p512", .kinst = 11, .kidx = 0, .rows_arg = 10, .n_arg = -1,
      .nargs = 11, .args = {
@@ -1406,7 +1416,7 @@ static PlanStep steps[478] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 82},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 94 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 86 */
     {.kind = STEP_KERNEL, .what = "L9 attention", .layer = 9,
      .kernel = "attn_fwd_h8_d128", .kinst = 14, .kidx = 0, .rows_arg = 7, .n_arg = -1,
      .nargs = 8, .args = {
@@ -1417,43 +1427,41 @@ static PlanStep steps[478] = {
         {"v", ARG_BUF, .type = PT_PTR, .id = 199},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 9},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 95 */
-    {.kind = STEP_COPY, .what = "L9 xa = xm", .layer = 9,
-     .bytes = {2048, 0},
-     .nargs = 2, .args = {
-        {"dst", ARG_BUF, .id = 205},
-        {"src", ARG_BUF, .id = 192}}}, /* 96 */
-    {.kind = STEP_GEMM, .what = "L9 xa += y Wo^T", .layer = 9,
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 87 */
+    {.kind = STEP_GEMM, .what = "L9 xa = xm + y Wo^T", .layer = 9,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 1024}, .trans_a = 0, .trans_b = 1, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 203},
         {"b", ARG_BUF, .id = 206},
-        {"c", ARG_BUF, .id = 205}}}, /* 97 */
+        {"c", ARG_BUF, .id = 205},
+        {"c_in", ARG_BUF, .id = 192}}}, /* 88 */
     {.kind = STEP_KERNEL, .what = "L9 mlp norm", .layer = 9,
      .kernel = "rmsnorm_fwd_d1024", .kinst = 3, .kidx = 0, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 207},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 208},
         {"x", ARG_BUF, .type = PT_PTR, .id = 205},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 98 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 89 */
     {.kind = STEP_GEMM, .what = "L9 pre = n2 fc^T", .layer = 9,
      .gemm = {.m = {1, 0}, .n = {0, 4096}, .k = {0, 1024}, .trans_a = 0, .trans_b = 1, .lda = 1024, .ldb = 1024, .ldc = 4096, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 207},
         {"b", ARG_BUF, .id = 210},
-        {"c", ARG_BUF, .id = 209}}}, /* 99 */
+        {"c", ARG_BUF, .id = 209},
+        {"c_in", ARG_NULL}}}, /* 90 */
     {.kind = STEP_KERNEL, .what = "L9 relu^2", .layer = 9,
      .kernel = "relu2_fwd_m4096", .kinst = 1, .kidx = 0, .rows_arg = 2, .n_arg = -1,
      .nargs = 3, .args = {
         {"act", ARG_BUF, .type = PT_PTR, .id = 211},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 209},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 100 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 91 */
     {.kind = STEP_GEMM, .what = "L9 out = xa + act proj^T", .layer = 9,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 4096}, .trans_a = 0, .trans_b = 1, .lda = 4096, .ldb = 4096, .ldc = 1024, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 211},
         {"b", ARG_BUF, .id = 212},
-        {"c", ARG_BUF, .id = 205}}}, /* 101 */
+        {"c", ARG_BUF, .id = 205},
+        {"c_in", ARG_NULL}}}, /* 92 */
     {.kind = STEP_KERNEL, .what = "L10 skip + x0 mix", .layer = 10,
      .kernel = "x0_skip_fwd_t2_d1024", .kinst = 12, .kidx = 0, .rows_arg = 9, .n_arg = -1,
      .nargs = 10, .args = {
@@ -1466,13 +1474,14 @@ static PlanStep steps[478] = {
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"skip_off", ARG_INT, .type = PT_INT, .ival = 4},
         {"lambda_off", ARG_INT, .type = PT_INT, .ival = 46},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 102 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 93 */
     {.kind = STEP_GEMM, .what = "L10 qkv = h Wqkv^T", .layer = 10,
      .gemm = {.m = {1, 0}, .n = {0, 3072}, .k = {0, 1024}, .trans_a = 0, .trans_b = 1, .lda = 1024, .ldb = 1024, .ldc = 3072, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 213},
         {"b", ARG_BUF, .id = 216},
-        {"c", ARG_BUF, .id = 215}}}, /* 103 */
+        {"c", ARG_BUF, .id = 215},
+        {"c_in", ARG_NULL}}}, /* 94 */
     {.kind = STEP_KERNEL, .what = "L10 q k v norms, rotary, ve", .layer = 10,
      .kernel = "qkv_fwd_h8_d128_r32h_vn_p512", .kinst = 11, .kidx = 0, .rows_arg = 10, .n_arg = -1,
      .nargs = 11, .args = {
@@ -1486,7 +1495,7 @@ static PlanStep steps[478] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 84},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 104 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 95 */
     {.kind = STEP_KERNEL, .what = "L10 attention", .layer = 10,
      .kernel = "attn_fwd_h8_d128", .kinst = 14, .kidx = 0, .rows_arg = 7, .n_arg = -1,
      .nargs = 8, .args = {
@@ -1497,43 +1506,41 @@ static PlanStep steps[478] = {
         {"v", ARG_BUF, .type = PT_PTR, .id = 220},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 10},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 105 */
-    {.kind = STEP_COPY, .what = "L10 xa = xm", .layer = 10,
-     .bytes = {2048, 0},
-     .nargs = 2, .args = {
-        {"dst", ARG_BUF, .id = 226},
-        {"src", ARG_BUF, .id = 213}}}, /* 106 */
-    {.kind = STEP_GEMM, .what = "L10 xa += y Wo^T", .layer = 10,
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 96 */
+    {.kind = STEP_GEMM, .what = "L10 xa = xm + y Wo^T", .layer = 10,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 1024}, .trans_a = 0, .trans_b = 1, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 224},
         {"b", ARG_BUF, .id = 227},
-        {"c", ARG_BUF, .id = 226}}}, /* 107 */
+        {"c", ARG_BUF, .id = 226},
+        {"c_in", ARG_BUF, .id = 213}}}, /* 97 */
     {.kind = STEP_KERNEL, .what = "L10 mlp norm", .layer = 10,
      .kernel = "rmsnorm_fwd_d1024", .kinst = 3, .kidx = 0, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 228},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 229},
         {"x", ARG_BUF, .type = PT_PTR, .id = 226},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 108 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 98 */
     {.kind = STEP_GEMM, .what = "L10 pre = n2 fc^T", .layer = 10,
      .gemm = {.m = {1, 0}, .n = {0, 4096}, .k = {0, 1024}, .trans_a = 0, .trans_b = 1, .lda = 1024, .ldb = 1024, .ldc = 4096, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 228},
         {"b", ARG_BUF, .id = 231},
-        {"c", ARG_BUF, .id = 230}}}, /* 109 */
+        {"c", ARG_BUF, .id = 230},
+        {"c_in", ARG_NULL}}}, /* 99 */
     {.kind = STEP_KERNEL, .what = "L10 relu^2", .layer = 10,
      .kernel = "relu2_fwd_m4096", .kinst = 1, .kidx = 0, .rows_arg = 2, .n_arg = -1,
      .nargs = 3, .args = {
         {"act", ARG_BUF, .type = PT_PTR, .id = 232},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 230},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 110 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 100 */
     {.kind = STEP_GEMM, .what = "L10 out = xa + act proj^T", .layer = 10,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 4096}, .trans_a = 0, .trans_b = 1, .lda = 4096, .ldb = 4096, .ldc = 1024, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 232},
         {"b", ARG_BUF, .id = 233},
-        {"c", ARG_BUF, .id = 226}}}, /* 111 */
+        {"c", ARG_BUF, .id = 226},
+        {"c_in", ARG_NULL}}}, /* 101 */
     {.kind = STEP_KERNEL, .what = "L11 skip + x0 mix", .layer = 11,
      .kernel = "x0_skip_fwd_t2_d1024", .kinst = 12, .kidx = 0, .rows_arg = 9, .n_arg = -1,
      .nargs = 10, .args = {
@@ -1546,13 +1553,14 @@ static PlanStep steps[478] = {
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"skip_off", ARG_INT, .type = PT_INT, .ival = 2},
         {"lambda_off", ARG_INT, .type = PT_INT, .ival = 49},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 112 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 102 */
     {.kind = STEP_GEMM, .what = "L11 qkv = h Wqkv^T", .layer = 11,
      .gemm = {.m = {1, 0}, .n = {0, 3072}, .k = {0, 1024}, .trans_a = 0, .trans_b = 1, .lda = 1024, .ldb = 1024, .ldc = 3072, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 234},
         {"b", ARG_BUF, .id = 237},
-        {"c", ARG_BUF, .id = 236}}}, /* 113 */
+        {"c", ARG_BUF, .id = 236},
+        {"c_in", ARG_NULL}}}, /* 103 */
     {.kind = STEP_KERNEL, .what = "L11 q k v norms, rotary, ve", .layer = 11,
      .kernel = "qkv_fwd_h8_d128_r32h_vn_p512", .kinst = 11, .kidx = 0, .rows_arg = 10, .n_arg = -1,
      .nargs = 11, .args = {
@@ -1566,7 +1574,7 @@ static PlanStep steps[478] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 86},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 114 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 104 */
     {.kind = STEP_KERNEL, .what = "L11 attention", .layer = 11,
      .kernel = "attn_fwd_h8_d128", .kinst = 14, .kidx = 0, .rows_arg = 7, .n_arg = -1,
      .nargs = 8, .args = {
@@ -1577,43 +1585,41 @@ static PlanStep steps[478] = {
         {"v", ARG_BUF, .type = PT_PTR, .id = 241},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 11},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 115 */
-    {.kind = STEP_COPY, .what = "L11 xa = xm", .layer = 11,
-     .bytes = {2048, 0},
-     .nargs = 2, .args = {
-        {"dst", ARG_BUF, .id = 247},
-        {"src", ARG_BUF, .id = 234}}}, /* 116 */
-    {.kind = STEP_GEMM, .what = "L11 xa += y Wo^T", .layer = 11,
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 105 */
+    {.kind = STEP_GEMM, .what = "L11 xa = xm + y Wo^T", .layer = 11,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 1024}, .trans_a = 0, .trans_b = 1, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 245},
         {"b", ARG_BUF, .id = 248},
-        {"c", ARG_BUF, .id = 247}}}, /* 117 */
+        {"c", ARG_BUF, .id = 247},
+        {"c_in", ARG_BUF, .id = 234}}}, /* 106 */
     {.kind = STEP_KERNEL, .what = "L11 mlp norm", .layer = 11,
      .kernel = "rmsnorm_fwd_d1024", .kinst = 3, .kidx = 0, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 249},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 250},
         {"x", ARG_BUF, .type = PT_PTR, .id = 247},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 118 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 107 */
     {.kind = STEP_GEMM, .what = "L11 pre = n2 fc^T", .layer = 11,
      .gemm = {.m = {1, 0}, .n = {0, 4096}, .k = {0, 1024}, .trans_a = 0, .trans_b = 1, .lda = 1024, .ldb = 1024, .ldc = 4096, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 249},
         {"b", ARG_BUF, .id = 252},
-        {"c", ARG_BUF, .id = 251}}}, /* 119 */
+        {"c", ARG_BUF, .id = 251},
+        {"c_in", ARG_NULL}}}, /* 108 */
     {.kind = STEP_KERNEL, .what = "L11 relu^2", .layer = 11,
      .kernel = "relu2_fwd_m4096", .kinst = 1, .kidx = 0, .rows_arg = 2, .n_arg = -1,
      .nargs = 3, .args = {
         {"act", ARG_BUF, .type = PT_PTR, .id = 253},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 251},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 120 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 109 */
     {.kind = STEP_GEMM, .what = "L11 out = xa + act proj^T", .layer = 11,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 4096}, .trans_a = 0, .trans_b = 1, .lda = 4096, .ldb = 4096, .ldc = 1024, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 253},
         {"b", ARG_BUF, .id = 254},
-        {"c", ARG_BUF, .id = 247}}}, /* 121 */
+        {"c", ARG_BUF, .id = 247},
+        {"c_in", ARG_NULL}}}, /* 110 */
     {.kind = STEP_KERNEL, .what = "L12 x0 mix", .layer = 12,
      .kernel = "x0_mix_fwd_t2_d1024", .kinst = 0, .kidx = 0, .rows_arg = 6, .n_arg = -1,
      .nargs = 7, .args = {
@@ -1623,13 +1629,14 @@ static PlanStep steps[478] = {
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"lambda_off", ARG_INT, .type = PT_INT, .ival = 52},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 122 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 111 */
     {.kind = STEP_GEMM, .what = "L12 qkv = h Wqkv^T", .layer = 12,
      .gemm = {.m = {1, 0}, .n = {0, 3072}, .k = {0, 1024}, .trans_a = 0, .trans_b = 1, .lda = 1024, .ldb = 1024, .ldc = 3072, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 255},
         {"b", ARG_BUF, .id = 257},
-        {"c", ARG_BUF, .id = 256}}}, /* 123 */
+        {"c", ARG_BUF, .id = 256},
+        {"c_in", ARG_NULL}}}, /* 112 */
     {.kind = STEP_KERNEL, .what = "L12 q k v norms, rotary, ve", .layer = 12,
      .kernel = "qkv_fwd_h8_d128_r32h_vn_p512", .kinst = 11, .kidx = 0, .rows_arg = 10, .n_arg = -1,
      .nargs = 11, .args = {
@@ -1643,7 +1650,7 @@ static PlanStep steps[478] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 88},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 124 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 113 */
     {.kind = STEP_KERNEL, .what = "L12 attention", .layer = 12,
      .kernel = "attn_fwd_h8_d128", .kinst = 14, .kidx = 0, .rows_arg = 7, .n_arg = -1,
      .nargs = 8, .args = {
@@ -1654,43 +1661,41 @@ static PlanStep steps[478] = {
         {"v", ARG_BUF, .type = PT_PTR, .id = 261},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 12},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 125 */
-    {.kind = STEP_COPY, .what = "L12 xa = xm", .layer = 12,
-     .bytes = {2048, 0},
-     .nargs = 2, .args = {
-        {"dst", ARG_BUF, .id = 267},
-        {"src", ARG_BUF, .id = 255}}}, /* 126 */
-    {.kind = STEP_GEMM, .what = "L12 xa += y Wo^T", .layer = 12,
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 114 */
+    {.kind = STEP_GEMM, .what = "L12 xa = xm + y Wo^T", .layer = 12,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 1024}, .trans_a = 0, .trans_b = 1, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 265},
         {"b", ARG_BUF, .id = 268},
-        {"c", ARG_BUF, .id = 267}}}, /* 127 */
+        {"c", ARG_BUF, .id = 267},
+        {"c_in", ARG_BUF, .id = 255}}}, /* 115 */
     {.kind = STEP_KERNEL, .what = "L12 mlp norm", .layer = 12,
      .kernel = "rmsnorm_fwd_d1024", .kinst = 3, .kidx = 0, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 269},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 270},
         {"x", ARG_BUF, .type = PT_PTR, .id = 267},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 128 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 116 */
     {.kind = STEP_GEMM, .what = "L12 pre = n2 fc^T", .layer = 12,
      .gemm = {.m = {1, 0}, .n = {0, 4096}, .k = {0, 1024}, .trans_a = 0, .trans_b = 1, .lda = 1024, .ldb = 1024, .ldc = 4096, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 269},
         {"b", ARG_BUF, .id = 272},
-        {"c", ARG_BUF, .id = 271}}}, /* 129 */
+        {"c", ARG_BUF, .id = 271},
+        {"c_in", ARG_NULL}}}, /* 117 */
     {.kind = STEP_KERNEL, .what = "L12 relu^2", .layer = 12,
      .kernel = "relu2_fwd_m4096", .kinst = 1, .kidx = 0, .rows_arg = 2, .n_arg = -1,
      .nargs = 3, .args = {
         {"act", ARG_BUF, .type = PT_PTR, .id = 273},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 271},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 130 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 118 */
     {.kind = STEP_GEMM, .what = "L12 out = xa + act proj^T", .layer = 12,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 4096}, .trans_a = 0, .trans_b = 1, .lda = 4096, .ldb = 4096, .ldc = 1024, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 273},
         {"b", ARG_BUF, .id = 274},
-        {"c", ARG_BUF, .id = 267}}}, /* 131 */
+        {"c", ARG_BUF, .id = 267},
+        {"c_in", ARG_NULL}}}, /* 119 */
     {.kind = STEP_KERNEL, .what = "L13 x0 mix", .layer = 13,
      .kernel = "x0_mix_fwd_t2_d1024", .kinst = 0, .kidx = 0, .rows_arg = 6, .n_arg = -1,
      .nargs = 7, .args = {
@@ -1700,13 +1705,14 @@ static PlanStep steps[478] = {
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"lambda_off", ARG_INT, .type = PT_INT, .ival = 55},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 132 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 120 */
     {.kind = STEP_GEMM, .what = "L13 qkv = h Wqkv^T", .layer = 13,
      .gemm = {.m = {1, 0}, .n = {0, 3072}, .k = {0, 1024}, .trans_a = 0, .trans_b = 1, .lda = 1024, .ldb = 1024, .ldc = 3072, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 275},
         {"b", ARG_BUF, .id = 277},
-        {"c", ARG_BUF, .id = 276}}}, /* 133 */
+        {"c", ARG_BUF, .id = 276},
+        {"c_in", ARG_NULL}}}, /* 121 */
     {.kind = STEP_KERNEL, .what = "L13 q k v norms, rotary, ve", .layer = 13,
      .kernel = "qkv_fwd_h8_d128_r32h_vn_p512", .kinst = 11, .kidx = 0, .rows_arg = 10, .n_arg = -1,
      .nargs = 11, .args = {
@@ -1720,7 +1726,7 @@ static PlanStep steps[478] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 90},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 134 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 122 */
     {.kind = STEP_KERNEL, .what = "L13 attention", .layer = 13,
      .kernel = "attn_fwd_h8_d128", .kinst = 14, .kidx = 0, .rows_arg = 7, .n_arg = -1,
      .nargs = 8, .args = {
@@ -1731,43 +1737,41 @@ static PlanStep steps[478] = {
         {"v", ARG_BUF, .type = PT_PTR, .id = 281},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 13},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 135 */
-    {.kind = STEP_COPY, .what = "L13 xa = xm", .layer = 13,
-     .bytes = {2048, 0},
-     .nargs = 2, .args = {
-        {"dst", ARG_BUF, .id = 287},
-        {"src", ARG_BUF, .id = 275}}}, /* 136 */
-    {.kind = STEP_GEMM, .what = "L13 xa += y Wo^T", .layer = 13,
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 123 */
+    {.kind = STEP_GEMM, .what = "L13 xa = xm + y Wo^T", .layer = 13,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 1024}, .trans_a = 0, .trans_b = 1, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 285},
         {"b", ARG_BUF, .id = 288},
-        {"c", ARG_BUF, .id = 287}}}, /* 137 */
+        {"c", ARG_BUF, .id = 287},
+        {"c_in", ARG_BUF, .id = 275}}}, /* 124 */
     {.kind = STEP_KERNEL, .what = "L13 mlp norm", .layer = 13,
      .kernel = "rmsnorm_fwd_d1024", .kinst = 3, .kidx = 0, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 289},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 290},
         {"x", ARG_BUF, .type = PT_PTR, .id = 287},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 138 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 125 */
     {.kind = STEP_GEMM, .what = "L13 pre = n2 fc^T", .layer = 13,
      .gemm = {.m = {1, 0}, .n = {0, 4096}, .k = {0, 1024}, .trans_a = 0, .trans_b = 1, .lda = 1024, .ldb = 1024, .ldc = 4096, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 289},
         {"b", ARG_BUF, .id = 292},
-        {"c", ARG_BUF, .id = 291}}}, /* 139 */
+        {"c", ARG_BUF, .id = 291},
+        {"c_in", ARG_NULL}}}, /* 126 */
     {.kind = STEP_KERNEL, .what = "L13 relu^2", .layer = 13,
      .kernel = "relu2_fwd_m4096", .kinst = 1, .kidx = 0, .rows_arg = 2, .n_arg = -1,
      .nargs = 3, .args = {
         {"act", ARG_BUF, .type = PT_PTR, .id = 293},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 291},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 140 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 127 */
     {.kind = STEP_GEMM, .what = "L13 out = xa + act proj^T", .layer = 13,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 4096}, .trans_a = 0, .trans_b = 1, .lda = 4096, .ldb = 4096, .ldc = 1024, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 293},
         {"b", ARG_BUF, .id = 294},
-        {"c", ARG_BUF, .id = 287}}}, /* 141 */
+        {"c", ARG_BUF, .id = 287},
+        {"c_in", ARG_NULL}}}, /* 128 */
     {.kind = STEP_KERNEL, .what = "L14 x0 mix", .layer = 14,
      .kernel = "x0_mix_fwd_t2_d1024", .kinst = 0, .kidx = 0, .rows_arg = 6, .n_arg = -1,
      .nargs = 7, .args = {
@@ -1777,13 +1781,14 @@ static PlanStep steps[478] = {
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"lambda_off", ARG_INT, .type = PT_INT, .ival = 58},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 142 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 129 */
     {.kind = STEP_GEMM, .what = "L14 qkv = h Wqkv^T", .layer = 14,
      .gemm = {.m = {1, 0}, .n = {0, 3072}, .k = {0, 1024}, .trans_a = 0, .trans_b = 1, .lda = 1024, .ldb = 1024, .ldc = 3072, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 295},
         {"b", ARG_BUF, .id = 297},
-        {"c", ARG_BUF, .id = 296}}}, /* 143 */
+        {"c", ARG_BUF, .id = 296},
+        {"c_in", ARG_NULL}}}, /* 130 */
     {.kind = STEP_KERNEL, .what = "L14 q k v norms, rotary, ve", .layer = 14,
      .kernel = "qkv_fwd_h8_d128_r32h_vn_p512", .kinst = 11, .kidx = 0, .rows_arg = 10, .n_arg = -1,
      .nargs = 11, .args = {
@@ -1797,7 +1802,7 @@ static PlanStep steps[478] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 92},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 144 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 131 */
     {.kind = STEP_KERNEL, .what = "L14 attention", .layer = 14,
      .kernel = "attn_fwd_h8_d128", .kinst = 14, .kidx = 0, .rows_arg = 7, .n_arg = -1,
      .nargs = 8, .args = {
@@ -1808,43 +1813,41 @@ static PlanStep steps[478] = {
         {"v", ARG_BUF, .type = PT_PTR, .id = 301},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 14},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 145 */
-    {.kind = STEP_COPY, .what = "L14 xa = xm", .layer = 14,
-     .bytes = {2048, 0},
-     .nargs = 2, .args = {
-        {"dst", ARG_BUF, .id = 307},
-        {"src", ARG_BUF, .id = 295}}}, /* 146 */
-    {.kind = STEP_GEMM, .what = "L14 xa += y Wo^T", .layer = 14,
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 132 */
+    {.kind = STEP_GEMM, .what = "L14 xa = xm + y Wo^T", .layer = 14,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 1024}, .trans_a = 0, .trans_b = 1, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 305},
         {"b", ARG_BUF, .id = 308},
-        {"c", ARG_BUF, .id = 307}}}, /* 147 */
+        {"c", ARG_BUF, .id = 307},
+        {"c_in", ARG_BUF, .id = 295}}}, /* 133 */
     {.kind = STEP_KERNEL, .what = "L14 mlp norm", .layer = 14,
      .kernel = "rmsnorm_fwd_d1024", .kinst = 3, .kidx = 0, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 309},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 310},
         {"x", ARG_BUF, .type = PT_PTR, .id = 307},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 148 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 134 */
     {.kind = STEP_GEMM, .what = "L14 pre = n2 fc^T", .layer = 14,
      .gemm = {.m = {1, 0}, .n = {0, 4096}, .k = {0, 1024}, .trans_a = 0, .trans_b = 1, .lda = 1024, .ldb = 1024, .ldc = 4096, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 309},
         {"b", ARG_BUF, .id = 312},
-        {"c", ARG_BUF, .id = 311}}}, /* 149 */
+        {"c", ARG_BUF, .id = 311},
+        {"c_in", ARG_NULL}}}, /* 135 */
     {.kind = STEP_KERNEL, .what = "L14 relu^2", .layer = 14,
      .kernel = "relu2_fwd_m4096", .kinst = 1, .kidx = 0, .rows_arg = 2, .n_arg = -1,
      .nargs = 3, .args = {
         {"act", ARG_BUF, .type = PT_PTR, .id = 313},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 311},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 150 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 136 */
     {.kind = STEP_GEMM, .what = "L14 out = xa + act proj^T", .layer = 14,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 4096}, .trans_a = 0, .trans_b = 1, .lda = 4096, .ldb = 4096, .ldc = 1024, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 313},
         {"b", ARG_BUF, .id = 314},
-        {"c", ARG_BUF, .id = 307}}}, /* 151 */
+        {"c", ARG_BUF, .id = 307},
+        {"c_in", ARG_NULL}}}, /* 137 */
     {.kind = STEP_KERNEL, .what = "L15 x0 mix", .layer = 15,
      .kernel = "x0_mix_fwd_t2_d1024", .kinst = 0, .kidx = 0, .rows_arg = 6, .n_arg = -1,
      .nargs = 7, .args = {
@@ -1854,13 +1857,14 @@ static PlanStep steps[478] = {
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"lambda_off", ARG_INT, .type = PT_INT, .ival = 61},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 152 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 138 */
     {.kind = STEP_GEMM, .what = "L15 qkv = h Wqkv^T", .layer = 15,
      .gemm = {.m = {1, 0}, .n = {0, 3072}, .k = {0, 1024}, .trans_a = 0, .trans_b = 1, .lda = 1024, .ldb = 1024, .ldc = 3072, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 315},
         {"b", ARG_BUF, .id = 317},
-        {"c", ARG_BUF, .id = 316}}}, /* 153 */
+        {"c", ARG_BUF, .id = 316},
+        {"c_in", ARG_NULL}}}, /* 139 */
     {.kind = STEP_KERNEL, .what = "L15 q k v norms, rotary, ve", .layer = 15,
      .kernel = "qkv_fwd_h8_d128_r32h_vn_p512", .kinst = 11, .kidx = 0, .rows_arg = 10, .n_arg = -1,
      .nargs = 11, .args = {
@@ -1874,7 +1878,7 @@ static PlanStep steps[478] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 94},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 154 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 140 */
     {.kind = STEP_KERNEL, .what = "L15 attention", .layer = 15,
      .kernel = "attn_fwd_h8_d128", .kinst = 14, .kidx = 0, .rows_arg = 7, .n_arg = -1,
      .nargs = 8, .args = {
@@ -1885,56 +1889,55 @@ static PlanStep steps[478] = {
         {"v", ARG_BUF, .type = PT_PTR, .id = 321},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 15},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 155 */
-    {.kind = STEP_COPY, .what = "L15 xa = xm", .layer = 15,
-     .bytes = {2048, 0},
-     .nargs = 2, .args = {
-        {"dst", ARG_BUF, .id = 327},
-        {"src", ARG_BUF, .id = 315}}}, /* 156 */
-    {.kind = STEP_GEMM, .what = "L15 xa += y Wo^T", .layer = 15,
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 141 */
+    {.kind = STEP_GEMM, .what = "L15 xa = xm + y Wo^T", .layer = 15,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 1024}, .trans_a = 0, .trans_b = 1, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 325},
         {"b", ARG_BUF, .id = 328},
-        {"c", ARG_BUF, .id = 327}}}, /* 157 */
+        {"c", ARG_BUF, .id = 327},
+        {"c_in", ARG_BUF, .id = 315}}}, /* 142 */
     {.kind = STEP_KERNEL, .what = "L15 mlp norm", .layer = 15,
      .kernel = "rmsnorm_fwd_d1024", .kinst = 3, .kidx = 0, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 329},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 330},
         {"x", ARG_BUF, .type = PT_PTR, .id = 327},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 158 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 143 */
     {.kind = STEP_GEMM, .what = "L15 pre = n2 fc^T", .layer = 15,
      .gemm = {.m = {1, 0}, .n = {0, 4096}, .k = {0, 1024}, .trans_a = 0, .trans_b = 1, .lda = 1024, .ldb = 1024, .ldc = 4096, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 329},
         {"b", ARG_BUF, .id = 332},
-        {"c", ARG_BUF, .id = 331}}}, /* 159 */
+        {"c", ARG_BUF, .id = 331},
+        {"c_in", ARG_NULL}}}, /* 144 */
     {.kind = STEP_KERNEL, .what = "L15 relu^2", .layer = 15,
      .kernel = "relu2_fwd_m4096", .kinst = 1, .kidx = 0, .rows_arg = 2, .n_arg = -1,
      .nargs = 3, .args = {
         {"act", ARG_BUF, .type = PT_PTR, .id = 333},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 331},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 160 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 145 */
     {.kind = STEP_GEMM, .what = "L15 out = xa + act proj^T", .layer = 15,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 4096}, .trans_a = 0, .trans_b = 1, .lda = 4096, .ldb = 4096, .ldc = 1024, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 333},
         {"b", ARG_BUF, .id = 334},
-        {"c", ARG_BUF, .id = 327}}}, /* 161 */
+        {"c", ARG_BUF, .id = 327},
+        {"c_in", ARG_NULL}}}, /* 146 */
     {.kind = STEP_KERNEL, .what = "final norm", .layer = -1,
      .kernel = "rmsnorm_fwd_d1024", .kinst = 3, .kidx = 0, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 335},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 336},
         {"x", ARG_BUF, .type = PT_PTR, .id = 327},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 162 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 147 */
     {.kind = STEP_GEMM, .what = "logits = xf head^T", .layer = -1,
      .gemm = {.m = {1, 0}, .n = {0, 50304}, .k = {0, 1024}, .trans_a = 0, .trans_b = 1, .lda = 1024, .ldb = 1024, .ldc = 50304, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 335},
         {"b", ARG_BUF, .id = 338},
-        {"c", ARG_BUF, .id = 337}}}, /* 163 */
+        {"c", ARG_BUF, .id = 337},
+        {"c_in", ARG_NULL}}}, /* 148 */
     {.kind = STEP_KERNEL, .what = "softcap + cross-entropy", .layer = -1,
      .kernel = "softcap_ce_v50304_isru", .kinst = 7, .kidx = 0, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
@@ -1943,7 +1946,7 @@ static PlanStep steps[478] = {
         {"logits", ARG_BUF, .type = PT_PTR, .id = 337},
         {"targets", ARG_BUF, .type = PT_PTR, .id = 1},
         {"count", ARG_ROWS, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 164 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 149 */
     {.kind = STEP_KERNEL, .what = "mean loss", .layer = -1,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
@@ -1953,43 +1956,45 @@ static PlanStep steps[478] = {
         {"n", ARG_ROWS, .type = PT_INT, .ival = 1},
         {"cols", ARG_INT, .type = PT_INT, .ival = 1},
         {"scale", ARG_INV_ROWS, .type = PT_FLOAT},
-        {"accumulate", ARG_INT, .type = PT_INT}}}, /* 165 */
+        {"accumulate", ARG_INT, .type = PT_INT}}}, /* 150 */
     {.kind = STEP_ZERO, .what = "dx0 = 0", .layer = -1, .backward = true,
      .bytes = {4096, 0},
      .nargs = 1, .args = {
-        {"dst", ARG_BUF, .id = 342}}}, /* 166 */
+        {"dst", ARG_BUF, .id = 342}}}, /* 151 */
     {.kind = STEP_ZERO, .what = "dve = 0", .layer = -1, .backward = true,
      .bytes = {4096, 0},
      .nargs = 1, .args = {
-        {"dst", ARG_BUF, .id = 343}}}, /* 167 */
+        {"dst", ARG_BUF, .id = 343}}}, /* 152 */
     {.kind = STEP_ZERO, .what = "dve = 0", .layer = -1, .backward = true,
      .bytes = {4096, 0},
      .nargs = 1, .args = {
-        {"dst", ARG_BUF, .id = 344}}}, /* 168 */
+        {"dst", ARG_BUF, .id = 344}}}, /* 153 */
     {.kind = STEP_ZERO, .what = "dve = 0", .layer = -1, .backward = true,
      .bytes = {4096, 0},
      .nargs = 1, .args = {
-        {"dst", ARG_BUF, .id = 345}}}, /* 169 */
+        {"dst", ARG_BUF, .id = 345}}}, /* 154 */
     {.kind = STEP_ZERO, .what = "dve = 0", .layer = -1, .backward = true,
      .bytes = {4096, 0},
      .nargs = 1, .args = {
-        {"dst", ARG_BUF, .id = 346}}}, /* 170 */
+        {"dst", ARG_BUF, .id = 346}}}, /* 155 */
     {.kind = STEP_ZERO, .what = "dve = 0", .layer = -1, .backward = true,
      .bytes = {4096, 0},
      .nargs = 1, .args = {
-        {"dst", ARG_BUF, .id = 347}}}, /* 171 */
+        {"dst", ARG_BUF, .id = 347}}}, /* 156 */
     {.kind = STEP_GEMM, .what = "dxf = dlogits head", .layer = -1, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 50304}, .trans_a = 0, .trans_b = 0, .lda = 50304, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 337},
         {"b", ARG_BUF, .id = 338},
-        {"c", ARG_BUF, .id = 348}}}, /* 172 */
+        {"c", ARG_BUF, .id = 348},
+        {"c_in", ARG_NULL}}}, /* 157 */
     {.kind = STEP_GEMM, .what = "d head = dlogits^T xf", .layer = -1, .backward = true,
      .gemm = {.m = {0, 50304}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 50304, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 337},
         {"b", ARG_BUF, .id = 335},
-        {"c", ARG_BUF, .id = 349}}}, /* 173 */
+        {"c", ARG_BUF, .id = 349},
+        {"c_in", ARG_NULL}}}, /* 158 */
     {.kind = STEP_KERNEL, .what = "final norm backward", .layer = -1, .backward = true,
      .kernel = "rmsnorm_bwd_d1024", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
@@ -1998,38 +2003,42 @@ static PlanStep steps[478] = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 335},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 336},
         {"accumulate", ARG_INT, .type = PT_INT},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 174 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 159 */
     {.kind = STEP_GEMM, .what = "L15 d proj = dout^T act", .layer = 15, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 4096}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 350},
         {"b", ARG_BUF, .id = 333},
-        {"c", ARG_BUF, .id = 351}}}, /* 175 */
+        {"c", ARG_BUF, .id = 351},
+        {"c_in", ARG_NULL}}}, /* 160 */
     {.kind = STEP_GEMM, .what = "L15 dact = dout proj", .layer = 15, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 4096}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 350},
         {"b", ARG_BUF, .id = 334},
-        {"c", ARG_BUF, .id = 352}}}, /* 176 */
+        {"c", ARG_BUF, .id = 352},
+        {"c_in", ARG_NULL}}}, /* 161 */
     {.kind = STEP_KERNEL, .what = "L15 relu^2 backward", .layer = 15, .backward = true,
      .kernel = "relu2_bwd_m4096", .kinst = 1, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"dpre", ARG_BUF, .type = PT_PTR, .id = 352},
         {"dact", ARG_BUF, .type = PT_PTR, .id = 352},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 331},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 177 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 162 */
     {.kind = STEP_GEMM, .what = "L15 d fc = dpre^T n2", .layer = 15, .backward = true,
      .gemm = {.m = {0, 4096}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 352},
         {"b", ARG_BUF, .id = 329},
-        {"c", ARG_BUF, .id = 353}}}, /* 178 */
+        {"c", ARG_BUF, .id = 353},
+        {"c_in", ARG_NULL}}}, /* 163 */
     {.kind = STEP_GEMM, .what = "L15 dn2 = dpre fc", .layer = 15, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 4096}, .trans_a = 0, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 352},
         {"b", ARG_BUF, .id = 332},
-        {"c", ARG_BUF, .id = 354}}}, /* 179 */
+        {"c", ARG_BUF, .id = 354},
+        {"c_in", ARG_NULL}}}, /* 164 */
     {.kind = STEP_KERNEL, .what = "L15 mlp norm backward", .layer = 15, .backward = true,
      .kernel = "rmsnorm_bwd_d1024", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
@@ -2038,31 +2047,34 @@ static PlanStep steps[478] = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 329},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 330},
         {"accumulate", ARG_INT, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 180 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 165 */
     {.kind = STEP_GEMM, .what = "L15 d Wo = dxa^T y", .layer = 15, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 350},
         {"b", ARG_BUF, .id = 325},
-        {"c", ARG_BUF, .id = 355}}}, /* 181 */
+        {"c", ARG_BUF, .id = 355},
+        {"c_in", ARG_NULL}}}, /* 166 */
     {.kind = STEP_GEMM, .what = "L15 dy = dxa Wo", .layer = 15, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 350},
         {"b", ARG_BUF, .id = 328},
-        {"c", ARG_BUF, .id = 356}}}, /* 182 */
+        {"c", ARG_BUF, .id = 356},
+        {"c_in", ARG_NULL}}}, /* 167 */
     {.kind = STEP_KERNEL, .what = "L15 attention delta", .layer = 15, .backward = true,
      .kernel = "attn_bwd_pre_h8_d128", .kinst = 14, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"delta", ARG_BUF, .type = PT_PTR, .id = 357},
         {"dy", ARG_BUF, .type = PT_PTR, .id = 356},
         {"y", ARG_BUF, .type = PT_PTR, .id = 325},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 183 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 168 */
     {.kind = STEP_KERNEL, .what = "L15 attention dk dv", .layer = 15, .backward = true,
-     .kernel = "attn_bwd_dkdv_h8_d128", .kinst = 14, .kidx = 2, .rows_arg = 10, .n_arg = -1,
-     .nargs = 11, .args = {
+     .kernel = "attn_bwd_dkdv_h8_d128", .kinst = 14, .kidx = 2, .rows_arg = 12, .n_arg = -1,
+     .nargs = 13, .args = {
         {"dk", ARG_BUF, .type = PT_PTR, .id = 359},
         {"dv", ARG_BUF, .type = PT_PTR, .id = 360},
+        {"ds", ARG_BUF, .type = PT_PTR, .id = 361},
         {"dy", ARG_BUF, .type = PT_PTR, .id = 356},
         {"lse", ARG_BUF, .type = PT_PTR, .id = 326},
         {"delta", ARG_BUF, .type = PT_PTR, .id = 357},
@@ -2071,11 +2083,13 @@ static PlanStep steps[478] = {
         {"v", ARG_BUF, .type = PT_PTR, .id = 321},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 15},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 184 */
+        {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 15, .ival = 216},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 169 */
     {.kind = STEP_KERNEL, .what = "L15 attention dq", .layer = 15, .backward = true,
-     .kernel = "attn_bwd_dq_h8_d128", .kinst = 14, .kidx = 3, .rows_arg = 9, .n_arg = -1,
-     .nargs = 10, .args = {
+     .kernel = "attn_bwd_dq_h8_d128", .kinst = 14, .kidx = 3, .rows_arg = 11, .n_arg = -1,
+     .nargs = 12, .args = {
         {"dq", ARG_BUF, .type = PT_PTR, .id = 358},
+        {"ds", ARG_BUF, .type = PT_PTR, .id = 361},
         {"dy", ARG_BUF, .type = PT_PTR, .id = 356},
         {"lse", ARG_BUF, .type = PT_PTR, .id = 326},
         {"delta", ARG_BUF, .type = PT_PTR, .id = 357},
@@ -2084,12 +2098,13 @@ static PlanStep steps[478] = {
         {"v", ARG_BUF, .type = PT_PTR, .id = 321},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 15},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 185 */
+        {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 15, .ival = 216},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 170 */
     {.kind = STEP_KERNEL, .what = "L15 q k v backward", .layer = 15, .backward = true,
      .kernel = "qkv_bwd_h8_d128_r32h_vn_p512", .kinst = 11, .kidx = 1, .rows_arg = 13, .n_arg = -1,
      .nargs = 14, .args = {
-        {"dqkv", ARG_BUF, .type = PT_PTR, .id = 361},
-        {"partial", ARG_BUF, .type = PT_PTR, .id = 362},
+        {"dqkv", ARG_BUF, .type = PT_PTR, .id = 362},
+        {"partial", ARG_BUF, .type = PT_PTR, .id = 363},
         {"dve", ARG_BUF, .type = PT_PTR, .id = 347},
         {"dq", ARG_BUF, .type = PT_PTR, .id = 358},
         {"dk", ARG_BUF, .type = PT_PTR, .id = 359},
@@ -2101,153 +2116,165 @@ static PlanStep steps[478] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 94},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 186 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 171 */
     {.kind = STEP_KERNEL, .what = "L15 sa gradients", .layer = 15, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 366},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 367},
         {"out_off", ARG_INT, .type = PT_INT, .ival = 94},
-        {"in", ARG_BUF, .type = PT_PTR, .id = 362},
+        {"in", ARG_BUF, .type = PT_PTR, .id = 363},
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 2},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 187 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 172 */
     {.kind = STEP_GEMM, .what = "L15 d Wqkv = dqkv^T h", .layer = 15, .backward = true,
      .gemm = {.m = {0, 3072}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 361},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 362},
         {"b", ARG_BUF, .id = 315},
-        {"c", ARG_BUF, .id = 367}}}, /* 188 */
+        {"c", ARG_BUF, .id = 368},
+        {"c_in", ARG_NULL}}}, /* 173 */
     {.kind = STEP_GEMM, .what = "L15 dxm += dqkv Wqkv", .layer = 15, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 3072}, .trans_a = 0, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 361},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 362},
         {"b", ARG_BUF, .id = 317},
-        {"c", ARG_BUF, .id = 350}}}, /* 189 */
+        {"c", ARG_BUF, .id = 350},
+        {"c_in", ARG_NULL}}}, /* 174 */
     {.kind = STEP_KERNEL, .what = "L15 x0 lambda gradients", .layer = 15, .backward = true,
      .kernel = "x0_lambda_grad_t2_d1024_p256", .kinst = 5, .kidx = 0, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"partial", ARG_BUF, .type = PT_PTR, .id = 368},
+        {"partial", ARG_BUF, .type = PT_PTR, .id = 369},
         {"dxm", ARG_BUF, .type = PT_PTR, .id = 350},
         {"xs", ARG_BUF, .type = PT_PTR, .id = 307},
         {"x0", ARG_BUF, .type = PT_PTR, .id = 8},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 190 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 175 */
     {.kind = STEP_KERNEL, .what = "L15 lambda gradients", .layer = 15, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 366},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 367},
         {"out_off", ARG_INT, .type = PT_INT, .ival = 61},
-        {"in", ARG_BUF, .type = PT_PTR, .id = 368},
+        {"in", ARG_BUF, .type = PT_PTR, .id = 369},
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 3},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 191 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 176 */
     {.kind = STEP_KERNEL, .what = "L15 x0 mix backward", .layer = 15, .backward = true,
      .kernel = "x0_mix_bwd_t2_d1024", .kinst = 0, .kidx = 1, .rows_arg = 6, .n_arg = -1,
      .nargs = 7, .args = {
-        {"dxs", ARG_BUF, .type = PT_PTR, .id = 369},
+        {"dxs", ARG_BUF, .type = PT_PTR, .id = 370},
         {"dx0", ARG_BUF, .type = PT_PTR, .id = 342},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
         {"dxm", ARG_BUF, .type = PT_PTR, .id = 350},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"lambda_off", ARG_INT, .type = PT_INT, .ival = 61},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 192 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 177 */
     {.kind = STEP_GEMM, .what = "L14 d proj = dout^T act", .layer = 14, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 4096}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 369},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 370},
         {"b", ARG_BUF, .id = 313},
-        {"c", ARG_BUF, .id = 370}}}, /* 193 */
+        {"c", ARG_BUF, .id = 371},
+        {"c_in", ARG_NULL}}}, /* 178 */
     {.kind = STEP_GEMM, .what = "L14 dact = dout proj", .layer = 14, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 4096}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 369},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 370},
         {"b", ARG_BUF, .id = 314},
-        {"c", ARG_BUF, .id = 371}}}, /* 194 */
+        {"c", ARG_BUF, .id = 372},
+        {"c_in", ARG_NULL}}}, /* 179 */
     {.kind = STEP_KERNEL, .what = "L14 relu^2 backward", .layer = 14, .backward = true,
      .kernel = "relu2_bwd_m4096", .kinst = 1, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
-        {"dpre", ARG_BUF, .type = PT_PTR, .id = 371},
-        {"dact", ARG_BUF, .type = PT_PTR, .id = 371},
+        {"dpre", ARG_BUF, .type = PT_PTR, .id = 372},
+        {"dact", ARG_BUF, .type = PT_PTR, .id = 372},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 311},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 195 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 180 */
     {.kind = STEP_GEMM, .what = "L14 d fc = dpre^T n2", .layer = 14, .backward = true,
      .gemm = {.m = {0, 4096}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 371},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 372},
         {"b", ARG_BUF, .id = 309},
-        {"c", ARG_BUF, .id = 372}}}, /* 196 */
+        {"c", ARG_BUF, .id = 373},
+        {"c_in", ARG_NULL}}}, /* 181 */
     {.kind = STEP_GEMM, .what = "L14 dn2 = dpre fc", .layer = 14, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 4096}, .trans_a = 0, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 371},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 372},
         {"b", ARG_BUF, .id = 312},
-        {"c", ARG_BUF, .id = 373}}}, /* 197 */
+        {"c", ARG_BUF, .id = 374},
+        {"c_in", ARG_NULL}}}, /* 182 */
     {.kind = STEP_KERNEL, .what = "L14 mlp norm backward", .layer = 14, .backward = true,
      .kernel = "rmsnorm_bwd_d1024", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"dx", ARG_BUF, .type = PT_PTR, .id = 369},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 373},
+        {"dx", ARG_BUF, .type = PT_PTR, .id = 370},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 374},
         {"y", ARG_BUF, .type = PT_PTR, .id = 309},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 310},
         {"accumulate", ARG_INT, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 198 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 183 */
     {.kind = STEP_GEMM, .what = "L14 d Wo = dxa^T y", .layer = 14, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 369},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 370},
         {"b", ARG_BUF, .id = 305},
-        {"c", ARG_BUF, .id = 374}}}, /* 199 */
+        {"c", ARG_BUF, .id = 375},
+        {"c_in", ARG_NULL}}}, /* 184 */
     {.kind = STEP_GEMM, .what = "L14 dy = dxa Wo", .layer = 14, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 369},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 370},
         {"b", ARG_BUF, .id = 308},
-        {"c", ARG_BUF, .id = 375}}}, /* 200 */
+        {"c", ARG_BUF, .id = 376},
+        {"c_in", ARG_NULL}}}, /* 185 */
     {.kind = STEP_KERNEL, .what = "L14 attention delta", .layer = 14, .backward = true,
      .kernel = "attn_bwd_pre_h8_d128", .kinst = 14, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 376},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 375},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 377},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 376},
         {"y", ARG_BUF, .type = PT_PTR, .id = 305},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 201 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 186 */
     {.kind = STEP_KERNEL, .what = "L14 attention dk dv", .layer = 14, .backward = true,
-     .kernel = "attn_bwd_dkdv_h8_d128", .kinst = 14, .kidx = 2, .rows_arg = 10, .n_arg = -1,
-     .nargs = 11, .args = {
-        {"dk", ARG_BUF, .type = PT_PTR, .id = 378},
-        {"dv", ARG_BUF, .type = PT_PTR, .id = 379},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 375},
+     .kernel = "attn_bwd_dkdv_h8_d128", .kinst = 14, .kidx = 2, .rows_arg = 12, .n_arg = -1,
+     .nargs = 13, .args = {
+        {"dk", ARG_BUF, .type = PT_PTR, .id = 379},
+        {"dv", ARG_BUF, .type = PT_PTR, .id = 380},
+        {"ds", ARG_BUF, .type = PT_PTR, .id = 381},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 376},
         {"lse", ARG_BUF, .type = PT_PTR, .id = 306},
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 376},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 377},
         {"q", ARG_BUF, .type = PT_PTR, .id = 299},
         {"k", ARG_BUF, .type = PT_PTR, .id = 300},
         {"v", ARG_BUF, .type = PT_PTR, .id = 301},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 14},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 202 */
+        {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 14, .ival = 104},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 187 */
     {.kind = STEP_KERNEL, .what = "L14 attention dq", .layer = 14, .backward = true,
-     .kernel = "attn_bwd_dq_h8_d128", .kinst = 14, .kidx = 3, .rows_arg = 9, .n_arg = -1,
-     .nargs = 10, .args = {
-        {"dq", ARG_BUF, .type = PT_PTR, .id = 377},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 375},
+     .kernel = "attn_bwd_dq_h8_d128", .kinst = 14, .kidx = 3, .rows_arg = 11, .n_arg = -1,
+     .nargs = 12, .args = {
+        {"dq", ARG_BUF, .type = PT_PTR, .id = 378},
+        {"ds", ARG_BUF, .type = PT_PTR, .id = 381},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 376},
         {"lse", ARG_BUF, .type = PT_PTR, .id = 306},
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 376},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 377},
         {"q", ARG_BUF, .type = PT_PTR, .id = 299},
         {"k", ARG_BUF, .type = PT_PTR, .id = 300},
         {"v", ARG_BUF, .type = PT_PTR, .id = 301},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 14},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 203 */
+        {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 14, .ival = 104},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 188 */
     {.kind = STEP_KERNEL, .what = "L14 q k v backward", .layer = 14, .backward = true,
      .kernel = "qkv_bwd_h8_d128_r32h_vn_p512", .kinst = 11, .kidx = 1, .rows_arg = 13, .n_arg = -1,
      .nargs = 14, .args = {
-        {"dqkv", ARG_BUF, .type = PT_PTR, .id = 380},
-        {"partial", ARG_BUF, .type = PT_PTR, .id = 381},
+        {"dqkv", ARG_BUF, .type = PT_PTR, .id = 382},
+        {"partial", ARG_BUF, .type = PT_PTR, .id = 383},
         {"dve", ARG_BUF, .type = PT_PTR, .id = 346},
-        {"dq", ARG_BUF, .type = PT_PTR, .id = 377},
-        {"dk", ARG_BUF, .type = PT_PTR, .id = 378},
-        {"dv", ARG_BUF, .type = PT_PTR, .id = 379},
+        {"dq", ARG_BUF, .type = PT_PTR, .id = 378},
+        {"dk", ARG_BUF, .type = PT_PTR, .id = 379},
+        {"dv", ARG_BUF, .type = PT_PTR, .id = 380},
         {"qkv", ARG_BUF, .type = PT_PTR, .id = 296},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 298},
         {"ve", ARG_BUF, .type = PT_PTR, .id = 20},
@@ -2255,153 +2282,165 @@ static PlanStep steps[478] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 92},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 204 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 189 */
     {.kind = STEP_KERNEL, .what = "L14 sa gradients", .layer = 14, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 366},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 367},
         {"out_off", ARG_INT, .type = PT_INT, .ival = 92},
-        {"in", ARG_BUF, .type = PT_PTR, .id = 381},
+        {"in", ARG_BUF, .type = PT_PTR, .id = 383},
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 2},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 205 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 190 */
     {.kind = STEP_GEMM, .what = "L14 d Wqkv = dqkv^T h", .layer = 14, .backward = true,
      .gemm = {.m = {0, 3072}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 380},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 382},
         {"b", ARG_BUF, .id = 295},
-        {"c", ARG_BUF, .id = 385}}}, /* 206 */
+        {"c", ARG_BUF, .id = 387},
+        {"c_in", ARG_NULL}}}, /* 191 */
     {.kind = STEP_GEMM, .what = "L14 dxm += dqkv Wqkv", .layer = 14, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 3072}, .trans_a = 0, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 380},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 382},
         {"b", ARG_BUF, .id = 297},
-        {"c", ARG_BUF, .id = 369}}}, /* 207 */
+        {"c", ARG_BUF, .id = 370},
+        {"c_in", ARG_NULL}}}, /* 192 */
     {.kind = STEP_KERNEL, .what = "L14 x0 lambda gradients", .layer = 14, .backward = true,
      .kernel = "x0_lambda_grad_t2_d1024_p256", .kinst = 5, .kidx = 0, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"partial", ARG_BUF, .type = PT_PTR, .id = 386},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 369},
+        {"partial", ARG_BUF, .type = PT_PTR, .id = 388},
+        {"dxm", ARG_BUF, .type = PT_PTR, .id = 370},
         {"xs", ARG_BUF, .type = PT_PTR, .id = 287},
         {"x0", ARG_BUF, .type = PT_PTR, .id = 8},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 208 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 193 */
     {.kind = STEP_KERNEL, .what = "L14 lambda gradients", .layer = 14, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 366},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 367},
         {"out_off", ARG_INT, .type = PT_INT, .ival = 58},
-        {"in", ARG_BUF, .type = PT_PTR, .id = 386},
+        {"in", ARG_BUF, .type = PT_PTR, .id = 388},
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 3},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 209 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 194 */
     {.kind = STEP_KERNEL, .what = "L14 x0 mix backward", .layer = 14, .backward = true,
      .kernel = "x0_mix_bwd_t2_d1024", .kinst = 0, .kidx = 1, .rows_arg = 6, .n_arg = -1,
      .nargs = 7, .args = {
-        {"dxs", ARG_BUF, .type = PT_PTR, .id = 387},
+        {"dxs", ARG_BUF, .type = PT_PTR, .id = 389},
         {"dx0", ARG_BUF, .type = PT_PTR, .id = 342},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 369},
+        {"dxm", ARG_BUF, .type = PT_PTR, .id = 370},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"lambda_off", ARG_INT, .type = PT_INT, .ival = 58},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 210 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 195 */
     {.kind = STEP_GEMM, .what = "L13 d proj = dout^T act", .layer = 13, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 4096}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 387},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 389},
         {"b", ARG_BUF, .id = 293},
-        {"c", ARG_BUF, .id = 388}}}, /* 211 */
+        {"c", ARG_BUF, .id = 390},
+        {"c_in", ARG_NULL}}}, /* 196 */
     {.kind = STEP_GEMM, .what = "L13 dact = dout proj", .layer = 13, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 4096}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 387},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 389},
         {"b", ARG_BUF, .id = 294},
-        {"c", ARG_BUF, .id = 389}}}, /* 212 */
+        {"c", ARG_BUF, .id = 391},
+        {"c_in", ARG_NULL}}}, /* 197 */
     {.kind = STEP_KERNEL, .what = "L13 relu^2 backward", .layer = 13, .backward = true,
      .kernel = "relu2_bwd_m4096", .kinst = 1, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
-        {"dpre", ARG_BUF, .type = PT_PTR, .id = 389},
-        {"dact", ARG_BUF, .type = PT_PTR, .id = 389},
+        {"dpre", ARG_BUF, .type = PT_PTR, .id = 391},
+        {"dact", ARG_BUF, .type = PT_PTR, .id = 391},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 291},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 213 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 198 */
     {.kind = STEP_GEMM, .what = "L13 d fc = dpre^T n2", .layer = 13, .backward = true,
      .gemm = {.m = {0, 4096}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 389},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 391},
         {"b", ARG_BUF, .id = 289},
-        {"c", ARG_BUF, .id = 390}}}, /* 214 */
+        {"c", ARG_BUF, .id = 392},
+        {"c_in", ARG_NULL}}}, /* 199 */
     {.kind = STEP_GEMM, .what = "L13 dn2 = dpre fc", .layer = 13, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 4096}, .trans_a = 0, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 389},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 391},
         {"b", ARG_BUF, .id = 292},
-        {"c", ARG_BUF, .id = 391}}}, /* 215 */
+        {"c", ARG_BUF, .id = 393},
+        {"c_in", ARG_NULL}}}, /* 200 */
     {.kind = STEP_KERNEL, .what = "L13 mlp norm backward", .layer = 13, .backward = true,
      .kernel = "rmsnorm_bwd_d1024", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"dx", ARG_BUF, .type = PT_PTR, .id = 387},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 391},
+        {"dx", ARG_BUF, .type = PT_PTR, .id = 389},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 393},
         {"y", ARG_BUF, .type = PT_PTR, .id = 289},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 290},
         {"accumulate", ARG_INT, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 216 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 201 */
     {.kind = STEP_GEMM, .what = "L13 d Wo = dxa^T y", .layer = 13, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 387},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 389},
         {"b", ARG_BUF, .id = 285},
-        {"c", ARG_BUF, .id = 392}}}, /* 217 */
+        {"c", ARG_BUF, .id = 394},
+        {"c_in", ARG_NULL}}}, /* 202 */
     {.kind = STEP_GEMM, .what = "L13 dy = dxa Wo", .layer = 13, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 387},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 389},
         {"b", ARG_BUF, .id = 288},
-        {"c", ARG_BUF, .id = 393}}}, /* 218 */
+        {"c", ARG_BUF, .id = 395},
+        {"c_in", ARG_NULL}}}, /* 203 */
     {.kind = STEP_KERNEL, .what = "L13 attention delta", .layer = 13, .backward = true,
      .kernel = "attn_bwd_pre_h8_d128", .kinst = 14, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 394},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 393},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 396},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 395},
         {"y", ARG_BUF, .type = PT_PTR, .id = 285},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 219 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 204 */
     {.kind = STEP_KERNEL, .what = "L13 attention dk dv", .layer = 13, .backward = true,
-     .kernel = "attn_bwd_dkdv_h8_d128", .kinst = 14, .kidx = 2, .rows_arg = 10, .n_arg = -1,
-     .nargs = 11, .args = {
-        {"dk", ARG_BUF, .type = PT_PTR, .id = 396},
-        {"dv", ARG_BUF, .type = PT_PTR, .id = 397},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 393},
+     .kernel = "attn_bwd_dkdv_h8_d128", .kinst = 14, .kidx = 2, .rows_arg = 12, .n_arg = -1,
+     .nargs = 13, .args = {
+        {"dk", ARG_BUF, .type = PT_PTR, .id = 398},
+        {"dv", ARG_BUF, .type = PT_PTR, .id = 399},
+        {"ds", ARG_BUF, .type = PT_PTR, .id = 400},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 395},
         {"lse", ARG_BUF, .type = PT_PTR, .id = 286},
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 394},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 396},
         {"q", ARG_BUF, .type = PT_PTR, .id = 279},
         {"k", ARG_BUF, .type = PT_PTR, .id = 280},
         {"v", ARG_BUF, .type = PT_PTR, .id = 281},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 13},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 220 */
+        {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 13, .ival = 104},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 205 */
     {.kind = STEP_KERNEL, .what = "L13 attention dq", .layer = 13, .backward = true,
-     .kernel = "attn_bwd_dq_h8_d128", .kinst = 14, .kidx = 3, .rows_arg = 9, .n_arg = -1,
-     .nargs = 10, .args = {
-        {"dq", ARG_BUF, .type = PT_PTR, .id = 395},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 393},
+     .kernel = "attn_bwd_dq_h8_d128", .kinst = 14, .kidx = 3, .rows_arg = 11, .n_arg = -1,
+     .nargs = 12, .args = {
+        {"dq", ARG_BUF, .type = PT_PTR, .id = 397},
+        {"ds", ARG_BUF, .type = PT_PTR, .id = 400},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 395},
         {"lse", ARG_BUF, .type = PT_PTR, .id = 286},
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 394},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 396},
         {"q", ARG_BUF, .type = PT_PTR, .id = 279},
         {"k", ARG_BUF, .type = PT_PTR, .id = 280},
         {"v", ARG_BUF, .type = PT_PTR, .id = 281},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 13},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 221 */
+        {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 13, .ival = 104},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 206 */
     {.kind = STEP_KERNEL, .what = "L13 q k v backward", .layer = 13, .backward = true,
      .kernel = "qkv_bwd_h8_d128_r32h_vn_p512", .kinst = 11, .kidx = 1, .rows_arg = 13, .n_arg = -1,
      .nargs = 14, .args = {
-        {"dqkv", ARG_BUF, .type = PT_PTR, .id = 398},
-        {"partial", ARG_BUF, .type = PT_PTR, .id = 399},
+        {"dqkv", ARG_BUF, .type = PT_PTR, .id = 401},
+        {"partial", ARG_BUF, .type = PT_PTR, .id = 402},
         {"dve", ARG_BUF, .type = PT_PTR, .id = 345},
-        {"dq", ARG_BUF, .type = PT_PTR, .id = 395},
-        {"dk", ARG_BUF, .type = PT_PTR, .id = 396},
-        {"dv", ARG_BUF, .type = PT_PTR, .id = 397},
+        {"dq", ARG_BUF, .type = PT_PTR, .id = 397},
+        {"dk", ARG_BUF, .type = PT_PTR, .id = 398},
+        {"dv", ARG_BUF, .type = PT_PTR, .id = 399},
         {"qkv", ARG_BUF, .type = PT_PTR, .id = 276},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 278},
         {"ve", ARG_BUF, .type = PT_PTR, .id = 18},
@@ -2409,153 +2448,165 @@ static PlanStep steps[478] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 90},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 222 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 207 */
     {.kind = STEP_KERNEL, .what = "L13 sa gradients", .layer = 13, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 366},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 367},
         {"out_off", ARG_INT, .type = PT_INT, .ival = 90},
-        {"in", ARG_BUF, .type = PT_PTR, .id = 399},
+        {"in", ARG_BUF, .type = PT_PTR, .id = 402},
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 2},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 223 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 208 */
     {.kind = STEP_GEMM, .what = "L13 d Wqkv = dqkv^T h", .layer = 13, .backward = true,
      .gemm = {.m = {0, 3072}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 398},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 401},
         {"b", ARG_BUF, .id = 275},
-        {"c", ARG_BUF, .id = 403}}}, /* 224 */
+        {"c", ARG_BUF, .id = 406},
+        {"c_in", ARG_NULL}}}, /* 209 */
     {.kind = STEP_GEMM, .what = "L13 dxm += dqkv Wqkv", .layer = 13, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 3072}, .trans_a = 0, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 398},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 401},
         {"b", ARG_BUF, .id = 277},
-        {"c", ARG_BUF, .id = 387}}}, /* 225 */
+        {"c", ARG_BUF, .id = 389},
+        {"c_in", ARG_NULL}}}, /* 210 */
     {.kind = STEP_KERNEL, .what = "L13 x0 lambda gradients", .layer = 13, .backward = true,
      .kernel = "x0_lambda_grad_t2_d1024_p256", .kinst = 5, .kidx = 0, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"partial", ARG_BUF, .type = PT_PTR, .id = 404},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 387},
+        {"partial", ARG_BUF, .type = PT_PTR, .id = 407},
+        {"dxm", ARG_BUF, .type = PT_PTR, .id = 389},
         {"xs", ARG_BUF, .type = PT_PTR, .id = 267},
         {"x0", ARG_BUF, .type = PT_PTR, .id = 8},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 226 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 211 */
     {.kind = STEP_KERNEL, .what = "L13 lambda gradients", .layer = 13, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 366},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 367},
         {"out_off", ARG_INT, .type = PT_INT, .ival = 55},
-        {"in", ARG_BUF, .type = PT_PTR, .id = 404},
+        {"in", ARG_BUF, .type = PT_PTR, .id = 407},
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 3},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 227 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 212 */
     {.kind = STEP_KERNEL, .what = "L13 x0 mix backward", .layer = 13, .backward = true,
      .kernel = "x0_mix_bwd_t2_d1024", .kinst = 0, .kidx = 1, .rows_arg = 6, .n_arg = -1,
      .nargs = 7, .args = {
-        {"dxs", ARG_BUF, .type = PT_PTR, .id = 405},
+        {"dxs", ARG_BUF, .type = PT_PTR, .id = 408},
         {"dx0", ARG_BUF, .type = PT_PTR, .id = 342},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 387},
+        {"dxm", ARG_BUF, .type = PT_PTR, .id = 389},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"lambda_off", ARG_INT, .type = PT_INT, .ival = 55},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 228 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 213 */
     {.kind = STEP_GEMM, .what = "L12 d proj = dout^T act", .layer = 12, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 4096}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 405},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 408},
         {"b", ARG_BUF, .id = 273},
-        {"c", ARG_BUF, .id = 406}}}, /* 229 */
+        {"c", ARG_BUF, .id = 409},
+        {"c_in", ARG_NULL}}}, /* 214 */
     {.kind = STEP_GEMM, .what = "L12 dact = dout proj", .layer = 12, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 4096}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 405},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 408},
         {"b", ARG_BUF, .id = 274},
-        {"c", ARG_BUF, .id = 407}}}, /* 230 */
+        {"c", ARG_BUF, .id = 410},
+        {"c_in", ARG_NULL}}}, /* 215 */
     {.kind = STEP_KERNEL, .what = "L12 relu^2 backward", .layer = 12, .backward = true,
      .kernel = "relu2_bwd_m4096", .kinst = 1, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
-        {"dpre", ARG_BUF, .type = PT_PTR, .id = 407},
-        {"dact", ARG_BUF, .type = PT_PTR, .id = 407},
+        {"dpre", ARG_BUF, .type = PT_PTR, .id = 410},
+        {"dact", ARG_BUF, .type = PT_PTR, .id = 410},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 271},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 231 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 216 */
     {.kind = STEP_GEMM, .what = "L12 d fc = dpre^T n2", .layer = 12, .backward = true,
      .gemm = {.m = {0, 4096}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 407},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 410},
         {"b", ARG_BUF, .id = 269},
-        {"c", ARG_BUF, .id = 408}}}, /* 232 */
+        {"c", ARG_BUF, .id = 411},
+        {"c_in", ARG_NULL}}}, /* 217 */
     {.kind = STEP_GEMM, .what = "L12 dn2 = dpre fc", .layer = 12, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 4096}, .trans_a = 0, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 407},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 410},
         {"b", ARG_BUF, .id = 272},
-        {"c", ARG_BUF, .id = 409}}}, /* 233 */
+        {"c", ARG_BUF, .id = 412},
+        {"c_in", ARG_NULL}}}, /* 218 */
     {.kind = STEP_KERNEL, .what = "L12 mlp norm backward", .layer = 12, .backward = true,
      .kernel = "rmsnorm_bwd_d1024", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"dx", ARG_BUF, .type = PT_PTR, .id = 405},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 409},
+        {"dx", ARG_BUF, .type = PT_PTR, .id = 408},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 412},
         {"y", ARG_BUF, .type = PT_PTR, .id = 269},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 270},
         {"accumulate", ARG_INT, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 234 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 219 */
     {.kind = STEP_GEMM, .what = "L12 d Wo = dxa^T y", .layer = 12, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 405},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 408},
         {"b", ARG_BUF, .id = 265},
-        {"c", ARG_BUF, .id = 410}}}, /* 235 */
+        {"c", ARG_BUF, .id = 413},
+        {"c_in", ARG_NULL}}}, /* 220 */
     {.kind = STEP_GEMM, .what = "L12 dy = dxa Wo", .layer = 12, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 405},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 408},
         {"b", ARG_BUF, .id = 268},
-        {"c", ARG_BUF, .id = 411}}}, /* 236 */
+        {"c", ARG_BUF, .id = 414},
+        {"c_in", ARG_NULL}}}, /* 221 */
     {.kind = STEP_KERNEL, .what = "L12 attention delta", .layer = 12, .backward = true,
      .kernel = "attn_bwd_pre_h8_d128", .kinst = 14, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 412},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 411},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 415},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 414},
         {"y", ARG_BUF, .type = PT_PTR, .id = 265},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 237 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 222 */
     {.kind = STEP_KERNEL, .what = "L12 attention dk dv", .layer = 12, .backward = true,
-     .kernel = "attn_bwd_dkdv_h8_d128", .kinst = 14, .kidx = 2, .rows_arg = 10, .n_arg = -1,
-     .nargs = 11, .args = {
-        {"dk", ARG_BUF, .type = PT_PTR, .id = 414},
-        {"dv", ARG_BUF, .type = PT_PTR, .id = 415},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 411},
+     .kernel = "attn_bwd_dkdv_h8_d128", .kinst = 14, .kidx = 2, .rows_arg = 12, .n_arg = -1,
+     .nargs = 13, .args = {
+        {"dk", ARG_BUF, .type = PT_PTR, .id = 417},
+        {"dv", ARG_BUF, .type = PT_PTR, .id = 418},
+        {"ds", ARG_BUF, .type = PT_PTR, .id = 419},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 414},
         {"lse", ARG_BUF, .type = PT_PTR, .id = 266},
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 412},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 415},
         {"q", ARG_BUF, .type = PT_PTR, .id = 259},
         {"k", ARG_BUF, .type = PT_PTR, .id = 260},
         {"v", ARG_BUF, .type = PT_PTR, .id = 261},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 12},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 238 */
+        {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 12, .ival = 104},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 223 */
     {.kind = STEP_KERNEL, .what = "L12 attention dq", .layer = 12, .backward = true,
-     .kernel = "attn_bwd_dq_h8_d128", .kinst = 14, .kidx = 3, .rows_arg = 9, .n_arg = -1,
-     .nargs = 10, .args = {
-        {"dq", ARG_BUF, .type = PT_PTR, .id = 413},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 411},
+     .kernel = "attn_bwd_dq_h8_d128", .kinst = 14, .kidx = 3, .rows_arg = 11, .n_arg = -1,
+     .nargs = 12, .args = {
+        {"dq", ARG_BUF, .type = PT_PTR, .id = 416},
+        {"ds", ARG_BUF, .type = PT_PTR, .id = 419},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 414},
         {"lse", ARG_BUF, .type = PT_PTR, .id = 266},
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 412},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 415},
         {"q", ARG_BUF, .type = PT_PTR, .id = 259},
         {"k", ARG_BUF, .type = PT_PTR, .id = 260},
         {"v", ARG_BUF, .type = PT_PTR, .id = 261},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 12},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 239 */
+        {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 12, .ival = 104},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 224 */
     {.kind = STEP_KERNEL, .what = "L12 q k v backward", .layer = 12, .backward = true,
      .kernel = "qkv_bwd_h8_d128_r32h_vn_p512", .kinst = 11, .kidx = 1, .rows_arg = 13, .n_arg = -1,
      .nargs = 14, .args = {
-        {"dqkv", ARG_BUF, .type = PT_PTR, .id = 416},
-        {"partial", ARG_BUF, .type = PT_PTR, .id = 417},
+        {"dqkv", ARG_BUF, .type = PT_PTR, .id = 420},
+        {"partial", ARG_BUF, .type = PT_PTR, .id = 421},
         {"dve", ARG_BUF, .type = PT_PTR, .id = 344},
-        {"dq", ARG_BUF, .type = PT_PTR, .id = 413},
-        {"dk", ARG_BUF, .type = PT_PTR, .id = 414},
-        {"dv", ARG_BUF, .type = PT_PTR, .id = 415},
+        {"dq", ARG_BUF, .type = PT_PTR, .id = 416},
+        {"dk", ARG_BUF, .type = PT_PTR, .id = 417},
+        {"dv", ARG_BUF, .type = PT_PTR, .id = 418},
         {"qkv", ARG_BUF, .type = PT_PTR, .id = 256},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 258},
         {"ve", ARG_BUF, .type = PT_PTR, .id = 16},
@@ -2563,153 +2614,165 @@ static PlanStep steps[478] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 88},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 240 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 225 */
     {.kind = STEP_KERNEL, .what = "L12 sa gradients", .layer = 12, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 366},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 367},
         {"out_off", ARG_INT, .type = PT_INT, .ival = 88},
-        {"in", ARG_BUF, .type = PT_PTR, .id = 417},
+        {"in", ARG_BUF, .type = PT_PTR, .id = 421},
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 2},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 241 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 226 */
     {.kind = STEP_GEMM, .what = "L12 d Wqkv = dqkv^T h", .layer = 12, .backward = true,
      .gemm = {.m = {0, 3072}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 416},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 420},
         {"b", ARG_BUF, .id = 255},
-        {"c", ARG_BUF, .id = 421}}}, /* 242 */
+        {"c", ARG_BUF, .id = 425},
+        {"c_in", ARG_NULL}}}, /* 227 */
     {.kind = STEP_GEMM, .what = "L12 dxm += dqkv Wqkv", .layer = 12, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 3072}, .trans_a = 0, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 416},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 420},
         {"b", ARG_BUF, .id = 257},
-        {"c", ARG_BUF, .id = 405}}}, /* 243 */
+        {"c", ARG_BUF, .id = 408},
+        {"c_in", ARG_NULL}}}, /* 228 */
     {.kind = STEP_KERNEL, .what = "L12 x0 lambda gradients", .layer = 12, .backward = true,
      .kernel = "x0_lambda_grad_t2_d1024_p256", .kinst = 5, .kidx = 0, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"partial", ARG_BUF, .type = PT_PTR, .id = 422},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 405},
+        {"partial", ARG_BUF, .type = PT_PTR, .id = 426},
+        {"dxm", ARG_BUF, .type = PT_PTR, .id = 408},
         {"xs", ARG_BUF, .type = PT_PTR, .id = 247},
         {"x0", ARG_BUF, .type = PT_PTR, .id = 8},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 244 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 229 */
     {.kind = STEP_KERNEL, .what = "L12 lambda gradients", .layer = 12, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 366},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 367},
         {"out_off", ARG_INT, .type = PT_INT, .ival = 52},
-        {"in", ARG_BUF, .type = PT_PTR, .id = 422},
+        {"in", ARG_BUF, .type = PT_PTR, .id = 426},
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 3},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 245 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 230 */
     {.kind = STEP_KERNEL, .what = "L12 x0 mix backward", .layer = 12, .backward = true,
      .kernel = "x0_mix_bwd_t2_d1024", .kinst = 0, .kidx = 1, .rows_arg = 6, .n_arg = -1,
      .nargs = 7, .args = {
-        {"dxs", ARG_BUF, .type = PT_PTR, .id = 423},
+        {"dxs", ARG_BUF, .type = PT_PTR, .id = 427},
         {"dx0", ARG_BUF, .type = PT_PTR, .id = 342},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 405},
+        {"dxm", ARG_BUF, .type = PT_PTR, .id = 408},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"lambda_off", ARG_INT, .type = PT_INT, .ival = 52},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 246 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 231 */
     {.kind = STEP_GEMM, .what = "L11 d proj = dout^T act", .layer = 11, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 4096}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 423},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 427},
         {"b", ARG_BUF, .id = 253},
-        {"c", ARG_BUF, .id = 424}}}, /* 247 */
+        {"c", ARG_BUF, .id = 428},
+        {"c_in", ARG_NULL}}}, /* 232 */
     {.kind = STEP_GEMM, .what = "L11 dact = dout proj", .layer = 11, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 4096}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 423},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 427},
         {"b", ARG_BUF, .id = 254},
-        {"c", ARG_BUF, .id = 425}}}, /* 248 */
+        {"c", ARG_BUF, .id = 429},
+        {"c_in", ARG_NULL}}}, /* 233 */
     {.kind = STEP_KERNEL, .what = "L11 relu^2 backward", .layer = 11, .backward = true,
      .kernel = "relu2_bwd_m4096", .kinst = 1, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
-        {"dpre", ARG_BUF, .type = PT_PTR, .id = 425},
-        {"dact", ARG_BUF, .type = PT_PTR, .id = 425},
+        {"dpre", ARG_BUF, .type = PT_PTR, .id = 429},
+        {"dact", ARG_BUF, .type = PT_PTR, .id = 429},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 251},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 249 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 234 */
     {.kind = STEP_GEMM, .what = "L11 d fc = dpre^T n2", .layer = 11, .backward = true,
      .gemm = {.m = {0, 4096}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 425},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 429},
         {"b", ARG_BUF, .id = 249},
-        {"c", ARG_BUF, .id = 426}}}, /* 250 */
+        {"c", ARG_BUF, .id = 430},
+        {"c_in", ARG_NULL}}}, /* 235 */
     {.kind = STEP_GEMM, .what = "L11 dn2 = dpre fc", .layer = 11, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 4096}, .trans_a = 0, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 425},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 429},
         {"b", ARG_BUF, .id = 252},
-        {"c", ARG_BUF, .id = 427}}}, /* 251 */
+        {"c", ARG_BUF, .id = 431},
+        {"c_in", ARG_NULL}}}, /* 236 */
     {.kind = STEP_KERNEL, .what = "L11 mlp norm backward", .layer = 11, .backward = true,
      .kernel = "rmsnorm_bwd_d1024", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"dx", ARG_BUF, .type = PT_PTR, .id = 423},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 427},
+        {"dx", ARG_BUF, .type = PT_PTR, .id = 427},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 431},
         {"y", ARG_BUF, .type = PT_PTR, .id = 249},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 250},
         {"accumulate", ARG_INT, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 252 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 237 */
     {.kind = STEP_GEMM, .what = "L11 d Wo = dxa^T y", .layer = 11, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 423},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 427},
         {"b", ARG_BUF, .id = 245},
-        {"c", ARG_BUF, .id = 428}}}, /* 253 */
+        {"c", ARG_BUF, .id = 432},
+        {"c_in", ARG_NULL}}}, /* 238 */
     {.kind = STEP_GEMM, .what = "L11 dy = dxa Wo", .layer = 11, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 423},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 427},
         {"b", ARG_BUF, .id = 248},
-        {"c", ARG_BUF, .id = 429}}}, /* 254 */
+        {"c", ARG_BUF, .id = 433},
+        {"c_in", ARG_NULL}}}, /* 239 */
     {.kind = STEP_KERNEL, .what = "L11 attention delta", .layer = 11, .backward = true,
      .kernel = "attn_bwd_pre_h8_d128", .kinst = 14, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 430},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 429},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 434},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 433},
         {"y", ARG_BUF, .type = PT_PTR, .id = 245},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 255 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 240 */
     {.kind = STEP_KERNEL, .what = "L11 attention dk dv", .layer = 11, .backward = true,
-     .kernel = "attn_bwd_dkdv_h8_d128", .kinst = 14, .kidx = 2, .rows_arg = 10, .n_arg = -1,
-     .nargs = 11, .args = {
-        {"dk", ARG_BUF, .type = PT_PTR, .id = 432},
-        {"dv", ARG_BUF, .type = PT_PTR, .id = 433},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 429},
+     .kernel = "attn_bwd_dkdv_h8_d128", .kinst = 14, .kidx = 2, .rows_arg = 12, .n_arg = -1,
+     .nargs = 13, .args = {
+        {"dk", ARG_BUF, .type = PT_PTR, .id = 436},
+        {"dv", ARG_BUF, .type = PT_PTR, .id = 437},
+        {"ds", ARG_BUF, .type = PT_PTR, .id = 438},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 433},
         {"lse", ARG_BUF, .type = PT_PTR, .id = 246},
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 430},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 434},
         {"q", ARG_BUF, .type = PT_PTR, .id = 239},
         {"k", ARG_BUF, .type = PT_PTR, .id = 240},
         {"v", ARG_BUF, .type = PT_PTR, .id = 241},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 11},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 256 */
+        {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 11, .ival = 216},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 241 */
     {.kind = STEP_KERNEL, .what = "L11 attention dq", .layer = 11, .backward = true,
-     .kernel = "attn_bwd_dq_h8_d128", .kinst = 14, .kidx = 3, .rows_arg = 9, .n_arg = -1,
-     .nargs = 10, .args = {
-        {"dq", ARG_BUF, .type = PT_PTR, .id = 431},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 429},
+     .kernel = "attn_bwd_dq_h8_d128", .kinst = 14, .kidx = 3, .rows_arg = 11, .n_arg = -1,
+     .nargs = 12, .args = {
+        {"dq", ARG_BUF, .type = PT_PTR, .id = 435},
+        {"ds", ARG_BUF, .type = PT_PTR, .id = 438},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 433},
         {"lse", ARG_BUF, .type = PT_PTR, .id = 246},
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 430},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 434},
         {"q", ARG_BUF, .type = PT_PTR, .id = 239},
         {"k", ARG_BUF, .type = PT_PTR, .id = 240},
         {"v", ARG_BUF, .type = PT_PTR, .id = 241},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 11},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 257 */
+        {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 11, .ival = 216},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 242 */
     {.kind = STEP_KERNEL, .what = "L11 q k v backward", .layer = 11, .backward = true,
      .kernel = "qkv_bwd_h8_d128_r32h_vn_p512", .kinst = 11, .kidx = 1, .rows_arg = 13, .n_arg = -1,
      .nargs = 14, .args = {
-        {"dqkv", ARG_BUF, .type = PT_PTR, .id = 434},
-        {"partial", ARG_BUF, .type = PT_PTR, .id = 435},
+        {"dqkv", ARG_BUF, .type = PT_PTR, .id = 439},
+        {"partial", ARG_BUF, .type = PT_PTR, .id = 440},
         {"dve", ARG_BUF, .type = PT_PTR, .id = 343},
-        {"dq", ARG_BUF, .type = PT_PTR, .id = 431},
-        {"dk", ARG_BUF, .type = PT_PTR, .id = 432},
-        {"dv", ARG_BUF, .type = PT_PTR, .id = 433},
+        {"dq", ARG_BUF, .type = PT_PTR, .id = 435},
+        {"dk", ARG_BUF, .type = PT_PTR, .id = 436},
+        {"dv", ARG_BUF, .type = PT_PTR, .id = 437},
         {"qkv", ARG_BUF, .type = PT_PTR, .id = 236},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 238},
         {"ve", ARG_BUF, .type = PT_PTR, .id = 14},
@@ -2717,158 +2780,170 @@ static PlanStep steps[478] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 86},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 258 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 243 */
     {.kind = STEP_KERNEL, .what = "L11 sa gradients", .layer = 11, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 366},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 367},
         {"out_off", ARG_INT, .type = PT_INT, .ival = 86},
-        {"in", ARG_BUF, .type = PT_PTR, .id = 435},
+        {"in", ARG_BUF, .type = PT_PTR, .id = 440},
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 2},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 259 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 244 */
     {.kind = STEP_GEMM, .what = "L11 d Wqkv = dqkv^T h", .layer = 11, .backward = true,
      .gemm = {.m = {0, 3072}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 434},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 439},
         {"b", ARG_BUF, .id = 234},
-        {"c", ARG_BUF, .id = 439}}}, /* 260 */
+        {"c", ARG_BUF, .id = 444},
+        {"c_in", ARG_NULL}}}, /* 245 */
     {.kind = STEP_GEMM, .what = "L11 dxm += dqkv Wqkv", .layer = 11, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 3072}, .trans_a = 0, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 434},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 439},
         {"b", ARG_BUF, .id = 237},
-        {"c", ARG_BUF, .id = 423}}}, /* 261 */
+        {"c", ARG_BUF, .id = 427},
+        {"c_in", ARG_NULL}}}, /* 246 */
     {.kind = STEP_KERNEL, .what = "L11 x0 lambda gradients", .layer = 11, .backward = true,
      .kernel = "x0_lambda_grad_t2_d1024_p256", .kinst = 5, .kidx = 0, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"partial", ARG_BUF, .type = PT_PTR, .id = 440},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 423},
+        {"partial", ARG_BUF, .type = PT_PTR, .id = 445},
+        {"dxm", ARG_BUF, .type = PT_PTR, .id = 427},
         {"xs", ARG_BUF, .type = PT_PTR, .id = 235},
         {"x0", ARG_BUF, .type = PT_PTR, .id = 8},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 262 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 247 */
     {.kind = STEP_KERNEL, .what = "L11 lambda gradients", .layer = 11, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 366},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 367},
         {"out_off", ARG_INT, .type = PT_INT, .ival = 49},
-        {"in", ARG_BUF, .type = PT_PTR, .id = 440},
+        {"in", ARG_BUF, .type = PT_PTR, .id = 445},
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 3},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 263 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 248 */
     {.kind = STEP_KERNEL, .what = "L11 x0 mix backward", .layer = 11, .backward = true,
      .kernel = "x0_mix_bwd_t2_d1024", .kinst = 0, .kidx = 1, .rows_arg = 6, .n_arg = -1,
      .nargs = 7, .args = {
-        {"dxs", ARG_BUF, .type = PT_PTR, .id = 441},
+        {"dxs", ARG_BUF, .type = PT_PTR, .id = 446},
         {"dx0", ARG_BUF, .type = PT_PTR, .id = 342},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 423},
+        {"dxm", ARG_BUF, .type = PT_PTR, .id = 427},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"lambda_off", ARG_INT, .type = PT_INT, .ival = 49},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 264 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 249 */
     {.kind = STEP_COPY, .what = "L11 dout = dxs", .layer = 11, .backward = true,
      .bytes = {2048, 0},
      .nargs = 2, .args = {
-        {"dst", ARG_BUF, .id = 442},
-        {"src", ARG_BUF, .id = 441}}}, /* 265 */
+        {"dst", ARG_BUF, .id = 447},
+        {"src", ARG_BUF, .id = 446}}}, /* 250 */
     {.kind = STEP_GEMM, .what = "L10 d proj = dout^T act", .layer = 10, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 4096}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 442},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 447},
         {"b", ARG_BUF, .id = 232},
-        {"c", ARG_BUF, .id = 443}}}, /* 266 */
+        {"c", ARG_BUF, .id = 448},
+        {"c_in", ARG_NULL}}}, /* 251 */
     {.kind = STEP_GEMM, .what = "L10 dact = dout proj", .layer = 10, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 4096}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 442},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 447},
         {"b", ARG_BUF, .id = 233},
-        {"c", ARG_BUF, .id = 444}}}, /* 267 */
+        {"c", ARG_BUF, .id = 449},
+        {"c_in", ARG_NULL}}}, /* 252 */
     {.kind = STEP_KERNEL, .what = "L10 relu^2 backward", .layer = 10, .backward = true,
      .kernel = "relu2_bwd_m4096", .kinst = 1, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
-        {"dpre", ARG_BUF, .type = PT_PTR, .id = 444},
-        {"dact", ARG_BUF, .type = PT_PTR, .id = 444},
+        {"dpre", ARG_BUF, .type = PT_PTR, .id = 449},
+        {"dact", ARG_BUF, .type = PT_PTR, .id = 449},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 230},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 268 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 253 */
     {.kind = STEP_GEMM, .what = "L10 d fc = dpre^T n2", .layer = 10, .backward = true,
      .gemm = {.m = {0, 4096}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 444},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 449},
         {"b", ARG_BUF, .id = 228},
-        {"c", ARG_BUF, .id = 445}}}, /* 269 */
+        {"c", ARG_BUF, .id = 450},
+        {"c_in", ARG_NULL}}}, /* 254 */
     {.kind = STEP_GEMM, .what = "L10 dn2 = dpre fc", .layer = 10, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 4096}, .trans_a = 0, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 444},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 449},
         {"b", ARG_BUF, .id = 231},
-        {"c", ARG_BUF, .id = 446}}}, /* 270 */
+        {"c", ARG_BUF, .id = 451},
+        {"c_in", ARG_NULL}}}, /* 255 */
     {.kind = STEP_KERNEL, .what = "L10 mlp norm backward", .layer = 10, .backward = true,
      .kernel = "rmsnorm_bwd_d1024", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"dx", ARG_BUF, .type = PT_PTR, .id = 442},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 446},
+        {"dx", ARG_BUF, .type = PT_PTR, .id = 447},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 451},
         {"y", ARG_BUF, .type = PT_PTR, .id = 228},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 229},
         {"accumulate", ARG_INT, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 271 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 256 */
     {.kind = STEP_GEMM, .what = "L10 d Wo = dxa^T y", .layer = 10, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 442},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 447},
         {"b", ARG_BUF, .id = 224},
-        {"c", ARG_BUF, .id = 447}}}, /* 272 */
+        {"c", ARG_BUF, .id = 452},
+        {"c_in", ARG_NULL}}}, /* 257 */
     {.kind = STEP_GEMM, .what = "L10 dy = dxa Wo", .layer = 10, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 442},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 447},
         {"b", ARG_BUF, .id = 227},
-        {"c", ARG_BUF, .id = 448}}}, /* 273 */
+        {"c", ARG_BUF, .id = 453},
+        {"c_in", ARG_NULL}}}, /* 258 */
     {.kind = STEP_KERNEL, .what = "L10 attention delta", .layer = 10, .backward = true,
      .kernel = "attn_bwd_pre_h8_d128", .kinst = 14, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 449},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 448},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 454},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 453},
         {"y", ARG_BUF, .type = PT_PTR, .id = 224},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 274 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 259 */
     {.kind = STEP_KERNEL, .what = "L10 attention dk dv", .layer = 10, .backward = true,
-     .kernel = "attn_bwd_dkdv_h8_d128", .kinst = 14, .kidx = 2, .rows_arg = 10, .n_arg = -1,
-     .nargs = 11, .args = {
-        {"dk", ARG_BUF, .type = PT_PTR, .id = 451},
-        {"dv", ARG_BUF, .type = PT_PTR, .id = 452},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 448},
+     .kernel = "attn_bwd_dkdv_h8_d128", .kinst = 14, .kidx = 2, .rows_arg = 12, .n_arg = -1,
+     .nargs = 13, .args = {
+        {"dk", ARG_BUF, .type = PT_PTR, .id = 456},
+        {"dv", ARG_BUF, .type = PT_PTR, .id = 457},
+        {"ds", ARG_BUF, .type = PT_PTR, .id = 458},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 453},
         {"lse", ARG_BUF, .type = PT_PTR, .id = 225},
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 449},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 454},
         {"q", ARG_BUF, .type = PT_PTR, .id = 218},
         {"k", ARG_BUF, .type = PT_PTR, .id = 219},
         {"v", ARG_BUF, .type = PT_PTR, .id = 220},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 10},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 275 */
+        {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 10, .ival = 104},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 260 */
     {.kind = STEP_KERNEL, .what = "L10 attention dq", .layer = 10, .backward = true,
-     .kernel = "attn_bwd_dq_h8_d128", .kinst = 14, .kidx = 3, .rows_arg = 9, .n_arg = -1,
-     .nargs = 10, .args = {
-        {"dq", ARG_BUF, .type = PT_PTR, .id = 450},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 448},
+     .kernel = "attn_bwd_dq_h8_d128", .kinst = 14, .kidx = 3, .rows_arg = 11, .n_arg = -1,
+     .nargs = 12, .args = {
+        {"dq", ARG_BUF, .type = PT_PTR, .id = 455},
+        {"ds", ARG_BUF, .type = PT_PTR, .id = 458},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 453},
         {"lse", ARG_BUF, .type = PT_PTR, .id = 225},
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 449},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 454},
         {"q", ARG_BUF, .type = PT_PTR, .id = 218},
         {"k", ARG_BUF, .type = PT_PTR, .id = 219},
         {"v", ARG_BUF, .type = PT_PTR, .id = 220},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 10},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 276 */
+        {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 10, .ival = 104},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 261 */
     {.kind = STEP_KERNEL, .what = "L10 q k v backward", .layer = 10, .backward = true,
      .kernel = "qkv_bwd_h8_d128_r32h_vn_p512", .kinst = 11, .kidx = 1, .rows_arg = 13, .n_arg = -1,
      .nargs = 14, .args = {
-        {"dqkv", ARG_BUF, .type = PT_PTR, .id = 453},
-        {"partial", ARG_BUF, .type = PT_PTR, .id = 454},
+        {"dqkv", ARG_BUF, .type = PT_PTR, .id = 459},
+        {"partial", ARG_BUF, .type = PT_PTR, .id = 460},
         {"dve", ARG_NULL, .type = PT_PTR},
-        {"dq", ARG_BUF, .type = PT_PTR, .id = 450},
-        {"dk", ARG_BUF, .type = PT_PTR, .id = 451},
-        {"dv", ARG_BUF, .type = PT_PTR, .id = 452},
+        {"dq", ARG_BUF, .type = PT_PTR, .id = 455},
+        {"dk", ARG_BUF, .type = PT_PTR, .id = 456},
+        {"dv", ARG_BUF, .type = PT_PTR, .id = 457},
         {"qkv", ARG_BUF, .type = PT_PTR, .id = 215},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 217},
         {"ve", ARG_NULL, .type = PT_PTR},
@@ -2876,158 +2951,170 @@ static PlanStep steps[478] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 84},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 277 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 262 */
     {.kind = STEP_KERNEL, .what = "L10 sa gradients", .layer = 10, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 366},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 367},
         {"out_off", ARG_INT, .type = PT_INT, .ival = 84},
-        {"in", ARG_BUF, .type = PT_PTR, .id = 454},
+        {"in", ARG_BUF, .type = PT_PTR, .id = 460},
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 2},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 278 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 263 */
     {.kind = STEP_GEMM, .what = "L10 d Wqkv = dqkv^T h", .layer = 10, .backward = true,
      .gemm = {.m = {0, 3072}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 453},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 459},
         {"b", ARG_BUF, .id = 213},
-        {"c", ARG_BUF, .id = 458}}}, /* 279 */
+        {"c", ARG_BUF, .id = 464},
+        {"c_in", ARG_NULL}}}, /* 264 */
     {.kind = STEP_GEMM, .what = "L10 dxm += dqkv Wqkv", .layer = 10, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 3072}, .trans_a = 0, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 453},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 459},
         {"b", ARG_BUF, .id = 216},
-        {"c", ARG_BUF, .id = 442}}}, /* 280 */
+        {"c", ARG_BUF, .id = 447},
+        {"c_in", ARG_NULL}}}, /* 265 */
     {.kind = STEP_KERNEL, .what = "L10 x0 lambda gradients", .layer = 10, .backward = true,
      .kernel = "x0_lambda_grad_t2_d1024_p256", .kinst = 5, .kidx = 0, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"partial", ARG_BUF, .type = PT_PTR, .id = 459},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 442},
+        {"partial", ARG_BUF, .type = PT_PTR, .id = 465},
+        {"dxm", ARG_BUF, .type = PT_PTR, .id = 447},
         {"xs", ARG_BUF, .type = PT_PTR, .id = 214},
         {"x0", ARG_BUF, .type = PT_PTR, .id = 8},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 281 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 266 */
     {.kind = STEP_KERNEL, .what = "L10 lambda gradients", .layer = 10, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 366},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 367},
         {"out_off", ARG_INT, .type = PT_INT, .ival = 46},
-        {"in", ARG_BUF, .type = PT_PTR, .id = 459},
+        {"in", ARG_BUF, .type = PT_PTR, .id = 465},
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 3},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 282 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 267 */
     {.kind = STEP_KERNEL, .what = "L10 x0 mix backward", .layer = 10, .backward = true,
      .kernel = "x0_mix_bwd_t2_d1024", .kinst = 0, .kidx = 1, .rows_arg = 6, .n_arg = -1,
      .nargs = 7, .args = {
-        {"dxs", ARG_BUF, .type = PT_PTR, .id = 460},
+        {"dxs", ARG_BUF, .type = PT_PTR, .id = 466},
         {"dx0", ARG_BUF, .type = PT_PTR, .id = 342},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 442},
+        {"dxm", ARG_BUF, .type = PT_PTR, .id = 447},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"lambda_off", ARG_INT, .type = PT_INT, .ival = 46},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 283 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 268 */
     {.kind = STEP_COPY, .what = "L10 dout = dxs", .layer = 10, .backward = true,
      .bytes = {2048, 0},
      .nargs = 2, .args = {
-        {"dst", ARG_BUF, .id = 461},
-        {"src", ARG_BUF, .id = 460}}}, /* 284 */
+        {"dst", ARG_BUF, .id = 467},
+        {"src", ARG_BUF, .id = 466}}}, /* 269 */
     {.kind = STEP_GEMM, .what = "L9 d proj = dout^T act", .layer = 9, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 4096}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 461},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 467},
         {"b", ARG_BUF, .id = 211},
-        {"c", ARG_BUF, .id = 462}}}, /* 285 */
+        {"c", ARG_BUF, .id = 468},
+        {"c_in", ARG_NULL}}}, /* 270 */
     {.kind = STEP_GEMM, .what = "L9 dact = dout proj", .layer = 9, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 4096}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 461},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 467},
         {"b", ARG_BUF, .id = 212},
-        {"c", ARG_BUF, .id = 463}}}, /* 286 */
+        {"c", ARG_BUF, .id = 469},
+        {"c_in", ARG_NULL}}}, /* 271 */
     {.kind = STEP_KERNEL, .what = "L9 relu^2 backward", .layer = 9, .backward = true,
      .kernel = "relu2_bwd_m4096", .kinst = 1, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
-        {"dpre", ARG_BUF, .type = PT_PTR, .id = 463},
-        {"dact", ARG_BUF, .type = PT_PTR, .id = 463},
+        {"dpre", ARG_BUF, .type = PT_PTR, .id = 469},
+        {"dact", ARG_BUF, .type = PT_PTR, .id = 469},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 209},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 287 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 272 */
     {.kind = STEP_GEMM, .what = "L9 d fc = dpre^T n2", .layer = 9, .backward = true,
      .gemm = {.m = {0, 4096}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 463},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 469},
         {"b", ARG_BUF, .id = 207},
-        {"c", ARG_BUF, .id = 464}}}, /* 288 */
+        {"c", ARG_BUF, .id = 470},
+        {"c_in", ARG_NULL}}}, /* 273 */
     {.kind = STEP_GEMM, .what = "L9 dn2 = dpre fc", .layer = 9, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 4096}, .trans_a = 0, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 463},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 469},
         {"b", ARG_BUF, .id = 210},
-        {"c", ARG_BUF, .id = 465}}}, /* 289 */
+        {"c", ARG_BUF, .id = 471},
+        {"c_in", ARG_NULL}}}, /* 274 */
     {.kind = STEP_KERNEL, .what = "L9 mlp norm backward", .layer = 9, .backward = true,
      .kernel = "rmsnorm_bwd_d1024", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"dx", ARG_BUF, .type = PT_PTR, .id = 461},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 465},
+        {"dx", ARG_BUF, .type = PT_PTR, .id = 467},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 471},
         {"y", ARG_BUF, .type = PT_PTR, .id = 207},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 208},
         {"accumulate", ARG_INT, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 290 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 275 */
     {.kind = STEP_GEMM, .what = "L9 d Wo = dxa^T y", .layer = 9, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 461},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 467},
         {"b", ARG_BUF, .id = 203},
-        {"c", ARG_BUF, .id = 466}}}, /* 291 */
+        {"c", ARG_BUF, .id = 472},
+        {"c_in", ARG_NULL}}}, /* 276 */
     {.kind = STEP_GEMM, .what = "L9 dy = dxa Wo", .layer = 9, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 461},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 467},
         {"b", ARG_BUF, .id = 206},
-        {"c", ARG_BUF, .id = 467}}}, /* 292 */
+        {"c", ARG_BUF, .id = 473},
+        {"c_in", ARG_NULL}}}, /* 277 */
     {.kind = STEP_KERNEL, .what = "L9 attention delta", .layer = 9, .backward = true,
      .kernel = "attn_bwd_pre_h8_d128", .kinst = 14, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 468},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 467},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 474},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 473},
         {"y", ARG_BUF, .type = PT_PTR, .id = 203},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 293 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 278 */
     {.kind = STEP_KERNEL, .what = "L9 attention dk dv", .layer = 9, .backward = true,
-     .kernel = "attn_bwd_dkdv_h8_d128", .kinst = 14, .kidx = 2, .rows_arg = 10, .n_arg = -1,
-     .nargs = 11, .args = {
-        {"dk", ARG_BUF, .type = PT_PTR, .id = 470},
-        {"dv", ARG_BUF, .type = PT_PTR, .id = 471},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 467},
+     .kernel = "attn_bwd_dkdv_h8_d128", .kinst = 14, .kidx = 2, .rows_arg = 12, .n_arg = -1,
+     .nargs = 13, .args = {
+        {"dk", ARG_BUF, .type = PT_PTR, .id = 476},
+        {"dv", ARG_BUF, .type = PT_PTR, .id = 477},
+        {"ds", ARG_BUF, .type = PT_PTR, .id = 478},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 473},
         {"lse", ARG_BUF, .type = PT_PTR, .id = 204},
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 468},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 474},
         {"q", ARG_BUF, .type = PT_PTR, .id = 197},
         {"k", ARG_BUF, .type = PT_PTR, .id = 198},
         {"v", ARG_BUF, .type = PT_PTR, .id = 199},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 9},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 294 */
+        {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 9, .ival = 104},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 279 */
     {.kind = STEP_KERNEL, .what = "L9 attention dq", .layer = 9, .backward = true,
-     .kernel = "attn_bwd_dq_h8_d128", .kinst = 14, .kidx = 3, .rows_arg = 9, .n_arg = -1,
-     .nargs = 10, .args = {
-        {"dq", ARG_BUF, .type = PT_PTR, .id = 469},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 467},
+     .kernel = "attn_bwd_dq_h8_d128", .kinst = 14, .kidx = 3, .rows_arg = 11, .n_arg = -1,
+     .nargs = 12, .args = {
+        {"dq", ARG_BUF, .type = PT_PTR, .id = 475},
+        {"ds", ARG_BUF, .type = PT_PTR, .id = 478},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 473},
         {"lse", ARG_BUF, .type = PT_PTR, .id = 204},
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 468},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 474},
         {"q", ARG_BUF, .type = PT_PTR, .id = 197},
         {"k", ARG_BUF, .type = PT_PTR, .id = 198},
         {"v", ARG_BUF, .type = PT_PTR, .id = 199},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 9},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 295 */
+        {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 9, .ival = 104},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 280 */
     {.kind = STEP_KERNEL, .what = "L9 q k v backward", .layer = 9, .backward = true,
      .kernel = "qkv_bwd_h8_d128_r32h_vn_p512", .kinst = 11, .kidx = 1, .rows_arg = 13, .n_arg = -1,
      .nargs = 14, .args = {
-        {"dqkv", ARG_BUF, .type = PT_PTR, .id = 472},
-        {"partial", ARG_BUF, .type = PT_PTR, .id = 473},
+        {"dqkv", ARG_BUF, .type = PT_PTR, .id = 479},
+        {"partial", ARG_BUF, .type = PT_PTR, .id = 480},
         {"dve", ARG_NULL, .type = PT_PTR},
-        {"dq", ARG_BUF, .type = PT_PTR, .id = 469},
-        {"dk", ARG_BUF, .type = PT_PTR, .id = 470},
-        {"dv", ARG_BUF, .type = PT_PTR, .id = 471},
+        {"dq", ARG_BUF, .type = PT_PTR, .id = 475},
+        {"dk", ARG_BUF, .type = PT_PTR, .id = 476},
+        {"dv", ARG_BUF, .type = PT_PTR, .id = 477},
         {"qkv", ARG_BUF, .type = PT_PTR, .id = 194},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 196},
         {"ve", ARG_NULL, .type = PT_PTR},
@@ -3035,158 +3122,170 @@ static PlanStep steps[478] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 82},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 296 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 281 */
     {.kind = STEP_KERNEL, .what = "L9 sa gradients", .layer = 9, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 366},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 367},
         {"out_off", ARG_INT, .type = PT_INT, .ival = 82},
-        {"in", ARG_BUF, .type = PT_PTR, .id = 473},
+        {"in", ARG_BUF, .type = PT_PTR, .id = 480},
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 2},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 297 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 282 */
     {.kind = STEP_GEMM, .what = "L9 d Wqkv = dqkv^T h", .layer = 9, .backward = true,
      .gemm = {.m = {0, 3072}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 472},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 479},
         {"b", ARG_BUF, .id = 192},
-        {"c", ARG_BUF, .id = 477}}}, /* 298 */
+        {"c", ARG_BUF, .id = 484},
+        {"c_in", ARG_NULL}}}, /* 283 */
     {.kind = STEP_GEMM, .what = "L9 dxm += dqkv Wqkv", .layer = 9, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 3072}, .trans_a = 0, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 472},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 479},
         {"b", ARG_BUF, .id = 195},
-        {"c", ARG_BUF, .id = 461}}}, /* 299 */
+        {"c", ARG_BUF, .id = 467},
+        {"c_in", ARG_NULL}}}, /* 284 */
     {.kind = STEP_KERNEL, .what = "L9 x0 lambda gradients", .layer = 9, .backward = true,
      .kernel = "x0_lambda_grad_t2_d1024_p256", .kinst = 5, .kidx = 0, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"partial", ARG_BUF, .type = PT_PTR, .id = 478},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 461},
+        {"partial", ARG_BUF, .type = PT_PTR, .id = 485},
+        {"dxm", ARG_BUF, .type = PT_PTR, .id = 467},
         {"xs", ARG_BUF, .type = PT_PTR, .id = 193},
         {"x0", ARG_BUF, .type = PT_PTR, .id = 8},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 300 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 285 */
     {.kind = STEP_KERNEL, .what = "L9 lambda gradients", .layer = 9, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 366},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 367},
         {"out_off", ARG_INT, .type = PT_INT, .ival = 43},
-        {"in", ARG_BUF, .type = PT_PTR, .id = 478},
+        {"in", ARG_BUF, .type = PT_PTR, .id = 485},
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 3},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 301 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 286 */
     {.kind = STEP_KERNEL, .what = "L9 x0 mix backward", .layer = 9, .backward = true,
      .kernel = "x0_mix_bwd_t2_d1024", .kinst = 0, .kidx = 1, .rows_arg = 6, .n_arg = -1,
      .nargs = 7, .args = {
-        {"dxs", ARG_BUF, .type = PT_PTR, .id = 479},
+        {"dxs", ARG_BUF, .type = PT_PTR, .id = 486},
         {"dx0", ARG_BUF, .type = PT_PTR, .id = 342},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 461},
+        {"dxm", ARG_BUF, .type = PT_PTR, .id = 467},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"lambda_off", ARG_INT, .type = PT_INT, .ival = 43},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 302 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 287 */
     {.kind = STEP_COPY, .what = "L9 dout = dxs", .layer = 9, .backward = true,
      .bytes = {2048, 0},
      .nargs = 2, .args = {
-        {"dst", ARG_BUF, .id = 480},
-        {"src", ARG_BUF, .id = 479}}}, /* 303 */
+        {"dst", ARG_BUF, .id = 487},
+        {"src", ARG_BUF, .id = 486}}}, /* 288 */
     {.kind = STEP_GEMM, .what = "L8 d proj = dout^T act", .layer = 8, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 4096}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 480},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 487},
         {"b", ARG_BUF, .id = 190},
-        {"c", ARG_BUF, .id = 481}}}, /* 304 */
+        {"c", ARG_BUF, .id = 488},
+        {"c_in", ARG_NULL}}}, /* 289 */
     {.kind = STEP_GEMM, .what = "L8 dact = dout proj", .layer = 8, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 4096}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 480},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 487},
         {"b", ARG_BUF, .id = 191},
-        {"c", ARG_BUF, .id = 482}}}, /* 305 */
+        {"c", ARG_BUF, .id = 489},
+        {"c_in", ARG_NULL}}}, /* 290 */
     {.kind = STEP_KERNEL, .what = "L8 relu^2 backward", .layer = 8, .backward = true,
      .kernel = "relu2_bwd_m4096", .kinst = 1, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
-        {"dpre", ARG_BUF, .type = PT_PTR, .id = 482},
-        {"dact", ARG_BUF, .type = PT_PTR, .id = 482},
+        {"dpre", ARG_BUF, .type = PT_PTR, .id = 489},
+        {"dact", ARG_BUF, .type = PT_PTR, .id = 489},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 188},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 306 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 291 */
     {.kind = STEP_GEMM, .what = "L8 d fc = dpre^T n2", .layer = 8, .backward = true,
      .gemm = {.m = {0, 4096}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 482},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 489},
         {"b", ARG_BUF, .id = 186},
-        {"c", ARG_BUF, .id = 483}}}, /* 307 */
+        {"c", ARG_BUF, .id = 490},
+        {"c_in", ARG_NULL}}}, /* 292 */
     {.kind = STEP_GEMM, .what = "L8 dn2 = dpre fc", .layer = 8, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 4096}, .trans_a = 0, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 482},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 489},
         {"b", ARG_BUF, .id = 189},
-        {"c", ARG_BUF, .id = 484}}}, /* 308 */
+        {"c", ARG_BUF, .id = 491},
+        {"c_in", ARG_NULL}}}, /* 293 */
     {.kind = STEP_KERNEL, .what = "L8 mlp norm backward", .layer = 8, .backward = true,
      .kernel = "rmsnorm_bwd_d1024", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"dx", ARG_BUF, .type = PT_PTR, .id = 480},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 484},
+        {"dx", ARG_BUF, .type = PT_PTR, .id = 487},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 491},
         {"y", ARG_BUF, .type = PT_PTR, .id = 186},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 187},
         {"accumulate", ARG_INT, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 309 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 294 */
     {.kind = STEP_GEMM, .what = "L8 d Wo = dxa^T y", .layer = 8, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 480},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 487},
         {"b", ARG_BUF, .id = 182},
-        {"c", ARG_BUF, .id = 485}}}, /* 310 */
+        {"c", ARG_BUF, .id = 492},
+        {"c_in", ARG_NULL}}}, /* 295 */
     {.kind = STEP_GEMM, .what = "L8 dy = dxa Wo", .layer = 8, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 480},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 487},
         {"b", ARG_BUF, .id = 185},
-        {"c", ARG_BUF, .id = 486}}}, /* 311 */
+        {"c", ARG_BUF, .id = 493},
+        {"c_in", ARG_NULL}}}, /* 296 */
     {.kind = STEP_KERNEL, .what = "L8 attention delta", .layer = 8, .backward = true,
      .kernel = "attn_bwd_pre_h8_d128", .kinst = 14, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 487},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 486},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 494},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 493},
         {"y", ARG_BUF, .type = PT_PTR, .id = 182},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 312 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 297 */
     {.kind = STEP_KERNEL, .what = "L8 attention dk dv", .layer = 8, .backward = true,
-     .kernel = "attn_bwd_dkdv_h8_d128", .kinst = 14, .kidx = 2, .rows_arg = 10, .n_arg = -1,
-     .nargs = 11, .args = {
-        {"dk", ARG_BUF, .type = PT_PTR, .id = 489},
-        {"dv", ARG_BUF, .type = PT_PTR, .id = 490},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 486},
+     .kernel = "attn_bwd_dkdv_h8_d128", .kinst = 14, .kidx = 2, .rows_arg = 12, .n_arg = -1,
+     .nargs = 13, .args = {
+        {"dk", ARG_BUF, .type = PT_PTR, .id = 496},
+        {"dv", ARG_BUF, .type = PT_PTR, .id = 497},
+        {"ds", ARG_BUF, .type = PT_PTR, .id = 498},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 493},
         {"lse", ARG_BUF, .type = PT_PTR, .id = 183},
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 487},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 494},
         {"q", ARG_BUF, .type = PT_PTR, .id = 176},
         {"k", ARG_BUF, .type = PT_PTR, .id = 177},
         {"v", ARG_BUF, .type = PT_PTR, .id = 178},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 8},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 313 */
+        {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 8, .ival = 104},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 298 */
     {.kind = STEP_KERNEL, .what = "L8 attention dq", .layer = 8, .backward = true,
-     .kernel = "attn_bwd_dq_h8_d128", .kinst = 14, .kidx = 3, .rows_arg = 9, .n_arg = -1,
-     .nargs = 10, .args = {
-        {"dq", ARG_BUF, .type = PT_PTR, .id = 488},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 486},
+     .kernel = "attn_bwd_dq_h8_d128", .kinst = 14, .kidx = 3, .rows_arg = 11, .n_arg = -1,
+     .nargs = 12, .args = {
+        {"dq", ARG_BUF, .type = PT_PTR, .id = 495},
+        {"ds", ARG_BUF, .type = PT_PTR, .id = 498},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 493},
         {"lse", ARG_BUF, .type = PT_PTR, .id = 183},
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 487},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 494},
         {"q", ARG_BUF, .type = PT_PTR, .id = 176},
         {"k", ARG_BUF, .type = PT_PTR, .id = 177},
         {"v", ARG_BUF, .type = PT_PTR, .id = 178},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 8},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 314 */
+        {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 8, .ival = 104},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 299 */
     {.kind = STEP_KERNEL, .what = "L8 q k v backward", .layer = 8, .backward = true,
      .kernel = "qkv_bwd_h8_d128_r32h_vn_p512", .kinst = 11, .kidx = 1, .rows_arg = 13, .n_arg = -1,
      .nargs = 14, .args = {
-        {"dqkv", ARG_BUF, .type = PT_PTR, .id = 491},
-        {"partial", ARG_BUF, .type = PT_PTR, .id = 492},
+        {"dqkv", ARG_BUF, .type = PT_PTR, .id = 499},
+        {"partial", ARG_BUF, .type = PT_PTR, .id = 500},
         {"dve", ARG_NULL, .type = PT_PTR},
-        {"dq", ARG_BUF, .type = PT_PTR, .id = 488},
-        {"dk", ARG_BUF, .type = PT_PTR, .id = 489},
-        {"dv", ARG_BUF, .type = PT_PTR, .id = 490},
+        {"dq", ARG_BUF, .type = PT_PTR, .id = 495},
+        {"dk", ARG_BUF, .type = PT_PTR, .id = 496},
+        {"dv", ARG_BUF, .type = PT_PTR, .id = 497},
         {"qkv", ARG_BUF, .type = PT_PTR, .id = 173},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 175},
         {"ve", ARG_NULL, .type = PT_PTR},
@@ -3194,242 +3293,258 @@ static PlanStep steps[478] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 80},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 315 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 300 */
     {.kind = STEP_KERNEL, .what = "L8 sa gradients", .layer = 8, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 366},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 367},
         {"out_off", ARG_INT, .type = PT_INT, .ival = 80},
-        {"in", ARG_BUF, .type = PT_PTR, .id = 492},
+        {"in", ARG_BUF, .type = PT_PTR, .id = 500},
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 2},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 316 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 301 */
     {.kind = STEP_GEMM, .what = "L8 d Wqkv = dqkv^T h", .layer = 8, .backward = true,
      .gemm = {.m = {0, 3072}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 491},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 499},
         {"b", ARG_BUF, .id = 172},
-        {"c", ARG_BUF, .id = 496}}}, /* 317 */
+        {"c", ARG_BUF, .id = 504},
+        {"c_in", ARG_NULL}}}, /* 302 */
     {.kind = STEP_GEMM, .what = "L8 dxm += dqkv Wqkv", .layer = 8, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 3072}, .trans_a = 0, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 491},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 499},
         {"b", ARG_BUF, .id = 174},
-        {"c", ARG_BUF, .id = 480}}}, /* 318 */
+        {"c", ARG_BUF, .id = 487},
+        {"c_in", ARG_NULL}}}, /* 303 */
     {.kind = STEP_KERNEL, .what = "L8 x0 lambda gradients", .layer = 8, .backward = true,
      .kernel = "x0_lambda_grad_t2_d1024_p256", .kinst = 5, .kidx = 0, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"partial", ARG_BUF, .type = PT_PTR, .id = 497},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 480},
+        {"partial", ARG_BUF, .type = PT_PTR, .id = 505},
+        {"dxm", ARG_BUF, .type = PT_PTR, .id = 487},
         {"xs", ARG_BUF, .type = PT_PTR, .id = 165},
         {"x0", ARG_BUF, .type = PT_PTR, .id = 8},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 319 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 304 */
     {.kind = STEP_KERNEL, .what = "L8 lambda gradients", .layer = 8, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 366},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 367},
         {"out_off", ARG_INT, .type = PT_INT, .ival = 40},
-        {"in", ARG_BUF, .type = PT_PTR, .id = 497},
+        {"in", ARG_BUF, .type = PT_PTR, .id = 505},
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 3},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 320 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 305 */
     {.kind = STEP_KERNEL, .what = "L8 x0 mix backward", .layer = 8, .backward = true,
      .kernel = "x0_mix_bwd_t2_d1024", .kinst = 0, .kidx = 1, .rows_arg = 6, .n_arg = -1,
      .nargs = 7, .args = {
-        {"dxs", ARG_BUF, .type = PT_PTR, .id = 498},
+        {"dxs", ARG_BUF, .type = PT_PTR, .id = 506},
         {"dx0", ARG_BUF, .type = PT_PTR, .id = 342},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 480},
+        {"dxm", ARG_BUF, .type = PT_PTR, .id = 487},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"lambda_off", ARG_INT, .type = PT_INT, .ival = 40},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 321 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 306 */
     {.kind = STEP_GEMM, .what = "L7 d proj = dout^T act", .layer = 7, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 4096}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 498},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 506},
         {"b", ARG_BUF, .id = 170},
-        {"c", ARG_BUF, .id = 499}}}, /* 322 */
+        {"c", ARG_BUF, .id = 507},
+        {"c_in", ARG_NULL}}}, /* 307 */
     {.kind = STEP_GEMM, .what = "L7 dact = dout proj", .layer = 7, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 4096}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 498},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 506},
         {"b", ARG_BUF, .id = 171},
-        {"c", ARG_BUF, .id = 500}}}, /* 323 */
+        {"c", ARG_BUF, .id = 508},
+        {"c_in", ARG_NULL}}}, /* 308 */
     {.kind = STEP_KERNEL, .what = "L7 relu^2 backward", .layer = 7, .backward = true,
      .kernel = "relu2_bwd_m4096", .kinst = 1, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
-        {"dpre", ARG_BUF, .type = PT_PTR, .id = 500},
-        {"dact", ARG_BUF, .type = PT_PTR, .id = 500},
+        {"dpre", ARG_BUF, .type = PT_PTR, .id = 508},
+        {"dact", ARG_BUF, .type = PT_PTR, .id = 508},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 168},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 324 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 309 */
     {.kind = STEP_GEMM, .what = "L7 d fc = dpre^T n2", .layer = 7, .backward = true,
      .gemm = {.m = {0, 4096}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 500},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 508},
         {"b", ARG_BUF, .id = 166},
-        {"c", ARG_BUF, .id = 501}}}, /* 325 */
+        {"c", ARG_BUF, .id = 509},
+        {"c_in", ARG_NULL}}}, /* 310 */
     {.kind = STEP_GEMM, .what = "L7 dn2 = dpre fc", .layer = 7, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 4096}, .trans_a = 0, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 500},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 508},
         {"b", ARG_BUF, .id = 169},
-        {"c", ARG_BUF, .id = 502}}}, /* 326 */
+        {"c", ARG_BUF, .id = 510},
+        {"c_in", ARG_NULL}}}, /* 311 */
     {.kind = STEP_KERNEL, .what = "L7 mlp norm backward", .layer = 7, .backward = true,
      .kernel = "rmsnorm_bwd_d1024", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"dx", ARG_BUF, .type = PT_PTR, .id = 498},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 502},
+        {"dx", ARG_BUF, .type = PT_PTR, .id = 506},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 510},
         {"y", ARG_BUF, .type = PT_PTR, .id = 166},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 167},
         {"accumulate", ARG_INT, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 327 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 312 */
     {.kind = STEP_KERNEL, .what = "L7 x0 lambda gradients", .layer = 7, .backward = true,
      .kernel = "x0_lambda_grad_t2_d1024_p256", .kinst = 5, .kidx = 0, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"partial", ARG_BUF, .type = PT_PTR, .id = 503},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 498},
+        {"partial", ARG_BUF, .type = PT_PTR, .id = 511},
+        {"dxm", ARG_BUF, .type = PT_PTR, .id = 506},
         {"xs", ARG_BUF, .type = PT_PTR, .id = 157},
         {"x0", ARG_BUF, .type = PT_PTR, .id = 8},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 328 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 313 */
     {.kind = STEP_KERNEL, .what = "L7 lambda gradients", .layer = 7, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 366},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 367},
         {"out_off", ARG_INT, .type = PT_INT, .ival = 37},
-        {"in", ARG_BUF, .type = PT_PTR, .id = 503},
+        {"in", ARG_BUF, .type = PT_PTR, .id = 511},
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 3},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 329 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 314 */
     {.kind = STEP_KERNEL, .what = "L7 x0 mix backward", .layer = 7, .backward = true,
      .kernel = "x0_mix_bwd_t2_d1024", .kinst = 0, .kidx = 1, .rows_arg = 6, .n_arg = -1,
      .nargs = 7, .args = {
-        {"dxs", ARG_BUF, .type = PT_PTR, .id = 504},
+        {"dxs", ARG_BUF, .type = PT_PTR, .id = 512},
         {"dx0", ARG_BUF, .type = PT_PTR, .id = 342},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 498},
+        {"dxm", ARG_BUF, .type = PT_PTR, .id = 506},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"lambda_off", ARG_INT, .type = PT_INT, .ival = 37},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 330 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 315 */
     {.kind = STEP_KERNEL, .what = "L6 skip gradient", .layer = 6, .backward = true,
      .kernel = "skip_bwd_d1024_p256", .kinst = 13, .kidx = 0, .rows_arg = 6, .n_arg = -1,
      .nargs = 7, .args = {
-        {"dsrc", ARG_BUF, .type = PT_PTR, .id = 504},
-        {"partial", ARG_BUF, .type = PT_PTR, .id = 505},
-        {"dxs", ARG_BUF, .type = PT_PTR, .id = 479},
+        {"dsrc", ARG_BUF, .type = PT_PTR, .id = 512},
+        {"partial", ARG_BUF, .type = PT_PTR, .id = 513},
+        {"dxs", ARG_BUF, .type = PT_PTR, .id = 486},
         {"src", ARG_BUF, .type = PT_PTR, .id = 157},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"skip_off", ARG_INT, .type = PT_INT, .ival = 6},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 331 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 316 */
     {.kind = STEP_KERNEL, .what = "L6 skip weight gradient", .layer = 6, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 366},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 367},
         {"out_off", ARG_INT, .type = PT_INT, .ival = 6},
-        {"in", ARG_BUF, .type = PT_PTR, .id = 505},
+        {"in", ARG_BUF, .type = PT_PTR, .id = 513},
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 1},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 332 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 317 */
     {.kind = STEP_GEMM, .what = "L6 d proj = dout^T act", .layer = 6, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 4096}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 504},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 512},
         {"b", ARG_BUF, .id = 163},
-        {"c", ARG_BUF, .id = 506}}}, /* 333 */
+        {"c", ARG_BUF, .id = 514},
+        {"c_in", ARG_NULL}}}, /* 318 */
     {.kind = STEP_GEMM, .what = "L6 dact = dout proj", .layer = 6, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 4096}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 504},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 512},
         {"b", ARG_BUF, .id = 164},
-        {"c", ARG_BUF, .id = 507}}}, /* 334 */
+        {"c", ARG_BUF, .id = 515},
+        {"c_in", ARG_NULL}}}, /* 319 */
     {.kind = STEP_KERNEL, .what = "L6 relu^2 backward", .layer = 6, .backward = true,
      .kernel = "relu2_bwd_m4096", .kinst = 1, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
-        {"dpre", ARG_BUF, .type = PT_PTR, .id = 507},
-        {"dact", ARG_BUF, .type = PT_PTR, .id = 507},
+        {"dpre", ARG_BUF, .type = PT_PTR, .id = 515},
+        {"dact", ARG_BUF, .type = PT_PTR, .id = 515},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 161},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 335 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 320 */
     {.kind = STEP_GEMM, .what = "L6 d fc = dpre^T n2", .layer = 6, .backward = true,
      .gemm = {.m = {0, 4096}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 507},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 515},
         {"b", ARG_BUF, .id = 159},
-        {"c", ARG_BUF, .id = 508}}}, /* 336 */
+        {"c", ARG_BUF, .id = 516},
+        {"c_in", ARG_NULL}}}, /* 321 */
     {.kind = STEP_GEMM, .what = "L6 dn2 = dpre fc", .layer = 6, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 4096}, .trans_a = 0, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 507},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 515},
         {"b", ARG_BUF, .id = 162},
-        {"c", ARG_BUF, .id = 509}}}, /* 337 */
+        {"c", ARG_BUF, .id = 517},
+        {"c_in", ARG_NULL}}}, /* 322 */
     {.kind = STEP_KERNEL, .what = "L6 mlp norm backward", .layer = 6, .backward = true,
      .kernel = "rmsnorm_bwd_d1024", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"dx", ARG_BUF, .type = PT_PTR, .id = 504},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 509},
+        {"dx", ARG_BUF, .type = PT_PTR, .id = 512},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 517},
         {"y", ARG_BUF, .type = PT_PTR, .id = 159},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 160},
         {"accumulate", ARG_INT, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 338 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 323 */
     {.kind = STEP_GEMM, .what = "L6 d Wo = dxa^T y", .layer = 6, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 504},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 512},
         {"b", ARG_BUF, .id = 155},
-        {"c", ARG_BUF, .id = 510}}}, /* 339 */
+        {"c", ARG_BUF, .id = 518},
+        {"c_in", ARG_NULL}}}, /* 324 */
     {.kind = STEP_GEMM, .what = "L6 dy = dxa Wo", .layer = 6, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 504},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 512},
         {"b", ARG_BUF, .id = 158},
-        {"c", ARG_BUF, .id = 511}}}, /* 340 */
+        {"c", ARG_BUF, .id = 519},
+        {"c_in", ARG_NULL}}}, /* 325 */
     {.kind = STEP_KERNEL, .what = "L6 attention delta", .layer = 6, .backward = true,
      .kernel = "attn_bwd_pre_h8_d128", .kinst = 14, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 512},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 511},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 520},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 519},
         {"y", ARG_BUF, .type = PT_PTR, .id = 155},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 341 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 326 */
     {.kind = STEP_KERNEL, .what = "L6 attention dk dv", .layer = 6, .backward = true,
-     .kernel = "attn_bwd_dkdv_h8_d128", .kinst = 14, .kidx = 2, .rows_arg = 10, .n_arg = -1,
-     .nargs = 11, .args = {
-        {"dk", ARG_BUF, .type = PT_PTR, .id = 514},
-        {"dv", ARG_BUF, .type = PT_PTR, .id = 515},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 511},
+     .kernel = "attn_bwd_dkdv_h8_d128", .kinst = 14, .kidx = 2, .rows_arg = 12, .n_arg = -1,
+     .nargs = 13, .args = {
+        {"dk", ARG_BUF, .type = PT_PTR, .id = 522},
+        {"dv", ARG_BUF, .type = PT_PTR, .id = 523},
+        {"ds", ARG_BUF, .type = PT_PTR, .id = 524},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 519},
         {"lse", ARG_BUF, .type = PT_PTR, .id = 156},
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 512},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 520},
         {"q", ARG_BUF, .type = PT_PTR, .id = 149},
         {"k", ARG_BUF, .type = PT_PTR, .id = 150},
         {"v", ARG_BUF, .type = PT_PTR, .id = 151},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 6},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 342 */
+        {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 6, .ival = 104},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 327 */
     {.kind = STEP_KERNEL, .what = "L6 attention dq", .layer = 6, .backward = true,
-     .kernel = "attn_bwd_dq_h8_d128", .kinst = 14, .kidx = 3, .rows_arg = 9, .n_arg = -1,
-     .nargs = 10, .args = {
-        {"dq", ARG_BUF, .type = PT_PTR, .id = 513},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 511},
+     .kernel = "attn_bwd_dq_h8_d128", .kinst = 14, .kidx = 3, .rows_arg = 11, .n_arg = -1,
+     .nargs = 12, .args = {
+        {"dq", ARG_BUF, .type = PT_PTR, .id = 521},
+        {"ds", ARG_BUF, .type = PT_PTR, .id = 524},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 519},
         {"lse", ARG_BUF, .type = PT_PTR, .id = 156},
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 512},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 520},
         {"q", ARG_BUF, .type = PT_PTR, .id = 149},
         {"k", ARG_BUF, .type = PT_PTR, .id = 150},
         {"v", ARG_BUF, .type = PT_PTR, .id = 151},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 6},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 343 */
+        {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 6, .ival = 104},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 328 */
     {.kind = STEP_KERNEL, .what = "L6 q k v backward", .layer = 6, .backward = true,
      .kernel = "qkv_bwd_h8_d128_r32h_vn_p512", .kinst = 11, .kidx = 1, .rows_arg = 13, .n_arg = -1,
      .nargs = 14, .args = {
-        {"dqkv", ARG_BUF, .type = PT_PTR, .id = 516},
-        {"partial", ARG_BUF, .type = PT_PTR, .id = 517},
+        {"dqkv", ARG_BUF, .type = PT_PTR, .id = 525},
+        {"partial", ARG_BUF, .type = PT_PTR, .id = 526},
         {"dve", ARG_NULL, .type = PT_PTR},
-        {"dq", ARG_BUF, .type = PT_PTR, .id = 513},
-        {"dk", ARG_BUF, .type = PT_PTR, .id = 514},
-        {"dv", ARG_BUF, .type = PT_PTR, .id = 515},
+        {"dq", ARG_BUF, .type = PT_PTR, .id = 521},
+        {"dk", ARG_BUF, .type = PT_PTR, .id = 522},
+        {"dv", ARG_BUF, .type = PT_PTR, .id = 523},
         {"qkv", ARG_BUF, .type = PT_PTR, .id = 146},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 148},
         {"ve", ARG_NULL, .type = PT_PTR},
@@ -3437,153 +3552,165 @@ static PlanStep steps[478] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 76},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 344 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 329 */
     {.kind = STEP_KERNEL, .what = "L6 sa gradients", .layer = 6, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 366},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 367},
         {"out_off", ARG_INT, .type = PT_INT, .ival = 76},
-        {"in", ARG_BUF, .type = PT_PTR, .id = 517},
+        {"in", ARG_BUF, .type = PT_PTR, .id = 526},
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 2},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 345 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 330 */
     {.kind = STEP_GEMM, .what = "L6 d Wqkv = dqkv^T h", .layer = 6, .backward = true,
      .gemm = {.m = {0, 3072}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 516},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 525},
         {"b", ARG_BUF, .id = 145},
-        {"c", ARG_BUF, .id = 521}}}, /* 346 */
+        {"c", ARG_BUF, .id = 530},
+        {"c_in", ARG_NULL}}}, /* 331 */
     {.kind = STEP_GEMM, .what = "L6 dxm += dqkv Wqkv", .layer = 6, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 3072}, .trans_a = 0, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 516},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 525},
         {"b", ARG_BUF, .id = 147},
-        {"c", ARG_BUF, .id = 504}}}, /* 347 */
+        {"c", ARG_BUF, .id = 512},
+        {"c_in", ARG_NULL}}}, /* 332 */
     {.kind = STEP_KERNEL, .what = "L6 x0 lambda gradients", .layer = 6, .backward = true,
      .kernel = "x0_lambda_grad_t2_d1024_p256", .kinst = 5, .kidx = 0, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"partial", ARG_BUF, .type = PT_PTR, .id = 522},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 504},
+        {"partial", ARG_BUF, .type = PT_PTR, .id = 531},
+        {"dxm", ARG_BUF, .type = PT_PTR, .id = 512},
         {"xs", ARG_BUF, .type = PT_PTR, .id = 137},
         {"x0", ARG_BUF, .type = PT_PTR, .id = 8},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 348 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 333 */
     {.kind = STEP_KERNEL, .what = "L6 lambda gradients", .layer = 6, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 366},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 367},
         {"out_off", ARG_INT, .type = PT_INT, .ival = 34},
-        {"in", ARG_BUF, .type = PT_PTR, .id = 522},
+        {"in", ARG_BUF, .type = PT_PTR, .id = 531},
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 3},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 349 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 334 */
     {.kind = STEP_KERNEL, .what = "L6 x0 mix backward", .layer = 6, .backward = true,
      .kernel = "x0_mix_bwd_t2_d1024", .kinst = 0, .kidx = 1, .rows_arg = 6, .n_arg = -1,
      .nargs = 7, .args = {
-        {"dxs", ARG_BUF, .type = PT_PTR, .id = 523},
+        {"dxs", ARG_BUF, .type = PT_PTR, .id = 532},
         {"dx0", ARG_BUF, .type = PT_PTR, .id = 342},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 504},
+        {"dxm", ARG_BUF, .type = PT_PTR, .id = 512},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"lambda_off", ARG_INT, .type = PT_INT, .ival = 34},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 350 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 335 */
     {.kind = STEP_GEMM, .what = "L5 d proj = dout^T act", .layer = 5, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 4096}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 523},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 532},
         {"b", ARG_BUF, .id = 143},
-        {"c", ARG_BUF, .id = 524}}}, /* 351 */
+        {"c", ARG_BUF, .id = 533},
+        {"c_in", ARG_NULL}}}, /* 336 */
     {.kind = STEP_GEMM, .what = "L5 dact = dout proj", .layer = 5, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 4096}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 523},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 532},
         {"b", ARG_BUF, .id = 144},
-        {"c", ARG_BUF, .id = 525}}}, /* 352 */
+        {"c", ARG_BUF, .id = 534},
+        {"c_in", ARG_NULL}}}, /* 337 */
     {.kind = STEP_KERNEL, .what = "L5 relu^2 backward", .layer = 5, .backward = true,
      .kernel = "relu2_bwd_m4096", .kinst = 1, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
-        {"dpre", ARG_BUF, .type = PT_PTR, .id = 525},
-        {"dact", ARG_BUF, .type = PT_PTR, .id = 525},
+        {"dpre", ARG_BUF, .type = PT_PTR, .id = 534},
+        {"dact", ARG_BUF, .type = PT_PTR, .id = 534},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 141},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 353 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 338 */
     {.kind = STEP_GEMM, .what = "L5 d fc = dpre^T n2", .layer = 5, .backward = true,
      .gemm = {.m = {0, 4096}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 525},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 534},
         {"b", ARG_BUF, .id = 139},
-        {"c", ARG_BUF, .id = 526}}}, /* 354 */
+        {"c", ARG_BUF, .id = 535},
+        {"c_in", ARG_NULL}}}, /* 339 */
     {.kind = STEP_GEMM, .what = "L5 dn2 = dpre fc", .layer = 5, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 4096}, .trans_a = 0, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 525},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 534},
         {"b", ARG_BUF, .id = 142},
-        {"c", ARG_BUF, .id = 527}}}, /* 355 */
+        {"c", ARG_BUF, .id = 536},
+        {"c_in", ARG_NULL}}}, /* 340 */
     {.kind = STEP_KERNEL, .what = "L5 mlp norm backward", .layer = 5, .backward = true,
      .kernel = "rmsnorm_bwd_d1024", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"dx", ARG_BUF, .type = PT_PTR, .id = 523},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 527},
+        {"dx", ARG_BUF, .type = PT_PTR, .id = 532},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 536},
         {"y", ARG_BUF, .type = PT_PTR, .id = 139},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 140},
         {"accumulate", ARG_INT, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 356 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 341 */
     {.kind = STEP_GEMM, .what = "L5 d Wo = dxa^T y", .layer = 5, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 523},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 532},
         {"b", ARG_BUF, .id = 135},
-        {"c", ARG_BUF, .id = 528}}}, /* 357 */
+        {"c", ARG_BUF, .id = 537},
+        {"c_in", ARG_NULL}}}, /* 342 */
     {.kind = STEP_GEMM, .what = "L5 dy = dxa Wo", .layer = 5, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 523},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 532},
         {"b", ARG_BUF, .id = 138},
-        {"c", ARG_BUF, .id = 529}}}, /* 358 */
+        {"c", ARG_BUF, .id = 538},
+        {"c_in", ARG_NULL}}}, /* 343 */
     {.kind = STEP_KERNEL, .what = "L5 attention delta", .layer = 5, .backward = true,
      .kernel = "attn_bwd_pre_h8_d128", .kinst = 14, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 530},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 529},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 539},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 538},
         {"y", ARG_BUF, .type = PT_PTR, .id = 135},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 359 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 344 */
     {.kind = STEP_KERNEL, .what = "L5 attention dk dv", .layer = 5, .backward = true,
-     .kernel = "attn_bwd_dkdv_h8_d128", .kinst = 14, .kidx = 2, .rows_arg = 10, .n_arg = -1,
-     .nargs = 11, .args = {
-        {"dk", ARG_BUF, .type = PT_PTR, .id = 532},
-        {"dv", ARG_BUF, .type = PT_PTR, .id = 533},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 529},
+     .kernel = "attn_bwd_dkdv_h8_d128", .kinst = 14, .kidx = 2, .rows_arg = 12, .n_arg = -1,
+     .nargs = 13, .args = {
+        {"dk", ARG_BUF, .type = PT_PTR, .id = 541},
+        {"dv", ARG_BUF, .type = PT_PTR, .id = 542},
+        {"ds", ARG_BUF, .type = PT_PTR, .id = 543},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 538},
         {"lse", ARG_BUF, .type = PT_PTR, .id = 136},
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 530},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 539},
         {"q", ARG_BUF, .type = PT_PTR, .id = 129},
         {"k", ARG_BUF, .type = PT_PTR, .id = 130},
         {"v", ARG_BUF, .type = PT_PTR, .id = 131},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 5},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 360 */
+        {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 5, .ival = 104},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 345 */
     {.kind = STEP_KERNEL, .what = "L5 attention dq", .layer = 5, .backward = true,
-     .kernel = "attn_bwd_dq_h8_d128", .kinst = 14, .kidx = 3, .rows_arg = 9, .n_arg = -1,
-     .nargs = 10, .args = {
-        {"dq", ARG_BUF, .type = PT_PTR, .id = 531},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 529},
+     .kernel = "attn_bwd_dq_h8_d128", .kinst = 14, .kidx = 3, .rows_arg = 11, .n_arg = -1,
+     .nargs = 12, .args = {
+        {"dq", ARG_BUF, .type = PT_PTR, .id = 540},
+        {"ds", ARG_BUF, .type = PT_PTR, .id = 543},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 538},
         {"lse", ARG_BUF, .type = PT_PTR, .id = 136},
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 530},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 539},
         {"q", ARG_BUF, .type = PT_PTR, .id = 129},
         {"k", ARG_BUF, .type = PT_PTR, .id = 130},
         {"v", ARG_BUF, .type = PT_PTR, .id = 131},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 5},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 361 */
+        {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 5, .ival = 104},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 346 */
     {.kind = STEP_KERNEL, .what = "L5 q k v backward", .layer = 5, .backward = true,
      .kernel = "qkv_bwd_h8_d128_r32h_vn_p512", .kinst = 11, .kidx = 1, .rows_arg = 13, .n_arg = -1,
      .nargs = 14, .args = {
-        {"dqkv", ARG_BUF, .type = PT_PTR, .id = 534},
-        {"partial", ARG_BUF, .type = PT_PTR, .id = 535},
+        {"dqkv", ARG_BUF, .type = PT_PTR, .id = 544},
+        {"partial", ARG_BUF, .type = PT_PTR, .id = 545},
         {"dve", ARG_NULL, .type = PT_PTR},
-        {"dq", ARG_BUF, .type = PT_PTR, .id = 531},
-        {"dk", ARG_BUF, .type = PT_PTR, .id = 532},
-        {"dv", ARG_BUF, .type = PT_PTR, .id = 533},
+        {"dq", ARG_BUF, .type = PT_PTR, .id = 540},
+        {"dk", ARG_BUF, .type = PT_PTR, .id = 541},
+        {"dv", ARG_BUF, .type = PT_PTR, .id = 542},
         {"qkv", ARG_BUF, .type = PT_PTR, .id = 126},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 128},
         {"ve", ARG_NULL, .type = PT_PTR},
@@ -3591,173 +3718,185 @@ static PlanStep steps[478] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 74},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 362 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 347 */
     {.kind = STEP_KERNEL, .what = "L5 sa gradients", .layer = 5, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 366},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 367},
         {"out_off", ARG_INT, .type = PT_INT, .ival = 74},
-        {"in", ARG_BUF, .type = PT_PTR, .id = 535},
+        {"in", ARG_BUF, .type = PT_PTR, .id = 545},
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 2},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 363 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 348 */
     {.kind = STEP_GEMM, .what = "L5 d Wqkv = dqkv^T h", .layer = 5, .backward = true,
      .gemm = {.m = {0, 3072}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 534},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 544},
         {"b", ARG_BUF, .id = 125},
-        {"c", ARG_BUF, .id = 539}}}, /* 364 */
+        {"c", ARG_BUF, .id = 549},
+        {"c_in", ARG_NULL}}}, /* 349 */
     {.kind = STEP_GEMM, .what = "L5 dxm += dqkv Wqkv", .layer = 5, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 3072}, .trans_a = 0, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 534},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 544},
         {"b", ARG_BUF, .id = 127},
-        {"c", ARG_BUF, .id = 523}}}, /* 365 */
+        {"c", ARG_BUF, .id = 532},
+        {"c_in", ARG_NULL}}}, /* 350 */
     {.kind = STEP_KERNEL, .what = "L5 x0 lambda gradients", .layer = 5, .backward = true,
      .kernel = "x0_lambda_grad_t2_d1024_p256", .kinst = 5, .kidx = 0, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"partial", ARG_BUF, .type = PT_PTR, .id = 540},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 523},
+        {"partial", ARG_BUF, .type = PT_PTR, .id = 550},
+        {"dxm", ARG_BUF, .type = PT_PTR, .id = 532},
         {"xs", ARG_BUF, .type = PT_PTR, .id = 117},
         {"x0", ARG_BUF, .type = PT_PTR, .id = 8},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 366 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 351 */
     {.kind = STEP_KERNEL, .what = "L5 lambda gradients", .layer = 5, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 366},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 367},
         {"out_off", ARG_INT, .type = PT_INT, .ival = 31},
-        {"in", ARG_BUF, .type = PT_PTR, .id = 540},
+        {"in", ARG_BUF, .type = PT_PTR, .id = 550},
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 3},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 367 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 352 */
     {.kind = STEP_KERNEL, .what = "L5 x0 mix backward", .layer = 5, .backward = true,
      .kernel = "x0_mix_bwd_t2_d1024", .kinst = 0, .kidx = 1, .rows_arg = 6, .n_arg = -1,
      .nargs = 7, .args = {
-        {"dxs", ARG_BUF, .type = PT_PTR, .id = 541},
+        {"dxs", ARG_BUF, .type = PT_PTR, .id = 551},
         {"dx0", ARG_BUF, .type = PT_PTR, .id = 342},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 523},
+        {"dxm", ARG_BUF, .type = PT_PTR, .id = 532},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"lambda_off", ARG_INT, .type = PT_INT, .ival = 31},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 368 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 353 */
     {.kind = STEP_KERNEL, .what = "L4 skip gradient", .layer = 4, .backward = true,
      .kernel = "skip_bwd_d1024_p256", .kinst = 13, .kidx = 0, .rows_arg = 6, .n_arg = -1,
      .nargs = 7, .args = {
-        {"dsrc", ARG_BUF, .type = PT_PTR, .id = 541},
-        {"partial", ARG_BUF, .type = PT_PTR, .id = 542},
-        {"dxs", ARG_BUF, .type = PT_PTR, .id = 460},
+        {"dsrc", ARG_BUF, .type = PT_PTR, .id = 551},
+        {"partial", ARG_BUF, .type = PT_PTR, .id = 552},
+        {"dxs", ARG_BUF, .type = PT_PTR, .id = 466},
         {"src", ARG_BUF, .type = PT_PTR, .id = 117},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"skip_off", ARG_INT, .type = PT_INT, .ival = 4},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 369 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 354 */
     {.kind = STEP_KERNEL, .what = "L4 skip weight gradient", .layer = 4, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 366},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 367},
         {"out_off", ARG_INT, .type = PT_INT, .ival = 4},
-        {"in", ARG_BUF, .type = PT_PTR, .id = 542},
+        {"in", ARG_BUF, .type = PT_PTR, .id = 552},
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 1},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 370 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 355 */
     {.kind = STEP_GEMM, .what = "L4 d proj = dout^T act", .layer = 4, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 4096}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 541},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 551},
         {"b", ARG_BUF, .id = 123},
-        {"c", ARG_BUF, .id = 543}}}, /* 371 */
+        {"c", ARG_BUF, .id = 553},
+        {"c_in", ARG_NULL}}}, /* 356 */
     {.kind = STEP_GEMM, .what = "L4 dact = dout proj", .layer = 4, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 4096}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 541},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 551},
         {"b", ARG_BUF, .id = 124},
-        {"c", ARG_BUF, .id = 544}}}, /* 372 */
+        {"c", ARG_BUF, .id = 554},
+        {"c_in", ARG_NULL}}}, /* 357 */
     {.kind = STEP_KERNEL, .what = "L4 relu^2 backward", .layer = 4, .backward = true,
      .kernel = "relu2_bwd_m4096", .kinst = 1, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
-        {"dpre", ARG_BUF, .type = PT_PTR, .id = 544},
-        {"dact", ARG_BUF, .type = PT_PTR, .id = 544},
+        {"dpre", ARG_BUF, .type = PT_PTR, .id = 554},
+        {"dact", ARG_BUF, .type = PT_PTR, .id = 554},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 121},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 373 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 358 */
     {.kind = STEP_GEMM, .what = "L4 d fc = dpre^T n2", .layer = 4, .backward = true,
      .gemm = {.m = {0, 4096}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 544},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 554},
         {"b", ARG_BUF, .id = 119},
-        {"c", ARG_BUF, .id = 545}}}, /* 374 */
+        {"c", ARG_BUF, .id = 555},
+        {"c_in", ARG_NULL}}}, /* 359 */
     {.kind = STEP_GEMM, .what = "L4 dn2 = dpre fc", .layer = 4, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 4096}, .trans_a = 0, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 544},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 554},
         {"b", ARG_BUF, .id = 122},
-        {"c", ARG_BUF, .id = 546}}}, /* 375 */
+        {"c", ARG_BUF, .id = 556},
+        {"c_in", ARG_NULL}}}, /* 360 */
     {.kind = STEP_KERNEL, .what = "L4 mlp norm backward", .layer = 4, .backward = true,
      .kernel = "rmsnorm_bwd_d1024", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"dx", ARG_BUF, .type = PT_PTR, .id = 541},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 546},
+        {"dx", ARG_BUF, .type = PT_PTR, .id = 551},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 556},
         {"y", ARG_BUF, .type = PT_PTR, .id = 119},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 120},
         {"accumulate", ARG_INT, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 376 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 361 */
     {.kind = STEP_GEMM, .what = "L4 d Wo = dxa^T y", .layer = 4, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 541},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 551},
         {"b", ARG_BUF, .id = 115},
-        {"c", ARG_BUF, .id = 547}}}, /* 377 */
+        {"c", ARG_BUF, .id = 557},
+        {"c_in", ARG_NULL}}}, /* 362 */
     {.kind = STEP_GEMM, .what = "L4 dy = dxa Wo", .layer = 4, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 541},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 551},
         {"b", ARG_BUF, .id = 118},
-        {"c", ARG_BUF, .id = 548}}}, /* 378 */
+        {"c", ARG_BUF, .id = 558},
+        {"c_in", ARG_NULL}}}, /* 363 */
     {.kind = STEP_KERNEL, .what = "L4 attention delta", .layer = 4, .backward = true,
      .kernel = "attn_bwd_pre_h8_d128", .kinst = 14, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 549},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 548},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 559},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 558},
         {"y", ARG_BUF, .type = PT_PTR, .id = 115},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 379 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 364 */
     {.kind = STEP_KERNEL, .what = "L4 attention dk dv", .layer = 4, .backward = true,
-     .kernel = "attn_bwd_dkdv_h8_d128", .kinst = 14, .kidx = 2, .rows_arg = 10, .n_arg = -1,
-     .nargs = 11, .args = {
-        {"dk", ARG_BUF, .type = PT_PTR, .id = 551},
-        {"dv", ARG_BUF, .type = PT_PTR, .id = 552},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 548},
+     .kernel = "attn_bwd_dkdv_h8_d128", .kinst = 14, .kidx = 2, .rows_arg = 12, .n_arg = -1,
+     .nargs = 13, .args = {
+        {"dk", ARG_BUF, .type = PT_PTR, .id = 561},
+        {"dv", ARG_BUF, .type = PT_PTR, .id = 562},
+        {"ds", ARG_BUF, .type = PT_PTR, .id = 563},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 558},
         {"lse", ARG_BUF, .type = PT_PTR, .id = 116},
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 549},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 559},
         {"q", ARG_BUF, .type = PT_PTR, .id = 109},
         {"k", ARG_BUF, .type = PT_PTR, .id = 110},
         {"v", ARG_BUF, .type = PT_PTR, .id = 111},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 4},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 380 */
+        {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 4, .ival = 216},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 365 */
     {.kind = STEP_KERNEL, .what = "L4 attention dq", .layer = 4, .backward = true,
-     .kernel = "attn_bwd_dq_h8_d128", .kinst = 14, .kidx = 3, .rows_arg = 9, .n_arg = -1,
-     .nargs = 10, .args = {
-        {"dq", ARG_BUF, .type = PT_PTR, .id = 550},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 548},
+     .kernel = "attn_bwd_dq_h8_d128", .kinst = 14, .kidx = 3, .rows_arg = 11, .n_arg = -1,
+     .nargs = 12, .args = {
+        {"dq", ARG_BUF, .type = PT_PTR, .id = 560},
+        {"ds", ARG_BUF, .type = PT_PTR, .id = 563},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 558},
         {"lse", ARG_BUF, .type = PT_PTR, .id = 116},
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 549},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 559},
         {"q", ARG_BUF, .type = PT_PTR, .id = 109},
         {"k", ARG_BUF, .type = PT_PTR, .id = 110},
         {"v", ARG_BUF, .type = PT_PTR, .id = 111},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 4},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 381 */
+        {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 4, .ival = 216},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 366 */
     {.kind = STEP_KERNEL, .what = "L4 q k v backward", .layer = 4, .backward = true,
      .kernel = "qkv_bwd_h8_d128_r32h_vn_p512", .kinst = 11, .kidx = 1, .rows_arg = 13, .n_arg = -1,
      .nargs = 14, .args = {
-        {"dqkv", ARG_BUF, .type = PT_PTR, .id = 553},
-        {"partial", ARG_BUF, .type = PT_PTR, .id = 554},
+        {"dqkv", ARG_BUF, .type = PT_PTR, .id = 564},
+        {"partial", ARG_BUF, .type = PT_PTR, .id = 565},
         {"dve", ARG_BUF, .type = PT_PTR, .id = 347},
-        {"dq", ARG_BUF, .type = PT_PTR, .id = 550},
-        {"dk", ARG_BUF, .type = PT_PTR, .id = 551},
-        {"dv", ARG_BUF, .type = PT_PTR, .id = 552},
+        {"dq", ARG_BUF, .type = PT_PTR, .id = 560},
+        {"dk", ARG_BUF, .type = PT_PTR, .id = 561},
+        {"dv", ARG_BUF, .type = PT_PTR, .id = 562},
         {"qkv", ARG_BUF, .type = PT_PTR, .id = 106},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 108},
         {"ve", ARG_BUF, .type = PT_PTR, .id = 22},
@@ -3765,153 +3904,165 @@ static PlanStep steps[478] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 72},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 382 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 367 */
     {.kind = STEP_KERNEL, .what = "L4 sa gradients", .layer = 4, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 366},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 367},
         {"out_off", ARG_INT, .type = PT_INT, .ival = 72},
-        {"in", ARG_BUF, .type = PT_PTR, .id = 554},
+        {"in", ARG_BUF, .type = PT_PTR, .id = 565},
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 2},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 383 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 368 */
     {.kind = STEP_GEMM, .what = "L4 d Wqkv = dqkv^T h", .layer = 4, .backward = true,
      .gemm = {.m = {0, 3072}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 553},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 564},
         {"b", ARG_BUF, .id = 105},
-        {"c", ARG_BUF, .id = 558}}}, /* 384 */
+        {"c", ARG_BUF, .id = 569},
+        {"c_in", ARG_NULL}}}, /* 369 */
     {.kind = STEP_GEMM, .what = "L4 dxm += dqkv Wqkv", .layer = 4, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 3072}, .trans_a = 0, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 553},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 564},
         {"b", ARG_BUF, .id = 107},
-        {"c", ARG_BUF, .id = 541}}}, /* 385 */
+        {"c", ARG_BUF, .id = 551},
+        {"c_in", ARG_NULL}}}, /* 370 */
     {.kind = STEP_KERNEL, .what = "L4 x0 lambda gradients", .layer = 4, .backward = true,
      .kernel = "x0_lambda_grad_t2_d1024_p256", .kinst = 5, .kidx = 0, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"partial", ARG_BUF, .type = PT_PTR, .id = 559},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 541},
+        {"partial", ARG_BUF, .type = PT_PTR, .id = 570},
+        {"dxm", ARG_BUF, .type = PT_PTR, .id = 551},
         {"xs", ARG_BUF, .type = PT_PTR, .id = 97},
         {"x0", ARG_BUF, .type = PT_PTR, .id = 8},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 386 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 371 */
     {.kind = STEP_KERNEL, .what = "L4 lambda gradients", .layer = 4, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 366},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 367},
         {"out_off", ARG_INT, .type = PT_INT, .ival = 28},
-        {"in", ARG_BUF, .type = PT_PTR, .id = 559},
+        {"in", ARG_BUF, .type = PT_PTR, .id = 570},
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 3},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 387 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 372 */
     {.kind = STEP_KERNEL, .what = "L4 x0 mix backward", .layer = 4, .backward = true,
      .kernel = "x0_mix_bwd_t2_d1024", .kinst = 0, .kidx = 1, .rows_arg = 6, .n_arg = -1,
      .nargs = 7, .args = {
-        {"dxs", ARG_BUF, .type = PT_PTR, .id = 560},
+        {"dxs", ARG_BUF, .type = PT_PTR, .id = 571},
         {"dx0", ARG_BUF, .type = PT_PTR, .id = 342},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 541},
+        {"dxm", ARG_BUF, .type = PT_PTR, .id = 551},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"lambda_off", ARG_INT, .type = PT_INT, .ival = 28},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 388 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 373 */
     {.kind = STEP_GEMM, .what = "L3 d proj = dout^T act", .layer = 3, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 4096}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 560},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 571},
         {"b", ARG_BUF, .id = 103},
-        {"c", ARG_BUF, .id = 561}}}, /* 389 */
+        {"c", ARG_BUF, .id = 572},
+        {"c_in", ARG_NULL}}}, /* 374 */
     {.kind = STEP_GEMM, .what = "L3 dact = dout proj", .layer = 3, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 4096}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 560},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 571},
         {"b", ARG_BUF, .id = 104},
-        {"c", ARG_BUF, .id = 562}}}, /* 390 */
+        {"c", ARG_BUF, .id = 573},
+        {"c_in", ARG_NULL}}}, /* 375 */
     {.kind = STEP_KERNEL, .what = "L3 relu^2 backward", .layer = 3, .backward = true,
      .kernel = "relu2_bwd_m4096", .kinst = 1, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
-        {"dpre", ARG_BUF, .type = PT_PTR, .id = 562},
-        {"dact", ARG_BUF, .type = PT_PTR, .id = 562},
+        {"dpre", ARG_BUF, .type = PT_PTR, .id = 573},
+        {"dact", ARG_BUF, .type = PT_PTR, .id = 573},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 101},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 391 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 376 */
     {.kind = STEP_GEMM, .what = "L3 d fc = dpre^T n2", .layer = 3, .backward = true,
      .gemm = {.m = {0, 4096}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 562},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 573},
         {"b", ARG_BUF, .id = 99},
-        {"c", ARG_BUF, .id = 563}}}, /* 392 */
+        {"c", ARG_BUF, .id = 574},
+        {"c_in", ARG_NULL}}}, /* 377 */
     {.kind = STEP_GEMM, .what = "L3 dn2 = dpre fc", .layer = 3, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 4096}, .trans_a = 0, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 562},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 573},
         {"b", ARG_BUF, .id = 102},
-        {"c", ARG_BUF, .id = 564}}}, /* 393 */
+        {"c", ARG_BUF, .id = 575},
+        {"c_in", ARG_NULL}}}, /* 378 */
     {.kind = STEP_KERNEL, .what = "L3 mlp norm backward", .layer = 3, .backward = true,
      .kernel = "rmsnorm_bwd_d1024", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"dx", ARG_BUF, .type = PT_PTR, .id = 560},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 564},
+        {"dx", ARG_BUF, .type = PT_PTR, .id = 571},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 575},
         {"y", ARG_BUF, .type = PT_PTR, .id = 99},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 100},
         {"accumulate", ARG_INT, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 394 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 379 */
     {.kind = STEP_GEMM, .what = "L3 d Wo = dxa^T y", .layer = 3, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 560},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 571},
         {"b", ARG_BUF, .id = 95},
-        {"c", ARG_BUF, .id = 565}}}, /* 395 */
+        {"c", ARG_BUF, .id = 576},
+        {"c_in", ARG_NULL}}}, /* 380 */
     {.kind = STEP_GEMM, .what = "L3 dy = dxa Wo", .layer = 3, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 560},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 571},
         {"b", ARG_BUF, .id = 98},
-        {"c", ARG_BUF, .id = 566}}}, /* 396 */
+        {"c", ARG_BUF, .id = 577},
+        {"c_in", ARG_NULL}}}, /* 381 */
     {.kind = STEP_KERNEL, .what = "L3 attention delta", .layer = 3, .backward = true,
      .kernel = "attn_bwd_pre_h8_d128", .kinst = 14, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 567},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 566},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 578},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 577},
         {"y", ARG_BUF, .type = PT_PTR, .id = 95},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 397 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 382 */
     {.kind = STEP_KERNEL, .what = "L3 attention dk dv", .layer = 3, .backward = true,
-     .kernel = "attn_bwd_dkdv_h8_d128", .kinst = 14, .kidx = 2, .rows_arg = 10, .n_arg = -1,
-     .nargs = 11, .args = {
-        {"dk", ARG_BUF, .type = PT_PTR, .id = 569},
-        {"dv", ARG_BUF, .type = PT_PTR, .id = 570},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 566},
+     .kernel = "attn_bwd_dkdv_h8_d128", .kinst = 14, .kidx = 2, .rows_arg = 12, .n_arg = -1,
+     .nargs = 13, .args = {
+        {"dk", ARG_BUF, .type = PT_PTR, .id = 580},
+        {"dv", ARG_BUF, .type = PT_PTR, .id = 581},
+        {"ds", ARG_BUF, .type = PT_PTR, .id = 582},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 577},
         {"lse", ARG_BUF, .type = PT_PTR, .id = 96},
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 567},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 578},
         {"q", ARG_BUF, .type = PT_PTR, .id = 89},
         {"k", ARG_BUF, .type = PT_PTR, .id = 90},
         {"v", ARG_BUF, .type = PT_PTR, .id = 91},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 3},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 398 */
+        {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 3, .ival = 104},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 383 */
     {.kind = STEP_KERNEL, .what = "L3 attention dq", .layer = 3, .backward = true,
-     .kernel = "attn_bwd_dq_h8_d128", .kinst = 14, .kidx = 3, .rows_arg = 9, .n_arg = -1,
-     .nargs = 10, .args = {
-        {"dq", ARG_BUF, .type = PT_PTR, .id = 568},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 566},
+     .kernel = "attn_bwd_dq_h8_d128", .kinst = 14, .kidx = 3, .rows_arg = 11, .n_arg = -1,
+     .nargs = 12, .args = {
+        {"dq", ARG_BUF, .type = PT_PTR, .id = 579},
+        {"ds", ARG_BUF, .type = PT_PTR, .id = 582},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 577},
         {"lse", ARG_BUF, .type = PT_PTR, .id = 96},
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 567},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 578},
         {"q", ARG_BUF, .type = PT_PTR, .id = 89},
         {"k", ARG_BUF, .type = PT_PTR, .id = 90},
         {"v", ARG_BUF, .type = PT_PTR, .id = 91},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 3},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 399 */
+        {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 3, .ival = 104},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 384 */
     {.kind = STEP_KERNEL, .what = "L3 q k v backward", .layer = 3, .backward = true,
      .kernel = "qkv_bwd_h8_d128_r32h_vn_p512", .kinst = 11, .kidx = 1, .rows_arg = 13, .n_arg = -1,
      .nargs = 14, .args = {
-        {"dqkv", ARG_BUF, .type = PT_PTR, .id = 571},
-        {"partial", ARG_BUF, .type = PT_PTR, .id = 572},
+        {"dqkv", ARG_BUF, .type = PT_PTR, .id = 583},
+        {"partial", ARG_BUF, .type = PT_PTR, .id = 584},
         {"dve", ARG_BUF, .type = PT_PTR, .id = 346},
-        {"dq", ARG_BUF, .type = PT_PTR, .id = 568},
-        {"dk", ARG_BUF, .type = PT_PTR, .id = 569},
-        {"dv", ARG_BUF, .type = PT_PTR, .id = 570},
+        {"dq", ARG_BUF, .type = PT_PTR, .id = 579},
+        {"dk", ARG_BUF, .type = PT_PTR, .id = 580},
+        {"dv", ARG_BUF, .type = PT_PTR, .id = 581},
         {"qkv", ARG_BUF, .type = PT_PTR, .id = 86},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 88},
         {"ve", ARG_BUF, .type = PT_PTR, .id = 20},
@@ -3919,173 +4070,185 @@ static PlanStep steps[478] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 70},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 400 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 385 */
     {.kind = STEP_KERNEL, .what = "L3 sa gradients", .layer = 3, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 366},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 367},
         {"out_off", ARG_INT, .type = PT_INT, .ival = 70},
-        {"in", ARG_BUF, .type = PT_PTR, .id = 572},
+        {"in", ARG_BUF, .type = PT_PTR, .id = 584},
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 2},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 401 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 386 */
     {.kind = STEP_GEMM, .what = "L3 d Wqkv = dqkv^T h", .layer = 3, .backward = true,
      .gemm = {.m = {0, 3072}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 571},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 583},
         {"b", ARG_BUF, .id = 85},
-        {"c", ARG_BUF, .id = 576}}}, /* 402 */
+        {"c", ARG_BUF, .id = 588},
+        {"c_in", ARG_NULL}}}, /* 387 */
     {.kind = STEP_GEMM, .what = "L3 dxm += dqkv Wqkv", .layer = 3, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 3072}, .trans_a = 0, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 571},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 583},
         {"b", ARG_BUF, .id = 87},
-        {"c", ARG_BUF, .id = 560}}}, /* 403 */
+        {"c", ARG_BUF, .id = 571},
+        {"c_in", ARG_NULL}}}, /* 388 */
     {.kind = STEP_KERNEL, .what = "L3 x0 lambda gradients", .layer = 3, .backward = true,
      .kernel = "x0_lambda_grad_t2_d1024_p256", .kinst = 5, .kidx = 0, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"partial", ARG_BUF, .type = PT_PTR, .id = 577},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 560},
+        {"partial", ARG_BUF, .type = PT_PTR, .id = 589},
+        {"dxm", ARG_BUF, .type = PT_PTR, .id = 571},
         {"xs", ARG_BUF, .type = PT_PTR, .id = 77},
         {"x0", ARG_BUF, .type = PT_PTR, .id = 8},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 404 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 389 */
     {.kind = STEP_KERNEL, .what = "L3 lambda gradients", .layer = 3, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 366},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 367},
         {"out_off", ARG_INT, .type = PT_INT, .ival = 25},
-        {"in", ARG_BUF, .type = PT_PTR, .id = 577},
+        {"in", ARG_BUF, .type = PT_PTR, .id = 589},
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 3},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 405 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 390 */
     {.kind = STEP_KERNEL, .what = "L3 x0 mix backward", .layer = 3, .backward = true,
      .kernel = "x0_mix_bwd_t2_d1024", .kinst = 0, .kidx = 1, .rows_arg = 6, .n_arg = -1,
      .nargs = 7, .args = {
-        {"dxs", ARG_BUF, .type = PT_PTR, .id = 578},
+        {"dxs", ARG_BUF, .type = PT_PTR, .id = 590},
         {"dx0", ARG_BUF, .type = PT_PTR, .id = 342},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 560},
+        {"dxm", ARG_BUF, .type = PT_PTR, .id = 571},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"lambda_off", ARG_INT, .type = PT_INT, .ival = 25},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 406 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 391 */
     {.kind = STEP_KERNEL, .what = "L2 skip gradient", .layer = 2, .backward = true,
      .kernel = "skip_bwd_d1024_p256", .kinst = 13, .kidx = 0, .rows_arg = 6, .n_arg = -1,
      .nargs = 7, .args = {
-        {"dsrc", ARG_BUF, .type = PT_PTR, .id = 578},
-        {"partial", ARG_BUF, .type = PT_PTR, .id = 579},
-        {"dxs", ARG_BUF, .type = PT_PTR, .id = 441},
+        {"dsrc", ARG_BUF, .type = PT_PTR, .id = 590},
+        {"partial", ARG_BUF, .type = PT_PTR, .id = 591},
+        {"dxs", ARG_BUF, .type = PT_PTR, .id = 446},
         {"src", ARG_BUF, .type = PT_PTR, .id = 77},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"skip_off", ARG_INT, .type = PT_INT, .ival = 2},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 407 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 392 */
     {.kind = STEP_KERNEL, .what = "L2 skip weight gradient", .layer = 2, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 366},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 367},
         {"out_off", ARG_INT, .type = PT_INT, .ival = 2},
-        {"in", ARG_BUF, .type = PT_PTR, .id = 579},
+        {"in", ARG_BUF, .type = PT_PTR, .id = 591},
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 1},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 408 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 393 */
     {.kind = STEP_GEMM, .what = "L2 d proj = dout^T act", .layer = 2, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 4096}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 578},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 590},
         {"b", ARG_BUF, .id = 83},
-        {"c", ARG_BUF, .id = 580}}}, /* 409 */
+        {"c", ARG_BUF, .id = 592},
+        {"c_in", ARG_NULL}}}, /* 394 */
     {.kind = STEP_GEMM, .what = "L2 dact = dout proj", .layer = 2, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 4096}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 578},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 590},
         {"b", ARG_BUF, .id = 84},
-        {"c", ARG_BUF, .id = 581}}}, /* 410 */
+        {"c", ARG_BUF, .id = 593},
+        {"c_in", ARG_NULL}}}, /* 395 */
     {.kind = STEP_KERNEL, .what = "L2 relu^2 backward", .layer = 2, .backward = true,
      .kernel = "relu2_bwd_m4096", .kinst = 1, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
-        {"dpre", ARG_BUF, .type = PT_PTR, .id = 581},
-        {"dact", ARG_BUF, .type = PT_PTR, .id = 581},
+        {"dpre", ARG_BUF, .type = PT_PTR, .id = 593},
+        {"dact", ARG_BUF, .type = PT_PTR, .id = 593},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 81},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 411 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 396 */
     {.kind = STEP_GEMM, .what = "L2 d fc = dpre^T n2", .layer = 2, .backward = true,
      .gemm = {.m = {0, 4096}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 581},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 593},
         {"b", ARG_BUF, .id = 79},
-        {"c", ARG_BUF, .id = 582}}}, /* 412 */
+        {"c", ARG_BUF, .id = 594},
+        {"c_in", ARG_NULL}}}, /* 397 */
     {.kind = STEP_GEMM, .what = "L2 dn2 = dpre fc", .layer = 2, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 4096}, .trans_a = 0, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 581},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 593},
         {"b", ARG_BUF, .id = 82},
-        {"c", ARG_BUF, .id = 583}}}, /* 413 */
+        {"c", ARG_BUF, .id = 595},
+        {"c_in", ARG_NULL}}}, /* 398 */
     {.kind = STEP_KERNEL, .what = "L2 mlp norm backward", .layer = 2, .backward = true,
      .kernel = "rmsnorm_bwd_d1024", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"dx", ARG_BUF, .type = PT_PTR, .id = 578},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 583},
+        {"dx", ARG_BUF, .type = PT_PTR, .id = 590},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 595},
         {"y", ARG_BUF, .type = PT_PTR, .id = 79},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 80},
         {"accumulate", ARG_INT, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 414 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 399 */
     {.kind = STEP_GEMM, .what = "L2 d Wo = dxa^T y", .layer = 2, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 578},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 590},
         {"b", ARG_BUF, .id = 75},
-        {"c", ARG_BUF, .id = 584}}}, /* 415 */
+        {"c", ARG_BUF, .id = 596},
+        {"c_in", ARG_NULL}}}, /* 400 */
     {.kind = STEP_GEMM, .what = "L2 dy = dxa Wo", .layer = 2, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 578},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 590},
         {"b", ARG_BUF, .id = 78},
-        {"c", ARG_BUF, .id = 585}}}, /* 416 */
+        {"c", ARG_BUF, .id = 597},
+        {"c_in", ARG_NULL}}}, /* 401 */
     {.kind = STEP_KERNEL, .what = "L2 attention delta", .layer = 2, .backward = true,
      .kernel = "attn_bwd_pre_h8_d128", .kinst = 14, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 586},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 585},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 598},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 597},
         {"y", ARG_BUF, .type = PT_PTR, .id = 75},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 417 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 402 */
     {.kind = STEP_KERNEL, .what = "L2 attention dk dv", .layer = 2, .backward = true,
-     .kernel = "attn_bwd_dkdv_h8_d128", .kinst = 14, .kidx = 2, .rows_arg = 10, .n_arg = -1,
-     .nargs = 11, .args = {
-        {"dk", ARG_BUF, .type = PT_PTR, .id = 588},
-        {"dv", ARG_BUF, .type = PT_PTR, .id = 589},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 585},
+     .kernel = "attn_bwd_dkdv_h8_d128", .kinst = 14, .kidx = 2, .rows_arg = 12, .n_arg = -1,
+     .nargs = 13, .args = {
+        {"dk", ARG_BUF, .type = PT_PTR, .id = 600},
+        {"dv", ARG_BUF, .type = PT_PTR, .id = 601},
+        {"ds", ARG_BUF, .type = PT_PTR, .id = 602},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 597},
         {"lse", ARG_BUF, .type = PT_PTR, .id = 76},
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 586},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 598},
         {"q", ARG_BUF, .type = PT_PTR, .id = 69},
         {"k", ARG_BUF, .type = PT_PTR, .id = 70},
         {"v", ARG_BUF, .type = PT_PTR, .id = 71},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 2},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 418 */
+        {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 2, .ival = 104},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 403 */
     {.kind = STEP_KERNEL, .what = "L2 attention dq", .layer = 2, .backward = true,
-     .kernel = "attn_bwd_dq_h8_d128", .kinst = 14, .kidx = 3, .rows_arg = 9, .n_arg = -1,
-     .nargs = 10, .args = {
-        {"dq", ARG_BUF, .type = PT_PTR, .id = 587},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 585},
+     .kernel = "attn_bwd_dq_h8_d128", .kinst = 14, .kidx = 3, .rows_arg = 11, .n_arg = -1,
+     .nargs = 12, .args = {
+        {"dq", ARG_BUF, .type = PT_PTR, .id = 599},
+        {"ds", ARG_BUF, .type = PT_PTR, .id = 602},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 597},
         {"lse", ARG_BUF, .type = PT_PTR, .id = 76},
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 586},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 598},
         {"q", ARG_BUF, .type = PT_PTR, .id = 69},
         {"k", ARG_BUF, .type = PT_PTR, .id = 70},
         {"v", ARG_BUF, .type = PT_PTR, .id = 71},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 2},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 419 */
+        {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 2, .ival = 104},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 404 */
     {.kind = STEP_KERNEL, .what = "L2 q k v backward", .layer = 2, .backward = true,
      .kernel = "qkv_bwd_h8_d128_r32h_vn_p512", .kinst = 11, .kidx = 1, .rows_arg = 13, .n_arg = -1,
      .nargs = 14, .args = {
-        {"dqkv", ARG_BUF, .type = PT_PTR, .id = 590},
-        {"partial", ARG_BUF, .type = PT_PTR, .id = 591},
+        {"dqkv", ARG_BUF, .type = PT_PTR, .id = 603},
+        {"partial", ARG_BUF, .type = PT_PTR, .id = 604},
         {"dve", ARG_BUF, .type = PT_PTR, .id = 345},
-        {"dq", ARG_BUF, .type = PT_PTR, .id = 587},
-        {"dk", ARG_BUF, .type = PT_PTR, .id = 588},
-        {"dv", ARG_BUF, .type = PT_PTR, .id = 589},
+        {"dq", ARG_BUF, .type = PT_PTR, .id = 599},
+        {"dk", ARG_BUF, .type = PT_PTR, .id = 600},
+        {"dv", ARG_BUF, .type = PT_PTR, .id = 601},
         {"qkv", ARG_BUF, .type = PT_PTR, .id = 66},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 68},
         {"ve", ARG_BUF, .type = PT_PTR, .id = 18},
@@ -4093,153 +4256,165 @@ static PlanStep steps[478] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 68},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 420 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 405 */
     {.kind = STEP_KERNEL, .what = "L2 sa gradients", .layer = 2, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 366},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 367},
         {"out_off", ARG_INT, .type = PT_INT, .ival = 68},
-        {"in", ARG_BUF, .type = PT_PTR, .id = 591},
+        {"in", ARG_BUF, .type = PT_PTR, .id = 604},
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 2},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 421 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 406 */
     {.kind = STEP_GEMM, .what = "L2 d Wqkv = dqkv^T h", .layer = 2, .backward = true,
      .gemm = {.m = {0, 3072}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 590},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 603},
         {"b", ARG_BUF, .id = 65},
-        {"c", ARG_BUF, .id = 595}}}, /* 422 */
+        {"c", ARG_BUF, .id = 608},
+        {"c_in", ARG_NULL}}}, /* 407 */
     {.kind = STEP_GEMM, .what = "L2 dxm += dqkv Wqkv", .layer = 2, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 3072}, .trans_a = 0, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 590},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 603},
         {"b", ARG_BUF, .id = 67},
-        {"c", ARG_BUF, .id = 578}}}, /* 423 */
+        {"c", ARG_BUF, .id = 590},
+        {"c_in", ARG_NULL}}}, /* 408 */
     {.kind = STEP_KERNEL, .what = "L2 x0 lambda gradients", .layer = 2, .backward = true,
      .kernel = "x0_lambda_grad_t2_d1024_p256", .kinst = 5, .kidx = 0, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"partial", ARG_BUF, .type = PT_PTR, .id = 596},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 578},
+        {"partial", ARG_BUF, .type = PT_PTR, .id = 609},
+        {"dxm", ARG_BUF, .type = PT_PTR, .id = 590},
         {"xs", ARG_BUF, .type = PT_PTR, .id = 57},
         {"x0", ARG_BUF, .type = PT_PTR, .id = 8},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 424 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 409 */
     {.kind = STEP_KERNEL, .what = "L2 lambda gradients", .layer = 2, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 366},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 367},
         {"out_off", ARG_INT, .type = PT_INT, .ival = 22},
-        {"in", ARG_BUF, .type = PT_PTR, .id = 596},
+        {"in", ARG_BUF, .type = PT_PTR, .id = 609},
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 3},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 425 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 410 */
     {.kind = STEP_KERNEL, .what = "L2 x0 mix backward", .layer = 2, .backward = true,
      .kernel = "x0_mix_bwd_t2_d1024", .kinst = 0, .kidx = 1, .rows_arg = 6, .n_arg = -1,
      .nargs = 7, .args = {
-        {"dxs", ARG_BUF, .type = PT_PTR, .id = 597},
+        {"dxs", ARG_BUF, .type = PT_PTR, .id = 610},
         {"dx0", ARG_BUF, .type = PT_PTR, .id = 342},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 578},
+        {"dxm", ARG_BUF, .type = PT_PTR, .id = 590},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"lambda_off", ARG_INT, .type = PT_INT, .ival = 22},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 426 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 411 */
     {.kind = STEP_GEMM, .what = "L1 d proj = dout^T act", .layer = 1, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 4096}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 597},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 610},
         {"b", ARG_BUF, .id = 63},
-        {"c", ARG_BUF, .id = 598}}}, /* 427 */
+        {"c", ARG_BUF, .id = 611},
+        {"c_in", ARG_NULL}}}, /* 412 */
     {.kind = STEP_GEMM, .what = "L1 dact = dout proj", .layer = 1, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 4096}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 597},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 610},
         {"b", ARG_BUF, .id = 64},
-        {"c", ARG_BUF, .id = 599}}}, /* 428 */
+        {"c", ARG_BUF, .id = 612},
+        {"c_in", ARG_NULL}}}, /* 413 */
     {.kind = STEP_KERNEL, .what = "L1 relu^2 backward", .layer = 1, .backward = true,
      .kernel = "relu2_bwd_m4096", .kinst = 1, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
-        {"dpre", ARG_BUF, .type = PT_PTR, .id = 599},
-        {"dact", ARG_BUF, .type = PT_PTR, .id = 599},
+        {"dpre", ARG_BUF, .type = PT_PTR, .id = 612},
+        {"dact", ARG_BUF, .type = PT_PTR, .id = 612},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 61},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 429 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 414 */
     {.kind = STEP_GEMM, .what = "L1 d fc = dpre^T n2", .layer = 1, .backward = true,
      .gemm = {.m = {0, 4096}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 599},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 612},
         {"b", ARG_BUF, .id = 59},
-        {"c", ARG_BUF, .id = 600}}}, /* 430 */
+        {"c", ARG_BUF, .id = 613},
+        {"c_in", ARG_NULL}}}, /* 415 */
     {.kind = STEP_GEMM, .what = "L1 dn2 = dpre fc", .layer = 1, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 4096}, .trans_a = 0, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 599},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 612},
         {"b", ARG_BUF, .id = 62},
-        {"c", ARG_BUF, .id = 601}}}, /* 431 */
+        {"c", ARG_BUF, .id = 614},
+        {"c_in", ARG_NULL}}}, /* 416 */
     {.kind = STEP_KERNEL, .what = "L1 mlp norm backward", .layer = 1, .backward = true,
      .kernel = "rmsnorm_bwd_d1024", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"dx", ARG_BUF, .type = PT_PTR, .id = 597},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 601},
+        {"dx", ARG_BUF, .type = PT_PTR, .id = 610},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 614},
         {"y", ARG_BUF, .type = PT_PTR, .id = 59},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 60},
         {"accumulate", ARG_INT, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 432 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 417 */
     {.kind = STEP_GEMM, .what = "L1 d Wo = dxa^T y", .layer = 1, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 597},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 610},
         {"b", ARG_BUF, .id = 55},
-        {"c", ARG_BUF, .id = 602}}}, /* 433 */
+        {"c", ARG_BUF, .id = 615},
+        {"c_in", ARG_NULL}}}, /* 418 */
     {.kind = STEP_GEMM, .what = "L1 dy = dxa Wo", .layer = 1, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 597},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 610},
         {"b", ARG_BUF, .id = 58},
-        {"c", ARG_BUF, .id = 603}}}, /* 434 */
+        {"c", ARG_BUF, .id = 616},
+        {"c_in", ARG_NULL}}}, /* 419 */
     {.kind = STEP_KERNEL, .what = "L1 attention delta", .layer = 1, .backward = true,
      .kernel = "attn_bwd_pre_h8_d128", .kinst = 14, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 604},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 603},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 617},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 616},
         {"y", ARG_BUF, .type = PT_PTR, .id = 55},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 435 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 420 */
     {.kind = STEP_KERNEL, .what = "L1 attention dk dv", .layer = 1, .backward = true,
-     .kernel = "attn_bwd_dkdv_h8_d128", .kinst = 14, .kidx = 2, .rows_arg = 10, .n_arg = -1,
-     .nargs = 11, .args = {
-        {"dk", ARG_BUF, .type = PT_PTR, .id = 606},
-        {"dv", ARG_BUF, .type = PT_PTR, .id = 607},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 603},
+     .kernel = "attn_bwd_dkdv_h8_d128", .kinst = 14, .kidx = 2, .rows_arg = 12, .n_arg = -1,
+     .nargs = 13, .args = {
+        {"dk", ARG_BUF, .type = PT_PTR, .id = 619},
+        {"dv", ARG_BUF, .type = PT_PTR, .id = 620},
+        {"ds", ARG_BUF, .type = PT_PTR, .id = 621},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 616},
         {"lse", ARG_BUF, .type = PT_PTR, .id = 56},
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 604},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 617},
         {"q", ARG_BUF, .type = PT_PTR, .id = 49},
         {"k", ARG_BUF, .type = PT_PTR, .id = 50},
         {"v", ARG_BUF, .type = PT_PTR, .id = 51},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 436 */
+        {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 1, .ival = 104},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 421 */
     {.kind = STEP_KERNEL, .what = "L1 attention dq", .layer = 1, .backward = true,
-     .kernel = "attn_bwd_dq_h8_d128", .kinst = 14, .kidx = 3, .rows_arg = 9, .n_arg = -1,
-     .nargs = 10, .args = {
-        {"dq", ARG_BUF, .type = PT_PTR, .id = 605},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 603},
+     .kernel = "attn_bwd_dq_h8_d128", .kinst = 14, .kidx = 3, .rows_arg = 11, .n_arg = -1,
+     .nargs = 12, .args = {
+        {"dq", ARG_BUF, .type = PT_PTR, .id = 618},
+        {"ds", ARG_BUF, .type = PT_PTR, .id = 621},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 616},
         {"lse", ARG_BUF, .type = PT_PTR, .id = 56},
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 604},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 617},
         {"q", ARG_BUF, .type = PT_PTR, .id = 49},
         {"k", ARG_BUF, .type = PT_PTR, .id = 50},
         {"v", ARG_BUF, .type = PT_PTR, .id = 51},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 437 */
+        {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 1, .ival = 104},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 422 */
     {.kind = STEP_KERNEL, .what = "L1 q k v backward", .layer = 1, .backward = true,
      .kernel = "qkv_bwd_h8_d128_r32h_vn_p512", .kinst = 11, .kidx = 1, .rows_arg = 13, .n_arg = -1,
      .nargs = 14, .args = {
-        {"dqkv", ARG_BUF, .type = PT_PTR, .id = 608},
-        {"partial", ARG_BUF, .type = PT_PTR, .id = 609},
+        {"dqkv", ARG_BUF, .type = PT_PTR, .id = 622},
+        {"partial", ARG_BUF, .type = PT_PTR, .id = 623},
         {"dve", ARG_BUF, .type = PT_PTR, .id = 344},
-        {"dq", ARG_BUF, .type = PT_PTR, .id = 605},
-        {"dk", ARG_BUF, .type = PT_PTR, .id = 606},
-        {"dv", ARG_BUF, .type = PT_PTR, .id = 607},
+        {"dq", ARG_BUF, .type = PT_PTR, .id = 618},
+        {"dk", ARG_BUF, .type = PT_PTR, .id = 619},
+        {"dv", ARG_BUF, .type = PT_PTR, .id = 620},
         {"qkv", ARG_BUF, .type = PT_PTR, .id = 46},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 48},
         {"ve", ARG_BUF, .type = PT_PTR, .id = 16},
@@ -4247,153 +4422,165 @@ static PlanStep steps[478] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 66},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 438 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 423 */
     {.kind = STEP_KERNEL, .what = "L1 sa gradients", .layer = 1, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 366},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 367},
         {"out_off", ARG_INT, .type = PT_INT, .ival = 66},
-        {"in", ARG_BUF, .type = PT_PTR, .id = 609},
+        {"in", ARG_BUF, .type = PT_PTR, .id = 623},
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 2},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 439 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 424 */
     {.kind = STEP_GEMM, .what = "L1 d Wqkv = dqkv^T h", .layer = 1, .backward = true,
      .gemm = {.m = {0, 3072}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 608},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 622},
         {"b", ARG_BUF, .id = 45},
-        {"c", ARG_BUF, .id = 613}}}, /* 440 */
+        {"c", ARG_BUF, .id = 627},
+        {"c_in", ARG_NULL}}}, /* 425 */
     {.kind = STEP_GEMM, .what = "L1 dxm += dqkv Wqkv", .layer = 1, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 3072}, .trans_a = 0, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 608},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 622},
         {"b", ARG_BUF, .id = 47},
-        {"c", ARG_BUF, .id = 597}}}, /* 441 */
+        {"c", ARG_BUF, .id = 610},
+        {"c_in", ARG_NULL}}}, /* 426 */
     {.kind = STEP_KERNEL, .what = "L1 x0 lambda gradients", .layer = 1, .backward = true,
      .kernel = "x0_lambda_grad_t2_d1024_p256", .kinst = 5, .kidx = 0, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"partial", ARG_BUF, .type = PT_PTR, .id = 614},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 597},
+        {"partial", ARG_BUF, .type = PT_PTR, .id = 628},
+        {"dxm", ARG_BUF, .type = PT_PTR, .id = 610},
         {"xs", ARG_BUF, .type = PT_PTR, .id = 37},
         {"x0", ARG_BUF, .type = PT_PTR, .id = 8},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 442 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 427 */
     {.kind = STEP_KERNEL, .what = "L1 lambda gradients", .layer = 1, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 366},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 367},
         {"out_off", ARG_INT, .type = PT_INT, .ival = 19},
-        {"in", ARG_BUF, .type = PT_PTR, .id = 614},
+        {"in", ARG_BUF, .type = PT_PTR, .id = 628},
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 3},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 443 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 428 */
     {.kind = STEP_KERNEL, .what = "L1 x0 mix backward", .layer = 1, .backward = true,
      .kernel = "x0_mix_bwd_t2_d1024", .kinst = 0, .kidx = 1, .rows_arg = 6, .n_arg = -1,
      .nargs = 7, .args = {
-        {"dxs", ARG_BUF, .type = PT_PTR, .id = 615},
+        {"dxs", ARG_BUF, .type = PT_PTR, .id = 629},
         {"dx0", ARG_BUF, .type = PT_PTR, .id = 342},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 597},
+        {"dxm", ARG_BUF, .type = PT_PTR, .id = 610},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"lambda_off", ARG_INT, .type = PT_INT, .ival = 19},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 444 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 429 */
     {.kind = STEP_GEMM, .what = "L0 d proj = dout^T act", .layer = 0, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 4096}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 615},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 629},
         {"b", ARG_BUF, .id = 43},
-        {"c", ARG_BUF, .id = 616}}}, /* 445 */
+        {"c", ARG_BUF, .id = 630},
+        {"c_in", ARG_NULL}}}, /* 430 */
     {.kind = STEP_GEMM, .what = "L0 dact = dout proj", .layer = 0, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 4096}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 615},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 629},
         {"b", ARG_BUF, .id = 44},
-        {"c", ARG_BUF, .id = 617}}}, /* 446 */
+        {"c", ARG_BUF, .id = 631},
+        {"c_in", ARG_NULL}}}, /* 431 */
     {.kind = STEP_KERNEL, .what = "L0 relu^2 backward", .layer = 0, .backward = true,
      .kernel = "relu2_bwd_m4096", .kinst = 1, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
-        {"dpre", ARG_BUF, .type = PT_PTR, .id = 617},
-        {"dact", ARG_BUF, .type = PT_PTR, .id = 617},
+        {"dpre", ARG_BUF, .type = PT_PTR, .id = 631},
+        {"dact", ARG_BUF, .type = PT_PTR, .id = 631},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 41},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 447 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 432 */
     {.kind = STEP_GEMM, .what = "L0 d fc = dpre^T n2", .layer = 0, .backward = true,
      .gemm = {.m = {0, 4096}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 617},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 631},
         {"b", ARG_BUF, .id = 39},
-        {"c", ARG_BUF, .id = 618}}}, /* 448 */
+        {"c", ARG_BUF, .id = 632},
+        {"c_in", ARG_NULL}}}, /* 433 */
     {.kind = STEP_GEMM, .what = "L0 dn2 = dpre fc", .layer = 0, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 4096}, .trans_a = 0, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 617},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 631},
         {"b", ARG_BUF, .id = 42},
-        {"c", ARG_BUF, .id = 619}}}, /* 449 */
+        {"c", ARG_BUF, .id = 633},
+        {"c_in", ARG_NULL}}}, /* 434 */
     {.kind = STEP_KERNEL, .what = "L0 mlp norm backward", .layer = 0, .backward = true,
      .kernel = "rmsnorm_bwd_d1024", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"dx", ARG_BUF, .type = PT_PTR, .id = 615},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 619},
+        {"dx", ARG_BUF, .type = PT_PTR, .id = 629},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 633},
         {"y", ARG_BUF, .type = PT_PTR, .id = 39},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 40},
         {"accumulate", ARG_INT, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 450 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 435 */
     {.kind = STEP_GEMM, .what = "L0 d Wo = dxa^T y", .layer = 0, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 615},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 629},
         {"b", ARG_BUF, .id = 35},
-        {"c", ARG_BUF, .id = 620}}}, /* 451 */
+        {"c", ARG_BUF, .id = 634},
+        {"c_in", ARG_NULL}}}, /* 436 */
     {.kind = STEP_GEMM, .what = "L0 dy = dxa Wo", .layer = 0, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 615},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 629},
         {"b", ARG_BUF, .id = 38},
-        {"c", ARG_BUF, .id = 621}}}, /* 452 */
+        {"c", ARG_BUF, .id = 635},
+        {"c_in", ARG_NULL}}}, /* 437 */
     {.kind = STEP_KERNEL, .what = "L0 attention delta", .layer = 0, .backward = true,
      .kernel = "attn_bwd_pre_h8_d128", .kinst = 14, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 622},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 621},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 636},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 635},
         {"y", ARG_BUF, .type = PT_PTR, .id = 35},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 453 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 438 */
     {.kind = STEP_KERNEL, .what = "L0 attention dk dv", .layer = 0, .backward = true,
-     .kernel = "attn_bwd_dkdv_h8_d128", .kinst = 14, .kidx = 2, .rows_arg = 10, .n_arg = -1,
-     .nargs = 11, .args = {
-        {"dk", ARG_BUF, .type = PT_PTR, .id = 624},
-        {"dv", ARG_BUF, .type = PT_PTR, .id = 625},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 621},
+     .kernel = "attn_bwd_dkdv_h8_d128", .kinst = 14, .kidx = 2, .rows_arg = 12, .n_arg = -1,
+     .nargs = 13, .args = {
+        {"dk", ARG_BUF, .type = PT_PTR, .id = 638},
+        {"dv", ARG_BUF, .type = PT_PTR, .id = 639},
+        {"ds", ARG_BUF, .type = PT_PTR, .id = 640},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 635},
         {"lse", ARG_BUF, .type = PT_PTR, .id = 36},
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 622},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 636},
         {"q", ARG_BUF, .type = PT_PTR, .id = 29},
         {"k", ARG_BUF, .type = PT_PTR, .id = 30},
         {"v", ARG_BUF, .type = PT_PTR, .id = 31},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 454 */
+        {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .ival = 216},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 439 */
     {.kind = STEP_KERNEL, .what = "L0 attention dq", .layer = 0, .backward = true,
-     .kernel = "attn_bwd_dq_h8_d128", .kinst = 14, .kidx = 3, .rows_arg = 9, .n_arg = -1,
-     .nargs = 10, .args = {
-        {"dq", ARG_BUF, .type = PT_PTR, .id = 623},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 621},
+     .kernel = "attn_bwd_dq_h8_d128", .kinst = 14, .kidx = 3, .rows_arg = 11, .n_arg = -1,
+     .nargs = 12, .args = {
+        {"dq", ARG_BUF, .type = PT_PTR, .id = 637},
+        {"ds", ARG_BUF, .type = PT_PTR, .id = 640},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 635},
         {"lse", ARG_BUF, .type = PT_PTR, .id = 36},
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 622},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 636},
         {"q", ARG_BUF, .type = PT_PTR, .id = 29},
         {"k", ARG_BUF, .type = PT_PTR, .id = 30},
         {"v", ARG_BUF, .type = PT_PTR, .id = 31},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 455 */
+        {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .ival = 216},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 440 */
     {.kind = STEP_KERNEL, .what = "L0 q k v backward", .layer = 0, .backward = true,
      .kernel = "qkv_bwd_h8_d128_r32h_vn_p512", .kinst = 11, .kidx = 1, .rows_arg = 13, .n_arg = -1,
      .nargs = 14, .args = {
-        {"dqkv", ARG_BUF, .type = PT_PTR, .id = 626},
-        {"partial", ARG_BUF, .type = PT_PTR, .id = 627},
+        {"dqkv", ARG_BUF, .type = PT_PTR, .id = 641},
+        {"partial", ARG_BUF, .type = PT_PTR, .id = 642},
         {"dve", ARG_BUF, .type = PT_PTR, .id = 343},
-        {"dq", ARG_BUF, .type = PT_PTR, .id = 623},
-        {"dk", ARG_BUF, .type = PT_PTR, .id = 624},
-        {"dv", ARG_BUF, .type = PT_PTR, .id = 625},
+        {"dq", ARG_BUF, .type = PT_PTR, .id = 637},
+        {"dk", ARG_BUF, .type = PT_PTR, .id = 638},
+        {"dv", ARG_BUF, .type = PT_PTR, .id = 639},
         {"qkv", ARG_BUF, .type = PT_PTR, .id = 26},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 28},
         {"ve", ARG_BUF, .type = PT_PTR, .id = 14},
@@ -4401,178 +4588,180 @@ static PlanStep steps[478] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 64},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 456 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 441 */
     {.kind = STEP_KERNEL, .what = "L0 sa gradients", .layer = 0, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 366},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 367},
         {"out_off", ARG_INT, .type = PT_INT, .ival = 64},
-        {"in", ARG_BUF, .type = PT_PTR, .id = 627},
+        {"in", ARG_BUF, .type = PT_PTR, .id = 642},
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 2},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 457 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 442 */
     {.kind = STEP_GEMM, .what = "L0 d Wqkv = dqkv^T h", .layer = 0, .backward = true,
      .gemm = {.m = {0, 3072}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 626},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 641},
         {"b", ARG_BUF, .id = 24},
-        {"c", ARG_BUF, .id = 631}}}, /* 458 */
+        {"c", ARG_BUF, .id = 646},
+        {"c_in", ARG_NULL}}}, /* 443 */
     {.kind = STEP_GEMM, .what = "L0 dxm += dqkv Wqkv", .layer = 0, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 3072}, .trans_a = 0, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 626},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 641},
         {"b", ARG_BUF, .id = 27},
-        {"c", ARG_BUF, .id = 615}}}, /* 459 */
+        {"c", ARG_BUF, .id = 629},
+        {"c_in", ARG_NULL}}}, /* 444 */
     {.kind = STEP_KERNEL, .what = "L0 x0 lambda gradients", .layer = 0, .backward = true,
      .kernel = "x0_lambda_grad_t2_d1024_p256", .kinst = 5, .kidx = 0, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"partial", ARG_BUF, .type = PT_PTR, .id = 632},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 615},
+        {"partial", ARG_BUF, .type = PT_PTR, .id = 647},
+        {"dxm", ARG_BUF, .type = PT_PTR, .id = 629},
         {"xs", ARG_BUF, .type = PT_PTR, .id = 8},
         {"x0", ARG_BUF, .type = PT_PTR, .id = 8},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 460 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 445 */
     {.kind = STEP_KERNEL, .what = "L0 lambda gradients", .layer = 0, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 366},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 367},
         {"out_off", ARG_INT, .type = PT_INT, .ival = 16},
-        {"in", ARG_BUF, .type = PT_PTR, .id = 632},
+        {"in", ARG_BUF, .type = PT_PTR, .id = 647},
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 3},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 461 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 446 */
     {.kind = STEP_KERNEL, .what = "L0 x0 mix backward", .layer = 0, .backward = true,
      .kernel = "x0_mix_bwd_t2_d1024", .kinst = 0, .kidx = 1, .rows_arg = 6, .n_arg = -1,
      .nargs = 7, .args = {
-        {"dxs", ARG_BUF, .type = PT_PTR, .id = 633},
+        {"dxs", ARG_BUF, .type = PT_PTR, .id = 648},
         {"dx0", ARG_BUF, .type = PT_PTR, .id = 342},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 615},
+        {"dxm", ARG_BUF, .type = PT_PTR, .id = 629},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"lambda_off", ARG_INT, .type = PT_INT, .ival = 16},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 462 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 447 */
     {.kind = STEP_KERNEL, .what = "x0 norm backward", .layer = -1, .backward = true,
      .kernel = "rmsnorm_bwd_d1024", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"dx", ARG_BUF, .type = PT_PTR, .id = 634},
+        {"dx", ARG_BUF, .type = PT_PTR, .id = 649},
         {"dy", ARG_BUF, .type = PT_PTR, .id = 342},
         {"y", ARG_BUF, .type = PT_PTR, .id = 8},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 9},
         {"accumulate", ARG_INT, .type = PT_INT},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 463 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 448 */
     {.kind = STEP_KERNEL, .what = "x00 input norm backward", .layer = -1, .backward = true,
      .kernel = "rmsnorm_bwd_d1024", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"dx", ARG_BUF, .type = PT_PTR, .id = 634},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 633},
+        {"dx", ARG_BUF, .type = PT_PTR, .id = 649},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 648},
         {"y", ARG_BUF, .type = PT_PTR, .id = 8},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 9},
         {"accumulate", ARG_INT, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 464 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 449 */
     {.kind = STEP_KERNEL, .what = "x0 table gradient", .layer = -1, .backward = true,
      .kernel = "embed_bwd_d1024", .kinst = 10, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"dtable", ARG_BUF, .type = PT_PTR, .id = 635},
-        {"drows", ARG_BUF, .type = PT_PTR, .id = 634},
+        {"dtable", ARG_BUF, .type = PT_PTR, .id = 650},
+        {"drows", ARG_BUF, .type = PT_PTR, .id = 649},
         {"order", ARG_BUF, .type = PT_PTR, .id = 5},
         {"seg_start", ARG_BUF, .type = PT_PTR, .id = 6},
         {"seg_token", ARG_BUF, .type = PT_PTR, .id = 7},
-        {"rows", ARG_NSEG, .type = PT_INT}}}, /* 465 */
+        {"rows", ARG_NSEG, .type = PT_INT}}}, /* 450 */
     {.kind = STEP_KERNEL, .what = "x0 norm backward", .layer = -1, .backward = true,
      .kernel = "rmsnorm_bwd_d1024", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"dx", ARG_BUF, .type = PT_PTR, .id = 636},
+        {"dx", ARG_BUF, .type = PT_PTR, .id = 651},
         {"dy", ARG_BUF, .type = PT_PTR, .id = 342, .off_pt = 1024},
         {"y", ARG_BUF, .type = PT_PTR, .id = 8, .off_pt = 1024},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 9, .off_pt = 1},
         {"accumulate", ARG_INT, .type = PT_INT},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 466 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 451 */
     {.kind = STEP_KERNEL, .what = "x0 table gradient", .layer = -1, .backward = true,
      .kernel = "embed_bwd_d1024", .kinst = 10, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"dtable", ARG_BUF, .type = PT_PTR, .id = 637},
-        {"drows", ARG_BUF, .type = PT_PTR, .id = 636},
+        {"dtable", ARG_BUF, .type = PT_PTR, .id = 652},
+        {"drows", ARG_BUF, .type = PT_PTR, .id = 651},
         {"order", ARG_BUF, .type = PT_PTR, .id = 5},
         {"seg_start", ARG_BUF, .type = PT_PTR, .id = 6},
         {"seg_token", ARG_BUF, .type = PT_PTR, .id = 7},
-        {"rows", ARG_NSEG, .type = PT_INT}}}, /* 467 */
+        {"rows", ARG_NSEG, .type = PT_INT}}}, /* 452 */
     {.kind = STEP_KERNEL, .what = "value table gradient rows to bf16", .layer = -1, .backward = true,
      .kernel = "cast_bf16_v4", .kinst = 9, .kidx = 3, .rows_arg = -1, .n_arg = 2,
      .nargs = 3, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 638},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 653},
         {"in", ARG_BUF, .type = PT_PTR, .id = 343},
-        {"n", ARG_ROWS, .type = PT_LL, .ival = 1024}}}, /* 468 */
+        {"n", ARG_ROWS, .type = PT_LL, .ival = 1024}}}, /* 453 */
     {.kind = STEP_KERNEL, .what = "value table gradient", .layer = -1, .backward = true,
      .kernel = "embed_bwd_d1024", .kinst = 10, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"dtable", ARG_BUF, .type = PT_PTR, .id = 639},
-        {"drows", ARG_BUF, .type = PT_PTR, .id = 638},
+        {"dtable", ARG_BUF, .type = PT_PTR, .id = 654},
+        {"drows", ARG_BUF, .type = PT_PTR, .id = 653},
         {"order", ARG_BUF, .type = PT_PTR, .id = 5},
         {"seg_start", ARG_BUF, .type = PT_PTR, .id = 6},
         {"seg_token", ARG_BUF, .type = PT_PTR, .id = 7},
-        {"rows", ARG_NSEG, .type = PT_INT}}}, /* 469 */
+        {"rows", ARG_NSEG, .type = PT_INT}}}, /* 454 */
     {.kind = STEP_KERNEL, .what = "value table gradient rows to bf16", .layer = -1, .backward = true,
      .kernel = "cast_bf16_v4", .kinst = 9, .kidx = 3, .rows_arg = -1, .n_arg = 2,
      .nargs = 3, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 640},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 655},
         {"in", ARG_BUF, .type = PT_PTR, .id = 344},
-        {"n", ARG_ROWS, .type = PT_LL, .ival = 1024}}}, /* 470 */
+        {"n", ARG_ROWS, .type = PT_LL, .ival = 1024}}}, /* 455 */
     {.kind = STEP_KERNEL, .what = "value table gradient", .layer = -1, .backward = true,
      .kernel = "embed_bwd_d1024", .kinst = 10, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"dtable", ARG_BUF, .type = PT_PTR, .id = 641},
-        {"drows", ARG_BUF, .type = PT_PTR, .id = 640},
+        {"dtable", ARG_BUF, .type = PT_PTR, .id = 656},
+        {"drows", ARG_BUF, .type = PT_PTR, .id = 655},
         {"order", ARG_BUF, .type = PT_PTR, .id = 5},
         {"seg_start", ARG_BUF, .type = PT_PTR, .id = 6},
         {"seg_token", ARG_BUF, .type = PT_PTR, .id = 7},
-        {"rows", ARG_NSEG, .type = PT_INT}}}, /* 471 */
+        {"rows", ARG_NSEG, .type = PT_INT}}}, /* 456 */
     {.kind = STEP_KERNEL, .what = "value table gradient rows to bf16", .layer = -1, .backward = true,
      .kernel = "cast_bf16_v4", .kinst = 9, .kidx = 3, .rows_arg = -1, .n_arg = 2,
      .nargs = 3, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 642},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 657},
         {"in", ARG_BUF, .type = PT_PTR, .id = 345},
-        {"n", ARG_ROWS, .type = PT_LL, .ival = 1024}}}, /* 472 */
+        {"n", ARG_ROWS, .type = PT_LL, .ival = 1024}}}, /* 457 */
     {.kind = STEP_KERNEL, .what = "value table gradient", .layer = -1, .backward = true,
      .kernel = "embed_bwd_d1024", .kinst = 10, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"dtable", ARG_BUF, .type = PT_PTR, .id = 643},
-        {"drows", ARG_BUF, .type = PT_PTR, .id = 642},
+        {"dtable", ARG_BUF, .type = PT_PTR, .id = 658},
+        {"drows", ARG_BUF, .type = PT_PTR, .id = 657},
         {"order", ARG_BUF, .type = PT_PTR, .id = 5},
         {"seg_start", ARG_BUF, .type = PT_PTR, .id = 6},
         {"seg_token", ARG_BUF, .type = PT_PTR, .id = 7},
-        {"rows", ARG_NSEG, .type = PT_INT}}}, /* 473 */
+        {"rows", ARG_NSEG, .type = PT_INT}}}, /* 458 */
     {.kind = STEP_KERNEL, .what = "value table gradient rows to bf16", .layer = -1, .backward = true,
      .kernel = "cast_bf16_v4", .kinst = 9, .kidx = 3, .rows_arg = -1, .n_arg = 2,
      .nargs = 3, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 644},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 659},
         {"in", ARG_BUF, .type = PT_PTR, .id = 346},
-        {"n", ARG_ROWS, .type = PT_LL, .ival = 1024}}}, /* 474 */
+        {"n", ARG_ROWS, .type = PT_LL, .ival = 1024}}}, /* 459 */
     {.kind = STEP_KERNEL, .what = "value table gradient", .layer = -1, .backward = true,
      .kernel = "embed_bwd_d1024", .kinst = 10, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"dtable", ARG_BUF, .type = PT_PTR, .id = 645},
-        {"drows", ARG_BUF, .type = PT_PTR, .id = 644},
+        {"dtable", ARG_BUF, .type = PT_PTR, .id = 660},
+        {"drows", ARG_BUF, .type = PT_PTR, .id = 659},
         {"order", ARG_BUF, .type = PT_PTR, .id = 5},
         {"seg_start", ARG_BUF, .type = PT_PTR, .id = 6},
         {"seg_token", ARG_BUF, .type = PT_PTR, .id = 7},
-        {"rows", ARG_NSEG, .type = PT_INT}}}, /* 475 */
+        {"rows", ARG_NSEG, .type = PT_INT}}}, /* 460 */
     {.kind = STEP_KERNEL, .what = "value table gradient rows to bf16", .layer = -1, .backward = true,
      .kernel = "cast_bf16_v4", .kinst = 9, .kidx = 3, .rows_arg = -1, .n_arg = 2,
      .nargs = 3, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 646},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 661},
         {"in", ARG_BUF, .type = PT_PTR, .id = 347},
-        {"n", ARG_ROWS, .type = PT_LL, .ival = 1024}}}, /* 476 */
+        {"n", ARG_ROWS, .type = PT_LL, .ival = 1024}}}, /* 461 */
     {.kind = STEP_KERNEL, .what = "value table gradient", .layer = -1, .backward = true,
      .kernel = "embed_bwd_d1024", .kinst = 10, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"dtable", ARG_BUF, .type = PT_PTR, .id = 647},
-        {"drows", ARG_BUF, .type = PT_PTR, .id = 646},
+        {"dtable", ARG_BUF, .type = PT_PTR, .id = 662},
+        {"drows", ARG_BUF, .type = PT_PTR, .id = 661},
         {"order", ARG_BUF, .type = PT_PTR, .id = 5},
         {"seg_start", ARG_BUF, .type = PT_PTR, .id = 6},
         {"seg_token", ARG_BUF, .type = PT_PTR, .id = 7},
-        {"rows", ARG_NSEG, .type = PT_INT}}}, /* 477 */
+        {"rows", ARG_NSEG, .type = PT_INT}}}, /* 462 */
 };
 
 ModelBuild gptc_build = {
@@ -4761,18 +4950,18 @@ ModelBuild gptc_build = {
          .nkernels = 1, .kernels = {
              {"skip_bwd_d1024_p256", "__nv_bfloat16 *dsrc, float *partial, const __nv_bfloat16 *dxs, const __nv_bfloat16 *src, const float *scalars, int skip_off, int rows", 0}}},
         {.family = "attention", .tpl = "attention.cu", .suffix = "h8_d128", .threads = 128, .vec = 8, .width = 1024, .rows_per_block = 64, .grid_blocks = 0, .grid_y = 8,
-         .nconsts = 13, .consts = {{"HEADS", 8}, {"HEAD_DIM", 128}, {"WIDTH", 1024}, {"BLOCK_SIZE", 128}, {"SCALE", .is_float = true, .fvalue = 0.12}, {"TILE", 64}, {"FWD_KN", 64}, {"DQ_KN", 32}, {"DKDV_QN", 32}, {"PRE_TPR", 16}, {"MIN_BLOCKS", 1}, {"VEC", 8}, {"THREADS", 128}},
+         .nconsts = 14, .consts = {{"HEADS", 8}, {"HEAD_DIM", 128}, {"WIDTH", 1024}, {"BLOCK_SIZE", 128}, {"SCALE", .is_float = true, .fvalue = 0.12}, {"TILE", 64}, {"FWD_KN", 64}, {"DQ_KN", 32}, {"DKDV_QN", 32}, {"PRE_TPR", 16}, {"MIN_BLOCKS", 1}, {"DQ_SRC", 2}, {"VEC", 8}, {"THREADS", 128}},
          .nkernels = 4, .kernels = {
              {"attn_fwd_h8_d128", "__nv_bfloat16 *y, float *lse, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int rows", 65536},
              {"attn_bwd_pre_h8_d128", "float *delta, const __nv_bfloat16 *dy, const __nv_bfloat16 *y, int rows", 0},
-             {"attn_bwd_dkdv_h8_d128", "__nv_bfloat16 *dk, __nv_bfloat16 *dv, const __nv_bfloat16 *dy, const float *lse, const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int rows", 66304},
-             {"attn_bwd_dq_h8_d128", "__nv_bfloat16 *dq, const __nv_bfloat16 *dy, const float *lse, const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int rows", 49152}}},
+             {"attn_bwd_dkdv_h8_d128", "__nv_bfloat16 *dk, __nv_bfloat16 *dv, __nv_bfloat16 *ds, const __nv_bfloat16 *dy, const float *lse, const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int ds_slots, int rows", 66304},
+             {"attn_bwd_dq_h8_d128", "__nv_bfloat16 *dq, const __nv_bfloat16 *ds, const __nv_bfloat16 *dy, const float *lse, const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int ds_slots, int rows", 16384}}},
     }},
-    .kernels_sha256 = "9bd93dad4245b56df5071029bdbb648210936ea45c70d99e7ae01477de10bc22",
+    .kernels_sha256 = "bb32ea752549ff43b1bff840e31a8092db17b57acf14846e28457fbc331dfe31",
     .tuning = "",
     .has_plan = true,
-    .plan = {.block_size = 128, .nbufs = 648, .nsteps = 478, .nforward = 166, .bufs = bufs, .steps = steps, .loss_buf = 341, .xs_buf = {8, 37, 57, 77, 97, 117, 137, 157, 165, 193, 214, 235, 247, 267, 287, 307}, .x0_buf = 8},
-    .arena = {.arena_per_token = 717004, .arena_fixed = 3328, .total_per_token = 1159856, .total_fixed = 83200, .narena = 405},
+    .plan = {.block_size = 128, .nbufs = 663, .nsteps = 463, .nforward = 151, .bufs = bufs, .steps = steps, .loss_buf = 341, .xs_buf = {8, 37, 57, 77, 97, 117, 137, 157, 165, 193, 214, 235, 247, 267, 287, 307}, .x0_buf = 8},
+    .arena = {.arena_per_token = 717004, .arena_fixed = 3328, .total_per_token = 1673904, .total_fixed = 83200, .narena = 420},
     .optim = {.adam = {2, 0}, .cast = {9, 3}, .momentum = {8, 0}, 
               .colsum = {6, 0}, .normalize = {9, 0}, .combine = {9, 1}, .update = {9, 2}, 
               .adam_state = 411753568, .muon_state = 197132288, .x = 4194304, .square = 4194304, .partials = 1024, .count = 4,

@@ -8,253 +8,258 @@
 const char gptc_build_spec[] =
     "{\"description\": \"tiny: the record-8 family at CPU scale\", \"vocab.size\": 257, \"vocab.eot\": 256, \"vocab.pad_multiple\": 64, \"vocab.pad_embeddings\": false, \"model.layers\": 6, \"model.dim\": 128, \"model.heads\": 4, \"model.head_dim\": 32, \"model.mlp_hidden\": 512, \"model.activation\": \"relu2\", \"attention.off_layers\": [3], \"attention.norm\": \"qkv\", \"attention.scale\": 0.12, \"attention.rotary.base\": 1024, \"attention.rotary.pairs\": 8, \"attention.rotary.convention\": \"half\", \"attention.window.block_size\": 32, \"attention.window.schedule\": \"cubic\", \"attention.window.max_tokens\": 256, \"attention.window.long_layers\": [0, 5], \"attention.window.short_max_blocks\": 0, \"attention.window.val_blocks\": 0, \"value_embeddings.tables\": 2, \"value_embeddings.layers\": [0, 1, null, null, 0, 1], \"value_embeddings.init\": \"normal\", \"value_embeddings.init_std\": 1, \"value_embeddings.lambda_v\": 0.5, \"value_embeddings.lambda_ve\": 0.5, \"input_embeddings.tables\": 1, \"input_embeddings.naming\": \"record\", \"input_embeddings.init_std\": 1, \"input_embeddings.lambda_x\": 1, \"input_embeddings.lambda_x00\": 0, \"input_embeddings.lambda_extra\": 0, \"skips.pairs\": [[1, 4]], \"skips.init\": 1, \"head.tied\": false, \"head.softcap\": \"isru\", \"head.cap\": 15, \"head.divisor\": 7.5, \"head.offset\": 0, \"head.init\": \"zeros\", \"head.init_std\": 0.0050000000000000001, \"init.linear_std_scale\": 0.5, \"init.zero_out_proj\": true, \"dtypes.matrices\": \"bf16\", \"dtypes.embeddings\": \"bf16\", \"dtypes.head\": \"fp32\", \"dtypes.muon_master\": \"split16\", \"train.ranks\": 1, \"train.tokens_per_rank\": 512, \"train.steps\": 1200, \"train.seed\": 0, \"train.cooldown_frac\": 0.69999999999999996, \"train.lr_floor\": 0, \"train.muon.lr\": 0.025000000000000001, \"train.muon.weight_decay\": 0.01, \"train.muon.attn_wd_mul\": 1, \"train.muon.mlp_wd_mul\": 2, \"train.muon.momentum_start\": 0.84999999999999998, \"train.muon.momentum_end\": 0.94999999999999996, \"train.muon.momentum_warmup_steps\": 60, \"train.muon.nesterov\": true, \"train.muon.ns_coefficients\": [[4.0848000000000004, -6.8945999999999996, 2.927], [3.9504999999999999, -6.3029000000000002, 2.6377000000000002], [3.7418, -5.5913000000000004, 2.3037000000000001], [2.8769, -3.1427, 1.2045999999999999], [2.8365999999999998, -3.0525000000000002, 1.2012]], \"train.adam.beta1\": 0.80000000000000004, \"train.adam.beta2\": 0.94999999999999996, \"train.adam.eps\": 1e-10, \"train.adam.weight_decay\": 0, \"train.adam.lr_head\": 0.0031250000000000002, \"train.adam.lr_embed\": 0.29999999999999999, \"train.adam.lr_scalars\": 0.014999999999999999, \"train.val.interval\": 100, \"train.val.tokens\": 8192, \"train.val.tokens_per_rank\": 1024, \"train.data.train\": \"data/demo/demo_train_*.bin\", \"train.data.val\": \"data/demo/demo_val_*.bin\", \"train.data.seed\": 0, \"train.data.repeat\": false, \"vocab.padded\": 320, \"scalars.length\": 30}";
 
-static PlanBuf bufs[243] = {
-    {.name = "ids", .cls = BUF_INPUT, .dtype = PD_I32, .per_token = 1, .fixed = 0, .tensor = -1, .input = IN_IDS, .off_per_token = 0, .off_fixed = 0, .first = 0, .last = 176}, /* 0 */
-    {.name = "targets", .cls = BUF_INPUT, .dtype = PD_I32, .per_token = 1, .fixed = 0, .tensor = -1, .input = IN_TARGETS, .off_per_token = 0, .off_fixed = 0, .first = 60, .last = 60}, /* 1 */
-    {.name = "doc_start", .cls = BUF_INPUT, .dtype = PD_I32, .per_token = 1, .fixed = 0, .tensor = -1, .input = IN_DOC_START, .off_per_token = 0, .off_fixed = 0, .first = 6, .last = 162}, /* 2 */
-    {.name = "cos", .cls = BUF_INPUT, .dtype = PD_F32, .per_token = 16, .fixed = 0, .tensor = -1, .input = IN_COS, .off_per_token = 0, .off_fixed = 0, .first = 5, .last = 163}, /* 3 */
-    {.name = "sin", .cls = BUF_INPUT, .dtype = PD_F32, .per_token = 16, .fixed = 0, .tensor = -1, .input = IN_SIN, .off_per_token = 0, .off_fixed = 0, .first = 5, .last = 163}, /* 4 */
-    {.name = "seg.order", .cls = BUF_INPUT, .dtype = PD_I32, .per_token = 1, .fixed = 0, .tensor = -1, .input = IN_SEG_ORDER, .off_per_token = 0, .off_fixed = 0, .first = 172, .last = 176}, /* 5 */
-    {.name = "seg.start", .cls = BUF_INPUT, .dtype = PD_I32, .per_token = 1, .fixed = 1, .tensor = -1, .input = IN_SEG_START, .off_per_token = 0, .off_fixed = 0, .first = 172, .last = 176}, /* 6 */
-    {.name = "seg.token", .cls = BUF_INPUT, .dtype = PD_I32, .per_token = 1, .fixed = 0, .tensor = -1, .input = IN_SEG_TOKEN, .off_per_token = 0, .off_fixed = 0, .first = 172, .last = 176}, /* 7 */
-    {.name = "x0", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 17792, .off_fixed = 0, .first = 0, .last = 171}, /* 8 */
-    {.name = "x0.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 28864, .off_fixed = 0, .first = 0, .last = 171}, /* 9 */
+static PlanBuf bufs[248] = {
+    {.name = "ids", .cls = BUF_INPUT, .dtype = PD_I32, .per_token = 1, .fixed = 0, .tensor = -1, .input = IN_IDS, .off_per_token = 0, .off_fixed = 0, .first = 0, .last = 171}, /* 0 */
+    {.name = "targets", .cls = BUF_INPUT, .dtype = PD_I32, .per_token = 1, .fixed = 0, .tensor = -1, .input = IN_TARGETS, .off_per_token = 0, .off_fixed = 0, .first = 55, .last = 55}, /* 1 */
+    {.name = "doc_start", .cls = BUF_INPUT, .dtype = PD_I32, .per_token = 1, .fixed = 0, .tensor = -1, .input = IN_DOC_START, .off_per_token = 0, .off_fixed = 0, .first = 6, .last = 157}, /* 2 */
+    {.name = "cos", .cls = BUF_INPUT, .dtype = PD_F32, .per_token = 16, .fixed = 0, .tensor = -1, .input = IN_COS, .off_per_token = 0, .off_fixed = 0, .first = 5, .last = 158}, /* 3 */
+    {.name = "sin", .cls = BUF_INPUT, .dtype = PD_F32, .per_token = 16, .fixed = 0, .tensor = -1, .input = IN_SIN, .off_per_token = 0, .off_fixed = 0, .first = 5, .last = 158}, /* 4 */
+    {.name = "seg.order", .cls = BUF_INPUT, .dtype = PD_I32, .per_token = 1, .fixed = 0, .tensor = -1, .input = IN_SEG_ORDER, .off_per_token = 0, .off_fixed = 0, .first = 167, .last = 171}, /* 5 */
+    {.name = "seg.start", .cls = BUF_INPUT, .dtype = PD_I32, .per_token = 1, .fixed = 1, .tensor = -1, .input = IN_SEG_START, .off_per_token = 0, .off_fixed = 0, .first = 167, .last = 171}, /* 6 */
+    {.name = "seg.token", .cls = BUF_INPUT, .dtype = PD_I32, .per_token = 1, .fixed = 0, .tensor = -1, .input = IN_SEG_TOKEN, .off_per_token = 0, .off_fixed = 0, .first = 167, .last = 171}, /* 7 */
+    {.name = "x0", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 17792, .off_fixed = 0, .first = 0, .last = 166}, /* 8 */
+    {.name = "x0.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 28864, .off_fixed = 0, .first = 0, .last = 166}, /* 9 */
     {.name = "embed.weight.fp32", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 32896, .tensor = 2, .plane = PLANE_MASTER, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 0, .last = 0}, /* 10 */
     {.name = "x0.raw0", .cls = BUF_INTERNAL, .dtype = PD_F32, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 0, .last = 0}, /* 11 */
-    {.name = "ve0", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 18048, .off_fixed = 0, .first = 1, .last = 163}, /* 12 */
+    {.name = "ve0", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 18048, .off_fixed = 0, .first = 1, .last = 158}, /* 12 */
     {.name = "value_embeds.0.weight.fp32", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 32896, .tensor = 3, .plane = PLANE_MASTER, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 1, .last = 1}, /* 13 */
-    {.name = "ve1", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 18304, .off_fixed = 0, .first = 2, .last = 145}, /* 14 */
+    {.name = "ve1", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 18304, .off_fixed = 0, .first = 2, .last = 140}, /* 14 */
     {.name = "value_embeds.1.weight.fp32", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 32896, .tensor = 4, .plane = PLANE_MASTER, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 2, .last = 2}, /* 15 */
-    {.name = "L0.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 18560, .off_fixed = 0, .first = 3, .last = 165}, /* 16 */
-    {.name = "scalars.fp32", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 30, .tensor = 1, .plane = PLANE_MASTER, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 3, .last = 169}, /* 17 */
-    {.name = "L0.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 384, .fixed = 0, .tensor = -1, .off_per_token = 12288, .off_fixed = 0, .first = 4, .last = 163}, /* 18 */
-    {.name = "blocks.0.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 49152, .tensor = 5, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 4, .last = 166}, /* 19 */
-    {.name = "L0.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 12, .fixed = 0, .tensor = -1, .off_per_token = 28544, .off_fixed = 0, .first = 5, .last = 163}, /* 20 */
-    {.name = "L0.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 18816, .off_fixed = 0, .first = 5, .last = 162}, /* 21 */
-    {.name = "L0.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 19072, .off_fixed = 0, .first = 5, .last = 162}, /* 22 */
-    {.name = "L0.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 19328, .off_fixed = 0, .first = 5, .last = 162}, /* 23 */
+    {.name = "L0.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 18560, .off_fixed = 0, .first = 3, .last = 160}, /* 16 */
+    {.name = "scalars.fp32", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 30, .tensor = 1, .plane = PLANE_MASTER, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 3, .last = 164}, /* 17 */
+    {.name = "L0.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 384, .fixed = 0, .tensor = -1, .off_per_token = 12288, .off_fixed = 0, .first = 4, .last = 158}, /* 18 */
+    {.name = "blocks.0.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 49152, .tensor = 5, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 4, .last = 161}, /* 19 */
+    {.name = "L0.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 12, .fixed = 0, .tensor = -1, .off_per_token = 28544, .off_fixed = 0, .first = 5, .last = 158}, /* 20 */
+    {.name = "L0.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 18816, .off_fixed = 0, .first = 5, .last = 157}, /* 21 */
+    {.name = "L0.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 19072, .off_fixed = 0, .first = 5, .last = 157}, /* 22 */
+    {.name = "L0.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 19328, .off_fixed = 0, .first = 5, .last = 157}, /* 23 */
     {.name = "L0.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 5, .last = 5}, /* 24 */
     {.name = "L0.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 5, .last = 5}, /* 25 */
     {.name = "L0.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 5, .last = 5}, /* 26 */
-    {.name = "L0.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 19584, .off_fixed = 0, .first = 6, .last = 160}, /* 27 */
-    {.name = "L0.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 4, .fixed = 0, .tensor = -1, .off_per_token = 28784, .off_fixed = 0, .first = 6, .last = 162}, /* 28 */
-    {.name = "L0.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 19840, .off_fixed = 0, .first = 7, .last = 149}, /* 29 */
-    {.name = "blocks.0.attn.qkvo_w.hi[49152:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 16384, .tensor = 5, .plane = PLANE_HI, .tensor_off = 49152, .off_per_token = 0, .off_fixed = 0, .first = 8, .last = 159}, /* 30 */
-    {.name = "L0.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 20096, .off_fixed = 0, .first = 9, .last = 157}, /* 31 */
-    {.name = "L0.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 28872, .off_fixed = 0, .first = 9, .last = 157}, /* 32 */
-    {.name = "L0.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 10, .last = 154}, /* 33 */
-    {.name = "blocks.0.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 65536, .tensor = 6, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 10, .last = 156}, /* 34 */
-    {.name = "L0.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 1024, .off_fixed = 0, .first = 11, .last = 152}, /* 35 */
-    {.name = "blocks.0.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 65536, .tensor = 7, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 12, .last = 153}, /* 36 */
-    {.name = "L1.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 20352, .off_fixed = 0, .first = 13, .last = 147}, /* 37 */
-    {.name = "L1.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 384, .fixed = 0, .tensor = -1, .off_per_token = 13056, .off_fixed = 0, .first = 14, .last = 145}, /* 38 */
-    {.name = "blocks.1.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 49152, .tensor = 8, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 14, .last = 148}, /* 39 */
-    {.name = "L1.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 12, .fixed = 0, .tensor = -1, .off_per_token = 28592, .off_fixed = 0, .first = 15, .last = 145}, /* 40 */
-    {.name = "L1.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 20608, .off_fixed = 0, .first = 15, .last = 144}, /* 41 */
-    {.name = "L1.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 20864, .off_fixed = 0, .first = 15, .last = 144}, /* 42 */
-    {.name = "L1.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 21120, .off_fixed = 0, .first = 15, .last = 144}, /* 43 */
-    {.name = "L1.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 15, .last = 15}, /* 44 */
-    {.name = "L1.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 15, .last = 15}, /* 45 */
-    {.name = "L1.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 15, .last = 15}, /* 46 */
-    {.name = "L1.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 21376, .off_fixed = 0, .first = 16, .last = 142}, /* 47 */
-    {.name = "L1.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 4, .fixed = 0, .tensor = -1, .off_per_token = 28800, .off_fixed = 0, .first = 16, .last = 144}, /* 48 */
-    {.name = "L1.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 21632, .off_fixed = 0, .first = 17, .last = 132}, /* 49 */
-    {.name = "blocks.1.attn.qkvo_w.hi[49152:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 16384, .tensor = 8, .plane = PLANE_HI, .tensor_off = 49152, .off_per_token = 0, .off_fixed = 0, .first = 18, .last = 141}, /* 50 */
-    {.name = "L1.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 21888, .off_fixed = 0, .first = 19, .last = 139}, /* 51 */
-    {.name = "L1.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 28880, .off_fixed = 0, .first = 19, .last = 139}, /* 52 */
-    {.name = "L1.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 2048, .off_fixed = 0, .first = 20, .last = 136}, /* 53 */
-    {.name = "blocks.1.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 65536, .tensor = 9, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 20, .last = 138}, /* 54 */
-    {.name = "L1.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 3072, .off_fixed = 0, .first = 21, .last = 134}, /* 55 */
-    {.name = "blocks.1.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 65536, .tensor = 10, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 22, .last = 135}, /* 56 */
-    {.name = "L2.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 22144, .off_fixed = 0, .first = 23, .last = 127}, /* 57 */
-    {.name = "L2.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 384, .fixed = 0, .tensor = -1, .off_per_token = 13824, .off_fixed = 0, .first = 24, .last = 125}, /* 58 */
-    {.name = "blocks.2.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 49152, .tensor = 11, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 24, .last = 128}, /* 59 */
-    {.name = "L2.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 12, .fixed = 0, .tensor = -1, .off_per_token = 28640, .off_fixed = 0, .first = 25, .last = 125}, /* 60 */
-    {.name = "L2.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 22400, .off_fixed = 0, .first = 25, .last = 124}, /* 61 */
-    {.name = "L2.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 22656, .off_fixed = 0, .first = 25, .last = 124}, /* 62 */
-    {.name = "L2.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 22912, .off_fixed = 0, .first = 25, .last = 124}, /* 63 */
-    {.name = "L2.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 25, .last = 25}, /* 64 */
-    {.name = "L2.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 25, .last = 25}, /* 65 */
-    {.name = "L2.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 25, .last = 25}, /* 66 */
-    {.name = "L2.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 23168, .off_fixed = 0, .first = 26, .last = 122}, /* 67 */
-    {.name = "L2.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 4, .fixed = 0, .tensor = -1, .off_per_token = 28816, .off_fixed = 0, .first = 26, .last = 124}, /* 68 */
-    {.name = "L2.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 23424, .off_fixed = 0, .first = 27, .last = 111}, /* 69 */
-    {.name = "blocks.2.attn.qkvo_w.hi[49152:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 16384, .tensor = 11, .plane = PLANE_HI, .tensor_off = 49152, .off_per_token = 0, .off_fixed = 0, .first = 28, .last = 121}, /* 70 */
-    {.name = "L2.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 23680, .off_fixed = 0, .first = 29, .last = 119}, /* 71 */
-    {.name = "L2.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 28888, .off_fixed = 0, .first = 29, .last = 119}, /* 72 */
-    {.name = "L2.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 4096, .off_fixed = 0, .first = 30, .last = 116}, /* 73 */
-    {.name = "blocks.2.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 65536, .tensor = 12, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 30, .last = 118}, /* 74 */
-    {.name = "L2.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 5120, .off_fixed = 0, .first = 31, .last = 114}, /* 75 */
-    {.name = "blocks.2.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 65536, .tensor = 13, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 32, .last = 115}, /* 76 */
-    {.name = "L3.xm=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 33, .last = 38}, /* 77 */
-    {.name = "L3.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 23936, .off_fixed = 0, .first = 34, .last = 110}, /* 78 */
-    {.name = "L3.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 28896, .off_fixed = 0, .first = 34, .last = 110}, /* 79 */
-    {.name = "L3.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 6144, .off_fixed = 0, .first = 35, .last = 107}, /* 80 */
-    {.name = "blocks.3.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 65536, .tensor = 14, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 35, .last = 109}, /* 81 */
-    {.name = "L3.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 7168, .off_fixed = 0, .first = 36, .last = 105}, /* 82 */
-    {.name = "blocks.3.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 65536, .tensor = 15, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 37, .last = 106}, /* 83 */
-    {.name = "L4.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 24192, .off_fixed = 0, .first = 38, .last = 99}, /* 84 */
-    {.name = "L4.xs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 24448, .off_fixed = 0, .first = 38, .last = 101}, /* 85 */
-    {.name = "L4.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 384, .fixed = 0, .tensor = -1, .off_per_token = 14592, .off_fixed = 0, .first = 39, .last = 97}, /* 86 */
-    {.name = "blocks.4.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 49152, .tensor = 16, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 39, .last = 100}, /* 87 */
-    {.name = "L4.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 12, .fixed = 0, .tensor = -1, .off_per_token = 28688, .off_fixed = 0, .first = 40, .last = 97}, /* 88 */
-    {.name = "L4.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 24704, .off_fixed = 0, .first = 40, .last = 96}, /* 89 */
-    {.name = "L4.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 24960, .off_fixed = 0, .first = 40, .last = 96}, /* 90 */
-    {.name = "L4.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 25216, .off_fixed = 0, .first = 40, .last = 96}, /* 91 */
-    {.name = "L4.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 40, .last = 40}, /* 92 */
-    {.name = "L4.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 40, .last = 40}, /* 93 */
-    {.name = "L4.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 40, .last = 40}, /* 94 */
-    {.name = "L4.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 25472, .off_fixed = 0, .first = 41, .last = 94}, /* 95 */
-    {.name = "L4.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 4, .fixed = 0, .tensor = -1, .off_per_token = 28832, .off_fixed = 0, .first = 41, .last = 96}, /* 96 */
-    {.name = "L4.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 25728, .off_fixed = 0, .first = 42, .last = 83}, /* 97 */
-    {.name = "blocks.4.attn.qkvo_w.hi[49152:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 16384, .tensor = 16, .plane = PLANE_HI, .tensor_off = 49152, .off_per_token = 0, .off_fixed = 0, .first = 43, .last = 93}, /* 98 */
-    {.name = "L4.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 25984, .off_fixed = 0, .first = 44, .last = 91}, /* 99 */
-    {.name = "L4.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 28904, .off_fixed = 0, .first = 44, .last = 91}, /* 100 */
-    {.name = "L4.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 45, .last = 88}, /* 101 */
-    {.name = "blocks.4.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 65536, .tensor = 17, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 45, .last = 90}, /* 102 */
-    {.name = "L4.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 9216, .off_fixed = 0, .first = 46, .last = 86}, /* 103 */
-    {.name = "blocks.4.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 65536, .tensor = 18, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 47, .last = 87}, /* 104 */
-    {.name = "L5.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 26240, .off_fixed = 0, .first = 48, .last = 81}, /* 105 */
-    {.name = "L5.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 384, .fixed = 0, .tensor = -1, .off_per_token = 15360, .off_fixed = 0, .first = 49, .last = 79}, /* 106 */
-    {.name = "blocks.5.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 49152, .tensor = 19, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 49, .last = 82}, /* 107 */
-    {.name = "L5.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 12, .fixed = 0, .tensor = -1, .off_per_token = 28736, .off_fixed = 0, .first = 50, .last = 79}, /* 108 */
-    {.name = "L5.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 26496, .off_fixed = 0, .first = 50, .last = 78}, /* 109 */
-    {.name = "L5.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 26752, .off_fixed = 0, .first = 50, .last = 78}, /* 110 */
-    {.name = "L5.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 27008, .off_fixed = 0, .first = 50, .last = 78}, /* 111 */
-    {.name = "L5.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 50, .last = 50}, /* 112 */
-    {.name = "L5.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 50, .last = 50}, /* 113 */
-    {.name = "L5.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 50, .last = 50}, /* 114 */
-    {.name = "L5.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 27264, .off_fixed = 0, .first = 51, .last = 76}, /* 115 */
-    {.name = "L5.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 4, .fixed = 0, .tensor = -1, .off_per_token = 28848, .off_fixed = 0, .first = 51, .last = 78}, /* 116 */
-    {.name = "L5.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 16128, .off_fixed = 0, .first = 52, .last = 58}, /* 117 */
-    {.name = "blocks.5.attn.qkvo_w.hi[49152:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 16384, .tensor = 19, .plane = PLANE_HI, .tensor_off = 49152, .off_per_token = 0, .off_fixed = 0, .first = 53, .last = 75}, /* 118 */
-    {.name = "L5.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 27520, .off_fixed = 0, .first = 54, .last = 73}, /* 119 */
-    {.name = "L5.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 28912, .off_fixed = 0, .first = 54, .last = 73}, /* 120 */
-    {.name = "L5.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 10240, .off_fixed = 0, .first = 55, .last = 70}, /* 121 */
-    {.name = "blocks.5.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 65536, .tensor = 20, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 55, .last = 72}, /* 122 */
-    {.name = "L5.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 11264, .off_fixed = 0, .first = 56, .last = 68}, /* 123 */
-    {.name = "blocks.5.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 65536, .tensor = 21, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 57, .last = 69}, /* 124 */
-    {.name = "xf", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 27776, .off_fixed = 0, .first = 58, .last = 67}, /* 125 */
-    {.name = "rstdf", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 28920, .off_fixed = 0, .first = 58, .last = 67}, /* 126 */
-    {.name = "logits=dlogits", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 320, .fixed = 0, .tensor = -1, .off_per_token = 16128, .off_fixed = 0, .first = 59, .last = 66}, /* 127 */
-    {.name = "lm_head_w.bf16", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 40960, .tensor = 0, .plane = PLANE_BF16COPY, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 59, .last = 65}, /* 128 */
-    {.name = "row_loss", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 16768, .off_fixed = 0, .first = 60, .last = 61}, /* 129 */
-    {.name = "z", .cls = BUF_INTERNAL, .dtype = PD_F32, .per_token = 320, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 60, .last = 60}, /* 130 */
-    {.name = "loss", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 1, .tensor = -1, .output = true, .off_per_token = 28928, .off_fixed = 0, .first = 61, .last = 177}, /* 131 */
-    {.name = "dx0", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 28032, .off_fixed = 0, .first = 62, .last = 170}, /* 132 */
-    {.name = "dve0", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 16768, .off_fixed = 0, .first = 63, .last = 173}, /* 133 */
-    {.name = "dve1", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 17280, .off_fixed = 0, .first = 64, .last = 175}, /* 134 */
-    {.name = "dxf", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 28288, .off_fixed = 0, .first = 65, .last = 67}, /* 135 */
-    {.name = "lm_head_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 40960, .tensor = 0, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 66, .last = 66}, /* 136 */
-    {.name = "dout", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 16128, .off_fixed = 0, .first = 67, .last = 85}, /* 137 */
-    {.name = "blocks.5.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 65536, .tensor = 21, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 68, .last = 68}, /* 138 */
-    {.name = "L5.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 11264, .off_fixed = 0, .first = 69, .last = 72}, /* 139 */
-    {.name = "blocks.5.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 65536, .tensor = 20, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 71, .last = 71}, /* 140 */
-    {.name = "L5.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 10240, .off_fixed = 0, .first = 72, .last = 73}, /* 141 */
-    {.name = "blocks.5.attn.qkvo_w.grad[49152:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 16384, .tensor = 19, .plane = PLANE_GRAD, .tensor_off = 49152, .off_per_token = 0, .off_fixed = 0, .first = 74, .last = 74}, /* 142 */
-    {.name = "L5.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 10240, .off_fixed = 0, .first = 75, .last = 78}, /* 143 */
-    {.name = "L5.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 4, .fixed = 0, .tensor = -1, .off_per_token = 10496, .off_fixed = 0, .first = 76, .last = 78}, /* 144 */
-    {.name = "L5.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 11008, .off_fixed = 0, .first = 78, .last = 79}, /* 145 */
-    {.name = "L5.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 11264, .off_fixed = 0, .first = 77, .last = 79}, /* 146 */
-    {.name = "L5.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 11520, .off_fixed = 0, .first = 77, .last = 79}, /* 147 */
-    {.name = "L5.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 384, .fixed = 0, .tensor = -1, .off_per_token = 10240, .off_fixed = 0, .first = 79, .last = 82}, /* 148 */
-    {.name = "L5.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 8, .tensor = -1, .off_per_token = 28928, .off_fixed = 256, .first = 79, .last = 80}, /* 149 */
-    {.name = "L5.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 79, .last = 79}, /* 150 */
-    {.name = "L5.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 79, .last = 79}, /* 151 */
-    {.name = "L5.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 79, .last = 79}, /* 152 */
-    {.name = "scalars.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 30, .tensor = 1, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 80, .last = 168}, /* 153 */
-    {.name = "blocks.5.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 49152, .tensor = 19, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 81, .last = 81}, /* 154 */
-    {.name = "L5.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 8, .tensor = -1, .off_per_token = 28928, .off_fixed = 256, .first = 83, .last = 84}, /* 155 */
-    {.name = "L5.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 10240, .off_fixed = 0, .first = 85, .last = 103}, /* 156 */
-    {.name = "blocks.4.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 65536, .tensor = 18, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 86, .last = 86}, /* 157 */
-    {.name = "L4.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 9216, .off_fixed = 0, .first = 87, .last = 90}, /* 158 */
-    {.name = "blocks.4.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 65536, .tensor = 17, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 89, .last = 89}, /* 159 */
-    {.name = "L4.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 90, .last = 91}, /* 160 */
-    {.name = "blocks.4.attn.qkvo_w.grad[49152:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 16384, .tensor = 16, .plane = PLANE_GRAD, .tensor_off = 49152, .off_per_token = 0, .off_fixed = 0, .first = 92, .last = 92}, /* 161 */
-    {.name = "L4.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 93, .last = 96}, /* 162 */
-    {.name = "L4.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 4, .fixed = 0, .tensor = -1, .off_per_token = 8448, .off_fixed = 0, .first = 94, .last = 96}, /* 163 */
-    {.name = "L4.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 8960, .off_fixed = 0, .first = 96, .last = 97}, /* 164 */
-    {.name = "L4.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 9216, .off_fixed = 0, .first = 95, .last = 97}, /* 165 */
-    {.name = "L4.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 9472, .off_fixed = 0, .first = 95, .last = 97}, /* 166 */
-    {.name = "L4.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 384, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 97, .last = 100}, /* 167 */
-    {.name = "L4.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 8, .tensor = -1, .off_per_token = 28928, .off_fixed = 256, .first = 97, .last = 98}, /* 168 */
-    {.name = "L4.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 97, .last = 97}, /* 169 */
-    {.name = "L4.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 97, .last = 97}, /* 170 */
-    {.name = "L4.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 97, .last = 97}, /* 171 */
-    {.name = "blocks.4.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 49152, .tensor = 16, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 99, .last = 99}, /* 172 */
-    {.name = "L4.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 8, .tensor = -1, .off_per_token = 28928, .off_fixed = 256, .first = 101, .last = 102}, /* 173 */
-    {.name = "L4.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 103, .last = 132}, /* 174 */
-    {.name = "L4.dout", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 8448, .off_fixed = 0, .first = 104, .last = 113}, /* 175 */
-    {.name = "blocks.3.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 65536, .tensor = 15, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 105, .last = 105}, /* 176 */
-    {.name = "L3.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 7168, .off_fixed = 0, .first = 106, .last = 109}, /* 177 */
-    {.name = "blocks.3.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 65536, .tensor = 14, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 108, .last = 108}, /* 178 */
-    {.name = "L3.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 6144, .off_fixed = 0, .first = 109, .last = 110}, /* 179 */
-    {.name = "L3.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 8, .tensor = -1, .off_per_token = 28928, .off_fixed = 256, .first = 111, .last = 112}, /* 180 */
-    {.name = "L3.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 6144, .off_fixed = 0, .first = 113, .last = 131}, /* 181 */
-    {.name = "blocks.2.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 65536, .tensor = 13, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 114, .last = 114}, /* 182 */
-    {.name = "L2.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 5120, .off_fixed = 0, .first = 115, .last = 118}, /* 183 */
-    {.name = "blocks.2.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 65536, .tensor = 12, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 117, .last = 117}, /* 184 */
-    {.name = "L2.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 4096, .off_fixed = 0, .first = 118, .last = 119}, /* 185 */
-    {.name = "blocks.2.attn.qkvo_w.grad[49152:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 16384, .tensor = 11, .plane = PLANE_GRAD, .tensor_off = 49152, .off_per_token = 0, .off_fixed = 0, .first = 120, .last = 120}, /* 186 */
-    {.name = "L2.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 4096, .off_fixed = 0, .first = 121, .last = 124}, /* 187 */
-    {.name = "L2.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 4, .fixed = 0, .tensor = -1, .off_per_token = 4352, .off_fixed = 0, .first = 122, .last = 124}, /* 188 */
-    {.name = "L2.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 4864, .off_fixed = 0, .first = 124, .last = 125}, /* 189 */
-    {.name = "L2.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 5120, .off_fixed = 0, .first = 123, .last = 125}, /* 190 */
-    {.name = "L2.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 5376, .off_fixed = 0, .first = 123, .last = 125}, /* 191 */
-    {.name = "L2.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 384, .fixed = 0, .tensor = -1, .off_per_token = 4096, .off_fixed = 0, .first = 125, .last = 128}, /* 192 */
-    {.name = "L2.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 8, .tensor = -1, .off_per_token = 28928, .off_fixed = 256, .first = 125, .last = 126}, /* 193 */
-    {.name = "L2.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 125, .last = 125}, /* 194 */
-    {.name = "L2.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 125, .last = 125}, /* 195 */
-    {.name = "L2.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 125, .last = 125}, /* 196 */
-    {.name = "blocks.2.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 49152, .tensor = 11, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 127, .last = 127}, /* 197 */
-    {.name = "L2.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 8, .tensor = -1, .off_per_token = 28928, .off_fixed = 256, .first = 129, .last = 130}, /* 198 */
-    {.name = "L2.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 4096, .off_fixed = 0, .first = 131, .last = 151}, /* 199 */
-    {.name = "L1.skip.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 4, .tensor = -1, .off_per_token = 28928, .off_fixed = 256, .first = 132, .last = 133}, /* 200 */
-    {.name = "blocks.1.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 65536, .tensor = 10, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 134, .last = 134}, /* 201 */
-    {.name = "L1.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 3072, .off_fixed = 0, .first = 135, .last = 138}, /* 202 */
-    {.name = "blocks.1.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 65536, .tensor = 9, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 137, .last = 137}, /* 203 */
-    {.name = "L1.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 2048, .off_fixed = 0, .first = 138, .last = 139}, /* 204 */
-    {.name = "blocks.1.attn.qkvo_w.grad[49152:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 16384, .tensor = 8, .plane = PLANE_GRAD, .tensor_off = 49152, .off_per_token = 0, .off_fixed = 0, .first = 140, .last = 140}, /* 205 */
-    {.name = "L1.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 2048, .off_fixed = 0, .first = 141, .last = 144}, /* 206 */
-    {.name = "L1.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 4, .fixed = 0, .tensor = -1, .off_per_token = 2304, .off_fixed = 0, .first = 142, .last = 144}, /* 207 */
-    {.name = "L1.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 2816, .off_fixed = 0, .first = 144, .last = 145}, /* 208 */
-    {.name = "L1.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 3072, .off_fixed = 0, .first = 143, .last = 145}, /* 209 */
-    {.name = "L1.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 3328, .off_fixed = 0, .first = 143, .last = 145}, /* 210 */
-    {.name = "L1.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 384, .fixed = 0, .tensor = -1, .off_per_token = 2048, .off_fixed = 0, .first = 145, .last = 148}, /* 211 */
-    {.name = "L1.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 8, .tensor = -1, .off_per_token = 28928, .off_fixed = 256, .first = 145, .last = 146}, /* 212 */
-    {.name = "L1.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 145, .last = 145}, /* 213 */
-    {.name = "L1.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 145, .last = 145}, /* 214 */
-    {.name = "L1.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 145, .last = 145}, /* 215 */
-    {.name = "blocks.1.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 49152, .tensor = 8, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 147, .last = 147}, /* 216 */
-    {.name = "L1.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 8, .tensor = -1, .off_per_token = 28928, .off_fixed = 256, .first = 149, .last = 150}, /* 217 */
-    {.name = "L1.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 2048, .off_fixed = 0, .first = 151, .last = 169}, /* 218 */
-    {.name = "blocks.0.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 65536, .tensor = 7, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 152, .last = 152}, /* 219 */
-    {.name = "L0.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 1024, .off_fixed = 0, .first = 153, .last = 156}, /* 220 */
-    {.name = "blocks.0.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 65536, .tensor = 6, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 155, .last = 155}, /* 221 */
-    {.name = "L0.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 156, .last = 157}, /* 222 */
-    {.name = "blocks.0.attn.qkvo_w.grad[49152:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 16384, .tensor = 5, .plane = PLANE_GRAD, .tensor_off = 49152, .off_per_token = 0, .off_fixed = 0, .first = 158, .last = 158}, /* 223 */
-    {.name = "L0.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 159, .last = 162}, /* 224 */
-    {.name = "L0.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 4, .fixed = 0, .tensor = -1, .off_per_token = 256, .off_fixed = 0, .first = 160, .last = 162}, /* 225 */
-    {.name = "L0.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 768, .off_fixed = 0, .first = 162, .last = 163}, /* 226 */
-    {.name = "L0.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1024, .off_fixed = 0, .first = 161, .last = 163}, /* 227 */
-    {.name = "L0.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1280, .off_fixed = 0, .first = 161, .last = 163}, /* 228 */
-    {.name = "L0.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 384, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 163, .last = 166}, /* 229 */
-    {.name = "L0.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 8, .tensor = -1, .off_per_token = 28928, .off_fixed = 256, .first = 163, .last = 164}, /* 230 */
-    {.name = "L0.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 163, .last = 163}, /* 231 */
-    {.name = "L0.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 163, .last = 163}, /* 232 */
-    {.name = "L0.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 163, .last = 163}, /* 233 */
-    {.name = "blocks.0.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 49152, .tensor = 5, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 165, .last = 165}, /* 234 */
-    {.name = "L0.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 8, .tensor = -1, .off_per_token = 28928, .off_fixed = 256, .first = 167, .last = 168}, /* 235 */
-    {.name = "L0.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 169, .last = 171}, /* 236 */
-    {.name = "x0.drows0", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 256, .off_fixed = 0, .first = 170, .last = 172}, /* 237 */
-    {.name = "embed.weight.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 32896, .tensor = 2, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 172, .last = 172}, /* 238 */
-    {.name = "dve0.bf16", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 173, .last = 174}, /* 239 */
-    {.name = "value_embeds.0.weight.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 32896, .tensor = 3, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 174, .last = 174}, /* 240 */
-    {.name = "dve1.bf16", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 175, .last = 176}, /* 241 */
-    {.name = "value_embeds.1.weight.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 32896, .tensor = 4, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 176, .last = 176}, /* 242 */
+    {.name = "L0.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 19584, .off_fixed = 0, .first = 6, .last = 155}, /* 27 */
+    {.name = "L0.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 4, .fixed = 0, .tensor = -1, .off_per_token = 28784, .off_fixed = 0, .first = 6, .last = 157}, /* 28 */
+    {.name = "L0.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 19840, .off_fixed = 0, .first = 7, .last = 144}, /* 29 */
+    {.name = "blocks.0.attn.qkvo_w.hi[49152:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 16384, .tensor = 5, .plane = PLANE_HI, .tensor_off = 49152, .off_per_token = 0, .off_fixed = 0, .first = 7, .last = 154}, /* 30 */
+    {.name = "L0.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 20096, .off_fixed = 0, .first = 8, .last = 152}, /* 31 */
+    {.name = "L0.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 28872, .off_fixed = 0, .first = 8, .last = 152}, /* 32 */
+    {.name = "L0.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 2048, .off_fixed = 0, .first = 9, .last = 149}, /* 33 */
+    {.name = "blocks.0.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 65536, .tensor = 6, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 9, .last = 151}, /* 34 */
+    {.name = "L0.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 3072, .off_fixed = 0, .first = 10, .last = 147}, /* 35 */
+    {.name = "blocks.0.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 65536, .tensor = 7, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 11, .last = 148}, /* 36 */
+    {.name = "L1.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 20352, .off_fixed = 0, .first = 12, .last = 142}, /* 37 */
+    {.name = "L1.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 384, .fixed = 0, .tensor = -1, .off_per_token = 13056, .off_fixed = 0, .first = 13, .last = 140}, /* 38 */
+    {.name = "blocks.1.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 49152, .tensor = 8, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 13, .last = 143}, /* 39 */
+    {.name = "L1.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 12, .fixed = 0, .tensor = -1, .off_per_token = 28592, .off_fixed = 0, .first = 14, .last = 140}, /* 40 */
+    {.name = "L1.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 20608, .off_fixed = 0, .first = 14, .last = 139}, /* 41 */
+    {.name = "L1.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 20864, .off_fixed = 0, .first = 14, .last = 139}, /* 42 */
+    {.name = "L1.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 21120, .off_fixed = 0, .first = 14, .last = 139}, /* 43 */
+    {.name = "L1.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 14, .last = 14}, /* 44 */
+    {.name = "L1.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 14, .last = 14}, /* 45 */
+    {.name = "L1.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 14, .last = 14}, /* 46 */
+    {.name = "L1.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 21376, .off_fixed = 0, .first = 15, .last = 137}, /* 47 */
+    {.name = "L1.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 4, .fixed = 0, .tensor = -1, .off_per_token = 28800, .off_fixed = 0, .first = 15, .last = 139}, /* 48 */
+    {.name = "L1.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 21632, .off_fixed = 0, .first = 16, .last = 127}, /* 49 */
+    {.name = "blocks.1.attn.qkvo_w.hi[49152:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 16384, .tensor = 8, .plane = PLANE_HI, .tensor_off = 49152, .off_per_token = 0, .off_fixed = 0, .first = 16, .last = 136}, /* 50 */
+    {.name = "L1.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 21888, .off_fixed = 0, .first = 17, .last = 134}, /* 51 */
+    {.name = "L1.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 28880, .off_fixed = 0, .first = 17, .last = 134}, /* 52 */
+    {.name = "L1.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 4096, .off_fixed = 0, .first = 18, .last = 131}, /* 53 */
+    {.name = "blocks.1.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 65536, .tensor = 9, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 18, .last = 133}, /* 54 */
+    {.name = "L1.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 5120, .off_fixed = 0, .first = 19, .last = 129}, /* 55 */
+    {.name = "blocks.1.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 65536, .tensor = 10, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 20, .last = 130}, /* 56 */
+    {.name = "L2.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 22144, .off_fixed = 0, .first = 21, .last = 122}, /* 57 */
+    {.name = "L2.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 384, .fixed = 0, .tensor = -1, .off_per_token = 13824, .off_fixed = 0, .first = 22, .last = 120}, /* 58 */
+    {.name = "blocks.2.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 49152, .tensor = 11, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 22, .last = 123}, /* 59 */
+    {.name = "L2.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 12, .fixed = 0, .tensor = -1, .off_per_token = 28640, .off_fixed = 0, .first = 23, .last = 120}, /* 60 */
+    {.name = "L2.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 22400, .off_fixed = 0, .first = 23, .last = 119}, /* 61 */
+    {.name = "L2.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 22656, .off_fixed = 0, .first = 23, .last = 119}, /* 62 */
+    {.name = "L2.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 22912, .off_fixed = 0, .first = 23, .last = 119}, /* 63 */
+    {.name = "L2.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 23, .last = 23}, /* 64 */
+    {.name = "L2.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 23, .last = 23}, /* 65 */
+    {.name = "L2.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 23, .last = 23}, /* 66 */
+    {.name = "L2.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 23168, .off_fixed = 0, .first = 24, .last = 117}, /* 67 */
+    {.name = "L2.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 4, .fixed = 0, .tensor = -1, .off_per_token = 28816, .off_fixed = 0, .first = 24, .last = 119}, /* 68 */
+    {.name = "L2.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 23424, .off_fixed = 0, .first = 25, .last = 106}, /* 69 */
+    {.name = "blocks.2.attn.qkvo_w.hi[49152:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 16384, .tensor = 11, .plane = PLANE_HI, .tensor_off = 49152, .off_per_token = 0, .off_fixed = 0, .first = 25, .last = 116}, /* 70 */
+    {.name = "L2.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 23680, .off_fixed = 0, .first = 26, .last = 114}, /* 71 */
+    {.name = "L2.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 28888, .off_fixed = 0, .first = 26, .last = 114}, /* 72 */
+    {.name = "L2.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 6144, .off_fixed = 0, .first = 27, .last = 111}, /* 73 */
+    {.name = "blocks.2.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 65536, .tensor = 12, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 27, .last = 113}, /* 74 */
+    {.name = "L2.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 7168, .off_fixed = 0, .first = 28, .last = 109}, /* 75 */
+    {.name = "blocks.2.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 65536, .tensor = 13, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 29, .last = 110}, /* 76 */
+    {.name = "L3.xm=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 30, .last = 35}, /* 77 */
+    {.name = "L3.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 23936, .off_fixed = 0, .first = 31, .last = 105}, /* 78 */
+    {.name = "L3.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 28896, .off_fixed = 0, .first = 31, .last = 105}, /* 79 */
+    {.name = "L3.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 32, .last = 102}, /* 80 */
+    {.name = "blocks.3.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 65536, .tensor = 14, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 32, .last = 104}, /* 81 */
+    {.name = "L3.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 9216, .off_fixed = 0, .first = 33, .last = 100}, /* 82 */
+    {.name = "blocks.3.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 65536, .tensor = 15, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 34, .last = 101}, /* 83 */
+    {.name = "L4.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 24192, .off_fixed = 0, .first = 35, .last = 94}, /* 84 */
+    {.name = "L4.xs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 24448, .off_fixed = 0, .first = 35, .last = 96}, /* 85 */
+    {.name = "L4.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 384, .fixed = 0, .tensor = -1, .off_per_token = 14592, .off_fixed = 0, .first = 36, .last = 92}, /* 86 */
+    {.name = "blocks.4.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 49152, .tensor = 16, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 36, .last = 95}, /* 87 */
+    {.name = "L4.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 12, .fixed = 0, .tensor = -1, .off_per_token = 28688, .off_fixed = 0, .first = 37, .last = 92}, /* 88 */
+    {.name = "L4.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 24704, .off_fixed = 0, .first = 37, .last = 91}, /* 89 */
+    {.name = "L4.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 24960, .off_fixed = 0, .first = 37, .last = 91}, /* 90 */
+    {.name = "L4.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 25216, .off_fixed = 0, .first = 37, .last = 91}, /* 91 */
+    {.name = "L4.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 37, .last = 37}, /* 92 */
+    {.name = "L4.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 37, .last = 37}, /* 93 */
+    {.name = "L4.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 37, .last = 37}, /* 94 */
+    {.name = "L4.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 25472, .off_fixed = 0, .first = 38, .last = 89}, /* 95 */
+    {.name = "L4.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 4, .fixed = 0, .tensor = -1, .off_per_token = 28832, .off_fixed = 0, .first = 38, .last = 91}, /* 96 */
+    {.name = "L4.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 25728, .off_fixed = 0, .first = 39, .last = 78}, /* 97 */
+    {.name = "blocks.4.attn.qkvo_w.hi[49152:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 16384, .tensor = 16, .plane = PLANE_HI, .tensor_off = 49152, .off_per_token = 0, .off_fixed = 0, .first = 39, .last = 88}, /* 98 */
+    {.name = "L4.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 25984, .off_fixed = 0, .first = 40, .last = 86}, /* 99 */
+    {.name = "L4.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 28904, .off_fixed = 0, .first = 40, .last = 86}, /* 100 */
+    {.name = "L4.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 10240, .off_fixed = 0, .first = 41, .last = 83}, /* 101 */
+    {.name = "blocks.4.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 65536, .tensor = 17, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 41, .last = 85}, /* 102 */
+    {.name = "L4.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 11264, .off_fixed = 0, .first = 42, .last = 81}, /* 103 */
+    {.name = "blocks.4.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 65536, .tensor = 18, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 43, .last = 82}, /* 104 */
+    {.name = "L5.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 26240, .off_fixed = 0, .first = 44, .last = 76}, /* 105 */
+    {.name = "L5.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 384, .fixed = 0, .tensor = -1, .off_per_token = 15360, .off_fixed = 0, .first = 45, .last = 74}, /* 106 */
+    {.name = "blocks.5.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 49152, .tensor = 19, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 45, .last = 77}, /* 107 */
+    {.name = "L5.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 12, .fixed = 0, .tensor = -1, .off_per_token = 28736, .off_fixed = 0, .first = 46, .last = 74}, /* 108 */
+    {.name = "L5.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 26496, .off_fixed = 0, .first = 46, .last = 73}, /* 109 */
+    {.name = "L5.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 26752, .off_fixed = 0, .first = 46, .last = 73}, /* 110 */
+    {.name = "L5.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 27008, .off_fixed = 0, .first = 46, .last = 73}, /* 111 */
+    {.name = "L5.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 46, .last = 46}, /* 112 */
+    {.name = "L5.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 46, .last = 46}, /* 113 */
+    {.name = "L5.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 46, .last = 46}, /* 114 */
+    {.name = "L5.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 27264, .off_fixed = 0, .first = 47, .last = 71}, /* 115 */
+    {.name = "L5.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 4, .fixed = 0, .tensor = -1, .off_per_token = 28848, .off_fixed = 0, .first = 47, .last = 73}, /* 116 */
+    {.name = "L5.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 16128, .off_fixed = 0, .first = 48, .last = 53}, /* 117 */
+    {.name = "blocks.5.attn.qkvo_w.hi[49152:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 16384, .tensor = 19, .plane = PLANE_HI, .tensor_off = 49152, .off_per_token = 0, .off_fixed = 0, .first = 48, .last = 70}, /* 118 */
+    {.name = "L5.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 27520, .off_fixed = 0, .first = 49, .last = 68}, /* 119 */
+    {.name = "L5.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 28912, .off_fixed = 0, .first = 49, .last = 68}, /* 120 */
+    {.name = "L5.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 50, .last = 65}, /* 121 */
+    {.name = "blocks.5.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 65536, .tensor = 20, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 50, .last = 67}, /* 122 */
+    {.name = "L5.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 1024, .off_fixed = 0, .first = 51, .last = 63}, /* 123 */
+    {.name = "blocks.5.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 65536, .tensor = 21, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 52, .last = 64}, /* 124 */
+    {.name = "xf", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 27776, .off_fixed = 0, .first = 53, .last = 62}, /* 125 */
+    {.name = "rstdf", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 28920, .off_fixed = 0, .first = 53, .last = 62}, /* 126 */
+    {.name = "logits=dlogits", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 320, .fixed = 0, .tensor = -1, .off_per_token = 16128, .off_fixed = 0, .first = 54, .last = 61}, /* 127 */
+    {.name = "lm_head_w.bf16", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 40960, .tensor = 0, .plane = PLANE_BF16COPY, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 54, .last = 60}, /* 128 */
+    {.name = "row_loss", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 16768, .off_fixed = 0, .first = 55, .last = 56}, /* 129 */
+    {.name = "z", .cls = BUF_INTERNAL, .dtype = PD_F32, .per_token = 320, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 55, .last = 55}, /* 130 */
+    {.name = "loss", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 1, .tensor = -1, .output = true, .off_per_token = 28928, .off_fixed = 0, .first = 56, .last = 172}, /* 131 */
+    {.name = "dx0", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 28032, .off_fixed = 0, .first = 57, .last = 165}, /* 132 */
+    {.name = "dve0", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 16768, .off_fixed = 0, .first = 58, .last = 168}, /* 133 */
+    {.name = "dve1", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 17280, .off_fixed = 0, .first = 59, .last = 170}, /* 134 */
+    {.name = "dxf", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 28288, .off_fixed = 0, .first = 60, .last = 62}, /* 135 */
+    {.name = "lm_head_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 40960, .tensor = 0, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 61, .last = 61}, /* 136 */
+    {.name = "dout", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 16128, .off_fixed = 0, .first = 62, .last = 80}, /* 137 */
+    {.name = "blocks.5.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 65536, .tensor = 21, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 63, .last = 63}, /* 138 */
+    {.name = "L5.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 1024, .off_fixed = 0, .first = 64, .last = 67}, /* 139 */
+    {.name = "blocks.5.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 65536, .tensor = 20, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 66, .last = 66}, /* 140 */
+    {.name = "L5.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 67, .last = 68}, /* 141 */
+    {.name = "blocks.5.attn.qkvo_w.grad[49152:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 16384, .tensor = 19, .plane = PLANE_GRAD, .tensor_off = 49152, .off_per_token = 0, .off_fixed = 0, .first = 69, .last = 69}, /* 142 */
+    {.name = "L5.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 16384, .off_fixed = 0, .first = 70, .last = 73}, /* 143 */
+    {.name = "L5.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 4, .fixed = 0, .tensor = -1, .off_per_token = 16640, .off_fixed = 0, .first = 71, .last = 73}, /* 144 */
+    {.name = "L5.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 27264, .off_fixed = 0, .first = 73, .last = 74}, /* 145 */
+    {.name = "L5.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 27520, .off_fixed = 0, .first = 72, .last = 74}, /* 146 */
+    {.name = "L5.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 27776, .off_fixed = 0, .first = 72, .last = 74}, /* 147 */
+    {.name = "L5.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 72, .last = 73}, /* 148 */
+    {.name = "L5.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 384, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 74, .last = 77}, /* 149 */
+    {.name = "L5.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 8, .tensor = -1, .off_per_token = 28928, .off_fixed = 256, .first = 74, .last = 75}, /* 150 */
+    {.name = "L5.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 74, .last = 74}, /* 151 */
+    {.name = "L5.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 74, .last = 74}, /* 152 */
+    {.name = "L5.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 74, .last = 74}, /* 153 */
+    {.name = "scalars.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 30, .tensor = 1, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 75, .last = 163}, /* 154 */
+    {.name = "blocks.5.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 49152, .tensor = 19, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 76, .last = 76}, /* 155 */
+    {.name = "L5.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 8, .tensor = -1, .off_per_token = 28928, .off_fixed = 256, .first = 78, .last = 79}, /* 156 */
+    {.name = "L5.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1024, .off_fixed = 0, .first = 80, .last = 98}, /* 157 */
+    {.name = "blocks.4.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 65536, .tensor = 18, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 81, .last = 81}, /* 158 */
+    {.name = "L4.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 82, .last = 85}, /* 159 */
+    {.name = "blocks.4.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 65536, .tensor = 17, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 84, .last = 84}, /* 160 */
+    {.name = "L4.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1280, .off_fixed = 0, .first = 85, .last = 86}, /* 161 */
+    {.name = "blocks.4.attn.qkvo_w.grad[49152:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 16384, .tensor = 16, .plane = PLANE_GRAD, .tensor_off = 49152, .off_per_token = 0, .off_fixed = 0, .first = 87, .last = 87}, /* 162 */
+    {.name = "L4.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1280, .off_fixed = 0, .first = 88, .last = 91}, /* 163 */
+    {.name = "L4.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 4, .fixed = 0, .tensor = -1, .off_per_token = 10496, .off_fixed = 0, .first = 89, .last = 91}, /* 164 */
+    {.name = "L4.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1536, .off_fixed = 0, .first = 91, .last = 92}, /* 165 */
+    {.name = "L4.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1792, .off_fixed = 0, .first = 90, .last = 92}, /* 166 */
+    {.name = "L4.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 10240, .off_fixed = 0, .first = 90, .last = 92}, /* 167 */
+    {.name = "L4.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 90, .last = 91}, /* 168 */
+    {.name = "L4.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 384, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 92, .last = 95}, /* 169 */
+    {.name = "L4.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 8, .tensor = -1, .off_per_token = 28928, .off_fixed = 256, .first = 92, .last = 93}, /* 170 */
+    {.name = "L4.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 92, .last = 92}, /* 171 */
+    {.name = "L4.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 92, .last = 92}, /* 172 */
+    {.name = "L4.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 92, .last = 92}, /* 173 */
+    {.name = "blocks.4.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 49152, .tensor = 16, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 94, .last = 94}, /* 174 */
+    {.name = "L4.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 8, .tensor = -1, .off_per_token = 28928, .off_fixed = 256, .first = 96, .last = 97}, /* 175 */
+    {.name = "L4.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1280, .off_fixed = 0, .first = 98, .last = 127}, /* 176 */
+    {.name = "L4.dout", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1024, .off_fixed = 0, .first = 99, .last = 108}, /* 177 */
+    {.name = "blocks.3.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 65536, .tensor = 15, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 100, .last = 100}, /* 178 */
+    {.name = "L3.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 101, .last = 104}, /* 179 */
+    {.name = "blocks.3.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 65536, .tensor = 14, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 103, .last = 103}, /* 180 */
+    {.name = "L3.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1536, .off_fixed = 0, .first = 104, .last = 105}, /* 181 */
+    {.name = "L3.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 8, .tensor = -1, .off_per_token = 28928, .off_fixed = 256, .first = 106, .last = 107}, /* 182 */
+    {.name = "L3.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1536, .off_fixed = 0, .first = 108, .last = 126}, /* 183 */
+    {.name = "blocks.2.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 65536, .tensor = 13, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 109, .last = 109}, /* 184 */
+    {.name = "L2.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 110, .last = 113}, /* 185 */
+    {.name = "blocks.2.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 65536, .tensor = 12, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 112, .last = 112}, /* 186 */
+    {.name = "L2.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1024, .off_fixed = 0, .first = 113, .last = 114}, /* 187 */
+    {.name = "blocks.2.attn.qkvo_w.grad[49152:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 16384, .tensor = 11, .plane = PLANE_GRAD, .tensor_off = 49152, .off_per_token = 0, .off_fixed = 0, .first = 115, .last = 115}, /* 188 */
+    {.name = "L2.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1024, .off_fixed = 0, .first = 116, .last = 119}, /* 189 */
+    {.name = "L2.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 4, .fixed = 0, .tensor = -1, .off_per_token = 6656, .off_fixed = 0, .first = 117, .last = 119}, /* 190 */
+    {.name = "L2.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1792, .off_fixed = 0, .first = 119, .last = 120}, /* 191 */
+    {.name = "L2.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 6144, .off_fixed = 0, .first = 118, .last = 120}, /* 192 */
+    {.name = "L2.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 6400, .off_fixed = 0, .first = 118, .last = 120}, /* 193 */
+    {.name = "L2.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 118, .last = 119}, /* 194 */
+    {.name = "L2.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 384, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 120, .last = 123}, /* 195 */
+    {.name = "L2.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 8, .tensor = -1, .off_per_token = 28928, .off_fixed = 256, .first = 120, .last = 121}, /* 196 */
+    {.name = "L2.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 120, .last = 120}, /* 197 */
+    {.name = "L2.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 120, .last = 120}, /* 198 */
+    {.name = "L2.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 120, .last = 120}, /* 199 */
+    {.name = "blocks.2.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 49152, .tensor = 11, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 122, .last = 122}, /* 200 */
+    {.name = "L2.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 8, .tensor = -1, .off_per_token = 28928, .off_fixed = 256, .first = 124, .last = 125}, /* 201 */
+    {.name = "L2.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1024, .off_fixed = 0, .first = 126, .last = 146}, /* 202 */
+    {.name = "L1.skip.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 4, .tensor = -1, .off_per_token = 28928, .off_fixed = 256, .first = 127, .last = 128}, /* 203 */
+    {.name = "blocks.1.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 65536, .tensor = 10, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 129, .last = 129}, /* 204 */
+    {.name = "L1.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 130, .last = 133}, /* 205 */
+    {.name = "blocks.1.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 65536, .tensor = 9, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 132, .last = 132}, /* 206 */
+    {.name = "L1.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1280, .off_fixed = 0, .first = 133, .last = 134}, /* 207 */
+    {.name = "blocks.1.attn.qkvo_w.grad[49152:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 16384, .tensor = 8, .plane = PLANE_GRAD, .tensor_off = 49152, .off_per_token = 0, .off_fixed = 0, .first = 135, .last = 135}, /* 208 */
+    {.name = "L1.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1280, .off_fixed = 0, .first = 136, .last = 139}, /* 209 */
+    {.name = "L1.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 4, .fixed = 0, .tensor = -1, .off_per_token = 4352, .off_fixed = 0, .first = 137, .last = 139}, /* 210 */
+    {.name = "L1.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1536, .off_fixed = 0, .first = 139, .last = 140}, /* 211 */
+    {.name = "L1.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1792, .off_fixed = 0, .first = 138, .last = 140}, /* 212 */
+    {.name = "L1.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 4096, .off_fixed = 0, .first = 138, .last = 140}, /* 213 */
+    {.name = "L1.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 138, .last = 139}, /* 214 */
+    {.name = "L1.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 384, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 140, .last = 143}, /* 215 */
+    {.name = "L1.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 8, .tensor = -1, .off_per_token = 28928, .off_fixed = 256, .first = 140, .last = 141}, /* 216 */
+    {.name = "L1.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 140, .last = 140}, /* 217 */
+    {.name = "L1.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 140, .last = 140}, /* 218 */
+    {.name = "L1.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 140, .last = 140}, /* 219 */
+    {.name = "blocks.1.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 49152, .tensor = 8, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 142, .last = 142}, /* 220 */
+    {.name = "L1.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 8, .tensor = -1, .off_per_token = 28928, .off_fixed = 256, .first = 144, .last = 145}, /* 221 */
+    {.name = "L1.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 4096, .off_fixed = 0, .first = 146, .last = 164}, /* 222 */
+    {.name = "blocks.0.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 65536, .tensor = 7, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 147, .last = 147}, /* 223 */
+    {.name = "L0.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 148, .last = 151}, /* 224 */
+    {.name = "blocks.0.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 65536, .tensor = 6, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 150, .last = 150}, /* 225 */
+    {.name = "L0.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1024, .off_fixed = 0, .first = 151, .last = 152}, /* 226 */
+    {.name = "blocks.0.attn.qkvo_w.grad[49152:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 16384, .tensor = 5, .plane = PLANE_GRAD, .tensor_off = 49152, .off_per_token = 0, .off_fixed = 0, .first = 153, .last = 153}, /* 227 */
+    {.name = "L0.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 2048, .off_fixed = 0, .first = 154, .last = 157}, /* 228 */
+    {.name = "L0.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 4, .fixed = 0, .tensor = -1, .off_per_token = 3072, .off_fixed = 0, .first = 155, .last = 157}, /* 229 */
+    {.name = "L0.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 2304, .off_fixed = 0, .first = 157, .last = 158}, /* 230 */
+    {.name = "L0.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 2560, .off_fixed = 0, .first = 156, .last = 158}, /* 231 */
+    {.name = "L0.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 2816, .off_fixed = 0, .first = 156, .last = 158}, /* 232 */
+    {.name = "L0.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 156, .last = 157}, /* 233 */
+    {.name = "L0.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 384, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 158, .last = 161}, /* 234 */
+    {.name = "L0.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 8, .tensor = -1, .off_per_token = 28928, .off_fixed = 256, .first = 158, .last = 159}, /* 235 */
+    {.name = "L0.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 158, .last = 158}, /* 236 */
+    {.name = "L0.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 158, .last = 158}, /* 237 */
+    {.name = "L0.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 158, .last = 158}, /* 238 */
+    {.name = "blocks.0.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 49152, .tensor = 5, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 160, .last = 160}, /* 239 */
+    {.name = "L0.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 8, .tensor = -1, .off_per_token = 28928, .off_fixed = 256, .first = 162, .last = 163}, /* 240 */
+    {.name = "L0.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 164, .last = 166}, /* 241 */
+    {.name = "x0.drows0", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 256, .off_fixed = 0, .first = 165, .last = 167}, /* 242 */
+    {.name = "embed.weight.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 32896, .tensor = 2, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 167, .last = 167}, /* 243 */
+    {.name = "dve0.bf16", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 168, .last = 169}, /* 244 */
+    {.name = "value_embeds.0.weight.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 32896, .tensor = 3, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 169, .last = 169}, /* 245 */
+    {.name = "dve1.bf16", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 170, .last = 171}, /* 246 */
+    {.name = "value_embeds.1.weight.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 32896, .tensor = 4, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 171, .last = 171}, /* 247 */
 };
 
-static PlanStep steps[177] = {
+static PlanStep steps[172] = {
     {.kind = STEP_KERNEL, .what = "embed x0", .layer = -1,
      .kernel = "embed_fwd_d128", .kinst = 10, .kidx = 0, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
@@ -294,10 +299,11 @@ static PlanStep steps[177] = {
         {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 3 */
     {.kind = STEP_GEMM, .what = "L0 qkv = h Wqkv^T", .layer = 0,
      .gemm = {.m = {1, 0}, .n = {0, 384}, .k = {0, 128}, .trans_a = 0, .trans_b = 1, .lda = 128, .ldb = 128, .ldc = 384, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 16},
         {"b", ARG_BUF, .id = 19},
-        {"c", ARG_BUF, .id = 18}}}, /* 4 */
+        {"c", ARG_BUF, .id = 18},
+        {"c_in", ARG_NULL}}}, /* 4 */
     {.kind = STEP_KERNEL, .what = "L0 q k v norms, rotary, ve", .layer = 0,
      .kernel = "qkv_fwd_h4_d32_r8h_vn_p4", .kinst = 11, .kidx = 0, .rows_arg = 10, .n_arg = -1,
      .nargs = 11, .args = {
@@ -323,42 +329,40 @@ static PlanStep steps[177] = {
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT},
         {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 6 */
-    {.kind = STEP_COPY, .what = "L0 xa = xm", .layer = 0,
-     .bytes = {256, 0},
-     .nargs = 2, .args = {
-        {"dst", ARG_BUF, .id = 29},
-        {"src", ARG_BUF, .id = 16}}}, /* 7 */
-    {.kind = STEP_GEMM, .what = "L0 xa += y Wo^T", .layer = 0,
+    {.kind = STEP_GEMM, .what = "L0 xa = xm + y Wo^T", .layer = 0,
      .gemm = {.m = {1, 0}, .n = {0, 128}, .k = {0, 128}, .trans_a = 0, .trans_b = 1, .lda = 128, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 27},
         {"b", ARG_BUF, .id = 30},
-        {"c", ARG_BUF, .id = 29}}}, /* 8 */
+        {"c", ARG_BUF, .id = 29},
+        {"c_in", ARG_BUF, .id = 16}}}, /* 7 */
     {.kind = STEP_KERNEL, .what = "L0 mlp norm", .layer = 0,
      .kernel = "rmsnorm_fwd_d128", .kinst = 3, .kidx = 0, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 31},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 32},
         {"x", ARG_BUF, .type = PT_PTR, .id = 29},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 9 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 8 */
     {.kind = STEP_GEMM, .what = "L0 pre = n2 fc^T", .layer = 0,
      .gemm = {.m = {1, 0}, .n = {0, 512}, .k = {0, 128}, .trans_a = 0, .trans_b = 1, .lda = 128, .ldb = 128, .ldc = 512, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 31},
         {"b", ARG_BUF, .id = 34},
-        {"c", ARG_BUF, .id = 33}}}, /* 10 */
+        {"c", ARG_BUF, .id = 33},
+        {"c_in", ARG_NULL}}}, /* 9 */
     {.kind = STEP_KERNEL, .what = "L0 relu^2", .layer = 0,
      .kernel = "relu2_fwd_m512", .kinst = 1, .kidx = 0, .rows_arg = 2, .n_arg = -1,
      .nargs = 3, .args = {
         {"act", ARG_BUF, .type = PT_PTR, .id = 35},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 33},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 11 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 10 */
     {.kind = STEP_GEMM, .what = "L0 out = xa + act proj^T", .layer = 0,
      .gemm = {.m = {1, 0}, .n = {0, 128}, .k = {0, 512}, .trans_a = 0, .trans_b = 1, .lda = 512, .ldb = 512, .ldc = 128, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 35},
         {"b", ARG_BUF, .id = 36},
-        {"c", ARG_BUF, .id = 29}}}, /* 12 */
+        {"c", ARG_BUF, .id = 29},
+        {"c_in", ARG_NULL}}}, /* 11 */
     {.kind = STEP_KERNEL, .what = "L1 x0 mix", .layer = 1,
      .kernel = "x0_mix_fwd_t1_d128", .kinst = 0, .kidx = 0, .rows_arg = 6, .n_arg = -1,
      .nargs = 7, .args = {
@@ -368,13 +372,14 @@ static PlanStep steps[177] = {
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 128},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 17},
         {"lambda_off", ARG_INT, .type = PT_INT, .ival = 8},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 13 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 12 */
     {.kind = STEP_GEMM, .what = "L1 qkv = h Wqkv^T", .layer = 1,
      .gemm = {.m = {1, 0}, .n = {0, 384}, .k = {0, 128}, .trans_a = 0, .trans_b = 1, .lda = 128, .ldb = 128, .ldc = 384, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 37},
         {"b", ARG_BUF, .id = 39},
-        {"c", ARG_BUF, .id = 38}}}, /* 14 */
+        {"c", ARG_BUF, .id = 38},
+        {"c_in", ARG_NULL}}}, /* 13 */
     {.kind = STEP_KERNEL, .what = "L1 q k v norms, rotary, ve", .layer = 1,
      .kernel = "qkv_fwd_h4_d32_r8h_vn_p4", .kinst = 11, .kidx = 0, .rows_arg = 10, .n_arg = -1,
      .nargs = 11, .args = {
@@ -388,7 +393,7 @@ static PlanStep steps[177] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 17},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 20},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 15 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 14 */
     {.kind = STEP_KERNEL, .what = "L1 attention", .layer = 1,
      .kernel = "attn_fwd_h4_d32", .kinst = 14, .kidx = 0, .rows_arg = 7, .n_arg = -1,
      .nargs = 8, .args = {
@@ -399,43 +404,41 @@ static PlanStep steps[177] = {
         {"v", ARG_BUF, .type = PT_PTR, .id = 43},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 16 */
-    {.kind = STEP_COPY, .what = "L1 xa = xm", .layer = 1,
-     .bytes = {256, 0},
-     .nargs = 2, .args = {
-        {"dst", ARG_BUF, .id = 49},
-        {"src", ARG_BUF, .id = 37}}}, /* 17 */
-    {.kind = STEP_GEMM, .what = "L1 xa += y Wo^T", .layer = 1,
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 15 */
+    {.kind = STEP_GEMM, .what = "L1 xa = xm + y Wo^T", .layer = 1,
      .gemm = {.m = {1, 0}, .n = {0, 128}, .k = {0, 128}, .trans_a = 0, .trans_b = 1, .lda = 128, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 47},
         {"b", ARG_BUF, .id = 50},
-        {"c", ARG_BUF, .id = 49}}}, /* 18 */
+        {"c", ARG_BUF, .id = 49},
+        {"c_in", ARG_BUF, .id = 37}}}, /* 16 */
     {.kind = STEP_KERNEL, .what = "L1 mlp norm", .layer = 1,
      .kernel = "rmsnorm_fwd_d128", .kinst = 3, .kidx = 0, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 51},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 52},
         {"x", ARG_BUF, .type = PT_PTR, .id = 49},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 19 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 17 */
     {.kind = STEP_GEMM, .what = "L1 pre = n2 fc^T", .layer = 1,
      .gemm = {.m = {1, 0}, .n = {0, 512}, .k = {0, 128}, .trans_a = 0, .trans_b = 1, .lda = 128, .ldb = 128, .ldc = 512, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 51},
         {"b", ARG_BUF, .id = 54},
-        {"c", ARG_BUF, .id = 53}}}, /* 20 */
+        {"c", ARG_BUF, .id = 53},
+        {"c_in", ARG_NULL}}}, /* 18 */
     {.kind = STEP_KERNEL, .what = "L1 relu^2", .layer = 1,
      .kernel = "relu2_fwd_m512", .kinst = 1, .kidx = 0, .rows_arg = 2, .n_arg = -1,
      .nargs = 3, .args = {
         {"act", ARG_BUF, .type = PT_PTR, .id = 55},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 53},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 21 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 19 */
     {.kind = STEP_GEMM, .what = "L1 out = xa + act proj^T", .layer = 1,
      .gemm = {.m = {1, 0}, .n = {0, 128}, .k = {0, 512}, .trans_a = 0, .trans_b = 1, .lda = 512, .ldb = 512, .ldc = 128, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 55},
         {"b", ARG_BUF, .id = 56},
-        {"c", ARG_BUF, .id = 49}}}, /* 22 */
+        {"c", ARG_BUF, .id = 49},
+        {"c_in", ARG_NULL}}}, /* 20 */
     {.kind = STEP_KERNEL, .what = "L2 x0 mix", .layer = 2,
      .kernel = "x0_mix_fwd_t1_d128", .kinst = 0, .kidx = 0, .rows_arg = 6, .n_arg = -1,
      .nargs = 7, .args = {
@@ -445,13 +448,14 @@ static PlanStep steps[177] = {
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 128},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 17},
         {"lambda_off", ARG_INT, .type = PT_INT, .ival = 10},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 23 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 21 */
     {.kind = STEP_GEMM, .what = "L2 qkv = h Wqkv^T", .layer = 2,
      .gemm = {.m = {1, 0}, .n = {0, 384}, .k = {0, 128}, .trans_a = 0, .trans_b = 1, .lda = 128, .ldb = 128, .ldc = 384, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 57},
         {"b", ARG_BUF, .id = 59},
-        {"c", ARG_BUF, .id = 58}}}, /* 24 */
+        {"c", ARG_BUF, .id = 58},
+        {"c_in", ARG_NULL}}}, /* 22 */
     {.kind = STEP_KERNEL, .what = "L2 q k v norms, rotary, ve", .layer = 2,
      .kernel = "qkv_fwd_h4_d32_r8h_vn_p4", .kinst = 11, .kidx = 0, .rows_arg = 10, .n_arg = -1,
      .nargs = 11, .args = {
@@ -465,7 +469,7 @@ static PlanStep steps[177] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 17},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 22},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 25 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 23 */
     {.kind = STEP_KERNEL, .what = "L2 attention", .layer = 2,
      .kernel = "attn_fwd_h4_d32", .kinst = 14, .kidx = 0, .rows_arg = 7, .n_arg = -1,
      .nargs = 8, .args = {
@@ -476,43 +480,41 @@ static PlanStep steps[177] = {
         {"v", ARG_BUF, .type = PT_PTR, .id = 63},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 2},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 26 */
-    {.kind = STEP_COPY, .what = "L2 xa = xm", .layer = 2,
-     .bytes = {256, 0},
-     .nargs = 2, .args = {
-        {"dst", ARG_BUF, .id = 69},
-        {"src", ARG_BUF, .id = 57}}}, /* 27 */
-    {.kind = STEP_GEMM, .what = "L2 xa += y Wo^T", .layer = 2,
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 24 */
+    {.kind = STEP_GEMM, .what = "L2 xa = xm + y Wo^T", .layer = 2,
      .gemm = {.m = {1, 0}, .n = {0, 128}, .k = {0, 128}, .trans_a = 0, .trans_b = 1, .lda = 128, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 67},
         {"b", ARG_BUF, .id = 70},
-        {"c", ARG_BUF, .id = 69}}}, /* 28 */
+        {"c", ARG_BUF, .id = 69},
+        {"c_in", ARG_BUF, .id = 57}}}, /* 25 */
     {.kind = STEP_KERNEL, .what = "L2 mlp norm", .layer = 2,
      .kernel = "rmsnorm_fwd_d128", .kinst = 3, .kidx = 0, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 71},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 72},
         {"x", ARG_BUF, .type = PT_PTR, .id = 69},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 29 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 26 */
     {.kind = STEP_GEMM, .what = "L2 pre = n2 fc^T", .layer = 2,
      .gemm = {.m = {1, 0}, .n = {0, 512}, .k = {0, 128}, .trans_a = 0, .trans_b = 1, .lda = 128, .ldb = 128, .ldc = 512, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 71},
         {"b", ARG_BUF, .id = 74},
-        {"c", ARG_BUF, .id = 73}}}, /* 30 */
+        {"c", ARG_BUF, .id = 73},
+        {"c_in", ARG_NULL}}}, /* 27 */
     {.kind = STEP_KERNEL, .what = "L2 relu^2", .layer = 2,
      .kernel = "relu2_fwd_m512", .kinst = 1, .kidx = 0, .rows_arg = 2, .n_arg = -1,
      .nargs = 3, .args = {
         {"act", ARG_BUF, .type = PT_PTR, .id = 75},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 73},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 31 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 28 */
     {.kind = STEP_GEMM, .what = "L2 out = xa + act proj^T", .layer = 2,
      .gemm = {.m = {1, 0}, .n = {0, 128}, .k = {0, 512}, .trans_a = 0, .trans_b = 1, .lda = 512, .ldb = 512, .ldc = 128, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 75},
         {"b", ARG_BUF, .id = 76},
-        {"c", ARG_BUF, .id = 69}}}, /* 32 */
+        {"c", ARG_BUF, .id = 69},
+        {"c_in", ARG_NULL}}}, /* 29 */
     {.kind = STEP_KERNEL, .what = "L3 x0 mix", .layer = 3,
      .kernel = "x0_mix_fwd_t1_d128", .kinst = 0, .kidx = 0, .rows_arg = 6, .n_arg = -1,
      .nargs = 7, .args = {
@@ -522,32 +524,34 @@ static PlanStep steps[177] = {
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 128},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 17},
         {"lambda_off", ARG_INT, .type = PT_INT, .ival = 12},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 33 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 30 */
     {.kind = STEP_KERNEL, .what = "L3 mlp norm", .layer = 3,
      .kernel = "rmsnorm_fwd_d128", .kinst = 3, .kidx = 0, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 78},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 79},
         {"x", ARG_BUF, .type = PT_PTR, .id = 77},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 34 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 31 */
     {.kind = STEP_GEMM, .what = "L3 pre = n2 fc^T", .layer = 3,
      .gemm = {.m = {1, 0}, .n = {0, 512}, .k = {0, 128}, .trans_a = 0, .trans_b = 1, .lda = 128, .ldb = 128, .ldc = 512, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 78},
         {"b", ARG_BUF, .id = 81},
-        {"c", ARG_BUF, .id = 80}}}, /* 35 */
+        {"c", ARG_BUF, .id = 80},
+        {"c_in", ARG_NULL}}}, /* 32 */
     {.kind = STEP_KERNEL, .what = "L3 relu^2", .layer = 3,
      .kernel = "relu2_fwd_m512", .kinst = 1, .kidx = 0, .rows_arg = 2, .n_arg = -1,
      .nargs = 3, .args = {
         {"act", ARG_BUF, .type = PT_PTR, .id = 82},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 80},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 36 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 33 */
     {.kind = STEP_GEMM, .what = "L3 out = xa + act proj^T", .layer = 3,
      .gemm = {.m = {1, 0}, .n = {0, 128}, .k = {0, 512}, .trans_a = 0, .trans_b = 1, .lda = 512, .ldb = 512, .ldc = 128, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 82},
         {"b", ARG_BUF, .id = 83},
-        {"c", ARG_BUF, .id = 77}}}, /* 37 */
+        {"c", ARG_BUF, .id = 77},
+        {"c_in", ARG_NULL}}}, /* 34 */
     {.kind = STEP_KERNEL, .what = "L4 skip + x0 mix", .layer = 4,
      .kernel = "x0_skip_fwd_t1_d128", .kinst = 12, .kidx = 0, .rows_arg = 9, .n_arg = -1,
      .nargs = 10, .args = {
@@ -560,13 +564,14 @@ static PlanStep steps[177] = {
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 17},
         {"skip_off", ARG_INT, .type = PT_INT, .ival = 1},
         {"lambda_off", ARG_INT, .type = PT_INT, .ival = 14},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 38 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 35 */
     {.kind = STEP_GEMM, .what = "L4 qkv = h Wqkv^T", .layer = 4,
      .gemm = {.m = {1, 0}, .n = {0, 384}, .k = {0, 128}, .trans_a = 0, .trans_b = 1, .lda = 128, .ldb = 128, .ldc = 384, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 84},
         {"b", ARG_BUF, .id = 87},
-        {"c", ARG_BUF, .id = 86}}}, /* 39 */
+        {"c", ARG_BUF, .id = 86},
+        {"c_in", ARG_NULL}}}, /* 36 */
     {.kind = STEP_KERNEL, .what = "L4 q k v norms, rotary, ve", .layer = 4,
      .kernel = "qkv_fwd_h4_d32_r8h_vn_p4", .kinst = 11, .kidx = 0, .rows_arg = 10, .n_arg = -1,
      .nargs = 11, .args = {
@@ -580,7 +585,7 @@ static PlanStep steps[177] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 17},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 26},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 40 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 37 */
     {.kind = STEP_KERNEL, .what = "L4 attention", .layer = 4,
      .kernel = "attn_fwd_h4_d32", .kinst = 14, .kidx = 0, .rows_arg = 7, .n_arg = -1,
      .nargs = 8, .args = {
@@ -591,43 +596,41 @@ static PlanStep steps[177] = {
         {"v", ARG_BUF, .type = PT_PTR, .id = 91},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 4},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 41 */
-    {.kind = STEP_COPY, .what = "L4 xa = xm", .layer = 4,
-     .bytes = {256, 0},
-     .nargs = 2, .args = {
-        {"dst", ARG_BUF, .id = 97},
-        {"src", ARG_BUF, .id = 84}}}, /* 42 */
-    {.kind = STEP_GEMM, .what = "L4 xa += y Wo^T", .layer = 4,
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 38 */
+    {.kind = STEP_GEMM, .what = "L4 xa = xm + y Wo^T", .layer = 4,
      .gemm = {.m = {1, 0}, .n = {0, 128}, .k = {0, 128}, .trans_a = 0, .trans_b = 1, .lda = 128, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 95},
         {"b", ARG_BUF, .id = 98},
-        {"c", ARG_BUF, .id = 97}}}, /* 43 */
+        {"c", ARG_BUF, .id = 97},
+        {"c_in", ARG_BUF, .id = 84}}}, /* 39 */
     {.kind = STEP_KERNEL, .what = "L4 mlp norm", .layer = 4,
      .kernel = "rmsnorm_fwd_d128", .kinst = 3, .kidx = 0, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 99},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 100},
         {"x", ARG_BUF, .type = PT_PTR, .id = 97},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 44 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 40 */
     {.kind = STEP_GEMM, .what = "L4 pre = n2 fc^T", .layer = 4,
      .gemm = {.m = {1, 0}, .n = {0, 512}, .k = {0, 128}, .trans_a = 0, .trans_b = 1, .lda = 128, .ldb = 128, .ldc = 512, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 99},
         {"b", ARG_BUF, .id = 102},
-        {"c", ARG_BUF, .id = 101}}}, /* 45 */
+        {"c", ARG_BUF, .id = 101},
+        {"c_in", ARG_NULL}}}, /* 41 */
     {.kind = STEP_KERNEL, .what = "L4 relu^2", .layer = 4,
      .kernel = "relu2_fwd_m512", .kinst = 1, .kidx = 0, .rows_arg = 2, .n_arg = -1,
      .nargs = 3, .args = {
         {"act", ARG_BUF, .type = PT_PTR, .id = 103},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 101},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 46 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 42 */
     {.kind = STEP_GEMM, .what = "L4 out = xa + act proj^T", .layer = 4,
      .gemm = {.m = {1, 0}, .n = {0, 128}, .k = {0, 512}, .trans_a = 0, .trans_b = 1, .lda = 512, .ldb = 512, .ldc = 128, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 103},
         {"b", ARG_BUF, .id = 104},
-        {"c", ARG_BUF, .id = 97}}}, /* 47 */
+        {"c", ARG_BUF, .id = 97},
+        {"c_in", ARG_NULL}}}, /* 43 */
     {.kind = STEP_KERNEL, .what = "L5 x0 mix", .layer = 5,
      .kernel = "x0_mix_fwd_t1_d128", .kinst = 0, .kidx = 0, .rows_arg = 6, .n_arg = -1,
      .nargs = 7, .args = {
@@ -637,13 +640,14 @@ static PlanStep steps[177] = {
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 128},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 17},
         {"lambda_off", ARG_INT, .type = PT_INT, .ival = 16},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 48 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 44 */
     {.kind = STEP_GEMM, .what = "L5 qkv = h Wqkv^T", .layer = 5,
      .gemm = {.m = {1, 0}, .n = {0, 384}, .k = {0, 128}, .trans_a = 0, .trans_b = 1, .lda = 128, .ldb = 128, .ldc = 384, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 105},
         {"b", ARG_BUF, .id = 107},
-        {"c", ARG_BUF, .id = 106}}}, /* 49 */
+        {"c", ARG_BUF, .id = 106},
+        {"c_in", ARG_NULL}}}, /* 45 */
     {.kind = STEP_KERNEL, .what = "L5 q k v norms, rotary, ve", .layer = 5,
      .kernel = "qkv_fwd_h4_d32_r8h_vn_p4", .kinst = 11, .kidx = 0, .rows_arg = 10, .n_arg = -1,
      .nargs = 11, .args = {
@@ -657,7 +661,7 @@ static PlanStep steps[177] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 17},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 28},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 50 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 46 */
     {.kind = STEP_KERNEL, .what = "L5 attention", .layer = 5,
      .kernel = "attn_fwd_h4_d32", .kinst = 14, .kidx = 0, .rows_arg = 7, .n_arg = -1,
      .nargs = 8, .args = {
@@ -668,56 +672,55 @@ static PlanStep steps[177] = {
         {"v", ARG_BUF, .type = PT_PTR, .id = 111},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 5},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 51 */
-    {.kind = STEP_COPY, .what = "L5 xa = xm", .layer = 5,
-     .bytes = {256, 0},
-     .nargs = 2, .args = {
-        {"dst", ARG_BUF, .id = 117},
-        {"src", ARG_BUF, .id = 105}}}, /* 52 */
-    {.kind = STEP_GEMM, .what = "L5 xa += y Wo^T", .layer = 5,
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 47 */
+    {.kind = STEP_GEMM, .what = "L5 xa = xm + y Wo^T", .layer = 5,
      .gemm = {.m = {1, 0}, .n = {0, 128}, .k = {0, 128}, .trans_a = 0, .trans_b = 1, .lda = 128, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 115},
         {"b", ARG_BUF, .id = 118},
-        {"c", ARG_BUF, .id = 117}}}, /* 53 */
+        {"c", ARG_BUF, .id = 117},
+        {"c_in", ARG_BUF, .id = 105}}}, /* 48 */
     {.kind = STEP_KERNEL, .what = "L5 mlp norm", .layer = 5,
      .kernel = "rmsnorm_fwd_d128", .kinst = 3, .kidx = 0, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 119},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 120},
         {"x", ARG_BUF, .type = PT_PTR, .id = 117},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 54 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 49 */
     {.kind = STEP_GEMM, .what = "L5 pre = n2 fc^T", .layer = 5,
      .gemm = {.m = {1, 0}, .n = {0, 512}, .k = {0, 128}, .trans_a = 0, .trans_b = 1, .lda = 128, .ldb = 128, .ldc = 512, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 119},
         {"b", ARG_BUF, .id = 122},
-        {"c", ARG_BUF, .id = 121}}}, /* 55 */
+        {"c", ARG_BUF, .id = 121},
+        {"c_in", ARG_NULL}}}, /* 50 */
     {.kind = STEP_KERNEL, .what = "L5 relu^2", .layer = 5,
      .kernel = "relu2_fwd_m512", .kinst = 1, .kidx = 0, .rows_arg = 2, .n_arg = -1,
      .nargs = 3, .args = {
         {"act", ARG_BUF, .type = PT_PTR, .id = 123},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 121},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 56 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 51 */
     {.kind = STEP_GEMM, .what = "L5 out = xa + act proj^T", .layer = 5,
      .gemm = {.m = {1, 0}, .n = {0, 128}, .k = {0, 512}, .trans_a = 0, .trans_b = 1, .lda = 512, .ldb = 512, .ldc = 128, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 123},
         {"b", ARG_BUF, .id = 124},
-        {"c", ARG_BUF, .id = 117}}}, /* 57 */
+        {"c", ARG_BUF, .id = 117},
+        {"c_in", ARG_NULL}}}, /* 52 */
     {.kind = STEP_KERNEL, .what = "final norm", .layer = -1,
      .kernel = "rmsnorm_fwd_d128", .kinst = 3, .kidx = 0, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 125},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 126},
         {"x", ARG_BUF, .type = PT_PTR, .id = 117},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 58 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 53 */
     {.kind = STEP_GEMM, .what = "logits = xf head^T", .layer = -1,
      .gemm = {.m = {1, 0}, .n = {0, 320}, .k = {0, 128}, .trans_a = 0, .trans_b = 1, .lda = 128, .ldb = 128, .ldc = 320, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 125},
         {"b", ARG_BUF, .id = 128},
-        {"c", ARG_BUF, .id = 127}}}, /* 59 */
+        {"c", ARG_BUF, .id = 127},
+        {"c_in", ARG_NULL}}}, /* 54 */
     {.kind = STEP_KERNEL, .what = "softcap + cross-entropy", .layer = -1,
      .kernel = "softcap_ce_v320_isru", .kinst = 7, .kidx = 0, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
@@ -726,7 +729,7 @@ static PlanStep steps[177] = {
         {"logits", ARG_BUF, .type = PT_PTR, .id = 127},
         {"targets", ARG_BUF, .type = PT_PTR, .id = 1},
         {"count", ARG_ROWS, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 60 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 55 */
     {.kind = STEP_KERNEL, .what = "mean loss", .layer = -1,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
@@ -736,31 +739,33 @@ static PlanStep steps[177] = {
         {"n", ARG_ROWS, .type = PT_INT, .ival = 1},
         {"cols", ARG_INT, .type = PT_INT, .ival = 1},
         {"scale", ARG_INV_ROWS, .type = PT_FLOAT},
-        {"accumulate", ARG_INT, .type = PT_INT}}}, /* 61 */
+        {"accumulate", ARG_INT, .type = PT_INT}}}, /* 56 */
     {.kind = STEP_ZERO, .what = "dx0 = 0", .layer = -1, .backward = true,
      .bytes = {256, 0},
      .nargs = 1, .args = {
-        {"dst", ARG_BUF, .id = 132}}}, /* 62 */
+        {"dst", ARG_BUF, .id = 132}}}, /* 57 */
     {.kind = STEP_ZERO, .what = "dve = 0", .layer = -1, .backward = true,
      .bytes = {512, 0},
      .nargs = 1, .args = {
-        {"dst", ARG_BUF, .id = 133}}}, /* 63 */
+        {"dst", ARG_BUF, .id = 133}}}, /* 58 */
     {.kind = STEP_ZERO, .what = "dve = 0", .layer = -1, .backward = true,
      .bytes = {512, 0},
      .nargs = 1, .args = {
-        {"dst", ARG_BUF, .id = 134}}}, /* 64 */
+        {"dst", ARG_BUF, .id = 134}}}, /* 59 */
     {.kind = STEP_GEMM, .what = "dxf = dlogits head", .layer = -1, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 128}, .k = {0, 320}, .trans_a = 0, .trans_b = 0, .lda = 320, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 127},
         {"b", ARG_BUF, .id = 128},
-        {"c", ARG_BUF, .id = 135}}}, /* 65 */
+        {"c", ARG_BUF, .id = 135},
+        {"c_in", ARG_NULL}}}, /* 60 */
     {.kind = STEP_GEMM, .what = "d head = dlogits^T xf", .layer = -1, .backward = true,
      .gemm = {.m = {0, 320}, .n = {0, 128}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 320, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 127},
         {"b", ARG_BUF, .id = 125},
-        {"c", ARG_BUF, .id = 136}}}, /* 66 */
+        {"c", ARG_BUF, .id = 136},
+        {"c_in", ARG_NULL}}}, /* 61 */
     {.kind = STEP_KERNEL, .what = "final norm backward", .layer = -1, .backward = true,
      .kernel = "rmsnorm_bwd_d128", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
@@ -769,38 +774,42 @@ static PlanStep steps[177] = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 125},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 126},
         {"accumulate", ARG_INT, .type = PT_INT},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 67 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 62 */
     {.kind = STEP_GEMM, .what = "L5 d proj = dout^T act", .layer = 5, .backward = true,
      .gemm = {.m = {0, 128}, .n = {0, 512}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 128, .ldb = 512, .ldc = 512, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 137},
         {"b", ARG_BUF, .id = 123},
-        {"c", ARG_BUF, .id = 138}}}, /* 68 */
+        {"c", ARG_BUF, .id = 138},
+        {"c_in", ARG_NULL}}}, /* 63 */
     {.kind = STEP_GEMM, .what = "L5 dact = dout proj", .layer = 5, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 512}, .k = {0, 128}, .trans_a = 0, .trans_b = 0, .lda = 128, .ldb = 512, .ldc = 512, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 137},
         {"b", ARG_BUF, .id = 124},
-        {"c", ARG_BUF, .id = 139}}}, /* 69 */
+        {"c", ARG_BUF, .id = 139},
+        {"c_in", ARG_NULL}}}, /* 64 */
     {.kind = STEP_KERNEL, .what = "L5 relu^2 backward", .layer = 5, .backward = true,
      .kernel = "relu2_bwd_m512", .kinst = 1, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"dpre", ARG_BUF, .type = PT_PTR, .id = 139},
         {"dact", ARG_BUF, .type = PT_PTR, .id = 139},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 121},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 70 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 65 */
     {.kind = STEP_GEMM, .what = "L5 d fc = dpre^T n2", .layer = 5, .backward = true,
      .gemm = {.m = {0, 512}, .n = {0, 128}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 512, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 139},
         {"b", ARG_BUF, .id = 119},
-        {"c", ARG_BUF, .id = 140}}}, /* 71 */
+        {"c", ARG_BUF, .id = 140},
+        {"c_in", ARG_NULL}}}, /* 66 */
     {.kind = STEP_GEMM, .what = "L5 dn2 = dpre fc", .layer = 5, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 128}, .k = {0, 512}, .trans_a = 0, .trans_b = 0, .lda = 512, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 139},
         {"b", ARG_BUF, .id = 122},
-        {"c", ARG_BUF, .id = 141}}}, /* 72 */
+        {"c", ARG_BUF, .id = 141},
+        {"c_in", ARG_NULL}}}, /* 67 */
     {.kind = STEP_KERNEL, .what = "L5 mlp norm backward", .layer = 5, .backward = true,
      .kernel = "rmsnorm_bwd_d128", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
@@ -809,31 +818,34 @@ static PlanStep steps[177] = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 119},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 120},
         {"accumulate", ARG_INT, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 73 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 68 */
     {.kind = STEP_GEMM, .what = "L5 d Wo = dxa^T y", .layer = 5, .backward = true,
      .gemm = {.m = {0, 128}, .n = {0, 128}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 128, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 137},
         {"b", ARG_BUF, .id = 115},
-        {"c", ARG_BUF, .id = 142}}}, /* 74 */
+        {"c", ARG_BUF, .id = 142},
+        {"c_in", ARG_NULL}}}, /* 69 */
     {.kind = STEP_GEMM, .what = "L5 dy = dxa Wo", .layer = 5, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 128}, .k = {0, 128}, .trans_a = 0, .trans_b = 0, .lda = 128, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
+     .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 137},
         {"b", ARG_BUF, .id = 118},
-        {"c", ARG_BUF, .id = 143}}}, /* 75 */
+        {"c", ARG_BUF, .id = 143},
+        {"c_in", ARG_NULL}}}, /* 70 */
     {.kind = STEP_KERNEL, .what = "L5 attention delta", .layer = 5, .backward = true,
      .kernel = "attn_bwd_pre_h4_d32", .kinst = 14, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"delta", ARG_BUF, .type = PT_PTR, .id = 144},
         {"dy", ARG_BUF, .type = PT_PTR, .id = 143},
         {"y", ARG_BUF, .type = PT_PTR, .id = 115},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 76 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 71 */
     {.kind = STEP_KERNEL, .what = "L5 attention dk dv", .layer = 5, .backward = true,
-     .kernel = "attn_bwd_dkdv_h4_d32", .kinst = 14, .kidx = 2, .rows_arg = 10, .n_arg = -1,
-     .nargs = 11, .args = {
+     .kernel = "attn_bwd_dkdv_h4_d32", .kinst = 14, .kidx = 2, .rows_arg = 12, .n_arg = -1,
+     .nargs = 13, .args = {
         {"dk", ARG_BUF, .type = PT_PTR, .id = 146},
         {"dv", ARG_BUF, .type = PT_PTR, .id = 147},
+        {"ds", ARG_BUF, .type = PT_PTR, .id = 148},
         {"dy", ARG_BUF, .type = PT_PTR, .id = 143},
         {"lse", ARG_BUF, .type = PT_PTR, .id = 116},
         {"delta", ARG_BUF, .type = PT_PTR, .id = 144},
@@ -842,11 +854,13 @@ static PlanStep steps[177] = {
         {"v", ARG_BUF, .type = PT_PTR, .id = 111},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 5},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 77 */
+        {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 5, .ival = 16},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 72 */
     {.kind = STEP_KERNEL, .what = "L5 attention dq", .layer = 5, .backward = true,
-     .kernel = "attn_bwd_dq_h4_d32", .kinst = 14, .kidx = 3, .rows_arg = 9, .n_arg = -1,
-     .nargs = 10, .args = {
+     .kernel = "attn_bwd_dq_h4_d32", .kinst = 14, .kidx = 3, .rows_arg = 11, .n_arg = -1,
+     .nargs = 12, .args = {
         {"dq", ARG_BUF, .type = PT_PTR, .id = 145},
+        {"ds", ARG_BUF, .type = PT_PTR, .id = 148},
         {"dy", ARG_BUF, .type = PT_PTR, .id = 143},
         {"lse", ARG_BUF, .type = PT_PTR, .id = 116},
         {"delta", ARG_BUF, .type = PT_PTR, .id = 144},
@@ -855,12 +869,13 @@ static PlanStep steps[177] = {
         {"v", ARG_BUF, .type = PT_PTR, .id = 111},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 5},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 78 */
+        {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 5, .ival = 16},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 73 */
     {.kind = STEP_KERNEL, .what = "L5 q k v backward", .layer = 5, .backward = true,
      .kernel = "qkv_bwd_h4_d32_r8h_vn_p4", .kinst = 11, .kidx = 1, .rows_arg = 13, .n_arg = -1,
      .nargs = 14, .args = {
-        {"dqkv", ARG_BUF, .type = PT_PTR, .id = 148},
-        {"partial", ARG_BUF, .type = PT_PTR, .id = 149},
+        {"dqkv", ARG_BUF, .type = PT_PTR, .id = 149},
+        {"partial", ARG_BUF, .type = PT_PTR, .id = 150},
         {"dve", ARG_BUF, .type = PT_PTR, .id = 134},
         {"dq", ARG_BUF, .type = PT_PTR, .id = 145},
         {"dk", ARG_BUF, .type = PT_PTR, .id = 146},
@@ -872,153 +887,165 @@ static PlanStep steps[177] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 17},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 28},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 79 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 74 */
     {.kind = STEP_KERNEL, .what = "L5 sa gradients", .layer = 5, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 153},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 154},
         {"out_off", ARG_INT, .type = PT_INT, .ival = 28},
-        {"in", ARG_BUF, .type = PT_PTR, .id = 149},
+        {"in", ARG_BUF, .type = PT_PTR, .id = 150},
         {"n", ARG_INT, .type = PT_INT, .ival = 4},
         {"cols", ARG_INT, .type = PT_INT, .ival = 2},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 80 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 75 */
     {.kind = STEP_GEMM, .what = "L5 d Wqkv = dqkv^T h", .layer = 5, .backward = true,
      .gemm = {.m = {0, 384}, .n = {0, 128}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 384, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 148},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 149},
         {"b", ARG_BUF, .id = 105},
-        {"c", ARG_BUF, .id = 154}}}, /* 81 */
+        {"c", ARG_BUF, .id = 155},
+        {"c_in", ARG_NULL}}}, /* 76 */
     {.kind = STEP_GEMM, .what = "L5 dxm += dqkv Wqkv", .layer = 5, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 128}, .k = {0, 384}, .trans_a = 0, .trans_b = 0, .lda = 384, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 148},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 149},
         {"b", ARG_BUF, .id = 107},
-        {"c", ARG_BUF, .id = 137}}}, /* 82 */
+        {"c", ARG_BUF, .id = 137},
+        {"c_in", ARG_NULL}}}, /* 77 */
     {.kind = STEP_KERNEL, .what = "L5 x0 lambda gradients", .layer = 5, .backward = true,
      .kernel = "x0_lambda_grad_t1_d128_p4", .kinst = 5, .kidx = 0, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"partial", ARG_BUF, .type = PT_PTR, .id = 155},
+        {"partial", ARG_BUF, .type = PT_PTR, .id = 156},
         {"dxm", ARG_BUF, .type = PT_PTR, .id = 137},
         {"xs", ARG_BUF, .type = PT_PTR, .id = 97},
         {"x0", ARG_BUF, .type = PT_PTR, .id = 8},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 128},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 83 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 78 */
     {.kind = STEP_KERNEL, .what = "L5 lambda gradients", .layer = 5, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 153},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 154},
         {"out_off", ARG_INT, .type = PT_INT, .ival = 16},
-        {"in", ARG_BUF, .type = PT_PTR, .id = 155},
+        {"in", ARG_BUF, .type = PT_PTR, .id = 156},
         {"n", ARG_INT, .type = PT_INT, .ival = 4},
         {"cols", ARG_INT, .type = PT_INT, .ival = 2},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 84 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 79 */
     {.kind = STEP_KERNEL, .what = "L5 x0 mix backward", .layer = 5, .backward = true,
      .kernel = "x0_mix_bwd_t1_d128", .kinst = 0, .kidx = 1, .rows_arg = 6, .n_arg = -1,
      .nargs = 7, .args = {
-        {"dxs", ARG_BUF, .type = PT_PTR, .id = 156},
+        {"dxs", ARG_BUF, .type = PT_PTR, .id = 157},
         {"dx0", ARG_BUF, .type = PT_PTR, .id = 132},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 128},
         {"dxm", ARG_BUF, .type = PT_PTR, .id = 137},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 17},
         {"lambda_off", ARG_INT, .type = PT_INT, .ival = 16},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 85 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 80 */
     {.kind = STEP_GEMM, .what = "L4 d proj = dout^T act", .layer = 4, .backward = true,
      .gemm = {.m = {0, 128}, .n = {0, 512}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 128, .ldb = 512, .ldc = 512, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 156},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 157},
         {"b", ARG_BUF, .id = 103},
-        {"c", ARG_BUF, .id = 157}}}, /* 86 */
+        {"c", ARG_BUF, .id = 158},
+        {"c_in", ARG_NULL}}}, /* 81 */
     {.kind = STEP_GEMM, .what = "L4 dact = dout proj", .layer = 4, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 512}, .k = {0, 128}, .trans_a = 0, .trans_b = 0, .lda = 128, .ldb = 512, .ldc = 512, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 156},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 157},
         {"b", ARG_BUF, .id = 104},
-        {"c", ARG_BUF, .id = 158}}}, /* 87 */
+        {"c", ARG_BUF, .id = 159},
+        {"c_in", ARG_NULL}}}, /* 82 */
     {.kind = STEP_KERNEL, .what = "L4 relu^2 backward", .layer = 4, .backward = true,
      .kernel = "relu2_bwd_m512", .kinst = 1, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
-        {"dpre", ARG_BUF, .type = PT_PTR, .id = 158},
-        {"dact", ARG_BUF, .type = PT_PTR, .id = 158},
+        {"dpre", ARG_BUF, .type = PT_PTR, .id = 159},
+        {"dact", ARG_BUF, .type = PT_PTR, .id = 159},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 101},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 88 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 83 */
     {.kind = STEP_GEMM, .what = "L4 d fc = dpre^T n2", .layer = 4, .backward = true,
      .gemm = {.m = {0, 512}, .n = {0, 128}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 512, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 158},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 159},
         {"b", ARG_BUF, .id = 99},
-        {"c", ARG_BUF, .id = 159}}}, /* 89 */
+        {"c", ARG_BUF, .id = 160},
+        {"c_in", ARG_NULL}}}, /* 84 */
     {.kind = STEP_GEMM, .what = "L4 dn2 = dpre fc", .layer = 4, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 128}, .k = {0, 512}, .trans_a = 0, .trans_b = 0, .lda = 512, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 158},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 159},
         {"b", ARG_BUF, .id = 102},
-        {"c", ARG_BUF, .id = 160}}}, /* 90 */
+        {"c", ARG_BUF, .id = 161},
+        {"c_in", ARG_NULL}}}, /* 85 */
     {.kind = STEP_KERNEL, .what = "L4 mlp norm backward", .layer = 4, .backward = true,
      .kernel = "rmsnorm_bwd_d128", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"dx", ARG_BUF, .type = PT_PTR, .id = 156},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 160},
+        {"dx", ARG_BUF, .type = PT_PTR, .id = 157},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 161},
         {"y", ARG_BUF, .type = PT_PTR, .id = 99},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 100},
         {"accumulate", ARG_INT, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 91 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 86 */
     {.kind = STEP_GEMM, .what = "L4 d Wo = dxa^T y", .layer = 4, .backward = true,
      .gemm = {.m = {0, 128}, .n = {0, 128}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 128, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 156},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 157},
         {"b", ARG_BUF, .id = 95},
-        {"c", ARG_BUF, .id = 161}}}, /* 92 */
+        {"c", ARG_BUF, .id = 162},
+        {"c_in", ARG_NULL}}}, /* 87 */
     {.kind = STEP_GEMM, .what = "L4 dy = dxa Wo", .layer = 4, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 128}, .k = {0, 128}, .trans_a = 0, .trans_b = 0, .lda = 128, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 156},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 157},
         {"b", ARG_BUF, .id = 98},
-        {"c", ARG_BUF, .id = 162}}}, /* 93 */
+        {"c", ARG_BUF, .id = 163},
+        {"c_in", ARG_NULL}}}, /* 88 */
     {.kind = STEP_KERNEL, .what = "L4 attention delta", .layer = 4, .backward = true,
      .kernel = "attn_bwd_pre_h4_d32", .kinst = 14, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 163},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 162},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 164},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 163},
         {"y", ARG_BUF, .type = PT_PTR, .id = 95},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 94 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 89 */
     {.kind = STEP_KERNEL, .what = "L4 attention dk dv", .layer = 4, .backward = true,
-     .kernel = "attn_bwd_dkdv_h4_d32", .kinst = 14, .kidx = 2, .rows_arg = 10, .n_arg = -1,
-     .nargs = 11, .args = {
-        {"dk", ARG_BUF, .type = PT_PTR, .id = 165},
-        {"dv", ARG_BUF, .type = PT_PTR, .id = 166},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 162},
+     .kernel = "attn_bwd_dkdv_h4_d32", .kinst = 14, .kidx = 2, .rows_arg = 12, .n_arg = -1,
+     .nargs = 13, .args = {
+        {"dk", ARG_BUF, .type = PT_PTR, .id = 166},
+        {"dv", ARG_BUF, .type = PT_PTR, .id = 167},
+        {"ds", ARG_BUF, .type = PT_PTR, .id = 168},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 163},
         {"lse", ARG_BUF, .type = PT_PTR, .id = 96},
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 163},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 164},
         {"q", ARG_BUF, .type = PT_PTR, .id = 89},
         {"k", ARG_BUF, .type = PT_PTR, .id = 90},
         {"v", ARG_BUF, .type = PT_PTR, .id = 91},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 4},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 95 */
+        {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 4, .ival = 8},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 90 */
     {.kind = STEP_KERNEL, .what = "L4 attention dq", .layer = 4, .backward = true,
-     .kernel = "attn_bwd_dq_h4_d32", .kinst = 14, .kidx = 3, .rows_arg = 9, .n_arg = -1,
-     .nargs = 10, .args = {
-        {"dq", ARG_BUF, .type = PT_PTR, .id = 164},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 162},
+     .kernel = "attn_bwd_dq_h4_d32", .kinst = 14, .kidx = 3, .rows_arg = 11, .n_arg = -1,
+     .nargs = 12, .args = {
+        {"dq", ARG_BUF, .type = PT_PTR, .id = 165},
+        {"ds", ARG_BUF, .type = PT_PTR, .id = 168},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 163},
         {"lse", ARG_BUF, .type = PT_PTR, .id = 96},
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 163},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 164},
         {"q", ARG_BUF, .type = PT_PTR, .id = 89},
         {"k", ARG_BUF, .type = PT_PTR, .id = 90},
         {"v", ARG_BUF, .type = PT_PTR, .id = 91},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 4},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 96 */
+        {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 4, .ival = 8},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 91 */
     {.kind = STEP_KERNEL, .what = "L4 q k v backward", .layer = 4, .backward = true,
      .kernel = "qkv_bwd_h4_d32_r8h_vn_p4", .kinst = 11, .kidx = 1, .rows_arg = 13, .n_arg = -1,
      .nargs = 14, .args = {
-        {"dqkv", ARG_BUF, .type = PT_PTR, .id = 167},
-        {"partial", ARG_BUF, .type = PT_PTR, .id = 168},
+        {"dqkv", ARG_BUF, .type = PT_PTR, .id = 169},
+        {"partial", ARG_BUF, .type = PT_PTR, .id = 170},
         {"dve", ARG_BUF, .type = PT_PTR, .id = 133},
-        {"dq", ARG_BUF, .type = PT_PTR, .id = 164},
-        {"dk", ARG_BUF, .type = PT_PTR, .id = 165},
-        {"dv", ARG_BUF, .type = PT_PTR, .id = 166},
+        {"dq", ARG_BUF, .type = PT_PTR, .id = 165},
+        {"dk", ARG_BUF, .type = PT_PTR, .id = 166},
+        {"dv", ARG_BUF, .type = PT_PTR, .id = 167},
         {"qkv", ARG_BUF, .type = PT_PTR, .id = 86},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 88},
         {"ve", ARG_BUF, .type = PT_PTR, .id = 12},
@@ -1026,227 +1053,243 @@ static PlanStep steps[177] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 17},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 26},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 97 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 92 */
     {.kind = STEP_KERNEL, .what = "L4 sa gradients", .layer = 4, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 153},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 154},
         {"out_off", ARG_INT, .type = PT_INT, .ival = 26},
-        {"in", ARG_BUF, .type = PT_PTR, .id = 168},
+        {"in", ARG_BUF, .type = PT_PTR, .id = 170},
         {"n", ARG_INT, .type = PT_INT, .ival = 4},
         {"cols", ARG_INT, .type = PT_INT, .ival = 2},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 98 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 93 */
     {.kind = STEP_GEMM, .what = "L4 d Wqkv = dqkv^T h", .layer = 4, .backward = true,
      .gemm = {.m = {0, 384}, .n = {0, 128}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 384, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 167},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 169},
         {"b", ARG_BUF, .id = 84},
-        {"c", ARG_BUF, .id = 172}}}, /* 99 */
+        {"c", ARG_BUF, .id = 174},
+        {"c_in", ARG_NULL}}}, /* 94 */
     {.kind = STEP_GEMM, .what = "L4 dxm += dqkv Wqkv", .layer = 4, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 128}, .k = {0, 384}, .trans_a = 0, .trans_b = 0, .lda = 384, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 167},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 169},
         {"b", ARG_BUF, .id = 87},
-        {"c", ARG_BUF, .id = 156}}}, /* 100 */
+        {"c", ARG_BUF, .id = 157},
+        {"c_in", ARG_NULL}}}, /* 95 */
     {.kind = STEP_KERNEL, .what = "L4 x0 lambda gradients", .layer = 4, .backward = true,
      .kernel = "x0_lambda_grad_t1_d128_p4", .kinst = 5, .kidx = 0, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"partial", ARG_BUF, .type = PT_PTR, .id = 173},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 156},
+        {"partial", ARG_BUF, .type = PT_PTR, .id = 175},
+        {"dxm", ARG_BUF, .type = PT_PTR, .id = 157},
         {"xs", ARG_BUF, .type = PT_PTR, .id = 85},
         {"x0", ARG_BUF, .type = PT_PTR, .id = 8},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 128},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 101 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 96 */
     {.kind = STEP_KERNEL, .what = "L4 lambda gradients", .layer = 4, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 153},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 154},
         {"out_off", ARG_INT, .type = PT_INT, .ival = 14},
-        {"in", ARG_BUF, .type = PT_PTR, .id = 173},
+        {"in", ARG_BUF, .type = PT_PTR, .id = 175},
         {"n", ARG_INT, .type = PT_INT, .ival = 4},
         {"cols", ARG_INT, .type = PT_INT, .ival = 2},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 102 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 97 */
     {.kind = STEP_KERNEL, .what = "L4 x0 mix backward", .layer = 4, .backward = true,
      .kernel = "x0_mix_bwd_t1_d128", .kinst = 0, .kidx = 1, .rows_arg = 6, .n_arg = -1,
      .nargs = 7, .args = {
-        {"dxs", ARG_BUF, .type = PT_PTR, .id = 174},
+        {"dxs", ARG_BUF, .type = PT_PTR, .id = 176},
         {"dx0", ARG_BUF, .type = PT_PTR, .id = 132},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 128},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 156},
+        {"dxm", ARG_BUF, .type = PT_PTR, .id = 157},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 17},
         {"lambda_off", ARG_INT, .type = PT_INT, .ival = 14},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 103 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 98 */
     {.kind = STEP_COPY, .what = "L4 dout = dxs", .layer = 4, .backward = true,
      .bytes = {256, 0},
      .nargs = 2, .args = {
-        {"dst", ARG_BUF, .id = 175},
-        {"src", ARG_BUF, .id = 174}}}, /* 104 */
+        {"dst", ARG_BUF, .id = 177},
+        {"src", ARG_BUF, .id = 176}}}, /* 99 */
     {.kind = STEP_GEMM, .what = "L3 d proj = dout^T act", .layer = 3, .backward = true,
      .gemm = {.m = {0, 128}, .n = {0, 512}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 128, .ldb = 512, .ldc = 512, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 175},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 177},
         {"b", ARG_BUF, .id = 82},
-        {"c", ARG_BUF, .id = 176}}}, /* 105 */
+        {"c", ARG_BUF, .id = 178},
+        {"c_in", ARG_NULL}}}, /* 100 */
     {.kind = STEP_GEMM, .what = "L3 dact = dout proj", .layer = 3, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 512}, .k = {0, 128}, .trans_a = 0, .trans_b = 0, .lda = 128, .ldb = 512, .ldc = 512, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 175},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 177},
         {"b", ARG_BUF, .id = 83},
-        {"c", ARG_BUF, .id = 177}}}, /* 106 */
+        {"c", ARG_BUF, .id = 179},
+        {"c_in", ARG_NULL}}}, /* 101 */
     {.kind = STEP_KERNEL, .what = "L3 relu^2 backward", .layer = 3, .backward = true,
      .kernel = "relu2_bwd_m512", .kinst = 1, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
-        {"dpre", ARG_BUF, .type = PT_PTR, .id = 177},
-        {"dact", ARG_BUF, .type = PT_PTR, .id = 177},
+        {"dpre", ARG_BUF, .type = PT_PTR, .id = 179},
+        {"dact", ARG_BUF, .type = PT_PTR, .id = 179},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 80},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 107 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 102 */
     {.kind = STEP_GEMM, .what = "L3 d fc = dpre^T n2", .layer = 3, .backward = true,
      .gemm = {.m = {0, 512}, .n = {0, 128}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 512, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 177},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 179},
         {"b", ARG_BUF, .id = 78},
-        {"c", ARG_BUF, .id = 178}}}, /* 108 */
+        {"c", ARG_BUF, .id = 180},
+        {"c_in", ARG_NULL}}}, /* 103 */
     {.kind = STEP_GEMM, .what = "L3 dn2 = dpre fc", .layer = 3, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 128}, .k = {0, 512}, .trans_a = 0, .trans_b = 0, .lda = 512, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 177},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 179},
         {"b", ARG_BUF, .id = 81},
-        {"c", ARG_BUF, .id = 179}}}, /* 109 */
+        {"c", ARG_BUF, .id = 181},
+        {"c_in", ARG_NULL}}}, /* 104 */
     {.kind = STEP_KERNEL, .what = "L3 mlp norm backward", .layer = 3, .backward = true,
      .kernel = "rmsnorm_bwd_d128", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"dx", ARG_BUF, .type = PT_PTR, .id = 175},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 179},
+        {"dx", ARG_BUF, .type = PT_PTR, .id = 177},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 181},
         {"y", ARG_BUF, .type = PT_PTR, .id = 78},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 79},
         {"accumulate", ARG_INT, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 110 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 105 */
     {.kind = STEP_KERNEL, .what = "L3 x0 lambda gradients", .layer = 3, .backward = true,
      .kernel = "x0_lambda_grad_t1_d128_p4", .kinst = 5, .kidx = 0, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"partial", ARG_BUF, .type = PT_PTR, .id = 180},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 175},
+        {"partial", ARG_BUF, .type = PT_PTR, .id = 182},
+        {"dxm", ARG_BUF, .type = PT_PTR, .id = 177},
         {"xs", ARG_BUF, .type = PT_PTR, .id = 69},
         {"x0", ARG_BUF, .type = PT_PTR, .id = 8},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 128},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 111 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 106 */
     {.kind = STEP_KERNEL, .what = "L3 lambda gradients", .layer = 3, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 153},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 154},
         {"out_off", ARG_INT, .type = PT_INT, .ival = 12},
-        {"in", ARG_BUF, .type = PT_PTR, .id = 180},
+        {"in", ARG_BUF, .type = PT_PTR, .id = 182},
         {"n", ARG_INT, .type = PT_INT, .ival = 4},
         {"cols", ARG_INT, .type = PT_INT, .ival = 2},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 112 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 107 */
     {.kind = STEP_KERNEL, .what = "L3 x0 mix backward", .layer = 3, .backward = true,
      .kernel = "x0_mix_bwd_t1_d128", .kinst = 0, .kidx = 1, .rows_arg = 6, .n_arg = -1,
      .nargs = 7, .args = {
-        {"dxs", ARG_BUF, .type = PT_PTR, .id = 181},
+        {"dxs", ARG_BUF, .type = PT_PTR, .id = 183},
         {"dx0", ARG_BUF, .type = PT_PTR, .id = 132},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 128},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 175},
+        {"dxm", ARG_BUF, .type = PT_PTR, .id = 177},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 17},
         {"lambda_off", ARG_INT, .type = PT_INT, .ival = 12},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 113 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 108 */
     {.kind = STEP_GEMM, .what = "L2 d proj = dout^T act", .layer = 2, .backward = true,
      .gemm = {.m = {0, 128}, .n = {0, 512}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 128, .ldb = 512, .ldc = 512, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 181},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 183},
         {"b", ARG_BUF, .id = 75},
-        {"c", ARG_BUF, .id = 182}}}, /* 114 */
+        {"c", ARG_BUF, .id = 184},
+        {"c_in", ARG_NULL}}}, /* 109 */
     {.kind = STEP_GEMM, .what = "L2 dact = dout proj", .layer = 2, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 512}, .k = {0, 128}, .trans_a = 0, .trans_b = 0, .lda = 128, .ldb = 512, .ldc = 512, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 181},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 183},
         {"b", ARG_BUF, .id = 76},
-        {"c", ARG_BUF, .id = 183}}}, /* 115 */
+        {"c", ARG_BUF, .id = 185},
+        {"c_in", ARG_NULL}}}, /* 110 */
     {.kind = STEP_KERNEL, .what = "L2 relu^2 backward", .layer = 2, .backward = true,
      .kernel = "relu2_bwd_m512", .kinst = 1, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
-        {"dpre", ARG_BUF, .type = PT_PTR, .id = 183},
-        {"dact", ARG_BUF, .type = PT_PTR, .id = 183},
+        {"dpre", ARG_BUF, .type = PT_PTR, .id = 185},
+        {"dact", ARG_BUF, .type = PT_PTR, .id = 185},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 73},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 116 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 111 */
     {.kind = STEP_GEMM, .what = "L2 d fc = dpre^T n2", .layer = 2, .backward = true,
      .gemm = {.m = {0, 512}, .n = {0, 128}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 512, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 183},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 185},
         {"b", ARG_BUF, .id = 71},
-        {"c", ARG_BUF, .id = 184}}}, /* 117 */
+        {"c", ARG_BUF, .id = 186},
+        {"c_in", ARG_NULL}}}, /* 112 */
     {.kind = STEP_GEMM, .what = "L2 dn2 = dpre fc", .layer = 2, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 128}, .k = {0, 512}, .trans_a = 0, .trans_b = 0, .lda = 512, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 183},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 185},
         {"b", ARG_BUF, .id = 74},
-        {"c", ARG_BUF, .id = 185}}}, /* 118 */
+        {"c", ARG_BUF, .id = 187},
+        {"c_in", ARG_NULL}}}, /* 113 */
     {.kind = STEP_KERNEL, .what = "L2 mlp norm backward", .layer = 2, .backward = true,
      .kernel = "rmsnorm_bwd_d128", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"dx", ARG_BUF, .type = PT_PTR, .id = 181},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 185},
+        {"dx", ARG_BUF, .type = PT_PTR, .id = 183},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 187},
         {"y", ARG_BUF, .type = PT_PTR, .id = 71},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 72},
         {"accumulate", ARG_INT, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 119 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 114 */
     {.kind = STEP_GEMM, .what = "L2 d Wo = dxa^T y", .layer = 2, .backward = true,
      .gemm = {.m = {0, 128}, .n = {0, 128}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 128, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 181},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 183},
         {"b", ARG_BUF, .id = 67},
-        {"c", ARG_BUF, .id = 186}}}, /* 120 */
+        {"c", ARG_BUF, .id = 188},
+        {"c_in", ARG_NULL}}}, /* 115 */
     {.kind = STEP_GEMM, .what = "L2 dy = dxa Wo", .layer = 2, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 128}, .k = {0, 128}, .trans_a = 0, .trans_b = 0, .lda = 128, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 181},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 183},
         {"b", ARG_BUF, .id = 70},
-        {"c", ARG_BUF, .id = 187}}}, /* 121 */
+        {"c", ARG_BUF, .id = 189},
+        {"c_in", ARG_NULL}}}, /* 116 */
     {.kind = STEP_KERNEL, .what = "L2 attention delta", .layer = 2, .backward = true,
      .kernel = "attn_bwd_pre_h4_d32", .kinst = 14, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 188},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 187},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 190},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 189},
         {"y", ARG_BUF, .type = PT_PTR, .id = 67},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 122 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 117 */
     {.kind = STEP_KERNEL, .what = "L2 attention dk dv", .layer = 2, .backward = true,
-     .kernel = "attn_bwd_dkdv_h4_d32", .kinst = 14, .kidx = 2, .rows_arg = 10, .n_arg = -1,
-     .nargs = 11, .args = {
-        {"dk", ARG_BUF, .type = PT_PTR, .id = 190},
-        {"dv", ARG_BUF, .type = PT_PTR, .id = 191},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 187},
+     .kernel = "attn_bwd_dkdv_h4_d32", .kinst = 14, .kidx = 2, .rows_arg = 12, .n_arg = -1,
+     .nargs = 13, .args = {
+        {"dk", ARG_BUF, .type = PT_PTR, .id = 192},
+        {"dv", ARG_BUF, .type = PT_PTR, .id = 193},
+        {"ds", ARG_BUF, .type = PT_PTR, .id = 194},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 189},
         {"lse", ARG_BUF, .type = PT_PTR, .id = 68},
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 188},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 190},
         {"q", ARG_BUF, .type = PT_PTR, .id = 61},
         {"k", ARG_BUF, .type = PT_PTR, .id = 62},
         {"v", ARG_BUF, .type = PT_PTR, .id = 63},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 2},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 123 */
+        {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 2, .ival = 8},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 118 */
     {.kind = STEP_KERNEL, .what = "L2 attention dq", .layer = 2, .backward = true,
-     .kernel = "attn_bwd_dq_h4_d32", .kinst = 14, .kidx = 3, .rows_arg = 9, .n_arg = -1,
-     .nargs = 10, .args = {
-        {"dq", ARG_BUF, .type = PT_PTR, .id = 189},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 187},
+     .kernel = "attn_bwd_dq_h4_d32", .kinst = 14, .kidx = 3, .rows_arg = 11, .n_arg = -1,
+     .nargs = 12, .args = {
+        {"dq", ARG_BUF, .type = PT_PTR, .id = 191},
+        {"ds", ARG_BUF, .type = PT_PTR, .id = 194},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 189},
         {"lse", ARG_BUF, .type = PT_PTR, .id = 68},
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 188},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 190},
         {"q", ARG_BUF, .type = PT_PTR, .id = 61},
         {"k", ARG_BUF, .type = PT_PTR, .id = 62},
         {"v", ARG_BUF, .type = PT_PTR, .id = 63},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 2},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 124 */
+        {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 2, .ival = 8},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 119 */
     {.kind = STEP_KERNEL, .what = "L2 q k v backward", .layer = 2, .backward = true,
      .kernel = "qkv_bwd_h4_d32_r8h_vn_p4", .kinst = 11, .kidx = 1, .rows_arg = 13, .n_arg = -1,
      .nargs = 14, .args = {
-        {"dqkv", ARG_BUF, .type = PT_PTR, .id = 192},
-        {"partial", ARG_BUF, .type = PT_PTR, .id = 193},
+        {"dqkv", ARG_BUF, .type = PT_PTR, .id = 195},
+        {"partial", ARG_BUF, .type = PT_PTR, .id = 196},
         {"dve", ARG_NULL, .type = PT_PTR},
-        {"dq", ARG_BUF, .type = PT_PTR, .id = 189},
-        {"dk", ARG_BUF, .type = PT_PTR, .id = 190},
-        {"dv", ARG_BUF, .type = PT_PTR, .id = 191},
+        {"dq", ARG_BUF, .type = PT_PTR, .id = 191},
+        {"dk", ARG_BUF, .type = PT_PTR, .id = 192},
+        {"dv", ARG_BUF, .type = PT_PTR, .id = 193},
         {"qkv", ARG_BUF, .type = PT_PTR, .id = 58},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 60},
         {"ve", ARG_NULL, .type = PT_PTR},
@@ -1254,173 +1297,185 @@ static PlanStep steps[177] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 17},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 22},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 125 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 120 */
     {.kind = STEP_KERNEL, .what = "L2 sa gradients", .layer = 2, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 153},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 154},
         {"out_off", ARG_INT, .type = PT_INT, .ival = 22},
-        {"in", ARG_BUF, .type = PT_PTR, .id = 193},
+        {"in", ARG_BUF, .type = PT_PTR, .id = 196},
         {"n", ARG_INT, .type = PT_INT, .ival = 4},
         {"cols", ARG_INT, .type = PT_INT, .ival = 2},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 126 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 121 */
     {.kind = STEP_GEMM, .what = "L2 d Wqkv = dqkv^T h", .layer = 2, .backward = true,
      .gemm = {.m = {0, 384}, .n = {0, 128}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 384, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 192},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 195},
         {"b", ARG_BUF, .id = 57},
-        {"c", ARG_BUF, .id = 197}}}, /* 127 */
+        {"c", ARG_BUF, .id = 200},
+        {"c_in", ARG_NULL}}}, /* 122 */
     {.kind = STEP_GEMM, .what = "L2 dxm += dqkv Wqkv", .layer = 2, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 128}, .k = {0, 384}, .trans_a = 0, .trans_b = 0, .lda = 384, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 192},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 195},
         {"b", ARG_BUF, .id = 59},
-        {"c", ARG_BUF, .id = 181}}}, /* 128 */
+        {"c", ARG_BUF, .id = 183},
+        {"c_in", ARG_NULL}}}, /* 123 */
     {.kind = STEP_KERNEL, .what = "L2 x0 lambda gradients", .layer = 2, .backward = true,
      .kernel = "x0_lambda_grad_t1_d128_p4", .kinst = 5, .kidx = 0, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"partial", ARG_BUF, .type = PT_PTR, .id = 198},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 181},
+        {"partial", ARG_BUF, .type = PT_PTR, .id = 201},
+        {"dxm", ARG_BUF, .type = PT_PTR, .id = 183},
         {"xs", ARG_BUF, .type = PT_PTR, .id = 49},
         {"x0", ARG_BUF, .type = PT_PTR, .id = 8},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 128},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 129 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 124 */
     {.kind = STEP_KERNEL, .what = "L2 lambda gradients", .layer = 2, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 153},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 154},
         {"out_off", ARG_INT, .type = PT_INT, .ival = 10},
-        {"in", ARG_BUF, .type = PT_PTR, .id = 198},
+        {"in", ARG_BUF, .type = PT_PTR, .id = 201},
         {"n", ARG_INT, .type = PT_INT, .ival = 4},
         {"cols", ARG_INT, .type = PT_INT, .ival = 2},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 130 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 125 */
     {.kind = STEP_KERNEL, .what = "L2 x0 mix backward", .layer = 2, .backward = true,
      .kernel = "x0_mix_bwd_t1_d128", .kinst = 0, .kidx = 1, .rows_arg = 6, .n_arg = -1,
      .nargs = 7, .args = {
-        {"dxs", ARG_BUF, .type = PT_PTR, .id = 199},
+        {"dxs", ARG_BUF, .type = PT_PTR, .id = 202},
         {"dx0", ARG_BUF, .type = PT_PTR, .id = 132},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 128},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 181},
+        {"dxm", ARG_BUF, .type = PT_PTR, .id = 183},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 17},
         {"lambda_off", ARG_INT, .type = PT_INT, .ival = 10},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 131 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 126 */
     {.kind = STEP_KERNEL, .what = "L1 skip gradient", .layer = 1, .backward = true,
      .kernel = "skip_bwd_d128_p4", .kinst = 13, .kidx = 0, .rows_arg = 6, .n_arg = -1,
      .nargs = 7, .args = {
-        {"dsrc", ARG_BUF, .type = PT_PTR, .id = 199},
-        {"partial", ARG_BUF, .type = PT_PTR, .id = 200},
-        {"dxs", ARG_BUF, .type = PT_PTR, .id = 174},
+        {"dsrc", ARG_BUF, .type = PT_PTR, .id = 202},
+        {"partial", ARG_BUF, .type = PT_PTR, .id = 203},
+        {"dxs", ARG_BUF, .type = PT_PTR, .id = 176},
         {"src", ARG_BUF, .type = PT_PTR, .id = 49},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 17},
         {"skip_off", ARG_INT, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 132 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 127 */
     {.kind = STEP_KERNEL, .what = "L1 skip weight gradient", .layer = 1, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 153},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 154},
         {"out_off", ARG_INT, .type = PT_INT, .ival = 1},
-        {"in", ARG_BUF, .type = PT_PTR, .id = 200},
+        {"in", ARG_BUF, .type = PT_PTR, .id = 203},
         {"n", ARG_INT, .type = PT_INT, .ival = 4},
         {"cols", ARG_INT, .type = PT_INT, .ival = 1},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 133 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 128 */
     {.kind = STEP_GEMM, .what = "L1 d proj = dout^T act", .layer = 1, .backward = true,
      .gemm = {.m = {0, 128}, .n = {0, 512}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 128, .ldb = 512, .ldc = 512, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 199},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 202},
         {"b", ARG_BUF, .id = 55},
-        {"c", ARG_BUF, .id = 201}}}, /* 134 */
+        {"c", ARG_BUF, .id = 204},
+        {"c_in", ARG_NULL}}}, /* 129 */
     {.kind = STEP_GEMM, .what = "L1 dact = dout proj", .layer = 1, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 512}, .k = {0, 128}, .trans_a = 0, .trans_b = 0, .lda = 128, .ldb = 512, .ldc = 512, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 199},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 202},
         {"b", ARG_BUF, .id = 56},
-        {"c", ARG_BUF, .id = 202}}}, /* 135 */
+        {"c", ARG_BUF, .id = 205},
+        {"c_in", ARG_NULL}}}, /* 130 */
     {.kind = STEP_KERNEL, .what = "L1 relu^2 backward", .layer = 1, .backward = true,
      .kernel = "relu2_bwd_m512", .kinst = 1, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
-        {"dpre", ARG_BUF, .type = PT_PTR, .id = 202},
-        {"dact", ARG_BUF, .type = PT_PTR, .id = 202},
+        {"dpre", ARG_BUF, .type = PT_PTR, .id = 205},
+        {"dact", ARG_BUF, .type = PT_PTR, .id = 205},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 53},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 136 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 131 */
     {.kind = STEP_GEMM, .what = "L1 d fc = dpre^T n2", .layer = 1, .backward = true,
      .gemm = {.m = {0, 512}, .n = {0, 128}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 512, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 202},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 205},
         {"b", ARG_BUF, .id = 51},
-        {"c", ARG_BUF, .id = 203}}}, /* 137 */
+        {"c", ARG_BUF, .id = 206},
+        {"c_in", ARG_NULL}}}, /* 132 */
     {.kind = STEP_GEMM, .what = "L1 dn2 = dpre fc", .layer = 1, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 128}, .k = {0, 512}, .trans_a = 0, .trans_b = 0, .lda = 512, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 202},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 205},
         {"b", ARG_BUF, .id = 54},
-        {"c", ARG_BUF, .id = 204}}}, /* 138 */
+        {"c", ARG_BUF, .id = 207},
+        {"c_in", ARG_NULL}}}, /* 133 */
     {.kind = STEP_KERNEL, .what = "L1 mlp norm backward", .layer = 1, .backward = true,
      .kernel = "rmsnorm_bwd_d128", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"dx", ARG_BUF, .type = PT_PTR, .id = 199},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 204},
+        {"dx", ARG_BUF, .type = PT_PTR, .id = 202},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 207},
         {"y", ARG_BUF, .type = PT_PTR, .id = 51},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 52},
         {"accumulate", ARG_INT, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 139 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 134 */
     {.kind = STEP_GEMM, .what = "L1 d Wo = dxa^T y", .layer = 1, .backward = true,
      .gemm = {.m = {0, 128}, .n = {0, 128}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 128, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 199},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 202},
         {"b", ARG_BUF, .id = 47},
-        {"c", ARG_BUF, .id = 205}}}, /* 140 */
+        {"c", ARG_BUF, .id = 208},
+        {"c_in", ARG_NULL}}}, /* 135 */
     {.kind = STEP_GEMM, .what = "L1 dy = dxa Wo", .layer = 1, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 128}, .k = {0, 128}, .trans_a = 0, .trans_b = 0, .lda = 128, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 199},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 202},
         {"b", ARG_BUF, .id = 50},
-        {"c", ARG_BUF, .id = 206}}}, /* 141 */
+        {"c", ARG_BUF, .id = 209},
+        {"c_in", ARG_NULL}}}, /* 136 */
     {.kind = STEP_KERNEL, .what = "L1 attention delta", .layer = 1, .backward = true,
      .kernel = "attn_bwd_pre_h4_d32", .kinst = 14, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 207},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 206},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 210},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 209},
         {"y", ARG_BUF, .type = PT_PTR, .id = 47},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 142 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 137 */
     {.kind = STEP_KERNEL, .what = "L1 attention dk dv", .layer = 1, .backward = true,
-     .kernel = "attn_bwd_dkdv_h4_d32", .kinst = 14, .kidx = 2, .rows_arg = 10, .n_arg = -1,
-     .nargs = 11, .args = {
-        {"dk", ARG_BUF, .type = PT_PTR, .id = 209},
-        {"dv", ARG_BUF, .type = PT_PTR, .id = 210},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 206},
+     .kernel = "attn_bwd_dkdv_h4_d32", .kinst = 14, .kidx = 2, .rows_arg = 12, .n_arg = -1,
+     .nargs = 13, .args = {
+        {"dk", ARG_BUF, .type = PT_PTR, .id = 212},
+        {"dv", ARG_BUF, .type = PT_PTR, .id = 213},
+        {"ds", ARG_BUF, .type = PT_PTR, .id = 214},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 209},
         {"lse", ARG_BUF, .type = PT_PTR, .id = 48},
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 207},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 210},
         {"q", ARG_BUF, .type = PT_PTR, .id = 41},
         {"k", ARG_BUF, .type = PT_PTR, .id = 42},
         {"v", ARG_BUF, .type = PT_PTR, .id = 43},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 143 */
+        {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 1, .ival = 8},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 138 */
     {.kind = STEP_KERNEL, .what = "L1 attention dq", .layer = 1, .backward = true,
-     .kernel = "attn_bwd_dq_h4_d32", .kinst = 14, .kidx = 3, .rows_arg = 9, .n_arg = -1,
-     .nargs = 10, .args = {
-        {"dq", ARG_BUF, .type = PT_PTR, .id = 208},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 206},
+     .kernel = "attn_bwd_dq_h4_d32", .kinst = 14, .kidx = 3, .rows_arg = 11, .n_arg = -1,
+     .nargs = 12, .args = {
+        {"dq", ARG_BUF, .type = PT_PTR, .id = 211},
+        {"ds", ARG_BUF, .type = PT_PTR, .id = 214},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 209},
         {"lse", ARG_BUF, .type = PT_PTR, .id = 48},
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 207},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 210},
         {"q", ARG_BUF, .type = PT_PTR, .id = 41},
         {"k", ARG_BUF, .type = PT_PTR, .id = 42},
         {"v", ARG_BUF, .type = PT_PTR, .id = 43},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 144 */
+        {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 1, .ival = 8},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 139 */
     {.kind = STEP_KERNEL, .what = "L1 q k v backward", .layer = 1, .backward = true,
      .kernel = "qkv_bwd_h4_d32_r8h_vn_p4", .kinst = 11, .kidx = 1, .rows_arg = 13, .n_arg = -1,
      .nargs = 14, .args = {
-        {"dqkv", ARG_BUF, .type = PT_PTR, .id = 211},
-        {"partial", ARG_BUF, .type = PT_PTR, .id = 212},
+        {"dqkv", ARG_BUF, .type = PT_PTR, .id = 215},
+        {"partial", ARG_BUF, .type = PT_PTR, .id = 216},
         {"dve", ARG_BUF, .type = PT_PTR, .id = 134},
-        {"dq", ARG_BUF, .type = PT_PTR, .id = 208},
-        {"dk", ARG_BUF, .type = PT_PTR, .id = 209},
-        {"dv", ARG_BUF, .type = PT_PTR, .id = 210},
+        {"dq", ARG_BUF, .type = PT_PTR, .id = 211},
+        {"dk", ARG_BUF, .type = PT_PTR, .id = 212},
+        {"dv", ARG_BUF, .type = PT_PTR, .id = 213},
         {"qkv", ARG_BUF, .type = PT_PTR, .id = 38},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 40},
         {"ve", ARG_BUF, .type = PT_PTR, .id = 14},
@@ -1428,153 +1483,165 @@ static PlanStep steps[177] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 17},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 20},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 145 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 140 */
     {.kind = STEP_KERNEL, .what = "L1 sa gradients", .layer = 1, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 153},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 154},
         {"out_off", ARG_INT, .type = PT_INT, .ival = 20},
-        {"in", ARG_BUF, .type = PT_PTR, .id = 212},
+        {"in", ARG_BUF, .type = PT_PTR, .id = 216},
         {"n", ARG_INT, .type = PT_INT, .ival = 4},
         {"cols", ARG_INT, .type = PT_INT, .ival = 2},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 146 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 141 */
     {.kind = STEP_GEMM, .what = "L1 d Wqkv = dqkv^T h", .layer = 1, .backward = true,
      .gemm = {.m = {0, 384}, .n = {0, 128}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 384, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 211},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 215},
         {"b", ARG_BUF, .id = 37},
-        {"c", ARG_BUF, .id = 216}}}, /* 147 */
+        {"c", ARG_BUF, .id = 220},
+        {"c_in", ARG_NULL}}}, /* 142 */
     {.kind = STEP_GEMM, .what = "L1 dxm += dqkv Wqkv", .layer = 1, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 128}, .k = {0, 384}, .trans_a = 0, .trans_b = 0, .lda = 384, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 211},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 215},
         {"b", ARG_BUF, .id = 39},
-        {"c", ARG_BUF, .id = 199}}}, /* 148 */
+        {"c", ARG_BUF, .id = 202},
+        {"c_in", ARG_NULL}}}, /* 143 */
     {.kind = STEP_KERNEL, .what = "L1 x0 lambda gradients", .layer = 1, .backward = true,
      .kernel = "x0_lambda_grad_t1_d128_p4", .kinst = 5, .kidx = 0, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"partial", ARG_BUF, .type = PT_PTR, .id = 217},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 199},
+        {"partial", ARG_BUF, .type = PT_PTR, .id = 221},
+        {"dxm", ARG_BUF, .type = PT_PTR, .id = 202},
         {"xs", ARG_BUF, .type = PT_PTR, .id = 29},
         {"x0", ARG_BUF, .type = PT_PTR, .id = 8},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 128},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 149 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 144 */
     {.kind = STEP_KERNEL, .what = "L1 lambda gradients", .layer = 1, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 153},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 154},
         {"out_off", ARG_INT, .type = PT_INT, .ival = 8},
-        {"in", ARG_BUF, .type = PT_PTR, .id = 217},
+        {"in", ARG_BUF, .type = PT_PTR, .id = 221},
         {"n", ARG_INT, .type = PT_INT, .ival = 4},
         {"cols", ARG_INT, .type = PT_INT, .ival = 2},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 150 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 145 */
     {.kind = STEP_KERNEL, .what = "L1 x0 mix backward", .layer = 1, .backward = true,
      .kernel = "x0_mix_bwd_t1_d128", .kinst = 0, .kidx = 1, .rows_arg = 6, .n_arg = -1,
      .nargs = 7, .args = {
-        {"dxs", ARG_BUF, .type = PT_PTR, .id = 218},
+        {"dxs", ARG_BUF, .type = PT_PTR, .id = 222},
         {"dx0", ARG_BUF, .type = PT_PTR, .id = 132},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 128},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 199},
+        {"dxm", ARG_BUF, .type = PT_PTR, .id = 202},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 17},
         {"lambda_off", ARG_INT, .type = PT_INT, .ival = 8},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 151 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 146 */
     {.kind = STEP_GEMM, .what = "L0 d proj = dout^T act", .layer = 0, .backward = true,
      .gemm = {.m = {0, 128}, .n = {0, 512}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 128, .ldb = 512, .ldc = 512, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 218},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 222},
         {"b", ARG_BUF, .id = 35},
-        {"c", ARG_BUF, .id = 219}}}, /* 152 */
+        {"c", ARG_BUF, .id = 223},
+        {"c_in", ARG_NULL}}}, /* 147 */
     {.kind = STEP_GEMM, .what = "L0 dact = dout proj", .layer = 0, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 512}, .k = {0, 128}, .trans_a = 0, .trans_b = 0, .lda = 128, .ldb = 512, .ldc = 512, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 218},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 222},
         {"b", ARG_BUF, .id = 36},
-        {"c", ARG_BUF, .id = 220}}}, /* 153 */
+        {"c", ARG_BUF, .id = 224},
+        {"c_in", ARG_NULL}}}, /* 148 */
     {.kind = STEP_KERNEL, .what = "L0 relu^2 backward", .layer = 0, .backward = true,
      .kernel = "relu2_bwd_m512", .kinst = 1, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
-        {"dpre", ARG_BUF, .type = PT_PTR, .id = 220},
-        {"dact", ARG_BUF, .type = PT_PTR, .id = 220},
+        {"dpre", ARG_BUF, .type = PT_PTR, .id = 224},
+        {"dact", ARG_BUF, .type = PT_PTR, .id = 224},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 33},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 154 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 149 */
     {.kind = STEP_GEMM, .what = "L0 d fc = dpre^T n2", .layer = 0, .backward = true,
      .gemm = {.m = {0, 512}, .n = {0, 128}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 512, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 220},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 224},
         {"b", ARG_BUF, .id = 31},
-        {"c", ARG_BUF, .id = 221}}}, /* 155 */
+        {"c", ARG_BUF, .id = 225},
+        {"c_in", ARG_NULL}}}, /* 150 */
     {.kind = STEP_GEMM, .what = "L0 dn2 = dpre fc", .layer = 0, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 128}, .k = {0, 512}, .trans_a = 0, .trans_b = 0, .lda = 512, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 220},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 224},
         {"b", ARG_BUF, .id = 34},
-        {"c", ARG_BUF, .id = 222}}}, /* 156 */
+        {"c", ARG_BUF, .id = 226},
+        {"c_in", ARG_NULL}}}, /* 151 */
     {.kind = STEP_KERNEL, .what = "L0 mlp norm backward", .layer = 0, .backward = true,
      .kernel = "rmsnorm_bwd_d128", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"dx", ARG_BUF, .type = PT_PTR, .id = 218},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 222},
+        {"dx", ARG_BUF, .type = PT_PTR, .id = 222},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 226},
         {"y", ARG_BUF, .type = PT_PTR, .id = 31},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 32},
         {"accumulate", ARG_INT, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 157 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 152 */
     {.kind = STEP_GEMM, .what = "L0 d Wo = dxa^T y", .layer = 0, .backward = true,
      .gemm = {.m = {0, 128}, .n = {0, 128}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 128, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 218},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 222},
         {"b", ARG_BUF, .id = 27},
-        {"c", ARG_BUF, .id = 223}}}, /* 158 */
+        {"c", ARG_BUF, .id = 227},
+        {"c_in", ARG_NULL}}}, /* 153 */
     {.kind = STEP_GEMM, .what = "L0 dy = dxa Wo", .layer = 0, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 128}, .k = {0, 128}, .trans_a = 0, .trans_b = 0, .lda = 128, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 218},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 222},
         {"b", ARG_BUF, .id = 30},
-        {"c", ARG_BUF, .id = 224}}}, /* 159 */
+        {"c", ARG_BUF, .id = 228},
+        {"c_in", ARG_NULL}}}, /* 154 */
     {.kind = STEP_KERNEL, .what = "L0 attention delta", .layer = 0, .backward = true,
      .kernel = "attn_bwd_pre_h4_d32", .kinst = 14, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 225},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 224},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 229},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 228},
         {"y", ARG_BUF, .type = PT_PTR, .id = 27},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 160 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 155 */
     {.kind = STEP_KERNEL, .what = "L0 attention dk dv", .layer = 0, .backward = true,
-     .kernel = "attn_bwd_dkdv_h4_d32", .kinst = 14, .kidx = 2, .rows_arg = 10, .n_arg = -1,
-     .nargs = 11, .args = {
-        {"dk", ARG_BUF, .type = PT_PTR, .id = 227},
-        {"dv", ARG_BUF, .type = PT_PTR, .id = 228},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 224},
+     .kernel = "attn_bwd_dkdv_h4_d32", .kinst = 14, .kidx = 2, .rows_arg = 12, .n_arg = -1,
+     .nargs = 13, .args = {
+        {"dk", ARG_BUF, .type = PT_PTR, .id = 231},
+        {"dv", ARG_BUF, .type = PT_PTR, .id = 232},
+        {"ds", ARG_BUF, .type = PT_PTR, .id = 233},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 228},
         {"lse", ARG_BUF, .type = PT_PTR, .id = 28},
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 225},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 229},
         {"q", ARG_BUF, .type = PT_PTR, .id = 21},
         {"k", ARG_BUF, .type = PT_PTR, .id = 22},
         {"v", ARG_BUF, .type = PT_PTR, .id = 23},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 161 */
+        {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .ival = 16},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 156 */
     {.kind = STEP_KERNEL, .what = "L0 attention dq", .layer = 0, .backward = true,
-     .kernel = "attn_bwd_dq_h4_d32", .kinst = 14, .kidx = 3, .rows_arg = 9, .n_arg = -1,
-     .nargs = 10, .args = {
-        {"dq", ARG_BUF, .type = PT_PTR, .id = 226},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 224},
+     .kernel = "attn_bwd_dq_h4_d32", .kinst = 14, .kidx = 3, .rows_arg = 11, .n_arg = -1,
+     .nargs = 12, .args = {
+        {"dq", ARG_BUF, .type = PT_PTR, .id = 230},
+        {"ds", ARG_BUF, .type = PT_PTR, .id = 233},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 228},
         {"lse", ARG_BUF, .type = PT_PTR, .id = 28},
-        {"delta", ARG_BUF, .type = PT_PTR, .id = 225},
+        {"delta", ARG_BUF, .type = PT_PTR, .id = 229},
         {"q", ARG_BUF, .type = PT_PTR, .id = 21},
         {"k", ARG_BUF, .type = PT_PTR, .id = 22},
         {"v", ARG_BUF, .type = PT_PTR, .id = 23},
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 162 */
+        {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .ival = 16},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 157 */
     {.kind = STEP_KERNEL, .what = "L0 q k v backward", .layer = 0, .backward = true,
      .kernel = "qkv_bwd_h4_d32_r8h_vn_p4", .kinst = 11, .kidx = 1, .rows_arg = 13, .n_arg = -1,
      .nargs = 14, .args = {
-        {"dqkv", ARG_BUF, .type = PT_PTR, .id = 229},
-        {"partial", ARG_BUF, .type = PT_PTR, .id = 230},
+        {"dqkv", ARG_BUF, .type = PT_PTR, .id = 234},
+        {"partial", ARG_BUF, .type = PT_PTR, .id = 235},
         {"dve", ARG_BUF, .type = PT_PTR, .id = 133},
-        {"dq", ARG_BUF, .type = PT_PTR, .id = 226},
-        {"dk", ARG_BUF, .type = PT_PTR, .id = 227},
-        {"dv", ARG_BUF, .type = PT_PTR, .id = 228},
+        {"dq", ARG_BUF, .type = PT_PTR, .id = 230},
+        {"dk", ARG_BUF, .type = PT_PTR, .id = 231},
+        {"dv", ARG_BUF, .type = PT_PTR, .id = 232},
         {"qkv", ARG_BUF, .type = PT_PTR, .id = 18},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 20},
         {"ve", ARG_BUF, .type = PT_PTR, .id = 12},
@@ -1582,115 +1649,117 @@ static PlanStep steps[177] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 17},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 18},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 163 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 158 */
     {.kind = STEP_KERNEL, .what = "L0 sa gradients", .layer = 0, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 153},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 154},
         {"out_off", ARG_INT, .type = PT_INT, .ival = 18},
-        {"in", ARG_BUF, .type = PT_PTR, .id = 230},
-        {"n", ARG_INT, .type = PT_INT, .ival = 4},
-        {"cols", ARG_INT, .type = PT_INT, .ival = 2},
-        {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 164 */
-    {.kind = STEP_GEMM, .what = "L0 d Wqkv = dqkv^T h", .layer = 0, .backward = true,
-     .gemm = {.m = {0, 384}, .n = {0, 128}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 384, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 229},
-        {"b", ARG_BUF, .id = 16},
-        {"c", ARG_BUF, .id = 234}}}, /* 165 */
-    {.kind = STEP_GEMM, .what = "L0 dxm += dqkv Wqkv", .layer = 0, .backward = true,
-     .gemm = {.m = {1, 0}, .n = {0, 128}, .k = {0, 384}, .trans_a = 0, .trans_b = 0, .lda = 384, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 1},
-     .nargs = 3, .args = {
-        {"a", ARG_BUF, .id = 229},
-        {"b", ARG_BUF, .id = 19},
-        {"c", ARG_BUF, .id = 218}}}, /* 166 */
-    {.kind = STEP_KERNEL, .what = "L0 x0 lambda gradients", .layer = 0, .backward = true,
-     .kernel = "x0_lambda_grad_t1_d128_p4", .kinst = 5, .kidx = 0, .rows_arg = 5, .n_arg = -1,
-     .nargs = 6, .args = {
-        {"partial", ARG_BUF, .type = PT_PTR, .id = 235},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 218},
-        {"xs", ARG_BUF, .type = PT_PTR, .id = 8},
-        {"x0", ARG_BUF, .type = PT_PTR, .id = 8},
-        {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 128},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 167 */
-    {.kind = STEP_KERNEL, .what = "L0 lambda gradients", .layer = 0, .backward = true,
-     .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
-     .nargs = 7, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 153},
-        {"out_off", ARG_INT, .type = PT_INT, .ival = 6},
         {"in", ARG_BUF, .type = PT_PTR, .id = 235},
         {"n", ARG_INT, .type = PT_INT, .ival = 4},
         {"cols", ARG_INT, .type = PT_INT, .ival = 2},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 168 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 159 */
+    {.kind = STEP_GEMM, .what = "L0 d Wqkv = dqkv^T h", .layer = 0, .backward = true,
+     .gemm = {.m = {0, 384}, .n = {0, 128}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 384, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 234},
+        {"b", ARG_BUF, .id = 16},
+        {"c", ARG_BUF, .id = 239},
+        {"c_in", ARG_NULL}}}, /* 160 */
+    {.kind = STEP_GEMM, .what = "L0 dxm += dqkv Wqkv", .layer = 0, .backward = true,
+     .gemm = {.m = {1, 0}, .n = {0, 128}, .k = {0, 384}, .trans_a = 0, .trans_b = 0, .lda = 384, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 1},
+     .nargs = 4, .args = {
+        {"a", ARG_BUF, .id = 234},
+        {"b", ARG_BUF, .id = 19},
+        {"c", ARG_BUF, .id = 222},
+        {"c_in", ARG_NULL}}}, /* 161 */
+    {.kind = STEP_KERNEL, .what = "L0 x0 lambda gradients", .layer = 0, .backward = true,
+     .kernel = "x0_lambda_grad_t1_d128_p4", .kinst = 5, .kidx = 0, .rows_arg = 5, .n_arg = -1,
+     .nargs = 6, .args = {
+        {"partial", ARG_BUF, .type = PT_PTR, .id = 240},
+        {"dxm", ARG_BUF, .type = PT_PTR, .id = 222},
+        {"xs", ARG_BUF, .type = PT_PTR, .id = 8},
+        {"x0", ARG_BUF, .type = PT_PTR, .id = 8},
+        {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 128},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 162 */
+    {.kind = STEP_KERNEL, .what = "L0 lambda gradients", .layer = 0, .backward = true,
+     .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
+     .nargs = 7, .args = {
+        {"out", ARG_BUF, .type = PT_PTR, .id = 154},
+        {"out_off", ARG_INT, .type = PT_INT, .ival = 6},
+        {"in", ARG_BUF, .type = PT_PTR, .id = 240},
+        {"n", ARG_INT, .type = PT_INT, .ival = 4},
+        {"cols", ARG_INT, .type = PT_INT, .ival = 2},
+        {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 163 */
     {.kind = STEP_KERNEL, .what = "L0 x0 mix backward", .layer = 0, .backward = true,
      .kernel = "x0_mix_bwd_t1_d128", .kinst = 0, .kidx = 1, .rows_arg = 6, .n_arg = -1,
      .nargs = 7, .args = {
-        {"dxs", ARG_BUF, .type = PT_PTR, .id = 236},
+        {"dxs", ARG_BUF, .type = PT_PTR, .id = 241},
         {"dx0", ARG_BUF, .type = PT_PTR, .id = 132},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 128},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 218},
+        {"dxm", ARG_BUF, .type = PT_PTR, .id = 222},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 17},
         {"lambda_off", ARG_INT, .type = PT_INT, .ival = 6},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 169 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 164 */
     {.kind = STEP_KERNEL, .what = "x0 norm backward", .layer = -1, .backward = true,
      .kernel = "rmsnorm_bwd_d128", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"dx", ARG_BUF, .type = PT_PTR, .id = 237},
+        {"dx", ARG_BUF, .type = PT_PTR, .id = 242},
         {"dy", ARG_BUF, .type = PT_PTR, .id = 132},
         {"y", ARG_BUF, .type = PT_PTR, .id = 8},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 9},
         {"accumulate", ARG_INT, .type = PT_INT},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 170 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 165 */
     {.kind = STEP_KERNEL, .what = "x00 input norm backward", .layer = -1, .backward = true,
      .kernel = "rmsnorm_bwd_d128", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"dx", ARG_BUF, .type = PT_PTR, .id = 237},
-        {"dy", ARG_BUF, .type = PT_PTR, .id = 236},
+        {"dx", ARG_BUF, .type = PT_PTR, .id = 242},
+        {"dy", ARG_BUF, .type = PT_PTR, .id = 241},
         {"y", ARG_BUF, .type = PT_PTR, .id = 8},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 9},
         {"accumulate", ARG_INT, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 171 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 166 */
     {.kind = STEP_KERNEL, .what = "x0 table gradient", .layer = -1, .backward = true,
      .kernel = "embed_bwd_d128", .kinst = 10, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"dtable", ARG_BUF, .type = PT_PTR, .id = 238},
-        {"drows", ARG_BUF, .type = PT_PTR, .id = 237},
+        {"dtable", ARG_BUF, .type = PT_PTR, .id = 243},
+        {"drows", ARG_BUF, .type = PT_PTR, .id = 242},
         {"order", ARG_BUF, .type = PT_PTR, .id = 5},
         {"seg_start", ARG_BUF, .type = PT_PTR, .id = 6},
         {"seg_token", ARG_BUF, .type = PT_PTR, .id = 7},
-        {"rows", ARG_NSEG, .type = PT_INT}}}, /* 172 */
+        {"rows", ARG_NSEG, .type = PT_INT}}}, /* 167 */
     {.kind = STEP_KERNEL, .what = "value table gradient rows to bf16", .layer = -1, .backward = true,
      .kernel = "cast_bf16_v4", .kinst = 9, .kidx = 3, .rows_arg = -1, .n_arg = 2,
      .nargs = 3, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 239},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 244},
         {"in", ARG_BUF, .type = PT_PTR, .id = 133},
-        {"n", ARG_ROWS, .type = PT_LL, .ival = 128}}}, /* 173 */
+        {"n", ARG_ROWS, .type = PT_LL, .ival = 128}}}, /* 168 */
     {.kind = STEP_KERNEL, .what = "value table gradient", .layer = -1, .backward = true,
      .kernel = "embed_bwd_d128", .kinst = 10, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"dtable", ARG_BUF, .type = PT_PTR, .id = 240},
-        {"drows", ARG_BUF, .type = PT_PTR, .id = 239},
+        {"dtable", ARG_BUF, .type = PT_PTR, .id = 245},
+        {"drows", ARG_BUF, .type = PT_PTR, .id = 244},
         {"order", ARG_BUF, .type = PT_PTR, .id = 5},
         {"seg_start", ARG_BUF, .type = PT_PTR, .id = 6},
         {"seg_token", ARG_BUF, .type = PT_PTR, .id = 7},
-        {"rows", ARG_NSEG, .type = PT_INT}}}, /* 174 */
+        {"rows", ARG_NSEG, .type = PT_INT}}}, /* 169 */
     {.kind = STEP_KERNEL, .what = "value table gradient rows to bf16", .layer = -1, .backward = true,
      .kernel = "cast_bf16_v4", .kinst = 9, .kidx = 3, .rows_arg = -1, .n_arg = 2,
      .nargs = 3, .args = {
-        {"out", ARG_BUF, .type = PT_PTR, .id = 241},
+        {"out", ARG_BUF, .type = PT_PTR, .id = 246},
         {"in", ARG_BUF, .type = PT_PTR, .id = 134},
-        {"n", ARG_ROWS, .type = PT_LL, .ival = 128}}}, /* 175 */
+        {"n", ARG_ROWS, .type = PT_LL, .ival = 128}}}, /* 170 */
     {.kind = STEP_KERNEL, .what = "value table gradient", .layer = -1, .backward = true,
      .kernel = "embed_bwd_d128", .kinst = 10, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
-        {"dtable", ARG_BUF, .type = PT_PTR, .id = 242},
-        {"drows", ARG_BUF, .type = PT_PTR, .id = 241},
+        {"dtable", ARG_BUF, .type = PT_PTR, .id = 247},
+        {"drows", ARG_BUF, .type = PT_PTR, .id = 246},
         {"order", ARG_BUF, .type = PT_PTR, .id = 5},
         {"seg_start", ARG_BUF, .type = PT_PTR, .id = 6},
         {"seg_token", ARG_BUF, .type = PT_PTR, .id = 7},
-        {"rows", ARG_NSEG, .type = PT_INT}}}, /* 176 */
+        {"rows", ARG_NSEG, .type = PT_INT}}}, /* 171 */
 };
 
 ModelBuild gptc_build = {
@@ -1811,18 +1880,18 @@ ModelBuild gptc_build = {
          .nkernels = 1, .kernels = {
              {"skip_bwd_d128_p4", "__nv_bfloat16 *dsrc, float *partial, const __nv_bfloat16 *dxs, const __nv_bfloat16 *src, const float *scalars, int skip_off, int rows", 0}}},
         {.family = "attention", .tpl = "attention.cu", .suffix = "h4_d32", .threads = 128, .vec = 8, .width = 128, .rows_per_block = 64, .grid_blocks = 0, .grid_y = 4,
-         .nconsts = 13, .consts = {{"HEADS", 4}, {"HEAD_DIM", 32}, {"WIDTH", 128}, {"BLOCK_SIZE", 32}, {"SCALE", .is_float = true, .fvalue = 0.12}, {"TILE", 64}, {"FWD_KN", 64}, {"DQ_KN", 64}, {"DKDV_QN", 64}, {"PRE_TPR", 4}, {"MIN_BLOCKS", 1}, {"VEC", 8}, {"THREADS", 128}},
+         .nconsts = 14, .consts = {{"HEADS", 4}, {"HEAD_DIM", 32}, {"WIDTH", 128}, {"BLOCK_SIZE", 32}, {"SCALE", .is_float = true, .fvalue = 0.12}, {"TILE", 64}, {"FWD_KN", 64}, {"DQ_KN", 64}, {"DKDV_QN", 64}, {"PRE_TPR", 4}, {"MIN_BLOCKS", 1}, {"DQ_SRC", 2}, {"VEC", 8}, {"THREADS", 128}},
          .nkernels = 4, .kernels = {
              {"attn_fwd_h4_d32", "__nv_bfloat16 *y, float *lse, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int rows", 16384},
              {"attn_bwd_pre_h4_d32", "float *delta, const __nv_bfloat16 *dy, const __nv_bfloat16 *y, int rows", 0},
-             {"attn_bwd_dkdv_h4_d32", "__nv_bfloat16 *dk, __nv_bfloat16 *dv, const __nv_bfloat16 *dy, const float *lse, const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int rows", 26112},
-             {"attn_bwd_dq_h4_d32", "__nv_bfloat16 *dq, const __nv_bfloat16 *dy, const float *lse, const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int rows", 16384}}},
+             {"attn_bwd_dkdv_h4_d32", "__nv_bfloat16 *dk, __nv_bfloat16 *dv, __nv_bfloat16 *ds, const __nv_bfloat16 *dy, const float *lse, const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int ds_slots, int rows", 26112},
+             {"attn_bwd_dq_h4_d32", "__nv_bfloat16 *dq, const __nv_bfloat16 *ds, const __nv_bfloat16 *dy, const float *lse, const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int ds_slots, int rows", 8192}}},
     }},
-    .kernels_sha256 = "cc28aa09e84a7042fa2e3f7b9d11cce9f838e06dbf3990cce4fe498e6084c5d3",
+    .kernels_sha256 = "71ff4141d74d30efaec83ee7340d5b004f8c95f27fc95c11ad19ae3406ac345e",
     .tuning = "",
     .has_plan = true,
-    .plan = {.block_size = 32, .nbufs = 243, .nsteps = 177, .nforward = 62, .bufs = bufs, .steps = steps, .loss_buf = 131, .xs_buf = {8, 29, 49, 69, 85, 97}, .x0_buf = 8},
-    .arena = {.arena_per_token = 28928, .arena_fixed = 512, .total_per_token = 48984, .total_fixed = 3328, .narena = 149},
+    .plan = {.block_size = 32, .nbufs = 248, .nsteps = 172, .nforward = 57, .bufs = bufs, .steps = steps, .loss_buf = 131, .xs_buf = {8, 29, 49, 69, 85, 97}, .x0_buf = 8},
+    .arena = {.arena_per_token = 28928, .arena_fixed = 512, .total_per_token = 56152, .total_fixed = 3328, .narena = 154},
     .optim = {.adam = {2, 0}, .cast = {9, 3}, .momentum = {8, 0}, 
               .colsum = {6, 0}, .normalize = {9, 0}, .combine = {9, 1}, .update = {9, 2}, 
               .adam_state = 139680, .muon_state = 1114112, .x = 65536, .square = 65536, .partials = 32, .count = 4,

@@ -303,6 +303,19 @@ static bool arg_value(Exec *e, const PlanStep *st, const PlanArg *a, ArgVal *v) 
         break;
     }
     case ARG_NSEG: n = e->nseg; break;
+    case ARG_DS_SLOTS: {
+        int lw, sw, bs = e->b->spec.attn.window.block_size;
+        spec_window_blocks(&e->b->spec, e->step, e->validation, &lw, &sw);
+        long long need = (long long)(e->b->spec.attn.window.long_layer[a->id] ? lw : sw) * bs / 16;
+        if (need > (e->T + 15) / 16) need = (e->T + 15) / 16;
+        if (a->ival && need > a->ival)
+            return fail(e, "step %s: a window of %lld tokens at %d tokens needs %lld stored-dS slots, the plan has %lld "
+                           "(sized for the training schedule's widest window)",
+                        st->what, need * 16, e->T, need, a->ival),
+                   false;
+        n = a->ival;
+        break;
+    }
     }
     if (a->type == PT_LL) v->ll = n;
     else v->i = (int)n;
@@ -343,6 +356,8 @@ static int gemm_of(Exec *e, const PlanStep *st, GpuGemm *out) {
     g.b_type = gpu_dtype(e->plan->bufs[b->id].dtype);
     g.c_type = gpu_dtype(e->plan->bufs[c->id].dtype);
     g.a = arg_ptr(e, a), g.b = arg_ptr(e, b), g.c = arg_ptr(e, c);
+    if (st->nargs > 3 && st->args[3].kind == ARG_BUF && !(g.c_in = arg_ptr(e, &st->args[3])))
+        return fail(e, "step %s: C has no device memory", st->what);
     g.lda = m->lda, g.ldb = m->ldb, g.ldc = m->ldc;
     g.alpha = m->alpha, g.beta = m->beta;
     if (!g.a || !g.b || !g.c) return fail(e, "step %s: an operand has no device memory", st->what);

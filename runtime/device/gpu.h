@@ -41,6 +41,10 @@ typedef struct GpuGemm {
     long long lda, ldb, ldc;
     long long stride_a, stride_b, stride_c;
     float alpha, beta;
+    /* The C that beta scales when it is not c itself (the same layout and
+     * dtype; NULL: c): D = alpha A B + beta C_in into c, so that a sum
+     * that must keep its first term needs no copy of it first. */
+    const void *c_in;
 } GpuGemm;
 
 /* Why mm is not a GEMM that every Gpu runs ("" when it is): sizes, leading

@@ -72,7 +72,8 @@ static int gpu_run(const GptcKernel *k, const Kind *kind, Case *c, const Shape *
     for (int j = 0; j < 2 && rc == 0; j++)
         for (int i = 0; i < c->nbufs && maybe[j]; i++)
             if (maybe[j] == c->b[i].p) c->maybe[j] = (unsigned char *)dmem[i] + LEAD;
-    if (rc == 0 && (launch(k, c, s, &on_gpu) != GPTC_SIM_OK || (kind->then && kind->then(c, k, s, &on_gpu) != GPTC_SIM_OK)))
+    if (rc == 0 && ((kind->first && kind->first(c, k, s, &on_gpu) != GPTC_SIM_OK) ||
+                    launch(k, c, s, &on_gpu) != GPTC_SIM_OK || (kind->then && kind->then(c, k, s, &on_gpu) != GPTC_SIM_OK)))
         rc = -1, snprintf(why, cap, "%s", gpu.err);
     for (int i = 0; i < c->nbufs && rc == 0; i++)
         if (gpu.copy_to_host(&gpu, c->b[i].mem, dmem[i], span_of(&c->b[i])))

@@ -1306,9 +1306,26 @@ static void attn_pre_setup(Case *c, const GptcKernel *k, const Shape *s, Rng *r)
     c->args[0] = &c->ptr[0], c->args[1] = &c->ptr[1], c->args[2] = &c->ptr[2], c->args[3] = &c->ints[1];
 }
 
+/* The stored dS's slots per 16 queries at the case's window and rows, and
+ * its elements (templates/attention.cu, dQ's two sources); none where the
+ * window block is not whole 16-key granules. */
+static int attn_ds_slots(const GptcKernel *k, const Shape *s) {
+    long long bs = kconst(k, "BLOCK_SIZE"), slots = s->window * bs / 16, most = (s->rows + 15) / 16;
+    return bs % 16 ? 0 : (int)(slots < most ? slots : most);
+}
+
+/* The stored dS buffer, filled with garbage that no read may see. */
+static void attn_ds_buf(Case *c, const GptcKernel *k, const Shape *s, Rng *r) {
+    size_t n = (size_t)kconst(k, "HEADS") * (size_t)((s->rows + 15) / 16) * (size_t)attn_ds_slots(k, s) * 256;
+    Buf *ds = add_buf(c, "ds", BF16, n ? n : 1, true);
+    ds->scratch = true;
+    fill(ds, r, -4, 1, false, 0);
+}
+
 /* The backward kernels' inputs: dy, lse, delta, q, k, v, doc_start, at
- * buffers `at` onwards (after the outputs), lse and delta made by
- * attn_fwd_values. */
+ * buffers `at` onwards (after the outputs and the stored dS), lse and
+ * delta made by attn_fwd_values; the arguments after them window_blocks,
+ * ds_slots and rows. */
 static void attn_bwd_inputs(Case *c, const GptcKernel *k, const Shape *s, Rng *r, int at) {
     size_t n = (size_t)s->rows * k->row_elems, nh = (size_t)s->rows * kconst(k, "HEADS");
     fill(add_buf(c, "dy", BF16, n, false), r, -12, 0, false, 0);
@@ -1321,22 +1338,48 @@ static void attn_bwd_inputs(Case *c, const GptcKernel *k, const Shape *s, Rng *r
     AttnDims d = attn_dims(k, c);
     attn_fwd_values(&y, lse, delta, &c->b[at], &c->b[at + 3], &c->b[at + 4], &c->b[at + 5], &c->b[at + 6], &d);
     buf_free(&y);
+    c->ints[2] = attn_ds_slots(k, s);
     for (int i = 0; i < at + 7; i++) c->args[i] = &c->ptr[i];
-    c->args[at + 7] = &c->ints[0], c->args[at + 8] = &c->ints[1];
+    c->args[at + 7] = &c->ints[0], c->args[at + 8] = &c->ints[2], c->args[at + 9] = &c->ints[1];
 }
 
-/* Buffers: 0 dk, 1 dv, then attn_bwd_inputs. */
+/* Buffers: 0 dk, 1 dv, 2 the stored dS (scratch: attn_bwd_dq's test reads
+ * it), then attn_bwd_inputs. */
 static void attn_dkdv_setup(Case *c, const GptcKernel *k, const Shape *s, Rng *r) {
     size_t n = (size_t)s->rows * k->row_elems;
     fill(add_buf(c, "dk", BF16, n, true), r, -4, 1, false, 0);
     fill(add_buf(c, "dv", BF16, n, true), r, -4, 1, false, 0);
-    attn_bwd_inputs(c, k, s, r, 2);
+    attn_ds_buf(c, k, s, r);
+    attn_bwd_inputs(c, k, s, r, 3);
 }
 
-/* Buffers: 0 dq, then attn_bwd_inputs. */
+/* Buffers: 0 dq, 1 the stored dS, then attn_bwd_inputs, then dk and dv for
+ * attn_bwd_dkdv, which attn_dq_first launches to store dS (scratch: its
+ * own test checks them). */
 static void attn_dq_setup(Case *c, const GptcKernel *k, const Shape *s, Rng *r) {
-    fill(add_buf(c, "dq", BF16, (size_t)s->rows * k->row_elems, true), r, -4, 1, false, 0);
-    attn_bwd_inputs(c, k, s, r, 1);
+    size_t n = (size_t)s->rows * k->row_elems;
+    fill(add_buf(c, "dq", BF16, n, true), r, -4, 1, false, 0);
+    attn_ds_buf(c, k, s, r);
+    attn_bwd_inputs(c, k, s, r, 2);
+    for (int i = 0; i < 2; i++) {
+        Buf *b = add_buf(c, i ? "dv" : "dk", BF16, n, true);
+        b->scratch = true;
+        fill(b, r, -4, 1, false, 0);
+    }
+}
+
+/* attn_bwd_dkdv of the same instance, as the plan runs it before
+ * attn_bwd_dq: with DQ_SRC 2 it stores the dS that attn_bwd_dq reads. */
+static int attn_dq_first(Case *c, const GptcKernel *k, const Shape *s, const GptcSimOptions *opt) {
+    char name[128];
+    snprintf(name, sizeof name, "attn_bwd_dkdv_%s", k->name + strlen("attn_bwd_dq_"));
+    const GptcKernel *dkdv = NULL;
+    for (int i = 0; i < GPTC_KERNELS_KERNEL_COUNT; i++)
+        if (!strcmp(gptc_kernels[i].name, name)) dkdv = &gptc_kernels[i];
+    if (!dkdv) return GPTC_SIM_ERR_CONFIG;
+    void *args[] = {&c->ptr[9], &c->ptr[10], &c->ptr[1], &c->ptr[2], &c->ptr[3], &c->ptr[4], &c->ptr[5],
+                    &c->ptr[6], &c->ptr[7], &c->ptr[8], &c->ints[0], &c->ints[2], &c->ints[1]};
+    return launch_args(dkdv, args, s->rows, 0, opt);
 }
 
 /* Per-element bounds of the kernels' attention against ref's, from the
@@ -1444,7 +1487,7 @@ static void attn_pre_reference(Case *c, const GptcKernel *k, const Shape *s) {
  * the y of attn_fwd_values, the same delta), rounded to bf16. */
 static void attn_bwd_reference(Case *c, const GptcKernel *k, bool dkdv) {
     AttnDims d = attn_dims(k, c);
-    int at = dkdv ? 2 : 1;
+    int at = dkdv ? 3 : 2;
     size_t n = c->b[0].n;
     float *dy = buf_floats(&c->b[at]), *lse = c->b[at + 1].p, *delta = c->b[at + 2].p;
     float *q = buf_floats(&c->b[at + 3]), *kk = buf_floats(&c->b[at + 4]), *v = buf_floats(&c->b[at + 5]);
@@ -1795,6 +1838,9 @@ struct Kind {
     /* The second stage of a two-stage reduction, launched after the kernel
      * (NULL for one stage): the outputs compared are the pipeline's. */
     int (*then)(Case *, const GptcKernel *, const Shape *, const GptcSimOptions *);
+    /* A kernel whose input another kernel makes, launched before it with
+     * the same options (NULL for none): attn_bwd_dq's stored dS. */
+    int (*first)(Case *, const GptcKernel *, const Shape *, const GptcSimOptions *);
 };
 
 #define SHAPES(a) a, (int)(sizeof a / sizeof a[0])
@@ -1803,73 +1849,73 @@ static const Kind kinds[] = {
     {"x0_mix_fwd_",
      "__nv_bfloat16 *xm, const __nv_bfloat16 *xs, const __nv_bfloat16 *x0, long long table_stride, "
      "const float *scalars, int lambda_off, int rows",
-     ELEMENTWISE, 0, SHAPES(row_shapes), x0_fwd_setup, x0_fwd_reference, NULL},
+     ELEMENTWISE, 0, SHAPES(row_shapes), x0_fwd_setup, x0_fwd_reference, NULL, NULL},
     {"x0_mix_bwd_",
      "__nv_bfloat16 *dxs, __nv_bfloat16 *dx0, long long table_stride, const __nv_bfloat16 *dxm, "
      "const float *scalars, int lambda_off, int rows",
-     ELEMENTWISE, 0, SHAPES(row_shapes), x0_bwd_setup, x0_bwd_reference, NULL},
+     ELEMENTWISE, 0, SHAPES(row_shapes), x0_bwd_setup, x0_bwd_reference, NULL, NULL},
     {"relu2_fwd_", "__nv_bfloat16 *act, const __nv_bfloat16 *pre, int rows", ELEMENTWISE, 0, SHAPES(row_shapes),
-     relu2_fwd_setup, relu2_fwd_reference, NULL},
+     relu2_fwd_setup, relu2_fwd_reference, NULL, NULL},
     {"relu2_bwd_", "__nv_bfloat16 *dpre, const __nv_bfloat16 *dact, const __nv_bfloat16 *pre, int rows",
-     ELEMENTWISE, 0, SHAPES(row_shapes), relu2_bwd_setup, relu2_bwd_reference, NULL},
+     ELEMENTWISE, 0, SHAPES(row_shapes), relu2_bwd_setup, relu2_bwd_reference, NULL, NULL},
     {"adam_",
      "float *p, float *m, float *v, const float *g, long long n, float beta1, float beta2, float eps, "
      "float decay, float step_size, float rbc2",
-     ELEMENTWISE, 0, SHAPES(adam_shapes), adam_setup, adam_reference, NULL},
+     ELEMENTWISE, 0, SHAPES(adam_shapes), adam_setup, adam_reference, NULL, NULL},
     {"rmsnorm_fwd_", "__nv_bfloat16 *y, float *rstd, const __nv_bfloat16 *x, int rows", ROWS, 1,
-     SHAPES(rms_shapes), rms_fwd_setup, rms_fwd_reference, NULL},
+     SHAPES(rms_shapes), rms_fwd_setup, rms_fwd_reference, NULL, NULL},
     {"rmsnorm_bwd_",
      "__nv_bfloat16 *dx, const __nv_bfloat16 *dy, const __nv_bfloat16 *y, const float *rstd, "
      "int accumulate, int rows",
-     ROWS, 1, SHAPES(rms_shapes), rms_bwd_setup, rms_bwd_reference, NULL},
+     ROWS, 1, SHAPES(rms_shapes), rms_bwd_setup, rms_bwd_reference, NULL, NULL},
     {"x0_lambda_grad_",
      "float *partial, const __nv_bfloat16 *dxm, const __nv_bfloat16 *xs, const __nv_bfloat16 *x0, "
      "long long table_stride, int rows",
-     GRID, 0, SHAPES(lambda_shapes), lambda_setup, lambda_reference, lambda_then},
+     GRID, 0, SHAPES(lambda_shapes), lambda_setup, lambda_reference, lambda_then, NULL},
     {"colsum_", "float *out, int out_off, const float *in, int n, int cols, float scale, int accumulate", GRID,
-     0, SHAPES(colsum_shapes), colsum_setup, colsum_reference, NULL},
+     0, SHAPES(colsum_shapes), colsum_setup, colsum_reference, NULL, NULL},
     {"softcap_ce_",
      "float *row_loss, __nv_bfloat16 *dlogits, const __nv_bfloat16 *logits, const int *targets, int count, "
      "int rows",
      ROWS, 0,
-     SHAPES(ce_shapes), ce_setup, ce_reference, ce_then},
+     SHAPES(ce_shapes), ce_setup, ce_reference, ce_then, NULL},
     {"muon_momentum_",
      "float *buf, __nv_bfloat16 *x, float *partial, const float *g, float momentum, long long per_matrix, "
      "int count",
-     GRID, 0, SHAPES(momentum_shapes), momentum_setup, momentum_reference, momentum_then},
+     GRID, 0, SHAPES(momentum_shapes), momentum_setup, momentum_reference, momentum_then, NULL},
     {"muon_normalize_", "__nv_bfloat16 *x, const float *sumsq, float eps, long long per_matrix, long long n",
-     ELEMENTWISE, 0, SHAPES(normalize_shapes), normalize_setup, normalize_reference, NULL},
+     ELEMENTWISE, 0, SHAPES(normalize_shapes), normalize_setup, normalize_reference, NULL, NULL},
     {"muon_combine_", "__nv_bfloat16 *out, const __nv_bfloat16 *x, const float *t, float a, float b, long long n",
-     ELEMENTWISE, 0, SHAPES(muon_flat_shapes), combine_setup, combine_reference, NULL},
+     ELEMENTWISE, 0, SHAPES(muon_flat_shapes), combine_setup, combine_reference, NULL, NULL},
     {"muon_update_",
      "__nv_bfloat16 *hi, unsigned short *lo, const __nv_bfloat16 *o, float decay, float lr_eff, long long n",
-     ELEMENTWISE, 0, SHAPES(muon_flat_shapes), update_setup, update_reference, NULL},
+     ELEMENTWISE, 0, SHAPES(muon_flat_shapes), update_setup, update_reference, NULL, NULL},
     {"cast_bf16_", "__nv_bfloat16 *out, const float *in, long long n", ELEMENTWISE, 0, SHAPES(muon_flat_shapes),
-     cast_setup, cast_reference, NULL},
+     cast_setup, cast_reference, NULL, NULL},
     {"embed_fwd_", "__nv_bfloat16 *y, float *rstd, const float *table, const int *ids, int norm, int rows", ROWS,
-     0, SHAPES(embed_fwd_shapes), embed_fwd_setup, embed_fwd_reference, NULL},
+     0, SHAPES(embed_fwd_shapes), embed_fwd_setup, embed_fwd_reference, NULL, NULL},
     {"embed_bwd_",
      "float *dtable, const __nv_bfloat16 *drows, const int *order, const int *seg_start, const int *seg_token, "
      "int rows",
-     ROWS, 0, SHAPES(embed_bwd_shapes), embed_bwd_setup, embed_bwd_reference, NULL},
+     ROWS, 0, SHAPES(embed_bwd_shapes), embed_bwd_setup, embed_bwd_reference, NULL, NULL},
     {"qkv_fwd_",
      "__nv_bfloat16 *q, __nv_bfloat16 *k, __nv_bfloat16 *v, float *rstd, const __nv_bfloat16 *qkv, "
      "const __nv_bfloat16 *ve, const float *cos, const float *sin, const float *scalars, int sa_off, int rows",
-     GRID, 0, SHAPES(qkv_shapes), qkv_fwd_setup, qkv_fwd_reference, NULL},
+     GRID, 0, SHAPES(qkv_shapes), qkv_fwd_setup, qkv_fwd_reference, NULL, NULL},
     {"qkv_bwd_",
      "__nv_bfloat16 *dqkv, float *partial, float *dve, const __nv_bfloat16 *dq, const __nv_bfloat16 *dk, "
      "const __nv_bfloat16 *dv, const __nv_bfloat16 *qkv, const float *rstd, const __nv_bfloat16 *ve, "
      "const float *cos, const float *sin, const float *scalars, int sa_off, int rows",
-     GRID, 0, SHAPES(qkv_shapes), qkv_bwd_setup, qkv_bwd_reference, qkv_bwd_then},
+     GRID, 0, SHAPES(qkv_shapes), qkv_bwd_setup, qkv_bwd_reference, qkv_bwd_then, NULL},
     {"x0_skip_fwd_",
      "__nv_bfloat16 *xs, __nv_bfloat16 *xm, const __nv_bfloat16 *x, const __nv_bfloat16 *src, "
      "const __nv_bfloat16 *x0, long long table_stride, const float *scalars, int skip_off, int lambda_off, "
      "int rows",
-     ELEMENTWISE, 0, SHAPES(row_shapes), x0_skip_setup, x0_skip_reference, NULL},
+     ELEMENTWISE, 0, SHAPES(row_shapes), x0_skip_setup, x0_skip_reference, NULL, NULL},
     {"skip_bwd_",
      "__nv_bfloat16 *dsrc, float *partial, const __nv_bfloat16 *dxs, const __nv_bfloat16 *src, "
      "const float *scalars, int skip_off, int rows",
-     GRID, 0, SHAPES(lambda_shapes), skip_bwd_setup, skip_bwd_reference, skip_bwd_then},
+     GRID, 0, SHAPES(lambda_shapes), skip_bwd_setup, skip_bwd_reference, skip_bwd_then, NULL},
     /* Attention: within 1 ulp or the bounds of attn_bounds (bf16 outputs:
      * the bf16 rounding of P and dS dominates, about 2^-8 of the sum of
      * magnitudes; lse fp32: the scores' fp32 error) and attn_pre_reference
@@ -1877,18 +1923,19 @@ static const Kind kinds[] = {
     {"attn_fwd_",
      "__nv_bfloat16 *y, float *lse, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, "
      "const int *doc_start, int window_blocks, int rows",
-     ROWS, 1, ATTN_SHAPES(attn_shapes), attn_fwd_setup, attn_fwd_reference, NULL},
+     ROWS, 1, ATTN_SHAPES(attn_shapes), attn_fwd_setup, attn_fwd_reference, NULL, NULL},
     {"attn_bwd_pre_", "float *delta, const __nv_bfloat16 *dy, const __nv_bfloat16 *y, int rows", ROWS, 1,
-     ATTN_SHAPES(attn_shapes), attn_pre_setup, attn_pre_reference, NULL},
+     ATTN_SHAPES(attn_shapes), attn_pre_setup, attn_pre_reference, NULL, NULL},
     {"attn_bwd_dkdv_",
-     "__nv_bfloat16 *dk, __nv_bfloat16 *dv, const __nv_bfloat16 *dy, const float *lse, const float *delta, "
-     "const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, "
-     "int window_blocks, int rows",
-     ROWS, 1, ATTN_SHAPES(attn_shapes), attn_dkdv_setup, attn_dkdv_reference, NULL},
+     "__nv_bfloat16 *dk, __nv_bfloat16 *dv, __nv_bfloat16 *ds, const __nv_bfloat16 *dy, const float *lse, "
+     "const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, "
+     "const int *doc_start, int window_blocks, int ds_slots, int rows",
+     ROWS, 1, ATTN_SHAPES(attn_shapes), attn_dkdv_setup, attn_dkdv_reference, NULL, NULL},
     {"attn_bwd_dq_",
-     "__nv_bfloat16 *dq, const __nv_bfloat16 *dy, const float *lse, const float *delta, const __nv_bfloat16 *q, "
-     "const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int rows",
-     ROWS, 1, ATTN_SHAPES(attn_shapes), attn_dq_setup, attn_dq_reference, NULL},
+     "__nv_bfloat16 *dq, const __nv_bfloat16 *ds, const __nv_bfloat16 *dy, const float *lse, "
+     "const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, "
+     "const int *doc_start, int window_blocks, int ds_slots, int rows",
+     ROWS, 1, ATTN_SHAPES(attn_shapes), attn_dq_setup, attn_dq_reference, NULL, attn_dq_first},
 };
 
 static const Kind *find_kind(const GptcKernel *k) {
@@ -2135,7 +2182,9 @@ static void test_kernel(const char *model, const GptcKernel *k, uint64_t seed) {
         kind->setup(&got, k, s, &r1);
         kind->setup(&want, k, s, &r2);
         kind->setup(&again, k, s, &r3);
-        if (launch(k, &got, s, &plain) != GPTC_SIM_OK || launch(k, &again, s, &shuffled) != GPTC_SIM_OK ||
+        if ((kind->first && (kind->first(&got, k, s, &plain) != GPTC_SIM_OK ||
+                             kind->first(&again, k, s, &shuffled) != GPTC_SIM_OK)) ||
+            launch(k, &got, s, &plain) != GPTC_SIM_OK || launch(k, &again, s, &shuffled) != GPTC_SIM_OK ||
             (kind->then && (kind->then(&got, k, s, &plain) != GPTC_SIM_OK ||
                             kind->then(&again, k, s, &shuffled) != GPTC_SIM_OK))) {
             note_failure(&st, "%s: %s", shape, gptc_sim_last_error());

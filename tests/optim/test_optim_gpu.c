@@ -129,7 +129,9 @@ static double ulp_of(double v, GpuDtype t) {
     return v < 0x1p-126 ? 0x1p-133 : ldexp(1.0, ilogb(v) - (bits - 1));
 }
 
-static void test_gemm_case(Gpu *g, int ta, int tb, GpuDtype ab, GpuDtype ct, float beta) {
+/* With c_in, beta scales a separate C (random, as c's old content is) and
+ * the sum lands in c: c's old values must not matter, C must stay. */
+static void test_gemm_case(Gpu *g, int ta, int tb, GpuDtype ab, GpuDtype ct, float beta, bool c_in) {
     const int m = 13, n = 21, k = 37, batch = 3, pad = 5;
     long long ar = ta ? k : m, ac = ta ? m : k, br = tb ? n : k, bc = tb ? k : n;
     long long lda = ac + pad, ldb = bc + pad, ldc = n + pad;
@@ -137,23 +139,29 @@ static void test_gemm_case(Gpu *g, int ta, int tb, GpuDtype ab, GpuDtype ct, flo
     size_t eab = ab == GPU_BF16 ? 2 : 4, ec = ct == GPU_BF16 ? 2 : 4;
     size_t na = (size_t)(sa * batch), nb = (size_t)(sb * batch), nc = (size_t)(sc * batch);
     void *ha = xmalloc(na * eab), *hb = xmalloc(nb * eab), *hc = xmalloc(nc * ec), *got = xmalloc(nc * ec);
+    void *hin = xmalloc(nc * ec), *in_after = xmalloc(nc * ec);
     fill_matrix(ha, ab, na);
     fill_matrix(hb, ab, nb);
     fill_matrix(hc, ct, nc);
+    fill_matrix(hin, ct, nc);
     void *da = g->alloc(g, na * eab), *db = g->alloc(g, nb * eab), *dc = g->alloc(g, nc * ec);
-    if (!da || !db || !dc) die_gpu(g, "alloc");
+    void *din = c_in ? g->alloc(g, nc * ec) : NULL;
+    if (!da || !db || !dc || (c_in && !din)) die_gpu(g, "alloc");
     g->copy_to_device(g, da, ha, na * eab);
     g->copy_to_device(g, db, hb, nb * eab);
     g->copy_to_device(g, dc, hc, nc * ec);
-    GpuGemm mm = {m, n, k, batch, ta, tb, ab, ab, ct, da, db, dc, lda, ldb, ldc, sa, sb, sc, 1.0f, beta};
+    if (c_in) g->copy_to_device(g, din, hin, nc * ec);
+    GpuGemm mm = {m, n, k, batch, ta, tb, ab, ab, ct, da, db, dc, lda, ldb, ldc, sa, sb, sc, 1.0f, beta, din};
     bool ok = g->gemm(g, &mm) == 0 && g->copy_to_host(g, got, dc, nc * ec) == 0;
+    if (ok && c_in) ok = g->copy_to_host(g, in_after, din, nc * ec) == 0 && !memcmp(hin, in_after, nc * ec);
     double worst = 0;
     for (int bi = 0; bi < batch && ok; bi++) {
         const char *pa = (const char *)ha + (size_t)(bi * sa) * eab, *pb = (const char *)hb + (size_t)(bi * sb) * eab;
         for (long long r = 0; r < m; r++)
             for (long long c = 0; c < ldc; c++) {
                 size_t at = (size_t)(bi * sc + r * ldc + c);
-                double old = elem(hc, ct, 0, false, 0, (long long)at), now = elem(got, ct, 0, false, 0, (long long)at);
+                double old = elem(c_in ? hin : hc, ct, 0, false, 0, (long long)at);
+                double now = elem(got, ct, 0, false, 0, (long long)at);
                 if (c >= n) { /* the padding: untouched */
                     ok = ok && memcmp((char *)hc + at * ec, (char *)got + at * ec, ec) == 0;
                     continue;
@@ -174,18 +182,19 @@ static void test_gemm_case(Gpu *g, int ta, int tb, GpuDtype ab, GpuDtype ct, flo
     for (int bi = 0; bi < batch && ok; bi++)
         ok = !memcmp((char *)hc + (size_t)(bi * sc + m * ldc) * ec, (char *)got + (size_t)(bi * sc + m * ldc) * ec,
                      (size_t)(sc - m * ldc) * ec);
-    result(ok, "gemm trans_a %d trans_b %d %s x %s -> %s beta %g batch %d, ld +%d: worst %.2f of the bound", ta, tb,
-           ab == GPU_BF16 ? "bf16" : "fp32", ab == GPU_BF16 ? "bf16" : "fp32", ct == GPU_BF16 ? "bf16" : "fp32",
-           (double)beta, batch, pad, worst);
+    result(ok, "gemm trans_a %d trans_b %d %s x %s -> %s beta %g%s batch %d, ld +%d: worst %.2f of the bound", ta,
+           tb, ab == GPU_BF16 ? "bf16" : "fp32", ab == GPU_BF16 ? "bf16" : "fp32", ct == GPU_BF16 ? "bf16" : "fp32",
+           (double)beta, c_in ? " (C apart from D)" : "", batch, pad, worst);
     g->free(g, da), g->free(g, db), g->free(g, dc);
-    free(ha), free(hb), free(hc), free(got);
+    if (din) g->free(g, din);
+    free(ha), free(hb), free(hc), free(got), free(hin), free(in_after);
 }
 
 /* fp32 x fp32 -> bf16 is refused, as on the GPU (cuBLASLt has no such
  * kind with fp32 compute): a plan that runs on sim must run on cuda. */
 static void test_gemm_refuses_f32_to_bf16(Gpu *g) {
     float *d = g->alloc(g, 64 * sizeof(float));
-    GpuGemm mm = {4, 4, 4, 1, 0, 0, GPU_F32, GPU_F32, GPU_BF16, d, d, d, 4, 4, 4, 0, 0, 0, 1.0f, 0.0f};
+    GpuGemm mm = {4, 4, 4, 1, 0, 0, GPU_F32, GPU_F32, GPU_BF16, d, d, d, 4, 4, 4, 0, 0, 0, 1.0f, 0.0f, NULL};
     bool refused = g->gemm(g, &mm) != 0 && strstr(g->err, "fp32 x fp32 -> fp32");
     result(refused, "gemm fp32 x fp32 -> bf16 is refused with a message, as cuda refuses it");
     g->free(g, d);
@@ -198,7 +207,9 @@ static void test_gemm(Gpu *g) {
                 for (int ct = 0; ct < 2; ct++)
                     for (int beta = 0; beta < 2; beta++)
                         if (ab == GPU_BF16 || ct == GPU_F32)
-                            test_gemm_case(g, ta, tb, (GpuDtype)ab, (GpuDtype)ct, (float)beta);
+                            test_gemm_case(g, ta, tb, (GpuDtype)ab, (GpuDtype)ct, (float)beta, false);
+    test_gemm_case(g, 0, 1, GPU_BF16, GPU_BF16, 1.0f, true);
+    test_gemm_case(g, 1, 0, GPU_BF16, GPU_F32, 1.0f, true);
     test_gemm_refuses_f32_to_bf16(g);
 }
 

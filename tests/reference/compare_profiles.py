@@ -7,7 +7,11 @@ FLOPs; GB/s for gptc's memory-bound classes, from the bytes its plan moves;
 PyTorch's bytes are not known), and gptc / torch per class.
 
 Usage: python3 tests/reference/compare_profiles.py GPTC_BENCH.json TORCH.json
-       [--peak-tflops 989] [--peak-gbs 4800]
+       [--peak-tflops 989] [--peak-gbs 4800] [--names A B]
+
+Two gptc profiles side by side work too (gpu-check's variant step: this
+tree against another build): --names labels the columns, and GB/s is then
+given for both.
 """
 import argparse
 import json
@@ -45,10 +49,12 @@ def main():
     ap.add_argument("torch")
     ap.add_argument("--peak-tflops", type=float, default=989.0, help="dense bf16 (H100 SXM and H200: 989)")
     ap.add_argument("--peak-gbs", type=float, default=4800.0, help="HBM bandwidth (H200 4800, H100 SXM 3350)")
+    ap.add_argument("--names", nargs=2, metavar=("A", "B"), help="the columns' names (both gptc profiles)")
     a = ap.parse_args()
+    na, nb = a.names or ("gptc", "torch")
     g, t = load(a.gptc, "gptc bench --profile N --json"), load(a.torch, "bench_gpu.py --profile N --out")
-    print("%-26s %10s %-22s %10s %-22s %8s" % ("class", "gptc ms", "gptc rate", "torch ms", "torch rate",
-                                               "gptc/torch"))
+    print("%-26s %10s %-22s %10s %-22s %8s" % ("class", na[:7] + " ms", na[:16] + " rate", nb[:7] + " ms",
+                                               nb[:16] + " rate", na + "/" + nb))
     tg = tt = 0.0
     for c in t:
         ge, te = g.get(c, {}), t[c]
@@ -56,7 +62,7 @@ def main():
         tg, tt = tg + gm, tt + tm
         ratio = "%.2f" % (gm / tm) if tm > 0 and gm > 0 else "-"
         print("%-26s %10.3f %-22s %10.3f %-22s %8s" % (c, gm, rate(ge, a.peak_tflops, a.peak_gbs, True), tm,
-                                                      rate(te, a.peak_tflops, a.peak_gbs, False), ratio))
+                                                      rate(te, a.peak_tflops, a.peak_gbs, bool(a.names)), ratio))
     print("%-26s %10.3f %-22s %10.3f %-22s %8s" % ("forward+backward", tg, "", tt, "",
                                                   "%.2f" % (tg / tt) if tt > 0 else "-"))
 

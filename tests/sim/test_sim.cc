@@ -360,6 +360,17 @@ void test_mma() {
     }
 }
 
+void test_movmatrix() {
+    std::vector<uint16_t> m(64), out(64, 0xffff);
+    for (auto &v : m) v = ref_bf16_rn(bits(rnd_unit()));
+    int rc = run(gptc_sim_movmatrix_t, config1(1, 32), (const void *)m.data(), (void *)out.data());
+    EXPECT(rc == GPTC_SIM_OK, "%s", gptc_sim_last_error());
+    for (int i = 0; i < 8; i++)
+        for (int j = 0; j < 8; j++)
+            EXPECT(out[i * 8 + j] == m[j * 8 + i], "out[%d][%d] = %04x, expected m[%d][%d] = %04x", i, j,
+                   out[i * 8 + j], j, i, m[j * 8 + i]);
+}
+
 void test_math_whitelist() {
     const int n = 64, ops = 32;
     std::vector<float> x(n), out(ops * n);
@@ -579,6 +590,7 @@ const Test kTests[] = {
     {"bf16_pairs", test_bf16_pairs},
     {"histogram_atomics", test_histogram},
     {"mma_ldmatrix_twins", test_mma},
+    {"movmatrix_transposes", test_movmatrix},
     {"math_whitelist", test_math_whitelist},
     {"api_misc", test_api_misc},
     {"divergent_barrier", test_divergent_barrier},

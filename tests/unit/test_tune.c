@@ -62,17 +62,22 @@ static void check_spaces(const char *model) {
         CHECK(n >= 1 && c[0].knobs.threads == in->threads && c[0].knobs.vec == in->vec && !c[0].reorders);
         if (fixed_grid(in->family)) CHECK_EQ_INT(n, 1);
         bool attention = !strcmp(in->family, "attention");
-        if (attention) CHECK_EQ_INT(n, 72);
+        if (attention) CHECK_EQ_INT(n, 73);
         for (int j = 1; j < n; j++) {
             CHECK(c[j].knobs.threads % 32 == 0 && c[j].knobs.threads >= 64 && c[j].knobs.threads <= 1024);
             CHECK(c[j].knobs.vec >= 1 && in->vec % c[j].knobs.vec == 0);
             CHECK(!tune_knobs_equal(c[j].knobs, c[0].knobs));
             if (attention) {
-                /* Only the tiles reorder sums; the blocks per SM do not. */
+                /* The tiles and dQ's source count as reordering sums; the
+                 * blocks per SM do not. dQ is recomputed only at the
+                 * rule's tiles and blocks per SM (the rule stores dS). */
                 TuneKnobs tiles = c[j].knobs;
                 tiles.minb = c[0].knobs.minb;
                 CHECK(c[j].reorders == !tune_knobs_equal(tiles, c[0].knobs) && c[j].knobs.threads == 2 * c[j].knobs.tile);
                 CHECK(c[j].knobs.minb == 1 || c[j].knobs.minb == 2);
+                TuneKnobs src = c[0].knobs;
+                src.dq_src = 1;
+                CHECK(c[0].knobs.dq_src == 2 && (c[j].knobs.dq_src == 2 || tune_knobs_equal(c[j].knobs, src)));
             }
             char text[TUNE_KNOBS_TEXT];
             TuneKnobs back = {0};
@@ -161,13 +166,17 @@ TEST(tune_choices_apply_or_are_refused) {
 /* ---- on sim: which knobs keep the bits ---- */
 
 #ifndef __SANITIZE_ADDRESS__
-/* Three builds of tiny-x02 on sim, one step each from the same random
+/* Builds of tiny-x02 on sim, one step each from the same random
  * weights and tokens (the gate's step, tune_gate.h): the rules; every
  * order-neutral knob moved (threads and vector width of the elementwise
  * kernels, rows per block of the row kernels, attention's blocks per SM,
  * which only its __launch_bounds__ reads): bit for bit the same loss
  * and parameters; and knobs that reorder (softcap_ce's threads, two sets
- * of attention's tiles): within the gate's tolerances. At tiny's 320-token vocabulary (40
+ * of attention's tiles): within the gate's tolerances. dQ recomputed by
+ * attn_bwd_dq instead of read from the dS attn_bwd_dkdv stored (the
+ * rule): the same sums term for term, so bit for bit on sim (the GPU's
+ * tensor cores promise no such thing, hence its place among the
+ * reordering knobs). At tiny's 320-token vocabulary (40
  * vectors a row) no thread holds two vectors at any candidate, so there it
  * happens to match exactly; the tolerance is for the records' vocabulary.
  * Only the plain build runs it (the kernels are the same shared object
@@ -182,20 +191,22 @@ TEST(tune_order_neutral_knobs_keep_the_bits_on_sim) {
     choose(&s, false, &neutral);
     choose(&s, true, &reorder);
     CHECK(reorder.n == 2 && !strcmp(reorder.c[0].family, "softcap_ce") && !strcmp(reorder.c[1].family, "attention"));
-    /* Attention's smallest tiles everywhere, and its 128-row query tile. */
-    TuneChoices small = {.n = 1}, wide = {.n = 1};
+    /* Attention's smallest tiles everywhere, its 128-row query tile, and
+     * the rule's tiles with dQ recomputed. */
+    TuneChoices small = {.n = 1}, wide = {.n = 1}, recompute = {.n = 1};
     snprintf(small.c[0].family, sizeof small.c[0].family, "attention");
     snprintf(small.c[0].shape, sizeof small.c[0].shape, "h4_d32");
-    wide.c[0] = small.c[0];
-    small.c[0].knobs = (TuneKnobs){128, 8, 64, 32, 32, 16, 1, {0}};
-    wide.c[0].knobs = (TuneKnobs){256, 8, 128, 128, 64, 32, 1, {0}};
+    wide.c[0] = recompute.c[0] = small.c[0];
+    small.c[0].knobs = (TuneKnobs){128, 8, 64, 32, 32, 16, 1, 2, {0}};
+    wide.c[0].knobs = (TuneKnobs){256, 8, 128, 128, 64, 32, 1, 2, {0}};
+    recompute.c[0].knobs = (TuneKnobs){128, 8, 64, 64, 64, 64, 1, 1, {0}};
     char err[4096], why[160];
-    ModelBuild *b[5] = {model_build(&s, err, sizeof err), model_build_tuned(&s, &neutral, err, sizeof err),
+    ModelBuild *b[6] = {model_build(&s, err, sizeof err), model_build_tuned(&s, &neutral, err, sizeof err),
                         model_build_tuned(&s, &reorder, err, sizeof err), model_build_tuned(&s, &small, err, sizeof err),
-                        model_build_tuned(&s, &wide, err, sizeof err)};
-    GateStep st[5] = {{0}};
+                        model_build_tuned(&s, &wide, err, sizeof err), model_build_tuned(&s, &recompute, err, sizeof err)};
+    GateStep st[6] = {{0}};
     bool ok = true;
-    for (int i = 0; ok && i < 5; i++) ok = b[i] && gate_step(b[i], "sim", 256, &st[i], err, sizeof err);
+    for (int i = 0; ok && i < 6; i++) ok = b[i] && gate_step(b[i], "sim", 256, &st[i], err, sizeof err);
     CHECK(ok);
     if (ok) {
         CHECK(gate_compare(&st[0], &st[1], false, why, sizeof why));
@@ -211,8 +222,11 @@ TEST(tune_order_neutral_knobs_keep_the_bits_on_sim) {
             printf("  tune: attention %s: %s\n", i == 3 ? "tiles 64/32/32/16" : "tiles 128/128/64/32",
                    pass ? "within the gate's tolerances" : why);
         }
+        CHECK(gate_compare(&st[0], &st[5], false, why, sizeof why));
+        printf("  tune: attention's dQ recomputed instead of stored: %s\n",
+               gate_compare(&st[0], &st[5], false, why, sizeof why) ? "bit-identical" : why);
     }
-    for (int i = 0; i < 5; i++) gate_step_free(&st[i]), model_build_free(b[i]);
+    for (int i = 0; i < 6; i++) gate_step_free(&st[i]), model_build_free(b[i]);
 }
 #endif
 
@@ -231,7 +245,7 @@ TEST(tune_db_round_trip_and_validators) {
     tune_db_validator(&db, "device", "sim cost model");
     db.nrows = 4;
     db.rows[0] = (TuneRow){{"relu2", "m512", "0123456789abcdef", {.threads = 256, .vec = 8}}, "ok", 12.5};
-    db.rows[1] = (TuneRow){{"attention", "h4_d32", "0123456789abcdef", {256, 8, 128, 32, 64, 16, 2, {0}}}, "pruned", -1};
+    db.rows[1] = (TuneRow){{"attention", "h4_d32", "0123456789abcdef", {256, 8, 128, 32, 64, 16, 2, 1, {0}}}, "pruned", -1};
     /* A GEMM's candidates: the device's default, and an algorithm by its nine fields. */
     db.rows[2] = (TuneRow){{TUNE_GEMM, "m512_n512_k128_nn_hhh_b0", "", {.algo = {.set = 1}}}, "ok", 30};
     db.rows[3] = (TuneRow){{TUNE_GEMM, "m512_n512_k128_nn_hhh_b0", "", {.algo = {2, 21, 18, 5, 4, 2, 1, 0, 3, 7}}}, "ok", 25};

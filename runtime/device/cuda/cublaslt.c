@@ -378,7 +378,8 @@ int cublaslt_gemm(CublasLt *c, const GpuGemm *mm, char *err, size_t cap) {
     if (!p) return -1;
     float alpha = mm->alpha, beta = mm->beta;
     void *ws = (void *)(uintptr_t)c->workspace;
-    cublasStatus_t s = lt.matmul(c->handle, p->desc, &alpha, mm->b, p->la, mm->a, p->lb, &beta, mm->c, p->lc, mm->c,
+    const void *c_in = mm->c_in ? mm->c_in : mm->c;
+    cublasStatus_t s = lt.matmul(c->handle, p->desc, &alpha, mm->b, p->la, mm->a, p->lb, &beta, c_in, p->lc, mm->c,
                                  p->lc, &p->algo, ws, CUBLASLT_WORKSPACE_BYTES, (cudaStream_t)c->stream);
     if (s != CUBLAS_STATUS_SUCCESS) {
         snprintf(err, cap, "cublasLtMatmul (m %d n %d k %d batch %d): %s", mm->m, mm->n, mm->k, mm->batch, status(s));

@@ -193,9 +193,10 @@ static int sim_gemm_now(Gpu *g, const GpuGemm *mm) {
         const char *pa = (const char *)mm->a + (size_t)(i * mm->stride_a) * elem_ab;
         const char *pb = (const char *)mm->b + (size_t)(i * mm->stride_b) * elem_ab;
         char *pc = (char *)mm->c + (size_t)(i * mm->stride_c) * elem_c;
+        const char *pc_in = mm->c_in ? (const char *)mm->c_in + (size_t)(i * mm->stride_c) * elem_c : pc;
         widen(a, pa, mm->a_type, ar, ac, mm->lda);
         widen(b, pb, mm->b_type, br, bc, mm->ldb);
-        if (mm->beta != 0) widen(c, pc, mm->c_type, mm->m, mm->n, mm->ldc);
+        if (mm->beta != 0) widen(c, pc_in, mm->c_type, mm->m, mm->n, mm->ldc);
         if (algo && algo->splitk > 1) {
             if (split_k(s, mm, algo->splitk, a, (int)ac, b, c)) return gpu_fail(g, "sim: out of memory in gemm");
         } else {

@@ -89,3 +89,13 @@ extern "C" __global__ void mma_direct(const __nv_bfloat16 *__restrict__ a, const
         d[(g + 8) * 16 + n0 + 1] = acc[3];
     }
 }
+
+// movmatrix_trans on an 8x8 matrix m (row-major): each lane loads its
+// fragment (row g, columns 2t..2t+1), transposes it and stores the result
+// as the fragment of out, which must then be m transposed.
+extern "C" __global__ void movmatrix_t(const __nv_bfloat16 *__restrict__ m, __nv_bfloat16 *__restrict__ out) {
+    const unsigned lane = gptc_lane(), g = lane >> 2, t = lane & 3u;
+    const unsigned x = movmatrix_trans(pack2(m + g * 8 + 2 * t));
+    out[g * 8 + 2 * t] = __ushort_as_bfloat16((unsigned short)(x & 0xffffu));
+    out[g * 8 + 2 * t + 1] = __ushort_as_bfloat16((unsigned short)(x >> 16));
+}
