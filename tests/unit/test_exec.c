@@ -265,3 +265,31 @@ TEST(exec_refuses_a_token_count_off_the_block_size) {
     dlclose(h);
     model_build_free(mb);
 }
+
+/* The stored dS of attention's backward is sized for the training
+ * schedule's widest window: a step whose window needs more slots (here the
+ * spec the executor reads widened after the build, as no valid model can
+ * reach it) is refused with the step and the sizes named, not run over
+ * the buffer's end. */
+TEST(exec_refuses_a_window_wider_than_the_stored_ds) {
+    ModelBuild *mb = tiny_build();
+    char so[4200], err[2048];
+    void *h = mb && sim_build_kernels(mb, so, sizeof so, err, sizeof err) ? dlopen(so, RTLD_NOW) : NULL;
+    Gpu g;
+    CHECK(h && gpu_sim_open(&g, h) == 0);
+    if (!h) return model_build_free(mb);
+    Exec *e = exec_new(mb, &g, 512, err, sizeof err);
+    CHECK(e != NULL);
+    int *ids = calloc(512, sizeof *ids);
+    double loss = 0;
+    CHECK(ids && exec_forward(e, ids, ids, 512, mb->spec.train.steps, false, &loss) == 0);
+    mb->spec.attn.window.max_tokens = 512;
+    CHECK(exec_backward(e) != 0);
+    CHECK_HAS(exec_error(e), "stored-dS slots");
+    CHECK_HAS(exec_error(e), "attention dk dv");
+    free(ids);
+    exec_free(e);
+    g.close(&g);
+    dlclose(h);
+    model_build_free(mb);
+}
