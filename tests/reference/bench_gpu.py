@@ -785,22 +785,27 @@ def benchmark(args, info, device, use_compile):
     params_list = list(model.parameters())
     cuda = device == "cuda"
 
-    def step(ids, tgt, marks):
+    def mark(marks, i):
+        """CUDA events on a GPU; on the CPU, where every op has finished
+        when it returns, the host's clock."""
         if cuda:
-            marks[0].record()
+            marks[i].record()
+        else:
+            marks[i] = time.perf_counter()
+
+    def step(ids, tgt, marks):
+        mark(marks, 0)
         loss = fwd(ids, tgt)
         loss.backward()
-        if cuda:
-            marks[1].record()
+        mark(marks, 1)
         opt.step()
         for p in params_list:
             p.grad = None
-        if cuda:
-            marks[2].record()
+        mark(marks, 2)
         return loss.detach()
 
     def new_marks():
-        return [torch.cuda.Event(enable_timing=True) for _ in range(3)] if cuda else None
+        return [torch.cuda.Event(enable_timing=True) for _ in range(3)] if cuda else [0.0] * 3
 
     warm_s, losses = [], []
     for i in range(args.warmup):
@@ -833,7 +838,9 @@ def benchmark(args, info, device, use_compile):
         fb_ms = [a[0].elapsed_time(a[1]) for a in marks]
         opt_ms = [a[1].elapsed_time(a[2]) for a in marks]
     else:
-        step_ms, fb_ms, opt_ms = [x * 1e3 for x in step_s], None, None
+        step_ms = [x * 1e3 for x in step_s]
+        fb_ms = [(a[1] - a[0]) * 1e3 for a in marks]
+        opt_ms = [(a[2] - a[1]) * 1e3 for a in marks]
     mean_ms = wall * 1e3 / args.steps           # back to back, launch gaps included
     med = statistics.median(step_ms)
     flops = info["flops_per_token"]

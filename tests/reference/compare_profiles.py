@@ -3,44 +3,54 @@ compare_profiles.py: gptc's and PyTorch's step side by side, by the classes
 both profiles use (gptc bench --profile --json, bench_gpu.py --profile
 --out): ms per forward+backward pass, the rate against the GPU's peaks
 (TFLOP/s for GEMMs and attention, from each side's own count of useful
-FLOPs; GB/s for gptc's memory-bound classes, from the bytes its plan moves;
-PyTorch's bytes are not known), and gptc / torch per class.
+FLOPs; GB/s for the memory-bound classes, from the bytes gptc's plan moves:
+PyTorch's own bytes are not known, so its GB/s, marked *, is the same work
+over its time, what it would have to move if it fused as gptc does), and
+gptc / torch per class.
 
 Usage: python3 tests/reference/compare_profiles.py GPTC_BENCH.json TORCH.json
        [--peak-tflops 989] [--peak-gbs 4800] [--names A B]
 
+The optimizer, which neither profile covers, follows from each side's
+timed steps (opt_ms, median_opt_ms), and with it the whole step.
+
 Two gptc profiles side by side work too (gpu-check's variant step: this
-tree against another build): --names labels the columns, and GB/s is then
-given for both.
+tree against another build): --names labels the columns, and each side's
+GB/s is then from its own bytes.
 """
 import argparse
 import json
 import sys
 
 
-def rate(entry, peak_tflops, peak_gbs, with_bytes):
+def rate(entry, peak_tflops, peak_gbs, bytes_of=None):
+    """entry's rate: its FLOPs' TFLOP/s, else GB/s of the bytes of bytes_of
+    (its own entry, or gptc's for PyTorch: then marked *), else "-"."""
     ms = entry.get("ms", 0)
     if ms <= 0:
         return "-"
     if entry.get("flops"):
         t = entry["flops"] / (ms * 1e9)
         return "%.3g TFLOP/s (%.2g%%)" % (t, 100 * t / peak_tflops)
-    if with_bytes and entry.get("bytes"):
-        g = entry["bytes"] / (ms * 1e6)
-        return "%.3g GB/s (%.2g%%)" % (g, 100 * g / peak_gbs)
+    if bytes_of and bytes_of.get("bytes"):
+        g = bytes_of["bytes"] / (ms * 1e6)
+        return "%.3g GB/s%s (%.2g%%)" % (g, "" if bytes_of is entry else "*", 100 * g / peak_gbs)
     return "-"
 
-
 def load(path, maker):
-    """The "profile" object of a result file, or exit naming the file."""
+    """The "profile" object of a result file and its optimizer's ms per step
+    (gptc's opt_ms, PyTorch's median_opt_ms; None when absent), or exit
+    naming the file."""
     try:
         with open(path) as f:
-            prof = json.load(f).get("profile")
+            result = json.load(f)
+        prof = result.get("profile")
     except (OSError, ValueError, AttributeError) as e:
         sys.exit("compare_profiles: %s: %s" % (path, e))
     if not isinstance(prof, dict):
         sys.exit("compare_profiles: %s has no \"profile\" (make it with %s)" % (path, maker))
-    return prof
+    opt = result.get("opt_ms", result.get("median_opt_ms"))
+    return prof, opt if isinstance(opt, (int, float)) else None
 
 
 def main():
@@ -52,7 +62,7 @@ def main():
     ap.add_argument("--names", nargs=2, metavar=("A", "B"), help="the columns' names (both gptc profiles)")
     a = ap.parse_args()
     na, nb = a.names or ("gptc", "torch")
-    g, t = load(a.gptc, "gptc bench --profile N --json"), load(a.torch, "bench_gpu.py --profile N --out")
+    (g, gopt), (t, topt) = load(a.gptc, "gptc bench --profile N --json"), load(a.torch, "bench_gpu.py --profile N --out")
     print("%-26s %10s %-22s %10s %-22s %8s" % ("class", na[:7] + " ms", na[:16] + " rate", nb[:7] + " ms",
                                                nb[:16] + " rate", na + "/" + nb))
     tg = tt = 0.0
@@ -61,10 +71,18 @@ def main():
         gm, tm = ge.get("ms", 0.0), te.get("ms", 0.0)
         tg, tt = tg + gm, tt + tm
         ratio = "%.2f" % (gm / tm) if tm > 0 and gm > 0 else "-"
-        print("%-26s %10.3f %-22s %10.3f %-22s %8s" % (c, gm, rate(ge, a.peak_tflops, a.peak_gbs, True), tm,
-                                                      rate(te, a.peak_tflops, a.peak_gbs, bool(a.names)), ratio))
+        print("%-26s %10.3f %-22s %10.3f %-22s %8s" % (c, gm, rate(ge, a.peak_tflops, a.peak_gbs, ge), tm,
+                                                      rate(te, a.peak_tflops, a.peak_gbs, te if a.names else ge),
+                                                      ratio))
     print("%-26s %10.3f %-22s %10.3f %-22s %8s" % ("forward+backward", tg, "", tt, "",
                                                   "%.2f" % (tg / tt) if tt > 0 else "-"))
+    # The optimizer is outside both profiles: each side's timed steps say
+    # how long it took.
+    if gopt is not None and topt is not None:
+        print("%-26s %10.3f %-22s %10.3f %-22s %8s" % ("optimizer (timed steps)", gopt, "", topt, "",
+                                                      "%.2f" % (gopt / topt) if topt > 0 else "-"))
+        print("%-26s %10.3f %-22s %10.3f %-22s %8s" % ("step", tg + gopt, "", tt + topt, "",
+                                                      "%.2f" % ((tg + gopt) / (tt + topt)) if tt + topt > 0 else "-"))
 
 
 if __name__ == "__main__":
