@@ -55,28 +55,29 @@
  * Tiles     grid (ceil(rows / TILE), HEADS), THREADS = 2 * TILE threads: 4
  *           warps, each owning 16 rows of the block's tile (queries in
  *           attn_fwd and attn_bwd_dq, keys in attn_bwd_dkdv).
+ *           Streamed tiles go through STAGES (2 or 3, a tuning knob)
+ *           stages of shared memory with cp.async: the copies of tile i +
+ *           STAGES - 1 are queued right after the barrier that opens tile
+ *           i, so they land while the block computes on tiles i .. i +
+ *           STAGES - 2, and one barrier per tile suffices (it both
+ *           publishes tile i and retires tile i - 1, whose stage they
+ *           reuse). Each tile's copies are one cp.async group, empty past
+ *           the last tile, so that waiting for all but the newest STAGES - 2
+ *           groups always means tile i.
  *           attn_fwd:  the block's TILE queries stay in registers as mma
- *                      fragments; key tiles of FWD_KN keys (K and V) stream
- *                      through two stages of shared memory with cp.async,
- *                      as attn_bwd_dkdv's query tiles below (the copies of
- *                      tile i + 1 queued right after the barrier that opens
- *                      tile i; one barrier per tile). Q is staged once in
- *                      the second stage, while the first key tile lands in
- *                      the first.
+ *                      fragments; key tiles of FWD_KN keys (K and V)
+ *                      stream through the stages. Q is staged once in the
+ *                      last stage, while the first key tiles land in the
+ *                      others.
  *           attn_bwd_dq: as attn_fwd, with q and dy in registers (staged
- *                      once from the second stage on) and key tiles of
- *                      DQ_KN; with DQ_SRC 2 only K streams (two stages of
- *                      DQ_KN rows) and each warp reads its stored granules
- *                      straight into registers.
+ *                      once in the last stage) and key tiles of DQ_KN;
+ *                      with DQ_SRC 2 only K streams (stages of DQ_KN rows)
+ *                      and each warp reads its stored granules straight
+ *                      into registers, a tile ahead.
  *           attn_bwd_dkdv: the block's TILE keys (K, V) in shared memory,
  *                      query tiles of DKDV_QN (q, dy, and per query lse,
- *                      delta and doc_start) streamed through two stages of
- *                      shared memory with cp.async: the copies of tile i + 1
- *                      are queued right after the barrier that opens tile i,
- *                      so they land while the block computes on tile i, and
- *                      one barrier per tile suffices (it both publishes tile
- *                      i and retires tile i - 1, whose stage tile i + 1
- *                      reuses). dK and dV (HD / 4 fp32 each per thread)
+ *                      delta and doc_start) streamed through the stages.
+ *                      dK and dV (HD / 4 fp32 each per thread)
  *                      accumulate in registers; K and V fragments are read
  *                      from shared memory per k-step, which leaves room for
  *                      32-query tiles at head_dim 128 (fewer barriers and
@@ -109,7 +110,7 @@
  *           hold here (tails are masked), though the model's T is a
  *           multiple of BS. Pointers 16-byte aligned; HEAD_DIM % 16 == 0.
  * Placeholders  SUFFIX, HEADS, HEAD_DIM, WIDTH, BLOCK_SIZE, SCALE, TILE,
- *           FWD_KN, DQ_KN, DKDV_QN, DQ_SRC, PRE_TPR, VEC (8: bf16 per 16-byte
+ *           FWD_KN, DQ_KN, DKDV_QN, DQ_SRC, STAGES, PRE_TPR, VEC (8: bf16 per 16-byte
  *           load), THREADS, MIN_BLOCKS (the blocks per SM that
  *           __launch_bounds__ asks ptxas to leave registers for: a tuning
  *           knob that changes register allocation, never the arithmetic).
@@ -122,6 +123,7 @@ namespace attn_{{SUFFIX}} {
 constexpr int H = {{HEADS}}, HD = {{HEAD_DIM}}, ROW = {{WIDTH}}, BS = {{BLOCK_SIZE}};
 constexpr int TILE = {{TILE}}, FWD_KN = {{FWD_KN}}, DQ_KN = {{DQ_KN}}, DKDV_QN = {{DKDV_QN}};
 constexpr int THREADS = {{THREADS}}, VEC = {{VEC}}, PRE_TPR = {{PRE_TPR}}, DQ_SRC = {{DQ_SRC}};
+constexpr int STAGES = {{STAGES}};
 constexpr int CH = HD / VEC;                                   // 16-byte chunks per row
 constexpr int SWZ = ((CH & -CH) < 8 ? (CH & -CH) : 8) - 1;     // a power of two dividing CH, minus 1
 constexpr float SCALE = {{SCALE}};
@@ -132,6 +134,7 @@ static_assert(THREADS == 32 * (TILE / 16) && TILE % 16 == 0, "attention: a warp 
 static_assert(FWD_KN % 16 == 0 && DQ_KN % 16 == 0 && DKDV_QN % 16 == 0, "attention: tiles of 16");
 static_assert(PRE_TPR <= 32 && (PRE_TPR & (PRE_TPR - 1)) == 0, "attention: PRE_TPR a power of two");
 static_assert(DQ_SRC == 1 || (DQ_SRC == 2 && BS % 16 == 0), "attention: stored dS needs whole granules per block");
+static_assert(STAGES == 2 || STAGES == 3, "attention: two or three stages");
 
 __device__ __forceinline__ float neg_inf() { return __uint_as_float(0xff800000u); }
 
@@ -219,9 +222,9 @@ __device__ __forceinline__ void load_tile_async(__nv_bfloat16 *s, const __nv_bfl
     }
 }
 
-// Key-tile stage b (0 or 1) of attn_fwd and attn_bwd_dq: K then V, KN rows
-// each, at the start of shared memory; the block's own rows (q, dy) are
-// staged once, at stage 1, before any key tile goes there.
+// Key-tile stage b (0 .. STAGES - 1) of attn_fwd and attn_bwd_dq: K then
+// V, KN rows each, at the start of shared memory; the block's own rows (q,
+// dy) are staged once, at the last stage, before any key tile goes there.
 template <int KN>
 __device__ __forceinline__ __nv_bfloat16 *kv_stage(__nv_bfloat16 *smem, int b) {
     return smem + 2 * b * KN * HD;
@@ -244,10 +247,11 @@ struct DkdvStage {
     int *doc;
 };
 
-// Stage b (0 or 1) of the two after K and V in shared memory: so that the
-// copies of the next query tile land while the block computes on this one.
+// Stage b (0 .. STAGES - 1) of those after K and V in shared memory: so
+// that the copies of the next query tiles land while the block computes on
+// this one.
 __device__ __forceinline__ DkdvStage dkdv_stage(__nv_bfloat16 *smem, int b) {
-    float *vals = reinterpret_cast<float *>(smem + (2 * TILE + 4 * DKDV_QN) * HD) + 3 * b * DKDV_QN;
+    float *vals = reinterpret_cast<float *>(smem + (2 * TILE + 2 * STAGES * DKDV_QN) * HD) + 3 * b * DKDV_QN;
     DkdvStage st;
     st.q = smem + (2 * TILE + 2 * b * DKDV_QN) * HD;
     st.dy = st.q + DKDV_QN * HD;
@@ -309,6 +313,19 @@ __device__ __forceinline__ void store_ds(__nv_bfloat16 *ds, const unsigned a[4],
         make_uint4(x0, x2, x1, x3);
 }
 
+// attn_bwd_dq's stored granules for key granules kb0 .. kb0 + DQ_KN / 16 -
+// 1 of query granule qb, this lane's 16 bytes of each (zeros for a granule
+// the warp does not read: none was stored).
+__device__ __forceinline__ void load_ds_tile(uint4 g[DQ_KN / 16], const __nv_bfloat16 *ds, int kb0, bool live, int qb,
+                                             int kbf, int h, int rows, int ds_slots) {
+    for (int j = 0; j < DQ_KN / 16; j++) {
+        const int kb = kb0 + j;
+        g[j] = live && kb >= kbf && kb <= qb
+                   ? *reinterpret_cast<const uint4 *>(ds + ds_offset(h, qb, kb - kbf, rows, ds_slots) + 8 * gptc_lane())
+                   : make_uint4(0u, 0u, 0u, 0u);
+    }
+}
+
 // The max (sum) over the 4 lanes of a quad, which hold one row's columns;
 // the same bits on each (the butterfly is commutative).
 __device__ __forceinline__ float quad_max(float x) {
@@ -331,17 +348,19 @@ attn_fwd_{{SUFFIX}}(__nv_bfloat16 *y, float *lse, const __nv_bfloat16 *q, const 
     const int lane = (int)gptc_lane(), t4 = lane & 3, ra = q0 + 16 * w + (lane >> 2);
     const int last = (q0 + TILE < rows ? q0 + TILE : rows) - 1;
     const int kfirst = first_key(doc_start, q0, window_blocks) / FWD_KN, kend = last / FWD_KN;
-    // Q through stage 1 into registers, once, while the first key tile
-    // lands in stage 0; the loop's first barrier retires Q before the
-    // second key tile reuses stage 1.
-    __nv_bfloat16 *sq = kv_stage<FWD_KN>(smem, 1);
+    // Q through the last stage into registers, once, while the first key
+    // tiles land in the others; the loop's first barrier retires Q before
+    // a key tile reuses its stage.
+    __nv_bfloat16 *sq = kv_stage<FWD_KN>(smem, STAGES - 1);
     load_tile_async<TILE>(sq, q, q0, rows, h);
     cp_async_commit();
-    kv_stage_async<FWD_KN>(kv_stage<FWD_KN>(smem, 0), k, v, kfirst * FWD_KN, rows, h);
-    cp_async_commit();
+    for (int st = 0; st < STAGES - 1; st++) {
+        if (kfirst + st <= kend) kv_stage_async<FWD_KN>(kv_stage<FWD_KN>(smem, st), k, v, (kfirst + st) * FWD_KN, rows, h);
+        cp_async_commit();
+    }
     int lo[2];  // a row past `rows` sees nothing: lo = rows is above every key
     for (int r = 0; r < 2; r++) lo[r] = ra + 8 * r < rows ? first_key(doc_start, ra + 8 * r, window_blocks) : rows;
-    cp_async_wait<1>();  // Q's group; the key tile's may still be in flight
+    cp_async_wait<STAGES - 1>();  // Q's group; the key tiles' may still be in flight
     __syncthreads();
     unsigned qf[HD / 16][4];
     for (int kk = 0; kk < HD / 16; kk++) frag_a(qf[kk], sq, 16 * w, kk);
@@ -349,12 +368,15 @@ attn_fwd_{{SUFFIX}}(__nv_bfloat16 *y, float *lse, const __nv_bfloat16 *q, const 
     float o[HD / 8][4] = {};
     for (int kt = kfirst; kt <= kend; kt++) {
         const int k0 = kt * FWD_KN;
-        const __nv_bfloat16 *sk = kv_stage<FWD_KN>(smem, (kt - kfirst) & 1), *sv = sk + FWD_KN * HD;
-        // Tile kt has landed for every thread, and every warp is done with
-        // tile kt - 1 (or Q), whose stage the copies of tile kt + 1 reuse.
-        cp_async_wait<0>();
+        const __nv_bfloat16 *sk = kv_stage<FWD_KN>(smem, (kt - kfirst) % STAGES), *sv = sk + FWD_KN * HD;
+        // Tile kt has landed for every thread (later ones may be in
+        // flight), and every warp is done with tile kt - 1 (or Q), whose
+        // stage the copies of tile kt + STAGES - 1 reuse.
+        cp_async_wait<STAGES - 2>();
         __syncthreads();
-        if (kt < kend) kv_stage_async<FWD_KN>(kv_stage<FWD_KN>(smem, (kt + 1 - kfirst) & 1), k, v, k0 + FWD_KN, rows, h);
+        if (kt + STAGES - 1 <= kend)
+            kv_stage_async<FWD_KN>(kv_stage<FWD_KN>(smem, (kt + STAGES - 1 - kfirst) % STAGES), k, v,
+                                   k0 + (STAGES - 1) * FWD_KN, rows, h);
         cp_async_commit();
         float s[FWD_KN / 8][4] = {};
         for (int kk = 0; kk < HD / 16; kk++) mma_rows_t<FWD_KN>(s, qf[kk], sk, kk);
@@ -448,16 +470,23 @@ attn_bwd_dkdv_{{SUFFIX}}(__nv_bfloat16 *dk, __nv_bfloat16 *dv, __nv_bfloat16 *ds
         else hi = mid - 1;
     }
     const int qend = (wend < lo ? (int)wend : lo) / DKDV_QN;
+    for (int st = 1; st < STAGES - 1; st++) {
+        if (qfirst + st <= qend)
+            dkdv_stage_async(dkdv_stage(smem, st), q, dy, lse, delta, doc_start, (qfirst + st) * DKDV_QN, rows, h);
+        cp_async_commit();
+    }
     float dka[HD / 8][4] = {}, dva[HD / 8][4] = {};
     for (int qt = qfirst; qt <= qend; qt++) {
         const int qs = qt * DKDV_QN;
-        const DkdvStage cur = dkdv_stage(smem, (qt - qfirst) & 1);
-        // Tile qt has landed for every thread, and every warp is done with
-        // tile qt - 1, whose stage the copies of tile qt + 1 now reuse.
-        cp_async_wait<0>();
+        const DkdvStage cur = dkdv_stage(smem, (qt - qfirst) % STAGES);
+        // Tile qt has landed for every thread (later ones may be in
+        // flight), and every warp is done with tile qt - 1, whose stage the
+        // copies of tile qt + STAGES - 1 now reuse.
+        cp_async_wait<STAGES - 2>();
         __syncthreads();
-        if (qt < qend)
-            dkdv_stage_async(dkdv_stage(smem, (qt + 1 - qfirst) & 1), q, dy, lse, delta, doc_start, qs + DKDV_QN, rows, h);
+        if (qt + STAGES - 1 <= qend)
+            dkdv_stage_async(dkdv_stage(smem, (qt + STAGES - 1 - qfirst) % STAGES), q, dy, lse, delta, doc_start,
+                             qs + (STAGES - 1) * DKDV_QN, rows, h);
         cp_async_commit();
         float s[DKDV_QN / 8][4] = {}, dp[DKDV_QN / 8][4] = {};  // transposed: rows keys, columns queries
         for (int kk = 0; kk < HD / 16; kk++) {
@@ -507,43 +536,54 @@ attn_bwd_dq_{{SUFFIX}}(__nv_bfloat16 *dq, const __nv_bfloat16 *ds, const __nv_bf
     const int kfirst = first_key(doc_start, q0, window_blocks) / DQ_KN, kend = last / DQ_KN;
     const float one[2] = {1.0f, 1.0f};
     if (DQ_SRC == 2) {
-        // K tiles of DQ_KN rows through two stages of shared memory (as
+        // K tiles of DQ_KN rows through STAGES stages of shared memory (as
         // below, without V); each warp adds ds k for its own query granule
         // qb's stored key granules, ascending. The granules it skips hold
-        // only zeros in path 1, so the sums are the same.
+        // only zeros in path 1, so the sums are the same. A tile's
+        // granules are loaded into registers while the previous tile's
+        // products run, as its K rows are.
         const int qb = q0 / 16 + w;
         const bool live = 16 * qb < rows;
         const int kbf = live ? first_key(doc_start, 16 * qb, window_blocks) / 16 : 0;
-        load_tile_async<DQ_KN>(smem, k, kfirst * DQ_KN, rows, h);
-        cp_async_commit();
+        for (int st = 0; st < STAGES - 1; st++) {
+            if (kfirst + st <= kend) load_tile_async<DQ_KN>(smem + st * DQ_KN * HD, k, (kfirst + st) * DQ_KN, rows, h);
+            cp_async_commit();
+        }
+        uint4 g[DQ_KN / 16];
+        load_ds_tile(g, ds, kfirst * DQ_KN / 16, live, qb, kbf, h, rows, ds_slots);
         float dqa[HD / 8][4] = {};
         for (int kt = kfirst; kt <= kend; kt++) {
             const int k0 = kt * DQ_KN;
-            const __nv_bfloat16 *sk = smem + ((kt - kfirst) & 1) * DQ_KN * HD;
-            cp_async_wait<0>();
+            const __nv_bfloat16 *sk = smem + ((kt - kfirst) % STAGES) * DQ_KN * HD;
+            cp_async_wait<STAGES - 2>();
             __syncthreads();
-            if (kt < kend) load_tile_async<DQ_KN>(smem + ((kt + 1 - kfirst) & 1) * DQ_KN * HD, k, k0 + DQ_KN, rows, h);
+            if (kt + STAGES - 1 <= kend)
+                load_tile_async<DQ_KN>(smem + ((kt + STAGES - 1 - kfirst) % STAGES) * DQ_KN * HD, k,
+                                       k0 + (STAGES - 1) * DQ_KN, rows, h);
             cp_async_commit();
+            uint4 now[DQ_KN / 16];
+            for (int j = 0; j < DQ_KN / 16; j++) now[j] = g[j];
+            if (kt < kend) load_ds_tile(g, ds, (k0 + DQ_KN) / 16, live, qb, kbf, h, rows, ds_slots);
             for (int j = 0; j < DQ_KN / 16; j++) {
                 const int kb = k0 / 16 + j;
                 if (!live || kb < kbf || kb > qb) continue;
-                const uint4 f =
-                    *reinterpret_cast<const uint4 *>(ds + ds_offset(h, qb, kb - kbf, rows, ds_slots) + 8 * lane);
-                const unsigned a[4] = {f.x, f.y, f.z, f.w};
+                const unsigned a[4] = {now[j].x, now[j].y, now[j].z, now[j].w};
                 mma_cols(dqa, a, sk, j);
             }
         }
         store_rows(dq, dqa, ra, rows, h, one);
         return;
     }
-    // Q and dY through shared memory from stage 1 on into registers, once,
-    // as attn_fwd's Q.
-    __nv_bfloat16 *sq = kv_stage<DQ_KN>(smem, 1), *sdy = sq + TILE * HD;
+    // Q and dY through shared memory from the last stage on into
+    // registers, once, as attn_fwd's Q.
+    __nv_bfloat16 *sq = kv_stage<DQ_KN>(smem, STAGES - 1), *sdy = sq + TILE * HD;
     load_tile_async<TILE>(sq, q, q0, rows, h);
     load_tile_async<TILE>(sdy, dy, q0, rows, h);
     cp_async_commit();
-    kv_stage_async<DQ_KN>(kv_stage<DQ_KN>(smem, 0), k, v, kfirst * DQ_KN, rows, h);
-    cp_async_commit();
+    for (int st = 0; st < STAGES - 1; st++) {
+        if (kfirst + st <= kend) kv_stage_async<DQ_KN>(kv_stage<DQ_KN>(smem, st), k, v, (kfirst + st) * DQ_KN, rows, h);
+        cp_async_commit();
+    }
     int lo[2];
     float lse2[2], dl[2];
     for (int r = 0; r < 2; r++) {
@@ -552,7 +592,7 @@ attn_bwd_dq_{{SUFFIX}}(__nv_bfloat16 *dq, const __nv_bfloat16 *ds, const __nv_bf
         lse2[r] = row < rows ? lse[(long long)h * rows + row] * LOG2E : 0.0f;
         dl[r] = row < rows ? delta[(long long)h * rows + row] : 0.0f;
     }
-    cp_async_wait<1>();  // Q's and dY's group; the key tile's may still be in flight
+    cp_async_wait<STAGES - 1>();  // Q's and dY's group; the key tiles' may still be in flight
     __syncthreads();
     unsigned qf[HD / 16][4], dyf[HD / 16][4];
     for (int kk = 0; kk < HD / 16; kk++) {
@@ -562,12 +602,15 @@ attn_bwd_dq_{{SUFFIX}}(__nv_bfloat16 *dq, const __nv_bfloat16 *ds, const __nv_bf
     float dqa[HD / 8][4] = {};
     for (int kt = kfirst; kt <= kend; kt++) {
         const int k0 = kt * DQ_KN;
-        const __nv_bfloat16 *sk = kv_stage<DQ_KN>(smem, (kt - kfirst) & 1), *sv = sk + DQ_KN * HD;
+        const __nv_bfloat16 *sk = kv_stage<DQ_KN>(smem, (kt - kfirst) % STAGES), *sv = sk + DQ_KN * HD;
         // As attn_fwd: tile kt has landed, and tile kt - 1 (or Q and dY)
-        // is retired from the stage the copies of tile kt + 1 reuse.
-        cp_async_wait<0>();
+        // is retired from the stage the copies of tile kt + STAGES - 1
+        // reuse.
+        cp_async_wait<STAGES - 2>();
         __syncthreads();
-        if (kt < kend) kv_stage_async<DQ_KN>(kv_stage<DQ_KN>(smem, (kt + 1 - kfirst) & 1), k, v, k0 + DQ_KN, rows, h);
+        if (kt + STAGES - 1 <= kend)
+            kv_stage_async<DQ_KN>(kv_stage<DQ_KN>(smem, (kt + STAGES - 1 - kfirst) % STAGES), k, v,
+                                  k0 + (STAGES - 1) * DQ_KN, rows, h);
         cp_async_commit();
         float s[DQ_KN / 8][4] = {}, dp[DQ_KN / 8][4] = {};
         for (int kk = 0; kk < HD / 16; kk++) {

@@ -91,7 +91,7 @@ typedef struct {
 long long emit_const(const EmitInstance *in, const char *name);
 
 /* An attention instance's dynamic shared memory per kernel, from its
- * HEAD_DIM, TILE, FWD_KN, DQ_KN, DKDV_QN and DQ_SRC constants (for a tuned
+ * HEAD_DIM, TILE, FWD_KN, DQ_KN, DKDV_QN, DQ_SRC and STAGES constants (for a tuned
  * variant, after they change). */
 void emit_attention_smem(EmitInstance *in);
 

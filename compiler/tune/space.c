@@ -33,6 +33,7 @@ static const struct {
     {"tile", offsetof(TuneKnobs, tile)},       {"fwd_kn", offsetof(TuneKnobs, fwd_kn)},
     {"dq_kn", offsetof(TuneKnobs, dq_kn)},     {"dkdv_qn", offsetof(TuneKnobs, dkdv_qn)},
     {"minb", offsetof(TuneKnobs, minb)},       {"dq_src", offsetof(TuneKnobs, dq_src)},
+    {"stages", offsetof(TuneKnobs, stages)},
 };
 enum { NKNOBS = sizeof knob_fields / sizeof *knob_fields };
 
@@ -100,7 +101,8 @@ TuneKnobs tune_knobs(const EmitInstance *in) {
     if (kind_of(in) == SPACE_ATTENTION)
         k.tile = (int)emit_const(in, "TILE"), k.fwd_kn = (int)emit_const(in, "FWD_KN"),
         k.dq_kn = (int)emit_const(in, "DQ_KN"), k.dkdv_qn = (int)emit_const(in, "DKDV_QN"),
-        k.minb = (int)emit_const(in, "MIN_BLOCKS"), k.dq_src = (int)emit_const(in, "DQ_SRC");
+        k.minb = (int)emit_const(in, "MIN_BLOCKS"), k.dq_src = (int)emit_const(in, "DQ_SRC"),
+        k.stages = (int)emit_const(in, "STAGES");
     return k;
 }
 
@@ -112,22 +114,26 @@ static void add(TuneCandidate *out, int *n, int max, TuneKnobs k, bool reorders)
 
 static void attention_space(TuneKnobs rule, TuneCandidate *out, int *n, int max) {
     static const int tiles[] = {64, 128}, fwd[] = {32, 64, 128}, dq[] = {32, 64}, dkdv[] = {16, 32, 64};
-    for (int m = 1; m <= 2; m++)
+    /* Blocks per SM 1 and 2 with the rule's stages, then 3 stages at the
+     * rule's blocks per SM. */
+    for (int v = 0; v < 3; v++)
         for (int a = 0; a < 2; a++)
             for (int b = 0; b < 3; b++)
                 for (int c = 0; c < 2; c++)
                     for (int d = 0; d < 3; d++) {
                         TuneKnobs k = {.threads = 2 * tiles[a], .vec = rule.vec, .tile = tiles[a], .fwd_kn = fwd[b],
-                                       .dq_kn = dq[c], .dkdv_qn = dkdv[d], .minb = m, .dq_src = rule.dq_src};
+                                       .dq_kn = dq[c], .dkdv_qn = dkdv[d], .minb = v < 2 ? v + 1 : rule.minb,
+                                       .dq_src = rule.dq_src, .stages = v < 2 ? rule.stages : 3};
                         TuneKnobs tiles_only = k;
-                        tiles_only.minb = rule.minb;
+                        tiles_only.minb = rule.minb, tiles_only.stages = rule.stages;
                         if (!tune_knobs_equal(k, rule)) add(out, n, max, k, !tune_knobs_equal(tiles_only, rule));
                     }
-    /* Recomputing dQ, where the rule reads the stored dS (never the other
-     * way: a rule of 1 means the window blocks are not whole granules). */
-    if (rule.dq_src == 2) {
+    /* Recomputing dQ at the rule's tiles, with 2 and 3 stages, where the
+     * rule reads the stored dS (never the other way: a rule of 1 means the
+     * window blocks are not whole granules). */
+    for (int st = 2; st <= 3 && rule.dq_src == 2; st++) {
         TuneKnobs k = rule;
-        k.dq_src = 1;
+        k.dq_src = 1, k.stages = st;
         add(out, n, max, k, true);
     }
 }
@@ -184,8 +190,10 @@ void tune_apply(EmitInstance *in, TuneKnobs k) {
         set_const(in, "DKDV_QN", k.dkdv_qn);
         set_const(in, "MIN_BLOCKS", k.minb);
         set_const(in, "DQ_SRC", k.dq_src);
+        set_const(in, "STAGES", k.stages);
         emit_attention_smem(in);
-        snprintf(tag, sizeof tag, "_t%df%dq%dk%dm%ds%d", k.tile, k.fwd_kn, k.dq_kn, k.dkdv_qn, k.minb, k.dq_src);
+        snprintf(tag, sizeof tag, "_t%df%dq%dk%dm%ds%dp%d", k.tile, k.fwd_kn, k.dq_kn, k.dkdv_qn, k.minb, k.dq_src,
+                 k.stages);
     } else {
         if (in->rows_per_block > 0 && kind_of(in) == SPACE_ROWS) in->rows_per_block = k.threads / (int)emit_const(in, "TPR");
         snprintf(tag, sizeof tag, "_n%dv%d", k.threads, k.vec);

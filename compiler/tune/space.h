@@ -25,11 +25,14 @@
  *       fit, or spills, pruning drops. And the blocks per SM that
  *       __launch_bounds__ asks registers for (1 or 2): the register budget
  *       changes, never the arithmetic, so with the rule's tiles it keeps
- *       every sum's order. And, at the rule's tiles, dQ's other source
- *       (DQ_SRC: recomputed by attn_bwd_dq, or the dS attn_bwd_dkdv
- *       stored): the same sums term for term, but the GPU's tensor cores
- *       do not promise the same bits for a product and its transpose, so
- *       it counts as reordering.
+ *       every sum's order. And, at the rule's tiles (2 or 3 stages),
+ *       dQ's other source (DQ_SRC: recomputed by attn_bwd_dq, or the dS
+ *       attn_bwd_dkdv stored): the same sums term for term, but the GPU's
+ *       tensor cores do not promise the same bits for a product and its
+ *       transpose, so it counts as reordering. And the stages the streamed tiles go
+ *       through (2 or 3, with every tile choice at the rule's blocks per
+ *       SM): the copies are scheduled earlier, never the arithmetic, so
+ *       with the rule's tiles it keeps every sum's order.
  *
  * Fixed, never tuned: the fixed grids of the two-stage reductions
  * (x0_lambda_grad, skip, muon_momentum, qkv, colsum), which make a run's
@@ -48,14 +51,15 @@
 
 #include "compiler/codegen/emit.h"
 
-#define TUNE_MAX_CANDIDATES 80
+#define TUNE_MAX_CANDIDATES 128
 
 /* An instance's knobs. threads and vec are every family's; the rest are
  * attention's (0 elsewhere): the query tile per block (TILE, 16 rows a
  * warp, so threads = 2 x tile), the key or query tile each of its kernels
  * streams (attn_fwd's FWD_KN, attn_bwd_dq's DQ_KN, attn_bwd_dkdv's
  * DKDV_QN), the blocks per SM its __launch_bounds__ asks for
- * (MIN_BLOCKS) and dQ's source (DQ_SRC: 1 recomputed, 2 stored dS). */
+ * (MIN_BLOCKS), dQ's source (DQ_SRC: 1 recomputed, 2 stored dS) and the
+ * stages its streamed tiles go through (STAGES: 2 or 3). */
 /* A GEMM's algorithm by the device's configuration fields (runtime/device/
  * gpu.h's GpuGemmAlgo: id, tile, stages, split-K count, reduction scheme,
  * CTA swizzling, custom option, inner and cluster shapes), so that a choice
@@ -70,7 +74,7 @@ typedef struct {
 typedef struct {
     int threads; /* threads per block */
     int vec;     /* elements per vector */
-    int tile, fwd_kn, dq_kn, dkdv_qn, minb, dq_src;
+    int tile, fwd_kn, dq_kn, dkdv_qn, minb, dq_src, stages;
     TuneAlgo algo; /* GEMMs only */
 } TuneKnobs;
 

@@ -141,6 +141,7 @@ static const GemmShape gemm_shapes[] = {{128, 96, 64, 1}, {72, 40, 200, 3}, {33,
 typedef struct {
     GpuDtype ab, c;
     float beta;
+    bool c_in; /* C (random, another matrix than D's old content) apart from D */
 } GemmTypes;
 
 static double dtype_ulp(GpuDtype t, double v) { return t == GPU_BF16 ? bf16_ulp(v) : f32_ulp(v); }
@@ -178,17 +179,23 @@ static void gemm_case(const GemmShape *sh, const GemmTypes *ty, int ta, int tb, 
     size_t nc = (size_t)(B > 1 ? sc * B : m * ldc);
     size_t ea = gpu_dtype_size(ty->ab), ec = gpu_dtype_size(ty->c);
     void *ha = xmalloc(na * ea), *hb = xmalloc(nb * ea), *hc = xmalloc(nc * ec), *hout = xmalloc(nc * ec);
-    float *fa = xmalloc(na * 4), *fb = xmalloc(nb * 4), *fc = xmalloc(nc * 4);
+    void *hd = xmalloc(nc * ec);
+    float *fa = xmalloc(na * 4), *fb = xmalloc(nb * 4), *fc = xmalloc(nc * 4), *fd = xmalloc(nc * 4);
     gemm_fill(ha, fa, na, ty->ab, r);
     gemm_fill(hb, fb, nb, ty->ab, r);
     gemm_fill(hc, fc, nc, ty->c, r);
+    gemm_fill(hd, fd, nc, ty->c, r);
+    /* D's old content: C itself, or another matrix when C comes apart. */
+    const void *hold = ty->c_in ? hd : hc;
     void *da = gpu.alloc(&gpu, na * ea), *db = gpu.alloc(&gpu, nb * ea), *dc = gpu.alloc(&gpu, nc * ec);
+    void *din = ty->c_in ? gpu.alloc(&gpu, nc * ec) : NULL;
     float alpha = ty->beta != 0 ? 0.5f : 1.0f;
-    GpuGemm mm = {m, n, k, B, ta, tb, ty->ab, ty->ab, ty->c, da, db, dc, lda, ldb, ldc, sa, sb, sc, alpha, ty->beta};
+    GpuGemm mm = {m, n, k, B, ta, tb, ty->ab, ty->ab, ty->c, da, db, dc, lda, ldb, ldc, sa, sb, sc, alpha, ty->beta, din};
     char label[160];
     snprintf(label, sizeof label, "m %d n %d k %d batch %d%s%s", m, n, k, B, ta ? " trans_a" : "", tb ? " trans_b" : "");
-    if (!da || !db || !dc || gpu.copy_to_device(&gpu, da, ha, na * ea) || gpu.copy_to_device(&gpu, db, hb, nb * ea) ||
-        gpu.copy_to_device(&gpu, dc, hc, nc * ec) || gpu.gemm(&gpu, &mm) || gpu.copy_to_host(&gpu, hout, dc, nc * ec)) {
+    if (!da || !db || !dc || (ty->c_in && (!din || gpu.copy_to_device(&gpu, din, hc, nc * ec))) ||
+        gpu.copy_to_device(&gpu, da, ha, na * ea) || gpu.copy_to_device(&gpu, db, hb, nb * ea) ||
+        gpu.copy_to_device(&gpu, dc, hold, nc * ec) || gpu.gemm(&gpu, &mm) || gpu.copy_to_host(&gpu, hout, dc, nc * ec)) {
         if (!gs->failed) snprintf(gs->first, sizeof gs->first, "%.150s: %.500s", label, gpu.err);
         gs->failed = true;
     } else {
@@ -205,7 +212,7 @@ static void gemm_case(const GemmShape *sh, const GemmTypes *ty, int ta, int tb, 
             float got = ty->c == GPU_BF16 ? bf16_to_float(((uint16_t *)hout)[i]) : ((float *)hout)[i];
             bool inside = bi < B && row < m && col < n;
             if (!inside) {
-                if (memcmp((char *)hout + i * ec, (char *)hc + i * ec, ec) && !gs->failed) {
+                if (memcmp((char *)hout + i * ec, (const char *)hold + i * ec, ec) && !gs->failed) {
                     snprintf(gs->first, sizeof gs->first, "%s: C[%zu] outside the matrix changed", label, i);
                     gs->failed = true;
                 }
@@ -240,14 +247,15 @@ static void gemm_case(const GemmShape *sh, const GemmTypes *ty, int ta, int tb, 
         gs->cases++;
     }
     gpu.free(&gpu, da), gpu.free(&gpu, db), gpu.free(&gpu, dc);
-    free(ha), free(hb), free(hc), free(hout), free(fa), free(fb), free(fc);
+    if (din) gpu.free(&gpu, din);
+    free(ha), free(hb), free(hc), free(hd), free(hout), free(fa), free(fb), free(fc), free(fd);
 }
 
 /* One large bf16 GEMM, timed: the rate cuBLASLt gives at a model's sizes. */
 static void gemm_timing(void) {
     int m = 65536, n = 1024, k = 4096, reps = 10;
     void *a = gpu.alloc(&gpu, (size_t)m * k * 2), *b = gpu.alloc(&gpu, (size_t)k * n * 2), *c = gpu.alloc(&gpu, (size_t)m * n * 2);
-    GpuGemm mm = {m, n, k, 1, 0, 1, GPU_BF16, GPU_BF16, GPU_BF16, a, b, c, k, k, n, 0, 0, 0, 1.0f, 0.0f};
+    GpuGemm mm = {m, n, k, 1, 0, 1, GPU_BF16, GPU_BF16, GPU_BF16, a, b, c, k, k, n, 0, 0, 0, 1.0f, 0.0f, NULL};
     double ms = -1;
     if (a && b && c && gpu.gemm(&gpu, &mm) == 0 && gpu.elapsed_ms(&gpu) >= 0) {
         int ok = 1;
@@ -261,8 +269,10 @@ static void gemm_timing(void) {
 }
 
 static int gemm_check(void) {
-    static const GemmTypes types[] = {{GPU_BF16, GPU_BF16, 0}, {GPU_BF16, GPU_BF16, 1}, {GPU_BF16, GPU_F32, 0},
-                                      {GPU_BF16, GPU_F32, 1},  {GPU_F32, GPU_F32, 0},   {GPU_F32, GPU_F32, 1}};
+    static const GemmTypes types[] = {{GPU_BF16, GPU_BF16, 0, false}, {GPU_BF16, GPU_BF16, 1, false},
+                                      {GPU_BF16, GPU_F32, 0, false},  {GPU_BF16, GPU_F32, 1, false},
+                                      {GPU_F32, GPU_F32, 0, false},   {GPU_F32, GPU_F32, 1, false},
+                                      {GPU_BF16, GPU_BF16, 1, true}};
     Rng r = {20240520};
     for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
         GemmStats gs = {0};
@@ -270,9 +280,9 @@ static int gemm_check(void) {
             for (int ta = 0; ta < 2; ta++)
                 for (int tb = 0; tb < 2; tb++) gemm_case(&gemm_shapes[s], &types[t], ta, tb, &r, &gs);
         char what[200], line[1000];
-        snprintf(what, sizeof what, "%s x %s -> %s, beta %g", types[t].ab == GPU_BF16 ? "bf16" : "fp32",
+        snprintf(what, sizeof what, "%s x %s -> %s, beta %g%s", types[t].ab == GPU_BF16 ? "bf16" : "fp32",
                  types[t].ab == GPU_BF16 ? "bf16" : "fp32", types[t].c == GPU_BF16 ? "bf16" : "fp32",
-                 (double)types[t].beta);
+                 (double)types[t].beta, types[t].c_in ? ", C apart from D" : "");
         if (gs.failed) snprintf(line, sizeof line, "vs CBLAS: %s", gs.first);
         else snprintf(line, sizeof line, "vs CBLAS: %d GEMMs (every transpose, batched), worst |err| %.3g, %.2f of the "
                       "2 (k + 1) u S + 1 ulp bound%s", gs.cases, gs.worst_abs, gs.worst_frac,

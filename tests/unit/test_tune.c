@@ -62,21 +62,23 @@ static void check_spaces(const char *model) {
         CHECK(n >= 1 && c[0].knobs.threads == in->threads && c[0].knobs.vec == in->vec && !c[0].reorders);
         if (fixed_grid(in->family)) CHECK_EQ_INT(n, 1);
         bool attention = !strcmp(in->family, "attention");
-        if (attention) CHECK_EQ_INT(n, 73);
+        if (attention) CHECK_EQ_INT(n, 110);
         for (int j = 1; j < n; j++) {
             CHECK(c[j].knobs.threads % 32 == 0 && c[j].knobs.threads >= 64 && c[j].knobs.threads <= 1024);
             CHECK(c[j].knobs.vec >= 1 && in->vec % c[j].knobs.vec == 0);
             CHECK(!tune_knobs_equal(c[j].knobs, c[0].knobs));
             if (attention) {
                 /* The tiles and dQ's source count as reordering sums; the
-                 * blocks per SM do not. dQ is recomputed only at the
-                 * rule's tiles and blocks per SM (the rule stores dS). */
+                 * blocks per SM and the stages do not. dQ is recomputed
+                 * only at the rule's tiles and blocks per SM (the rule
+                 * stores dS); 3 stages only at the rule's blocks per SM. */
                 TuneKnobs tiles = c[j].knobs;
-                tiles.minb = c[0].knobs.minb;
+                tiles.minb = c[0].knobs.minb, tiles.stages = c[0].knobs.stages;
+                CHECK(c[j].knobs.stages == 2 || (c[j].knobs.stages == 3 && c[j].knobs.minb == c[0].knobs.minb));
                 CHECK(c[j].reorders == !tune_knobs_equal(tiles, c[0].knobs) && c[j].knobs.threads == 2 * c[j].knobs.tile);
                 CHECK(c[j].knobs.minb == 1 || c[j].knobs.minb == 2);
                 TuneKnobs src = c[0].knobs;
-                src.dq_src = 1;
+                src.dq_src = 1, src.stages = c[j].knobs.stages;
                 CHECK(c[0].knobs.dq_src == 2 && (c[j].knobs.dq_src == 2 || tune_knobs_equal(c[j].knobs, src)));
             }
             char text[TUNE_KNOBS_TEXT];
@@ -197,16 +199,23 @@ TEST(tune_order_neutral_knobs_keep_the_bits_on_sim) {
     snprintf(small.c[0].family, sizeof small.c[0].family, "attention");
     snprintf(small.c[0].shape, sizeof small.c[0].shape, "h4_d32");
     wide.c[0] = recompute.c[0] = small.c[0];
-    small.c[0].knobs = (TuneKnobs){128, 8, 64, 32, 32, 16, 1, 2, {0}};
-    wide.c[0].knobs = (TuneKnobs){256, 8, 128, 128, 64, 32, 1, 2, {0}};
-    recompute.c[0].knobs = (TuneKnobs){128, 8, 64, 64, 64, 64, 1, 1, {0}};
+    small.c[0].knobs = (TuneKnobs){128, 8, 64, 32, 32, 16, 1, 2, 2, {0}};
+    wide.c[0].knobs = (TuneKnobs){256, 8, 128, 128, 64, 32, 1, 2, 2, {0}};
+    recompute.c[0].knobs = (TuneKnobs){128, 8, 64, 64, 64, 64, 1, 1, 2, {0}};
+    /* Attention's last order-neutral candidate (neutral's) is its 3
+     * stages; its 2 blocks per SM in another build. */
+    TuneChoices two = neutral;
+    for (int i = 0; i < two.n; i++)
+        if (!strcmp(two.c[i].family, "attention")) two.c[i].knobs.minb = 2, two.c[i].knobs.stages = 2;
     char err[4096], why[160];
-    ModelBuild *b[6] = {model_build(&s, err, sizeof err), model_build_tuned(&s, &neutral, err, sizeof err),
+    ModelBuild *b[7] = {model_build(&s, err, sizeof err), model_build_tuned(&s, &neutral, err, sizeof err),
                         model_build_tuned(&s, &reorder, err, sizeof err), model_build_tuned(&s, &small, err, sizeof err),
-                        model_build_tuned(&s, &wide, err, sizeof err), model_build_tuned(&s, &recompute, err, sizeof err)};
-    GateStep st[6] = {{0}};
+                        model_build_tuned(&s, &wide, err, sizeof err), model_build_tuned(&s, &recompute, err, sizeof err),
+                        model_build_tuned(&s, &two, err, sizeof err)};
+    GateStep st[7] = {{0}};
     bool ok = true;
-    for (int i = 0; ok && i < 6; i++) ok = b[i] && gate_step(b[i], "sim", 256, &st[i], err, sizeof err);
+    for (int i = 0; ok && i < 7; i++) ok = b[i] && gate_step(b[i], "sim", 256, &st[i], err, sizeof err);
+    if (!ok) printf("  tune: %s\n", err);
     CHECK(ok);
     if (ok) {
         CHECK(gate_compare(&st[0], &st[1], false, why, sizeof why));
@@ -225,8 +234,11 @@ TEST(tune_order_neutral_knobs_keep_the_bits_on_sim) {
         CHECK(gate_compare(&st[0], &st[5], false, why, sizeof why));
         printf("  tune: attention's dQ recomputed instead of stored: %s\n",
                gate_compare(&st[0], &st[5], false, why, sizeof why) ? "bit-identical" : why);
+        CHECK(gate_compare(&st[0], &st[6], false, why, sizeof why));
+        printf("  tune: every order-neutral knob moved, attention at 2 blocks per SM: %s\n",
+               gate_compare(&st[0], &st[6], false, why, sizeof why) ? "bit-identical" : why);
     }
-    for (int i = 0; i < 6; i++) gate_step_free(&st[i]), model_build_free(b[i]);
+    for (int i = 0; i < 7; i++) gate_step_free(&st[i]), model_build_free(b[i]);
 }
 #endif
 
@@ -245,7 +257,7 @@ TEST(tune_db_round_trip_and_validators) {
     tune_db_validator(&db, "device", "sim cost model");
     db.nrows = 4;
     db.rows[0] = (TuneRow){{"relu2", "m512", "0123456789abcdef", {.threads = 256, .vec = 8}}, "ok", 12.5};
-    db.rows[1] = (TuneRow){{"attention", "h4_d32", "0123456789abcdef", {256, 8, 128, 32, 64, 16, 2, 1, {0}}}, "pruned", -1};
+    db.rows[1] = (TuneRow){{"attention", "h4_d32", "0123456789abcdef", {256, 8, 128, 32, 64, 16, 2, 1, 3, {0}}}, "pruned", -1};
     /* A GEMM's candidates: the device's default, and an algorithm by its nine fields. */
     db.rows[2] = (TuneRow){{TUNE_GEMM, "m512_n512_k128_nn_hhh_b0", "", {.algo = {.set = 1}}}, "ok", 30};
     db.rows[3] = (TuneRow){{TUNE_GEMM, "m512_n512_k128_nn_hhh_b0", "", {.algo = {2, 21, 18, 5, 4, 2, 1, 0, 3, 7}}}, "ok", 25};
