@@ -11,6 +11,8 @@
 //   - gptc_thread_rank, gptc_lane, warp_sum/max, block_sum/max, group_sum:
 //     reductions built on shuffles, the same code on both sides;
 //   - ld/st helpers for bf16 pairs and float4;
+//   - gptc_ex2, gptc_rsqrt, gptc_rcp: one special-function (MUFU)
+//     instruction each, flushing denormals, and a twin computed by libm;
 //   - cp_async_16, cp_async_4, cp_async_commit, cp_async_wait: copies
 //     from global to shared memory that run while the thread computes;
 //   - ldmatrix_x4, ldmatrix_x4_trans, movmatrix_trans and mma_bf16_16816:
@@ -127,6 +129,51 @@ __device__ __forceinline__ void st_bf16x2(__nv_bfloat16 *p, float lo, float hi) 
 }
 __device__ __forceinline__ float4 ld_f4(const float *p) { return *reinterpret_cast<const float4 *>(p); }
 __device__ __forceinline__ void st_f4(float *p, float4 v) { *reinterpret_cast<float4 *>(p) = v; }
+
+// ---- special functions without denormals -------------------------------------------
+// The GPU's special-function unit alone (one MUFU instruction each):
+// ex2.approx.ftz, rsqrt.approx.ftz and rcp.approx.ftz. exp2f, rsqrtf and
+// __fdividef(1, x) are the same instruction wrapped in three or four more
+// that handle denormal inputs and results (a compare, then predicated
+// scalings), which an inner loop that can do without denormals pays for
+// nothing. Accuracy as theirs (2 ulp, CUDA's programming guide); a
+// denormal input or result is flushed to zero of the same sign. The
+// portable twin computes the function to within an ulp (the host's libm)
+// and flushes likewise.
+
+#if !defined(GPTC_PRIMS_PTX)
+__device__ __forceinline__ float gptc_ftz(float x) { return fabsf(x) < 1.17549435e-38f ? copysignf(0.0f, x) : x; }
+#endif
+
+__device__ __forceinline__ float gptc_ex2(float x) {
+#if defined(GPTC_PRIMS_PTX)
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+#else
+    return gptc_ftz(exp2f(gptc_ftz(x)));
+#endif
+}
+
+__device__ __forceinline__ float gptc_rsqrt(float x) {
+#if defined(GPTC_PRIMS_PTX)
+    float y;
+    asm("rsqrt.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+#else
+    return gptc_ftz(rsqrtf(gptc_ftz(x)));
+#endif
+}
+
+__device__ __forceinline__ float gptc_rcp(float x) {
+#if defined(GPTC_PRIMS_PTX)
+    float y;
+    asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+#else
+    return gptc_ftz(1.0f / gptc_ftz(x));
+#endif
+}
 
 // ---- asynchronous copies (sm_80+) -------------------------------------------------
 // cp.async: the thread queues a copy from global to shared memory and goes

@@ -4957,7 +4957,7 @@ ModelBuild gptc_build = {
              {"attn_bwd_dkdv_h8_d128", "__nv_bfloat16 *dk, __nv_bfloat16 *dv, __nv_bfloat16 *ds, const __nv_bfloat16 *dy, const float *lse, const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int ds_slots, int rows", 66304},
              {"attn_bwd_dq_h8_d128", "__nv_bfloat16 *dq, const __nv_bfloat16 *ds, const __nv_bfloat16 *dy, const float *lse, const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int ds_slots, int rows", 16384}}},
     }},
-    .kernels_sha256 = "2ea7e5ab62fd09d71602220071752a863b27c68ec4636f8a4cfde798d5e73c60",
+    .kernels_sha256 = "95c3b4310294401543f07e3ca2294a5ac0281549ba796ac6833c4c609fac4423",
     .tuning = "",
     .has_plan = true,
     .plan = {.block_size = 128, .nbufs = 663, .nsteps = 463, .nforward = 151, .bufs = bufs, .steps = steps, .loss_buf = 341, .xs_buf = {8, 37, 57, 77, 97, 117, 137, 157, 165, 193, 214, 235, 247, 267, 287, 307}, .x0_buf = 8},

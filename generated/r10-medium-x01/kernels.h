@@ -4,7 +4,7 @@
 #define GPTC_KERNELS_H
 
 /* SHA-256 of the kernels.cu beside this file. */
-#define GPTC_KERNELS_SOURCE_SHA256 "65eb46b8282aab4f62d9872fd09a2faa66bf4781eee6a56791517ac89f8e025e"
+#define GPTC_KERNELS_SOURCE_SHA256 "a8e552e0cad4c0fb7e8d3b56652a2306cba358ee2c3d46f5f3123255d030686b"
 /* Every pointer argument of every kernel is aligned to this. */
 #define GPTC_KERNELS_ALIGN_BYTES 16
 #define GPTC_KERNELS_KERNEL_COUNT 27

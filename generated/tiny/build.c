@@ -1887,7 +1887,7 @@ ModelBuild gptc_build = {
              {"attn_bwd_dkdv_h4_d32", "__nv_bfloat16 *dk, __nv_bfloat16 *dv, __nv_bfloat16 *ds, const __nv_bfloat16 *dy, const float *lse, const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int ds_slots, int rows", 26112},
              {"attn_bwd_dq_h4_d32", "__nv_bfloat16 *dq, const __nv_bfloat16 *ds, const __nv_bfloat16 *dy, const float *lse, const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int ds_slots, int rows", 8192}}},
     }},
-    .kernels_sha256 = "9a535fdc82860080f9601e986367c7cdd6c974474b79db0303e3e1e17c81821a",
+    .kernels_sha256 = "7c216e5a7a3c8989a315abbf9c5c8d93f6be5312a47c81eb6ff966781adb7f57",
     .tuning = "",
     .has_plan = true,
     .plan = {.block_size = 32, .nbufs = 248, .nsteps = 172, .nforward = 57, .bufs = bufs, .steps = steps, .loss_buf = 131, .xs_buf = {8, 29, 49, 69, 85, 97}, .x0_buf = 8},

@@ -4,7 +4,7 @@
 #define GPTC_KERNELS_H
 
 /* SHA-256 of the kernels.cu beside this file. */
-#define GPTC_KERNELS_SOURCE_SHA256 "67944d0831dab890d10755528553fd47f40dd3c39756c1b0cb74c256c02e4546"
+#define GPTC_KERNELS_SOURCE_SHA256 "c04ab7fd56577de8728047117b57a49227beed467b15ff5247835d1650ffc493"
 /* Every pointer argument of every kernel is aligned to this. */
 #define GPTC_KERNELS_ALIGN_BYTES 16
 #define GPTC_KERNELS_KERNEL_COUNT 27

@@ -395,6 +395,32 @@ void test_math_whitelist() {
     }
 }
 
+// The twins of prims.cuh's MUFU functions: within an ulp of the function,
+// and a denormal input or result flushed to zero of the same sign.
+void test_special_ftz() {
+    const float den = 1e-40f, inf = INFINITY;
+    const std::vector<float> x = {3.0f, -1.5f, 0.3f, 100.0f, -130.0f, den, -den, 0x1p127f, inf, -inf};
+    const int n = (int)x.size();
+    std::vector<float> out(3 * n);
+    int rc = run(gptc_sim_special_ftz, config1(1, n), x.data(), out.data());
+    EXPECT(rc == GPTC_SIM_OK, "%s", gptc_sim_last_error());
+    // ex2: exp2 of -130 is denormal (0); of a denormal, exp2(0). rsqrt and
+    // rcp: of a denormal, of +-0; rcp(2^127) is denormal (0).
+    const double want[3][10] = {
+        {8, exp2(-1.5), exp2(0.3), exp2(100.0), 0, 1, 1, inf, inf, 0},
+        {1 / sqrt(3.0), NAN, 1 / sqrt(0.3), 0.1, NAN, inf, -inf, 1 / sqrt(0x1p127), 0, NAN},
+        {1 / 3.0, -1 / 1.5, 1 / 0.3, 0.01, -1 / 130.0, inf, -inf, 0, 0, -0.0},
+    };
+    for (int f = 0; f < 3; f++)
+        for (int i = 0; i < n; i++) {
+            double got = out[f * n + i], w = want[f][i];
+            bool ok = std::isnan(w) ? std::isnan(got)
+                      : std::isinf(w) || w == 0 ? got == w && std::signbit(got) == std::signbit(w)
+                                                : fabs(got - w) <= 0x1p-23 * fabs(w);
+            EXPECT(ok, "function %d of %g: %.9g, expected %.9g", f, (double)x[i], got, w);
+        }
+}
+
 void test_api_misc() {
     const int n = 96;
     std::vector<float> x(4 * n), y(4 * n, 0.0f);
@@ -592,6 +618,7 @@ const Test kTests[] = {
     {"mma_ldmatrix_twins", test_mma},
     {"movmatrix_transposes", test_movmatrix},
     {"math_whitelist", test_math_whitelist},
+    {"special_ftz", test_special_ftz},
     {"api_misc", test_api_misc},
     {"divergent_barrier", test_divergent_barrier},
     {"divergent_shuffle", test_divergent_shuffle},

@@ -1,5 +1,6 @@
 // whitelist.cu: one use of every math intrinsic that runtime/device/sim/cuda_emu.h
-// promises (math_whitelist), and of the vector types, fences, atomics and
+// promises (math_whitelist), of prims.cuh's special functions without
+// denormals (special_ftz), and of the vector types, fences, atomics and
 // prims that no other test kernel uses (api_misc), so that NVRTC proves each
 // name and signature exists in CUDA and the sim test checks the values.
 #include "prims.cuh"
@@ -46,6 +47,15 @@ extern "C" __global__ void math_whitelist(const float *__restrict__ x, float *__
     const __nv_bfloat162 h = __float22bfloat162_rn(make_float2(v, -v));
     r[31] = __bfloat162float(__low2bfloat16(__halves2bfloat162(__high2bfloat16(h), __float2bfloat16_rn(v))));
     for (int k = 0; k < MATH_OPS; k++) out[k * n + i] = r[k];
+}
+
+// Thread i (of one block) writes gptc_ex2, gptc_rsqrt and gptc_rcp of x[i]
+// to out[i], out[n + i] and out[2n + i], n = blockDim.x.
+extern "C" __global__ void special_ftz(const float *__restrict__ x, float *__restrict__ out) {
+    const unsigned n = blockDim.x, i = threadIdx.x;
+    out[i] = gptc_ex2(x[i]);
+    out[n + i] = gptc_rsqrt(x[i]);
+    out[2 * n + i] = gptc_rcp(x[i]);
 }
 
 // Thread i copies x[4i..4i+3] to y through float4, and adds i to the
