@@ -46,7 +46,9 @@ def main(stdout_file, out_file, check_file, tokens, steps):
     if r.get("attention") not in ("flex", "sdpa", "math"):
         problems.append("attention %r is none of flex, sdpa, math" % r.get("attention"))
     tps = tokens / (r["mean_step_ms"] / 1e3) if r.get("mean_step_ms") else 0
-    if not math.isclose(r.get("tokens_per_s", 0), tps, rel_tol=1e-3):
+    # tokens_per_s is written to 0.1: on a slow CPU (tens of tokens/s) that
+    # rounding alone is above the relative tolerance.
+    if not math.isclose(r.get("tokens_per_s", 0), tps, rel_tol=1e-3, abs_tol=0.05):
         problems.append("tokens_per_s %r disagrees with mean_step_ms (%.1f)" % (r.get("tokens_per_s"), tps))
     mfu = flops["total"] * tps / (r.get("peak_tflops", 0) * 1e12) if r.get("peak_tflops") else -1
     if not math.isclose(r.get("mfu", 0), mfu, rel_tol=1e-2, abs_tol=1e-4):
