@@ -435,6 +435,13 @@ static bool print_plan(const Args *a, const ModelSpec *spec, const TuneDb *db, G
                "%.3f GiB unfused (%.2fx less)\n",
                T, (long long)st.launches, (long long)st.unfused_launches, gib(st.bytes), gib(st.unfused_bytes),
                st.bytes ? (double)st.unfused_bytes / (double)st.bytes : 0.0);
+        PlanKernelBytes by[16];
+        int n = plan_bytes_by_kernel(p, T, by, 16);
+        printf("  %-36s %8s %10s %6s\n", "by kernel (most bytes first)", "launches", "GiB/step", "share");
+        for (int i = 0; i < n && i < 16; i++)
+            printf("  %-36s %8lld %10.3f %5.1f%%\n", by[i].name, (long long)by[i].launches, gib(by[i].bytes),
+                   st.bytes ? 100.0 * (double)by[i].bytes / (double)st.bytes : 0.0);
+        if (n > 16) printf("  (%d more)\n", n - 16);
     }
     if (a->plan_stats || a->report) {
         char err[512];

@@ -4,6 +4,8 @@
  */
 #include "compiler/plan/planstats.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 
@@ -44,6 +46,33 @@ int64_t plan_step_bytes(const Plan *p, const PlanStep *st, int64_t T) {
     for (int i = 0; i < nr; i++) sum += rbytes[i];
     for (int i = 0; i < nw; i++) sum += wbytes[i];
     return sum;
+}
+
+static int by_bytes_desc(const void *a, const void *b) {
+    int64_t x = ((const PlanKernelBytes *)a)->bytes, y = ((const PlanKernelBytes *)b)->bytes;
+    return (x < y) - (x > y);
+}
+
+int plan_bytes_by_kernel(const Plan *p, int64_t T, PlanKernelBytes *out, int max) {
+    PlanKernelBytes *all = calloc((size_t)p->nsteps + 1, sizeof *all);
+    if (!all) return 0;
+    int n = 0;
+    for (int i = 0; i < p->nsteps; i++) {
+        const PlanStep *st = &p->steps[i];
+        static const char *const kinds[] = {"", "GEMMs", "copies", "zeroings"};
+        char name[72];
+        if (st->kind == STEP_KERNEL) snprintf(name, sizeof name, "%s", st->kernel);
+        else snprintf(name, sizeof name, "%s (%s)", kinds[st->kind], st->backward ? "backward" : "forward");
+        int j = 0;
+        while (j < n && strcmp(all[j].name, name)) j++;
+        if (j == n) snprintf(all[n++].name, sizeof all->name, "%s", name);
+        all[j].launches++;
+        all[j].bytes += plan_step_bytes(p, st, T);
+    }
+    qsort(all, (size_t)n, sizeof *all, by_bytes_desc);
+    memcpy(out, all, sizeof *all * (size_t)(n < max ? n : max));
+    free(all);
+    return n;
 }
 
 void plan_stats(const Plan *p, int64_t T, PlanStats *out) {

@@ -23,4 +23,15 @@ void plan_stats(const Plan *p, int64_t T, PlanStats *out);
  * take from outside it and what it stores (not its internal values). */
 int64_t plan_step_bytes(const Plan *p, const PlanStep *st, int64_t T);
 
+/* The fused plan's traffic by what runs: each kernel by its symbol, the
+ * GEMMs, copies and zeroings by pass. */
+typedef struct {
+    char name[72];
+    int64_t launches, bytes;
+} PlanKernelBytes;
+
+/* Up to max entries, the most bytes first; returns how many there are
+ * (those past max are left out). */
+int plan_bytes_by_kernel(const Plan *p, int64_t T, PlanKernelBytes *out, int max);
+
 #endif

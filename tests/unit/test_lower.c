@@ -63,6 +63,12 @@ TEST(lower_every_model_packs_without_overlap) {
         plan_stats(p, 65536, &st);
         CHECK(st.launches < st.unfused_launches);
         CHECK(st.bytes < st.unfused_bytes);
+        /* The table by kernel adds up to the plan's launches and bytes. */
+        PlanKernelBytes by[PLAN_MAX_STEPS];
+        int n = plan_bytes_by_kernel(p, 65536, by, PLAN_MAX_STEPS);
+        int64_t launches = 0, bytes = 0;
+        for (int k = 0; k < n; k++) launches += by[k].launches, bytes += by[k].bytes;
+        CHECK(n > 5 && launches == st.launches && bytes == st.bytes && by[0].bytes >= by[n - 1].bytes);
         model_build_free(mb);
     }
     globfree(&g);
@@ -288,6 +294,8 @@ TEST(lower_compile_prints_plan) {
     CHECK_HAS(out, "relu2_fwd_m512");
     CHECK_HAS(out, "plan at T=65536: ");
     CHECK_HAS(out, "launches/step fused");
+    CHECK_HAS(out, "by kernel (most bytes first)");
+    CHECK_HAS(out, "GEMMs (backward)");
     CHECK_HAS(out, "activation arena at T=65536: ");
     CHECK_HAS(out, "build.c");
     FILE *f = fopen(tmp_path("gen/build.c"), "r");
