@@ -62,8 +62,9 @@
 #                mkdir .variant && git archive REV | tar -x -C .variant
 #   torch      the project's PyTorch reference of the same model under
 #              torch.compile (tests/reference/bench_gpu.py, FlexAttention),
-#              same tokens per step, same run; then the ratio, and both
-#              profiles by class side by side (tests/reference/
+#              same tokens per step, same run; then the ratio, both timed
+#              steps side by side (ms/step, tokens/s, MFU, peak memory) and
+#              both profiles by class (tests/reference/
 #              compare_profiles.py: GEMMs, attention forward and backward,
 #              softcap + cross-entropy, elementwise, copies; TFLOP/s and
 #              GB/s against the GPU's peaks).

@@ -67,15 +67,16 @@ else
     fail "bench_gpu.py --profile" "$problems"
 fi
 
-# Side by side with a gptc profile (made up: the GEMMs at 2 ms for 8 GFLOP,
-# 2 GB of elementwise traffic in 1 ms, an optimizer of 1.5 ms); PyTorch's
-# elementwise GB/s is gptc's bytes over its time (marked *).
-printf '{"opt_ms": 1.5, "profile": {"GEMMs": {"ms": 2, "bytes": 1e6, "flops": 8e9}, "elementwise": {"ms": 1, "bytes": 2e9, "flops": 0}}}\n' \
+# Side by side with a gptc profile (made up: a step of 2.5 ms, the GEMMs at
+# 2 ms for 8 GFLOP, 2 GB of elementwise traffic in 1 ms, an optimizer of
+# 1.5 ms); PyTorch's elementwise GB/s is gptc's bytes over its time (marked *).
+printf '{"ms_per_step": 2.5, "opt_ms": 1.5, "profile": {"GEMMs": {"ms": 2, "bytes": 1e6, "flops": 8e9}, "elementwise": {"ms": 1, "bytes": 2e9, "flops": 0}}}\n' \
     > "$tmp/gptc.json"
 if "$py" tests/reference/compare_profiles.py "$tmp/gptc.json" "$tmp/result.json" > "$tmp/cmp" 2>&1 &&
         grep -q '^GEMMs  *2.000 4 TFLOP/s (0.4%)' "$tmp/cmp" && grep -q '^elementwise  *1.000 2e+03 GB/s (42%) ' "$tmp/cmp" &&
         grep -Eq '^elementwise .* [0-9.e+]+ GB/s\* ' "$tmp/cmp" && grep -q '^forward+backward  *3.000' "$tmp/cmp" &&
-        grep -Eq '^optimizer \(timed steps\)  *1.500  *[0-9.]+' "$tmp/cmp" && grep -q '^step  *' "$tmp/cmp"; then
+        grep -Eq '^optimizer \(timed steps\)  *1.500  *[0-9.]+' "$tmp/cmp" && grep -q '^step  *' "$tmp/cmp" &&
+        grep -Eq '^ms/step  *2.50  *[0-9.]+ ' "$tmp/cmp"; then
     pass "compare_profiles.py puts the two profiles side by side"
 else
     fail "compare_profiles.py" "$(cat "$tmp/cmp")"

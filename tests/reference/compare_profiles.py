@@ -12,7 +12,9 @@ Usage: python3 tests/reference/compare_profiles.py GPTC_BENCH.json TORCH.json
        [--peak-tflops 989] [--peak-gbs 4800] [--names A B]
 
 The optimizer, which neither profile covers, follows from each side's
-timed steps (opt_ms, median_opt_ms), and with it the whole step.
+timed steps (opt_ms, median_opt_ms), and with it the whole step. Above the
+classes, the timed steps themselves: ms per step, tokens per second, MFU and
+peak memory, where both files give them.
 
 Two gptc profiles side by side work too (gpu-check's variant step: this
 tree against another build): --names labels the columns, and each side's
@@ -38,9 +40,8 @@ def rate(entry, peak_tflops, peak_gbs, bytes_of=None):
     return "-"
 
 def load(path, maker):
-    """The "profile" object of a result file and its optimizer's ms per step
-    (gptc's opt_ms, PyTorch's median_opt_ms; None when absent), or exit
-    naming the file."""
+    """A result file's object and its "profile" object, or exit naming the
+    file."""
     try:
         with open(path) as f:
             result = json.load(f)
@@ -49,8 +50,36 @@ def load(path, maker):
         sys.exit("compare_profiles: %s: %s" % (path, e))
     if not isinstance(prof, dict):
         sys.exit("compare_profiles: %s has no \"profile\" (make it with %s)" % (path, maker))
-    opt = result.get("opt_ms", result.get("median_opt_ms"))
-    return prof, opt if isinstance(opt, (int, float)) else None
+    return result, prof
+
+
+def number(result, *keys):
+    """The first of keys that result holds as a number (gptc's and PyTorch's
+    names for one figure), or None."""
+    for k in keys:
+        v = result.get(k)
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return v
+    return None
+
+
+def print_steps(gr, tr, na, nb):
+    """The timed steps side by side: ms per step, tokens per second, MFU and
+    peak memory, where both results give them."""
+    rows = (("ms/step", ("ms_per_step", "mean_step_ms"), 1, "%.2f"),
+            ("tokens/s", ("tokens_per_s",), 1, "%.0f"),
+            ("MFU %", ("mfu",), 100, "%.1f"),
+            ("peak memory GiB", ("peak_bytes", "peak_memory_bytes"), 2 ** -30, "%.2f"))
+    header = False
+    for name, keys, scale, fmt in rows:
+        x, y = number(gr, *keys), number(tr, *keys)
+        if x is None or y is None:
+            continue
+        if not header:
+            print("%-26s %10s %-22s %10s %-22s %8s" % ("timed steps", na[:10], "", nb[:10], "", na + "/" + nb))
+            header = True
+        print("%-26s %10s %-22s %10s %-22s %8s" % (name, fmt % (x * scale), "", fmt % (y * scale), "",
+                                                  "%.2f" % (x / y) if y else "-"))
 
 
 def main():
@@ -62,7 +91,9 @@ def main():
     ap.add_argument("--names", nargs=2, metavar=("A", "B"), help="the columns' names (both gptc profiles)")
     a = ap.parse_args()
     na, nb = a.names or ("gptc", "torch")
-    (g, gopt), (t, topt) = load(a.gptc, "gptc bench --profile N --json"), load(a.torch, "bench_gpu.py --profile N --out")
+    (gr, g), (tr, t) = load(a.gptc, "gptc bench --profile N --json"), load(a.torch, "bench_gpu.py --profile N --out")
+    print_steps(gr, tr, na, nb)
+    gopt, topt = number(gr, "opt_ms", "median_opt_ms"), number(tr, "opt_ms", "median_opt_ms")
     print("%-26s %10s %-22s %10s %-22s %8s" % ("class", na[:7] + " ms", na[:16] + " rate", nb[:7] + " ms",
                                                nb[:16] + " rate", na + "/" + nb))
     tg = tt = 0.0
