@@ -3,7 +3,7 @@
  * stage of the skip weight's gradient (templates/colsum.cu is the second).
  *
  * Computes, with w = scalars[skip_off] (spec_skip_index of the source layer)
- * and dxs the gradient at the target's xs (x0_mix_bwd's output):
+ * and dxs the gradient at the target's xs (x0_lambda_grad's output):
  *   dsrc[t, d] += w * dxs[t, d]        (fp32, one rounding to bf16)
  *   d w = sum over (t, d) of dxs[t, d] * src[t, d], as block b's share in
  *   partial[b]; colsum with n = PARTS, cols = 1, scale 1, accumulate 1 and

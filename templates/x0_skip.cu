@@ -1,6 +1,6 @@
 /*
  * x0_skip.cu: a U-net skip's add fused into the x0 mix at the start of its
- * target block, forward (the backward is x0_mix_bwd, then skip.cu).
+ * target block, forward (the backward is x0_lambda_grad.cu, then skip.cu).
  *
  * Computes, with w = scalars[skip_off] (the source layer's skip weight,
  * spec_skip_index) and the target layer's lambdas lx = scalars[lambda_off],

@@ -70,9 +70,6 @@ static void x0_mix(const ModelSpec *s, KernelSet *p) {
         in, "x0_mix_fwd",
         "__nv_bfloat16 *xm, const __nv_bfloat16 *xs, const __nv_bfloat16 *x0, long long table_stride, "
         "const float *scalars, int lambda_off, int rows");
-    add_kernel(in, "x0_mix_bwd",
-               "__nv_bfloat16 *dxs, __nv_bfloat16 *dx0, long long table_stride, const __nv_bfloat16 *dxm, "
-               "const float *scalars, int lambda_off, int rows");
 }
 
 static void relu2(const ModelSpec *s, KernelSet *p) {
@@ -139,8 +136,9 @@ static void x0_lambda_grad(const ModelSpec *s, KernelSet *p) {
     add_const(in, "WIDTH", d);
     add_const(in, "PARTS", parts);
     add_kernel(in, "x0_lambda_grad",
-               "float *partial, const __nv_bfloat16 *dxm, const __nv_bfloat16 *xs, const __nv_bfloat16 *x0, "
-               "long long table_stride, int rows");
+               "float *partial, __nv_bfloat16 *dxs, __nv_bfloat16 *dx0, const __nv_bfloat16 *dxm, "
+               "const __nv_bfloat16 *xs, const __nv_bfloat16 *x0, const float *scalars, long long table_stride, "
+               "int lambda_off, int rows");
 }
 
 /* The second stage of the two-stage reductions: one block, 4 rows per

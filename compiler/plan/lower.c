@@ -779,38 +779,37 @@ static void attention_backward(Lower *L, int i, int dxm) {
 
 /* d xs of layer i into a new buffer (returned): d out of layer i - 1, or of
  * the embedding for layer 0. */
+/* The mix's backward in one pass over dxm (templates/x0_lambda_grad.cu):
+ * d xs, d x0 (accumulated) and the lambdas' partial sums; then their
+ * second stage. Returns d xs. */
 static int mix_backward(Lower *L, int i, int dxm) {
     const ModelSpec *s = L->s;
     int D = s->model.dim, K = s->x0.tables;
     int partial = act(L, PD_F32, 0, (int64_t)L->parts * (1 + K), "lambda.partial");
-    PlanStep *st = kernel(L, "x0_lambda_grad", 0, "x0 lambda gradients");
+    int dxs = act(L, PD_BF16, D, 0, "dxs");
+    PlanStep *st = kernel(L, "x0_lambda_grad", 0, "x0 mix backward");
     bind(st, "partial", partial);
+    bind(st, "dxs", dxs);
+    bind(st, "dx0", L->dx0);
     bind(st, "dxm", dxm);
     bind(st, "xs", L->xs[i]);
     bind(st, "x0", L->x0);
+    bind(st, "scalars", scalars(L));
     bind_rows(st, "table_stride", D);
+    bind_int(st, "lambda_off", spec_lambda_index(s, i, 0));
     bind_rows(st, "rows", 1);
     PlanOp *o = op(L, st, "dot");
     in(o, ref(L, dxm));
     in(o, ref(L, L->xs[i]));
     in(o, ref(L, L->x0));
     out(o, ref(L, partial));
-    colsum(L, "lambda gradients", dscalars(L), spec_lambda_index(s, i, 0), partial, L->parts, 1 + K, false);
-    int dxs = act(L, PD_BF16, D, 0, "dxs");
-    st = kernel(L, "x0_mix_bwd", 0, "x0 mix backward");
-    bind(st, "dxs", dxs);
-    bind(st, "dx0", L->dx0);
-    bind_rows(st, "table_stride", D);
-    bind(st, "dxm", dxm);
-    bind(st, "scalars", scalars(L));
-    bind_int(st, "lambda_off", spec_lambda_index(s, i, 0));
-    bind_rows(st, "rows", 1);
     o = op(L, st, "x0_mix_bwd");
     in(o, ref(L, dxm));
     in(o, ref(L, scalars(L)));
     in(o, ref(L, L->dx0));
     out(o, ref(L, dxs));
     out(o, ref(L, L->dx0));
+    colsum(L, "lambda gradients", dscalars(L), spec_lambda_index(s, i, 0), partial, L->parts, 1 + K, false);
     return dxs;
 }
 

@@ -9,321 +9,321 @@ const char gptc_build_spec[] =
     "{\"description\": \"modded-nanogpt GPT-2 Medium record 10 (x00 + x01)\", \"vocab.size\": 50257, \"vocab.eot\": 50256, \"vocab.pad_multiple\": 128, \"vocab.pad_embeddings\": false, \"model.layers\": 16, \"model.dim\": 1024, \"model.heads\": 8, \"model.head_dim\": 128, \"model.mlp_hidden\": 4096, \"model.activation\": \"relu2\", \"attention.off_layers\": [7], \"attention.norm\": \"qkv\", \"attention.scale\": 0.12, \"attention.rotary.base\": 1024, \"attention.rotary.pairs\": 32, \"attention.rotary.convention\": \"half\", \"attention.window.block_size\": 128, \"attention.window.schedule\": \"cubic\", \"attention.window.max_tokens\": 3456, \"attention.window.long_layers\": [0, 4, 11, 15], \"attention.window.short_max_blocks\": 0, \"attention.window.val_blocks\": 0, \"value_embeddings.tables\": 5, \"value_embeddings.layers\": [0, 1, 2, 3, 4, null, null, null, null, null, null, 0, 1, 2, 3, 4], \"value_embeddings.init\": \"normal\", \"value_embeddings.init_std\": 1, \"value_embeddings.lambda_v\": 0.5, \"value_embeddings.lambda_ve\": 0.5, \"input_embeddings.tables\": 2, \"input_embeddings.naming\": \"record\", \"input_embeddings.init_std\": 1, \"input_embeddings.lambda_x\": 1, \"input_embeddings.lambda_x00\": 0, \"input_embeddings.lambda_extra\": 0, \"skips.pairs\": [[6, 9], [4, 10], [2, 11]], \"skips.init\": 1, \"head.tied\": false, \"head.softcap\": \"isru\", \"head.cap\": 15, \"head.divisor\": 7.5, \"head.offset\": 0, \"head.init\": \"zeros\", \"head.init_std\": 0.0050000000000000001, \"init.linear_std_scale\": 0.5, \"init.zero_out_proj\": true, \"dtypes.matrices\": \"bf16\", \"dtypes.embeddings\": \"bf16\", \"dtypes.head\": \"fp32\", \"dtypes.muon_master\": \"split16\", \"train.ranks\": 8, \"train.tokens_per_rank\": 65536, \"train.steps\": 5690, \"train.seed\": 0, \"train.cooldown_frac\": 0.69999999999999996, \"train.lr_floor\": 0, \"train.muon.lr\": 0.025000000000000001, \"train.muon.weight_decay\": 0.01, \"train.muon.attn_wd_mul\": 1, \"train.muon.mlp_wd_mul\": 2, \"train.muon.momentum_start\": 0.84999999999999998, \"train.muon.momentum_end\": 0.94999999999999996, \"train.muon.momentum_warmup_steps\": 300, \"train.muon.nesterov\": true, \"train.muon.ns_coefficients\": [[4.0848000000000004, -6.8945999999999996, 2.927], [3.9504999999999999, -6.3029000000000002, 2.6377000000000002], [3.7418, -5.5913000000000004, 2.3037000000000001], [2.8769, -3.1427, 1.2045999999999999], [2.8365999999999998, -3.0525000000000002, 1.2012]], \"train.adam.beta1\": 0.80000000000000004, \"train.adam.beta2\": 0.94999999999999996, \"train.adam.eps\": 1e-10, \"train.adam.weight_decay\": 0, \"train.adam.lr_head\": 0.0031250000000000002, \"train.adam.lr_embed\": 0.29999999999999999, \"train.adam.lr_scalars\": 0.014999999999999999, \"train.val.interval\": 125, \"train.val.tokens\": 10485760, \"train.val.tokens_per_rank\": 262144, \"train.data.train\": \"data/fineweb10B/fineweb_train_*.bin\", \"train.data.val\": \"data/fineweb10B/fineweb_val_*.bin\", \"train.data.seed\": 0, \"train.data.repeat\": false, \"vocab.padded\": 50304, \"scalars.length\": 96}";
 
 static PlanBuf bufs[663] = {
-    {.name = "ids", .cls = BUF_INPUT, .dtype = PD_I32, .per_token = 1, .fixed = 0, .tensor = -1, .input = IN_IDS, .off_per_token = 0, .off_fixed = 0, .first = 0, .last = 462}, /* 0 */
+    {.name = "ids", .cls = BUF_INPUT, .dtype = PD_I32, .per_token = 1, .fixed = 0, .tensor = -1, .input = IN_IDS, .off_per_token = 0, .off_fixed = 0, .first = 0, .last = 446}, /* 0 */
     {.name = "targets", .cls = BUF_INPUT, .dtype = PD_I32, .per_token = 1, .fixed = 0, .tensor = -1, .input = IN_TARGETS, .off_per_token = 0, .off_fixed = 0, .first = 149, .last = 149}, /* 1 */
-    {.name = "doc_start", .cls = BUF_INPUT, .dtype = PD_I32, .per_token = 1, .fixed = 0, .tensor = -1, .input = IN_DOC_START, .off_per_token = 0, .off_fixed = 0, .first = 10, .last = 440}, /* 2 */
-    {.name = "cos", .cls = BUF_INPUT, .dtype = PD_F32, .per_token = 64, .fixed = 0, .tensor = -1, .input = IN_COS, .off_per_token = 0, .off_fixed = 0, .first = 9, .last = 441}, /* 3 */
-    {.name = "sin", .cls = BUF_INPUT, .dtype = PD_F32, .per_token = 64, .fixed = 0, .tensor = -1, .input = IN_SIN, .off_per_token = 0, .off_fixed = 0, .first = 9, .last = 441}, /* 4 */
-    {.name = "seg.order", .cls = BUF_INPUT, .dtype = PD_I32, .per_token = 1, .fixed = 0, .tensor = -1, .input = IN_SEG_ORDER, .off_per_token = 0, .off_fixed = 0, .first = 450, .last = 462}, /* 5 */
-    {.name = "seg.start", .cls = BUF_INPUT, .dtype = PD_I32, .per_token = 1, .fixed = 1, .tensor = -1, .input = IN_SEG_START, .off_per_token = 0, .off_fixed = 0, .first = 450, .last = 462}, /* 6 */
-    {.name = "seg.token", .cls = BUF_INPUT, .dtype = PD_I32, .per_token = 1, .fixed = 0, .tensor = -1, .input = IN_SEG_TOKEN, .off_per_token = 0, .off_fixed = 0, .first = 450, .last = 462}, /* 7 */
-    {.name = "x0", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 2048, .fixed = 0, .tensor = -1, .off_per_token = 454912, .off_fixed = 0, .first = 0, .last = 451}, /* 8 */
-    {.name = "x0.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 2, .fixed = 0, .tensor = -1, .off_per_token = 716928, .off_fixed = 0, .first = 0, .last = 451}, /* 9 */
+    {.name = "doc_start", .cls = BUF_INPUT, .dtype = PD_I32, .per_token = 1, .fixed = 0, .tensor = -1, .input = IN_DOC_START, .off_per_token = 0, .off_fixed = 0, .first = 10, .last = 425}, /* 2 */
+    {.name = "cos", .cls = BUF_INPUT, .dtype = PD_F32, .per_token = 64, .fixed = 0, .tensor = -1, .input = IN_COS, .off_per_token = 0, .off_fixed = 0, .first = 9, .last = 426}, /* 3 */
+    {.name = "sin", .cls = BUF_INPUT, .dtype = PD_F32, .per_token = 64, .fixed = 0, .tensor = -1, .input = IN_SIN, .off_per_token = 0, .off_fixed = 0, .first = 9, .last = 426}, /* 4 */
+    {.name = "seg.order", .cls = BUF_INPUT, .dtype = PD_I32, .per_token = 1, .fixed = 0, .tensor = -1, .input = IN_SEG_ORDER, .off_per_token = 0, .off_fixed = 0, .first = 434, .last = 446}, /* 5 */
+    {.name = "seg.start", .cls = BUF_INPUT, .dtype = PD_I32, .per_token = 1, .fixed = 1, .tensor = -1, .input = IN_SEG_START, .off_per_token = 0, .off_fixed = 0, .first = 434, .last = 446}, /* 6 */
+    {.name = "seg.token", .cls = BUF_INPUT, .dtype = PD_I32, .per_token = 1, .fixed = 0, .tensor = -1, .input = IN_SEG_TOKEN, .off_per_token = 0, .off_fixed = 0, .first = 434, .last = 446}, /* 7 */
+    {.name = "x0", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 2048, .fixed = 0, .tensor = -1, .off_per_token = 454912, .off_fixed = 0, .first = 0, .last = 435}, /* 8 */
+    {.name = "x0.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 2, .fixed = 0, .tensor = -1, .off_per_token = 716928, .off_fixed = 0, .first = 0, .last = 435}, /* 9 */
     {.name = "embed1.weight.fp32", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 51463168, .tensor = 2, .plane = PLANE_MASTER, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 0, .last = 0}, /* 10 */
     {.name = "x0.raw0", .cls = BUF_INTERNAL, .dtype = PD_F32, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 0, .last = 0}, /* 11 */
     {.name = "embed2.weight.fp32", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 51463168, .tensor = 3, .plane = PLANE_MASTER, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 1, .last = 1}, /* 12 */
     {.name = "x0.raw1", .cls = BUF_INTERNAL, .dtype = PD_F32, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 1, .last = 1}, /* 13 */
-    {.name = "ve0", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 483584, .off_fixed = 0, .first = 2, .last = 441}, /* 14 */
+    {.name = "ve0", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 483584, .off_fixed = 0, .first = 2, .last = 426}, /* 14 */
     {.name = "value_embeds.0.weight.fp32", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 51463168, .tensor = 4, .plane = PLANE_MASTER, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 2, .last = 2}, /* 15 */
-    {.name = "ve1", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 485632, .off_fixed = 0, .first = 3, .last = 423}, /* 16 */
+    {.name = "ve1", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 485632, .off_fixed = 0, .first = 3, .last = 409}, /* 16 */
     {.name = "value_embeds.1.weight.fp32", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 51463168, .tensor = 5, .plane = PLANE_MASTER, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 3, .last = 3}, /* 17 */
-    {.name = "ve2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 487680, .off_fixed = 0, .first = 4, .last = 405}, /* 18 */
+    {.name = "ve2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 487680, .off_fixed = 0, .first = 4, .last = 392}, /* 18 */
     {.name = "value_embeds.2.weight.fp32", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 51463168, .tensor = 6, .plane = PLANE_MASTER, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 4, .last = 4}, /* 19 */
-    {.name = "ve3", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 489728, .off_fixed = 0, .first = 5, .last = 385}, /* 20 */
+    {.name = "ve3", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 489728, .off_fixed = 0, .first = 5, .last = 373}, /* 20 */
     {.name = "value_embeds.3.weight.fp32", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 51463168, .tensor = 7, .plane = PLANE_MASTER, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 5, .last = 5}, /* 21 */
-    {.name = "ve4", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 491776, .off_fixed = 0, .first = 6, .last = 367}, /* 22 */
+    {.name = "ve4", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 491776, .off_fixed = 0, .first = 6, .last = 356}, /* 22 */
     {.name = "value_embeds.4.weight.fp32", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 51463168, .tensor = 8, .plane = PLANE_MASTER, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 6, .last = 6}, /* 23 */
-    {.name = "L0.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 493824, .off_fixed = 0, .first = 7, .last = 443}, /* 24 */
-    {.name = "scalars.fp32", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 96, .tensor = 1, .plane = PLANE_MASTER, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 7, .last = 447}, /* 25 */
-    {.name = "L0.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 362752, .off_fixed = 0, .first = 8, .last = 441}, /* 26 */
-    {.name = "blocks.0.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 9, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 8, .last = 444}, /* 27 */
-    {.name = "L0.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 715008, .off_fixed = 0, .first = 9, .last = 441}, /* 28 */
-    {.name = "L0.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 495872, .off_fixed = 0, .first = 9, .last = 440}, /* 29 */
-    {.name = "L0.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 497920, .off_fixed = 0, .first = 9, .last = 440}, /* 30 */
-    {.name = "L0.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 499968, .off_fixed = 0, .first = 9, .last = 440}, /* 31 */
+    {.name = "L0.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 493824, .off_fixed = 0, .first = 7, .last = 428}, /* 24 */
+    {.name = "scalars.fp32", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 96, .tensor = 1, .plane = PLANE_MASTER, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 7, .last = 430}, /* 25 */
+    {.name = "L0.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 362752, .off_fixed = 0, .first = 8, .last = 426}, /* 26 */
+    {.name = "blocks.0.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 9, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 8, .last = 429}, /* 27 */
+    {.name = "L0.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 715008, .off_fixed = 0, .first = 9, .last = 426}, /* 28 */
+    {.name = "L0.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 495872, .off_fixed = 0, .first = 9, .last = 425}, /* 29 */
+    {.name = "L0.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 497920, .off_fixed = 0, .first = 9, .last = 425}, /* 30 */
+    {.name = "L0.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 499968, .off_fixed = 0, .first = 9, .last = 425}, /* 31 */
     {.name = "L0.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 9, .last = 9}, /* 32 */
     {.name = "L0.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 9, .last = 9}, /* 33 */
     {.name = "L0.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 9, .last = 9}, /* 34 */
-    {.name = "L0.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 502016, .off_fixed = 0, .first = 10, .last = 438}, /* 35 */
-    {.name = "L0.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716448, .off_fixed = 0, .first = 10, .last = 440}, /* 36 */
-    {.name = "L0.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 504064, .off_fixed = 0, .first = 11, .last = 427}, /* 37 */
-    {.name = "blocks.0.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 9, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 11, .last = 437}, /* 38 */
-    {.name = "L0.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 506112, .off_fixed = 0, .first = 12, .last = 435}, /* 39 */
-    {.name = "L0.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716936, .off_fixed = 0, .first = 12, .last = 435}, /* 40 */
-    {.name = "L0.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 100608, .off_fixed = 0, .first = 13, .last = 432}, /* 41 */
-    {.name = "blocks.0.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 10, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 13, .last = 434}, /* 42 */
-    {.name = "L0.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 108800, .off_fixed = 0, .first = 14, .last = 430}, /* 43 */
-    {.name = "blocks.0.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 11, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 15, .last = 431}, /* 44 */
-    {.name = "L1.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 508160, .off_fixed = 0, .first = 16, .last = 425}, /* 45 */
-    {.name = "L1.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 368896, .off_fixed = 0, .first = 17, .last = 423}, /* 46 */
-    {.name = "blocks.1.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 12, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 17, .last = 426}, /* 47 */
-    {.name = "L1.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 715104, .off_fixed = 0, .first = 18, .last = 423}, /* 48 */
-    {.name = "L1.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 510208, .off_fixed = 0, .first = 18, .last = 422}, /* 49 */
-    {.name = "L1.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 512256, .off_fixed = 0, .first = 18, .last = 422}, /* 50 */
-    {.name = "L1.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 514304, .off_fixed = 0, .first = 18, .last = 422}, /* 51 */
+    {.name = "L0.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 502016, .off_fixed = 0, .first = 10, .last = 423}, /* 35 */
+    {.name = "L0.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716448, .off_fixed = 0, .first = 10, .last = 425}, /* 36 */
+    {.name = "L0.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 504064, .off_fixed = 0, .first = 11, .last = 413}, /* 37 */
+    {.name = "blocks.0.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 9, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 11, .last = 422}, /* 38 */
+    {.name = "L0.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 506112, .off_fixed = 0, .first = 12, .last = 420}, /* 39 */
+    {.name = "L0.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716936, .off_fixed = 0, .first = 12, .last = 420}, /* 40 */
+    {.name = "L0.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 100608, .off_fixed = 0, .first = 13, .last = 417}, /* 41 */
+    {.name = "blocks.0.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 10, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 13, .last = 419}, /* 42 */
+    {.name = "L0.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 108800, .off_fixed = 0, .first = 14, .last = 415}, /* 43 */
+    {.name = "blocks.0.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 11, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 15, .last = 416}, /* 44 */
+    {.name = "L1.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 508160, .off_fixed = 0, .first = 16, .last = 411}, /* 45 */
+    {.name = "L1.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 368896, .off_fixed = 0, .first = 17, .last = 409}, /* 46 */
+    {.name = "blocks.1.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 12, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 17, .last = 412}, /* 47 */
+    {.name = "L1.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 715104, .off_fixed = 0, .first = 18, .last = 409}, /* 48 */
+    {.name = "L1.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 510208, .off_fixed = 0, .first = 18, .last = 408}, /* 49 */
+    {.name = "L1.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 512256, .off_fixed = 0, .first = 18, .last = 408}, /* 50 */
+    {.name = "L1.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 514304, .off_fixed = 0, .first = 18, .last = 408}, /* 51 */
     {.name = "L1.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 18, .last = 18}, /* 52 */
     {.name = "L1.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 18, .last = 18}, /* 53 */
     {.name = "L1.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 18, .last = 18}, /* 54 */
-    {.name = "L1.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 516352, .off_fixed = 0, .first = 19, .last = 420}, /* 55 */
-    {.name = "L1.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716480, .off_fixed = 0, .first = 19, .last = 422}, /* 56 */
-    {.name = "L1.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 518400, .off_fixed = 0, .first = 20, .last = 409}, /* 57 */
-    {.name = "blocks.1.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 12, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 20, .last = 419}, /* 58 */
-    {.name = "L1.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 520448, .off_fixed = 0, .first = 21, .last = 417}, /* 59 */
-    {.name = "L1.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716940, .off_fixed = 0, .first = 21, .last = 417}, /* 60 */
-    {.name = "L1.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 116992, .off_fixed = 0, .first = 22, .last = 414}, /* 61 */
-    {.name = "blocks.1.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 13, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 22, .last = 416}, /* 62 */
-    {.name = "L1.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 125184, .off_fixed = 0, .first = 23, .last = 412}, /* 63 */
-    {.name = "blocks.1.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 14, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 24, .last = 413}, /* 64 */
-    {.name = "L2.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 522496, .off_fixed = 0, .first = 25, .last = 407}, /* 65 */
-    {.name = "L2.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 375040, .off_fixed = 0, .first = 26, .last = 405}, /* 66 */
-    {.name = "blocks.2.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 15, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 26, .last = 408}, /* 67 */
-    {.name = "L2.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 715200, .off_fixed = 0, .first = 27, .last = 405}, /* 68 */
-    {.name = "L2.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 524544, .off_fixed = 0, .first = 27, .last = 404}, /* 69 */
-    {.name = "L2.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 526592, .off_fixed = 0, .first = 27, .last = 404}, /* 70 */
-    {.name = "L2.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 528640, .off_fixed = 0, .first = 27, .last = 404}, /* 71 */
+    {.name = "L1.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 516352, .off_fixed = 0, .first = 19, .last = 406}, /* 55 */
+    {.name = "L1.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716480, .off_fixed = 0, .first = 19, .last = 408}, /* 56 */
+    {.name = "L1.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 518400, .off_fixed = 0, .first = 20, .last = 396}, /* 57 */
+    {.name = "blocks.1.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 12, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 20, .last = 405}, /* 58 */
+    {.name = "L1.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 520448, .off_fixed = 0, .first = 21, .last = 403}, /* 59 */
+    {.name = "L1.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716940, .off_fixed = 0, .first = 21, .last = 403}, /* 60 */
+    {.name = "L1.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 116992, .off_fixed = 0, .first = 22, .last = 400}, /* 61 */
+    {.name = "blocks.1.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 13, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 22, .last = 402}, /* 62 */
+    {.name = "L1.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 125184, .off_fixed = 0, .first = 23, .last = 398}, /* 63 */
+    {.name = "blocks.1.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 14, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 24, .last = 399}, /* 64 */
+    {.name = "L2.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 522496, .off_fixed = 0, .first = 25, .last = 394}, /* 65 */
+    {.name = "L2.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 375040, .off_fixed = 0, .first = 26, .last = 392}, /* 66 */
+    {.name = "blocks.2.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 15, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 26, .last = 395}, /* 67 */
+    {.name = "L2.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 715200, .off_fixed = 0, .first = 27, .last = 392}, /* 68 */
+    {.name = "L2.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 524544, .off_fixed = 0, .first = 27, .last = 391}, /* 69 */
+    {.name = "L2.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 526592, .off_fixed = 0, .first = 27, .last = 391}, /* 70 */
+    {.name = "L2.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 528640, .off_fixed = 0, .first = 27, .last = 391}, /* 71 */
     {.name = "L2.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 27, .last = 27}, /* 72 */
     {.name = "L2.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 27, .last = 27}, /* 73 */
     {.name = "L2.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 27, .last = 27}, /* 74 */
-    {.name = "L2.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 530688, .off_fixed = 0, .first = 28, .last = 402}, /* 75 */
-    {.name = "L2.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716512, .off_fixed = 0, .first = 28, .last = 404}, /* 76 */
-    {.name = "L2.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 532736, .off_fixed = 0, .first = 29, .last = 392}, /* 77 */
-    {.name = "blocks.2.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 15, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 29, .last = 401}, /* 78 */
-    {.name = "L2.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 534784, .off_fixed = 0, .first = 30, .last = 399}, /* 79 */
-    {.name = "L2.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716944, .off_fixed = 0, .first = 30, .last = 399}, /* 80 */
-    {.name = "L2.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 133376, .off_fixed = 0, .first = 31, .last = 396}, /* 81 */
-    {.name = "blocks.2.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 16, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 31, .last = 398}, /* 82 */
-    {.name = "L2.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 141568, .off_fixed = 0, .first = 32, .last = 394}, /* 83 */
-    {.name = "blocks.2.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 17, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 33, .last = 395}, /* 84 */
-    {.name = "L3.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 536832, .off_fixed = 0, .first = 34, .last = 387}, /* 85 */
-    {.name = "L3.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 381184, .off_fixed = 0, .first = 35, .last = 385}, /* 86 */
-    {.name = "blocks.3.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 18, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 35, .last = 388}, /* 87 */
-    {.name = "L3.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 715296, .off_fixed = 0, .first = 36, .last = 385}, /* 88 */
-    {.name = "L3.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 538880, .off_fixed = 0, .first = 36, .last = 384}, /* 89 */
-    {.name = "L3.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 540928, .off_fixed = 0, .first = 36, .last = 384}, /* 90 */
-    {.name = "L3.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 542976, .off_fixed = 0, .first = 36, .last = 384}, /* 91 */
+    {.name = "L2.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 530688, .off_fixed = 0, .first = 28, .last = 389}, /* 75 */
+    {.name = "L2.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716512, .off_fixed = 0, .first = 28, .last = 391}, /* 76 */
+    {.name = "L2.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 532736, .off_fixed = 0, .first = 29, .last = 379}, /* 77 */
+    {.name = "blocks.2.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 15, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 29, .last = 388}, /* 78 */
+    {.name = "L2.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 534784, .off_fixed = 0, .first = 30, .last = 386}, /* 79 */
+    {.name = "L2.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716944, .off_fixed = 0, .first = 30, .last = 386}, /* 80 */
+    {.name = "L2.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 133376, .off_fixed = 0, .first = 31, .last = 383}, /* 81 */
+    {.name = "blocks.2.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 16, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 31, .last = 385}, /* 82 */
+    {.name = "L2.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 141568, .off_fixed = 0, .first = 32, .last = 381}, /* 83 */
+    {.name = "blocks.2.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 17, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 33, .last = 382}, /* 84 */
+    {.name = "L3.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 536832, .off_fixed = 0, .first = 34, .last = 375}, /* 85 */
+    {.name = "L3.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 381184, .off_fixed = 0, .first = 35, .last = 373}, /* 86 */
+    {.name = "blocks.3.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 18, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 35, .last = 376}, /* 87 */
+    {.name = "L3.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 715296, .off_fixed = 0, .first = 36, .last = 373}, /* 88 */
+    {.name = "L3.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 538880, .off_fixed = 0, .first = 36, .last = 372}, /* 89 */
+    {.name = "L3.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 540928, .off_fixed = 0, .first = 36, .last = 372}, /* 90 */
+    {.name = "L3.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 542976, .off_fixed = 0, .first = 36, .last = 372}, /* 91 */
     {.name = "L3.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 36, .last = 36}, /* 92 */
     {.name = "L3.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 36, .last = 36}, /* 93 */
     {.name = "L3.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 36, .last = 36}, /* 94 */
-    {.name = "L3.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 545024, .off_fixed = 0, .first = 37, .last = 382}, /* 95 */
-    {.name = "L3.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716544, .off_fixed = 0, .first = 37, .last = 384}, /* 96 */
-    {.name = "L3.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 547072, .off_fixed = 0, .first = 38, .last = 371}, /* 97 */
-    {.name = "blocks.3.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 18, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 38, .last = 381}, /* 98 */
-    {.name = "L3.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 549120, .off_fixed = 0, .first = 39, .last = 379}, /* 99 */
-    {.name = "L3.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716948, .off_fixed = 0, .first = 39, .last = 379}, /* 100 */
-    {.name = "L3.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 149760, .off_fixed = 0, .first = 40, .last = 376}, /* 101 */
-    {.name = "blocks.3.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 19, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 40, .last = 378}, /* 102 */
-    {.name = "L3.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 157952, .off_fixed = 0, .first = 41, .last = 374}, /* 103 */
-    {.name = "blocks.3.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 20, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 42, .last = 375}, /* 104 */
-    {.name = "L4.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 551168, .off_fixed = 0, .first = 43, .last = 369}, /* 105 */
-    {.name = "L4.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 387328, .off_fixed = 0, .first = 44, .last = 367}, /* 106 */
-    {.name = "blocks.4.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 21, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 44, .last = 370}, /* 107 */
-    {.name = "L4.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 715392, .off_fixed = 0, .first = 45, .last = 367}, /* 108 */
-    {.name = "L4.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 553216, .off_fixed = 0, .first = 45, .last = 366}, /* 109 */
-    {.name = "L4.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 555264, .off_fixed = 0, .first = 45, .last = 366}, /* 110 */
-    {.name = "L4.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 557312, .off_fixed = 0, .first = 45, .last = 366}, /* 111 */
+    {.name = "L3.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 545024, .off_fixed = 0, .first = 37, .last = 370}, /* 95 */
+    {.name = "L3.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716544, .off_fixed = 0, .first = 37, .last = 372}, /* 96 */
+    {.name = "L3.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 547072, .off_fixed = 0, .first = 38, .last = 360}, /* 97 */
+    {.name = "blocks.3.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 18, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 38, .last = 369}, /* 98 */
+    {.name = "L3.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 549120, .off_fixed = 0, .first = 39, .last = 367}, /* 99 */
+    {.name = "L3.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716948, .off_fixed = 0, .first = 39, .last = 367}, /* 100 */
+    {.name = "L3.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 149760, .off_fixed = 0, .first = 40, .last = 364}, /* 101 */
+    {.name = "blocks.3.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 19, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 40, .last = 366}, /* 102 */
+    {.name = "L3.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 157952, .off_fixed = 0, .first = 41, .last = 362}, /* 103 */
+    {.name = "blocks.3.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 20, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 42, .last = 363}, /* 104 */
+    {.name = "L4.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 551168, .off_fixed = 0, .first = 43, .last = 358}, /* 105 */
+    {.name = "L4.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 387328, .off_fixed = 0, .first = 44, .last = 356}, /* 106 */
+    {.name = "blocks.4.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 21, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 44, .last = 359}, /* 107 */
+    {.name = "L4.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 715392, .off_fixed = 0, .first = 45, .last = 356}, /* 108 */
+    {.name = "L4.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 553216, .off_fixed = 0, .first = 45, .last = 355}, /* 109 */
+    {.name = "L4.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 555264, .off_fixed = 0, .first = 45, .last = 355}, /* 110 */
+    {.name = "L4.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 557312, .off_fixed = 0, .first = 45, .last = 355}, /* 111 */
     {.name = "L4.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 45, .last = 45}, /* 112 */
     {.name = "L4.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 45, .last = 45}, /* 113 */
     {.name = "L4.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 45, .last = 45}, /* 114 */
-    {.name = "L4.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 559360, .off_fixed = 0, .first = 46, .last = 364}, /* 115 */
-    {.name = "L4.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716576, .off_fixed = 0, .first = 46, .last = 366}, /* 116 */
-    {.name = "L4.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 561408, .off_fixed = 0, .first = 47, .last = 354}, /* 117 */
-    {.name = "blocks.4.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 21, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 47, .last = 363}, /* 118 */
-    {.name = "L4.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 563456, .off_fixed = 0, .first = 48, .last = 361}, /* 119 */
-    {.name = "L4.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716952, .off_fixed = 0, .first = 48, .last = 361}, /* 120 */
-    {.name = "L4.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 166144, .off_fixed = 0, .first = 49, .last = 358}, /* 121 */
-    {.name = "blocks.4.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 22, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 49, .last = 360}, /* 122 */
-    {.name = "L4.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 174336, .off_fixed = 0, .first = 50, .last = 356}, /* 123 */
-    {.name = "blocks.4.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 23, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 51, .last = 357}, /* 124 */
-    {.name = "L5.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 565504, .off_fixed = 0, .first = 52, .last = 349}, /* 125 */
-    {.name = "L5.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 393472, .off_fixed = 0, .first = 53, .last = 347}, /* 126 */
-    {.name = "blocks.5.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 24, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 53, .last = 350}, /* 127 */
-    {.name = "L5.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 715488, .off_fixed = 0, .first = 54, .last = 347}, /* 128 */
-    {.name = "L5.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 567552, .off_fixed = 0, .first = 54, .last = 346}, /* 129 */
-    {.name = "L5.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 569600, .off_fixed = 0, .first = 54, .last = 346}, /* 130 */
-    {.name = "L5.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 571648, .off_fixed = 0, .first = 54, .last = 346}, /* 131 */
+    {.name = "L4.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 559360, .off_fixed = 0, .first = 46, .last = 353}, /* 115 */
+    {.name = "L4.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716576, .off_fixed = 0, .first = 46, .last = 355}, /* 116 */
+    {.name = "L4.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 561408, .off_fixed = 0, .first = 47, .last = 343}, /* 117 */
+    {.name = "blocks.4.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 21, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 47, .last = 352}, /* 118 */
+    {.name = "L4.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 563456, .off_fixed = 0, .first = 48, .last = 350}, /* 119 */
+    {.name = "L4.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716952, .off_fixed = 0, .first = 48, .last = 350}, /* 120 */
+    {.name = "L4.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 166144, .off_fixed = 0, .first = 49, .last = 347}, /* 121 */
+    {.name = "blocks.4.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 22, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 49, .last = 349}, /* 122 */
+    {.name = "L4.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 174336, .off_fixed = 0, .first = 50, .last = 345}, /* 123 */
+    {.name = "blocks.4.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 23, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 51, .last = 346}, /* 124 */
+    {.name = "L5.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 565504, .off_fixed = 0, .first = 52, .last = 339}, /* 125 */
+    {.name = "L5.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 393472, .off_fixed = 0, .first = 53, .last = 337}, /* 126 */
+    {.name = "blocks.5.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 24, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 53, .last = 340}, /* 127 */
+    {.name = "L5.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 715488, .off_fixed = 0, .first = 54, .last = 337}, /* 128 */
+    {.name = "L5.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 567552, .off_fixed = 0, .first = 54, .last = 336}, /* 129 */
+    {.name = "L5.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 569600, .off_fixed = 0, .first = 54, .last = 336}, /* 130 */
+    {.name = "L5.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 571648, .off_fixed = 0, .first = 54, .last = 336}, /* 131 */
     {.name = "L5.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 54, .last = 54}, /* 132 */
     {.name = "L5.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 54, .last = 54}, /* 133 */
     {.name = "L5.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 54, .last = 54}, /* 134 */
-    {.name = "L5.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 573696, .off_fixed = 0, .first = 55, .last = 344}, /* 135 */
-    {.name = "L5.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716608, .off_fixed = 0, .first = 55, .last = 346}, /* 136 */
-    {.name = "L5.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 575744, .off_fixed = 0, .first = 56, .last = 333}, /* 137 */
-    {.name = "blocks.5.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 24, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 56, .last = 343}, /* 138 */
-    {.name = "L5.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 577792, .off_fixed = 0, .first = 57, .last = 341}, /* 139 */
-    {.name = "L5.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716956, .off_fixed = 0, .first = 57, .last = 341}, /* 140 */
-    {.name = "L5.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 182528, .off_fixed = 0, .first = 58, .last = 338}, /* 141 */
-    {.name = "blocks.5.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 25, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 58, .last = 340}, /* 142 */
-    {.name = "L5.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 190720, .off_fixed = 0, .first = 59, .last = 336}, /* 143 */
-    {.name = "blocks.5.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 26, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 60, .last = 337}, /* 144 */
-    {.name = "L6.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 579840, .off_fixed = 0, .first = 61, .last = 331}, /* 145 */
-    {.name = "L6.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 399616, .off_fixed = 0, .first = 62, .last = 329}, /* 146 */
-    {.name = "blocks.6.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 27, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 62, .last = 332}, /* 147 */
-    {.name = "L6.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 715584, .off_fixed = 0, .first = 63, .last = 329}, /* 148 */
-    {.name = "L6.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 581888, .off_fixed = 0, .first = 63, .last = 328}, /* 149 */
-    {.name = "L6.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 583936, .off_fixed = 0, .first = 63, .last = 328}, /* 150 */
-    {.name = "L6.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 585984, .off_fixed = 0, .first = 63, .last = 328}, /* 151 */
+    {.name = "L5.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 573696, .off_fixed = 0, .first = 55, .last = 334}, /* 135 */
+    {.name = "L5.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716608, .off_fixed = 0, .first = 55, .last = 336}, /* 136 */
+    {.name = "L5.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 575744, .off_fixed = 0, .first = 56, .last = 324}, /* 137 */
+    {.name = "blocks.5.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 24, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 56, .last = 333}, /* 138 */
+    {.name = "L5.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 577792, .off_fixed = 0, .first = 57, .last = 331}, /* 139 */
+    {.name = "L5.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716956, .off_fixed = 0, .first = 57, .last = 331}, /* 140 */
+    {.name = "L5.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 182528, .off_fixed = 0, .first = 58, .last = 328}, /* 141 */
+    {.name = "blocks.5.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 25, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 58, .last = 330}, /* 142 */
+    {.name = "L5.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 190720, .off_fixed = 0, .first = 59, .last = 326}, /* 143 */
+    {.name = "blocks.5.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 26, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 60, .last = 327}, /* 144 */
+    {.name = "L6.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 579840, .off_fixed = 0, .first = 61, .last = 322}, /* 145 */
+    {.name = "L6.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 399616, .off_fixed = 0, .first = 62, .last = 320}, /* 146 */
+    {.name = "blocks.6.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 27, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 62, .last = 323}, /* 147 */
+    {.name = "L6.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 715584, .off_fixed = 0, .first = 63, .last = 320}, /* 148 */
+    {.name = "L6.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 581888, .off_fixed = 0, .first = 63, .last = 319}, /* 149 */
+    {.name = "L6.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 583936, .off_fixed = 0, .first = 63, .last = 319}, /* 150 */
+    {.name = "L6.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 585984, .off_fixed = 0, .first = 63, .last = 319}, /* 151 */
     {.name = "L6.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 63, .last = 63}, /* 152 */
     {.name = "L6.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 63, .last = 63}, /* 153 */
     {.name = "L6.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 63, .last = 63}, /* 154 */
-    {.name = "L6.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 588032, .off_fixed = 0, .first = 64, .last = 326}, /* 155 */
-    {.name = "L6.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716640, .off_fixed = 0, .first = 64, .last = 328}, /* 156 */
-    {.name = "L6.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 590080, .off_fixed = 0, .first = 65, .last = 316}, /* 157 */
-    {.name = "blocks.6.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 27, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 65, .last = 325}, /* 158 */
-    {.name = "L6.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 592128, .off_fixed = 0, .first = 66, .last = 323}, /* 159 */
-    {.name = "L6.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716960, .off_fixed = 0, .first = 66, .last = 323}, /* 160 */
-    {.name = "L6.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 198912, .off_fixed = 0, .first = 67, .last = 320}, /* 161 */
-    {.name = "blocks.6.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 28, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 67, .last = 322}, /* 162 */
-    {.name = "L6.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 207104, .off_fixed = 0, .first = 68, .last = 318}, /* 163 */
-    {.name = "blocks.6.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 29, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 69, .last = 319}, /* 164 */
-    {.name = "L7.xm=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 594176, .off_fixed = 0, .first = 70, .last = 304}, /* 165 */
-    {.name = "L7.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 596224, .off_fixed = 0, .first = 71, .last = 312}, /* 166 */
-    {.name = "L7.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716964, .off_fixed = 0, .first = 71, .last = 312}, /* 167 */
-    {.name = "L7.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 215296, .off_fixed = 0, .first = 72, .last = 309}, /* 168 */
-    {.name = "blocks.7.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 30, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 72, .last = 311}, /* 169 */
-    {.name = "L7.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 223488, .off_fixed = 0, .first = 73, .last = 307}, /* 170 */
-    {.name = "blocks.7.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 31, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 74, .last = 308}, /* 171 */
-    {.name = "L8.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 598272, .off_fixed = 0, .first = 75, .last = 302}, /* 172 */
-    {.name = "L8.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 405760, .off_fixed = 0, .first = 76, .last = 300}, /* 173 */
-    {.name = "blocks.8.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 32, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 76, .last = 303}, /* 174 */
-    {.name = "L8.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 715680, .off_fixed = 0, .first = 77, .last = 300}, /* 175 */
-    {.name = "L8.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 600320, .off_fixed = 0, .first = 77, .last = 299}, /* 176 */
-    {.name = "L8.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 602368, .off_fixed = 0, .first = 77, .last = 299}, /* 177 */
-    {.name = "L8.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 604416, .off_fixed = 0, .first = 77, .last = 299}, /* 178 */
+    {.name = "L6.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 588032, .off_fixed = 0, .first = 64, .last = 317}, /* 155 */
+    {.name = "L6.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716640, .off_fixed = 0, .first = 64, .last = 319}, /* 156 */
+    {.name = "L6.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 590080, .off_fixed = 0, .first = 65, .last = 307}, /* 157 */
+    {.name = "blocks.6.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 27, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 65, .last = 316}, /* 158 */
+    {.name = "L6.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 592128, .off_fixed = 0, .first = 66, .last = 314}, /* 159 */
+    {.name = "L6.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716960, .off_fixed = 0, .first = 66, .last = 314}, /* 160 */
+    {.name = "L6.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 198912, .off_fixed = 0, .first = 67, .last = 311}, /* 161 */
+    {.name = "blocks.6.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 28, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 67, .last = 313}, /* 162 */
+    {.name = "L6.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 207104, .off_fixed = 0, .first = 68, .last = 309}, /* 163 */
+    {.name = "blocks.6.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 29, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 69, .last = 310}, /* 164 */
+    {.name = "L7.xm=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 594176, .off_fixed = 0, .first = 70, .last = 297}, /* 165 */
+    {.name = "L7.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 596224, .off_fixed = 0, .first = 71, .last = 304}, /* 166 */
+    {.name = "L7.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716964, .off_fixed = 0, .first = 71, .last = 304}, /* 167 */
+    {.name = "L7.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 215296, .off_fixed = 0, .first = 72, .last = 301}, /* 168 */
+    {.name = "blocks.7.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 30, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 72, .last = 303}, /* 169 */
+    {.name = "L7.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 223488, .off_fixed = 0, .first = 73, .last = 299}, /* 170 */
+    {.name = "blocks.7.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 31, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 74, .last = 300}, /* 171 */
+    {.name = "L8.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 598272, .off_fixed = 0, .first = 75, .last = 295}, /* 172 */
+    {.name = "L8.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 405760, .off_fixed = 0, .first = 76, .last = 293}, /* 173 */
+    {.name = "blocks.8.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 32, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 76, .last = 296}, /* 174 */
+    {.name = "L8.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 715680, .off_fixed = 0, .first = 77, .last = 293}, /* 175 */
+    {.name = "L8.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 600320, .off_fixed = 0, .first = 77, .last = 292}, /* 176 */
+    {.name = "L8.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 602368, .off_fixed = 0, .first = 77, .last = 292}, /* 177 */
+    {.name = "L8.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 604416, .off_fixed = 0, .first = 77, .last = 292}, /* 178 */
     {.name = "L8.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 77, .last = 77}, /* 179 */
     {.name = "L8.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 77, .last = 77}, /* 180 */
     {.name = "L8.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 77, .last = 77}, /* 181 */
-    {.name = "L8.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 606464, .off_fixed = 0, .first = 78, .last = 297}, /* 182 */
-    {.name = "L8.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716672, .off_fixed = 0, .first = 78, .last = 299}, /* 183 */
+    {.name = "L8.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 606464, .off_fixed = 0, .first = 78, .last = 290}, /* 182 */
+    {.name = "L8.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716672, .off_fixed = 0, .first = 78, .last = 292}, /* 183 */
     {.name = "L8.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 79, .last = 84}, /* 184 */
-    {.name = "blocks.8.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 32, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 79, .last = 296}, /* 185 */
-    {.name = "L8.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 608512, .off_fixed = 0, .first = 80, .last = 294}, /* 186 */
-    {.name = "L8.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716968, .off_fixed = 0, .first = 80, .last = 294}, /* 187 */
-    {.name = "L8.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 231680, .off_fixed = 0, .first = 81, .last = 291}, /* 188 */
-    {.name = "blocks.8.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 33, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 81, .last = 293}, /* 189 */
-    {.name = "L8.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 239872, .off_fixed = 0, .first = 82, .last = 289}, /* 190 */
-    {.name = "blocks.8.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 34, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 83, .last = 290}, /* 191 */
-    {.name = "L9.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 610560, .off_fixed = 0, .first = 84, .last = 283}, /* 192 */
-    {.name = "L9.xs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 612608, .off_fixed = 0, .first = 84, .last = 285}, /* 193 */
-    {.name = "L9.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 411904, .off_fixed = 0, .first = 85, .last = 281}, /* 194 */
-    {.name = "blocks.9.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 35, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 85, .last = 284}, /* 195 */
-    {.name = "L9.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 715776, .off_fixed = 0, .first = 86, .last = 281}, /* 196 */
-    {.name = "L9.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 614656, .off_fixed = 0, .first = 86, .last = 280}, /* 197 */
-    {.name = "L9.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 616704, .off_fixed = 0, .first = 86, .last = 280}, /* 198 */
-    {.name = "L9.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 618752, .off_fixed = 0, .first = 86, .last = 280}, /* 199 */
+    {.name = "blocks.8.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 32, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 79, .last = 289}, /* 185 */
+    {.name = "L8.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 608512, .off_fixed = 0, .first = 80, .last = 287}, /* 186 */
+    {.name = "L8.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716968, .off_fixed = 0, .first = 80, .last = 287}, /* 187 */
+    {.name = "L8.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 231680, .off_fixed = 0, .first = 81, .last = 284}, /* 188 */
+    {.name = "blocks.8.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 33, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 81, .last = 286}, /* 189 */
+    {.name = "L8.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 239872, .off_fixed = 0, .first = 82, .last = 282}, /* 190 */
+    {.name = "blocks.8.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 34, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 83, .last = 283}, /* 191 */
+    {.name = "L9.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 610560, .off_fixed = 0, .first = 84, .last = 277}, /* 192 */
+    {.name = "L9.xs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 612608, .off_fixed = 0, .first = 84, .last = 279}, /* 193 */
+    {.name = "L9.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 411904, .off_fixed = 0, .first = 85, .last = 275}, /* 194 */
+    {.name = "blocks.9.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 35, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 85, .last = 278}, /* 195 */
+    {.name = "L9.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 715776, .off_fixed = 0, .first = 86, .last = 275}, /* 196 */
+    {.name = "L9.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 614656, .off_fixed = 0, .first = 86, .last = 274}, /* 197 */
+    {.name = "L9.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 616704, .off_fixed = 0, .first = 86, .last = 274}, /* 198 */
+    {.name = "L9.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 618752, .off_fixed = 0, .first = 86, .last = 274}, /* 199 */
     {.name = "L9.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 86, .last = 86}, /* 200 */
     {.name = "L9.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 86, .last = 86}, /* 201 */
     {.name = "L9.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 86, .last = 86}, /* 202 */
-    {.name = "L9.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 620800, .off_fixed = 0, .first = 87, .last = 278}, /* 203 */
-    {.name = "L9.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716704, .off_fixed = 0, .first = 87, .last = 280}, /* 204 */
+    {.name = "L9.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 620800, .off_fixed = 0, .first = 87, .last = 272}, /* 203 */
+    {.name = "L9.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716704, .off_fixed = 0, .first = 87, .last = 274}, /* 204 */
     {.name = "L9.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 88, .last = 93}, /* 205 */
-    {.name = "blocks.9.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 35, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 88, .last = 277}, /* 206 */
-    {.name = "L9.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 622848, .off_fixed = 0, .first = 89, .last = 275}, /* 207 */
-    {.name = "L9.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716972, .off_fixed = 0, .first = 89, .last = 275}, /* 208 */
-    {.name = "L9.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 248064, .off_fixed = 0, .first = 90, .last = 272}, /* 209 */
-    {.name = "blocks.9.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 36, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 90, .last = 274}, /* 210 */
-    {.name = "L9.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 256256, .off_fixed = 0, .first = 91, .last = 270}, /* 211 */
-    {.name = "blocks.9.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 37, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 92, .last = 271}, /* 212 */
-    {.name = "L10.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 624896, .off_fixed = 0, .first = 93, .last = 264}, /* 213 */
-    {.name = "L10.xs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 626944, .off_fixed = 0, .first = 93, .last = 266}, /* 214 */
-    {.name = "L10.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 418048, .off_fixed = 0, .first = 94, .last = 262}, /* 215 */
-    {.name = "blocks.10.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 38, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 94, .last = 265}, /* 216 */
-    {.name = "L10.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 715872, .off_fixed = 0, .first = 95, .last = 262}, /* 217 */
-    {.name = "L10.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 628992, .off_fixed = 0, .first = 95, .last = 261}, /* 218 */
-    {.name = "L10.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 631040, .off_fixed = 0, .first = 95, .last = 261}, /* 219 */
-    {.name = "L10.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 633088, .off_fixed = 0, .first = 95, .last = 261}, /* 220 */
+    {.name = "blocks.9.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 35, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 88, .last = 271}, /* 206 */
+    {.name = "L9.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 622848, .off_fixed = 0, .first = 89, .last = 269}, /* 207 */
+    {.name = "L9.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716972, .off_fixed = 0, .first = 89, .last = 269}, /* 208 */
+    {.name = "L9.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 248064, .off_fixed = 0, .first = 90, .last = 266}, /* 209 */
+    {.name = "blocks.9.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 36, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 90, .last = 268}, /* 210 */
+    {.name = "L9.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 256256, .off_fixed = 0, .first = 91, .last = 264}, /* 211 */
+    {.name = "blocks.9.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 37, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 92, .last = 265}, /* 212 */
+    {.name = "L10.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 624896, .off_fixed = 0, .first = 93, .last = 259}, /* 213 */
+    {.name = "L10.xs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 626944, .off_fixed = 0, .first = 93, .last = 261}, /* 214 */
+    {.name = "L10.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 418048, .off_fixed = 0, .first = 94, .last = 257}, /* 215 */
+    {.name = "blocks.10.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 38, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 94, .last = 260}, /* 216 */
+    {.name = "L10.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 715872, .off_fixed = 0, .first = 95, .last = 257}, /* 217 */
+    {.name = "L10.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 628992, .off_fixed = 0, .first = 95, .last = 256}, /* 218 */
+    {.name = "L10.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 631040, .off_fixed = 0, .first = 95, .last = 256}, /* 219 */
+    {.name = "L10.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 633088, .off_fixed = 0, .first = 95, .last = 256}, /* 220 */
     {.name = "L10.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 95, .last = 95}, /* 221 */
     {.name = "L10.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 95, .last = 95}, /* 222 */
     {.name = "L10.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 95, .last = 95}, /* 223 */
-    {.name = "L10.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 635136, .off_fixed = 0, .first = 96, .last = 259}, /* 224 */
-    {.name = "L10.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716736, .off_fixed = 0, .first = 96, .last = 261}, /* 225 */
+    {.name = "L10.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 635136, .off_fixed = 0, .first = 96, .last = 254}, /* 224 */
+    {.name = "L10.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716736, .off_fixed = 0, .first = 96, .last = 256}, /* 225 */
     {.name = "L10.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 97, .last = 102}, /* 226 */
-    {.name = "blocks.10.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 38, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 97, .last = 258}, /* 227 */
-    {.name = "L10.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 637184, .off_fixed = 0, .first = 98, .last = 256}, /* 228 */
-    {.name = "L10.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716976, .off_fixed = 0, .first = 98, .last = 256}, /* 229 */
-    {.name = "L10.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 264448, .off_fixed = 0, .first = 99, .last = 253}, /* 230 */
-    {.name = "blocks.10.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 39, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 99, .last = 255}, /* 231 */
-    {.name = "L10.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 272640, .off_fixed = 0, .first = 100, .last = 251}, /* 232 */
-    {.name = "blocks.10.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 40, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 101, .last = 252}, /* 233 */
-    {.name = "L11.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 639232, .off_fixed = 0, .first = 102, .last = 245}, /* 234 */
-    {.name = "L11.xs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 641280, .off_fixed = 0, .first = 102, .last = 247}, /* 235 */
-    {.name = "L11.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 424192, .off_fixed = 0, .first = 103, .last = 243}, /* 236 */
-    {.name = "blocks.11.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 41, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 103, .last = 246}, /* 237 */
-    {.name = "L11.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 715968, .off_fixed = 0, .first = 104, .last = 243}, /* 238 */
-    {.name = "L11.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 643328, .off_fixed = 0, .first = 104, .last = 242}, /* 239 */
-    {.name = "L11.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 645376, .off_fixed = 0, .first = 104, .last = 242}, /* 240 */
-    {.name = "L11.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 647424, .off_fixed = 0, .first = 104, .last = 242}, /* 241 */
+    {.name = "blocks.10.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 38, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 97, .last = 253}, /* 227 */
+    {.name = "L10.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 637184, .off_fixed = 0, .first = 98, .last = 251}, /* 228 */
+    {.name = "L10.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716976, .off_fixed = 0, .first = 98, .last = 251}, /* 229 */
+    {.name = "L10.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 264448, .off_fixed = 0, .first = 99, .last = 248}, /* 230 */
+    {.name = "blocks.10.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 39, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 99, .last = 250}, /* 231 */
+    {.name = "L10.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 272640, .off_fixed = 0, .first = 100, .last = 246}, /* 232 */
+    {.name = "blocks.10.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 40, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 101, .last = 247}, /* 233 */
+    {.name = "L11.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 639232, .off_fixed = 0, .first = 102, .last = 241}, /* 234 */
+    {.name = "L11.xs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 641280, .off_fixed = 0, .first = 102, .last = 243}, /* 235 */
+    {.name = "L11.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 424192, .off_fixed = 0, .first = 103, .last = 239}, /* 236 */
+    {.name = "blocks.11.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 41, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 103, .last = 242}, /* 237 */
+    {.name = "L11.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 715968, .off_fixed = 0, .first = 104, .last = 239}, /* 238 */
+    {.name = "L11.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 643328, .off_fixed = 0, .first = 104, .last = 238}, /* 239 */
+    {.name = "L11.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 645376, .off_fixed = 0, .first = 104, .last = 238}, /* 240 */
+    {.name = "L11.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 647424, .off_fixed = 0, .first = 104, .last = 238}, /* 241 */
     {.name = "L11.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 104, .last = 104}, /* 242 */
     {.name = "L11.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 104, .last = 104}, /* 243 */
     {.name = "L11.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 104, .last = 104}, /* 244 */
-    {.name = "L11.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 649472, .off_fixed = 0, .first = 105, .last = 240}, /* 245 */
-    {.name = "L11.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716768, .off_fixed = 0, .first = 105, .last = 242}, /* 246 */
-    {.name = "L11.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 651520, .off_fixed = 0, .first = 106, .last = 229}, /* 247 */
-    {.name = "blocks.11.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 41, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 106, .last = 239}, /* 248 */
-    {.name = "L11.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 653568, .off_fixed = 0, .first = 107, .last = 237}, /* 249 */
-    {.name = "L11.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716980, .off_fixed = 0, .first = 107, .last = 237}, /* 250 */
-    {.name = "L11.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 280832, .off_fixed = 0, .first = 108, .last = 234}, /* 251 */
-    {.name = "blocks.11.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 42, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 108, .last = 236}, /* 252 */
-    {.name = "L11.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 289024, .off_fixed = 0, .first = 109, .last = 232}, /* 253 */
-    {.name = "blocks.11.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 43, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 110, .last = 233}, /* 254 */
-    {.name = "L12.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 655616, .off_fixed = 0, .first = 111, .last = 227}, /* 255 */
-    {.name = "L12.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 430336, .off_fixed = 0, .first = 112, .last = 225}, /* 256 */
-    {.name = "blocks.12.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 44, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 112, .last = 228}, /* 257 */
-    {.name = "L12.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 716064, .off_fixed = 0, .first = 113, .last = 225}, /* 258 */
-    {.name = "L12.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 657664, .off_fixed = 0, .first = 113, .last = 224}, /* 259 */
-    {.name = "L12.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 659712, .off_fixed = 0, .first = 113, .last = 224}, /* 260 */
-    {.name = "L12.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 661760, .off_fixed = 0, .first = 113, .last = 224}, /* 261 */
+    {.name = "L11.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 649472, .off_fixed = 0, .first = 105, .last = 236}, /* 245 */
+    {.name = "L11.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716768, .off_fixed = 0, .first = 105, .last = 238}, /* 246 */
+    {.name = "L11.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 651520, .off_fixed = 0, .first = 106, .last = 226}, /* 247 */
+    {.name = "blocks.11.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 41, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 106, .last = 235}, /* 248 */
+    {.name = "L11.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 653568, .off_fixed = 0, .first = 107, .last = 233}, /* 249 */
+    {.name = "L11.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716980, .off_fixed = 0, .first = 107, .last = 233}, /* 250 */
+    {.name = "L11.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 280832, .off_fixed = 0, .first = 108, .last = 230}, /* 251 */
+    {.name = "blocks.11.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 42, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 108, .last = 232}, /* 252 */
+    {.name = "L11.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 289024, .off_fixed = 0, .first = 109, .last = 228}, /* 253 */
+    {.name = "blocks.11.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 43, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 110, .last = 229}, /* 254 */
+    {.name = "L12.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 655616, .off_fixed = 0, .first = 111, .last = 224}, /* 255 */
+    {.name = "L12.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 430336, .off_fixed = 0, .first = 112, .last = 222}, /* 256 */
+    {.name = "blocks.12.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 44, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 112, .last = 225}, /* 257 */
+    {.name = "L12.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 716064, .off_fixed = 0, .first = 113, .last = 222}, /* 258 */
+    {.name = "L12.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 657664, .off_fixed = 0, .first = 113, .last = 221}, /* 259 */
+    {.name = "L12.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 659712, .off_fixed = 0, .first = 113, .last = 221}, /* 260 */
+    {.name = "L12.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 661760, .off_fixed = 0, .first = 113, .last = 221}, /* 261 */
     {.name = "L12.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 113, .last = 113}, /* 262 */
     {.name = "L12.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 113, .last = 113}, /* 263 */
     {.name = "L12.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 113, .last = 113}, /* 264 */
-    {.name = "L12.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 663808, .off_fixed = 0, .first = 114, .last = 222}, /* 265 */
-    {.name = "L12.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716800, .off_fixed = 0, .first = 114, .last = 224}, /* 266 */
-    {.name = "L12.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 665856, .off_fixed = 0, .first = 115, .last = 211}, /* 267 */
-    {.name = "blocks.12.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 44, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 115, .last = 221}, /* 268 */
-    {.name = "L12.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 667904, .off_fixed = 0, .first = 116, .last = 219}, /* 269 */
-    {.name = "L12.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716984, .off_fixed = 0, .first = 116, .last = 219}, /* 270 */
-    {.name = "L12.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 297216, .off_fixed = 0, .first = 117, .last = 216}, /* 271 */
-    {.name = "blocks.12.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 45, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 117, .last = 218}, /* 272 */
-    {.name = "L12.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 305408, .off_fixed = 0, .first = 118, .last = 214}, /* 273 */
-    {.name = "blocks.12.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 46, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 119, .last = 215}, /* 274 */
-    {.name = "L13.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 669952, .off_fixed = 0, .first = 120, .last = 209}, /* 275 */
-    {.name = "L13.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 436480, .off_fixed = 0, .first = 121, .last = 207}, /* 276 */
-    {.name = "blocks.13.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 47, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 121, .last = 210}, /* 277 */
-    {.name = "L13.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 716160, .off_fixed = 0, .first = 122, .last = 207}, /* 278 */
-    {.name = "L13.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 672000, .off_fixed = 0, .first = 122, .last = 206}, /* 279 */
-    {.name = "L13.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 674048, .off_fixed = 0, .first = 122, .last = 206}, /* 280 */
-    {.name = "L13.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 676096, .off_fixed = 0, .first = 122, .last = 206}, /* 281 */
+    {.name = "L12.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 663808, .off_fixed = 0, .first = 114, .last = 219}, /* 265 */
+    {.name = "L12.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716800, .off_fixed = 0, .first = 114, .last = 221}, /* 266 */
+    {.name = "L12.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 665856, .off_fixed = 0, .first = 115, .last = 209}, /* 267 */
+    {.name = "blocks.12.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 44, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 115, .last = 218}, /* 268 */
+    {.name = "L12.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 667904, .off_fixed = 0, .first = 116, .last = 216}, /* 269 */
+    {.name = "L12.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716984, .off_fixed = 0, .first = 116, .last = 216}, /* 270 */
+    {.name = "L12.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 297216, .off_fixed = 0, .first = 117, .last = 213}, /* 271 */
+    {.name = "blocks.12.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 45, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 117, .last = 215}, /* 272 */
+    {.name = "L12.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 305408, .off_fixed = 0, .first = 118, .last = 211}, /* 273 */
+    {.name = "blocks.12.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 46, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 119, .last = 212}, /* 274 */
+    {.name = "L13.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 669952, .off_fixed = 0, .first = 120, .last = 207}, /* 275 */
+    {.name = "L13.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 436480, .off_fixed = 0, .first = 121, .last = 205}, /* 276 */
+    {.name = "blocks.13.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 47, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 121, .last = 208}, /* 277 */
+    {.name = "L13.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 716160, .off_fixed = 0, .first = 122, .last = 205}, /* 278 */
+    {.name = "L13.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 672000, .off_fixed = 0, .first = 122, .last = 204}, /* 279 */
+    {.name = "L13.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 674048, .off_fixed = 0, .first = 122, .last = 204}, /* 280 */
+    {.name = "L13.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 676096, .off_fixed = 0, .first = 122, .last = 204}, /* 281 */
     {.name = "L13.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 122, .last = 122}, /* 282 */
     {.name = "L13.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 122, .last = 122}, /* 283 */
     {.name = "L13.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 122, .last = 122}, /* 284 */
-    {.name = "L13.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 678144, .off_fixed = 0, .first = 123, .last = 204}, /* 285 */
-    {.name = "L13.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716832, .off_fixed = 0, .first = 123, .last = 206}, /* 286 */
-    {.name = "L13.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 680192, .off_fixed = 0, .first = 124, .last = 193}, /* 287 */
-    {.name = "blocks.13.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 47, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 124, .last = 203}, /* 288 */
-    {.name = "L13.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 682240, .off_fixed = 0, .first = 125, .last = 201}, /* 289 */
-    {.name = "L13.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716988, .off_fixed = 0, .first = 125, .last = 201}, /* 290 */
-    {.name = "L13.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 313600, .off_fixed = 0, .first = 126, .last = 198}, /* 291 */
-    {.name = "blocks.13.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 48, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 126, .last = 200}, /* 292 */
-    {.name = "L13.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 321792, .off_fixed = 0, .first = 127, .last = 196}, /* 293 */
-    {.name = "blocks.13.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 49, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 128, .last = 197}, /* 294 */
-    {.name = "L14.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 684288, .off_fixed = 0, .first = 129, .last = 191}, /* 295 */
-    {.name = "L14.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 442624, .off_fixed = 0, .first = 130, .last = 189}, /* 296 */
-    {.name = "blocks.14.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 50, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 130, .last = 192}, /* 297 */
-    {.name = "L14.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 716256, .off_fixed = 0, .first = 131, .last = 189}, /* 298 */
-    {.name = "L14.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 686336, .off_fixed = 0, .first = 131, .last = 188}, /* 299 */
-    {.name = "L14.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 688384, .off_fixed = 0, .first = 131, .last = 188}, /* 300 */
-    {.name = "L14.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 690432, .off_fixed = 0, .first = 131, .last = 188}, /* 301 */
+    {.name = "L13.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 678144, .off_fixed = 0, .first = 123, .last = 202}, /* 285 */
+    {.name = "L13.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716832, .off_fixed = 0, .first = 123, .last = 204}, /* 286 */
+    {.name = "L13.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 680192, .off_fixed = 0, .first = 124, .last = 192}, /* 287 */
+    {.name = "blocks.13.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 47, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 124, .last = 201}, /* 288 */
+    {.name = "L13.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 682240, .off_fixed = 0, .first = 125, .last = 199}, /* 289 */
+    {.name = "L13.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716988, .off_fixed = 0, .first = 125, .last = 199}, /* 290 */
+    {.name = "L13.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 313600, .off_fixed = 0, .first = 126, .last = 196}, /* 291 */
+    {.name = "blocks.13.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 48, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 126, .last = 198}, /* 292 */
+    {.name = "L13.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 321792, .off_fixed = 0, .first = 127, .last = 194}, /* 293 */
+    {.name = "blocks.13.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 49, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 128, .last = 195}, /* 294 */
+    {.name = "L14.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 684288, .off_fixed = 0, .first = 129, .last = 190}, /* 295 */
+    {.name = "L14.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 442624, .off_fixed = 0, .first = 130, .last = 188}, /* 296 */
+    {.name = "blocks.14.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 50, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 130, .last = 191}, /* 297 */
+    {.name = "L14.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 24, .fixed = 0, .tensor = -1, .off_per_token = 716256, .off_fixed = 0, .first = 131, .last = 188}, /* 298 */
+    {.name = "L14.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 686336, .off_fixed = 0, .first = 131, .last = 187}, /* 299 */
+    {.name = "L14.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 688384, .off_fixed = 0, .first = 131, .last = 187}, /* 300 */
+    {.name = "L14.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 690432, .off_fixed = 0, .first = 131, .last = 187}, /* 301 */
     {.name = "L14.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 131, .last = 131}, /* 302 */
     {.name = "L14.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 131, .last = 131}, /* 303 */
     {.name = "L14.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 131, .last = 131}, /* 304 */
-    {.name = "L14.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 692480, .off_fixed = 0, .first = 132, .last = 186}, /* 305 */
-    {.name = "L14.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716864, .off_fixed = 0, .first = 132, .last = 188}, /* 306 */
+    {.name = "L14.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 692480, .off_fixed = 0, .first = 132, .last = 185}, /* 305 */
+    {.name = "L14.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 716864, .off_fixed = 0, .first = 132, .last = 187}, /* 306 */
     {.name = "L14.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 694528, .off_fixed = 0, .first = 133, .last = 175}, /* 307 */
-    {.name = "blocks.14.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 50, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 133, .last = 185}, /* 308 */
-    {.name = "L14.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 696576, .off_fixed = 0, .first = 134, .last = 183}, /* 309 */
-    {.name = "L14.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716992, .off_fixed = 0, .first = 134, .last = 183}, /* 310 */
-    {.name = "L14.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 329984, .off_fixed = 0, .first = 135, .last = 180}, /* 311 */
-    {.name = "blocks.14.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 51, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 135, .last = 182}, /* 312 */
-    {.name = "L14.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 338176, .off_fixed = 0, .first = 136, .last = 178}, /* 313 */
-    {.name = "blocks.14.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 52, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 137, .last = 179}, /* 314 */
+    {.name = "blocks.14.attn.qkvo_w.hi[3145728:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 1048576, .tensor = 50, .plane = PLANE_HI, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 133, .last = 184}, /* 308 */
+    {.name = "L14.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 696576, .off_fixed = 0, .first = 134, .last = 182}, /* 309 */
+    {.name = "L14.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 716992, .off_fixed = 0, .first = 134, .last = 182}, /* 310 */
+    {.name = "L14.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 329984, .off_fixed = 0, .first = 135, .last = 179}, /* 311 */
+    {.name = "blocks.14.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 51, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 135, .last = 181}, /* 312 */
+    {.name = "L14.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 338176, .off_fixed = 0, .first = 136, .last = 177}, /* 313 */
+    {.name = "blocks.14.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 4194304, .tensor = 52, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 137, .last = 178}, /* 314 */
     {.name = "L15.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 698624, .off_fixed = 0, .first = 138, .last = 173}, /* 315 */
     {.name = "L15.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 448768, .off_fixed = 0, .first = 139, .last = 171}, /* 316 */
     {.name = "blocks.15.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 3145728, .tensor = 53, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 139, .last = 174}, /* 317 */
@@ -350,16 +350,16 @@ static PlanBuf bufs[663] = {
     {.name = "lm_head_w.bf16", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 51511296, .tensor = 0, .plane = PLANE_BF16COPY, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 148, .last = 157}, /* 338 */
     {.name = "row_loss", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 459008, .off_fixed = 0, .first = 149, .last = 150}, /* 339 */
     {.name = "z", .cls = BUF_INTERNAL, .dtype = PD_F32, .per_token = 50304, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 149, .last = 149}, /* 340 */
-    {.name = "loss", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 1, .tensor = -1, .output = true, .off_per_token = 717004, .off_fixed = 3072, .first = 150, .last = 463}, /* 341 */
-    {.name = "dx0", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 2048, .fixed = 0, .tensor = -1, .off_per_token = 459008, .off_fixed = 0, .first = 151, .last = 451}, /* 342 */
-    {.name = "dve0", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 463104, .off_fixed = 0, .first = 152, .last = 453}, /* 343 */
-    {.name = "dve1", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 467200, .off_fixed = 0, .first = 153, .last = 455}, /* 344 */
-    {.name = "dve2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 471296, .off_fixed = 0, .first = 154, .last = 457}, /* 345 */
-    {.name = "dve3", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 475392, .off_fixed = 0, .first = 155, .last = 459}, /* 346 */
-    {.name = "dve4", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 479488, .off_fixed = 0, .first = 156, .last = 461}, /* 347 */
+    {.name = "loss", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 1, .tensor = -1, .output = true, .off_per_token = 717004, .off_fixed = 3072, .first = 150, .last = 447}, /* 341 */
+    {.name = "dx0", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 2048, .fixed = 0, .tensor = -1, .off_per_token = 459008, .off_fixed = 0, .first = 151, .last = 435}, /* 342 */
+    {.name = "dve0", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 463104, .off_fixed = 0, .first = 152, .last = 437}, /* 343 */
+    {.name = "dve1", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 467200, .off_fixed = 0, .first = 153, .last = 439}, /* 344 */
+    {.name = "dve2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 471296, .off_fixed = 0, .first = 154, .last = 441}, /* 345 */
+    {.name = "dve3", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 475392, .off_fixed = 0, .first = 155, .last = 443}, /* 346 */
+    {.name = "dve4", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 479488, .off_fixed = 0, .first = 156, .last = 445}, /* 347 */
     {.name = "dxf", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 712960, .off_fixed = 0, .first = 157, .last = 159}, /* 348 */
     {.name = "lm_head_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 51511296, .tensor = 0, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 158, .last = 158}, /* 349 */
-    {.name = "dout", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 55296, .off_fixed = 0, .first = 159, .last = 177}, /* 350 */
+    {.name = "dout", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 55296, .off_fixed = 0, .first = 159, .last = 175}, /* 350 */
     {.name = "blocks.15.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 55, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 160, .last = 160}, /* 351 */
     {.name = "L15.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 161, .last = 164}, /* 352 */
     {.name = "blocks.15.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 54, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 163, .last = 163}, /* 353 */
@@ -376,305 +376,305 @@ static PlanBuf bufs[663] = {
     {.name = "L15.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 171, .last = 171}, /* 364 */
     {.name = "L15.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 171, .last = 171}, /* 365 */
     {.name = "L15.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 171, .last = 171}, /* 366 */
-    {.name = "scalars.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 96, .tensor = 1, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 172, .last = 446}, /* 367 */
+    {.name = "scalars.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 96, .tensor = 1, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 172, .last = 431}, /* 367 */
     {.name = "blocks.15.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 53, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 173, .last = 173}, /* 368 */
     {.name = "L15.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716996, .off_fixed = 0, .first = 175, .last = 176}, /* 369 */
-    {.name = "L15.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 26624, .off_fixed = 0, .first = 177, .last = 195}, /* 370 */
-    {.name = "blocks.14.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 52, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 178, .last = 178}, /* 371 */
-    {.name = "L14.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 179, .last = 182}, /* 372 */
-    {.name = "blocks.14.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 51, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 181, .last = 181}, /* 373 */
-    {.name = "L14.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 182, .last = 183}, /* 374 */
-    {.name = "blocks.14.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 50, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 184, .last = 184}, /* 375 */
-    {.name = "L14.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 28672, .off_fixed = 0, .first = 185, .last = 188}, /* 376 */
-    {.name = "L14.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 36864, .off_fixed = 0, .first = 186, .last = 188}, /* 377 */
-    {.name = "L14.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 30720, .off_fixed = 0, .first = 188, .last = 189}, /* 378 */
-    {.name = "L14.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 32768, .off_fixed = 0, .first = 187, .last = 189}, /* 379 */
-    {.name = "L14.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 34816, .off_fixed = 0, .first = 187, .last = 189}, /* 380 */
-    {.name = "L14.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 13312, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 187, .last = 188}, /* 381 */
-    {.name = "L14.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 189, .last = 192}, /* 382 */
-    {.name = "L14.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716992, .off_fixed = 0, .first = 189, .last = 190}, /* 383 */
-    {.name = "L14.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 189, .last = 189}, /* 384 */
-    {.name = "L14.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 189, .last = 189}, /* 385 */
-    {.name = "L14.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 189, .last = 189}, /* 386 */
-    {.name = "blocks.14.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 50, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 191, .last = 191}, /* 387 */
-    {.name = "L14.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716992, .off_fixed = 0, .first = 193, .last = 194}, /* 388 */
-    {.name = "L14.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 28672, .off_fixed = 0, .first = 195, .last = 213}, /* 389 */
-    {.name = "blocks.13.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 49, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 196, .last = 196}, /* 390 */
-    {.name = "L13.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 197, .last = 200}, /* 391 */
-    {.name = "blocks.13.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 48, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 199, .last = 199}, /* 392 */
-    {.name = "L13.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 200, .last = 201}, /* 393 */
-    {.name = "blocks.13.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 47, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 202, .last = 202}, /* 394 */
-    {.name = "L13.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 26624, .off_fixed = 0, .first = 203, .last = 206}, /* 395 */
-    {.name = "L13.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 36864, .off_fixed = 0, .first = 204, .last = 206}, /* 396 */
-    {.name = "L13.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 30720, .off_fixed = 0, .first = 206, .last = 207}, /* 397 */
-    {.name = "L13.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 32768, .off_fixed = 0, .first = 205, .last = 207}, /* 398 */
-    {.name = "L13.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 34816, .off_fixed = 0, .first = 205, .last = 207}, /* 399 */
-    {.name = "L13.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 13312, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 205, .last = 206}, /* 400 */
-    {.name = "L13.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 207, .last = 210}, /* 401 */
-    {.name = "L13.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716988, .off_fixed = 0, .first = 207, .last = 208}, /* 402 */
-    {.name = "L13.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 207, .last = 207}, /* 403 */
-    {.name = "L13.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 207, .last = 207}, /* 404 */
-    {.name = "L13.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 207, .last = 207}, /* 405 */
-    {.name = "blocks.13.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 47, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 209, .last = 209}, /* 406 */
-    {.name = "L13.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716988, .off_fixed = 0, .first = 211, .last = 212}, /* 407 */
-    {.name = "L13.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 26624, .off_fixed = 0, .first = 213, .last = 231}, /* 408 */
-    {.name = "blocks.12.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 46, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 214, .last = 214}, /* 409 */
-    {.name = "L12.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 215, .last = 218}, /* 410 */
-    {.name = "blocks.12.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 45, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 217, .last = 217}, /* 411 */
-    {.name = "L12.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 218, .last = 219}, /* 412 */
-    {.name = "blocks.12.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 44, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 220, .last = 220}, /* 413 */
-    {.name = "L12.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 28672, .off_fixed = 0, .first = 221, .last = 224}, /* 414 */
-    {.name = "L12.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 36864, .off_fixed = 0, .first = 222, .last = 224}, /* 415 */
-    {.name = "L12.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 30720, .off_fixed = 0, .first = 224, .last = 225}, /* 416 */
-    {.name = "L12.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 32768, .off_fixed = 0, .first = 223, .last = 225}, /* 417 */
-    {.name = "L12.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 34816, .off_fixed = 0, .first = 223, .last = 225}, /* 418 */
-    {.name = "L12.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 13312, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 223, .last = 224}, /* 419 */
-    {.name = "L12.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 225, .last = 228}, /* 420 */
-    {.name = "L12.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716984, .off_fixed = 0, .first = 225, .last = 226}, /* 421 */
-    {.name = "L12.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 225, .last = 225}, /* 422 */
-    {.name = "L12.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 225, .last = 225}, /* 423 */
-    {.name = "L12.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 225, .last = 225}, /* 424 */
-    {.name = "blocks.12.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 44, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 227, .last = 227}, /* 425 */
-    {.name = "L12.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716984, .off_fixed = 0, .first = 229, .last = 230}, /* 426 */
-    {.name = "L12.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 55296, .off_fixed = 0, .first = 231, .last = 249}, /* 427 */
-    {.name = "blocks.11.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 43, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 232, .last = 232}, /* 428 */
-    {.name = "L11.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 233, .last = 236}, /* 429 */
-    {.name = "blocks.11.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 42, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 235, .last = 235}, /* 430 */
-    {.name = "L11.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 236, .last = 237}, /* 431 */
-    {.name = "blocks.11.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 41, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 238, .last = 238}, /* 432 */
-    {.name = "L11.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 57344, .off_fixed = 0, .first = 239, .last = 242}, /* 433 */
-    {.name = "L11.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 65536, .off_fixed = 0, .first = 240, .last = 242}, /* 434 */
-    {.name = "L11.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 59392, .off_fixed = 0, .first = 242, .last = 243}, /* 435 */
-    {.name = "L11.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 61440, .off_fixed = 0, .first = 241, .last = 243}, /* 436 */
-    {.name = "L11.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 63488, .off_fixed = 0, .first = 241, .last = 243}, /* 437 */
-    {.name = "L11.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 27648, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 241, .last = 242}, /* 438 */
-    {.name = "L11.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 243, .last = 246}, /* 439 */
-    {.name = "L11.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716980, .off_fixed = 0, .first = 243, .last = 244}, /* 440 */
-    {.name = "L11.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 243, .last = 243}, /* 441 */
-    {.name = "L11.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 243, .last = 243}, /* 442 */
-    {.name = "L11.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 243, .last = 243}, /* 443 */
-    {.name = "blocks.11.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 41, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 245, .last = 245}, /* 444 */
-    {.name = "L11.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716980, .off_fixed = 0, .first = 247, .last = 248}, /* 445 */
-    {.name = "L11.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 57344, .off_fixed = 0, .first = 249, .last = 392}, /* 446 */
-    {.name = "L11.dout", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 26624, .off_fixed = 0, .first = 250, .last = 268}, /* 447 */
-    {.name = "blocks.10.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 40, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 251, .last = 251}, /* 448 */
-    {.name = "L10.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 252, .last = 255}, /* 449 */
-    {.name = "blocks.10.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 39, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 254, .last = 254}, /* 450 */
-    {.name = "L10.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 255, .last = 256}, /* 451 */
-    {.name = "blocks.10.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 38, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 257, .last = 257}, /* 452 */
-    {.name = "L10.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 28672, .off_fixed = 0, .first = 258, .last = 261}, /* 453 */
-    {.name = "L10.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 36864, .off_fixed = 0, .first = 259, .last = 261}, /* 454 */
-    {.name = "L10.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 30720, .off_fixed = 0, .first = 261, .last = 262}, /* 455 */
-    {.name = "L10.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 32768, .off_fixed = 0, .first = 260, .last = 262}, /* 456 */
-    {.name = "L10.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 34816, .off_fixed = 0, .first = 260, .last = 262}, /* 457 */
-    {.name = "L10.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 13312, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 260, .last = 261}, /* 458 */
-    {.name = "L10.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 262, .last = 265}, /* 459 */
-    {.name = "L10.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716976, .off_fixed = 0, .first = 262, .last = 263}, /* 460 */
-    {.name = "L10.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 262, .last = 262}, /* 461 */
-    {.name = "L10.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 262, .last = 262}, /* 462 */
-    {.name = "L10.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 262, .last = 262}, /* 463 */
-    {.name = "blocks.10.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 38, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 264, .last = 264}, /* 464 */
-    {.name = "L10.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716976, .off_fixed = 0, .first = 266, .last = 267}, /* 465 */
-    {.name = "L10.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 28672, .off_fixed = 0, .first = 268, .last = 354}, /* 466 */
-    {.name = "L10.dout", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 26624, .off_fixed = 0, .first = 269, .last = 287}, /* 467 */
-    {.name = "blocks.9.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 37, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 270, .last = 270}, /* 468 */
-    {.name = "L9.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 271, .last = 274}, /* 469 */
-    {.name = "blocks.9.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 36, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 273, .last = 273}, /* 470 */
-    {.name = "L9.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 274, .last = 275}, /* 471 */
-    {.name = "blocks.9.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 35, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 276, .last = 276}, /* 472 */
-    {.name = "L9.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 30720, .off_fixed = 0, .first = 277, .last = 280}, /* 473 */
-    {.name = "L9.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 38912, .off_fixed = 0, .first = 278, .last = 280}, /* 474 */
-    {.name = "L9.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 32768, .off_fixed = 0, .first = 280, .last = 281}, /* 475 */
-    {.name = "L9.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 34816, .off_fixed = 0, .first = 279, .last = 281}, /* 476 */
-    {.name = "L9.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 36864, .off_fixed = 0, .first = 279, .last = 281}, /* 477 */
-    {.name = "L9.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 13312, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 279, .last = 280}, /* 478 */
-    {.name = "L9.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 281, .last = 284}, /* 479 */
-    {.name = "L9.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716972, .off_fixed = 0, .first = 281, .last = 282}, /* 480 */
-    {.name = "L9.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 281, .last = 281}, /* 481 */
-    {.name = "L9.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 281, .last = 281}, /* 482 */
-    {.name = "L9.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 281, .last = 281}, /* 483 */
-    {.name = "blocks.9.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 35, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 283, .last = 283}, /* 484 */
-    {.name = "L9.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716972, .off_fixed = 0, .first = 285, .last = 286}, /* 485 */
-    {.name = "L9.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 30720, .off_fixed = 0, .first = 287, .last = 316}, /* 486 */
-    {.name = "L9.dout", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 26624, .off_fixed = 0, .first = 288, .last = 306}, /* 487 */
-    {.name = "blocks.8.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 34, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 289, .last = 289}, /* 488 */
-    {.name = "L8.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 290, .last = 293}, /* 489 */
-    {.name = "blocks.8.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 33, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 292, .last = 292}, /* 490 */
-    {.name = "L8.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 293, .last = 294}, /* 491 */
-    {.name = "blocks.8.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 32, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 295, .last = 295}, /* 492 */
-    {.name = "L8.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 32768, .off_fixed = 0, .first = 296, .last = 299}, /* 493 */
-    {.name = "L8.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 40960, .off_fixed = 0, .first = 297, .last = 299}, /* 494 */
-    {.name = "L8.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 34816, .off_fixed = 0, .first = 299, .last = 300}, /* 495 */
-    {.name = "L8.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 36864, .off_fixed = 0, .first = 298, .last = 300}, /* 496 */
-    {.name = "L8.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 38912, .off_fixed = 0, .first = 298, .last = 300}, /* 497 */
-    {.name = "L8.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 13312, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 298, .last = 299}, /* 498 */
-    {.name = "L8.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 300, .last = 303}, /* 499 */
-    {.name = "L8.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716968, .off_fixed = 0, .first = 300, .last = 301}, /* 500 */
-    {.name = "L8.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 300, .last = 300}, /* 501 */
-    {.name = "L8.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 300, .last = 300}, /* 502 */
-    {.name = "L8.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 300, .last = 300}, /* 503 */
-    {.name = "blocks.8.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 32, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 302, .last = 302}, /* 504 */
-    {.name = "L8.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716968, .off_fixed = 0, .first = 304, .last = 305}, /* 505 */
-    {.name = "L8.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 306, .last = 315}, /* 506 */
-    {.name = "blocks.7.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 31, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 307, .last = 307}, /* 507 */
-    {.name = "L7.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 308, .last = 311}, /* 508 */
-    {.name = "blocks.7.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 30, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 310, .last = 310}, /* 509 */
-    {.name = "L7.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 10240, .off_fixed = 0, .first = 311, .last = 312}, /* 510 */
-    {.name = "L7.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716964, .off_fixed = 0, .first = 313, .last = 314}, /* 511 */
-    {.name = "L7.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 26624, .off_fixed = 0, .first = 315, .last = 335}, /* 512 */
-    {.name = "L6.skip.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 256, .tensor = -1, .off_per_token = 716964, .off_fixed = 0, .first = 316, .last = 317}, /* 513 */
-    {.name = "blocks.6.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 29, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 318, .last = 318}, /* 514 */
-    {.name = "L6.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 319, .last = 322}, /* 515 */
-    {.name = "blocks.6.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 28, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 321, .last = 321}, /* 516 */
-    {.name = "L6.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 322, .last = 323}, /* 517 */
-    {.name = "blocks.6.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 27, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 324, .last = 324}, /* 518 */
-    {.name = "L6.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 30720, .off_fixed = 0, .first = 325, .last = 328}, /* 519 */
-    {.name = "L6.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 38912, .off_fixed = 0, .first = 326, .last = 328}, /* 520 */
-    {.name = "L6.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 32768, .off_fixed = 0, .first = 328, .last = 329}, /* 521 */
-    {.name = "L6.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 34816, .off_fixed = 0, .first = 327, .last = 329}, /* 522 */
-    {.name = "L6.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 36864, .off_fixed = 0, .first = 327, .last = 329}, /* 523 */
-    {.name = "L6.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 13312, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 327, .last = 328}, /* 524 */
-    {.name = "L6.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 329, .last = 332}, /* 525 */
-    {.name = "L6.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716960, .off_fixed = 0, .first = 329, .last = 330}, /* 526 */
-    {.name = "L6.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 329, .last = 329}, /* 527 */
-    {.name = "L6.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 329, .last = 329}, /* 528 */
-    {.name = "L6.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 329, .last = 329}, /* 529 */
-    {.name = "blocks.6.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 27, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 331, .last = 331}, /* 530 */
-    {.name = "L6.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716960, .off_fixed = 0, .first = 333, .last = 334}, /* 531 */
-    {.name = "L6.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 30720, .off_fixed = 0, .first = 335, .last = 353}, /* 532 */
-    {.name = "blocks.5.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 26, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 336, .last = 336}, /* 533 */
-    {.name = "L5.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 337, .last = 340}, /* 534 */
-    {.name = "blocks.5.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 25, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 339, .last = 339}, /* 535 */
-    {.name = "L5.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 340, .last = 341}, /* 536 */
-    {.name = "blocks.5.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 24, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 342, .last = 342}, /* 537 */
-    {.name = "L5.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 26624, .off_fixed = 0, .first = 343, .last = 346}, /* 538 */
-    {.name = "L5.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 38912, .off_fixed = 0, .first = 344, .last = 346}, /* 539 */
-    {.name = "L5.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 32768, .off_fixed = 0, .first = 346, .last = 347}, /* 540 */
-    {.name = "L5.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 34816, .off_fixed = 0, .first = 345, .last = 347}, /* 541 */
-    {.name = "L5.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 36864, .off_fixed = 0, .first = 345, .last = 347}, /* 542 */
-    {.name = "L5.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 13312, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 345, .last = 346}, /* 543 */
-    {.name = "L5.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 347, .last = 350}, /* 544 */
-    {.name = "L5.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716956, .off_fixed = 0, .first = 347, .last = 348}, /* 545 */
-    {.name = "L5.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 347, .last = 347}, /* 546 */
-    {.name = "L5.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 347, .last = 347}, /* 547 */
-    {.name = "L5.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 347, .last = 347}, /* 548 */
-    {.name = "blocks.5.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 24, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 349, .last = 349}, /* 549 */
-    {.name = "L5.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716956, .off_fixed = 0, .first = 351, .last = 352}, /* 550 */
-    {.name = "L5.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 55296, .off_fixed = 0, .first = 353, .last = 373}, /* 551 */
-    {.name = "L4.skip.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 256, .tensor = -1, .off_per_token = 716956, .off_fixed = 0, .first = 354, .last = 355}, /* 552 */
-    {.name = "blocks.4.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 23, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 356, .last = 356}, /* 553 */
-    {.name = "L4.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 357, .last = 360}, /* 554 */
-    {.name = "blocks.4.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 22, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 359, .last = 359}, /* 555 */
-    {.name = "L4.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 360, .last = 361}, /* 556 */
-    {.name = "blocks.4.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 21, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 362, .last = 362}, /* 557 */
-    {.name = "L4.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 59392, .off_fixed = 0, .first = 363, .last = 366}, /* 558 */
-    {.name = "L4.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 67584, .off_fixed = 0, .first = 364, .last = 366}, /* 559 */
-    {.name = "L4.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 61440, .off_fixed = 0, .first = 366, .last = 367}, /* 560 */
-    {.name = "L4.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 63488, .off_fixed = 0, .first = 365, .last = 367}, /* 561 */
-    {.name = "L4.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 65536, .off_fixed = 0, .first = 365, .last = 367}, /* 562 */
-    {.name = "L4.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 27648, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 365, .last = 366}, /* 563 */
-    {.name = "L4.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 367, .last = 370}, /* 564 */
-    {.name = "L4.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716952, .off_fixed = 0, .first = 367, .last = 368}, /* 565 */
-    {.name = "L4.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 367, .last = 367}, /* 566 */
-    {.name = "L4.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 367, .last = 367}, /* 567 */
-    {.name = "L4.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 367, .last = 367}, /* 568 */
-    {.name = "blocks.4.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 21, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 369, .last = 369}, /* 569 */
-    {.name = "L4.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716952, .off_fixed = 0, .first = 371, .last = 372}, /* 570 */
-    {.name = "L4.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 26624, .off_fixed = 0, .first = 373, .last = 391}, /* 571 */
-    {.name = "blocks.3.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 20, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 374, .last = 374}, /* 572 */
-    {.name = "L3.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 375, .last = 378}, /* 573 */
-    {.name = "blocks.3.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 19, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 377, .last = 377}, /* 574 */
-    {.name = "L3.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 378, .last = 379}, /* 575 */
-    {.name = "blocks.3.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 18, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 380, .last = 380}, /* 576 */
-    {.name = "L3.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 28672, .off_fixed = 0, .first = 381, .last = 384}, /* 577 */
-    {.name = "L3.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 36864, .off_fixed = 0, .first = 382, .last = 384}, /* 578 */
-    {.name = "L3.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 30720, .off_fixed = 0, .first = 384, .last = 385}, /* 579 */
-    {.name = "L3.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 32768, .off_fixed = 0, .first = 383, .last = 385}, /* 580 */
-    {.name = "L3.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 34816, .off_fixed = 0, .first = 383, .last = 385}, /* 581 */
-    {.name = "L3.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 13312, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 383, .last = 384}, /* 582 */
-    {.name = "L3.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 385, .last = 388}, /* 583 */
-    {.name = "L3.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716948, .off_fixed = 0, .first = 385, .last = 386}, /* 584 */
-    {.name = "L3.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 385, .last = 385}, /* 585 */
-    {.name = "L3.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 385, .last = 385}, /* 586 */
-    {.name = "L3.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 385, .last = 385}, /* 587 */
-    {.name = "blocks.3.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 18, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 387, .last = 387}, /* 588 */
-    {.name = "L3.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716948, .off_fixed = 0, .first = 389, .last = 390}, /* 589 */
-    {.name = "L3.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 28672, .off_fixed = 0, .first = 391, .last = 411}, /* 590 */
-    {.name = "L2.skip.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 256, .tensor = -1, .off_per_token = 716948, .off_fixed = 0, .first = 392, .last = 393}, /* 591 */
-    {.name = "blocks.2.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 17, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 394, .last = 394}, /* 592 */
-    {.name = "L2.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 395, .last = 398}, /* 593 */
-    {.name = "blocks.2.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 16, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 397, .last = 397}, /* 594 */
-    {.name = "L2.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 398, .last = 399}, /* 595 */
-    {.name = "blocks.2.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 15, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 400, .last = 400}, /* 596 */
-    {.name = "L2.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 26624, .off_fixed = 0, .first = 401, .last = 404}, /* 597 */
-    {.name = "L2.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 36864, .off_fixed = 0, .first = 402, .last = 404}, /* 598 */
-    {.name = "L2.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 30720, .off_fixed = 0, .first = 404, .last = 405}, /* 599 */
-    {.name = "L2.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 32768, .off_fixed = 0, .first = 403, .last = 405}, /* 600 */
-    {.name = "L2.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 34816, .off_fixed = 0, .first = 403, .last = 405}, /* 601 */
-    {.name = "L2.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 13312, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 403, .last = 404}, /* 602 */
-    {.name = "L2.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 405, .last = 408}, /* 603 */
-    {.name = "L2.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716944, .off_fixed = 0, .first = 405, .last = 406}, /* 604 */
-    {.name = "L2.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 405, .last = 405}, /* 605 */
-    {.name = "L2.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 405, .last = 405}, /* 606 */
-    {.name = "L2.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 405, .last = 405}, /* 607 */
-    {.name = "blocks.2.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 15, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 407, .last = 407}, /* 608 */
-    {.name = "L2.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716944, .off_fixed = 0, .first = 409, .last = 410}, /* 609 */
-    {.name = "L2.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 26624, .off_fixed = 0, .first = 411, .last = 429}, /* 610 */
-    {.name = "blocks.1.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 14, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 412, .last = 412}, /* 611 */
-    {.name = "L1.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 413, .last = 416}, /* 612 */
-    {.name = "blocks.1.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 13, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 415, .last = 415}, /* 613 */
-    {.name = "L1.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 416, .last = 417}, /* 614 */
-    {.name = "blocks.1.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 12, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 418, .last = 418}, /* 615 */
-    {.name = "L1.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 28672, .off_fixed = 0, .first = 419, .last = 422}, /* 616 */
-    {.name = "L1.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 36864, .off_fixed = 0, .first = 420, .last = 422}, /* 617 */
-    {.name = "L1.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 30720, .off_fixed = 0, .first = 422, .last = 423}, /* 618 */
-    {.name = "L1.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 32768, .off_fixed = 0, .first = 421, .last = 423}, /* 619 */
-    {.name = "L1.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 34816, .off_fixed = 0, .first = 421, .last = 423}, /* 620 */
-    {.name = "L1.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 13312, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 421, .last = 422}, /* 621 */
-    {.name = "L1.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 423, .last = 426}, /* 622 */
-    {.name = "L1.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716940, .off_fixed = 0, .first = 423, .last = 424}, /* 623 */
-    {.name = "L1.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 423, .last = 423}, /* 624 */
-    {.name = "L1.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 423, .last = 423}, /* 625 */
-    {.name = "L1.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 423, .last = 423}, /* 626 */
-    {.name = "blocks.1.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 12, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 425, .last = 425}, /* 627 */
-    {.name = "L1.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716940, .off_fixed = 0, .first = 427, .last = 428}, /* 628 */
-    {.name = "L1.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 55296, .off_fixed = 0, .first = 429, .last = 447}, /* 629 */
-    {.name = "blocks.0.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 11, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 430, .last = 430}, /* 630 */
-    {.name = "L0.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 431, .last = 434}, /* 631 */
-    {.name = "blocks.0.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 10, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 433, .last = 433}, /* 632 */
-    {.name = "L0.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 434, .last = 435}, /* 633 */
-    {.name = "blocks.0.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 9, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 436, .last = 436}, /* 634 */
-    {.name = "L0.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 57344, .off_fixed = 0, .first = 437, .last = 440}, /* 635 */
-    {.name = "L0.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 65536, .off_fixed = 0, .first = 438, .last = 440}, /* 636 */
-    {.name = "L0.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 59392, .off_fixed = 0, .first = 440, .last = 441}, /* 637 */
-    {.name = "L0.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 61440, .off_fixed = 0, .first = 439, .last = 441}, /* 638 */
-    {.name = "L0.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 63488, .off_fixed = 0, .first = 439, .last = 441}, /* 639 */
-    {.name = "L0.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 27648, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 439, .last = 440}, /* 640 */
-    {.name = "L0.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 441, .last = 444}, /* 641 */
-    {.name = "L0.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716936, .off_fixed = 0, .first = 441, .last = 442}, /* 642 */
-    {.name = "L0.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 441, .last = 441}, /* 643 */
-    {.name = "L0.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 441, .last = 441}, /* 644 */
-    {.name = "L0.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 441, .last = 441}, /* 645 */
-    {.name = "blocks.0.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 9, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 443, .last = 443}, /* 646 */
-    {.name = "L0.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716936, .off_fixed = 0, .first = 445, .last = 446}, /* 647 */
-    {.name = "L0.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 447, .last = 449}, /* 648 */
-    {.name = "x0.drows0", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 2048, .off_fixed = 0, .first = 448, .last = 450}, /* 649 */
-    {.name = "embed1.weight.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 51463168, .tensor = 2, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 450, .last = 450}, /* 650 */
-    {.name = "x0.drows1", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 451, .last = 452}, /* 651 */
-    {.name = "embed2.weight.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 51463168, .tensor = 3, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 452, .last = 452}, /* 652 */
-    {.name = "dve0.bf16", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 453, .last = 454}, /* 653 */
-    {.name = "value_embeds.0.weight.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 51463168, .tensor = 4, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 454, .last = 454}, /* 654 */
-    {.name = "dve1.bf16", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 455, .last = 456}, /* 655 */
-    {.name = "value_embeds.1.weight.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 51463168, .tensor = 5, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 456, .last = 456}, /* 656 */
-    {.name = "dve2.bf16", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 457, .last = 458}, /* 657 */
-    {.name = "value_embeds.2.weight.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 51463168, .tensor = 6, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 458, .last = 458}, /* 658 */
-    {.name = "dve3.bf16", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 459, .last = 460}, /* 659 */
-    {.name = "value_embeds.3.weight.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 51463168, .tensor = 7, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 460, .last = 460}, /* 660 */
-    {.name = "dve4.bf16", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 461, .last = 462}, /* 661 */
-    {.name = "value_embeds.4.weight.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 51463168, .tensor = 8, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 462, .last = 462}, /* 662 */
+    {.name = "L15.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 26624, .off_fixed = 0, .first = 175, .last = 192}, /* 370 */
+    {.name = "blocks.14.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 52, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 177, .last = 177}, /* 371 */
+    {.name = "L14.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 178, .last = 181}, /* 372 */
+    {.name = "blocks.14.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 51, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 180, .last = 180}, /* 373 */
+    {.name = "L14.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 181, .last = 182}, /* 374 */
+    {.name = "blocks.14.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 50, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 183, .last = 183}, /* 375 */
+    {.name = "L14.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 28672, .off_fixed = 0, .first = 184, .last = 187}, /* 376 */
+    {.name = "L14.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 36864, .off_fixed = 0, .first = 185, .last = 187}, /* 377 */
+    {.name = "L14.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 30720, .off_fixed = 0, .first = 187, .last = 188}, /* 378 */
+    {.name = "L14.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 32768, .off_fixed = 0, .first = 186, .last = 188}, /* 379 */
+    {.name = "L14.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 34816, .off_fixed = 0, .first = 186, .last = 188}, /* 380 */
+    {.name = "L14.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 13312, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 186, .last = 187}, /* 381 */
+    {.name = "L14.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 188, .last = 191}, /* 382 */
+    {.name = "L14.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716992, .off_fixed = 0, .first = 188, .last = 189}, /* 383 */
+    {.name = "L14.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 188, .last = 188}, /* 384 */
+    {.name = "L14.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 188, .last = 188}, /* 385 */
+    {.name = "L14.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 188, .last = 188}, /* 386 */
+    {.name = "blocks.14.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 50, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 190, .last = 190}, /* 387 */
+    {.name = "L14.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716992, .off_fixed = 0, .first = 192, .last = 193}, /* 388 */
+    {.name = "L14.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 28672, .off_fixed = 0, .first = 192, .last = 209}, /* 389 */
+    {.name = "blocks.13.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 49, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 194, .last = 194}, /* 390 */
+    {.name = "L13.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 195, .last = 198}, /* 391 */
+    {.name = "blocks.13.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 48, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 197, .last = 197}, /* 392 */
+    {.name = "L13.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 198, .last = 199}, /* 393 */
+    {.name = "blocks.13.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 47, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 200, .last = 200}, /* 394 */
+    {.name = "L13.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 26624, .off_fixed = 0, .first = 201, .last = 204}, /* 395 */
+    {.name = "L13.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 36864, .off_fixed = 0, .first = 202, .last = 204}, /* 396 */
+    {.name = "L13.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 30720, .off_fixed = 0, .first = 204, .last = 205}, /* 397 */
+    {.name = "L13.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 32768, .off_fixed = 0, .first = 203, .last = 205}, /* 398 */
+    {.name = "L13.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 34816, .off_fixed = 0, .first = 203, .last = 205}, /* 399 */
+    {.name = "L13.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 13312, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 203, .last = 204}, /* 400 */
+    {.name = "L13.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 205, .last = 208}, /* 401 */
+    {.name = "L13.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716988, .off_fixed = 0, .first = 205, .last = 206}, /* 402 */
+    {.name = "L13.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 205, .last = 205}, /* 403 */
+    {.name = "L13.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 205, .last = 205}, /* 404 */
+    {.name = "L13.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 205, .last = 205}, /* 405 */
+    {.name = "blocks.13.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 47, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 207, .last = 207}, /* 406 */
+    {.name = "L13.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716988, .off_fixed = 0, .first = 209, .last = 210}, /* 407 */
+    {.name = "L13.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 26624, .off_fixed = 0, .first = 209, .last = 226}, /* 408 */
+    {.name = "blocks.12.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 46, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 211, .last = 211}, /* 409 */
+    {.name = "L12.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 212, .last = 215}, /* 410 */
+    {.name = "blocks.12.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 45, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 214, .last = 214}, /* 411 */
+    {.name = "L12.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 215, .last = 216}, /* 412 */
+    {.name = "blocks.12.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 44, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 217, .last = 217}, /* 413 */
+    {.name = "L12.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 28672, .off_fixed = 0, .first = 218, .last = 221}, /* 414 */
+    {.name = "L12.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 36864, .off_fixed = 0, .first = 219, .last = 221}, /* 415 */
+    {.name = "L12.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 30720, .off_fixed = 0, .first = 221, .last = 222}, /* 416 */
+    {.name = "L12.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 32768, .off_fixed = 0, .first = 220, .last = 222}, /* 417 */
+    {.name = "L12.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 34816, .off_fixed = 0, .first = 220, .last = 222}, /* 418 */
+    {.name = "L12.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 13312, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 220, .last = 221}, /* 419 */
+    {.name = "L12.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 222, .last = 225}, /* 420 */
+    {.name = "L12.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716984, .off_fixed = 0, .first = 222, .last = 223}, /* 421 */
+    {.name = "L12.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 222, .last = 222}, /* 422 */
+    {.name = "L12.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 222, .last = 222}, /* 423 */
+    {.name = "L12.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 222, .last = 222}, /* 424 */
+    {.name = "blocks.12.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 44, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 224, .last = 224}, /* 425 */
+    {.name = "L12.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716984, .off_fixed = 0, .first = 226, .last = 227}, /* 426 */
+    {.name = "L12.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 55296, .off_fixed = 0, .first = 226, .last = 243}, /* 427 */
+    {.name = "blocks.11.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 43, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 228, .last = 228}, /* 428 */
+    {.name = "L11.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 229, .last = 232}, /* 429 */
+    {.name = "blocks.11.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 42, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 231, .last = 231}, /* 430 */
+    {.name = "L11.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 232, .last = 233}, /* 431 */
+    {.name = "blocks.11.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 41, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 234, .last = 234}, /* 432 */
+    {.name = "L11.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 57344, .off_fixed = 0, .first = 235, .last = 238}, /* 433 */
+    {.name = "L11.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 65536, .off_fixed = 0, .first = 236, .last = 238}, /* 434 */
+    {.name = "L11.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 59392, .off_fixed = 0, .first = 238, .last = 239}, /* 435 */
+    {.name = "L11.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 61440, .off_fixed = 0, .first = 237, .last = 239}, /* 436 */
+    {.name = "L11.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 63488, .off_fixed = 0, .first = 237, .last = 239}, /* 437 */
+    {.name = "L11.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 27648, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 237, .last = 238}, /* 438 */
+    {.name = "L11.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 239, .last = 242}, /* 439 */
+    {.name = "L11.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716980, .off_fixed = 0, .first = 239, .last = 240}, /* 440 */
+    {.name = "L11.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 239, .last = 239}, /* 441 */
+    {.name = "L11.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 239, .last = 239}, /* 442 */
+    {.name = "L11.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 239, .last = 239}, /* 443 */
+    {.name = "blocks.11.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 41, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 241, .last = 241}, /* 444 */
+    {.name = "L11.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716980, .off_fixed = 0, .first = 243, .last = 244}, /* 445 */
+    {.name = "L11.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 57344, .off_fixed = 0, .first = 243, .last = 379}, /* 446 */
+    {.name = "L11.dout", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 26624, .off_fixed = 0, .first = 245, .last = 261}, /* 447 */
+    {.name = "blocks.10.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 40, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 246, .last = 246}, /* 448 */
+    {.name = "L10.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 247, .last = 250}, /* 449 */
+    {.name = "blocks.10.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 39, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 249, .last = 249}, /* 450 */
+    {.name = "L10.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 250, .last = 251}, /* 451 */
+    {.name = "blocks.10.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 38, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 252, .last = 252}, /* 452 */
+    {.name = "L10.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 28672, .off_fixed = 0, .first = 253, .last = 256}, /* 453 */
+    {.name = "L10.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 36864, .off_fixed = 0, .first = 254, .last = 256}, /* 454 */
+    {.name = "L10.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 30720, .off_fixed = 0, .first = 256, .last = 257}, /* 455 */
+    {.name = "L10.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 32768, .off_fixed = 0, .first = 255, .last = 257}, /* 456 */
+    {.name = "L10.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 34816, .off_fixed = 0, .first = 255, .last = 257}, /* 457 */
+    {.name = "L10.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 13312, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 255, .last = 256}, /* 458 */
+    {.name = "L10.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 257, .last = 260}, /* 459 */
+    {.name = "L10.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716976, .off_fixed = 0, .first = 257, .last = 258}, /* 460 */
+    {.name = "L10.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 257, .last = 257}, /* 461 */
+    {.name = "L10.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 257, .last = 257}, /* 462 */
+    {.name = "L10.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 257, .last = 257}, /* 463 */
+    {.name = "blocks.10.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 38, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 259, .last = 259}, /* 464 */
+    {.name = "L10.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716976, .off_fixed = 0, .first = 261, .last = 262}, /* 465 */
+    {.name = "L10.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 28672, .off_fixed = 0, .first = 261, .last = 343}, /* 466 */
+    {.name = "L10.dout", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 26624, .off_fixed = 0, .first = 263, .last = 279}, /* 467 */
+    {.name = "blocks.9.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 37, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 264, .last = 264}, /* 468 */
+    {.name = "L9.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 265, .last = 268}, /* 469 */
+    {.name = "blocks.9.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 36, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 267, .last = 267}, /* 470 */
+    {.name = "L9.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 268, .last = 269}, /* 471 */
+    {.name = "blocks.9.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 35, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 270, .last = 270}, /* 472 */
+    {.name = "L9.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 30720, .off_fixed = 0, .first = 271, .last = 274}, /* 473 */
+    {.name = "L9.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 38912, .off_fixed = 0, .first = 272, .last = 274}, /* 474 */
+    {.name = "L9.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 32768, .off_fixed = 0, .first = 274, .last = 275}, /* 475 */
+    {.name = "L9.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 34816, .off_fixed = 0, .first = 273, .last = 275}, /* 476 */
+    {.name = "L9.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 36864, .off_fixed = 0, .first = 273, .last = 275}, /* 477 */
+    {.name = "L9.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 13312, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 273, .last = 274}, /* 478 */
+    {.name = "L9.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 275, .last = 278}, /* 479 */
+    {.name = "L9.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716972, .off_fixed = 0, .first = 275, .last = 276}, /* 480 */
+    {.name = "L9.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 275, .last = 275}, /* 481 */
+    {.name = "L9.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 275, .last = 275}, /* 482 */
+    {.name = "L9.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 275, .last = 275}, /* 483 */
+    {.name = "blocks.9.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 35, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 277, .last = 277}, /* 484 */
+    {.name = "L9.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716972, .off_fixed = 0, .first = 279, .last = 280}, /* 485 */
+    {.name = "L9.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 30720, .off_fixed = 0, .first = 279, .last = 307}, /* 486 */
+    {.name = "L9.dout", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 26624, .off_fixed = 0, .first = 281, .last = 297}, /* 487 */
+    {.name = "blocks.8.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 34, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 282, .last = 282}, /* 488 */
+    {.name = "L8.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 283, .last = 286}, /* 489 */
+    {.name = "blocks.8.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 33, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 285, .last = 285}, /* 490 */
+    {.name = "L8.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 286, .last = 287}, /* 491 */
+    {.name = "blocks.8.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 32, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 288, .last = 288}, /* 492 */
+    {.name = "L8.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 32768, .off_fixed = 0, .first = 289, .last = 292}, /* 493 */
+    {.name = "L8.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 40960, .off_fixed = 0, .first = 290, .last = 292}, /* 494 */
+    {.name = "L8.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 34816, .off_fixed = 0, .first = 292, .last = 293}, /* 495 */
+    {.name = "L8.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 36864, .off_fixed = 0, .first = 291, .last = 293}, /* 496 */
+    {.name = "L8.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 38912, .off_fixed = 0, .first = 291, .last = 293}, /* 497 */
+    {.name = "L8.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 13312, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 291, .last = 292}, /* 498 */
+    {.name = "L8.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 293, .last = 296}, /* 499 */
+    {.name = "L8.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716968, .off_fixed = 0, .first = 293, .last = 294}, /* 500 */
+    {.name = "L8.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 293, .last = 293}, /* 501 */
+    {.name = "L8.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 293, .last = 293}, /* 502 */
+    {.name = "L8.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 293, .last = 293}, /* 503 */
+    {.name = "blocks.8.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 32, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 295, .last = 295}, /* 504 */
+    {.name = "L8.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716968, .off_fixed = 0, .first = 297, .last = 298}, /* 505 */
+    {.name = "L8.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 297, .last = 305}, /* 506 */
+    {.name = "blocks.7.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 31, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 299, .last = 299}, /* 507 */
+    {.name = "L7.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 300, .last = 303}, /* 508 */
+    {.name = "blocks.7.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 30, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 302, .last = 302}, /* 509 */
+    {.name = "L7.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 10240, .off_fixed = 0, .first = 303, .last = 304}, /* 510 */
+    {.name = "L7.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716964, .off_fixed = 0, .first = 305, .last = 306}, /* 511 */
+    {.name = "L7.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 26624, .off_fixed = 0, .first = 305, .last = 324}, /* 512 */
+    {.name = "L6.skip.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 256, .tensor = -1, .off_per_token = 716964, .off_fixed = 0, .first = 307, .last = 308}, /* 513 */
+    {.name = "blocks.6.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 29, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 309, .last = 309}, /* 514 */
+    {.name = "L6.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 310, .last = 313}, /* 515 */
+    {.name = "blocks.6.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 28, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 312, .last = 312}, /* 516 */
+    {.name = "L6.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 313, .last = 314}, /* 517 */
+    {.name = "blocks.6.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 27, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 315, .last = 315}, /* 518 */
+    {.name = "L6.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 30720, .off_fixed = 0, .first = 316, .last = 319}, /* 519 */
+    {.name = "L6.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 38912, .off_fixed = 0, .first = 317, .last = 319}, /* 520 */
+    {.name = "L6.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 32768, .off_fixed = 0, .first = 319, .last = 320}, /* 521 */
+    {.name = "L6.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 34816, .off_fixed = 0, .first = 318, .last = 320}, /* 522 */
+    {.name = "L6.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 36864, .off_fixed = 0, .first = 318, .last = 320}, /* 523 */
+    {.name = "L6.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 13312, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 318, .last = 319}, /* 524 */
+    {.name = "L6.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 320, .last = 323}, /* 525 */
+    {.name = "L6.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716960, .off_fixed = 0, .first = 320, .last = 321}, /* 526 */
+    {.name = "L6.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 320, .last = 320}, /* 527 */
+    {.name = "L6.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 320, .last = 320}, /* 528 */
+    {.name = "L6.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 320, .last = 320}, /* 529 */
+    {.name = "blocks.6.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 27, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 322, .last = 322}, /* 530 */
+    {.name = "L6.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716960, .off_fixed = 0, .first = 324, .last = 325}, /* 531 */
+    {.name = "L6.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 30720, .off_fixed = 0, .first = 324, .last = 341}, /* 532 */
+    {.name = "blocks.5.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 26, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 326, .last = 326}, /* 533 */
+    {.name = "L5.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 327, .last = 330}, /* 534 */
+    {.name = "blocks.5.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 25, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 329, .last = 329}, /* 535 */
+    {.name = "L5.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 330, .last = 331}, /* 536 */
+    {.name = "blocks.5.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 24, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 332, .last = 332}, /* 537 */
+    {.name = "L5.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 26624, .off_fixed = 0, .first = 333, .last = 336}, /* 538 */
+    {.name = "L5.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 38912, .off_fixed = 0, .first = 334, .last = 336}, /* 539 */
+    {.name = "L5.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 32768, .off_fixed = 0, .first = 336, .last = 337}, /* 540 */
+    {.name = "L5.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 34816, .off_fixed = 0, .first = 335, .last = 337}, /* 541 */
+    {.name = "L5.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 36864, .off_fixed = 0, .first = 335, .last = 337}, /* 542 */
+    {.name = "L5.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 13312, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 335, .last = 336}, /* 543 */
+    {.name = "L5.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 337, .last = 340}, /* 544 */
+    {.name = "L5.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716956, .off_fixed = 0, .first = 337, .last = 338}, /* 545 */
+    {.name = "L5.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 337, .last = 337}, /* 546 */
+    {.name = "L5.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 337, .last = 337}, /* 547 */
+    {.name = "L5.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 337, .last = 337}, /* 548 */
+    {.name = "blocks.5.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 24, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 339, .last = 339}, /* 549 */
+    {.name = "L5.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716956, .off_fixed = 0, .first = 341, .last = 342}, /* 550 */
+    {.name = "L5.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 55296, .off_fixed = 0, .first = 341, .last = 360}, /* 551 */
+    {.name = "L4.skip.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 256, .tensor = -1, .off_per_token = 716956, .off_fixed = 0, .first = 343, .last = 344}, /* 552 */
+    {.name = "blocks.4.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 23, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 345, .last = 345}, /* 553 */
+    {.name = "L4.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 346, .last = 349}, /* 554 */
+    {.name = "blocks.4.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 22, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 348, .last = 348}, /* 555 */
+    {.name = "L4.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 349, .last = 350}, /* 556 */
+    {.name = "blocks.4.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 21, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 351, .last = 351}, /* 557 */
+    {.name = "L4.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 59392, .off_fixed = 0, .first = 352, .last = 355}, /* 558 */
+    {.name = "L4.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 67584, .off_fixed = 0, .first = 353, .last = 355}, /* 559 */
+    {.name = "L4.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 61440, .off_fixed = 0, .first = 355, .last = 356}, /* 560 */
+    {.name = "L4.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 63488, .off_fixed = 0, .first = 354, .last = 356}, /* 561 */
+    {.name = "L4.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 65536, .off_fixed = 0, .first = 354, .last = 356}, /* 562 */
+    {.name = "L4.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 27648, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 354, .last = 355}, /* 563 */
+    {.name = "L4.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 356, .last = 359}, /* 564 */
+    {.name = "L4.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716952, .off_fixed = 0, .first = 356, .last = 357}, /* 565 */
+    {.name = "L4.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 356, .last = 356}, /* 566 */
+    {.name = "L4.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 356, .last = 356}, /* 567 */
+    {.name = "L4.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 356, .last = 356}, /* 568 */
+    {.name = "blocks.4.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 21, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 358, .last = 358}, /* 569 */
+    {.name = "L4.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716952, .off_fixed = 0, .first = 360, .last = 361}, /* 570 */
+    {.name = "L4.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 26624, .off_fixed = 0, .first = 360, .last = 377}, /* 571 */
+    {.name = "blocks.3.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 20, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 362, .last = 362}, /* 572 */
+    {.name = "L3.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 363, .last = 366}, /* 573 */
+    {.name = "blocks.3.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 19, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 365, .last = 365}, /* 574 */
+    {.name = "L3.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 366, .last = 367}, /* 575 */
+    {.name = "blocks.3.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 18, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 368, .last = 368}, /* 576 */
+    {.name = "L3.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 28672, .off_fixed = 0, .first = 369, .last = 372}, /* 577 */
+    {.name = "L3.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 36864, .off_fixed = 0, .first = 370, .last = 372}, /* 578 */
+    {.name = "L3.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 30720, .off_fixed = 0, .first = 372, .last = 373}, /* 579 */
+    {.name = "L3.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 32768, .off_fixed = 0, .first = 371, .last = 373}, /* 580 */
+    {.name = "L3.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 34816, .off_fixed = 0, .first = 371, .last = 373}, /* 581 */
+    {.name = "L3.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 13312, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 371, .last = 372}, /* 582 */
+    {.name = "L3.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 373, .last = 376}, /* 583 */
+    {.name = "L3.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716948, .off_fixed = 0, .first = 373, .last = 374}, /* 584 */
+    {.name = "L3.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 373, .last = 373}, /* 585 */
+    {.name = "L3.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 373, .last = 373}, /* 586 */
+    {.name = "L3.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 373, .last = 373}, /* 587 */
+    {.name = "blocks.3.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 18, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 375, .last = 375}, /* 588 */
+    {.name = "L3.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716948, .off_fixed = 0, .first = 377, .last = 378}, /* 589 */
+    {.name = "L3.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 28672, .off_fixed = 0, .first = 377, .last = 396}, /* 590 */
+    {.name = "L2.skip.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 256, .tensor = -1, .off_per_token = 716948, .off_fixed = 0, .first = 379, .last = 380}, /* 591 */
+    {.name = "blocks.2.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 17, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 381, .last = 381}, /* 592 */
+    {.name = "L2.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 382, .last = 385}, /* 593 */
+    {.name = "blocks.2.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 16, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 384, .last = 384}, /* 594 */
+    {.name = "L2.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 385, .last = 386}, /* 595 */
+    {.name = "blocks.2.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 15, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 387, .last = 387}, /* 596 */
+    {.name = "L2.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 26624, .off_fixed = 0, .first = 388, .last = 391}, /* 597 */
+    {.name = "L2.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 36864, .off_fixed = 0, .first = 389, .last = 391}, /* 598 */
+    {.name = "L2.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 30720, .off_fixed = 0, .first = 391, .last = 392}, /* 599 */
+    {.name = "L2.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 32768, .off_fixed = 0, .first = 390, .last = 392}, /* 600 */
+    {.name = "L2.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 34816, .off_fixed = 0, .first = 390, .last = 392}, /* 601 */
+    {.name = "L2.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 13312, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 390, .last = 391}, /* 602 */
+    {.name = "L2.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 392, .last = 395}, /* 603 */
+    {.name = "L2.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716944, .off_fixed = 0, .first = 392, .last = 393}, /* 604 */
+    {.name = "L2.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 392, .last = 392}, /* 605 */
+    {.name = "L2.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 392, .last = 392}, /* 606 */
+    {.name = "L2.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 392, .last = 392}, /* 607 */
+    {.name = "blocks.2.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 15, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 394, .last = 394}, /* 608 */
+    {.name = "L2.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716944, .off_fixed = 0, .first = 396, .last = 397}, /* 609 */
+    {.name = "L2.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 26624, .off_fixed = 0, .first = 396, .last = 413}, /* 610 */
+    {.name = "blocks.1.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 14, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 398, .last = 398}, /* 611 */
+    {.name = "L1.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 399, .last = 402}, /* 612 */
+    {.name = "blocks.1.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 13, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 401, .last = 401}, /* 613 */
+    {.name = "L1.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 402, .last = 403}, /* 614 */
+    {.name = "blocks.1.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 12, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 404, .last = 404}, /* 615 */
+    {.name = "L1.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 28672, .off_fixed = 0, .first = 405, .last = 408}, /* 616 */
+    {.name = "L1.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 36864, .off_fixed = 0, .first = 406, .last = 408}, /* 617 */
+    {.name = "L1.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 30720, .off_fixed = 0, .first = 408, .last = 409}, /* 618 */
+    {.name = "L1.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 32768, .off_fixed = 0, .first = 407, .last = 409}, /* 619 */
+    {.name = "L1.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 34816, .off_fixed = 0, .first = 407, .last = 409}, /* 620 */
+    {.name = "L1.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 13312, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 407, .last = 408}, /* 621 */
+    {.name = "L1.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 409, .last = 412}, /* 622 */
+    {.name = "L1.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716940, .off_fixed = 0, .first = 409, .last = 410}, /* 623 */
+    {.name = "L1.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 409, .last = 409}, /* 624 */
+    {.name = "L1.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 409, .last = 409}, /* 625 */
+    {.name = "L1.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 409, .last = 409}, /* 626 */
+    {.name = "blocks.1.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 12, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 411, .last = 411}, /* 627 */
+    {.name = "L1.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716940, .off_fixed = 0, .first = 413, .last = 414}, /* 628 */
+    {.name = "L1.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 55296, .off_fixed = 0, .first = 413, .last = 430}, /* 629 */
+    {.name = "blocks.0.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 11, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 415, .last = 415}, /* 630 */
+    {.name = "L0.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 4096, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 416, .last = 419}, /* 631 */
+    {.name = "blocks.0.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 4194304, .tensor = 10, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 418, .last = 418}, /* 632 */
+    {.name = "L0.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 419, .last = 420}, /* 633 */
+    {.name = "blocks.0.attn.qkvo_w.grad[3145728:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 1048576, .tensor = 9, .plane = PLANE_GRAD, .tensor_off = 3145728, .off_per_token = 0, .off_fixed = 0, .first = 421, .last = 421}, /* 634 */
+    {.name = "L0.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 57344, .off_fixed = 0, .first = 422, .last = 425}, /* 635 */
+    {.name = "L0.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 8, .fixed = 0, .tensor = -1, .off_per_token = 65536, .off_fixed = 0, .first = 423, .last = 425}, /* 636 */
+    {.name = "L0.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 59392, .off_fixed = 0, .first = 425, .last = 426}, /* 637 */
+    {.name = "L0.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 61440, .off_fixed = 0, .first = 424, .last = 426}, /* 638 */
+    {.name = "L0.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 63488, .off_fixed = 0, .first = 424, .last = 426}, /* 639 */
+    {.name = "L0.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 27648, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 424, .last = 425}, /* 640 */
+    {.name = "L0.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 3072, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 426, .last = 429}, /* 641 */
+    {.name = "L0.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 512, .tensor = -1, .off_per_token = 716936, .off_fixed = 0, .first = 426, .last = 427}, /* 642 */
+    {.name = "L0.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 426, .last = 426}, /* 643 */
+    {.name = "L0.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 426, .last = 426}, /* 644 */
+    {.name = "L0.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 426, .last = 426}, /* 645 */
+    {.name = "blocks.0.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 3145728, .tensor = 9, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 428, .last = 428}, /* 646 */
+    {.name = "L0.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 768, .tensor = -1, .off_per_token = 716936, .off_fixed = 0, .first = 430, .last = 431}, /* 647 */
+    {.name = "L0.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 430, .last = 433}, /* 648 */
+    {.name = "x0.drows0", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 2048, .off_fixed = 0, .first = 432, .last = 434}, /* 649 */
+    {.name = "embed1.weight.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 51463168, .tensor = 2, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 434, .last = 434}, /* 650 */
+    {.name = "x0.drows1", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 435, .last = 436}, /* 651 */
+    {.name = "embed2.weight.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 51463168, .tensor = 3, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 436, .last = 436}, /* 652 */
+    {.name = "dve0.bf16", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 437, .last = 438}, /* 653 */
+    {.name = "value_embeds.0.weight.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 51463168, .tensor = 4, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 438, .last = 438}, /* 654 */
+    {.name = "dve1.bf16", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 439, .last = 440}, /* 655 */
+    {.name = "value_embeds.1.weight.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 51463168, .tensor = 5, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 440, .last = 440}, /* 656 */
+    {.name = "dve2.bf16", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 441, .last = 442}, /* 657 */
+    {.name = "value_embeds.2.weight.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 51463168, .tensor = 6, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 442, .last = 442}, /* 658 */
+    {.name = "dve3.bf16", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 443, .last = 444}, /* 659 */
+    {.name = "value_embeds.3.weight.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 51463168, .tensor = 7, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 444, .last = 444}, /* 660 */
+    {.name = "dve4.bf16", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 445, .last = 446}, /* 661 */
+    {.name = "value_embeds.4.weight.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 51463168, .tensor = 8, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 446, .last = 446}, /* 662 */
 };
 
-static PlanStep steps[463] = {
+static PlanStep steps[447] = {
     {.kind = STEP_KERNEL, .what = "embed x0", .layer = -1,
      .kernel = "embed_fwd_d1024", .kinst = 10, .kidx = 0, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
@@ -2141,14 +2141,18 @@ static PlanStep steps[463] = {
         {"b", ARG_BUF, .id = 317},
         {"c", ARG_BUF, .id = 350},
         {"c_in", ARG_NULL}}}, /* 174 */
-    {.kind = STEP_KERNEL, .what = "L15 x0 lambda gradients", .layer = 15, .backward = true,
-     .kernel = "x0_lambda_grad_t2_d1024_p256", .kinst = 5, .kidx = 0, .rows_arg = 5, .n_arg = -1,
-     .nargs = 6, .args = {
+    {.kind = STEP_KERNEL, .what = "L15 x0 mix backward", .layer = 15, .backward = true,
+     .kernel = "x0_lambda_grad_t2_d1024_p256", .kinst = 5, .kidx = 0, .rows_arg = 9, .n_arg = -1,
+     .nargs = 10, .args = {
         {"partial", ARG_BUF, .type = PT_PTR, .id = 369},
+        {"dxs", ARG_BUF, .type = PT_PTR, .id = 370},
+        {"dx0", ARG_BUF, .type = PT_PTR, .id = 342},
         {"dxm", ARG_BUF, .type = PT_PTR, .id = 350},
         {"xs", ARG_BUF, .type = PT_PTR, .id = 307},
         {"x0", ARG_BUF, .type = PT_PTR, .id = 8},
+        {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
+        {"lambda_off", ARG_INT, .type = PT_INT, .ival = 61},
         {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 175 */
     {.kind = STEP_KERNEL, .what = "L15 lambda gradients", .layer = 15, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
@@ -2160,51 +2164,41 @@ static PlanStep steps[463] = {
         {"cols", ARG_INT, .type = PT_INT, .ival = 3},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
         {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 176 */
-    {.kind = STEP_KERNEL, .what = "L15 x0 mix backward", .layer = 15, .backward = true,
-     .kernel = "x0_mix_bwd_t2_d1024", .kinst = 0, .kidx = 1, .rows_arg = 6, .n_arg = -1,
-     .nargs = 7, .args = {
-        {"dxs", ARG_BUF, .type = PT_PTR, .id = 370},
-        {"dx0", ARG_BUF, .type = PT_PTR, .id = 342},
-        {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 350},
-        {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
-        {"lambda_off", ARG_INT, .type = PT_INT, .ival = 61},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 177 */
     {.kind = STEP_GEMM, .what = "L14 d proj = dout^T act", .layer = 14, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 4096}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 370},
         {"b", ARG_BUF, .id = 313},
         {"c", ARG_BUF, .id = 371},
-        {"c_in", ARG_NULL}}}, /* 178 */
+        {"c_in", ARG_NULL}}}, /* 177 */
     {.kind = STEP_GEMM, .what = "L14 dact = dout proj", .layer = 14, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 4096}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 370},
         {"b", ARG_BUF, .id = 314},
         {"c", ARG_BUF, .id = 372},
-        {"c_in", ARG_NULL}}}, /* 179 */
+        {"c_in", ARG_NULL}}}, /* 178 */
     {.kind = STEP_KERNEL, .what = "L14 relu^2 backward", .layer = 14, .backward = true,
      .kernel = "relu2_bwd_m4096", .kinst = 1, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"dpre", ARG_BUF, .type = PT_PTR, .id = 372},
         {"dact", ARG_BUF, .type = PT_PTR, .id = 372},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 311},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 180 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 179 */
     {.kind = STEP_GEMM, .what = "L14 d fc = dpre^T n2", .layer = 14, .backward = true,
      .gemm = {.m = {0, 4096}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 372},
         {"b", ARG_BUF, .id = 309},
         {"c", ARG_BUF, .id = 373},
-        {"c_in", ARG_NULL}}}, /* 181 */
+        {"c_in", ARG_NULL}}}, /* 180 */
     {.kind = STEP_GEMM, .what = "L14 dn2 = dpre fc", .layer = 14, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 4096}, .trans_a = 0, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 372},
         {"b", ARG_BUF, .id = 312},
         {"c", ARG_BUF, .id = 374},
-        {"c_in", ARG_NULL}}}, /* 182 */
+        {"c_in", ARG_NULL}}}, /* 181 */
     {.kind = STEP_KERNEL, .what = "L14 mlp norm backward", .layer = 14, .backward = true,
      .kernel = "rmsnorm_bwd_d1024", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
@@ -2213,28 +2207,28 @@ static PlanStep steps[463] = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 309},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 310},
         {"accumulate", ARG_INT, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 183 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 182 */
     {.kind = STEP_GEMM, .what = "L14 d Wo = dxa^T y", .layer = 14, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 370},
         {"b", ARG_BUF, .id = 305},
         {"c", ARG_BUF, .id = 375},
-        {"c_in", ARG_NULL}}}, /* 184 */
+        {"c_in", ARG_NULL}}}, /* 183 */
     {.kind = STEP_GEMM, .what = "L14 dy = dxa Wo", .layer = 14, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 370},
         {"b", ARG_BUF, .id = 308},
         {"c", ARG_BUF, .id = 376},
-        {"c_in", ARG_NULL}}}, /* 185 */
+        {"c_in", ARG_NULL}}}, /* 184 */
     {.kind = STEP_KERNEL, .what = "L14 attention delta", .layer = 14, .backward = true,
      .kernel = "attn_bwd_pre_h8_d128", .kinst = 14, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"delta", ARG_BUF, .type = PT_PTR, .id = 377},
         {"dy", ARG_BUF, .type = PT_PTR, .id = 376},
         {"y", ARG_BUF, .type = PT_PTR, .id = 305},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 186 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 185 */
     {.kind = STEP_KERNEL, .what = "L14 attention dk dv", .layer = 14, .backward = true,
      .kernel = "attn_bwd_dkdv_h8_d128", .kinst = 14, .kidx = 2, .rows_arg = 12, .n_arg = -1,
      .nargs = 13, .args = {
@@ -2250,7 +2244,7 @@ static PlanStep steps[463] = {
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 14},
         {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 14, .ival = 104},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 187 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 186 */
     {.kind = STEP_KERNEL, .what = "L14 attention dq", .layer = 14, .backward = true,
      .kernel = "attn_bwd_dq_h8_d128", .kinst = 14, .kidx = 3, .rows_arg = 11, .n_arg = -1,
      .nargs = 12, .args = {
@@ -2265,7 +2259,7 @@ static PlanStep steps[463] = {
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 14},
         {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 14, .ival = 104},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 188 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 187 */
     {.kind = STEP_KERNEL, .what = "L14 q k v backward", .layer = 14, .backward = true,
      .kernel = "qkv_bwd_h8_d128_r32h_vn_p512", .kinst = 11, .kidx = 1, .rows_arg = 13, .n_arg = -1,
      .nargs = 14, .args = {
@@ -2282,7 +2276,7 @@ static PlanStep steps[463] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 92},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 189 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 188 */
     {.kind = STEP_KERNEL, .what = "L14 sa gradients", .layer = 14, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
@@ -2292,30 +2286,34 @@ static PlanStep steps[463] = {
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 2},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 190 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 189 */
     {.kind = STEP_GEMM, .what = "L14 d Wqkv = dqkv^T h", .layer = 14, .backward = true,
      .gemm = {.m = {0, 3072}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 382},
         {"b", ARG_BUF, .id = 295},
         {"c", ARG_BUF, .id = 387},
-        {"c_in", ARG_NULL}}}, /* 191 */
+        {"c_in", ARG_NULL}}}, /* 190 */
     {.kind = STEP_GEMM, .what = "L14 dxm += dqkv Wqkv", .layer = 14, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 3072}, .trans_a = 0, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 1},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 382},
         {"b", ARG_BUF, .id = 297},
         {"c", ARG_BUF, .id = 370},
-        {"c_in", ARG_NULL}}}, /* 192 */
-    {.kind = STEP_KERNEL, .what = "L14 x0 lambda gradients", .layer = 14, .backward = true,
-     .kernel = "x0_lambda_grad_t2_d1024_p256", .kinst = 5, .kidx = 0, .rows_arg = 5, .n_arg = -1,
-     .nargs = 6, .args = {
+        {"c_in", ARG_NULL}}}, /* 191 */
+    {.kind = STEP_KERNEL, .what = "L14 x0 mix backward", .layer = 14, .backward = true,
+     .kernel = "x0_lambda_grad_t2_d1024_p256", .kinst = 5, .kidx = 0, .rows_arg = 9, .n_arg = -1,
+     .nargs = 10, .args = {
         {"partial", ARG_BUF, .type = PT_PTR, .id = 388},
+        {"dxs", ARG_BUF, .type = PT_PTR, .id = 389},
+        {"dx0", ARG_BUF, .type = PT_PTR, .id = 342},
         {"dxm", ARG_BUF, .type = PT_PTR, .id = 370},
         {"xs", ARG_BUF, .type = PT_PTR, .id = 287},
         {"x0", ARG_BUF, .type = PT_PTR, .id = 8},
+        {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 193 */
+        {"lambda_off", ARG_INT, .type = PT_INT, .ival = 58},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 192 */
     {.kind = STEP_KERNEL, .what = "L14 lambda gradients", .layer = 14, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
@@ -2325,52 +2323,42 @@ static PlanStep steps[463] = {
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 3},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 194 */
-    {.kind = STEP_KERNEL, .what = "L14 x0 mix backward", .layer = 14, .backward = true,
-     .kernel = "x0_mix_bwd_t2_d1024", .kinst = 0, .kidx = 1, .rows_arg = 6, .n_arg = -1,
-     .nargs = 7, .args = {
-        {"dxs", ARG_BUF, .type = PT_PTR, .id = 389},
-        {"dx0", ARG_BUF, .type = PT_PTR, .id = 342},
-        {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 370},
-        {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
-        {"lambda_off", ARG_INT, .type = PT_INT, .ival = 58},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 195 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 193 */
     {.kind = STEP_GEMM, .what = "L13 d proj = dout^T act", .layer = 13, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 4096}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 389},
         {"b", ARG_BUF, .id = 293},
         {"c", ARG_BUF, .id = 390},
-        {"c_in", ARG_NULL}}}, /* 196 */
+        {"c_in", ARG_NULL}}}, /* 194 */
     {.kind = STEP_GEMM, .what = "L13 dact = dout proj", .layer = 13, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 4096}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 389},
         {"b", ARG_BUF, .id = 294},
         {"c", ARG_BUF, .id = 391},
-        {"c_in", ARG_NULL}}}, /* 197 */
+        {"c_in", ARG_NULL}}}, /* 195 */
     {.kind = STEP_KERNEL, .what = "L13 relu^2 backward", .layer = 13, .backward = true,
      .kernel = "relu2_bwd_m4096", .kinst = 1, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"dpre", ARG_BUF, .type = PT_PTR, .id = 391},
         {"dact", ARG_BUF, .type = PT_PTR, .id = 391},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 291},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 198 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 196 */
     {.kind = STEP_GEMM, .what = "L13 d fc = dpre^T n2", .layer = 13, .backward = true,
      .gemm = {.m = {0, 4096}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 391},
         {"b", ARG_BUF, .id = 289},
         {"c", ARG_BUF, .id = 392},
-        {"c_in", ARG_NULL}}}, /* 199 */
+        {"c_in", ARG_NULL}}}, /* 197 */
     {.kind = STEP_GEMM, .what = "L13 dn2 = dpre fc", .layer = 13, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 4096}, .trans_a = 0, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 391},
         {"b", ARG_BUF, .id = 292},
         {"c", ARG_BUF, .id = 393},
-        {"c_in", ARG_NULL}}}, /* 200 */
+        {"c_in", ARG_NULL}}}, /* 198 */
     {.kind = STEP_KERNEL, .what = "L13 mlp norm backward", .layer = 13, .backward = true,
      .kernel = "rmsnorm_bwd_d1024", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
@@ -2379,28 +2367,28 @@ static PlanStep steps[463] = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 289},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 290},
         {"accumulate", ARG_INT, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 201 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 199 */
     {.kind = STEP_GEMM, .what = "L13 d Wo = dxa^T y", .layer = 13, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 389},
         {"b", ARG_BUF, .id = 285},
         {"c", ARG_BUF, .id = 394},
-        {"c_in", ARG_NULL}}}, /* 202 */
+        {"c_in", ARG_NULL}}}, /* 200 */
     {.kind = STEP_GEMM, .what = "L13 dy = dxa Wo", .layer = 13, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 389},
         {"b", ARG_BUF, .id = 288},
         {"c", ARG_BUF, .id = 395},
-        {"c_in", ARG_NULL}}}, /* 203 */
+        {"c_in", ARG_NULL}}}, /* 201 */
     {.kind = STEP_KERNEL, .what = "L13 attention delta", .layer = 13, .backward = true,
      .kernel = "attn_bwd_pre_h8_d128", .kinst = 14, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"delta", ARG_BUF, .type = PT_PTR, .id = 396},
         {"dy", ARG_BUF, .type = PT_PTR, .id = 395},
         {"y", ARG_BUF, .type = PT_PTR, .id = 285},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 204 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 202 */
     {.kind = STEP_KERNEL, .what = "L13 attention dk dv", .layer = 13, .backward = true,
      .kernel = "attn_bwd_dkdv_h8_d128", .kinst = 14, .kidx = 2, .rows_arg = 12, .n_arg = -1,
      .nargs = 13, .args = {
@@ -2416,7 +2404,7 @@ static PlanStep steps[463] = {
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 13},
         {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 13, .ival = 104},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 205 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 203 */
     {.kind = STEP_KERNEL, .what = "L13 attention dq", .layer = 13, .backward = true,
      .kernel = "attn_bwd_dq_h8_d128", .kinst = 14, .kidx = 3, .rows_arg = 11, .n_arg = -1,
      .nargs = 12, .args = {
@@ -2431,7 +2419,7 @@ static PlanStep steps[463] = {
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 13},
         {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 13, .ival = 104},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 206 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 204 */
     {.kind = STEP_KERNEL, .what = "L13 q k v backward", .layer = 13, .backward = true,
      .kernel = "qkv_bwd_h8_d128_r32h_vn_p512", .kinst = 11, .kidx = 1, .rows_arg = 13, .n_arg = -1,
      .nargs = 14, .args = {
@@ -2448,7 +2436,7 @@ static PlanStep steps[463] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 90},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 207 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 205 */
     {.kind = STEP_KERNEL, .what = "L13 sa gradients", .layer = 13, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
@@ -2458,30 +2446,34 @@ static PlanStep steps[463] = {
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 2},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 208 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 206 */
     {.kind = STEP_GEMM, .what = "L13 d Wqkv = dqkv^T h", .layer = 13, .backward = true,
      .gemm = {.m = {0, 3072}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 401},
         {"b", ARG_BUF, .id = 275},
         {"c", ARG_BUF, .id = 406},
-        {"c_in", ARG_NULL}}}, /* 209 */
+        {"c_in", ARG_NULL}}}, /* 207 */
     {.kind = STEP_GEMM, .what = "L13 dxm += dqkv Wqkv", .layer = 13, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 3072}, .trans_a = 0, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 1},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 401},
         {"b", ARG_BUF, .id = 277},
         {"c", ARG_BUF, .id = 389},
-        {"c_in", ARG_NULL}}}, /* 210 */
-    {.kind = STEP_KERNEL, .what = "L13 x0 lambda gradients", .layer = 13, .backward = true,
-     .kernel = "x0_lambda_grad_t2_d1024_p256", .kinst = 5, .kidx = 0, .rows_arg = 5, .n_arg = -1,
-     .nargs = 6, .args = {
+        {"c_in", ARG_NULL}}}, /* 208 */
+    {.kind = STEP_KERNEL, .what = "L13 x0 mix backward", .layer = 13, .backward = true,
+     .kernel = "x0_lambda_grad_t2_d1024_p256", .kinst = 5, .kidx = 0, .rows_arg = 9, .n_arg = -1,
+     .nargs = 10, .args = {
         {"partial", ARG_BUF, .type = PT_PTR, .id = 407},
+        {"dxs", ARG_BUF, .type = PT_PTR, .id = 408},
+        {"dx0", ARG_BUF, .type = PT_PTR, .id = 342},
         {"dxm", ARG_BUF, .type = PT_PTR, .id = 389},
         {"xs", ARG_BUF, .type = PT_PTR, .id = 267},
         {"x0", ARG_BUF, .type = PT_PTR, .id = 8},
+        {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 211 */
+        {"lambda_off", ARG_INT, .type = PT_INT, .ival = 55},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 209 */
     {.kind = STEP_KERNEL, .what = "L13 lambda gradients", .layer = 13, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
@@ -2491,52 +2483,42 @@ static PlanStep steps[463] = {
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 3},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 212 */
-    {.kind = STEP_KERNEL, .what = "L13 x0 mix backward", .layer = 13, .backward = true,
-     .kernel = "x0_mix_bwd_t2_d1024", .kinst = 0, .kidx = 1, .rows_arg = 6, .n_arg = -1,
-     .nargs = 7, .args = {
-        {"dxs", ARG_BUF, .type = PT_PTR, .id = 408},
-        {"dx0", ARG_BUF, .type = PT_PTR, .id = 342},
-        {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 389},
-        {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
-        {"lambda_off", ARG_INT, .type = PT_INT, .ival = 55},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 213 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 210 */
     {.kind = STEP_GEMM, .what = "L12 d proj = dout^T act", .layer = 12, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 4096}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 408},
         {"b", ARG_BUF, .id = 273},
         {"c", ARG_BUF, .id = 409},
-        {"c_in", ARG_NULL}}}, /* 214 */
+        {"c_in", ARG_NULL}}}, /* 211 */
     {.kind = STEP_GEMM, .what = "L12 dact = dout proj", .layer = 12, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 4096}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 408},
         {"b", ARG_BUF, .id = 274},
         {"c", ARG_BUF, .id = 410},
-        {"c_in", ARG_NULL}}}, /* 215 */
+        {"c_in", ARG_NULL}}}, /* 212 */
     {.kind = STEP_KERNEL, .what = "L12 relu^2 backward", .layer = 12, .backward = true,
      .kernel = "relu2_bwd_m4096", .kinst = 1, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"dpre", ARG_BUF, .type = PT_PTR, .id = 410},
         {"dact", ARG_BUF, .type = PT_PTR, .id = 410},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 271},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 216 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 213 */
     {.kind = STEP_GEMM, .what = "L12 d fc = dpre^T n2", .layer = 12, .backward = true,
      .gemm = {.m = {0, 4096}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 410},
         {"b", ARG_BUF, .id = 269},
         {"c", ARG_BUF, .id = 411},
-        {"c_in", ARG_NULL}}}, /* 217 */
+        {"c_in", ARG_NULL}}}, /* 214 */
     {.kind = STEP_GEMM, .what = "L12 dn2 = dpre fc", .layer = 12, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 4096}, .trans_a = 0, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 410},
         {"b", ARG_BUF, .id = 272},
         {"c", ARG_BUF, .id = 412},
-        {"c_in", ARG_NULL}}}, /* 218 */
+        {"c_in", ARG_NULL}}}, /* 215 */
     {.kind = STEP_KERNEL, .what = "L12 mlp norm backward", .layer = 12, .backward = true,
      .kernel = "rmsnorm_bwd_d1024", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
@@ -2545,28 +2527,28 @@ static PlanStep steps[463] = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 269},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 270},
         {"accumulate", ARG_INT, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 219 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 216 */
     {.kind = STEP_GEMM, .what = "L12 d Wo = dxa^T y", .layer = 12, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 408},
         {"b", ARG_BUF, .id = 265},
         {"c", ARG_BUF, .id = 413},
-        {"c_in", ARG_NULL}}}, /* 220 */
+        {"c_in", ARG_NULL}}}, /* 217 */
     {.kind = STEP_GEMM, .what = "L12 dy = dxa Wo", .layer = 12, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 408},
         {"b", ARG_BUF, .id = 268},
         {"c", ARG_BUF, .id = 414},
-        {"c_in", ARG_NULL}}}, /* 221 */
+        {"c_in", ARG_NULL}}}, /* 218 */
     {.kind = STEP_KERNEL, .what = "L12 attention delta", .layer = 12, .backward = true,
      .kernel = "attn_bwd_pre_h8_d128", .kinst = 14, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"delta", ARG_BUF, .type = PT_PTR, .id = 415},
         {"dy", ARG_BUF, .type = PT_PTR, .id = 414},
         {"y", ARG_BUF, .type = PT_PTR, .id = 265},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 222 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 219 */
     {.kind = STEP_KERNEL, .what = "L12 attention dk dv", .layer = 12, .backward = true,
      .kernel = "attn_bwd_dkdv_h8_d128", .kinst = 14, .kidx = 2, .rows_arg = 12, .n_arg = -1,
      .nargs = 13, .args = {
@@ -2582,7 +2564,7 @@ static PlanStep steps[463] = {
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 12},
         {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 12, .ival = 104},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 223 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 220 */
     {.kind = STEP_KERNEL, .what = "L12 attention dq", .layer = 12, .backward = true,
      .kernel = "attn_bwd_dq_h8_d128", .kinst = 14, .kidx = 3, .rows_arg = 11, .n_arg = -1,
      .nargs = 12, .args = {
@@ -2597,7 +2579,7 @@ static PlanStep steps[463] = {
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 12},
         {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 12, .ival = 104},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 224 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 221 */
     {.kind = STEP_KERNEL, .what = "L12 q k v backward", .layer = 12, .backward = true,
      .kernel = "qkv_bwd_h8_d128_r32h_vn_p512", .kinst = 11, .kidx = 1, .rows_arg = 13, .n_arg = -1,
      .nargs = 14, .args = {
@@ -2614,7 +2596,7 @@ static PlanStep steps[463] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 88},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 225 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 222 */
     {.kind = STEP_KERNEL, .what = "L12 sa gradients", .layer = 12, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
@@ -2624,30 +2606,34 @@ static PlanStep steps[463] = {
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 2},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 226 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 223 */
     {.kind = STEP_GEMM, .what = "L12 d Wqkv = dqkv^T h", .layer = 12, .backward = true,
      .gemm = {.m = {0, 3072}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 420},
         {"b", ARG_BUF, .id = 255},
         {"c", ARG_BUF, .id = 425},
-        {"c_in", ARG_NULL}}}, /* 227 */
+        {"c_in", ARG_NULL}}}, /* 224 */
     {.kind = STEP_GEMM, .what = "L12 dxm += dqkv Wqkv", .layer = 12, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 3072}, .trans_a = 0, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 1},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 420},
         {"b", ARG_BUF, .id = 257},
         {"c", ARG_BUF, .id = 408},
-        {"c_in", ARG_NULL}}}, /* 228 */
-    {.kind = STEP_KERNEL, .what = "L12 x0 lambda gradients", .layer = 12, .backward = true,
-     .kernel = "x0_lambda_grad_t2_d1024_p256", .kinst = 5, .kidx = 0, .rows_arg = 5, .n_arg = -1,
-     .nargs = 6, .args = {
+        {"c_in", ARG_NULL}}}, /* 225 */
+    {.kind = STEP_KERNEL, .what = "L12 x0 mix backward", .layer = 12, .backward = true,
+     .kernel = "x0_lambda_grad_t2_d1024_p256", .kinst = 5, .kidx = 0, .rows_arg = 9, .n_arg = -1,
+     .nargs = 10, .args = {
         {"partial", ARG_BUF, .type = PT_PTR, .id = 426},
+        {"dxs", ARG_BUF, .type = PT_PTR, .id = 427},
+        {"dx0", ARG_BUF, .type = PT_PTR, .id = 342},
         {"dxm", ARG_BUF, .type = PT_PTR, .id = 408},
         {"xs", ARG_BUF, .type = PT_PTR, .id = 247},
         {"x0", ARG_BUF, .type = PT_PTR, .id = 8},
+        {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 229 */
+        {"lambda_off", ARG_INT, .type = PT_INT, .ival = 52},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 226 */
     {.kind = STEP_KERNEL, .what = "L12 lambda gradients", .layer = 12, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
@@ -2657,52 +2643,42 @@ static PlanStep steps[463] = {
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 3},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 230 */
-    {.kind = STEP_KERNEL, .what = "L12 x0 mix backward", .layer = 12, .backward = true,
-     .kernel = "x0_mix_bwd_t2_d1024", .kinst = 0, .kidx = 1, .rows_arg = 6, .n_arg = -1,
-     .nargs = 7, .args = {
-        {"dxs", ARG_BUF, .type = PT_PTR, .id = 427},
-        {"dx0", ARG_BUF, .type = PT_PTR, .id = 342},
-        {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 408},
-        {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
-        {"lambda_off", ARG_INT, .type = PT_INT, .ival = 52},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 231 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 227 */
     {.kind = STEP_GEMM, .what = "L11 d proj = dout^T act", .layer = 11, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 4096}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 427},
         {"b", ARG_BUF, .id = 253},
         {"c", ARG_BUF, .id = 428},
-        {"c_in", ARG_NULL}}}, /* 232 */
+        {"c_in", ARG_NULL}}}, /* 228 */
     {.kind = STEP_GEMM, .what = "L11 dact = dout proj", .layer = 11, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 4096}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 427},
         {"b", ARG_BUF, .id = 254},
         {"c", ARG_BUF, .id = 429},
-        {"c_in", ARG_NULL}}}, /* 233 */
+        {"c_in", ARG_NULL}}}, /* 229 */
     {.kind = STEP_KERNEL, .what = "L11 relu^2 backward", .layer = 11, .backward = true,
      .kernel = "relu2_bwd_m4096", .kinst = 1, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"dpre", ARG_BUF, .type = PT_PTR, .id = 429},
         {"dact", ARG_BUF, .type = PT_PTR, .id = 429},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 251},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 234 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 230 */
     {.kind = STEP_GEMM, .what = "L11 d fc = dpre^T n2", .layer = 11, .backward = true,
      .gemm = {.m = {0, 4096}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 429},
         {"b", ARG_BUF, .id = 249},
         {"c", ARG_BUF, .id = 430},
-        {"c_in", ARG_NULL}}}, /* 235 */
+        {"c_in", ARG_NULL}}}, /* 231 */
     {.kind = STEP_GEMM, .what = "L11 dn2 = dpre fc", .layer = 11, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 4096}, .trans_a = 0, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 429},
         {"b", ARG_BUF, .id = 252},
         {"c", ARG_BUF, .id = 431},
-        {"c_in", ARG_NULL}}}, /* 236 */
+        {"c_in", ARG_NULL}}}, /* 232 */
     {.kind = STEP_KERNEL, .what = "L11 mlp norm backward", .layer = 11, .backward = true,
      .kernel = "rmsnorm_bwd_d1024", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
@@ -2711,28 +2687,28 @@ static PlanStep steps[463] = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 249},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 250},
         {"accumulate", ARG_INT, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 237 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 233 */
     {.kind = STEP_GEMM, .what = "L11 d Wo = dxa^T y", .layer = 11, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 427},
         {"b", ARG_BUF, .id = 245},
         {"c", ARG_BUF, .id = 432},
-        {"c_in", ARG_NULL}}}, /* 238 */
+        {"c_in", ARG_NULL}}}, /* 234 */
     {.kind = STEP_GEMM, .what = "L11 dy = dxa Wo", .layer = 11, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 427},
         {"b", ARG_BUF, .id = 248},
         {"c", ARG_BUF, .id = 433},
-        {"c_in", ARG_NULL}}}, /* 239 */
+        {"c_in", ARG_NULL}}}, /* 235 */
     {.kind = STEP_KERNEL, .what = "L11 attention delta", .layer = 11, .backward = true,
      .kernel = "attn_bwd_pre_h8_d128", .kinst = 14, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"delta", ARG_BUF, .type = PT_PTR, .id = 434},
         {"dy", ARG_BUF, .type = PT_PTR, .id = 433},
         {"y", ARG_BUF, .type = PT_PTR, .id = 245},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 240 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 236 */
     {.kind = STEP_KERNEL, .what = "L11 attention dk dv", .layer = 11, .backward = true,
      .kernel = "attn_bwd_dkdv_h8_d128", .kinst = 14, .kidx = 2, .rows_arg = 12, .n_arg = -1,
      .nargs = 13, .args = {
@@ -2748,7 +2724,7 @@ static PlanStep steps[463] = {
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 11},
         {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 11, .ival = 216},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 241 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 237 */
     {.kind = STEP_KERNEL, .what = "L11 attention dq", .layer = 11, .backward = true,
      .kernel = "attn_bwd_dq_h8_d128", .kinst = 14, .kidx = 3, .rows_arg = 11, .n_arg = -1,
      .nargs = 12, .args = {
@@ -2763,7 +2739,7 @@ static PlanStep steps[463] = {
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 11},
         {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 11, .ival = 216},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 242 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 238 */
     {.kind = STEP_KERNEL, .what = "L11 q k v backward", .layer = 11, .backward = true,
      .kernel = "qkv_bwd_h8_d128_r32h_vn_p512", .kinst = 11, .kidx = 1, .rows_arg = 13, .n_arg = -1,
      .nargs = 14, .args = {
@@ -2780,7 +2756,7 @@ static PlanStep steps[463] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 86},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 243 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 239 */
     {.kind = STEP_KERNEL, .what = "L11 sa gradients", .layer = 11, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
@@ -2790,30 +2766,34 @@ static PlanStep steps[463] = {
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 2},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 244 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 240 */
     {.kind = STEP_GEMM, .what = "L11 d Wqkv = dqkv^T h", .layer = 11, .backward = true,
      .gemm = {.m = {0, 3072}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 439},
         {"b", ARG_BUF, .id = 234},
         {"c", ARG_BUF, .id = 444},
-        {"c_in", ARG_NULL}}}, /* 245 */
+        {"c_in", ARG_NULL}}}, /* 241 */
     {.kind = STEP_GEMM, .what = "L11 dxm += dqkv Wqkv", .layer = 11, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 3072}, .trans_a = 0, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 1},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 439},
         {"b", ARG_BUF, .id = 237},
         {"c", ARG_BUF, .id = 427},
-        {"c_in", ARG_NULL}}}, /* 246 */
-    {.kind = STEP_KERNEL, .what = "L11 x0 lambda gradients", .layer = 11, .backward = true,
-     .kernel = "x0_lambda_grad_t2_d1024_p256", .kinst = 5, .kidx = 0, .rows_arg = 5, .n_arg = -1,
-     .nargs = 6, .args = {
+        {"c_in", ARG_NULL}}}, /* 242 */
+    {.kind = STEP_KERNEL, .what = "L11 x0 mix backward", .layer = 11, .backward = true,
+     .kernel = "x0_lambda_grad_t2_d1024_p256", .kinst = 5, .kidx = 0, .rows_arg = 9, .n_arg = -1,
+     .nargs = 10, .args = {
         {"partial", ARG_BUF, .type = PT_PTR, .id = 445},
+        {"dxs", ARG_BUF, .type = PT_PTR, .id = 446},
+        {"dx0", ARG_BUF, .type = PT_PTR, .id = 342},
         {"dxm", ARG_BUF, .type = PT_PTR, .id = 427},
         {"xs", ARG_BUF, .type = PT_PTR, .id = 235},
         {"x0", ARG_BUF, .type = PT_PTR, .id = 8},
+        {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 247 */
+        {"lambda_off", ARG_INT, .type = PT_INT, .ival = 49},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 243 */
     {.kind = STEP_KERNEL, .what = "L11 lambda gradients", .layer = 11, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
@@ -2823,57 +2803,47 @@ static PlanStep steps[463] = {
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 3},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 248 */
-    {.kind = STEP_KERNEL, .what = "L11 x0 mix backward", .layer = 11, .backward = true,
-     .kernel = "x0_mix_bwd_t2_d1024", .kinst = 0, .kidx = 1, .rows_arg = 6, .n_arg = -1,
-     .nargs = 7, .args = {
-        {"dxs", ARG_BUF, .type = PT_PTR, .id = 446},
-        {"dx0", ARG_BUF, .type = PT_PTR, .id = 342},
-        {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 427},
-        {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
-        {"lambda_off", ARG_INT, .type = PT_INT, .ival = 49},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 249 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 244 */
     {.kind = STEP_COPY, .what = "L11 dout = dxs", .layer = 11, .backward = true,
      .bytes = {2048, 0},
      .nargs = 2, .args = {
         {"dst", ARG_BUF, .id = 447},
-        {"src", ARG_BUF, .id = 446}}}, /* 250 */
+        {"src", ARG_BUF, .id = 446}}}, /* 245 */
     {.kind = STEP_GEMM, .what = "L10 d proj = dout^T act", .layer = 10, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 4096}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 447},
         {"b", ARG_BUF, .id = 232},
         {"c", ARG_BUF, .id = 448},
-        {"c_in", ARG_NULL}}}, /* 251 */
+        {"c_in", ARG_NULL}}}, /* 246 */
     {.kind = STEP_GEMM, .what = "L10 dact = dout proj", .layer = 10, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 4096}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 447},
         {"b", ARG_BUF, .id = 233},
         {"c", ARG_BUF, .id = 449},
-        {"c_in", ARG_NULL}}}, /* 252 */
+        {"c_in", ARG_NULL}}}, /* 247 */
     {.kind = STEP_KERNEL, .what = "L10 relu^2 backward", .layer = 10, .backward = true,
      .kernel = "relu2_bwd_m4096", .kinst = 1, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"dpre", ARG_BUF, .type = PT_PTR, .id = 449},
         {"dact", ARG_BUF, .type = PT_PTR, .id = 449},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 230},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 253 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 248 */
     {.kind = STEP_GEMM, .what = "L10 d fc = dpre^T n2", .layer = 10, .backward = true,
      .gemm = {.m = {0, 4096}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 449},
         {"b", ARG_BUF, .id = 228},
         {"c", ARG_BUF, .id = 450},
-        {"c_in", ARG_NULL}}}, /* 254 */
+        {"c_in", ARG_NULL}}}, /* 249 */
     {.kind = STEP_GEMM, .what = "L10 dn2 = dpre fc", .layer = 10, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 4096}, .trans_a = 0, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 449},
         {"b", ARG_BUF, .id = 231},
         {"c", ARG_BUF, .id = 451},
-        {"c_in", ARG_NULL}}}, /* 255 */
+        {"c_in", ARG_NULL}}}, /* 250 */
     {.kind = STEP_KERNEL, .what = "L10 mlp norm backward", .layer = 10, .backward = true,
      .kernel = "rmsnorm_bwd_d1024", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
@@ -2882,28 +2852,28 @@ static PlanStep steps[463] = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 228},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 229},
         {"accumulate", ARG_INT, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 256 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 251 */
     {.kind = STEP_GEMM, .what = "L10 d Wo = dxa^T y", .layer = 10, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 447},
         {"b", ARG_BUF, .id = 224},
         {"c", ARG_BUF, .id = 452},
-        {"c_in", ARG_NULL}}}, /* 257 */
+        {"c_in", ARG_NULL}}}, /* 252 */
     {.kind = STEP_GEMM, .what = "L10 dy = dxa Wo", .layer = 10, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 447},
         {"b", ARG_BUF, .id = 227},
         {"c", ARG_BUF, .id = 453},
-        {"c_in", ARG_NULL}}}, /* 258 */
+        {"c_in", ARG_NULL}}}, /* 253 */
     {.kind = STEP_KERNEL, .what = "L10 attention delta", .layer = 10, .backward = true,
      .kernel = "attn_bwd_pre_h8_d128", .kinst = 14, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"delta", ARG_BUF, .type = PT_PTR, .id = 454},
         {"dy", ARG_BUF, .type = PT_PTR, .id = 453},
         {"y", ARG_BUF, .type = PT_PTR, .id = 224},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 259 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 254 */
     {.kind = STEP_KERNEL, .what = "L10 attention dk dv", .layer = 10, .backward = true,
      .kernel = "attn_bwd_dkdv_h8_d128", .kinst = 14, .kidx = 2, .rows_arg = 12, .n_arg = -1,
      .nargs = 13, .args = {
@@ -2919,7 +2889,7 @@ static PlanStep steps[463] = {
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 10},
         {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 10, .ival = 104},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 260 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 255 */
     {.kind = STEP_KERNEL, .what = "L10 attention dq", .layer = 10, .backward = true,
      .kernel = "attn_bwd_dq_h8_d128", .kinst = 14, .kidx = 3, .rows_arg = 11, .n_arg = -1,
      .nargs = 12, .args = {
@@ -2934,7 +2904,7 @@ static PlanStep steps[463] = {
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 10},
         {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 10, .ival = 104},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 261 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 256 */
     {.kind = STEP_KERNEL, .what = "L10 q k v backward", .layer = 10, .backward = true,
      .kernel = "qkv_bwd_h8_d128_r32h_vn_p512", .kinst = 11, .kidx = 1, .rows_arg = 13, .n_arg = -1,
      .nargs = 14, .args = {
@@ -2951,7 +2921,7 @@ static PlanStep steps[463] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 84},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 262 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 257 */
     {.kind = STEP_KERNEL, .what = "L10 sa gradients", .layer = 10, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
@@ -2961,30 +2931,34 @@ static PlanStep steps[463] = {
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 2},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 263 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 258 */
     {.kind = STEP_GEMM, .what = "L10 d Wqkv = dqkv^T h", .layer = 10, .backward = true,
      .gemm = {.m = {0, 3072}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 459},
         {"b", ARG_BUF, .id = 213},
         {"c", ARG_BUF, .id = 464},
-        {"c_in", ARG_NULL}}}, /* 264 */
+        {"c_in", ARG_NULL}}}, /* 259 */
     {.kind = STEP_GEMM, .what = "L10 dxm += dqkv Wqkv", .layer = 10, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 3072}, .trans_a = 0, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 1},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 459},
         {"b", ARG_BUF, .id = 216},
         {"c", ARG_BUF, .id = 447},
-        {"c_in", ARG_NULL}}}, /* 265 */
-    {.kind = STEP_KERNEL, .what = "L10 x0 lambda gradients", .layer = 10, .backward = true,
-     .kernel = "x0_lambda_grad_t2_d1024_p256", .kinst = 5, .kidx = 0, .rows_arg = 5, .n_arg = -1,
-     .nargs = 6, .args = {
+        {"c_in", ARG_NULL}}}, /* 260 */
+    {.kind = STEP_KERNEL, .what = "L10 x0 mix backward", .layer = 10, .backward = true,
+     .kernel = "x0_lambda_grad_t2_d1024_p256", .kinst = 5, .kidx = 0, .rows_arg = 9, .n_arg = -1,
+     .nargs = 10, .args = {
         {"partial", ARG_BUF, .type = PT_PTR, .id = 465},
+        {"dxs", ARG_BUF, .type = PT_PTR, .id = 466},
+        {"dx0", ARG_BUF, .type = PT_PTR, .id = 342},
         {"dxm", ARG_BUF, .type = PT_PTR, .id = 447},
         {"xs", ARG_BUF, .type = PT_PTR, .id = 214},
         {"x0", ARG_BUF, .type = PT_PTR, .id = 8},
+        {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 266 */
+        {"lambda_off", ARG_INT, .type = PT_INT, .ival = 46},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 261 */
     {.kind = STEP_KERNEL, .what = "L10 lambda gradients", .layer = 10, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
@@ -2994,57 +2968,47 @@ static PlanStep steps[463] = {
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 3},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 267 */
-    {.kind = STEP_KERNEL, .what = "L10 x0 mix backward", .layer = 10, .backward = true,
-     .kernel = "x0_mix_bwd_t2_d1024", .kinst = 0, .kidx = 1, .rows_arg = 6, .n_arg = -1,
-     .nargs = 7, .args = {
-        {"dxs", ARG_BUF, .type = PT_PTR, .id = 466},
-        {"dx0", ARG_BUF, .type = PT_PTR, .id = 342},
-        {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 447},
-        {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
-        {"lambda_off", ARG_INT, .type = PT_INT, .ival = 46},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 268 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 262 */
     {.kind = STEP_COPY, .what = "L10 dout = dxs", .layer = 10, .backward = true,
      .bytes = {2048, 0},
      .nargs = 2, .args = {
         {"dst", ARG_BUF, .id = 467},
-        {"src", ARG_BUF, .id = 466}}}, /* 269 */
+        {"src", ARG_BUF, .id = 466}}}, /* 263 */
     {.kind = STEP_GEMM, .what = "L9 d proj = dout^T act", .layer = 9, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 4096}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 467},
         {"b", ARG_BUF, .id = 211},
         {"c", ARG_BUF, .id = 468},
-        {"c_in", ARG_NULL}}}, /* 270 */
+        {"c_in", ARG_NULL}}}, /* 264 */
     {.kind = STEP_GEMM, .what = "L9 dact = dout proj", .layer = 9, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 4096}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 467},
         {"b", ARG_BUF, .id = 212},
         {"c", ARG_BUF, .id = 469},
-        {"c_in", ARG_NULL}}}, /* 271 */
+        {"c_in", ARG_NULL}}}, /* 265 */
     {.kind = STEP_KERNEL, .what = "L9 relu^2 backward", .layer = 9, .backward = true,
      .kernel = "relu2_bwd_m4096", .kinst = 1, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"dpre", ARG_BUF, .type = PT_PTR, .id = 469},
         {"dact", ARG_BUF, .type = PT_PTR, .id = 469},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 209},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 272 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 266 */
     {.kind = STEP_GEMM, .what = "L9 d fc = dpre^T n2", .layer = 9, .backward = true,
      .gemm = {.m = {0, 4096}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 469},
         {"b", ARG_BUF, .id = 207},
         {"c", ARG_BUF, .id = 470},
-        {"c_in", ARG_NULL}}}, /* 273 */
+        {"c_in", ARG_NULL}}}, /* 267 */
     {.kind = STEP_GEMM, .what = "L9 dn2 = dpre fc", .layer = 9, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 4096}, .trans_a = 0, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 469},
         {"b", ARG_BUF, .id = 210},
         {"c", ARG_BUF, .id = 471},
-        {"c_in", ARG_NULL}}}, /* 274 */
+        {"c_in", ARG_NULL}}}, /* 268 */
     {.kind = STEP_KERNEL, .what = "L9 mlp norm backward", .layer = 9, .backward = true,
      .kernel = "rmsnorm_bwd_d1024", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
@@ -3053,28 +3017,28 @@ static PlanStep steps[463] = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 207},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 208},
         {"accumulate", ARG_INT, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 275 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 269 */
     {.kind = STEP_GEMM, .what = "L9 d Wo = dxa^T y", .layer = 9, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 467},
         {"b", ARG_BUF, .id = 203},
         {"c", ARG_BUF, .id = 472},
-        {"c_in", ARG_NULL}}}, /* 276 */
+        {"c_in", ARG_NULL}}}, /* 270 */
     {.kind = STEP_GEMM, .what = "L9 dy = dxa Wo", .layer = 9, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 467},
         {"b", ARG_BUF, .id = 206},
         {"c", ARG_BUF, .id = 473},
-        {"c_in", ARG_NULL}}}, /* 277 */
+        {"c_in", ARG_NULL}}}, /* 271 */
     {.kind = STEP_KERNEL, .what = "L9 attention delta", .layer = 9, .backward = true,
      .kernel = "attn_bwd_pre_h8_d128", .kinst = 14, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"delta", ARG_BUF, .type = PT_PTR, .id = 474},
         {"dy", ARG_BUF, .type = PT_PTR, .id = 473},
         {"y", ARG_BUF, .type = PT_PTR, .id = 203},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 278 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 272 */
     {.kind = STEP_KERNEL, .what = "L9 attention dk dv", .layer = 9, .backward = true,
      .kernel = "attn_bwd_dkdv_h8_d128", .kinst = 14, .kidx = 2, .rows_arg = 12, .n_arg = -1,
      .nargs = 13, .args = {
@@ -3090,7 +3054,7 @@ static PlanStep steps[463] = {
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 9},
         {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 9, .ival = 104},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 279 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 273 */
     {.kind = STEP_KERNEL, .what = "L9 attention dq", .layer = 9, .backward = true,
      .kernel = "attn_bwd_dq_h8_d128", .kinst = 14, .kidx = 3, .rows_arg = 11, .n_arg = -1,
      .nargs = 12, .args = {
@@ -3105,7 +3069,7 @@ static PlanStep steps[463] = {
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 9},
         {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 9, .ival = 104},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 280 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 274 */
     {.kind = STEP_KERNEL, .what = "L9 q k v backward", .layer = 9, .backward = true,
      .kernel = "qkv_bwd_h8_d128_r32h_vn_p512", .kinst = 11, .kidx = 1, .rows_arg = 13, .n_arg = -1,
      .nargs = 14, .args = {
@@ -3122,7 +3086,7 @@ static PlanStep steps[463] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 82},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 281 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 275 */
     {.kind = STEP_KERNEL, .what = "L9 sa gradients", .layer = 9, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
@@ -3132,30 +3096,34 @@ static PlanStep steps[463] = {
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 2},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 282 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 276 */
     {.kind = STEP_GEMM, .what = "L9 d Wqkv = dqkv^T h", .layer = 9, .backward = true,
      .gemm = {.m = {0, 3072}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 479},
         {"b", ARG_BUF, .id = 192},
         {"c", ARG_BUF, .id = 484},
-        {"c_in", ARG_NULL}}}, /* 283 */
+        {"c_in", ARG_NULL}}}, /* 277 */
     {.kind = STEP_GEMM, .what = "L9 dxm += dqkv Wqkv", .layer = 9, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 3072}, .trans_a = 0, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 1},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 479},
         {"b", ARG_BUF, .id = 195},
         {"c", ARG_BUF, .id = 467},
-        {"c_in", ARG_NULL}}}, /* 284 */
-    {.kind = STEP_KERNEL, .what = "L9 x0 lambda gradients", .layer = 9, .backward = true,
-     .kernel = "x0_lambda_grad_t2_d1024_p256", .kinst = 5, .kidx = 0, .rows_arg = 5, .n_arg = -1,
-     .nargs = 6, .args = {
+        {"c_in", ARG_NULL}}}, /* 278 */
+    {.kind = STEP_KERNEL, .what = "L9 x0 mix backward", .layer = 9, .backward = true,
+     .kernel = "x0_lambda_grad_t2_d1024_p256", .kinst = 5, .kidx = 0, .rows_arg = 9, .n_arg = -1,
+     .nargs = 10, .args = {
         {"partial", ARG_BUF, .type = PT_PTR, .id = 485},
+        {"dxs", ARG_BUF, .type = PT_PTR, .id = 486},
+        {"dx0", ARG_BUF, .type = PT_PTR, .id = 342},
         {"dxm", ARG_BUF, .type = PT_PTR, .id = 467},
         {"xs", ARG_BUF, .type = PT_PTR, .id = 193},
         {"x0", ARG_BUF, .type = PT_PTR, .id = 8},
+        {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 285 */
+        {"lambda_off", ARG_INT, .type = PT_INT, .ival = 43},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 279 */
     {.kind = STEP_KERNEL, .what = "L9 lambda gradients", .layer = 9, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
@@ -3165,57 +3133,47 @@ static PlanStep steps[463] = {
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 3},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 286 */
-    {.kind = STEP_KERNEL, .what = "L9 x0 mix backward", .layer = 9, .backward = true,
-     .kernel = "x0_mix_bwd_t2_d1024", .kinst = 0, .kidx = 1, .rows_arg = 6, .n_arg = -1,
-     .nargs = 7, .args = {
-        {"dxs", ARG_BUF, .type = PT_PTR, .id = 486},
-        {"dx0", ARG_BUF, .type = PT_PTR, .id = 342},
-        {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 467},
-        {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
-        {"lambda_off", ARG_INT, .type = PT_INT, .ival = 43},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 287 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 280 */
     {.kind = STEP_COPY, .what = "L9 dout = dxs", .layer = 9, .backward = true,
      .bytes = {2048, 0},
      .nargs = 2, .args = {
         {"dst", ARG_BUF, .id = 487},
-        {"src", ARG_BUF, .id = 486}}}, /* 288 */
+        {"src", ARG_BUF, .id = 486}}}, /* 281 */
     {.kind = STEP_GEMM, .what = "L8 d proj = dout^T act", .layer = 8, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 4096}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 487},
         {"b", ARG_BUF, .id = 190},
         {"c", ARG_BUF, .id = 488},
-        {"c_in", ARG_NULL}}}, /* 289 */
+        {"c_in", ARG_NULL}}}, /* 282 */
     {.kind = STEP_GEMM, .what = "L8 dact = dout proj", .layer = 8, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 4096}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 487},
         {"b", ARG_BUF, .id = 191},
         {"c", ARG_BUF, .id = 489},
-        {"c_in", ARG_NULL}}}, /* 290 */
+        {"c_in", ARG_NULL}}}, /* 283 */
     {.kind = STEP_KERNEL, .what = "L8 relu^2 backward", .layer = 8, .backward = true,
      .kernel = "relu2_bwd_m4096", .kinst = 1, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"dpre", ARG_BUF, .type = PT_PTR, .id = 489},
         {"dact", ARG_BUF, .type = PT_PTR, .id = 489},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 188},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 291 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 284 */
     {.kind = STEP_GEMM, .what = "L8 d fc = dpre^T n2", .layer = 8, .backward = true,
      .gemm = {.m = {0, 4096}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 489},
         {"b", ARG_BUF, .id = 186},
         {"c", ARG_BUF, .id = 490},
-        {"c_in", ARG_NULL}}}, /* 292 */
+        {"c_in", ARG_NULL}}}, /* 285 */
     {.kind = STEP_GEMM, .what = "L8 dn2 = dpre fc", .layer = 8, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 4096}, .trans_a = 0, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 489},
         {"b", ARG_BUF, .id = 189},
         {"c", ARG_BUF, .id = 491},
-        {"c_in", ARG_NULL}}}, /* 293 */
+        {"c_in", ARG_NULL}}}, /* 286 */
     {.kind = STEP_KERNEL, .what = "L8 mlp norm backward", .layer = 8, .backward = true,
      .kernel = "rmsnorm_bwd_d1024", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
@@ -3224,28 +3182,28 @@ static PlanStep steps[463] = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 186},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 187},
         {"accumulate", ARG_INT, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 294 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 287 */
     {.kind = STEP_GEMM, .what = "L8 d Wo = dxa^T y", .layer = 8, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 487},
         {"b", ARG_BUF, .id = 182},
         {"c", ARG_BUF, .id = 492},
-        {"c_in", ARG_NULL}}}, /* 295 */
+        {"c_in", ARG_NULL}}}, /* 288 */
     {.kind = STEP_GEMM, .what = "L8 dy = dxa Wo", .layer = 8, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 487},
         {"b", ARG_BUF, .id = 185},
         {"c", ARG_BUF, .id = 493},
-        {"c_in", ARG_NULL}}}, /* 296 */
+        {"c_in", ARG_NULL}}}, /* 289 */
     {.kind = STEP_KERNEL, .what = "L8 attention delta", .layer = 8, .backward = true,
      .kernel = "attn_bwd_pre_h8_d128", .kinst = 14, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"delta", ARG_BUF, .type = PT_PTR, .id = 494},
         {"dy", ARG_BUF, .type = PT_PTR, .id = 493},
         {"y", ARG_BUF, .type = PT_PTR, .id = 182},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 297 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 290 */
     {.kind = STEP_KERNEL, .what = "L8 attention dk dv", .layer = 8, .backward = true,
      .kernel = "attn_bwd_dkdv_h8_d128", .kinst = 14, .kidx = 2, .rows_arg = 12, .n_arg = -1,
      .nargs = 13, .args = {
@@ -3261,7 +3219,7 @@ static PlanStep steps[463] = {
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 8},
         {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 8, .ival = 104},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 298 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 291 */
     {.kind = STEP_KERNEL, .what = "L8 attention dq", .layer = 8, .backward = true,
      .kernel = "attn_bwd_dq_h8_d128", .kinst = 14, .kidx = 3, .rows_arg = 11, .n_arg = -1,
      .nargs = 12, .args = {
@@ -3276,7 +3234,7 @@ static PlanStep steps[463] = {
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 8},
         {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 8, .ival = 104},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 299 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 292 */
     {.kind = STEP_KERNEL, .what = "L8 q k v backward", .layer = 8, .backward = true,
      .kernel = "qkv_bwd_h8_d128_r32h_vn_p512", .kinst = 11, .kidx = 1, .rows_arg = 13, .n_arg = -1,
      .nargs = 14, .args = {
@@ -3293,7 +3251,7 @@ static PlanStep steps[463] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 80},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 300 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 293 */
     {.kind = STEP_KERNEL, .what = "L8 sa gradients", .layer = 8, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
@@ -3303,30 +3261,34 @@ static PlanStep steps[463] = {
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 2},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 301 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 294 */
     {.kind = STEP_GEMM, .what = "L8 d Wqkv = dqkv^T h", .layer = 8, .backward = true,
      .gemm = {.m = {0, 3072}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 499},
         {"b", ARG_BUF, .id = 172},
         {"c", ARG_BUF, .id = 504},
-        {"c_in", ARG_NULL}}}, /* 302 */
+        {"c_in", ARG_NULL}}}, /* 295 */
     {.kind = STEP_GEMM, .what = "L8 dxm += dqkv Wqkv", .layer = 8, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 3072}, .trans_a = 0, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 1},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 499},
         {"b", ARG_BUF, .id = 174},
         {"c", ARG_BUF, .id = 487},
-        {"c_in", ARG_NULL}}}, /* 303 */
-    {.kind = STEP_KERNEL, .what = "L8 x0 lambda gradients", .layer = 8, .backward = true,
-     .kernel = "x0_lambda_grad_t2_d1024_p256", .kinst = 5, .kidx = 0, .rows_arg = 5, .n_arg = -1,
-     .nargs = 6, .args = {
+        {"c_in", ARG_NULL}}}, /* 296 */
+    {.kind = STEP_KERNEL, .what = "L8 x0 mix backward", .layer = 8, .backward = true,
+     .kernel = "x0_lambda_grad_t2_d1024_p256", .kinst = 5, .kidx = 0, .rows_arg = 9, .n_arg = -1,
+     .nargs = 10, .args = {
         {"partial", ARG_BUF, .type = PT_PTR, .id = 505},
+        {"dxs", ARG_BUF, .type = PT_PTR, .id = 506},
+        {"dx0", ARG_BUF, .type = PT_PTR, .id = 342},
         {"dxm", ARG_BUF, .type = PT_PTR, .id = 487},
         {"xs", ARG_BUF, .type = PT_PTR, .id = 165},
         {"x0", ARG_BUF, .type = PT_PTR, .id = 8},
+        {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 304 */
+        {"lambda_off", ARG_INT, .type = PT_INT, .ival = 40},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 297 */
     {.kind = STEP_KERNEL, .what = "L8 lambda gradients", .layer = 8, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
@@ -3336,52 +3298,42 @@ static PlanStep steps[463] = {
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 3},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 305 */
-    {.kind = STEP_KERNEL, .what = "L8 x0 mix backward", .layer = 8, .backward = true,
-     .kernel = "x0_mix_bwd_t2_d1024", .kinst = 0, .kidx = 1, .rows_arg = 6, .n_arg = -1,
-     .nargs = 7, .args = {
-        {"dxs", ARG_BUF, .type = PT_PTR, .id = 506},
-        {"dx0", ARG_BUF, .type = PT_PTR, .id = 342},
-        {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 487},
-        {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
-        {"lambda_off", ARG_INT, .type = PT_INT, .ival = 40},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 306 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 298 */
     {.kind = STEP_GEMM, .what = "L7 d proj = dout^T act", .layer = 7, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 4096}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 506},
         {"b", ARG_BUF, .id = 170},
         {"c", ARG_BUF, .id = 507},
-        {"c_in", ARG_NULL}}}, /* 307 */
+        {"c_in", ARG_NULL}}}, /* 299 */
     {.kind = STEP_GEMM, .what = "L7 dact = dout proj", .layer = 7, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 4096}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 506},
         {"b", ARG_BUF, .id = 171},
         {"c", ARG_BUF, .id = 508},
-        {"c_in", ARG_NULL}}}, /* 308 */
+        {"c_in", ARG_NULL}}}, /* 300 */
     {.kind = STEP_KERNEL, .what = "L7 relu^2 backward", .layer = 7, .backward = true,
      .kernel = "relu2_bwd_m4096", .kinst = 1, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"dpre", ARG_BUF, .type = PT_PTR, .id = 508},
         {"dact", ARG_BUF, .type = PT_PTR, .id = 508},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 168},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 309 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 301 */
     {.kind = STEP_GEMM, .what = "L7 d fc = dpre^T n2", .layer = 7, .backward = true,
      .gemm = {.m = {0, 4096}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 508},
         {"b", ARG_BUF, .id = 166},
         {"c", ARG_BUF, .id = 509},
-        {"c_in", ARG_NULL}}}, /* 310 */
+        {"c_in", ARG_NULL}}}, /* 302 */
     {.kind = STEP_GEMM, .what = "L7 dn2 = dpre fc", .layer = 7, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 4096}, .trans_a = 0, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 508},
         {"b", ARG_BUF, .id = 169},
         {"c", ARG_BUF, .id = 510},
-        {"c_in", ARG_NULL}}}, /* 311 */
+        {"c_in", ARG_NULL}}}, /* 303 */
     {.kind = STEP_KERNEL, .what = "L7 mlp norm backward", .layer = 7, .backward = true,
      .kernel = "rmsnorm_bwd_d1024", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
@@ -3390,16 +3342,20 @@ static PlanStep steps[463] = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 166},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 167},
         {"accumulate", ARG_INT, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 312 */
-    {.kind = STEP_KERNEL, .what = "L7 x0 lambda gradients", .layer = 7, .backward = true,
-     .kernel = "x0_lambda_grad_t2_d1024_p256", .kinst = 5, .kidx = 0, .rows_arg = 5, .n_arg = -1,
-     .nargs = 6, .args = {
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 304 */
+    {.kind = STEP_KERNEL, .what = "L7 x0 mix backward", .layer = 7, .backward = true,
+     .kernel = "x0_lambda_grad_t2_d1024_p256", .kinst = 5, .kidx = 0, .rows_arg = 9, .n_arg = -1,
+     .nargs = 10, .args = {
         {"partial", ARG_BUF, .type = PT_PTR, .id = 511},
+        {"dxs", ARG_BUF, .type = PT_PTR, .id = 512},
+        {"dx0", ARG_BUF, .type = PT_PTR, .id = 342},
         {"dxm", ARG_BUF, .type = PT_PTR, .id = 506},
         {"xs", ARG_BUF, .type = PT_PTR, .id = 157},
         {"x0", ARG_BUF, .type = PT_PTR, .id = 8},
+        {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 313 */
+        {"lambda_off", ARG_INT, .type = PT_INT, .ival = 37},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 305 */
     {.kind = STEP_KERNEL, .what = "L7 lambda gradients", .layer = 7, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
@@ -3409,17 +3365,7 @@ static PlanStep steps[463] = {
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 3},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 314 */
-    {.kind = STEP_KERNEL, .what = "L7 x0 mix backward", .layer = 7, .backward = true,
-     .kernel = "x0_mix_bwd_t2_d1024", .kinst = 0, .kidx = 1, .rows_arg = 6, .n_arg = -1,
-     .nargs = 7, .args = {
-        {"dxs", ARG_BUF, .type = PT_PTR, .id = 512},
-        {"dx0", ARG_BUF, .type = PT_PTR, .id = 342},
-        {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 506},
-        {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
-        {"lambda_off", ARG_INT, .type = PT_INT, .ival = 37},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 315 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 306 */
     {.kind = STEP_KERNEL, .what = "L6 skip gradient", .layer = 6, .backward = true,
      .kernel = "skip_bwd_d1024_p256", .kinst = 13, .kidx = 0, .rows_arg = 6, .n_arg = -1,
      .nargs = 7, .args = {
@@ -3429,7 +3375,7 @@ static PlanStep steps[463] = {
         {"src", ARG_BUF, .type = PT_PTR, .id = 157},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"skip_off", ARG_INT, .type = PT_INT, .ival = 6},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 316 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 307 */
     {.kind = STEP_KERNEL, .what = "L6 skip weight gradient", .layer = 6, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
@@ -3439,42 +3385,42 @@ static PlanStep steps[463] = {
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 1},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 317 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 308 */
     {.kind = STEP_GEMM, .what = "L6 d proj = dout^T act", .layer = 6, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 4096}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 512},
         {"b", ARG_BUF, .id = 163},
         {"c", ARG_BUF, .id = 514},
-        {"c_in", ARG_NULL}}}, /* 318 */
+        {"c_in", ARG_NULL}}}, /* 309 */
     {.kind = STEP_GEMM, .what = "L6 dact = dout proj", .layer = 6, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 4096}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 512},
         {"b", ARG_BUF, .id = 164},
         {"c", ARG_BUF, .id = 515},
-        {"c_in", ARG_NULL}}}, /* 319 */
+        {"c_in", ARG_NULL}}}, /* 310 */
     {.kind = STEP_KERNEL, .what = "L6 relu^2 backward", .layer = 6, .backward = true,
      .kernel = "relu2_bwd_m4096", .kinst = 1, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"dpre", ARG_BUF, .type = PT_PTR, .id = 515},
         {"dact", ARG_BUF, .type = PT_PTR, .id = 515},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 161},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 320 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 311 */
     {.kind = STEP_GEMM, .what = "L6 d fc = dpre^T n2", .layer = 6, .backward = true,
      .gemm = {.m = {0, 4096}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 515},
         {"b", ARG_BUF, .id = 159},
         {"c", ARG_BUF, .id = 516},
-        {"c_in", ARG_NULL}}}, /* 321 */
+        {"c_in", ARG_NULL}}}, /* 312 */
     {.kind = STEP_GEMM, .what = "L6 dn2 = dpre fc", .layer = 6, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 4096}, .trans_a = 0, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 515},
         {"b", ARG_BUF, .id = 162},
         {"c", ARG_BUF, .id = 517},
-        {"c_in", ARG_NULL}}}, /* 322 */
+        {"c_in", ARG_NULL}}}, /* 313 */
     {.kind = STEP_KERNEL, .what = "L6 mlp norm backward", .layer = 6, .backward = true,
      .kernel = "rmsnorm_bwd_d1024", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
@@ -3483,28 +3429,28 @@ static PlanStep steps[463] = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 159},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 160},
         {"accumulate", ARG_INT, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 323 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 314 */
     {.kind = STEP_GEMM, .what = "L6 d Wo = dxa^T y", .layer = 6, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 512},
         {"b", ARG_BUF, .id = 155},
         {"c", ARG_BUF, .id = 518},
-        {"c_in", ARG_NULL}}}, /* 324 */
+        {"c_in", ARG_NULL}}}, /* 315 */
     {.kind = STEP_GEMM, .what = "L6 dy = dxa Wo", .layer = 6, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 512},
         {"b", ARG_BUF, .id = 158},
         {"c", ARG_BUF, .id = 519},
-        {"c_in", ARG_NULL}}}, /* 325 */
+        {"c_in", ARG_NULL}}}, /* 316 */
     {.kind = STEP_KERNEL, .what = "L6 attention delta", .layer = 6, .backward = true,
      .kernel = "attn_bwd_pre_h8_d128", .kinst = 14, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"delta", ARG_BUF, .type = PT_PTR, .id = 520},
         {"dy", ARG_BUF, .type = PT_PTR, .id = 519},
         {"y", ARG_BUF, .type = PT_PTR, .id = 155},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 326 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 317 */
     {.kind = STEP_KERNEL, .what = "L6 attention dk dv", .layer = 6, .backward = true,
      .kernel = "attn_bwd_dkdv_h8_d128", .kinst = 14, .kidx = 2, .rows_arg = 12, .n_arg = -1,
      .nargs = 13, .args = {
@@ -3520,7 +3466,7 @@ static PlanStep steps[463] = {
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 6},
         {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 6, .ival = 104},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 327 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 318 */
     {.kind = STEP_KERNEL, .what = "L6 attention dq", .layer = 6, .backward = true,
      .kernel = "attn_bwd_dq_h8_d128", .kinst = 14, .kidx = 3, .rows_arg = 11, .n_arg = -1,
      .nargs = 12, .args = {
@@ -3535,7 +3481,7 @@ static PlanStep steps[463] = {
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 6},
         {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 6, .ival = 104},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 328 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 319 */
     {.kind = STEP_KERNEL, .what = "L6 q k v backward", .layer = 6, .backward = true,
      .kernel = "qkv_bwd_h8_d128_r32h_vn_p512", .kinst = 11, .kidx = 1, .rows_arg = 13, .n_arg = -1,
      .nargs = 14, .args = {
@@ -3552,7 +3498,7 @@ static PlanStep steps[463] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 76},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 329 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 320 */
     {.kind = STEP_KERNEL, .what = "L6 sa gradients", .layer = 6, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
@@ -3562,30 +3508,34 @@ static PlanStep steps[463] = {
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 2},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 330 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 321 */
     {.kind = STEP_GEMM, .what = "L6 d Wqkv = dqkv^T h", .layer = 6, .backward = true,
      .gemm = {.m = {0, 3072}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 525},
         {"b", ARG_BUF, .id = 145},
         {"c", ARG_BUF, .id = 530},
-        {"c_in", ARG_NULL}}}, /* 331 */
+        {"c_in", ARG_NULL}}}, /* 322 */
     {.kind = STEP_GEMM, .what = "L6 dxm += dqkv Wqkv", .layer = 6, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 3072}, .trans_a = 0, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 1},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 525},
         {"b", ARG_BUF, .id = 147},
         {"c", ARG_BUF, .id = 512},
-        {"c_in", ARG_NULL}}}, /* 332 */
-    {.kind = STEP_KERNEL, .what = "L6 x0 lambda gradients", .layer = 6, .backward = true,
-     .kernel = "x0_lambda_grad_t2_d1024_p256", .kinst = 5, .kidx = 0, .rows_arg = 5, .n_arg = -1,
-     .nargs = 6, .args = {
+        {"c_in", ARG_NULL}}}, /* 323 */
+    {.kind = STEP_KERNEL, .what = "L6 x0 mix backward", .layer = 6, .backward = true,
+     .kernel = "x0_lambda_grad_t2_d1024_p256", .kinst = 5, .kidx = 0, .rows_arg = 9, .n_arg = -1,
+     .nargs = 10, .args = {
         {"partial", ARG_BUF, .type = PT_PTR, .id = 531},
+        {"dxs", ARG_BUF, .type = PT_PTR, .id = 532},
+        {"dx0", ARG_BUF, .type = PT_PTR, .id = 342},
         {"dxm", ARG_BUF, .type = PT_PTR, .id = 512},
         {"xs", ARG_BUF, .type = PT_PTR, .id = 137},
         {"x0", ARG_BUF, .type = PT_PTR, .id = 8},
+        {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 333 */
+        {"lambda_off", ARG_INT, .type = PT_INT, .ival = 34},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 324 */
     {.kind = STEP_KERNEL, .what = "L6 lambda gradients", .layer = 6, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
@@ -3595,52 +3545,42 @@ static PlanStep steps[463] = {
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 3},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 334 */
-    {.kind = STEP_KERNEL, .what = "L6 x0 mix backward", .layer = 6, .backward = true,
-     .kernel = "x0_mix_bwd_t2_d1024", .kinst = 0, .kidx = 1, .rows_arg = 6, .n_arg = -1,
-     .nargs = 7, .args = {
-        {"dxs", ARG_BUF, .type = PT_PTR, .id = 532},
-        {"dx0", ARG_BUF, .type = PT_PTR, .id = 342},
-        {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 512},
-        {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
-        {"lambda_off", ARG_INT, .type = PT_INT, .ival = 34},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 335 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 325 */
     {.kind = STEP_GEMM, .what = "L5 d proj = dout^T act", .layer = 5, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 4096}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 532},
         {"b", ARG_BUF, .id = 143},
         {"c", ARG_BUF, .id = 533},
-        {"c_in", ARG_NULL}}}, /* 336 */
+        {"c_in", ARG_NULL}}}, /* 326 */
     {.kind = STEP_GEMM, .what = "L5 dact = dout proj", .layer = 5, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 4096}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 532},
         {"b", ARG_BUF, .id = 144},
         {"c", ARG_BUF, .id = 534},
-        {"c_in", ARG_NULL}}}, /* 337 */
+        {"c_in", ARG_NULL}}}, /* 327 */
     {.kind = STEP_KERNEL, .what = "L5 relu^2 backward", .layer = 5, .backward = true,
      .kernel = "relu2_bwd_m4096", .kinst = 1, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"dpre", ARG_BUF, .type = PT_PTR, .id = 534},
         {"dact", ARG_BUF, .type = PT_PTR, .id = 534},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 141},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 338 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 328 */
     {.kind = STEP_GEMM, .what = "L5 d fc = dpre^T n2", .layer = 5, .backward = true,
      .gemm = {.m = {0, 4096}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 534},
         {"b", ARG_BUF, .id = 139},
         {"c", ARG_BUF, .id = 535},
-        {"c_in", ARG_NULL}}}, /* 339 */
+        {"c_in", ARG_NULL}}}, /* 329 */
     {.kind = STEP_GEMM, .what = "L5 dn2 = dpre fc", .layer = 5, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 4096}, .trans_a = 0, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 534},
         {"b", ARG_BUF, .id = 142},
         {"c", ARG_BUF, .id = 536},
-        {"c_in", ARG_NULL}}}, /* 340 */
+        {"c_in", ARG_NULL}}}, /* 330 */
     {.kind = STEP_KERNEL, .what = "L5 mlp norm backward", .layer = 5, .backward = true,
      .kernel = "rmsnorm_bwd_d1024", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
@@ -3649,28 +3589,28 @@ static PlanStep steps[463] = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 139},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 140},
         {"accumulate", ARG_INT, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 341 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 331 */
     {.kind = STEP_GEMM, .what = "L5 d Wo = dxa^T y", .layer = 5, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 532},
         {"b", ARG_BUF, .id = 135},
         {"c", ARG_BUF, .id = 537},
-        {"c_in", ARG_NULL}}}, /* 342 */
+        {"c_in", ARG_NULL}}}, /* 332 */
     {.kind = STEP_GEMM, .what = "L5 dy = dxa Wo", .layer = 5, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 532},
         {"b", ARG_BUF, .id = 138},
         {"c", ARG_BUF, .id = 538},
-        {"c_in", ARG_NULL}}}, /* 343 */
+        {"c_in", ARG_NULL}}}, /* 333 */
     {.kind = STEP_KERNEL, .what = "L5 attention delta", .layer = 5, .backward = true,
      .kernel = "attn_bwd_pre_h8_d128", .kinst = 14, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"delta", ARG_BUF, .type = PT_PTR, .id = 539},
         {"dy", ARG_BUF, .type = PT_PTR, .id = 538},
         {"y", ARG_BUF, .type = PT_PTR, .id = 135},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 344 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 334 */
     {.kind = STEP_KERNEL, .what = "L5 attention dk dv", .layer = 5, .backward = true,
      .kernel = "attn_bwd_dkdv_h8_d128", .kinst = 14, .kidx = 2, .rows_arg = 12, .n_arg = -1,
      .nargs = 13, .args = {
@@ -3686,7 +3626,7 @@ static PlanStep steps[463] = {
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 5},
         {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 5, .ival = 104},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 345 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 335 */
     {.kind = STEP_KERNEL, .what = "L5 attention dq", .layer = 5, .backward = true,
      .kernel = "attn_bwd_dq_h8_d128", .kinst = 14, .kidx = 3, .rows_arg = 11, .n_arg = -1,
      .nargs = 12, .args = {
@@ -3701,7 +3641,7 @@ static PlanStep steps[463] = {
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 5},
         {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 5, .ival = 104},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 346 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 336 */
     {.kind = STEP_KERNEL, .what = "L5 q k v backward", .layer = 5, .backward = true,
      .kernel = "qkv_bwd_h8_d128_r32h_vn_p512", .kinst = 11, .kidx = 1, .rows_arg = 13, .n_arg = -1,
      .nargs = 14, .args = {
@@ -3718,7 +3658,7 @@ static PlanStep steps[463] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 74},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 347 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 337 */
     {.kind = STEP_KERNEL, .what = "L5 sa gradients", .layer = 5, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
@@ -3728,30 +3668,34 @@ static PlanStep steps[463] = {
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 2},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 348 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 338 */
     {.kind = STEP_GEMM, .what = "L5 d Wqkv = dqkv^T h", .layer = 5, .backward = true,
      .gemm = {.m = {0, 3072}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 544},
         {"b", ARG_BUF, .id = 125},
         {"c", ARG_BUF, .id = 549},
-        {"c_in", ARG_NULL}}}, /* 349 */
+        {"c_in", ARG_NULL}}}, /* 339 */
     {.kind = STEP_GEMM, .what = "L5 dxm += dqkv Wqkv", .layer = 5, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 3072}, .trans_a = 0, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 1},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 544},
         {"b", ARG_BUF, .id = 127},
         {"c", ARG_BUF, .id = 532},
-        {"c_in", ARG_NULL}}}, /* 350 */
-    {.kind = STEP_KERNEL, .what = "L5 x0 lambda gradients", .layer = 5, .backward = true,
-     .kernel = "x0_lambda_grad_t2_d1024_p256", .kinst = 5, .kidx = 0, .rows_arg = 5, .n_arg = -1,
-     .nargs = 6, .args = {
+        {"c_in", ARG_NULL}}}, /* 340 */
+    {.kind = STEP_KERNEL, .what = "L5 x0 mix backward", .layer = 5, .backward = true,
+     .kernel = "x0_lambda_grad_t2_d1024_p256", .kinst = 5, .kidx = 0, .rows_arg = 9, .n_arg = -1,
+     .nargs = 10, .args = {
         {"partial", ARG_BUF, .type = PT_PTR, .id = 550},
+        {"dxs", ARG_BUF, .type = PT_PTR, .id = 551},
+        {"dx0", ARG_BUF, .type = PT_PTR, .id = 342},
         {"dxm", ARG_BUF, .type = PT_PTR, .id = 532},
         {"xs", ARG_BUF, .type = PT_PTR, .id = 117},
         {"x0", ARG_BUF, .type = PT_PTR, .id = 8},
+        {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 351 */
+        {"lambda_off", ARG_INT, .type = PT_INT, .ival = 31},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 341 */
     {.kind = STEP_KERNEL, .what = "L5 lambda gradients", .layer = 5, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
@@ -3761,17 +3705,7 @@ static PlanStep steps[463] = {
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 3},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 352 */
-    {.kind = STEP_KERNEL, .what = "L5 x0 mix backward", .layer = 5, .backward = true,
-     .kernel = "x0_mix_bwd_t2_d1024", .kinst = 0, .kidx = 1, .rows_arg = 6, .n_arg = -1,
-     .nargs = 7, .args = {
-        {"dxs", ARG_BUF, .type = PT_PTR, .id = 551},
-        {"dx0", ARG_BUF, .type = PT_PTR, .id = 342},
-        {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 532},
-        {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
-        {"lambda_off", ARG_INT, .type = PT_INT, .ival = 31},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 353 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 342 */
     {.kind = STEP_KERNEL, .what = "L4 skip gradient", .layer = 4, .backward = true,
      .kernel = "skip_bwd_d1024_p256", .kinst = 13, .kidx = 0, .rows_arg = 6, .n_arg = -1,
      .nargs = 7, .args = {
@@ -3781,7 +3715,7 @@ static PlanStep steps[463] = {
         {"src", ARG_BUF, .type = PT_PTR, .id = 117},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"skip_off", ARG_INT, .type = PT_INT, .ival = 4},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 354 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 343 */
     {.kind = STEP_KERNEL, .what = "L4 skip weight gradient", .layer = 4, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
@@ -3791,42 +3725,42 @@ static PlanStep steps[463] = {
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 1},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 355 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 344 */
     {.kind = STEP_GEMM, .what = "L4 d proj = dout^T act", .layer = 4, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 4096}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 551},
         {"b", ARG_BUF, .id = 123},
         {"c", ARG_BUF, .id = 553},
-        {"c_in", ARG_NULL}}}, /* 356 */
+        {"c_in", ARG_NULL}}}, /* 345 */
     {.kind = STEP_GEMM, .what = "L4 dact = dout proj", .layer = 4, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 4096}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 551},
         {"b", ARG_BUF, .id = 124},
         {"c", ARG_BUF, .id = 554},
-        {"c_in", ARG_NULL}}}, /* 357 */
+        {"c_in", ARG_NULL}}}, /* 346 */
     {.kind = STEP_KERNEL, .what = "L4 relu^2 backward", .layer = 4, .backward = true,
      .kernel = "relu2_bwd_m4096", .kinst = 1, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"dpre", ARG_BUF, .type = PT_PTR, .id = 554},
         {"dact", ARG_BUF, .type = PT_PTR, .id = 554},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 121},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 358 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 347 */
     {.kind = STEP_GEMM, .what = "L4 d fc = dpre^T n2", .layer = 4, .backward = true,
      .gemm = {.m = {0, 4096}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 554},
         {"b", ARG_BUF, .id = 119},
         {"c", ARG_BUF, .id = 555},
-        {"c_in", ARG_NULL}}}, /* 359 */
+        {"c_in", ARG_NULL}}}, /* 348 */
     {.kind = STEP_GEMM, .what = "L4 dn2 = dpre fc", .layer = 4, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 4096}, .trans_a = 0, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 554},
         {"b", ARG_BUF, .id = 122},
         {"c", ARG_BUF, .id = 556},
-        {"c_in", ARG_NULL}}}, /* 360 */
+        {"c_in", ARG_NULL}}}, /* 349 */
     {.kind = STEP_KERNEL, .what = "L4 mlp norm backward", .layer = 4, .backward = true,
      .kernel = "rmsnorm_bwd_d1024", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
@@ -3835,28 +3769,28 @@ static PlanStep steps[463] = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 119},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 120},
         {"accumulate", ARG_INT, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 361 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 350 */
     {.kind = STEP_GEMM, .what = "L4 d Wo = dxa^T y", .layer = 4, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 551},
         {"b", ARG_BUF, .id = 115},
         {"c", ARG_BUF, .id = 557},
-        {"c_in", ARG_NULL}}}, /* 362 */
+        {"c_in", ARG_NULL}}}, /* 351 */
     {.kind = STEP_GEMM, .what = "L4 dy = dxa Wo", .layer = 4, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 551},
         {"b", ARG_BUF, .id = 118},
         {"c", ARG_BUF, .id = 558},
-        {"c_in", ARG_NULL}}}, /* 363 */
+        {"c_in", ARG_NULL}}}, /* 352 */
     {.kind = STEP_KERNEL, .what = "L4 attention delta", .layer = 4, .backward = true,
      .kernel = "attn_bwd_pre_h8_d128", .kinst = 14, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"delta", ARG_BUF, .type = PT_PTR, .id = 559},
         {"dy", ARG_BUF, .type = PT_PTR, .id = 558},
         {"y", ARG_BUF, .type = PT_PTR, .id = 115},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 364 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 353 */
     {.kind = STEP_KERNEL, .what = "L4 attention dk dv", .layer = 4, .backward = true,
      .kernel = "attn_bwd_dkdv_h8_d128", .kinst = 14, .kidx = 2, .rows_arg = 12, .n_arg = -1,
      .nargs = 13, .args = {
@@ -3872,7 +3806,7 @@ static PlanStep steps[463] = {
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 4},
         {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 4, .ival = 216},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 365 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 354 */
     {.kind = STEP_KERNEL, .what = "L4 attention dq", .layer = 4, .backward = true,
      .kernel = "attn_bwd_dq_h8_d128", .kinst = 14, .kidx = 3, .rows_arg = 11, .n_arg = -1,
      .nargs = 12, .args = {
@@ -3887,7 +3821,7 @@ static PlanStep steps[463] = {
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 4},
         {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 4, .ival = 216},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 366 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 355 */
     {.kind = STEP_KERNEL, .what = "L4 q k v backward", .layer = 4, .backward = true,
      .kernel = "qkv_bwd_h8_d128_r32h_vn_p512", .kinst = 11, .kidx = 1, .rows_arg = 13, .n_arg = -1,
      .nargs = 14, .args = {
@@ -3904,7 +3838,7 @@ static PlanStep steps[463] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 72},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 367 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 356 */
     {.kind = STEP_KERNEL, .what = "L4 sa gradients", .layer = 4, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
@@ -3914,30 +3848,34 @@ static PlanStep steps[463] = {
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 2},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 368 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 357 */
     {.kind = STEP_GEMM, .what = "L4 d Wqkv = dqkv^T h", .layer = 4, .backward = true,
      .gemm = {.m = {0, 3072}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 564},
         {"b", ARG_BUF, .id = 105},
         {"c", ARG_BUF, .id = 569},
-        {"c_in", ARG_NULL}}}, /* 369 */
+        {"c_in", ARG_NULL}}}, /* 358 */
     {.kind = STEP_GEMM, .what = "L4 dxm += dqkv Wqkv", .layer = 4, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 3072}, .trans_a = 0, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 1},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 564},
         {"b", ARG_BUF, .id = 107},
         {"c", ARG_BUF, .id = 551},
-        {"c_in", ARG_NULL}}}, /* 370 */
-    {.kind = STEP_KERNEL, .what = "L4 x0 lambda gradients", .layer = 4, .backward = true,
-     .kernel = "x0_lambda_grad_t2_d1024_p256", .kinst = 5, .kidx = 0, .rows_arg = 5, .n_arg = -1,
-     .nargs = 6, .args = {
+        {"c_in", ARG_NULL}}}, /* 359 */
+    {.kind = STEP_KERNEL, .what = "L4 x0 mix backward", .layer = 4, .backward = true,
+     .kernel = "x0_lambda_grad_t2_d1024_p256", .kinst = 5, .kidx = 0, .rows_arg = 9, .n_arg = -1,
+     .nargs = 10, .args = {
         {"partial", ARG_BUF, .type = PT_PTR, .id = 570},
+        {"dxs", ARG_BUF, .type = PT_PTR, .id = 571},
+        {"dx0", ARG_BUF, .type = PT_PTR, .id = 342},
         {"dxm", ARG_BUF, .type = PT_PTR, .id = 551},
         {"xs", ARG_BUF, .type = PT_PTR, .id = 97},
         {"x0", ARG_BUF, .type = PT_PTR, .id = 8},
+        {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 371 */
+        {"lambda_off", ARG_INT, .type = PT_INT, .ival = 28},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 360 */
     {.kind = STEP_KERNEL, .what = "L4 lambda gradients", .layer = 4, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
@@ -3947,52 +3885,42 @@ static PlanStep steps[463] = {
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 3},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 372 */
-    {.kind = STEP_KERNEL, .what = "L4 x0 mix backward", .layer = 4, .backward = true,
-     .kernel = "x0_mix_bwd_t2_d1024", .kinst = 0, .kidx = 1, .rows_arg = 6, .n_arg = -1,
-     .nargs = 7, .args = {
-        {"dxs", ARG_BUF, .type = PT_PTR, .id = 571},
-        {"dx0", ARG_BUF, .type = PT_PTR, .id = 342},
-        {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 551},
-        {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
-        {"lambda_off", ARG_INT, .type = PT_INT, .ival = 28},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 373 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 361 */
     {.kind = STEP_GEMM, .what = "L3 d proj = dout^T act", .layer = 3, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 4096}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 571},
         {"b", ARG_BUF, .id = 103},
         {"c", ARG_BUF, .id = 572},
-        {"c_in", ARG_NULL}}}, /* 374 */
+        {"c_in", ARG_NULL}}}, /* 362 */
     {.kind = STEP_GEMM, .what = "L3 dact = dout proj", .layer = 3, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 4096}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 571},
         {"b", ARG_BUF, .id = 104},
         {"c", ARG_BUF, .id = 573},
-        {"c_in", ARG_NULL}}}, /* 375 */
+        {"c_in", ARG_NULL}}}, /* 363 */
     {.kind = STEP_KERNEL, .what = "L3 relu^2 backward", .layer = 3, .backward = true,
      .kernel = "relu2_bwd_m4096", .kinst = 1, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"dpre", ARG_BUF, .type = PT_PTR, .id = 573},
         {"dact", ARG_BUF, .type = PT_PTR, .id = 573},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 101},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 376 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 364 */
     {.kind = STEP_GEMM, .what = "L3 d fc = dpre^T n2", .layer = 3, .backward = true,
      .gemm = {.m = {0, 4096}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 573},
         {"b", ARG_BUF, .id = 99},
         {"c", ARG_BUF, .id = 574},
-        {"c_in", ARG_NULL}}}, /* 377 */
+        {"c_in", ARG_NULL}}}, /* 365 */
     {.kind = STEP_GEMM, .what = "L3 dn2 = dpre fc", .layer = 3, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 4096}, .trans_a = 0, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 573},
         {"b", ARG_BUF, .id = 102},
         {"c", ARG_BUF, .id = 575},
-        {"c_in", ARG_NULL}}}, /* 378 */
+        {"c_in", ARG_NULL}}}, /* 366 */
     {.kind = STEP_KERNEL, .what = "L3 mlp norm backward", .layer = 3, .backward = true,
      .kernel = "rmsnorm_bwd_d1024", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
@@ -4001,28 +3929,28 @@ static PlanStep steps[463] = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 99},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 100},
         {"accumulate", ARG_INT, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 379 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 367 */
     {.kind = STEP_GEMM, .what = "L3 d Wo = dxa^T y", .layer = 3, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 571},
         {"b", ARG_BUF, .id = 95},
         {"c", ARG_BUF, .id = 576},
-        {"c_in", ARG_NULL}}}, /* 380 */
+        {"c_in", ARG_NULL}}}, /* 368 */
     {.kind = STEP_GEMM, .what = "L3 dy = dxa Wo", .layer = 3, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 571},
         {"b", ARG_BUF, .id = 98},
         {"c", ARG_BUF, .id = 577},
-        {"c_in", ARG_NULL}}}, /* 381 */
+        {"c_in", ARG_NULL}}}, /* 369 */
     {.kind = STEP_KERNEL, .what = "L3 attention delta", .layer = 3, .backward = true,
      .kernel = "attn_bwd_pre_h8_d128", .kinst = 14, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"delta", ARG_BUF, .type = PT_PTR, .id = 578},
         {"dy", ARG_BUF, .type = PT_PTR, .id = 577},
         {"y", ARG_BUF, .type = PT_PTR, .id = 95},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 382 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 370 */
     {.kind = STEP_KERNEL, .what = "L3 attention dk dv", .layer = 3, .backward = true,
      .kernel = "attn_bwd_dkdv_h8_d128", .kinst = 14, .kidx = 2, .rows_arg = 12, .n_arg = -1,
      .nargs = 13, .args = {
@@ -4038,7 +3966,7 @@ static PlanStep steps[463] = {
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 3},
         {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 3, .ival = 104},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 383 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 371 */
     {.kind = STEP_KERNEL, .what = "L3 attention dq", .layer = 3, .backward = true,
      .kernel = "attn_bwd_dq_h8_d128", .kinst = 14, .kidx = 3, .rows_arg = 11, .n_arg = -1,
      .nargs = 12, .args = {
@@ -4053,7 +3981,7 @@ static PlanStep steps[463] = {
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 3},
         {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 3, .ival = 104},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 384 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 372 */
     {.kind = STEP_KERNEL, .what = "L3 q k v backward", .layer = 3, .backward = true,
      .kernel = "qkv_bwd_h8_d128_r32h_vn_p512", .kinst = 11, .kidx = 1, .rows_arg = 13, .n_arg = -1,
      .nargs = 14, .args = {
@@ -4070,7 +3998,7 @@ static PlanStep steps[463] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 70},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 385 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 373 */
     {.kind = STEP_KERNEL, .what = "L3 sa gradients", .layer = 3, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
@@ -4080,30 +4008,34 @@ static PlanStep steps[463] = {
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 2},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 386 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 374 */
     {.kind = STEP_GEMM, .what = "L3 d Wqkv = dqkv^T h", .layer = 3, .backward = true,
      .gemm = {.m = {0, 3072}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 583},
         {"b", ARG_BUF, .id = 85},
         {"c", ARG_BUF, .id = 588},
-        {"c_in", ARG_NULL}}}, /* 387 */
+        {"c_in", ARG_NULL}}}, /* 375 */
     {.kind = STEP_GEMM, .what = "L3 dxm += dqkv Wqkv", .layer = 3, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 3072}, .trans_a = 0, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 1},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 583},
         {"b", ARG_BUF, .id = 87},
         {"c", ARG_BUF, .id = 571},
-        {"c_in", ARG_NULL}}}, /* 388 */
-    {.kind = STEP_KERNEL, .what = "L3 x0 lambda gradients", .layer = 3, .backward = true,
-     .kernel = "x0_lambda_grad_t2_d1024_p256", .kinst = 5, .kidx = 0, .rows_arg = 5, .n_arg = -1,
-     .nargs = 6, .args = {
+        {"c_in", ARG_NULL}}}, /* 376 */
+    {.kind = STEP_KERNEL, .what = "L3 x0 mix backward", .layer = 3, .backward = true,
+     .kernel = "x0_lambda_grad_t2_d1024_p256", .kinst = 5, .kidx = 0, .rows_arg = 9, .n_arg = -1,
+     .nargs = 10, .args = {
         {"partial", ARG_BUF, .type = PT_PTR, .id = 589},
+        {"dxs", ARG_BUF, .type = PT_PTR, .id = 590},
+        {"dx0", ARG_BUF, .type = PT_PTR, .id = 342},
         {"dxm", ARG_BUF, .type = PT_PTR, .id = 571},
         {"xs", ARG_BUF, .type = PT_PTR, .id = 77},
         {"x0", ARG_BUF, .type = PT_PTR, .id = 8},
+        {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 389 */
+        {"lambda_off", ARG_INT, .type = PT_INT, .ival = 25},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 377 */
     {.kind = STEP_KERNEL, .what = "L3 lambda gradients", .layer = 3, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
@@ -4113,17 +4045,7 @@ static PlanStep steps[463] = {
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 3},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 390 */
-    {.kind = STEP_KERNEL, .what = "L3 x0 mix backward", .layer = 3, .backward = true,
-     .kernel = "x0_mix_bwd_t2_d1024", .kinst = 0, .kidx = 1, .rows_arg = 6, .n_arg = -1,
-     .nargs = 7, .args = {
-        {"dxs", ARG_BUF, .type = PT_PTR, .id = 590},
-        {"dx0", ARG_BUF, .type = PT_PTR, .id = 342},
-        {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 571},
-        {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
-        {"lambda_off", ARG_INT, .type = PT_INT, .ival = 25},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 391 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 378 */
     {.kind = STEP_KERNEL, .what = "L2 skip gradient", .layer = 2, .backward = true,
      .kernel = "skip_bwd_d1024_p256", .kinst = 13, .kidx = 0, .rows_arg = 6, .n_arg = -1,
      .nargs = 7, .args = {
@@ -4133,7 +4055,7 @@ static PlanStep steps[463] = {
         {"src", ARG_BUF, .type = PT_PTR, .id = 77},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"skip_off", ARG_INT, .type = PT_INT, .ival = 2},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 392 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 379 */
     {.kind = STEP_KERNEL, .what = "L2 skip weight gradient", .layer = 2, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
@@ -4143,42 +4065,42 @@ static PlanStep steps[463] = {
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 1},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 393 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 380 */
     {.kind = STEP_GEMM, .what = "L2 d proj = dout^T act", .layer = 2, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 4096}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 590},
         {"b", ARG_BUF, .id = 83},
         {"c", ARG_BUF, .id = 592},
-        {"c_in", ARG_NULL}}}, /* 394 */
+        {"c_in", ARG_NULL}}}, /* 381 */
     {.kind = STEP_GEMM, .what = "L2 dact = dout proj", .layer = 2, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 4096}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 590},
         {"b", ARG_BUF, .id = 84},
         {"c", ARG_BUF, .id = 593},
-        {"c_in", ARG_NULL}}}, /* 395 */
+        {"c_in", ARG_NULL}}}, /* 382 */
     {.kind = STEP_KERNEL, .what = "L2 relu^2 backward", .layer = 2, .backward = true,
      .kernel = "relu2_bwd_m4096", .kinst = 1, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"dpre", ARG_BUF, .type = PT_PTR, .id = 593},
         {"dact", ARG_BUF, .type = PT_PTR, .id = 593},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 81},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 396 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 383 */
     {.kind = STEP_GEMM, .what = "L2 d fc = dpre^T n2", .layer = 2, .backward = true,
      .gemm = {.m = {0, 4096}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 593},
         {"b", ARG_BUF, .id = 79},
         {"c", ARG_BUF, .id = 594},
-        {"c_in", ARG_NULL}}}, /* 397 */
+        {"c_in", ARG_NULL}}}, /* 384 */
     {.kind = STEP_GEMM, .what = "L2 dn2 = dpre fc", .layer = 2, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 4096}, .trans_a = 0, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 593},
         {"b", ARG_BUF, .id = 82},
         {"c", ARG_BUF, .id = 595},
-        {"c_in", ARG_NULL}}}, /* 398 */
+        {"c_in", ARG_NULL}}}, /* 385 */
     {.kind = STEP_KERNEL, .what = "L2 mlp norm backward", .layer = 2, .backward = true,
      .kernel = "rmsnorm_bwd_d1024", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
@@ -4187,28 +4109,28 @@ static PlanStep steps[463] = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 79},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 80},
         {"accumulate", ARG_INT, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 399 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 386 */
     {.kind = STEP_GEMM, .what = "L2 d Wo = dxa^T y", .layer = 2, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 590},
         {"b", ARG_BUF, .id = 75},
         {"c", ARG_BUF, .id = 596},
-        {"c_in", ARG_NULL}}}, /* 400 */
+        {"c_in", ARG_NULL}}}, /* 387 */
     {.kind = STEP_GEMM, .what = "L2 dy = dxa Wo", .layer = 2, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 590},
         {"b", ARG_BUF, .id = 78},
         {"c", ARG_BUF, .id = 597},
-        {"c_in", ARG_NULL}}}, /* 401 */
+        {"c_in", ARG_NULL}}}, /* 388 */
     {.kind = STEP_KERNEL, .what = "L2 attention delta", .layer = 2, .backward = true,
      .kernel = "attn_bwd_pre_h8_d128", .kinst = 14, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"delta", ARG_BUF, .type = PT_PTR, .id = 598},
         {"dy", ARG_BUF, .type = PT_PTR, .id = 597},
         {"y", ARG_BUF, .type = PT_PTR, .id = 75},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 402 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 389 */
     {.kind = STEP_KERNEL, .what = "L2 attention dk dv", .layer = 2, .backward = true,
      .kernel = "attn_bwd_dkdv_h8_d128", .kinst = 14, .kidx = 2, .rows_arg = 12, .n_arg = -1,
      .nargs = 13, .args = {
@@ -4224,7 +4146,7 @@ static PlanStep steps[463] = {
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 2},
         {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 2, .ival = 104},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 403 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 390 */
     {.kind = STEP_KERNEL, .what = "L2 attention dq", .layer = 2, .backward = true,
      .kernel = "attn_bwd_dq_h8_d128", .kinst = 14, .kidx = 3, .rows_arg = 11, .n_arg = -1,
      .nargs = 12, .args = {
@@ -4239,7 +4161,7 @@ static PlanStep steps[463] = {
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 2},
         {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 2, .ival = 104},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 404 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 391 */
     {.kind = STEP_KERNEL, .what = "L2 q k v backward", .layer = 2, .backward = true,
      .kernel = "qkv_bwd_h8_d128_r32h_vn_p512", .kinst = 11, .kidx = 1, .rows_arg = 13, .n_arg = -1,
      .nargs = 14, .args = {
@@ -4256,7 +4178,7 @@ static PlanStep steps[463] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 68},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 405 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 392 */
     {.kind = STEP_KERNEL, .what = "L2 sa gradients", .layer = 2, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
@@ -4266,30 +4188,34 @@ static PlanStep steps[463] = {
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 2},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 406 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 393 */
     {.kind = STEP_GEMM, .what = "L2 d Wqkv = dqkv^T h", .layer = 2, .backward = true,
      .gemm = {.m = {0, 3072}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 603},
         {"b", ARG_BUF, .id = 65},
         {"c", ARG_BUF, .id = 608},
-        {"c_in", ARG_NULL}}}, /* 407 */
+        {"c_in", ARG_NULL}}}, /* 394 */
     {.kind = STEP_GEMM, .what = "L2 dxm += dqkv Wqkv", .layer = 2, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 3072}, .trans_a = 0, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 1},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 603},
         {"b", ARG_BUF, .id = 67},
         {"c", ARG_BUF, .id = 590},
-        {"c_in", ARG_NULL}}}, /* 408 */
-    {.kind = STEP_KERNEL, .what = "L2 x0 lambda gradients", .layer = 2, .backward = true,
-     .kernel = "x0_lambda_grad_t2_d1024_p256", .kinst = 5, .kidx = 0, .rows_arg = 5, .n_arg = -1,
-     .nargs = 6, .args = {
+        {"c_in", ARG_NULL}}}, /* 395 */
+    {.kind = STEP_KERNEL, .what = "L2 x0 mix backward", .layer = 2, .backward = true,
+     .kernel = "x0_lambda_grad_t2_d1024_p256", .kinst = 5, .kidx = 0, .rows_arg = 9, .n_arg = -1,
+     .nargs = 10, .args = {
         {"partial", ARG_BUF, .type = PT_PTR, .id = 609},
+        {"dxs", ARG_BUF, .type = PT_PTR, .id = 610},
+        {"dx0", ARG_BUF, .type = PT_PTR, .id = 342},
         {"dxm", ARG_BUF, .type = PT_PTR, .id = 590},
         {"xs", ARG_BUF, .type = PT_PTR, .id = 57},
         {"x0", ARG_BUF, .type = PT_PTR, .id = 8},
+        {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 409 */
+        {"lambda_off", ARG_INT, .type = PT_INT, .ival = 22},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 396 */
     {.kind = STEP_KERNEL, .what = "L2 lambda gradients", .layer = 2, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
@@ -4299,52 +4225,42 @@ static PlanStep steps[463] = {
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 3},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 410 */
-    {.kind = STEP_KERNEL, .what = "L2 x0 mix backward", .layer = 2, .backward = true,
-     .kernel = "x0_mix_bwd_t2_d1024", .kinst = 0, .kidx = 1, .rows_arg = 6, .n_arg = -1,
-     .nargs = 7, .args = {
-        {"dxs", ARG_BUF, .type = PT_PTR, .id = 610},
-        {"dx0", ARG_BUF, .type = PT_PTR, .id = 342},
-        {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 590},
-        {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
-        {"lambda_off", ARG_INT, .type = PT_INT, .ival = 22},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 411 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 397 */
     {.kind = STEP_GEMM, .what = "L1 d proj = dout^T act", .layer = 1, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 4096}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 610},
         {"b", ARG_BUF, .id = 63},
         {"c", ARG_BUF, .id = 611},
-        {"c_in", ARG_NULL}}}, /* 412 */
+        {"c_in", ARG_NULL}}}, /* 398 */
     {.kind = STEP_GEMM, .what = "L1 dact = dout proj", .layer = 1, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 4096}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 610},
         {"b", ARG_BUF, .id = 64},
         {"c", ARG_BUF, .id = 612},
-        {"c_in", ARG_NULL}}}, /* 413 */
+        {"c_in", ARG_NULL}}}, /* 399 */
     {.kind = STEP_KERNEL, .what = "L1 relu^2 backward", .layer = 1, .backward = true,
      .kernel = "relu2_bwd_m4096", .kinst = 1, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"dpre", ARG_BUF, .type = PT_PTR, .id = 612},
         {"dact", ARG_BUF, .type = PT_PTR, .id = 612},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 61},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 414 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 400 */
     {.kind = STEP_GEMM, .what = "L1 d fc = dpre^T n2", .layer = 1, .backward = true,
      .gemm = {.m = {0, 4096}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 612},
         {"b", ARG_BUF, .id = 59},
         {"c", ARG_BUF, .id = 613},
-        {"c_in", ARG_NULL}}}, /* 415 */
+        {"c_in", ARG_NULL}}}, /* 401 */
     {.kind = STEP_GEMM, .what = "L1 dn2 = dpre fc", .layer = 1, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 4096}, .trans_a = 0, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 612},
         {"b", ARG_BUF, .id = 62},
         {"c", ARG_BUF, .id = 614},
-        {"c_in", ARG_NULL}}}, /* 416 */
+        {"c_in", ARG_NULL}}}, /* 402 */
     {.kind = STEP_KERNEL, .what = "L1 mlp norm backward", .layer = 1, .backward = true,
      .kernel = "rmsnorm_bwd_d1024", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
@@ -4353,28 +4269,28 @@ static PlanStep steps[463] = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 59},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 60},
         {"accumulate", ARG_INT, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 417 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 403 */
     {.kind = STEP_GEMM, .what = "L1 d Wo = dxa^T y", .layer = 1, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 610},
         {"b", ARG_BUF, .id = 55},
         {"c", ARG_BUF, .id = 615},
-        {"c_in", ARG_NULL}}}, /* 418 */
+        {"c_in", ARG_NULL}}}, /* 404 */
     {.kind = STEP_GEMM, .what = "L1 dy = dxa Wo", .layer = 1, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 610},
         {"b", ARG_BUF, .id = 58},
         {"c", ARG_BUF, .id = 616},
-        {"c_in", ARG_NULL}}}, /* 419 */
+        {"c_in", ARG_NULL}}}, /* 405 */
     {.kind = STEP_KERNEL, .what = "L1 attention delta", .layer = 1, .backward = true,
      .kernel = "attn_bwd_pre_h8_d128", .kinst = 14, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"delta", ARG_BUF, .type = PT_PTR, .id = 617},
         {"dy", ARG_BUF, .type = PT_PTR, .id = 616},
         {"y", ARG_BUF, .type = PT_PTR, .id = 55},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 420 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 406 */
     {.kind = STEP_KERNEL, .what = "L1 attention dk dv", .layer = 1, .backward = true,
      .kernel = "attn_bwd_dkdv_h8_d128", .kinst = 14, .kidx = 2, .rows_arg = 12, .n_arg = -1,
      .nargs = 13, .args = {
@@ -4390,7 +4306,7 @@ static PlanStep steps[463] = {
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 1},
         {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 1, .ival = 104},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 421 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 407 */
     {.kind = STEP_KERNEL, .what = "L1 attention dq", .layer = 1, .backward = true,
      .kernel = "attn_bwd_dq_h8_d128", .kinst = 14, .kidx = 3, .rows_arg = 11, .n_arg = -1,
      .nargs = 12, .args = {
@@ -4405,7 +4321,7 @@ static PlanStep steps[463] = {
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 1},
         {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 1, .ival = 104},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 422 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 408 */
     {.kind = STEP_KERNEL, .what = "L1 q k v backward", .layer = 1, .backward = true,
      .kernel = "qkv_bwd_h8_d128_r32h_vn_p512", .kinst = 11, .kidx = 1, .rows_arg = 13, .n_arg = -1,
      .nargs = 14, .args = {
@@ -4422,7 +4338,7 @@ static PlanStep steps[463] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 66},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 423 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 409 */
     {.kind = STEP_KERNEL, .what = "L1 sa gradients", .layer = 1, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
@@ -4432,30 +4348,34 @@ static PlanStep steps[463] = {
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 2},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 424 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 410 */
     {.kind = STEP_GEMM, .what = "L1 d Wqkv = dqkv^T h", .layer = 1, .backward = true,
      .gemm = {.m = {0, 3072}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 622},
         {"b", ARG_BUF, .id = 45},
         {"c", ARG_BUF, .id = 627},
-        {"c_in", ARG_NULL}}}, /* 425 */
+        {"c_in", ARG_NULL}}}, /* 411 */
     {.kind = STEP_GEMM, .what = "L1 dxm += dqkv Wqkv", .layer = 1, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 3072}, .trans_a = 0, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 1},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 622},
         {"b", ARG_BUF, .id = 47},
         {"c", ARG_BUF, .id = 610},
-        {"c_in", ARG_NULL}}}, /* 426 */
-    {.kind = STEP_KERNEL, .what = "L1 x0 lambda gradients", .layer = 1, .backward = true,
-     .kernel = "x0_lambda_grad_t2_d1024_p256", .kinst = 5, .kidx = 0, .rows_arg = 5, .n_arg = -1,
-     .nargs = 6, .args = {
+        {"c_in", ARG_NULL}}}, /* 412 */
+    {.kind = STEP_KERNEL, .what = "L1 x0 mix backward", .layer = 1, .backward = true,
+     .kernel = "x0_lambda_grad_t2_d1024_p256", .kinst = 5, .kidx = 0, .rows_arg = 9, .n_arg = -1,
+     .nargs = 10, .args = {
         {"partial", ARG_BUF, .type = PT_PTR, .id = 628},
+        {"dxs", ARG_BUF, .type = PT_PTR, .id = 629},
+        {"dx0", ARG_BUF, .type = PT_PTR, .id = 342},
         {"dxm", ARG_BUF, .type = PT_PTR, .id = 610},
         {"xs", ARG_BUF, .type = PT_PTR, .id = 37},
         {"x0", ARG_BUF, .type = PT_PTR, .id = 8},
+        {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 427 */
+        {"lambda_off", ARG_INT, .type = PT_INT, .ival = 19},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 413 */
     {.kind = STEP_KERNEL, .what = "L1 lambda gradients", .layer = 1, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
@@ -4465,52 +4385,42 @@ static PlanStep steps[463] = {
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 3},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 428 */
-    {.kind = STEP_KERNEL, .what = "L1 x0 mix backward", .layer = 1, .backward = true,
-     .kernel = "x0_mix_bwd_t2_d1024", .kinst = 0, .kidx = 1, .rows_arg = 6, .n_arg = -1,
-     .nargs = 7, .args = {
-        {"dxs", ARG_BUF, .type = PT_PTR, .id = 629},
-        {"dx0", ARG_BUF, .type = PT_PTR, .id = 342},
-        {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 610},
-        {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
-        {"lambda_off", ARG_INT, .type = PT_INT, .ival = 19},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 429 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 414 */
     {.kind = STEP_GEMM, .what = "L0 d proj = dout^T act", .layer = 0, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 4096}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 629},
         {"b", ARG_BUF, .id = 43},
         {"c", ARG_BUF, .id = 630},
-        {"c_in", ARG_NULL}}}, /* 430 */
+        {"c_in", ARG_NULL}}}, /* 415 */
     {.kind = STEP_GEMM, .what = "L0 dact = dout proj", .layer = 0, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 4096}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 4096, .ldc = 4096, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 629},
         {"b", ARG_BUF, .id = 44},
         {"c", ARG_BUF, .id = 631},
-        {"c_in", ARG_NULL}}}, /* 431 */
+        {"c_in", ARG_NULL}}}, /* 416 */
     {.kind = STEP_KERNEL, .what = "L0 relu^2 backward", .layer = 0, .backward = true,
      .kernel = "relu2_bwd_m4096", .kinst = 1, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"dpre", ARG_BUF, .type = PT_PTR, .id = 631},
         {"dact", ARG_BUF, .type = PT_PTR, .id = 631},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 41},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 432 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 417 */
     {.kind = STEP_GEMM, .what = "L0 d fc = dpre^T n2", .layer = 0, .backward = true,
      .gemm = {.m = {0, 4096}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 631},
         {"b", ARG_BUF, .id = 39},
         {"c", ARG_BUF, .id = 632},
-        {"c_in", ARG_NULL}}}, /* 433 */
+        {"c_in", ARG_NULL}}}, /* 418 */
     {.kind = STEP_GEMM, .what = "L0 dn2 = dpre fc", .layer = 0, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 4096}, .trans_a = 0, .trans_b = 0, .lda = 4096, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 631},
         {"b", ARG_BUF, .id = 42},
         {"c", ARG_BUF, .id = 633},
-        {"c_in", ARG_NULL}}}, /* 434 */
+        {"c_in", ARG_NULL}}}, /* 419 */
     {.kind = STEP_KERNEL, .what = "L0 mlp norm backward", .layer = 0, .backward = true,
      .kernel = "rmsnorm_bwd_d1024", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
@@ -4519,28 +4429,28 @@ static PlanStep steps[463] = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 39},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 40},
         {"accumulate", ARG_INT, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 435 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 420 */
     {.kind = STEP_GEMM, .what = "L0 d Wo = dxa^T y", .layer = 0, .backward = true,
      .gemm = {.m = {0, 1024}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 629},
         {"b", ARG_BUF, .id = 35},
         {"c", ARG_BUF, .id = 634},
-        {"c_in", ARG_NULL}}}, /* 436 */
+        {"c_in", ARG_NULL}}}, /* 421 */
     {.kind = STEP_GEMM, .what = "L0 dy = dxa Wo", .layer = 0, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 1024}, .trans_a = 0, .trans_b = 0, .lda = 1024, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 629},
         {"b", ARG_BUF, .id = 38},
         {"c", ARG_BUF, .id = 635},
-        {"c_in", ARG_NULL}}}, /* 437 */
+        {"c_in", ARG_NULL}}}, /* 422 */
     {.kind = STEP_KERNEL, .what = "L0 attention delta", .layer = 0, .backward = true,
      .kernel = "attn_bwd_pre_h8_d128", .kinst = 14, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"delta", ARG_BUF, .type = PT_PTR, .id = 636},
         {"dy", ARG_BUF, .type = PT_PTR, .id = 635},
         {"y", ARG_BUF, .type = PT_PTR, .id = 35},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 438 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 423 */
     {.kind = STEP_KERNEL, .what = "L0 attention dk dv", .layer = 0, .backward = true,
      .kernel = "attn_bwd_dkdv_h8_d128", .kinst = 14, .kidx = 2, .rows_arg = 12, .n_arg = -1,
      .nargs = 13, .args = {
@@ -4556,7 +4466,7 @@ static PlanStep steps[463] = {
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT},
         {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .ival = 216},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 439 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 424 */
     {.kind = STEP_KERNEL, .what = "L0 attention dq", .layer = 0, .backward = true,
      .kernel = "attn_bwd_dq_h8_d128", .kinst = 14, .kidx = 3, .rows_arg = 11, .n_arg = -1,
      .nargs = 12, .args = {
@@ -4571,7 +4481,7 @@ static PlanStep steps[463] = {
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT},
         {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .ival = 216},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 440 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 425 */
     {.kind = STEP_KERNEL, .what = "L0 q k v backward", .layer = 0, .backward = true,
      .kernel = "qkv_bwd_h8_d128_r32h_vn_p512", .kinst = 11, .kidx = 1, .rows_arg = 13, .n_arg = -1,
      .nargs = 14, .args = {
@@ -4588,7 +4498,7 @@ static PlanStep steps[463] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 64},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 441 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 426 */
     {.kind = STEP_KERNEL, .what = "L0 sa gradients", .layer = 0, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
@@ -4598,30 +4508,34 @@ static PlanStep steps[463] = {
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 2},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 442 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 427 */
     {.kind = STEP_GEMM, .what = "L0 d Wqkv = dqkv^T h", .layer = 0, .backward = true,
      .gemm = {.m = {0, 3072}, .n = {0, 1024}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 641},
         {"b", ARG_BUF, .id = 24},
         {"c", ARG_BUF, .id = 646},
-        {"c_in", ARG_NULL}}}, /* 443 */
+        {"c_in", ARG_NULL}}}, /* 428 */
     {.kind = STEP_GEMM, .what = "L0 dxm += dqkv Wqkv", .layer = 0, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 1024}, .k = {0, 3072}, .trans_a = 0, .trans_b = 0, .lda = 3072, .ldb = 1024, .ldc = 1024, .alpha = 1, .beta = 1},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 641},
         {"b", ARG_BUF, .id = 27},
         {"c", ARG_BUF, .id = 629},
-        {"c_in", ARG_NULL}}}, /* 444 */
-    {.kind = STEP_KERNEL, .what = "L0 x0 lambda gradients", .layer = 0, .backward = true,
-     .kernel = "x0_lambda_grad_t2_d1024_p256", .kinst = 5, .kidx = 0, .rows_arg = 5, .n_arg = -1,
-     .nargs = 6, .args = {
+        {"c_in", ARG_NULL}}}, /* 429 */
+    {.kind = STEP_KERNEL, .what = "L0 x0 mix backward", .layer = 0, .backward = true,
+     .kernel = "x0_lambda_grad_t2_d1024_p256", .kinst = 5, .kidx = 0, .rows_arg = 9, .n_arg = -1,
+     .nargs = 10, .args = {
         {"partial", ARG_BUF, .type = PT_PTR, .id = 647},
+        {"dxs", ARG_BUF, .type = PT_PTR, .id = 648},
+        {"dx0", ARG_BUF, .type = PT_PTR, .id = 342},
         {"dxm", ARG_BUF, .type = PT_PTR, .id = 629},
         {"xs", ARG_BUF, .type = PT_PTR, .id = 8},
         {"x0", ARG_BUF, .type = PT_PTR, .id = 8},
+        {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 445 */
+        {"lambda_off", ARG_INT, .type = PT_INT, .ival = 16},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 430 */
     {.kind = STEP_KERNEL, .what = "L0 lambda gradients", .layer = 0, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
@@ -4631,17 +4545,7 @@ static PlanStep steps[463] = {
         {"n", ARG_INT, .type = PT_INT, .ival = 256},
         {"cols", ARG_INT, .type = PT_INT, .ival = 3},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 446 */
-    {.kind = STEP_KERNEL, .what = "L0 x0 mix backward", .layer = 0, .backward = true,
-     .kernel = "x0_mix_bwd_t2_d1024", .kinst = 0, .kidx = 1, .rows_arg = 6, .n_arg = -1,
-     .nargs = 7, .args = {
-        {"dxs", ARG_BUF, .type = PT_PTR, .id = 648},
-        {"dx0", ARG_BUF, .type = PT_PTR, .id = 342},
-        {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 1024},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 629},
-        {"scalars", ARG_BUF, .type = PT_PTR, .id = 25},
-        {"lambda_off", ARG_INT, .type = PT_INT, .ival = 16},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 447 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 431 */
     {.kind = STEP_KERNEL, .what = "x0 norm backward", .layer = -1, .backward = true,
      .kernel = "rmsnorm_bwd_d1024", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
@@ -4650,7 +4554,7 @@ static PlanStep steps[463] = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 8},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 9},
         {"accumulate", ARG_INT, .type = PT_INT},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 448 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 432 */
     {.kind = STEP_KERNEL, .what = "x00 input norm backward", .layer = -1, .backward = true,
      .kernel = "rmsnorm_bwd_d1024", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
@@ -4659,7 +4563,7 @@ static PlanStep steps[463] = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 8},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 9},
         {"accumulate", ARG_INT, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 449 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 433 */
     {.kind = STEP_KERNEL, .what = "x0 table gradient", .layer = -1, .backward = true,
      .kernel = "embed_bwd_d1024", .kinst = 10, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
@@ -4668,7 +4572,7 @@ static PlanStep steps[463] = {
         {"order", ARG_BUF, .type = PT_PTR, .id = 5},
         {"seg_start", ARG_BUF, .type = PT_PTR, .id = 6},
         {"seg_token", ARG_BUF, .type = PT_PTR, .id = 7},
-        {"rows", ARG_NSEG, .type = PT_INT}}}, /* 450 */
+        {"rows", ARG_NSEG, .type = PT_INT}}}, /* 434 */
     {.kind = STEP_KERNEL, .what = "x0 norm backward", .layer = -1, .backward = true,
      .kernel = "rmsnorm_bwd_d1024", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
@@ -4677,7 +4581,7 @@ static PlanStep steps[463] = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 8, .off_pt = 1024},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 9, .off_pt = 1},
         {"accumulate", ARG_INT, .type = PT_INT},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 451 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 435 */
     {.kind = STEP_KERNEL, .what = "x0 table gradient", .layer = -1, .backward = true,
      .kernel = "embed_bwd_d1024", .kinst = 10, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
@@ -4686,13 +4590,13 @@ static PlanStep steps[463] = {
         {"order", ARG_BUF, .type = PT_PTR, .id = 5},
         {"seg_start", ARG_BUF, .type = PT_PTR, .id = 6},
         {"seg_token", ARG_BUF, .type = PT_PTR, .id = 7},
-        {"rows", ARG_NSEG, .type = PT_INT}}}, /* 452 */
+        {"rows", ARG_NSEG, .type = PT_INT}}}, /* 436 */
     {.kind = STEP_KERNEL, .what = "value table gradient rows to bf16", .layer = -1, .backward = true,
      .kernel = "cast_bf16_v4", .kinst = 9, .kidx = 3, .rows_arg = -1, .n_arg = 2,
      .nargs = 3, .args = {
         {"out", ARG_BUF, .type = PT_PTR, .id = 653},
         {"in", ARG_BUF, .type = PT_PTR, .id = 343},
-        {"n", ARG_ROWS, .type = PT_LL, .ival = 1024}}}, /* 453 */
+        {"n", ARG_ROWS, .type = PT_LL, .ival = 1024}}}, /* 437 */
     {.kind = STEP_KERNEL, .what = "value table gradient", .layer = -1, .backward = true,
      .kernel = "embed_bwd_d1024", .kinst = 10, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
@@ -4701,13 +4605,13 @@ static PlanStep steps[463] = {
         {"order", ARG_BUF, .type = PT_PTR, .id = 5},
         {"seg_start", ARG_BUF, .type = PT_PTR, .id = 6},
         {"seg_token", ARG_BUF, .type = PT_PTR, .id = 7},
-        {"rows", ARG_NSEG, .type = PT_INT}}}, /* 454 */
+        {"rows", ARG_NSEG, .type = PT_INT}}}, /* 438 */
     {.kind = STEP_KERNEL, .what = "value table gradient rows to bf16", .layer = -1, .backward = true,
      .kernel = "cast_bf16_v4", .kinst = 9, .kidx = 3, .rows_arg = -1, .n_arg = 2,
      .nargs = 3, .args = {
         {"out", ARG_BUF, .type = PT_PTR, .id = 655},
         {"in", ARG_BUF, .type = PT_PTR, .id = 344},
-        {"n", ARG_ROWS, .type = PT_LL, .ival = 1024}}}, /* 455 */
+        {"n", ARG_ROWS, .type = PT_LL, .ival = 1024}}}, /* 439 */
     {.kind = STEP_KERNEL, .what = "value table gradient", .layer = -1, .backward = true,
      .kernel = "embed_bwd_d1024", .kinst = 10, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
@@ -4716,13 +4620,13 @@ static PlanStep steps[463] = {
         {"order", ARG_BUF, .type = PT_PTR, .id = 5},
         {"seg_start", ARG_BUF, .type = PT_PTR, .id = 6},
         {"seg_token", ARG_BUF, .type = PT_PTR, .id = 7},
-        {"rows", ARG_NSEG, .type = PT_INT}}}, /* 456 */
+        {"rows", ARG_NSEG, .type = PT_INT}}}, /* 440 */
     {.kind = STEP_KERNEL, .what = "value table gradient rows to bf16", .layer = -1, .backward = true,
      .kernel = "cast_bf16_v4", .kinst = 9, .kidx = 3, .rows_arg = -1, .n_arg = 2,
      .nargs = 3, .args = {
         {"out", ARG_BUF, .type = PT_PTR, .id = 657},
         {"in", ARG_BUF, .type = PT_PTR, .id = 345},
-        {"n", ARG_ROWS, .type = PT_LL, .ival = 1024}}}, /* 457 */
+        {"n", ARG_ROWS, .type = PT_LL, .ival = 1024}}}, /* 441 */
     {.kind = STEP_KERNEL, .what = "value table gradient", .layer = -1, .backward = true,
      .kernel = "embed_bwd_d1024", .kinst = 10, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
@@ -4731,13 +4635,13 @@ static PlanStep steps[463] = {
         {"order", ARG_BUF, .type = PT_PTR, .id = 5},
         {"seg_start", ARG_BUF, .type = PT_PTR, .id = 6},
         {"seg_token", ARG_BUF, .type = PT_PTR, .id = 7},
-        {"rows", ARG_NSEG, .type = PT_INT}}}, /* 458 */
+        {"rows", ARG_NSEG, .type = PT_INT}}}, /* 442 */
     {.kind = STEP_KERNEL, .what = "value table gradient rows to bf16", .layer = -1, .backward = true,
      .kernel = "cast_bf16_v4", .kinst = 9, .kidx = 3, .rows_arg = -1, .n_arg = 2,
      .nargs = 3, .args = {
         {"out", ARG_BUF, .type = PT_PTR, .id = 659},
         {"in", ARG_BUF, .type = PT_PTR, .id = 346},
-        {"n", ARG_ROWS, .type = PT_LL, .ival = 1024}}}, /* 459 */
+        {"n", ARG_ROWS, .type = PT_LL, .ival = 1024}}}, /* 443 */
     {.kind = STEP_KERNEL, .what = "value table gradient", .layer = -1, .backward = true,
      .kernel = "embed_bwd_d1024", .kinst = 10, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
@@ -4746,13 +4650,13 @@ static PlanStep steps[463] = {
         {"order", ARG_BUF, .type = PT_PTR, .id = 5},
         {"seg_start", ARG_BUF, .type = PT_PTR, .id = 6},
         {"seg_token", ARG_BUF, .type = PT_PTR, .id = 7},
-        {"rows", ARG_NSEG, .type = PT_INT}}}, /* 460 */
+        {"rows", ARG_NSEG, .type = PT_INT}}}, /* 444 */
     {.kind = STEP_KERNEL, .what = "value table gradient rows to bf16", .layer = -1, .backward = true,
      .kernel = "cast_bf16_v4", .kinst = 9, .kidx = 3, .rows_arg = -1, .n_arg = 2,
      .nargs = 3, .args = {
         {"out", ARG_BUF, .type = PT_PTR, .id = 661},
         {"in", ARG_BUF, .type = PT_PTR, .id = 347},
-        {"n", ARG_ROWS, .type = PT_LL, .ival = 1024}}}, /* 461 */
+        {"n", ARG_ROWS, .type = PT_LL, .ival = 1024}}}, /* 445 */
     {.kind = STEP_KERNEL, .what = "value table gradient", .layer = -1, .backward = true,
      .kernel = "embed_bwd_d1024", .kinst = 10, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
@@ -4761,7 +4665,7 @@ static PlanStep steps[463] = {
         {"order", ARG_BUF, .type = PT_PTR, .id = 5},
         {"seg_start", ARG_BUF, .type = PT_PTR, .id = 6},
         {"seg_token", ARG_BUF, .type = PT_PTR, .id = 7},
-        {"rows", ARG_NSEG, .type = PT_INT}}}, /* 462 */
+        {"rows", ARG_NSEG, .type = PT_INT}}}, /* 446 */
 };
 
 ModelBuild gptc_build = {
@@ -4886,9 +4790,8 @@ ModelBuild gptc_build = {
     .kernels = {.n = 15, .inst = {
         {.family = "x0_mix", .tpl = "x0_mix.cu", .suffix = "t2_d1024", .threads = 256, .vec = 8, .width = 1024, .rows_per_block = 0, .grid_blocks = 0, .grid_y = 1,
          .nconsts = 4, .consts = {{"TABLES", 2}, {"WIDTH", 1024}, {"VEC", 8}, {"THREADS", 256}},
-         .nkernels = 2, .kernels = {
-             {"x0_mix_fwd_t2_d1024", "__nv_bfloat16 *xm, const __nv_bfloat16 *xs, const __nv_bfloat16 *x0, long long table_stride, const float *scalars, int lambda_off, int rows", 0},
-             {"x0_mix_bwd_t2_d1024", "__nv_bfloat16 *dxs, __nv_bfloat16 *dx0, long long table_stride, const __nv_bfloat16 *dxm, const float *scalars, int lambda_off, int rows", 0}}},
+         .nkernels = 1, .kernels = {
+             {"x0_mix_fwd_t2_d1024", "__nv_bfloat16 *xm, const __nv_bfloat16 *xs, const __nv_bfloat16 *x0, long long table_stride, const float *scalars, int lambda_off, int rows", 0}}},
         {.family = "relu2", .tpl = "relu2.cu", .suffix = "m4096", .threads = 256, .vec = 8, .width = 4096, .rows_per_block = 0, .grid_blocks = 0, .grid_y = 1,
          .nconsts = 3, .consts = {{"WIDTH", 4096}, {"VEC", 8}, {"THREADS", 256}},
          .nkernels = 2, .kernels = {
@@ -4911,7 +4814,7 @@ ModelBuild gptc_build = {
         {.family = "x0_lambda_grad", .tpl = "x0_lambda_grad.cu", .suffix = "t2_d1024_p256", .threads = 256, .vec = 8, .width = 1024, .rows_per_block = 0, .grid_blocks = 256, .grid_y = 1,
          .nconsts = 5, .consts = {{"TABLES", 2}, {"WIDTH", 1024}, {"PARTS", 256}, {"VEC", 8}, {"THREADS", 256}},
          .nkernels = 1, .kernels = {
-             {"x0_lambda_grad_t2_d1024_p256", "float *partial, const __nv_bfloat16 *dxm, const __nv_bfloat16 *xs, const __nv_bfloat16 *x0, long long table_stride, int rows", 0}}},
+             {"x0_lambda_grad_t2_d1024_p256", "float *partial, __nv_bfloat16 *dxs, __nv_bfloat16 *dx0, const __nv_bfloat16 *dxm, const __nv_bfloat16 *xs, const __nv_bfloat16 *x0, const float *scalars, long long table_stride, int lambda_off, int rows", 0}}},
         {.family = "colsum", .tpl = "colsum.cu", .suffix = "fp32_v4", .threads = 256, .vec = 4, .width = 0, .rows_per_block = 0, .grid_blocks = 1, .grid_y = 1,
          .nconsts = 2, .consts = {{"VEC", 4}, {"THREADS", 256}},
          .nkernels = 1, .kernels = {
@@ -4957,10 +4860,10 @@ ModelBuild gptc_build = {
              {"attn_bwd_dkdv_h8_d128", "__nv_bfloat16 *dk, __nv_bfloat16 *dv, __nv_bfloat16 *ds, const __nv_bfloat16 *dy, const float *lse, const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int ds_slots, int rows", 66304},
              {"attn_bwd_dq_h8_d128", "__nv_bfloat16 *dq, const __nv_bfloat16 *ds, const __nv_bfloat16 *dy, const float *lse, const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int ds_slots, int rows", 16384}}},
     }},
-    .kernels_sha256 = "95c3b4310294401543f07e3ca2294a5ac0281549ba796ac6833c4c609fac4423",
+    .kernels_sha256 = "658edbc076aeb1d19d34e38a8361c166b54f33e06d96198d8c167350a0e2f4d5",
     .tuning = "",
     .has_plan = true,
-    .plan = {.block_size = 128, .nbufs = 663, .nsteps = 463, .nforward = 151, .bufs = bufs, .steps = steps, .loss_buf = 341, .xs_buf = {8, 37, 57, 77, 97, 117, 137, 157, 165, 193, 214, 235, 247, 267, 287, 307}, .x0_buf = 8},
+    .plan = {.block_size = 128, .nbufs = 663, .nsteps = 447, .nforward = 151, .bufs = bufs, .steps = steps, .loss_buf = 341, .xs_buf = {8, 37, 57, 77, 97, 117, 137, 157, 165, 193, 214, 235, 247, 267, 287, 307}, .x0_buf = 8},
     .arena = {.arena_per_token = 717004, .arena_fixed = 3328, .total_per_token = 1673904, .total_fixed = 83200, .narena = 420},
     .optim = {.adam = {2, 0}, .cast = {9, 3}, .momentum = {8, 0}, 
               .colsum = {6, 0}, .normalize = {9, 0}, .combine = {9, 1}, .update = {9, 2}, 

@@ -3,27 +3,22 @@
 
 /* ---- x0_mix.cu: TABLES=2 WIDTH=1024 VEC=8 THREADS=256 ---- */
 /*
- * x0_mix.cu: the x0 mix at the start of every block, forward and the
- * activation part of backward.
+ * x0_mix.cu: the x0 mix at the start of every block, forward. Its backward
+ * (dxs, dx0 and the lambdas' gradients, which all read dxm) is one pass:
+ * templates/x0_lambda_grad.cu.
  *
  * Computes
- *   forward   xm[t, d]     = lx * xs[t, d] + sum_k lk * x0_k[t, d]    k = 0 .. TABLES-1
- *   backward  dxs[t, d]    = lx * dxm[t, d]
- *             dx0_k[t, d] += lk * dxm[t, d]        (accumulates over the layers)
+ *   xm[t, d] = lx * xs[t, d] + sum_k lk * x0_k[t, d]    k = 0 .. TABLES-1
  *   with lx = scalars[lambda_off] and lk = scalars[lambda_off + 1 + k]: the
  *   layer's block lambdas in the fp32 scalars vector, lambda_off =
- *   spec_lambda_index(spec, layer, 0). The lambdas' own gradients,
- *   sum over (t, d) of dxm * xs and of dxm * x0_k, are reductions:
- *   templates/x0_lambda_grad.cu, then templates/colsum.cu.
- * Layouts   xs, xm, dxs, dxm: [rows, WIDTH] row-major. x0 and dx0: TABLES
- *           tables of [rows, WIDTH], table k starting k * table_stride
- *           elements after the pointer (table_stride >= rows * WIDTH, a
- *           multiple of VEC). xm may be xs, and dxs may be dxm: each thread
- *           reads its elements before it writes them.
+ *   spec_lambda_index(spec, layer, 0).
+ * Layouts   xs, xm: [rows, WIDTH] row-major. x0: TABLES tables of [rows,
+ *           WIDTH], table k starting k * table_stride elements after the
+ *           pointer (table_stride >= rows * WIDTH, a multiple of VEC). xm
+ *           may be xs: each thread reads its elements before it writes them.
  * Dtypes    bf16 tensors, fp32 lambdas, fp32 math in the ref executor's
  *           order (lx * xs first, then + lk * x0_k for k = 0, 1, ...), one
- *           rounding to bf16 (nearest even) per output. dx0 accumulates in
- *           bf16, as the recipe's autograd does for a bf16 tensor.
+ *           rounding to bf16 (nearest even) per output.
  * Launch    THREADS threads per block, VEC elements per thread, blocks =
  *           ceil(rows * WIDTH / (THREADS * VEC)), no shared memory. Pointers
  *           16-byte aligned and WIDTH % VEC == 0, so vectors never straddle
@@ -52,29 +47,6 @@ x0_mix_fwd_t2_d1024(__nv_bfloat16 *xm, const __nv_bfloat16 *xs, const __nv_bfloa
     Vec<__nv_bfloat16, 8> out;
     for (int e = 0; e < 8; e++) out.v[e] = __float2bfloat16(acc[e]);
     vec_store<__nv_bfloat16, 8>(xm + i, out);
-}
-
-extern "C" __global__ void __launch_bounds__(256)
-x0_mix_bwd_t2_d1024(__nv_bfloat16 *dxs, __nv_bfloat16 *dx0, long long table_stride,
-                      const __nv_bfloat16 *dxm, const float *scalars, int lambda_off, int rows) {
-    const long long n = (long long)rows * 1024;
-    const long long i = ((long long)blockIdx.x * 256 + threadIdx.x) * 8;
-    if (i >= n) return;
-    const Vec<__nv_bfloat16, 8> g = vec_load<__nv_bfloat16, 8>(dxm + i);
-    float gf[8];
-    for (int e = 0; e < 8; e++) gf[e] = __bfloat162float(g.v[e]);
-    const float lx = scalars[lambda_off];
-    Vec<__nv_bfloat16, 8> ds;
-    for (int e = 0; e < 8; e++) ds.v[e] = __float2bfloat16(lx * gf[e]);
-    vec_store<__nv_bfloat16, 8>(dxs + i, ds);
-    for (int k = 0; k < 2; k++) {
-        const float lk = scalars[lambda_off + 1 + k];
-        __nv_bfloat16 *d = dx0 + k * table_stride + i;
-        Vec<__nv_bfloat16, 8> acc = vec_load<__nv_bfloat16, 8>(d);
-        for (int e = 0; e < 8; e++)
-            acc.v[e] = __float2bfloat16(__bfloat162float(acc.v[e]) + lk * gf[e]);
-        vec_store<__nv_bfloat16, 8>(d, acc);
-    }
 }
 
 /* ---- relu2.cu: WIDTH=4096 VEC=8 THREADS=256 ---- */
@@ -476,22 +448,33 @@ rmsnorm_bwd_d128(__nv_bfloat16 *dx, const __nv_bfloat16 *dy, const __nv_bfloat16
 
 /* ---- x0_lambda_grad.cu: TABLES=2 WIDTH=1024 PARTS=256 VEC=8 THREADS=256 ---- */
 /*
- * x0_lambda_grad.cu: the gradients of a layer's x0-mix lambdas, first
- * stage: per-block partial sums. templates/colsum.cu is the second stage.
+ * x0_lambda_grad.cu: the backward of a layer's x0 mix in one pass over dxm:
+ * the activations' gradients, and the first stage of the lambdas'
+ * (per-block partial sums; templates/colsum.cu is the second stage).
  *
- * Computes, for the mix xm = lx * xs + sum_k lk * x0_k (x0_mix.cu),
+ * Computes, for the mix xm = lx * xs + sum_k lk * x0_k (x0_mix.cu), with lx
+ * = scalars[lambda_off] and lk = scalars[lambda_off + 1 + k],
+ *   dxs[t, d]    = lx * dxm[t, d]
+ *   dx0_k[t, d] += lk * dxm[t, d]        (accumulates over the layers)
  *   d lx = sum over (t, d) of dxm[t, d] * xs[t, d]
  *   d lk = sum over (t, d) of dxm[t, d] * x0_k[t, d]      k = 0 .. TABLES-1
- *   as block b's share: partial[b * (1 + TABLES) + j], j = 0 for lx and
- *   1 + k for lk. The second stage, colsum with n = PARTS, cols = 1 +
- *   TABLES, scale 1 and accumulate 1, adds the PARTS partials of column j
+ *   the sums as block b's share: partial[b * (1 + TABLES) + j], j = 0 for
+ *   lx and 1 + k for lk. The second stage, colsum with n = PARTS, cols = 1
+ *   + TABLES, scale 1 and accumulate 1, adds the PARTS partials of column j
  *   into the fp32 scalar gradients at spec_lambda_index(spec, layer, j),
- *   as the ref executor's dot() does (runtime/ref/reduce.h).
- * Layouts   dxm, xs: [rows, WIDTH] row-major; x0: TABLES tables of [rows,
- *           WIDTH], table k starting k * table_stride elements after the
- *           pointer (a multiple of VEC); partial: [PARTS, 1 + TABLES] fp32.
- * Dtypes    bf16 inputs; their products are exact in fp32, and every sum is
- *           fp32 (the ref code's is double).
+ *   as the ref executor's dot() does (runtime/ref/reduce.h); dxs and dx0
+ *   are the ref executor's x0_mix_bwd (runtime/ref/elementwise.h). One
+ *   kernel, because both read dxm: a second pass would read it again.
+ * Layouts   dxm, xs, dxs: [rows, WIDTH] row-major; x0, dx0: TABLES tables
+ *           of [rows, WIDTH], table k starting k * table_stride elements
+ *           after the pointer (a multiple of VEC); partial: [PARTS, 1 +
+ *           TABLES] fp32. dxs may be dxm: each thread reads its vector
+ *           before it writes it.
+ * Dtypes    bf16 tensors, fp32 lambdas; the products in the sums are exact
+ *           in fp32, and every sum is fp32 (the ref code's is double). dxs
+ *           and dx0 in fp32 math, one rounding to bf16 per output; dx0
+ *           accumulates in bf16, as the recipe's autograd does for a bf16
+ *           tensor.
  * Launch    exactly PARTS blocks of THREADS threads (a fixed grid, whatever
  *           `rows` is), no dynamic shared memory. Thread i of block b takes
  *           the VEC-element vectors v = b * THREADS + i, then v + PARTS *
@@ -510,12 +493,13 @@ rmsnorm_bwd_d128(__nv_bfloat16 *dx, const __nv_bfloat16 *dy, const __nv_bfloat16
 #include "vec.cuh"
 
 extern "C" __global__ void __launch_bounds__(256)
-x0_lambda_grad_t2_d1024_p256(float *partial, const __nv_bfloat16 *dxm, const __nv_bfloat16 *xs,
-                          const __nv_bfloat16 *x0, long long table_stride, int rows) {
+x0_lambda_grad_t2_d1024_p256(float *partial, __nv_bfloat16 *dxs, __nv_bfloat16 *dx0, const __nv_bfloat16 *dxm,
+                          const __nv_bfloat16 *xs, const __nv_bfloat16 *x0, const float *scalars,
+                          long long table_stride, int lambda_off, int rows) {
     constexpr int J = 1 + 2;
     const long long nvec = (long long)rows * (1024 / 8);
-    float acc[J];
-    for (int j = 0; j < J; j++) acc[j] = 0.0f;
+    float acc[J], lam[J];
+    for (int j = 0; j < J; j++) acc[j] = 0.0f, lam[j] = scalars[lambda_off + j];
     for (long long v = (long long)blockIdx.x * 256 + threadIdx.x; v < nvec;
          v += (long long)256 * 256) {
         const long long i = v * 8;
@@ -528,6 +512,15 @@ x0_lambda_grad_t2_d1024_p256(float *partial, const __nv_bfloat16 *dxm, const __n
             float s = 0.0f;
             for (int e = 0; e < 8; e++) s += gf[e] * __bfloat162float(a.v[e]);
             acc[j] += s;
+        }
+        Vec<__nv_bfloat16, 8> ds;
+        for (int e = 0; e < 8; e++) ds.v[e] = __float2bfloat16(lam[0] * gf[e]);
+        vec_store<__nv_bfloat16, 8>(dxs + i, ds);
+        for (int k = 0; k < 2; k++) {
+            __nv_bfloat16 *d = dx0 + k * table_stride + i;
+            Vec<__nv_bfloat16, 8> t = vec_load<__nv_bfloat16, 8>(d);
+            for (int e = 0; e < 8; e++) t.v[e] = __float2bfloat16(__bfloat162float(t.v[e]) + lam[1 + k] * gf[e]);
+            vec_store<__nv_bfloat16, 8>(d, t);
         }
     }
     for (int j = 0; j < J; j++) acc[j] = block_sum(acc[j]);
@@ -1321,7 +1314,7 @@ qkv_bwd_h8_d128_r32h_vn_p512(__nv_bfloat16 *dqkv, float *partial, float *dve, co
 /* ---- x0_skip.cu: TABLES=2 WIDTH=1024 VEC=8 THREADS=256 ---- */
 /*
  * x0_skip.cu: a U-net skip's add fused into the x0 mix at the start of its
- * target block, forward (the backward is x0_mix_bwd, then skip.cu).
+ * target block, forward (the backward is x0_lambda_grad.cu, then skip.cu).
  *
  * Computes, with w = scalars[skip_off] (the source layer's skip weight,
  * spec_skip_index) and the target layer's lambdas lx = scalars[lambda_off],
@@ -1381,7 +1374,7 @@ x0_skip_fwd_t2_d1024(__nv_bfloat16 *xs, __nv_bfloat16 *xm, const __nv_bfloat16 *
  * stage of the skip weight's gradient (templates/colsum.cu is the second).
  *
  * Computes, with w = scalars[skip_off] (spec_skip_index of the source layer)
- * and dxs the gradient at the target's xs (x0_mix_bwd's output):
+ * and dxs the gradient at the target's xs (x0_lambda_grad's output):
  *   dsrc[t, d] += w * dxs[t, d]        (fp32, one rounding to bf16)
  *   d w = sum over (t, d) of dxs[t, d] * src[t, d], as block b's share in
  *   partial[b]; colsum with n = PARTS, cols = 1, scale 1, accumulate 1 and

@@ -4,10 +4,10 @@
 #define GPTC_KERNELS_H
 
 /* SHA-256 of the kernels.cu beside this file. */
-#define GPTC_KERNELS_SOURCE_SHA256 "a8e552e0cad4c0fb7e8d3b56652a2306cba358ee2c3d46f5f3123255d030686b"
+#define GPTC_KERNELS_SOURCE_SHA256 "a9bc00ed12af2e1b0473bcf4865eb72777dc00816dba9f76503a757020b67b3b"
 /* Every pointer argument of every kernel is aligned to this. */
 #define GPTC_KERNELS_ALIGN_BYTES 16
-#define GPTC_KERNELS_KERNEL_COUNT 27
+#define GPTC_KERNELS_KERNEL_COUNT 26
 
 /* Launch: `threads` threads per block, and
  *   grid_blocks > 0: exactly grid_blocks blocks (a fixed grid);
@@ -36,9 +36,6 @@ static const GptcKernel gptc_kernels[GPTC_KERNELS_KERNEL_COUNT] = {
     {"x0_mix_fwd_t2_d1024", "x0_mix",
      "__nv_bfloat16 *xm, const __nv_bfloat16 *xs, const __nv_bfloat16 *x0, long long table_stride, const float *scalars, int lambda_off, int rows",
      0, 0, 1, 256, 8, 1024, 0, 4, {{"TABLES", 2}, {"WIDTH", 1024}, {"VEC", 8}, {"THREADS", 256}}},
-    {"x0_mix_bwd_t2_d1024", "x0_mix",
-     "__nv_bfloat16 *dxs, __nv_bfloat16 *dx0, long long table_stride, const __nv_bfloat16 *dxm, const float *scalars, int lambda_off, int rows",
-     0, 0, 1, 256, 8, 1024, 0, 4, {{"TABLES", 2}, {"WIDTH", 1024}, {"VEC", 8}, {"THREADS", 256}}},
     {"relu2_fwd_m4096", "relu2",
      "__nv_bfloat16 *act, const __nv_bfloat16 *pre, int rows",
      0, 0, 1, 256, 8, 4096, 0, 3, {{"WIDTH", 4096}, {"VEC", 8}, {"THREADS", 256}}},
@@ -61,7 +58,7 @@ static const GptcKernel gptc_kernels[GPTC_KERNELS_KERNEL_COUNT] = {
      "__nv_bfloat16 *dx, const __nv_bfloat16 *dy, const __nv_bfloat16 *y, const float *rstd, int accumulate, int rows",
      0, 16, 1, 256, 8, 128, 0, 5, {{"WIDTH", 128}, {"TPR", 16}, {"STASH", 1}, {"VEC", 8}, {"THREADS", 256}}},
     {"x0_lambda_grad_t2_d1024_p256", "x0_lambda_grad",
-     "float *partial, const __nv_bfloat16 *dxm, const __nv_bfloat16 *xs, const __nv_bfloat16 *x0, long long table_stride, int rows",
+     "float *partial, __nv_bfloat16 *dxs, __nv_bfloat16 *dx0, const __nv_bfloat16 *dxm, const __nv_bfloat16 *xs, const __nv_bfloat16 *x0, const float *scalars, long long table_stride, int lambda_off, int rows",
      256, 0, 1, 256, 8, 1024, 0, 5, {{"TABLES", 2}, {"WIDTH", 1024}, {"PARTS", 256}, {"VEC", 8}, {"THREADS", 256}}},
     {"colsum_fp32_v4", "colsum",
      "float *out, int out_off, const float *in, int n, int cols, float scale, int accumulate",

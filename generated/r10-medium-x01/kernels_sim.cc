@@ -7,7 +7,6 @@
 #include "kernels.cu"
 
 GPTC_SIM_KERNEL(x0_mix_fwd_t2_d1024)
-GPTC_SIM_KERNEL(x0_mix_bwd_t2_d1024)
 GPTC_SIM_KERNEL(relu2_fwd_m4096)
 GPTC_SIM_KERNEL(relu2_bwd_m4096)
 GPTC_SIM_KERNEL(adam_fp32_v4)

@@ -9,111 +9,111 @@ const char gptc_build_spec[] =
     "{\"description\": \"tiny: the record-8 family at CPU scale\", \"vocab.size\": 257, \"vocab.eot\": 256, \"vocab.pad_multiple\": 64, \"vocab.pad_embeddings\": false, \"model.layers\": 6, \"model.dim\": 128, \"model.heads\": 4, \"model.head_dim\": 32, \"model.mlp_hidden\": 512, \"model.activation\": \"relu2\", \"attention.off_layers\": [3], \"attention.norm\": \"qkv\", \"attention.scale\": 0.12, \"attention.rotary.base\": 1024, \"attention.rotary.pairs\": 8, \"attention.rotary.convention\": \"half\", \"attention.window.block_size\": 32, \"attention.window.schedule\": \"cubic\", \"attention.window.max_tokens\": 256, \"attention.window.long_layers\": [0, 5], \"attention.window.short_max_blocks\": 0, \"attention.window.val_blocks\": 0, \"value_embeddings.tables\": 2, \"value_embeddings.layers\": [0, 1, null, null, 0, 1], \"value_embeddings.init\": \"normal\", \"value_embeddings.init_std\": 1, \"value_embeddings.lambda_v\": 0.5, \"value_embeddings.lambda_ve\": 0.5, \"input_embeddings.tables\": 1, \"input_embeddings.naming\": \"record\", \"input_embeddings.init_std\": 1, \"input_embeddings.lambda_x\": 1, \"input_embeddings.lambda_x00\": 0, \"input_embeddings.lambda_extra\": 0, \"skips.pairs\": [[1, 4]], \"skips.init\": 1, \"head.tied\": false, \"head.softcap\": \"isru\", \"head.cap\": 15, \"head.divisor\": 7.5, \"head.offset\": 0, \"head.init\": \"zeros\", \"head.init_std\": 0.0050000000000000001, \"init.linear_std_scale\": 0.5, \"init.zero_out_proj\": true, \"dtypes.matrices\": \"bf16\", \"dtypes.embeddings\": \"bf16\", \"dtypes.head\": \"fp32\", \"dtypes.muon_master\": \"split16\", \"train.ranks\": 1, \"train.tokens_per_rank\": 512, \"train.steps\": 1200, \"train.seed\": 0, \"train.cooldown_frac\": 0.69999999999999996, \"train.lr_floor\": 0, \"train.muon.lr\": 0.025000000000000001, \"train.muon.weight_decay\": 0.01, \"train.muon.attn_wd_mul\": 1, \"train.muon.mlp_wd_mul\": 2, \"train.muon.momentum_start\": 0.84999999999999998, \"train.muon.momentum_end\": 0.94999999999999996, \"train.muon.momentum_warmup_steps\": 60, \"train.muon.nesterov\": true, \"train.muon.ns_coefficients\": [[4.0848000000000004, -6.8945999999999996, 2.927], [3.9504999999999999, -6.3029000000000002, 2.6377000000000002], [3.7418, -5.5913000000000004, 2.3037000000000001], [2.8769, -3.1427, 1.2045999999999999], [2.8365999999999998, -3.0525000000000002, 1.2012]], \"train.adam.beta1\": 0.80000000000000004, \"train.adam.beta2\": 0.94999999999999996, \"train.adam.eps\": 1e-10, \"train.adam.weight_decay\": 0, \"train.adam.lr_head\": 0.0031250000000000002, \"train.adam.lr_embed\": 0.29999999999999999, \"train.adam.lr_scalars\": 0.014999999999999999, \"train.val.interval\": 100, \"train.val.tokens\": 8192, \"train.val.tokens_per_rank\": 1024, \"train.data.train\": \"data/demo/demo_train_*.bin\", \"train.data.val\": \"data/demo/demo_val_*.bin\", \"train.data.seed\": 0, \"train.data.repeat\": false, \"vocab.padded\": 320, \"scalars.length\": 30}";
 
 static PlanBuf bufs[248] = {
-    {.name = "ids", .cls = BUF_INPUT, .dtype = PD_I32, .per_token = 1, .fixed = 0, .tensor = -1, .input = IN_IDS, .off_per_token = 0, .off_fixed = 0, .first = 0, .last = 171}, /* 0 */
+    {.name = "ids", .cls = BUF_INPUT, .dtype = PD_I32, .per_token = 1, .fixed = 0, .tensor = -1, .input = IN_IDS, .off_per_token = 0, .off_fixed = 0, .first = 0, .last = 165}, /* 0 */
     {.name = "targets", .cls = BUF_INPUT, .dtype = PD_I32, .per_token = 1, .fixed = 0, .tensor = -1, .input = IN_TARGETS, .off_per_token = 0, .off_fixed = 0, .first = 55, .last = 55}, /* 1 */
-    {.name = "doc_start", .cls = BUF_INPUT, .dtype = PD_I32, .per_token = 1, .fixed = 0, .tensor = -1, .input = IN_DOC_START, .off_per_token = 0, .off_fixed = 0, .first = 6, .last = 157}, /* 2 */
-    {.name = "cos", .cls = BUF_INPUT, .dtype = PD_F32, .per_token = 16, .fixed = 0, .tensor = -1, .input = IN_COS, .off_per_token = 0, .off_fixed = 0, .first = 5, .last = 158}, /* 3 */
-    {.name = "sin", .cls = BUF_INPUT, .dtype = PD_F32, .per_token = 16, .fixed = 0, .tensor = -1, .input = IN_SIN, .off_per_token = 0, .off_fixed = 0, .first = 5, .last = 158}, /* 4 */
-    {.name = "seg.order", .cls = BUF_INPUT, .dtype = PD_I32, .per_token = 1, .fixed = 0, .tensor = -1, .input = IN_SEG_ORDER, .off_per_token = 0, .off_fixed = 0, .first = 167, .last = 171}, /* 5 */
-    {.name = "seg.start", .cls = BUF_INPUT, .dtype = PD_I32, .per_token = 1, .fixed = 1, .tensor = -1, .input = IN_SEG_START, .off_per_token = 0, .off_fixed = 0, .first = 167, .last = 171}, /* 6 */
-    {.name = "seg.token", .cls = BUF_INPUT, .dtype = PD_I32, .per_token = 1, .fixed = 0, .tensor = -1, .input = IN_SEG_TOKEN, .off_per_token = 0, .off_fixed = 0, .first = 167, .last = 171}, /* 7 */
-    {.name = "x0", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 17792, .off_fixed = 0, .first = 0, .last = 166}, /* 8 */
-    {.name = "x0.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 28864, .off_fixed = 0, .first = 0, .last = 166}, /* 9 */
+    {.name = "doc_start", .cls = BUF_INPUT, .dtype = PD_I32, .per_token = 1, .fixed = 0, .tensor = -1, .input = IN_DOC_START, .off_per_token = 0, .off_fixed = 0, .first = 6, .last = 152}, /* 2 */
+    {.name = "cos", .cls = BUF_INPUT, .dtype = PD_F32, .per_token = 16, .fixed = 0, .tensor = -1, .input = IN_COS, .off_per_token = 0, .off_fixed = 0, .first = 5, .last = 153}, /* 3 */
+    {.name = "sin", .cls = BUF_INPUT, .dtype = PD_F32, .per_token = 16, .fixed = 0, .tensor = -1, .input = IN_SIN, .off_per_token = 0, .off_fixed = 0, .first = 5, .last = 153}, /* 4 */
+    {.name = "seg.order", .cls = BUF_INPUT, .dtype = PD_I32, .per_token = 1, .fixed = 0, .tensor = -1, .input = IN_SEG_ORDER, .off_per_token = 0, .off_fixed = 0, .first = 161, .last = 165}, /* 5 */
+    {.name = "seg.start", .cls = BUF_INPUT, .dtype = PD_I32, .per_token = 1, .fixed = 1, .tensor = -1, .input = IN_SEG_START, .off_per_token = 0, .off_fixed = 0, .first = 161, .last = 165}, /* 6 */
+    {.name = "seg.token", .cls = BUF_INPUT, .dtype = PD_I32, .per_token = 1, .fixed = 0, .tensor = -1, .input = IN_SEG_TOKEN, .off_per_token = 0, .off_fixed = 0, .first = 161, .last = 165}, /* 7 */
+    {.name = "x0", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 17792, .off_fixed = 0, .first = 0, .last = 160}, /* 8 */
+    {.name = "x0.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 28864, .off_fixed = 0, .first = 0, .last = 160}, /* 9 */
     {.name = "embed.weight.fp32", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 32896, .tensor = 2, .plane = PLANE_MASTER, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 0, .last = 0}, /* 10 */
     {.name = "x0.raw0", .cls = BUF_INTERNAL, .dtype = PD_F32, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 0, .last = 0}, /* 11 */
-    {.name = "ve0", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 18048, .off_fixed = 0, .first = 1, .last = 158}, /* 12 */
+    {.name = "ve0", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 18048, .off_fixed = 0, .first = 1, .last = 153}, /* 12 */
     {.name = "value_embeds.0.weight.fp32", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 32896, .tensor = 3, .plane = PLANE_MASTER, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 1, .last = 1}, /* 13 */
-    {.name = "ve1", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 18304, .off_fixed = 0, .first = 2, .last = 140}, /* 14 */
+    {.name = "ve1", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 18304, .off_fixed = 0, .first = 2, .last = 136}, /* 14 */
     {.name = "value_embeds.1.weight.fp32", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 32896, .tensor = 4, .plane = PLANE_MASTER, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 2, .last = 2}, /* 15 */
-    {.name = "L0.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 18560, .off_fixed = 0, .first = 3, .last = 160}, /* 16 */
-    {.name = "scalars.fp32", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 30, .tensor = 1, .plane = PLANE_MASTER, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 3, .last = 164}, /* 17 */
-    {.name = "L0.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 384, .fixed = 0, .tensor = -1, .off_per_token = 12288, .off_fixed = 0, .first = 4, .last = 158}, /* 18 */
-    {.name = "blocks.0.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 49152, .tensor = 5, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 4, .last = 161}, /* 19 */
-    {.name = "L0.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 12, .fixed = 0, .tensor = -1, .off_per_token = 28544, .off_fixed = 0, .first = 5, .last = 158}, /* 20 */
-    {.name = "L0.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 18816, .off_fixed = 0, .first = 5, .last = 157}, /* 21 */
-    {.name = "L0.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 19072, .off_fixed = 0, .first = 5, .last = 157}, /* 22 */
-    {.name = "L0.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 19328, .off_fixed = 0, .first = 5, .last = 157}, /* 23 */
+    {.name = "L0.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 18560, .off_fixed = 0, .first = 3, .last = 155}, /* 16 */
+    {.name = "scalars.fp32", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 30, .tensor = 1, .plane = PLANE_MASTER, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 3, .last = 157}, /* 17 */
+    {.name = "L0.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 384, .fixed = 0, .tensor = -1, .off_per_token = 12288, .off_fixed = 0, .first = 4, .last = 153}, /* 18 */
+    {.name = "blocks.0.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 49152, .tensor = 5, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 4, .last = 156}, /* 19 */
+    {.name = "L0.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 12, .fixed = 0, .tensor = -1, .off_per_token = 28544, .off_fixed = 0, .first = 5, .last = 153}, /* 20 */
+    {.name = "L0.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 18816, .off_fixed = 0, .first = 5, .last = 152}, /* 21 */
+    {.name = "L0.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 19072, .off_fixed = 0, .first = 5, .last = 152}, /* 22 */
+    {.name = "L0.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 19328, .off_fixed = 0, .first = 5, .last = 152}, /* 23 */
     {.name = "L0.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 5, .last = 5}, /* 24 */
     {.name = "L0.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 5, .last = 5}, /* 25 */
     {.name = "L0.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 5, .last = 5}, /* 26 */
-    {.name = "L0.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 19584, .off_fixed = 0, .first = 6, .last = 155}, /* 27 */
-    {.name = "L0.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 4, .fixed = 0, .tensor = -1, .off_per_token = 28784, .off_fixed = 0, .first = 6, .last = 157}, /* 28 */
-    {.name = "L0.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 19840, .off_fixed = 0, .first = 7, .last = 144}, /* 29 */
-    {.name = "blocks.0.attn.qkvo_w.hi[49152:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 16384, .tensor = 5, .plane = PLANE_HI, .tensor_off = 49152, .off_per_token = 0, .off_fixed = 0, .first = 7, .last = 154}, /* 30 */
-    {.name = "L0.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 20096, .off_fixed = 0, .first = 8, .last = 152}, /* 31 */
-    {.name = "L0.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 28872, .off_fixed = 0, .first = 8, .last = 152}, /* 32 */
-    {.name = "L0.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 2048, .off_fixed = 0, .first = 9, .last = 149}, /* 33 */
-    {.name = "blocks.0.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 65536, .tensor = 6, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 9, .last = 151}, /* 34 */
-    {.name = "L0.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 3072, .off_fixed = 0, .first = 10, .last = 147}, /* 35 */
-    {.name = "blocks.0.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 65536, .tensor = 7, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 11, .last = 148}, /* 36 */
-    {.name = "L1.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 20352, .off_fixed = 0, .first = 12, .last = 142}, /* 37 */
-    {.name = "L1.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 384, .fixed = 0, .tensor = -1, .off_per_token = 13056, .off_fixed = 0, .first = 13, .last = 140}, /* 38 */
-    {.name = "blocks.1.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 49152, .tensor = 8, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 13, .last = 143}, /* 39 */
-    {.name = "L1.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 12, .fixed = 0, .tensor = -1, .off_per_token = 28592, .off_fixed = 0, .first = 14, .last = 140}, /* 40 */
-    {.name = "L1.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 20608, .off_fixed = 0, .first = 14, .last = 139}, /* 41 */
-    {.name = "L1.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 20864, .off_fixed = 0, .first = 14, .last = 139}, /* 42 */
-    {.name = "L1.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 21120, .off_fixed = 0, .first = 14, .last = 139}, /* 43 */
+    {.name = "L0.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 19584, .off_fixed = 0, .first = 6, .last = 150}, /* 27 */
+    {.name = "L0.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 4, .fixed = 0, .tensor = -1, .off_per_token = 28784, .off_fixed = 0, .first = 6, .last = 152}, /* 28 */
+    {.name = "L0.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 19840, .off_fixed = 0, .first = 7, .last = 140}, /* 29 */
+    {.name = "blocks.0.attn.qkvo_w.hi[49152:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 16384, .tensor = 5, .plane = PLANE_HI, .tensor_off = 49152, .off_per_token = 0, .off_fixed = 0, .first = 7, .last = 149}, /* 30 */
+    {.name = "L0.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 20096, .off_fixed = 0, .first = 8, .last = 147}, /* 31 */
+    {.name = "L0.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 28872, .off_fixed = 0, .first = 8, .last = 147}, /* 32 */
+    {.name = "L0.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 2048, .off_fixed = 0, .first = 9, .last = 144}, /* 33 */
+    {.name = "blocks.0.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 65536, .tensor = 6, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 9, .last = 146}, /* 34 */
+    {.name = "L0.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 3072, .off_fixed = 0, .first = 10, .last = 142}, /* 35 */
+    {.name = "blocks.0.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 65536, .tensor = 7, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 11, .last = 143}, /* 36 */
+    {.name = "L1.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 20352, .off_fixed = 0, .first = 12, .last = 138}, /* 37 */
+    {.name = "L1.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 384, .fixed = 0, .tensor = -1, .off_per_token = 13056, .off_fixed = 0, .first = 13, .last = 136}, /* 38 */
+    {.name = "blocks.1.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 49152, .tensor = 8, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 13, .last = 139}, /* 39 */
+    {.name = "L1.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 12, .fixed = 0, .tensor = -1, .off_per_token = 28592, .off_fixed = 0, .first = 14, .last = 136}, /* 40 */
+    {.name = "L1.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 20608, .off_fixed = 0, .first = 14, .last = 135}, /* 41 */
+    {.name = "L1.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 20864, .off_fixed = 0, .first = 14, .last = 135}, /* 42 */
+    {.name = "L1.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 21120, .off_fixed = 0, .first = 14, .last = 135}, /* 43 */
     {.name = "L1.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 14, .last = 14}, /* 44 */
     {.name = "L1.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 14, .last = 14}, /* 45 */
     {.name = "L1.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 14, .last = 14}, /* 46 */
-    {.name = "L1.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 21376, .off_fixed = 0, .first = 15, .last = 137}, /* 47 */
-    {.name = "L1.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 4, .fixed = 0, .tensor = -1, .off_per_token = 28800, .off_fixed = 0, .first = 15, .last = 139}, /* 48 */
-    {.name = "L1.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 21632, .off_fixed = 0, .first = 16, .last = 127}, /* 49 */
-    {.name = "blocks.1.attn.qkvo_w.hi[49152:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 16384, .tensor = 8, .plane = PLANE_HI, .tensor_off = 49152, .off_per_token = 0, .off_fixed = 0, .first = 16, .last = 136}, /* 50 */
-    {.name = "L1.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 21888, .off_fixed = 0, .first = 17, .last = 134}, /* 51 */
-    {.name = "L1.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 28880, .off_fixed = 0, .first = 17, .last = 134}, /* 52 */
-    {.name = "L1.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 4096, .off_fixed = 0, .first = 18, .last = 131}, /* 53 */
-    {.name = "blocks.1.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 65536, .tensor = 9, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 18, .last = 133}, /* 54 */
-    {.name = "L1.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 5120, .off_fixed = 0, .first = 19, .last = 129}, /* 55 */
-    {.name = "blocks.1.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 65536, .tensor = 10, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 20, .last = 130}, /* 56 */
-    {.name = "L2.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 22144, .off_fixed = 0, .first = 21, .last = 122}, /* 57 */
-    {.name = "L2.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 384, .fixed = 0, .tensor = -1, .off_per_token = 13824, .off_fixed = 0, .first = 22, .last = 120}, /* 58 */
-    {.name = "blocks.2.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 49152, .tensor = 11, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 22, .last = 123}, /* 59 */
-    {.name = "L2.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 12, .fixed = 0, .tensor = -1, .off_per_token = 28640, .off_fixed = 0, .first = 23, .last = 120}, /* 60 */
-    {.name = "L2.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 22400, .off_fixed = 0, .first = 23, .last = 119}, /* 61 */
-    {.name = "L2.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 22656, .off_fixed = 0, .first = 23, .last = 119}, /* 62 */
-    {.name = "L2.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 22912, .off_fixed = 0, .first = 23, .last = 119}, /* 63 */
+    {.name = "L1.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 21376, .off_fixed = 0, .first = 15, .last = 133}, /* 47 */
+    {.name = "L1.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 4, .fixed = 0, .tensor = -1, .off_per_token = 28800, .off_fixed = 0, .first = 15, .last = 135}, /* 48 */
+    {.name = "L1.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 21632, .off_fixed = 0, .first = 16, .last = 123}, /* 49 */
+    {.name = "blocks.1.attn.qkvo_w.hi[49152:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 16384, .tensor = 8, .plane = PLANE_HI, .tensor_off = 49152, .off_per_token = 0, .off_fixed = 0, .first = 16, .last = 132}, /* 50 */
+    {.name = "L1.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 21888, .off_fixed = 0, .first = 17, .last = 130}, /* 51 */
+    {.name = "L1.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 28880, .off_fixed = 0, .first = 17, .last = 130}, /* 52 */
+    {.name = "L1.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 4096, .off_fixed = 0, .first = 18, .last = 127}, /* 53 */
+    {.name = "blocks.1.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 65536, .tensor = 9, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 18, .last = 129}, /* 54 */
+    {.name = "L1.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 5120, .off_fixed = 0, .first = 19, .last = 125}, /* 55 */
+    {.name = "blocks.1.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 65536, .tensor = 10, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 20, .last = 126}, /* 56 */
+    {.name = "L2.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 22144, .off_fixed = 0, .first = 21, .last = 119}, /* 57 */
+    {.name = "L2.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 384, .fixed = 0, .tensor = -1, .off_per_token = 13824, .off_fixed = 0, .first = 22, .last = 117}, /* 58 */
+    {.name = "blocks.2.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 49152, .tensor = 11, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 22, .last = 120}, /* 59 */
+    {.name = "L2.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 12, .fixed = 0, .tensor = -1, .off_per_token = 28640, .off_fixed = 0, .first = 23, .last = 117}, /* 60 */
+    {.name = "L2.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 22400, .off_fixed = 0, .first = 23, .last = 116}, /* 61 */
+    {.name = "L2.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 22656, .off_fixed = 0, .first = 23, .last = 116}, /* 62 */
+    {.name = "L2.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 22912, .off_fixed = 0, .first = 23, .last = 116}, /* 63 */
     {.name = "L2.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 23, .last = 23}, /* 64 */
     {.name = "L2.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 23, .last = 23}, /* 65 */
     {.name = "L2.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 23, .last = 23}, /* 66 */
-    {.name = "L2.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 23168, .off_fixed = 0, .first = 24, .last = 117}, /* 67 */
-    {.name = "L2.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 4, .fixed = 0, .tensor = -1, .off_per_token = 28816, .off_fixed = 0, .first = 24, .last = 119}, /* 68 */
-    {.name = "L2.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 23424, .off_fixed = 0, .first = 25, .last = 106}, /* 69 */
-    {.name = "blocks.2.attn.qkvo_w.hi[49152:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 16384, .tensor = 11, .plane = PLANE_HI, .tensor_off = 49152, .off_per_token = 0, .off_fixed = 0, .first = 25, .last = 116}, /* 70 */
-    {.name = "L2.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 23680, .off_fixed = 0, .first = 26, .last = 114}, /* 71 */
-    {.name = "L2.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 28888, .off_fixed = 0, .first = 26, .last = 114}, /* 72 */
-    {.name = "L2.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 6144, .off_fixed = 0, .first = 27, .last = 111}, /* 73 */
-    {.name = "blocks.2.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 65536, .tensor = 12, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 27, .last = 113}, /* 74 */
-    {.name = "L2.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 7168, .off_fixed = 0, .first = 28, .last = 109}, /* 75 */
-    {.name = "blocks.2.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 65536, .tensor = 13, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 29, .last = 110}, /* 76 */
+    {.name = "L2.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 23168, .off_fixed = 0, .first = 24, .last = 114}, /* 67 */
+    {.name = "L2.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 4, .fixed = 0, .tensor = -1, .off_per_token = 28816, .off_fixed = 0, .first = 24, .last = 116}, /* 68 */
+    {.name = "L2.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 23424, .off_fixed = 0, .first = 25, .last = 104}, /* 69 */
+    {.name = "blocks.2.attn.qkvo_w.hi[49152:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 16384, .tensor = 11, .plane = PLANE_HI, .tensor_off = 49152, .off_per_token = 0, .off_fixed = 0, .first = 25, .last = 113}, /* 70 */
+    {.name = "L2.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 23680, .off_fixed = 0, .first = 26, .last = 111}, /* 71 */
+    {.name = "L2.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 28888, .off_fixed = 0, .first = 26, .last = 111}, /* 72 */
+    {.name = "L2.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 6144, .off_fixed = 0, .first = 27, .last = 108}, /* 73 */
+    {.name = "blocks.2.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 65536, .tensor = 12, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 27, .last = 110}, /* 74 */
+    {.name = "L2.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 7168, .off_fixed = 0, .first = 28, .last = 106}, /* 75 */
+    {.name = "blocks.2.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 65536, .tensor = 13, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 29, .last = 107}, /* 76 */
     {.name = "L3.xm=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 30, .last = 35}, /* 77 */
-    {.name = "L3.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 23936, .off_fixed = 0, .first = 31, .last = 105}, /* 78 */
-    {.name = "L3.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 28896, .off_fixed = 0, .first = 31, .last = 105}, /* 79 */
-    {.name = "L3.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 32, .last = 102}, /* 80 */
-    {.name = "blocks.3.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 65536, .tensor = 14, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 32, .last = 104}, /* 81 */
-    {.name = "L3.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 9216, .off_fixed = 0, .first = 33, .last = 100}, /* 82 */
-    {.name = "blocks.3.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 65536, .tensor = 15, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 34, .last = 101}, /* 83 */
-    {.name = "L4.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 24192, .off_fixed = 0, .first = 35, .last = 94}, /* 84 */
-    {.name = "L4.xs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 24448, .off_fixed = 0, .first = 35, .last = 96}, /* 85 */
-    {.name = "L4.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 384, .fixed = 0, .tensor = -1, .off_per_token = 14592, .off_fixed = 0, .first = 36, .last = 92}, /* 86 */
-    {.name = "blocks.4.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 49152, .tensor = 16, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 36, .last = 95}, /* 87 */
-    {.name = "L4.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 12, .fixed = 0, .tensor = -1, .off_per_token = 28688, .off_fixed = 0, .first = 37, .last = 92}, /* 88 */
-    {.name = "L4.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 24704, .off_fixed = 0, .first = 37, .last = 91}, /* 89 */
-    {.name = "L4.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 24960, .off_fixed = 0, .first = 37, .last = 91}, /* 90 */
-    {.name = "L4.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 25216, .off_fixed = 0, .first = 37, .last = 91}, /* 91 */
+    {.name = "L3.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 23936, .off_fixed = 0, .first = 31, .last = 103}, /* 78 */
+    {.name = "L3.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 28896, .off_fixed = 0, .first = 31, .last = 103}, /* 79 */
+    {.name = "L3.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 8192, .off_fixed = 0, .first = 32, .last = 100}, /* 80 */
+    {.name = "blocks.3.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 65536, .tensor = 14, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 32, .last = 102}, /* 81 */
+    {.name = "L3.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 9216, .off_fixed = 0, .first = 33, .last = 98}, /* 82 */
+    {.name = "blocks.3.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 65536, .tensor = 15, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 34, .last = 99}, /* 83 */
+    {.name = "L4.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 24192, .off_fixed = 0, .first = 35, .last = 93}, /* 84 */
+    {.name = "L4.xs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 24448, .off_fixed = 0, .first = 35, .last = 95}, /* 85 */
+    {.name = "L4.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 384, .fixed = 0, .tensor = -1, .off_per_token = 14592, .off_fixed = 0, .first = 36, .last = 91}, /* 86 */
+    {.name = "blocks.4.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 49152, .tensor = 16, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 36, .last = 94}, /* 87 */
+    {.name = "L4.qkv.rstd", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 12, .fixed = 0, .tensor = -1, .off_per_token = 28688, .off_fixed = 0, .first = 37, .last = 91}, /* 88 */
+    {.name = "L4.q", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 24704, .off_fixed = 0, .first = 37, .last = 90}, /* 89 */
+    {.name = "L4.k", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 24960, .off_fixed = 0, .first = 37, .last = 90}, /* 90 */
+    {.name = "L4.v", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 25216, .off_fixed = 0, .first = 37, .last = 90}, /* 91 */
     {.name = "L4.qn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 37, .last = 37}, /* 92 */
     {.name = "L4.kn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 37, .last = 37}, /* 93 */
     {.name = "L4.vn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 37, .last = 37}, /* 94 */
-    {.name = "L4.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 25472, .off_fixed = 0, .first = 38, .last = 89}, /* 95 */
-    {.name = "L4.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 4, .fixed = 0, .tensor = -1, .off_per_token = 28832, .off_fixed = 0, .first = 38, .last = 91}, /* 96 */
+    {.name = "L4.y", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 25472, .off_fixed = 0, .first = 38, .last = 88}, /* 95 */
+    {.name = "L4.lse", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 4, .fixed = 0, .tensor = -1, .off_per_token = 28832, .off_fixed = 0, .first = 38, .last = 90}, /* 96 */
     {.name = "L4.xa=out", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 25728, .off_fixed = 0, .first = 39, .last = 78}, /* 97 */
-    {.name = "blocks.4.attn.qkvo_w.hi[49152:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 16384, .tensor = 16, .plane = PLANE_HI, .tensor_off = 49152, .off_per_token = 0, .off_fixed = 0, .first = 39, .last = 88}, /* 98 */
-    {.name = "L4.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 25984, .off_fixed = 0, .first = 40, .last = 86}, /* 99 */
-    {.name = "L4.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 28904, .off_fixed = 0, .first = 40, .last = 86}, /* 100 */
-    {.name = "L4.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 10240, .off_fixed = 0, .first = 41, .last = 83}, /* 101 */
-    {.name = "blocks.4.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 65536, .tensor = 17, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 41, .last = 85}, /* 102 */
-    {.name = "L4.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 11264, .off_fixed = 0, .first = 42, .last = 81}, /* 103 */
-    {.name = "blocks.4.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 65536, .tensor = 18, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 43, .last = 82}, /* 104 */
+    {.name = "blocks.4.attn.qkvo_w.hi[49152:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 16384, .tensor = 16, .plane = PLANE_HI, .tensor_off = 49152, .off_per_token = 0, .off_fixed = 0, .first = 39, .last = 87}, /* 98 */
+    {.name = "L4.n2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 25984, .off_fixed = 0, .first = 40, .last = 85}, /* 99 */
+    {.name = "L4.rstd2", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 28904, .off_fixed = 0, .first = 40, .last = 85}, /* 100 */
+    {.name = "L4.pre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 10240, .off_fixed = 0, .first = 41, .last = 82}, /* 101 */
+    {.name = "blocks.4.mlp.fc_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 65536, .tensor = 17, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 41, .last = 84}, /* 102 */
+    {.name = "L4.act", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 11264, .off_fixed = 0, .first = 42, .last = 80}, /* 103 */
+    {.name = "blocks.4.mlp.proj_w.hi", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 65536, .tensor = 18, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 43, .last = 81}, /* 104 */
     {.name = "L5.xm", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 26240, .off_fixed = 0, .first = 44, .last = 76}, /* 105 */
     {.name = "L5.qkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 384, .fixed = 0, .tensor = -1, .off_per_token = 15360, .off_fixed = 0, .first = 45, .last = 74}, /* 106 */
     {.name = "blocks.5.attn.qkvo_w.hi[0:]", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 49152, .tensor = 19, .plane = PLANE_HI, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 45, .last = 77}, /* 107 */
@@ -140,13 +140,13 @@ static PlanBuf bufs[248] = {
     {.name = "lm_head_w.bf16", .cls = BUF_PARAM, .dtype = PD_BF16, .per_token = 0, .fixed = 40960, .tensor = 0, .plane = PLANE_BF16COPY, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 54, .last = 60}, /* 128 */
     {.name = "row_loss", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 1, .fixed = 0, .tensor = -1, .off_per_token = 16768, .off_fixed = 0, .first = 55, .last = 56}, /* 129 */
     {.name = "z", .cls = BUF_INTERNAL, .dtype = PD_F32, .per_token = 320, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 55, .last = 55}, /* 130 */
-    {.name = "loss", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 1, .tensor = -1, .output = true, .off_per_token = 28928, .off_fixed = 0, .first = 56, .last = 172}, /* 131 */
-    {.name = "dx0", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 28032, .off_fixed = 0, .first = 57, .last = 165}, /* 132 */
-    {.name = "dve0", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 16768, .off_fixed = 0, .first = 58, .last = 168}, /* 133 */
-    {.name = "dve1", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 17280, .off_fixed = 0, .first = 59, .last = 170}, /* 134 */
+    {.name = "loss", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 1, .tensor = -1, .output = true, .off_per_token = 28928, .off_fixed = 0, .first = 56, .last = 166}, /* 131 */
+    {.name = "dx0", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 28032, .off_fixed = 0, .first = 57, .last = 159}, /* 132 */
+    {.name = "dve0", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 16768, .off_fixed = 0, .first = 58, .last = 162}, /* 133 */
+    {.name = "dve1", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 17280, .off_fixed = 0, .first = 59, .last = 164}, /* 134 */
     {.name = "dxf", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 28288, .off_fixed = 0, .first = 60, .last = 62}, /* 135 */
     {.name = "lm_head_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 40960, .tensor = 0, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 61, .last = 61}, /* 136 */
-    {.name = "dout", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 16128, .off_fixed = 0, .first = 62, .last = 80}, /* 137 */
+    {.name = "dout", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 16128, .off_fixed = 0, .first = 62, .last = 78}, /* 137 */
     {.name = "blocks.5.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 65536, .tensor = 21, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 63, .last = 63}, /* 138 */
     {.name = "L5.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 1024, .off_fixed = 0, .first = 64, .last = 67}, /* 139 */
     {.name = "blocks.5.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 65536, .tensor = 20, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 66, .last = 66}, /* 140 */
@@ -163,103 +163,103 @@ static PlanBuf bufs[248] = {
     {.name = "L5.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 74, .last = 74}, /* 151 */
     {.name = "L5.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 74, .last = 74}, /* 152 */
     {.name = "L5.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 74, .last = 74}, /* 153 */
-    {.name = "scalars.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 30, .tensor = 1, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 75, .last = 163}, /* 154 */
+    {.name = "scalars.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 30, .tensor = 1, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 75, .last = 158}, /* 154 */
     {.name = "blocks.5.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 49152, .tensor = 19, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 76, .last = 76}, /* 155 */
     {.name = "L5.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 8, .tensor = -1, .off_per_token = 28928, .off_fixed = 256, .first = 78, .last = 79}, /* 156 */
-    {.name = "L5.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1024, .off_fixed = 0, .first = 80, .last = 98}, /* 157 */
-    {.name = "blocks.4.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 65536, .tensor = 18, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 81, .last = 81}, /* 158 */
-    {.name = "L4.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 82, .last = 85}, /* 159 */
-    {.name = "blocks.4.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 65536, .tensor = 17, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 84, .last = 84}, /* 160 */
-    {.name = "L4.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1280, .off_fixed = 0, .first = 85, .last = 86}, /* 161 */
-    {.name = "blocks.4.attn.qkvo_w.grad[49152:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 16384, .tensor = 16, .plane = PLANE_GRAD, .tensor_off = 49152, .off_per_token = 0, .off_fixed = 0, .first = 87, .last = 87}, /* 162 */
-    {.name = "L4.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1280, .off_fixed = 0, .first = 88, .last = 91}, /* 163 */
-    {.name = "L4.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 4, .fixed = 0, .tensor = -1, .off_per_token = 10496, .off_fixed = 0, .first = 89, .last = 91}, /* 164 */
-    {.name = "L4.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1536, .off_fixed = 0, .first = 91, .last = 92}, /* 165 */
-    {.name = "L4.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1792, .off_fixed = 0, .first = 90, .last = 92}, /* 166 */
-    {.name = "L4.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 10240, .off_fixed = 0, .first = 90, .last = 92}, /* 167 */
-    {.name = "L4.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 90, .last = 91}, /* 168 */
-    {.name = "L4.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 384, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 92, .last = 95}, /* 169 */
-    {.name = "L4.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 8, .tensor = -1, .off_per_token = 28928, .off_fixed = 256, .first = 92, .last = 93}, /* 170 */
-    {.name = "L4.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 92, .last = 92}, /* 171 */
-    {.name = "L4.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 92, .last = 92}, /* 172 */
-    {.name = "L4.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 92, .last = 92}, /* 173 */
-    {.name = "blocks.4.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 49152, .tensor = 16, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 94, .last = 94}, /* 174 */
-    {.name = "L4.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 8, .tensor = -1, .off_per_token = 28928, .off_fixed = 256, .first = 96, .last = 97}, /* 175 */
-    {.name = "L4.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1280, .off_fixed = 0, .first = 98, .last = 127}, /* 176 */
-    {.name = "L4.dout", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1024, .off_fixed = 0, .first = 99, .last = 108}, /* 177 */
-    {.name = "blocks.3.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 65536, .tensor = 15, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 100, .last = 100}, /* 178 */
-    {.name = "L3.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 101, .last = 104}, /* 179 */
-    {.name = "blocks.3.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 65536, .tensor = 14, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 103, .last = 103}, /* 180 */
-    {.name = "L3.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1536, .off_fixed = 0, .first = 104, .last = 105}, /* 181 */
-    {.name = "L3.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 8, .tensor = -1, .off_per_token = 28928, .off_fixed = 256, .first = 106, .last = 107}, /* 182 */
-    {.name = "L3.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1536, .off_fixed = 0, .first = 108, .last = 126}, /* 183 */
-    {.name = "blocks.2.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 65536, .tensor = 13, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 109, .last = 109}, /* 184 */
-    {.name = "L2.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 110, .last = 113}, /* 185 */
-    {.name = "blocks.2.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 65536, .tensor = 12, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 112, .last = 112}, /* 186 */
-    {.name = "L2.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1024, .off_fixed = 0, .first = 113, .last = 114}, /* 187 */
-    {.name = "blocks.2.attn.qkvo_w.grad[49152:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 16384, .tensor = 11, .plane = PLANE_GRAD, .tensor_off = 49152, .off_per_token = 0, .off_fixed = 0, .first = 115, .last = 115}, /* 188 */
-    {.name = "L2.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1024, .off_fixed = 0, .first = 116, .last = 119}, /* 189 */
-    {.name = "L2.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 4, .fixed = 0, .tensor = -1, .off_per_token = 6656, .off_fixed = 0, .first = 117, .last = 119}, /* 190 */
-    {.name = "L2.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1792, .off_fixed = 0, .first = 119, .last = 120}, /* 191 */
-    {.name = "L2.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 6144, .off_fixed = 0, .first = 118, .last = 120}, /* 192 */
-    {.name = "L2.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 6400, .off_fixed = 0, .first = 118, .last = 120}, /* 193 */
-    {.name = "L2.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 118, .last = 119}, /* 194 */
-    {.name = "L2.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 384, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 120, .last = 123}, /* 195 */
-    {.name = "L2.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 8, .tensor = -1, .off_per_token = 28928, .off_fixed = 256, .first = 120, .last = 121}, /* 196 */
-    {.name = "L2.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 120, .last = 120}, /* 197 */
-    {.name = "L2.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 120, .last = 120}, /* 198 */
-    {.name = "L2.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 120, .last = 120}, /* 199 */
-    {.name = "blocks.2.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 49152, .tensor = 11, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 122, .last = 122}, /* 200 */
-    {.name = "L2.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 8, .tensor = -1, .off_per_token = 28928, .off_fixed = 256, .first = 124, .last = 125}, /* 201 */
-    {.name = "L2.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1024, .off_fixed = 0, .first = 126, .last = 146}, /* 202 */
-    {.name = "L1.skip.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 4, .tensor = -1, .off_per_token = 28928, .off_fixed = 256, .first = 127, .last = 128}, /* 203 */
-    {.name = "blocks.1.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 65536, .tensor = 10, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 129, .last = 129}, /* 204 */
-    {.name = "L1.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 130, .last = 133}, /* 205 */
-    {.name = "blocks.1.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 65536, .tensor = 9, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 132, .last = 132}, /* 206 */
-    {.name = "L1.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1280, .off_fixed = 0, .first = 133, .last = 134}, /* 207 */
-    {.name = "blocks.1.attn.qkvo_w.grad[49152:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 16384, .tensor = 8, .plane = PLANE_GRAD, .tensor_off = 49152, .off_per_token = 0, .off_fixed = 0, .first = 135, .last = 135}, /* 208 */
-    {.name = "L1.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1280, .off_fixed = 0, .first = 136, .last = 139}, /* 209 */
-    {.name = "L1.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 4, .fixed = 0, .tensor = -1, .off_per_token = 4352, .off_fixed = 0, .first = 137, .last = 139}, /* 210 */
-    {.name = "L1.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1536, .off_fixed = 0, .first = 139, .last = 140}, /* 211 */
-    {.name = "L1.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1792, .off_fixed = 0, .first = 138, .last = 140}, /* 212 */
-    {.name = "L1.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 4096, .off_fixed = 0, .first = 138, .last = 140}, /* 213 */
-    {.name = "L1.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 138, .last = 139}, /* 214 */
-    {.name = "L1.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 384, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 140, .last = 143}, /* 215 */
-    {.name = "L1.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 8, .tensor = -1, .off_per_token = 28928, .off_fixed = 256, .first = 140, .last = 141}, /* 216 */
-    {.name = "L1.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 140, .last = 140}, /* 217 */
-    {.name = "L1.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 140, .last = 140}, /* 218 */
-    {.name = "L1.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 140, .last = 140}, /* 219 */
-    {.name = "blocks.1.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 49152, .tensor = 8, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 142, .last = 142}, /* 220 */
-    {.name = "L1.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 8, .tensor = -1, .off_per_token = 28928, .off_fixed = 256, .first = 144, .last = 145}, /* 221 */
-    {.name = "L1.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 4096, .off_fixed = 0, .first = 146, .last = 164}, /* 222 */
-    {.name = "blocks.0.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 65536, .tensor = 7, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 147, .last = 147}, /* 223 */
-    {.name = "L0.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 148, .last = 151}, /* 224 */
-    {.name = "blocks.0.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 65536, .tensor = 6, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 150, .last = 150}, /* 225 */
-    {.name = "L0.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1024, .off_fixed = 0, .first = 151, .last = 152}, /* 226 */
-    {.name = "blocks.0.attn.qkvo_w.grad[49152:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 16384, .tensor = 5, .plane = PLANE_GRAD, .tensor_off = 49152, .off_per_token = 0, .off_fixed = 0, .first = 153, .last = 153}, /* 227 */
-    {.name = "L0.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 2048, .off_fixed = 0, .first = 154, .last = 157}, /* 228 */
-    {.name = "L0.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 4, .fixed = 0, .tensor = -1, .off_per_token = 3072, .off_fixed = 0, .first = 155, .last = 157}, /* 229 */
-    {.name = "L0.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 2304, .off_fixed = 0, .first = 157, .last = 158}, /* 230 */
-    {.name = "L0.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 2560, .off_fixed = 0, .first = 156, .last = 158}, /* 231 */
-    {.name = "L0.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 2816, .off_fixed = 0, .first = 156, .last = 158}, /* 232 */
-    {.name = "L0.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 156, .last = 157}, /* 233 */
-    {.name = "L0.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 384, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 158, .last = 161}, /* 234 */
-    {.name = "L0.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 8, .tensor = -1, .off_per_token = 28928, .off_fixed = 256, .first = 158, .last = 159}, /* 235 */
-    {.name = "L0.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 158, .last = 158}, /* 236 */
-    {.name = "L0.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 158, .last = 158}, /* 237 */
-    {.name = "L0.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 158, .last = 158}, /* 238 */
-    {.name = "blocks.0.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 49152, .tensor = 5, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 160, .last = 160}, /* 239 */
-    {.name = "L0.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 8, .tensor = -1, .off_per_token = 28928, .off_fixed = 256, .first = 162, .last = 163}, /* 240 */
-    {.name = "L0.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 164, .last = 166}, /* 241 */
-    {.name = "x0.drows0", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 256, .off_fixed = 0, .first = 165, .last = 167}, /* 242 */
-    {.name = "embed.weight.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 32896, .tensor = 2, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 167, .last = 167}, /* 243 */
-    {.name = "dve0.bf16", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 168, .last = 169}, /* 244 */
-    {.name = "value_embeds.0.weight.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 32896, .tensor = 3, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 169, .last = 169}, /* 245 */
-    {.name = "dve1.bf16", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 170, .last = 171}, /* 246 */
-    {.name = "value_embeds.1.weight.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 32896, .tensor = 4, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 171, .last = 171}, /* 247 */
+    {.name = "L5.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1024, .off_fixed = 0, .first = 78, .last = 95}, /* 157 */
+    {.name = "blocks.4.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 65536, .tensor = 18, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 80, .last = 80}, /* 158 */
+    {.name = "L4.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 81, .last = 84}, /* 159 */
+    {.name = "blocks.4.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 65536, .tensor = 17, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 83, .last = 83}, /* 160 */
+    {.name = "L4.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1280, .off_fixed = 0, .first = 84, .last = 85}, /* 161 */
+    {.name = "blocks.4.attn.qkvo_w.grad[49152:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 16384, .tensor = 16, .plane = PLANE_GRAD, .tensor_off = 49152, .off_per_token = 0, .off_fixed = 0, .first = 86, .last = 86}, /* 162 */
+    {.name = "L4.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1280, .off_fixed = 0, .first = 87, .last = 90}, /* 163 */
+    {.name = "L4.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 4, .fixed = 0, .tensor = -1, .off_per_token = 10496, .off_fixed = 0, .first = 88, .last = 90}, /* 164 */
+    {.name = "L4.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1536, .off_fixed = 0, .first = 90, .last = 91}, /* 165 */
+    {.name = "L4.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1792, .off_fixed = 0, .first = 89, .last = 91}, /* 166 */
+    {.name = "L4.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 10240, .off_fixed = 0, .first = 89, .last = 91}, /* 167 */
+    {.name = "L4.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 89, .last = 90}, /* 168 */
+    {.name = "L4.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 384, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 91, .last = 94}, /* 169 */
+    {.name = "L4.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 8, .tensor = -1, .off_per_token = 28928, .off_fixed = 256, .first = 91, .last = 92}, /* 170 */
+    {.name = "L4.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 91, .last = 91}, /* 171 */
+    {.name = "L4.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 91, .last = 91}, /* 172 */
+    {.name = "L4.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 91, .last = 91}, /* 173 */
+    {.name = "blocks.4.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 49152, .tensor = 16, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 93, .last = 93}, /* 174 */
+    {.name = "L4.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 8, .tensor = -1, .off_per_token = 28928, .off_fixed = 256, .first = 95, .last = 96}, /* 175 */
+    {.name = "L4.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1280, .off_fixed = 0, .first = 95, .last = 123}, /* 176 */
+    {.name = "L4.dout", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1024, .off_fixed = 0, .first = 97, .last = 104}, /* 177 */
+    {.name = "blocks.3.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 65536, .tensor = 15, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 98, .last = 98}, /* 178 */
+    {.name = "L3.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 99, .last = 102}, /* 179 */
+    {.name = "blocks.3.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 65536, .tensor = 14, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 101, .last = 101}, /* 180 */
+    {.name = "L3.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1536, .off_fixed = 0, .first = 102, .last = 103}, /* 181 */
+    {.name = "L3.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 8, .tensor = -1, .off_per_token = 28928, .off_fixed = 256, .first = 104, .last = 105}, /* 182 */
+    {.name = "L3.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1536, .off_fixed = 0, .first = 104, .last = 121}, /* 183 */
+    {.name = "blocks.2.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 65536, .tensor = 13, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 106, .last = 106}, /* 184 */
+    {.name = "L2.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 107, .last = 110}, /* 185 */
+    {.name = "blocks.2.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 65536, .tensor = 12, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 109, .last = 109}, /* 186 */
+    {.name = "L2.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1024, .off_fixed = 0, .first = 110, .last = 111}, /* 187 */
+    {.name = "blocks.2.attn.qkvo_w.grad[49152:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 16384, .tensor = 11, .plane = PLANE_GRAD, .tensor_off = 49152, .off_per_token = 0, .off_fixed = 0, .first = 112, .last = 112}, /* 188 */
+    {.name = "L2.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1024, .off_fixed = 0, .first = 113, .last = 116}, /* 189 */
+    {.name = "L2.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 4, .fixed = 0, .tensor = -1, .off_per_token = 6656, .off_fixed = 0, .first = 114, .last = 116}, /* 190 */
+    {.name = "L2.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1792, .off_fixed = 0, .first = 116, .last = 117}, /* 191 */
+    {.name = "L2.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 6144, .off_fixed = 0, .first = 115, .last = 117}, /* 192 */
+    {.name = "L2.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 6400, .off_fixed = 0, .first = 115, .last = 117}, /* 193 */
+    {.name = "L2.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 115, .last = 116}, /* 194 */
+    {.name = "L2.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 384, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 117, .last = 120}, /* 195 */
+    {.name = "L2.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 8, .tensor = -1, .off_per_token = 28928, .off_fixed = 256, .first = 117, .last = 118}, /* 196 */
+    {.name = "L2.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 117, .last = 117}, /* 197 */
+    {.name = "L2.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 117, .last = 117}, /* 198 */
+    {.name = "L2.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 117, .last = 117}, /* 199 */
+    {.name = "blocks.2.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 49152, .tensor = 11, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 119, .last = 119}, /* 200 */
+    {.name = "L2.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 8, .tensor = -1, .off_per_token = 28928, .off_fixed = 256, .first = 121, .last = 122}, /* 201 */
+    {.name = "L2.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1024, .off_fixed = 0, .first = 121, .last = 140}, /* 202 */
+    {.name = "L1.skip.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 4, .tensor = -1, .off_per_token = 28928, .off_fixed = 256, .first = 123, .last = 124}, /* 203 */
+    {.name = "blocks.1.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 65536, .tensor = 10, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 125, .last = 125}, /* 204 */
+    {.name = "L1.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 126, .last = 129}, /* 205 */
+    {.name = "blocks.1.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 65536, .tensor = 9, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 128, .last = 128}, /* 206 */
+    {.name = "L1.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1280, .off_fixed = 0, .first = 129, .last = 130}, /* 207 */
+    {.name = "blocks.1.attn.qkvo_w.grad[49152:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 16384, .tensor = 8, .plane = PLANE_GRAD, .tensor_off = 49152, .off_per_token = 0, .off_fixed = 0, .first = 131, .last = 131}, /* 208 */
+    {.name = "L1.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1280, .off_fixed = 0, .first = 132, .last = 135}, /* 209 */
+    {.name = "L1.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 4, .fixed = 0, .tensor = -1, .off_per_token = 4352, .off_fixed = 0, .first = 133, .last = 135}, /* 210 */
+    {.name = "L1.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1536, .off_fixed = 0, .first = 135, .last = 136}, /* 211 */
+    {.name = "L1.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1792, .off_fixed = 0, .first = 134, .last = 136}, /* 212 */
+    {.name = "L1.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 4096, .off_fixed = 0, .first = 134, .last = 136}, /* 213 */
+    {.name = "L1.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 134, .last = 135}, /* 214 */
+    {.name = "L1.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 384, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 136, .last = 139}, /* 215 */
+    {.name = "L1.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 8, .tensor = -1, .off_per_token = 28928, .off_fixed = 256, .first = 136, .last = 137}, /* 216 */
+    {.name = "L1.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 136, .last = 136}, /* 217 */
+    {.name = "L1.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 136, .last = 136}, /* 218 */
+    {.name = "L1.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 136, .last = 136}, /* 219 */
+    {.name = "blocks.1.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 49152, .tensor = 8, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 138, .last = 138}, /* 220 */
+    {.name = "L1.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 8, .tensor = -1, .off_per_token = 28928, .off_fixed = 256, .first = 140, .last = 141}, /* 221 */
+    {.name = "L1.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 4096, .off_fixed = 0, .first = 140, .last = 157}, /* 222 */
+    {.name = "blocks.0.mlp.proj_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 65536, .tensor = 7, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 142, .last = 142}, /* 223 */
+    {.name = "L0.dact=dpre", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 512, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 143, .last = 146}, /* 224 */
+    {.name = "blocks.0.mlp.fc_w.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 65536, .tensor = 6, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 145, .last = 145}, /* 225 */
+    {.name = "L0.dn2", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 1024, .off_fixed = 0, .first = 146, .last = 147}, /* 226 */
+    {.name = "blocks.0.attn.qkvo_w.grad[49152:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 16384, .tensor = 5, .plane = PLANE_GRAD, .tensor_off = 49152, .off_per_token = 0, .off_fixed = 0, .first = 148, .last = 148}, /* 227 */
+    {.name = "L0.dy", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 2048, .off_fixed = 0, .first = 149, .last = 152}, /* 228 */
+    {.name = "L0.delta", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 4, .fixed = 0, .tensor = -1, .off_per_token = 3072, .off_fixed = 0, .first = 150, .last = 152}, /* 229 */
+    {.name = "L0.dq", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 2304, .off_fixed = 0, .first = 152, .last = 153}, /* 230 */
+    {.name = "L0.dk", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 2560, .off_fixed = 0, .first = 151, .last = 153}, /* 231 */
+    {.name = "L0.dv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 2816, .off_fixed = 0, .first = 151, .last = 153}, /* 232 */
+    {.name = "L0.ds", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 1024, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 151, .last = 152}, /* 233 */
+    {.name = "L0.dqkv", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 384, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 153, .last = 156}, /* 234 */
+    {.name = "L0.sa.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 8, .tensor = -1, .off_per_token = 28928, .off_fixed = 256, .first = 153, .last = 154}, /* 235 */
+    {.name = "L0.dvn", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 153, .last = 153}, /* 236 */
+    {.name = "L0.dq.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 153, .last = 153}, /* 237 */
+    {.name = "L0.dk.unrotated", .cls = BUF_INTERNAL, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 153, .last = 153}, /* 238 */
+    {.name = "blocks.0.attn.qkvo_w.grad[0:]", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 49152, .tensor = 5, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 155, .last = 155}, /* 239 */
+    {.name = "L0.lambda.partial", .cls = BUF_ARENA, .dtype = PD_F32, .per_token = 0, .fixed = 8, .tensor = -1, .off_per_token = 28928, .off_fixed = 256, .first = 157, .last = 158}, /* 240 */
+    {.name = "L0.dxs", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 157, .last = 160}, /* 241 */
+    {.name = "x0.drows0", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 256, .off_fixed = 0, .first = 159, .last = 161}, /* 242 */
+    {.name = "embed.weight.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 32896, .tensor = 2, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 161, .last = 161}, /* 243 */
+    {.name = "dve0.bf16", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 162, .last = 163}, /* 244 */
+    {.name = "value_embeds.0.weight.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 32896, .tensor = 3, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 163, .last = 163}, /* 245 */
+    {.name = "dve1.bf16", .cls = BUF_ARENA, .dtype = PD_BF16, .per_token = 128, .fixed = 0, .tensor = -1, .off_per_token = 0, .off_fixed = 0, .first = 164, .last = 165}, /* 246 */
+    {.name = "value_embeds.1.weight.grad", .cls = BUF_PARAM, .dtype = PD_F32, .per_token = 0, .fixed = 32896, .tensor = 4, .plane = PLANE_GRAD, .tensor_off = 0, .off_per_token = 0, .off_fixed = 0, .first = 165, .last = 165}, /* 247 */
 };
 
-static PlanStep steps[172] = {
+static PlanStep steps[166] = {
     {.kind = STEP_KERNEL, .what = "embed x0", .layer = -1,
      .kernel = "embed_fwd_d128", .kinst = 10, .kidx = 0, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
@@ -912,14 +912,18 @@ static PlanStep steps[172] = {
         {"b", ARG_BUF, .id = 107},
         {"c", ARG_BUF, .id = 137},
         {"c_in", ARG_NULL}}}, /* 77 */
-    {.kind = STEP_KERNEL, .what = "L5 x0 lambda gradients", .layer = 5, .backward = true,
-     .kernel = "x0_lambda_grad_t1_d128_p4", .kinst = 5, .kidx = 0, .rows_arg = 5, .n_arg = -1,
-     .nargs = 6, .args = {
+    {.kind = STEP_KERNEL, .what = "L5 x0 mix backward", .layer = 5, .backward = true,
+     .kernel = "x0_lambda_grad_t1_d128_p4", .kinst = 5, .kidx = 0, .rows_arg = 9, .n_arg = -1,
+     .nargs = 10, .args = {
         {"partial", ARG_BUF, .type = PT_PTR, .id = 156},
+        {"dxs", ARG_BUF, .type = PT_PTR, .id = 157},
+        {"dx0", ARG_BUF, .type = PT_PTR, .id = 132},
         {"dxm", ARG_BUF, .type = PT_PTR, .id = 137},
         {"xs", ARG_BUF, .type = PT_PTR, .id = 97},
         {"x0", ARG_BUF, .type = PT_PTR, .id = 8},
+        {"scalars", ARG_BUF, .type = PT_PTR, .id = 17},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 128},
+        {"lambda_off", ARG_INT, .type = PT_INT, .ival = 16},
         {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 78 */
     {.kind = STEP_KERNEL, .what = "L5 lambda gradients", .layer = 5, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
@@ -931,51 +935,41 @@ static PlanStep steps[172] = {
         {"cols", ARG_INT, .type = PT_INT, .ival = 2},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
         {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 79 */
-    {.kind = STEP_KERNEL, .what = "L5 x0 mix backward", .layer = 5, .backward = true,
-     .kernel = "x0_mix_bwd_t1_d128", .kinst = 0, .kidx = 1, .rows_arg = 6, .n_arg = -1,
-     .nargs = 7, .args = {
-        {"dxs", ARG_BUF, .type = PT_PTR, .id = 157},
-        {"dx0", ARG_BUF, .type = PT_PTR, .id = 132},
-        {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 128},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 137},
-        {"scalars", ARG_BUF, .type = PT_PTR, .id = 17},
-        {"lambda_off", ARG_INT, .type = PT_INT, .ival = 16},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 80 */
     {.kind = STEP_GEMM, .what = "L4 d proj = dout^T act", .layer = 4, .backward = true,
      .gemm = {.m = {0, 128}, .n = {0, 512}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 128, .ldb = 512, .ldc = 512, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 157},
         {"b", ARG_BUF, .id = 103},
         {"c", ARG_BUF, .id = 158},
-        {"c_in", ARG_NULL}}}, /* 81 */
+        {"c_in", ARG_NULL}}}, /* 80 */
     {.kind = STEP_GEMM, .what = "L4 dact = dout proj", .layer = 4, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 512}, .k = {0, 128}, .trans_a = 0, .trans_b = 0, .lda = 128, .ldb = 512, .ldc = 512, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 157},
         {"b", ARG_BUF, .id = 104},
         {"c", ARG_BUF, .id = 159},
-        {"c_in", ARG_NULL}}}, /* 82 */
+        {"c_in", ARG_NULL}}}, /* 81 */
     {.kind = STEP_KERNEL, .what = "L4 relu^2 backward", .layer = 4, .backward = true,
      .kernel = "relu2_bwd_m512", .kinst = 1, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"dpre", ARG_BUF, .type = PT_PTR, .id = 159},
         {"dact", ARG_BUF, .type = PT_PTR, .id = 159},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 101},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 83 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 82 */
     {.kind = STEP_GEMM, .what = "L4 d fc = dpre^T n2", .layer = 4, .backward = true,
      .gemm = {.m = {0, 512}, .n = {0, 128}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 512, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 159},
         {"b", ARG_BUF, .id = 99},
         {"c", ARG_BUF, .id = 160},
-        {"c_in", ARG_NULL}}}, /* 84 */
+        {"c_in", ARG_NULL}}}, /* 83 */
     {.kind = STEP_GEMM, .what = "L4 dn2 = dpre fc", .layer = 4, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 128}, .k = {0, 512}, .trans_a = 0, .trans_b = 0, .lda = 512, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 159},
         {"b", ARG_BUF, .id = 102},
         {"c", ARG_BUF, .id = 161},
-        {"c_in", ARG_NULL}}}, /* 85 */
+        {"c_in", ARG_NULL}}}, /* 84 */
     {.kind = STEP_KERNEL, .what = "L4 mlp norm backward", .layer = 4, .backward = true,
      .kernel = "rmsnorm_bwd_d128", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
@@ -984,28 +978,28 @@ static PlanStep steps[172] = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 99},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 100},
         {"accumulate", ARG_INT, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 86 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 85 */
     {.kind = STEP_GEMM, .what = "L4 d Wo = dxa^T y", .layer = 4, .backward = true,
      .gemm = {.m = {0, 128}, .n = {0, 128}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 128, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 157},
         {"b", ARG_BUF, .id = 95},
         {"c", ARG_BUF, .id = 162},
-        {"c_in", ARG_NULL}}}, /* 87 */
+        {"c_in", ARG_NULL}}}, /* 86 */
     {.kind = STEP_GEMM, .what = "L4 dy = dxa Wo", .layer = 4, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 128}, .k = {0, 128}, .trans_a = 0, .trans_b = 0, .lda = 128, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 157},
         {"b", ARG_BUF, .id = 98},
         {"c", ARG_BUF, .id = 163},
-        {"c_in", ARG_NULL}}}, /* 88 */
+        {"c_in", ARG_NULL}}}, /* 87 */
     {.kind = STEP_KERNEL, .what = "L4 attention delta", .layer = 4, .backward = true,
      .kernel = "attn_bwd_pre_h4_d32", .kinst = 14, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"delta", ARG_BUF, .type = PT_PTR, .id = 164},
         {"dy", ARG_BUF, .type = PT_PTR, .id = 163},
         {"y", ARG_BUF, .type = PT_PTR, .id = 95},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 89 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 88 */
     {.kind = STEP_KERNEL, .what = "L4 attention dk dv", .layer = 4, .backward = true,
      .kernel = "attn_bwd_dkdv_h4_d32", .kinst = 14, .kidx = 2, .rows_arg = 12, .n_arg = -1,
      .nargs = 13, .args = {
@@ -1021,7 +1015,7 @@ static PlanStep steps[172] = {
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 4},
         {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 4, .ival = 8},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 90 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 89 */
     {.kind = STEP_KERNEL, .what = "L4 attention dq", .layer = 4, .backward = true,
      .kernel = "attn_bwd_dq_h4_d32", .kinst = 14, .kidx = 3, .rows_arg = 11, .n_arg = -1,
      .nargs = 12, .args = {
@@ -1036,7 +1030,7 @@ static PlanStep steps[172] = {
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 4},
         {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 4, .ival = 8},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 91 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 90 */
     {.kind = STEP_KERNEL, .what = "L4 q k v backward", .layer = 4, .backward = true,
      .kernel = "qkv_bwd_h4_d32_r8h_vn_p4", .kinst = 11, .kidx = 1, .rows_arg = 13, .n_arg = -1,
      .nargs = 14, .args = {
@@ -1053,7 +1047,7 @@ static PlanStep steps[172] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 17},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 26},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 92 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 91 */
     {.kind = STEP_KERNEL, .what = "L4 sa gradients", .layer = 4, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
@@ -1063,30 +1057,34 @@ static PlanStep steps[172] = {
         {"n", ARG_INT, .type = PT_INT, .ival = 4},
         {"cols", ARG_INT, .type = PT_INT, .ival = 2},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 93 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 92 */
     {.kind = STEP_GEMM, .what = "L4 d Wqkv = dqkv^T h", .layer = 4, .backward = true,
      .gemm = {.m = {0, 384}, .n = {0, 128}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 384, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 169},
         {"b", ARG_BUF, .id = 84},
         {"c", ARG_BUF, .id = 174},
-        {"c_in", ARG_NULL}}}, /* 94 */
+        {"c_in", ARG_NULL}}}, /* 93 */
     {.kind = STEP_GEMM, .what = "L4 dxm += dqkv Wqkv", .layer = 4, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 128}, .k = {0, 384}, .trans_a = 0, .trans_b = 0, .lda = 384, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 1},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 169},
         {"b", ARG_BUF, .id = 87},
         {"c", ARG_BUF, .id = 157},
-        {"c_in", ARG_NULL}}}, /* 95 */
-    {.kind = STEP_KERNEL, .what = "L4 x0 lambda gradients", .layer = 4, .backward = true,
-     .kernel = "x0_lambda_grad_t1_d128_p4", .kinst = 5, .kidx = 0, .rows_arg = 5, .n_arg = -1,
-     .nargs = 6, .args = {
+        {"c_in", ARG_NULL}}}, /* 94 */
+    {.kind = STEP_KERNEL, .what = "L4 x0 mix backward", .layer = 4, .backward = true,
+     .kernel = "x0_lambda_grad_t1_d128_p4", .kinst = 5, .kidx = 0, .rows_arg = 9, .n_arg = -1,
+     .nargs = 10, .args = {
         {"partial", ARG_BUF, .type = PT_PTR, .id = 175},
+        {"dxs", ARG_BUF, .type = PT_PTR, .id = 176},
+        {"dx0", ARG_BUF, .type = PT_PTR, .id = 132},
         {"dxm", ARG_BUF, .type = PT_PTR, .id = 157},
         {"xs", ARG_BUF, .type = PT_PTR, .id = 85},
         {"x0", ARG_BUF, .type = PT_PTR, .id = 8},
+        {"scalars", ARG_BUF, .type = PT_PTR, .id = 17},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 128},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 96 */
+        {"lambda_off", ARG_INT, .type = PT_INT, .ival = 14},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 95 */
     {.kind = STEP_KERNEL, .what = "L4 lambda gradients", .layer = 4, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
@@ -1096,57 +1094,47 @@ static PlanStep steps[172] = {
         {"n", ARG_INT, .type = PT_INT, .ival = 4},
         {"cols", ARG_INT, .type = PT_INT, .ival = 2},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 97 */
-    {.kind = STEP_KERNEL, .what = "L4 x0 mix backward", .layer = 4, .backward = true,
-     .kernel = "x0_mix_bwd_t1_d128", .kinst = 0, .kidx = 1, .rows_arg = 6, .n_arg = -1,
-     .nargs = 7, .args = {
-        {"dxs", ARG_BUF, .type = PT_PTR, .id = 176},
-        {"dx0", ARG_BUF, .type = PT_PTR, .id = 132},
-        {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 128},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 157},
-        {"scalars", ARG_BUF, .type = PT_PTR, .id = 17},
-        {"lambda_off", ARG_INT, .type = PT_INT, .ival = 14},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 98 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 96 */
     {.kind = STEP_COPY, .what = "L4 dout = dxs", .layer = 4, .backward = true,
      .bytes = {256, 0},
      .nargs = 2, .args = {
         {"dst", ARG_BUF, .id = 177},
-        {"src", ARG_BUF, .id = 176}}}, /* 99 */
+        {"src", ARG_BUF, .id = 176}}}, /* 97 */
     {.kind = STEP_GEMM, .what = "L3 d proj = dout^T act", .layer = 3, .backward = true,
      .gemm = {.m = {0, 128}, .n = {0, 512}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 128, .ldb = 512, .ldc = 512, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 177},
         {"b", ARG_BUF, .id = 82},
         {"c", ARG_BUF, .id = 178},
-        {"c_in", ARG_NULL}}}, /* 100 */
+        {"c_in", ARG_NULL}}}, /* 98 */
     {.kind = STEP_GEMM, .what = "L3 dact = dout proj", .layer = 3, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 512}, .k = {0, 128}, .trans_a = 0, .trans_b = 0, .lda = 128, .ldb = 512, .ldc = 512, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 177},
         {"b", ARG_BUF, .id = 83},
         {"c", ARG_BUF, .id = 179},
-        {"c_in", ARG_NULL}}}, /* 101 */
+        {"c_in", ARG_NULL}}}, /* 99 */
     {.kind = STEP_KERNEL, .what = "L3 relu^2 backward", .layer = 3, .backward = true,
      .kernel = "relu2_bwd_m512", .kinst = 1, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"dpre", ARG_BUF, .type = PT_PTR, .id = 179},
         {"dact", ARG_BUF, .type = PT_PTR, .id = 179},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 80},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 102 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 100 */
     {.kind = STEP_GEMM, .what = "L3 d fc = dpre^T n2", .layer = 3, .backward = true,
      .gemm = {.m = {0, 512}, .n = {0, 128}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 512, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 179},
         {"b", ARG_BUF, .id = 78},
         {"c", ARG_BUF, .id = 180},
-        {"c_in", ARG_NULL}}}, /* 103 */
+        {"c_in", ARG_NULL}}}, /* 101 */
     {.kind = STEP_GEMM, .what = "L3 dn2 = dpre fc", .layer = 3, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 128}, .k = {0, 512}, .trans_a = 0, .trans_b = 0, .lda = 512, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 179},
         {"b", ARG_BUF, .id = 81},
         {"c", ARG_BUF, .id = 181},
-        {"c_in", ARG_NULL}}}, /* 104 */
+        {"c_in", ARG_NULL}}}, /* 102 */
     {.kind = STEP_KERNEL, .what = "L3 mlp norm backward", .layer = 3, .backward = true,
      .kernel = "rmsnorm_bwd_d128", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
@@ -1155,16 +1143,20 @@ static PlanStep steps[172] = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 78},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 79},
         {"accumulate", ARG_INT, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 105 */
-    {.kind = STEP_KERNEL, .what = "L3 x0 lambda gradients", .layer = 3, .backward = true,
-     .kernel = "x0_lambda_grad_t1_d128_p4", .kinst = 5, .kidx = 0, .rows_arg = 5, .n_arg = -1,
-     .nargs = 6, .args = {
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 103 */
+    {.kind = STEP_KERNEL, .what = "L3 x0 mix backward", .layer = 3, .backward = true,
+     .kernel = "x0_lambda_grad_t1_d128_p4", .kinst = 5, .kidx = 0, .rows_arg = 9, .n_arg = -1,
+     .nargs = 10, .args = {
         {"partial", ARG_BUF, .type = PT_PTR, .id = 182},
+        {"dxs", ARG_BUF, .type = PT_PTR, .id = 183},
+        {"dx0", ARG_BUF, .type = PT_PTR, .id = 132},
         {"dxm", ARG_BUF, .type = PT_PTR, .id = 177},
         {"xs", ARG_BUF, .type = PT_PTR, .id = 69},
         {"x0", ARG_BUF, .type = PT_PTR, .id = 8},
+        {"scalars", ARG_BUF, .type = PT_PTR, .id = 17},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 128},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 106 */
+        {"lambda_off", ARG_INT, .type = PT_INT, .ival = 12},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 104 */
     {.kind = STEP_KERNEL, .what = "L3 lambda gradients", .layer = 3, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
@@ -1174,52 +1166,42 @@ static PlanStep steps[172] = {
         {"n", ARG_INT, .type = PT_INT, .ival = 4},
         {"cols", ARG_INT, .type = PT_INT, .ival = 2},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 107 */
-    {.kind = STEP_KERNEL, .what = "L3 x0 mix backward", .layer = 3, .backward = true,
-     .kernel = "x0_mix_bwd_t1_d128", .kinst = 0, .kidx = 1, .rows_arg = 6, .n_arg = -1,
-     .nargs = 7, .args = {
-        {"dxs", ARG_BUF, .type = PT_PTR, .id = 183},
-        {"dx0", ARG_BUF, .type = PT_PTR, .id = 132},
-        {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 128},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 177},
-        {"scalars", ARG_BUF, .type = PT_PTR, .id = 17},
-        {"lambda_off", ARG_INT, .type = PT_INT, .ival = 12},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 108 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 105 */
     {.kind = STEP_GEMM, .what = "L2 d proj = dout^T act", .layer = 2, .backward = true,
      .gemm = {.m = {0, 128}, .n = {0, 512}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 128, .ldb = 512, .ldc = 512, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 183},
         {"b", ARG_BUF, .id = 75},
         {"c", ARG_BUF, .id = 184},
-        {"c_in", ARG_NULL}}}, /* 109 */
+        {"c_in", ARG_NULL}}}, /* 106 */
     {.kind = STEP_GEMM, .what = "L2 dact = dout proj", .layer = 2, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 512}, .k = {0, 128}, .trans_a = 0, .trans_b = 0, .lda = 128, .ldb = 512, .ldc = 512, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 183},
         {"b", ARG_BUF, .id = 76},
         {"c", ARG_BUF, .id = 185},
-        {"c_in", ARG_NULL}}}, /* 110 */
+        {"c_in", ARG_NULL}}}, /* 107 */
     {.kind = STEP_KERNEL, .what = "L2 relu^2 backward", .layer = 2, .backward = true,
      .kernel = "relu2_bwd_m512", .kinst = 1, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"dpre", ARG_BUF, .type = PT_PTR, .id = 185},
         {"dact", ARG_BUF, .type = PT_PTR, .id = 185},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 73},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 111 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 108 */
     {.kind = STEP_GEMM, .what = "L2 d fc = dpre^T n2", .layer = 2, .backward = true,
      .gemm = {.m = {0, 512}, .n = {0, 128}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 512, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 185},
         {"b", ARG_BUF, .id = 71},
         {"c", ARG_BUF, .id = 186},
-        {"c_in", ARG_NULL}}}, /* 112 */
+        {"c_in", ARG_NULL}}}, /* 109 */
     {.kind = STEP_GEMM, .what = "L2 dn2 = dpre fc", .layer = 2, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 128}, .k = {0, 512}, .trans_a = 0, .trans_b = 0, .lda = 512, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 185},
         {"b", ARG_BUF, .id = 74},
         {"c", ARG_BUF, .id = 187},
-        {"c_in", ARG_NULL}}}, /* 113 */
+        {"c_in", ARG_NULL}}}, /* 110 */
     {.kind = STEP_KERNEL, .what = "L2 mlp norm backward", .layer = 2, .backward = true,
      .kernel = "rmsnorm_bwd_d128", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
@@ -1228,28 +1210,28 @@ static PlanStep steps[172] = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 71},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 72},
         {"accumulate", ARG_INT, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 114 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 111 */
     {.kind = STEP_GEMM, .what = "L2 d Wo = dxa^T y", .layer = 2, .backward = true,
      .gemm = {.m = {0, 128}, .n = {0, 128}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 128, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 183},
         {"b", ARG_BUF, .id = 67},
         {"c", ARG_BUF, .id = 188},
-        {"c_in", ARG_NULL}}}, /* 115 */
+        {"c_in", ARG_NULL}}}, /* 112 */
     {.kind = STEP_GEMM, .what = "L2 dy = dxa Wo", .layer = 2, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 128}, .k = {0, 128}, .trans_a = 0, .trans_b = 0, .lda = 128, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 183},
         {"b", ARG_BUF, .id = 70},
         {"c", ARG_BUF, .id = 189},
-        {"c_in", ARG_NULL}}}, /* 116 */
+        {"c_in", ARG_NULL}}}, /* 113 */
     {.kind = STEP_KERNEL, .what = "L2 attention delta", .layer = 2, .backward = true,
      .kernel = "attn_bwd_pre_h4_d32", .kinst = 14, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"delta", ARG_BUF, .type = PT_PTR, .id = 190},
         {"dy", ARG_BUF, .type = PT_PTR, .id = 189},
         {"y", ARG_BUF, .type = PT_PTR, .id = 67},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 117 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 114 */
     {.kind = STEP_KERNEL, .what = "L2 attention dk dv", .layer = 2, .backward = true,
      .kernel = "attn_bwd_dkdv_h4_d32", .kinst = 14, .kidx = 2, .rows_arg = 12, .n_arg = -1,
      .nargs = 13, .args = {
@@ -1265,7 +1247,7 @@ static PlanStep steps[172] = {
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 2},
         {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 2, .ival = 8},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 118 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 115 */
     {.kind = STEP_KERNEL, .what = "L2 attention dq", .layer = 2, .backward = true,
      .kernel = "attn_bwd_dq_h4_d32", .kinst = 14, .kidx = 3, .rows_arg = 11, .n_arg = -1,
      .nargs = 12, .args = {
@@ -1280,7 +1262,7 @@ static PlanStep steps[172] = {
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 2},
         {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 2, .ival = 8},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 119 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 116 */
     {.kind = STEP_KERNEL, .what = "L2 q k v backward", .layer = 2, .backward = true,
      .kernel = "qkv_bwd_h4_d32_r8h_vn_p4", .kinst = 11, .kidx = 1, .rows_arg = 13, .n_arg = -1,
      .nargs = 14, .args = {
@@ -1297,7 +1279,7 @@ static PlanStep steps[172] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 17},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 22},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 120 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 117 */
     {.kind = STEP_KERNEL, .what = "L2 sa gradients", .layer = 2, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
@@ -1307,30 +1289,34 @@ static PlanStep steps[172] = {
         {"n", ARG_INT, .type = PT_INT, .ival = 4},
         {"cols", ARG_INT, .type = PT_INT, .ival = 2},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 121 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 118 */
     {.kind = STEP_GEMM, .what = "L2 d Wqkv = dqkv^T h", .layer = 2, .backward = true,
      .gemm = {.m = {0, 384}, .n = {0, 128}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 384, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 195},
         {"b", ARG_BUF, .id = 57},
         {"c", ARG_BUF, .id = 200},
-        {"c_in", ARG_NULL}}}, /* 122 */
+        {"c_in", ARG_NULL}}}, /* 119 */
     {.kind = STEP_GEMM, .what = "L2 dxm += dqkv Wqkv", .layer = 2, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 128}, .k = {0, 384}, .trans_a = 0, .trans_b = 0, .lda = 384, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 1},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 195},
         {"b", ARG_BUF, .id = 59},
         {"c", ARG_BUF, .id = 183},
-        {"c_in", ARG_NULL}}}, /* 123 */
-    {.kind = STEP_KERNEL, .what = "L2 x0 lambda gradients", .layer = 2, .backward = true,
-     .kernel = "x0_lambda_grad_t1_d128_p4", .kinst = 5, .kidx = 0, .rows_arg = 5, .n_arg = -1,
-     .nargs = 6, .args = {
+        {"c_in", ARG_NULL}}}, /* 120 */
+    {.kind = STEP_KERNEL, .what = "L2 x0 mix backward", .layer = 2, .backward = true,
+     .kernel = "x0_lambda_grad_t1_d128_p4", .kinst = 5, .kidx = 0, .rows_arg = 9, .n_arg = -1,
+     .nargs = 10, .args = {
         {"partial", ARG_BUF, .type = PT_PTR, .id = 201},
+        {"dxs", ARG_BUF, .type = PT_PTR, .id = 202},
+        {"dx0", ARG_BUF, .type = PT_PTR, .id = 132},
         {"dxm", ARG_BUF, .type = PT_PTR, .id = 183},
         {"xs", ARG_BUF, .type = PT_PTR, .id = 49},
         {"x0", ARG_BUF, .type = PT_PTR, .id = 8},
+        {"scalars", ARG_BUF, .type = PT_PTR, .id = 17},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 128},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 124 */
+        {"lambda_off", ARG_INT, .type = PT_INT, .ival = 10},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 121 */
     {.kind = STEP_KERNEL, .what = "L2 lambda gradients", .layer = 2, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
@@ -1340,17 +1326,7 @@ static PlanStep steps[172] = {
         {"n", ARG_INT, .type = PT_INT, .ival = 4},
         {"cols", ARG_INT, .type = PT_INT, .ival = 2},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 125 */
-    {.kind = STEP_KERNEL, .what = "L2 x0 mix backward", .layer = 2, .backward = true,
-     .kernel = "x0_mix_bwd_t1_d128", .kinst = 0, .kidx = 1, .rows_arg = 6, .n_arg = -1,
-     .nargs = 7, .args = {
-        {"dxs", ARG_BUF, .type = PT_PTR, .id = 202},
-        {"dx0", ARG_BUF, .type = PT_PTR, .id = 132},
-        {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 128},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 183},
-        {"scalars", ARG_BUF, .type = PT_PTR, .id = 17},
-        {"lambda_off", ARG_INT, .type = PT_INT, .ival = 10},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 126 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 122 */
     {.kind = STEP_KERNEL, .what = "L1 skip gradient", .layer = 1, .backward = true,
      .kernel = "skip_bwd_d128_p4", .kinst = 13, .kidx = 0, .rows_arg = 6, .n_arg = -1,
      .nargs = 7, .args = {
@@ -1360,7 +1336,7 @@ static PlanStep steps[172] = {
         {"src", ARG_BUF, .type = PT_PTR, .id = 49},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 17},
         {"skip_off", ARG_INT, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 127 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 123 */
     {.kind = STEP_KERNEL, .what = "L1 skip weight gradient", .layer = 1, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
@@ -1370,42 +1346,42 @@ static PlanStep steps[172] = {
         {"n", ARG_INT, .type = PT_INT, .ival = 4},
         {"cols", ARG_INT, .type = PT_INT, .ival = 1},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 128 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 124 */
     {.kind = STEP_GEMM, .what = "L1 d proj = dout^T act", .layer = 1, .backward = true,
      .gemm = {.m = {0, 128}, .n = {0, 512}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 128, .ldb = 512, .ldc = 512, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 202},
         {"b", ARG_BUF, .id = 55},
         {"c", ARG_BUF, .id = 204},
-        {"c_in", ARG_NULL}}}, /* 129 */
+        {"c_in", ARG_NULL}}}, /* 125 */
     {.kind = STEP_GEMM, .what = "L1 dact = dout proj", .layer = 1, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 512}, .k = {0, 128}, .trans_a = 0, .trans_b = 0, .lda = 128, .ldb = 512, .ldc = 512, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 202},
         {"b", ARG_BUF, .id = 56},
         {"c", ARG_BUF, .id = 205},
-        {"c_in", ARG_NULL}}}, /* 130 */
+        {"c_in", ARG_NULL}}}, /* 126 */
     {.kind = STEP_KERNEL, .what = "L1 relu^2 backward", .layer = 1, .backward = true,
      .kernel = "relu2_bwd_m512", .kinst = 1, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"dpre", ARG_BUF, .type = PT_PTR, .id = 205},
         {"dact", ARG_BUF, .type = PT_PTR, .id = 205},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 53},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 131 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 127 */
     {.kind = STEP_GEMM, .what = "L1 d fc = dpre^T n2", .layer = 1, .backward = true,
      .gemm = {.m = {0, 512}, .n = {0, 128}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 512, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 205},
         {"b", ARG_BUF, .id = 51},
         {"c", ARG_BUF, .id = 206},
-        {"c_in", ARG_NULL}}}, /* 132 */
+        {"c_in", ARG_NULL}}}, /* 128 */
     {.kind = STEP_GEMM, .what = "L1 dn2 = dpre fc", .layer = 1, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 128}, .k = {0, 512}, .trans_a = 0, .trans_b = 0, .lda = 512, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 205},
         {"b", ARG_BUF, .id = 54},
         {"c", ARG_BUF, .id = 207},
-        {"c_in", ARG_NULL}}}, /* 133 */
+        {"c_in", ARG_NULL}}}, /* 129 */
     {.kind = STEP_KERNEL, .what = "L1 mlp norm backward", .layer = 1, .backward = true,
      .kernel = "rmsnorm_bwd_d128", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
@@ -1414,28 +1390,28 @@ static PlanStep steps[172] = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 51},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 52},
         {"accumulate", ARG_INT, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 134 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 130 */
     {.kind = STEP_GEMM, .what = "L1 d Wo = dxa^T y", .layer = 1, .backward = true,
      .gemm = {.m = {0, 128}, .n = {0, 128}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 128, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 202},
         {"b", ARG_BUF, .id = 47},
         {"c", ARG_BUF, .id = 208},
-        {"c_in", ARG_NULL}}}, /* 135 */
+        {"c_in", ARG_NULL}}}, /* 131 */
     {.kind = STEP_GEMM, .what = "L1 dy = dxa Wo", .layer = 1, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 128}, .k = {0, 128}, .trans_a = 0, .trans_b = 0, .lda = 128, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 202},
         {"b", ARG_BUF, .id = 50},
         {"c", ARG_BUF, .id = 209},
-        {"c_in", ARG_NULL}}}, /* 136 */
+        {"c_in", ARG_NULL}}}, /* 132 */
     {.kind = STEP_KERNEL, .what = "L1 attention delta", .layer = 1, .backward = true,
      .kernel = "attn_bwd_pre_h4_d32", .kinst = 14, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"delta", ARG_BUF, .type = PT_PTR, .id = 210},
         {"dy", ARG_BUF, .type = PT_PTR, .id = 209},
         {"y", ARG_BUF, .type = PT_PTR, .id = 47},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 137 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 133 */
     {.kind = STEP_KERNEL, .what = "L1 attention dk dv", .layer = 1, .backward = true,
      .kernel = "attn_bwd_dkdv_h4_d32", .kinst = 14, .kidx = 2, .rows_arg = 12, .n_arg = -1,
      .nargs = 13, .args = {
@@ -1451,7 +1427,7 @@ static PlanStep steps[172] = {
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 1},
         {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 1, .ival = 8},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 138 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 134 */
     {.kind = STEP_KERNEL, .what = "L1 attention dq", .layer = 1, .backward = true,
      .kernel = "attn_bwd_dq_h4_d32", .kinst = 14, .kidx = 3, .rows_arg = 11, .n_arg = -1,
      .nargs = 12, .args = {
@@ -1466,7 +1442,7 @@ static PlanStep steps[172] = {
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT, .ival = 1},
         {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .id = 1, .ival = 8},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 139 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 135 */
     {.kind = STEP_KERNEL, .what = "L1 q k v backward", .layer = 1, .backward = true,
      .kernel = "qkv_bwd_h4_d32_r8h_vn_p4", .kinst = 11, .kidx = 1, .rows_arg = 13, .n_arg = -1,
      .nargs = 14, .args = {
@@ -1483,7 +1459,7 @@ static PlanStep steps[172] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 17},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 20},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 140 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 136 */
     {.kind = STEP_KERNEL, .what = "L1 sa gradients", .layer = 1, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
@@ -1493,30 +1469,34 @@ static PlanStep steps[172] = {
         {"n", ARG_INT, .type = PT_INT, .ival = 4},
         {"cols", ARG_INT, .type = PT_INT, .ival = 2},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 141 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 137 */
     {.kind = STEP_GEMM, .what = "L1 d Wqkv = dqkv^T h", .layer = 1, .backward = true,
      .gemm = {.m = {0, 384}, .n = {0, 128}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 384, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 215},
         {"b", ARG_BUF, .id = 37},
         {"c", ARG_BUF, .id = 220},
-        {"c_in", ARG_NULL}}}, /* 142 */
+        {"c_in", ARG_NULL}}}, /* 138 */
     {.kind = STEP_GEMM, .what = "L1 dxm += dqkv Wqkv", .layer = 1, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 128}, .k = {0, 384}, .trans_a = 0, .trans_b = 0, .lda = 384, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 1},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 215},
         {"b", ARG_BUF, .id = 39},
         {"c", ARG_BUF, .id = 202},
-        {"c_in", ARG_NULL}}}, /* 143 */
-    {.kind = STEP_KERNEL, .what = "L1 x0 lambda gradients", .layer = 1, .backward = true,
-     .kernel = "x0_lambda_grad_t1_d128_p4", .kinst = 5, .kidx = 0, .rows_arg = 5, .n_arg = -1,
-     .nargs = 6, .args = {
+        {"c_in", ARG_NULL}}}, /* 139 */
+    {.kind = STEP_KERNEL, .what = "L1 x0 mix backward", .layer = 1, .backward = true,
+     .kernel = "x0_lambda_grad_t1_d128_p4", .kinst = 5, .kidx = 0, .rows_arg = 9, .n_arg = -1,
+     .nargs = 10, .args = {
         {"partial", ARG_BUF, .type = PT_PTR, .id = 221},
+        {"dxs", ARG_BUF, .type = PT_PTR, .id = 222},
+        {"dx0", ARG_BUF, .type = PT_PTR, .id = 132},
         {"dxm", ARG_BUF, .type = PT_PTR, .id = 202},
         {"xs", ARG_BUF, .type = PT_PTR, .id = 29},
         {"x0", ARG_BUF, .type = PT_PTR, .id = 8},
+        {"scalars", ARG_BUF, .type = PT_PTR, .id = 17},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 128},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 144 */
+        {"lambda_off", ARG_INT, .type = PT_INT, .ival = 8},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 140 */
     {.kind = STEP_KERNEL, .what = "L1 lambda gradients", .layer = 1, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
@@ -1526,52 +1506,42 @@ static PlanStep steps[172] = {
         {"n", ARG_INT, .type = PT_INT, .ival = 4},
         {"cols", ARG_INT, .type = PT_INT, .ival = 2},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 145 */
-    {.kind = STEP_KERNEL, .what = "L1 x0 mix backward", .layer = 1, .backward = true,
-     .kernel = "x0_mix_bwd_t1_d128", .kinst = 0, .kidx = 1, .rows_arg = 6, .n_arg = -1,
-     .nargs = 7, .args = {
-        {"dxs", ARG_BUF, .type = PT_PTR, .id = 222},
-        {"dx0", ARG_BUF, .type = PT_PTR, .id = 132},
-        {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 128},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 202},
-        {"scalars", ARG_BUF, .type = PT_PTR, .id = 17},
-        {"lambda_off", ARG_INT, .type = PT_INT, .ival = 8},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 146 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 141 */
     {.kind = STEP_GEMM, .what = "L0 d proj = dout^T act", .layer = 0, .backward = true,
      .gemm = {.m = {0, 128}, .n = {0, 512}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 128, .ldb = 512, .ldc = 512, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 222},
         {"b", ARG_BUF, .id = 35},
         {"c", ARG_BUF, .id = 223},
-        {"c_in", ARG_NULL}}}, /* 147 */
+        {"c_in", ARG_NULL}}}, /* 142 */
     {.kind = STEP_GEMM, .what = "L0 dact = dout proj", .layer = 0, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 512}, .k = {0, 128}, .trans_a = 0, .trans_b = 0, .lda = 128, .ldb = 512, .ldc = 512, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 222},
         {"b", ARG_BUF, .id = 36},
         {"c", ARG_BUF, .id = 224},
-        {"c_in", ARG_NULL}}}, /* 148 */
+        {"c_in", ARG_NULL}}}, /* 143 */
     {.kind = STEP_KERNEL, .what = "L0 relu^2 backward", .layer = 0, .backward = true,
      .kernel = "relu2_bwd_m512", .kinst = 1, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"dpre", ARG_BUF, .type = PT_PTR, .id = 224},
         {"dact", ARG_BUF, .type = PT_PTR, .id = 224},
         {"pre", ARG_BUF, .type = PT_PTR, .id = 33},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 149 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 144 */
     {.kind = STEP_GEMM, .what = "L0 d fc = dpre^T n2", .layer = 0, .backward = true,
      .gemm = {.m = {0, 512}, .n = {0, 128}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 512, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 224},
         {"b", ARG_BUF, .id = 31},
         {"c", ARG_BUF, .id = 225},
-        {"c_in", ARG_NULL}}}, /* 150 */
+        {"c_in", ARG_NULL}}}, /* 145 */
     {.kind = STEP_GEMM, .what = "L0 dn2 = dpre fc", .layer = 0, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 128}, .k = {0, 512}, .trans_a = 0, .trans_b = 0, .lda = 512, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 224},
         {"b", ARG_BUF, .id = 34},
         {"c", ARG_BUF, .id = 226},
-        {"c_in", ARG_NULL}}}, /* 151 */
+        {"c_in", ARG_NULL}}}, /* 146 */
     {.kind = STEP_KERNEL, .what = "L0 mlp norm backward", .layer = 0, .backward = true,
      .kernel = "rmsnorm_bwd_d128", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
@@ -1580,28 +1550,28 @@ static PlanStep steps[172] = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 31},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 32},
         {"accumulate", ARG_INT, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 152 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 147 */
     {.kind = STEP_GEMM, .what = "L0 d Wo = dxa^T y", .layer = 0, .backward = true,
      .gemm = {.m = {0, 128}, .n = {0, 128}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 128, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 222},
         {"b", ARG_BUF, .id = 27},
         {"c", ARG_BUF, .id = 227},
-        {"c_in", ARG_NULL}}}, /* 153 */
+        {"c_in", ARG_NULL}}}, /* 148 */
     {.kind = STEP_GEMM, .what = "L0 dy = dxa Wo", .layer = 0, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 128}, .k = {0, 128}, .trans_a = 0, .trans_b = 0, .lda = 128, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 222},
         {"b", ARG_BUF, .id = 30},
         {"c", ARG_BUF, .id = 228},
-        {"c_in", ARG_NULL}}}, /* 154 */
+        {"c_in", ARG_NULL}}}, /* 149 */
     {.kind = STEP_KERNEL, .what = "L0 attention delta", .layer = 0, .backward = true,
      .kernel = "attn_bwd_pre_h4_d32", .kinst = 14, .kidx = 1, .rows_arg = 3, .n_arg = -1,
      .nargs = 4, .args = {
         {"delta", ARG_BUF, .type = PT_PTR, .id = 229},
         {"dy", ARG_BUF, .type = PT_PTR, .id = 228},
         {"y", ARG_BUF, .type = PT_PTR, .id = 27},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 155 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 150 */
     {.kind = STEP_KERNEL, .what = "L0 attention dk dv", .layer = 0, .backward = true,
      .kernel = "attn_bwd_dkdv_h4_d32", .kinst = 14, .kidx = 2, .rows_arg = 12, .n_arg = -1,
      .nargs = 13, .args = {
@@ -1617,7 +1587,7 @@ static PlanStep steps[172] = {
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT},
         {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .ival = 16},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 156 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 151 */
     {.kind = STEP_KERNEL, .what = "L0 attention dq", .layer = 0, .backward = true,
      .kernel = "attn_bwd_dq_h4_d32", .kinst = 14, .kidx = 3, .rows_arg = 11, .n_arg = -1,
      .nargs = 12, .args = {
@@ -1632,7 +1602,7 @@ static PlanStep steps[172] = {
         {"doc_start", ARG_BUF, .type = PT_PTR, .id = 2},
         {"window_blocks", ARG_WINDOW, .type = PT_INT},
         {"ds_slots", ARG_DS_SLOTS, .type = PT_INT, .ival = 16},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 157 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 152 */
     {.kind = STEP_KERNEL, .what = "L0 q k v backward", .layer = 0, .backward = true,
      .kernel = "qkv_bwd_h4_d32_r8h_vn_p4", .kinst = 11, .kidx = 1, .rows_arg = 13, .n_arg = -1,
      .nargs = 14, .args = {
@@ -1649,7 +1619,7 @@ static PlanStep steps[172] = {
         {"sin", ARG_BUF, .type = PT_PTR, .id = 4},
         {"scalars", ARG_BUF, .type = PT_PTR, .id = 17},
         {"sa_off", ARG_INT, .type = PT_INT, .ival = 18},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 158 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 153 */
     {.kind = STEP_KERNEL, .what = "L0 sa gradients", .layer = 0, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
@@ -1659,30 +1629,34 @@ static PlanStep steps[172] = {
         {"n", ARG_INT, .type = PT_INT, .ival = 4},
         {"cols", ARG_INT, .type = PT_INT, .ival = 2},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 159 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 154 */
     {.kind = STEP_GEMM, .what = "L0 d Wqkv = dqkv^T h", .layer = 0, .backward = true,
      .gemm = {.m = {0, 384}, .n = {0, 128}, .k = {1, 0}, .trans_a = 1, .trans_b = 0, .lda = 384, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 0},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 234},
         {"b", ARG_BUF, .id = 16},
         {"c", ARG_BUF, .id = 239},
-        {"c_in", ARG_NULL}}}, /* 160 */
+        {"c_in", ARG_NULL}}}, /* 155 */
     {.kind = STEP_GEMM, .what = "L0 dxm += dqkv Wqkv", .layer = 0, .backward = true,
      .gemm = {.m = {1, 0}, .n = {0, 128}, .k = {0, 384}, .trans_a = 0, .trans_b = 0, .lda = 384, .ldb = 128, .ldc = 128, .alpha = 1, .beta = 1},
      .nargs = 4, .args = {
         {"a", ARG_BUF, .id = 234},
         {"b", ARG_BUF, .id = 19},
         {"c", ARG_BUF, .id = 222},
-        {"c_in", ARG_NULL}}}, /* 161 */
-    {.kind = STEP_KERNEL, .what = "L0 x0 lambda gradients", .layer = 0, .backward = true,
-     .kernel = "x0_lambda_grad_t1_d128_p4", .kinst = 5, .kidx = 0, .rows_arg = 5, .n_arg = -1,
-     .nargs = 6, .args = {
+        {"c_in", ARG_NULL}}}, /* 156 */
+    {.kind = STEP_KERNEL, .what = "L0 x0 mix backward", .layer = 0, .backward = true,
+     .kernel = "x0_lambda_grad_t1_d128_p4", .kinst = 5, .kidx = 0, .rows_arg = 9, .n_arg = -1,
+     .nargs = 10, .args = {
         {"partial", ARG_BUF, .type = PT_PTR, .id = 240},
+        {"dxs", ARG_BUF, .type = PT_PTR, .id = 241},
+        {"dx0", ARG_BUF, .type = PT_PTR, .id = 132},
         {"dxm", ARG_BUF, .type = PT_PTR, .id = 222},
         {"xs", ARG_BUF, .type = PT_PTR, .id = 8},
         {"x0", ARG_BUF, .type = PT_PTR, .id = 8},
+        {"scalars", ARG_BUF, .type = PT_PTR, .id = 17},
         {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 128},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 162 */
+        {"lambda_off", ARG_INT, .type = PT_INT, .ival = 6},
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 157 */
     {.kind = STEP_KERNEL, .what = "L0 lambda gradients", .layer = 0, .backward = true,
      .kernel = "colsum_fp32_v4", .kinst = 6, .kidx = 0, .rows_arg = -1, .n_arg = 3,
      .nargs = 7, .args = {
@@ -1692,17 +1666,7 @@ static PlanStep steps[172] = {
         {"n", ARG_INT, .type = PT_INT, .ival = 4},
         {"cols", ARG_INT, .type = PT_INT, .ival = 2},
         {"scale", ARG_FLOAT, .type = PT_FLOAT, .fval = 1},
-        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 163 */
-    {.kind = STEP_KERNEL, .what = "L0 x0 mix backward", .layer = 0, .backward = true,
-     .kernel = "x0_mix_bwd_t1_d128", .kinst = 0, .kidx = 1, .rows_arg = 6, .n_arg = -1,
-     .nargs = 7, .args = {
-        {"dxs", ARG_BUF, .type = PT_PTR, .id = 241},
-        {"dx0", ARG_BUF, .type = PT_PTR, .id = 132},
-        {"table_stride", ARG_ROWS, .type = PT_LL, .ival = 128},
-        {"dxm", ARG_BUF, .type = PT_PTR, .id = 222},
-        {"scalars", ARG_BUF, .type = PT_PTR, .id = 17},
-        {"lambda_off", ARG_INT, .type = PT_INT, .ival = 6},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 164 */
+        {"accumulate", ARG_INT, .type = PT_INT, .ival = 1}}}, /* 158 */
     {.kind = STEP_KERNEL, .what = "x0 norm backward", .layer = -1, .backward = true,
      .kernel = "rmsnorm_bwd_d128", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
@@ -1711,7 +1675,7 @@ static PlanStep steps[172] = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 8},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 9},
         {"accumulate", ARG_INT, .type = PT_INT},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 165 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 159 */
     {.kind = STEP_KERNEL, .what = "x00 input norm backward", .layer = -1, .backward = true,
      .kernel = "rmsnorm_bwd_d128", .kinst = 3, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
@@ -1720,7 +1684,7 @@ static PlanStep steps[172] = {
         {"y", ARG_BUF, .type = PT_PTR, .id = 8},
         {"rstd", ARG_BUF, .type = PT_PTR, .id = 9},
         {"accumulate", ARG_INT, .type = PT_INT, .ival = 1},
-        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 166 */
+        {"rows", ARG_ROWS, .type = PT_INT, .ival = 1}}}, /* 160 */
     {.kind = STEP_KERNEL, .what = "x0 table gradient", .layer = -1, .backward = true,
      .kernel = "embed_bwd_d128", .kinst = 10, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
@@ -1729,13 +1693,13 @@ static PlanStep steps[172] = {
         {"order", ARG_BUF, .type = PT_PTR, .id = 5},
         {"seg_start", ARG_BUF, .type = PT_PTR, .id = 6},
         {"seg_token", ARG_BUF, .type = PT_PTR, .id = 7},
-        {"rows", ARG_NSEG, .type = PT_INT}}}, /* 167 */
+        {"rows", ARG_NSEG, .type = PT_INT}}}, /* 161 */
     {.kind = STEP_KERNEL, .what = "value table gradient rows to bf16", .layer = -1, .backward = true,
      .kernel = "cast_bf16_v4", .kinst = 9, .kidx = 3, .rows_arg = -1, .n_arg = 2,
      .nargs = 3, .args = {
         {"out", ARG_BUF, .type = PT_PTR, .id = 244},
         {"in", ARG_BUF, .type = PT_PTR, .id = 133},
-        {"n", ARG_ROWS, .type = PT_LL, .ival = 128}}}, /* 168 */
+        {"n", ARG_ROWS, .type = PT_LL, .ival = 128}}}, /* 162 */
     {.kind = STEP_KERNEL, .what = "value table gradient", .layer = -1, .backward = true,
      .kernel = "embed_bwd_d128", .kinst = 10, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
@@ -1744,13 +1708,13 @@ static PlanStep steps[172] = {
         {"order", ARG_BUF, .type = PT_PTR, .id = 5},
         {"seg_start", ARG_BUF, .type = PT_PTR, .id = 6},
         {"seg_token", ARG_BUF, .type = PT_PTR, .id = 7},
-        {"rows", ARG_NSEG, .type = PT_INT}}}, /* 169 */
+        {"rows", ARG_NSEG, .type = PT_INT}}}, /* 163 */
     {.kind = STEP_KERNEL, .what = "value table gradient rows to bf16", .layer = -1, .backward = true,
      .kernel = "cast_bf16_v4", .kinst = 9, .kidx = 3, .rows_arg = -1, .n_arg = 2,
      .nargs = 3, .args = {
         {"out", ARG_BUF, .type = PT_PTR, .id = 246},
         {"in", ARG_BUF, .type = PT_PTR, .id = 134},
-        {"n", ARG_ROWS, .type = PT_LL, .ival = 128}}}, /* 170 */
+        {"n", ARG_ROWS, .type = PT_LL, .ival = 128}}}, /* 164 */
     {.kind = STEP_KERNEL, .what = "value table gradient", .layer = -1, .backward = true,
      .kernel = "embed_bwd_d128", .kinst = 10, .kidx = 1, .rows_arg = 5, .n_arg = -1,
      .nargs = 6, .args = {
@@ -1759,7 +1723,7 @@ static PlanStep steps[172] = {
         {"order", ARG_BUF, .type = PT_PTR, .id = 5},
         {"seg_start", ARG_BUF, .type = PT_PTR, .id = 6},
         {"seg_token", ARG_BUF, .type = PT_PTR, .id = 7},
-        {"rows", ARG_NSEG, .type = PT_INT}}}, /* 171 */
+        {"rows", ARG_NSEG, .type = PT_INT}}}, /* 165 */
 };
 
 ModelBuild gptc_build = {
@@ -1816,9 +1780,8 @@ ModelBuild gptc_build = {
     .kernels = {.n = 15, .inst = {
         {.family = "x0_mix", .tpl = "x0_mix.cu", .suffix = "t1_d128", .threads = 256, .vec = 8, .width = 128, .rows_per_block = 0, .grid_blocks = 0, .grid_y = 1,
          .nconsts = 4, .consts = {{"TABLES", 1}, {"WIDTH", 128}, {"VEC", 8}, {"THREADS", 256}},
-         .nkernels = 2, .kernels = {
-             {"x0_mix_fwd_t1_d128", "__nv_bfloat16 *xm, const __nv_bfloat16 *xs, const __nv_bfloat16 *x0, long long table_stride, const float *scalars, int lambda_off, int rows", 0},
-             {"x0_mix_bwd_t1_d128", "__nv_bfloat16 *dxs, __nv_bfloat16 *dx0, long long table_stride, const __nv_bfloat16 *dxm, const float *scalars, int lambda_off, int rows", 0}}},
+         .nkernels = 1, .kernels = {
+             {"x0_mix_fwd_t1_d128", "__nv_bfloat16 *xm, const __nv_bfloat16 *xs, const __nv_bfloat16 *x0, long long table_stride, const float *scalars, int lambda_off, int rows", 0}}},
         {.family = "relu2", .tpl = "relu2.cu", .suffix = "m512", .threads = 256, .vec = 8, .width = 512, .rows_per_block = 0, .grid_blocks = 0, .grid_y = 1,
          .nconsts = 3, .consts = {{"WIDTH", 512}, {"VEC", 8}, {"THREADS", 256}},
          .nkernels = 2, .kernels = {
@@ -1841,7 +1804,7 @@ ModelBuild gptc_build = {
         {.family = "x0_lambda_grad", .tpl = "x0_lambda_grad.cu", .suffix = "t1_d128_p4", .threads = 256, .vec = 8, .width = 128, .rows_per_block = 0, .grid_blocks = 4, .grid_y = 1,
          .nconsts = 5, .consts = {{"TABLES", 1}, {"WIDTH", 128}, {"PARTS", 4}, {"VEC", 8}, {"THREADS", 256}},
          .nkernels = 1, .kernels = {
-             {"x0_lambda_grad_t1_d128_p4", "float *partial, const __nv_bfloat16 *dxm, const __nv_bfloat16 *xs, const __nv_bfloat16 *x0, long long table_stride, int rows", 0}}},
+             {"x0_lambda_grad_t1_d128_p4", "float *partial, __nv_bfloat16 *dxs, __nv_bfloat16 *dx0, const __nv_bfloat16 *dxm, const __nv_bfloat16 *xs, const __nv_bfloat16 *x0, const float *scalars, long long table_stride, int lambda_off, int rows", 0}}},
         {.family = "colsum", .tpl = "colsum.cu", .suffix = "fp32_v4", .threads = 256, .vec = 4, .width = 0, .rows_per_block = 0, .grid_blocks = 1, .grid_y = 1,
          .nconsts = 2, .consts = {{"VEC", 4}, {"THREADS", 256}},
          .nkernels = 1, .kernels = {
@@ -1887,10 +1850,10 @@ ModelBuild gptc_build = {
              {"attn_bwd_dkdv_h4_d32", "__nv_bfloat16 *dk, __nv_bfloat16 *dv, __nv_bfloat16 *ds, const __nv_bfloat16 *dy, const float *lse, const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int ds_slots, int rows", 26112},
              {"attn_bwd_dq_h4_d32", "__nv_bfloat16 *dq, const __nv_bfloat16 *ds, const __nv_bfloat16 *dy, const float *lse, const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int ds_slots, int rows", 8192}}},
     }},
-    .kernels_sha256 = "7c216e5a7a3c8989a315abbf9c5c8d93f6be5312a47c81eb6ff966781adb7f57",
+    .kernels_sha256 = "9d78afbbde792f5785d511d3f9f80d9da692d1e73024de5b578ce7c0e6a5b5fc",
     .tuning = "",
     .has_plan = true,
-    .plan = {.block_size = 32, .nbufs = 248, .nsteps = 172, .nforward = 57, .bufs = bufs, .steps = steps, .loss_buf = 131, .xs_buf = {8, 29, 49, 69, 85, 97}, .x0_buf = 8},
+    .plan = {.block_size = 32, .nbufs = 248, .nsteps = 166, .nforward = 57, .bufs = bufs, .steps = steps, .loss_buf = 131, .xs_buf = {8, 29, 49, 69, 85, 97}, .x0_buf = 8},
     .arena = {.arena_per_token = 28928, .arena_fixed = 512, .total_per_token = 56152, .total_fixed = 3328, .narena = 154},
     .optim = {.adam = {2, 0}, .cast = {9, 3}, .momentum = {8, 0}, 
               .colsum = {6, 0}, .normalize = {9, 0}, .combine = {9, 1}, .update = {9, 2}, 

@@ -7,7 +7,6 @@
 #include "kernels.cu"
 
 GPTC_SIM_KERNEL(x0_mix_fwd_t1_d128)
-GPTC_SIM_KERNEL(x0_mix_bwd_t1_d128)
 GPTC_SIM_KERNEL(relu2_fwd_m512)
 GPTC_SIM_KERNEL(relu2_bwd_m512)
 GPTC_SIM_KERNEL(adam_fp32_v4)

@@ -321,61 +321,40 @@ static long long kconst(const GptcKernel *k, const char *name) {
 
 /* ---- the x0 mix (templates/x0_mix.cu) ---- */
 
-/* Buffers: 0 the rows input, 1 the tables, 2 the scalars, 3 the rows
- * output unless in place. */
-static void x0_setup(Case *c, const GptcKernel *k, const Shape *s, Rng *r, bool fwd) {
+/* Buffers: 0 xs, 1 the tables, 2 the scalars, 3 xm unless in place. */
+static void x0_fwd_setup(Case *c, const GptcKernel *k, const Shape *s, Rng *r) {
     int tables = (int)kconst(k, "TABLES");
     size_t n = (size_t)s->rows * k->row_elems;
     c->ll = (long long)n + (long long)s->pad_vecs * k->elems_per_thread;
-    fill(add_buf(c, fwd ? "xs" : "dxm", BF16, n, s->inplace), r, -8, 3, false, 0);
-    fill(add_buf(c, fwd ? "x0" : "dx0", BF16, (size_t)tables * c->ll, !fwd), r, -8, 3, false, 0);
+    fill(add_buf(c, "xs", BF16, n, s->inplace), r, -8, 3, false, 0);
+    fill(add_buf(c, "x0", BF16, (size_t)tables * c->ll, false), r, -8, 3, false, 0);
     fill(add_buf(c, "scalars", F32, NSCALARS, false), r, -3, 1, false, 0);
     int out = 0;
     if (!s->inplace) {
-        fill(add_buf(c, fwd ? "xm" : "dxs", BF16, n, true), r, -8, 3, false, 0);
+        fill(add_buf(c, "xm", BF16, n, true), r, -8, 3, false, 0);
         out = 3;
     }
     c->ints[0] = 1 + s->rows % 7; /* lambda_off: not the vector's start */
     c->ints[1] = s->rows;
     void **a = c->args;
-    if (fwd) a[0] = &c->ptr[out], a[1] = &c->ptr[0], a[2] = &c->ptr[1], a[3] = &c->ll;
-    else a[0] = &c->ptr[out], a[1] = &c->ptr[1], a[2] = &c->ll, a[3] = &c->ptr[0];
+    a[0] = &c->ptr[out], a[1] = &c->ptr[0], a[2] = &c->ptr[1], a[3] = &c->ll;
     a[4] = &c->ptr[2], a[5] = &c->ints[0], a[6] = &c->ints[1];
 }
 
-static void x0_fwd_setup(Case *c, const GptcKernel *k, const Shape *s, Rng *r) {
-    x0_setup(c, k, s, r, true);
-}
-
-static void x0_bwd_setup(Case *c, const GptcKernel *k, const Shape *s, Rng *r) {
-    x0_setup(c, k, s, r, false);
-}
-
-/* Both directions: in = buffer 0, tables = buffer 1, out = 3 or 0. */
-static void x0_reference(Case *c, const GptcKernel *k, const Shape *s, bool fwd) {
+/* xm = buffer 3 (or 0 in place) from xs = 0 and the tables = 1. */
+static void x0_fwd_reference(Case *c, const GptcKernel *k, const Shape *s) {
     int tables = (int)kconst(k, "TABLES");
     size_t n = c->b[0].n;
     float *in = buf_floats(&c->b[0]), *tab = buf_floats(&c->b[1]);
     float *out = s->inplace ? in : buf_floats(&c->b[3]);
     const float *lam = (const float *)c->b[2].p + c->ints[0];
-    float *t[MAX_TABLES];
     const float *ct[MAX_TABLES];
-    for (int i = 0; i < tables; i++) ct[i] = t[i] = tab + (size_t)i * c->ll;
-    if (fwd) x0_mix_fwd(out, in, ct, lam, tables, n);
-    else x0_mix_bwd(out, t, in, lam, tables, n);
+    for (int i = 0; i < tables; i++) ct[i] = tab + (size_t)i * c->ll;
+    x0_mix_fwd(out, in, ct, lam, tables, n);
     buf_store(&c->b[s->inplace ? 0 : 3], out);
-    buf_store(&c->b[1], tab);
     free(in);
     free(tab);
     if (!s->inplace) free(out);
-}
-
-static void x0_fwd_reference(Case *c, const GptcKernel *k, const Shape *s) {
-    x0_reference(c, k, s, true);
-}
-
-static void x0_bwd_reference(Case *c, const GptcKernel *k, const Shape *s) {
-    x0_reference(c, k, s, false);
 }
 
 /* ---- relu^2 (templates/relu2.cu) ---- */
@@ -602,25 +581,34 @@ static int launch_colsum(float **out, int *out_off, float **in, int *n, int *col
 }
 
 /* Buffers: 0 dxm, 1 xs, 2 the tables, 3 the partial sums (scratch), 4 the
- * scalar gradients, into which the second stage adds at lambda_off. */
+ * scalar gradients, into which the second stage adds at lambda_off, 5 the
+ * scalars, 6 dx0 (accumulated into), 7 dxs unless in place (then over
+ * dxm). */
 static void lambda_setup(Case *c, const GptcKernel *k, const Shape *s, Rng *r) {
     int tables = (int)kconst(k, "TABLES"), parts = (int)kconst(k, "PARTS");
     size_t n = (size_t)s->rows * k->row_elems;
     c->ll = (long long)n + (long long)s->pad_vecs * k->elems_per_thread;
-    fill(add_buf(c, "dxm", BF16, n, false), r, -12, 0, false, 0);
+    fill(add_buf(c, "dxm", BF16, n, s->inplace), r, -12, 0, false, 0);
     fill(add_buf(c, "xs", BF16, n, false), r, -8, 3, false, 0);
     fill(add_buf(c, "x0", BF16, (size_t)tables * c->ll, false), r, -8, 3, false, 0);
     Buf *partial = add_buf(c, "partial", F32, (size_t)parts * (1 + tables), true);
     partial->scratch = true;
     fill(partial, r, -8, 3, false, 0);
     fill(add_buf(c, "dscalars", F32, NSCALARS, true), r, -6, 0, false, 0);
+    fill(add_buf(c, "scalars", F32, NSCALARS, false), r, -3, 1, false, 0);
+    fill(add_buf(c, "dx0", BF16, (size_t)tables * c->ll, true), r, -12, 0, false, 0);
+    int dxs = 0;
+    if (!s->inplace) {
+        fill(add_buf(c, "dxs", BF16, n, true), r, -8, 3, false, 0);
+        dxs = 7;
+    }
     c->ints[0] = 1 + s->rows % 7; /* lambda_off */
     c->ints[1] = s->rows;
     c->ints[2] = parts, c->ints[3] = 1 + tables;
     c->scale = 1.0f;
     void **a = c->args;
-    a[0] = &c->ptr[3], a[1] = &c->ptr[0], a[2] = &c->ptr[1], a[3] = &c->ptr[2], a[4] = &c->ll;
-    a[5] = &c->ints[1];
+    a[0] = &c->ptr[3], a[1] = &c->ptr[dxs], a[2] = &c->ptr[6], a[3] = &c->ptr[0], a[4] = &c->ptr[1];
+    a[5] = &c->ptr[2], a[6] = &c->ptr[5], a[7] = &c->ll, a[8] = &c->ints[0], a[9] = &c->ints[1];
 }
 
 static int lambda_then(Case *c, const GptcKernel *k, const Shape *s, const GptcSimOptions *opt) {
@@ -630,15 +618,15 @@ static int lambda_then(Case *c, const GptcKernel *k, const Shape *s, const GptcS
                          &c->scale, &one, opt);
 }
 
-/* dscalars[lambda_off + j] += dot(dxm, xs or x0_(j-1)), the ref code's
- * dot in float. The kernels' sum of the n exact products has depth D =
+/* dxs and dx0 as the ref code's x0_mix_bwd (the same fp32 operations and
+ * one rounding each, so within 0 ulp), and dscalars[lambda_off + j] +=
+ * dot(dxm, xs or x0_(j-1)), the ref code's dot in float. The kernels' sum of the n exact products has depth D =
  * VEC + ceil(n / (VEC * PARTS * THREADS)) (a thread's vectors) + log2
  * THREADS (the block) + colsum's depth over PARTS, so it is off from the
  * exact sum by at most D u S, S = sum |dxm x|; the ref code's double sum
  * rounds once to float (u |dot|), and both sides add it to dscalars with
  * one more rounding each. */
 static void lambda_reference(Case *c, const GptcKernel *k, const Shape *s) {
-    (void)s;
     int tables = (int)kconst(k, "TABLES"), parts = (int)kconst(k, "PARTS");
     size_t n = c->b[0].n;
     long long nvec = (long long)n / k->elems_per_thread, per_pass = (long long)parts * k->threads;
@@ -646,6 +634,12 @@ static void lambda_reference(Case *c, const GptcKernel *k, const Shape *s) {
                 colsum_depth(parts);
     float *dxm = buf_floats(&c->b[0]), *dsc = c->b[4].p;
     double *bound = new_bound(c, 4);
+    float *d0 = buf_floats(&c->b[6]), *dxs = xmalloc(sizeof(float) * n), *t[MAX_TABLES];
+    for (int i = 0; i < tables; i++) t[i] = d0 + (size_t)i * c->ll;
+    x0_mix_bwd(dxs, t, dxm, (const float *)c->b[5].p + c->ints[0], tables, n);
+    buf_store(&c->b[s->inplace ? 0 : 7], dxs);
+    buf_store(&c->b[6], d0);
+    free(d0), free(dxs);
     for (int j = 0; j <= tables; j++) {
         float *x = buf_floats(j == 0 ? &c->b[1] : &c->b[2]);
         const float *src = j == 0 ? x : x + (size_t)(j - 1) * c->ll;
@@ -1828,13 +1822,13 @@ static const Shape rms_shapes[] = {
     {.rows = 2051, .accumulate = true, .special = true},
 };
 
-/* The lambdas' gradients: as the x0 mix's rows (a gap between tables in
- * some), with enough rows that each thread of the PARTS blocks takes
- * several vectors (2051), and fewer rows than one pass of the grid (1,
- * 37), where some blocks add nothing. */
+/* The x0 mix's backward and its lambdas' gradients: as the x0 mix's rows
+ * (a gap between tables in some), with enough rows that each thread of the
+ * PARTS blocks takes several vectors (2051), fewer rows than one pass of
+ * the grid (1, 37), where some blocks add nothing, and dxs over dxm. */
 static const Shape lambda_shapes[] = {
     {.rows = 1, .pad_vecs = 1}, {.rows = 37, .pad_vecs = 3}, {.rows = 64},
-    {.rows = 515}, {.rows = 2051, .pad_vecs = 2},
+    {.rows = 515}, {.rows = 2051, .pad_vecs = 2}, {.rows = 37, .inplace = true},
 };
 
 /* Column sums: fewer values than threads (1, 37), one step of the block
@@ -1959,10 +1953,6 @@ static const Kind kinds[] = {
      "__nv_bfloat16 *xm, const __nv_bfloat16 *xs, const __nv_bfloat16 *x0, long long table_stride, "
      "const float *scalars, int lambda_off, int rows",
      ELEMENTWISE, 0, SHAPES(row_shapes), x0_fwd_setup, x0_fwd_reference, NULL, NULL},
-    {"x0_mix_bwd_",
-     "__nv_bfloat16 *dxs, __nv_bfloat16 *dx0, long long table_stride, const __nv_bfloat16 *dxm, "
-     "const float *scalars, int lambda_off, int rows",
-     ELEMENTWISE, 0, SHAPES(row_shapes), x0_bwd_setup, x0_bwd_reference, NULL, NULL},
     {"relu2_fwd_", "__nv_bfloat16 *act, const __nv_bfloat16 *pre, int rows", ELEMENTWISE, 0, SHAPES(row_shapes),
      relu2_fwd_setup, relu2_fwd_reference, NULL, NULL},
     {"relu2_bwd_", "__nv_bfloat16 *dpre, const __nv_bfloat16 *dact, const __nv_bfloat16 *pre, int rows",
@@ -1978,8 +1968,8 @@ static const Kind kinds[] = {
      "int accumulate, int rows",
      ROWS, 1, SHAPES(rms_shapes), rms_bwd_setup, rms_bwd_reference, NULL, NULL},
     {"x0_lambda_grad_",
-     "float *partial, const __nv_bfloat16 *dxm, const __nv_bfloat16 *xs, const __nv_bfloat16 *x0, "
-     "long long table_stride, int rows",
+     "float *partial, __nv_bfloat16 *dxs, __nv_bfloat16 *dx0, const __nv_bfloat16 *dxm, const __nv_bfloat16 *xs, "
+     "const __nv_bfloat16 *x0, const float *scalars, long long table_stride, int lambda_off, int rows",
      GRID, 0, SHAPES(lambda_shapes), lambda_setup, lambda_reference, lambda_then, NULL},
     {"colsum_", "float *out, int out_off, const float *in, int n, int cols, float scale, int accumulate", GRID,
      0, SHAPES(colsum_shapes), colsum_setup, colsum_reference, NULL, NULL},
