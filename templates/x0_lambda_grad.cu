@@ -49,28 +49,31 @@ x0_lambda_grad_{{SUFFIX}}(float *partial, __nv_bfloat16 *dxs, __nv_bfloat16 *dx0
                           long long table_stride, int lambda_off, int rows) {
     constexpr int J = 1 + {{TABLES}};
     const long long nvec = (long long)rows * ({{WIDTH}} / {{VEC}});
-    float acc[J], lam[J];
-    for (int j = 0; j < J; j++) acc[j] = 0.0f, lam[j] = scalars[lambda_off + j];
+    float acc[J];
+    for (int j = 0; j < J; j++) acc[j] = 0.0f;
     for (long long v = (long long)blockIdx.x * {{THREADS}} + threadIdx.x; v < nvec;
          v += (long long){{PARTS}} * {{THREADS}}) {
         const long long i = v * {{VEC}};
         const Vec<__nv_bfloat16, {{VEC}}> g = vec_load<__nv_bfloat16, {{VEC}}>(dxm + i);
         float gf[{{VEC}}];
         for (int e = 0; e < {{VEC}}; e++) gf[e] = __bfloat162float(g.v[e]);
+        /* j = 0: xs's dot and dxs; j = 1 + k: x0_k's dot and dx0_k, one
+         * table at a time, so that little stays live across them. */
         for (int j = 0; j < J; j++) {
+            const float lam = scalars[lambda_off + j];
             const __nv_bfloat16 *src = j == 0 ? xs + i : x0 + (j - 1) * table_stride + i;
             const Vec<__nv_bfloat16, {{VEC}}> a = vec_load<__nv_bfloat16, {{VEC}}>(src);
             float s = 0.0f;
             for (int e = 0; e < {{VEC}}; e++) s += gf[e] * __bfloat162float(a.v[e]);
             acc[j] += s;
-        }
-        Vec<__nv_bfloat16, {{VEC}}> ds;
-        for (int e = 0; e < {{VEC}}; e++) ds.v[e] = __float2bfloat16(lam[0] * gf[e]);
-        vec_store<__nv_bfloat16, {{VEC}}>(dxs + i, ds);
-        for (int k = 0; k < {{TABLES}}; k++) {
-            __nv_bfloat16 *d = dx0 + k * table_stride + i;
-            Vec<__nv_bfloat16, {{VEC}}> t = vec_load<__nv_bfloat16, {{VEC}}>(d);
-            for (int e = 0; e < {{VEC}}; e++) t.v[e] = __float2bfloat16(__bfloat162float(t.v[e]) + lam[1 + k] * gf[e]);
+            __nv_bfloat16 *d = j == 0 ? dxs + i : dx0 + (j - 1) * table_stride + i;
+            Vec<__nv_bfloat16, {{VEC}}> t;
+            if (j == 0) {
+                for (int e = 0; e < {{VEC}}; e++) t.v[e] = __float2bfloat16(lam * gf[e]);
+            } else {
+                t = vec_load<__nv_bfloat16, {{VEC}}>(d);
+                for (int e = 0; e < {{VEC}}; e++) t.v[e] = __float2bfloat16(__bfloat162float(t.v[e]) + lam * gf[e]);
+            }
             vec_store<__nv_bfloat16, {{VEC}}>(d, t);
         }
     }

@@ -498,28 +498,31 @@ x0_lambda_grad_t2_d1024_p256(float *partial, __nv_bfloat16 *dxs, __nv_bfloat16 *
                           long long table_stride, int lambda_off, int rows) {
     constexpr int J = 1 + 2;
     const long long nvec = (long long)rows * (1024 / 8);
-    float acc[J], lam[J];
-    for (int j = 0; j < J; j++) acc[j] = 0.0f, lam[j] = scalars[lambda_off + j];
+    float acc[J];
+    for (int j = 0; j < J; j++) acc[j] = 0.0f;
     for (long long v = (long long)blockIdx.x * 256 + threadIdx.x; v < nvec;
          v += (long long)256 * 256) {
         const long long i = v * 8;
         const Vec<__nv_bfloat16, 8> g = vec_load<__nv_bfloat16, 8>(dxm + i);
         float gf[8];
         for (int e = 0; e < 8; e++) gf[e] = __bfloat162float(g.v[e]);
+        /* j = 0: xs's dot and dxs; j = 1 + k: x0_k's dot and dx0_k, one
+         * table at a time, so that little stays live across them. */
         for (int j = 0; j < J; j++) {
+            const float lam = scalars[lambda_off + j];
             const __nv_bfloat16 *src = j == 0 ? xs + i : x0 + (j - 1) * table_stride + i;
             const Vec<__nv_bfloat16, 8> a = vec_load<__nv_bfloat16, 8>(src);
             float s = 0.0f;
             for (int e = 0; e < 8; e++) s += gf[e] * __bfloat162float(a.v[e]);
             acc[j] += s;
-        }
-        Vec<__nv_bfloat16, 8> ds;
-        for (int e = 0; e < 8; e++) ds.v[e] = __float2bfloat16(lam[0] * gf[e]);
-        vec_store<__nv_bfloat16, 8>(dxs + i, ds);
-        for (int k = 0; k < 2; k++) {
-            __nv_bfloat16 *d = dx0 + k * table_stride + i;
-            Vec<__nv_bfloat16, 8> t = vec_load<__nv_bfloat16, 8>(d);
-            for (int e = 0; e < 8; e++) t.v[e] = __float2bfloat16(__bfloat162float(t.v[e]) + lam[1 + k] * gf[e]);
+            __nv_bfloat16 *d = j == 0 ? dxs + i : dx0 + (j - 1) * table_stride + i;
+            Vec<__nv_bfloat16, 8> t;
+            if (j == 0) {
+                for (int e = 0; e < 8; e++) t.v[e] = __float2bfloat16(lam * gf[e]);
+            } else {
+                t = vec_load<__nv_bfloat16, 8>(d);
+                for (int e = 0; e < 8; e++) t.v[e] = __float2bfloat16(__bfloat162float(t.v[e]) + lam * gf[e]);
+            }
             vec_store<__nv_bfloat16, 8>(d, t);
         }
     }

@@ -4,7 +4,7 @@
 #define GPTC_KERNELS_H
 
 /* SHA-256 of the kernels.cu beside this file. */
-#define GPTC_KERNELS_SOURCE_SHA256 "a9bc00ed12af2e1b0473bcf4865eb72777dc00816dba9f76503a757020b67b3b"
+#define GPTC_KERNELS_SOURCE_SHA256 "694254ed17a59979cc10304d284ea92d2abc92984cda8fea559bd8076eaef8cf"
 /* Every pointer argument of every kernel is aligned to this. */
 #define GPTC_KERNELS_ALIGN_BYTES 16
 #define GPTC_KERNELS_KERNEL_COUNT 26
