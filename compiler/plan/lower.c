@@ -677,8 +677,7 @@ static long long ds_slots(const ModelSpec *s, int i) {
         int w = s->attn.window.long_layer[i] ? lw : sw;
         widest = w > widest ? w : widest;
     }
-    long long slots = (long long)widest * bs / 16, most = (s->train.tokens_per_rank + 15) / 16;
-    return slots < most ? slots : most;
+    return plan_ds_slots(bs, widest, s->train.tokens_per_rank);
 }
 
 /* dxm (= the buffer dxa) += the attention block's input gradient. */
@@ -1017,6 +1016,11 @@ bool lower_plan(ModelBuild *b, char *err, size_t errlen) {
 
 int64_t plan_dim(PlanDim d, int64_t T) { return d.per_token * T + d.fixed; }
 int64_t plan_elems(const PlanBuf *b, int64_t T) { return b->per_token * T + b->fixed; }
+
+long long plan_ds_slots(int block_size, long long window_blocks, long long T) {
+    long long slots = window_blocks * block_size / 16, most = (T + 15) / 16;
+    return slots < most ? slots : most;
+}
 
 int plan_dtype_bytes(PlanDtype d) { return d == PD_BF16 || d == PD_U16 ? 2 : 4; }
 

@@ -166,6 +166,11 @@ void plan_free(Plan *p);
 /* The op graph, one elementary op per line, with each step's fused kernel. */
 void lower_print_graph(const Plan *p, StrBuf *out);
 
+/* The stored-dS slots per 16 queries (templates/attention.cu) that a
+ * window of window_blocks blocks of block_size tokens needs at T tokens:
+ * its 16-key granules, at most the tokens'. */
+long long plan_ds_slots(int block_size, long long window_blocks, long long T);
+
 /* Elements of a size rule at T tokens, and bytes of one element. */
 int64_t plan_dim(PlanDim d, int64_t T);
 int64_t plan_elems(const PlanBuf *b, int64_t T);

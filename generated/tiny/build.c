@@ -1850,7 +1850,7 @@ ModelBuild gptc_build = {
              {"attn_bwd_dkdv_h4_d32", "__nv_bfloat16 *dk, __nv_bfloat16 *dv, __nv_bfloat16 *ds, const __nv_bfloat16 *dy, const float *lse, const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int ds_slots, int rows", 26112},
              {"attn_bwd_dq_h4_d32", "__nv_bfloat16 *dq, const __nv_bfloat16 *ds, const __nv_bfloat16 *dy, const float *lse, const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int ds_slots, int rows", 8192}}},
     }},
-    .kernels_sha256 = "6da5c00cc7b0944f747196fc9b9f08abbac36f174bec5f1295a08a9d2e1d5bf8",
+    .kernels_sha256 = "e508bbe7c8841a0d92237aabd1df8d649a6916325f508d5e8fa4f5b36d318c11",
     .tuning = "",
     .has_plan = true,
     .plan = {.block_size = 32, .nbufs = 248, .nsteps = 166, .nforward = 57, .bufs = bufs, .steps = steps, .loss_buf = 131, .xs_buf = {8, 29, 49, 69, 85, 97}, .x0_buf = 8},

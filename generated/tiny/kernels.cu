@@ -1722,6 +1722,11 @@ __device__ __forceinline__ long long ds_offset(int h, int qb, int slot, int rows
     return ((h * nqb + qb) * ds_slots + slot) * 256;
 }
 
+// Whether query granule qb keeps key granule kb, kbf its first (see dQ's
+// two sources): the only granules attn_bwd_dkdv stores and attn_bwd_dq
+// reads.
+__device__ __forceinline__ bool ds_kept(int kb, int kbf, int qb) { return kb >= kbf && kb <= qb; }
+
 // attn_bwd_dkdv's store of one granule: a holds dS^T for the warp's 16 keys
 // (from key0) and queries t0 .. t0 + 15 as an A fragment (a[0] keys g,
 // queries 2t..; a[1] keys g + 8; a[2], a[3] the queries 8 further on);
@@ -1731,7 +1736,7 @@ __device__ __forceinline__ long long ds_offset(int h, int qb, int slot, int rows
 __device__ __forceinline__ void store_ds(__nv_bfloat16 *ds, const unsigned a[4], int doc, int t0, int key0,
                                          int window_blocks, int rows, int h, int ds_slots) {
     const int qb = t0 / 16, kb = key0 / 16, kbf = first_key_of(doc, t0, window_blocks) / 16;
-    if (t0 >= rows || kb < kbf || kb > qb) return;
+    if (t0 >= rows || !ds_kept(kb, kbf, qb)) return;
     const unsigned x0 = movmatrix_trans(a[0]), x1 = movmatrix_trans(a[1]);
     const unsigned x2 = movmatrix_trans(a[2]), x3 = movmatrix_trans(a[3]);
     *reinterpret_cast<uint4 *>(ds + ds_offset(h, qb, kb - kbf, rows, ds_slots) + 8 * gptc_lane()) =
@@ -1745,7 +1750,7 @@ __device__ __forceinline__ void load_ds_tile(uint4 g[DQ_KN / 16], const __nv_bfl
                                              int kbf, int h, int rows, int ds_slots) {
     for (int j = 0; j < DQ_KN / 16; j++) {
         const int kb = kb0 + j;
-        g[j] = live && kb >= kbf && kb <= qb
+        g[j] = live && ds_kept(kb, kbf, qb)
                    ? *reinterpret_cast<const uint4 *>(ds + ds_offset(h, qb, kb - kbf, rows, ds_slots) + 8 * gptc_lane())
                    : make_uint4(0u, 0u, 0u, 0u);
     }
@@ -1991,7 +1996,7 @@ attn_bwd_dq_h4_d32(__nv_bfloat16 *dq, const __nv_bfloat16 *ds, const __nv_bfloat
             if (kt < kend) load_ds_tile(g, ds, (k0 + DQ_KN) / 16, live, qb, kbf, h, rows, ds_slots);
             for (int j = 0; j < DQ_KN / 16; j++) {
                 const int kb = k0 / 16 + j;
-                if (!live || kb < kbf || kb > qb) continue;
+                if (!live || !ds_kept(kb, kbf, qb)) continue;
                 const unsigned a[4] = {now[j].x, now[j].y, now[j].z, now[j].w};
                 mma_cols(dqa, a, sk, j);
             }

@@ -306,8 +306,7 @@ static bool arg_value(Exec *e, const PlanStep *st, const PlanArg *a, ArgVal *v) 
     case ARG_DS_SLOTS: {
         int lw, sw, bs = e->b->spec.attn.window.block_size;
         spec_window_blocks(&e->b->spec, e->step, e->validation, &lw, &sw);
-        long long need = (long long)(e->b->spec.attn.window.long_layer[a->id] ? lw : sw) * bs / 16;
-        if (need > (e->T + 15) / 16) need = (e->T + 15) / 16;
+        long long need = plan_ds_slots(bs, e->b->spec.attn.window.long_layer[a->id] ? lw : sw, e->T);
         if (a->ival && need > a->ival)
             return fail(e, "step %s: a window of %lld tokens at %d tokens needs %lld stored-dS slots, the plan has %lld "
                            "(sized for the training schedule's widest window)",

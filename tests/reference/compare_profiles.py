@@ -63,6 +63,16 @@ def number(result, *keys):
     return None
 
 
+def row(name, a, a_rate, b, b_rate, ratio):
+    """One line of the table: a name, each side's figure and rate, and the
+    ratio of the two."""
+    print("%-26s %10s %-22s %10s %-22s %8s" % (name, a, a_rate, b, b_rate, ratio))
+
+
+def ratio(x, y):
+    return "%.2f" % (x / y) if x and y else "-"
+
+
 def print_steps(gr, tr, na, nb):
     """The timed steps side by side: ms per step, tokens per second, MFU and
     peak memory, where both results give them."""
@@ -76,10 +86,9 @@ def print_steps(gr, tr, na, nb):
         if x is None or y is None:
             continue
         if not header:
-            print("%-26s %10s %-22s %10s %-22s %8s" % ("timed steps", na[:10], "", nb[:10], "", na + "/" + nb))
+            row("timed steps", na[:10], "", nb[:10], "", na + "/" + nb)
             header = True
-        print("%-26s %10s %-22s %10s %-22s %8s" % (name, fmt % (x * scale), "", fmt % (y * scale), "",
-                                                  "%.2f" % (x / y) if y else "-"))
+        row(name, fmt % (x * scale), "", fmt % (y * scale), "", ratio(x, y))
 
 
 def main():
@@ -94,26 +103,20 @@ def main():
     (gr, g), (tr, t) = load(a.gptc, "gptc bench --profile N --json"), load(a.torch, "bench_gpu.py --profile N --out")
     print_steps(gr, tr, na, nb)
     gopt, topt = number(gr, "opt_ms", "median_opt_ms"), number(tr, "opt_ms", "median_opt_ms")
-    print("%-26s %10s %-22s %10s %-22s %8s" % ("class", na[:7] + " ms", na[:16] + " rate", nb[:7] + " ms",
-                                               nb[:16] + " rate", na + "/" + nb))
+    row("class", na[:7] + " ms", na[:16] + " rate", nb[:7] + " ms", nb[:16] + " rate", na + "/" + nb)
     tg = tt = 0.0
     for c in t:
         ge, te = g.get(c, {}), t[c]
         gm, tm = ge.get("ms", 0.0), te.get("ms", 0.0)
         tg, tt = tg + gm, tt + tm
-        ratio = "%.2f" % (gm / tm) if tm > 0 and gm > 0 else "-"
-        print("%-26s %10.3f %-22s %10.3f %-22s %8s" % (c, gm, rate(ge, a.peak_tflops, a.peak_gbs, ge), tm,
-                                                      rate(te, a.peak_tflops, a.peak_gbs, te if a.names else ge),
-                                                      ratio))
-    print("%-26s %10.3f %-22s %10.3f %-22s %8s" % ("forward+backward", tg, "", tt, "",
-                                                  "%.2f" % (tg / tt) if tt > 0 else "-"))
+        row(c, "%.3f" % gm, rate(ge, a.peak_tflops, a.peak_gbs, ge), "%.3f" % tm,
+            rate(te, a.peak_tflops, a.peak_gbs, te if a.names else ge), ratio(gm, tm))
+    row("forward+backward", "%.3f" % tg, "", "%.3f" % tt, "", ratio(tg, tt))
     # The optimizer is outside both profiles: each side's timed steps say
     # how long it took.
     if gopt is not None and topt is not None:
-        print("%-26s %10.3f %-22s %10.3f %-22s %8s" % ("optimizer (timed steps)", gopt, "", topt, "",
-                                                      "%.2f" % (gopt / topt) if topt > 0 else "-"))
-        print("%-26s %10.3f %-22s %10.3f %-22s %8s" % ("step", tg + gopt, "", tt + topt, "",
-                                                      "%.2f" % ((tg + gopt) / (tt + topt)) if tt + topt > 0 else "-"))
+        row("optimizer (timed steps)", "%.3f" % gopt, "", "%.3f" % topt, "", ratio(gopt, topt))
+        row("step", "%.3f" % (tg + gopt), "", "%.3f" % (tt + topt), "", ratio(tg + gopt, tt + topt))
 
 
 if __name__ == "__main__":
