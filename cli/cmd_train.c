@@ -21,8 +21,7 @@
 #include "compiler/lang/spec_json.h"
 #include "runtime/train/train.h"
 #include "compiler/lang/validate.h"
-#include "compiler/tune/db.h"
-#include "runtime/device/tune_bench.h"
+#include "cli/train_db.h"
 #include "compiler/util/fsutil.h"
 
 static const char help[] =
@@ -73,7 +72,8 @@ static const char help[] =
     "                    the build it carries (not train.tokens_per_rank)\n"
     "  --db FILE         the kernels' variants as chosen in this tuning database\n"
     "                    (gptc tune), if it holds for this gptc and executor;\n"
-    "                    not for a generated trainer (gptc compile --db)\n"
+    "                    with several ranks, rank 0 reads it and sends it to\n"
+    "                    every rank; not for a generated trainer (gptc compile --db)\n"
     "  --no-progress     no progress display on stderr\n"
     "\n"
     "A NaN or infinite loss stops the run with the last good checkpoint intact.\n"
@@ -254,25 +254,25 @@ static int start(TrainArgs *a, const ModelBuild *mb, const char *command, int ar
     return a->o.ranks ? train_ranks(mb, &a->o, &a->cmd, command, argc, argv) : train_run(mb, &a->o);
 }
 
-/* --db's choices, if the database holds for executor `backend`: every
- * validator that tuning there writes (tune_validators; on sim, by the cost
- * model or by the host's clock, as the database says); NULL, said, if not. */
-static TuneChoices *tune_choices(const char *path, const char *backend) {
-    if (!strcmp(backend, "ref")) {
-        fprintf(stderr, "gptc train: --db: the ref executor runs no generated kernels to tune\n");
-        return NULL;
+/* --db's choices (train_db.h) for this process: none for the process that
+ * starts the ranks (they read the database, rank 0 alone), on a rank with
+ * the collectives that the run then uses (a->o.coll). False, said, if the
+ * choices cannot be had. */
+static bool db_choices(TrainArgs *a, TuneChoices **out) {
+    *out = NULL;
+    if (!a->db) return true;
+    if (!strcmp(a->o.backend, "ref")) {
+        fprintf(stderr, "%s: --db: the ref executor runs no generated kernels to tune\n", prog);
+        return false;
     }
-    TuneValidator here[TUNE_MAX_VALIDATORS];
-    TuneDb *db = malloc(sizeof *db);
-    TuneChoices *t = malloc(sizeof *t);
+    bool rank = coll_launcher_size() > 0 || coll_hub_started();
+    if (a->o.ranks > 1 && !rank) return true;
     char err[1024];
-    const char *device = db && tune_db_read(path, db, err, sizeof err) ? tune_db_value(db, "device") : NULL;
-    int nhere = tune_validators(backend, device && !strcmp(device, "sim cost model"), here, TUNE_MAX_VALIDATORS, err, sizeof err);
-    free(db);
-    if (t && nhere > 0 && tune_db_choices(path, here, nhere, true, t, err, sizeof err)) return t;
-    fprintf(stderr, "gptc train: --db: %s\n", t ? err : "out of memory");
-    free(t);
-    return NULL;
+    if (rank && !(a->o.coll = coll_open(train_rank_timeout(&a->o), err, sizeof err))) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        return false;
+    }
+    return (*out = train_db_choices(prog, a->db, a->o.backend, a->o.coll));
 }
 
 int cmd_train(int argc, char **argv) {
@@ -289,7 +289,7 @@ int cmd_train(int argc, char **argv) {
     } else if (!spec_load(a->model, a->cli.sets, a->cli.nsets, spec)) {
         fprintf(stderr, "gptc train: %s is not a valid model\n", a->model);
         rc = 2;
-    } else if (a->db && !(choices = tune_choices(a->db, a->o.backend))) {
+    } else if (!db_choices(a, &choices)) {
         rc = 2;
     } else if (!(mb = model_build_tuned(spec, choices, why, sizeof why))) {
         fprintf(stderr, "gptc train: %s: %s\n", a->model, why);
@@ -297,6 +297,7 @@ int cmd_train(int argc, char **argv) {
     } else {
         rc = start(a, mb, "train", argc, argv);
     }
+    coll_close(a->o.coll);
     model_build_free(mb);
     free(choices);
     diag_reset();

@@ -19,7 +19,9 @@
 #     refused; a database timed on sim holds for a sim run here, and a GEMM's
 #     algorithm from it is what the run uses (its bits move), one
 #     the device lacks is an error naming the GEMM, and compile --db writes
-#     it into the generated build; 4 ranks (each checks rank 0's choices) give 1 process's bits; --db is refused on ref, for another device and for another
+#     it into the generated build; 4 ranks run rank 0's choices (rank 0
+#     alone reads the database; its error stops every rank, said once) and
+#     give 1 process's bits; --db is refused on ref, for another device and for another
 #     gptc version, and a damaged database is an error at its line.
 . "$(dirname "$0")/lib.sh" tune "$@"
 
@@ -121,14 +123,29 @@ expect 0 "gptc compile --db with a GEMM's algorithm" "gptc compile: wrote" -- \
     "$bin" compile models/tiny.yaml --db "$tmp/gemm.db" --no-compile -o "$tmp/gen-gemm"
 grep -q "\.ngemm = " "$tmp/gen-gemm/build.c" && grep -q "\.shape = \"$gemm\"" "$tmp/gen-gemm/build.c" &&
     pass "... writes it into the generated build" || fail "the generated build lacks the GEMM's algorithm"
-# Four ranks, each reading the database, check that they hold rank 0's
-# choices, and give one process's bits.
-four=(models/tiny.yaml --backend sim --db "$tmp/relu2.db" --set "train.data.train=$tmp/data/t_train_*.bin"
+# Four ranks take rank 0's choices: rank 0 alone reads the database, here
+# a pipe that gives its bytes once (a second reader would wait for ever:
+# timeout ends it), and sends them; each rank checks them on its own
+# device. They give one process's bits.
+four=(models/tiny.yaml --backend sim --set "train.data.train=$tmp/data/t_train_*.bin"
       --set "train.data.val=$tmp/data/t_val_*.bin" --set train.ranks=4 --set train.tokens_per_rank=128
       --set attention.window.max_tokens=128 --set train.val.tokens=512 --set train.val.tokens_per_rank=128
       --set train.steps=1 --no-progress --threads 1)
-expect 0 "gptc train --db on sim, 4 ranks" "done at step 1" -- "$bin" train "${four[@]}" --ranks 4 --run-dir "$tmp/four"
-expect 0 "... and in one process" "done at step 1" -- "$bin" train "${four[@]}" --run-dir "$tmp/one"
+mkfifo "$tmp/relu2.pipe"
+cat "$tmp/relu2.db" > "$tmp/relu2.pipe" &
+writer=$!
+expect 0 "gptc train --db on sim, 4 ranks, the database read once" "done at step 1" -- \
+    timeout 300 "$bin" train "${four[@]}" --db "$tmp/relu2.pipe" --ranks 4 --run-dir "$tmp/four"
+kill $writer 2>/dev/null
+expect 2 "... whose checkpoint holds rank 0's choices: a resume without them is refused" 'kernel tuning: "' -- \
+    "$bin" train "${four[@]}" --resume --run-dir "$tmp/four"
+printf 'gptc-tune 1\nchoice relu2 - m512 threads=1024\n' > "$tmp/bad4.db"
+expect 2 "4 ranks: rank 0's damaged database stops every rank" "rank 0: --db: $tmp/bad4.db:2: expected: choice FAMILY" -- \
+    timeout 300 "$bin" train "${four[@]}" --db "$tmp/bad4.db" --ranks 4 --run-dir "$tmp/bad4"
+[ ! -e "$tmp/bad4" ] && [ "$(grep -c -- '--db:' "$tmp/out")" = 1 ] &&
+    pass "... said once, and no run directory" || fail "a damaged database on 4 ranks" "$(cat "$tmp/out")"
+four+=(--db "$tmp/relu2.db")
+expect 0 "the 4 ranks' run in one process" "done at step 1" -- "$bin" train "${four[@]}" --run-dir "$tmp/one"
 params "$tmp/four" "$tmp/four.st" && params "$tmp/one" "$tmp/one.st" && cmp -s "$tmp/four.st" "$tmp/one.st" &&
     pass "4 ranks under the database's choices give one process's bits" || fail "4 ranks differ from 1"
 expect 2 "a resume without the run's choices is refused" 'kernel tuning: "' -- \

@@ -96,10 +96,7 @@ static const char *parse_line(char *line, TuneDb *db) {
     return "expected validator, candidate or choice";
 }
 
-bool tune_db_read(const char *path, TuneDb *db, char *err, size_t errlen) {
-    size_t len;
-    char *text = fs_read(path, &len);
-    if (!text) return snprintf(err, errlen, "%s: %s", path, strerror(errno)), false;
+bool tune_db_parse(const char *path, char *text, size_t len, TuneDb *db, char *err, size_t errlen) {
     memset(db, 0, sizeof *db);
     const char *why = NULL, *nul = memchr(text, 0, len);
     int lineno = 0;
@@ -114,9 +111,17 @@ bool tune_db_read(const char *path, TuneDb *db, char *err, size_t errlen) {
         else if (lineno > 1 && *first && *first != '#') why = parse_line(line, db);
     }
     if (!why && lineno == 0) why = "empty file", lineno = 1;
-    free(text);
     if (why) snprintf(err, errlen, "%s:%d: %s", path, lineno, why);
     return !why;
+}
+
+bool tune_db_read(const char *path, TuneDb *db, char *err, size_t errlen) {
+    size_t len;
+    char *text = fs_read(path, &len);
+    if (!text) return snprintf(err, errlen, "%s: %s", path, strerror(errno)), false;
+    bool ok = tune_db_parse(path, text, len, db, err, errlen);
+    free(text);
+    return ok;
 }
 
 static void put_variant(StrBuf *o, const char *kind, const TuneChoice *c) {
@@ -182,16 +187,6 @@ bool tune_db_holds(const TuneDb *db, const char *path, const TuneValidator *here
 }
 
 const char *tune_db_value(const TuneDb *db, const char *name) { return value_of(db->v, db->nvalidators, name); }
-
-bool tune_db_choices(const char *path, const TuneValidator *here, int nhere, bool every, TuneChoices *out,
-                     char *err, size_t errlen) {
-    TuneDb *db = malloc(sizeof *db);
-    if (!db) return snprintf(err, errlen, "out of memory"), false;
-    bool ok = tune_db_read(path, db, err, errlen) && tune_db_holds(db, path, here, nhere, every, err, errlen);
-    if (ok) *out = db->choices;
-    free(db);
-    return ok;
-}
 
 bool tune_same_key(const TuneChoice *a, const TuneChoice *b) {
     return !strcmp(a->family, b->family) && !strcmp(a->shape, b->shape) && !strcmp(a->tpl, b->tpl);

@@ -53,6 +53,11 @@ typedef struct {
 /* Reads PATH into *db (overwritten). False with "PATH:LINE: why" in err. */
 bool tune_db_read(const char *path, TuneDb *db, char *err, size_t errlen);
 
+/* The same for a database's bytes text[0..len), read from PATH (which
+ * messages name), with text[len] == 0 as fs_read leaves it. Its lines are
+ * cut in place. */
+bool tune_db_parse(const char *path, char *text, size_t len, TuneDb *db, char *err, size_t errlen);
+
 /* Writes db to PATH atomically. */
 bool tune_db_write(const char *path, const TuneDb *db, char *err, size_t errlen);
 
@@ -69,12 +74,6 @@ bool tune_db_holds(const TuneDb *db, const char *path, const TuneValidator *here
 
 /* Whether two choices are for the same (family, template, shape). */
 bool tune_same_key(const TuneChoice *a, const TuneChoice *b);
-
-/* Reads PATH, checks that it holds where `here` was measured (as
- * tune_db_holds), and gives its choices. False with the reason (FILE:LINE, or the validator that
- * differs) in err. */
-bool tune_db_choices(const char *path, const TuneValidator *here, int nhere, bool every, TuneChoices *out,
-                     char *err, size_t errlen);
 
 /* The value of db's validator `name`, or NULL. */
 const char *tune_db_value(const TuneDb *db, const char *name);

@@ -362,7 +362,7 @@ static void teardown(Trainer *t) {
     data_close(t->val);
     backend_close(&t->be);
     tree_sum_free(&t->gsum);
-    coll_close(t->coll);
+    if (t->coll != t->o->coll) coll_close(t->coll);
     free(t->slice_loss);
     free(t->val_loss);
     free(t->in);
@@ -577,8 +577,9 @@ int train_max_tokens(const ModelSpec *s) {
 }
 
 /* Every rank runs the kernels rank 0 runs: rank 0 sends the hash of its
- * tuning choices, and each rank compares its own (each built from the same
- * command line, so only a database changed under a run can differ). */
+ * tuning choices, and each rank compares its own. gptc train's ranks build
+ * from the database rank 0 sent them (cli/train_db.h); generated trainers
+ * started apart, or a build that went otherwise, are caught here. */
 static bool same_tuning(Trainer *t, char *err, size_t errcap) {
     char root[sizeof t->mb->tuning];
     memcpy(root, t->mb->tuning, sizeof root);
@@ -602,7 +603,7 @@ int train_with(const ModelBuild *mb, const TrainOptions *o, const Backend *be) {
         openblas_set_num_threads(o->threads);
     }
     char err[2048];
-    if (!(t.coll = coll_open(train_rank_timeout(o), err, sizeof err))) {
+    if (!(t.coll = o->coll ? o->coll : coll_open(train_rank_timeout(o), err, sizeof err))) {
         fprintf(stderr, "gptc train: %s\n", err);
         teardown(&t);
         return 2;

@@ -34,6 +34,8 @@ typedef struct {
                            * without a launcher); else that many must run */
     double rank_timeout;  /* seconds any rank waits for another; 0: the
                            * default, TRAIN_RANK_TIMEOUT */
+    struct Coll *coll;    /* the ranks' collectives, opened (and closed)
+                           * by the caller; NULL: the trainer's own */
 } TrainOptions;
 
 /* How long a rank waits for another by default before it stops the run:
