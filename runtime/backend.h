@@ -98,6 +98,11 @@ typedef struct Backend {
     int (*replay)(void *impl, int from, int to);
     /* The GEMM that plan step `step` runs at the last forward's T. */
     int (*gemm_of)(void *impl, int step, GpuGemm *out);
+    /* Product j of a Newton-Schulz iteration of Muon tensor i
+     * (optim_gpu_ns_gemm); with `ready`, its operands as step `step` makes
+     * them from the last backward's gradients. 0, 1 when there is no such
+     * product, or -1 with the reason in error(). */
+    int (*ns_gemm)(void *impl, int i, int j, bool ready, int step, GpuGemm *out);
     Gpu *(*gpu)(void *impl);
 } Backend;
 

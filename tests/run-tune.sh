@@ -8,7 +8,8 @@
 #     by sim's clock (every launch timed alone, the whole-step A/B) writes
 #     the host's validators and each variant's time, and a budget that runs
 #     out leaves every rule untimed; every GEMM shape's algorithms (sim's
-#     split-K sums) gated on their own outputs and timed; without a GPU, on ref, and with
+#     split-K sums), the optimizer's Newton-Schulz products included, gated
+#     on their own outputs over the operands the step gives them and timed; without a GPU, on ref, and with
 #     --cost-model off sim, tuning is refused; a database of another device
 #     is not overwritten, --only that matches nothing fails;
 #   - gptc compile --db applies the choices and says where they come from,
@@ -17,7 +18,8 @@
 #     threads and vector width) gives the rules' parameters bit for bit,
 #     the checkpoint keeps the choices, and a resume without them is
 #     refused; a database timed on sim holds for a sim run here, and a GEMM's
-#     algorithm from it is what the run uses (its bits move), one
+#     algorithm from it is what the run uses (its bits move), a Newton-Schulz
+#     product's what the optimizer uses, one
 #     the device lacks is an error naming the GEMM, and compile --db writes
 #     it into the generated build; 4 ranks run rank 0's choices (rank 0
 #     alone reads the database; its error stops every rank, said once) and
@@ -64,6 +66,17 @@ grep -q '^candidate gemm - m128_n512_k128_nn_hhh_b0 algo=default ok ' "$tmp/time
     grep -q '^choice gemm - m128_n512_k128_nn_hhh_b0 algo=' "$tmp/timed.db" &&
     pass "... every GEMM shape's algorithms, each within tolerance of the default's output, timed, and a choice" ||
     fail "the GEMMs' database" "$(grep gemm "$tmp/timed.db" | head -n 8)"
+# Muon's Newton-Schulz products (tiny's attention weights: four 128 x 128
+# matrices a batch) are tuned too, gated on their own operands.
+ns=m128_n128_k128_x4_nn_hhf_b0
+grep -q "^candidate gemm - $ns algo=default ok " "$tmp/timed.db" &&
+    grep -q "^candidate gemm - $ns algo=1\.0\.0\.2\.0\.0\.0\.0\.0 ok " "$tmp/timed.db" &&
+    grep -q "^candidate gemm - m128_n128_k128_x4_nt_hhh_b0 algo=1\.0\.0\.4\.0\.0\.0\.0\.0 ok " "$tmp/timed.db" &&
+    pass "... and the optimizer's Newton-Schulz products, gated and timed" ||
+    fail "the Newton-Schulz GEMMs' database" "$(grep _x4_ "$tmp/timed.db")"
+! grep -q '^candidate gemm .* wrong' "$tmp/timed.db" &&
+    pass "... every GEMM gated on the operands its step gives it (none wrong)" ||
+    fail "a GEMM algorithm of sim's judged wrong" "$(grep '^candidate gemm .* wrong' "$tmp/timed.db")"
 expect 0 "a budget that runs out before the first round" "the budget ran out after 0 of 1 rounds" -- \
     "$bin" tune "${timed[@]}" --only gemm --budget 0.001 --db "$tmp/budget.db"
 ! grep -q '^candidate gemm .* ok' "$tmp/budget.db" && grep -q '^candidate gemm .* untimed$' "$tmp/budget.db" &&
@@ -116,6 +129,12 @@ params "$tmp/gemm" "$tmp/gemm.st" && ! cmp -s "$tmp/rules.st" "$tmp/gemm.st" &&
     fail "the GEMM's algorithm left the rules' parameters"
 printf 'gptc-tune 1\nvalidator gptc %s\nvalidator device sim cost model\nchoice gemm - %s algo=7.0.0.2.0.0.0.0.0\n' \
     "$version" "$gemm" > "$tmp/gemm7.db"
+sed "s/^choice gemm - $ns algo=.*/choice gemm - $ns algo=1.0.0.2.0.0.0.0.0/" "$tmp/timed.db" > "$tmp/ns.db"
+expect 0 "a Newton-Schulz product's algorithm from the database" "done at step 2" -- \
+    "$bin" train "${common[@]}" --steps 2 --db "$tmp/ns.db" --run-dir "$tmp/ns"
+grep -q "^choice gemm - $ns algo=1\.0\.0\.2\." "$tmp/ns.db" && params "$tmp/ns" "$tmp/ns.st" && ! cmp -s "$tmp/rules.st" "$tmp/ns.st" && ! cmp -s "$tmp/gemm.st" "$tmp/ns.st" &&
+    pass "... is what the optimizer runs: the parameters' last bits move" ||
+    fail "the Newton-Schulz product's algorithm left the rules' parameters"
 expect 2 "an algorithm the device does not have is an error naming the GEMM" "GEMM $gemm: no algorithm 7" -- \
     "$bin" train "${common[@]}" --steps 1 --db "$tmp/gemm7.db" --run-dir "$tmp/gemm7"
 [ ! -e "$tmp/gemm7" ] && pass "... and leaves no run directory" || fail "a refused GEMM algorithm left a run directory"

@@ -221,6 +221,13 @@ static int dev_gemm_of(void *impl, int step, GpuGemm *out) {
     return 0;
 }
 
+static int dev_ns_gemm(void *impl, int i, int j, bool ready, int step, GpuGemm *out) {
+    Dev *d = impl;
+    int rc = optim_gpu_ns_gemm(d->opt, i, j, ready ? exec_grads(d->e) : NULL, step, out);
+    if (rc < 0) dev_fail(d, "a Newton-Schulz product", d->g.err);
+    return rc;
+}
+
 static Gpu *dev_gpu(void *impl) { return &((Dev *)impl)->g; }
 
 static void dev_close(void *impl) {
@@ -299,6 +306,7 @@ static bool dev_build(Dev *d, Backend *b, int max_T, char *err, size_t errcap) {
                    .use_build = dev_use_build,
                    .replay = dev_replay,
                    .gemm_of = dev_gemm_of,
+                   .ns_gemm = dev_ns_gemm,
                    .gpu = dev_gpu};
     return true;
 }

@@ -65,3 +65,9 @@ void gpu_gemm_key(const GpuGemm *mm, char *out, size_t cap) {
              mm->a_type == GPU_BF16 ? 'h' : 'f', mm->b_type == GPU_BF16 ? 'h' : 'f', mm->c_type == GPU_BF16 ? 'h' : 'f',
              mm->beta != 0.0f);
 }
+
+void gpu_gemm_timed_name(const GpuGemm *mm, char out[GPU_TIMED_NAME]) {
+    char key[GPU_TIMED_NAME - 8];
+    gpu_gemm_key(mm, key, sizeof key);
+    snprintf(out, GPU_TIMED_NAME, "gemm %s", key);
+}

@@ -71,13 +71,16 @@ typedef struct GpuLaunch {
     size_t smem_bytes;
 } GpuLaunch;
 
-/* One timed launch or GEMM (Gpu.timed): the kernel's name, or "gemm",
- * and its device time. */
+/* One timed launch or GEMM (Gpu.timed): the kernel's name, or "gemm "
+ * and the GEMM's key (gpu_gemm_timed_name), and its device time. */
 #define GPU_TIMED_NAME 96
 typedef struct {
     char name[GPU_TIMED_NAME];
     double ms;
 } GpuTimed;
+
+/* A GEMM's name in the timing log: "gemm " and gpu_gemm_key's text. */
+void gpu_gemm_timed_name(const GpuGemm *mm, char out[GPU_TIMED_NAME]);
 
 typedef struct Gpu Gpu;
 struct Gpu {

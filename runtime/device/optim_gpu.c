@@ -255,36 +255,52 @@ static int combine(OptimGpu *o, void *out, const void *x, const float *t, float 
 }
 
 /* A batched bf16 x bf16 GEMM: C = op(A) op(B), count matrices. */
-static int gemm(OptimGpu *o, int count, int m, int n, int k, int ta, int tb, const void *a, const void *b,
-                void *c, GpuDtype ct) {
-    GpuGemm mm = {.m = m, .n = n, .k = k, .batch = count, .trans_a = ta, .trans_b = tb,
-                  .a_type = GPU_BF16, .b_type = GPU_BF16, .c_type = ct, .a = a, .b = b, .c = c,
-                  .lda = ta ? m : k, .ldb = tb ? k : n, .ldc = n,
-                  .stride_a = (long long)m * k, .stride_b = (long long)k * n, .stride_c = (long long)m * n,
-                  .alpha = 1, .beta = 0};
-    return o->g->gemm(o->g, &mm);
+static GpuGemm batched(int count, int m, int n, int k, int ta, int tb, const void *a, const void *b, void *c,
+                       GpuDtype ct) {
+    return (GpuGemm){.m = m, .n = n, .k = k, .batch = count, .trans_a = ta, .trans_b = tb,
+                     .a_type = GPU_BF16, .b_type = GPU_BF16, .c_type = ct, .a = a, .b = b, .c = c,
+                     .lda = ta ? m : k, .ldb = tb ? k : n, .ldc = n,
+                     .stride_a = (long long)m * k, .stride_b = (long long)k * n, .stride_c = (long long)m * n,
+                     .alpha = 1, .beta = 0};
 }
 
-/* The recipe's quintic iterations on X (normalised). X holds `count`
- * matrices [rows, cols]; with r = min(rows, cols) and c the other, the
- * iteration runs on the wide r x c orientation: for a tall matrix that is
- * X^T, reached through the GEMMs' trans flags (A = X^T X, and X = a X +
- * X B^T, which is (a X^T + B X^T)^T). */
-static int newton_schulz(OptimGpu *o, int count, int rows, int cols) {
-    const SpecMuon *mu = &o->b->spec.train.muon;
+/* The three products of a Newton-Schulz iteration on `count` matrices
+ * [rows, cols], A = X X^T, T = A A, T = B X, over the buffers. With r =
+ * min(rows, cols) and c the other, the iteration runs on the wide r x c
+ * orientation: for a tall matrix that is X^T, reached through the GEMMs'
+ * trans flags (A = X^T X, and X = a X + X B^T, which is (a X^T + B
+ * X^T)^T). */
+static void ns_products(const OptimGpu *o, int count, int rows, int cols, GpuGemm mm[3]) {
     bool tall = rows > cols;
     int r = tall ? cols : rows, c = tall ? rows : cols;
-    long long nx = (long long)count * r * c, na = (long long)count * r * r;
-    for (int it = 0; it < mu->ns_steps; it++) {
-        float a = (float)mu->ns_coef[it][0], b = (float)mu->ns_coef[it][1], cc = (float)mu->ns_coef[it][2];
-        if ((tall ? gemm(o, count, r, r, c, 1, 0, o->x, o->x, o->a, GPU_BF16)
-                  : gemm(o, count, r, r, c, 0, 1, o->x, o->x, o->a, GPU_BF16)) ||
-            gemm(o, count, r, r, r, 0, 0, o->a, o->a, o->t, GPU_F32) || combine(o, o->b2, o->a, o->t, b, cc, na) ||
-            (tall ? gemm(o, count, c, r, r, 0, 1, o->x, o->b2, o->t, GPU_F32)
-                  : gemm(o, count, r, c, r, 0, 0, o->b2, o->x, o->t, GPU_F32)) ||
-            combine(o, o->x, o->x, o->t, a, 1.0f, nx))
-            return -1;
-    }
+    mm[0] = tall ? batched(count, r, r, c, 1, 0, o->x, o->x, o->a, GPU_BF16)
+                 : batched(count, r, r, c, 0, 1, o->x, o->x, o->a, GPU_BF16);
+    mm[1] = batched(count, r, r, r, 0, 0, o->a, o->a, o->t, GPU_F32);
+    mm[2] = tall ? batched(count, c, r, r, 0, 1, o->x, o->b2, o->t, GPU_F32)
+                 : batched(count, r, c, r, 0, 0, o->b2, o->x, o->t, GPU_F32);
+}
+
+/* Newton-Schulz iteration `it` of tensor i's matrices, up to (not
+ * including) product `upto` (3: the whole iteration, X updated). */
+static int ns_iteration(OptimGpu *o, int i, int it, int upto) {
+    const SpecMuon *mu = &o->b->spec.train.muon;
+    int rows, cols, count;
+    params_matrix_shape(meta(o, i), &rows, &cols, &count);
+    GpuGemm mm[3];
+    ns_products(o, count, rows, cols, mm);
+    long long nx = (long long)count * rows * cols, na = (long long)count * mm[1].m * mm[1].m;
+    float a = (float)mu->ns_coef[it][0], b = (float)mu->ns_coef[it][1], c = (float)mu->ns_coef[it][2];
+    if ((upto > 0 && o->g->gemm(o->g, &mm[0])) || (upto > 1 && o->g->gemm(o->g, &mm[1])) ||
+        (upto > 1 && combine(o, o->b2, o->a, o->t, b, c, na)) || (upto > 2 && o->g->gemm(o->g, &mm[2])) ||
+        (upto > 2 && combine(o, o->x, o->x, o->t, a, 1.0f, nx)))
+        return -1;
+    return 0;
+}
+
+/* The recipe's quintic iterations on X (normalised). */
+static int newton_schulz(OptimGpu *o, int i) {
+    for (int it = 0; it < o->b->spec.train.muon.ns_steps; it++)
+        if (ns_iteration(o, i, it, 3)) return -1;
     return 0;
 }
 
@@ -315,12 +331,6 @@ static int muon_normalize(OptimGpu *o, int i) {
     return launch(o, o->b->optim.colsum, count, sum) || launch(o, o->b->optim.normalize, n, norm) ? -1 : 0;
 }
 
-static int muon_ns(OptimGpu *o, int i) {
-    int rows, cols, count;
-    params_matrix_shape(meta(o, i), &rows, &cols, &count);
-    return newton_schulz(o, count, rows, cols);
-}
-
 static int muon_update(OptimGpu *o, int i, GpuParamTensor *t, int step, double mult) {
     MuonCoefs mc = optim_muon_coefs(&o->b->spec, meta(o, i), step, mult);
     long long n = meta(o, i)->numel;
@@ -330,8 +340,19 @@ static int muon_update(OptimGpu *o, int i, GpuParamTensor *t, int step, double m
 
 int optim_gpu_direction(OptimGpu *o, int i, const float *grads, int step, const void **x) {
     if (i < 0 || i >= o->n || meta(o, i)->opt != OPT_MUON) return gpu_fail(o->g, "optim_gpu: tensor %d is not Muon's", i);
-    if (muon_momentum(o, i, grads, step) || muon_normalize(o, i) || muon_ns(o, i)) return -1;
+    if (muon_momentum(o, i, grads, step) || muon_normalize(o, i) || newton_schulz(o, i)) return -1;
     *x = o->x;
+    return 0;
+}
+
+int optim_gpu_ns_gemm(OptimGpu *o, int i, int j, const float *grads, int step, GpuGemm *out) {
+    if (i < 0 || i >= o->n || meta(o, i)->opt != OPT_MUON || j < 0 || j > 2) return 1;
+    int rows, cols, count;
+    params_matrix_shape(meta(o, i), &rows, &cols, &count);
+    GpuGemm mm[3];
+    ns_products(o, count, rows, cols, mm);
+    *out = mm[j];
+    if (grads && (muon_momentum(o, i, grads, step) || muon_normalize(o, i) || ns_iteration(o, i, 0, j))) return -1;
     return 0;
 }
 
@@ -365,7 +386,7 @@ static int run_launch(OptimGpu *o, const OptimLaunch *l, GpuParams *p, const flo
     case OL_CAST: return cast(o, i, &p->t[i]);
     case OL_MOMENTUM: return muon_momentum(o, i, grads, step);
     case OL_NORM: return owner ? muon_normalize(o, i) : 0;
-    case OL_NEWTON_SCHULZ: return owner ? muon_ns(o, i) : 0;
+    case OL_NEWTON_SCHULZ: return owner ? newton_schulz(o, i) : 0;
     case OL_UPDATE: return owner ? muon_update(o, i, &p->t[i], step, mult) : 0;
     case OL_SHARE: return o->comm ? share(o, i, p) : 0;
     }

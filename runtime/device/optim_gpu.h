@@ -100,6 +100,15 @@ int optim_gpu_step(OptimGpu *o, GpuParams *p, const float *grads, int step);
  * exposed for the tests. */
 int optim_gpu_direction(OptimGpu *o, int i, const float *grads, int step, const void **x);
 
+/* Product j (0: A = X X^T, 1: T = A A, 2: T = B X) of a Newton-Schulz
+ * iteration of Muon tensor i, over the optimizer's buffers, for gptc tune
+ * (its algorithms are tuned like the step's GEMMs): 0, or 1 when tensor i
+ * is not Muon's or j is not 0..2. With grads (device) it also makes the
+ * product's operands what step `step` gives them: the momentum update
+ * (the state advances), the normalisation and the first iteration up to
+ * the product; -1 on failure. */
+int optim_gpu_ns_gemm(OptimGpu *o, int i, int j, const float *grads, int step, GpuGemm *out);
+
 /* The state, as optim_state names and lays it out ("adam_m", "adam_v",
  * "muon_momentum": each the tensors' values back to back in params_list
  * order), so that checkpoints are interchangeable with ref: copied to host

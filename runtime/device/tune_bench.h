@@ -69,22 +69,25 @@ void tune_bench_close(TuneBench *tb);
 const char *tune_bench_backend(const TuneBench *tb);
 
 /* Appends to ins (holding *n instances, room for cap; the array the bench
- * was opened with) one instance per GEMM shape of the plan at T tokens
- * with more than one algorithm on the device: candidate 0 the device's
- * default, then its other algorithms (Gpu.gemm_algos), each marked as
- * reordering sums. Returns how many, or -1 with err. From then on the
- * bench's gate steps and timing take them too: a GEMM's time is its plan
- * steps' (the optimizer's Newton-Schulz GEMMs keep the default). */
+ * was opened with) one instance per GEMM shape of the plan at T tokens and
+ * of the optimizer's Newton-Schulz products (Backend.ns_gemm) with more
+ * than one algorithm on the device: candidate 0 the device's default, then
+ * its other algorithms (Gpu.gemm_algos), each marked as reordering sums.
+ * Returns how many, or -1 with err. From then on the bench's gate steps
+ * and timing take them too: a GEMM's time is its plan steps' and its
+ * products' in the optimizer's step (timed GEMMs are named by their key). */
 int tune_bench_gemms(TuneBench *tb, TuneInstance *ins, int *n, int cap, int T, char *err, size_t errlen);
 
 /* The gate of the GEMM instances among ins[0..n) (added by
- * tune_bench_gemms at T tokens): after a step of the rules at T, the first
- * plan step of each shape is replayed over the operands it finds, under
- * the default algorithm and under each TUNE_OK variant, and each output is
- * compared with the default's within GATE_GEMM_*_REL; a variant outside is
- * marked TUNE_WRONG with why. The whole-step gate cannot judge a GEMM: it
- * runs at fewer tokens than the shape's, and Muon's orthogonalisation
- * magnifies any reordered gradient bit. False with err when a step fails. */
+ * tune_bench_gemms at T tokens): after a step of the rules at T, the plan
+ * is replayed up to the first step of each shape, in order, so that the
+ * step runs over its real operands, under the default algorithm and under
+ * each TUNE_OK variant; a shape only Newton-Schulz runs, over a product's
+ * operands made from the step's gradients. Each output is compared with the
+ * default's within GATE_GEMM_*_REL; a variant outside is marked TUNE_WRONG
+ * with why. The whole-step gate cannot judge a GEMM: it runs at fewer
+ * tokens than the shape's, and Muon's orthogonalisation magnifies any
+ * reordered gradient bit. False with err when a step fails. */
 bool tune_bench_gemm_gate(TuneBench *tb, TuneInstance *ins, int n, int T, char *err, size_t errlen);
 
 /* One gate step of T tokens under pick (pick[i]: ins[i]'s variant, 0 the

@@ -272,7 +272,9 @@ static int cuda_launch(Gpu *g, const char *name, const GpuLaunch *l, void **args
 
 static int cuda_gemm(Gpu *g, const GpuGemm *mm) {
     int i;
-    if (time_start(g, "gemm", &i)) return -1;
+    char name[GPU_TIMED_NAME];
+    gpu_gemm_timed_name(mm, name);
+    if (time_start(g, name, &i)) return -1;
     return time_end(g, i, cublaslt_gemm(impl(g)->lt, mm, g->err, sizeof g->err));
 }
 

@@ -217,7 +217,9 @@ static int sim_gemm_now(Gpu *g, const GpuGemm *mm) {
 
 static int sim_gemm(Gpu *g, const GpuGemm *mm) {
     double t0 = 0;
-    GpuTimed *t = time_start(g, "gemm", &t0);
+    char name[GPU_TIMED_NAME];
+    gpu_gemm_timed_name(mm, name);
+    GpuTimed *t = time_start(g, name, &t0);
     return time_end(g, t, t0, sim_gemm_now(g, mm));
 }
 
