@@ -199,6 +199,8 @@ void tune_bench_close(TuneBench *tb) {
 
 const char *tune_bench_backend(const TuneBench *tb) { return tb->be.name; }
 
+Gpu *tune_bench_gpu(TuneBench *tb) { return tb->be.gpu(tb->be.impl); }
+
 /* ---- steps ----------------------------------------------------------------- */
 
 static bool failed(TuneBench *tb, const char *what, char *err, size_t errlen) {

@@ -68,6 +68,9 @@ void tune_bench_close(TuneBench *tb);
 /* The device, for the database's validators: "sim", or the GPU's. */
 const char *tune_bench_backend(const TuneBench *tb);
 
+/* The device the bench runs on (the tests plant faults in its calls). */
+Gpu *tune_bench_gpu(TuneBench *tb);
+
 /* Appends to ins (holding *n instances, room for cap; the array the bench
  * was opened with) one instance per GEMM shape of the plan at T tokens and
  * of the optimizer's Newton-Schulz products (Backend.ns_gemm) with more

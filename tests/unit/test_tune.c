@@ -13,7 +13,8 @@
  * The checkpoint: a resume under other choices is refused. The search on
  * a fake timer (the fastest, the margin, ties, dropped candidates, the
  * budget), pruning from ptxas's report, and the gate, which drops a
- * planted wrong variant run on sim.
+ * planted wrong variant run on sim, and a planted wrong GEMM algorithm of
+ * the step's and of Newton-Schulz's.
  */
 #include <fcntl.h>
 #include <math.h>
@@ -30,7 +31,9 @@
 #include "compiler/tune/search.h"
 #include "runtime/backend.h"
 #include "runtime/data/data.h"
+#include "runtime/device/tune_bench.h"
 #include "runtime/device/tune_gate.h"
+#include "runtime/util/bf16.h"
 #include "runtime/train/train.h"
 #include "tests/unit/test.h"
 
@@ -537,5 +540,79 @@ TEST(tune_gate_drops_a_planted_wrong_variant_on_sim) {
     model_build_free(rules);
     model_build_free(right);
     model_build_free(wrong);
+}
+
+/* The planted wrong GEMM algorithm: sim's split-K in 4 parts, on the
+ * shapes in planted_key, scales its output by 1.05 (further from the
+ * default's than either tolerance). The device's gemm and gemm_use are
+ * wrapped to know when it runs. */
+static char planted_key[2][48];
+static bool planted_on[2];
+static int (*real_gemm)(Gpu *, const GpuGemm *);
+static int (*real_use)(Gpu *, const char *, const GpuGemmAlgo *);
+
+static int planted_use(Gpu *g, const char *key, const GpuGemmAlgo *a) {
+    for (int k = 0; k < 2; k++)
+        if (!key || !strcmp(key, planted_key[k])) planted_on[k] = key && a && a->splitk == 4;
+    return real_use(g, key, a);
+}
+
+static int planted_gemm(Gpu *g, const GpuGemm *mm) {
+    int rc = real_gemm(g, mm);
+    char key[48];
+    gpu_gemm_key(mm, key, sizeof key);
+    for (int k = 0; !rc && k < 2; k++) {
+        if (!planted_on[k] || strcmp(key, planted_key[k])) continue;
+        /* sim: device memory is the host's */
+        size_t n = (size_t)(mm->batch - 1) * (size_t)mm->stride_c + (size_t)(mm->m - 1) * (size_t)mm->ldc + (size_t)mm->n;
+        for (size_t i = 0; i < n; i++)
+            if (mm->c_type == GPU_F32) ((float *)mm->c)[i] *= 1.05f;
+            else ((uint16_t *)mm->c)[i] = f32_to_bf16(1.05f * bf16_to_f32(((uint16_t *)mm->c)[i]));
+    }
+    return rc;
+}
+
+TEST(tune_gemm_gate_drops_a_planted_wrong_algorithm_on_sim) {
+    ModelSpec s;
+    if (!load("models/tiny.yaml", &s)) {
+        CHECK(!"the model loads");
+        return;
+    }
+    char err[4096];
+    static TuneInstance ins[TUNE_MAX_INSTANCES];
+    int n = 0;
+    ModelBuild *rules = model_build(&s, err, sizeof err);
+    TuneBench *tb = rules ? tune_bench_open(rules, ins, 0, "sim", 512, err, sizeof err) : NULL;
+    CHECK(tb && tune_bench_gemms(tb, ins, &n, TUNE_MAX_INSTANCES, 128, err, sizeof err) > 0);
+    /* One of the step's shapes (the MLP's up projection) and one of
+     * Newton-Schulz's (T = B X on attention's four matrices). */
+    snprintf(planted_key[0], sizeof planted_key[0], "m128_n512_k128_nt_hhh_b0");
+    snprintf(planted_key[1], sizeof planted_key[1], "m128_n128_k128_x4_nn_hhf_b0");
+    int at[2] = {-1, -1};
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < 2; k++)
+            if (!strcmp(ins[i].shape, planted_key[k])) at[k] = i;
+    CHECK(at[0] >= 0 && at[1] >= 0);
+    Gpu *g = tb ? tune_bench_gpu(tb) : NULL;
+    if (g && at[0] >= 0 && at[1] >= 0) {
+        real_gemm = g->gemm, real_use = g->gemm_use;
+        g->gemm = planted_gemm, g->gemm_use = planted_use;
+        bool ok = tune_bench_gemm_gate(tb, ins, n, 128, err, sizeof err);
+        g->gemm = real_gemm, g->gemm_use = real_use;
+        if (!ok) printf("  tune: %s\n", err);
+        CHECK(ok);
+        int wrong = 0, planted = 0;
+        for (int i = 0; ok && i < n; i++)
+            for (int j = 1; j < ins[i].n; j++) {
+                bool bad = (i == at[0] || i == at[1]) && ins[i].v[j].knobs.algo.splitk == 4;
+                planted += bad;
+                wrong += ins[i].v[j].status == TUNE_WRONG;
+                CHECK((ins[i].v[j].status == TUNE_WRONG) == bad);
+                if (bad) printf("  tune: planted split-K 4 on %s: %s\n", ins[i].shape, ins[i].v[j].why);
+            }
+        CHECK(planted == 2 && wrong == 2);
+    }
+    tune_bench_close(tb);
+    model_build_free(rules);
 }
 #endif
