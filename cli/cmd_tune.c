@@ -75,11 +75,13 @@ static const char tune_help[] =
     "is timed alone with CUDA events after a wipe of the L2 cache, at the\n"
     "schedule's early and final windows, after a warm-up; each variant's time\n"
     "is its median over the rounds, the windows weighted by the steps spent at\n"
-    "each. --backend sim times the same way by the host's clock on sim (a CPU:\n"
-    "its choices say nothing of a GPU). --backend sim --cost-model runs the\n"
-    "search on a deterministic cost model instead of a clock (a fixed formula\n"
-    "of grid shape and bytes, not a measurement). The database says which, and\n"
-    "holds only where it was measured.\n"
+    "each; after five rounds, a variant more than 1.25 times slower than the\n"
+    "fastest is timed no more (\"slow\"). --backend sim times the same way\n"
+    "by the host's clock on sim (a CPU: its choices say nothing of a GPU).\n"
+    "--backend sim --cost-model runs the search on a deterministic cost model\n"
+    "instead of a clock (a fixed formula of grid shape and bytes, not a\n"
+    "measurement). The database says which, and holds only where it was\n"
+    "measured.\n"
     "\n"
     "Options:\n"
     "  --db FILE         the tuning database (default runs/tune/NAME.db); one of\n"
@@ -271,7 +273,7 @@ static bool timing(Tuning *t, const Args *a, int T, double *before, double *afte
 /* ---- the database ------------------------------------------------------ */
 
 static const char *const status_names[] = {[TUNE_OK] = "ok", [TUNE_PRUNED] = "pruned", [TUNE_WRONG] = "wrong",
-                                           [TUNE_UNTIMED] = "untimed"};
+                                           [TUNE_UNTIMED] = "untimed", [TUNE_SLOW] = "slow"};
 
 
 /* Drops db's rows and choice for key's (family, template, shape). */
@@ -328,16 +330,18 @@ static bool save(const Tuning *t, const char *path, char *err, size_t errlen) {
 /* ---- the command ------------------------------------------------------- */
 
 static void report(const Tuning *t) {
-    printf("%-16s %-22s %8s %6s %5s  %-20s %s\n", "family", "shape", "variants", "pruned", "wrong", "chosen",
-           t->cost_model ? "speed-up (cost model)" : "speed-up (measured)");
+    printf("%-16s %-22s %8s %6s %5s %4s  %-20s %s\n", "family", "shape", "variants", "pruned", "wrong", "slow",
+           "chosen", t->cost_model ? "speed-up (cost model)" : "speed-up (measured)");
     for (int i = 0; i < t->n; i++) {
         const TuneInstance *ti = &t->ins[i];
-        int pruned = 0, wrong = 0;
-        for (int j = 0; j < ti->n; j++) pruned += ti->v[j].status == TUNE_PRUNED, wrong += ti->v[j].status == TUNE_WRONG;
+        int pruned = 0, wrong = 0, slow = 0;
+        for (int j = 0; j < ti->n; j++)
+            pruned += ti->v[j].status == TUNE_PRUNED, wrong += ti->v[j].status == TUNE_WRONG,
+                slow += ti->v[j].status == TUNE_SLOW;
         const TuneVariant *c = &ti->v[ti->chosen];
         char knobs[TUNE_KNOBS_TEXT];
         tune_knobs_format(c->knobs, knobs, sizeof knobs);
-        printf("%-16s %-22s %8d %6d %5d  %-20s%s ", ti->family, ti->shape, ti->n, pruned, wrong, knobs,
+        printf("%-16s %-22s %8d %6d %5d %4d  %-20s%s ", ti->family, ti->shape, ti->n, pruned, wrong, slow, knobs,
                ti->chosen ? "" : " (rule)");
         if (c->median_us > 0 && ti->v[0].median_us > 0)
             printf("%.3fx (%.1f us -> %.1f us)\n", ti->v[0].median_us / c->median_us, ti->v[0].median_us, c->median_us);

@@ -6,8 +6,9 @@
 #     variants on sim's cost model and writes a database headed by its
 #     validators; a second run picks the same choices; the same tuning timed
 #     by sim's clock (every launch timed alone, the whole-step A/B) writes
-#     the host's validators and each variant's time, and a budget that runs
-#     out leaves every rule untimed; every GEMM shape's algorithms (sim's
+#     the host's validators and each variant's time, six rounds cut the
+#     slow variants after five, and a budget that runs out leaves every rule
+#     untimed; every GEMM shape's algorithms (sim's
 #     split-K sums), the optimizer's Newton-Schulz products included, gated
 #     on their own outputs over the operands the step gives them and timed; without a GPU, on ref, and with
 #     --cost-model off sim, tuning is refused; a database of another device
@@ -77,6 +78,16 @@ grep -q "^candidate gemm - $ns algo=default ok " "$tmp/timed.db" &&
 ! grep -q '^candidate gemm .* wrong' "$tmp/timed.db" &&
     pass "... every GEMM gated on the operands its step gives it (none wrong)" ||
     fail "a GEMM algorithm of sim's judged wrong" "$(grep '^candidate gemm .* wrong' "$tmp/timed.db")"
+# Six rounds: after five, the variants more than 1.25 times slower than the
+# fastest are timed no more ("slow", with their time so far); the rule
+# always goes on.
+expect 0 "gptc tune of six rounds, the slow variants cut after five" "wrong slow  chosen" -- \
+    "$bin" tune models/tiny.yaml --backend sim --rounds 6 --tokens 64 --set attention.window.schedule=constant \
+    --only rmsnorm --db "$tmp/cut.db"
+[ "$(grep -c '^candidate rmsnorm [0-9a-f]* d128 threads=[0-9]* vec=8 \(ok\|slow\) [0-9.]*$' "$tmp/cut.db")" = 5 ] &&
+    grep -q '^candidate rmsnorm [0-9a-f]* d128 threads=256 vec=8 ok ' "$tmp/cut.db" &&
+    pass "... every variant timed or cut, with its time; the rule timed to the end" ||
+    fail "the six rounds' database" "$(cat "$tmp/cut.db")"
 expect 0 "a budget that runs out before the first round" "the budget ran out after 0 of 1 rounds" -- \
     "$bin" tune "${timed[@]}" --only gemm --budget 0.001 --db "$tmp/budget.db"
 ! grep -q '^candidate gemm .* ok' "$tmp/budget.db" && grep -q '^candidate gemm .* untimed$' "$tmp/budget.db" &&

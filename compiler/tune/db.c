@@ -71,8 +71,9 @@ static const char *parse_line(char *line, TuneDb *db) {
         TuneRow *r = &db->rows[db->nrows];
         if (!variant(&p, &r->c)) return "expected: candidate FAMILY TEMPLATE SHAPE threads=N vec=N [KNOB=N]... (a GEMM: algo=...) STATUS [MICROSECONDS]";
         const char *st = word(&p), *us = word(&p);
-        if (!st || (strcmp(st, "ok") && strcmp(st, "pruned") && strcmp(st, "wrong") && strcmp(st, "untimed")))
-            return "a candidate's status is ok, pruned, wrong or untimed";
+        if (!st || (strcmp(st, "ok") && strcmp(st, "pruned") && strcmp(st, "wrong") && strcmp(st, "untimed") &&
+                    strcmp(st, "slow")))
+            return "a candidate's status is ok, pruned, wrong, untimed or slow";
         snprintf(r->status, sizeof r->status, "%s", st);
         r->us = -1;
         if (us) {

@@ -15,7 +15,9 @@
  * means "tune again", said with both values; nothing is reused silently.
  * TPL is the hash of the family's template (tune_template_hash): a choice
  * made for another version of it is refused when applied. A candidate row
- * records one variant's status (ok, pruned, wrong) and time; a choice is
+ * records one variant's status (ok; pruned, wrong: dropped before timing;
+ * untimed: the budget ran out; slow: timed for the first rounds only,
+ * search.h's cut) and time; a choice is
  * the one variant used for its (family, template, shape), at most one.
  * Written atomically (a temporary file, then rename); a file that does not
  * parse is an error at FILE:LINE.

@@ -35,20 +35,29 @@ static const KernelRes *find_res(const NvrtcOutput *o, const char *name) {
     return NULL;
 }
 
+static bool grouped(const TuneVariant *v, bool ok_only) { return !ok_only || v->status == TUNE_OK; }
+
 int tune_variant_sets(const KernelSet *rules, const TuneInstance *ins, int n, bool ok_only, KernelSet *sets, int max,
                       int (*where)[TUNE_MAX_CANDIDATES]) {
-    int nsets = 0;
+    /* As many programs as NVRTC has workers here, so that every core
+     * compiles one, the variants dealt out in turn, so that each program
+     * gets its share of the heavy ones (an attention variant is four large
+     * kernels; sixteen of them in one program kept most cores idle). */
+    int total = 0, workers = nvrtc_workers_here();
     for (int i = 0; i < n; i++)
+        for (int j = 1; j < ins[i].n; j++) total += grouped(&ins[i].v[j], ok_only);
+    int nsets = total < workers ? total : workers;
+    if (nsets * EMIT_MAX_INSTANCES < total) nsets = (total + EMIT_MAX_INSTANCES - 1) / EMIT_MAX_INSTANCES;
+    if (nsets > max) return -1;
+    for (int c = 0; c < nsets; c++) sets[c].n = 0;
+    for (int i = 0, v = 0; i < n; i++)
         for (int j = 1; j < ins[i].n; j++) {
-            if (ok_only && ins[i].v[j].status != TUNE_OK) continue;
-            if (!nsets || sets[nsets - 1].n == EMIT_MAX_INSTANCES) {
-                if (nsets == max) return -1;
-                sets[nsets++].n = 0;
-            }
-            KernelSet *s = &sets[nsets - 1];
+            if (!grouped(&ins[i].v[j], ok_only)) continue;
+            KernelSet *s = &sets[v % nsets];
             s->inst[s->n] = rules->inst[ins[i].inst];
             tune_apply(&s->inst[s->n++], ins[i].v[j].knobs);
-            if (where) where[i][j] = nsets - 1;
+            if (where) where[i][j] = v % nsets;
+            v++;
         }
     return nsets;
 }

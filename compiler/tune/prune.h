@@ -22,10 +22,12 @@
 #define TUNE_NO_COMPILE "does not compile" /* a pruned variant's why, when NVRTC failed */
 
 /* The variants of ins[0..n) (instances of `rules`, tune_apply'd; all but
- * each rule, or with ok_only those still TUNE_OK) grouped into kernel sets
- * of at most EMIT_MAX_INSTANCES, one program each: where[i][j] (when not
- * NULL) is the set of ins[i]'s variant j. Returns how many sets, or -1 when
- * more than max would be needed. */
+ * each rule, or with ok_only those still TUNE_OK) grouped into kernel sets,
+ * one program each: as many sets as NVRTC workers here (more where a set
+ * would hold more than EMIT_MAX_INSTANCES), the k-th variant in set k mod
+ * sets; the same variants group alike on a machine, so its compile cache
+ * answers. where[i][j] (when not NULL) is the set of ins[i]'s variant j.
+ * Returns how many sets, or -1 when more than max would be needed. */
 int tune_variant_sets(const KernelSet *rules, const TuneInstance *ins, int n, bool ok_only, KernelSet *sets, int max,
                       int (*where)[TUNE_MAX_CANDIDATES]);
 

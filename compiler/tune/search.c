@@ -27,14 +27,41 @@ double tune_median(double *v, int n) {
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-/* Every OK candidate once per round, in order; then each one's median. */
+/* Each OK variant's median over its first `rounds` samples. */
+static void medians(TuneInstance *ti, double samples[][TUNE_MAX_ROUNDS], int rounds) {
+    double v[TUNE_MAX_ROUNDS];
+    for (int j = 0; j < ti->n; j++) {
+        if (ti->v[j].status != TUNE_OK) continue;
+        for (int r = 0; r < rounds; r++) v[r] = samples[j][r];
+        ti->v[j].median_us = tune_median(v, rounds);
+    }
+}
+
+/* Every OK candidate once per round, in order, the slow ones cut after
+ * TUNE_CUT_ROUNDS; then each one's median. */
 static void time_instance(TuneInstance *ti, const TuneTimer *t, int rounds) {
     static double samples[TUNE_MAX_CANDIDATES][TUNE_MAX_ROUNDS];
-    for (int r = 0; r < rounds; r++)
+    for (int r = 0; r < rounds; r++) {
         for (int j = 0; j < ti->n; j++)
             if (ti->v[j].status == TUNE_OK) samples[j][r] = t->time_us(t->ctx, ti->inst, ti->v[j].knobs);
+        if (r + 1 == TUNE_CUT_ROUNDS && rounds > TUNE_CUT_ROUNDS) {
+            medians(ti, samples, r + 1);
+            tune_cut_slow(ti);
+        }
+    }
+    medians(ti, samples, rounds);
+}
+
+int tune_cut_slow(TuneInstance *ti) {
+    int best = -1, left = 0;
     for (int j = 0; j < ti->n; j++)
-        if (ti->v[j].status == TUNE_OK) ti->v[j].median_us = tune_median(samples[j], rounds);
+        if (ti->v[j].status == TUNE_OK && (best < 0 || ti->v[j].median_us < ti->v[best].median_us)) best = j;
+    for (int j = 0; j < ti->n; j++) {
+        if (ti->v[j].status != TUNE_OK) continue;
+        if (j > 0 && ti->v[j].median_us > TUNE_CUT_SLOWER * ti->v[best].median_us) ti->v[j].status = TUNE_SLOW;
+        else left++;
+    }
+    return left;
 }
 
 int tune_choose(const TuneInstance *ti, double margin) {

@@ -7,8 +7,10 @@
  * candidate's time is the median of its rounds. The fastest wins only if
  * it beats candidate 0, the rule, by more than the margin, so that noise
  * cannot flip a choice between two tuning runs; a tie goes to the lower
- * index. The budget is checked between instances: those not reached keep
- * the rule, and say so.
+ * index. After a few rounds the clear losers stop being timed
+ * (tune_cut_slow), so that most of the time goes to the contenders. The
+ * budget is checked between instances: those not reached keep the rule,
+ * and say so.
  *
  * The timer is a function, so that the search is the same on a GPU (CUDA
  * events), on sim's cost model and in tests (a fake).
@@ -21,9 +23,17 @@
 #include "compiler/tune/space.h"
 
 #define TUNE_MAX_ROUNDS 64
-#define TUNE_MAX_INSTANCES (2 * EMIT_MAX_INSTANCES) /* kernels, then GEMM shapes */
+/* Kernels, then GEMM shapes: the step's and Newton-Schulz's (tiny: 9
+ * kernels and 22 GEMM shapes). */
+#define TUNE_MAX_INSTANCES (4 * EMIT_MAX_INSTANCES)
+/* After TUNE_CUT_ROUNDS rounds, a variant whose median is more than
+ * TUNE_CUT_SLOWER times the fastest one's is timed no more (TUNE_SLOW): no
+ * noise a GPU has makes such a variant win, and most of attention's
+ * variants are such. */
+#define TUNE_CUT_ROUNDS 5
+#define TUNE_CUT_SLOWER 1.25
 
-typedef enum { TUNE_OK, TUNE_PRUNED, TUNE_WRONG, TUNE_UNTIMED } TuneStatus;
+typedef enum { TUNE_OK, TUNE_PRUNED, TUNE_WRONG, TUNE_UNTIMED, TUNE_SLOW } TuneStatus;
 
 typedef struct {
     TuneKnobs knobs;
@@ -65,6 +75,11 @@ void tune_instance_init(TuneInstance *ti, int inst, const EmitInstance *in);
 /* Times and chooses, instance by instance; returns how many were timed
  * before the budget ran out (the rest keep v[0], marked TUNE_UNTIMED). */
 int tune_search(TuneInstance *ins, int n, const TuneTimer *t, const TuneSearch *cfg);
+
+/* Marks TUNE_SLOW every TUNE_OK variant of ti but the rule whose median_us
+ * is more than TUNE_CUT_SLOWER times the fastest TUNE_OK one's; returns
+ * how many stay TUNE_OK. */
+int tune_cut_slow(TuneInstance *ti);
 
 /* The fastest TUNE_OK variant of ti by median_us, the lowest index on a
  * tie; the rule (0) unless it beats the rule's median by more than the

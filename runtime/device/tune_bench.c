@@ -403,6 +403,24 @@ static void medians(const TuneBench *tb, Timing *t, TuneInstance *ins, int round
         }
 }
 
+/* After `rounds` rounds, the clear losers (tune_cut_slow) are timed no
+ * more: their instances stay at the rule in their candidate index's build,
+ * and a build with nothing left to time is dropped. */
+static void cut_slow(TuneBench *tb, Timing *t, TuneInstance *ins, int rounds) {
+    medians(tb, t, ins, rounds);
+    for (int i = 0; i < tb->n; i++) tune_cut_slow(&ins[i]);
+    for (int k = 1; k < t->K; k++) {
+        bool any = false;
+        t->optim[k] = false;
+        for (int i = 0; i < tb->n; i++) {
+            if (t->pick[k][i] == k && ins[i].v[k].status != TUNE_OK) t->pick[k][i] = 0;
+            any = any || t->pick[k][i] == k;
+            t->optim[k] = t->optim[k] || (t->pick[k][i] == k && (in_optimizer(tb->rules, ins[i].inst) || tb->in_ns[i]));
+        }
+        if (!any && t->b[k]) release(tb, t->b[k]), t->b[k] = NULL;
+    }
+}
+
 int tune_bench_time(TuneBench *tb, TuneInstance *ins, const TuneBenchTiming *cfg, char *err, size_t errlen) {
     Timing *t = calloc(1, sizeof *t);
     if (t) t->us = malloc(sizeof(double) * (size_t)tb->n * TUNE_MAX_CANDIDATES * 2 * TUNE_MAX_ROUNDS);
@@ -426,6 +444,7 @@ int tune_bench_time(TuneBench *tb, TuneInstance *ins, const TuneBenchTiming *cfg
     for (; ok && done < rounds; done++) {
         if (cfg->budget_s > 0 && now_s() - start >= cfg->budget_s) break;
         ok = round_all(tb, t, done, cfg->T, err, errlen);
+        if (ok && done + 1 == TUNE_CUT_ROUNDS && rounds > TUNE_CUT_ROUNDS) cut_slow(tb, t, ins, done + 1);
     }
     if (ok && done > 0) medians(tb, t, ins, done);
     for (int i = 0; ok && i < tb->n; i++) {

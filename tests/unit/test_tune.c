@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "compiler/build.h"
+#include "compiler/codegen/nvrtc.h"
 #include "compiler/lang/diag.h"
 #include "compiler/lang/validate.h"
 #include "compiler/tune/db.h"
@@ -106,6 +107,43 @@ static void check_spaces(const char *model) {
 TEST(tune_spaces_start_at_the_rule_and_render) {
     check_spaces("models/tiny-x02.yaml");
     check_spaces("models/r10-medium-x01.yaml");
+}
+
+/* The variants' programs: every variant in one, dealt out in turn over as
+ * many programs as NVRTC workers here (more where EMIT_MAX_INSTANCES per
+ * program needs them), and the same grouping twice. */
+TEST(tune_variant_sets_spread_over_the_workers) {
+    ModelSpec s;
+    if (!load("models/r10-medium-x01.yaml", &s)) {
+        CHECK(!"the model loads");
+        return;
+    }
+    static KernelSet rules, sets[TUNE_MAX_PROGRAMS], again[TUNE_MAX_PROGRAMS];
+    static TuneInstance ins[EMIT_MAX_INSTANCES];
+    static int where[EMIT_MAX_INSTANCES][TUNE_MAX_CANDIDATES];
+    emit_kernel_set(&s, &rules);
+    int n = 0, total = 0;
+    for (int i = 0; i < rules.n; i++) {
+        tune_instance_init(&ins[n], i, &rules.inst[i]);
+        if (ins[n].n > 1) total += ins[n++].n - 1;
+    }
+    int nsets = tune_variant_sets(&rules, ins, n, false, sets, TUNE_MAX_PROGRAMS, where), workers = nvrtc_workers_here();
+    int want = total < workers ? total : workers;
+    if (want * EMIT_MAX_INSTANCES < total) want = (total + EMIT_MAX_INSTANCES - 1) / EMIT_MAX_INSTANCES;
+    CHECK(total > 100 && nsets == want);
+    int seen = 0;
+    for (int i = 0; nsets > 0 && i < n; i++)
+        for (int j = 1; j < ins[i].n; j++, seen++) {
+            int c = where[i][j], k = seen / nsets;
+            CHECK(c == seen % nsets && k < sets[c].n && sets[c].n <= EMIT_MAX_INSTANCES);
+            if (c == seen % nsets && k < sets[c].n)
+                CHECK(!strcmp(sets[c].inst[k].family, rules.inst[ins[i].inst].family) &&
+                      tune_knobs_equal(tune_knobs(&sets[c].inst[k]), ins[i].v[j].knobs));
+        }
+    CHECK(seen == total);
+    CHECK(tune_variant_sets(&rules, ins, n, false, again, TUNE_MAX_PROGRAMS, NULL) == nsets &&
+          !memcmp(sets, again, sizeof(KernelSet) * (size_t)nsets));
+    printf("  tune: r10's %d variants in %d programs (%d NVRTC workers here)\n", total, nsets, workers);
 }
 
 /* A choice for every tuned instance of s: its candidate `pick` counted
@@ -263,7 +301,7 @@ TEST(tune_db_round_trip_and_validators) {
     db.rows[1] = (TuneRow){{"attention", "h4_d32", "0123456789abcdef", {256, 8, 128, 32, 64, 16, 2, 1, 3, {0}}}, "pruned", -1};
     /* A GEMM's candidates: the device's default, and an algorithm by its nine fields. */
     db.rows[2] = (TuneRow){{TUNE_GEMM, "m512_n512_k128_nn_hhh_b0", "", {.algo = {.set = 1}}}, "ok", 30};
-    db.rows[3] = (TuneRow){{TUNE_GEMM, "m512_n512_k128_nn_hhh_b0", "", {.algo = {2, 21, 18, 5, 4, 2, 1, 0, 3, 7}}}, "ok", 25};
+    db.rows[3] = (TuneRow){{TUNE_GEMM, "m512_n512_k128_nn_hhh_b0", "", {.algo = {2, 21, 18, 5, 4, 2, 1, 0, 3, 7}}}, "slow", 25};
     db.choices.n = 3;
     db.choices.c[0] = db.rows[0].c;
     db.choices.c[1] = db.rows[1].c;
@@ -276,7 +314,7 @@ TEST(tune_db_round_trip_and_validators) {
     CHECK(!strcmp(back.v[1].value, "sim cost model"));
     CHECK_EQ_INT(back.nrows, 4);
     CHECK(back.rows[0].us == 12.5 && back.rows[1].us < 0);
-    CHECK(!strcmp(back.rows[1].status, "pruned"));
+    CHECK(!strcmp(back.rows[1].status, "pruned") && !strcmp(back.rows[3].status, "slow") && back.rows[3].us == 25);
     CHECK(back.choices.n == 3);
     for (int i = 0; i < 3 && i < back.choices.n; i++) CHECK(!memcmp(&back.choices.c[i], &db.choices.c[i], sizeof db.choices.c[i]));
     CHECK(tune_knobs_equal(back.rows[2].c.knobs, db.rows[2].c.knobs) &&
@@ -442,6 +480,29 @@ TEST(tune_search_argmin_margin_ties_and_budget) {
     CHECK(ins[1].chosen == 0 && ins[1].v[1].status == TUNE_UNTIMED && ins[3].v[0].status == TUNE_UNTIMED);
     double odd[] = {3, 1, 2}, even[] = {4, 1, 3, 2};
     CHECK(tune_median(odd, 3) == 2 && tune_median(even, 4) == 2.5);
+}
+
+/* After TUNE_CUT_ROUNDS rounds the clear losers are timed no more: their
+ * medians stay, marked slow; the rule and the contenders go on. */
+TEST(tune_search_cuts_the_slow_variants) {
+    Fake f = {.us = {{10, 20, 9, 30}, {10, 12, 12.4, 13}}, .noise = 0.005};
+    TuneInstance ins[2];
+    fake_instance(&ins[0], 0, 4);
+    fake_instance(&ins[1], 1, 4);
+    TuneTimer t = {fake_time, fake_elapsed, &f};
+    TuneSearch cfg = {.rounds = 21, .margin = 0.02};
+    CHECK_EQ_INT(tune_search(ins, 2, &t, &cfg), 2);
+    CHECK(ins[0].v[1].status == TUNE_SLOW && ins[0].v[3].status == TUNE_SLOW);
+    CHECK(ins[0].v[0].status == TUNE_OK && ins[0].v[2].status == TUNE_OK && ins[0].chosen == 2);
+    CHECK(fabs(ins[0].v[1].median_us - 20) < 0.2 && fabs(ins[0].v[3].median_us - 30) < 0.3);
+    /* 13 is 1.3 times 10, the fastest: cut; 12.4 is 1.24 times: kept. */
+    CHECK(ins[1].v[1].status == TUNE_OK && ins[1].v[2].status == TUNE_OK && ins[1].v[3].status == TUNE_SLOW);
+    CHECK_EQ_INT(f.calls, TUNE_CUT_ROUNDS * 8 + (21 - TUNE_CUT_ROUNDS) * (2 + 3));
+    /* No cut in a search of TUNE_CUT_ROUNDS rounds or fewer. */
+    fake_instance(&ins[0], 0, 4);
+    cfg.rounds = TUNE_CUT_ROUNDS;
+    tune_search(ins, 1, &t, &cfg);
+    for (int j = 0; j < 4; j++) CHECK(ins[0].v[j].status == TUNE_OK);
 }
 
 /* ---- pruning and the gate ---- */
