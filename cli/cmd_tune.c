@@ -93,7 +93,7 @@ static const char tune_help[] =
     "  --prune-only      list every variant and what static pruning says of it,\n"
     "                    then stop (any machine: no executor, no database)\n"
     "  --rounds N        timings per variant (default 20), and whole steps of\n"
-    "                    each side in the closing A/B\n"
+    "                    each side in the closing A/B (at most 7)\n"
     "  --tokens N        tokens per timed step: a multiple of the window block\n"
     "                    up to the model's tokens per rank (the default)\n"
     "  --set KEY=VALUE   override a model key (repeatable)\n"
@@ -262,7 +262,8 @@ static bool timing(Tuning *t, const Args *a, int T, double *before, double *afte
             printf("gptc tune: the budget ran out after %d of %d rounds%s\n", rounds, a->rounds,
                    rounds ? "" : ": every kernel keeps its rule");
         if (!rounds) return *before = *after = 0, true;
-        if (!tune_bench_ab(t->bench, t->ins, a->rounds, T, before, after, err, errlen)) return false;
+        int ab = a->rounds < TUNE_AB_ROUNDS ? a->rounds : TUNE_AB_ROUNDS;
+        if (!tune_bench_ab(t->bench, t->ins, ab, T, before, after, err, errlen)) return false;
         *before *= 1e3, *after *= 1e3;
     }
     if (!(*after < *before))

@@ -98,6 +98,9 @@ typedef struct Backend {
     int (*replay)(void *impl, int from, int to);
     /* The GEMM that plan step `step` runs at the last forward's T. */
     int (*gemm_of)(void *impl, int step, GpuGemm *out);
+    /* What plan step `step` does at the last forward's T and schedule step
+     * (exec_step_class): steps of one class do the same work. */
+    int (*step_class)(void *impl, int step, char *out, size_t cap);
     /* Product j of a Newton-Schulz iteration of Muon tensor i
      * (optim_gpu_ns_gemm); with `ready`, its operands as step `step` makes
      * them from the last backward's gradients. 0, 1 when there is no such

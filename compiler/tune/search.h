@@ -32,6 +32,9 @@
  * variants are such. */
 #define TUNE_CUT_ROUNDS 5
 #define TUNE_CUT_SLOWER 1.25
+/* The whole-step A/B's rounds at most: each is two steps per window, and
+ * the step varies by well under the 2% margin between its rounds. */
+#define TUNE_AB_ROUNDS 7
 
 typedef enum { TUNE_OK, TUNE_PRUNED, TUNE_WRONG, TUNE_UNTIMED, TUNE_SLOW } TuneStatus;
 

@@ -221,6 +221,12 @@ static int dev_gemm_of(void *impl, int step, GpuGemm *out) {
     return 0;
 }
 
+static int dev_step_class(void *impl, int step, char *out, size_t cap) {
+    Dev *d = impl;
+    if (exec_step_class(d->e, step, out, cap)) return dev_fail(d, "a plan step's class", exec_error(d->e)), -1;
+    return 0;
+}
+
 static int dev_ns_gemm(void *impl, int i, int j, bool ready, int step, GpuGemm *out) {
     Dev *d = impl;
     int rc = optim_gpu_ns_gemm(d->opt, i, j, ready ? exec_grads(d->e) : NULL, step, out);
@@ -306,6 +312,7 @@ static bool dev_build(Dev *d, Backend *b, int max_T, char *err, size_t errcap) {
                    .use_build = dev_use_build,
                    .replay = dev_replay,
                    .gemm_of = dev_gemm_of,
+                   .step_class = dev_step_class,
                    .ns_gemm = dev_ns_gemm,
                    .gpu = dev_gpu};
     return true;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "compiler/util/strbuf.h"
 #include "runtime/util/bf16.h"
 #include "runtime/dist/devcomm.h"
 #include "runtime/ref/ref.h"            /* ref_rotary_tables: cos/sin bit for bit as ref's */
@@ -376,6 +377,38 @@ int exec_gemm(Exec *e, int step, GpuGemm *out) {
     if (step < 0 || step >= e->plan->nsteps || e->plan->steps[step].kind != STEP_GEMM)
         return fail(e, "step %d is not a GEMM", step);
     return gemm_of(e, &e->plan->steps[step], out);
+}
+
+int exec_step_class(Exec *e, int step, char *out, size_t cap) {
+    if (e->T < 1) return fail(e, "no step prepared (exec_prepare)");
+    if (step < 0 || step >= e->plan->nsteps) return fail(e, "no step %d", step);
+    const PlanStep *st = &e->plan->steps[step];
+    StrBuf k = {0};
+    if (st->kind == STEP_GEMM) {
+        GpuGemm g;
+        char key[64];
+        if (gemm_of(e, st, &g)) return -1;
+        gpu_gemm_key(&g, key, sizeof key);
+        sb_printf(&k, "gemm %s%s", key, g.c_in ? " c_in" : "");
+    } else if (st->kind == STEP_KERNEL) {
+        sb_puts(&k, st->kernel);
+        for (int i = 0; i < st->nargs; i++) {
+            const PlanArg *a = &st->args[i];
+            ArgVal v;
+            if (a->kind == ARG_BUF || a->kind == ARG_NULL) {
+                sb_puts(&k, a->kind == ARG_BUF ? " p" : " 0");
+                continue;
+            }
+            if (!arg_value(e, st, a, &v)) return sb_free(&k), -1;
+            if (a->kind == ARG_FLOAT || a->kind == ARG_INV_ROWS) sb_printf(&k, " %a", (double)v.f);
+            else sb_printf(&k, " %lld", a->type == PT_LL ? v.ll : (long long)v.i);
+        }
+    } else {
+        sb_printf(&k, "%s %lld", st->kind == STEP_COPY ? "copy" : "zero", (long long)plan_dim(st->bytes, e->T));
+    }
+    snprintf(out, cap, "%s", k.data ? k.data : "");
+    sb_free(&k);
+    return 0;
 }
 
 static int run_step(Exec *e, const PlanStep *st) {

@@ -79,6 +79,12 @@ int exec_use_build(Exec *e, const ModelBuild *nb);
 /* The GEMM plan step `step` runs at the current T (pointers included). */
 int exec_gemm(Exec *e, int step, GpuGemm *out);
 
+/* The work plan step `step` does at the current T and schedule step, as a
+ * text that two steps share when they do the same work on other buffers:
+ * the kernel and its scalar arguments (windows resolved; which pointers are
+ * NULL), or the GEMM's shape. 0, or -1 with the reason in exec_error. */
+int exec_step_class(Exec *e, int step, char *out, size_t cap);
+
 int exec_forward(Exec *e, const int *ids, const int *targets, int T, int step, bool validation, double *loss);
 int exec_backward(Exec *e);
 

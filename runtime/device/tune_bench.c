@@ -314,6 +314,9 @@ typedef struct {
     double *us;                  /* [i][k][w][round] */
     int nw, step[2];
     double weight[2];
+    /* Per plan step, at build k and window w: how many steps of its class
+     * (exec_step_class) it is timed for; 0 for the rest of its class. */
+    int *times[TUNE_MAX_CANDIDATES][2];
 } Timing;
 
 static double *sample(Timing *t, int i, int k, int w, int r) {
@@ -327,6 +330,31 @@ static int step_owner(const TuneBench *tb, const ModelBuild *b, int s) {
     return st->kind == STEP_GEMM && tb->gemm_owner ? tb->gemm_owner[s] : -1;
 }
 
+/* t->times[k][w], made the first time build k runs at window w: the first
+ * step of each class among those timed, counted for all of them. Which
+ * layer of a class runs does not change its time (the L2 is wiped before
+ * each launch), so a class's launch is timed once: attention's fifteen
+ * layers on r10 are two classes, long and short windows. */
+static bool step_times(TuneBench *tb, Timing *t, int k, int w, char *err, size_t errlen) {
+    const ModelBuild *b = t->b[k];
+    int n = b->plan.nsteps, *times = calloc((size_t)n, sizeof *times);
+    char(*cls)[512] = malloc((size_t)n * sizeof *cls);
+    bool ok = times && cls;
+    if (!ok) snprintf(err, errlen, "out of memory");
+    for (int s = 0; ok && s < n; s++) {
+        int i = step_owner(tb, b, s), first = s;
+        if (i < 0 || t->pick[k][i] != k) continue;
+        if (tb->be.step_class(tb->be.impl, s, cls[s], sizeof cls[s])) ok = failed(tb, "a plan step's class", err, errlen);
+        for (int r = 0; ok && r < s && first == s; r++)
+            if (times[r] && step_owner(tb, b, r) == i && !strcmp(cls[r], cls[s])) first = r;
+        if (ok) times[first]++;
+    }
+    free(cls);
+    if (!ok) return free(times), false;
+    t->times[k][w] = times;
+    return true;
+}
+
 /* Candidate index k's launches and GEMMs, each timed alone (round r < 0: a
  * warm-up, untimed), their times added to their samples: with `optim`,
  * the optimizer's step; else every plan step of the instances at their
@@ -336,12 +364,14 @@ static bool time_index(TuneBench *tb, Timing *t, int k, int w, int r, bool optim
     const ModelBuild *b = t->b[k];
     if (tb->be.use_build(tb->be.impl, b)) return failed(tb, "switching to a variant", err, errlen);
     if (r >= 0 && g->set_timing(g, true, tb->wipe_bytes)) return snprintf(err, errlen, "timing: %s", g->err), false;
-    int *who = malloc(sizeof(int) * (size_t)b->plan.nsteps), nwho = 0;
+    if (!optim && !t->times[k][w] && !step_times(tb, t, k, w, err, errlen)) return false;
+    int *who = malloc(sizeof(int) * 2 * (size_t)b->plan.nsteps), *count = who + b->plan.nsteps, nwho = 0;
     if (!who) return snprintf(err, errlen, "out of memory"), false;
     bool ok = true;
     for (int s = 0; ok && !optim && s < b->plan.nsteps; s++) {
         int i = step_owner(tb, b, s);
-        if (i < 0 || t->pick[k][i] != k) continue;
+        if (i < 0 || t->pick[k][i] != k || !t->times[k][w][s]) continue;
+        count[nwho] = t->times[k][w][s];
         who[nwho++] = i;
         ok = tb->be.replay(tb->be.impl, s, s + 1) == 0 || failed(tb, "replaying a launch", err, errlen);
     }
@@ -355,7 +385,7 @@ static bool time_index(TuneBench *tb, Timing *t, int k, int w, int r, bool optim
         double ms[TUNE_MAX_INSTANCES] = {0};
         for (int e = 0; e < nlog; e++) {
             int i = e < nwho ? who[e] : owner(tb, b, log[e].name);
-            if (i >= 0) ms[i] += log[e].ms;
+            if (i >= 0) ms[i] += log[e].ms * (e < nwho ? count[e] : 1);
         }
         for (int i = 0; i < tb->n; i++)
             if (t->pick[k][i] == k) *sample(t, i, k, w, r) += 1e3 * ms[i];
@@ -452,7 +482,10 @@ int tune_bench_time(TuneBench *tb, TuneInstance *ins, const TuneBenchTiming *cfg
             if (ins[i].v[j].status == TUNE_OK) ins[i].v[j].status = TUNE_UNTIMED;
         ins[i].chosen = done ? tune_choose(&ins[i], cfg->margin) : 0;
     }
-    for (int k = 0; k < t->K; k++) release(tb, t->b[k]);
+    for (int k = 0; k < t->K; k++) {
+        release(tb, t->b[k]);
+        free(t->times[k][0]), free(t->times[k][1]);
+    }
     free(t->us);
     free(t);
     return ok ? done : -1;

@@ -18,7 +18,11 @@
  *          launch timed alone (Gpu.set_timing: CUDA events, and on a GPU a
  *          wipe of twice the L2 cache before each launch), at the early
  *          windows (step 0) and at the final ones (the last step). An
- *          instance's time in a step is the sum of its launches. After a
+ *          instance's time in a step is the sum of its launches; launches
+ *          that do the same work (exec_step_class: one kernel and its
+ *          scalar arguments, or one GEMM shape, on other layers' buffers)
+ *          are timed once and counted as many times as the step runs
+ *          them. After a
  *          warm-up (every build once, then more until warmup_s), the rounds
  *          go on to `rounds` or the budget; a variant's time is its median
  *          over the rounds at each window, weighted by the share of the

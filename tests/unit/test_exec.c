@@ -304,3 +304,46 @@ TEST(exec_refuses_a_window_wider_than_the_stored_ds) {
     free(ids);
     tiny_exec_close(&t);
 }
+
+/* Step classes (what gptc tune times once for all the steps of a class):
+ * tiny's attention layers fall in two, its long-window layers (0 and 5)
+ * and the others, at the last step's windows; one kernel's steps differ
+ * only where their scalar arguments do, and GEMMs of one shape share one. */
+TEST(exec_step_classes_follow_the_work) {
+    TinyExec t;
+    tiny_exec_open(&t, 512);
+    int *ids = calloc(512, sizeof *ids);
+    double loss = 0;
+    const Plan *p = t.mb ? &t.mb->plan : NULL;
+    char (*cls)[512] = p ? malloc(sizeof *cls * (size_t)p->nsteps) : NULL;
+    if (t.e && ids && cls) {
+        CHECK(exec_forward(t.e, ids, ids, 512, t.mb->spec.train.steps - 1, false, &loss) == 0);
+        int n = 0, fwd[8], nfwd = 0;
+        for (int s = 0; s < p->nsteps; s++) {
+            CHECK(exec_step_class(t.e, s, cls[s], sizeof cls[s]) == 0);
+            bool first = true;
+            for (int r = 0; r < s && first; r++) first = strcmp(cls[r], cls[s]) != 0;
+            n += first;
+            if (p->steps[s].kind == STEP_KERNEL && strstr(p->steps[s].kernel, "attn_fwd") && nfwd < 8) fwd[nfwd++] = s;
+        }
+        CHECK(n < p->nsteps);
+        CHECK_EQ_INT(nfwd, 5);
+        if (nfwd == 5) {
+            CHECK(strcmp(cls[fwd[0]], cls[fwd[1]]) != 0);   /* layer 0 long, layer 1 short */
+            CHECK(!strcmp(cls[fwd[1]], cls[fwd[2]]) && !strcmp(cls[fwd[0]], cls[fwd[4]]));
+        }
+        for (int s = 0; s < p->nsteps; s++)
+            for (int r = 0; r < s; r++)
+                if (p->steps[s].kind == STEP_GEMM && p->steps[r].kind == STEP_GEMM) {
+                    GpuGemm a, b;
+                    char ka[64], kb[64];
+                    CHECK(exec_gemm(t.e, s, &a) == 0 && exec_gemm(t.e, r, &b) == 0);
+                    gpu_gemm_key(&a, ka, sizeof ka), gpu_gemm_key(&b, kb, sizeof kb);
+                    if (!strcmp(ka, kb) && !a.c_in == !b.c_in) CHECK(!strcmp(cls[s], cls[r]));
+                }
+        printf("  exec: tiny's %d plan steps in %d classes\n", p->nsteps, n);
+    }
+    free(cls);
+    free(ids);
+    tiny_exec_close(&t);
+}
