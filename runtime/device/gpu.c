@@ -66,6 +66,10 @@ void gpu_gemm_key(const GpuGemm *mm, char *out, size_t cap) {
              mm->beta != 0.0f);
 }
 
+size_t gpu_gemm_c_count(const GpuGemm *mm) {
+    return (size_t)(mm->batch - 1) * (size_t)mm->stride_c + (size_t)(mm->m - 1) * (size_t)mm->ldc + (size_t)mm->n;
+}
+
 void gpu_gemm_timed_name(const GpuGemm *mm, char out[GPU_TIMED_NAME]) {
     char key[GPU_TIMED_NAME - 8];
     gpu_gemm_key(mm, key, sizeof key);

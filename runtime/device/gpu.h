@@ -66,6 +66,10 @@ typedef struct {
  * whether beta is 0, e.g. "m512_n128_k128_nt_hhh_b0" (h bf16, f fp32). */
 void gpu_gemm_key(const GpuGemm *mm, char *out, size_t cap);
 
+/* How many elements of C (from mm->c, ldc and the batch's stride) mm
+ * writes, gaps included: the extent to copy or compare. */
+size_t gpu_gemm_c_count(const GpuGemm *mm);
+
 typedef struct GpuLaunch {
     unsigned grid[3], block[3];
     size_t smem_bytes;

@@ -319,6 +319,14 @@ typedef struct {
     int *times[TUNE_MAX_CANDIDATES][2];
 } Timing;
 
+/* Whether candidate index k times an instance that the optimizer's step
+ * runs: one of its kernels, or a Newton-Schulz product's GEMM shape. */
+static bool times_optimizer(const TuneBench *tb, const Timing *t, const TuneInstance *ins, int k) {
+    for (int i = 0; i < tb->n; i++)
+        if (t->pick[k][i] == k && (in_optimizer(tb->rules, ins[i].inst) || tb->in_ns[i])) return true;
+    return false;
+}
+
 static double *sample(Timing *t, int i, int k, int w, int r) {
     return &t->us[(((size_t)i * TUNE_MAX_CANDIDATES + (size_t)k) * 2 + (size_t)w) * TUNE_MAX_ROUNDS + (size_t)r];
 }
@@ -441,12 +449,11 @@ static void cut_slow(TuneBench *tb, Timing *t, TuneInstance *ins, int rounds) {
     for (int i = 0; i < tb->n; i++) tune_cut_slow(&ins[i]);
     for (int k = 1; k < t->K; k++) {
         bool any = false;
-        t->optim[k] = false;
         for (int i = 0; i < tb->n; i++) {
             if (t->pick[k][i] == k && ins[i].v[k].status != TUNE_OK) t->pick[k][i] = 0;
             any = any || t->pick[k][i] == k;
-            t->optim[k] = t->optim[k] || (t->pick[k][i] == k && (in_optimizer(tb->rules, ins[i].inst) || tb->in_ns[i]));
         }
+        t->optim[k] = times_optimizer(tb, t, ins, k);
         if (!any && t->b[k]) release(tb, t->b[k]), t->b[k] = NULL;
     }
 }
@@ -463,8 +470,8 @@ int tune_bench_time(TuneBench *tb, TuneInstance *ins, const TuneBenchTiming *cfg
         for (int i = 0; i < tb->n; i++) {
             t->pick[k][i] = k < ins[i].n && ins[i].v[k].status == TUNE_OK ? k : 0;
             any = any || t->pick[k][i];
-            t->optim[k] = t->optim[k] || (t->pick[k][i] == k && (in_optimizer(tb->rules, ins[i].inst) || tb->in_ns[i]));
         }
+        t->optim[k] = times_optimizer(tb, t, ins, k);
         if (any) ok = (t->b[k] = build_for(tb, t->pick[k], err, errlen)) != NULL;
     }
     double start = now_s();
@@ -552,6 +559,16 @@ static int gemm_instance(TuneBench *tb, TuneInstance *ins, int *n, int cap, int 
     return i;
 }
 
+/* Product j of Muon tensor t's Newton-Schulz iteration (Backend.ns_gemm,
+ * its operands made when `ready`) and its shape's key: 0, 1 when there is
+ * no such product, -1 with err. */
+static int ns_product(TuneBench *tb, int t, int j, bool ready, GpuGemm *mm, char key[48], char *err, size_t errlen) {
+    int rc = tb->be.ns_gemm(tb->be.impl, t, j, ready, 0, mm);
+    if (rc < 0) return failed(tb, "a Newton-Schulz product", err, errlen), -1;
+    if (!rc) gpu_gemm_key(mm, key, 48);
+    return rc;
+}
+
 int tune_bench_gemms(TuneBench *tb, TuneInstance *ins, int *n, int cap, int T, char *err, size_t errlen) {
     const ModelBuild *b = tb->rules;
     Backend *be = &tb->be;
@@ -575,10 +592,9 @@ int tune_bench_gemms(TuneBench *tb, TuneInstance *ins, int *n, int cap, int T, c
      * square), or the step's where they coincide. */
     for (int t = 0; t < b->ntensors; t++)
         for (int j = 0; j < 3; j++) {
-            int rc = be->ns_gemm(be->impl, t, j, false, 0, &mm);
-            if (rc < 0) return failed(tb, "a Newton-Schulz product", err, errlen), -1;
+            int rc = ns_product(tb, t, j, false, &mm, key, err, errlen);
+            if (rc < 0) return -1;
             if (rc) continue;
-            gpu_gemm_key(&mm, key, sizeof key);
             int i = gemm_instance(tb, ins, n, cap, first, &mm, key, err, errlen);
             if (i == -1) return -1;
             if (i >= 0) tb->in_ns[i] = true;
@@ -630,11 +646,11 @@ static int gemm_gate_at(TuneBench *tb, TuneInstance *ti, int s, int t, int j, in
     Gpu *g = tb->be.gpu(tb->be.impl);
     GpuGemm mm;
     char key[48];
-    if (s >= 0 ? tb->be.gemm_of(tb->be.impl, s, &mm) : tb->be.ns_gemm(tb->be.impl, t, j, true, 0, &mm))
-        return failed(tb, s >= 0 ? "a GEMM step" : "a Newton-Schulz product", err, errlen), -1;
-    gpu_gemm_key(&mm, key, sizeof key);
+    if (s >= 0 && tb->be.gemm_of(tb->be.impl, s, &mm)) return failed(tb, "a GEMM step", err, errlen), -1;
+    if (s >= 0) gpu_gemm_key(&mm, key, sizeof key);
+    else if (ns_product(tb, t, j, true, &mm, key, err, errlen)) return -1;
     if (strcmp(key, ti->shape)) return snprintf(err, errlen, "GEMM %s: the step runs %s at %d tokens", ti->shape, key, T), -1;
-    size_t n = (size_t)(mm.batch - 1) * (size_t)mm.stride_c + (size_t)(mm.m - 1) * (size_t)mm.ldc + (size_t)mm.n;
+    size_t n = gpu_gemm_c_count(&mm);
     size_t bytes = n * (mm.c_type == GPU_F32 ? 4 : 2);
     void *keep = mm.beta != 0 ? g->alloc(g, bytes) : NULL, *want = malloc(bytes), *got = malloc(bytes);
     bool ok = want && got && (mm.beta == 0 || keep);
@@ -671,9 +687,9 @@ static bool ns_gate(TuneBench *tb, TuneInstance *ti, int T, char *err, size_t er
     char key[48];
     for (int t = 0; t < tb->rules->ntensors; t++)
         for (int j = 0; j < 3; j++) {
-            if (tb->be.ns_gemm(tb->be.impl, t, j, false, 0, &mm)) continue;
-            gpu_gemm_key(&mm, key, sizeof key);
-            int rc = strcmp(key, ti->shape) ? 0 : gemm_gate_at(tb, ti, -1, t, j, T, err, errlen);
+            int rc = ns_product(tb, t, j, false, &mm, key, err, errlen);
+            if (rc < 0) return false;
+            rc = (rc || strcmp(key, ti->shape)) ? 0 : gemm_gate_at(tb, ti, -1, t, j, T, err, errlen);
             if (rc) return rc > 0;
         }
     for (int v = 1; v < ti->n; v++)

@@ -625,7 +625,7 @@ static int planted_gemm(Gpu *g, const GpuGemm *mm) {
     for (int k = 0; !rc && k < 2; k++) {
         if (!planted_on[k] || strcmp(key, planted_key[k])) continue;
         /* sim: device memory is the host's */
-        size_t n = (size_t)(mm->batch - 1) * (size_t)mm->stride_c + (size_t)(mm->m - 1) * (size_t)mm->ldc + (size_t)mm->n;
+        size_t n = gpu_gemm_c_count(mm);
         for (size_t i = 0; i < n; i++)
             if (mm->c_type == GPU_F32) ((float *)mm->c)[i] *= 1.05f;
             else ((uint16_t *)mm->c)[i] = f32_to_bf16(1.05f * bf16_to_f32(((uint16_t *)mm->c)[i]));
