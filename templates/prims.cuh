@@ -19,7 +19,10 @@
 //     inline PTX on the GPU, and a portable twin with the same signature
 //     and result built on warp shuffles (for the host compiler, or
 //     anywhere with -DGPTC_PRIMS_PORTABLE, which lets a GPU test compare
-//     the twin with the hardware).
+//     the twin with the hardware);
+//   - wg_desc, wgmma_ss, wgmma_rs_tb and their fences: sm_90a's
+//     warpgroup products over shared-memory descriptors, with a portable
+//     twin that reads the same layouts (below, 'Warpgroup products').
 // Kernels include nothing else: no libc or C++ headers (NVRTC has none).
 #ifndef GPTC_PRIMS_CUH
 #define GPTC_PRIMS_CUH
@@ -40,6 +43,11 @@ __device__ __forceinline__ unsigned gptc_atomic_max(unsigned *p, unsigned v) { r
 
 #if !defined(GPTC_PRIMS_PORTABLE)
 #define GPTC_PRIMS_PTX 1
+// wgmma exists on sm_90a alone (the architecture-specific feature set);
+// anywhere else the warpgroup products take their portable twin.
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define GPTC_WGMMA_PTX 1
+#endif
 #endif
 
 #else
@@ -346,6 +354,220 @@ __device__ __forceinline__ void mma_bf16_16816(float d[4], const unsigned a[4], 
         acc[3] += gptc_dot_bf16x2(a_g8, b_n1) + gptc_dot_bf16x2(a_g8_hi, b_n1_hi);
     }
     for (int i = 0; i < 4; i++) d[i] = acc[i];
+#endif
+}
+
+// ---- warpgroup products (sm_90a's wgmma) ------------------------------------------
+// A warpgroup (4 consecutive warps, 128 threads, the first a multiple of
+// 4) computes D (64 x N, fp32) = A (64 x 16, bf16) B (16 x N, bf16) + D
+// (PTX ISA, "Asynchronous Warpgroup Level Matrix Multiply-Accumulate").
+// D is spread as mma_bf16_16816's C over warps: warp w of the group holds
+// rows 16 w .. 16 w + 15, d[i][0..3] its C fragment of columns 8 i ..
+// 8 i + 7. A in registers (wgmma_rs_tb) is mma's A fragment of the warp's
+// 16 rows. Operands in shared memory are named by descriptors over one
+// layout, 128-byte swizzled: a tile of R rows x C bf16 (C a multiple of
+// 64) is C / 64 column blocks of R rows x 64 (128 bytes a row), 16-byte
+// chunk c of row r of a block at chunk c ^ (r % 8), every block aligned to
+// 1024 bytes, so that the hardware's swizzle (address bits 4-6 xor bits
+// 7-9) is the layout's. With rows the M or N index and columns K
+// ("K-major"), a 16-column k-slice is the descriptor of its first element:
+// SBO = 1024 (8 rows), LBO unused. With rows K and columns N ("N-major",
+// wgmma_rs_tb's B), a 16-row k-slice starts at its first row: SBO = 1024
+// (8 rows of K), LBO = the bytes between column blocks.
+// The products run asynchronously: wg_fence() before the first of a batch
+// (after registers they read or accumulate were written), wg_commit()
+// after the last, wg_wait<0>() before their results are read; their
+// operand registers must not change in between, which wg_keep tells the
+// compiler. Shared memory written by ordinary stores or cp.async is seen
+// by wgmma only after fence_proxy_async() in the writing thread and a
+// barrier. The portable twin computes each product at once, every thread
+// its own elements straight from shared memory (A from its warp's
+// registers through shuffles), and adds in its own order.
+
+#if defined(GPTC_WGMMA_PTX)
+typedef unsigned long long gptc_wg_desc;
+#else
+struct gptc_wg_desc {
+    const unsigned char *start;
+    unsigned lbo, sbo;
+};
+#endif
+
+// The descriptor of the operand that starts at smem (16-byte aligned, in
+// the layout above), with byte offsets lbo and sbo (multiples of 16).
+__device__ __forceinline__ gptc_wg_desc wg_desc(const void *smem, unsigned lbo, unsigned sbo) {
+#if defined(GPTC_WGMMA_PTX)
+    const unsigned long long a = (unsigned long long)__cvta_generic_to_shared(smem);
+    return ((a & 0x3ffffull) >> 4) | ((unsigned long long)(lbo >> 4) << 16) |
+           ((unsigned long long)(sbo >> 4) << 32) | (1ull << 62);
+#else
+    return gptc_wg_desc{reinterpret_cast<const unsigned char *>(smem), lbo, sbo};
+#endif
+}
+
+// smem rounded up to the next 1024-byte boundary of shared memory (a
+// kernel asks for 1024 bytes more than its tiles take).
+__device__ __forceinline__ unsigned char *wg_align(unsigned char *smem) {
+#if defined(GPTC_PRIMS_PTX)
+    const unsigned a = (unsigned)__cvta_generic_to_shared(smem);
+#else
+    const unsigned a = (unsigned)reinterpret_cast<unsigned long long>(smem);
+#endif
+    return smem + ((1024u - (a & 1023u)) & 1023u);
+}
+
+__device__ __forceinline__ void fence_proxy_async() {
+#if defined(GPTC_WGMMA_PTX)
+    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void wg_fence() {
+#if defined(GPTC_WGMMA_PTX)
+    asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void wg_commit() {
+#if defined(GPTC_WGMMA_PTX)
+    asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+#endif
+}
+template <int N>
+__device__ __forceinline__ void wg_wait() {
+#if defined(GPTC_WGMMA_PTX)
+    asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
+#endif
+}
+
+// Ties registers to the asynchronous products: the compiler may neither
+// read them early nor reuse them while the products may still run.
+template <int R>
+__device__ __forceinline__ void wg_keep(float d[][4]) {
+#if defined(GPTC_WGMMA_PTX)
+    for (int i = 0; i < R; i++)
+        asm volatile("" : "+f"(d[i][0]), "+f"(d[i][1]), "+f"(d[i][2]), "+f"(d[i][3])::"memory");
+#else
+    (void)d;  // the twin's products are done when they return
+#endif
+}
+template <int R>
+__device__ __forceinline__ void wg_keep(unsigned a[][4]) {
+#if defined(GPTC_WGMMA_PTX)
+    for (int i = 0; i < R; i++)
+        asm volatile("" : "+r"(a[i][0]), "+r"(a[i][1]), "+r"(a[i][2]), "+r"(a[i][3])::"memory");
+#else
+    (void)a;  // the twin's products are done when they return
+#endif
+}
+
+#if !defined(GPTC_WGMMA_PTX)
+// Element (r, c) of a descriptor's operand, rows r at 128 bytes (SBO per 8)
+// and column blocks of 64 at LBO, through the 128-byte swizzle of the
+// element's shared-memory address, as the hardware reads it.
+__device__ __forceinline__ float gptc_wg_elem(gptc_wg_desc d, int r, int c) {
+    const unsigned long long a = reinterpret_cast<unsigned long long>(d.start) + (unsigned)(c / 64) * d.lbo +
+                                 (unsigned)(r / 8) * d.sbo + (unsigned)(r % 8) * 128u + (unsigned)(c % 64) * 2u;
+    const unsigned long long s = a ^ (((a >> 7) & 7ull) << 4);
+    return __bfloat162float(*reinterpret_cast<const __nv_bfloat16 *>(s));
+}
+
+// The twin's row g (0..7, and g + 8) of its warp's 16 rows of A from mma A
+// fragments: the four lanes 4 g .. 4 g + 3 hold it.
+__device__ __forceinline__ void gptc_wg_rows_a(float row[2][16], const unsigned a[4]) {
+    const int g = (int)(gptc_lane() >> 2);
+    for (int q = 0; q < 4; q++)
+        for (int reg = 0; reg < 4; reg++) {
+            const unsigned x = __shfl_sync(GPTC_FULL_MASK, a[reg], 4 * g + q);
+            const int r = reg & 1, k = 2 * q + 8 * (reg >> 1);
+            row[r][k] = __bfloat162float(__ushort_as_bfloat16((unsigned short)(x & 0xffffu)));
+            row[r][k + 1] = __bfloat162float(__ushort_as_bfloat16((unsigned short)(x >> 16)));
+        }
+}
+
+// d[i][e] (= its column n of its row m) += sum_k a(m, k) b(k, n), or = when
+// not accumulate.
+template <int N, class A, class B>
+__device__ __forceinline__ void gptc_wg_twin(float d[][4], A a, B b, bool accumulate) {
+    const int m0 = 16 * (int)((gptc_thread_rank() >> 5) & 3u) + (int)(gptc_lane() >> 2), t = (int)(gptc_lane() & 3u);
+    for (int i = 0; i < N / 8; i++)
+        for (int e = 0; e < 4; e++) {
+            const int m = m0 + 8 * (e >> 1), n = 8 * i + 2 * t + (e & 1);
+            float sum = 0.0f;
+            for (int k = 0; k < 16; k++) sum += a(m, k) * b(k, n);
+            d[i][e] = accumulate ? d[i][e] + sum : sum;
+        }
+}
+#endif
+
+#define GPTC_WG_R32                                                                                              \
+    "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, " \
+    "%23, %24, %25, %26, %27, %28, %29, %30, %31}"
+#define GPTC_WG_R64                                                                                              \
+    "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, " \
+    "%23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, "  \
+    "%44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}"
+#define GPTC_WG_D4(i) "+f"(d[i][0]), "+f"(d[i][1]), "+f"(d[i][2]), "+f"(d[i][3])
+#define GPTC_WG_D32                                                                                        \
+    GPTC_WG_D4(0), GPTC_WG_D4(1), GPTC_WG_D4(2), GPTC_WG_D4(3), GPTC_WG_D4(4), GPTC_WG_D4(5), GPTC_WG_D4(6), \
+        GPTC_WG_D4(7)
+#define GPTC_WG_D64                                                                                            \
+    GPTC_WG_D32, GPTC_WG_D4(8), GPTC_WG_D4(9), GPTC_WG_D4(10), GPTC_WG_D4(11), GPTC_WG_D4(12), GPTC_WG_D4(13), \
+        GPTC_WG_D4(14), GPTC_WG_D4(15)
+
+// d (64 x N, d[N / 8][4]) (+)= A B with A (64 x 16) and B^T (N x 16) both
+// K-major in shared memory (wgmma's .bf16 SS form, no transposes); N 64 or
+// 128.
+template <int N>
+__device__ __forceinline__ void wgmma_ss(float d[][4], gptc_wg_desc a, gptc_wg_desc b, bool accumulate) {
+    static_assert(N == 64 || N == 128, "wgmma_ss: N is 64 or 128");
+#if defined(GPTC_WGMMA_PTX)
+    const int acc = accumulate ? 1 : 0;
+    if constexpr (N == 64)
+        asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
+                     "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 " GPTC_WG_R32 ", %32, %33, p, 1, 1, 0, 0;\n}\n"
+                     : GPTC_WG_D32
+                     : "l"(a), "l"(b), "r"(acc)
+                     : "memory");
+    else
+        asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+                     "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 " GPTC_WG_R64 ", %64, %65, p, 1, 1, 0, 0;\n}\n"
+                     : GPTC_WG_D64
+                     : "l"(a), "l"(b), "r"(acc)
+                     : "memory");
+#else
+    gptc_wg_twin<N>(
+        d, [&](int m, int k) { return gptc_wg_elem(a, m, k); }, [&](int k, int n) { return gptc_wg_elem(b, n, k); },
+        accumulate);
+#endif
+}
+
+// d (64 x N) (+)= A B with A (64 x 16) in registers (a: mma's A fragment of
+// this warp's 16 rows) and B (16 x N) N-major in shared memory (wgmma's
+// .bf16 RS form, B transposed); N 64 or 128.
+template <int N>
+__device__ __forceinline__ void wgmma_rs_tb(float d[][4], const unsigned a[4], gptc_wg_desc b, bool accumulate) {
+    static_assert(N == 64 || N == 128, "wgmma_rs_tb: N is 64 or 128");
+#if defined(GPTC_WGMMA_PTX)
+    const int acc = accumulate ? 1 : 0;
+    if constexpr (N == 64)
+        asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
+                     "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 " GPTC_WG_R32
+                     ", {%32, %33, %34, %35}, %36, p, 1, 1, 1;\n}\n"
+                     : GPTC_WG_D32
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(acc)
+                     : "memory");
+    else
+        asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
+                     "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 " GPTC_WG_R64
+                     ", {%64, %65, %66, %67}, %68, p, 1, 1, 1;\n}\n"
+                     : GPTC_WG_D64
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(acc)
+                     : "memory");
+#else
+    float rows[2][16];
+    gptc_wg_rows_a(rows, a);
+    gptc_wg_twin<N>(
+        d, [&](int m, int k) { return rows[(m & 15) >> 3][k]; }, [&](int k, int n) { return gptc_wg_elem(b, k, n); },
+        accumulate);
 #endif
 }
 

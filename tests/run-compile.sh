@@ -72,6 +72,24 @@ done
 
 # ---- once ----
 
+# attn_fwd on warpgroups, as a tuning database chooses it for the records'
+# head_dim 128 at its widest tiles: wgmma on sm_90a, the portable twin on
+# sm_80, both without a spill (the kernels' tests run it on sim).
+if [ $have_nvrtc -eq 1 ]; then
+    version=$("$bin" --version | sed -n 's/^gptc \([^ ]*\).*/\1/p')
+    printf 'gptc-tune 1\nvalidator gptc %s\nchoice attention - h8_d128 %s\n' "$version" \
+        "threads=256 vec=8 tile=128 fwd_kn=128 dq_kn=32 dkdv_qn=32 minb=1 dq_src=2 stages=2 fwd_mma=2" >"$tmp/wg.db"
+    log=$(GPTC_CACHE_DIR=$tmp/cache-wg "$bin" compile models/r10-medium-x01.yaml --db "$tmp/wg.db" -o "$tmp/wg" \
+        --report 2>&1)
+    rc=$?
+    rows=$(printf '%s\n' "$log" | awk '$1 ~ /^attn_fwd_.*g2$/ && $5 == "0/0"' | wc -l)
+    if [ $rc -eq 0 ] && [[ $log == *"compiled cleanly for sm_90a sm_80"* ]] && [ "$rows" -eq 2 ]; then
+        pass "attn_fwd on warpgroups compiles for sm_90a and sm_80 without a spill"
+    else
+        fail "attn_fwd on warpgroups: compile exits $rc, or spills" "$log"
+    fi
+fi
+
 mkdir -p "$tmp/elsewhere"
 log=$(cd "$tmp/elsewhere" && "$bin" compile "$repo/models/tiny-x01.yaml" --no-compile 2>&1)
 if [ -f "$tmp/elsewhere/generated/tiny-x01/kernels.cu" ] && [ -f "$tmp/elsewhere/generated/tiny-x01/kernels.h" ] &&

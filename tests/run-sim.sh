@@ -180,7 +180,7 @@ elif [ -x $out/nvrtc_check ]; then
         done < <(timeout -k 5 120 $out/nvrtc_check "$@" 2>&1)
     }
     nvrtc tests/sim/kernels/*.cu
-    nvrtc -DGPTC_PRIMS_PORTABLE tests/sim/kernels/mma.cu
+    nvrtc -DGPTC_PRIMS_PORTABLE tests/sim/kernels/mma.cu tests/sim/kernels/wgmma.cu
 fi
 
 echo "sim: $passed passed, $failed failed"

@@ -361,6 +361,7 @@ static void attention(const ModelSpec *s, KernelSet *p) {
     add_const(in, "MIN_BLOCKS", 1);
     add_const(in, "DQ_SRC", s->attn.window.block_size % 16 ? 1 : 2);
     add_const(in, "STAGES", 2);
+    add_const(in, "FWD_MMA", 1);
     add_kernel(in, "attn_fwd",
                "__nv_bfloat16 *y, float *lse, const __nv_bfloat16 *q, const __nv_bfloat16 *k, "
                "const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int rows");
@@ -386,8 +387,11 @@ void emit_attention_smem(EmitInstance *in) {
     int hd = (int)emit_const(in, "HEAD_DIM"), tile = (int)emit_const(in, "TILE"), row_bytes = hd * 2;
     int fwd_kn = (int)emit_const(in, "FWD_KN"), kn = (int)emit_const(in, "DQ_KN"),
         kn_dkdv = (int)emit_const(in, "DKDV_QN"), st = (int)emit_const(in, "STAGES");
-    /* st stages of K and V rows; Q is staged once in the last */
-    in->kernels[0].smem_bytes = (2 * fwd_kn * (st - 1) + (tile > 2 * fwd_kn ? tile : 2 * fwd_kn)) * row_bytes;
+    /* st stages of K and V rows; Q is staged once in the last. On
+     * warpgroups, Q apart and the rest from a 1024-byte boundary. */
+    in->kernels[0].smem_bytes = emit_const(in, "FWD_MMA") == 2
+                                    ? (tile + 2 * st * fwd_kn) * row_bytes + 1024
+                                    : (2 * fwd_kn * (st - 1) + (tile > 2 * fwd_kn ? tile : 2 * fwd_kn)) * row_bytes;
     /* K and V, then st stages of q and dY rows and 3 words per query */
     in->kernels[2].smem_bytes = (2 * tile + 2 * st * kn_dkdv) * row_bytes + st * 3 * kn_dkdv * 4;
     /* as attn_fwd's, with Q and dY staged once in the last stage; from the

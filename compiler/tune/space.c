@@ -33,7 +33,7 @@ static const struct {
     {"tile", offsetof(TuneKnobs, tile)},       {"fwd_kn", offsetof(TuneKnobs, fwd_kn)},
     {"dq_kn", offsetof(TuneKnobs, dq_kn)},     {"dkdv_qn", offsetof(TuneKnobs, dkdv_qn)},
     {"minb", offsetof(TuneKnobs, minb)},       {"dq_src", offsetof(TuneKnobs, dq_src)},
-    {"stages", offsetof(TuneKnobs, stages)},
+    {"stages", offsetof(TuneKnobs, stages)},   {"fwd_mma", offsetof(TuneKnobs, fwd_mma)},
 };
 enum { NKNOBS = sizeof knob_fields / sizeof *knob_fields };
 
@@ -102,7 +102,7 @@ TuneKnobs tune_knobs(const EmitInstance *in) {
         k.tile = (int)emit_const(in, "TILE"), k.fwd_kn = (int)emit_const(in, "FWD_KN"),
         k.dq_kn = (int)emit_const(in, "DQ_KN"), k.dkdv_qn = (int)emit_const(in, "DKDV_QN"),
         k.minb = (int)emit_const(in, "MIN_BLOCKS"), k.dq_src = (int)emit_const(in, "DQ_SRC"),
-        k.stages = (int)emit_const(in, "STAGES");
+        k.stages = (int)emit_const(in, "STAGES"), k.fwd_mma = (int)emit_const(in, "FWD_MMA");
     return k;
 }
 
@@ -112,8 +112,9 @@ static void add(TuneCandidate *out, int *n, int max, TuneKnobs k, bool reorders)
     if (*n < max) out[(*n)++] = (TuneCandidate){k, reorders};
 }
 
-static void attention_space(TuneKnobs rule, TuneCandidate *out, int *n, int max) {
+static void attention_space(const EmitInstance *in, TuneKnobs rule, TuneCandidate *out, int *n, int max) {
     static const int tiles[] = {64, 128}, fwd[] = {32, 64, 128}, dq[] = {32, 64}, dkdv[] = {16, 32, 64};
+    long long hd = emit_const(in, "HEAD_DIM");
     /* Blocks per SM 1 and 2 with the rule's stages, then 3 stages at the
      * rule's blocks per SM. */
     for (int v = 0; v < 3; v++)
@@ -123,7 +124,8 @@ static void attention_space(TuneKnobs rule, TuneCandidate *out, int *n, int max)
                     for (int d = 0; d < 3; d++) {
                         TuneKnobs k = {.threads = 2 * tiles[a], .vec = rule.vec, .tile = tiles[a], .fwd_kn = fwd[b],
                                        .dq_kn = dq[c], .dkdv_qn = dkdv[d], .minb = v < 2 ? v + 1 : rule.minb,
-                                       .dq_src = rule.dq_src, .stages = v < 2 ? rule.stages : 3};
+                                       .dq_src = rule.dq_src, .stages = v < 2 ? rule.stages : 3,
+                                       .fwd_mma = rule.fwd_mma};
                         TuneKnobs tiles_only = k;
                         tiles_only.minb = rule.minb, tiles_only.stages = rule.stages;
                         if (!tune_knobs_equal(k, rule)) add(out, n, max, k, !tune_knobs_equal(tiles_only, rule));
@@ -136,6 +138,17 @@ static void attention_space(TuneKnobs rule, TuneCandidate *out, int *n, int max)
         k.dq_src = 1, k.stages = st;
         add(out, n, max, k, true);
     }
+    /* attn_fwd on warpgroups, key tiles of 64 or 128: with every tile of
+     * the other kernels, then in 3 stages at the rule's. */
+    for (int a = 0; a < 2 && (hd == 64 || hd == 128); a++)
+        for (int b = 1; b < 3; b++)
+            for (int cd = 0; cd < 7; cd++) {
+                TuneKnobs k = rule;
+                k.threads = 2 * tiles[a], k.tile = tiles[a], k.fwd_kn = fwd[b], k.fwd_mma = 2;
+                if (cd < 6) k.dq_kn = dq[cd / 3], k.dkdv_qn = dkdv[cd % 3];
+                else k.stages = 3;
+                add(out, n, max, k, true);
+            }
 }
 
 int tune_candidates(const EmitInstance *in, TuneCandidate *out, int max) {
@@ -160,7 +173,7 @@ int tune_candidates(const EmitInstance *in, TuneCandidate *out, int max) {
         for (k.threads = 128; k.threads <= 1024; k.threads *= 2)
             if (k.threads != rule.threads) add(out, &n, max, k, true);
         break;
-    case SPACE_ATTENTION: attention_space(rule, out, &n, max); break;
+    case SPACE_ATTENTION: attention_space(in, rule, out, &n, max); break;
     case SPACE_NONE: break;
     }
     return n;
@@ -191,9 +204,10 @@ void tune_apply(EmitInstance *in, TuneKnobs k) {
         set_const(in, "MIN_BLOCKS", k.minb);
         set_const(in, "DQ_SRC", k.dq_src);
         set_const(in, "STAGES", k.stages);
+        set_const(in, "FWD_MMA", k.fwd_mma);
         emit_attention_smem(in);
-        snprintf(tag, sizeof tag, "_t%df%dq%dk%dm%ds%dp%d", k.tile, k.fwd_kn, k.dq_kn, k.dkdv_qn, k.minb, k.dq_src,
-                 k.stages);
+        snprintf(tag, sizeof tag, "_t%df%dq%dk%dm%ds%dp%dg%d", k.tile, k.fwd_kn, k.dq_kn, k.dkdv_qn, k.minb, k.dq_src,
+                 k.stages, k.fwd_mma);
     } else {
         if (in->rows_per_block > 0 && kind_of(in) == SPACE_ROWS) in->rows_per_block = k.threads / (int)emit_const(in, "TPR");
         snprintf(tag, sizeof tag, "_n%dv%d", k.threads, k.vec);

@@ -32,7 +32,11 @@
  *       transpose, so it counts as reordering. And the stages the streamed tiles go
  *       through (2 or 3, with every tile choice at the rule's blocks per
  *       SM): the copies are scheduled earlier, never the arithmetic, so
- *       with the rule's tiles it keeps every sum's order.
+ *       with the rule's tiles it keeps every sum's order. And, at head_dim
+ *       64 or 128, attn_fwd on warpgroups (FWD_MMA 2: sm_90a's wgmma, the
+ *       portable twin elsewhere) with key tiles of 64 or 128 and every tile
+ *       choice of the other kernels at the rule's blocks per SM and stages:
+ *       other products, so it reorders.
  *
  * Fixed, never tuned: the fixed grids of the two-stage reductions
  * (x0_lambda_grad, skip, muon_momentum, qkv, colsum), which make a run's
@@ -51,15 +55,16 @@
 
 #include "compiler/codegen/emit.h"
 
-#define TUNE_MAX_CANDIDATES 128
+#define TUNE_MAX_CANDIDATES 160
 
 /* An instance's knobs. threads and vec are every family's; the rest are
  * attention's (0 elsewhere): the query tile per block (TILE, 16 rows a
  * warp, so threads = 2 x tile), the key or query tile each of its kernels
  * streams (attn_fwd's FWD_KN, attn_bwd_dq's DQ_KN, attn_bwd_dkdv's
  * DKDV_QN), the blocks per SM its __launch_bounds__ asks for
- * (MIN_BLOCKS), dQ's source (DQ_SRC: 1 recomputed, 2 stored dS) and the
- * stages its streamed tiles go through (STAGES: 2 or 3). */
+ * (MIN_BLOCKS), dQ's source (DQ_SRC: 1 recomputed, 2 stored dS), the
+ * stages its streamed tiles go through (STAGES: 2 or 3) and attn_fwd's
+ * products (FWD_MMA: 1 mma.sync per warp, 2 wgmma per warpgroup). */
 /* A GEMM's algorithm by the device's configuration fields (runtime/device/
  * gpu.h's GpuGemmAlgo: id, tile, stages, split-K count, reduction scheme,
  * CTA swizzling, custom option, inner and cluster shapes), so that a choice
@@ -74,7 +79,7 @@ typedef struct {
 typedef struct {
     int threads; /* threads per block */
     int vec;     /* elements per vector */
-    int tile, fwd_kn, dq_kn, dkdv_qn, minb, dq_src, stages;
+    int tile, fwd_kn, dq_kn, dkdv_qn, minb, dq_src, stages, fwd_mma;
     TuneAlgo algo; /* GEMMs only */
 } TuneKnobs;
 

@@ -9,6 +9,7 @@
 #include "kernels/reduce.cu"
 #include "kernels/transpose.cu"
 #include "kernels/warp.cu"
+#include "kernels/wgmma.cu"
 #include "kernels/whitelist.cu"
 
 #define K(name) GPTC_SIM_KERNEL(name)

@@ -360,6 +360,37 @@ void test_mma() {
     }
 }
 
+// The warpgroup products (tests/sim/kernels/wgmma.cu) against the host's:
+// S = A Bt^T from the bf16 inputs, O = bf16(S) V from the kernel's own S.
+void test_wgmma() {
+    for (int ns : {64, 128}) {
+        const int no = ns == 64 ? 128 : 64;
+        std::vector<uint16_t> a(64 * 128), bt(ns * 128), v(ns * no);
+        for (auto *m : {&a, &bt, &v})
+            for (auto &x : *m) x = ref_bf16_rn(bits(rnd_unit()));
+        std::vector<float> s(64 * ns, NAN), o(64 * no, NAN);
+        int rc = run(ns == 64 ? gptc_sim_wgmma_n64 : gptc_sim_wgmma_n128,
+                     config({1, 1, 1}, {128, 1, 1}, (64 + 2 * ns) * 128 * 2 + 1024, opts(7, 1)), (const void *)a.data(),
+                     (const void *)bt.data(), (const void *)v.data(), s.data(), o.data());
+        EXPECT(rc == GPTC_SIM_OK, "%s", gptc_sim_last_error());
+        for (int i = 0; i < 64; i++)
+            for (int j = 0; j < ns; j++) {
+                double want = 0;
+                for (int k = 0; k < 128; k++) want += bf16_value(a[i * 128 + k]) * bf16_value(bt[j * 128 + k]);
+                EXPECT(fabs(s[i * ns + j] - want) < 1e-4, "n%d: s[%d][%d] = %g, expected %g", ns, i, j, s[i * ns + j],
+                       want);
+            }
+        for (int i = 0; i < 64; i++)
+            for (int j = 0; j < no; j++) {
+                double want = 0;
+                for (int k = 0; k < ns; k++)
+                    want += bf16_value(ref_bf16_rn(bits(s[i * ns + k]))) * bf16_value(v[k * no + j]);
+                EXPECT(fabs(o[i * no + j] - want) < 1e-3 * (1 + fabs(want)), "n%d: o[%d][%d] = %g, expected %g", ns, i,
+                       j, o[i * no + j], want);
+            }
+    }
+}
+
 void test_movmatrix() {
     std::vector<uint16_t> m(64), out(64, 0xffff);
     for (auto &v : m) v = ref_bf16_rn(bits(rnd_unit()));
@@ -616,6 +647,7 @@ const Test kTests[] = {
     {"bf16_pairs", test_bf16_pairs},
     {"histogram_atomics", test_histogram},
     {"mma_ldmatrix_twins", test_mma},
+    {"wgmma_twins", test_wgmma},
     {"movmatrix_transposes", test_movmatrix},
     {"math_whitelist", test_math_whitelist},
     {"special_ftz", test_special_ftz},

@@ -51,6 +51,28 @@ static bool fixed_grid(const char *family) {
     return false;
 }
 
+/* An attention candidate against the rule c0. The tiles and dQ's source
+ * count as reordering sums; the blocks per SM and the stages do not. dQ is
+ * recomputed only at the rule's tiles and blocks per SM (the rule stores
+ * dS); 3 stages only at the rule's blocks per SM. attn_fwd on warpgroups
+ * (other products: reorders) only where wg (head_dim 64 or 128), with key
+ * tiles of 64 or 128, at the rule's blocks per SM and dQ source. */
+static void check_attention_candidate(TuneCandidate c0, TuneCandidate cj, bool wg) {
+    TuneKnobs tiles = cj.knobs;
+    tiles.minb = c0.knobs.minb, tiles.stages = c0.knobs.stages;
+    CHECK(cj.knobs.stages == 2 || (cj.knobs.stages == 3 && cj.knobs.minb == c0.knobs.minb));
+    CHECK(cj.reorders == !tune_knobs_equal(tiles, c0.knobs) && cj.knobs.threads == 2 * cj.knobs.tile);
+    CHECK(cj.knobs.minb == 1 || cj.knobs.minb == 2);
+    CHECK(c0.knobs.fwd_mma == 1 && (cj.knobs.fwd_mma == 1 || cj.knobs.fwd_mma == 2));
+    if (cj.knobs.fwd_mma == 2) {
+        CHECK(wg && cj.knobs.fwd_kn >= 64 && cj.knobs.minb == c0.knobs.minb && cj.knobs.dq_src == c0.knobs.dq_src);
+        return;
+    }
+    TuneKnobs src = c0.knobs;
+    src.dq_src = 1, src.stages = cj.knobs.stages;
+    CHECK(c0.knobs.dq_src == 2 && (cj.knobs.dq_src == 2 || tune_knobs_equal(cj.knobs, src)));
+}
+
 static void check_spaces(const char *model) {
     ModelSpec s;
     if (!load(model, &s)) {
@@ -66,25 +88,13 @@ static void check_spaces(const char *model) {
         CHECK(n >= 1 && c[0].knobs.threads == in->threads && c[0].knobs.vec == in->vec && !c[0].reorders);
         if (fixed_grid(in->family)) CHECK_EQ_INT(n, 1);
         bool attention = !strcmp(in->family, "attention");
-        if (attention) CHECK_EQ_INT(n, 110);
+        bool wg = s.model.head_dim == 64 || s.model.head_dim == 128;
+        if (attention) CHECK_EQ_INT(n, wg ? 138 : 110);
         for (int j = 1; j < n; j++) {
             CHECK(c[j].knobs.threads % 32 == 0 && c[j].knobs.threads >= 64 && c[j].knobs.threads <= 1024);
             CHECK(c[j].knobs.vec >= 1 && in->vec % c[j].knobs.vec == 0);
             CHECK(!tune_knobs_equal(c[j].knobs, c[0].knobs));
-            if (attention) {
-                /* The tiles and dQ's source count as reordering sums; the
-                 * blocks per SM and the stages do not. dQ is recomputed
-                 * only at the rule's tiles and blocks per SM (the rule
-                 * stores dS); 3 stages only at the rule's blocks per SM. */
-                TuneKnobs tiles = c[j].knobs;
-                tiles.minb = c[0].knobs.minb, tiles.stages = c[0].knobs.stages;
-                CHECK(c[j].knobs.stages == 2 || (c[j].knobs.stages == 3 && c[j].knobs.minb == c[0].knobs.minb));
-                CHECK(c[j].reorders == !tune_knobs_equal(tiles, c[0].knobs) && c[j].knobs.threads == 2 * c[j].knobs.tile);
-                CHECK(c[j].knobs.minb == 1 || c[j].knobs.minb == 2);
-                TuneKnobs src = c[0].knobs;
-                src.dq_src = 1, src.stages = c[j].knobs.stages;
-                CHECK(c[0].knobs.dq_src == 2 && (c[j].knobs.dq_src == 2 || tune_knobs_equal(c[j].knobs, src)));
-            }
+            if (attention) check_attention_candidate(c[0], c[j], wg);
             char text[TUNE_KNOBS_TEXT];
             TuneKnobs back = {0};
             tune_knobs_format(c[j].knobs, text, sizeof text);
@@ -240,9 +250,9 @@ TEST(tune_order_neutral_knobs_keep_the_bits_on_sim) {
     snprintf(small.c[0].family, sizeof small.c[0].family, "attention");
     snprintf(small.c[0].shape, sizeof small.c[0].shape, "h4_d32");
     wide.c[0] = recompute.c[0] = small.c[0];
-    small.c[0].knobs = (TuneKnobs){128, 8, 64, 32, 32, 16, 1, 2, 2, {0}};
-    wide.c[0].knobs = (TuneKnobs){256, 8, 128, 128, 64, 32, 1, 2, 2, {0}};
-    recompute.c[0].knobs = (TuneKnobs){128, 8, 64, 64, 64, 64, 1, 1, 2, {0}};
+    small.c[0].knobs = (TuneKnobs){128, 8, 64, 32, 32, 16, 1, 2, 2, 1, {0}};
+    wide.c[0].knobs = (TuneKnobs){256, 8, 128, 128, 64, 32, 1, 2, 2, 1, {0}};
+    recompute.c[0].knobs = (TuneKnobs){128, 8, 64, 64, 64, 64, 1, 1, 2, 1, {0}};
     /* Attention's last order-neutral candidate (neutral's) is its 3
      * stages; its 2 blocks per SM in another build. */
     TuneChoices two = neutral;
@@ -298,7 +308,7 @@ TEST(tune_db_round_trip_and_validators) {
     tune_db_validator(&db, "device", "sim cost model");
     db.nrows = 4;
     db.rows[0] = (TuneRow){{"relu2", "m512", "0123456789abcdef", {.threads = 256, .vec = 8}}, "ok", 12.5};
-    db.rows[1] = (TuneRow){{"attention", "h4_d32", "0123456789abcdef", {256, 8, 128, 32, 64, 16, 2, 1, 3, {0}}}, "pruned", -1};
+    db.rows[1] = (TuneRow){{"attention", "h4_d32", "0123456789abcdef", {256, 8, 128, 32, 64, 16, 2, 1, 3, 1, {0}}}, "pruned", -1};
     /* A GEMM's candidates: the device's default, and an algorithm by its nine fields. */
     db.rows[2] = (TuneRow){{TUNE_GEMM, "m512_n512_k128_nn_hhh_b0", "", {.algo = {.set = 1}}}, "ok", 30};
     db.rows[3] = (TuneRow){{TUNE_GEMM, "m512_n512_k128_nn_hhh_b0", "", {.algo = {2, 21, 18, 5, 4, 2, 1, 0, 3, 7}}}, "slow", 25};
