@@ -123,7 +123,7 @@ namespace attn_{{SUFFIX}} {
 constexpr int H = {{HEADS}}, HD = {{HEAD_DIM}}, ROW = {{WIDTH}}, BS = {{BLOCK_SIZE}};
 constexpr int TILE = {{TILE}}, FWD_KN = {{FWD_KN}}, DQ_KN = {{DQ_KN}}, DKDV_QN = {{DKDV_QN}};
 constexpr int THREADS = {{THREADS}}, VEC = {{VEC}}, PRE_TPR = {{PRE_TPR}}, DQ_SRC = {{DQ_SRC}};
-constexpr int STAGES = {{STAGES}}, FWD_MMA = {{FWD_MMA}};
+constexpr int STAGES = {{STAGES}}, FWD_MMA = {{FWD_MMA}}, DKDV_MMA = {{DKDV_MMA}};
 constexpr int CH = HD / VEC;                                   // 16-byte chunks per row
 constexpr int SWZ = ((CH & -CH) < 8 ? (CH & -CH) : 8) - 1;     // a power of two dividing CH, minus 1
 constexpr float SCALE = {{SCALE}};
@@ -138,6 +138,9 @@ static_assert(STAGES == 2 || STAGES == 3, "attention: two or three stages");
 static_assert(FWD_MMA == 1 || (FWD_MMA == 2 && (HD == 64 || HD == 128) && (FWD_KN == 64 || FWD_KN == 128) &&
                                TILE % 64 == 0),
               "attention: attn_fwd on warpgroups takes head_dim 64 or 128, key tiles of 64 or 128, 64-row groups");
+static_assert(DKDV_MMA == 1 || (DKDV_MMA == 2 && (HD == 64 || HD == 128) && (DKDV_QN == 32 || DKDV_QN == 64) &&
+                                TILE % 64 == 0),
+              "attention: attn_bwd_dkdv on warpgroups takes head_dim 64 or 128, query tiles of 32 or 64");
 
 __device__ __forceinline__ float neg_inf() { return __uint_as_float(0xff800000u); }
 
@@ -273,12 +276,14 @@ __device__ __forceinline__ DkdvStage dkdv_stage(__nv_bfloat16 *smem, int b) {
     return st;
 }
 
-// Queues the copies of query tile qs .. qs + DKDV_QN - 1 into stage st.
+// Queues the copies of query tile qs .. qs + DKDV_QN - 1 into stage st
+// (q and dY in wgmma's layout if WG).
+template <bool WG = false>
 __device__ __forceinline__ void dkdv_stage_async(const DkdvStage &st, const __nv_bfloat16 *q,
                                                  const __nv_bfloat16 *dy, const float *lse, const float *delta,
                                                  const int *doc_start, int qs, int rows, int h) {
-    load_tile_async<DKDV_QN>(st.q, q, qs, rows, h);
-    load_tile_async<DKDV_QN>(st.dy, dy, qs, rows, h);
+    load_tile_async<DKDV_QN, WG>(st.q, q, qs, rows, h);
+    load_tile_async<DKDV_QN, WG>(st.dy, dy, qs, rows, h);
     for (int i = (int)threadIdx.x; i < 3 * DKDV_QN; i += THREADS) {
         const int which = i / DKDV_QN, j = i % DKDV_QN;
         const bool in = qs + j < rows;
@@ -573,25 +578,12 @@ attn_bwd_pre_{{SUFFIX}}(float *delta, const __nv_bfloat16 *dy, const __nv_bfloat
     }
 }
 
-extern "C" __global__ void __launch_bounds__({{THREADS}}, {{MIN_BLOCKS}})
-attn_bwd_dkdv_{{SUFFIX}}(__nv_bfloat16 *dk, __nv_bfloat16 *dv, __nv_bfloat16 *ds, const __nv_bfloat16 *dy,
-                         const float *lse, const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k,
-                         const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int ds_slots,
-                         int rows) {
-    using namespace attn_{{SUFFIX}};
-    GPTC_DYN_SMEM(__nv_bfloat16, smem);
-    __nv_bfloat16 *sk = smem, *sv = smem + TILE * HD;
-    const int h = (int)blockIdx.y, k0 = (int)blockIdx.x * TILE, w = (int)(threadIdx.x >> 5);
-    const int lane = (int)gptc_lane(), t4 = lane & 3, ka = k0 + 16 * w + (lane >> 2);
-    const int qfirst = k0 / DKDV_QN;
-    load_tile_async<TILE>(sk, k, k0, rows, h);
-    load_tile_async<TILE>(sv, v, k0, rows, h);
-    dkdv_stage_async(dkdv_stage(smem, 0), q, dy, lse, delta, doc_start, qfirst * DKDV_QN, rows, h);
-    cp_async_commit();
-    // The last query that sees a key of this tile: first_key(t) <= klast
-    // needs the window's (t / BS - W + 1) * BS <= klast and doc_start[t] <=
-    // klast, both monotone in t.
-    const int klast = (k0 + TILE < rows ? k0 + TILE : rows) - 1;
+namespace attn_{{SUFFIX}} {
+
+// The last query tile (of DKDV_QN) with a query that sees a key of k0 ..
+// klast: first_key(t) <= klast needs the window's (t / BS - W + 1) * BS <=
+// klast and doc_start[t] <= klast, both monotone in t.
+__device__ __forceinline__ int dkdv_last_tile(const int *doc_start, int klast, int window_blocks, int rows) {
     const long long wend = ((long long)(klast / BS) + window_blocks) * BS - 1;
     int lo = klast, hi = rows - 1;  // the document's end: the last t with doc_start[t] <= klast
     while (lo < hi) {
@@ -599,7 +591,46 @@ attn_bwd_dkdv_{{SUFFIX}}(__nv_bfloat16 *dk, __nv_bfloat16 *dv, __nv_bfloat16 *ds
         if (doc_start[mid] <= klast) lo = mid;
         else hi = mid - 1;
     }
-    const int qend = (wend < lo ? (int)wend : lo) / DKDV_QN;
+    return (wend < lo ? (int)wend : lo) / DKDV_QN;
+}
+
+// attn_bwd_dkdv's scores to gradients for this lane's keys ka and ka + 8
+// against queries qs .. of stage cur: s (k . q) becomes p and dp (v . dy)
+// becomes ds = p (dp - delta) SCALE, both transposed (rows keys).
+template <int QN>
+__device__ __forceinline__ void dkdv_probs(float s[][4], float dp[][4], const DkdvStage &cur, int qs, int ka,
+                                           int window_blocks, int rows) {
+    const int t4 = (int)(gptc_lane() & 3u);
+    for (int nb = 0; nb < QN / 8; nb++)
+        for (int c = 0; c < 2; c++) {
+            const int j = 8 * nb + 2 * t4 + c, t = qs + j;
+            const int first = t < rows ? first_key_of(cur.doc[j], t, window_blocks) : rows;
+            const float lse2 = t < rows ? cur.lse[j] * LOG2E : 0.0f;
+            const float dl = t < rows ? cur.delta[j] : 0.0f;
+            for (int r = 0; r < 2; r++) {
+                const int key = ka + 8 * r, e = 2 * r + c;
+                const float p = key >= first && key <= t ? exp2f(s[nb][e] * SCALE_LOG2 - lse2) : 0.0f;
+                s[nb][e] = p;
+                dp[nb][e] = p * (dp[nb][e] - dl) * SCALE;
+            }
+        }
+}
+
+// attn_bwd_dkdv per warp (DKDV_MMA 1): mma.sync on each warp's 16 keys.
+__device__ __forceinline__ void dkdv_warps(__nv_bfloat16 *dk, __nv_bfloat16 *dv, __nv_bfloat16 *ds,
+                                           const __nv_bfloat16 *dy, const float *lse, const float *delta,
+                                           const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v,
+                                           const int *doc_start, int window_blocks, int ds_slots, int rows) {
+    GPTC_DYN_SMEM(__nv_bfloat16, smem);
+    __nv_bfloat16 *sk = smem, *sv = smem + TILE * HD;
+    const int h = (int)blockIdx.y, k0 = (int)blockIdx.x * TILE, w = (int)(threadIdx.x >> 5);
+    const int ka = k0 + 16 * w + (int)(gptc_lane() >> 2);
+    const int qfirst = k0 / DKDV_QN;
+    load_tile_async<TILE>(sk, k, k0, rows, h);
+    load_tile_async<TILE>(sv, v, k0, rows, h);
+    dkdv_stage_async(dkdv_stage(smem, 0), q, dy, lse, delta, doc_start, qfirst * DKDV_QN, rows, h);
+    cp_async_commit();
+    const int qend = dkdv_last_tile(doc_start, (k0 + TILE < rows ? k0 + TILE : rows) - 1, window_blocks, rows);
     for (int st = 1; st < STAGES - 1; st++) {
         if (qfirst + st <= qend)
             dkdv_stage_async(dkdv_stage(smem, st), q, dy, lse, delta, doc_start, (qfirst + st) * DKDV_QN, rows, h);
@@ -626,19 +657,7 @@ attn_bwd_dkdv_{{SUFFIX}}(__nv_bfloat16 *dk, __nv_bfloat16 *dv, __nv_bfloat16 *ds
             frag_a(a, sv, 16 * w, kk);
             mma_rows_t<DKDV_QN>(dp, a, cur.dy, kk);
         }
-        for (int nb = 0; nb < DKDV_QN / 8; nb++)
-            for (int c = 0; c < 2; c++) {
-                const int j = 8 * nb + 2 * t4 + c, t = qs + j;
-                const int first = t < rows ? first_key_of(cur.doc[j], t, window_blocks) : rows;
-                const float lse2 = t < rows ? cur.lse[j] * LOG2E : 0.0f;
-                const float dl = t < rows ? cur.delta[j] : 0.0f;
-                for (int r = 0; r < 2; r++) {
-                    const int key = ka + 8 * r, e = 2 * r + c;
-                    const float p = key >= first && key <= t ? exp2f(s[nb][e] * SCALE_LOG2 - lse2) : 0.0f;
-                    s[nb][e] = p;
-                    dp[nb][e] = p * (dp[nb][e] - dl) * SCALE;
-                }
-            }
+        dkdv_probs<DKDV_QN>(s, dp, cur, qs, ka, window_blocks, rows);
         for (int j = 0; j < DKDV_QN / 16; j++) {
             unsigned a[4];
             acc_to_a(a, s[2 * j], s[2 * j + 1]);
@@ -652,6 +671,115 @@ attn_bwd_dkdv_{{SUFFIX}}(__nv_bfloat16 *dk, __nv_bfloat16 *dv, __nv_bfloat16 *ds
     const float one[2] = {1.0f, 1.0f};
     store_rows(dk, dka, ka, rows, h, one);
     store_rows(dv, dva, ka, rows, h, one);
+}
+
+// attn_bwd_dkdv per warpgroup (DKDV_MMA 2, wgmma on sm_90a): each group of
+// 4 warps takes 64 keys (warp w still owns keys 16 w .., in the same
+// fragment layout, so the probabilities, the stored dS and the stores are
+// the warp form's). S^T = K Q^T and dP^T = V dY^T are one wgmma each per
+// k-step, K, V, Q and dY in shared memory; dV += P^T dY and dK += dS^T Q
+// one each per 16 queries, P^T and dS^T from registers, dY and Q read
+// N-major from the same tiles. Shared memory as the warp form's, in
+// wgmma's layout from the first 1024-byte boundary. QN and NV are DKDV_QN
+// and HD, as template parameters (see fwd_groups).
+template <int QN, int NV>
+__device__ __forceinline__ void dkdv_groups(__nv_bfloat16 *dk, __nv_bfloat16 *dv, __nv_bfloat16 *ds,
+                                            const __nv_bfloat16 *dy, const float *lse, const float *delta,
+                                            const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v,
+                                            const int *doc_start, int window_blocks, int ds_slots, int rows) {
+    GPTC_DYN_SMEM(unsigned char, raw);
+    __nv_bfloat16 *smem = reinterpret_cast<__nv_bfloat16 *>(wg_align(raw));
+    __nv_bfloat16 *sk = smem, *sv = smem + TILE * HD;
+    const int h = (int)blockIdx.y, k0 = (int)blockIdx.x * TILE, w = (int)(threadIdx.x >> 5);
+    const int ka = k0 + 16 * w + (int)(gptc_lane() >> 2);
+    const int qfirst = k0 / QN;
+    load_tile_async<TILE, true>(sk, k, k0, rows, h);
+    load_tile_async<TILE, true>(sv, v, k0, rows, h);
+    dkdv_stage_async<true>(dkdv_stage(smem, 0), q, dy, lse, delta, doc_start, qfirst * QN, rows, h);
+    cp_async_commit();
+    const int qend = dkdv_last_tile(doc_start, (k0 + TILE < rows ? k0 + TILE : rows) - 1, window_blocks, rows);
+    for (int st = 1; st < STAGES - 1; st++) {
+        if (qfirst + st <= qend)
+            dkdv_stage_async<true>(dkdv_stage(smem, st), q, dy, lse, delta, doc_start, (qfirst + st) * QN, rows, h);
+        cp_async_commit();
+    }
+    const int g64 = (w >> 2) * 64 * 64;  // the group's 64 rows of column block 0 of K and V
+    float dka[NV / 8][4] = {}, dva[NV / 8][4] = {};
+    for (int qt = qfirst; qt <= qend; qt++) {
+        const int qs = qt * QN;
+        const DkdvStage cur = dkdv_stage(smem, (qt - qfirst) % STAGES);
+        // As the warp form's, with the tiles in view of wgmma's reads.
+        cp_async_wait<STAGES - 2>();
+        fence_proxy_async();
+        __syncthreads();
+        if (qt + STAGES - 1 <= qend)
+            dkdv_stage_async<true>(dkdv_stage(smem, (qt + STAGES - 1 - qfirst) % STAGES), q, dy, lse, delta,
+                                   doc_start, qs + (STAGES - 1) * QN, rows, h);
+        cp_async_commit();
+        float s[QN / 8][4] = {}, dp[QN / 8][4] = {};
+        wg_keep<QN / 8>(s);
+        wg_keep<QN / 8>(dp);
+        wg_fence();
+        // k-step kk: column block kk / 4, 16 columns (32 bytes) in per kk % 4
+        for (int kk = 0; kk < HD / 16; kk++) {
+            const int ak = g64 + (kk >> 2) * TILE * 64 + (kk & 3) * 16, bk = (kk >> 2) * QN * 64 + (kk & 3) * 16;
+            wgmma_ss<QN>(s, wg_desc(sk + ak, 16, 1024), wg_desc(cur.q + bk, 16, 1024), kk > 0);
+            wgmma_ss<QN>(dp, wg_desc(sv + ak, 16, 1024), wg_desc(cur.dy + bk, 16, 1024), kk > 0);
+        }
+        wg_commit();
+        wg_wait<0>();
+        wg_keep<QN / 8>(s);
+        wg_keep<QN / 8>(dp);
+        dkdv_probs<QN>(s, dp, cur, qs, ka, window_blocks, rows);
+        unsigned pa[QN / 16][4], da[QN / 16][4];
+        for (int j = 0; j < QN / 16; j++) {
+            acc_to_a(pa[j], s[2 * j], s[2 * j + 1]);
+            acc_to_a(da[j], dp[2 * j], dp[2 * j + 1]);
+        }
+        wg_keep<NV / 8>(dva);
+        wg_keep<NV / 8>(dka);
+        wg_keep<QN / 16>(pa);
+        wg_keep<QN / 16>(da);
+        wg_fence();
+        // queries 16 j .. 16 j + 15: rows 16 j .. of dY and Q, column blocks QN * 128 bytes apart
+        for (int j = 0; j < QN / 16; j++) {
+            wgmma_rs_tb<NV>(dva, pa[j], wg_desc(cur.dy + j * 16 * 64, QN * 128, 1024), true);
+            wgmma_rs_tb<NV>(dka, da[j], wg_desc(cur.q + j * 16 * 64, QN * 128, 1024), true);
+        }
+        wg_commit();
+        wg_wait<0>();
+        wg_keep<NV / 8>(dva);
+        wg_keep<NV / 8>(dka);
+        wg_keep<QN / 16>(pa);
+        wg_keep<QN / 16>(da);
+        for (int j = 0; j < QN / 16 && DQ_SRC == 2; j++)
+            store_ds(ds, da[j], cur.doc[16 * j], qs + 16 * j, k0 + 16 * w, window_blocks, rows, h, ds_slots);
+    }
+    const float one[2] = {1.0f, 1.0f};
+    store_rows(dk, dka, ka, rows, h, one);
+    store_rows(dv, dva, ka, rows, h, one);
+}
+
+// attn_bwd_dkdv in the form DKDV_MMA names (see fwd).
+template <int MMA>
+__device__ __forceinline__ void dkdv(__nv_bfloat16 *dk, __nv_bfloat16 *dv, __nv_bfloat16 *ds, const __nv_bfloat16 *dy,
+                                     const float *lse, const float *delta, const __nv_bfloat16 *q,
+                                     const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start,
+                                     int window_blocks, int ds_slots, int rows) {
+    if constexpr (MMA == 2)
+        dkdv_groups<DKDV_QN, HD>(dk, dv, ds, dy, lse, delta, q, k, v, doc_start, window_blocks, ds_slots, rows);
+    else dkdv_warps(dk, dv, ds, dy, lse, delta, q, k, v, doc_start, window_blocks, ds_slots, rows);
+}
+
+}  // namespace attn_{{SUFFIX}}
+
+extern "C" __global__ void __launch_bounds__({{THREADS}}, {{MIN_BLOCKS}})
+attn_bwd_dkdv_{{SUFFIX}}(__nv_bfloat16 *dk, __nv_bfloat16 *dv, __nv_bfloat16 *ds, const __nv_bfloat16 *dy,
+                         const float *lse, const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k,
+                         const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int ds_slots,
+                         int rows) {
+    using namespace attn_{{SUFFIX}};
+    dkdv<DKDV_MMA>(dk, dv, ds, dy, lse, delta, q, k, v, doc_start, window_blocks, ds_slots, rows);
 }
 
 extern "C" __global__ void __launch_bounds__({{THREADS}}, {{MIN_BLOCKS}})

@@ -498,6 +498,7 @@ __device__ __forceinline__ void gptc_wg_twin(float d[][4], A a, B b, bool accumu
 }
 #endif
 
+#define GPTC_WG_R16 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15}"
 #define GPTC_WG_R32                                                                                              \
     "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, " \
     "%23, %24, %25, %26, %27, %28, %29, %30, %31}"
@@ -506,22 +507,27 @@ __device__ __forceinline__ void gptc_wg_twin(float d[][4], A a, B b, bool accumu
     "%23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, "  \
     "%44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}"
 #define GPTC_WG_D4(i) "+f"(d[i][0]), "+f"(d[i][1]), "+f"(d[i][2]), "+f"(d[i][3])
-#define GPTC_WG_D32                                                                                        \
-    GPTC_WG_D4(0), GPTC_WG_D4(1), GPTC_WG_D4(2), GPTC_WG_D4(3), GPTC_WG_D4(4), GPTC_WG_D4(5), GPTC_WG_D4(6), \
-        GPTC_WG_D4(7)
+#define GPTC_WG_D16 GPTC_WG_D4(0), GPTC_WG_D4(1), GPTC_WG_D4(2), GPTC_WG_D4(3)
+#define GPTC_WG_D32 GPTC_WG_D16, GPTC_WG_D4(4), GPTC_WG_D4(5), GPTC_WG_D4(6), GPTC_WG_D4(7)
 #define GPTC_WG_D64                                                                                            \
     GPTC_WG_D32, GPTC_WG_D4(8), GPTC_WG_D4(9), GPTC_WG_D4(10), GPTC_WG_D4(11), GPTC_WG_D4(12), GPTC_WG_D4(13), \
         GPTC_WG_D4(14), GPTC_WG_D4(15)
 
 // d (64 x N, d[N / 8][4]) (+)= A B with A (64 x 16) and B^T (N x 16) both
-// K-major in shared memory (wgmma's .bf16 SS form, no transposes); N 64 or
-// 128.
+// K-major in shared memory (wgmma's .bf16 SS form, no transposes); N 32,
+// 64 or 128.
 template <int N>
 __device__ __forceinline__ void wgmma_ss(float d[][4], gptc_wg_desc a, gptc_wg_desc b, bool accumulate) {
-    static_assert(N == 64 || N == 128, "wgmma_ss: N is 64 or 128");
+    static_assert(N == 32 || N == 64 || N == 128, "wgmma_ss: N is 32, 64 or 128");
 #if defined(GPTC_WGMMA_PTX)
     const int acc = accumulate ? 1 : 0;
-    if constexpr (N == 64)
+    if constexpr (N == 32)
+        asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %18, 0;\n"
+                     "wgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16 " GPTC_WG_R16 ", %16, %17, p, 1, 1, 0, 0;\n}\n"
+                     : GPTC_WG_D16
+                     : "l"(a), "l"(b), "r"(acc)
+                     : "memory");
+    else if constexpr (N == 64)
         asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
                      "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 " GPTC_WG_R32 ", %32, %33, p, 1, 1, 0, 0;\n}\n"
                      : GPTC_WG_D32

@@ -147,24 +147,26 @@ done
 # dQ recomputed by attn_bwd_dq instead of read from the dS attn_bwd_dkdv
 # stores (the rule's path, which every other build here takes); the 3-stage
 # pipelines: attn-small-3 at the smallest tiles (several rotations of the
-# stages per block), h128-3 recomputing dQ at head_dim 128; attn_fwd on
+# stages per block), h128-3 recomputing dQ at head_dim 128; attention on
 # warpgroups (wgmma's portable twin here, wgmma itself in the GPU mode on
-# sm_90a): h128-wg at the rule's tiles (64-key products, P V 128 wide),
-# h64-wg-wide with two warpgroups a block, 128-key products, P V 64 wide
-# and 3 stages.
+# sm_90a): h128-wg, attn_fwd's 64-key products and P V 128 wide, and
+# attn_bwd_dkdv's 64-query ones; h64-wg-wide, attn_fwd alone, two
+# warpgroups a block, 128-key products, P V 64 wide and 3 stages;
+# h64-wg-dkdv, attn_bwd_dkdv's 32-query products on two warpgroups.
 variants=(
     "tiny-d2048|model.dim=2048 model.heads=16 model.head_dim=128 head.softcap=sigmoid head.cap=30 head.offset=-0.5 vocab.pad_multiple=1|rmsnorm,softcap_ce"
     "tiny-d16400|model.dim=16400 model.heads=41 model.head_dim=400 head.softcap=none vocab.pad_multiple=2 attention.off_layers=[0,1,2,3,4,5] attention.window.long_layers=[] value_embeddings.tables=0|rmsnorm,softcap_ce"
     "tiny-v50304|vocab.size=50257 vocab.pad_multiple=128|softcap_ce"
     "tiny-qkv-pre|model.dim=96 model.heads=2 model.head_dim=48 attention.norm=pre attention.rotary.convention=interleaved attention.rotary.pairs=5|qkv"
     "tiny-h128|model.dim=128 model.heads=1 model.head_dim=128|attention"
-    "tiny-attn-small||attention|attention h4_d32 threads=128 vec=8 tile=64 fwd_kn=32 dq_kn=32 dkdv_qn=16 minb=2 dq_src=2 stages=2 fwd_mma=1"
-    "tiny-h128-wide|model.dim=128 model.heads=1 model.head_dim=128|attention|attention h1_d128 threads=256 vec=8 tile=128 fwd_kn=128 dq_kn=64 dkdv_qn=32 minb=1 dq_src=2 stages=2 fwd_mma=1"
-    "tiny-attn-dq-recompute||attention|attention h4_d32 threads=128 vec=8 tile=64 fwd_kn=64 dq_kn=64 dkdv_qn=64 minb=1 dq_src=1 stages=2 fwd_mma=1"
-    "tiny-attn-small-3||attention|attention h4_d32 threads=128 vec=8 tile=64 fwd_kn=32 dq_kn=32 dkdv_qn=16 minb=1 dq_src=2 stages=3 fwd_mma=1"
-    "tiny-h128-3|model.dim=128 model.heads=1 model.head_dim=128|attention|attention h1_d128 threads=128 vec=8 tile=64 fwd_kn=64 dq_kn=32 dkdv_qn=32 minb=1 dq_src=1 stages=3 fwd_mma=1"
-    "tiny-h128-wg|model.dim=128 model.heads=1 model.head_dim=128|attention|attention h1_d128 threads=128 vec=8 tile=64 fwd_kn=64 dq_kn=32 dkdv_qn=32 minb=1 dq_src=2 stages=2 fwd_mma=2"
-    "tiny-h64-wg-wide|model.dim=128 model.heads=2 model.head_dim=64|attention|attention h2_d64 threads=256 vec=8 tile=128 fwd_kn=128 dq_kn=64 dkdv_qn=64 minb=1 dq_src=2 stages=3 fwd_mma=2"
+    "tiny-attn-small||attention|attention h4_d32 threads=128 vec=8 tile=64 fwd_kn=32 dq_kn=32 dkdv_qn=16 minb=2 dq_src=2 stages=2 fwd_mma=1 dkdv_mma=1"
+    "tiny-h128-wide|model.dim=128 model.heads=1 model.head_dim=128|attention|attention h1_d128 threads=256 vec=8 tile=128 fwd_kn=128 dq_kn=64 dkdv_qn=32 minb=1 dq_src=2 stages=2 fwd_mma=1 dkdv_mma=1"
+    "tiny-attn-dq-recompute||attention|attention h4_d32 threads=128 vec=8 tile=64 fwd_kn=64 dq_kn=64 dkdv_qn=64 minb=1 dq_src=1 stages=2 fwd_mma=1 dkdv_mma=1"
+    "tiny-attn-small-3||attention|attention h4_d32 threads=128 vec=8 tile=64 fwd_kn=32 dq_kn=32 dkdv_qn=16 minb=1 dq_src=2 stages=3 fwd_mma=1 dkdv_mma=1"
+    "tiny-h128-3|model.dim=128 model.heads=1 model.head_dim=128|attention|attention h1_d128 threads=128 vec=8 tile=64 fwd_kn=64 dq_kn=32 dkdv_qn=32 minb=1 dq_src=1 stages=3 fwd_mma=1 dkdv_mma=1"
+    "tiny-h128-wg|model.dim=128 model.heads=1 model.head_dim=128|attention|attention h1_d128 threads=128 vec=8 tile=64 fwd_kn=64 dq_kn=32 dkdv_qn=64 minb=1 dq_src=2 stages=2 fwd_mma=2 dkdv_mma=2"
+    "tiny-h64-wg-wide|model.dim=128 model.heads=2 model.head_dim=64|attention|attention h2_d64 threads=256 vec=8 tile=128 fwd_kn=128 dq_kn=64 dkdv_qn=64 minb=1 dq_src=2 stages=3 fwd_mma=2 dkdv_mma=1"
+    "tiny-h64-wg-dkdv|model.dim=128 model.heads=2 model.head_dim=64|attention|attention h2_d64 threads=256 vec=8 tile=128 fwd_kn=64 dq_kn=64 dkdv_qn=32 minb=1 dq_src=2 stages=2 fwd_mma=2 dkdv_mma=2"
 )
 version=$("$bin" --version | sed -n 's/^gptc \([^ ]*\).*/\1/p')
 declare -A only=()

@@ -13,6 +13,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "compiler/codegen/template.h"
@@ -25,12 +26,23 @@ static int bf16_vec(int width) {
     return v;
 }
 
+/* The instance's next constant; running out is a bug in this file (a
+ * family with more constants than EMIT_MAX_CONSTS), stopped at once. */
+static EmitConst *new_const(EmitInstance *in, const char *name) {
+    if (in->nconsts == EMIT_MAX_CONSTS) {
+        fprintf(stderr, "gptc: internal error: %s has more than %d template constants (at %s)\n", in->family,
+                EMIT_MAX_CONSTS, name);
+        abort();
+    }
+    return &in->consts[in->nconsts++];
+}
+
 static void add_const(EmitInstance *in, const char *name, long long value) {
-    in->consts[in->nconsts++] = (EmitConst){name, value, false, 0};
+    *new_const(in, name) = (EmitConst){name, value, false, 0};
 }
 
 static void add_float_const(EmitInstance *in, const char *name, double value) {
-    in->consts[in->nconsts++] = (EmitConst){name, 0, true, value};
+    *new_const(in, name) = (EmitConst){name, 0, true, value};
 }
 
 /* The smallest power of two >= n (1 for n < 1). */
@@ -362,6 +374,7 @@ static void attention(const ModelSpec *s, KernelSet *p) {
     add_const(in, "DQ_SRC", s->attn.window.block_size % 16 ? 1 : 2);
     add_const(in, "STAGES", 2);
     add_const(in, "FWD_MMA", 1);
+    add_const(in, "DKDV_MMA", 1);
     add_kernel(in, "attn_fwd",
                "__nv_bfloat16 *y, float *lse, const __nv_bfloat16 *q, const __nv_bfloat16 *k, "
                "const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int rows");
@@ -392,8 +405,10 @@ void emit_attention_smem(EmitInstance *in) {
     in->kernels[0].smem_bytes = emit_const(in, "FWD_MMA") == 2
                                     ? (tile + 2 * st * fwd_kn) * row_bytes + 1024
                                     : (2 * fwd_kn * (st - 1) + (tile > 2 * fwd_kn ? tile : 2 * fwd_kn)) * row_bytes;
-    /* K and V, then st stages of q and dY rows and 3 words per query */
-    in->kernels[2].smem_bytes = (2 * tile + 2 * st * kn_dkdv) * row_bytes + st * 3 * kn_dkdv * 4;
+    /* K and V, then st stages of q and dY rows and 3 words per query (on
+     * warpgroups, from a 1024-byte boundary) */
+    in->kernels[2].smem_bytes = (2 * tile + 2 * st * kn_dkdv) * row_bytes + st * 3 * kn_dkdv * 4 +
+                                (emit_const(in, "DKDV_MMA") == 2 ? 1024 : 0);
     /* as attn_fwd's, with Q and dY staged once in the last stage; from the
      * stored dS, st stages of K rows only */
     in->kernels[3].smem_bytes = emit_const(in, "DQ_SRC") == 2

@@ -50,7 +50,7 @@
 
 #define EMIT_ALIGN_BYTES 16
 #define EMIT_THREADS 256 /* threads per block of the elementwise kernels */
-#define EMIT_MAX_CONSTS 16
+#define EMIT_MAX_CONSTS 20
 #define EMIT_MAX_KERNELS 4
 #define EMIT_MAX_INSTANCES 16
 

@@ -1422,7 +1422,7 @@ skip_bwd_d128_p4(__nv_bfloat16 *dsrc, float *partial, const __nv_bfloat16 *dxs, 
     if (threadIdx.x == 0) partial[blockIdx.x] = acc;
 }
 
-/* ---- attention.cu: HEADS=4 HEAD_DIM=32 WIDTH=128 BLOCK_SIZE=32 SCALE=0.119999997 TILE=64 FWD_KN=64 DQ_KN=64 DKDV_QN=64 PRE_TPR=4 MIN_BLOCKS=1 DQ_SRC=2 STAGES=2 VEC=8 THREADS=128 ---- */
+/* ---- attention.cu: HEADS=4 HEAD_DIM=32 WIDTH=128 BLOCK_SIZE=32 SCALE=0.119999997 TILE=64 FWD_KN=64 DQ_KN=64 DKDV_QN=64 PRE_TPR=4 MIN_BLOCKS=1 DQ_SRC=2 STAGES=2 FWD_MMA=1 DKDV_MMA=1 VEC=8 THREADS=128 ---- */
 /*
  * attention.cu: causal attention with the document-causal block-window mask,
  * forward and backward, FlashAttention-2 style (tiles in shared memory, the
@@ -1548,7 +1548,7 @@ namespace attn_h4_d32 {
 constexpr int H = 4, HD = 32, ROW = 128, BS = 32;
 constexpr int TILE = 64, FWD_KN = 64, DQ_KN = 64, DKDV_QN = 64;
 constexpr int THREADS = 128, VEC = 8, PRE_TPR = 4, DQ_SRC = 2;
-constexpr int STAGES = 2;
+constexpr int STAGES = 2, FWD_MMA = 1, DKDV_MMA = 1;
 constexpr int CH = HD / VEC;                                   // 16-byte chunks per row
 constexpr int SWZ = ((CH & -CH) < 8 ? (CH & -CH) : 8) - 1;     // a power of two dividing CH, minus 1
 constexpr float SCALE = 0.119999997f;
@@ -1560,11 +1560,25 @@ static_assert(FWD_KN % 16 == 0 && DQ_KN % 16 == 0 && DKDV_QN % 16 == 0, "attenti
 static_assert(PRE_TPR <= 32 && (PRE_TPR & (PRE_TPR - 1)) == 0, "attention: PRE_TPR a power of two");
 static_assert(DQ_SRC == 1 || (DQ_SRC == 2 && BS % 16 == 0), "attention: stored dS needs whole granules per block");
 static_assert(STAGES == 2 || STAGES == 3, "attention: two or three stages");
+static_assert(FWD_MMA == 1 || (FWD_MMA == 2 && (HD == 64 || HD == 128) && (FWD_KN == 64 || FWD_KN == 128) &&
+                               TILE % 64 == 0),
+              "attention: attn_fwd on warpgroups takes head_dim 64 or 128, key tiles of 64 or 128, 64-row groups");
+static_assert(DKDV_MMA == 1 || (DKDV_MMA == 2 && (HD == 64 || HD == 128) && (DKDV_QN == 32 || DKDV_QN == 64) &&
+                                TILE % 64 == 0),
+              "attention: attn_bwd_dkdv on warpgroups takes head_dim 64 or 128, query tiles of 32 or 64");
 
 __device__ __forceinline__ float neg_inf() { return __uint_as_float(0xff800000u); }
 
 // The element offset of chunk c of row r in a shared tile (see Tiles).
 __device__ __forceinline__ int swz(int r, int c) { return r * HD + ((c ^ (r & SWZ)) << 3); }
+
+// The same in wgmma's layout (prims.cuh, 'Warpgroup products') for a tile
+// of N rows: HD / 64 column blocks of N rows x 64, chunk c % 8 of row r of
+// a block at (c % 8) ^ (r % 8).
+template <int N>
+__device__ __forceinline__ int swz_wg(int r, int c) {
+    return (c >> 3) * N * 64 + r * 64 + (((c & 7) ^ (r & 7)) << 3);
+}
 
 // mma's A fragment: rows r0 .. r0 + 15, columns 16 kk .. 16 kk + 15 of tile s.
 __device__ __forceinline__ void frag_a(unsigned f[4], const __nv_bfloat16 *s, int r0, int kk) {
@@ -1634,16 +1648,17 @@ __device__ __forceinline__ int first_key(const int *doc_start, int t, int window
     return first_key_of(doc_start[t], t, window_blocks);
 }
 
-// Rows r0 .. r0 + N - 1 of head h of a [rows, ROW] tensor into tile s,
-// with cp.async: the copies land while the block computes; cp_async_wait
-// and a barrier make them visible. Zeros past `rows` (a tail tile's rows
-// are then harmless zeros).
-template <int N>
+// Rows r0 .. r0 + N - 1 of head h of a [rows, ROW] tensor into tile s
+// (in wgmma's layout if WG), with cp.async: the copies land while the block
+// computes; cp_async_wait and a barrier make them visible. Zeros past
+// `rows` (a tail tile's rows are then harmless zeros).
+template <int N, bool WG = false>
 __device__ __forceinline__ void load_tile_async(__nv_bfloat16 *s, const __nv_bfloat16 *g, int r0, int rows, int h) {
     for (int i = (int)threadIdx.x; i < N * CH; i += THREADS) {
         const int r = i / CH, c = i % CH;
         const bool in = r0 + r < rows;
-        cp_async_16(s + swz(r, c), g + (long long)(in ? r0 + r : 0) * ROW + h * HD + c * VEC, in);
+        cp_async_16(s + (WG ? swz_wg<N>(r, c) : swz(r, c)), g + (long long)(in ? r0 + r : 0) * ROW + h * HD + c * VEC,
+                    in);
     }
 }
 
@@ -1656,11 +1671,11 @@ __device__ __forceinline__ __nv_bfloat16 *kv_stage(__nv_bfloat16 *smem, int b) {
 }
 
 // Queues the copies of key tile k0 .. k0 + KN - 1 (K and V) into stage st.
-template <int KN>
+template <int KN, bool WG = false>
 __device__ __forceinline__ void kv_stage_async(__nv_bfloat16 *st, const __nv_bfloat16 *k, const __nv_bfloat16 *v,
                                                int k0, int rows, int h) {
-    load_tile_async<KN>(st, k, k0, rows, h);
-    load_tile_async<KN>(st + KN * HD, v, k0, rows, h);
+    load_tile_async<KN, WG>(st, k, k0, rows, h);
+    load_tile_async<KN, WG>(st + KN * HD, v, k0, rows, h);
 }
 
 // One query tile's stage of attn_bwd_dkdv, in shared memory: its q and dy
@@ -1686,12 +1701,14 @@ __device__ __forceinline__ DkdvStage dkdv_stage(__nv_bfloat16 *smem, int b) {
     return st;
 }
 
-// Queues the copies of query tile qs .. qs + DKDV_QN - 1 into stage st.
+// Queues the copies of query tile qs .. qs + DKDV_QN - 1 into stage st
+// (q and dY in wgmma's layout if WG).
+template <bool WG = false>
 __device__ __forceinline__ void dkdv_stage_async(const DkdvStage &st, const __nv_bfloat16 *q,
                                                  const __nv_bfloat16 *dy, const float *lse, const float *delta,
                                                  const int *doc_start, int qs, int rows, int h) {
-    load_tile_async<DKDV_QN>(st.q, q, qs, rows, h);
-    load_tile_async<DKDV_QN>(st.dy, dy, qs, rows, h);
+    load_tile_async<DKDV_QN, WG>(st.q, q, qs, rows, h);
+    load_tile_async<DKDV_QN, WG>(st.dy, dy, qs, rows, h);
     for (int i = (int)threadIdx.x; i < 3 * DKDV_QN; i += THREADS) {
         const int which = i / DKDV_QN, j = i % DKDV_QN;
         const bool in = qs + j < rows;
@@ -1767,15 +1784,66 @@ __device__ __forceinline__ float quad_sum(float x) {
     return x + __shfl_xor_sync(GPTC_FULL_MASK, x, 2);
 }
 
-}  // namespace attn_h4_d32
 
-extern "C" __global__ void __launch_bounds__(128, 1)
-attn_fwd_h4_d32(__nv_bfloat16 *y, float *lse, const __nv_bfloat16 *q, const __nv_bfloat16 *k,
-                    const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int rows) {
-    using namespace attn_h4_d32;
+// One key tile of attn_fwd's online softmax: masks the scores s of this
+// lane's rows ra and ra + 8 against keys k0 .., scales them to base 2,
+// rescales the running max m (base 2), the lane's sum l and the output o
+// to the new max, and leaves exp2(s - max) in s, added to l.
+template <int KN>
+__device__ __forceinline__ void softmax_tile(float s[][4], float m[2], float l[2], float o[][4], int k0,
+                                             const int lo[2], int ra) {
+    const int t4 = (int)(gptc_lane() & 3u);
+    float mx[2] = {m[0], m[1]};
+    for (int nb = 0; nb < KN / 8; nb++)
+        for (int e = 0; e < 4; e++) {
+            const int key = k0 + 8 * nb + 2 * t4 + (e & 1), r = e >> 1;
+            s[nb][e] = key >= lo[r] && key <= ra + 8 * r ? s[nb][e] * SCALE_LOG2 : neg_inf();
+            mx[r] = fmaxf(mx[r], s[nb][e]);
+        }
+    float base[2];
+    for (int r = 0; r < 2; r++) {
+        mx[r] = quad_max(mx[r]);
+        // A row with nothing visible yet keeps max -inf: exponents
+        // relative to 0 then give exp2(-inf) = 0, never inf - inf.
+        base[r] = mx[r] == neg_inf() ? 0.0f : mx[r];
+        const float alpha = exp2f(m[r] - base[r]);
+        m[r] = mx[r];
+        l[r] *= alpha;
+        for (int dn = 0; dn < HD / 8; dn++) o[dn][2 * r] *= alpha, o[dn][2 * r + 1] *= alpha;
+    }
+    for (int nb = 0; nb < KN / 8; nb++)
+        for (int e = 0; e < 4; e++) {
+            s[nb][e] = exp2f(s[nb][e] - base[e >> 1]);
+            l[e >> 1] += s[nb][e];
+        }
+}
+
+// The first key each of this lane's rows ra and ra + 8 sees; a row past
+// `rows` sees nothing: lo = rows is above every key.
+__device__ __forceinline__ void row_first_keys(int lo[2], const int *doc_start, int ra, int window_blocks, int rows) {
+    for (int r = 0; r < 2; r++) lo[r] = ra + 8 * r < rows ? first_key(doc_start, ra + 8 * r, window_blocks) : rows;
+}
+
+// attn_fwd's end: lse and y = o / l for this lane's rows.
+__device__ __forceinline__ void fwd_store(__nv_bfloat16 *y, float *lse, const float o[][4], const float m[2],
+                                          float l[2], int ra, int rows, int h) {
+    float inv[2];
+    for (int r = 0; r < 2; r++) {
+        l[r] = quad_sum(l[r]);
+        inv[r] = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;
+        const int row = ra + 8 * r;
+        if (row < rows && (gptc_lane() & 3u) == 0) lse[(long long)h * rows + row] = (m[r] + log2f(l[r])) * LN2;
+    }
+    store_rows(y, o, ra, rows, h, inv);
+}
+
+// attn_fwd per warp (FWD_MMA 1): mma.sync on each warp's 16 query rows.
+__device__ __forceinline__ void fwd_warps(__nv_bfloat16 *y, float *lse, const __nv_bfloat16 *q,
+                                          const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start,
+                                          int window_blocks, int rows) {
     GPTC_DYN_SMEM(__nv_bfloat16, smem);
     const int h = (int)blockIdx.y, q0 = (int)blockIdx.x * TILE, w = (int)(threadIdx.x >> 5);
-    const int lane = (int)gptc_lane(), t4 = lane & 3, ra = q0 + 16 * w + (lane >> 2);
+    const int ra = q0 + 16 * w + (int)(gptc_lane() >> 2);
     const int last = (q0 + TILE < rows ? q0 + TILE : rows) - 1;
     const int kfirst = first_key(doc_start, q0, window_blocks) / FWD_KN, kend = last / FWD_KN;
     // Q through the last stage into registers, once, while the first key
@@ -1788,8 +1856,8 @@ attn_fwd_h4_d32(__nv_bfloat16 *y, float *lse, const __nv_bfloat16 *q, const __nv
         if (kfirst + st <= kend) kv_stage_async<FWD_KN>(kv_stage<FWD_KN>(smem, st), k, v, (kfirst + st) * FWD_KN, rows, h);
         cp_async_commit();
     }
-    int lo[2];  // a row past `rows` sees nothing: lo = rows is above every key
-    for (int r = 0; r < 2; r++) lo[r] = ra + 8 * r < rows ? first_key(doc_start, ra + 8 * r, window_blocks) : rows;
+    int lo[2];
+    row_first_keys(lo, doc_start, ra, window_blocks, rows);
     cp_async_wait<STAGES - 1>();  // Q's group; the key tiles' may still be in flight
     __syncthreads();
     unsigned qf[HD / 16][4];
@@ -1810,43 +1878,105 @@ attn_fwd_h4_d32(__nv_bfloat16 *y, float *lse, const __nv_bfloat16 *q, const __nv
         cp_async_commit();
         float s[FWD_KN / 8][4] = {};
         for (int kk = 0; kk < HD / 16; kk++) mma_rows_t<FWD_KN>(s, qf[kk], sk, kk);
-        float mx[2] = {m[0], m[1]};
-        for (int nb = 0; nb < FWD_KN / 8; nb++)
-            for (int e = 0; e < 4; e++) {
-                const int key = k0 + 8 * nb + 2 * t4 + (e & 1), r = e >> 1;
-                s[nb][e] = key >= lo[r] && key <= ra + 8 * r ? s[nb][e] * SCALE_LOG2 : neg_inf();
-                mx[r] = fmaxf(mx[r], s[nb][e]);
-            }
-        float base[2];
-        for (int r = 0; r < 2; r++) {
-            mx[r] = quad_max(mx[r]);
-            // A row with nothing visible yet keeps max -inf: exponents
-            // relative to 0 then give exp2(-inf) = 0, never inf - inf.
-            base[r] = mx[r] == neg_inf() ? 0.0f : mx[r];
-            const float alpha = exp2f(m[r] - base[r]);
-            m[r] = mx[r];
-            l[r] *= alpha;
-            for (int dn = 0; dn < HD / 8; dn++) o[dn][2 * r] *= alpha, o[dn][2 * r + 1] *= alpha;
-        }
-        for (int nb = 0; nb < FWD_KN / 8; nb++)
-            for (int e = 0; e < 4; e++) {
-                s[nb][e] = exp2f(s[nb][e] - base[e >> 1]);
-                l[e >> 1] += s[nb][e];
-            }
+        softmax_tile<FWD_KN>(s, m, l, o, k0, lo, ra);
         for (int j = 0; j < FWD_KN / 16; j++) {
             unsigned a[4];
             acc_to_a(a, s[2 * j], s[2 * j + 1]);
             mma_cols(o, a, sv, j);
         }
     }
-    float inv[2];
-    for (int r = 0; r < 2; r++) {
-        l[r] = quad_sum(l[r]);
-        inv[r] = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;
-        const int row = ra + 8 * r;
-        if (row < rows && t4 == 0) lse[(long long)h * rows + row] = (m[r] + log2f(l[r])) * LN2;
+    fwd_store(y, lse, o, m, l, ra, rows, h);
+}
+
+// attn_fwd per warpgroup (FWD_MMA 2, wgmma on sm_90a): each group of 4
+// warps takes 64 query rows (warp w still owns rows 16 w .., in the same
+// fragment layout, so the softmax and the store are the warp form's).
+// S = Q K^T is one wgmma per k-step with Q and K in shared memory, O += P V
+// one per 16 keys with P from registers (S's accumulators are already
+// mma's A fragments) and V N-major in shared memory. Q keeps a region of
+// its own (the products read it from shared memory at every tile), then
+// STAGES stages of K and V, all in wgmma's layout from the first 1024-byte
+// boundary (dyn_smem_bytes adds 1 KiB for it). Each batch of products is
+// waited for before its results are used, and a tile's stage is reused
+// only after the barrier that follows those waits.
+// KN and NV are FWD_KN and HD, as template parameters so that nothing of
+// it is instantiated where attn_fwd takes the warp form.
+template <int KN, int NV>
+__device__ __forceinline__ void fwd_groups(__nv_bfloat16 *y, float *lse, const __nv_bfloat16 *q,
+                                           const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start,
+                                           int window_blocks, int rows) {
+    GPTC_DYN_SMEM(unsigned char, raw);
+    __nv_bfloat16 *sq = reinterpret_cast<__nv_bfloat16 *>(wg_align(raw)), *skv = sq + TILE * HD;
+    const int h = (int)blockIdx.y, q0 = (int)blockIdx.x * TILE, w = (int)(threadIdx.x >> 5);
+    const int ra = q0 + 16 * w + (int)(gptc_lane() >> 2);
+    const int last = (q0 + TILE < rows ? q0 + TILE : rows) - 1;
+    const int kfirst = first_key(doc_start, q0, window_blocks) / KN, kend = last / KN;
+    load_tile_async<TILE, true>(sq, q, q0, rows, h);
+    cp_async_commit();
+    for (int st = 0; st < STAGES - 1; st++) {
+        if (kfirst + st <= kend)
+            kv_stage_async<KN, true>(skv + 2 * st * KN * HD, k, v, (kfirst + st) * KN, rows, h);
+        cp_async_commit();
     }
-    store_rows(y, o, ra, rows, h, inv);
+    int lo[2];
+    row_first_keys(lo, doc_start, ra, window_blocks, rows);
+    const __nv_bfloat16 *sq_group = sq + (w >> 2) * 64 * 64;  // the group's 64 rows of column block 0
+    float m[2] = {neg_inf(), neg_inf()}, l[2] = {0.0f, 0.0f};
+    float o[NV / 8][4] = {};
+    for (int kt = kfirst; kt <= kend; kt++) {
+        const int k0 = kt * KN;
+        const __nv_bfloat16 *sk = skv + 2 * ((kt - kfirst) % STAGES) * KN * HD, *sv = sk + KN * HD;
+        // Q and tile kt have landed (groups: Q's, then one per tile), in
+        // view of wgmma's reads; every group is done with tile kt - 1.
+        cp_async_wait<STAGES - 2>();
+        fence_proxy_async();
+        __syncthreads();
+        if (kt + STAGES - 1 <= kend)
+            kv_stage_async<KN, true>(skv + 2 * ((kt + STAGES - 1 - kfirst) % STAGES) * KN * HD, k, v,
+                                         k0 + (STAGES - 1) * KN, rows, h);
+        cp_async_commit();
+        float s[KN / 8][4] = {};
+        wg_keep<KN / 8>(s);
+        wg_fence();
+        // k-step kk: column block kk / 4, 16 columns (32 bytes) in per kk % 4
+        for (int kk = 0; kk < HD / 16; kk++)
+            wgmma_ss<KN>(s, wg_desc(sq_group + (kk >> 2) * TILE * 64 + (kk & 3) * 16, 16, 1024),
+                             wg_desc(sk + (kk >> 2) * KN * 64 + (kk & 3) * 16, 16, 1024), kk > 0);
+        wg_commit();
+        wg_wait<0>();
+        wg_keep<KN / 8>(s);
+        softmax_tile<KN>(s, m, l, o, k0, lo, ra);
+        unsigned p[KN / 16][4];
+        for (int j = 0; j < KN / 16; j++) acc_to_a(p[j], s[2 * j], s[2 * j + 1]);
+        wg_keep<NV / 8>(o);
+        wg_keep<KN / 16>(p);
+        wg_fence();
+        // keys 16 j .. 16 j + 15: rows 16 j .. of V, column blocks KN * 128 bytes apart
+        for (int j = 0; j < KN / 16; j++) wgmma_rs_tb<NV>(o, p[j], wg_desc(sv + j * 16 * 64, KN * 128, 1024), true);
+        wg_commit();
+        wg_wait<0>();
+        wg_keep<NV / 8>(o);
+        wg_keep<KN / 16>(p);
+    }
+    fwd_store(y, lse, o, m, l, ra, rows, h);
+}
+
+// attn_fwd in the form FWD_MMA names (a template, so that only that form
+// is instantiated).
+template <int MMA>
+__device__ __forceinline__ void fwd(__nv_bfloat16 *y, float *lse, const __nv_bfloat16 *q, const __nv_bfloat16 *k,
+                                   const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int rows) {
+    if constexpr (MMA == 2) fwd_groups<FWD_KN, HD>(y, lse, q, k, v, doc_start, window_blocks, rows);
+    else fwd_warps(y, lse, q, k, v, doc_start, window_blocks, rows);
+}
+
+}  // namespace attn_h4_d32
+
+extern "C" __global__ void __launch_bounds__(128, 1)
+attn_fwd_h4_d32(__nv_bfloat16 *y, float *lse, const __nv_bfloat16 *q, const __nv_bfloat16 *k,
+                    const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int rows) {
+    using namespace attn_h4_d32;
+    fwd<FWD_MMA>(y, lse, q, k, v, doc_start, window_blocks, rows);
 }
 
 extern "C" __global__ void __launch_bounds__(128, 1)
@@ -1873,25 +2003,12 @@ attn_bwd_pre_h4_d32(float *delta, const __nv_bfloat16 *dy, const __nv_bfloat16 *
     }
 }
 
-extern "C" __global__ void __launch_bounds__(128, 1)
-attn_bwd_dkdv_h4_d32(__nv_bfloat16 *dk, __nv_bfloat16 *dv, __nv_bfloat16 *ds, const __nv_bfloat16 *dy,
-                         const float *lse, const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k,
-                         const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int ds_slots,
-                         int rows) {
-    using namespace attn_h4_d32;
-    GPTC_DYN_SMEM(__nv_bfloat16, smem);
-    __nv_bfloat16 *sk = smem, *sv = smem + TILE * HD;
-    const int h = (int)blockIdx.y, k0 = (int)blockIdx.x * TILE, w = (int)(threadIdx.x >> 5);
-    const int lane = (int)gptc_lane(), t4 = lane & 3, ka = k0 + 16 * w + (lane >> 2);
-    const int qfirst = k0 / DKDV_QN;
-    load_tile_async<TILE>(sk, k, k0, rows, h);
-    load_tile_async<TILE>(sv, v, k0, rows, h);
-    dkdv_stage_async(dkdv_stage(smem, 0), q, dy, lse, delta, doc_start, qfirst * DKDV_QN, rows, h);
-    cp_async_commit();
-    // The last query that sees a key of this tile: first_key(t) <= klast
-    // needs the window's (t / BS - W + 1) * BS <= klast and doc_start[t] <=
-    // klast, both monotone in t.
-    const int klast = (k0 + TILE < rows ? k0 + TILE : rows) - 1;
+namespace attn_h4_d32 {
+
+// The last query tile (of DKDV_QN) with a query that sees a key of k0 ..
+// klast: first_key(t) <= klast needs the window's (t / BS - W + 1) * BS <=
+// klast and doc_start[t] <= klast, both monotone in t.
+__device__ __forceinline__ int dkdv_last_tile(const int *doc_start, int klast, int window_blocks, int rows) {
     const long long wend = ((long long)(klast / BS) + window_blocks) * BS - 1;
     int lo = klast, hi = rows - 1;  // the document's end: the last t with doc_start[t] <= klast
     while (lo < hi) {
@@ -1899,7 +2016,46 @@ attn_bwd_dkdv_h4_d32(__nv_bfloat16 *dk, __nv_bfloat16 *dv, __nv_bfloat16 *ds, co
         if (doc_start[mid] <= klast) lo = mid;
         else hi = mid - 1;
     }
-    const int qend = (wend < lo ? (int)wend : lo) / DKDV_QN;
+    return (wend < lo ? (int)wend : lo) / DKDV_QN;
+}
+
+// attn_bwd_dkdv's scores to gradients for this lane's keys ka and ka + 8
+// against queries qs .. of stage cur: s (k . q) becomes p and dp (v . dy)
+// becomes ds = p (dp - delta) SCALE, both transposed (rows keys).
+template <int QN>
+__device__ __forceinline__ void dkdv_probs(float s[][4], float dp[][4], const DkdvStage &cur, int qs, int ka,
+                                           int window_blocks, int rows) {
+    const int t4 = (int)(gptc_lane() & 3u);
+    for (int nb = 0; nb < QN / 8; nb++)
+        for (int c = 0; c < 2; c++) {
+            const int j = 8 * nb + 2 * t4 + c, t = qs + j;
+            const int first = t < rows ? first_key_of(cur.doc[j], t, window_blocks) : rows;
+            const float lse2 = t < rows ? cur.lse[j] * LOG2E : 0.0f;
+            const float dl = t < rows ? cur.delta[j] : 0.0f;
+            for (int r = 0; r < 2; r++) {
+                const int key = ka + 8 * r, e = 2 * r + c;
+                const float p = key >= first && key <= t ? exp2f(s[nb][e] * SCALE_LOG2 - lse2) : 0.0f;
+                s[nb][e] = p;
+                dp[nb][e] = p * (dp[nb][e] - dl) * SCALE;
+            }
+        }
+}
+
+// attn_bwd_dkdv per warp (DKDV_MMA 1): mma.sync on each warp's 16 keys.
+__device__ __forceinline__ void dkdv_warps(__nv_bfloat16 *dk, __nv_bfloat16 *dv, __nv_bfloat16 *ds,
+                                           const __nv_bfloat16 *dy, const float *lse, const float *delta,
+                                           const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v,
+                                           const int *doc_start, int window_blocks, int ds_slots, int rows) {
+    GPTC_DYN_SMEM(__nv_bfloat16, smem);
+    __nv_bfloat16 *sk = smem, *sv = smem + TILE * HD;
+    const int h = (int)blockIdx.y, k0 = (int)blockIdx.x * TILE, w = (int)(threadIdx.x >> 5);
+    const int ka = k0 + 16 * w + (int)(gptc_lane() >> 2);
+    const int qfirst = k0 / DKDV_QN;
+    load_tile_async<TILE>(sk, k, k0, rows, h);
+    load_tile_async<TILE>(sv, v, k0, rows, h);
+    dkdv_stage_async(dkdv_stage(smem, 0), q, dy, lse, delta, doc_start, qfirst * DKDV_QN, rows, h);
+    cp_async_commit();
+    const int qend = dkdv_last_tile(doc_start, (k0 + TILE < rows ? k0 + TILE : rows) - 1, window_blocks, rows);
     for (int st = 1; st < STAGES - 1; st++) {
         if (qfirst + st <= qend)
             dkdv_stage_async(dkdv_stage(smem, st), q, dy, lse, delta, doc_start, (qfirst + st) * DKDV_QN, rows, h);
@@ -1926,19 +2082,7 @@ attn_bwd_dkdv_h4_d32(__nv_bfloat16 *dk, __nv_bfloat16 *dv, __nv_bfloat16 *ds, co
             frag_a(a, sv, 16 * w, kk);
             mma_rows_t<DKDV_QN>(dp, a, cur.dy, kk);
         }
-        for (int nb = 0; nb < DKDV_QN / 8; nb++)
-            for (int c = 0; c < 2; c++) {
-                const int j = 8 * nb + 2 * t4 + c, t = qs + j;
-                const int first = t < rows ? first_key_of(cur.doc[j], t, window_blocks) : rows;
-                const float lse2 = t < rows ? cur.lse[j] * LOG2E : 0.0f;
-                const float dl = t < rows ? cur.delta[j] : 0.0f;
-                for (int r = 0; r < 2; r++) {
-                    const int key = ka + 8 * r, e = 2 * r + c;
-                    const float p = key >= first && key <= t ? exp2f(s[nb][e] * SCALE_LOG2 - lse2) : 0.0f;
-                    s[nb][e] = p;
-                    dp[nb][e] = p * (dp[nb][e] - dl) * SCALE;
-                }
-            }
+        dkdv_probs<DKDV_QN>(s, dp, cur, qs, ka, window_blocks, rows);
         for (int j = 0; j < DKDV_QN / 16; j++) {
             unsigned a[4];
             acc_to_a(a, s[2 * j], s[2 * j + 1]);
@@ -1952,6 +2096,115 @@ attn_bwd_dkdv_h4_d32(__nv_bfloat16 *dk, __nv_bfloat16 *dv, __nv_bfloat16 *ds, co
     const float one[2] = {1.0f, 1.0f};
     store_rows(dk, dka, ka, rows, h, one);
     store_rows(dv, dva, ka, rows, h, one);
+}
+
+// attn_bwd_dkdv per warpgroup (DKDV_MMA 2, wgmma on sm_90a): each group of
+// 4 warps takes 64 keys (warp w still owns keys 16 w .., in the same
+// fragment layout, so the probabilities, the stored dS and the stores are
+// the warp form's). S^T = K Q^T and dP^T = V dY^T are one wgmma each per
+// k-step, K, V, Q and dY in shared memory; dV += P^T dY and dK += dS^T Q
+// one each per 16 queries, P^T and dS^T from registers, dY and Q read
+// N-major from the same tiles. Shared memory as the warp form's, in
+// wgmma's layout from the first 1024-byte boundary. QN and NV are DKDV_QN
+// and HD, as template parameters (see fwd_groups).
+template <int QN, int NV>
+__device__ __forceinline__ void dkdv_groups(__nv_bfloat16 *dk, __nv_bfloat16 *dv, __nv_bfloat16 *ds,
+                                            const __nv_bfloat16 *dy, const float *lse, const float *delta,
+                                            const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v,
+                                            const int *doc_start, int window_blocks, int ds_slots, int rows) {
+    GPTC_DYN_SMEM(unsigned char, raw);
+    __nv_bfloat16 *smem = reinterpret_cast<__nv_bfloat16 *>(wg_align(raw));
+    __nv_bfloat16 *sk = smem, *sv = smem + TILE * HD;
+    const int h = (int)blockIdx.y, k0 = (int)blockIdx.x * TILE, w = (int)(threadIdx.x >> 5);
+    const int ka = k0 + 16 * w + (int)(gptc_lane() >> 2);
+    const int qfirst = k0 / QN;
+    load_tile_async<TILE, true>(sk, k, k0, rows, h);
+    load_tile_async<TILE, true>(sv, v, k0, rows, h);
+    dkdv_stage_async<true>(dkdv_stage(smem, 0), q, dy, lse, delta, doc_start, qfirst * QN, rows, h);
+    cp_async_commit();
+    const int qend = dkdv_last_tile(doc_start, (k0 + TILE < rows ? k0 + TILE : rows) - 1, window_blocks, rows);
+    for (int st = 1; st < STAGES - 1; st++) {
+        if (qfirst + st <= qend)
+            dkdv_stage_async<true>(dkdv_stage(smem, st), q, dy, lse, delta, doc_start, (qfirst + st) * QN, rows, h);
+        cp_async_commit();
+    }
+    const int g64 = (w >> 2) * 64 * 64;  // the group's 64 rows of column block 0 of K and V
+    float dka[NV / 8][4] = {}, dva[NV / 8][4] = {};
+    for (int qt = qfirst; qt <= qend; qt++) {
+        const int qs = qt * QN;
+        const DkdvStage cur = dkdv_stage(smem, (qt - qfirst) % STAGES);
+        // As the warp form's, with the tiles in view of wgmma's reads.
+        cp_async_wait<STAGES - 2>();
+        fence_proxy_async();
+        __syncthreads();
+        if (qt + STAGES - 1 <= qend)
+            dkdv_stage_async<true>(dkdv_stage(smem, (qt + STAGES - 1 - qfirst) % STAGES), q, dy, lse, delta,
+                                   doc_start, qs + (STAGES - 1) * QN, rows, h);
+        cp_async_commit();
+        float s[QN / 8][4] = {}, dp[QN / 8][4] = {};
+        wg_keep<QN / 8>(s);
+        wg_keep<QN / 8>(dp);
+        wg_fence();
+        // k-step kk: column block kk / 4, 16 columns (32 bytes) in per kk % 4
+        for (int kk = 0; kk < HD / 16; kk++) {
+            const int ak = g64 + (kk >> 2) * TILE * 64 + (kk & 3) * 16, bk = (kk >> 2) * QN * 64 + (kk & 3) * 16;
+            wgmma_ss<QN>(s, wg_desc(sk + ak, 16, 1024), wg_desc(cur.q + bk, 16, 1024), kk > 0);
+            wgmma_ss<QN>(dp, wg_desc(sv + ak, 16, 1024), wg_desc(cur.dy + bk, 16, 1024), kk > 0);
+        }
+        wg_commit();
+        wg_wait<0>();
+        wg_keep<QN / 8>(s);
+        wg_keep<QN / 8>(dp);
+        dkdv_probs<QN>(s, dp, cur, qs, ka, window_blocks, rows);
+        unsigned pa[QN / 16][4], da[QN / 16][4];
+        for (int j = 0; j < QN / 16; j++) {
+            acc_to_a(pa[j], s[2 * j], s[2 * j + 1]);
+            acc_to_a(da[j], dp[2 * j], dp[2 * j + 1]);
+        }
+        wg_keep<NV / 8>(dva);
+        wg_keep<NV / 8>(dka);
+        wg_keep<QN / 16>(pa);
+        wg_keep<QN / 16>(da);
+        wg_fence();
+        // queries 16 j .. 16 j + 15: rows 16 j .. of dY and Q, column blocks QN * 128 bytes apart
+        for (int j = 0; j < QN / 16; j++) {
+            wgmma_rs_tb<NV>(dva, pa[j], wg_desc(cur.dy + j * 16 * 64, QN * 128, 1024), true);
+            wgmma_rs_tb<NV>(dka, da[j], wg_desc(cur.q + j * 16 * 64, QN * 128, 1024), true);
+        }
+        wg_commit();
+        wg_wait<0>();
+        wg_keep<NV / 8>(dva);
+        wg_keep<NV / 8>(dka);
+        wg_keep<QN / 16>(pa);
+        wg_keep<QN / 16>(da);
+        for (int j = 0; j < QN / 16 && DQ_SRC == 2; j++)
+            store_ds(ds, da[j], cur.doc[16 * j], qs + 16 * j, k0 + 16 * w, window_blocks, rows, h, ds_slots);
+    }
+    const float one[2] = {1.0f, 1.0f};
+    store_rows(dk, dka, ka, rows, h, one);
+    store_rows(dv, dva, ka, rows, h, one);
+}
+
+// attn_bwd_dkdv in the form DKDV_MMA names (see fwd).
+template <int MMA>
+__device__ __forceinline__ void dkdv(__nv_bfloat16 *dk, __nv_bfloat16 *dv, __nv_bfloat16 *ds, const __nv_bfloat16 *dy,
+                                     const float *lse, const float *delta, const __nv_bfloat16 *q,
+                                     const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start,
+                                     int window_blocks, int ds_slots, int rows) {
+    if constexpr (MMA == 2)
+        dkdv_groups<DKDV_QN, HD>(dk, dv, ds, dy, lse, delta, q, k, v, doc_start, window_blocks, ds_slots, rows);
+    else dkdv_warps(dk, dv, ds, dy, lse, delta, q, k, v, doc_start, window_blocks, ds_slots, rows);
+}
+
+}  // namespace attn_h4_d32
+
+extern "C" __global__ void __launch_bounds__(128, 1)
+attn_bwd_dkdv_h4_d32(__nv_bfloat16 *dk, __nv_bfloat16 *dv, __nv_bfloat16 *ds, const __nv_bfloat16 *dy,
+                         const float *lse, const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k,
+                         const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int ds_slots,
+                         int rows) {
+    using namespace attn_h4_d32;
+    dkdv<DKDV_MMA>(dk, dv, ds, dy, lse, delta, q, k, v, doc_start, window_blocks, ds_slots, rows);
 }
 
 extern "C" __global__ void __launch_bounds__(128, 1)

@@ -4,7 +4,7 @@
 #define GPTC_KERNELS_H
 
 /* SHA-256 of the kernels.cu beside this file. */
-#define GPTC_KERNELS_SOURCE_SHA256 "f7d23efdd8e9a289c9ce0e3d5d32b361a17d328777baca33fd42881ebe41d7a8"
+#define GPTC_KERNELS_SOURCE_SHA256 "43558aa559fc5c6de5666d564a73bdbbf169e9c7cbcfb5543b98828844dc6443"
 /* Every pointer argument of every kernel is aligned to this. */
 #define GPTC_KERNELS_ALIGN_BYTES 16
 #define GPTC_KERNELS_KERNEL_COUNT 26
@@ -29,7 +29,7 @@ typedef struct {
     struct {
         const char *name;
         long long value;
-    } consts[16];
+    } consts[20];
 } GptcKernel;
 
 static const GptcKernel gptc_kernels[GPTC_KERNELS_KERNEL_COUNT] = {
@@ -101,16 +101,16 @@ static const GptcKernel gptc_kernels[GPTC_KERNELS_KERNEL_COUNT] = {
      4, 0, 1, 256, 8, 128, 0, 4, {{"WIDTH", 128}, {"PARTS", 4}, {"VEC", 8}, {"THREADS", 256}}},
     {"attn_fwd_h4_d32", "attention",
      "__nv_bfloat16 *y, float *lse, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int rows",
-     0, 64, 4, 128, 8, 128, 16384, 15, {{"HEADS", 4}, {"HEAD_DIM", 32}, {"WIDTH", 128}, {"BLOCK_SIZE", 32}, {"SCALE", 1039516303 /* 0.119999997 */}, {"TILE", 64}, {"FWD_KN", 64}, {"DQ_KN", 64}, {"DKDV_QN", 64}, {"PRE_TPR", 4}, {"MIN_BLOCKS", 1}, {"DQ_SRC", 2}, {"STAGES", 2}, {"VEC", 8}, {"THREADS", 128}}},
+     0, 64, 4, 128, 8, 128, 16384, 17, {{"HEADS", 4}, {"HEAD_DIM", 32}, {"WIDTH", 128}, {"BLOCK_SIZE", 32}, {"SCALE", 1039516303 /* 0.119999997 */}, {"TILE", 64}, {"FWD_KN", 64}, {"DQ_KN", 64}, {"DKDV_QN", 64}, {"PRE_TPR", 4}, {"MIN_BLOCKS", 1}, {"DQ_SRC", 2}, {"STAGES", 2}, {"FWD_MMA", 1}, {"DKDV_MMA", 1}, {"VEC", 8}, {"THREADS", 128}}},
     {"attn_bwd_pre_h4_d32", "attention",
      "float *delta, const __nv_bfloat16 *dy, const __nv_bfloat16 *y, int rows",
-     0, 64, 4, 128, 8, 128, 0, 15, {{"HEADS", 4}, {"HEAD_DIM", 32}, {"WIDTH", 128}, {"BLOCK_SIZE", 32}, {"SCALE", 1039516303 /* 0.119999997 */}, {"TILE", 64}, {"FWD_KN", 64}, {"DQ_KN", 64}, {"DKDV_QN", 64}, {"PRE_TPR", 4}, {"MIN_BLOCKS", 1}, {"DQ_SRC", 2}, {"STAGES", 2}, {"VEC", 8}, {"THREADS", 128}}},
+     0, 64, 4, 128, 8, 128, 0, 17, {{"HEADS", 4}, {"HEAD_DIM", 32}, {"WIDTH", 128}, {"BLOCK_SIZE", 32}, {"SCALE", 1039516303 /* 0.119999997 */}, {"TILE", 64}, {"FWD_KN", 64}, {"DQ_KN", 64}, {"DKDV_QN", 64}, {"PRE_TPR", 4}, {"MIN_BLOCKS", 1}, {"DQ_SRC", 2}, {"STAGES", 2}, {"FWD_MMA", 1}, {"DKDV_MMA", 1}, {"VEC", 8}, {"THREADS", 128}}},
     {"attn_bwd_dkdv_h4_d32", "attention",
      "__nv_bfloat16 *dk, __nv_bfloat16 *dv, __nv_bfloat16 *ds, const __nv_bfloat16 *dy, const float *lse, const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int ds_slots, int rows",
-     0, 64, 4, 128, 8, 128, 26112, 15, {{"HEADS", 4}, {"HEAD_DIM", 32}, {"WIDTH", 128}, {"BLOCK_SIZE", 32}, {"SCALE", 1039516303 /* 0.119999997 */}, {"TILE", 64}, {"FWD_KN", 64}, {"DQ_KN", 64}, {"DKDV_QN", 64}, {"PRE_TPR", 4}, {"MIN_BLOCKS", 1}, {"DQ_SRC", 2}, {"STAGES", 2}, {"VEC", 8}, {"THREADS", 128}}},
+     0, 64, 4, 128, 8, 128, 26112, 17, {{"HEADS", 4}, {"HEAD_DIM", 32}, {"WIDTH", 128}, {"BLOCK_SIZE", 32}, {"SCALE", 1039516303 /* 0.119999997 */}, {"TILE", 64}, {"FWD_KN", 64}, {"DQ_KN", 64}, {"DKDV_QN", 64}, {"PRE_TPR", 4}, {"MIN_BLOCKS", 1}, {"DQ_SRC", 2}, {"STAGES", 2}, {"FWD_MMA", 1}, {"DKDV_MMA", 1}, {"VEC", 8}, {"THREADS", 128}}},
     {"attn_bwd_dq_h4_d32", "attention",
      "__nv_bfloat16 *dq, const __nv_bfloat16 *ds, const __nv_bfloat16 *dy, const float *lse, const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int ds_slots, int rows",
-     0, 64, 4, 128, 8, 128, 8192, 15, {{"HEADS", 4}, {"HEAD_DIM", 32}, {"WIDTH", 128}, {"BLOCK_SIZE", 32}, {"SCALE", 1039516303 /* 0.119999997 */}, {"TILE", 64}, {"FWD_KN", 64}, {"DQ_KN", 64}, {"DKDV_QN", 64}, {"PRE_TPR", 4}, {"MIN_BLOCKS", 1}, {"DQ_SRC", 2}, {"STAGES", 2}, {"VEC", 8}, {"THREADS", 128}}},
+     0, 64, 4, 128, 8, 128, 8192, 17, {{"HEADS", 4}, {"HEAD_DIM", 32}, {"WIDTH", 128}, {"BLOCK_SIZE", 32}, {"SCALE", 1039516303 /* 0.119999997 */}, {"TILE", 64}, {"FWD_KN", 64}, {"DQ_KN", 64}, {"DKDV_QN", 64}, {"PRE_TPR", 4}, {"MIN_BLOCKS", 1}, {"DQ_SRC", 2}, {"STAGES", 2}, {"FWD_MMA", 1}, {"DKDV_MMA", 1}, {"VEC", 8}, {"THREADS", 128}}},
 };
 
 #endif

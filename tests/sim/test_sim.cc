@@ -363,13 +363,13 @@ void test_mma() {
 // The warpgroup products (tests/sim/kernels/wgmma.cu) against the host's:
 // S = A Bt^T from the bf16 inputs, O = bf16(S) V from the kernel's own S.
 void test_wgmma() {
-    for (int ns : {64, 128}) {
-        const int no = ns == 64 ? 128 : 64;
+    for (int ns : {32, 64, 128}) {
+        const int no = ns == 128 ? 64 : 128;
         std::vector<uint16_t> a(64 * 128), bt(ns * 128), v(ns * no);
         for (auto *m : {&a, &bt, &v})
             for (auto &x : *m) x = ref_bf16_rn(bits(rnd_unit()));
         std::vector<float> s(64 * ns, NAN), o(64 * no, NAN);
-        int rc = run(ns == 64 ? gptc_sim_wgmma_n64 : gptc_sim_wgmma_n128,
+        int rc = run(ns == 32 ? gptc_sim_wgmma_n32 : ns == 64 ? gptc_sim_wgmma_n64 : gptc_sim_wgmma_n128,
                      config({1, 1, 1}, {128, 1, 1}, (64 + 2 * ns) * 128 * 2 + 1024, opts(7, 1)), (const void *)a.data(),
                      (const void *)bt.data(), (const void *)v.data(), s.data(), o.data());
         EXPECT(rc == GPTC_SIM_OK, "%s", gptc_sim_last_error());

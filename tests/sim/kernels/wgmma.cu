@@ -6,9 +6,9 @@
 // with every operand staged through the 128-byte-swizzled layout that the
 // prims document, written here from its definition (chunk c of row r of a
 // 64-column block at c ^ (r % 8)). K = 128 takes A and Bt through two
-// column blocks; V's NO = 128 through two blocks at LBO. On sm_90a NVRTC
-// compiles the wgmma instructions, elsewhere the twin: both must give the
-// host's product (tests/sim/test_sim.cc).
+// column blocks; V's NO = 128 through two blocks at LBO (4 KiB apart for
+// NS = 32). On sm_90a NVRTC compiles the wgmma instructions, elsewhere the
+// twin: both must give the host's product (tests/sim/test_sim.cc).
 #include "prims.cuh"
 
 // Element offset of (r, c) in an R-row tile of the swizzled layout.
@@ -73,6 +73,12 @@ __device__ __forceinline__ void wg_product(const __nv_bfloat16 *a, const __nv_bf
 extern "C" __global__ void wgmma_n64(const __nv_bfloat16 *a, const __nv_bfloat16 *bt, const __nv_bfloat16 *v,
                                      float *s, float *o) {
     wg_product<64, 128>(a, bt, v, s, o);
+}
+
+// a: 64 x 128, bt: 32 x 128, v: 32 x 128; s: 64 x 32, o: 64 x 128.
+extern "C" __global__ void wgmma_n32(const __nv_bfloat16 *a, const __nv_bfloat16 *bt, const __nv_bfloat16 *v,
+                                     float *s, float *o) {
+    wg_product<32, 128>(a, bt, v, s, o);
 }
 
 // a: 64 x 128, bt: 128 x 128, v: 128 x 64; s: 64 x 128, o: 64 x 64.
