@@ -87,6 +87,22 @@
  *                      thread, summed in a fixed order (deterministic).
  *           attn_bwd_pre: PRE_TPR threads per row (a power of two), each
  *                      adding its 16-byte chunks, then a butterfly.
+ * Warpgroups FWD_MMA and DKDV_MMA (tuning knobs) choose the products of
+ *           attn_fwd and attn_bwd_dkdv: 1, mma.sync per warp (above); 2,
+ *           wgmma per warpgroup of 4 warps (64 query rows or keys; sm_90a,
+ *           prims.cuh's portable twin elsewhere) with the score products'
+ *           operands (Q, K; K, Q and V, dY) all in shared memory and the
+ *           second products' A (P; P^T, dS^T) from registers, B (V; dY, Q)
+ *           read N-major from the same tiles. Warp w keeps rows 16 w .. in
+ *           the same fragment layout, so the softmax, the probabilities,
+ *           the stored dS and the stores are shared by both forms. On
+ *           warpgroups attn_fwd keeps Q in a region of its own (the products
+ *           read it at every key tile), every tile is in wgmma's 128-byte
+ *           swizzled layout (swz_wg) from the first 1024-byte boundary of
+ *           the dynamic shared memory (1 KiB more is asked for), and a
+ *           tile's stage is reused only after the barrier that follows the
+ *           waits for the products that read it. Head_dim 64 or 128; key
+ *           tiles of 64 or 128, query tiles of 32 or 64.
  *           Shared-memory rows are HEAD_DIM wide with their 16-byte chunks
  *           permuted (chunk c of row r at c ^ (r & SWZ)), so that the 8 rows
  *           one ldmatrix reads fall in different banks; every global load
@@ -113,7 +129,8 @@
  *           FWD_KN, DQ_KN, DKDV_QN, DQ_SRC, STAGES, PRE_TPR, VEC (8: bf16 per 16-byte
  *           load), THREADS, MIN_BLOCKS (the blocks per SM that
  *           __launch_bounds__ asks ptxas to leave registers for: a tuning
- *           knob that changes register allocation, never the arithmetic).
+ *           knob that changes register allocation, never the arithmetic),
+ *           FWD_MMA, DKDV_MMA (see Warpgroups).
  */
 #include "prims.cuh"
 #include "vec.cuh"

@@ -4860,7 +4860,7 @@ ModelBuild gptc_build = {
              {"attn_bwd_dkdv_h8_d128", "__nv_bfloat16 *dk, __nv_bfloat16 *dv, __nv_bfloat16 *ds, const __nv_bfloat16 *dy, const float *lse, const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int ds_slots, int rows", 66304},
              {"attn_bwd_dq_h8_d128", "__nv_bfloat16 *dq, const __nv_bfloat16 *ds, const __nv_bfloat16 *dy, const float *lse, const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int ds_slots, int rows", 16384}}},
     }},
-    .kernels_sha256 = "5e2c6754a0d43367db9e2b0fda4ef24196dd879cc18ab68cfe90f0926a5a5282",
+    .kernels_sha256 = "f121227197f3f02e61e99dc3fbd361a5d4c54293f4c1da76cff584437df75b68",
     .tuning = "",
     .has_plan = true,
     .plan = {.block_size = 128, .nbufs = 663, .nsteps = 447, .nforward = 151, .bufs = bufs, .steps = steps, .loss_buf = 341, .xs_buf = {8, 37, 57, 77, 97, 117, 137, 157, 165, 193, 214, 235, 247, 267, 287, 307}, .x0_buf = 8},

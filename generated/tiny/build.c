@@ -1850,7 +1850,7 @@ ModelBuild gptc_build = {
              {"attn_bwd_dkdv_h4_d32", "__nv_bfloat16 *dk, __nv_bfloat16 *dv, __nv_bfloat16 *ds, const __nv_bfloat16 *dy, const float *lse, const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int ds_slots, int rows", 26112},
              {"attn_bwd_dq_h4_d32", "__nv_bfloat16 *dq, const __nv_bfloat16 *ds, const __nv_bfloat16 *dy, const float *lse, const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int ds_slots, int rows", 8192}}},
     }},
-    .kernels_sha256 = "c82af93c0b18004c02737c17ce138641480c0bb05f6e1f61bcc9078c8697e642",
+    .kernels_sha256 = "db7ecb3c34ac2dca4d4c272812d2d9c53d3694839c981328448625bfe58a1afc",
     .tuning = "",
     .has_plan = true,
     .plan = {.block_size = 32, .nbufs = 248, .nsteps = 166, .nforward = 57, .bufs = bufs, .steps = steps, .loss_buf = 131, .xs_buf = {8, 29, 49, 69, 85, 97}, .x0_buf = 8},

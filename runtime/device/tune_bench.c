@@ -211,12 +211,15 @@ static bool failed(TuneBench *tb, const char *what, char *err, size_t errlen) {
 
 /* One training step (forward, backward, optimizer) of T tokens at schedule
  * step `step` under build b. */
-static bool train_step(TuneBench *tb, const ModelBuild *b, int T, int step, double *loss, char *err, size_t errlen) {
+static bool train_step(TuneBench *tb, const ModelBuild *b, int T, int step, double *loss, GateStep *gate, char *err,
+                       size_t errlen) {
     Backend *be = &tb->be;
     if (be->use_build(be->impl, b)) return failed(tb, "switching to a variant", err, errlen);
     double l = be->forward(be->impl, tb->ids, tb->tgt, T, step, false);
     if (!isfinite(l)) return failed(tb, "a forward pass", err, errlen);
     be->backward(be->impl);
+    if (gate && !(gate->grads = gate_copy(be->grads(be->impl), be->num_params(be->impl))))
+        return failed(tb, "reading the gradients", err, errlen);
     if (be->step(be->impl, step)) return failed(tb, "an optimizer step", err, errlen);
     if (loss) *loss = l;
     return true;
@@ -252,13 +255,11 @@ static bool gate_start(TuneBench *tb, const ModelBuild *b, char *err, size_t err
 bool tune_bench_gate_step(TuneBench *tb, const int *pick, int T, GateStep *out, char *err, size_t errlen) {
     memset(out, 0, sizeof *out);
     ModelBuild *b = build_for(tb, pick, err, errlen);
-    bool ok = b && gate_start(tb, b, err, errlen) && train_step(tb, b, T, 0, &out->loss, err, errlen);
+    bool ok = b && gate_start(tb, b, err, errlen) && train_step(tb, b, T, 0, &out->loss, out, err, errlen);
     if (ok) {
         out->n = tb->be.num_params(tb->be.impl);
-        const float *p = tb->be.params(tb->be.impl);
-        out->params = p ? malloc(out->n * sizeof(float)) : NULL;
-        if (out->params) memcpy(out->params, p, out->n * sizeof(float));
-        else ok = p ? (snprintf(err, errlen, "out of memory"), false) : failed(tb, "reading the parameters", err, errlen);
+        out->params = gate_copy(tb->be.params(tb->be.impl), out->n);
+        if (!out->params) ok = failed(tb, "reading the parameters", err, errlen);
     }
     release(tb, b);
     return ok;
@@ -411,7 +412,7 @@ static bool time_index(TuneBench *tb, Timing *t, int k, int w, int r, bool optim
  * move the weights as much as training steps would; the next pass's whole
  * step recomputes everything else. */
 static bool pass(TuneBench *tb, Timing *t, int w, int r, int T, char *err, size_t errlen) {
-    if (!train_step(tb, t->b[0], T, t->step[w], NULL, err, errlen)) return false;
+    if (!train_step(tb, t->b[0], T, t->step[w], NULL, NULL, err, errlen)) return false;
     for (int i = 0; r >= 0 && i < tb->n; i++)
         for (int k = 0; k < t->K; k++) *sample(t, i, k, w, r) = 0;
     for (int k = 0; k < t->K; k++)
@@ -511,13 +512,13 @@ bool tune_bench_ab(TuneBench *tb, const TuneInstance *ins, int rounds, int T, do
     rounds = rounds < 1 ? 1 : rounds > TUNE_MAX_ROUNDS ? TUNE_MAX_ROUNDS : rounds;
     ModelBuild *b[2] = {build_for(tb, NULL, err, errlen), build_for(tb, pick, err, errlen)};
     bool ok = b[0] && b[1] && gate_start(tb, b[0], err, errlen);
-    for (int s = 0; ok && s < 2; s++) ok = train_step(tb, b[s], T, step[nw - 1], NULL, err, errlen);
+    for (int s = 0; ok && s < 2; s++) ok = train_step(tb, b[s], T, step[nw - 1], NULL, NULL, err, errlen);
     for (int r = 0; ok && r < rounds; r++)
         for (int w = 0; ok && w < nw; w++)
             for (int o = 0; ok && o < 2; o++) {
                 int s = (r + o) % 2; /* each side first in every other round */
                 double t0 = 0;
-                ok = synced(tb, err, errlen) && (t0 = now_s(), train_step(tb, b[s], T, step[w], NULL, err, errlen)) &&
+                ok = synced(tb, err, errlen) && (t0 = now_s(), train_step(tb, b[s], T, step[w], NULL, NULL, err, errlen)) &&
                      synced(tb, err, errlen);
                 ms[s][w][r] = 1e3 * (now_s() - t0);
             }
@@ -576,7 +577,7 @@ int tune_bench_gemms(TuneBench *tb, TuneInstance *ins, int *n, int cap, int T, c
     free(tb->gemm_owner);
     tb->gemm_owner = malloc(sizeof(int) * (size_t)b->plan.nsteps);
     if (!tb->gemm_owner) return snprintf(err, errlen, "out of memory"), -1;
-    if (!gate_start(tb, tb->all, err, errlen) || !train_step(tb, tb->all, T, 0, NULL, err, errlen)) return -1;
+    if (!gate_start(tb, tb->all, err, errlen) || !train_step(tb, tb->all, T, 0, NULL, NULL, err, errlen)) return -1;
     GpuGemm mm;
     char key[48];
     for (int s = 0; s < b->plan.nsteps; s++) {
@@ -709,7 +710,7 @@ bool tune_bench_gemm_gate(TuneBench *tb, TuneInstance *ins, int n, int T, char *
     bool any = false, judged[TUNE_MAX_INSTANCES] = {0};
     for (int i = 0; i < n; i++) any = any || ins[i].inst < 0;
     if (!any) return true;
-    if (!gate_start(tb, tb->all, err, errlen) || !train_step(tb, tb->all, T, 0, NULL, err, errlen)) return false;
+    if (!gate_start(tb, tb->all, err, errlen) || !train_step(tb, tb->all, T, 0, NULL, NULL, err, errlen)) return false;
     for (int s = 0, from = 0; tb->gemm_owner && s < tb->rules->plan.nsteps; s++) {
         int i = tb->gemm_owner[s];
         if (i < 0 || i >= n || judged[i]) continue;

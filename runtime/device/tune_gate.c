@@ -52,40 +52,56 @@ bool gate_step(const ModelBuild *b, const char *backend, int T, GateStep *out, c
     be.init(be.impl, 1234);
     out->loss = be.forward(be.impl, ids, tgt, T, 0, false);
     be.backward(be.impl);
-    bool ok = isfinite(out->loss) && be.step(be.impl, 0) == 0;
     out->n = be.num_params(be.impl);
-    out->params = ok ? malloc(out->n * sizeof(float)) : NULL;
-    if (out->params) memcpy(out->params, be.params(be.impl), out->n * sizeof(float));
-    else snprintf(err, errlen, "%s: the step failed%s%s", backend, be.error ? ": " : "", be.error ? be.error(be.impl) : "");
+    out->grads = gate_copy(be.grads(be.impl), out->n);
+    bool ok = isfinite(out->loss) && out->grads && be.step(be.impl, 0) == 0;
+    out->params = ok ? gate_copy(be.params(be.impl), out->n) : NULL;
+    if (!out->params)
+        snprintf(err, errlen, "%s: the step failed%s%s", backend, be.error ? ": " : "", be.error ? be.error(be.impl) : "");
     backend_close(&be);
     free(g), free(ids), free(tgt);
     return out->params != NULL;
 }
 
+float *gate_copy(const float *p, size_t n) {
+    float *c = p ? malloc(n * sizeof(float)) : NULL;
+    if (c) memcpy(c, p, n * sizeof(float));
+    return c;
+}
+
 void gate_step_free(GateStep *s) {
+    free(s->grads);
     free(s->params);
     memset(s, 0, sizeof *s);
 }
 
+/* |got - want| / |want| over n values (|got - want| where want is 0). */
+static double rel_l2(const float *want, const float *got, size_t n) {
+    double d = 0, w = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = (double)got[i] - want[i];
+        d += e * e;
+        w += (double)want[i] * want[i];
+    }
+    return w > 0 ? sqrt(d / w) : sqrt(d);
+}
+
 bool gate_compare(const GateStep *want, const GateStep *got, bool reorders, char *why, size_t cap) {
     if (want->n != got->n) return snprintf(why, cap, "another parameter count"), false;
-    bool bits = !memcmp(&want->loss, &got->loss, sizeof want->loss) &&
-                !memcmp(want->params, got->params, want->n * sizeof(float));
+    size_t bytes = want->n * sizeof(float);
+    bool bits = !memcmp(&want->loss, &got->loss, sizeof want->loss) && !memcmp(want->grads, got->grads, bytes) &&
+                !memcmp(want->params, got->params, bytes);
     if (bits) return true;
-    double d = 0, w = 0;
-    for (size_t i = 0; i < want->n; i++) {
-        double e = (double)got->params[i] - want->params[i];
-        d += e * e;
-        w += (double)want->params[i] * want->params[i];
-    }
-    double loss_rel = fabs(got->loss - want->loss) / fabs(want->loss), params_rel = w > 0 ? sqrt(d / w) : sqrt(d);
+    double loss_rel = fabs(got->loss - want->loss) / fabs(want->loss);
+    double grads_rel = rel_l2(want->grads, got->grads, want->n), params_rel = rel_l2(want->params, got->params, want->n);
     if (!reorders) {
-        snprintf(why, cap, "not bit-identical to the rule (loss rel %.2e, parameters rel L2 %.2e)", loss_rel, params_rel);
+        snprintf(why, cap, "not bit-identical to the rule (loss rel %.2e, gradients rel L2 %.2e, parameters %.2e)",
+                 loss_rel, grads_rel, params_rel);
         return false;
     }
-    if (!(loss_rel <= GATE_LOSS_REL && params_rel <= GATE_PARAMS_REL)) {
-        snprintf(why, cap, "loss rel %.2e (tol %.0e), parameters rel L2 %.2e (tol %.0e) from the rule", loss_rel,
-                 GATE_LOSS_REL, params_rel, GATE_PARAMS_REL);
+    if (!(loss_rel <= GATE_LOSS_REL && grads_rel <= GATE_GRADS_REL)) {
+        snprintf(why, cap, "loss rel %.2e (tol %.0e), gradients rel L2 %.2e (tol %.0e) from the rule", loss_rel,
+                 GATE_LOSS_REL, grads_rel, GATE_GRADS_REL);
         return false;
     }
     return true;

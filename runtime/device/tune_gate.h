@@ -7,11 +7,17 @@
  * parameter compared.
  *
  * Knobs that keep the order of every sum (space.h) must give the rules'
- * bits exactly. Knobs that reorder a sum may move the last bits of a
- * gradient, which the bf16 activations then carry: they must keep the
- * loss within GATE_LOSS_REL and the parameters within GATE_PARAMS_REL
- * (relative L2), where a wrong kernel (a dropped term, a wrong sign, a
- * missed rescale) moves them by percents.
+ * bits exactly (the loss, every gradient and every parameter). Knobs that
+ * reorder a sum may move the last bits of a gradient, which the bf16
+ * activations then carry: they must keep the loss within GATE_LOSS_REL
+ * and the gradients within GATE_GRADS_REL (relative L2 over all of them),
+ * where a wrong kernel (a dropped term, a wrong sign, a missed rescale)
+ * moves them by percents. The gradients, not the parameters after the
+ * step: the first optimizer step turns any gradient's sign into a step of
+ * the learning rate (Adam's m / sqrt(v) is +-1 at step 1) and Muon's
+ * orthogonalisation spreads a change over the whole matrix, so the
+ * last-bit changes of a reordered product (attention on warpgroups on
+ * sim: 5e-3 of the parameters' norm) would look like a wrong kernel.
  */
 #ifndef GPTC_TUNE_GATE_H
 #define GPTC_TUNE_GATE_H
@@ -22,7 +28,7 @@
 #include "compiler/build.h"
 
 #define GATE_LOSS_REL 1e-5
-#define GATE_PARAMS_REL 1e-3
+#define GATE_GRADS_REL 1e-3
 /* A GEMM's algorithm is gated on its own output instead (tune_bench.h),
  * against the default algorithm's over the same operands, relative L2: an
  * fp32 output within a few roundings of fp32's, a bf16 one within one
@@ -32,6 +38,7 @@
 
 typedef struct {
     double loss;
+    float *grads;  /* after the backward pass */
     float *params; /* after the optimizer's step */
     size_t n;
 } GateStep;
@@ -51,6 +58,9 @@ void gate_start_spec(ModelSpec *s);
  * the window block, at most the build's tokens per rank). */
 bool gate_step(const ModelBuild *b, const char *backend, int T, GateStep *out, char *err, size_t errlen);
 void gate_step_free(GateStep *s);
+
+/* A malloc'd copy of n floats at p; NULL when p is NULL or memory is out. */
+float *gate_copy(const float *p, size_t n);
 
 /* Whether `got` passes against the rules' `want`: bit for bit, or within
  * the tolerances when `reorders`. False with why (the measured errors). */
