@@ -159,14 +159,14 @@ variants=(
     "tiny-v50304|vocab.size=50257 vocab.pad_multiple=128|softcap_ce"
     "tiny-qkv-pre|model.dim=96 model.heads=2 model.head_dim=48 attention.norm=pre attention.rotary.convention=interleaved attention.rotary.pairs=5|qkv"
     "tiny-h128|model.dim=128 model.heads=1 model.head_dim=128|attention"
-    "tiny-attn-small||attention|attention h4_d32 threads=128 vec=8 tile=64 fwd_kn=32 dq_kn=32 dkdv_qn=16 minb=2 dq_src=2 stages=2 fwd_mma=1 dkdv_mma=1"
-    "tiny-h128-wide|model.dim=128 model.heads=1 model.head_dim=128|attention|attention h1_d128 threads=256 vec=8 tile=128 fwd_kn=128 dq_kn=64 dkdv_qn=32 minb=1 dq_src=2 stages=2 fwd_mma=1 dkdv_mma=1"
-    "tiny-attn-dq-recompute||attention|attention h4_d32 threads=128 vec=8 tile=64 fwd_kn=64 dq_kn=64 dkdv_qn=64 minb=1 dq_src=1 stages=2 fwd_mma=1 dkdv_mma=1"
-    "tiny-attn-small-3||attention|attention h4_d32 threads=128 vec=8 tile=64 fwd_kn=32 dq_kn=32 dkdv_qn=16 minb=1 dq_src=2 stages=3 fwd_mma=1 dkdv_mma=1"
-    "tiny-h128-3|model.dim=128 model.heads=1 model.head_dim=128|attention|attention h1_d128 threads=128 vec=8 tile=64 fwd_kn=64 dq_kn=32 dkdv_qn=32 minb=1 dq_src=1 stages=3 fwd_mma=1 dkdv_mma=1"
-    "tiny-h128-wg|model.dim=128 model.heads=1 model.head_dim=128|attention|attention h1_d128 threads=128 vec=8 tile=64 fwd_kn=64 dq_kn=32 dkdv_qn=64 minb=1 dq_src=2 stages=2 fwd_mma=2 dkdv_mma=2"
-    "tiny-h64-wg-wide|model.dim=128 model.heads=2 model.head_dim=64|attention|attention h2_d64 threads=256 vec=8 tile=128 fwd_kn=128 dq_kn=64 dkdv_qn=64 minb=1 dq_src=2 stages=3 fwd_mma=2 dkdv_mma=1"
-    "tiny-h64-wg-dkdv|model.dim=128 model.heads=2 model.head_dim=64|attention|attention h2_d64 threads=256 vec=8 tile=128 fwd_kn=64 dq_kn=64 dkdv_qn=32 minb=1 dq_src=2 stages=2 fwd_mma=2 dkdv_mma=2"
+    "tiny-attn-small||attention|attention h4_d32 threads=128 vec=8 tile=64 fwd_kn=32 dq_kn=32 dkdv_qn=16 minb=2 dq_src=2 stages=2 fwd_mma=1 dkdv_mma=1 dq_mma=1"
+    "tiny-h128-wide|model.dim=128 model.heads=1 model.head_dim=128|attention|attention h1_d128 threads=256 vec=8 tile=128 fwd_kn=128 dq_kn=64 dkdv_qn=32 minb=1 dq_src=2 stages=2 fwd_mma=1 dkdv_mma=1 dq_mma=1"
+    "tiny-attn-dq-recompute||attention|attention h4_d32 threads=128 vec=8 tile=64 fwd_kn=64 dq_kn=64 dkdv_qn=64 minb=1 dq_src=1 stages=2 fwd_mma=1 dkdv_mma=1 dq_mma=1"
+    "tiny-attn-small-3||attention|attention h4_d32 threads=128 vec=8 tile=64 fwd_kn=32 dq_kn=32 dkdv_qn=16 minb=1 dq_src=2 stages=3 fwd_mma=1 dkdv_mma=1 dq_mma=1"
+    "tiny-h128-3|model.dim=128 model.heads=1 model.head_dim=128|attention|attention h1_d128 threads=128 vec=8 tile=64 fwd_kn=64 dq_kn=32 dkdv_qn=32 minb=1 dq_src=1 stages=3 fwd_mma=1 dkdv_mma=1 dq_mma=1"
+    "tiny-h128-wg|model.dim=128 model.heads=1 model.head_dim=128|attention|attention h1_d128 threads=128 vec=8 tile=64 fwd_kn=64 dq_kn=32 dkdv_qn=64 minb=1 dq_src=2 stages=2 fwd_mma=2 dkdv_mma=2 dq_mma=2"
+    "tiny-h64-wg-wide|model.dim=128 model.heads=2 model.head_dim=64|attention|attention h2_d64 threads=256 vec=8 tile=128 fwd_kn=128 dq_kn=64 dkdv_qn=64 minb=1 dq_src=2 stages=3 fwd_mma=2 dkdv_mma=1 dq_mma=1"
+    "tiny-h64-wg-dkdv|model.dim=128 model.heads=2 model.head_dim=64|attention|attention h2_d64 threads=256 vec=8 tile=128 fwd_kn=64 dq_kn=64 dkdv_qn=32 minb=1 dq_src=2 stages=2 fwd_mma=2 dkdv_mma=2 dq_mma=2"
 )
 version=$("$bin" --version | sed -n 's/^gptc \([^ ]*\).*/\1/p')
 declare -A only=()

@@ -38,10 +38,10 @@ expect 2 "--cost-model off sim is refused" "--cost-model is sim's: add --backend
     "$bin" tune models/tiny.yaml --cost-model
 expect 0 "--prune-only lists attention's variants with pruning's verdict" "variants kept by static pruning (sm_90a)" -- \
     "$bin" tune models/tiny.yaml --prune-only --only attention
-grep -q 'tile=128 fwd_kn=128 dq_kn=64 dkdv_qn=64 minb=1 dq_src=2 stages=2 fwd_mma=1 dkdv_mma=1 kept (reorders sums)' "$tmp/out" &&
-    grep -q 'tile=64 fwd_kn=64 dq_kn=64 dkdv_qn=64 minb=2 dq_src=2 stages=2 fwd_mma=1 dkdv_mma=1 kept$' "$tmp/out" &&
-    grep -q 'tile=64 fwd_kn=64 dq_kn=64 dkdv_qn=64 minb=1 dq_src=2 stages=3 fwd_mma=1 dkdv_mma=1 kept$' "$tmp/out" &&
-    grep -q 'tile=64 fwd_kn=64 dq_kn=64 dkdv_qn=64 minb=1 dq_src=1 stages=2 fwd_mma=1 dkdv_mma=1 kept (reorders sums)' "$tmp/out" &&
+grep -q 'tile=128 fwd_kn=128 dq_kn=64 dkdv_qn=64 minb=1 dq_src=2 stages=2 fwd_mma=1 dkdv_mma=1 dq_mma=1 kept (reorders sums)' "$tmp/out" &&
+    grep -q 'tile=64 fwd_kn=64 dq_kn=64 dkdv_qn=64 minb=2 dq_src=2 stages=2 fwd_mma=1 dkdv_mma=1 dq_mma=1 kept$' "$tmp/out" &&
+    grep -q 'tile=64 fwd_kn=64 dq_kn=64 dkdv_qn=64 minb=1 dq_src=2 stages=3 fwd_mma=1 dkdv_mma=1 dq_mma=1 kept$' "$tmp/out" &&
+    grep -q 'tile=64 fwd_kn=64 dq_kn=64 dkdv_qn=64 minb=1 dq_src=1 stages=2 fwd_mma=1 dkdv_mma=1 dq_mma=1 kept (reorders sums)' "$tmp/out" &&
     pass "... each variant on a line, marked when it reorders sums" || fail "--prune-only's list" "$(tail -n 5 "$tmp/out")"
 expect 0 "gptc tune on sim's cost model writes the database" "gptc tune: wrote $db" -- "${tune[@]}"
 grep -q '^validator device sim cost model$' "$db" && grep -q '^validator gptc ' "$db" &&

@@ -375,6 +375,7 @@ static void attention(const ModelSpec *s, KernelSet *p) {
     add_const(in, "STAGES", 2);
     add_const(in, "FWD_MMA", 1);
     add_const(in, "DKDV_MMA", 1);
+    add_const(in, "DQ_MMA", 1);
     add_kernel(in, "attn_fwd",
                "__nv_bfloat16 *y, float *lse, const __nv_bfloat16 *q, const __nv_bfloat16 *k, "
                "const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int rows");
@@ -412,7 +413,7 @@ void emit_attention_smem(EmitInstance *in) {
     /* as attn_fwd's, with Q and dY staged once in the last stage; from the
      * stored dS, st stages of K rows only */
     in->kernels[3].smem_bytes = emit_const(in, "DQ_SRC") == 2
-                                    ? st * kn * row_bytes
+                                    ? st * kn * row_bytes + (emit_const(in, "DQ_MMA") == 2 ? 1024 : 0)
                                     : (2 * kn * (st - 1) + (tile > kn ? 2 * tile : 2 * kn)) * row_bytes;
 }
 

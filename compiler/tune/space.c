@@ -34,7 +34,7 @@ static const struct {
     {"dq_kn", offsetof(TuneKnobs, dq_kn)},     {"dkdv_qn", offsetof(TuneKnobs, dkdv_qn)},
     {"minb", offsetof(TuneKnobs, minb)},       {"dq_src", offsetof(TuneKnobs, dq_src)},
     {"stages", offsetof(TuneKnobs, stages)},   {"fwd_mma", offsetof(TuneKnobs, fwd_mma)},
-    {"dkdv_mma", offsetof(TuneKnobs, dkdv_mma)},
+    {"dkdv_mma", offsetof(TuneKnobs, dkdv_mma)}, {"dq_mma", offsetof(TuneKnobs, dq_mma)},
 };
 enum { NKNOBS = sizeof knob_fields / sizeof *knob_fields };
 
@@ -104,7 +104,7 @@ TuneKnobs tune_knobs(const EmitInstance *in) {
         k.dq_kn = (int)emit_const(in, "DQ_KN"), k.dkdv_qn = (int)emit_const(in, "DKDV_QN"),
         k.minb = (int)emit_const(in, "MIN_BLOCKS"), k.dq_src = (int)emit_const(in, "DQ_SRC"),
         k.stages = (int)emit_const(in, "STAGES"), k.fwd_mma = (int)emit_const(in, "FWD_MMA"),
-        k.dkdv_mma = (int)emit_const(in, "DKDV_MMA");
+        k.dkdv_mma = (int)emit_const(in, "DKDV_MMA"), k.dq_mma = (int)emit_const(in, "DQ_MMA");
     return k;
 }
 
@@ -127,7 +127,8 @@ static void attention_space(const EmitInstance *in, TuneKnobs rule, TuneCandidat
                         TuneKnobs k = {.threads = 2 * tiles[a], .vec = rule.vec, .tile = tiles[a], .fwd_kn = fwd[b],
                                        .dq_kn = dq[c], .dkdv_qn = dkdv[d], .minb = v < 2 ? v + 1 : rule.minb,
                                        .dq_src = rule.dq_src, .stages = v < 2 ? rule.stages : 3,
-                                       .fwd_mma = rule.fwd_mma, .dkdv_mma = rule.dkdv_mma};
+                                       .fwd_mma = rule.fwd_mma, .dkdv_mma = rule.dkdv_mma,
+                                       .dq_mma = rule.dq_mma};
                         TuneKnobs tiles_only = k;
                         tiles_only.minb = rule.minb, tiles_only.stages = rule.stages;
                         if (!tune_knobs_equal(k, rule)) add(out, n, max, k, !tune_knobs_equal(tiles_only, rule));
@@ -151,15 +152,17 @@ static void attention_space(const EmitInstance *in, TuneKnobs rule, TuneCandidat
                 else k.stages = 3;
                 add(out, n, max, k, true);
             }
-    /* ... and with attn_bwd_dkdv on warpgroups, query tiles of 32 or 64. */
-    for (int a = 0; a < 2 && (hd == 64 || hd == 128); a++)
-        for (int b = 1; b < 3; b++)
-            for (int d = 1; d < 3; d++) {
-                TuneKnobs k = rule;
-                k.threads = 2 * tiles[a], k.tile = tiles[a], k.fwd_kn = fwd[b], k.dkdv_qn = dkdv[d];
-                k.fwd_mma = 2, k.dkdv_mma = 2;
-                add(out, n, max, k, true);
-            }
+    /* ... and with attn_bwd_dkdv on warpgroups, query tiles of 32 or 64;
+     * then attn_bwd_dq as well, where it reads the stored dS. */
+    for (int dq_mma = 1; dq_mma <= (rule.dq_src == 2 ? 2 : 1); dq_mma++)
+        for (int a = 0; a < 2 && (hd == 64 || hd == 128); a++)
+            for (int b = 1; b < 3; b++)
+                for (int d = 1; d < 3; d++) {
+                    TuneKnobs k = rule;
+                    k.threads = 2 * tiles[a], k.tile = tiles[a], k.fwd_kn = fwd[b], k.dkdv_qn = dkdv[d];
+                    k.fwd_mma = 2, k.dkdv_mma = 2, k.dq_mma = dq_mma;
+                    add(out, n, max, k, true);
+                }
 }
 
 int tune_candidates(const EmitInstance *in, TuneCandidate *out, int max) {
@@ -217,9 +220,10 @@ void tune_apply(EmitInstance *in, TuneKnobs k) {
         set_const(in, "STAGES", k.stages);
         set_const(in, "FWD_MMA", k.fwd_mma);
         set_const(in, "DKDV_MMA", k.dkdv_mma);
+        set_const(in, "DQ_MMA", k.dq_mma);
         emit_attention_smem(in);
-        snprintf(tag, sizeof tag, "_t%df%dq%dk%dm%ds%dp%dg%d%d", k.tile, k.fwd_kn, k.dq_kn, k.dkdv_qn, k.minb,
-                 k.dq_src, k.stages, k.fwd_mma, k.dkdv_mma);
+        snprintf(tag, sizeof tag, "_t%df%dq%dk%dm%ds%dp%dg%d%d%d", k.tile, k.fwd_kn, k.dq_kn, k.dkdv_qn, k.minb,
+                 k.dq_src, k.stages, k.fwd_mma, k.dkdv_mma, k.dq_mma);
     } else {
         if (in->rows_per_block > 0 && kind_of(in) == SPACE_ROWS) in->rows_per_block = k.threads / (int)emit_const(in, "TPR");
         snprintf(tag, sizeof tag, "_n%dv%d", k.threads, k.vec);

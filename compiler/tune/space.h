@@ -37,7 +37,8 @@
  *       portable twin elsewhere) with key tiles of 64 or 128 and every tile
  *       choice of the other kernels at the rule's blocks per SM and stages,
  *       and with attn_bwd_dkdv on warpgroups too (DKDV_MMA 2, query tiles of
- *       32 or 64): other products, so they reorder.
+ *       32 or 64), then with attn_bwd_dq on warpgroups as well (DQ_MMA 2,
+ *       where dQ reads the stored dS): other products, so they reorder.
  *
  * Fixed, never tuned: the fixed grids of the two-stage reductions
  * (x0_lambda_grad, skip, muon_momentum, qkv, colsum), which make a run's
@@ -65,8 +66,8 @@
  * DKDV_QN), the blocks per SM its __launch_bounds__ asks for
  * (MIN_BLOCKS), dQ's source (DQ_SRC: 1 recomputed, 2 stored dS), the
  * stages its streamed tiles go through (STAGES: 2 or 3) and the products
- * of attn_fwd and attn_bwd_dkdv (FWD_MMA, DKDV_MMA: 1 mma.sync per warp, 2
- * wgmma per warpgroup). */
+ * of attn_fwd, attn_bwd_dkdv and attn_bwd_dq (FWD_MMA, DKDV_MMA, DQ_MMA: 1
+ * mma.sync per warp, 2 wgmma per warpgroup). */
 /* A GEMM's algorithm by the device's configuration fields (runtime/device/
  * gpu.h's GpuGemmAlgo: id, tile, stages, split-K count, reduction scheme,
  * CTA swizzling, custom option, inner and cluster shapes), so that a choice
@@ -81,7 +82,7 @@ typedef struct {
 typedef struct {
     int threads; /* threads per block */
     int vec;     /* elements per vector */
-    int tile, fwd_kn, dq_kn, dkdv_qn, minb, dq_src, stages, fwd_mma, dkdv_mma;
+    int tile, fwd_kn, dq_kn, dkdv_qn, minb, dq_src, stages, fwd_mma, dkdv_mma, dq_mma;
     TuneAlgo algo; /* GEMMs only */
 } TuneKnobs;
 

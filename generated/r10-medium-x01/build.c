@@ -4853,14 +4853,14 @@ ModelBuild gptc_build = {
          .nkernels = 1, .kernels = {
              {"skip_bwd_d1024_p256", "__nv_bfloat16 *dsrc, float *partial, const __nv_bfloat16 *dxs, const __nv_bfloat16 *src, const float *scalars, int skip_off, int rows", 0}}},
         {.family = "attention", .tpl = "attention.cu", .suffix = "h8_d128", .threads = 128, .vec = 8, .width = 1024, .rows_per_block = 64, .grid_blocks = 0, .grid_y = 8,
-         .nconsts = 17, .consts = {{"HEADS", 8}, {"HEAD_DIM", 128}, {"WIDTH", 1024}, {"BLOCK_SIZE", 128}, {"SCALE", .is_float = true, .fvalue = 0.12}, {"TILE", 64}, {"FWD_KN", 64}, {"DQ_KN", 32}, {"DKDV_QN", 32}, {"PRE_TPR", 16}, {"MIN_BLOCKS", 1}, {"DQ_SRC", 2}, {"STAGES", 2}, {"FWD_MMA", 1}, {"DKDV_MMA", 1}, {"VEC", 8}, {"THREADS", 128}},
+         .nconsts = 18, .consts = {{"HEADS", 8}, {"HEAD_DIM", 128}, {"WIDTH", 1024}, {"BLOCK_SIZE", 128}, {"SCALE", .is_float = true, .fvalue = 0.12}, {"TILE", 64}, {"FWD_KN", 64}, {"DQ_KN", 32}, {"DKDV_QN", 32}, {"PRE_TPR", 16}, {"MIN_BLOCKS", 1}, {"DQ_SRC", 2}, {"STAGES", 2}, {"FWD_MMA", 1}, {"DKDV_MMA", 1}, {"DQ_MMA", 1}, {"VEC", 8}, {"THREADS", 128}},
          .nkernels = 4, .kernels = {
              {"attn_fwd_h8_d128", "__nv_bfloat16 *y, float *lse, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int rows", 65536},
              {"attn_bwd_pre_h8_d128", "float *delta, const __nv_bfloat16 *dy, const __nv_bfloat16 *y, int rows", 0},
              {"attn_bwd_dkdv_h8_d128", "__nv_bfloat16 *dk, __nv_bfloat16 *dv, __nv_bfloat16 *ds, const __nv_bfloat16 *dy, const float *lse, const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int ds_slots, int rows", 66304},
              {"attn_bwd_dq_h8_d128", "__nv_bfloat16 *dq, const __nv_bfloat16 *ds, const __nv_bfloat16 *dy, const float *lse, const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int ds_slots, int rows", 16384}}},
     }},
-    .kernels_sha256 = "f121227197f3f02e61e99dc3fbd361a5d4c54293f4c1da76cff584437df75b68",
+    .kernels_sha256 = "4096bad9e775b1cdd5dde2d73ec39762978e25808a1d5dc7a0a1053e32dbcefe",
     .tuning = "",
     .has_plan = true,
     .plan = {.block_size = 128, .nbufs = 663, .nsteps = 447, .nforward = 151, .bufs = bufs, .steps = steps, .loss_buf = 341, .xs_buf = {8, 37, 57, 77, 97, 117, 137, 157, 165, 193, 214, 235, 247, 267, 287, 307}, .x0_buf = 8},

@@ -1422,7 +1422,7 @@ skip_bwd_d1024_p256(__nv_bfloat16 *dsrc, float *partial, const __nv_bfloat16 *dx
     if (threadIdx.x == 0) partial[blockIdx.x] = acc;
 }
 
-/* ---- attention.cu: HEADS=8 HEAD_DIM=128 WIDTH=1024 BLOCK_SIZE=128 SCALE=0.119999997 TILE=64 FWD_KN=64 DQ_KN=32 DKDV_QN=32 PRE_TPR=16 MIN_BLOCKS=1 DQ_SRC=2 STAGES=2 FWD_MMA=1 DKDV_MMA=1 VEC=8 THREADS=128 ---- */
+/* ---- attention.cu: HEADS=8 HEAD_DIM=128 WIDTH=1024 BLOCK_SIZE=128 SCALE=0.119999997 TILE=64 FWD_KN=64 DQ_KN=32 DKDV_QN=32 PRE_TPR=16 MIN_BLOCKS=1 DQ_SRC=2 STAGES=2 FWD_MMA=1 DKDV_MMA=1 DQ_MMA=1 VEC=8 THREADS=128 ---- */
 /*
  * attention.cu: causal attention with the document-causal block-window mask,
  * forward and backward, FlashAttention-2 style (tiles in shared memory, the
@@ -1512,8 +1512,10 @@ skip_bwd_d1024_p256(__nv_bfloat16 *dsrc, float *partial, const __nv_bfloat16 *dx
  *                      thread, summed in a fixed order (deterministic).
  *           attn_bwd_pre: PRE_TPR threads per row (a power of two), each
  *                      adding its 16-byte chunks, then a butterfly.
- * Warpgroups FWD_MMA and DKDV_MMA (tuning knobs) choose the products of
- *           attn_fwd and attn_bwd_dkdv: 1, mma.sync per warp (above); 2,
+ * Warpgroups FWD_MMA, DKDV_MMA and DQ_MMA (tuning knobs) choose the
+ *           products of attn_fwd, attn_bwd_dkdv and attn_bwd_dq (from the
+ *           stored dS; its granules are the A operand as stored, zeros
+ *           where a warp keeps none): 1, mma.sync per warp (above); 2,
  *           wgmma per warpgroup of 4 warps (64 query rows or keys; sm_90a,
  *           prims.cuh's portable twin elsewhere) with the score products'
  *           operands (Q, K; K, Q and V, dY) all in shared memory and the
@@ -1555,7 +1557,7 @@ skip_bwd_d1024_p256(__nv_bfloat16 *dsrc, float *partial, const __nv_bfloat16 *dx
  *           load), THREADS, MIN_BLOCKS (the blocks per SM that
  *           __launch_bounds__ asks ptxas to leave registers for: a tuning
  *           knob that changes register allocation, never the arithmetic),
- *           FWD_MMA, DKDV_MMA (see Warpgroups).
+ *           FWD_MMA, DKDV_MMA, DQ_MMA (see Warpgroups).
  */
 #include "prims.cuh"
 #include "vec.cuh"
@@ -1565,7 +1567,7 @@ namespace attn_h8_d128 {
 constexpr int H = 8, HD = 128, ROW = 1024, BS = 128;
 constexpr int TILE = 64, FWD_KN = 64, DQ_KN = 32, DKDV_QN = 32;
 constexpr int THREADS = 128, VEC = 8, PRE_TPR = 16, DQ_SRC = 2;
-constexpr int STAGES = 2, FWD_MMA = 1, DKDV_MMA = 1;
+constexpr int STAGES = 2, FWD_MMA = 1, DKDV_MMA = 1, DQ_MMA = 1;
 constexpr int CH = HD / VEC;                                   // 16-byte chunks per row
 constexpr int SWZ = ((CH & -CH) < 8 ? (CH & -CH) : 8) - 1;     // a power of two dividing CH, minus 1
 constexpr float SCALE = 0.119999997f;
@@ -1583,6 +1585,8 @@ static_assert(FWD_MMA == 1 || (FWD_MMA == 2 && (HD == 64 || HD == 128) && (FWD_K
 static_assert(DKDV_MMA == 1 || (DKDV_MMA == 2 && (HD == 64 || HD == 128) && (DKDV_QN == 32 || DKDV_QN == 64) &&
                                 TILE % 64 == 0),
               "attention: attn_bwd_dkdv on warpgroups takes head_dim 64 or 128, query tiles of 32 or 64");
+static_assert(DQ_MMA == 1 || (DQ_MMA == 2 && DQ_SRC == 2 && (HD == 64 || HD == 128) && TILE % 64 == 0),
+              "attention: attn_bwd_dq on warpgroups reads the stored dS, at head_dim 64 or 128");
 
 __device__ __forceinline__ float neg_inf() { return __uint_as_float(0xff800000u); }
 
@@ -2224,56 +2228,118 @@ attn_bwd_dkdv_h8_d128(__nv_bfloat16 *dk, __nv_bfloat16 *dv, __nv_bfloat16 *ds, c
     dkdv<DKDV_MMA>(dk, dv, ds, dy, lse, delta, q, k, v, doc_start, window_blocks, ds_slots, rows);
 }
 
-extern "C" __global__ void __launch_bounds__(128, 1)
-attn_bwd_dq_h8_d128(__nv_bfloat16 *dq, const __nv_bfloat16 *ds, const __nv_bfloat16 *dy, const float *lse,
-                       const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v,
-                       const int *doc_start, int window_blocks, int ds_slots, int rows) {
-    using namespace attn_h8_d128;
+namespace attn_h8_d128 {
+
+// attn_bwd_dq from the stored dS per warp (DQ_SRC 2, DQ_MMA 1).
+__device__ __forceinline__ void dq_stored_warps(__nv_bfloat16 *dq, const __nv_bfloat16 *ds, const __nv_bfloat16 *k,
+                                                const int *doc_start, int window_blocks, int ds_slots, int rows) {
+    GPTC_DYN_SMEM(__nv_bfloat16, smem);
+    const int h = (int)blockIdx.y, q0 = (int)blockIdx.x * TILE, w = (int)(threadIdx.x >> 5);
+    const int ra = q0 + 16 * w + (int)(gptc_lane() >> 2);
+    const int last = (q0 + TILE < rows ? q0 + TILE : rows) - 1;
+    const int kfirst = first_key(doc_start, q0, window_blocks) / DQ_KN, kend = last / DQ_KN;
+    const float one[2] = {1.0f, 1.0f};
+    // K tiles of DQ_KN rows through STAGES stages of shared memory (as
+    // dq_recompute's, without V); each warp adds ds k for its own query granule
+    // qb's stored key granules, ascending. The granules it skips hold
+    // only zeros in path 1, so the sums are the same. A tile's
+    // granules are loaded into registers while the previous tile's
+    // products run, as its K rows are.
+    const int qb = q0 / 16 + w;
+    const bool live = 16 * qb < rows;
+    const int kbf = live ? first_key(doc_start, 16 * qb, window_blocks) / 16 : 0;
+    for (int st = 0; st < STAGES - 1; st++) {
+        if (kfirst + st <= kend) load_tile_async<DQ_KN>(smem + st * DQ_KN * HD, k, (kfirst + st) * DQ_KN, rows, h);
+        cp_async_commit();
+    }
+    uint4 g[DQ_KN / 16];
+    load_ds_tile(g, ds, kfirst * DQ_KN / 16, live, qb, kbf, h, rows, ds_slots);
+    float dqa[HD / 8][4] = {};
+    for (int kt = kfirst; kt <= kend; kt++) {
+        const int k0 = kt * DQ_KN;
+        const __nv_bfloat16 *sk = smem + ((kt - kfirst) % STAGES) * DQ_KN * HD;
+        cp_async_wait<STAGES - 2>();
+        __syncthreads();
+        if (kt + STAGES - 1 <= kend)
+            load_tile_async<DQ_KN>(smem + ((kt + STAGES - 1 - kfirst) % STAGES) * DQ_KN * HD, k,
+                                   k0 + (STAGES - 1) * DQ_KN, rows, h);
+        cp_async_commit();
+        uint4 now[DQ_KN / 16];
+        for (int j = 0; j < DQ_KN / 16; j++) now[j] = g[j];
+        if (kt < kend) load_ds_tile(g, ds, (k0 + DQ_KN) / 16, live, qb, kbf, h, rows, ds_slots);
+        for (int j = 0; j < DQ_KN / 16; j++) {
+            const int kb = k0 / 16 + j;
+            if (!live || !ds_kept(kb, kbf, qb)) continue;
+            const unsigned a[4] = {now[j].x, now[j].y, now[j].z, now[j].w};
+            mma_cols(dqa, a, sk, j);
+        }
+    }
+    store_rows(dq, dqa, ra, rows, h, one);
+}
+
+// attn_bwd_dq from the stored dS per warpgroup (DQ_SRC 2, DQ_MMA 2, wgmma
+// on sm_90a): as the warp form, each warp's granules (mma A fragments as
+// stored) the A operand of its 16 rows, K read N-major from shared memory
+// in wgmma's layout; a granule a warp does not keep is zeros (load_ds_tile),
+// since all four warps of a group take part in every product, and adds
+// nothing. KN and NV are DQ_KN and HD (see fwd_groups).
+template <int KN, int NV>
+__device__ __forceinline__ void dq_stored_groups(__nv_bfloat16 *dq, const __nv_bfloat16 *ds, const __nv_bfloat16 *k,
+                                                 const int *doc_start, int window_blocks, int ds_slots, int rows) {
+    GPTC_DYN_SMEM(unsigned char, raw);
+    __nv_bfloat16 *smem = reinterpret_cast<__nv_bfloat16 *>(wg_align(raw));
+    const int h = (int)blockIdx.y, q0 = (int)blockIdx.x * TILE, w = (int)(threadIdx.x >> 5);
+    const int ra = q0 + 16 * w + (int)(gptc_lane() >> 2);
+    const int last = (q0 + TILE < rows ? q0 + TILE : rows) - 1;
+    const int kfirst = first_key(doc_start, q0, window_blocks) / KN, kend = last / KN;
+    const int qb = q0 / 16 + w;
+    const bool live = 16 * qb < rows;
+    const int kbf = live ? first_key(doc_start, 16 * qb, window_blocks) / 16 : 0;
+    for (int st = 0; st < STAGES - 1; st++) {
+        if (kfirst + st <= kend) load_tile_async<KN, true>(smem + st * KN * HD, k, (kfirst + st) * KN, rows, h);
+        cp_async_commit();
+    }
+    uint4 g[KN / 16];
+    load_ds_tile(g, ds, kfirst * KN / 16, live, qb, kbf, h, rows, ds_slots);
+    float dqa[NV / 8][4] = {};
+    for (int kt = kfirst; kt <= kend; kt++) {
+        const int k0 = kt * KN;
+        const __nv_bfloat16 *sk = smem + ((kt - kfirst) % STAGES) * KN * HD;
+        cp_async_wait<STAGES - 2>();
+        fence_proxy_async();
+        __syncthreads();
+        if (kt + STAGES - 1 <= kend)
+            load_tile_async<KN, true>(smem + ((kt + STAGES - 1 - kfirst) % STAGES) * KN * HD, k,
+                                      k0 + (STAGES - 1) * KN, rows, h);
+        cp_async_commit();
+        unsigned a[KN / 16][4];
+        for (int j = 0; j < KN / 16; j++) a[j][0] = g[j].x, a[j][1] = g[j].y, a[j][2] = g[j].z, a[j][3] = g[j].w;
+        if (kt < kend) load_ds_tile(g, ds, (k0 + KN) / 16, live, qb, kbf, h, rows, ds_slots);
+        wg_keep<NV / 8>(dqa);
+        wg_keep<KN / 16>(a);
+        wg_fence();
+        // keys 16 j .. 16 j + 15: rows 16 j .. of K, column blocks KN * 128 bytes apart
+        for (int j = 0; j < KN / 16; j++) wgmma_rs_tb<NV>(dqa, a[j], wg_desc(sk + j * 16 * 64, KN * 128, 1024), true);
+        wg_commit();
+        wg_wait<0>();
+        wg_keep<NV / 8>(dqa);
+        wg_keep<KN / 16>(a);
+    }
+    const float one[2] = {1.0f, 1.0f};
+    store_rows(dq, dqa, ra, rows, h, one);
+}
+
+// attn_bwd_dq recomputing s and ds (DQ_SRC 1).
+__device__ __forceinline__ void dq_recompute(__nv_bfloat16 *dq, const __nv_bfloat16 *dy, const float *lse,
+                                             const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k,
+                                             const __nv_bfloat16 *v, const int *doc_start, int window_blocks,
+                                             int rows) {
     GPTC_DYN_SMEM(__nv_bfloat16, smem);
     const int h = (int)blockIdx.y, q0 = (int)blockIdx.x * TILE, w = (int)(threadIdx.x >> 5);
     const int lane = (int)gptc_lane(), t4 = lane & 3, ra = q0 + 16 * w + (lane >> 2);
     const int last = (q0 + TILE < rows ? q0 + TILE : rows) - 1;
     const int kfirst = first_key(doc_start, q0, window_blocks) / DQ_KN, kend = last / DQ_KN;
     const float one[2] = {1.0f, 1.0f};
-    if (DQ_SRC == 2) {
-        // K tiles of DQ_KN rows through STAGES stages of shared memory (as
-        // below, without V); each warp adds ds k for its own query granule
-        // qb's stored key granules, ascending. The granules it skips hold
-        // only zeros in path 1, so the sums are the same. A tile's
-        // granules are loaded into registers while the previous tile's
-        // products run, as its K rows are.
-        const int qb = q0 / 16 + w;
-        const bool live = 16 * qb < rows;
-        const int kbf = live ? first_key(doc_start, 16 * qb, window_blocks) / 16 : 0;
-        for (int st = 0; st < STAGES - 1; st++) {
-            if (kfirst + st <= kend) load_tile_async<DQ_KN>(smem + st * DQ_KN * HD, k, (kfirst + st) * DQ_KN, rows, h);
-            cp_async_commit();
-        }
-        uint4 g[DQ_KN / 16];
-        load_ds_tile(g, ds, kfirst * DQ_KN / 16, live, qb, kbf, h, rows, ds_slots);
-        float dqa[HD / 8][4] = {};
-        for (int kt = kfirst; kt <= kend; kt++) {
-            const int k0 = kt * DQ_KN;
-            const __nv_bfloat16 *sk = smem + ((kt - kfirst) % STAGES) * DQ_KN * HD;
-            cp_async_wait<STAGES - 2>();
-            __syncthreads();
-            if (kt + STAGES - 1 <= kend)
-                load_tile_async<DQ_KN>(smem + ((kt + STAGES - 1 - kfirst) % STAGES) * DQ_KN * HD, k,
-                                       k0 + (STAGES - 1) * DQ_KN, rows, h);
-            cp_async_commit();
-            uint4 now[DQ_KN / 16];
-            for (int j = 0; j < DQ_KN / 16; j++) now[j] = g[j];
-            if (kt < kend) load_ds_tile(g, ds, (k0 + DQ_KN) / 16, live, qb, kbf, h, rows, ds_slots);
-            for (int j = 0; j < DQ_KN / 16; j++) {
-                const int kb = k0 / 16 + j;
-                if (!live || !ds_kept(kb, kbf, qb)) continue;
-                const unsigned a[4] = {now[j].x, now[j].y, now[j].z, now[j].w};
-                mma_cols(dqa, a, sk, j);
-            }
-        }
-        store_rows(dq, dqa, ra, rows, h, one);
-        return;
-    }
     // Q and dY through shared memory from the last stage on into
     // registers, once, as attn_fwd's Q.
     __nv_bfloat16 *sq = kv_stage<DQ_KN>(smem, STAGES - 1), *sdy = sq + TILE * HD;
@@ -2331,4 +2397,25 @@ attn_bwd_dq_h8_d128(__nv_bfloat16 *dq, const __nv_bfloat16 *ds, const __nv_bfloa
         }
     }
     store_rows(dq, dqa, ra, rows, h, one);
+}
+
+// attn_bwd_dq in the form DQ_SRC and DQ_MMA name (see fwd).
+template <int SRC, int MMA>
+__device__ __forceinline__ void dq_any(__nv_bfloat16 *dq, const __nv_bfloat16 *ds, const __nv_bfloat16 *dy,
+                                      const float *lse, const float *delta, const __nv_bfloat16 *q,
+                                      const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start,
+                                      int window_blocks, int ds_slots, int rows) {
+    if constexpr (SRC == 1) dq_recompute(dq, dy, lse, delta, q, k, v, doc_start, window_blocks, rows);
+    else if constexpr (MMA == 2) dq_stored_groups<DQ_KN, HD>(dq, ds, k, doc_start, window_blocks, ds_slots, rows);
+    else dq_stored_warps(dq, ds, k, doc_start, window_blocks, ds_slots, rows);
+}
+
+}  // namespace attn_h8_d128
+
+extern "C" __global__ void __launch_bounds__(128, 1)
+attn_bwd_dq_h8_d128(__nv_bfloat16 *dq, const __nv_bfloat16 *ds, const __nv_bfloat16 *dy, const float *lse,
+                       const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v,
+                       const int *doc_start, int window_blocks, int ds_slots, int rows) {
+    using namespace attn_h8_d128;
+    dq_any<DQ_SRC, DQ_MMA>(dq, ds, dy, lse, delta, q, k, v, doc_start, window_blocks, ds_slots, rows);
 }

@@ -4,7 +4,7 @@
 #define GPTC_KERNELS_H
 
 /* SHA-256 of the kernels.cu beside this file. */
-#define GPTC_KERNELS_SOURCE_SHA256 "0346f7045829dfda2da4a01c34f41e9ca247f2578e2a983a70508812ff1b7170"
+#define GPTC_KERNELS_SOURCE_SHA256 "4547a7eda1821b4504ed657eb0b5a8fd162de957aba5abebcaf40710d5e92f36"
 /* Every pointer argument of every kernel is aligned to this. */
 #define GPTC_KERNELS_ALIGN_BYTES 16
 #define GPTC_KERNELS_KERNEL_COUNT 26
@@ -101,16 +101,16 @@ static const GptcKernel gptc_kernels[GPTC_KERNELS_KERNEL_COUNT] = {
      256, 0, 1, 256, 8, 1024, 0, 4, {{"WIDTH", 1024}, {"PARTS", 256}, {"VEC", 8}, {"THREADS", 256}}},
     {"attn_fwd_h8_d128", "attention",
      "__nv_bfloat16 *y, float *lse, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int rows",
-     0, 64, 8, 128, 8, 1024, 65536, 17, {{"HEADS", 8}, {"HEAD_DIM", 128}, {"WIDTH", 1024}, {"BLOCK_SIZE", 128}, {"SCALE", 1039516303 /* 0.119999997 */}, {"TILE", 64}, {"FWD_KN", 64}, {"DQ_KN", 32}, {"DKDV_QN", 32}, {"PRE_TPR", 16}, {"MIN_BLOCKS", 1}, {"DQ_SRC", 2}, {"STAGES", 2}, {"FWD_MMA", 1}, {"DKDV_MMA", 1}, {"VEC", 8}, {"THREADS", 128}}},
+     0, 64, 8, 128, 8, 1024, 65536, 18, {{"HEADS", 8}, {"HEAD_DIM", 128}, {"WIDTH", 1024}, {"BLOCK_SIZE", 128}, {"SCALE", 1039516303 /* 0.119999997 */}, {"TILE", 64}, {"FWD_KN", 64}, {"DQ_KN", 32}, {"DKDV_QN", 32}, {"PRE_TPR", 16}, {"MIN_BLOCKS", 1}, {"DQ_SRC", 2}, {"STAGES", 2}, {"FWD_MMA", 1}, {"DKDV_MMA", 1}, {"DQ_MMA", 1}, {"VEC", 8}, {"THREADS", 128}}},
     {"attn_bwd_pre_h8_d128", "attention",
      "float *delta, const __nv_bfloat16 *dy, const __nv_bfloat16 *y, int rows",
-     0, 64, 8, 128, 8, 1024, 0, 17, {{"HEADS", 8}, {"HEAD_DIM", 128}, {"WIDTH", 1024}, {"BLOCK_SIZE", 128}, {"SCALE", 1039516303 /* 0.119999997 */}, {"TILE", 64}, {"FWD_KN", 64}, {"DQ_KN", 32}, {"DKDV_QN", 32}, {"PRE_TPR", 16}, {"MIN_BLOCKS", 1}, {"DQ_SRC", 2}, {"STAGES", 2}, {"FWD_MMA", 1}, {"DKDV_MMA", 1}, {"VEC", 8}, {"THREADS", 128}}},
+     0, 64, 8, 128, 8, 1024, 0, 18, {{"HEADS", 8}, {"HEAD_DIM", 128}, {"WIDTH", 1024}, {"BLOCK_SIZE", 128}, {"SCALE", 1039516303 /* 0.119999997 */}, {"TILE", 64}, {"FWD_KN", 64}, {"DQ_KN", 32}, {"DKDV_QN", 32}, {"PRE_TPR", 16}, {"MIN_BLOCKS", 1}, {"DQ_SRC", 2}, {"STAGES", 2}, {"FWD_MMA", 1}, {"DKDV_MMA", 1}, {"DQ_MMA", 1}, {"VEC", 8}, {"THREADS", 128}}},
     {"attn_bwd_dkdv_h8_d128", "attention",
      "__nv_bfloat16 *dk, __nv_bfloat16 *dv, __nv_bfloat16 *ds, const __nv_bfloat16 *dy, const float *lse, const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int ds_slots, int rows",
-     0, 64, 8, 128, 8, 1024, 66304, 17, {{"HEADS", 8}, {"HEAD_DIM", 128}, {"WIDTH", 1024}, {"BLOCK_SIZE", 128}, {"SCALE", 1039516303 /* 0.119999997 */}, {"TILE", 64}, {"FWD_KN", 64}, {"DQ_KN", 32}, {"DKDV_QN", 32}, {"PRE_TPR", 16}, {"MIN_BLOCKS", 1}, {"DQ_SRC", 2}, {"STAGES", 2}, {"FWD_MMA", 1}, {"DKDV_MMA", 1}, {"VEC", 8}, {"THREADS", 128}}},
+     0, 64, 8, 128, 8, 1024, 66304, 18, {{"HEADS", 8}, {"HEAD_DIM", 128}, {"WIDTH", 1024}, {"BLOCK_SIZE", 128}, {"SCALE", 1039516303 /* 0.119999997 */}, {"TILE", 64}, {"FWD_KN", 64}, {"DQ_KN", 32}, {"DKDV_QN", 32}, {"PRE_TPR", 16}, {"MIN_BLOCKS", 1}, {"DQ_SRC", 2}, {"STAGES", 2}, {"FWD_MMA", 1}, {"DKDV_MMA", 1}, {"DQ_MMA", 1}, {"VEC", 8}, {"THREADS", 128}}},
     {"attn_bwd_dq_h8_d128", "attention",
      "__nv_bfloat16 *dq, const __nv_bfloat16 *ds, const __nv_bfloat16 *dy, const float *lse, const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int ds_slots, int rows",
-     0, 64, 8, 128, 8, 1024, 16384, 17, {{"HEADS", 8}, {"HEAD_DIM", 128}, {"WIDTH", 1024}, {"BLOCK_SIZE", 128}, {"SCALE", 1039516303 /* 0.119999997 */}, {"TILE", 64}, {"FWD_KN", 64}, {"DQ_KN", 32}, {"DKDV_QN", 32}, {"PRE_TPR", 16}, {"MIN_BLOCKS", 1}, {"DQ_SRC", 2}, {"STAGES", 2}, {"FWD_MMA", 1}, {"DKDV_MMA", 1}, {"VEC", 8}, {"THREADS", 128}}},
+     0, 64, 8, 128, 8, 1024, 16384, 18, {{"HEADS", 8}, {"HEAD_DIM", 128}, {"WIDTH", 1024}, {"BLOCK_SIZE", 128}, {"SCALE", 1039516303 /* 0.119999997 */}, {"TILE", 64}, {"FWD_KN", 64}, {"DQ_KN", 32}, {"DKDV_QN", 32}, {"PRE_TPR", 16}, {"MIN_BLOCKS", 1}, {"DQ_SRC", 2}, {"STAGES", 2}, {"FWD_MMA", 1}, {"DKDV_MMA", 1}, {"DQ_MMA", 1}, {"VEC", 8}, {"THREADS", 128}}},
 };
 
 #endif

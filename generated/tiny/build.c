@@ -1843,14 +1843,14 @@ ModelBuild gptc_build = {
          .nkernels = 1, .kernels = {
              {"skip_bwd_d128_p4", "__nv_bfloat16 *dsrc, float *partial, const __nv_bfloat16 *dxs, const __nv_bfloat16 *src, const float *scalars, int skip_off, int rows", 0}}},
         {.family = "attention", .tpl = "attention.cu", .suffix = "h4_d32", .threads = 128, .vec = 8, .width = 128, .rows_per_block = 64, .grid_blocks = 0, .grid_y = 4,
-         .nconsts = 17, .consts = {{"HEADS", 4}, {"HEAD_DIM", 32}, {"WIDTH", 128}, {"BLOCK_SIZE", 32}, {"SCALE", .is_float = true, .fvalue = 0.12}, {"TILE", 64}, {"FWD_KN", 64}, {"DQ_KN", 64}, {"DKDV_QN", 64}, {"PRE_TPR", 4}, {"MIN_BLOCKS", 1}, {"DQ_SRC", 2}, {"STAGES", 2}, {"FWD_MMA", 1}, {"DKDV_MMA", 1}, {"VEC", 8}, {"THREADS", 128}},
+         .nconsts = 18, .consts = {{"HEADS", 4}, {"HEAD_DIM", 32}, {"WIDTH", 128}, {"BLOCK_SIZE", 32}, {"SCALE", .is_float = true, .fvalue = 0.12}, {"TILE", 64}, {"FWD_KN", 64}, {"DQ_KN", 64}, {"DKDV_QN", 64}, {"PRE_TPR", 4}, {"MIN_BLOCKS", 1}, {"DQ_SRC", 2}, {"STAGES", 2}, {"FWD_MMA", 1}, {"DKDV_MMA", 1}, {"DQ_MMA", 1}, {"VEC", 8}, {"THREADS", 128}},
          .nkernels = 4, .kernels = {
              {"attn_fwd_h4_d32", "__nv_bfloat16 *y, float *lse, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int rows", 16384},
              {"attn_bwd_pre_h4_d32", "float *delta, const __nv_bfloat16 *dy, const __nv_bfloat16 *y, int rows", 0},
              {"attn_bwd_dkdv_h4_d32", "__nv_bfloat16 *dk, __nv_bfloat16 *dv, __nv_bfloat16 *ds, const __nv_bfloat16 *dy, const float *lse, const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int ds_slots, int rows", 26112},
              {"attn_bwd_dq_h4_d32", "__nv_bfloat16 *dq, const __nv_bfloat16 *ds, const __nv_bfloat16 *dy, const float *lse, const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int ds_slots, int rows", 8192}}},
     }},
-    .kernels_sha256 = "db7ecb3c34ac2dca4d4c272812d2d9c53d3694839c981328448625bfe58a1afc",
+    .kernels_sha256 = "21f45d74e1fa55dfe37a9df1ef6122c24953b8756544323fea157fea9b5ce622",
     .tuning = "",
     .has_plan = true,
     .plan = {.block_size = 32, .nbufs = 248, .nsteps = 166, .nforward = 57, .bufs = bufs, .steps = steps, .loss_buf = 131, .xs_buf = {8, 29, 49, 69, 85, 97}, .x0_buf = 8},

@@ -4,7 +4,7 @@
 #define GPTC_KERNELS_H
 
 /* SHA-256 of the kernels.cu beside this file. */
-#define GPTC_KERNELS_SOURCE_SHA256 "0fc1f66bb0e86e6d60e53206e987680289140e8f26a88bfef0a2576364f499ec"
+#define GPTC_KERNELS_SOURCE_SHA256 "f453a8f198d377da5aa017e566312a8e3cfef5762fe7d42d2456104873eee03d"
 /* Every pointer argument of every kernel is aligned to this. */
 #define GPTC_KERNELS_ALIGN_BYTES 16
 #define GPTC_KERNELS_KERNEL_COUNT 26
@@ -101,16 +101,16 @@ static const GptcKernel gptc_kernels[GPTC_KERNELS_KERNEL_COUNT] = {
      4, 0, 1, 256, 8, 128, 0, 4, {{"WIDTH", 128}, {"PARTS", 4}, {"VEC", 8}, {"THREADS", 256}}},
     {"attn_fwd_h4_d32", "attention",
      "__nv_bfloat16 *y, float *lse, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int rows",
-     0, 64, 4, 128, 8, 128, 16384, 17, {{"HEADS", 4}, {"HEAD_DIM", 32}, {"WIDTH", 128}, {"BLOCK_SIZE", 32}, {"SCALE", 1039516303 /* 0.119999997 */}, {"TILE", 64}, {"FWD_KN", 64}, {"DQ_KN", 64}, {"DKDV_QN", 64}, {"PRE_TPR", 4}, {"MIN_BLOCKS", 1}, {"DQ_SRC", 2}, {"STAGES", 2}, {"FWD_MMA", 1}, {"DKDV_MMA", 1}, {"VEC", 8}, {"THREADS", 128}}},
+     0, 64, 4, 128, 8, 128, 16384, 18, {{"HEADS", 4}, {"HEAD_DIM", 32}, {"WIDTH", 128}, {"BLOCK_SIZE", 32}, {"SCALE", 1039516303 /* 0.119999997 */}, {"TILE", 64}, {"FWD_KN", 64}, {"DQ_KN", 64}, {"DKDV_QN", 64}, {"PRE_TPR", 4}, {"MIN_BLOCKS", 1}, {"DQ_SRC", 2}, {"STAGES", 2}, {"FWD_MMA", 1}, {"DKDV_MMA", 1}, {"DQ_MMA", 1}, {"VEC", 8}, {"THREADS", 128}}},
     {"attn_bwd_pre_h4_d32", "attention",
      "float *delta, const __nv_bfloat16 *dy, const __nv_bfloat16 *y, int rows",
-     0, 64, 4, 128, 8, 128, 0, 17, {{"HEADS", 4}, {"HEAD_DIM", 32}, {"WIDTH", 128}, {"BLOCK_SIZE", 32}, {"SCALE", 1039516303 /* 0.119999997 */}, {"TILE", 64}, {"FWD_KN", 64}, {"DQ_KN", 64}, {"DKDV_QN", 64}, {"PRE_TPR", 4}, {"MIN_BLOCKS", 1}, {"DQ_SRC", 2}, {"STAGES", 2}, {"FWD_MMA", 1}, {"DKDV_MMA", 1}, {"VEC", 8}, {"THREADS", 128}}},
+     0, 64, 4, 128, 8, 128, 0, 18, {{"HEADS", 4}, {"HEAD_DIM", 32}, {"WIDTH", 128}, {"BLOCK_SIZE", 32}, {"SCALE", 1039516303 /* 0.119999997 */}, {"TILE", 64}, {"FWD_KN", 64}, {"DQ_KN", 64}, {"DKDV_QN", 64}, {"PRE_TPR", 4}, {"MIN_BLOCKS", 1}, {"DQ_SRC", 2}, {"STAGES", 2}, {"FWD_MMA", 1}, {"DKDV_MMA", 1}, {"DQ_MMA", 1}, {"VEC", 8}, {"THREADS", 128}}},
     {"attn_bwd_dkdv_h4_d32", "attention",
      "__nv_bfloat16 *dk, __nv_bfloat16 *dv, __nv_bfloat16 *ds, const __nv_bfloat16 *dy, const float *lse, const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int ds_slots, int rows",
-     0, 64, 4, 128, 8, 128, 26112, 17, {{"HEADS", 4}, {"HEAD_DIM", 32}, {"WIDTH", 128}, {"BLOCK_SIZE", 32}, {"SCALE", 1039516303 /* 0.119999997 */}, {"TILE", 64}, {"FWD_KN", 64}, {"DQ_KN", 64}, {"DKDV_QN", 64}, {"PRE_TPR", 4}, {"MIN_BLOCKS", 1}, {"DQ_SRC", 2}, {"STAGES", 2}, {"FWD_MMA", 1}, {"DKDV_MMA", 1}, {"VEC", 8}, {"THREADS", 128}}},
+     0, 64, 4, 128, 8, 128, 26112, 18, {{"HEADS", 4}, {"HEAD_DIM", 32}, {"WIDTH", 128}, {"BLOCK_SIZE", 32}, {"SCALE", 1039516303 /* 0.119999997 */}, {"TILE", 64}, {"FWD_KN", 64}, {"DQ_KN", 64}, {"DKDV_QN", 64}, {"PRE_TPR", 4}, {"MIN_BLOCKS", 1}, {"DQ_SRC", 2}, {"STAGES", 2}, {"FWD_MMA", 1}, {"DKDV_MMA", 1}, {"DQ_MMA", 1}, {"VEC", 8}, {"THREADS", 128}}},
     {"attn_bwd_dq_h4_d32", "attention",
      "__nv_bfloat16 *dq, const __nv_bfloat16 *ds, const __nv_bfloat16 *dy, const float *lse, const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int ds_slots, int rows",
-     0, 64, 4, 128, 8, 128, 8192, 17, {{"HEADS", 4}, {"HEAD_DIM", 32}, {"WIDTH", 128}, {"BLOCK_SIZE", 32}, {"SCALE", 1039516303 /* 0.119999997 */}, {"TILE", 64}, {"FWD_KN", 64}, {"DQ_KN", 64}, {"DKDV_QN", 64}, {"PRE_TPR", 4}, {"MIN_BLOCKS", 1}, {"DQ_SRC", 2}, {"STAGES", 2}, {"FWD_MMA", 1}, {"DKDV_MMA", 1}, {"VEC", 8}, {"THREADS", 128}}},
+     0, 64, 4, 128, 8, 128, 8192, 18, {{"HEADS", 4}, {"HEAD_DIM", 32}, {"WIDTH", 128}, {"BLOCK_SIZE", 32}, {"SCALE", 1039516303 /* 0.119999997 */}, {"TILE", 64}, {"FWD_KN", 64}, {"DQ_KN", 64}, {"DKDV_QN", 64}, {"PRE_TPR", 4}, {"MIN_BLOCKS", 1}, {"DQ_SRC", 2}, {"STAGES", 2}, {"FWD_MMA", 1}, {"DKDV_MMA", 1}, {"DQ_MMA", 1}, {"VEC", 8}, {"THREADS", 128}}},
 };
 
 #endif

@@ -56,8 +56,9 @@ static bool fixed_grid(const char *family) {
  * recomputed only at the rule's tiles and blocks per SM (the rule stores
  * dS); 3 stages only at the rule's blocks per SM. attn_fwd on warpgroups
  * (other products: reorders) only where wg (head_dim 64 or 128), with key
- * tiles of 64 or 128, at the rule's blocks per SM and dQ source; and
- * attn_bwd_dkdv on warpgroups (query tiles of 32 or 64) only with it. */
+ * tiles of 64 or 128, at the rule's blocks per SM and dQ source;
+ * attn_bwd_dkdv on warpgroups (query tiles of 32 or 64) only with it, and
+ * attn_bwd_dq only with both. */
 static void check_attention_candidate(TuneCandidate c0, TuneCandidate cj, bool wg) {
     TuneKnobs tiles = cj.knobs;
     tiles.minb = c0.knobs.minb, tiles.stages = c0.knobs.stages;
@@ -66,6 +67,7 @@ static void check_attention_candidate(TuneCandidate c0, TuneCandidate cj, bool w
     CHECK(cj.knobs.minb == 1 || cj.knobs.minb == 2);
     CHECK(c0.knobs.fwd_mma == 1 && (cj.knobs.fwd_mma == 1 || cj.knobs.fwd_mma == 2));
     CHECK(c0.knobs.dkdv_mma == 1 && (cj.knobs.dkdv_mma == 1 || (cj.knobs.dkdv_mma == 2 && cj.knobs.fwd_mma == 2)));
+    CHECK(c0.knobs.dq_mma == 1 && (cj.knobs.dq_mma == 1 || (cj.knobs.dq_mma == 2 && cj.knobs.dkdv_mma == 2)));
     if (cj.knobs.fwd_mma == 2) {
         CHECK(wg && cj.knobs.fwd_kn >= 64 && cj.knobs.minb == c0.knobs.minb && cj.knobs.dq_src == c0.knobs.dq_src);
         CHECK(cj.knobs.dkdv_mma == 1 || cj.knobs.dkdv_qn >= 32);
@@ -92,7 +94,7 @@ static void check_spaces(const char *model) {
         if (fixed_grid(in->family)) CHECK_EQ_INT(n, 1);
         bool attention = !strcmp(in->family, "attention");
         bool wg = s.model.head_dim == 64 || s.model.head_dim == 128;
-        if (attention) CHECK_EQ_INT(n, wg ? 146 : 110);
+        if (attention) CHECK_EQ_INT(n, wg ? 154 : 110);
         for (int j = 1; j < n; j++) {
             CHECK(c[j].knobs.threads % 32 == 0 && c[j].knobs.threads >= 64 && c[j].knobs.threads <= 1024);
             CHECK(c[j].knobs.vec >= 1 && in->vec % c[j].knobs.vec == 0);
@@ -253,9 +255,9 @@ TEST(tune_order_neutral_knobs_keep_the_bits_on_sim) {
     snprintf(small.c[0].family, sizeof small.c[0].family, "attention");
     snprintf(small.c[0].shape, sizeof small.c[0].shape, "h4_d32");
     wide.c[0] = recompute.c[0] = small.c[0];
-    small.c[0].knobs = (TuneKnobs){128, 8, 64, 32, 32, 16, 1, 2, 2, 1, 1, {0}};
-    wide.c[0].knobs = (TuneKnobs){256, 8, 128, 128, 64, 32, 1, 2, 2, 1, 1, {0}};
-    recompute.c[0].knobs = (TuneKnobs){128, 8, 64, 64, 64, 64, 1, 1, 2, 1, 1, {0}};
+    small.c[0].knobs = (TuneKnobs){128, 8, 64, 32, 32, 16, 1, 2, 2, 1, 1, 1, {0}};
+    wide.c[0].knobs = (TuneKnobs){256, 8, 128, 128, 64, 32, 1, 2, 2, 1, 1, 1, {0}};
+    recompute.c[0].knobs = (TuneKnobs){128, 8, 64, 64, 64, 64, 1, 1, 2, 1, 1, 1, {0}};
     /* Attention's last order-neutral candidate (neutral's) is its 3
      * stages; its 2 blocks per SM in another build. */
     TuneChoices two = neutral;
@@ -297,8 +299,8 @@ TEST(tune_order_neutral_knobs_keep_the_bits_on_sim) {
 
 /* Attention on warpgroups in a whole step on sim (wgmma's portable twin),
  * at head_dim 64 with tiny's other sizes: attn_fwd alone, then with
- * attn_bwd_dkdv (on two warpgroups a block), each against the rules within
- * the gate's tolerances, as the tuner's gate judges them. */
+ * attn_bwd_dkdv and attn_bwd_dq (on two warpgroups a block), each against
+ * the rules within the gate's tolerances, as the tuner's gate judges them. */
 TEST(tune_warpgroup_attention_passes_the_gate_on_sim) {
     const char *sets[] = {"model.dim=128", "model.heads=2", "model.head_dim=64"};
     ModelSpec s;
@@ -312,8 +314,8 @@ TEST(tune_warpgroup_attention_passes_the_gate_on_sim) {
     snprintf(fwd.c[0].family, sizeof fwd.c[0].family, "attention");
     snprintf(fwd.c[0].shape, sizeof fwd.c[0].shape, "h2_d64");
     both.c[0] = fwd.c[0];
-    fwd.c[0].knobs = (TuneKnobs){128, 8, 64, 64, 64, 64, 1, 2, 2, 2, 1, {0}};
-    both.c[0].knobs = (TuneKnobs){256, 8, 128, 128, 64, 32, 1, 2, 2, 2, 2, {0}};
+    fwd.c[0].knobs = (TuneKnobs){128, 8, 64, 64, 64, 64, 1, 2, 2, 2, 1, 1, {0}};
+    both.c[0].knobs = (TuneKnobs){256, 8, 128, 128, 64, 32, 1, 2, 2, 2, 2, 2, {0}};
     char err[4096], why[160];
     ModelBuild *b[3] = {model_build(&s, err, sizeof err), model_build_tuned(&s, &fwd, err, sizeof err),
                         model_build_tuned(&s, &both, err, sizeof err)};
@@ -325,7 +327,7 @@ TEST(tune_warpgroup_attention_passes_the_gate_on_sim) {
     for (int i = 1; ok && i < 3; i++) {
         bool pass = gate_compare(&st[0], &st[i], true, why, sizeof why);
         CHECK(pass);
-        printf("  tune: %s on warpgroups: %s\n", i == 1 ? "attn_fwd" : "attn_fwd and attn_bwd_dkdv",
+        printf("  tune: %s on warpgroups: %s\n", i == 1 ? "attn_fwd" : "attn_fwd, attn_bwd_dkdv and attn_bwd_dq",
                pass ? "within the gate's tolerances" : why);
     }
     for (int i = 0; i < 3; i++) gate_step_free(&st[i]), model_build_free(b[i]);
@@ -347,7 +349,7 @@ TEST(tune_db_round_trip_and_validators) {
     tune_db_validator(&db, "device", "sim cost model");
     db.nrows = 4;
     db.rows[0] = (TuneRow){{"relu2", "m512", "0123456789abcdef", {.threads = 256, .vec = 8}}, "ok", 12.5};
-    db.rows[1] = (TuneRow){{"attention", "h4_d32", "0123456789abcdef", {256, 8, 128, 32, 64, 16, 2, 1, 3, 1, 1, {0}}}, "pruned", -1};
+    db.rows[1] = (TuneRow){{"attention", "h4_d32", "0123456789abcdef", {256, 8, 128, 32, 64, 16, 2, 1, 3, 1, 1, 1, {0}}}, "pruned", -1};
     /* A GEMM's candidates: the device's default, and an algorithm by its nine fields. */
     db.rows[2] = (TuneRow){{TUNE_GEMM, "m512_n512_k128_nn_hhh_b0", "", {.algo = {.set = 1}}}, "ok", 30};
     db.rows[3] = (TuneRow){{TUNE_GEMM, "m512_n512_k128_nn_hhh_b0", "", {.algo = {2, 21, 18, 5, 4, 2, 1, 0, 3, 7}}}, "slow", 25};
