@@ -21,6 +21,8 @@
 #include "runtime/backend.h"
 #include "runtime/train/bench_profile.h"
 #include "cli/cli.h"
+#include "cli/train_db.h"
+#include "compiler/version.h"
 #include "compiler/lang/diag.h"
 #include "runtime/util/rng.h"
 #include "compiler/report/stats.h"
@@ -44,12 +46,16 @@ static const char help[] =
     "  --profile N      then N more steps with each step of the plan timed on\n"
     "                   its own: time by kernel family and the slowest steps\n"
     "                   (sim and cuda)\n"
+    "  --db FILE        the kernels' variants as chosen in this tuning database\n"
+    "                   (gptc tune; of this gptc version, from any device:\n"
+    "                   e.g. one written by hand to time chosen variants\n"
+    "                   against the rules)\n"
     "  --set KEY=VALUE  override a model key (repeatable)\n"
     "\n"
     "Exit status: 0 done, 1 a step failed, 2 bad model or usage.\n";
 
 typedef struct {
-    const char *backend, *json;
+    const char *backend, *json, *db;
     int tokens, steps, warmup, profile;
     double peak_tflops;
 } BenchOptions;
@@ -156,6 +162,8 @@ static int run(const ModelBuild *mb, const char *model, const BenchOptions *o) {
     char note[1024], err[4096];
     const char *name = backend_resolve(o->backend, note, sizeof note, err, sizeof err);
     if (!name) return fprintf(stderr, "gptc bench: %s\n", err), 2;
+    if (o->db && !strcmp(name, "ref"))
+        return fprintf(stderr, "gptc bench: --db: the ref executor runs no generated kernels to tune\n"), 2;
     int T = o->tokens ? o->tokens : (int)s->train.tokens_per_rank;
     if (T % s->attn.window.block_size)
         return fprintf(stderr, "gptc bench: --tokens %d is not a multiple of the block size %d\n", T,
@@ -226,6 +234,7 @@ static int parse(int argc, char **argv, BenchOptions *o, CliArgs *a) {
         {"--warmup", NULL, CLI_COUNT, .to.count = &o->warmup, .lo = 0, .hi = INT_MAX},
         {"--peak-tflops", NULL, CLI_POSITIVE, .to.real = &o->peak_tflops},
         {"--json", NULL, CLI_STRING, .to.str = &o->json, .what = "a file name"},
+        {"--db", NULL, CLI_STRING, .to.str = &o->db, .what = "a file"},
         {"--set", .kind = CLI_SET},
         {"--profile", NULL, CLI_COUNT, .to.count = &o->profile, .lo = 1, .hi = INT_MAX},
         {0},
@@ -241,8 +250,12 @@ static int bench(const char *model, const CliArgs *a, const BenchOptions *o) {
         return 2;
     }
     char err[1024];
-    ModelBuild *mb = model_build(&s, err, sizeof err);
-    if (!mb) return fprintf(stderr, "gptc bench: %s: %s\n", model, err), 1;
+    TuneDb *db = o->db ? build_db_read("gptc bench", o->db, GPTC_VERSION) : NULL;
+    if (o->db && !db) return 2;
+    ModelBuild *mb = db ? model_build_tuned(&s, &db->choices, err, sizeof err) : model_build(&s, err, sizeof err);
+    bool tuned = db != NULL;
+    free(db);
+    if (!mb) return fprintf(stderr, "gptc bench: %s: %s\n", model, err), tuned ? 2 : 1;
     int rc = run(mb, model, o);
     model_build_free(mb);
     return rc;

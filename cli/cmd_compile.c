@@ -29,6 +29,7 @@
 #include "compiler/util/sha256.h"
 #include "compiler/lang/validate.h"
 #include "compiler/tune/db.h"
+#include "cli/train_db.h"
 
 #define MAX_ARCHS 8
 
@@ -175,21 +176,6 @@ static void generated_free(Generated *g) {
 
 /* Tuning database `path`, if it is of this gptc (the device it was tuned
  * on is said: a compile has none to check); NULL, said, if not. */
-static TuneDb *load_db(const char *path, const char *version) {
-    TuneDb *db = malloc(sizeof *db);
-    char err[1024];
-    TuneValidator here = {"gptc", ""};
-    snprintf(here.value, sizeof here.value, "%s", version);
-    if (db && tune_db_read(path, db, err, sizeof err) && tune_db_holds(db, path, &here, 1, false, err, sizeof err)) {
-        const char *device = tune_db_value(db, "device");
-        printf("gptc compile: kernel variants as tuned in %s (on %s)\n", path, device ? device : "an unnamed device");
-        return db;
-    }
-    fprintf(stderr, "gptc compile: %s\n", db ? err : "out of memory");
-    free(db);
-    return NULL;
-}
-
 /* The time db records for instance `in` (rule shape) at knobs k; < 0 if none. */
 static double recorded_us(const TuneDb *db, const char *family, const char *shape, const char *tpl, TuneKnobs k) {
     for (int r = 0; r < db->nrows; r++) {
@@ -476,7 +462,7 @@ static int compile(const Args *a, const char *version) {
         fprintf(stderr, "gptc compile: %s is not a valid model (%d error%s)\n", a->model, diag_error_count(),
                 diag_error_count() == 1 ? "" : "s");
         rc = 2;
-    } else if (a->db && !(db = load_db(a->db, version))) {
+    } else if (a->db && !(db = build_db_read("gptc compile", a->db, version))) {
         rc = 2;
     } else if (!generate(spec, version, a->model, db ? &db->choices : NULL, g)) {
         rc = db ? 2 : 1;

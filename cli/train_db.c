@@ -91,3 +91,18 @@ TuneChoices *train_db_choices(const char *prog, const char *path, const char *ba
     free(t);
     return NULL;
 }
+
+TuneDb *build_db_read(const char *prog, const char *path, const char *version) {
+    TuneDb *db = malloc(sizeof *db);
+    char err[1024];
+    TuneValidator here = {"gptc", ""};
+    snprintf(here.value, sizeof here.value, "%s", version);
+    if (db && tune_db_read(path, db, err, sizeof err) && tune_db_holds(db, path, &here, 1, false, err, sizeof err)) {
+        const char *device = tune_db_value(db, "device");
+        printf("%s: kernel variants as tuned in %s (on %s)\n", prog, path, device ? device : "an unnamed device");
+        return db;
+    }
+    fprintf(stderr, "%s: %s\n", prog, db ? err : "out of memory");
+    free(db);
+    return NULL;
+}

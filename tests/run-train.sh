@@ -239,6 +239,20 @@ fi
 expect 2 "gptc bench --profile on ref: no plan" "has no plan to profile" -- \
     "$gptc" bench "$model" --backend ref --steps 1 --warmup 0 --profile 1
 expect 2 "gptc bench: a bad --profile" "--profile expects a whole number from 1 up, found 'x'" -- "$gptc" bench "$model" --profile x
+# --db: chosen variants timed (attention on warpgroups at head_dim 64, on
+# wgmma's twin); a database of another version, or ref, is refused.
+version=$("$gptc" --version | sed -n 's/^gptc \([^ ]*\).*/\1/p')
+wg=(--set model.dim=128 --set model.heads=2 --set model.head_dim=64)
+printf 'gptc-tune 1\nvalidator gptc %s\nchoice attention - h2_d64 %s\n' "$version" \
+    "threads=256 vec=8 tile=128 fwd_kn=128 dq_kn=64 dkdv_qn=32 minb=1 dq_src=2 stages=2 fwd_mma=2 dkdv_mma=2 dq_mma=2" \
+    >"$tmp/wg.db"
+expect 0 "gptc bench --db times the database's variants" "kernel variants as tuned in $tmp/wg.db" -- \
+    "$gptc" bench models/tiny.yaml "${wg[@]}" --backend sim --tokens 64 --steps 1 --warmup 0 --db "$tmp/wg.db"
+sed "s/^validator gptc .*/validator gptc 0.0.0-other/" "$tmp/wg.db" >"$tmp/old.db"
+expect 2 "gptc bench --db of another gptc version" "tune again (gptc tune)" -- \
+    "$gptc" bench models/tiny.yaml "${wg[@]}" --backend sim --steps 1 --db "$tmp/old.db"
+expect 2 "gptc bench --db on ref" "the ref executor runs no generated kernels to tune" -- \
+    "$gptc" bench models/tiny.yaml "${wg[@]}" --backend ref --steps 1 --db "$tmp/wg.db"
 
 # Killed in the middle of checkpoint writes (the test waits for the
 # temporary file to appear, then kills), with a checkpoint at every step and
