@@ -40,6 +40,11 @@
 #   timing     gptc bench: 20 steps of r10-medium-x01 at 65,536 tokens on
 #              the GPU (ms/step, tok/s, MFU against 989 TFLOP/s, peak memory),
 #              then 3 profiled steps: time by kernel family, slowest steps
+#   warpgroups attention on warpgroups (wgmma) against the rules' warps on
+#              r10-medium-x01: gptc bench --db with a database written
+#              here that chooses them at the widest tiles, in turns with the
+#              rules, as the variant step does (the ratio and both
+#              profiles: attention's TFLOP/s with and without)
 #   tune       gptc tune on r10-medium-x01 on the GPU, twice: cold (an
 #              empty NVRTC cache) and warm (the same cache, fewer rounds);
 #              up to 9 minutes, so GPTC_CHECK_TUNE=0 leaves it out, and
@@ -72,7 +77,8 @@
 #              fix, when the same run's figures are already in hand)
 # GPTC_STEPS="kernels timing ..." runs only the steps named, by their
 # functions' names: cuda_tests kernels train_step nccl run_record trainer
-# timing tune variant torch_compare (versions, deps and build always run).
+# timing warpgroups tune variant torch_compare (versions, deps and build
+# always run).
 # Exit status: 0 when no step failed.
 set -u
 cd "$(dirname "$0")/.." || exit 2
@@ -303,6 +309,44 @@ tune() {
         build/gptc compile models/r10-medium-x01.yaml --db "$db" --report --no-compile -o "$results/r10-tuned"
 }
 
+# ab NAME_A NAME_B: r10-medium-x01 timed in turns by the commands in the
+# arrays ab_a and ab_b (gptc's binary, then options for its bench): A, B,
+# A, B, 10 steps each, the last two turns profiling 3 more steps; then the
+# ratio of their means and both profiles by class side by side.
+ab() {
+    local name_a=$1 name_b=$2 turn ms=() prof=() cmd=()
+    local args=(models/r10-medium-x01.yaml --backend cuda --tokens 65536 --steps 10 --warmup 2)
+    for turn in 0 1 2 3; do
+        if [ $((turn % 2)) -eq 0 ]; then cmd=("${ab_a[@]}"); else cmd=("${ab_b[@]}"); fi
+        [ $turn -ge 2 ] && prof=(--profile 3)
+        "${cmd[@]:0:1}" bench "${args[@]}" "${cmd[@]:1}" "${prof[@]}" --json "$results/ab$turn.json" \
+            >"$results/ab$turn.out" 2>&1 || { bad "bench of ${cmd[*]} (turn $turn)"; tail -n 5 "$results/ab$turn.out"; return 1; }
+        ms+=("$(json_field "$results/ab$turn.json" ms_per_step)")
+        echo "  turn $turn: ${cmd[*]}: ${ms[-1]} ms/step"
+    done
+    awk -v na="$name_a" -v nb="$name_b" -v a="${ms[0]}" -v b="${ms[1]}" -v c="${ms[2]}" -v d="${ms[3]}" 'BEGIN {
+        printf "%s %.2f ms/step, %s %.2f ms/step: %s takes %.3fx the time\n", na, (a + c) / 2, nb, (b + d) / 2, nb,
+               (b + d) / (a + c) }'
+    echo "the two profiles by class (attention's TFLOP/s before and after, from the same run):"
+    python3 tests/reference/compare_profiles.py "$results/ab2.json" "$results/ab3.json" --names "$name_a" "$name_b" \
+        --peak-gbs "$(peak_gbs)" || { bad "compare_profiles.py: $name_a against $name_b"; return 1; }
+}
+
+# Attention on warpgroups (wgmma) against the rules' warps (mma.sync),
+# chosen by hand at the widest tiles through gptc bench --db, whatever
+# gptc tune would pick: the Hopper kernels' own effect.
+warpgroups() {
+    step warpgroups
+    have_gpu "attention on warpgroups against the rules on r10-medium-x01" || return
+    local version
+    version=$(build/gptc --version | sed -n 's/^gptc \([^ ]*\).*/\1/p')
+    printf 'gptc-tune 1\nvalidator gptc %s\nchoice attention - h8_d128 %s\n' "$version" \
+        "threads=256 vec=8 tile=128 fwd_kn=128 dq_kn=32 dkdv_qn=32 minb=1 dq_src=2 stages=2 fwd_mma=2 dkdv_mma=2 dq_mma=2" \
+        >"$results/wg.db"
+    ab_a=(build/gptc) ab_b=(build/gptc --db "$results/wg.db")
+    ab rules warpgroups && ok "attention on warpgroups against the rules, side by side"
+}
+
 variant() {
     [ -n "${GPTC_VARIANT:-}" ] || return
     step variant
@@ -310,25 +354,8 @@ variant() {
     mkdir -p "$GPTC_VARIANT/build" && touch "$GPTC_VARIANT/build/.deps"
     run 300 "the variant's build/gptc ($GPTC_VARIANT)" "$root/build/gpu-check-variant.log" \
         make -C "$GPTC_VARIANT" -j"$jobs" "${makevars[@]}" build/gptc || return
-    local turn bin ms=() args=(models/r10-medium-x01.yaml --backend cuda --tokens 65536 --steps 10 --warmup 2)
-    local prof=()
-    for turn in 0 1 2 3; do
-        bin=build/gptc
-        [ $((turn % 2)) -eq 1 ] && bin=$GPTC_VARIANT/build/gptc
-        # The last two turns profile 3 more steps after the timed ones.
-        [ $turn -ge 2 ] && prof=(--profile 3)
-        "$bin" bench "${args[@]}" "${prof[@]}" --json "$results/ab$turn.json" >"$results/ab$turn.out" 2>&1 ||
-            { bad "bench of $bin (turn $turn)"; tail -n 5 "$results/ab$turn.out"; return; }
-        ms+=("$(json_field "$results/ab$turn.json" ms_per_step)")
-        echo "  turn $turn: $bin: ${ms[-1]} ms/step"
-    done
-    awk -v a="${ms[0]}" -v b="${ms[1]}" -v c="${ms[2]}" -v d="${ms[3]}" 'BEGIN {
-        printf "variant: this tree %.2f ms/step, the variant %.2f ms/step: the variant takes %.3fx the time\n",
-               (a + c) / 2, (b + d) / 2, (b + d) / (a + c) }'
-    echo "the two profiles by class (attention's TFLOP/s before and after, from the same run):"
-    python3 tests/reference/compare_profiles.py "$results/ab2.json" "$results/ab3.json" --names "this tree" variant \
-        --peak-gbs "$(peak_gbs)" || bad "compare_profiles.py on the variant"
-    ok "the variant against this tree, side by side"
+    ab_a=(build/gptc) ab_b=("$GPTC_VARIANT/build/gptc")
+    ab "this tree" variant && ok "the variant against this tree, side by side"
 }
 
 # The GPU's memory bandwidth in GB/s: an H100 SXM's 3350, else an H200's 4800.
@@ -370,7 +397,7 @@ want() { [ -z "${GPTC_STEPS:-}" ] || [[ " $GPTC_STEPS " == *" $1 "* ]]; }
 versions
 deps
 build
-for s in cuda_tests kernels train_step nccl run_record trainer timing tune variant torch_compare; do
+for s in cuda_tests kernels train_step nccl run_record trainer timing warpgroups tune variant torch_compare; do
     want "$s" && "$s"
 done
 printf '\ngpu-check: %d passed, %d failed, %d skipped, %d not yet, in %ds\n' "$passed" "$failed" "$skipped" \
