@@ -2230,64 +2230,23 @@ attn_bwd_dkdv_h4_d32(__nv_bfloat16 *dk, __nv_bfloat16 *dv, __nv_bfloat16 *ds, co
 
 namespace attn_h4_d32 {
 
-// attn_bwd_dq from the stored dS per warp (DQ_SRC 2, DQ_MMA 1).
-__device__ __forceinline__ void dq_stored_warps(__nv_bfloat16 *dq, const __nv_bfloat16 *ds, const __nv_bfloat16 *k,
-                                                const int *doc_start, int window_blocks, int ds_slots, int rows) {
-    GPTC_DYN_SMEM(__nv_bfloat16, smem);
-    const int h = (int)blockIdx.y, q0 = (int)blockIdx.x * TILE, w = (int)(threadIdx.x >> 5);
-    const int ra = q0 + 16 * w + (int)(gptc_lane() >> 2);
-    const int last = (q0 + TILE < rows ? q0 + TILE : rows) - 1;
-    const int kfirst = first_key(doc_start, q0, window_blocks) / DQ_KN, kend = last / DQ_KN;
-    const float one[2] = {1.0f, 1.0f};
-    // K tiles of DQ_KN rows through STAGES stages of shared memory (as
-    // dq_recompute's, without V); each warp adds ds k for its own query granule
-    // qb's stored key granules, ascending. The granules it skips hold
-    // only zeros in path 1, so the sums are the same. A tile's
-    // granules are loaded into registers while the previous tile's
-    // products run, as its K rows are.
-    const int qb = q0 / 16 + w;
-    const bool live = 16 * qb < rows;
-    const int kbf = live ? first_key(doc_start, 16 * qb, window_blocks) / 16 : 0;
-    for (int st = 0; st < STAGES - 1; st++) {
-        if (kfirst + st <= kend) load_tile_async<DQ_KN>(smem + st * DQ_KN * HD, k, (kfirst + st) * DQ_KN, rows, h);
-        cp_async_commit();
-    }
-    uint4 g[DQ_KN / 16];
-    load_ds_tile(g, ds, kfirst * DQ_KN / 16, live, qb, kbf, h, rows, ds_slots);
-    float dqa[HD / 8][4] = {};
-    for (int kt = kfirst; kt <= kend; kt++) {
-        const int k0 = kt * DQ_KN;
-        const __nv_bfloat16 *sk = smem + ((kt - kfirst) % STAGES) * DQ_KN * HD;
-        cp_async_wait<STAGES - 2>();
-        __syncthreads();
-        if (kt + STAGES - 1 <= kend)
-            load_tile_async<DQ_KN>(smem + ((kt + STAGES - 1 - kfirst) % STAGES) * DQ_KN * HD, k,
-                                   k0 + (STAGES - 1) * DQ_KN, rows, h);
-        cp_async_commit();
-        uint4 now[DQ_KN / 16];
-        for (int j = 0; j < DQ_KN / 16; j++) now[j] = g[j];
-        if (kt < kend) load_ds_tile(g, ds, (k0 + DQ_KN) / 16, live, qb, kbf, h, rows, ds_slots);
-        for (int j = 0; j < DQ_KN / 16; j++) {
-            const int kb = k0 / 16 + j;
-            if (!live || !ds_kept(kb, kbf, qb)) continue;
-            const unsigned a[4] = {now[j].x, now[j].y, now[j].z, now[j].w};
-            mma_cols(dqa, a, sk, j);
-        }
-    }
-    store_rows(dq, dqa, ra, rows, h, one);
-}
-
-// attn_bwd_dq from the stored dS per warpgroup (DQ_SRC 2, DQ_MMA 2, wgmma
-// on sm_90a): as the warp form, each warp's granules (mma A fragments as
-// stored) the A operand of its 16 rows, K read N-major from shared memory
-// in wgmma's layout; a granule a warp does not keep is zeros (load_ds_tile),
-// since all four warps of a group take part in every product, and adds
-// nothing. KN and NV are DQ_KN and HD (see fwd_groups).
-template <int KN, int NV>
-__device__ __forceinline__ void dq_stored_groups(__nv_bfloat16 *dq, const __nv_bfloat16 *ds, const __nv_bfloat16 *k,
-                                                 const int *doc_start, int window_blocks, int ds_slots, int rows) {
+// attn_bwd_dq from the stored dS (DQ_SRC 2). K tiles of KN rows through
+// STAGES stages of shared memory (as dq_recompute's, without V); each warp
+// adds ds k for its own query granule qb's stored key granules, ascending
+// (the granules it skips hold only zeros in the recompute, so the sums are
+// the same). A tile's granules are loaded into registers while the
+// previous tile's products run, as its K rows are. Per warp (WG false,
+// DQ_MMA 1) a warp's products skip the granules it does not keep. Per
+// warpgroup (WG, DQ_MMA 2, wgmma on sm_90a) each warp's granules (mma A
+// fragments as stored) are the A operand of its 16 rows and K is read
+// N-major in wgmma's layout; a group's four warps take part in every
+// product, so a granule a warp does not keep is zeros (load_ds_tile) and
+// adds nothing. KN and NV are DQ_KN and HD (see fwd_groups).
+template <int KN, int NV, bool WG>
+__device__ __forceinline__ void dq_stored(__nv_bfloat16 *dq, const __nv_bfloat16 *ds, const __nv_bfloat16 *k,
+                                          const int *doc_start, int window_blocks, int ds_slots, int rows) {
     GPTC_DYN_SMEM(unsigned char, raw);
-    __nv_bfloat16 *smem = reinterpret_cast<__nv_bfloat16 *>(wg_align(raw));
+    __nv_bfloat16 *smem = reinterpret_cast<__nv_bfloat16 *>(WG ? wg_align(raw) : raw);
     const int h = (int)blockIdx.y, q0 = (int)blockIdx.x * TILE, w = (int)(threadIdx.x >> 5);
     const int ra = q0 + 16 * w + (int)(gptc_lane() >> 2);
     const int last = (q0 + TILE < rows ? q0 + TILE : rows) - 1;
@@ -2296,7 +2255,7 @@ __device__ __forceinline__ void dq_stored_groups(__nv_bfloat16 *dq, const __nv_b
     const bool live = 16 * qb < rows;
     const int kbf = live ? first_key(doc_start, 16 * qb, window_blocks) / 16 : 0;
     for (int st = 0; st < STAGES - 1; st++) {
-        if (kfirst + st <= kend) load_tile_async<KN, true>(smem + st * KN * HD, k, (kfirst + st) * KN, rows, h);
+        if (kfirst + st <= kend) load_tile_async<KN, WG>(smem + st * KN * HD, k, (kfirst + st) * KN, rows, h);
         cp_async_commit();
     }
     uint4 g[KN / 16];
@@ -2306,24 +2265,30 @@ __device__ __forceinline__ void dq_stored_groups(__nv_bfloat16 *dq, const __nv_b
         const int k0 = kt * KN;
         const __nv_bfloat16 *sk = smem + ((kt - kfirst) % STAGES) * KN * HD;
         cp_async_wait<STAGES - 2>();
-        fence_proxy_async();
+        if (WG) fence_proxy_async();
         __syncthreads();
         if (kt + STAGES - 1 <= kend)
-            load_tile_async<KN, true>(smem + ((kt + STAGES - 1 - kfirst) % STAGES) * KN * HD, k,
-                                      k0 + (STAGES - 1) * KN, rows, h);
+            load_tile_async<KN, WG>(smem + ((kt + STAGES - 1 - kfirst) % STAGES) * KN * HD, k,
+                                    k0 + (STAGES - 1) * KN, rows, h);
         cp_async_commit();
         unsigned a[KN / 16][4];
         for (int j = 0; j < KN / 16; j++) a[j][0] = g[j].x, a[j][1] = g[j].y, a[j][2] = g[j].z, a[j][3] = g[j].w;
         if (kt < kend) load_ds_tile(g, ds, (k0 + KN) / 16, live, qb, kbf, h, rows, ds_slots);
-        wg_keep<NV / 8>(dqa);
-        wg_keep<KN / 16>(a);
-        wg_fence();
-        // keys 16 j .. 16 j + 15: rows 16 j .. of K, column blocks KN * 128 bytes apart
-        for (int j = 0; j < KN / 16; j++) wgmma_rs_tb<NV>(dqa, a[j], wg_desc(sk + j * 16 * 64, KN * 128, 1024), true);
-        wg_commit();
-        wg_wait<0>();
-        wg_keep<NV / 8>(dqa);
-        wg_keep<KN / 16>(a);
+        if constexpr (WG) {
+            wg_keep<NV / 8>(dqa);
+            wg_keep<KN / 16>(a);
+            wg_fence();
+            // keys 16 j .. 16 j + 15: rows 16 j .. of K, column blocks KN * 128 bytes apart
+            for (int j = 0; j < KN / 16; j++)
+                wgmma_rs_tb<NV>(dqa, a[j], wg_desc(sk + j * 16 * 64, KN * 128, 1024), true);
+            wg_commit();
+            wg_wait<0>();
+            wg_keep<NV / 8>(dqa);
+            wg_keep<KN / 16>(a);
+        } else {
+            for (int j = 0; j < KN / 16; j++)
+                if (live && ds_kept(k0 / 16 + j, kbf, qb)) mma_cols(dqa, a[j], sk, j);
+        }
     }
     const float one[2] = {1.0f, 1.0f};
     store_rows(dq, dqa, ra, rows, h, one);
@@ -2406,8 +2371,7 @@ __device__ __forceinline__ void dq_any(__nv_bfloat16 *dq, const __nv_bfloat16 *d
                                       const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start,
                                       int window_blocks, int ds_slots, int rows) {
     if constexpr (SRC == 1) dq_recompute(dq, dy, lse, delta, q, k, v, doc_start, window_blocks, rows);
-    else if constexpr (MMA == 2) dq_stored_groups<DQ_KN, HD>(dq, ds, k, doc_start, window_blocks, ds_slots, rows);
-    else dq_stored_warps(dq, ds, k, doc_start, window_blocks, ds_slots, rows);
+    else dq_stored<DQ_KN, HD, MMA == 2>(dq, ds, k, doc_start, window_blocks, ds_slots, rows);
 }
 
 }  // namespace attn_h4_d32

@@ -4,7 +4,7 @@
 #define GPTC_KERNELS_H
 
 /* SHA-256 of the kernels.cu beside this file. */
-#define GPTC_KERNELS_SOURCE_SHA256 "f453a8f198d377da5aa017e566312a8e3cfef5762fe7d42d2456104873eee03d"
+#define GPTC_KERNELS_SOURCE_SHA256 "2bcd6991ef7df725f42315594706a9531dabc7c014475d2875d9c6ac4a62b7c9"
 /* Every pointer argument of every kernel is aligned to this. */
 #define GPTC_KERNELS_ALIGN_BYTES 16
 #define GPTC_KERNELS_KERNEL_COUNT 26

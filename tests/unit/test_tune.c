@@ -298,9 +298,10 @@ TEST(tune_order_neutral_knobs_keep_the_bits_on_sim) {
 }
 
 /* Attention on warpgroups in a whole step on sim (wgmma's portable twin),
- * at head_dim 64 with tiny's other sizes: attn_fwd alone, then with
- * attn_bwd_dkdv and attn_bwd_dq (on two warpgroups a block), each against
- * the rules within the gate's tolerances, as the tuner's gate judges them. */
+ * at head_dim 64 with tiny's other sizes: attn_fwd alone (its tiles
+ * through 3 stages), then with attn_bwd_dkdv and attn_bwd_dq (on two
+ * warpgroups a block), each against the rules within the gate's
+ * tolerances, as the tuner's gate judges them. */
 TEST(tune_warpgroup_attention_passes_the_gate_on_sim) {
     const char *sets[] = {"model.dim=128", "model.heads=2", "model.head_dim=64"};
     ModelSpec s;
@@ -314,7 +315,7 @@ TEST(tune_warpgroup_attention_passes_the_gate_on_sim) {
     snprintf(fwd.c[0].family, sizeof fwd.c[0].family, "attention");
     snprintf(fwd.c[0].shape, sizeof fwd.c[0].shape, "h2_d64");
     both.c[0] = fwd.c[0];
-    fwd.c[0].knobs = (TuneKnobs){128, 8, 64, 64, 64, 64, 1, 2, 2, 2, 1, 1, {0}};
+    fwd.c[0].knobs = (TuneKnobs){128, 8, 64, 64, 64, 64, 1, 2, 3, 2, 1, 1, {0}};
     both.c[0].knobs = (TuneKnobs){256, 8, 128, 128, 64, 32, 1, 2, 2, 2, 2, 2, {0}};
     char err[4096], why[160];
     ModelBuild *b[3] = {model_build(&s, err, sizeof err), model_build_tuned(&s, &fwd, err, sizeof err),
@@ -327,7 +328,7 @@ TEST(tune_warpgroup_attention_passes_the_gate_on_sim) {
     for (int i = 1; ok && i < 3; i++) {
         bool pass = gate_compare(&st[0], &st[i], true, why, sizeof why);
         CHECK(pass);
-        printf("  tune: %s on warpgroups: %s\n", i == 1 ? "attn_fwd" : "attn_fwd, attn_bwd_dkdv and attn_bwd_dq",
+        printf("  tune: %s on warpgroups: %s\n", i == 1 ? "attn_fwd (3 stages)" : "attn_fwd, attn_bwd_dkdv and attn_bwd_dq",
                pass ? "within the gate's tolerances" : why);
     }
     for (int i = 0; i < 3; i++) gate_step_free(&st[i]), model_build_free(b[i]);
