@@ -47,8 +47,7 @@ both() {
     [ $rc1 -eq 0 ] && [ $rc2 -eq 0 ] || status=1
     rm -f "$out1" "$out2"
 }
-run build/test_unit
-run build/asan/test_unit
+both build/test_unit -- build/asan/test_unit
 run tests/run-bad.sh build/gptc
 run tests/run-bad.sh build/asan/gptc
 run tests/run-cli.sh build/gptc
