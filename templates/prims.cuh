@@ -190,14 +190,19 @@ __device__ __forceinline__ float gptc_rcp(float x) {
 // flight. A copy is visible to other threads only after its group is
 // waited for and a barrier follows. `valid` false writes zeros and reads
 // nothing (the source may then point anywhere). Both pointers must be
-// aligned to the copy's size. The portable twin copies at once, so its
-// commit and wait have nothing to do.
+// aligned to the copy's size. On sim the emulator queues the copies per
+// thread (cuda_emu.h): they land at once, or, with late copies, only at the
+// wait that covers them, the latest a GPU may land them, so that a tile
+// read before its wait reads what was there before. A portable build for a
+// GPU copies at once, so its commit and wait have nothing to do.
 
 __device__ __forceinline__ void cp_async_16(void *dst, const void *src, bool valid) {
 #if defined(GPTC_PRIMS_PTX)
     const unsigned a = (unsigned)__cvta_generic_to_shared(dst);
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(a), "l"(src), "r"(valid ? 16 : 0)
                  : "memory");
+#elif defined(GPTC_CUDA_EMU_H)
+    gptc_emu::async_copy(dst, src, 16, valid);
 #else
     unsigned *d = reinterpret_cast<unsigned *>(dst);
     const unsigned *s = reinterpret_cast<const unsigned *>(src);
@@ -210,6 +215,8 @@ __device__ __forceinline__ void cp_async_4(void *dst, const void *src, bool vali
     const unsigned a = (unsigned)__cvta_generic_to_shared(dst);
     asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(a), "l"(src), "r"(valid ? 4 : 0)
                  : "memory");
+#elif defined(GPTC_CUDA_EMU_H)
+    gptc_emu::async_copy(dst, src, 4, valid);
 #else
     *reinterpret_cast<unsigned *>(dst) = valid ? *reinterpret_cast<const unsigned *>(src) : 0u;
 #endif
@@ -218,6 +225,8 @@ __device__ __forceinline__ void cp_async_4(void *dst, const void *src, bool vali
 __device__ __forceinline__ void cp_async_commit() {
 #if defined(GPTC_PRIMS_PTX)
     asm volatile("cp.async.commit_group;\n" ::: "memory");
+#elif defined(GPTC_CUDA_EMU_H)
+    gptc_emu::async_commit();
 #endif
 }
 
@@ -225,6 +234,8 @@ template <int N>
 __device__ __forceinline__ void cp_async_wait() {
 #if defined(GPTC_PRIMS_PTX)
     asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+#elif defined(GPTC_CUDA_EMU_H)
+    gptc_emu::async_wait(N);
 #endif
 }
 

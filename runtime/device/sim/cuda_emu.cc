@@ -19,7 +19,9 @@
 // elsewhere, or with -DGPTC_SIM_UCONTEXT), annotated for AddressSanitizer so
 // that ASan follows the stacks. With GptcSimOptions.order_seed the next
 // thread at every scheduling point and the block order are random (and
-// reproducible); with poison_smem all shared memory is 0xFF at block start.
+// reproducible); with poison_smem all shared memory is 0xFF at block start;
+// with late_copies a cp.async copy lands only when its thread waits for its
+// group (or ends).
 #include "cuda_emu.h"
 
 #include <stdarg.h>
@@ -113,6 +115,14 @@ struct Fiber {
 enum State : unsigned char { UNSTARTED, READY, RUNNING, WAITING, DONE };
 enum Wait : unsigned char { AT_NOTHING, AT_BARRIER, AT_WARP };
 
+// A cp.async copy not landed yet (GptcSimOptions.late_copies).
+struct Copy {
+    unsigned char *dst;
+    const unsigned char *src;
+    unsigned bytes, group;
+    bool valid;
+};
+
 struct Thread {
     uint3 idx;
     unsigned lane, warp;
@@ -120,6 +130,8 @@ struct Thread {
     Wait waits;
     Site site;  // where it waits, for the messages
     Fiber *fiber;
+    std::vector<Copy> copies;  // in the order issued, so by group
+    unsigned groups;           // cp.async groups committed
 };
 
 struct Warp {
@@ -144,7 +156,7 @@ struct Emu {
     const char *kernel;
     void (*body)(void *);
     void *ctx;
-    bool random;
+    bool random, late_copies;
     uint64_t rng;
     unsigned nthreads;
     std::vector<Thread> threads;
@@ -371,6 +383,18 @@ void wait(Thread *me) {
     resume_as(me);
 }
 
+// Lands thread t's copies of the groups below `group`, in the order
+// issued.
+void land_copies(Thread *t, unsigned group) {
+    size_t n = 0;
+    for (; n < t->copies.size() && t->copies[n].group < group; n++) {
+        const Copy &c = t->copies[n];
+        if (c.valid) memcpy(c.dst, c.src, c.bytes);
+        else memset(c.dst, 0, c.bytes);
+    }
+    t->copies.erase(t->copies.begin(), t->copies.begin() + (ptrdiff_t)n);
+}
+
 [[noreturn]] void fiber_entry() {
     switched_in();
     Fiber *f = E.running;
@@ -378,6 +402,7 @@ void wait(Thread *me) {
         Thread *t = f->thread;
         resume_as(t);
         E.body(E.ctx);
+        land_copies(t, UINT32_MAX);
         t->state = DONE;
         t->fiber = nullptr;
         E.done++;
@@ -492,6 +517,23 @@ const uint32_t *exchange(Site s, unsigned mask, uint32_t value) {
 
 // ---- what kernels call (cuda_emu.h) -----------------------------------------
 
+void async_copy(void *dst, const void *src, unsigned bytes, bool valid) {
+    Thread *me = E.cur;
+    if (!E.late_copies) {
+        if (valid) memcpy(dst, src, bytes);
+        else memset(dst, 0, bytes);
+        return;
+    }
+    me->copies.push_back({(unsigned char *)dst, (const unsigned char *)src, bytes, me->groups, valid});
+}
+
+void async_commit() { E.cur->groups++; }
+
+void async_wait(unsigned pending) {
+    Thread *me = E.cur;
+    if (me->groups > pending) land_copies(me, me->groups - pending);
+}
+
 void barrier(Site s) {
     Thread *me = E.cur;
     if (E.bar_arrived == 0) {
@@ -602,6 +644,8 @@ void start_block() {
         t.state = UNSTARTED;
         t.waits = AT_NOTHING;
         t.fiber = nullptr;
+        t.copies.clear();
+        t.groups = 0;
         E.ready[i] = &t;
     }
     E.ready_head = 0;
@@ -682,6 +726,7 @@ int launch(const char *kernel, const GptcSimLaunch *l, void (*body)(void *), voi
             E.body = body;
             E.ctx = ctx;
             E.random = l->opt.order_seed != 0;
+            E.late_copies = l->opt.late_copies != 0;
             E.rng = l->opt.order_seed;
             g_cur.block_dim = dim3(l->block.x, l->block.y, l->block.z);
             g_cur.grid_dim = dim3(l->grid.x, l->grid.y, l->grid.z);
@@ -731,14 +776,16 @@ bool env_number(const char *name, uint64_t lo, uint64_t hi, uint64_t *out, bool 
 }  // namespace
 
 extern "C" int gptc_sim_options_from_env(GptcSimOptions *opt) {
-    uint64_t seed, poison, stack;
-    bool has_seed, has_poison, has_stack;
+    uint64_t seed, poison, late, stack;
+    bool has_seed, has_poison, has_late, has_stack;
     if (!env_number("GPTC_SIM_SEED", 0, UINT64_MAX, &seed, &has_seed) ||
         !env_number("GPTC_SIM_POISON", 0, 1, &poison, &has_poison) ||
+        !env_number("GPTC_SIM_LATE_COPIES", 0, 1, &late, &has_late) ||
         !env_number("GPTC_SIM_STACK_KIB", 16, 65536, &stack, &has_stack))
         return -1;
     if (has_seed) opt->order_seed = seed;
     if (has_poison) opt->poison_smem = (int)poison;
+    if (has_late) opt->late_copies = (int)late;
     if (has_stack) opt->stack_kib = (unsigned)stack;
     return 0;
 }

@@ -101,6 +101,13 @@ enum VoteKind { VOTE_BALLOT, VOTE_ANY, VOTE_ALL };
 
 void barrier(Site s);
 void syncwarp(Site s, unsigned mask);
+// cp.async (prims.cuh's cp_async_*): a copy of `bytes` (zeros where not
+// valid) that lands at once, or with GptcSimOptions.late_copies when the
+// issuing thread waits for its group; commit closes the thread's group;
+// wait lands every group but the newest `pending`.
+void async_copy(void *dst, const void *src, unsigned bytes, bool valid);
+void async_commit();
+void async_wait(unsigned pending);
 uint32_t shfl(Site s, unsigned mask, uint32_t value, ShflKind kind, int arg, int width);
 unsigned vote(Site s, unsigned mask, int pred, VoteKind kind);
 

@@ -72,3 +72,21 @@ extern "C" __global__ void oob_write(float *out, int n) {
     const int i = (int)(blockIdx.x * blockDim.x + threadIdx.x);
     if (i <= n) out[i] = 1.0f;  // the planted out-of-bounds write
 }
+
+// y[g] = x at the next thread's element, staged through shared memory with
+// cp.async in two groups per thread (into a, then into b) and read after
+// cp_async_wait<1>() and a barrier: from a, right (its group is waited
+// for); from b (read_newer), the planted bug: the newest group may still be
+// in flight.
+extern "C" __global__ void async_groups(const float *__restrict__ x, float *__restrict__ y, int read_newer) {
+    __shared__ float a[1024], b[1024];
+    const unsigned i = threadIdx.x, g = blockIdx.x * blockDim.x + threadIdx.x;
+    cp_async_4(&a[i], x + g, true);
+    cp_async_commit();
+    cp_async_4(&b[i], x + g, true);
+    cp_async_commit();
+    cp_async_wait<1>();
+    __syncthreads();
+    const unsigned next = (i + 1) % blockDim.x;
+    y[g] = read_newer ? b[next] : a[next];
+}
