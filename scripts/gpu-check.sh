@@ -44,7 +44,9 @@
 #              r10-medium-x01: gptc bench --db with a database written
 #              here that chooses them at the widest tiles, in turns with the
 #              rules, as the variant step does (the ratio and both
-#              profiles: attention's TFLOP/s with and without)
+#              profiles: attention's TFLOP/s with and without); then the
+#              same with attn_fwd's products overlapping its softmax (3
+#              stages) against it
 #   tune       gptc tune on r10-medium-x01 on the GPU, twice: cold (an
 #              empty NVRTC cache) and warm (the same cache, fewer rounds);
 #              up to 9 minutes, so GPTC_CHECK_TUNE=0 leaves it out, and
@@ -340,11 +342,17 @@ warpgroups() {
     have_gpu "attention on warpgroups against the rules on r10-medium-x01" || return
     local version
     version=$(build/gptc --version | sed -n 's/^gptc \([^ ]*\).*/\1/p')
-    printf 'gptc-tune 1\nvalidator gptc %s\nchoice attention - h8_d128 %s\n' "$version" \
-        "threads=256 vec=8 tile=128 fwd_kn=128 dq_kn=32 dkdv_qn=32 minb=1 dq_src=2 stages=2 fwd_mma=2 dkdv_mma=2 dq_mma=2" \
-        >"$results/wg.db"
-    ab_a=(build/gptc) ab_b=(build/gptc --db "$results/wg.db")
+    local wg
+    for wg in "2 2" "3 3"; do
+        read -r stages fwd <<<"$wg"
+        printf 'gptc-tune 1\nvalidator gptc %s\nchoice attention - h8_d128 %s\n' "$version" \
+            "threads=256 vec=8 tile=128 fwd_kn=128 dq_kn=32 dkdv_qn=32 minb=1 dq_src=2 stages=$stages fwd_mma=$fwd dkdv_mma=2 dq_mma=2" \
+            >"$results/wg$fwd.db"
+    done
+    ab_a=(build/gptc) ab_b=(build/gptc --db "$results/wg2.db")
     ab rules warpgroups && ok "attention on warpgroups against the rules, side by side"
+    ab_a=(build/gptc --db "$results/wg2.db") ab_b=(build/gptc --db "$results/wg3.db")
+    ab warpgroups overlapped && ok "attn_fwd's products overlapping its softmax (3 stages) against warpgroups, side by side"
 }
 
 variant() {

@@ -154,9 +154,12 @@ done
 # warpgroups (wgmma's portable twin here, wgmma itself in the GPU mode on
 # sm_90a): h128-wg, attn_fwd's 64-key products and P V 128 wide,
 # attn_bwd_dkdv's 64-query ones and dQ's 32-key ones; h64-wg, two
-# warpgroups a block, attn_fwd's 128-key products and P V 64 wide,
-# attn_bwd_dkdv's 32-query products and dQ's 64-key ones (attn_fwd on
-# warpgroups in 3 stages: tests/unit/test_tune.c, in a whole step).
+# warpgroups a block in 3 stages, attn_fwd's 128-key products and P V 64
+# wide overlapping the softmax (the next tile's scores and softmax while
+# this tile's P V runs), attn_bwd_dkdv's 32-query products and dQ's 64-key
+# ones (attn_fwd's plain warpgroup form in 3 stages: tests/unit/test_tune.c,
+# in a whole step, which also checks the overlapped one against it bit for
+# bit).
 variants=(
     "tiny-d2048|model.dim=2048 model.heads=16 model.head_dim=128 head.softcap=sigmoid head.cap=30 head.offset=-0.5 vocab.pad_multiple=1|rmsnorm,softcap_ce"
     "tiny-d16400|model.dim=16400 model.heads=41 model.head_dim=400 head.softcap=none vocab.pad_multiple=2 attention.off_layers=[0,1,2,3,4,5] attention.window.long_layers=[] value_embeddings.tables=0|rmsnorm,softcap_ce"
@@ -169,7 +172,7 @@ variants=(
     "tiny-attn-small-3||attention|attention h4_d32 threads=128 vec=8 tile=64 fwd_kn=32 dq_kn=32 dkdv_qn=16 minb=1 dq_src=2 stages=3 fwd_mma=1 dkdv_mma=1 dq_mma=1"
     "tiny-h128-3|model.dim=128 model.heads=1 model.head_dim=128|attention|attention h1_d128 threads=128 vec=8 tile=64 fwd_kn=64 dq_kn=32 dkdv_qn=32 minb=1 dq_src=1 stages=3 fwd_mma=1 dkdv_mma=1 dq_mma=1"
     "tiny-h128-wg|model.dim=128 model.heads=1 model.head_dim=128|attention|attention h1_d128 threads=128 vec=8 tile=64 fwd_kn=64 dq_kn=32 dkdv_qn=64 minb=1 dq_src=2 stages=2 fwd_mma=2 dkdv_mma=2 dq_mma=2"
-    "tiny-h64-wg|model.dim=128 model.heads=2 model.head_dim=64|attention|attention h2_d64 threads=256 vec=8 tile=128 fwd_kn=128 dq_kn=64 dkdv_qn=32 minb=1 dq_src=2 stages=2 fwd_mma=2 dkdv_mma=2 dq_mma=2"
+    "tiny-h64-wg|model.dim=128 model.heads=2 model.head_dim=64|attention|attention h2_d64 threads=256 vec=8 tile=128 fwd_kn=128 dq_kn=64 dkdv_qn=32 minb=1 dq_src=2 stages=3 fwd_mma=3 dkdv_mma=2 dq_mma=2"
 )
 version=$("$bin" --version | sed -n 's/^gptc \([^ ]*\).*/\1/p')
 declare -A only=()

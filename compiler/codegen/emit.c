@@ -403,7 +403,7 @@ void emit_attention_smem(EmitInstance *in) {
         kn_dkdv = (int)emit_const(in, "DKDV_QN"), st = (int)emit_const(in, "STAGES");
     /* st stages of K and V rows; Q is staged once in the last. On
      * warpgroups, Q apart and the rest from a 1024-byte boundary. */
-    in->kernels[0].smem_bytes = emit_const(in, "FWD_MMA") == 2
+    in->kernels[0].smem_bytes = emit_const(in, "FWD_MMA") >= 2
                                     ? (tile + 2 * st * fwd_kn) * row_bytes + 1024
                                     : (2 * fwd_kn * (st - 1) + (tile > 2 * fwd_kn ? tile : 2 * fwd_kn)) * row_bytes;
     /* K and V, then st stages of q and dY rows and 3 words per query (on

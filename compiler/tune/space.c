@@ -163,6 +163,17 @@ static void attention_space(const EmitInstance *in, TuneKnobs rule, TuneCandidat
                     k.fwd_mma = 2, k.dkdv_mma = 2, k.dq_mma = dq_mma;
                     add(out, n, max, k, true);
                 }
+    /* attn_fwd on warpgroups with its products overlapping the softmax (3
+     * stages), at key tiles of 64 or 128: alone, and with attn_bwd_dkdv
+     * (32-query tiles) and attn_bwd_dq on warpgroups. */
+    for (int all = 0; all < 2; all++)
+        for (int a = 0; a < 2 && (hd == 64 || hd == 128); a++)
+            for (int b = 1; b < 3; b++) {
+                TuneKnobs k = rule;
+                k.threads = 2 * tiles[a], k.tile = tiles[a], k.fwd_kn = fwd[b], k.fwd_mma = 3, k.stages = 3;
+                if (all) k.dkdv_qn = 32, k.dkdv_mma = 2, k.dq_mma = rule.dq_src == 2 ? 2 : 1;
+                add(out, n, max, k, true);
+            }
 }
 
 int tune_candidates(const EmitInstance *in, TuneCandidate *out, int max) {

@@ -39,6 +39,9 @@
  *       and with attn_bwd_dkdv on warpgroups too (DKDV_MMA 2, query tiles of
  *       32 or 64), then with attn_bwd_dq on warpgroups as well (DQ_MMA 2,
  *       where dQ reads the stored dS): other products, so they reorder.
+ *       And attn_fwd on warpgroups with the next key tile's scores and
+ *       softmax overlapping this tile's P V (FWD_MMA 3, 3 stages; key tiles
+ *       of 64 or 128), alone and with the other two on warpgroups.
  *
  * Fixed, never tuned: the fixed grids of the two-stage reductions
  * (x0_lambda_grad, skip, muon_momentum, qkv, colsum), which make a run's
@@ -57,7 +60,7 @@
 
 #include "compiler/codegen/emit.h"
 
-#define TUNE_MAX_CANDIDATES 160
+#define TUNE_MAX_CANDIDATES 192
 
 /* An instance's knobs. threads and vec are every family's; the rest are
  * attention's (0 elsewhere): the query tile per block (TILE, 16 rows a
@@ -67,7 +70,8 @@
  * (MIN_BLOCKS), dQ's source (DQ_SRC: 1 recomputed, 2 stored dS), the
  * stages its streamed tiles go through (STAGES: 2 or 3) and the products
  * of attn_fwd, attn_bwd_dkdv and attn_bwd_dq (FWD_MMA, DKDV_MMA, DQ_MMA: 1
- * mma.sync per warp, 2 wgmma per warpgroup). */
+ * mma.sync per warp, 2 wgmma per warpgroup, 3 attn_fwd's wgmma overlapped
+ * with its softmax). */
 /* A GEMM's algorithm by the device's configuration fields (runtime/device/
  * gpu.h's GpuGemmAlgo: id, tile, stages, split-K count, reduction scheme,
  * CTA swizzling, custom option, inner and cluster shapes), so that a choice

@@ -4,7 +4,7 @@
 #define GPTC_KERNELS_H
 
 /* SHA-256 of the kernels.cu beside this file. */
-#define GPTC_KERNELS_SOURCE_SHA256 "f6e212491c2366a08560f7112322fdcf72deeead159f31c924c48460e7dfed3b"
+#define GPTC_KERNELS_SOURCE_SHA256 "66f7f003762bb320db1156cc884ad5736612169fc9289fc534301b8a2ac5b117"
 /* Every pointer argument of every kernel is aligned to this. */
 #define GPTC_KERNELS_ALIGN_BYTES 16
 #define GPTC_KERNELS_KERNEL_COUNT 26

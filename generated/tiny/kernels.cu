@@ -1520,7 +1520,10 @@ skip_bwd_d128_p4(__nv_bfloat16 *dsrc, float *partial, const __nv_bfloat16 *dxs, 
  *           prims.cuh's portable twin elsewhere) with the score products'
  *           operands (Q, K; K, Q and V, dY) all in shared memory and the
  *           second products' A (P; P^T, dS^T) from registers, B (V; dY, Q)
- *           read N-major from the same tiles. Warp w keeps rows 16 w .. in
+ *           read N-major from the same tiles; attn_fwd's 3 is 2 in three
+ *           stages with the next key tile's scores and their softmax
+ *           overlapping this tile's P V (the same values in the same
+ *           order). Warp w keeps rows 16 w .. in
  *           the same fragment layout, so the softmax, the probabilities,
  *           the stored dS and the stores are shared by both forms. On
  *           warpgroups attn_fwd keeps Q in a region of its own (the products
@@ -1579,9 +1582,10 @@ static_assert(FWD_KN % 16 == 0 && DQ_KN % 16 == 0 && DKDV_QN % 16 == 0, "attenti
 static_assert(PRE_TPR <= 32 && (PRE_TPR & (PRE_TPR - 1)) == 0, "attention: PRE_TPR a power of two");
 static_assert(DQ_SRC == 1 || (DQ_SRC == 2 && BS % 16 == 0), "attention: stored dS needs whole granules per block");
 static_assert(STAGES == 2 || STAGES == 3, "attention: two or three stages");
-static_assert(FWD_MMA == 1 || (FWD_MMA == 2 && (HD == 64 || HD == 128) && (FWD_KN == 64 || FWD_KN == 128) &&
-                               TILE % 64 == 0),
-              "attention: attn_fwd on warpgroups takes head_dim 64 or 128, key tiles of 64 or 128, 64-row groups");
+static_assert(FWD_MMA == 1 || ((FWD_MMA == 2 || (FWD_MMA == 3 && STAGES == 3)) && (HD == 64 || HD == 128) &&
+                               (FWD_KN == 64 || FWD_KN == 128) && TILE % 64 == 0),
+              "attention: attn_fwd on warpgroups takes head_dim 64 or 128, key tiles of 64 or 128, 64-row groups "
+              "(overlapped: three stages)");
 static_assert(DKDV_MMA == 1 || (DKDV_MMA == 2 && (HD == 64 || HD == 128) && (DKDV_QN == 32 || DKDV_QN == 64) &&
                                 TILE % 64 == 0),
               "attention: attn_bwd_dkdv on warpgroups takes head_dim 64 or 128, query tiles of 32 or 64");
@@ -1806,13 +1810,15 @@ __device__ __forceinline__ float quad_sum(float x) {
 }
 
 
-// One key tile of attn_fwd's online softmax: masks the scores s of this
-// lane's rows ra and ra + 8 against keys k0 .., scales them to base 2,
-// rescales the running max m (base 2), the lane's sum l and the output o
-// to the new max, and leaves exp2(s - max) in s, added to l.
+// One key tile of attn_fwd's online softmax, on the scores alone: masks
+// the scores s of this lane's rows ra and ra + 8 against keys k0 .., scales
+// them to base 2, moves the running max m (base 2) to the new max, leaves
+// exp2(s - max) in s, and the lane's sum l rescaled and added to; alpha is
+// what the output's rows must be multiplied by (rescale) before this tile's
+// P V is added to them.
 template <int KN>
-__device__ __forceinline__ void softmax_tile(float s[][4], float m[2], float l[2], float o[][4], int k0,
-                                             const int lo[2], int ra) {
+__device__ __forceinline__ void softmax_scores(float s[][4], float m[2], float l[2], float alpha[2], int k0,
+                                               const int lo[2], int ra) {
     const int t4 = (int)(gptc_lane() & 3u);
     float mx[2] = {m[0], m[1]};
     for (int nb = 0; nb < KN / 8; nb++)
@@ -1827,16 +1833,33 @@ __device__ __forceinline__ void softmax_tile(float s[][4], float m[2], float l[2
         // A row with nothing visible yet keeps max -inf: exponents
         // relative to 0 then give exp2(-inf) = 0, never inf - inf.
         base[r] = mx[r] == neg_inf() ? 0.0f : mx[r];
-        const float alpha = exp2f(m[r] - base[r]);
+        alpha[r] = exp2f(m[r] - base[r]);
         m[r] = mx[r];
-        l[r] *= alpha;
-        for (int dn = 0; dn < HD / 8; dn++) o[dn][2 * r] *= alpha, o[dn][2 * r + 1] *= alpha;
+        l[r] *= alpha[r];
     }
     for (int nb = 0; nb < KN / 8; nb++)
         for (int e = 0; e < 4; e++) {
             s[nb][e] = exp2f(s[nb][e] - base[e >> 1]);
             l[e >> 1] += s[nb][e];
         }
+}
+
+// The output's rows (NV / 8 n-blocks of this lane's rows ra, ra + 8)
+// multiplied by alpha.
+template <int NV>
+__device__ __forceinline__ void rescale(float o[][4], const float alpha[2]) {
+    for (int dn = 0; dn < NV / 8; dn++)
+        for (int e = 0; e < 4; e++) o[dn][e] *= alpha[e >> 1];
+}
+
+// softmax_scores, then the output rescaled: one key tile's softmax where
+// the tile's P V follows it at once.
+template <int KN>
+__device__ __forceinline__ void softmax_tile(float s[][4], float m[2], float l[2], float o[][4], int k0,
+                                             const int lo[2], int ra) {
+    float alpha[2];
+    softmax_scores<KN>(s, m, l, alpha, k0, lo, ra);
+    rescale<HD>(o, alpha);
 }
 
 // The first key each of this lane's rows ra and ra + 8 sees; a row past
@@ -1909,77 +1932,179 @@ __device__ __forceinline__ void fwd_warps(__nv_bfloat16 *y, float *lse, const __
     fwd_store(y, lse, o, m, l, ra, rows, h);
 }
 
-// attn_fwd per warpgroup (FWD_MMA 2, wgmma on sm_90a): each group of 4
-// warps takes 64 query rows (warp w still owns rows 16 w .., in the same
+// attn_fwd per warpgroup (FWD_MMA 2 and 3, wgmma on sm_90a): each group of
+// 4 warps takes 64 query rows (warp w still owns rows 16 w .., in the same
 // fragment layout, so the softmax and the store are the warp form's).
 // S = Q K^T is one wgmma per k-step with Q and K in shared memory, O += P V
 // one per 16 keys with P from registers (S's accumulators are already
 // mma's A fragments) and V N-major in shared memory. Q keeps a region of
 // its own (the products read it from shared memory at every tile), then
 // STAGES stages of K and V, all in wgmma's layout from the first 1024-byte
-// boundary (dyn_smem_bytes adds 1 KiB for it). Each batch of products is
-// waited for before its results are used, and a tile's stage is reused
-// only after the barrier that follows those waits.
-// KN and NV are FWD_KN and HD, as template parameters so that nothing of
-// it is instantiated where attn_fwd takes the warp form.
+// boundary (dyn_smem_bytes adds 1 KiB for it). A tile's stage is reused
+// only after the barrier that follows the waits for the products that
+// read it. KN and NV are FWD_KN and HD, as template parameters so that
+// nothing of it is instantiated where attn_fwd takes the warp form.
+struct FwdGroup {
+    __nv_bfloat16 *sq, *skv;  // Q's region, the stages of K and V
+    const __nv_bfloat16 *sq_group;  // the group's 64 rows of Q's column block 0
+    int h, ra, kfirst, kend, lo[2];
+};
+
+// The block's tiles and rows; queues the copies of Q and of the first
+// STAGES - 1 key tiles (one group each, empty past the last tile).
+template <int KN>
+__device__ __forceinline__ FwdGroup fwd_group_start(const __nv_bfloat16 *q, const __nv_bfloat16 *k,
+                                                    const __nv_bfloat16 *v, const int *doc_start, int window_blocks,
+                                                    int rows) {
+    GPTC_DYN_SMEM(unsigned char, raw);
+    FwdGroup g;
+    g.sq = reinterpret_cast<__nv_bfloat16 *>(wg_align(raw));
+    g.skv = g.sq + TILE * HD;
+    g.h = (int)blockIdx.y;
+    const int q0 = (int)blockIdx.x * TILE, w = (int)(threadIdx.x >> 5);
+    g.ra = q0 + 16 * w + (int)(gptc_lane() >> 2);
+    g.sq_group = g.sq + (w >> 2) * 64 * 64;
+    const int last = (q0 + TILE < rows ? q0 + TILE : rows) - 1;
+    g.kfirst = first_key(doc_start, q0, window_blocks) / KN, g.kend = last / KN;
+    load_tile_async<TILE, true>(g.sq, q, q0, rows, g.h);
+    cp_async_commit();
+    for (int st = 0; st < STAGES - 1; st++) {
+        if (g.kfirst + st <= g.kend)
+            kv_stage_async<KN, true>(g.skv + 2 * st * KN * HD, k, v, (g.kfirst + st) * KN, rows, g.h);
+        cp_async_commit();
+    }
+    row_first_keys(g.lo, doc_start, g.ra, window_blocks, rows);
+    return g;
+}
+
+// Key tile kt's stage: K, then V KN rows further on.
+template <int KN>
+__device__ __forceinline__ __nv_bfloat16 *fwd_group_stage(const FwdGroup &g, int kt) {
+    return g.skv + 2 * ((kt - g.kfirst) % STAGES) * KN * HD;
+}
+
+// Queues the copies of key tile kt into its stage when it exists, and
+// closes a group either way (the waits count one group per tile).
+template <int KN>
+__device__ __forceinline__ void fwd_group_prefetch(const FwdGroup &g, const __nv_bfloat16 *k, const __nv_bfloat16 *v,
+                                                   int kt, int rows) {
+    if (kt <= g.kend) kv_stage_async<KN, true>(fwd_group_stage<KN>(g, kt), k, v, kt * KN, rows, g.h);
+    cp_async_commit();
+}
+
+// Issues S = Q K^T for the group's rows and key tile sk as one batch.
+template <int KN>
+__device__ __forceinline__ void fwd_scores(float s[][4], const FwdGroup &g, const __nv_bfloat16 *sk) {
+    for (int nb = 0; nb < KN / 8; nb++) s[nb][0] = s[nb][1] = s[nb][2] = s[nb][3] = 0.0f;
+    wg_keep<KN / 8>(s);
+    wg_fence();
+    // k-step kk: column block kk / 4, 16 columns (32 bytes) in per kk % 4
+    for (int kk = 0; kk < HD / 16; kk++)
+        wgmma_ss<KN>(s, wg_desc(g.sq_group + (kk >> 2) * TILE * 64 + (kk & 3) * 16, 16, 1024),
+                     wg_desc(sk + (kk >> 2) * KN * 64 + (kk & 3) * 16, 16, 1024), kk > 0);
+    wg_commit();
+}
+
+// Issues O += P V for key tile sv's V as one batch.
+template <int KN, int NV>
+__device__ __forceinline__ void fwd_values(float o[][4], unsigned p[][4], const __nv_bfloat16 *sv) {
+    wg_keep<NV / 8>(o);
+    wg_keep<KN / 16>(p);
+    wg_fence();
+    // keys 16 j .. 16 j + 15: rows 16 j .. of V, column blocks KN * 128 bytes apart
+    for (int j = 0; j < KN / 16; j++) wgmma_rs_tb<NV>(o, p[j], wg_desc(sv + j * 16 * 64, KN * 128, 1024), true);
+    wg_commit();
+}
+
+// The probabilities s as P, A fragments of 16 keys each.
+template <int KN>
+__device__ __forceinline__ void fwd_probs(unsigned p[][4], float s[][4]) {
+    for (int j = 0; j < KN / 16; j++) acc_to_a(p[j], s[2 * j], s[2 * j + 1]);
+}
+
+// FWD_MMA 2: each tile's products are waited for before their results are
+// used.
 template <int KN, int NV>
 __device__ __forceinline__ void fwd_groups(__nv_bfloat16 *y, float *lse, const __nv_bfloat16 *q,
                                            const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start,
                                            int window_blocks, int rows) {
-    GPTC_DYN_SMEM(unsigned char, raw);
-    __nv_bfloat16 *sq = reinterpret_cast<__nv_bfloat16 *>(wg_align(raw)), *skv = sq + TILE * HD;
-    const int h = (int)blockIdx.y, q0 = (int)blockIdx.x * TILE, w = (int)(threadIdx.x >> 5);
-    const int ra = q0 + 16 * w + (int)(gptc_lane() >> 2);
-    const int last = (q0 + TILE < rows ? q0 + TILE : rows) - 1;
-    const int kfirst = first_key(doc_start, q0, window_blocks) / KN, kend = last / KN;
-    load_tile_async<TILE, true>(sq, q, q0, rows, h);
-    cp_async_commit();
-    for (int st = 0; st < STAGES - 1; st++) {
-        if (kfirst + st <= kend)
-            kv_stage_async<KN, true>(skv + 2 * st * KN * HD, k, v, (kfirst + st) * KN, rows, h);
-        cp_async_commit();
-    }
-    int lo[2];
-    row_first_keys(lo, doc_start, ra, window_blocks, rows);
-    const __nv_bfloat16 *sq_group = sq + (w >> 2) * 64 * 64;  // the group's 64 rows of column block 0
+    const FwdGroup g = fwd_group_start<KN>(q, k, v, doc_start, window_blocks, rows);
     float m[2] = {neg_inf(), neg_inf()}, l[2] = {0.0f, 0.0f};
-    float o[NV / 8][4] = {};
-    for (int kt = kfirst; kt <= kend; kt++) {
-        const int k0 = kt * KN;
-        const __nv_bfloat16 *sk = skv + 2 * ((kt - kfirst) % STAGES) * KN * HD, *sv = sk + KN * HD;
+    float o[NV / 8][4] = {}, s[KN / 8][4];
+    unsigned p[KN / 16][4];
+    for (int kt = g.kfirst; kt <= g.kend; kt++) {
+        const __nv_bfloat16 *sk = fwd_group_stage<KN>(g, kt);
         // Q and tile kt have landed (groups: Q's, then one per tile), in
         // view of wgmma's reads; every group is done with tile kt - 1.
         cp_async_wait<STAGES - 2>();
         fence_proxy_async();
         __syncthreads();
-        if (kt + STAGES - 1 <= kend)
-            kv_stage_async<KN, true>(skv + 2 * ((kt + STAGES - 1 - kfirst) % STAGES) * KN * HD, k, v,
-                                         k0 + (STAGES - 1) * KN, rows, h);
-        cp_async_commit();
-        float s[KN / 8][4] = {};
-        wg_keep<KN / 8>(s);
-        wg_fence();
-        // k-step kk: column block kk / 4, 16 columns (32 bytes) in per kk % 4
-        for (int kk = 0; kk < HD / 16; kk++)
-            wgmma_ss<KN>(s, wg_desc(sq_group + (kk >> 2) * TILE * 64 + (kk & 3) * 16, 16, 1024),
-                             wg_desc(sk + (kk >> 2) * KN * 64 + (kk & 3) * 16, 16, 1024), kk > 0);
-        wg_commit();
+        fwd_group_prefetch<KN>(g, k, v, kt + STAGES - 1, rows);
+        fwd_scores<KN>(s, g, sk);
         wg_wait<0>();
         wg_keep<KN / 8>(s);
-        softmax_tile<KN>(s, m, l, o, k0, lo, ra);
-        unsigned p[KN / 16][4];
-        for (int j = 0; j < KN / 16; j++) acc_to_a(p[j], s[2 * j], s[2 * j + 1]);
-        wg_keep<NV / 8>(o);
-        wg_keep<KN / 16>(p);
-        wg_fence();
-        // keys 16 j .. 16 j + 15: rows 16 j .. of V, column blocks KN * 128 bytes apart
-        for (int j = 0; j < KN / 16; j++) wgmma_rs_tb<NV>(o, p[j], wg_desc(sv + j * 16 * 64, KN * 128, 1024), true);
-        wg_commit();
+        softmax_tile<KN>(s, m, l, o, kt * KN, g.lo, g.ra);
+        fwd_probs<KN>(p, s);
+        fwd_values<KN, NV>(o, p, sk + KN * HD);
         wg_wait<0>();
         wg_keep<NV / 8>(o);
         wg_keep<KN / 16>(p);
     }
-    fwd_store(y, lse, o, m, l, ra, rows, h);
+    fwd_store(y, lse, o, m, l, g.ra, rows, g.h);
+}
+
+// FWD_MMA 3 (in 3 stages): the next tile's scores are in flight while this
+// tile's P V is, and its softmax runs while P V does (FlashAttention-3's
+// overlap within a warpgroup): at tile kt the batch S(kt + 1) goes first,
+// then O += P(kt) V(kt); once S(kt + 1) is done (wg_wait<1>) its softmax
+// computes the new max, sum and probabilities, and the rescale of O by the
+// change of max waits for P V (wg_wait<0>). Every value is the
+// one FWD_MMA 2 computes, in the same order: O * alpha(kt) + P(kt) V(kt),
+// then times alpha(kt + 1). Tile kt + 1 must have landed at tile kt, so
+// the stage of tile kt - 1 takes tile kt + 2: three stages, one barrier a
+// tile.
+template <int KN, int NV>
+__device__ __forceinline__ void fwd_groups_overlap(__nv_bfloat16 *y, float *lse, const __nv_bfloat16 *q,
+                                                   const __nv_bfloat16 *k, const __nv_bfloat16 *v,
+                                                   const int *doc_start, int window_blocks, int rows) {
+    const FwdGroup g = fwd_group_start<KN>(q, k, v, doc_start, window_blocks, rows);
+    float m[2] = {neg_inf(), neg_inf()}, l[2] = {0.0f, 0.0f}, alpha[2];
+    float o[NV / 8][4] = {}, s[KN / 8][4];
+    unsigned p[KN / 16][4];
+    // Q and the first tile have landed; its scores and probabilities (O is
+    // still zero: nothing to rescale).
+    cp_async_wait<STAGES - 2>();
+    fence_proxy_async();
+    __syncthreads();
+    fwd_scores<KN>(s, g, fwd_group_stage<KN>(g, g.kfirst));
+    wg_wait<0>();
+    wg_keep<KN / 8>(s);
+    softmax_scores<KN>(s, m, l, alpha, g.kfirst * KN, g.lo, g.ra);
+    fwd_probs<KN>(p, s);
+    for (int kt = g.kfirst; kt < g.kend; kt++) {
+        // Tile kt + 1 has landed, in view of wgmma's reads; every group is
+        // done with tile kt - 1, whose stage tile kt + 2 takes.
+        cp_async_wait<0>();
+        fence_proxy_async();
+        __syncthreads();
+        fwd_group_prefetch<KN>(g, k, v, kt + 2, rows);
+        fwd_scores<KN>(s, g, fwd_group_stage<KN>(g, kt + 1));
+        fwd_values<KN, NV>(o, p, fwd_group_stage<KN>(g, kt) + KN * HD);
+        wg_wait<1>();
+        wg_keep<KN / 8>(s);
+        softmax_scores<KN>(s, m, l, alpha, (kt + 1) * KN, g.lo, g.ra);
+        wg_wait<0>();
+        wg_keep<NV / 8>(o);
+        wg_keep<KN / 16>(p);
+        rescale<NV>(o, alpha);
+        fwd_probs<KN>(p, s);
+    }
+    // The last tile's P V (its tile landed before the loop's last scores).
+    fwd_values<KN, NV>(o, p, fwd_group_stage<KN>(g, g.kend) + KN * HD);
+    wg_wait<0>();
+    wg_keep<NV / 8>(o);
+    wg_keep<KN / 16>(p);
+    fwd_store(y, lse, o, m, l, g.ra, rows, g.h);
 }
 
 // attn_fwd in the form FWD_MMA names (a template, so that only that form
@@ -1987,7 +2112,8 @@ __device__ __forceinline__ void fwd_groups(__nv_bfloat16 *y, float *lse, const _
 template <int MMA>
 __device__ __forceinline__ void fwd(__nv_bfloat16 *y, float *lse, const __nv_bfloat16 *q, const __nv_bfloat16 *k,
                                    const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int rows) {
-    if constexpr (MMA == 2) fwd_groups<FWD_KN, HD>(y, lse, q, k, v, doc_start, window_blocks, rows);
+    if constexpr (MMA == 3) fwd_groups_overlap<FWD_KN, HD>(y, lse, q, k, v, doc_start, window_blocks, rows);
+    else if constexpr (MMA == 2) fwd_groups<FWD_KN, HD>(y, lse, q, k, v, doc_start, window_blocks, rows);
     else fwd_warps(y, lse, q, k, v, doc_start, window_blocks, rows);
 }
 

@@ -4,7 +4,7 @@
 #define GPTC_KERNELS_H
 
 /* SHA-256 of the kernels.cu beside this file. */
-#define GPTC_KERNELS_SOURCE_SHA256 "2bcd6991ef7df725f42315594706a9531dabc7c014475d2875d9c6ac4a62b7c9"
+#define GPTC_KERNELS_SOURCE_SHA256 "fa1fcb9a866a8085b8d3bd9255f886807b3b11259d660c13a900e12a4ed4a113"
 /* Every pointer argument of every kernel is aligned to this. */
 #define GPTC_KERNELS_ALIGN_BYTES 16
 #define GPTC_KERNELS_KERNEL_COUNT 26

@@ -58,17 +58,19 @@ static bool fixed_grid(const char *family) {
  * (other products: reorders) only where wg (head_dim 64 or 128), with key
  * tiles of 64 or 128, at the rule's blocks per SM and dQ source;
  * attn_bwd_dkdv on warpgroups (query tiles of 32 or 64) only with it, and
- * attn_bwd_dq only with both. */
+ * attn_bwd_dq only with both; attn_fwd's overlapped form (3) likewise, in
+ * 3 stages. */
 static void check_attention_candidate(TuneCandidate c0, TuneCandidate cj, bool wg) {
     TuneKnobs tiles = cj.knobs;
     tiles.minb = c0.knobs.minb, tiles.stages = c0.knobs.stages;
     CHECK(cj.knobs.stages == 2 || (cj.knobs.stages == 3 && cj.knobs.minb == c0.knobs.minb));
     CHECK(cj.reorders == !tune_knobs_equal(tiles, c0.knobs) && cj.knobs.threads == 2 * cj.knobs.tile);
     CHECK(cj.knobs.minb == 1 || cj.knobs.minb == 2);
-    CHECK(c0.knobs.fwd_mma == 1 && (cj.knobs.fwd_mma == 1 || cj.knobs.fwd_mma == 2));
-    CHECK(c0.knobs.dkdv_mma == 1 && (cj.knobs.dkdv_mma == 1 || (cj.knobs.dkdv_mma == 2 && cj.knobs.fwd_mma == 2)));
+    CHECK(c0.knobs.fwd_mma == 1 && cj.knobs.fwd_mma >= 1 && cj.knobs.fwd_mma <= 3);
+    CHECK(cj.knobs.fwd_mma != 3 || cj.knobs.stages == 3);
+    CHECK(c0.knobs.dkdv_mma == 1 && (cj.knobs.dkdv_mma == 1 || (cj.knobs.dkdv_mma == 2 && cj.knobs.fwd_mma >= 2)));
     CHECK(c0.knobs.dq_mma == 1 && (cj.knobs.dq_mma == 1 || (cj.knobs.dq_mma == 2 && cj.knobs.dkdv_mma == 2)));
-    if (cj.knobs.fwd_mma == 2) {
+    if (cj.knobs.fwd_mma >= 2) {
         CHECK(wg && cj.knobs.fwd_kn >= 64 && cj.knobs.minb == c0.knobs.minb && cj.knobs.dq_src == c0.knobs.dq_src);
         CHECK(cj.knobs.dkdv_mma == 1 || cj.knobs.dkdv_qn >= 32);
         return;
@@ -94,7 +96,7 @@ static void check_spaces(const char *model) {
         if (fixed_grid(in->family)) CHECK_EQ_INT(n, 1);
         bool attention = !strcmp(in->family, "attention");
         bool wg = s.model.head_dim == 64 || s.model.head_dim == 128;
-        if (attention) CHECK_EQ_INT(n, wg ? 154 : 110);
+        if (attention) CHECK_EQ_INT(n, wg ? 162 : 110);
         for (int j = 1; j < n; j++) {
             CHECK(c[j].knobs.threads % 32 == 0 && c[j].knobs.threads >= 64 && c[j].knobs.threads <= 1024);
             CHECK(c[j].knobs.vec >= 1 && in->vec % c[j].knobs.vec == 0);
@@ -299,9 +301,10 @@ TEST(tune_order_neutral_knobs_keep_the_bits_on_sim) {
 
 /* Attention on warpgroups in a whole step on sim (wgmma's portable twin),
  * at head_dim 64 with tiny's other sizes: attn_fwd alone (its tiles
- * through 3 stages), then with attn_bwd_dkdv and attn_bwd_dq (on two
- * warpgroups a block), each against the rules within the gate's
- * tolerances, as the tuner's gate judges them. */
+ * through 3 stages), plain and overlapped with its softmax, then with
+ * attn_bwd_dkdv and attn_bwd_dq (on two warpgroups a block), each against
+ * the rules within the gate's tolerances, as the tuner's gate judges them;
+ * and the overlapped form bit for bit against the plain one. */
 TEST(tune_warpgroup_attention_passes_the_gate_on_sim) {
     const char *sets[] = {"model.dim=128", "model.heads=2", "model.head_dim=64"};
     ModelSpec s;
@@ -311,27 +314,35 @@ TEST(tune_warpgroup_attention_passes_the_gate_on_sim) {
         CHECK(!"the model loads");
         return;
     }
-    TuneChoices fwd = {.n = 1}, both = {.n = 1};
-    snprintf(fwd.c[0].family, sizeof fwd.c[0].family, "attention");
-    snprintf(fwd.c[0].shape, sizeof fwd.c[0].shape, "h2_d64");
-    both.c[0] = fwd.c[0];
-    fwd.c[0].knobs = (TuneKnobs){128, 8, 64, 64, 64, 64, 1, 2, 3, 2, 1, 1, {0}};
-    both.c[0].knobs = (TuneKnobs){256, 8, 128, 128, 64, 32, 1, 2, 2, 2, 2, 2, {0}};
+    /* attn_fwd on warpgroups in 3 stages; the same overlapped with its
+     * softmax; all three kernels on warpgroups. */
+    TuneChoices ch[3] = {{.n = 1}, {.n = 1}, {.n = 1}};
+    for (int i = 0; i < 3; i++) {
+        snprintf(ch[i].c[0].family, sizeof ch[i].c[0].family, "attention");
+        snprintf(ch[i].c[0].shape, sizeof ch[i].c[0].shape, "h2_d64");
+    }
+    ch[0].c[0].knobs = (TuneKnobs){128, 8, 64, 64, 64, 64, 1, 2, 3, 2, 1, 1, {0}};
+    ch[1].c[0].knobs = (TuneKnobs){128, 8, 64, 64, 64, 64, 1, 2, 3, 3, 1, 1, {0}};
+    ch[2].c[0].knobs = (TuneKnobs){256, 8, 128, 128, 64, 32, 1, 2, 2, 2, 2, 2, {0}};
+    static const char *const what[] = {"attn_fwd (3 stages)", "attn_fwd overlapped with its softmax",
+                                       "attn_fwd, attn_bwd_dkdv and attn_bwd_dq"};
     char err[4096], why[160];
-    ModelBuild *b[3] = {model_build(&s, err, sizeof err), model_build_tuned(&s, &fwd, err, sizeof err),
-                        model_build_tuned(&s, &both, err, sizeof err)};
-    GateStep st[3] = {{0}};
+    ModelBuild *b[4] = {model_build(&s, err, sizeof err)};
+    for (int i = 0; i < 3; i++) b[i + 1] = model_build_tuned(&s, &ch[i], err, sizeof err);
+    GateStep st[4] = {{0}};
     bool ok = true;
-    for (int i = 0; ok && i < 3; i++) ok = b[i] && gate_step(b[i], "sim", 256, &st[i], err, sizeof err);
+    for (int i = 0; ok && i < 4; i++) ok = b[i] && gate_step(b[i], "sim", 256, &st[i], err, sizeof err);
     if (!ok) printf("  tune: %s\n", err);
     CHECK(ok);
-    for (int i = 1; ok && i < 3; i++) {
+    for (int i = 1; ok && i < 4; i++) {
         bool pass = gate_compare(&st[0], &st[i], true, why, sizeof why);
         CHECK(pass);
-        printf("  tune: %s on warpgroups: %s\n", i == 1 ? "attn_fwd (3 stages)" : "attn_fwd, attn_bwd_dkdv and attn_bwd_dq",
-               pass ? "within the gate's tolerances" : why);
+        printf("  tune: %s on warpgroups: %s\n", what[i - 1], pass ? "within the gate's tolerances" : why);
     }
-    for (int i = 0; i < 3; i++) gate_step_free(&st[i]), model_build_free(b[i]);
+    /* The overlap moves when products run, not what they add: the same
+     * bits as attn_fwd's plain warpgroup form. */
+    if (ok) CHECK(gate_compare(&st[1], &st[2], false, why, sizeof why));
+    for (int i = 0; i < 4; i++) gate_step_free(&st[i]), model_build_free(b[i]);
 }
 #endif
 
