@@ -4860,7 +4860,7 @@ ModelBuild gptc_build = {
              {"attn_bwd_dkdv_h8_d128", "__nv_bfloat16 *dk, __nv_bfloat16 *dv, __nv_bfloat16 *ds, const __nv_bfloat16 *dy, const float *lse, const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int ds_slots, int rows", 66304},
              {"attn_bwd_dq_h8_d128", "__nv_bfloat16 *dq, const __nv_bfloat16 *ds, const __nv_bfloat16 *dy, const float *lse, const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int ds_slots, int rows", 16384}}},
     }},
-    .kernels_sha256 = "f404bad4634f57106c3f06079bd3e861b512ef8790c751bbdf49a7836fcd6691",
+    .kernels_sha256 = "76cb576ff838ee5a672ab58eae65da037b2ba1d21a0e6a2ceda97c9481e6740a",
     .tuning = "",
     .has_plan = true,
     .plan = {.block_size = 128, .nbufs = 663, .nsteps = 447, .nforward = 151, .bufs = bufs, .steps = steps, .loss_buf = 341, .xs_buf = {8, 37, 57, 77, 97, 117, 137, 157, 165, 193, 214, 235, 247, 267, 287, 307}, .x0_buf = 8},

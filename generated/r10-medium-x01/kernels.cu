@@ -1523,7 +1523,8 @@ skip_bwd_d1024_p256(__nv_bfloat16 *dsrc, float *partial, const __nv_bfloat16 *dx
  *           read N-major from the same tiles; attn_fwd's 3 is 2 in three
  *           stages with the next key tile's scores and their softmax
  *           overlapping this tile's P V (the same values in the same
- *           order). Warp w keeps rows 16 w .. in
+ *           order); attn_bwd_dkdv's 2 computes P^T while dP^T's product
+ *           runs and dS^T while dV's does. Warp w keeps rows 16 w .. in
  *           the same fragment layout, so the softmax, the probabilities,
  *           the stored dS and the stores are shared by both forms. On
  *           warpgroups attn_fwd keeps Q in a region of its own (the products
@@ -2166,26 +2167,43 @@ __device__ __forceinline__ int dkdv_last_tile(const int *doc_start, int klast, i
     return (wend < lo ? (int)wend : lo) / DKDV_QN;
 }
 
-// attn_bwd_dkdv's scores to gradients for this lane's keys ka and ka + 8
-// against queries qs .. of stage cur: s (k . q) becomes p and dp (v . dy)
-// becomes ds = p (dp - delta) SCALE, both transposed (rows keys).
+// attn_bwd_dkdv's scores to probabilities for this lane's keys ka and ka +
+// 8 against queries qs .. of stage cur: s (k . q) becomes p, transposed
+// (rows keys).
 template <int QN>
-__device__ __forceinline__ void dkdv_probs(float s[][4], float dp[][4], const DkdvStage &cur, int qs, int ka,
-                                           int window_blocks, int rows) {
+__device__ __forceinline__ void dkdv_p(float s[][4], const DkdvStage &cur, int qs, int ka, int window_blocks,
+                                       int rows) {
     const int t4 = (int)(gptc_lane() & 3u);
     for (int nb = 0; nb < QN / 8; nb++)
         for (int c = 0; c < 2; c++) {
             const int j = 8 * nb + 2 * t4 + c, t = qs + j;
             const int first = t < rows ? first_key_of(cur.doc[j], t, window_blocks) : rows;
             const float lse2 = t < rows ? cur.lse[j] * LOG2E : 0.0f;
-            const float dl = t < rows ? cur.delta[j] : 0.0f;
             for (int r = 0; r < 2; r++) {
                 const int key = ka + 8 * r, e = 2 * r + c;
-                const float p = key >= first && key <= t ? exp2f(s[nb][e] * SCALE_LOG2 - lse2) : 0.0f;
-                s[nb][e] = p;
-                dp[nb][e] = p * (dp[nb][e] - dl) * SCALE;
+                s[nb][e] = key >= first && key <= t ? exp2f(s[nb][e] * SCALE_LOG2 - lse2) : 0.0f;
             }
         }
+}
+
+// ... and dp (v . dy) to ds = p (dp - delta) SCALE, with p from dkdv_p.
+template <int QN>
+__device__ __forceinline__ void dkdv_ds(float dp[][4], const float p[][4], const DkdvStage &cur, int qs, int rows) {
+    const int t4 = (int)(gptc_lane() & 3u);
+    for (int nb = 0; nb < QN / 8; nb++)
+        for (int c = 0; c < 2; c++) {
+            const int j = 8 * nb + 2 * t4 + c;
+            const float dl = qs + j < rows ? cur.delta[j] : 0.0f;
+            for (int r = 0; r < 2; r++) dp[nb][2 * r + c] = p[nb][2 * r + c] * (dp[nb][2 * r + c] - dl) * SCALE;
+        }
+}
+
+// Both, where the two products are done together (the warp form).
+template <int QN>
+__device__ __forceinline__ void dkdv_probs(float s[][4], float dp[][4], const DkdvStage &cur, int qs, int ka,
+                                           int window_blocks, int rows) {
+    dkdv_p<QN>(s, cur, qs, ka, window_blocks, rows);
+    dkdv_ds<QN>(dp, s, cur, qs, rows);
 }
 
 // attn_bwd_dkdv per warp (DKDV_MMA 1): mma.sync on each warp's 16 keys.
@@ -2296,28 +2314,36 @@ __device__ __forceinline__ void dkdv_groups(__nv_bfloat16 *dk, __nv_bfloat16 *dv
         for (int kk = 0; kk < HD / 16; kk++) {
             const int ak = g64 + (kk >> 2) * TILE * 64 + (kk & 3) * 16, bk = (kk >> 2) * QN * 64 + (kk & 3) * 16;
             wgmma_ss<QN>(s, wg_desc(sk + ak, 16, 1024), wg_desc(cur.q + bk, 16, 1024), kk > 0);
+        }
+        wg_commit();
+        for (int kk = 0; kk < HD / 16; kk++) {
+            const int ak = g64 + (kk >> 2) * TILE * 64 + (kk & 3) * 16, bk = (kk >> 2) * QN * 64 + (kk & 3) * 16;
             wgmma_ss<QN>(dp, wg_desc(sv + ak, 16, 1024), wg_desc(cur.dy + bk, 16, 1024), kk > 0);
         }
         wg_commit();
-        wg_wait<0>();
+        // The probabilities while dP^T runs, then dV += P^T dY while dS^T
+        // is made: the same values in the same order as one wait for all.
+        wg_wait<1>();
         wg_keep<QN / 8>(s);
-        wg_keep<QN / 8>(dp);
-        dkdv_probs<QN>(s, dp, cur, qs, ka, window_blocks, rows);
+        dkdv_p<QN>(s, cur, qs, ka, window_blocks, rows);
         unsigned pa[QN / 16][4], da[QN / 16][4];
-        for (int j = 0; j < QN / 16; j++) {
-            acc_to_a(pa[j], s[2 * j], s[2 * j + 1]);
-            acc_to_a(da[j], dp[2 * j], dp[2 * j + 1]);
-        }
+        for (int j = 0; j < QN / 16; j++) acc_to_a(pa[j], s[2 * j], s[2 * j + 1]);
         wg_keep<NV / 8>(dva);
-        wg_keep<NV / 8>(dka);
         wg_keep<QN / 16>(pa);
-        wg_keep<QN / 16>(da);
         wg_fence();
         // queries 16 j .. 16 j + 15: rows 16 j .. of dY and Q, column blocks QN * 128 bytes apart
-        for (int j = 0; j < QN / 16; j++) {
+        for (int j = 0; j < QN / 16; j++)
             wgmma_rs_tb<NV>(dva, pa[j], wg_desc(cur.dy + j * 16 * 64, QN * 128, 1024), true);
+        wg_commit();
+        wg_wait<1>();
+        wg_keep<QN / 8>(dp);
+        dkdv_ds<QN>(dp, s, cur, qs, rows);
+        for (int j = 0; j < QN / 16; j++) acc_to_a(da[j], dp[2 * j], dp[2 * j + 1]);
+        wg_keep<NV / 8>(dka);
+        wg_keep<QN / 16>(da);
+        wg_fence();
+        for (int j = 0; j < QN / 16; j++)
             wgmma_rs_tb<NV>(dka, da[j], wg_desc(cur.q + j * 16 * 64, QN * 128, 1024), true);
-        }
         wg_commit();
         wg_wait<0>();
         wg_keep<NV / 8>(dva);

@@ -4,7 +4,7 @@
 #define GPTC_KERNELS_H
 
 /* SHA-256 of the kernels.cu beside this file. */
-#define GPTC_KERNELS_SOURCE_SHA256 "66f7f003762bb320db1156cc884ad5736612169fc9289fc534301b8a2ac5b117"
+#define GPTC_KERNELS_SOURCE_SHA256 "5b642893add97083a617d7fff4f50115a75e2b5f2f7838732c1ae2a323e12638"
 /* Every pointer argument of every kernel is aligned to this. */
 #define GPTC_KERNELS_ALIGN_BYTES 16
 #define GPTC_KERNELS_KERNEL_COUNT 26

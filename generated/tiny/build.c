@@ -1850,7 +1850,7 @@ ModelBuild gptc_build = {
              {"attn_bwd_dkdv_h4_d32", "__nv_bfloat16 *dk, __nv_bfloat16 *dv, __nv_bfloat16 *ds, const __nv_bfloat16 *dy, const float *lse, const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int ds_slots, int rows", 26112},
              {"attn_bwd_dq_h4_d32", "__nv_bfloat16 *dq, const __nv_bfloat16 *ds, const __nv_bfloat16 *dy, const float *lse, const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int ds_slots, int rows", 8192}}},
     }},
-    .kernels_sha256 = "96e3bde48612b612b9283c9a07829ed4098c603d6e184b75a4151fddb308f383",
+    .kernels_sha256 = "02fe14ad5cec6cb47cbb0cad797ce0341a4baeaa3933924f42484639ac3b81f7",
     .tuning = "",
     .has_plan = true,
     .plan = {.block_size = 32, .nbufs = 248, .nsteps = 166, .nforward = 57, .bufs = bufs, .steps = steps, .loss_buf = 131, .xs_buf = {8, 29, 49, 69, 85, 97}, .x0_buf = 8},
