@@ -391,9 +391,10 @@ __device__ __forceinline__ void mma_bf16_16816(float d[4], const unsigned a[4], 
 // operand registers must not change in between, which wg_keep tells the
 // compiler. Shared memory written by ordinary stores or cp.async is seen
 // by wgmma only after fence_proxy_async() in the writing thread and a
-// barrier. The portable twin computes each product at once, every thread
-// its own elements straight from shared memory (A from its warp's
-// registers through shuffles), and adds in its own order.
+// barrier. The portable twin computes each product, every thread its own
+// elements straight from shared memory (A from its warp's registers
+// through shuffles), and adds in its own order: at once, or on sim under
+// late_async at the wait that covers it.
 
 #if defined(GPTC_WGMMA_PTX)
 typedef unsigned long long gptc_wg_desc;
@@ -440,12 +441,16 @@ __device__ __forceinline__ void wg_fence() {
 __device__ __forceinline__ void wg_commit() {
 #if defined(GPTC_WGMMA_PTX)
     asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+#elif defined(GPTC_CUDA_EMU_H)
+    gptc_emu::late_commit();
 #endif
 }
 template <int N>
 __device__ __forceinline__ void wg_wait() {
 #if defined(GPTC_WGMMA_PTX)
     asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
+#elif defined(GPTC_CUDA_EMU_H)
+    gptc_emu::late_wait(N);
 #endif
 }
 
@@ -507,6 +512,48 @@ __device__ __forceinline__ void gptc_wg_twin(float d[][4], A a, B b, bool accumu
             d[i][e] = accumulate ? d[i][e] + sum : sum;
         }
 }
+
+// The twins' two products, as functions of their operands, run at once or,
+// on sim under late_async, at the wait that covers them (cuda_emu.h): then
+// they read the accumulators, the A registers and the tiles as they are at
+// that wait, as the hardware may.
+template <int N>
+struct GptcWgSS {
+    float (*d)[4];
+    gptc_wg_desc a, b;
+    bool accumulate;
+    static __device__ void run(const void *ctx) {
+        const GptcWgSS &p = *static_cast<const GptcWgSS *>(ctx);
+        gptc_wg_twin<N>(
+            p.d, [&](int m, int k) { return gptc_wg_elem(p.a, m, k); },
+            [&](int k, int n) { return gptc_wg_elem(p.b, n, k); }, p.accumulate);
+    }
+};
+template <int N>
+struct GptcWgRS {
+    float (*d)[4];
+    const unsigned *a;
+    gptc_wg_desc b;
+    bool accumulate;
+    static __device__ void run(const void *ctx) {
+        const GptcWgRS &p = *static_cast<const GptcWgRS *>(ctx);
+        float rows[2][16];
+        gptc_wg_rows_a(rows, p.a);
+        gptc_wg_twin<N>(
+            p.d, [&](int m, int k) { return rows[(m & 15) >> 3][k]; },
+            [&](int k, int n) { return gptc_wg_elem(p.b, k, n); }, p.accumulate);
+    }
+};
+template <class P>
+__device__ __forceinline__ void gptc_wg_issue(const P &p) {
+#if defined(GPTC_CUDA_EMU_H)
+    if (gptc_emu::late_products()) {
+        gptc_emu::late_product(&P::run, &p, sizeof p);
+        return;
+    }
+#endif
+    P::run(&p);
+}
 #endif
 
 #define GPTC_WG_R16 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15}"
@@ -551,9 +598,7 @@ __device__ __forceinline__ void wgmma_ss(float d[][4], gptc_wg_desc a, gptc_wg_d
                      : "l"(a), "l"(b), "r"(acc)
                      : "memory");
 #else
-    gptc_wg_twin<N>(
-        d, [&](int m, int k) { return gptc_wg_elem(a, m, k); }, [&](int k, int n) { return gptc_wg_elem(b, n, k); },
-        accumulate);
+    gptc_wg_issue(GptcWgSS<N>{d, a, b, accumulate});
 #endif
 }
 
@@ -580,11 +625,7 @@ __device__ __forceinline__ void wgmma_rs_tb(float d[][4], const unsigned a[4], g
                      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(acc)
                      : "memory");
 #else
-    float rows[2][16];
-    gptc_wg_rows_a(rows, a);
-    gptc_wg_twin<N>(
-        d, [&](int m, int k) { return rows[(m & 15) >> 3][k]; }, [&](int k, int n) { return gptc_wg_elem(b, k, n); },
-        accumulate);
+    gptc_wg_issue(GptcWgRS<N>{d, a, b, accumulate});
 #endif
 }
 

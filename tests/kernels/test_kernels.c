@@ -19,8 +19,8 @@
  *          runtime/ref/reduce.h, runtime/ref/adam.h) in fp32, outputs then
  *          rounded to the buffer's dtype (bf16: to nearest even);
  *   again  launched with the emulator's random thread and block order,
- *          poisoned shared memory and cp.async copies landing as late as
- *          their waits allow.
+ *          poisoned shared memory, and cp.async copies and warpgroup
+ *          products completing as late as their waits allow.
  got's outputs must match want's within the tolerance in every element
  * (one the kernel must leave alone, such as the gap between two tables, is
  * expected unchanged), its inputs must be unchanged bit for bit, again must
@@ -2262,9 +2262,10 @@ static void test_kernel(const char *model, const GptcKernel *k, uint64_t seed) {
     }
     /* Nonzero order_seed: random thread order at every scheduling point and
      * random block order; poisoned smem: what nobody wrote reads as NaN;
-     * late copies: a cp.async copy lands only at the wait that covers it
-     * (the plain run lands them at once: both ends of what a GPU may do). */
-    GptcSimOptions plain = {0}, shuffled = {.order_seed = seed | 1, .poison_smem = 1, .late_copies = 1};
+     * late async work: a cp.async copy lands, and a warpgroup product runs,
+     * only at the wait that covers it (the plain run does both at once: both
+     * ends of what a GPU may do). */
+    GptcSimOptions plain = {0}, shuffled = {.order_seed = seed | 1, .poison_smem = 1, .late_async = 1};
     Stats st = {0};
     bool same = true;
 #ifdef GPTC_KERNELS_GPU

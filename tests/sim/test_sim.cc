@@ -77,7 +77,7 @@ GptcSimOptions opts(uint64_t seed, int poison) {
 
 GptcSimOptions opts_late(uint64_t seed) {
     GptcSimOptions o = opts(seed, 1);
-    o.late_copies = 1;
+    o.late_async = 1;
     return o;
 }
 
@@ -370,6 +370,7 @@ void test_mma() {
 // The warpgroup products (tests/sim/kernels/wgmma.cu) against the host's:
 // S = A Bt^T from the bf16 inputs, O = bf16(S) V from the kernel's own S.
 void test_wgmma() {
+    for (int late = 0; late < 2; late++)
     for (int ns : {32, 64, 128}) {
         const int no = ns == 128 ? 64 : 128;
         std::vector<uint16_t> a(64 * 128), bt(ns * 128), v(ns * no);
@@ -377,7 +378,8 @@ void test_wgmma() {
             for (auto &x : *m) x = ref_bf16_rn(bits(rnd_unit()));
         std::vector<float> s(64 * ns, NAN), o(64 * no, NAN);
         int rc = run(ns == 32 ? gptc_sim_wgmma_n32 : ns == 64 ? gptc_sim_wgmma_n64 : gptc_sim_wgmma_n128,
-                     config({1, 1, 1}, {128, 1, 1}, (64 + 2 * ns) * 128 * 2 + 1024, opts(7, 1)), (const void *)a.data(),
+                     config({1, 1, 1}, {128, 1, 1}, (64 + 2 * ns) * 128 * 2 + 1024, late ? opts_late(7) : opts(7, 1)),
+                     (const void *)a.data(),
                      (const void *)bt.data(), (const void *)v.data(), s.data(), o.data());
         EXPECT(rc == GPTC_SIM_OK, "%s", gptc_sim_last_error());
         for (int i = 0; i < 64; i++)
@@ -396,6 +398,41 @@ void test_wgmma() {
                        j, o[i * no + j], want);
             }
     }
+}
+
+// Accumulators read before their wait read the products' results when the
+// products run at once, and not under late_async (they read the zeros they
+// started as); products never waited for fail the launch there.
+void test_wgmma_late_finds_early_reads() {
+    std::vector<uint16_t> a(64 * 128), bt(64 * 128);
+    for (auto *m : {&a, &bt})
+        for (auto &x : *m) x = ref_bf16_rn(bits(rnd_unit()));
+    std::vector<float> want(64 * 64);
+    for (int i = 0; i < 64; i++)
+        for (int j = 0; j < 64; j++) {
+            double sum = 0;
+            for (int k = 0; k < 128; k++) sum += bf16_value(a[i * 128 + k]) * bf16_value(bt[j * 128 + k]);
+            want[i * 64 + j] = (float)sum;
+        }
+    for (int early = 0; early < 3; early++)
+        for (int late = 0; late < 2; late++) {
+            std::vector<float> s(64 * 64, NAN);
+            int rc = run(gptc_sim_wgmma_early,
+                         config({1, 1, 1}, {128, 1, 1}, 2 * 64 * 128 * 2 + 1024, late ? opts_late(5) : opts(5, 1)),
+                         (const void *)a.data(), (const void *)bt.data(), s.data(), early);
+            if (early == 2 && late) {
+                EXPECT(rc == GPTC_SIM_ERR_KERNEL && contains(gptc_sim_last_error(), "never waited for"),
+                       "products never waited for: rc %d, %s", rc, gptc_sim_last_error());
+                continue;
+            }
+            EXPECT(rc == GPTC_SIM_OK, "early %d late %d: %s", early, late, gptc_sim_last_error());
+            int right = 0, zero = 0;
+            for (int i = 0; i < 64 * 64; i++) right += fabsf(s[i] - want[i]) < 1e-4f, zero += s[i] == 0.0f;
+            if (early && late)
+                EXPECT(zero == 64 * 64, "read before its wait under late products: %d of 4096 zeros", zero);
+            else
+                EXPECT(right == 64 * 64, "early %d late %d: %d of 4096 right", early, late, right);
+        }
 }
 
 void test_movmatrix() {
@@ -586,9 +623,9 @@ void test_late_copies_find_an_early_read() {
             EXPECT(rc == GPTC_SIM_OK, "%s", gptc_sim_last_error());
             int right = 0, nan = 0;
             for (size_t g = 0; g < y.size(); g++) right += y[g] == want[g], nan += isnan(y[g]);
-            if (!newer || !o.late_copies)
+            if (!newer || !o.late_async)
                 EXPECT(right == (int)y.size(), "read %s, late copies %d: %d of %zu right", newer ? "b" : "a",
-                       o.late_copies, right, y.size());
+                       o.late_async, right, y.size());
             else  // except where the next thread had ended (its copies land then)
                 EXPECT(nan >= (int)y.size() / 4, "the newest group read early under late copies: %d of %zu NaN",
                        nan, y.size());
@@ -652,13 +689,13 @@ void test_options_from_env() {
     GptcSimOptions o = GptcSimOptions();
     setenv("GPTC_SIM_SEED", "42", 1);
     setenv("GPTC_SIM_POISON", "1", 1);
-    setenv("GPTC_SIM_LATE_COPIES", "1", 1);
-    EXPECT(gptc_sim_options_from_env(&o) == 0 && o.order_seed == 42 && o.poison_smem == 1 && o.late_copies == 1 &&
+    setenv("GPTC_SIM_LATE_ASYNC", "1", 1);
+    EXPECT(gptc_sim_options_from_env(&o) == 0 && o.order_seed == 42 && o.poison_smem == 1 && o.late_async == 1 &&
                o.stack_kib == 0,
-           "seed %llu poison %d late %d", (unsigned long long)o.order_seed, o.poison_smem, o.late_copies);
-    setenv("GPTC_SIM_LATE_COPIES", "2", 1);
-    EXPECT(gptc_sim_options_from_env(&o) == -1, "accepted GPTC_SIM_LATE_COPIES=2");
-    unsetenv("GPTC_SIM_LATE_COPIES");
+           "seed %llu poison %d late %d", (unsigned long long)o.order_seed, o.poison_smem, o.late_async);
+    setenv("GPTC_SIM_LATE_ASYNC", "2", 1);
+    EXPECT(gptc_sim_options_from_env(&o) == -1, "accepted GPTC_SIM_LATE_ASYNC=2");
+    unsetenv("GPTC_SIM_LATE_ASYNC");
     setenv("GPTC_SIM_SEED", "4x", 1);
     EXPECT(gptc_sim_options_from_env(&o) == -1, "accepted GPTC_SIM_SEED=4x");
     EXPECT(contains(gptc_sim_last_error(), "sim: GPTC_SIM_SEED: expected a decimal integer"), "message: %s",
@@ -685,6 +722,7 @@ const Test kTests[] = {
     {"histogram_atomics", test_histogram},
     {"mma_ldmatrix_twins", test_mma},
     {"wgmma_twins", test_wgmma},
+    {"wgmma_late_finds_early_reads", test_wgmma_late_finds_early_reads},
     {"movmatrix_transposes", test_movmatrix},
     {"math_whitelist", test_math_whitelist},
     {"special_ftz", test_special_ftz},

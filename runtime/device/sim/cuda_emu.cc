@@ -20,8 +20,8 @@
 // that ASan follows the stacks. With GptcSimOptions.order_seed the next
 // thread at every scheduling point and the block order are random (and
 // reproducible); with poison_smem all shared memory is 0xFF at block start;
-// with late_copies a cp.async copy lands only when its thread waits for its
-// group (or ends).
+// with late_async a cp.async copy lands, and a warpgroup product runs, only
+// when its thread waits for its group (a copy also when the thread ends).
 #include "cuda_emu.h"
 
 #include <stdarg.h>
@@ -115,12 +115,19 @@ struct Fiber {
 enum State : unsigned char { UNSTARTED, READY, RUNNING, WAITING, DONE };
 enum Wait : unsigned char { AT_NOTHING, AT_BARRIER, AT_WARP };
 
-// A cp.async copy not landed yet (GptcSimOptions.late_copies).
+// A cp.async copy not landed yet (GptcSimOptions.late_async).
 struct Copy {
     unsigned char *dst;
     const unsigned char *src;
     unsigned bytes, group;
     bool valid;
+};
+
+// A warpgroup product not run yet (late_async).
+struct Product {
+    void (*run)(const void *ctx);
+    unsigned group;
+    alignas(16) unsigned char ctx[LATE_CTX];
 };
 
 struct Thread {
@@ -132,6 +139,8 @@ struct Thread {
     Fiber *fiber;
     std::vector<Copy> copies;  // in the order issued, so by group
     unsigned groups;           // cp.async groups committed
+    std::vector<Product> products;  // the same for warpgroup products
+    unsigned product_groups;
 };
 
 struct Warp {
@@ -156,7 +165,7 @@ struct Emu {
     const char *kernel;
     void (*body)(void *);
     void *ctx;
-    bool random, late_copies;
+    bool random, late_async;
     uint64_t rng;
     unsigned nthreads;
     std::vector<Thread> threads;
@@ -383,6 +392,9 @@ void wait(Thread *me) {
     resume_as(me);
 }
 
+[[noreturn]] void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+const char *thread_str(const Thread *t);
+
 // Lands thread t's copies of the groups below `group`, in the order
 // issued.
 void land_copies(Thread *t, unsigned group) {
@@ -403,6 +415,9 @@ void land_copies(Thread *t, unsigned group) {
         resume_as(t);
         E.body(E.ctx);
         land_copies(t, UINT32_MAX);
+        if (!t->products.empty())
+            fail("thread %s at block %s ended with %zu warpgroup products never waited for (wg_wait)",
+                 thread_str(t), block_str(), t->products.size());
         t->state = DONE;
         t->fiber = nullptr;
         E.done++;
@@ -519,7 +534,7 @@ const uint32_t *exchange(Site s, unsigned mask, uint32_t value) {
 
 void async_copy(void *dst, const void *src, unsigned bytes, bool valid) {
     Thread *me = E.cur;
-    if (!E.late_copies) {
+    if (!E.late_async) {
         if (valid) memcpy(dst, src, bytes);
         else memset(dst, 0, bytes);
         return;
@@ -532,6 +547,33 @@ void async_commit() { E.cur->groups++; }
 void async_wait(unsigned pending) {
     Thread *me = E.cur;
     if (me->groups > pending) land_copies(me, me->groups - pending);
+}
+
+bool late_products() { return E.late_async; }
+
+void late_product(void (*run)(const void *ctx), const void *ctx, unsigned bytes) {
+    Thread *me = E.cur;
+    if (bytes > LATE_CTX) fail("a late product's context of %u bytes (at most %u)", bytes, LATE_CTX);
+    Product p;
+    p.run = run;
+    p.group = me->product_groups;
+    memcpy(p.ctx, ctx, bytes);
+    me->products.push_back(p);
+}
+
+void late_commit() { E.cur->product_groups++; }
+
+// Runs the products of the groups below `group`; each may shuffle within
+// its warp, where every lane runs the same ones in the same order.
+void late_wait(unsigned pending) {
+    Thread *me = E.cur;
+    if (me->product_groups <= pending) return;
+    const unsigned below = me->product_groups - pending;
+    size_t n = 0;
+    while (n < me->products.size() && me->products[n].group < below) n++;
+    std::vector<Product> ready(me->products.begin(), me->products.begin() + (ptrdiff_t)n);
+    me->products.erase(me->products.begin(), me->products.begin() + (ptrdiff_t)n);
+    for (const Product &p : ready) p.run(p.ctx);
 }
 
 void barrier(Site s) {
@@ -646,6 +688,8 @@ void start_block() {
         t.fiber = nullptr;
         t.copies.clear();
         t.groups = 0;
+        t.products.clear();
+        t.product_groups = 0;
         E.ready[i] = &t;
     }
     E.ready_head = 0;
@@ -726,7 +770,7 @@ int launch(const char *kernel, const GptcSimLaunch *l, void (*body)(void *), voi
             E.body = body;
             E.ctx = ctx;
             E.random = l->opt.order_seed != 0;
-            E.late_copies = l->opt.late_copies != 0;
+            E.late_async = l->opt.late_async != 0;
             E.rng = l->opt.order_seed;
             g_cur.block_dim = dim3(l->block.x, l->block.y, l->block.z);
             g_cur.grid_dim = dim3(l->grid.x, l->grid.y, l->grid.z);
@@ -780,12 +824,12 @@ extern "C" int gptc_sim_options_from_env(GptcSimOptions *opt) {
     bool has_seed, has_poison, has_late, has_stack;
     if (!env_number("GPTC_SIM_SEED", 0, UINT64_MAX, &seed, &has_seed) ||
         !env_number("GPTC_SIM_POISON", 0, 1, &poison, &has_poison) ||
-        !env_number("GPTC_SIM_LATE_COPIES", 0, 1, &late, &has_late) ||
+        !env_number("GPTC_SIM_LATE_ASYNC", 0, 1, &late, &has_late) ||
         !env_number("GPTC_SIM_STACK_KIB", 16, 65536, &stack, &has_stack))
         return -1;
     if (has_seed) opt->order_seed = seed;
     if (has_poison) opt->poison_smem = (int)poison;
-    if (has_late) opt->late_copies = (int)late;
+    if (has_late) opt->late_async = (int)late;
     if (has_stack) opt->stack_kib = (unsigned)stack;
     return 0;
 }

@@ -102,12 +102,24 @@ enum VoteKind { VOTE_BALLOT, VOTE_ANY, VOTE_ALL };
 void barrier(Site s);
 void syncwarp(Site s, unsigned mask);
 // cp.async (prims.cuh's cp_async_*): a copy of `bytes` (zeros where not
-// valid) that lands at once, or with GptcSimOptions.late_copies when the
+// valid) that lands at once, or with GptcSimOptions.late_async when the
 // issuing thread waits for its group; commit closes the thread's group;
 // wait lands every group but the newest `pending`.
 void async_copy(void *dst, const void *src, unsigned bytes, bool valid);
 void async_commit();
 void async_wait(unsigned pending);
+// Warpgroup products (prims.cuh's wgmma twins) under late_async: each is
+// queued as run(ctx) with a copy of its ctx (at most LATE_CTX bytes) and
+// runs at the wait that covers its commit group, in the order issued, so
+// that an accumulator read before that wait, or an operand register or tile
+// changed before it, gives another result. A thread that ends with products
+// never waited for fails the launch. Without late_async, late_products() is
+// false and the twins compute at once.
+constexpr unsigned LATE_CTX = 64;
+bool late_products();
+void late_product(void (*run)(const void *ctx), const void *ctx, unsigned bytes);
+void late_commit();
+void late_wait(unsigned pending);
 uint32_t shfl(Site s, unsigned mask, uint32_t value, ShflKind kind, int arg, int width);
 unsigned vote(Site s, unsigned mask, int pred, VoteKind kind);
 

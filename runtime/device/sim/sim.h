@@ -42,13 +42,16 @@ typedef struct GptcSimOptions {
      * Zero: dynamic smem starts zeroed at each launch, and static smem
      * holds what the previous block left, as on a GPU. */
     int poison_smem;
-    /* Nonzero: a cp.async copy (prims.cuh's cp_async_16, cp_async_4)
-     * lands only when the thread that issued it waits for its group
-     * (cp_async_wait) or ends, the latest a GPU may land it, so a kernel
-     * that reads a tile before waiting for it reads what was there before.
-     * Zero: copies land at once (the earliest: a copy into a tile others
-     * still read shows). */
-    int late_copies;
+    /* Nonzero: asynchronous work completes as late as a GPU may complete
+     * it. A cp.async copy (prims.cuh's cp_async_16, cp_async_4) lands only
+     * when the thread that issued it waits for its group (cp_async_wait)
+     * or ends, so a kernel that reads a tile before waiting for it reads
+     * what was there before; a warpgroup product (wgmma_ss, wgmma_rs_tb)
+     * runs only at the wg_wait that covers it, with its operands and
+     * accumulators as they are then, and a thread that ends with one not
+     * waited for fails the launch. Zero: copies land and products run at
+     * once (the earliest: a copy into a tile others still read shows). */
+    int late_async;
     /* Stack per suspended thread, in KiB; 0 is 64 (256 under ASan). */
     unsigned stack_kib;
 } GptcSimOptions;
@@ -68,7 +71,7 @@ enum {
 typedef int (*GptcSimKernelFn)(const GptcSimLaunch *launch, void **args);
 
 /* Fills *opt from GPTC_SIM_SEED (decimal), GPTC_SIM_POISON (0 or 1),
- * GPTC_SIM_LATE_COPIES (0 or 1) and
+ * GPTC_SIM_LATE_ASYNC (0 or 1) and
  * GPTC_SIM_STACK_KIB; unset variables leave their field alone. Returns 0, or
  * -1 with gptc_sim_last_error() naming the bad variable. */
 int gptc_sim_options_from_env(GptcSimOptions *opt);

@@ -86,3 +86,32 @@ extern "C" __global__ void wgmma_n128(const __nv_bfloat16 *a, const __nv_bfloat1
                                       float *s, float *o) {
     wg_product<128, 64>(a, bt, v, s, o);
 }
+
+// The planted bugs that late products show (tests/sim/test_sim.cc): S =
+// A Bt^T at N = 64 with its accumulators read before the wait that covers
+// them (early 1, which reads the zeros they started as), or never waited
+// for (early 2); early 0 is right.
+extern "C" __global__ void wgmma_early(const __nv_bfloat16 *a, const __nv_bfloat16 *bt, float *s_out, int early) {
+    GPTC_DYN_SMEM(unsigned char, raw);
+    __nv_bfloat16 *sa = reinterpret_cast<__nv_bfloat16 *>(wg_align(raw)), *sb = sa + 64 * 128;
+    wg_stage<64, 128>(sa, a);
+    wg_stage<64, 128>(sb, bt);
+    fence_proxy_async();
+    __syncthreads();
+    float s[8][4] = {};
+    wg_keep<8>(s);
+    wg_fence();
+    for (int kk = 0; kk < 8; kk++)
+        wgmma_ss<64>(s, wg_desc(sa + (kk / 4) * 64 * 64 + (kk % 4) * 16, 16, 1024),
+                     wg_desc(sb + (kk / 4) * 64 * 64 + (kk % 4) * 16, 16, 1024), kk > 0);
+    wg_commit();
+    if (early == 0) wg_wait<0>();
+    float first[8][4];
+    for (int i = 0; i < 8; i++)
+        for (int e = 0; e < 4; e++) first[i][e] = s[i][e];
+    if (early == 1) wg_wait<0>();
+    const int w = (int)(threadIdx.x >> 5), g = (int)(gptc_lane() >> 2), t = (int)(gptc_lane() & 3u);
+    for (int h = 0; h < 2; h++)
+        for (int i = 0; i < 8; i++)
+            for (int e = 0; e < 2; e++) s_out[(16 * w + g + 8 * h) * 64 + 8 * i + 2 * t + e] = first[i][2 * h + e];
+}
