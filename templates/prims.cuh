@@ -391,7 +391,8 @@ __device__ __forceinline__ void mma_bf16_16816(float d[4], const unsigned a[4], 
 // operand registers must not change in between, which wg_keep tells the
 // compiler. Shared memory written by ordinary stores or cp.async is seen
 // by wgmma only after fence_proxy_async() in the writing thread and a
-// barrier. The portable twin computes each product, every thread its own
+// barrier (on sim, a product that reads what a thread's cp.async wrote
+// before that thread's fence fails the launch). The portable twin computes each product, every thread its own
 // elements straight from shared memory (A from its warp's registers
 // through shuffles), and adds in its own order: at once, or on sim under
 // late_async at the wait that covers it.
@@ -431,6 +432,8 @@ __device__ __forceinline__ unsigned char *wg_align(unsigned char *smem) {
 __device__ __forceinline__ void fence_proxy_async() {
 #if defined(GPTC_WGMMA_PTX)
     asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+#elif defined(GPTC_CUDA_EMU_H)
+    gptc_emu::proxy_fence();
 #endif
 }
 __device__ __forceinline__ void wg_fence() {
@@ -483,6 +486,9 @@ __device__ __forceinline__ float gptc_wg_elem(gptc_wg_desc d, int r, int c) {
     const unsigned long long a = reinterpret_cast<unsigned long long>(d.start) + (unsigned)(c / 64) * d.lbo +
                                  (unsigned)(r / 8) * d.sbo + (unsigned)(r % 8) * 128u + (unsigned)(c % 64) * 2u;
     const unsigned long long s = a ^ (((a >> 7) & 7ull) << 4);
+#if defined(GPTC_CUDA_EMU_H)
+    gptc_emu::proxy_read(reinterpret_cast<const void *>(s));
+#endif
     return __bfloat162float(*reinterpret_cast<const __nv_bfloat16 *>(s));
 }
 

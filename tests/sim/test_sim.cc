@@ -435,6 +435,41 @@ void test_wgmma_late_finds_early_reads() {
         }
 }
 
+// Tiles a thread's cp.async wrote, read by a warpgroup product: right after
+// that thread's fence_proxy_async; without it the launch fails, naming the
+// byte and the thread, in every scheduling mode.
+void test_wgmma_needs_the_proxy_fence() {
+    std::vector<uint16_t> a(64 * 128), bt(64 * 128), la(64 * 128), lbt(64 * 128);
+    for (auto *m : {&a, &bt})
+        for (auto &x : *m) x = ref_bf16_rn(bits(rnd_unit()));
+    // the layout: chunk c of row r of a 64-column block at c ^ (r % 8)
+    for (int r = 0; r < 64; r++)
+        for (int c = 0; c < 128; c++) {
+            const int at = (c / 64) * 64 * 64 + r * 64 + ((((c % 64) >> 3) ^ (r & 7)) << 3) + (c & 7);
+            la[at] = a[r * 128 + c];
+            lbt[at] = bt[r * 128 + c];
+        }
+    for (int fence = 0; fence < 2; fence++)
+        for (const GptcSimOptions &o : {opts(0, 1), opts_late(11)}) {
+            std::vector<float> s(64 * 64, NAN);
+            int rc = run(gptc_sim_wgmma_fenced, config({1, 1, 1}, {128, 1, 1}, 2 * 64 * 128 * 2 + 1024, o),
+                         (const void *)la.data(), (const void *)lbt.data(), s.data(), fence);
+            if (!fence) {
+                EXPECT(rc == GPTC_SIM_ERR_KERNEL && contains(gptc_sim_last_error(), "with no fence_proxy_async"),
+                       "no fence, late %d: rc %d, %s", o.late_async, rc, gptc_sim_last_error());
+                continue;
+            }
+            EXPECT(rc == GPTC_SIM_OK, "late %d: %s", o.late_async, gptc_sim_last_error());
+            for (int i = 0; i < 64; i++)
+                for (int j = 0; j < 64; j++) {
+                    double want = 0;
+                    for (int k = 0; k < 128; k++) want += bf16_value(a[i * 128 + k]) * bf16_value(bt[j * 128 + k]);
+                    EXPECT(fabs(s[i * 64 + j] - want) < 1e-4, "s[%d][%d] = %g, expected %g", i, j, s[i * 64 + j],
+                           want);
+                }
+        }
+}
+
 void test_movmatrix() {
     std::vector<uint16_t> m(64), out(64, 0xffff);
     for (auto &v : m) v = ref_bf16_rn(bits(rnd_unit()));
@@ -723,6 +758,7 @@ const Test kTests[] = {
     {"mma_ldmatrix_twins", test_mma},
     {"wgmma_twins", test_wgmma},
     {"wgmma_late_finds_early_reads", test_wgmma_late_finds_early_reads},
+    {"wgmma_needs_the_proxy_fence", test_wgmma_needs_the_proxy_fence},
     {"movmatrix_transposes", test_movmatrix},
     {"math_whitelist", test_math_whitelist},
     {"special_ftz", test_special_ftz},

@@ -31,6 +31,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <mutex>
 #include <vector>
 
@@ -141,6 +142,7 @@ struct Thread {
     unsigned groups;           // cp.async groups committed
     std::vector<Product> products;  // the same for warpgroup products
     unsigned product_groups;
+    std::vector<uint32_t> unfenced;  // dynamic smem granules its copies wrote since its last proxy fence
 };
 
 struct Warp {
@@ -166,6 +168,11 @@ struct Emu {
     void (*body)(void *);
     void *ctx;
     bool random, late_async;
+    // Per 16 bytes of dynamic shared memory: 0, or 1 + the thread whose
+    // cp.async copy wrote them with no fence_proxy_async of that thread
+    // since (what wgmma, reading through the async proxy, may not see).
+    std::vector<uint16_t> unfenced;
+    size_t dyn_bytes;
     uint64_t rng;
     unsigned nthreads;
     std::vector<Thread> threads;
@@ -395,14 +402,27 @@ void wait(Thread *me) {
 [[noreturn]] void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *thread_str(const Thread *t);
 
+// Thread t's copy lands: its bytes, and where they are dynamic shared
+// memory, the mark that wgmma may not read them until t fences.
+void land(Thread *t, unsigned char *dst, const void *src, unsigned bytes, bool valid) {
+    if (valid) memcpy(dst, src, bytes);
+    else memset(dst, 0, bytes);
+    const unsigned char *lo = g_cur.dyn_smem;
+    if (dst < lo || dst >= lo + E.dyn_bytes) return;
+    const uint16_t who = (uint16_t)(t - E.threads.data() + 1);
+    for (size_t g = (size_t)(dst - lo) / 16; g <= (size_t)(dst - lo + bytes - 1) / 16; g++) {
+        if (E.unfenced[g] != who) t->unfenced.push_back((uint32_t)g);
+        E.unfenced[g] = who;
+    }
+}
+
 // Lands thread t's copies of the groups below `group`, in the order
 // issued.
 void land_copies(Thread *t, unsigned group) {
     size_t n = 0;
     for (; n < t->copies.size() && t->copies[n].group < group; n++) {
         const Copy &c = t->copies[n];
-        if (c.valid) memcpy(c.dst, c.src, c.bytes);
-        else memset(c.dst, 0, c.bytes);
+        land(t, c.dst, c.src, c.bytes, c.valid);
     }
     t->copies.erase(t->copies.begin(), t->copies.begin() + (ptrdiff_t)n);
 }
@@ -535,8 +555,7 @@ const uint32_t *exchange(Site s, unsigned mask, uint32_t value) {
 void async_copy(void *dst, const void *src, unsigned bytes, bool valid) {
     Thread *me = E.cur;
     if (!E.late_async) {
-        if (valid) memcpy(dst, src, bytes);
-        else memset(dst, 0, bytes);
+        land(me, (unsigned char *)dst, src, bytes, valid);
         return;
     }
     me->copies.push_back({(unsigned char *)dst, (const unsigned char *)src, bytes, me->groups, valid});
@@ -547,6 +566,24 @@ void async_commit() { E.cur->groups++; }
 void async_wait(unsigned pending) {
     Thread *me = E.cur;
     if (me->groups > pending) land_copies(me, me->groups - pending);
+}
+
+void proxy_fence() {
+    Thread *me = E.cur;
+    const uint16_t who = (uint16_t)(me - E.threads.data() + 1);
+    for (uint32_t g : me->unfenced)
+        if (E.unfenced[g] == who) E.unfenced[g] = 0;
+    me->unfenced.clear();
+}
+
+void proxy_read(const void *p) {
+    const unsigned char *lo = g_cur.dyn_smem, *a = (const unsigned char *)p;
+    if (a < lo || a >= lo + E.dyn_bytes) return;
+    const size_t off = (size_t)(a - lo);
+    if (const uint16_t who = E.unfenced[off / 16])
+        fail("a warpgroup product at block %s, thread %s, reads shared memory at byte %zu, which thread %s's "
+             "cp.async wrote with no fence_proxy_async of that thread since",
+             block_str(), thread_str(E.cur), off, thread_str(&E.threads[who - 1u]));
 }
 
 bool late_products() { return E.late_async; }
@@ -571,9 +608,13 @@ void late_wait(unsigned pending) {
     const unsigned below = me->product_groups - pending;
     size_t n = 0;
     while (n < me->products.size() && me->products[n].group < below) n++;
-    std::vector<Product> ready(me->products.begin(), me->products.begin() + (ptrdiff_t)n);
+    // Each runs from a copy on this stack: nothing here to leak if one
+    // fails the launch (the thread's own queue is the launch's to free).
+    for (size_t i = 0; i < n; i++) {
+        const Product p = me->products[i];
+        p.run(p.ctx);
+    }
     me->products.erase(me->products.begin(), me->products.begin() + (ptrdiff_t)n);
-    for (const Product &p : ready) p.run(p.ctx);
 }
 
 void barrier(Site s) {
@@ -690,10 +731,12 @@ void start_block() {
         t.groups = 0;
         t.products.clear();
         t.product_groups = 0;
+        t.unfenced.clear();
         E.ready[i] = &t;
     }
     E.ready_head = 0;
     E.ready_count = E.nthreads;
+    std::fill(E.unfenced.begin(), E.unfenced.end(), 0);
     for (Warp &w : E.warps) w.arrived = w.parity = 0;
     E.bar_arrived = 0;
     E.done = 0;
@@ -775,6 +818,8 @@ int launch(const char *kernel, const GptcSimLaunch *l, void (*body)(void *), voi
             g_cur.block_dim = dim3(l->block.x, l->block.y, l->block.z);
             g_cur.grid_dim = dim3(l->grid.x, l->grid.y, l->grid.z);
             g_cur.dyn_smem = (unsigned char *)dyn;
+            E.dyn_bytes = l->smem_bytes;
+            E.unfenced.assign((l->smem_bytes + 15) / 16, 0);
             run_blocks(l, smem_lo, smem_hi);
             recycle_fibers();
         }

@@ -108,6 +108,12 @@ void syncwarp(Site s, unsigned mask);
 void async_copy(void *dst, const void *src, unsigned bytes, bool valid);
 void async_commit();
 void async_wait(unsigned pending);
+// The async proxy (prims.cuh's fence_proxy_async and the wgmma twins'
+// reads): dynamic shared memory a thread's cp.async wrote is marked until
+// that thread calls proxy_fence; a product that reads a marked byte
+// (proxy_read) fails the launch, as wgmma may not see it on a GPU.
+void proxy_fence();
+void proxy_read(const void *p);
 // Warpgroup products (prims.cuh's wgmma twins) under late_async: each is
 // queued as run(ctx) with a copy of its ctx (at most LATE_CTX bytes) and
 // runs at the wait that covers its commit group, in the order issued, so

@@ -115,3 +115,32 @@ extern "C" __global__ void wgmma_early(const __nv_bfloat16 *a, const __nv_bfloat
         for (int i = 0; i < 8; i++)
             for (int e = 0; e < 2; e++) s_out[(16 * w + g + 8 * h) * 64 + 8 * i + 2 * t + e] = first[i][2 * h + e];
 }
+
+// S = A Bt^T at N = 64 with A and Bt copied into the layout by cp.async and
+// waited for, then fenced for the async proxy (fence 1) or not (fence 0, the
+// planted bug: on a GPU wgmma may read the tiles as they were before the
+// copies). a and bt are already in the layout (64 x 128 each).
+extern "C" __global__ void wgmma_fenced(const __nv_bfloat16 *a, const __nv_bfloat16 *bt, float *s_out, int fence) {
+    GPTC_DYN_SMEM(unsigned char, raw);
+    __nv_bfloat16 *sa = reinterpret_cast<__nv_bfloat16 *>(wg_align(raw)), *sb = sa + 64 * 128;
+    for (int i = (int)threadIdx.x; i < 64 * 128 / 8; i += (int)blockDim.x) {
+        cp_async_16(sa + 8 * i, a + 8 * i, true);
+        cp_async_16(sb + 8 * i, bt + 8 * i, true);
+    }
+    cp_async_commit();
+    cp_async_wait<0>();
+    if (fence) fence_proxy_async();
+    __syncthreads();
+    float s[8][4];
+    wg_fence();
+    for (int kk = 0; kk < 8; kk++)
+        wgmma_ss<64>(s, wg_desc(sa + (kk / 4) * 64 * 64 + (kk % 4) * 16, 16, 1024),
+                     wg_desc(sb + (kk / 4) * 64 * 64 + (kk % 4) * 16, 16, 1024), kk > 0);
+    wg_commit();
+    wg_wait<0>();
+    wg_keep<8>(s);
+    const int w = (int)(threadIdx.x >> 5), g = (int)(gptc_lane() >> 2), t = (int)(gptc_lane() & 3u);
+    for (int h = 0; h < 2; h++)
+        for (int i = 0; i < 8; i++)
+            for (int e = 0; e < 2; e++) s_out[(16 * w + g + 8 * h) * 64 + 8 * i + 2 * t + e] = s[i][2 * h + e];
+}
