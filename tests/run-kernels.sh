@@ -3,7 +3,9 @@
 # (models/tiny*.yaml) run on the sim executor and compared with the ref
 # executor's code on random inputs (tests/kernels/test_kernels.c says how:
 # shapes with tails, in-place outputs, guard bytes, tolerances, and a second
-# run in random thread/block order with poisoned shared memory). No GPU.
+# run in random thread/block order with poisoned shared memory and
+# asynchronous copies and products completing as late as their waits
+# allow). No GPU.
 #
 # For each tiny model, and each variant below (tiny.yaml with overrides, for
 # the template paths that no model takes; only the families it names are
