@@ -402,28 +402,45 @@ void wait(Thread *me) {
 [[noreturn]] void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *thread_str(const Thread *t);
 
+// Thread t's mark in E.unfenced.
+uint16_t unfenced_mark(const Thread *t) { return (uint16_t)(t - E.threads.data() + 1); }
+
+// The byte offset of p in dynamic shared memory, or false when it is not
+// there.
+bool dyn_offset(const void *p, size_t *off) {
+    const unsigned char *lo = g_cur.dyn_smem, *a = (const unsigned char *)p;
+    if (a < lo || a >= lo + E.dyn_bytes) return false;
+    *off = (size_t)(a - lo);
+    return true;
+}
+
+// How many of a queue's entries (in the order issued, so by group) belong
+// to the groups below `group`.
+template <class T>
+size_t below(const std::vector<T> &queue, unsigned group) {
+    size_t n = 0;
+    while (n < queue.size() && queue[n].group < group) n++;
+    return n;
+}
+
 // Thread t's copy lands: its bytes, and where they are dynamic shared
 // memory, the mark that wgmma may not read them until t fences.
 void land(Thread *t, unsigned char *dst, const void *src, unsigned bytes, bool valid) {
     if (valid) memcpy(dst, src, bytes);
     else memset(dst, 0, bytes);
-    const unsigned char *lo = g_cur.dyn_smem;
-    if (dst < lo || dst >= lo + E.dyn_bytes) return;
-    const uint16_t who = (uint16_t)(t - E.threads.data() + 1);
-    for (size_t g = (size_t)(dst - lo) / 16; g <= (size_t)(dst - lo + bytes - 1) / 16; g++) {
-        if (E.unfenced[g] != who) t->unfenced.push_back((uint32_t)g);
-        E.unfenced[g] = who;
+    size_t off;
+    if (!dyn_offset(dst, &off)) return;
+    for (size_t g = off / 16; g <= (off + bytes - 1) / 16; g++) {
+        if (E.unfenced[g] != unfenced_mark(t)) t->unfenced.push_back((uint32_t)g);
+        E.unfenced[g] = unfenced_mark(t);
     }
 }
 
 // Lands thread t's copies of the groups below `group`, in the order
 // issued.
 void land_copies(Thread *t, unsigned group) {
-    size_t n = 0;
-    for (; n < t->copies.size() && t->copies[n].group < group; n++) {
-        const Copy &c = t->copies[n];
-        land(t, c.dst, c.src, c.bytes, c.valid);
-    }
+    const size_t n = below(t->copies, group);
+    for (size_t i = 0; i < n; i++) land(t, t->copies[i].dst, t->copies[i].src, t->copies[i].bytes, t->copies[i].valid);
     t->copies.erase(t->copies.begin(), t->copies.begin() + (ptrdiff_t)n);
 }
 
@@ -570,16 +587,14 @@ void async_wait(unsigned pending) {
 
 void proxy_fence() {
     Thread *me = E.cur;
-    const uint16_t who = (uint16_t)(me - E.threads.data() + 1);
     for (uint32_t g : me->unfenced)
-        if (E.unfenced[g] == who) E.unfenced[g] = 0;
+        if (E.unfenced[g] == unfenced_mark(me)) E.unfenced[g] = 0;
     me->unfenced.clear();
 }
 
 void proxy_read(const void *p) {
-    const unsigned char *lo = g_cur.dyn_smem, *a = (const unsigned char *)p;
-    if (a < lo || a >= lo + E.dyn_bytes) return;
-    const size_t off = (size_t)(a - lo);
+    size_t off;
+    if (!dyn_offset(p, &off)) return;
     if (const uint16_t who = E.unfenced[off / 16])
         fail("a warpgroup product at block %s, thread %s, reads shared memory at byte %zu, which thread %s's "
              "cp.async wrote with no fence_proxy_async of that thread since",
@@ -605,9 +620,7 @@ void late_commit() { E.cur->product_groups++; }
 void late_wait(unsigned pending) {
     Thread *me = E.cur;
     if (me->product_groups <= pending) return;
-    const unsigned below = me->product_groups - pending;
-    size_t n = 0;
-    while (n < me->products.size() && me->products[n].group < below) n++;
+    const size_t n = below(me->products, me->product_groups - pending);
     // Each runs from a copy on this stack: nothing here to leak if one
     // fails the launch (the thread's own queue is the launch's to free).
     for (size_t i = 0; i < n; i++) {
