@@ -136,7 +136,16 @@
  *           load), THREADS, MIN_BLOCKS (the blocks per SM that
  *           __launch_bounds__ asks ptxas to leave registers for: a tuning
  *           knob that changes register allocation, never the arithmetic),
- *           FWD_MMA, DKDV_MMA, DQ_MMA (see Warpgroups).
+ *           FWD_MMA, DKDV_MMA, DQ_MMA (see Warpgroups). And, for each
+ *           kernel (FWD, PRE, DKDV, DQ), its name's suffix (FWD_TAG, ...)
+ *           and whether it is rendered (FWD_ON, ...): each kernel reads
+ *           only some knobs (attn_fwd: TILE, FWD_KN, STAGES, FWD_MMA,
+ *           MIN_BLOCKS; attn_bwd_pre: TILE, MIN_BLOCKS; attn_bwd_dkdv:
+ *           TILE, DKDV_QN, DQ_SRC, STAGES, DKDV_MMA, MIN_BLOCKS;
+ *           attn_bwd_dq: TILE, DQ_KN, DQ_SRC, STAGES, DQ_MMA, MIN_BLOCKS),
+ *           so tuning variants that differ elsewhere share it, under one
+ *           name, compiled once (compiler/tune/space.c; a test compiles
+ *           such pairs and compares their PTX).
  */
 #include "prims.cuh"
 #include "vec.cuh"
@@ -695,15 +704,18 @@ __device__ __forceinline__ void fwd(__nv_bfloat16 *y, float *lse, const __nv_bfl
 
 }  // namespace attn_{{SUFFIX}}
 
+#if {{FWD_ON}}
 extern "C" __global__ void __launch_bounds__({{THREADS}}, {{MIN_BLOCKS}})
-attn_fwd_{{SUFFIX}}(__nv_bfloat16 *y, float *lse, const __nv_bfloat16 *q, const __nv_bfloat16 *k,
+attn_fwd_{{FWD_TAG}}(__nv_bfloat16 *y, float *lse, const __nv_bfloat16 *q, const __nv_bfloat16 *k,
                     const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int rows) {
     using namespace attn_{{SUFFIX}};
     fwd<FWD_MMA>(y, lse, q, k, v, doc_start, window_blocks, rows);
 }
+#endif
 
+#if {{PRE_ON}}
 extern "C" __global__ void __launch_bounds__({{THREADS}}, {{MIN_BLOCKS}})
-attn_bwd_pre_{{SUFFIX}}(float *delta, const __nv_bfloat16 *dy, const __nv_bfloat16 *y, int rows) {
+attn_bwd_pre_{{PRE_TAG}}(float *delta, const __nv_bfloat16 *dy, const __nv_bfloat16 *y, int rows) {
     using namespace attn_{{SUFFIX}};
     const int h = (int)blockIdx.y, j = (int)threadIdx.x % PRE_TPR;
     for (int r0 = 0; r0 < TILE; r0 += THREADS / PRE_TPR) {
@@ -725,6 +737,7 @@ attn_bwd_pre_{{SUFFIX}}(float *delta, const __nv_bfloat16 *dy, const __nv_bfloat
         if (row < rows && j == 0) delta[(long long)h * rows + row] = acc;
     }
 }
+#endif
 
 namespace attn_{{SUFFIX}} {
 
@@ -946,14 +959,16 @@ __device__ __forceinline__ void dkdv(__nv_bfloat16 *dk, __nv_bfloat16 *dv, __nv_
 
 }  // namespace attn_{{SUFFIX}}
 
+#if {{DKDV_ON}}
 extern "C" __global__ void __launch_bounds__({{THREADS}}, {{MIN_BLOCKS}})
-attn_bwd_dkdv_{{SUFFIX}}(__nv_bfloat16 *dk, __nv_bfloat16 *dv, __nv_bfloat16 *ds, const __nv_bfloat16 *dy,
+attn_bwd_dkdv_{{DKDV_TAG}}(__nv_bfloat16 *dk, __nv_bfloat16 *dv, __nv_bfloat16 *ds, const __nv_bfloat16 *dy,
                          const float *lse, const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k,
                          const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int ds_slots,
                          int rows) {
     using namespace attn_{{SUFFIX}};
     dkdv<DKDV_MMA>(dk, dv, ds, dy, lse, delta, q, k, v, doc_start, window_blocks, ds_slots, rows);
 }
+#endif
 
 namespace attn_{{SUFFIX}} {
 
@@ -1103,10 +1118,12 @@ __device__ __forceinline__ void dq_any(__nv_bfloat16 *dq, const __nv_bfloat16 *d
 
 }  // namespace attn_{{SUFFIX}}
 
+#if {{DQ_ON}}
 extern "C" __global__ void __launch_bounds__({{THREADS}}, {{MIN_BLOCKS}})
-attn_bwd_dq_{{SUFFIX}}(__nv_bfloat16 *dq, const __nv_bfloat16 *ds, const __nv_bfloat16 *dy, const float *lse,
+attn_bwd_dq_{{DQ_TAG}}(__nv_bfloat16 *dq, const __nv_bfloat16 *ds, const __nv_bfloat16 *dy, const float *lse,
                        const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v,
                        const int *doc_start, int window_blocks, int ds_slots, int rows) {
     using namespace attn_{{SUFFIX}};
     dq_any<DQ_SRC, DQ_MMA>(dq, ds, dy, lse, delta, q, k, v, doc_start, window_blocks, ds_slots, rows);
 }
+#endif

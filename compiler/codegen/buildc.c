@@ -149,11 +149,15 @@ static void instance(StrBuf *out, const EmitInstance *in) {
     }
     sb_printf(out, "},\n         .nkernels = %d, .kernels = {", in->nkernels);
     for (int k = 0; k < in->nkernels; k++) {
-        sb_puts(out, k ? ",\n             {" : "\n             {");
-        c_str(out, in->kernels[k].name);
-        sb_puts(out, ", ");
-        c_str(out, in->kernels[k].args);
-        sb_printf(out, ", %d}", in->kernels[k].smem_bytes);
+        const EmitKernel *kn = &in->kernels[k];
+        sb_puts(out, k ? ",\n             {.name = " : "\n             {.name = ");
+        c_str(out, kn->name);
+        sb_puts(out, ", .stem = ");
+        c_str(out, kn->stem);
+        if (kn->key) sb_puts(out, ", .key = "), c_str(out, kn->key);
+        sb_puts(out, ",\n              .args = ");
+        c_str(out, kn->args);
+        sb_printf(out, ", .smem_bytes = %d}", kn->smem_bytes);
     }
     sb_puts(out, "}},\n");
 }

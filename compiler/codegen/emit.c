@@ -57,6 +57,7 @@ static void add_kernel(EmitInstance *in, const char *stem, const char *args) {
     char suffix[sizeof in->suffix]; /* a copy: gcc's -Wrestrict cannot tell the two fields apart */
     memcpy(suffix, in->suffix, sizeof suffix);
     snprintf(k->name, sizeof k->name, "%s_%s", stem, suffix);
+    k->stem = stem;
     k->args = args;
 }
 
@@ -388,6 +389,8 @@ static void attention(const ModelSpec *s, KernelSet *p) {
                "__nv_bfloat16 *dq, const __nv_bfloat16 *ds, const __nv_bfloat16 *dy, const float *lse, "
                "const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, "
                "const int *doc_start, int window_blocks, int ds_slots, int rows");
+    static const char *const keys[] = {"FWD", "PRE", "DKDV", "DQ"};
+    for (int k = 0; k < in->nkernels; k++) in->kernels[k].key = keys[k];
     emit_attention_smem(in);
 }
 
@@ -492,6 +495,15 @@ static bool render(const EmitInstance *in, StrBuf *out, char *err, size_t errlen
     TplArgs a;
     tpl_args_init(&a);
     tpl_set_ident(&a, "SUFFIX", in->suffix);
+    for (int k = 0; k < in->nkernels; k++) {
+        const EmitKernel *kn = &in->kernels[k];
+        if (!kn->key) continue;
+        char tag[TPL_NAME_MAX], on[TPL_NAME_MAX];
+        snprintf(tag, sizeof tag, "%s_TAG", kn->key);
+        snprintf(on, sizeof on, "%s_ON", kn->key);
+        tpl_set_ident(&a, tag, kn->name + strlen(kn->stem) + 1);
+        tpl_set_int(&a, on, !kn->off);
+    }
     for (int i = 0; i < in->nconsts; i++) {
         const EmitConst *c = &in->consts[i];
         if (c->is_float) tpl_set_float(&a, c->name, c->fvalue);
@@ -580,12 +592,16 @@ void emit_kernels_h(const KernelSet *p, const char *header, const char *source_s
     sb_puts(out, "};\n\n#endif\n");
 }
 
+void emit_sim_exports(const KernelSet *p, StrBuf *out) {
+    for (int i = 0; i < p->n; i++)
+        for (int k = 0; k < p->inst[i].nkernels; k++)
+            if (!p->inst[i].kernels[k].off) sb_printf(out, "GPTC_SIM_KERNEL(%s)\n", p->inst[i].kernels[k].name);
+}
+
 void emit_sim_cc(const KernelSet *p, const char *header, StrBuf *out) {
     sb_puts(out, header);
     /* The kernels' own source, not a copy: sim runs exactly what NVRTC
      * compiles. The include is resolved beside this file. */
     sb_puts(out, "#include \"kernels.cu\"\n\n");
-    for (int i = 0; i < p->n; i++)
-        for (int k = 0; k < p->inst[i].nkernels; k++)
-            sb_printf(out, "GPTC_SIM_KERNEL(%s)\n", p->inst[i].kernels[k].name);
+    emit_sim_exports(p, out);
 }

@@ -54,8 +54,18 @@
 #define EMIT_MAX_KERNELS 4
 #define EMIT_MAX_INSTANCES 16
 
+/* A kernel of an instance. Most templates name their kernels STEM_{{SUFFIX}}:
+ * every kernel reads every constant. A template whose kernels each read
+ * only some of them (attention: a tuning variant may change one kernel
+ * and leave the others as they were) names kernel `key` STEM_{{KEY_TAG}}
+ * and wraps it in #if {{KEY_ON}}, so that a variant's kernel that is the
+ * same code as another's keeps that one's name and is rendered once. */
 typedef struct {
     char name[64];    /* the extern "C" symbol, e.g. "x0_mix_fwd_t2_d128" */
+    const char *stem; /* the name before its suffix, e.g. "x0_mix_fwd" */
+    const char *key;  /* the template's placeholder prefix for this kernel
+                         (name and switch), e.g. "FWD"; NULL: by SUFFIX */
+    bool off;         /* rendered out (#if 0): compiled in another program */
     const char *args; /* its parameters in order, for kernels.h */
     int smem_bytes;   /* dynamic shared memory per block */
 } EmitKernel;
@@ -115,5 +125,9 @@ void emit_kernels_h(const KernelSet *p, const char *header, const char *source_s
 /* kernels_sim.cc: includes the kernels.cu beside it and exports each kernel
  * NAME to C as gptc_sim_NAME (runtime/device/sim/sim.h), in kernels.h's order. */
 void emit_sim_cc(const KernelSet *p, const char *header, StrBuf *out);
+
+/* kernels_sim.cc's exports alone: a GPTC_SIM_KERNEL line for each kernel
+ * of p that is rendered (not off). */
+void emit_sim_exports(const KernelSet *p, StrBuf *out);
 
 #endif

@@ -7,14 +7,12 @@
 #include <string.h>
 
 bool bind_kernel(const KernelSet *ks, const char *stem, int width, PlanStep *st) {
-    size_t n = strlen(stem);
     for (int i = 0; i < ks->n; i++) {
         const EmitInstance *in = &ks->inst[i];
         if (width && in->width != width) continue;
         for (int k = 0; k < in->nkernels; k++) {
-            const char *name = in->kernels[k].name;
-            if (strncmp(name, stem, n) || name[n] != '_' || strcmp(name + n + 1, in->suffix)) continue;
-            snprintf(st->kernel, sizeof st->kernel, "%s", name);
+            if (strcmp(in->kernels[k].stem, stem)) continue;
+            snprintf(st->kernel, sizeof st->kernel, "%s", in->kernels[k].name);
             st->kinst = i, st->kidx = k;
             return true;
         }

@@ -23,13 +23,16 @@
 
 /* The variants of ins[0..n) (instances of `rules`, tune_apply'd; all but
  * each rule, or with ok_only those still TUNE_OK) grouped into kernel sets,
- * one program each: as many sets as NVRTC workers here (more where a set
- * would hold more than EMIT_MAX_INSTANCES), the k-th variant in set k mod
- * sets; the same variants group alike on a machine, so its compile cache
- * answers. where[i][j] (when not NULL) is the set of ins[i]'s variant j.
- * Returns how many sets, or -1 when more than max would be needed. */
+ * one program each, every kernel rendered once: a variant's kernel that
+ * the rules or an earlier variant name already is off (EmitKernel.off),
+ * and a variant with all its kernels off is in no set. As many sets as
+ * NVRTC workers here (more where a set would hold more than
+ * EMIT_MAX_INSTANCES), each variant in the one that renders fewest
+ * kernels so far; the same variants group alike on a machine, so its
+ * compile cache answers. Returns how many sets, or -1 with err (more than
+ * max would be needed, or no memory). */
 int tune_variant_sets(const KernelSet *rules, const TuneInstance *ins, int n, bool ok_only, KernelSet *sets, int max,
-                      int (*where)[TUNE_MAX_CANDIDATES]);
+                      char *err, size_t errlen);
 
 /* Why ptxas's report `r` rules out kernel k at `threads` threads per block
  * with `min_blocks` of them asked for per SM (written into buf), or NULL

@@ -217,8 +217,35 @@ static void set_const(EmitInstance *in, const char *name, long long value) {
         if (!strcmp(in->consts[i].name, name)) in->consts[i].value = value;
 }
 
+/* The tag of the knobs attention's kernel `key` reads (templates/
+ * attention.cu's Placeholders): s is dQ's source, p the stages, g the
+ * products' form. */
+static void attention_tag(const char *key, TuneKnobs k, char *out, size_t cap) {
+    if (!strcmp(key, "FWD")) snprintf(out, cap, "_t%df%dm%dp%dg%d", k.tile, k.fwd_kn, k.minb, k.stages, k.fwd_mma);
+    else if (!strcmp(key, "PRE")) snprintf(out, cap, "_t%dm%d", k.tile, k.minb);
+    else if (!strcmp(key, "DKDV"))
+        snprintf(out, cap, "_t%dk%dm%ds%dp%dg%d", k.tile, k.dkdv_qn, k.minb, k.dq_src, k.stages, k.dkdv_mma);
+    else snprintf(out, cap, "_t%dq%dm%ds%dp%dg%d", k.tile, k.dq_kn, k.minb, k.dq_src, k.stages, k.dq_mma);
+}
+
+/* Attention's kernel names under k: a kernel whose knobs are the rule's
+ * keeps the rule's name (it is the rule's kernel); the others take their
+ * own knobs' tag, which variants that differ only in another kernel's
+ * knobs share. */
+static void attention_names(EmitInstance *in, TuneKnobs rule, TuneKnobs k) {
+    for (int i = 0; i < in->nkernels; i++) {
+        EmitKernel *kn = &in->kernels[i];
+        char now[32], was[32];
+        attention_tag(kn->key, k, now, sizeof now);
+        attention_tag(kn->key, rule, was, sizeof was);
+        size_t len = strlen(kn->name);
+        if (strcmp(now, was)) snprintf(kn->name + len, sizeof kn->name - len, "%s", now);
+    }
+}
+
 void tune_apply(EmitInstance *in, TuneKnobs k) {
-    if (tune_knobs_equal(k, tune_knobs(in))) return;
+    TuneKnobs rule = tune_knobs(in);
+    if (tune_knobs_equal(k, rule)) return;
     char tag[32];
     if (kind_of(in) == SPACE_ATTENTION) {
         in->rows_per_block = k.tile;
@@ -243,9 +270,13 @@ void tune_apply(EmitInstance *in, TuneKnobs k) {
     in->vec = k.vec;
     set_const(in, "THREADS", k.threads);
     set_const(in, "VEC", k.vec);
-    /* Each kernel's name is its stem, '_', the suffix: the stem stays. */
     size_t old = strlen(in->suffix);
     snprintf(in->suffix + old, sizeof in->suffix - old, "%s", tag);
+    if (kind_of(in) == SPACE_ATTENTION) {
+        attention_names(in, rule, k);
+        return;
+    }
+    /* Each kernel's name is its stem, '_', the suffix: the stem stays. */
     for (int i = 0; i < in->nkernels; i++) {
         size_t len = strlen(in->kernels[i].name);
         snprintf(in->kernels[i].name + len, sizeof in->kernels[i].name - len, "%s", tag);

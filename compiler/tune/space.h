@@ -50,7 +50,8 @@
  * A choice names its instance by family and shape (the rule's kernel-name
  * suffix, which holds every constant of the instance), so that a tuning
  * database outlives a rebuild; tune_apply renames the instance's kernels
- * for the variant, so two variants never share a symbol.
+ * for the variant, so two variants share a symbol only where it is the
+ * same kernel (attention's, whose kernels each read some of the knobs).
  */
 #ifndef GPTC_TUNE_SPACE_H
 #define GPTC_TUNE_SPACE_H
@@ -127,7 +128,10 @@ TuneKnobs tune_knobs(const EmitInstance *in);
 /* Sets the instance's knobs to k (one of its candidates): threads, vector
  * width, rows per block, the THREADS and VEC constants, and the kernel
  * names (the rule's suffix plus "_n<threads>v<vec>" when k is not the
- * rule's). */
+ * rule's; an attention kernel whose own knobs are the rule's keeps the
+ * rule's name, the others add a tag of their own knobs, so that variants
+ * name a kernel they share alike). The instance's suffix adds a tag of
+ * every knob. */
 void tune_apply(EmitInstance *in, TuneKnobs k);
 
 typedef struct {

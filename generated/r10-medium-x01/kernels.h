@@ -4,7 +4,7 @@
 #define GPTC_KERNELS_H
 
 /* SHA-256 of the kernels.cu beside this file. */
-#define GPTC_KERNELS_SOURCE_SHA256 "5b642893add97083a617d7fff4f50115a75e2b5f2f7838732c1ae2a323e12638"
+#define GPTC_KERNELS_SOURCE_SHA256 "720596249a6d67acb22dd4506ae142f244401a2e5e7b39a4e74dd2f0487ab33a"
 /* Every pointer argument of every kernel is aligned to this. */
 #define GPTC_KERNELS_ALIGN_BYTES 16
 #define GPTC_KERNELS_KERNEL_COUNT 26

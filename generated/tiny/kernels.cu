@@ -1561,7 +1561,16 @@ skip_bwd_d128_p4(__nv_bfloat16 *dsrc, float *partial, const __nv_bfloat16 *dxs, 
  *           load), THREADS, MIN_BLOCKS (the blocks per SM that
  *           __launch_bounds__ asks ptxas to leave registers for: a tuning
  *           knob that changes register allocation, never the arithmetic),
- *           FWD_MMA, DKDV_MMA, DQ_MMA (see Warpgroups).
+ *           FWD_MMA, DKDV_MMA, DQ_MMA (see Warpgroups). And, for each
+ *           kernel (FWD, PRE, DKDV, DQ), its name's suffix (FWD_TAG, ...)
+ *           and whether it is rendered (FWD_ON, ...): each kernel reads
+ *           only some knobs (attn_fwd: TILE, FWD_KN, STAGES, FWD_MMA,
+ *           MIN_BLOCKS; attn_bwd_pre: TILE, MIN_BLOCKS; attn_bwd_dkdv:
+ *           TILE, DKDV_QN, DQ_SRC, STAGES, DKDV_MMA, MIN_BLOCKS;
+ *           attn_bwd_dq: TILE, DQ_KN, DQ_SRC, STAGES, DQ_MMA, MIN_BLOCKS),
+ *           so tuning variants that differ elsewhere share it, under one
+ *           name, compiled once (compiler/tune/space.c; a test compiles
+ *           such pairs and compares their PTX).
  */
 #include "prims.cuh"
 #include "vec.cuh"
@@ -2120,13 +2129,16 @@ __device__ __forceinline__ void fwd(__nv_bfloat16 *y, float *lse, const __nv_bfl
 
 }  // namespace attn_h4_d32
 
+#if 1
 extern "C" __global__ void __launch_bounds__(128, 1)
 attn_fwd_h4_d32(__nv_bfloat16 *y, float *lse, const __nv_bfloat16 *q, const __nv_bfloat16 *k,
                     const __nv_bfloat16 *v, const int *doc_start, int window_blocks, int rows) {
     using namespace attn_h4_d32;
     fwd<FWD_MMA>(y, lse, q, k, v, doc_start, window_blocks, rows);
 }
+#endif
 
+#if 1
 extern "C" __global__ void __launch_bounds__(128, 1)
 attn_bwd_pre_h4_d32(float *delta, const __nv_bfloat16 *dy, const __nv_bfloat16 *y, int rows) {
     using namespace attn_h4_d32;
@@ -2150,6 +2162,7 @@ attn_bwd_pre_h4_d32(float *delta, const __nv_bfloat16 *dy, const __nv_bfloat16 *
         if (row < rows && j == 0) delta[(long long)h * rows + row] = acc;
     }
 }
+#endif
 
 namespace attn_h4_d32 {
 
@@ -2371,6 +2384,7 @@ __device__ __forceinline__ void dkdv(__nv_bfloat16 *dk, __nv_bfloat16 *dv, __nv_
 
 }  // namespace attn_h4_d32
 
+#if 1
 extern "C" __global__ void __launch_bounds__(128, 1)
 attn_bwd_dkdv_h4_d32(__nv_bfloat16 *dk, __nv_bfloat16 *dv, __nv_bfloat16 *ds, const __nv_bfloat16 *dy,
                          const float *lse, const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k,
@@ -2379,6 +2393,7 @@ attn_bwd_dkdv_h4_d32(__nv_bfloat16 *dk, __nv_bfloat16 *dv, __nv_bfloat16 *ds, co
     using namespace attn_h4_d32;
     dkdv<DKDV_MMA>(dk, dv, ds, dy, lse, delta, q, k, v, doc_start, window_blocks, ds_slots, rows);
 }
+#endif
 
 namespace attn_h4_d32 {
 
@@ -2528,6 +2543,7 @@ __device__ __forceinline__ void dq_any(__nv_bfloat16 *dq, const __nv_bfloat16 *d
 
 }  // namespace attn_h4_d32
 
+#if 1
 extern "C" __global__ void __launch_bounds__(128, 1)
 attn_bwd_dq_h4_d32(__nv_bfloat16 *dq, const __nv_bfloat16 *ds, const __nv_bfloat16 *dy, const float *lse,
                        const float *delta, const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v,
@@ -2535,3 +2551,4 @@ attn_bwd_dq_h4_d32(__nv_bfloat16 *dq, const __nv_bfloat16 *ds, const __nv_bfloat
     using namespace attn_h4_d32;
     dq_any<DQ_SRC, DQ_MMA>(dq, ds, dy, lse, delta, q, k, v, doc_start, window_blocks, ds_slots, rows);
 }
+#endif

@@ -4,7 +4,7 @@
 #define GPTC_KERNELS_H
 
 /* SHA-256 of the kernels.cu beside this file. */
-#define GPTC_KERNELS_SOURCE_SHA256 "ed64b39a6ca7b533ec9b2f7e399507e2388d04a93573115214cfb77ba0bfa132"
+#define GPTC_KERNELS_SOURCE_SHA256 "f9de4fbce3c182c1afe5b7e3c23b5d131ed56d3ebe8aa7068a673174c7299cbe"
 /* Every pointer argument of every kernel is aligned to this. */
 #define GPTC_KERNELS_ALIGN_BYTES 16
 #define GPTC_KERNELS_KERNEL_COUNT 26

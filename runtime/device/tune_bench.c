@@ -120,20 +120,15 @@ static bool render_variants(TuneBench *tb, char *err, size_t errlen) {
     for (int i = 0; i < tb->n; i++)
         for (int j = 1; j < tb->ins[i].n; j++)
             ok_only = ok_only || (tb->ins[i].v[j].status == TUNE_PRUNED && !strcmp(tb->ins[i].v[j].why, TUNE_NO_COMPILE));
-    int nsets = tune_variant_sets(&tb->rules->kernels, tb->ins, tb->n, ok_only, sets, TUNE_MAX_PROGRAMS, NULL);
-    if (nsets < 0) return snprintf(err, errlen, "more than %d programs of variants", TUNE_MAX_PROGRAMS), false;
+    int nsets = tune_variant_sets(&tb->rules->kernels, tb->ins, tb->n, ok_only, sets, TUNE_MAX_PROGRAMS, err, errlen);
+    if (nsets < 0) return false;
     StrBuf cc = {0};
     sb_puts(&cc, tb->rules->kernels_sim_cc);
     for (int s = 0; s < nsets; s++) {
         StrBuf src = {0};
         if (!emit_kernels(&sets[s], &src, err, errlen)) return sb_free(&src), sb_free(&cc), false;
         tb->extra[tb->nextra++] = src.data ? src.data : strdup("");
-        for (int i = 0; i < sets[s].n; i++)
-            for (int k = 0; k < sets[s].inst[i].nkernels; k++) {
-                sb_puts(&cc, "GPTC_SIM_KERNEL(");
-                sb_puts(&cc, sets[s].inst[i].kernels[k].name);
-                sb_puts(&cc, ")\n");
-            }
+        emit_sim_exports(&sets[s], &cc);
     }
     tb->sim_cc = cc.data;
     return tb->sim_cc != NULL || (snprintf(err, errlen, "out of memory"), false);
@@ -318,7 +313,37 @@ typedef struct {
     /* Per plan step, at build k and window w: how many steps of its class
      * (exec_step_class) it is timed for; 0 for the rest of its class. */
     int *times[TUNE_MAX_CANDIDATES][2];
+    /* Per plan step, at build k and window w: the class of a kernel step
+     * it times, NULL for the rest. A kernel of one name is the same code
+     * in every build (attention's variants share the kernels whose knobs
+     * they keep), so within a pass each class is launched once, by the
+     * first build that times it, and the others take its time: the memo. */
+    char **cls[TUNE_MAX_CANDIDATES][2];
+    int b_steps[TUNE_MAX_CANDIDATES]; /* build k's plan steps: cls's length */
+    struct {
+        const char *cls;
+        double ms;
+    } *memo;
+    int nmemo, memo_cap;
 } Timing;
+
+/* The time of one launch of class `cls` in this pass, or NULL. */
+static const double *memo_find(const Timing *t, const char *cls) {
+    for (int m = 0; cls && m < t->nmemo; m++)
+        if (!strcmp(t->memo[m].cls, cls)) return &t->memo[m].ms;
+    return NULL;
+}
+
+static bool memo_add(Timing *t, const char *cls, double ms) {
+    if (t->nmemo == t->memo_cap) {
+        int cap = t->memo_cap ? 2 * t->memo_cap : 64;
+        void *grown = realloc(t->memo, sizeof *t->memo * (size_t)cap);
+        if (!grown) return false;
+        t->memo = grown, t->memo_cap = cap;
+    }
+    t->memo[t->nmemo].cls = cls, t->memo[t->nmemo++].ms = ms;
+    return true;
+}
 
 /* Whether candidate index k times an instance that the optimizer's step
  * runs: one of its kernels, or a Newton-Schulz product's GEMM shape. */
@@ -358,10 +383,14 @@ static bool step_times(TuneBench *tb, Timing *t, int k, int w, char *err, size_t
             if (times[r] && step_owner(tb, b, r) == i && !strcmp(cls[r], cls[s])) first = r;
         if (ok) times[first]++;
     }
+    char **keep = ok ? calloc((size_t)n, sizeof *keep) : NULL;
+    if (ok && !keep) ok = false, snprintf(err, errlen, "out of memory");
+    for (int s = 0; ok && s < n; s++)
+        if (times[s] && b->plan.steps[s].kind == STEP_KERNEL && !(keep[s] = strdup(cls[s])))
+            ok = false, snprintf(err, errlen, "out of memory");
     free(cls);
-    if (!ok) return free(times), false;
-    t->times[k][w] = times;
-    return true;
+    t->times[k][w] = times, t->cls[k][w] = keep, t->b_steps[k] = n;
+    return ok;
 }
 
 /* Candidate index k's launches and GEMMs, each timed alone (round r < 0: a
@@ -375,12 +404,20 @@ static bool time_index(TuneBench *tb, Timing *t, int k, int w, int r, bool optim
     if (r >= 0 && g->set_timing(g, true, tb->wipe_bytes)) return snprintf(err, errlen, "timing: %s", g->err), false;
     if (!optim && !t->times[k][w] && !step_times(tb, t, k, w, err, errlen)) return false;
     int *who = malloc(sizeof(int) * 2 * (size_t)b->plan.nsteps), *count = who + b->plan.nsteps, nwho = 0;
-    if (!who) return snprintf(err, errlen, "out of memory"), false;
+    const char **cls = malloc(sizeof *cls * (size_t)b->plan.nsteps);
+    if (!who || !cls) return free(who), free(cls), snprintf(err, errlen, "out of memory"), false;
     bool ok = true;
+    double ms[TUNE_MAX_INSTANCES] = {0};
     for (int s = 0; ok && !optim && s < b->plan.nsteps; s++) {
         int i = step_owner(tb, b, s);
         if (i < 0 || t->pick[k][i] != k || !t->times[k][w][s]) continue;
+        const double *seen = r >= 0 ? memo_find(t, t->cls[k][w][s]) : NULL;
+        if (seen) {
+            ms[i] += *seen * t->times[k][w][s];
+            continue;
+        }
         count[nwho] = t->times[k][w][s];
+        cls[nwho] = t->cls[k][w][s];
         who[nwho++] = i;
         ok = tb->be.replay(tb->be.impl, s, s + 1) == 0 || failed(tb, "replaying a launch", err, errlen);
     }
@@ -391,15 +428,16 @@ static bool time_index(TuneBench *tb, Timing *t, int k, int w, int r, bool optim
         ok = (snprintf(err, errlen, "timing: %s", g->err), false);
     if (ok && r >= 0) {
         /* One entry per replayed step, in order; or the optimizer's, by name. */
-        double ms[TUNE_MAX_INSTANCES] = {0};
-        for (int e = 0; e < nlog; e++) {
+        for (int e = 0; ok && e < nlog; e++) {
             int i = e < nwho ? who[e] : owner(tb, b, log[e].name);
             if (i >= 0) ms[i] += log[e].ms * (e < nwho ? count[e] : 1);
+            if (e < nwho && cls[e] && !memo_add(t, cls[e], log[e].ms)) ok = false, snprintf(err, errlen, "out of memory");
         }
         for (int i = 0; i < tb->n; i++)
             if (t->pick[k][i] == k) *sample(t, i, k, w, r) += 1e3 * ms[i];
     }
     free(who);
+    free(cls);
     return ok;
 }
 
@@ -413,6 +451,7 @@ static bool time_index(TuneBench *tb, Timing *t, int k, int w, int r, bool optim
  * step recomputes everything else. */
 static bool pass(TuneBench *tb, Timing *t, int w, int r, int T, char *err, size_t errlen) {
     if (!train_step(tb, t->b[0], T, t->step[w], NULL, NULL, err, errlen)) return false;
+    t->nmemo = 0;
     for (int i = 0; r >= 0 && i < tb->n; i++)
         for (int k = 0; k < t->K; k++) *sample(t, i, k, w, r) = 0;
     for (int k = 0; k < t->K; k++)
@@ -492,8 +531,12 @@ int tune_bench_time(TuneBench *tb, TuneInstance *ins, const TuneBenchTiming *cfg
     }
     for (int k = 0; k < t->K; k++) {
         release(tb, t->b[k]);
-        free(t->times[k][0]), free(t->times[k][1]);
+        for (int w = 0; w < 2; w++) {
+            for (int s = 0; t->cls[k][w] && s < t->b_steps[k]; s++) free(t->cls[k][w][s]);
+            free(t->times[k][w]), free(t->cls[k][w]);
+        }
     }
+    free(t->memo);
     free(t->us);
     free(t);
     return ok ? done : -1;

@@ -22,7 +22,11 @@
  *          that do the same work (exec_step_class: one kernel and its
  *          scalar arguments, or one GEMM shape, on other layers' buffers)
  *          are timed once and counted as many times as the step runs
- *          them. After a
+ *          them, and a kernel that several candidate indices run (the
+ *          rules' attention kernels, or another variant's, where a variant
+ *          keeps that kernel's knobs: the same name is the same code) is
+ *          launched once a pass, by the first, its time counted for each.
+ *          After a
  *          warm-up (every build once, then more until warmup_s), the rounds
  *          go on to `rounds` or the budget; a variant's time is its median
  *          over the rounds at each window, weighted by the share of the

@@ -1472,14 +1472,22 @@ static void attn_dq_setup(Case *c, const GptcKernel *k, const Shape *s, Rng *r) 
     }
 }
 
+/* Whether kernels a and b were generated with the same constants (the
+ * same instance of their template). */
+static bool same_consts(const GptcKernel *a, const GptcKernel *b) {
+    if (a->nconsts != b->nconsts) return false;
+    for (int i = 0; i < a->nconsts; i++)
+        if (strcmp(a->consts[i].name, b->consts[i].name) || a->consts[i].value != b->consts[i].value) return false;
+    return true;
+}
+
 /* attn_bwd_dkdv of the same instance, as the plan runs it before
  * attn_bwd_dq: with DQ_SRC 2 it stores the dS that attn_bwd_dq reads. */
 static int attn_dq_first(Case *c, const GptcKernel *k, const Shape *s, const GptcSimOptions *opt) {
-    char name[128];
-    snprintf(name, sizeof name, "attn_bwd_dkdv_%s", k->name + strlen("attn_bwd_dq_"));
     const GptcKernel *dkdv = NULL;
     for (int i = 0; i < GPTC_KERNELS_KERNEL_COUNT; i++)
-        if (!strcmp(gptc_kernels[i].name, name)) dkdv = &gptc_kernels[i];
+        if (!strncmp(gptc_kernels[i].name, "attn_bwd_dkdv_", 14) && same_consts(&gptc_kernels[i], k))
+            dkdv = &gptc_kernels[i];
     if (!dkdv) return GPTC_SIM_ERR_CONFIG;
     void *args[] = {&c->ptr[9], &c->ptr[10], &c->ptr[1], &c->ptr[2], &c->ptr[3], &c->ptr[4], &c->ptr[5],
                     &c->ptr[6], &c->ptr[7], &c->ptr[8], &c->ints[0], &c->ints[2], &c->ints[1]};

@@ -21,6 +21,9 @@
 
 #include "compiler/codegen/arch.h"
 #include "compiler/codegen/nvrtc.h"
+#include "compiler/lang/diag.h"
+#include "compiler/lang/validate.h"
+#include "compiler/tune/space.h"
 #include "compiler/util/sha256.h"
 #include "tests/unit/test.h"
 
@@ -309,4 +312,118 @@ NVRTC_TEST(nvrtc_parallel_workers_give_identical_cubins) {
               !memcmp(out[i].cubin, out[i + 2].cubin, out[i].cubin_size));
     CHECK(out[0].cubin_size != out[1].cubin_size || memcmp(out[0].cubin, out[1].cubin, out[0].cubin_size));
     for (int i = 0; i < 4; i++) nvrtc_output_free(&out[i]);
+}
+
+/* ---- attention's kernels read only their own knobs ---- */
+
+/* How many times `word` occurs in `text`. */
+static int occurrences(const char *text, const char *word) {
+    int n = 0;
+    for (const char *p = strstr(text, word); p; p = strstr(p + 1, word)) n++;
+    return n;
+}
+
+/* `ptx` with every mangled mention of namespace attn_SUFFIX (its length,
+ * then its name) replaced by "NS", and without the globals no code reads
+ * (NVRTC keeps each namespace constant as one, whatever the kernel uses),
+ * so that two variants' programs compare by their code alone. */
+static char *ptx_code(const char *ptx, size_t n, const char *suffix) {
+    char ns[128];
+    snprintf(ns, sizeof ns, "%zuattn_%s", strlen("attn_") + strlen(suffix), suffix);
+    size_t len = strlen(ns);
+    char *all = malloc(n + 1), *o = all;
+    for (size_t i = 0; all && i < n;) {
+        if (i + len <= n && !memcmp(ptx + i, ns, len)) memcpy(o, "NS", 2), o += 2, i += len;
+        else *o++ = ptx[i++];
+    }
+    if (!all) return NULL;
+    *o = '\0';
+    char *code = malloc(strlen(all) + 1), *c = code;
+    for (char *line = all; code && *line;) {
+        char *end = strchr(line, '\n');
+        end = end ? end + 1 : line + strlen(line);
+        char *eq = strstr(line, " = "), *sym = eq;
+        while (sym && sym > line && sym[-1] != ' ') sym--;
+        bool unread = false;
+        if (!strncmp(line, ".global ", 8) && eq && eq < end) {
+            char name[256];
+            snprintf(name, sizeof name, "%.*s", (int)(eq - sym), sym);
+            unread = occurrences(all, name) == 1;
+        }
+        if (!unread) memcpy(c, line, (size_t)(end - line)), c += end - line;
+        line = end;
+    }
+    if (code) *c = '\0';
+    free(all);
+    return code;
+}
+
+/* The attention instance of tiny at head_dim 64 (where every form of its
+ * kernels exists) under knobs k, with only kernel `key` rendered. */
+static EmitInstance attention_under(TuneKnobs k, const char *key) {
+    ModelSpec s;
+    bool ok = spec_load("models/tiny.yaml", NULL, 0, &s);
+    diag_reset();
+    if (!ok) test_fail(__FILE__, __LINE__, "models/tiny.yaml loads");
+    s.model.dim = 128, s.model.heads = 2, s.model.head_dim = 64;
+    static KernelSet p;
+    emit_kernel_set(&s, &p);
+    EmitInstance in = p.inst[p.n - 1];
+    if (strcmp(in.family, "attention")) test_fail(__FILE__, __LINE__, "attention is the last instance");
+    tune_apply(&in, k);
+    for (int i = 0; i < in.nkernels; i++) in.kernels[i].off = strcmp(in.kernels[i].key, key) != 0;
+    return in;
+}
+
+/* Each pair: the same knobs for kernel `key`, others changed (same: the
+ * PTX must be the same and so the name), or one of its own changed. */
+NVRTC_TEST(attention_kernels_read_only_their_knobs) {
+    const TuneKnobs base = {.threads = 128, .vec = 8, .tile = 64, .fwd_kn = 64, .dq_kn = 32, .dkdv_qn = 32, .minb = 1,
+                            .dq_src = 2, .stages = 3, .fwd_mma = 3, .dkdv_mma = 2, .dq_mma = 2};
+    TuneKnobs fwd = base, pre = base, dkdv = base, dq = base, own = base;
+    fwd.dq_kn = 64, fwd.dkdv_qn = 64, fwd.dq_src = 1, fwd.dkdv_mma = 1, fwd.dq_mma = 1;
+    pre.fwd_kn = 128, pre.fwd_mma = 1, pre.stages = 2, pre.dq_kn = 64, pre.dkdv_qn = 16, pre.dq_src = 1,
+    pre.dkdv_mma = 1, pre.dq_mma = 1;
+    dkdv.fwd_kn = 128, dkdv.fwd_mma = 2, dkdv.dq_kn = 64, dkdv.dq_mma = 1;
+    dq.fwd_kn = 128, dq.fwd_mma = 2, dq.dkdv_qn = 64, dq.dkdv_mma = 1;
+    own.dkdv_qn = 64;
+    const struct {
+        const char *key;
+        TuneKnobs other;
+        bool same;
+    } pairs[] = {{"FWD", fwd, true}, {"PRE", pre, true}, {"DKDV", dkdv, true}, {"DQ", dq, true}, {"DKDV", own, false}};
+    enum { NPAIRS = sizeof pairs / sizeof *pairs };
+    EmitInstance in[2 * NPAIRS];
+    StrBuf src[2 * NPAIRS] = {{0}};
+    NvrtcHeader headers[NVRTC_MAX_HEADERS];
+    NvrtcJob jobs[2 * NPAIRS];
+    int nheaders = nvrtc_template_headers(headers, NVRTC_MAX_HEADERS);
+    char err[256] = "";
+    for (int i = 0; i < 2 * NPAIRS; i++) {
+        in[i] = attention_under(i % 2 ? pairs[i / 2].other : base, pairs[i / 2].key);
+        KernelSet one = {.n = 1};
+        one.inst[0] = in[i];
+        CHECK(emit_kernels(&one, &src[i], err, sizeof err));
+        jobs[i] = (NvrtcJob){"variants.cu", sb_str(&src[i]), headers, nheaders, "sm_90a", true};
+    }
+    NvrtcOutput out[2 * NPAIRS];
+    nvrtc_compile_all(jobs, 2 * NPAIRS, &(NvrtcConfig){nvrtc_workers_here(), NULL}, out);
+    for (int p = 0; p < NPAIRS; p++) {
+        const NvrtcOutput *a = &out[2 * p], *b = &out[2 * p + 1];
+        CHECK(a->ok && b->ok && a->nkernels >= 1 && b->nkernels >= 1);
+        if (!a->ok || !b->ok) continue;
+        char *pa = ptx_code(a->ptx, a->ptx_size, in[2 * p].suffix);
+        char *pb = ptx_code(b->ptx, b->ptx_size, in[2 * p + 1].suffix);
+        int k = 0;
+        while (strcmp(in[2 * p].kernels[k].key, pairs[p].key)) k++;
+        bool same_ptx = pa && pb && !strcmp(pa, pb);
+        bool same_name = !strcmp(in[2 * p].kernels[k].name, in[2 * p + 1].kernels[k].name);
+        if (same_ptx != pairs[p].same || same_name != pairs[p].same)
+            printf("  %s: PTX %s, names %s and %s\n", pairs[p].key, same_ptx ? "same" : "differs",
+                   in[2 * p].kernels[k].name, in[2 * p + 1].kernels[k].name);
+        CHECK(same_ptx == pairs[p].same && same_name == pairs[p].same);
+        free(pa);
+        free(pb);
+    }
+    for (int i = 0; i < 2 * NPAIRS; i++) nvrtc_output_free(&out[i]), sb_free(&src[i]);
 }

@@ -111,11 +111,15 @@ static void check_spaces(const char *model) {
             KernelSet one = {.n = 1};
             one.inst[0] = *in;
             tune_apply(&one.inst[0], c[j].knobs);
-            CHECK(strcmp(one.inst[0].kernels[0].name, in->kernels[0].name) != 0);
+            /* Its own namespace, and a kernel of its own (attention's
+             * others may keep the rule's: tune_variant_sets' test). */
+            int own = 0;
+            for (int k = 0; k < in->nkernels; k++) own += strcmp(one.inst[0].kernels[k].name, in->kernels[k].name) != 0;
+            CHECK(strcmp(one.inst[0].suffix, in->suffix) != 0 && own >= 1 && (attention || own == in->nkernels));
             StrBuf code = {0};
             char err[512];
             CHECK(emit_kernels(&one, &code, err, sizeof err));
-            CHECK(strstr(sb_str(&code), one.inst[0].kernels[0].name) != NULL);
+            for (int k = 0; k < in->nkernels; k++) CHECK(strstr(sb_str(&code), one.inst[0].kernels[k].name) != NULL);
             sb_free(&code);
         }
     }
@@ -126,10 +130,21 @@ TEST(tune_spaces_start_at_the_rule_and_render) {
     check_spaces("models/r10-medium-x01.yaml");
 }
 
-/* The variants' programs: every variant in one, dealt out in turn over as
- * many programs as NVRTC workers here (more where EMIT_MAX_INSTANCES per
- * program needs them), and the same grouping twice. */
-TEST(tune_variant_sets_spread_over_the_workers) {
+/* The number of times kernel `name` is rendered (on) in sets[0..n). */
+static int rendered(const KernelSet *sets, int n, const char *name) {
+    int count = 0;
+    for (int c = 0; c < n; c++)
+        for (int i = 0; i < sets[c].n; i++)
+            for (int k = 0; k < sets[c].inst[i].nkernels; k++)
+                count += !sets[c].inst[i].kernels[k].off && !strcmp(sets[c].inst[i].kernels[k].name, name);
+    return count;
+}
+
+/* The variants' programs: every kernel of every variant rendered exactly
+ * once, in one of as many programs as NVRTC workers here (more where
+ * EMIT_MAX_INSTANCES per program needs them), or the rules' own; attention's
+ * variants share most of theirs; and the same grouping twice. */
+TEST(tune_variant_sets_render_each_kernel_once) {
     ModelSpec s;
     if (!load("models/r10-medium-x01.yaml", &s)) {
         CHECK(!"the model loads");
@@ -137,30 +152,49 @@ TEST(tune_variant_sets_spread_over_the_workers) {
     }
     static KernelSet rules, sets[TUNE_MAX_PROGRAMS], again[TUNE_MAX_PROGRAMS];
     static TuneInstance ins[EMIT_MAX_INSTANCES];
-    static int where[EMIT_MAX_INSTANCES][TUNE_MAX_CANDIDATES];
     emit_kernel_set(&s, &rules);
-    int n = 0, total = 0;
+    int n = 0, total = 0, kernels = 0, attn = 0, attn_kernels = 0;
     for (int i = 0; i < rules.n; i++) {
         tune_instance_init(&ins[n], i, &rules.inst[i]);
         if (ins[n].n > 1) total += ins[n++].n - 1;
     }
-    int nsets = tune_variant_sets(&rules, ins, n, false, sets, TUNE_MAX_PROGRAMS, where), workers = nvrtc_workers_here();
-    int want = total < workers ? total : workers;
-    if (want * EMIT_MAX_INSTANCES < total) want = (total + EMIT_MAX_INSTANCES - 1) / EMIT_MAX_INSTANCES;
+    char err[256] = "";
+    int nsets = tune_variant_sets(&rules, ins, n, false, sets, TUNE_MAX_PROGRAMS, err, sizeof err);
+    int workers = nvrtc_workers_here(), instances = 0, on = 0, attn_on = 0;
+    for (int c = 0; c < nsets; c++) {
+        CHECK(sets[c].n >= 1 && sets[c].n <= EMIT_MAX_INSTANCES);
+        instances += sets[c].n;
+        for (int i = 0; i < sets[c].n; i++)
+            for (int k = 0; k < sets[c].inst[i].nkernels; k++) {
+                on += !sets[c].inst[i].kernels[k].off;
+                attn_on += !sets[c].inst[i].kernels[k].off && !strcmp(sets[c].inst[i].family, "attention");
+            }
+    }
+    int want = instances < workers ? instances : workers;
+    if (want * EMIT_MAX_INSTANCES < instances) want = (instances + EMIT_MAX_INSTANCES - 1) / EMIT_MAX_INSTANCES;
     CHECK(total > 100 && nsets == want);
-    int seen = 0;
-    for (int i = 0; nsets > 0 && i < n; i++)
-        for (int j = 1; j < ins[i].n; j++, seen++) {
-            int c = where[i][j], k = seen / nsets;
-            CHECK(c == seen % nsets && k < sets[c].n && sets[c].n <= EMIT_MAX_INSTANCES);
-            if (c == seen % nsets && k < sets[c].n)
-                CHECK(!strcmp(sets[c].inst[k].family, rules.inst[ins[i].inst].family) &&
-                      tune_knobs_equal(tune_knobs(&sets[c].inst[k]), ins[i].v[j].knobs));
+    for (int i = 0; i < n; i++)
+        for (int j = 1; j < ins[i].n; j++) {
+            const EmitInstance *rule = &rules.inst[ins[i].inst];
+            EmitInstance in = *rule;
+            tune_apply(&in, ins[i].v[j].knobs);
+            bool attention = !strcmp(in.family, "attention");
+            attn += attention;
+            for (int k = 0; k < in.nkernels; k++, kernels++) {
+                attn_kernels += attention;
+                bool is_rule = false;
+                for (int r = 0; r < rule->nkernels; r++) is_rule = is_rule || !strcmp(rule->kernels[r].name, in.kernels[k].name);
+                CHECK(rendered(sets, nsets, in.kernels[k].name) == (is_rule ? 0 : 1));
+                CHECK(!is_rule || attention); /* other families' kernels all read threads and vec */
+            }
         }
-    CHECK(seen == total);
-    CHECK(tune_variant_sets(&rules, ins, n, false, again, TUNE_MAX_PROGRAMS, NULL) == nsets &&
+    /* r10's attention: 4 kernels a variant, of which fewer than a third
+     * are its own. */
+    CHECK(attn > 100 && attn_on < attn_kernels / 3 && on - attn_on == kernels - attn_kernels);
+    CHECK(tune_variant_sets(&rules, ins, n, false, again, TUNE_MAX_PROGRAMS, err, sizeof err) == nsets &&
           !memcmp(sets, again, sizeof(KernelSet) * (size_t)nsets));
-    printf("  tune: r10's %d variants in %d programs (%d NVRTC workers here)\n", total, nsets, workers);
+    printf("  tune: r10's %d variants render %d kernels, not %d (attention's %d: %d), in %d programs (%d NVRTC "
+           "workers here)\n", total, on, kernels, attn, attn_on, nsets, workers);
 }
 
 /* A choice for every tuned instance of s: its candidate `pick` counted
@@ -740,6 +774,106 @@ TEST(tune_gemm_gate_drops_a_planted_wrong_algorithm_on_sim) {
                 if (bad) printf("  tune: planted split-K 4 on %s: %s\n", ins[i].shape, ins[i].v[j].why);
             }
         CHECK(planted == 2 && wrong == 2);
+    }
+    tune_bench_close(tb);
+    model_build_free(rules);
+}
+
+/* Launches by kernel name while the device times them (the timing's
+ * replays), counted around the device's own calls. */
+static struct {
+    char name[64];
+    int n;
+} launched[16];
+static int nlaunched;
+static bool timing_now;
+static int (*real_launch)(Gpu *, const char *, const GpuLaunch *, void **);
+static int (*real_set_timing)(Gpu *, bool, size_t);
+
+static int counted_set_timing(Gpu *g, bool on, size_t wipe) {
+    timing_now = on;
+    return real_set_timing(g, on, wipe);
+}
+
+static int counted_launch(Gpu *g, const char *name, const GpuLaunch *l, void **args) {
+    int i = 0;
+    while (timing_now && i < nlaunched && strcmp(launched[i].name, name)) i++;
+    if (timing_now && i == nlaunched && nlaunched < 16) snprintf(launched[nlaunched++].name, sizeof launched[0].name, "%s", name);
+    if (timing_now && i < nlaunched) launched[i].n++;
+    return real_launch(g, name, l, args);
+}
+
+static int launches_of(const char *name) {
+    for (int i = 0; i < nlaunched; i++)
+        if (!strcmp(launched[i].name, name)) return launched[i].n;
+    return 0;
+}
+
+/* The variant of attention instance `in` that is the rule but for one
+ * streamed tile (its index among ins' candidates). */
+static int attention_variant(const TuneInstance *ti, int fwd_kn, int dkdv_qn) {
+    TuneKnobs want = ti->v[0].knobs;
+    want.fwd_kn = fwd_kn, want.dkdv_qn = dkdv_qn;
+    for (int j = 1; j < ti->n; j++)
+        if (tune_knobs_equal(ti->v[j].knobs, want)) return j;
+    return -1;
+}
+
+/* Timing attention's variants: a kernel that several of them share with
+ * the rules (all but the one whose knobs they change) is launched once per
+ * pass, not once per variant, and each variant still gets a time. */
+TEST(tune_timing_launches_a_shared_kernel_once_on_sim) {
+    ModelSpec s;
+    if (!load("models/tiny.yaml", &s)) {
+        CHECK(!"the model loads");
+        return;
+    }
+    char err[4096];
+    static TuneInstance ins[1];
+    ModelBuild *rules = model_build(&s, err, sizeof err);
+    int a = rules ? rules->kernels.n - 1 : 0;
+    CHECK(rules && !strcmp(rules->kernels.inst[a].family, "attention"));
+    if (!rules) return;
+    tune_instance_init(&ins[0], a, &rules->kernels.inst[a]);
+    const TuneKnobs rule = ins[0].v[0].knobs;
+    int dkdv = attention_variant(&ins[0], rule.fwd_kn, rule.dkdv_qn / 2);
+    int fwd = attention_variant(&ins[0], rule.fwd_kn / 2, rule.dkdv_qn);
+    CHECK(dkdv > 0 && fwd > 0);
+    if (dkdv <= 0 || fwd <= 0) {
+        model_build_free(rules);
+        return;
+    }
+    const TuneVariant one = ins[0].v[dkdv], other = ins[0].v[fwd];
+    ins[0].v[1] = one, ins[0].v[2] = other, ins[0].n = 3;
+    TuneBench *tb = tune_bench_open(rules, ins, 1, "sim", 128, err, sizeof err);
+    CHECK(tb != NULL);
+    Gpu *g = tb ? tune_bench_gpu(tb) : NULL;
+    if (g) {
+        real_launch = g->launch, real_set_timing = g->set_timing;
+        g->launch = counted_launch, g->set_timing = counted_set_timing;
+        nlaunched = 0;
+        TuneBenchTiming cfg = {.rounds = 2, .margin = 0.02, .T = 128};
+        int rounds = tune_bench_time(tb, ins, &cfg, err, sizeof err);
+        g->launch = real_launch, g->set_timing = real_set_timing;
+        if (rounds != 2) printf("  tune: %s\n", err);
+        CHECK(rounds == 2);
+        EmitInstance v[3];
+        for (int j = 0; j < 3; j++) {
+            v[j] = rules->kernels.inst[a];
+            tune_apply(&v[j], ins[0].v[j].knobs);
+            CHECK(ins[0].v[j].median_us > 0);
+        }
+        /* attn_fwd: the rule's (shared by the dkdv variant) and the fwd
+         * variant's, as often each; attn_bwd_dkdv likewise; attn_bwd_pre
+         * and attn_bwd_dq, all three variants' one kernel. */
+        int rule_fwd = launches_of(v[0].kernels[0].name), rule_dkdv = launches_of(v[0].kernels[2].name);
+        CHECK(!strcmp(v[1].kernels[0].name, v[0].kernels[0].name) && strcmp(v[2].kernels[0].name, v[0].kernels[0].name));
+        CHECK(!strcmp(v[2].kernels[2].name, v[0].kernels[2].name) && strcmp(v[1].kernels[2].name, v[0].kernels[2].name));
+        CHECK(rule_fwd > 0 && rule_fwd == launches_of(v[2].kernels[0].name));
+        CHECK(rule_dkdv > 0 && rule_dkdv == launches_of(v[1].kernels[2].name));
+        CHECK(nlaunched == 6);
+        printf("  tune: 3 attention variants timed with %d launches of the shared attn_fwd and %d of attn_bwd_dkdv\n",
+               rule_fwd, rule_dkdv);
     }
     tune_bench_close(tb);
     model_build_free(rules);
