@@ -89,9 +89,9 @@ expect 0 "gptc tune of six rounds, the slow variants cut after five" "wrong slow
     pass "... every variant timed or cut, with its time; the rule timed to the end" ||
     fail "the six rounds' database" "$(cat "$tmp/cut.db")"
 expect 0 "a budget that runs out before the first round" "the budget ran out after 0 of 1 rounds" -- \
-    "$bin" tune "${timed[@]}" --only gemm --budget 0.001 --db "$tmp/budget.db"
-! grep -q '^candidate gemm .* ok' "$tmp/budget.db" && grep -q '^candidate gemm .* untimed$' "$tmp/budget.db" &&
-    ! grep '^choice gemm' "$tmp/budget.db" | grep -qv 'algo=default$' &&
+    "$bin" tune "${timed[@]}" --only rmsnorm --budget 0.001 --db "$tmp/budget.db"
+! grep -q '^candidate rmsnorm .* ok' "$tmp/budget.db" && grep -q '^candidate rmsnorm .* untimed$' "$tmp/budget.db" &&
+    grep -q '^choice rmsnorm [0-9a-f]* d128 threads=256 vec=8$' "$tmp/budget.db" &&
     pass "... leaves every variant untimed and the rule chosen" || fail "the budget's database" "$(cat "$tmp/budget.db")"
 expect 0 "gptc compile --report --db: each GEMM shape's algorithm and speed-up" "gemm             m128_n512_k128_nn_hhh_b0" -- \
     "$bin" compile models/tiny.yaml --db "$tmp/timed.db" --report --no-compile -o "$tmp/gen-gemm-report"

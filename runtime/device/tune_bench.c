@@ -33,6 +33,7 @@ struct TuneBench {
     int *ids, *tgt;
     size_t wipe_bytes;
     float *start; /* the gate's weights, once made (a model's init is slow) */
+    bool at_start; /* the executor holds them and a zero optimizer state */
     int *gemm_owner; /* per plan step: the GEMM instance that runs it, or -1 */
     bool in_ns[TUNE_MAX_INSTANCES]; /* a GEMM shape that Newton-Schulz runs */
 };
@@ -215,9 +216,26 @@ static bool train_step(TuneBench *tb, const ModelBuild *b, int T, int step, doub
     be->backward(be->impl);
     if (gate && !(gate->grads = gate_copy(be->grads(be->impl), be->num_params(be->impl))))
         return failed(tb, "reading the gradients", err, errlen);
+    tb->at_start = false;
     if (be->step(be->impl, step)) return failed(tb, "an optimizer step", err, errlen);
     if (loss) *loss = l;
     return true;
+}
+
+/* A gate round's forward and backward passes under build b from the
+ * gate's start, without a step: the loss and the executor's own host copy
+ * of the gradients. Neither the weights nor the optimizer state move, so
+ * the next such round needs no fresh start. */
+static bool gate_grads(TuneBench *tb, const ModelBuild *b, int T, GateStep *out, char *err, size_t errlen) {
+    Backend *be = &tb->be;
+    if (be->use_build(be->impl, b)) return failed(tb, "switching to a variant", err, errlen);
+    out->loss = be->forward(be->impl, tb->ids, tb->tgt, T, 0, false);
+    if (!isfinite(out->loss)) return failed(tb, "a forward pass", err, errlen);
+    be->backward(be->impl);
+    out->n = be->num_params(be->impl);
+    out->grads = be->grads(be->impl);
+    out->borrowed = true;
+    return out->grads || failed(tb, "reading the gradients", err, errlen);
 }
 
 /* Frees a build the executor may be running, which goes back to the
@@ -244,20 +262,8 @@ static bool gate_start(TuneBench *tb, const ModelBuild *b, char *err, size_t err
     int ns = be->state(be->impl, st, 3);
     for (int j = 0; j < ns; j++) memset(st[j].data, 0, sizeof(float) * st[j].count);
     if (ns < 0 || be->set_state(be->impl, st, ns)) return failed(tb, "zeroing the optimizer state", err, errlen);
+    tb->at_start = true;
     return true;
-}
-
-bool tune_bench_gate_step(TuneBench *tb, const int *pick, int T, GateStep *out, char *err, size_t errlen) {
-    memset(out, 0, sizeof *out);
-    ModelBuild *b = build_for(tb, pick, err, errlen);
-    bool ok = b && gate_start(tb, b, err, errlen) && train_step(tb, b, T, 0, &out->loss, out, err, errlen);
-    if (ok) {
-        out->n = tb->be.num_params(tb->be.impl);
-        out->params = gate_copy(tb->be.params(tb->be.impl), out->n);
-        if (!out->params) ok = failed(tb, "reading the parameters", err, errlen);
-    }
-    release(tb, b);
-    return ok;
 }
 
 /* ---- timing ---------------------------------------------------------------- */
@@ -300,6 +306,33 @@ static bool in_optimizer(const ModelBuild *b, int inst) {
     for (int i = 0; inst >= 0 && i < b->optim.nlaunches; i++)
         if (build_optim_kernel(b, b->optim.launches[i].op).inst == inst) return true;
     return false;
+}
+
+/* Whether pick (NULL: the rules) runs a variant of an instance the
+ * optimizer's step runs: a kernel of it, or a Newton-Schulz GEMM shape. */
+static bool picks_optimizer(const TuneBench *tb, const int *pick) {
+    for (int i = 0; pick && i < tb->n; i++)
+        if (pick[i] && (in_optimizer(tb->rules, tb->ins[i].inst) || tb->in_ns[i])) return true;
+    return false;
+}
+
+bool tune_bench_gate_step(TuneBench *tb, const int *pick, int T, GateStep *out, char *err, size_t errlen) {
+    memset(out, 0, sizeof *out);
+    ModelBuild *b = build_for(tb, pick, err, errlen);
+    /* The rules' step, and a round with an optimizer variant, go through
+     * the optimizer's step to compare the parameters after it; any other
+     * round stops after the backward pass (tune_gate.h). */
+    bool step = !pick || picks_optimizer(tb, pick);
+    bool ok = b && ((!step && tb->at_start) || gate_start(tb, b, err, errlen));
+    if (ok && !step) ok = gate_grads(tb, b, T, out, err, errlen);
+    else if (ok) ok = train_step(tb, b, T, 0, &out->loss, out, err, errlen);
+    if (ok && step) {
+        out->n = tb->be.num_params(tb->be.impl);
+        out->params = gate_copy(tb->be.params(tb->be.impl), out->n);
+        if (!out->params) ok = failed(tb, "reading the parameters", err, errlen);
+    }
+    release(tb, b);
+    return ok;
 }
 
 typedef struct {

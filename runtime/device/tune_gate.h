@@ -3,8 +3,10 @@
  * a training step under it matches the same step under the rules: the same
  * initial weights (seed 1234, every one random: the recipe's zero head and
  * projections would hide most kernels from a first step), the same tokens, one forward, backward and
- * optimizer step on an executor (sim, or a GPU), then the loss and every
- * parameter compared.
+ * optimizer step on an executor (sim, or a GPU), then the loss, every
+ * gradient and every parameter compared (on the tuner's bench, a round
+ * that runs no variant of an optimizer kernel stops after the backward
+ * pass: see GateStep).
  *
  * Knobs that keep the order of every sum (space.h) must give the rules'
  * bits exactly (the loss, every gradient and every parameter). Knobs that
@@ -36,11 +38,18 @@
 #define GATE_GEMM_F32_REL 1e-5
 #define GATE_GEMM_BF16_REL 4e-3
 
+/* A step to compare. A gate round whose variants include no kernel the
+ * optimizer runs stops after the backward pass (tune_bench.h): with the
+ * optimizer at its rules, the parameters after a step are a deterministic
+ * function of the gradients, so comparing them adds nothing; params is
+ * then NULL, and grads may be the executor's own host copy (borrowed,
+ * valid until its next pass, not freed). */
 typedef struct {
     double loss;
     float *grads;  /* after the backward pass */
-    float *params; /* after the optimizer's step */
+    float *params; /* after the optimizer's step; NULL: no step */
     size_t n;
+    bool borrowed; /* grads is not this step's to free */
 } GateStep;
 
 /* The gate's tokens: random ids (seed 4321) with an end of text every 97,
@@ -62,8 +71,9 @@ void gate_step_free(GateStep *s);
 /* A malloc'd copy of n floats at p; NULL when p is NULL or memory is out. */
 float *gate_copy(const float *p, size_t n);
 
-/* Whether `got` passes against the rules' `want`: bit for bit, or within
- * the tolerances when `reorders`. False with why (the measured errors). */
+/* Whether `got` passes against the rules' `want`: bit for bit (the loss,
+ * the gradients, and the parameters where both have them), or within the
+ * tolerances when `reorders`. False with why (the measured errors). */
 bool gate_compare(const GateStep *want, const GateStep *got, bool reorders, char *why, size_t cap);
 
 #endif

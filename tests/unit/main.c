@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "tests/unit/test.h"
 
@@ -44,10 +46,15 @@ int main(int argc, char **argv) {
     int passed = 0, failed = 0, skipped = 0;
     const char *ci = getenv("CI");
     bool under_ci = ci && !strcmp(ci, "true");
+    /* GPTC_TEST_TIMES=1: each test's seconds, to keep make test's budget. */
+    const char *times_env = getenv("GPTC_TEST_TIMES");
+    bool times = times_env && !strcmp(times_env, "1");
     for (int i = 0; i < ntests; i++) {
         if (argc > 1 && !strstr(tests[i].name, argv[1])) continue;
         current_failed = 0;
         current_skip[0] = 0;
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         if (tests[i].fn) {
             tests[i].fn();
         } else if (under_ci) {
@@ -56,6 +63,8 @@ int main(int argc, char **argv) {
         } else {
             snprintf(current_skip, sizeof current_skip, "%s", tests[i].why);
         }
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (times) printf("time %s %.1f s\n", tests[i].name, (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
         if (current_failed) {
             fprintf(stderr, "FAIL %s\n", tests[i].name);
             failed++;

@@ -637,7 +637,7 @@ TEST(tune_pruning_reads_ptxas_report) {
 
 TEST(tune_gate_compares_bits_or_tolerance) {
     float ga[4] = {1, 2, 3, 4}, gb[4] = {1, 2, 3, 4}, pa[4] = {5, 6, 7, 8}, pb[4] = {5, 6, 7, 8};
-    GateStep want = {2.5, ga, pa, 4}, got = {2.5, gb, pb, 4};
+    GateStep want = {2.5, ga, pa, 4, false}, got = {2.5, gb, pb, 4, false};
     char why[200];
     CHECK(gate_compare(&want, &got, false, why, sizeof why));
     gb[2] = nextafterf(3, 4); /* one ulp of a gradient */
@@ -652,7 +652,16 @@ TEST(tune_gate_compares_bits_or_tolerance) {
      * than the gradients (tune_gate.h), so they are not compared. */
     gb[2] = 3, pb[1] = 6.5f;
     CHECK(!gate_compare(&want, &got, false, why, sizeof why));
+    CHECK_HAS(why, "parameters");
     CHECK(gate_compare(&want, &got, true, why, sizeof why));
+    /* A round that ran no optimizer step has no parameters: the loss and
+     * the gradients decide. */
+    got.params = NULL;
+    CHECK(gate_compare(&want, &got, false, why, sizeof why));
+    gb[3] = nextafterf(4, 5);
+    CHECK(!gate_compare(&want, &got, false, why, sizeof why));
+    CHECK(!strstr(why, "parameters"));
+    gb[3] = 4, got.params = pb;
     got.loss = 2.6;
     CHECK(!gate_compare(&want, &got, true, why, sizeof why));
     CHECK_HAS(why, "loss rel");
@@ -845,18 +854,18 @@ TEST(tune_timing_launches_a_shared_kernel_once_on_sim) {
     }
     const TuneVariant one = ins[0].v[dkdv], other = ins[0].v[fwd];
     ins[0].v[1] = one, ins[0].v[2] = other, ins[0].n = 3;
-    TuneBench *tb = tune_bench_open(rules, ins, 1, "sim", 128, err, sizeof err);
+    TuneBench *tb = tune_bench_open(rules, ins, 1, "sim", 64, err, sizeof err);
     CHECK(tb != NULL);
     Gpu *g = tb ? tune_bench_gpu(tb) : NULL;
     if (g) {
         real_launch = g->launch, real_set_timing = g->set_timing;
         g->launch = counted_launch, g->set_timing = counted_set_timing;
         nlaunched = 0;
-        TuneBenchTiming cfg = {.rounds = 2, .margin = 0.02, .T = 128};
+        TuneBenchTiming cfg = {.rounds = 1, .margin = 0.02, .T = 64};
         int rounds = tune_bench_time(tb, ins, &cfg, err, sizeof err);
         g->launch = real_launch, g->set_timing = real_set_timing;
-        if (rounds != 2) printf("  tune: %s\n", err);
-        CHECK(rounds == 2);
+        if (rounds != 1) printf("  tune: %s\n", err);
+        CHECK(rounds == 1);
         EmitInstance v[3];
         for (int j = 0; j < 3; j++) {
             v[j] = rules->kernels.inst[a];
@@ -874,6 +883,60 @@ TEST(tune_timing_launches_a_shared_kernel_once_on_sim) {
         CHECK(nlaunched == 6);
         printf("  tune: 3 attention variants timed with %d launches of the shared attn_fwd and %d of attn_bwd_dkdv\n",
                rule_fwd, rule_dkdv);
+    }
+    tune_bench_close(tb);
+    model_build_free(rules);
+}
+
+/* The index of the first instance of `family` in b's kernel set, -1 none. */
+static int instance_of(const ModelBuild *b, const char *family) {
+    for (int i = 0; i < b->kernels.n; i++)
+        if (!strcmp(b->kernels.inst[i].family, family)) return i;
+    return -1;
+}
+
+/* The bench's gate rounds: one without an optimizer kernel runs no step
+ * (no parameters, the executor's gradients), one with an Adam variant
+ * steps and compares the parameters, and a round after it starts from the
+ * gate's weights again (or its gradients would not be the rules'). */
+TEST(tune_bench_gate_steps_only_for_the_optimizer_on_sim) {
+    ModelSpec s;
+    if (!load("models/tiny.yaml", &s)) {
+        CHECK(!"the model loads");
+        return;
+    }
+    char err[4096] = "";
+    static TuneInstance ins[2];
+    ModelBuild *rules = model_build(&s, err, sizeof err);
+    int relu = rules ? instance_of(rules, "relu2") : -1, adam = rules ? instance_of(rules, "adam") : -1;
+    CHECK(relu >= 0 && adam >= 0);
+    if (relu < 0 || adam < 0) {
+        model_build_free(rules);
+        return;
+    }
+    tune_instance_init(&ins[0], relu, &rules->kernels.inst[relu]);
+    tune_instance_init(&ins[1], adam, &rules->kernels.inst[adam]);
+    ins[0].n = ins[1].n = 2;
+    TuneBench *tb = tune_bench_open(rules, ins, 2, "sim", 128, err, sizeof err);
+    CHECK(tb != NULL);
+    GateStep want, got;
+    char why[200];
+    int no_optim[2] = {1, 0}, optim[2] = {0, 1};
+    if (tb && tune_bench_gate_step(tb, NULL, 128, &want, err, sizeof err)) {
+        CHECK(want.params && !want.borrowed);
+        for (int round = 0; round < 3; round++) {
+            const int *pick = round == 1 ? optim : no_optim;
+            CHECK(tune_bench_gate_step(tb, pick, 128, &got, err, sizeof err));
+            CHECK(round == 1 ? got.params && !got.borrowed : !got.params && got.borrowed);
+            bool pass = gate_compare(&want, &got, false, why, sizeof why);
+            if (!pass) printf("  tune: round %d: %s\n", round, why);
+            CHECK(pass);
+            gate_step_free(&got);
+        }
+        gate_step_free(&want);
+    } else {
+        CHECK(!"the rules' gate step");
+        printf("  tune: %s\n", err);
     }
     tune_bench_close(tb);
     model_build_free(rules);
