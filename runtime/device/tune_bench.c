@@ -205,6 +205,14 @@ static bool failed(TuneBench *tb, const char *what, char *err, size_t errlen) {
     return false;
 }
 
+/* Whether the executor has failed (a launch, a copy), as against a step
+ * that ran and gave a non-finite loss, which in a gate step is the
+ * variant's result (gate_compare fails it) and no reason to stop tuning. */
+static bool executor_failed(const TuneBench *tb) {
+    const char *why = tb->be.error ? tb->be.error(tb->be.impl) : "";
+    return why && why[0];
+}
+
 /* One training step (forward, backward, optimizer) of T tokens at schedule
  * step `step` under build b. */
 static bool train_step(TuneBench *tb, const ModelBuild *b, int T, int step, double *loss, GateStep *gate, char *err,
@@ -212,7 +220,7 @@ static bool train_step(TuneBench *tb, const ModelBuild *b, int T, int step, doub
     Backend *be = &tb->be;
     if (be->use_build(be->impl, b)) return failed(tb, "switching to a variant", err, errlen);
     double l = be->forward(be->impl, tb->ids, tb->tgt, T, step, false);
-    if (!isfinite(l)) return failed(tb, "a forward pass", err, errlen);
+    if (!isfinite(l) && (!gate || executor_failed(tb))) return failed(tb, "a forward pass", err, errlen);
     be->backward(be->impl);
     if (gate && !(gate->grads = gate_copy(be->grads(be->impl), be->num_params(be->impl))))
         return failed(tb, "reading the gradients", err, errlen);
@@ -230,7 +238,7 @@ static bool gate_grads(TuneBench *tb, const ModelBuild *b, int T, GateStep *out,
     Backend *be = &tb->be;
     if (be->use_build(be->impl, b)) return failed(tb, "switching to a variant", err, errlen);
     out->loss = be->forward(be->impl, tb->ids, tb->tgt, T, 0, false);
-    if (!isfinite(out->loss)) return failed(tb, "a forward pass", err, errlen);
+    if (!isfinite(out->loss) && executor_failed(tb)) return failed(tb, "a forward pass", err, errlen);
     be->backward(be->impl);
     out->n = be->num_params(be->impl);
     out->grads = be->grads(be->impl);

@@ -14,8 +14,10 @@
  * activations then carry: they must keep the loss within GATE_LOSS_REL
  * and the gradients within GATE_GRADS_REL (relative L2 over all of them),
  * where a wrong kernel (a dropped term, a wrong sign, a missed rescale)
- * moves them by percents. The gradients, not the parameters after the
- * step: the first optimizer step turns any gradient's sign into a step of
+ * moves them by percents; a non-finite loss fails too (on the bench it
+ * is the variant's result, not an error, unless the executor failed).
+ * The gradients, not the parameters after the step: the first optimizer
+ * step turns any gradient's sign into a step of
  * the learning rate (Adam's m / sqrt(v) is +-1 at step 1) and Muon's
  * orthogonalisation spreads a change over the whole matrix, so the
  * last-bit changes of a reordered product (attention on warpgroups on

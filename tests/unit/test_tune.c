@@ -895,10 +895,21 @@ static int instance_of(const ModelBuild *b, const char *family) {
     return -1;
 }
 
+/* The relu2 variant's forward, planted to write a NaN into its output. */
+static char nan_kernel[64];
+static int (*nan_real_launch)(Gpu *, const char *, const GpuLaunch *, void **);
+
+static int nan_launch(Gpu *g, const char *name, const GpuLaunch *l, void **args) {
+    int rc = nan_real_launch(g, name, l, args);
+    if (!rc && !strcmp(name, nan_kernel)) **(uint16_t **)args[0] = 0x7fc0; /* sim: device memory is the host's */
+    return rc;
+}
+
 /* The bench's gate rounds: one without an optimizer kernel runs no step
  * (no parameters, the executor's gradients), one with an Adam variant
  * steps and compares the parameters, and a round after it starts from the
- * gate's weights again (or its gradients would not be the rules'). */
+ * gate's weights again (or its gradients would not be the rules'); a
+ * variant planted to give a NaN fails the gate, not the tuning. */
 TEST(tune_bench_gate_steps_only_for_the_optimizer_on_sim) {
     ModelSpec s;
     if (!load("models/tiny.yaml", &s)) {
@@ -933,6 +944,19 @@ TEST(tune_bench_gate_steps_only_for_the_optimizer_on_sim) {
             CHECK(pass);
             gate_step_free(&got);
         }
+        /* A variant whose step gives a non-finite loss fails the gate; the
+         * tuning goes on. */
+        Gpu *g = tune_bench_gpu(tb);
+        EmitInstance v = rules->kernels.inst[relu];
+        tune_apply(&v, ins[0].v[1].knobs);
+        snprintf(nan_kernel, sizeof nan_kernel, "%s", v.kernels[0].name);
+        nan_real_launch = g->launch, g->launch = nan_launch;
+        bool ran = tune_bench_gate_step(tb, no_optim, 128, &got, err, sizeof err);
+        g->launch = nan_real_launch;
+        CHECK(ran && !isfinite(got.loss) && !strncmp(nan_kernel, "relu2_fwd_", 10));
+        if (!ran) printf("  tune: %s\n", err);
+        CHECK(ran && !gate_compare(&want, &got, false, why, sizeof why) && !gate_compare(&want, &got, true, why, sizeof why));
+        if (ran) printf("  tune: a variant planted to give a NaN loss: %s\n", why), gate_step_free(&got);
         gate_step_free(&want);
     } else {
         CHECK(!"the rules' gate step");
