@@ -1,5 +1,6 @@
 /* main.c: runs every registered unit test (or those whose name holds
- * argv[1]) and prints the closing tally. A skipped test is counted apart,
+ * argv[1]; or, with --shard I/N, every N-th from the I-th, so that N
+ * processes side by side run them all) and prints the closing tally. A skipped test is counted apart,
  * never as passed, and is reported only when it was selected; under CI a
  * test whose dependency is missing fails instead (test_register_missing). */
 #include <stdbool.h>
@@ -43,6 +44,16 @@ void test_fail(const char *file, int line, const char *what) {
 }
 
 int main(int argc, char **argv) {
+    int shard = 0, shards = 1;
+    const char *filter = argc > 1 ? argv[1] : NULL;
+    if (argc > 2 && !strcmp(argv[1], "--shard")) {
+        char end;
+        if (sscanf(argv[2], "%d/%d%c", &shard, &shards, &end) != 2 || shards < 1 || shard < 0 || shard >= shards) {
+            fprintf(stderr, "usage: %s [NAME_PART | --shard I/N]\n", argv[0]);
+            return 2;
+        }
+        filter = NULL;
+    }
     int passed = 0, failed = 0, skipped = 0;
     const char *ci = getenv("CI");
     bool under_ci = ci && !strcmp(ci, "true");
@@ -50,7 +61,7 @@ int main(int argc, char **argv) {
     const char *times_env = getenv("GPTC_TEST_TIMES");
     bool times = times_env && !strcmp(times_env, "1");
     for (int i = 0; i < ntests; i++) {
-        if (argc > 1 && !strstr(tests[i].name, argv[1])) continue;
+        if ((filter && !strstr(tests[i].name, filter)) || i % shards != shard) continue;
         current_failed = 0;
         current_skip[0] = 0;
         struct timespec t0, t1;

@@ -194,13 +194,13 @@ TEST(simstep_tiny_x04_matches_ref) { whole_step("models/tiny-x04.yaml"); }
 
 /* 20 steps of tiny.yaml from the recipe's initialisation, each on its own
  * tokens, both executors with their own optimizer: the curves must stay
- * together. A minute of emulated kernels: only the plain build has this
+ * together. Half a minute of emulated kernels: only the plain build has this
  * test (under AddressSanitizer the kernels are the same uninstrumented
  * shared object, and the single steps above cover the host code). */
 #ifndef __SANITIZE_ADDRESS__
 TEST(simstep_tiny_20_step_curve_matches_ref) {
     Pair p;
-    if (!pair_open(&p, "models/tiny.yaml", 256, false)) {
+    if (!pair_open(&p, "models/tiny.yaml", 128, false)) {
         CHECK(!"both executors open");
         pair_close(&p);
         return;
