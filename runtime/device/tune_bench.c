@@ -309,18 +309,20 @@ static int owner(const TuneBench *tb, const ModelBuild *b, const char *name) {
     return -1;
 }
 
-/* Whether the optimizer step launches instance `inst` of b. */
-static bool in_optimizer(const ModelBuild *b, int inst) {
-    for (int i = 0; inst >= 0 && i < b->optim.nlaunches; i++)
-        if (build_optim_kernel(b, b->optim.launches[i].op).inst == inst) return true;
-    return false;
+/* Whether the optimizer's step runs tuned instance i: a kernel of it, or
+ * a Newton-Schulz product's GEMM shape. */
+static bool in_optimizer(const TuneBench *tb, int i) {
+    const ModelBuild *b = tb->rules;
+    for (int l = 0; tb->ins[i].inst >= 0 && l < b->optim.nlaunches; l++)
+        if (build_optim_kernel(b, b->optim.launches[l].op).inst == tb->ins[i].inst) return true;
+    return tb->in_ns[i];
 }
 
 /* Whether pick (NULL: the rules) runs a variant of an instance the
- * optimizer's step runs: a kernel of it, or a Newton-Schulz GEMM shape. */
+ * optimizer's step runs. */
 static bool picks_optimizer(const TuneBench *tb, const int *pick) {
     for (int i = 0; pick && i < tb->n; i++)
-        if (pick[i] && (in_optimizer(tb->rules, tb->ins[i].inst) || tb->in_ns[i])) return true;
+        if (pick[i] && in_optimizer(tb, i)) return true;
     return false;
 }
 
@@ -387,10 +389,10 @@ static bool memo_add(Timing *t, const char *cls, double ms) {
 }
 
 /* Whether candidate index k times an instance that the optimizer's step
- * runs: one of its kernels, or a Newton-Schulz product's GEMM shape. */
-static bool times_optimizer(const TuneBench *tb, const Timing *t, const TuneInstance *ins, int k) {
+ * runs. */
+static bool times_optimizer(const TuneBench *tb, const Timing *t, int k) {
     for (int i = 0; i < tb->n; i++)
-        if (t->pick[k][i] == k && (in_optimizer(tb->rules, ins[i].inst) || tb->in_ns[i])) return true;
+        if (t->pick[k][i] == k && in_optimizer(tb, i)) return true;
     return false;
 }
 
@@ -534,7 +536,7 @@ static void cut_slow(TuneBench *tb, Timing *t, TuneInstance *ins, int rounds) {
             if (t->pick[k][i] == k && ins[i].v[k].status != TUNE_OK) t->pick[k][i] = 0;
             any = any || t->pick[k][i] == k;
         }
-        t->optim[k] = times_optimizer(tb, t, ins, k);
+        t->optim[k] = times_optimizer(tb, t, k);
         if (!any && t->b[k]) release(tb, t->b[k]), t->b[k] = NULL;
     }
 }
@@ -552,7 +554,7 @@ int tune_bench_time(TuneBench *tb, TuneInstance *ins, const TuneBenchTiming *cfg
             t->pick[k][i] = k < ins[i].n && ins[i].v[k].status == TUNE_OK ? k : 0;
             any = any || t->pick[k][i];
         }
-        t->optim[k] = times_optimizer(tb, t, ins, k);
+        t->optim[k] = times_optimizer(tb, t, k);
         if (any) ok = (t->b[k] = build_for(tb, t->pick[k], err, errlen)) != NULL;
     }
     double start = now_s();
